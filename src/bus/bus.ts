@@ -1,0 +1,62 @@
+/**
+ * The bus port: publish/subscribe and request/reply over named subjects. Implementations: in-process
+ * (`memory/`) and NATS (`nats/`). May import `domain/` only. Payloads are plain JSON values.
+ */
+
+export type Unsubscribe = () => void;
+
+export interface SubscribeOptions {
+  /** Queue group: each message goes to exactly one subscriber of the group (load sharing). */
+  queue?: string;
+}
+
+export interface RequestOptions {
+  /** Deadline for the reply; the request rejects with `BusTimeoutError` after it. */
+  timeoutMs: number;
+}
+
+/** The request got no reply in time, or nobody serves the subject. */
+export class BusTimeoutError extends Error {
+  readonly noResponders: boolean;
+  constructor(subject: string, noResponders = false) {
+    super(noResponders ? `no responder for ${subject}` : `request on ${subject} timed out`);
+    this.name = 'BusTimeoutError';
+    this.noResponders = noResponders;
+  }
+}
+
+export interface Bus {
+  readonly kind: 'memory' | 'nats';
+  publish(subject: string, data: unknown): Promise<void>;
+  /** `subject` may end in `.>` (everything below) or contain `*` (one token), as in NATS. */
+  subscribe(subject: string, handler: (data: unknown, subject: string) => void | Promise<void>, options?: SubscribeOptions): Unsubscribe;
+  request(subject: string, data: unknown, options: RequestOptions): Promise<unknown>;
+  /** Serves requests on `subject`; the handler's return value (or thrown error's message) is the reply. */
+  serve(subject: string, handler: (data: unknown) => Promise<unknown>, options?: SubscribeOptions): Unsubscribe;
+  close(): Promise<void>;
+}
+
+/** Subject names: one place, so both ends agree. */
+export const subjects = {
+  /** Agent → control plane: snapshots, deltas, heartbeats of one gateway. */
+  gatewayReport: (gatewayId: string) => `switchboard.gateway.${gatewayId}.report`,
+  allGatewayReports: 'switchboard.gateway.*.report',
+  /** Control plane → agent: end one session (request/reply). */
+  gatewayDisconnect: (gatewayId: string) => `switchboard.gateway.${gatewayId}.disconnect`,
+  /** Session events (`session.connected`, `session.disconnected`), after commit. */
+  sessionEvents: 'switchboard.events.session',
+  /** Token revoked: every replica drops what it cached. */
+  tokenRevoked: 'switchboard.events.token.revoked',
+} as const;
+
+/** Does a NATS-style pattern match a concrete subject? */
+export function subjectMatches(pattern: string, subject: string): boolean {
+  const p = pattern.split('.');
+  const s = subject.split('.');
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === '>') return s.length > i;
+    if (i >= s.length) return false;
+    if (p[i] !== '*' && p[i] !== s[i]) return false;
+  }
+  return p.length === s.length;
+}

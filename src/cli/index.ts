@@ -1,0 +1,52 @@
+/** The `switchboard` command. Each subcommand lives in its own file; this one only dispatches. */
+import { ConfigError } from '../config.js';
+import { runStart } from './start-command.js';
+import { runToken } from './token-command.js';
+import { runDemo } from './demo-command.js';
+
+const USAGE = `Usage: switchboard <command> [options]
+
+Commands:
+  start                         start the control plane (API, sync, in-process agents)
+  token create --name NAME --scope SCOPE [--scope SCOPE ...] [--expires-in 30d]
+                                create an API token; prints the token alone on stdout
+  token list                    list API tokens (never their secrets)
+  token revoke ID               revoke a token; it is rejected at once
+  demo                          run a real OpenVPN server with a few clients and Switchboard on it
+
+Configuration comes from SWITCHBOARD_* environment variables (see the README).`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'start':
+      return runStart(rest);
+    case 'token':
+      return runToken(rest);
+    case 'demo':
+      return runDemo(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(`${USAGE}\n`);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`switchboard: unknown command '${command}'\n\n${USAGE}\n`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== -1) process.exitCode = code;
+  },
+  (e: unknown) => {
+    if (e instanceof ConfigError || (e instanceof Error && e.name === 'UsageError')) {
+      process.stderr.write(`switchboard: ${e.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`switchboard: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,30 @@
+import { loadConfig } from '../config.js';
+import { startSwitchboard } from '../main.js';
+
+/** Prints the bootstrap token once, clearly marked, to the terminal — never through the logger. */
+export function printBootstrapToken(secret: string): void {
+  const bar = '='.repeat(78);
+  process.stderr.write(
+    `\n${bar}\n  No API token existed, so an admin token was created. It is shown ONCE:\n\n    ${secret}\n\n` +
+      `  Store it now (e.g. export SWITCHBOARD_TOKEN=...). Only its hash is kept.\n${bar}\n\n`,
+  );
+}
+
+export async function runStart(_args: string[]): Promise<number> {
+  const config = loadConfig();
+  const app = await startSwitchboard(config, { onBootstrapToken: printBootstrapToken });
+  process.stderr.write(`Switchboard is listening on ${app.url}/graphql (health: ${app.url}/healthz)\n`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`\n${signal}: shutting down\n`);
+    app.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  return -1; // keep running
+}

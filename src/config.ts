@@ -1,0 +1,107 @@
+/**
+ * Configuration: environment variables and the gateway file, validated at start-up. Any invalid value
+ * becomes a `ConfigError` whose message is one line naming the variable; the CLI exits with code 2.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import type { GatewayConfig } from './gateways/adapter.js';
+import { GATEWAY_ID_PATTERN } from './domain/ids.js';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl: string;
+  configFile: string | null;
+  natsUrl: string | null;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  disconnectTimeoutMs: number;
+  gatewayLivenessMs: number;
+  bodyLimitBytes: number;
+  gateways: GatewayConfig[];
+}
+
+const int = (min: number, max: number) => z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max));
+
+/** Each variable: its schema and its default. The README documents exactly these. */
+const ENV = {
+  SWITCHBOARD_PORT: { schema: int(0, 65535), default: '4000' },
+  SWITCHBOARD_HOST: { schema: z.string().min(1), default: '127.0.0.1' },
+  SWITCHBOARD_DATABASE_URL: {
+    schema: z.string().min(1).refine((v) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(v) || /^postgres(ql)?:\/\//i.test(v), 'must be a SQLite path (or sqlite:PATH) or a postgres:// URL'),
+    default: 'data/switchboard.db',
+  },
+  SWITCHBOARD_CONFIG: { schema: z.string().min(1).optional(), default: undefined },
+  SWITCHBOARD_NATS_URL: { schema: z.string().regex(/^(nats|tls):\/\//, 'must be a nats:// or tls:// URL').optional(), default: undefined },
+  SWITCHBOARD_LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info' },
+  SWITCHBOARD_DISCONNECT_TIMEOUT_MS: { schema: int(100, 60_000), default: '5000' },
+  SWITCHBOARD_GATEWAY_LIVENESS_MS: { schema: int(1000, 3_600_000), default: '15000' },
+  SWITCHBOARD_BODY_LIMIT_BYTES: { schema: int(1024, 64 * 1024 * 1024), default: '1048576' },
+} as const;
+
+function read<K extends keyof typeof ENV>(env: NodeJS.ProcessEnv, key: K): z.output<(typeof ENV)[K]['schema']> {
+  const spec = ENV[key];
+  const raw = env[key] === undefined || env[key] === '' ? spec.default : env[key];
+  const r = (spec.schema as z.ZodType).safeParse(raw);
+  if (!r.success) throw new ConfigError(`${key}: ${r.error.issues[0]?.message ?? 'invalid value'} (got ${JSON.stringify(raw)})`);
+  return r.data as z.output<(typeof ENV)[K]['schema']>;
+}
+
+const gatewaySchema = z.object({
+  id: z.string().regex(GATEWAY_ID_PATTERN, 'id must be lower-case letters, digits, - or _ (max 63)'),
+  name: z.string().min(1).max(100),
+  region: z.string().min(1).max(100).default('default'),
+  protocol: z.literal('openvpn'),
+  mode: z.enum(['observe', 'authorize']).default('observe'),
+  management: z.string().regex(/^(unix:.+|tcp:\/\/[^:/]+:\d+)$/, 'management must be unix:/path or tcp://host:port'),
+  managementPasswordFile: z.string().min(1).optional(),
+  snapshotIntervalSeconds: z.number().positive().max(3600).optional(),
+}).strict();
+
+const fileSchema = z.object({ gateways: z.array(gatewaySchema).default([]) }).strict();
+
+/** Reads and validates the gateway file (YAML or JSON, by content). */
+export function loadGatewayFile(path: string): GatewayConfig[] {
+  if (!existsSync(path)) throw new ConfigError(`SWITCHBOARD_CONFIG: file not found: ${path}`);
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(path, 'utf8')); // YAML is a superset of JSON
+  } catch (e) {
+    throw new ConfigError(`SWITCHBOARD_CONFIG: ${path} is not valid YAML or JSON: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const r = fileSchema.safeParse(doc ?? {});
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    throw new ConfigError(`SWITCHBOARD_CONFIG: ${path}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  }
+  const ids = new Set<string>();
+  return r.data.gateways.map((g) => {
+    if (ids.has(g.id)) throw new ConfigError(`SWITCHBOARD_CONFIG: ${path}: gateway id ${g.id} appears twice`);
+    ids.add(g.id);
+    const { snapshotIntervalSeconds, ...rest } = g;
+    return { ...rest, snapshotIntervalMs: snapshotIntervalSeconds ? Math.round(snapshotIntervalSeconds * 1000) : undefined };
+  });
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const configFile = read(env, 'SWITCHBOARD_CONFIG') ?? null;
+  return {
+    port: read(env, 'SWITCHBOARD_PORT'),
+    host: read(env, 'SWITCHBOARD_HOST'),
+    databaseUrl: read(env, 'SWITCHBOARD_DATABASE_URL'),
+    configFile,
+    natsUrl: read(env, 'SWITCHBOARD_NATS_URL') ?? null,
+    logLevel: read(env, 'SWITCHBOARD_LOG_LEVEL'),
+    disconnectTimeoutMs: read(env, 'SWITCHBOARD_DISCONNECT_TIMEOUT_MS'),
+    gatewayLivenessMs: read(env, 'SWITCHBOARD_GATEWAY_LIVENESS_MS'),
+    bodyLimitBytes: read(env, 'SWITCHBOARD_BODY_LIMIT_BYTES'),
+    gateways: configFile ? loadGatewayFile(configFile) : [],
+  };
+}

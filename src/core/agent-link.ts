@@ -1,0 +1,97 @@
+import { randomId } from '../domain/ids.js';
+import { subjects, type Bus, type Unsubscribe } from '../bus/bus.js';
+import { GatewayUnavailableError, type AdapterEvent, type GatewayAdapter } from '../gateways/adapter.js';
+import type { Logger } from './logger.js';
+import type { DisconnectReply, DisconnectRequest, GatewayDescriptor, GatewayReport } from './reports.js';
+
+/** Agent's slack: it answers a little before the caller's deadline, so a late SUCCESS is not lost. */
+const DEADLINE_MARGIN_MS = 100;
+
+/**
+ * Connects gateway adapters to the bus: every adapter event becomes a GatewayReport, every disconnect
+ * request on the bus becomes one adapter call, answered with the daemon's confirmation. The same code
+ * runs in-process (single host) and in `switchboard agent` (many hosts, NATS). No store, no tokens.
+ */
+export class AgentLink {
+  readonly agentId = `agt_${randomId(12)}`;
+  private seq = 0;
+  private readonly unsubscribes: Unsubscribe[] = [];
+  private heartbeat: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly deps: { bus: Bus; adapters: GatewayAdapter[]; logger: Logger; heartbeatMs?: number; now?: () => number },
+  ) {}
+
+  start(): void {
+    const { bus, adapters } = this.deps;
+    for (const adapter of adapters) {
+      const id = adapter.config.id;
+      this.unsubscribes.push(bus.serve(subjects.gatewayDisconnect(id), (data) => this.disconnect(adapter, data as DisconnectRequest)));
+      adapter.start((event) => this.report(adapter, event));
+    }
+    this.heartbeat = setInterval(() => this.beat(), this.deps.heartbeatMs ?? 5000);
+    this.heartbeat.unref();
+    this.beat();
+  }
+
+  async stop(): Promise<void> {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
+    for (const u of this.unsubscribes.splice(0)) u();
+    await Promise.all(this.deps.adapters.map((a) => a.stop()));
+  }
+
+  private now(): number {
+    return (this.deps.now ?? Date.now)();
+  }
+
+  private beat(): void {
+    for (const adapter of this.deps.adapters) {
+      this.send(adapter, { type: 'heartbeat', gateway: descriptor(adapter), linkUp: adapter.isConnected() });
+    }
+  }
+
+  private report(adapter: GatewayAdapter, event: AdapterEvent): void {
+    switch (event.type) {
+      case 'snapshot':
+        return this.send(adapter, { type: 'snapshot', gateway: descriptor(adapter), daemonStartedAt: event.daemonStartedAt, sessions: event.sessions });
+      case 'session-connected':
+        return this.send(adapter, { type: 'connected', session: event.session });
+      case 'session-disconnected':
+        return this.send(adapter, {
+          type: 'disconnected', ref: event.ref, cause: event.cause, bytesReceived: event.bytesReceived, bytesSent: event.bytesSent,
+        });
+      case 'link-down':
+        return this.send(adapter, { type: 'link-down', error: event.error });
+    }
+  }
+
+  private send(adapter: GatewayAdapter, body: DistributiveOmit<GatewayReport, 'gatewayId' | 'agentId' | 'seq' | 'at'>): void {
+    const id = adapter.config.id;
+    const report = { ...body, gatewayId: id, agentId: this.agentId, seq: ++this.seq, at: this.now() } as GatewayReport;
+    this.deps.bus.publish(subjects.gatewayReport(id), report).catch((e) => {
+      this.deps.logger.warn({ err: e, gatewayId: id, type: report.type }, 'could not publish gateway report; the next snapshot heals it');
+    });
+  }
+
+  private async disconnect(adapter: GatewayAdapter, req: DisconnectRequest): Promise<DisconnectReply> {
+    try {
+      const outcome = await adapter.disconnect(
+        { ref: req.ref, userName: req.userName, mode: req.mode, message: req.message, blockSeconds: req.blockSeconds },
+        Math.max(50, req.deadlineMs - DEADLINE_MARGIN_MS),
+      );
+      return { outcome };
+    } catch (e) {
+      if (e instanceof GatewayUnavailableError) return { outcome: 'UNAVAILABLE', detail: e.message };
+      this.deps.logger.error({ err: e, gatewayId: adapter.config.id }, 'disconnect failed in the adapter');
+      return { outcome: 'UNAVAILABLE', detail: e instanceof Error ? e.message : String(e) };
+    }
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+function descriptor(adapter: GatewayAdapter): GatewayDescriptor {
+  const c = adapter.config;
+  return { name: c.name, region: c.region, protocol: c.protocol, mode: c.mode };
+}

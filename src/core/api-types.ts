@@ -1,0 +1,56 @@
+/**
+ * The use cases as the API sees them. `api/` calls these and nothing else; every method checks the
+ * actor's scope itself and throws `DomainError` with a code.
+ */
+import type { Actor } from '../domain/actor.js';
+import type { AuditEvent } from '../domain/audit.js';
+import type { Gateway } from '../domain/gateway.js';
+import type { ApiToken } from '../domain/token.js';
+import type { Scope } from '../domain/scopes.js';
+import type { DisconnectMode, Session } from '../domain/session.js';
+import type { AuditFilter, SessionFilter } from '../store/store.js';
+
+export interface Connection<T> {
+  edges: { cursor: string; node: T }[];
+  pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
+  /** Computed only when asked for (it costs a COUNT). */
+  totalCount: () => Promise<number>;
+}
+
+export interface DisconnectOptions {
+  mode?: DisconnectMode;
+  reason?: string | null;
+  message?: string | null;
+  blockSeconds?: number | null;
+}
+
+export interface DisconnectResult {
+  /** The session as it is now (ended). */
+  session: Session;
+  outcome: 'DISCONNECTED';
+  auditEventId: string;
+}
+
+export interface GatewayView extends Gateway {
+  sessionsOnline: number;
+}
+
+export interface RequestMeta {
+  clientIp: string | null;
+  userAgent: string | null;
+}
+
+export interface CoreApi {
+  /** Bearer token → Actor. Throws UNAUTHENTICATED for a missing, malformed, unknown, expired or revoked token. */
+  authenticate(bearer: string | null, meta: RequestMeta): Promise<Actor>;
+  onlineSessions(actor: Actor, args: { first?: number | null; after?: string | null; filter?: SessionFilter }): Promise<Connection<Session>>;
+  onlineSession(actor: Actor, id: string): Promise<Session | null>;
+  /** Resolves only after the gateway confirmed. SESSION_NOT_FOUND / FORBIDDEN / GATEWAY_UNAVAILABLE otherwise. */
+  disconnect(actor: Actor, sessionId: string, options: DisconnectOptions, requiredFor?: 'seed'): Promise<DisconnectResult>;
+  gateways(actor: Actor): Promise<GatewayView[]>;
+  gateway(actor: Actor, id: string): Promise<GatewayView | null>;
+  auditEvents(actor: Actor, args: { first?: number | null; after?: string | null; filter?: AuditFilter }): Promise<Connection<AuditEvent>>;
+  createToken(actor: Actor, args: { name: string; scopes: Scope[]; expiresInMs?: number | null }): Promise<{ token: ApiToken; secret: string }>;
+  listTokens(actor: Actor): Promise<ApiToken[]>;
+  revokeToken(actor: Actor, id: string): Promise<ApiToken>;
+}

@@ -1,0 +1,143 @@
+import type { Actor } from '../domain/actor.js';
+import type { AuditOutcome } from '../domain/audit.js';
+import { DomainError, MESSAGES, type ErrorCode } from '../domain/errors.js';
+import { hasScope } from '../domain/scopes.js';
+import type { Session } from '../domain/session.js';
+import { BusTimeoutError, subjects, type Bus } from '../bus/bus.js';
+import type { Store } from '../store/store.js';
+import type { DisconnectOptions, DisconnectResult } from './api-types.js';
+import { auditEvent } from './audit.js';
+import type { DisconnectReply, DisconnectRequest } from './reports.js';
+import { publishSessionEvent, sessionEvent } from './session-events.js';
+import type { Logger } from './logger.js';
+
+export interface DisconnectDeps {
+  store: Store;
+  bus: Bus;
+  logger: Logger;
+  /** How long the gateway has to confirm (default 5 000 ms). */
+  deadlineMs: number;
+  now?: () => number;
+}
+
+const MAX_TEXT = 1000;
+
+/**
+ * Ends exactly one session: scope check, lookup, a request to the session's gateway with a deadline,
+ * then ONE transaction that ends the session and appends the audit event; the event is published
+ * after commit. Every attempt is audited, whatever its outcome.
+ */
+export class DisconnectUseCase {
+  /** Disconnects in flight in this process, by session id: a second caller waits, then re-checks. */
+  private readonly inflight = new Map<string, Promise<unknown>>();
+  private readonly now: () => number;
+
+  constructor(private readonly deps: DisconnectDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  async run(actor: Actor, sessionId: string, options: DisconnectOptions): Promise<DisconnectResult> {
+    const started = performance.now();
+    const mode = options.mode ?? 'HALT';
+    const reason = clip(options.reason);
+    const message = clip(options.message);
+    const blockSeconds = options.blockSeconds ?? null;
+    const metadata = { mode, message, blockSeconds };
+    const fail = async (outcome: AuditOutcome, code: ErrorCode, text: string, session?: Session | null): Promise<never> => {
+      await this.deps.store.audit.append(
+        auditEvent(actor, 'session.disconnect', outcome, {
+          at: this.now(), targetSessionId: sessionId.slice(0, 64), targetUserName: session?.userName ?? null,
+          targetGatewayId: session?.gatewayId ?? null, reason, errorCode: code, durationMs: elapsed(started), metadata,
+        }),
+      );
+      throw new DomainError(code, text);
+    };
+
+    if (!hasScope(actor.scopes, 'sessions:disconnect')) return fail('FORBIDDEN', 'FORBIDDEN', MESSAGES.disconnectForbidden);
+    if (blockSeconds !== null && (!Number.isInteger(blockSeconds) || blockSeconds < 1 || blockSeconds > 366 * 86400)) {
+      throw new DomainError('BAD_USER_INPUT', 'blockSeconds must be an integer from 1 to 31622400');
+    }
+
+    for (let pending = this.inflight.get(sessionId); pending; pending = this.inflight.get(sessionId)) {
+      await pending.catch(() => {});
+    }
+    // No await between the check above and the registration below: concurrent callers queue here.
+    const attempt = (async () => {
+      const session = await this.deps.store.sessions.findOnline(sessionId);
+      if (!session) return fail('NOT_FOUND', 'SESSION_NOT_FOUND', MESSAGES.sessionNotFound);
+      return this.attempt(actor, session, { mode, reason, message, blockSeconds, started, metadata }, fail);
+    })();
+    this.inflight.set(sessionId, attempt);
+    try {
+      return await attempt;
+    } finally {
+      this.inflight.delete(sessionId);
+    }
+  }
+
+  private async attempt(
+    actor: Actor,
+    session: Session,
+    o: { mode: 'HALT' | 'RESTART'; reason: string | null; message: string | null; blockSeconds: number | null; started: number; metadata: Record<string, unknown> },
+    fail: (outcome: AuditOutcome, code: ErrorCode, text: string, session?: Session | null) => Promise<never>,
+  ): Promise<DisconnectResult> {
+    const { store, bus, deadlineMs, logger } = this.deps;
+    const request: DisconnectRequest = {
+      ref: session.ref, userName: session.userName, mode: o.mode, message: o.message, blockSeconds: o.blockSeconds, deadlineMs,
+    };
+    let reply: DisconnectReply;
+    try {
+      reply = (await bus.request(subjects.gatewayDisconnect(session.gatewayId), request, { timeoutMs: deadlineMs })) as DisconnectReply;
+    } catch (e) {
+      const detail = e instanceof BusTimeoutError ? e.message : String(e);
+      reply = { outcome: 'UNAVAILABLE', detail };
+    }
+    if (reply.outcome === 'UNAVAILABLE') {
+      logger.warn({ sessionId: session.id, gatewayId: session.gatewayId, detail: reply.detail }, 'gateway did not confirm disconnect');
+      return fail('GATEWAY_UNAVAILABLE', 'GATEWAY_UNAVAILABLE', MESSAGES.gatewayUnavailable, session);
+    }
+    const at = this.now();
+    const target = { targetSessionId: session.id, targetUserName: session.userName, targetGatewayId: session.gatewayId };
+    if (reply.outcome === 'NOT_FOUND') {
+      // The daemon no longer knows it: it is gone. Record that, and answer as the seed says.
+      const ended = await store.transaction(async (tx) => {
+        const changed = await tx.sessions.markEnded(session.id, { endedAt: at, cause: 'CLIENT_DISCONNECT' });
+        await tx.audit.append(auditEvent(actor, 'session.disconnect', 'NOT_FOUND', {
+          at, ...target, reason: o.reason, errorCode: 'SESSION_NOT_FOUND', durationMs: elapsed(o.started), metadata: o.metadata,
+        }));
+        return changed ? await tx.sessions.findById(session.id) : null;
+      });
+      if (ended) await publishSessionEvent(bus, sessionEvent('session.disconnected', ended), (e) => logger.error({ err: e }, 'publish failed'));
+      throw new DomainError('SESSION_NOT_FOUND', MESSAGES.sessionNotFound);
+    }
+    const audit = auditEvent(actor, 'session.disconnect', 'SUCCESS', {
+      at, ...target, reason: o.reason, durationMs: elapsed(o.started), metadata: o.metadata,
+    });
+    const ended = await store.transaction(async (tx) => {
+      await tx.sessions.markEnded(
+        session.id,
+        { endedAt: at, cause: 'ADMIN_DISCONNECT', endedByTokenId: actor.tokenId, endedByName: actor.name, endReason: o.reason },
+        { claimEcho: true },
+      );
+      await tx.audit.append(audit);
+      return tx.sessions.findById(session.id);
+    });
+    const final = ended ?? session;
+    await publishSessionEvent(
+      bus,
+      sessionEvent('session.disconnected', final, { actor: { tokenId: actor.tokenId, name: actor.name }, reason: o.reason, message: o.message }),
+      (e) => logger.error({ err: e }, 'publish failed'),
+    );
+    return { session: final, outcome: 'DISCONNECTED', auditEventId: audit.id };
+  }
+}
+
+function clip(text: string | null | undefined): string | null {
+  if (text === null || text === undefined) return null;
+  const t = text.trim();
+  return t === '' ? null : t.slice(0, MAX_TEXT);
+}
+
+function elapsed(started: number): number {
+  return Math.round((performance.now() - started) * 1000) / 1000;
+}

@@ -1,0 +1,37 @@
+/**
+ * What travels between an agent and the control plane over the bus. Both ends import this file, so
+ * the wire shape has one definition.
+ */
+import type { DisconnectMode, EndCause, SessionReport } from '../domain/session.js';
+import type { GatewayMode, Protocol } from '../domain/gateway.js';
+
+/** How an agent describes its gateway, so a control plane without the config file knows it too. */
+export interface GatewayDescriptor {
+  name: string;
+  region: string;
+  protocol: Protocol;
+  mode: GatewayMode;
+}
+
+/** Agent → control plane on `subjects.gatewayReport(id)`. `seq` increases per agent run. */
+export type GatewayReport =
+  | { type: 'snapshot'; gatewayId: string; agentId: string; seq: number; at: number; gateway: GatewayDescriptor; daemonStartedAt: number | null; sessions: SessionReport[] }
+  | { type: 'connected'; gatewayId: string; agentId: string; seq: number; at: number; session: SessionReport }
+  | { type: 'disconnected'; gatewayId: string; agentId: string; seq: number; at: number; ref: string; cause: EndCause; bytesReceived?: number; bytesSent?: number }
+  | { type: 'heartbeat'; gatewayId: string; agentId: string; seq: number; at: number; gateway: GatewayDescriptor; linkUp: boolean }
+  | { type: 'link-down'; gatewayId: string; agentId: string; seq: number; at: number; error: string };
+
+/** Control plane → agent on `subjects.gatewayDisconnect(id)`. */
+export interface DisconnectRequest {
+  ref: string;
+  userName: string;
+  mode: DisconnectMode;
+  message: string | null;
+  blockSeconds: number | null;
+  deadlineMs: number;
+}
+
+export type DisconnectReply =
+  | { outcome: 'ENDED' }
+  | { outcome: 'NOT_FOUND' }
+  | { outcome: 'UNAVAILABLE'; detail: string };

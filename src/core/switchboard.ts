@@ -1,0 +1,137 @@
+import type { Actor } from '../domain/actor.js';
+import type { AuditEvent } from '../domain/audit.js';
+import { DomainError } from '../domain/errors.js';
+import { hasScope, type Scope } from '../domain/scopes.js';
+import type { Session } from '../domain/session.js';
+import type { ApiToken } from '../domain/token.js';
+import type { Bus } from '../bus/bus.js';
+import type { AuditFilter, Keyset, Page, SessionFilter, Store } from '../store/store.js';
+import type { Connection, CoreApi, DisconnectOptions, DisconnectResult, GatewayView, RequestMeta } from './api-types.js';
+import { auditEvent } from './audit.js';
+import { decodeCursor, encodeCursor, pageSize } from './cursor.js';
+import { DisconnectUseCase } from './disconnect.js';
+import type { Logger } from './logger.js';
+import { authenticate, mintToken } from './tokens.js';
+
+export interface CoreOptions {
+  store: Store;
+  bus: Bus;
+  logger: Logger;
+  /** How long a gateway has to confirm a disconnect. */
+  disconnectDeadlineMs: number;
+  /** A gateway whose agent was not heard from for this long shows as not connected. */
+  gatewayLivenessMs: number;
+  now?: () => number;
+}
+
+/** The use cases behind the API, with their scope checks. */
+export class Switchboard implements CoreApi {
+  private readonly disconnectUseCase: DisconnectUseCase;
+  private readonly now: () => number;
+
+  constructor(private readonly o: CoreOptions) {
+    this.now = o.now ?? Date.now;
+    this.disconnectUseCase = new DisconnectUseCase({ store: o.store, bus: o.bus, logger: o.logger, deadlineMs: o.disconnectDeadlineMs, now: this.now });
+  }
+
+  authenticate(bearer: string | null, meta: RequestMeta): Promise<Actor> {
+    return authenticate(this.o.store.tokens, bearer, meta, this.now());
+  }
+
+  async onlineSessions(actor: Actor, args: { first?: number | null; after?: string | null; filter?: SessionFilter }): Promise<Connection<Session>> {
+    requireScope(actor, 'sessions:read', 'The sessions:read scope is required to list sessions');
+    const first = pageSize(args.first);
+    const after = decodeCursor(args.after);
+    const filter = args.filter ?? {};
+    const page = await this.o.store.sessions.listOnline({ first, after, filter });
+    return connection(page, (s) => ({ at: s.connectedAt, id: s.id }), () => this.o.store.sessions.countOnline(filter));
+  }
+
+  async onlineSession(actor: Actor, id: string): Promise<Session | null> {
+    requireScope(actor, 'sessions:read', 'The sessions:read scope is required to read sessions');
+    return this.o.store.sessions.findOnline(id);
+  }
+
+  disconnect(actor: Actor, sessionId: string, options: DisconnectOptions): Promise<DisconnectResult> {
+    return this.disconnectUseCase.run(actor, sessionId, options);
+  }
+
+  async gateways(actor: Actor): Promise<GatewayView[]> {
+    requireScope(actor, 'sessions:read', 'The sessions:read scope is required to list gateways');
+    const [list, counts] = await Promise.all([this.o.store.gateways.list(), this.o.store.gateways.onlineCounts()]);
+    return list.map((g) => this.view(g, counts.get(g.id) ?? 0));
+  }
+
+  async gateway(actor: Actor, id: string): Promise<GatewayView | null> {
+    requireScope(actor, 'sessions:read', 'The sessions:read scope is required to read gateways');
+    const g = await this.o.store.gateways.findById(id);
+    if (!g) return null;
+    const counts = await this.o.store.gateways.onlineCounts();
+    return this.view(g, counts.get(g.id) ?? 0);
+  }
+
+  async auditEvents(actor: Actor, args: { first?: number | null; after?: string | null; filter?: AuditFilter }): Promise<Connection<AuditEvent>> {
+    requireScope(actor, 'audit:read', 'The audit:read scope is required to read the audit trail');
+    const page = await this.o.store.audit.list({ first: pageSize(args.first), after: decodeCursor(args.after), filter: args.filter ?? {} });
+    return connection(page, (e) => ({ at: e.at, id: e.id }), async () => {
+      throw new DomainError('BAD_USER_INPUT', 'totalCount is not available on auditEvents');
+    });
+  }
+
+  async createToken(actor: Actor, args: { name: string; scopes: Scope[]; expiresInMs?: number | null }): Promise<{ token: ApiToken; secret: string }> {
+    requireScope(actor, 'admin', 'Admin access required to manage tokens');
+    const name = args.name.trim();
+    if (name === '' || name.length > 100) throw new DomainError('BAD_USER_INPUT', 'name must be 1 to 100 characters');
+    if (args.scopes.length === 0) throw new DomainError('BAD_USER_INPUT', 'at least one scope is required');
+    const now = this.now();
+    const minted = mintToken({ name, scopes: args.scopes, expiresAt: args.expiresInMs ? now + args.expiresInMs : null, now });
+    await this.o.store.transaction(async (tx) => {
+      await tx.tokens.insert(minted.token);
+      await tx.audit.append(auditEvent(actor, 'token.create', 'SUCCESS', {
+        at: now, metadata: { tokenId: minted.token.id, name, scopes: minted.token.scopes, expiresAt: minted.token.expiresAt },
+      }));
+    });
+    return minted;
+  }
+
+  async listTokens(actor: Actor): Promise<ApiToken[]> {
+    requireScope(actor, 'admin', 'Admin access required to manage tokens');
+    return this.o.store.tokens.list();
+  }
+
+  async revokeToken(actor: Actor, id: string): Promise<ApiToken> {
+    requireScope(actor, 'admin', 'Admin access required to manage tokens');
+    const now = this.now();
+    const token = await this.o.store.transaction(async (tx) => {
+      const done = await tx.tokens.revoke(id, now);
+      if (!done) return null;
+      await tx.audit.append(auditEvent(actor, 'token.revoke', 'SUCCESS', { at: now, metadata: { tokenId: id } }));
+      return tx.tokens.findById(id);
+    });
+    if (!token) throw new DomainError('TOKEN_NOT_FOUND', 'Token not found or already revoked');
+    return token;
+  }
+
+  private view(g: Omit<GatewayView, 'sessionsOnline'>, sessionsOnline: number): GatewayView {
+    const fresh = g.lastSeenAt !== null && this.now() - g.lastSeenAt <= this.o.gatewayLivenessMs;
+    return { ...g, agentConnected: g.agentConnected && fresh, sessionsOnline };
+  }
+}
+
+function requireScope(actor: Actor, scope: Scope, message: string): void {
+  if (!hasScope(actor.scopes, scope)) throw new DomainError('FORBIDDEN', message);
+}
+
+function connection<T>(page: Page<T>, key: (row: T) => Keyset, totalCount: () => Promise<number>): Connection<T> {
+  const edges = page.rows.map((node) => ({ cursor: encodeCursor(key(node)), node }));
+  return {
+    edges,
+    pageInfo: {
+      hasNextPage: page.hasNextPage,
+      hasPreviousPage: false,
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges.at(-1)?.cursor ?? null,
+    },
+    totalCount,
+  };
+}

@@ -1,0 +1,144 @@
+import { newSessionId, userIdFor } from '../domain/ids.js';
+import type { EndCause, Session, SessionReport } from '../domain/session.js';
+import { subjects, type Bus, type Unsubscribe } from '../bus/bus.js';
+import type { Store, StoreTx } from '../store/store.js';
+import type { Logger } from './logger.js';
+import type { GatewayReport } from './reports.js';
+import { publishSessionEvent, sessionEvent, type SessionEvent } from './session-events.js';
+
+/**
+ * Reconciles the store with what agents report. Reports of one gateway are applied strictly in order;
+ * a snapshot is the truth (sessions it lacks are ended, sessions it has are created or refreshed);
+ * deltas keep the store current in between. A lost delta heals at the next snapshot, and an ended
+ * session never comes back to life, so no phantom survives.
+ */
+export class SessionSync {
+  private readonly queues = new Map<string, Promise<void>>();
+  private unsubscribe: Unsubscribe | null = null;
+  private readonly now: () => number;
+
+  constructor(private readonly deps: { store: Store; bus: Bus; logger: Logger; now?: () => number }) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** Consumes every gateway's reports; with several replicas, one of them applies each report. */
+  start(): void {
+    this.unsubscribe = this.deps.bus.subscribe(subjects.allGatewayReports, (data) => this.enqueue(data as GatewayReport), { queue: 'switchboard-sync' });
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+  }
+
+  /** Resolves when every report received so far has been applied (tests and shutdown use it). */
+  async idle(): Promise<void> {
+    await Promise.all([...this.queues.values()]);
+  }
+
+  enqueue(report: GatewayReport): Promise<void> {
+    const prev = this.queues.get(report.gatewayId) ?? Promise.resolve();
+    const next = prev.then(() => this.apply(report)).catch((e) => {
+      this.deps.logger.error({ err: e, gatewayId: report.gatewayId, type: report.type }, 'applying gateway report failed');
+    });
+    this.queues.set(report.gatewayId, next);
+    void next.then(() => {
+      if (this.queues.get(report.gatewayId) === next) this.queues.delete(report.gatewayId);
+    });
+    return next;
+  }
+
+  private async apply(r: GatewayReport): Promise<void> {
+    const { store } = this.deps;
+    switch (r.type) {
+      case 'heartbeat':
+        await store.gateways.upsert({ id: r.gatewayId, ...r.gateway });
+        await store.gateways.setAgentStatus(r.gatewayId, { agentConnected: r.linkUp, lastSeenAt: r.at });
+        return;
+      case 'link-down':
+        await store.gateways.setAgentStatus(r.gatewayId, { agentConnected: false, lastSeenAt: r.at });
+        return;
+      case 'connected':
+        return this.publishAll(await store.transaction((tx) => this.upsertSession(tx, r.gatewayId, r.session, r.at)));
+      case 'disconnected':
+        return this.publishAll(await store.transaction(async (tx) => {
+          const s = await tx.sessions.findByRef(r.gatewayId, r.ref);
+          if (!s || s.endedAt !== null) return [];
+          if (r.bytesReceived !== undefined && r.bytesSent !== undefined) {
+            await tx.sessions.updateStats(s.id, { bytesReceived: r.bytesReceived, bytesSent: r.bytesSent, lastSeenAt: r.at });
+          }
+          const ended = await this.end(tx, s, r.cause, r.at);
+          // The echo of an admin disconnect: core publishes that event itself, with its actor.
+          return ended && r.cause !== 'ADMIN_DISCONNECT' ? [ended] : [];
+        }));
+      case 'snapshot':
+        return this.publishAll(await this.applySnapshot(r));
+    }
+  }
+
+  private async applySnapshot(r: Extract<GatewayReport, { type: 'snapshot' }>): Promise<SessionEvent[]> {
+    const { store } = this.deps;
+    return store.transaction(async (tx) => {
+      const before = await tx.gateways.findById(r.gatewayId);
+      await tx.gateways.upsert({ id: r.gatewayId, ...r.gateway });
+      await tx.gateways.setAgentStatus(r.gatewayId, { agentConnected: true, lastSeenAt: r.at, daemonStartedAt: r.daemonStartedAt });
+      const restarted = before?.daemonStartedAt != null && r.daemonStartedAt !== null && before.daemonStartedAt !== r.daemonStartedAt;
+      const online = new Map((await tx.sessions.listOnlineByGateway(r.gatewayId)).map((s) => [s.ref, s]));
+      const events: SessionEvent[] = [];
+      for (const report of r.sessions) {
+        const known = online.get(report.ref);
+        if (known) {
+          online.delete(report.ref);
+          await tx.sessions.updateStats(known.id, { bytesReceived: report.bytesReceived, bytesSent: report.bytesSent, lastSeenAt: r.at });
+        } else {
+          events.push(...(await this.upsertSession(tx, r.gatewayId, report, r.at)));
+        }
+      }
+      const cause: EndCause = restarted ? 'GATEWAY_RESTART' : 'CLIENT_DISCONNECT';
+      for (const stale of online.values()) {
+        const ended = await this.end(tx, stale, cause, r.at);
+        if (ended) events.push(ended);
+      }
+      return events;
+    });
+  }
+
+  /** Creates the session for a ref seen for the first time; refreshes a known one; never revives an ended one. */
+  private async upsertSession(tx: StoreTx, gatewayId: string, report: SessionReport, at: number): Promise<SessionEvent[]> {
+    const existing = await tx.sessions.findByRef(gatewayId, report.ref);
+    if (existing) {
+      if (existing.endedAt === null) {
+        await tx.sessions.updateStats(existing.id, { bytesReceived: report.bytesReceived, bytesSent: report.bytesSent, lastSeenAt: at });
+      }
+      return [];
+    }
+    const gateway = await tx.gateways.findById(gatewayId);
+    const session: Session = {
+      ...report,
+      id: newSessionId(),
+      gatewayId,
+      userId: userIdFor(report.userName),
+      protocol: gateway?.protocol ?? 'openvpn',
+      lastSeenAt: at,
+      endedAt: null,
+      endCause: null,
+      endedByTokenId: null,
+      endedByName: null,
+      endReason: null,
+    };
+    await tx.sessions.insert(session);
+    return [sessionEvent('session.connected', session)];
+  }
+
+  private async end(tx: StoreTx, s: Session, cause: EndCause, at: number): Promise<SessionEvent | null> {
+    const changed = await tx.sessions.markEnded(s.id, { endedAt: at, cause });
+    if (!changed) return null;
+    return sessionEvent('session.disconnected', { ...s, endedAt: at, endCause: cause });
+  }
+
+  private async publishAll(events: SessionEvent[]): Promise<void> {
+    for (const e of events) {
+      await publishSessionEvent(this.deps.bus, e, (err) => this.deps.logger.error({ err }, 'publishing session event failed'));
+    }
+  }
+}

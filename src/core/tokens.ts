@@ -1,0 +1,52 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Actor } from '../domain/actor.js';
+import { DomainError, MESSAGES } from '../domain/errors.js';
+import { newTokenId, randomId } from '../domain/ids.js';
+import type { Scope } from '../domain/scopes.js';
+import { tokenIsActive, type ApiToken } from '../domain/token.js';
+import type { TokenRepository } from '../store/store.js';
+import type { RequestMeta } from './api-types.js';
+
+/**
+ * Token string: `sbt_<8 chars>_<40 chars>`. The first 12 characters are the display prefix (stored,
+ * safe to show); the store keeps only a SHA-256 of the whole string.
+ */
+const TOKEN_PATTERN = /^sbt_[a-z0-9]{8}_[a-z0-9]{40}$/;
+const PREFIX_LENGTH = 12;
+/** last_used_at is written at most this often per token, to keep reads free of writes. */
+const TOUCH_INTERVAL_MS = 60_000;
+
+export function hashToken(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+export function mintToken(args: { name: string; scopes: Scope[]; expiresAt: number | null; now: number }): { token: ApiToken; secret: string } {
+  const secret = `sbt_${randomId(8)}_${randomId(40)}`;
+  const token: ApiToken = {
+    id: newTokenId(),
+    name: args.name,
+    prefix: secret.slice(0, PREFIX_LENGTH),
+    secretHash: hashToken(secret),
+    scopes: [...new Set(args.scopes)],
+    createdAt: args.now,
+    expiresAt: args.expiresAt,
+    revokedAt: null,
+    lastUsedAt: null,
+  };
+  return { token, secret };
+}
+
+/** Bearer → Actor. Every failure is the same UNAUTHENTICATED, so a caller learns nothing from it. */
+export async function authenticate(tokens: TokenRepository, bearer: string | null, meta: RequestMeta, now: number): Promise<Actor> {
+  const fail = () => new DomainError('UNAUTHENTICATED', MESSAGES.unauthenticated);
+  if (!bearer || !TOKEN_PATTERN.test(bearer)) throw fail();
+  const presented = Buffer.from(hashToken(bearer), 'hex');
+  const candidates = await tokens.findByPrefix(bearer.slice(0, PREFIX_LENGTH));
+  const match = candidates.find((t) => timingSafeEqual(Buffer.from(t.secretHash, 'hex'), presented));
+  if (!match || !tokenIsActive(match, now)) throw fail();
+  if (match.lastUsedAt === null || now - match.lastUsedAt > TOUCH_INTERVAL_MS) {
+    // Best effort: a failed touch must not fail the request.
+    tokens.touch(match.id, now).catch(() => {});
+  }
+  return { tokenId: match.id, name: match.name, scopes: match.scopes, clientIp: meta.clientIp, userAgent: meta.userAgent };
+}

@@ -1,0 +1,13 @@
+import type { Scope } from './scopes.js';
+
+/** Who did something: the token behind a request, and where the request came from. */
+export interface Actor {
+  tokenId: string | null;
+  name: string;
+  scopes: readonly Scope[];
+  clientIp: string | null;
+  userAgent: string | null;
+}
+
+/** The actor for work Switchboard does by itself (sync, expiry), never an API caller. */
+export const SYSTEM_ACTOR: Actor = { tokenId: null, name: 'switchboard', scopes: ['admin'], clientIp: null, userAgent: null };

@@ -1,0 +1,29 @@
+export const AUDIT_ACTIONS = [
+  'session.disconnect',
+  'token.create',
+  'token.revoke',
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+export const AUDIT_OUTCOMES = ['SUCCESS', 'NOT_FOUND', 'FORBIDDEN', 'GATEWAY_UNAVAILABLE', 'FAILED'] as const;
+export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
+
+/** An append-only record of one action and its outcome. Never updated, never deleted. */
+export interface AuditEvent {
+  id: string;
+  at: number;
+  action: AuditAction;
+  outcome: AuditOutcome;
+  actorTokenId: string | null;
+  actorName: string;
+  actorIp: string | null;
+  actorUserAgent: string | null;
+  targetSessionId: string | null;
+  targetUserName: string | null;
+  targetGatewayId: string | null;
+  reason: string | null;
+  errorCode: string | null;
+  durationMs: number | null;
+  /** Small JSON object with action-specific detail (mode, message, token name…). */
+  metadata: Record<string, unknown>;
+}

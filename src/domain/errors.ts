@@ -1,0 +1,33 @@
+/** Machine-readable error codes. The API maps each to an HTTP status in one place (api/errors.ts). */
+export type ErrorCode =
+  | 'SESSION_NOT_FOUND'
+  | 'FORBIDDEN'
+  | 'UNAUTHENTICATED'
+  | 'GATEWAY_UNAVAILABLE'
+  | 'GATEWAY_NOT_FOUND'
+  | 'BAD_USER_INPUT'
+  | 'BAD_CURSOR'
+  | 'TOKEN_NOT_FOUND'
+  | 'INTERNAL';
+
+/** The one error type that crosses layers; `code` decides how it is shown to API clients. */
+export class DomainError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DomainError';
+    this.code = code;
+  }
+}
+
+/** The seed's exact messages. */
+export const MESSAGES = {
+  sessionNotFound: 'Session not found or already disconnected',
+  disconnectForbidden: 'Admin access required to disconnect sessions',
+  unauthenticated: 'A valid API token is required',
+  gatewayUnavailable: 'The gateway did not confirm the disconnect in time; the session is still online',
+} as const;
+
+export function isDomainError(e: unknown): e is DomainError {
+  return e instanceof DomainError;
+}

@@ -1,0 +1,66 @@
+/**
+ * The adapter port: what an agent needs from one VPN daemon, whatever its protocol. Implementations
+ * live in sibling folders (`openvpn/`). May import `domain/` only.
+ */
+import type { DisconnectMode, EndCause, SessionReport } from '../domain/session.js';
+import type { GatewayMode, Protocol } from '../domain/gateway.js';
+
+/** What a gateway's entry in the config file says (protocol-independent part + adapter options). */
+export interface GatewayConfig {
+  id: string;
+  name: string;
+  region: string;
+  protocol: Protocol;
+  mode: GatewayMode;
+  /** `unix:/path/to/mgmt.sock` or `tcp://host:port`. */
+  management: string;
+  /** File holding the management password (first line), if the daemon asks for one. */
+  managementPasswordFile?: string;
+  /** How often a full snapshot is taken, in ms (default 10 000). */
+  snapshotIntervalMs?: number;
+}
+
+/** Something the daemon told us, already in Switchboard's words. */
+export type AdapterEvent =
+  /** The control connection is up and this is everything the daemon reports as online. */
+  | { type: 'snapshot'; daemonStartedAt: number | null; sessions: SessionReport[] }
+  | { type: 'session-connected'; session: SessionReport }
+  | { type: 'session-disconnected'; ref: string; cause: EndCause; at: number; bytesReceived?: number; bytesSent?: number }
+  /** The control connection dropped (the daemon stopped, or the socket broke). */
+  | { type: 'link-down'; error: string };
+
+export interface DisconnectCommand {
+  ref: string;
+  userName: string;
+  mode: DisconnectMode;
+  /** Shown to the user where the daemon can carry it. */
+  message?: string | null;
+  /** `authorize` mode only: deny this user's reconnects for this long. */
+  blockSeconds?: number | null;
+}
+
+/**
+ * `ENDED`: the daemon confirmed it ended exactly that session. `NOT_FOUND`: the daemon does not know
+ * it (already gone). A link that is down, or no answer before the deadline, rejects with
+ * `GatewayUnavailableError` and leaves the session untouched.
+ */
+export type DisconnectOutcome = 'ENDED' | 'NOT_FOUND';
+
+export class GatewayUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'GatewayUnavailableError';
+  }
+}
+
+export interface GatewayAdapter {
+  readonly config: GatewayConfig;
+  /** Connects (and keeps reconnecting with backoff) until `stop()`. Events flow to `onEvent`. */
+  start(onEvent: (event: AdapterEvent) => void): void;
+  stop(): Promise<void>;
+  /** Whether the control connection is up right now. */
+  isConnected(): boolean;
+  disconnect(command: DisconnectCommand, deadlineMs: number): Promise<DisconnectOutcome>;
+  /** Takes a fresh snapshot now (also taken periodically and on every reconnect). */
+  snapshot(): Promise<void>;
+}

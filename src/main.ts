@@ -1,0 +1,110 @@
+/**
+ * The composition root: the only file that picks concrete implementations (store, bus, adapters, API).
+ */
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import { SYSTEM_ACTOR } from './domain/actor.js';
+import type { Config } from './config.js';
+import { openStore } from './store/kysely/kysely-store.js';
+import type { Store } from './store/store.js';
+import type { Bus } from './bus/bus.js';
+import { MemoryBus } from './bus/memory/memory-bus.js';
+import type { GatewayAdapter, GatewayConfig } from './gateways/adapter.js';
+import { OpenVpnAdapter } from './gateways/openvpn/openvpn-adapter.js';
+import { AgentLink } from './core/agent-link.js';
+import { SessionSync } from './core/sync.js';
+import { Switchboard } from './core/switchboard.js';
+import type { Logger } from './core/logger.js';
+import { createApiServer } from './api/http-server.js';
+
+/** Paths pino blanks out, whatever a caller passes it: tokens and daemon passwords never reach a log. */
+const REDACT = ['authorization', 'headers.authorization', 'req.headers.authorization', 'token', 'secret', 'password', '*.password', '*.secret', '*.token'];
+
+export function createLogger(level: Config['logLevel'], destination?: pino.DestinationStream): pino.Logger {
+  return pino({ level, base: { service: 'switchboard' }, redact: { paths: REDACT, censor: '[redacted]' } }, destination);
+}
+
+export function createAdapter(config: GatewayConfig, logger: Logger): GatewayAdapter {
+  switch (config.protocol) {
+    case 'openvpn':
+      return new OpenVpnAdapter(config, { logger: logger.child({ gatewayId: config.id }) });
+  }
+}
+
+export async function openStoreFor(config: Pick<Config, 'databaseUrl'>, logger?: Logger): Promise<Store> {
+  return openStore(config.databaseUrl, { logger });
+}
+
+export function createBus(_config: Pick<Config, 'natsUrl'>): Bus {
+  return new MemoryBus();
+}
+
+export interface RunningSwitchboard {
+  url: string;
+  core: Switchboard;
+  store: Store;
+  bus: Bus;
+  sync: SessionSync;
+  agents: AgentLink;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: pino.Logger;
+  /** Adapters to run in-process instead of those built from `config.gateways` (tests). */
+  adapters?: GatewayAdapter[];
+  /** Called once with the admin token created when the store had none. */
+  onBootstrapToken?: (secret: string) => void;
+}
+
+/** Starts the single-host shape: store, in-process bus, one agent per configured gateway, the API. */
+export async function startSwitchboard(config: Config, options: StartOptions = {}): Promise<RunningSwitchboard> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const store = await openStoreFor(config, logger);
+  const bus = createBus(config);
+  for (const g of config.gateways) await store.gateways.upsert({ id: g.id, name: g.name, region: g.region, protocol: g.protocol, mode: g.mode });
+
+  const core = new Switchboard({
+    store, bus, logger,
+    disconnectDeadlineMs: config.disconnectTimeoutMs,
+    gatewayLivenessMs: config.gatewayLivenessMs,
+  });
+  if ((await store.tokens.count()) === 0) {
+    const { secret } = await core.createToken(SYSTEM_ACTOR, { name: 'bootstrap-admin', scopes: ['admin'] });
+    options.onBootstrapToken?.(secret);
+  }
+
+  const sync = new SessionSync({ store, bus, logger });
+  sync.start();
+  const adapters = options.adapters ?? config.gateways.map((g) => createAdapter(g, logger));
+  const agents = new AgentLink({ bus, adapters, logger, heartbeatMs: Math.max(1000, Math.floor(config.gatewayLivenessMs / 3)) });
+  agents.start();
+
+  const api = createApiServer({ core, logger, bodyLimitBytes: config.bodyLimitBytes });
+  await new Promise<void>((resolve, reject) => {
+    api.server.once('error', reject);
+    api.server.listen(config.port, config.host, () => resolve());
+  });
+  const addr = api.server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const url = `http://${host}:${addr.port}`;
+  logger.info({ url, store: store.dialect, bus: bus.kind, gateways: adapters.length }, 'switchboard started');
+
+  let closed = false;
+  return {
+    url, core, store, bus, sync, agents,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await new Promise<void>((resolve) => {
+        api.server.close(() => resolve());
+        api.server.closeAllConnections();
+      });
+      await agents.stop();
+      sync.stop();
+      await sync.idle();
+      await bus.close();
+      await store.close();
+    },
+  };
+}

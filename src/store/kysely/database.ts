@@ -1,0 +1,87 @@
+/**
+ * The tables as Kysely sees them. Columns are snake_case; every time is integer milliseconds since
+ * the epoch (`bigint` on PostgreSQL, `integer` on SQLite; both come back as JS numbers). Booleans are
+ * 0/1 integers and lists/objects are JSON text, so one code path serves both databases.
+ */
+
+export interface GatewayTable {
+  id: string;
+  name: string;
+  region: string;
+  protocol: string;
+  mode: string;
+  /** 1 while its agent holds the daemon's control connection. */
+  agent_connected: number;
+  last_seen_at: number | null;
+  daemon_started_at: number | null;
+}
+
+/** Online and ended sessions in one table: `ended_at` null means online, anything else is history. */
+export interface SessionTable {
+  id: string;
+  gateway_id: string;
+  ref: string;
+  user_id: string;
+  user_name: string;
+  common_name: string | null;
+  client_address: string | null;
+  /** The IP part of `client_address`, kept apart so it can be filtered by index. */
+  client_ip: string | null;
+  virtual_address: string | null;
+  virtual_address6: string | null;
+  protocol: string;
+  connected_at: number;
+  last_seen_at: number;
+  bytes_received: number;
+  bytes_sent: number;
+  client_version: string | null;
+  client_platform: string | null;
+  ended_at: number | null;
+  end_cause: string | null;
+  ended_by_token_id: string | null;
+  ended_by_name: string | null;
+  end_reason: string | null;
+}
+
+export interface ApiTokenTable {
+  id: string;
+  name: string;
+  prefix: string;
+  secret_hash: string;
+  /** JSON array of scope names. */
+  scopes: string;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+  last_used_at: number | null;
+}
+
+/** Append-only: triggers in the database refuse UPDATE and DELETE. */
+export interface AuditEventTable {
+  id: string;
+  at: number;
+  action: string;
+  outcome: string;
+  actor_token_id: string | null;
+  actor_name: string;
+  actor_ip: string | null;
+  actor_user_agent: string | null;
+  target_session_id: string | null;
+  target_user_name: string | null;
+  target_gateway_id: string | null;
+  reason: string | null;
+  error_code: string | null;
+  duration_ms: number | null;
+  /** JSON object. */
+  metadata: string;
+}
+
+export interface Database {
+  gateways: GatewayTable;
+  sessions: SessionTable;
+  api_tokens: ApiTokenTable;
+  audit_events: AuditEventTable;
+}
+
+/** Which database a store talks to; the few places where SQL differs branch on this. */
+export type DialectName = 'sqlite' | 'postgres';

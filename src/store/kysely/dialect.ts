@@ -1,0 +1,70 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import SqliteDatabase from 'better-sqlite3';
+import pg from 'pg';
+import { PostgresDialect, type Dialect } from 'kysely';
+import type { DialectName } from './database.js';
+import { ImmediateSqliteDialect } from './sqlite-immediate-dialect.js';
+import type { StoreLogger } from './store-logger.js';
+
+/** Where a store lives, parsed from its URL. */
+export type DatabaseTarget = { dialect: 'sqlite'; path: string } | { dialect: 'postgres'; url: string };
+
+/** Milliseconds a SQLite writer waits for another process's lock before failing with SQLITE_BUSY. */
+const SQLITE_BUSY_TIMEOUT_MS = 5_000;
+/** PostgreSQL's OID for int8 (bigint), which also is the type of count(*). */
+const PG_INT8_OID = 20;
+
+/**
+ * `postgres://…` / `postgresql://…` → PostgreSQL. `sqlite::memory:` → in-memory SQLite.
+ * `sqlite:path`, `sqlite://path`, `file:path`, `file:///abs/path` or a plain path → a SQLite file.
+ */
+export function parseDatabaseUrl(url: string): DatabaseTarget {
+  const text = url.trim();
+  if (text === '') throw new Error('The database URL is empty');
+  if (/^postgres(ql)?:\/\//i.test(text)) return { dialect: 'postgres', url: text };
+  if (text === 'sqlite::memory:' || text === ':memory:') return { dialect: 'sqlite', path: ':memory:' };
+  if (/^file:\/\//i.test(text)) return { dialect: 'sqlite', path: fileURLToPath(text) };
+  const prefixed = /^(sqlite|file):(?:\/\/)?(.+)$/i.exec(text);
+  if (prefixed) return { dialect: 'sqlite', path: prefixed[2]! };
+  // A scheme of two or more letters that is none of the above (one letter is a Windows drive).
+  const scheme = /^([a-z][a-z0-9+.-]+):/i.exec(text);
+  if (scheme) {
+    throw new Error(`Unsupported database URL scheme "${scheme[1]}:"; use postgres://…, sqlite:path or a file path`);
+  }
+  return { dialect: 'sqlite', path: text };
+}
+
+/** Builds the Kysely dialect for a target. SQLite files get their parent directory created. */
+export function createDialect(target: DatabaseTarget, logger?: StoreLogger): { dialect: Dialect; name: DialectName } {
+  if (target.dialect === 'postgres') return { dialect: postgresDialect(target.url, logger), name: 'postgres' };
+  return { dialect: sqliteDialect(target.path), name: 'sqlite' };
+}
+
+function sqliteDialect(path: string): Dialect {
+  return new ImmediateSqliteDialect({
+    database: async () => {
+      if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
+      const db = new SqliteDatabase(path);
+      // WAL lets readers (another process, a backup) run beside the one writer; NORMAL sync is
+      // durable across application crashes, which is what WAL needs it for.
+      if (path !== ':memory:') db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+      db.pragma('foreign_keys = ON');
+      return db;
+    },
+  });
+}
+
+function postgresDialect(url: string, logger?: StoreLogger): Dialect {
+  // bigint columns hold milliseconds and byte counts, far below 2^53; parse them as numbers for this
+  // pool only, leaving pg's global parsers alone for any other user in the process.
+  const types = new pg.TypeOverrides();
+  types.setTypeParser(PG_INT8_OID, (value: string) => Number(value));
+  const pool = new pg.Pool({ connectionString: url, types });
+  // An idle client that loses its server emits 'error' on the pool; unhandled, it would crash the process.
+  pool.on('error', (error) => logger?.error({ err: error }, 'idle PostgreSQL connection failed'));
+  return new PostgresDialect({ pool });
+}

@@ -1,0 +1,81 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { Gateway, GatewayMode, Protocol } from '../../domain/gateway.js';
+import type { GatewayRepository } from '../store.js';
+import type { Database, GatewayTable } from './database.js';
+
+/** Gateways over one Kysely instance or transaction. */
+export class KyselyGatewayRepository implements GatewayRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** The config file owns name, region, protocol and mode; agent status is left as it is. */
+  async upsert(gateway: Pick<Gateway, 'id' | 'name' | 'region' | 'protocol' | 'mode'>): Promise<void> {
+    await this.db
+      .insertInto('gateways')
+      .values({
+        id: gateway.id,
+        name: gateway.name,
+        region: gateway.region,
+        protocol: gateway.protocol,
+        mode: gateway.mode,
+        agent_connected: 0,
+        last_seen_at: null,
+        daemon_started_at: null,
+      })
+      .onConflict((oc) =>
+        oc.column('id').doUpdateSet((eb) => ({
+          name: eb.ref('excluded.name'),
+          region: eb.ref('excluded.region'),
+          protocol: eb.ref('excluded.protocol'),
+          mode: eb.ref('excluded.mode'),
+        })),
+      )
+      .execute();
+  }
+
+  async findById(id: string): Promise<Gateway | null> {
+    const row = await this.db.selectFrom('gateways').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toGateway(row) : null;
+  }
+
+  async list(): Promise<Gateway[]> {
+    const rows = await this.db.selectFrom('gateways').selectAll().orderBy('id').execute();
+    return rows.map(toGateway);
+  }
+
+  /** `daemonStartedAt` undefined keeps the stored value; null clears it. */
+  async setAgentStatus(id: string, status: { agentConnected: boolean; lastSeenAt: number; daemonStartedAt?: number | null }): Promise<void> {
+    await this.db
+      .updateTable('gateways')
+      .set({
+        agent_connected: status.agentConnected ? 1 : 0,
+        last_seen_at: status.lastSeenAt,
+        ...(status.daemonStartedAt !== undefined ? { daemon_started_at: status.daemonStartedAt } : {}),
+      })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  /** Gateways without online sessions are absent from the map (read them as 0). */
+  async onlineCounts(): Promise<Map<string, number>> {
+    const rows = await this.db
+      .selectFrom('sessions')
+      .select((eb) => ['gateway_id', eb.fn.countAll<number>().as('n')])
+      .where('ended_at', 'is', null)
+      .groupBy('gateway_id')
+      .execute();
+    return new Map(rows.map((r) => [r.gateway_id, Number(r.n)]));
+  }
+}
+
+function toGateway(r: Selectable<GatewayTable>): Gateway {
+  return {
+    id: r.id,
+    name: r.name,
+    region: r.region,
+    protocol: r.protocol as Protocol,
+    mode: r.mode as GatewayMode,
+    agentConnected: r.agent_connected === 1,
+    lastSeenAt: r.last_seen_at,
+    daemonStartedAt: r.daemon_started_at,
+  };
+}

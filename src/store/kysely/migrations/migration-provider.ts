@@ -1,0 +1,36 @@
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import type { DialectName } from '../database.js';
+import * as initialSchema from './202611291500-initial-schema.js';
+
+/** One migration file: forward only; a fix is a new file, never an edit of an applied one. */
+interface MigrationModule {
+  up(db: Kysely<unknown>, dialect: DialectName): Promise<void>;
+}
+
+/**
+ * Every migration, by id `YYYYMMDDHHMM-description`. Append new ids at the end; never reorder or
+ * rename one. Listed in code rather than found by scanning a folder, so the same list works under
+ * tsx, from dist/ and from a bundle.
+ */
+const MIGRATIONS: Record<string, MigrationModule> = {
+  '202611291500-initial-schema': initialSchema,
+};
+
+/**
+ * Kysely's provider over the list above. PostgreSQL runs each migration in a transaction (Kysely
+ * does that for dialects with transactional DDL); SQLite has transactional DDL as well but Kysely
+ * does not use it there, so a migration is wrapped here and a failed one leaves nothing half-built.
+ */
+export function migrationProvider(dialect: DialectName): MigrationProvider {
+  return {
+    async getMigrations(): Promise<Record<string, Migration>> {
+      const out: Record<string, Migration> = {};
+      for (const [id, module] of Object.entries(MIGRATIONS)) {
+        out[id] = {
+          up: (db) => (dialect === 'sqlite' ? db.transaction().execute((trx) => module.up(trx, dialect)) : module.up(db, dialect)),
+        };
+      }
+      return out;
+    },
+  };
+}

@@ -1,0 +1,202 @@
+import type { ExpressionBuilder, Expression, Kysely, Selectable, SqlBool } from 'kysely';
+import type { Protocol } from '../../domain/gateway.js';
+import { ipOf, type EndCause, type Session, type SessionReport } from '../../domain/session.js';
+import type { Keyset, Page, SessionEnd, SessionFilter, SessionRepository } from '../store.js';
+import type { Database, SessionTable } from './database.js';
+import { checkFirst, pageLimit, toPage } from './page.js';
+
+type Sessions = ExpressionBuilder<Database, 'sessions'>;
+
+/**
+ * Sessions over one Kysely instance or transaction. Online means `ended_at IS NULL`; every online
+ * query carries that condition, so each can use the partial indexes of the initial migration.
+ */
+export class KyselySessionRepository implements SessionRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(session: Session): Promise<void> {
+    await this.db.insertInto('sessions').values(toRow(session)).execute();
+  }
+
+  async findById(id: string): Promise<Session | null> {
+    const row = await this.db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toSession(row) : null;
+  }
+
+  async findOnline(id: string): Promise<Session | null> {
+    const row = await this.db.selectFrom('sessions').selectAll().where('id', '=', id).where('ended_at', 'is', null).executeTakeFirst();
+    return row ? toSession(row) : null;
+  }
+
+  async findByRef(gatewayId: string, ref: string): Promise<Session | null> {
+    const row = await this.db
+      .selectFrom('sessions')
+      .selectAll()
+      .where('gateway_id', '=', gatewayId)
+      .where('ref', '=', ref)
+      .executeTakeFirst();
+    return row ? toSession(row) : null;
+  }
+
+  async listOnline(args: { first: number; after?: Keyset | null; filter?: SessionFilter }): Promise<Page<Session>> {
+    const { after } = args;
+    const rows = await this.db
+      .selectFrom('sessions')
+      .selectAll()
+      .where((eb) => eb.and(onlineMatching(eb, args.filter)))
+      // Row comparison "strictly after the last row" in (connected_at desc, id desc) order; both
+      // databases turn it into a range on the index, so a page costs the same at any depth.
+      .$if(!!after, (qb) => qb.where((eb) => eb(eb.refTuple('connected_at', 'id'), '<', eb.tuple(after!.at, after!.id))))
+      .orderBy('connected_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(pageLimit(args.first))
+      .execute();
+    return toPage(rows.map(toSession), args.first);
+  }
+
+  async countOnline(filter?: SessionFilter): Promise<number> {
+    const row = await this.db
+      .selectFrom('sessions')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where((eb) => eb.and(onlineMatching(eb, filter)))
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  async listOnlineByGateway(gatewayId: string): Promise<Session[]> {
+    const rows = await this.db
+      .selectFrom('sessions')
+      .selectAll()
+      .where('gateway_id', '=', gatewayId)
+      .where('ended_at', 'is', null)
+      .orderBy('connected_at', 'desc')
+      .orderBy('id', 'desc')
+      .execute();
+    return rows.map(toSession);
+  }
+
+  async updateStats(id: string, stats: Pick<SessionReport, 'bytesReceived' | 'bytesSent'> & { lastSeenAt: number }): Promise<void> {
+    await this.db
+      .updateTable('sessions')
+      .set({ bytes_received: stats.bytesReceived, bytes_sent: stats.bytesSent, last_seen_at: stats.lastSeenAt })
+      .where('id', '=', id)
+      .where('ended_at', 'is', null)
+      .execute();
+  }
+
+  /**
+   * One conditional UPDATE, so the database decides who wins: concurrent callers race for the row
+   * lock (PostgreSQL re-checks the WHERE after waiting) or the single connection (SQLite), and only
+   * the first sees a changed row. A claimed echo keeps its original `ended_at`, when the daemon
+   * actually dropped the client, and gains actor and reason.
+   */
+  async markEnded(id: string, end: SessionEnd, options?: { claimEcho?: boolean }): Promise<boolean> {
+    const claimEcho = options?.claimEcho === true;
+    const result = await this.db
+      .updateTable('sessions')
+      .set((eb) => ({
+        ended_at: claimEcho ? eb.fn.coalesce('ended_at', eb.val(end.endedAt)) : end.endedAt,
+        end_cause: end.cause,
+        ended_by_token_id: end.endedByTokenId ?? null,
+        ended_by_name: end.endedByName ?? null,
+        end_reason: end.endReason ?? null,
+      }))
+      .where('id', '=', id)
+      .where((eb) => {
+        const online = eb('ended_at', 'is', null);
+        if (!claimEcho) return online;
+        const unclaimedEcho = eb.and([
+          eb('end_cause', '=', 'ADMIN_DISCONNECT'),
+          eb('ended_by_token_id', 'is', null),
+          eb('ended_by_name', 'is', null),
+        ]);
+        return eb.or([online, unclaimedEcho]);
+      })
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async listEnded(args: { first: number; filter?: SessionFilter }): Promise<Session[]> {
+    const rows = await this.db
+      .selectFrom('sessions')
+      .selectAll()
+      .where('ended_at', 'is not', null)
+      .where((eb) => eb.and(matching(eb, args.filter)))
+      .orderBy('ended_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(checkFirst(args.first))
+      .execute();
+    return rows.map(toSession);
+  }
+}
+
+function onlineMatching(eb: Sessions, filter: SessionFilter | undefined): Expression<SqlBool>[] {
+  return [eb('ended_at', 'is', null), ...matching(eb, filter)];
+}
+
+/** Every set field of the filter, ANDed by the caller. */
+function matching(eb: Sessions, filter: SessionFilter | undefined): Expression<SqlBool>[] {
+  const conditions: Expression<SqlBool>[] = [];
+  if (!filter) return conditions;
+  if (filter.userId !== undefined) conditions.push(eb('user_id', '=', filter.userId));
+  if (filter.userName !== undefined) conditions.push(eb('user_name', '=', filter.userName));
+  if (filter.gatewayId !== undefined) conditions.push(eb('gateway_id', '=', filter.gatewayId));
+  if (filter.protocol !== undefined) conditions.push(eb('protocol', '=', filter.protocol));
+  if (filter.clientIp !== undefined) conditions.push(eb('client_ip', '=', filter.clientIp));
+  if (filter.connectedAfter !== undefined) conditions.push(eb('connected_at', '>', filter.connectedAfter));
+  if (filter.connectedBefore !== undefined) conditions.push(eb('connected_at', '<', filter.connectedBefore));
+  return conditions;
+}
+
+function toRow(s: Session): SessionTable {
+  return {
+    id: s.id,
+    gateway_id: s.gatewayId,
+    ref: s.ref,
+    user_id: s.userId,
+    user_name: s.userName,
+    common_name: s.commonName,
+    client_address: s.clientAddress,
+    client_ip: ipOf(s.clientAddress),
+    virtual_address: s.virtualAddress,
+    virtual_address6: s.virtualAddress6,
+    protocol: s.protocol,
+    connected_at: s.connectedAt,
+    last_seen_at: s.lastSeenAt,
+    bytes_received: s.bytesReceived,
+    bytes_sent: s.bytesSent,
+    client_version: s.clientVersion,
+    client_platform: s.clientPlatform,
+    ended_at: s.endedAt,
+    end_cause: s.endCause,
+    ended_by_token_id: s.endedByTokenId,
+    ended_by_name: s.endedByName,
+    end_reason: s.endReason,
+  };
+}
+
+function toSession(r: Selectable<SessionTable>): Session {
+  return {
+    id: r.id,
+    gatewayId: r.gateway_id,
+    ref: r.ref,
+    userId: r.user_id,
+    userName: r.user_name,
+    commonName: r.common_name,
+    clientAddress: r.client_address,
+    virtualAddress: r.virtual_address,
+    virtualAddress6: r.virtual_address6,
+    protocol: r.protocol as Protocol,
+    connectedAt: r.connected_at,
+    lastSeenAt: r.last_seen_at,
+    bytesReceived: r.bytes_received,
+    bytesSent: r.bytes_sent,
+    clientVersion: r.client_version,
+    clientPlatform: r.client_platform,
+    endedAt: r.ended_at,
+    endCause: r.end_cause as EndCause | null,
+    endedByTokenId: r.ended_by_token_id,
+    endedByName: r.ended_by_name,
+    endReason: r.end_reason,
+  };
+}

@@ -1,0 +1,116 @@
+/**
+ * The store port: one small repository per aggregate plus a transaction. The only implementation is
+ * Kysely over SQLite or PostgreSQL (`kysely/`). May import `domain/` only.
+ */
+import type { ApiToken } from '../domain/token.js';
+import type { AuditEvent, AuditAction, AuditOutcome } from '../domain/audit.js';
+import type { Gateway } from '../domain/gateway.js';
+import type { EndCause, Session, SessionReport } from '../domain/session.js';
+
+/** Keyset position for "newest first" lists: (time desc, id desc). Opaque to API clients. */
+export interface Keyset {
+  at: number;
+  id: string;
+}
+
+export interface Page<T> {
+  rows: T[];
+  hasNextPage: boolean;
+}
+
+export interface SessionFilter {
+  userId?: string;
+  userName?: string;
+  gatewayId?: string;
+  protocol?: string;
+  clientIp?: string;
+  connectedAfter?: number;
+  connectedBefore?: number;
+}
+
+export interface SessionEnd {
+  endedAt: number;
+  cause: EndCause;
+  endedByTokenId?: string | null;
+  endedByName?: string | null;
+  endReason?: string | null;
+}
+
+export interface SessionRepository {
+  insert(session: Session): Promise<void>;
+  /** Online or ended. */
+  findById(id: string): Promise<Session | null>;
+  /** Online only. */
+  findOnline(id: string): Promise<Session | null>;
+  /** The session (online or ended) a gateway's native ref maps to. */
+  findByRef(gatewayId: string, ref: string): Promise<Session | null>;
+  /** Online sessions, newest first (connectedAt desc, id desc), strictly after `after`. */
+  listOnline(args: { first: number; after?: Keyset | null; filter?: SessionFilter }): Promise<Page<Session>>;
+  countOnline(filter?: SessionFilter): Promise<number>;
+  /** Every online session of one gateway (for reconciliation). */
+  listOnlineByGateway(gatewayId: string): Promise<Session[]>;
+  /** Refreshes counters and last-seen of an online session. */
+  updateStats(id: string, stats: Pick<SessionReport, 'bytesReceived' | 'bytesSent'> & { lastSeenAt: number }): Promise<void>;
+  /**
+   * Ends an online session. Returns true when this call ended it, false when it was already ended.
+   * `claimEcho`: also succeed when the session was ended by the daemon's echo of an admin
+   * disconnect (cause ADMIN_DISCONNECT, no actor yet), filling in actor and reason.
+   */
+  markEnded(id: string, end: SessionEnd, options?: { claimEcho?: boolean }): Promise<boolean>;
+  /** History: ended sessions, newest end first. */
+  listEnded(args: { first: number; filter?: SessionFilter }): Promise<Session[]>;
+}
+
+export interface GatewayRepository {
+  /** Inserts or updates name, region, protocol and mode (from the config file). */
+  upsert(gateway: Pick<Gateway, 'id' | 'name' | 'region' | 'protocol' | 'mode'>): Promise<void>;
+  findById(id: string): Promise<Gateway | null>;
+  list(): Promise<Gateway[]>;
+  setAgentStatus(id: string, status: { agentConnected: boolean; lastSeenAt: number; daemonStartedAt?: number | null }): Promise<void>;
+  /** Online session count per gateway id. */
+  onlineCounts(): Promise<Map<string, number>>;
+}
+
+export interface TokenRepository {
+  insert(token: ApiToken): Promise<void>;
+  findById(id: string): Promise<ApiToken | null>;
+  /** Candidates for a presented token, by its display prefix. */
+  findByPrefix(prefix: string): Promise<ApiToken[]>;
+  list(): Promise<ApiToken[]>;
+  count(): Promise<number>;
+  /** Returns false when the token does not exist or was already revoked. */
+  revoke(id: string, at: number): Promise<boolean>;
+  touch(id: string, at: number): Promise<void>;
+}
+
+export interface AuditFilter {
+  action?: AuditAction;
+  outcome?: AuditOutcome;
+  actorTokenId?: string;
+  targetSessionId?: string;
+  targetUserName?: string;
+  targetGatewayId?: string;
+  since?: number;
+  until?: number;
+}
+
+export interface AuditRepository {
+  /** Append-only: there is no update and no delete. */
+  append(event: AuditEvent): Promise<void>;
+  list(args: { first: number; after?: Keyset | null; filter?: AuditFilter }): Promise<Page<AuditEvent>>;
+}
+
+/** The repositories, bound to one transaction or to the database. */
+export interface StoreTx {
+  sessions: SessionRepository;
+  gateways: GatewayRepository;
+  tokens: TokenRepository;
+  audit: AuditRepository;
+}
+
+export interface Store extends StoreTx {
+  readonly dialect: 'sqlite' | 'postgres';
+  /** Runs `fn` in one database transaction; everything it writes commits or rolls back together. */
+  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
