@@ -10,6 +10,9 @@ import type { Scope } from '../domain/scopes.js';
 import type { DisconnectMode, Session } from '../domain/session.js';
 import type { AuditFilter, SessionFilter } from '../store/store.js';
 
+/** Re-exported so `api/` can name the filters without importing the store. */
+export type { AuditFilter, SessionFilter };
+
 export interface Connection<T> {
   edges: { cursor: string; node: T }[];
   pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };

@@ -24,7 +24,9 @@ export interface SessionFilter {
   gatewayId?: string;
   protocol?: string;
   clientIp?: string;
+  /** Exclusive: connectedAt > connectedAfter. */
   connectedAfter?: number;
+  /** Exclusive: connectedAt < connectedBefore. */
   connectedBefore?: number;
 }
 
@@ -67,7 +69,7 @@ export interface GatewayRepository {
   findById(id: string): Promise<Gateway | null>;
   list(): Promise<Gateway[]>;
   setAgentStatus(id: string, status: { agentConnected: boolean; lastSeenAt: number; daemonStartedAt?: number | null }): Promise<void>;
-  /** Online session count per gateway id. */
+  /** Online session count per gateway id; a gateway with none online is absent (read it as 0). */
   onlineCounts(): Promise<Map<string, number>>;
 }
 
@@ -90,7 +92,9 @@ export interface AuditFilter {
   targetSessionId?: string;
   targetUserName?: string;
   targetGatewayId?: string;
+  /** Inclusive: at >= since. */
   since?: number;
+  /** Exclusive: at < until. */
   until?: number;
 }
 

@@ -1,3 +1,5 @@
+import type { Kysely } from 'kysely';
+
 /**
  * The tables as Kysely sees them. Columns are snake_case; every time is integer milliseconds since
  * the epoch (`bigint` on PostgreSQL, `integer` on SQLite; both come back as JS numbers). Booleans are
@@ -85,3 +87,10 @@ export interface Database {
 
 /** Which database a store talks to; the few places where SQL differs branch on this. */
 export type DialectName = 'sqlite' | 'postgres';
+
+/**
+ * What a migration gets: the database untyped, because a migration describes the schema as it was
+ * when the migration was written, not the `Database` of today (Kysely's own advice).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type MigrationDb = Kysely<any>;

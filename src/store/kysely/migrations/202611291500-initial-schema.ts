@@ -1,12 +1,12 @@
-import { sql, type Kysely } from 'kysely';
-import type { DialectName } from '../database.js';
+import { sql } from 'kysely';
+import type { DialectName, MigrationDb } from '../database.js';
 
 /**
  * Gateways, sessions (online and ended in one table), API tokens and the append-only audit log.
  * Every list is read newest first by keyset, so each filter gets an index that already has that order:
  * `(filter column, time DESC, id DESC)`, partial on `ended_at IS NULL` for online sessions.
  */
-export async function up(db: Kysely<unknown>, dialect: DialectName): Promise<void> {
+export async function up(db: MigrationDb, dialect: DialectName): Promise<void> {
   const int8 = dialect === 'postgres' ? 'bigint' : 'integer';
 
   await db.schema
@@ -95,7 +95,7 @@ export async function up(db: Kysely<unknown>, dialect: DialectName): Promise<voi
     .addColumn('target_gateway_id', 'text')
     .addColumn('reason', 'text')
     .addColumn('error_code', 'text')
-    .addColumn('duration_ms', 'integer')
+    .addColumn('duration_ms', 'double precision')
     .addColumn('metadata', 'text', (c) => c.notNull())
     .execute();
   await db.schema.createIndex('audit_events_at_idx').on('audit_events').columns(['at desc', 'id desc']).execute();
@@ -111,7 +111,7 @@ export async function up(db: Kysely<unknown>, dialect: DialectName): Promise<voi
 }
 
 /** The audit log is append-only in the database itself, not only by convention in the code. */
-async function refuseAuditChanges(db: Kysely<unknown>, dialect: DialectName): Promise<void> {
+async function refuseAuditChanges(db: MigrationDb, dialect: DialectName): Promise<void> {
   if (dialect === 'postgres') {
     await sql`
       create function audit_events_refuse_change() returns trigger language plpgsql as $$

@@ -1,10 +1,10 @@
-import type { Kysely, Migration, MigrationProvider } from 'kysely';
-import type { DialectName } from '../database.js';
+import type { Migration, MigrationProvider } from 'kysely';
+import type { DialectName, MigrationDb } from '../database.js';
 import * as initialSchema from './202611291500-initial-schema.js';
 
 /** One migration file: forward only; a fix is a new file, never an edit of an applied one. */
 interface MigrationModule {
-  up(db: Kysely<unknown>, dialect: DialectName): Promise<void>;
+  up(db: MigrationDb, dialect: DialectName): Promise<void>;
 }
 
 /**

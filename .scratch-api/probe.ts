@@ -1,0 +1,10 @@
+import { startTestServer } from '../src/api/test-server.test-support.js';
+import { getIntrospectionQuery } from 'graphql';
+const s = await startTestServer();
+let selection = 'name';
+for (let i = 0; i < 8; i++) selection = `fields { type { ${selection} } }`;
+let r = await s.gql({ query: `{ __schema { types { ${selection} } } }` });
+console.log(r.status, r.text.slice(0, 300));
+r = await s.gql({ query: getIntrospectionQuery() });
+console.log(r.status, r.text.slice(0, 300));
+await s.close();

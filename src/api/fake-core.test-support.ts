@@ -1,0 +1,200 @@
+/**
+ * An in-memory CoreApi for the API tests: the same scope rules, errors and paging as core promises,
+ * plus counters so tests can prove what was (not) called. Not a model of core's internals.
+ */
+import type { Connection, CoreApi, DisconnectOptions, DisconnectResult, GatewayView, RequestMeta } from '../core/api-types.js';
+import type { AuditFilter, SessionFilter } from '../core/api-types.js';
+import type { Actor } from '../domain/actor.js';
+import type { AuditEvent } from '../domain/audit.js';
+import { DomainError, MESSAGES } from '../domain/errors.js';
+import { newAuditEventId, newSessionId, newTokenId, randomId, userIdFor } from '../domain/ids.js';
+import { hasScope, type Scope } from '../domain/scopes.js';
+import { ipOf, type Session } from '../domain/session.js';
+import type { ApiToken } from '../domain/token.js';
+
+export interface FakeCalls {
+  authenticate: { bearer: string | null; meta: RequestMeta }[];
+  disconnect: { sessionId: string; options: DisconnectOptions; requiredFor?: 'seed' }[];
+  gateway: string[];
+  onlineSessions: { first?: number | null; after?: string | null; filter?: SessionFilter }[];
+  auditEvents: { first?: number | null; after?: string | null; filter?: AuditFilter }[];
+  totalCount: number;
+}
+
+function requireScope(actor: Actor, scope: Scope, message = `The ${scope} scope is required`): void {
+  if (!hasScope(actor.scopes, scope)) throw new DomainError('FORBIDDEN', message);
+}
+
+function encodeCursor(at: number, id: string): string {
+  return Buffer.from(`v1:${at}:${id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string | null | undefined): { at: number; id: string } | null {
+  if (cursor == null || cursor === '') return null;
+  const m = /^v1:(\d{1,16}):([a-z]{2,5}_[a-z0-9]{1,32})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!m) throw new DomainError('BAD_CURSOR', 'The cursor is not valid; use a cursor returned by this API');
+  return { at: Number(m[1]), id: m[2]! };
+}
+
+function pageSize(first: number | null | undefined): number {
+  if (first == null) return 50;
+  if (!Number.isInteger(first) || first < 1 || first > 500) throw new DomainError('BAD_USER_INPUT', 'first must be an integer from 1 to 500');
+  return first;
+}
+
+/** Newest first, strictly after the cursor; a Relay connection like core's. */
+function page<T>(rows: T[], keyOf: (row: T) => { at: number; id: string }, args: { first?: number | null; after?: string | null }, count: () => number): Connection<T> {
+  const first = pageSize(args.first);
+  const after = decodeCursor(args.after);
+  const sorted = [...rows].sort((a, b) => keyOf(b).at - keyOf(a).at || (keyOf(b).id < keyOf(a).id ? -1 : 1));
+  const rest = after === null ? sorted : sorted.filter((r) => keyOf(r).at < after.at || (keyOf(r).at === after.at && keyOf(r).id < after.id));
+  const slice = rest.slice(0, first);
+  const edges = slice.map((node) => ({ cursor: encodeCursor(keyOf(node).at, keyOf(node).id), node }));
+  return {
+    edges,
+    pageInfo: { hasNextPage: rest.length > first, hasPreviousPage: after !== null, startCursor: edges[0]?.cursor ?? null, endCursor: edges.at(-1)?.cursor ?? null },
+    totalCount: async () => count(),
+  };
+}
+
+export class FakeCore implements CoreApi {
+  readonly sessions = new Map<string, Session>();
+  readonly gatewayRows = new Map<string, GatewayView>();
+  readonly audit: AuditEvent[] = [];
+  private readonly tokens = new Map<string, ApiToken>();
+  readonly calls: FakeCalls = { authenticate: [], disconnect: [], gateway: [], onlineSessions: [], auditEvents: [], totalCount: 0 };
+  /** When false, disconnects fail as the gateway not confirming in time. */
+  gatewayConfirms = true;
+  /** When set, onlineSessions throws it (an unexpected failure, e.g. of the database). */
+  explode: Error | null = null;
+  now = Date.parse('2024-05-01T12:00:00.000Z');
+
+  /** Adds a token and returns its secret, shaped like core's (`sbt_<8>_<40>`). */
+  addToken(name: string, scopes: Scope[], extra: Partial<ApiToken> = {}): string {
+    const secret = `sbt_${randomId(8)}_${randomId(40)}`;
+    this.tokens.set(secret, {
+      id: newTokenId(), name, prefix: secret.slice(0, 12), secretHash: 'x', scopes, createdAt: this.now, expiresAt: null, revokedAt: null, lastUsedAt: null, ...extra,
+    });
+    return secret;
+  }
+
+  addGateway(id: string, extra: Partial<GatewayView> = {}): GatewayView {
+    const g: GatewayView = { id, name: `Gateway ${id}`, region: 'eu-west', protocol: 'openvpn', mode: 'observe', agentConnected: true, lastSeenAt: this.now, daemonStartedAt: null, sessionsOnline: 0, ...extra };
+    this.gatewayRows.set(id, g);
+    return g;
+  }
+
+  addSession(extra: Partial<Session> = {}): Session {
+    const userName = extra.userName ?? 'alice';
+    const s: Session = {
+      id: newSessionId(), ref: `1:${this.sessions.size}`, userName, commonName: userName, clientAddress: '203.0.113.7:51234', virtualAddress: '10.8.0.6',
+      virtualAddress6: null, connectedAt: this.now - 60_000 * (this.sessions.size + 1), bytesReceived: 5_000_000_000, bytesSent: 1234, clientVersion: '2.6.9',
+      clientPlatform: 'linux', gatewayId: 'gw-1', userId: userIdFor(userName), protocol: 'openvpn', lastSeenAt: this.now, endedAt: null, endCause: null,
+      endedByTokenId: null, endedByName: null, endReason: null, ...extra,
+    };
+    this.sessions.set(s.id, s);
+    return s;
+  }
+
+  async authenticate(bearer: string | null, meta: RequestMeta): Promise<Actor> {
+    this.calls.authenticate.push({ bearer, meta });
+    const t = bearer === null ? undefined : this.tokens.get(bearer);
+    if (!t || t.revokedAt !== null || (t.expiresAt !== null && t.expiresAt <= this.now)) throw new DomainError('UNAUTHENTICATED', MESSAGES.unauthenticated);
+    return { tokenId: t.id, name: t.name, scopes: t.scopes, clientIp: meta.clientIp, userAgent: meta.userAgent };
+  }
+
+  async onlineSessions(actor: Actor, args: { first?: number | null; after?: string | null; filter?: SessionFilter }): Promise<Connection<Session>> {
+    this.calls.onlineSessions.push(args);
+    requireScope(actor, 'sessions:read');
+    if (this.explode) throw this.explode;
+    const f = args.filter ?? {};
+    const rows = [...this.sessions.values()].filter(
+      (s) =>
+        s.endedAt === null &&
+        (f.userId === undefined || s.userId === f.userId) &&
+        (f.userName === undefined || s.userName === f.userName) &&
+        (f.gatewayId === undefined || s.gatewayId === f.gatewayId) &&
+        (f.protocol === undefined || s.protocol === f.protocol) &&
+        (f.clientIp === undefined || ipOf(s.clientAddress) === f.clientIp) &&
+        (f.connectedAfter === undefined || s.connectedAt >= f.connectedAfter) &&
+        (f.connectedBefore === undefined || s.connectedAt < f.connectedBefore),
+    );
+    return page(rows, (s) => ({ at: s.connectedAt, id: s.id }), args, () => {
+      this.calls.totalCount += 1;
+      return rows.length;
+    });
+  }
+
+  async onlineSession(actor: Actor, id: string): Promise<Session | null> {
+    requireScope(actor, 'sessions:read');
+    const s = this.sessions.get(id);
+    return s && s.endedAt === null ? s : null;
+  }
+
+  async disconnect(actor: Actor, sessionId: string, options: DisconnectOptions, requiredFor?: 'seed'): Promise<DisconnectResult> {
+    this.calls.disconnect.push({ sessionId, options, requiredFor });
+    if (requiredFor === 'seed') requireScope(actor, 'admin', MESSAGES.disconnectForbidden);
+    else requireScope(actor, 'sessions:disconnect', MESSAGES.disconnectForbidden);
+    const s = this.sessions.get(sessionId);
+    if (!s || s.endedAt !== null) throw new DomainError('SESSION_NOT_FOUND', MESSAGES.sessionNotFound);
+    if (!this.gatewayConfirms) throw new DomainError('GATEWAY_UNAVAILABLE', MESSAGES.gatewayUnavailable);
+    const ended: Session = { ...s, endedAt: this.now, endCause: 'ADMIN_DISCONNECT', endedByTokenId: actor.tokenId, endedByName: actor.name, endReason: options.reason ?? null };
+    this.sessions.set(sessionId, ended);
+    const event: AuditEvent = {
+      id: newAuditEventId(), at: this.now, action: 'session.disconnect', outcome: 'SUCCESS', actorTokenId: actor.tokenId, actorName: actor.name, actorIp: actor.clientIp,
+      actorUserAgent: actor.userAgent, targetSessionId: sessionId, targetUserName: s.userName, targetGatewayId: s.gatewayId, reason: options.reason ?? null,
+      errorCode: null, durationMs: 12, metadata: { mode: options.mode ?? 'HALT', message: options.message ?? null },
+    };
+    this.audit.push(event);
+    return { session: ended, outcome: 'DISCONNECTED', auditEventId: event.id };
+  }
+
+  async gateways(actor: Actor): Promise<GatewayView[]> {
+    requireScope(actor, 'sessions:read');
+    return [...this.gatewayRows.values()];
+  }
+
+  async gateway(actor: Actor, id: string): Promise<GatewayView | null> {
+    this.calls.gateway.push(id);
+    requireScope(actor, 'sessions:read');
+    return this.gatewayRows.get(id) ?? null;
+  }
+
+  async auditEvents(actor: Actor, args: { first?: number | null; after?: string | null; filter?: AuditFilter }): Promise<Connection<AuditEvent>> {
+    this.calls.auditEvents.push(args);
+    requireScope(actor, 'audit:read');
+    const f = args.filter ?? {};
+    const rows = this.audit.filter(
+      (e) =>
+        (f.action === undefined || e.action === f.action) &&
+        (f.outcome === undefined || e.outcome === f.outcome) &&
+        (f.targetSessionId === undefined || e.targetSessionId === f.targetSessionId) &&
+        (f.since === undefined || e.at >= f.since) &&
+        (f.until === undefined || e.at < f.until),
+    );
+    return page(rows, (e) => ({ at: e.at, id: e.id }), args, () => rows.length);
+  }
+
+  async createToken(actor: Actor, args: { name: string; scopes: Scope[]; expiresInMs?: number | null }): Promise<{ token: ApiToken; secret: string }> {
+    requireScope(actor, 'admin');
+    const secret = this.addToken(args.name, args.scopes, { expiresAt: args.expiresInMs ? this.now + args.expiresInMs : null });
+    return { token: this.tokens.get(secret)!, secret };
+  }
+
+  async listTokens(actor: Actor): Promise<ApiToken[]> {
+    requireScope(actor, 'admin');
+    return [...this.tokens.values()];
+  }
+
+  async revokeToken(actor: Actor, id: string): Promise<ApiToken> {
+    requireScope(actor, 'admin');
+    for (const [secret, t] of this.tokens) {
+      if (t.id === id && t.revokedAt === null) {
+        const revoked = { ...t, revokedAt: this.now };
+        this.tokens.set(secret, revoked);
+        return revoked;
+      }
+    }
+    throw new DomainError('TOKEN_NOT_FOUND', 'No active token has this id');
+  }
+}

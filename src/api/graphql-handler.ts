@@ -1,0 +1,55 @@
+/**
+ * graphql-http's generic handler, wired to our document cache, executor and error mapping. It turns
+ * one already-authenticated, already-read request into a response tuple.
+ */
+import type { IncomingMessage } from 'node:http';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { createHandler, type Handler } from 'graphql-http';
+import type { Logger } from 'pino';
+import type { ApiContext } from './context.js';
+import { DocumentCache, type DocumentCacheOptions } from './document-cache.js';
+import { errorResponse, executionResponse, formatRequestError, requestErrorResponse } from './errors.js';
+import { createExecutor } from './executor.js';
+import { DEFAULT_LIMITS, queryLimitsRule, type QueryLimits } from './limits.js';
+
+export interface GraphqlHandlerOptions {
+  schema: GraphQLSchema;
+  logger: Logger;
+  limits?: QueryLimits;
+  cache?: DocumentCacheOptions;
+  /** Compile hot operations with graphql-jit (default true). */
+  jit?: boolean;
+}
+
+export function createGraphqlHandler(options: GraphqlHandlerOptions): Handler<IncomingMessage, ApiContext> {
+  const { schema } = options;
+  const cache = new DocumentCache(schema, [queryLimitsRule(options.limits ?? DEFAULT_LIMITS)], options.cache);
+  return createHandler<IncomingMessage, ApiContext, ApiContext>({
+    schema,
+    execute: createExecutor(schema, options.logger, { jit: options.jit }),
+    // Our own parse/validate step, so that a cache hit skips both; graphql-http then only executes.
+    onSubscribe(req, params) {
+      const ctx = req.context;
+      const prepared = cache.prepare(params.query, params.operationName ?? undefined);
+      if (Array.isArray(prepared)) return requestErrorResponse(prepared, ctx.mediaType);
+      const operation = prepared as Exclude<typeof prepared, readonly GraphQLError[]>;
+      if (operation.kind === 'mutation' && req.method !== 'POST') {
+        return errorResponse('METHOD_NOT_ALLOWED', 'Mutations must be sent with POST', { allow: 'POST' });
+      }
+      if (operation.kind === 'subscription') {
+        return requestErrorResponse([new GraphQLError('Subscriptions are not supported over HTTP', { extensions: { code: 'BAD_REQUEST' } })], ctx.mediaType);
+      }
+      ctx.operation = operation;
+      return {
+        schema,
+        document: operation.document,
+        operationName: params.operationName,
+        variableValues: params.variables,
+        contextValue: ctx,
+        rootValue: undefined,
+      };
+    },
+    onOperation: (req, _args, result) => executionResponse(result, req.context.mediaType, req.context.logger),
+    formatError: formatRequestError,
+  });
+}

@@ -1,0 +1,148 @@
+/**
+ * The API over node:http: `POST|GET /graphql` (GraphQL over HTTP, bearer token required) and
+ * `GET /healthz`. Authentication happens once per request, before the body is read or anything runs.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Response as HandlerResponse } from 'graphql-http';
+import type { Logger } from 'pino';
+import type { CoreApi } from '../core/api-types.js';
+import type { Actor } from '../domain/actor.js';
+import { isDomainError } from '../domain/errors.js';
+import { createContext, responseMediaType } from './context.js';
+import { errorBody, errorResponse, INTERNAL_MESSAGE, type ApiErrorCode } from './errors.js';
+import { buildApiSchema } from './executable-schema.js';
+import { createGraphqlHandler } from './graphql-handler.js';
+import { readBody } from './request-body.js';
+
+export interface ApiServerOptions {
+  core: CoreApi;
+  logger: Logger;
+  /** Largest accepted request body (default 1 MiB); larger ones get 413 PAYLOAD_TOO_LARGE. */
+  bodyLimitBytes?: number;
+  /** Compile hot operations with graphql-jit (default true). */
+  jit?: boolean;
+}
+
+export interface ApiServer {
+  server: Server;
+  /** The request listener (also usable with another server). */
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  /** Starts listening; resolves with the bound address (port 0 picks a free one). */
+  listen(host: string, port: number): Promise<AddressInfo>;
+}
+
+const HEALTH_BODY = JSON.stringify({ status: 'ok' });
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** Bodies for the answers graphql-http gives without one. */
+const BODYLESS: Record<number, [ApiErrorCode, string]> = {
+  405: ['METHOD_NOT_ALLOWED', 'Use GET (queries only) or POST'],
+  406: ['NOT_ACCEPTABLE', 'Accept application/graphql-response+json or application/json'],
+  415: ['UNSUPPORTED_MEDIA_TYPE', 'Send the request as JSON with Content-Type: application/json'],
+};
+
+function send(res: ServerResponse, [body, init]: HandlerResponse): number {
+  res.statusCode = init.status;
+  const headers = init.headers;
+  if (headers !== undefined) for (const name in headers) res.setHeader(name, headers[name]!);
+  let text = body;
+  if (text === null && BODYLESS[init.status] !== undefined) {
+    const [code, message] = BODYLESS[init.status]!;
+    text = errorBody(code, message);
+    res.setHeader('content-type', JSON_TYPE);
+  }
+  if (text === null) {
+    res.end();
+  } else {
+    res.setHeader('content-length', Buffer.byteLength(text));
+    res.end(text);
+  }
+  return init.status;
+}
+
+/** The token of `Authorization: Bearer <token>`, or null for anything else. */
+function bearerOf(header: string | undefined): string | null {
+  if (header === undefined) return null;
+  const match = /^Bearer +(\S+) *$/i.exec(header);
+  return match ? match[1]! : null;
+}
+
+export function createApiServer(options: ApiServerOptions): ApiServer {
+  const { core, logger } = options;
+  const bodyLimit = options.bodyLimitBytes ?? 1024 * 1024;
+  const graphql = createGraphqlHandler({ schema: buildApiSchema(), logger, jit: options.jit });
+
+  async function serveGraphql(req: IncomingMessage, res: ServerResponse): Promise<number> {
+    let actor: Actor;
+    try {
+      const userAgent = req.headers['user-agent'] ?? null;
+      actor = await core.authenticate(bearerOf(req.headers.authorization), { clientIp: req.socket.remoteAddress ?? null, userAgent });
+    } catch (error) {
+      if (isDomainError(error) && error.code === 'UNAUTHENTICATED') {
+        return send(res, errorResponse('UNAUTHENTICATED', error.message, { 'www-authenticate': 'Bearer' }));
+      }
+      throw error;
+    }
+    let body: string | null = null;
+    if (req.method === 'POST') {
+      const read = await readBody(req, bodyLimit);
+      if (typeof read !== 'string') {
+        // After a refused body the connection cannot be reused: the rest of it is still on the wire.
+        return send(res, errorResponse(read.code, read.message, read.code === 'PAYLOAD_TOO_LARGE' ? { connection: 'close' } : undefined));
+      }
+      body = read;
+    }
+    const context = createContext(core, actor, logger, responseMediaType(req.headers.accept));
+    const response = await graphql({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body, raw: req, context });
+    return send(res, response);
+  }
+
+  function route(req: IncomingMessage, res: ServerResponse): Promise<number> | number {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    if (path === '/graphql') return serveGraphql(req, res);
+    if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
+      return send(res, [HEALTH_BODY, { status: 200, statusText: 'OK', headers: { 'content-type': JSON_TYPE } }]);
+    }
+    return send(res, errorResponse('NOT_FOUND', `No route for ${req.method ?? 'GET'} ${path}`));
+  }
+
+  function handle(req: IncomingMessage, res: ServerResponse): void {
+    const started = logger.isLevelEnabled('debug') ? performance.now() : 0;
+    const logLine = (status: number) => {
+      if (started === 0) return;
+      // Never the headers, the query string or the body: they can carry tokens.
+      const q = (req.url ?? '/').indexOf('?');
+      const path = q === -1 ? req.url : req.url!.slice(0, q);
+      logger.debug({ method: req.method, path, status, ms: Math.round((performance.now() - started) * 10) / 10 }, 'request');
+    };
+    const fail = (error: unknown) => {
+      logger.error({ err: error, method: req.method }, 'request failed');
+      if (!res.headersSent) logLine(send(res, errorResponse('INTERNAL', INTERNAL_MESSAGE)));
+      else res.destroy();
+    };
+    try {
+      const result = route(req, res);
+      if (typeof result === 'number') logLine(result);
+      else result.then(logLine, fail);
+    } catch (error) {
+      fail(error);
+    }
+  }
+
+  const server = createServer(handle);
+  return {
+    server,
+    handle,
+    listen: (host, port) =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve(server.address() as AddressInfo);
+        });
+      }),
+  };
+}

@@ -1,0 +1,45 @@
+import type { Connection, SessionFilter } from '../../core/api-types.js';
+import type { Session } from '../../domain/session.js';
+import type { ApiContext } from '../context.js';
+import type { PageArgs, ResolverMap } from './resolver-map.js';
+
+interface OnlineSessionFilterInput {
+  userId?: string | null;
+  userName?: string | null;
+  gatewayId?: string | null;
+  protocol?: string | null;
+  clientIp?: string | null;
+  /** Milliseconds: the DateTime scalar has parsed it. */
+  connectedAfter?: number | null;
+  connectedBefore?: number | null;
+}
+
+function sessionFilter(input: OnlineSessionFilterInput | null | undefined): SessionFilter | undefined {
+  if (!input) return undefined;
+  const filter: SessionFilter = {};
+  if (input.userId != null) filter.userId = input.userId;
+  if (input.userName != null) filter.userName = input.userName;
+  if (input.gatewayId != null) filter.gatewayId = input.gatewayId;
+  if (input.protocol != null) filter.protocol = input.protocol;
+  if (input.clientIp != null) filter.clientIp = input.clientIp;
+  if (input.connectedAfter != null) filter.connectedAfter = input.connectedAfter;
+  if (input.connectedBefore != null) filter.connectedBefore = input.connectedBefore;
+  return filter;
+}
+
+export const sessionResolvers: ResolverMap = {
+  Query: {
+    onlineSessions: (_root: unknown, args: PageArgs & { filter?: OnlineSessionFilterInput | null }, ctx: ApiContext) =>
+      ctx.core.onlineSessions(ctx.actor, { first: args.first, after: args.after, filter: sessionFilter(args.filter) }),
+    onlineSession: (_root: unknown, args: { id: string }, ctx: ApiContext) => ctx.core.onlineSession(ctx.actor, args.id),
+  },
+  SessionConnection: {
+    totalCount: (connection: Connection<Session>) => connection.totalCount(),
+  },
+  Session: {
+    user: (s: Session) => ({ id: s.userId, name: s.userName }),
+    gateway: (s: Session, _args: unknown, ctx: ApiContext) => ctx.gateway(s.gatewayId),
+    client: (s: Session) => ({ version: s.clientVersion, platform: s.clientPlatform }),
+    endedBy: (s: Session) => (s.endedByName === null ? null : { tokenId: s.endedByTokenId, name: s.endedByName, ip: null, userAgent: null }),
+  },
+};

@@ -1,0 +1,264 @@
+/**
+ * The GraphQL schema as SDL. The seed's mutation, `disconnectBySessionId`, is kept exactly as the seed
+ * prints it; everything else is its richer siblings and the queries the seed points to.
+ */
+export const typeDefs = /* GraphQL */ `
+"""
+An instant, as an ISO-8601 string. Output is always UTC with milliseconds
+(\`2024-05-01T12:00:00.000Z\`); input accepts any ISO-8601 date-time with \`Z\` or an offset.
+"""
+scalar DateTime
+
+type Query {
+  """
+  Sessions online now, newest first (by connectedAt, then id). Needs \`sessions:read\`.
+  \`first\`: 1 to 500, default 50. \`after\`: an opaque cursor from a previous page.
+  """
+  onlineSessions(first: Int = 50, after: String, filter: OnlineSessionFilter): SessionConnection!
+  "One online session, or null when it is not online (unknown or already ended). Needs \`sessions:read\`."
+  onlineSession(id: String!): Session
+  "Every gateway Switchboard controls. Needs \`sessions:read\`."
+  gateways: [Gateway!]!
+  "The audit trail, newest first. Needs \`audit:read\`. \`first\`: 1 to 500, default 50."
+  auditEvents(first: Int = 50, after: String, filter: AuditEventFilter): AuditEventConnection!
+  "Every API token (never their secrets). Needs \`admin\`."
+  tokens: [ApiToken!]!
+}
+
+type Mutation {
+  """
+  Ends one online session. Returns true only after its gateway confirmed. Needs \`admin\`.
+  Errors: SESSION_NOT_FOUND (unknown or already ended), FORBIDDEN, GATEWAY_UNAVAILABLE.
+  """
+  disconnectBySessionId(onlineSessionId: String!): Boolean!
+  """
+  Ends one online session with a reason, a message for the user and a mode; returns the ended
+  session and the audit event that records it. Needs \`admin\` or \`sessions:disconnect\`.
+  """
+  disconnectSession(input: DisconnectSessionInput!): DisconnectSessionPayload!
+  "Creates an API token. The secret is returned once, here, and never again. Needs \`admin\`."
+  createToken(input: CreateTokenInput!): CreateTokenPayload!
+  "Revokes an API token at once. Needs \`admin\`."
+  revokeToken(id: String!): ApiToken!
+}
+
+"One live tunnel of one user on one gateway (or, when endedAt is set, one that has ended)."
+type Session {
+  "Public id: \`sess_\` and 12 characters [a-z0-9]."
+  id: ID!
+  user: User!
+  "The gateway the session is on; null if that gateway is no longer configured."
+  gateway: Gateway
+  protocol: String!
+  "The client's public address, \`ip:port\` or \`[ipv6]:port\`."
+  clientAddress: String
+  virtualAddress: String
+  virtualAddress6: String
+  connectedAt: DateTime!
+  "Bytes received from the client. A Float, because byte counters exceed 2^31 (exact up to 2^53)."
+  bytesReceived: Float!
+  "Bytes sent to the client. A Float, because byte counters exceed 2^31 (exact up to 2^53)."
+  bytesSent: Float!
+  "When the gateway last reported this session."
+  lastSeenAt: DateTime!
+  client: SessionClient!
+  "Null while the session is online."
+  endedAt: DateTime
+  "Null while the session is online."
+  endCause: EndCause
+  "Who ended it (an admin disconnect); null while online or when the session ended by itself."
+  endedBy: Actor
+  "Null while online, or when no reason was given."
+  endReason: String
+}
+
+"The VPN account a session belongs to."
+type User {
+  id: ID!
+  name: String!
+}
+
+"What the VPN client told the gateway about itself."
+type SessionClient {
+  version: String
+  platform: String
+}
+
+enum EndCause {
+  CLIENT_DISCONNECT
+  ADMIN_DISCONNECT
+  GATEWAY_RESTART
+  GATEWAY_REMOVED
+}
+
+"Who did something: the API token behind a request and where the request came from."
+type Actor {
+  "Null for Switchboard's own actions."
+  tokenId: String
+  name: String!
+  "Null where not recorded (e.g. on a session's endedBy)."
+  ip: String
+  "Null where not recorded (e.g. on a session's endedBy)."
+  userAgent: String
+}
+
+"One VPN daemon that Switchboard controls."
+type Gateway {
+  id: ID!
+  name: String!
+  region: String!
+  "The VPN protocol, e.g. \`openvpn\`."
+  protocol: String!
+  "\`observe\` (sessions are read from the daemon) or \`authorize\` (the agent answers every client auth)."
+  mode: String!
+  "Whether the gateway's agent currently holds the daemon's control connection."
+  agentConnected: Boolean!
+  lastSeenAt: DateTime
+  sessionsOnline: Int!
+}
+
+input OnlineSessionFilter {
+  userId: String
+  userName: String
+  gatewayId: String
+  protocol: String
+  "The client's public IP, without port."
+  clientIp: String
+  "Sessions that connected at or after this instant."
+  connectedAfter: DateTime
+  "Sessions that connected before this instant."
+  connectedBefore: DateTime
+}
+
+type PageInfo {
+  hasNextPage: Boolean!
+  hasPreviousPage: Boolean!
+  startCursor: String
+  endCursor: String
+}
+
+type SessionConnection {
+  edges: [SessionEdge!]!
+  pageInfo: PageInfo!
+  "How many sessions match the filter in all pages (computed only when asked for)."
+  totalCount: Int!
+}
+
+type SessionEdge {
+  cursor: String!
+  node: Session!
+}
+
+"HALT: the client is told to stay down. RESTART: the client may reconnect, as a new session."
+enum DisconnectMode {
+  HALT
+  RESTART
+}
+
+input DisconnectSessionInput {
+  sessionId: String!
+  "Why (kept in the audit trail and on the session)."
+  reason: String
+  "Shown to the user by clients that support it."
+  message: String
+  mode: DisconnectMode = HALT
+  "With HALT: refuse the same user's reconnection for this many seconds, where the gateway supports it."
+  blockSeconds: Int
+}
+
+enum DisconnectOutcome {
+  DISCONNECTED
+}
+
+type DisconnectSessionPayload {
+  "The session as it is now (ended)."
+  session: Session!
+  outcome: DisconnectOutcome!
+  "The id of the AuditEvent that records this disconnect."
+  auditEventId: ID!
+}
+
+enum AuditOutcome {
+  SUCCESS
+  NOT_FOUND
+  FORBIDDEN
+  GATEWAY_UNAVAILABLE
+  FAILED
+}
+
+"An append-only record of one action and its outcome."
+type AuditEvent {
+  id: ID!
+  at: DateTime!
+  "A stable action code: \`session.disconnect\`, \`token.create\`, \`token.revoke\`."
+  action: String!
+  outcome: AuditOutcome!
+  actor: Actor!
+  target: AuditTarget!
+  reason: String
+  "The error code when the action failed."
+  errorCode: String
+  durationMs: Float
+  "Action-specific detail, as a JSON object in a string."
+  metadata: String!
+}
+
+type AuditTarget {
+  sessionId: String
+  userName: String
+  gatewayId: String
+}
+
+input AuditEventFilter {
+  "An action code such as \`session.disconnect\`."
+  action: String
+  outcome: AuditOutcome
+  actorTokenId: String
+  targetSessionId: String
+  targetUserName: String
+  targetGatewayId: String
+  "Events at or after this instant."
+  since: DateTime
+  "Events before this instant."
+  until: DateTime
+}
+
+type AuditEventConnection {
+  edges: [AuditEventEdge!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+type AuditEventEdge {
+  cursor: String!
+  node: AuditEvent!
+}
+
+"An API bearer credential. Its secret is shown once, when it is created."
+type ApiToken {
+  id: ID!
+  name: String!
+  "The first characters of the token, safe to show."
+  prefix: String!
+  "Any of \`admin\`, \`sessions:read\`, \`sessions:disconnect\`, \`audit:read\`."
+  scopes: [String!]!
+  createdAt: DateTime!
+  expiresAt: DateTime
+  revokedAt: DateTime
+  lastUsedAt: DateTime
+}
+
+input CreateTokenInput {
+  name: String!
+  "Any of \`admin\`, \`sessions:read\`, \`sessions:disconnect\`, \`audit:read\`."
+  scopes: [String!]!
+  "A lifetime such as \`30d\`, \`12h\`, \`15m\` (units s, m, h, d, w); null for a token that does not expire."
+  expiresIn: String
+}
+
+type CreateTokenPayload {
+  token: ApiToken!
+  "The token to send as \`Authorization: Bearer <secret>\`. Shown only here."
+  secret: String!
+}
+`;

@@ -1,0 +1,92 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from './config.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'sb-config-'));
+
+test('defaults: port 4000 on 127.0.0.1, SQLite under data/, no gateways', () => {
+  const c = loadConfig({});
+  assert.equal(c.port, 4000);
+  assert.equal(c.host, '127.0.0.1');
+  assert.equal(c.databaseUrl, 'data/switchboard.db');
+  assert.equal(c.disconnectTimeoutMs, 5000);
+  assert.deepEqual(c.gateways, []);
+});
+
+for (const [key, value] of [
+  ['SWITCHBOARD_PORT', 'eighty'],
+  ['SWITCHBOARD_PORT', '70000'],
+  ['SWITCHBOARD_DATABASE_URL', 'mysql://localhost/x'],
+  ['SWITCHBOARD_DISCONNECT_TIMEOUT_MS', '5'],
+  ['SWITCHBOARD_LOG_LEVEL', 'loud'],
+  ['SWITCHBOARD_NATS_URL', 'http://x'],
+  ['SWITCHBOARD_CONFIG', join(dir, 'missing.yaml')],
+] as const) {
+  test(`${key}=${value} is refused with a one-line message naming the variable`, () => {
+    assert.throws(() => loadConfig({ [key]: value }), (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      assert.ok(e.message.startsWith(`${key}:`), e.message);
+      assert.ok(!e.message.includes('\n'));
+      return true;
+    });
+  });
+}
+
+test('postgres URL and sqlite path are both accepted', () => {
+  assert.equal(loadConfig({ SWITCHBOARD_DATABASE_URL: 'postgres://u@h/db' }).databaseUrl, 'postgres://u@h/db');
+  assert.equal(loadConfig({ SWITCHBOARD_DATABASE_URL: '/var/lib/sb.db' }).databaseUrl, '/var/lib/sb.db');
+});
+
+test('gateway file in YAML: fields, defaults, snapshot interval in ms', () => {
+  const f = join(dir, 'gw.yaml');
+  writeFileSync(f, `gateways:
+  - id: fra-1
+    name: Frankfurt 1
+    region: eu-central
+    protocol: openvpn
+    mode: authorize
+    management: unix:/run/openvpn/fra-1.sock
+    managementPasswordFile: /etc/openvpn/fra-1.pw
+    snapshotIntervalSeconds: 2.5
+  - id: ams-1
+    name: Amsterdam 1
+    protocol: openvpn
+    management: tcp://127.0.0.1:7505
+`);
+  const c = loadConfig({ SWITCHBOARD_CONFIG: f });
+  assert.equal(c.gateways.length, 2);
+  assert.deepEqual(c.gateways[0], {
+    id: 'fra-1', name: 'Frankfurt 1', region: 'eu-central', protocol: 'openvpn', mode: 'authorize',
+    management: 'unix:/run/openvpn/fra-1.sock', managementPasswordFile: '/etc/openvpn/fra-1.pw', snapshotIntervalMs: 2500,
+  });
+  assert.equal(c.gateways[1]!.mode, 'observe');
+  assert.equal(c.gateways[1]!.region, 'default');
+});
+
+test('gateway file in JSON works too', () => {
+  const f = join(dir, 'gw.json');
+  writeFileSync(f, JSON.stringify({ gateways: [{ id: 'x', name: 'X', protocol: 'openvpn', management: 'unix:/tmp/x.sock' }] }));
+  assert.equal(loadConfig({ SWITCHBOARD_CONFIG: f }).gateways[0]!.id, 'x');
+});
+
+for (const [label, body, expect] of [
+  ['bad management address', 'gateways:\n  - {id: a, name: A, protocol: openvpn, management: "http://x"}\n', 'gateways.0.management'],
+  ['unknown protocol', 'gateways:\n  - {id: a, name: A, protocol: pptp, management: "unix:/x"}\n', 'gateways.0.protocol'],
+  ['unknown key', 'gateways:\n  - {id: a, name: A, protocol: openvpn, management: "unix:/x", colour: red}\n', 'gateways.0'],
+  ['duplicate id', 'gateways:\n  - {id: a, name: A, protocol: openvpn, management: "unix:/x"}\n  - {id: a, name: B, protocol: openvpn, management: "unix:/y"}\n', 'appears twice'],
+  ['not YAML', 'gateways: [\n', 'not valid YAML'],
+] as const) {
+  test(`gateway file with ${label} is refused, naming the place`, () => {
+    const f = join(dir, `bad-${label.replace(/\W/g, '')}.yaml`);
+    writeFileSync(f, body);
+    assert.throws(() => loadConfig({ SWITCHBOARD_CONFIG: f }), (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      assert.ok(e.message.startsWith('SWITCHBOARD_CONFIG:'), e.message);
+      assert.ok(e.message.includes(expect), e.message);
+      return true;
+    });
+  });
+}

@@ -1,0 +1,208 @@
+/**
+ * One persistent connection to an OpenVPN management interface (`unix:/path` or `tcp://host:port`).
+ * The daemon serves a single management client at a time, so this is the only one: it answers the
+ * password prompt, runs commands one at a time, hands every `>` notification to `onNotification`
+ * (also those that arrive between the lines of a reply), and reconnects with backoff until stopped.
+ */
+import { createConnection, type Socket } from 'node:net';
+import { GatewayUnavailableError } from '../adapter.js';
+import type { OpenVpnLogger } from './log.js';
+import { NotificationAssembler, type Notification } from './notification-parser.js';
+import { CommandQueue, type CommandReply } from './command-queue.js';
+
+export type { CommandReply } from './command-queue.js';
+
+export interface ManagementClientOptions {
+  /** `unix:/path/to/socket` or `tcp://host:port`. */
+  address: string;
+  /** Called on every connect; returns the management password, or null when none is configured. */
+  password?: () => Promise<string | null>;
+  logger: OpenVpnLogger;
+  /** How long to wait for the banner after connecting (a second client is never served). Default 5 s. */
+  readyTimeoutMs?: number;
+  /** Reconnect backoff: first delay and cap, in ms. Defaults 100 and 5 000. */
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+  /** A command still unanswered this long means the daemon is wedged: the link is reset. Default 30 s. */
+  stuckAfterMs?: number;
+}
+
+export interface ManagementHandlers {
+  /** The link is up and authenticated; commands may be sent. */
+  onReady(): void;
+  /** The link went down (or could not be established); called once per outage. */
+  onDown(error: string): void;
+  onNotification(notification: Notification): void;
+}
+
+type Target = { path: string } | { host: string; port: number };
+
+const PASSWORD_PROMPT = 'ENTER PASSWORD:';
+
+export function parseManagementAddress(address: string): Target {
+  if (address.startsWith('unix:')) {
+    const path = address.slice(5).replace(/^\/\/(?=\/)/, '');
+    if (path) return { path };
+  }
+  const tcp = /^tcp:\/\/(\[[^\]]+\]|[^:/]+):(\d{1,5})\/?$/.exec(address);
+  if (tcp?.[1] && tcp[2]) return { host: tcp[1].replace(/^\[|\]$/g, ''), port: Number(tcp[2]) };
+  throw new Error(`management address must be unix:/path or tcp://host:port, got ${JSON.stringify(address)}`);
+}
+
+export class ManagementClient {
+  private readonly target: Target;
+  private readonly queue: CommandQueue;
+  private readonly assembler = new NotificationAssembler();
+  private socket: Socket | null = null;
+  private buffer = '';
+  private phase: 'idle' | 'auth' | 'ready' = 'idle';
+  private passwordSent = false;
+  private stopped = true;
+  private downReported = false;
+  private attempt = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private readyTimer: NodeJS.Timeout | undefined;
+  private closeReason: string | null = null;
+  private closed: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: ManagementClientOptions, private readonly handlers: ManagementHandlers) {
+    this.target = parseManagementAddress(options.address);
+    this.queue = new CommandQueue({
+      write: (text) => this.socket?.write(`${text}\n`),
+      onStuck: (text) => this.reset(`daemon did not answer "${text.split(' ')[0]}" for ${this.options.stuckAfterMs ?? 30_000} ms`),
+      stuckAfterMs: options.stuckAfterMs ?? 30_000,
+    });
+  }
+
+  get connected(): boolean {
+    return this.phase === 'ready';
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.connect();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    this.reset('stopped');
+    await this.closed;
+  }
+
+  /**
+   * Sends one command once the previous ones are answered. Resolves with the reply (`ok` false for
+   * `ERROR:`); rejects with GatewayUnavailableError when the link is down, drops, or `timeoutMs` passes.
+   */
+  command(text: string, options: { timeoutMs: number; multiline?: boolean }): Promise<CommandReply> {
+    if (/[\r\n]/.test(text)) return Promise.reject(new Error('a management command is one line'));
+    if (this.phase !== 'ready') return Promise.reject(new GatewayUnavailableError('the management link is down'));
+    this.options.logger.debug({ command: text }, 'openvpn management command');
+    return this.queue.enqueue(text, options.timeoutMs, options.multiline ?? false);
+  }
+
+  private connect(): void {
+    const socket = createConnection(this.target);
+    this.socket = socket;
+    this.buffer = '';
+    this.passwordSent = false;
+    this.closeReason = null;
+    this.phase = 'auth';
+    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+    socket.setEncoding('utf8');
+    socket.setNoDelay(true);
+    this.readyTimer = setTimeout(
+      () => this.reset('no management banner (is another management client connected?)'),
+      this.options.readyTimeoutMs ?? 5_000,
+    );
+    socket.on('data', (chunk: string) => this.onData(chunk));
+    socket.on('error', (e) => {
+      this.closeReason ??= e.message;
+    });
+    socket.on('close', () => this.onClose(socket));
+  }
+
+  private onData(chunk: string): void {
+    this.buffer += chunk;
+    for (let nl = this.buffer.indexOf('\n'); nl >= 0; nl = this.buffer.indexOf('\n')) {
+      const line = this.buffer.slice(0, nl).replace(/\r$/, '');
+      this.buffer = this.buffer.slice(nl + 1);
+      this.onLine(line);
+      if (this.socket === null) return;
+    }
+    // The prompt is not newline-terminated.
+    if (this.phase === 'auth' && this.buffer.startsWith(PASSWORD_PROMPT)) {
+      this.buffer = this.buffer.slice(PASSWORD_PROMPT.length);
+      void this.answerPrompt();
+    }
+  }
+
+  private async answerPrompt(): Promise<void> {
+    // A second prompt means the daemon rejected the password we sent.
+    if (this.passwordSent) return this.reset('the daemon rejected the management password');
+    this.passwordSent = true;
+    let password: string | null = null;
+    try {
+      password = (await this.options.password?.()) ?? null;
+    } catch (e) {
+      return this.reset(`cannot read the management password: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (password === null) return this.reset('the daemon asks for a management password, but none is configured');
+    this.socket?.write(`${password}\n`);
+  }
+
+  private onLine(line: string): void {
+    if (line.startsWith('>')) {
+      if (this.phase === 'auth' && line.startsWith('>INFO:')) return this.becomeReady();
+      const notification = this.assembler.push(line);
+      if (notification) this.handlers.onNotification(notification);
+      return;
+    }
+    if (this.phase === 'auth') return; // `SUCCESS: password is correct`
+    this.queue.onReplyLine(line);
+  }
+
+  private becomeReady(): void {
+    clearTimeout(this.readyTimer);
+    this.phase = 'ready';
+    this.attempt = 0;
+    this.downReported = false;
+    this.options.logger.info({ address: this.options.address }, 'openvpn management link up');
+    this.handlers.onReady();
+  }
+
+  /** Drops the connection; `onClose` does the bookkeeping. */
+  private reset(reason: string): void {
+    if (!this.socket) return;
+    this.closeReason ??= reason;
+    this.socket.destroy();
+  }
+
+  private onClose(socket: Socket): void {
+    if (socket !== this.socket) return;
+    clearTimeout(this.readyTimer);
+    const reason = this.closeReason ?? 'the daemon closed the management connection';
+    this.socket = null;
+    this.phase = 'idle';
+    this.assembler.reset();
+    this.queue.failAll(new GatewayUnavailableError(`management link down: ${reason}`));
+    if (!this.downReported && !this.stopped) {
+      this.downReported = true;
+      this.options.logger.warn({ address: this.options.address, reason }, 'openvpn management link down');
+      this.handlers.onDown(reason);
+    }
+    if (!this.stopped) this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    const initial = this.options.backoffInitialMs ?? 100;
+    const max = this.options.backoffMaxMs ?? 5_000;
+    const base = Math.min(max, initial * 2 ** this.attempt);
+    this.attempt += 1;
+    const delay = Math.round(base * (0.8 + Math.random() * 0.4));
+    this.retryTimer = setTimeout(() => {
+      if (!this.stopped) this.connect();
+    }, delay);
+  }
+}

@@ -1,0 +1,286 @@
+/**
+ * The OpenVPN adapter: one management connection per daemon, sessions read from `status 3` and from
+ * the `>CLIENT:` notifications, disconnects sent as `client-kill`.
+ *
+ * Facts this relies on (measured against OpenVPN 2.6.14; see the OpenVPN reference):
+ * - Session ref = `<instance start, s>:<Client ID>`. The instance start is the timestamp of the
+ *   daemon's current `CONNECTED` state (`state` command, `>STATE:` notifications). It is the same on
+ *   every management reconnect, and it changes when the daemon restarts, including a SIGUSR1/SIGHUP
+ *   soft restart, which also restarts Client IDs at 0. The ENV's `daemon_start_time` does NOT change on
+ *   a soft restart, so it cannot tell two instances apart and is not used. The state clock has 1 s
+ *   resolution: two instances started within the same second share the prefix; `disconnect` then
+ *   refuses a ref whose current owner is another user.
+ * - Without `management-client-auth` (observe mode) the daemon still sends `>CLIENT:ESTABLISHED`
+ *   (with ENV) but never `>CLIENT:DISCONNECT`; the only other sign is `>NOTIFY:info,remote-exit,EXIT`
+ *   without a Client ID. So observe mode polls `status 3` (every `observePollMs`) and reports the
+ *   sessions that vanished, plus any it missed.
+ * - `client-kill` over UDP leaves the instance in `status` for about 5 s (the daemon's delayed exit);
+ *   `kill <ip:port>` right after the SUCCESS removes it at once. Over TCP the instance is gone at once
+ *   and `kill` would reset a live connection (the client would reconnect), so it is never sent there.
+ *   UDP vs TCP is the daemon's `proto_1` ENV value, seen on every `>CLIENT:` block; unknown → no `kill`.
+ */
+import type { SessionReport } from '../../domain/session.js';
+import {
+  GatewayUnavailableError,
+  type AdapterEvent, type DisconnectCommand, type DisconnectOutcome, type GatewayAdapter, type GatewayConfig,
+} from '../adapter.js';
+import { BlockList } from './block-list.js';
+import { clientDenyCommand, clientKillCommand } from './command-text.js';
+import { silentOpenVpnLogger, type OpenVpnLogger } from './log.js';
+import { ManagementClient, type CommandReply, type ManagementClientOptions } from './management-client.js';
+import { parseStateLine, type Notification } from './notification-parser.js';
+import { readPasswordFile } from './password-file.js';
+import {
+  clientInfoOf, isKillableAddress, parseSessionRef, reportFromEnv, reportFromRow, sessionRef, userNameOf, type ClientInfo,
+} from './session-reports.js';
+import { parseStatus } from './status-parser.js';
+
+export interface OpenVpnAdapterOptions {
+  logger?: OpenVpnLogger;
+  /** Observe mode: how often `status 3` is polled to notice sessions that ended (default 1 000 ms). */
+  observePollMs?: number;
+  /** Deadline of the adapter's own commands (`status`, `state`, `client-auth`…), default 5 000 ms. */
+  commandTimeoutMs?: number;
+  /** Reconnect and readiness tuning, passed to the management client. */
+  link?: Pick<ManagementClientOptions, 'readyTimeoutMs' | 'backoffInitialMs' | 'backoffMaxMs' | 'stuckAfterMs'>;
+}
+
+type ClientNotification = Extract<Notification, { kind: 'client' }>;
+
+export class OpenVpnAdapter implements GatewayAdapter {
+  private readonly logger: OpenVpnLogger;
+  private readonly blocks = new BlockList();
+  private emit: (event: AdapterEvent) => void = () => {};
+  private link: ManagementClient | null = null;
+  private timers: NodeJS.Timeout[] = [];
+  /** Seconds; identifies the daemon instance that Client IDs belong to. */
+  private instance: number | null = null;
+  /** Live sessions of the current instance by Client ID, as last reported. */
+  private sessions = new Map<number, SessionReport>();
+  /** Whether `sessions` reflects a status read on the current link and instance. */
+  private fresh = false;
+  private readonly info = new Map<number, ClientInfo>();
+  /** Client IDs this adapter killed: their end is an ADMIN_DISCONNECT. */
+  private readonly killed = new Set<number>();
+  private udp: boolean | null = null;
+  private refreshChain: Promise<void> = Promise.resolve();
+  private polling = false;
+  private warnedObserveAuth = false;
+
+  constructor(readonly config: GatewayConfig, private readonly options: OpenVpnAdapterOptions = {}) {
+    this.logger = options.logger ?? silentOpenVpnLogger;
+  }
+
+  start(onEvent: (event: AdapterEvent) => void): void {
+    if (this.link) return;
+    this.emit = onEvent;
+    const file = this.config.managementPasswordFile;
+    this.link = new ManagementClient(
+      { address: this.config.management, logger: this.logger, password: async () => (file ? readPasswordFile(file) : null), ...this.options.link },
+      { onReady: () => void this.onReady(), onDown: (error) => this.onDown(error), onNotification: (n) => this.onNotification(n) },
+    );
+    this.link.start();
+    this.timers.push(setInterval(() => this.tick(true), this.config.snapshotIntervalMs ?? 10_000));
+    if (this.config.mode === 'observe') this.timers.push(setInterval(() => this.tick(false), this.options.observePollMs ?? 1_000));
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    const link = this.link;
+    this.link = null;
+    this.emit = () => {};
+    await link?.stop();
+  }
+
+  isConnected(): boolean {
+    return this.link?.connected ?? false;
+  }
+
+  snapshot(): Promise<void> {
+    return this.refresh(true);
+  }
+
+  async disconnect(command: DisconnectCommand, deadlineMs: number): Promise<DisconnectOutcome> {
+    const deadline = Date.now() + deadlineMs;
+    const link = this.link;
+    if (!link?.connected) throw new GatewayUnavailableError('the management link is down');
+    const ref = parseSessionRef(command.ref);
+    if (!ref) return 'NOT_FOUND';
+    if (this.instance === null) throw new GatewayUnavailableError('the daemon instance is not known yet');
+    if (ref.instanceStartedAt !== this.instance) return 'NOT_FOUND';
+    const cid = ref.clientId;
+    const known = this.sessions.get(cid);
+    if (known && command.userName && known.userName !== command.userName) {
+      this.logger.warn({ ref: command.ref, expected: command.userName, found: known.userName }, 'openvpn: ref now belongs to another user; not killing');
+      return 'NOT_FOUND';
+    }
+    // Block before the kill: a RESTARTed client is back within about a second.
+    const blockSeconds = this.config.mode === 'authorize' ? (command.blockSeconds ?? 0) : 0;
+    const undoBlock = blockSeconds > 0 ? this.blocks.block(command.userName, blockSeconds) : null;
+    this.killed.add(cid); // before sending: the DISCONNECT can arrive ahead of the reply
+    let reply: CommandReply;
+    try {
+      reply = await link.command(clientKillCommand(cid, command.mode, command.message), { timeoutMs: Math.max(1, deadline - Date.now()) });
+    } catch (e) {
+      this.killed.delete(cid);
+      undoBlock?.();
+      throw e instanceof GatewayUnavailableError ? e : new GatewayUnavailableError(e instanceof Error ? e.message : String(e));
+    }
+    if (!reply.ok) {
+      this.killed.delete(cid);
+      undoBlock?.();
+      if (/client-kill command failed/.test(reply.message)) return 'NOT_FOUND';
+      throw new Error(`the daemon refused client-kill: ${reply.message}`);
+    }
+    this.logger.info({ gatewayId: this.config.id, ref: command.ref, mode: command.mode, blockSeconds }, 'openvpn: client killed');
+    await this.freeUdpSlot(link, known?.clientAddress ?? null, deadline);
+    return 'ENDED';
+  }
+
+  /** UDP only: drop the killed instance now instead of after the daemon's 5 s delayed exit. */
+  private async freeUdpSlot(link: ManagementClient, address: string | null, deadline: number): Promise<void> {
+    if (this.udp !== true || !isKillableAddress(address)) return;
+    try {
+      const r = await link.command(`kill ${address}`, { timeoutMs: Math.max(250, deadline - Date.now()) });
+      this.logger.debug({ address, ok: r.ok, reply: r.message }, 'openvpn: freed the UDP instance');
+    } catch (e) {
+      // The kill is confirmed already; the instance leaves by itself within about 5 s.
+      this.logger.debug({ address, err: e instanceof Error ? e.message : String(e) }, 'openvpn: could not free the UDP instance');
+    }
+  }
+
+  private async onReady(): Promise<void> {
+    try {
+      await this.readInstance();
+      await this.command('state on');
+      await this.refresh(true);
+    } catch (e) {
+      this.logger.warn({ gatewayId: this.config.id, err: e instanceof Error ? e.message : String(e) }, 'openvpn: initial snapshot failed');
+    }
+  }
+
+  private onDown(error: string): void {
+    this.fresh = false;
+    this.emit({ type: 'link-down', error });
+  }
+
+  private tick(snapshot: boolean): void {
+    if (!this.link?.connected || (!snapshot && this.polling)) return;
+    if (!snapshot) this.polling = true;
+    this.refresh(snapshot)
+      .catch((e: unknown) => this.logger.debug({ err: e instanceof Error ? e.message : String(e) }, 'openvpn: status poll failed'))
+      .finally(() => {
+        if (!snapshot) this.polling = false;
+      });
+  }
+
+  private async readInstance(): Promise<void> {
+    const reply = await this.command('state', true);
+    const states = reply.lines.map(parseStateLine).filter((s) => s !== null);
+    this.setInstance(states.at(-1)?.time ?? null);
+  }
+
+  private setInstance(startedAt: number | null): void {
+    if (startedAt === this.instance) return;
+    this.instance = startedAt;
+    this.sessions = new Map();
+    this.fresh = false;
+    this.info.clear();
+    this.killed.clear();
+    this.udp = null;
+  }
+
+  /** Reads `status 3`; emits a snapshot when asked or when the table was stale, else (observe) the deltas. */
+  private refresh(emitSnapshot: boolean): Promise<void> {
+    const run = this.refreshChain.then(() => this.readStatus(emitSnapshot));
+    this.refreshChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async readStatus(emitSnapshot: boolean): Promise<void> {
+    if (this.instance === null) await this.readInstance();
+    const reply = await this.command('status 3', true);
+    const instance = this.instance; // read after the reply: a `>STATE:` before it has been applied
+    if (instance === null) throw new Error('the daemon did not report its start time');
+    const { rows } = parseStatus(reply.lines);
+    const current = new Map(rows.map((row) => [row.clientId, reportFromRow(instance, row, this.info.get(row.clientId))]));
+    const wasFresh = this.fresh;
+    if (wasFresh && this.config.mode === 'observe') {
+      for (const [cid, s] of this.sessions) if (!current.has(cid)) this.ended(cid, s.ref, {});
+      for (const [cid, s] of current) if (!this.sessions.has(cid)) this.emit({ type: 'session-connected', session: s });
+    }
+    for (const cid of this.info.keys()) if (!current.has(cid)) this.info.delete(cid);
+    for (const cid of this.killed) if (!current.has(cid) && !this.sessions.has(cid)) this.killed.delete(cid);
+    this.sessions = current;
+    this.fresh = true;
+    if (emitSnapshot || !wasFresh) this.emit({ type: 'snapshot', daemonStartedAt: instance * 1000, sessions: [...current.values()] });
+  }
+
+  private onNotification(n: Notification): void {
+    if (n.kind === 'state') {
+      // A soft restart (SIGUSR1/SIGHUP) keeps the process and this link, but starts a new instance.
+      if (n.state.name === 'CONNECTED' && n.state.time !== this.instance) {
+        this.logger.info({ gatewayId: this.config.id, startedAt: n.state.time }, 'openvpn: new daemon instance');
+        this.setInstance(n.state.time);
+        this.refresh(true).catch((e: unknown) => this.logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'openvpn: snapshot failed'));
+      }
+    } else if (n.kind === 'client') {
+      this.logger.debug({ event: n.event, cid: n.cid, kid: n.kid, env: n.env }, 'openvpn: client notification');
+      this.onClient(n);
+    }
+  }
+
+  private onClient(n: ClientNotification): void {
+    if (n.env.proto_1) this.udp = n.env.proto_1.startsWith('udp');
+    if (n.event === 'CONNECT' || n.event === 'REAUTH' || n.event === 'ESTABLISHED') this.info.set(n.cid, clientInfoOf(n.env));
+    if (n.event === 'CONNECT' || n.event === 'REAUTH') {
+      void this.authorize(n);
+    } else if (n.event === 'ESTABLISHED' && this.instance !== null) {
+      const session = reportFromEnv(this.instance, n.cid, n.env);
+      this.sessions.set(n.cid, session);
+      this.emit({ type: 'session-connected', session });
+    } else if (n.event === 'DISCONNECT' && this.instance !== null) {
+      const known = this.sessions.delete(n.cid);
+      this.info.delete(n.cid);
+      // Denied and half-authenticated clients were never sessions.
+      if (!known && !this.killed.has(n.cid)) return;
+      this.ended(n.cid, sessionRef(this.instance, n.cid), { bytesReceived: count(n.env.bytes_received), bytesSent: count(n.env.bytes_sent) });
+    }
+  }
+
+  private ended(cid: number, ref: string, bytes: { bytesReceived?: number; bytesSent?: number }): void {
+    const cause = this.killed.delete(cid) ? 'ADMIN_DISCONNECT' : 'CLIENT_DISCONNECT';
+    this.emit({ type: 'session-disconnected', ref, cause, at: Date.now(), ...bytes });
+  }
+
+  /** Every CONNECT/REAUTH must be answered, or the client hangs until its handshake window ends. */
+  private async authorize(n: ClientNotification): Promise<void> {
+    const userName = userNameOf(n.env.username, n.env.common_name);
+    if (this.config.mode === 'observe' && !this.warnedObserveAuth) {
+      this.warnedObserveAuth = true;
+      this.logger.warn({ gatewayId: this.config.id }, 'openvpn: daemon runs management-client-auth but the gateway is in observe mode; admitting every client');
+    }
+    const left = this.config.mode === 'authorize' ? this.blocks.remainingSeconds(userName) : 0;
+    const text = left > 0
+      ? clientDenyCommand(n.cid, n.kid ?? 0, `blocked by switchboard for ${left} s`, `Access blocked by an administrator for ${left} more seconds`)
+      : `client-auth-nt ${n.cid} ${n.kid ?? 0}`;
+    if (left > 0) this.logger.info({ gatewayId: this.config.id, userName, cid: n.cid, secondsLeft: left }, 'openvpn: denied a blocked user');
+    try {
+      const reply = await this.command(text);
+      if (!reply.ok) this.logger.warn({ cid: n.cid, reply: reply.message }, 'openvpn: client-auth refused');
+    } catch (e) {
+      this.logger.warn({ cid: n.cid, err: e instanceof Error ? e.message : String(e) }, 'openvpn: client-auth not delivered');
+    }
+  }
+
+  private command(text: string, multiline = false): Promise<CommandReply> {
+    if (!this.link) return Promise.reject(new GatewayUnavailableError('the adapter is stopped'));
+    return this.link.command(text, { timeoutMs: this.options.commandTimeoutMs ?? 5_000, multiline });
+  }
+}
+
+function count(text: string | undefined): number | undefined {
+  const n = Number(text);
+  return text !== undefined && text !== '' && Number.isFinite(n) ? n : undefined;
+}

@@ -1,0 +1,81 @@
+/**
+ * Turns what OpenVPN says about a client (a `status 3` row, a `>CLIENT:` ENV block) into a
+ * SessionReport, and builds/parses the session ref `<instance start, s>:<Client ID>`.
+ */
+import type { SessionReport } from '../../domain/session.js';
+import type { StatusRow } from './status-parser.js';
+
+/** What only the ENV blocks tell (status 3 has no client version). */
+export interface ClientInfo {
+  version: string | null;
+  platform: string | null;
+}
+
+export function sessionRef(instanceStartedAt: number, clientId: number): string {
+  return `${instanceStartedAt}:${clientId}`;
+}
+
+export function parseSessionRef(ref: string): { instanceStartedAt: number; clientId: number } | null {
+  const m = /^(\d{1,15}):(\d{1,15})$/.exec(ref);
+  if (!m) return null;
+  return { instanceStartedAt: Number(m[1]), clientId: Number(m[2]) };
+}
+
+/** The username if the client sent one, else its certificate's common name. */
+export function userNameOf(username: string | null | undefined, commonName: string | null | undefined): string {
+  return username && username !== 'UNDEF' ? username : (commonName ?? '');
+}
+
+export function clientInfoOf(env: Record<string, string>): ClientInfo {
+  return { version: env.IV_VER || null, platform: env.IV_PLAT || null };
+}
+
+export function reportFromRow(instanceStartedAt: number, row: StatusRow, info: ClientInfo | undefined): SessionReport {
+  return {
+    ref: sessionRef(instanceStartedAt, row.clientId),
+    userName: userNameOf(row.username, row.commonName),
+    commonName: row.commonName || null,
+    clientAddress: row.realAddress || null,
+    virtualAddress: row.virtualAddress,
+    virtualAddress6: row.virtualAddress6,
+    connectedAt: row.connectedSince * 1000,
+    bytesReceived: row.bytesReceived,
+    bytesSent: row.bytesSent,
+    clientVersion: info?.version ?? null,
+    clientPlatform: info?.platform ?? null,
+  };
+}
+
+/** From the ENV of `>CLIENT:ESTABLISHED` (the same fields a client-connect script gets). */
+export function reportFromEnv(instanceStartedAt: number, clientId: number, env: Record<string, string>): SessionReport {
+  const info = clientInfoOf(env);
+  const connectedAt = Number(env.time_unix);
+  return {
+    ref: sessionRef(instanceStartedAt, clientId),
+    userName: userNameOf(env.username, env.common_name),
+    commonName: env.common_name || null,
+    clientAddress: clientAddressOf(env),
+    virtualAddress: env.ifconfig_pool_remote_ip || null,
+    virtualAddress6: env.ifconfig_pool_remote_ip6 || null,
+    connectedAt: Number.isSafeInteger(connectedAt) && connectedAt > 0 ? connectedAt * 1000 : Date.now(),
+    bytesReceived: 0,
+    bytesSent: 0,
+    clientVersion: info.version,
+    clientPlatform: info.platform,
+  };
+}
+
+/** `ip:port` as `status 3` prints it for IPv4; `[ip6]:port` for IPv6 peers. */
+function clientAddressOf(env: Record<string, string>): string | null {
+  const port = env.trusted_port || env.untrusted_port;
+  const ip = env.trusted_ip || env.untrusted_ip;
+  if (ip) return port ? `${ip}:${port}` : ip;
+  const ip6 = env.trusted_ip6 || env.untrusted_ip6;
+  if (ip6) return port ? `[${ip6}]:${port}` : ip6;
+  return null;
+}
+
+/** Whether `kill <address>` can address this client: the daemon's `kill IP:port` takes IPv4 only. */
+export function isKillableAddress(address: string | null): address is string {
+  return address !== null && /^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$/.test(address);
+}

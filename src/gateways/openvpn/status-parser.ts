@@ -1,0 +1,105 @@
+/**
+ * Parses the reply to `status 3` (tab-separated; `status 2`, comma-separated, works too). Columns are
+ * located by the names on the `HEADER CLIENT_LIST` line, not by position, so a daemon that adds or
+ * moves a column does not break us.
+ */
+
+/** One connected client as `status 3` shows it. */
+export interface StatusRow {
+  commonName: string;
+  /** `ip:port` the client connects from. */
+  realAddress: string;
+  virtualAddress: string | null;
+  virtualAddress6: string | null;
+  /** Server's view: bytes received from the client. */
+  bytesReceived: number;
+  /** Server's view: bytes sent to the client. */
+  bytesSent: number;
+  /** Seconds since the epoch. */
+  connectedSince: number;
+  /** `null` when the daemon shows `UNDEF` (the client sent no username). */
+  username: string | null;
+  clientId: number;
+}
+
+export interface StatusReport {
+  /** The daemon's clock when it wrote the report, seconds since the epoch. */
+  time: number | null;
+  /** Only rows that are sessions: clients still being authenticated have no virtual address yet. */
+  rows: StatusRow[];
+}
+
+const COLUMNS = {
+  commonName: 'Common Name',
+  realAddress: 'Real Address',
+  virtualAddress: 'Virtual Address',
+  virtualAddress6: 'Virtual IPv6 Address',
+  bytesReceived: 'Bytes Received',
+  bytesSent: 'Bytes Sent',
+  connectedSince: 'Connected Since (time_t)',
+  username: 'Username',
+  clientId: 'Client ID',
+} as const;
+
+export class StatusParseError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StatusParseError';
+  }
+}
+
+/** `lines`: the reply without the final `END`. */
+export function parseStatus(lines: readonly string[]): StatusReport {
+  let header: Map<string, number> | null = null;
+  let time: number | null = null;
+  const rows: StatusRow[] = [];
+  for (const line of lines) {
+    const sep = line.includes('\t') ? '\t' : ',';
+    const fields = line.split(sep);
+    const kind = fields[0];
+    if (kind === 'TIME') {
+      const t = Number(fields[2]);
+      time = Number.isSafeInteger(t) ? t : null;
+    } else if (kind === 'HEADER' && fields[1] === 'CLIENT_LIST') {
+      // Header names count from 0 after `HEADER`; data fields count from 0 at `CLIENT_LIST`: the same index.
+      header = new Map(fields.slice(1).map((name, i) => [name, i]));
+      for (const name of [COLUMNS.commonName, COLUMNS.realAddress, COLUMNS.virtualAddress, COLUMNS.clientId]) {
+        if (!header.has(name)) throw new StatusParseError(`status header has no "${name}" column`);
+      }
+    } else if (kind === 'CLIENT_LIST') {
+      if (!header) throw new StatusParseError('CLIENT_LIST row before its HEADER');
+      const row = toRow(header, fields);
+      if (row) rows.push(row);
+    }
+  }
+  return { time, rows };
+}
+
+function toRow(header: Map<string, number>, fields: string[]): StatusRow | null {
+  const get = (name: string): string => {
+    const i = header.get(name);
+    return i === undefined ? '' : (fields[i] ?? '');
+  };
+  const virtualAddress = get(COLUMNS.virtualAddress) || null;
+  const virtualAddress6 = get(COLUMNS.virtualAddress6) || null;
+  if (!virtualAddress && !virtualAddress6) return null;
+  const clientId = Number(get(COLUMNS.clientId));
+  if (get(COLUMNS.clientId) === '' || !Number.isSafeInteger(clientId)) throw new StatusParseError(`bad Client ID in status row: ${fields.join(' ')}`);
+  const username = get(COLUMNS.username);
+  return {
+    commonName: get(COLUMNS.commonName),
+    realAddress: get(COLUMNS.realAddress),
+    virtualAddress,
+    virtualAddress6,
+    bytesReceived: toCount(get(COLUMNS.bytesReceived)),
+    bytesSent: toCount(get(COLUMNS.bytesSent)),
+    connectedSince: toCount(get(COLUMNS.connectedSince)),
+    username: username === '' || username === 'UNDEF' ? null : username,
+    clientId,
+  };
+}
+
+function toCount(text: string): number {
+  const n = Number(text);
+  return Number.isFinite(n) && n >= 0 ? n : 0;
+}

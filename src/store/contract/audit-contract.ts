@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { sql } from 'kysely';
+import type { AuditEvent } from '../../domain/audit.js';
+import { randomId } from '../../domain/ids.js';
+import { KyselyStore } from '../kysely/kysely-store.js';
+import type { AuditFilter, Keyset } from '../store.js';
+import { T0, ids, makeAudit, newestFirst, type ContractContext } from './fixtures.js';
+
+const order = (rows: AuditEvent[]) => newestFirst(rows, (e) => e.at, (e) => e.id);
+
+/** The audit log: append, list newest first by keyset with filters, and nothing else, ever. */
+export function auditContract(ctx: ContractContext): void {
+  test('append then list: every field round-trips, newest first with id tie-break', async () => {
+    const store = ctx.store();
+    // Far in the future, so these are the newest events in the database whatever ran before.
+    const at = 4_102_444_800_000;
+    const full = makeAudit({
+      at,
+      actorTokenId: 'tok_abcdefghijkl',
+      targetSessionId: 'sess_abcdefghijkl',
+      targetUserName: 'alice',
+      targetGatewayId: 'gw-1',
+      reason: 'abuse',
+      errorCode: null,
+      durationMs: 1234,
+      metadata: { mode: 'RESTART', message: 'bye', nested: { n: 1, list: [1, 'two'] } },
+    });
+    const tied = [makeAudit({ at }), makeAudit({ at, outcome: 'FAILED', errorCode: 'INTERNAL', durationMs: null, actorIp: null, actorUserAgent: null, metadata: {} })];
+    const older = makeAudit({ at: at - 1 });
+    for (const e of [older, full, ...tied]) await store.audit.append(e);
+    const page = await store.audit.list({ first: 3 });
+    assert.deepEqual(page.rows, order([full, ...tied]));
+    assert.equal(page.hasNextPage, true);
+    const last = page.rows.at(-1)!;
+    const next = await store.audit.list({ first: 1, after: { at: last.at, id: last.id } });
+    assert.deepEqual(next.rows, [older]);
+  });
+
+  test('list pages by keyset without duplicates or gaps', async () => {
+    const store = ctx.store();
+    const gatewayId = `gw-${randomId(8)}`;
+    const events = Array.from({ length: 11 }, (_, i) => makeAudit({ at: T0 + (i % 4) * 1000, targetGatewayId: gatewayId }));
+    for (const e of events) await store.audit.append(e);
+    const seen: AuditEvent[] = [];
+    let after: Keyset | null = null;
+    for (;;) {
+      const page = await store.audit.list({ first: 3, after, filter: { targetGatewayId: gatewayId } });
+      seen.push(...page.rows);
+      if (!page.hasNextPage) break;
+      after = { at: page.rows.at(-1)!.at, id: page.rows.at(-1)!.id };
+    }
+    assert.deepEqual(ids(seen), ids(order(events)));
+  });
+
+  test('list filters: each field alone, and combined with AND', async () => {
+    const store = ctx.store();
+    const tag = randomId(8);
+    const gatewayId = `gw-${tag}`;
+    const base = { targetGatewayId: gatewayId };
+    const a = makeAudit({ ...base, at: T0 + 1, action: 'session.disconnect', outcome: 'SUCCESS', actorTokenId: `tok_${tag}aaaa`, targetSessionId: `sess_${tag}aaaa`, targetUserName: `alice-${tag}` });
+    const b = makeAudit({ ...base, at: T0 + 2, action: 'session.disconnect', outcome: 'NOT_FOUND', actorTokenId: `tok_${tag}bbbb`, targetSessionId: `sess_${tag}bbbb`, targetUserName: `bob-${tag}` });
+    const c = makeAudit({ ...base, at: T0 + 3, action: 'token.create', outcome: 'SUCCESS', actorTokenId: `tok_${tag}aaaa` });
+    const d = makeAudit({ ...base, at: T0 + 4, action: 'token.revoke', outcome: 'FORBIDDEN', actorTokenId: `tok_${tag}bbbb` });
+    for (const e of [a, b, c, d]) await store.audit.append(e);
+    const list = async (filter: AuditFilter) => ids((await store.audit.list({ first: 50, filter: { ...base, ...filter } })).rows);
+
+    assert.deepEqual(await list({}), [d.id, c.id, b.id, a.id]);
+    assert.deepEqual(await list({ action: 'session.disconnect' }), [b.id, a.id]);
+    assert.deepEqual(await list({ outcome: 'SUCCESS' }), [c.id, a.id]);
+    assert.deepEqual(await list({ actorTokenId: `tok_${tag}aaaa` }), [c.id, a.id]);
+    assert.deepEqual(await list({ targetSessionId: `sess_${tag}bbbb` }), [b.id]);
+    assert.deepEqual(await list({ targetUserName: `alice-${tag}` }), [a.id]);
+    assert.deepEqual(await list({ since: T0 + 2 }), [d.id, c.id, b.id], 'since is inclusive');
+    assert.deepEqual(await list({ until: T0 + 3 }), [b.id, a.id], 'until is exclusive');
+    assert.deepEqual(await list({ since: T0 + 2, until: T0 + 4 }), [c.id, b.id]);
+    assert.deepEqual(await list({ action: 'session.disconnect', outcome: 'SUCCESS' }), [a.id]);
+    assert.deepEqual(await list({ actorTokenId: `tok_${tag}bbbb`, action: 'token.create' }), []);
+    // Filters without the gateway, each on a value only this test used.
+    assert.deepEqual(ids((await store.audit.list({ first: 50, filter: { targetSessionId: `sess_${tag}aaaa` } })).rows), [a.id]);
+    assert.deepEqual(ids((await store.audit.list({ first: 50, filter: { targetUserName: `bob-${tag}` } })).rows), [b.id]);
+  });
+
+  test('the database itself refuses UPDATE and DELETE of audit events', async () => {
+    const store = ctx.store();
+    assert.ok(store instanceof KyselyStore, 'raw SQL needs the Kysely store');
+    const event = makeAudit({ reason: 'original', targetGatewayId: `gw-${randomId(8)}` });
+    await store.audit.append(event);
+    await assert.rejects(sql`update audit_events set reason = 'forged' where id = ${event.id}`.execute(store.db), /append-only/);
+    await assert.rejects(sql`delete from audit_events where id = ${event.id}`.execute(store.db), /append-only/);
+    await assert.rejects(sql`delete from audit_events`.execute(store.db), /append-only/);
+    const [stored] = (await store.audit.list({ first: 1, filter: { targetGatewayId: event.targetGatewayId! } })).rows;
+    assert.deepEqual(stored, event);
+  });
+}

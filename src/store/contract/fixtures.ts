@@ -1,0 +1,102 @@
+/** Builders for contract tests: every id is fresh, so tests sharing one database never collide. */
+import type { AuditEvent } from '../../domain/audit.js';
+import type { Gateway } from '../../domain/gateway.js';
+import { newAuditEventId, newSessionId, newTokenId, randomId, userIdFor } from '../../domain/ids.js';
+import type { Session } from '../../domain/session.js';
+import type { ApiToken } from '../../domain/token.js';
+import type { Store } from '../store.js';
+
+/** A fixed, realistic epoch in ms (2026-01-01), far from 2^31 so 32-bit truncation would show. */
+export const T0 = 1_767_225_600_000;
+
+/** What every contract section gets: the shared store (opened before the first test) and `open`. */
+export interface ContractContext {
+  store(): Store;
+  open(): Promise<Store>;
+}
+
+export function makeGateway(overrides: Partial<Gateway> = {}): Pick<Gateway, 'id' | 'name' | 'region' | 'protocol' | 'mode'> {
+  const id = overrides.id ?? `gw-${randomId(8)}`;
+  return { id, name: overrides.name ?? `Gateway ${id}`, region: overrides.region ?? 'eu-west', protocol: 'openvpn', mode: overrides.mode ?? 'observe' };
+}
+
+/** Upserts a fresh gateway and returns its id. */
+export async function freshGateway(store: Store): Promise<string> {
+  const gateway = makeGateway();
+  await store.gateways.upsert(gateway);
+  return gateway.id;
+}
+
+export function makeSession(gatewayId: string, overrides: Partial<Session> = {}): Session {
+  const userName = overrides.userName ?? `user-${randomId(6)}`;
+  const connectedAt = overrides.connectedAt ?? T0;
+  return {
+    id: newSessionId(),
+    gatewayId,
+    ref: `${T0}:${randomId(10)}`,
+    userId: userIdFor(userName),
+    userName,
+    commonName: userName,
+    clientAddress: '203.0.113.7:51820',
+    virtualAddress: '10.8.0.6',
+    virtualAddress6: null,
+    protocol: 'openvpn',
+    connectedAt,
+    lastSeenAt: connectedAt,
+    bytesReceived: 0,
+    bytesSent: 0,
+    clientVersion: '2.6.12',
+    clientPlatform: 'linux',
+    endedAt: null,
+    endCause: null,
+    endedByTokenId: null,
+    endedByName: null,
+    endReason: null,
+    ...overrides,
+  };
+}
+
+export function makeToken(overrides: Partial<ApiToken> = {}): ApiToken {
+  return {
+    id: newTokenId(),
+    name: `token-${randomId(6)}`,
+    prefix: `sbt_${randomId(8)}`,
+    secretHash: randomId(64),
+    scopes: ['sessions:read'],
+    createdAt: T0,
+    expiresAt: null,
+    revokedAt: null,
+    lastUsedAt: null,
+    ...overrides,
+  };
+}
+
+export function makeAudit(overrides: Partial<AuditEvent> = {}): AuditEvent {
+  return {
+    id: newAuditEventId(),
+    at: T0,
+    action: 'session.disconnect',
+    outcome: 'SUCCESS',
+    actorTokenId: null,
+    actorName: 'ops',
+    actorIp: '198.51.100.4',
+    actorUserAgent: 'curl/8.5.0',
+    targetSessionId: null,
+    targetUserName: null,
+    targetGatewayId: null,
+    reason: null,
+    errorCode: null,
+    durationMs: 12,
+    metadata: { mode: 'HALT' },
+    ...overrides,
+  };
+}
+
+/** Newest first, as the store orders lists: time desc, then id desc. */
+export function newestFirst<T>(rows: T[], at: (row: T) => number, id: (row: T) => string): T[] {
+  return [...rows].sort((a, b) => at(b) - at(a) || (id(a) < id(b) ? 1 : id(a) > id(b) ? -1 : 0));
+}
+
+export function ids(rows: { id: string }[]): string[] {
+  return rows.map((r) => r.id);
+}

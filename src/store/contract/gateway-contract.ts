@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { T0, freshGateway, makeGateway, makeSession, type ContractContext } from './fixtures.js';
+
+/** Gateways: upsert from config, agent status, online counts. */
+export function gatewayContract(ctx: ContractContext): void {
+  test('upsert inserts, then updates config fields and keeps the agent status', async () => {
+    const store = ctx.store();
+    const gateway = makeGateway();
+    await store.gateways.upsert(gateway);
+    assert.deepEqual(await store.gateways.findById(gateway.id), {
+      ...gateway,
+      agentConnected: false,
+      lastSeenAt: null,
+      daemonStartedAt: null,
+    });
+
+    await store.gateways.setAgentStatus(gateway.id, { agentConnected: true, lastSeenAt: T0 + 5, daemonStartedAt: T0 - 1000 });
+    await store.gateways.upsert({ ...gateway, name: 'Renamed', region: 'us-east', mode: 'authorize' });
+    assert.deepEqual(await store.gateways.findById(gateway.id), {
+      ...gateway,
+      name: 'Renamed',
+      region: 'us-east',
+      mode: 'authorize',
+      agentConnected: true,
+      lastSeenAt: T0 + 5,
+      daemonStartedAt: T0 - 1000,
+    });
+    assert.equal(await store.gateways.findById('gw-unknown'), null);
+  });
+
+  test('setAgentStatus: daemonStartedAt left out keeps the stored value, null clears it', async () => {
+    const store = ctx.store();
+    const id = await freshGateway(store);
+    await store.gateways.setAgentStatus(id, { agentConnected: true, lastSeenAt: T0, daemonStartedAt: T0 - 5 });
+    await store.gateways.setAgentStatus(id, { agentConnected: false, lastSeenAt: T0 + 1 });
+    let g = await store.gateways.findById(id);
+    assert.deepEqual([g?.agentConnected, g?.lastSeenAt, g?.daemonStartedAt], [false, T0 + 1, T0 - 5]);
+    await store.gateways.setAgentStatus(id, { agentConnected: true, lastSeenAt: T0 + 2, daemonStartedAt: null });
+    g = await store.gateways.findById(id);
+    assert.deepEqual([g?.agentConnected, g?.lastSeenAt, g?.daemonStartedAt], [true, T0 + 2, null]);
+  });
+
+  test('list returns every gateway ordered by id', async () => {
+    const store = ctx.store();
+    const a = await freshGateway(store);
+    const b = await freshGateway(store);
+    const listed = (await store.gateways.list()).map((g) => g.id);
+    assert.ok(listed.includes(a) && listed.includes(b));
+    assert.deepEqual(listed, [...listed].sort());
+  });
+
+  test('onlineCounts: online sessions per gateway; none online means absent', async () => {
+    const store = ctx.store();
+    const busy = await freshGateway(store);
+    const quiet = await freshGateway(store);
+    const idle = await freshGateway(store);
+    const sessions = [makeSession(busy), makeSession(busy), makeSession(busy), makeSession(quiet), makeSession(idle)];
+    for (const s of sessions) await store.sessions.insert(s);
+    await store.sessions.markEnded(sessions[0]!.id, { endedAt: T0 + 1, cause: 'CLIENT_DISCONNECT' });
+    await store.sessions.markEnded(sessions[4]!.id, { endedAt: T0 + 1, cause: 'GATEWAY_RESTART' });
+    const counts = await store.gateways.onlineCounts();
+    assert.equal(counts.get(busy), 2);
+    assert.equal(counts.get(quiet), 1);
+    assert.equal(counts.has(idle), false);
+  });
+}

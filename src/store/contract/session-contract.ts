@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { SessionEnd } from '../store.js';
+import { T0, freshGateway, ids, makeSession, type ContractContext } from './fixtures.js';
+
+const ADMIN_END: SessionEnd = { endedAt: T0 + 60_000, cause: 'ADMIN_DISCONNECT', endedByTokenId: 'tok_aaaaaaaaaaaa', endedByName: 'ops', endReason: 'abuse' };
+/** The daemon's echo of an admin disconnect: right cause, but nobody known to have asked for it. */
+const ECHO_END: SessionEnd = { endedAt: T0 + 59_000, cause: 'ADMIN_DISCONNECT' };
+
+/** Single-session reads and writes: insert, finds, stats, markEnded and its races. */
+export function sessionContract(ctx: ContractContext): void {
+  test('insert then findById / findOnline / findByRef return the same session, numbers as numbers', async () => {
+    const store = ctx.store();
+    const gw = await freshGateway(store);
+    const s = makeSession(gw, { connectedAt: T0 + 1, bytesReceived: 5_000_000_000, bytesSent: 7 });
+    await store.sessions.insert(s);
+    assert.deepEqual(await store.sessions.findById(s.id), s);
+    assert.deepEqual(await store.sessions.findOnline(s.id), s);
+    assert.deepEqual(await store.sessions.findByRef(gw, s.ref), s);
+    const found = await store.sessions.findById(s.id);
+    assert.equal(typeof found?.connectedAt, 'number');
+    assert.equal(typeof found?.bytesReceived, 'number');
+    assert.equal(await store.sessions.findById('sess_doesnotexist'), null);
+    assert.equal(await store.sessions.findByRef(gw, 'no-such-ref'), null);
+  });
+
+  test('(gateway_id, ref) is unique; the same ref on another gateway is fine', async () => {
+    const store = ctx.store();
+    const gw = await freshGateway(store);
+    const other = await freshGateway(store);
+    const s = makeSession(gw);
+    await store.sessions.insert(s);
+    await assert.rejects(store.sessions.insert(makeSession(gw, { ref: s.ref })));
+    await store.sessions.insert(makeSession(other, { ref: s.ref }));
+    assert.equal((await store.sessions.findByRef(other, s.ref))?.gatewayId, other);
+  });
+
+  test('a session must belong to a known gateway (foreign key enforced)', async () => {
+    await assert.rejects(ctx.store().sessions.insert(makeSession('gw-never-registered')));
+  });
+
+  test('updateStats refreshes counters and last-seen of an online session only', async () => {
+    const store = ctx.store();
+    const gw = await freshGateway(store);
+    const s = makeSession(gw);
+    await store.sessions.insert(s);
+    await store.sessions.updateStats(s.id, { bytesReceived: 4_294_967_296, bytesSent: 99, lastSeenAt: T0 + 30_000 });
+    const updated = await store.sessions.findById(s.id);
+    assert.equal(updated?.bytesReceived, 4_294_967_296);
+    assert.equal(updated?.bytesSent, 99);
+    assert.equal(updated?.lastSeenAt, T0 + 30_000);
+
+    assert.equal(await store.sessions.markEnded(s.id, { endedAt: T0 + 40_000, cause: 'CLIENT_DISCONNECT' }), true);
+    await store.sessions.updateStats(s.id, { bytesReceived: 1, bytesSent: 1, lastSeenAt: T0 + 50_000 });
+    assert.equal((await store.sessions.findById(s.id))?.bytesReceived, 4_294_967_296);
+  });
+
+  test('markEnded ends once: history keeps the row, online reads no longer see it', async () => {
+    const store = ctx.store();
+    const gw = await freshGateway(store);
+    const s = makeSession(gw);
+    await store.sessions.insert(s);
+    assert.equal(await store.sessions.markEnded(s.id, ADMIN_END), true);
+    assert.equal(await store.sessions.markEnded(s.id, { endedAt: T0 + 70_000, cause: 'CLIENT_DISCONNECT' }), false);
+    assert.equal(await store.sessions.markEnded('sess_doesnotexist', ADMIN_END), false);
+
+    assert.equal(await store.sessions.findOnline(s.id), null);
+    const ended = await store.sessions.findByRef(gw, s.ref);
+    assert.deepEqual(
+      { endedAt: ended?.endedAt, endCause: ended?.endCause, by: ended?.endedByTokenId, name: ended?.endedByName, reason: ended?.endReason },
+      { endedAt: ADMIN_END.endedAt, endCause: 'ADMIN_DISCONNECT', by: 'tok_aaaaaaaaaaaa', name: 'ops', reason: 'abuse' },
+    );
+    assert.deepEqual(await store.sessions.findById(s.id), ended);
+    assert.deepEqual(ids(await store.sessions.listOnlineByGateway(gw)), []);
+    assert.equal(await store.sessions.countOnline({ gatewayId: gw }), 0);
+  });
+
+  test('markEnded: exactly one of 20 concurrent calls wins', async () => {
+    const store = ctx.store();
+    const gw = await freshGateway(store);
+    const s = makeSession(gw);
+    await store.sessions.insert(s);
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => store.sessions.markEnded(s.id, { ...ADMIN_END, endedByName: `caller-${i}` })),
+    );
+    assert.equal(results.filter(Boolean).length, 1);
+    const winner = results.indexOf(true);
+    assert.equal((await store.sessions.findById(s.id))?.endedByName, `caller-${winner}`);
+  });
+
+  test('markEnded: exactly one of 20 concurrent calls wins when half of them claim echoes', async () => {
+    const store = ctx.store();
+    const gw = await freshGateway(store);
+    const s = makeSession(gw);
+    await store.sessions.insert(s);
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => store.sessions.markEnded(s.id, { ...ADMIN_END, endedByName: `caller-${i}` }, { claimEcho: i % 2 === 0 })),
+    );
+    assert.equal(results.filter(Boolean).length, 1);
+  });
+
+  test('claimEcho: an admin disconnect claims the echo that arrived first, once', async () => {
+    const store = ctx.store();
+    const gw = await freshGateway(store);
+    const s = makeSession(gw);
+    await store.sessions.insert(s);
+    assert.equal(await store.sessions.markEnded(s.id, ECHO_END), true);
+    // Without claimEcho an ended session stays as it is.
+    assert.equal(await store.sessions.markEnded(s.id, ADMIN_END), false);
+    assert.equal((await store.sessions.findById(s.id))?.endedByName, null);
+
+    assert.equal(await store.sessions.markEnded(s.id, ADMIN_END, { claimEcho: true }), true);
+    const claimed = await store.sessions.findById(s.id);
+    assert.equal(claimed?.endCause, 'ADMIN_DISCONNECT');
+    assert.equal(claimed?.endedByTokenId, ADMIN_END.endedByTokenId);
+    assert.equal(claimed?.endedByName, 'ops');
+    assert.equal(claimed?.endReason, 'abuse');
+    assert.equal(claimed?.endedAt, ECHO_END.endedAt, 'the echo knew when the daemon dropped the client');
+
+    assert.equal(await store.sessions.markEnded(s.id, { ...ADMIN_END, endedByName: 'late' }, { claimEcho: true }), false);
+    assert.equal((await store.sessions.findById(s.id))?.endedByName, 'ops');
+  });
+
+  test('claimEcho does not claim a session that ended any other way', async () => {
+    const store = ctx.store();
+    const gw = await freshGateway(store);
+    const byClient = makeSession(gw);
+    const byAdmin = makeSession(gw);
+    await store.sessions.insert(byClient);
+    await store.sessions.insert(byAdmin);
+    assert.equal(await store.sessions.markEnded(byClient.id, { endedAt: T0 + 1, cause: 'CLIENT_DISCONNECT' }), true);
+    assert.equal(await store.sessions.markEnded(byAdmin.id, ADMIN_END), true);
+    assert.equal(await store.sessions.markEnded(byClient.id, ADMIN_END, { claimEcho: true }), false);
+    assert.equal(await store.sessions.markEnded(byAdmin.id, { ...ADMIN_END, endedByName: 'other' }, { claimEcho: true }), false);
+    assert.equal((await store.sessions.findById(byClient.id))?.endCause, 'CLIENT_DISCONNECT');
+    assert.equal((await store.sessions.findById(byAdmin.id))?.endedByName, 'ops');
+  });
+
+  test('claimEcho on an online session ends it like a plain markEnded', async () => {
+    const store = ctx.store();
+    const gw = await freshGateway(store);
+    const s = makeSession(gw);
+    await store.sessions.insert(s);
+    assert.equal(await store.sessions.markEnded(s.id, ADMIN_END, { claimEcho: true }), true);
+    const ended = await store.sessions.findById(s.id);
+    assert.equal(ended?.endedAt, ADMIN_END.endedAt);
+    assert.equal(ended?.endedByName, 'ops');
+  });
+
+  test('listOnlineByGateway returns every online session of that gateway only', async () => {
+    const store = ctx.store();
+    const gw = await freshGateway(store);
+    const other = await freshGateway(store);
+    const mine = [makeSession(gw, { connectedAt: T0 + 1 }), makeSession(gw, { connectedAt: T0 + 2 }), makeSession(gw, { connectedAt: T0 + 3 })];
+    for (const s of [...mine, makeSession(other)]) await store.sessions.insert(s);
+    await store.sessions.markEnded(mine[0]!.id, { endedAt: T0 + 10, cause: 'CLIENT_DISCONNECT' });
+    assert.deepEqual(new Set(ids(await store.sessions.listOnlineByGateway(gw))), new Set([mine[1]!.id, mine[2]!.id]));
+  });
+
+  test('listEnded: history newest end first, filtered and limited', async () => {
+    const store = ctx.store();
+    const gw = await freshGateway(store);
+    const sessions = [0, 1, 2, 3].map((i) => makeSession(gw, { connectedAt: T0 + i }));
+    for (const s of sessions) await store.sessions.insert(s);
+    const endOrder = [2, 0, 3];
+    for (const [k, i] of endOrder.entries()) {
+      await store.sessions.markEnded(sessions[i]!.id, { endedAt: T0 + 1000 + k, cause: 'CLIENT_DISCONNECT' });
+    }
+    const all = await store.sessions.listEnded({ first: 10, filter: { gatewayId: gw } });
+    assert.deepEqual(ids(all), [sessions[3]!.id, sessions[0]!.id, sessions[2]!.id]);
+    assert.deepEqual(ids(await store.sessions.listEnded({ first: 2, filter: { gatewayId: gw } })), [sessions[3]!.id, sessions[0]!.id]);
+    const byUser = await store.sessions.listEnded({ first: 10, filter: { gatewayId: gw, userName: sessions[0]!.userName } });
+    assert.deepEqual(ids(byUser), [sessions[0]!.id]);
+  });
+}

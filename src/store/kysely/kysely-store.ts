@@ -1,0 +1,97 @@
+/**
+ * The store over Kysely: one code path for SQLite (the single-host default) and PostgreSQL (many
+ * hosts). `openStore` is the only way in; it migrates the schema before it returns.
+ */
+import { Kysely, Migrator } from 'kysely';
+import type { Store, StoreTx } from '../store.js';
+import { KyselyAuditRepository } from './audit-repository.js';
+import type { Database, DialectName } from './database.js';
+import { createDialect, parseDatabaseUrl } from './dialect.js';
+import { KyselyGatewayRepository } from './gateway-repository.js';
+import { migrationProvider } from './migrations/migration-provider.js';
+import { KyselySessionRepository } from './session-repository.js';
+import type { StoreLogger } from './store-logger.js';
+import { KyselyTokenRepository } from './token-repository.js';
+
+export type { StoreLogger } from './store-logger.js';
+
+export interface OpenStoreOptions {
+  logger?: StoreLogger;
+}
+
+/**
+ * Opens the store at `url` and brings its schema up to date.
+ * `postgres://…` / `postgresql://…` → PostgreSQL; `sqlite:path`, `file:path` or a plain path → a
+ * SQLite file (its directory is created); `sqlite::memory:` → in-memory SQLite. Any other scheme
+ * throws. Opening twice, or from two processes at once, is safe: applied migrations are skipped.
+ */
+export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<KyselyStore> {
+  const { dialect, name } = createDialect(parseDatabaseUrl(url), options.logger);
+  const db = new Kysely<Database>({ dialect });
+  try {
+    await migrate(db, name, options.logger);
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
+  return new KyselyStore(db, name);
+}
+
+async function migrate(db: Kysely<Database>, dialect: DialectName, logger?: StoreLogger): Promise<void> {
+  const migrator = new Migrator({ db, provider: migrationProvider(dialect) });
+  const { error, results } = await migrator.migrateToLatest();
+  for (const r of results ?? []) {
+    if (r.status === 'Success') logger?.info({ migration: r.migrationName, dialect }, 'applied database migration');
+    if (r.status === 'Error') logger?.error({ migration: r.migrationName, dialect }, 'database migration failed');
+  }
+  if (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    throw new Error(`Could not migrate the ${dialect} database: ${detail}`, { cause: error });
+  }
+}
+
+function repositories(db: Kysely<Database>): StoreTx {
+  return {
+    sessions: new KyselySessionRepository(db),
+    gateways: new KyselyGatewayRepository(db),
+    tokens: new KyselyTokenRepository(db),
+    audit: new KyselyAuditRepository(db),
+  };
+}
+
+/** The Store port over one Kysely instance. */
+export class KyselyStore implements Store {
+  readonly sessions: StoreTx['sessions'];
+  readonly gateways: StoreTx['gateways'];
+  readonly tokens: StoreTx['tokens'];
+  readonly audit: StoreTx['audit'];
+  #closed = false;
+
+  /**
+   * `db` is the raw Kysely instance, for tests and operations tooling only (raw SQL checks,
+   * EXPLAIN). Application code goes through the repositories; it is not part of the Store port.
+   */
+  constructor(
+    readonly db: Kysely<Database>,
+    readonly dialect: DialectName,
+  ) {
+    ({ sessions: this.sessions, gateways: this.gateways, tokens: this.tokens, audit: this.audit } = repositories(db));
+  }
+
+  /**
+   * Runs `fn` with repositories bound to one transaction; a throw rolls everything back and
+   * rethrows. On SQLite the transaction holds the only connection until it ends, so other queries
+   * wait for it rather than slipping into it. Inside `fn`, use only `tx`: awaiting the store's own
+   * repositories there would wait for the transaction itself on SQLite.
+   */
+  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute((trx) => fn(repositories(trx)));
+  }
+
+  /** Closes the pool or file. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.db.destroy();
+  }
+}

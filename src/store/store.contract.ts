@@ -1,0 +1,64 @@
+/**
+ * The store contract: one suite that every store runs (SQLite and PostgreSQL, see store.test.ts).
+ * Tests share one database per run, so each works on its own fresh gateways, users and ids.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { sql } from 'kysely';
+import { auditContract } from './contract/audit-contract.js';
+import type { ContractContext } from './contract/fixtures.js';
+import { gatewayContract } from './contract/gateway-contract.js';
+import { sessionContract } from './contract/session-contract.js';
+import { sessionListContract } from './contract/session-list-contract.js';
+import { tokenContract } from './contract/token-contract.js';
+import { transactionContract } from './contract/transaction-contract.js';
+import { KyselyStore } from './kysely/kysely-store.js';
+import type { Store } from './store.js';
+
+/**
+ * Registers the contract suite. `open` must open the same database every time it is called (the
+ * suite opens it twice to check that migrating again is harmless); the suite closes what it opens.
+ */
+export function runStoreContract(name: string, open: () => Promise<Store>, options: { skip?: string | false } = {}): void {
+  describe(`store contract: ${name}`, { skip: options.skip ?? false }, () => {
+    let store: Store | null = null;
+    const ctx: ContractContext = {
+      store: () => {
+        assert.ok(store, 'the store was not opened');
+        return store;
+      },
+      open,
+    };
+    before(async () => {
+      store = await open();
+    });
+    after(async () => {
+      await store?.close();
+    });
+
+    test('opening again runs no migration twice and keeps the data', async () => {
+      const first = ctx.store();
+      await first.gateways.upsert({ id: 'gw-reopen', name: 'Reopen', region: 'r', protocol: 'openvpn', mode: 'observe' });
+      const second = await open();
+      try {
+        assert.equal(second.dialect, first.dialect);
+        assert.equal((await second.gateways.findById('gw-reopen'))?.name, 'Reopen');
+        assert.ok(second instanceof KyselyStore);
+        const applied = await sql<{ name: string }>`select name from kysely_migration`.execute(second.db);
+        const names = applied.rows.map((r) => r.name);
+        assert.ok(names.length >= 1);
+        assert.equal(new Set(names).size, names.length, 'each migration recorded once');
+        assert.ok(names.every((n) => /^\d{12}-[a-z0-9-]+$/.test(n)), 'ids are YYYYMMDDHHMM-description');
+      } finally {
+        await second.close();
+      }
+    });
+
+    gatewayContract(ctx);
+    sessionContract(ctx);
+    sessionListContract(ctx);
+    tokenContract(ctx);
+    auditContract(ctx);
+    transactionContract(ctx);
+  });
+}

@@ -1,0 +1,58 @@
+/**
+ * Core wired as in production (real store, in-process bus, sync, agent link) with gateway test
+ * doubles; for core and API tests that do not need a real daemon.
+ */
+import { openStore } from '../../src/store/kysely/kysely-store.js';
+import type { Store } from '../../src/store/store.js';
+import { MemoryBus } from '../../src/bus/memory/memory-bus.js';
+import { Switchboard } from '../../src/core/switchboard.js';
+import { SessionSync } from '../../src/core/sync.js';
+import { AgentLink } from '../../src/core/agent-link.js';
+import { silentLogger } from '../../src/core/logger.js';
+import type { Actor } from '../../src/domain/actor.js';
+import type { Scope } from '../../src/domain/scopes.js';
+import { FakeAdapter } from './fake-adapter.js';
+
+export interface CoreHarness {
+  store: Store;
+  bus: MemoryBus;
+  core: Switchboard;
+  sync: SessionSync;
+  agents: AgentLink;
+  gateways: FakeAdapter[];
+  /** Waits until every report so far is applied. */
+  settle(): Promise<void>;
+  actor(scopes: Scope[], name?: string): Actor;
+  close(): Promise<void>;
+}
+
+export async function startCoreHarness(storeUrl: string, options: { gatewayIds?: string[]; deadlineMs?: number; prepare?: (gateways: FakeAdapter[]) => void } = {}): Promise<CoreHarness> {
+  const store = await openStore(storeUrl);
+  const bus = new MemoryBus();
+  const core = new Switchboard({ store, bus, logger: silentLogger, disconnectDeadlineMs: options.deadlineMs ?? 1000, gatewayLivenessMs: 15_000 });
+  const sync = new SessionSync({ store, bus, logger: silentLogger });
+  sync.start();
+  const gateways = (options.gatewayIds ?? ['gw-a', 'gw-b']).map((id) => new FakeAdapter({ id }));
+  options.prepare?.(gateways);
+  const agents = new AgentLink({ bus, adapters: gateways, logger: silentLogger, heartbeatMs: 60_000 });
+  agents.start();
+  const settle = async () => {
+    // Bus delivery is a microtask away; a few turns let every report reach the sync queue.
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setImmediate(r));
+      await sync.idle();
+    }
+  };
+  await settle();
+  return {
+    store, bus, core, sync, agents, gateways, settle,
+    actor: (scopes, name = 'tester') => ({ tokenId: `tok_${name}`, name, scopes, clientIp: '127.0.0.1', userAgent: 'test' }),
+    async close() {
+      await agents.stop();
+      sync.stop();
+      await sync.idle();
+      await bus.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * A gateway test double behind the adapter port, for API and core tests. It is never the evidence that
+ * a VPN session ends: the real-OpenVPN suites are.
+ */
+import type { AdapterEvent, DisconnectCommand, DisconnectOutcome, GatewayAdapter, GatewayConfig } from '../../src/gateways/adapter.js';
+import { GatewayUnavailableError } from '../../src/gateways/adapter.js';
+import type { SessionReport } from '../../src/domain/session.js';
+
+let counter = 0;
+
+export class FakeAdapter implements GatewayAdapter {
+  readonly config: GatewayConfig;
+  readonly sessions = new Map<string, SessionReport>();
+  readonly commands: DisconnectCommand[] = [];
+  /** `up`: answers; `down`: link down (fails fast); `silent`: never answers (deadline). */
+  state: 'up' | 'down' | 'silent' = 'up';
+  /** Delay before answering a disconnect, ms. */
+  delayMs = 0;
+  daemonStartedAt = 1_700_000_000_000;
+  private emit: (e: AdapterEvent) => void = () => {};
+
+  constructor(config: Partial<GatewayConfig> & { id: string }) {
+    this.config = { name: config.id, region: 'test', protocol: 'openvpn', mode: 'authorize', management: 'unix:/nonexistent', ...config };
+  }
+
+  start(onEvent: (event: AdapterEvent) => void): void {
+    this.emit = onEvent;
+    void this.snapshot();
+  }
+
+  async stop(): Promise<void> {
+    this.emit = () => {};
+  }
+
+  isConnected(): boolean {
+    return this.state !== 'down';
+  }
+
+  async snapshot(): Promise<void> {
+    this.emit({ type: 'snapshot', daemonStartedAt: this.daemonStartedAt, sessions: [...this.sessions.values()] });
+  }
+
+  /** A client connects: returns its report. */
+  connect(userName: string, extra: Partial<SessionReport> = {}): SessionReport {
+    const n = ++counter;
+    const report: SessionReport = {
+      ref: `${this.daemonStartedAt}:${n}`,
+      userName,
+      commonName: userName,
+      clientAddress: `127.0.0.1:${40000 + (n % 20000)}`,
+      virtualAddress: `10.8.${Math.floor(n / 250) % 250}.${(n % 250) + 2}`,
+      virtualAddress6: null,
+      connectedAt: Date.now(),
+      bytesReceived: 0,
+      bytesSent: 0,
+      clientVersion: '2.6.14',
+      clientPlatform: 'linux',
+      ...extra,
+    };
+    this.sessions.set(report.ref, report);
+    this.emit({ type: 'session-connected', session: report });
+    return report;
+  }
+
+  /** A client quits by itself. */
+  quit(ref: string): void {
+    this.sessions.delete(ref);
+    this.emit({ type: 'session-disconnected', ref, cause: 'CLIENT_DISCONNECT', at: Date.now() });
+  }
+
+  linkDown(): void {
+    this.state = 'down';
+    this.emit({ type: 'link-down', error: 'fake link down' });
+  }
+
+  /** The daemon restarted: every session is gone, a new start time. */
+  restart(): void {
+    this.sessions.clear();
+    this.daemonStartedAt += 1000;
+    this.state = 'up';
+    void this.snapshot();
+  }
+
+  async disconnect(command: DisconnectCommand, deadlineMs: number): Promise<DisconnectOutcome> {
+    this.commands.push(command);
+    if (this.state === 'down') throw new GatewayUnavailableError('management link is down');
+    if (this.state === 'silent') {
+      await new Promise((r) => setTimeout(r, deadlineMs));
+      throw new GatewayUnavailableError('no answer before the deadline');
+    }
+    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+    if (!this.sessions.delete(command.ref)) return 'NOT_FOUND';
+    this.emit({ type: 'session-disconnected', ref: command.ref, cause: 'ADMIN_DISCONNECT', at: Date.now() });
+    return 'ENDED';
+  }
+}
