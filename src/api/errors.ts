@@ -78,7 +78,7 @@ function codeOf(error: { extensions?: Readonly<Record<string, unknown>> | undefi
 /** The status shared by every error when they all carry the same known code, else undefined. */
 function sharedStatus(errors: readonly { extensions?: Readonly<Record<string, unknown>> | undefined }[]): number | undefined {
   const first = errors[0] === undefined ? undefined : codeOf(errors[0]);
-  if (first === undefined || !(first in STATUS_BY_CODE)) return undefined;
+  if (first === undefined || !Object.hasOwn(STATUS_BY_CODE, first)) return undefined;
   for (let i = 1; i < errors.length; i++) if (codeOf(errors[i]!) !== first) return undefined;
   return STATUS_BY_CODE[first as ApiErrorCode];
 }
@@ -140,8 +140,6 @@ export function executionResponse(result: ExecutionResult, mediaType: ResponseMe
  * missing query, variables that are not an object), which are all BAD_REQUEST.
  */
 export function formatRequestError(error: Readonly<GraphQLError | Error>): GraphQLError {
-  if (error instanceof GraphQLError) {
-    return codeOf(error) === undefined ? new GraphQLError(error.message, { extensions: { code: 'BAD_REQUEST' } }) : error;
-  }
+  if (error instanceof GraphQLError && codeOf(error) !== undefined) return error;
   return new GraphQLError(error.message, { extensions: { code: 'BAD_REQUEST' } });
 }

@@ -14,7 +14,7 @@ import type { ApiToken } from '../domain/token.js';
 
 export interface FakeCalls {
   authenticate: { bearer: string | null; meta: RequestMeta }[];
-  disconnect: { sessionId: string; options: DisconnectOptions; requiredFor?: 'seed' }[];
+  disconnect: { sessionId: string; options: DisconnectOptions }[];
   gateway: string[];
   onlineSessions: { first?: number | null; after?: string | null; filter?: SessionFilter }[];
   auditEvents: { first?: number | null; after?: string | null; filter?: AuditFilter }[];
@@ -131,10 +131,9 @@ export class FakeCore implements CoreApi {
     return s && s.endedAt === null ? s : null;
   }
 
-  async disconnect(actor: Actor, sessionId: string, options: DisconnectOptions, requiredFor?: 'seed'): Promise<DisconnectResult> {
-    this.calls.disconnect.push({ sessionId, options, requiredFor });
-    if (requiredFor === 'seed') requireScope(actor, 'admin', MESSAGES.disconnectForbidden);
-    else requireScope(actor, 'sessions:disconnect', MESSAGES.disconnectForbidden);
+  async disconnect(actor: Actor, sessionId: string, options: DisconnectOptions): Promise<DisconnectResult> {
+    this.calls.disconnect.push({ sessionId, options });
+    requireScope(actor, 'sessions:disconnect', MESSAGES.disconnectForbidden);
     const s = this.sessions.get(sessionId);
     if (!s || s.endedAt !== null) throw new DomainError('SESSION_NOT_FOUND', MESSAGES.sessionNotFound);
     if (!this.gatewayConfirms) throw new DomainError('GATEWAY_UNAVAILABLE', MESSAGES.gatewayUnavailable);

@@ -151,7 +151,6 @@ describe('queries and mutations', () => {
     assert.deepEqual(server.core.calls.disconnect.at(-1), {
       sessionId: s.id,
       options: { mode: 'RESTART', reason: 'stolen laptop', message: 'Call IT', blockSeconds: 60 },
-      requiredFor: undefined,
     });
     assert.equal(d.disconnectSession.outcome, 'DISCONNECTED');
     assert.equal(d.disconnectSession.auditEventId, server.core.audit.at(-1)!.id);

@@ -15,12 +15,27 @@ function parseIso(text: unknown): number {
   return ms;
 }
 
+/**
+ * Recently formatted instants. A page of sessions formats the same connectedAt values request after
+ * request, and toISOString is a large share of a page's serialisation; cleared when full.
+ */
+const formatted = new Map<number, string>();
+const FORMATTED_MAX = 4096;
+
+export function formatDateTime(value: unknown): string {
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new TypeError(`DateTime cannot represent ${String(value)}`);
+  let text = formatted.get(value);
+  if (text === undefined) {
+    text = new Date(value).toISOString();
+    if (formatted.size >= FORMATTED_MAX) formatted.clear();
+    formatted.set(value, text);
+  }
+  return text;
+}
+
 /** Gives the DateTime scalar of a schema built from SDL its behaviour. */
 export function implementDateTime(scalar: GraphQLScalarType): void {
-  scalar.serialize = (value: unknown) => {
-    if (typeof value !== 'number' || !Number.isFinite(value)) throw new TypeError(`DateTime cannot represent ${String(value)}`);
-    return new Date(value).toISOString();
-  };
+  scalar.serialize = formatDateTime;
   scalar.parseValue = parseIso;
   scalar.parseLiteral = (node: ValueNode) => {
     if (node.kind !== Kind.STRING) throw new GraphQLError('DateTime must be a string', { nodes: node });

@@ -27,7 +27,7 @@ type Query {
 
 type Mutation {
   """
-  Ends one online session. Returns true only after its gateway confirmed. Needs \`admin\`.
+  Ends one online session. Returns true only after its gateway confirmed. Needs \`admin\` (or \`sessions:disconnect\`).
   Errors: SESSION_NOT_FOUND (unknown or already ended), FORBIDDEN, GATEWAY_UNAVAILABLE.
   """
   disconnectBySessionId(onlineSessionId: String!): Boolean!

@@ -42,7 +42,7 @@ describe('seed: disconnectBySessionId', () => {
     assert.equal(canonical(reply.json), JSON.stringify({ data: { disconnectBySessionId: true } }));
     assert.match(reply.headers.get('content-type') ?? '', /^application\/json/);
     assert.notEqual(server.core.sessions.get('sess_abc123xyz789')?.endedAt, null);
-    assert.deepEqual(server.core.calls.disconnect.at(-1), { sessionId: 'sess_abc123xyz789', options: {}, requiredFor: 'seed' });
+    assert.deepEqual(server.core.calls.disconnect.at(-1), { sessionId: 'sess_abc123xyz789', options: {} });
   });
 
   it('400 SESSION_NOT_FOUND for an unknown session, exactly as the seed prints it', async () => {
@@ -67,7 +67,7 @@ describe('seed: disconnectBySessionId', () => {
 
   it('403 FORBIDDEN for a token without admin, exactly as the seed prints it', async () => {
     server.core.addSession({ id: 'sess_abc123xyz789' });
-    const reader = server.core.addToken('reader', ['sessions:read', 'sessions:disconnect']);
+    const reader = server.core.addToken('reader', ['sessions:read', 'audit:read']);
     const reply = await seedRequest(server, reader);
     assert.equal(reply.status, 403);
     const expected = {

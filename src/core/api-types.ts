@@ -49,7 +49,7 @@ export interface CoreApi {
   onlineSessions(actor: Actor, args: { first?: number | null; after?: string | null; filter?: SessionFilter }): Promise<Connection<Session>>;
   onlineSession(actor: Actor, id: string): Promise<Session | null>;
   /** Resolves only after the gateway confirmed. SESSION_NOT_FOUND / FORBIDDEN / GATEWAY_UNAVAILABLE otherwise. */
-  disconnect(actor: Actor, sessionId: string, options: DisconnectOptions, requiredFor?: 'seed'): Promise<DisconnectResult>;
+  disconnect(actor: Actor, sessionId: string, options: DisconnectOptions): Promise<DisconnectResult>;
   gateways(actor: Actor): Promise<GatewayView[]>;
   gateway(actor: Actor, id: string): Promise<GatewayView | null>;
   auditEvents(actor: Actor, args: { first?: number | null; after?: string | null; filter?: AuditFilter }): Promise<Connection<AuditEvent>>;

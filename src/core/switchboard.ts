@@ -73,9 +73,7 @@ export class Switchboard implements CoreApi {
   async auditEvents(actor: Actor, args: { first?: number | null; after?: string | null; filter?: AuditFilter }): Promise<Connection<AuditEvent>> {
     requireScope(actor, 'audit:read', 'The audit:read scope is required to read the audit trail');
     const page = await this.o.store.audit.list({ first: pageSize(args.first), after: decodeCursor(args.after), filter: args.filter ?? {} });
-    return connection(page, (e) => ({ at: e.at, id: e.id }), async () => {
-      throw new DomainError('BAD_USER_INPUT', 'totalCount is not available on auditEvents');
-    });
+    return connection(page, (e) => ({ at: e.at, id: e.id }), () => this.o.store.audit.count(args.filter ?? {}));
   }
 
   async createToken(actor: Actor, args: { name: string; scopes: Scope[]; expiresInMs?: number | null }): Promise<{ token: ApiToken; secret: string }> {

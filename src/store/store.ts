@@ -102,6 +102,7 @@ export interface AuditRepository {
   /** Append-only: there is no update and no delete. */
   append(event: AuditEvent): Promise<void>;
   list(args: { first: number; after?: Keyset | null; filter?: AuditFilter }): Promise<Page<AuditEvent>>;
+  count(filter?: AuditFilter): Promise<number>;
 }
 
 /** The repositories, bound to one transaction or to the database. */

@@ -16,7 +16,7 @@ import { mkdir, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LabPki } from './openvpn-pki.js';
-import { LabProcess } from './openvpn-process.js';
+import { LabProcess, type WaitForLogOptions } from './openvpn-process.js';
 import { freePort, labSubnet } from './openvpn-ports.js';
 
 export { sleep } from './openvpn-process.js';
@@ -140,6 +140,12 @@ export class LabServer {
   /** The current server process's log. */
   log(): string {
     return this.process?.log() ?? '';
+  }
+
+  /** Waits for a line of the current server process's log (see `LabProcess.waitForLog`). */
+  waitForLog(pattern: RegExp, options: WaitForLogOptions = {}): Promise<string> {
+    if (!this.process) throw new Error('lab: server not started');
+    return this.process.waitForLog(pattern, options);
   }
 
   /** Starts the daemon (again, after `stop()`) and waits for `Initialization Sequence Completed`. */

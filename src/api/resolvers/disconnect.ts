@@ -14,7 +14,7 @@ export const disconnectResolvers: ResolverMap = {
   Mutation: {
     /** The seed's mutation: true once the gateway confirmed; every failure is an error. */
     disconnectBySessionId: async (_root: unknown, args: { onlineSessionId: string }, ctx: ApiContext) => {
-      await ctx.core.disconnect(ctx.actor, args.onlineSessionId, {}, 'seed');
+      await ctx.core.disconnect(ctx.actor, args.onlineSessionId, {});
       return true;
     },
     disconnectSession: (_root: unknown, args: { input: DisconnectSessionInput }, ctx: ApiContext) => {

@@ -14,10 +14,12 @@
  *   (with ENV) but never `>CLIENT:DISCONNECT`; the only other sign is `>NOTIFY:info,remote-exit,EXIT`
  *   without a Client ID. So observe mode polls `status 3` (every `observePollMs`) and reports the
  *   sessions that vanished, plus any it missed.
- * - `client-kill` over UDP leaves the instance in `status` for about 5 s (the daemon's delayed exit);
- *   `kill <ip:port>` right after the SUCCESS removes it at once. Over TCP the instance is gone at once
- *   and `kill` would reset a live connection (the client would reconnect), so it is never sent there.
- *   UDP vs TCP is the daemon's `proto_1` ENV value, seen on every `>CLIENT:` block; unknown → no `kill`.
+ * - `client-kill` over UDP leaves the instance in `status` for about 5 s (the daemon's delayed exit).
+ *   The adapter hides killed Client IDs from its reports at once, and frees the UDP instance with
+ *   `kill <ip:port>` after a grace period (see udp-slot-release.ts for why not at once). Over TCP the
+ *   instance is gone at once and `kill` would reset a live connection (the client would reconnect), so
+ *   it is never sent there. UDP vs TCP is the daemon's `proto_1` ENV value, present in every `>CLIENT:`
+ *   block of both modes; while unknown, no `kill` is sent and the delayed exit frees the slot.
  */
 import type { SessionReport } from '../../domain/session.js';
 import {
@@ -34,6 +36,7 @@ import {
   clientInfoOf, isKillableAddress, parseSessionRef, reportFromEnv, reportFromRow, sessionRef, userNameOf, type ClientInfo,
 } from './session-reports.js';
 import { parseStatus } from './status-parser.js';
+import { UdpSlotRelease } from './udp-slot-release.js';
 
 export interface OpenVpnAdapterOptions {
   logger?: OpenVpnLogger;
@@ -41,6 +44,8 @@ export interface OpenVpnAdapterOptions {
   observePollMs?: number;
   /** Deadline of the adapter's own commands (`status`, `state`, `client-auth`…), default 5 000 ms. */
   commandTimeoutMs?: number;
+  /** UDP: how long after a `client-kill` the instance is dropped with `kill ip:port` (default 2 500 ms). */
+  udpReleaseGraceMs?: number;
   /** Reconnect and readiness tuning, passed to the management client. */
   link?: Pick<ManagementClientOptions, 'readyTimeoutMs' | 'backoffInitialMs' | 'backoffMaxMs' | 'stuckAfterMs'>;
 }
@@ -60,8 +65,12 @@ export class OpenVpnAdapter implements GatewayAdapter {
   /** Whether `sessions` reflects a status read on the current link and instance. */
   private fresh = false;
   private readonly info = new Map<number, ClientInfo>();
-  /** Client IDs this adapter killed: their end is an ADMIN_DISCONNECT. */
-  private readonly killed = new Set<number>();
+  /**
+   * Client IDs this adapter killed: hidden from reports from the kill on, their end is an
+   * ADMIN_DISCONNECT, reported once (`reported`). Forgotten when the daemon no longer lists them.
+   */
+  private readonly killed = new Map<number, { reported: boolean }>();
+  private readonly release: UdpSlotRelease;
   private udp: boolean | null = null;
   private refreshChain: Promise<void> = Promise.resolve();
   private polling = false;
@@ -69,6 +78,11 @@ export class OpenVpnAdapter implements GatewayAdapter {
 
   constructor(readonly config: GatewayConfig, private readonly options: OpenVpnAdapterOptions = {}) {
     this.logger = options.logger ?? silentOpenVpnLogger;
+    this.release = new UdpSlotRelease({
+      command: (text, multiline) => this.command(text, multiline),
+      logger: this.logger,
+      graceMs: options.udpReleaseGraceMs ?? 2_500,
+    });
   }
 
   start(onEvent: (event: AdapterEvent) => void): void {
@@ -87,6 +101,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    this.release.clear();
     const link = this.link;
     this.link = null;
     this.emit = () => {};
@@ -110,6 +125,8 @@ export class OpenVpnAdapter implements GatewayAdapter {
     if (this.instance === null) throw new GatewayUnavailableError('the daemon instance is not known yet');
     if (ref.instanceStartedAt !== this.instance) return 'NOT_FOUND';
     const cid = ref.clientId;
+    // Killed already: over UDP the daemon still lists it (and would say SUCCESS again) for a few seconds.
+    if (this.killed.has(cid)) return 'NOT_FOUND';
     const known = this.sessions.get(cid);
     if (known && command.userName && known.userName !== command.userName) {
       this.logger.warn({ ref: command.ref, expected: command.userName, found: known.userName }, 'openvpn: ref now belongs to another user; not killing');
@@ -118,7 +135,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
     // Block before the kill: a RESTARTed client is back within about a second.
     const blockSeconds = this.config.mode === 'authorize' ? (command.blockSeconds ?? 0) : 0;
     const undoBlock = blockSeconds > 0 ? this.blocks.block(command.userName, blockSeconds) : null;
-    this.killed.add(cid); // before sending: the DISCONNECT can arrive ahead of the reply
+    this.killed.set(cid, { reported: false }); // before sending: the DISCONNECT can arrive ahead of the reply
     let reply: CommandReply;
     try {
       reply = await link.command(clientKillCommand(cid, command.mode, command.message), { timeoutMs: Math.max(1, deadline - Date.now()) });
@@ -134,20 +151,9 @@ export class OpenVpnAdapter implements GatewayAdapter {
       throw new Error(`the daemon refused client-kill: ${reply.message}`);
     }
     this.logger.info({ gatewayId: this.config.id, ref: command.ref, mode: command.mode, blockSeconds }, 'openvpn: client killed');
-    await this.freeUdpSlot(link, known?.clientAddress ?? null, deadline);
+    const address = known?.clientAddress ?? null;
+    if (this.udp === true && isKillableAddress(address)) this.release.schedule(cid, address);
     return 'ENDED';
-  }
-
-  /** UDP only: drop the killed instance now instead of after the daemon's 5 s delayed exit. */
-  private async freeUdpSlot(link: ManagementClient, address: string | null, deadline: number): Promise<void> {
-    if (this.udp !== true || !isKillableAddress(address)) return;
-    try {
-      const r = await link.command(`kill ${address}`, { timeoutMs: Math.max(250, deadline - Date.now()) });
-      this.logger.debug({ address, ok: r.ok, reply: r.message }, 'openvpn: freed the UDP instance');
-    } catch (e) {
-      // The kill is confirmed already; the instance leaves by itself within about 5 s.
-      this.logger.debug({ address, err: e instanceof Error ? e.message : String(e) }, 'openvpn: could not free the UDP instance');
-    }
   }
 
   private async onReady(): Promise<void> {
@@ -162,6 +168,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
 
   private onDown(error: string): void {
     this.fresh = false;
+    this.release.clear();
     this.emit({ type: 'link-down', error });
   }
 
@@ -188,6 +195,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
     this.fresh = false;
     this.info.clear();
     this.killed.clear();
+    this.release.clear();
     this.udp = null;
   }
 
@@ -204,14 +212,16 @@ export class OpenVpnAdapter implements GatewayAdapter {
     const instance = this.instance; // read after the reply: a `>STATE:` before it has been applied
     if (instance === null) throw new Error('the daemon did not report its start time');
     const { rows } = parseStatus(reply.lines);
-    const current = new Map(rows.map((row) => [row.clientId, reportFromRow(instance, row, this.info.get(row.clientId))]));
+    const listed = new Set(rows.map((row) => row.clientId));
+    const current = new Map(rows.filter((row) => !this.killed.has(row.clientId))
+      .map((row) => [row.clientId, reportFromRow(instance, row, this.info.get(row.clientId))]));
     const wasFresh = this.fresh;
     if (wasFresh && this.config.mode === 'observe') {
       for (const [cid, s] of this.sessions) if (!current.has(cid)) this.ended(cid, s.ref, {});
       for (const [cid, s] of current) if (!this.sessions.has(cid)) this.emit({ type: 'session-connected', session: s });
     }
-    for (const cid of this.info.keys()) if (!current.has(cid)) this.info.delete(cid);
-    for (const cid of this.killed) if (!current.has(cid) && !this.sessions.has(cid)) this.killed.delete(cid);
+    for (const cid of this.info.keys()) if (!listed.has(cid)) this.info.delete(cid);
+    for (const cid of this.killed.keys()) if (!listed.has(cid)) this.killed.delete(cid);
     this.sessions = current;
     this.fresh = true;
     if (emitSnapshot || !wasFresh) this.emit({ type: 'snapshot', daemonStartedAt: instance * 1000, sessions: [...current.values()] });
@@ -244,14 +254,18 @@ export class OpenVpnAdapter implements GatewayAdapter {
       const known = this.sessions.delete(n.cid);
       this.info.delete(n.cid);
       // Denied and half-authenticated clients were never sessions.
-      if (!known && !this.killed.has(n.cid)) return;
-      this.ended(n.cid, sessionRef(this.instance, n.cid), { bytesReceived: count(n.env.bytes_received), bytesSent: count(n.env.bytes_sent) });
+      if (known || this.killed.has(n.cid)) {
+        this.ended(n.cid, sessionRef(this.instance, n.cid), { bytesReceived: count(n.env.bytes_received), bytesSent: count(n.env.bytes_sent) });
+      }
+      this.killed.delete(n.cid);
     }
   }
 
   private ended(cid: number, ref: string, bytes: { bytesReceived?: number; bytesSent?: number }): void {
-    const cause = this.killed.delete(cid) ? 'ADMIN_DISCONNECT' : 'CLIENT_DISCONNECT';
-    this.emit({ type: 'session-disconnected', ref, cause, at: Date.now(), ...bytes });
+    const killed = this.killed.get(cid);
+    if (killed?.reported) return;
+    if (killed) killed.reported = true;
+    this.emit({ type: 'session-disconnected', ref, cause: killed ? 'ADMIN_DISCONNECT' : 'CLIENT_DISCONNECT', at: Date.now(), ...bytes });
   }
 
   /** Every CONNECT/REAUTH must be answered, or the client hangs until its handshake window ends. */

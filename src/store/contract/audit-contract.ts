@@ -23,7 +23,7 @@ export function auditContract(ctx: ContractContext): void {
       targetGatewayId: 'gw-1',
       reason: 'abuse',
       errorCode: null,
-      durationMs: 1234,
+      durationMs: 1234.567,
       metadata: { mode: 'RESTART', message: 'bye', nested: { n: 1, list: [1, 'two'] } },
     });
     const tied = [makeAudit({ at }), makeAudit({ at, outcome: 'FAILED', errorCode: 'INTERNAL', durationMs: null, actorIp: null, actorUserAgent: null, metadata: {} })];
@@ -35,6 +35,15 @@ export function auditContract(ctx: ContractContext): void {
     const last = page.rows.at(-1)!;
     const next = await store.audit.list({ first: 1, after: { at: last.at, id: last.id } });
     assert.deepEqual(next.rows, [older]);
+  });
+
+  test('count applies the same filters as list', async () => {
+    const store = ctx.store();
+    const gw = `gw-count-${randomId(6)}`;
+    for (const outcome of ['SUCCESS', 'SUCCESS', 'NOT_FOUND'] as const) await store.audit.append(makeAudit({ targetGatewayId: gw, outcome }));
+    assert.equal(await store.audit.count({ targetGatewayId: gw }), 3);
+    assert.equal(await store.audit.count({ targetGatewayId: gw, outcome: 'SUCCESS' }), 2);
+    assert.equal(await store.audit.count({ targetGatewayId: `${gw}-none` }), 0);
   });
 
   test('list pages by keyset without duplicates or gaps', async () => {

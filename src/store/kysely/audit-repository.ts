@@ -45,6 +45,15 @@ export class KyselyAuditRepository implements AuditRepository {
       .execute();
     return toPage(rows.map(toEvent), args.first);
   }
+
+  async count(filter?: AuditFilter): Promise<number> {
+    const row = await this.db
+      .selectFrom('audit_events')
+      .select((eb) => eb.fn.countAll<number | string>().as('n'))
+      .where((eb) => eb.and(matching(eb, filter)))
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
 }
 
 /** Every set field of the filter; `since` is inclusive, `until` exclusive. */

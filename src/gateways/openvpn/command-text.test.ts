@@ -1,0 +1,44 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { clientDenyCommand, clientKillCommand, killMessage, quoteArg } from './command-text.js';
+import { isKillableAddress, parseSessionRef, sessionRef, userNameOf } from './session-reports.js';
+
+test('quoteArg escapes quotes and backslashes the way the daemon unescapes them', () => {
+  assert.equal(quoteArg('a "b" \\ c'), '"a \\"b\\" \\\\ c"');
+});
+
+test('client-kill carries the mode and an optional message', () => {
+  assert.equal(clientKillCommand(4, 'HALT', null), 'client-kill 4 "HALT"');
+  assert.equal(clientKillCommand(4, 'RESTART', '  Please reconnect '), 'client-kill 4 "RESTART,Please reconnect"');
+});
+
+test('a message cannot break the command line and stays under the 256-character limit', () => {
+  assert.equal(killMessage('HALT', 'line1\nline2\r\u0000x'), 'HALT,line1 line2 x');
+  const long = killMessage('HALT', 'é'.repeat(400));
+  assert.ok(Buffer.byteLength(long) <= 240);
+  assert.ok(long.startsWith('HALT,é'));
+  assert.ok(!long.includes('\uFFFD'));
+});
+
+test('client-deny has a log reason and a client reason', () => {
+  assert.equal(clientDenyCommand(3, 1, 'blocked', 'Try "later"'), 'client-deny 3 1 "blocked" "Try \\"later\\""');
+});
+
+test('session refs', () => {
+  assert.equal(sessionRef(1795964221, 12), '1795964221:12');
+  assert.deepEqual(parseSessionRef('1795964221:12'), { instanceStartedAt: 1795964221, clientId: 12 });
+  for (const bad of ['', '1795964221', '1795964221:', 'x:1', '1:2:3', '1795964221:-1']) assert.equal(parseSessionRef(bad), null, bad);
+});
+
+test('user name falls back to the common name', () => {
+  assert.equal(userNameOf('alice', 'cn'), 'alice');
+  assert.equal(userNameOf('UNDEF', 'cn'), 'cn');
+  assert.equal(userNameOf('', 'cn'), 'cn');
+  assert.equal(userNameOf(undefined, undefined), '');
+});
+
+test('only IPv4 ip:port can be given to `kill`', () => {
+  assert.equal(isKillableAddress('127.0.0.1:5000'), true);
+  assert.equal(isKillableAddress('[2001:db8::1]:5000'), false);
+  assert.equal(isKillableAddress(null), false);
+});

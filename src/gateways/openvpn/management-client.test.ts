@@ -1,0 +1,198 @@
+/**
+ * The management client against a scripted stand-in for the daemon's socket, for what a real daemon
+ * cannot be made to do on cue: notifications in the middle of a reply, replies split at odd bytes, a
+ * reply that comes after the deadline. The real daemon is exercised in openvpn-adapter.test.ts.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GatewayUnavailableError } from '../adapter.js';
+import type { OpenVpnLogger } from './log.js';
+import { ManagementClient, parseManagementAddress, type ManagementHandlers } from './management-client.js';
+import type { Notification } from './notification-parser.js';
+
+const BANNER = ">INFO:OpenVPN Management Interface Version 5 -- type 'help' for more info\n";
+const dir = mkdtempSync(join(tmpdir(), 'sb-mc-'));
+let n = 0;
+
+/** A unix-socket server; `script` gets each connection and each line the client sends. */
+async function fakeDaemon(script: { onConnect?(s: Socket): void; onLine(line: string, s: Socket): void }): Promise<{ address: string; server: Server; sockets: Socket[] }> {
+  const path = join(dir, `d${++n}.sock`);
+  const sockets: Socket[] = [];
+  const server = createServer((s) => {
+    sockets.push(s);
+    s.setEncoding('utf8');
+    let buf = '';
+    s.on('data', (d: string) => {
+      buf += d;
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        script.onLine(line, s);
+      }
+    });
+    s.on('error', () => {});
+    if (script.onConnect) script.onConnect(s);
+    else s.write(BANNER);
+  });
+  await new Promise<void>((r) => server.listen(path, r));
+  return { address: `unix:${path}`, server, sockets };
+}
+
+function recorder() {
+  const logs: string[] = [];
+  const logger: OpenVpnLogger = {
+    debug: (o, m) => logs.push(`${m} ${JSON.stringify(o)}`),
+    info: (o, m) => logs.push(`${m} ${JSON.stringify(o)}`),
+    warn: (o, m) => logs.push(`${m} ${JSON.stringify(o)}`),
+    error: (o, m) => logs.push(`${m} ${JSON.stringify(o)}`),
+  };
+  const notifications: Notification[] = [];
+  const downs: string[] = [];
+  let readyCount = 0;
+  const waiters: (() => void)[] = [];
+  const wake = () => waiters.splice(0).forEach((w) => w());
+  const handlers: ManagementHandlers = {
+    onReady: () => { readyCount += 1; wake(); },
+    onDown: (e) => { downs.push(e); wake(); },
+    onNotification: (x) => { notifications.push(x); wake(); },
+  };
+  const until = async (cond: () => boolean) => {
+    while (!cond()) await new Promise<void>((r) => waiters.push(r));
+  };
+  return { logs, logger, notifications, downs, handlers, until, ready: () => readyCount };
+}
+
+const clients: ManagementClient[] = [];
+const servers: Server[] = [];
+after(async () => {
+  await Promise.all(clients.map((c) => c.stop()));
+  for (const s of servers) s.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function client(address: string, r: ReturnType<typeof recorder>, extra: Partial<ConstructorParameters<typeof ManagementClient>[0]> = {}): ManagementClient {
+  const c = new ManagementClient({ address, logger: r.logger, backoffInitialMs: 20, backoffMaxMs: 50, ...extra }, r.handlers);
+  clients.push(c);
+  c.start();
+  return c;
+}
+
+test('answers the password prompt and never logs the password', async () => {
+  let got = '';
+  const d = await fakeDaemon({
+    onConnect: (s) => s.write('ENTER PASSWORD:'),
+    onLine: (line, s) => {
+      if (!got) {
+        got = line;
+        s.write(`SUCCESS: password is correct\n${BANNER}`);
+      } else s.write('SUCCESS: pid=42\n');
+    },
+  });
+  servers.push(d.server);
+  const r = recorder();
+  const c = client(d.address, r, { password: async () => 's3cret-mgmt' });
+  await r.until(() => r.ready() === 1);
+  assert.equal(got, 's3cret-mgmt');
+  assert.deepEqual(await c.command('pid', { timeoutMs: 1000 }), { ok: true, message: 'pid=42', lines: [] });
+  assert.ok(!r.logs.join('\n').includes('s3cret-mgmt'));
+});
+
+test('a rejected password is reported as link down', async () => {
+  const d = await fakeDaemon({ onConnect: (s) => s.write('ENTER PASSWORD:'), onLine: (_l, s) => s.write('ENTER PASSWORD:') });
+  servers.push(d.server);
+  const r = recorder();
+  const c = client(d.address, r, { password: async () => 'wrong' });
+  await r.until(() => r.downs.length > 0);
+  assert.match(r.downs[0]!, /rejected the management password/);
+  assert.equal(c.connected, false);
+  await c.stop();
+});
+
+test('notifications between reply lines, and replies split at any byte', async () => {
+  const d = await fakeDaemon({
+    onLine: (line, s) => {
+      if (line !== 'status 3') return;
+      const text = 'TITLE\tx\n>CLIENT:ESTABLISHED,5\n>CLIENT:ENV,common_name=a\n>CLIENT:ENV,password=pw\n>CLIENT:ENV,END\n'
+        + 'HEADER\tCLIENT_LIST\tClient ID\n>STATE:1,CONNECTED,SUCCESS\nCLIENT_LIST\t5\nEND\n';
+      for (const ch of text) s.write(ch);
+    },
+  });
+  servers.push(d.server);
+  const r = recorder();
+  const c = client(d.address, r);
+  await r.until(() => r.ready() === 1);
+  const reply = await c.command('status 3', { timeoutMs: 2000, multiline: true });
+  assert.deepEqual(reply.lines, ['TITLE\tx', 'HEADER\tCLIENT_LIST\tClient ID', 'CLIENT_LIST\t5']);
+  assert.deepEqual(r.notifications, [
+    { kind: 'client', event: 'ESTABLISHED', cid: 5, kid: null, env: { common_name: 'a' } },
+    { kind: 'state', state: { time: 1, name: 'CONNECTED', detail: 'SUCCESS' } },
+  ]);
+});
+
+test('a command past its deadline rejects; its late reply does not answer the next command', async () => {
+  const written: string[] = [];
+  const d = await fakeDaemon({
+    onLine: (line, s) => {
+      written.push(line);
+      if (line === 'pid') setTimeout(() => s.write('SUCCESS: pid=1\n'), 150);
+      if (line === 'version') s.write('OpenVPN Version: test\nManagement Version: 5\nEND\n');
+    },
+  });
+  servers.push(d.server);
+  const r = recorder();
+  const c = client(d.address, r);
+  await r.until(() => r.ready() === 1);
+  const late = c.command('pid', { timeoutMs: 30 });
+  const queued = c.command('client-kill 1 "HALT"', { timeoutMs: 30 }); // waits behind `pid`, expires unsent
+  await assert.rejects(late, GatewayUnavailableError);
+  await assert.rejects(queued, GatewayUnavailableError);
+  const version = await c.command('version', { timeoutMs: 2000, multiline: true });
+  assert.deepEqual(version.lines, ['OpenVPN Version: test', 'Management Version: 5']);
+  assert.deepEqual(written, ['pid', 'version']);
+});
+
+test('link loss rejects pending commands, reports down once, and reconnects', async () => {
+  const d = await fakeDaemon({ onLine: (line, s) => { if (line === 'drop') s.destroy(); } });
+  servers.push(d.server);
+  const r = recorder();
+  const c = client(d.address, r);
+  await r.until(() => r.ready() === 1);
+  await assert.rejects(c.command('drop', { timeoutMs: 2000 }), GatewayUnavailableError);
+  await r.until(() => r.ready() === 2);
+  assert.equal(r.downs.length, 1);
+  assert.equal(c.connected, true);
+  await assert.rejects(c.command('two\nlines', { timeoutMs: 100 }), /one line/);
+});
+
+test('a connection that never shows the banner (another client holds the socket) is retried', async () => {
+  let connections = 0;
+  const d = await fakeDaemon({
+    onConnect: (s) => { connections += 1; if (connections > 1) s.write(BANNER); },
+    onLine: () => {},
+  });
+  servers.push(d.server);
+  const r = recorder();
+  const c = client(d.address, r, { readyTimeoutMs: 50 });
+  await r.until(() => r.ready() === 1);
+  assert.match(r.downs[0]!, /no management banner/);
+  assert.equal(c.connected, true);
+});
+
+test('commands while the link is down fail at once', async () => {
+  const r = recorder();
+  const c = client(`unix:${join(dir, 'nothing-here.sock')}`, r);
+  await r.until(() => r.downs.length > 0);
+  await assert.rejects(c.command('pid', { timeoutMs: 5000 }), GatewayUnavailableError);
+  await c.stop();
+});
+
+test('management addresses', () => {
+  assert.deepEqual(parseManagementAddress('unix:/run/openvpn/mgmt.sock'), { path: '/run/openvpn/mgmt.sock' });
+  assert.deepEqual(parseManagementAddress('tcp://127.0.0.1:7505'), { host: '127.0.0.1', port: 7505 });
+  assert.deepEqual(parseManagementAddress('tcp://[::1]:7505'), { host: '::1', port: 7505 });
+  assert.throws(() => parseManagementAddress('127.0.0.1:7505'), /unix:\/path or tcp/);
+});
