@@ -75,6 +75,17 @@ function codeOf(error: { extensions?: Readonly<Record<string, unknown>> | undefi
   return typeof code === 'string' ? code : undefined;
 }
 
+/**
+ * Nothing of the operation succeeded: `data` is null, or every root field is null because of an
+ * error at that field (a nullable field such as `onlineSession` refused for lack of scope).
+ */
+function failedAsWhole(result: ExecutionResult): boolean {
+  if (result.data === null) return true;
+  if (result.data === undefined) return false;
+  const failed = new Set((result.errors ?? []).map((e) => e.path?.[0]));
+  return Object.entries(result.data).every(([key, value]) => value === null && failed.has(key));
+}
+
 /** The status shared by every error when they all carry the same known code, else undefined. */
 function sharedStatus(errors: readonly { extensions?: Readonly<Record<string, unknown>> | undefined }[]): number | undefined {
   const first = errors[0] === undefined ? undefined : codeOf(errors[0]);
@@ -130,7 +141,7 @@ export function executionResponse(result: ExecutionResult, mediaType: ResponseMe
     return respond(JSON.stringify({ errors: shown }), mediaType === 'application/json' ? 200 : 400, mediaType);
   }
   const shown = errors.map((e) => mapExecutionError(e, logger));
-  const status = result.data === null ? (sharedStatus(shown) ?? 200) : 200;
+  const status = failedAsWhole(result) ? (sharedStatus(shown) ?? 200) : 200;
   const headers = status === 401 ? { 'www-authenticate': 'Bearer' } : undefined;
   return respond(JSON.stringify({ errors: shown, data: result.data }), status, mediaType, headers);
 }

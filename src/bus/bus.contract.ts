@@ -2,7 +2,7 @@
  * One contract every Bus implementation passes (memory and NATS): delivery, ordering, wildcards,
  * queue groups, request/reply, deadlines, isolation of payloads.
  */
-import { test } from 'node:test';
+import { test as nodeTest } from 'node:test';
 import assert from 'node:assert/strict';
 import { BusTimeoutError, type Bus } from './bus.js';
 
@@ -16,8 +16,10 @@ async function until(check: () => boolean, ms = 2000): Promise<void> {
   }
 }
 
-export function runBusContract(name: string, open: () => Promise<Bus>): void {
+/** `skip`: a reason to skip every test (an implementation whose server is not reachable here). */
+export function runBusContract(name: string, open: () => Promise<Bus>, options: { skip?: string | false } = {}): void {
   const unique = () => `t${Math.random().toString(36).slice(2, 10)}`;
+  const test = (title: string, fn: () => Promise<void>) => nodeTest(title, { skip: options.skip ?? false }, fn);
 
   test(`${name}: publish reaches every plain subscriber, in order`, async () => {
     const bus = await open();
@@ -129,6 +131,93 @@ export function runBusContract(name: string, open: () => Promise<Bus>): void {
       await bus.publish(`${s}.u`, 2);
       await tick(100);
       assert.deepEqual(got, [1]);
+    } finally {
+      await bus.close();
+    }
+  });
+
+  test(`${name}: a server's error reaches the requester as a rejection with its message`, async () => {
+    const bus = await open();
+    try {
+      const s = unique();
+      bus.serve(`${s}.fail`, async () => {
+        throw new Error('gateway on fire');
+      });
+      await tick();
+      const err = await bus.request(`${s}.fail`, {}, { timeoutMs: 1000 }).catch((e: unknown) => e);
+      assert.ok(err instanceof Error);
+      assert.ok(!(err instanceof BusTimeoutError), 'an error reply is not a timeout');
+      assert.equal(err.message, 'gateway on fire');
+    } finally {
+      await bus.close();
+    }
+  });
+
+  test(`${name}: handlers that throw or reject do not end their subscription`, async () => {
+    const bus = await open();
+    try {
+      const s = unique();
+      const got: number[] = [];
+      bus.subscribe(`${s}.sync`, (d) => {
+        got.push(d as number);
+        throw new Error('sync failure');
+      });
+      bus.subscribe(`${s}.async`, async (d) => {
+        got.push(d as number);
+        throw new Error('async failure');
+      });
+      let calls = 0;
+      bus.serve(`${s}.srv`, (d) => {
+        calls++;
+        if (d === 'throw') throw new Error('thrown, not rejected');
+        return Promise.resolve('ok');
+      });
+      await tick();
+      await bus.publish(`${s}.sync`, 1);
+      await bus.publish(`${s}.async`, 2);
+      await bus.publish(`${s}.sync`, 3);
+      await bus.publish(`${s}.async`, 4);
+      await until(() => got.length === 4);
+      assert.deepEqual(got.sort(), [1, 2, 3, 4]);
+      await assert.rejects(bus.request(`${s}.srv`, 'throw', { timeoutMs: 1000 }), /thrown, not rejected/);
+      assert.equal(await bus.request(`${s}.srv`, 'fine', { timeoutMs: 1000 }), 'ok');
+      assert.equal(calls, 2);
+    } finally {
+      await bus.close();
+    }
+  });
+
+  test(`${name}: servers in a queue group answer each request once`, async () => {
+    const bus = await open();
+    try {
+      const s = unique();
+      const served = [0, 0];
+      served.forEach((_, i) => bus.serve(`${s}.qs`, async (d) => {
+        served[i]!++;
+        return d;
+      }, { queue: 'agents' }));
+      await tick();
+      for (let n = 0; n < 20; n++) assert.equal(await bus.request(`${s}.qs`, n, { timeoutMs: 1000 }), n);
+      await tick(50);
+      assert.equal(served[0]! + served[1]!, 20);
+    } finally {
+      await bus.close();
+    }
+  });
+
+  test(`${name}: JSON values round-trip unchanged`, async () => {
+    const bus = await open();
+    try {
+      const s = unique();
+      const values: unknown[] = [{ a: [1, 'x', null, true], n: 1.5, nested: { deep: { ok: false } } }, 'text', 0, null, [], 'ünïcødé ✓'];
+      const got: unknown[] = [];
+      bus.subscribe(`${s}.v`, (d) => void got.push(d));
+      bus.serve(`${s}.echo`, async (d) => d);
+      await tick();
+      for (const v of values) await bus.publish(`${s}.v`, v);
+      await until(() => got.length === values.length);
+      assert.deepEqual(got, values);
+      for (const v of values) assert.deepEqual(await bus.request(`${s}.echo`, v, { timeoutMs: 1000 }), v);
     } finally {
       await bus.close();
     }

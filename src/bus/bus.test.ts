@@ -1,4 +1,9 @@
 import { runBusContract } from './bus.contract.js';
 import { MemoryBus } from './memory/memory-bus.js';
+import { connectNatsBus } from './nats/nats-bus.js';
+import { natsSkipReason, TEST_NATS_URL } from './nats/nats-server.test-support.js';
 
 runBusContract('memory', async () => new MemoryBus());
+
+// NATS: a fresh connection per test; every test uses its own subjects.
+runBusContract('nats', () => connectNatsBus({ url: TEST_NATS_URL, name: 'switchboard-bus-contract' }), { skip: await natsSkipReason() });

@@ -34,6 +34,10 @@ function byUser(sessions: SessionReport[], user: string): SessionReport {
   return s[0]!;
 }
 
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 const COMBOS: [LabMode, LabProto][] = [['authorize', 'udp4'], ['authorize', 'tcp4'], ['observe', 'udp4'], ['observe', 'tcp4']];
 
 describe('OpenVPN adapter against a real daemon', { skip }, () => {
@@ -104,17 +108,25 @@ describe('OpenVPN adapter against a real daemon', { skip }, () => {
         const outcome = await adapter.disconnect({ ref: alice.ref, userName: 'alice', mode: 'HALT', message: 'Ended by "ops" \\ bye' }, 3000);
         const killMs = performance.now() - t0;
         assert.equal(outcome, 'ENDED');
+        // At once, too: over UDP the daemon lists the killed instance for a few more seconds.
+        assert.equal(await adapter.disconnect({ ref: alice.ref, userName: 'alice', mode: 'HALT' }, 3000), 'NOT_FOUND');
         await clients.alice!.waitForLog(/Halt command was pushed by server \('Ended by "ops" \\ bye'\)/);
         await clients.alice!.waitExited();
         t.diagnostic(`client-kill round trip ${killMs.toFixed(1)} ms; victim exited ${(performance.now() - t0).toFixed(0)} ms after the call`);
-        const gone = await events.waitFor('session-disconnected', (e) => e.ref === alice.ref, { from });
-        assert.equal(gone.cause, 'ADMIN_DISCONNECT');
         const snap = await snapshot();
         assert.deepEqual(snap.sessions.map((s) => s.userName).sort(), ['bob', 'carol']);
         for (const user of ['bob', 'carol']) {
           const [before, now] = [byUser(first, user), byUser(snap.sessions, user)];
           assert.deepEqual([now.ref, now.connectedAt], [before.ref, before.connectedAt]);
         }
+        if (proto === 'udp4') {
+          // The instance is freed by the adapter's `kill ip:port`, not left for the daemon's 5 s delayed exit.
+          await srv.waitForLog(new RegExp(`MANAGEMENT: CMD 'kill ${escape(alice.clientAddress!)}'`));
+          await srv.waitForLog(new RegExp(`alice/${escape(alice.clientAddress!)} SIGTERM\\[soft,\\] received, client-instance exiting`));
+        }
+        const gone = await events.waitFor('session-disconnected', (e) => e.ref === alice.ref, { from });
+        assert.equal(gone.cause, 'ADMIN_DISCONNECT');
+        assert.equal(events.all('session-disconnected', from).filter((e) => e.ref === alice.ref).length, 1);
         for (const [c, mark] of others) {
           assert.equal(c.exited, false);
           assert.doesNotMatch(c.log().slice(mark), /SIGUSR1|SIGTERM|pushed by server/);

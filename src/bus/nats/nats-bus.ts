@@ -1,0 +1,319 @@
+/**
+ * The bus over NATS core (no JetStream: bus messages are live signals, and agents resend full
+ * snapshots, so nothing needs to be stored). One connection per process; it reconnects forever.
+ */
+import {
+  ClosedConnectionError,
+  connect,
+  DrainingConnectionError,
+  NoRespondersError,
+  RequestError,
+  TimeoutError,
+  type ConnectionOptions,
+  type Msg,
+  type MsgHdrs,
+  type NatsConnection,
+  type Subscription,
+} from '@nats-io/transport-node';
+import { BusTimeoutError, type Bus, type SubscribeOptions, type Unsubscribe } from '../bus.js';
+import { decodePayload, encodePayload, errorReply, replyError } from './nats-codec.js';
+import { toConnectError } from './nats-connect-error.js';
+import { parseNatsUrl, scrubSecrets } from './nats-url.js';
+
+/** The logging surface the NATS bus needs; a pino logger fits it. Payloads and secrets never go through it. */
+export interface NatsBusLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+const silent: NatsBusLogger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+
+/** Connection changes worth telling a health check or an operator about. */
+export type NatsBusStatus =
+  | { type: 'disconnected'; server: string }
+  | { type: 'reconnected'; server: string }
+  | { type: 'error'; error: string }
+  | { type: 'closed' };
+
+export interface NatsBusOptions {
+  /** `nats://host:4222`, several separated by commas; may carry `user:pass@` or `token@` (never logged). */
+  url: string;
+  user?: string;
+  pass?: string;
+  token?: string;
+  /** Client name shown in the server's monitoring pages. */
+  name?: string;
+  logger?: NatsBusLogger;
+  /** Wait between reconnect attempts, plus a random share of as much again so replicas spread out. Default 1000. */
+  reconnectWaitMs?: number;
+  /** Deadline of the first connection's handshake. Default 5000. */
+  connectTimeoutMs?: number;
+  /** How long `close()` lets handlers still running finish and answer before it closes hard. Default 5000. */
+  closeGraceMs?: number;
+}
+
+/**
+ * Connects, or fails at once with a `NatsConnectError` (unreachable or refused credentials), so a
+ * misconfigured process stops at start-up; once connected, it reconnects forever.
+ */
+export async function connectNatsBus(options: NatsBusOptions): Promise<NatsBus> {
+  const target = parseNatsUrl(options.url, { user: options.user, pass: options.pass, token: options.token });
+  const secrets = [target.pass, target.token];
+  const wait = options.reconnectWaitMs ?? 1000;
+  const config: ConnectionOptions = {
+    servers: target.servers,
+    timeout: options.connectTimeoutMs ?? 5000,
+    reconnect: true,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: wait,
+    reconnectJitter: wait,
+    // "Forever" includes credentials refused for a while (a server restarting with a new config):
+    // a bus that gave up would fail silently, one that keeps trying logs and recovers.
+    ignoreAuthErrorAbort: true,
+  };
+  if (target.user !== undefined) config.user = target.user;
+  if (target.pass !== undefined) config.pass = target.pass;
+  if (target.token !== undefined) config.token = target.token;
+  if (options.name !== undefined) config.name = options.name;
+  if (target.tls) config.tls = {};
+  let nc: NatsConnection;
+  try {
+    nc = await connect(config);
+  } catch (e) {
+    const auth = target.user !== undefined ? 'user/password' : target.token !== undefined ? 'token' : 'none';
+    throw toConnectError(e, { servers: target.servers, auth, secrets });
+  }
+  const logger = options.logger ?? silent;
+  logger.info({ server: nc.getServer(), name: options.name }, 'nats bus connected');
+  return new NatsBus(nc, { logger, secrets, closeGraceMs: options.closeGraceMs ?? 5000 });
+}
+
+type Handler = (data: unknown, subject: string) => void | Promise<void>;
+type Server = (data: unknown) => Promise<unknown>;
+
+/** The bus over one NATS connection. Create it with `connectNatsBus`. */
+export class NatsBus implements Bus {
+  readonly kind = 'nats' as const;
+  private readonly subs = new Set<Subscription>();
+  /** Handlers still running; `close()` gives them a grace period to finish and answer. */
+  private readonly inflight = new Set<Promise<void>>();
+  private readonly listeners = new Set<(status: NatsBusStatus) => void>();
+  private up = true;
+  private closing: Promise<void> | null = null;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly o: { logger: NatsBusLogger; secrets: Array<string | undefined>; closeGraceMs: number },
+  ) {
+    this.watch().catch((e: unknown) => o.logger.warn({ err: errorText(e) }, 'nats bus status watch ended'));
+    void nc.closed().then((err) => {
+      this.up = false;
+      if (this.closing) o.logger.debug({}, 'nats bus closed');
+      else o.logger.error({ err: err ? this.scrub(err.message) : undefined }, 'nats bus connection closed for good; bus messages are lost');
+      this.emit({ type: 'closed' });
+    });
+  }
+
+  /** True while the connection is up (false between a disconnect and the reconnect, and after close). */
+  get connected(): boolean {
+    return this.up && !this.nc.isClosed();
+  }
+
+  /** Calls `listener` on every disconnect, reconnect, server error and the final close. */
+  onStatus(listener: (status: NatsBusStatus) => void): Unsubscribe {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async publish(subject: string, data: unknown): Promise<void> {
+    if (this.closing) return; // as the memory bus: nothing is delivered after close
+    // While disconnected the client buffers, and sends on reconnect.
+    this.nc.publish(subject, encodePayload(data));
+  }
+
+  subscribe(subject: string, handler: Handler, options?: SubscribeOptions): Unsubscribe {
+    return this.listen(subject, options, (msg) => {
+      let data: unknown;
+      try {
+        data = decodePayload(msg);
+      } catch {
+        this.o.logger.warn({ subject: msg.subject }, 'nats bus message is not JSON; dropped');
+        return;
+      }
+      this.track(
+        (async () => handler(data, msg.subject))().catch((e: unknown) => {
+          this.o.logger.warn({ subject: msg.subject, err: errorText(e) }, 'bus subscriber failed');
+        }),
+      );
+    });
+  }
+
+  serve(subject: string, handler: Server, options?: SubscribeOptions): Unsubscribe {
+    return this.listen(subject, options, (msg) => {
+      if (!msg.reply) {
+        this.o.logger.debug({ subject: msg.subject }, 'nats bus request without a reply subject; ignored');
+        return;
+      }
+      this.track(this.answer(msg, handler));
+    });
+  }
+
+  async request(subject: string, data: unknown, options: { timeoutMs: number }): Promise<unknown> {
+    if (this.closing) throw new BusTimeoutError(subject, true);
+    const payload = encodePayload(data);
+    let reply: Msg;
+    try {
+      reply = await this.nc.request(subject, payload, { timeout: Math.max(1, Math.ceil(options.timeoutMs)) });
+    } catch (e) {
+      throw toBusError(e, subject);
+    }
+    const failure = replyError(reply);
+    if (failure !== null) throw new Error(failure);
+    try {
+      return decodePayload(reply);
+    } catch {
+      throw new Error(`the reply on ${subject} is not JSON`);
+    }
+  }
+
+  /** Stops taking messages, lets running handlers finish (within the grace period), then drains the connection. */
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
+    const orderly = async () => {
+      const subs = [...this.subs];
+      this.subs.clear();
+      await Promise.allSettled(subs.map((s) => s.drain()));
+      await Promise.allSettled([...this.inflight]);
+      await this.nc.drain();
+    };
+    // A drain needs the server; while it is away (or a handler hangs), close hard after the grace period.
+    let timer: NodeJS.Timeout | undefined;
+    const done = await Promise.race([
+      orderly().then(() => true, () => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), this.o.closeGraceMs))),
+    ]);
+    clearTimeout(timer);
+    if (!done && !this.nc.isClosed()) await this.nc.close().catch(() => {});
+  }
+
+  private listen(subject: string, options: SubscribeOptions | undefined, onMsg: (msg: Msg) => void): Unsubscribe {
+    const sub = this.nc.subscribe(subject, {
+      ...(options?.queue !== undefined ? { queue: options.queue } : {}),
+      // A throw inside this callback would close the whole connection: nothing may escape it.
+      callback: (err, msg) => {
+        if (err) {
+          this.o.logger.warn({ subject, err: this.scrub(err.message) }, 'nats bus subscription failed');
+          return;
+        }
+        try {
+          onMsg(msg);
+        } catch (e) {
+          this.o.logger.warn({ subject: msg.subject, err: errorText(e) }, 'bus handler failed');
+        }
+      },
+    });
+    this.subs.add(sub);
+    return () => {
+      this.subs.delete(sub);
+      if (!sub.isClosed()) sub.unsubscribe();
+    };
+  }
+
+  /** Runs a serve handler and answers: its value, or an error reply carrying its error's message. */
+  private async answer(msg: Msg, handler: Server): Promise<void> {
+    let data: unknown;
+    try {
+      data = decodePayload(msg);
+    } catch {
+      this.respond(msg, errorReply(`the request on ${msg.subject} is not JSON`));
+      return;
+    }
+    try {
+      this.respond(msg, { payload: encodePayload(await handler(data)) });
+    } catch (e) {
+      this.o.logger.debug({ subject: msg.subject, err: errorText(e) }, 'bus server answered with an error');
+      this.respond(msg, errorReply(errorText(e)));
+    }
+  }
+
+  private respond(msg: Msg, reply: { payload: Uint8Array; headers?: MsgHdrs }): void {
+    try {
+      msg.respond(reply.payload, reply.headers ? { headers: reply.headers } : undefined);
+    } catch (e) {
+      this.o.logger.warn({ subject: msg.subject, err: errorText(e) }, 'nats bus could not send a reply');
+    }
+  }
+
+  private track(p: Promise<void>): void {
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p));
+  }
+
+  private async watch(): Promise<void> {
+    const log = this.o.logger;
+    for await (const s of this.nc.status()) {
+      switch (s.type) {
+        case 'disconnect':
+          this.up = false;
+          log.warn({ server: s.server }, 'nats bus disconnected; reconnecting');
+          this.emit({ type: 'disconnected', server: s.server });
+          break;
+        case 'reconnect':
+          this.up = true;
+          log.info({ server: s.server }, 'nats bus reconnected');
+          this.emit({ type: 'reconnected', server: s.server });
+          break;
+        case 'error': {
+          const error = this.scrub(s.error.message);
+          log.warn({ err: error }, 'nats server reported an error');
+          this.emit({ type: 'error', error });
+          break;
+        }
+        case 'ldm':
+          log.info({ server: s.server }, 'nats server is shutting down (lame duck); moving to another');
+          break;
+        case 'staleConnection':
+          log.warn({}, 'nats server stopped answering pings; reconnecting');
+          break;
+        case 'slowConsumer':
+          log.warn({ subject: s.sub.getSubject(), pending: s.pending }, 'nats bus subscriber too slow; messages may be dropped');
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  private emit(status: NatsBusStatus): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(status);
+      } catch {
+        /* a listener's failure is its own */
+      }
+    }
+  }
+
+  private scrub(text: string): string {
+    return scrubSecrets(text, this.o.secrets);
+  }
+}
+
+/** Client errors of a request, as the port names them. */
+function toBusError(e: unknown, subject: string): unknown {
+  if (e instanceof NoRespondersError || (e instanceof RequestError && e.isNoResponders())) return new BusTimeoutError(subject, true);
+  if (e instanceof ClosedConnectionError || e instanceof DrainingConnectionError) return new BusTimeoutError(subject, true);
+  // A timeout, or the connection dropped while waiting: either way no reply came.
+  if (e instanceof TimeoutError || e instanceof RequestError) return new BusTimeoutError(subject);
+  return e;
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
