@@ -142,6 +142,11 @@ export class LabServer {
     return this.process?.log() ?? '';
   }
 
+  /** Sends a signal to the daemon (SIGSTOP/SIGCONT to stall it, SIGUSR1 for a soft restart). */
+  signal(signal: NodeJS.Signals): void {
+    this.process?.signal(signal);
+  }
+
   /** Waits for a line of the current server process's log (see `LabProcess.waitForLog`). */
   waitForLog(pattern: RegExp, options: WaitForLogOptions = {}): Promise<string> {
     if (!this.process) throw new Error('lab: server not started');

@@ -18,24 +18,10 @@ import {
 import { BusTimeoutError, type Bus, type SubscribeOptions, type Unsubscribe } from '../bus.js';
 import { decodePayload, encodePayload, errorReply, replyError } from './nats-codec.js';
 import { toConnectError } from './nats-connect-error.js';
+import { silentNatsBusLogger, watchConnection, type NatsBusLogger, type NatsBusStatus } from './nats-status.js';
 import { parseNatsUrl, scrubSecrets } from './nats-url.js';
 
-/** The logging surface the NATS bus needs; a pino logger fits it. Payloads and secrets never go through it. */
-export interface NatsBusLogger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
-const silent: NatsBusLogger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
-
-/** Connection changes worth telling a health check or an operator about. */
-export type NatsBusStatus =
-  | { type: 'disconnected'; server: string }
-  | { type: 'reconnected'; server: string }
-  | { type: 'error'; error: string }
-  | { type: 'closed' };
+export type { NatsBusLogger, NatsBusStatus } from './nats-status.js';
 
 export interface NatsBusOptions {
   /** `nats://host:4222`, several separated by commas; may carry `user:pass@` or `token@` (never logged). */
@@ -85,7 +71,7 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<NatsBus> 
     const auth = target.user !== undefined ? 'user/password' : target.token !== undefined ? 'token' : 'none';
     throw toConnectError(e, { servers: target.servers, auth, secrets });
   }
-  const logger = options.logger ?? silent;
+  const logger = options.logger ?? silentNatsBusLogger;
   logger.info({ server: nc.getServer(), name: options.name }, 'nats bus connected');
   return new NatsBus(nc, { logger, secrets, closeGraceMs: options.closeGraceMs ?? 5000 });
 }
@@ -107,12 +93,15 @@ export class NatsBus implements Bus {
     private readonly nc: NatsConnection,
     private readonly o: { logger: NatsBusLogger; secrets: Array<string | undefined>; closeGraceMs: number },
   ) {
-    this.watch().catch((e: unknown) => o.logger.warn({ err: errorText(e) }, 'nats bus status watch ended'));
-    void nc.closed().then((err) => {
-      this.up = false;
-      if (this.closing) o.logger.debug({}, 'nats bus closed');
-      else o.logger.error({ err: err ? this.scrub(err.message) : undefined }, 'nats bus connection closed for good; bus messages are lost');
-      this.emit({ type: 'closed' });
+    watchConnection(nc, {
+      logger: o.logger,
+      scrub: (text) => scrubSecrets(text, o.secrets),
+      closing: () => this.closing !== null,
+      report: (status) => {
+        if (status.type === 'disconnected' || status.type === 'closed') this.up = false;
+        if (status.type === 'reconnected') this.up = true;
+        this.emit(status);
+      },
     });
   }
 
@@ -128,8 +117,9 @@ export class NatsBus implements Bus {
   }
 
   async publish(subject: string, data: unknown): Promise<void> {
-    if (this.closing) return; // as the memory bus: nothing is delivered after close
-    // While disconnected the client buffers, and sends on reconnect.
+    if (this.closed()) return; // as the memory bus: nothing is delivered after close
+    // While disconnected the client buffers, and sends on reconnect. On a connection lost for good
+    // (not closed by us) it throws, and the caller hears of it.
     this.nc.publish(subject, encodePayload(data));
   }
 
@@ -161,7 +151,7 @@ export class NatsBus implements Bus {
   }
 
   async request(subject: string, data: unknown, options: { timeoutMs: number }): Promise<unknown> {
-    if (this.closing) throw new BusTimeoutError(subject, true);
+    if (this.closed()) throw new BusTimeoutError(subject, true);
     const payload = encodePayload(data);
     let reply: Msg;
     try {
@@ -203,6 +193,7 @@ export class NatsBus implements Bus {
   }
 
   private listen(subject: string, options: SubscribeOptions | undefined, onMsg: (msg: Msg) => void): Unsubscribe {
+    if (this.closing) return () => {}; // as the memory bus: nothing is delivered after close
     const sub = this.nc.subscribe(subject, {
       ...(options?.queue !== undefined ? { queue: options.queue } : {}),
       // A throw inside this callback would close the whole connection: nothing may escape it.
@@ -250,44 +241,14 @@ export class NatsBus implements Bus {
     }
   }
 
+  /** Closed by us. Until the connection itself drains, handlers finishing in the grace period may still publish. */
+  private closed(): boolean {
+    return this.closing !== null && (this.nc.isDraining() || this.nc.isClosed());
+  }
+
   private track(p: Promise<void>): void {
     this.inflight.add(p);
     void p.finally(() => this.inflight.delete(p));
-  }
-
-  private async watch(): Promise<void> {
-    const log = this.o.logger;
-    for await (const s of this.nc.status()) {
-      switch (s.type) {
-        case 'disconnect':
-          this.up = false;
-          log.warn({ server: s.server }, 'nats bus disconnected; reconnecting');
-          this.emit({ type: 'disconnected', server: s.server });
-          break;
-        case 'reconnect':
-          this.up = true;
-          log.info({ server: s.server }, 'nats bus reconnected');
-          this.emit({ type: 'reconnected', server: s.server });
-          break;
-        case 'error': {
-          const error = this.scrub(s.error.message);
-          log.warn({ err: error }, 'nats server reported an error');
-          this.emit({ type: 'error', error });
-          break;
-        }
-        case 'ldm':
-          log.info({ server: s.server }, 'nats server is shutting down (lame duck); moving to another');
-          break;
-        case 'staleConnection':
-          log.warn({}, 'nats server stopped answering pings; reconnecting');
-          break;
-        case 'slowConsumer':
-          log.warn({ subject: s.sub.getSubject(), pending: s.pending }, 'nats bus subscriber too slow; messages may be dropped');
-          break;
-        default:
-          break;
-      }
-    }
   }
 
   private emit(status: NatsBusStatus): void {

@@ -22,7 +22,7 @@ export async function natsSkipReason(): Promise<string | false> {
     await bus.close();
     return false;
   } catch (e) {
-    return skipOrFail(`NATS is not reachable at ${TEST_NATS_URL} (${e instanceof Error ? e.message : String(e)})`);
+    return skipOrFail(e instanceof Error ? e.message : `NATS is not reachable at ${TEST_NATS_URL}`);
   }
 }
 

@@ -14,7 +14,12 @@ const MAX_ARG_BYTES = 240;
 
 /** Control characters would end the command line or garble the client's log. */
 function clean(text: string | null | undefined): string {
-  return (text ?? '').replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  let out = '';
+  for (const ch of text ?? '') {
+    const code = ch.codePointAt(0) ?? 0;
+    out += code < 0x20 || code === 0x7f ? ' ' : ch;
+  }
+  return out.replace(/ {2,}/g, ' ').trim();
 }
 
 function truncateBytes(text: string, maxBytes: number): string {

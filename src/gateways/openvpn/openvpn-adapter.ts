@@ -26,14 +26,14 @@ import {
   GatewayUnavailableError,
   type AdapterEvent, type DisconnectCommand, type DisconnectOutcome, type GatewayAdapter, type GatewayConfig,
 } from '../adapter.js';
-import { BlockList } from './block-list.js';
-import { clientDenyCommand, clientKillCommand } from './command-text.js';
+import { ClientAuthorizer } from './client-authorizer.js';
+import { clientKillCommand } from './command-text.js';
 import { silentOpenVpnLogger, type OpenVpnLogger } from './log.js';
 import { ManagementClient, type CommandReply, type ManagementClientOptions } from './management-client.js';
 import { parseStateLine, type Notification } from './notification-parser.js';
 import { readPasswordFile } from './password-file.js';
 import {
-  clientInfoOf, isKillableAddress, parseSessionRef, reportFromEnv, reportFromRow, sessionRef, userNameOf, type ClientInfo,
+  clientInfoOf, isKillableAddress, parseSessionRef, reportFromEnv, reportFromRow, sessionRef, type ClientInfo,
 } from './session-reports.js';
 import { parseStatus } from './status-parser.js';
 import { UdpSlotRelease } from './udp-slot-release.js';
@@ -54,12 +54,14 @@ type ClientNotification = Extract<Notification, { kind: 'client' }>;
 
 export class OpenVpnAdapter implements GatewayAdapter {
   private readonly logger: OpenVpnLogger;
-  private readonly blocks = new BlockList();
+  private readonly authorizer: ClientAuthorizer;
   private emit: (event: AdapterEvent) => void = () => {};
   private link: ManagementClient | null = null;
   private timers: NodeJS.Timeout[] = [];
   /** Seconds; identifies the daemon instance that Client IDs belong to. */
   private instance: number | null = null;
+  /** `instance` was read on the current link (a reconnect may have reached a new daemon). */
+  private instanceRead: Promise<void> | null = null;
   /** Live sessions of the current instance by Client ID, as last reported. */
   private sessions = new Map<number, SessionReport>();
   /** Whether `sessions` reflects a status read on the current link and instance. */
@@ -74,10 +76,12 @@ export class OpenVpnAdapter implements GatewayAdapter {
   private udp: boolean | null = null;
   private refreshChain: Promise<void> = Promise.resolve();
   private polling = false;
-  private warnedObserveAuth = false;
 
   constructor(readonly config: GatewayConfig, private readonly options: OpenVpnAdapterOptions = {}) {
     this.logger = options.logger ?? silentOpenVpnLogger;
+    this.authorizer = new ClientAuthorizer({
+      gatewayId: config.id, mode: config.mode, logger: this.logger, command: (text) => this.command(text),
+    });
     this.release = new UdpSlotRelease({
       command: (text, multiline) => this.command(text, multiline),
       logger: this.logger,
@@ -122,7 +126,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
     if (!link?.connected) throw new GatewayUnavailableError('the management link is down');
     const ref = parseSessionRef(command.ref);
     if (!ref) return 'NOT_FOUND';
-    if (this.instance === null) throw new GatewayUnavailableError('the daemon instance is not known yet');
+    await this.currentInstance(deadline);
     if (ref.instanceStartedAt !== this.instance) return 'NOT_FOUND';
     const cid = ref.clientId;
     // Killed already: over UDP the daemon still lists it (and would say SUCCESS again) for a few seconds.
@@ -133,8 +137,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
       return 'NOT_FOUND';
     }
     // Block before the kill: a RESTARTed client is back within about a second.
-    const blockSeconds = this.config.mode === 'authorize' ? (command.blockSeconds ?? 0) : 0;
-    const undoBlock = blockSeconds > 0 ? this.blocks.block(command.userName, blockSeconds) : null;
+    const undoBlock = this.authorizer.block(command.userName, command.blockSeconds);
     this.killed.set(cid, { reported: false }); // before sending: the DISCONNECT can arrive ahead of the reply
     let reply: CommandReply;
     try {
@@ -150,16 +153,31 @@ export class OpenVpnAdapter implements GatewayAdapter {
       if (/client-kill command failed/.test(reply.message)) return 'NOT_FOUND';
       throw new Error(`the daemon refused client-kill: ${reply.message}`);
     }
-    this.logger.info({ gatewayId: this.config.id, ref: command.ref, mode: command.mode, blockSeconds }, 'openvpn: client killed');
+    this.logger.info({ gatewayId: this.config.id, ref: command.ref, mode: command.mode, blockSeconds: undoBlock ? command.blockSeconds : 0 }, 'openvpn: client killed');
     const address = known?.clientAddress ?? null;
     if (this.udp === true && isKillableAddress(address)) this.release.schedule(cid, address);
     return 'ENDED';
   }
 
+  /** Waits (until `deadline`) for the instance read on this link: Client IDs of another instance must not be killed. */
+  private async currentInstance(deadline: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new GatewayUnavailableError('the daemon instance is not known yet')), Math.max(1, deadline - Date.now()));
+    });
+    try {
+      await Promise.race([this.ensureInstance(), late]);
+    } catch (e) {
+      throw e instanceof GatewayUnavailableError ? e : new GatewayUnavailableError(e instanceof Error ? e.message : String(e));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   private async onReady(): Promise<void> {
     try {
-      await this.readInstance();
       await this.command('state on');
+      await this.ensureInstance();
       await this.refresh(true);
     } catch (e) {
       this.logger.warn({ gatewayId: this.config.id, err: e instanceof Error ? e.message : String(e) }, 'openvpn: initial snapshot failed');
@@ -168,6 +186,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
 
   private onDown(error: string): void {
     this.fresh = false;
+    this.instanceRead = null;
     this.release.clear();
     this.emit({ type: 'link-down', error });
   }
@@ -182,10 +201,27 @@ export class OpenVpnAdapter implements GatewayAdapter {
       });
   }
 
+  /** Reads the instance once per link; a failed read is retried by the next caller. */
+  private ensureInstance(): Promise<void> {
+    if (!this.instanceRead) {
+      const read = this.readInstance();
+      this.instanceRead = read;
+      read.catch(() => {
+        if (this.instanceRead === read) this.instanceRead = null;
+      });
+    }
+    return this.instanceRead;
+  }
+
+  /** The instance is known only while the daemon is `CONNECTED` (up, not (re)starting). */
   private async readInstance(): Promise<void> {
     const reply = await this.command('state', true);
-    const states = reply.lines.map(parseStateLine).filter((s) => s !== null);
-    this.setInstance(states.at(-1)?.time ?? null);
+    const state = reply.lines.map(parseStateLine).filter((s) => s !== null).at(-1);
+    if (state?.name !== 'CONNECTED') {
+      this.setInstance(null);
+      throw new GatewayUnavailableError(`the daemon is not up (state ${state?.name ?? 'unknown'})`);
+    }
+    this.setInstance(state.time);
   }
 
   private setInstance(startedAt: number | null): void {
@@ -207,10 +243,10 @@ export class OpenVpnAdapter implements GatewayAdapter {
   }
 
   private async readStatus(emitSnapshot: boolean): Promise<void> {
-    if (this.instance === null) await this.readInstance();
+    await this.ensureInstance();
     const reply = await this.command('status 3', true);
     const instance = this.instance; // read after the reply: a `>STATE:` before it has been applied
-    if (instance === null) throw new Error('the daemon did not report its start time');
+    if (instance === null) throw new GatewayUnavailableError('the daemon is restarting');
     const { rows } = parseStatus(reply.lines);
     const listed = new Set(rows.map((row) => row.clientId));
     const current = new Map(rows.filter((row) => !this.killed.has(row.clientId))
@@ -229,10 +265,15 @@ export class OpenVpnAdapter implements GatewayAdapter {
 
   private onNotification(n: Notification): void {
     if (n.kind === 'state') {
-      // A soft restart (SIGUSR1/SIGHUP) keeps the process and this link, but starts a new instance.
-      if (n.state.name === 'CONNECTED' && n.state.time !== this.instance) {
+      // A soft restart (SIGUSR1/SIGHUP) keeps the process and this link: RECONNECTING, then CONNECTED
+      // with a new time and Client IDs from 0. In between no ref is valid.
+      if (n.state.name !== 'CONNECTED') {
+        this.setInstance(null);
+        this.instanceRead = null;
+      } else if (n.state.time !== this.instance) {
         this.logger.info({ gatewayId: this.config.id, startedAt: n.state.time }, 'openvpn: new daemon instance');
         this.setInstance(n.state.time);
+        this.instanceRead = Promise.resolve();
         this.refresh(true).catch((e: unknown) => this.logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'openvpn: snapshot failed'));
       }
     } else if (n.kind === 'client') {
@@ -245,7 +286,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
     if (n.env.proto_1) this.udp = n.env.proto_1.startsWith('udp');
     if (n.event === 'CONNECT' || n.event === 'REAUTH' || n.event === 'ESTABLISHED') this.info.set(n.cid, clientInfoOf(n.env));
     if (n.event === 'CONNECT' || n.event === 'REAUTH') {
-      void this.authorize(n);
+      void this.authorizer.answer(n);
     } else if (n.event === 'ESTABLISHED' && this.instance !== null) {
       const session = reportFromEnv(this.instance, n.cid, n.env);
       this.sessions.set(n.cid, session);
@@ -266,26 +307,6 @@ export class OpenVpnAdapter implements GatewayAdapter {
     if (killed?.reported) return;
     if (killed) killed.reported = true;
     this.emit({ type: 'session-disconnected', ref, cause: killed ? 'ADMIN_DISCONNECT' : 'CLIENT_DISCONNECT', at: Date.now(), ...bytes });
-  }
-
-  /** Every CONNECT/REAUTH must be answered, or the client hangs until its handshake window ends. */
-  private async authorize(n: ClientNotification): Promise<void> {
-    const userName = userNameOf(n.env.username, n.env.common_name);
-    if (this.config.mode === 'observe' && !this.warnedObserveAuth) {
-      this.warnedObserveAuth = true;
-      this.logger.warn({ gatewayId: this.config.id }, 'openvpn: daemon runs management-client-auth but the gateway is in observe mode; admitting every client');
-    }
-    const left = this.config.mode === 'authorize' ? this.blocks.remainingSeconds(userName) : 0;
-    const text = left > 0
-      ? clientDenyCommand(n.cid, n.kid ?? 0, `blocked by switchboard for ${left} s`, `Access blocked by an administrator for ${left} more seconds`)
-      : `client-auth-nt ${n.cid} ${n.kid ?? 0}`;
-    if (left > 0) this.logger.info({ gatewayId: this.config.id, userName, cid: n.cid, secondsLeft: left }, 'openvpn: denied a blocked user');
-    try {
-      const reply = await this.command(text);
-      if (!reply.ok) this.logger.warn({ cid: n.cid, reply: reply.message }, 'openvpn: client-auth refused');
-    } catch (e) {
-      this.logger.warn({ cid: n.cid, err: e instanceof Error ? e.message : String(e) }, 'openvpn: client-auth not delivered');
-    }
   }
 
   private command(text: string, multiline = false): Promise<CommandReply> {

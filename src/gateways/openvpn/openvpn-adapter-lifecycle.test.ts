@@ -1,0 +1,202 @@
+/**
+ * The OpenVPN adapter against real daemons that stall, stop, restart, block users and ask for a
+ * management password.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { GatewayUnavailableError } from '../adapter.js';
+import { OpenVpnLab, openvpnSkipReason, sleep, type LabClient, type LabServer } from '../../../test/support/openvpn-lab.js';
+import { AdapterEventLog, labGatewayConfig } from './openvpn-adapter.test-support.js';
+import { OpenVpnAdapter } from './openvpn-adapter.js';
+
+const skip = openvpnSkipReason();
+const logs: string[] = [];
+const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(line) });
+const MGMT_PASSWORD = 'mgmt-s3cret-pw';
+
+/** OpenVPN's instance clock ticks in whole seconds; start the next instance in a later second. */
+async function nextSecond(): Promise<void> {
+  await sleep(1000 - (Date.now() % 1000) + 20);
+}
+
+describe('OpenVPN adapter: daemon lifecycle, blocking, management password', { skip }, () => {
+  let lab: OpenVpnLab;
+  before(async () => {
+    lab = await OpenVpnLab.create();
+  });
+  after(async () => {
+    await lab?.close();
+  });
+
+  describe('a daemon that stalls, stops and restarts (authorize, tcp4)', () => {
+    let srv: LabServer;
+    let adapter: OpenVpnAdapter;
+    let dave: LabClient;
+    const events = new AdapterEventLog();
+    let startedAt = 0;
+    let daveRef = '';
+
+    before(async () => {
+      srv = await lab.startServer({ proto: 'tcp4', mode: 'authorize' });
+      adapter = new OpenVpnAdapter(labGatewayConfig(srv), { logger });
+      adapter.start(events.push);
+      dave = await srv.startClient({ user: 'dave' });
+      const from = events.mark();
+      await adapter.snapshot();
+      const snap = await events.waitFor('snapshot', (e) => e.sessions.length === 1, { from });
+      startedAt = snap.daemonStartedAt!;
+      daveRef = snap.sessions[0]!.ref;
+    });
+    after(async () => {
+      await adapter?.stop();
+      await srv?.stopAll();
+    });
+
+    test('no answer before the deadline: GatewayUnavailableError, and the link keeps working', async () => {
+      srv.signal('SIGSTOP');
+      try {
+        await assert.rejects(adapter.disconnect({ ref: `${startedAt / 1000}:99999`, userName: 'nobody', mode: 'HALT' }, 300), GatewayUnavailableError);
+      } finally {
+        srv.signal('SIGCONT');
+      }
+      // The late `ERROR` for the timed-out kill must not be taken as the answer to the next command.
+      const from = events.mark();
+      await adapter.snapshot();
+      const snap = await events.waitFor('snapshot', () => true, { from });
+      assert.deepEqual(snap.sessions.map((s) => s.ref), [daveRef]);
+      assert.equal(adapter.isConnected(), true);
+    });
+
+    test('daemon stopped: link-down, and disconnect fails with GatewayUnavailableError', async () => {
+      const from = events.mark();
+      await srv.stop();
+      const down = await events.waitFor('link-down', () => true, { from });
+      assert.ok(down.error.length > 0);
+      assert.equal(adapter.isConnected(), false);
+      await assert.rejects(adapter.disconnect({ ref: daveRef, userName: 'dave', mode: 'HALT' }, 1000), GatewayUnavailableError);
+      await assert.rejects(adapter.snapshot(), GatewayUnavailableError);
+    });
+
+    test('daemon restarted: the adapter reconnects by itself and reports the new instance', async () => {
+      await nextSecond();
+      const from = events.mark();
+      await srv.start();
+      const snap = await events.waitFor('snapshot', () => true, { from });
+      assert.ok(snap.daemonStartedAt! > startedAt, 'a new daemonStartedAt');
+      assert.equal(adapter.isConnected(), true);
+      // dave's client reconnects by itself: a new session of the new instance.
+      const back = await events.waitFor('session-connected', (e) => e.session.userName === 'dave', { from });
+      assert.match(back.session.ref, new RegExp(`^${snap.daemonStartedAt! / 1000}:`));
+      assert.equal(await adapter.disconnect({ ref: daveRef, userName: 'dave', mode: 'HALT' }, 3000), 'NOT_FOUND');
+      startedAt = snap.daemonStartedAt!;
+      daveRef = back.session.ref;
+    });
+
+    test('a soft restart (SIGUSR1) is a new instance: Client IDs start again at 0, old refs are NOT_FOUND', async () => {
+      const from = events.mark();
+      const mark = dave.logLength();
+      srv.signal('SIGUSR1');
+      const snap = await events.waitFor('snapshot', (e) => e.daemonStartedAt !== startedAt, { from });
+      assert.ok(snap.daemonStartedAt! > startedAt);
+      assert.equal(events.all('link-down', from).length, 0, 'the management link survives a soft restart');
+      const gone = await events.waitFor('session-disconnected', (e) => e.ref === daveRef, { from });
+      assert.equal(gone.cause, 'CLIENT_DISCONNECT');
+      await dave.waitConnected({ from: mark });
+      const back = await events.waitFor('session-connected', (e) => e.session.userName === 'dave', { from });
+      assert.equal(back.session.ref, `${snap.daemonStartedAt! / 1000}:0`);
+      assert.equal(await adapter.disconnect({ ref: daveRef, userName: 'dave', mode: 'HALT' }, 3000), 'NOT_FOUND');
+      assert.equal(await adapter.disconnect({ ref: back.session.ref, userName: 'dave', mode: 'HALT' }, 3000), 'ENDED');
+      await dave.waitExited();
+    });
+  });
+
+  describe('blockSeconds (authorize, udp4)', () => {
+    let srv: LabServer;
+    let adapter: OpenVpnAdapter;
+    const events = new AdapterEventLog();
+    const refOf = async (user: string) => (await events.waitFor('session-connected', (e) => e.session.userName === user)).session.ref;
+
+    before(async () => {
+      srv = await lab.startServer({ proto: 'udp4', mode: 'authorize' });
+      adapter = new OpenVpnAdapter(labGatewayConfig(srv), { logger });
+      adapter.start(events.push);
+      await events.waitFor('snapshot');
+    });
+    after(async () => {
+      await adapter?.stop();
+      await srv?.stopAll();
+    });
+
+    test('a blocked user is denied until the block ends, then admitted; other users are not affected', async () => {
+      const erin = await srv.startClient({ user: 'erin' });
+      const blockedAt = Date.now();
+      assert.equal(await adapter.disconnect({ ref: await refOf('erin'), userName: 'erin', mode: 'HALT', blockSeconds: 3 }, 3000), 'ENDED');
+      await erin.waitExited();
+      const again = await srv.startClient({ user: 'erin', waitConnected: false });
+      await again.waitForLog(/AUTH: Received control message: AUTH_FAILED,Access blocked by an administrator for \d+ more seconds/);
+      await again.waitExited();
+      assert.doesNotMatch(again.log(), /Initialization Sequence Completed/);
+      await srv.startClient({ user: 'frank' }); // connects while erin is blocked
+      await sleep(Math.max(0, blockedAt + 3000 - Date.now()) + 100);
+      await srv.startClient({ user: 'erin' }); // resolves only once connected
+    });
+
+    test('RESTART with a block: the client is told to reconnect, is denied, and gives up', async () => {
+      const gina = await srv.startClient({ user: 'gina' });
+      assert.equal(await adapter.disconnect({ ref: await refOf('gina'), userName: 'gina', mode: 'RESTART', blockSeconds: 30 }, 3000), 'ENDED');
+      await gina.waitForLog(/Connection reset command was pushed by server/);
+      await gina.waitForLog(/AUTH_FAILED,Access blocked by an administrator/);
+      await gina.waitExited();
+    });
+  });
+
+  describe('management password (observe, tcp4)', () => {
+    let srv: LabServer;
+    const adapters: OpenVpnAdapter[] = [];
+    const start = (passwordFile: string | undefined) => {
+      const events = new AdapterEventLog();
+      const adapter = new OpenVpnAdapter(labGatewayConfig(srv, { managementPasswordFile: passwordFile }), { logger });
+      adapters.push(adapter);
+      adapter.start(events.push);
+      return { adapter, events };
+    };
+
+    before(async () => {
+      srv = await lab.startServer({ proto: 'tcp4', mode: 'observe', managementPassword: MGMT_PASSWORD });
+      await srv.startClient({ user: 'hank' });
+    });
+    after(async () => {
+      await Promise.all(adapters.map((a) => a.stop()));
+      await srv?.stopAll();
+    });
+
+    test('a wrong or missing password is reported, and the link stays down', async () => {
+      const wrong = join(lab.dir, 'wrong.pw');
+      await writeFile(wrong, 'not-the-password\n');
+      for (const [file, reason] of [[wrong, /rejected the management password/], [undefined, /none is configured/]] as const) {
+        const { adapter, events } = start(file);
+        const down = await events.waitFor('link-down');
+        assert.match(down.error, reason);
+        assert.equal(adapter.isConnected(), false);
+        assert.equal(events.all('snapshot').length, 0);
+        await adapter.stop();
+      }
+    });
+
+    test('the right password: connected, with the sessions', async () => {
+      const { adapter, events } = start(srv.managementPasswordFile);
+      const snap = await events.waitFor('snapshot');
+      assert.equal(adapter.isConnected(), true);
+      assert.deepEqual(snap.sessions.map((s) => s.userName), ['hank']);
+    });
+  });
+
+  test('no adapter log line carries a client or management password', () => {
+    const text = logs.join('\n');
+    assert.ok(text.includes('"event":"CONNECT"'), 'client CONNECT blocks were logged');
+    assert.doesNotMatch(text, new RegExp(`password=|pw-erin|pw-dave|${MGMT_PASSWORD}|"password"`));
+  });
+});
