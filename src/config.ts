@@ -21,11 +21,22 @@ export interface Config {
   databaseUrl: string;
   configFile: string | null;
   natsUrl: string | null;
+  /** NATS credentials (user/password or token), from the variables or their `_FILE` variants. */
+  natsAuth: NatsAuth;
+  /** How often an agent reports that it is alive (`switchboard agent`). */
+  heartbeatMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   disconnectTimeoutMs: number;
   gatewayLivenessMs: number;
   bodyLimitBytes: number;
   gateways: GatewayConfig[];
+}
+
+/** Credentials for NATS; at most one of user/password and token. Never logged. */
+export interface NatsAuth {
+  user?: string;
+  pass?: string;
+  token?: string;
 }
 
 const int = (min: number, max: number) => z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max));
@@ -44,6 +55,7 @@ const ENV = {
   SWITCHBOARD_DISCONNECT_TIMEOUT_MS: { schema: int(100, 60_000), default: '5000' },
   SWITCHBOARD_GATEWAY_LIVENESS_MS: { schema: int(1000, 3_600_000), default: '15000' },
   SWITCHBOARD_BODY_LIMIT_BYTES: { schema: int(1024, 64 * 1024 * 1024), default: '1048576' },
+  SWITCHBOARD_HEARTBEAT_MS: { schema: int(100, 600_000), default: '5000' },
 } as const;
 
 function read<K extends keyof typeof ENV>(env: NodeJS.ProcessEnv, key: K): z.output<(typeof ENV)[K]['schema']> {
@@ -90,6 +102,42 @@ export function loadGatewayFile(path: string): GatewayConfig[] {
   });
 }
 
+/**
+ * A secret from `NAME` or from the file named by `NAME_FILE` (first line, trimmed), not both. Error
+ * messages name the variable and never show the value.
+ */
+function readSecret(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const direct = env[name] === '' ? undefined : env[name];
+  const file = env[`${name}_FILE`] === '' ? undefined : env[`${name}_FILE`];
+  if (direct !== undefined && file !== undefined) throw new ConfigError(`${name}: set either ${name} or ${name}_FILE, not both`);
+  if (file === undefined) return direct;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`${name}_FILE: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const value = text.split(/\r?\n/)[0]!.trim();
+  if (value === '') throw new ConfigError(`${name}_FILE: ${file} is empty`);
+  return value;
+}
+
+function readNatsAuth(env: NodeJS.ProcessEnv): NatsAuth {
+  const user = env.SWITCHBOARD_NATS_USER === '' ? undefined : env.SWITCHBOARD_NATS_USER;
+  const pass = readSecret(env, 'SWITCHBOARD_NATS_PASSWORD');
+  const token = readSecret(env, 'SWITCHBOARD_NATS_TOKEN');
+  if (token !== undefined && (user !== undefined || pass !== undefined)) {
+    throw new ConfigError('SWITCHBOARD_NATS_TOKEN: use either a token or SWITCHBOARD_NATS_USER/SWITCHBOARD_NATS_PASSWORD, not both');
+  }
+  if (pass !== undefined && user === undefined) throw new ConfigError('SWITCHBOARD_NATS_USER: required when a NATS password is set');
+  if (user !== undefined && pass === undefined) throw new ConfigError('SWITCHBOARD_NATS_PASSWORD: required when SWITCHBOARD_NATS_USER is set');
+  const auth: NatsAuth = {};
+  if (user !== undefined) auth.user = user;
+  if (pass !== undefined) auth.pass = pass;
+  if (token !== undefined) auth.token = token;
+  return auth;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const configFile = read(env, 'SWITCHBOARD_CONFIG') ?? null;
   return {
@@ -98,6 +146,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: read(env, 'SWITCHBOARD_DATABASE_URL'),
     configFile,
     natsUrl: read(env, 'SWITCHBOARD_NATS_URL') ?? null,
+    natsAuth: readNatsAuth(env),
+    heartbeatMs: read(env, 'SWITCHBOARD_HEARTBEAT_MS'),
     logLevel: read(env, 'SWITCHBOARD_LOG_LEVEL'),
     disconnectTimeoutMs: read(env, 'SWITCHBOARD_DISCONNECT_TIMEOUT_MS'),
     gatewayLivenessMs: read(env, 'SWITCHBOARD_GATEWAY_LIVENESS_MS'),

@@ -9,6 +9,7 @@ import { openStore } from './store/kysely/kysely-store.js';
 import type { Store } from './store/store.js';
 import type { Bus } from './bus/bus.js';
 import { MemoryBus } from './bus/memory/memory-bus.js';
+import { connectNatsBus } from './bus/nats/nats-bus.js';
 import type { GatewayAdapter, GatewayConfig } from './gateways/adapter.js';
 import { OpenVpnAdapter } from './gateways/openvpn/openvpn-adapter.js';
 import { AgentLink } from './core/agent-link.js';
@@ -35,8 +36,13 @@ export async function openStoreFor(config: Pick<Config, 'databaseUrl'>, logger?:
   return openStore(config.databaseUrl, { logger });
 }
 
-export function createBus(_config: Pick<Config, 'natsUrl'>): Bus {
-  return new MemoryBus();
+/**
+ * The in-process bus, or NATS when `SWITCHBOARD_NATS_URL` is set (many hosts). NATS fails at once
+ * when unreachable or when it refuses the credentials, so a misconfigured process stops at start-up.
+ */
+export async function createBus(config: Pick<Config, 'natsUrl' | 'natsAuth'>, options: { logger?: Logger; name?: string } = {}): Promise<Bus> {
+  if (config.natsUrl === null) return new MemoryBus();
+  return connectNatsBus({ url: config.natsUrl, ...config.natsAuth, logger: options.logger, name: options.name });
 }
 
 export interface RunningSwitchboard {
@@ -57,11 +63,21 @@ export interface StartOptions {
   onBootstrapToken?: (secret: string) => void;
 }
 
-/** Starts the single-host shape: store, in-process bus, one agent per configured gateway, the API. */
+/**
+ * Starts the control plane: store, bus, sync, the API. Single host (no NATS): plus one in-process
+ * agent per configured gateway. Many hosts (NATS): no agents here; `switchboard agent` runs next to
+ * each gateway, and any number of these replicas share one PostgreSQL database.
+ */
 export async function startSwitchboard(config: Config, options: StartOptions = {}): Promise<RunningSwitchboard> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const store = await openStoreFor(config, logger);
-  const bus = createBus(config);
+  let bus: Bus;
+  try {
+    bus = await createBus(config, { logger: logger.child({ part: 'bus' }), name: 'switchboard-control-plane' });
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
   for (const g of config.gateways) await store.gateways.upsert({ id: g.id, name: g.name, region: g.region, protocol: g.protocol, mode: g.mode });
 
   const core = new Switchboard({
@@ -76,7 +92,8 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
 
   const sync = new SessionSync({ store, bus, logger });
   sync.start();
-  const adapters = options.adapters ?? config.gateways.map((g) => createAdapter(g, logger));
+  const inProcessAgents = bus.kind === 'memory';
+  const adapters = options.adapters ?? (inProcessAgents ? config.gateways.map((g) => createAdapter(g, logger)) : []);
   const agents = new AgentLink({ bus, adapters, logger, heartbeatMs: Math.max(1000, Math.floor(config.gatewayLivenessMs / 3)) });
   agents.start();
 

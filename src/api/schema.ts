@@ -61,6 +61,13 @@ type Session {
   bytesSent: Float!
   "When the gateway last reported this session."
   lastSeenAt: DateTime!
+  """
+  True while the session's gateway agent is heard from (heartbeats within the liveness bound), so
+  the gateway vouches that this session is live. False when the agent went silent: the session stays
+  listed, but it may have ended unseen, and a disconnect answers GATEWAY_UNAVAILABLE until the agent
+  is back and its snapshot reconciles. Always true for an ended session.
+  """
+  confirmed: Boolean!
   client: SessionClient!
   "Null while the session is online."
   endedAt: DateTime

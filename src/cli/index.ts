@@ -3,11 +3,14 @@ import { ConfigError } from '../config.js';
 import { runStart } from './start-command.js';
 import { runToken } from './token-command.js';
 import { runDemo } from './demo-command.js';
+import { runAgent } from './agent-command.js';
 
 const USAGE = `Usage: switchboard <command> [options]
 
 Commands:
-  start                         start the control plane (API, sync, in-process agents)
+  start                         start the control plane (API, sync; in-process agents unless NATS is set)
+  agent                         run next to gateways: report their sessions and execute disconnects over
+                                NATS (needs SWITCHBOARD_NATS_URL and SWITCHBOARD_CONFIG; no database)
   token create --name NAME --scope SCOPE [--scope SCOPE ...] [--expires-in 30d]
                                 create an API token; prints the token alone on stdout
   token list                    list API tokens (never their secrets)
@@ -21,6 +24,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'start':
       return runStart(rest);
+    case 'agent':
+      return runAgent(rest);
     case 'token':
       return runToken(rest);
     case 'demo':
@@ -42,6 +47,11 @@ main(process.argv.slice(2)).then(
     if (code !== -1) process.exitCode = code;
   },
   (e: unknown) => {
+    // A NATS server that is unreachable or refuses the credentials is a setup problem: one line, no stack.
+    if (e instanceof Error && e.name === 'NatsConnectError') {
+      process.stderr.write(`switchboard: ${e.message}\n`);
+      process.exit(1);
+    }
     if (e instanceof ConfigError || (e instanceof Error && e.name === 'UsageError')) {
       process.stderr.write(`switchboard: ${e.message}\n`);
       process.exit(2);

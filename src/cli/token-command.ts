@@ -24,7 +24,7 @@ export async function runToken(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   const config = loadConfig();
   const store = await openStoreFor(config);
-  const bus = createBus({ natsUrl: null });
+  const bus = await createBus({ natsUrl: null, natsAuth: {} });
   const core = new Switchboard({ store, bus, logger: silentLogger, disconnectDeadlineMs: config.disconnectTimeoutMs, gatewayLivenessMs: config.gatewayLivenessMs });
   try {
     switch (sub) {

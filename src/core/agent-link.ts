@@ -15,6 +15,7 @@ const DEADLINE_MARGIN_MS = 100;
 export class AgentLink {
   readonly agentId = `agt_${randomId(12)}`;
   private seq = 0;
+  private lastAt = 0;
   private readonly unsubscribes: Unsubscribe[] = [];
   private heartbeat: NodeJS.Timeout | null = null;
 
@@ -68,7 +69,9 @@ export class AgentLink {
 
   private send(adapter: GatewayAdapter, body: DistributiveOmit<GatewayReport, 'gatewayId' | 'agentId' | 'seq' | 'at'>): void {
     const id = adapter.config.id;
-    const report = { ...body, gatewayId: id, agentId: this.agentId, seq: ++this.seq, at: this.now() } as GatewayReport;
+    // Strictly increasing `at`: sync compares a snapshot's time with sessions' last-seen times.
+    this.lastAt = Math.max(this.now(), this.lastAt + 1);
+    const report = { ...body, gatewayId: id, agentId: this.agentId, seq: ++this.seq, at: this.lastAt } as GatewayReport;
     this.deps.bus.publish(subjects.gatewayReport(id), report).catch((e) => {
       this.deps.logger.warn({ err: e, gatewayId: id, type: report.type }, 'could not publish gateway report; the next snapshot heals it');
     });

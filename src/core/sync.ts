@@ -6,11 +6,20 @@ import type { Logger } from './logger.js';
 import type { GatewayReport } from './reports.js';
 import { publishSessionEvent, sessionEvent, type SessionEvent } from './session-events.js';
 
+/** How far ahead of a snapshot a session's last report may be and still count as newer than it. */
+const NEWER_REPORT_WINDOW_MS = 60_000;
+
 /**
  * Reconciles the store with what agents report. Reports of one gateway are applied strictly in order;
  * a snapshot is the truth (sessions it lacks are ended, sessions it has are created or refreshed);
  * deltas keep the store current in between. A lost delta heals at the next snapshot, and an ended
  * session never comes back to life, so no phantom survives.
+ *
+ * Several replicas: every replica receives every report (no queue group, which would hand report N
+ * to one replica and N+1 to another and break per-gateway order) and applies it idempotently. The
+ * database decides which replica changed a row (`insertIfAbsent`, the conditional `markEnded`), and
+ * only that one publishes the session event: each change is applied and announced once, and a dead
+ * replica loses nothing while another runs.
  */
 export class SessionSync {
   private readonly queues = new Map<string, Promise<void>>();
@@ -21,9 +30,9 @@ export class SessionSync {
     this.now = deps.now ?? Date.now;
   }
 
-  /** Consumes every gateway's reports; with several replicas, one of them applies each report. */
+  /** Consumes every gateway's reports; each replica sees all of them (see the class comment). */
   start(): void {
-    this.unsubscribe = this.deps.bus.subscribe(subjects.allGatewayReports, (data) => this.enqueue(data as GatewayReport), { queue: 'switchboard-sync' });
+    this.unsubscribe = this.deps.bus.subscribe(subjects.allGatewayReports, (data) => this.enqueue(data as GatewayReport));
   }
 
   stop(): void {
@@ -51,12 +60,14 @@ export class SessionSync {
   private async apply(r: GatewayReport): Promise<void> {
     const { store } = this.deps;
     switch (r.type) {
+      // A gateway's last-seen time is when a replica heard its agent, by the control plane's clock:
+      // liveness is judged against that clock, so an agent host's clock skew cannot fake or hide it.
       case 'heartbeat':
         await store.gateways.upsert({ id: r.gatewayId, ...r.gateway });
-        await store.gateways.setAgentStatus(r.gatewayId, { agentConnected: r.linkUp, lastSeenAt: r.at });
+        await store.gateways.setAgentStatus(r.gatewayId, { agentConnected: r.linkUp, lastSeenAt: this.now() });
         return;
       case 'link-down':
-        await store.gateways.setAgentStatus(r.gatewayId, { agentConnected: false, lastSeenAt: r.at });
+        await store.gateways.setAgentStatus(r.gatewayId, { agentConnected: false, lastSeenAt: this.now() });
         return;
       case 'connected':
         return this.publishAll(await store.transaction((tx) => this.upsertSession(tx, r.gatewayId, r.session, r.at)));
@@ -81,7 +92,9 @@ export class SessionSync {
     return store.transaction(async (tx) => {
       const before = await tx.gateways.findById(r.gatewayId);
       await tx.gateways.upsert({ id: r.gatewayId, ...r.gateway });
-      await tx.gateways.setAgentStatus(r.gatewayId, { agentConnected: true, lastSeenAt: r.at, daemonStartedAt: r.daemonStartedAt });
+      // The upsert above locks the gateway's row until commit, so replicas applying the same snapshot
+      // take turns, and the second one reads what the first wrote.
+      await tx.gateways.setAgentStatus(r.gatewayId, { agentConnected: true, lastSeenAt: this.now(), daemonStartedAt: r.daemonStartedAt });
       const restarted = before?.daemonStartedAt != null && r.daemonStartedAt !== null && before.daemonStartedAt !== r.daemonStartedAt;
       const online = new Map((await tx.sessions.listOnlineByGateway(r.gatewayId)).map((s) => [s.ref, s]));
       const events: SessionEvent[] = [];
@@ -96,6 +109,10 @@ export class SessionSync {
       }
       const cause: EndCause = restarted ? 'GATEWAY_RESTART' : 'CLIENT_DISCONNECT';
       for (const stale of online.values()) {
+        // Seen in a report newer than this snapshot (a replica that was ahead applied it first): the
+        // snapshot cannot speak for it. Agents stamp their reports with strictly increasing `at`.
+        // Bounded, so an agent whose clock stepped back cannot keep a gone session alive for long.
+        if (stale.lastSeenAt >= r.at && stale.lastSeenAt - r.at < NEWER_REPORT_WINDOW_MS) continue;
         const ended = await this.end(tx, stale, cause, r.at);
         if (ended) events.push(ended);
       }
@@ -126,7 +143,9 @@ export class SessionSync {
       endedByName: null,
       endReason: null,
     };
-    await tx.sessions.insert(session);
+    // Another replica applying the same report may have inserted it since the lookup: only the
+    // replica whose insert wrote the row announces it.
+    if (!(await tx.sessions.insertIfAbsent(session))) return [];
     return [sessionEvent('session.connected', session)];
   }
 

@@ -40,6 +40,11 @@ export interface SessionEnd {
 
 export interface SessionRepository {
   insert(session: Session): Promise<void>;
+  /**
+   * Inserts unless a session with the same (gatewayId, ref) exists already; true when this call
+   * inserted it. Replicas that apply the same report race here, and the database picks one winner.
+   */
+  insertIfAbsent(session: Session): Promise<boolean>;
   /** Online or ended. */
   findById(id: string): Promise<Session | null>;
   /** Online only. */

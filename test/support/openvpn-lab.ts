@@ -15,6 +15,7 @@ import { mkdtempSync } from 'node:fs';
 import { mkdir, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { GatewayConfig } from '../../src/gateways/adapter.js';
 import { LabPki } from './openvpn-pki.js';
 import { LabProcess, type WaitForLogOptions } from './openvpn-process.js';
 import { freePort, labSubnet } from './openvpn-ports.js';
@@ -135,6 +136,14 @@ export class LabServer {
 
   get running(): boolean {
     return this.process !== undefined && !this.process.exited;
+  }
+
+  /** A gateway config entry for this server (mode, management socket and password file filled in). */
+  gatewayConfig(extra: Partial<GatewayConfig> = {}): GatewayConfig {
+    return {
+      id: `gw-${this.port}`, name: `lab ${this.proto} ${this.port}`, region: 'lab', protocol: 'openvpn', mode: this.mode,
+      management: this.management, managementPasswordFile: this.managementPasswordFile, ...extra,
+    };
   }
 
   /** The current server process's log. */

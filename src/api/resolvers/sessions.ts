@@ -39,6 +39,8 @@ export const sessionResolvers: ResolverMap = {
   Session: {
     user: (s: Session) => ({ id: s.userId, name: s.userName }),
     gateway: (s: Session, _args: unknown, ctx: ApiContext) => ctx.gateway(s.gatewayId),
+    // The gateway view is memoised per request, so a page of sessions costs one lookup per gateway.
+    confirmed: async (s: Session, _args: unknown, ctx: ApiContext) => s.endedAt !== null || ((await ctx.gateway(s.gatewayId))?.agentConnected ?? false),
     client: (s: Session) => ({ version: s.clientVersion, platform: s.clientPlatform }),
     endedBy: (s: Session) => (s.endedByName === null ? null : { tokenId: s.endedByTokenId, name: s.endedByName, ip: null, userAgent: null }),
   },

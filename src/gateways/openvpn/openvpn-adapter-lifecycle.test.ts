@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { GatewayUnavailableError } from '../adapter.js';
 import { OpenVpnLab, openvpnSkipReason, sleep, type LabClient, type LabServer } from '../../../test/support/openvpn-lab.js';
-import { AdapterEventLog, labGatewayConfig } from './openvpn-adapter.test-support.js';
+import { AdapterEventLog } from './adapter-event-log.test-support.js';
 import { OpenVpnAdapter } from './openvpn-adapter.js';
 
 const skip = openvpnSkipReason();
@@ -41,7 +41,7 @@ describe('OpenVPN adapter: daemon lifecycle, blocking, management password', { s
 
     before(async () => {
       srv = await lab.startServer({ proto: 'tcp4', mode: 'authorize' });
-      adapter = new OpenVpnAdapter(labGatewayConfig(srv), { logger });
+      adapter = new OpenVpnAdapter(srv.gatewayConfig(), { logger });
       adapter.start(events.push);
       dave = await srv.startClient({ user: 'dave' });
       const from = events.mark();
@@ -121,7 +121,7 @@ describe('OpenVPN adapter: daemon lifecycle, blocking, management password', { s
 
     before(async () => {
       srv = await lab.startServer({ proto: 'udp4', mode: 'authorize' });
-      adapter = new OpenVpnAdapter(labGatewayConfig(srv), { logger });
+      adapter = new OpenVpnAdapter(srv.gatewayConfig(), { logger });
       adapter.start(events.push);
       await events.waitFor('snapshot');
     });
@@ -158,7 +158,7 @@ describe('OpenVPN adapter: daemon lifecycle, blocking, management password', { s
     const adapters: OpenVpnAdapter[] = [];
     const start = (passwordFile: string | undefined) => {
       const events = new AdapterEventLog();
-      const adapter = new OpenVpnAdapter(labGatewayConfig(srv, { managementPasswordFile: passwordFile }), { logger });
+      const adapter = new OpenVpnAdapter(srv.gatewayConfig({ managementPasswordFile: passwordFile }), { logger });
       adapters.push(adapter);
       adapter.start(events.push);
       return { adapter, events };

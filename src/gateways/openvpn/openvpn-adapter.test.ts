@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import type { SessionReport } from '../../domain/session.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabMode, type LabProto, type LabServer } from '../../../test/support/openvpn-lab.js';
-import { AdapterEventLog, labGatewayConfig } from './openvpn-adapter.test-support.js';
+import { AdapterEventLog } from './adapter-event-log.test-support.js';
 import { OpenVpnAdapter } from './openvpn-adapter.js';
 
 const skip = openvpnSkipReason();
@@ -23,9 +23,10 @@ function addressInServerLog(srv: LabServer, cn: string): string | undefined {
   return lines.at(-1)?.split(' ')[2];
 }
 
-/** The IPv4 address the server pushed to the client (from the client's log). */
-function pushedAddress(c: LabClient): string | undefined {
-  return /PUSH_REPLY.*,ifconfig (\S+) /.exec(c.log())?.[1];
+/** The IPv4 and IPv6 addresses the server pushed to the client (from the client's log). */
+function pushedAddresses(c: LabClient): [string | null, string | null] {
+  const push = c.log().split('\n').find((l) => l.includes('PUSH_REPLY')) ?? '';
+  return [/,ifconfig (\S+) /.exec(push)?.[1] ?? null, /,ifconfig-ipv6 ([^/\s]+)\//.exec(push)?.[1] ?? null];
 }
 
 function byUser(sessions: SessionReport[], user: string): SessionReport {
@@ -64,8 +65,9 @@ describe('OpenVPN adapter against a real daemon', { skip }, () => {
       };
 
       before(async () => {
-        srv = await lab.startServer({ proto, mode });
-        adapter = new OpenVpnAdapter(labGatewayConfig(srv), { logger, observePollMs: 250 });
+        // One server of the four also hands out IPv6 addresses.
+        srv = await lab.startServer({ proto, mode, ipv6: mode === 'authorize' && proto === 'tcp4' });
+        adapter = new OpenVpnAdapter(srv.gatewayConfig(), { logger, observePollMs: 250 });
         adapter.start(events.push);
         await events.waitFor('snapshot');
         const started = await Promise.all(['alice', 'bob', 'carol'].map((user) => srv.startClient({ user })));
@@ -87,15 +89,16 @@ describe('OpenVPN adapter against a real daemon', { skip }, () => {
           assert.equal(s.commonName, user);
           assert.match(s.ref, new RegExp(`^${snap.daemonStartedAt! / 1000}:\\d+$`));
           assert.equal(s.clientAddress, addressInServerLog(srv, user));
-          assert.equal(s.virtualAddress, pushedAddress(clients[user]!));
-          assert.equal(s.virtualAddress6, null);
+          assert.deepEqual([s.virtualAddress, s.virtualAddress6], pushedAddresses(clients[user]!));
+          assert.equal(s.virtualAddress6 !== null, srv.options.ipv6 === true);
           assert.ok(s.bytesReceived > 0 && s.bytesSent > 0);
           assert.ok(Math.abs(s.connectedAt - Date.now()) < 120_000);
           assert.match(s.clientVersion ?? '', /^2\.\d+/);
           assert.equal(s.clientPlatform, 'linux');
           // Both modes get >CLIENT:ESTABLISHED, so every session was also announced as it came up.
+          // Built from the ENV block instead of the status row: the same fields must come out.
           const announced = await events.waitFor('session-connected', (e) => e.session.ref === s.ref);
-          assert.equal(announced.session.userName, user);
+          assert.deepEqual({ ...announced.session, bytesReceived: 0, bytesSent: 0 }, { ...s, bytesReceived: 0, bytesSent: 0 });
         }
         first = snap.sessions;
       });

@@ -35,6 +35,26 @@ export function sessionContract(ctx: ContractContext): void {
     assert.equal((await store.sessions.findByRef(other, s.ref))?.gatewayId, other);
   });
 
+  test('insertIfAbsent inserts once per (gateway_id, ref); of 10 concurrent callers exactly one wins', async () => {
+    const store = ctx.store();
+    const gw = await freshGateway(store);
+    const other = await freshGateway(store);
+    const first = makeSession(gw);
+    assert.equal(await store.sessions.insertIfAbsent(first), true);
+    assert.deepEqual(await store.sessions.findById(first.id), first);
+    const clash = makeSession(gw, { ref: first.ref, userName: 'someone-else' });
+    assert.equal(await store.sessions.insertIfAbsent(clash), false);
+    assert.equal(await store.sessions.findById(clash.id), null, 'the losing row is not written');
+    assert.equal((await store.sessions.findByRef(gw, first.ref))?.id, first.id);
+    assert.equal(await store.sessions.insertIfAbsent(makeSession(other, { ref: first.ref })), true, 'same ref, other gateway');
+
+    const ref = `race:${first.ref}`;
+    const racers = Array.from({ length: 10 }, () => makeSession(gw, { ref }));
+    const results = await Promise.all(racers.map((s) => store.transaction((tx) => tx.sessions.insertIfAbsent(s))));
+    assert.equal(results.filter(Boolean).length, 1);
+    assert.equal((await store.sessions.findByRef(gw, ref))?.id, racers[results.indexOf(true)]!.id);
+  });
+
   test('a session must belong to a known gateway (foreign key enforced)', async () => {
     await assert.rejects(ctx.store().sessions.insert(makeSession('gw-never-registered')));
   });

@@ -18,6 +18,19 @@ export class KyselySessionRepository implements SessionRepository {
     await this.db.insertInto('sessions').values(toRow(session)).execute();
   }
 
+  /**
+   * ON CONFLICT DO NOTHING on (gateway_id, ref): a concurrent insert of the same ref waits for the
+   * other transaction and then inserts nothing, so exactly one caller sees a row inserted.
+   */
+  async insertIfAbsent(session: Session): Promise<boolean> {
+    const result = await this.db
+      .insertInto('sessions')
+      .values(toRow(session))
+      .onConflict((oc) => oc.columns(['gateway_id', 'ref']).doNothing())
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0n) > 0;
+  }
+
   async findById(id: string): Promise<Session | null> {
     const row = await this.db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
     return row ? toSession(row) : null;

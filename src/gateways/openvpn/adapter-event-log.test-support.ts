@@ -1,15 +1,6 @@
-/** Shared by the real-OpenVPN adapter suites: a gateway config for a lab server, and an event recorder. */
-import type { AdapterEvent, GatewayConfig } from '../adapter.js';
-import type { LabServer } from '../../../test/support/openvpn-lab.js';
-
-export function labGatewayConfig(srv: LabServer, extra: Partial<GatewayConfig> = {}): GatewayConfig {
-  return {
-    id: `gw-${srv.port}`, name: `lab ${srv.port}`, region: 'lab', protocol: 'openvpn', mode: srv.mode,
-    management: srv.management, managementPasswordFile: srv.managementPasswordFile, ...extra,
-  };
-}
-
 /** Records what an adapter emits and lets a test wait for a particular event. */
+import type { AdapterEvent } from '../adapter.js';
+
 type Of<T extends AdapterEvent['type']> = Extract<AdapterEvent, { type: T }>;
 
 export class AdapterEventLog {

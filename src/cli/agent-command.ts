@@ -1,0 +1,47 @@
+/**
+ * `switchboard agent`: runs next to one or more gateways on their host, owns each daemon's control
+ * socket, and talks to the control plane over NATS only. It reports sessions (snapshots, deltas,
+ * heartbeats) and executes disconnect requests for its gateways; it has no database, no API token
+ * and no other power.
+ */
+import { ConfigError, loadConfig } from '../config.js';
+import { AgentLink } from '../core/agent-link.js';
+import { createAdapter, createBus, createLogger } from '../main.js';
+import { UsageError } from './usage-error.js';
+
+export async function runAgent(args: string[]): Promise<number> {
+  if (args.length > 0) throw new UsageError('usage: switchboard agent (configured by SWITCHBOARD_* environment variables)');
+  const config = loadConfig();
+  if (config.natsUrl === null) throw new ConfigError('SWITCHBOARD_NATS_URL: required by switchboard agent (e.g. nats://nats.internal:4222)');
+  if (config.gateways.length === 0) throw new ConfigError('SWITCHBOARD_CONFIG: switchboard agent needs a gateway file that lists at least one gateway');
+
+  const logger = createLogger(config.logLevel);
+  const bus = await createBus(config, { logger: logger.child({ part: 'bus' }), name: `switchboard-agent:${config.gateways.map((g) => g.id).join(',')}` });
+  const adapters = config.gateways.map((g) => createAdapter(g, logger));
+  const link = new AgentLink({ bus, adapters, logger, heartbeatMs: config.heartbeatMs });
+  link.start();
+  logger.info({ agentId: link.agentId, gateways: config.gateways.map((g) => g.id), heartbeatMs: config.heartbeatMs }, 'switchboard agent started');
+  process.stderr.write(`Switchboard agent ${link.agentId} is reporting ${config.gateways.length} gateway(s) over NATS\n`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'switchboard agent stopping');
+    // Adapters first (they let go of the daemons' control sockets), then the bus, which lets
+    // disconnect requests still running answer before it closes.
+    link
+      .stop()
+      .then(() => bus.close())
+      .then(
+        () => process.exit(0),
+        (e: unknown) => {
+          logger.error({ err: e }, 'switchboard agent did not stop cleanly');
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  return -1; // keep running
+}

@@ -1,0 +1,98 @@
+/**
+ * Several control-plane replicas applying the same reports to one PostgreSQL database: each change
+ * lands once and is announced once, and a replica that lags behind cannot undo a newer report.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createFreshPostgresDatabase, postgresSkipReason } from '../../test/support/postgres.js';
+import { FakeAdapter } from '../../test/support/fake-adapter.js';
+import { openStore } from '../store/kysely/kysely-store.js';
+import type { Store } from '../store/store.js';
+import { MemoryBus } from '../bus/memory/memory-bus.js';
+import { subjects } from '../bus/bus.js';
+import type { SessionReport } from '../domain/session.js';
+import { AgentLink } from './agent-link.js';
+import { silentLogger } from './logger.js';
+import type { GatewayReport } from './reports.js';
+import type { SessionEvent } from './session-events.js';
+import { SessionSync } from './sync.js';
+
+const skip = await postgresSkipReason();
+
+describe('session sync with two replicas on one PostgreSQL database', { skip }, () => {
+  let db: Awaited<ReturnType<typeof createFreshPostgresDatabase>>;
+  let storeA: Store;
+  let storeB: Store;
+  const bus = new MemoryBus();
+  const events: SessionEvent[] = [];
+
+  before(async () => {
+    db = await createFreshPostgresDatabase();
+    storeA = await openStore(db.url);
+    storeB = await openStore(db.url); // its own pool, as another process would have
+    bus.subscribe(subjects.sessionEvents, (e) => void events.push(e as SessionEvent));
+  });
+  after(async () => {
+    await bus.close();
+    await storeA?.close();
+    await storeB?.close();
+    await db?.drop();
+  });
+
+  test('both replicas apply every report; each session is stored once and announced once', async () => {
+    const syncA = new SessionSync({ store: storeA, bus, logger: silentLogger });
+    const syncB = new SessionSync({ store: storeB, bus, logger: silentLogger });
+    syncA.start();
+    syncB.start();
+    const gw = new FakeAdapter({ id: 'gw-rep' });
+    const agent = new AgentLink({ bus, adapters: [gw], logger: silentLogger, heartbeatMs: 60_000 });
+    agent.start();
+    const refs: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      refs.push(gw.connect(`user${i}`).ref);
+      if (i % 5 === 0) await gw.snapshot(); // snapshots racing deltas on both replicas
+    }
+    for (const ref of refs.slice(0, 5)) gw.quit(ref);
+    await gw.snapshot();
+    await new Promise((r) => setImmediate(r));
+    await Promise.all([syncA.idle(), syncB.idle()]);
+    await agent.stop();
+    syncA.stop();
+    syncB.stop();
+
+    const online = await storeA.sessions.listOnlineByGateway('gw-rep');
+    assert.deepEqual(new Set(online.map((s) => s.ref)), new Set(refs.slice(5)));
+    for (const ref of refs) assert.ok(await storeB.sessions.findByRef('gw-rep', ref), `${ref} stored`);
+    const connected = events.filter((e) => e.type === 'session.connected' && e.session.gatewayId === 'gw-rep');
+    const ended = events.filter((e) => e.type === 'session.disconnected' && e.session.gatewayId === 'gw-rep');
+    assert.equal(connected.length, 20, 'one session.connected per session, not one per replica');
+    assert.equal(new Set(connected.map((e) => e.session.ref)).size, 20);
+    assert.equal(ended.length, 5, 'one session.disconnected per ended session');
+  });
+
+  test('a lagging replica applying an older snapshot does not end a session a newer report created', async () => {
+    const syncA = new SessionSync({ store: storeA, bus, logger: silentLogger });
+    const syncB = new SessionSync({ store: storeB, bus, logger: silentLogger });
+    const gateway = { name: 'Lag', region: 'test', protocol: 'openvpn' as const, mode: 'observe' as const };
+    const base = { gatewayId: 'gw-lag', agentId: 'agt_test', seq: 0 };
+    const t = Date.now();
+    const session: SessionReport = {
+      ref: 'lag:1', userName: 'late', commonName: 'late', clientAddress: '127.0.0.1:5000', virtualAddress: '10.9.0.2',
+      virtualAddress6: null, connectedAt: t + 2, bytesReceived: 0, bytesSent: 0, clientVersion: null, clientPlatform: null,
+    };
+    const older: GatewayReport = { ...base, type: 'snapshot', at: t + 1, gateway, daemonStartedAt: t, sessions: [] };
+    const connected: GatewayReport = { ...base, type: 'connected', at: t + 2, session };
+    const newer: GatewayReport = { ...base, type: 'snapshot', at: t + 3, gateway, daemonStartedAt: t, sessions: [] };
+
+    await syncA.enqueue(older);
+    await syncA.enqueue(connected); // replica A is ahead
+    await syncB.enqueue(older); // replica B is still applying the older snapshot
+    assert.equal((await storeA.sessions.findByRef('gw-lag', 'lag:1'))?.endedAt, null, 'the older snapshot cannot speak for it');
+    await syncB.enqueue(connected);
+    await syncA.enqueue(newer);
+    await syncB.enqueue(newer);
+    const ended = await storeA.sessions.findByRef('gw-lag', 'lag:1');
+    assert.equal(ended?.endCause, 'CLIENT_DISCONNECT', 'the newer snapshot lacks it: ended');
+    assert.equal(events.filter((e) => e.type === 'session.disconnected' && e.session.ref === 'lag:1').length, 1);
+  });
+});
