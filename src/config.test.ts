@@ -90,3 +90,33 @@ for (const [label, body, expect] of [
     });
   });
 }
+
+test('NATS credentials: user/password, token, or their _FILE variants; secrets never in the message', () => {
+  assert.deepEqual(loadConfig({}).natsAuth, {});
+  assert.deepEqual(loadConfig({ SWITCHBOARD_NATS_USER: 'agent', SWITCHBOARD_NATS_PASSWORD: 's3cret' }).natsAuth, { user: 'agent', pass: 's3cret' });
+  const tokenFile = join(dir, 'nats.token');
+  writeFileSync(tokenFile, 'tok-from-file\n');
+  assert.deepEqual(loadConfig({ SWITCHBOARD_NATS_TOKEN_FILE: tokenFile }).natsAuth, { token: 'tok-from-file' });
+  for (const [env, variable] of [
+    [{ SWITCHBOARD_NATS_USER: 'agent' }, 'SWITCHBOARD_NATS_PASSWORD'],
+    [{ SWITCHBOARD_NATS_PASSWORD: 's3cret' }, 'SWITCHBOARD_NATS_USER'],
+    [{ SWITCHBOARD_NATS_TOKEN: 's3cret', SWITCHBOARD_NATS_USER: 'agent', SWITCHBOARD_NATS_PASSWORD: 's3cret' }, 'SWITCHBOARD_NATS_TOKEN'],
+    [{ SWITCHBOARD_NATS_TOKEN: 's3cret', SWITCHBOARD_NATS_TOKEN_FILE: tokenFile }, 'SWITCHBOARD_NATS_TOKEN'],
+    [{ SWITCHBOARD_NATS_PASSWORD_FILE: join(dir, 'missing.pw'), SWITCHBOARD_NATS_USER: 'agent' }, 'SWITCHBOARD_NATS_PASSWORD_FILE'],
+  ] as const) {
+    assert.throws(() => loadConfig(env), (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      assert.ok(e.message.startsWith(`${variable}:`), e.message);
+      assert.ok(!e.message.includes('s3cret'), 'no secret in the message');
+      return true;
+    });
+  }
+});
+
+test('SWITCHBOARD_HEARTBEAT_MS defaults to 5000 and stays under the default liveness bound', () => {
+  const c = loadConfig({});
+  assert.equal(c.heartbeatMs, 5000);
+  assert.ok(c.gatewayLivenessMs <= 15_000);
+  assert.ok(c.heartbeatMs * 2 < c.gatewayLivenessMs, 'one lost heartbeat does not mark a gateway down');
+  assert.equal(loadConfig({ SWITCHBOARD_HEARTBEAT_MS: '250' }).heartbeatMs, 250);
+});

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { FakeAdapter } from './support/fake-adapter.js';
+import type { SessionReport } from '../src/domain/session.js';
 import { startApp, waitFor, type AppHarness } from './support/app-harness.js';
 
 const run = promisify(execFile);
@@ -176,7 +177,7 @@ describe('concurrency and paging through the API', () => {
 
   test('paging onlineSessions while sessions come and go: no duplicates, no gaps among survivors', async () => {
     const user = `pager-${Date.now()}`;
-    const refs = [];
+    const refs: SessionReport[] = [];
     for (let i = 0; i < 30; i++) refs.push(gw.connect(user));
     await waitFor(async () => (await h.app.store.sessions.countOnline({ userName: user })) === 30, 5000, '30 sessions');
     const seen: string[] = [];

@@ -1,0 +1,111 @@
+/**
+ * `switchboard` as a separate OS process (`node bin/switchboard.js <command>`), for tests of the
+ * many-hosts shape: control-plane replicas and agents, each with its own environment, tracked by
+ * PID, their output kept for assertions and error messages.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const BIN = fileURLToPath(new URL('../../bin/switchboard.js', import.meta.url));
+const POLL_MS = 20;
+
+/** PIDs still running, killed if the test process exits without its teardown. */
+const live = new Set<number>();
+process.on('exit', () => {
+  for (const pid of live) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
+/** The parent's environment without any SWITCHBOARD_* variable or test-runner marker, plus `env`. */
+function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
+  const base: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!k.startsWith('SWITCHBOARD_') && !k.startsWith('NODE_TEST')) base[k] = v;
+  }
+  return { ...base, ...env };
+}
+
+export class SwitchboardProcess {
+  readonly pid: number;
+  private readonly child: ChildProcess;
+  private text = '';
+  private exited = false;
+  private readonly exitPromise: Promise<void>;
+
+  private constructor(readonly name: string, args: string[], env: Record<string, string>) {
+    this.child = spawn(process.execPath, [BIN, ...args], { env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    if (this.child.pid === undefined) throw new Error(`could not start ${name}`);
+    this.pid = this.child.pid;
+    live.add(this.pid);
+    for (const stream of [this.child.stdout!, this.child.stderr!]) {
+      stream.setEncoding('utf8');
+      stream.on('data', (d: string) => {
+        this.text += d;
+      });
+    }
+    this.exitPromise = new Promise((resolve) => {
+      this.child.on('exit', () => {
+        this.exited = true;
+        live.delete(this.pid);
+        resolve();
+      });
+    });
+  }
+
+  /** Starts `switchboard <args>` with only the given SWITCHBOARD_* variables. */
+  static start(name: string, args: string[], env: Record<string, string>): SwitchboardProcess {
+    return new SwitchboardProcess(name, args, env);
+  }
+
+  get running(): boolean {
+    return !this.exited;
+  }
+
+  /** Everything it wrote to stdout and stderr so far. */
+  output(): string {
+    return this.text;
+  }
+
+  /** Resolves with the first match of `pattern` in its output; rejects on timeout or exit. */
+  async waitForOutput(pattern: RegExp, timeoutMs = 20_000): Promise<RegExpExecArray> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const m = pattern.exec(this.text);
+      if (m) return m;
+      if (this.exited) throw new Error(`${this.name} exited before printing ${pattern}\n${this.tail()}`);
+      if (Date.now() > deadline) throw new Error(`${this.name} did not print ${pattern} in time\n${this.tail()}`);
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    if (this.exited) return;
+    try {
+      process.kill(this.pid, signal);
+    } catch {
+      // raced with its exit
+    }
+  }
+
+  async waitExited(): Promise<void> {
+    await this.exitPromise;
+  }
+
+  /** SIGTERM, then SIGKILL if it has not exited after `graceMs`. */
+  async stop(graceMs = 5_000): Promise<void> {
+    if (this.exited) return;
+    this.kill('SIGTERM');
+    const timer = setTimeout(() => this.kill('SIGKILL'), graceMs);
+    await this.exitPromise;
+    clearTimeout(timer);
+  }
+
+  tail(lines = 20): string {
+    return `--- ${this.name} (pid ${this.pid}) ---\n${this.text.trimEnd().split('\n').slice(-lines).join('\n')}`;
+  }
+}
