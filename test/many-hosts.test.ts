@@ -29,6 +29,13 @@ const SESSIONS = `query ($gw: String) { onlineSessions(first: 100, filter: { gat
 interface Row { id: string; user: { name: string }; gateway: { id: string; agentConnected: boolean }; confirmed: boolean }
 interface Reply { status: number; text: string; json: { data?: Record<string, unknown> | null; errors?: { extensions?: { code?: string } }[] } }
 
+test('switchboard agent without SWITCHBOARD_NATS_URL stops with a one-line message and exit code 2', async () => {
+  const p = SwitchboardProcess.start('agent without NATS', ['agent'], {});
+  await p.waitExited();
+  assert.equal(p.exitCode, 2);
+  assert.equal(p.output(), 'switchboard: SWITCHBOARD_NATS_URL: required by switchboard agent (e.g. nats://nats.internal:4222)\n');
+});
+
 const skip = openvpnSkipReason() || (await postgresSkipReason()) || (await natsSkipReason());
 
 describe('many hosts: two gateways, two agents, two replicas, one PostgreSQL, NATS', { skip }, () => {

@@ -1,9 +1,5 @@
 /** The `switchboard` command. Each subcommand lives in its own file; this one only dispatches. */
 import { ConfigError } from '../config.js';
-import { runStart } from './start-command.js';
-import { runToken } from './token-command.js';
-import { runDemo } from './demo-command.js';
-import { runAgent } from './agent-command.js';
 
 const USAGE = `Usage: switchboard <command> [options]
 
@@ -19,17 +15,18 @@ Commands:
 
 Configuration comes from SWITCHBOARD_* environment variables (see the README).`;
 
+// Each command is loaded when run: `switchboard agent` on a gateway host loads no API, store or demo code.
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'start':
-      return runStart(rest);
+      return (await import('./start-command.js')).runStart(rest);
     case 'agent':
-      return runAgent(rest);
+      return (await import('./agent-command.js')).runAgent(rest);
     case 'token':
-      return runToken(rest);
+      return (await import('./token-command.js')).runToken(rest);
     case 'demo':
-      return runDemo(rest);
+      return (await import('./demo-command.js')).runDemo(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -33,6 +33,11 @@ export interface ServerOptions {
   managementPassword?: string;
   /** Also hand out IPv6 addresses (`server-ipv6`). */
   ipv6?: boolean;
+  /**
+   * `management-hold`: the daemon waits for a management client's `hold release` before it starts;
+   * `start()` then returns once the management socket listens.
+   */
+  hold?: boolean;
 }
 
 export interface ClientOptions {
@@ -162,7 +167,7 @@ export class LabServer {
     return this.process.waitForLog(pattern, options);
   }
 
-  /** Starts the daemon (again, after `stop()`) and waits for `Initialization Sequence Completed`. */
+  /** Starts the daemon (again, after `stop()`) and waits for `Initialization Sequence Completed` (see `hold`). */
   async start(): Promise<void> {
     if (this.running) throw new Error('lab: server already running');
     await mkdir(this.dir, { recursive: true });
@@ -173,7 +178,7 @@ export class LabServer {
     const logPath = join(this.dir, `server-${this.starts}.log`);
     this.process = new LabProcess(`server ${this.proto}/${this.mode}:${this.port}`, logPath, ['--config', 'server.conf', '--log', logPath], this.dir);
     try {
-      await this.process.waitForLog(READY, { timeoutMs: 15_000 });
+      await this.process.waitForLog(this.options.hold ? /MANAGEMENT: unix domain socket listening/ : READY, { timeoutMs: 15_000 });
     } catch (e) {
       await this.process.stop();
       throw e;
@@ -234,6 +239,7 @@ export class LabServer {
       `management ${this.socketPath} unix${this.managementPasswordFile ? ` ${this.managementPasswordFile}` : ''}`,
     ];
     if (ipv6) lines.push(`server-ipv6 fd00:5b:${this.port.toString(16)}::/64`);
+    if (this.options.hold) lines.push('management-hold');
     if (mode === 'authorize') lines.push('management-client-auth', 'auth-user-pass-optional');
     return `${lines.join('\n')}\n`;
   }

@@ -35,6 +35,7 @@ export class SwitchboardProcess {
   private readonly child: ChildProcess;
   private text = '';
   private exited = false;
+  private code: number | null = null;
   private readonly exitPromise: Promise<void>;
 
   private constructor(readonly name: string, args: string[], env: Record<string, string>) {
@@ -49,8 +50,9 @@ export class SwitchboardProcess {
       });
     }
     this.exitPromise = new Promise((resolve) => {
-      this.child.on('exit', () => {
+      this.child.on('exit', (code) => {
         this.exited = true;
+        this.code = code;
         live.delete(this.pid);
         resolve();
       });
@@ -60,6 +62,11 @@ export class SwitchboardProcess {
   /** Starts `switchboard <args>` with only the given SWITCHBOARD_* variables. */
   static start(name: string, args: string[], env: Record<string, string>): SwitchboardProcess {
     return new SwitchboardProcess(name, args, env);
+  }
+
+  /** The exit code once it has exited (null while running or when ended by a signal). */
+  get exitCode(): number | null {
+    return this.code;
   }
 
   get running(): boolean {

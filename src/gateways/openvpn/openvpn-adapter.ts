@@ -14,6 +14,9 @@
  *   (with ENV) but never `>CLIENT:DISCONNECT`; the only other sign is `>NOTIFY:info,remote-exit,EXIT`
  *   without a Client ID. So observe mode polls `status 3` (every `observePollMs`) and reports the
  *   sessions that vanished, plus any it missed.
+ * - Authorize mode: a `>CLIENT:CONNECT` sent while no management client is connected is lost and that
+ *   client hangs until its handshake window ends (60 s). Run the daemon with `management-hold` to
+ *   close that gap: it then waits for the adapter, which answers `>HOLD` with `hold release`.
  * - `client-kill` over UDP leaves the instance in `status` for about 5 s (the daemon's delayed exit).
  *   The adapter hides killed Client IDs from its reports at once, and frees the UDP instance with
  *   `kill <ip:port>` after a grace period (see udp-slot-release.ts for why not at once). Over TCP the
@@ -21,7 +24,6 @@
  *   it is never sent there. UDP vs TCP is the daemon's `proto_1` ENV value, present in every `>CLIENT:`
  *   block of both modes; while unknown, no `kill` is sent and the delayed exit frees the slot.
  */
-import type { SessionReport } from '../../domain/session.js';
 import {
   GatewayUnavailableError,
   type AdapterEvent, type DisconnectCommand, type DisconnectOutcome, type GatewayAdapter, type GatewayConfig,
@@ -32,9 +34,8 @@ import { silentOpenVpnLogger, type OpenVpnLogger } from './log.js';
 import { ManagementClient, type CommandReply, type ManagementClientOptions } from './management-client.js';
 import { parseStateLine, type Notification } from './notification-parser.js';
 import { readPasswordFile } from './password-file.js';
-import {
-  clientInfoOf, isKillableAddress, parseSessionRef, reportFromEnv, reportFromRow, sessionRef, type ClientInfo,
-} from './session-reports.js';
+import { isKillableAddress, parseSessionRef } from './session-reports.js';
+import { SessionTable } from './session-table.js';
 import { parseStatus } from './status-parser.js';
 import { UdpSlotRelease } from './udp-slot-release.js';
 
@@ -62,16 +63,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
   private instance: number | null = null;
   /** `instance` was read on the current link (a reconnect may have reached a new daemon). */
   private instanceRead: Promise<void> | null = null;
-  /** Live sessions of the current instance by Client ID, as last reported. */
-  private sessions = new Map<number, SessionReport>();
-  /** Whether `sessions` reflects a status read on the current link and instance. */
-  private fresh = false;
-  private readonly info = new Map<number, ClientInfo>();
-  /**
-   * Client IDs this adapter killed: hidden from reports from the kill on, their end is an
-   * ADMIN_DISCONNECT, reported once (`reported`). Forgotten when the daemon no longer lists them.
-   */
-  private readonly killed = new Map<number, { reported: boolean }>();
+  private readonly table: SessionTable;
   private readonly release: UdpSlotRelease;
   private udp: boolean | null = null;
   private refreshChain: Promise<void> = Promise.resolve();
@@ -79,6 +71,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
 
   constructor(readonly config: GatewayConfig, private readonly options: OpenVpnAdapterOptions = {}) {
     this.logger = options.logger ?? silentOpenVpnLogger;
+    this.table = new SessionTable((event) => this.emit(event), config.mode === 'observe');
     this.authorizer = new ClientAuthorizer({
       gatewayId: config.id, mode: config.mode, logger: this.logger, command: (text) => this.command(text),
     });
@@ -106,6 +99,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     this.release.clear();
+    this.table.flush();
     const link = this.link;
     this.link = null;
     this.emit = () => {};
@@ -130,25 +124,25 @@ export class OpenVpnAdapter implements GatewayAdapter {
     if (ref.instanceStartedAt !== this.instance) return 'NOT_FOUND';
     const cid = ref.clientId;
     // Killed already: over UDP the daemon still lists it (and would say SUCCESS again) for a few seconds.
-    if (this.killed.has(cid)) return 'NOT_FOUND';
-    const known = this.sessions.get(cid);
+    if (this.table.isKilled(cid)) return 'NOT_FOUND';
+    const known = this.table.get(cid);
     if (known && command.userName && known.userName !== command.userName) {
       this.logger.warn({ ref: command.ref, expected: command.userName, found: known.userName }, 'openvpn: ref now belongs to another user; not killing');
       return 'NOT_FOUND';
     }
     // Block before the kill: a RESTARTed client is back within about a second.
     const undoBlock = this.authorizer.block(command.userName, command.blockSeconds);
-    this.killed.set(cid, { reported: false }); // before sending: the DISCONNECT can arrive ahead of the reply
+    this.table.markKilled(cid);
     let reply: CommandReply;
     try {
       reply = await link.command(clientKillCommand(cid, command.mode, command.message), { timeoutMs: Math.max(1, deadline - Date.now()) });
     } catch (e) {
-      this.killed.delete(cid);
+      this.table.unmarkKilled(cid);
       undoBlock?.();
       throw e instanceof GatewayUnavailableError ? e : new GatewayUnavailableError(e instanceof Error ? e.message : String(e));
     }
     if (!reply.ok) {
-      this.killed.delete(cid);
+      this.table.unmarkKilled(cid);
       undoBlock?.();
       if (/client-kill command failed/.test(reply.message)) return 'NOT_FOUND';
       throw new Error(`the daemon refused client-kill: ${reply.message}`);
@@ -185,7 +179,8 @@ export class OpenVpnAdapter implements GatewayAdapter {
   }
 
   private onDown(error: string): void {
-    this.fresh = false;
+    this.table.daemonGoing();
+    this.table.markStale();
     this.instanceRead = null;
     this.release.clear();
     this.emit({ type: 'link-down', error });
@@ -227,10 +222,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
   private setInstance(startedAt: number | null): void {
     if (startedAt === this.instance) return;
     this.instance = startedAt;
-    this.sessions = new Map();
-    this.fresh = false;
-    this.info.clear();
-    this.killed.clear();
+    this.table.reset();
     this.release.clear();
     this.udp = null;
   }
@@ -247,20 +239,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
     const reply = await this.command('status 3', true);
     const instance = this.instance; // read after the reply: a `>STATE:` before it has been applied
     if (instance === null) throw new GatewayUnavailableError('the daemon is restarting');
-    const { rows } = parseStatus(reply.lines);
-    const listed = new Set(rows.map((row) => row.clientId));
-    const current = new Map(rows.filter((row) => !this.killed.has(row.clientId))
-      .map((row) => [row.clientId, reportFromRow(instance, row, this.info.get(row.clientId))]));
-    const wasFresh = this.fresh;
-    if (wasFresh && this.config.mode === 'observe') {
-      for (const [cid, s] of this.sessions) if (!current.has(cid)) this.ended(cid, s.ref, {});
-      for (const [cid, s] of current) if (!this.sessions.has(cid)) this.emit({ type: 'session-connected', session: s });
-    }
-    for (const cid of this.info.keys()) if (!listed.has(cid)) this.info.delete(cid);
-    for (const cid of this.killed.keys()) if (!listed.has(cid)) this.killed.delete(cid);
-    this.sessions = current;
-    this.fresh = true;
-    if (emitSnapshot || !wasFresh) this.emit({ type: 'snapshot', daemonStartedAt: instance * 1000, sessions: [...current.values()] });
+    this.table.applyStatus(instance, parseStatus(reply.lines).rows, emitSnapshot);
   }
 
   private onNotification(n: Notification): void {
@@ -268,6 +247,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
       // A soft restart (SIGUSR1/SIGHUP) keeps the process and this link: RECONNECTING, then CONNECTED
       // with a new time and Client IDs from 0. In between no ref is valid.
       if (n.state.name !== 'CONNECTED') {
+        this.table.daemonGoing();
         this.setInstance(null);
         this.instanceRead = null;
       } else if (n.state.time !== this.instance) {
@@ -279,43 +259,23 @@ export class OpenVpnAdapter implements GatewayAdapter {
     } else if (n.kind === 'client') {
       this.logger.debug({ event: n.event, cid: n.cid, kid: n.kid, env: n.env }, 'openvpn: client notification');
       this.onClient(n);
+    } else if (n.kind === 'other' && n.source === 'HOLD') {
+      // `management-hold`: the daemon starts only once we are here, so no CONNECT goes unanswered.
+      this.command('hold release').then(
+        (r) => this.logger.info({ gatewayId: this.config.id, reply: r.message }, 'openvpn: released the daemon from hold'),
+        (e: unknown) => this.logger.warn({ gatewayId: this.config.id, err: e instanceof Error ? e.message : String(e) }, 'openvpn: hold release failed'),
+      );
     }
   }
 
   private onClient(n: ClientNotification): void {
     if (n.env.proto_1) this.udp = n.env.proto_1.startsWith('udp');
-    if (n.event === 'CONNECT' || n.event === 'REAUTH' || n.event === 'ESTABLISHED') this.info.set(n.cid, clientInfoOf(n.env));
-    if (n.event === 'CONNECT' || n.event === 'REAUTH') {
-      void this.authorizer.answer(n);
-    } else if (n.event === 'ESTABLISHED' && this.instance !== null) {
-      const session = reportFromEnv(this.instance, n.cid, n.env);
-      this.sessions.set(n.cid, session);
-      this.emit({ type: 'session-connected', session });
-    } else if (n.event === 'DISCONNECT' && this.instance !== null) {
-      const known = this.sessions.delete(n.cid);
-      this.info.delete(n.cid);
-      // Denied and half-authenticated clients were never sessions.
-      if (known || this.killed.has(n.cid)) {
-        this.ended(n.cid, sessionRef(this.instance, n.cid), { bytesReceived: count(n.env.bytes_received), bytesSent: count(n.env.bytes_sent) });
-      }
-      this.killed.delete(n.cid);
-    }
-  }
-
-  private ended(cid: number, ref: string, bytes: { bytesReceived?: number; bytesSent?: number }): void {
-    const killed = this.killed.get(cid);
-    if (killed?.reported) return;
-    if (killed) killed.reported = true;
-    this.emit({ type: 'session-disconnected', ref, cause: killed ? 'ADMIN_DISCONNECT' : 'CLIENT_DISCONNECT', at: Date.now(), ...bytes });
+    if (n.event === 'CONNECT' || n.event === 'REAUTH') void this.authorizer.answer(n);
+    if (this.instance !== null) this.table.applyClient(this.instance, n);
   }
 
   private command(text: string, multiline = false): Promise<CommandReply> {
     if (!this.link) return Promise.reject(new GatewayUnavailableError('the adapter is stopped'));
     return this.link.command(text, { timeoutMs: this.options.commandTimeoutMs ?? 5_000, multiline });
   }
-}
-
-function count(text: string | undefined): number | undefined {
-  const n = Number(text);
-  return text !== undefined && text !== '' && Number.isFinite(n) ? n : undefined;
 }

@@ -1,0 +1,133 @@
+/**
+ * The live sessions of the current daemon instance, by Client ID, kept from `status 3` reads and from
+ * `>CLIENT:` notifications, and turned into adapter events. Observe mode has no `>CLIENT:DISCONNECT`,
+ * so there each status read also reports the difference to the previous one.
+ */
+import type { EndCause, SessionReport } from '../../domain/session.js';
+import type { AdapterEvent } from '../adapter.js';
+import type { Notification } from './notification-parser.js';
+import { clientInfoOf, reportFromEnv, reportFromRow, sessionRef, type ClientInfo } from './session-reports.js';
+import type { StatusRow } from './status-parser.js';
+
+type Ended = Extract<AdapterEvent, { type: 'session-disconnected' }>;
+
+export class SessionTable {
+  private sessions = new Map<number, SessionReport>();
+  /** `sessions` reflects a status read on the current link and instance. */
+  private fresh = false;
+  /** IV_VER/IV_PLAT from ENV blocks: `status 3` has no client version. */
+  private readonly info = new Map<number, ClientInfo>();
+  /**
+   * Client IDs the adapter killed: hidden from reports from the kill on (over UDP the daemon lists
+   * them for seconds more), their end is an ADMIN_DISCONNECT, reported once. Forgotten once unlisted.
+   */
+  private readonly killed = new Map<number, { reported: boolean }>();
+  /**
+   * Client ends from `>CLIENT:DISCONNECT`, held back briefly: when the daemon stops or soft-restarts it
+   * first sends a DISCONNECT for every client and only then `>STATE:…,EXITING|RECONNECTING` (or closes
+   * the link), so the cause is known only a moment later.
+   */
+  private held: Ended[] = [];
+  private heldTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly emit: (event: AdapterEvent) => void,
+    private readonly diffStatus: boolean,
+    private readonly holdMs = 100,
+  ) {}
+
+  get(clientId: number): SessionReport | undefined {
+    return this.sessions.get(clientId);
+  }
+
+  /** A new daemon instance: nothing of the old one applies. */
+  reset(): void {
+    this.flush('GATEWAY_RESTART');
+    this.sessions = new Map();
+    this.fresh = false;
+    this.info.clear();
+    this.killed.clear();
+  }
+
+  /** The link dropped: events may have been missed, so the next status read is a snapshot, not a diff. */
+  markStale(): void {
+    this.fresh = false;
+  }
+
+  /** The daemon is exiting or restarting: the ends just received are GATEWAY_RESTART. */
+  daemonGoing(): void {
+    this.flush('GATEWAY_RESTART');
+  }
+
+  /** Emits the held ends (at once, e.g. on stop). */
+  flush(cause?: EndCause): void {
+    clearTimeout(this.heldTimer);
+    this.heldTimer = undefined;
+    for (const e of this.held.splice(0)) this.emit(cause ? { ...e, cause } : e);
+  }
+
+  isKilled(clientId: number): boolean {
+    return this.killed.has(clientId);
+  }
+
+  /** Before the kill is sent: the daemon's DISCONNECT can arrive ahead of its reply. */
+  markKilled(clientId: number): void {
+    this.killed.set(clientId, { reported: false });
+  }
+
+  /** The kill failed or was refused. */
+  unmarkKilled(clientId: number): void {
+    this.killed.delete(clientId);
+  }
+
+  /** Applies a status read; emits a snapshot when asked or when the table was stale, else (observe mode) the deltas. */
+  applyStatus(instance: number, rows: StatusRow[], emitSnapshot: boolean): void {
+    const listed = new Set(rows.map((row) => row.clientId));
+    const current = new Map(rows.filter((row) => !this.killed.has(row.clientId))
+      .map((row) => [row.clientId, reportFromRow(instance, row, this.info.get(row.clientId))]));
+    const wasFresh = this.fresh;
+    if (wasFresh && this.diffStatus) {
+      for (const [cid, s] of this.sessions) if (!current.has(cid)) this.ended(cid, s.ref, {});
+      for (const [cid, s] of current) if (!this.sessions.has(cid)) this.emit({ type: 'session-connected', session: s });
+    }
+    for (const cid of this.info.keys()) if (!listed.has(cid)) this.info.delete(cid);
+    for (const cid of this.killed.keys()) if (!listed.has(cid)) this.killed.delete(cid);
+    this.sessions = current;
+    this.fresh = true;
+    if (emitSnapshot || !wasFresh) this.emit({ type: 'snapshot', daemonStartedAt: instance * 1000, sessions: [...current.values()] });
+  }
+
+  /** `>CLIENT:` blocks: ESTABLISHED (both modes) and DISCONNECT (authorize mode only) are reported. */
+  applyClient(instance: number, n: Extract<Notification, { kind: 'client' }>): void {
+    if (n.event === 'CONNECT' || n.event === 'REAUTH' || n.event === 'ESTABLISHED') this.info.set(n.cid, clientInfoOf(n.env));
+    if (n.event === 'ESTABLISHED') {
+      const session = reportFromEnv(instance, n.cid, n.env);
+      this.sessions.set(n.cid, session);
+      this.emit({ type: 'session-connected', session });
+    } else if (n.event === 'DISCONNECT') {
+      const known = this.sessions.delete(n.cid);
+      this.info.delete(n.cid);
+      // Denied and half-authenticated clients were never sessions.
+      if (known || this.killed.has(n.cid)) {
+        this.ended(n.cid, sessionRef(instance, n.cid), { bytesReceived: count(n.env.bytes_received), bytesSent: count(n.env.bytes_sent) }, true);
+      }
+      this.killed.delete(n.cid);
+    }
+  }
+
+  private ended(cid: number, ref: string, bytes: { bytesReceived?: number; bytesSent?: number }, hold = false): void {
+    const killed = this.killed.get(cid);
+    if (killed?.reported) return;
+    if (killed) killed.reported = true;
+    const event: Ended = { type: 'session-disconnected', ref, cause: killed ? 'ADMIN_DISCONNECT' : 'CLIENT_DISCONNECT', at: Date.now(), ...bytes };
+    if (killed || !hold) return this.emit(event);
+    this.held.push(event);
+    clearTimeout(this.heldTimer);
+    this.heldTimer = setTimeout(() => this.flush(), this.holdMs);
+  }
+}
+
+function count(text: string | undefined): number | undefined {
+  const n = Number(text);
+  return text !== undefined && text !== '' && Number.isFinite(n) ? n : undefined;
+}
