@@ -7,6 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { GatewayConfig } from './gateways/adapter.js';
 import { GATEWAY_ID_PATTERN } from './domain/ids.js';
+import { parseRateLimit, type RateLimit } from './api/rate-limit.js';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -29,6 +30,10 @@ export interface Config {
   disconnectTimeoutMs: number;
   gatewayLivenessMs: number;
   bodyLimitBytes: number;
+  /** Requests per second and burst per API token, per replica (`ratePerSecond` 0: off). */
+  rateLimitPerToken: RateLimit;
+  /** Requests per second and burst per client IP, authenticated or not, per replica (0: off). */
+  rateLimitPerIp: RateLimit;
   gateways: GatewayConfig[];
 }
 
@@ -40,6 +45,14 @@ export interface NatsAuth {
 }
 
 const int = (min: number, max: number) => z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max));
+
+/** `RATE` or `RATE:BURST` requests per second; `0` turns the limit off. */
+const rateLimit = () =>
+  z.string().transform((v, ctx) => {
+    const limit = parseRateLimit(v);
+    if (limit === null) ctx.addIssue({ code: 'custom', message: 'must be RATE or RATE:BURST (requests per second, burst), or 0 for no limit' });
+    return limit ?? { ratePerSecond: 0, burst: 0 };
+  });
 
 /** Each variable: its schema and its default. The README documents exactly these. */
 const ENV = {
@@ -56,6 +69,8 @@ const ENV = {
   SWITCHBOARD_GATEWAY_LIVENESS_MS: { schema: int(1000, 3_600_000), default: '15000' },
   SWITCHBOARD_BODY_LIMIT_BYTES: { schema: int(1024, 64 * 1024 * 1024), default: '1048576' },
   SWITCHBOARD_HEARTBEAT_MS: { schema: int(100, 600_000), default: '5000' },
+  SWITCHBOARD_RATE_LIMIT_PER_TOKEN: { schema: rateLimit(), default: '200:400' },
+  SWITCHBOARD_RATE_LIMIT_PER_IP: { schema: rateLimit(), default: '1000:2000' },
 } as const;
 
 function read<K extends keyof typeof ENV>(env: NodeJS.ProcessEnv, key: K): z.output<(typeof ENV)[K]['schema']> {
@@ -152,6 +167,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     disconnectTimeoutMs: read(env, 'SWITCHBOARD_DISCONNECT_TIMEOUT_MS'),
     gatewayLivenessMs: read(env, 'SWITCHBOARD_GATEWAY_LIVENESS_MS'),
     bodyLimitBytes: read(env, 'SWITCHBOARD_BODY_LIMIT_BYTES'),
+    rateLimitPerToken: read(env, 'SWITCHBOARD_RATE_LIMIT_PER_TOKEN'),
+    rateLimitPerIp: read(env, 'SWITCHBOARD_RATE_LIMIT_PER_IP'),
     gateways: configFile ? loadGatewayFile(configFile) : [],
   };
 }

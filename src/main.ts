@@ -97,7 +97,10 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
   const agents = new AgentLink({ bus, adapters, logger, heartbeatMs: Math.max(1000, Math.floor(config.gatewayLivenessMs / 3)) });
   agents.start();
 
-  const api = createApiServer({ core, logger, bodyLimitBytes: config.bodyLimitBytes });
+  const api = createApiServer({
+    core, logger, bodyLimitBytes: config.bodyLimitBytes,
+    rateLimitPerToken: config.rateLimitPerToken, rateLimitPerIp: config.rateLimitPerIp,
+  });
   await new Promise<void>((resolve, reject) => {
     api.server.once('error', reject);
     api.server.listen(config.port, config.host, () => resolve());

@@ -97,6 +97,8 @@ export class DocumentCache {
     try {
       document = parse(query, { maxTokens: this.maxTokens });
     } catch (error) {
+      // A document nested thousands of levels deep exhausts the recursive parser's stack: a limit, not a bug.
+      if (error instanceof RangeError) return [new GraphQLError('Query is too complex: nested too deeply', { extensions: { code: 'QUERY_TOO_COMPLEX' } })];
       const syntax = error instanceof GraphQLError ? error : new GraphQLError(String(error));
       return [new GraphQLError(syntax.message, { source: syntax.source, positions: syntax.positions, extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
     }

@@ -20,7 +20,8 @@ export type ApiErrorCode =
   | 'METHOD_NOT_ALLOWED'
   | 'NOT_ACCEPTABLE'
   | 'UNSUPPORTED_MEDIA_TYPE'
-  | 'NOT_FOUND';
+  | 'NOT_FOUND'
+  | 'RATE_LIMITED';
 
 const STATUS_BY_CODE: Readonly<Record<ApiErrorCode, number>> = {
   SESSION_NOT_FOUND: 400,
@@ -41,6 +42,7 @@ const STATUS_BY_CODE: Readonly<Record<ApiErrorCode, number>> = {
   NOT_ACCEPTABLE: 406,
   UNSUPPORTED_MEDIA_TYPE: 415,
   NOT_FOUND: 404,
+  RATE_LIMITED: 429,
 };
 
 /**

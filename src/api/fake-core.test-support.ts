@@ -3,7 +3,7 @@
  * plus counters so tests can prove what was (not) called. Not a model of core's internals.
  */
 import type { Connection, CoreApi, DisconnectOptions, DisconnectResult, GatewayView, RequestMeta } from '../core/api-types.js';
-import type { AuditFilter, SessionFilter } from '../core/api-types.js';
+import type { AuditFilter, BulkDisconnectInput, BulkDisconnectResult, SessionFilter } from '../core/api-types.js';
 import type { Actor } from '../domain/actor.js';
 import type { AuditEvent } from '../domain/audit.js';
 import { DomainError, MESSAGES } from '../domain/errors.js';
@@ -195,5 +195,11 @@ export class FakeCore implements CoreApi {
       }
     }
     throw new DomainError('TOKEN_NOT_FOUND', 'No active token has this id');
+  }
+
+  /** Bulk disconnect is core's (tested there and end to end); the fake only checks the scope. */
+  async disconnectSessions(actor: Actor, _input: BulkDisconnectInput): Promise<BulkDisconnectResult> {
+    requireScope(actor, 'sessions:disconnect', MESSAGES.disconnectForbidden);
+    return { matched: 0, ended: 0, alreadyGone: 0, failed: 0, errors: [] };
   }
 }

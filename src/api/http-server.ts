@@ -14,6 +14,7 @@ import { errorBody, errorResponse, INTERNAL_MESSAGE, type ApiErrorCode } from '.
 import { buildApiSchema } from './executable-schema.js';
 import { createGraphqlHandler } from './graphql-handler.js';
 import { readBody } from './request-body.js';
+import { RateLimiter, type RateLimit } from './rate-limit.js';
 
 export interface ApiServerOptions {
   core: CoreApi;
@@ -22,7 +23,17 @@ export interface ApiServerOptions {
   bodyLimitBytes?: number;
   /** Compile hot operations with graphql-jit (default true). */
   jit?: boolean;
+  /** Requests per API token (default 200/s, burst 400); `ratePerSecond: 0` turns it off. */
+  rateLimitPerToken?: RateLimit;
+  /** Requests per client IP, authenticated or not (default 1000/s, burst 2000); 0 turns it off. */
+  rateLimitPerIp?: RateLimit;
 }
+
+/** Defaults of the two rate limits (also those of the configuration). */
+export const DEFAULT_RATE_LIMITS = {
+  perToken: { ratePerSecond: 200, burst: 400 },
+  perIp: { ratePerSecond: 1000, burst: 2000 },
+} as const satisfies Record<string, RateLimit>;
 
 export interface ApiServer {
   server: Server;
@@ -72,8 +83,17 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   const { core, logger } = options;
   const bodyLimit = options.bodyLimitBytes ?? 1024 * 1024;
   const graphql = createGraphqlHandler({ schema: buildApiSchema(), logger, jit: options.jit });
+  const perToken = new RateLimiter(options.rateLimitPerToken ?? DEFAULT_RATE_LIMITS.perToken);
+  const perIp = new RateLimiter(options.rateLimitPerIp ?? DEFAULT_RATE_LIMITS.perIp);
+
+  function rateLimited(res: ServerResponse, retryAfterSeconds: number): number {
+    return send(res, errorResponse('RATE_LIMITED', `Too many requests; retry after ${retryAfterSeconds} s`, { 'retry-after': String(retryAfterSeconds) }));
+  }
 
   async function serveGraphql(req: IncomingMessage, res: ServerResponse): Promise<number> {
+    // The IP's bucket first, before the token is even looked at: guessing tokens costs requests too.
+    const byIp = perIp.take(req.socket.remoteAddress ?? 'unknown');
+    if (!byIp.ok) return rateLimited(res, byIp.retryAfterSeconds);
     let actor: Actor;
     try {
       const userAgent = req.headers['user-agent'] ?? null;
@@ -84,6 +104,10 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       }
       throw error;
     }
+    if (actor.tokenId !== null) {
+      const byToken = perToken.take(actor.tokenId);
+      if (!byToken.ok) return rateLimited(res, byToken.retryAfterSeconds);
+    }
     let body: string | null = null;
     if (req.method === 'POST') {
       const read = await readBody(req, bodyLimit);
@@ -92,6 +116,8 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
         return send(res, errorResponse(read.code, read.message, read.code === 'PAYLOAD_TOO_LARGE' ? { connection: 'close' } : undefined));
       }
       body = read;
+      // graphql-http would answer "Missing query"; say what is wrong.
+      if (/^\s*\[/.test(body)) return send(res, errorResponse('BAD_REQUEST', 'Batched requests (a JSON array) are not supported; send one operation per request'));
     }
     const context = createContext(core, actor, logger, responseMediaType(req.headers.accept));
     const response = await graphql({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body, raw: req, context });

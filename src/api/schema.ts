@@ -36,6 +36,12 @@ type Mutation {
   session and the audit event that records it. Needs \`admin\` or \`sessions:disconnect\`.
   """
   disconnectSession(input: DisconnectSessionInput!): DisconnectSessionPayload!
+  """
+  Ends every online session matching a filter (a user's, a gateway's…), each one as disconnectSession
+  would, each one audited. An empty filter is refused (BAD_USER_INPUT) unless \`all: true\`. Needs
+  \`admin\` or \`sessions:disconnect\`.
+  """
+  disconnectSessions(input: DisconnectSessionsInput!): DisconnectSessionsPayload!
   "Creates an API token. The secret is returned once, here, and never again. Needs \`admin\`."
   createToken(input: CreateTokenInput!): CreateTokenPayload!
   "Revokes an API token at once. Needs \`admin\`."
@@ -171,6 +177,36 @@ input DisconnectSessionInput {
   mode: DisconnectMode = HALT
   "With HALT: refuse the same user's reconnection for this many seconds, where the gateway supports it."
   blockSeconds: Int
+}
+
+input DisconnectSessionsInput {
+  "Which online sessions to end; every given field must match."
+  filter: OnlineSessionFilter
+  "Required, and must be true, to end every online session with an empty filter."
+  all: Boolean = false
+  reason: String
+  "Shown to each user by clients that support it."
+  message: String
+  mode: DisconnectMode = HALT
+  blockSeconds: Int
+}
+
+type DisconnectSessionsPayload {
+  "Online sessions that matched the filter."
+  matched: Int!
+  "Sessions that their gateway confirmed ended."
+  ended: Int!
+  "Sessions that had ended by themselves by the time their turn came."
+  alreadyGone: Int!
+  "Sessions that could not be ended (see errors); they are still online."
+  failed: Int!
+  errors: [DisconnectSessionsError!]!
+}
+
+type DisconnectSessionsError {
+  sessionId: String!
+  code: String!
+  message: String!
 }
 
 enum DisconnectOutcome {

@@ -11,6 +11,8 @@ Commands:
                                 create an API token; prints the token alone on stdout
   token list                    list API tokens (never their secrets)
   token revoke ID               revoke a token; it is rejected at once
+  audit export [--since ISO] [--until ISO]
+                                write audit events (since <= at < until, newest first) as JSON lines
   demo                          run a real OpenVPN server with a few clients and Switchboard on it
 
 Configuration comes from SWITCHBOARD_* environment variables (see the README).`;
@@ -25,6 +27,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./agent-command.js')).runAgent(rest);
     case 'token':
       return (await import('./token-command.js')).runToken(rest);
+    case 'audit':
+      return (await import('./audit-command.js')).runAudit(rest);
     case 'demo':
       return (await import('./demo-command.js')).runDemo(rest);
     case undefined:

@@ -64,6 +64,8 @@ export class AgentLink {
         });
       case 'link-down':
         return this.send(adapter, { type: 'link-down', error: event.error });
+      case 'auth-denied':
+        return this.send(adapter, { type: 'auth-denied', userName: event.userName, reason: event.reason, clientAddress: event.clientAddress });
     }
   }
 

@@ -9,9 +9,10 @@ import type { ApiToken } from '../domain/token.js';
 import type { Scope } from '../domain/scopes.js';
 import type { DisconnectMode, Session } from '../domain/session.js';
 import type { AuditFilter, SessionFilter } from '../store/store.js';
+import type { BulkDisconnectInput, BulkDisconnectResult } from './bulk-disconnect.js';
 
 /** Re-exported so `api/` can name the filters without importing the store. */
-export type { AuditFilter, SessionFilter };
+export type { AuditFilter, SessionFilter, BulkDisconnectInput, BulkDisconnectResult };
 
 export interface Connection<T> {
   edges: { cursor: string; node: T }[];
@@ -50,6 +51,11 @@ export interface CoreApi {
   onlineSession(actor: Actor, id: string): Promise<Session | null>;
   /** Resolves only after the gateway confirmed. SESSION_NOT_FOUND / FORBIDDEN / GATEWAY_UNAVAILABLE otherwise. */
   disconnect(actor: Actor, sessionId: string, options: DisconnectOptions): Promise<DisconnectResult>;
+  /**
+   * Ends every online session matching `filter` (each through `disconnect`, each audited). An empty
+   * filter needs `all: true` (BAD_USER_INPUT otherwise).
+   */
+  disconnectSessions(actor: Actor, input: BulkDisconnectInput): Promise<BulkDisconnectResult>;
   gateways(actor: Actor): Promise<GatewayView[]>;
   gateway(actor: Actor, id: string): Promise<GatewayView | null>;
   auditEvents(actor: Actor, args: { first?: number | null; after?: string | null; filter?: AuditFilter }): Promise<Connection<AuditEvent>>;

@@ -20,7 +20,23 @@ export interface DisconnectDeps {
   now?: () => number;
 }
 
-const MAX_TEXT = 1000;
+/** Longest `reason` kept in the audit trail and on the session, in characters. */
+export const MAX_REASON_CHARS = 1000;
+/** Longest `message` for the user, in characters (OpenVPN carries at most 240 bytes of it). */
+export const MAX_MESSAGE_CHARS = 240;
+
+/**
+ * Refuses a `reason` or `message` that is too long, with BAD_USER_INPUT: cutting them silently would
+ * put words in the audit trail that the caller did not write.
+ */
+export function checkDisconnectText(reason: string | null | undefined, message: string | null | undefined): void {
+  if (reason != null && reason.length > MAX_REASON_CHARS) {
+    throw new DomainError('BAD_USER_INPUT', `reason must be at most ${MAX_REASON_CHARS} characters`);
+  }
+  if (message != null && message.length > MAX_MESSAGE_CHARS) {
+    throw new DomainError('BAD_USER_INPUT', `message must be at most ${MAX_MESSAGE_CHARS} characters`);
+  }
+}
 
 /**
  * Ends exactly one session: scope check, lookup, a request to the session's gateway with a deadline,
@@ -54,6 +70,7 @@ export class DisconnectUseCase {
     };
 
     if (!hasScope(actor.scopes, 'sessions:disconnect')) return fail('FORBIDDEN', 'FORBIDDEN', MESSAGES.disconnectForbidden);
+    checkDisconnectText(options.reason, options.message);
     if (blockSeconds !== null && (!Number.isInteger(blockSeconds) || blockSeconds < 1 || blockSeconds > 366 * 86400)) {
       throw new DomainError('BAD_USER_INPUT', 'blockSeconds must be an integer from 1 to 31622400');
     }
@@ -135,7 +152,8 @@ export class DisconnectUseCase {
 function clip(text: string | null | undefined): string | null {
   if (text === null || text === undefined) return null;
   const t = text.trim();
-  return t === '' ? null : t.slice(0, MAX_TEXT);
+  // Only a refused (FORBIDDEN) attempt can get here with a longer text; its audit row stays bounded.
+  return t === '' ? null : t.slice(0, MAX_REASON_CHARS);
 }
 
 function elapsed(started: number): number {

@@ -19,7 +19,9 @@ export type GatewayReport =
   | { type: 'connected'; gatewayId: string; agentId: string; seq: number; at: number; session: SessionReport }
   | { type: 'disconnected'; gatewayId: string; agentId: string; seq: number; at: number; ref: string; cause: EndCause; bytesReceived?: number; bytesSent?: number }
   | { type: 'heartbeat'; gatewayId: string; agentId: string; seq: number; at: number; gateway: GatewayDescriptor; linkUp: boolean }
-  | { type: 'link-down'; gatewayId: string; agentId: string; seq: number; at: number; error: string };
+  | { type: 'link-down'; gatewayId: string; agentId: string; seq: number; at: number; error: string }
+  /** A client was refused at authentication because its user is blocked; audited as `session.reconnect_blocked`. */
+  | { type: 'auth-denied'; gatewayId: string; agentId: string; seq: number; at: number; userName: string; reason: string; clientAddress: string | null };
 
 /** Control plane → agent on `subjects.gatewayDisconnect(id)`. */
 export interface DisconnectRequest {

@@ -8,6 +8,7 @@ import type { Bus } from '../bus/bus.js';
 import type { AuditFilter, Keyset, Page, SessionFilter, Store } from '../store/store.js';
 import type { Connection, CoreApi, DisconnectOptions, DisconnectResult, GatewayView, RequestMeta } from './api-types.js';
 import { auditEvent } from './audit.js';
+import { bulkDisconnect, type BulkDisconnectInput, type BulkDisconnectResult } from './bulk-disconnect.js';
 import { decodeCursor, encodeCursor, pageSize } from './cursor.js';
 import { DisconnectUseCase } from './disconnect.js';
 import type { Logger } from './logger.js';
@@ -56,6 +57,10 @@ export class Switchboard implements CoreApi {
     return this.disconnectUseCase.run(actor, sessionId, options);
   }
 
+  disconnectSessions(actor: Actor, input: BulkDisconnectInput): Promise<BulkDisconnectResult> {
+    return bulkDisconnect({ store: this.o.store, disconnect: this.disconnectUseCase, now: this.now }, actor, input);
+  }
+
   async gateways(actor: Actor): Promise<GatewayView[]> {
     requireScope(actor, 'sessions:read', 'The sessions:read scope is required to list gateways');
     const [list, counts] = await Promise.all([this.o.store.gateways.list(), this.o.store.gateways.onlineCounts()]);
@@ -81,6 +86,12 @@ export class Switchboard implements CoreApi {
     const name = args.name.trim();
     if (name === '' || name.length > 100) throw new DomainError('BAD_USER_INPUT', 'name must be 1 to 100 characters');
     if (args.scopes.length === 0) throw new DomainError('BAD_USER_INPUT', 'at least one scope is required');
+    // Names are printed by `switchboard token list` and logged: no control characters (terminal escapes, forged lines).
+    if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) throw new DomainError('BAD_USER_INPUT', 'name must not contain control characters');
+    const maxLifetimeMs = 10 * 366 * 86_400_000;
+    if (args.expiresInMs != null && (!Number.isSafeInteger(args.expiresInMs) || args.expiresInMs > maxLifetimeMs)) {
+      throw new DomainError('BAD_USER_INPUT', 'expiresIn must be at most 10 years (3660d)');
+    }
     const now = this.now();
     const minted = mintToken({ name, scopes: args.scopes, expiresAt: args.expiresInMs ? now + args.expiresInMs : null, now });
     await this.o.store.transaction(async (tx) => {

@@ -2,6 +2,10 @@ export const AUDIT_ACTIONS = [
   'session.disconnect',
   'token.create',
   'token.revoke',
+  'session.bulk_disconnect',
+  'session.reconnect_blocked',
+  'webhook.create',
+  'webhook.delete',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

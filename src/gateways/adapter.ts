@@ -27,7 +27,9 @@ export type AdapterEvent =
   | { type: 'session-connected'; session: SessionReport }
   | { type: 'session-disconnected'; ref: string; cause: EndCause; at: number; bytesReceived?: number; bytesSent?: number }
   /** The control connection dropped (the daemon stopped, or the socket broke). */
-  | { type: 'link-down'; error: string };
+  | { type: 'link-down'; error: string }
+  /** The adapter refused a client's authentication (authorize mode: a user blocked by a disconnect). */
+  | { type: 'auth-denied'; userName: string; reason: string; clientAddress: string | null; at: number };
 
 export interface DisconnectCommand {
   ref: string;

@@ -106,6 +106,11 @@ export interface AuditFilter {
 export interface AuditRepository {
   /** Append-only: there is no update and no delete. */
   append(event: AuditEvent): Promise<void>;
+  /**
+   * Appends unless an event with the same id exists; true when this call wrote it. For events that
+   * several replicas record from the same report, under an id derived from that report.
+   */
+  appendIfAbsent(event: AuditEvent): Promise<boolean>;
   list(args: { first: number; after?: Keyset | null; filter?: AuditFilter }): Promise<Page<AuditEvent>>;
   count(filter?: AuditFilter): Promise<number>;
 }

@@ -1,6 +1,16 @@
 import type { DisconnectMode } from '../../domain/session.js';
 import type { ApiContext } from '../context.js';
 import type { ResolverMap } from './resolver-map.js';
+import { sessionFilter, type OnlineSessionFilterInput } from './sessions.js';
+
+interface DisconnectSessionsInput {
+  filter?: OnlineSessionFilterInput | null;
+  all?: boolean | null;
+  reason?: string | null;
+  message?: string | null;
+  mode?: DisconnectMode | null;
+  blockSeconds?: number | null;
+}
 
 interface DisconnectSessionInput {
   sessionId: string;
@@ -20,6 +30,10 @@ export const disconnectResolvers: ResolverMap = {
     disconnectSession: (_root: unknown, args: { input: DisconnectSessionInput }, ctx: ApiContext) => {
       const { sessionId, reason, message, mode, blockSeconds } = args.input;
       return ctx.core.disconnect(ctx.actor, sessionId, { mode: mode ?? 'HALT', reason, message, blockSeconds });
+    },
+    disconnectSessions: (_root: unknown, args: { input: DisconnectSessionsInput }, ctx: ApiContext) => {
+      const { filter, all, reason, message, mode, blockSeconds } = args.input;
+      return ctx.core.disconnectSessions(ctx.actor, { filter: sessionFilter(filter), all: all === true, reason, message, mode: mode ?? 'HALT', blockSeconds });
     },
   },
 };

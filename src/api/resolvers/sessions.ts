@@ -3,7 +3,7 @@ import type { Session } from '../../domain/session.js';
 import type { ApiContext } from '../context.js';
 import type { PageArgs, ResolverMap } from './resolver-map.js';
 
-interface OnlineSessionFilterInput {
+export interface OnlineSessionFilterInput {
   userId?: string | null;
   userName?: string | null;
   gatewayId?: string | null;
@@ -14,7 +14,7 @@ interface OnlineSessionFilterInput {
   connectedBefore?: number | null;
 }
 
-function sessionFilter(input: OnlineSessionFilterInput | null | undefined): SessionFilter | undefined {
+export function sessionFilter(input: OnlineSessionFilterInput | null | undefined): SessionFilter | undefined {
   if (!input) return undefined;
   const filter: SessionFilter = {};
   if (input.userId != null) filter.userId = input.userId;

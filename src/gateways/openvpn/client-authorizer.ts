@@ -22,6 +22,8 @@ export class ClientAuthorizer {
       mode: GatewayMode;
       command(text: string): Promise<CommandReply>;
       logger: OpenVpnLogger;
+      /** Told of every client denied because its user is blocked (the agent audits it). */
+      onDenied?(denied: { userName: string; reason: string; clientAddress: string | null }): void;
     },
   ) {}
 
@@ -43,7 +45,12 @@ export class ClientAuthorizer {
     const text = left > 0
       ? clientDenyCommand(n.cid, kid, `blocked by switchboard for ${left} s`, `Access blocked by an administrator for ${left} more seconds`)
       : `client-auth-nt ${n.cid} ${kid}`;
-    if (left > 0) logger.info({ gatewayId, userName, cid: n.cid, secondsLeft: left }, 'openvpn: denied a blocked user');
+    if (left > 0) {
+      logger.info({ gatewayId, userName, cid: n.cid, secondsLeft: left }, 'openvpn: denied a blocked user');
+      const ip = n.env.untrusted_ip ?? n.env.untrusted_ip6;
+      const clientAddress = ip ? `${ip}:${n.env.untrusted_port ?? '0'}` : null;
+      this.deps.onDenied?.({ userName, reason: `blocked by switchboard for ${left} s`, clientAddress });
+    }
     try {
       const reply = await this.deps.command(text);
       if (!reply.ok) logger.warn({ gatewayId, cid: n.cid, reply: reply.message }, 'openvpn: client-auth refused');

@@ -75,6 +75,10 @@ describe('OpenVPN adapter: daemon lifecycle, blocking, management password', { s
       await srv.stop();
       const down = await events.waitFor('link-down', () => true, { from });
       assert.ok(down.error.length > 0);
+      // The daemon says goodbye to each client before it exits: those ends are the gateway's doing.
+      const ends = events.all('session-disconnected', from);
+      assert.deepEqual(ends.map((e) => [e.ref, e.cause]), [[daveRef, 'GATEWAY_RESTART']]);
+      assert.ok(events.events.indexOf(ends[0]!) < events.events.indexOf(down));
       assert.equal(adapter.isConnected(), false);
       await assert.rejects(adapter.disconnect({ ref: daveRef, userName: 'dave', mode: 'HALT' }, 1000), GatewayUnavailableError);
       await assert.rejects(adapter.snapshot(), GatewayUnavailableError);
@@ -106,7 +110,7 @@ describe('OpenVPN adapter: daemon lifecycle, blocking, management password', { s
       assert.ok(snap.daemonStartedAt! > startedAt);
       assert.equal(events.all('link-down', from).length, 0, 'the management link survives a soft restart');
       const gone = await events.waitFor('session-disconnected', (e) => e.ref === daveRef, { from });
-      assert.equal(gone.cause, 'CLIENT_DISCONNECT');
+      assert.equal(gone.cause, 'GATEWAY_RESTART');
       await dave.waitConnected({ from: mark });
       const back = await events.waitFor('session-connected', (e) => e.session.userName === 'dave', { from });
       assert.equal(back.session.ref, `${snap.daemonStartedAt! / 1000}:0`);

@@ -74,6 +74,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
     this.table = new SessionTable((event) => this.emit(event), config.mode === 'observe');
     this.authorizer = new ClientAuthorizer({
       gatewayId: config.id, mode: config.mode, logger: this.logger, command: (text) => this.command(text),
+      onDenied: (d) => this.emit({ type: 'auth-denied', ...d, at: Date.now() }),
     });
     this.release = new UdpSlotRelease({
       command: (text, multiline) => this.command(text, multiline),

@@ -75,7 +75,7 @@ function clientAddressOf(env: Record<string, string>): string | null {
   return null;
 }
 
-/** Whether `kill <address>` can address this client: the daemon's `kill IP:port` takes IPv4 only. */
+/** Whether `kill <address>` is safe to send: only the IPv4 `ip:port` form has been verified against the daemon. */
 export function isKillableAddress(address: string | null): address is string {
   return address !== null && /^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$/.test(address);
 }

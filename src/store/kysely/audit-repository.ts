@@ -1,4 +1,4 @@
-import type { Expression, ExpressionBuilder, Kysely, Selectable, SqlBool } from 'kysely';
+import type { Expression, ExpressionBuilder, Insertable, Kysely, Selectable, SqlBool } from 'kysely';
 import type { AuditAction, AuditEvent, AuditOutcome } from '../../domain/audit.js';
 import type { AuditFilter, AuditRepository, Keyset, Page } from '../store.js';
 import type { AuditEventTable, Database } from './database.js';
@@ -9,26 +9,12 @@ export class KyselyAuditRepository implements AuditRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
   async append(event: AuditEvent): Promise<void> {
-    await this.db
-      .insertInto('audit_events')
-      .values({
-        id: event.id,
-        at: event.at,
-        action: event.action,
-        outcome: event.outcome,
-        actor_token_id: event.actorTokenId,
-        actor_name: event.actorName,
-        actor_ip: event.actorIp,
-        actor_user_agent: event.actorUserAgent,
-        target_session_id: event.targetSessionId,
-        target_user_name: event.targetUserName,
-        target_gateway_id: event.targetGatewayId,
-        reason: event.reason,
-        error_code: event.errorCode,
-        duration_ms: event.durationMs,
-        metadata: JSON.stringify(event.metadata),
-      })
-      .execute();
+    await this.db.insertInto('audit_events').values(toRow(event)).execute();
+  }
+
+  async appendIfAbsent(event: AuditEvent): Promise<boolean> {
+    const r = await this.db.insertInto('audit_events').values(toRow(event)).onConflict((oc) => oc.column('id').doNothing()).executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
   }
 
   /** Newest first by (at desc, id desc), strictly after `after`. */
@@ -54,6 +40,26 @@ export class KyselyAuditRepository implements AuditRepository {
       .executeTakeFirstOrThrow();
     return Number(row.n);
   }
+}
+
+function toRow(event: AuditEvent): Insertable<AuditEventTable> {
+  return {
+        id: event.id,
+        at: event.at,
+        action: event.action,
+        outcome: event.outcome,
+        actor_token_id: event.actorTokenId,
+        actor_name: event.actorName,
+        actor_ip: event.actorIp,
+        actor_user_agent: event.actorUserAgent,
+        target_session_id: event.targetSessionId,
+        target_user_name: event.targetUserName,
+        target_gateway_id: event.targetGatewayId,
+        reason: event.reason,
+        error_code: event.errorCode,
+        duration_ms: event.durationMs,
+        metadata: JSON.stringify(event.metadata),
+  };
 }
 
 /** Every set field of the filter; `since` is inclusive, `until` exclusive. */

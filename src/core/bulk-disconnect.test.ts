@@ -1,0 +1,73 @@
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DomainError } from '../domain/errors.js';
+import { startCoreHarness, type CoreHarness } from '../../test/support/core-harness.js';
+
+const code = (e: unknown) => (e instanceof DomainError ? e.code : String(e));
+
+describe('bulk disconnect (core, SQLite, gateway doubles)', () => {
+  let h: CoreHarness;
+  const dir = mkdtempSync(join(tmpdir(), 'sb-bulk-'));
+  before(async () => {
+    h = await startCoreHarness(join(dir, 'core.db'), { gatewayIds: ['gw-a', 'gw-b', 'gw-c'], deadlineMs: 300 });
+  });
+  after(async () => {
+    await h?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const admin = () => h.actor(['admin'], 'ops');
+
+  test('an empty filter is refused unless all: true; the scope is checked first', async () => {
+    await assert.rejects(h.core.disconnectSessions(admin(), {}), (e) => code(e) === 'BAD_USER_INPUT');
+    await assert.rejects(h.core.disconnectSessions(admin(), { filter: {} }), (e) => code(e) === 'BAD_USER_INPUT');
+    await assert.rejects(h.core.disconnectSessions(h.actor(['sessions:read']), { filter: { userName: 'x' } }), (e) => code(e) === 'FORBIDDEN');
+  });
+
+  test('a user on three gateways: ended on two, one gateway down fails with its error; others untouched; each audited', async () => {
+    const [a, b, c] = h.gateways;
+    const mine = [a!.connect('mallory'), a!.connect('mallory'), b!.connect('mallory'), c!.connect('mallory')];
+    const other = a!.connect('alice');
+    await h.settle();
+    c!.state = 'down';
+    const result = await h.core.disconnectSessions(admin(), { filter: { userName: 'mallory' }, reason: 'compromised', message: 'Call the help desk' });
+    await h.settle();
+    const failedId = (await h.store.sessions.findByRef('gw-c', mine[3]!.ref))!.id;
+    assert.deepEqual(result, {
+      matched: 4, ended: 3, alreadyGone: 0, failed: 1,
+      errors: [{ sessionId: failedId, code: 'GATEWAY_UNAVAILABLE', message: 'The gateway did not confirm the disconnect in time; the session is still online' }],
+    });
+    assert.ok(await h.store.sessions.findOnline(failedId), 'the failed one is still online');
+    assert.ok(await h.store.sessions.findOnline((await h.store.sessions.findByRef('gw-a', other.ref))!.id), 'alice untouched');
+    assert.deepEqual(a!.commands.map((x) => [x.userName, x.message]), [['mallory', 'Call the help desk'], ['mallory', 'Call the help desk']]);
+    const audit = await h.store.audit.list({ first: 50, filter: { targetUserName: 'mallory' } });
+    const singles = audit.rows.filter((e) => e.action === 'session.disconnect').map((e) => e.outcome).sort();
+    assert.deepEqual(singles, ['GATEWAY_UNAVAILABLE', 'SUCCESS', 'SUCCESS', 'SUCCESS']);
+    const summary = audit.rows.find((e) => e.action === 'session.bulk_disconnect');
+    assert.equal(summary?.outcome, 'FAILED');
+    assert.deepEqual({ matched: summary?.metadata.matched, ended: summary?.metadata.ended, failed: summary?.metadata.failed }, { matched: 4, ended: 3, failed: 1 });
+    c!.state = 'up';
+  });
+
+  test('a session that ended by itself before its turn counts as already gone', async () => {
+    const [a] = h.gateways;
+    const r1 = a!.connect('trent');
+    a!.connect('trent');
+    await h.settle();
+    a!.sessions.delete(r1.ref); // the daemon no longer knows it; the store has not heard yet
+    const result = await h.core.disconnectSessions(admin(), { filter: { userName: 'trent', gatewayId: 'gw-a' } });
+    assert.deepEqual({ ...result, errors: result.errors.length }, { matched: 2, ended: 1, alreadyGone: 1, failed: 0, errors: 0 });
+  });
+
+  test('all: true ends every online session', async () => {
+    h.gateways[1]!.connect('zed');
+    await h.settle();
+    const online = await h.store.sessions.countOnline();
+    const result = await h.core.disconnectSessions(admin(), { all: true, mode: 'RESTART' });
+    assert.equal(result.matched, online);
+    assert.equal(result.ended + result.alreadyGone, online);
+    assert.equal(await h.store.sessions.countOnline(), 0);
+  });
+});

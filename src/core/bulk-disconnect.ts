@@ -1,0 +1,94 @@
+import type { Actor } from '../domain/actor.js';
+import { DomainError, MESSAGES, isDomainError } from '../domain/errors.js';
+import { hasScope } from '../domain/scopes.js';
+import type { DisconnectMode } from '../domain/session.js';
+import type { SessionFilter, Store } from '../store/store.js';
+import { auditEvent } from './audit.js';
+import type { DisconnectUseCase } from './disconnect.js';
+
+/** How many sessions of one bulk request are ended at the same time. */
+export const BULK_CONCURRENCY = 16;
+const PAGE = 500;
+
+export interface BulkDisconnectInput {
+  filter?: SessionFilter;
+  /** Required to end every online session (an empty filter). */
+  all?: boolean;
+  reason?: string | null;
+  message?: string | null;
+  mode?: DisconnectMode;
+  blockSeconds?: number | null;
+}
+
+export interface BulkDisconnectResult {
+  matched: number;
+  ended: number;
+  /** Matched, but gone by the time its turn came (ended by the client, another operator, a snapshot). */
+  alreadyGone: number;
+  failed: number;
+  errors: { sessionId: string; code: string; message: string }[];
+}
+
+/**
+ * Ends every online session matching a filter. Each one goes through the single disconnect path, so
+ * each has its own audit event and session event; one summary event records the request itself.
+ */
+export async function bulkDisconnect(
+  deps: { store: Store; disconnect: DisconnectUseCase; now: () => number },
+  actor: Actor,
+  input: BulkDisconnectInput,
+): Promise<BulkDisconnectResult> {
+  if (!hasScope(actor.scopes, 'sessions:disconnect')) throw new DomainError('FORBIDDEN', MESSAGES.disconnectForbidden);
+  const filter = definedOnly(input.filter ?? {});
+  if (Object.keys(filter).length === 0 && input.all !== true) {
+    throw new DomainError('BAD_USER_INPUT', 'An empty filter would end every online session; give a filter, or all: true');
+  }
+  const started = performance.now();
+  const ids = await matchingIds(deps.store, filter);
+  const result: BulkDisconnectResult = { matched: ids.length, ended: 0, alreadyGone: 0, failed: 0, errors: [] };
+  const options = { mode: input.mode ?? 'HALT', reason: input.reason, message: input.message, blockSeconds: input.blockSeconds };
+  let next = 0;
+  const worker = async () => {
+    while (next < ids.length) {
+      const id = ids[next++]!;
+      try {
+        await deps.disconnect.run(actor, id, options);
+        result.ended += 1;
+      } catch (e) {
+        if (isDomainError(e) && e.code === 'SESSION_NOT_FOUND') {
+          result.alreadyGone += 1;
+        } else {
+          result.failed += 1;
+          result.errors.push({ sessionId: id, code: isDomainError(e) ? e.code : 'INTERNAL', message: isDomainError(e) ? e.message : 'Internal error' });
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(BULK_CONCURRENCY, ids.length) }, worker));
+  await deps.store.audit.append(auditEvent(actor, 'session.bulk_disconnect', result.failed === 0 ? 'SUCCESS' : 'FAILED', {
+    at: deps.now(),
+    targetUserName: filter.userName ?? null,
+    targetGatewayId: filter.gatewayId ?? null,
+    reason: input.reason ?? null,
+    durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+    metadata: { filter, all: input.all === true, mode: options.mode, matched: result.matched, ended: result.ended, alreadyGone: result.alreadyGone, failed: result.failed },
+  }));
+  return result;
+}
+
+/** Reads the whole match first, so sessions ended meanwhile cannot shift the pages under us. */
+async function matchingIds(store: Store, filter: SessionFilter): Promise<string[]> {
+  const ids: string[] = [];
+  let after = null;
+  for (;;) {
+    const page = await store.sessions.listOnline({ first: PAGE, after, filter });
+    ids.push(...page.rows.map((s) => s.id));
+    const last = page.rows.at(-1);
+    if (!page.hasNextPage || !last) return ids;
+    after = { at: last.connectedAt, id: last.id };
+  }
+}
+
+function definedOnly(filter: SessionFilter): SessionFilter {
+  return Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined && v !== null)) as SessionFilter;
+}

@@ -1,0 +1,44 @@
+/**
+ * `switchboard demo` as a newcomer runs it: a real OpenVPN server and clients, Switchboard on them,
+ * a token and curl commands that work as printed, and nothing left behind after Ctrl-C.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { openvpnSkipReason } from './support/openvpn-lab.js';
+
+test('demo: prints a working token and commands, ends a real session, tears down on SIGINT', { skip: openvpnSkipReason() }, async () => {
+  const child = spawn(process.execPath, ['bin/switchboard.js', 'demo'], { env: { ...process.env, SWITCHBOARD_PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  try {
+    const end = Date.now() + 60_000;
+    while (!out.includes('Press Ctrl-C')) {
+      if (Date.now() > end || child.exitCode !== null) throw new Error(`demo did not come up:\n${out}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const url = /API:\s+(http:\/\/\S+\/graphql)/.exec(out)![1]!;
+    const token = /Admin token:\s+(sbt_\S+)/.exec(out)![1]!;
+    const sessionId = /End alice's session \((sess_[a-z0-9]{12})\)/.exec(out)![1]!;
+    const logDir = /Client logs are in (\S+)\./.exec(out)![1]!;
+    const call = (query: string, variables?: unknown) =>
+      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
+    const list = await (await call('{ onlineSessions(first: 10) { totalCount edges { node { user { name } } } } }')).json() as { data: { onlineSessions: { totalCount: number } } };
+    assert.equal(list.data.onlineSessions.totalCount, 4);
+    const seed = 'mutation disconnectBySessionId($onlineSessionId: String!) { disconnectBySessionId(onlineSessionId: $onlineSessionId) }';
+    const first = await call(seed, { onlineSessionId: sessionId });
+    assert.equal(first.status, 200);
+    assert.deepEqual(await first.json(), { data: { disconnectBySessionId: true } });
+    assert.equal((await call(seed, { onlineSessionId: sessionId })).status, 400, 'the second answer is SESSION_NOT_FOUND, as printed');
+    assert.ok(existsSync(logDir));
+    child.kill('SIGINT');
+    assert.equal(await exited, 0);
+    assert.ok(out.includes('everything the demo started is gone'));
+    assert.ok(!existsSync(logDir), 'temp dir removed');
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+});
