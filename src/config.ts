@@ -34,6 +34,8 @@ export interface Config {
   rateLimitPerToken: RateLimit;
   /** Requests per second and burst per client IP, authenticated or not, per replica (0: off). */
   rateLimitPerIp: RateLimit;
+  /** Webhook delivery: outbox scan interval, retry backoff (first delay, cap), when to give up, POST timeout. */
+  webhooks: { pollMs: number; backoffMs: number; backoffCapMs: number; giveUpMs: number; timeoutMs: number };
   gateways: GatewayConfig[];
 }
 
@@ -71,6 +73,11 @@ const ENV = {
   SWITCHBOARD_HEARTBEAT_MS: { schema: int(100, 600_000), default: '5000' },
   SWITCHBOARD_RATE_LIMIT_PER_TOKEN: { schema: rateLimit(), default: '200:400' },
   SWITCHBOARD_RATE_LIMIT_PER_IP: { schema: rateLimit(), default: '1000:2000' },
+  SWITCHBOARD_WEBHOOK_POLL_MS: { schema: int(10, 60_000), default: '1000' },
+  SWITCHBOARD_WEBHOOK_BACKOFF_MS: { schema: int(10, 3_600_000), default: '1000' },
+  SWITCHBOARD_WEBHOOK_BACKOFF_CAP_MS: { schema: int(10, 86_400_000), default: '300000' },
+  SWITCHBOARD_WEBHOOK_GIVE_UP_MS: { schema: int(1000, 30 * 86_400_000), default: '86400000' },
+  SWITCHBOARD_WEBHOOK_TIMEOUT_MS: { schema: int(100, 120_000), default: '10000' },
 } as const;
 
 function read<K extends keyof typeof ENV>(env: NodeJS.ProcessEnv, key: K): z.output<(typeof ENV)[K]['schema']> {
@@ -169,6 +176,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes: read(env, 'SWITCHBOARD_BODY_LIMIT_BYTES'),
     rateLimitPerToken: read(env, 'SWITCHBOARD_RATE_LIMIT_PER_TOKEN'),
     rateLimitPerIp: read(env, 'SWITCHBOARD_RATE_LIMIT_PER_IP'),
+    webhooks: {
+      pollMs: read(env, 'SWITCHBOARD_WEBHOOK_POLL_MS'),
+      backoffMs: read(env, 'SWITCHBOARD_WEBHOOK_BACKOFF_MS'),
+      backoffCapMs: read(env, 'SWITCHBOARD_WEBHOOK_BACKOFF_CAP_MS'),
+      giveUpMs: read(env, 'SWITCHBOARD_WEBHOOK_GIVE_UP_MS'),
+      timeoutMs: read(env, 'SWITCHBOARD_WEBHOOK_TIMEOUT_MS'),
+    },
     gateways: configFile ? loadGatewayFile(configFile) : [],
   };
 }

@@ -15,6 +15,7 @@ import { OpenVpnAdapter } from './gateways/openvpn/openvpn-adapter.js';
 import { AgentLink } from './core/agent-link.js';
 import { SessionSync } from './core/sync.js';
 import { Switchboard } from './core/switchboard.js';
+import { WebhookDispatcher } from './core/webhook-dispatcher.js';
 import type { Logger } from './core/logger.js';
 import { createApiServer } from './api/http-server.js';
 
@@ -96,6 +97,9 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
   const adapters = options.adapters ?? (inProcessAgents ? config.gateways.map((g) => createAdapter(g, logger)) : []);
   const agents = new AgentLink({ bus, adapters, logger, heartbeatMs: Math.max(1000, Math.floor(config.gatewayLivenessMs / 3)) });
   agents.start();
+  // One dispatcher per process; with several replicas they split the outbox between them.
+  const webhooks = new WebhookDispatcher({ store, logger: logger.child({ part: 'webhooks' }), options: config.webhooks });
+  webhooks.start();
 
   const api = createApiServer({
     core, logger, bodyLimitBytes: config.bodyLimitBytes,
@@ -116,10 +120,12 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
     async close() {
       if (closed) return;
       closed = true;
+      api.closeStreams();
       await new Promise<void>((resolve) => {
         api.server.close(() => resolve());
         api.server.closeAllConnections();
       });
+      await webhooks.stop();
       await agents.stop();
       sync.stop();
       await sync.idle();

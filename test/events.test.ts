@@ -9,9 +9,12 @@ import { createAdapter } from '../src/main.js';
 import { silentLogger } from '../src/core/logger.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from './support/openvpn-lab.js';
 import { startApp, waitFor, type AppHarness } from './support/app-harness.js';
+import { sseSubscribe, wsSubscribe } from './support/subscription-clients.js';
 
 const skip = openvpnSkipReason();
 const SESSIONS = `query ($gw: String) { onlineSessions(first: 100, filter: { gatewayId: $gw }) { edges { node { id user { name } gateway { id } } } } }`;
+const EVENTS = `subscription ($f: SessionEventFilter) { sessionEvents(filter: $f) {
+  id type at cause reason message actor { name tokenId } session { id user { name } gateway { id } virtualAddress endCause } } }`;
 const BULK = `mutation ($in: DisconnectSessionsInput!) { disconnectSessions(input: $in) { matched ended alreadyGone failed errors { sessionId code message } } }`;
 
 interface Row { id: string; user: { name: string }; gateway: { id: string } }
@@ -73,5 +76,86 @@ describe('events, bulk disconnect and audit against real OpenVPN', { skip }, () 
     assert.deepEqual((await rows()).map((r) => r.user.name).sort(), ['alice', 'bob']);
     const audit = await h.app.store.audit.list({ first: 10, filter: { targetUserName: 'mallory', action: 'session.disconnect' } });
     assert.deepEqual(audit.rows.map((e) => [e.targetSessionId, e.outcome, e.reason]).sort(), victims.map((v) => [v.id, 'SUCCESS', 'account compromised']).sort());
+  });
+
+  test('a blocked reconnect is audited as session.reconnect_blocked, readable through auditEvents', async () => {
+    const erin = await connect(tcp, gwT, 'erin');
+    const row = await online(gwT, 'erin');
+    const mark = erin.logLength();
+    const r = await h.gql('mutation ($id: String!) { disconnectSession(input: { sessionId: $id, mode: RESTART, blockSeconds: 30, reason: "cool down" }) { outcome } }', { id: row.id });
+    assert.equal(r.status, 200, r.text);
+    await erin.waitForLog(/AUTH_FAILED/, { from: mark, timeoutMs: 15_000 });
+    await erin.stop();
+    const q = `{ auditEvents(first: 10, filter: { action: "session.reconnect_blocked", targetUserName: "erin" }) {
+      edges { node { action outcome actor { name tokenId } target { userName gatewayId } reason metadata } } } }`;
+    const audit = await waitFor(async () => {
+      const reply = await h.gql(q);
+      const edges = (reply.json.data?.auditEvents as { edges: { node: Record<string, unknown> }[] } | undefined)?.edges ?? [];
+      return edges.length > 0 ? edges : null;
+    }, 10_000, 'reconnect_blocked audited');
+    const first = audit[0]!.node;
+    assert.deepEqual({ ...first, reason: String(first.reason).replace(/\d+/, 'N'), metadata: undefined }, {
+      action: 'session.reconnect_blocked', outcome: 'SUCCESS', actor: { name: 'switchboard', tokenId: null },
+      target: { userName: 'erin', gatewayId: gwT }, reason: 'blocked by switchboard for N s', metadata: undefined,
+    });
+    assert.match(JSON.parse(first.metadata as string).clientAddress, /^127\.0\.0\.1:\d+$/);
+  });
+
+  test('subscriptions over WebSocket and SSE get connect and disconnect events of real clients, filtered', async () => {
+    const reader = await h.token(['sessions:read'], 'watcher');
+    const wsFrank = await wsSubscribe(h.url, EVENTS, { f: { userName: 'frank' } }, { authorization: `Bearer ${reader}` });
+    const sseFrankEnds = await sseSubscribe(h.url, EVENTS, { f: { userName: 'frank', types: ['SESSION_DISCONNECTED'] } }, reader);
+    const wsOtherGateway = await wsSubscribe(h.url, EVENTS, { f: { gatewayId: gwT } }, { token: reader });
+    try {
+      assert.equal(sseFrankEnds.status, 200);
+      const frank = await connect(udp, gwU, 'frank');
+      const [connected] = await wsFrank.waitFor(1);
+      const row = await online(gwU, 'frank');
+      assert.deepEqual((connected!.sessionEvents as Record<string, unknown>).type, 'SESSION_CONNECTED');
+      assert.deepEqual((connected!.sessionEvents as { session: unknown }).session, {
+        id: row.id, user: { name: 'frank' }, gateway: { id: gwU }, virtualAddress: (connected!.sessionEvents as { session: { virtualAddress: string } }).session.virtualAddress, endCause: null,
+      });
+      const r = await h.gql('mutation ($id: String!) { disconnectSession(input: { sessionId: $id, reason: "policy", message: "Bye for now" }) { outcome } }', { id: row.id });
+      assert.equal(r.status, 200, r.text);
+      await frank.waitExited(10_000);
+      const [, ended] = await wsFrank.waitFor(2);
+      const [sseEnded] = await sseFrankEnds.waitFor(1);
+      const expected = {
+        type: 'SESSION_DISCONNECTED', cause: 'ADMIN_DISCONNECT', reason: 'policy', message: 'Bye for now',
+        actor: { name: 'bootstrap-admin', tokenId: (ended!.sessionEvents as { actor: { tokenId: string } }).actor.tokenId },
+      };
+      for (const e of [ended!, sseEnded!]) {
+        const ev = e.sessionEvents as Record<string, unknown> & { session: { id: string; endCause: string } };
+        assert.deepEqual({ type: ev.type, cause: ev.cause, reason: ev.reason, message: ev.message, actor: ev.actor }, expected);
+        assert.equal(ev.session.id, row.id);
+        assert.equal(ev.session.endCause, 'ADMIN_DISCONNECT');
+      }
+      assert.equal((ended!.sessionEvents as { id: string }).id, (sseEnded!.sessionEvents as { id: string }).id, 'the same event on both transports');
+      await new Promise((res) => setTimeout(res, 300));
+      assert.equal(sseFrankEnds.events.length, 1, 'the SSE filter let only the disconnect through');
+      assert.ok(wsOtherGateway.events.every((e) => (e.sessionEvents as { session: { gateway: { id: string } } }).session.gateway.id === gwT), 'gateway filter respected');
+      assert.ok(!wsOtherGateway.events.some((e) => (e.sessionEvents as { session: { user: { name: string } } }).session.user.name === 'frank'));
+    } finally {
+      await Promise.all([wsFrank.close(), sseFrankEnds.close(), wsOtherGateway.close()]);
+    }
+  });
+
+  test('subscriptions refuse a bad token (WebSocket 4403, SSE 401) and a token without sessions:read', async () => {
+    const ws = await wsSubscribe(h.url, EVENTS, {}, { authorization: 'Bearer sbt_aaaaaaaa_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' });
+    await waitFor(() => ws.closeCode !== null, 5000, 'socket closed');
+    assert.equal(ws.closeCode, 4403);
+    const noToken = await wsSubscribe(h.url, EVENTS, {}, {});
+    await waitFor(() => noToken.closeCode !== null, 5000, 'socket closed');
+    assert.equal(noToken.closeCode, 4403);
+    const sse = await sseSubscribe(h.url, EVENTS, {}, 'not-a-token');
+    assert.equal(sse.status, 401);
+    const auditor = await h.token(['audit:read'], 'auditor');
+    const forbidden = await wsSubscribe(h.url, EVENTS, {}, { token: auditor });
+    await waitFor(() => forbidden.errors.length > 0, 5000, 'FORBIDDEN error');
+    assert.match(JSON.stringify(forbidden.errors), /"code":"FORBIDDEN"/);
+    const sseForbidden = await sseSubscribe(h.url, EVENTS, {}, auditor);
+    await waitFor(() => sseForbidden.errors.length > 0, 5000, 'FORBIDDEN error over SSE');
+    assert.match(JSON.stringify(sseForbidden.errors), /"code":"FORBIDDEN"/);
+    await Promise.all([ws.close(), noToken.close(), sse.close(), forbidden.close(), sseForbidden.close()]);
   });
 });

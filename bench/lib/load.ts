@@ -1,14 +1,11 @@
-/** Runs the load generator (load-worker.ts) in a child process and returns what it measured. */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+/** The load generator process (load-worker.ts, autocannon): one per benchmark, fed specs over IPC. */
+import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export interface LoadSpec {
   url: string;
   connections: number;
-  /** Fixed number of requests (each body at most once when amount ≤ bodies.length)… */
+  /** A fixed number of requests (each body at most once when amount ≤ bodies.length)… */
   amount?: number;
   /** …or a fixed duration. */
   durationS?: number;
@@ -33,21 +30,42 @@ export interface LoadResult {
 }
 
 const WORKER = fileURLToPath(new URL('./load-worker.ts', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
-  const dir = mkdtempSync(join(tmpdir(), 'sb-load-'));
-  const file = join(dir, 'spec.json');
-  writeFileSync(file, JSON.stringify(spec));
-  try {
-    const child = spawn(process.execPath, ['--import', 'tsx', WORKER, file], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    if (code !== 0) throw new Error(`load generator exited with ${code}: ${err.slice(-2000)}`);
-    return JSON.parse(out.trim().split('\n').at(-1)!) as LoadResult;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+type Reply = { ready: true } | { ok: true; result: LoadResult } | { ok: false; error: string };
+
+export class LoadGenerator {
+  private constructor(private readonly child: ChildProcess, private readonly exitKill: () => void) {}
+
+  static async start(): Promise<LoadGenerator> {
+    const child = fork(WORKER, [], { cwd: ROOT, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const exitKill = () => child.kill('SIGKILL');
+    process.once('exit', exitKill);
+    await new Promise<void>((resolve, reject) => {
+      child.once('message', () => resolve());
+      child.once('exit', (code) => reject(new Error(`load generator exited with ${code}`)));
+    });
+    return new LoadGenerator(child, exitKill);
+  }
+
+  run(spec: LoadSpec): Promise<LoadResult> {
+    return new Promise((resolve, reject) => {
+      const onExit = (code: number | null) => reject(new Error(`load generator exited with ${code}`));
+      this.child.once('exit', onExit);
+      this.child.once('message', (m: Reply) => {
+        this.child.removeListener('exit', onExit);
+        if ('ok' in m && m.ok) resolve(m.result);
+        else reject(new Error(`load generator: ${'error' in m ? m.error : 'unexpected message'}`));
+      });
+      this.child.send(spec);
+    });
+  }
+
+  async close(): Promise<void> {
+    process.removeListener('exit', this.exitKill);
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise((r) => this.child.once('exit', r));
+    this.child.kill('SIGTERM');
+    await exited;
   }
 }

@@ -50,6 +50,11 @@ export class ManagementStandin {
     return `unix:${this.path}`;
   }
 
+  /** Management connections open now. */
+  get connections(): number {
+    return this.sockets.size;
+  }
+
   get size(): number {
     return this.clients.size;
   }

@@ -29,9 +29,11 @@ const STATUS_BY_CODE: Readonly<Record<ApiErrorCode, number>> = {
   BAD_CURSOR: 400,
   GATEWAY_NOT_FOUND: 400,
   TOKEN_NOT_FOUND: 400,
+  WEBHOOK_NOT_FOUND: 400,
   FORBIDDEN: 403,
   UNAUTHENTICATED: 401,
   GATEWAY_UNAVAILABLE: 503,
+  STORE_UNAVAILABLE: 503,
   INTERNAL: 500,
   QUERY_TOO_COMPLEX: 400,
   PAYLOAD_TOO_LARGE: 413,
@@ -118,7 +120,7 @@ function formatted(message: string, error: GraphQLError, code: string): GraphQLF
   return { message, locations: error.locations, path: error.path, extensions: { code } };
 }
 
-function mapExecutionError(error: GraphQLError, logger: Logger): GraphQLFormattedError {
+export function mapExecutionError(error: GraphQLError, logger: Logger): GraphQLFormattedError {
   const original = error.originalError;
   if (isDomainError(original) && original.code !== 'INTERNAL') return formatted(original.message, error, original.code);
   if (original instanceof GraphQLError && codeOf(original) !== undefined && codeOf(original) !== 'INTERNAL') {

@@ -8,13 +8,18 @@ import { disconnectResolvers } from './resolvers/disconnect.js';
 import { gatewayResolvers } from './resolvers/gateways.js';
 import { sessionResolvers } from './resolvers/sessions.js';
 import { tokenResolvers } from './resolvers/tokens.js';
+import { viewerResolvers } from './resolvers/viewer.js';
+import { sessionEventResolvers, subscriptionFields } from './resolvers/session-events.js';
+import { eventTypeDefs } from './schema-events.js';
+import { webhookTypeDefs } from './schema-webhooks.js';
+import { webhookResolvers } from './resolvers/webhooks.js';
 import { implementDateTime } from './scalars.js';
 import { typeDefs } from './schema.js';
 
-const RESOLVERS: readonly ResolverMap[] = [sessionResolvers, disconnectResolvers, gatewayResolvers, auditResolvers, tokenResolvers];
+const RESOLVERS: readonly ResolverMap[] = [sessionResolvers, disconnectResolvers, gatewayResolvers, auditResolvers, tokenResolvers, viewerResolvers, sessionEventResolvers, webhookResolvers];
 
 export function buildApiSchema(): GraphQLSchema {
-  const schema = buildSchema(typeDefs);
+  const schema = buildSchema(typeDefs + eventTypeDefs + webhookTypeDefs);
   implementDateTime(assertScalarType(schema.getType('DateTime')));
   for (const map of RESOLVERS) {
     for (const [typeName, fields] of Object.entries(map)) {
@@ -26,6 +31,13 @@ export function buildApiSchema(): GraphQLSchema {
         field.resolve = resolve as unknown as GraphQLFieldResolver<unknown, unknown>;
       }
     }
+  }
+  const subscription = assertObjectType(schema.getSubscriptionType()).getFields();
+  for (const [fieldName, { subscribe, resolve }] of Object.entries(subscriptionFields)) {
+    const field = subscription[fieldName];
+    if (field === undefined) throw new Error(`resolver for unknown field Subscription.${fieldName}`);
+    field.subscribe = subscribe as unknown as GraphQLFieldResolver<unknown, unknown>;
+    field.resolve = resolve as unknown as GraphQLFieldResolver<unknown, unknown>;
   }
   return schema;
 }

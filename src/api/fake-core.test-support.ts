@@ -3,7 +3,7 @@
  * plus counters so tests can prove what was (not) called. Not a model of core's internals.
  */
 import type { Connection, CoreApi, DisconnectOptions, DisconnectResult, GatewayView, RequestMeta } from '../core/api-types.js';
-import type { AuditFilter, BulkDisconnectInput, BulkDisconnectResult, SessionFilter } from '../core/api-types.js';
+import type { AuditFilter, BulkDisconnectInput, BulkDisconnectResult, SessionEvent, SessionEventFilter, SessionFilter, DeliveryView, WebhookView, ViewerInfo } from '../core/api-types.js';
 import type { Actor } from '../domain/actor.js';
 import type { AuditEvent } from '../domain/audit.js';
 import { DomainError, MESSAGES } from '../domain/errors.js';
@@ -101,6 +101,10 @@ export class FakeCore implements CoreApi {
     const t = bearer === null ? undefined : this.tokens.get(bearer);
     if (!t || t.revokedAt !== null || (t.expiresAt !== null && t.expiresAt <= this.now)) throw new DomainError('UNAUTHENTICATED', MESSAGES.unauthenticated);
     return { tokenId: t.id, name: t.name, scopes: t.scopes, clientIp: meta.clientIp, userAgent: meta.userAgent };
+  }
+
+  async whoami(actor: Actor): Promise<ViewerInfo> {
+    return { tokenId: actor.tokenId, name: actor.name, scopes: [...actor.scopes] };
   }
 
   async onlineSessions(actor: Actor, args: { first?: number | null; after?: string | null; filter?: SessionFilter }): Promise<Connection<Session>> {
@@ -201,5 +205,32 @@ export class FakeCore implements CoreApi {
   async disconnectSessions(actor: Actor, _input: BulkDisconnectInput): Promise<BulkDisconnectResult> {
     requireScope(actor, 'sessions:disconnect', MESSAGES.disconnectForbidden);
     return { matched: 0, ended: 0, alreadyGone: 0, failed: 0, errors: [] };
+  }
+
+  /** Live events are core's (tested end to end); the fake only checks the scope and never emits. */
+  sessionEvents(actor: Actor, _filter: SessionEventFilter): AsyncIterableIterator<SessionEvent> {
+    requireScope(actor, 'sessions:read');
+    return (async function* () {})();
+  }
+
+  /** Webhooks are core's (tested end to end); the fake only checks the scope. */
+  async createWebhook(actor: Actor): Promise<{ webhook: WebhookView; secret: string }> {
+    requireScope(actor, 'admin');
+    throw new DomainError('BAD_USER_INPUT', 'webhooks are not modelled by the fake core');
+  }
+
+  async webhooks(actor: Actor): Promise<WebhookView[]> {
+    requireScope(actor, 'admin');
+    return [];
+  }
+
+  async deleteWebhook(actor: Actor): Promise<WebhookView> {
+    requireScope(actor, 'admin');
+    throw new DomainError('WEBHOOK_NOT_FOUND', 'Webhook not found or already deleted');
+  }
+
+  async webhookDeliveries(actor: Actor): Promise<DeliveryView[]> {
+    requireScope(actor, 'admin');
+    return [];
   }
 }

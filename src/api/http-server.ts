@@ -15,6 +15,9 @@ import { buildApiSchema } from './executable-schema.js';
 import { createGraphqlHandler } from './graphql-handler.js';
 import { readBody } from './request-body.js';
 import { RateLimiter, type RateLimit } from './rate-limit.js';
+import { createStaticHandler, defaultUiDir } from './static-files.js';
+import { createSseTransport } from './sse-transport.js';
+import { attachWebSocketTransport } from './ws-transport.js';
 
 export interface ApiServerOptions {
   core: CoreApi;
@@ -27,6 +30,8 @@ export interface ApiServerOptions {
   rateLimitPerToken?: RateLimit;
   /** Requests per client IP, authenticated or not (default 1000/s, burst 2000); 0 turns it off. */
   rateLimitPerIp?: RateLimit;
+  /** The built operator console served at `/` (default: dist/ui, if built); null serves none. */
+  uiDir?: string | null;
 }
 
 /** Defaults of the two rate limits (also those of the configuration). */
@@ -39,6 +44,8 @@ export interface ApiServer {
   server: Server;
   /** The request listener (also usable with another server). */
   handle(req: IncomingMessage, res: ServerResponse): void;
+  /** Ends every live subscription (WebSocket and SSE); call before closing the server. */
+  closeStreams(): void;
   /** Starts listening; resolves with the bound address (port 0 picks a free one). */
   listen(host: string, port: number): Promise<AddressInfo>;
 }
@@ -82,9 +89,12 @@ function bearerOf(header: string | undefined): string | null {
 export function createApiServer(options: ApiServerOptions): ApiServer {
   const { core, logger } = options;
   const bodyLimit = options.bodyLimitBytes ?? 1024 * 1024;
-  const graphql = createGraphqlHandler({ schema: buildApiSchema(), logger, jit: options.jit });
+  const schema = buildApiSchema();
+  const graphql = createGraphqlHandler({ schema, logger, jit: options.jit });
+  const sse = createSseTransport({ schema, core, logger });
   const perToken = new RateLimiter(options.rateLimitPerToken ?? DEFAULT_RATE_LIMITS.perToken);
   const perIp = new RateLimiter(options.rateLimitPerIp ?? DEFAULT_RATE_LIMITS.perIp);
+  const serveConsole = createStaticHandler(options.uiDir === undefined ? defaultUiDir() : options.uiDir);
 
   function rateLimited(res: ServerResponse, retryAfterSeconds: number): number {
     return send(res, errorResponse('RATE_LIMITED', `Too many requests; retry after ${retryAfterSeconds} s`, { 'retry-after': String(retryAfterSeconds) }));
@@ -102,6 +112,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       if (isDomainError(error) && error.code === 'UNAUTHENTICATED') {
         return send(res, errorResponse('UNAUTHENTICATED', error.message, { 'www-authenticate': 'Bearer' }));
       }
+      if (isDomainError(error) && error.code === 'STORE_UNAVAILABLE') return send(res, errorResponse('STORE_UNAVAILABLE', error.message, { 'retry-after': '1' }));
       throw error;
     }
     if (actor.tokenId !== null) {
@@ -129,10 +140,14 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     if (path === '/graphql') return serveGraphql(req, res);
+    if (path === '/graphql/stream') return sse.serve(req, res);
     if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
       return send(res, [HEALTH_BODY, { status: 200, statusText: 'OK', headers: { 'content-type': JSON_TYPE } }]);
     }
-    return send(res, errorResponse('NOT_FOUND', `No route for ${req.method ?? 'GET'} ${path}`));
+    const notFound = () => send(res, errorResponse('NOT_FOUND', `No route for ${req.method ?? 'GET'} ${path}`));
+    // The operator console: its files, and index.html for its routes (GET and HEAD only).
+    if (req.method === 'GET' || req.method === 'HEAD') return serveConsole(req, res, path).then((status) => status ?? notFound());
+    return notFound();
   }
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
@@ -159,9 +174,15 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   }
 
   const server = createServer(handle);
+  // Upgrades never reach `handle`: the plain POST path is unchanged by WebSocket support.
+  const ws = attachWebSocketTransport({ server, schema, core, logger, path: '/graphql' });
   return {
     server,
     handle,
+    closeStreams() {
+      ws.close();
+      sse.close();
+    },
     listen: (host, port) =>
       new Promise((resolve, reject) => {
         server.once('error', reject);

@@ -23,6 +23,8 @@ type Query {
   auditEvents(first: Int = 50, after: String, filter: AuditEventFilter): AuditEventConnection!
   "Every API token (never their secrets). Needs \`admin\`."
   tokens: [ApiToken!]!
+  "The token behind this request and what it may do. Needs only a valid token (the console's sign-in)."
+  viewer: Viewer!
 }
 
 type Mutation {
@@ -233,7 +235,10 @@ enum AuditOutcome {
 type AuditEvent {
   id: ID!
   at: DateTime!
-  "A stable action code: \`session.disconnect\`, \`token.create\`, \`token.revoke\`."
+  """
+  A stable action code: \`session.disconnect\`, \`session.bulk_disconnect\`, \`session.reconnect_blocked\`,
+  \`token.create\`, \`token.revoke\`, \`webhook.create\`, \`webhook.delete\`.
+  """
   action: String!
   outcome: AuditOutcome!
   actor: Actor!
@@ -275,6 +280,15 @@ type AuditEventConnection {
 type AuditEventEdge {
   cursor: String!
   node: AuditEvent!
+}
+
+"The caller: the API token that authenticated this request."
+type Viewer {
+  "Null for Switchboard's own actions (never for an API caller)."
+  tokenId: String
+  name: String!
+  "The token's scopes, as granted (\`admin\` implies every other scope)."
+  scopes: [String!]!
 }
 
 "An API bearer credential. Its secret is shown once, when it is created."

@@ -10,9 +10,12 @@ import type { Scope } from '../domain/scopes.js';
 import type { DisconnectMode, Session } from '../domain/session.js';
 import type { AuditFilter, SessionFilter } from '../store/store.js';
 import type { BulkDisconnectInput, BulkDisconnectResult } from './bulk-disconnect.js';
+import type { SessionEventFilter } from './session-event-stream.js';
+import type { SessionEvent } from './session-events.js';
+import type { DeliveryView, WebhookView } from './webhooks.js';
 
 /** Re-exported so `api/` can name the filters without importing the store. */
-export type { AuditFilter, SessionFilter, BulkDisconnectInput, BulkDisconnectResult };
+export type { AuditFilter, SessionFilter, BulkDisconnectInput, BulkDisconnectResult, SessionEvent, SessionEventFilter, DeliveryView, WebhookView };
 
 export interface Connection<T> {
   edges: { cursor: string; node: T }[];
@@ -39,6 +42,13 @@ export interface GatewayView extends Gateway {
   sessionsOnline: number;
 }
 
+/** The caller as `whoami` describes it: never the token's secret or hash. */
+export interface ViewerInfo {
+  tokenId: string | null;
+  name: string;
+  scopes: Scope[];
+}
+
 export interface RequestMeta {
   clientIp: string | null;
   userAgent: string | null;
@@ -47,6 +57,8 @@ export interface RequestMeta {
 export interface CoreApi {
   /** Bearer token → Actor. Throws UNAUTHENTICATED for a missing, malformed, unknown, expired or revoked token. */
   authenticate(bearer: string | null, meta: RequestMeta): Promise<Actor>;
+  /** Who the actor is and what it may do; needs no scope (any authenticated token may ask). */
+  whoami(actor: Actor): Promise<ViewerInfo>;
   onlineSessions(actor: Actor, args: { first?: number | null; after?: string | null; filter?: SessionFilter }): Promise<Connection<Session>>;
   onlineSession(actor: Actor, id: string): Promise<Session | null>;
   /** Resolves only after the gateway confirmed. SESSION_NOT_FOUND / FORBIDDEN / GATEWAY_UNAVAILABLE otherwise. */
@@ -56,6 +68,17 @@ export interface CoreApi {
    * filter needs `all: true` (BAD_USER_INPUT otherwise).
    */
   disconnectSessions(actor: Actor, input: BulkDisconnectInput): Promise<BulkDisconnectResult>;
+  /**
+   * Live session events matching `filter`, from now on, until the iterator's `return()`. Needs
+   * `sessions:read` (FORBIDDEN, thrown at once, otherwise).
+   */
+  sessionEvents(actor: Actor, filter: SessionEventFilter): AsyncIterableIterator<SessionEvent>;
+  /** Webhooks (scope `admin`). The signing secret is returned once, by `createWebhook`. */
+  createWebhook(actor: Actor, args: { url: string; events: string[]; description?: string | null }): Promise<{ webhook: WebhookView; secret: string }>;
+  webhooks(actor: Actor): Promise<WebhookView[]>;
+  deleteWebhook(actor: Actor, id: string): Promise<WebhookView>;
+  /** A webhook's deliveries, newest first, each with its attempts. */
+  webhookDeliveries(actor: Actor, webhookId: string, first?: number | null): Promise<DeliveryView[]>;
   gateways(actor: Actor): Promise<GatewayView[]>;
   gateway(actor: Actor, id: string): Promise<GatewayView | null>;
   auditEvents(actor: Actor, args: { first?: number | null; after?: string | null; filter?: AuditFilter }): Promise<Connection<AuditEvent>>;

@@ -10,6 +10,7 @@ import { auditEvent } from './audit.js';
 import type { DisconnectReply, DisconnectRequest } from './reports.js';
 import { publishSessionEvent, sessionEvent } from './session-events.js';
 import type { Logger } from './logger.js';
+import { enqueueWebhookDeliveries } from './webhook-outbox.js';
 
 export interface DisconnectDeps {
   store: Store;
@@ -122,30 +123,32 @@ export class DisconnectUseCase {
         await tx.audit.append(auditEvent(actor, 'session.disconnect', 'NOT_FOUND', {
           at, ...target, reason: o.reason, errorCode: 'SESSION_NOT_FOUND', durationMs: elapsed(o.started), metadata: o.metadata,
         }));
-        return changed ? await tx.sessions.findById(session.id) : null;
+        const row = changed ? await tx.sessions.findById(session.id) : null;
+        const event = row ? sessionEvent('session.disconnected', row) : null;
+        if (event) await enqueueWebhookDeliveries(tx, [event], at);
+        return event;
       });
-      if (ended) await publishSessionEvent(bus, sessionEvent('session.disconnected', ended), (e) => logger.error({ err: e }, 'publish failed'));
+      if (ended) await publishSessionEvent(bus, ended, (e) => logger.error({ err: e }, 'publish failed'));
       throw new DomainError('SESSION_NOT_FOUND', MESSAGES.sessionNotFound);
     }
     const audit = auditEvent(actor, 'session.disconnect', 'SUCCESS', {
       at, ...target, reason: o.reason, durationMs: elapsed(o.started), metadata: o.metadata,
     });
-    const ended = await store.transaction(async (tx) => {
+    const event = await store.transaction(async (tx) => {
       await tx.sessions.markEnded(
         session.id,
         { endedAt: at, cause: 'ADMIN_DISCONNECT', endedByTokenId: actor.tokenId, endedByName: actor.name, endReason: o.reason },
         { claimEcho: true },
       );
       await tx.audit.append(audit);
-      return tx.sessions.findById(session.id);
+      const final = (await tx.sessions.findById(session.id)) ?? session;
+      const e = sessionEvent('session.disconnected', final, { actor: { tokenId: actor.tokenId, name: actor.name }, reason: o.reason, message: o.message });
+      // The webhook outbox: written with the change, so a delivery exists exactly when the change does.
+      await enqueueWebhookDeliveries(tx, [e], at);
+      return e;
     });
-    const final = ended ?? session;
-    await publishSessionEvent(
-      bus,
-      sessionEvent('session.disconnected', final, { actor: { tokenId: actor.tokenId, name: actor.name }, reason: o.reason, message: o.message }),
-      (e) => logger.error({ err: e }, 'publish failed'),
-    );
-    return { session: final, outcome: 'DISCONNECTED', auditEventId: audit.id };
+    await publishSessionEvent(bus, event, (e) => logger.error({ err: e }, 'publish failed'));
+    return { session: event.session, outcome: 'DISCONNECTED', auditEventId: audit.id };
   }
 }
 

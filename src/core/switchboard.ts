@@ -6,12 +6,15 @@ import type { Session } from '../domain/session.js';
 import type { ApiToken } from '../domain/token.js';
 import type { Bus } from '../bus/bus.js';
 import type { AuditFilter, Keyset, Page, SessionFilter, Store } from '../store/store.js';
-import type { Connection, CoreApi, DisconnectOptions, DisconnectResult, GatewayView, RequestMeta } from './api-types.js';
+import type { Connection, CoreApi, DisconnectOptions, DisconnectResult, GatewayView, RequestMeta, ViewerInfo } from './api-types.js';
 import { auditEvent } from './audit.js';
 import { bulkDisconnect, type BulkDisconnectInput, type BulkDisconnectResult } from './bulk-disconnect.js';
 import { decodeCursor, encodeCursor, pageSize } from './cursor.js';
 import { DisconnectUseCase } from './disconnect.js';
 import type { Logger } from './logger.js';
+import { SessionEventHub, type SessionEventFilter } from './session-event-stream.js';
+import type { SessionEvent } from './session-events.js';
+import { WebhookAdmin, type DeliveryView, type WebhookView } from './webhooks.js';
 import { authenticate, mintToken } from './tokens.js';
 
 export interface CoreOptions {
@@ -29,14 +32,22 @@ export interface CoreOptions {
 export class Switchboard implements CoreApi {
   private readonly disconnectUseCase: DisconnectUseCase;
   private readonly now: () => number;
+  private readonly hub: SessionEventHub;
+  private readonly webhookAdmin: WebhookAdmin;
 
   constructor(private readonly o: CoreOptions) {
     this.now = o.now ?? Date.now;
+    this.hub = new SessionEventHub({ bus: o.bus, logger: o.logger });
+    this.webhookAdmin = new WebhookAdmin({ store: o.store, now: this.now });
     this.disconnectUseCase = new DisconnectUseCase({ store: o.store, bus: o.bus, logger: o.logger, deadlineMs: o.disconnectDeadlineMs, now: this.now });
   }
 
   authenticate(bearer: string | null, meta: RequestMeta): Promise<Actor> {
     return authenticate(this.o.store.tokens, bearer, meta, this.now());
+  }
+
+  async whoami(actor: Actor): Promise<ViewerInfo> {
+    return { tokenId: actor.tokenId, name: actor.name, scopes: [...actor.scopes] };
   }
 
   async onlineSessions(actor: Actor, args: { first?: number | null; after?: string | null; filter?: SessionFilter }): Promise<Connection<Session>> {
@@ -59,6 +70,27 @@ export class Switchboard implements CoreApi {
 
   disconnectSessions(actor: Actor, input: BulkDisconnectInput): Promise<BulkDisconnectResult> {
     return bulkDisconnect({ store: this.o.store, disconnect: this.disconnectUseCase, now: this.now }, actor, input);
+  }
+
+  sessionEvents(actor: Actor, filter: SessionEventFilter): AsyncIterableIterator<SessionEvent> {
+    requireScope(actor, 'sessions:read', 'The sessions:read scope is required to follow session events');
+    return this.hub.stream(filter);
+  }
+
+  createWebhook(actor: Actor, args: { url: string; events: string[]; description?: string | null }): Promise<{ webhook: WebhookView; secret: string }> {
+    return this.webhookAdmin.create(actor, args);
+  }
+
+  webhooks(actor: Actor): Promise<WebhookView[]> {
+    return this.webhookAdmin.list(actor);
+  }
+
+  deleteWebhook(actor: Actor, id: string): Promise<WebhookView> {
+    return this.webhookAdmin.delete(actor, id);
+  }
+
+  webhookDeliveries(actor: Actor, webhookId: string, first?: number | null): Promise<DeliveryView[]> {
+    return this.webhookAdmin.deliveries(actor, webhookId, first);
   }
 
   async gateways(actor: Actor): Promise<GatewayView[]> {
@@ -87,7 +119,7 @@ export class Switchboard implements CoreApi {
     if (name === '' || name.length > 100) throw new DomainError('BAD_USER_INPUT', 'name must be 1 to 100 characters');
     if (args.scopes.length === 0) throw new DomainError('BAD_USER_INPUT', 'at least one scope is required');
     // Names are printed by `switchboard token list` and logged: no control characters (terminal escapes, forged lines).
-    if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) throw new DomainError('BAD_USER_INPUT', 'name must not contain control characters');
+    if ([...name].some((c) => c.charCodeAt(0) < 0x20 || (c.charCodeAt(0) >= 0x7f && c.charCodeAt(0) < 0xa0))) throw new DomainError('BAD_USER_INPUT', 'name must not contain control characters');
     const maxLifetimeMs = 10 * 366 * 86_400_000;
     if (args.expiresInMs != null && (!Number.isSafeInteger(args.expiresInMs) || args.expiresInMs > maxLifetimeMs)) {
       throw new DomainError('BAD_USER_INPUT', 'expiresIn must be at most 10 years (3660d)');

@@ -1,8 +1,12 @@
+import { createHash } from 'node:crypto';
 import { newSessionId, userIdFor } from '../domain/ids.js';
 import type { EndCause, Session, SessionReport } from '../domain/session.js';
 import { subjects, type Bus, type Unsubscribe } from '../bus/bus.js';
 import type { Store, StoreTx } from '../store/store.js';
+import { SYSTEM_ACTOR } from '../domain/actor.js';
+import { auditEvent } from './audit.js';
 import type { Logger } from './logger.js';
+import { enqueueWebhookDeliveries } from './webhook-outbox.js';
 import type { GatewayReport } from './reports.js';
 import { publishSessionEvent, sessionEvent, type SessionEvent } from './session-events.js';
 
@@ -70,9 +74,9 @@ export class SessionSync {
         await store.gateways.setAgentStatus(r.gatewayId, { agentConnected: false, lastSeenAt: this.now() });
         return;
       case 'connected':
-        return this.publishAll(await store.transaction((tx) => this.upsertSession(tx, r.gatewayId, r.session, r.at)));
+        return this.publishAll(await this.changing((tx) => this.upsertSession(tx, r.gatewayId, r.session, r.at)));
       case 'disconnected':
-        return this.publishAll(await store.transaction(async (tx) => {
+        return this.publishAll(await this.changing(async (tx) => {
           const s = await tx.sessions.findByRef(r.gatewayId, r.ref);
           if (!s || s.endedAt !== null) return [];
           if (r.bytesReceived !== undefined && r.bytesSent !== undefined) {
@@ -84,12 +88,20 @@ export class SessionSync {
         }));
       case 'snapshot':
         return this.publishAll(await this.applySnapshot(r));
+      case 'auth-denied':
+        // Every replica applies this report; the id derived from it lets exactly one row exist.
+        await store.audit.appendIfAbsent({
+          ...auditEvent(SYSTEM_ACTOR, 'session.reconnect_blocked', 'SUCCESS', {
+            at: r.at, targetUserName: r.userName, targetGatewayId: r.gatewayId, reason: r.reason, metadata: { clientAddress: r.clientAddress },
+          }),
+          id: reportAuditId(r),
+        });
+        return;
     }
   }
 
   private async applySnapshot(r: Extract<GatewayReport, { type: 'snapshot' }>): Promise<SessionEvent[]> {
-    const { store } = this.deps;
-    return store.transaction(async (tx) => {
+    return this.changing(async (tx) => {
       const before = await tx.gateways.findById(r.gatewayId);
       await tx.gateways.upsert({ id: r.gatewayId, ...r.gateway });
       // The upsert above locks the gateway's row until commit, so replicas applying the same snapshot
@@ -155,9 +167,23 @@ export class SessionSync {
     return sessionEvent('session.disconnected', { ...s, endedAt: at, endCause: cause });
   }
 
+  /** A transaction that changes sessions: the webhook outbox rows of its events commit with it. */
+  private changing(fn: (tx: StoreTx) => Promise<SessionEvent[]>): Promise<SessionEvent[]> {
+    return this.deps.store.transaction(async (tx) => {
+      const events = await fn(tx);
+      await enqueueWebhookDeliveries(tx, events, this.now());
+      return events;
+    });
+  }
+
   private async publishAll(events: SessionEvent[]): Promise<void> {
     for (const e of events) {
       await publishSessionEvent(this.deps.bus, e, (err) => this.deps.logger.error({ err }, 'publishing session event failed'));
     }
   }
+}
+
+/** An audit id fixed by the report it records (agent run + sequence number), the same on every replica. */
+function reportAuditId(r: GatewayReport): string {
+  return `aud_${createHash('sha256').update(`${r.gatewayId}:${r.agentId}:${r.seq}`).digest('hex').slice(0, 16)}`;
 }

@@ -8,6 +8,9 @@ export type ErrorCode =
   | 'BAD_USER_INPUT'
   | 'BAD_CURSOR'
   | 'TOKEN_NOT_FOUND'
+  | 'WEBHOOK_NOT_FOUND'
+  /** The database cannot be reached or used right now (HTTP 503); retrying later may succeed. */
+  | 'STORE_UNAVAILABLE'
   | 'INTERNAL';
 
 /** The one error type that crosses layers; `code` decides how it is shown to API clients. */

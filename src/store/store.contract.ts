@@ -12,6 +12,7 @@ import { sessionContract } from './contract/session-contract.js';
 import { sessionListContract } from './contract/session-list-contract.js';
 import { tokenContract } from './contract/token-contract.js';
 import { transactionContract } from './contract/transaction-contract.js';
+import { webhookContract } from './contract/webhook-contract.js';
 import { KyselyStore } from './kysely/kysely-store.js';
 import type { Store } from './store.js';
 
@@ -60,5 +61,6 @@ export function runStoreContract(name: string, open: () => Promise<Store>, optio
     tokenContract(ctx);
     auditContract(ctx);
     transactionContract(ctx);
+    webhookContract(ctx);
   });
 }

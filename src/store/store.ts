@@ -6,6 +6,7 @@ import type { ApiToken } from '../domain/token.js';
 import type { AuditEvent, AuditAction, AuditOutcome } from '../domain/audit.js';
 import type { Gateway } from '../domain/gateway.js';
 import type { EndCause, Session, SessionReport } from '../domain/session.js';
+import type { DeliveryStatus, Webhook, WebhookAttempt, WebhookDelivery } from '../domain/webhook.js';
 
 /** Keyset position for "newest first" lists: (time desc, id desc). Opaque to API clients. */
 export interface Keyset {
@@ -115,12 +116,46 @@ export interface AuditRepository {
   count(filter?: AuditFilter): Promise<number>;
 }
 
+/** What an attempt changes on its delivery. */
+export interface DeliveryUpdate {
+  status: DeliveryStatus;
+  attempts: number;
+  nextAttemptAt: number;
+  deliveredAt: number | null;
+  lastStatusCode: number | null;
+  lastError: string | null;
+}
+
+export interface WebhookRepository {
+  insert(webhook: Webhook): Promise<void>;
+  /** Deleted ones too (the dispatcher must know a delivery's webhook is gone). */
+  findById(id: string): Promise<Webhook | null>;
+  /** Webhooks not deleted, oldest first. */
+  listActive(): Promise<Webhook[]>;
+  /** False when it does not exist or was deleted already. */
+  markDeleted(id: string, at: number): Promise<boolean>;
+  /** Adds outbox rows (status PENDING); call it in the transaction of the change they report. */
+  enqueue(deliveries: WebhookDelivery[]): Promise<void>;
+  /**
+   * Leases up to `limit` due PENDING deliveries until `leaseUntil`: rows another dispatcher holds are
+   * skipped, and no two callers get the same row.
+   */
+  claimDue(now: number, leaseUntil: number, limit: number): Promise<WebhookDelivery[]>;
+  /** Records one attempt and its effect on the delivery (releasing the lease). */
+  recordAttempt(attempt: WebhookAttempt, update: DeliveryUpdate): Promise<void>;
+  /** Newest first. */
+  listDeliveries(webhookId: string, first: number): Promise<WebhookDelivery[]>;
+  /** In order of attempt. */
+  listAttempts(deliveryIds: string[]): Promise<WebhookAttempt[]>;
+}
+
 /** The repositories, bound to one transaction or to the database. */
 export interface StoreTx {
   sessions: SessionRepository;
   gateways: GatewayRepository;
   tokens: TokenRepository;
   audit: AuditRepository;
+  webhooks: WebhookRepository;
 }
 
 export interface Store extends StoreTx {

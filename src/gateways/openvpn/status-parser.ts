@@ -51,10 +51,12 @@ export class StatusParseError extends Error {
 /** `lines`: the reply without the final `END`. */
 export function parseStatus(lines: readonly string[]): StatusReport {
   let header: Map<string, number> | null = null;
+  // Rows are split with their header's separator: a tab inside a `status 2` name must not split it.
+  let headerSep: string | null = null;
   let time: number | null = null;
   const rows: StatusRow[] = [];
   for (const line of lines) {
-    const sep = line.includes('\t') ? '\t' : ',';
+    const sep: string = headerSep !== null && line.startsWith(`CLIENT_LIST${headerSep}`) ? headerSep : line.includes('\t') ? '\t' : ',';
     const fields = line.split(sep);
     const kind = fields[0];
     if (kind === 'TIME') {
@@ -63,16 +65,71 @@ export function parseStatus(lines: readonly string[]): StatusReport {
     } else if (kind === 'HEADER' && fields[1] === 'CLIENT_LIST') {
       // Header names count from 0 after `HEADER`; data fields count from 0 at `CLIENT_LIST`: the same index.
       header = new Map(fields.slice(1).map((name, i) => [name, i]));
+      headerSep = sep;
       for (const name of [COLUMNS.commonName, COLUMNS.realAddress, COLUMNS.virtualAddress, COLUMNS.clientId]) {
         if (!header.has(name)) throw new StatusParseError(`status header has no "${name}" column`);
       }
     } else if (kind === 'CLIENT_LIST') {
       if (!header) throw new StatusParseError('CLIENT_LIST row before its HEADER');
-      const row = toRow(header, fields);
+      const row = toRow(header, alignFields(header, fields, sep));
       if (row) rows.push(row);
     }
   }
   return { time, rows };
+}
+
+/** Columns whose text comes from a certificate or from the client, and so may hold the separator. */
+const FREE_TEXT = [COLUMNS.commonName, COLUMNS.username];
+
+/** What the other columns look like; used to tell where a free-text column's extra separators were. */
+const SHAPES: Record<string, RegExp> = {
+  [COLUMNS.realAddress]: /^\S*:\d+$/,
+  [COLUMNS.virtualAddress]: /^[0-9.]*$/,
+  [COLUMNS.virtualAddress6]: /^[0-9a-fA-F:]*$/,
+  [COLUMNS.bytesReceived]: /^\d*$/,
+  [COLUMNS.bytesSent]: /^\d*$/,
+  [COLUMNS.connectedSince]: /^\d*$/,
+  [COLUMNS.clientId]: /^\d+$/,
+  'Peer ID': /^\d*$/,
+};
+
+/**
+ * One field per header column. A row with more fields than its header has a common name or username
+ * that held the separator (a client picks its own username): every way of giving the extra fields
+ * back to those columns is tried, and only a single one that leaves every other column well-shaped
+ * is accepted. Reading the Client ID from the wrong field would disconnect someone else.
+ */
+function alignFields(header: Map<string, number>, fields: string[], sep: string): string[] {
+  const width = header.size;
+  const extra = fields.length - width;
+  if (extra <= 0) return fields;
+  const textIndexes = FREE_TEXT.map((name) => header.get(name)).filter((i): i is number => i !== undefined).sort((a, b) => a - b);
+  const candidates: string[][] = [];
+  for (const shares of distributions(extra, textIndexes.length)) {
+    const aligned: string[] = [];
+    let p = 0;
+    for (let c = 0; c < width; c++) {
+      const k = textIndexes.indexOf(c);
+      const take = k < 0 ? 1 : 1 + shares[k]!;
+      aligned.push(fields.slice(p, p + take).join(sep));
+      p += take;
+    }
+    const wellShaped = [...header].every(([name, i]) => SHAPES[name] === undefined || SHAPES[name].test(aligned[i] ?? ''));
+    if (wellShaped) candidates.push(aligned);
+  }
+  if (candidates.length !== 1) {
+    throw new StatusParseError(`status row has ${extra} field(s) more than its header and cannot be read unambiguously (client ids ${[...new Set(candidates.map((c) => c[header.get(COLUMNS.clientId)!]))].join(', ') || 'none'})`);
+  }
+  return candidates[0]!;
+}
+
+/** Every way to share `total` among `parts` (each ≥ 0). */
+function distributions(total: number, parts: number): number[][] {
+  if (parts === 0) return [];
+  if (parts === 1) return [[total]];
+  const out: number[][] = [];
+  for (let first = 0; first <= total; first++) for (const rest of distributions(total - first, parts - 1)) out.push([first, ...rest]);
+  return out;
 }
 
 function toRow(header: Map<string, number>, fields: string[]): StatusRow | null {

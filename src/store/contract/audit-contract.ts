@@ -90,6 +90,14 @@ export function auditContract(ctx: ContractContext): void {
     assert.deepEqual(ids((await store.audit.list({ first: 50, filter: { targetUserName: `bob-${tag}` } })).rows), [b.id]);
   });
 
+  test('appendIfAbsent writes an id once; a second append of it changes nothing', async () => {
+    const store = ctx.store();
+    const event = makeAudit({ targetGatewayId: `gw-${randomId(8)}`, reason: 'first' });
+    assert.equal(await store.audit.appendIfAbsent(event), true);
+    assert.equal(await store.audit.appendIfAbsent({ ...event, reason: 'second' }), false);
+    assert.deepEqual((await store.audit.list({ first: 5, filter: { targetGatewayId: event.targetGatewayId! } })).rows, [event]);
+  });
+
   test('the database itself refuses UPDATE and DELETE of audit events', async () => {
     const store = ctx.store();
     assert.ok(store instanceof KyselyStore, 'raw SQL needs the Kysely store');

@@ -44,21 +44,21 @@ export class KyselyAuditRepository implements AuditRepository {
 
 function toRow(event: AuditEvent): Insertable<AuditEventTable> {
   return {
-        id: event.id,
-        at: event.at,
-        action: event.action,
-        outcome: event.outcome,
-        actor_token_id: event.actorTokenId,
-        actor_name: event.actorName,
-        actor_ip: event.actorIp,
-        actor_user_agent: event.actorUserAgent,
-        target_session_id: event.targetSessionId,
-        target_user_name: event.targetUserName,
-        target_gateway_id: event.targetGatewayId,
-        reason: event.reason,
-        error_code: event.errorCode,
-        duration_ms: event.durationMs,
-        metadata: JSON.stringify(event.metadata),
+    id: event.id,
+    at: event.at,
+    action: event.action,
+    outcome: event.outcome,
+    actor_token_id: event.actorTokenId,
+    actor_name: event.actorName,
+    actor_ip: event.actorIp,
+    actor_user_agent: event.actorUserAgent,
+    target_session_id: event.targetSessionId,
+    target_user_name: event.targetUserName,
+    target_gateway_id: event.targetGatewayId,
+    reason: event.reason,
+    error_code: event.errorCode,
+    duration_ms: event.durationMs,
+    metadata: JSON.stringify(event.metadata),
   };
 }
 

@@ -78,11 +78,54 @@ export interface AuditEventTable {
   metadata: string;
 }
 
+export interface WebhookTable {
+  id: string;
+  url: string;
+  /** JSON array of event types. */
+  events: string;
+  description: string | null;
+  /** The signing key (HMAC-SHA256); it must be readable to sign, so it is not hashed. */
+  secret: string;
+  created_at: number;
+  created_by_name: string;
+  deleted_at: number | null;
+}
+
+export interface WebhookDeliveryTable {
+  id: string;
+  webhook_id: string;
+  event_id: string;
+  event_type: string;
+  payload: string;
+  status: string;
+  attempts: number;
+  created_at: number;
+  next_attempt_at: number;
+  /** A dispatcher holds the row until then (a lease), so replicas never POST it twice at once. */
+  claimed_until: number | null;
+  delivered_at: number | null;
+  last_status_code: number | null;
+  last_error: string | null;
+}
+
+export interface WebhookAttemptTable {
+  id: string;
+  delivery_id: string;
+  attempt: number;
+  at: number;
+  status_code: number | null;
+  error: string | null;
+  duration_ms: number;
+}
+
 export interface Database {
   gateways: GatewayTable;
   sessions: SessionTable;
   api_tokens: ApiTokenTable;
   audit_events: AuditEventTable;
+  webhooks: WebhookTable;
+  webhook_deliveries: WebhookDeliveryTable;
+  webhook_attempts: WebhookAttemptTable;
 }
 
 /** Which database a store talks to; the few places where SQL differs branch on this. */

@@ -63,7 +63,8 @@ function postgresDialect(url: string, logger?: StoreLogger): Dialect {
   // pool only, leaving pg's global parsers alone for any other user in the process.
   const types = new pg.TypeOverrides();
   types.setTypeParser(PG_INT8_OID, (value: string) => Number(value));
-  const pool = new pg.Pool({ connectionString: url, types });
+  // A connect that hangs (server overloaded, packets dropped) fails after 5 s instead of holding the request.
+  const pool = new pg.Pool({ connectionString: url, types, connectionTimeoutMillis: 5_000 });
   // An idle client that loses its server emits 'error' on the pool; unhandled, it would crash the process.
   pool.on('error', (error) => logger?.error({ err: error }, 'idle PostgreSQL connection failed'));
   return new PostgresDialect({ pool });

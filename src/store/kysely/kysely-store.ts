@@ -7,11 +7,13 @@ import type { Store, StoreTx } from '../store.js';
 import { KyselyAuditRepository } from './audit-repository.js';
 import type { Database, DialectName } from './database.js';
 import { createDialect, parseDatabaseUrl } from './dialect.js';
+import { withStoreErrors } from './store-errors.js';
 import { KyselyGatewayRepository } from './gateway-repository.js';
 import { migrationProvider } from './migrations/migration-provider.js';
 import { KyselySessionRepository } from './session-repository.js';
 import type { StoreLogger } from './store-logger.js';
 import { KyselyTokenRepository } from './token-repository.js';
+import { KyselyWebhookRepository } from './webhook-repository.js';
 
 export type { StoreLogger } from './store-logger.js';
 
@@ -27,13 +29,16 @@ export interface OpenStoreOptions {
  */
 export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<KyselyStore> {
   const { dialect, name } = createDialect(parseDatabaseUrl(url), options.logger);
-  const db = new Kysely<Database>({ dialect });
+  // Start-up failures keep their detail (the CLI prints it); later outages answer STORE_UNAVAILABLE.
+  const storeErrors = { active: false };
+  const db = new Kysely<Database>({ dialect: withStoreErrors(dialect, options.logger, storeErrors) });
   try {
     await migrate(db, name, options.logger);
   } catch (error) {
     await db.destroy();
     throw error;
   }
+  storeErrors.active = true;
   return new KyselyStore(db, name);
 }
 
@@ -50,12 +55,13 @@ async function migrate(db: Kysely<Database>, dialect: DialectName, logger?: Stor
   }
 }
 
-function repositories(db: Kysely<Database>): StoreTx {
+function repositories(db: Kysely<Database>, dialect: DialectName): StoreTx {
   return {
     sessions: new KyselySessionRepository(db),
     gateways: new KyselyGatewayRepository(db),
     tokens: new KyselyTokenRepository(db),
     audit: new KyselyAuditRepository(db),
+    webhooks: new KyselyWebhookRepository(db, dialect),
   };
 }
 
@@ -65,6 +71,7 @@ export class KyselyStore implements Store {
   readonly gateways: StoreTx['gateways'];
   readonly tokens: StoreTx['tokens'];
   readonly audit: StoreTx['audit'];
+  readonly webhooks: StoreTx['webhooks'];
   #closed = false;
 
   /**
@@ -75,7 +82,7 @@ export class KyselyStore implements Store {
     readonly db: Kysely<Database>,
     readonly dialect: DialectName,
   ) {
-    ({ sessions: this.sessions, gateways: this.gateways, tokens: this.tokens, audit: this.audit } = repositories(db));
+    ({ sessions: this.sessions, gateways: this.gateways, tokens: this.tokens, audit: this.audit, webhooks: this.webhooks } = repositories(db, dialect));
   }
 
   /**
@@ -85,7 +92,7 @@ export class KyselyStore implements Store {
    * repositories there would wait for the transaction itself on SQLite.
    */
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
-    return this.db.transaction().execute((trx) => fn(repositories(trx)));
+    return this.db.transaction().execute((trx) => fn(repositories(trx, this.dialect)));
   }
 
   /** Closes the pool or file. Safe to call twice. */

@@ -1,6 +1,7 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import type { DialectName, MigrationDb } from '../database.js';
 import * as initialSchema from './202611291500-initial-schema.js';
+import * as webhooks from './202611291600-webhooks.js';
 
 /** One migration file: forward only; a fix is a new file, never an edit of an applied one. */
 interface MigrationModule {
@@ -14,6 +15,7 @@ interface MigrationModule {
  */
 const MIGRATIONS: Record<string, MigrationModule> = {
   '202611291500-initial-schema': initialSchema,
+  '202611291600-webhooks': webhooks,
 };
 
 /**

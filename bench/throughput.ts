@@ -1,0 +1,146 @@
+/**
+ * Benchmark 2, API throughput: `onlineSessions(first: 50)` with every Session field, and
+ * `disconnectBySessionId` on distinct ids, against 100k online sessions, 50 connections. Switchboard
+ * (`switchboard start`, SQLite, its gateway a management stand-in holding the 100k clients) against
+ * two baselines in another process: a raw node:http handler serving from memory and fastify +
+ * mercurius (jit) over the same store. Rounds interleave the three servers; each figure is the median
+ * over rounds of the per-round ratio.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { LoadGenerator, type LoadResult } from './lib/load.js';
+import type { BenchOptions, BenchResult, FigureRow } from './lib/result.js';
+import { startSeededServer } from './lib/seeded-server.js';
+import { median, round } from './lib/stats.js';
+
+const BASELINES = fileURLToPath(new URL('./lib/baseline-servers.ts', import.meta.url));
+
+export const SESSIONS_QUERY = `query ($first: Int) { onlineSessions(first: $first) { edges { cursor node {
+  id user { id name } gateway { id name region protocol mode agentConnected lastSeenAt } protocol clientAddress virtualAddress
+  virtualAddress6 connectedAt bytesReceived bytesSent lastSeenAt confirmed client { version platform } endedAt endCause
+  endedBy { tokenId name ip userAgent } endReason } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }`;
+const DISCONNECT = 'mutation ($id: String!) { disconnectBySessionId(onlineSessionId: $id) }';
+
+type Contender = 'switchboard' | 'raw' | 'mercurius';
+
+export async function throughput({ smoke, log }: BenchOptions): Promise<BenchResult> {
+  const sessions = smoke ? 600 : 100_000;
+  const rounds = smoke ? 1 : 3;
+  const connections = smoke ? 5 : 50;
+  const durationS = smoke ? 0.5 : 5;
+  const disconnectsPerRun = smoke ? 50 : 4_000;
+
+  log(`throughput: starting switchboard with ${sessions} sessions`);
+  const server = await startSeededServer({ sessions });
+  const baselines = spawn(process.execPath, ['--import', 'tsx', BASELINES, server.dbPath, server.standin.path, server.token], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const killBaselines = () => baselines.kill('SIGKILL');
+  process.once('exit', killBaselines);
+  const load = await LoadGenerator.start();
+  const runLoad = load.run.bind(load);
+  try {
+    const urls = await new Promise<{ raw: string; mercurius: string }>((resolve, reject) => {
+      let out = '';
+      baselines.stdout!.setEncoding('utf8').on('data', (d: string) => {
+        out += d;
+        if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]!) as { raw: string; mercurius: string });
+      });
+      baselines.on('exit', (code) => reject(new Error(`baseline servers exited with ${code}`)));
+    });
+    const url: Record<Contender, string> = { switchboard: server.url, raw: urls.raw, mercurius: urls.mercurius };
+    const headers = { authorization: `Bearer ${server.token}` };
+    const contenders: Contender[] = ['switchboard', 'raw', 'mercurius'];
+
+    // Every contender's reply is the same page: check once before measuring.
+    const body = JSON.stringify({ query: SESSIONS_QUERY, variables: { first: 50 } });
+    const pages = await Promise.all(contenders.map(async (c) => (await fetch(url[c], { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body })).json()));
+    const ids = pages.map((p) => JSON.stringify((p as { data: { onlineSessions: { edges: { node: { id: string } }[] } } }).data.onlineSessions.edges.map((e) => e.node.id)));
+    if (new Set(ids).size !== 1) throw new Error(`the contenders disagree on the first page: ${JSON.stringify(pages).slice(0, 500)}`);
+
+    // Distinct session ids for the disconnects, newest last so the listed first page stays put.
+    const ids100k = await allSessionIds(server.gql, sessions);
+    const needed = rounds * contenders.length * disconnectsPerRun;
+    if (ids100k.length < needed) throw new Error(`need ${needed} sessions for the disconnect runs, have ${ids100k.length}`);
+
+    const list: Record<Contender, LoadResult[]> = { switchboard: [], raw: [], mercurius: [] };
+    const kill: Record<Contender, LoadResult[]> = { switchboard: [], raw: [], mercurius: [] };
+    // Warm-up (jit compiles after the first query; caches fill).
+    if (!smoke) for (const c of contenders) await runLoad({ url: url[c], connections, durationS: 1, headers, bodies: [body], expect: '"edges"' });
+    for (let r = 0; r < rounds; r++) {
+      for (const c of rotate(contenders, r)) {
+        const res = await runLoad({ url: url[c], connections, durationS, headers, bodies: [body], expect: '"edges"' });
+        list[c].push(res);
+        log(`throughput: round ${r + 1} onlineSessions ${c}: ${res.rps.toFixed(0)} req/s, p99 ${res.latency.p99} ms, errors ${res.errorBodies + res.errors}`);
+      }
+    }
+    let taken = 0;
+    for (let r = 0; r < rounds; r++) {
+      for (const c of rotate(contenders, r)) {
+        const slice = ids100k.slice(taken, taken + disconnectsPerRun);
+        taken += disconnectsPerRun;
+        const bodies = slice.map((id) => JSON.stringify({ query: DISCONNECT, variables: { id } }));
+        const res = await runLoad({ url: url[c], connections, amount: bodies.length, headers, bodies, expect: '"disconnectBySessionId":true' });
+        kill[c].push(res);
+        log(`throughput: round ${r + 1} disconnect ${c}: ${res.rps.toFixed(0)} req/s, p99 ${res.latency.p99} ms, errors ${res.errorBodies + res.errors}`);
+      }
+    }
+
+    const table = (runs: Record<Contender, LoadResult[]>): FigureRow[] => contenders.map((c) => ({
+      label: c,
+      'req/s (median)': round(median(runs[c].map((x) => x.rps)), 0),
+      'p50 ms': median(runs[c].map((x) => x.latency.p50)),
+      'p99 ms': median(runs[c].map((x) => x.latency.p99)),
+      'vs raw': c === 'raw' ? 1 : round(median(runs[c].map((x, i) => x.rps / runs.raw[i]!.rps)), 2),
+      'vs mercurius': c === 'mercurius' ? 1 : round(median(runs[c].map((x, i) => x.rps / runs.mercurius[i]!.rps)), 2),
+      'bad replies': runs[c].reduce((a, x) => a + x.errorBodies + x.errors + x.non2xx, 0),
+    }));
+    const listTable = table(list);
+    const killTable = table(kill);
+    const sb = (t: FigureRow[], col: string) => t.find((row) => row.label === 'switchboard')![col] as number;
+    const errors = [...listTable, ...killTable].reduce((a, row) => a + (row['bad replies'] as number), 0);
+    const firstError = [...Object.values(list), ...Object.values(kill)].flat().find((x) => x.firstError)?.firstError;
+    return {
+      name: 'throughput',
+      title: 'API throughput (100k online sessions, 50 connections)',
+      params: { sessions, rounds, connections, durationS, disconnectsPerRun, loadGenerator: 'autocannon 8 in a child process' },
+      tables: { 'onlineSessions(first: 50), all Session fields': listTable, 'disconnectBySessionId, distinct ids': killTable },
+      goals: [
+        { text: 'onlineSessions ≥ 0.8× raw node:http', figure: sb(listTable, 'vs raw'), unit: '×', met: sb(listTable, 'vs raw') >= 0.8 },
+        { text: 'onlineSessions ≥ 1.0× mercurius-jit', figure: sb(listTable, 'vs mercurius'), unit: '×', met: sb(listTable, 'vs mercurius') >= 1 },
+        { text: 'disconnectBySessionId ≥ 0.8× raw node:http', figure: sb(killTable, 'vs raw'), unit: '×', met: sb(killTable, 'vs raw') >= 0.8 },
+        { text: 'disconnectBySessionId ≥ 1.0× mercurius-jit', figure: sb(killTable, 'vs mercurius'), unit: '×', met: sb(killTable, 'vs mercurius') >= 1 },
+      ],
+      notes: [
+        'Switchboard runs as `switchboard start` (SQLite) in its own process; the two baselines share a second process; autocannon runs in a third.',
+        'raw serves the page from an in-memory sorted array and disconnects with a Map lookup plus the client-kill round trip; mercurius reads the same SQLite file through the same store code and disconnects with a store lookup plus the client-kill round trip, without writing an audit row.',
+        'The 100k sessions reach Switchboard the real way: its OpenVPN adapter reads `status 3` from the management stand-in.',
+        ...(errors > 0 ? [`${errors} bad replies; first: ${firstError}`] : []),
+      ],
+    };
+  } finally {
+    await load.close();
+    process.removeListener('exit', killBaselines);
+    baselines.kill('SIGTERM');
+    await new Promise((r) => (baselines.exitCode !== null ? r(null) : baselines.once('exit', r)));
+    await server.close();
+  }
+}
+
+/** The order of contenders changes every round, so none always runs right after the same other one. */
+function rotate<T>(list: T[], r: number): T[] {
+  const k = r % list.length;
+  return [...list.slice(k), ...list.slice(0, k)];
+}
+
+/** Every online session id, oldest first (pages of 500 through the API). */
+async function allSessionIds(gql: (q: string, v?: Record<string, unknown>) => Promise<{ data?: Record<string, unknown> }>, n: number): Promise<string[]> {
+  const ids: string[] = [];
+  let after: string | null = null;
+  while (ids.length < n) {
+    const r = await gql('query ($after: String) { onlineSessions(first: 500, after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } } }', { after });
+    const c = r.data!.onlineSessions as { edges: { node: { id: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string } };
+    ids.push(...c.edges.map((e) => e.node.id));
+    if (!c.pageInfo.hasNextPage) break;
+    after = c.pageInfo.endCursor;
+  }
+  return ids.reverse();
+}

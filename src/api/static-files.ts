@@ -1,0 +1,112 @@
+/**
+ * Serves the operator console (the Vite build in dist/ui) from the API's own server: files by their
+ * content type, hashed assets cached for a year, the console's own routes answered with index.html so
+ * a reload or a shared link works. Nothing outside the folder can be reached; any other path is left
+ * to the API's JSON 404.
+ */
+import { existsSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { extname, join, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.webp': 'image/webp',
+  '.woff2': 'font/woff2',
+  '.txt': 'text/plain; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+};
+
+/** The console talks to /graphql on the same origin and loads nothing from anywhere else. */
+const CSP = "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/** The console's client routes (ui/src/shell/router.ts): answered with index.html. */
+export const CONSOLE_ROUTES: readonly string[] = ['/', '/sessions', '/gateways', '/audit'];
+
+export const NOT_BUILT_MESSAGE = 'The operator console is not built. Run `npm run build` (it writes dist/ui), then restart Switchboard. The API is at /graphql.';
+
+/**
+ * The built console: next to the compiled server (dist/api → dist/ui) or, when running from source
+ * with tsx, in the repository's dist/ui. Null when neither exists.
+ */
+export function defaultUiDir(): string | null {
+  for (const rel of ['../ui/', '../../dist/ui/']) {
+    const dir = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(join(dir, 'index.html'))) return resolve(dir);
+  }
+  return null;
+}
+
+/**
+ * A static handler for one folder (GET and HEAD only). Resolves with the status it answered, or null
+ * when the path is neither a file of the console nor one of its routes. `dir` null: the console
+ * routes answer NOT_BUILT_MESSAGE.
+ */
+export function createStaticHandler(dir: string | null): (req: IncomingMessage, res: ServerResponse, path: string) => Promise<number | null> {
+  const root = dir === null ? null : resolve(dir);
+
+  function answer(req: IncomingMessage, res: ServerResponse, status: number, headers: Record<string, string>, body: Buffer | string): number {
+    res.statusCode = status;
+    for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+    res.setHeader('x-content-type-options', 'nosniff');
+    res.setHeader('content-length', Buffer.byteLength(body));
+    res.end(req.method === 'HEAD' ? undefined : body);
+    return status;
+  }
+
+  function plain(req: IncomingMessage, res: ServerResponse, status: number, text: string): number {
+    return answer(req, res, status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }, text);
+  }
+
+  async function fileAt(path: string): Promise<string | null> {
+    try {
+      return (await stat(path)).isFile() ? path : null;
+    } catch {
+      return null;
+    }
+  }
+
+  return async (req, res, urlPath) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return null;
+    const route = CONSOLE_ROUTES.includes(urlPath.length > 1 ? urlPath.replace(/\/+$/, '') : urlPath);
+    if (root === null) return route ? plain(req, res, 404, NOT_BUILT_MESSAGE) : null;
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(urlPath);
+    } catch {
+      return null;
+    }
+    if (decoded.includes('\0') || decoded.includes('\\')) return null;
+    const target = resolve(root, `.${decoded.startsWith('/') ? decoded : `/${decoded}`}`);
+    // `..` and its encodings resolve outside the folder: not ours to answer.
+    if (target !== root && !target.startsWith(root + sep)) return null;
+
+    let file = route || target === root ? null : await fileAt(target);
+    let fallback = false;
+    if (file === null) {
+      if (!route) return null;
+      file = await fileAt(join(root, 'index.html'));
+      fallback = true;
+      if (file === null) return plain(req, res, 404, NOT_BUILT_MESSAGE);
+    }
+    const body = await readFile(file);
+    const type = TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
+    // Vite names every file under assets/ by its content hash: a changed file is a new name.
+    const hashed = !fallback && file.startsWith(join(root, 'assets') + sep);
+    const headers: Record<string, string> = { 'content-type': type, 'cache-control': hashed ? 'public, max-age=31536000, immutable' : 'no-cache' };
+    if (type.startsWith('text/html')) {
+      headers['content-security-policy'] = CSP;
+      headers['referrer-policy'] = 'no-referrer';
+      headers['x-frame-options'] = 'DENY';
+    }
+    return answer(req, res, 200, headers, body);
+  };
+}

@@ -1,0 +1,44 @@
+/**
+ * What both subscription transports share: parse and validate with the API's limits, map errors to
+ * the API's codes, and bind each operation to the actor its connection authenticated as.
+ */
+import { GraphQLError, parse, specifiedRules, validate, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import type { Logger } from 'pino';
+import { mapExecutionError } from './errors.js';
+import { DEFAULT_LIMITS, queryLimitsRule } from './limits.js';
+
+const RULES = [...specifiedRules, queryLimitsRule(DEFAULT_LIMITS)];
+
+/** The parsed document, or the errors a client gets for it (codes as on the HTTP path). */
+export function prepareDocument(schema: GraphQLSchema, query: string): DocumentNode | readonly GraphQLError[] {
+  let document: DocumentNode;
+  try {
+    document = parse(query, { maxTokens: 5_000 });
+  } catch (e) {
+    return [new GraphQLError(e instanceof Error ? e.message : 'Syntax error', { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
+  }
+  const errors = validate(schema, document, RULES);
+  if (errors.length > 0) {
+    return errors.map((e) => (e.extensions.code ? e : new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })));
+  }
+  return document;
+}
+
+/** Errors of an executed operation as the API shows them: a DomainError's code, anything else INTERNAL. */
+export function formatResult(result: ExecutionResult, logger: Logger): ExecutionResult {
+  if (!result.errors || result.errors.length === 0) return result;
+  const errors = result.errors.map((e) => {
+    // Already ours (an earlier hook formatted it, or validation set the code): keep it as it is.
+    if (e.originalError === undefined && typeof e.extensions?.code === 'string') return e;
+    const f = mapExecutionError(e, logger);
+    return new GraphQLError(f.message, { path: f.path, extensions: f.extensions });
+  });
+  return { ...result, errors };
+}
+
+/** The bearer token of `Authorization: Bearer …`, or null. */
+export function bearerOf(header: unknown): string | null {
+  if (typeof header !== 'string') return null;
+  const match = /^Bearer +(\S+) *$/i.exec(header);
+  return match ? match[1]! : null;
+}

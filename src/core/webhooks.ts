@@ -1,0 +1,88 @@
+import type { Actor } from '../domain/actor.js';
+import { DomainError } from '../domain/errors.js';
+import { randomId } from '../domain/ids.js';
+import { hasScope } from '../domain/scopes.js';
+import { WEBHOOK_EVENT_TYPES, type Webhook, type WebhookAttempt, type WebhookDelivery, type WebhookEventType } from '../domain/webhook.js';
+import type { Store } from '../store/store.js';
+import { auditEvent } from './audit.js';
+
+/** A webhook as the API shows it: never its secret. */
+export type WebhookView = Omit<Webhook, 'secret'>;
+export type DeliveryView = WebhookDelivery & { attemptLog: WebhookAttempt[] };
+
+const MAX_DELIVERIES = 500;
+
+function requireAdmin(actor: Actor): void {
+  if (!hasScope(actor.scopes, 'admin')) throw new DomainError('FORBIDDEN', 'Admin access required to manage webhooks');
+}
+
+function view(w: Webhook): WebhookView {
+  const { secret: _secret, ...rest } = w;
+  return rest;
+}
+
+function checkUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text.trim());
+  } catch {
+    throw new DomainError('BAD_USER_INPUT', 'url must be an absolute http:// or https:// URL');
+  }
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || text.length > 2000) {
+    throw new DomainError('BAD_USER_INPUT', 'url must be an absolute http:// or https:// URL of at most 2000 characters');
+  }
+  return url.toString();
+}
+
+/** Webhook administration (scope `admin`): every change audited in its own transaction. */
+export class WebhookAdmin {
+  constructor(private readonly deps: { store: Store; now: () => number }) {}
+
+  async create(actor: Actor, args: { url: string; events: string[]; description?: string | null }): Promise<{ webhook: WebhookView; secret: string }> {
+    requireAdmin(actor);
+    const url = checkUrl(args.url);
+    const events = [...new Set(args.events)];
+    if (events.length === 0 || !events.every((e): e is WebhookEventType => (WEBHOOK_EVENT_TYPES as readonly string[]).includes(e))) {
+      throw new DomainError('BAD_USER_INPUT', `events must be one or more of ${WEBHOOK_EVENT_TYPES.join(', ')}`);
+    }
+    const description = args.description?.trim().slice(0, 500) || null;
+    const now = this.deps.now();
+    const webhook: Webhook = {
+      id: `whk_${randomId(12)}`, url, events: events as WebhookEventType[], description, secret: `whsec_${randomId(40)}`,
+      createdAt: now, createdByName: actor.name, deletedAt: null,
+    };
+    await this.deps.store.transaction(async (tx) => {
+      await tx.webhooks.insert(webhook);
+      await tx.audit.append(auditEvent(actor, 'webhook.create', 'SUCCESS', { at: now, metadata: { webhookId: webhook.id, url, events, description } }));
+    });
+    return { webhook: view(webhook), secret: webhook.secret };
+  }
+
+  async list(actor: Actor): Promise<WebhookView[]> {
+    requireAdmin(actor);
+    return (await this.deps.store.webhooks.listActive()).map(view);
+  }
+
+  /** Deletes it: no new deliveries; pending ones end as FAILED ("webhook deleted") on their next try. */
+  async delete(actor: Actor, id: string): Promise<WebhookView> {
+    requireAdmin(actor);
+    const now = this.deps.now();
+    const deleted = await this.deps.store.transaction(async (tx) => {
+      if (!(await tx.webhooks.markDeleted(id, now))) return null;
+      const w = await tx.webhooks.findById(id);
+      await tx.audit.append(auditEvent(actor, 'webhook.delete', 'SUCCESS', { at: now, metadata: { webhookId: id, url: w?.url ?? null } }));
+      return w;
+    });
+    if (!deleted) throw new DomainError('WEBHOOK_NOT_FOUND', 'Webhook not found or already deleted');
+    return view(deleted);
+  }
+
+  async deliveries(actor: Actor, webhookId: string, first: number | null | undefined): Promise<DeliveryView[]> {
+    requireAdmin(actor);
+    const n = first ?? 50;
+    if (!Number.isInteger(n) || n < 1 || n > MAX_DELIVERIES) throw new DomainError('BAD_USER_INPUT', `first must be an integer from 1 to ${MAX_DELIVERIES}`);
+    const rows = await this.deps.store.webhooks.listDeliveries(webhookId, n);
+    const attempts = await this.deps.store.webhooks.listAttempts(rows.map((d) => d.id));
+    return rows.map((d) => ({ ...d, attemptLog: attempts.filter((a) => a.deliveryId === d.id) }));
+  }
+}

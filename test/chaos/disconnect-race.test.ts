@@ -1,0 +1,109 @@
+/**
+ * 1,000 concurrent disconnects spread over 50 REAL OpenVPN sessions (20 for each), with 10 more
+ * sessions that nobody targets. Expected: each targeted session is ended exactly once (one `true`,
+ * 19 SESSION_NOT_FOUND, one HALT seen by its client), no other session is touched, and every one of
+ * the 1,000 attempts has exactly one audit record.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createAdapter } from '../../src/main.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from '../support/openvpn-lab.js';
+import { startApp, waitFor, type AppHarness } from '../support/app-harness.js';
+
+const SEED = 'mutation disconnectBySessionId($onlineSessionId: String!) { disconnectBySessionId(onlineSessionId: $onlineSessionId) }';
+const TARGETS = 50;
+const BYSTANDERS = 10;
+const ATTEMPTS = 1000;
+const skip = openvpnSkipReason();
+const GW = 'ovpn-race';
+
+let lab: OpenVpnLab;
+let server: LabServer;
+let h: AppHarness;
+const clients = new Map<string, LabClient>();
+
+before(async () => {
+  if (skip) return;
+  lab = await OpenVpnLab.create();
+  server = await lab.startServer({ proto: 'tcp4', mode: 'observe', managementPassword: 'race-mgmt-pw' });
+  const adapter = createAdapter({
+    id: GW, name: 'Race lab', region: 'lab', protocol: 'openvpn', mode: 'observe',
+    management: server.management, managementPasswordFile: server.managementPasswordFile, snapshotIntervalMs: 2000,
+  }, silentLogger);
+  // Limits off: this is one client hammering on purpose.
+  h = await startApp({ adapters: [adapter], env: { SWITCHBOARD_RATE_LIMIT_PER_TOKEN: '0', SWITCHBOARD_RATE_LIMIT_PER_IP: '0', SWITCHBOARD_DISCONNECT_TIMEOUT_MS: '20000' } });
+  const users = [...Array.from({ length: TARGETS }, (_, i) => `target${i}`), ...Array.from({ length: BYSTANDERS }, (_, i) => `bystander${i}`)];
+  for (let i = 0; i < users.length; i += 10) {
+    const batch = users.slice(i, i + 10);
+    const started = await Promise.all(batch.map((user) => server.startClient({ user })));
+    batch.forEach((user, k) => clients.set(user, started[k]!));
+  }
+});
+
+after(async () => {
+  await h?.close();
+  await lab?.close();
+});
+
+test('1,000 concurrent disconnects over 50 real sessions: each ended once, bystanders untouched, every attempt audited once', { skip, timeout: 180_000 }, async () => {
+  const t0 = Date.now();
+  const ids = await waitFor(async () => {
+    const r = await h.gql('query ($gw: String) { onlineSessions(first: 500, filter: { gatewayId: $gw }) { edges { node { id user { name } } } } }', { gw: GW });
+    const edges = (r.json.data?.onlineSessions as { edges: { node: { id: string; user: { name: string } } }[] } | undefined)?.edges ?? [];
+    if (process.env.DEBUG_RACE && edges.length !== TARGETS + BYSTANDERS && Date.now() - t0 > 10_000) {
+      const names = new Set(edges.map((e) => e.node.user.name));
+      const missing = [...clients.keys()].filter((u) => !names.has(u));
+      console.log('missing', missing.join(','));
+      console.log(h.logs.filter((l) => missing.some((m) => l.includes(m)) || /"level":[4-6]0/.test(l)).join('\n').slice(0, 5000));
+      console.log(server.log().split('\n').filter((l) => missing.some((m) => l.includes(m))).join('\n').slice(0, 3000));
+      throw new Error('stop');
+    }
+    return edges.length === TARGETS + BYSTANDERS ? new Map(edges.map((e) => [e.node.user.name, e.node.id])) : null;
+  }, 30_000, 'all sessions listed');
+  const targetIds = Array.from({ length: TARGETS }, (_, i) => ids.get(`target${i}`)!);
+  const bystanderIds = Array.from({ length: BYSTANDERS }, (_, i) => ids.get(`bystander${i}`)!);
+
+  const replies = await Promise.all(Array.from({ length: ATTEMPTS }, (_, k) => h.gql(SEED, { onlineSessionId: targetIds[k % TARGETS] })));
+
+  const perTarget = new Map<string, { ok: number; notFound: number; other: string[] }>(targetIds.map((id) => [id, { ok: 0, notFound: 0, other: [] }]));
+  replies.forEach((r, k) => {
+    const tally = perTarget.get(targetIds[k % TARGETS]!)!;
+    if (r.status === 200 && r.json.data?.disconnectBySessionId === true) tally.ok++;
+    else if (r.status === 400 && r.json.errors?.[0]?.extensions?.code === 'SESSION_NOT_FOUND') tally.notFound++;
+    else tally.other.push(`${r.status} ${r.text.slice(0, 200)}`);
+  });
+  for (const [id, t] of perTarget) {
+    assert.deepEqual(t.other, [], `${id}: only true or SESSION_NOT_FOUND`);
+    assert.equal(t.ok, 1, `${id}: exactly one true`);
+    assert.equal(t.notFound, ATTEMPTS / TARGETS - 1);
+  }
+
+  for (const id of targetIds) {
+    const s = await h.app.store.sessions.findById(id);
+    assert.ok(s?.endedAt, `${id} ended`);
+    assert.equal(s.endCause, 'ADMIN_DISCONNECT');
+  }
+  // Each targeted client was told to halt once and went down; every bystander is still connected.
+  for (let i = 0; i < TARGETS; i++) {
+    const c = clients.get(`target${i}`)!;
+    await waitFor(() => c.exited, 15_000, `target${i} exits`);
+    const halts = readFileSync(c.logPath, 'utf8').match(/Halt command was pushed by server/g) ?? [];
+    assert.equal(halts.length, 1, `target${i} got one HALT`);
+  }
+  for (let i = 0; i < BYSTANDERS; i++) {
+    const c = clients.get(`bystander${i}`)!;
+    assert.equal(c.exited, false, `bystander${i} still running`);
+    assert.ok(!/Halt command|Connection reset command/.test(readFileSync(c.logPath, 'utf8')), `bystander${i} was never told to go`);
+    assert.ok(await h.app.store.sessions.findOnline(bystanderIds[i]!), `bystander${i} still online in the store`);
+  }
+
+  const total = await h.app.store.audit.count({ action: 'session.disconnect' });
+  assert.equal(total, ATTEMPTS, 'one audit record per attempt');
+  for (const id of targetIds) {
+    assert.equal(await h.app.store.audit.count({ targetSessionId: id }), ATTEMPTS / TARGETS, `${id}: 20 records`);
+    assert.equal(await h.app.store.audit.count({ targetSessionId: id, outcome: 'SUCCESS' }), 1, `${id}: one SUCCESS`);
+  }
+  for (const id of bystanderIds) assert.equal(await h.app.store.audit.count({ targetSessionId: id }), 0);
+});

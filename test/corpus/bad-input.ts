@@ -1,0 +1,147 @@
+/**
+ * The bad-input corpus: requests a careless or hostile client may send, each with the status and
+ * `extensions.code` Switchboard must answer. test/bad-input.test.ts replays every case against the
+ * whole running server and checks, besides the answer, that no session changed, that the server still
+ * serves, and that nothing was logged at error level.
+ *
+ * Defaults of every request (a case's `headers` override them; `null` removes one):
+ * `POST /graphql`, `Content-Type: application/json`, `Accept: application/graphql-response+json`,
+ * `Authorization: Bearer <an admin token>`. `$SESSION` in a body stands for a session that is online (`$SESSION_UPPER`: its id in upper case).
+ *
+ * Under `Accept: application/graphql-response+json` a document that does not parse or validate is a
+ * 400; under plain `application/json` GraphQL over HTTP asks for 200 with the same `errors` (see the
+ * `legacy accept` cases). Limits (QUERY_TOO_COMPLEX) and HTTP-level refusals answer 4xx under both.
+ */
+
+export interface BadInputCase {
+  name: string;
+  request: {
+    method?: string;
+    path?: string;
+    headers?: Record<string, string | null>;
+    /** The body as text; `$SESSION` is replaced by the id of an online session, `$SESSION_UPPER` by it in upper case. */
+    body?: string;
+    /** The body as bytes (for bodies that are not valid UTF-8). */
+    bodyBase64?: string;
+    /** Send the body chunked, without Content-Length (the limit must hold while streaming). */
+    chunked?: boolean;
+  };
+  expect: { status: number; code: string };
+}
+
+const gql = (query: string, variables?: Record<string, unknown>): string => JSON.stringify({ query, variables });
+const DISCONNECT = 'mutation ($id: String!) { disconnectBySessionId(onlineSessionId: $id) }';
+const DISCONNECT_WITH = 'mutation ($in: DisconnectSessionInput!) { disconnectSession(input: $in) { outcome } }';
+const b64 = (text: string) => Buffer.from(text).toString('base64url');
+const MiB = 1024 * 1024;
+
+export const BAD_INPUT: readonly BadInputCase[] = [
+  // ── the HTTP request itself ──────────────────────────────────────────────────────────────────────
+  { name: 'malformed JSON', request: { body: '{"query": ' }, expect: { status: 400, code: 'BAD_REQUEST' } },
+  { name: 'JSON with a trailing comma', request: { body: '{"query": "{ gateways { id } }",}' }, expect: { status: 400, code: 'BAD_REQUEST' } },
+  { name: 'JSON null', request: { body: 'null' }, expect: { status: 400, code: 'BAD_REQUEST' } },
+  { name: 'JSON string', request: { body: '"{ gateways { id } }"' }, expect: { status: 400, code: 'BAD_REQUEST' } },
+  { name: 'batched array of operations', request: { body: `[${gql('{ gateways { id } }')},${gql(DISCONNECT, { id: '$SESSION' })}]` }, expect: { status: 400, code: 'BAD_REQUEST' } },
+  { name: 'empty batch', request: { body: '[]' }, expect: { status: 400, code: 'BAD_REQUEST' } },
+  { name: 'byte order mark before JSON', request: { body: `\uFEFF${gql('{ gateways { id } }')}` }, expect: { status: 400, code: 'BAD_REQUEST' } },
+  { name: 'query is not a string', request: { body: '{"query": 5}' }, expect: { status: 400, code: 'BAD_REQUEST' } },
+  { name: 'variables is an array', request: { body: '{"query": "{ gateways { id } }", "variables": [1]}' }, expect: { status: 400, code: 'BAD_REQUEST' } },
+  { name: 'no query at all', request: { body: '{"variables": {}}' }, expect: { status: 400, code: 'BAD_REQUEST' } },
+  { name: 'empty body', request: { body: '' }, expect: { status: 400, code: 'BAD_REQUEST' } },
+  { name: 'Content-Type text/plain', request: { headers: { 'content-type': 'text/plain' }, body: gql('{ gateways { id } }') }, expect: { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' } },
+  { name: 'Content-Type form-urlencoded', request: { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'query=%7B%20gateways%20%7B%20id%20%7D%20%7D' }, expect: { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' } },
+  { name: 'Content-Type multipart', request: { headers: { 'content-type': 'multipart/form-data; boundary=x' }, body: '--x\r\n\r\n--x--' }, expect: { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' } },
+  { name: 'Content-Type application/graphql', request: { headers: { 'content-type': 'application/graphql' }, body: '{ gateways { id } }' }, expect: { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' } },
+  { name: 'JSON in another charset', request: { headers: { 'content-type': 'application/json; charset=iso-8859-1' }, body: gql('{ gateways { id } }') }, expect: { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' } },
+  { name: 'no Content-Type', request: { headers: { 'content-type': null }, body: gql('{ gateways { id } }') }, expect: { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' } },
+  { name: 'Accept only XML', request: { headers: { accept: 'application/xml' }, body: gql('{ gateways { id } }') }, expect: { status: 406, code: 'NOT_ACCEPTABLE' } },
+  { name: 'invalid UTF-8 (0xFF 0xFE)', request: { bodyBase64: Buffer.from([0x7b, 0x22, 0x71, 0x75, 0x65, 0x72, 0x79, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]).toString('base64') }, expect: { status: 400, code: 'BAD_REQUEST' } },
+  { name: 'UTF-8 encoded surrogate half', request: { bodyBase64: Buffer.from([0x7b, 0x22, 0xed, 0xa0, 0x80, 0x22, 0x7d]).toString('base64') }, expect: { status: 400, code: 'BAD_REQUEST' } },
+  { name: 'overlong UTF-8 slash', request: { bodyBase64: Buffer.from([0x7b, 0x22, 0xc0, 0xaf, 0x22, 0x7d]).toString('base64') }, expect: { status: 400, code: 'BAD_REQUEST' } },
+  { name: 'huge body (2 MiB) with Content-Length', request: { body: gql(`{ gateways { id } } # ${'x'.repeat(2 * MiB)}`) }, expect: { status: 413, code: 'PAYLOAD_TOO_LARGE' } },
+  { name: 'huge body (2 MiB) chunked, no Content-Length', request: { chunked: true, body: gql(`{ gateways { id } } # ${'x'.repeat(2 * MiB)}`) }, expect: { status: 413, code: 'PAYLOAD_TOO_LARGE' } },
+  { name: 'huge body without a token: 401 before the body is read', request: { headers: { authorization: null }, body: 'x'.repeat(2 * MiB) }, expect: { status: 401, code: 'UNAUTHENTICATED' } },
+  { name: 'PUT', request: { method: 'PUT', body: gql('{ gateways { id } }') }, expect: { status: 405, code: 'METHOD_NOT_ALLOWED' } },
+  { name: 'DELETE', request: { method: 'DELETE' }, expect: { status: 405, code: 'METHOD_NOT_ALLOWED' } },
+  { name: 'mutation over GET', request: { method: 'GET', path: `/graphql?query=${encodeURIComponent('mutation { disconnectBySessionId(onlineSessionId: "$SESSION") }')}` }, expect: { status: 405, code: 'METHOD_NOT_ALLOWED' } },
+  { name: 'unknown path', request: { path: '/graphql/../admin', body: '{}' }, expect: { status: 404, code: 'NOT_FOUND' } },
+
+  // ── authentication ───────────────────────────────────────────────────────────────────────────────
+  { name: 'no token', request: { headers: { authorization: null }, body: gql('{ gateways { id } }') }, expect: { status: 401, code: 'UNAUTHENTICATED' } },
+  { name: 'Basic credentials', request: { headers: { authorization: 'Basic YWRtaW46YWRtaW4=' }, body: gql('{ gateways { id } }') }, expect: { status: 401, code: 'UNAUTHENTICATED' } },
+  { name: 'token of the right shape, unknown', request: { headers: { authorization: 'Bearer sbt_aaaaaaaa_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb' }, body: gql('{ gateways { id } }') }, expect: { status: 401, code: 'UNAUTHENTICATED' } },
+  { name: 'token with SQL in it', request: { headers: { authorization: "Bearer sbt_'OR'1'='1_x" }, body: gql('{ gateways { id } }') }, expect: { status: 401, code: 'UNAUTHENTICATED' } },
+  { name: 'token of 8 000 characters', request: { headers: { authorization: `Bearer ${'a'.repeat(8000)}` }, body: gql('{ gateways { id } }') }, expect: { status: 401, code: 'UNAUTHENTICATED' } },
+  { name: 'malformed JSON without a token: 401 first', request: { headers: { authorization: null }, body: '{"query": ' }, expect: { status: 401, code: 'UNAUTHENTICATED' } },
+
+  // ── the GraphQL document ─────────────────────────────────────────────────────────────────────────
+  { name: 'syntax error', request: { body: gql('{ gateways { id }') }, expect: { status: 400, code: 'GRAPHQL_PARSE_FAILED' } },
+  { name: 'unknown field', request: { body: gql('{ sessions { id } }') }, expect: { status: 400, code: 'GRAPHQL_VALIDATION_FAILED' } },
+  { name: 'legacy accept: unknown field is 200 with the code', request: { headers: { accept: 'application/json' }, body: gql('{ sessions { id } }') }, expect: { status: 200, code: 'GRAPHQL_VALIDATION_FAILED' } },
+  { name: 'nesting 40 levels deep', request: { body: gql(`{ onlineSessions { edges { node { ${'gateway { '.repeat(38)}id${' }'.repeat(38)} } } } }`) }, expect: { status: 400, code: 'QUERY_TOO_COMPLEX' } },
+  { name: 'nesting 9 000 levels deep (parser stack)', request: { body: gql(`{${'gateways{'.repeat(9000)}id${'}'.repeat(9001)}`) }, expect: { status: 400, code: 'QUERY_TOO_COMPLEX' } },
+  { name: '30 000 tokens', request: { body: gql(`{${' __typename'.repeat(30000)} }`) }, expect: { status: 400, code: 'GRAPHQL_PARSE_FAILED' } },
+  {
+    name: 'alias bomb: 300 aliased disconnects of one session',
+    request: { body: gql(`mutation { ${Array.from({ length: 300 }, (_, i) => `d${i}: disconnectBySessionId(onlineSessionId: "$SESSION")`).join(' ')} }`) },
+    expect: { status: 400, code: 'QUERY_TOO_COMPLEX' },
+  },
+  {
+    name: 'alias bomb under legacy accept: still refused as a whole',
+    request: { headers: { accept: 'application/json' }, body: gql(`mutation { ${Array.from({ length: 300 }, (_, i) => `d${i}: disconnectBySessionId(onlineSessionId: "$SESSION")`).join(' ')} }`) },
+    expect: { status: 400, code: 'QUERY_TOO_COMPLEX' },
+  },
+  {
+    name: 'alias bomb through a fragment spread 30 times',
+    request: { body: gql(`query { ${Array.from({ length: 30 }, (_, i) => `g${i}: gateways { ...F }`).join(' ')} } fragment F on Gateway { a: id b: id c: id }`) },
+    expect: { status: 400, code: 'QUERY_TOO_COMPLEX' },
+  },
+  {
+    name: 'cost bomb: 10 pages of 500 sessions with their gateways',
+    request: { body: gql(`{ ${Array.from({ length: 10 }, (_, i) => `p${i}: onlineSessions(first: 500) { edges { node { id user { id name } gateway { id name region protocol } } } }`).join(' ')} }`) },
+    expect: { status: 400, code: 'QUERY_TOO_COMPLEX' },
+  },
+  { name: 'circular fragments', request: { body: gql('query { gateways { ...A } } fragment A on Gateway { id ...B } fragment B on Gateway { name ...A }') }, expect: { status: 400, code: 'GRAPHQL_VALIDATION_FAILED' } },
+  { name: 'fragment spreading itself', request: { body: gql('query { gateways { ...A } } fragment A on Gateway { ...A }') }, expect: { status: 400, code: 'GRAPHQL_VALIDATION_FAILED' } },
+  { name: 'several operations, no operationName', request: { body: gql('query a { gateways { id } } mutation b { disconnectBySessionId(onlineSessionId: "$SESSION") }') }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'operationName that is not in the document', request: { body: JSON.stringify({ query: 'query a { gateways { id } }', operationName: 'b' }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'subscription over HTTP', request: { body: gql('subscription { x }') }, expect: { status: 400, code: 'BAD_REQUEST' } },
+  { name: 'a directive repeated 500 times', request: { body: gql(`{ gateways${' @skip(if: false)'.repeat(500)} { id } }`) }, expect: { status: 400, code: 'GRAPHQL_VALIDATION_FAILED' } },
+
+  // ── arguments: page sizes and cursors ────────────────────────────────────────────────────────────
+  { name: 'first: 100 000 000', request: { body: gql('{ onlineSessions(first: 100000000) { totalCount } }') }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'first beyond 32 bits', request: { body: gql('{ onlineSessions(first: 99999999999) { totalCount } }') }, expect: { status: 400, code: 'GRAPHQL_VALIDATION_FAILED' } },
+  { name: 'first: -1', request: { body: gql('{ onlineSessions(first: -1) { totalCount } }') }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'first: 0', request: { body: gql('{ auditEvents(first: 0) { totalCount } }') }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'first as a variable: 1e400', request: { body: '{"query":"query ($n: Int) { onlineSessions(first: $n) { totalCount } }","variables":{"n":1e400}}' }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'first as a variable: 1.5', request: { body: gql('query ($n: Int) { onlineSessions(first: $n) { totalCount } }', { n: 1.5 }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'truncated cursor', request: { body: gql('{ onlineSessions(after: "djE6MTIz") { totalCount } }') }, expect: { status: 400, code: 'BAD_CURSOR' } },
+  { name: 'forged cursor carrying SQL', request: { body: gql(`{ onlineSessions(after: "${b64("v1:1:sess_a' OR '1'='1")}") { totalCount } }`) }, expect: { status: 400, code: 'BAD_CURSOR' } },
+  { name: 'forged cursor with a huge timestamp', request: { body: gql(`{ auditEvents(after: "${b64('v1:99999999999999999999:aud_aaaaaaaaaaaa')}") { totalCount } }`) }, expect: { status: 400, code: 'BAD_CURSOR' } },
+  { name: 'cursor that is not base64url', request: { body: gql('{ onlineSessions(after: "!!!$$$") { totalCount } }') }, expect: { status: 400, code: 'BAD_CURSOR' } },
+  { name: 'cursor of 10 000 characters', request: { body: gql(`{ onlineSessions(after: "${'A'.repeat(10000)}") { totalCount } }`) }, expect: { status: 400, code: 'BAD_CURSOR' } },
+
+  // ── ids ──────────────────────────────────────────────────────────────────────────────────────────
+  { name: 'session id with SQL', request: { body: gql(DISCONNECT, { id: "sess_x' OR '1'='1'; DROP TABLE sessions; --" }) }, expect: { status: 400, code: 'SESSION_NOT_FOUND' } },
+  { name: 'session id with shell', request: { body: gql(DISCONNECT, { id: 'sess_$(kill -9 1)`reboot`;|&' }) }, expect: { status: 400, code: 'SESSION_NOT_FOUND' } },
+  { name: 'session id with control characters and a management command', request: { body: gql(DISCONNECT, { id: 'sess_\u0000\r\nclient-kill 1 HALT\n\u001b[2J' }) }, expect: { status: 400, code: 'SESSION_NOT_FOUND' } },
+  { name: 'online session id with a suffix', request: { body: gql(DISCONNECT, { id: '$SESSION\n' }) }, expect: { status: 400, code: 'SESSION_NOT_FOUND' } },
+  { name: 'online session id in upper case', request: { body: gql(DISCONNECT, { id: '$SESSION_UPPER' }) }, expect: { status: 400, code: 'SESSION_NOT_FOUND' } },
+  { name: 'session id of 100 000 characters', request: { body: gql(DISCONNECT, { id: `sess_${'a'.repeat(100000)}` }) }, expect: { status: 400, code: 'SESSION_NOT_FOUND' } },
+  { name: 'session id as a number', request: { body: gql(DISCONNECT, { id: 5 }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'session id missing', request: { body: gql(DISCONNECT, {}) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'token id with SQL', request: { body: gql('mutation ($id: String!) { revokeToken(id: $id) { id } }', { id: "tok_' OR 1=1 --" }) }, expect: { status: 400, code: 'TOKEN_NOT_FOUND' } },
+
+  // ── strings and other arguments ──────────────────────────────────────────────────────────────────
+  { name: 'reason of 5 000 characters', request: { body: gql(DISCONNECT_WITH, { in: { sessionId: '$SESSION', reason: 'r'.repeat(5000) } }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'message of 1 000 characters', request: { body: gql(DISCONNECT_WITH, { in: { sessionId: '$SESSION', message: 'm'.repeat(1000) } }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'reason of 500 000 characters', request: { body: gql(DISCONNECT_WITH, { in: { sessionId: '$SESSION', reason: 'é'.repeat(500000) } }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'blockSeconds: -5', request: { body: gql(DISCONNECT_WITH, { in: { sessionId: '$SESSION', blockSeconds: -5 } }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'blockSeconds beyond a year', request: { body: gql(DISCONNECT_WITH, { in: { sessionId: '$SESSION', blockSeconds: 2_000_000_000 } }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'mode that does not exist', request: { body: gql('mutation { disconnectSession(input: { sessionId: "$SESSION", mode: KILL }) { outcome } }') }, expect: { status: 400, code: 'GRAPHQL_VALIDATION_FAILED' } },
+  { name: 'DateTime that is not one', request: { body: gql('{ onlineSessions(filter: { connectedAfter: "yesterday" }) { totalCount } }') }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'token name with control characters', request: { body: gql('mutation ($n: String!) { createToken(input: { name: $n, scopes: ["admin"] }) { secret } }', { n: 'ok\u001b[31m\nforged line' }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'token name of 10 000 characters', request: { body: gql('mutation ($n: String!) { createToken(input: { name: $n, scopes: ["admin"] }) { secret } }', { n: 'n'.repeat(10000) }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'token lifetime of 10^14 weeks', request: { body: gql('mutation { createToken(input: { name: "forever", scopes: ["admin"], expiresIn: "99999999999999w" }) { secret } }') }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'unknown scope', request: { body: gql('mutation { createToken(input: { name: "root", scopes: ["root"] }) { secret } }') }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+];

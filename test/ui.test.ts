@@ -1,0 +1,204 @@
+/**
+ * Issue "Operator console", end to end in a real browser: Debian's chromium (playwright-core) against
+ * the whole Switchboard attached to a REAL OpenVPN server in authorize mode, with REAL clients. Sign in,
+ * see the clients, filter, open a session, disconnect one with a reason and watch its row leave while
+ * the client process exits, find the audit entry, a read-only token without disconnect buttons, a bad
+ * token's message, a new client appearing live. Screenshots of each page go to test-artifacts/ui/.
+ */
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { createAdapter } from '../src/main.js';
+import { silentLogger } from '../src/core/logger.js';
+import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from './support/openvpn-lab.js';
+import { startApp, type AppHarness } from './support/app-harness.js';
+import { chromiumSkipReason, launchChromium, type Browser } from './support/browser.js';
+
+const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'ui');
+const GW = 'lab-ui';
+const skip = openvpnSkipReason() || chromiumSkipReason();
+
+describe('operator console in a real browser, real OpenVPN gateway', { skip }, () => {
+  let lab: OpenVpnLab;
+  let server: LabServer;
+  let h: AppHarness;
+  let browser: Browser;
+  let page: Page;
+  const clients = new Map<string, LabClient>();
+  const problems: string[] = [];
+
+  const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+  const row = (user: string) => page.locator(`tbody tr[data-user="${user}"]:not([data-state="leaving"])`);
+  async function signIn(token: string) {
+    await page.goto(`${h.url}/`);
+    await page.getByLabel('API token').fill(token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  }
+
+  before(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    // The console under test is the one in this tree: build it (about two seconds) into dist/ui.
+    execFileSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--config', 'ui/vite.config.ts', '--logLevel', 'error'], { stdio: 'inherit' });
+    lab = await OpenVpnLab.create();
+    server = await lab.startServer({ proto: 'udp4', mode: 'authorize', managementPassword: 'mgmt-secret-pw' });
+    const adapter = createAdapter({
+      id: GW, name: 'Lab Frankfurt', region: 'eu-lab-1', protocol: 'openvpn', mode: 'authorize',
+      management: server.management, managementPasswordFile: server.managementPasswordFile, snapshotIntervalMs: 2000,
+    }, silentLogger);
+    h = await startApp({ adapters: [adapter], env: { SWITCHBOARD_DISCONNECT_TIMEOUT_MS: '3000' } });
+    for (const user of ['alice', 'bob', 'carol']) clients.set(user, await server.startClient({ user }));
+    browser = await launchChromium();
+    page = await browser.context.newPage();
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !/401|Unauthorized/.test(m.text())) problems.push(`console: ${m.text()}`);
+    });
+  });
+  after(async () => {
+    await browser?.close();
+    await h?.close();
+    await lab?.close();
+  });
+
+  test('a bad token gets a clear message and stays on sign-in', async () => {
+    await signIn('sb_this-is-not-a-token');
+    await page.getByRole('alert').filter({ hasText: 'not accepted' }).waitFor();
+    assert.match(await page.getByRole('alert').innerText(), /This token was not accepted: it is unknown, expired or revoked/);
+    assert.equal(await page.getByRole('heading', { name: 'Sessions online' }).count(), 0);
+    await shot('01-sign-in-bad-token');
+  });
+
+  test('sign in with an admin token: its scopes show, the real clients are listed', async () => {
+    await signIn(h.admin);
+    await page.getByRole('heading', { name: 'Sessions online' }).waitFor();
+    assert.deepEqual(await page.getByRole('list', { name: 'Scopes of this token' }).getByRole('listitem').allInnerTexts(), ['admin']);
+    for (const user of ['alice', 'bob', 'carol']) await row(user).waitFor({ timeout: 15_000 });
+    const alice = row('alice');
+    assert.match(await alice.innerText(), /Lab Frankfurt/);
+    assert.match(await alice.innerText(), /eu-lab-1/);
+    assert.match(await alice.innerText(), /127\.0\.0\.1:\d+/, 'client address');
+    assert.match(await alice.innerText(), /198\.\d+\.\d+\.\d+/, 'virtual address');
+    await page.getByText(/^3 online/).waitFor();
+    // Live from the sessionEvents subscription (WebSocket), not from polling.
+    await page.locator('[data-live="events"]').waitFor();
+    // The token is kept for this tab only.
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('switchboard.token')), h.admin);
+    assert.equal(await page.evaluate(() => localStorage.length), 0);
+    await shot('02-sessions');
+  });
+
+  test('filter by user: only that user\'s session, and the total says so', async () => {
+    await page.getByLabel('User', { exact: true }).fill('bob');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.getByText('1 online matching the filters').waitFor();
+    await row('alice').waitFor({ state: 'detached' });
+    assert.equal(await page.locator('tbody tr').count(), 1);
+    assert.equal(await row('bob').count(), 1);
+    await shot('03-sessions-filtered');
+    await page.getByRole('button', { name: 'Reset' }).click();
+    await page.getByText(/^3 online/).waitFor();
+  });
+
+  test('the detail panel shows what the API knows about a session', async () => {
+    await page.getByRole('button', { name: /^Details of carol's session/ }).click();
+    const panel = page.getByRole('complementary');
+    await panel.getByRole('heading', { name: /carol’s session/ }).waitFor();
+    const id = await row('carol').getAttribute('data-session-id');
+    assert.match(await panel.innerText(), new RegExp(id!));
+    assert.match(await panel.innerText(), /Confirmed by its gateway\s+yes/);
+    assert.match(await panel.innerText(), /Gateway mode\s+authorize/);
+    await shot('04-session-detail');
+    await panel.getByRole('button', { name: 'Close session details' }).click();
+  });
+
+  test('disconnect one with a reason: the row leaves without a reload, the client process exits', async () => {
+    await page.evaluate(() => ((window as unknown as { noReload: boolean }).noReload = true));
+    const aliceId = await row('alice').getAttribute('data-session-id');
+    await row('alice').getByRole('button', { name: /^Disconnect alice/ }).click();
+    const dialog = page.getByRole('dialog', { name: 'Disconnect alice?' });
+    await dialog.waitFor();
+    assert.match(await dialog.innerText(), /alice on Lab Frankfurt \(eu-lab-1\), connected for/);
+    assert.match(await dialog.innerText(), /Their VPN drops at once/);
+    await dialog.getByLabel(/^Reason/).fill('ui test: lost laptop');
+    await dialog.getByLabel(/^Message to the user/).fill('Call the helpdesk');
+    assert.equal(await dialog.getByLabel(/^Block reconnection for/).count(), 1, 'authorize mode offers a block');
+    await shot('05-disconnect-dialog');
+    await dialog.getByRole('button', { name: 'Disconnect', exact: true }).click();
+    await dialog.getByRole('status').filter({ hasText: /^Done/ }).waitFor();
+    await shot('06-disconnect-done');
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    await page.locator(`tr[data-session-id="${aliceId}"]`).waitFor({ state: 'detached', timeout: 10_000 });
+    await clients.get('alice')!.waitExited(10_000);
+    assert.equal(await page.evaluate(() => (window as unknown as { noReload?: boolean }).noReload), true, 'same page, no reload');
+    assert.equal(clients.get('bob')!.exited, false);
+    assert.equal(clients.get('carol')!.exited, false);
+    await page.getByText(/^2 online/).waitFor();
+  });
+
+  test('the audit page lists the disconnect with its reason, newest first', async () => {
+    await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Audit' }).click();
+    await page.getByRole('heading', { name: 'Audit trail' }).waitFor();
+    const first = page.locator('tbody tr').first();
+    await first.waitFor();
+    const text = await first.innerText();
+    assert.match(text, /session\.disconnect/);
+    assert.match(text, /SUCCESS/);
+    assert.match(text, /alice/);
+    assert.match(text, /ui test: lost laptop/);
+    assert.equal(new URL(page.url()).pathname, '/audit');
+    // Filter by outcome: the disconnect is a SUCCESS, the bad sign-in never reached the trail.
+    await page.getByLabel('Action').selectOption('session.disconnect');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.getByText(/^1 event matching the filters/).waitFor();
+    await shot('07-audit');
+  });
+
+  test('the gateways page shows the gateway, its agent and its sessions', async () => {
+    await page.getByRole('link', { name: 'Gateways' }).click();
+    const gw = page.locator(`tr[data-gateway-id="${GW}"]`);
+    await gw.waitFor();
+    assert.match(await gw.innerText(), /Lab Frankfurt/);
+    assert.match(await gw.innerText(), /authorize/);
+    assert.match(await gw.innerText(), /connected/);
+    assert.match(await gw.innerText(), /\b2$/m);
+    await shot('08-gateways');
+    // A reload on a console route lands on the same page (the server answers index.html).
+    await page.reload();
+    await page.locator(`tr[data-gateway-id="${GW}"]`).waitFor();
+  });
+
+  test('a new client appears live, briefly highlighted', async () => {
+    await page.getByRole('link', { name: 'Sessions' }).click();
+    await row('bob').waitFor();
+    clients.set('dave', await server.startClient({ user: 'dave' }));
+    await row('dave').waitFor({ timeout: 15_000 });
+    await page.getByText(/^3 online/).waitFor();
+  });
+
+  test('a sessions:read token sees the sessions but no disconnect button, and no audit page', async () => {
+    const reader = await h.token(['sessions:read'], 'read-only');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await signIn(reader);
+    await row('bob').waitFor();
+    assert.deepEqual(await page.getByRole('list', { name: 'Scopes of this token' }).getByRole('listitem').allInnerTexts(), ['sessions:read']);
+    assert.equal(await page.getByRole('button', { name: /^Disconnect/ }).count(), 0);
+    assert.equal(await page.getByRole('checkbox').count(), 0);
+    assert.equal(await page.getByRole('link', { name: 'Audit' }).count(), 0);
+    await page.getByRole('button', { name: /^Details of bob's session/ }).click();
+    await page.getByRole('complementary').getByRole('heading', { name: /bob’s session/ }).waitFor();
+    assert.equal(await page.getByRole('complementary').getByRole('button', { name: /Disconnect|All sessions/ }).count(), 0);
+    await shot('09-read-only');
+  });
+
+  test('at phone width the table and the detail panel stay usable', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.getByRole('complementary').getByRole('heading').waitFor();
+    await shot('10-phone');
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 390, `no sideways scroll of the whole page (scrollWidth ${width})`);
+    assert.deepEqual(problems, [], 'no script error or CSP violation in the console');
+  });
+});

@@ -1,0 +1,110 @@
+/** The GraphQL documents the console sends, and the shapes it reads back. All are public API (README "API"). */
+
+export interface Viewer {
+  tokenId: string | null;
+  name: string;
+  scopes: string[];
+}
+
+export interface GatewayRow {
+  id: string;
+  name: string;
+  region: string;
+  protocol: string;
+  mode: string;
+  agentConnected: boolean;
+  lastSeenAt: string | null;
+  sessionsOnline: number;
+}
+
+export interface SessionRow {
+  id: string;
+  user: { id: string; name: string };
+  gateway: { id: string; name: string; region: string; protocol: string; mode: string; agentConnected: boolean } | null;
+  protocol: string;
+  clientAddress: string | null;
+  virtualAddress: string | null;
+  virtualAddress6: string | null;
+  connectedAt: string;
+  bytesReceived: number;
+  bytesSent: number;
+  lastSeenAt: string;
+  confirmed: boolean;
+  client: { version: string | null; platform: string | null };
+}
+
+export interface PageInfo {
+  hasNextPage: boolean;
+  endCursor: string | null;
+}
+
+export interface SessionFilter {
+  userName?: string;
+  gatewayId?: string;
+  protocol?: string;
+  clientIp?: string;
+}
+
+export interface AuditRow {
+  id: string;
+  at: string;
+  action: string;
+  outcome: string;
+  actor: { tokenId: string | null; name: string; ip: string | null; userAgent: string | null };
+  target: { sessionId: string | null; userName: string | null; gatewayId: string | null };
+  reason: string | null;
+  errorCode: string | null;
+  durationMs: number | null;
+  metadata: string;
+}
+
+export interface AuditFilter {
+  action?: string;
+  outcome?: string;
+  targetUserName?: string;
+  targetSessionId?: string;
+  since?: string;
+}
+
+export const VIEWER = 'query Viewer { viewer { tokenId name scopes } }';
+
+export const GATEWAYS = 'query Gateways { gateways { id name region protocol mode agentConnected lastSeenAt sessionsOnline } }';
+
+const SESSION_FIELDS = `id user { id name } gateway { id name region protocol mode agentConnected } protocol
+  clientAddress virtualAddress virtualAddress6 connectedAt bytesReceived bytesSent lastSeenAt confirmed
+  client { version platform }`;
+
+export const ONLINE_SESSIONS = `query OnlineSessions($first: Int!, $after: String, $filter: OnlineSessionFilter) {
+  onlineSessions(first: $first, after: $after, filter: $filter) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges { node { ${SESSION_FIELDS} } }
+  }
+}`;
+
+export const ONLINE_SESSION = `query OnlineSession($id: String!) { onlineSession(id: $id) { ${SESSION_FIELDS} } }`;
+
+export const DISCONNECT_SESSION = `mutation DisconnectSession($input: DisconnectSessionInput!) {
+  disconnectSession(input: $input) { outcome auditEventId session { id endedAt } }
+}`;
+
+export const DISCONNECT_SESSIONS = `mutation DisconnectSessions($input: DisconnectSessionsInput!) {
+  disconnectSessions(input: $input) { matched ended alreadyGone failed errors { sessionId code message } }
+}`;
+
+export const AUDIT_EVENTS = `query AuditEvents($first: Int!, $after: String, $filter: AuditEventFilter) {
+  auditEvents(first: $first, after: $after, filter: $filter) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges { node { id at action outcome actor { tokenId name ip userAgent } target { sessionId userName gatewayId }
+      reason errorCode durationMs metadata } }
+  }
+}`;
+
+/** What a DisconnectSession input carries (see the schema's DisconnectSessionInput). */
+export interface DisconnectChoice {
+  reason: string;
+  message: string;
+  mode: 'HALT' | 'RESTART';
+  blockSeconds: number | null;
+}

@@ -1,0 +1,191 @@
+/**
+ * Sessions: who is online now. Filters and keyset paging go to the API; the search box narrows the
+ * loaded page. The table stays live (see use-live-sessions.ts).
+ */
+import type { RowSelectionState } from '@tanstack/react-table';
+import { useCallback, useEffect, useMemo, useState, type FormEvent } from 'react';
+import { gql } from '../api/graphql-client.js';
+import { GATEWAYS, type GatewayRow, type SessionFilter, type SessionRow } from '../api/operations.js';
+import { can } from '../auth/scopes.js';
+import { guarded, type Auth } from '../shell/app.js';
+import { DisconnectDialog, type DisconnectTarget } from './disconnect-dialog.js';
+import { SessionDetail } from './session-detail.js';
+import { SessionsTable } from './sessions-table.js';
+import { useLiveSessions } from './use-live-sessions.js';
+
+const PAGE_SIZES = [25, 50, 100, 250];
+
+export function SessionsPage({ auth }: { auth: Auth }) {
+  const canDisconnect = can(auth.viewer.scopes, 'sessions:disconnect');
+  const [filter, setFilter] = useState<SessionFilter>({});
+  const [draft, setDraft] = useState<SessionFilter>({});
+  const [search, setSearch] = useState('');
+  const [first, setFirst] = useState(50);
+  // Keyset paging: the cursors of the pages before this one, to go back.
+  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  const after = cursors[cursors.length - 1] ?? null;
+  const live = useLiveSessions(auth, { filter, first, after });
+  const [gateways, setGateways] = useState<GatewayRow[]>([]);
+  const [selection, setSelection] = useState<RowSelectionState>({});
+  const [open, setOpen] = useState<SessionRow | null>(null);
+  const [dialog, setDialog] = useState<DisconnectTarget | null>(null);
+  const [now, setNow] = useState(Date.now());
+
+  useEffect(() => {
+    void guarded(auth, () => gql<{ gateways: GatewayRow[] }>(auth.token, GATEWAYS)).then((r) => r.ok && setGateways(r.value.gateways));
+  }, [auth]);
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), 10_000);
+    return () => clearInterval(t);
+  }, []);
+  useEffect(() => setNow(Date.now()), [live.rows]);
+
+  // A selection only holds rows that are still on the page.
+  useEffect(() => {
+    const online = new Set(live.rows.filter((r) => r.state !== 'leaving').map((r) => r.session.id));
+    setSelection((sel) => {
+      const kept = Object.fromEntries(Object.entries(sel).filter(([id]) => online.has(id)));
+      return Object.keys(kept).length === Object.keys(sel).length ? sel : kept;
+    });
+  }, [live.rows]);
+
+  const shown = useMemo(() => {
+    const q = search.trim().toLowerCase();
+    if (q === '') return live.rows;
+    return live.rows.filter(({ session: s }) =>
+      [s.id, s.user.name, s.gateway?.name, s.gateway?.id, s.gateway?.region, s.clientAddress, s.virtualAddress, s.virtualAddress6, s.protocol]
+        .some((v) => v != null && v.toLowerCase().includes(q)),
+    );
+  }, [live.rows, search]);
+
+  const protocols = [...new Set(gateways.map((g) => g.protocol))].sort();
+  const selected = live.rows.filter((r) => selection[r.session.id] === true).map((r) => r.session);
+  const onOpen = useCallback((s: SessionRow) => setOpen(s), []);
+  const onDisconnect = useCallback((s: SessionRow) => setDialog({ kind: 'one', session: s }), []);
+
+  function apply(e: FormEvent) {
+    e.preventDefault();
+    const clean: SessionFilter = {};
+    for (const [k, v] of Object.entries(draft) as [keyof SessionFilter, string | undefined][]) if (v !== undefined && v.trim() !== '') clean[k] = v.trim();
+    setFilter(clean);
+    setCursors([null]);
+    setSelection({});
+  }
+  function reset() {
+    setDraft({});
+    setFilter({});
+    setSearch('');
+    setCursors([null]);
+  }
+
+  const page = cursors.length;
+  const onPage = live.rows.filter((r) => r.state !== 'leaving').length;
+  return (
+    <section aria-labelledby="sessions-title" className={open ? 'with-detail' : undefined}>
+      <div className="page-head">
+        <h1 id="sessions-title">Sessions online</h1>
+        <p id="sessions-summary" role="status" aria-live="polite" className="summary">
+          {live.total === null ? 'Loading…' : `${live.total} online${Object.keys(filter).length > 0 ? ' matching the filters' : ''}`}
+          {live.total !== null && live.total > 0 ? ` · page ${page}, ${onPage} shown` : ''}
+          <span className={live.live ? 'live-dot' : 'live-dot polling'} aria-hidden="true" />{' '}
+          <span className="muted small" data-live={live.live ? 'events' : 'polling'}>{live.live ? 'live' : 'refreshing every 2 s'}</span>
+        </p>
+      </div>
+
+      <form className="filters" onSubmit={apply} aria-label="Filter sessions">
+        <div className="field">
+          <label htmlFor="f-user">User</label>
+          <input id="f-user" value={draft.userName ?? ''} onChange={(e) => setDraft({ ...draft, userName: e.target.value })} placeholder="exact name" autoComplete="off" />
+        </div>
+        <div className="field">
+          <label htmlFor="f-gateway">Gateway</label>
+          <select id="f-gateway" value={draft.gatewayId ?? ''} onChange={(e) => setDraft({ ...draft, gatewayId: e.target.value })}>
+            <option value="">All gateways</option>
+            {gateways.map((g) => (
+              <option key={g.id} value={g.id}>{g.name} ({g.region})</option>
+            ))}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor="f-protocol">Protocol</label>
+          <select id="f-protocol" value={draft.protocol ?? ''} onChange={(e) => setDraft({ ...draft, protocol: e.target.value })}>
+            <option value="">All protocols</option>
+            {protocols.map((p) => (
+              <option key={p} value={p}>{p}</option>
+            ))}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor="f-ip">Client IP</label>
+          <input id="f-ip" value={draft.clientIp ?? ''} onChange={(e) => setDraft({ ...draft, clientIp: e.target.value })} placeholder="203.0.113.7" autoComplete="off" inputMode="decimal" />
+        </div>
+        <div className="field buttons">
+          <button type="submit" className="primary">Apply filters</button>
+          <button type="button" onClick={reset}>Reset</button>
+        </div>
+        <div className="field grow">
+          <label htmlFor="f-search">Search this page</label>
+          <input id="f-search" type="search" value={search} onChange={(e) => setSearch(e.target.value)} placeholder="user, address, session id…" />
+        </div>
+      </form>
+
+      {live.error !== null && <p role="alert" className="error">{live.error}</p>}
+
+      {canDisconnect && selected.length > 0 && (
+        <div className="bulk" role="region" aria-label="Selected sessions">
+          <span>{selected.length} selected</span>
+          <button type="button" className="danger" onClick={() => setDialog({ kind: 'many', sessions: selected })}>Disconnect selected…</button>
+          <button type="button" onClick={() => setSelection({})}>Clear selection</button>
+        </div>
+      )}
+
+      <div className="split">
+        <div className="main-col">
+          {!live.loading && shown.length === 0 ? (
+            <p className="empty">{search.trim() !== '' ? 'No session on this page matches the search.' : 'No session is online' + (Object.keys(filter).length > 0 ? ' that matches the filters.' : '.')}</p>
+          ) : (
+            <SessionsTable rows={shown} now={now} canDisconnect={canDisconnect} selection={selection} onSelectionChange={setSelection} onOpen={onOpen} onDisconnect={onDisconnect} openId={open?.id ?? null} />
+          )}
+          <nav className="pager" aria-label="Pages of sessions">
+            <button type="button" disabled={page === 1} onClick={() => setCursors((c) => c.slice(0, -1))}>← Newer</button>
+            <span>Page {page}</span>
+            <button type="button" disabled={!live.pageInfo?.hasNextPage} onClick={() => live.pageInfo?.endCursor && setCursors((c) => [...c, live.pageInfo!.endCursor])}>Older →</button>
+            <label htmlFor="f-size" className="inline">
+              Per page{' '}
+              <select id="f-size" value={first} onChange={(e) => { setFirst(Number(e.target.value)); setCursors([null]); }}>
+                {PAGE_SIZES.map((n) => (
+                  <option key={n} value={n}>{n}</option>
+                ))}
+              </select>
+            </label>
+          </nav>
+        </div>
+        {open !== null && (
+          <SessionDetail
+            auth={auth}
+            session={open}
+            now={now}
+            canDisconnect={canDisconnect}
+            onClose={() => setOpen(null)}
+            onDisconnect={onDisconnect}
+            onDisconnectUser={(userName) => setDialog({ kind: 'user', userName, sessions: live.rows.filter((r) => r.session.user.name === userName).map((r) => r.session) })}
+          />
+        )}
+      </div>
+
+      {dialog !== null && (
+        <DisconnectDialog
+          auth={auth}
+          target={dialog}
+          onClose={(changed) => {
+            setDialog(null);
+            if (changed) {
+              setSelection({});
+              live.refresh();
+            }
+          }}
+        />
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,114 @@
+/** The console: sign-in, then a header with the token's scopes and the pages it may open. */
+import { useCallback, useEffect, useState } from 'react';
+import { ApiError, explain, gql } from '../api/graphql-client.js';
+import { VIEWER, type Viewer } from '../api/operations.js';
+import { AuditPage } from '../audit/audit-page.js';
+import { can } from '../auth/scopes.js';
+import { SignInPage } from '../auth/sign-in-page.js';
+import { clearToken, loadToken, saveToken } from '../auth/token-store.js';
+import { GatewaysPage } from '../gateways/gateways-page.js';
+import { SessionsPage } from '../sessions/sessions-page.js';
+import { navigate, useRoute, type Route } from './router.js';
+
+export interface Auth {
+  token: string;
+  viewer: Viewer;
+  /** Called on any 401: the token was revoked or expired while signed in. */
+  signOut(notice?: string): void;
+}
+
+const PAGES: { route: Route; label: string; needs: 'sessions:read' | 'audit:read' }[] = [
+  { route: 'sessions', label: 'Sessions', needs: 'sessions:read' },
+  { route: 'gateways', label: 'Gateways', needs: 'sessions:read' },
+  { route: 'audit', label: 'Audit', needs: 'audit:read' },
+];
+
+export function App() {
+  const [auth, setAuth] = useState<{ token: string; viewer: Viewer } | null>(null);
+  const [restoring, setRestoring] = useState(() => loadToken() !== null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const route = useRoute();
+
+  const signOut = useCallback((message?: string) => {
+    clearToken();
+    setAuth(null);
+    setNotice(message ?? null);
+  }, []);
+
+  // A reload in the same tab: check the kept token again before showing anything.
+  useEffect(() => {
+    const kept = loadToken();
+    if (kept === null) return;
+    gql<{ viewer: Viewer }>(kept, VIEWER)
+      .then(({ viewer }) => setAuth({ token: kept, viewer }))
+      .catch((e: unknown) => signOut(explain(e)))
+      .finally(() => setRestoring(false));
+  }, [signOut]);
+
+  if (restoring) return <p className="loading" role="status">Checking your token…</p>;
+  if (auth === null) {
+    return (
+      <SignInPage
+        notice={notice}
+        onSignedIn={(token, viewer) => {
+          saveToken(token);
+          setNotice(null);
+          setAuth({ token, viewer });
+        }}
+      />
+    );
+  }
+
+  const session: Auth = { ...auth, signOut };
+  const pages = PAGES.filter((p) => can(auth.viewer.scopes, p.needs));
+  const shown = pages.find((p) => p.route === route) ?? pages[0];
+
+  return (
+    <div className="shell">
+      <a className="skip" href="#main">Skip to content</a>
+      <header className="top">
+        <span className="brand">Switchboard</span>
+        <nav aria-label="Pages">
+          {pages.map((p) => (
+            <a
+              key={p.route}
+              href={`/${p.route}`}
+              aria-current={shown?.route === p.route ? 'page' : undefined}
+              onClick={(e) => {
+                e.preventDefault();
+                navigate(p.route);
+              }}
+            >
+              {p.label}
+            </a>
+          ))}
+        </nav>
+        <div className="who" aria-label="Signed in as">
+          <span className="token-name">{auth.viewer.name}</span>
+          <ul className="scopes" aria-label="Scopes of this token">
+            {auth.viewer.scopes.map((s) => (
+              <li key={s} className="scope">{s}</li>
+            ))}
+          </ul>
+          <button type="button" onClick={() => signOut()}>Sign out</button>
+        </div>
+      </header>
+      <main id="main" tabIndex={-1}>
+        {shown === undefined && <p role="alert" className="error">This token has no scope that the console can show (it needs sessions:read or audit:read).</p>}
+        {shown?.route === 'sessions' && <SessionsPage auth={session} />}
+        {shown?.route === 'gateways' && <GatewaysPage auth={session} />}
+        {shown?.route === 'audit' && <AuditPage auth={session} />}
+      </main>
+    </div>
+  );
+}
+
+/** Runs an API call for a page; a 401 signs out with the reason, anything else is returned as text. */
+export async function guarded<T>(auth: Auth, run: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: string; code: string }> {
+  try {
+    return { ok: true, value: await run() };
+  } catch (e) {
+    if (e instanceof ApiError && e.code === 'UNAUTHENTICATED') auth.signOut(explain(e));
+    return { ok: false, error: explain(e), code: e instanceof ApiError ? e.code : 'INTERNAL' };
+  }
+}
