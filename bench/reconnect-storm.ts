@@ -33,7 +33,7 @@ export async function reconnectStorm({ smoke, log }: BenchOptions): Promise<Benc
   writeFileSync(configFile, JSON.stringify({ gateways: [{
     id: GW, name: 'storm', region: 'bench', protocol: 'openvpn', mode: 'authorize', management: standin.management, snapshotIntervalSeconds: 3600,
   }] }));
-  const config = loadConfig({ SWITCHBOARD_PORT: '0', SWITCHBOARD_DATABASE_URL: join(dir, 'sb.db'), SWITCHBOARD_CONFIG: configFile });
+  const config = loadConfig({ SWITCHBOARD_PORT: '0', SWITCHBOARD_DATABASE_URL: join(dir, 'sb.db'), SWITCHBOARD_CONFIG: configFile, SWITCHBOARD_RATE_LIMIT_PER_TOKEN: '0', SWITCHBOARD_RATE_LIMIT_PER_IP: '0' });
   let token = '';
   const app: RunningSwitchboard = await startSwitchboard(config, { logger: createLogger('error'), onBootstrapToken: (s) => (token = s) });
   const events = { connected: 0, disconnected: 0 };

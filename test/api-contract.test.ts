@@ -78,7 +78,7 @@ describe('the seed, example by example', () => {
   });
 });
 
-describe('scope matrix: every operation × no token / bad token / each scope', () => {
+describe('scope matrix: every operation × no / malformed / unknown / revoked / expired token / each scope', () => {
   const ops: { name: string; query: string; vars?: Record<string, unknown>; allowed: string[]; okStatus: number }[] = [
     { name: 'onlineSessions', query: '{ onlineSessions(first: 1) { totalCount } }', allowed: ['admin', 'sessions:read', 'sessions:disconnect'], okStatus: 200 },
     { name: 'onlineSession', query: '{ onlineSession(id: "sess_000000000000") { id } }', allowed: ['admin', 'sessions:read', 'sessions:disconnect'], okStatus: 200 },
@@ -92,13 +92,22 @@ describe('scope matrix: every operation × no token / bad token / each scope', (
   ];
   const scopes = ['admin', 'sessions:read', 'sessions:disconnect', 'audit:read'];
   const tokens = new Map<string, string>();
+  /** Admin tokens that no longer work: one revoked, one expired. */
+  const dead: string[] = [];
   before(async () => {
     for (const s of scopes) tokens.set(s, await h.token([s]));
+    const revoked = await h.gql('mutation { createToken(input: { name: "to-revoke", scopes: ["admin"] }) { secret token { id } } }');
+    const created = revoked.json.data!.createToken as { secret: string; token: { id: string } };
+    assert.equal((await h.gql('mutation ($id: String!) { revokeToken(id: $id) { id } }', { id: created.token.id })).status, 200);
+    const expiring = await h.gql('mutation { createToken(input: { name: "to-expire", scopes: ["admin"], expiresIn: "1s" }) { secret } }');
+    dead.push(created.secret, (expiring.json.data!.createToken as { secret: string }).secret);
+    await new Promise((r) => setTimeout(r, 1100));
   });
 
   for (const op of ops) {
     test(op.name, async () => {
-      for (const bad of [null, 'garbage', 'sbt_aaaaaaaa_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb']) {
+      // Missing, malformed, unknown, revoked, expired: all the same 401.
+      for (const bad of [null, 'garbage', 'sbt_aaaaaaaa_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', ...dead]) {
         const r = await h.gql(op.query, op.vars, bad);
         assert.equal(r.status, 401, `${op.name} with ${bad ?? 'no token'}`);
         assert.equal(r.json.errors?.[0]?.extensions?.code, 'UNAUTHENTICATED');

@@ -9,6 +9,7 @@ import { request as httpRequest } from 'node:http';
 import { FakeAdapter } from './support/fake-adapter.js';
 import { startApp, waitFor, type AppHarness } from './support/app-harness.js';
 import { BAD_INPUT, type BadInputCase } from './corpus/bad-input.js';
+import { assertNoSecrets } from './support/secret-scan.js';
 
 const gw = new FakeAdapter({ id: 'gw-corpus' });
 let h: AppHarness;
@@ -94,9 +95,11 @@ test('after the whole corpus: every session still online, no disconnect reached 
   assert.equal((r.json.data?.onlineSessions as { totalCount: number }).totalCount, 3);
 });
 
-test('client mistakes log nothing at error level', () => {
+test('client mistakes log nothing at error level, and no token reaches a log', () => {
   const errors = h.logs.map((l) => JSON.parse(l) as { level: number; msg?: string }).filter((l) => l.level >= 50);
   assert.deepEqual(errors.map((e) => e.msg), []);
+  const corpusTokens = BAD_INPUT.map((c) => /^Bearer (.+)$/.exec(c.request.headers?.authorization ?? '')?.[1] ?? '').filter((t) => t.length >= 8);
+  assertNoSecrets(h.logs, [h.admin, ...corpusTokens], 'bad-input suite');
 });
 
 test('a valid disconnect with the longest allowed reason and message still works', async () => {

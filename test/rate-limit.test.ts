@@ -8,6 +8,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeAdapter } from './support/fake-adapter.js';
 import { startApp, type AppHarness } from './support/app-harness.js';
+import { assertNoSecrets } from './support/secret-scan.js';
 
 const QUERY = '{ gateways { id } }';
 const apps: AppHarness[] = [];
@@ -49,4 +50,5 @@ test('per IP: requests with no, garbage or unknown tokens use up the IP bucket, 
   const valid = await post(h, h.admin);
   assert.equal(valid.status, 429, 'the IP is limited whatever the token');
   assert.ok(!h.logs.some((l) => (JSON.parse(l) as { level: number }).level >= 50), 'being limited is not an error of the server');
+  assertNoSecrets(h.logs, [h.admin, ...guesses.filter((g): g is string => g !== null), 'sbt_cccccccc_dddddddddddddddddddddddddddddddddddddddd'], 'rate-limit suite');
 });

@@ -49,10 +49,13 @@ export async function startSeededServer(options: { sessions: number; built?: str
     snapshotIntervalSeconds: 3600,
   }] }));
   const dbPath = join(dir, 'switchboard.db');
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, SWITCHBOARD_PORT: '0', SWITCHBOARD_DATABASE_URL: dbPath, SWITCHBOARD_CONFIG: config, SWITCHBOARD_LOG_LEVEL: 'warn' };
-  const args = options.built
-    ? [...(options.extraArgs ?? []), options.built, 'start']
-    : [...(options.extraArgs ?? []), '--import', 'tsx', join(ROOT, 'src', 'cli', 'index.ts'), 'start'];
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, SWITCHBOARD_PORT: '0', SWITCHBOARD_DATABASE_URL: dbPath, SWITCHBOARD_CONFIG: config, SWITCHBOARD_LOG_LEVEL: 'warn',
+    // Rate limits are a policy, not a cost: off, so the load measures the work, not the limiter.
+    SWITCHBOARD_RATE_LIMIT_PER_TOKEN: '0', SWITCHBOARD_RATE_LIMIT_PER_IP: '0' };
+  // BENCH_CPU_PROF=<dir>: the server writes a V8 CPU profile there when it exits (see bench/profile-top.ts).
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const flags = [...profile, ...(options.extraArgs ?? [])];
+  const args = options.built ? [...flags, options.built, 'start'] : [...flags, '--import', 'tsx', join(ROOT, 'src', 'cli', 'index.ts'), 'start'];
   const child: ChildProcess = spawn(process.execPath, args, { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (text += d));
@@ -114,7 +117,8 @@ export async function startSeededServer(options: { sessions: number; built?: str
 export async function waitForCount(server: Pick<SeededServer, 'gql'>, n: number, ms: number): Promise<void> {
   const end = Date.now() + ms;
   for (;;) {
-    const r = await server.gql('{ onlineSessions(first: 1) { totalCount } }');
+    // While a large snapshot is being applied the server may not answer in time: keep asking.
+    const r = await server.gql('{ onlineSessions(first: 1) { totalCount } }').catch((e: unknown) => ({ data: undefined, errors: [String(e)] }));
     const count = (r.data?.onlineSessions as { totalCount?: number } | undefined)?.totalCount;
     if (count === n) return;
     if (Date.now() > end) throw new Error(`only ${count} of ${n} sessions visible after ${ms} ms: ${JSON.stringify(r.errors ?? '')}`);

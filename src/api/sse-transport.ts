@@ -14,6 +14,8 @@ import { createContext, type ApiContext } from './context.js';
 import { errorResponse } from './errors.js';
 import { bearerOf, formatResult, prepareDocument } from './subscription-support.js';
 
+const MAX_BODY_BYTES = 256 * 1024;
+
 export interface SseTransport {
   /** Serves one request on the stream path; resolves when the stream ends. */
   serve(req: IncomingMessage, res: ServerResponse): Promise<number>;
@@ -51,6 +53,12 @@ export function createSseTransport(o: { schema: GraphQLSchema; core: CoreApi; lo
       } catch (error) {
         if (!isDomainError(error) || error.code !== 'UNAUTHENTICATED') throw error;
         const [body, init] = errorResponse('UNAUTHENTICATED', error.message, { 'www-authenticate': 'Bearer' });
+        res.writeHead(init.status, init.headers as Record<string, string>).end(body);
+        return init.status;
+      }
+      // A subscription document is small; graphql-sse reads the body whole, so refuse big ones up front.
+      if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) {
+        const [body, init] = errorResponse('PAYLOAD_TOO_LARGE', `The request body is larger than ${MAX_BODY_BYTES} bytes`, { connection: 'close' });
         res.writeHead(init.status, init.headers as Record<string, string>).end(body);
         return init.status;
       }

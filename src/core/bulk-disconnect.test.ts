@@ -24,6 +24,8 @@ describe('bulk disconnect (core, SQLite, gateway doubles)', () => {
     await assert.rejects(h.core.disconnectSessions(admin(), {}), (e) => code(e) === 'BAD_USER_INPUT');
     await assert.rejects(h.core.disconnectSessions(admin(), { filter: {} }), (e) => code(e) === 'BAD_USER_INPUT');
     await assert.rejects(h.core.disconnectSessions(h.actor(['sessions:read']), { filter: { userName: 'x' } }), (e) => code(e) === 'FORBIDDEN');
+    const refused = await h.store.audit.list({ first: 5, filter: { action: 'session.bulk_disconnect', outcome: 'FORBIDDEN' } });
+    assert.deepEqual(refused.rows.map((e) => [e.targetUserName, e.errorCode]), [['x', 'FORBIDDEN']]);
   });
 
   test('a user on three gateways: ended on two, one gateway down fails with its error; others untouched; each audited', async () => {

@@ -38,8 +38,15 @@ export async function bulkDisconnect(
   actor: Actor,
   input: BulkDisconnectInput,
 ): Promise<BulkDisconnectResult> {
-  if (!hasScope(actor.scopes, 'sessions:disconnect')) throw new DomainError('FORBIDDEN', MESSAGES.disconnectForbidden);
   const filter = definedOnly(input.filter ?? {});
+  if (!hasScope(actor.scopes, 'sessions:disconnect')) {
+    // Refused requests are audited too, as a single disconnect's are.
+    await deps.store.audit.append(auditEvent(actor, 'session.bulk_disconnect', 'FORBIDDEN', {
+      at: deps.now(), targetUserName: filter.userName ?? null, targetGatewayId: filter.gatewayId ?? null, reason: input.reason ?? null,
+      errorCode: 'FORBIDDEN', metadata: { filter, all: input.all === true },
+    }));
+    throw new DomainError('FORBIDDEN', MESSAGES.disconnectForbidden);
+  }
   if (Object.keys(filter).length === 0 && input.all !== true) {
     throw new DomainError('BAD_USER_INPUT', 'An empty filter would end every online session; give a filter, or all: true');
   }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { newSessionId, userIdFor } from '../domain/ids.js';
 import type { EndCause, Session, SessionReport } from '../domain/session.js';
+import type { Protocol } from '../domain/gateway.js';
 import { subjects, type Bus, type Unsubscribe } from '../bus/bus.js';
 import type { Store, StoreTx } from '../store/store.js';
 import { SYSTEM_ACTOR } from '../domain/actor.js';
@@ -12,6 +13,8 @@ import { publishSessionEvent, sessionEvent, type SessionEvent } from './session-
 
 /** How far ahead of a snapshot a session's last report may be and still count as newer than it. */
 const NEWER_REPORT_WINDOW_MS = 60_000;
+/** Bounds one batched transaction, so it holds the (SQLite: only) connection for a short while. */
+const MAX_CONNECTED_PER_TRANSACTION = 500;
 
 /**
  * Reconciles the store with what agents report. Reports of one gateway are applied strictly in order;
@@ -27,6 +30,8 @@ const NEWER_REPORT_WINDOW_MS = 60_000;
  */
 export class SessionSync {
   private readonly queues = new Map<string, Promise<void>>();
+  /** Per gateway: the reports that arrived since its current work started, applied next as one batch. */
+  private readonly waiting = new Map<string, { reports: GatewayReport[]; done: Promise<void> }>();
   private unsubscribe: Unsubscribe | null = null;
   private readonly now: () => number;
 
@@ -49,16 +54,70 @@ export class SessionSync {
     await Promise.all([...this.queues.values()]);
   }
 
+  /**
+   * Reports that arrive while the gateway's previous work runs wait together in one batch, applied in
+   * order when their turn comes. A run of `connected` reports in a batch (a reconnect storm: thousands
+   * of ESTABLISHED at once) shares one transaction instead of one each, which profiling showed to be
+   * most of the cost; if that transaction fails, the run is retried report by report.
+   */
   enqueue(report: GatewayReport): Promise<void> {
+    const waiting = this.waiting.get(report.gatewayId);
+    if (waiting) {
+      waiting.reports.push(report);
+      return waiting.done;
+    }
+    const batch: { reports: GatewayReport[]; done: Promise<void> } = { reports: [report], done: Promise.resolve() };
+    this.waiting.set(report.gatewayId, batch);
     const prev = this.queues.get(report.gatewayId) ?? Promise.resolve();
-    const next = prev.then(() => this.apply(report)).catch((e) => {
-      this.deps.logger.error({ err: e, gatewayId: report.gatewayId, type: report.type }, 'applying gateway report failed');
+    const next = prev.then(() => {
+      // From here on, new reports of this gateway start the next batch.
+      if (this.waiting.get(report.gatewayId) === batch) this.waiting.delete(report.gatewayId);
+      return this.applyBatch(batch.reports);
     });
+    batch.done = next;
     this.queues.set(report.gatewayId, next);
     void next.then(() => {
       if (this.queues.get(report.gatewayId) === next) this.queues.delete(report.gatewayId);
     });
     return next;
+  }
+
+  private async applyBatch(reports: GatewayReport[]): Promise<void> {
+    for (let i = 0; i < reports.length;) {
+      let j = i;
+      while (j < reports.length && j - i < MAX_CONNECTED_PER_TRANSACTION && reports[j]!.type === 'connected') j++;
+      if (j - i > 1) {
+        await this.applyConnectedRun(reports.slice(i, j) as Extract<GatewayReport, { type: 'connected' }>[]);
+        i = j;
+      } else {
+        await this.applyOne(reports[i]!);
+        i++;
+      }
+    }
+  }
+
+  private async applyOne(report: GatewayReport): Promise<void> {
+    try {
+      await this.apply(report);
+    } catch (e) {
+      this.deps.logger.error({ err: e, gatewayId: report.gatewayId, type: report.type }, 'applying gateway report failed');
+    }
+  }
+
+  private async applyConnectedRun(run: Extract<GatewayReport, { type: 'connected' }>[]): Promise<void> {
+    let events: SessionEvent[];
+    try {
+      events = await this.changing(async (tx) => {
+        const all: SessionEvent[] = [];
+        const protocols = new Map<string, Promise<Protocol | null>>();
+        for (const r of run) all.push(...(await this.upsertSession(tx, r.gatewayId, r.session, r.at, protocols)));
+        return all;
+      });
+    } catch {
+      for (const r of run) await this.applyOne(r);
+      return;
+    }
+    await this.publishAll(events);
   }
 
   private async apply(r: GatewayReport): Promise<void> {
@@ -110,13 +169,14 @@ export class SessionSync {
       const restarted = before?.daemonStartedAt != null && r.daemonStartedAt !== null && before.daemonStartedAt !== r.daemonStartedAt;
       const online = new Map((await tx.sessions.listOnlineByGateway(r.gatewayId)).map((s) => [s.ref, s]));
       const events: SessionEvent[] = [];
+      const protocols = new Map<string, Promise<Protocol | null>>();
       for (const report of r.sessions) {
         const known = online.get(report.ref);
         if (known) {
           online.delete(report.ref);
           await tx.sessions.updateStats(known.id, { bytesReceived: report.bytesReceived, bytesSent: report.bytesSent, lastSeenAt: r.at });
         } else {
-          events.push(...(await this.upsertSession(tx, r.gatewayId, report, r.at)));
+          events.push(...(await this.upsertSession(tx, r.gatewayId, report, r.at, protocols)));
         }
       }
       const cause: EndCause = restarted ? 'GATEWAY_RESTART' : 'CLIENT_DISCONNECT';
@@ -133,7 +193,8 @@ export class SessionSync {
   }
 
   /** Creates the session for a ref seen for the first time; refreshes a known one; never revives an ended one. */
-  private async upsertSession(tx: StoreTx, gatewayId: string, report: SessionReport, at: number): Promise<SessionEvent[]> {
+  /** `protocols`: gateway protocol lookups shared by the calls of one transaction (one query, not one per session). */
+  private async upsertSession(tx: StoreTx, gatewayId: string, report: SessionReport, at: number, protocols = new Map<string, Promise<Protocol | null>>()): Promise<SessionEvent[]> {
     const existing = await tx.sessions.findByRef(gatewayId, report.ref);
     if (existing) {
       if (existing.endedAt === null) {
@@ -141,13 +202,18 @@ export class SessionSync {
       }
       return [];
     }
-    const gateway = await tx.gateways.findById(gatewayId);
+    let protocol = protocols.get(gatewayId);
+    if (protocol === undefined) {
+      protocol = tx.gateways.findById(gatewayId).then((g) => g?.protocol ?? null);
+      protocols.set(gatewayId, protocol);
+    }
+    const gatewayProtocol = await protocol;
     const session: Session = {
       ...report,
       id: newSessionId(),
       gatewayId,
       userId: userIdFor(report.userName),
-      protocol: gateway?.protocol ?? 'openvpn',
+      protocol: gatewayProtocol ?? 'openvpn',
       lastSeenAt: at,
       endedAt: null,
       endCause: null,

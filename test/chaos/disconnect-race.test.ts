@@ -3,6 +3,10 @@
  * sessions that nobody targets. Expected: each targeted session is ended exactly once (one `true`,
  * 19 SESSION_NOT_FOUND, one HALT seen by its client), no other session is touched, and every one of
  * the 1,000 attempts has exactly one audit record.
+ *
+ * Found on the way: with many clients connecting at once, a `status 3` read could list a client that
+ * `>CLIENT:ESTABLISHED` had just announced without its virtual address yet, and observe mode ended
+ * that live session in the store for good (see session-table.test.ts).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +15,7 @@ import { createAdapter } from '../../src/main.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from '../support/openvpn-lab.js';
 import { startApp, waitFor, type AppHarness } from '../support/app-harness.js';
+import { assertNoSecrets } from '../support/secret-scan.js';
 
 const SEED = 'mutation disconnectBySessionId($onlineSessionId: String!) { disconnectBySessionId(onlineSessionId: $onlineSessionId) }';
 const TARGETS = 50;
@@ -48,18 +53,9 @@ after(async () => {
 });
 
 test('1,000 concurrent disconnects over 50 real sessions: each ended once, bystanders untouched, every attempt audited once', { skip, timeout: 180_000 }, async () => {
-  const t0 = Date.now();
   const ids = await waitFor(async () => {
     const r = await h.gql('query ($gw: String) { onlineSessions(first: 500, filter: { gatewayId: $gw }) { edges { node { id user { name } } } } }', { gw: GW });
     const edges = (r.json.data?.onlineSessions as { edges: { node: { id: string; user: { name: string } } }[] } | undefined)?.edges ?? [];
-    if (process.env.DEBUG_RACE && edges.length !== TARGETS + BYSTANDERS && Date.now() - t0 > 10_000) {
-      const names = new Set(edges.map((e) => e.node.user.name));
-      const missing = [...clients.keys()].filter((u) => !names.has(u));
-      console.log('missing', missing.join(','));
-      console.log(h.logs.filter((l) => missing.some((m) => l.includes(m)) || /"level":[4-6]0/.test(l)).join('\n').slice(0, 5000));
-      console.log(server.log().split('\n').filter((l) => missing.some((m) => l.includes(m))).join('\n').slice(0, 3000));
-      throw new Error('stop');
-    }
     return edges.length === TARGETS + BYSTANDERS ? new Map(edges.map((e) => [e.node.user.name, e.node.id])) : null;
   }, 30_000, 'all sessions listed');
   const targetIds = Array.from({ length: TARGETS }, (_, i) => ids.get(`target${i}`)!);
@@ -106,4 +102,5 @@ test('1,000 concurrent disconnects over 50 real sessions: each ended once, bysta
     assert.equal(await h.app.store.audit.count({ targetSessionId: id, outcome: 'SUCCESS' }), 1, `${id}: one SUCCESS`);
   }
   for (const id of bystanderIds) assert.equal(await h.app.store.audit.count({ targetSessionId: id }), 0);
+  assertNoSecrets(h.logs, [h.admin, 'race-mgmt-pw'], 'disconnect race');
 });

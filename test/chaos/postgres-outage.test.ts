@@ -12,6 +12,7 @@ import pg from 'pg';
 import { FakeAdapter } from '../support/fake-adapter.js';
 import { startApp, waitFor, type AppHarness } from '../support/app-harness.js';
 import { postgresSkipReason } from '../support/postgres.js';
+import { assertNoSecrets } from '../support/secret-scan.js';
 
 const ADMIN_URL = process.env.SWITCHBOARD_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const skip = await postgresSkipReason();
@@ -94,4 +95,5 @@ test('connections cut and refused: 503 STORE_UNAVAILABLE at once; allowed again:
 
   const lines = h.logs.map((l) => JSON.parse(l) as { level: number; msg: string });
   assert.ok(!lines.some((l) => l.msg === 'request failed' || l.msg === 'resolver failed'), 'no request became an internal error');
+  assertNoSecrets(h.logs, [h.admin], 'postgres outage');
 });

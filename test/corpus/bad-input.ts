@@ -105,7 +105,7 @@ export const BAD_INPUT: readonly BadInputCase[] = [
   { name: 'fragment spreading itself', request: { body: gql('query { gateways { ...A } } fragment A on Gateway { ...A }') }, expect: { status: 400, code: 'GRAPHQL_VALIDATION_FAILED' } },
   { name: 'several operations, no operationName', request: { body: gql('query a { gateways { id } } mutation b { disconnectBySessionId(onlineSessionId: "$SESSION") }') }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
   { name: 'operationName that is not in the document', request: { body: JSON.stringify({ query: 'query a { gateways { id } }', operationName: 'b' }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
-  { name: 'subscription over HTTP', request: { body: gql('subscription { x }') }, expect: { status: 400, code: 'BAD_REQUEST' } },
+  { name: 'subscription over HTTP', request: { body: gql('subscription { sessionEvents { id } }') }, expect: { status: 400, code: 'BAD_REQUEST' } },
   { name: 'a directive repeated 500 times', request: { body: gql(`{ gateways${' @skip(if: false)'.repeat(500)} { id } }`) }, expect: { status: 400, code: 'GRAPHQL_VALIDATION_FAILED' } },
 
   // ── arguments: page sizes and cursors ────────────────────────────────────────────────────────────

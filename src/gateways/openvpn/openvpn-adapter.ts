@@ -240,7 +240,8 @@ export class OpenVpnAdapter implements GatewayAdapter {
     const reply = await this.command('status 3', true);
     const instance = this.instance; // read after the reply: a `>STATE:` before it has been applied
     if (instance === null) throw new GatewayUnavailableError('the daemon is restarting');
-    this.table.applyStatus(instance, parseStatus(reply.lines).rows, emitSnapshot);
+    const status = parseStatus(reply.lines);
+    this.table.applyStatus(instance, status.rows, emitSnapshot, status.listedClientIds);
   }
 
   private onNotification(n: Notification): void {

@@ -81,10 +81,12 @@ export class SessionTable {
   }
 
   /** Applies a status read; emits a snapshot when asked or when the table was stale, else (observe mode) the deltas. */
-  applyStatus(instance: number, rows: StatusRow[], emitSnapshot: boolean): void {
-    const listed = new Set(rows.map((row) => row.clientId));
+  applyStatus(instance: number, rows: StatusRow[], emitSnapshot: boolean, listedClientIds?: ReadonlySet<number>): void {
+    const listed = new Set([...rows.map((row) => row.clientId), ...(listedClientIds ?? [])]);
     const current = new Map(rows.filter((row) => !this.killed.has(row.clientId))
       .map((row) => [row.clientId, reportFromRow(instance, row, this.info.get(row.clientId))]));
+    // Announced by >CLIENT:ESTABLISHED and still listed, only without its address for a moment: not gone.
+    for (const [cid, s] of this.sessions) if (!current.has(cid) && listed.has(cid) && !this.killed.has(cid)) current.set(cid, s);
     const wasFresh = this.fresh;
     if (wasFresh && this.diffStatus) {
       for (const [cid, s] of this.sessions) if (!current.has(cid)) this.ended(cid, s.ref, {});

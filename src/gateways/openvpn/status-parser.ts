@@ -27,6 +27,11 @@ export interface StatusReport {
   time: number | null;
   /** Only rows that are sessions: clients still being authenticated have no virtual address yet. */
   rows: StatusRow[];
+  /**
+   * The Client ID of every CLIENT_LIST row, with a virtual address or not. A client the daemon has
+   * just announced (`>CLIENT:ESTABLISHED`) can be listed a moment without its address: it is there.
+   */
+  listedClientIds: Set<number>;
 }
 
 const COLUMNS = {
@@ -55,6 +60,7 @@ export function parseStatus(lines: readonly string[]): StatusReport {
   let headerSep: string | null = null;
   let time: number | null = null;
   const rows: StatusRow[] = [];
+  const listedClientIds = new Set<number>();
   for (const line of lines) {
     const sep: string = headerSep !== null && line.startsWith(`CLIENT_LIST${headerSep}`) ? headerSep : line.includes('\t') ? '\t' : ',';
     const fields = line.split(sep);
@@ -71,11 +77,14 @@ export function parseStatus(lines: readonly string[]): StatusReport {
       }
     } else if (kind === 'CLIENT_LIST') {
       if (!header) throw new StatusParseError('CLIENT_LIST row before its HEADER');
-      const row = toRow(header, alignFields(header, fields, sep));
+      const aligned = alignFields(header, fields, sep);
+      const cid = aligned[header.get(COLUMNS.clientId)!] ?? '';
+      if (/^\d{1,15}$/.test(cid)) listedClientIds.add(Number(cid));
+      const row = toRow(header, aligned);
       if (row) rows.push(row);
     }
   }
-  return { time, rows };
+  return { time, rows, listedClientIds };
 }
 
 /** Columns whose text comes from a certificate or from the client, and so may hold the separator. */

@@ -53,9 +53,35 @@ function sqliteDialect(path: string): Dialect {
       db.pragma('synchronous = NORMAL');
       db.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
       db.pragma('foreign_keys = ON');
+      cachePreparedStatements(db);
       return db;
     },
   });
+}
+
+/** How many distinct SQL texts keep their prepared statement (least recently used dropped first). */
+const STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * Kysely's SQLite driver prepares every query anew; profiling the reconnect storm showed SQLite's
+ * parse-and-plan (`prepare`) as a fifth of all CPU. The store issues a few dozen distinct SQL texts,
+ * so keeping their prepared statements skips that work. Safe because Kysely runs each statement to
+ * completion (`all`/`run`) before the next one on the single connection; nothing here streams.
+ */
+function cachePreparedStatements(db: SqliteDatabase.Database): void {
+  const prepare = db.prepare.bind(db);
+  const cache = new Map<string, SqliteDatabase.Statement>();
+  db.prepare = ((sql: string) => {
+    let stmt = cache.get(sql);
+    if (stmt) {
+      cache.delete(sql); // re-inserted below: Map order is the recency order
+    } else {
+      stmt = prepare(sql);
+      if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+    }
+    cache.set(sql, stmt);
+    return stmt;
+  }) as typeof db.prepare;
 }
 
 function postgresDialect(url: string, logger?: StoreLogger): Dialect {

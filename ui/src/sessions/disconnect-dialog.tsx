@@ -175,7 +175,7 @@ export function DisconnectDialog(props: { auth: Auth; target: DisconnectTarget; 
 function title(target: DisconnectTarget): string {
   if (target.kind === 'one') return `Disconnect ${target.session.user.name}?`;
   if (target.kind === 'user') return `Disconnect every session of ${target.userName}?`;
-  return `Disconnect ${target.sessions.length} sessions?`;
+  return `Disconnect ${target.sessions.length} session${target.sessions.length === 1 ? '' : 's'}?`;
 }
 
 function summary(r: { matched: number; ended: number; alreadyGone: number; failed: number; errors: { code: string; message: string }[] }): Outcome {

@@ -10,6 +10,8 @@ export function SessionDetail(props: {
   session: SessionRow;
   now: number;
   canDisconnect: boolean;
+  /** Bumped by the page after a disconnect: read the session again (it may have ended). */
+  version: number;
   onClose(): void;
   onDisconnect(session: SessionRow): void;
   onDisconnectUser(userName: string): void;
@@ -27,12 +29,14 @@ export function SessionDetail(props: {
   useEffect(() => {
     setS(props.session);
     setGone(false);
+  }, [props.session]);
+  useEffect(() => {
     void guarded(auth, () => gql<{ onlineSession: SessionRow | null }>(auth.token, ONLINE_SESSION, { id: props.session.id })).then((r) => {
       if (!r.ok) return;
       if (r.value.onlineSession === null) setGone(true);
       else setS(r.value.onlineSession);
     });
-  }, [auth, props.session]);
+  }, [auth, props.session, props.version]);
 
   const rows: [string, ReactNode][] = [
     ['Session id', <span className="mono">{s.id}</span>],

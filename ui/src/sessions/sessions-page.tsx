@@ -30,6 +30,7 @@ export function SessionsPage({ auth }: { auth: Auth }) {
   const [open, setOpen] = useState<SessionRow | null>(null);
   const [dialog, setDialog] = useState<DisconnectTarget | null>(null);
   const [now, setNow] = useState(Date.now());
+  const [detailVersion, setDetailVersion] = useState(0);
 
   useEffect(() => {
     void guarded(auth, () => gql<{ gateways: GatewayRow[] }>(auth.token, GATEWAYS)).then((r) => r.ok && setGateways(r.value.gateways));
@@ -166,6 +167,7 @@ export function SessionsPage({ auth }: { auth: Auth }) {
             session={open}
             now={now}
             canDisconnect={canDisconnect}
+            version={detailVersion}
             onClose={() => setOpen(null)}
             onDisconnect={onDisconnect}
             onDisconnectUser={(userName) => setDialog({ kind: 'user', userName, sessions: live.rows.filter((r) => r.session.user.name === userName).map((r) => r.session) })}
@@ -181,6 +183,7 @@ export function SessionsPage({ auth }: { auth: Auth }) {
             setDialog(null);
             if (changed) {
               setSelection({});
+              setDetailVersion((v) => v + 1);
               live.refresh();
             }
           }}

@@ -71,7 +71,7 @@ export function SessionsTable(props: SessionsTableProps) {
       }),
       col.accessor((r) => r.session.bytesReceived + r.session.bytesSent, {
         id: 'traffic',
-        header: 'Traffic',
+        header: () => <span title="↑ received from the client, ↓ sent to the client">Traffic</span>,
         cell: (c) => (
           <span>
             <span aria-label={`received ${bytes(c.row.original.session.bytesReceived)}`}>↑ {bytes(c.row.original.session.bytesReceived)}</span>

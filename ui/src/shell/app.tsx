@@ -1,5 +1,5 @@
 /** The console: sign-in, then a header with the token's scopes and the pages it may open. */
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useMemo, useState } from 'react';
 import { ApiError, explain, gql } from '../api/graphql-client.js';
 import { VIEWER, type Viewer } from '../api/operations.js';
 import { AuditPage } from '../audit/audit-page.js';
@@ -35,6 +35,9 @@ export function App() {
     setNotice(message ?? null);
   }, []);
 
+  // One Auth object per sign-in: pages key their effects on it.
+  const session = useMemo<Auth | null>(() => (auth === null ? null : { ...auth, signOut }), [auth, signOut]);
+
   // A reload in the same tab: check the kept token again before showing anything.
   useEffect(() => {
     const kept = loadToken();
@@ -46,7 +49,7 @@ export function App() {
   }, [signOut]);
 
   if (restoring) return <p className="loading" role="status">Checking your token…</p>;
-  if (auth === null) {
+  if (auth === null || session === null) {
     return (
       <SignInPage
         notice={notice}
@@ -59,7 +62,6 @@ export function App() {
     );
   }
 
-  const session: Auth = { ...auth, signOut };
   const pages = PAGES.filter((p) => can(auth.viewer.scopes, p.needs));
   const shown = pages.find((p) => p.route === route) ?? pages[0];
 

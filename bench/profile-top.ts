@@ -1,0 +1,34 @@
+/**
+ * Summarises a V8 `.cpuprofile` (from `node --cpu-prof`): self time by function and by file.
+ *   node --import tsx bench/profile-top.ts <file.cpuprofile> [rows]
+ */
+import { readFileSync } from 'node:fs';
+
+interface ProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
+interface Profile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] }
+
+const [file, rowsArg] = process.argv.slice(2);
+if (!file) throw new Error('usage: profile-top.ts <file.cpuprofile> [rows]');
+const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+const rows = Number(rowsArg ?? 25);
+const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+const self = new Map<number, number>();
+profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+const total = [...self.values()].reduce((a, b) => a + b, 0);
+
+const short = (url: string) => url.replace(/^file:\/\/.*?\/(node_modules|src|bench|test)\//, '$1/') || '(native)';
+const fn = new Map<string, number>();
+const files = new Map<string, number>();
+for (const [id, us] of self) {
+  const { callFrame: c } = byId.get(id)!;
+  const key = `${c.functionName || '(anonymous)'}  ${short(c.url)}:${c.lineNumber + 1}`;
+  fn.set(key, (fn.get(key) ?? 0) + us);
+  const f = short(c.url).replace(/^(node_modules\/(@[^/]+\/)?[^/]+).*/, '$1');
+  files.set(f, (files.get(f) ?? 0) + us);
+}
+const print = (title: string, m: Map<string, number>) => {
+  console.log(`\n${title} (total ${(total / 1000).toFixed(0)} ms)`);
+  for (const [k, us] of [...m].sort((a, b) => b[1] - a[1]).slice(0, rows)) console.log(`${((100 * us) / total).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(6)} ms  ${k}`);
+};
+print('self time by function', fn);
+print('self time by file / package', files);
