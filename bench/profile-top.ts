@@ -8,6 +8,7 @@ interface ProfileNode { id: number; callFrame: { functionName: string; url: stri
 interface Profile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] }
 
 const [file, rowsArg] = process.argv.slice(2);
+process.stdout.on('error', () => process.exit(0)); // piped into head
 if (!file) throw new Error('usage: profile-top.ts <file.cpuprofile> [rows]');
 const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
 const rows = Number(rowsArg ?? 25);
@@ -30,5 +31,19 @@ const print = (title: string, m: Map<string, number>) => {
   console.log(`\n${title} (total ${(total / 1000).toFixed(0)} ms)`);
   for (const [k, us] of [...m].sort((a, b) => b[1] - a[1]).slice(0, rows)) console.log(`${((100 * us) / total).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(6)} ms  ${k}`);
 };
+// Inclusive time of our own code (src/): every sample counts once for each src function on its stack.
+const parent = new Map<number, number>();
+for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+const keyOf = (n: ProfileNode) => `${n.callFrame.functionName || '(anonymous)'}  ${short(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`;
+const inclusive = new Map<string, number>();
+profile.samples.forEach((leaf, i) => {
+  const seen = new Set<string>();
+  for (let id: number | undefined = leaf; id !== undefined; id = parent.get(id)) {
+    const n = byId.get(id)!;
+    if (n.callFrame.url.includes('/src/')) seen.add(keyOf(n));
+  }
+  for (const k of seen) inclusive.set(k, (inclusive.get(k) ?? 0) + (profile.timeDeltas[i] ?? 0));
+});
 print('self time by function', fn);
 print('self time by file / package', files);
+print('inclusive time of src/ functions', inclusive);

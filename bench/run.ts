@@ -52,7 +52,9 @@ for (const name of names) {
   }
 }
 if (!values.out && !values.smoke) {
-  writeFileSync(join(ROOT, 'BENCHMARKS.md'), renderReport(latestRuns(resultsDir)));
+  const findingsFile = join(ROOT, 'bench', 'findings.md');
+  const findings = existsSync(findingsFile) ? readFileSync(findingsFile, 'utf8') : '';
+  writeFileSync(join(ROOT, 'BENCHMARKS.md'), renderReport(latestRuns(resultsDir), findings));
   log('BENCHMARKS.md regenerated');
 }
 process.exit(failed ? 1 : 0);

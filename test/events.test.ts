@@ -158,4 +158,21 @@ describe('events, bulk disconnect and audit against real OpenVPN', { skip }, () 
     assert.match(JSON.stringify(sseForbidden.errors), /"code":"FORBIDDEN"/);
     await Promise.all([ws.close(), noToken.close(), sse.close(), forbidden.close(), sseForbidden.close()]);
   });
+
+  test('revoking a token ends its live subscriptions on both transports at once', async () => {
+    const created = await h.gql('mutation { createToken(input: { name: "short-lived", scopes: ["sessions:read"] }) { secret token { id } } }');
+    const { secret, token } = created.json.data!.createToken as { secret: string; token: { id: string } };
+    const ws = await wsSubscribe(h.url, EVENTS, {}, { token: secret });
+    const sse = await sseSubscribe(h.url, EVENTS, {}, secret);
+    const other = await wsSubscribe(h.url, EVENTS, {}, { token: h.admin });
+    try {
+      const r = await h.gql('mutation ($id: String!) { revokeToken(id: $id) { id } }', { id: token.id });
+      assert.equal(r.status, 200, r.text);
+      await waitFor(() => ws.completed && sse.completed, 5000, 'both subscriptions ended');
+      await new Promise((res) => setTimeout(res, 100));
+      assert.equal(other.completed, false, "another token's subscription goes on");
+    } finally {
+      await Promise.all([ws.close(), sse.close(), other.close()]);
+    }
+  });
 });

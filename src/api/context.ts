@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { Actor } from '../domain/actor.js';
-import type { CoreApi, GatewayView } from '../core/api-types.js';
+import type { CoreApi, GatewayStatus } from '../core/api-types.js';
 import type { PreparedOperation } from './document-cache.js';
 
 /** The response media type the client accepted (GraphQL over HTTP); decides some statuses. */
@@ -22,12 +22,12 @@ export type ApiContext = {
    * `core.gateway(actor, id)`, memoised for this request: a page of 500 sessions on three gateways
    * makes three lookups, and concurrent resolvers share the pending one.
    */
-  gateway(id: string): Promise<GatewayView | null>;
+  gateway(id: string): Promise<GatewayStatus | null>;
 };
 
 class RequestContext implements ApiContext {
   operation: PreparedOperation | null = null;
-  private gateways: Map<string, Promise<GatewayView | null>> | null = null;
+  private gateways: Map<string, Promise<GatewayStatus | null>> | null = null;
 
   constructor(
     readonly core: CoreApi,
@@ -36,11 +36,11 @@ class RequestContext implements ApiContext {
     readonly mediaType: ResponseMediaType,
   ) {}
 
-  gateway(id: string): Promise<GatewayView | null> {
+  gateway(id: string): Promise<GatewayStatus | null> {
     this.gateways ??= new Map();
     let pending = this.gateways.get(id);
     if (pending === undefined) {
-      pending = this.core.gateway(this.actor, id);
+      pending = this.core.gatewayStatus(this.actor, id);
       this.gateways.set(id, pending);
     }
     return pending;

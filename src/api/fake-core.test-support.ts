@@ -2,7 +2,7 @@
  * An in-memory CoreApi for the API tests: the same scope rules, errors and paging as core promises,
  * plus counters so tests can prove what was (not) called. Not a model of core's internals.
  */
-import type { Connection, CoreApi, DisconnectOptions, DisconnectResult, GatewayView, RequestMeta } from '../core/api-types.js';
+import type { Connection, CoreApi, DisconnectOptions, DisconnectResult, GatewayStatus, GatewayView, RequestMeta } from '../core/api-types.js';
 import type { AuditFilter, BulkDisconnectInput, BulkDisconnectResult, SessionEvent, SessionEventFilter, SessionFilter, DeliveryView, WebhookView, ViewerInfo } from '../core/api-types.js';
 import type { Actor } from '../domain/actor.js';
 import type { AuditEvent } from '../domain/audit.js';
@@ -161,6 +161,20 @@ export class FakeCore implements CoreApi {
     this.calls.gateway.push(id);
     requireScope(actor, 'sessions:read');
     return this.gatewayRows.get(id) ?? null;
+  }
+
+  async gatewayStatus(actor: Actor, id: string): Promise<GatewayStatus | null> {
+    this.calls.gateway.push(id);
+    requireScope(actor, 'sessions:read');
+    const g = this.gatewayRows.get(id);
+    if (!g) return null;
+    const { sessionsOnline: _count, ...status } = g;
+    return status;
+  }
+
+  async gatewaySessionsOnline(actor: Actor, id: string): Promise<number> {
+    requireScope(actor, 'sessions:read');
+    return this.gatewayRows.get(id)?.sessionsOnline ?? 0;
   }
 
   async auditEvents(actor: Actor, args: { first?: number | null; after?: string | null; filter?: AuditFilter }): Promise<Connection<AuditEvent>> {

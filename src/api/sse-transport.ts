@@ -10,9 +10,9 @@ import type { Logger } from 'pino';
 import type { CoreApi } from '../core/api-types.js';
 import type { Actor } from '../domain/actor.js';
 import { isDomainError } from '../domain/errors.js';
-import { createContext, type ApiContext } from './context.js';
+import type { ApiContext } from './context.js';
 import { errorResponse } from './errors.js';
-import { bearerOf, formatResult, prepareDocument } from './subscription-support.js';
+import { bearerOf, formatResult, prepareDocument, subscriptionContext } from './subscription-support.js';
 
 const MAX_BODY_BYTES = 256 * 1024;
 
@@ -38,7 +38,7 @@ export function createSseTransport(o: { schema: GraphQLSchema; core: CoreApi; lo
         document: document as Exclude<typeof document, readonly unknown[]>,
         operationName: params.operationName,
         variableValues: params.variables,
-        contextValue: createContext(core, actors.get(req.raw)!, logger, 'application/json'),
+        contextValue: subscriptionContext(core, actors.get(req.raw)!, logger),
       };
     },
     onOperation: (_ctx, _req, _args, result) => (Symbol.asyncIterator in result ? undefined : formatResult(result as ExecutionResult, logger)),

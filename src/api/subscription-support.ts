@@ -4,6 +4,9 @@
  */
 import { GraphQLError, parse, specifiedRules, validate, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
+import type { CoreApi } from '../core/api-types.js';
+import type { Actor } from '../domain/actor.js';
+import { createContext, type ApiContext } from './context.js';
 import { mapExecutionError } from './errors.js';
 import { DEFAULT_LIMITS, queryLimitsRule } from './limits.js';
 
@@ -41,4 +44,15 @@ export function bearerOf(header: unknown): string | null {
   if (typeof header !== 'string') return null;
   const match = /^Bearer +(\S+) *$/i.exec(header);
   return match ? match[1]! : null;
+}
+
+/**
+ * The context of one subscription. It lives as long as the subscription, so the per-request memo of
+ * gateway lookups would go stale (a gateway's agent comes and goes): each lookup is made afresh.
+ */
+export function subscriptionContext(core: CoreApi, actor: Actor, logger: Logger): ApiContext {
+  const ctx = createContext(core, actor, logger, 'application/json');
+  const live = Object.create(ctx) as ApiContext;
+  live.gateway = (id: string) => createContext(core, actor, logger, 'application/json').gateway(id);
+  return live;
 }

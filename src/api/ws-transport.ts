@@ -11,8 +11,7 @@ import { WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
 import type { CoreApi } from '../core/api-types.js';
 import type { Actor } from '../domain/actor.js';
-import { createContext } from './context.js';
-import { bearerOf, formatResult, prepareDocument } from './subscription-support.js';
+import { bearerOf, formatResult, prepareDocument, subscriptionContext } from './subscription-support.js';
 
 const PROTOCOL = 'graphql-transport-ws';
 
@@ -59,7 +58,7 @@ export function attachWebSocketTransport(o: { server: Server; schema: GraphQLSch
           document: document as Exclude<typeof document, readonly unknown[]>,
           operationName: payload.operationName,
           variableValues: payload.variables,
-          contextValue: createContext(core, actors.get(ctx)!, logger, 'application/json'),
+          contextValue: subscriptionContext(core, actors.get(ctx)!, logger),
         };
       },
       onNext: (_ctx, _id, _payload, _args, result) => formatResult(result, logger),

@@ -42,6 +42,9 @@ export interface GatewayView extends Gateway {
   sessionsOnline: number;
 }
 
+/** A gateway as a page of sessions needs it (`Session.gateway`, `confirmed`): without the online count. */
+export type GatewayStatus = Omit<GatewayView, 'sessionsOnline'>;
+
 /** The caller as `whoami` describes it: never the token's secret or hash. */
 export interface ViewerInfo {
   tokenId: string | null;
@@ -81,6 +84,13 @@ export interface CoreApi {
   webhookDeliveries(actor: Actor, webhookId: string, first?: number | null): Promise<DeliveryView[]>;
   gateways(actor: Actor): Promise<GatewayView[]>;
   gateway(actor: Actor, id: string): Promise<GatewayView | null>;
+  /**
+   * One gateway without its online count, which is a COUNT over the gateway's online sessions: a page
+   * of sessions asks for its gateways on every request and must not pay for it unless it is selected.
+   */
+  gatewayStatus(actor: Actor, id: string): Promise<GatewayStatus | null>;
+  /** How many sessions are online on one gateway. */
+  gatewaySessionsOnline(actor: Actor, id: string): Promise<number>;
   auditEvents(actor: Actor, args: { first?: number | null; after?: string | null; filter?: AuditFilter }): Promise<Connection<AuditEvent>>;
   createToken(actor: Actor, args: { name: string; scopes: Scope[]; expiresInMs?: number | null }): Promise<{ token: ApiToken; secret: string }>;
   listTokens(actor: Actor): Promise<ApiToken[]>;

@@ -4,7 +4,7 @@ import { hasScope } from '../domain/scopes.js';
 import type { DisconnectMode } from '../domain/session.js';
 import type { SessionFilter, Store } from '../store/store.js';
 import { auditEvent } from './audit.js';
-import type { DisconnectUseCase } from './disconnect.js';
+import { checkDisconnectText, MAX_REASON_CHARS, type DisconnectUseCase } from './disconnect.js';
 
 /** How many sessions of one bulk request are ended at the same time. */
 export const BULK_CONCURRENCY = 16;
@@ -42,7 +42,7 @@ export async function bulkDisconnect(
   if (!hasScope(actor.scopes, 'sessions:disconnect')) {
     // Refused requests are audited too, as a single disconnect's are.
     await deps.store.audit.append(auditEvent(actor, 'session.bulk_disconnect', 'FORBIDDEN', {
-      at: deps.now(), targetUserName: filter.userName ?? null, targetGatewayId: filter.gatewayId ?? null, reason: input.reason ?? null,
+      at: deps.now(), targetUserName: filter.userName ?? null, targetGatewayId: filter.gatewayId ?? null, reason: input.reason?.slice(0, MAX_REASON_CHARS) ?? null,
       errorCode: 'FORBIDDEN', metadata: { filter, all: input.all === true },
     }));
     throw new DomainError('FORBIDDEN', MESSAGES.disconnectForbidden);
@@ -50,6 +50,8 @@ export async function bulkDisconnect(
   if (Object.keys(filter).length === 0 && input.all !== true) {
     throw new DomainError('BAD_USER_INPUT', 'An empty filter would end every online session; give a filter, or all: true');
   }
+  // Refused once for the whole request, not once per matching session.
+  checkDisconnectText(input.reason, input.message);
   const started = performance.now();
   const ids = await matchingIds(deps.store, filter);
   const result: BulkDisconnectResult = { matched: ids.length, ended: 0, alreadyGone: 0, failed: 0, errors: [] };

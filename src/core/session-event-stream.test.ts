@@ -33,3 +33,19 @@ test('the hub filters per subscriber, holds one bus subscription while anyone li
   assert.deepEqual(await all.next(), { value: undefined, done: true });
   await bus.close();
 });
+
+test('a token revoked anywhere ends its streams, and only its streams', async () => {
+  const bus = new MemoryBus();
+  const hub = new SessionEventHub({ bus, logger: silentLogger });
+  const mine = hub.stream({}, 'tok_a');
+  const theirs = hub.stream({}, 'tok_b');
+  await bus.publish(subjects.tokenRevoked, { tokenId: 'tok_a' });
+  await settle();
+  assert.deepEqual(await mine.next(), { value: undefined, done: true });
+  await publish(bus, 'session.connected', 'gw-1', 'carol');
+  await settle();
+  assert.equal((await theirs.next()).value?.session.userName, 'carol');
+  await theirs.return!();
+  assert.equal(hub.size, 0);
+  await bus.close();
+});

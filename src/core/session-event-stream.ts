@@ -25,7 +25,9 @@ export function matchesFilter(e: SessionEvent, f: SessionEventFilter): boolean {
  */
 export class SessionEventHub {
   private readonly listeners = new Set<(e: SessionEvent) => void>();
-  private unsubscribe: Unsubscribe | null = null;
+  /** Per token id: how to end each of its streams (a revoked token's subscriptions end at once). */
+  private readonly byToken = new Map<string, Set<() => void>>();
+  private unsubscribe: Unsubscribe[] = [];
 
   constructor(private readonly deps: { bus: Bus; logger: Logger }) {}
 
@@ -33,14 +35,22 @@ export class SessionEventHub {
     return this.listeners.size;
   }
 
-  /** A stream of matching events from now on; `return()` on it (a closed subscription) cleans up. */
-  stream(filter: SessionEventFilter): AsyncIterableIterator<SessionEvent> {
+  /**
+   * A stream of matching events from now on; `return()` on it (a closed subscription) cleans up.
+   * `tokenId`: the stream ends when that token is revoked (on any replica).
+   */
+  stream(filter: SessionEventFilter, tokenId: string | null = null): AsyncIterableIterator<SessionEvent> {
     const queue: SessionEvent[] = [];
     let wake: ((r: IteratorResult<SessionEvent>) => void) | null = null;
     let done = false;
     const finish = (): IteratorResult<SessionEvent> => {
       done = true;
       this.remove(listener);
+      if (tokenId !== null) {
+        const set = this.byToken.get(tokenId);
+        set?.delete(end);
+        if (set?.size === 0) this.byToken.delete(tokenId);
+      }
       queue.length = 0;
       wake?.({ value: undefined, done: true });
       wake = null;
@@ -59,6 +69,11 @@ export class SessionEventHub {
         queue.push(e);
       }
     };
+    const end = () => void finish();
+    if (tokenId !== null) {
+      if (!this.byToken.has(tokenId)) this.byToken.set(tokenId, new Set());
+      this.byToken.get(tokenId)!.add(end);
+    }
     this.add(listener);
     return {
       next: () => {
@@ -79,16 +94,23 @@ export class SessionEventHub {
 
   private add(listener: (e: SessionEvent) => void): void {
     this.listeners.add(listener);
-    this.unsubscribe ??= this.deps.bus.subscribe(subjects.sessionEvents, (data) => {
-      for (const l of this.listeners) l(data as SessionEvent);
-    });
+    if (this.unsubscribe.length > 0) return;
+    this.unsubscribe = [
+      this.deps.bus.subscribe(subjects.sessionEvents, (data) => {
+        for (const l of this.listeners) l(data as SessionEvent);
+      }),
+      this.deps.bus.subscribe(subjects.tokenRevoked, (data) => {
+        const tokenId = (data as { tokenId?: unknown } | null)?.tokenId;
+        if (typeof tokenId !== 'string') return;
+        for (const end of [...(this.byToken.get(tokenId) ?? [])]) end();
+      }),
+    ];
   }
 
   private remove(listener: (e: SessionEvent) => void): void {
     this.listeners.delete(listener);
-    if (this.listeners.size === 0 && this.unsubscribe) {
-      this.unsubscribe();
-      this.unsubscribe = null;
+    if (this.listeners.size === 0) {
+      for (const u of this.unsubscribe.splice(0)) u();
     }
   }
 }

@@ -4,9 +4,9 @@ import { DomainError } from '../domain/errors.js';
 import { hasScope, type Scope } from '../domain/scopes.js';
 import type { Session } from '../domain/session.js';
 import type { ApiToken } from '../domain/token.js';
-import type { Bus } from '../bus/bus.js';
+import { subjects, type Bus } from '../bus/bus.js';
 import type { AuditFilter, Keyset, Page, SessionFilter, Store } from '../store/store.js';
-import type { Connection, CoreApi, DisconnectOptions, DisconnectResult, GatewayView, RequestMeta, ViewerInfo } from './api-types.js';
+import type { Connection, CoreApi, DisconnectOptions, DisconnectResult, GatewayStatus, GatewayView, RequestMeta, ViewerInfo } from './api-types.js';
 import { auditEvent } from './audit.js';
 import { bulkDisconnect, type BulkDisconnectInput, type BulkDisconnectResult } from './bulk-disconnect.js';
 import { decodeCursor, encodeCursor, pageSize } from './cursor.js';
@@ -34,8 +34,6 @@ export class Switchboard implements CoreApi {
   private readonly now: () => number;
   private readonly hub: SessionEventHub;
   private readonly webhookAdmin: WebhookAdmin;
-  /** The online-count query now running, shared by every caller that asks meanwhile (see `onlineCounts`). */
-  private countsInFlight: Promise<Map<string, number>> | null = null;
 
   constructor(private readonly o: CoreOptions) {
     this.now = o.now ?? Date.now;
@@ -76,7 +74,7 @@ export class Switchboard implements CoreApi {
 
   sessionEvents(actor: Actor, filter: SessionEventFilter): AsyncIterableIterator<SessionEvent> {
     requireScope(actor, 'sessions:read', 'The sessions:read scope is required to follow session events');
-    return this.hub.stream(filter);
+    return this.hub.stream(filter, actor.tokenId);
   }
 
   createWebhook(actor: Actor, args: { url: string; events: string[]; description?: string | null }): Promise<{ webhook: WebhookView; secret: string }> {
@@ -97,7 +95,7 @@ export class Switchboard implements CoreApi {
 
   async gateways(actor: Actor): Promise<GatewayView[]> {
     requireScope(actor, 'sessions:read', 'The sessions:read scope is required to list gateways');
-    const [list, counts] = await Promise.all([this.o.store.gateways.list(), this.onlineCounts()]);
+    const [list, counts] = await Promise.all([this.o.store.gateways.list(), this.o.store.gateways.onlineCounts()]);
     return list.map((g) => this.view(g, counts.get(g.id) ?? 0));
   }
 
@@ -105,27 +103,19 @@ export class Switchboard implements CoreApi {
     requireScope(actor, 'sessions:read', 'The sessions:read scope is required to read gateways');
     const g = await this.o.store.gateways.findById(id);
     if (!g) return null;
-    const counts = await this.onlineCounts();
+    const counts = await this.o.store.gateways.onlineCounts();
     return this.view(g, counts.get(g.id) ?? 0);
   }
 
-  /**
-   * Every page of sessions resolves its gateways' views, and each view carries the online count: a
-   * GROUP BY over all online sessions (15–20 ms at 100k on SQLite). Profiling `onlineSessions` under 50
-   * connections showed that count as the bottleneck, so concurrent callers share the query in flight
-   * instead of queueing one each. A caller may get the result of a query that started just before it
-   * asked: as fresh as any read that races a write.
-   */
-  private onlineCounts(): Promise<Map<string, number>> {
-    if (this.countsInFlight === null) {
-      const pending = this.o.store.gateways.onlineCounts();
-      this.countsInFlight = pending;
-      const clear = () => {
-        if (this.countsInFlight === pending) this.countsInFlight = null;
-      };
-      pending.then(clear, clear);
-    }
-    return this.countsInFlight;
+  async gatewayStatus(actor: Actor, id: string): Promise<GatewayStatus | null> {
+    requireScope(actor, 'sessions:read', 'The sessions:read scope is required to read gateways');
+    const g = await this.o.store.gateways.findById(id);
+    return g ? this.status(g) : null;
+  }
+
+  async gatewaySessionsOnline(actor: Actor, id: string): Promise<number> {
+    requireScope(actor, 'sessions:read', 'The sessions:read scope is required to read gateways');
+    return this.o.store.sessions.countOnline({ gatewayId: id });
   }
 
   async auditEvents(actor: Actor, args: { first?: number | null; after?: string | null; filter?: AuditFilter }): Promise<Connection<AuditEvent>> {
@@ -171,12 +161,18 @@ export class Switchboard implements CoreApi {
       return tx.tokens.findById(id);
     });
     if (!token) throw new DomainError('TOKEN_NOT_FOUND', 'Token not found or already revoked');
+    // After commit: every replica ends the token's live subscriptions (requests are refused by the store).
+    await this.o.bus.publish(subjects.tokenRevoked, { tokenId: id }).catch((e: unknown) => this.o.logger.warn({ err: e, tokenId: id }, 'could not announce a revoked token'));
     return token;
   }
 
-  private view(g: Omit<GatewayView, 'sessionsOnline'>, sessionsOnline: number): GatewayView {
+  private view(g: GatewayStatus, sessionsOnline: number): GatewayView {
+    return { ...this.status(g), sessionsOnline };
+  }
+
+  private status(g: GatewayStatus): GatewayStatus {
     const fresh = g.lastSeenAt !== null && this.now() - g.lastSeenAt <= this.o.gatewayLivenessMs;
-    return { ...g, agentConnected: g.agentConnected && fresh, sessionsOnline };
+    return { ...g, agentConnected: g.agentConnected && fresh };
   }
 }
 

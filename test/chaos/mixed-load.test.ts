@@ -13,6 +13,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from '../support/openvpn-lab.js';
 import { SwitchboardProcess } from '../support/switchboard-process.js';
@@ -37,6 +38,18 @@ const clients = new Map<string, LabClient>();
 function rssKiB(pid: number): number {
   const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : 0;
+}
+
+/** What the store, the daemon and the server said about `user`, for a failure message. */
+function diagnose(user: string): string {
+  const db = new Database(join(lab.dir, 'switchboard.db'), { readonly: true });
+  try {
+    const rows = db.prepare('select ref, connected_at, last_seen_at, ended_at, end_cause from sessions where user_name = ?').all(user);
+    const daemon = server.log().split('\n').filter((l) => l.includes(user)).slice(-12).join('\n');
+    return `store rows for ${user}: ${JSON.stringify(rows)}\ndaemon log:\n${daemon}\n${sb.tail(30)}`;
+  } finally {
+    db.close();
+  }
 }
 
 async function gql(query: string, variables: Record<string, unknown> = {}) {
@@ -110,7 +123,9 @@ test(`mixed load for ${LOAD_MS / 1000} s: no error response, bounded memory, sto
       const c = await server.startClient({ user });
       clients.set(user, c);
       counts.connects++;
-      const id = await waitFor(async () => (await onlineUsers()).get(user), 15_000, `${user} online`);
+      const id = await waitFor(async () => (await onlineUsers()).get(user), 15_000, `${user} online`).catch((e: Error) => {
+        throw new Error(`${e.message}\n${diagnose(user)}`);
+      });
       const r = await gql(SEED, { onlineSessionId: id });
       counts.disconnects++;
       if (r.status !== 200 || r.json.data?.disconnectBySessionId !== true) errors.push(`disconnect ${user}: ${r.status} ${r.text.slice(0, 200)}`);

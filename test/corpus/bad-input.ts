@@ -80,6 +80,8 @@ export const BAD_INPUT: readonly BadInputCase[] = [
   { name: 'legacy accept: unknown field is 200 with the code', request: { headers: { accept: 'application/json' }, body: gql('{ sessions { id } }') }, expect: { status: 200, code: 'GRAPHQL_VALIDATION_FAILED' } },
   { name: 'nesting 40 levels deep', request: { body: gql(`{ onlineSessions { edges { node { ${'gateway { '.repeat(38)}id${' }'.repeat(38)} } } } }`) }, expect: { status: 400, code: 'QUERY_TOO_COMPLEX' } },
   { name: 'nesting 9 000 levels deep (parser stack)', request: { body: gql(`{${'gateways{'.repeat(9000)}id${'}'.repeat(9001)}`) }, expect: { status: 400, code: 'QUERY_TOO_COMPLEX' } },
+  { name: 'variables nested 100 000 levels deep', request: { body: `{"query":"query ($id: String!) { onlineSession(id: $id) { id } }","variables":{"id":${'['.repeat(100000)}${']'.repeat(100000)}}}` }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'input object nested 20 000 levels deep', request: { body: `{"query":"query ($f: OnlineSessionFilter) { onlineSessions(filter: $f) { totalCount } }","variables":{"f":${'{"a":'.repeat(20000)}1${'}'.repeat(20000)}}}` }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
   { name: '30 000 tokens', request: { body: gql(`{${' __typename'.repeat(30000)} }`) }, expect: { status: 400, code: 'GRAPHQL_PARSE_FAILED' } },
   {
     name: 'alias bomb: 300 aliased disconnects of one session',
@@ -136,6 +138,8 @@ export const BAD_INPUT: readonly BadInputCase[] = [
   { name: 'reason of 5 000 characters', request: { body: gql(DISCONNECT_WITH, { in: { sessionId: '$SESSION', reason: 'r'.repeat(5000) } }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
   { name: 'message of 1 000 characters', request: { body: gql(DISCONNECT_WITH, { in: { sessionId: '$SESSION', message: 'm'.repeat(1000) } }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
   { name: 'reason of 500 000 characters', request: { body: gql(DISCONNECT_WITH, { in: { sessionId: '$SESSION', reason: 'é'.repeat(500000) } }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'bulk disconnect with a reason of 5 000 characters', request: { body: gql('mutation ($in: DisconnectSessionsInput!) { disconnectSessions(input: $in) { matched ended } }', { in: { filter: { gatewayId: 'gw-corpus' }, reason: 'r'.repeat(5000) } }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'bulk disconnect of everything without all: true', request: { body: gql('mutation { disconnectSessions(input: {}) { matched ended } }') }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
   { name: 'blockSeconds: -5', request: { body: gql(DISCONNECT_WITH, { in: { sessionId: '$SESSION', blockSeconds: -5 } }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
   { name: 'blockSeconds beyond a year', request: { body: gql(DISCONNECT_WITH, { in: { sessionId: '$SESSION', blockSeconds: 2_000_000_000 } }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
   { name: 'mode that does not exist', request: { body: gql('mutation { disconnectSession(input: { sessionId: "$SESSION", mode: KILL }) { outcome } }') }, expect: { status: 400, code: 'GRAPHQL_VALIDATION_FAILED' } },

@@ -12,6 +12,8 @@ export interface Collected {
   closeCode: number | null;
   /** HTTP status of the SSE response. */
   status: number | null;
+  /** The server ended the subscription (WebSocket `complete`, or the SSE stream ended). */
+  completed: boolean;
   /** Resolves once the first `n` results are in (rejects after `ms`). */
   waitFor(n: number, ms?: number): Promise<Record<string, unknown>[]>;
   close(): Promise<void>;
@@ -23,6 +25,7 @@ function collector(): Omit<Collected, 'close'> & { push(e: Record<string, unknow
     errors: [] as unknown[],
     closeCode: null as number | null,
     status: null as number | null,
+    completed: false,
     push(e: Record<string, unknown>) {
       c.events.push(e);
     },
@@ -62,12 +65,14 @@ export async function wsSubscribe(baseUrl: string, query: string, variables: Rec
   client.subscribe({ query, variables }, {
     next: (v) => (v.errors ? c.errors.push(v.errors) : c.push(v.data as Record<string, unknown>)),
     error: (e) => c.errors.push(e instanceof Error ? e.message : e),
-    complete: () => {},
+    complete: () => {
+      c.completed = true;
+    },
   });
   await ready;
   // The subscribe message is sent right after the ack; give the server a moment to register it.
   await new Promise((r) => setTimeout(r, 100));
-  return { ...c, get closeCode() { return c.closeCode; }, close: async () => client.dispose() };
+  return { ...c, get closeCode() { return c.closeCode; }, get completed() { return c.completed; }, close: async () => client.dispose() };
 }
 
 /** Subscribes over SSE (distinct connection); resolves once the response headers arrived. */
@@ -92,6 +97,7 @@ export async function sseSubscribe(baseUrl: string, query: string, variables: Re
         buffer = buffer.slice(i + 2);
         const event = /^event: ?(.*)$/m.exec(block)?.[1];
         const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.replace(/^data: ?/, '')).join('\n');
+        if (event === 'complete') c.completed = true;
         if (event === 'next' && data) {
           const v = JSON.parse(data) as { data?: Record<string, unknown>; errors?: unknown[] };
           if (v.errors) c.errors.push(v.errors);
@@ -106,6 +112,7 @@ export async function sseSubscribe(baseUrl: string, query: string, variables: Re
   return {
     ...c,
     get status() { return c.status; },
+    get completed() { return c.completed; },
     close: async () => {
       abort.abort();
       await reading;

@@ -77,7 +77,8 @@ describe('openStore on SQLite', () => {
       await mine.transaction(async (tx) => {
         // Only a read so far: a deferred BEGIN would hold no write lock yet and let `other` write.
         assert.equal((await tx.gateways.findById('gw-lock'))?.name, 'Lock');
-        await assert.rejects(other.gateways.setAgentStatus('gw-lock', { agentConnected: true, lastSeenAt: 1 }), /locked|busy/i);
+        // Past its busy timeout the store answers STORE_UNAVAILABLE (HTTP 503); the cause is SQLite's lock.
+        await assert.rejects(other.gateways.setAgentStatus('gw-lock', { agentConnected: true, lastSeenAt: 1 }), (e: unknown) => /locked|busy/i.test(String((e as { cause?: { message?: string } }).cause?.message ?? e)));
         await tx.gateways.setAgentStatus('gw-lock', { agentConnected: true, lastSeenAt: 2 });
       });
       assert.equal((await other.gateways.findById('gw-lock'))?.lastSeenAt, 2);

@@ -56,13 +56,20 @@ export function useLiveSessions(auth: Auth, args: Args): LiveSessions {
   const [live, setLive] = useState(false);
   const liveRef = useRef(false);
   const key = JSON.stringify(args);
-  const seen = useRef<{ key: string; ids: Set<string> } | null>(null);
+  // The last page read, for the key it was read with: what the next read is diffed against.
+  const seen = useRef<{ key: string; sessions: SessionRow[] } | null>(null);
+  const currentKey = useRef(key);
+  currentKey.current = key;
   const leaving = useRef(new Map<string, Leaving>());
   const fresh = useRef(new Map<string, number>());
 
-  // A plain function, re-made each render so it sees the current rows; the timer calls it via a ref.
+  // Re-made each render (it reads `args`); the triggers call it through a ref. It diffs against
+  // `seen`, never against React state, which may not have re-rendered between two reads.
   const read = async () => {
+    const readKey = key;
     const r = await guarded(auth, () => gql<Reply>(auth.token, ONLINE_SESSIONS, { first: args.first, after: args.after, filter: args.filter }));
+    // The filter or page changed while this was in flight: its answer is for a table no longer shown.
+    if (readKey !== currentKey.current) return;
     setLoading(false);
     if (!r.ok) {
       setError(r.error);
@@ -71,21 +78,24 @@ export function useLiveSessions(auth: Auth, args: Args): LiveSessions {
     setError(null);
     const now = Date.now();
     const page = r.value.onlineSessions;
-    const ids = new Set(page.edges.map((e) => e.node.id));
-    const previous = seen.current?.key === key ? seen.current : null;
+    const sessions = page.edges.map((e) => e.node);
+    const ids = new Set(sessions.map((s) => s.id));
+    const previous = seen.current?.key === readKey ? seen.current : null;
     if (previous !== null) {
-      for (const id of ids) if (!previous.ids.has(id)) fresh.current.set(id, now + HIGHLIGHT_MS);
-      rows.forEach((row, index) => {
-        if (!ids.has(row.session.id) && row.state !== 'leaving') leaving.current.set(row.session.id, { session: row.session, index, until: now + HIGHLIGHT_MS });
+      const before = new Set(previous.sessions.map((s) => s.id));
+      for (const id of ids) if (!before.has(id)) fresh.current.set(id, now + HIGHLIGHT_MS);
+      previous.sessions.forEach((session, index) => {
+        if (!ids.has(session.id)) leaving.current.set(session.id, { session, index, until: now + HIGHLIGHT_MS });
       });
     } else {
+      // A new filter or page: nothing "arrived" or "left", it is simply another table.
       fresh.current.clear();
       leaving.current.clear();
     }
-    seen.current = { key, ids };
+    seen.current = { key: readKey, sessions };
     setTotal(page.totalCount);
     setPageInfo(page.pageInfo);
-    setRows(compose(page.edges.map((e) => e.node), fresh.current, leaving.current, now));
+    setRows(compose(sessions, fresh.current, leaving.current, now));
   };
 
   const readRef = useRef(read);
@@ -134,7 +144,7 @@ export function useLiveSessions(auth: Auth, args: Args): LiveSessions {
       const now = Date.now();
       for (const [id, until] of fresh.current) if (until <= now) fresh.current.delete(id);
       for (const [id, l] of leaving.current) if (l.until <= now) leaving.current.delete(id);
-      setRows((current) => compose(current.filter((r) => r.state !== 'leaving').map((r) => r.session), fresh.current, leaving.current, now));
+      setRows(compose(seen.current?.sessions ?? [], fresh.current, leaving.current, now));
     }, 300);
     return () => clearTimeout(t);
   }, [rows]);
