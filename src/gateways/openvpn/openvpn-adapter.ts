@@ -237,6 +237,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
 
   private async readStatus(emitSnapshot: boolean): Promise<void> {
     await this.ensureInstance();
+    this.table.statusReadStarted();
     const reply = await this.command('status 3', true);
     const instance = this.instance; // read after the reply: a `>STATE:` before it has been applied
     if (instance === null) throw new GatewayUnavailableError('the daemon is restarting');

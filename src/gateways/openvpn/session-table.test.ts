@@ -1,7 +1,10 @@
 /**
- * A race seen against a real daemon with 60 clients connecting at once (test/chaos/disconnect-race):
- * `>CLIENT:ESTABLISHED` announces a client, and a `status 3` read a moment later lists its Client ID
- * without a virtual address yet. That read must not end the session.
+ * Two races seen against a real daemon under load (test/chaos/disconnect-race, mixed-load), where a
+ * status read ended a live session for good:
+ * - `>CLIENT:ESTABLISHED` announces a client, and a `status 3` read a moment later lists its Client
+ *   ID without a virtual address yet;
+ * - the ESTABLISHED block follows the status reply's END in the same chunk, so it is handled before
+ *   the code awaiting the reply resumes with a reply that predates it.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -31,4 +34,23 @@ test('observe mode: a session announced by ESTABLISHED and listed without its ad
   table.applyStatus(1795962300, gone.rows, false, gone.listedClientIds);
   assert.equal(events.length, 1);
   assert.deepEqual({ type: events[0]!.type, ref: (events[0] as { ref: string }).ref }, { type: 'session-disconnected', ref: '1795962300:1' });
+});
+
+test('a session announced while a status read was in flight is not ended by that read; the next read decides', () => {
+  const events: AdapterEvent[] = [];
+  const table = new SessionTable((e) => events.push(e), true, 0);
+  const empty = parseStatus([HEADER]);
+  table.applyStatus(1795962300, empty.rows, true, empty.listedClientIds);
+  events.length = 0;
+
+  table.statusReadStarted();
+  // The reply (without carl) is complete, but the ESTABLISHED after it in the chunk is handled first.
+  table.applyClient(1795962300, { kind: 'client', event: 'ESTABLISHED', cid: 7, kid: null, env: { common_name: 'carl', ifconfig_pool_remote_ip: '10.8.0.9' } });
+  assert.deepEqual(events.map((e) => e.type), ['session-connected']);
+  table.applyStatus(1795962300, empty.rows, false, empty.listedClientIds);
+  assert.deepEqual(events.map((e) => e.type), ['session-connected'], 'the older reply cannot end carl');
+
+  table.statusReadStarted();
+  table.applyStatus(1795962300, empty.rows, false, empty.listedClientIds);
+  assert.deepEqual(events.map((e) => e.type), ['session-connected', 'session-disconnected'], 'a read sent after carl was announced, without carl: gone');
 });

@@ -29,6 +29,12 @@ export class SessionTable {
    */
   private held: Ended[] = [];
   private heldTimer: NodeJS.Timeout | undefined;
+  /**
+   * Client IDs announced by `>CLIENT:ESTABLISHED` while a status read was in flight. The reply may
+   * predate them: a notification that follows the reply's END in the same chunk is handled before
+   * the code awaiting the reply resumes. Such a read cannot say they are gone.
+   */
+  private announcedDuringRead: Set<number> | null = null;
 
   constructor(
     private readonly emit: (event: AdapterEvent) => void,
@@ -47,6 +53,7 @@ export class SessionTable {
     this.fresh = false;
     this.info.clear();
     this.killed.clear();
+    this.announcedDuringRead = null;
   }
 
   /** The link dropped: events may have been missed, so the next status read is a snapshot, not a diff. */
@@ -80,6 +87,11 @@ export class SessionTable {
     this.killed.delete(clientId);
   }
 
+  /** Call right before sending `status 3`; `applyStatus` then knows which sessions are newer than its reply. */
+  statusReadStarted(): void {
+    this.announcedDuringRead = new Set();
+  }
+
   /** Applies a status read; emits a snapshot when asked or when the table was stale, else (observe mode) the deltas. */
   applyStatus(instance: number, rows: StatusRow[], emitSnapshot: boolean, listedClientIds?: ReadonlySet<number>): void {
     const listed = new Set([...rows.map((row) => row.clientId), ...(listedClientIds ?? [])]);
@@ -87,6 +99,12 @@ export class SessionTable {
       .map((row) => [row.clientId, reportFromRow(instance, row, this.info.get(row.clientId))]));
     // Announced by >CLIENT:ESTABLISHED and still listed, only without its address for a moment: not gone.
     for (const [cid, s] of this.sessions) if (!current.has(cid) && listed.has(cid) && !this.killed.has(cid)) current.set(cid, s);
+    // Announced while this read was in flight: newer than the reply, kept until the next read says otherwise.
+    for (const cid of this.announcedDuringRead ?? []) {
+      const s = this.sessions.get(cid);
+      if (s && !current.has(cid) && !this.killed.has(cid)) current.set(cid, s);
+    }
+    this.announcedDuringRead = null;
     const wasFresh = this.fresh;
     if (wasFresh && this.diffStatus) {
       for (const [cid, s] of this.sessions) if (!current.has(cid)) this.ended(cid, s.ref, {});
@@ -105,6 +123,7 @@ export class SessionTable {
     if (n.event === 'ESTABLISHED') {
       const session = reportFromEnv(instance, n.cid, n.env);
       this.sessions.set(n.cid, session);
+      this.announcedDuringRead?.add(n.cid);
       this.emit({ type: 'session-connected', session });
     } else if (n.event === 'DISCONNECT') {
       const known = this.sessions.delete(n.cid);
