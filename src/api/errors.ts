@@ -23,7 +23,7 @@ export type ApiErrorCode =
   | 'NOT_FOUND'
   | 'RATE_LIMITED';
 
-const STATUS_BY_CODE: Readonly<Record<ApiErrorCode, number>> = {
+export const STATUS_BY_CODE: Readonly<Record<ApiErrorCode, number>> = {
   SESSION_NOT_FOUND: 400,
   BAD_USER_INPUT: 400,
   BAD_CURSOR: 400,
