@@ -6,6 +6,7 @@
  *   npm run bench -- --only disconnect     one (comma-separated for several)
  *   npm run bench -- --smoke               tiny sizes, seconds (what `npm test` runs)
  *   npm run bench -- --out DIR             results to DIR; BENCHMARKS.md is left alone
+ *   npm run bench -- --report-only         regenerate BENCHMARKS.md from bench/results, run nothing
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,8 +26,8 @@ export const BENCHMARKS: Record<string, Benchmark> = {
   disconnect, throughput, 'store-scale': storeScale, 'reconnect-storm': reconnectStorm, memory,
 };
 
-const { values } = parseArgs({ options: { only: { type: 'string' }, smoke: { type: 'boolean', default: false }, out: { type: 'string' } } });
-const names = values.only ? values.only.split(',').map((s) => s.trim()) : Object.keys(BENCHMARKS);
+const { values } = parseArgs({ options: { only: { type: 'string' }, smoke: { type: 'boolean', default: false }, out: { type: 'string' }, 'report-only': { type: 'boolean', default: false } } });
+const names = values['report-only'] ? [] : values.only ? values.only.split(',').map((s) => s.trim()) : Object.keys(BENCHMARKS);
 for (const n of names) if (!BENCHMARKS[n]) throw new Error(`unknown benchmark ${n}; known: ${Object.keys(BENCHMARKS).join(', ')}`);
 const resultsDir = values.out ?? join(ROOT, 'bench', 'results');
 mkdirSync(resultsDir, { recursive: true });

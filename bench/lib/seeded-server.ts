@@ -42,7 +42,7 @@ export function buildServer(): string {
   return entry;
 }
 
-export async function startSeededServer(options: { sessions: number; built?: string; extraArgs?: string[] }): Promise<SeededServer> {
+export async function startSeededServer(options: { sessions: number; built?: string; extraArgs?: string[]; env?: Record<string, string> }): Promise<SeededServer> {
   const dir = mkdtempSync(join(tmpdir(), 'sb-bench-'));
   const standin = await ManagementStandin.start(join(dir, 'mgmt.sock'));
   standin.addClients(options.sessions);
@@ -56,7 +56,7 @@ export async function startSeededServer(options: { sessions: number; built?: str
   const dbPath = join(dir, 'switchboard.db');
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, SWITCHBOARD_PORT: '0', SWITCHBOARD_DATABASE_URL: dbPath, SWITCHBOARD_CONFIG: config, SWITCHBOARD_LOG_LEVEL: 'warn',
     // Rate limits are a policy, not a cost: off, so the load measures the work, not the limiter.
-    SWITCHBOARD_RATE_LIMIT_PER_TOKEN: '0', SWITCHBOARD_RATE_LIMIT_PER_IP: '0' };
+    SWITCHBOARD_RATE_LIMIT_PER_TOKEN: '0', SWITCHBOARD_RATE_LIMIT_PER_IP: '0', ...options.env };
   // BENCH_CPU_PROF=<dir>: the server writes a V8 CPU profile there when it exits (see bench/profile-top.ts).
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
   const flags = [...profile, ...(options.extraArgs ?? [])];

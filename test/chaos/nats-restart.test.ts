@@ -2,13 +2,15 @@
  * NATS restarted under the many-hosts shape: a private `nats-server`, two control-plane replicas
  * (processes) on one PostgreSQL database, one `switchboard agent` next to a REAL OpenVPN server.
  * Expected: while NATS is down, every disconnect answers GATEWAY_UNAVAILABLE within its deadline (none
- * hangs) and the session stays up; queries keep working (they need only the database); once NATS is
+ * hangs), the session stays up, and the refused request is not sent later when NATS is back (the
+ * NATS client would buffer it while disconnected; the bus now refuses requests at once then); queries
+ * keep working (they need only the database); once NATS is
  * back on the same address, the agent and both replicas recover by themselves: the gateway shows
  * connected again, a disconnect succeeds, and a client that connects afterwards is seen by both.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { natsServerSkipReason, startNatsServer, type TestNatsServer } from '../../src/bus/nats/nats-server.test-support.js';
@@ -109,17 +111,25 @@ test('NATS down: disconnects answer GATEWAY_UNAVAILABLE, none hangs; NATS back: 
 
   nats = await startNatsServer([], nats.port);
   const back = Date.now();
-  // Heard after the restart by both replicas: the agent reconnected and its reports flow again. A
-  // heartbeat is published once the agent's connection is back, so a request can reach it now.
-  for (const url of [urlA, urlB]) await waitFor(() => agentHeardSince(url, admin, back + 1000), 30_000, `agent heard again on ${url}`);
+  // Each process reconnects by itself (after its own reconnect wait, with jitter): wait for all three
+  // to say so, then for the agent's reports to flow again. (Gateway status is in the shared database,
+  // so one replica hearing the agent says nothing about the other's connection.)
+  for (const p of procs) await p.waitForOutput(/nats bus reconnected/, 30_000);
+  await waitFor(() => agentHeardSince(urlA, admin, back + 500), 30_000, 'agent heard again');
   const ok = await gql(urlB, admin, SEED, { onlineSessionId: ids.get('ann') });
-  assert.equal(ok.status, 200, JSON.stringify(ok.json));
+  assert.equal(ok.status, 200, `${JSON.stringify(ok.json)}\n${procs.map((p) => p.tail(15)).join('\n')}`);
   assert.equal(ok.json.data?.disconnectBySessionId, true);
   await waitFor(() => clients.get('ann')!.exited, 15_000, 'ann halted');
   clients.set('dan', await server.startClient({ user: 'dan' }));
   for (const url of [urlA, urlB]) {
     await waitFor(async () => JSON.stringify([...(await users(url, admin)).keys()].sort()) === JSON.stringify(['ben', 'cat', 'dan']), 20_000, `${url} lists ben, cat, dan`);
   }
+  // What was refused during the outage was never sent: it did not happen later either.
+  assert.ok(!/Halt command/.test(readFileSync(clients.get('ben')!.logPath, 'utf8')), 'ben was never halted');
+  assert.equal((readFileSync(clients.get('ann')!.logPath, 'utf8').match(/Halt command was pushed/g) ?? []).length, 1, 'ann was halted once, after the outage');
+  const audit = await gql(urlA, admin, 'query ($id: String) { auditEvents(first: 20, filter: { targetSessionId: $id }) { edges { node { outcome } } } }', { id: ids.get('ann') });
+  const outcomes = (audit.json.data?.auditEvents as { edges: { node: { outcome: string } }[] }).edges.map((e) => e.node.outcome).sort();
+  assert.deepEqual(outcomes, ['GATEWAY_UNAVAILABLE', 'GATEWAY_UNAVAILABLE', 'SUCCESS'], 'two refused attempts and one success, each audited once');
   for (const p of procs) assert.ok(p.running, `${p.name} kept running through the outage`);
   for (const p of procs) assertNoSecrets(p.output(), [admin, 'nats-chaos-pw', 'pw-ann', 'pw-ben', 'pw-cat', 'pw-dan'], p.name);
 });

@@ -152,6 +152,10 @@ export class NatsBus implements Bus {
 
   async request(subject: string, data: unknown, options: { timeoutMs: number }): Promise<unknown> {
     if (this.closed()) throw new BusTimeoutError(subject, true);
+    // While disconnected the client would buffer the request and send it on reconnect, after the
+    // caller has been told it failed: a disconnect answered GATEWAY_UNAVAILABLE would then still
+    // happen, later, unaudited. Fail at once instead; nothing is sent.
+    if (!this.up) throw new BusTimeoutError(subject);
     const payload = encodePayload(data);
     let reply: Msg;
     try {
