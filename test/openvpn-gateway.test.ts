@@ -37,10 +37,7 @@ for (const mode of ['authorize', 'observe'] as LabMode[]) {
       before(async () => {
         lab = await OpenVpnLab.create();
         server = await lab.startServer({ proto, mode, managementPassword: 'mgmt-secret-pw' });
-        const adapter = createAdapter({
-          id: gw, name: `Lab ${mode} ${proto}`, region: 'lab-1', protocol: 'openvpn', mode,
-          management: server.management, managementPasswordFile: server.managementPasswordFile, snapshotIntervalMs: 2000,
-        }, silentLogger);
+        const adapter = createAdapter(server.gatewayConfig({ id: gw, name: `Lab ${mode} ${proto}`, region: 'lab-1', snapshotIntervalMs: 2000 }), silentLogger);
         h = await startApp({ adapters: [adapter], env: { SWITCHBOARD_DISCONNECT_TIMEOUT_MS: '2000', SWITCHBOARD_GATEWAY_LIVENESS_MS: '3000' } });
         for (const user of ['alice', 'bob', 'carol']) clients.set(user, await server.startClient({ user }));
       });

@@ -44,10 +44,7 @@ describe('operator console in a real browser, real OpenVPN gateway', { skip }, (
     execFileSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--config', 'ui/vite.config.ts', '--logLevel', 'error'], { stdio: 'inherit' });
     lab = await OpenVpnLab.create();
     server = await lab.startServer({ proto: 'udp4', mode: 'authorize', managementPassword: 'mgmt-secret-pw' });
-    const adapter = createAdapter({
-      id: GW, name: 'Lab Frankfurt', region: 'eu-lab-1', protocol: 'openvpn', mode: 'authorize',
-      management: server.management, managementPasswordFile: server.managementPasswordFile, snapshotIntervalMs: 2000,
-    }, silentLogger);
+    const adapter = createAdapter(server.gatewayConfig({ id: GW, name: 'Lab Frankfurt', region: 'eu-lab-1', snapshotIntervalMs: 2000 }), silentLogger);
     h = await startApp({ adapters: [adapter], env: { SWITCHBOARD_DISCONNECT_TIMEOUT_MS: '3000' } });
     for (const user of ['alice', 'bob', 'carol']) clients.set(user, await server.startClient({ user }));
     browser = await launchChromium();

@@ -33,10 +33,7 @@ before(async () => {
   if (skip) return;
   lab = await OpenVpnLab.create();
   server = await lab.startServer({ proto: 'tcp4', mode: 'observe', managementPassword: 'race-mgmt-pw' });
-  const adapter = createAdapter({
-    id: GW, name: 'Race lab', region: 'lab', protocol: 'openvpn', mode: 'observe',
-    management: server.management, managementPasswordFile: server.managementPasswordFile, snapshotIntervalMs: 2000,
-  }, silentLogger);
+  const adapter = createAdapter(server.gatewayConfig({ id: GW, name: 'Race lab', region: 'lab', snapshotIntervalMs: 2000 }), silentLogger);
   // Limits off: this is one client hammering on purpose.
   h = await startApp({ adapters: [adapter], env: { SWITCHBOARD_RATE_LIMIT_PER_TOKEN: '0', SWITCHBOARD_RATE_LIMIT_PER_IP: '0', SWITCHBOARD_DISCONNECT_TIMEOUT_MS: '20000' } });
   const users = [...Array.from({ length: TARGETS }, (_, i) => `target${i}`), ...Array.from({ length: BYSTANDERS }, (_, i) => `bystander${i}`)];

@@ -33,10 +33,7 @@ before(async () => {
   if (skip) return;
   lab = await OpenVpnLab.create();
   server = await lab.startServer({ proto: 'tcp4', mode: 'observe', managementPassword: 'restart-mgmt-pw' });
-  const adapter = createAdapter({
-    id: GW, name: 'Restart lab', region: 'lab', protocol: 'openvpn', mode: 'observe',
-    management: server.management, managementPasswordFile: server.managementPasswordFile, snapshotIntervalMs: 1000,
-  }, silentLogger);
+  const adapter = createAdapter(server.gatewayConfig({ id: GW, name: 'Restart lab', region: 'lab', snapshotIntervalMs: 1000 }), silentLogger);
   h = await startApp({ adapters: [adapter], env: { SWITCHBOARD_DISCONNECT_TIMEOUT_MS: '3000' } });
   for (const user of USERS) clients.set(user, await server.startClient({ user }));
 });
