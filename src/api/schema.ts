@@ -139,9 +139,9 @@ input OnlineSessionFilter {
   protocol: String
   "The client's public IP, without port."
   clientIp: String
-  "Sessions that connected at or after this instant."
+  "Sessions that connected after this instant (exclusive)."
   connectedAfter: DateTime
-  "Sessions that connected before this instant."
+  "Sessions that connected before this instant (exclusive)."
   connectedBefore: DateTime
 }
 
