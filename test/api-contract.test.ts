@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { FakeAdapter } from './support/fake-adapter.js';
 import type { SessionReport } from '../src/domain/session.js';
 import { startApp, waitFor, type AppHarness } from './support/app-harness.js';
+import { withoutLocations } from './support/graphql-body.js';
 
 const run = promisify(execFile);
 const SEED_MUTATION = 'mutation disconnectBySessionId($onlineSessionId: String!) { disconnectBySessionId(onlineSessionId: $onlineSessionId) }';
@@ -22,7 +23,7 @@ before(async () => {
 after(() => h.close());
 
 /** The response body without `locations`, canonical JSON. */
-const canonical = (json: unknown) => JSON.stringify(json, (k, v) => (k === 'locations' ? undefined : v));
+const canonical = withoutLocations;
 
 async function onlineSession(user: string): Promise<string> {
   const r = gw.connect(user);

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { startTestServer, type Reply, type TestServer } from './test-server.test-support.js';
+import { withoutLocations } from '../../test/support/graphql-body.js';
 
 // The seed's curl -d argument, verbatim.
 const SEED_BODY = `{
@@ -19,10 +20,7 @@ function seedRequest(server: TestServer, token: string | null): Promise<Reply> {
   return server.gql(SEED_BODY, { token, headers: { accept: '*/*' } });
 }
 
-/** The body without `locations`, re-serialised: equal strings mean equal content and key order. */
-function canonical(json: unknown): string {
-  return JSON.stringify(json, (key, value: unknown) => (key === 'locations' ? undefined : value));
-}
+const canonical = withoutLocations;
 
 describe('seed: disconnectBySessionId', () => {
   let server: TestServer;

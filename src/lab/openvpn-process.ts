@@ -4,20 +4,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { reapOnExit } from './child-reaper.js';
 
 const POLL_MS = 20;
 
-/** PIDs still running, killed synchronously if the test process exits without a teardown. */
-const live = new Set<number>();
-process.on('exit', () => {
-  for (const pid of live) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-});
 
 export interface WaitForLogOptions {
   /** Only look at the log from this character offset on (see `logLength()`). */
@@ -37,8 +27,7 @@ export class LabProcess {
   constructor(readonly name: string, readonly logPath: string, args: string[], cwd: string) {
     this.child = spawn('openvpn', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
     if (this.child.pid === undefined) throw new Error(`lab: could not start openvpn for ${name}`);
-    this.pid = this.child.pid;
-    live.add(this.pid);
+    this.pid = reapOnExit(this.child);
     this.child.stderr?.setEncoding('utf8');
     this.child.stderr?.on('data', (d: string) => {
       this.stderr = (this.stderr + d).slice(-4000);
@@ -48,7 +37,6 @@ export class LabProcess {
         this.hasExited = true;
         this.exitCode = code;
         this.exitSignal = signal;
-        live.delete(this.pid);
         resolve();
       });
     });

@@ -5,21 +5,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { reapOnExit } from '../../src/lab/child-reaper.js';
 
 const BIN = fileURLToPath(new URL('../../bin/switchboard.js', import.meta.url));
 const POLL_MS = 20;
 
-/** PIDs still running, killed if the test process exits without its teardown. */
-const live = new Set<number>();
-process.on('exit', () => {
-  for (const pid of live) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-});
 
 /** The parent's environment without any SWITCHBOARD_* variable or test-runner marker, plus `env`. */
 function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
@@ -41,8 +31,7 @@ export class SwitchboardProcess {
   private constructor(readonly name: string, args: string[], env: Record<string, string>) {
     this.child = spawn(process.execPath, [BIN, ...args], { env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
     if (this.child.pid === undefined) throw new Error(`could not start ${name}`);
-    this.pid = this.child.pid;
-    live.add(this.pid);
+    this.pid = reapOnExit(this.child);
     for (const stream of [this.child.stdout!, this.child.stderr!]) {
       stream.setEncoding('utf8');
       stream.on('data', (d: string) => {
@@ -53,7 +42,6 @@ export class SwitchboardProcess {
       this.child.on('exit', (code) => {
         this.exited = true;
         this.code = code;
-        live.delete(this.pid);
         resolve();
       });
     });
