@@ -10,6 +10,7 @@ import { auditEvent } from './audit.js';
 import type { DisconnectReply, DisconnectRequest } from './reports.js';
 import { publishSessionEvent, sessionEvent } from './session-events.js';
 import type { Logger } from './logger.js';
+import { TransactionBatcher } from './transaction-batcher.js';
 import { enqueueWebhookDeliveries } from './webhook-outbox.js';
 
 export interface DisconnectDeps {
@@ -41,16 +42,19 @@ export function checkDisconnectText(reason: string | null | undefined, message: 
 
 /**
  * Ends exactly one session: scope check, lookup, a request to the session's gateway with a deadline,
- * then ONE transaction that ends the session and appends the audit event; the event is published
- * after commit. Every attempt is audited, whatever its outcome.
+ * then ONE transaction that ends the session and appends the audit event (shared with concurrent
+ * disconnects: see TransactionBatcher); the event is published after commit. Every attempt is audited, whatever its outcome.
  */
 export class DisconnectUseCase {
   /** Disconnects in flight in this process, by session id: a second caller waits, then re-checks. */
   private readonly inflight = new Map<string, Promise<unknown>>();
   private readonly now: () => number;
+  /** Concurrent disconnects commit together (group commit); each still commits all or nothing. */
+  private readonly writes: TransactionBatcher;
 
   constructor(private readonly deps: DisconnectDeps) {
     this.now = deps.now ?? Date.now;
+    this.writes = new TransactionBatcher(deps.store);
   }
 
   async run(actor: Actor, sessionId: string, options: DisconnectOptions): Promise<DisconnectResult> {
@@ -61,12 +65,11 @@ export class DisconnectUseCase {
     const blockSeconds = options.blockSeconds ?? null;
     const metadata = { mode, message, blockSeconds };
     const fail = async (outcome: AuditOutcome, code: ErrorCode, text: string, session?: Session | null): Promise<never> => {
-      await this.deps.store.audit.append(
-        auditEvent(actor, 'session.disconnect', outcome, {
-          at: this.now(), targetSessionId: sessionId.slice(0, 64), targetUserName: session?.userName ?? null,
-          targetGatewayId: session?.gatewayId ?? null, reason, errorCode: code, durationMs: elapsed(started), metadata,
-        }),
-      );
+      const event = auditEvent(actor, 'session.disconnect', outcome, {
+        at: this.now(), targetSessionId: sessionId.slice(0, 64), targetUserName: session?.userName ?? null,
+        targetGatewayId: session?.gatewayId ?? null, reason, errorCode: code, durationMs: elapsed(started), metadata,
+      });
+      await this.writes.run((tx) => tx.audit.append(event));
       throw new DomainError(code, text);
     };
 
@@ -99,7 +102,7 @@ export class DisconnectUseCase {
     o: { mode: 'HALT' | 'RESTART'; reason: string | null; message: string | null; blockSeconds: number | null; started: number; metadata: Record<string, unknown> },
     fail: (outcome: AuditOutcome, code: ErrorCode, text: string, session?: Session | null) => Promise<never>,
   ): Promise<DisconnectResult> {
-    const { store, bus, deadlineMs, logger } = this.deps;
+    const { bus, deadlineMs, logger } = this.deps;
     const request: DisconnectRequest = {
       ref: session.ref, userName: session.userName, mode: o.mode, message: o.message, blockSeconds: o.blockSeconds, deadlineMs,
     };
@@ -118,7 +121,7 @@ export class DisconnectUseCase {
     const target = { targetSessionId: session.id, targetUserName: session.userName, targetGatewayId: session.gatewayId };
     if (reply.outcome === 'NOT_FOUND') {
       // The daemon no longer knows it: it is gone. Record that, and answer as the seed says.
-      const ended = await store.transaction(async (tx) => {
+      const ended = await this.writes.run(async (tx) => {
         const changed = await tx.sessions.markEnded(session.id, { endedAt: at, cause: 'CLIENT_DISCONNECT' });
         await tx.audit.append(auditEvent(actor, 'session.disconnect', 'NOT_FOUND', {
           at, ...target, reason: o.reason, errorCode: 'SESSION_NOT_FOUND', durationMs: elapsed(o.started), metadata: o.metadata,
@@ -134,7 +137,7 @@ export class DisconnectUseCase {
     const audit = auditEvent(actor, 'session.disconnect', 'SUCCESS', {
       at, ...target, reason: o.reason, durationMs: elapsed(o.started), metadata: o.metadata,
     });
-    const event = await store.transaction(async (tx) => {
+    const event = await this.writes.run(async (tx) => {
       await tx.sessions.markEnded(
         session.id,
         { endedAt: at, cause: 'ADMIN_DISCONNECT', endedByTokenId: actor.tokenId, endedByName: actor.name, endReason: o.reason },

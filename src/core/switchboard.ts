@@ -180,7 +180,23 @@ function requireScope(actor: Actor, scope: Scope, message: string): void {
   if (!hasScope(actor.scopes, scope)) throw new DomainError('FORBIDDEN', message);
 }
 
+/**
+ * Connections built from a page the store handed out before (its cache of online reads returns the
+ * same page until the next write): the edges and cursors are reused, not encoded again.
+ */
+type Edges<T> = Omit<Connection<T>, 'totalCount'>;
+const connections = new WeakMap<Page<unknown>, Edges<unknown>>();
+
 function connection<T>(page: Page<T>, key: (row: T) => Keyset, totalCount: () => Promise<number>): Connection<T> {
+  let built = connections.get(page) as Edges<T> | undefined;
+  if (!built) {
+    built = buildConnection(page, key);
+    connections.set(page, built);
+  }
+  return { edges: built.edges, pageInfo: built.pageInfo, totalCount };
+}
+
+function buildConnection<T>(page: Page<T>, key: (row: T) => Keyset): Edges<T> {
   const edges = page.rows.map((node) => ({ cursor: encodeCursor(key(node)), node }));
   return {
     edges,
@@ -190,6 +206,5 @@ function connection<T>(page: Page<T>, key: (row: T) => Keyset, totalCount: () =>
       startCursor: edges[0]?.cursor ?? null,
       endCursor: edges.at(-1)?.cursor ?? null,
     },
-    totalCount,
   };
 }

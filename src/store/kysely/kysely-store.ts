@@ -10,6 +10,7 @@ import { createDialect, parseDatabaseUrl } from './dialect.js';
 import { withStoreErrors } from './store-errors.js';
 import { KyselyGatewayRepository } from './gateway-repository.js';
 import { migrationProvider } from './migrations/migration-provider.js';
+import { CachedSessionRepository, OnlineReadCache } from './online-read-cache.js';
 import { KyselySessionRepository } from './session-repository.js';
 import type { StoreLogger } from './store-logger.js';
 import { KyselyTokenRepository } from './token-repository.js';
@@ -19,6 +20,11 @@ export type { StoreLogger } from './store-logger.js';
 
 export interface OpenStoreOptions {
   logger?: StoreLogger;
+  /**
+   * SQLite only: cache online-session reads between writes (see online-read-cache.ts). Default true;
+   * benchmarks of the database itself turn it off.
+   */
+  cacheOnlineReads?: boolean;
 }
 
 /**
@@ -31,7 +37,8 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   const { dialect, name } = createDialect(parseDatabaseUrl(url), options.logger);
   // Start-up failures keep their detail (the CLI prints it); later outages answer STORE_UNAVAILABLE.
   const storeErrors = { active: false };
-  const db = new Kysely<Database>({ dialect: withStoreErrors(dialect, options.logger, storeErrors) });
+  const cache = name === 'sqlite' && options.cacheOnlineReads !== false ? new OnlineReadCache() : null;
+  const db = new Kysely<Database>({ dialect: withStoreErrors(dialect, options.logger, storeErrors), plugins: cache ? [cache.plugin()] : [] });
   try {
     await migrate(db, name, options.logger);
   } catch (error) {
@@ -39,7 +46,7 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
     throw error;
   }
   storeErrors.active = true;
-  return new KyselyStore(db, name);
+  return new KyselyStore(db, name, cache);
 }
 
 async function migrate(db: Kysely<Database>, dialect: DialectName, logger?: StoreLogger): Promise<void> {
@@ -55,9 +62,9 @@ async function migrate(db: Kysely<Database>, dialect: DialectName, logger?: Stor
   }
 }
 
-function repositories(db: Kysely<Database>, dialect: DialectName): StoreTx {
+function repositories(db: Kysely<Database>, dialect: DialectName, cache: OnlineReadCache | null = null): StoreTx {
   return {
-    sessions: new KyselySessionRepository(db),
+    sessions: cache ? new CachedSessionRepository(db, cache) : new KyselySessionRepository(db),
     gateways: new KyselyGatewayRepository(db),
     tokens: new KyselyTokenRepository(db),
     audit: new KyselyAuditRepository(db),
@@ -81,8 +88,9 @@ export class KyselyStore implements Store {
   constructor(
     readonly db: Kysely<Database>,
     readonly dialect: DialectName,
+    private readonly cache: OnlineReadCache | null = null,
   ) {
-    ({ sessions: this.sessions, gateways: this.gateways, tokens: this.tokens, audit: this.audit, webhooks: this.webhooks } = repositories(db, dialect));
+    ({ sessions: this.sessions, gateways: this.gateways, tokens: this.tokens, audit: this.audit, webhooks: this.webhooks } = repositories(db, dialect, cache));
   }
 
   /**
@@ -92,7 +100,10 @@ export class KyselyStore implements Store {
    * repositories there would wait for the transaction itself on SQLite.
    */
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
-    return this.db.transaction().execute((trx) => fn(repositories(trx, this.dialect)));
+    // Reads inside a transaction go to the database (they must see its own writes), never the cache.
+    const run = this.db.transaction().execute((trx) => fn(repositories(trx, this.dialect)));
+    // Commit or rollback: cached reads taken while it was open are dropped either way.
+    return this.cache ? run.finally(() => this.cache!.invalidate()) : run;
   }
 
   /** Closes the pool or file. Safe to call twice. */

@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { createFreshPostgresDatabase, postgresSkipReason } from '../../test/support/postgres.js';
+import { freshGateway, makeSession } from '../store/contract/fixtures.js';
+import { openStore } from '../store/kysely/kysely-store.js';
+import type { Store, StoreTx } from '../store/store.js';
+import { TransactionBatcher } from './transaction-batcher.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'sb-batcher-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const pgSkip = await postgresSkipReason();
+
+for (const dialect of ['sqlite', 'postgres'] as const) {
+  describe(`TransactionBatcher on ${dialect}`, { skip: dialect === 'postgres' ? pgSkip : false }, () => {
+    let store: Store;
+    let drop: (() => Promise<void>) | undefined;
+    /** Transactions begun through the counting store. */
+    let begun = 0;
+    let counting: Store;
+    before(async () => {
+      if (dialect === 'postgres') {
+        const fresh = await createFreshPostgresDatabase();
+        drop = fresh.drop;
+        store = await openStore(fresh.url);
+      } else {
+        store = await openStore(`sqlite:${join(dir, 'batcher.db')}`);
+      }
+      counting = Object.create(store, {
+        transaction: { value: <T>(fn: (tx: StoreTx) => Promise<T>) => (begun++, store.transaction(fn)) },
+      }) as Store;
+    });
+    after(async () => {
+      await store.close();
+      await drop?.();
+    });
+
+    const online = async (ids: string[]) => Promise.all(ids.map(async (id) => (await store.sessions.findOnline(id)) !== null));
+
+    test('a lone unit runs at once in its own transaction', async () => {
+      const gw = await freshGateway(store);
+      const s = makeSession(gw);
+      await store.sessions.insert(s);
+      begun = 0;
+      const batcher = new TransactionBatcher(counting);
+      assert.equal(await batcher.run((tx) => tx.sessions.markEnded(s.id, { endedAt: s.connectedAt + 1, cause: 'CLIENT_DISCONNECT' })), true);
+      assert.equal(begun, 1);
+      assert.deepEqual(await online([s.id]), [false]);
+    });
+
+    test('units that arrive while a transaction runs share the next one, each gets its own result', async () => {
+      const gw = await freshGateway(store);
+      const sessions = Array.from({ length: 30 }, () => makeSession(gw));
+      for (const s of sessions) await store.sessions.insert(s);
+      begun = 0;
+      const batcher = new TransactionBatcher(counting);
+      const results = await Promise.all(sessions.map((s, i) =>
+        batcher.run(async (tx) => ((await tx.sessions.markEnded(s.id, { endedAt: s.connectedAt + 1, cause: 'CLIENT_DISCONNECT' })) ? i : -1))));
+      assert.deepEqual(results, sessions.map((_, i) => i));
+      // The first starts alone; the 29 that queued meanwhile commit together.
+      assert.equal(begun, 2);
+      assert.deepEqual(await online(sessions.map((s) => s.id)), sessions.map(() => false));
+    });
+
+    test('a failing unit fails alone: the others of its batch commit, its own writes roll back', async () => {
+      const gw = await freshGateway(store);
+      const sessions = Array.from({ length: 6 }, () => makeSession(gw));
+      for (const s of sessions) await store.sessions.insert(s);
+      const batcher = new TransactionBatcher(store);
+      const end = (s: (typeof sessions)[number]) => (tx: StoreTx) => tx.sessions.markEnded(s.id, { endedAt: s.connectedAt + 1, cause: 'CLIENT_DISCONNECT' });
+      const outcomes = await Promise.allSettled(sessions.map((s, i) => batcher.run(async (tx) => {
+        const ended = await end(s)(tx);
+        if (i === 3) throw new Error('unit 3 refuses');
+        return ended;
+      })));
+      assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+      assert.match(String((outcomes[3] as PromiseRejectedResult).reason), /unit 3 refuses/);
+      // Retried alone after the shared rollback, every other unit still ended its session (true), once.
+      assert.deepEqual(outcomes.filter((o) => o.status === 'fulfilled').map((o) => o.value), [true, true, true, true, true]);
+      assert.deepEqual(await online(sessions.map((s) => s.id)), [false, false, false, true, false, false]);
+    });
+  });
+}

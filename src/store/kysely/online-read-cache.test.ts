@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { sql } from 'kysely';
+import { createFreshPostgresDatabase, postgresSkipReason } from '../../../test/support/postgres.js';
+import { freshGateway, makeSession, T0 } from '../contract/fixtures.js';
+import { openStore, type KyselyStore } from './kysely-store.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'switchboard-read-cache-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('SQLite: online reads are cached between writes, never past one', () => {
+  let store: KyselyStore;
+  let gw: string;
+  before(async () => {
+    store = await openStore(`sqlite:${join(dir, 'cache.db')}`);
+    gw = await freshGateway(store);
+    await store.sessions.insert(makeSession(gw, { connectedAt: T0 }));
+  });
+  after(() => store.close());
+
+  const ids = async (): Promise<string[]> => (await store.sessions.listOnline({ first: 10, filter: { gatewayId: gw } })).rows.map((s) => s.id);
+
+  test('a repeated read is served from the cache (the same answer object), concurrent ones share one query', async () => {
+    const a = await store.sessions.listOnline({ first: 10, filter: { gatewayId: gw } });
+    const b = await store.sessions.listOnline({ first: 10, filter: { gatewayId: gw } });
+    assert.equal(a, b);
+    const [c, d] = await Promise.all([store.sessions.countOnline({ gatewayId: gw }), store.sessions.countOnline({ gatewayId: gw })]);
+    assert.equal(c, 1);
+    assert.equal(d, 1);
+    // Different arguments are different entries.
+    assert.notEqual(await store.sessions.listOnline({ first: 9, filter: { gatewayId: gw } }), a);
+  });
+
+  test('an insert outside a transaction is seen by the next read', async () => {
+    await ids();
+    const s = makeSession(gw, { connectedAt: T0 + 10 });
+    await store.sessions.insert(s);
+    assert.equal((await ids())[0], s.id);
+    assert.equal(await store.sessions.countOnline({ gatewayId: gw }), 2);
+  });
+
+  test('a session ended in a transaction leaves the list at commit; a rolled-back end does not', async () => {
+    const [newest] = await ids();
+    await assert.rejects(store.transaction(async (tx) => {
+      await tx.sessions.markEnded(newest!, { endedAt: T0 + 20, cause: 'CLIENT_DISCONNECT' });
+      throw new Error('roll back');
+    }), /roll back/);
+    assert.ok((await ids()).includes(newest!));
+    await store.transaction((tx) => tx.sessions.markEnded(newest!, { endedAt: T0 + 20, cause: 'CLIENT_DISCONNECT' }));
+    assert.ok(!(await ids()).includes(newest!));
+    assert.equal(await store.sessions.countOnline({ gatewayId: gw }), 1);
+  });
+
+  test('a read that started before a write is not served after it', async () => {
+    const stale = store.sessions.listOnline({ first: 10, filter: { gatewayId: gw } });
+    const s = makeSession(gw, { connectedAt: T0 + 30 });
+    await store.sessions.insert(s);
+    await stale;
+    assert.equal((await ids())[0], s.id);
+  });
+
+  test('raw SQL (which cannot be inspected) invalidates too', async () => {
+    const before = await ids();
+    await sql`update sessions set ended_at = ${T0 + 40}, end_cause = 'CLIENT_DISCONNECT' where id = ${before[0]!}`.execute(store.db);
+    assert.deepEqual(await ids(), before.slice(1));
+  });
+
+  test('stats updates are seen (the cached rows are not older than the last write)', async () => {
+    const [first] = (await store.sessions.listOnline({ first: 1, filter: { gatewayId: gw } })).rows;
+    await store.sessions.updateStats(first!.id, { bytesReceived: 4242, bytesSent: 17, lastSeenAt: T0 + 50 });
+    const [again] = (await store.sessions.listOnline({ first: 1, filter: { gatewayId: gw } })).rows;
+    assert.equal(again!.bytesReceived, 4242);
+  });
+
+  test('writes to other tables keep the cache', async () => {
+    const a = await store.sessions.listOnline({ first: 10, filter: { gatewayId: gw } });
+    await store.gateways.setAgentStatus(gw, { agentConnected: true, lastSeenAt: T0 + 60 });
+    assert.equal(await store.sessions.listOnline({ first: 10, filter: { gatewayId: gw } }), a);
+  });
+
+  test('cacheOnlineReads: false reads the database every time', async () => {
+    const uncached = await openStore(`sqlite:${join(dir, 'cache.db')}`, { cacheOnlineReads: false });
+    try {
+      const a = await uncached.sessions.listOnline({ first: 10, filter: { gatewayId: gw } });
+      assert.notEqual(await uncached.sessions.listOnline({ first: 10, filter: { gatewayId: gw } }), a);
+    } finally {
+      await uncached.close();
+    }
+  });
+});
+
+const pgSkip = await postgresSkipReason();
+test('PostgreSQL: nothing is cached (other replicas write the same rows)', { skip: pgSkip }, async () => {
+  const fresh = await createFreshPostgresDatabase();
+  const store = await openStore(fresh.url);
+  try {
+    const gw = await freshGateway(store);
+    await store.sessions.insert(makeSession(gw));
+    const a = await store.sessions.listOnline({ first: 10, filter: { gatewayId: gw } });
+    assert.notEqual(await store.sessions.listOnline({ first: 10, filter: { gatewayId: gw } }), a);
+  } finally {
+    await store.close();
+    await fresh.drop();
+  }
+});
