@@ -36,13 +36,24 @@ export function parseDatabaseUrl(url: string): DatabaseTarget {
   return { dialect: 'sqlite', path: text };
 }
 
+/**
+ * SQLite's `data_version`: it changes when another connection (another process) commits to the
+ * file, not on this connection's own commits. Null until the file is opened (on the first query).
+ */
+export type SqliteDataVersion = () => number | null;
+
 /** Builds the Kysely dialect for a target. SQLite files get their parent directory created. */
-export function createDialect(target: DatabaseTarget, logger?: StoreLogger): { dialect: Dialect; name: DialectName } {
+export function createDialect(target: DatabaseTarget, logger?: StoreLogger): { dialect: Dialect; name: DialectName; dataVersion?: SqliteDataVersion } {
   if (target.dialect === 'postgres') return { dialect: postgresDialect(target.url, logger), name: 'postgres' };
-  return { dialect: sqliteDialect(target.path), name: 'sqlite' };
+  let read: SqliteDataVersion = () => null;
+  const dialect = sqliteDialect(target.path, (db) => {
+    const stmt = db.prepare('pragma data_version').pluck();
+    read = () => stmt.get() as number;
+  });
+  return { dialect, name: 'sqlite', dataVersion: () => read() };
 }
 
-function sqliteDialect(path: string): Dialect {
+function sqliteDialect(path: string, opened: (db: SqliteDatabase.Database) => void): Dialect {
   return new ImmediateSqliteDialect({
     database: async () => {
       if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
@@ -53,6 +64,7 @@ function sqliteDialect(path: string): Dialect {
       db.pragma('synchronous = NORMAL');
       db.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
       db.pragma('foreign_keys = ON');
+      opened(db);
       cachePreparedStatements(db);
       return db;
     },

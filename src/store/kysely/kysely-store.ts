@@ -34,10 +34,10 @@ export interface OpenStoreOptions {
  * throws. Opening twice, or from two processes at once, is safe: applied migrations are skipped.
  */
 export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<KyselyStore> {
-  const { dialect, name } = createDialect(parseDatabaseUrl(url), options.logger);
+  const { dialect, name, dataVersion } = createDialect(parseDatabaseUrl(url), options.logger);
   // Start-up failures keep their detail (the CLI prints it); later outages answer STORE_UNAVAILABLE.
   const storeErrors = { active: false };
-  const cache = name === 'sqlite' && options.cacheOnlineReads !== false ? new OnlineReadCache() : null;
+  const cache = name === 'sqlite' && options.cacheOnlineReads !== false ? new OnlineReadCache(dataVersion) : null;
   const db = new Kysely<Database>({ dialect: withStoreErrors(dialect, options.logger, storeErrors), plugins: cache ? [cache.plugin()] : [] });
   try {
     await migrate(db, name, options.logger);

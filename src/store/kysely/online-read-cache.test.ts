@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
 import { sql } from 'kysely';
 import { createFreshPostgresDatabase, postgresSkipReason } from '../../../test/support/postgres.js';
 import { freshGateway, makeSession, T0 } from '../contract/fixtures.js';
@@ -79,6 +80,17 @@ describe('SQLite: online reads are cached between writes, never past one', () =>
     const a = await store.sessions.listOnline({ first: 10, filter: { gatewayId: gw } });
     await store.gateways.setAgentStatus(gw, { agentConnected: true, lastSeenAt: T0 + 60 });
     assert.equal(await store.sessions.listOnline({ first: 10, filter: { gatewayId: gw } }), a);
+  });
+
+  test('a commit by another connection to the same file (another process) is seen by the next read', async () => {
+    const before = await ids();
+    const other = new Database(join(dir, 'cache.db'));
+    try {
+      other.prepare("update sessions set ended_at = ?, end_cause = 'CLIENT_DISCONNECT' where id = ?").run(T0 + 70, before[0]!);
+    } finally {
+      other.close();
+    }
+    assert.deepEqual(await ids(), before.slice(1));
   });
 
   test('cacheOnlineReads: false reads the database every time', async () => {

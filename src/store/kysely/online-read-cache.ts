@@ -4,7 +4,8 @@
  * Why only SQLite: there, this process is the only writer of the sessions table (the single-host
  * shape; agents and the CLI never write sessions), and every write goes through this store's Kysely
  * instance. A plugin sees each of those writes and moves the cache to a new generation, so a cached
- * answer is never older than the last write: exact, with no time-to-live. On PostgreSQL other replicas
+ * answer is never older than the last write: exact, with no time-to-live. A commit by another
+ * process is caught by SQLite's `data_version`, checked on every read. On PostgreSQL other replicas
  * write the same rows, so nothing is cached there.
  *
  * Many operators (or one console) asking for the same page between two changes then cost one query,
@@ -23,6 +24,14 @@ const MAX_ENTRIES = 256;
 export class OnlineReadCache {
   #generation = 0;
   readonly #entries = new Map<string, { generation: number; value: Promise<unknown> }>();
+  #external: number | null = null;
+
+  /**
+   * `externalVersion`: SQLite's `data_version`, which moves when another process commits to the
+   * file. Not expected in the single-host shape, but if someone does write it (a second server on the
+   * same file, an operator with the sqlite3 shell), the cache notices at the next read.
+   */
+  constructor(private readonly externalVersion: () => number | null = () => null) {}
 
   /** The sessions table changed (or may have): every cached answer is stale. */
   invalidate(): void {
@@ -32,6 +41,11 @@ export class OnlineReadCache {
 
   /** The cached answer for `key` of the current generation, or `load()`'s (shared with concurrent callers). */
   read<T>(key: string, load: () => Promise<T>): Promise<T> {
+    const external = this.externalVersion();
+    if (external !== this.#external) {
+      this.#external = external;
+      this.invalidate();
+    }
     const hit = this.#entries.get(key);
     if (hit && hit.generation === this.#generation) return hit.value as Promise<T>;
     const generation = this.#generation;
