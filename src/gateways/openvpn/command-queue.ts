@@ -1,7 +1,20 @@
 /**
- * The management interface answers commands strictly in order and without ids, so exactly one
- * command is in flight: the next one is written only once the reply to the previous one is complete.
- * Replies are one `SUCCESS:`/`ERROR:` line, or (for `status`, `state`, `version`, …) lines up to `END`.
+ * The management interface answers commands strictly in order and without ids, so replies are matched
+ * to commands first in, first out. Replies are one `SUCCESS:`/`ERROR:` line, or (for `status`, `state`,
+ * `version`, …) lines up to `END`; a multi-line command may also answer with one `ERROR:` line.
+ *
+ * Pipelining rules:
+ * - A single-line-reply command (`client-kill`, `kill`, `client-auth-nt`, `hold release`…) is written at
+ *   once, up to `maxInFlight` written and unanswered; the daemon reads every complete line it receives
+ *   and answers each in turn.
+ * - A multi-line-reply command is a barrier: it is written only when nothing else is in flight, and
+ *   nothing is written behind it until its reply is complete. Its framing is the only one that can be
+ *   misread, and a misread there must not shift every reply behind it onto the wrong command. Nothing
+ *   is lost: while the daemon still has reply bytes to send it reads no further commands anyway.
+ * - A command that times out before it was written is dropped and never written (a timed-out kill must
+ *   not happen later behind the caller's back). One that times out after it was written stays in line:
+ *   its reply is read and dropped when it comes, so the replies behind it stay aligned.
+ * - No reply completed for `stuckAfterMs` while something is in flight: the link is reset.
  */
 import { GatewayUnavailableError } from '../adapter.js';
 
@@ -24,34 +37,42 @@ interface Pending {
   resolve(reply: CommandReply): void;
   reject(error: Error): void;
   timer: NodeJS.Timeout | undefined;
-  stuckTimer: NodeJS.Timeout | undefined;
 }
 
 export interface CommandQueueIo {
   write(text: string): void;
-  /** The command in flight has had no reply for `stuckAfterMs`: the link should be reset. */
+  /** The oldest command in flight has had no reply for `stuckAfterMs`: the link should be reset. */
   onStuck(text: string): void;
   stuckAfterMs: number;
+  /** Most single-line commands written and unanswered at once. Default 32; 1 means one at a time. */
+  maxInFlight?: number;
 }
 
 export class CommandQueue {
-  private readonly items: Pending[] = [];
+  /** Written, reply not complete yet, in the order written (= the order of the replies). */
+  private readonly inFlight: Pending[] = [];
+  /** Not written yet, in the order asked. */
+  private readonly waiting: Pending[] = [];
+  private stuckTimer: NodeJS.Timeout | undefined;
+  private readonly maxInFlight: number;
 
-  constructor(private readonly io: CommandQueueIo) {}
+  constructor(private readonly io: CommandQueueIo) {
+    this.maxInFlight = Math.max(1, io.maxInFlight ?? 32);
+  }
 
   enqueue(text: string, timeoutMs: number, multiline: boolean): Promise<CommandReply> {
     return new Promise((resolve, reject) => {
-      const item: Pending = { text, multiline, lines: [], sent: false, settled: false, resolve, reject, timer: undefined, stuckTimer: undefined };
+      const item: Pending = { text, multiline, lines: [], sent: false, settled: false, resolve, reject, timer: undefined };
       item.timer = setTimeout(() => this.expire(item, timeoutMs), timeoutMs);
-      this.items.push(item);
-      if (this.items.length === 1) this.sendHead();
+      this.waiting.push(item);
+      this.pump();
     });
   }
 
-  /** A non-notification line from the daemon: part of the reply to the command in flight. */
+  /** A non-notification line from the daemon: part of the reply to the oldest command in flight. */
   onReplyLine(line: string): void {
-    const head = this.items[0];
-    if (!head?.sent) return; // nothing asked: a stray line (never seen in practice)
+    const head = this.inFlight[0];
+    if (!head) return; // nothing asked: a stray line (never seen in practice)
     if (!head.multiline) return this.complete(head, single(line));
     if (head.lines.length === 0 && /^(SUCCESS|ERROR):/.test(line)) return this.complete(head, single(line));
     if (line === 'END') return this.complete(head, { ok: true, message: '', lines: head.lines });
@@ -60,30 +81,46 @@ export class CommandQueue {
 
   /** The link dropped: every waiting caller is rejected with `error`. */
   failAll(error: Error): void {
-    for (const item of this.items.splice(0)) {
+    clearTimeout(this.stuckTimer);
+    this.stuckTimer = undefined;
+    for (const item of [...this.inFlight.splice(0), ...this.waiting.splice(0)]) {
       clearTimeout(item.timer);
-      clearTimeout(item.stuckTimer);
-      if (!item.settled) item.reject(error);
+      if (!item.settled) {
+        item.settled = true;
+        item.reject(error);
+      }
     }
   }
 
-  private sendHead(): void {
-    const head = this.items[0];
-    if (!head || head.sent) return;
-    head.sent = true;
-    head.stuckTimer = setTimeout(() => this.io.onStuck(head.text), Math.max(this.io.stuckAfterMs, 1));
-    this.io.write(head.text);
+  /** Writes waiting commands as far as the rules above allow. */
+  private pump(): void {
+    for (let next = this.waiting[0]; next; next = this.waiting[0]) {
+      const busy = this.inFlight.length;
+      if (busy >= this.maxInFlight || (busy > 0 && (next.multiline || this.inFlight[0]!.multiline))) return;
+      this.waiting.shift();
+      next.sent = true;
+      this.inFlight.push(next);
+      if (busy === 0) this.armStuck();
+      this.io.write(next.text);
+    }
+  }
+
+  /** Watches the oldest command in flight; re-armed on every complete reply. */
+  private armStuck(): void {
+    clearTimeout(this.stuckTimer);
+    const head = this.inFlight[0];
+    this.stuckTimer = head ? setTimeout(() => this.io.onStuck(head.text), Math.max(this.io.stuckAfterMs, 1)) : undefined;
   }
 
   private complete(item: Pending, reply: CommandReply): void {
     clearTimeout(item.timer);
-    clearTimeout(item.stuckTimer);
-    this.items.shift();
+    this.inFlight.shift();
+    this.armStuck();
     if (!item.settled) {
       item.settled = true;
       item.resolve(reply);
     }
-    this.sendHead();
+    this.pump();
   }
 
   private expire(item: Pending, timeoutMs: number): void {
@@ -91,10 +128,11 @@ export class CommandQueue {
     item.settled = true;
     // Not written yet: it never will be, so a timed-out kill cannot happen later behind the caller's back.
     if (!item.sent) {
-      const i = this.items.indexOf(item);
-      if (i >= 0) this.items.splice(i, 1);
+      const i = this.waiting.indexOf(item);
+      if (i >= 0) this.waiting.splice(i, 1);
     }
     item.reject(new GatewayUnavailableError(`no answer to "${item.text.split(' ')[0]}" within ${timeoutMs} ms`));
+    if (!item.sent) this.pump(); // it may have been a barrier holding the commands behind it
   }
 }
 

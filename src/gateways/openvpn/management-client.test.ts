@@ -147,12 +147,52 @@ test('a command past its deadline rejects; its late reply does not answer the ne
   const c = client(d.address, r);
   await r.until(() => r.ready() === 1);
   const late = c.command('pid', { timeoutMs: 30 });
-  const queued = c.command('client-kill 1 "HALT"', { timeoutMs: 30 }); // waits behind `pid`, expires unsent
+  // A multi-line command waits until nothing is in flight, so this one expires unsent.
+  const queued = c.command('status 3', { timeoutMs: 30, multiline: true });
   await assert.rejects(late, GatewayUnavailableError);
   await assert.rejects(queued, GatewayUnavailableError);
   const version = await c.command('version', { timeoutMs: 2000, multiline: true });
   assert.deepEqual(version.lines, ['OpenVPN Version: test', 'Management Version: 5']);
   assert.deepEqual(written, ['pid', 'version']);
+});
+
+test('pipelined commands: each gets its own reply, with notifications between the replies', async () => {
+  const received: string[] = [];
+  let pending: string[] = [];
+  const d = await fakeDaemon({
+    onLine: (line, s) => {
+      received.push(line);
+      const cid = Number(line.split(' ')[1]);
+      // Replies name the Client ID (the daemon's do not) so that a mismatch shows.
+      pending.push(cid % 3 === 0 ? `ERROR: no client ${cid}` : `SUCCESS: killed ${cid}\n>CLIENT:DISCONNECT,${cid}\n>CLIENT:ENV,END`);
+      // Answer in bursts, as the daemon does for every read of its socket.
+      if (pending.length === 5 || received.length === 20) {
+        s.write(`${pending.join('\n>STATE:1,CONNECTED,SUCCESS\n')}\n`);
+        pending = [];
+      }
+    },
+  });
+  servers.push(d.server);
+  const r = recorder();
+  const c = client(d.address, r);
+  await r.until(() => r.ready() === 1);
+  const cids = Array.from({ length: 20 }, (_, i) => i + 1);
+  const replies = await Promise.all(cids.map((cid) => c.command(`client-kill ${cid} HALT`, { timeoutMs: 2000 })));
+  assert.deepEqual(replies, cids.map((cid) => (cid % 3 === 0
+    ? { ok: false, message: `no client ${cid}`, lines: [] }
+    : { ok: true, message: `killed ${cid}`, lines: [] })));
+  assert.deepEqual(r.notifications.filter((x) => x.kind === 'client').map((x) => x.cid), cids.filter((cid) => cid % 3 !== 0));
+  assert.equal(received.length, 20);
+});
+
+test('commands after which the daemon reads extra lines are refused (they would swallow the commands behind them)', async () => {
+  const d = await fakeDaemon({ onLine: (_l, s) => s.write('SUCCESS: ok\n') });
+  servers.push(d.server);
+  const r = recorder();
+  const c = client(d.address, r);
+  await r.until(() => r.ready() === 1);
+  await assert.rejects(c.command('client-auth 1 2', { timeoutMs: 100 }), /extra lines/);
+  assert.deepEqual(await c.command('client-auth-nt 1 2', { timeoutMs: 1000 }), { ok: true, message: 'ok', lines: [] });
 });
 
 test('link loss rejects pending commands, reports down once, and reconnects', async () => {

@@ -1,8 +1,11 @@
 /**
  * One persistent connection to an OpenVPN management interface (`unix:/path` or `tcp://host:port`).
  * The daemon serves a single management client at a time, so this is the only one: it answers the
- * password prompt, runs commands one at a time, hands every `>` notification to `onNotification`
- * (also those that arrive between the lines of a reply), and reconnects with backoff until stopped.
+ * password prompt, pipelines commands (see command-queue.ts for the rules), hands every `>`
+ * notification to `onNotification` (also those that arrive between the lines of a reply), and
+ * reconnects with backoff until stopped. Commands are taken only once the link is authenticated (the
+ * daemon would read anything sent before as the password), and every reconnect starts with an empty
+ * queue.
  */
 import { createConnection, type Socket } from 'node:net';
 import { GatewayUnavailableError } from '../adapter.js';
@@ -23,8 +26,10 @@ export interface ManagementClientOptions {
   /** Reconnect backoff: first delay and cap, in ms. Defaults 100 and 5 000. */
   backoffInitialMs?: number;
   backoffMaxMs?: number;
-  /** A command still unanswered this long means the daemon is wedged: the link is reset. Default 30 s. */
+  /** No reply this long while commands are in flight means the daemon is wedged: the link is reset. Default 30 s. */
   stuckAfterMs?: number;
+  /** Most single-line-reply commands written and unanswered at once. Default 32. */
+  maxCommandsInFlight?: number;
 }
 
 export interface ManagementHandlers {
@@ -38,6 +43,12 @@ export interface ManagementHandlers {
 type Target = { path: string } | { host: string; port: number };
 
 const PASSWORD_PROMPT = 'ENTER PASSWORD:';
+
+/**
+ * Commands after which the daemon reads further lines up to `END` (`client-auth CID KID`, `rsa-sig`…):
+ * with pipelining, the commands written behind one would be swallowed as its extra lines.
+ */
+const READS_EXTRA_LINES = /^(client-auth|client-pf|rsa-sig|pk-sig|certificate)(\s|$)/;
 
 export function parseManagementAddress(address: string): Target {
   if (address.startsWith('unix:')) {
@@ -71,6 +82,7 @@ export class ManagementClient {
       write: (text) => this.socket?.write(`${text}\n`),
       onStuck: (text) => this.reset(`daemon did not answer "${text.split(' ')[0]}" for ${this.options.stuckAfterMs ?? 30_000} ms`),
       stuckAfterMs: options.stuckAfterMs ?? 30_000,
+      maxInFlight: options.maxCommandsInFlight,
     });
   }
 
@@ -92,11 +104,12 @@ export class ManagementClient {
   }
 
   /**
-   * Sends one command once the previous ones are answered. Resolves with the reply (`ok` false for
+   * Sends one command (pipelined behind those in flight). Resolves with the reply (`ok` false for
    * `ERROR:`); rejects with GatewayUnavailableError when the link is down, drops, or `timeoutMs` passes.
    */
   command(text: string, options: { timeoutMs: number; multiline?: boolean }): Promise<CommandReply> {
     if (/[\r\n]/.test(text)) return Promise.reject(new Error('a management command is one line'));
+    if (READS_EXTRA_LINES.test(text)) return Promise.reject(new Error(`"${text.split(' ')[0]}" takes extra lines; not supported`));
     if (this.phase !== 'ready') return Promise.reject(new GatewayUnavailableError('the management link is down'));
     this.options.logger.debug({ command: text }, 'openvpn management command');
     return this.queue.enqueue(text, options.timeoutMs, options.multiline ?? false);
