@@ -67,7 +67,7 @@ async function sqliteTarget(online: number): Promise<Target> {
   db.exec('analyze');
   db.close();
   // The database is measured, not the process's cache of online reads.
-  const store = await openStore(file, { cacheOnlineReads: false });
+  const store = await openStore(file, { cacheReads: false });
   return { store, online, deep: await deepKeyset(store, online), close: async () => { await store.close(); rmSync(dir, { recursive: true, force: true }); } };
 }
 

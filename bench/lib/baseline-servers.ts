@@ -18,9 +18,9 @@ import { openStore } from '../../src/store/kysely/kysely-store.js';
 import type { Session } from '../../src/domain/session.js';
 
 const [dbPath, socketPath, token] = process.argv.slice(2) as [string, string, string];
-// Not the writer of this file (Switchboard's process is), so its online-read cache would not be
+// Not the writer of this file (Switchboard's process is), so its read cache would not be
 // exact here: off. The baseline reads the database through the same store code.
-const store = await openStore(dbPath, { cacheOnlineReads: false });
+const store = await openStore(dbPath, { cacheReads: false });
 const bearer = `Bearer ${token}`;
 
 /** One management connection; replies come in command order, so a FIFO of waiters is enough. */

@@ -10,7 +10,7 @@ import { createDialect, parseDatabaseUrl } from './dialect.js';
 import { withStoreErrors } from './store-errors.js';
 import { KyselyGatewayRepository } from './gateway-repository.js';
 import { migrationProvider } from './migrations/migration-provider.js';
-import { CachedSessionRepository, OnlineReadCache } from './online-read-cache.js';
+import { CachedGatewayRepository, CachedSessionRepository, CachedTokenRepository, ReadCache } from './read-cache.js';
 import { KyselySessionRepository } from './session-repository.js';
 import type { StoreLogger } from './store-logger.js';
 import { KyselyTokenRepository } from './token-repository.js';
@@ -21,10 +21,10 @@ export type { StoreLogger } from './store-logger.js';
 export interface OpenStoreOptions {
   logger?: StoreLogger;
   /**
-   * SQLite only: cache online-session reads between writes (see online-read-cache.ts). Default true;
-   * benchmarks of the database itself turn it off.
+   * SQLite only: cache the hottest reads between writes (see read-cache.ts). Default true; a process
+   * that only reads another process's file, and benchmarks of the database itself, turn it off.
    */
-  cacheOnlineReads?: boolean;
+  cacheReads?: boolean;
 }
 
 /**
@@ -37,7 +37,7 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   const { dialect, name, dataVersion } = createDialect(parseDatabaseUrl(url), options.logger);
   // Start-up failures keep their detail (the CLI prints it); later outages answer STORE_UNAVAILABLE.
   const storeErrors = { active: false };
-  const cache = name === 'sqlite' && options.cacheOnlineReads !== false ? new OnlineReadCache(dataVersion) : null;
+  const cache = name === 'sqlite' && options.cacheReads !== false ? new ReadCache(dataVersion) : null;
   const db = new Kysely<Database>({ dialect: withStoreErrors(dialect, options.logger, storeErrors), plugins: cache ? [cache.plugin()] : [] });
   try {
     await migrate(db, name, options.logger);
@@ -62,11 +62,11 @@ async function migrate(db: Kysely<Database>, dialect: DialectName, logger?: Stor
   }
 }
 
-function repositories(db: Kysely<Database>, dialect: DialectName, cache: OnlineReadCache | null = null): StoreTx {
+function repositories(db: Kysely<Database>, dialect: DialectName, cache: ReadCache | null = null): StoreTx {
   return {
     sessions: cache ? new CachedSessionRepository(db, cache) : new KyselySessionRepository(db),
-    gateways: new KyselyGatewayRepository(db),
-    tokens: new KyselyTokenRepository(db),
+    gateways: cache ? new CachedGatewayRepository(db, cache) : new KyselyGatewayRepository(db),
+    tokens: cache ? new CachedTokenRepository(db, cache) : new KyselyTokenRepository(db),
     audit: new KyselyAuditRepository(db),
     webhooks: new KyselyWebhookRepository(db, dialect),
   };
@@ -88,7 +88,7 @@ export class KyselyStore implements Store {
   constructor(
     readonly db: Kysely<Database>,
     readonly dialect: DialectName,
-    private readonly cache: OnlineReadCache | null = null,
+    private readonly cache: ReadCache | null = null,
   ) {
     ({ sessions: this.sessions, gateways: this.gateways, tokens: this.tokens, audit: this.audit, webhooks: this.webhooks } = repositories(db, dialect, cache));
   }

@@ -12,7 +12,7 @@ import { openStore, type KyselyStore } from './kysely-store.js';
 const dir = mkdtempSync(join(tmpdir(), 'switchboard-read-cache-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('SQLite: online reads are cached between writes, never past one', () => {
+describe('SQLite: hot reads are cached between writes, never past one', () => {
   let store: KyselyStore;
   let gw: string;
   before(async () => {
@@ -93,8 +93,36 @@ describe('SQLite: online reads are cached between writes, never past one', () =>
     assert.deepEqual(await ids(), before.slice(1));
   });
 
-  test('cacheOnlineReads: false reads the database every time', async () => {
-    const uncached = await openStore(`sqlite:${join(dir, 'cache.db')}`, { cacheOnlineReads: false });
+  test('gateways by id: cached, and a status write is seen by the next read', async () => {
+    const a = await store.gateways.findById(gw);
+    assert.equal(await store.gateways.findById(gw), a);
+    await store.gateways.setAgentStatus(gw, { agentConnected: false, lastSeenAt: T0 + 80 });
+    const b = await store.gateways.findById(gw);
+    assert.notEqual(b, a);
+    assert.equal(b!.lastSeenAt, T0 + 80);
+    assert.equal(b!.agentConnected, false);
+  });
+
+  test('tokens by prefix: cached; a revocation here or by another process (the CLI) is seen by the next read', async () => {
+    const token = { id: 'tok_cachetest1', name: 'cache', prefix: 'sbt_cach', secretHash: 'ab'.repeat(32), scopes: ['admin' as const], createdAt: T0, expiresAt: null, revokedAt: null, lastUsedAt: null };
+    const second = { ...token, id: 'tok_cachetest2' };
+    await store.tokens.insert(token);
+    await store.tokens.insert(second);
+    const a = await store.tokens.findByPrefix('sbt_cach');
+    assert.equal(await store.tokens.findByPrefix('sbt_cach'), a);
+    assert.ok(await store.tokens.revoke(token.id, T0 + 90));
+    assert.equal((await store.tokens.findByPrefix('sbt_cach')).find((t) => t.id === token.id)!.revokedAt, T0 + 90);
+    const other = new Database(join(dir, 'cache.db'));
+    try {
+      other.prepare('update api_tokens set revoked_at = ? where id = ?').run(T0 + 91, second.id);
+    } finally {
+      other.close();
+    }
+    assert.equal((await store.tokens.findByPrefix('sbt_cach')).find((t) => t.id === second.id)!.revokedAt, T0 + 91);
+  });
+
+  test('cacheReads: false reads the database every time', async () => {
+    const uncached = await openStore(`sqlite:${join(dir, 'cache.db')}`, { cacheReads: false });
     try {
       const a = await uncached.sessions.listOnline({ first: 10, filter: { gatewayId: gw } });
       assert.notEqual(await uncached.sessions.listOnline({ first: 10, filter: { gatewayId: gw } }), a);

@@ -1,0 +1,153 @@
+/**
+ * A read-through cache of the SQLite store's hottest reads: online-session pages and counts (every
+ * `onlineSessions` request), the gateway of each listed session, and the token of every request.
+ *
+ * Why only SQLite: there, this process is the only writer (the single-host shape; agents never write
+ * the database), and every write it makes goes through this store's Kysely instance. A plugin sees
+ * each write and moves the written table to a new generation, so a cached answer is never older than
+ * the last write to its table: exact, with no time-to-live. A commit by another process (the CLI
+ * creating or revoking a token, an operator's sqlite3 shell) is caught by SQLite's `data_version`,
+ * checked on every read. On PostgreSQL other replicas write the same rows, so nothing is cached.
+ *
+ * Concurrent identical reads share one query. A read started before a write is filed under the older
+ * generation, so it cannot be served after the write even if it completes later.
+ */
+import type { Kysely, KyselyPlugin, OperationNode, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
+import type { Gateway } from '../../domain/gateway.js';
+import type { Session } from '../../domain/session.js';
+import type { ApiToken } from '../../domain/token.js';
+import type { Keyset, Page, SessionFilter } from '../store.js';
+import type { Database } from './database.js';
+import { KyselyGatewayRepository } from './gateway-repository.js';
+import { KyselySessionRepository } from './session-repository.js';
+import { KyselyTokenRepository } from './token-repository.js';
+
+/** The tables whose reads are cached. A write to any other table leaves the cache alone. */
+type CachedTable = 'sessions' | 'gateways' | 'api_tokens';
+const CACHED: readonly CachedTable[] = ['sessions', 'gateways', 'api_tokens'];
+/** Distinct entries kept per table; the oldest is dropped first. */
+const MAX_ENTRIES = 256;
+
+interface Entry {
+  generation: number;
+  value: Promise<unknown>;
+}
+
+export class ReadCache {
+  readonly #tables = new Map<CachedTable, { generation: number; entries: Map<string, Entry> }>(
+    CACHED.map((t) => [t, { generation: 0, entries: new Map() }]),
+  );
+  #external: number | null = null;
+
+  /** `externalVersion`: SQLite's `data_version`, which moves when another process commits to the file. */
+  constructor(private readonly externalVersion: () => number | null = () => null) {}
+
+  /** `table` changed (or may have; every table when not named): its cached answers are stale. */
+  invalidate(table?: string): void {
+    for (const [name, t] of this.#tables) {
+      if (table !== undefined && table !== name) continue;
+      t.generation++;
+      t.entries.clear();
+    }
+  }
+
+  /** The cached answer for `key` of the table's current generation, or `load()`'s (shared with concurrent callers). */
+  read<T>(table: CachedTable, key: string, load: () => Promise<T>): Promise<T> {
+    const external = this.externalVersion();
+    if (external !== this.#external) {
+      this.#external = external;
+      this.invalidate();
+    }
+    const t = this.#tables.get(table)!;
+    const hit = t.entries.get(key);
+    if (hit && hit.generation === t.generation) return hit.value as Promise<T>;
+    const value = load();
+    if (t.entries.size >= MAX_ENTRIES) t.entries.delete(t.entries.keys().next().value!);
+    const entry = { generation: t.generation, value };
+    t.entries.set(key, entry);
+    // A failed read is not remembered: the next caller asks the database again.
+    value.catch(() => {
+      if (t.entries.get(key) === entry) t.entries.delete(key);
+    });
+    return value;
+  }
+
+  /** A Kysely plugin that invalidates the table of every statement that may write it, before it runs and after. */
+  plugin(): KyselyPlugin {
+    const writes = new WeakMap<object, string | undefined>();
+    return {
+      transformQuery: (args: PluginTransformQueryArgs): RootOperationNode => {
+        const written = writtenTable(args.node);
+        if (written !== null) {
+          writes.set(args.queryId, written);
+          this.invalidate(written);
+        }
+        return args.node;
+      },
+      transformResult: (args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> => {
+        if (writes.has(args.queryId)) this.invalidate(writes.get(args.queryId));
+        return Promise.resolve(args.result);
+      },
+    };
+  }
+}
+
+/** null for a read; the table an insert, update or delete writes; undefined (any table) for raw SQL. */
+function writtenTable(node: RootOperationNode): string | null | undefined {
+  switch (node.kind) {
+    case 'SelectQueryNode':
+      return null;
+    case 'InsertQueryNode':
+      return tableOf(node.into);
+    case 'UpdateQueryNode':
+      return tableOf(node.table);
+    case 'DeleteQueryNode':
+      return node.from.froms.length === 1 ? tableOf(node.from.froms[0]) : undefined;
+    default:
+      return undefined;
+  }
+}
+
+function tableOf(node: OperationNode | undefined): string | undefined {
+  if (node?.kind === 'AliasNode') return tableOf((node as unknown as { node: OperationNode }).node);
+  if (node?.kind === 'TableNode') return (node as unknown as { table: { identifier: { name: string } } }).table.identifier.name;
+  return undefined;
+}
+
+/** The store's own (not transaction-bound) sessions repository, with its online reads cached. */
+export class CachedSessionRepository extends KyselySessionRepository {
+  constructor(db: Kysely<Database>, private readonly cache: ReadCache) {
+    super(db);
+  }
+
+  override listOnline(args: { first: number; after?: Keyset | null; filter?: SessionFilter }): Promise<Page<Session>> {
+    return this.cache.read('sessions', `list:${JSON.stringify([args.first, args.after ?? null, args.filter ?? {}])}`, () => super.listOnline(args));
+  }
+
+  /** Also covers the counter table: triggers on `sessions` are its only writers. */
+  override countOnline(filter?: SessionFilter): Promise<number> {
+    return this.cache.read('sessions', `count:${JSON.stringify(filter ?? {})}`, () => super.countOnline(filter));
+  }
+}
+
+/** Gateways by id, cached: every listed session resolves its gateway. */
+export class CachedGatewayRepository extends KyselyGatewayRepository {
+  constructor(db: Kysely<Database>, private readonly cache: ReadCache) {
+    super(db);
+  }
+
+  override findById(id: string): Promise<Gateway | null> {
+    return this.cache.read('gateways', `id:${id}`, () => super.findById(id));
+  }
+}
+
+/** Tokens by prefix, cached: every request is authenticated. Expiry is judged by the caller at use time. */
+export class CachedTokenRepository extends KyselyTokenRepository {
+  constructor(db: Kysely<Database>, private readonly cache: ReadCache) {
+    super(db);
+  }
+
+  override findByPrefix(prefix: string): Promise<ApiToken[]> {
+    return this.cache.read('api_tokens', `prefix:${prefix}`, () => super.findByPrefix(prefix));
+  }
+}
