@@ -67,7 +67,11 @@ type Session {
   bytesReceived: Float!
   "Bytes sent to the client. A Float, because byte counters exceed 2^31 (exact up to 2^53)."
   bytesSent: Float!
-  "When the gateway last reported this session."
+  """
+  When the gateway last reported this session with new byte counters, or at most a minute after
+  that: a periodic snapshot in which an idle session's counters did not move rewrites it only once
+  it is a minute old.
+  """
   lastSeenAt: DateTime!
   """
   True while the session's gateway agent is heard from (heartbeats within the liveness bound), so

@@ -3,7 +3,7 @@ import { newSessionId, userIdFor } from '../domain/ids.js';
 import type { EndCause, Session, SessionReport } from '../domain/session.js';
 import type { Protocol } from '../domain/gateway.js';
 import { subjects, type Bus, type Unsubscribe } from '../bus/bus.js';
-import type { Store, StoreTx } from '../store/store.js';
+import type { SessionStats, Store, StoreTx } from '../store/store.js';
 import { SYSTEM_ACTOR } from '../domain/actor.js';
 import { auditEvent } from './audit.js';
 import type { Logger } from './logger.js';
@@ -13,8 +13,17 @@ import { publishSessionEvent, sessionEvent, type SessionEvent } from './session-
 
 /** How far ahead of a snapshot a session's last report may be and still count as newer than it. */
 const NEWER_REPORT_WINDOW_MS = 60_000;
-/** Bounds one batched transaction, so it holds the (SQLite: only) connection for a short while. */
+/** Bounds one batched transaction (a run of connects or of disconnects), so it holds the (SQLite: only) connection for a short while. */
 const MAX_CONNECTED_PER_TRANSACTION = 500;
+/** Snapshot sessions per transaction: bounds memory and how long one transaction holds the connection. */
+const SNAPSHOT_CHUNK = 1_000;
+/**
+ * A snapshot rewrites a known session's row only when its counters moved or its last-seen time is
+ * this old: an idle session's `lastSeenAt` lags by up to this much, and a periodic snapshot of idle
+ * sessions writes nothing. (Ending stale sessions compares their last-seen with the snapshot's time;
+ * a lagging value only makes that bound tighter, and rows a newer report created carry its time.)
+ */
+const STATS_REFRESH_MS = 60_000;
 
 /**
  * Reconciles the store with what agents report. Reports of one gateway are applied strictly in order;
@@ -85,9 +94,13 @@ export class SessionSync {
   private async applyBatch(reports: GatewayReport[]): Promise<void> {
     for (let i = 0; i < reports.length;) {
       let j = i;
-      while (j < reports.length && j - i < MAX_CONNECTED_PER_TRANSACTION && reports[j]!.type === 'connected') j++;
+      const type = reports[i]!.type;
+      const batchable = type === 'connected' || type === 'disconnected';
+      while (batchable && j < reports.length && j - i < MAX_CONNECTED_PER_TRANSACTION && reports[j]!.type === type) j++;
       if (j - i > 1) {
-        await this.applyConnectedRun(reports.slice(i, j) as Extract<GatewayReport, { type: 'connected' }>[]);
+        const run = reports.slice(i, j);
+        if (type === 'connected') await this.applyConnectedRun(run as Extract<GatewayReport, { type: 'connected' }>[]);
+        else await this.applyDisconnectedRun(run as Extract<GatewayReport, { type: 'disconnected' }>[]);
         i = j;
       } else {
         await this.applyOne(reports[i]!);
@@ -104,13 +117,32 @@ export class SessionSync {
     }
   }
 
+  /** One multi-row insert for the run (all reports of one gateway); the rare known ref one at a time. */
   private async applyConnectedRun(run: Extract<GatewayReport, { type: 'connected' }>[]): Promise<void> {
     let events: SessionEvent[];
     try {
       events = await this.changing(async (tx) => {
+        const gatewayId = run[0]!.gatewayId;
+        const protocol = (await tx.gateways.findById(gatewayId))?.protocol ?? null;
+        // The first report of a ref creates its session; a later one in the run refreshes it.
+        const first = new Map<string, Session>();
+        const last = new Map<string, Extract<GatewayReport, { type: 'connected' }>>();
+        for (const r of run) {
+          if (!first.has(r.session.ref)) first.set(r.session.ref, newSession(gatewayId, r.session, r.at, protocol));
+          else last.set(r.session.ref, r);
+        }
+        const inserted = await tx.sessions.insertManyIfAbsent([...first.values()]);
         const all: SessionEvent[] = [];
-        const protocols = new Map<string, Promise<Protocol | null>>();
-        for (const r of run) all.push(...(await this.upsertSession(tx, r.gatewayId, r.session, r.at, protocols)));
+        for (const s of first.values()) {
+          const later = last.get(s.ref);
+          if (inserted.has(s.id)) {
+            all.push(sessionEvent('session.connected', s));
+            if (later) await tx.sessions.updateStats(s.id, { bytesReceived: later.session.bytesReceived, bytesSent: later.session.bytesSent, lastSeenAt: later.at });
+          } else {
+            // Known already (another replica inserted it, or it ended): refresh it unless ended.
+            await this.upsertSession(tx, gatewayId, later?.session ?? s, later?.at ?? s.lastSeenAt);
+          }
+        }
         return all;
       });
     } catch {
@@ -118,6 +150,36 @@ export class SessionSync {
       return;
     }
     await this.publishAll(events);
+  }
+
+  /**
+   * A run of client disconnects (a wave of admin kills echoed by the daemon, a gateway shedding
+   * clients) in one transaction, like a run of connects; retried report by report if it fails.
+   */
+  private async applyDisconnectedRun(run: Extract<GatewayReport, { type: 'disconnected' }>[]): Promise<void> {
+    let events: SessionEvent[];
+    try {
+      events = await this.changing(async (tx) => {
+        const all: SessionEvent[] = [];
+        for (const r of run) all.push(...(await this.endReported(tx, r)));
+        return all;
+      });
+    } catch {
+      for (const r of run) await this.applyOne(r);
+      return;
+    }
+    await this.publishAll(events);
+  }
+
+  private async endReported(tx: StoreTx, r: Extract<GatewayReport, { type: 'disconnected' }>): Promise<SessionEvent[]> {
+    const s = await tx.sessions.findByRef(r.gatewayId, r.ref);
+    if (!s || s.endedAt !== null) return [];
+    if (r.bytesReceived !== undefined && r.bytesSent !== undefined) {
+      await tx.sessions.updateStats(s.id, { bytesReceived: r.bytesReceived, bytesSent: r.bytesSent, lastSeenAt: r.at });
+    }
+    const ended = await this.end(tx, s, r.cause, r.at);
+    // The echo of an admin disconnect: core publishes that event itself, with its actor.
+    return ended && r.cause !== 'ADMIN_DISCONNECT' ? [ended] : [];
   }
 
   private async apply(r: GatewayReport): Promise<void> {
@@ -135,18 +197,9 @@ export class SessionSync {
       case 'connected':
         return this.publishAll(await this.changing((tx) => this.upsertSession(tx, r.gatewayId, r.session, r.at)));
       case 'disconnected':
-        return this.publishAll(await this.changing(async (tx) => {
-          const s = await tx.sessions.findByRef(r.gatewayId, r.ref);
-          if (!s || s.endedAt !== null) return [];
-          if (r.bytesReceived !== undefined && r.bytesSent !== undefined) {
-            await tx.sessions.updateStats(s.id, { bytesReceived: r.bytesReceived, bytesSent: r.bytesSent, lastSeenAt: r.at });
-          }
-          const ended = await this.end(tx, s, r.cause, r.at);
-          // The echo of an admin disconnect: core publishes that event itself, with its actor.
-          return ended && r.cause !== 'ADMIN_DISCONNECT' ? [ended] : [];
-        }));
+        return this.publishAll(await this.changing((tx) => this.endReported(tx, r)));
       case 'snapshot':
-        return this.publishAll(await this.applySnapshot(r));
+        return this.applySnapshot(r);
       case 'auth-denied':
         // Every replica applies this report; the id derived from it lets exactly one row exist.
         await store.audit.appendIfAbsent({
@@ -159,42 +212,74 @@ export class SessionSync {
     }
   }
 
-  private async applySnapshot(r: Extract<GatewayReport, { type: 'snapshot' }>): Promise<SessionEvent[]> {
-    return this.changing(async (tx) => {
+  /**
+   * A snapshot in transactions of SNAPSHOT_CHUNK sessions, each chunk's events published after its
+   * commit, the event loop yielded in between (so API requests get SQLite's one connection); then
+   * the sessions it lacks are ended, in chunks too. What that changes against one transaction:
+   * - A crash or failure midway leaves the snapshot partly applied (some sessions created or
+   *   refreshed, none of the stale ones ended yet); the next snapshot completes it.
+   * - Replicas applying the same snapshot still create and end each session once, and only the
+   *   replica whose statement changed a row announces it (multi-row `insertIfAbsent`, conditional
+   *   `markEndedMany`). Every chunk first re-upserts the gateway row, which locks it until commit:
+   *   replicas' chunks take turns, so their row locks cannot deadlock.
+   * - A delta of this gateway cannot land between chunks: this class applies one gateway's reports
+   *   strictly in order (`enqueue`). Another replica's may, as they could before between two
+   *   transactions; its row changes are re-checked by the conditional statements.
+   */
+  private async applySnapshot(r: Extract<GatewayReport, { type: 'snapshot' }>): Promise<void> {
+    const gateway = { id: r.gatewayId, ...r.gateway };
+    const { restarted, online } = await this.deps.store.transaction(async (tx) => {
       const before = await tx.gateways.findById(r.gatewayId);
-      await tx.gateways.upsert({ id: r.gatewayId, ...r.gateway });
-      // The upsert above locks the gateway's row until commit, so replicas applying the same snapshot
-      // take turns, and the second one reads what the first wrote.
+      await tx.gateways.upsert(gateway);
       await tx.gateways.setAgentStatus(r.gatewayId, { agentConnected: true, lastSeenAt: this.now(), daemonStartedAt: r.daemonStartedAt });
-      const restarted = before?.daemonStartedAt != null && r.daemonStartedAt !== null && before.daemonStartedAt !== r.daemonStartedAt;
-      const online = new Map((await tx.sessions.listOnlineByGateway(r.gatewayId)).map((s) => [s.ref, s]));
-      const events: SessionEvent[] = [];
-      const protocols = new Map<string, Promise<Protocol | null>>();
-      for (const report of r.sessions) {
+      return {
+        restarted: before?.daemonStartedAt != null && r.daemonStartedAt !== null && before.daemonStartedAt !== r.daemonStartedAt,
+        online: new Map((await tx.sessions.listOnlineStatsByGateway(r.gatewayId)).map((s) => [s.ref, s])),
+      };
+    });
+    for (let i = 0; i < r.sessions.length; i += SNAPSHOT_CHUNK) {
+      const stats: SessionStats[] = [];
+      const fresh = new Map<string, Session>();
+      for (const report of r.sessions.slice(i, i + SNAPSHOT_CHUNK)) {
         const known = online.get(report.ref);
         if (known) {
           online.delete(report.ref);
-          await tx.sessions.updateStats(known.id, { bytesReceived: report.bytesReceived, bytesSent: report.bytesSent, lastSeenAt: r.at });
-        } else {
-          events.push(...(await this.upsertSession(tx, r.gatewayId, report, r.at, protocols)));
+          const moved = known.bytesReceived !== report.bytesReceived || known.bytesSent !== report.bytesSent;
+          if (moved || r.at - known.lastSeenAt >= STATS_REFRESH_MS) {
+            stats.push({ ...known, bytesReceived: report.bytesReceived, bytesSent: report.bytesSent, lastSeenAt: r.at });
+          }
+        } else if (!fresh.has(report.ref)) {
+          // New to this replica's view: created unless a row with this ref exists (ended, or another
+          // replica's), which the conflicting insert leaves as it is.
+          fresh.set(report.ref, newSession(r.gatewayId, report, r.at, r.gateway.protocol));
         }
       }
-      const cause: EndCause = restarted ? 'GATEWAY_RESTART' : 'CLIENT_DISCONNECT';
-      for (const stale of online.values()) {
-        // Seen in a report newer than this snapshot (a replica that was ahead applied it first): the
-        // snapshot cannot speak for it. Agents stamp their reports with strictly increasing `at`.
-        // Bounded, so an agent whose clock stepped back cannot keep a gone session alive for long.
-        if (stale.lastSeenAt >= r.at && stale.lastSeenAt - r.at < NEWER_REPORT_WINDOW_MS) continue;
-        const ended = await this.end(tx, stale, cause, r.at);
-        if (ended) events.push(ended);
-      }
-      return events;
-    });
+      if (i > 0) await yieldTurn();
+      await this.publishAll(await this.changing(async (tx) => {
+        await tx.gateways.upsert(gateway);
+        await tx.sessions.updateStatsMany(stats);
+        const inserted = await tx.sessions.insertManyIfAbsent([...fresh.values()]);
+        return [...fresh.values()].filter((s) => inserted.has(s.id)).map((s) => sessionEvent('session.connected', s));
+      }));
+    }
+    const cause: EndCause = restarted ? 'GATEWAY_RESTART' : 'CLIENT_DISCONNECT';
+    // Seen in a report newer than this snapshot (a replica that was ahead applied it first): the
+    // snapshot cannot speak for it. Agents stamp their reports with strictly increasing `at`.
+    // Bounded, so an agent whose clock stepped back cannot keep a gone session alive for long.
+    const stale = [...online.values()].filter((s) => !(s.lastSeenAt >= r.at && s.lastSeenAt - r.at < NEWER_REPORT_WINDOW_MS)).map((s) => s.id);
+    online.clear();
+    for (let i = 0; i < stale.length; i += SNAPSHOT_CHUNK) {
+      await yieldTurn();
+      await this.publishAll(await this.changing(async (tx) => {
+        await tx.gateways.upsert(gateway);
+        const ended = await tx.sessions.markEndedMany(stale.slice(i, i + SNAPSHOT_CHUNK), { endedAt: r.at, cause });
+        return ended.map((s) => sessionEvent('session.disconnected', s));
+      }));
+    }
   }
 
   /** Creates the session for a ref seen for the first time; refreshes a known one; never revives an ended one. */
-  /** `protocols`: gateway protocol lookups shared by the calls of one transaction (one query, not one per session). */
-  private async upsertSession(tx: StoreTx, gatewayId: string, report: SessionReport, at: number, protocols = new Map<string, Promise<Protocol | null>>()): Promise<SessionEvent[]> {
+  private async upsertSession(tx: StoreTx, gatewayId: string, report: SessionReport, at: number): Promise<SessionEvent[]> {
     const existing = await tx.sessions.findByRef(gatewayId, report.ref);
     if (existing) {
       if (existing.endedAt === null) {
@@ -202,25 +287,7 @@ export class SessionSync {
       }
       return [];
     }
-    let protocol = protocols.get(gatewayId);
-    if (protocol === undefined) {
-      protocol = tx.gateways.findById(gatewayId).then((g) => g?.protocol ?? null);
-      protocols.set(gatewayId, protocol);
-    }
-    const gatewayProtocol = await protocol;
-    const session: Session = {
-      ...report,
-      id: newSessionId(),
-      gatewayId,
-      userId: userIdFor(report.userName),
-      protocol: gatewayProtocol ?? 'openvpn',
-      lastSeenAt: at,
-      endedAt: null,
-      endCause: null,
-      endedByTokenId: null,
-      endedByName: null,
-      endReason: null,
-    };
+    const session = newSession(gatewayId, report, at, (await tx.gateways.findById(gatewayId))?.protocol ?? null);
     // Another replica applying the same report may have inserted it since the lookup: only the
     // replica whose insert wrote the row announces it.
     if (!(await tx.sessions.insertIfAbsent(session))) return [];
@@ -247,6 +314,40 @@ export class SessionSync {
       await publishSessionEvent(this.deps.bus, e, (err) => this.deps.logger.error({ err }, 'publishing session event failed'));
     }
   }
+}
+
+/** The row for a ref seen for the first time. */
+function newSession(gatewayId: string, report: SessionReport, at: number, protocol: Protocol | null): Session {
+  // Field by field, not `...report` and more fields: applying a 100k-session snapshot with the
+  // spread peaked at 246 MB of V8 heap, this way at 92 MB (and 20% faster).
+  return {
+    id: newSessionId(),
+    gatewayId,
+    ref: report.ref,
+    userId: userIdFor(report.userName),
+    userName: report.userName,
+    commonName: report.commonName,
+    clientAddress: report.clientAddress,
+    virtualAddress: report.virtualAddress,
+    virtualAddress6: report.virtualAddress6,
+    protocol: protocol ?? 'openvpn',
+    connectedAt: report.connectedAt,
+    lastSeenAt: at,
+    bytesReceived: report.bytesReceived,
+    bytesSent: report.bytesSent,
+    clientVersion: report.clientVersion,
+    clientPlatform: report.clientPlatform,
+    endedAt: null,
+    endCause: null,
+    endedByTokenId: null,
+    endedByName: null,
+    endReason: null,
+  };
+}
+
+/** Lets queued I/O and timers (API requests) run before the next chunk takes the connection. */
+function yieldTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** An audit id fixed by the report it records (agent run + sequence number), the same on every replica. */

@@ -8,6 +8,7 @@ import { sql } from 'kysely';
 import { auditContract } from './contract/audit-contract.js';
 import type { ContractContext } from './contract/fixtures.js';
 import { gatewayContract } from './contract/gateway-contract.js';
+import { onlineCountContract } from './contract/online-count-contract.js';
 import { sessionContract } from './contract/session-contract.js';
 import { sessionListContract } from './contract/session-list-contract.js';
 import { tokenContract } from './contract/token-contract.js';
@@ -58,6 +59,7 @@ export function runStoreContract(name: string, open: () => Promise<Store>, optio
     gatewayContract(ctx);
     sessionContract(ctx);
     sessionListContract(ctx);
+    onlineCountContract(ctx);
     tokenContract(ctx);
     auditContract(ctx);
     transactionContract(ctx);

@@ -67,7 +67,22 @@ export interface SessionRepository {
   markEnded(id: string, end: SessionEnd, options?: { claimEcho?: boolean }): Promise<boolean>;
   /** History: ended sessions, newest end first. */
   listEnded(args: { first: number; filter?: SessionFilter }): Promise<Session[]>;
+
+  // Bulk forms for applying a gateway's snapshot or a burst of connects (`core/sync.ts`). Each takes
+  // any number of rows and splits them into statements within the database's parameter limit.
+
+  /** Like `listOnlineByGateway`, only the fields that reconciliation compares (far less memory). */
+  listOnlineStatsByGateway(gatewayId: string): Promise<SessionStats[]>;
+  /** `insertIfAbsent` for many sessions: the ids of those this call inserted. */
+  insertManyIfAbsent(sessions: Session[]): Promise<Set<string>>;
+  /** `updateStats` for many sessions (online ones only). */
+  updateStatsMany(stats: Omit<SessionStats, 'ref'>[]): Promise<void>;
+  /** `markEnded` (without `claimEcho`) for many sessions: those this call ended, as they are now. */
+  markEndedMany(ids: string[], end: SessionEnd): Promise<Session[]>;
 }
+
+/** What a snapshot refreshes of a known session. */
+export type SessionStats = Pick<Session, 'id' | 'ref' | 'bytesReceived' | 'bytesSent' | 'lastSeenAt'>;
 
 export interface GatewayRepository {
   /** Inserts or updates name, region, protocol and mode (from the config file). */

@@ -192,4 +192,73 @@ export function sessionContract(ctx: ContractContext): void {
     const byUser = await store.sessions.listEnded({ first: 10, filter: { gatewayId: gw, userName: sessions[0]!.userName } });
     assert.deepEqual(ids(byUser), [sessions[0]!.id]);
   });
+
+  test('insertManyIfAbsent writes the absent rows (more than one statement holds) and names only those', async () => {
+    const store = ctx.store();
+    const gw = await freshGateway(store);
+    const taken = makeSession(gw);
+    const ended = makeSession(gw);
+    await store.sessions.insert(taken);
+    await store.sessions.insert(ended);
+    await store.sessions.markEnded(ended.id, { endedAt: T0 + 5, cause: 'CLIENT_DISCONNECT' });
+    // 2,000 rows of 22 columns exceed one statement's parameters on either database.
+    const fresh = Array.from({ length: 2_000 }, (_, i) => makeSession(gw, { ref: `bulk:${i}`, bytesReceived: 5_000_000_000 + i }));
+    const clashes = [makeSession(gw, { ref: taken.ref }), makeSession(gw, { ref: ended.ref })];
+    const inserted = await store.sessions.insertManyIfAbsent([...clashes, ...fresh]);
+    assert.deepEqual(inserted, new Set(ids(fresh)));
+    assert.equal(await store.sessions.countOnline({ gatewayId: gw }), 2_001);
+    assert.deepEqual(await store.sessions.findById(fresh[1_999]!.id), fresh[1_999]);
+    assert.equal((await store.sessions.findByRef(gw, ended.ref))?.id, ended.id, 'an ended ref is not revived');
+    assert.deepEqual(await store.sessions.insertManyIfAbsent([]), new Set());
+    assert.deepEqual(await store.sessions.insertManyIfAbsent(fresh.map((s) => ({ ...s, id: `${s.id}x` }))), new Set());
+  });
+
+  test('insertManyIfAbsent: of 4 concurrent callers with the same refs, each row goes to exactly one', async () => {
+    const store = ctx.store();
+    const gw = await freshGateway(store);
+    const refs = Array.from({ length: 300 }, (_, i) => `race:${i}`);
+    // Each caller lists the refs in another order; the store must not deadlock.
+    const orders = [refs, [...refs].reverse(), refs.map((_, i) => refs[(i * 7) % refs.length]!), refs];
+    const callers = orders.map((order) => order.map((ref) => makeSession(gw, { ref })));
+    const results = await Promise.all(callers.map((rows) => store.transaction((tx) => tx.sessions.insertManyIfAbsent(rows))));
+    assert.equal(results.reduce((n, r) => n + r.size, 0), refs.length);
+    const stored = new Set(ids(await store.sessions.listOnlineByGateway(gw)));
+    assert.deepEqual(stored, new Set(results.flatMap((r) => [...r])));
+  });
+
+  test('listOnlineStatsByGateway and updateStatsMany: counters and last-seen of online sessions only', async () => {
+    const store = ctx.store();
+    const gw = await freshGateway(store);
+    const other = await freshGateway(store);
+    const sessions = Array.from({ length: 9_000 }, (_, i) => makeSession(gw, { ref: `s:${i}` }));
+    await store.sessions.insertManyIfAbsent([...sessions, makeSession(other)]);
+    await store.sessions.markEnded(sessions[0]!.id, { endedAt: T0 + 5, cause: 'CLIENT_DISCONNECT' });
+    // 9,000 rows of 4 parameters: more than one statement.
+    await store.sessions.updateStatsMany(sessions.map((s, i) => ({ id: s.id, bytesReceived: 4_294_967_296 + i, bytesSent: i, lastSeenAt: T0 + 30_000 + i })));
+    const stats = await store.sessions.listOnlineStatsByGateway(gw);
+    assert.equal(stats.length, 8_999);
+    const byId = new Map(stats.map((s) => [s.id, s]));
+    assert.deepEqual(byId.get(sessions[8_999]!.id), { id: sessions[8_999]!.id, ref: 's:8999', bytesReceived: 4_294_967_296 + 8_999, bytesSent: 8_999, lastSeenAt: T0 + 30_000 + 8_999 });
+    assert.equal((await store.sessions.findById(sessions[0]!.id))?.bytesReceived, 0, 'an ended session keeps its counters');
+    await store.sessions.updateStatsMany([]);
+  });
+
+  test('markEndedMany ends the online ones once and returns them as ended; concurrent callers split the rows', async () => {
+    const store = ctx.store();
+    const gw = await freshGateway(store);
+    const sessions = Array.from({ length: 40 }, (_, i) => makeSession(gw, { ref: `e:${i}` }));
+    await store.sessions.insertManyIfAbsent(sessions);
+    assert.equal(await store.sessions.markEnded(sessions[0]!.id, ADMIN_END), true);
+    const end: SessionEnd = { endedAt: T0 + 70_000, cause: 'GATEWAY_RESTART' };
+    const first = await store.sessions.markEndedMany(ids(sessions.slice(0, 10)), end);
+    assert.deepEqual(new Set(ids(first)), new Set(ids(sessions.slice(1, 10))));
+    assert.deepEqual(first.find((s) => s.id === sessions[1]!.id), { ...sessions[1]!, endedAt: end.endedAt, endCause: 'GATEWAY_RESTART' });
+    assert.equal((await store.sessions.findById(sessions[0]!.id))?.endCause, 'ADMIN_DISCONNECT', 'an ended session keeps its end');
+    const rest = ids(sessions.slice(10));
+    const results = await Promise.all([0, 1, 2].map((k) => store.transaction((tx) => tx.sessions.markEndedMany(k === 1 ? [...rest].reverse() : rest, end))));
+    assert.equal(results.reduce((n, r) => n + r.length, 0), 30);
+    assert.deepEqual(new Set(results.flatMap(ids)), new Set(rest));
+    assert.equal(await store.sessions.countOnline({ gatewayId: gw }), 0);
+    assert.deepEqual(await store.sessions.markEndedMany([], end), []);
+  });
 }

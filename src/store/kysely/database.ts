@@ -118,9 +118,21 @@ export interface WebhookAttemptTable {
   duration_ms: number;
 }
 
+/**
+ * Online sessions per gateway, kept by triggers on `sessions`; a gateway's count is the sum of its
+ * shards (up to 16 on PostgreSQL, so concurrent writers need not wait for each other; shard 0
+ * only on SQLite).
+ */
+export interface SessionOnlineCountTable {
+  gateway_id: string;
+  shard: number;
+  n: number;
+}
+
 export interface Database {
   gateways: GatewayTable;
   sessions: SessionTable;
+  session_online_counts: SessionOnlineCountTable;
   api_tokens: ApiTokenTable;
   audit_events: AuditEventTable;
   webhooks: WebhookTable;

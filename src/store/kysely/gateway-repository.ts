@@ -55,13 +55,16 @@ export class KyselyGatewayRepository implements GatewayRepository {
       .execute();
   }
 
-  /** Gateways without online sessions are absent from the map (read them as 0). */
+  /**
+   * Gateways without online sessions are absent from the map (read them as 0). Sums the counter rows
+   * the triggers on `sessions` keep, rather than counting the online sessions.
+   */
   async onlineCounts(): Promise<Map<string, number>> {
     const rows = await this.db
-      .selectFrom('sessions')
-      .select((eb) => ['gateway_id', eb.fn.countAll<number>().as('n')])
-      .where('ended_at', 'is', null)
+      .selectFrom('session_online_counts')
+      .select((eb) => ['gateway_id', eb.fn.sum<number>('n').as('n')])
       .groupBy('gateway_id')
+      .having((eb) => eb.fn.sum('n'), '<>', 0)
       .execute();
     return new Map(rows.map((r) => [r.gateway_id, Number(r.n)]));
   }

@@ -64,7 +64,7 @@ async function migrate(db: Kysely<Database>, dialect: DialectName, logger?: Stor
 
 function repositories(db: Kysely<Database>, dialect: DialectName, cache: ReadCache | null = null): StoreTx {
   return {
-    sessions: cache ? new CachedSessionRepository(db, cache) : new KyselySessionRepository(db),
+    sessions: cache ? new CachedSessionRepository(db, cache) : new KyselySessionRepository(db, dialect),
     gateways: cache ? new CachedGatewayRepository(db, cache) : new KyselyGatewayRepository(db),
     tokens: cache ? new CachedTokenRepository(db, cache) : new KyselyTokenRepository(db),
     audit: new KyselyAuditRepository(db),

@@ -117,7 +117,7 @@ function tableOf(node: OperationNode | undefined): string | undefined {
 /** The store's own (not transaction-bound) sessions repository, with its online reads cached. */
 export class CachedSessionRepository extends KyselySessionRepository {
   constructor(db: Kysely<Database>, private readonly cache: ReadCache) {
-    super(db);
+    super(db, 'sqlite');
   }
 
   override listOnline(args: { first: number; after?: Keyset | null; filter?: SessionFilter }): Promise<Page<Session>> {

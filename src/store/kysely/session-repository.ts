@@ -1,8 +1,8 @@
-import type { ExpressionBuilder, Expression, Kysely, Selectable, SqlBool } from 'kysely';
+import { sql, type ExpressionBuilder, type Expression, type Kysely, type Selectable, type SqlBool } from 'kysely';
 import type { Protocol } from '../../domain/gateway.js';
 import { ipOf, type EndCause, type Session, type SessionReport } from '../../domain/session.js';
-import type { Keyset, Page, SessionEnd, SessionFilter, SessionRepository } from '../store.js';
-import type { Database, SessionTable } from './database.js';
+import type { Keyset, Page, SessionEnd, SessionFilter, SessionRepository, SessionStats } from '../store.js';
+import type { Database, DialectName, SessionTable } from './database.js';
 import { checkFirst, pageLimit, toPage } from './page.js';
 
 type Sessions = ExpressionBuilder<Database, 'sessions'>;
@@ -12,7 +12,10 @@ type Sessions = ExpressionBuilder<Database, 'sessions'>;
  * query carries that condition, so each can use the partial indexes of the initial migration.
  */
 export class KyselySessionRepository implements SessionRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: DialectName,
+  ) {}
 
   async insert(session: Session): Promise<void> {
     await this.db.insertInto('sessions').values(toRow(session)).execute();
@@ -67,7 +70,20 @@ export class KyselySessionRepository implements SessionRepository {
     return toPage(rows.map(toSession), args.first);
   }
 
+  /**
+   * Unfiltered or by gateway alone: the sum of the counter rows the triggers keep (a few per gateway;
+   * see the online-counters migration). Any other filter counts the matching online rows.
+   */
   async countOnline(filter?: SessionFilter): Promise<number> {
+    const gatewayId = filter?.gatewayId;
+    if (Object.entries(filter ?? {}).every(([key, value]) => key === 'gatewayId' || value === undefined)) {
+      const counted = await this.db
+        .selectFrom('session_online_counts')
+        .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('n'), eb.lit(0)).as('n'))
+        .$if(gatewayId !== undefined, (qb) => qb.where('gateway_id', '=', gatewayId!))
+        .executeTakeFirstOrThrow();
+      return Number(counted.n);
+    }
     const row = await this.db
       .selectFrom('sessions')
       .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -141,6 +157,88 @@ export class KyselySessionRepository implements SessionRepository {
       .execute();
     return rows.map(toSession);
   }
+
+  async listOnlineStatsByGateway(gatewayId: string): Promise<SessionStats[]> {
+    const rows = await this.db
+      .selectFrom('sessions')
+      .select(['id', 'ref', 'bytes_received', 'bytes_sent', 'last_seen_at'])
+      .where('gateway_id', '=', gatewayId)
+      .where('ended_at', 'is', null)
+      .execute();
+    return rows.map((r) => ({ id: r.id, ref: r.ref, bytesReceived: r.bytes_received, bytesSent: r.bytes_sent, lastSeenAt: r.last_seen_at }));
+  }
+
+  /**
+   * Multi-row `insertIfAbsent`: RETURNING names the rows this statement wrote (a conflicting row is
+   * skipped and not returned). Sorted by (gateway, ref), so concurrent callers inserting the same
+   * refs take the unique index's locks in the same order and wait for each other, never deadlock.
+   */
+  async insertManyIfAbsent(sessions: Session[]): Promise<Set<string>> {
+    const inserted = new Set<string>();
+    const rows = sessions.map(toRow).sort((a, b) => compare(a.gateway_id, b.gateway_id) || compare(a.ref, b.ref));
+    for (const part of statements(rows, Object.keys(rows[0] ?? {}).length)) {
+      const result = await this.db
+        .insertInto('sessions')
+        .values(part)
+        .onConflict((oc) => oc.columns(['gateway_id', 'ref']).doNothing())
+        .returning('id')
+        .execute();
+      for (const r of result) inserted.add(r.id);
+    }
+    return inserted;
+  }
+
+  /**
+   * PostgreSQL: one UPDATE ... FROM (VALUES ...) per statement, not a round trip per row; the casts
+   * give it the parameters' types. SQLite runs in-process, where the same statement measured 7x
+   * slower than an UPDATE per row (5 s against 0.7 s for 100k rows), so it gets one per row.
+   */
+  async updateStatsMany(stats: Omit<SessionStats, 'ref'>[]): Promise<void> {
+    if (this.dialect === 'sqlite') {
+      for (const s of stats) await this.updateStats(s.id, s);
+      return;
+    }
+    for (const part of statements(stats, 4)) {
+      const values = sql.join(part.map((s) => sql`(cast(${s.id} as text), cast(${s.bytesReceived} as bigint), cast(${s.bytesSent} as bigint), cast(${s.lastSeenAt} as bigint))`));
+      await sql`update sessions set bytes_received = v.column2, bytes_sent = v.column3, last_seen_at = v.column4
+        from (values ${values}) as v where sessions.id = v.column1 and sessions.ended_at is null`.execute(this.db);
+    }
+  }
+
+  /** The conditional UPDATE of `markEnded`, for many ids: RETURNING names the rows this call ended. */
+  async markEndedMany(ids: string[], end: SessionEnd): Promise<Session[]> {
+    const ended: Session[] = [];
+    for (const part of statements([...ids].sort(compare), 1)) {
+      const rows = await this.db
+        .updateTable('sessions')
+        .set({
+          ended_at: end.endedAt,
+          end_cause: end.cause,
+          ended_by_token_id: end.endedByTokenId ?? null,
+          ended_by_name: end.endedByName ?? null,
+          end_reason: end.endReason ?? null,
+        })
+        .where('id', 'in', part)
+        .where('ended_at', 'is', null)
+        .returningAll()
+        .execute();
+      for (const r of rows) ended.push(toSession(r));
+    }
+    return ended;
+  }
+}
+
+/** Host parameters per statement: below SQLite's 32,766 and PostgreSQL's 65,535. */
+const MAX_PARAMETERS = 30_000;
+
+/** `rows` in slices that each fit one statement of `perRow` parameters a row. */
+function* statements<T>(rows: T[], perRow: number): Generator<T[]> {
+  const size = Math.max(1, Math.floor(MAX_PARAMETERS / perRow));
+  for (let i = 0; i < rows.length; i += size) yield rows.slice(i, i + size);
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function onlineMatching(eb: Sessions, filter: SessionFilter | undefined): Expression<SqlBool>[] {

@@ -2,6 +2,7 @@ import type { Migration, MigrationProvider } from 'kysely';
 import type { DialectName, MigrationDb } from '../database.js';
 import * as initialSchema from './202611291500-initial-schema.js';
 import * as webhooks from './202611291600-webhooks.js';
+import * as onlineCounters from './202611292000-online-counters.js';
 
 /** One migration file: forward only; a fix is a new file, never an edit of an applied one. */
 interface MigrationModule {
@@ -16,6 +17,7 @@ interface MigrationModule {
 const MIGRATIONS: Record<string, MigrationModule> = {
   '202611291500-initial-schema': initialSchema,
   '202611291600-webhooks': webhooks,
+  '202611292000-online-counters': onlineCounters,
 };
 
 /**

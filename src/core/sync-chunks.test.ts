@@ -1,0 +1,216 @@
+/**
+ * Snapshots larger than one transaction: applied chunk by chunk, each session is still created,
+ * refreshed or ended once and announced once (also with two replicas on PostgreSQL), and reads of
+ * the store run between the chunks instead of waiting for the whole snapshot.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { createFreshPostgresDatabase, postgresSkipReason } from '../../test/support/postgres.js';
+import { subjects } from '../bus/bus.js';
+import { MemoryBus } from '../bus/memory/memory-bus.js';
+import type { SessionReport } from '../domain/session.js';
+import { openStore } from '../store/kysely/kysely-store.js';
+import type { Store } from '../store/store.js';
+import { silentLogger } from './logger.js';
+import type { GatewayReport } from './reports.js';
+import type { SessionEvent } from './session-events.js';
+import { SessionSync } from './sync.js';
+
+const gateway = { name: 'Chunks', region: 'test', protocol: 'openvpn' as const, mode: 'observe' as const };
+const T = Date.now();
+let seq = 0;
+
+function session(ref: string, bytes = 0): SessionReport {
+  return {
+    ref, userName: `u-${ref}`, commonName: `u-${ref}`, clientAddress: '127.0.0.1:5000', virtualAddress: '10.9.0.2',
+    virtualAddress6: null, connectedAt: T, bytesReceived: bytes, bytesSent: bytes, clientVersion: null, clientPlatform: null,
+  };
+}
+
+function snapshot(gatewayId: string, at: number, sessions: SessionReport[]): GatewayReport {
+  return { type: 'snapshot', gatewayId, agentId: 'agt_test', seq: ++seq, at, gateway, daemonStartedAt: T, sessions };
+}
+
+function connected(gatewayId: string, at: number, s: SessionReport): GatewayReport {
+  return { type: 'connected', gatewayId, agentId: 'agt_test', seq: ++seq, at, session: s };
+}
+
+const refs = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}:${i}`);
+
+/** Session events of one gateway, by type and ref. */
+function recorder(bus: MemoryBus, gatewayId: string) {
+  const events: SessionEvent[] = [];
+  bus.subscribe(subjects.sessionEvents, (e) => {
+    if ((e as SessionEvent).session.gatewayId === gatewayId) events.push(e as SessionEvent);
+  });
+  const of = (type: SessionEvent['type']) => events.filter((e) => e.type === type).map((e) => e.session.ref);
+  return { events, connected: () => of('session.connected'), disconnected: () => of('session.disconnected') };
+}
+
+const sorted = (xs: string[]) => [...xs].sort();
+
+describe('session sync: a snapshot larger than one chunk (SQLite)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sb-sync-chunks-'));
+  let store: Store;
+  const bus = new MemoryBus();
+  before(async () => {
+    store = await openStore(`sqlite:${join(dir, 'sync.db')}`);
+  });
+  after(async () => {
+    await bus.close();
+    await store?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('creates every new session once, keeps the known ones, ends exactly the stale ones; each announced once', async () => {
+    const gw = 'gw-chunks';
+    const sync = new SessionSync({ store, bus, logger: silentLogger });
+    const rec = recorder(bus, gw);
+    // Before: 1,500 sessions online (more than a chunk of stale ones), one more ended.
+    const kept = refs('kept', 1_000);
+    const stale = refs('stale', 1_500);
+    await sync.enqueue(snapshot(gw, T + 1_000, [...kept, ...stale, 'gone'].map((ref) => session(ref))));
+    await sync.enqueue({ type: 'disconnected', gatewayId: gw, agentId: 'agt_test', seq: ++seq, at: T + 1_500, ref: 'gone', cause: 'CLIENT_DISCONNECT' });
+    assert.equal(rec.connected().length, 2_501);
+    rec.events.length = 0;
+
+    const added = refs('new', 2_500);
+    // Known sessions spread over the chunks, between new ones; the ended ref must not come back.
+    const reports = [...added.slice(0, 1_200), ...kept, 'gone', ...added.slice(1_200)];
+    await sync.enqueue(snapshot(gw, T + 2_000, reports.map((ref) => session(ref, ref.startsWith('kept') ? 7 : 0))));
+
+    assert.deepEqual(sorted(rec.connected()), sorted(added), 'one session.connected per new session');
+    assert.deepEqual(sorted(rec.disconnected()), sorted(stale), 'one session.disconnected per stale session');
+    const online = await store.sessions.listOnlineByGateway(gw);
+    assert.deepEqual(sorted(online.map((s) => s.ref)), sorted([...kept, ...added]));
+    assert.equal(online.find((s) => s.ref === 'kept:999')?.bytesReceived, 7, 'known sessions refreshed');
+    assert.equal(online.find((s) => s.ref === 'kept:0')?.lastSeenAt, T + 2_000);
+    assert.equal((await store.sessions.findByRef(gw, 'stale:1499'))?.endCause, 'CLIENT_DISCONNECT');
+    assert.notEqual((await store.sessions.findByRef(gw, 'gone'))?.endedAt, null, 'an ended session never comes back');
+
+    // The same snapshot again changes nothing and announces nothing.
+    rec.events.length = 0;
+    await sync.enqueue(snapshot(gw, T + 3_000, reports.map((ref) => session(ref, ref.startsWith('kept') ? 7 : 0))));
+    assert.deepEqual(rec.events, []);
+    assert.equal(await store.sessions.countOnline({ gatewayId: gw }), 3_500);
+  });
+
+  test('a snapshot rewrites idle sessions only once their last-seen is a minute old', async () => {
+    const gw = 'gw-idle';
+    const sync = new SessionSync({ store, bus, logger: silentLogger });
+    await sync.enqueue(snapshot(gw, T, [session('idle'), session('busy')]));
+    await sync.enqueue(snapshot(gw, T + 10_000, [session('idle'), session('busy', 99)]));
+    const seen = async (ref: string) => (await store.sessions.findByRef(gw, ref))?.lastSeenAt;
+    assert.equal(await seen('idle'), T, 'counters did not move: not rewritten');
+    assert.equal(await seen('busy'), T + 10_000);
+    await sync.enqueue(snapshot(gw, T + 60_000, [session('idle'), session('busy', 99)]));
+    assert.equal(await seen('idle'), T + 60_000, 'a minute old: refreshed');
+    assert.equal(await seen('busy'), T + 10_000);
+  });
+
+  test('reads of the store run between the chunks of a 5,000-session snapshot', async () => {
+    const gw = 'gw-busy';
+    const sync = new SessionSync({ store, bus, logger: silentLogger });
+    let done = false;
+    const applying = sync.enqueue(snapshot(gw, T, refs('r', 5_000).map((ref) => session(ref)))).then(() => {
+      done = true;
+    });
+    const seen: number[] = [];
+    while (!done) {
+      // Paced like requests from the network (SQLite queries never leave the microtask queue).
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      const n = await store.sessions.countOnline({ gatewayId: gw });
+      if (!done) seen.push(n);
+    }
+    await applying;
+    assert.ok(seen.some((n) => n > 0 && n < 5_000), `a read saw the snapshot partly applied (saw ${[...new Set(seen)].join(', ')})`);
+    assert.equal(await store.sessions.countOnline({ gatewayId: gw }), 5_000);
+  });
+
+  test('a burst of connects (one multi-row insert per run) creates each once, refreshes repeats, never revives', async () => {
+    const gw = 'gw-burst';
+    const sync = new SessionSync({ store, bus, logger: silentLogger });
+    const rec = recorder(bus, gw);
+    await sync.enqueue(snapshot(gw, T, [session('old')]));
+    await sync.enqueue({ type: 'disconnected', gatewayId: gw, agentId: 'agt_test', seq: ++seq, at: T + 1, ref: 'old', cause: 'CLIENT_DISCONNECT' });
+    rec.events.length = 0;
+    const burst = refs('b', 1_200);
+    // Enqueued in one tick: they wait together and are applied as runs of `connected` reports.
+    const all = [...burst.map((ref, i) => sync.enqueue(connected(gw, T + 10 + i, session(ref)))),
+      sync.enqueue(connected(gw, T + 5_000, session('b:3', 42))), sync.enqueue(connected(gw, T + 5_001, session('old')))];
+    await Promise.all(all);
+    assert.deepEqual(sorted(rec.connected()), sorted(burst));
+    assert.equal((await store.sessions.findByRef(gw, 'b:3'))?.bytesReceived, 42, 'a repeated report refreshes');
+    assert.notEqual((await store.sessions.findByRef(gw, 'old'))?.endedAt, null);
+    assert.equal(await store.sessions.countOnline({ gatewayId: gw }), 1_200);
+  });
+
+  test('a burst of disconnects shares transactions; each ends once, the admin echo is not announced', async () => {
+    const gw = 'gw-burst-end';
+    const sync = new SessionSync({ store, bus, logger: silentLogger });
+    const rec = recorder(bus, gw);
+    const leaving = refs('d', 600);
+    await sync.enqueue(snapshot(gw, T, [...leaving, 'stay'].map((ref) => session(ref))));
+    rec.events.length = 0;
+    let transactions = 0;
+    const counting = Object.create(store, { transaction: { value: (fn: Parameters<Store['transaction']>[0]) => (transactions++, store.transaction(fn)) } }) as Store;
+    const burstSync = new SessionSync({ store: counting, bus, logger: silentLogger });
+    const end = (ref: string, i: number, cause: 'CLIENT_DISCONNECT' | 'ADMIN_DISCONNECT'): GatewayReport =>
+      ({ type: 'disconnected', gatewayId: gw, agentId: 'agt_test', seq: ++seq, at: T + 10 + i, ref, cause, bytesReceived: 7, bytesSent: 8 });
+    // Enqueued in one tick; the same ref twice (a repeated report) ends it once.
+    await Promise.all([...leaving.map((ref, i) => burstSync.enqueue(end(ref, i, i < 100 ? 'ADMIN_DISCONNECT' : 'CLIENT_DISCONNECT'))),
+      burstSync.enqueue(end('d:500', 900, 'CLIENT_DISCONNECT'))]);
+    assert.ok(transactions <= 4, `600 disconnects in ${transactions} transactions`);
+    assert.deepEqual(sorted(rec.disconnected()), sorted(leaving.slice(100)), 'client disconnects announced once each; admin echoes not');
+    assert.equal(await store.sessions.countOnline({ gatewayId: gw }), 1);
+    const ended = await store.sessions.findByRef(gw, 'd:500');
+    assert.equal(ended?.endCause, 'CLIENT_DISCONNECT');
+    assert.equal(ended?.bytesSent, 8);
+    assert.equal((await store.sessions.findByRef(gw, 'd:5'))?.endCause, 'ADMIN_DISCONNECT');
+    assert.equal((await store.sessions.findByRef(gw, 'stay'))?.endedAt, null);
+    void sync;
+  });
+});
+
+const skip = await postgresSkipReason();
+
+describe('session sync: two replicas apply the same big snapshot (PostgreSQL)', { skip }, () => {
+  let db: Awaited<ReturnType<typeof createFreshPostgresDatabase>>;
+  let storeA: Store;
+  let storeB: Store;
+  const bus = new MemoryBus();
+  before(async () => {
+    db = await createFreshPostgresDatabase();
+    storeA = await openStore(db.url);
+    storeB = await openStore(db.url);
+  });
+  after(async () => {
+    await bus.close();
+    await storeA?.close();
+    await storeB?.close();
+    await db?.drop();
+  });
+
+  test('each session is created once and announced once; the stale ones end once', async () => {
+    const gw = 'gw-rep-big';
+    const syncA = new SessionSync({ store: storeA, bus, logger: silentLogger });
+    const syncB = new SessionSync({ store: storeB, bus, logger: silentLogger });
+    const rec = recorder(bus, gw);
+    const first = snapshot(gw, T, refs('a', 3_500).map((ref) => session(ref)));
+    await Promise.all([syncA.enqueue(first), syncB.enqueue(first)]);
+    assert.deepEqual(sorted(rec.connected()), sorted(refs('a', 3_500)), 'one session.connected per session, not one per replica');
+
+    // Then: 1,500 of them gone, 2,500 new, the rest with moved counters; both replicas at once.
+    rec.events.length = 0;
+    const second = snapshot(gw, T + 10_000, [...refs('a', 3_500).slice(1_500).map((ref) => session(ref, 5)), ...refs('b', 2_500).map((ref) => session(ref))]);
+    await Promise.all([syncA.enqueue(second), syncB.enqueue(second)]);
+    assert.deepEqual(sorted(rec.connected()), sorted(refs('b', 2_500)));
+    assert.deepEqual(sorted(rec.disconnected()), sorted(refs('a', 3_500).slice(0, 1_500)));
+    const online = await storeA.sessions.listOnlineByGateway(gw);
+    assert.equal(online.length, 4_500);
+    assert.ok(online.filter((s) => s.ref.startsWith('a:')).every((s) => s.bytesReceived === 5 && s.lastSeenAt === T + 10_000));
+  });
+});

@@ -1,0 +1,171 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { sql } from 'kysely';
+import { KyselyStore } from '../kysely/kysely-store.js';
+import type { SessionEnd, Store } from '../store.js';
+import { T0, freshGateway, makeSession, type ContractContext } from './fixtures.js';
+
+const ECHO: SessionEnd = { endedAt: T0 + 10, cause: 'ADMIN_DISCONNECT' };
+const ADMIN: SessionEnd = { endedAt: T0 + 20, cause: 'ADMIN_DISCONNECT', endedByTokenId: 'tok_aaaaaaaaaaaa', endedByName: 'ops', endReason: 'abuse' };
+
+function kysely(store: Store): KyselyStore {
+  assert.ok(store instanceof KyselyStore);
+  return store;
+}
+
+/** COUNT(*) over the online rows, what the counter table must always agree with. */
+async function groundTruth(store: Store, gatewayId?: string): Promise<number> {
+  const where = gatewayId === undefined ? sql`` : sql`and gateway_id = ${gatewayId}`;
+  const { rows } = await sql<{ n: number | string }>`select count(*) as n from sessions where ended_at is null ${where}`.execute(kysely(store).db);
+  return Number(rows[0]!.n);
+}
+
+/** Every count the store answers from the counters equals the ground truth, for these gateways and in total. */
+async function assertExact(store: Store, gateways: string[], expected?: number[]): Promise<void> {
+  const counts = await store.gateways.onlineCounts();
+  for (const [i, gw] of gateways.entries()) {
+    const truth = await groundTruth(store, gw);
+    if (expected) assert.equal(truth, expected[i], `ground truth of ${gw}`);
+    assert.equal(await store.sessions.countOnline({ gatewayId: gw }), truth, `countOnline of ${gw}`);
+    assert.equal(counts.get(gw) ?? 0, truth, `onlineCounts of ${gw}`);
+    assert.equal(counts.has(gw), truth !== 0, 'a gateway with none online is absent');
+  }
+  assert.equal(await store.sessions.countOnline(), await groundTruth(store), 'countOnline()');
+  assert.equal(await store.sessions.countOnline({}), await groundTruth(store), 'countOnline({})');
+}
+
+/**
+ * The online counts that the database keeps in a counter table by triggers: exact after every kind
+ * of write, rolled back with their transaction, and exact under concurrent writers.
+ */
+export function onlineCountContract(ctx: ContractContext): void {
+  test('online counts follow inserts, insertIfAbsent conflicts, ends and claimed echoes', async () => {
+    const store = ctx.store();
+    const gw = await freshGateway(store);
+    const other = await freshGateway(store);
+    const sessions = [makeSession(gw), makeSession(gw), makeSession(gw), makeSession(other)];
+    for (const s of sessions) await store.sessions.insert(s);
+    await assertExact(store, [gw, other], [3, 1]);
+
+    // A conflicting ref inserts nothing and counts nothing; an already ended row is not online.
+    assert.equal(await store.sessions.insertIfAbsent({ ...makeSession(gw), ref: sessions[0]!.ref }), false);
+    assert.equal(await store.sessions.insertIfAbsent(makeSession(gw)), true);
+    await store.sessions.insert(makeSession(gw, { endedAt: T0 + 1, endCause: 'CLIENT_DISCONNECT' }));
+    await assertExact(store, [gw, other], [4, 1]);
+
+    assert.equal(await store.sessions.markEnded(sessions[0]!.id, { endedAt: T0 + 5, cause: 'CLIENT_DISCONNECT' }), true);
+    assert.equal(await store.sessions.markEnded(sessions[0]!.id, { endedAt: T0 + 6, cause: 'CLIENT_DISCONNECT' }), false);
+    await assertExact(store, [gw, other], [3, 1]);
+
+    // The echo ends the session once; claiming it rewrites an ended row and must not count again.
+    assert.equal(await store.sessions.markEnded(sessions[1]!.id, ECHO), true);
+    assert.equal(await store.sessions.markEnded(sessions[1]!.id, ADMIN, { claimEcho: true }), true);
+    assert.equal(await store.sessions.markEnded(sessions[2]!.id, ADMIN, { claimEcho: true }), true);
+    await assertExact(store, [gw, other], [1, 1]);
+
+    // Stats updates leave the counts alone; a filter beyond the gateway still counts rows.
+    await store.sessions.updateStats(sessions[3]!.id, { bytesReceived: 5, bytesSent: 6, lastSeenAt: T0 + 30 });
+    assert.equal(await store.sessions.markEnded(sessions[3]!.id, { endedAt: T0 + 40, cause: 'GATEWAY_RESTART' }), true);
+    await assertExact(store, [gw, other], [1, 0]);
+    assert.equal(await store.sessions.countOnline({ gatewayId: gw, protocol: 'openvpn' }), 1);
+    assert.equal(await store.sessions.countOnline({ gatewayId: gw, userName: undefined }), 1);
+  });
+
+  test('online counts: a rolled-back transaction leaves them as they were', async () => {
+    const store = ctx.store();
+    const gw = await freshGateway(store);
+    const kept = [makeSession(gw), makeSession(gw)];
+    for (const s of kept) await store.sessions.insert(s);
+    await assert.rejects(
+      store.transaction(async (tx) => {
+        await tx.sessions.insert(makeSession(gw));
+        await tx.sessions.insertIfAbsent(makeSession(gw));
+        await tx.sessions.markEnded(kept[0]!.id, { endedAt: T0 + 1, cause: 'CLIENT_DISCONNECT' });
+        assert.equal(await tx.sessions.countOnline({ gatewayId: gw }), 3, 'the transaction sees its own counts');
+        throw new Error('roll back');
+      }),
+      /roll back/,
+    );
+    await assertExact(store, [gw], [2]);
+  });
+
+  test('online counts: rows deleted or moved to another gateway', async () => {
+    const store = ctx.store();
+    const db = kysely(store).db;
+    const gw = await freshGateway(store);
+    const other = await freshGateway(store);
+    const [a, b, c] = [makeSession(gw), makeSession(gw), makeSession(gw, { endedAt: T0 + 1, endCause: 'CLIENT_DISCONNECT' })];
+    for (const s of [a!, b!, c!]) await store.sessions.insert(s);
+    await db.updateTable('sessions').set({ gateway_id: other }).where('id', 'in', [a!.id, c!.id]).execute();
+    await assertExact(store, [gw, other], [1, 1]);
+    await db.updateTable('sessions').set({ ended_at: null, end_cause: null }).where('id', '=', c!.id).execute();
+    await assertExact(store, [gw, other], [1, 2]);
+    await db.deleteFrom('sessions').where('gateway_id', 'in', [gw, other]).execute();
+    await assertExact(store, [gw, other], [0, 0]);
+  });
+
+  test('online counts stay exact under 8 concurrent transactions writing the same gateway', async () => {
+    const store = ctx.store();
+    const gw = await freshGateway(store);
+    const existing = Array.from({ length: 40 }, () => makeSession(gw));
+    for (const s of existing) await store.sessions.insert(s);
+    // Each transaction inserts 20 and ends 10 (5 of its own, 5 of the existing ones, which a plain
+    // markEnded beside it races for); on PostgreSQL each runs on its own pooled connection.
+    const writers = Array.from({ length: 8 }, (_, w) =>
+      store.transaction(async (tx) => {
+        const mine = Array.from({ length: 20 }, () => makeSession(gw));
+        for (const s of mine.slice(0, 10)) await tx.sessions.insert(s);
+        await sleep(5);
+        for (const s of mine.slice(10)) await tx.sessions.insertIfAbsent(s);
+        for (const s of mine.slice(0, 5)) await tx.sessions.markEnded(s.id, { endedAt: T0 + 1, cause: 'CLIENT_DISCONNECT' });
+        for (const s of existing.slice(w * 5, w * 5 + 5)) await tx.sessions.markEnded(s.id, { endedAt: T0 + 2, cause: 'GATEWAY_RESTART' });
+      }),
+    );
+    const racers = existing.map((s) => store.sessions.markEnded(s.id, { endedAt: T0 + 3, cause: 'CLIENT_DISCONNECT' }));
+    await Promise.all([...writers, ...racers]);
+    // 40 existing all end (by a transaction or a racer); 8 × 20 inserted, 8 × 5 of them ended.
+    await assertExact(store, [gw], [8 * 15]);
+    if (store.dialect === 'postgres') {
+      const { rows } = await sql<{ shards: number | string }>`
+        select count(distinct shard) as shards from session_online_counts where gateway_id = ${gw}`.execute(kysely(store).db);
+      assert.ok(Number(rows[0]!.shards) > 1, 'concurrent writers add to different shards');
+    }
+  });
+
+  test('online counts: writes beside an open transaction of the same gateway do not wait for it', async () => {
+    const store = ctx.store();
+    const gw = await freshGateway(store);
+    const existing = Array.from({ length: 16 }, () => makeSession(gw));
+    for (const s of existing) await store.sessions.insert(s);
+    let wrote!: () => void;
+    let release!: () => void;
+    const written = new Promise<void>((resolve) => (wrote = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    // A holds a counter row of the gateway until it commits, like a long sync batch.
+    const a = store.transaction(async (tx) => {
+      await tx.sessions.insert(makeSession(gw));
+      wrote();
+      await released;
+    });
+    await written;
+    const beside = (async () => {
+      for (const s of existing) {
+        await store.sessions.insert(makeSession(gw));
+        await store.sessions.markEnded(s.id, { endedAt: T0 + 1, cause: 'CLIENT_DISCONNECT' });
+      }
+      return 'done';
+    })();
+    try {
+      // SQLite has one connection: there the writes queue behind A by design.
+      if (store.dialect === 'postgres') {
+        assert.equal(await Promise.race([beside, sleep(5_000).then(() => 'waited')]), 'done');
+      }
+    } finally {
+      release();
+    }
+    await a;
+    assert.equal(await beside, 'done');
+    await assertExact(store, [gw], [17]);
+  });
+}
