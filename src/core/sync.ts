@@ -3,7 +3,7 @@ import { newSessionId, userIdFor } from '../domain/ids.js';
 import type { EndCause, Session, SessionReport } from '../domain/session.js';
 import type { Protocol } from '../domain/gateway.js';
 import { subjects, type Bus, type Unsubscribe } from '../bus/bus.js';
-import type { SessionStats, Store, StoreTx } from '../store/store.js';
+import type { SessionEnd, SessionStats, Store, StoreTx } from '../store/store.js';
 import { SYSTEM_ACTOR } from '../domain/actor.js';
 import { auditEvent } from './audit.js';
 import type { Logger } from './logger.js';
@@ -174,10 +174,10 @@ export class SessionSync {
   private async endReported(tx: StoreTx, r: Extract<GatewayReport, { type: 'disconnected' }>): Promise<SessionEvent[]> {
     const s = await tx.sessions.findByRef(r.gatewayId, r.ref);
     if (!s || s.endedAt !== null) return [];
-    if (r.bytesReceived !== undefined && r.bytesSent !== undefined) {
-      await tx.sessions.updateStats(s.id, { bytesReceived: r.bytesReceived, bytesSent: r.bytesSent, lastSeenAt: r.at });
-    }
-    const ended = await this.end(tx, s, r.cause, r.at);
+    const finalStats = r.bytesReceived !== undefined && r.bytesSent !== undefined
+      ? { bytesReceived: r.bytesReceived, bytesSent: r.bytesSent, lastSeenAt: r.at }
+      : undefined;
+    const ended = await this.end(tx, finalStats ? { ...s, ...finalStats } : s, r.cause, r.at, finalStats);
     // The echo of an admin disconnect: core publishes that event itself, with its actor.
     return ended && r.cause !== 'ADMIN_DISCONNECT' ? [ended] : [];
   }
@@ -294,8 +294,8 @@ export class SessionSync {
     return [sessionEvent('session.connected', session)];
   }
 
-  private async end(tx: StoreTx, s: Session, cause: EndCause, at: number): Promise<SessionEvent | null> {
-    const changed = await tx.sessions.markEnded(s.id, { endedAt: at, cause });
+  private async end(tx: StoreTx, s: Session, cause: EndCause, at: number, finalStats?: SessionEnd['finalStats']): Promise<SessionEvent | null> {
+    const changed = await tx.sessions.markEnded(s.id, { endedAt: at, cause, finalStats });
     if (!changed) return null;
     return sessionEvent('session.disconnected', { ...s, endedAt: at, endCause: cause });
   }

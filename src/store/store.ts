@@ -37,6 +37,8 @@ export interface SessionEnd {
   endedByTokenId?: string | null;
   endedByName?: string | null;
   endReason?: string | null;
+  /** The daemon's last counters, written with the end (`markEnded` only): one statement, not two. */
+  finalStats?: Pick<SessionReport, 'bytesReceived' | 'bytesSent'> & { lastSeenAt: number };
 }
 
 export interface SessionRepository {

@@ -75,6 +75,20 @@ export function sessionContract(ctx: ContractContext): void {
     assert.equal((await store.sessions.findById(s.id))?.bytesReceived, 4_294_967_296);
   });
 
+  test('markEnded with finalStats writes the last counters with the end, only when it ends the session', async () => {
+    const store = ctx.store();
+    const gw = await freshGateway(store);
+    const s = makeSession(gw);
+    await store.sessions.insert(s);
+    const finalStats = { bytesReceived: 5_000_000_001, bytesSent: 12, lastSeenAt: T0 + 9_000 };
+    assert.equal(await store.sessions.markEnded(s.id, { endedAt: T0 + 9_000, cause: 'CLIENT_DISCONNECT', finalStats }), true);
+    const ended = await store.sessions.findById(s.id);
+    assert.deepEqual([ended?.bytesReceived, ended?.bytesSent, ended?.lastSeenAt, ended?.endedAt], [5_000_000_001, 12, T0 + 9_000, T0 + 9_000]);
+    const again = { bytesReceived: 1, bytesSent: 1, lastSeenAt: T0 + 10_000 };
+    assert.equal(await store.sessions.markEnded(s.id, { endedAt: T0 + 10_000, cause: 'CLIENT_DISCONNECT', finalStats: again }), false);
+    assert.equal((await store.sessions.findById(s.id))?.bytesReceived, 5_000_000_001);
+  });
+
   test('markEnded ends once: history keeps the row, online reads no longer see it', async () => {
     const store = ctx.store();
     const gw = await freshGateway(store);

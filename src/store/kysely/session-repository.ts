@@ -129,6 +129,9 @@ export class KyselySessionRepository implements SessionRepository {
         ended_by_token_id: end.endedByTokenId ?? null,
         ended_by_name: end.endedByName ?? null,
         end_reason: end.endReason ?? null,
+        ...(end.finalStats
+          ? { bytes_received: end.finalStats.bytesReceived, bytes_sent: end.finalStats.bytesSent, last_seen_at: end.finalStats.lastSeenAt }
+          : {}),
       }))
       .where('id', '=', id)
       .where((eb) => {
