@@ -73,10 +73,8 @@ function send(res: ServerResponse, [body, init]: HandlerResponse): number {
   if (text === null) {
     res.end();
   } else {
-    // Encoded once: measuring the length of a string and then writing it would encode it twice.
-    const bytes = Buffer.from(text, 'utf8');
-    res.setHeader('content-length', bytes.length);
-    res.end(bytes);
+    res.setHeader('content-length', Buffer.byteLength(text));
+    res.end(text);
   }
   return init.status;
 }
