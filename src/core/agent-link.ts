@@ -6,6 +6,11 @@ import type { DisconnectReply, DisconnectRequest, GatewayDescriptor, GatewayRepo
 
 /** Agent's slack: it answers a little before the caller's deadline, so a late SUCCESS is not lost. */
 const DEADLINE_MARGIN_MS = 100;
+/**
+ * Sessions per snapshot part: about 250 KB of JSON, a quarter of NATS's default 1 MB message limit
+ * even with long names, and one transaction's worth for sync.
+ */
+export const SNAPSHOT_PART_SESSIONS = 1_000;
 
 /**
  * Connects gateway adapters to the bus: every adapter event becomes a GatewayReport, every disconnect
@@ -54,8 +59,16 @@ export class AgentLink {
 
   private report(adapter: GatewayAdapter, event: AdapterEvent): void {
     switch (event.type) {
-      case 'snapshot':
-        return this.send(adapter, { type: 'snapshot', gateway: descriptor(adapter), daemonStartedAt: event.daemonStartedAt, sessions: event.sessions });
+      case 'snapshot': {
+        const { sessions, daemonStartedAt } = event;
+        const count = Math.max(1, Math.ceil(sessions.length / SNAPSHOT_PART_SESSIONS));
+        const id = `snp_${randomId(12)}`;
+        for (let index = 0; index < count; index++) {
+          const part = sessions.slice(index * SNAPSHOT_PART_SESSIONS, (index + 1) * SNAPSHOT_PART_SESSIONS);
+          this.send(adapter, { type: 'snapshot', gateway: descriptor(adapter), daemonStartedAt, sessions: part, ...(count > 1 ? { part: { id, index, count } } : {}) });
+        }
+        return;
+      }
       case 'session-connected':
         return this.send(adapter, { type: 'connected', session: event.session });
       case 'session-disconnected':

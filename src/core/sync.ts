@@ -8,7 +8,7 @@ import { SYSTEM_ACTOR } from '../domain/actor.js';
 import { auditEvent } from './audit.js';
 import type { Logger } from './logger.js';
 import { enqueueWebhookDeliveries } from './webhook-outbox.js';
-import type { GatewayReport } from './reports.js';
+import type { GatewayDescriptor, GatewayReport } from './reports.js';
 import { publishSessionEvent, sessionEvent, type SessionEvent } from './session-events.js';
 
 /** How far ahead of a snapshot a session's last report may be and still count as newer than it. */
@@ -42,6 +42,8 @@ export class SessionSync {
   /** Per gateway: the reports that arrived since its current work started, applied next as one batch. */
   private readonly waiting = new Map<string, { reports: GatewayReport[]; done: Promise<void> }>();
   private unsubscribe: Unsubscribe | null = null;
+  /** Per gateway: a snapshot sent in parts, between its first and its last part. */
+  private readonly snapshots = new Map<string, SnapshotInProgress>();
   private readonly now: () => number;
 
   constructor(private readonly deps: { store: Store; bus: Bus; logger: Logger; now?: () => number }) {
@@ -225,18 +227,56 @@ export class SessionSync {
    * - A delta of this gateway cannot land between chunks: this class applies one gateway's reports
    *   strictly in order (`enqueue`). Another replica's may, as they could before between two
    *   transactions; its row changes are re-checked by the conditional statements.
+   * A large snapshot also arrives in parts (see SnapshotPart); the stale sessions are ended only after
+   * its last part, and only if every part arrived in order.
    */
   private async applySnapshot(r: Extract<GatewayReport, { type: 'snapshot' }>): Promise<void> {
+    const part = r.part ?? { id: '', index: 0, count: 1 };
+    let state: SnapshotInProgress | undefined;
+    if (part.index === 0) {
+      state = await this.beginSnapshot(r, part.id);
+    } else {
+      state = this.snapshots.get(r.gatewayId);
+      if (state?.id !== part.id || state.next !== part.index) {
+        // A part went missing (the bus delivers at most once): the snapshot cannot say which
+        // sessions are gone. Its parts so far created and refreshed sessions; the next one heals.
+        // A stray part of another snapshot is dropped without abandoning the one in progress.
+        if (state?.id === part.id) this.snapshots.delete(r.gatewayId);
+        this.deps.logger.warn({ gatewayId: r.gatewayId, part: part.index, of: part.count }, 'snapshot part out of order or missing; sessions it lacks are left for the next snapshot');
+        return;
+      }
+    }
+    this.snapshots.delete(r.gatewayId);
+    await this.applySnapshotSessions(r, state);
+    state.next = part.index + 1;
+    if (state.next < part.count) {
+      this.snapshots.set(r.gatewayId, state);
+      return;
+    }
+    await this.endUnlisted(state);
+  }
+
+  /** The first (or only) part: the gateway's status, restart detection, and its online sessions. */
+  private async beginSnapshot(r: Extract<GatewayReport, { type: 'snapshot' }>, id: string): Promise<SnapshotInProgress> {
     const gateway = { id: r.gatewayId, ...r.gateway };
-    const { restarted, online } = await this.deps.store.transaction(async (tx) => {
+    return this.deps.store.transaction(async (tx) => {
       const before = await tx.gateways.findById(r.gatewayId);
       await tx.gateways.upsert(gateway);
       await tx.gateways.setAgentStatus(r.gatewayId, { agentConnected: true, lastSeenAt: this.now(), daemonStartedAt: r.daemonStartedAt });
       return {
+        id,
+        next: 0,
+        at: r.at,
+        gateway,
         restarted: before?.daemonStartedAt != null && r.daemonStartedAt !== null && before.daemonStartedAt !== r.daemonStartedAt,
         online: new Map((await tx.sessions.listOnlineStatsByGateway(r.gatewayId)).map((s) => [s.ref, s])),
       };
     });
+  }
+
+  /** Creates the part's new sessions and refreshes its known ones, a chunk per transaction. */
+  private async applySnapshotSessions(r: Extract<GatewayReport, { type: 'snapshot' }>, state: SnapshotInProgress): Promise<void> {
+    const { online, gateway } = state;
     for (let i = 0; i < r.sessions.length; i += SNAPSHOT_CHUNK) {
       const stats: SessionStats[] = [];
       const fresh = new Map<string, Session>();
@@ -254,7 +294,7 @@ export class SessionSync {
           fresh.set(report.ref, newSession(r.gatewayId, report, r.at, r.gateway.protocol));
         }
       }
-      if (i > 0) await yieldTurn();
+      if (i > 0 || state.next > 0) await yieldTurn();
       await this.publishAll(await this.changing(async (tx) => {
         await tx.gateways.upsert(gateway);
         await tx.sessions.updateStatsMany(stats);
@@ -262,17 +302,22 @@ export class SessionSync {
         return [...fresh.values()].filter((s) => inserted.has(s.id)).map((s) => sessionEvent('session.connected', s));
       }));
     }
-    const cause: EndCause = restarted ? 'GATEWAY_RESTART' : 'CLIENT_DISCONNECT';
+  }
+
+  /** After the last part: the sessions no part listed have ended. */
+  private async endUnlisted(state: SnapshotInProgress): Promise<void> {
+    const { online, gateway, at } = state;
+    const cause: EndCause = state.restarted ? 'GATEWAY_RESTART' : 'CLIENT_DISCONNECT';
     // Seen in a report newer than this snapshot (a replica that was ahead applied it first): the
     // snapshot cannot speak for it. Agents stamp their reports with strictly increasing `at`.
     // Bounded, so an agent whose clock stepped back cannot keep a gone session alive for long.
-    const stale = [...online.values()].filter((s) => !(s.lastSeenAt >= r.at && s.lastSeenAt - r.at < NEWER_REPORT_WINDOW_MS)).map((s) => s.id);
+    const stale = [...online.values()].filter((s) => !(s.lastSeenAt >= at && s.lastSeenAt - at < NEWER_REPORT_WINDOW_MS)).map((s) => s.id);
     online.clear();
     for (let i = 0; i < stale.length; i += SNAPSHOT_CHUNK) {
       await yieldTurn();
       await this.publishAll(await this.changing(async (tx) => {
         await tx.gateways.upsert(gateway);
-        const ended = await tx.sessions.markEndedMany(stale.slice(i, i + SNAPSHOT_CHUNK), { endedAt: r.at, cause });
+        const ended = await tx.sessions.markEndedMany(stale.slice(i, i + SNAPSHOT_CHUNK), { endedAt: at, cause });
         return ended.map((s) => sessionEvent('session.disconnected', s));
       }));
     }
@@ -353,4 +398,16 @@ function yieldTurn(): Promise<void> {
 /** An audit id fixed by the report it records (agent run + sequence number), the same on every replica. */
 function reportAuditId(r: GatewayReport): string {
   return `aud_${createHash('sha256').update(`${r.gatewayId}:${r.agentId}:${r.seq}`).digest('hex').slice(0, 16)}`;
+}
+
+interface SnapshotInProgress {
+  /** The parts' id ('' for a snapshot in one piece) and the index of the part expected next. */
+  id: string;
+  next: number;
+  /** The first part's time: what "seen after this snapshot" is measured against. */
+  at: number;
+  gateway: GatewayDescriptor & { id: string };
+  restarted: boolean;
+  /** Online sessions no part has listed yet, by ref. */
+  online: Map<string, SessionStats>;
 }
