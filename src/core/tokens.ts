@@ -48,5 +48,6 @@ export async function authenticate(tokens: TokenRepository, bearer: string | nul
     // Best effort: a failed touch must not fail the request.
     tokens.touch(match.id, now).catch(() => {});
   }
-  return { tokenId: match.id, name: match.name, scopes: match.scopes, clientIp: meta.clientIp, userAgent: meta.userAgent };
+  // A copy: the token row may be a cached, shared object (the SQLite read cache).
+  return { tokenId: match.id, name: match.name, scopes: [...match.scopes], clientIp: meta.clientIp, userAgent: meta.userAgent };
 }
