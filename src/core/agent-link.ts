@@ -62,10 +62,10 @@ export class AgentLink {
       case 'snapshot': {
         const { sessions, daemonStartedAt } = event;
         const count = Math.max(1, Math.ceil(sessions.length / SNAPSHOT_PART_SESSIONS));
-        const id = `snp_${randomId(12)}`;
+        const id = count > 1 ? `snp_${randomId(12)}` : null;
         for (let index = 0; index < count; index++) {
           const part = sessions.slice(index * SNAPSHOT_PART_SESSIONS, (index + 1) * SNAPSHOT_PART_SESSIONS);
-          this.send(adapter, { type: 'snapshot', gateway: descriptor(adapter), daemonStartedAt, sessions: part, ...(count > 1 ? { part: { id, index, count } } : {}) });
+          this.send(adapter, { type: 'snapshot', gateway: descriptor(adapter), daemonStartedAt, sessions: part, ...(id ? { part: { id, index, count } } : {}) });
         }
         return;
       }

@@ -171,7 +171,6 @@ describe('session sync: a snapshot larger than one chunk (SQLite)', () => {
     assert.equal(ended?.bytesSent, 8);
     assert.equal((await store.sessions.findByRef(gw, 'd:5'))?.endCause, 'ADMIN_DISCONNECT');
     assert.equal((await store.sessions.findByRef(gw, 'stay'))?.endedAt, null);
-    void sync;
   });
 });
 

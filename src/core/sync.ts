@@ -120,52 +120,50 @@ export class SessionSync {
   }
 
   /** One multi-row insert for the run (all reports of one gateway); the rare known ref one at a time. */
-  private async applyConnectedRun(run: Extract<GatewayReport, { type: 'connected' }>[]): Promise<void> {
-    let events: SessionEvent[];
-    try {
-      events = await this.changing(async (tx) => {
-        const gatewayId = run[0]!.gatewayId;
-        const protocol = (await tx.gateways.findById(gatewayId))?.protocol ?? null;
-        // The first report of a ref creates its session; a later one in the run refreshes it.
-        const first = new Map<string, Session>();
-        const last = new Map<string, Extract<GatewayReport, { type: 'connected' }>>();
-        for (const r of run) {
-          if (!first.has(r.session.ref)) first.set(r.session.ref, newSession(gatewayId, r.session, r.at, protocol));
-          else last.set(r.session.ref, r);
+  private applyConnectedRun(run: Extract<GatewayReport, { type: 'connected' }>[]): Promise<void> {
+    return this.applyRun(run, async (tx) => {
+      const gatewayId = run[0]!.gatewayId;
+      const protocol = (await tx.gateways.findById(gatewayId))?.protocol ?? null;
+      // The first report of a ref creates its session; a later one in the run refreshes it.
+      const first = new Map<string, Session>();
+      const last = new Map<string, Extract<GatewayReport, { type: 'connected' }>>();
+      for (const r of run) {
+        if (!first.has(r.session.ref)) first.set(r.session.ref, newSession(gatewayId, r.session, r.at, protocol));
+        else last.set(r.session.ref, r);
+      }
+      const inserted = await tx.sessions.insertManyIfAbsent([...first.values()]);
+      const all: SessionEvent[] = [];
+      for (const s of first.values()) {
+        const later = last.get(s.ref);
+        if (inserted.has(s.id)) {
+          all.push(sessionEvent('session.connected', s));
+          if (later) await tx.sessions.updateStats(s.id, { bytesReceived: later.session.bytesReceived, bytesSent: later.session.bytesSent, lastSeenAt: later.at });
+        } else {
+          // Known already (another replica inserted it, or it ended): refresh it unless ended.
+          await this.upsertSession(tx, gatewayId, later?.session ?? s, later?.at ?? s.lastSeenAt);
         }
-        const inserted = await tx.sessions.insertManyIfAbsent([...first.values()]);
-        const all: SessionEvent[] = [];
-        for (const s of first.values()) {
-          const later = last.get(s.ref);
-          if (inserted.has(s.id)) {
-            all.push(sessionEvent('session.connected', s));
-            if (later) await tx.sessions.updateStats(s.id, { bytesReceived: later.session.bytesReceived, bytesSent: later.session.bytesSent, lastSeenAt: later.at });
-          } else {
-            // Known already (another replica inserted it, or it ended): refresh it unless ended.
-            await this.upsertSession(tx, gatewayId, later?.session ?? s, later?.at ?? s.lastSeenAt);
-          }
-        }
-        return all;
-      });
-    } catch {
-      for (const r of run) await this.applyOne(r);
-      return;
-    }
-    await this.publishAll(events);
+      }
+      return all;
+    });
   }
 
   /**
    * A run of client disconnects (a wave of admin kills echoed by the daemon, a gateway shedding
-   * clients) in one transaction, like a run of connects; retried report by report if it fails.
+   * clients) in one transaction, like a run of connects.
    */
-  private async applyDisconnectedRun(run: Extract<GatewayReport, { type: 'disconnected' }>[]): Promise<void> {
+  private applyDisconnectedRun(run: Extract<GatewayReport, { type: 'disconnected' }>[]): Promise<void> {
+    return this.applyRun(run, async (tx) => {
+      const all: SessionEvent[] = [];
+      for (const r of run) all.push(...(await this.endReported(tx, r)));
+      return all;
+    });
+  }
+
+  /** A run of reports in one transaction, its events published after commit; if it fails, report by report. */
+  private async applyRun(run: GatewayReport[], apply: (tx: StoreTx) => Promise<SessionEvent[]>): Promise<void> {
     let events: SessionEvent[];
     try {
-      events = await this.changing(async (tx) => {
-        const all: SessionEvent[] = [];
-        for (const r of run) all.push(...(await this.endReported(tx, r)));
-        return all;
-      });
+      events = await this.changing(apply);
     } catch {
       for (const r of run) await this.applyOne(r);
       return;

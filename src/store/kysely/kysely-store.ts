@@ -88,7 +88,7 @@ export class KyselyStore implements Store {
   constructor(
     readonly db: Kysely<Database>,
     readonly dialect: DialectName,
-    private readonly cache: ReadCache | null = null,
+    cache: ReadCache | null = null,
   ) {
     ({ sessions: this.sessions, gateways: this.gateways, tokens: this.tokens, audit: this.audit, webhooks: this.webhooks } = repositories(db, dialect, cache));
   }
@@ -101,9 +101,9 @@ export class KyselyStore implements Store {
    */
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     // Reads inside a transaction go to the database (they must see its own writes), never the cache.
-    const run = this.db.transaction().execute((trx) => fn(repositories(trx, this.dialect)));
-    // Commit or rollback: cached reads taken while it was open are dropped either way.
-    return this.cache ? run.finally(() => this.cache!.invalidate()) : run;
+    // The cache needs nothing at commit or rollback: the plugin dropped what its writes touched, and
+    // other reads waited for SQLite's one connection until the transaction ended.
+    return this.db.transaction().execute((trx) => fn(repositories(trx, this.dialect)));
   }
 
   /** Closes the pool or file. Safe to call twice. */

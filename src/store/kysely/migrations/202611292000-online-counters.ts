@@ -82,37 +82,33 @@ async function postgresTriggers(db: MigrationDb): Promise<void> {
     end
     $$`.execute(db);
 
+  // One function for both: plpgsql plans each query when it first runs, so the branch not taken
+  // never names the transition table its trigger does not have.
   await sql`
-    create function session_online_counts_insert() returns trigger language plpgsql as $$
+    create function session_online_counts_rows() returns trigger language plpgsql as $$
     declare
       r record;
     begin
-      for r in select gateway_id, count(*) as n from new_sessions where ended_at is null group by gateway_id order by gateway_id loop
-        perform session_online_counts_add(r.gateway_id, r.n);
-      end loop;
+      if tg_op = 'INSERT' then
+        for r in select gateway_id, count(*) as n from new_sessions where ended_at is null group by gateway_id order by gateway_id loop
+          perform session_online_counts_add(r.gateway_id, r.n);
+        end loop;
+      else
+        for r in select gateway_id, count(*) as n from old_sessions where ended_at is null group by gateway_id order by gateway_id loop
+          perform session_online_counts_add(r.gateway_id, -r.n);
+        end loop;
+      end if;
       return null;
     end
     $$`.execute(db);
   await sql`
     create trigger sessions_online_count_insert after insert on sessions
     referencing new table as new_sessions
-    for each statement execute function session_online_counts_insert()`.execute(db);
-
-  await sql`
-    create function session_online_counts_delete() returns trigger language plpgsql as $$
-    declare
-      r record;
-    begin
-      for r in select gateway_id, count(*) as n from old_sessions where ended_at is null group by gateway_id order by gateway_id loop
-        perform session_online_counts_add(r.gateway_id, -r.n);
-      end loop;
-      return null;
-    end
-    $$`.execute(db);
+    for each statement execute function session_online_counts_rows()`.execute(db);
   await sql`
     create trigger sessions_online_count_delete after delete on sessions
     referencing old table as old_sessions
-    for each statement execute function session_online_counts_delete()`.execute(db);
+    for each statement execute function session_online_counts_rows()`.execute(db);
 
   // UPDATE: transition tables cannot go with a column list, so they would capture every stats
   // update too (a 20k-row one took about twice as long). Instead a row trigger that fires only when a row
