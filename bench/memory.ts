@@ -1,7 +1,9 @@
 /**
  * Benchmark 5, memory: resident set size of `switchboard start` (compiled JavaScript, SQLite) with
- * 100k online sessions, after they all arrived and after a burst of API reads. Baseline in the same
- * run: the same server with no session. Rounds interleave the two; figures are medians.
+ * 100k online sessions: 2 s after they all arrived, at its peak during a burst of API reads, and 2 s
+ * after that burst. Baseline in the same run: the same server with no session. Rounds interleave the
+ * two; figures are medians. The goal is judged on the two settled readings; the peak under load is
+ * reported beside them.
  */
 import { LoadGenerator } from './lib/load.js';
 import type { BenchOptions, BenchResult } from './lib/result.js';
@@ -15,9 +17,10 @@ export async function memory({ smoke, log }: BenchOptions): Promise<BenchResult>
   const sessions = smoke ? 600 : 100_000;
   const rounds = smoke ? 1 : 3;
   const built = smoke ? undefined : buildServer();
-  const samples: Record<'empty' | 'loaded', { settled: number[]; afterReads: number[] }> = {
-    empty: { settled: [], afterReads: [] },
-    loaded: { settled: [], afterReads: [] },
+  const settleMs = smoke ? 200 : 2000;
+  const samples: Record<'empty' | 'loaded', { settled: number[]; peak: number[]; afterReads: number[] }> = {
+    empty: { settled: [], peak: [], afterReads: [] },
+    loaded: { settled: [], peak: [], afterReads: [] },
   };
   const load = await LoadGenerator.start();
   try {
@@ -25,14 +28,22 @@ export async function memory({ smoke, log }: BenchOptions): Promise<BenchResult>
     for (const kind of r % 2 === 0 ? (['empty', 'loaded'] as const) : (['loaded', 'empty'] as const)) {
       const server = await startSeededServer({ sessions: kind === 'empty' ? 0 : sessions, built });
       try {
-        await new Promise((res) => setTimeout(res, smoke ? 200 : 2000));
+        await new Promise((res) => setTimeout(res, settleMs));
         samples[kind].settled.push(await steadyRss(server));
-        await load.run({
-          url: server.url, connections: smoke ? 2 : 50, durationS: smoke ? 0.3 : 3, headers: { authorization: `Bearer ${server.token}` },
-          bodies: [JSON.stringify({ query: SESSIONS_QUERY, variables: { first: 500 } })], expect: '"edges"',
-        });
+        let peak = server.rss();
+        const sampler = setInterval(() => (peak = Math.max(peak, server.rss())), 50);
+        try {
+          await load.run({
+            url: server.url, connections: smoke ? 2 : 50, durationS: smoke ? 0.3 : 3, headers: { authorization: `Bearer ${server.token}` },
+            bodies: [JSON.stringify({ query: SESSIONS_QUERY, variables: { first: 500 } })], expect: '"edges"',
+          });
+        } finally {
+          clearInterval(sampler);
+        }
+        samples[kind].peak.push(Math.max(peak, server.rss()));
+        await new Promise((res) => setTimeout(res, settleMs));
         samples[kind].afterReads.push(await steadyRss(server));
-        log(`memory: round ${r + 1} ${kind}: ${(samples[kind].settled.at(-1)! / MB).toFixed(1)} MB settled, ${(samples[kind].afterReads.at(-1)! / MB).toFixed(1)} MB after reads`);
+        log(`memory: round ${r + 1} ${kind}: ${(samples[kind].settled.at(-1)! / MB).toFixed(1)} MB settled, peak ${(samples[kind].peak.at(-1)! / MB).toFixed(1)} MB during reads, ${(samples[kind].afterReads.at(-1)! / MB).toFixed(1)} MB 2 s after reads`);
       } finally {
         await server.close();
       }
@@ -49,13 +60,21 @@ export async function memory({ smoke, log }: BenchOptions): Promise<BenchResult>
     params: { sessions, rounds, runtime: built ? 'compiled JavaScript (tsc), node' : 'tsx (smoke)' },
     tables: {
       'RSS, MB (median over rounds)': [
-        { label: '0 sessions (baseline)', settled: mb(samples.empty.settled), 'after 500-row reads': mb(samples.empty.afterReads) },
-        { label: `${sessions} sessions`, settled: mb(samples.loaded.settled), 'after 500-row reads': mb(samples.loaded.afterReads) },
-        { label: 'ratio', settled: round(median(samples.loaded.settled) / median(samples.empty.settled), 2), 'after 500-row reads': round(median(samples.loaded.afterReads) / median(samples.empty.afterReads), 2) },
+        { label: '0 sessions (baseline)', settled: mb(samples.empty.settled), 'peak during reads': mb(samples.empty.peak), '2 s after reads': mb(samples.empty.afterReads) },
+        { label: `${sessions} sessions`, settled: mb(samples.loaded.settled), 'peak during reads': mb(samples.loaded.peak), '2 s after reads': mb(samples.loaded.afterReads) },
+        {
+          label: 'ratio',
+          settled: round(median(samples.loaded.settled) / median(samples.empty.settled), 2),
+          'peak during reads': round(median(samples.loaded.peak) / median(samples.empty.peak), 2),
+          '2 s after reads': round(median(samples.loaded.afterReads) / median(samples.empty.afterReads), 2),
+        },
       ],
     },
     goals: [{ text: 'RSS with 100k online sessions ≤ 250 MB', figure: loadedMax, unit: 'MB', met: loadedMax <= 250 }],
-    notes: ['The figure judged is the larger of the two loaded readings. Reads: 50 connections asking for pages of 500 sessions with every field, for 3 s.'],
+    notes: [
+      'The figure judged is the larger of the two settled loaded readings (2 s after the sessions arrived, 2 s after the reads). Reads: 50 connections asking for pages of 500 sessions with every field, for 3 s; the peak RSS during them (sampled every 50 ms) is reported beside, not judged.',
+      'Until 2026-11-29 (second pass) the reading after reads was taken at once, not 2 s later. The server now runs one full collection when its event loop is idle and its heap grew 48 MiB since the last one (src/heap-release.ts); before, V8 returned that garbage 30–60 s later.',
+    ],
   };
 }
 

@@ -14,6 +14,7 @@ import type { GatewayAdapter, GatewayConfig } from './gateways/adapter.js';
 import { OpenVpnAdapter } from './gateways/openvpn/openvpn-adapter.js';
 import { AgentLink } from './core/agent-link.js';
 import { SessionSync } from './core/sync.js';
+import { HeapRelease } from './heap-release.js';
 import { Switchboard } from './core/switchboard.js';
 import { WebhookDispatcher } from './core/webhook-dispatcher.js';
 import type { Logger } from './core/logger.js';
@@ -113,6 +114,8 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `http://${host}:${addr.port}`;
   logger.info({ url, store: store.dialect, bus: bus.kind, gateways: adapters.length }, 'switchboard started');
+  const heap = new HeapRelease();
+  heap.start();
 
   let closed = false;
   return {
@@ -120,6 +123,7 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
     async close() {
       if (closed) return;
       closed = true;
+      heap.stop();
       api.closeStreams();
       await new Promise<void>((resolve) => {
         api.server.close(() => resolve());

@@ -6,6 +6,7 @@
  */
 import { ConfigError, loadConfig } from '../config.js';
 import { AgentLink } from '../core/agent-link.js';
+import { HeapRelease } from '../heap-release.js';
 import { createAdapter, createBus, createLogger } from '../main.js';
 import { UsageError } from './usage-error.js';
 
@@ -20,6 +21,7 @@ export async function runAgent(args: string[]): Promise<number> {
   const adapters = config.gateways.map((g) => createAdapter(g, logger));
   const link = new AgentLink({ bus, adapters, logger, heartbeatMs: config.heartbeatMs });
   link.start();
+  new HeapRelease().start();
   logger.info({ agentId: link.agentId, gateways: config.gateways.map((g) => g.id), heartbeatMs: config.heartbeatMs }, 'switchboard agent started');
   process.stderr.write(`Switchboard agent ${link.agentId} is reporting ${config.gateways.length} gateway(s) over NATS\n`);
 
