@@ -122,11 +122,10 @@ export class DisconnectUseCase {
     if (reply.outcome === 'NOT_FOUND') {
       // The daemon no longer knows it: it is gone. Record that, and answer as the seed says.
       const ended = await this.writes.run(async (tx) => {
-        const changed = await tx.sessions.markEnded(session.id, { endedAt: at, cause: 'CLIENT_DISCONNECT' });
+        const row = await tx.sessions.markEnded(session.id, { endedAt: at, cause: 'CLIENT_DISCONNECT' });
         await tx.audit.append(auditEvent(actor, 'session.disconnect', 'NOT_FOUND', {
           at, ...target, reason: o.reason, errorCode: 'SESSION_NOT_FOUND', durationMs: elapsed(o.started), metadata: o.metadata,
         }));
-        const row = changed ? await tx.sessions.findById(session.id) : null;
         const event = row ? sessionEvent('session.disconnected', row) : null;
         if (event) await enqueueWebhookDeliveries(tx, [event], at);
         return event;
@@ -138,13 +137,14 @@ export class DisconnectUseCase {
       at, ...target, reason: o.reason, durationMs: elapsed(o.started), metadata: o.metadata,
     });
     const event = await this.writes.run(async (tx) => {
-      await tx.sessions.markEnded(
+      const ended = await tx.sessions.markEnded(
         session.id,
         { endedAt: at, cause: 'ADMIN_DISCONNECT', endedByTokenId: actor.tokenId, endedByName: actor.name, endReason: o.reason },
         { claimEcho: true },
       );
       await tx.audit.append(audit);
-      const final = (await tx.sessions.findById(session.id)) ?? session;
+      // Not ended by this call (another replica's disconnect of the same session won): the row as it is.
+      const final = ended ?? (await tx.sessions.findById(session.id)) ?? session;
       const e = sessionEvent('session.disconnected', final, { actor: { tokenId: actor.tokenId, name: actor.name }, reason: o.reason, message: o.message });
       // The webhook outbox: written with the change, so a delivery exists exactly when the change does.
       await enqueueWebhookDeliveries(tx, [e], at);

@@ -338,9 +338,8 @@ export class SessionSync {
   }
 
   private async end(tx: StoreTx, s: Session, cause: EndCause, at: number, finalStats?: SessionEnd['finalStats']): Promise<SessionEvent | null> {
-    const changed = await tx.sessions.markEnded(s.id, { endedAt: at, cause, finalStats });
-    if (!changed) return null;
-    return sessionEvent('session.disconnected', { ...s, endedAt: at, endCause: cause });
+    const ended = await tx.sessions.markEnded(s.id, { endedAt: at, cause, finalStats });
+    return ended ? sessionEvent('session.disconnected', ended) : null;
   }
 
   /** A transaction that changes sessions: the webhook outbox rows of its events commit with it. */

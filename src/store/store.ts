@@ -62,11 +62,12 @@ export interface SessionRepository {
   /** Refreshes counters and last-seen of an online session. */
   updateStats(id: string, stats: Pick<SessionReport, 'bytesReceived' | 'bytesSent'> & { lastSeenAt: number }): Promise<void>;
   /**
-   * Ends an online session. Returns true when this call ended it, false when it was already ended.
+   * Ends an online session. Returns the row as this call left it when this call ended it, null when
+   * it was already ended (or does not exist): one statement, no read-back.
    * `claimEcho`: also succeed when the session was ended by the daemon's echo of an admin
    * disconnect (cause ADMIN_DISCONNECT, no actor yet), filling in actor and reason.
    */
-  markEnded(id: string, end: SessionEnd, options?: { claimEcho?: boolean }): Promise<boolean>;
+  markEnded(id: string, end: SessionEnd, options?: { claimEcho?: boolean }): Promise<Session | null>;
   /** History: ended sessions, newest end first. */
   listEnded(args: { first: number; filter?: SessionFilter }): Promise<Session[]>;
 

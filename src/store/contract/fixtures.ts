@@ -4,6 +4,7 @@ import type { Gateway } from '../../domain/gateway.js';
 import { newAuditEventId, newSessionId, newTokenId, randomId, userIdFor } from '../../domain/ids.js';
 import type { Session } from '../../domain/session.js';
 import type { ApiToken } from '../../domain/token.js';
+import type { Webhook } from '../../domain/webhook.js';
 import type { Store } from '../store.js';
 
 /** A fixed, realistic epoch in ms (2026-01-01), far from 2^31 so 32-bit truncation would show. */
@@ -99,4 +100,11 @@ export function newestFirst<T>(rows: T[], at: (row: T) => number, id: (row: T) =
 
 export function ids(rows: { id: string }[]): string[] {
   return rows.map((r) => r.id);
+}
+
+export function makeWebhook(overrides: Partial<Webhook> = {}): Webhook {
+  return {
+    id: `whk_${randomId(12)}`, url: 'https://hooks.example.com/in', events: ['session.connected', 'session.disconnected'],
+    description: 'ops', secret: `whsec_${randomId(32)}`, createdAt: T0, createdByName: 'ops', deletedAt: null, ...overrides,
+  };
 }

@@ -54,19 +54,19 @@ export function onlineCountContract(ctx: ContractContext): void {
     await store.sessions.insert(makeSession(gw, { endedAt: T0 + 1, endCause: 'CLIENT_DISCONNECT' }));
     await assertExact(store, [gw, other], [4, 1]);
 
-    assert.equal(await store.sessions.markEnded(sessions[0]!.id, { endedAt: T0 + 5, cause: 'CLIENT_DISCONNECT' }), true);
-    assert.equal(await store.sessions.markEnded(sessions[0]!.id, { endedAt: T0 + 6, cause: 'CLIENT_DISCONNECT' }), false);
+    assert.ok(await store.sessions.markEnded(sessions[0]!.id, { endedAt: T0 + 5, cause: 'CLIENT_DISCONNECT' }));
+    assert.equal(await store.sessions.markEnded(sessions[0]!.id, { endedAt: T0 + 6, cause: 'CLIENT_DISCONNECT' }), null);
     await assertExact(store, [gw, other], [3, 1]);
 
     // The echo ends the session once; claiming it rewrites an ended row and must not count again.
-    assert.equal(await store.sessions.markEnded(sessions[1]!.id, ECHO), true);
-    assert.equal(await store.sessions.markEnded(sessions[1]!.id, ADMIN, { claimEcho: true }), true);
-    assert.equal(await store.sessions.markEnded(sessions[2]!.id, ADMIN, { claimEcho: true }), true);
+    assert.ok(await store.sessions.markEnded(sessions[1]!.id, ECHO));
+    assert.ok(await store.sessions.markEnded(sessions[1]!.id, ADMIN, { claimEcho: true }));
+    assert.ok(await store.sessions.markEnded(sessions[2]!.id, ADMIN, { claimEcho: true }));
     await assertExact(store, [gw, other], [1, 1]);
 
     // Stats updates leave the counts alone; a filter beyond the gateway still counts rows.
     await store.sessions.updateStats(sessions[3]!.id, { bytesReceived: 5, bytesSent: 6, lastSeenAt: T0 + 30 });
-    assert.equal(await store.sessions.markEnded(sessions[3]!.id, { endedAt: T0 + 40, cause: 'GATEWAY_RESTART' }), true);
+    assert.ok(await store.sessions.markEnded(sessions[3]!.id, { endedAt: T0 + 40, cause: 'GATEWAY_RESTART' }));
     await assertExact(store, [gw, other], [1, 0]);
     assert.equal(await store.sessions.countOnline({ gatewayId: gw, protocol: 'openvpn' }), 1);
     assert.equal(await store.sessions.countOnline({ gatewayId: gw, userName: undefined }), 1);

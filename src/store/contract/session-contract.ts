@@ -70,7 +70,7 @@ export function sessionContract(ctx: ContractContext): void {
     assert.equal(updated?.bytesSent, 99);
     assert.equal(updated?.lastSeenAt, T0 + 30_000);
 
-    assert.equal(await store.sessions.markEnded(s.id, { endedAt: T0 + 40_000, cause: 'CLIENT_DISCONNECT' }), true);
+    assert.ok(await store.sessions.markEnded(s.id, { endedAt: T0 + 40_000, cause: 'CLIENT_DISCONNECT' }));
     await store.sessions.updateStats(s.id, { bytesReceived: 1, bytesSent: 1, lastSeenAt: T0 + 50_000 });
     assert.equal((await store.sessions.findById(s.id))?.bytesReceived, 4_294_967_296);
   });
@@ -81,11 +81,11 @@ export function sessionContract(ctx: ContractContext): void {
     const s = makeSession(gw);
     await store.sessions.insert(s);
     const finalStats = { bytesReceived: 5_000_000_001, bytesSent: 12, lastSeenAt: T0 + 9_000 };
-    assert.equal(await store.sessions.markEnded(s.id, { endedAt: T0 + 9_000, cause: 'CLIENT_DISCONNECT', finalStats }), true);
+    assert.ok(await store.sessions.markEnded(s.id, { endedAt: T0 + 9_000, cause: 'CLIENT_DISCONNECT', finalStats }));
     const ended = await store.sessions.findById(s.id);
     assert.deepEqual([ended?.bytesReceived, ended?.bytesSent, ended?.lastSeenAt, ended?.endedAt], [5_000_000_001, 12, T0 + 9_000, T0 + 9_000]);
     const again = { bytesReceived: 1, bytesSent: 1, lastSeenAt: T0 + 10_000 };
-    assert.equal(await store.sessions.markEnded(s.id, { endedAt: T0 + 10_000, cause: 'CLIENT_DISCONNECT', finalStats: again }), false);
+    assert.equal(await store.sessions.markEnded(s.id, { endedAt: T0 + 10_000, cause: 'CLIENT_DISCONNECT', finalStats: again }), null);
     assert.equal((await store.sessions.findById(s.id))?.bytesReceived, 5_000_000_001);
   });
 
@@ -94,9 +94,9 @@ export function sessionContract(ctx: ContractContext): void {
     const gw = await freshGateway(store);
     const s = makeSession(gw);
     await store.sessions.insert(s);
-    assert.equal(await store.sessions.markEnded(s.id, ADMIN_END), true);
-    assert.equal(await store.sessions.markEnded(s.id, { endedAt: T0 + 70_000, cause: 'CLIENT_DISCONNECT' }), false);
-    assert.equal(await store.sessions.markEnded('sess_doesnotexist', ADMIN_END), false);
+    assert.ok(await store.sessions.markEnded(s.id, ADMIN_END));
+    assert.equal(await store.sessions.markEnded(s.id, { endedAt: T0 + 70_000, cause: 'CLIENT_DISCONNECT' }), null);
+    assert.equal(await store.sessions.markEnded('sess_doesnotexist', ADMIN_END), null);
 
     assert.equal(await store.sessions.findOnline(s.id), null);
     const ended = await store.sessions.findByRef(gw, s.ref);
@@ -118,8 +118,10 @@ export function sessionContract(ctx: ContractContext): void {
       Array.from({ length: 20 }, (_, i) => store.sessions.markEnded(s.id, { ...ADMIN_END, endedByName: `caller-${i}` })),
     );
     assert.equal(results.filter(Boolean).length, 1);
-    const winner = results.indexOf(true);
+    const winner = results.findIndex(Boolean);
     assert.equal((await store.sessions.findById(s.id))?.endedByName, `caller-${winner}`);
+    // What the winner got back is the row as it is now.
+    assert.deepEqual(results[winner], await store.sessions.findById(s.id));
   });
 
   test('markEnded: exactly one of 20 concurrent calls wins when half of them claim echoes', async () => {
@@ -138,12 +140,12 @@ export function sessionContract(ctx: ContractContext): void {
     const gw = await freshGateway(store);
     const s = makeSession(gw);
     await store.sessions.insert(s);
-    assert.equal(await store.sessions.markEnded(s.id, ECHO_END), true);
+    assert.ok(await store.sessions.markEnded(s.id, ECHO_END));
     // Without claimEcho an ended session stays as it is.
-    assert.equal(await store.sessions.markEnded(s.id, ADMIN_END), false);
+    assert.equal(await store.sessions.markEnded(s.id, ADMIN_END), null);
     assert.equal((await store.sessions.findById(s.id))?.endedByName, null);
 
-    assert.equal(await store.sessions.markEnded(s.id, ADMIN_END, { claimEcho: true }), true);
+    assert.ok(await store.sessions.markEnded(s.id, ADMIN_END, { claimEcho: true }));
     const claimed = await store.sessions.findById(s.id);
     assert.equal(claimed?.endCause, 'ADMIN_DISCONNECT');
     assert.equal(claimed?.endedByTokenId, ADMIN_END.endedByTokenId);
@@ -151,7 +153,7 @@ export function sessionContract(ctx: ContractContext): void {
     assert.equal(claimed?.endReason, 'abuse');
     assert.equal(claimed?.endedAt, ECHO_END.endedAt, 'the echo knew when the daemon dropped the client');
 
-    assert.equal(await store.sessions.markEnded(s.id, { ...ADMIN_END, endedByName: 'late' }, { claimEcho: true }), false);
+    assert.equal(await store.sessions.markEnded(s.id, { ...ADMIN_END, endedByName: 'late' }, { claimEcho: true }), null);
     assert.equal((await store.sessions.findById(s.id))?.endedByName, 'ops');
   });
 
@@ -162,10 +164,10 @@ export function sessionContract(ctx: ContractContext): void {
     const byAdmin = makeSession(gw);
     await store.sessions.insert(byClient);
     await store.sessions.insert(byAdmin);
-    assert.equal(await store.sessions.markEnded(byClient.id, { endedAt: T0 + 1, cause: 'CLIENT_DISCONNECT' }), true);
-    assert.equal(await store.sessions.markEnded(byAdmin.id, ADMIN_END), true);
-    assert.equal(await store.sessions.markEnded(byClient.id, ADMIN_END, { claimEcho: true }), false);
-    assert.equal(await store.sessions.markEnded(byAdmin.id, { ...ADMIN_END, endedByName: 'other' }, { claimEcho: true }), false);
+    assert.ok(await store.sessions.markEnded(byClient.id, { endedAt: T0 + 1, cause: 'CLIENT_DISCONNECT' }));
+    assert.ok(await store.sessions.markEnded(byAdmin.id, ADMIN_END));
+    assert.equal(await store.sessions.markEnded(byClient.id, ADMIN_END, { claimEcho: true }), null);
+    assert.equal(await store.sessions.markEnded(byAdmin.id, { ...ADMIN_END, endedByName: 'other' }, { claimEcho: true }), null);
     assert.equal((await store.sessions.findById(byClient.id))?.endCause, 'CLIENT_DISCONNECT');
     assert.equal((await store.sessions.findById(byAdmin.id))?.endedByName, 'ops');
   });
@@ -175,7 +177,7 @@ export function sessionContract(ctx: ContractContext): void {
     const gw = await freshGateway(store);
     const s = makeSession(gw);
     await store.sessions.insert(s);
-    assert.equal(await store.sessions.markEnded(s.id, ADMIN_END, { claimEcho: true }), true);
+    assert.ok(await store.sessions.markEnded(s.id, ADMIN_END, { claimEcho: true }));
     const ended = await store.sessions.findById(s.id);
     assert.equal(ended?.endedAt, ADMIN_END.endedAt);
     assert.equal(ended?.endedByName, 'ops');
@@ -262,7 +264,7 @@ export function sessionContract(ctx: ContractContext): void {
     const gw = await freshGateway(store);
     const sessions = Array.from({ length: 40 }, (_, i) => makeSession(gw, { ref: `e:${i}` }));
     await store.sessions.insertManyIfAbsent(sessions);
-    assert.equal(await store.sessions.markEnded(sessions[0]!.id, ADMIN_END), true);
+    assert.ok(await store.sessions.markEnded(sessions[0]!.id, ADMIN_END));
     const end: SessionEnd = { endedAt: T0 + 70_000, cause: 'GATEWAY_RESTART' };
     const first = await store.sessions.markEndedMany(ids(sessions.slice(0, 10)), end);
     assert.deepEqual(new Set(ids(first)), new Set(ids(sessions.slice(1, 10))));

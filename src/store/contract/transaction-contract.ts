@@ -24,7 +24,7 @@ export function transactionContract(ctx: ContractContext): void {
       assert.equal(await tx.sessions.findOnline(session.id), null);
       return ended;
     });
-    assert.equal(result, true);
+    assert.equal(result?.endedByName, 'ops');
     assert.equal((await store.sessions.findById(session.id))?.endedByName, 'ops');
     assert.deepEqual((await store.audit.list({ first: 1, filter: { targetSessionId: session.id } })).rows, [event]);
   });
@@ -41,7 +41,7 @@ export function transactionContract(ctx: ContractContext): void {
     await assert.rejects(
       store.transaction(async (tx) => {
         await tx.sessions.insert(inserted);
-        assert.equal(await tx.sessions.markEnded(existing.id, { endedAt: T0 + 1, cause: 'ADMIN_DISCONNECT' }), true);
+        assert.ok(await tx.sessions.markEnded(existing.id, { endedAt: T0 + 1, cause: 'ADMIN_DISCONNECT' }));
         await tx.tokens.insert(token);
         await tx.audit.append(event);
         await tx.gateways.setAgentStatus(gw, { agentConnected: true, lastSeenAt: T0 + 9 });

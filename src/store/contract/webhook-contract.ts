@@ -1,15 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { randomId } from '../../domain/ids.js';
-import type { Webhook, WebhookDelivery } from '../../domain/webhook.js';
-import { T0, type ContractContext } from './fixtures.js';
-
-function makeWebhook(overrides: Partial<Webhook> = {}): Webhook {
-  return {
-    id: `whk_${randomId(12)}`, url: 'https://hooks.example.com/in', events: ['session.connected', 'session.disconnected'],
-    description: 'ops', secret: `whsec_${randomId(32)}`, createdAt: T0, createdByName: 'ops', deletedAt: null, ...overrides,
-  };
-}
+import type { WebhookDelivery } from '../../domain/webhook.js';
+import { makeWebhook, T0, type ContractContext } from './fixtures.js';
 
 function makeDelivery(webhookId: string, overrides: Partial<WebhookDelivery> = {}): WebhookDelivery {
   return {

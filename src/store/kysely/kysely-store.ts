@@ -10,7 +10,7 @@ import { createDialect, parseDatabaseUrl } from './dialect.js';
 import { withStoreErrors } from './store-errors.js';
 import { KyselyGatewayRepository } from './gateway-repository.js';
 import { migrationProvider } from './migrations/migration-provider.js';
-import { CachedGatewayRepository, CachedSessionRepository, CachedTokenRepository, ReadCache } from './read-cache.js';
+import { CachedGatewayRepository, CachedSessionRepository, CachedTokenRepository, CachedWebhookRepository, ReadCache } from './read-cache.js';
 import { KyselySessionRepository } from './session-repository.js';
 import type { StoreLogger } from './store-logger.js';
 import { KyselyTokenRepository } from './token-repository.js';
@@ -62,13 +62,15 @@ async function migrate(db: Kysely<Database>, dialect: DialectName, logger?: Stor
   }
 }
 
-function repositories(db: Kysely<Database>, dialect: DialectName, cache: ReadCache | null = null): StoreTx {
+/** `inTransaction`: only the webhooks' reads are cached there (see CachedWebhookRepository); the rest must see the transaction's own writes. */
+function repositories(db: Kysely<Database>, dialect: DialectName, cache: ReadCache | null, inTransaction = false): StoreTx {
+  const outer = cache && !inTransaction ? cache : null;
   return {
-    sessions: cache ? new CachedSessionRepository(db, cache) : new KyselySessionRepository(db, dialect),
-    gateways: cache ? new CachedGatewayRepository(db, cache) : new KyselyGatewayRepository(db),
-    tokens: cache ? new CachedTokenRepository(db, cache) : new KyselyTokenRepository(db),
+    sessions: outer ? new CachedSessionRepository(db, outer) : new KyselySessionRepository(db, dialect),
+    gateways: outer ? new CachedGatewayRepository(db, outer) : new KyselyGatewayRepository(db),
+    tokens: outer ? new CachedTokenRepository(db, outer) : new KyselyTokenRepository(db),
     audit: new KyselyAuditRepository(db),
-    webhooks: new KyselyWebhookRepository(db, dialect),
+    webhooks: cache ? new CachedWebhookRepository(db, cache) : new KyselyWebhookRepository(db, dialect),
   };
 }
 
@@ -88,7 +90,7 @@ export class KyselyStore implements Store {
   constructor(
     readonly db: Kysely<Database>,
     readonly dialect: DialectName,
-    cache: ReadCache | null = null,
+    private readonly cache: ReadCache | null = null,
   ) {
     ({ sessions: this.sessions, gateways: this.gateways, tokens: this.tokens, audit: this.audit, webhooks: this.webhooks } = repositories(db, dialect, cache));
   }
@@ -100,10 +102,10 @@ export class KyselyStore implements Store {
    * repositories there would wait for the transaction itself on SQLite.
    */
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
-    // Reads inside a transaction go to the database (they must see its own writes), never the cache.
-    // The cache needs nothing at commit or rollback: the plugin dropped what its writes touched, and
-    // other reads waited for SQLite's one connection until the transaction ended.
-    return this.db.transaction().execute((trx) => fn(repositories(trx, this.dialect)));
+    // Reads inside a transaction go to the database (they must see its own writes), except the
+    // active webhooks of a transaction that has not written webhooks (see CachedWebhookRepository).
+    // Other reads waited for SQLite's one connection until the transaction ended.
+    return this.db.transaction().execute((trx) => fn(repositories(trx, this.dialect, this.cache, true)));
   }
 
   /** Closes the pool or file. Safe to call twice. */

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { sql } from 'kysely';
 import { createFreshPostgresDatabase, postgresSkipReason } from '../../../test/support/postgres.js';
-import { freshGateway, makeSession, T0 } from '../contract/fixtures.js';
+import { freshGateway, makeSession, makeWebhook, T0 } from '../contract/fixtures.js';
 import { openStore, type KyselyStore } from './kysely-store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'switchboard-read-cache-'));
@@ -119,6 +119,27 @@ describe('SQLite: hot reads are cached between writes, never past one', () => {
       other.close();
     }
     assert.equal((await store.tokens.findByPrefix('sbt_cach')).find((t) => t.id === second.id)!.revokedAt, T0 + 91);
+  });
+
+  test('active webhooks: cached, also inside a transaction; a transaction that adds one sees it, a rollback leaves no trace', async () => {
+    const a = await store.webhooks.listActive();
+    assert.equal(await store.webhooks.listActive(), a);
+    // Read inside a transaction (what every session change does for its outbox rows): the cached list.
+    assert.equal(await store.transaction((tx) => tx.webhooks.listActive()), a);
+    const added = makeWebhook();
+    await assert.rejects(store.transaction(async (tx) => {
+      await tx.webhooks.insert(added);
+      // Its own uncommitted write is seen inside it...
+      assert.ok((await tx.webhooks.listActive()).some((w) => w.id === added.id));
+      throw new Error('roll back');
+    }), /roll back/);
+    // ...and not after the rollback, in or out of a transaction.
+    assert.ok(!(await store.webhooks.listActive()).some((w) => w.id === added.id));
+    assert.ok(!(await store.transaction((tx) => tx.webhooks.listActive())).some((w) => w.id === added.id));
+    await store.transaction((tx) => tx.webhooks.insert(added));
+    assert.ok((await store.webhooks.listActive()).some((w) => w.id === added.id));
+    assert.ok(await store.webhooks.markDeleted(added.id, T0 + 100));
+    assert.ok(!(await store.transaction((tx) => tx.webhooks.listActive())).some((w) => w.id === added.id));
   });
 
   test('cacheReads: false reads the database every time', async () => {

@@ -1,6 +1,7 @@
 /**
  * A read-through cache of the SQLite store's hottest reads: online-session pages and counts (every
- * `onlineSessions` request), the gateway of each listed session, and the token of every request.
+ * `onlineSessions` request), the gateway of each listed session, the token of every request, and
+ * the active webhooks (every transaction that changes sessions writes their outbox rows).
  *
  * Why only SQLite: there, this process is the only writer (the single-host shape; agents never write
  * the database), and every write it makes goes through this store's Kysely instance. A plugin sees
@@ -16,15 +17,17 @@ import type { Kysely, KyselyPlugin, OperationNode, PluginTransformQueryArgs, Plu
 import type { Gateway } from '../../domain/gateway.js';
 import type { Session } from '../../domain/session.js';
 import type { ApiToken } from '../../domain/token.js';
+import type { Webhook } from '../../domain/webhook.js';
 import type { Keyset, Page, SessionFilter } from '../store.js';
 import type { Database } from './database.js';
 import { KyselyGatewayRepository } from './gateway-repository.js';
 import { KyselySessionRepository } from './session-repository.js';
 import { KyselyTokenRepository } from './token-repository.js';
+import { KyselyWebhookRepository } from './webhook-repository.js';
 
 /** The tables whose reads are cached. A write to any other table leaves the cache alone. */
-type CachedTable = 'sessions' | 'gateways' | 'api_tokens';
-const CACHED: readonly CachedTable[] = ['sessions', 'gateways', 'api_tokens'];
+type CachedTable = 'sessions' | 'gateways' | 'api_tokens' | 'webhooks';
+const CACHED: readonly CachedTable[] = ['sessions', 'gateways', 'api_tokens', 'webhooks'];
 /** Distinct entries kept per table; the oldest is dropped first. */
 const MAX_ENTRIES = 256;
 
@@ -149,5 +152,35 @@ export class CachedTokenRepository extends KyselyTokenRepository {
 
   override findByPrefix(prefix: string): Promise<ApiToken[]> {
     return this.cache.read('api_tokens', `prefix:${prefix}`, () => super.findByPrefix(prefix));
+  }
+}
+
+/**
+ * Active webhooks, cached, also inside transactions: every transaction that changes sessions reads
+ * them to write its outbox rows. A repository that wrote webhooks (insert, delete: the table's only
+ * writers) reads them from the database from then on, so an uncommitted list never enters the cache;
+ * the write itself dropped the cached one (the plugin). On SQLite no other reader runs while a
+ * transaction holds the connection, so every cached list is a committed one.
+ */
+export class CachedWebhookRepository extends KyselyWebhookRepository {
+  #wrote = false;
+
+  constructor(db: Kysely<Database>, private readonly cache: ReadCache) {
+    super(db, 'sqlite');
+  }
+
+  override listActive(): Promise<Webhook[]> {
+    if (this.#wrote) return super.listActive();
+    return this.cache.read('webhooks', 'active', () => super.listActive());
+  }
+
+  override insert(w: Webhook): Promise<void> {
+    this.#wrote = true;
+    return super.insert(w);
+  }
+
+  override markDeleted(id: string, at: number): Promise<boolean> {
+    this.#wrote = true;
+    return super.markDeleted(id, at);
   }
 }

@@ -119,9 +119,9 @@ export class KyselySessionRepository implements SessionRepository {
    * the first sees a changed row. A claimed echo keeps its original `ended_at`, when the daemon
    * actually dropped the client, and gains actor and reason.
    */
-  async markEnded(id: string, end: SessionEnd, options?: { claimEcho?: boolean }): Promise<boolean> {
+  async markEnded(id: string, end: SessionEnd, options?: { claimEcho?: boolean }): Promise<Session | null> {
     const claimEcho = options?.claimEcho === true;
-    const result = await this.db
+    const row = await this.db
       .updateTable('sessions')
       .set((eb) => ({
         ended_at: claimEcho ? eb.fn.coalesce('ended_at', eb.val(end.endedAt)) : end.endedAt,
@@ -144,8 +144,9 @@ export class KyselySessionRepository implements SessionRepository {
         ]);
         return eb.or([online, unclaimedEcho]);
       })
+      .returningAll()
       .executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
+    return row ? toSession(row) : null;
   }
 
   async listEnded(args: { first: number; filter?: SessionFilter }): Promise<Session[]> {
