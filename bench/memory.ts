@@ -73,7 +73,7 @@ export async function memory({ smoke, log }: BenchOptions): Promise<BenchResult>
     goals: [{ text: 'RSS with 100k online sessions ≤ 250 MB', figure: loadedMax, unit: 'MB', met: loadedMax <= 250 }],
     notes: [
       'The figure judged is the larger of the two settled loaded readings (2 s after the sessions arrived, 2 s after the reads). Reads: 50 connections asking for pages of 500 sessions with every field, for 3 s; the peak RSS during them (sampled every 50 ms) is reported beside, not judged.',
-      'Until 2026-11-29 (second pass) the reading after reads was taken at once, not 2 s later. The server now runs one full collection when its event loop is idle and its heap grew 48 MiB since the last one (src/heap-release.ts); before, V8 returned that garbage 30–60 s later.',
+      'Until the third pass (2026-11-29) the reading after reads was taken at once, not 2 s later. The server now runs one full collection when its event loop is idle and its heap grew 48 MiB since the last one (src/heap-release.ts); before, V8 returned that garbage 30–45 s later.',
     ],
   };
 }

@@ -8,7 +8,7 @@ import { performance, type EventLoopUtilization } from 'node:perf_hooks';
  * A burst (a 100k-session snapshot: a 15 MB `status 3` reply, its rows, the parts on the bus, the SQL
  * of 100 chunks; or 50 clients reading 500-session pages) leaves V8's old space two to three times
  * the size of what is still live. V8 collects it when its idle-time memory reducer gets to it,
- * measured here 30–60 s after the burst; until then the process's RSS stays near its peak (about
+ * measured here 30–45 s after the burst; until then the process's RSS stays near its peak (about
  * 290 MB with 100k sessions, against about 150–200 MB after a collection).
  *
  * So once a second this looks at the event loop and the heap: when the loop was mostly idle over
