@@ -23,6 +23,9 @@ const DISCONNECT = 'mutation ($id: String!) { disconnectBySessionId(onlineSessio
 
 type Contender = 'switchboard' | 'raw' | 'mercurius';
 
+/** Sessions connecting per second during the churn rounds of onlineSessions. */
+const CHURN_PER_SECOND = 100;
+
 export async function throughput({ smoke, log }: BenchOptions): Promise<BenchResult> {
   const sessions = smoke ? 600 : 100_000;
   const rounds = smoke ? 1 : 3;
@@ -72,6 +75,22 @@ export async function throughput({ smoke, log }: BenchOptions): Promise<BenchRes
         log(`throughput: round ${r + 1} onlineSessions ${c}: ${res.rps.toFixed(0)} req/s, p99 ${res.latency.p99} ms, errors ${res.errorBodies + res.errors}`);
       }
     }
+    // The same reads while sessions keep connecting (each one a write that clears Switchboard's
+    // cached pages): what a busy gateway costs the read path. Informational, no goal.
+    const churn: Record<Contender, LoadResult[]> = { switchboard: [], raw: [], mercurius: [] };
+    const connectsPerSecond = smoke ? 20 : CHURN_PER_SECOND;
+    for (let r = 0; r < rounds; r++) {
+      for (const c of rotate(contenders, r)) {
+        const timer = setInterval(() => server.standin.addClients(1, true), 1000 / connectsPerSecond);
+        try {
+          const res = await runLoad({ url: url[c], connections, durationS, headers, bodies: [body], expect: '"edges"' });
+          churn[c].push(res);
+          log(`throughput: round ${r + 1} onlineSessions with ${connectsPerSecond} connects/s ${c}: ${res.rps.toFixed(0)} req/s, p99 ${res.latency.p99} ms, errors ${res.errorBodies + res.errors}`);
+        } finally {
+          clearInterval(timer);
+        }
+      }
+    }
     let taken = 0;
     for (let r = 0; r < rounds; r++) {
       for (const c of rotate(contenders, r)) {
@@ -94,15 +113,20 @@ export async function throughput({ smoke, log }: BenchOptions): Promise<BenchRes
       'bad replies': runs[c].reduce((a, x) => a + x.errorBodies + x.errors + x.non2xx, 0),
     }));
     const listTable = table(list);
+    const churnTable = table(churn);
     const killTable = table(kill);
     const sb = (t: FigureRow[], col: string) => t.find((row) => row.label === 'switchboard')![col] as number;
-    const errors = [...listTable, ...killTable].reduce((a, row) => a + (row['bad replies'] as number), 0);
-    const firstError = [...Object.values(list), ...Object.values(kill)].flat().find((x) => x.firstError)?.firstError;
+    const errors = [...listTable, ...churnTable, ...killTable].reduce((a, row) => a + (row['bad replies'] as number), 0);
+    const firstError = [...Object.values(list), ...Object.values(churn), ...Object.values(kill)].flat().find((x) => x.firstError)?.firstError;
     return {
       name: 'throughput',
       title: 'API throughput (100k online sessions, 50 connections)',
-      params: { sessions, rounds, connections, durationS, disconnectsPerRun, loadGenerator: 'autocannon 8 in a child process' },
-      tables: { 'onlineSessions(first: 50), all Session fields': listTable, 'disconnectBySessionId, distinct ids': killTable },
+      params: { sessions, rounds, connections, durationS, disconnectsPerRun, connectsPerSecond, loadGenerator: 'autocannon 8 in a child process' },
+      tables: {
+        'onlineSessions(first: 50), all Session fields': listTable,
+        [`onlineSessions(first: 50) while ${connectsPerSecond} sessions connect per second (no goal)`]: churnTable,
+        'disconnectBySessionId, distinct ids': killTable,
+      },
       goals: [
         { text: 'onlineSessions ≥ 0.8× raw node:http', figure: sb(listTable, 'vs raw'), unit: '×', met: sb(listTable, 'vs raw') >= 0.8 },
         { text: 'onlineSessions ≥ 1.0× mercurius-jit', figure: sb(listTable, 'vs mercurius'), unit: '×', met: sb(listTable, 'vs mercurius') >= 1 },
@@ -113,6 +137,7 @@ export async function throughput({ smoke, log }: BenchOptions): Promise<BenchRes
         'Switchboard runs as `switchboard start` (SQLite) in its own process; the two baselines share a second process; autocannon runs in a third.',
         'raw serves the page from an in-memory sorted array and disconnects with a Map lookup plus the client-kill round trip; mercurius reads the same SQLite file through the same store code and disconnects with a store lookup plus the client-kill round trip, without writing an audit row.',
         'The 100k sessions reach Switchboard the real way: its OpenVPN adapter reads `status 3` from the management stand-in.',
+        `The churn table: the stand-in announces ${connectsPerSecond} new clients per second (\`>CLIENT:ESTABLISHED\`) during every contender's run. Switchboard stores each one, which clears its cached pages, and its first page changes; raw keeps serving the page it loaded at start (its in-memory copy is not updated), and mercurius reads the database.`,
         ...(errors > 0 ? [`${errors} bad replies; first: ${firstError}`] : []),
       ],
     };
