@@ -26,6 +26,7 @@ export class HeapRelease {
   private floor = 0;
   /** How many collections this ran (for tests and diagnostics). */
   collections = 0;
+  private readonly collect: (() => void) | null;
 
   constructor(
     private readonly options: {
@@ -38,14 +39,13 @@ export class HeapRelease {
       heapUsed?: () => number;
       utilization?: (previous?: EventLoopUtilization) => EventLoopUtilization;
     } = {},
-  ) {}
-
-  private get collect(): (() => void) | null {
-    return this.options.collect === undefined ? exposedGc() : this.options.collect;
+  ) {
+    this.collect = options.collect === undefined ? exposedGc() : options.collect;
   }
 
   start(): void {
-    if (this.timer || !this.collect) return;
+    const collect = this.collect;
+    if (this.timer || !collect) return;
     const heapUsed = this.options.heapUsed ?? (() => getHeapStatistics().used_heap_size);
     const utilization = this.options.utilization ?? ((previous) => performance.eventLoopUtilization(previous));
     this.floor = heapUsed();
@@ -57,7 +57,7 @@ export class HeapRelease {
       const used = heapUsed();
       if (used < this.floor) this.floor = used;
       if (busy >= (this.options.idleUtilization ?? 0.1) || used - this.floor < (this.options.growthBytes ?? 48 * 2 ** 20)) return;
-      this.collect?.();
+      collect();
       this.collections++;
       this.floor = heapUsed();
     }, this.options.intervalMs ?? 1000);

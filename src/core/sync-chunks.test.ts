@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createFreshPostgresDatabase, postgresSkipReason } from '../../test/support/postgres.js';
+import { postgresSkipReason } from '../../test/support/postgres.js';
+import { twoReplicaStores, type ReplicaStores } from '../../test/support/replica-stores.js';
 import { subjects } from '../bus/bus.js';
 import { MemoryBus } from '../bus/memory/memory-bus.js';
 import type { SessionReport } from '../domain/session.js';
@@ -177,26 +178,20 @@ describe('session sync: a snapshot larger than one chunk (SQLite)', () => {
 const skip = await postgresSkipReason();
 
 describe('session sync: two replicas apply the same big snapshot (PostgreSQL)', { skip }, () => {
-  let db: Awaited<ReturnType<typeof createFreshPostgresDatabase>>;
-  let storeA: Store;
-  let storeB: Store;
+  let replicas: ReplicaStores;
   const bus = new MemoryBus();
   before(async () => {
-    db = await createFreshPostgresDatabase();
-    storeA = await openStore(db.url);
-    storeB = await openStore(db.url);
+    replicas = await twoReplicaStores();
   });
   after(async () => {
     await bus.close();
-    await storeA?.close();
-    await storeB?.close();
-    await db?.drop();
+    await replicas?.close();
   });
 
   test('each session is created once and announced once; the stale ones end once', async () => {
     const gw = 'gw-rep-big';
-    const syncA = new SessionSync({ store: storeA, bus, logger: silentLogger });
-    const syncB = new SessionSync({ store: storeB, bus, logger: silentLogger });
+    const syncA = new SessionSync({ store: replicas.a, bus, logger: silentLogger });
+    const syncB = new SessionSync({ store: replicas.b, bus, logger: silentLogger });
     const rec = recorder(bus, gw);
     const first = snapshot(gw, T, refs('a', 3_500).map((ref) => session(ref)));
     await Promise.all([syncA.enqueue(first), syncB.enqueue(first)]);
@@ -208,7 +203,7 @@ describe('session sync: two replicas apply the same big snapshot (PostgreSQL)', 
     await Promise.all([syncA.enqueue(second), syncB.enqueue(second)]);
     assert.deepEqual(sorted(rec.connected()), sorted(refs('b', 2_500)));
     assert.deepEqual(sorted(rec.disconnected()), sorted(refs('a', 3_500).slice(0, 1_500)));
-    const online = await storeA.sessions.listOnlineByGateway(gw);
+    const online = await replicas.a.sessions.listOnlineByGateway(gw);
     assert.equal(online.length, 4_500);
     assert.ok(online.filter((s) => s.ref.startsWith('a:')).every((s) => s.bytesReceived === 5 && s.lastSeenAt === T + 10_000));
   });

@@ -4,10 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createFreshPostgresDatabase, postgresSkipReason } from '../../test/support/postgres.js';
+import { postgresSkipReason } from '../../test/support/postgres.js';
+import { twoReplicaStores, type ReplicaStores } from '../../test/support/replica-stores.js';
 import { FakeAdapter } from '../../test/support/fake-adapter.js';
-import { openStore } from '../store/kysely/kysely-store.js';
-import type { Store } from '../store/store.js';
 import { MemoryBus } from '../bus/memory/memory-bus.js';
 import { subjects } from '../bus/bus.js';
 import type { SessionReport } from '../domain/session.js';
@@ -20,28 +19,22 @@ import { SessionSync } from './sync.js';
 const skip = await postgresSkipReason();
 
 describe('session sync with two replicas on one PostgreSQL database', { skip }, () => {
-  let db: Awaited<ReturnType<typeof createFreshPostgresDatabase>>;
-  let storeA: Store;
-  let storeB: Store;
+  let replicas: ReplicaStores;
   const bus = new MemoryBus();
   const events: SessionEvent[] = [];
 
   before(async () => {
-    db = await createFreshPostgresDatabase();
-    storeA = await openStore(db.url);
-    storeB = await openStore(db.url); // its own pool, as another process would have
+    replicas = await twoReplicaStores();
     bus.subscribe(subjects.sessionEvents, (e) => void events.push(e as SessionEvent));
   });
   after(async () => {
     await bus.close();
-    await storeA?.close();
-    await storeB?.close();
-    await db?.drop();
+    await replicas?.close();
   });
 
   test('both replicas apply every report; each session is stored once and announced once', async () => {
-    const syncA = new SessionSync({ store: storeA, bus, logger: silentLogger });
-    const syncB = new SessionSync({ store: storeB, bus, logger: silentLogger });
+    const syncA = new SessionSync({ store: replicas.a, bus, logger: silentLogger });
+    const syncB = new SessionSync({ store: replicas.b, bus, logger: silentLogger });
     syncA.start();
     syncB.start();
     const gw = new FakeAdapter({ id: 'gw-rep' });
@@ -60,9 +53,9 @@ describe('session sync with two replicas on one PostgreSQL database', { skip }, 
     syncA.stop();
     syncB.stop();
 
-    const online = await storeA.sessions.listOnlineByGateway('gw-rep');
+    const online = await replicas.a.sessions.listOnlineByGateway('gw-rep');
     assert.deepEqual(new Set(online.map((s) => s.ref)), new Set(refs.slice(5)));
-    for (const ref of refs) assert.ok(await storeB.sessions.findByRef('gw-rep', ref), `${ref} stored`);
+    for (const ref of refs) assert.ok(await replicas.b.sessions.findByRef('gw-rep', ref), `${ref} stored`);
     const connected = events.filter((e) => e.type === 'session.connected' && e.session.gatewayId === 'gw-rep');
     const ended = events.filter((e) => e.type === 'session.disconnected' && e.session.gatewayId === 'gw-rep');
     assert.equal(connected.length, 20, 'one session.connected per session, not one per replica');
@@ -71,8 +64,8 @@ describe('session sync with two replicas on one PostgreSQL database', { skip }, 
   });
 
   test('a lagging replica applying an older snapshot does not end a session a newer report created', async () => {
-    const syncA = new SessionSync({ store: storeA, bus, logger: silentLogger });
-    const syncB = new SessionSync({ store: storeB, bus, logger: silentLogger });
+    const syncA = new SessionSync({ store: replicas.a, bus, logger: silentLogger });
+    const syncB = new SessionSync({ store: replicas.b, bus, logger: silentLogger });
     const gateway = { name: 'Lag', region: 'test', protocol: 'openvpn' as const, mode: 'observe' as const };
     const base = { gatewayId: 'gw-lag', agentId: 'agt_test', seq: 0 };
     const t = Date.now();
@@ -87,11 +80,11 @@ describe('session sync with two replicas on one PostgreSQL database', { skip }, 
     await syncA.enqueue(older);
     await syncA.enqueue(connected); // replica A is ahead
     await syncB.enqueue(older); // replica B is still applying the older snapshot
-    assert.equal((await storeA.sessions.findByRef('gw-lag', 'lag:1'))?.endedAt, null, 'the older snapshot cannot speak for it');
+    assert.equal((await replicas.a.sessions.findByRef('gw-lag', 'lag:1'))?.endedAt, null, 'the older snapshot cannot speak for it');
     await syncB.enqueue(connected);
     await syncA.enqueue(newer);
     await syncB.enqueue(newer);
-    const ended = await storeA.sessions.findByRef('gw-lag', 'lag:1');
+    const ended = await replicas.a.sessions.findByRef('gw-lag', 'lag:1');
     assert.equal(ended?.endCause, 'CLIENT_DISCONNECT', 'the newer snapshot lacks it: ended');
     assert.equal(events.filter((e) => e.type === 'session.disconnected' && e.session.ref === 'lag:1').length, 1);
   });

@@ -177,7 +177,7 @@ export class SessionSync {
     const finalStats = r.bytesReceived !== undefined && r.bytesSent !== undefined
       ? { bytesReceived: r.bytesReceived, bytesSent: r.bytesSent, lastSeenAt: r.at }
       : undefined;
-    const ended = await this.end(tx, finalStats ? { ...s, ...finalStats } : s, r.cause, r.at, finalStats);
+    const ended = await this.end(tx, s.id, r.cause, r.at, finalStats);
     // The echo of an admin disconnect: core publishes that event itself, with its actor.
     return ended && r.cause !== 'ADMIN_DISCONNECT' ? [ended] : [];
   }
@@ -337,8 +337,8 @@ export class SessionSync {
     return [sessionEvent('session.connected', session)];
   }
 
-  private async end(tx: StoreTx, s: Session, cause: EndCause, at: number, finalStats?: SessionEnd['finalStats']): Promise<SessionEvent | null> {
-    const ended = await tx.sessions.markEnded(s.id, { endedAt: at, cause, finalStats });
+  private async end(tx: StoreTx, id: string, cause: EndCause, at: number, finalStats?: SessionEnd['finalStats']): Promise<SessionEvent | null> {
+    const ended = await tx.sessions.markEnded(id, { endedAt: at, cause, finalStats });
     return ended ? sessionEvent('session.disconnected', ended) : null;
   }
 

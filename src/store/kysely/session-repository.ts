@@ -125,10 +125,7 @@ export class KyselySessionRepository implements SessionRepository {
       .updateTable('sessions')
       .set((eb) => ({
         ended_at: claimEcho ? eb.fn.coalesce('ended_at', eb.val(end.endedAt)) : end.endedAt,
-        end_cause: end.cause,
-        ended_by_token_id: end.endedByTokenId ?? null,
-        ended_by_name: end.endedByName ?? null,
-        end_reason: end.endReason ?? null,
+        ...endColumns(end),
         ...(end.finalStats
           ? { bytes_received: end.finalStats.bytesReceived, bytes_sent: end.finalStats.bytesSent, last_seen_at: end.finalStats.lastSeenAt }
           : {}),
@@ -215,13 +212,7 @@ export class KyselySessionRepository implements SessionRepository {
     for (const part of statements([...ids].sort(compare), 1)) {
       const rows = await this.db
         .updateTable('sessions')
-        .set({
-          ended_at: end.endedAt,
-          end_cause: end.cause,
-          ended_by_token_id: end.endedByTokenId ?? null,
-          ended_by_name: end.endedByName ?? null,
-          end_reason: end.endReason ?? null,
-        })
+        .set({ ended_at: end.endedAt, ...endColumns(end) })
         .where('id', 'in', part)
         .where('ended_at', 'is', null)
         .returningAll()
@@ -230,6 +221,11 @@ export class KyselySessionRepository implements SessionRepository {
     }
     return ended;
   }
+}
+
+/** What an end writes besides `ended_at` (and, for `markEnded`, the final counters). */
+function endColumns(end: SessionEnd) {
+  return { end_cause: end.cause, ended_by_token_id: end.endedByTokenId ?? null, ended_by_name: end.endedByName ?? null, end_reason: end.endReason ?? null };
 }
 
 /** Host parameters per statement: below SQLite's 32,766 and PostgreSQL's 65,535. */
