@@ -5,6 +5,7 @@ import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
 import { PostgresDialect, type Dialect } from 'kysely';
 import type { DialectName } from './database.js';
+import { SqliteCheckpointer } from './sqlite-checkpointer.js';
 import { ImmediateSqliteDialect } from './sqlite-immediate-dialect.js';
 import type { StoreLogger } from './store-logger.js';
 
@@ -46,14 +47,15 @@ export type SqliteDataVersion = () => number | null;
 export function createDialect(target: DatabaseTarget, logger?: StoreLogger): { dialect: Dialect; name: DialectName; dataVersion?: SqliteDataVersion } {
   if (target.dialect === 'postgres') return { dialect: postgresDialect(target.url, logger), name: 'postgres' };
   let read: SqliteDataVersion = () => null;
-  const dialect = sqliteDialect(target.path, (db) => {
+  const dialect = sqliteDialect(target.path, logger, (db) => {
     const stmt = db.prepare('pragma data_version').pluck();
     read = () => stmt.get() as number;
   });
   return { dialect, name: 'sqlite', dataVersion: () => read() };
 }
 
-function sqliteDialect(path: string, opened: (db: SqliteDatabase.Database) => void): Dialect {
+function sqliteDialect(path: string, logger: StoreLogger | undefined, opened: (db: SqliteDatabase.Database) => void): Dialect {
+  let checkpointer: SqliteCheckpointer | undefined;
   return new ImmediateSqliteDialect({
     database: async () => {
       if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
@@ -64,11 +66,13 @@ function sqliteDialect(path: string, opened: (db: SqliteDatabase.Database) => vo
       db.pragma('synchronous = NORMAL');
       db.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
       db.pragma('foreign_keys = ON');
+      // A file's checkpoints run on another thread (an in-memory database has no log to copy).
+      if (path !== ':memory:') checkpointer = SqliteCheckpointer.start(db, logger);
       opened(db);
       cachePreparedStatements(db);
       return db;
     },
-  });
+  }, async () => checkpointer?.stop());
 }
 
 /** How many distinct SQL texts keep their prepared statement (least recently used dropped first). */

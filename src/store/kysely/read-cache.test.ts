@@ -8,9 +8,40 @@ import { sql } from 'kysely';
 import { createFreshPostgresDatabase, postgresSkipReason } from '../../../test/support/postgres.js';
 import { freshGateway, makeSession, makeWebhook, T0 } from '../contract/fixtures.js';
 import { openStore, type KyselyStore } from './kysely-store.js';
+import { ReadCache } from './read-cache.js';
+
+/** Resolves in the next event-loop turn, after this one's check-phase callbacks. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 const dir = mkdtempSync(join(tmpdir(), 'switchboard-read-cache-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('ReadCache: another process\'s commits', () => {
+  test('its version is read once per event-loop turn, and a change drops every cached answer', async () => {
+    let version = 1;
+    let checks = 0;
+    const cache = new ReadCache(() => {
+      checks++;
+      return version;
+    });
+    let loads = 0;
+    const load = async () => ++loads;
+    assert.equal(await cache.read('sessions', 'k', load), 1);
+    assert.equal(await cache.read('sessions', 'k', load), 1);
+    assert.equal(await cache.read('api_tokens', 'k', load), 2);
+    assert.equal(checks, 1, 'three reads in one turn: one check');
+    version = 2;
+    // Same turn: the answers of this turn stand.
+    assert.equal(await cache.read('sessions', 'k', load), 1);
+    await nextTurn();
+    assert.equal(await cache.read('sessions', 'k', load), 3, 'the next turn checks again and sees the change');
+    assert.equal(await cache.read('api_tokens', 'k', load), 4, 'every table was dropped');
+    assert.equal(checks, 2);
+    await nextTurn();
+    assert.equal(await cache.read('sessions', 'k', load), 3, 'unchanged version: cached');
+    assert.equal(checks, 3);
+  });
+});
 
 describe('SQLite: hot reads are cached between writes, never past one', () => {
   let store: KyselyStore;
@@ -82,7 +113,7 @@ describe('SQLite: hot reads are cached between writes, never past one', () => {
     assert.equal(await store.sessions.listOnline({ first: 10, filter: { gatewayId: gw } }), a);
   });
 
-  test('a commit by another connection to the same file (another process) is seen by the next read', async () => {
+  test('a commit by another connection to the same file (another process) is seen from the next event-loop turn', async () => {
     const before = await ids();
     const other = new Database(join(dir, 'cache.db'));
     try {
@@ -90,6 +121,7 @@ describe('SQLite: hot reads are cached between writes, never past one', () => {
     } finally {
       other.close();
     }
+    await nextTurn();
     assert.deepEqual(await ids(), before.slice(1));
   });
 
@@ -103,7 +135,7 @@ describe('SQLite: hot reads are cached between writes, never past one', () => {
     assert.equal(b!.agentConnected, false);
   });
 
-  test('tokens by prefix: cached; a revocation here or by another process (the CLI) is seen by the next read', async () => {
+  test('tokens by prefix: cached; a revocation here is seen by the next read, one by another process (the CLI) from the next turn', async () => {
     const token = { id: 'tok_cachetest1', name: 'cache', prefix: 'sbt_cach', secretHash: 'ab'.repeat(32), scopes: ['admin' as const], createdAt: T0, expiresAt: null, revokedAt: null, lastUsedAt: null };
     const second = { ...token, id: 'tok_cachetest2' };
     await store.tokens.insert(token);
@@ -118,6 +150,7 @@ describe('SQLite: hot reads are cached between writes, never past one', () => {
     } finally {
       other.close();
     }
+    await nextTurn();
     assert.equal((await store.tokens.findByPrefix('sbt_cach')).find((t) => t.id === second.id)!.revokedAt, T0 + 91);
   });
 

@@ -11,19 +11,34 @@ import { CompiledQuery, SqliteDialect, SqliteDriver, type DatabaseConnection, ty
  */
 export class ImmediateSqliteDialect extends SqliteDialect {
   readonly #config: SqliteDialectConfig;
+  readonly #beforeClose: () => Promise<void>;
 
-  constructor(config: SqliteDialectConfig) {
+  /** `beforeClose` runs when the store is destroyed, before the connection closes. */
+  constructor(config: SqliteDialectConfig, beforeClose: () => Promise<void> = async () => {}) {
     super(config);
     this.#config = config;
+    this.#beforeClose = beforeClose;
   }
 
   override createDriver(): Driver {
-    return new ImmediateSqliteDriver(this.#config);
+    return new ImmediateSqliteDriver(this.#config, this.#beforeClose);
   }
 }
 
 class ImmediateSqliteDriver extends SqliteDriver {
+  readonly #beforeClose: () => Promise<void>;
+
+  constructor(config: SqliteDialectConfig, beforeClose: () => Promise<void>) {
+    super(config);
+    this.#beforeClose = beforeClose;
+  }
+
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+
+  override async destroy(): Promise<void> {
+    await this.#beforeClose();
+    await super.destroy();
   }
 }

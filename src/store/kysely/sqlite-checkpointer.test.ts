@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { sql } from 'kysely';
+import { openStore } from './kysely-store.js';
+import { FALLBACK_AUTOCHECKPOINT_PAGES, SqliteCheckpointer } from './sqlite-checkpointer.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'switchboard-checkpointer-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A WAL file with a table, and about 2 MB of rows written to its log: far below the fallback's 10,000 pages. */
+function walDatabase(name: string): { db: Database.Database; path: string; write: () => void } {
+  const path = join(dir, name);
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.exec('create table t (id integer primary key, body text not null)');
+  const insert = db.prepare('insert into t (body) values (?)');
+  const write = db.transaction(() => {
+    for (let i = 0; i < 2_000; i++) insert.run('x'.repeat(1_000));
+  });
+  return { db, path, write };
+}
+
+async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
+  for (const end = Date.now() + ms; !check(); ) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('SqliteCheckpointer: the log is copied into the file by a worker thread', () => {
+  test('committed pages reach the database file without the writing connection checkpointing', async () => {
+    const { db, path, write } = walDatabase('worker.db');
+    const checkpointer = SqliteCheckpointer.start(db, undefined, 20);
+    try {
+      assert.equal(db.pragma('wal_autocheckpoint', { simple: true }), FALLBACK_AUTOCHECKPOINT_PAGES);
+      const before = statSync(path).size;
+      write();
+      await until(() => (checkpointer.stats().last?.checkpointed ?? 0) >= 400, 'a checkpoint of the rows');
+      const { last } = checkpointer.stats();
+      assert.ok(last!.log >= last!.checkpointed);
+      assert.ok(statSync(path).size > before + 1_000_000, `the file grew from ${before} to ${statSync(path).size} bytes`);
+    } finally {
+      await checkpointer.stop();
+      db.close();
+    }
+    // Stopped, the worker's connection is closed: the writer's close was the last one, which
+    // checkpoints and removes the log.
+    assert.equal(existsSync(`${path}-wal`), false);
+  });
+
+  test('without it, the same writes stay in the log (what the test above would see if the worker did nothing)', async () => {
+    const { db, path, write } = walDatabase('control.db');
+    try {
+      db.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
+      const before = statSync(path).size;
+      write();
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(statSync(path).size, before);
+      assert.ok(statSync(`${path}-wal`).size > 1_000_000);
+    } finally {
+      db.close();
+    }
+  });
+
+  test('a worker that cannot open the file logs the error and hands checkpoints back to SQLite', async () => {
+    const { db, path } = walDatabase('gone.db');
+    const errors: string[] = [];
+    const checkpointer = SqliteCheckpointer.start(db, { info: () => {}, error: (_o, msg) => errors.push(msg ?? '') });
+    // The writer keeps its open file; the worker, still starting, finds no file to open.
+    unlinkSync(path);
+    try {
+      await until(() => errors.length > 0, 'the error');
+      assert.match(errors[0]!, /checkpointer failed/);
+      assert.equal(db.pragma('wal_autocheckpoint', { simple: true }), 1_000);
+    } finally {
+      await checkpointer.stop();
+      db.close();
+    }
+  });
+
+  test('a file store runs one; an in-memory store has no log and none', async () => {
+    const file = await openStore(join(dir, 'store.db'));
+    const memory = await openStore('sqlite::memory:');
+    try {
+      const autocheckpoint = async (s: typeof file) => (await sql<{ wal_autocheckpoint: number }>`pragma wal_autocheckpoint`.execute(s.db)).rows[0]!.wal_autocheckpoint;
+      assert.equal(await autocheckpoint(file), FALLBACK_AUTOCHECKPOINT_PAGES);
+      assert.equal(await autocheckpoint(memory), 1_000);
+    } finally {
+      await file.close();
+      await memory.close();
+    }
+    assert.equal(existsSync(join(dir, 'store.db-wal')), false, 'closing the store stopped the worker first');
+  });
+});
