@@ -27,6 +27,8 @@ export class ManagementStandin {
   private nextCid = 0;
   /** The daemon instance's start time, seconds (what `state` reports). */
   instance: number;
+  /** The daemon's process id (what `pid` reports); a restart changes it. */
+  pid = 4242;
   /** `client-kill` commands answered. */
   kills = 0;
 
@@ -82,9 +84,14 @@ export class ManagementStandin {
     return added;
   }
 
-  /** A hard restart: every management connection is closed, the new instance has no clients yet and counts Client IDs from 0. */
-  restart(): void {
-    this.instance = Math.max(this.instance + 1, Math.floor(Date.now() / 1000));
+  /**
+   * A hard restart: every management connection is closed, the new instance (a new process) has no
+   * clients yet and counts Client IDs from 0. `sameSecond`: its state time is the old one's, as when
+   * a daemon is killed and started again within one second.
+   */
+  restart(options: { sameSecond?: boolean } = {}): void {
+    if (!options.sameSecond) this.instance = Math.max(this.instance + 1, Math.floor(Date.now() / 1000));
+    this.pid++;
     this.clients = new Map();
     this.nextCid = 0;
     for (const s of this.sockets) s.destroy();
@@ -126,6 +133,8 @@ export class ManagementStandin {
         return `${this.instance},CONNECTED,SUCCESS,100.64.0.1,127.0.0.1,1194,,,\r\nEND\r\n`;
       case 'status':
         return this.status();
+      case 'pid':
+        return `SUCCESS: pid=${this.pid}\r\n`;
       case 'client-kill': {
         const cid = Number(args[0]);
         const c = this.clients.get(cid);

@@ -8,8 +8,11 @@
  *   every management reconnect, and it changes when the daemon restarts, including a SIGUSR1/SIGHUP
  *   soft restart, which also restarts Client IDs at 0. The ENV's `daemon_start_time` does NOT change on
  *   a soft restart, so it cannot tell two instances apart and is not used. The state clock has 1 s
- *   resolution: two instances started within the same second share the prefix; `disconnect` then
- *   refuses a ref whose current owner is another user.
+ *   resolution: two instances started within the same second share the prefix. A daemon killed and
+ *   started again within that second is told apart by its process id (`pid`, read with the state on
+ *   every link): the old instance's sessions end as GATEWAY_RESTART, and the store lets an ended
+ *   session's ref go to the new connection. A soft restart within the same second keeps the process
+ *   id and is not told apart; `disconnect` then still refuses a ref whose current owner is another user.
  * - Without `management-client-auth` (observe mode) the daemon still sends `>CLIENT:ESTABLISHED`
  *   (with ENV) but never `>CLIENT:DISCONNECT`; the only other sign is `>NOTIFY:info,remote-exit,EXIT`
  *   without a Client ID. So observe mode polls `status 3` (every `observePollMs`) and reports the
@@ -63,6 +66,8 @@ export class OpenVpnAdapter implements GatewayAdapter {
   private instance: number | null = null;
   /** `instance` was read on the current link (a reconnect may have reached a new daemon). */
   private instanceRead: Promise<void> | null = null;
+  /** The daemon's process id as last read (`pid`), null if it would not say. */
+  private pid: number | null = null;
   private readonly table: SessionTable;
   private readonly release: UdpSlotRelease;
   private udp: boolean | null = null;
@@ -217,7 +222,23 @@ export class OpenVpnAdapter implements GatewayAdapter {
       this.setInstance(null);
       throw new GatewayUnavailableError(`the daemon is not up (state ${state?.name ?? 'unknown'})`);
     }
+    const pid = await this.readPid();
+    if (state.time === this.instance && pid !== null && this.pid !== null && pid !== this.pid) {
+      // Killed and started again within the same second: the same instance time, another process.
+      // Its Client IDs start at 0 again, so the old sessions are over: end them as the restart's.
+      this.logger.info({ gatewayId: this.config.id, startedAt: state.time, pid, was: this.pid }, 'openvpn: new daemon instance within the same second');
+      this.table.endAll('GATEWAY_RESTART');
+      this.setInstance(null);
+    }
+    this.pid = pid ?? this.pid;
     this.setInstance(state.time);
+  }
+
+  /** The daemon's process id (`SUCCESS: pid=N`); null when it does not answer that. */
+  private async readPid(): Promise<number | null> {
+    const reply = await this.command('pid');
+    const m = reply.ok ? /^pid=(\d+)$/.exec(reply.message.trim()) : null;
+    return m ? Number(m[1]) : null;
   }
 
   private setInstance(startedAt: number | null): void {

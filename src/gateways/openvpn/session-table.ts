@@ -56,6 +56,14 @@ export class SessionTable {
     this.announcedDuringRead = null;
   }
 
+  /** Every session known is over (its daemon is gone): each is reported ended with `cause`. */
+  endAll(cause: EndCause): void {
+    this.flush(cause);
+    const at = Date.now();
+    for (const s of this.sessions.values()) this.emit({ type: 'session-disconnected', ref: s.ref, cause, at });
+    this.sessions = new Map();
+  }
+
   /** The link dropped: events may have been missed, so the next status read is a snapshot, not a diff. */
   markStale(): void {
     this.fresh = false;

@@ -219,7 +219,8 @@ export function sessionContract(ctx: ContractContext): void {
     await store.sessions.markEnded(ended.id, { endedAt: T0 + 5, cause: 'CLIENT_DISCONNECT' });
     // 2,000 rows of 22 columns exceed one statement's parameters on either database.
     const fresh = Array.from({ length: 2_000 }, (_, i) => makeSession(gw, { ref: `bulk:${i}`, bytesReceived: 5_000_000_000 + i }));
-    const clashes = [makeSession(gw, { ref: taken.ref }), makeSession(gw, { ref: ended.ref })];
+    // A late report of the ended connection (same user, same start): not a new session.
+    const clashes = [makeSession(gw, { ref: taken.ref }), makeSession(gw, { ref: ended.ref, userName: ended.userName, connectedAt: ended.connectedAt })];
     const inserted = await store.sessions.insertManyIfAbsent([...clashes, ...fresh]);
     assert.deepEqual(inserted, new Set(ids(fresh)));
     assert.equal(await store.sessions.countOnline({ gatewayId: gw }), 2_001);
@@ -227,6 +228,37 @@ export function sessionContract(ctx: ContractContext): void {
     assert.equal((await store.sessions.findByRef(gw, ended.ref))?.id, ended.id, 'an ended ref is not revived');
     assert.deepEqual(await store.sessions.insertManyIfAbsent([]), new Set());
     assert.deepEqual(await store.sessions.insertManyIfAbsent(fresh.map((s) => ({ ...s, id: `${s.id}x` }))), new Set());
+  });
+
+  test('an ended session gives its ref to a later connection (a daemon restarted within the same second), never to a late report of itself', async () => {
+    const store = ctx.store();
+    const gw = await freshGateway(store);
+    const old = makeSession(gw, { connectedAt: T0 });
+    await store.sessions.insert(old);
+    await store.sessions.markEnded(old.id, { endedAt: T0 + 500, cause: 'GATEWAY_RESTART' });
+    const late = makeSession(gw, { ref: old.ref, userName: old.userName, connectedAt: old.connectedAt });
+    assert.deepEqual(await store.sessions.insertManyIfAbsent([late]), new Set());
+    assert.equal(await store.sessions.insertIfAbsent(late), false);
+    assert.equal((await store.sessions.findByRef(gw, old.ref))?.id, old.id);
+
+    // The same user's client, reconnected to the new daemon one second later under the same Client ID.
+    const again = makeSession(gw, { ref: old.ref, userName: old.userName, connectedAt: T0 + 1_000 });
+    assert.deepEqual(await store.sessions.insertManyIfAbsent([again]), new Set([again.id]));
+    assert.deepEqual(await store.sessions.findByRef(gw, old.ref), again);
+    const retired = await store.sessions.findById(old.id);
+    assert.deepEqual(retired, { ...old, ref: `${old.ref}~${old.id}`, endedAt: T0 + 500, endCause: 'GATEWAY_RESTART' });
+    // An online holder never gives way.
+    const rival = makeSession(gw, { ref: old.ref, connectedAt: T0 + 2_000 });
+    assert.deepEqual(await store.sessions.insertManyIfAbsent([rival]), new Set());
+    assert.equal(await store.sessions.insertIfAbsent(rival), false);
+    assert.deepEqual(await store.sessions.findByRef(gw, old.ref), again);
+
+    // Another user in the same second: a different connection, so the ended one gives way too.
+    await store.sessions.markEnded(again.id, { endedAt: T0 + 1_500, cause: 'GATEWAY_RESTART' });
+    const other = makeSession(gw, { ref: old.ref, connectedAt: T0 + 1_000 });
+    assert.equal(await store.sessions.insertIfAbsent(other), true);
+    assert.equal((await store.sessions.findByRef(gw, old.ref))?.id, other.id);
+    assert.equal((await store.sessions.findById(again.id))?.ref, `${old.ref}~${again.id}`);
   });
 
   test('insertManyIfAbsent: of 4 concurrent callers with the same refs, each row goes to exactly one', async () => {

@@ -26,12 +26,32 @@ export class KyselySessionRepository implements SessionRepository {
    * other transaction and then inserts nothing, so exactly one caller sees a row inserted.
    */
   async insertIfAbsent(session: Session): Promise<boolean> {
-    const result = await this.db
+    const insert = () => this.db
       .insertInto('sessions')
       .values(toRow(session))
       .onConflict((oc) => oc.columns(['gateway_id', 'ref']).doNothing())
       .executeTakeFirst();
-    return Number(result.numInsertedOrUpdatedRows ?? 0n) > 0;
+    if (Number((await insert()).numInsertedOrUpdatedRows ?? 0n) > 0) return true;
+    return (await this.retireEndedRef(session)) && Number((await insert()).numInsertedOrUpdatedRows ?? 0n) > 0;
+  }
+
+  /**
+   * A daemon restarted within the same second hands out the same refs again (`<start, s>:<Client
+   * ID>`), and (gateway, ref) is unique over every row, ended ones too. An ended row gives its ref
+   * away to a later connection: one that connected after it did, or another user's. A late report
+   * of the ended connection itself (same user, same start) does not revive it. The ended row keeps
+   * its history under `<ref>~<id>`; refs of ended sessions are never used again.
+   */
+  private async retireEndedRef(session: Session): Promise<boolean> {
+    const result = await this.db
+      .updateTable('sessions')
+      .set({ ref: sql<string>`ref || '~' || id` })
+      .where('gateway_id', '=', session.gatewayId)
+      .where('ref', '=', session.ref)
+      .where('ended_at', 'is not', null)
+      .where((eb) => eb.or([eb('connected_at', '<', session.connectedAt), eb('user_name', '<>', session.userName)]))
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
   }
 
   async findById(id: string): Promise<Session | null> {
@@ -185,6 +205,10 @@ export class KyselySessionRepository implements SessionRepository {
         .returning('id')
         .execute();
       for (const r of result) inserted.add(r.id);
+    }
+    // Refs held by ended sessions (rare: a restart within the same second) are given way one by one.
+    for (const session of sessions) {
+      if (!inserted.has(session.id) && (await this.retireEndedRef(session)) && (await this.insertIfAbsent(session))) inserted.add(session.id);
     }
     return inserted;
   }
