@@ -14,12 +14,12 @@ export const FALLBACK_AUTOCHECKPOINT_PAGES = 10_000;
 const SQLITE_DEFAULT_AUTOCHECKPOINT_PAGES = 1_000;
 
 interface CheckpointWorkerData { driver: string; path: string; intervalMs: number }
-/** One pass that found pages in the log: pages in the log, pages now copied into the file. */
+/** A pass whose result changed: pages in the log, pages of it now copied into the file. */
 export interface CheckpointResult { log: number; checkpointed: number }
 
 /**
  * The worker: its own connection to the file, a PASSIVE checkpoint every `intervalMs` (copy the
- * committed pages from the log into the file, then sync it), each pass that found pages posted
+ * committed pages from the log into the file, then sync it), each change of its result posted
  * back. PASSIVE never waits for the writer or for readers, so the server's connection is never
  * held up. Plain JavaScript run with `eval`, so it needs no TypeScript loader under tsx and no
  * separate file in the build; better-sqlite3 is loaded from the path this module resolves.
@@ -30,6 +30,7 @@ const Database = require(workerData.driver);
 const db = new Database(workerData.path, { fileMustExist: true });
 db.pragma('synchronous = NORMAL');
 const checkpoint = db.prepare('pragma wal_checkpoint(passive)');
+let posted = '';
 const timer = setInterval(() => {
   let row;
   try {
@@ -39,8 +40,11 @@ const timer = setInterval(() => {
     if (error && (error.code === 'SQLITE_BUSY' || error.code === 'SQLITE_LOCKED')) return;
     throw error;
   }
-  // log = -1: the file is not in WAL mode; 0: nothing written since the last pass.
-  if (row && row.log > 0) parentPort.postMessage({ log: row.log, checkpointed: row.checkpointed });
+  // log = -1: the file is not in WAL mode; 0: nothing written since the log was last restarted.
+  // Posted when it changed: an idle server's log keeps its size until the next write restarts it.
+  const now = row && row.log > 0 ? row.log + '/' + row.checkpointed : '';
+  if (now !== '' && now !== posted) parentPort.postMessage({ log: row.log, checkpointed: row.checkpointed });
+  posted = now;
 }, workerData.intervalMs);
 parentPort.on('message', (message) => {
   if (message !== 'stop') return;
@@ -86,7 +90,7 @@ export class SqliteCheckpointer {
     return new SqliteCheckpointer(new Worker(WORKER_SOURCE, { eval: true, workerData }), db, logger);
   }
 
-  /** Passes that found pages in the log, and the latest of them. */
+  /** Passes whose result changed, and the latest of them. */
   stats(): { passes: number; last: CheckpointResult | null } {
     return { passes: this.#passes, last: this.#last };
   }
