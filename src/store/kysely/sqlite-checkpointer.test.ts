@@ -6,7 +6,7 @@ import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { sql } from 'kysely';
 import { openStore } from './kysely-store.js';
-import { FALLBACK_AUTOCHECKPOINT_PAGES, SqliteCheckpointer } from './sqlite-checkpointer.js';
+import { FALLBACK_AUTOCHECKPOINT_PAGES, LOG_SIZE_LIMIT_BYTES, SqliteCheckpointer } from './sqlite-checkpointer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'switchboard-checkpointer-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -50,6 +50,28 @@ describe('SqliteCheckpointer: the log is copied into the file by a worker thread
     // Stopped, the worker's connection is closed: the writer's close was the last one, which
     // checkpoints and removes the log.
     assert.equal(existsSync(`${path}-wal`), false);
+  });
+
+  test('after a burst larger than the limit, the log file is cut back once it starts over', async () => {
+    const { db, path } = walDatabase('burst.db');
+    const checkpointer = SqliteCheckpointer.start(db, undefined, 20);
+    try {
+      const insert = db.prepare('insert into t (body) values (?)');
+      db.transaction(() => {
+        for (let i = 0; i < 20_000; i++) insert.run('x'.repeat(1_000));
+      })();
+      assert.ok(statSync(`${path}-wal`).size > LOG_SIZE_LIMIT_BYTES, 'the burst made the log larger than the limit');
+      await until(() => {
+        const last = checkpointer.stats().last;
+        return last !== null && last.checkpointed === last.log && last.log > 4_000;
+      }, 'a complete checkpoint of the burst');
+      // The next write starts the log over, and the file is cut back to the limit.
+      insert.run('y');
+      assert.ok(statSync(`${path}-wal`).size <= LOG_SIZE_LIMIT_BYTES, `log file ${statSync(`${path}-wal`).size} bytes`);
+    } finally {
+      await checkpointer.stop();
+      db.close();
+    }
   });
 
   test('without it, the same writes stay in the log (what the test above would see if the worker did nothing)', async () => {

@@ -10,6 +10,11 @@ export const CHECKPOINT_INTERVAL_MS = 100;
  * (about 40 MB), so the log stays bounded if the checkpointer falls behind or stops.
  */
 export const FALLBACK_AUTOCHECKPOINT_PAGES = 10_000;
+/**
+ * Bytes the log file is cut back to when it starts over after a complete checkpoint: a burst (a
+ * 100k-session snapshot writes about 50 MB of log) does not leave a file that size behind.
+ */
+export const LOG_SIZE_LIMIT_BYTES = 16 * 1024 * 1024;
 /** SQLite's default, restored if the checkpointer cannot run. */
 const SQLITE_DEFAULT_AUTOCHECKPOINT_PAGES = 1_000;
 
@@ -86,6 +91,7 @@ export class SqliteCheckpointer {
   /** Starts checkpointing the file `db` (a connection in WAL mode) has open. */
   static start(db: SqliteDatabase.Database, logger?: StoreLogger, intervalMs = CHECKPOINT_INTERVAL_MS): SqliteCheckpointer {
     db.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
+    db.pragma(`journal_size_limit = ${LOG_SIZE_LIMIT_BYTES}`);
     const workerData: CheckpointWorkerData = { driver: DRIVER, path: db.name, intervalMs };
     return new SqliteCheckpointer(new Worker(WORKER_SOURCE, { eval: true, workerData }), db, logger);
   }
