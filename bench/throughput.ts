@@ -65,44 +65,41 @@ export async function throughput({ smoke, log }: BenchOptions): Promise<BenchRes
     const needed = rounds * contenders.length * disconnectsPerRun;
     if (ids100k.length < needed) throw new Error(`need ${needed} sessions for the disconnect runs, have ${ids100k.length}`);
 
-    const list: Record<Contender, LoadResult[]> = { switchboard: [], raw: [], mercurius: [] };
-    const kill: Record<Contender, LoadResult[]> = { switchboard: [], raw: [], mercurius: [] };
-    // Warm-up (jit compiles after the first query; caches fill).
-    if (!smoke) for (const c of contenders) await runLoad({ url: url[c], connections, durationS: 1, headers, bodies: [body], expect: '"edges"' });
-    for (let r = 0; r < rounds; r++) {
-      for (const c of rotate(contenders, r)) {
-        const res = await runLoad({ url: url[c], connections, durationS, headers, bodies: [body], expect: '"edges"' });
-        list[c].push(res);
-        log(`throughput: round ${r + 1} onlineSessions ${c}: ${res.rps.toFixed(0)} req/s, p99 ${res.latency.p99} ms, errors ${res.errorBodies + res.errors}`);
-      }
-    }
-    // The same reads while sessions keep connecting (each one a write that clears Switchboard's
-    // cached pages): what a busy gateway costs the read path. Informational, no goal.
-    const churn: Record<Contender, LoadResult[]> = { switchboard: [], raw: [], mercurius: [] };
-    const connectsPerSecond = smoke ? 20 : CHURN_PER_SECOND;
-    for (let r = 0; r < rounds; r++) {
-      for (const c of rotate(contenders, r)) {
-        const timer = setInterval(() => server.standin.addClients(1, true), 1000 / connectsPerSecond);
-        try {
-          const res = await runLoad({ url: url[c], connections, durationS, headers, bodies: [body], expect: '"edges"' });
-          churn[c].push(res);
-          log(`throughput: round ${r + 1} onlineSessions with ${connectsPerSecond} connects/s ${c}: ${res.rps.toFixed(0)} req/s, p99 ${res.latency.p99} ms, errors ${res.errorBodies + res.errors}`);
-        } finally {
-          clearInterval(timer);
+    /** `rounds` rounds, the contenders in a rotating order, each run logged. */
+    const interleaved = async (what: string, run: (c: Contender) => Promise<LoadResult>): Promise<Record<Contender, LoadResult[]>> => {
+      const runs: Record<Contender, LoadResult[]> = { switchboard: [], raw: [], mercurius: [] };
+      for (let r = 0; r < rounds; r++) {
+        for (const c of rotate(contenders, r)) {
+          const res = await run(c);
+          runs[c].push(res);
+          log(`throughput: round ${r + 1} ${what} ${c}: ${res.rps.toFixed(0)} req/s, p99 ${res.latency.p99} ms, errors ${res.errorBodies + res.errors}`);
         }
       }
-    }
-    let taken = 0;
-    for (let r = 0; r < rounds; r++) {
-      for (const c of rotate(contenders, r)) {
-        const slice = ids100k.slice(taken, taken + disconnectsPerRun);
-        taken += disconnectsPerRun;
-        const bodies = slice.map((id) => JSON.stringify({ query: DISCONNECT, variables: { id } }));
-        const res = await runLoad({ url: url[c], connections, amount: bodies.length, headers, bodies, expect: '"disconnectBySessionId":true' });
-        kill[c].push(res);
-        log(`throughput: round ${r + 1} disconnect ${c}: ${res.rps.toFixed(0)} req/s, p99 ${res.latency.p99} ms, errors ${res.errorBodies + res.errors}`);
+      return runs;
+    };
+    const readPage = (c: Contender) => runLoad({ url: url[c], connections, durationS, headers, bodies: [body], expect: '"edges"' });
+
+    // Warm-up (jit compiles after the first query; caches fill).
+    if (!smoke) for (const c of contenders) await runLoad({ url: url[c], connections, durationS: 1, headers, bodies: [body], expect: '"edges"' });
+    const list = await interleaved('onlineSessions', readPage);
+    // The same reads while sessions keep connecting (each one a write that clears Switchboard's
+    // cached pages): what a busy gateway costs the read path. Informational, no goal.
+    const connectsPerSecond = smoke ? 20 : CHURN_PER_SECOND;
+    const churn = await interleaved(`onlineSessions with ${connectsPerSecond} connects/s`, async (c) => {
+      const timer = setInterval(() => server.standin.addClients(1, true), 1000 / connectsPerSecond);
+      try {
+        return await readPage(c);
+      } finally {
+        clearInterval(timer);
       }
-    }
+    });
+    let taken = 0;
+    const kill = await interleaved('disconnect', (c) => {
+      const slice = ids100k.slice(taken, taken + disconnectsPerRun);
+      taken += disconnectsPerRun;
+      const bodies = slice.map((id) => JSON.stringify({ query: DISCONNECT, variables: { id } }));
+      return runLoad({ url: url[c], connections, amount: bodies.length, headers, bodies, expect: '"disconnectBySessionId":true' });
+    });
 
     const table = (runs: Record<Contender, LoadResult[]>): FigureRow[] => contenders.map((c) => ({
       label: c,

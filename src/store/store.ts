@@ -46,6 +46,9 @@ export interface SessionRepository {
   /**
    * Inserts unless a session with the same (gatewayId, ref) exists already; true when this call
    * inserted it. Replicas that apply the same report race here, and the database picks one winner.
+   * An ended session gives its ref away to a later connection (one that connected after it did, or
+   * another user's: a daemon restarted within the same second reuses refs); a late report of the
+   * ended connection itself is not inserted. The ended row keeps its history under `<ref>~<id>`.
    */
   insertIfAbsent(session: Session): Promise<boolean>;
   /** Online or ended. */

@@ -228,7 +228,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
       // Its Client IDs start at 0 again, so the old sessions are over: end them as the restart's.
       this.logger.info({ gatewayId: this.config.id, startedAt: state.time, pid, was: this.pid }, 'openvpn: new daemon instance within the same second');
       this.table.endAll('GATEWAY_RESTART');
-      this.setInstance(null);
+      this.instance = null; // so that setInstance below starts the new process afresh
     }
     this.pid = pid ?? this.pid;
     this.setInstance(state.time);

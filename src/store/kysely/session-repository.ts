@@ -26,13 +26,16 @@ export class KyselySessionRepository implements SessionRepository {
    * other transaction and then inserts nothing, so exactly one caller sees a row inserted.
    */
   async insertIfAbsent(session: Session): Promise<boolean> {
-    const insert = () => this.db
+    return (await this.insertOne(session)) || ((await this.retireEndedRef(session)) && (await this.insertOne(session)));
+  }
+
+  private async insertOne(session: Session): Promise<boolean> {
+    const result = await this.db
       .insertInto('sessions')
       .values(toRow(session))
       .onConflict((oc) => oc.columns(['gateway_id', 'ref']).doNothing())
       .executeTakeFirst();
-    if (Number((await insert()).numInsertedOrUpdatedRows ?? 0n) > 0) return true;
-    return (await this.retireEndedRef(session)) && Number((await insert()).numInsertedOrUpdatedRows ?? 0n) > 0;
+    return Number(result.numInsertedOrUpdatedRows ?? 0n) > 0;
   }
 
   /**
@@ -208,7 +211,7 @@ export class KyselySessionRepository implements SessionRepository {
     }
     // Refs held by ended sessions (rare: a restart within the same second) are given way one by one.
     for (const session of sessions) {
-      if (!inserted.has(session.id) && (await this.retireEndedRef(session)) && (await this.insertIfAbsent(session))) inserted.add(session.id);
+      if (!inserted.has(session.id) && (await this.retireEndedRef(session)) && (await this.insertOne(session))) inserted.add(session.id);
     }
     return inserted;
   }
