@@ -17,6 +17,7 @@ import { SessionSync } from './core/sync.js';
 import { HeapRelease } from './heap-release.js';
 import { Switchboard } from './core/switchboard.js';
 import { WebhookDispatcher } from './core/webhook-dispatcher.js';
+import { createReadiness } from './core/readiness.js';
 import type { Logger } from './core/logger.js';
 import { createApiServer } from './api/http-server.js';
 
@@ -105,6 +106,7 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
   const api = createApiServer({
     core, logger, bodyLimitBytes: config.bodyLimitBytes,
     rateLimitPerToken: config.rateLimitPerToken, rateLimitPerIp: config.rateLimitPerIp,
+    readiness: createReadiness({ store, bus }),
   });
   await new Promise<void>((resolve, reject) => {
     api.server.once('error', reject);

@@ -1,12 +1,15 @@
 /**
- * The API over node:http: `POST|GET /graphql` (GraphQL over HTTP, bearer token required) and
- * `GET /healthz`. Authentication happens once per request, before the body is read or anything runs.
+ * The API over node:http: `POST|GET /graphql` (GraphQL over HTTP, bearer token required),
+ * `GET /healthz` (liveness: the process serves HTTP) and `GET /readyz` (readiness: store, migrations
+ * and bus; no token, so load balancers can probe it). Authentication happens once per request, before
+ * the body is read or anything runs.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Response as HandlerResponse } from 'graphql-http';
 import type { Logger } from 'pino';
 import type { CoreApi } from '../core/api-types.js';
+import type { ReadinessReport } from '../core/readiness.js';
 import type { Actor } from '../domain/actor.js';
 import { isDomainError } from '../domain/errors.js';
 import { createContext, responseMediaType } from './context.js';
@@ -32,6 +35,8 @@ export interface ApiServerOptions {
   rateLimitPerIp?: RateLimit;
   /** The built operator console served at `/` (default: dist/ui, if built); null serves none. */
   uiDir?: string | null;
+  /** Answers `GET /readyz` (see core/readiness.ts). Without it the server has nothing to check and is ready. */
+  readiness?: () => Promise<ReadinessReport>;
 }
 
 /** Defaults of the two rate limits (also those of the configuration). */
@@ -135,6 +140,14 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     return send(res, response);
   }
 
+  async function serveReadiness(res: ServerResponse): Promise<number> {
+    const report = options.readiness ? await options.readiness() : { ready: true, failed: [], checks: {} };
+    const body = JSON.stringify({ status: report.ready ? 'ready' : 'not ready', failed: report.failed, checks: report.checks });
+    // A probe must see the state of now, never a cached answer.
+    const headers = { 'content-type': JSON_TYPE, 'cache-control': 'no-store' };
+    return send(res, [body, report.ready ? { status: 200, statusText: 'OK', headers } : { status: 503, statusText: 'Service Unavailable', headers }]);
+  }
+
   function route(req: IncomingMessage, res: ServerResponse): Promise<number> | number {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -144,6 +157,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
       return send(res, [HEALTH_BODY, { status: 200, statusText: 'OK', headers: { 'content-type': JSON_TYPE } }]);
     }
+    if (path === '/readyz' && (req.method === 'GET' || req.method === 'HEAD')) return serveReadiness(res);
     const notFound = () => send(res, errorResponse('NOT_FOUND', `No route for ${req.method ?? 'GET'} ${path}`));
     // The operator console: its files, and index.html for its routes (GET and HEAD only).
     if (req.method === 'GET' || req.method === 'HEAD') return serveConsole(req, res, path).then((status) => status ?? notFound());

@@ -21,6 +21,13 @@ export function runBusContract(name: string, open: () => Promise<Bus>, options: 
   const unique = () => `t${Math.random().toString(36).slice(2, 10)}`;
   const test = (title: string, fn: () => Promise<void>) => nodeTest(title, { skip: options.skip ?? false }, fn);
 
+  test(`${name}: connected once open, not after close`, async () => {
+    const bus = await open();
+    assert.equal(bus.connected, true);
+    await bus.close();
+    assert.equal(bus.connected, false);
+  });
+
   test(`${name}: publish reaches every plain subscriber, in order`, async () => {
     const bus = await open();
     try {

@@ -27,6 +27,8 @@ export class BusTimeoutError extends Error {
 
 export interface Bus {
   readonly kind: 'memory' | 'nats';
+  /** Whether messages can flow right now: false while a network bus reconnects, and after `close()`. */
+  readonly connected: boolean;
   publish(subject: string, data: unknown): Promise<void>;
   /** `subject` may end in `.>` (everything below) or contain `*` (one token), as in NATS. */
   subscribe(subject: string, handler: (data: unknown, subject: string) => void | Promise<void>, options?: SubscribeOptions): Unsubscribe;

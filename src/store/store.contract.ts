@@ -9,6 +9,7 @@ import { auditContract } from './contract/audit-contract.js';
 import type { ContractContext } from './contract/fixtures.js';
 import { gatewayContract } from './contract/gateway-contract.js';
 import { onlineCountContract } from './contract/online-count-contract.js';
+import { readinessContract } from './contract/readiness-contract.js';
 import { sessionContract } from './contract/session-contract.js';
 import { sessionListContract } from './contract/session-list-contract.js';
 import { tokenContract } from './contract/token-contract.js';
@@ -64,5 +65,6 @@ export function runStoreContract(name: string, open: () => Promise<Store>, optio
     auditContract(ctx);
     transactionContract(ctx);
     webhookContract(ctx);
+    readinessContract(ctx);
   });
 }

@@ -179,9 +179,18 @@ export interface StoreTx {
   webhooks: WebhookRepository;
 }
 
+/** What `Store.checkReady` found; `detail` is short, operator-facing text without credentials. */
+export type StoreReadiness = { ok: true } | { ok: false; check: 'store' | 'migrations'; detail: string };
+
 export interface Store extends StoreTx {
   readonly dialect: 'sqlite' | 'postgres';
   /** Runs `fn` in one database transaction; everything it writes commits or rolls back together. */
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  /**
+   * One cheap query, answered within `timeoutMs` or counted as failed: `store` when the database did
+   * not answer, `migrations` when a migration this code knows is not applied. Never throws. At most
+   * one query is outstanding: callers during a check that hangs share it rather than piling up.
+   */
+  checkReady(timeoutMs: number): Promise<StoreReadiness>;
   close(): Promise<void>;
 }

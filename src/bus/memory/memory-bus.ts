@@ -17,6 +17,11 @@ export class MemoryBus implements Bus {
   private rr = new Map<string, number>();
   private closed = false;
 
+  /** In-process: up until closed. */
+  get connected(): boolean {
+    return !this.closed;
+  }
+
   async publish(subject: string, data: unknown): Promise<void> {
     if (this.closed) return;
     const targets = this.pick([...this.subs], subject);

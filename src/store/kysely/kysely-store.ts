@@ -3,7 +3,7 @@
  * hosts). `openStore` is the only way in; it migrates the schema before it returns.
  */
 import { Kysely, Migrator } from 'kysely';
-import type { Store, StoreTx } from '../store.js';
+import type { Store, StoreReadiness, StoreTx } from '../store.js';
 import { KyselyAuditRepository } from './audit-repository.js';
 import type { Database, DialectName } from './database.js';
 import { createDialect, parseDatabaseUrl } from './dialect.js';
@@ -13,6 +13,7 @@ import { migrationProvider } from './migrations/migration-provider.js';
 import { CachedGatewayRepository, CachedSessionRepository, CachedTokenRepository, CachedWebhookRepository, ReadCache } from './read-cache.js';
 import { KyselySessionRepository } from './session-repository.js';
 import type { StoreLogger } from './store-logger.js';
+import { StoreReadinessCheck } from './store-readiness.js';
 import { KyselyTokenRepository } from './token-repository.js';
 import { KyselyWebhookRepository } from './webhook-repository.js';
 
@@ -82,6 +83,7 @@ export class KyselyStore implements Store {
   readonly audit: StoreTx['audit'];
   readonly webhooks: StoreTx['webhooks'];
   #closed = false;
+  readonly #readiness: StoreReadinessCheck;
 
   /**
    * `db` is the raw Kysely instance, for tests and operations tooling only (raw SQL checks,
@@ -93,6 +95,11 @@ export class KyselyStore implements Store {
     private readonly cache: ReadCache | null = null,
   ) {
     ({ sessions: this.sessions, gateways: this.gateways, tokens: this.tokens, audit: this.audit, webhooks: this.webhooks } = repositories(db, dialect, cache));
+    this.#readiness = new StoreReadinessCheck(db, dialect);
+  }
+
+  checkReady(timeoutMs: number): Promise<StoreReadiness> {
+    return this.#readiness.check(timeoutMs);
   }
 
   /**
