@@ -14,6 +14,7 @@ import type { GatewayAdapter, GatewayConfig } from './gateways/adapter.js';
 import { OpenVpnAdapter } from './gateways/openvpn/openvpn-adapter.js';
 import { AgentLink } from './core/agent-link.js';
 import { SessionSync } from './core/sync.js';
+import { ReportIntake } from './core/report-intake.js';
 import { HeapRelease } from './heap-release.js';
 import { Switchboard } from './core/switchboard.js';
 import { WebhookDispatcher } from './core/webhook-dispatcher.js';
@@ -83,17 +84,19 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
   }
   for (const g of config.gateways) await store.gateways.upsert({ id: g.id, name: g.name, region: g.region, protocol: g.protocol, mode: g.mode });
 
+  const intake = new ReportIntake({ logger: logger.child({ part: 'intake' }) });
   const core = new Switchboard({
     store, bus, logger,
     disconnectDeadlineMs: config.disconnectTimeoutMs,
     gatewayLivenessMs: config.gatewayLivenessMs,
+    wireStatus: (id) => intake.status(id),
   });
   if ((await store.tokens.count()) === 0) {
     const { secret } = await core.createToken(SYSTEM_ACTOR, { name: 'bootstrap-admin', scopes: ['admin'] });
     options.onBootstrapToken?.(secret);
   }
 
-  const sync = new SessionSync({ store, bus, logger });
+  const sync = new SessionSync({ store, bus, logger, intake });
   sync.start();
   const inProcessAgents = bus.kind === 'memory';
   const adapters = options.adapters ?? (inProcessAgents ? config.gateways.map((g) => createAdapter(g, logger)) : []);

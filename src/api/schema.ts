@@ -134,6 +134,18 @@ type Gateway {
   agentConnected: Boolean!
   lastSeenAt: DateTime
   sessionsOnline: Int!
+  """
+  Why this replica refuses the gateway's reports, or null when it reads them. Set when the gateway's
+  agent speaks a version of the wire contract this replica does not (a rolling upgrade half done):
+  its sessions are not kept current until one side is upgraded.
+  """
+  degradedReason: String
+  """
+  Reports this replica received on the gateway's subject and dropped since it started: a body naming
+  another gateway, a message that does not fit the wire contract, or an unsupported version. Each
+  kind is logged at warn (an unsupported version at error, once).
+  """
+  rejectedReports: Int!
 }
 
 input OnlineSessionFilter {

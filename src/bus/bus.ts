@@ -2,6 +2,7 @@
  * The bus port: publish/subscribe and request/reply over named subjects. Implementations: in-process
  * (`memory/`) and NATS (`nats/`). May import `domain/` only. Payloads are plain JSON values.
  */
+import { GATEWAY_ID_PATTERN } from '../domain/ids.js';
 
 export type Unsubscribe = () => void;
 
@@ -50,6 +51,14 @@ export const subjects = {
   /** Token revoked: every replica drops what it cached. */
   tokenRevoked: 'switchboard.events.token.revoked',
 } as const;
+
+/** The gateway id a report subject names (`…gateway.<id>.report`), or null if it names none. */
+export function reportSubjectGatewayId(subject: string): string | null {
+  const t = subject.split('.');
+  if (t.length < 3 || t.at(-1) !== 'report' || t.at(-3) !== 'gateway') return null;
+  const id = t.at(-2)!;
+  return GATEWAY_ID_PATTERN.test(id) ? id : null;
+}
 
 /** Does a NATS-style pattern match a concrete subject? */
 export function subjectMatches(pattern: string, subject: string): boolean {

@@ -2,7 +2,10 @@ import { randomId } from '../domain/ids.js';
 import { subjects, type Bus, type Unsubscribe } from '../bus/bus.js';
 import { GatewayUnavailableError, type AdapterEvent, type GatewayAdapter } from '../gateways/adapter.js';
 import type { Logger } from './logger.js';
-import type { DisconnectReply, DisconnectRequest, GatewayDescriptor, GatewayReport } from './reports.js';
+import {
+  disconnectRequestSchema, gatewayReportSchema, MAX_SNAPSHOT_PART_SESSIONS, readWire, versioned,
+  type DisconnectReply, type DisconnectRequest, type GatewayDescriptor, type GatewayReport,
+} from './reports.js';
 
 /** Agent's slack: it answers a little before the caller's deadline, so a late SUCCESS is not lost. */
 const DEADLINE_MARGIN_MS = 100;
@@ -10,7 +13,7 @@ const DEADLINE_MARGIN_MS = 100;
  * Sessions per snapshot part: about 250 KB of JSON, a quarter of NATS's default 1 MB message limit
  * even with long names, and one transaction's worth for sync.
  */
-export const SNAPSHOT_PART_SESSIONS = 1_000;
+export const SNAPSHOT_PART_SESSIONS = MAX_SNAPSHOT_PART_SESSIONS;
 
 /**
  * Connects gateway adapters to the bus: every adapter event becomes a GatewayReport, every disconnect
@@ -32,7 +35,7 @@ export class AgentLink {
     const { bus, adapters } = this.deps;
     for (const adapter of adapters) {
       const id = adapter.config.id;
-      this.unsubscribes.push(bus.serve(subjects.gatewayDisconnect(id), (data) => this.disconnect(adapter, data as DisconnectRequest)));
+      this.unsubscribes.push(bus.serve(subjects.gatewayDisconnect(id), async (data) => versioned(await this.receiveDisconnect(adapter, data))));
       adapter.start((event) => this.report(adapter, event));
     }
     this.heartbeat = setInterval(() => this.beat(), this.deps.heartbeatMs ?? 5000);
@@ -87,12 +90,30 @@ export class AgentLink {
     // Strictly increasing `at`: sync compares a snapshot's time with sessions' last-seen times.
     this.lastAt = Math.max(this.now(), this.lastAt + 1);
     const report = { ...body, gatewayId: id, agentId: this.agentId, seq: ++this.seq, at: this.lastAt } as GatewayReport;
-    this.deps.bus.publish(subjects.gatewayReport(id), report).catch((e) => {
+    // Checked before it leaves: a replica would refuse it anyway, and here the agent's log says why.
+    const checked = gatewayReportSchema.safeParse(report);
+    if (!checked.success) {
+      const issue = checked.error.issues[0];
+      this.deps.logger.warn({ gatewayId: id, type: report.type, problem: issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid' }, 'gateway report does not fit the wire contract; not sent');
+      return;
+    }
+    this.deps.bus.publish(subjects.gatewayReport(id), versioned(report)).catch((e) => {
       this.deps.logger.warn({ err: e, gatewayId: id, type: report.type }, 'could not publish gateway report; the next snapshot heals it');
     });
   }
 
+  /** A request that does not fit the contract is answered NOT_SENT: nothing reached the daemon. */
+  private async receiveDisconnect(adapter: GatewayAdapter, data: unknown): Promise<DisconnectReply> {
+    const req = readWire(disconnectRequestSchema, data);
+    if (!req.ok) {
+      this.deps.logger.warn({ gatewayId: adapter.config.id, problem: req.problem, detail: req.detail }, 'disconnect request refused: it does not fit the wire contract');
+      return { outcome: 'NOT_SENT', detail: `request refused by the agent: ${req.detail}` };
+    }
+    return this.disconnect(adapter, req.value);
+  }
+
   private async disconnect(adapter: GatewayAdapter, req: DisconnectRequest): Promise<DisconnectReply> {
+    if (!adapter.isConnected()) return { outcome: 'NOT_SENT', detail: 'the link to the daemon is down' };
     try {
       const outcome = await adapter.disconnect(
         { ref: req.ref, userName: req.userName, mode: req.mode, message: req.message, blockSeconds: req.blockSeconds },
@@ -100,9 +121,10 @@ export class AgentLink {
       );
       return { outcome };
     } catch (e) {
-      if (e instanceof GatewayUnavailableError) return { outcome: 'UNAVAILABLE', detail: e.message };
+      // The command may have been written before the failure: the daemon may still act on it.
+      if (e instanceof GatewayUnavailableError) return { outcome: 'UNCONFIRMED', detail: e.message };
       this.deps.logger.error({ err: e, gatewayId: adapter.config.id }, 'disconnect failed in the adapter');
-      return { outcome: 'UNAVAILABLE', detail: e instanceof Error ? e.message : String(e) };
+      return { outcome: 'UNCONFIRMED', detail: e instanceof Error ? e.message : String(e) };
     }
   }
 }

@@ -5,6 +5,7 @@
 import type { Actor } from '../domain/actor.js';
 import type { AuditEvent } from '../domain/audit.js';
 import type { Gateway } from '../domain/gateway.js';
+import type { WireStatus } from './report-intake.js';
 import type { ApiToken } from '../domain/token.js';
 import type { Scope } from '../domain/scopes.js';
 import type { DisconnectMode, Session } from '../domain/session.js';
@@ -38,7 +39,7 @@ export interface DisconnectResult {
   auditEventId: string;
 }
 
-export interface GatewayView extends Gateway {
+export interface GatewayView extends Gateway, Partial<WireStatus> {
   sessionsOnline: number;
 }
 

@@ -7,7 +7,7 @@ import { BusTimeoutError, subjects, type Bus } from '../bus/bus.js';
 import type { Store } from '../store/store.js';
 import type { DisconnectOptions, DisconnectResult } from './api-types.js';
 import { auditEvent } from './audit.js';
-import type { DisconnectReply, DisconnectRequest } from './reports.js';
+import { disconnectReplySchema, readWire, versioned, type DisconnectReply, type DisconnectRequest } from './reports.js';
 import { publishSessionEvent, sessionEvent } from './session-events.js';
 import type { Logger } from './logger.js';
 import { TransactionBatcher } from './transaction-batcher.js';
@@ -108,12 +108,17 @@ export class DisconnectUseCase {
     };
     let reply: DisconnectReply;
     try {
-      reply = (await bus.request(subjects.gatewayDisconnect(session.gatewayId), request, { timeoutMs: deadlineMs })) as DisconnectReply;
+      const raw = await bus.request(subjects.gatewayDisconnect(session.gatewayId), versioned(request), { timeoutMs: deadlineMs });
+      const read = readWire(disconnectReplySchema, raw);
+      // An answer this build cannot read came from an agent that did receive the request.
+      reply = read.ok ? read.value : { outcome: 'UNCONFIRMED', detail: `unreadable reply (${read.problem}: ${read.detail})` };
     } catch (e) {
-      const detail = e instanceof BusTimeoutError ? e.message : String(e);
-      reply = { outcome: 'UNAVAILABLE', detail };
+      // Nobody serves the subject: nothing was sent. A timeout: the agent may have acted.
+      reply = e instanceof BusTimeoutError && e.noResponders
+        ? { outcome: 'NOT_SENT', detail: e.message }
+        : { outcome: 'UNCONFIRMED', detail: e instanceof Error ? e.message : String(e) };
     }
-    if (reply.outcome === 'UNAVAILABLE') {
+    if (reply.outcome === 'NOT_SENT' || reply.outcome === 'UNCONFIRMED') {
       logger.warn({ sessionId: session.id, gatewayId: session.gatewayId, detail: reply.detail }, 'gateway did not confirm disconnect');
       return fail('GATEWAY_UNAVAILABLE', 'GATEWAY_UNAVAILABLE', MESSAGES.gatewayUnavailable, session);
     }

@@ -1,50 +1,159 @@
 /**
- * What travels between an agent and the control plane over the bus. Both ends import this file, so
- * the wire shape has one definition.
+ * The wire contract: every message between agents and the control plane, as one zod schema each,
+ * with the TypeScript types inferred from them. Both ends import this file and check what they
+ * receive against it, so a message has one shape, one version and one set of bounds.
+ *
+ * Every message carries `version`. A receiver that does not speak a message's version refuses it
+ * (see `readVersion`), so agents and replicas of different versions during a rolling upgrade fail
+ * loudly instead of misreading each other. Change a shape incompatibly: raise WIRE_VERSION.
+ *
+ * Every string and array is bounded: an agent is a separate host, and nothing it sends may make a
+ * replica hold or store an unbounded payload.
  */
-import type { DisconnectMode, EndCause, SessionReport } from '../domain/session.js';
-import type { GatewayMode, Protocol } from '../domain/gateway.js';
+import { z } from 'zod';
+import { GATEWAY_ID_PATTERN } from '../domain/ids.js';
+import { END_CAUSES } from '../domain/session.js';
+import { PROTOCOLS } from '../domain/gateway.js';
+
+/** The version of the wire contract this build speaks (sends, and accepts). */
+export const WIRE_VERSION = 1;
+/** Sessions in one snapshot part; the agent sends larger snapshots in parts (see SnapshotPart). */
+export const MAX_SNAPSHOT_PART_SESSIONS = 1_000;
+/** Parts of one snapshot: 10 million sessions at most. */
+const MAX_SNAPSHOT_PARTS = 10_000;
+
+const text = (max: number) => z.string().max(max);
+const optionalText = (max: number) => text(max).nullable();
+/** A count of bytes or a time in ms since the epoch: a non-negative integer JSON can carry exactly. */
+const count = () => z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const gatewayId = z.string().regex(GATEWAY_ID_PATTERN);
+
+/** What an agent reports about one live tunnel (domain's SessionReport, bounded). */
+export const sessionReportSchema = z.object({
+  ref: text(128).min(1),
+  userName: text(512),
+  commonName: optionalText(512),
+  clientAddress: optionalText(128),
+  virtualAddress: optionalText(128),
+  virtualAddress6: optionalText(128),
+  connectedAt: count(),
+  bytesReceived: count(),
+  bytesSent: count(),
+  clientVersion: optionalText(256),
+  clientPlatform: optionalText(256),
+});
 
 /** How an agent describes its gateway, so a control plane without the config file knows it too. */
-export interface GatewayDescriptor {
-  name: string;
-  region: string;
-  protocol: Protocol;
-  mode: GatewayMode;
-}
-
-/** Agent → control plane on `subjects.gatewayReport(id)`. `seq` increases per agent run. */
-export type GatewayReport =
-  | { type: 'snapshot'; gatewayId: string; agentId: string; seq: number; at: number; gateway: GatewayDescriptor; daemonStartedAt: number | null; sessions: SessionReport[]; part?: SnapshotPart }
-  | { type: 'connected'; gatewayId: string; agentId: string; seq: number; at: number; session: SessionReport }
-  | { type: 'disconnected'; gatewayId: string; agentId: string; seq: number; at: number; ref: string; cause: EndCause; bytesReceived?: number; bytesSent?: number }
-  | { type: 'heartbeat'; gatewayId: string; agentId: string; seq: number; at: number; gateway: GatewayDescriptor; linkUp: boolean }
-  | { type: 'link-down'; gatewayId: string; agentId: string; seq: number; at: number; error: string }
-  /** A client was refused at authentication because its user is blocked; audited as `session.reconnect_blocked`. */
-  | { type: 'auth-denied'; gatewayId: string; agentId: string; seq: number; at: number; userName: string; reason: string; clientAddress: string | null };
+export const gatewayDescriptorSchema = z.object({
+  name: text(100).min(1),
+  region: text(100).min(1),
+  protocol: z.enum(PROTOCOLS),
+  mode: z.enum(['observe', 'authorize']),
+});
+export type GatewayDescriptor = z.infer<typeof gatewayDescriptorSchema>;
 
 /**
  * A large snapshot travels as several `snapshot` reports, `count` parts of one `id`, sent in order
  * (a bus message has a size limit: NATS refuses more than 1 MB by default, about 4,000 sessions).
  * Only a snapshot whose every part arrived may end the sessions it does not list.
  */
-export interface SnapshotPart {
-  id: string;
-  index: number;
-  count: number;
+export const snapshotPartSchema = z.object({
+  id: text(64).min(1),
+  index: z.number().int().nonnegative().max(MAX_SNAPSHOT_PARTS - 1),
+  count: z.number().int().min(1).max(MAX_SNAPSHOT_PARTS),
+}).refine((p) => p.index < p.count, 'index must be below count');
+export type SnapshotPart = z.infer<typeof snapshotPartSchema>;
+
+/**
+ * What every report carries. `gatewayId` repeats what the subject says, and a receiver drops a report
+ * whose body disagrees with its subject: the subject is what NATS permissions bind to an agent's
+ * credentials, the body is whatever the agent wrote. `seq` increases per agent run; `at` strictly.
+ */
+const envelope = {
+  gatewayId,
+  agentId: text(64).min(1),
+  seq: count(),
+  at: count(),
+};
+
+/** Agent → control plane on `subjects.gatewayReport(id)`, without its `version`. */
+export const gatewayReportSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('snapshot'), ...envelope, gateway: gatewayDescriptorSchema, daemonStartedAt: count().nullable(),
+    sessions: z.array(sessionReportSchema).max(MAX_SNAPSHOT_PART_SESSIONS), part: snapshotPartSchema.optional(),
+  }),
+  z.object({ type: z.literal('connected'), ...envelope, session: sessionReportSchema }),
+  z.object({
+    type: z.literal('disconnected'), ...envelope, ref: text(128).min(1), cause: z.enum(END_CAUSES),
+    bytesReceived: count().optional(), bytesSent: count().optional(),
+  }),
+  z.object({ type: z.literal('heartbeat'), ...envelope, gateway: gatewayDescriptorSchema, linkUp: z.boolean() }),
+  z.object({ type: z.literal('link-down'), ...envelope, error: text(1000) }),
+  /** A client was refused at authentication because its user is blocked; audited as `session.reconnect_blocked`. */
+  z.object({ type: z.literal('auth-denied'), ...envelope, userName: text(512), reason: text(1000), clientAddress: optionalText(128) }),
+]);
+export type GatewayReport = z.infer<typeof gatewayReportSchema>;
+
+/** Control plane → agent on `subjects.gatewayDisconnect(id)`, without its `version`. */
+export const disconnectRequestSchema = z.object({
+  ref: text(128).min(1),
+  userName: text(512),
+  mode: z.enum(['HALT', 'RESTART']),
+  message: optionalText(240),
+  blockSeconds: z.number().int().min(1).max(366 * 86_400).nullable(),
+  deadlineMs: z.number().int().min(1).max(600_000),
+});
+export type DisconnectRequest = z.infer<typeof disconnectRequestSchema>;
+
+/**
+ * The agent's answer to a DisconnectRequest. `NOT_SENT`: the native command was certainly not handed
+ * to the daemon (link down, daemon known not responding, refused before writing). `UNCONFIRMED`: it
+ * was (or may have been) written and no confirmation came by the deadline: it may still take effect.
+ */
+export const disconnectReplySchema = z.discriminatedUnion('outcome', [
+  z.object({ outcome: z.literal('ENDED') }),
+  z.object({ outcome: z.literal('NOT_FOUND') }),
+  z.object({ outcome: z.literal('NOT_SENT'), detail: text(1000) }),
+  z.object({ outcome: z.literal('UNCONFIRMED'), detail: text(1000) }),
+]);
+export type DisconnectReply = z.infer<typeof disconnectReplySchema>;
+
+/** Replica → every agent on `subjects.agentHello`: a replica started; send a fresh snapshot. */
+export const replicaHelloSchema = z.object({ replicaId: text(64).min(1) });
+export type ReplicaHello = z.infer<typeof replicaHelloSchema>;
+
+/** A message as it travels: its body and the version of the contract it was written in. */
+export type Versioned<T> = T & { version: number };
+
+/** Adds the version this build speaks. */
+export function versioned<T extends object>(body: T): Versioned<T> {
+  return { ...body, version: WIRE_VERSION };
 }
 
-/** Control plane → agent on `subjects.gatewayDisconnect(id)`. */
-export interface DisconnectRequest {
-  ref: string;
-  userName: string;
-  mode: DisconnectMode;
-  message: string | null;
-  blockSeconds: number | null;
-  deadlineMs: number;
+/** A received message, checked: its body, or why it was refused. */
+export type WireResult<T> =
+  | { ok: true; value: T }
+  | { ok: false; problem: 'unsupported-version'; version: unknown; detail: string }
+  | { ok: false; problem: 'invalid'; detail: string };
+
+/**
+ * Checks a received message against its schema. A message without the version this build speaks is
+ * refused as `unsupported-version` before its shape is looked at (a newer agent's fields may mean
+ * something else); one of the right version that does not match the schema is `invalid`.
+ */
+export function readWire<S extends z.ZodType>(schema: S, data: unknown): WireResult<z.output<S>> {
+  const version = typeof data === 'object' && data !== null ? (data as { version?: unknown }).version : undefined;
+  if (version !== WIRE_VERSION) {
+    return { ok: false, problem: 'unsupported-version', version: version ?? null, detail: `wire version ${describe(version)}, this build speaks ${WIRE_VERSION}` };
+  }
+  const { version: _v, ...body } = data as Record<string, unknown>;
+  const r = schema.safeParse(body);
+  if (r.success) return { ok: true, value: r.data };
+  const issue = r.error.issues[0];
+  return { ok: false, problem: 'invalid', detail: issue ? `${issue.path.join('.') || '(message)'}: ${issue.message}` : 'invalid message' };
 }
 
-export type DisconnectReply =
-  | { outcome: 'ENDED' }
-  | { outcome: 'NOT_FOUND' }
-  | { outcome: 'UNAVAILABLE'; detail: string };
+function describe(version: unknown): string {
+  if (version === undefined || version === null) return 'missing';
+  return typeof version === 'number' ? String(version) : JSON.stringify(version).slice(0, 32);
+}

@@ -12,6 +12,7 @@ import { bulkDisconnect, type BulkDisconnectInput, type BulkDisconnectResult } f
 import { decodeCursor, encodeCursor, pageSize } from './cursor.js';
 import { DisconnectUseCase } from './disconnect.js';
 import type { Logger } from './logger.js';
+import type { WireStatus } from './report-intake.js';
 import { SessionEventHub, type SessionEventFilter } from './session-event-stream.js';
 import type { SessionEvent } from './session-events.js';
 import { WebhookAdmin, type DeliveryView, type WebhookView } from './webhooks.js';
@@ -25,6 +26,8 @@ export interface CoreOptions {
   disconnectDeadlineMs: number;
   /** A gateway whose agent was not heard from for this long shows as not connected. */
   gatewayLivenessMs: number;
+  /** This replica's view of a gateway's messages (dropped reports, an unreadable wire version). */
+  wireStatus?: (gatewayId: string) => WireStatus;
   now?: () => number;
 }
 
@@ -172,7 +175,7 @@ export class Switchboard implements CoreApi {
 
   private status(g: GatewayStatus): GatewayStatus {
     const fresh = g.lastSeenAt !== null && this.now() - g.lastSeenAt <= this.o.gatewayLivenessMs;
-    return { ...g, agentConnected: g.agentConnected && fresh };
+    return { ...g, agentConnected: g.agentConnected && fresh, ...this.o.wireStatus?.(g.id) };
   }
 }
 

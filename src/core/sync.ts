@@ -2,13 +2,14 @@ import { createHash } from 'node:crypto';
 import { newSessionId, userIdFor } from '../domain/ids.js';
 import type { EndCause, Session, SessionReport } from '../domain/session.js';
 import type { Protocol } from '../domain/gateway.js';
-import { subjects, type Bus, type Unsubscribe } from '../bus/bus.js';
+import { reportSubjectGatewayId, subjects, type Bus, type Unsubscribe } from '../bus/bus.js';
 import type { SessionEnd, SessionStats, Store, StoreTx } from '../store/store.js';
 import { SYSTEM_ACTOR } from '../domain/actor.js';
 import { auditEvent } from './audit.js';
 import type { Logger } from './logger.js';
 import { enqueueWebhookDeliveries } from './webhook-outbox.js';
 import type { GatewayDescriptor, GatewayReport } from './reports.js';
+import { ReportIntake } from './report-intake.js';
 import { publishSessionEvent, sessionEvent, type SessionEvent } from './session-events.js';
 
 /** How far ahead of a snapshot a session's last report may be and still count as newer than it. */
@@ -46,13 +47,20 @@ export class SessionSync {
   private readonly snapshots = new Map<string, SnapshotInProgress>();
   private readonly now: () => number;
 
-  constructor(private readonly deps: { store: Store; bus: Bus; logger: Logger; now?: () => number }) {
+  /** Checks every report against the wire contract and its subject before it is applied. */
+  readonly intake: ReportIntake;
+
+  constructor(private readonly deps: { store: Store; bus: Bus; logger: Logger; now?: () => number; intake?: ReportIntake }) {
     this.now = deps.now ?? Date.now;
+    this.intake = deps.intake ?? new ReportIntake({ logger: deps.logger, now: this.now });
   }
 
   /** Consumes every gateway's reports; each replica sees all of them (see the class comment). */
   start(): void {
-    this.unsubscribe = this.deps.bus.subscribe(subjects.allGatewayReports, (data) => this.enqueue(data as GatewayReport));
+    this.unsubscribe = this.deps.bus.subscribe(subjects.allGatewayReports, (data, subject) => {
+      const report = this.intake.read(data, reportSubjectGatewayId(subject), subject);
+      return report ? this.enqueue(report) : undefined;
+    });
   }
 
   stop(): void {

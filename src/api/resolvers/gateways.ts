@@ -13,5 +13,7 @@ export const gatewayResolvers: ResolverMap = {
   Gateway: {
     sessionsOnline: (g: GatewayStatus & { sessionsOnline?: number }, _args: unknown, ctx: ApiContext) =>
       g.sessionsOnline ?? ctx.core.gatewaySessionsOnline(ctx.actor, g.id),
+    degradedReason: (g: GatewayStatus) => g.degradedReason ?? null,
+    rejectedReports: (g: GatewayStatus) => g.rejectedReports ?? 0,
   },
 };

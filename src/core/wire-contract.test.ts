@@ -1,0 +1,157 @@
+/**
+ * The wire contract at both ends, on the in-process bus and on the NATS server: a report is applied
+ * only for the gateway its subject names, only in the version this build speaks, and only within the
+ * contract's bounds; a disconnect request the agent cannot read reaches no daemon.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { FakeAdapter } from '../../test/support/fake-adapter.js';
+import { waitFor } from '../../test/support/app-harness.js';
+import { subjects, type Bus } from '../bus/bus.js';
+import { MemoryBus } from '../bus/memory/memory-bus.js';
+import { connectNatsBus } from '../bus/nats/nats-bus.js';
+import { natsSkipReason, TEST_NATS_URL } from '../bus/nats/nats-server.test-support.js';
+import { randomId } from '../domain/ids.js';
+import { openStore } from '../store/kysely/kysely-store.js';
+import type { Store } from '../store/store.js';
+import { AgentLink } from './agent-link.js';
+import type { Logger } from './logger.js';
+import { WIRE_VERSION, type GatewayReport } from './reports.js';
+import { Switchboard } from './switchboard.js';
+import { SessionSync } from './sync.js';
+
+interface Line { level: string; obj: object; msg: string }
+function recordingLogger(lines: Line[]): Logger {
+  const at = (level: string) => (obj: object, msg = '') => void lines.push({ level, obj, msg });
+  const logger: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => logger };
+  return logger;
+}
+
+const natsSkip = await natsSkipReason();
+
+for (const kind of ['memory', 'nats'] as const) {
+  describe(`wire contract on the ${kind} bus`, { skip: kind === 'nats' ? natsSkip : false }, () => {
+    const run = randomId(6);
+    const gw1 = `wire1-${run}`;
+    const gw2 = `wire2-${run}`;
+    const lines: Line[] = [];
+    const dir = mkdtempSync(join(tmpdir(), 'wire-contract-'));
+    let store: Store;
+    let planeBus: Bus;
+    let agentBus: Bus;
+    let sync: SessionSync;
+    let core: Switchboard;
+    let agents: AgentLink;
+    const adapters = [new FakeAdapter({ id: gw1 }), new FakeAdapter({ id: gw2 })];
+    const reader = { tokenId: 'tok_r', name: 'reader', scopes: ['sessions:read' as const], clientIp: null, userAgent: null };
+    const online = async (gatewayId: string) =>
+      (await store.sessions.listOnline({ first: 100, after: null, filter: { gatewayId } })).rows.map((s) => s.userName).sort();
+    const gatewayView = async (id: string) => (await core.gateways(reader)).find((g) => g.id === id)!;
+
+    before(async () => {
+      store = await openStore(join(dir, 'wire.db'));
+      planeBus = kind === 'memory' ? new MemoryBus() : await connectNatsBus({ url: TEST_NATS_URL, name: 'wire-plane' });
+      agentBus = kind === 'memory' ? planeBus : await connectNatsBus({ url: TEST_NATS_URL, name: 'wire-agent' });
+      const logger = recordingLogger(lines);
+      sync = new SessionSync({ store, bus: planeBus, logger });
+      sync.start();
+      core = new Switchboard({ store, bus: planeBus, logger, disconnectDeadlineMs: 2000, gatewayLivenessMs: 15_000, wireStatus: (id) => sync.intake.status(id) });
+      adapters[0]!.connect('alice');
+      adapters[1]!.connect('carol');
+      adapters[1]!.connect('dave');
+      if (kind === 'nats') await new Promise((r) => setTimeout(r, 100)); // the subscription reaches the server
+      agents = new AgentLink({ bus: agentBus, adapters, logger, heartbeatMs: 60_000 });
+      agents.start();
+      await waitFor(async () => (await online(gw2)).length === 2 && (await online(gw1)).length === 1, 10_000, 'both gateways listed');
+    });
+
+    after(async () => {
+      await agents?.stop();
+      sync?.stop();
+      await sync?.idle();
+      if (agentBus !== planeBus) await agentBus?.close();
+      await planeBus?.close();
+      await store?.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    /** A report as an agent would send it, with the envelope filled in. */
+    const report = (body: Record<string, unknown>, over: Record<string, unknown> = {}) => ({
+      gatewayId: gw1, agentId: 'agt_forger', seq: 1, at: Date.now(), version: WIRE_VERSION, ...body, ...over,
+    });
+    const snapshotOf = (gatewayId: string, users: string[]) => report({
+      type: 'snapshot', gateway: { name: 'forged', region: 'x', protocol: 'openvpn', mode: 'observe' }, daemonStartedAt: 1,
+      sessions: users.map((u, i) => ({
+        ref: `forged:${i}`, userName: u, commonName: u, clientAddress: null, virtualAddress: null, virtualAddress6: null,
+        connectedAt: 1, bytesReceived: 0, bytesSent: 0, clientVersion: null, clientPlatform: null,
+      })),
+    }, { gatewayId });
+
+    test('a snapshot on gateway 1\'s subject whose body says gateway 2 is dropped, counted and logged at warn', async () => {
+      const before = sync.intake.counters.gatewayMismatch;
+      await agentBus.publish(subjects.gatewayReport(gw1), snapshotOf(gw2, ['mallory']));
+      await waitFor(() => sync.intake.counters.gatewayMismatch > before, 5000, 'the forged report counted');
+      await sync.idle();
+      assert.deepEqual(await online(gw2), ['carol', 'dave'], 'gateway 2 keeps its sessions');
+      assert.deepEqual(await online(gw1), ['alice'], 'no fake session on gateway 1');
+      assert.equal((await gatewayView(gw1)).rejectedReports, 1);
+      assert.equal((await gatewayView(gw2)).rejectedReports, 0);
+      const warn = lines.find((l) => l.level === 'warn' && /names another gateway/.test(l.msg));
+      assert.ok(warn, 'logged at warn');
+      assert.deepEqual({ ...warn.obj, rejectedReports: undefined }, { gatewayId: gw1, claimedGatewayId: gw2, type: 'snapshot', agentId: 'agt_forger', rejectedReports: undefined });
+    });
+
+    test('a report of another wire version is refused with one error line; the gateway shows degraded until a readable one arrives', async () => {
+      const before = sync.intake.counters.unsupportedVersion;
+      for (const seq of [1, 2, 3]) await agentBus.publish(subjects.gatewayReport(gw2), { ...snapshotOf(gw2, []), seq, version: WIRE_VERSION + 1 });
+      await waitFor(() => sync.intake.counters.unsupportedVersion === before + 3, 5000, 'three refused');
+      await sync.idle();
+      assert.deepEqual(await online(gw2), ['carol', 'dave'], 'the empty snapshot of another version ended nothing');
+      const view = await gatewayView(gw2);
+      assert.match(view.degradedReason ?? '', new RegExp(`wire version ${WIRE_VERSION + 1}, this build speaks ${WIRE_VERSION}`));
+      assert.equal(view.rejectedReports, 3);
+      assert.equal(lines.filter((l) => l.level === 'error' && /gateway degraded/.test(l.msg)).length, 1, 'one line, not one per message');
+      await adapters[1]!.snapshot(); // the genuine agent's next snapshot
+      await waitFor(async () => (await gatewayView(gw2)).degradedReason === null, 5000, 'degraded cleared');
+    });
+
+    test('a report without a version, or beyond the contract\'s bounds, is dropped', async () => {
+      const before = { ...sync.intake.counters };
+      const { version: _v, ...unversioned } = snapshotOf(gw1, []);
+      await agentBus.publish(subjects.gatewayReport(gw1), unversioned);
+      await agentBus.publish(subjects.gatewayReport(gw1), snapshotOf(gw1, ['x'.repeat(513)]));
+      await agentBus.publish(subjects.gatewayReport(gw1), report({ type: 'link-down', error: 'e'.repeat(1001) }));
+      await agentBus.publish(subjects.gatewayReport(gw1), { ...snapshotOf(gw1, []), sessions: Array.from({ length: 1001 }, () => ({})) });
+      await waitFor(() => sync.intake.counters.invalid === before.invalid + 3 && sync.intake.counters.unsupportedVersion === before.unsupportedVersion + 1, 5000, 'all four dropped');
+      await sync.idle();
+      assert.deepEqual(await online(gw1), ['alice'], 'none of them ended or created a session');
+      assert.equal((await store.gateways.findById(gw1))!.agentConnected, true, 'the oversized link-down was not applied');
+    });
+
+    test('a disconnect request the agent cannot read is answered NOT_SENT and reaches no adapter', async () => {
+      const request = { ref: [...adapters[0]!.sessions.keys()][0], userName: 'alice', mode: 'HALT', message: null, blockSeconds: null, deadlineMs: 1000 };
+      const oldAgent = await planeBus.request(subjects.gatewayDisconnect(gw1), { ...request, version: WIRE_VERSION + 1 }, { timeoutMs: 2000 });
+      assert.deepEqual({ ...(oldAgent as object), detail: undefined }, { outcome: 'NOT_SENT', detail: undefined, version: WIRE_VERSION });
+      const huge = await planeBus.request(subjects.gatewayDisconnect(gw1), { ...request, message: 'm'.repeat(241), version: WIRE_VERSION }, { timeoutMs: 2000 });
+      assert.equal((huge as { outcome: string }).outcome, 'NOT_SENT');
+      assert.deepEqual(adapters[0]!.commands, [], 'no command reached the daemon');
+      assert.deepEqual(await online(gw1), ['alice']);
+    });
+
+    test('what the agent sends fits the contract: version, envelope, and the gateway of its subject', async () => {
+      const got: unknown[] = [];
+      const off = planeBus.subscribe(subjects.gatewayReport(gw1), (d) => void got.push(d));
+      if (kind === 'nats') await new Promise((r) => setTimeout(r, 100));
+      await adapters[0]!.snapshot();
+      await waitFor(() => got.length > 0, 5000, 'a snapshot seen');
+      off();
+      const r = got[0] as GatewayReport & { version: number };
+      assert.equal(r.version, WIRE_VERSION);
+      assert.equal(r.gatewayId, gw1);
+      assert.equal(r.type, 'snapshot');
+    });
+  });
+}
