@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Runs every *.test.ts under src/ and test/ with Node's own test runner (Node 20's --test takes no globs).
 // Usage: node scripts/run-tests.mjs [path-filter ...]
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { spawn } from 'node:child_process';
 
 const roots = ['src', 'test'];
@@ -19,6 +19,30 @@ function walk(dir) {
 for (const r of roots) { try { walk(r); } catch { /* missing root */ } }
 const selected = files.filter((f) => filters.length === 0 || filters.some((x) => f.includes(x))).sort();
 if (selected.length === 0) { console.error('no test files matched'); process.exit(1); }
-const args = ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? '1'}`, ...selected];
+// Beside the spec reporter, a small one records each file's duration; the slowest ten are printed at
+// the end, with a closing count line, and every file's time is kept in test-artifacts/.
+mkdirSync('test-artifacts', { recursive: true });
+const record = join('test-artifacts', 'test-durations.jsonl');
+writeFileSync(record, '');
+const args = [
+  '--import', 'tsx', '--test', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? '1'}`,
+  '--test-reporter=spec', '--test-reporter-destination=stdout',
+  '--test-reporter=./scripts/test-durations-reporter.mjs', `--test-reporter-destination=${record}`,
+  ...selected,
+];
 const child = spawn(process.execPath, args, { stdio: 'inherit' });
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+child.on('exit', (code, signal) => {
+  summarise();
+  process.exit(code ?? (signal ? 1 : 0));
+});
+
+function summarise() {
+  let lines = [];
+  try { lines = readFileSync(record, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)); } catch { return; }
+  const files = lines.filter((l) => l.file).sort((a, b) => b.ms - a.ms);
+  const counts = lines.find((l) => l.counts)?.counts;
+  writeFileSync(join('test-artifacts', 'test-durations.txt'), files.map((f) => `${(f.ms / 1000).toFixed(1).padStart(7)} s  ${relative(process.cwd(), f.file)}`).join('\n') + '\n');
+  console.log(`\nslowest test files (all ${files.length} in test-artifacts/test-durations.txt):`);
+  for (const f of files.slice(0, 10)) console.log(`${(f.ms / 1000).toFixed(1).padStart(7)} s  ${relative(process.cwd(), f.file)}`);
+  if (counts) console.log(`\ntests: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
+}

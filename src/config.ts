@@ -7,7 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { GatewayConfig } from './gateways/adapter.js';
 import { GATEWAY_ID_PATTERN } from './domain/ids.js';
-import { parseRateLimit, type RateLimit } from './api/rate-limit.js';
+import { parseRateLimit, type RateLimit } from './domain/rate-limit.js';
 
 export class ConfigError extends Error {
   constructor(message: string) {

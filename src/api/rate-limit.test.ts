@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseRateLimit, RateLimiter } from './rate-limit.js';
+import { parseRateLimit } from '../domain/rate-limit.js';
+import { RateLimiter } from './rate-limit.js';
 import { ConfigError, loadConfig } from '../config.js';
 
 function clock() {

@@ -3,13 +3,9 @@
  * and `ratePerSecond` on average. Buckets live in this process's memory, so with several replicas
  * behind a load balancer each replica keeps its own and the effective limit is per replica.
  */
+import type { RateLimit } from '../domain/rate-limit.js';
 
-export interface RateLimit {
-  /** Average requests per second a key may make; 0 turns the limit off. */
-  ratePerSecond: number;
-  /** Requests a key may make at once after being idle. */
-  burst: number;
-}
+export type { RateLimit };
 
 /** Either the request may go on, or it must wait this many whole seconds (`Retry-After`). */
 export type RateDecision = { ok: true } | { ok: false; retryAfterSeconds: number };
@@ -80,17 +76,4 @@ export class RateLimiter {
       this.buckets.delete(key);
     }
   }
-}
-
-/**
- * Parses `RATE` or `RATE:BURST` (requests per second, may be fractional; burst size, whole); a lone
- * RATE gets a burst of twice itself, and `0` turns the limit off. Null when malformed.
- */
-export function parseRateLimit(text: string): RateLimit | null {
-  const m = /^\s*(\d{1,7}(?:\.\d{1,6})?)(?:\s*:\s*(\d{1,7}))?\s*$/.exec(text);
-  if (!m) return null;
-  const ratePerSecond = Number(m[1]);
-  const burst = m[2] !== undefined ? Number(m[2]) : ratePerSecond > 0 ? Math.max(1, Math.ceil(ratePerSecond * 2)) : 0;
-  if (ratePerSecond > 0 && burst < 1) return null;
-  return { ratePerSecond, burst };
 }

@@ -10,13 +10,32 @@ import type { ApiToken } from '../domain/token.js';
 import type { Scope } from '../domain/scopes.js';
 import type { DisconnectMode, Session } from '../domain/session.js';
 import type { AuditFilter, SessionFilter } from '../store/store.js';
-import type { BulkDisconnectInput, BulkDisconnectResult } from './bulk-disconnect.js';
 import type { SessionEventFilter } from './session-event-stream.js';
 import type { SessionEvent } from './session-events.js';
 import type { DeliveryView, WebhookView } from './webhooks.js';
 
 /** Re-exported so `api/` can name the filters without importing the store. */
-export type { AuditFilter, SessionFilter, BulkDisconnectInput, BulkDisconnectResult, SessionEvent, SessionEventFilter, DeliveryView, WebhookView };
+export type { AuditFilter, SessionFilter, SessionEvent, SessionEventFilter, DeliveryView, WebhookView };
+
+/** A bulk disconnect: every online session matching `filter` (types here so that api-types imports no use case). */
+export interface BulkDisconnectInput {
+  filter?: SessionFilter;
+  /** Required to end every online session (an empty filter). */
+  all?: boolean;
+  reason?: string | null;
+  message?: string | null;
+  mode?: DisconnectMode;
+  blockSeconds?: number | null;
+}
+
+export interface BulkDisconnectResult {
+  matched: number;
+  ended: number;
+  /** Matched, but gone by the time its turn came (ended by the client, another operator, a snapshot). */
+  alreadyGone: number;
+  failed: number;
+  errors: { sessionId: string; code: string; message: string }[];
+}
 
 export interface Connection<T> {
   edges: { cursor: string; node: T }[];

@@ -1,33 +1,14 @@
 import type { Actor } from '../domain/actor.js';
 import { DomainError, MESSAGES, isDomainError } from '../domain/errors.js';
 import { hasScope } from '../domain/scopes.js';
-import type { DisconnectMode } from '../domain/session.js';
 import type { SessionFilter, Store } from '../store/store.js';
+import type { BulkDisconnectInput, BulkDisconnectResult } from './api-types.js';
 import { auditEvent } from './audit.js';
 import { checkDisconnectText, MAX_REASON_CHARS, type DisconnectUseCase } from './disconnect.js';
 
 /** How many sessions of one bulk request are ended at the same time. */
 export const BULK_CONCURRENCY = 16;
 const PAGE = 500;
-
-export interface BulkDisconnectInput {
-  filter?: SessionFilter;
-  /** Required to end every online session (an empty filter). */
-  all?: boolean;
-  reason?: string | null;
-  message?: string | null;
-  mode?: DisconnectMode;
-  blockSeconds?: number | null;
-}
-
-export interface BulkDisconnectResult {
-  matched: number;
-  ended: number;
-  /** Matched, but gone by the time its turn came (ended by the client, another operator, a snapshot). */
-  alreadyGone: number;
-  failed: number;
-  errors: { sessionId: string; code: string; message: string }[];
-}
 
 /**
  * Ends every online session matching a filter. Each one goes through the single disconnect path, so

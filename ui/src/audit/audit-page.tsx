@@ -3,7 +3,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { gql } from '../api/graphql-client.js';
 import { AUDIT_EVENTS, type AuditFilter, type AuditRow, type PageInfo } from '../api/operations.js';
 import { absolute } from '../format.js';
-import { guarded, type Auth } from '../shell/app.js';
+import { guarded, type Auth } from '../auth/auth.js';
 
 const ACTIONS = ['session.disconnect', 'token.create', 'token.revoke'];
 const OUTCOMES = ['SUCCESS', 'NOT_FOUND', 'FORBIDDEN', 'GATEWAY_UNAVAILABLE', 'FAILED'];

@@ -3,7 +3,7 @@ import { useState } from 'react';
 import { gql } from '../api/graphql-client.js';
 import { GATEWAYS, type GatewayRow } from '../api/operations.js';
 import { absolute, since } from '../format.js';
-import { guarded, type Auth } from '../shell/app.js';
+import { guarded, type Auth } from '../auth/auth.js';
 import { usePoll } from '../shell/use-poll.js';
 
 export function GatewaysPage({ auth }: { auth: Auth }) {

@@ -7,7 +7,7 @@ import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { ApiError, explain, gql } from '../api/graphql-client.js';
 import { DISCONNECT_SESSION, DISCONNECT_SESSIONS, type DisconnectChoice, type SessionRow } from '../api/operations.js';
 import { absolute, since } from '../format.js';
-import type { Auth } from '../shell/app.js';
+import type { Auth } from '../auth/auth.js';
 
 /** One session, several chosen rows, or every online session of one user (counted by the API). */
 export type DisconnectTarget = { kind: 'one'; session: SessionRow } | { kind: 'many'; sessions: SessionRow[] } | { kind: 'user'; userName: string; sessions: SessionRow[] };

@@ -3,7 +3,7 @@ import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { gql } from '../api/graphql-client.js';
 import { ONLINE_SESSION, type SessionRow } from '../api/operations.js';
 import { absolute, bytes, since } from '../format.js';
-import { guarded, type Auth } from '../shell/app.js';
+import { guarded, type Auth } from '../auth/auth.js';
 
 export function SessionDetail(props: {
   auth: Auth;

@@ -7,7 +7,7 @@ import { useCallback, useEffect, useMemo, useState, type FormEvent } from 'react
 import { gql } from '../api/graphql-client.js';
 import { GATEWAYS, type GatewayRow, type SessionFilter, type SessionRow } from '../api/operations.js';
 import { can } from '../auth/scopes.js';
-import { guarded, type Auth } from '../shell/app.js';
+import { guarded, type Auth } from '../auth/auth.js';
 import { DisconnectDialog, type DisconnectTarget } from './disconnect-dialog.js';
 import { SessionDetail } from './session-detail.js';
 import { SessionsTable } from './sessions-table.js';

@@ -9,7 +9,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { gql } from '../api/graphql-client.js';
 import { ONLINE_SESSIONS, type PageInfo, type SessionFilter, type SessionRow } from '../api/operations.js';
-import { guarded, type Auth } from '../shell/app.js';
+import { guarded, type Auth } from '../auth/auth.js';
 import { subscribeSessionEvents } from './session-events-trigger.js';
 
 export type RowState = 'steady' | 'new' | 'leaving';

@@ -1,6 +1,6 @@
 /** The console: sign-in, then a header with the token's scopes and the pages it may open. */
 import { useCallback, useEffect, useMemo, useState } from 'react';
-import { ApiError, explain, gql } from '../api/graphql-client.js';
+import { explain, gql } from '../api/graphql-client.js';
 import { VIEWER, type Viewer } from '../api/operations.js';
 import { AuditPage } from '../audit/audit-page.js';
 import { can } from '../auth/scopes.js';
@@ -8,14 +8,8 @@ import { SignInPage } from '../auth/sign-in-page.js';
 import { clearToken, loadToken, saveToken } from '../auth/token-store.js';
 import { GatewaysPage } from '../gateways/gateways-page.js';
 import { SessionsPage } from '../sessions/sessions-page.js';
+import type { Auth } from '../auth/auth.js';
 import { navigate, useRoute, type Route } from './router.js';
-
-export interface Auth {
-  token: string;
-  viewer: Viewer;
-  /** Called on any 401: the token was revoked or expired while signed in. */
-  signOut(notice?: string): void;
-}
 
 const PAGES: { route: Route; label: string; needs: 'sessions:read' | 'audit:read' }[] = [
   { route: 'sessions', label: 'Sessions', needs: 'sessions:read' },
@@ -36,7 +30,7 @@ export function App() {
   }, []);
 
   // One Auth object per sign-in: pages key their effects on it.
-  const session = useMemo<Auth | null>(() => (auth === null ? null : { ...auth, signOut }), [auth, signOut]);
+  const signedIn = useMemo<Auth | null>(() => (auth === null ? null : { ...auth, signOut }), [auth, signOut]);
 
   // A reload in the same tab: check the kept token again before showing anything.
   useEffect(() => {
@@ -49,7 +43,7 @@ export function App() {
   }, [signOut]);
 
   if (restoring) return <p className="loading" role="status">Checking your token…</p>;
-  if (auth === null || session === null) {
+  if (auth === null || signedIn === null) {
     return (
       <SignInPage
         notice={notice}
@@ -97,20 +91,10 @@ export function App() {
       </header>
       <main id="main" tabIndex={-1}>
         {shown === undefined && <p role="alert" className="error">This token has no scope that the console can show (it needs sessions:read or audit:read).</p>}
-        {shown?.route === 'sessions' && <SessionsPage auth={session} />}
-        {shown?.route === 'gateways' && <GatewaysPage auth={session} />}
-        {shown?.route === 'audit' && <AuditPage auth={session} />}
+        {shown?.route === 'sessions' && <SessionsPage auth={signedIn} />}
+        {shown?.route === 'gateways' && <GatewaysPage auth={signedIn} />}
+        {shown?.route === 'audit' && <AuditPage auth={signedIn} />}
       </main>
     </div>
   );
-}
-
-/** Runs an API call for a page; a 401 signs out with the reason, anything else is returned as text. */
-export async function guarded<T>(auth: Auth, run: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: string; code: string }> {
-  try {
-    return { ok: true, value: await run() };
-  } catch (e) {
-    if (e instanceof ApiError && e.code === 'UNAUTHENTICATED') auth.signOut(explain(e));
-    return { ok: false, error: explain(e), code: e instanceof ApiError ? e.code : 'INTERNAL' };
-  }
 }
