@@ -122,7 +122,9 @@ test('SWITCHBOARD_HEARTBEAT_MS defaults to 5000 and stays under the default live
 });
 
 test('webhook delivery settings: documented defaults, overridable, validated', () => {
-  assert.deepEqual(loadConfig({}).webhooks, { pollMs: 1000, backoffMs: 1000, backoffCapMs: 300_000, giveUpMs: 86_400_000, timeoutMs: 10_000 });
+  assert.deepEqual(loadConfig({}).webhooks, { pollMs: 1000, backoffMs: 1000, backoffCapMs: 300_000, giveUpMs: 86_400_000, timeoutMs: 10_000, concurrency: 4 });
+  assert.equal(loadConfig({ SWITCHBOARD_WEBHOOK_CONCURRENCY: '1' }).webhooks.concurrency, 1);
+  assert.throws(() => loadConfig({ SWITCHBOARD_WEBHOOK_CONCURRENCY: '0' }), /SWITCHBOARD_WEBHOOK_CONCURRENCY/);
   assert.equal(loadConfig({ SWITCHBOARD_WEBHOOK_BACKOFF_MS: '50' }).webhooks.backoffMs, 50);
   assert.throws(() => loadConfig({ SWITCHBOARD_WEBHOOK_TIMEOUT_MS: 'soon' }), /SWITCHBOARD_WEBHOOK_TIMEOUT_MS: must be a whole number/);
 });

@@ -34,8 +34,8 @@ export interface Config {
   rateLimitPerToken: RateLimit;
   /** Requests per second and burst per client IP, authenticated or not, per replica (0: off). */
   rateLimitPerIp: RateLimit;
-  /** Webhook delivery: outbox scan interval, retry backoff (first delay, cap), when to give up, POST timeout. */
-  webhooks: { pollMs: number; backoffMs: number; backoffCapMs: number; giveUpMs: number; timeoutMs: number };
+  /** Webhook delivery: outbox scan interval, retry backoff (first delay, cap), when to give up, POST timeout, POSTs in flight per endpoint. */
+  webhooks: { pollMs: number; backoffMs: number; backoffCapMs: number; giveUpMs: number; timeoutMs: number; concurrency: number };
   gateways: GatewayConfig[];
 }
 
@@ -78,6 +78,7 @@ const ENV = {
   SWITCHBOARD_WEBHOOK_BACKOFF_CAP_MS: { schema: int(10, 86_400_000), default: '300000' },
   SWITCHBOARD_WEBHOOK_GIVE_UP_MS: { schema: int(1000, 30 * 86_400_000), default: '86400000' },
   SWITCHBOARD_WEBHOOK_TIMEOUT_MS: { schema: int(100, 120_000), default: '10000' },
+  SWITCHBOARD_WEBHOOK_CONCURRENCY: { schema: int(1, 64), default: '4' },
 } as const;
 
 function read<K extends keyof typeof ENV>(env: NodeJS.ProcessEnv, key: K): z.output<(typeof ENV)[K]['schema']> {
@@ -182,6 +183,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       backoffCapMs: read(env, 'SWITCHBOARD_WEBHOOK_BACKOFF_CAP_MS'),
       giveUpMs: read(env, 'SWITCHBOARD_WEBHOOK_GIVE_UP_MS'),
       timeoutMs: read(env, 'SWITCHBOARD_WEBHOOK_TIMEOUT_MS'),
+      concurrency: read(env, 'SWITCHBOARD_WEBHOOK_CONCURRENCY'),
     },
     gateways: configFile ? loadGatewayFile(configFile) : [],
   };

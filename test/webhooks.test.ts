@@ -168,6 +168,38 @@ describe('webhooks', () => {
     await deleteAll();
   });
 
+  test('a hung endpoint beside a healthy one: the healthy one gets every event while the hung one still holds its first; the hung lane stays bounded', async () => {
+    const hung = await receiver();
+    const held: ServerResponse[] = [];
+    hung.answer = (_r, res) => void held.push(res);
+    const healthy = await receiver();
+    const hungHook = (await create(hung.url, ['SESSION_CONNECTED'])).webhook;
+    await create(healthy.url, ['SESSION_CONNECTED']);
+    const users = Array.from({ length: 8 }, (_, i) => `lane-${i}`);
+    gw.connect(users[0]!);
+    await h.settle();
+    await waitFor(() => held.length >= 1, 10_000, 'the hung receiver holds its first delivery');
+    for (const u of users.slice(1)) gw.connect(u);
+    await h.settle();
+    await waitFor(() => healthy.got.length >= users.length, 10_000, 'the healthy receiver got every event');
+    const names = healthy.got.map((g) => (JSON.parse(g.body) as { session: { user: { name: string } } }).session.user.name);
+    assert.deepEqual([...names].sort(), [...users].sort(), 'each event once');
+    // The order that matters: all of that happened while the hung receiver still held its first request.
+    assert.equal(held[0]!.writableEnded, false, 'the first hung request is still unanswered');
+    assert.ok(!(await deliveries(hungHook.id)).some((d) => d.status === 'DELIVERED' || d.attempts.length > 0), 'no hung delivery has finished an attempt');
+    // Bounded: one lane's worth of requests is open at the hung receiver (default 4 per endpoint), not one per event.
+    await waitFor(() => held.length >= 4, 10_000, 'the hung lane is full');
+    gw.connect('lane-after');
+    await h.settle();
+    await waitFor(() => healthy.got.length >= users.length + 1, 10_000, 'a later event reaches the healthy receiver');
+    assert.equal(held.length, 4, 'no more than its lane: the rest waits in the outbox');
+    hung.answer = (_r, res) => res.writeHead(200).end();
+    for (const res of held) res.writeHead(200).end();
+    await waitFor(async () => (await deliveries(hungHook.id)).every((d) => d.status === 'DELIVERED'), 10_000, 'the hung endpoint catches up once it answers');
+    assert.equal(new Set(hung.got.map((g) => g.body)).size, users.length + 1);
+    await deleteAll();
+  });
+
   test('webhooks need admin; a bad URL or an empty event list is refused; deleting is audited', async () => {
     const reader = await h.token(['sessions:read', 'audit:read']);
     const denied = await h.gql(CREATE, { in: { url: 'https://x.example/', events: ['SESSION_CONNECTED'] } }, reader);

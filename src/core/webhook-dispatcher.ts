@@ -14,33 +14,50 @@ export interface DispatcherOptions {
   giveUpMs: number;
   /** Per POST: a receiver slower than this counts as failed (ms). */
   timeoutMs: number;
-  /** Deliveries POSTed at the same time by this process. */
+  /** Deliveries POSTed at the same time to one webhook endpoint (its lane) by this process. */
   concurrency: number;
 }
 
 export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
-  pollMs: 1000, backoffMs: 1000, backoffCapMs: 5 * 60_000, giveUpMs: 24 * 3600_000, timeoutMs: 10_000, concurrency: 8,
+  pollMs: 1000, backoffMs: 1000, backoffCapMs: 5 * 60_000, giveUpMs: 24 * 3600_000, timeoutMs: 10_000, concurrency: 4,
 };
 
 /** Response bodies are not kept; an error text is cut to this many characters. */
 const MAX_ERROR = 300;
+/** Webhooks looked at per scan; more than any deployment has endpoints. */
+const MAX_LANES = 1_000;
 
 /** The delay before attempt `n + 1`, after `n` failed attempts. */
 export function backoffDelay(failedAttempts: number, o: Pick<DispatcherOptions, 'backoffMs' | 'backoffCapMs'>): number {
   return Math.min(o.backoffCapMs, o.backoffMs * 2 ** Math.max(0, failedAttempts - 1));
 }
 
+/** One webhook's deliveries in this process: how many are in flight, and whether a claim is running. */
+interface Lane {
+  inflight: number;
+  filling: boolean;
+  /** A slot freed while a claim ran: claim again when it ends. */
+  again: boolean;
+}
+
 /**
- * Delivers the webhook outbox: one per process, off the request path. Each round leases due rows
- * (the store makes replicas split them), POSTs each with a deadline, records the attempt and either
- * marks the delivery DELIVERED or schedules the next try with exponential backoff, until it is too
- * old. A receiver that hangs holds one of `concurrency` slots for at most `timeoutMs`, never the API.
+ * Delivers the webhook outbox: one per process, off the request path. Every webhook endpoint has its
+ * own lane: at most `concurrency` of its deliveries are in flight here, claimed for that webhook alone
+ * (the store makes replicas split them), so an endpoint that hangs or crawls fills only its own lane
+ * and never delays another endpoint's deliveries. Each POST has a deadline (`timeoutMs`); a failed one
+ * is retried with exponential backoff until it is too old. A lane takes its next due delivery as soon
+ * as a slot frees, and each scan (every `pollMs`) tops up every lane with due deliveries. The work
+ * a hung endpoint costs is bounded: `concurrency` open requests per process, each for `timeoutMs`,
+ * then backoff.
  */
 export class WebhookDispatcher {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = true;
   private readonly inflight = new Set<AbortController>();
+  private readonly lanes = new Map<string, Lane>();
+  /** Deliveries started and not finished (awaited by `stop`). */
+  private readonly work = new Set<Promise<void>>();
   private readonly o: DispatcherOptions;
   private readonly now: () => number;
 
@@ -62,6 +79,7 @@ export class WebhookDispatcher {
     this.timer = null;
     for (const c of this.inflight) c.abort();
     await this.running?.catch(() => {});
+    await Promise.all([...this.work]);
   }
 
   private schedule(ms: number): void {
@@ -73,12 +91,56 @@ export class WebhookDispatcher {
     this.timer.unref();
   }
 
-  /** One scan: claims up to `concurrency` due deliveries and settles them all. */
+  /** One scan: every webhook with due deliveries gets its lane topped up. Does not wait for the POSTs. */
   async round(): Promise<void> {
-    const now = this.now();
-    const leaseUntil = now + this.o.timeoutMs + 5_000;
-    const due = await this.deps.store.webhooks.claimDue(now, leaseUntil, this.o.concurrency);
-    await Promise.all(due.map((d) => this.deliver(d)));
+    const ids = await this.deps.store.webhooks.dueWebhookIds(this.now(), MAX_LANES);
+    for (const id of ids) await this.fill(id);
+  }
+
+  /** Claims as many of the webhook's due deliveries as its lane has free slots, and starts them. */
+  private async fill(webhookId: string): Promise<void> {
+    let lane = this.lanes.get(webhookId);
+    if (!lane) {
+      lane = { inflight: 0, filling: false, again: false };
+      this.lanes.set(webhookId, lane);
+    }
+    if (lane.filling) {
+      lane.again = true;
+      return;
+    }
+    lane.filling = true;
+    try {
+      do {
+        lane.again = false;
+        const free = this.o.concurrency - lane.inflight;
+        if (free <= 0 || this.stopped) break;
+        const now = this.now();
+        const due = await this.deps.store.webhooks.claimDue(now, now + this.o.timeoutMs + 5_000, free, webhookId);
+        for (const d of due) this.begin(webhookId, lane, d);
+      } while (lane.again);
+    } finally {
+      lane.filling = false;
+      this.forget(webhookId, lane);
+    }
+  }
+
+  private begin(webhookId: string, lane: Lane, d: WebhookDelivery): void {
+    lane.inflight += 1;
+    const run: Promise<void> = this.deliver(d)
+      .catch((e: unknown) => this.deps.logger.error({ err: e, webhookId, deliveryId: d.id }, 'webhook delivery could not be recorded'))
+      .finally(() => {
+        lane.inflight -= 1;
+        this.work.delete(run);
+        this.forget(webhookId, lane);
+        // A slot is free: the lane's next due delivery goes now, not at the next scan.
+        if (!this.stopped) this.fill(webhookId).catch((e: unknown) => this.deps.logger.error({ err: e, webhookId }, 'webhook lane refill failed'));
+      });
+    this.work.add(run);
+  }
+
+  /** An idle lane is dropped, so deleted webhooks leave nothing behind. */
+  private forget(webhookId: string, lane: Lane): void {
+    if (lane.inflight === 0 && !lane.filling && this.lanes.get(webhookId) === lane) this.lanes.delete(webhookId);
   }
 
   private async deliver(d: WebhookDelivery): Promise<void> {

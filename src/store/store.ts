@@ -158,10 +158,12 @@ export interface WebhookRepository {
   /** Adds outbox rows (status PENDING); call it in the transaction of the change they report. */
   enqueue(deliveries: WebhookDelivery[]): Promise<void>;
   /**
-   * Leases up to `limit` due PENDING deliveries until `leaseUntil`: rows another dispatcher holds are
-   * skipped, and no two callers get the same row.
+   * Leases up to `limit` due PENDING deliveries until `leaseUntil` (of one webhook when `webhookId` is
+   * given): rows another dispatcher holds are skipped, and no two callers get the same row.
    */
-  claimDue(now: number, leaseUntil: number, limit: number): Promise<WebhookDelivery[]>;
+  claimDue(now: number, leaseUntil: number, limit: number, webhookId?: string): Promise<WebhookDelivery[]>;
+  /** Ids of the webhooks (deleted ones too) that have a due PENDING delivery no one holds; at most `limit`. */
+  dueWebhookIds(now: number, limit: number): Promise<string[]>;
   /** Records one attempt and its effect on the delivery (releasing the lease). */
   recordAttempt(attempt: WebhookAttempt, update: DeliveryUpdate): Promise<void>;
   /** Newest first. */

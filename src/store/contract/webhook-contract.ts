@@ -68,4 +68,26 @@ export function webhookContract(ctx: ContractContext): void {
     const listed = (await store.webhooks.listDeliveries(w.id, 50)).find((d) => d.id === first.id);
     assert.deepEqual({ status: listed?.status, attempts: listed?.attempts, deliveredAt: listed?.deliveredAt }, { status: 'DELIVERED', attempts: 2, deliveredAt: now + 1000 });
   });
+
+  test('lanes: dueWebhookIds names webhooks with due unleased rows; claimDue of one webhook takes only its rows', async () => {
+    const store = ctx.store();
+    const slow = makeWebhook();
+    const fast = makeWebhook();
+    const idle = makeWebhook();
+    for (const w of [slow, fast, idle]) await store.webhooks.insert(w);
+    const now = 5_000_000_000_000 + Math.floor(Math.random() * 1e9);
+    const backlog = Array.from({ length: 5 }, (_, i) => makeDelivery(slow.id, { nextAttemptAt: now - 50 + i, createdAt: now - 100 }));
+    const one = makeDelivery(fast.id, { nextAttemptAt: now - 1, createdAt: now - 100 });
+    await store.webhooks.enqueue([...backlog, one, makeDelivery(idle.id, { nextAttemptAt: now + 60_000, createdAt: now - 100 })]);
+    const mine = (ids: string[]) => ids.filter((id) => [slow.id, fast.id, idle.id].includes(id)).sort();
+    assert.deepEqual(mine(await store.webhooks.dueWebhookIds(now, 1000)), [slow.id, fast.id].sort(), 'idle has nothing due');
+
+    const slowClaim = await store.webhooks.claimDue(now, now + 30_000, 2, slow.id);
+    assert.deepEqual(slowClaim.map((d) => d.id).sort(), backlog.slice(0, 2).map((d) => d.id).sort(), 'its oldest due rows, up to the limit');
+    const fastClaim = await store.webhooks.claimDue(now, now + 30_000, 10, fast.id);
+    assert.deepEqual(fastClaim.map((d) => d.id), [one.id], 'only its own row, though the other webhook has older ones');
+    assert.deepEqual(mine(await store.webhooks.dueWebhookIds(now, 1000)), [slow.id], 'fast has no unleased due row left');
+    await store.webhooks.claimDue(now, now + 30_000, 10, slow.id);
+    assert.deepEqual(mine(await store.webhooks.dueWebhookIds(now, 1000)), [], 'every due row is leased');
+  });
 }

@@ -52,7 +52,7 @@ export class KyselyWebhookRepository implements WebhookRepository {
    * `FOR UPDATE SKIP LOCKED`, so concurrent replicas split the due rows between them; SQLite has one
    * writer, so the statement alone is atomic. Either way the lease condition is re-checked in it.
    */
-  async claimDue(now: number, leaseUntil: number, limit: number): Promise<WebhookDelivery[]> {
+  async claimDue(now: number, leaseUntil: number, limit: number, webhookId?: string): Promise<WebhookDelivery[]> {
     const rows = await this.db
       .updateTable('webhook_deliveries')
       .set({ claimed_until: leaseUntil })
@@ -61,6 +61,7 @@ export class KyselyWebhookRepository implements WebhookRepository {
           .selectFrom('webhook_deliveries')
           .select('id')
           .where('status', '=', 'PENDING')
+          .$if(webhookId !== undefined, (qb) => qb.where('webhook_id', '=', webhookId!))
           .where('next_attempt_at', '<=', now)
           .where((w) => w.or([w('claimed_until', 'is', null), w('claimed_until', '<', now)]))
           .orderBy('next_attempt_at')
@@ -72,6 +73,27 @@ export class KyselyWebhookRepository implements WebhookRepository {
       .returningAll()
       .execute();
     return rows.map(toDelivery);
+  }
+
+  /** One probe per webhook (webhooks are few), each a seek in the lane index: a backlog costs nothing here. */
+  async dueWebhookIds(now: number, limit: number): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('webhooks as w')
+      .select('w.id')
+      .where(({ exists, selectFrom }) =>
+        exists(
+          selectFrom('webhook_deliveries as d')
+            .select('d.id')
+            .whereRef('d.webhook_id', '=', 'w.id')
+            .where('d.status', '=', 'PENDING')
+            .where('d.next_attempt_at', '<=', now)
+            .where((x) => x.or([x('d.claimed_until', 'is', null), x('d.claimed_until', '<', now)])),
+        ),
+      )
+      .orderBy('w.id')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => r.id);
   }
 
   async recordAttempt(a: WebhookAttempt, u: DeliveryUpdate): Promise<void> {

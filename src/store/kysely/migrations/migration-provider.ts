@@ -3,6 +3,7 @@ import type { DialectName, MigrationDb } from '../database.js';
 import * as initialSchema from './202611291500-initial-schema.js';
 import * as webhooks from './202611291600-webhooks.js';
 import * as onlineCounters from './202611292000-online-counters.js';
+import * as webhookLanes from './202612060710-webhook-lanes.js';
 
 /** One migration file: forward only; a fix is a new file, never an edit of an applied one. */
 interface MigrationModule {
@@ -18,6 +19,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '202611291500-initial-schema': initialSchema,
   '202611291600-webhooks': webhooks,
   '202611292000-online-counters': onlineCounters,
+  '202612060710-webhook-lanes': webhookLanes,
 };
 
 /**
