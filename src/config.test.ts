@@ -13,6 +13,8 @@ test('defaults: port 4000 on 127.0.0.1, SQLite under data/, no gateways', () => 
   assert.equal(c.host, '127.0.0.1');
   assert.equal(c.databaseUrl, 'data/switchboard.db');
   assert.equal(c.disconnectTimeoutMs, 5000);
+  assert.equal(c.natsPrefix, 'switchboard');
+  assert.equal(loadConfig({ SWITCHBOARD_NATS_PREFIX: 'staging-2' }).natsPrefix, 'staging-2');
   assert.deepEqual(c.gateways, []);
 });
 
@@ -23,6 +25,8 @@ for (const [key, value] of [
   ['SWITCHBOARD_DISCONNECT_TIMEOUT_MS', '5'],
   ['SWITCHBOARD_LOG_LEVEL', 'loud'],
   ['SWITCHBOARD_NATS_URL', 'http://x'],
+  ['SWITCHBOARD_NATS_PREFIX', 'prod.eu'],
+  ['SWITCHBOARD_NATS_PREFIX', 'prod>'],
   ['SWITCHBOARD_CONFIG', join(dir, 'missing.yaml')],
 ] as const) {
   test(`${key}=${value} is refused with a one-line message naming the variable`, () => {

@@ -7,6 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { GatewayConfig } from './gateways/adapter.js';
 import { GATEWAY_ID_PATTERN } from './domain/ids.js';
+import { DEFAULT_SUBJECT_PREFIX, SUBJECT_PREFIX_PATTERN } from './bus/bus.js';
 import { parseRateLimit, type RateLimit } from './domain/rate-limit.js';
 
 export class ConfigError extends Error {
@@ -24,6 +25,8 @@ export interface Config {
   natsUrl: string | null;
   /** NATS credentials (user/password or token), from the variables or their `_FILE` variants. */
   natsAuth: NatsAuth;
+  /** The deployment's namespace on NATS: every subject starts with it (`switchboard` by default). */
+  natsPrefix: string;
   /** How often an agent reports that it is alive (`switchboard agent`). */
   heartbeatMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -66,6 +69,7 @@ const ENV = {
   },
   SWITCHBOARD_CONFIG: { schema: z.string().min(1).optional(), default: undefined },
   SWITCHBOARD_NATS_URL: { schema: z.string().regex(/^(nats|tls):\/\//, 'must be a nats:// or tls:// URL').optional(), default: undefined },
+  SWITCHBOARD_NATS_PREFIX: { schema: z.string().regex(SUBJECT_PREFIX_PATTERN, 'must be 1 to 64 letters, digits, - or _ (one NATS subject token)'), default: DEFAULT_SUBJECT_PREFIX },
   SWITCHBOARD_LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info' },
   SWITCHBOARD_DISCONNECT_TIMEOUT_MS: { schema: int(100, 60_000), default: '5000' },
   SWITCHBOARD_GATEWAY_LIVENESS_MS: { schema: int(1000, 3_600_000), default: '15000' },
@@ -170,6 +174,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     configFile,
     natsUrl: read(env, 'SWITCHBOARD_NATS_URL') ?? null,
     natsAuth: readNatsAuth(env),
+    natsPrefix: read(env, 'SWITCHBOARD_NATS_PREFIX'),
     heartbeatMs: read(env, 'SWITCHBOARD_HEARTBEAT_MS'),
     logLevel: read(env, 'SWITCHBOARD_LOG_LEVEL'),
     disconnectTimeoutMs: read(env, 'SWITCHBOARD_DISCONNECT_TIMEOUT_MS'),

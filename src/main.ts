@@ -44,9 +44,9 @@ export async function openStoreFor(config: Pick<Config, 'databaseUrl'>, logger?:
  * The in-process bus, or NATS when `SWITCHBOARD_NATS_URL` is set (many hosts). NATS fails at once
  * when unreachable or when it refuses the credentials, so a misconfigured process stops at start-up.
  */
-export async function createBus(config: Pick<Config, 'natsUrl' | 'natsAuth'>, options: { logger?: Logger; name?: string } = {}): Promise<Bus> {
+export async function createBus(config: Pick<Config, 'natsUrl' | 'natsAuth'> & Partial<Pick<Config, 'natsPrefix'>>, options: { logger?: Logger; name?: string } = {}): Promise<Bus> {
   if (config.natsUrl === null) return new MemoryBus();
-  return connectNatsBus({ url: config.natsUrl, ...config.natsAuth, logger: options.logger, name: options.name });
+  return connectNatsBus({ url: config.natsUrl, ...config.natsAuth, prefix: config.natsPrefix, logger: options.logger, name: options.name });
 }
 
 export interface RunningSwitchboard {
@@ -118,7 +118,7 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
   const addr = api.server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `http://${host}:${addr.port}`;
-  logger.info({ url, store: store.dialect, bus: bus.kind, gateways: adapters.length }, 'switchboard started');
+  logger.info({ url, store: store.dialect, bus: bus.kind, ...(bus.kind === 'nats' ? { natsPrefix: config.natsPrefix } : {}), gateways: adapters.length }, 'switchboard started');
   const heap = new HeapRelease();
   heap.start();
 

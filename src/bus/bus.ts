@@ -39,24 +39,35 @@ export interface Bus {
   close(): Promise<void>;
 }
 
-/** Subject names: one place, so both ends agree. */
+/** The deployment's subject prefix unless `SWITCHBOARD_NATS_PREFIX` says otherwise. */
+export const DEFAULT_SUBJECT_PREFIX = 'switchboard';
+/** A prefix is one NATS subject token: no dots, no wildcards, no spaces. */
+export const SUBJECT_PREFIX_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * Subject names: one place, so both ends agree. They are relative to the deployment's namespace:
+ * the NATS bus puts its prefix in front of every subject it publishes, subscribes, serves or
+ * requests (`switchboard.gateway.gw1.report` by default), so no bus user can forget it and two
+ * deployments with different prefixes on one NATS never see each other's messages. Handlers get
+ * the subject back without the prefix.
+ */
 export const subjects = {
   /** Agent → control plane: snapshots, deltas, heartbeats of one gateway. */
-  gatewayReport: (gatewayId: string) => `switchboard.gateway.${gatewayId}.report`,
-  allGatewayReports: 'switchboard.gateway.*.report',
+  gatewayReport: (gatewayId: string) => `gateway.${gatewayId}.report`,
+  allGatewayReports: 'gateway.*.report',
   /** Control plane → agent: end one session (request/reply). */
-  gatewayDisconnect: (gatewayId: string) => `switchboard.gateway.${gatewayId}.disconnect`,
+  gatewayDisconnect: (gatewayId: string) => `gateway.${gatewayId}.disconnect`,
   /** Session events (`session.connected`, `session.disconnected`), after commit. */
-  sessionEvents: 'switchboard.events.session',
+  sessionEvents: 'events.session',
   /** Token revoked: every replica drops what it cached. */
-  tokenRevoked: 'switchboard.events.token.revoked',
+  tokenRevoked: 'events.token.revoked',
 } as const;
 
-/** The gateway id a report subject names (`…gateway.<id>.report`), or null if it names none. */
+/** The gateway id a report subject names (`gateway.<id>.report`), or null if it names none. */
 export function reportSubjectGatewayId(subject: string): string | null {
   const t = subject.split('.');
-  if (t.length < 3 || t.at(-1) !== 'report' || t.at(-3) !== 'gateway') return null;
-  const id = t.at(-2)!;
+  if (t.length !== 3 || t[0] !== 'gateway' || t[2] !== 'report') return null;
+  const id = t[1]!;
   return GATEWAY_ID_PATTERN.test(id) ? id : null;
 }
 

@@ -22,7 +22,7 @@ export async function runAgent(args: string[]): Promise<number> {
   const link = new AgentLink({ bus, adapters, logger, heartbeatMs: config.heartbeatMs });
   link.start();
   new HeapRelease().start();
-  logger.info({ agentId: link.agentId, gateways: config.gateways.map((g) => g.id), heartbeatMs: config.heartbeatMs }, 'switchboard agent started');
+  logger.info({ agentId: link.agentId, gateways: config.gateways.map((g) => g.id), natsPrefix: config.natsPrefix, heartbeatMs: config.heartbeatMs }, 'switchboard agent started');
   process.stderr.write(`Switchboard agent ${link.agentId} is reporting ${config.gateways.length} gateway(s) over NATS\n`);
 
   let stopping = false;

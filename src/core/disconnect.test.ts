@@ -43,7 +43,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     it('ends the session, records actor and reason in one transaction, audits SUCCESS, publishes after commit', async () => {
       const s = await online('alice');
       const events: unknown[] = [];
-      const off = h.bus.subscribe('switchboard.events.session', (e) => void events.push(e));
+      const off = h.bus.subscribe('events.session', (e) => void events.push(e));
       const admin = h.actor(['admin'], 'ops');
       const result = await h.core.disconnect(admin, s.id, { reason: 'incident 42', message: 'bye' });
       assert.equal(result.outcome, 'DISCONNECTED');

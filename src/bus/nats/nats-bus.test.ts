@@ -120,8 +120,8 @@ describe('nats bus across connections', { skip: await natsSkipReason() }, () => 
       const got: unknown[] = [];
       b.subscribe(`${s}.x`, (d) => void got.push(d));
       await tick();
-      raw.publish(`${s}.x`, 'not json {');
-      raw.publish(`${s}.x`, '{"ok":true}');
+      raw.publish(`switchboard.${s}.x`, 'not json {'); // the bus's subjects are under its prefix
+      raw.publish(`switchboard.${s}.x`, '{"ok":true}');
       await raw.flush();
       await until(() => got.length === 1);
       await tick(50);
@@ -140,7 +140,7 @@ describe('nats bus across connections', { skip: await natsSkipReason() }, () => 
         throw new Error('line one\nline two');
       });
       await tick();
-      const reply = await raw.request(`${s}.svc`, '{}', { timeout: 2000 });
+      const reply = await raw.request(`switchboard.${s}.svc`, '{}', { timeout: 2000 });
       assert.equal(reply.headers?.get('Nats-Service-Error'), 'line one line two');
       assert.equal(reply.headers?.get('Nats-Service-Error-Code'), '500');
       assert.deepEqual(reply.json(), { error: 'line one\nline two' });

@@ -15,7 +15,7 @@ import {
   type NatsConnection,
   type Subscription,
 } from '@nats-io/transport-node';
-import { BusTimeoutError, type Bus, type SubscribeOptions, type Unsubscribe } from '../bus.js';
+import { BusTimeoutError, DEFAULT_SUBJECT_PREFIX, SUBJECT_PREFIX_PATTERN, type Bus, type SubscribeOptions, type Unsubscribe } from '../bus.js';
 import { decodePayload, encodePayload, errorReply, replyError } from './nats-codec.js';
 import { toConnectError } from './nats-connect-error.js';
 import { silentNatsBusLogger, watchConnection, type NatsBusLogger, type NatsBusStatus } from './nats-status.js';
@@ -38,6 +38,11 @@ export interface NatsBusOptions {
   connectTimeoutMs?: number;
   /** How long `close()` lets handlers still running finish and answer before it closes hard. Default 5000. */
   closeGraceMs?: number;
+  /**
+   * The deployment's namespace: every subject this bus touches is `<prefix>.<subject>`, and its reply
+   * inboxes are `_INBOX_<prefix>.…`. Default `switchboard`. One NATS can carry several deployments.
+   */
+  prefix?: string;
 }
 
 /**
@@ -63,6 +68,10 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<NatsBus> 
   if (target.pass !== undefined) config.pass = target.pass;
   if (target.token !== undefined) config.token = target.token;
   if (options.name !== undefined) config.name = options.name;
+  const prefix = options.prefix ?? DEFAULT_SUBJECT_PREFIX;
+  if (!SUBJECT_PREFIX_PATTERN.test(prefix)) throw new Error(`invalid NATS subject prefix ${JSON.stringify(prefix.slice(0, 80))}`);
+  // Replies of one deployment on inboxes of its own, so NATS permissions can keep deployments apart.
+  config.inboxPrefix = `_INBOX_${prefix}`;
   if (target.tls) config.tls = {};
   let nc: NatsConnection;
   try {
@@ -73,7 +82,7 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<NatsBus> 
   }
   const logger = options.logger ?? silentNatsBusLogger;
   logger.info({ server: nc.getServer(), name: options.name }, 'nats bus connected');
-  return new NatsBus(nc, { logger, secrets, closeGraceMs: options.closeGraceMs ?? 5000 });
+  return new NatsBus(nc, { logger, secrets, closeGraceMs: options.closeGraceMs ?? 5000, prefix });
 }
 
 type Handler = (data: unknown, subject: string) => void | Promise<void>;
@@ -91,7 +100,7 @@ export class NatsBus implements Bus {
 
   constructor(
     private readonly nc: NatsConnection,
-    private readonly o: { logger: NatsBusLogger; secrets: Array<string | undefined>; closeGraceMs: number },
+    private readonly o: { logger: NatsBusLogger; secrets: Array<string | undefined>; closeGraceMs: number; prefix: string },
   ) {
     watchConnection(nc, {
       logger: o.logger,
@@ -120,7 +129,7 @@ export class NatsBus implements Bus {
     if (this.closed()) return; // as the memory bus: nothing is delivered after close
     // While disconnected the client buffers, and sends on reconnect. On a connection lost for good
     // (not closed by us) it throws, and the caller hears of it.
-    this.nc.publish(subject, encodePayload(data));
+    this.nc.publish(this.full(subject), encodePayload(data));
   }
 
   subscribe(subject: string, handler: Handler, options?: SubscribeOptions): Unsubscribe {
@@ -132,8 +141,9 @@ export class NatsBus implements Bus {
         this.o.logger.warn({ subject: msg.subject }, 'nats bus message is not JSON; dropped');
         return;
       }
+      const relative = msg.subject.slice(this.o.prefix.length + 1);
       this.track(
-        (async () => handler(data, msg.subject))().catch((e: unknown) => {
+        (async () => handler(data, relative))().catch((e: unknown) => {
           this.o.logger.warn({ subject: msg.subject, err: errorText(e) }, 'bus subscriber failed');
         }),
       );
@@ -151,6 +161,7 @@ export class NatsBus implements Bus {
   }
 
   async request(subject: string, data: unknown, options: { timeoutMs: number }): Promise<unknown> {
+    subject = this.full(subject);
     if (this.closed()) throw new BusTimeoutError(subject, true);
     // While disconnected the client would buffer the request and send it on reconnect, after the
     // caller has been told it failed: a disconnect answered GATEWAY_UNAVAILABLE would then still
@@ -198,7 +209,7 @@ export class NatsBus implements Bus {
 
   private listen(subject: string, options: SubscribeOptions | undefined, onMsg: (msg: Msg) => void): Unsubscribe {
     if (this.closing) return () => {}; // as the memory bus: nothing is delivered after close
-    const sub = this.nc.subscribe(subject, {
+    const sub = this.nc.subscribe(this.full(subject), {
       ...(options?.queue !== undefined ? { queue: options.queue } : {}),
       // A throw inside this callback would close the whole connection: nothing may escape it.
       callback: (err, msg) => {
@@ -263,6 +274,11 @@ export class NatsBus implements Bus {
         /* a listener's failure is its own */
       }
     }
+  }
+
+  /** The subject on the server: in this deployment's namespace. */
+  private full(subject: string): string {
+    return `${this.o.prefix}.${subject}`;
   }
 
   private scrub(text: string): string {

@@ -1,0 +1,124 @@
+/**
+ * Two deployments on the one NATS server, told apart only by SWITCHBOARD_NATS_PREFIX: each a real
+ * `switchboard start` process with its own database and an agent (AgentLink on its own NATS
+ * connection) for a gateway with the SAME id in both. Neither sees anything of the other: gateways,
+ * sessions, disconnects, events.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { subjects } from '../src/bus/bus.js';
+import { connectNatsBus, type NatsBus } from '../src/bus/nats/nats-bus.js';
+import { natsSkipReason, TEST_NATS_URL } from '../src/bus/nats/nats-server.test-support.js';
+import { AgentLink } from '../src/core/agent-link.js';
+import { silentLogger } from '../src/core/logger.js';
+import type { SessionEvent } from '../src/core/session-events.js';
+import { randomId } from '../src/domain/ids.js';
+import { waitFor } from './support/app-harness.js';
+import { FakeAdapter } from './support/fake-adapter.js';
+import { SwitchboardProcess } from './support/switchboard-process.js';
+
+interface Reply { status: number; text: string; json: { data?: Record<string, unknown> | null; errors?: { extensions?: { code?: string } }[] } }
+
+interface Stack {
+  prefix: string;
+  process: SwitchboardProcess;
+  url: string;
+  admin: string;
+  adapter: FakeAdapter;
+  link: AgentLink;
+  agentBus: NatsBus;
+  watcher: NatsBus;
+  events: SessionEvent[];
+}
+
+describe('two deployments on one NATS with different prefixes', { skip: await natsSkipReason() }, () => {
+  const run = randomId(6);
+  const gatewayId = `shared-${run}`; // the same gateway id in both deployments
+  const dir = mkdtempSync(join(tmpdir(), 'two-deployments-'));
+  const stacks: Record<'a' | 'b', Stack> = {} as Record<'a' | 'b', Stack>;
+
+  const gql = async (s: Stack, query: string, variables: Record<string, unknown> = {}): Promise<Reply> => {
+    const res = await fetch(`${s.url}/graphql`, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${s.admin}` }, body: JSON.stringify({ query, variables }),
+    });
+    const text = await res.text();
+    return { status: res.status, text, json: JSON.parse(text) as Reply['json'] };
+  };
+  const listed = async (s: Stack) => {
+    const r = await gql(s, '{ gateways { id name } onlineSessions(first: 100) { edges { node { id user { name } gateway { id } } } } }');
+    assert.equal(r.status, 200, r.text);
+    const data = r.json.data as { gateways: { id: string; name: string }[]; onlineSessions: { edges: { node: { id: string; user: { name: string }; gateway: { id: string } } }[] } };
+    return { gateways: data.gateways.map((g) => `${g.id}:${g.name}`), sessions: data.onlineSessions.edges.map((e) => ({ id: e.node.id, user: e.node.user.name })) };
+  };
+
+  const startStack = async (name: 'a' | 'b', user: string): Promise<Stack> => {
+    const prefix = `dep-${name}-${run}`;
+    const watcher = await connectNatsBus({ url: TEST_NATS_URL, prefix, name: `watcher ${name}` });
+    const events: SessionEvent[] = [];
+    watcher.subscribe(subjects.sessionEvents, (e) => void events.push(e as SessionEvent));
+    const process = SwitchboardProcess.start(`deployment ${name}`, ['start'], {
+      SWITCHBOARD_PORT: '0', SWITCHBOARD_DATABASE_URL: join(dir, `${name}.db`), SWITCHBOARD_NATS_URL: TEST_NATS_URL,
+      SWITCHBOARD_NATS_PREFIX: prefix, SWITCHBOARD_LOG_LEVEL: 'info', SWITCHBOARD_DISCONNECT_TIMEOUT_MS: '2000',
+    });
+    const admin = (await process.waitForOutput(/^\s{4}(sbt_[a-z0-9_]+)$/m))[1]!;
+    const url = (await process.waitForOutput(/listening on (http:\/\/\S+)\/graphql/))[1]!;
+    const adapter = new FakeAdapter({ id: gatewayId, name: `Gateway of ${name}` });
+    adapter.connect(user);
+    const agentBus = await connectNatsBus({ url: TEST_NATS_URL, prefix, name: `agent ${name}` });
+    const link = new AgentLink({ bus: agentBus, adapters: [adapter], logger: silentLogger, heartbeatMs: 500 });
+    link.start();
+    return { prefix, process, url, admin, adapter, link, agentBus, watcher, events };
+  };
+
+  before(async () => {
+    stacks.a = await startStack('a', 'alice');
+    stacks.b = await startStack('b', 'bob');
+  });
+
+  after(async () => {
+    for (const s of Object.values(stacks)) {
+      await s.link.stop();
+      await s.process.stop();
+      await s.agentBus.close();
+      await s.watcher.close();
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('each lists only its own gateway and sessions, though the gateway ids are the same', async () => {
+    await waitFor(async () => (await listed(stacks.a)).sessions.length === 1 && (await listed(stacks.b)).sessions.length === 1, 15_000, 'each lists its session');
+    // A heartbeat of the other deployment's agent would rename the gateway: a few of them have passed.
+    await waitFor(() => stacks.a.events.length > 0 && stacks.b.events.length > 0, 5000, 'each announced its connect');
+    const [a, b] = [await listed(stacks.a), await listed(stacks.b)];
+    assert.deepEqual(a.gateways, [`${gatewayId}:Gateway of a`]);
+    assert.deepEqual(b.gateways, [`${gatewayId}:Gateway of b`]);
+    assert.deepEqual(a.sessions.map((s) => s.user), ['alice']);
+    assert.deepEqual(b.sessions.map((s) => s.user), ['bob']);
+  });
+
+  test('a disconnect through one reaches only its own agent; the other keeps its session; events stay in their deployment', async () => {
+    const alice = (await listed(stacks.a)).sessions[0]!;
+    const r = await gql(stacks.a, 'mutation ($id: String!) { disconnectBySessionId(onlineSessionId: $id) }', { id: alice.id });
+    assert.deepEqual(r.json.data, { disconnectBySessionId: true }, r.text);
+    assert.deepEqual(stacks.a.adapter.commands.map((c) => c.userName), ['alice']);
+    assert.deepEqual(stacks.b.adapter.commands, [], 'deployment b\'s agent got no request');
+    await waitFor(() => stacks.a.events.some((e) => e.type === 'session.disconnected'), 5000, 'a announced the disconnect');
+
+    // B's own disconnect of its own session: its agent, not A's, answers.
+    const bob = (await listed(stacks.b)).sessions[0]!;
+    assert.deepEqual((await listed(stacks.b)).sessions.map((s) => s.user), ['bob'], 'b still lists bob');
+    const other = await gql(stacks.b, 'mutation ($id: String!) { disconnectBySessionId(onlineSessionId: $id) }', { id: alice.id });
+    assert.equal(other.json.errors?.[0]?.extensions?.code, 'SESSION_NOT_FOUND', 'a\'s session id means nothing to b');
+    const rb = await gql(stacks.b, 'mutation ($id: String!) { disconnectBySessionId(onlineSessionId: $id) }', { id: bob.id });
+    assert.deepEqual(rb.json.data, { disconnectBySessionId: true }, rb.text);
+    assert.deepEqual(stacks.a.adapter.commands.map((c) => c.userName), ['alice'], 'a\'s agent got nothing more');
+    await waitFor(() => stacks.b.events.some((e) => e.type === 'session.disconnected'), 5000, 'b announced its disconnect');
+
+    const seen = (s: Stack) => s.events.map((e) => `${e.type}:${e.session.userName}`);
+    assert.deepEqual(seen(stacks.a), ['session.connected:alice', 'session.disconnected:alice']);
+    assert.deepEqual(seen(stacks.b), ['session.connected:bob', 'session.disconnected:bob']);
+  });
+});
