@@ -13,6 +13,7 @@ import { sessionEventResolvers, subscriptionFields } from './resolvers/session-e
 import { eventTypeDefs } from './schema-events.js';
 import { webhookTypeDefs } from './schema-webhooks.js';
 import { webhookResolvers } from './resolvers/webhooks.js';
+import { applyInputGate } from './input-gate.js';
 import { implementDateTime } from './scalars.js';
 import { typeDefs } from './schema.js';
 
@@ -39,5 +40,7 @@ export function buildApiSchema(): GraphQLSchema {
     field.subscribe = subscribe as unknown as GraphQLFieldResolver<unknown, unknown>;
     field.resolve = resolve as unknown as GraphQLFieldResolver<unknown, unknown>;
   }
+  // Last: the gate wraps the resolvers attached above.
+  applyInputGate(schema);
   return schema;
 }

@@ -1,7 +1,9 @@
 import type { Actor } from '../domain/actor.js';
 import type { AuditEvent } from '../domain/audit.js';
 import { DomainError } from '../domain/errors.js';
+import { MAX_TOKEN_NAME_CHARS } from '../domain/input-limits.js';
 import { hasScope, type Scope } from '../domain/scopes.js';
+import { refusalText, refusedCharacter } from '../domain/text.js';
 import type { Session } from '../domain/session.js';
 import type { ApiToken } from '../domain/token.js';
 import { subjects, type Bus } from '../bus/bus.js';
@@ -130,10 +132,13 @@ export class Switchboard implements CoreApi {
   async createToken(actor: Actor, args: { name: string; scopes: Scope[]; expiresInMs?: number | null }): Promise<{ token: ApiToken; secret: string }> {
     requireScope(actor, 'admin', 'Admin access required to manage tokens');
     const name = args.name.trim();
-    if (name === '' || name.length > 100) throw new DomainError('BAD_USER_INPUT', 'name must be 1 to 100 characters');
+    if (name === '' || name.length > MAX_TOKEN_NAME_CHARS) throw new DomainError('BAD_USER_INPUT', `name must be 1 to ${MAX_TOKEN_NAME_CHARS} characters`);
     if (args.scopes.length === 0) throw new DomainError('BAD_USER_INPUT', 'at least one scope is required');
-    // Names are printed by `switchboard token list` and logged: no control characters (terminal escapes, forged lines).
-    if ([...name].some((c) => c.charCodeAt(0) < 0x20 || (c.charCodeAt(0) >= 0x7f && c.charCodeAt(0) < 0xa0))) throw new DomainError('BAD_USER_INPUT', 'name must not contain control characters');
+    // Names are printed by `switchboard token list`, the console and logs: no control characters
+    // (terminal escapes, forged lines), no bidi controls (one name made to read as another). The API's
+    // input gate refuses the same; this check is for the CLI and any other caller.
+    const refused = refusedCharacter(name, 'name');
+    if (refused) throw new DomainError('BAD_USER_INPUT', `name ${refusalText(refused)}`);
     const maxLifetimeMs = 10 * 366 * 86_400_000;
     if (args.expiresInMs != null && (!Number.isSafeInteger(args.expiresInMs) || args.expiresInMs > maxLifetimeMs)) {
       throw new DomainError('BAD_USER_INPUT', 'expiresIn must be at most 10 years (3660d)');

@@ -1,7 +1,9 @@
 import type { Actor } from '../domain/actor.js';
 import { DomainError } from '../domain/errors.js';
 import { randomId } from '../domain/ids.js';
+import { MAX_WEBHOOK_DESCRIPTION_CHARS, MAX_WEBHOOK_URL_CHARS } from '../domain/input-limits.js';
 import { hasScope } from '../domain/scopes.js';
+import { refusalText, refusedCharacter } from '../domain/text.js';
 import { WEBHOOK_EVENT_TYPES, type Webhook, type WebhookAttempt, type WebhookDelivery, type WebhookEventType } from '../domain/webhook.js';
 import type { Store } from '../store/store.js';
 import { auditEvent } from './audit.js';
@@ -21,17 +23,35 @@ function view(w: Webhook): WebhookView {
   return rest;
 }
 
+/**
+ * An absolute http(s) URL, checked on the text as given: the URL parser quietly drops tabs and
+ * newlines and trims control characters, so `http://exa\nmple.com` would otherwise be accepted.
+ */
 function checkUrl(text: string): string {
+  const refused = refusedCharacter(text, 'line');
+  if (refused) throw new DomainError('BAD_USER_INPUT', `url ${refusalText(refused)}`);
   let url: URL;
   try {
     url = new URL(text.trim());
   } catch {
     throw new DomainError('BAD_USER_INPUT', 'url must be an absolute http:// or https:// URL');
   }
-  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || text.length > 2000) {
-    throw new DomainError('BAD_USER_INPUT', 'url must be an absolute http:// or https:// URL of at most 2000 characters');
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new DomainError('BAD_USER_INPUT', 'url must be an absolute http:// or https:// URL');
+  // Percent-encoding makes the normalised form longer than the text given: both are capped.
+  const normalised = url.toString();
+  if (text.length > MAX_WEBHOOK_URL_CHARS || normalised.length > MAX_WEBHOOK_URL_CHARS) {
+    throw new DomainError('BAD_USER_INPUT', `url must be at most ${MAX_WEBHOOK_URL_CHARS} characters`);
   }
-  return url.toString();
+  return normalised;
+}
+
+/** A description shown to people: a name's characters, refused rather than cut when too long. */
+function checkDescription(text: string | null | undefined): string | null {
+  const description = text?.trim() ?? '';
+  if (description.length > MAX_WEBHOOK_DESCRIPTION_CHARS) throw new DomainError('BAD_USER_INPUT', `description must be at most ${MAX_WEBHOOK_DESCRIPTION_CHARS} characters`);
+  const refused = refusedCharacter(description, 'name');
+  if (refused) throw new DomainError('BAD_USER_INPUT', `description ${refusalText(refused)}`);
+  return description === '' ? null : description;
 }
 
 /** Webhook administration (scope `admin`): every change audited in its own transaction. */
@@ -45,7 +65,7 @@ export class WebhookAdmin {
     if (events.length === 0 || !events.every((e): e is WebhookEventType => (WEBHOOK_EVENT_TYPES as readonly string[]).includes(e))) {
       throw new DomainError('BAD_USER_INPUT', `events must be one or more of ${WEBHOOK_EVENT_TYPES.join(', ')}`);
     }
-    const description = args.description?.trim().slice(0, 500) || null;
+    const description = checkDescription(args.description);
     const now = this.deps.now();
     const webhook: Webhook = {
       id: `whk_${randomId(12)}`, url, events: events as WebhookEventType[], description, secret: `whsec_${randomId(40)}`,

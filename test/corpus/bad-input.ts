@@ -126,10 +126,10 @@ export const BAD_INPUT: readonly BadInputCase[] = [
   // ── ids ──────────────────────────────────────────────────────────────────────────────────────────
   { name: 'session id with SQL', request: { body: gql(DISCONNECT, { id: "sess_x' OR '1'='1'; DROP TABLE sessions; --" }) }, expect: { status: 400, code: 'SESSION_NOT_FOUND' } },
   { name: 'session id with shell', request: { body: gql(DISCONNECT, { id: 'sess_$(kill -9 1)`reboot`;|&' }) }, expect: { status: 400, code: 'SESSION_NOT_FOUND' } },
-  { name: 'session id with control characters and a management command', request: { body: gql(DISCONNECT, { id: 'sess_\u0000\r\nclient-kill 1 HALT\n\u001b[2J' }) }, expect: { status: 400, code: 'SESSION_NOT_FOUND' } },
-  { name: 'online session id with a suffix', request: { body: gql(DISCONNECT, { id: '$SESSION\n' }) }, expect: { status: 400, code: 'SESSION_NOT_FOUND' } },
+  { name: 'session id with control characters and a management command', request: { body: gql(DISCONNECT, { id: 'sess_\u0000\r\nclient-kill 1 HALT\n\u001b[2J' }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'online session id with a suffix', request: { body: gql(DISCONNECT, { id: '$SESSION\n' }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
   { name: 'online session id in upper case', request: { body: gql(DISCONNECT, { id: '$SESSION_UPPER' }) }, expect: { status: 400, code: 'SESSION_NOT_FOUND' } },
-  { name: 'session id of 100 000 characters', request: { body: gql(DISCONNECT, { id: `sess_${'a'.repeat(100000)}` }) }, expect: { status: 400, code: 'SESSION_NOT_FOUND' } },
+  { name: 'session id of 100 000 characters', request: { body: gql(DISCONNECT, { id: `sess_${'a'.repeat(100000)}` }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
   { name: 'session id as a number', request: { body: gql(DISCONNECT, { id: 5 }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
   { name: 'session id missing', request: { body: gql(DISCONNECT, {}) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
   { name: 'token id with SQL', request: { body: gql('mutation ($id: String!) { revokeToken(id: $id) { id } }', { id: "tok_' OR 1=1 --" }) }, expect: { status: 400, code: 'TOKEN_NOT_FOUND' } },

@@ -1,0 +1,25 @@
+/**
+ * The longest values Switchboard accepts, in characters (UTF-16 code units, as JavaScript and
+ * GraphQL count them). A filter is capped like the values it matches: a longer one could match
+ * nothing, and would only cost a query and an audit row.
+ */
+
+/** Every id: sessions (`sess_` + 12), tokens, webhooks, audit events, gateway slugs (63 at most). */
+export const MAX_ID_CHARS = 64;
+/**
+ * A VPN user's name as a filter or audit target. Certificate common names are at most 64 characters
+ * (OpenVPN's TLS_USERNAME_LEN); usernames a daemon passes on are account names, far below this.
+ */
+export const MAX_USER_NAME_CHARS = 256;
+/** A token's name (shown by `switchboard token list` and the console). */
+export const MAX_TOKEN_NAME_CHARS = 100;
+/** A webhook's URL, as given and once normalised (percent-encoding can make it longer). */
+export const MAX_WEBHOOK_URL_CHARS = 2000;
+/** A webhook's description. */
+export const MAX_WEBHOOK_DESCRIPTION_CHARS = 500;
+/** Short codes and words: an audit action, a protocol, a scope, a lifetime such as `30d`. */
+export const MAX_CODE_CHARS = 64;
+/** A client IP as a filter (the longest IPv6 text with a zone is well below this). */
+export const MAX_IP_CHARS = 64;
+/** An opaque page cursor (core/cursor.ts refuses longer ones with BAD_CURSOR). */
+export const MAX_CURSOR_CHARS = 200;
