@@ -5,7 +5,9 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { SYSTEM_ACTOR } from './domain/actor.js';
 import type { Config } from './config.js';
-import { openStore } from './store/kysely/kysely-store.js';
+import { resolve } from 'node:path';
+import { migrateDatabase, openStore, type MigrationReport } from './store/kysely/kysely-store.js';
+import { parseDatabaseUrl } from './store/kysely/dialect.js';
 import type { Store } from './store/store.js';
 import type { Bus } from './bus/bus.js';
 import { MemoryBus } from './bus/memory/memory-bus.js';
@@ -38,6 +40,23 @@ export function createAdapter(config: GatewayConfig, logger: Logger): GatewayAda
 
 export async function openStoreFor(config: Pick<Config, 'databaseUrl'>, logger?: Logger): Promise<Store> {
   return openStore(config.databaseUrl, { logger });
+}
+
+/** `switchboard migrate`: the schema brought up to date as the configured role, and the runtime role's grants. */
+export async function migrateStoreFor(config: Pick<Config, 'databaseUrl'>, options: { runtimeRole?: string; logger?: Logger } = {}): Promise<MigrationReport> {
+  return migrateDatabase(config.databaseUrl, options);
+}
+
+/**
+ * Which store a command works on, for a line on stderr: a PostgreSQL URL without its password, or
+ * the SQLite file's absolute path (a relative path depends on the current directory).
+ */
+export function storeLabel(databaseUrl: string): string {
+  const target = parseDatabaseUrl(databaseUrl);
+  if (target.dialect === 'sqlite') return target.path === ':memory:' ? 'SQLite in memory' : `SQLite ${resolve(target.path)}`;
+  const url = new URL(target.url);
+  if (url.password) url.password = '***';
+  return `PostgreSQL ${url.toString()}`;
 }
 
 /**

@@ -7,6 +7,9 @@ Commands:
   start                         start the control plane (API, sync; in-process agents unless NATS is set)
   agent                         run next to gateways: report their sessions and execute disconnects over
                                 NATS (needs SWITCHBOARD_NATS_URL and SWITCHBOARD_CONFIG; no database)
+  migrate [--runtime-role NAME]
+                                apply database migrations as the owner role; on PostgreSQL, grant NAME
+                                (the role replicas run as) reading and writing, the audit trail append-only
   token create --name NAME --scope SCOPE [--scope SCOPE ...] [--expires-in 30d]
                                 create an API token; prints the token alone on stdout
   token list                    list API tokens (never their secrets)
@@ -25,6 +28,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./start-command.js')).runStart(rest);
     case 'agent':
       return (await import('./agent-command.js')).runAgent(rest);
+    case 'migrate':
+      return (await import('./migrate-command.js')).runMigrate(rest);
     case 'token':
       return (await import('./token-command.js')).runToken(rest);
     case 'audit':
@@ -48,8 +53,9 @@ main(process.argv.slice(2)).then(
     if (code !== -1) process.exitCode = code;
   },
   (e: unknown) => {
-    // A NATS server that is unreachable or refuses the credentials is a setup problem: one line, no stack.
-    if (e instanceof Error && e.name === 'NatsConnectError') {
+    // A NATS server that is unreachable or refuses the credentials, or a store not set up for this role, is a
+    // setup problem: one line, no stack.
+    if (e instanceof Error && (e.name === 'NatsConnectError' || e.name === 'StoreSetupError')) {
       process.stderr.write(`switchboard: ${e.message}\n`);
       process.exit(1);
     }

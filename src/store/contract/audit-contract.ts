@@ -103,9 +103,10 @@ export function auditContract(ctx: ContractContext): void {
     assert.ok(store instanceof KyselyStore, 'raw SQL needs the Kysely store');
     const event = makeAudit({ reason: 'original', targetGatewayId: `gw-${randomId(8)}` });
     await store.audit.append(event);
-    await assert.rejects(sql`update audit_events set reason = 'forged' where id = ${event.id}`.execute(store.db), /append-only/);
-    await assert.rejects(sql`delete from audit_events where id = ${event.id}`.execute(store.db), /append-only/);
-    await assert.rejects(sql`delete from audit_events`.execute(store.db), /append-only/);
+    const refused = ctx.auditRefusal ?? /append-only/;
+    await assert.rejects(sql`update audit_events set reason = 'forged' where id = ${event.id}`.execute(store.db), refused);
+    await assert.rejects(sql`delete from audit_events where id = ${event.id}`.execute(store.db), refused);
+    await assert.rejects(sql`delete from audit_events`.execute(store.db), refused);
     const [stored] = (await store.audit.list({ first: 1, filter: { targetGatewayId: event.targetGatewayId! } })).rows;
     assert.deepEqual(stored, event);
   });

@@ -14,6 +14,11 @@ export const T0 = 1_767_225_600_000;
 export interface ContractContext {
   store(): Store;
   open(): Promise<Store>;
+  /**
+   * How the database refuses an UPDATE or DELETE of an audit event: by the append-only trigger
+   * (default), or by missing privileges when the store runs as the PostgreSQL runtime role.
+   */
+  auditRefusal?: RegExp;
 }
 
 export function makeGateway(overrides: Partial<Gateway> = {}): Pick<Gateway, 'id' | 'name' | 'region' | 'protocol' | 'mode'> {

@@ -2,22 +2,25 @@
  * The store over Kysely: one code path for SQLite (the single-host default) and PostgreSQL (many
  * hosts). `openStore` is the only way in; it migrates the schema before it returns.
  */
-import { Kysely, Migrator } from 'kysely';
+import { Kysely } from 'kysely';
 import type { Store, StoreReadiness, StoreTx } from '../store.js';
 import { KyselyAuditRepository } from './audit-repository.js';
 import type { Database, DialectName } from './database.js';
 import { createDialect, parseDatabaseUrl } from './dialect.js';
 import { withStoreErrors } from './store-errors.js';
 import { KyselyGatewayRepository } from './gateway-repository.js';
-import { migrationProvider } from './migrations/migration-provider.js';
 import { CachedGatewayRepository, CachedSessionRepository, CachedTokenRepository, CachedWebhookRepository, ReadCache } from './read-cache.js';
+import { grantRuntimeRole } from './runtime-grants.js';
+import { migrateSchema } from './schema-migrator.js';
 import { KyselySessionRepository } from './session-repository.js';
+import { StoreSetupError } from './store-setup-error.js';
 import type { StoreLogger } from './store-logger.js';
 import { StoreReadinessCheck } from './store-readiness.js';
 import { KyselyTokenRepository } from './token-repository.js';
 import { KyselyWebhookRepository } from './webhook-repository.js';
 
 export type { StoreLogger } from './store-logger.js';
+export { StoreSetupError } from './store-setup-error.js';
 
 export interface OpenStoreOptions {
   logger?: StoreLogger;
@@ -41,7 +44,7 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   const cache = name === 'sqlite' && options.cacheReads !== false ? new ReadCache(dataVersion) : null;
   const db = new Kysely<Database>({ dialect: withStoreErrors(dialect, options.logger, storeErrors), plugins: cache ? [cache.plugin()] : [] });
   try {
-    await migrate(db, name, options.logger);
+    await migrateSchema(db, name, options.logger);
   } catch (error) {
     await db.destroy();
     throw error;
@@ -50,16 +53,32 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   return new KyselyStore(db, name, cache);
 }
 
-async function migrate(db: Kysely<Database>, dialect: DialectName, logger?: StoreLogger): Promise<void> {
-  const migrator = new Migrator({ db, provider: migrationProvider(dialect) });
-  const { error, results } = await migrator.migrateToLatest();
-  for (const r of results ?? []) {
-    if (r.status === 'Success') logger?.info({ migration: r.migrationName, dialect }, 'applied database migration');
-    if (r.status === 'Error') logger?.error({ migration: r.migrationName, dialect }, 'database migration failed');
+/** What `migrateDatabase` did. */
+export interface MigrationReport {
+  dialect: DialectName;
+  /** Migration ids applied now, oldest first (empty: the schema was current). */
+  applied: string[];
+  /** The grant statements run for the runtime role (PostgreSQL, when one was named). */
+  grants: string[];
+}
+
+/**
+ * `switchboard migrate`: brings the schema at `url` up to date as the connected role (the owner)
+ * and, on PostgreSQL, grants `runtimeRole` what replicas need (runtime-grants.ts). Closes what it opened.
+ */
+export async function migrateDatabase(url: string, options: { runtimeRole?: string; logger?: StoreLogger } = {}): Promise<MigrationReport> {
+  const target = parseDatabaseUrl(url);
+  if (options.runtimeRole !== undefined && target.dialect !== 'postgres') {
+    throw new StoreSetupError('--runtime-role: database roles exist only on PostgreSQL; a SQLite file has no roles (see docs/security.md)');
   }
-  if (error) {
-    const detail = error instanceof Error ? error.message : String(error);
-    throw new Error(`Could not migrate the ${dialect} database: ${detail}`, { cause: error });
+  const { dialect, name } = createDialect(target, options.logger);
+  const db = new Kysely<Database>({ dialect });
+  try {
+    const applied = await migrateSchema(db, name, options.logger);
+    const grants = options.runtimeRole === undefined ? [] : await grantRuntimeRole(db, options.runtimeRole);
+    return { dialect: name, applied, grants };
+  } finally {
+    await db.destroy();
   }
 }
 
