@@ -11,7 +11,7 @@ import { sql } from 'kysely';
 import { postgresSkipReason } from '../../test/support/postgres.js';
 import { createDatabaseRoles, databaseRolesSql, sqlStatements, type DatabaseRoles } from '../../test/support/postgres-roles.js';
 import { makeAudit } from './contract/fixtures.js';
-import { migrateDatabase, openStore, StoreSetupError } from './kysely/kysely-store.js';
+import { KyselyStore, migrateDatabase, openStore, StoreSetupError } from './kysely/kysely-store.js';
 import { runtimeGrantStatements } from './kysely/runtime-grants.js';
 import { runStoreContract } from './store.contract.js';
 
@@ -19,6 +19,7 @@ const skip = await postgresSkipReason();
 
 let roles: DatabaseRoles | null = null;
 let grants: string[] = [];
+let owner: KyselyStore | null = null;
 /** Creates the roles and the database, then migrates and grants as the owner, once per run. */
 async function prepared(): Promise<DatabaseRoles> {
   if (roles) return roles;
@@ -27,6 +28,7 @@ async function prepared(): Promise<DatabaseRoles> {
   return roles;
 }
 after(async () => {
+  await owner?.close();
   await roles?.drop();
 });
 
@@ -62,6 +64,7 @@ test('migrate refuses --runtime-role on SQLite: a file has no roles', async () =
 runStoreContract('postgres, as the runtime role', async () => openStore((await prepared()).runtimeUrl), {
   skip,
   auditRefusal: /permission denied for table audit_events/,
+  ownerDb: async () => (owner ??= await openStore((await prepared()).ownerUrl)).db,
 });
 
 describe('PostgreSQL runtime role and the audit trail', { skip }, () => {

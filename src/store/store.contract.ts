@@ -22,7 +22,7 @@ import type { Store } from './store.js';
  * Registers the contract suite. `open` must open the same database every time it is called (the
  * suite opens it twice to check that migrating again is harmless); the suite closes what it opens.
  */
-export function runStoreContract(name: string, open: () => Promise<Store>, options: { skip?: string | false; auditRefusal?: RegExp } = {}): void {
+export function runStoreContract(name: string, open: () => Promise<Store>, options: Pick<ContractContext, 'auditRefusal' | 'ownerDb'> & { skip?: string | false } = {}): void {
   describe(`store contract: ${name}`, { skip: options.skip ?? false }, () => {
     let store: Store | null = null;
     const ctx: ContractContext = {
@@ -32,6 +32,7 @@ export function runStoreContract(name: string, open: () => Promise<Store>, optio
       },
       open,
       auditRefusal: options.auditRefusal,
+      ownerDb: options.ownerDb,
     };
     before(async () => {
       store = await open();

@@ -6,6 +6,7 @@ import type { Session } from '../../domain/session.js';
 import type { ApiToken } from '../../domain/token.js';
 import type { Webhook } from '../../domain/webhook.js';
 import type { Store } from '../store.js';
+import type { MigrationDb } from '../kysely/database.js';
 
 /** A fixed, realistic epoch in ms (2026-01-01), far from 2^31 so 32-bit truncation would show. */
 export const T0 = 1_767_225_600_000;
@@ -19,6 +20,11 @@ export interface ContractContext {
    * (default), or by missing privileges when the store runs as the PostgreSQL runtime role.
    */
   auditRefusal?: RegExp;
+  /**
+   * The database as the schema's owner, for tests that edit the migration bookkeeping, which the
+   * PostgreSQL runtime role may only read. Default: the store's own connection.
+   */
+  ownerDb?: () => Promise<MigrationDb>;
 }
 
 export function makeGateway(overrides: Partial<Gateway> = {}): Pick<Gateway, 'id' | 'name' | 'region' | 'protocol' | 'mode'> {
