@@ -20,8 +20,8 @@ export function renderApiDoc(): string {
 | --- | --- |
 | \`POST /graphql\` | GraphQL over HTTP (\`application/json\` or \`application/graphql-response+json\`) |
 | \`GET /graphql?query=…\` | queries only (a mutation over GET is refused with 405) |
-| \`GET /graphql\` with \`Upgrade: websocket\` | subscriptions, \`graphql-transport-ws\` protocol; the token goes in \`connection_init\`'s payload as \`{ "authorization": "Bearer …" }\`; a bad token closes the socket with 4403 |
-| \`POST /graphql/stream\` | subscriptions over Server-Sent Events (graphql-sse, distinct connections); token in the \`Authorization\` header |
+| \`GET /graphql\` with \`Upgrade: websocket\` | subscriptions, \`graphql-transport-ws\` protocol; the token goes in \`connection_init\`'s payload as \`{ "authorization": "Bearer …" }\`; a bad token closes the socket with 4403; a token revoked or expired while the socket is open closes it with 4401 (reason \`Token revoked\` / \`Token expired\`); a refusal of the whole socket (\`TOO_MANY_STREAMS\`, \`RATE_LIMITED\`) closes it with 4429, the code as reason. Each operation is authorised and rate-limited when it starts; refusals are operation errors with \`extensions.code\` |
+| \`POST /graphql/stream\` | subscriptions over Server-Sent Events (graphql-sse, distinct connections); token in the \`Authorization\` header; a stream whose token is revoked or expires ends with a \`next\` event carrying an \`UNAUTHENTICATED\` error (\`extensions.reason\`: \`TOKEN_REVOKED\` / \`TOKEN_EXPIRED\`), then \`complete\` |
 | \`GET /healthz\` | \`{"status":"ok"}\` |
 | \`GET /\` | the operator console |
 

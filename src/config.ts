@@ -9,6 +9,7 @@ import type { GatewayConfig } from './gateways/adapter.js';
 import { GATEWAY_ID_PATTERN } from './domain/ids.js';
 import { DEFAULT_SUBJECT_PREFIX, SUBJECT_PREFIX_PATTERN } from './bus/bus.js';
 import { parseRateLimit, type RateLimit } from './domain/rate-limit.js';
+import type { ConnectionCaps } from './domain/connection-caps.js';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -37,6 +38,8 @@ export interface Config {
   rateLimitPerToken: RateLimit;
   /** Requests per second and burst per client IP, authenticated or not, per replica (0: off). */
   rateLimitPerIp: RateLimit;
+  /** Caps on WebSockets, SSE streams and connections, per replica. */
+  caps: ConnectionCaps;
   /** Webhook delivery: outbox scan interval, retry backoff (first delay, cap), when to give up, POST timeout, POSTs in flight per endpoint. */
   webhooks: { pollMs: number; backoffMs: number; backoffCapMs: number; giveUpMs: number; timeoutMs: number; concurrency: number };
   gateways: GatewayConfig[];
@@ -77,6 +80,9 @@ const ENV = {
   SWITCHBOARD_HEARTBEAT_MS: { schema: int(100, 600_000), default: '5000' },
   SWITCHBOARD_RATE_LIMIT_PER_TOKEN: { schema: rateLimit(), default: '200:400' },
   SWITCHBOARD_RATE_LIMIT_PER_IP: { schema: rateLimit(), default: '1000:2000' },
+  SWITCHBOARD_MAX_SUBSCRIPTIONS_PER_SOCKET: { schema: int(1, 100_000), default: '100' },
+  SWITCHBOARD_MAX_STREAMS_PER_TOKEN: { schema: int(1, 1_000_000), default: '100' },
+  SWITCHBOARD_MAX_CONNECTIONS: { schema: int(1, 1_000_000), default: '10000' },
   SWITCHBOARD_WEBHOOK_POLL_MS: { schema: int(10, 60_000), default: '1000' },
   SWITCHBOARD_WEBHOOK_BACKOFF_MS: { schema: int(10, 3_600_000), default: '1000' },
   SWITCHBOARD_WEBHOOK_BACKOFF_CAP_MS: { schema: int(10, 86_400_000), default: '300000' },
@@ -182,6 +188,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes: read(env, 'SWITCHBOARD_BODY_LIMIT_BYTES'),
     rateLimitPerToken: read(env, 'SWITCHBOARD_RATE_LIMIT_PER_TOKEN'),
     rateLimitPerIp: read(env, 'SWITCHBOARD_RATE_LIMIT_PER_IP'),
+    caps: {
+      subscriptionsPerSocket: read(env, 'SWITCHBOARD_MAX_SUBSCRIPTIONS_PER_SOCKET'),
+      streamsPerToken: read(env, 'SWITCHBOARD_MAX_STREAMS_PER_TOKEN'),
+      connections: read(env, 'SWITCHBOARD_MAX_CONNECTIONS'),
+    },
     webhooks: {
       pollMs: read(env, 'SWITCHBOARD_WEBHOOK_POLL_MS'),
       backoffMs: read(env, 'SWITCHBOARD_WEBHOOK_BACKOFF_MS'),

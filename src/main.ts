@@ -84,6 +84,8 @@ export interface StartOptions {
   adapters?: GatewayAdapter[];
   /** Called once with the admin token created when the store had none. */
   onBootstrapToken?: (secret: string) => void;
+  /** How often the tokens behind open streams are re-read (default 500 ms; tests set it long to isolate per-operation checks). */
+  tokenPollMs?: number;
 }
 
 /**
@@ -109,6 +111,7 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
     disconnectDeadlineMs: config.disconnectTimeoutMs,
     gatewayLivenessMs: config.gatewayLivenessMs,
     wireStatus: (id) => intake.status(id),
+    tokenPollMs: options.tokenPollMs,
   });
   if ((await store.tokens.count()) === 0) {
     const { secret } = await core.createToken(SYSTEM_ACTOR, { name: 'bootstrap-admin', scopes: ['admin'] });
@@ -127,7 +130,7 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
 
   const api = createApiServer({
     core, logger, bodyLimitBytes: config.bodyLimitBytes,
-    rateLimitPerToken: config.rateLimitPerToken, rateLimitPerIp: config.rateLimitPerIp,
+    rateLimitPerToken: config.rateLimitPerToken, rateLimitPerIp: config.rateLimitPerIp, caps: config.caps,
     readiness: createReadiness({ store, bus }),
   });
   await new Promise<void>((resolve, reject) => {

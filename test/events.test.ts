@@ -159,7 +159,7 @@ describe('events, bulk disconnect and audit against real OpenVPN', { skip }, () 
     await Promise.all([ws.close(), noToken.close(), sse.close(), forbidden.close(), sseForbidden.close()]);
   });
 
-  test('revoking a token ends its live subscriptions on both transports at once', async () => {
+  test('revoking a token ends its live subscriptions on both transports at once, each saying why', async () => {
     const created = await h.gql('mutation { createToken(input: { name: "short-lived", scopes: ["sessions:read"] }) { secret token { id } } }');
     const { secret, token } = created.json.data!.createToken as { secret: string; token: { id: string } };
     const ws = await wsSubscribe(h.url, EVENTS, {}, { token: secret });
@@ -168,9 +168,13 @@ describe('events, bulk disconnect and audit against real OpenVPN', { skip }, () 
     try {
       const r = await h.gql('mutation ($id: String!) { revokeToken(id: $id) { id } }', { id: token.id });
       assert.equal(r.status, 200, r.text);
-      await waitFor(() => ws.completed && sse.completed, 5000, 'both subscriptions ended');
+      // The socket is closed with 4401; the SSE stream's last event is the coded error, then `complete`.
+      await waitFor(() => ws.closeCode !== null && sse.completed, 5000, 'both subscriptions ended');
+      assert.equal(ws.closeCode, 4401);
+      assert.deepEqual(sse.errors, [[{ message: 'The API token was revoked', extensions: { code: 'UNAUTHENTICATED', reason: 'TOKEN_REVOKED' } }]]);
       await new Promise((res) => setTimeout(res, 100));
       assert.equal(other.completed, false, "another token's subscription goes on");
+      assert.equal(other.closeCode, null);
     } finally {
       await Promise.all([ws.close(), sse.close(), other.close()]);
     }

@@ -21,7 +21,10 @@ export type ApiErrorCode =
   | 'NOT_ACCEPTABLE'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'NOT_FOUND'
-  | 'RATE_LIMITED';
+  | 'RATE_LIMITED'
+  | 'TOO_MANY_SUBSCRIPTIONS'
+  | 'TOO_MANY_STREAMS'
+  | 'TOO_MANY_CONNECTIONS';
 
 export const STATUS_BY_CODE: Readonly<Record<ApiErrorCode, number>> = {
   SESSION_NOT_FOUND: 400,
@@ -45,6 +48,9 @@ export const STATUS_BY_CODE: Readonly<Record<ApiErrorCode, number>> = {
   UNSUPPORTED_MEDIA_TYPE: 415,
   NOT_FOUND: 404,
   RATE_LIMITED: 429,
+  TOO_MANY_SUBSCRIPTIONS: 429,
+  TOO_MANY_STREAMS: 429,
+  TOO_MANY_CONNECTIONS: 503,
 };
 
 /**

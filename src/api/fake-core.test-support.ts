@@ -103,6 +103,17 @@ export class FakeCore implements CoreApi {
     return { tokenId: t.id, name: t.name, scopes: t.scopes, clientIp: meta.clientIp, userAgent: meta.userAgent };
   }
 
+  async authorize(actor: Actor): Promise<Actor> {
+    const t = [...this.tokens.values()].find((x) => x.id === actor.tokenId);
+    if (actor.tokenId !== null && (!t || t.revokedAt !== null || (t.expiresAt !== null && t.expiresAt <= this.now))) throw new DomainError('UNAUTHENTICATED', MESSAGES.unauthenticated);
+    return actor;
+  }
+
+  /** Token ends are core's (tested end to end against the real core); the fake never ends a stream. */
+  watchToken(): () => void {
+    return () => {};
+  }
+
   async whoami(actor: Actor): Promise<ViewerInfo> {
     return { tokenId: actor.tokenId, name: actor.name, scopes: [...actor.scopes] };
   }

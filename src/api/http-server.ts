@@ -5,7 +5,7 @@
  * the body is read or anything runs.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Response as HandlerResponse } from 'graphql-http';
 import type { Logger } from 'pino';
 import type { CoreApi } from '../core/api-types.js';
@@ -13,11 +13,14 @@ import type { ReadinessReport } from '../core/readiness.js';
 import type { Actor } from '../domain/actor.js';
 import { isDomainError } from '../domain/errors.js';
 import { createContext, responseMediaType } from './context.js';
+import { bearerOf } from './subscription-support.js';
 import { errorBody, errorResponse, INTERNAL_MESSAGE, type ApiErrorCode } from './errors.js';
 import { buildApiSchema } from './executable-schema.js';
+import { Admission, DEFAULT_CAPS, type ConnectionCaps } from './admission.js';
 import { createGraphqlHandler } from './graphql-handler.js';
 import { readBody } from './request-body.js';
-import { RateLimiter, type RateLimit } from './rate-limit.js';
+import { duplicateAuthorization } from './request-headers.js';
+import type { RateLimit } from './rate-limit.js';
 import { createStaticHandler, defaultUiDir } from './static-files.js';
 import { createSseTransport } from './sse-transport.js';
 import { attachWebSocketTransport } from './ws-transport.js';
@@ -33,6 +36,8 @@ export interface ApiServerOptions {
   rateLimitPerToken?: RateLimit;
   /** Requests per client IP, authenticated or not (default 1000/s, burst 2000); 0 turns it off. */
   rateLimitPerIp?: RateLimit;
+  /** Caps on sockets, streams and connections (defaults: DEFAULT_CAPS). */
+  caps?: Partial<ConnectionCaps>;
   /** The built operator console served at `/` (default: dist/ui, if built); null serves none. */
   uiDir?: string | null;
   /** Answers `GET /readyz` (see core/readiness.ts). Without it the server has nothing to check and is ready. */
@@ -67,6 +72,8 @@ const BODYLESS: Record<number, [ApiErrorCode, string]> = {
 
 function send(res: ServerResponse, [body, init]: HandlerResponse): number {
   res.statusCode = init.status;
+  // Answers carry token secrets (createToken), sessions and audit rows: no cache may keep them.
+  res.setHeader('cache-control', 'no-store');
   const headers = init.headers;
   if (headers !== undefined) for (const name in headers) res.setHeader(name, headers[name]!);
   let text = body;
@@ -84,21 +91,16 @@ function send(res: ServerResponse, [body, init]: HandlerResponse): number {
   return init.status;
 }
 
-/** The token of `Authorization: Bearer <token>`, or null for anything else. */
-function bearerOf(header: string | undefined): string | null {
-  if (header === undefined) return null;
-  const match = /^Bearer +(\S+) *$/i.exec(header);
-  return match ? match[1]! : null;
-}
-
 export function createApiServer(options: ApiServerOptions): ApiServer {
   const { core, logger } = options;
   const bodyLimit = options.bodyLimitBytes ?? 1024 * 1024;
   const schema = buildApiSchema();
   const graphql = createGraphqlHandler({ schema, logger, jit: options.jit });
-  const sse = createSseTransport({ schema, core, logger });
-  const perToken = new RateLimiter(options.rateLimitPerToken ?? DEFAULT_RATE_LIMITS.perToken);
-  const perIp = new RateLimiter(options.rateLimitPerIp ?? DEFAULT_RATE_LIMITS.perIp);
+  const admission = new Admission(
+    { perToken: options.rateLimitPerToken ?? DEFAULT_RATE_LIMITS.perToken, perIp: options.rateLimitPerIp ?? DEFAULT_RATE_LIMITS.perIp },
+    { ...DEFAULT_CAPS, ...options.caps },
+  );
+  const sse = createSseTransport({ schema, core, logger, admission, bodyLimitBytes: bodyLimit });
   const serveConsole = createStaticHandler(options.uiDir === undefined ? defaultUiDir() : options.uiDir);
 
   function rateLimited(res: ServerResponse, retryAfterSeconds: number): number {
@@ -106,8 +108,9 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   }
 
   async function serveGraphql(req: IncomingMessage, res: ServerResponse): Promise<number> {
+    if (duplicateAuthorization(req)) return send(res, errorResponse('BAD_REQUEST', 'Send one Authorization header, not several'));
     // The IP's bucket first, before the token is even looked at: guessing tokens costs requests too.
-    const byIp = perIp.take(req.socket.remoteAddress ?? 'unknown');
+    const byIp = admission.byIp(req.socket.remoteAddress);
     if (!byIp.ok) return rateLimited(res, byIp.retryAfterSeconds);
     let actor: Actor;
     try {
@@ -120,14 +123,13 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       if (isDomainError(error) && error.code === 'STORE_UNAVAILABLE') return send(res, errorResponse('STORE_UNAVAILABLE', error.message, { 'retry-after': '1' }));
       throw error;
     }
-    if (actor.tokenId !== null) {
-      const byToken = perToken.take(actor.tokenId);
-      if (!byToken.ok) return rateLimited(res, byToken.retryAfterSeconds);
-    }
+    const byToken = admission.byToken(actor.tokenId);
+    if (!byToken.ok) return rateLimited(res, byToken.retryAfterSeconds);
     let body: string | null = null;
     if (req.method === 'POST') {
       const read = await readBody(req, bodyLimit);
       if (typeof read !== 'string') {
+        if (read.code === 'ABORTED') return 0; // nobody to answer
         // After a refused body the connection cannot be reused: the rest of it is still on the wire.
         return send(res, errorResponse(read.code, read.message, read.code === 'PAYLOAD_TOO_LARGE' ? { connection: 'close' } : undefined));
       }
@@ -165,8 +167,14 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   }
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
+    if (refused(req.socket)) return void res.destroy();
     const started = logger.isLevelEnabled('debug') ? performance.now() : 0;
     const logLine = (status: number) => {
+      if (status === 0) {
+        // A client that went away mid-upload: worth a line for whoever debugs, not an error.
+        logger.debug({ method: req.method }, 'request aborted by the client before its body was read');
+        return;
+      }
       if (started === 0) return;
       // Never the headers, the query string or the body: they can carry tokens.
       const q = (req.url ?? '/').indexOf('?');
@@ -188,8 +196,9 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   }
 
   const server = createServer(handle);
+  const refused = refuseConnectionsOver(server, admission.caps.connections);
   // Upgrades never reach `handle`: the plain POST path is unchanged by WebSocket support.
-  const ws = attachWebSocketTransport({ server, schema, core, logger, path: '/graphql' });
+  const ws = attachWebSocketTransport({ server, schema, core, logger, path: '/graphql', admission });
   return {
     server,
     handle,
@@ -206,4 +215,27 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
         });
       }),
   };
+}
+
+/**
+ * At most `max` TCP connections at once: one more is answered 503 TOO_MANY_CONNECTIONS and closed
+ * (a flood of idle or WebSocket connections cannot exhaust descriptors). Returns the test for a
+ * refused socket, whose requests, if any arrive before it closes, must not be served.
+ */
+function refuseConnectionsOver(server: Server, max: number): (socket: Socket) => boolean {
+  let open = 0;
+  const refused = new WeakSet<Socket>();
+  const body = errorBody('TOO_MANY_CONNECTIONS', `The server has ${max} connections open; retry later`);
+  const refusal = `HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-type: ${JSON_TYPE}\r\ncache-control: no-store\r\nretry-after: 1\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  // Before node:http's own listener, so the count is right before any request of the socket runs.
+  server.prependListener('connection', (socket: Socket) => {
+    if (open >= max) {
+      refused.add(socket);
+      socket.end(refusal, () => socket.destroy());
+      return;
+    }
+    open++;
+    socket.once('close', () => open--);
+  });
+  return (socket) => refused.has(socket);
 }

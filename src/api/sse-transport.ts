@@ -2,32 +2,69 @@
  * GraphQL over Server-Sent Events (the `graphql-sse` package, "distinct connections" mode): one
  * `POST /graphql/stream` with `Accept: text/event-stream` per operation, the token in the
  * `Authorization` header (401 before anything runs when it is missing or bad).
+ *
+ * Each request is counted by both rate limits like an HTTP request (the address's before the token
+ * is looked at, so failed authentications count), is one of its token's streams while it is open
+ * (TOO_MANY_STREAMS past the cap), and has its body read here with the API's limit, chunked or not,
+ * never buffering more. A stream whose token is revoked or expires ends with one last `next` event
+ * carrying an UNAUTHENTICATED error, then `complete`. Every error answer carries `extensions.code`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ExecutionResult, GraphQLSchema } from 'graphql';
-import { createHandler } from 'graphql-sse/lib/use/http';
+import { createHandler, type Response as SseResponse } from 'graphql-sse';
 import type { Logger } from 'pino';
 import type { CoreApi } from '../core/api-types.js';
 import type { Actor } from '../domain/actor.js';
 import { isDomainError } from '../domain/errors.js';
+import type { Admission } from './admission.js';
 import type { ApiContext } from './context.js';
-import { errorResponse } from './errors.js';
-import { bearerOf, formatResult, prepareDocument, subscriptionContext } from './subscription-support.js';
-
-const MAX_BODY_BYTES = 256 * 1024;
+import { errorResponse, type ApiErrorCode } from './errors.js';
+import { readBody } from './request-body.js';
+import { duplicateAuthorization } from './request-headers.js';
+import { bearerOf, endable, formatResult, prepareDocument, streamEnd, subscriptionContext, type StreamEnd } from './subscription-support.js';
 
 export interface SseTransport {
-  /** Serves one request on the stream path; resolves when the stream ends. */
+  /** Serves one request on the stream path; resolves with its status when the stream ends (0: the client went away first). */
   serve(req: IncomingMessage, res: ServerResponse): Promise<number>;
   /** Ends every open stream (server shutdown). */
   close(): void;
 }
 
-export function createSseTransport(o: { schema: GraphQLSchema; core: CoreApi; logger: Logger }): SseTransport {
-  const { core, logger, schema } = o;
-  const actors = new WeakMap<IncomingMessage, Actor>();
+/** Codes for graphql-sse's own refusals, which come without one. */
+const CODE_BY_STATUS: Record<number, [ApiErrorCode, string]> = {
+  400: ['BAD_REQUEST', 'Bad request'],
+  404: ['NOT_FOUND', 'Not found'],
+  405: ['METHOD_NOT_ALLOWED', 'Use POST'],
+  406: ['NOT_ACCEPTABLE', 'Accept text/event-stream or application/json'],
+  409: ['BAD_REQUEST', 'Conflict'],
+  415: ['UNSUPPORTED_MEDIA_TYPE', 'Send the request as JSON with Content-Type: application/json'],
+};
+
+/** graphql-sse's plain answers with `extensions.code` on every error (its parse errors have none). */
+function coded(body: string | null, status: number): string | null {
+  const fallback = CODE_BY_STATUS[status];
+  if (fallback === undefined || status < 400) return body;
+  if (body === null || body === '') return JSON.stringify({ errors: [{ message: fallback[1], extensions: { code: fallback[0] } }] });
+  try {
+    const parsed = JSON.parse(body) as { errors?: { message?: string; extensions?: Record<string, unknown> }[] };
+    if (!Array.isArray(parsed.errors)) return body;
+    parsed.errors = parsed.errors.map((e) => (typeof e.extensions?.code === 'string' ? e : { ...e, extensions: { ...e.extensions, code: fallback[0] } }));
+    return JSON.stringify(parsed);
+  } catch {
+    return JSON.stringify({ errors: [{ message: body, extensions: { code: fallback[0] } }] });
+  }
+}
+
+interface Pending {
+  actor: Actor;
+  end: StreamEnd;
+}
+
+export function createSseTransport(o: { schema: GraphQLSchema; core: CoreApi; logger: Logger; admission: Admission; bodyLimitBytes: number }): SseTransport {
+  const { core, logger, schema, admission } = o;
+  const pending = new WeakMap<IncomingMessage, Pending>();
   const open = new Set<ServerResponse>();
-  const handler = createHandler<ApiContext>({
+  const handler = createHandler<IncomingMessage, undefined, ApiContext>({
     schema,
     authenticate: () => null, // distinct connections only: no reservations, no stream tokens
     onSubscribe: (req, params) => {
@@ -38,38 +75,89 @@ export function createSseTransport(o: { schema: GraphQLSchema; core: CoreApi; lo
         document: document as Exclude<typeof document, readonly unknown[]>,
         operationName: params.operationName,
         variableValues: params.variables,
-        contextValue: subscriptionContext(core, actors.get(req.raw)!, logger),
+        contextValue: subscriptionContext(core, pending.get(req.raw)!.actor, logger),
       };
     },
-    onOperation: (_ctx, _req, _args, result) => (Symbol.asyncIterator in result ? undefined : formatResult(result as ExecutionResult, logger)),
+    onOperation: (_ctx, req, _args, result) => {
+      if (Symbol.asyncIterator in result) return endable(result as AsyncIterable<ExecutionResult>, pending.get(req.raw)!.end);
+      return formatResult(result as ExecutionResult, logger);
+    },
     onNext: (_ctx, _req, result) => formatResult(result as ExecutionResult, logger),
   });
 
+  function answer(res: ServerResponse, [body, init]: readonly [string | null, { status: number; headers?: Record<string, string> }]): number {
+    res.writeHead(init.status, { ...init.headers, 'cache-control': 'no-store' }).end(body);
+    return init.status;
+  }
+
+  async function stream(res: ServerResponse, [body, init]: SseResponse): Promise<number> {
+    if (body === null || typeof body === 'string') {
+      const text = coded(body, init.status);
+      const headers: Record<string, string> = { ...init.headers };
+      if (text !== body) headers['content-type'] = 'application/json; charset=utf-8';
+      return answer(res, [text, { status: init.status, headers }]);
+    }
+    res.writeHead(init.status, init.statusText, { ...init.headers, 'cache-control': 'no-store' });
+    const stop = () => void body.return(undefined);
+    res.once('close', stop);
+    try {
+      for await (const chunk of body) {
+        if (!res.writable) break;
+        const written = await new Promise<boolean>((resolve) => res.write(chunk, (err) => resolve(!err)));
+        if (!written) break;
+      }
+    } finally {
+      res.off('close', stop);
+    }
+    await new Promise<void>((resolve) => res.end(resolve));
+    return init.status;
+  }
+
   return {
     async serve(req, res) {
+      if (duplicateAuthorization(req)) return answer(res, errorResponse('BAD_REQUEST', 'Send one Authorization header, not several'));
+      const byIp = admission.byIp(req.socket.remoteAddress);
+      if (!byIp.ok) return answer(res, errorResponse('RATE_LIMITED', `Too many requests; retry after ${byIp.retryAfterSeconds} s`, { 'retry-after': String(byIp.retryAfterSeconds) }));
       let actor: Actor;
       try {
         actor = await core.authenticate(bearerOf(req.headers.authorization), { clientIp: req.socket.remoteAddress ?? null, userAgent: req.headers['user-agent'] ?? null });
       } catch (error) {
-        if (!isDomainError(error) || error.code !== 'UNAUTHENTICATED') throw error;
-        const [body, init] = errorResponse('UNAUTHENTICATED', error.message, { 'www-authenticate': 'Bearer' });
-        res.writeHead(init.status, init.headers as Record<string, string>).end(body);
-        return init.status;
+        if (isDomainError(error) && error.code === 'UNAUTHENTICATED') return answer(res, errorResponse('UNAUTHENTICATED', error.message, { 'www-authenticate': 'Bearer' }));
+        if (isDomainError(error) && error.code === 'STORE_UNAVAILABLE') return answer(res, errorResponse('STORE_UNAVAILABLE', error.message, { 'retry-after': '1' }));
+        throw error;
       }
-      // A subscription document is small; graphql-sse reads the body whole, so refuse big ones up front.
-      if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) {
-        const [body, init] = errorResponse('PAYLOAD_TOO_LARGE', `The request body is larger than ${MAX_BODY_BYTES} bytes`, { connection: 'close' });
-        res.writeHead(init.status, init.headers as Record<string, string>).end(body);
-        return init.status;
+      const byToken = admission.byToken(actor.tokenId);
+      if (!byToken.ok) return answer(res, errorResponse('RATE_LIMITED', `Too many requests; retry after ${byToken.retryAfterSeconds} s`, { 'retry-after': String(byToken.retryAfterSeconds) }));
+      let body: string | null = null;
+      if (req.method === 'POST') {
+        const read = await readBody(req, o.bodyLimitBytes);
+        if (typeof read !== 'string') {
+          if (read.code === 'ABORTED') return 0;
+          return answer(res, errorResponse(read.code, read.message, read.code === 'PAYLOAD_TOO_LARGE' ? { connection: 'close' } : undefined));
+        }
+        body = read;
       }
-      actors.set(req, actor);
+      const release = admission.openStream(actor.tokenId);
+      if (release === null) return answer(res, errorResponse('TOO_MANY_STREAMS', `At most ${admission.caps.streamsPerToken} streams may be open at once per token`));
+      const end = streamEnd();
+      const unwatch = core.watchToken(actor, (why) => end.fire(why));
+      pending.set(req, { actor, end });
       open.add(res);
       try {
-        await handler(req, res);
+        const response = await handler({
+          method: req.method ?? 'GET',
+          url: req.url ?? '/',
+          headers: { get: (key: string) => { const h = req.headers[key]; return Array.isArray(h) ? h.join('\n') : h; } },
+          body,
+          raw: req,
+          context: undefined,
+        });
+        return await stream(res, response);
       } finally {
         open.delete(res);
+        unwatch();
+        release();
       }
-      return res.statusCode;
     },
     close() {
       for (const res of open) res.destroy();

@@ -4,10 +4,10 @@
  */
 import { GraphQLError, parse, specifiedRules, validate, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
-import type { CoreApi } from '../core/api-types.js';
+import type { CoreApi, TokenEnd } from '../core/api-types.js';
 import type { Actor } from '../domain/actor.js';
 import { createContext, type ApiContext } from './context.js';
-import { mapExecutionError } from './errors.js';
+import { mapExecutionError, type ApiErrorCode } from './errors.js';
 import { DEFAULT_LIMITS, queryLimitsRule } from './limits.js';
 
 const RULES = [...specifiedRules, queryLimitsRule(DEFAULT_LIMITS)];
@@ -55,4 +55,64 @@ export function subscriptionContext(core: CoreApi, actor: Actor, logger: Logger)
   const live = Object.create(ctx) as ApiContext;
   live.gateway = (id: string) => createContext(core, actor, logger, 'application/json').gateway(id);
   return live;
+}
+
+/** One coded GraphQL error, as both transports send refusals (limits, caps, a token that ended). */
+export function codedError(code: ApiErrorCode, message: string, extensions: Record<string, unknown> = {}): GraphQLError {
+  return new GraphQLError(message, { extensions: { code, ...extensions } });
+}
+
+/** What a stream says when its token stops being valid: UNAUTHENTICATED, with why. */
+export function tokenEndedError(end: TokenEnd): GraphQLError {
+  return codedError('UNAUTHENTICATED', end === 'revoked' ? 'The API token was revoked' : 'The API token has expired', { reason: end === 'revoked' ? 'TOKEN_REVOKED' : 'TOKEN_EXPIRED' });
+}
+
+/** Set once by the token watch; `endable` streams end on it. */
+export interface StreamEnd {
+  end: TokenEnd | null;
+  /** Resolves when `end` is set. */
+  readonly ended: Promise<TokenEnd>;
+  fire(end: TokenEnd): void;
+}
+
+export function streamEnd(): StreamEnd {
+  let resolve!: (end: TokenEnd) => void;
+  const s: StreamEnd = {
+    end: null,
+    ended: new Promise<TokenEnd>((r) => (resolve = r)),
+    fire(end) {
+      if (s.end !== null) return;
+      s.end = end;
+      resolve(end);
+    },
+  };
+  return s;
+}
+
+/**
+ * `source`, ended by `signal`: when the token ends, one last result carrying the coded error, then the
+ * end of the stream (and `return()` on the source, which releases its subscription).
+ */
+export function endable(source: AsyncIterable<ExecutionResult>, signal: StreamEnd): AsyncGenerator<ExecutionResult> {
+  const it = source[Symbol.asyncIterator]();
+  return (async function* guarded() {
+    try {
+      for (;;) {
+        const next = await Promise.race([it.next(), signal.ended]);
+        if (typeof next === 'string') {
+          yield { errors: [tokenEndedError(next)] };
+          return;
+        }
+        if (next.done) {
+          // The event hub may have heard of the revocation first and ended the source: say why all the same.
+          await new Promise((r) => setImmediate(r));
+          if (signal.end !== null) yield { errors: [tokenEndedError(signal.end)] };
+          return;
+        }
+        yield next.value;
+      }
+    } finally {
+      await it.return?.();
+    }
+  })();
 }

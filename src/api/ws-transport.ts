@@ -2,30 +2,59 @@
  * GraphQL over WebSocket (`graphql-transport-ws`, the `graphql-ws` package) on the API's HTTP server,
  * path /graphql. The token comes in `connection_init`'s payload, as `{ authorization: "Bearer …" }`
  * or `{ token: "…" }`; a missing or bad one closes the socket with 4403.
+ *
+ * A socket lives long, its token may not: every operation is authorised when it starts, against the
+ * token as it is then (revoked, expired, scopes), and counted by the rate limits like an HTTP request.
+ * When the token is revoked or expires the socket is closed with 4401 (reason "Token revoked" or
+ * "Token expired"). Refusals on the socket as a whole close it with 4429 (reason: the code).
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { GraphQLSchema } from 'graphql';
+import type { GraphQLError, GraphQLSchema } from 'graphql';
+import type { Context } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { CoreApi } from '../core/api-types.js';
 import type { Actor } from '../domain/actor.js';
-import { bearerOf, formatResult, prepareDocument, subscriptionContext } from './subscription-support.js';
+import { isDomainError } from '../domain/errors.js';
+import type { Admission } from './admission.js';
+import { errorBody, type ApiErrorCode } from './errors.js';
+import { duplicateAuthorization } from './request-headers.js';
+import { bearerOf, codedError, formatResult, prepareDocument, subscriptionContext } from './subscription-support.js';
 
 const PROTOCOL = 'graphql-transport-ws';
+
+/** The close codes this transport uses besides graphql-ws's own (documented in docs/security.md). */
+export const CLOSE_TOKEN_ENDED = 4401;
+export const CLOSE_REFUSED = 4429;
 
 export interface WebSocketTransport {
   /** Closes every socket (server shutdown). */
   close(): void;
 }
 
-export function attachWebSocketTransport(o: { server: Server; schema: GraphQLSchema; core: CoreApi; logger: Logger; path: string }): WebSocketTransport {
-  const { core, logger, schema } = o;
+interface SocketState {
+  actor: Actor;
+  socket: WebSocket;
+  release: () => void;
+}
+
+type Ctx = Context<Record<string, unknown> | undefined, { socket: WebSocket; request: IncomingMessage }>;
+
+/** A plain HTTP answer on the upgrade's socket, before any handshake: a coded JSON error. */
+function refuseUpgrade(socket: Duplex, status: number, code: ApiErrorCode, message: string, extra = ''): void {
+  const body = errorBody(code, message);
+  socket.end(`HTTP/1.1 ${status} ${status === 429 ? 'Too Many Requests' : 'Bad Request'}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncache-control: no-store\r\n${extra}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+}
+
+export function attachWebSocketTransport(o: { server: Server; schema: GraphQLSchema; core: CoreApi; logger: Logger; path: string; admission: Admission }): WebSocketTransport {
+  const { core, logger, schema, admission } = o;
   const wss = new WebSocketServer({ noServer: true, maxPayload: 256 * 1024 });
-  const actors = new WeakMap<object, Actor>();
+  const sockets = new WeakMap<object, SocketState>();
 
   o.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (!socket.writable) return void socket.destroy(); // refused already (too many connections)
     const q = (req.url ?? '/').indexOf('?');
     const path = q === -1 ? req.url : req.url!.slice(0, q);
     const protocols = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
@@ -33,35 +62,82 @@ export function attachWebSocketTransport(o: { server: Server; schema: GraphQLSch
       socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       return;
     }
+    if (duplicateAuthorization(req)) return refuseUpgrade(socket, 400, 'BAD_REQUEST', 'Send one Authorization header, not several');
+    // Every connection attempt costs the address one request, before the token is known: guessing
+    // tokens over WebSockets is as slow as over HTTP.
+    const byIp = admission.byIp(req.socket.remoteAddress);
+    if (!byIp.ok) return refuseUpgrade(socket, 429, 'RATE_LIMITED', `Too many requests; retry after ${byIp.retryAfterSeconds} s`, `retry-after: ${byIp.retryAfterSeconds}\r\n`);
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   });
+
+  /** Closes the socket after what is queued on it (an error message) has been written. */
+  const closeSoon = (ws: WebSocket, code: number, reason: string) => setImmediate(() => ws.close(code, reason));
 
   useServer(
     {
       schema,
-      onConnect: async (ctx) => {
+      onConnect: async (ctx: Ctx) => {
         const payload = ctx.connectionParams ?? {};
         const token = typeof payload.token === 'string' ? payload.token : bearerOf(payload.authorization ?? payload.Authorization);
-        const req = ctx.extra.request;
+        const { request: req, socket } = ctx.extra;
+        let actor: Actor;
         try {
-          actors.set(ctx, await core.authenticate(token, { clientIp: req.socket.remoteAddress ?? null, userAgent: req.headers['user-agent'] ?? null }));
-          return true;
+          actor = await core.authenticate(token, { clientIp: req.socket.remoteAddress ?? null, userAgent: req.headers['user-agent'] ?? null });
         } catch {
           return false; // graphql-ws closes with 4403 Forbidden
         }
+        const byToken = admission.byToken(actor.tokenId);
+        if (!byToken.ok) {
+          socket.close(CLOSE_REFUSED, 'RATE_LIMITED');
+          return false; // graphql-ws's own close comes second and is ignored
+        }
+        const release = admission.openStream(actor.tokenId);
+        if (release === null) {
+          socket.close(CLOSE_REFUSED, 'TOO_MANY_STREAMS');
+          return false;
+        }
+        const unwatch = core.watchToken(actor, (end) => socket.close(CLOSE_TOKEN_ENDED, end === 'revoked' ? 'Token revoked' : 'Token expired'));
+        sockets.set(ctx, { actor, socket, release: () => (release(), unwatch()) });
+        return true;
       },
-      onSubscribe: (ctx, _id, payload) => {
+      onClose: (ctx: Ctx) => {
+        sockets.get(ctx)?.release();
+        sockets.delete(ctx);
+      },
+      onSubscribe: async (ctx: Ctx, _id, payload) => {
+        const state = sockets.get(ctx)!;
+        // graphql-ws has registered this operation already: it counts itself.
+        if (Object.keys(ctx.subscriptions).length > admission.caps.subscriptionsPerSocket) {
+          return [codedError('TOO_MANY_SUBSCRIPTIONS', `At most ${admission.caps.subscriptionsPerSocket} operations may run at once on one socket`)];
+        }
+        const limited = [admission.byIp(ctx.extra.request.socket.remoteAddress), admission.byToken(state.actor.tokenId)].find((d) => !d.ok);
+        if (limited !== undefined && !limited.ok) {
+          return [codedError('RATE_LIMITED', `Too many requests; retry after ${limited.retryAfterSeconds} s`, { retryAfterSeconds: limited.retryAfterSeconds })];
+        }
+        let actor: Actor;
+        try {
+          actor = await core.authorize(state.actor);
+        } catch (error) {
+          if (isDomainError(error) && error.code === 'UNAUTHENTICATED') {
+            closeSoon(state.socket, CLOSE_TOKEN_ENDED, 'Token revoked or expired');
+            return [codedError('UNAUTHENTICATED', error.message)];
+          }
+          if (isDomainError(error) && error.code === 'STORE_UNAVAILABLE') return [codedError('STORE_UNAVAILABLE', error.message)];
+          throw error;
+        }
         const document = prepareDocument(schema, payload.query);
-        if (Array.isArray(document)) return document;
+        if (Array.isArray(document)) return document as GraphQLError[];
         return {
           schema,
           document: document as Exclude<typeof document, readonly unknown[]>,
           operationName: payload.operationName,
           variableValues: payload.variables,
-          contextValue: subscriptionContext(core, actors.get(ctx)!, logger),
+          contextValue: subscriptionContext(core, actor, logger),
         };
       },
       onNext: (_ctx, _id, _payload, _args, result) => formatResult(result, logger),
+      // A stream that fails after it started (its source threw): the error as the API codes it.
+      onError: (_ctx, _id, _payload, errors) => formatResult({ errors }, logger).errors!.map((e) => e.toJSON()),
     },
     wss,
   );

@@ -12,10 +12,11 @@ import type { DisconnectMode, Session } from '../domain/session.js';
 import type { AuditFilter, SessionFilter } from '../store/store.js';
 import type { SessionEventFilter } from './session-event-stream.js';
 import type { SessionEvent } from './session-events.js';
+import type { TokenEnd } from './token-watch.js';
 import type { DeliveryView, WebhookView } from './webhooks.js';
 
 /** Re-exported so `api/` can name the filters without importing the store. */
-export type { AuditFilter, SessionFilter, SessionEvent, SessionEventFilter, DeliveryView, WebhookView };
+export type { AuditFilter, SessionFilter, SessionEvent, SessionEventFilter, DeliveryView, WebhookView, TokenEnd };
 
 /** A bulk disconnect: every online session matching `filter` (types here so that api-types imports no use case). */
 export interface BulkDisconnectInput {
@@ -80,6 +81,16 @@ export interface RequestMeta {
 export interface CoreApi {
   /** Bearer token → Actor. Throws UNAUTHENTICATED for a missing, malformed, unknown, expired or revoked token. */
   authenticate(bearer: string | null, meta: RequestMeta): Promise<Actor>;
+  /**
+   * The actor as its token allows it now: each operation on a long-lived connection (a WebSocket) asks
+   * before it runs. UNAUTHENTICATED when the token was revoked or has expired; else the current scopes.
+   */
+  authorize(actor: Actor): Promise<Actor>;
+  /**
+   * Calls `onEnd` once when the actor's token is revoked (through the API on any replica, or the CLI)
+   * or expires, within about half a second. Returns the function that stops watching.
+   */
+  watchToken(actor: Actor, onEnd: (end: TokenEnd) => void): () => void;
   /** Who the actor is and what it may do; needs no scope (any authenticated token may ask). */
   whoami(actor: Actor): Promise<ViewerInfo>;
   onlineSessions(actor: Actor, args: { first?: number | null; after?: string | null; filter?: SessionFilter }): Promise<Connection<Session>>;

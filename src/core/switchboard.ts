@@ -19,6 +19,7 @@ import { SessionEventHub, type SessionEventFilter } from './session-event-stream
 import type { SessionEvent } from './session-events.js';
 import { WebhookAdmin, type DeliveryView, type WebhookView } from './webhooks.js';
 import { authenticate, mintToken } from './tokens.js';
+import { TokenWatch, type TokenEnd } from './token-watch.js';
 
 export interface CoreOptions {
   store: Store;
@@ -30,6 +31,8 @@ export interface CoreOptions {
   gatewayLivenessMs: number;
   /** This replica's view of a gateway's messages (dropped reports, an unreadable wire version). */
   wireStatus?: (gatewayId: string) => WireStatus;
+  /** How often the tokens behind open streams are re-read (default 500 ms; see token-watch.ts). */
+  tokenPollMs?: number;
   now?: () => number;
 }
 
@@ -39,9 +42,11 @@ export class Switchboard implements CoreApi {
   private readonly now: () => number;
   private readonly hub: SessionEventHub;
   private readonly webhookAdmin: WebhookAdmin;
+  private readonly tokenWatch: TokenWatch;
 
   constructor(private readonly o: CoreOptions) {
     this.now = o.now ?? Date.now;
+    this.tokenWatch = new TokenWatch({ tokens: o.store.tokens, bus: o.bus, logger: o.logger, now: () => this.now(), cachedReads: o.store.dialect === 'sqlite', pollMs: o.tokenPollMs });
     this.hub = new SessionEventHub({ bus: o.bus, logger: o.logger });
     this.webhookAdmin = new WebhookAdmin({ store: o.store, now: this.now });
     this.disconnectUseCase = new DisconnectUseCase({ store: o.store, bus: o.bus, logger: o.logger, deadlineMs: o.disconnectDeadlineMs, now: this.now });
@@ -49,6 +54,14 @@ export class Switchboard implements CoreApi {
 
   authenticate(bearer: string | null, meta: RequestMeta): Promise<Actor> {
     return authenticate(this.o.store.tokens, bearer, meta, this.now());
+  }
+
+  authorize(actor: Actor): Promise<Actor> {
+    return this.tokenWatch.authorize(actor);
+  }
+
+  watchToken(actor: Actor, onEnd: (end: TokenEnd) => void): () => void {
+    return this.tokenWatch.watch(actor, onEnd);
   }
 
   async whoami(actor: Actor): Promise<ViewerInfo> {

@@ -105,6 +105,8 @@ export interface TokenRepository {
   findById(id: string): Promise<ApiToken | null>;
   /** Candidates for a presented token, by its display prefix. */
   findByPrefix(prefix: string): Promise<ApiToken[]>;
+  /** The tokens among `ids` that exist (any order): what a replica re-reads of the tokens behind its open streams. */
+  findByIds(ids: readonly string[]): Promise<ApiToken[]>;
   list(): Promise<ApiToken[]>;
   count(): Promise<number>;
   /** Returns false when the token does not exist or was already revoked. */

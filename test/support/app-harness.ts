@@ -30,14 +30,14 @@ export interface AppHarness {
   close(): Promise<void>;
 }
 
-export async function startApp(options: { adapters?: GatewayAdapter[]; env?: Record<string, string>; databaseUrl?: string } = {}): Promise<AppHarness> {
+export async function startApp(options: { adapters?: GatewayAdapter[]; env?: Record<string, string>; databaseUrl?: string; tokenPollMs?: number } = {}): Promise<AppHarness> {
   const dir = mkdtempSync(join(tmpdir(), 'sb-app-'));
   const databaseUrl = options.databaseUrl ?? join(dir, 'switchboard.db');
   const config: Config = loadConfig({ SWITCHBOARD_PORT: '0', SWITCHBOARD_DATABASE_URL: databaseUrl, ...options.env });
   const logs: string[] = [];
   const logger = createLogger('debug', { write: (line: string) => void logs.push(line) });
   let admin = '';
-  const app = await startSwitchboard(config, { logger, adapters: options.adapters, onBootstrapToken: (s) => (admin = s) });
+  const app = await startSwitchboard(config, { logger, adapters: options.adapters, onBootstrapToken: (s) => (admin = s), tokenPollMs: options.tokenPollMs });
   const gql: AppHarness['gql'] = async (query, variables, token) => {
     const t = token === undefined ? admin : token;
     const headers: Record<string, string> = { 'content-type': 'application/json' };

@@ -31,6 +31,20 @@ export function tokenContract(ctx: ContractContext): void {
     assert.deepEqual(await store.tokens.findByPrefix('sbt_nothere0'), []);
   });
 
+  test('findByIds returns the existing tokens among the ids, revoked ones included', async () => {
+    const store = ctx.store();
+    const a = makeToken();
+    const b = makeToken();
+    const other = makeToken();
+    for (const t of [a, b, other]) await store.tokens.insert(t);
+    await store.tokens.revoke(b.id, T0 + 5);
+    const found = await store.tokens.findByIds([a.id, b.id, 'tok_doesnotexist']);
+    assert.deepEqual(new Set(found.map((t) => t.id)), new Set([a.id, b.id]));
+    assert.deepEqual(found.find((t) => t.id === a.id), a);
+    assert.equal(found.find((t) => t.id === b.id)?.revokedAt, T0 + 5);
+    assert.deepEqual(await store.tokens.findByIds([]), []);
+  });
+
   test('revoke: true once, false when already revoked or unknown', async () => {
     const store = ctx.store();
     const t = makeToken();

@@ -168,6 +168,11 @@ export class CachedTokenRepository extends KyselyTokenRepository {
   override findByPrefix(prefix: string): Promise<ApiToken[]> {
     return this.cache.read('api_tokens', `prefix:${prefix}`, () => super.findByPrefix(prefix));
   }
+
+  /** Also cached: every operation on a WebSocket re-reads its token's state. */
+  override findById(id: string): Promise<ApiToken | null> {
+    return this.cache.read('api_tokens', `id:${id}`, () => super.findById(id));
+  }
 }
 
 /**

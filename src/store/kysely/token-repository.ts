@@ -35,6 +35,12 @@ export class KyselyTokenRepository implements TokenRepository {
     return rows.map(toToken);
   }
 
+  async findByIds(ids: readonly string[]): Promise<ApiToken[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.db.selectFrom('api_tokens').selectAll().where('id', 'in', [...ids]).execute();
+    return rows.map(toToken);
+  }
+
   /** Newest first. */
   async list(): Promise<ApiToken[]> {
     const rows = await this.db.selectFrom('api_tokens').selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').execute();
