@@ -86,7 +86,8 @@ export function createSseTransport(o: { schema: GraphQLSchema; core: CoreApi; lo
   });
 
   function answer(res: ServerResponse, [body, init]: readonly [string | null, { status: number; headers?: Record<string, string> }]): number {
-    res.writeHead(init.status, { ...init.headers, 'cache-control': 'no-store' }).end(body);
+    const length = body === null ? {} : { 'content-length': String(Buffer.byteLength(body)) };
+    res.writeHead(init.status, { ...init.headers, ...length, 'cache-control': 'no-store' }).end(body);
     return init.status;
   }
 

@@ -1,0 +1,298 @@
+/**
+ * Limits on every transport, against a real server with real graphql-ws and SSE clients: the rate
+ * limits count WebSocket operations, SSE requests and failed authentications; each cap is refused
+ * with its code; bodies are limited whether chunked or not; and the HTTP hygiene rules.
+ */
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { connect } from 'node:net';
+import WebSocket from 'ws';
+import { startApp, waitFor, type AppHarness } from './support/app-harness.js';
+import { sseSubscribe, wsSubscribe } from './support/subscription-clients.js';
+import { openWsSession } from './support/ws-session.js';
+
+const EVENTS = 'subscription { sessionEvents { type } }';
+const BOUND_MS = 10_000;
+
+async function mint(h: AppHarness, scopes: string[]): Promise<string> {
+  return h.token(scopes, `t-${Math.random().toString(36).slice(2, 8)}`);
+}
+
+/** A raw WebSocket upgrade: the HTTP answer when the server refuses it before the handshake. */
+function refusedUpgrade(url: string): Promise<{ status: number; body: string } | 'open'> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
+    ws.once('open', () => {
+      ws.close();
+      resolve('open');
+    });
+    ws.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    ws.once('error', (e) => (e.message.includes('Unexpected server response') ? undefined : reject(e)));
+  });
+}
+
+/** One request on its own connection (no pooling), raw header lines allowed. */
+function rawRequest(url: string, head: string, body = ''): Promise<{ status: number; headers: string; body: string }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.end(`${head}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`));
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => (text += d));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const [headers = '', rest = ''] = text.split('\r\n\r\n');
+      resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(headers)?.[1] ?? 0), headers: headers.toLowerCase(), body: rest });
+    });
+  });
+}
+
+/**
+ * POSTs a chunked body of up to `totalMiB` MiB (never declaring its length), one MiB at a time,
+ * until the server answers; resolves with the answer and how much was sent.
+ */
+function chunkedUpload(url: string, path: string, token: string, totalMiB: number, accept = 'application/json'): Promise<{ status: number; body: string; sentMiB: number }> {
+  return new Promise((resolve, reject) => {
+    const chunk = Buffer.alloc(1024 * 1024, 0x61);
+    let sent = 0;
+    let answered = false;
+    const req = request(`${url}${path}`, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', accept, authorization: `Bearer ${token}`, 'transfer-encoding': 'chunked' } }, (res) => {
+      answered = true;
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => {
+        req.destroy();
+        resolve({ status: res.statusCode ?? 0, body, sentMiB: sent });
+      });
+    });
+    req.on('error', (e) => {
+      if (!answered) reject(e);
+    });
+    req.write('{"query":"{ viewer { name } }","x":"');
+    const pump = () => {
+      while (!answered && sent < totalMiB) {
+        sent++;
+        if (!req.write(chunk)) return void req.once('drain', pump);
+      }
+      if (!answered) req.end('"}');
+    };
+    pump();
+  });
+}
+
+describe('rate limits count WebSocket operations and SSE requests', () => {
+  let h: AppHarness;
+  before(async () => {
+    // 3 requests at once per token, then about one per 100 s: nothing refills during the test.
+    h = await startApp({ env: { SWITCHBOARD_RATE_LIMIT_PER_TOKEN: '0.01:3' } });
+  });
+  after(() => h?.close());
+
+  test('on one socket, the operations past the token\'s burst are refused RATE_LIMITED', async () => {
+    const t = await mint(h, ['sessions:read']);
+    const s = await openWsSession(h.url, t); // connection_init: 1 of 3
+    try {
+      const codes: (string | null)[] = [];
+      for (let i = 0; i < 5; i++) {
+        const r = await s.run('{ viewer { name } }');
+        codes.push(r.errors ? String(r.errors[0]?.extensions?.code) : r.data ? 'ok' : null);
+      }
+      assert.deepEqual(codes, ['ok', 'ok', 'RATE_LIMITED', 'RATE_LIMITED', 'RATE_LIMITED']);
+    } finally {
+      await s.dispose();
+    }
+  });
+
+  test('SSE requests count like HTTP requests: the fourth gets 429 RATE_LIMITED', async () => {
+    const t = await mint(h, ['sessions:read']);
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const sub = await sseSubscribe(h.url, '{ viewer { name } }', {}, t);
+      await waitFor(() => sub.completed || sub.errors.length > 0, BOUND_MS, 'the SSE answer');
+      statuses.push(sub.status!);
+      if (i === 3) assert.match(String(sub.errors[0]), /"code":"RATE_LIMITED"/);
+      await sub.close();
+    }
+    assert.deepEqual(statuses, [200, 200, 200, 429]);
+  });
+});
+
+describe('failed authentications count on every transport', () => {
+  let h: AppHarness;
+  before(async () => {
+    h = await startApp({ env: { SWITCHBOARD_RATE_LIMIT_PER_IP: '0.01:4' } });
+  });
+  after(() => h?.close());
+
+  test('bad-token guesses over SSE, then WebSocket, run into 429 RATE_LIMITED', async () => {
+    const guess = `sbt_aaaaaaaa_${'b'.repeat(40)}`;
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const sub = await sseSubscribe(h.url, EVENTS, {}, guess);
+      statuses.push(sub.status!);
+      await sub.close();
+    }
+    const ws = await wsSubscribe(h.url, EVENTS, {}, { token: guess });
+    assert.equal(ws.closeCode, 4403, 'the fourth attempt is let in and refused for its token');
+    await ws.close();
+    const sse = await sseSubscribe(h.url, EVENTS, {}, guess);
+    statuses.push(sse.status!);
+    assert.match(String(sse.errors[0]), /"code":"RATE_LIMITED"/);
+    await sse.close();
+    assert.deepEqual(statuses, [401, 401, 401, 429]);
+    const upgrade = await refusedUpgrade(h.url);
+    assert.ok(upgrade !== 'open');
+    assert.equal(upgrade.status, 429);
+    assert.equal((JSON.parse(upgrade.body) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code, 'RATE_LIMITED');
+  });
+});
+
+describe('caps on subscriptions per socket and streams per token', () => {
+  let h: AppHarness;
+  before(async () => {
+    h = await startApp({ env: { SWITCHBOARD_MAX_SUBSCRIPTIONS_PER_SOCKET: '2', SWITCHBOARD_MAX_STREAMS_PER_TOKEN: '2' } });
+  });
+  after(() => h?.close());
+
+  test('a third subscription on one socket is refused TOO_MANY_SUBSCRIPTIONS; the first two go on', async () => {
+    const t = await mint(h, ['sessions:read']);
+    const s = await openWsSession(h.url, t);
+    try {
+      const outcomes: unknown[] = [];
+      for (let i = 0; i < 2; i++) void s.run(EVENTS).then((r) => outcomes.push(r));
+      const third = await s.run(EVENTS);
+      assert.equal(third.errors?.[0]?.extensions?.code, 'TOO_MANY_SUBSCRIPTIONS', JSON.stringify(third));
+      const viewer = await s.run('{ viewer { name } }');
+      assert.equal(viewer.errors?.[0]?.extensions?.code, 'TOO_MANY_SUBSCRIPTIONS', 'queries count while two subscriptions run');
+      assert.deepEqual(outcomes, [], 'the first two are still running');
+    } finally {
+      await s.dispose();
+    }
+  });
+
+  test('a token\'s third stream is refused: TOO_MANY_STREAMS as close 4429 and as HTTP 429; a closed one frees its place', async () => {
+    const t = await mint(h, ['sessions:read']);
+    const first = await wsSubscribe(h.url, EVENTS, {}, { token: t });
+    const second = await sseSubscribe(h.url, EVENTS, {}, t);
+    try {
+      assert.deepEqual([first.closeCode, second.status], [null, 200]);
+      let reason = '';
+      const ws = new WebSocket(`${h.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
+      ws.on('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { token: t } })));
+      const code = await new Promise<number>((resolve) => ws.on('close', (c, r) => ((reason = r.toString()), resolve(c))));
+      assert.deepEqual([code, reason], [4429, 'TOO_MANY_STREAMS']);
+      const sse = await sseSubscribe(h.url, EVENTS, {}, t);
+      assert.equal(sse.status, 429);
+      assert.match(String(sse.errors[0]), /"code":"TOO_MANY_STREAMS"/);
+      await sse.close();
+      await first.close();
+      const again = await waitFor(async () => {
+        const s = await sseSubscribe(h.url, EVENTS, {}, t);
+        if (s.status === 200) return s;
+        await s.close();
+        return null;
+      }, BOUND_MS, 'the freed place');
+      await again.close();
+    } finally {
+      await Promise.all([first.close(), second.close()]);
+    }
+  });
+});
+
+describe('a cap on connections in total', () => {
+  let h: AppHarness;
+  before(async () => {
+    h = await startApp({ env: { SWITCHBOARD_MAX_CONNECTIONS: '3' } });
+  });
+  after(() => h?.close());
+
+  test('the fourth connection gets 503 TOO_MANY_CONNECTIONS; once one closes, the server serves again', async () => {
+    const sockets = await Promise.all([0, 1, 2].map(() => openWsSession(h.url, h.admin)));
+    try {
+      assert.ok(sockets.every((s) => s.acknowledged));
+      const refused = await rawRequest(h.url, 'GET /healthz HTTP/1.1\r\nhost: x');
+      assert.equal(refused.status, 503);
+      assert.equal((JSON.parse(refused.body) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code, 'TOO_MANY_CONNECTIONS');
+      await sockets[0]!.dispose();
+      await waitFor(async () => (await rawRequest(h.url, 'GET /healthz HTTP/1.1\r\nhost: x')).status === 200, BOUND_MS, 'a free connection');
+    } finally {
+      await Promise.all(sockets.map((s) => s.dispose()));
+    }
+  });
+});
+
+describe('bodies and HTTP hygiene', () => {
+  let h: AppHarness;
+  before(async () => {
+    h = await startApp();
+  });
+  after(() => h?.close());
+
+  for (const [path, accept] of [['/graphql', 'application/json'], ['/graphql/stream', 'text/event-stream']] as const) {
+    test(`a chunked upload far over the limit to ${path} gets 413 PAYLOAD_TOO_LARGE early, and the server keeps serving`, async () => {
+      const r = await chunkedUpload(h.url, path, h.admin, 600, accept);
+      assert.equal(r.status, 413);
+      assert.equal((JSON.parse(r.body) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code, 'PAYLOAD_TOO_LARGE');
+      assert.ok(r.sentMiB < 600, `refused before the whole upload (${r.sentMiB} MiB sent)`);
+      const ok = await h.gql('{ viewer { name } }');
+      assert.deepEqual(ok.json, { data: { viewer: { name: 'bootstrap-admin' } } });
+    });
+  }
+
+  test('API answers say Cache-Control: no-store (success, refusal, SSE)', async () => {
+    const ok = await fetch(`${h.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${h.admin}` }, body: '{"query":"{ viewer { name } }"}' });
+    const refused = await fetch(`${h.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ viewer { name } }"}' });
+    const sse = await fetch(`${h.url}/graphql/stream`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${h.admin}` }, body: '{"query":"{ viewer { name } }"}' });
+    assert.deepEqual([ok.status, refused.status, sse.status], [200, 401, 200]);
+    for (const r of [ok, refused, sse]) {
+      assert.equal(r.headers.get('cache-control'), 'no-store');
+      await r.text();
+    }
+  });
+
+  test('two Authorization headers are refused with 400 BAD_REQUEST on /graphql and /graphql/stream', async () => {
+    for (const path of ['/graphql', '/graphql/stream']) {
+      const r = await rawRequest(h.url, `POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\naccept: text/event-stream\r\nauthorization: Bearer ${h.admin}\r\nauthorization: Bearer sbt_aaaaaaaa_${'b'.repeat(40)}`, '{"query":"{ viewer { name } }"}');
+      assert.equal(r.status, 400, `${path}: ${r.body}`);
+      assert.equal((JSON.parse(r.body) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code, 'BAD_REQUEST');
+    }
+  });
+
+  test('SSE refusals of graphql-sse itself carry extensions.code', async () => {
+    const post = (body: string, headers: Record<string, string> = {}) =>
+      fetch(`${h.url}/graphql/stream`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${h.admin}`, ...headers }, body });
+    const cases: [Response, number, string][] = [
+      [await post('{not json'), 400, 'BAD_REQUEST'],
+      [await post('{"variables":{}}'), 400, 'BAD_REQUEST'],
+      [await post('{"query":"{ viewer { name } }"}', { 'content-type': 'text/plain' }), 415, 'UNSUPPORTED_MEDIA_TYPE'],
+    ];
+    for (const [r, status, code] of cases) {
+      const body = (await r.json()) as { errors: { message: string; extensions: { code: string } }[] };
+      assert.equal(r.status, status);
+      assert.ok(body.errors.length > 0 && body.errors.every((e) => e.extensions.code === code), JSON.stringify(body));
+    }
+  });
+
+  test('an upload the client aborts is a debug line, not an error with a stack', async () => {
+    const { hostname, port } = new URL(h.url);
+    await new Promise<void>((resolve) => {
+      const socket = connect(Number(port), hostname, () => {
+        socket.write(`POST /graphql HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nauthorization: Bearer ${h.admin}\r\ncontent-length: 100000\r\n\r\n{"query":`);
+        setImmediate(() => socket.destroy());
+      });
+      socket.on('close', () => resolve());
+    });
+    await waitFor(() => h.logs.some((l) => l.includes('request aborted by the client')), BOUND_MS, 'the debug line');
+    const line = JSON.parse(h.logs.find((l) => l.includes('request aborted by the client'))!) as { level: number; err?: unknown };
+    assert.equal(line.level, 20);
+    assert.equal(line.err, undefined);
+    assert.ok(!h.logs.some((l) => (JSON.parse(l) as { level: number }).level >= 50), 'nothing at error level');
+  });
+});
