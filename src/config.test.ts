@@ -52,6 +52,7 @@ test('gateway file in YAML: fields, defaults, snapshot interval in ms', () => {
     region: eu-central
     protocol: openvpn
     mode: authorize
+    identity: username
     management: unix:/run/openvpn/fra-1.sock
     managementPasswordFile: /etc/openvpn/fra-1.pw
     snapshotIntervalSeconds: 2.5
@@ -63,11 +64,12 @@ test('gateway file in YAML: fields, defaults, snapshot interval in ms', () => {
   const c = loadConfig({ SWITCHBOARD_CONFIG: f });
   assert.equal(c.gateways.length, 2);
   assert.deepEqual(c.gateways[0], {
-    id: 'fra-1', name: 'Frankfurt 1', region: 'eu-central', protocol: 'openvpn', mode: 'authorize',
+    id: 'fra-1', name: 'Frankfurt 1', region: 'eu-central', protocol: 'openvpn', mode: 'authorize', identity: 'username',
     management: 'unix:/run/openvpn/fra-1.sock', managementPasswordFile: '/etc/openvpn/fra-1.pw', snapshotIntervalMs: 2500,
   });
   assert.equal(c.gateways[1]!.mode, 'observe');
   assert.equal(c.gateways[1]!.region, 'default');
+  assert.equal(c.gateways[1]!.identity, 'certificate', 'the certificate is the identity unless the file says otherwise');
 });
 
 test('gateway file in JSON works too', () => {
@@ -79,6 +81,7 @@ test('gateway file in JSON works too', () => {
 for (const [label, body, expect] of [
   ['bad management address', 'gateways:\n  - {id: a, name: A, protocol: openvpn, management: "http://x"}\n', 'gateways.0.management'],
   ['unknown protocol', 'gateways:\n  - {id: a, name: A, protocol: pptp, management: "unix:/x"}\n', 'gateways.0.protocol'],
+  ['unknown identity', 'gateways:\n  - {id: a, name: A, protocol: openvpn, management: "unix:/x", identity: password}\n', 'gateways.0.identity: identity must be certificate or username'],
   ['unknown key', 'gateways:\n  - {id: a, name: A, protocol: openvpn, management: "unix:/x", colour: red}\n', 'gateways.0'],
   ['duplicate id', 'gateways:\n  - {id: a, name: A, protocol: openvpn, management: "unix:/x"}\n  - {id: a, name: B, protocol: openvpn, management: "unix:/y"}\n', 'appears twice'],
   ['not YAML', 'gateways: [\n', 'not valid YAML'],

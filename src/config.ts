@@ -7,6 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { GatewayConfig } from './gateways/adapter.js';
 import { GATEWAY_ID_PATTERN } from './domain/ids.js';
+import { GATEWAY_IDENTITIES } from './domain/gateway.js';
 import { DEFAULT_SUBJECT_PREFIX, SUBJECT_PREFIX_PATTERN } from './bus/bus.js';
 import { parseRateLimit, type RateLimit } from './domain/rate-limit.js';
 import type { ConnectionCaps } from './domain/connection-caps.js';
@@ -105,6 +106,7 @@ const gatewaySchema = z.object({
   region: z.string().min(1).max(100).default('default'),
   protocol: z.literal('openvpn'),
   mode: z.enum(['observe', 'authorize']).default('observe'),
+  identity: z.enum(GATEWAY_IDENTITIES, { message: 'identity must be certificate or username' }).default('certificate'),
   management: z.string().regex(/^(unix:.+|tcp:\/\/[^:/]+:\d+)$/, 'management must be unix:/path or tcp://host:port'),
   managementPasswordFile: z.string().min(1).optional(),
   snapshotIntervalSeconds: z.number().positive().max(3600).optional(),

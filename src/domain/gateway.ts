@@ -4,6 +4,14 @@ export type Protocol = (typeof PROTOCOLS)[number];
 /** `observe`: sessions are read from the daemon. `authorize`: the agent answers every client auth. */
 export type GatewayMode = 'observe' | 'authorize';
 
+/**
+ * Where a session's user comes from. `certificate` (the default): the client certificate's common
+ * name, which the daemon verified in the TLS handshake. `username`: the username the client sent,
+ * only for daemons that check it themselves (`auth-user-pass-verify` or an auth plugin).
+ */
+export const GATEWAY_IDENTITIES = ['certificate', 'username'] as const;
+export type GatewayIdentity = (typeof GATEWAY_IDENTITIES)[number];
+
 /** One VPN daemon that Switchboard controls. */
 export interface Gateway {
   id: string;

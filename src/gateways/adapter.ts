@@ -3,7 +3,7 @@
  * live in sibling folders (`openvpn/`). May import `domain/` only.
  */
 import type { DisconnectMode, EndCause, SessionReport } from '../domain/session.js';
-import type { GatewayMode, Protocol } from '../domain/gateway.js';
+import type { GatewayIdentity, GatewayMode, Protocol } from '../domain/gateway.js';
 
 /** What a gateway's entry in the config file says (protocol-independent part + adapter options). */
 export interface GatewayConfig {
@@ -12,6 +12,8 @@ export interface GatewayConfig {
   region: string;
   protocol: Protocol;
   mode: GatewayMode;
+  /** Which verified identity becomes the session's user (default `certificate`). */
+  identity?: GatewayIdentity;
   /** `unix:/path/to/mgmt.sock` or `tcp://host:port`. */
   management: string;
   /** File holding the management password (first line), if the daemon asks for one. */

@@ -2,15 +2,18 @@
  * Answers the daemon's `>CLIENT:CONNECT` / `>CLIENT:REAUTH` (sent only with `management-client-auth`).
  * Every one must be answered at once, or the client hangs until its handshake window ends (60 s).
  * In authorize mode a user blocked by a disconnect with `blockSeconds` is denied; the client logs
- * `AUTH_FAILED,<client reason>` and exits.
+ * `AUTH_FAILED,<client reason>` and exits. The user is the verified identity (`userNameOf`): with
+ * `identity: certificate` a username the client sends changes nothing, so it cannot pose as another
+ * user or slip past a block. A client without that identity (no common name; with `identity:
+ * username`, no username) is denied: it could not be named, listed or blocked.
  */
-import type { GatewayMode } from '../../domain/gateway.js';
+import type { GatewayIdentity, GatewayMode } from '../../domain/gateway.js';
 import { BlockList } from './block-list.js';
 import { clientDenyCommand } from './command-text.js';
 import type { OpenVpnLogger } from './log.js';
 import type { CommandReply } from './management-client.js';
 import type { Notification } from './notification-parser.js';
-import { userNameOf } from './session-reports.js';
+import { sentUserName, userNameOf } from './session-reports.js';
 
 export class ClientAuthorizer {
   private readonly blocks = new BlockList();
@@ -20,6 +23,7 @@ export class ClientAuthorizer {
     private readonly deps: {
       gatewayId: string;
       mode: GatewayMode;
+      identity: GatewayIdentity;
       command(text: string): Promise<CommandReply>;
       logger: OpenVpnLogger;
       /** Told of every client denied because its user is blocked (the agent audits it). */
@@ -39,13 +43,16 @@ export class ClientAuthorizer {
       this.warnedObserve = true;
       logger.warn({ gatewayId }, 'openvpn: the daemon runs management-client-auth but the gateway is in observe mode; admitting every client');
     }
-    const userName = userNameOf(n.env.username, n.env.common_name);
+    const userName = userNameOf(this.deps.identity, n.env.username, n.env.common_name);
     const left = mode === 'authorize' ? this.blocks.remainingSeconds(userName) : 0;
+    const unnamed = mode === 'authorize' ? this.missingIdentity(n.env) : null;
     const kid = n.kid ?? 0;
-    const text = left > 0
-      ? clientDenyCommand(n.cid, kid, `blocked by switchboard for ${left} s`, `Access blocked by an administrator for ${left} more seconds`)
-      : `client-auth-nt ${n.cid} ${kid}`;
-    if (left > 0) {
+    let text = `client-auth-nt ${n.cid} ${kid}`;
+    if (unnamed) {
+      logger.warn({ gatewayId, cid: n.cid, identity: this.deps.identity }, `openvpn: denied a client without ${unnamed}`);
+      text = clientDenyCommand(n.cid, kid, `no ${unnamed}`, `No ${unnamed}`);
+    } else if (left > 0) {
+      text = clientDenyCommand(n.cid, kid, `blocked by switchboard for ${left} s`, `Access blocked by an administrator for ${left} more seconds`);
       logger.info({ gatewayId, userName, cid: n.cid, secondsLeft: left }, 'openvpn: denied a blocked user');
       const ip = n.env.untrusted_ip ?? n.env.untrusted_ip6;
       const clientAddress = ip ? `${ip}:${n.env.untrusted_port ?? '0'}` : null;
@@ -57,5 +64,11 @@ export class ClientAuthorizer {
     } catch (e) {
       logger.warn({ gatewayId, cid: n.cid, err: e instanceof Error ? e.message : String(e) }, 'openvpn: client-auth not delivered');
     }
+  }
+
+  /** What the client lacks of the identity the gateway names users by, or null. */
+  private missingIdentity(env: Record<string, string>): string | null {
+    if (this.deps.identity === 'username') return sentUserName(env.username) ? null : 'username';
+    return env.common_name ? null : 'certificate common name';
   }
 }

@@ -30,11 +30,16 @@ test('session refs', () => {
   for (const bad of ['', '1795964221', '1795964221:', 'x:1', '1:2:3', '1795964221:-1']) assert.equal(parseSessionRef(bad), null, bad);
 });
 
-test('user name falls back to the common name', () => {
-  assert.equal(userNameOf('alice', 'cn'), 'alice');
-  assert.equal(userNameOf('UNDEF', 'cn'), 'cn');
-  assert.equal(userNameOf('', 'cn'), 'cn');
-  assert.equal(userNameOf(undefined, undefined), '');
+test('the user is the verified identity: the common name, or a username only when the gateway trusts it', () => {
+  // A username the daemon checks is the user; a client admitted without one is its certificate.
+  assert.equal(userNameOf('username', 'alice', 'cn'), 'alice');
+  assert.equal(userNameOf('username', 'UNDEF', 'cn'), 'cn');
+  assert.equal(userNameOf('username', '', 'cn'), 'cn');
+  assert.equal(userNameOf('username', undefined, undefined), '');
+  // Certificate identity: whatever username the client sends, the user is the common name.
+  assert.equal(userNameOf('certificate', 'alice', 'cn'), 'cn');
+  assert.equal(userNameOf('certificate', 'UNDEF', 'cn'), 'cn');
+  assert.equal(userNameOf('certificate', 'alice', undefined), '');
 });
 
 test('only IPv4 ip:port can be given to `kill`', () => {

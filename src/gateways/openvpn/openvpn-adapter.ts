@@ -76,9 +76,10 @@ export class OpenVpnAdapter implements GatewayAdapter {
 
   constructor(readonly config: GatewayConfig, private readonly options: OpenVpnAdapterOptions = {}) {
     this.logger = options.logger ?? silentOpenVpnLogger;
-    this.table = new SessionTable((event) => this.emit(event), config.mode === 'observe');
+    const identity = config.identity ?? 'certificate';
+    this.table = new SessionTable((event) => this.emit(event), config.mode === 'observe', undefined, identity);
     this.authorizer = new ClientAuthorizer({
-      gatewayId: config.id, mode: config.mode, logger: this.logger, command: (text) => this.command(text),
+      gatewayId: config.id, mode: config.mode, identity, logger: this.logger, command: (text) => this.command(text),
       onDenied: (d) => this.emit({ type: 'auth-denied', ...d, at: Date.now() }),
     });
     this.release = new UdpSlotRelease({

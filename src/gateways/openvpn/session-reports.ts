@@ -2,6 +2,7 @@
  * Turns what OpenVPN says about a client (a `status 3` row, a `>CLIENT:` ENV block) into a
  * SessionReport, and builds/parses the session ref `<instance start, s>:<Client ID>`.
  */
+import type { GatewayIdentity } from '../../domain/gateway.js';
 import type { SessionReport } from '../../domain/session.js';
 import type { StatusRow } from './status-parser.js';
 
@@ -21,19 +22,31 @@ export function parseSessionRef(ref: string): { instanceStartedAt: number; clien
   return { instanceStartedAt: Number(m[1]), clientId: Number(m[2]) };
 }
 
-/** The username if the client sent one, else its certificate's common name. */
-export function userNameOf(username: string | null | undefined, commonName: string | null | undefined): string {
-  return username && username !== 'UNDEF' ? username : (commonName ?? '');
+/** The username the client sent, if any (OpenVPN writes `UNDEF` in `status` when there is none). */
+export function sentUserName(username: string | null | undefined): string | null {
+  return username && username !== 'UNDEF' ? username : null;
+}
+
+/**
+ * The session's user: the identity the daemon verified. `certificate`: the common name, whatever
+ * username the client sent (a certificate-only client may send any username; with
+ * `auth-user-pass-optional` nothing checks it). `username`: the username, which the daemon checked
+ * (`auth-user-pass-verify`, a plugin); a client the daemon admitted without one is known by its
+ * certificate.
+ */
+export function userNameOf(identity: GatewayIdentity, username: string | null | undefined, commonName: string | null | undefined): string {
+  const sent = identity === 'username' ? sentUserName(username) : null;
+  return sent ?? (commonName ?? '');
 }
 
 export function clientInfoOf(env: Record<string, string>): ClientInfo {
   return { version: env.IV_VER || null, platform: env.IV_PLAT || null };
 }
 
-export function reportFromRow(instanceStartedAt: number, row: StatusRow, info: ClientInfo | undefined): SessionReport {
+export function reportFromRow(instanceStartedAt: number, row: StatusRow, info: ClientInfo | undefined, identity: GatewayIdentity): SessionReport {
   return {
     ref: sessionRef(instanceStartedAt, row.clientId),
-    userName: userNameOf(row.username, row.commonName),
+    userName: userNameOf(identity, row.username, row.commonName),
     commonName: row.commonName || null,
     clientAddress: row.realAddress || null,
     virtualAddress: row.virtualAddress,
@@ -47,12 +60,12 @@ export function reportFromRow(instanceStartedAt: number, row: StatusRow, info: C
 }
 
 /** From the ENV of `>CLIENT:ESTABLISHED` (the same fields a client-connect script gets). */
-export function reportFromEnv(instanceStartedAt: number, clientId: number, env: Record<string, string>): SessionReport {
+export function reportFromEnv(instanceStartedAt: number, clientId: number, env: Record<string, string>, identity: GatewayIdentity): SessionReport {
   const info = clientInfoOf(env);
   const connectedAt = Number(env.time_unix);
   return {
     ref: sessionRef(instanceStartedAt, clientId),
-    userName: userNameOf(env.username, env.common_name),
+    userName: userNameOf(identity, env.username, env.common_name),
     commonName: env.common_name || null,
     clientAddress: clientAddressOf(env),
     virtualAddress: env.ifconfig_pool_remote_ip || null,

@@ -3,6 +3,7 @@
  * `>CLIENT:` notifications, and turned into adapter events. Observe mode has no `>CLIENT:DISCONNECT`,
  * so there each status read also reports the difference to the previous one.
  */
+import type { GatewayIdentity } from '../../domain/gateway.js';
 import type { EndCause, SessionReport } from '../../domain/session.js';
 import type { AdapterEvent } from '../adapter.js';
 import type { Notification } from './notification-parser.js';
@@ -40,6 +41,8 @@ export class SessionTable {
     private readonly emit: (event: AdapterEvent) => void,
     private readonly diffStatus: boolean,
     private readonly holdMs = 100,
+    /** Which verified identity is the session's user (see `userNameOf`). */
+    private readonly identity: GatewayIdentity = 'certificate',
   ) {}
 
   get(clientId: number): SessionReport | undefined {
@@ -104,7 +107,7 @@ export class SessionTable {
   applyStatus(instance: number, rows: StatusRow[], emitSnapshot: boolean, listedClientIds?: ReadonlySet<number>): void {
     const listed = new Set([...rows.map((row) => row.clientId), ...(listedClientIds ?? [])]);
     const current = new Map(rows.filter((row) => !this.killed.has(row.clientId))
-      .map((row) => [row.clientId, reportFromRow(instance, row, this.info.get(row.clientId))]));
+      .map((row) => [row.clientId, reportFromRow(instance, row, this.info.get(row.clientId), this.identity)]));
     // Announced by >CLIENT:ESTABLISHED and still listed, only without its address for a moment: not gone.
     for (const [cid, s] of this.sessions) if (!current.has(cid) && listed.has(cid) && !this.killed.has(cid)) current.set(cid, s);
     // Announced while this read was in flight: newer than the reply, kept until the next read says otherwise.
@@ -129,7 +132,7 @@ export class SessionTable {
   applyClient(instance: number, n: Extract<Notification, { kind: 'client' }>): void {
     if (n.event === 'CONNECT' || n.event === 'REAUTH' || n.event === 'ESTABLISHED') this.info.set(n.cid, clientInfoOf(n.env));
     if (n.event === 'ESTABLISHED') {
-      const session = reportFromEnv(instance, n.cid, n.env);
+      const session = reportFromEnv(instance, n.cid, n.env, this.identity);
       this.sessions.set(n.cid, session);
       this.announcedDuringRead?.add(n.cid);
       this.emit({ type: 'session-connected', session });
