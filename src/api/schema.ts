@@ -146,6 +146,14 @@ type Gateway {
   kind is logged at warn (an unsupported version at error, once).
   """
   rejectedReports: Int!
+  """
+  Whether a disconnect may ask this gateway to deny the user's reconnects (\`blockSeconds\`): an
+  \`authorize\` gateway whose daemon runs \`management-client-auth\`, as its agent last reported. When
+  false, a disconnect with \`blockSeconds\` is refused with BLOCK_UNSUPPORTED and nothing is done.
+  """
+  canBlock: Boolean!
+  "A mismatch the agent found between the gateway's settings and its daemon (e.g. its mode); null when none."
+  warning: String
 }
 
 input OnlineSessionFilter {
@@ -245,6 +253,8 @@ enum AuditOutcome {
   FORBIDDEN
   GATEWAY_UNAVAILABLE
   FAILED
+  "Turned down before anything was asked of a gateway (e.g. BLOCK_UNSUPPORTED)."
+  REFUSED
 }
 
 "An append-only record of one action and its outcome."

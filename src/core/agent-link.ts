@@ -82,6 +82,9 @@ export class AgentLink {
         return this.send(adapter, { type: 'link-down', error: event.error });
       case 'auth-denied':
         return this.send(adapter, { type: 'auth-denied', userName: event.userName, reason: event.reason, clientAddress: event.clientAddress });
+      case 'capabilities':
+        // At once rather than at the next heartbeat: a disconnect must not ask for a block it cannot get.
+        return this.send(adapter, { type: 'heartbeat', gateway: descriptor(adapter), linkUp: adapter.isConnected() });
     }
   }
 
@@ -133,5 +136,6 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 
 function descriptor(adapter: GatewayAdapter): GatewayDescriptor {
   const c = adapter.config;
-  return { name: c.name, region: c.region, protocol: c.protocol, mode: c.mode };
+  const caps = adapter.capabilities?.() ?? { canBlock: false, warning: null };
+  return { name: c.name, region: c.region, protocol: c.protocol, mode: c.mode, canBlock: caps.canBlock, warning: caps.warning };
 }

@@ -103,6 +103,10 @@ export class DisconnectUseCase {
     fail: (outcome: AuditOutcome, code: ErrorCode, text: string, session?: Session | null) => Promise<never>,
   ): Promise<DisconnectResult> {
     const { bus, deadlineMs, logger } = this.deps;
+    if (o.blockSeconds !== null && !(await this.deps.store.gateways.findById(session.gatewayId))?.canBlock) {
+      // Before anything is asked of the gateway: a block it cannot enforce must not end the session.
+      return fail('REFUSED', 'BLOCK_UNSUPPORTED', MESSAGES.blockUnsupported, session);
+    }
     const request: DisconnectRequest = {
       ref: session.ref, userName: session.userName, mode: o.mode, message: o.message, blockSeconds: o.blockSeconds, deadlineMs,
     };

@@ -49,6 +49,10 @@ export const gatewayDescriptorSchema = z.object({
   region: text(100).min(1),
   protocol: z.enum(PROTOCOLS),
   mode: z.enum(['observe', 'authorize']),
+  /** Whether the agent can deny reconnects (`Gateway.canBlock`); absent from older agents (left as stored). */
+  canBlock: z.boolean().optional(),
+  /** A mismatch the agent found between the gateway's settings and its daemon. */
+  warning: optionalText(1000).optional(),
 });
 export type GatewayDescriptor = z.infer<typeof gatewayDescriptorSchema>;
 

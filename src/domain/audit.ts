@@ -9,7 +9,8 @@ export const AUDIT_ACTIONS = [
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
-export const AUDIT_OUTCOMES = ['SUCCESS', 'NOT_FOUND', 'FORBIDDEN', 'GATEWAY_UNAVAILABLE', 'FAILED'] as const;
+/** `REFUSED`: turned down before anything was asked of a gateway (e.g. a block the gateway cannot enforce). */
+export const AUDIT_OUTCOMES = ['SUCCESS', 'NOT_FOUND', 'FORBIDDEN', 'GATEWAY_UNAVAILABLE', 'FAILED', 'REFUSED'] as const;
 export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
 
 /** An append-only record of one action and its outcome. Never updated, never deleted. */

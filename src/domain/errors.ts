@@ -9,6 +9,10 @@ export type ErrorCode =
   | 'BAD_CURSOR'
   | 'TOKEN_NOT_FOUND'
   | 'WEBHOOK_NOT_FOUND'
+  /** A disconnect asked for `blockSeconds` on a gateway that cannot deny reconnects; nothing was done. */
+  | 'BLOCK_UNSUPPORTED'
+  /** No active block for that user on that gateway (never blocked, expired or lifted). */
+  | 'BLOCK_NOT_FOUND'
   /** The database cannot be reached or used right now (HTTP 503); retrying later may succeed. */
   | 'STORE_UNAVAILABLE'
   | 'INTERNAL';
@@ -29,6 +33,7 @@ export const MESSAGES = {
   disconnectForbidden: 'Admin access required to disconnect sessions',
   unauthenticated: 'A valid API token is required',
   gatewayUnavailable: 'The gateway did not confirm the disconnect in time; the session is still online',
+  blockUnsupported: 'This gateway cannot block reconnects (only an authorize gateway whose daemon runs management-client-auth can); nothing was done',
 } as const;
 
 export function isDomainError(e: unknown): e is DomainError {

@@ -24,4 +24,14 @@ export interface Gateway {
   lastSeenAt: number | null;
   /** Start time of the daemon instance the agent last saw (ms since epoch), if known. */
   daemonStartedAt: number | null;
+  /**
+   * Whether its agent can deny a user's reconnects (a disconnect's `blockSeconds`), as the agent
+   * last said: an `authorize` gateway whose daemon runs `management-client-auth`.
+   */
+  canBlock: boolean;
+  /** A mismatch the agent found between the gateway's settings and its daemon, for operators; null when none. */
+  warning: string | null;
 }
+
+/** What an agent says about its gateway beyond the config file: see `Gateway.canBlock` and `warning`. */
+export type GatewayCapabilities = Pick<Gateway, 'canBlock' | 'warning'>;

@@ -3,7 +3,8 @@
  * live in sibling folders (`openvpn/`). May import `domain/` only.
  */
 import type { DisconnectMode, EndCause, SessionReport } from '../domain/session.js';
-import type { GatewayIdentity, GatewayMode, Protocol } from '../domain/gateway.js';
+import type { GatewayCapabilities, GatewayIdentity, GatewayMode, Protocol } from '../domain/gateway.js';
+import type { BlockEntry } from '../domain/block.js';
 
 /** What a gateway's entry in the config file says (protocol-independent part + adapter options). */
 export interface GatewayConfig {
@@ -31,7 +32,9 @@ export type AdapterEvent =
   /** The control connection dropped (the daemon stopped, or the socket broke). */
   | { type: 'link-down'; error: string }
   /** The adapter refused a client's authentication (authorize mode: a user blocked by a disconnect). */
-  | { type: 'auth-denied'; userName: string; reason: string; clientAddress: string | null; at: number };
+  | { type: 'auth-denied'; userName: string; reason: string; clientAddress: string | null; at: number }
+  /** What `capabilities()` answers has changed (e.g. the daemon turned out not to run what the mode needs). */
+  | { type: 'capabilities' };
 
 export interface DisconnectCommand {
   ref: string;
@@ -67,4 +70,11 @@ export interface GatewayAdapter {
   disconnect(command: DisconnectCommand, deadlineMs: number): Promise<DisconnectOutcome>;
   /** Takes a fresh snapshot now (also taken periodically and on every reconnect). */
   snapshot(): Promise<void>;
+  /**
+   * Whether it can deny reconnects (a disconnect's `blockSeconds`) and what it found wrong with its
+   * daemon; an adapter without it cannot block.
+   */
+  capabilities?(): GatewayCapabilities;
+  /** Replaces the blocks it enforces (the control plane's list for this gateway). */
+  setBlocks?(blocks: BlockEntry[]): void;
 }

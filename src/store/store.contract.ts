@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { auditContract } from './contract/audit-contract.js';
+import { blockContract } from './contract/block-contract.js';
 import type { ContractContext } from './contract/fixtures.js';
 import { gatewayContract } from './contract/gateway-contract.js';
 import { onlineCountContract } from './contract/online-count-contract.js';
@@ -68,5 +69,6 @@ export function runStoreContract(name: string, open: () => Promise<Store>, optio
     transactionContract(ctx);
     webhookContract(ctx);
     readinessContract(ctx);
+    blockContract(ctx);
   });
 }

@@ -4,7 +4,8 @@
  */
 import type { ApiToken } from '../domain/token.js';
 import type { AuditEvent, AuditAction, AuditOutcome } from '../domain/audit.js';
-import type { Gateway } from '../domain/gateway.js';
+import type { Gateway, GatewayCapabilities } from '../domain/gateway.js';
+import type { Block } from '../domain/block.js';
 import type { EndCause, Session, SessionReport } from '../domain/session.js';
 import type { DeliveryStatus, Webhook, WebhookAttempt, WebhookDelivery } from '../domain/webhook.js';
 
@@ -90,9 +91,15 @@ export interface SessionRepository {
 /** What a snapshot refreshes of a known session. */
 export type SessionStats = Pick<Session, 'id' | 'ref' | 'bytesReceived' | 'bytesSent' | 'lastSeenAt'>;
 
+/** A gateway as the config file or an agent describes it; capabilities only from an agent. */
+export type GatewayUpsert = Pick<Gateway, 'id' | 'name' | 'region' | 'protocol' | 'mode'> & Partial<GatewayCapabilities>;
+
 export interface GatewayRepository {
-  /** Inserts or updates name, region, protocol and mode (from the config file). */
-  upsert(gateway: Pick<Gateway, 'id' | 'name' | 'region' | 'protocol' | 'mode'>): Promise<void>;
+  /**
+   * Inserts or updates name, region, protocol and mode (from the config file or an agent), and
+   * `canBlock`/`warning` when given (left as they are when not; a new gateway cannot block).
+   */
+  upsert(gateway: GatewayUpsert): Promise<void>;
   findById(id: string): Promise<Gateway | null>;
   list(): Promise<Gateway[]>;
   setAgentStatus(id: string, status: { agentConnected: boolean; lastSeenAt: number; daemonStartedAt?: number | null }): Promise<void>;
@@ -174,6 +181,18 @@ export interface WebhookRepository {
   listAttempts(deliveryIds: string[]): Promise<WebhookAttempt[]>;
 }
 
+export interface BlockRepository {
+  /**
+   * Records a block. Where the user is blocked on that gateway already, the later `until` wins (a
+   * block is never shortened this way) and the rest of the row is the new block's. Returns the row.
+   */
+  put(block: Block): Promise<Block>;
+  /** Blocks still in force at `now` (`until` later than it), by gateway then user. */
+  listActive(now: number, filter?: { gatewayId?: string; userName?: string }): Promise<Block[]>;
+  /** Removes the user's block on that gateway; the block as it was if it was still in force at `now`, else null. */
+  lift(gatewayId: string, userName: string, now: number): Promise<Block | null>;
+}
+
 /** The repositories, bound to one transaction or to the database. */
 export interface StoreTx {
   sessions: SessionRepository;
@@ -181,6 +200,7 @@ export interface StoreTx {
   tokens: TokenRepository;
   audit: AuditRepository;
   webhooks: WebhookRepository;
+  blocks: BlockRepository;
 }
 
 /** What `Store.checkReady` found; `detail` is short, operator-facing text without credentials. */

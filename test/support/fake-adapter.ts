@@ -5,6 +5,8 @@
 import type { AdapterEvent, DisconnectCommand, DisconnectOutcome, GatewayAdapter, GatewayConfig } from '../../src/gateways/adapter.js';
 import { GatewayUnavailableError } from '../../src/gateways/adapter.js';
 import type { SessionReport } from '../../src/domain/session.js';
+import type { BlockEntry } from '../../src/domain/block.js';
+import type { GatewayCapabilities } from '../../src/domain/gateway.js';
 
 let counter = 0;
 
@@ -17,6 +19,8 @@ export class FakeAdapter implements GatewayAdapter {
   /** Delay before answering a disconnect, ms. */
   delayMs = 0;
   daemonStartedAt = 1_700_000_000_000;
+  /** The block lists the control plane gave it, latest last. */
+  readonly blockLists: { blocks: BlockEntry[]; lifted?: string[] }[] = [];
   private emit: (e: AdapterEvent) => void = () => {};
 
   constructor(config: Partial<GatewayConfig> & { id: string }) {
@@ -30,6 +34,15 @@ export class FakeAdapter implements GatewayAdapter {
 
   async stop(): Promise<void> {
     this.emit = () => {};
+  }
+
+  /** Blocks like an authorize gateway whose daemon runs management-client-auth; an observe one cannot. */
+  capabilities(): GatewayCapabilities {
+    return { canBlock: this.config.mode === 'authorize', warning: null };
+  }
+
+  setBlocks(blocks: BlockEntry[], lifted?: string[]): void {
+    this.blockLists.push({ blocks, ...(lifted ? { lifted } : {}) });
   }
 
   isConnected(): boolean {

@@ -8,6 +8,7 @@
  * username`, no username) is denied: it could not be named, listed or blocked.
  */
 import type { GatewayIdentity, GatewayMode } from '../../domain/gateway.js';
+import type { BlockEntry } from '../../domain/block.js';
 import { BlockList } from './block-list.js';
 import { clientDenyCommand } from './command-text.js';
 import type { OpenVpnLogger } from './log.js';
@@ -17,7 +18,6 @@ import { sentUserName, userNameOf } from './session-reports.js';
 
 export class ClientAuthorizer {
   private readonly blocks = new BlockList();
-  private warnedObserve = false;
 
   constructor(
     private readonly deps: {
@@ -37,12 +37,13 @@ export class ClientAuthorizer {
     return this.blocks.block(userName, seconds);
   }
 
+  /** The control plane's blocks for this gateway (see BlockList.replace). */
+  setBlocks(entries: BlockEntry[], lifted?: string[]): void {
+    this.blocks.replace(entries, lifted);
+  }
+
   async answer(n: Extract<Notification, { kind: 'client' }>): Promise<void> {
     const { logger, gatewayId, mode } = this.deps;
-    if (mode === 'observe' && !this.warnedObserve) {
-      this.warnedObserve = true;
-      logger.warn({ gatewayId }, 'openvpn: the daemon runs management-client-auth but the gateway is in observe mode; admitting every client');
-    }
     const userName = userNameOf(this.deps.identity, n.env.username, n.env.common_name);
     const left = mode === 'authorize' ? this.blocks.remainingSeconds(userName) : 0;
     const unnamed = mode === 'authorize' ? this.missingIdentity(n.env) : null;

@@ -31,6 +31,9 @@ import {
   GatewayUnavailableError,
   type AdapterEvent, type DisconnectCommand, type DisconnectOutcome, type GatewayAdapter, type GatewayConfig,
 } from '../adapter.js';
+import type { BlockEntry } from '../../domain/block.js';
+import type { GatewayCapabilities } from '../../domain/gateway.js';
+import { ClientAuthDetector, capabilitiesOf } from './client-auth-detector.js';
 import { ClientAuthorizer } from './client-authorizer.js';
 import { clientKillCommand } from './command-text.js';
 import { silentOpenVpnLogger, type OpenVpnLogger } from './log.js';
@@ -59,6 +62,7 @@ type ClientNotification = Extract<Notification, { kind: 'client' }>;
 export class OpenVpnAdapter implements GatewayAdapter {
   private readonly logger: OpenVpnLogger;
   private readonly authorizer: ClientAuthorizer;
+  private readonly detector = new ClientAuthDetector();
   private emit: (event: AdapterEvent) => void = () => {};
   private link: ManagementClient | null = null;
   private timers: NodeJS.Timeout[] = [];
@@ -121,6 +125,14 @@ export class OpenVpnAdapter implements GatewayAdapter {
     return this.refresh(true);
   }
 
+  capabilities(): GatewayCapabilities {
+    return capabilitiesOf(this.config.mode, this.detector.clientAuth);
+  }
+
+  setBlocks(blocks: BlockEntry[], lifted?: string[]): void {
+    this.authorizer.setBlocks(blocks, lifted);
+  }
+
   async disconnect(command: DisconnectCommand, deadlineMs: number): Promise<DisconnectOutcome> {
     const deadline = Date.now() + deadlineMs;
     const link = this.link;
@@ -130,6 +142,10 @@ export class OpenVpnAdapter implements GatewayAdapter {
     await this.currentInstance(deadline);
     if (ref.instanceStartedAt !== this.instance) return 'NOT_FOUND';
     const cid = ref.clientId;
+    if (command.blockSeconds && !this.capabilities().canBlock) {
+      // Core refuses this first (BLOCK_UNSUPPORTED); the daemon may have shown its mode since.
+      throw new GatewayUnavailableError('this gateway cannot block users; nothing was sent');
+    }
     // Killed already: over UDP the daemon still lists it (and would say SUCCESS again) for a few seconds.
     if (this.table.isKilled(cid)) return 'NOT_FOUND';
     const known = this.table.get(cid);
@@ -176,6 +192,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
   }
 
   private async onReady(): Promise<void> {
+    this.detector.linkUp(Date.now());
     try {
       await this.command('state on');
       await this.ensureInstance();
@@ -245,6 +262,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
   private setInstance(startedAt: number | null): void {
     if (startedAt === this.instance) return;
     this.instance = startedAt;
+    this.detector.reset();
     this.table.reset();
     this.release.clear();
     this.udp = null;
@@ -295,8 +313,16 @@ export class OpenVpnAdapter implements GatewayAdapter {
 
   private onClient(n: ClientNotification): void {
     if (n.env.proto_1) this.udp = n.env.proto_1.startsWith('udp');
+    if (this.detector.observe(n)) this.capabilitiesChanged();
     if (n.event === 'CONNECT' || n.event === 'REAUTH') void this.authorizer.answer(n);
     if (this.instance !== null) this.table.applyClient(this.instance, n);
+  }
+
+  private capabilitiesChanged(): void {
+    const { canBlock, warning } = this.capabilities();
+    if (warning) this.logger.warn({ gatewayId: this.config.id, mode: this.config.mode }, `openvpn: ${warning}`);
+    else this.logger.info({ gatewayId: this.config.id, canBlock }, 'openvpn: the daemon runs management-client-auth');
+    this.emit({ type: 'capabilities' });
   }
 
   private command(text: string, multiline = false): Promise<CommandReply> {

@@ -13,6 +13,8 @@ export function gatewayContract(ctx: ContractContext): void {
       agentConnected: false,
       lastSeenAt: null,
       daemonStartedAt: null,
+      canBlock: false,
+      warning: null,
     });
 
     await store.gateways.setAgentStatus(gateway.id, { agentConnected: true, lastSeenAt: T0 + 5, daemonStartedAt: T0 - 1000 });
@@ -25,8 +27,23 @@ export function gatewayContract(ctx: ContractContext): void {
       agentConnected: true,
       lastSeenAt: T0 + 5,
       daemonStartedAt: T0 - 1000,
+      canBlock: false,
+      warning: null,
     });
     assert.equal(await store.gateways.findById('gw-unknown'), null);
+  });
+
+  test('upsert: capabilities from an agent are stored; an upsert without them (the config file) keeps them', async () => {
+    const store = ctx.store();
+    const gateway = makeGateway({ mode: 'authorize' });
+    await store.gateways.upsert({ ...gateway, canBlock: true, warning: null });
+    assert.deepEqual(pick(await store.gateways.findById(gateway.id)), { canBlock: true, warning: null });
+    await store.gateways.upsert(gateway);
+    assert.deepEqual(pick(await store.gateways.findById(gateway.id)), { canBlock: true, warning: null }, 'kept');
+    await store.gateways.upsert({ ...gateway, canBlock: false, warning: 'the daemon does not run management-client-auth' });
+    assert.deepEqual(pick(await store.gateways.findById(gateway.id)), { canBlock: false, warning: 'the daemon does not run management-client-auth' });
+    await store.gateways.upsert({ ...gateway, canBlock: true });
+    assert.deepEqual(pick(await store.gateways.findById(gateway.id)), { canBlock: true, warning: null }, 'a report without a warning clears it');
   });
 
   test('setAgentStatus: daemonStartedAt left out keeps the stored value, null clears it', async () => {
@@ -64,4 +81,8 @@ export function gatewayContract(ctx: ContractContext): void {
     assert.equal(counts.get(quiet), 1);
     assert.equal(counts.has(idle), false);
   });
+}
+
+function pick(g: { canBlock: boolean; warning: string | null } | null): { canBlock: boolean; warning: string | null } | null {
+  return g ? { canBlock: g.canBlock, warning: g.warning } : null;
 }

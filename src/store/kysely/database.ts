@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { Generated, Kysely } from 'kysely';
 
 /**
  * The tables as Kysely sees them. Columns are snake_case; every time is integer milliseconds since
@@ -16,6 +16,21 @@ export interface GatewayTable {
   agent_connected: number;
   last_seen_at: number | null;
   daemon_started_at: number | null;
+  /** 1 when its agent last said it can deny reconnects. */
+  can_block: Generated<number>;
+  warning: string | null;
+}
+
+/** Users denied reconnects on a gateway until `until`; a row whose `until` has passed is not a block. */
+export interface BlockTable {
+  gateway_id: string;
+  user_name: string;
+  until: number;
+  blocked_at: number;
+  blocked_by_token_id: string | null;
+  blocked_by_name: string;
+  reason: string | null;
+  session_id: string | null;
 }
 
 /** Online and ended sessions in one table: `ended_at` null means online, anything else is history. */
@@ -138,6 +153,7 @@ export interface Database {
   webhooks: WebhookTable;
   webhook_deliveries: WebhookDeliveryTable;
   webhook_attempts: WebhookAttemptTable;
+  blocks: BlockTable;
 }
 
 /** Which database a store talks to; the few places where SQL differs branch on this. */

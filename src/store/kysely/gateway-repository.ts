@@ -1,14 +1,18 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Gateway, GatewayMode, Protocol } from '../../domain/gateway.js';
-import type { GatewayRepository } from '../store.js';
+import type { GatewayRepository, GatewayUpsert } from '../store.js';
 import type { Database, GatewayTable } from './database.js';
 
 /** Gateways over one Kysely instance or transaction. */
 export class KyselyGatewayRepository implements GatewayRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
-  /** The config file owns name, region, protocol and mode; agent status is left as it is. */
-  async upsert(gateway: Pick<Gateway, 'id' | 'name' | 'region' | 'protocol' | 'mode'>): Promise<void> {
+  /**
+   * The config file owns name, region, protocol and mode; agent status is left as it is, and so are
+   * the capabilities unless given (an agent's report gives them; the config file does not).
+   */
+  async upsert(gateway: GatewayUpsert): Promise<void> {
+    const caps = gateway.canBlock === undefined ? null : { can_block: gateway.canBlock ? 1 : 0, warning: gateway.warning ?? null };
     await this.db
       .insertInto('gateways')
       .values({
@@ -20,6 +24,8 @@ export class KyselyGatewayRepository implements GatewayRepository {
         agent_connected: 0,
         last_seen_at: null,
         daemon_started_at: null,
+        can_block: caps?.can_block ?? 0,
+        warning: caps?.warning ?? null,
       })
       .onConflict((oc) =>
         oc.column('id').doUpdateSet((eb) => ({
@@ -27,6 +33,7 @@ export class KyselyGatewayRepository implements GatewayRepository {
           region: eb.ref('excluded.region'),
           protocol: eb.ref('excluded.protocol'),
           mode: eb.ref('excluded.mode'),
+          ...(caps ? { can_block: eb.ref('excluded.can_block'), warning: eb.ref('excluded.warning') } : {}),
         })),
       )
       .execute();
@@ -80,5 +87,7 @@ function toGateway(r: Selectable<GatewayTable>): Gateway {
     agentConnected: r.agent_connected === 1,
     lastSeenAt: r.last_seen_at,
     daemonStartedAt: r.daemon_started_at,
+    canBlock: r.can_block === 1,
+    warning: r.warning,
   };
 }

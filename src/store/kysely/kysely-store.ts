@@ -5,6 +5,7 @@
 import { Kysely } from 'kysely';
 import type { Store, StoreReadiness, StoreTx } from '../store.js';
 import { KyselyAuditRepository } from './audit-repository.js';
+import { KyselyBlockRepository } from './block-repository.js';
 import type { Database, DialectName } from './database.js';
 import { createDialect, parseDatabaseUrl } from './dialect.js';
 import { withStoreErrors } from './store-errors.js';
@@ -91,6 +92,7 @@ function repositories(db: Kysely<Database>, dialect: DialectName, cache: ReadCac
     tokens: outer ? new CachedTokenRepository(db, outer) : new KyselyTokenRepository(db),
     audit: new KyselyAuditRepository(db),
     webhooks: cache ? new CachedWebhookRepository(db, cache) : new KyselyWebhookRepository(db, dialect),
+    blocks: new KyselyBlockRepository(db),
   };
 }
 
@@ -101,6 +103,7 @@ export class KyselyStore implements Store {
   readonly tokens: StoreTx['tokens'];
   readonly audit: StoreTx['audit'];
   readonly webhooks: StoreTx['webhooks'];
+  readonly blocks: StoreTx['blocks'];
   #closed = false;
   readonly #readiness: StoreReadinessCheck;
 
@@ -113,7 +116,7 @@ export class KyselyStore implements Store {
     readonly dialect: DialectName,
     private readonly cache: ReadCache | null = null,
   ) {
-    ({ sessions: this.sessions, gateways: this.gateways, tokens: this.tokens, audit: this.audit, webhooks: this.webhooks } = repositories(db, dialect, cache));
+    ({ sessions: this.sessions, gateways: this.gateways, tokens: this.tokens, audit: this.audit, webhooks: this.webhooks, blocks: this.blocks } = repositories(db, dialect, cache));
     this.#readiness = new StoreReadinessCheck(db, dialect);
   }
 

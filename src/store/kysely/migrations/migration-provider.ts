@@ -4,6 +4,7 @@ import * as initialSchema from './202611291500-initial-schema.js';
 import * as webhooks from './202611291600-webhooks.js';
 import * as onlineCounters from './202611292000-online-counters.js';
 import * as webhookLanes from './202612060710-webhook-lanes.js';
+import * as gatewayCapabilitiesAndBlocks from './202612060730-gateway-capabilities-and-blocks.js';
 
 /** One migration file: forward only; a fix is a new file, never an edit of an applied one. */
 interface MigrationModule {
@@ -20,6 +21,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '202611291600-webhooks': webhooks,
   '202611292000-online-counters': onlineCounters,
   '202612060710-webhook-lanes': webhookLanes,
+  '202612060730-gateway-capabilities-and-blocks': gatewayCapabilitiesAndBlocks,
 };
 
 /**
