@@ -4,6 +4,7 @@
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawn } from 'node:child_process';
+import { ensureBuild } from './ensure-build.mjs';
 
 const roots = ['src', 'test'];
 const filters = process.argv.slice(2);
@@ -19,6 +20,9 @@ function walk(dir) {
 for (const r of roots) { try { walk(r); } catch { /* missing root */ } }
 const selected = files.filter((f) => filters.length === 0 || filters.some((x) => f.includes(x))).sort();
 if (selected.length === 0) { console.error('no test files matched'); process.exit(1); }
+// Suites start `switchboard` processes, which run dist/: build it once, before any test's clock runs.
+if (!ensureBuild({ ui: true })) process.exit(1);
+
 // Beside the spec reporter, a small one records each file's duration; the slowest ten are printed at
 // the end, with a closing count line, and every file's time is kept in test-artifacts/.
 mkdirSync('test-artifacts', { recursive: true });

@@ -33,6 +33,8 @@ export interface Config {
   heartbeatMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   disconnectTimeoutMs: number;
+  /** On SIGTERM/SIGINT: how long requests in flight may take to finish before their connections are cut. */
+  shutdownDrainMs: number;
   gatewayLivenessMs: number;
   bodyLimitBytes: number;
   /** Requests per second and burst per API token, per replica (`ratePerSecond` 0: off). */
@@ -76,6 +78,7 @@ const ENV = {
   SWITCHBOARD_NATS_PREFIX: { schema: z.string().regex(SUBJECT_PREFIX_PATTERN, 'must be 1 to 64 letters, digits, - or _ (one NATS subject token)'), default: DEFAULT_SUBJECT_PREFIX },
   SWITCHBOARD_LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info' },
   SWITCHBOARD_DISCONNECT_TIMEOUT_MS: { schema: int(100, 60_000), default: '5000' },
+  SWITCHBOARD_SHUTDOWN_DRAIN_MS: { schema: int(0, 600_000), default: '15000' },
   SWITCHBOARD_GATEWAY_LIVENESS_MS: { schema: int(1000, 3_600_000), default: '15000' },
   SWITCHBOARD_BODY_LIMIT_BYTES: { schema: int(1024, 64 * 1024 * 1024), default: '1048576' },
   SWITCHBOARD_HEARTBEAT_MS: { schema: int(100, 600_000), default: '5000' },
@@ -186,6 +189,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     heartbeatMs: read(env, 'SWITCHBOARD_HEARTBEAT_MS'),
     logLevel: read(env, 'SWITCHBOARD_LOG_LEVEL'),
     disconnectTimeoutMs: read(env, 'SWITCHBOARD_DISCONNECT_TIMEOUT_MS'),
+    shutdownDrainMs: read(env, 'SWITCHBOARD_SHUTDOWN_DRAIN_MS'),
     gatewayLivenessMs: read(env, 'SWITCHBOARD_GATEWAY_LIVENESS_MS'),
     bodyLimitBytes: read(env, 'SWITCHBOARD_BODY_LIMIT_BYTES'),
     rateLimitPerToken: read(env, 'SWITCHBOARD_RATE_LIMIT_PER_TOKEN'),

@@ -151,11 +151,8 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
       if (closed) return;
       closed = true;
       heap.stop();
-      api.closeStreams();
-      await new Promise<void>((resolve) => {
-        api.server.close(() => resolve());
-        api.server.closeAllConnections();
-      });
+      // In-flight requests finish first (a disconnect gets its answer, and its record, before the store closes).
+      await api.drain(config.shutdownDrainMs);
       await webhooks.stop();
       await agents.stop();
       sync.stop();

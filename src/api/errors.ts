@@ -24,7 +24,9 @@ export type ApiErrorCode =
   | 'RATE_LIMITED'
   | 'TOO_MANY_SUBSCRIPTIONS'
   | 'TOO_MANY_STREAMS'
-  | 'TOO_MANY_CONNECTIONS';
+  | 'TOO_MANY_CONNECTIONS'
+  /** The server is shutting down: reconnect (to another replica). */
+  | 'SHUTTING_DOWN';
 
 export const STATUS_BY_CODE: Readonly<Record<ApiErrorCode, number>> = {
   SESSION_NOT_FOUND: 400,
@@ -53,6 +55,7 @@ export const STATUS_BY_CODE: Readonly<Record<ApiErrorCode, number>> = {
   TOO_MANY_SUBSCRIPTIONS: 429,
   TOO_MANY_STREAMS: 429,
   TOO_MANY_CONNECTIONS: 503,
+  SHUTTING_DOWN: 503,
 };
 
 /**

@@ -56,6 +56,12 @@ export interface ApiServer {
   handle(req: IncomingMessage, res: ServerResponse): void;
   /** Ends every live subscription (WebSocket and SSE); call before closing the server. */
   closeStreams(): void;
+  /**
+   * Graceful stop: accepts nothing new, tells WebSocket and SSE clients the server is going away,
+   * lets requests in flight (disconnects included) finish within `deadlineMs`, then cuts what is left.
+   * Resolves once no connection remains.
+   */
+  drain(deadlineMs: number): Promise<void>;
   /** Starts listening; resolves with the bound address (port 0 picks a free one). */
   listen(host: string, port: number): Promise<AddressInfo>;
 }
@@ -166,8 +172,21 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     return notFound();
   }
 
+  /** Requests whose response has not finished: a drain waits for them. */
+  let inflight = 0;
+  let draining = false;
+  let settled: (() => void) | null = null;
+  const done = () => {
+    inflight--;
+    if (inflight === 0) settled?.();
+  };
+
   function handle(req: IncomingMessage, res: ServerResponse): void {
     if (refused(req.socket)) return void res.destroy();
+    inflight++;
+    res.once('close', done);
+    // While draining, every response closes its connection once sent, so keep-alive sockets go too.
+    if (draining) res.setHeader('connection', 'close');
     const started = logger.isLevelEnabled('debug') ? performance.now() : 0;
     const logLine = (status: number) => {
       if (status === 0) {
@@ -205,6 +224,20 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     closeStreams() {
       ws.close();
       sse.close();
+    },
+    async drain(deadlineMs) {
+      draining = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      ws.close();
+      sse.close();
+      if (inflight > 0) {
+        const timer = new Promise<void>((resolve) => setTimeout(resolve, deadlineMs).unref());
+        await Promise.race([new Promise<void>((resolve) => (settled = resolve)), timer]);
+        if (inflight > 0) logger.warn({ requests: inflight, deadlineMs }, 'drain deadline passed: cutting the requests still in flight');
+      }
+      server.closeAllConnections();
+      await closed;
     },
     listen: (host, port) =>
       new Promise((resolve, reject) => {

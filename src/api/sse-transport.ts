@@ -60,10 +60,17 @@ interface Pending {
   end: StreamEnd;
 }
 
+/** What a subscriber receives when the server shuts down: reconnect, possibly elsewhere. */
+const GOING_AWAY_RESULT = { errors: [{ message: 'The server is shutting down; reconnect to continue', extensions: { code: 'SHUTTING_DOWN' satisfies ApiErrorCode } }] };
+/** The result, then the end of the stream, in graphql-sse's event format (`event: …\ndata: …\n\n`). */
+const GOING_AWAY_EVENTS = `event: next\ndata: ${JSON.stringify(GOING_AWAY_RESULT)}\n\nevent: complete\ndata:\n\n`;
+
 export function createSseTransport(o: { schema: GraphQLSchema; core: CoreApi; logger: Logger; admission: Admission; bodyLimitBytes: number }): SseTransport {
   const { core, logger, schema, admission } = o;
   const pending = new WeakMap<IncomingMessage, Pending>();
   const open = new Set<ServerResponse>();
+  /** Responses that became event streams (not single results): shutdown ends them in their format. */
+  const streams = new WeakSet<ServerResponse>();
   const handler = createHandler<IncomingMessage, undefined, ApiContext>({
     schema,
     authenticate: () => null, // distinct connections only: no reservations, no stream tokens
@@ -99,6 +106,7 @@ export function createSseTransport(o: { schema: GraphQLSchema; core: CoreApi; lo
       return answer(res, [text, { status: init.status, headers }]);
     }
     res.writeHead(init.status, init.statusText, { ...init.headers, 'cache-control': 'no-store' });
+    streams.add(res);
     const stop = () => void body.return(undefined);
     res.once('close', stop);
     try {
@@ -161,7 +169,12 @@ export function createSseTransport(o: { schema: GraphQLSchema; core: CoreApi; lo
       }
     },
     close() {
-      for (const res of open) res.destroy();
+      // Going away: an open event stream gets a coded error and its end, so its client knows to
+      // reconnect (to another replica); anything else is cut.
+      for (const res of open) {
+        if (streams.has(res) && res.writable) res.end(GOING_AWAY_EVENTS);
+        else res.destroy();
+      }
     },
   };
 }

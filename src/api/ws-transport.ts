@@ -144,7 +144,12 @@ export function attachWebSocketTransport(o: { server: Server; schema: GraphQLSch
 
   return {
     close() {
-      for (const ws of wss.clients) ws.terminate();
+      // 1001 Going Away: the client may reconnect (to another replica). A socket that does not
+      // complete the closing handshake within a second is cut.
+      for (const ws of wss.clients) {
+        ws.close(1001, 'server shutting down');
+        setTimeout(() => ws.terminate(), 1000).unref();
+      }
       wss.close();
     },
   };

@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { reapOnExit } from '../../src/lab/child-reaper.js';
+import { ensureBuild } from '../../scripts/ensure-build.mjs';
 
 const BIN = fileURLToPath(new URL('../../bin/switchboard.js', import.meta.url));
 const POLL_MS = 20;
@@ -49,6 +50,8 @@ export class SwitchboardProcess {
 
   /** Starts `switchboard <args>` with only the given SWITCHBOARD_* variables. */
   static start(name: string, args: string[], env: Record<string, string>): SwitchboardProcess {
+    // The command runs dist/; a build it would do first must not count against the waits below.
+    if (!ensureBuild({ ui: args[0] === 'start' })) throw new Error('dist/ could not be built (see the TypeScript errors above)');
     return new SwitchboardProcess(name, args, env);
   }
 
