@@ -51,7 +51,12 @@ module.exports = {
     ),
     forbid('api-core-only', 'api/ calls core: never store, bus, gateways, cli, lab, config or main.', '^src/api/', '^src/(store|bus|gateways|cli|lab)/|^src/(config|main)\\.ts$'),
     forbid('lab-alone', 'lab/ runs throw-away daemons for the demo and tests: it may use domain/ and gateways/ config types only.', '^src/lab/', '^src/(core|api|store|bus|cli)/|^src/(config|main)\\.ts$'),
-    forbid('config-no-up', 'config.ts validates settings: it may use domain/ and the gateway config types, nothing that runs.', '^src/config\\.ts$', '^src/(core|api|store|bus|cli|lab)/|^src/main\\.ts$'),
+    forbid(
+      'config-no-up',
+      'config.ts validates settings: it may use domain/ and the ports\' own constants and types, never an implementation or a layer above.',
+      '^src/config\\.ts$',
+      '^src/(core|api|cli|lab)/|^src/main\\.ts$|^src/store/(kysely|contract)/|^src/bus/(memory|nats)/|^src/gateways/(?!adapter\\.ts$)[^/]+/',
+    ),
     forbid('main-not-cli', 'main.ts composes; cli/ calls it, never the other way.', '^src/main\\.ts$', '^src/cli/'),
     forbid('ui-public-api-only', 'The console speaks to Switchboard only through the public GraphQL API.', '^ui/', '^(src|test|bench|scripts)/'),
     forbid('no-test-code-in-production', 'Production code never imports tests or test support.', '^(src|ui)/', TESTS),
