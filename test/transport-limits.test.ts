@@ -280,6 +280,23 @@ describe('bodies and HTTP hygiene', () => {
     }
   });
 
+  test('graphql-ws\'s own refusal (no such operation) carries BAD_REQUEST and is not logged as an error', async () => {
+    const r = await new Promise<unknown>((resolve) => {
+      const ws = new WebSocket(`${h.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
+      ws.on('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { token: h.admin } })));
+      ws.on('message', (m) => {
+        const msg = JSON.parse(m.toString()) as { type: string; payload?: unknown };
+        if (msg.type === 'connection_ack') ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'query A { viewer { name } }', operationName: 'B' } }));
+        if (msg.type === 'error') {
+          ws.close();
+          resolve(msg.payload);
+        }
+      });
+    });
+    assert.deepEqual(r, [{ message: 'Unable to identify operation', extensions: { code: 'BAD_REQUEST' } }]);
+    assert.ok(!h.logs.some((l) => (JSON.parse(l) as { level: number }).level >= 50), 'nothing at error level');
+  });
+
   test('an upload the client aborts is a debug line, not an error with a stack', async () => {
     const { hostname, port } = new URL(h.url);
     await new Promise<void>((resolve) => {

@@ -136,8 +136,11 @@ export function attachWebSocketTransport(o: { server: Server; schema: GraphQLSch
         };
       },
       onNext: (_ctx, _id, _payload, _args, result) => formatResult(result, logger),
-      // A stream that fails after it started (its source threw): the error as the API codes it.
-      onError: (_ctx, _id, _payload, errors) => formatResult({ errors }, logger).errors!.map((e) => e.toJSON()),
+      // graphql-ws's own refusals (no such operation in the document) are the client's mistake; a
+      // stream whose source threw is coded as the API codes anything else.
+      onError: (_ctx, _id, _payload, errors) =>
+        errors.map((e) => (e.originalError === undefined && typeof e.extensions.code !== 'string' ? codedError('BAD_REQUEST', e.message) : e))
+          .map((e) => formatResult({ errors: [e] }, logger).errors![0]!.toJSON()),
     },
     wss,
   );
