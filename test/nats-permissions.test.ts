@@ -86,6 +86,8 @@ describe('per-agent NATS permissions, as documented', { skip: natsServerSkipReas
     agent.serve(subjects.gatewayDisconnect('fra-2'), async () => ({ stolen: true }));
     agent.subscribe(subjects.gatewayReport('fra-2'), (_d, s) => void overheard.push(s));
     agent.subscribe(subjects.sessionEvents, (_d, s) => void overheard.push(s));
+    const hellos: unknown[] = [];
+    agent.subscribe(subjects.replicaHello, (d) => void hellos.push(d));
     agent.serve(subjects.gatewayDisconnect('fra-1'), async () => ({ served: 'fra-1' }));
     // Served in the order subscribed: an answer on fra-1 means the server has dealt with the others.
     assert.deepEqual(await waitFor(() => control.request(subjects.gatewayDisconnect('fra-1'), {}, { timeoutMs: 1000 }).catch(() => null), 5000, 'fra-1 served'), { served: 'fra-1' });
@@ -93,8 +95,10 @@ describe('per-agent NATS permissions, as documented', { skip: natsServerSkipReas
     assert.ok(refused instanceof BusTimeoutError && refused.noResponders, `nobody serves fra-2: ${String(refused)}`);
     await control.publish(subjects.gatewayReport('fra-2'), { n: 1 });
     await control.publish(subjects.sessionEvents, { n: 2 });
+    await control.publish(subjects.replicaHello, { n: 3 });
     assert.deepEqual(await control.request(subjects.gatewayDisconnect('fra-1'), {}, { timeoutMs: 2000 }), { served: 'fra-1' });
     assert.deepEqual(overheard, [], 'the agent received none of the other gateway\'s or the deployment\'s messages');
+    assert.deepEqual(hellos, [{ n: 3 }], 'but it hears the replicas\' hellos');
   });
 
   test('a report forged on the agent\'s own subject, naming another gateway, is dropped by a real replica', async () => {

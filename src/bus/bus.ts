@@ -57,6 +57,8 @@ export const subjects = {
   allGatewayReports: 'gateway.*.report',
   /** Control plane → agent: end one session (request/reply). */
   gatewayDisconnect: (gatewayId: string) => `gateway.${gatewayId}.disconnect`,
+  /** Control plane → every agent: a replica started (or met a gateway it does not know); send a snapshot. */
+  replicaHello: 'replica.hello',
   /** Session events (`session.connected`, `session.disconnected`), after commit. */
   sessionEvents: 'events.session',
   /** Token revoked: every replica drops what it cached. */

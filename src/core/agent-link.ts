@@ -3,7 +3,7 @@ import { subjects, type Bus, type Unsubscribe } from '../bus/bus.js';
 import { GatewayUnavailableError, type AdapterEvent, type GatewayAdapter } from '../gateways/adapter.js';
 import type { Logger } from './logger.js';
 import {
-  disconnectRequestSchema, gatewayReportSchema, MAX_SNAPSHOT_PART_SESSIONS, readWire, versioned,
+  disconnectRequestSchema, gatewayReportSchema, MAX_SNAPSHOT_PART_SESSIONS, readWire, replicaHelloSchema, versioned,
   type DisconnectReply, type DisconnectRequest, type GatewayDescriptor, type GatewayReport,
 } from './reports.js';
 
@@ -26,6 +26,9 @@ export class AgentLink {
   private lastAt = 0;
   private readonly unsubscribes: Unsubscribe[] = [];
   private heartbeat: NodeJS.Timeout | null = null;
+  /** A round of snapshots for replicas' hellos is running; another hello came meanwhile. */
+  private helloRound = false;
+  private helloAgain = false;
 
   constructor(
     private readonly deps: { bus: Bus; adapters: GatewayAdapter[]; logger: Logger; heartbeatMs?: number; now?: () => number },
@@ -38,6 +41,9 @@ export class AgentLink {
       this.unsubscribes.push(bus.serve(subjects.gatewayDisconnect(id), async (data) => versioned(await this.receiveDisconnect(adapter, data))));
       adapter.start((event) => this.report(adapter, event));
     }
+    // A replica that starts after this agent (or meets a gateway it does not know) asks for a fresh
+    // snapshot instead of waiting for the periodic one.
+    this.unsubscribes.push(bus.subscribe(subjects.replicaHello, (data) => this.hello(data)));
     this.heartbeat = setInterval(() => this.beat(), this.deps.heartbeatMs ?? 5000);
     this.heartbeat.unref();
     this.beat();
@@ -52,6 +58,35 @@ export class AgentLink {
 
   private now(): number {
     return (this.deps.now ?? Date.now)();
+  }
+
+  /**
+   * A replica's hello: a heartbeat (the gateway's row) and a snapshot (its sessions) of every gateway.
+   * Hellos that arrive while those snapshots run are answered by one more round after them, not one
+   * each: a replica subscribed before it said hello, so the round after it reaches it too.
+   */
+  private async hello(data: unknown): Promise<void> {
+    const hello = readWire(replicaHelloSchema, data);
+    if (!hello.ok) {
+      this.deps.logger.warn({ problem: hello.problem, detail: hello.detail }, 'replica hello refused: it does not fit the wire contract');
+      return;
+    }
+    if (this.helloRound) {
+      this.helloAgain = true;
+      return;
+    }
+    this.helloRound = true;
+    try {
+      do {
+        this.helloAgain = false;
+        this.beat();
+        await Promise.all(this.deps.adapters.filter((a) => a.isConnected()).map((a) => a.snapshot().catch((e: unknown) => {
+          this.deps.logger.warn({ gatewayId: a.config.id, err: e instanceof Error ? e.message : String(e) }, 'snapshot for a replica\'s hello failed; the periodic one follows');
+        })));
+      } while (this.helloAgain);
+    } finally {
+      this.helloRound = false;
+    }
   }
 
   private beat(): void {

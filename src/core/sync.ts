@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { newSessionId, userIdFor } from '../domain/ids.js';
+import { newSessionId, randomId, userIdFor } from '../domain/ids.js';
 import type { EndCause, Session, SessionReport } from '../domain/session.js';
 import type { Protocol } from '../domain/gateway.js';
 import { reportSubjectGatewayId, subjects, type Bus, type Unsubscribe } from '../bus/bus.js';
@@ -8,7 +8,7 @@ import { SYSTEM_ACTOR } from '../domain/actor.js';
 import { auditEvent } from './audit.js';
 import type { Logger } from './logger.js';
 import { enqueueWebhookDeliveries } from './webhook-outbox.js';
-import type { GatewayDescriptor, GatewayReport } from './reports.js';
+import { versioned, type GatewayDescriptor, type GatewayReport } from './reports.js';
 import { ReportIntake } from './report-intake.js';
 import { publishSessionEvent, sessionEvent, type SessionEvent } from './session-events.js';
 
@@ -25,6 +25,8 @@ const SNAPSHOT_CHUNK = 1_000;
  * a lagging value only makes that bound tighter, and rows a newer report created carry its time.)
  */
 const STATS_REFRESH_MS = 60_000;
+/** Least time between two hellos sent because of deltas of an unknown gateway. */
+const HELLO_AGAIN_MS = 2_000;
 
 /**
  * Reconciles the store with what agents report. Reports of one gateway are applied strictly in order;
@@ -47,6 +49,11 @@ export class SessionSync {
   private readonly snapshots = new Map<string, SnapshotInProgress>();
   private readonly now: () => number;
 
+  private readonly replicaId = `rep_${randomId(12)}`;
+  private lastHelloAt = -Infinity;
+  private helloTimer: NodeJS.Timeout | null = null;
+  /** Gateways whose deltas came before their first snapshot or heartbeat (logged once each). */
+  private readonly unknownGateways = new Set<string>();
   /** Checks every report against the wire contract and its subject before it is applied. */
   readonly intake: ReportIntake;
 
@@ -61,9 +68,41 @@ export class SessionSync {
       const report = this.intake.read(data, reportSubjectGatewayId(subject), subject);
       return report ? this.enqueue(report) : undefined;
     });
+    // Agents that started before this replica: their sessions now, not at their next periodic snapshot.
+    this.sayHello();
+  }
+
+  /** Asks every agent for a heartbeat and a snapshot (subscribed already, so their answers reach this replica). */
+  private sayHello(): void {
+    this.lastHelloAt = this.now();
+    this.deps.bus.publish(subjects.replicaHello, versioned({ replicaId: this.replicaId })).catch((e: unknown) => {
+      this.deps.logger.warn({ err: e }, 'could not ask agents for snapshots; their periodic ones follow');
+    });
+  }
+
+  /**
+   * A delta of a gateway with no row yet (its agent started before any replica, and its snapshot
+   * went unheard): nothing to attach the session to. Not an error: the snapshot asked for here brings
+   * the gateway and its sessions.
+   */
+  private unknownGateway(gatewayId: string): void {
+    if (!this.unknownGateways.has(gatewayId) && this.unknownGateways.size < 10_000) {
+      this.unknownGateways.add(gatewayId);
+      this.deps.logger.info({ gatewayId }, 'report of a gateway this replica does not know yet; asking its agent for a snapshot');
+    }
+    if (this.helloTimer) return;
+    // Not more often than HELLO_AGAIN_MS: a burst of such deltas asks once.
+    const wait = Math.min(HELLO_AGAIN_MS, Math.max(0, this.lastHelloAt + HELLO_AGAIN_MS - this.now()));
+    this.helloTimer = setTimeout(() => {
+      this.helloTimer = null;
+      if (this.unsubscribe) this.sayHello();
+    }, wait);
+    this.helloTimer.unref();
   }
 
   stop(): void {
+    if (this.helloTimer) clearTimeout(this.helloTimer);
+    this.helloTimer = null;
     this.unsubscribe?.();
     this.unsubscribe = null;
   }
@@ -131,7 +170,12 @@ export class SessionSync {
   private applyConnectedRun(run: Extract<GatewayReport, { type: 'connected' }>[]): Promise<void> {
     return this.applyRun(run, async (tx) => {
       const gatewayId = run[0]!.gatewayId;
-      const protocol = (await tx.gateways.findById(gatewayId))?.protocol ?? null;
+      const gateway = await tx.gateways.findById(gatewayId);
+      if (!gateway) {
+        this.unknownGateway(gatewayId);
+        return [];
+      }
+      const protocol = gateway.protocol;
       // The first report of a ref creates its session; a later one in the run refreshes it.
       const first = new Map<string, Session>();
       const last = new Map<string, Extract<GatewayReport, { type: 'connected' }>>();
@@ -338,7 +382,12 @@ export class SessionSync {
       }
       return [];
     }
-    const session = newSession(gatewayId, report, at, (await tx.gateways.findById(gatewayId))?.protocol ?? null);
+    const gateway = await tx.gateways.findById(gatewayId);
+    if (!gateway) {
+      this.unknownGateway(gatewayId);
+      return [];
+    }
+    const session = newSession(gatewayId, report, at, gateway.protocol);
     // Another replica applying the same report may have inserted it since the lookup: only the
     // replica whose insert wrote the row announces it.
     if (!(await tx.sessions.insertIfAbsent(session))) return [];

@@ -141,6 +141,26 @@ for (const kind of ['memory', 'nats'] as const) {
       assert.deepEqual(await online(gw1), ['alice']);
     });
 
+    test('a delta of a gateway no replica knows yet logs no error and asks the agents for snapshots', async () => {
+      const gw3 = `wire3-${run}`;
+      const hellos: unknown[] = [];
+      const off = agentBus.subscribe(subjects.replicaHello, (d) => void hellos.push(d));
+      if (kind === 'nats') await new Promise((r) => setTimeout(r, 100));
+      const session = {
+        ref: 'early:1', userName: 'erin', commonName: 'erin', clientAddress: null, virtualAddress: null, virtualAddress6: null,
+        connectedAt: 1, bytesReceived: 0, bytesSent: 0, clientVersion: null, clientPlatform: null,
+      };
+      await agentBus.publish(subjects.gatewayReport(gw3), report({ type: 'connected', session }, { gatewayId: gw3 }));
+      await agentBus.publish(subjects.gatewayReport(gw3), report({ type: 'connected', session: { ...session, ref: 'early:2' } }, { gatewayId: gw3, seq: 2 }));
+      await waitFor(() => hellos.length > 0, 5000, 'a hello asks the agents for snapshots');
+      off();
+      await sync.idle();
+      assert.deepEqual(await online(gw3), []);
+      assert.deepEqual(lines.filter((l) => l.level === 'error' && JSON.stringify(l.obj).includes(gw3)), [], 'no error line');
+      assert.equal(lines.filter((l) => l.level === 'info' && (l.obj as { gatewayId?: string }).gatewayId === gw3).length, 1, 'one info line');
+      assert.deepEqual({ ...(hellos[0] as object), replicaId: undefined }, { version: WIRE_VERSION, replicaId: undefined });
+    });
+
     test('what the agent sends fits the contract: version, envelope, and the gateway of its subject', async () => {
       const got: unknown[] = [];
       const off = planeBus.subscribe(subjects.gatewayReport(gw1), (d) => void got.push(d));
