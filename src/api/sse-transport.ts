@@ -75,8 +75,10 @@ export function createSseTransport(o: { schema: GraphQLSchema; core: CoreApi; lo
     schema,
     authenticate: () => null, // distinct connections only: no reservations, no stream tokens
     onSubscribe: (req, params) => {
-      const document = prepareDocument(schema, params.query);
-      if (Array.isArray(document)) return { errors: formatResult({ errors: document as ExecutionResult['errors'] }, logger).errors };
+      const document = prepareDocument(schema, params.query, params.operationName);
+      // `data: null` makes it an execution result to graphql-sse, sent in the stream; without it,
+      // graphql-sse took the errors for execution arguments and answered 400 "Unable to detect operation AST".
+      if (Array.isArray(document)) return { data: null, errors: formatResult({ errors: document as ExecutionResult['errors'] }, logger).errors };
       return {
         schema,
         document: document as Exclude<typeof document, readonly unknown[]>,

@@ -2,7 +2,7 @@
  * What both subscription transports share: parse and validate with the API's limits, map errors to
  * the API's codes, and bind each operation to the actor its connection authenticated as.
  */
-import { GraphQLError, parse, specifiedRules, validate, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { GraphQLError, getOperationAST, parse, specifiedRules, validate, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import type { CoreApi, TokenEnd } from '../core/api-types.js';
 import type { Actor } from '../domain/actor.js';
@@ -12,27 +12,48 @@ import { DEFAULT_LIMITS, queryLimitsRule } from './limits.js';
 
 const RULES = [...specifiedRules, queryLimitsRule(DEFAULT_LIMITS)];
 
-/** The parsed document, or the errors a client gets for it (codes as on the HTTP path). */
-export function prepareDocument(schema: GraphQLSchema, query: string): DocumentNode | readonly GraphQLError[] {
+/**
+ * The parsed document, or the errors a client gets for it — the same codes as on the HTTP path
+ * (document-cache.ts): a parser stack exhausted by nesting is QUERY_TOO_COMPLEX, an operation that
+ * cannot be picked out of the document is BAD_USER_INPUT.
+ */
+export function prepareDocument(schema: GraphQLSchema, query: string, operationName?: string | null): DocumentNode | readonly GraphQLError[] {
   let document: DocumentNode;
   try {
     document = parse(query, { maxTokens: 5_000 });
   } catch (e) {
+    if (e instanceof RangeError) return [new GraphQLError('Query is too complex: nested too deeply', { extensions: { code: 'QUERY_TOO_COMPLEX' } })];
     return [new GraphQLError(e instanceof Error ? e.message : 'Syntax error', { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
   }
   const errors = validate(schema, document, RULES);
   if (errors.length > 0) {
-    return errors.map((e) => (e.extensions.code ? e : new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })));
+    return errors.map((e) => {
+      if (e.extensions.code) return e;
+      const code = e.message.startsWith('Maximum introspection depth exceeded') ? 'QUERY_TOO_COMPLEX' : 'GRAPHQL_VALIDATION_FAILED';
+      return new GraphQLError(e.message, { nodes: e.nodes, extensions: { code } });
+    });
+  }
+  if (getOperationAST(document, operationName ?? undefined) == null) {
+    const message = operationName ? `Unknown operation named "${operationName}"` : 'The document has several operations: give an operationName';
+    return [new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' } })];
   }
   return document;
 }
 
-/** Errors of an executed operation as the API shows them: a DomainError's code, anything else INTERNAL. */
+/**
+ * Errors of an executed operation as the API shows them: a DomainError's code, anything else INTERNAL.
+ * A result without data whose errors carry no code of their own is a request that never ran (its
+ * variables did not coerce): the client's mistake, BAD_USER_INPUT as on HTTP, not a fault to log.
+ */
 export function formatResult(result: ExecutionResult, logger: Logger): ExecutionResult {
   if (!result.errors || result.errors.length === 0) return result;
   const errors = result.errors.map((e) => {
     // Already ours (an earlier hook formatted it, or validation set the code): keep it as it is.
     if (e.originalError === undefined && typeof e.extensions?.code === 'string') return e;
+    const original = e.originalError;
+    if (result.data === undefined && (original === undefined || (original instanceof GraphQLError && original.extensions.code === undefined))) {
+      return new GraphQLError(e.message, { extensions: { code: 'BAD_USER_INPUT' } });
+    }
     const f = mapExecutionError(e, logger);
     return new GraphQLError(f.message, { path: f.path, extensions: f.extensions });
   });

@@ -125,7 +125,7 @@ export function attachWebSocketTransport(o: { server: Server; schema: GraphQLSch
           if (isDomainError(error) && error.code === 'STORE_UNAVAILABLE') return [codedError('STORE_UNAVAILABLE', error.message)];
           throw error;
         }
-        const document = prepareDocument(schema, payload.query);
+        const document = prepareDocument(schema, payload.query, payload.operationName);
         if (Array.isArray(document)) return document as GraphQLError[];
         return {
           schema,

@@ -6,12 +6,21 @@
  *
  * Defaults of every request (a case's `headers` override them; `null` removes one):
  * `POST /graphql`, `Content-Type: application/json`, `Accept: application/graphql-response+json`,
- * `Authorization: Bearer <an admin token>`. `$SESSION` in a body stands for a session that is online (`$SESSION_UPPER`: its id in upper case).
+ * `Authorization: Bearer <an admin token>`. `$SESSION` in a body stands for a session that is online (`$SESSION_UPPER`: its id in upper case);
+ * `Bearer $READER` in a header stands for a `sessions:read` token.
+ *
+ * Cases that are one GraphQL operation (a JSON body with `query`, default headers or only `$READER`)
+ * are also replayed over WebSocket (graphql-ws) and SSE (graphql-sse), where the same code is expected;
+ * `transports` narrows a case (a subscription is not served over plain HTTP).
  *
  * Under `Accept: application/graphql-response+json` a document that does not parse or validate is a
  * 400; under plain `application/json` GraphQL over HTTP asks for 200 with the same `errors` (see the
  * `legacy accept` cases). Limits (QUERY_TOO_COMPLEX) and HTTP-level refusals answer 4xx under both.
  */
+
+import { buildApiSchema } from '../../src/api/executable-schema.js';
+import { INPUT_RULES } from '../../src/api/input-gate.js';
+import { stringPositions } from './string-positions.js';
 
 export interface BadInputCase {
   name: string;
@@ -27,6 +36,8 @@ export interface BadInputCase {
     chunked?: boolean;
   };
   expect: { status: number; code: string };
+  /** Where the case applies (default: HTTP, and WebSocket and SSE when it is one GraphQL operation). */
+  transports?: readonly ('http' | 'ws' | 'sse')[];
 }
 
 const gql = (query: string, variables?: Record<string, unknown>): string => JSON.stringify({ query, variables });
@@ -34,6 +45,55 @@ const DISCONNECT = 'mutation ($id: String!) { disconnectBySessionId(onlineSessio
 const DISCONNECT_WITH = 'mutation ($in: DisconnectSessionInput!) { disconnectSession(input: $in) { outcome } }';
 const b64 = (text: string) => Buffer.from(text).toString('base64url');
 const MiB = 1024 * 1024;
+const BULK = 'mutation ($in: DisconnectSessionsInput!) { disconnectSessions(input: $in) { matched ended } }';
+const CREATE_TOKEN = 'mutation ($n: String!) { createToken(input: { name: $n, scopes: ["admin"] }) { secret } }';
+const CREATE_WEBHOOK = 'mutation ($in: CreateWebhookInput!) { createWebhook(input: $in) { secret } }';
+const webhook = (url: string, description?: string) => gql(CREATE_WEBHOOK, { in: { url, events: ['SESSION_CONNECTED'], description } });
+const READER = { authorization: 'Bearer $READER' };
+
+/** U+0000 in every string argument of the schema, each position on its own (generated: a new argument is covered at once). */
+const NUL_EVERYWHERE: BadInputCase[] = stringPositions(buildApiSchema()).map((p) => ({
+  name: `U+0000 in ${p.field}(${p.path})`,
+  request: { body: JSON.stringify(p.request('sess_\u0000abc')) },
+  expect: { status: 400, code: INPUT_RULES[p.ruleKey]?.code ?? 'BAD_USER_INPUT' },
+  transports: p.operation === 'subscription' ? ['ws', 'sse'] : undefined,
+}));
+
+/** The input gate's cases: characters, names, sizes, webhook URLs (each one over HTTP, WebSocket and SSE). */
+export const INPUT_GATE: readonly BadInputCase[] = [
+  ...NUL_EVERYWHERE,
+  { name: 'U+0000 in a document literal', request: { body: gql('{ onlineSession(id: "sess_\\u0000") { id } }') }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'U+0000 in a bulk filter from a read-only token', request: { headers: READER, body: gql(BULK, { in: { filter: { userName: 'a\u0000b' } } }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'U+0000 in a disconnect from a read-only token', request: { headers: READER, body: gql(DISCONNECT, { id: 'sess_\u0000' }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'U+0000 in a token id from a read-only token', request: { headers: READER, body: gql('mutation ($id: String!) { revokeToken(id: $id) { id } }', { id: 'tok_\u0000' }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'escape sequence in a user-name filter', request: { body: gql('query ($f: OnlineSessionFilter) { onlineSessions(filter: $f) { totalCount } }', { f: { userName: 'alice\u001b[2J' } }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'newline in a disconnect message', request: { body: gql(DISCONNECT_WITH, { in: { sessionId: '$SESSION', message: 'bye\nclient-kill 1' } }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'carriage return in a disconnect reason', request: { body: gql(DISCONNECT_WITH, { in: { sessionId: '$SESSION', reason: 'ok\rforged' } }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'DEL in an audit filter', request: { body: gql('query ($f: AuditEventFilter) { auditEvents(filter: $f) { totalCount } }', { f: { targetUserName: 'x\u007f' } }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'C1 control (U+009B) in a token name', request: { body: gql(CREATE_TOKEN, { n: 'ok\u009b31m' }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'lone surrogate in a user-name filter', request: { body: gql('query ($f: OnlineSessionFilter) { onlineSessions(filter: $f) { totalCount } }', { f: { userName: 'a\ud800b' } }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'line separator in a gateway filter', request: { body: gql('query ($f: OnlineSessionFilter) { onlineSessions(filter: $f) { totalCount } }', { f: { gatewayId: 'gw\u2028x' } }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'token name with a right-to-left override', request: { body: gql(CREATE_TOKEN, { n: 'backup\u202Etxt.exe' }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'token name with a bidi isolate', request: { body: gql(CREATE_TOKEN, { n: '\u2067admin\u2069' }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'token name with a right-to-left mark', request: { body: gql(CREATE_TOKEN, { n: 'ops\u200F' }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'webhook description with an Arabic letter mark', request: { body: webhook('https://example.com/hook', 'pager\u061Cduty') }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'webhook description of 501 characters', request: { body: webhook('https://example.com/hook', 'd'.repeat(501)) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'bulk filter of 100 000 characters', request: { body: gql(BULK, { in: { filter: { userName: 'u'.repeat(100_000) } } }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'bulk filter of 100 000 characters from a read-only token', request: { headers: READER, body: gql(BULK, { in: { filter: { userName: 'u'.repeat(100_000), gatewayId: 'g'.repeat(50_000) }, reason: 'r'.repeat(5000) } }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'session filter with a 10 000-character gateway id', request: { body: gql('query ($f: OnlineSessionFilter) { onlineSessions(filter: $f) { totalCount } }', { f: { gatewayId: 'g'.repeat(10_000) } }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'audit filter with a 100 000-character user name', request: { body: gql('query ($f: AuditEventFilter) { auditEvents(filter: $f) { totalCount } }', { f: { targetUserName: 'u'.repeat(100_000) } }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'event filter with a 100 000-character user name', request: { body: gql('subscription ($f: SessionEventFilter) { sessionEvents(filter: $f) { id } }', { f: { userName: 'u'.repeat(100_000) } }) }, expect: { status: 400, code: 'BAD_USER_INPUT' }, transports: ['ws', 'sse'] },
+  { name: '1 000 scopes', request: { body: gql('mutation ($in: CreateTokenInput!) { createToken(input: $in) { secret } }', { in: { name: 'many', scopes: Array.from({ length: 1000 }, () => 'admin') } }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'webhook URL with a newline in the host', request: { body: webhook('http://exa\nmple.com/hook') }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'webhook URL with a tab', request: { body: webhook('https://example.com/\thook') }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'webhook URL with U+0000', request: { body: webhook('https://example.com/\u0000') }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'webhook URL with a leading control character', request: { body: webhook('\u0001https://example.com/hook') }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'webhook URL javascript:', request: { body: webhook('javascript:alert(1)') }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'webhook URL file:', request: { body: webhook('file:///etc/passwd') }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'webhook URL ftp:', request: { body: webhook('ftp://example.com/hook') }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'webhook URL data:', request: { body: webhook('data:text/plain,hello') }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'webhook URL that grows past 2 000 characters once percent-encoded', request: { body: webhook(`https://example.com/${'é'.repeat(1500)}`) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+];
 
 export const BAD_INPUT: readonly BadInputCase[] = [
   // ── the HTTP request itself ──────────────────────────────────────────────────────────────────────
@@ -107,7 +167,7 @@ export const BAD_INPUT: readonly BadInputCase[] = [
   { name: 'fragment spreading itself', request: { body: gql('query { gateways { ...A } } fragment A on Gateway { ...A }') }, expect: { status: 400, code: 'GRAPHQL_VALIDATION_FAILED' } },
   { name: 'several operations, no operationName', request: { body: gql('query a { gateways { id } } mutation b { disconnectBySessionId(onlineSessionId: "$SESSION") }') }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
   { name: 'operationName that is not in the document', request: { body: JSON.stringify({ query: 'query a { gateways { id } }', operationName: 'b' }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
-  { name: 'subscription over HTTP', request: { body: gql('subscription { sessionEvents { id } }') }, expect: { status: 400, code: 'BAD_REQUEST' } },
+  { name: 'subscription over HTTP', request: { body: gql('subscription { sessionEvents { id } }') }, expect: { status: 400, code: 'BAD_REQUEST' }, transports: ['http'] },
   { name: 'a directive repeated 500 times', request: { body: gql(`{ gateways${' @skip(if: false)'.repeat(500)} { id } }`) }, expect: { status: 400, code: 'GRAPHQL_VALIDATION_FAILED' } },
 
   // ── arguments: page sizes and cursors ────────────────────────────────────────────────────────────
@@ -148,4 +208,6 @@ export const BAD_INPUT: readonly BadInputCase[] = [
   { name: 'token name of 10 000 characters', request: { body: gql('mutation ($n: String!) { createToken(input: { name: $n, scopes: ["admin"] }) { secret } }', { n: 'n'.repeat(10000) }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
   { name: 'token lifetime of 10^14 weeks', request: { body: gql('mutation { createToken(input: { name: "forever", scopes: ["admin"], expiresIn: "99999999999999w" }) { secret } }') }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
   { name: 'unknown scope', request: { body: gql('mutation { createToken(input: { name: "root", scopes: ["root"] }) { secret } }') }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+
+  ...INPUT_GATE,
 ];
