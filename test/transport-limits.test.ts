@@ -280,7 +280,7 @@ describe('bodies and HTTP hygiene', () => {
     }
   });
 
-  test('graphql-ws\'s own refusal (no such operation) carries BAD_REQUEST and is not logged as an error', async () => {
+  test('an operationName missing from the document: BAD_USER_INPUT as over HTTP (refused before graphql-ws\'s own refusal), not logged as an error', async () => {
     const r = await new Promise<unknown>((resolve) => {
       const ws = new WebSocket(`${h.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
       ws.on('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { token: h.admin } })));
@@ -293,7 +293,7 @@ describe('bodies and HTTP hygiene', () => {
         }
       });
     });
-    assert.deepEqual(r, [{ message: 'Unable to identify operation', extensions: { code: 'BAD_REQUEST' } }]);
+    assert.deepEqual(r, [{ message: 'Unknown operation named "B"', extensions: { code: 'BAD_USER_INPUT' } }]);
     assert.ok(!h.logs.some((l) => (JSON.parse(l) as { level: number }).level >= 50), 'nothing at error level');
   });
 
