@@ -35,6 +35,8 @@ export interface Config {
   disconnectTimeoutMs: number;
   /** On SIGTERM/SIGINT: how long requests in flight may take to finish before their connections are cut. */
   shutdownDrainMs: number;
+  /** Who may read `GET /metrics`: any valid token, anyone, or nobody. */
+  metrics: 'token' | 'open' | 'off';
   gatewayLivenessMs: number;
   bodyLimitBytes: number;
   /** Requests per second and burst per API token, per replica (`ratePerSecond` 0: off). */
@@ -79,6 +81,7 @@ const ENV = {
   SWITCHBOARD_LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info' },
   SWITCHBOARD_DISCONNECT_TIMEOUT_MS: { schema: int(100, 60_000), default: '5000' },
   SWITCHBOARD_SHUTDOWN_DRAIN_MS: { schema: int(0, 600_000), default: '15000' },
+  SWITCHBOARD_METRICS: { schema: z.enum(['token', 'open', 'off']), default: 'token' },
   SWITCHBOARD_GATEWAY_LIVENESS_MS: { schema: int(1000, 3_600_000), default: '15000' },
   SWITCHBOARD_BODY_LIMIT_BYTES: { schema: int(1024, 64 * 1024 * 1024), default: '1048576' },
   SWITCHBOARD_HEARTBEAT_MS: { schema: int(100, 600_000), default: '5000' },
@@ -190,6 +193,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: read(env, 'SWITCHBOARD_LOG_LEVEL'),
     disconnectTimeoutMs: read(env, 'SWITCHBOARD_DISCONNECT_TIMEOUT_MS'),
     shutdownDrainMs: read(env, 'SWITCHBOARD_SHUTDOWN_DRAIN_MS'),
+    metrics: read(env, 'SWITCHBOARD_METRICS'),
     gatewayLivenessMs: read(env, 'SWITCHBOARD_GATEWAY_LIVENESS_MS'),
     bodyLimitBytes: read(env, 'SWITCHBOARD_BODY_LIMIT_BYTES'),
     rateLimitPerToken: read(env, 'SWITCHBOARD_RATE_LIMIT_PER_TOKEN'),

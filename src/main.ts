@@ -129,7 +129,7 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
   webhooks.start();
 
   const api = createApiServer({
-    core, logger, bodyLimitBytes: config.bodyLimitBytes,
+    core, logger, bodyLimitBytes: config.bodyLimitBytes, metrics: config.metrics,
     rateLimitPerToken: config.rateLimitPerToken, rateLimitPerIp: config.rateLimitPerIp, caps: config.caps,
     readiness: createReadiness({ store, bus }),
   });

@@ -13,6 +13,7 @@ import type { ReadinessReport } from '../core/readiness.js';
 import type { Actor } from '../domain/actor.js';
 import { isDomainError } from '../domain/errors.js';
 import { createContext, responseMediaType } from './context.js';
+import { createMetrics, operationLabel, outcomeLabel, type Metrics } from './metrics.js';
 import { bearerOf } from './subscription-support.js';
 import { errorBody, errorResponse, INTERNAL_MESSAGE, type ApiErrorCode } from './errors.js';
 import { buildApiSchema } from './executable-schema.js';
@@ -40,6 +41,11 @@ export interface ApiServerOptions {
   caps?: Partial<ConnectionCaps>;
   /** The built operator console served at `/` (default: dist/ui, if built); null serves none. */
   uiDir?: string | null;
+  /**
+   * `GET /metrics`: `token` (default) serves it to any valid API token (give Prometheus a
+   * `sessions:read` one), `open` to anyone who reaches the port, `off` not at all.
+   */
+  metrics?: 'token' | 'open' | 'off';
   /** Answers `GET /readyz` (see core/readiness.ts). Without it the server has nothing to check and is ready. */
   readiness?: () => Promise<ReadinessReport>;
 }
@@ -98,7 +104,11 @@ function send(res: ServerResponse, [body, init]: HandlerResponse): number {
 }
 
 export function createApiServer(options: ApiServerOptions): ApiServer {
-  const { core, logger } = options;
+  const { logger } = options;
+  const metricsAccess = options.metrics ?? 'token';
+  const metrics: Metrics | null = metricsAccess === 'off' ? null : createMetrics({ readiness: options.readiness, core: () => core });
+  // Every transport calls the same core; with metrics on, its disconnects are timed by gateway and outcome.
+  const core: CoreApi = metrics ? metrics.instrument(options.core) : options.core;
   const bodyLimit = options.bodyLimitBytes ?? 1024 * 1024;
   const schema = buildApiSchema();
   const graphql = createGraphqlHandler({ schema, logger, jit: options.jit });
@@ -110,6 +120,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   const serveConsole = createStaticHandler(options.uiDir === undefined ? defaultUiDir() : options.uiDir);
 
   function rateLimited(res: ServerResponse, retryAfterSeconds: number): number {
+    metrics?.countRefusal('http', 'RATE_LIMITED');
     return send(res, errorResponse('RATE_LIMITED', `Too many requests; retry after ${retryAfterSeconds} s`, { 'retry-after': String(retryAfterSeconds) }));
   }
 
@@ -124,6 +135,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       actor = await core.authenticate(bearerOf(req.headers.authorization), { clientIp: req.socket.remoteAddress ?? null, userAgent });
     } catch (error) {
       if (isDomainError(error) && error.code === 'UNAUTHENTICATED') {
+        metrics?.countRefusal('http', 'UNAUTHENTICATED');
         return send(res, errorResponse('UNAUTHENTICATED', error.message, { 'www-authenticate': 'Bearer' }));
       }
       if (isDomainError(error) && error.code === 'STORE_UNAVAILABLE') return send(res, errorResponse('STORE_UNAVAILABLE', error.message, { 'retry-after': '1' }));
@@ -144,8 +156,22 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       if (/^\s*\[/.test(body)) return send(res, errorResponse('BAD_REQUEST', 'Batched requests (a JSON array) are not supported; send one operation per request'));
     }
     const context = createContext(core, actor, logger, responseMediaType(req.headers.accept));
+    const started = metrics ? performance.now() : 0;
     const response = await graphql({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body, raw: req, context });
+    metrics?.observeOperation('http', operationLabel(context.operation), outcomeLabel(response[0]), (performance.now() - started) / 1000);
     return send(res, response);
+  }
+
+  async function serveMetrics(req: IncomingMessage, res: ServerResponse, m: Metrics): Promise<number> {
+    if (metricsAccess === 'token') {
+      try {
+        await core.authenticate(bearerOf(req.headers.authorization), { clientIp: req.socket.remoteAddress ?? null, userAgent: req.headers['user-agent'] ?? null });
+      } catch (error) {
+        if (isDomainError(error) && error.code === 'UNAUTHENTICATED') return send(res, errorResponse('UNAUTHENTICATED', error.message, { 'www-authenticate': 'Bearer' }));
+        throw error;
+      }
+    }
+    return m.serve(req, res);
   }
 
   async function serveReadiness(res: ServerResponse): Promise<number> {
@@ -166,6 +192,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       return send(res, [HEALTH_BODY, { status: 200, statusText: 'OK', headers: { 'content-type': JSON_TYPE } }]);
     }
     if (path === '/readyz' && (req.method === 'GET' || req.method === 'HEAD')) return serveReadiness(res);
+    if (path === '/metrics' && metrics && req.method === 'GET') return serveMetrics(req, res, metrics);
     const notFound = () => send(res, errorResponse('NOT_FOUND', `No route for ${req.method ?? 'GET'} ${path}`));
     // The operator console: its files, and index.html for its routes (GET and HEAD only).
     if (req.method === 'GET' || req.method === 'HEAD') return serveConsole(req, res, path).then((status) => status ?? notFound());
