@@ -34,6 +34,11 @@ function documentedConfig(): string {
   return config.replace(/\{ user: ([\w-]+), password: "[^"]*"/g, (_m, user: string) => `{ user: ${user}, password: "${PASSWORD(user)}"`);
 }
 
+/** pino's JSON lines at error level (50) or above. */
+function errorLines(p: SwitchboardProcess): Array<Record<string, unknown>> {
+  return p.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => Number(l.level) >= 50);
+}
+
 interface Reply { status: number; text: string; json: { data?: Record<string, unknown> | null; errors?: unknown[] } }
 
 describe('per-agent NATS permissions, as documented', { skip: natsServerSkipReason() }, () => {
@@ -154,5 +159,24 @@ describe('per-agent NATS permissions, as documented', { skip: natsServerSkipReas
       .find((l) => l.msg === 'gateway report names another gateway than its subject; dropped');
     assert.ok(warn, replica.tail());
     assert.deepEqual([warn.level, warn.gatewayId, warn.claimedGatewayId], [40, 'fra-1', 'fra-2']);
+
+    // fra-2's agent is replaced by one speaking a wire version this replica does not: loud, not silent.
+    await links[1]!.stop();
+    for (const seq of [1, 2]) {
+      await agentBuses['fra-2']!.publish(subjects.gatewayReport('fra-2'), {
+        version: WIRE_VERSION + 1, type: 'heartbeat', gatewayId: 'fra-2', agentId: 'agt_next', seq, at: Date.now(),
+        gateway: { name: 'fra-2', region: 'x', protocol: 'openvpn', mode: 'observe' }, linkUp: true,
+      });
+    }
+    const degraded = async () => {
+      const r = await gql('{ gateways { id degradedReason rejectedReports } }');
+      return (r.json.data as { gateways: { id: string; degradedReason: string | null; rejectedReports: number }[] }).gateways.find((g) => g.id === 'fra-2')!;
+    };
+    const view = await waitFor(async () => {
+      const g = await degraded();
+      return g.rejectedReports === 2 ? g : null;
+    }, 10_000, 'fra-2 degraded');
+    assert.ok((view.degradedReason ?? '').includes(`different wire version (wire version ${WIRE_VERSION + 1}, this build speaks ${WIRE_VERSION})`), String(view.degradedReason));
+    assert.equal(errorLines(replica).filter((l) => /gateway degraded/.test(String(l.msg))).length, 1, 'one error line for the two refused reports');
   });
 });
