@@ -1,6 +1,8 @@
-/** Session event types a webhook can ask for (the bus's names, also in the payload's `type`). */
-export const WEBHOOK_EVENT_TYPES = ['session.connected', 'session.disconnected'] as const;
-export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+import { SESSION_EVENT_TYPES, type SessionEventType } from './event-types.js';
+
+/** Session event types a webhook can ask for (the one spelling of event-types.ts, also in the payload's `type`). */
+export const WEBHOOK_EVENT_TYPES = SESSION_EVENT_TYPES;
+export type WebhookEventType = SessionEventType;
 
 /**
  * An operator's HTTP endpoint that receives session events. `secret` signs every delivery; it is a

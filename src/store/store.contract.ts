@@ -11,6 +11,7 @@ import type { ContractContext } from './contract/fixtures.js';
 import { gatewayContract } from './contract/gateway-contract.js';
 import { onlineCountContract } from './contract/online-count-contract.js';
 import { readinessContract } from './contract/readiness-contract.js';
+import { outboxContract } from './contract/outbox-contract.js';
 import { sessionContract } from './contract/session-contract.js';
 import { sessionListContract } from './contract/session-list-contract.js';
 import { tokenContract } from './contract/token-contract.js';
@@ -70,5 +71,6 @@ export function runStoreContract(name: string, open: () => Promise<Store>, optio
     webhookContract(ctx);
     readinessContract(ctx);
     blockContract(ctx);
+    outboxContract(ctx);
   });
 }

@@ -8,6 +8,7 @@ import type { Gateway, GatewayCapabilities } from '../domain/gateway.js';
 import type { Block } from '../domain/block.js';
 import type { EndCause, Session, SessionReport } from '../domain/session.js';
 import type { DeliveryStatus, Webhook, WebhookAttempt, WebhookDelivery } from '../domain/webhook.js';
+import type { AnnouncedEventType } from '../domain/event-types.js';
 
 /** Keyset position for "newest first" lists: (time desc, id desc). Opaque to API clients. */
 export interface Keyset {
@@ -191,6 +192,40 @@ export interface BlockRepository {
   listActive(now: number, filter?: { gatewayId?: string; userName?: string }): Promise<Block[]>;
   /** Removes the user's block on that gateway; the block as it was if it was still in force at `now`, else null. */
   lift(gatewayId: string, userName: string, now: number): Promise<Block | null>;
+/** One announced fact in the event outbox. */
+export interface OutboxEvent {
+  /** Stable and unique (`evt_…`): subscribers and webhook receivers drop duplicates by it. */
+  id: string;
+  type: AnnouncedEventType;
+  /** When the fact happened (ms). */
+  at: number;
+  /** The event as JSON text, exactly as it is published. */
+  payload: string;
+  /** When the row was written (ms): retention is measured from here. */
+  createdAt: number;
+}
+
+/**
+ * The event outbox: an event is written in the transaction of the change it reports, and a relay
+ * publishes it afterwards (core/event-relay.ts). Rows are kept until pruned after a retention.
+ */
+export interface OutboxRepository {
+  /** Adds unpublished events; call it in the transaction of the change they report. */
+  append(events: OutboxEvent[]): Promise<void>;
+  /**
+   * Leases up to `limit` unpublished events until `leaseUntil`, in the order they were written: rows
+   * another relay holds (lease not yet expired) are skipped, and no two callers get the same row.
+   */
+  claim(now: number, leaseUntil: number, limit: number): Promise<OutboxEvent[]>;
+  /** Marks events published (their lease no longer matters); unknown ids are ignored. */
+  markPublished(ids: string[], at: number): Promise<void>;
+  /**
+   * Deletes up to `limit` rows: published ones written before `publishedBefore`, and unpublished ones
+   * written before `unpublishedBefore` (given up). Returns how many of each were deleted.
+   */
+  prune(args: { publishedBefore: number; unpublishedBefore: number; limit: number }): Promise<{ published: number; unpublished: number }>;
+  /** One event with when it was published (null: not yet), or null when absent (never written, or pruned). */
+  findById(id: string): Promise<(OutboxEvent & { publishedAt: number | null }) | null>;
 }
 
 /** The repositories, bound to one transaction or to the database. */
@@ -201,6 +236,7 @@ export interface StoreTx {
   audit: AuditRepository;
   webhooks: WebhookRepository;
   blocks: BlockRepository;
+  outbox: OutboxRepository;
 }
 
 /** What `Store.checkReady` found; `detail` is short, operator-facing text without credentials. */

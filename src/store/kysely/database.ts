@@ -133,6 +133,20 @@ export interface WebhookAttemptTable {
   duration_ms: number;
 }
 
+/** The event outbox (see the migration 202612060700-event-outbox). */
+export interface EventOutboxTable {
+  seq: Generated<number>;
+  id: string;
+  type: string;
+  at: number;
+  /** JSON text, published as it is. */
+  payload: string;
+  created_at: number;
+  /** A relay holds the row until then (a lease), so two relays rarely publish it twice. */
+  claimed_until: number | null;
+  published_at: number | null;
+}
+
 /**
  * Online sessions per gateway, kept by triggers on `sessions`; a gateway's count is the sum of its
  * shards (up to 16 on PostgreSQL, so concurrent writers need not wait for each other; shard 0
@@ -154,6 +168,7 @@ export interface Database {
   webhook_deliveries: WebhookDeliveryTable;
   webhook_attempts: WebhookAttemptTable;
   blocks: BlockTable;
+  event_outbox: EventOutboxTable;
 }
 
 /** Which database a store talks to; the few places where SQL differs branch on this. */

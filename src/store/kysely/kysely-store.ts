@@ -13,6 +13,7 @@ import { KyselyGatewayRepository } from './gateway-repository.js';
 import { CachedGatewayRepository, CachedSessionRepository, CachedTokenRepository, CachedWebhookRepository, ReadCache } from './read-cache.js';
 import { grantRuntimeRole } from './runtime-grants.js';
 import { migrateSchema } from './schema-migrator.js';
+import { KyselyOutboxRepository } from './outbox-repository.js';
 import { KyselySessionRepository } from './session-repository.js';
 import { StoreSetupError } from './store-setup-error.js';
 import type { StoreLogger } from './store-logger.js';
@@ -93,6 +94,7 @@ function repositories(db: Kysely<Database>, dialect: DialectName, cache: ReadCac
     audit: new KyselyAuditRepository(db),
     webhooks: cache ? new CachedWebhookRepository(db, cache) : new KyselyWebhookRepository(db, dialect),
     blocks: new KyselyBlockRepository(db),
+    outbox: new KyselyOutboxRepository(db, dialect),
   };
 }
 
@@ -104,6 +106,7 @@ export class KyselyStore implements Store {
   readonly audit: StoreTx['audit'];
   readonly webhooks: StoreTx['webhooks'];
   readonly blocks: StoreTx['blocks'];
+  readonly outbox: StoreTx['outbox'];
   #closed = false;
   readonly #readiness: StoreReadinessCheck;
 
@@ -116,7 +119,7 @@ export class KyselyStore implements Store {
     readonly dialect: DialectName,
     private readonly cache: ReadCache | null = null,
   ) {
-    ({ sessions: this.sessions, gateways: this.gateways, tokens: this.tokens, audit: this.audit, webhooks: this.webhooks, blocks: this.blocks } = repositories(db, dialect, cache));
+    ({ sessions: this.sessions, gateways: this.gateways, tokens: this.tokens, audit: this.audit, webhooks: this.webhooks, blocks: this.blocks, outbox: this.outbox } = repositories(db, dialect, cache));
     this.#readiness = new StoreReadinessCheck(db, dialect);
   }
 

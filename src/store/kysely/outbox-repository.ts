@@ -1,0 +1,90 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { AnnouncedEventType } from '../../domain/event-types.js';
+import type { OutboxEvent, OutboxRepository } from '../store.js';
+import type { Database, DialectName, EventOutboxTable } from './database.js';
+
+/** Ids per statement: far below SQLite's and PostgreSQL's bound-parameter limits. */
+const IDS_PER_STATEMENT = 1000;
+
+/** The event outbox over one Kysely instance or transaction. */
+export class KyselyOutboxRepository implements OutboxRepository {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: DialectName,
+  ) {}
+
+  async append(events: OutboxEvent[]): Promise<void> {
+    for (let i = 0; i < events.length; i += IDS_PER_STATEMENT) {
+      await this.db
+        .insertInto('event_outbox')
+        .values(events.slice(i, i + IDS_PER_STATEMENT).map((e) => ({
+          id: e.id, type: e.type, at: e.at, payload: e.payload, created_at: e.createdAt, claimed_until: null, published_at: null,
+        })))
+        .execute();
+    }
+  }
+
+  /**
+   * One UPDATE … WHERE seq IN (unpublished, unleased rows) RETURNING, as the webhook outbox's
+   * `claimDue`: on PostgreSQL the inner SELECT locks its rows `FOR UPDATE SKIP LOCKED`, so concurrent
+   * relays split the rows; SQLite has one writer, so the statement alone is atomic. An idle poll
+   * matches no row and writes nothing.
+   */
+  async claim(now: number, leaseUntil: number, limit: number): Promise<OutboxEvent[]> {
+    const rows = await this.db
+      .updateTable('event_outbox')
+      .set({ claimed_until: leaseUntil })
+      .where('seq', 'in', (eb) =>
+        eb
+          .selectFrom('event_outbox')
+          .select('seq')
+          .where('published_at', 'is', null)
+          .where((w) => w.or([w('claimed_until', 'is', null), w('claimed_until', '<', now)]))
+          .orderBy('seq')
+          .limit(limit)
+          .$if(this.dialect === 'postgres', (qb) => qb.forUpdate().skipLocked()),
+      )
+      .where('published_at', 'is', null)
+      .where((w) => w.or([w('claimed_until', 'is', null), w('claimed_until', '<', now)]))
+      .returningAll()
+      .execute();
+    // RETURNING has no order of its own.
+    return rows.sort((a, b) => a.seq - b.seq).map(toEvent);
+  }
+
+  async markPublished(ids: string[], at: number): Promise<void> {
+    for (let i = 0; i < ids.length; i += IDS_PER_STATEMENT) {
+      await this.db
+        .updateTable('event_outbox')
+        .set({ published_at: at, claimed_until: null })
+        .where('id', 'in', ids.slice(i, i + IDS_PER_STATEMENT))
+        .where('published_at', 'is', null)
+        .execute();
+    }
+  }
+
+  async prune(args: { publishedBefore: number; unpublishedBefore: number; limit: number }): Promise<{ published: number; unpublished: number }> {
+    const published = await this.db
+      .deleteFrom('event_outbox')
+      .where('seq', 'in', (eb) =>
+        eb.selectFrom('event_outbox').select('seq').where('created_at', '<', args.publishedBefore).where('published_at', 'is not', null).orderBy('created_at').limit(args.limit),
+      )
+      .executeTakeFirst();
+    const unpublished = await this.db
+      .deleteFrom('event_outbox')
+      .where('seq', 'in', (eb) =>
+        eb.selectFrom('event_outbox').select('seq').where('created_at', '<', args.unpublishedBefore).where('published_at', 'is', null).orderBy('created_at').limit(args.limit),
+      )
+      .executeTakeFirst();
+    return { published: Number(published.numDeletedRows), unpublished: Number(unpublished.numDeletedRows) };
+  }
+
+  async findById(id: string): Promise<(OutboxEvent & { publishedAt: number | null }) | null> {
+    const row = await this.db.selectFrom('event_outbox').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? { ...toEvent(row), publishedAt: row.published_at } : null;
+  }
+}
+
+function toEvent(r: Selectable<EventOutboxTable>): OutboxEvent {
+  return { id: r.id, type: r.type as AnnouncedEventType, at: r.at, payload: r.payload, createdAt: r.created_at };
+}
