@@ -229,4 +229,23 @@ export function runBusContract(name: string, open: () => Promise<Bus>, options: 
       await bus.close();
     }
   });
+
+  test(`${name}: connected until closed; flush resolves while connected and rejects after close; close is announced`, async () => {
+    const bus = await open();
+    const changes: boolean[] = [];
+    bus.onConnectedChange((up) => void changes.push(up));
+    assert.equal(bus.connected, true);
+    const s = unique();
+    const got: unknown[] = [];
+    bus.subscribe(`${s}.f`, (d) => void got.push(d));
+    await tick();
+    await bus.publish(`${s}.f`, 1);
+    await bus.flush(2000);
+    await until(() => got.length === 1);
+    await bus.close();
+    assert.equal(bus.connected, false);
+    await until(() => changes.length > 0);
+    assert.deepEqual(changes, [false]);
+    await assert.rejects(bus.flush(500));
+  });
 }

@@ -36,6 +36,14 @@ export interface Bus {
   request(subject: string, data: unknown, options: RequestOptions): Promise<unknown>;
   /** Serves requests on `subject`; the handler's return value (or thrown error's message) is the reply. */
   serve(subject: string, handler: (data: unknown) => Promise<unknown>, options?: SubscribeOptions): Unsubscribe;
+  /** Calls `listener` whenever `connected` changes (NATS: a disconnect, a reconnect, the final close). */
+  onConnectedChange(listener: (connected: boolean) => void): Unsubscribe;
+  /**
+   * Resolves once everything published so far has reached the bus (NATS: the server answered a ping
+   * sent after it); rejects when the bus is not connected or does not answer within `timeoutMs`.
+   * What follows a resolved flush cannot be lost in this process's buffers.
+   */
+  flush(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -59,9 +67,9 @@ export const subjects = {
   gatewayDisconnect: (gatewayId: string) => `gateway.${gatewayId}.disconnect`,
   /** Control plane → every agent: a replica started (or met a gateway it does not know); send a snapshot. */
   replicaHello: 'replica.hello',
-  /** Session events (`session.connected`, `session.disconnected`), after commit. */
+  /** Session events (`session.connected`, `session.disconnected`), published from the event outbox. */
   sessionEvents: 'events.session',
-  /** Token revoked: every replica drops what it cached. */
+  /** Token revoked (from the event outbox): every replica drops what it cached and ends its streams. */
   tokenRevoked: 'events.token.revoked',
 } as const;
 

@@ -16,6 +16,17 @@ export class MemoryBus implements Bus {
   private servers = new Set<Srv>();
   private rr = new Map<string, number>();
   private closed = false;
+  private readonly watchers = new Set<(connected: boolean) => void>();
+
+  onConnectedChange(listener: (connected: boolean) => void): Unsubscribe {
+    this.watchers.add(listener);
+    return () => this.watchers.delete(listener);
+  }
+
+  /** Delivery is in-process: published means delivered to every subscriber's queue. */
+  async flush(): Promise<void> {
+    if (this.closed) throw new Error('the bus is closed');
+  }
 
   /** In-process: up until closed. */
   get connected(): boolean {
@@ -66,9 +77,12 @@ export class MemoryBus implements Bus {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
     this.subs.clear();
     this.servers.clear();
+    for (const w of [...this.watchers]) w(false);
+    this.watchers.clear();
   }
 
   /** All plain subscribers that match, plus one member (round robin) of each matching queue group. */

@@ -235,6 +235,8 @@ describe('nats bus authentication and reconnects', { skip: natsServerSkipReason(
     try {
       const statuses: NatsBusStatus['type'][] = [];
       b.onStatus((st) => void statuses.push(st.type));
+      const changes: boolean[] = [];
+      b.onConnectedChange((up) => void changes.push(up));
       const s = unique();
       const got: unknown[] = [];
       b.subscribe(`${s}.after`, (d) => void got.push(d));
@@ -244,10 +246,14 @@ describe('nats bus authentication and reconnects', { skip: natsServerSkipReason(
       await first.stop();
       await until(() => statuses.includes('disconnected'));
       assert.equal(b.connected, false);
+      assert.deepEqual(changes, [false]);
+      await assert.rejects(b.flush(500), /not connected/, 'nothing published now can be confirmed');
 
       const second = await server([], first.port);
       await until(() => statuses.includes('reconnected'), 15_000);
       assert.equal(b.connected, true);
+      assert.deepEqual(changes, [false, true]);
+      await b.flush(2000);
 
       const other = await connectNatsBus({ url: second.url });
       try {

@@ -43,6 +43,12 @@ export interface NatsBusOptions {
    * inboxes are `_INBOX_<prefix>.…`. Default `switchboard`. One NATS can carry several deployments.
    */
   prefix?: string;
+  /**
+   * A ping to the server this often; two unanswered count as a lost connection. Default 10000, so a
+   * replica cut off without a reset (a silent partition) notices within about 30 s, not the
+   * client's default of minutes, and ends its live subscriptions with BUS_UNAVAILABLE.
+   */
+  pingIntervalMs?: number;
 }
 
 /**
@@ -63,6 +69,8 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<NatsBus> 
     // "Forever" includes credentials refused for a while (a server restarting with a new config):
     // a bus that gave up would fail silently, one that keeps trying logs and recovers.
     ignoreAuthErrorAbort: true,
+    pingInterval: options.pingIntervalMs ?? 10_000,
+    maxPingOut: 2,
   };
   if (target.user !== undefined) config.user = target.user;
   if (target.pass !== undefined) config.pass = target.pass;
@@ -117,6 +125,29 @@ export class NatsBus implements Bus {
   /** True while the connection is up (false between a disconnect and the reconnect, and after close). */
   get connected(): boolean {
     return this.up && !this.nc.isClosed();
+  }
+
+  onConnectedChange(listener: (connected: boolean) => void): Unsubscribe {
+    let last = this.connected;
+    return this.onStatus(() => {
+      const now = this.connected;
+      if (now === last) return;
+      last = now;
+      listener(now);
+    });
+  }
+
+  async flush(timeoutMs: number): Promise<void> {
+    if (!this.connected) throw new Error('the nats bus is not connected');
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.nc.flush(),
+        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`the nats server did not answer within ${timeoutMs} ms`)), timeoutMs))),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Calls `listener` on every disconnect, reconnect, server error and the final close. */
