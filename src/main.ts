@@ -21,6 +21,7 @@ import { HeapRelease } from './heap-release.js';
 import { Switchboard } from './core/switchboard.js';
 import { WebhookDispatcher } from './core/webhook-dispatcher.js';
 import { createReadiness } from './core/readiness.js';
+import { EventRelay } from './core/event-relay.js';
 import type { Logger } from './core/logger.js';
 import { createApiServer } from './api/http-server.js';
 
@@ -75,6 +76,7 @@ export interface RunningSwitchboard {
   bus: Bus;
   sync: SessionSync;
   agents: AgentLink;
+  relay: EventRelay;
   close(): Promise<void>;
 }
 
@@ -118,6 +120,9 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
     options.onBootstrapToken?.(secret);
   }
 
+  // One relay per process: it publishes the event outbox (whichever replica wrote it) to the bus.
+  const relay = new EventRelay({ store, bus, logger: logger.child({ part: 'events' }), onStoreHealth: (h) => core.eventStoreHealth(h) });
+  relay.start();
   const sync = new SessionSync({ store, bus, logger, intake });
   sync.start();
   const inProcessAgents = bus.kind === 'memory';
@@ -146,7 +151,7 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
 
   let closed = false;
   return {
-    url, core, store, bus, sync, agents,
+    url, core, store, bus, sync, agents, relay,
     async close() {
       if (closed) return;
       closed = true;
@@ -157,6 +162,12 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
       await agents.stop();
       sync.stop();
       await sync.idle();
+      // What this process committed last is published now, if the bus lets it; else by another replica.
+      await relay.stop();
+      const drained = relay.drain().catch((e: unknown) => logger.warn({ err: e }, 'events left for another replica to publish'));
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([drained, new Promise((resolve) => (timer = setTimeout(resolve, 3000)))]);
+      clearTimeout(timer);
       await bus.close();
       await store.close();
     },

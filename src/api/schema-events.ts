@@ -5,14 +5,24 @@
 export const eventTypeDefs = /* GraphQL */ `
 type Subscription {
   """
-  Session events as they happen, from the moment of subscribing (no replay). Needs \`sessions:read\`.
-  Over WebSocket (\`graphql-transport-ws\` on /graphql) or Server-Sent Events (POST /graphql/stream).
+  Session events as they happen, from the moment of subscribing (no replay), each once per stream.
+  Needs \`sessions:read\`. Over WebSocket (\`graphql-transport-ws\` on /graphql) or Server-Sent
+  Events (POST /graphql/stream). When this replica loses its message bus or its database, the stream
+  ends with an error whose \`extensions.code\` is \`BUS_UNAVAILABLE\` or \`STORE_UNAVAILABLE\`, and new
+  subscriptions are refused the same way until it recovers: subscribe again (to another replica).
   """
   sessionEvents(filter: SessionEventFilter): SessionEvent!
 }
 
+"""
+The type of a session event. Elsewhere (webhook payloads and headers, the bus, the store) the same
+names are written \`session.connected\` and \`session.disconnected\`: GraphQL enum values cannot hold
+a dot, so here they are upper case with \`_\` for \`.\`.
+"""
 enum SessionEventType {
+  "\`session.connected\`: a session came online."
   SESSION_CONNECTED
+  "\`session.disconnected\`: a session ended (see \`cause\`)."
   SESSION_DISCONNECTED
 }
 

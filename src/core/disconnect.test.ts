@@ -60,7 +60,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       assert.equal(audit.rows[0]!.id, result.auditEventId);
       assert.equal(audit.rows[0]!.outcome, 'SUCCESS');
       assert.equal(audit.rows[0]!.reason, 'incident 42');
-      await new Promise((r) => setTimeout(r, 10));
+      await h.settle(); // the relay publishes the event from the outbox
       off();
       const disc = events.filter((e) => (e as { type: string }).type === 'session.disconnected');
       assert.equal(disc.length, 1, 'exactly one disconnected event (the echo publishes none)');

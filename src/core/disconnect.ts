@@ -8,10 +8,10 @@ import type { Store } from '../store/store.js';
 import type { DisconnectOptions, DisconnectResult } from './api-types.js';
 import { auditEvent } from './audit.js';
 import { disconnectReplySchema, readWire, versioned, type DisconnectReply, type DisconnectRequest } from './reports.js';
-import { publishSessionEvent, sessionEvent } from './session-events.js';
+import { appendSessionEvents } from './event-outbox.js';
+import { sessionEvent } from './session-events.js';
 import type { Logger } from './logger.js';
 import { TransactionBatcher } from './transaction-batcher.js';
-import { enqueueWebhookDeliveries } from './webhook-outbox.js';
 
 export interface DisconnectDeps {
   store: Store;
@@ -42,8 +42,8 @@ export function checkDisconnectText(reason: string | null | undefined, message: 
 
 /**
  * Ends exactly one session: scope check, lookup, a request to the session's gateway with a deadline,
- * then ONE transaction that ends the session and appends the audit event (shared with concurrent
- * disconnects: see TransactionBatcher); the event is published after commit. Every attempt is audited, whatever its outcome.
+ * then ONE transaction that ends the session and appends the audit event and the session event (shared
+ * with concurrent disconnects: see TransactionBatcher); the relay publishes the event from the outbox. Every attempt is audited, whatever its outcome.
  */
 export class DisconnectUseCase {
   /** Disconnects in flight in this process, by session id: a second caller waits, then re-checks. */
@@ -130,16 +130,14 @@ export class DisconnectUseCase {
     const target = { targetSessionId: session.id, targetUserName: session.userName, targetGatewayId: session.gatewayId };
     if (reply.outcome === 'NOT_FOUND') {
       // The daemon no longer knows it: it is gone. Record that, and answer as the seed says.
-      const ended = await this.writes.run(async (tx) => {
+      await this.writes.run(async (tx) => {
         const row = await tx.sessions.markEnded(session.id, { endedAt: at, cause: 'CLIENT_DISCONNECT' });
         await tx.audit.append(auditEvent(actor, 'session.disconnect', 'NOT_FOUND', {
           at, ...target, reason: o.reason, errorCode: 'SESSION_NOT_FOUND', durationMs: elapsed(o.started), metadata: o.metadata,
         }));
         const event = row ? sessionEvent('session.disconnected', row) : null;
-        if (event) await enqueueWebhookDeliveries(tx, [event], at);
-        return event;
+        if (event) await appendSessionEvents(tx, [event], at);
       });
-      if (ended) await publishSessionEvent(bus, ended, (e) => logger.error({ err: e }, 'publish failed'));
       throw new DomainError('SESSION_NOT_FOUND', MESSAGES.sessionNotFound);
     }
     const audit = auditEvent(actor, 'session.disconnect', 'SUCCESS', {
@@ -155,11 +153,10 @@ export class DisconnectUseCase {
       // Not ended by this call (another replica's disconnect of the same session won): the row as it is.
       const final = ended ?? (await tx.sessions.findById(session.id)) ?? session;
       const e = sessionEvent('session.disconnected', final, { actor: { tokenId: actor.tokenId, name: actor.name }, reason: o.reason, message: o.message });
-      // The webhook outbox: written with the change, so a delivery exists exactly when the change does.
-      await enqueueWebhookDeliveries(tx, [e], at);
+      // The event and webhook outboxes: written with the change, so they exist exactly when the change does.
+      await appendSessionEvents(tx, [e], at);
       return e;
     });
-    await publishSessionEvent(bus, event, (e) => logger.error({ err: e }, 'publish failed'));
     return { session: event.session, outcome: 'DISCONNECTED', auditEventId: audit.id };
   }
 }

@@ -49,3 +49,56 @@ test('a token revoked anywhere ends its streams, and only its streams', async ()
   assert.equal(hub.size, 0);
   await bus.close();
 });
+
+test('an event published twice (two relays) reaches each stream once', async () => {
+  const bus = new MemoryBus();
+  const hub = new SessionEventHub({ bus, logger: silentLogger });
+  const a = hub.stream({});
+  const b = hub.stream({ userName: 'dan' });
+  const event = sessionEvent('session.connected', makeSession('gw-1', { userName: 'dan' }));
+  await bus.publish(subjects.sessionEvents, event);
+  await bus.publish(subjects.sessionEvents, event);
+  await publish(bus, 'session.connected', 'gw-1', 'dan');
+  await settle();
+  for (const s of [a, b]) {
+    assert.equal((await s.next()).value?.id, event.id);
+    assert.notEqual((await s.next()).value?.id, event.id, 'the copy was dropped; the next event is another one');
+  }
+  await a.return!();
+  await b.return!();
+  await bus.close();
+});
+
+test('a lost store ends every stream with STORE_UNAVAILABLE after what was queued, and refuses new ones until it is back', async () => {
+  const bus = new MemoryBus();
+  const hub = new SessionEventHub({ bus, logger: silentLogger });
+  const queued = hub.stream({});
+  const waiting = hub.stream({ userName: 'nobody' });
+  const pending = waiting.next();
+  await publish(bus, 'session.connected', 'gw-1', 'erin');
+  await settle();
+  hub.setStoreHealth({ ok: false, detail: 'connection refused' });
+  await assert.rejects(pending, (e: { code?: string }) => e.code === 'STORE_UNAVAILABLE');
+  assert.equal((await queued.next()).value?.session.userName, 'erin', 'events already queued are given first');
+  await assert.rejects(queued.next(), (e: { code?: string }) => e.code === 'STORE_UNAVAILABLE');
+  assert.deepEqual(await queued.next(), { value: undefined, done: true }, 'then the stream is over');
+  assert.throws(() => hub.stream({}), (e: { code?: string }) => e.code === 'STORE_UNAVAILABLE');
+  assert.equal(hub.size, 0);
+  hub.setStoreHealth({ ok: true });
+  const again = hub.stream({});
+  await publish(bus, 'session.connected', 'gw-1', 'fay');
+  await settle();
+  assert.equal((await again.next()).value?.session.userName, 'fay');
+  await again.return!();
+  await bus.close();
+});
+
+test('a lost bus ends every stream with BUS_UNAVAILABLE and refuses new ones', async () => {
+  const bus = new MemoryBus();
+  const hub = new SessionEventHub({ bus, logger: silentLogger });
+  const s = hub.stream({});
+  const pending = s.next();
+  await bus.close(); // the in-process bus's only way to be lost; NATS: test/partitioned-replica.test.ts
+  await assert.rejects(pending, (e: { code?: string }) => e.code === 'BUS_UNAVAILABLE');
+  assert.throws(() => hub.stream({}), (e: { code?: string; message?: string }) => e.code === 'BUS_UNAVAILABLE' && /message bus/.test(e.message ?? ''));
+});

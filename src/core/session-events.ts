@@ -1,11 +1,15 @@
+import type { SessionEventType } from '../domain/event-types.js';
 import type { EndCause, Session } from '../domain/session.js';
 import { randomId } from '../domain/ids.js';
-import { subjects, type Bus } from '../bus/bus.js';
 
-/** A change of one session, published on the bus after the change committed. */
+/**
+ * A change of one session. Written to the event outbox in the transaction of the change
+ * (`appendSessionEvents`, event-outbox.ts) and published from there by the relay, under its id.
+ */
 export interface SessionEvent {
+  /** `evt_…`, fixed when the event is made: the same in the outbox, on the bus, in every stream and webhook delivery. */
   id: string;
-  type: 'session.connected' | 'session.disconnected';
+  type: SessionEventType;
   at: number;
   session: Session;
   cause: EndCause | null;
@@ -25,13 +29,4 @@ export function sessionEvent(type: SessionEvent['type'], session: Session, extra
     reason: extra.reason ?? null,
     message: extra.message ?? null,
   };
-}
-
-/** Publishing never fails the caller: the change is committed already; a lost event heals by snapshot. */
-export async function publishSessionEvent(bus: Bus, event: SessionEvent, onError: (e: unknown) => void): Promise<void> {
-  try {
-    await bus.publish(subjects.sessionEvents, event);
-  } catch (e) {
-    onError(e);
-  }
 }

@@ -21,6 +21,7 @@ import { silentLogger } from './logger.js';
 import type { GatewayReport } from './reports.js';
 import type { SessionEvent } from './session-events.js';
 import { SessionSync } from './sync.js';
+import { EventRelay } from './event-relay.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sb-snapshot-parts-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -40,6 +41,7 @@ describe('a snapshot larger than a NATS message (agent and control plane over th
   let planeBus: Bus;
   let store: Store;
   let sync: SessionSync;
+  let relay: EventRelay;
   let link: AgentLink;
   const gw = new FakeAdapter({ id: `gw-parts-${randomId(6)}` });
   const events: SessionEvent[] = [];
@@ -50,6 +52,8 @@ describe('a snapshot larger than a NATS message (agent and control plane over th
     store = await openStore(`sqlite:${join(dir, 'parts.db')}`);
     sync = new SessionSync({ store, bus: planeBus, logger: silentLogger });
     sync.start();
+    relay = new EventRelay({ store, bus: planeBus, logger: silentLogger });
+    relay.start();
     planeBus.subscribe(subjects.sessionEvents, (e) => {
       if ((e as SessionEvent).session.gatewayId === gw.config.id) events.push(e as SessionEvent);
     });
@@ -59,6 +63,7 @@ describe('a snapshot larger than a NATS message (agent and control plane over th
   });
   after(async () => {
     await link?.stop();
+    await relay?.stop();
     sync?.stop();
     await agentBus?.close();
     await planeBus?.close();

@@ -6,13 +6,15 @@ import { hasScope, type Scope } from '../domain/scopes.js';
 import { refusalText, refusedCharacter } from '../domain/text.js';
 import type { Session } from '../domain/session.js';
 import type { ApiToken } from '../domain/token.js';
-import { subjects, type Bus } from '../bus/bus.js';
+import type { Bus } from '../bus/bus.js';
 import type { AuditFilter, Keyset, Page, SessionFilter, Store } from '../store/store.js';
 import type { BulkDisconnectInput, BulkDisconnectResult, Connection, CoreApi, DisconnectOptions, DisconnectResult, GatewayStatus, GatewayView, RequestMeta, ViewerInfo } from './api-types.js';
 import { auditEvent } from './audit.js';
 import { bulkDisconnect } from './bulk-disconnect.js';
 import { decodeCursor, encodeCursor, pageSize } from './cursor.js';
 import { DisconnectUseCase } from './disconnect.js';
+import { appendTokenRevoked } from './event-outbox.js';
+import type { StoreHealth } from './event-relay.js';
 import type { Logger } from './logger.js';
 import type { WireStatus } from './report-intake.js';
 import { SessionEventHub, type SessionEventFilter } from './session-event-stream.js';
@@ -88,6 +90,11 @@ export class Switchboard implements CoreApi {
 
   disconnectSessions(actor: Actor, input: BulkDisconnectInput): Promise<BulkDisconnectResult> {
     return bulkDisconnect({ store: this.o.store, disconnect: this.disconnectUseCase, now: this.now }, actor, input);
+  }
+
+  /** What the event relay learns of the store: while it is unavailable, live event streams end (see SessionEventHub). */
+  eventStoreHealth(health: StoreHealth): void {
+    this.hub.setStoreHealth(health);
   }
 
   sessionEvents(actor: Actor, filter: SessionEventFilter): AsyncIterableIterator<SessionEvent> {
@@ -179,11 +186,11 @@ export class Switchboard implements CoreApi {
       const done = await tx.tokens.revoke(id, now);
       if (!done) return null;
       await tx.audit.append(auditEvent(actor, 'token.revoke', 'SUCCESS', { at: now, metadata: { tokenId: id } }));
+      // Announced from the outbox: every replica ends the token's live subscriptions (requests are refused by the store).
+      await appendTokenRevoked(tx, id, now);
       return tx.tokens.findById(id);
     });
     if (!token) throw new DomainError('TOKEN_NOT_FOUND', 'Token not found or already revoked');
-    // After commit: every replica ends the token's live subscriptions (requests are refused by the store).
-    await this.o.bus.publish(subjects.tokenRevoked, { tokenId: id }).catch((e: unknown) => this.o.logger.warn({ err: e, tokenId: id }, 'could not announce a revoked token'));
     return token;
   }
 

@@ -18,6 +18,7 @@ import type { Store } from '../store/store.js';
 import { silentLogger } from './logger.js';
 import type { GatewayReport } from './reports.js';
 import type { SessionEvent } from './session-events.js';
+import { EventRelay } from './event-relay.js';
 import { SessionSync } from './sync.js';
 
 const gateway = { name: 'Chunks', region: 'test', protocol: 'openvpn' as const, mode: 'observe' as const };
@@ -41,14 +42,29 @@ function connected(gatewayId: string, at: number, s: SessionReport): GatewayRepo
 
 const refs = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}:${i}`);
 
-/** Session events of one gateway, by type and ref. */
-function recorder(bus: MemoryBus, gatewayId: string) {
+/** Session events of one gateway, by type and ref, as the relay publishes them from `store`'s outbox. */
+function recorder(bus: MemoryBus, store: Store, gatewayId: string) {
   const events: SessionEvent[] = [];
   bus.subscribe(subjects.sessionEvents, (e) => {
     if ((e as SessionEvent).session.gatewayId === gatewayId) events.push(e as SessionEvent);
   });
-  const of = (type: SessionEvent['type']) => events.filter((e) => e.type === type).map((e) => e.session.ref);
-  return { events, connected: () => of('session.connected'), disconnected: () => of('session.disconnected') };
+  const relay = new EventRelay({ store, bus, logger: silentLogger });
+  const published = async () => {
+    await relay.drain();
+    await new Promise((r) => setImmediate(r));
+  };
+  const of = async (type: SessionEvent['type']) => {
+    await published();
+    return events.filter((e) => e.type === type).map((e) => e.session.ref);
+  };
+  return {
+    events, published, connected: () => of('session.connected'), disconnected: () => of('session.disconnected'),
+    /** Forgets what was published so far (after publishing what is committed). */
+    clear: async () => {
+      await published();
+      events.length = 0;
+    },
+  };
 }
 
 const sorted = (xs: string[]) => [...xs].sort();
@@ -69,22 +85,22 @@ describe('session sync: a snapshot larger than one chunk (SQLite)', () => {
   test('creates every new session once, keeps the known ones, ends exactly the stale ones; each announced once', async () => {
     const gw = 'gw-chunks';
     const sync = new SessionSync({ store, bus, logger: silentLogger });
-    const rec = recorder(bus, gw);
+    const rec = recorder(bus, store, gw);
     // Before: 1,500 sessions online (more than a chunk of stale ones), one more ended.
     const kept = refs('kept', 1_000);
     const stale = refs('stale', 1_500);
     await sync.enqueue(snapshot(gw, T + 1_000, [...kept, ...stale, 'gone'].map((ref) => session(ref))));
     await sync.enqueue({ type: 'disconnected', gatewayId: gw, agentId: 'agt_test', seq: ++seq, at: T + 1_500, ref: 'gone', cause: 'CLIENT_DISCONNECT' });
-    assert.equal(rec.connected().length, 2_501);
-    rec.events.length = 0;
+    assert.equal((await rec.connected()).length, 2_501);
+    await rec.clear();
 
     const added = refs('new', 2_500);
     // Known sessions spread over the chunks, between new ones; the ended ref must not come back.
     const reports = [...added.slice(0, 1_200), ...kept, 'gone', ...added.slice(1_200)];
     await sync.enqueue(snapshot(gw, T + 2_000, reports.map((ref) => session(ref, ref.startsWith('kept') ? 7 : 0))));
 
-    assert.deepEqual(sorted(rec.connected()), sorted(added), 'one session.connected per new session');
-    assert.deepEqual(sorted(rec.disconnected()), sorted(stale), 'one session.disconnected per stale session');
+    assert.deepEqual(sorted((await rec.connected())), sorted(added), 'one session.connected per new session');
+    assert.deepEqual(sorted((await rec.disconnected())), sorted(stale), 'one session.disconnected per stale session');
     const online = await store.sessions.listOnlineByGateway(gw);
     assert.deepEqual(sorted(online.map((s) => s.ref)), sorted([...kept, ...added]));
     assert.equal(online.find((s) => s.ref === 'kept:999')?.bytesReceived, 7, 'known sessions refreshed');
@@ -93,8 +109,9 @@ describe('session sync: a snapshot larger than one chunk (SQLite)', () => {
     assert.notEqual((await store.sessions.findByRef(gw, 'gone'))?.endedAt, null, 'an ended session never comes back');
 
     // The same snapshot again changes nothing and announces nothing.
-    rec.events.length = 0;
+    await rec.clear();
     await sync.enqueue(snapshot(gw, T + 3_000, reports.map((ref) => session(ref, ref.startsWith('kept') ? 7 : 0))));
+    await rec.published();
     assert.deepEqual(rec.events, []);
     assert.equal(await store.sessions.countOnline({ gatewayId: gw }), 3_500);
   });
@@ -134,16 +151,16 @@ describe('session sync: a snapshot larger than one chunk (SQLite)', () => {
   test('a burst of connects (one multi-row insert per run) creates each once, refreshes repeats, never revives', async () => {
     const gw = 'gw-burst';
     const sync = new SessionSync({ store, bus, logger: silentLogger });
-    const rec = recorder(bus, gw);
+    const rec = recorder(bus, store, gw);
     await sync.enqueue(snapshot(gw, T, [session('old')]));
     await sync.enqueue({ type: 'disconnected', gatewayId: gw, agentId: 'agt_test', seq: ++seq, at: T + 1, ref: 'old', cause: 'CLIENT_DISCONNECT' });
-    rec.events.length = 0;
+    await rec.clear();
     const burst = refs('b', 1_200);
     // Enqueued in one tick: they wait together and are applied as runs of `connected` reports.
     const all = [...burst.map((ref, i) => sync.enqueue(connected(gw, T + 10 + i, session(ref)))),
       sync.enqueue(connected(gw, T + 5_000, session('b:3', 42))), sync.enqueue(connected(gw, T + 5_001, session('old')))];
     await Promise.all(all);
-    assert.deepEqual(sorted(rec.connected()), sorted(burst));
+    assert.deepEqual(sorted((await rec.connected())), sorted(burst));
     assert.equal((await store.sessions.findByRef(gw, 'b:3'))?.bytesReceived, 42, 'a repeated report refreshes');
     assert.notEqual((await store.sessions.findByRef(gw, 'old'))?.endedAt, null);
     assert.equal(await store.sessions.countOnline({ gatewayId: gw }), 1_200);
@@ -152,10 +169,10 @@ describe('session sync: a snapshot larger than one chunk (SQLite)', () => {
   test('a burst of disconnects shares transactions; each ends once, the admin echo is not announced', async () => {
     const gw = 'gw-burst-end';
     const sync = new SessionSync({ store, bus, logger: silentLogger });
-    const rec = recorder(bus, gw);
+    const rec = recorder(bus, store, gw);
     const leaving = refs('d', 600);
     await sync.enqueue(snapshot(gw, T, [...leaving, 'stay'].map((ref) => session(ref))));
-    rec.events.length = 0;
+    await rec.clear();
     let transactions = 0;
     const counting = Object.create(store, { transaction: { value: (fn: Parameters<Store['transaction']>[0]) => (transactions++, store.transaction(fn)) } }) as Store;
     const burstSync = new SessionSync({ store: counting, bus, logger: silentLogger });
@@ -165,7 +182,7 @@ describe('session sync: a snapshot larger than one chunk (SQLite)', () => {
     await Promise.all([...leaving.map((ref, i) => burstSync.enqueue(end(ref, i, i < 100 ? 'ADMIN_DISCONNECT' : 'CLIENT_DISCONNECT'))),
       burstSync.enqueue(end('d:500', 900, 'CLIENT_DISCONNECT'))]);
     assert.ok(transactions <= 4, `600 disconnects in ${transactions} transactions`);
-    assert.deepEqual(sorted(rec.disconnected()), sorted(leaving.slice(100)), 'client disconnects announced once each; admin echoes not');
+    assert.deepEqual(sorted((await rec.disconnected())), sorted(leaving.slice(100)), 'client disconnects announced once each; admin echoes not');
     assert.equal(await store.sessions.countOnline({ gatewayId: gw }), 1);
     const ended = await store.sessions.findByRef(gw, 'd:500');
     assert.equal(ended?.endCause, 'CLIENT_DISCONNECT');
@@ -192,17 +209,17 @@ describe('session sync: two replicas apply the same big snapshot (PostgreSQL)', 
     const gw = 'gw-rep-big';
     const syncA = new SessionSync({ store: replicas.a, bus, logger: silentLogger });
     const syncB = new SessionSync({ store: replicas.b, bus, logger: silentLogger });
-    const rec = recorder(bus, gw);
+    const rec = recorder(bus, replicas.a, gw);
     const first = snapshot(gw, T, refs('a', 3_500).map((ref) => session(ref)));
     await Promise.all([syncA.enqueue(first), syncB.enqueue(first)]);
-    assert.deepEqual(sorted(rec.connected()), sorted(refs('a', 3_500)), 'one session.connected per session, not one per replica');
+    assert.deepEqual(sorted((await rec.connected())), sorted(refs('a', 3_500)), 'one session.connected per session, not one per replica');
 
     // Then: 1,500 of them gone, 2,500 new, the rest with moved counters; both replicas at once.
-    rec.events.length = 0;
+    await rec.clear();
     const second = snapshot(gw, T + 10_000, [...refs('a', 3_500).slice(1_500).map((ref) => session(ref, 5)), ...refs('b', 2_500).map((ref) => session(ref))]);
     await Promise.all([syncA.enqueue(second), syncB.enqueue(second)]);
-    assert.deepEqual(sorted(rec.connected()), sorted(refs('b', 2_500)));
-    assert.deepEqual(sorted(rec.disconnected()), sorted(refs('a', 3_500).slice(0, 1_500)));
+    assert.deepEqual(sorted((await rec.connected())), sorted(refs('b', 2_500)));
+    assert.deepEqual(sorted((await rec.disconnected())), sorted(refs('a', 3_500).slice(0, 1_500)));
     const online = await replicas.a.sessions.listOnlineByGateway(gw);
     assert.equal(online.length, 4_500);
     assert.ok(online.filter((s) => s.ref.startsWith('a:')).every((s) => s.bytesReceived === 5 && s.lastSeenAt === T + 10_000));

@@ -15,6 +15,7 @@ import { silentLogger } from './logger.js';
 import type { GatewayReport } from './reports.js';
 import type { SessionEvent } from './session-events.js';
 import { SessionSync } from './sync.js';
+import { EventRelay } from './event-relay.js';
 
 const skip = await postgresSkipReason();
 
@@ -27,6 +28,11 @@ describe('session sync with two replicas on one PostgreSQL database', { skip }, 
     replicas = await twoReplicaStores();
     bus.subscribe(subjects.sessionEvents, (e) => void events.push(e as SessionEvent));
   });
+  /** Publishes what either replica committed (one outbox, one relay is enough), then lets the bus deliver. */
+  const published = async () => {
+    await new EventRelay({ store: replicas.b, bus, logger: silentLogger }).drain();
+    await new Promise((r) => setImmediate(r));
+  };
   after(async () => {
     await bus.close();
     await replicas?.close();
@@ -56,6 +62,7 @@ describe('session sync with two replicas on one PostgreSQL database', { skip }, 
     const online = await replicas.a.sessions.listOnlineByGateway('gw-rep');
     assert.deepEqual(new Set(online.map((s) => s.ref)), new Set(refs.slice(5)));
     for (const ref of refs) assert.ok(await replicas.b.sessions.findByRef('gw-rep', ref), `${ref} stored`);
+    await published();
     const connected = events.filter((e) => e.type === 'session.connected' && e.session.gatewayId === 'gw-rep');
     const ended = events.filter((e) => e.type === 'session.disconnected' && e.session.gatewayId === 'gw-rep');
     assert.equal(connected.length, 20, 'one session.connected per session, not one per replica');
@@ -86,6 +93,7 @@ describe('session sync with two replicas on one PostgreSQL database', { skip }, 
     await syncB.enqueue(newer);
     const ended = await replicas.a.sessions.findByRef('gw-lag', 'lag:1');
     assert.equal(ended?.endCause, 'CLIENT_DISCONNECT', 'the newer snapshot lacks it: ended');
+    await published();
     assert.equal(events.filter((e) => e.type === 'session.disconnected' && e.session.ref === 'lag:1').length, 1);
   });
 });

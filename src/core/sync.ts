@@ -7,10 +7,10 @@ import type { SessionEnd, SessionStats, Store, StoreTx } from '../store/store.js
 import { SYSTEM_ACTOR } from '../domain/actor.js';
 import { auditEvent } from './audit.js';
 import type { Logger } from './logger.js';
-import { enqueueWebhookDeliveries } from './webhook-outbox.js';
+import { appendSessionEvents } from './event-outbox.js';
 import { versioned, type GatewayDescriptor, type GatewayReport } from './reports.js';
 import { ReportIntake } from './report-intake.js';
-import { publishSessionEvent, sessionEvent, type SessionEvent } from './session-events.js';
+import { sessionEvent, type SessionEvent } from './session-events.js';
 
 /** How far ahead of a snapshot a session's last report may be and still count as newer than it. */
 const NEWER_REPORT_WINDOW_MS = 60_000;
@@ -37,8 +37,9 @@ const HELLO_AGAIN_MS = 2_000;
  * Several replicas: every replica receives every report (no queue group, which would hand report N
  * to one replica and N+1 to another and break per-gateway order) and applies it idempotently. The
  * database decides which replica changed a row (`insertIfAbsent`, the conditional `markEnded`), and
- * only that one publishes the session event: each change is applied and announced once, and a dead
- * replica loses nothing while another runs.
+ * only that one writes the session event, into the outbox in the same transaction: each change is
+ * applied and announced once, and a replica that dies after its commit loses nothing (any replica's
+ * relay publishes the event).
  */
 export class SessionSync {
   private readonly queues = new Map<string, Promise<void>>();
@@ -211,16 +212,13 @@ export class SessionSync {
     });
   }
 
-  /** A run of reports in one transaction, its events published after commit; if it fails, report by report. */
+  /** A run of reports in one transaction, with its events; if it fails, report by report. */
   private async applyRun(run: GatewayReport[], apply: (tx: StoreTx) => Promise<SessionEvent[]>): Promise<void> {
-    let events: SessionEvent[];
     try {
-      events = await this.changing(apply);
+      await this.changing(apply);
     } catch {
       for (const r of run) await this.applyOne(r);
-      return;
     }
-    await this.publishAll(events);
   }
 
   private async endReported(tx: StoreTx, r: Extract<GatewayReport, { type: 'disconnected' }>): Promise<SessionEvent[]> {
@@ -230,7 +228,7 @@ export class SessionSync {
       ? { bytesReceived: r.bytesReceived, bytesSent: r.bytesSent, lastSeenAt: r.at }
       : undefined;
     const ended = await this.end(tx, s.id, r.cause, r.at, finalStats);
-    // The echo of an admin disconnect: core publishes that event itself, with its actor.
+    // The echo of an admin disconnect: core writes that event itself, with its actor.
     return ended && r.cause !== 'ADMIN_DISCONNECT' ? [ended] : [];
   }
 
@@ -247,9 +245,11 @@ export class SessionSync {
         await store.gateways.setAgentStatus(r.gatewayId, { agentConnected: false, lastSeenAt: this.now() });
         return;
       case 'connected':
-        return this.publishAll(await this.changing((tx) => this.upsertSession(tx, r.gatewayId, r.session, r.at)));
+        await this.changing((tx) => this.upsertSession(tx, r.gatewayId, r.session, r.at));
+        return;
       case 'disconnected':
-        return this.publishAll(await this.changing((tx) => this.endReported(tx, r)));
+        await this.changing((tx) => this.endReported(tx, r));
+        return;
       case 'snapshot':
         return this.applySnapshot(r);
       case 'auth-denied':
@@ -265,8 +265,8 @@ export class SessionSync {
   }
 
   /**
-   * A snapshot in transactions of SNAPSHOT_CHUNK sessions, each chunk's events published after its
-   * commit, the event loop yielded in between (so API requests get SQLite's one connection); then
+   * A snapshot in transactions of SNAPSHOT_CHUNK sessions, each chunk's events written with it, the
+   * event loop yielded in between (so API requests get SQLite's one connection); then
    * the sessions it lacks are ended, in chunks too. What that changes against one transaction:
    * - A crash or failure midway leaves the snapshot partly applied (some sessions created or
    *   refreshed, none of the stale ones ended yet); the next snapshot completes it.
@@ -345,12 +345,12 @@ export class SessionSync {
         }
       }
       if (i > 0 || state.next > 0) await yieldTurn();
-      await this.publishAll(await this.changing(async (tx) => {
+      await this.changing(async (tx) => {
         await tx.gateways.upsert(gateway);
         await tx.sessions.updateStatsMany(stats);
         const inserted = await tx.sessions.insertManyIfAbsent([...fresh.values()]);
         return [...fresh.values()].filter((s) => inserted.has(s.id)).map((s) => sessionEvent('session.connected', s));
-      }));
+      });
     }
   }
 
@@ -365,11 +365,11 @@ export class SessionSync {
     online.clear();
     for (let i = 0; i < stale.length; i += SNAPSHOT_CHUNK) {
       await yieldTurn();
-      await this.publishAll(await this.changing(async (tx) => {
+      await this.changing(async (tx) => {
         await tx.gateways.upsert(gateway);
         const ended = await tx.sessions.markEndedMany(stale.slice(i, i + SNAPSHOT_CHUNK), { endedAt: at, cause });
         return ended.map((s) => sessionEvent('session.disconnected', s));
-      }));
+      });
     }
   }
 
@@ -399,19 +399,13 @@ export class SessionSync {
     return ended ? sessionEvent('session.disconnected', ended) : null;
   }
 
-  /** A transaction that changes sessions: the webhook outbox rows of its events commit with it. */
+  /** A transaction that changes sessions: its events (outbox and webhook rows) commit with it. */
   private changing(fn: (tx: StoreTx) => Promise<SessionEvent[]>): Promise<SessionEvent[]> {
     return this.deps.store.transaction(async (tx) => {
       const events = await fn(tx);
-      await enqueueWebhookDeliveries(tx, events, this.now());
+      await appendSessionEvents(tx, events, this.now());
       return events;
     });
-  }
-
-  private async publishAll(events: SessionEvent[]): Promise<void> {
-    for (const e of events) {
-      await publishSessionEvent(this.deps.bus, e, (err) => this.deps.logger.error({ err }, 'publishing session event failed'));
-    }
   }
 }
 

@@ -15,6 +15,8 @@ export type ErrorCode =
   | 'BLOCK_NOT_FOUND'
   /** The database cannot be reached or used right now (HTTP 503); retrying later may succeed. */
   | 'STORE_UNAVAILABLE'
+  /** The message bus (NATS) cannot be reached right now (HTTP 503): live events cannot reach this replica. */
+  | 'BUS_UNAVAILABLE'
   | 'INTERNAL';
 
 /** The one error type that crosses layers; `code` decides how it is shown to API clients. */

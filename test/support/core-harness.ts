@@ -8,6 +8,7 @@ import { MemoryBus } from '../../src/bus/memory/memory-bus.js';
 import { Switchboard } from '../../src/core/switchboard.js';
 import { SessionSync } from '../../src/core/sync.js';
 import { AgentLink } from '../../src/core/agent-link.js';
+import { EventRelay } from '../../src/core/event-relay.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { Actor } from '../../src/domain/actor.js';
 import type { Scope } from '../../src/domain/scopes.js';
@@ -19,8 +20,10 @@ export interface CoreHarness {
   core: Switchboard;
   sync: SessionSync;
   agents: AgentLink;
+  /** Publishes the event outbox to the bus (as main.ts runs it); `settle()` drains it. */
+  relay: EventRelay;
   gateways: FakeAdapter[];
-  /** Waits until every report so far is applied. */
+  /** Waits until every report so far is applied and every committed event is published. */
   settle(): Promise<void>;
   actor(scopes: Scope[], name?: string): Actor;
   close(): Promise<void>;
@@ -32,6 +35,8 @@ export async function startCoreHarness(storeUrl: string, options: { gatewayIds?:
   const core = new Switchboard({ store, bus, logger: silentLogger, disconnectDeadlineMs: options.deadlineMs ?? 1000, gatewayLivenessMs: 15_000 });
   const sync = new SessionSync({ store, bus, logger: silentLogger });
   sync.start();
+  const relay = new EventRelay({ store, bus, logger: silentLogger, onStoreHealth: (health) => core.eventStoreHealth(health) });
+  relay.start();
   const gateways = (options.gatewayIds ?? ['gw-a', 'gw-b']).map((id) => new FakeAdapter({ id }));
   options.prepare?.(gateways);
   const agents = new AgentLink({ bus, adapters: gateways, logger: silentLogger, heartbeatMs: 60_000 });
@@ -42,13 +47,16 @@ export async function startCoreHarness(storeUrl: string, options: { gatewayIds?:
       await new Promise((r) => setImmediate(r));
       await sync.idle();
     }
+    await relay.drain();
+    await new Promise((r) => setImmediate(r));
   };
   await settle();
   return {
-    store, bus, core, sync, agents, gateways, settle,
+    store, bus, core, sync, agents, relay, gateways, settle,
     actor: (scopes, name = 'tester') => ({ tokenId: `tok_${name}`, name, scopes, clientIp: '127.0.0.1', userAgent: 'test' }),
     async close() {
       await agents.stop();
+      await relay.stop();
       sync.stop();
       await sync.idle();
       await bus.close();

@@ -1,10 +1,8 @@
 import type { DeliveryView, WebhookView } from '../../core/api-types.js';
 import type { WebhookAttempt } from '../../domain/webhook.js';
 import type { ApiContext } from '../context.js';
+import { eventTypeOfGraphql, graphqlEventType } from './event-type-names.js';
 import type { ResolverMap } from './resolver-map.js';
-
-const TO_ENUM: Record<string, string> = { 'session.connected': 'SESSION_CONNECTED', 'session.disconnected': 'SESSION_DISCONNECTED' };
-const FROM_ENUM: Record<string, string> = { SESSION_CONNECTED: 'session.connected', SESSION_DISCONNECTED: 'session.disconnected' };
 
 interface CreateWebhookInput {
   url: string;
@@ -20,15 +18,15 @@ export const webhookResolvers: ResolverMap = {
   },
   Mutation: {
     createWebhook: (_root: unknown, args: { input: CreateWebhookInput }, ctx: ApiContext) =>
-      ctx.core.createWebhook(ctx.actor, { url: args.input.url, events: args.input.events.map((e) => FROM_ENUM[e] ?? e), description: args.input.description }),
+      ctx.core.createWebhook(ctx.actor, { url: args.input.url, events: args.input.events.map(eventTypeOfGraphql), description: args.input.description }),
     deleteWebhook: (_root: unknown, args: { id: string }, ctx: ApiContext) => ctx.core.deleteWebhook(ctx.actor, args.id),
   },
   Webhook: {
-    events: (w: WebhookView) => w.events.map((e) => TO_ENUM[e]),
+    events: (w: WebhookView) => w.events.map(graphqlEventType),
     createdBy: (w: WebhookView) => w.createdByName,
   },
   WebhookDelivery: {
-    eventType: (d: DeliveryView) => TO_ENUM[d.eventType],
+    eventType: (d: DeliveryView) => graphqlEventType(d.eventType),
     attempts: (d: DeliveryView) => d.attemptLog,
   },
   WebhookAttempt: {

@@ -1,0 +1,194 @@
+/**
+ * The event relay over real stores (SQLite and PostgreSQL) and real buses (in-process and NATS):
+ * what commits is published, once per stream, by whichever replica's relay gets to it; what rolls
+ * back never is; a relay whose bus is down leaves its rows to another.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { waitFor } from '../../test/support/app-harness.js';
+import { createFreshPostgresDatabase, postgresSkipReason } from '../../test/support/postgres.js';
+import { twoReplicaStores } from '../../test/support/replica-stores.js';
+import { subjects, type Bus } from '../bus/bus.js';
+import { MemoryBus } from '../bus/memory/memory-bus.js';
+import { connectNatsBus } from '../bus/nats/nats-bus.js';
+import { natsSkipReason, TEST_NATS_URL } from '../bus/nats/nats-server.test-support.js';
+import { randomId } from '../domain/ids.js';
+import { openStore } from '../store/kysely/kysely-store.js';
+import { makeSession } from '../store/contract/fixtures.js';
+import type { Store } from '../store/store.js';
+import { appendSessionEvents, appendTokenRevoked } from './event-outbox.js';
+import { EventRelay, type StoreHealth } from './event-relay.js';
+import { silentLogger } from './logger.js';
+import { SessionEventHub } from './session-event-stream.js';
+import { sessionEvent, type SessionEvent } from './session-events.js';
+
+const pgSkip = await postgresSkipReason();
+const natsSkip = await natsSkipReason();
+
+/** Session events of one gateway as they arrive on `bus`, raw (duplicates kept). */
+function onBus(bus: Bus, gatewayId: string): SessionEvent[] {
+  const got: SessionEvent[] = [];
+  bus.subscribe(subjects.sessionEvents, (e) => {
+    if ((e as SessionEvent).session.gatewayId === gatewayId) got.push(e as SessionEvent);
+  });
+  return got;
+}
+
+async function commitEvents(store: Store, gatewayId: string, n: number): Promise<SessionEvent[]> {
+  const events = Array.from({ length: n }, (_, i) => sessionEvent('session.connected', makeSession(gatewayId, { userName: `u${i}` })));
+  await store.transaction((tx) => appendSessionEvents(tx, events, Date.now()));
+  return events;
+}
+
+function relayContract(name: string, open: () => Promise<Store>, skip: string | false): void {
+  describe(`event relay: ${name}, in-process bus`, { skip }, () => {
+    test('committed events are published in the order written and marked published; rolled-back ones never', async () => {
+      const store = await open();
+      const bus = new MemoryBus();
+      const gw = `gw-${randomId(6)}`;
+      const got = onBus(bus, gw);
+      const revoked: unknown[] = [];
+      bus.subscribe(subjects.tokenRevoked, (d) => void revoked.push(d));
+      try {
+        const relay = new EventRelay({ store, bus, logger: silentLogger });
+        const lost = sessionEvent('session.disconnected', makeSession(gw));
+        await assert.rejects(store.transaction(async (tx) => {
+          await appendSessionEvents(tx, [lost], Date.now());
+          throw new Error('rolled back');
+        }));
+        const events = await commitEvents(store, gw, 5);
+        await store.transaction((tx) => appendTokenRevoked(tx, 'tok_relayed', Date.now()));
+        await relay.drain();
+        await waitFor(() => got.length === 5 && revoked.length === 1, 5000, 'events on the bus');
+        assert.deepEqual(got.map((e) => e.id), events.map((e) => e.id), 'in order, each once, the rolled-back one absent');
+        assert.deepEqual(got[0], events[0], 'published as written');
+        assert.equal((revoked[0] as { tokenId: string }).tokenId, 'tok_relayed');
+        assert.notEqual((await store.outbox.findById(events[4]!.id))?.publishedAt ?? null, null);
+        assert.equal(await relay.round(), 0, 'nothing left to publish');
+      } finally {
+        await bus.close();
+        await store.close();
+      }
+    });
+
+    test('a relay whose bus is down claims nothing; the rows wait for a relay that can publish them', async () => {
+      const store = await open();
+      const down = new MemoryBus();
+      await down.close();
+      const bus = new MemoryBus();
+      const gw = `gw-${randomId(6)}`;
+      const got = onBus(bus, gw);
+      try {
+        const events = await commitEvents(store, gw, 2);
+        assert.equal(await new EventRelay({ store, bus: down, logger: silentLogger }).round(), 0);
+        assert.equal((await store.outbox.findById(events[0]!.id))?.publishedAt, null);
+        await new EventRelay({ store, bus, logger: silentLogger }).drain();
+        await waitFor(() => got.length === 2, 5000, 'published by the healthy relay');
+      } finally {
+        await bus.close();
+        await store.close();
+      }
+    });
+
+    test('a store that fails is reported unavailable, and available again when it answers', async () => {
+      const store = await open();
+      const bus = new MemoryBus();
+      const health: StoreHealth[] = [];
+      const relay = new EventRelay({ store, bus, logger: silentLogger, onStoreHealth: (h) => void health.push(h) });
+      await relay.round();
+      assert.equal(health.length, 0, 'healthy from the start: nothing to report');
+      await store.close();
+      await assert.rejects(relay.round());
+      assert.deepEqual(health.map((h) => h.ok), [false]);
+      await bus.close();
+    });
+  });
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'sb-relay-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+relayContract('SQLite', () => openStore(`sqlite:${join(dir, 'relay.db')}`), false);
+let pgUrl: string | null = null;
+const pgDrops: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const d of pgDrops) await d();
+});
+relayContract('PostgreSQL', async () => {
+  if (!pgUrl) {
+    const db = await createFreshPostgresDatabase();
+    pgDrops.push(() => db.drop());
+    pgUrl = db.url;
+  }
+  return openStore(pgUrl);
+}, pgSkip);
+
+describe('event relay: two replicas on PostgreSQL and NATS', { skip: pgSkip || natsSkip }, () => {
+  test('two relays racing over one outbox: every event reaches a subscriber of either replica, once', async () => {
+    const replicas = await twoReplicaStores();
+    const busA = await connectNatsBus({ url: TEST_NATS_URL, name: 'relay-test-a' });
+    const busB = await connectNatsBus({ url: TEST_NATS_URL, name: 'relay-test-b' });
+    const relays = [
+      new EventRelay({ store: replicas.a, bus: busA, logger: silentLogger, options: { pollMs: 5, batch: 7 } }),
+      new EventRelay({ store: replicas.b, bus: busB, logger: silentLogger, options: { pollMs: 5, batch: 7 } }),
+    ];
+    const gw = `gw-${randomId(6)}`;
+    const raw = onBus(busB, gw);
+    const hub = new SessionEventHub({ bus: busB, logger: silentLogger });
+    const stream = hub.stream({ gatewayId: gw });
+    try {
+      await new Promise((r) => setTimeout(r, 100)); // the subscriptions reach the server
+      for (const r of relays) r.start();
+      const written = (await Promise.all([
+        ...Array.from({ length: 10 }, () => commitEvents(replicas.a, gw, 3)),
+        ...Array.from({ length: 10 }, () => commitEvents(replicas.b, gw, 3)),
+      ])).flat();
+      const seen: string[] = [];
+      while (seen.length < written.length) seen.push((await stream.next()).value!.id);
+      assert.deepEqual(new Set(seen), new Set(written.map((e) => e.id)), 'none lost');
+      assert.equal(new Set(seen).size, seen.length, 'none twice on the stream');
+      assert.equal(new Set(raw.map((e) => e.id)).size, written.length);
+    } finally {
+      await stream.return!();
+      for (const r of relays) await r.stop();
+      await busA.close();
+      await busB.close();
+      await replicas.close();
+    }
+  });
+
+  test('a relay that published and died before marking: the next relay publishes again after the lease, and the stream shows it once', async () => {
+    const replicas = await twoReplicaStores();
+    const busA = await connectNatsBus({ url: TEST_NATS_URL, name: 'relay-test-a' });
+    const busB = await connectNatsBus({ url: TEST_NATS_URL, name: 'relay-test-b' });
+    const gw = `gw-${randomId(6)}`;
+    const raw = onBus(busB, gw);
+    const hub = new SessionEventHub({ bus: busB, logger: silentLogger });
+    const stream = hub.stream({ gatewayId: gw });
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      const [event] = await commitEvents(replicas.a, gw, 1);
+      // Replica A's relay, by hand: claim, publish, confirm, then it dies before markPublished.
+      const now = Date.now();
+      const claimed = await replicas.a.outbox.claim(now, now + 10_000, 10);
+      assert.deepEqual(claimed.map((e) => e.id), [event!.id]);
+      await busA.publish(subjects.sessionEvents, JSON.parse(claimed[0]!.payload));
+      await busA.flush(2000);
+      // Replica B's relay, once the lease is over (its clock is moved past it, not waited for).
+      const relayB = new EventRelay({ store: replicas.b, bus: busB, logger: silentLogger, now: () => Date.now() + 10_001 });
+      assert.equal(await relayB.round(), 1, 'published again');
+      await waitFor(() => raw.length === 2, 5000, 'both copies on the bus');
+      assert.equal((await stream.next()).value!.id, event!.id);
+      const later = (await commitEvents(replicas.b, gw, 1))[0]!;
+      await relayB.drain();
+      assert.equal((await stream.next()).value!.id, later.id, 'the copy never reached the stream; the next event did');
+    } finally {
+      await stream.return!();
+      await busA.close();
+      await busB.close();
+      await replicas.close();
+    }
+  });
+});
