@@ -192,6 +192,8 @@ export interface BlockRepository {
   listActive(now: number, filter?: { gatewayId?: string; userName?: string }): Promise<Block[]>;
   /** Removes the user's block on that gateway; the block as it was if it was still in force at `now`, else null. */
   lift(gatewayId: string, userName: string, now: number): Promise<Block | null>;
+}
+
 /** One announced fact in the event outbox. */
 export interface OutboxEvent {
   /** Stable and unique (`evt_…`): subscribers and webhook receivers drop duplicates by it. */
