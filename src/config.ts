@@ -31,6 +31,8 @@ export interface Config {
   natsPrefix: string;
   /** How often an agent reports that it is alive (`switchboard agent`). */
   heartbeatMs: number;
+  /** Agents: how often each daemon is probed with a cheap command, and how long its answer may take. */
+  daemonProbe: { intervalMs: number; timeoutMs: number };
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   disconnectTimeoutMs: number;
   /** On SIGTERM/SIGINT: how long requests in flight may take to finish before their connections are cut. */
@@ -85,6 +87,8 @@ const ENV = {
   SWITCHBOARD_GATEWAY_LIVENESS_MS: { schema: int(1000, 3_600_000), default: '15000' },
   SWITCHBOARD_BODY_LIMIT_BYTES: { schema: int(1024, 64 * 1024 * 1024), default: '1048576' },
   SWITCHBOARD_HEARTBEAT_MS: { schema: int(100, 600_000), default: '5000' },
+  SWITCHBOARD_DAEMON_PROBE_INTERVAL_MS: { schema: int(100, 600_000), default: '2000' },
+  SWITCHBOARD_DAEMON_PROBE_TIMEOUT_MS: { schema: int(100, 600_000), default: '3000' },
   SWITCHBOARD_RATE_LIMIT_PER_TOKEN: { schema: rateLimit(), default: '200:400' },
   SWITCHBOARD_RATE_LIMIT_PER_IP: { schema: rateLimit(), default: '1000:2000' },
   SWITCHBOARD_MAX_SUBSCRIPTIONS_PER_SOCKET: { schema: int(1, 100_000), default: '100' },
@@ -190,6 +194,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     natsAuth: readNatsAuth(env),
     natsPrefix: read(env, 'SWITCHBOARD_NATS_PREFIX'),
     heartbeatMs: read(env, 'SWITCHBOARD_HEARTBEAT_MS'),
+    daemonProbe: { intervalMs: read(env, 'SWITCHBOARD_DAEMON_PROBE_INTERVAL_MS'), timeoutMs: read(env, 'SWITCHBOARD_DAEMON_PROBE_TIMEOUT_MS') },
     logLevel: read(env, 'SWITCHBOARD_LOG_LEVEL'),
     disconnectTimeoutMs: read(env, 'SWITCHBOARD_DISCONNECT_TIMEOUT_MS'),
     shutdownDrainMs: read(env, 'SWITCHBOARD_SHUTDOWN_DRAIN_MS'),

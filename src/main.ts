@@ -32,10 +32,11 @@ export function createLogger(level: Config['logLevel'], destination?: pino.Desti
   return pino({ level, base: { service: 'switchboard' }, redact: { paths: REDACT, censor: '[redacted]' } }, destination);
 }
 
-export function createAdapter(config: GatewayConfig, logger: Logger): GatewayAdapter {
+/** `probe`: the daemon liveness probe's interval and timeout (defaults: see daemon-probe.ts). */
+export function createAdapter(config: GatewayConfig, logger: Logger, probe?: Config['daemonProbe']): GatewayAdapter {
   switch (config.protocol) {
     case 'openvpn':
-      return new OpenVpnAdapter(config, { logger: logger.child({ gatewayId: config.id }) });
+      return new OpenVpnAdapter(config, { logger: logger.child({ gatewayId: config.id }), probe });
   }
 }
 
@@ -126,7 +127,7 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
   const sync = new SessionSync({ store, bus, logger, intake });
   sync.start();
   const inProcessAgents = bus.kind === 'memory';
-  const adapters = options.adapters ?? (inProcessAgents ? config.gateways.map((g) => createAdapter(g, logger)) : []);
+  const adapters = options.adapters ?? (inProcessAgents ? config.gateways.map((g) => createAdapter(g, logger, config.daemonProbe)) : []);
   const agents = new AgentLink({ bus, adapters, logger, heartbeatMs: Math.max(1000, Math.floor(config.gatewayLivenessMs / 3)) });
   agents.start();
   // One dispatcher per process; with several replicas they split the outbox between them.

@@ -79,7 +79,7 @@ export class FakeCore implements CoreApi {
   }
 
   addGateway(id: string, extra: Partial<GatewayView> = {}): GatewayView {
-    const g: GatewayView = { id, name: `Gateway ${id}`, region: 'eu-west', protocol: 'openvpn', mode: 'observe', agentConnected: true, lastSeenAt: this.now, daemonStartedAt: null, canBlock: false, warning: null, sessionsOnline: 0, ...extra };
+    const g: GatewayView = { id, name: `Gateway ${id}`, region: 'eu-west', protocol: 'openvpn', mode: 'observe', agentConnected: true, lastSeenAt: this.now, daemonStartedAt: null, canBlock: false, warning: null, daemonResponding: true, sessionsOnline: 0, ...extra };
     this.gatewayRows.set(id, g);
     return g;
   }

@@ -132,6 +132,13 @@ type Gateway {
   mode: String!
   "Whether the gateway's agent currently holds the daemon's control connection."
   agentConnected: Boolean!
+  """
+  Whether the daemon answers its agent's liveness probe (a cheap management command every few seconds).
+  False while it does not (stopped, wedged, stuck in a slow script) and whenever agentConnected is
+  false. While false, disconnects on this gateway fail at once with GATEWAY_UNAVAILABLE
+  (extensions.disconnect NOT_SENT): nothing is queued behind the stall.
+  """
+  daemonResponding: Boolean!
   lastSeenAt: DateTime
   sessionsOnline: Int!
   """

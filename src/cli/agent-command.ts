@@ -18,7 +18,7 @@ export async function runAgent(args: string[]): Promise<number> {
 
   const logger = createLogger(config.logLevel);
   const bus = await createBus(config, { logger: logger.child({ part: 'bus' }), name: `switchboard-agent:${config.gateways.map((g) => g.id).join(',')}` });
-  const adapters = config.gateways.map((g) => createAdapter(g, logger));
+  const adapters = config.gateways.map((g) => createAdapter(g, logger, config.daemonProbe));
   const link = new AgentLink({ bus, adapters, logger, heartbeatMs: config.heartbeatMs });
   link.start();
   new HeapRelease().start();

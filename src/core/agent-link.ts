@@ -91,8 +91,12 @@ export class AgentLink {
 
   private beat(): void {
     for (const adapter of this.deps.adapters) {
-      this.send(adapter, { type: 'heartbeat', gateway: descriptor(adapter), linkUp: adapter.isConnected() });
+      this.heartbeatOf(adapter);
     }
+  }
+
+  private heartbeatOf(adapter: GatewayAdapter): void {
+    this.send(adapter, { type: 'heartbeat', gateway: descriptor(adapter), linkUp: adapter.isConnected(), daemonResponding: adapter.isResponding() });
   }
 
   private report(adapter: GatewayAdapter, event: AdapterEvent): void {
@@ -119,7 +123,10 @@ export class AgentLink {
         return this.send(adapter, { type: 'auth-denied', userName: event.userName, reason: event.reason, clientAddress: event.clientAddress });
       case 'capabilities':
         // At once rather than at the next heartbeat: a disconnect must not ask for a block it cannot get.
-        return this.send(adapter, { type: 'heartbeat', gateway: descriptor(adapter), linkUp: adapter.isConnected() });
+        return this.heartbeatOf(adapter);
+      case 'responding':
+        // Told at once, not at the next beat: operators see the stall within the probe's window.
+        return this.heartbeatOf(adapter);
     }
   }
 
@@ -152,6 +159,7 @@ export class AgentLink {
 
   private async disconnect(adapter: GatewayAdapter, req: DisconnectRequest): Promise<DisconnectReply> {
     if (!adapter.isConnected()) return { outcome: 'NOT_SENT', detail: 'the link to the daemon is down' };
+    if (!adapter.isResponding()) return { outcome: 'NOT_SENT', detail: 'the daemon is not responding (no answer to the liveness probe)' };
     try {
       const outcome = await adapter.disconnect(
         { ref: req.ref, userName: req.userName, mode: req.mode, message: req.message, blockSeconds: req.blockSeconds },
@@ -159,8 +167,8 @@ export class AgentLink {
       );
       return { outcome };
     } catch (e) {
-      // The command may have been written before the failure: the daemon may still act on it.
-      if (e instanceof GatewayUnavailableError) return { outcome: 'UNCONFIRMED', detail: e.message };
+      // The adapter knows whether the command was written: only then may the daemon still act on it.
+      if (e instanceof GatewayUnavailableError) return { outcome: e.mayTakeEffect ? 'UNCONFIRMED' : 'NOT_SENT', detail: e.message };
       this.deps.logger.error({ err: e, gatewayId: adapter.config.id }, 'disconnect failed in the adapter');
       return { outcome: 'UNCONFIRMED', detail: e instanceof Error ? e.message : String(e) };
     }

@@ -91,7 +91,8 @@ export const gatewayReportSchema = z.discriminatedUnion('type', [
     type: z.literal('disconnected'), ...envelope, ref: text(128).min(1), cause: z.enum(END_CAUSES),
     bytesReceived: count().optional(), bytesSent: count().optional(),
   }),
-  z.object({ type: z.literal('heartbeat'), ...envelope, gateway: gatewayDescriptorSchema, linkUp: z.boolean() }),
+  /** `daemonResponding`: the daemon answered its liveness probe; absent (an agent without a probe) reads as true. */
+  z.object({ type: z.literal('heartbeat'), ...envelope, gateway: gatewayDescriptorSchema, linkUp: z.boolean(), daemonResponding: z.boolean().optional() }),
   z.object({ type: z.literal('link-down'), ...envelope, error: text(1000) }),
   /** A client was refused at authentication because its user is blocked; audited as `session.reconnect_blocked`. */
   z.object({ type: z.literal('auth-denied'), ...envelope, userName: text(512), reason: text(1000), clientAddress: optionalText(128) }),

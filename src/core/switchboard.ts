@@ -200,7 +200,9 @@ export class Switchboard implements CoreApi {
 
   private status(g: GatewayStatus): GatewayStatus {
     const fresh = g.lastSeenAt !== null && this.now() - g.lastSeenAt <= this.o.gatewayLivenessMs;
-    return { ...g, agentConnected: g.agentConnected && fresh, ...this.o.wireStatus?.(g.id) };
+    const agentConnected = g.agentConnected && fresh;
+    // Nothing vouches for a daemon whose agent is not connected: it is not known to respond.
+    return { ...g, agentConnected, daemonResponding: g.daemonResponding && agentConnected, ...this.o.wireStatus?.(g.id) };
   }
 }
 

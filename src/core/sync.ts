@@ -239,7 +239,7 @@ export class SessionSync {
       // liveness is judged against that clock, so an agent host's clock skew cannot fake or hide it.
       case 'heartbeat':
         await store.gateways.upsert({ id: r.gatewayId, ...r.gateway });
-        await store.gateways.setAgentStatus(r.gatewayId, { agentConnected: r.linkUp, lastSeenAt: this.now() });
+        await store.gateways.setAgentStatus(r.gatewayId, { agentConnected: r.linkUp, lastSeenAt: this.now(), daemonResponding: r.daemonResponding ?? true });
         return;
       case 'link-down':
         await store.gateways.setAgentStatus(r.gatewayId, { agentConnected: false, lastSeenAt: this.now() });

@@ -31,6 +31,8 @@ export interface Gateway {
   canBlock: boolean;
   /** A mismatch the agent found between the gateway's settings and its daemon, for operators; null when none. */
   warning: string | null;
+  /** Whether the daemon answered its agent's liveness probe, as of the agent's last heartbeat. */
+  daemonResponding: boolean;
 }
 
 /** What an agent says about its gateway beyond the config file: see `Gateway.canBlock` and `warning`. */

@@ -34,7 +34,9 @@ export type AdapterEvent =
   /** The adapter refused a client's authentication (authorize mode: a user blocked by a disconnect). */
   | { type: 'auth-denied'; userName: string; reason: string; clientAddress: string | null; at: number }
   /** What `capabilities()` answers has changed (e.g. the daemon turned out not to run what the mode needs). */
-  | { type: 'capabilities' };
+  | { type: 'capabilities' }
+  /** The daemon stopped answering the liveness probe (`responding: false`), or answers again. */
+  | { type: 'responding'; responding: boolean };
 
 export interface DisconnectCommand {
   ref: string;
@@ -48,15 +50,22 @@ export interface DisconnectCommand {
 
 /**
  * `ENDED`: the daemon confirmed it ended exactly that session. `NOT_FOUND`: the daemon does not know
- * it (already gone). A link that is down, or no answer before the deadline, rejects with
- * `GatewayUnavailableError` and leaves the session untouched.
+ * it (already gone). Anything else rejects with `GatewayUnavailableError`, which says whether the
+ * native command may still take effect.
  */
 export type DisconnectOutcome = 'ENDED' | 'NOT_FOUND';
 
+/**
+ * The daemon did not confirm. `mayTakeEffect` false: the command was certainly not handed to the
+ * daemon (link down, daemon not responding, not written before the deadline) or the daemon refused
+ * it. True: it was written (or may have been) and no answer came, so the daemon may still act on it.
+ */
 export class GatewayUnavailableError extends Error {
-  constructor(message: string) {
+  readonly mayTakeEffect: boolean;
+  constructor(message: string, options: { mayTakeEffect?: boolean } = {}) {
     super(message);
     this.name = 'GatewayUnavailableError';
+    this.mayTakeEffect = options.mayTakeEffect ?? false;
   }
 }
 
@@ -67,6 +76,11 @@ export interface GatewayAdapter {
   stop(): Promise<void>;
   /** Whether the control connection is up right now. */
   isConnected(): boolean;
+  /**
+   * Whether the daemon answered its last liveness probe in time (true until a probe says otherwise).
+   * While false, `disconnect` fails at once and sends nothing: a command must not queue behind a stall.
+   */
+  isResponding(): boolean;
   disconnect(command: DisconnectCommand, deadlineMs: number): Promise<DisconnectOutcome>;
   /** Takes a fresh snapshot now (also taken periodically and on every reconnect). */
   snapshot(): Promise<void>;

@@ -103,7 +103,8 @@ export interface GatewayRepository {
   upsert(gateway: GatewayUpsert): Promise<void>;
   findById(id: string): Promise<Gateway | null>;
   list(): Promise<Gateway[]>;
-  setAgentStatus(id: string, status: { agentConnected: boolean; lastSeenAt: number; daemonStartedAt?: number | null }): Promise<void>;
+  /** Fields left out (`daemonStartedAt`, `daemonResponding`) keep their stored values. */
+  setAgentStatus(id: string, status: { agentConnected: boolean; lastSeenAt: number; daemonStartedAt?: number | null; daemonResponding?: boolean }): Promise<void>;
   /** Online session count per gateway id; a gateway with none online is absent (read it as 0). */
   onlineCounts(): Promise<Map<string, number>>;
 }

@@ -21,6 +21,8 @@ export class FakeAdapter implements GatewayAdapter {
   daemonStartedAt = 1_700_000_000_000;
   /** The block lists the control plane gave it, latest last. */
   readonly blockLists: { blocks: BlockEntry[]; lifted?: string[] }[] = [];
+  /** What the liveness probe says (see setResponding). */
+  private responding = true;
   private emit: (e: AdapterEvent) => void = () => {};
 
   constructor(config: Partial<GatewayConfig> & { id: string }) {
@@ -47,6 +49,16 @@ export class FakeAdapter implements GatewayAdapter {
 
   isConnected(): boolean {
     return this.state !== 'down';
+  }
+
+  isResponding(): boolean {
+    return this.responding;
+  }
+
+  /** The daemon stops (false) or resumes (true) answering the liveness probe. */
+  setResponding(responding: boolean): void {
+    this.responding = responding;
+    this.emit({ type: 'responding', responding });
   }
 
   async snapshot(): Promise<void> {
@@ -97,9 +109,10 @@ export class FakeAdapter implements GatewayAdapter {
   async disconnect(command: DisconnectCommand, deadlineMs: number): Promise<DisconnectOutcome> {
     this.commands.push(command);
     if (this.state === 'down') throw new GatewayUnavailableError('management link is down');
+    if (!this.responding) throw new GatewayUnavailableError('the daemon is not responding');
     if (this.state === 'silent') {
       await new Promise((r) => setTimeout(r, deadlineMs));
-      throw new GatewayUnavailableError('no answer before the deadline');
+      throw new GatewayUnavailableError('no answer before the deadline', { mayTakeEffect: true });
     }
     if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
     if (!this.sessions.delete(command.ref)) return 'NOT_FOUND';

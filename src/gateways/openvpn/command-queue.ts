@@ -79,15 +79,18 @@ export class CommandQueue {
     head.lines.push(line);
   }
 
-  /** The link dropped: every waiting caller is rejected with `error`. */
-  failAll(error: Error): void {
+  /**
+   * The link dropped: every waiting caller is rejected with `reason`. Commands written before it may
+   * have been executed (`mayTakeEffect`); those still waiting were never written.
+   */
+  failAll(reason: string): void {
     clearTimeout(this.stuckTimer);
     this.stuckTimer = undefined;
     for (const item of [...this.inFlight.splice(0), ...this.waiting.splice(0)]) {
       clearTimeout(item.timer);
       if (!item.settled) {
         item.settled = true;
-        item.reject(error);
+        item.reject(new GatewayUnavailableError(reason, { mayTakeEffect: item.sent }));
       }
     }
   }
@@ -131,7 +134,8 @@ export class CommandQueue {
       const i = this.waiting.indexOf(item);
       if (i >= 0) this.waiting.splice(i, 1);
     }
-    item.reject(new GatewayUnavailableError(`no answer to "${item.text.split(' ')[0]}" within ${timeoutMs} ms`));
+    // Written and unanswered: the daemon has it and may still run it (a stalled daemon does, once resumed).
+    item.reject(new GatewayUnavailableError(`no answer to "${item.text.split(' ')[0]}" within ${timeoutMs} ms`, { mayTakeEffect: item.sent }));
     if (!item.sent) this.pump(); // it may have been a barrier holding the commands behind it
   }
 }

@@ -75,6 +75,7 @@ export class ManagementClient {
   private readyTimer: NodeJS.Timeout | undefined;
   private closeReason: string | null = null;
   private closed: Promise<void> = Promise.resolve();
+  private chunks = 0;
 
   constructor(private readonly options: ManagementClientOptions, private readonly handlers: ManagementHandlers) {
     this.target = parseManagementAddress(options.address);
@@ -88,6 +89,11 @@ export class ManagementClient {
 
   get connected(): boolean {
     return this.phase === 'ready';
+  }
+
+  /** Chunks read from the daemon so far: it changes whenever the daemon sends anything (liveness). */
+  get received(): number {
+    return this.chunks;
   }
 
   start(): void {
@@ -137,6 +143,7 @@ export class ManagementClient {
   }
 
   private onData(chunk: string): void {
+    this.chunks += 1;
     this.buffer += chunk;
     for (let nl = this.buffer.indexOf('\n'); nl >= 0; nl = this.buffer.indexOf('\n')) {
       const line = this.buffer.slice(0, nl).replace(/\r$/, '');
@@ -199,7 +206,7 @@ export class ManagementClient {
     this.socket = null;
     this.phase = 'idle';
     this.assembler.reset();
-    this.queue.failAll(new GatewayUnavailableError(`management link down: ${reason}`));
+    this.queue.failAll(`management link down: ${reason}`);
     if (!this.downReported && !this.stopped) {
       this.downReported = true;
       this.options.logger.warn({ address: this.options.address, reason }, 'openvpn management link down');

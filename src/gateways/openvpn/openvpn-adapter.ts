@@ -36,6 +36,7 @@ import type { GatewayCapabilities } from '../../domain/gateway.js';
 import { ClientAuthDetector, capabilitiesOf } from './client-auth-detector.js';
 import { ClientAuthorizer } from './client-authorizer.js';
 import { clientKillCommand } from './command-text.js';
+import { DaemonProbe, DEFAULT_PROBE } from './daemon-probe.js';
 import { silentOpenVpnLogger, type OpenVpnLogger } from './log.js';
 import { ManagementClient, type CommandReply, type ManagementClientOptions } from './management-client.js';
 import { parseStateLine, type Notification } from './notification-parser.js';
@@ -55,6 +56,8 @@ export interface OpenVpnAdapterOptions {
   udpReleaseGraceMs?: number;
   /** Reconnect and readiness tuning, passed to the management client. */
   link?: Pick<ManagementClientOptions, 'readyTimeoutMs' | 'backoffInitialMs' | 'backoffMaxMs' | 'stuckAfterMs'>;
+  /** Liveness probe (`pid`) while linked: how often, and how long an answer may take (see daemon-probe.ts). */
+  probe?: { intervalMs?: number; timeoutMs?: number };
 }
 
 type ClientNotification = Extract<Notification, { kind: 'client' }>;
@@ -77,6 +80,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
   private udp: boolean | null = null;
   private refreshChain: Promise<void> = Promise.resolve();
   private polling = false;
+  private readonly probe: DaemonProbe;
 
   constructor(readonly config: GatewayConfig, private readonly options: OpenVpnAdapterOptions = {}) {
     this.logger = options.logger ?? silentOpenVpnLogger;
@@ -85,6 +89,17 @@ export class OpenVpnAdapter implements GatewayAdapter {
     this.authorizer = new ClientAuthorizer({
       gatewayId: config.id, mode: config.mode, identity, logger: this.logger, command: (text) => this.command(text),
       onDenied: (d) => this.emit({ type: 'auth-denied', ...d, at: Date.now() }),
+    });
+    this.probe = new DaemonProbe({
+      intervalMs: options.probe?.intervalMs ?? DEFAULT_PROBE.intervalMs,
+      timeoutMs: options.probe?.timeoutMs ?? DEFAULT_PROBE.timeoutMs,
+      send: (timeoutMs) => (this.link ? this.link.command('pid', { timeoutMs }) : Promise.reject(new GatewayUnavailableError('the adapter is stopped'))),
+      activity: () => this.link?.received ?? 0,
+      onChange: (responding) => {
+        if (responding) this.logger.info({ gatewayId: this.config.id }, 'openvpn: the daemon answers again');
+        else this.logger.warn({ gatewayId: this.config.id }, 'openvpn: the daemon is not responding; disconnects fail at once until it answers');
+        this.emit({ type: 'responding', responding });
+      },
     });
     this.release = new UdpSlotRelease({
       command: (text, multiline) => this.command(text, multiline),
@@ -107,6 +122,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
   }
 
   async stop(): Promise<void> {
+    this.probe.stop();
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     this.release.clear();
@@ -119,6 +135,10 @@ export class OpenVpnAdapter implements GatewayAdapter {
 
   isConnected(): boolean {
     return this.link?.connected ?? false;
+  }
+
+  isResponding(): boolean {
+    return this.probe.responding;
   }
 
   snapshot(): Promise<void> {
@@ -137,6 +157,8 @@ export class OpenVpnAdapter implements GatewayAdapter {
     const deadline = Date.now() + deadlineMs;
     const link = this.link;
     if (!link?.connected) throw new GatewayUnavailableError('the management link is down');
+    // A stalled daemon would run the kill whenever it resumes, long after the caller gave up: send nothing.
+    if (!this.probe.responding) throw new GatewayUnavailableError('the daemon is not responding (no answer to the liveness probe)');
     const ref = parseSessionRef(command.ref);
     if (!ref) return 'NOT_FOUND';
     await this.currentInstance(deadline);
@@ -162,13 +184,14 @@ export class OpenVpnAdapter implements GatewayAdapter {
     } catch (e) {
       this.table.unmarkKilled(cid);
       undoBlock?.();
+      // The queue says whether the kill was written (then the daemon may still run it) or not.
       throw e instanceof GatewayUnavailableError ? e : new GatewayUnavailableError(e instanceof Error ? e.message : String(e));
     }
     if (!reply.ok) {
       this.table.unmarkKilled(cid);
       undoBlock?.();
       if (/client-kill command failed/.test(reply.message)) return 'NOT_FOUND';
-      throw new Error(`the daemon refused client-kill: ${reply.message}`);
+      throw new GatewayUnavailableError(`the daemon refused client-kill: ${reply.message}`);
     }
     this.logger.info({ gatewayId: this.config.id, ref: command.ref, mode: command.mode, blockSeconds: undoBlock ? command.blockSeconds : 0 }, 'openvpn: client killed');
     const address = known?.clientAddress ?? null;
@@ -193,6 +216,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
 
   private async onReady(): Promise<void> {
     this.detector.linkUp(Date.now());
+    this.probe.start();
     try {
       await this.command('state on');
       await this.ensureInstance();
@@ -203,6 +227,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
   }
 
   private onDown(error: string): void {
+    this.probe.stop();
     this.table.daemonGoing();
     this.table.markStale();
     this.instanceRead = null;

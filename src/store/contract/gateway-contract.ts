@@ -15,6 +15,7 @@ export function gatewayContract(ctx: ContractContext): void {
       daemonStartedAt: null,
       canBlock: false,
       warning: null,
+      daemonResponding: true,
     });
 
     await store.gateways.setAgentStatus(gateway.id, { agentConnected: true, lastSeenAt: T0 + 5, daemonStartedAt: T0 - 1000 });
@@ -29,6 +30,7 @@ export function gatewayContract(ctx: ContractContext): void {
       daemonStartedAt: T0 - 1000,
       canBlock: false,
       warning: null,
+      daemonResponding: true,
     });
     assert.equal(await store.gateways.findById('gw-unknown'), null);
   });
@@ -56,6 +58,17 @@ export function gatewayContract(ctx: ContractContext): void {
     await store.gateways.setAgentStatus(id, { agentConnected: true, lastSeenAt: T0 + 2, daemonStartedAt: null });
     g = await store.gateways.findById(id);
     assert.deepEqual([g?.agentConnected, g?.lastSeenAt, g?.daemonStartedAt], [true, T0 + 2, null]);
+  });
+
+  test('setAgentStatus: daemonResponding is stored when given and kept when left out', async () => {
+    const store = ctx.store();
+    const id = await freshGateway(store);
+    await store.gateways.setAgentStatus(id, { agentConnected: true, lastSeenAt: T0, daemonResponding: false });
+    assert.equal((await store.gateways.findById(id))?.daemonResponding, false);
+    await store.gateways.setAgentStatus(id, { agentConnected: false, lastSeenAt: T0 + 1 });
+    assert.equal((await store.gateways.findById(id))?.daemonResponding, false, 'a link-down report says nothing about the probe');
+    await store.gateways.setAgentStatus(id, { agentConnected: true, lastSeenAt: T0 + 2, daemonResponding: true });
+    assert.equal((await store.gateways.findById(id))?.daemonResponding, true);
   });
 
   test('list returns every gateway ordered by id', async () => {

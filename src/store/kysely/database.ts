@@ -19,6 +19,8 @@ export interface GatewayTable {
   /** 1 when its agent last said it can deny reconnects. */
   can_block: Generated<number>;
   warning: string | null;
+  /** 1 while the daemon answers its agent's liveness probe (as of the last heartbeat); defaults to 1. */
+  daemon_responding: Generated<number>;
 }
 
 /** Users denied reconnects on a gateway until `until`; a row whose `until` has passed is not a block. */

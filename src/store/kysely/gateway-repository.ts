@@ -49,14 +49,15 @@ export class KyselyGatewayRepository implements GatewayRepository {
     return rows.map(toGateway);
   }
 
-  /** `daemonStartedAt` undefined keeps the stored value; null clears it. */
-  async setAgentStatus(id: string, status: { agentConnected: boolean; lastSeenAt: number; daemonStartedAt?: number | null }): Promise<void> {
+  /** `daemonStartedAt` undefined keeps the stored value; null clears it. `daemonResponding` undefined keeps it. */
+  async setAgentStatus(id: string, status: { agentConnected: boolean; lastSeenAt: number; daemonStartedAt?: number | null; daemonResponding?: boolean }): Promise<void> {
     await this.db
       .updateTable('gateways')
       .set({
         agent_connected: status.agentConnected ? 1 : 0,
         last_seen_at: status.lastSeenAt,
         ...(status.daemonStartedAt !== undefined ? { daemon_started_at: status.daemonStartedAt } : {}),
+        ...(status.daemonResponding !== undefined ? { daemon_responding: status.daemonResponding ? 1 : 0 } : {}),
       })
       .where('id', '=', id)
       .execute();
@@ -89,5 +90,6 @@ function toGateway(r: Selectable<GatewayTable>): Gateway {
     daemonStartedAt: r.daemon_started_at,
     canBlock: r.can_block === 1,
     warning: r.warning,
+    daemonResponding: r.daemon_responding === 1,
   };
 }

@@ -6,6 +6,7 @@ import * as onlineCounters from './202611292000-online-counters.js';
 import * as webhookLanes from './202612060710-webhook-lanes.js';
 import * as gatewayCapabilitiesAndBlocks from './202612060730-gateway-capabilities-and-blocks.js';
 import * as eventOutbox from './202612060800-event-outbox.js';
+import * as daemonResponding from './202612060815-daemon-responding.js';
 
 /** One migration file: forward only; a fix is a new file, never an edit of an applied one. */
 interface MigrationModule {
@@ -24,6 +25,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '202612060710-webhook-lanes': webhookLanes,
   '202612060730-gateway-capabilities-and-blocks': gatewayCapabilitiesAndBlocks,
   '202612060800-event-outbox': eventOutbox,
+  '202612060815-daemon-responding': daemonResponding,
 };
 
 /**
