@@ -10,7 +10,7 @@
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { GraphQLError, GraphQLSchema } from 'graphql';
+import { getOperationAST, type GraphQLError, type GraphQLSchema } from 'graphql';
 import type { Context } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -114,9 +114,13 @@ export function attachWebSocketTransport(o: { server: Server; schema: GraphQLSch
         if (limited !== undefined && !limited.ok) {
           return [codedError('RATE_LIMITED', `Too many requests; retry after ${limited.retryAfterSeconds} s`, { retryAfterSeconds: limited.retryAfterSeconds })];
         }
+        const document = prepareDocument(schema, payload.query, payload.operationName);
+        if (Array.isArray(document)) return document as GraphQLError[];
+        const prepared = document as Exclude<typeof document, readonly unknown[]>;
+        const mutation = getOperationAST(prepared, payload.operationName)?.operation === 'mutation';
         let actor: Actor;
         try {
-          actor = await core.authorize(state.actor);
+          actor = await core.authorize(state.actor, { fresh: mutation });
         } catch (error) {
           if (isDomainError(error) && error.code === 'UNAUTHENTICATED') {
             closeSoon(state.socket, CLOSE_TOKEN_ENDED, 'Token revoked or expired');
@@ -125,11 +129,9 @@ export function attachWebSocketTransport(o: { server: Server; schema: GraphQLSch
           if (isDomainError(error) && error.code === 'STORE_UNAVAILABLE') return [codedError('STORE_UNAVAILABLE', error.message)];
           throw error;
         }
-        const document = prepareDocument(schema, payload.query, payload.operationName);
-        if (Array.isArray(document)) return document as GraphQLError[];
         return {
           schema,
-          document: document as Exclude<typeof document, readonly unknown[]>,
+          document: prepared,
           operationName: payload.operationName,
           variableValues: payload.variables,
           contextValue: subscriptionContext(core, actor, logger),

@@ -84,8 +84,9 @@ export interface CoreApi {
   /**
    * The actor as its token allows it now: each operation on a long-lived connection (a WebSocket) asks
    * before it runs. UNAUTHENTICATED when the token was revoked or has expired; else the current scopes.
+   * `fresh`: read the token's row even where a cached state would do (mutations).
    */
-  authorize(actor: Actor): Promise<Actor>;
+  authorize(actor: Actor, options?: { fresh?: boolean }): Promise<Actor>;
   /**
    * Calls `onEnd` once when the actor's token is revoked (through the API on any replica, or the CLI)
    * or expires, within about half a second. Returns the function that stops watching.

@@ -58,8 +58,8 @@ export class Switchboard implements CoreApi {
     return authenticate(this.o.store.tokens, bearer, meta, this.now());
   }
 
-  authorize(actor: Actor): Promise<Actor> {
-    return this.tokenWatch.authorize(actor);
+  authorize(actor: Actor, options?: { fresh?: boolean }): Promise<Actor> {
+    return this.tokenWatch.authorize(actor, options);
   }
 
   watchToken(actor: Actor, onEnd: (end: TokenEnd) => void): () => void {

@@ -15,8 +15,9 @@
  *
  * On SQLite `authorize` reads the token through the store's read cache, which is exact (other
  * processes' commits are seen through `data_version`). On PostgreSQL nothing is cached by the store,
- * so a watched token is judged from the state kept here (refreshed by the bus and the poll), and only
- * a token nobody watches costs a query.
+ * so a watched token is judged from the state kept here (refreshed by the bus and the poll) for
+ * queries and subscriptions; a mutation asks for a `fresh` check, one read by primary key, so not
+ * even a CLI revocation of the last half second lets one through.
  */
 import { subjects, type Bus, type Unsubscribe } from '../bus/bus.js';
 import type { Actor } from '../domain/actor.js';
@@ -64,7 +65,7 @@ export class TokenWatch {
    * The actor as its token allows it now: UNAUTHENTICATED when the token was revoked, has expired or
    * no longer exists; otherwise the actor with the token's current scopes.
    */
-  async authorize(actor: Actor): Promise<Actor> {
+  async authorize(actor: Actor, options: { fresh?: boolean } = {}): Promise<Actor> {
     if (actor.tokenId === null) return actor;
     const now = this.deps.now();
     const known = this.watched.get(actor.tokenId);
@@ -73,8 +74,9 @@ export class TokenWatch {
         this.endSoon(actor.tokenId, 'expired');
         throw unauthenticated();
       }
-      // PostgreSQL: the state kept here is at most one poll old, and the bus makes API revocations immediate.
-      if (!this.deps.cachedReads) return actor;
+      // PostgreSQL: the state kept here is at most one poll old, and the bus makes API revocations
+      // immediate; a `fresh` check (a mutation: it changes things) reads the row all the same.
+      if (!this.deps.cachedReads && options.fresh !== true) return actor;
     }
     const token = await this.deps.tokens.findById(actor.tokenId);
     if (token === null || !tokenIsActive(token, now)) {
