@@ -126,6 +126,8 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
   relay.start();
   const sync = new SessionSync({ store, bus, logger, intake });
   sync.start();
+  // Before the agents: an in-process agent gets its blocks with its first snapshot.
+  const stopBlocks = core.deliverBlocks();
   const inProcessAgents = bus.kind === 'memory';
   const adapters = options.adapters ?? (inProcessAgents ? config.gateways.map((g) => createAdapter(g, logger, config.daemonProbe)) : []);
   const agents = new AgentLink({ bus, adapters, logger, heartbeatMs: Math.max(1000, Math.floor(config.gatewayLivenessMs / 3)) });
@@ -162,6 +164,7 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
       await webhooks.stop();
       await agents.stop();
       sync.stop();
+      stopBlocks();
       await sync.idle();
       // What this process committed last is published now, if the bus lets it; else by another replica.
       await relay.stop();

@@ -12,12 +12,13 @@ import { viewerResolvers } from './resolvers/viewer.js';
 import { sessionEventResolvers, subscriptionFields } from './resolvers/session-events.js';
 import { eventTypeDefs } from './schema-events.js';
 import { webhookTypeDefs } from './schema-webhooks.js';
+import { blockResolvers } from './resolvers/blocks.js';
 import { webhookResolvers } from './resolvers/webhooks.js';
 import { applyInputGate } from './input-gate.js';
 import { implementDateTime } from './scalars.js';
 import { typeDefs } from './schema.js';
 
-const RESOLVERS: readonly ResolverMap[] = [sessionResolvers, disconnectResolvers, gatewayResolvers, auditResolvers, tokenResolvers, viewerResolvers, sessionEventResolvers, webhookResolvers];
+const RESOLVERS: readonly ResolverMap[] = [sessionResolvers, disconnectResolvers, gatewayResolvers, auditResolvers, tokenResolvers, viewerResolvers, sessionEventResolvers, webhookResolvers, blockResolvers];
 
 export function buildApiSchema(): GraphQLSchema {
   const schema = buildSchema(typeDefs + eventTypeDefs + webhookTypeDefs);

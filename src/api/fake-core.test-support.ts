@@ -2,6 +2,7 @@
  * An in-memory CoreApi for the API tests: the same scope rules, errors and paging as core promises,
  * plus counters so tests can prove what was (not) called. Not a model of core's internals.
  */
+import type { Block, BlockFilter } from '../core/api-types.js';
 import type { Connection, CoreApi, DisconnectOptions, DisconnectResult, GatewayStatus, GatewayView, RequestMeta } from '../core/api-types.js';
 import type { AuditFilter, BulkDisconnectInput, BulkDisconnectResult, SessionEvent, SessionEventFilter, SessionFilter, DeliveryView, WebhookView, ViewerInfo } from '../core/api-types.js';
 import type { Actor } from '../domain/actor.js';
@@ -166,6 +167,21 @@ export class FakeCore implements CoreApi {
   async gateways(actor: Actor): Promise<GatewayView[]> {
     requireScope(actor, 'sessions:read');
     return [...this.gatewayRows.values()];
+  }
+
+  /** Blocks in force, as a test put them here. */
+  readonly blockRows: Block[] = [];
+
+  async blocks(actor: Actor, filter: BlockFilter = {}): Promise<Block[]> {
+    requireScope(actor, 'sessions:read');
+    return this.blockRows.filter((b) => (filter.gatewayId == null || b.gatewayId === filter.gatewayId) && (filter.userName == null || b.userName === filter.userName));
+  }
+
+  async liftBlock(actor: Actor, input: { gatewayId: string; userName: string }): Promise<Block> {
+    requireScope(actor, 'sessions:disconnect');
+    const i = this.blockRows.findIndex((b) => b.gatewayId === input.gatewayId && b.userName === input.userName);
+    if (i < 0) throw new DomainError('BLOCK_NOT_FOUND', 'No block in force for that user on that gateway');
+    return this.blockRows.splice(i, 1)[0]!;
   }
 
   async gateway(actor: Actor, id: string): Promise<GatewayView | null> {

@@ -93,6 +93,11 @@ export const INPUT_RULES: Readonly<Record<string, InputRule>> = {
   'SessionEventFilter.gatewayId': id,
   'SessionEventFilter.userName': userName,
   'SessionEventFilter.types': enumList,
+  'BlockFilter.gatewayId': id,
+  'BlockFilter.userName': userName,
+  'LiftBlockInput.gatewayId': id,
+  'LiftBlockInput.userName': userName,
+  'LiftBlockInput.reason': reason,
 };
 
 /** Checks one coerced value at `path` (for messages: `input.filter.userName`, `input.scopes[2]`). */

@@ -19,6 +19,12 @@ type Query {
   onlineSession(id: String!): Session
   "Every gateway Switchboard controls. Needs \`sessions:read\`."
   gateways: [Gateway!]!
+  """
+  Users denied reconnects right now (a disconnect's \`blockSeconds\`), by gateway then user. Needs
+  \`sessions:read\` (blocks name users, as sessions do). Expired and lifted blocks are not listed; the
+  audit trail keeps their history.
+  """
+  blocks(filter: BlockFilter): [Block!]!
   "The audit trail, newest first. Needs \`audit:read\`. \`first\`: 1 to 500, default 50."
   auditEvents(first: Int = 50, after: String, filter: AuditEventFilter): AuditEventConnection!
   "Every API token (never their secrets). Needs \`admin\`."
@@ -46,6 +52,12 @@ type Mutation {
   disconnectSessions(input: DisconnectSessionsInput!): DisconnectSessionsPayload!
   "Creates an API token. The secret is returned once, here, and never again. Needs \`admin\`."
   createToken(input: CreateTokenInput!): CreateTokenPayload!
+  """
+  Ends a user's block on a gateway at once: the user may connect again. Needs \`sessions:disconnect\`
+  (or \`admin\`), like setting one; audited as \`block.lift\`. Errors: BLOCK_NOT_FOUND (no block in
+  force: never set, expired, or lifted already), FORBIDDEN.
+  """
+  liftBlock(input: LiftBlockInput!): Block!
   "Revokes an API token at once. Needs \`admin\`."
   revokeToken(id: String!): ApiToken!
 }
@@ -119,6 +131,36 @@ type Actor {
   ip: String
   "Null where not recorded (e.g. on a session's endedBy)."
   userAgent: String
+}
+
+"A user denied reconnects on one gateway until a time (OpenVPN authorize gateways only)."
+type Block {
+  gatewayId: String!
+  "The gateway; null if it is no longer known."
+  gateway: Gateway
+  "The verified identity that is blocked (see the gateway's identity setting)."
+  userName: String!
+  "From this instant on the user may connect again."
+  until: DateTime!
+  blockedAt: DateTime!
+  "Who set it (the disconnect's caller)."
+  blockedBy: String!
+  "The disconnect's reason, if one was given."
+  reason: String
+  "The session whose disconnect set it."
+  sessionId: String
+}
+
+input BlockFilter {
+  gatewayId: String
+  userName: String
+}
+
+input LiftBlockInput {
+  gatewayId: String!
+  userName: String!
+  "Why, for the audit trail."
+  reason: String
 }
 
 "One VPN daemon that Switchboard controls."

@@ -67,6 +67,8 @@ export const subjects = {
   gatewayDisconnect: (gatewayId: string) => `gateway.${gatewayId}.disconnect`,
   /** Control plane → every agent: a replica started (or met a gateway it does not know); send a snapshot. */
   replicaHello: 'replica.hello',
+  /** Control plane → agent: the blocks it enforces (the whole list, see `blockListSchema`). */
+  gatewayBlocks: (gatewayId: string) => `gateway.${gatewayId}.blocks`,
   /** Session events (`session.connected`, `session.disconnected`), published from the event outbox. */
   sessionEvents: 'events.session',
   /** Token revoked (from the event outbox): every replica drops what it cached and ends its streams. */

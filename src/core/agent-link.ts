@@ -3,7 +3,7 @@ import { subjects, type Bus, type Unsubscribe } from '../bus/bus.js';
 import { GatewayUnavailableError, type AdapterEvent, type GatewayAdapter } from '../gateways/adapter.js';
 import type { Logger } from './logger.js';
 import {
-  disconnectRequestSchema, gatewayReportSchema, MAX_SNAPSHOT_PART_SESSIONS, readWire, replicaHelloSchema, versioned,
+  blockListSchema, disconnectRequestSchema, gatewayReportSchema, MAX_SNAPSHOT_PART_SESSIONS, readWire, replicaHelloSchema, versioned,
   type DisconnectReply, type DisconnectRequest, type GatewayDescriptor, type GatewayReport,
 } from './reports.js';
 
@@ -39,6 +39,8 @@ export class AgentLink {
     for (const adapter of adapters) {
       const id = adapter.config.id;
       this.unsubscribes.push(bus.serve(subjects.gatewayDisconnect(id), async (data) => versioned(await this.receiveDisconnect(adapter, data))));
+      // Before the adapter starts: its first snapshot brings the blocks back (see core/blocks.ts).
+      if (adapter.setBlocks) this.unsubscribes.push(bus.subscribe(subjects.gatewayBlocks(id), (data) => this.receiveBlocks(adapter, data)));
       adapter.start((event) => this.report(adapter, event));
     }
     // A replica that starts after this agent (or meets a gateway it does not know) asks for a fresh
@@ -145,6 +147,15 @@ export class AgentLink {
     this.deps.bus.publish(subjects.gatewayReport(id), versioned(report)).catch((e) => {
       this.deps.logger.warn({ err: e, gatewayId: id, type: report.type }, 'could not publish gateway report; the next snapshot heals it');
     });
+  }
+
+  private receiveBlocks(adapter: GatewayAdapter, data: unknown): void {
+    const list = readWire(blockListSchema, data);
+    if (!list.ok || list.value.gatewayId !== adapter.config.id) {
+      this.deps.logger.warn({ gatewayId: adapter.config.id, detail: list.ok ? 'names another gateway' : list.detail }, 'block list refused: it does not fit the wire contract');
+      return;
+    }
+    adapter.setBlocks?.(list.value.blocks, list.value.lifted);
   }
 
   /** A request that does not fit the contract is answered NOT_SENT: nothing reached the daemon. */

@@ -5,6 +5,8 @@
 import type { Actor } from '../domain/actor.js';
 import type { AuditEvent } from '../domain/audit.js';
 import type { Gateway } from '../domain/gateway.js';
+import type { Block } from '../domain/block.js';
+import type { BlockFilter } from './blocks.js';
 import type { WireStatus } from './report-intake.js';
 import type { ApiToken } from '../domain/token.js';
 import type { Scope } from '../domain/scopes.js';
@@ -16,6 +18,7 @@ import type { TokenEnd } from './token-watch.js';
 import type { DeliveryView, WebhookView } from './webhooks.js';
 
 /** Re-exported so `api/` can name the filters without importing the store. */
+export type { Block, BlockFilter };
 export type { AuditFilter, SessionFilter, SessionEvent, SessionEventFilter, DeliveryView, WebhookView, TokenEnd };
 
 /** A bulk disconnect: every online session matching `filter` (types here so that api-types imports no use case). */
@@ -115,6 +118,10 @@ export interface CoreApi {
   /** A webhook's deliveries, newest first, each with its attempts. */
   webhookDeliveries(actor: Actor, webhookId: string, first?: number | null): Promise<DeliveryView[]>;
   gateways(actor: Actor): Promise<GatewayView[]>;
+  /** Blocks in force (a disconnect's `blockSeconds`), by gateway then user. Needs `sessions:read`. */
+  blocks(actor: Actor, filter?: BlockFilter): Promise<Block[]>;
+  /** Ends a block now; audited. Needs `sessions:disconnect`. BLOCK_NOT_FOUND when none is in force. */
+  liftBlock(actor: Actor, input: { gatewayId: string; userName: string; reason?: string | null }): Promise<Block>;
   gateway(actor: Actor, id: string): Promise<GatewayView | null>;
   /**
    * One gateway without its online count, which is a COUNT over the gateway's online sessions: a page

@@ -1,4 +1,5 @@
 import type { Actor } from '../domain/actor.js';
+import type { Block } from '../domain/block.js';
 import type { AuditOutcome } from '../domain/audit.js';
 import { DomainError, MESSAGES, type ErrorCode } from '../domain/errors.js';
 import { hasScope } from '../domain/scopes.js';
@@ -150,6 +151,8 @@ export class DisconnectUseCase {
         { claimEcho: true },
       );
       await tx.audit.append(audit);
+      // The agent blocked the user before its kill; the store keeps the block (the agents' source of truth).
+      if (o.blockSeconds !== null) await tx.blocks.put(blockOf(actor, session, o.blockSeconds, o.reason, at));
       // Not ended by this call (another replica's disconnect of the same session won): the row as it is.
       const final = ended ?? (await tx.sessions.findById(session.id)) ?? session;
       const e = sessionEvent('session.disconnected', final, { actor: { tokenId: actor.tokenId, name: actor.name }, reason: o.reason, message: o.message });
@@ -170,4 +173,12 @@ function clip(text: string | null | undefined): string | null {
 
 function elapsed(started: number): number {
   return Math.round((performance.now() - started) * 1000) / 1000;
+}
+
+/** The block a confirmed disconnect with `blockSeconds` leaves, keyed by the session's (verified) user. */
+function blockOf(actor: Actor, session: Session, seconds: number, reason: string | null, at: number): Block {
+  return {
+    gatewayId: session.gatewayId, userName: session.userName, until: at + seconds * 1000, blockedAt: at,
+    blockedByTokenId: actor.tokenId, blockedByName: actor.name, reason, sessionId: session.id,
+  };
 }

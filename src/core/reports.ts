@@ -123,6 +123,18 @@ export const disconnectReplySchema = z.discriminatedUnion('outcome', [
 ]);
 export type DisconnectReply = z.infer<typeof disconnectReplySchema>;
 
+/**
+ * Control plane → agent on `subjects.gatewayBlocks(id)`: every block in force on that gateway (the
+ * store is the source of truth), sent after each first snapshot part the control plane hears from the
+ * gateway (so an agent gets its blocks back after a restart) and after a block is lifted (`lifted`).
+ */
+export const blockListSchema = z.object({
+  gatewayId,
+  blocks: z.array(z.object({ userName: text(512), until: count() })).max(100_000),
+  lifted: z.array(text(512)).max(100).optional(),
+});
+export type BlockList = z.infer<typeof blockListSchema>;
+
 /** Replica → every agent on `subjects.agentHello`: a replica started; send a fresh snapshot. */
 export const replicaHelloSchema = z.object({ replicaId: text(64).min(1) });
 export type ReplicaHello = z.infer<typeof replicaHelloSchema>;

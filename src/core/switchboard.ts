@@ -10,6 +10,8 @@ import type { Bus } from '../bus/bus.js';
 import type { AuditFilter, Keyset, Page, SessionFilter, Store } from '../store/store.js';
 import type { BulkDisconnectInput, BulkDisconnectResult, Connection, CoreApi, DisconnectOptions, DisconnectResult, GatewayStatus, GatewayView, RequestMeta, ViewerInfo } from './api-types.js';
 import { auditEvent } from './audit.js';
+import { BlockAdmin, type BlockFilter } from './blocks.js';
+import type { Block } from '../domain/block.js';
 import { bulkDisconnect } from './bulk-disconnect.js';
 import { decodeCursor, encodeCursor, pageSize } from './cursor.js';
 import { DisconnectUseCase } from './disconnect.js';
@@ -43,6 +45,7 @@ export class Switchboard implements CoreApi {
   private readonly disconnectUseCase: DisconnectUseCase;
   private readonly now: () => number;
   private readonly hub: SessionEventHub;
+  private readonly blockAdmin: BlockAdmin;
   private readonly webhookAdmin: WebhookAdmin;
   private readonly tokenWatch: TokenWatch;
 
@@ -50,6 +53,7 @@ export class Switchboard implements CoreApi {
     this.now = o.now ?? Date.now;
     this.tokenWatch = new TokenWatch({ tokens: o.store.tokens, bus: o.bus, logger: o.logger, now: () => this.now(), cachedReads: o.store.dialect === 'sqlite', pollMs: o.tokenPollMs });
     this.hub = new SessionEventHub({ bus: o.bus, logger: o.logger });
+    this.blockAdmin = new BlockAdmin({ store: o.store, bus: o.bus, logger: o.logger, now: this.now });
     this.webhookAdmin = new WebhookAdmin({ store: o.store, now: this.now });
     this.disconnectUseCase = new DisconnectUseCase({ store: o.store, bus: o.bus, logger: o.logger, deadlineMs: o.disconnectDeadlineMs, now: this.now });
   }
@@ -82,6 +86,20 @@ export class Switchboard implements CoreApi {
   async onlineSession(actor: Actor, id: string): Promise<Session | null> {
     requireScope(actor, 'sessions:read', 'The sessions:read scope is required to read sessions');
     return this.o.store.sessions.findOnline(id);
+  }
+
+  blocks(actor: Actor, filter?: BlockFilter): Promise<Block[]> {
+    return this.blockAdmin.list(actor, filter);
+  }
+
+  liftBlock(actor: Actor, input: { gatewayId: string; userName: string; reason?: string | null }): Promise<Block> {
+    return this.blockAdmin.lift(actor, input);
+  }
+
+  /** Hands every gateway's agent its blocks (see BlockAdmin); returns the function that stops it. */
+  deliverBlocks(): () => void {
+    this.blockAdmin.start();
+    return () => this.blockAdmin.stop();
   }
 
   disconnect(actor: Actor, sessionId: string, options: DisconnectOptions): Promise<DisconnectResult> {

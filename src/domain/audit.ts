@@ -4,6 +4,7 @@ export const AUDIT_ACTIONS = [
   'token.revoke',
   'session.bulk_disconnect',
   'session.reconnect_blocked',
+  'block.lift',
   'webhook.create',
   'webhook.delete',
 ] as const;

@@ -90,5 +90,5 @@ export interface GatewayAdapter {
    */
   capabilities?(): GatewayCapabilities;
   /** Replaces the blocks it enforces (the control plane's list for this gateway). */
-  setBlocks?(blocks: BlockEntry[]): void;
+  setBlocks?(blocks: BlockEntry[], lifted?: string[]): void;
 }
