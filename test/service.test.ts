@@ -75,6 +75,9 @@ describe('runs as a service', { skip, timeout: 180_000 }, () => {
     env = {
       SWITCHBOARD_PORT: '0', SWITCHBOARD_CONFIG: configFile, SWITCHBOARD_LOG_LEVEL: 'info',
       SWITCHBOARD_DISCONNECT_TIMEOUT_MS: '2000', SWITCHBOARD_SHUTDOWN_DRAIN_MS: '20000',
+      // No liveness probe during the drain test: its `pid` writes to the stalled daemon would count as
+      // the client-kill this test waits for (and the probe would soon refuse the kill altogether).
+      SWITCHBOARD_DAEMON_PROBE_INTERVAL_MS: '600000',
     };
   });
   after(async () => {

@@ -217,3 +217,52 @@ describe('webhooks', () => {
     assert.equal(audit.rows[0]?.metadata.webhookId, webhook.id);
   });
 });
+
+describe('webhooks: what a hung receiver costs is bounded', () => {
+  let h: AppHarness;
+  let gw: FakeAdapter;
+  const rx = new Receiver();
+
+  before(async () => {
+    await rx.start();
+    rx.answer = () => {}; // never answers
+    gw = new FakeAdapter({ id: 'gw-hooks-bounded' });
+    h = await startApp({
+      adapters: [gw],
+      env: {
+        SWITCHBOARD_WEBHOOK_POLL_MS: '20', SWITCHBOARD_WEBHOOK_BACKOFF_MS: '50', SWITCHBOARD_WEBHOOK_BACKOFF_CAP_MS: '100',
+        SWITCHBOARD_WEBHOOK_TIMEOUT_MS: '300', SWITCHBOARD_WEBHOOK_CONCURRENCY: '1',
+      },
+    });
+  });
+  after(async () => {
+    await h?.close();
+    await rx.stop();
+  });
+
+  test('each attempt is cut off at the timeout and retried with backoff; requests beyond the recorded attempts never exceed the lane', async () => {
+    const r = await h.gql(CREATE, { in: { url: rx.url, events: ['SESSION_CONNECTED'] } });
+    assert.equal(r.status, 200, r.text);
+    const id = (r.json.data!.createWebhook as { webhook: { id: string } }).webhook.id;
+    for (const user of ['x1', 'x2', 'x3']) gw.connect(user);
+    await h.settle();
+    const rows = async () => {
+      const d = await h.gql(DELIVERIES, { id });
+      return d.json.data!.webhookDeliveries as { status: string; attempts: { attempt: number; statusCode: number | null; error: string | null }[] }[];
+    };
+    // Every delivery tried at least twice: the lane moved on from each hung attempt.
+    let requests = 0;
+    const tried = await waitFor(async () => {
+      requests = rx.got.length; // read before the attempts: attempts only grow
+      const list = await rows();
+      return list.length === 3 && list.every((d) => d.attempts.length >= 2) ? list : null;
+    }, 20_000, 'every delivery attempted twice');
+    for (const d of tried) {
+      assert.equal(d.status, 'PENDING', 'still retried, not given up');
+      for (const a of d.attempts) assert.deepEqual([a.statusCode, a.error], [null, 'no response within 300 ms']);
+    }
+    const attempts = tried.reduce((n, d) => n + d.attempts.length, 0);
+    // Each request the receiver got is a recorded attempt, except at most one in flight (SWITCHBOARD_WEBHOOK_CONCURRENCY=1).
+    assert.ok(requests <= attempts + 1, `${requests} requests for ${attempts} recorded attempts`);
+  });
+});
