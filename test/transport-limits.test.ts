@@ -151,6 +151,9 @@ describe('failed authentications count on every transport', () => {
     assert.ok(upgrade !== 'open');
     assert.equal(upgrade.status, 429);
     assert.equal((JSON.parse(upgrade.body) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code, 'RATE_LIMITED');
+    const metrics = await fetch(`${h.url}/metrics`, { headers: { authorization: `Bearer ${guess}` } });
+    assert.equal(metrics.status, 429, 'the token check of /metrics counts too');
+    assert.equal(((await metrics.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code, 'RATE_LIMITED');
   });
 });
 

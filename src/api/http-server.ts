@@ -164,6 +164,10 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
 
   async function serveMetrics(req: IncomingMessage, res: ServerResponse, m: Metrics): Promise<number> {
     if (metricsAccess === 'token') {
+      // A token check like any other: one Authorization header, and guesses cost the address requests.
+      if (duplicateAuthorization(req)) return send(res, errorResponse('BAD_REQUEST', 'Send one Authorization header, not several'));
+      const byIp = admission.byIp(req.socket.remoteAddress);
+      if (!byIp.ok) return rateLimited(res, byIp.retryAfterSeconds);
       try {
         await core.authenticate(bearerOf(req.headers.authorization), { clientIp: req.socket.remoteAddress ?? null, userAgent: req.headers['user-agent'] ?? null });
       } catch (error) {
