@@ -24,6 +24,7 @@ import { EventRelay, type StoreHealth } from './event-relay.js';
 import { silentLogger } from './logger.js';
 import { SessionEventHub } from './session-event-stream.js';
 import { sessionEvent, type SessionEvent } from './session-events.js';
+import { versioned } from './reports.js';
 
 const pgSkip = await postgresSkipReason();
 const natsSkip = await natsSkipReason();
@@ -64,7 +65,7 @@ function relayContract(name: string, open: () => Promise<Store>, skip: string | 
         await relay.drain();
         await waitFor(() => got.length === 5 && revoked.length === 1, 5000, 'events on the bus');
         assert.deepEqual(got.map((e) => e.id), events.map((e) => e.id), 'in order, each once, the rolled-back one absent');
-        assert.deepEqual(got[0], events[0], 'published as written');
+        assert.deepEqual(got[0], versioned(events[0]!), 'published as written, with the wire version');
         assert.equal((revoked[0] as { tokenId: string }).tokenId, 'tok_relayed');
         assert.notEqual((await store.outbox.findById(events[4]!.id))?.publishedAt ?? null, null);
         assert.equal(await relay.round(), 0, 'nothing left to publish');
@@ -174,7 +175,7 @@ describe('event relay: two replicas on PostgreSQL and NATS', { skip: pgSkip || n
       const now = Date.now();
       const claimed = await replicas.a.outbox.claim(now, now + 10_000, 10);
       assert.deepEqual(claimed.map((e) => e.id), [event!.id]);
-      await busA.publish(subjects.sessionEvents, JSON.parse(claimed[0]!.payload));
+      await busA.publish(subjects.sessionEvents, versioned(JSON.parse(claimed[0]!.payload) as object));
       await busA.flush(2000);
       // Replica B's relay, once the lease is over (its clock is moved past it, not waited for).
       const relayB = new EventRelay({ store: replicas.b, bus: busB, logger: silentLogger, now: () => Date.now() + 10_001 });

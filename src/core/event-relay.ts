@@ -2,6 +2,7 @@ import type { Bus } from '../bus/bus.js';
 import type { Store } from '../store/store.js';
 import { subjectOf } from './event-outbox.js';
 import type { Logger } from './logger.js';
+import { versioned } from './reports.js';
 
 export interface RelayOptions {
   /** How often the outbox is scanned when idle (ms). */
@@ -92,7 +93,7 @@ export class EventRelay {
     const now = this.now();
     const rows = await this.watchStore(store.outbox.claim(now, now + this.o.leaseMs, this.o.batch));
     if (rows.length === 0) return 0;
-    for (const row of rows) await bus.publish(subjectOf(row.type), JSON.parse(row.payload) as unknown);
+    for (const row of rows) await bus.publish(subjectOf(row.type), versioned(JSON.parse(row.payload) as object));
     await bus.flush(this.o.flushTimeoutMs);
     await this.watchStore(store.outbox.markPublished(rows.map((r) => r.id), this.now()));
     return rows.length;

@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { GATEWAY_ID_PATTERN } from '../domain/ids.js';
 import { END_CAUSES } from '../domain/session.js';
 import { PROTOCOLS } from '../domain/gateway.js';
+import { SESSION_EVENT_TYPES, TOKEN_REVOKED } from '../domain/event-types.js';
 
 /** The version of the wire contract this build speaks (sends, and accepts). */
 export const WIRE_VERSION = 1;
@@ -138,6 +139,37 @@ export type BlockList = z.infer<typeof blockListSchema>;
 /** Replica → every agent on `subjects.agentHello`: a replica started; send a fresh snapshot. */
 export const replicaHelloSchema = z.object({ replicaId: text(64).min(1) });
 export type ReplicaHello = z.infer<typeof replicaHelloSchema>;
+
+/** Relay → every replica on `subjects.tokenRevoked`: a token was revoked; end its live streams. */
+export const tokenRevokedSchema = z.object({ id: text(64).min(1), type: z.literal(TOKEN_REVOKED), at: count(), tokenId: text(64).min(1) });
+export type TokenRevoked = z.infer<typeof tokenRevokedSchema>;
+
+/**
+ * Relay → every replica on `subjects.sessionEvents`. Replicas are one deployment's trusted peers,
+ * so the session keeps fields a newer build added (checked: the ones this build reads).
+ */
+export const sessionEventSchema = z.object({
+  id: text(64).min(1),
+  type: z.enum(SESSION_EVENT_TYPES),
+  at: count(),
+  session: z.looseObject({
+    ...sessionReportSchema.shape,
+    id: text(64).min(1),
+    gatewayId,
+    userId: text(128),
+    protocol: z.enum(PROTOCOLS),
+    lastSeenAt: count(),
+    endedAt: count().nullable(),
+    endCause: z.enum(END_CAUSES).nullable(),
+    endedByTokenId: optionalText(64),
+    endedByName: optionalText(1000),
+    endReason: optionalText(4000),
+  }),
+  cause: z.enum(END_CAUSES).nullable(),
+  actor: z.object({ tokenId: optionalText(64), name: text(1000) }).nullable(),
+  reason: optionalText(4000),
+  message: optionalText(1000),
+});
 
 /** A message as it travels: its body and the version of the contract it was written in. */
 export type Versioned<T> = T & { version: number };

@@ -6,9 +6,10 @@ import { makeSession } from '../store/contract/fixtures.js';
 import { silentLogger } from './logger.js';
 import { MAX_BACKLOG, SessionEventHub } from './session-event-stream.js';
 import { sessionEvent } from './session-events.js';
+import { versioned } from './reports.js';
 
 const publish = (bus: MemoryBus, type: 'session.connected' | 'session.disconnected', gatewayId: string, userName: string) =>
-  bus.publish(subjects.sessionEvents, sessionEvent(type, makeSession(gatewayId, { userName, endedAt: type === 'session.disconnected' ? 1 : null })));
+  bus.publish(subjects.sessionEvents, versioned(sessionEvent(type, makeSession(gatewayId, { userName, endedAt: type === 'session.disconnected' ? 1 : null }))));
 const settle = () => new Promise((r) => setImmediate(r));
 
 test('the hub filters per subscriber, holds one bus subscription while anyone listens, and ends a stream that falls too far behind', async () => {
@@ -39,7 +40,7 @@ test('a token revoked anywhere ends its streams, and only its streams', async ()
   const hub = new SessionEventHub({ bus, logger: silentLogger });
   const mine = hub.stream({}, 'tok_a');
   const theirs = hub.stream({}, 'tok_b');
-  await bus.publish(subjects.tokenRevoked, { tokenId: 'tok_a' });
+  await bus.publish(subjects.tokenRevoked, versioned({ id: 'evt_revoked1', type: 'token.revoked', at: 1, tokenId: 'tok_a' }));
   await settle();
   assert.deepEqual(await mine.next(), { value: undefined, done: true });
   await publish(bus, 'session.connected', 'gw-1', 'carol');
@@ -56,8 +57,8 @@ test('an event published twice (two relays) reaches each stream once', async () 
   const a = hub.stream({});
   const b = hub.stream({ userName: 'dan' });
   const event = sessionEvent('session.connected', makeSession('gw-1', { userName: 'dan' }));
-  await bus.publish(subjects.sessionEvents, event);
-  await bus.publish(subjects.sessionEvents, event);
+  await bus.publish(subjects.sessionEvents, versioned(event));
+  await bus.publish(subjects.sessionEvents, versioned(event));
   await publish(bus, 'session.connected', 'gw-1', 'dan');
   await settle();
   for (const s of [a, b]) {
@@ -101,4 +102,20 @@ test('a lost bus ends every stream with BUS_UNAVAILABLE and refuses new ones', a
   await bus.close(); // the in-process bus's only way to be lost; NATS: test/partitioned-replica.test.ts
   await assert.rejects(pending, (e: { code?: string }) => e.code === 'BUS_UNAVAILABLE');
   assert.throws(() => hub.stream({}), (e: { code?: string; message?: string }) => e.code === 'BUS_UNAVAILABLE' && /message bus/.test(e.message ?? ''));
+});
+
+test('a session event or revocation that does not fit the wire contract is refused; the hub keeps serving', async () => {
+  const bus = new MemoryBus();
+  const hub = new SessionEventHub({ bus, logger: silentLogger });
+  const all = hub.stream({}, 'tok_c');
+  const event = sessionEvent('session.connected', makeSession('gw-1', { userName: 'erin' }));
+  await bus.publish(subjects.sessionEvents, event); // no version
+  await bus.publish(subjects.sessionEvents, { ...versioned(event), version: 99 });
+  await bus.publish(subjects.sessionEvents, versioned({ ...event, session: { ...event.session, userName: 'u'.repeat(513) } }));
+  await bus.publish(subjects.tokenRevoked, { id: 'evt_r', type: 'token.revoked', at: 1, tokenId: 'tok_c' }); // no version
+  await publish(bus, 'session.connected', 'gw-1', 'fred');
+  await settle();
+  assert.equal((await all.next()).value?.session.userName, 'fred', 'only the readable event arrived, and the stream was not ended');
+  await all.return!();
+  await bus.close();
 });

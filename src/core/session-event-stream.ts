@@ -2,6 +2,7 @@ import { DomainError } from '../domain/errors.js';
 import { subjects, type Bus, type Unsubscribe } from '../bus/bus.js';
 import type { StoreHealth } from './event-relay.js';
 import type { Logger } from './logger.js';
+import { readWire, sessionEventSchema, tokenRevokedSchema } from './reports.js';
 import type { SessionEvent } from './session-events.js';
 
 /** What a live subscriber wants; every given field must match. */
@@ -166,16 +167,24 @@ export class SessionEventHub {
     if (this.unsubscribe.length > 0) return;
     this.unsubscribe = [
       this.deps.bus.subscribe(subjects.sessionEvents, (data) => {
-        const event = data as SessionEvent;
+        const read = readWire(sessionEventSchema, data);
+        if (!read.ok) {
+          this.deps.logger.warn({ problem: read.problem, detail: read.detail }, 'session event refused: it does not fit the wire contract');
+          return;
+        }
+        const event = read.value as SessionEvent;
         if (this.seen.has(event.id)) return;
         this.seen.add(event.id);
         if (this.seen.size > DEDUPE_WINDOW) this.seen.delete(this.seen.values().next().value!);
         for (const l of this.listeners) l(event);
       }),
       this.deps.bus.subscribe(subjects.tokenRevoked, (data) => {
-        const tokenId = (data as { tokenId?: unknown } | null)?.tokenId;
-        if (typeof tokenId !== 'string') return;
-        for (const end of [...(this.byToken.get(tokenId) ?? [])]) end();
+        const revoked = readWire(tokenRevokedSchema, data);
+        if (!revoked.ok) {
+          this.deps.logger.warn({ problem: revoked.problem, detail: revoked.detail }, 'token revocation message refused: it does not fit the wire contract');
+          return;
+        }
+        for (const end of [...(this.byToken.get(revoked.value.tokenId) ?? [])]) end();
       }),
     ];
   }

@@ -25,6 +25,7 @@ import { DomainError, MESSAGES } from '../domain/errors.js';
 import { tokenIsActive } from '../domain/token.js';
 import type { TokenRepository } from '../store/store.js';
 import type { Logger } from './logger.js';
+import { readWire, tokenRevokedSchema } from './reports.js';
 
 /** Why a token stopped being valid for its open streams. */
 export type TokenEnd = 'revoked' | 'expired';
@@ -142,8 +143,10 @@ export class TokenWatch {
   private start(): void {
     if (this.unsubscribe === null) {
       this.unsubscribe = this.deps.bus.subscribe(subjects.tokenRevoked, (data) => {
-        const tokenId = (data as { tokenId?: unknown } | null)?.tokenId;
-        if (typeof tokenId === 'string') this.end(tokenId, 'revoked');
+        const revoked = readWire(tokenRevokedSchema, data);
+        // Unreadable (another replica's wire version): the poll below still finds the revocation.
+        if (revoked.ok) this.end(revoked.value.tokenId, 'revoked');
+        else this.deps.logger.warn({ problem: revoked.problem, detail: revoked.detail }, 'token revocation message refused: it does not fit the wire contract');
       });
     }
     if (this.timer === null) {
