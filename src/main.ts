@@ -4,7 +4,8 @@
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { SYSTEM_ACTOR } from './domain/actor.js';
-import type { Config } from './config.js';
+import { errorText } from './domain/errors.js';
+import { loadGatewayFile, type Config } from './config.js';
 import { resolve } from 'node:path';
 import { migrateDatabase, openStore, type MigrationReport } from './store/kysely/kysely-store.js';
 import { parseDatabaseUrl } from './store/kysely/dialect.js';
@@ -22,6 +23,7 @@ import { Switchboard } from './core/switchboard.js';
 import { WebhookDispatcher } from './core/webhook-dispatcher.js';
 import { createReadiness } from './core/readiness.js';
 import { EventRelay } from './core/event-relay.js';
+import { diffGateways, hasChanges, recordRefusedReload, recordReload, type GatewayChanges } from './core/gateway-reload.js';
 import type { Logger } from './core/logger.js';
 import { createApiServer } from './api/http-server.js';
 
@@ -78,6 +80,12 @@ export interface RunningSwitchboard {
   sync: SessionSync;
   agents: AgentLink;
   relay: EventRelay;
+  /**
+   * Re-reads the gateway file (SIGHUP): added gateways get an in-process agent, removed ones lose
+   * theirs (their sessions end as GATEWAY_REMOVED), changed ones are replaced; audited. A file that
+   * does not load changes nothing and is logged as one error line (and audited as refused).
+   */
+  reloadGateways(): Promise<GatewayChanges | null>;
   close(): Promise<void>;
 }
 
@@ -152,9 +160,42 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
   const heap = new HeapRelease();
   heap.start();
 
+  let gateways = config.gateways;
+  let reloading: Promise<GatewayChanges | null> = Promise.resolve(null);
+  const reloadDeps = { store, now: Date.now };
+  /** One reload at a time, in the order the signals came. */
+  async function reload(): Promise<GatewayChanges | null> {
+    if (config.configFile === null) {
+      logger.warn('reload asked, but no gateway file is configured (SWITCHBOARD_CONFIG)');
+      return null;
+    }
+    let next: GatewayConfig[];
+    try {
+      next = loadGatewayFile(config.configFile);
+    } catch (e) {
+      const message = errorText(e);
+      logger.error({ error: message }, 'gateway file not reloaded: the running gateways stay as they were');
+      await recordRefusedReload(reloadDeps, SYSTEM_ACTOR, message);
+      return null;
+    }
+    const changes = diffGateways(gateways, next);
+    if (inProcessAgents && !options.adapters) {
+      for (const id of [...changes.removed, ...changes.changed.map((g) => g.id)]) await agents.remove(id);
+      for (const g of [...changes.changed, ...changes.added]) agents.add(createAdapter(g, logger));
+    }
+    gateways = next;
+    if (hasChanges(changes)) await recordReload(reloadDeps, SYSTEM_ACTOR, changes);
+    logger.info({ added: changes.added.map((g) => g.id), removed: changes.removed, changed: changes.changed.map((g) => g.id) }, 'gateway file reloaded');
+    return changes;
+  }
+
   let closed = false;
   return {
     url, core, store, bus, sync, agents, relay,
+    reloadGateways() {
+      reloading = reloading.then(reload, reload);
+      return reloading;
+    },
     async close() {
       if (closed) return;
       closed = true;

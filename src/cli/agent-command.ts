@@ -4,7 +4,9 @@
  * heartbeats) and executes disconnect requests for its gateways; it has no database, no API token
  * and no other power.
  */
-import { ConfigError, loadConfig } from '../config.js';
+import { ConfigError, loadConfig, loadGatewayFile } from '../config.js';
+import { diffGateways } from '../core/gateway-reload.js';
+import { errorText } from '../domain/errors.js';
 import { AgentLink } from '../core/agent-link.js';
 import { HeapRelease } from '../heap-release.js';
 import { createAdapter, createBus, createLogger } from '../main.js';
@@ -45,5 +47,26 @@ export async function runAgent(args: string[]): Promise<number> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // SIGHUP reloads the gateway file: gateways added, removed or changed without a restart. The
+  // replicas learn of it from this agent's heartbeats (a removed gateway's agent goes quiet).
+  let gateways = config.gateways;
+  let reloading = Promise.resolve();
+  process.on('SIGHUP', () => {
+    reloading = reloading.then(async () => {
+      if (stopping) return;
+      let next;
+      try {
+        next = loadGatewayFile(config.configFile!);
+      } catch (e) {
+        logger.error({ error: errorText(e) }, 'gateway file not reloaded: the running gateways stay as they were');
+        return;
+      }
+      const changes = diffGateways(gateways, next);
+      for (const id of [...changes.removed, ...changes.changed.map((g) => g.id)]) await link.remove(id);
+      for (const g of [...changes.changed, ...changes.added]) link.add(createAdapter(g, logger));
+      gateways = next;
+      logger.info({ added: changes.added.map((g) => g.id), removed: changes.removed, changed: changes.changed.map((g) => g.id) }, 'gateway file reloaded');
+    });
+  });
   return -1; // keep running
 }

@@ -1,5 +1,6 @@
 import { loadConfig } from '../config.js';
 import { startSwitchboard } from '../main.js';
+import { errorText } from '../domain/errors.js';
 
 /** Prints the bootstrap token once, clearly marked, to the terminal — never through the logger. */
 export function printBootstrapToken(secret: string): void {
@@ -26,5 +27,9 @@ export async function runStart(_args: string[]): Promise<number> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // SIGHUP reloads the gateway file (added, removed or changed gateways, no restart); it never stops the server.
+  process.on('SIGHUP', () => {
+    if (!stopping) void app.reloadGateways().catch((e: unknown) => process.stderr.write(`switchboard: gateway reload failed: ${errorText(e)}\n`));
+  });
   return -1; // keep running
 }

@@ -25,6 +25,8 @@ export class AgentLink {
   private seq = 0;
   private lastAt = 0;
   private readonly unsubscribes: Unsubscribe[] = [];
+  /** The gateways this link serves now, with what stops serving each one's disconnect subject. */
+  private readonly adapters = new Map<string, { adapter: GatewayAdapter; unserve: Unsubscribe }>();
   private heartbeat: NodeJS.Timeout | null = null;
   /** A round of snapshots for replicas' hellos is running; another hello came meanwhile. */
   private helloRound = false;
@@ -35,14 +37,8 @@ export class AgentLink {
   ) {}
 
   start(): void {
-    const { bus, adapters } = this.deps;
-    for (const adapter of adapters) {
-      const id = adapter.config.id;
-      this.unsubscribes.push(bus.serve(subjects.gatewayDisconnect(id), async (data) => versioned(await this.receiveDisconnect(adapter, data))));
-      // Before the adapter starts: its first snapshot brings the blocks back (see core/blocks.ts).
-      if (adapter.setBlocks) this.unsubscribes.push(bus.subscribe(subjects.gatewayBlocks(id), (data) => this.receiveBlocks(adapter, data)));
-      adapter.start((event) => this.report(adapter, event));
-    }
+    const { bus } = this.deps;
+    for (const adapter of this.deps.adapters) this.add(adapter);
     // A replica that starts after this agent (or meets a gateway it does not know) asks for a fresh
     // snapshot instead of waiting for the periodic one.
     this.unsubscribes.push(bus.subscribe(subjects.replicaHello, (data) => this.hello(data)));
@@ -55,7 +51,33 @@ export class AgentLink {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = null;
     for (const u of this.unsubscribes.splice(0)) u();
-    await Promise.all(this.deps.adapters.map((a) => a.stop()));
+    await Promise.all([...this.adapters.keys()].map((id) => this.remove(id)));
+  }
+
+  /** Starts serving one more gateway (a reload added it): its disconnects, its reports. */
+  add(adapter: GatewayAdapter): void {
+    const id = adapter.config.id;
+    if (this.adapters.has(id)) throw new Error(`gateway ${id} is served already`);
+    const { bus } = this.deps;
+    const stops = [bus.serve(subjects.gatewayDisconnect(id), async (data) => versioned(await this.receiveDisconnect(adapter, data)))];
+    // Before the adapter starts: its first snapshot brings the blocks back (see core/blocks.ts).
+    if (adapter.setBlocks) stops.push(bus.subscribe(subjects.gatewayBlocks(id), (data) => this.receiveBlocks(adapter, data)));
+    this.adapters.set(id, { adapter, unserve: () => stops.forEach((stop) => stop()) });
+    adapter.start((event) => this.report(adapter, event));
+  }
+
+  /** Stops serving a gateway (a reload removed or replaced it) and lets go of its daemon's socket. */
+  async remove(id: string): Promise<void> {
+    const served = this.adapters.get(id);
+    if (!served) return;
+    this.adapters.delete(id);
+    served.unserve();
+    await served.adapter.stop();
+  }
+
+  /** The adapters served now. */
+  private current(): GatewayAdapter[] {
+    return [...this.adapters.values()].map((a) => a.adapter);
   }
 
   private now(): number {
@@ -82,7 +104,7 @@ export class AgentLink {
       do {
         this.helloAgain = false;
         this.beat();
-        await Promise.all(this.deps.adapters.filter((a) => a.isConnected()).map((a) => a.snapshot().catch((e: unknown) => {
+        await Promise.all(this.current().filter((a) => a.isConnected()).map((a) => a.snapshot().catch((e: unknown) => {
           this.deps.logger.warn({ gatewayId: a.config.id, err: e instanceof Error ? e.message : String(e) }, 'snapshot for a replica\'s hello failed; the periodic one follows');
         })));
       } while (this.helloAgain);
@@ -92,7 +114,7 @@ export class AgentLink {
   }
 
   private beat(): void {
-    for (const adapter of this.deps.adapters) {
+    for (const adapter of this.current()) {
       this.heartbeatOf(adapter);
     }
   }

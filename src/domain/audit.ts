@@ -7,6 +7,8 @@ export const AUDIT_ACTIONS = [
   'block.lift',
   'webhook.create',
   'webhook.delete',
+  /** The gateway file was reloaded (SIGHUP): what was added, removed, changed — or why it was refused. */
+  'gateway.reload',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

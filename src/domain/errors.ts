@@ -41,3 +41,8 @@ export const MESSAGES = {
 export function isDomainError(e: unknown): e is DomainError {
   return e instanceof DomainError;
 }
+
+/** The text of anything thrown: an Error's message, else its string form (for logs and one-line messages). */
+export function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

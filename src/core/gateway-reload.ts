@@ -1,0 +1,65 @@
+/**
+ * Reloading the gateway file without a restart (SIGHUP to `switchboard start`): which gateways were
+ * added, removed or changed, and the record of it. Adapters are made and stopped by the caller (the
+ * composition root picks implementations); this file only compares and records.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import type { Actor } from '../domain/actor.js';
+import type { GatewayConfig } from '../gateways/adapter.js';
+import type { Store } from '../store/store.js';
+import { auditEvent } from './audit.js';
+import { appendSessionEvents } from './event-outbox.js';
+import { sessionEvent } from './session-events.js';
+
+export interface GatewayChanges {
+  added: GatewayConfig[];
+  removed: string[];
+  /** Same id, other settings: its adapter is replaced (its daemon's tunnels are not touched). */
+  changed: GatewayConfig[];
+}
+
+/** Compares two gateway lists by id; a gateway whose settings differ in any way is changed. */
+export function diffGateways(current: readonly GatewayConfig[], next: readonly GatewayConfig[]): GatewayChanges {
+  const before = new Map(current.map((g) => [g.id, g]));
+  const after = new Map(next.map((g) => [g.id, g]));
+  return {
+    added: next.filter((g) => !before.has(g.id)),
+    removed: current.filter((g) => !after.has(g.id)).map((g) => g.id),
+    changed: next.filter((g) => before.has(g.id) && !isDeepStrictEqual(before.get(g.id), g)),
+  };
+}
+
+export function hasChanges(c: GatewayChanges): boolean {
+  return c.added.length + c.removed.length + c.changed.length > 0;
+}
+
+/**
+ * Records a reload that was applied: new and changed gateways are written, the sessions of removed
+ * ones end as GATEWAY_REMOVED (Switchboard no longer sees or controls them; their tunnels are not
+ * touched), each with its event, and one `gateway.reload` audit row says what changed — all in one
+ * transaction.
+ */
+export async function recordReload(deps: { store: Store; now: () => number }, actor: Actor, changes: GatewayChanges): Promise<void> {
+  const at = deps.now();
+  await deps.store.transaction(async (tx) => {
+    for (const g of [...changes.added, ...changes.changed]) {
+      await tx.gateways.upsert({ id: g.id, name: g.name, region: g.region, protocol: g.protocol, mode: g.mode });
+    }
+    for (const id of changes.removed) {
+      const online = await tx.sessions.listOnlineByGateway(id);
+      const ended = await tx.sessions.markEndedMany(online.map((s) => s.id), { endedAt: at, cause: 'GATEWAY_REMOVED' });
+      await appendSessionEvents(tx, ended.map((s) => sessionEvent('session.disconnected', s)), at);
+      await tx.gateways.setAgentStatus(id, { agentConnected: false, lastSeenAt: at });
+    }
+    await tx.audit.append(auditEvent(actor, 'gateway.reload', 'SUCCESS', { at, metadata: summary(changes) }));
+  });
+}
+
+/** A reload that was refused (the file did not load): the running gateways stay as they were. */
+export async function recordRefusedReload(deps: { store: Store; now: () => number }, actor: Actor, error: string): Promise<void> {
+  await deps.store.audit.append(auditEvent(actor, 'gateway.reload', 'FAILED', { at: deps.now(), errorCode: 'BAD_CONFIG', metadata: { error } }));
+}
+
+function summary(c: GatewayChanges): Record<string, unknown> {
+  return { added: c.added.map((g) => g.id), removed: c.removed, changed: c.changed.map((g) => g.id) };
+}
