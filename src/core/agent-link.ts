@@ -135,9 +135,9 @@ export class AgentLink {
         }
         return;
       }
-      case 'session-connected':
+      case 'session.connected':
         return this.send(adapter, { type: 'connected', session: event.session });
-      case 'session-disconnected':
+      case 'session.disconnected':
         return this.send(adapter, {
           type: 'disconnected', ref: event.ref, cause: event.cause, bytesReceived: event.bytesReceived, bytesSent: event.bytesSent,
         });

@@ -27,8 +27,9 @@ export interface GatewayConfig {
 export type AdapterEvent =
   /** The control connection is up and this is everything the daemon reports as online. */
   | { type: 'snapshot'; daemonStartedAt: number | null; sessions: SessionReport[] }
-  | { type: 'session-connected'; session: SessionReport }
-  | { type: 'session-disconnected'; ref: string; cause: EndCause; at: number; bytesReceived?: number; bytesSent?: number }
+  /** The event types are spelled as everywhere else (DESIGN.md's word table: one name per event type). */
+  | { type: 'session.connected'; session: SessionReport }
+  | { type: 'session.disconnected'; ref: string; cause: EndCause; at: number; bytesReceived?: number; bytesSent?: number }
   /** The control connection dropped (the daemon stopped, or the socket broke). */
   | { type: 'link-down'; error: string }
   /** The adapter refused a client's authentication (authorize mode: a user blocked by a disconnect). */

@@ -83,14 +83,14 @@ export class FakeAdapter implements GatewayAdapter {
       ...extra,
     };
     this.sessions.set(report.ref, report);
-    this.emit({ type: 'session-connected', session: report });
+    this.emit({ type: 'session.connected', session: report });
     return report;
   }
 
   /** A client quits by itself. */
   quit(ref: string): void {
     this.sessions.delete(ref);
-    this.emit({ type: 'session-disconnected', ref, cause: 'CLIENT_DISCONNECT', at: Date.now() });
+    this.emit({ type: 'session.disconnected', ref, cause: 'CLIENT_DISCONNECT', at: Date.now() });
   }
 
   linkDown(): void {
@@ -116,7 +116,7 @@ export class FakeAdapter implements GatewayAdapter {
     }
     if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
     if (!this.sessions.delete(command.ref)) return 'NOT_FOUND';
-    this.emit({ type: 'session-disconnected', ref: command.ref, cause: 'ADMIN_DISCONNECT', at: Date.now() });
+    this.emit({ type: 'session.disconnected', ref: command.ref, cause: 'ADMIN_DISCONNECT', at: Date.now() });
     return 'ENDED';
   }
 }

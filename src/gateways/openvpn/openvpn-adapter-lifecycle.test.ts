@@ -76,7 +76,7 @@ describe('OpenVPN adapter: daemon lifecycle, blocking, management password', { s
       const down = await events.waitFor('link-down', () => true, { from });
       assert.ok(down.error.length > 0);
       // The daemon says goodbye to each client before it exits: those ends are the gateway's doing.
-      const ends = events.all('session-disconnected', from);
+      const ends = events.all('session.disconnected', from);
       assert.deepEqual(ends.map((e) => [e.ref, e.cause]), [[daveRef, 'GATEWAY_RESTART']]);
       assert.ok(events.events.indexOf(ends[0]!) < events.events.indexOf(down));
       assert.equal(adapter.isConnected(), false);
@@ -96,7 +96,7 @@ describe('OpenVPN adapter: daemon lifecycle, blocking, management password', { s
       // (the management-hold case below closes that gap). A client that connects now is a session of the new instance.
       await dave.stop();
       dave = await srv.startClient({ user: 'dave' });
-      const back = await events.waitFor('session-connected', (e) => e.session.userName === 'dave' && !e.session.ref.startsWith(`${startedAt / 1000}:`), { from });
+      const back = await events.waitFor('session.connected', (e) => e.session.userName === 'dave' && !e.session.ref.startsWith(`${startedAt / 1000}:`), { from });
       assert.match(back.session.ref, new RegExp(`^${snap.daemonStartedAt! / 1000}:`));
       startedAt = snap.daemonStartedAt!;
       daveRef = back.session.ref;
@@ -109,10 +109,10 @@ describe('OpenVPN adapter: daemon lifecycle, blocking, management password', { s
       const snap = await events.waitFor('snapshot', (e) => e.daemonStartedAt !== startedAt, { from });
       assert.ok(snap.daemonStartedAt! > startedAt);
       assert.equal(events.all('link-down', from).length, 0, 'the management link survives a soft restart');
-      const gone = await events.waitFor('session-disconnected', (e) => e.ref === daveRef, { from });
+      const gone = await events.waitFor('session.disconnected', (e) => e.ref === daveRef, { from });
       assert.equal(gone.cause, 'GATEWAY_RESTART');
       await dave.waitConnected({ from: mark });
-      const back = await events.waitFor('session-connected', (e) => e.session.userName === 'dave', { from });
+      const back = await events.waitFor('session.connected', (e) => e.session.userName === 'dave', { from });
       assert.equal(back.session.ref, `${snap.daemonStartedAt! / 1000}:0`);
       assert.equal(await adapter.disconnect({ ref: daveRef, userName: 'dave', mode: 'HALT' }, 3000), 'NOT_FOUND');
       assert.equal(await adapter.disconnect({ ref: back.session.ref, userName: 'dave', mode: 'HALT' }, 3000), 'ENDED');
@@ -136,12 +136,12 @@ describe('OpenVPN adapter: daemon lifecycle, blocking, management password', { s
       adapter.start(events.push);
       await srv.waitForLog(/Initialization Sequence Completed/);
       await ivy.waitConnected();
-      const first = await events.waitFor('session-connected', (e) => e.session.userName === 'ivy');
+      const first = await events.waitFor('session.connected', (e) => e.session.userName === 'ivy');
       // A restart holds again until the adapter is back, so ivy's reconnect is answered too.
       await nextSecond();
       const from = events.mark();
       await srv.restart();
-      const back = await events.waitFor('session-connected', (e) => e.session.userName === 'ivy', { from });
+      const back = await events.waitFor('session.connected', (e) => e.session.userName === 'ivy', { from });
       assert.notEqual(back.session.ref.split(':')[0], first.session.ref.split(':')[0]);
     });
   });
@@ -150,7 +150,7 @@ describe('OpenVPN adapter: daemon lifecycle, blocking, management password', { s
     let srv: LabServer;
     let adapter: OpenVpnAdapter;
     const events = new AdapterEventLog();
-    const refOf = async (user: string) => (await events.waitFor('session-connected', (e) => e.session.userName === user)).session.ref;
+    const refOf = async (user: string) => (await events.waitFor('session.connected', (e) => e.session.userName === user)).session.ref;
 
     before(async () => {
       srv = await lab.startServer({ proto: 'udp4', mode: 'authorize' });

@@ -97,7 +97,7 @@ describe('OpenVPN adapter against a real daemon', { skip }, () => {
           assert.equal(s.clientPlatform, 'linux');
           // Both modes get >CLIENT:ESTABLISHED, so every session was also announced as it came up.
           // Built from the ENV block instead of the status row: the same fields must come out.
-          const announced = await events.waitFor('session-connected', (e) => e.session.ref === s.ref);
+          const announced = await events.waitFor('session.connected', (e) => e.session.ref === s.ref);
           assert.deepEqual({ ...announced.session, bytesReceived: 0, bytesSent: 0 }, { ...s, bytesReceived: 0, bytesSent: 0 });
         }
         first = snap.sessions;
@@ -127,9 +127,9 @@ describe('OpenVPN adapter against a real daemon', { skip }, () => {
           await srv.waitForLog(new RegExp(`MANAGEMENT: CMD 'kill ${escape(alice.clientAddress!)}'`));
           await srv.waitForLog(new RegExp(`alice/${escape(alice.clientAddress!)} SIGTERM\\[soft,\\] received, client-instance exiting`));
         }
-        const gone = await events.waitFor('session-disconnected', (e) => e.ref === alice.ref, { from });
+        const gone = await events.waitFor('session.disconnected', (e) => e.ref === alice.ref, { from });
         assert.equal(gone.cause, 'ADMIN_DISCONNECT');
-        assert.equal(events.all('session-disconnected', from).filter((e) => e.ref === alice.ref).length, 1);
+        assert.equal(events.all('session.disconnected', from).filter((e) => e.ref === alice.ref).length, 1);
         for (const [c, mark] of others) {
           assert.equal(c.exited, false);
           assert.doesNotMatch(c.log().slice(mark), /SIGUSR1|SIGTERM|pushed by server/);
@@ -149,9 +149,9 @@ describe('OpenVPN adapter against a real daemon', { skip }, () => {
         assert.equal(await adapter.disconnect({ ref: bob.ref, userName: 'bob', mode: 'RESTART', message: 'Please reconnect' }, 3000), 'ENDED');
         await clients.bob!.waitForLog(/Connection reset command was pushed by server \('Please reconnect'\)/, { from: mark });
         await clients.bob!.waitConnected({ from: mark });
-        const back = await events.waitFor('session-connected', (e) => e.session.userName === 'bob', { from });
+        const back = await events.waitFor('session.connected', (e) => e.session.userName === 'bob', { from });
         assert.notEqual(back.session.ref, bob.ref);
-        const gone = await events.waitFor('session-disconnected', (e) => e.ref === bob.ref, { from });
+        const gone = await events.waitFor('session.disconnected', (e) => e.ref === bob.ref, { from });
         assert.equal(gone.cause, 'ADMIN_DISCONNECT');
         const snap = await snapshot();
         assert.equal(byUser(snap.sessions, 'bob').ref, back.session.ref);
@@ -162,7 +162,7 @@ describe('OpenVPN adapter against a real daemon', { skip }, () => {
         const from = events.mark();
         await clients.carol!.stop();
         // UDP: the daemon drops the instance about 5 s after the client's exit notification.
-        const gone = await events.waitFor('session-disconnected', (e) => e.ref === carol.ref, { from, timeoutMs: 20_000 });
+        const gone = await events.waitFor('session.disconnected', (e) => e.ref === carol.ref, { from, timeoutMs: 20_000 });
         assert.equal(gone.cause, 'CLIENT_DISCONNECT');
         const snap = await snapshot();
         assert.deepEqual(snap.sessions.map((s) => s.userName), ['bob']);

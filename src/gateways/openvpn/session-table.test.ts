@@ -33,7 +33,7 @@ test('observe mode: a session announced by ESTABLISHED and listed without its ad
   const gone = parseStatus([HEADER, row('alice', 0, '10.8.0.2')]);
   table.applyStatus(1795962300, gone.rows, false, gone.listedClientIds);
   assert.equal(events.length, 1);
-  assert.deepEqual({ type: events[0]!.type, ref: (events[0] as { ref: string }).ref }, { type: 'session-disconnected', ref: '1795962300:1' });
+  assert.deepEqual({ type: events[0]!.type, ref: (events[0] as { ref: string }).ref }, { type: 'session.disconnected', ref: '1795962300:1' });
 });
 
 test('a session announced while a status read was in flight is not ended by that read; the next read decides', () => {
@@ -46,11 +46,11 @@ test('a session announced while a status read was in flight is not ended by that
   table.statusReadStarted();
   // The reply (without carl) is complete, but the ESTABLISHED after it in the chunk is handled first.
   table.applyClient(1795962300, { kind: 'client', event: 'ESTABLISHED', cid: 7, kid: null, env: { common_name: 'carl', ifconfig_pool_remote_ip: '10.8.0.9' } });
-  assert.deepEqual(events.map((e) => e.type), ['session-connected']);
+  assert.deepEqual(events.map((e) => e.type), ['session.connected']);
   table.applyStatus(1795962300, empty.rows, false, empty.listedClientIds);
-  assert.deepEqual(events.map((e) => e.type), ['session-connected'], 'the older reply cannot end carl');
+  assert.deepEqual(events.map((e) => e.type), ['session.connected'], 'the older reply cannot end carl');
 
   table.statusReadStarted();
   table.applyStatus(1795962300, empty.rows, false, empty.listedClientIds);
-  assert.deepEqual(events.map((e) => e.type), ['session-connected', 'session-disconnected'], 'a read sent after carl was announced, without carl: gone');
+  assert.deepEqual(events.map((e) => e.type), ['session.connected', 'session.disconnected'], 'a read sent after carl was announced, without carl: gone');
 });

@@ -10,7 +10,7 @@ import type { Notification } from './notification-parser.js';
 import { clientInfoOf, reportFromEnv, reportFromRow, sessionRef, type ClientInfo } from './session-reports.js';
 import type { StatusRow } from './status-parser.js';
 
-type Ended = Extract<AdapterEvent, { type: 'session-disconnected' }>;
+type Ended = Extract<AdapterEvent, { type: 'session.disconnected' }>;
 
 export class SessionTable {
   private sessions = new Map<number, SessionReport>();
@@ -63,7 +63,7 @@ export class SessionTable {
   endAll(cause: EndCause): void {
     this.flush(cause);
     const at = Date.now();
-    for (const s of this.sessions.values()) this.emit({ type: 'session-disconnected', ref: s.ref, cause, at });
+    for (const s of this.sessions.values()) this.emit({ type: 'session.disconnected', ref: s.ref, cause, at });
     this.sessions = new Map();
   }
 
@@ -119,7 +119,7 @@ export class SessionTable {
     const wasFresh = this.fresh;
     if (wasFresh && this.diffStatus) {
       for (const [cid, s] of this.sessions) if (!current.has(cid)) this.ended(cid, s.ref, {});
-      for (const [cid, s] of current) if (!this.sessions.has(cid)) this.emit({ type: 'session-connected', session: s });
+      for (const [cid, s] of current) if (!this.sessions.has(cid)) this.emit({ type: 'session.connected', session: s });
     }
     for (const cid of this.info.keys()) if (!listed.has(cid)) this.info.delete(cid);
     for (const cid of this.killed.keys()) if (!listed.has(cid)) this.killed.delete(cid);
@@ -135,7 +135,7 @@ export class SessionTable {
       const session = reportFromEnv(instance, n.cid, n.env, this.identity);
       this.sessions.set(n.cid, session);
       this.announcedDuringRead?.add(n.cid);
-      this.emit({ type: 'session-connected', session });
+      this.emit({ type: 'session.connected', session });
     } else if (n.event === 'DISCONNECT') {
       const known = this.sessions.delete(n.cid);
       this.info.delete(n.cid);
@@ -151,7 +151,7 @@ export class SessionTable {
     const killed = this.killed.get(cid);
     if (killed?.reported) return;
     if (killed) killed.reported = true;
-    const event: Ended = { type: 'session-disconnected', ref, cause: killed ? 'ADMIN_DISCONNECT' : 'CLIENT_DISCONNECT', at: Date.now(), ...bytes };
+    const event: Ended = { type: 'session.disconnected', ref, cause: killed ? 'ADMIN_DISCONNECT' : 'CLIENT_DISCONNECT', at: Date.now(), ...bytes };
     if (killed || !hold) return this.emit(event);
     this.held.push(event);
     clearTimeout(this.heldTimer);
