@@ -58,8 +58,11 @@ type Mutation {
   force: never set, expired, or lifted already), FORBIDDEN.
   """
   liftBlock(input: LiftBlockInput!): Block!
-  "Revokes an API token at once. Needs \`admin\`."
-  revokeToken(id: String!): ApiToken!
+  """
+  Revokes an API token at once. Needs \`admin\`. Revoking the last valid admin token needs
+  \`force: true\` (else LAST_ADMIN_TOKEN, 409): without it no API token could manage tokens.
+  """
+  revokeToken(id: String!, force: Boolean = false): ApiToken!
 }
 
 "One live tunnel of one user on one gateway (or, when endedAt is set, one that has ended)."

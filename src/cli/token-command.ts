@@ -32,15 +32,8 @@ export async function runToken(args: string[]): Promise<number> {
         return await create(core, rest);
       case 'list':
         return await list(core);
-      case 'revoke': {
-        const id = rest[0];
-        if (!id || rest.length > 1) throw new UsageError('usage: switchboard token revoke ID');
-        const t = await core.revokeToken(cliActor(), id).catch((e: Error) => {
-          throw new UsageError(e.message);
-        });
-        process.stdout.write(`revoked ${t.id} (${t.name})\n`);
-        return 0;
-      }
+      case 'revoke':
+        return await revoke(core, rest);
       default:
         throw new UsageError('usage: switchboard token create|list|revoke');
     }
@@ -48,6 +41,23 @@ export async function runToken(args: string[]): Promise<number> {
     await bus.close();
     await store.close();
   }
+}
+
+/** `token revoke ID [--force]`: `--force` is needed for the last valid admin token. */
+async function revoke(core: Switchboard, args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: { force: { type: 'boolean', default: false } }, strict: true, allowPositionals: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const [id, ...more] = parsed.positionals;
+  if (!id || more.length > 0) throw new UsageError('usage: switchboard token revoke ID [--force]');
+  const t = await core.revokeToken(cliActor(), id, { force: parsed.values.force }).catch((e: Error) => {
+    throw new UsageError(e.message);
+  });
+  process.stdout.write(`revoked ${t.id} (${t.name})\n`);
+  return 0;
 }
 
 async function create(core: Switchboard, args: string[]): Promise<number> {

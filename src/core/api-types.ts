@@ -133,5 +133,6 @@ export interface CoreApi {
   auditEvents(actor: Actor, args: { first?: number | null; after?: string | null; filter?: AuditFilter }): Promise<Connection<AuditEvent>>;
   createToken(actor: Actor, args: { name: string; scopes: Scope[]; expiresInMs?: number | null }): Promise<{ token: ApiToken; secret: string }>;
   listTokens(actor: Actor): Promise<ApiToken[]>;
-  revokeToken(actor: Actor, id: string): Promise<ApiToken>;
+  /** `force`: needed to revoke the last valid admin token (else LAST_ADMIN_TOKEN). */
+  revokeToken(actor: Actor, id: string, options?: { force?: boolean }): Promise<ApiToken>;
 }

@@ -5,7 +5,7 @@ import { MAX_TOKEN_NAME_CHARS } from '../domain/input-limits.js';
 import { hasScope, type Scope } from '../domain/scopes.js';
 import { refusalText, refusedCharacter } from '../domain/text.js';
 import type { Session } from '../domain/session.js';
-import type { ApiToken } from '../domain/token.js';
+import { tokenIsActive, type ApiToken } from '../domain/token.js';
 import type { Bus } from '../bus/bus.js';
 import type { AuditFilter, Keyset, Page, SessionFilter, Store } from '../store/store.js';
 import type { BulkDisconnectInput, BulkDisconnectResult, Connection, CoreApi, DisconnectOptions, DisconnectResult, GatewayStatus, GatewayView, RequestMeta, ViewerInfo } from './api-types.js';
@@ -197,18 +197,31 @@ export class Switchboard implements CoreApi {
     return this.o.store.tokens.list();
   }
 
-  async revokeToken(actor: Actor, id: string): Promise<ApiToken> {
+  /**
+   * Revokes a token at once. Revoking the last valid admin token takes `force`: without one, no API
+   * caller can manage tokens any more (only `switchboard token create` on the server can mint one).
+   * The check runs in the revoking transaction; the refusal is audited (FAILED, LAST_ADMIN_TOKEN).
+   */
+  async revokeToken(actor: Actor, id: string, options: { force?: boolean } = {}): Promise<ApiToken> {
     requireScope(actor, 'admin', 'Admin access required to manage tokens');
     const now = this.now();
-    const token = await this.o.store.transaction(async (tx) => {
-      const done = await tx.tokens.revoke(id, now);
-      if (!done) return null;
-      await tx.audit.append(auditEvent(actor, 'token.revoke', 'SUCCESS', { at: now, metadata: { tokenId: id } }));
+    const outcome = await this.o.store.transaction(async (tx) => {
+      const target = await tx.tokens.findById(id);
+      if (!target || target.revokedAt !== null) return null;
+      const lastAdmin = isLastValidAdmin(target, await tx.tokens.list(), now);
+      if (lastAdmin && options.force !== true) {
+        await tx.audit.append(auditEvent(actor, 'token.revoke', 'FAILED', { at: now, errorCode: 'LAST_ADMIN_TOKEN', metadata: { tokenId: id, name: target.name } }));
+        return 'last-admin' as const;
+      }
+      if (!(await tx.tokens.revoke(id, now))) return null;
+      await tx.audit.append(auditEvent(actor, 'token.revoke', 'SUCCESS', { at: now, metadata: lastAdmin ? { tokenId: id, lastAdminToken: true, forced: true } : { tokenId: id } }));
       // Announced from the outbox: every replica ends the token's live subscriptions (requests are refused by the store).
       await appendTokenRevoked(tx, id, now);
       return tx.tokens.findById(id);
     });
-    if (!token) throw new DomainError('TOKEN_NOT_FOUND', 'Token not found or already revoked');
+    if (outcome === 'last-admin') throw new DomainError('LAST_ADMIN_TOKEN', LAST_ADMIN_TOKEN_MESSAGE);
+    if (!outcome) throw new DomainError('TOKEN_NOT_FOUND', 'Token not found or already revoked');
+    const token = outcome;
     return token;
   }
 
@@ -222,6 +235,16 @@ export class Switchboard implements CoreApi {
     // Nothing vouches for a daemon whose agent is not connected: it is not known to respond.
     return { ...g, agentConnected, daemonResponding: g.daemonResponding && agentConnected, ...this.o.wireStatus?.(g.id) };
   }
+}
+
+/** Why revoking the last valid admin token is refused, and how to do it anyway. */
+export const LAST_ADMIN_TOKEN_MESSAGE =
+  'This is the last valid admin token: once it is revoked no API token can manage tokens, and only `switchboard token create` on the server can make a new one. To revoke it anyway, repeat with force (API: force: true; CLI: --force)';
+
+/** Whether `target` is valid, has `admin`, and no other valid token has it. */
+function isLastValidAdmin(target: ApiToken, tokens: readonly ApiToken[], now: number): boolean {
+  const validAdmin = (t: ApiToken) => tokenIsActive(t, now) && t.scopes.includes('admin');
+  return validAdmin(target) && !tokens.some((t) => t.id !== target.id && validAdmin(t));
 }
 
 function requireScope(actor: Actor, scope: Scope, message: string): void {

@@ -9,6 +9,8 @@ export type ErrorCode =
   | 'BAD_CURSOR'
   | 'TOKEN_NOT_FOUND'
   | 'WEBHOOK_NOT_FOUND'
+  /** Revoking this token would leave no valid admin token; it takes an explicit force. */
+  | 'LAST_ADMIN_TOKEN'
   /** A disconnect asked for `blockSeconds` on a gateway that cannot deny reconnects; nothing was done. */
   | 'BLOCK_UNSUPPORTED'
   /** No active block for that user on that gateway (never blocked, expired or lifted). */

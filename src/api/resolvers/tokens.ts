@@ -31,6 +31,6 @@ export const tokenResolvers: ResolverMap = {
   Mutation: {
     createToken: (_root: unknown, args: { input: CreateTokenInput }, ctx: ApiContext) =>
       ctx.core.createToken(ctx.actor, { name: args.input.name, scopes: scopesOf(args.input.scopes), expiresInMs: lifetimeOf(args.input.expiresIn) }),
-    revokeToken: (_root: unknown, args: { id: string }, ctx: ApiContext) => ctx.core.revokeToken(ctx.actor, args.id),
+    revokeToken: (_root: unknown, args: { id: string; force?: boolean | null }, ctx: ApiContext) => ctx.core.revokeToken(ctx.actor, args.id, { force: args.force === true }),
   },
 };
