@@ -2,7 +2,7 @@
  * What both subscription transports share: parse and validate with the API's limits, map errors to
  * the API's codes, and bind each operation to the actor its connection authenticated as.
  */
-import { GraphQLError, getOperationAST, parse, specifiedRules, validate, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { GraphQLError, Lexer, Source, TokenKind, getOperationAST, parse, specifiedRules, validate, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import type { CoreApi, TokenEnd } from '../core/api-types.js';
 import type { Actor } from '../domain/actor.js';
@@ -11,6 +11,25 @@ import { mapExecutionError, type ApiErrorCode } from './errors.js';
 import { DEFAULT_LIMITS, queryLimitsRule } from './limits.js';
 
 const RULES = [...specifiedRules, queryLimitsRule(DEFAULT_LIMITS)];
+const MAX_TOKENS = 5_000;
+/** Brackets open at once; far beyond the depth limit, far below what exhausts the parser's stack. */
+const MAX_NESTING = 256;
+
+/** The deepest nesting of `{`, `(` and `[` among the first `maxTokens` tokens (the lexer does not recurse). */
+function nestingDepth(query: string, maxTokens: number): number {
+  const lexer = new Lexer(new Source(query));
+  let depth = 0;
+  let deepest = 0;
+  try {
+    for (let n = 0, token = lexer.advance(); token.kind !== TokenKind.EOF && n < maxTokens; n++, token = lexer.advance()) {
+      if (token.kind === TokenKind.BRACE_L || token.kind === TokenKind.PAREN_L || token.kind === TokenKind.BRACKET_L) deepest = Math.max(deepest, ++depth);
+      else if (token.kind === TokenKind.BRACE_R || token.kind === TokenKind.PAREN_R || token.kind === TokenKind.BRACKET_R) depth -= 1;
+    }
+  } catch {
+    // A syntax error: the parser reports it.
+  }
+  return deepest;
+}
 
 /**
  * The parsed document, or the errors a client gets for it — the same codes as on the HTTP path
@@ -19,10 +38,14 @@ const RULES = [...specifiedRules, queryLimitsRule(DEFAULT_LIMITS)];
  */
 export function prepareDocument(schema: GraphQLSchema, query: string, operationName?: string | null): DocumentNode | readonly GraphQLError[] {
   let document: DocumentNode;
+  const tooDeep = () => [new GraphQLError('Query is too complex: nested too deeply', { extensions: { code: 'QUERY_TOO_COMPLEX' } })];
+  // Measured before parsing: whether the recursive parser's stack or its token limit gives out first
+  // on a document nested thousands deep depends on the stack left, and the answer must not.
+  if (nestingDepth(query, MAX_TOKENS) > MAX_NESTING) return tooDeep();
   try {
-    document = parse(query, { maxTokens: 5_000 });
+    document = parse(query, { maxTokens: MAX_TOKENS });
   } catch (e) {
-    if (e instanceof RangeError) return [new GraphQLError('Query is too complex: nested too deeply', { extensions: { code: 'QUERY_TOO_COMPLEX' } })];
+    if (e instanceof RangeError) return tooDeep();
     return [new GraphQLError(e instanceof Error ? e.message : 'Syntax error', { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
   }
   const errors = validate(schema, document, RULES);
