@@ -329,6 +329,7 @@ export class SessionSync {
     const { online, gateway } = state;
     for (let i = 0; i < r.sessions.length; i += SNAPSHOT_CHUNK) {
       const stats: SessionStats[] = [];
+      const floated: Pick<Session, 'id' | 'clientAddress'>[] = [];
       const fresh = new Map<string, Session>();
       for (const report of r.sessions.slice(i, i + SNAPSHOT_CHUNK)) {
         const known = online.get(report.ref);
@@ -338,6 +339,8 @@ export class SessionSync {
           if (moved || r.at - known.lastSeenAt >= STATS_REFRESH_MS) {
             stats.push({ ...known, bytesReceived: report.bytesReceived, bytesSent: report.bytesSent, lastSeenAt: r.at });
           }
+          // A UDP client that floated: the same session (same ref) from a new address.
+          if (report.clientAddress !== null && report.clientAddress !== known.clientAddress) floated.push({ id: known.id, clientAddress: report.clientAddress });
         } else if (!fresh.has(report.ref)) {
           // New to this replica's view: created unless a row with this ref exists (ended, or another
           // replica's), which the conflicting insert leaves as it is.
@@ -348,6 +351,7 @@ export class SessionSync {
       await this.changing(async (tx) => {
         await tx.gateways.upsert(gateway);
         await tx.sessions.updateStatsMany(stats);
+        if (floated.length > 0) await tx.sessions.updateAddresses(floated);
         const inserted = await tx.sessions.insertManyIfAbsent([...fresh.values()]);
         return [...fresh.values()].filter((s) => inserted.has(s.id)).map((s) => sessionEvent('session.connected', s));
       });

@@ -45,6 +45,8 @@ export interface ClientOptions {
   user?: string;
   /** Certificate common name; defaults to the user name, else `client<n>`. */
   cn?: string;
+  /** Connect to this port on 127.0.0.1 instead of the server's (a relay in between). */
+  remotePort?: number;
   /** Resolve only once the client logged `Initialization Sequence Completed` (default true). */
   waitConnected?: boolean;
   extraArgs?: string[];
@@ -202,7 +204,7 @@ export class LabServer {
     const files = await this.lab.pki.client(cn);
     const name = `c${n}-${options.user ?? cn}`;
     const args = [
-      '--client', '--proto', this.proto === 'udp4' ? 'udp4' : 'tcp4-client', '--remote', '127.0.0.1', String(this.port),
+      '--client', '--proto', this.proto === 'udp4' ? 'udp4' : 'tcp4-client', '--remote', '127.0.0.1', String(options.remotePort ?? this.port),
       '--nobind', '--disable-dco', '--ca', this.lab.pki.ca, '--cert', files.cert, '--key', files.key, '--remote-cert-tls', 'server',
       '--dev', 'null', '--ifconfig-noexec', '--route-noexec', '--verb', '3', '--machine-readable-output',
     ];

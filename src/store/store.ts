@@ -84,13 +84,18 @@ export interface SessionRepository {
   /** `insertIfAbsent` for many sessions: the ids of those this call inserted. */
   insertManyIfAbsent(sessions: Session[]): Promise<Set<string>>;
   /** `updateStats` for many sessions (online ones only). */
-  updateStatsMany(stats: Omit<SessionStats, 'ref'>[]): Promise<void>;
+  updateStatsMany(stats: Omit<SessionStats, 'ref' | 'clientAddress'>[]): Promise<void>;
+  /**
+   * The client's current public address (and so its IP, which `clientIp` filters by) of online
+   * sessions: a UDP client that floats keeps its session under a new address.
+   */
+  updateAddresses(changes: Pick<Session, 'id' | 'clientAddress'>[]): Promise<void>;
   /** `markEnded` (without `claimEcho`) for many sessions: those this call ended, as they are now. */
   markEndedMany(ids: string[], end: SessionEnd): Promise<Session[]>;
 }
 
-/** What a snapshot refreshes of a known session. */
-export type SessionStats = Pick<Session, 'id' | 'ref' | 'bytesReceived' | 'bytesSent' | 'lastSeenAt'>;
+/** What a snapshot refreshes of a known session (its address, when the client floated). */
+export type SessionStats = Pick<Session, 'id' | 'ref' | 'bytesReceived' | 'bytesSent' | 'lastSeenAt' | 'clientAddress'>;
 
 /** A gateway as the config file or an agent describes it; capabilities only from an agent. */
 export type GatewayUpsert = Pick<Gateway, 'id' | 'name' | 'region' | 'protocol' | 'mode'> & Partial<GatewayCapabilities>;

@@ -117,6 +117,9 @@ export class SessionTable {
     }
     this.announcedDuringRead = null;
     const wasFresh = this.fresh;
+    // A UDP client that floated (the server's `float`): same Client ID, new address. A snapshot carries
+    // it to the store at once rather than at the next periodic one.
+    const floated = [...current].some(([cid, s]) => { const before = this.sessions.get(cid); return before !== undefined && before.clientAddress !== s.clientAddress; });
     if (wasFresh && this.diffStatus) {
       for (const [cid, s] of this.sessions) if (!current.has(cid)) this.ended(cid, s.ref, {});
       for (const [cid, s] of current) if (!this.sessions.has(cid)) this.emit({ type: 'session.connected', session: s });
@@ -125,7 +128,7 @@ export class SessionTable {
     for (const cid of this.killed.keys()) if (!listed.has(cid)) this.killed.delete(cid);
     this.sessions = current;
     this.fresh = true;
-    if (emitSnapshot || !wasFresh) this.emit({ type: 'snapshot', daemonStartedAt: instance * 1000, sessions: [...current.values()] });
+    if (emitSnapshot || !wasFresh || floated) this.emit({ type: 'snapshot', daemonStartedAt: instance * 1000, sessions: [...current.values()] });
   }
 
   /** `>CLIENT:` blocks: ESTABLISHED (both modes) and DISCONNECT (authorize mode only) are reported. */

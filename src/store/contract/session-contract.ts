@@ -286,9 +286,25 @@ export function sessionContract(ctx: ContractContext): void {
     const stats = await store.sessions.listOnlineStatsByGateway(gw);
     assert.equal(stats.length, 8_999);
     const byId = new Map(stats.map((s) => [s.id, s]));
-    assert.deepEqual(byId.get(sessions[8_999]!.id), { id: sessions[8_999]!.id, ref: 's:8999', bytesReceived: 4_294_967_296 + 8_999, bytesSent: 8_999, lastSeenAt: T0 + 30_000 + 8_999 });
+    assert.deepEqual(byId.get(sessions[8_999]!.id), {
+      id: sessions[8_999]!.id, ref: 's:8999', bytesReceived: 4_294_967_296 + 8_999, bytesSent: 8_999, lastSeenAt: T0 + 30_000 + 8_999, clientAddress: sessions[8_999]!.clientAddress,
+    });
     assert.equal((await store.sessions.findById(sessions[0]!.id))?.bytesReceived, 0, 'an ended session keeps its counters');
     await store.sessions.updateStatsMany([]);
+  });
+
+  test('updateAddresses: a floated client\'s new address, and its IP for the clientIp filter; ended sessions keep theirs', async () => {
+    const store = ctx.store();
+    const gw = await freshGateway(store);
+    const [moving, ended] = [makeSession(gw, { clientAddress: '203.0.113.5:4000' }), makeSession(gw, { clientAddress: '203.0.113.6:4000' })];
+    await store.sessions.insertManyIfAbsent([moving!, ended!]);
+    await store.sessions.markEnded(ended!.id, { endedAt: T0 + 5, cause: 'CLIENT_DISCONNECT' });
+    await store.sessions.updateAddresses([{ id: moving!.id, clientAddress: '198.51.100.9:5000' }, { id: ended!.id, clientAddress: '198.51.100.10:5000' }]);
+    assert.equal((await store.sessions.findById(moving!.id))?.clientAddress, '198.51.100.9:5000');
+    assert.deepEqual((await store.sessions.listOnline({ first: 10, filter: { gatewayId: gw, clientIp: '198.51.100.9' } })).rows.map((s) => s.id), [moving!.id]);
+    assert.deepEqual((await store.sessions.listOnline({ first: 10, filter: { gatewayId: gw, clientIp: '203.0.113.5' } })).rows, []);
+    assert.equal((await store.sessions.findById(ended!.id))?.clientAddress, '203.0.113.6:4000');
+    await store.sessions.updateAddresses([]);
   });
 
   test('markEndedMany ends the online ones once and returns them as ended; concurrent callers split the rows', async () => {
