@@ -39,6 +39,8 @@ export interface Config {
   shutdownDrainMs: number;
   /** Who may read `GET /metrics`: any valid token, anyone, or nobody. */
   metrics: 'token' | 'open' | 'off';
+  /** An unconfirmed disconnect still pending this long settles as FAILED. */
+  disconnectHorizonMs: number;
   gatewayLivenessMs: number;
   bodyLimitBytes: number;
   /** Requests per second and burst per API token, per replica (`ratePerSecond` 0: off). */
@@ -84,6 +86,7 @@ const ENV = {
   SWITCHBOARD_DISCONNECT_TIMEOUT_MS: { schema: int(100, 60_000), default: '5000' },
   SWITCHBOARD_SHUTDOWN_DRAIN_MS: { schema: int(0, 600_000), default: '15000' },
   SWITCHBOARD_METRICS: { schema: z.enum(['token', 'open', 'off']), default: 'token' },
+  SWITCHBOARD_DISCONNECT_HORIZON_MS: { schema: int(1000, 7 * 86_400_000), default: '600000' },
   SWITCHBOARD_GATEWAY_LIVENESS_MS: { schema: int(1000, 3_600_000), default: '15000' },
   SWITCHBOARD_BODY_LIMIT_BYTES: { schema: int(1024, 64 * 1024 * 1024), default: '1048576' },
   SWITCHBOARD_HEARTBEAT_MS: { schema: int(100, 600_000), default: '5000' },
@@ -199,6 +202,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     disconnectTimeoutMs: read(env, 'SWITCHBOARD_DISCONNECT_TIMEOUT_MS'),
     shutdownDrainMs: read(env, 'SWITCHBOARD_SHUTDOWN_DRAIN_MS'),
     metrics: read(env, 'SWITCHBOARD_METRICS'),
+    disconnectHorizonMs: read(env, 'SWITCHBOARD_DISCONNECT_HORIZON_MS'),
     gatewayLivenessMs: read(env, 'SWITCHBOARD_GATEWAY_LIVENESS_MS'),
     bodyLimitBytes: read(env, 'SWITCHBOARD_BODY_LIMIT_BYTES'),
     rateLimitPerToken: read(env, 'SWITCHBOARD_RATE_LIMIT_PER_TOKEN'),

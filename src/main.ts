@@ -18,6 +18,7 @@ import { OpenVpnAdapter } from './gateways/openvpn/openvpn-adapter.js';
 import { AgentLink } from './core/agent-link.js';
 import { SessionSync } from './core/sync.js';
 import { ReportIntake } from './core/report-intake.js';
+import { IntentHorizon } from './core/intent-horizon.js';
 import { HeapRelease } from './heap-release.js';
 import { Switchboard } from './core/switchboard.js';
 import { WebhookDispatcher } from './core/webhook-dispatcher.js';
@@ -143,6 +144,9 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
   // One dispatcher per process; with several replicas they split the outbox between them.
   const webhooks = new WebhookDispatcher({ store, logger: logger.child({ part: 'webhooks' }), options: config.webhooks });
   webhooks.start();
+  // Every replica sweeps; the store lets one of them settle each intent.
+  const horizon = new IntentHorizon({ store, logger, horizonMs: config.disconnectHorizonMs });
+  horizon.start();
 
   const api = createApiServer({
     core, logger, bodyLimitBytes: config.bodyLimitBytes, metrics: config.metrics,
@@ -203,6 +207,7 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
       // In-flight requests finish first (a disconnect gets its answer, and its record, before the store closes).
       await api.drain(config.shutdownDrainMs);
       await webhooks.stop();
+      await horizon.stop();
       await agents.stop();
       sync.stop();
       stopBlocks();

@@ -185,7 +185,8 @@ describe('concurrency and paging through the API', () => {
       assert.equal(replies.filter((r) => r.status === 400 && r.json.errors?.[0]?.extensions?.code === 'SESSION_NOT_FOUND').length, n - 1);
       assert.equal(gw.commands.length - commandsBefore, 1, 'the gateway was asked once');
       const audit = await h.gql('query ($id: String) { auditEvents(first: 50, filter: { targetSessionId: $id }) { totalCount } }', { id });
-      assert.equal((audit.json.data?.auditEvents as { totalCount: number }).totalCount, n);
+      // n attempts, plus the winner's intent (PENDING before the gateway was asked), settled by its SUCCESS row.
+      assert.equal((audit.json.data?.auditEvents as { totalCount: number }).totalCount, n + 1);
       const success = await h.gql('query ($id: String) { auditEvents(first: 50, filter: { targetSessionId: $id, outcome: SUCCESS }) { totalCount } }', { id });
       assert.equal((success.json.data?.auditEvents as { totalCount: number }).totalCount, 1);
     });

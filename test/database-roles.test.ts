@@ -124,7 +124,8 @@ describe('PostgreSQL owner and runtime roles, end to end', { skip }, () => {
 
       const audit = await h.gql('query ($id: String) { auditEvents(first: 5, filter: { targetSessionId: $id }) { edges { node { id action outcome } } } }', { id: session.id }, admin);
       const events = (audit.json.data!.auditEvents as { edges: { node: { id: string; action: string; outcome: string } }[] }).edges.map((e) => e.node);
-      assert.deepEqual(events.map((e) => [e.action, e.outcome]), [['session.disconnect', 'SUCCESS']]);
+      // The intent (PENDING, before the gateway was asked) and its settlement, newest first.
+      assert.deepEqual(events.map((e) => [e.action, e.outcome]), [['session.disconnect', 'SUCCESS'], ['session.disconnect', 'PENDING']]);
 
       const delivered = await waitFor(() => deliveries.find((d) => d.includes(session.id)), 10_000, 'the webhook delivery');
       assert.match(delivered, /session\.disconnected/);

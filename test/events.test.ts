@@ -75,7 +75,9 @@ describe('events, bulk disconnect and audit against real OpenVPN', { skip }, () 
     for (const c of clients.filter((x) => x.user !== 'mallory')) assert.equal(c.client.exited, false, `${c.user} still running`);
     assert.deepEqual((await rows()).map((r) => r.user.name).sort(), ['alice', 'bob']);
     const audit = await h.app.store.audit.list({ first: 10, filter: { targetUserName: 'mallory', action: 'session.disconnect' } });
-    assert.deepEqual(audit.rows.map((e) => [e.targetSessionId, e.outcome, e.reason]).sort(), victims.map((v) => [v.id, 'SUCCESS', 'account compromised']).sort());
+    // Each disconnect's intent (PENDING, written before the gateway was asked) and its settlement.
+    assert.deepEqual(audit.rows.map((e) => [e.targetSessionId, e.outcome, e.reason]).sort(),
+      victims.flatMap((v) => [[v.id, 'PENDING', 'account compromised'], [v.id, 'SUCCESS', 'account compromised']]).sort());
   });
 
   test('a blocked reconnect is audited as session.reconnect_blocked, readable through auditEvents', async () => {

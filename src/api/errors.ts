@@ -129,13 +129,14 @@ export function requestErrorResponse(errors: readonly GraphQLError[], mediaType:
 }
 
 /** A formatted error of an executed operation: plain data, in GraphQLError's own key order. */
-function formatted(message: string, error: GraphQLError, code: string): GraphQLFormattedError {
-  return { message, locations: error.locations, path: error.path, extensions: { code } };
+function formatted(message: string, error: GraphQLError, code: string, more?: Readonly<Record<string, string>>): GraphQLFormattedError {
+  return { message, locations: error.locations, path: error.path, extensions: { code, ...more } };
 }
 
 export function mapExecutionError(error: GraphQLError, logger: Logger): GraphQLFormattedError {
   const original = error.originalError;
-  if (isDomainError(original) && original.code !== 'INTERNAL') return formatted(original.message, error, original.code);
+  // `code` first, then the error's own detail (a 503 GATEWAY_UNAVAILABLE says `disconnect: NOT_SENT | UNCONFIRMED`).
+  if (isDomainError(original) && original.code !== 'INTERNAL') return formatted(original.message, error, original.code, original.extensions);
   if (original instanceof GraphQLError && codeOf(original) !== undefined && codeOf(original) !== 'INTERNAL') {
     return formatted(original.message, error, codeOf(original)!);
   }

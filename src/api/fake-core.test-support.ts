@@ -152,7 +152,7 @@ export class FakeCore implements CoreApi {
     requireScope(actor, 'sessions:disconnect', MESSAGES.disconnectForbidden);
     const s = this.sessions.get(sessionId);
     if (!s || s.endedAt !== null) throw new DomainError('SESSION_NOT_FOUND', MESSAGES.sessionNotFound);
-    if (!this.gatewayConfirms) throw new DomainError('GATEWAY_UNAVAILABLE', MESSAGES.gatewayUnavailable);
+    if (!this.gatewayConfirms) throw new DomainError('GATEWAY_UNAVAILABLE', MESSAGES.disconnectUnconfirmed, { extensions: { disconnect: 'UNCONFIRMED' } });
     const ended: Session = { ...s, endedAt: this.now, endCause: 'ADMIN_DISCONNECT', endedByTokenId: actor.tokenId, endedByName: actor.name, endReason: options.reason ?? null };
     this.sessions.set(sessionId, ended);
     const event: AuditEvent = {

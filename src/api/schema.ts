@@ -36,7 +36,9 @@ type Query {
 type Mutation {
   """
   Ends one online session. Returns true only after its gateway confirmed. Needs \`admin\` (or \`sessions:disconnect\`).
-  Errors: SESSION_NOT_FOUND (unknown or already ended), FORBIDDEN, GATEWAY_UNAVAILABLE.
+  Errors: SESSION_NOT_FOUND (unknown or already ended), FORBIDDEN, GATEWAY_UNAVAILABLE (HTTP 503) with
+  \`extensions.disconnect\`: \`NOT_SENT\` (never reached the daemon; the session is still online) or
+  \`UNCONFIRMED\` (not confirmed in time; it may still take effect, and is then recorded as this disconnect).
   """
   disconnectBySessionId(onlineSessionId: String!): Boolean!
   """
@@ -276,7 +278,7 @@ type DisconnectSessionsPayload {
   ended: Int!
   "Sessions that had ended by themselves by the time their turn came."
   alreadyGone: Int!
-  "Sessions that could not be ended (see errors); they are still online."
+  "Sessions whose disconnect failed (see errors): not sent (still online) or not confirmed (may still take effect)."
   failed: Int!
   errors: [DisconnectSessionsError!]!
 }
@@ -307,6 +309,8 @@ enum AuditOutcome {
   FAILED
   "Turned down before anything was asked of a gateway (e.g. BLOCK_UNSUPPORTED)."
   REFUSED
+  "A disconnect recorded before its gateway was asked; a later event with the same metadata.intentId settles it."
+  PENDING
 }
 
 "An append-only record of one action and its outcome."

@@ -76,7 +76,8 @@ describe('seed: disconnectBySessionId', () => {
     assert.equal(server.core.sessions.get('sess_abc123xyz789')?.endedAt, null);
   });
 
-  it('503 GATEWAY_UNAVAILABLE when the gateway did not confirm in time', async () => {
+  // Not in the seed: a 503 that says the disconnect may still take effect, and which of the two 503s it is.
+  it('503 GATEWAY_UNAVAILABLE with extensions.disconnect UNCONFIRMED when the gateway did not confirm in time', async () => {
     server.core.addSession({ id: 'sess_abc123xyz789' });
     server.core.gatewayConfirms = false;
     const reply = await seedRequest(server, server.admin);
@@ -86,9 +87,9 @@ describe('seed: disconnectBySessionId', () => {
       JSON.stringify({
         errors: [
           {
-            message: 'The gateway did not confirm the disconnect in time; the session is still online',
+            message: 'The gateway did not confirm the disconnect in time; it may still take effect',
             path: ['disconnectBySessionId'],
-            extensions: { code: 'GATEWAY_UNAVAILABLE' },
+            extensions: { code: 'GATEWAY_UNAVAILABLE', disconnect: 'UNCONFIRMED' },
           },
         ],
         data: null,

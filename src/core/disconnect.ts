@@ -1,13 +1,14 @@
 import type { Actor } from '../domain/actor.js';
-import type { Block } from '../domain/block.js';
 import type { AuditOutcome } from '../domain/audit.js';
+import { newIntentId, type DisconnectIntent } from '../domain/disconnect-intent.js';
 import { DomainError, MESSAGES, type ErrorCode } from '../domain/errors.js';
 import { hasScope } from '../domain/scopes.js';
-import type { Session } from '../domain/session.js';
+import type { DisconnectMode, Session } from '../domain/session.js';
 import { BusTimeoutError, subjects, type Bus } from '../bus/bus.js';
 import type { Store } from '../store/store.js';
 import type { DisconnectOptions, DisconnectResult } from './api-types.js';
 import { auditEvent } from './audit.js';
+import { settleEnded, settleUnsuccessful } from './intent-settlement.js';
 import { disconnectReplySchema, readWire, versioned, type DisconnectReply, type DisconnectRequest } from './reports.js';
 import { appendSessionEvents } from './event-outbox.js';
 import { sessionEvent } from './session-events.js';
@@ -27,6 +28,10 @@ export interface DisconnectDeps {
 export const MAX_REASON_CHARS = 1000;
 /** Longest `message` for the user, in characters (OpenVPN carries at most 240 bytes of it). */
 export const MAX_MESSAGE_CHARS = 240;
+/** How often a caller that found another disconnect of the session under way looks at it again. */
+const PENDING_POLL_MS = 50;
+/** A pending intent never answered after this many deadlines was abandoned (its replica died). */
+const ABANDONED_AFTER_DEADLINES = 3;
 
 /**
  * Refuses a `reason` or `message` that is too long, with BAD_USER_INPUT: cutting them silently would
@@ -41,10 +46,31 @@ export function checkDisconnectText(reason: string | null | undefined, message: 
   }
 }
 
+/** What one call asked for, cleaned. */
+interface Request {
+  actor: Actor;
+  sessionId: string;
+  mode: DisconnectMode;
+  reason: string | null;
+  message: string | null;
+  blockSeconds: number | null;
+  started: number;
+}
+
 /**
- * Ends exactly one session: scope check, lookup, a request to the session's gateway with a deadline,
- * then ONE transaction that ends the session and appends the audit event and the session event (shared
- * with concurrent disconnects: see TransactionBatcher); the relay publishes the event from the outbox. Every attempt is audited, whatever its outcome.
+ * Ends exactly one session, intent first (see docs/guarantees.md):
+ * 1. scope check and lookup (refusals are audited; no gateway is asked);
+ * 2. the intent is written durably (a `disconnect_intents` row and a PENDING audit row, one
+ *    transaction); if that fails the caller gets the error and no gateway is asked;
+ * 3. the session's gateway is asked, with a deadline;
+ * 4. the answer settles the intent in one transaction (DONE: session ended as ADMIN_DISCONNECT with
+ *    the actor, audit row, event and webhook rows; NOT_FOUND; NOT_SENT), or, when the command may
+ *    have reached the daemon without a confirmation (UNCONFIRMED), leaves it PENDING for sync to
+ *    settle from the daemon's later report, or the horizon to settle as FAILED.
+ * Refused attempts (FORBIDDEN, unknown session) append one audit row each; an attempt that reached
+ * the intent step has its PENDING row and, once settled, its settling row. A disconnect that finds
+ * another one of the session pending waits for it, or, when that one was answered "not confirmed" or
+ * abandoned, sends its kill again as that same intent (see `resend`).
  */
 export class DisconnectUseCase {
   /** Disconnects in flight in this process, by session id: a second caller waits, then re-checks. */
@@ -59,23 +85,13 @@ export class DisconnectUseCase {
   }
 
   async run(actor: Actor, sessionId: string, options: DisconnectOptions): Promise<DisconnectResult> {
-    const started = performance.now();
-    const mode = options.mode ?? 'HALT';
-    const reason = clip(options.reason);
-    const message = clip(options.message);
-    const blockSeconds = options.blockSeconds ?? null;
-    const metadata = { mode, message, blockSeconds };
-    const fail = async (outcome: AuditOutcome, code: ErrorCode, text: string, session?: Session | null): Promise<never> => {
-      const event = auditEvent(actor, 'session.disconnect', outcome, {
-        at: this.now(), targetSessionId: sessionId.slice(0, 64), targetUserName: session?.userName ?? null,
-        targetGatewayId: session?.gatewayId ?? null, reason, errorCode: code, durationMs: elapsed(started), metadata,
-      });
-      await this.writes.run((tx) => tx.audit.append(event));
-      throw new DomainError(code, text);
+    const req: Request = {
+      actor, sessionId, mode: options.mode ?? 'HALT', reason: clip(options.reason), message: clip(options.message),
+      blockSeconds: options.blockSeconds ?? null, started: performance.now(),
     };
-
-    if (!hasScope(actor.scopes, 'sessions:disconnect')) return fail('FORBIDDEN', 'FORBIDDEN', MESSAGES.disconnectForbidden);
+    if (!hasScope(actor.scopes, 'sessions:disconnect')) return this.refuse(req, 'FORBIDDEN', 'FORBIDDEN', MESSAGES.disconnectForbidden);
     checkDisconnectText(options.reason, options.message);
+    const { blockSeconds } = req;
     if (blockSeconds !== null && (!Number.isInteger(blockSeconds) || blockSeconds < 1 || blockSeconds > 366 * 86400)) {
       throw new DomainError('BAD_USER_INPUT', 'blockSeconds must be an integer from 1 to 31622400');
     }
@@ -84,11 +100,7 @@ export class DisconnectUseCase {
       await pending.catch(() => {});
     }
     // No await between the check above and the registration below: concurrent callers queue here.
-    const attempt = (async () => {
-      const session = await this.deps.store.sessions.findOnline(sessionId);
-      if (!session) return fail('NOT_FOUND', 'SESSION_NOT_FOUND', MESSAGES.sessionNotFound);
-      return this.attempt(actor, session, { mode, reason, message, blockSeconds, started, metadata }, fail);
-    })();
+    const attempt = this.attempt(req);
     this.inflight.set(sessionId, attempt);
     try {
       return await attempt;
@@ -97,71 +109,181 @@ export class DisconnectUseCase {
     }
   }
 
-  private async attempt(
-    actor: Actor,
-    session: Session,
-    o: { mode: 'HALT' | 'RESTART'; reason: string | null; message: string | null; blockSeconds: number | null; started: number; metadata: Record<string, unknown> },
-    fail: (outcome: AuditOutcome, code: ErrorCode, text: string, session?: Session | null) => Promise<never>,
-  ): Promise<DisconnectResult> {
-    const { bus, deadlineMs, logger } = this.deps;
-    if (o.blockSeconds !== null && !(await this.deps.store.gateways.findById(session.gatewayId))?.canBlock) {
-      // Before anything is asked of the gateway: a block it cannot enforce must not end the session.
-      return fail('REFUSED', 'BLOCK_UNSUPPORTED', MESSAGES.blockUnsupported, session);
-    }
-    const request: DisconnectRequest = {
-      ref: session.ref, userName: session.userName, mode: o.mode, message: o.message, blockSeconds: o.blockSeconds, deadlineMs,
-    };
-    let reply: DisconnectReply;
-    try {
-      const raw = await bus.request(subjects.gatewayDisconnect(session.gatewayId), versioned(request), { timeoutMs: deadlineMs });
-      const read = readWire(disconnectReplySchema, raw);
-      // An answer this build cannot read came from an agent that did receive the request.
-      reply = read.ok ? read.value : { outcome: 'UNCONFIRMED', detail: `unreadable reply (${read.problem}: ${read.detail})` };
-    } catch (e) {
-      // Nobody serves the subject: nothing was sent. A timeout: the agent may have acted.
-      reply = e instanceof BusTimeoutError && e.noResponders
-        ? { outcome: 'NOT_SENT', detail: e.message }
-        : { outcome: 'UNCONFIRMED', detail: e instanceof Error ? e.message : String(e) };
-    }
-    if (reply.outcome === 'NOT_SENT' || reply.outcome === 'UNCONFIRMED') {
-      logger.warn({ sessionId: session.id, gatewayId: session.gatewayId, detail: reply.detail }, 'gateway did not confirm disconnect');
-      return fail('GATEWAY_UNAVAILABLE', 'GATEWAY_UNAVAILABLE', MESSAGES.gatewayUnavailable, session);
-    }
-    const at = this.now();
-    const target = { targetSessionId: session.id, targetUserName: session.userName, targetGatewayId: session.gatewayId };
-    if (reply.outcome === 'NOT_FOUND') {
-      // The daemon no longer knows it: it is gone. Record that, and answer as the seed says.
-      await this.writes.run(async (tx) => {
-        const row = await tx.sessions.markEnded(session.id, { endedAt: at, cause: 'CLIENT_DISCONNECT' });
-        await tx.audit.append(auditEvent(actor, 'session.disconnect', 'NOT_FOUND', {
-          at, ...target, reason: o.reason, errorCode: 'SESSION_NOT_FOUND', durationMs: elapsed(o.started), metadata: o.metadata,
-        }));
-        const event = row ? sessionEvent('session.disconnected', row) : null;
-        if (event) await appendSessionEvents(tx, [event], at);
+  private async attempt(req: Request): Promise<DisconnectResult> {
+    const deadline = performance.now() + this.deps.deadlineMs;
+    for (;;) {
+      const session = await this.deps.store.sessions.findOnline(req.sessionId);
+      if (!session) return this.refuse(req, 'NOT_FOUND', 'SESSION_NOT_FOUND', MESSAGES.sessionNotFound);
+      if (req.blockSeconds !== null && !(await this.deps.store.gateways.findById(session.gatewayId))?.canBlock) {
+        // Before anything is asked of the gateway: a block it cannot enforce must not end the session.
+        return this.refuse(req, 'REFUSED', 'BLOCK_UNSUPPORTED', MESSAGES.blockUnsupported, session);
+      }
+      const intent = this.intentFor(req, session);
+      const pendingRow = auditEvent(req.actor, 'session.disconnect', 'PENDING', {
+        at: intent.createdAt, targetSessionId: session.id, targetUserName: session.userName, targetGatewayId: session.gatewayId, reason: req.reason,
+        metadata: { intentId: intent.id, mode: req.mode, message: req.message, blockSeconds: req.blockSeconds },
       });
-      throw new DomainError('SESSION_NOT_FOUND', MESSAGES.sessionNotFound);
+      intent.auditEventId = pendingRow.id;
+      // Durable before the gateway hears of it. A failure here throws: nothing was asked.
+      const recorded = await this.writes.run(async (tx) => {
+        if (!(await tx.intents.insertIfNoPending(intent))) return false;
+        await tx.audit.append(pendingRow);
+        return true;
+      });
+      if (recorded) return this.ask(req, session, intent);
+      // Another disconnect of this session is unsettled. Answered "not confirmed" already, or
+      // abandoned by its replica: send its kill again, as that same intent, so that whichever kill
+      // the daemon runs, the end is recorded once, as that intent's. Still in flight: wait for it.
+      const other = await this.deps.store.intents.findPending(req.sessionId);
+      if (!other) continue;
+      if (other.unconfirmedAt !== null || other.createdAt <= this.now() - ABANDONED_AFTER_DEADLINES * this.deps.deadlineMs) {
+        return this.resend(req, session, other);
+      }
+      const settled = await this.waitForOther(req.sessionId, deadline);
+      if (settled) continue; // it settled: the session ended (then NOT_FOUND above) or is still online (try again)
+      return this.refuse(req, 'GATEWAY_UNAVAILABLE', 'GATEWAY_UNAVAILABLE', MESSAGES.disconnectPending, session, { disconnect: 'UNCONFIRMED' });
     }
-    const audit = auditEvent(actor, 'session.disconnect', 'SUCCESS', {
-      at, ...target, reason: o.reason, durationMs: elapsed(o.started), metadata: o.metadata,
-    });
-    const event = await this.writes.run(async (tx) => {
-      const ended = await tx.sessions.markEnded(
-        session.id,
-        { endedAt: at, cause: 'ADMIN_DISCONNECT', endedByTokenId: actor.tokenId, endedByName: actor.name, endReason: o.reason },
-        { claimEcho: true },
-      );
-      await tx.audit.append(audit);
-      // The agent blocked the user before its kill; the store keeps the block (the agents' source of truth).
-      if (o.blockSeconds !== null) await tx.blocks.put(blockOf(actor, session, o.blockSeconds, o.reason, at));
-      // Not ended by this call (another replica's disconnect of the same session won): the row as it is.
-      const final = ended ?? (await tx.sessions.findById(session.id)) ?? session;
-      const e = sessionEvent('session.disconnected', final, { actor: { tokenId: actor.tokenId, name: actor.name }, reason: o.reason, message: o.message });
-      // The event and webhook outboxes: written with the change, so they exist exactly when the change does.
-      await appendSessionEvents(tx, [e], at);
-      return e;
-    });
-    return { session: event.session, outcome: 'DISCONNECTED', auditEventId: audit.id };
   }
+
+  /** Asks the gateway and settles the intent with its answer. */
+  /** The intent's kill, sent to the session's gateway: the agent's reply in the agreed vocabulary. */
+  private async request(session: Session, intent: DisconnectIntent): Promise<DisconnectReply> {
+    const { bus, deadlineMs } = this.deps;
+    const request: DisconnectRequest = {
+      ref: session.ref, userName: session.userName, mode: intent.mode, message: intent.message, blockSeconds: intent.blockSeconds, deadlineMs,
+    };
+    try {
+      const read = readWire(disconnectReplySchema, await bus.request(subjects.gatewayDisconnect(session.gatewayId), versioned(request), { timeoutMs: deadlineMs }));
+      // An answer this build cannot read came from an agent that did receive the request: it may have acted.
+      return read.ok ? read.value : { outcome: 'UNCONFIRMED', detail: `unreadable reply (${read.problem}: ${read.detail})` };
+    } catch (e) {
+      const detail = e instanceof Error ? e.message : String(e);
+      // No responder (or a bus that sent nothing): certainly not sent. Anything else, a timeout
+      // included, may have reached the agent, which may have acted.
+      return e instanceof BusTimeoutError && e.noResponders ? { outcome: 'NOT_SENT', detail } : { outcome: 'UNCONFIRMED', detail };
+    }
+  }
+
+  /** Asks the gateway for a new intent and settles the intent with its answer. */
+  private async ask(req: Request, session: Session, intent: DisconnectIntent): Promise<DisconnectResult> {
+    const { logger } = this.deps;
+    const reply = await this.request(session, intent);
+    const now = this.now();
+    const durationMs = elapsed(req.started);
+    switch (reply.outcome) {
+      case 'ENDED':
+        return this.confirmed(req, intent);
+      case 'NOT_FOUND': {
+        // The daemon no longer knows it: it left before the kill. Record that, and answer as the seed says.
+        const settled = await this.writes.run(async (tx) => {
+          if ((await settleUnsuccessful(tx, intent, 'NOT_FOUND', { now, durationMs })) === null) return false;
+          const row = await tx.sessions.markEnded(session.id, { endedAt: now, cause: 'CLIENT_DISCONNECT' });
+          if (row) await appendSessionEvents(tx, [sessionEvent('session.disconnected', row)], now);
+          return true;
+        });
+        if (!settled) return this.settledElsewhere(intent);
+        throw new DomainError('SESSION_NOT_FOUND', MESSAGES.sessionNotFound);
+      }
+      case 'NOT_SENT': {
+        logger.warn({ sessionId: session.id, gatewayId: session.gatewayId, detail: reply.detail }, 'disconnect not sent to the gateway');
+        const audited = await this.writes.run((tx) => settleUnsuccessful(tx, intent, 'NOT_SENT', { now, detail: reply.detail, durationMs }));
+        if (audited === null) return this.settledElsewhere(intent);
+        throw new DomainError('GATEWAY_UNAVAILABLE', MESSAGES.disconnectNotSent, { extensions: { disconnect: 'NOT_SENT' } });
+      }
+      case 'UNCONFIRMED': {
+        logger.warn({ sessionId: session.id, gatewayId: session.gatewayId, intentId: intent.id, detail: reply.detail }, 'disconnect not confirmed; it stays pending');
+        if (!(await this.deps.store.intents.markUnconfirmed(intent.id, now))) return this.settledElsewhere(intent);
+        throw new DomainError('GATEWAY_UNAVAILABLE', MESSAGES.disconnectUnconfirmed, { extensions: { disconnect: 'UNCONFIRMED' } });
+      }
+    }
+  }
+
+  /**
+   * The intent was settled by someone else before this call could (sync applied the daemon's report
+   * first, on this or another replica): answer what the record says.
+   */
+  private async settledElsewhere(intent: DisconnectIntent): Promise<DisconnectResult> {
+    const { store } = this.deps;
+    const now = await store.intents.findById(intent.id);
+    const session = await store.sessions.findById(intent.sessionId);
+    if (now?.status === 'DONE' && session && now.settledAuditEventId) {
+      return { session, outcome: 'DISCONNECTED', auditEventId: now.settledAuditEventId };
+    }
+    if (now?.status === 'NOT_SENT') {
+      throw new DomainError('GATEWAY_UNAVAILABLE', MESSAGES.disconnectNotSent, { extensions: { disconnect: 'NOT_SENT' } });
+    }
+    if (now?.status === 'PENDING') {
+      throw new DomainError('GATEWAY_UNAVAILABLE', MESSAGES.disconnectUnconfirmed, { extensions: { disconnect: 'UNCONFIRMED' } });
+    }
+    throw new DomainError('SESSION_NOT_FOUND', MESSAGES.sessionNotFound);
+  }
+
+  /**
+   * Sends the kill of a pending intent again for a new caller (its own attempt is one more PENDING
+   * row naming that intent). Only the daemon's confirmation settles it here (as the intent's: one end,
+   * one record); a NOT_FOUND leaves it to the daemon's report, since the earlier kill may be the one
+   * that ended the session; anything else leaves it pending.
+   */
+  private async resend(req: Request, session: Session, intent: DisconnectIntent): Promise<DisconnectResult> {
+    const row = auditEvent(req.actor, 'session.disconnect', 'PENDING', {
+      at: this.now(), targetSessionId: session.id, targetUserName: session.userName, targetGatewayId: session.gatewayId, reason: req.reason,
+      metadata: { intentId: intent.id, resend: true, mode: intent.mode, message: intent.message, blockSeconds: intent.blockSeconds },
+    });
+    await this.writes.run((tx) => tx.audit.append(row));
+    const reply = await this.request(session, intent);
+    if (reply.outcome === 'NOT_FOUND') throw new DomainError('SESSION_NOT_FOUND', MESSAGES.sessionNotFound);
+    if (reply.outcome !== 'ENDED') {
+      this.deps.logger.warn({ sessionId: session.id, intentId: intent.id, detail: reply.detail }, 'disconnect sent again, still not confirmed');
+      throw new DomainError('GATEWAY_UNAVAILABLE', MESSAGES.disconnectPending, { extensions: { disconnect: 'UNCONFIRMED' } });
+    }
+    return this.confirmed(req, intent);
+  }
+
+  /** The daemon confirmed: one transaction ends the session as the intent's, with its audit row, event and webhook rows. */
+  private async confirmed(req: Request, intent: DisconnectIntent): Promise<DisconnectResult> {
+    const now = this.now();
+    const done = await this.writes.run(async (tx) => {
+      const settled = await settleEnded(tx, intent, { at: now, now, confirmedBy: 'GATEWAY_REPLY', durationMs: elapsed(req.started) });
+      // The event and webhook outboxes: written with the change, so they exist exactly when the change does.
+      if (settled?.event) await appendSessionEvents(tx, [settled.event], now);
+      return settled;
+    });
+    if (!done) return this.settledElsewhere(intent);
+    return { session: done.session, outcome: 'DISCONNECTED', auditEventId: done.auditEventId };
+  }
+
+  /** Polls the session's unsettled intent until it settles (true) or the deadline passes (false). */
+  private async waitForOther(sessionId: string, deadline: number): Promise<boolean> {
+    for (;;) {
+      if (!(await this.deps.store.intents.findPending(sessionId))) return true;
+      if (performance.now() + PENDING_POLL_MS > deadline) return false;
+      await new Promise((r) => setTimeout(r, PENDING_POLL_MS));
+    }
+  }
+
+  /** An attempt refused before any gateway was asked: one audit row, then the error. */
+  private async refuse(
+    req: Request, outcome: AuditOutcome, code: ErrorCode, text: string, session?: Session, extensions?: Record<string, string>,
+  ): Promise<never> {
+    const event = auditEvent(req.actor, 'session.disconnect', outcome, {
+      at: this.now(), targetSessionId: req.sessionId.slice(0, 64), targetUserName: session?.userName ?? null,
+      targetGatewayId: session?.gatewayId ?? null, reason: req.reason, errorCode: code, durationMs: elapsed(req.started),
+      metadata: { mode: req.mode, message: req.message, blockSeconds: req.blockSeconds, ...extensions },
+    });
+    await this.writes.run((tx) => tx.audit.append(event));
+    throw new DomainError(code, text, extensions ? { extensions } : undefined);
+  }
+
+  private intentFor(req: Request, session: Session): DisconnectIntent {
+    const { actor } = req;
+    return {
+      id: newIntentId(), sessionId: session.id, gatewayId: session.gatewayId, userName: session.userName, createdAt: this.now(),
+      actorTokenId: actor.tokenId, actorName: actor.name, actorIp: actor.clientIp, actorUserAgent: actor.userAgent,
+      reason: req.reason, message: req.message, mode: req.mode, blockSeconds: req.blockSeconds,
+      status: 'PENDING', unconfirmedAt: null, settledAt: null, auditEventId: '', settledAuditEventId: null,
+    };
+  }
+
 }
 
 function clip(text: string | null | undefined): string | null {
@@ -173,12 +295,4 @@ function clip(text: string | null | undefined): string | null {
 
 function elapsed(started: number): number {
   return Math.round((performance.now() - started) * 1000) / 1000;
-}
-
-/** The block a confirmed disconnect with `blockSeconds` leaves, keyed by the session's (verified) user. */
-function blockOf(actor: Actor, session: Session, seconds: number, reason: string | null, at: number): Block {
-  return {
-    gatewayId: session.gatewayId, userName: session.userName, until: at + seconds * 1000, blockedAt: at,
-    blockedByTokenId: actor.tokenId, blockedByName: actor.name, reason, sessionId: session.id,
-  };
 }

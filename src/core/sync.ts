@@ -8,6 +8,7 @@ import { SYSTEM_ACTOR } from '../domain/actor.js';
 import { auditEvent } from './audit.js';
 import type { Logger } from './logger.js';
 import { appendSessionEvents } from './event-outbox.js';
+import { settleEnded, settleUnlisted } from './intent-settlement.js';
 import { versioned, type GatewayDescriptor, type GatewayReport } from './reports.js';
 import { ReportIntake } from './report-intake.js';
 import { sessionEvent, type SessionEvent } from './session-events.js';
@@ -227,9 +228,18 @@ export class SessionSync {
     const finalStats = r.bytesReceived !== undefined && r.bytesSent !== undefined
       ? { bytesReceived: r.bytesReceived, bytesSent: r.bytesSent, lastSeenAt: r.at }
       : undefined;
+    const intent = await tx.intents.findPending(s.id);
+    if (intent) {
+      // An operator's disconnect is pending: this end is theirs, whatever cause the adapter gave (a
+      // kill that ran after its deadline looks like the client's own leaving). Null: the reply's
+      // settlement (or another replica's) got there first and ended it.
+      const done = await settleEnded(tx, intent, { at: r.at, now: this.now(), confirmedBy: 'DAEMON_REPORT', finalStats });
+      return done?.event ? [done.event] : [];
+    }
+    // No intent pending (a kill from outside Switchboard, or one whose intent settled already and
+    // ended the session, which returned above): the report is the only word of this end.
     const ended = await this.end(tx, s.id, r.cause, r.at, finalStats);
-    // The echo of an admin disconnect: core writes that event itself, with its actor.
-    return ended && r.cause !== 'ADMIN_DISCONNECT' ? [ended] : [];
+    return ended ? [ended] : [];
   }
 
   private async apply(r: GatewayReport): Promise<void> {
@@ -371,8 +381,11 @@ export class SessionSync {
       await yieldTurn();
       await this.changing(async (tx) => {
         await tx.gateways.upsert(gateway);
-        const ended = await tx.sessions.markEndedMany(stale.slice(i, i + SNAPSHOT_CHUNK), { endedAt: at, cause });
-        return ended.map((s) => sessionEvent('session.disconnected', s));
+        const ids = stale.slice(i, i + SNAPSHOT_CHUNK);
+        // Sessions with a pending disconnect intent end as that operator's (or, after a restart, as one).
+        const settled = await settleUnlisted(tx, ids, { at, now: this.now(), restarted: state.restarted });
+        const ended = await tx.sessions.markEndedMany(ids.filter((id) => !settled.sessionIds.has(id)), { endedAt: at, cause });
+        return [...settled.events, ...ended.map((s) => sessionEvent('session.disconnected', s))];
       });
     }
   }

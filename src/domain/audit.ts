@@ -12,8 +12,12 @@ export const AUDIT_ACTIONS = [
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
-/** `REFUSED`: turned down before anything was asked of a gateway (e.g. a block the gateway cannot enforce). */
-export const AUDIT_OUTCOMES = ['SUCCESS', 'NOT_FOUND', 'FORBIDDEN', 'GATEWAY_UNAVAILABLE', 'FAILED', 'REFUSED'] as const;
+/**
+ * `REFUSED`: turned down before anything was asked of a gateway (e.g. a block the gateway cannot enforce).
+ * `PENDING`: a disconnect was recorded before its gateway was asked; a later row with the same
+ * `metadata.intentId` settles it (SUCCESS, NOT_FOUND, GATEWAY_UNAVAILABLE or FAILED).
+ */
+export const AUDIT_OUTCOMES = ['SUCCESS', 'NOT_FOUND', 'FORBIDDEN', 'GATEWAY_UNAVAILABLE', 'FAILED', 'REFUSED', 'PENDING'] as const;
 export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
 
 /** An append-only record of one action and its outcome. Never updated, never deleted. */

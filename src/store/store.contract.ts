@@ -9,6 +9,7 @@ import { auditContract } from './contract/audit-contract.js';
 import { blockContract } from './contract/block-contract.js';
 import type { ContractContext } from './contract/fixtures.js';
 import { gatewayContract } from './contract/gateway-contract.js';
+import { intentContract } from './contract/intent-contract.js';
 import { onlineCountContract } from './contract/online-count-contract.js';
 import { readinessContract } from './contract/readiness-contract.js';
 import { outboxContract } from './contract/outbox-contract.js';
@@ -72,5 +73,6 @@ export function runStoreContract(name: string, open: () => Promise<Store>, optio
     readinessContract(ctx);
     blockContract(ctx);
     outboxContract(ctx);
+    intentContract(ctx);
   });
 }

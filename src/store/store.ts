@@ -7,6 +7,7 @@ import type { AuditEvent, AuditAction, AuditOutcome } from '../domain/audit.js';
 import type { Gateway, GatewayCapabilities } from '../domain/gateway.js';
 import type { Block } from '../domain/block.js';
 import type { EndCause, Session, SessionReport } from '../domain/session.js';
+import type { DisconnectIntent, IntentStatus } from '../domain/disconnect-intent.js';
 import type { DeliveryStatus, Webhook, WebhookAttempt, WebhookDelivery } from '../domain/webhook.js';
 import type { AnnouncedEventType } from '../domain/event-types.js';
 
@@ -236,6 +237,36 @@ export interface OutboxRepository {
   findById(id: string): Promise<(OutboxEvent & { publishedAt: number | null }) | null>;
 }
 
+/** How an intent is settled (see DisconnectIntentRepository.settle). */
+export interface IntentSettlement {
+  status: Exclude<IntentStatus, 'PENDING'>;
+  settledAt: number;
+  settledAuditEventId: string;
+}
+
+/**
+ * Disconnect intents (`domain/disconnect-intent.ts`): written before a gateway is asked, settled
+ * once. Not part of the audit trail, so it may be updated.
+ */
+export interface DisconnectIntentRepository {
+  /**
+   * Inserts a PENDING intent unless the session has one already; true when this call inserted it.
+   * Replicas disconnecting the same session race here, and the database picks one winner.
+   */
+  insertIfNoPending(intent: DisconnectIntent): Promise<boolean>;
+  findById(id: string): Promise<DisconnectIntent | null>;
+  /** The session's PENDING intent, if any. */
+  findPending(sessionId: string): Promise<DisconnectIntent | null>;
+  /** The PENDING intents of these sessions (any number of ids). */
+  listPendingBySessions(sessionIds: string[]): Promise<DisconnectIntent[]>;
+  /** PENDING intents created before `createdBefore`, oldest first, at most `limit`. */
+  listPendingBefore(createdBefore: number, limit: number): Promise<DisconnectIntent[]>;
+  /** PENDING → the settlement, in one conditional statement; false when it was not PENDING (any more). */
+  settle(id: string, settlement: IntentSettlement): Promise<boolean>;
+  /** Records that the caller was answered "not confirmed"; false when it was not PENDING (any more). */
+  markUnconfirmed(id: string, at: number): Promise<boolean>;
+}
+
 /** The repositories, bound to one transaction or to the database. */
 export interface StoreTx {
   sessions: SessionRepository;
@@ -245,6 +276,7 @@ export interface StoreTx {
   webhooks: WebhookRepository;
   blocks: BlockRepository;
   outbox: OutboxRepository;
+  intents: DisconnectIntentRepository;
 }
 
 /** What `Store.checkReady` found; `detail` is short, operator-facing text without credentials. */

@@ -2,7 +2,7 @@
  * 1,000 concurrent disconnects spread over 50 REAL OpenVPN sessions (20 for each), with 10 more
  * sessions that nobody targets. Expected: each targeted session is ended exactly once (one `true`,
  * 19 SESSION_NOT_FOUND, one HALT seen by its client), no other session is touched, and every one of
- * the 1,000 attempts has exactly one audit record.
+ * the 1,000 attempts has exactly one audit record (the winner's a PENDING one, settled by a SUCCESS).
  *
  * Found on the way: with many clients connecting at once, a `status 3` read could list a client that
  * `>CLIENT:ESTABLISHED` had just announced without its virtual address yet, and observe mode ended
@@ -93,9 +93,11 @@ test('1,000 concurrent disconnects over 50 real sessions: each ended once, bysta
   }
 
   const total = await h.app.store.audit.count({ action: 'session.disconnect' });
-  assert.equal(total, ATTEMPTS, 'one audit record per attempt');
+  // One record per attempt, plus each winner's intent: PENDING before the gateway was asked, settled by its SUCCESS.
+  assert.equal(total, ATTEMPTS + TARGETS, 'one audit record per attempt, and one PENDING per kill sent');
   for (const id of targetIds) {
-    assert.equal(await h.app.store.audit.count({ targetSessionId: id }), ATTEMPTS / TARGETS, `${id}: 20 records`);
+    assert.equal(await h.app.store.audit.count({ targetSessionId: id }), ATTEMPTS / TARGETS + 1, `${id}: 21 records`);
+    assert.equal(await h.app.store.audit.count({ targetSessionId: id, outcome: 'PENDING' }), 1, `${id}: one PENDING`);
     assert.equal(await h.app.store.audit.count({ targetSessionId: id, outcome: 'SUCCESS' }), 1, `${id}: one SUCCESS`);
   }
   for (const id of bystanderIds) assert.equal(await h.app.store.audit.count({ targetSessionId: id }), 0);

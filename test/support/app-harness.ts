@@ -12,7 +12,7 @@ import type { GatewayAdapter } from '../../src/gateways/adapter.js';
 export interface Reply {
   status: number;
   text: string;
-  json: { data?: Record<string, unknown> | null; errors?: { message: string; path?: string[]; extensions?: { code?: string } }[] };
+  json: { data?: Record<string, unknown> | null; errors?: { message: string; path?: string[]; extensions?: { code?: string; disconnect?: string } }[] };
 }
 
 export interface AppHarness {

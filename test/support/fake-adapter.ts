@@ -14,8 +14,14 @@ export class FakeAdapter implements GatewayAdapter {
   readonly config: GatewayConfig;
   readonly sessions = new Map<string, SessionReport>();
   readonly commands: DisconnectCommand[] = [];
-  /** `up`: answers; `down`: link down (fails fast); `silent`: never answers (deadline). */
-  state: 'up' | 'down' | 'silent' = 'up';
+  /**
+   * `up`: answers; `down`: link down (fails fast); `silent`: never answers (deadline);
+   * `stalled`: a stalled daemon: commands wait until `resume()`, then run (after the caller's deadline).
+   */
+  state: 'up' | 'down' | 'silent' | 'stalled' = 'up';
+  /** The cause the echo of a kill reports (a kill that ran late may look like the client's own leaving). */
+  echoCause: 'ADMIN_DISCONNECT' | 'CLIENT_DISCONNECT' = 'ADMIN_DISCONNECT';
+  private stalled: (() => void)[] = [];
   /** Delay before answering a disconnect, ms. */
   delayMs = 0;
   daemonStartedAt = 1_700_000_000_000;
@@ -93,6 +99,12 @@ export class FakeAdapter implements GatewayAdapter {
     this.emit({ type: 'session.disconnected', ref, cause: 'CLIENT_DISCONNECT', at: Date.now() });
   }
 
+  /** A stalled daemon resumes: queued commands run, in order. */
+  resume(): void {
+    this.state = 'up';
+    for (const run of this.stalled.splice(0)) run();
+  }
+
   linkDown(): void {
     this.state = 'down';
     this.emit({ type: 'link-down', error: 'fake link down' });
@@ -114,9 +126,19 @@ export class FakeAdapter implements GatewayAdapter {
       await new Promise((r) => setTimeout(r, deadlineMs));
       throw new GatewayUnavailableError('no answer before the deadline', { mayTakeEffect: true });
     }
+    if (this.state === 'stalled') {
+      const run = new Promise<void>((r) => this.stalled.push(r));
+      const late = run.then(() => this.kill(command));
+      const timedOut = new Promise<never>((_, reject) => setTimeout(() => reject(new GatewayUnavailableError('no answer before the deadline', { mayTakeEffect: true })), deadlineMs));
+      return Promise.race([late, timedOut]);
+    }
     if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+    return this.kill(command);
+  }
+
+  private kill(command: DisconnectCommand): DisconnectOutcome {
     if (!this.sessions.delete(command.ref)) return 'NOT_FOUND';
-    this.emit({ type: 'session.disconnected', ref: command.ref, cause: 'ADMIN_DISCONNECT', at: Date.now() });
+    this.emit({ type: 'session.disconnected', ref: command.ref, cause: this.echoCause, at: Date.now() });
     return 'ENDED';
   }
 }

@@ -196,8 +196,8 @@ export class NatsBus implements Bus {
     if (this.closed()) throw new BusTimeoutError(subject, true);
     // While disconnected the client would buffer the request and send it on reconnect, after the
     // caller has been told it failed: a disconnect answered GATEWAY_UNAVAILABLE would then still
-    // happen, later, unaudited. Fail at once instead; nothing is sent.
-    if (!this.up) throw new BusTimeoutError(subject);
+    // happen, later, unaudited. Fail at once instead; nothing is sent (so: as if nobody served it).
+    if (!this.up) throw new BusTimeoutError(subject, true);
     const payload = encodePayload(data);
     let reply: Msg;
     try {

@@ -160,6 +160,28 @@ export interface SessionOnlineCountTable {
   n: number;
 }
 
+/** Disconnect intents (see domain/disconnect-intent.ts); not audit rows, so they are settled in place. */
+export interface DisconnectIntentTable {
+  id: string;
+  session_id: string;
+  gateway_id: string;
+  user_name: string;
+  created_at: number;
+  actor_token_id: string | null;
+  actor_name: string;
+  actor_ip: string | null;
+  actor_user_agent: string | null;
+  reason: string | null;
+  message: string | null;
+  mode: string;
+  block_seconds: number | null;
+  status: string;
+  unconfirmed_at: number | null;
+  settled_at: number | null;
+  audit_event_id: string;
+  settled_audit_event_id: string | null;
+}
+
 export interface Database {
   gateways: GatewayTable;
   sessions: SessionTable;
@@ -171,6 +193,7 @@ export interface Database {
   webhook_attempts: WebhookAttemptTable;
   blocks: BlockTable;
   event_outbox: EventOutboxTable;
+  disconnect_intents: DisconnectIntentTable;
 }
 
 /** Which database a store talks to; the few places where SQL differs branch on this. */

@@ -10,6 +10,7 @@ import type { Database, DialectName } from './database.js';
 import { createDialect, parseDatabaseUrl } from './dialect.js';
 import { withStoreErrors } from './store-errors.js';
 import { KyselyGatewayRepository } from './gateway-repository.js';
+import { KyselyIntentRepository } from './intent-repository.js';
 import { CachedGatewayRepository, CachedSessionRepository, CachedTokenRepository, CachedWebhookRepository, ReadCache } from './read-cache.js';
 import { grantRuntimeRole } from './runtime-grants.js';
 import { migrateSchema } from './schema-migrator.js';
@@ -95,6 +96,7 @@ function repositories(db: Kysely<Database>, dialect: DialectName, cache: ReadCac
     webhooks: cache ? new CachedWebhookRepository(db, cache) : new KyselyWebhookRepository(db, dialect),
     blocks: new KyselyBlockRepository(db),
     outbox: new KyselyOutboxRepository(db, dialect),
+    intents: new KyselyIntentRepository(db),
   };
 }
 
@@ -107,6 +109,7 @@ export class KyselyStore implements Store {
   readonly webhooks: StoreTx['webhooks'];
   readonly blocks: StoreTx['blocks'];
   readonly outbox: StoreTx['outbox'];
+  readonly intents: StoreTx['intents'];
   #closed = false;
   readonly #readiness: StoreReadinessCheck;
 
@@ -119,7 +122,7 @@ export class KyselyStore implements Store {
     readonly dialect: DialectName,
     private readonly cache: ReadCache | null = null,
   ) {
-    ({ sessions: this.sessions, gateways: this.gateways, tokens: this.tokens, audit: this.audit, webhooks: this.webhooks, blocks: this.blocks, outbox: this.outbox } = repositories(db, dialect, cache));
+    ({ sessions: this.sessions, gateways: this.gateways, tokens: this.tokens, audit: this.audit, webhooks: this.webhooks, blocks: this.blocks, outbox: this.outbox, intents: this.intents } = repositories(db, dialect, cache));
     this.#readiness = new StoreReadinessCheck(db, dialect);
   }
 

@@ -7,6 +7,7 @@ import * as webhookLanes from './202612060710-webhook-lanes.js';
 import * as gatewayCapabilitiesAndBlocks from './202612060730-gateway-capabilities-and-blocks.js';
 import * as eventOutbox from './202612060800-event-outbox.js';
 import * as daemonResponding from './202612060815-daemon-responding.js';
+import * as disconnectIntents from './202612060820-disconnect-intents.js';
 
 /** One migration file: forward only; a fix is a new file, never an edit of an applied one. */
 interface MigrationModule {
@@ -26,6 +27,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '202612060730-gateway-capabilities-and-blocks': gatewayCapabilitiesAndBlocks,
   '202612060800-event-outbox': eventOutbox,
   '202612060815-daemon-responding': daemonResponding,
+  '202612060820-disconnect-intents': disconnectIntents,
 };
 
 /**

@@ -1,0 +1,135 @@
+import { sql, type Kysely, type Selectable } from 'kysely';
+import type { DisconnectIntent, IntentStatus } from '../../domain/disconnect-intent.js';
+import type { DisconnectMode } from '../../domain/session.js';
+import type { DisconnectIntentRepository, IntentSettlement } from '../store.js';
+import type { Database, DisconnectIntentTable } from './database.js';
+
+/** Ids per `in (...)` list: well within both databases' parameter limits. */
+const IDS_PER_STATEMENT = 1_000;
+
+/** Disconnect intents over one Kysely instance or transaction. */
+export class KyselyIntentRepository implements DisconnectIntentRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /**
+   * ON CONFLICT against the partial unique index (one PENDING per session): a concurrent insert for
+   * the same session waits for the other transaction, then inserts nothing.
+   */
+  async insertIfNoPending(intent: DisconnectIntent): Promise<boolean> {
+    const result = await this.db
+      .insertInto('disconnect_intents')
+      .values(toRow(intent))
+      .onConflict((oc) => oc.column('session_id').where(sql<boolean>`status = 'PENDING'`).doNothing())
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0n) > 0;
+  }
+
+  async findById(id: string): Promise<DisconnectIntent | null> {
+    const row = await this.db.selectFrom('disconnect_intents').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toIntent(row) : null;
+  }
+
+  async findPending(sessionId: string): Promise<DisconnectIntent | null> {
+    const row = await this.db
+      .selectFrom('disconnect_intents')
+      .selectAll()
+      .where('session_id', '=', sessionId)
+      .where('status', '=', 'PENDING')
+      .executeTakeFirst();
+    return row ? toIntent(row) : null;
+  }
+
+  async listPendingBySessions(sessionIds: string[]): Promise<DisconnectIntent[]> {
+    const out: DisconnectIntent[] = [];
+    for (let i = 0; i < sessionIds.length; i += IDS_PER_STATEMENT) {
+      const rows = await this.db
+        .selectFrom('disconnect_intents')
+        .selectAll()
+        .where('session_id', 'in', sessionIds.slice(i, i + IDS_PER_STATEMENT))
+        .where('status', '=', 'PENDING')
+        .execute();
+      for (const r of rows) out.push(toIntent(r));
+    }
+    return out;
+  }
+
+  async listPendingBefore(createdBefore: number, limit: number): Promise<DisconnectIntent[]> {
+    const rows = await this.db
+      .selectFrom('disconnect_intents')
+      .selectAll()
+      .where('status', '=', 'PENDING')
+      .where('created_at', '<', createdBefore)
+      .orderBy('created_at')
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    return rows.map(toIntent);
+  }
+
+  /** One conditional UPDATE: concurrent settlers race for the row, and only the first sees it change. */
+  async settle(id: string, s: IntentSettlement): Promise<boolean> {
+    const result = await this.db
+      .updateTable('disconnect_intents')
+      .set({ status: s.status, settled_at: s.settledAt, settled_audit_event_id: s.settledAuditEventId })
+      .where('id', '=', id)
+      .where('status', '=', 'PENDING')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async markUnconfirmed(id: string, at: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('disconnect_intents')
+      .set({ unconfirmed_at: at })
+      .where('id', '=', id)
+      .where('status', '=', 'PENDING')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+}
+
+function toRow(i: DisconnectIntent): DisconnectIntentTable {
+  return {
+    id: i.id,
+    session_id: i.sessionId,
+    gateway_id: i.gatewayId,
+    user_name: i.userName,
+    created_at: i.createdAt,
+    actor_token_id: i.actorTokenId,
+    actor_name: i.actorName,
+    actor_ip: i.actorIp,
+    actor_user_agent: i.actorUserAgent,
+    reason: i.reason,
+    message: i.message,
+    mode: i.mode,
+    block_seconds: i.blockSeconds,
+    status: i.status,
+    unconfirmed_at: i.unconfirmedAt,
+    settled_at: i.settledAt,
+    audit_event_id: i.auditEventId,
+    settled_audit_event_id: i.settledAuditEventId,
+  };
+}
+
+function toIntent(r: Selectable<DisconnectIntentTable>): DisconnectIntent {
+  return {
+    id: r.id,
+    sessionId: r.session_id,
+    gatewayId: r.gateway_id,
+    userName: r.user_name,
+    createdAt: r.created_at,
+    actorTokenId: r.actor_token_id,
+    actorName: r.actor_name,
+    actorIp: r.actor_ip,
+    actorUserAgent: r.actor_user_agent,
+    reason: r.reason,
+    message: r.message,
+    mode: r.mode as DisconnectMode,
+    blockSeconds: r.block_seconds,
+    status: r.status as IntentStatus,
+    unconfirmedAt: r.unconfirmed_at,
+    settledAt: r.settled_at,
+    auditEventId: r.audit_event_id,
+    settledAuditEventId: r.settled_audit_event_id,
+  };
+}
