@@ -17,6 +17,7 @@ import { createFreshPostgresDatabase, postgresSkipReason } from './support/postg
 import { startApp, waitFor, type AppHarness } from './support/app-harness.js';
 import { sseSubscribe, wsSubscribe } from './support/subscription-clients.js';
 import { openWsSession } from './support/ws-session.js';
+import { openStore } from '../src/store/kysely/kysely-store.js';
 
 const run = promisify(execFile);
 const EVENTS = 'subscription { sessionEvents { type session { id } } }';
@@ -69,13 +70,19 @@ for (const store of [{ name: 'SQLite', skip: ovpnSkip }, { name: 'PostgreSQL', s
         const edges = (r.json.data?.onlineSessions as { edges: { node: { id: string; user: { name: string } } }[] } | undefined)?.edges ?? [];
         return edges.find((e) => e.node.user.name === 'mallory')?.node.id;
       }, BOUND_MS, 'the session to be listed');
-      // Revoked by the CLI process, which writes the store and tells no replica: on SQLite the store's
-      // cache sees the commit at once; on PostgreSQL a mutation reads the token's row before it runs.
+      // Revoked by another store connection that announces it nowhere (so the watch, which re-reads
+      // nothing here, cannot close the socket first): on SQLite the store's cache sees the commit at
+      // once; on PostgreSQL a mutation reads the token's row before it runs.
       const stolen = await mint(h, ['sessions:disconnect']);
       const s = await openWsSession(h.url, stolen.secret);
       try {
         assert.ok(s.acknowledged);
-        await cliRevoke(db?.url ?? h.databaseUrl, stolen.id);
+        const other = await openStore(db?.url ?? h.databaseUrl);
+        try {
+          assert.equal(await other.tokens.revoke(stolen.id, Date.now()), true);
+        } finally {
+          await other.close();
+        }
         const r = await s.run('mutation ($id: String!) { disconnectBySessionId(onlineSessionId: $id) }', { id: sessionId });
         assert.equal(r.errors?.[0]?.extensions?.code, 'UNAUTHENTICATED', JSON.stringify(r));
         assert.equal(r.data, undefined);

@@ -7,17 +7,18 @@
  * - every operation that starts on a socket asks `authorize` first (revoked, expired, scopes);
  * - every open stream registers a listener here, called once when its token stops being valid.
  *
- * How a revocation is learnt: the API's revocation is announced on the bus (`tokenRevoked`), which
- * every replica hears at once; anything that writes the store without the bus (the CLI, an operator's
- * SQL) is found by re-reading the watched tokens every `pollMs` (one query by primary key for all of
- * them, only while some stream is open). Expiry is judged against the clock on the same tick. A
+ * How a revocation is learnt: a revocation (API or CLI) writes a token-revoked event that the outbox
+ * relay publishes on the bus (`tokenRevoked`), which every replica hears; anything that writes the
+ * store without an event (an operator's SQL), or whose event is held up, is found by re-reading the
+ * watched tokens every `pollMs` (one query by primary key for all of them, only while some stream is
+ * open). Expiry is judged against the clock on the same tick. A
  * stream thus ends within `pollMs` plus one query of its token's end, whoever ended it.
  *
  * On SQLite `authorize` reads the token through the store's read cache, which is exact (other
  * processes' commits are seen through `data_version`). On PostgreSQL nothing is cached by the store,
  * so a watched token is judged from the state kept here (refreshed by the bus and the poll) for
  * queries and subscriptions; a mutation asks for a `fresh` check, one read by primary key, so not
- * even a CLI revocation of the last half second lets one through.
+ * even a revocation this replica has not heard of yet lets one through.
  */
 import { subjects, type Bus, type Unsubscribe } from '../bus/bus.js';
 import type { Actor } from '../domain/actor.js';
