@@ -6,9 +6,10 @@ import pino from 'pino';
 import { SYSTEM_ACTOR } from './domain/actor.js';
 import { errorText } from './domain/errors.js';
 import { loadGatewayFile, type Config } from './config.js';
-import { resolve } from 'node:path';
+import { listenError } from './startup-error.js';
+import { existsSync } from 'node:fs';
 import { migrateDatabase, openStore, type MigrationReport } from './store/kysely/kysely-store.js';
-import { parseDatabaseUrl } from './store/kysely/dialect.js';
+import { describeTarget, parseDatabaseUrl } from './store/kysely/dialect.js';
 import type { Store } from './store/store.js';
 import type { Bus } from './bus/bus.js';
 import { MemoryBus } from './bus/memory/memory-bus.js';
@@ -53,15 +54,14 @@ export async function migrateStoreFor(config: Pick<Config, 'databaseUrl'>, optio
 }
 
 /**
- * Which store a command works on, for a line on stderr: a PostgreSQL URL without its password, or
- * the SQLite file's absolute path (a relative path depends on the current directory).
+ * Which store a command works on, for a line on stderr: the SQLite file's absolute path (a relative
+ * path depends on the current directory) and whether it exists yet, or the PostgreSQL URL without
+ * its password.
  */
-export function storeLabel(databaseUrl: string): string {
+export function describeStore(databaseUrl: string): { label: string; exists: boolean } {
   const target = parseDatabaseUrl(databaseUrl);
-  if (target.dialect === 'sqlite') return target.path === ':memory:' ? 'SQLite in memory' : `SQLite ${resolve(target.path)}`;
-  const url = new URL(target.url);
-  if (url.password) url.password = '***';
-  return `PostgreSQL ${url.toString()}`;
+  const exists = target.dialect === 'postgres' || target.path === ':memory:' || existsSync(target.path);
+  return { label: describeTarget(target), exists };
 }
 
 /**
@@ -125,9 +125,25 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
     wireStatus: (id) => intake.status(id),
     tokenPollMs: options.tokenPollMs,
   });
-  if ((await store.tokens.count()) === 0) {
-    const { secret } = await core.createToken(SYSTEM_ACTOR, { name: 'bootstrap-admin', scopes: ['admin'] });
-    options.onBootstrapToken?.(secret);
+  const api = createApiServer({
+    core, logger, bodyLimitBytes: config.bodyLimitBytes, metrics: config.metrics,
+    rateLimitPerToken: config.rateLimitPerToken, rateLimitPerIp: config.rateLimitPerIp, caps: config.caps,
+    readiness: createReadiness({ store, bus }),
+  });
+  // Listen before anything else starts: a taken port or a wrong host stops the process here, with
+  // nothing running to undo and no bootstrap token minted whose only copy would die with it.
+  try {
+    await new Promise<void>((resolve, reject) => {
+      api.server.once('error', reject);
+      api.server.listen(config.port, config.host, () => {
+        api.server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (e) {
+    await bus.close();
+    await store.close();
+    throw listenError(e, config.host, config.port);
   }
 
   // One relay per process: it publishes the event outbox (whichever replica wrote it) to the bus.
@@ -148,15 +164,6 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
   const horizon = new IntentHorizon({ store, logger, horizonMs: config.disconnectHorizonMs });
   horizon.start();
 
-  const api = createApiServer({
-    core, logger, bodyLimitBytes: config.bodyLimitBytes, metrics: config.metrics,
-    rateLimitPerToken: config.rateLimitPerToken, rateLimitPerIp: config.rateLimitPerIp, caps: config.caps,
-    readiness: createReadiness({ store, bus }),
-  });
-  await new Promise<void>((resolve, reject) => {
-    api.server.once('error', reject);
-    api.server.listen(config.port, config.host, () => resolve());
-  });
   const addr = api.server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `http://${host}:${addr.port}`;
@@ -194,32 +201,43 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
   }
 
   let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    heap.stop();
+    // In-flight requests finish first (a disconnect gets its answer, and its record, before the store closes).
+    await api.drain(config.shutdownDrainMs);
+    await webhooks.stop();
+    await horizon.stop();
+    await agents.stop();
+    sync.stop();
+    stopBlocks();
+    await sync.idle();
+    // What this process committed last is published now, if the bus lets it; else by another replica.
+    await relay.stop();
+    const drained = relay.drain().catch((e: unknown) => logger.warn({ err: e }, 'events left for another replica to publish'));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([drained, new Promise((resolve) => (timer = setTimeout(resolve, 3000)))]);
+    clearTimeout(timer);
+    await bus.close();
+    await store.close();
+  };
+
+  // Only now that the API listens: the token printed is one that a running server accepts.
+  try {
+    if ((await store.tokens.count()) === 0) {
+      const { secret } = await core.createToken(SYSTEM_ACTOR, { name: 'bootstrap-admin', scopes: ['admin'] });
+      options.onBootstrapToken?.(secret);
+    }
+  } catch (e) {
+    await close();
+    throw e;
+  }
   return {
-    url, core, store, bus, sync, agents, relay,
+    url, core, store, bus, sync, agents, relay, close,
     reloadGateways() {
       reloading = reloading.then(reload, reload);
       return reloading;
-    },
-    async close() {
-      if (closed) return;
-      closed = true;
-      heap.stop();
-      // In-flight requests finish first (a disconnect gets its answer, and its record, before the store closes).
-      await api.drain(config.shutdownDrainMs);
-      await webhooks.stop();
-      await horizon.stop();
-      await agents.stop();
-      sync.stop();
-      stopBlocks();
-      await sync.idle();
-      // What this process committed last is published now, if the bus lets it; else by another replica.
-      await relay.stop();
-      const drained = relay.drain().catch((e: unknown) => logger.warn({ err: e }, 'events left for another replica to publish'));
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([drained, new Promise((resolve) => (timer = setTimeout(resolve, 3000)))]);
-      clearTimeout(timer);
-      await bus.close();
-      await store.close();
     },
   };
 }

@@ -10,10 +10,22 @@ import { errorText } from '../domain/errors.js';
 import { AgentLink } from '../core/agent-link.js';
 import { HeapRelease } from '../heap-release.js';
 import { createAdapter, createBus, createLogger } from '../main.js';
-import { UsageError } from './usage-error.js';
+import { parseCommand } from './command-line.js';
+
+const USAGE = `Usage: switchboard agent
+
+Runs next to one or more gateways on their host: holds each daemon's management connection, reports
+its sessions to the control plane and executes disconnect requests, over NATS only. It needs
+SWITCHBOARD_NATS_URL and a gateway file (SWITCHBOARD_CONFIG); it has no database and no API token.
+SIGINT or SIGTERM stop it.
+
+Takes no arguments: it is configured by SWITCHBOARD_* environment variables (see docs/many-hosts.md).
+
+Options:
+  -h, --help    show this help`;
 
 export async function runAgent(args: string[]): Promise<number> {
-  if (args.length > 0) throw new UsageError('usage: switchboard agent (configured by SWITCHBOARD_* environment variables)');
+  if (parseCommand({ name: 'agent', usage: USAGE, options: {} }, args) === null) return 0;
   const config = loadConfig();
   if (config.natsUrl === null) throw new ConfigError('SWITCHBOARD_NATS_URL: required by switchboard agent (e.g. nats://nats.internal:4222)');
   if (config.gateways.length === 0) throw new ConfigError('SWITCHBOARD_CONFIG: switchboard agent needs a gateway file that lists at least one gateway');

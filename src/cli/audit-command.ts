@@ -1,11 +1,12 @@
-import { parseArgs } from 'node:util';
 import type { Writable } from 'node:stream';
 import type { Actor } from '../domain/actor.js';
 import type { AuditEvent } from '../domain/audit.js';
 import { loadConfig } from '../config.js';
 import { Switchboard } from '../core/switchboard.js';
 import { silentLogger } from '../core/logger.js';
-import { createBus, openStoreFor } from '../main.js';
+import { createBus } from '../main.js';
+import { openCliStore } from './cli-store.js';
+import { parseCommand, usageError } from './command-line.js';
 import { UsageError } from './usage-error.js';
 
 const PAGE = 500;
@@ -28,19 +29,42 @@ function instant(flag: string, value: string | undefined): number | undefined {
  * newest first, one JSON object per line on stdout. Reads the store directly, page by page (keyset),
  * so memory stays flat however long the trail is.
  */
+const AUDIT_USAGE = `Usage: switchboard audit export [--since ISO] [--until ISO]
+
+Commands:
+  export    write audit events as JSON lines on stdout
+
+Run 'switchboard audit export --help' for its options.`;
+
+const EXPORT = {
+  name: 'audit export',
+  usage: `Usage: switchboard audit export [--since ISO] [--until ISO]
+
+Writes every audit event with since <= at < until, newest first, one JSON object per line on
+stdout, read page by page from the store (SWITCHBOARD_DATABASE_URL).
+
+Options:
+  --since ISO    earliest time, ISO-8601 (e.g. 2026-11-01T00:00:00Z); default: the beginning
+  --until ISO    end time, not included; default: now and later
+  -h, --help     show this help`,
+  options: { since: { type: 'string' }, until: { type: 'string' } },
+} as const;
+
 export async function runAudit(args: string[], out: Writable = process.stdout): Promise<number> {
   const [sub, ...rest] = args;
-  if (sub !== 'export') throw new UsageError('usage: switchboard audit export [--since ISO] [--until ISO]');
-  let values;
-  try {
-    ({ values } = parseArgs({ args: rest, options: { since: { type: 'string' }, until: { type: 'string' } }, strict: true, allowPositionals: false }));
-  } catch (e) {
-    throw new UsageError((e as Error).message);
+  if (sub === '--help' || sub === '-h') {
+    process.stdout.write(`${AUDIT_USAGE}\n`);
+    return 0;
   }
+  if (sub === undefined) throw usageError('audit', 'missing command (export)');
+  if (sub !== 'export') throw usageError('audit', sub.startsWith('-') ? `unknown option '${sub}'` : `unknown command '${sub}'`);
+  const parsed = parseCommand(EXPORT, rest);
+  if (parsed === null) return 0;
+  const { values } = parsed;
   const since = instant('--since', values.since);
   const until = instant('--until', values.until);
   const config = loadConfig();
-  const store = await openStoreFor(config);
+  const store = await openCliStore(config);
   const bus = await createBus({ natsUrl: null, natsAuth: {} });
   const core = new Switchboard({ store, bus, logger: silentLogger, disconnectDeadlineMs: config.disconnectTimeoutMs, gatewayLivenessMs: config.gatewayLivenessMs });
   try {

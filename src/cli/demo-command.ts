@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../config.js';
 import { startSwitchboard } from '../main.js';
 import { OpenVpnLab, openvpnAvailable } from '../lab/openvpn-lab.js';
+import { parseCommand } from './command-line.js';
 import { UsageError } from './usage-error.js';
 
 const USERS = ['alice', 'bob', 'carol', 'dave'];
@@ -30,7 +31,18 @@ function ensureOpenVpn(say: (line: string) => void): void {
   if (!openvpnAvailable()) throw new UsageError('installing openvpn did not work; install it by hand and try again');
 }
 
-export async function runDemo(_args: string[]): Promise<number> {
+const USAGE = `Usage: switchboard demo
+
+Brings up a real OpenVPN server (UDP, authorize mode) with four real clients on this host's
+loopback, starts Switchboard on it with a throw-away SQLite store, and prints an admin token and
+ready-to-paste curl commands. Needs openvpn, openssl and a tun device (root). Ctrl-C stops
+everything it started.
+
+Options:
+  -h, --help    show this help`;
+
+export async function runDemo(args: string[]): Promise<number> {
+  if (parseCommand({ name: 'demo', usage: USAGE, options: {} }, args) === null) return 0;
   const say = (line = '') => process.stdout.write(`${line}\n`);
   ensureOpenVpn(say);
   if (!have('openssl', ['version'])) throw new UsageError('the demo needs the openssl binary to make its certificates: apt-get install -y openssl');

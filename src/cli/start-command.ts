@@ -1,6 +1,19 @@
 import { loadConfig } from '../config.js';
-import { startSwitchboard } from '../main.js';
+import { describeStore, startSwitchboard } from '../main.js';
 import { errorText } from '../domain/errors.js';
+import { parseCommand } from './command-line.js';
+
+const USAGE = `Usage: switchboard start
+
+Starts the control plane: the GraphQL API and the operator console, the store, session sync and,
+without NATS, one in-process agent per gateway of SWITCHBOARD_CONFIG. On an empty store it creates
+an admin token and prints it once, after the API listens. SIGINT or SIGTERM stop it.
+
+Takes no arguments: it is configured by SWITCHBOARD_* environment variables (see the README).
+The store is SWITCHBOARD_DATABASE_URL, by default data/switchboard.db under the current directory.
+
+Options:
+  -h, --help    show this help`;
 
 /** Prints the bootstrap token once, clearly marked, to the terminal — never through the logger. */
 export function printBootstrapToken(secret: string): void {
@@ -11,10 +24,11 @@ export function printBootstrapToken(secret: string): void {
   );
 }
 
-export async function runStart(_args: string[]): Promise<number> {
+export async function runStart(args: string[]): Promise<number> {
+  if (parseCommand({ name: 'start', usage: USAGE, options: {} }, args) === null) return 0;
   const config = loadConfig();
   const app = await startSwitchboard(config, { onBootstrapToken: printBootstrapToken });
-  process.stderr.write(`Switchboard is listening on ${app.url}/graphql (health: ${app.url}/healthz)\n`);
+  process.stderr.write(`Switchboard is listening on ${app.url}/graphql (health: ${app.url}/healthz; store: ${describeStore(config.databaseUrl).label})\n`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -25,18 +25,20 @@ export class SwitchboardProcess {
   readonly pid: number;
   private readonly child: ChildProcess;
   private text = '';
+  private readonly streams = { stdout: '', stderr: '' };
   private exited = false;
   private code: number | null = null;
   private readonly exitPromise: Promise<void>;
 
-  private constructor(readonly name: string, args: string[], env: Record<string, string>) {
-    this.child = spawn(process.execPath, [BIN, ...args], { env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  private constructor(readonly name: string, args: string[], env: Record<string, string>, cwd?: string) {
+    this.child = spawn(process.execPath, [BIN, ...args], { env: childEnv(env), cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     if (this.child.pid === undefined) throw new Error(`could not start ${name}`);
     this.pid = reapOnExit(this.child);
-    for (const stream of [this.child.stdout!, this.child.stderr!]) {
+    for (const [key, stream] of [['stdout', this.child.stdout!], ['stderr', this.child.stderr!]] as const) {
       stream.setEncoding('utf8');
       stream.on('data', (d: string) => {
         this.text += d;
+        this.streams[key] += d;
       });
     }
     this.exitPromise = new Promise((resolve) => {
@@ -48,11 +50,11 @@ export class SwitchboardProcess {
     });
   }
 
-  /** Starts `switchboard <args>` with only the given SWITCHBOARD_* variables. */
-  static start(name: string, args: string[], env: Record<string, string>): SwitchboardProcess {
+  /** Starts `switchboard <args>` with only the given SWITCHBOARD_* variables (in `cwd`, default this one). */
+  static start(name: string, args: string[], env: Record<string, string>, options: { cwd?: string } = {}): SwitchboardProcess {
     // The command runs dist/; a build it would do first must not count against the waits below.
     if (!ensureBuild({ ui: args[0] === 'start' })) throw new Error('dist/ could not be built (see the TypeScript errors above)');
-    return new SwitchboardProcess(name, args, env);
+    return new SwitchboardProcess(name, args, env, options.cwd);
   }
 
   /** The exit code once it has exited (null while running or when ended by a signal). */
@@ -67,6 +69,16 @@ export class SwitchboardProcess {
   /** Everything it wrote to stdout and stderr so far. */
   output(): string {
     return this.text;
+  }
+
+  /** What it wrote to stdout alone. */
+  stdout(): string {
+    return this.streams.stdout;
+  }
+
+  /** What it wrote to stderr alone. */
+  stderr(): string {
+    return this.streams.stderr;
   }
 
   /** Resolves with the first match of `pattern` in its output; rejects on timeout or exit. */

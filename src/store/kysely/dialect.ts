@@ -111,3 +111,18 @@ function postgresDialect(url: string, logger?: StoreLogger): Dialect {
   pool.on('error', (error) => logger?.error({ err: error }, 'idle PostgreSQL connection failed'));
   return new PostgresDialect({ pool });
 }
+
+/**
+ * Which store a target is, for messages: the SQLite file's absolute path (a relative path depends on
+ * the current directory), or the PostgreSQL URL without its password.
+ */
+export function describeTarget(target: DatabaseTarget): string {
+  if (target.dialect === 'sqlite') return target.path === ':memory:' ? 'SQLite in memory' : `SQLite ${resolve(target.path)}`;
+  try {
+    const url = new URL(target.url);
+    if (url.password) url.password = '***';
+    return `PostgreSQL ${url.toString()}`;
+  } catch {
+    return 'PostgreSQL (a URL that does not parse)';
+  }
+}

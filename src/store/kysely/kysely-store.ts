@@ -7,7 +7,8 @@ import type { Store, StoreReadiness, StoreTx } from '../store.js';
 import { KyselyAuditRepository } from './audit-repository.js';
 import { KyselyBlockRepository } from './block-repository.js';
 import type { Database, DialectName } from './database.js';
-import { createDialect, parseDatabaseUrl } from './dialect.js';
+import { createDialect, describeTarget, parseDatabaseUrl } from './dialect.js';
+import { storeOpenError } from './open-errors.js';
 import { withStoreErrors } from './store-errors.js';
 import { KyselyGatewayRepository } from './gateway-repository.js';
 import { KyselyIntentRepository } from './intent-repository.js';
@@ -41,7 +42,8 @@ export interface OpenStoreOptions {
  * throws. Opening twice, or from two processes at once, is safe: applied migrations are skipped.
  */
 export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<KyselyStore> {
-  const { dialect, name, dataVersion } = createDialect(parseDatabaseUrl(url), options.logger);
+  const target = parseDatabaseUrl(url);
+  const { dialect, name, dataVersion } = createDialect(target, options.logger);
   // Start-up failures keep their detail (the CLI prints it); later outages answer STORE_UNAVAILABLE.
   const storeErrors = { active: false };
   const cache = name === 'sqlite' && options.cacheReads !== false ? new ReadCache(dataVersion) : null;
@@ -49,8 +51,8 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   try {
     await migrateSchema(db, name, options.logger);
   } catch (error) {
-    await db.destroy();
-    throw error;
+    await db.destroy().catch(() => undefined);
+    throw storeOpenError(error, describeTarget(target));
   }
   storeErrors.active = true;
   return new KyselyStore(db, name, cache);
@@ -80,6 +82,8 @@ export async function migrateDatabase(url: string, options: { runtimeRole?: stri
     const applied = await migrateSchema(db, name, options.logger);
     const grants = options.runtimeRole === undefined ? [] : await grantRuntimeRole(db, options.runtimeRole);
     return { dialect: name, applied, grants };
+  } catch (error) {
+    throw storeOpenError(error, describeTarget(target));
   } finally {
     await db.destroy();
   }
