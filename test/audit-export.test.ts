@@ -46,7 +46,7 @@ test('audit export --since --until round-trips the window, 1 200 events over thr
     });
     await p.waitExited();
     assert.equal(p.exitCode, 0, p.tail());
-    const lines = p.output().trimEnd().split('\n');
+    const lines = p.stdout().trimEnd().split('\n');
     const parsed = lines.map((l) => {
       const e = JSON.parse(l) as AuditEvent & { at: string };
       assert.match(e.at, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
