@@ -26,6 +26,8 @@ export class TcpProxy {
   refuse(): void {
     this.mode = 'refuse';
     for (const [a, b] of this.pairs) {
+      a.on('error', () => {});
+      b.on('error', () => {});
       a.resetAndDestroy();
       b.destroy();
     }
@@ -61,6 +63,7 @@ export class TcpProxy {
 
   private accept(client: Socket): void {
     if (this.mode === 'refuse') {
+      client.on('error', () => {}); // the reset is the point; its echo is not an error of the test
       client.resetAndDestroy();
       return;
     }
