@@ -1,0 +1,129 @@
+/**
+ * Issue 14, fault 2, with real processes: replica A asks the agent to end a session, the real OpenVPN
+ * daemon halts the client, and A is `kill -9`ed before it can commit — made deterministic by a row
+ * lock the test holds on the session (A's settling write waits on it; the intent was written before
+ * the gateway was asked, and takes no such lock). Once A is dead and the lock released, replica B
+ * learns of the end from the daemon's own report and records it as the operator's: ADMIN_DISCONNECT
+ * with A's caller as the actor, the intent settled DONE, its PENDING and SUCCESS audit rows, and the
+ * session event in the outbox. Never as the user's own leaving, never without a trace.
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { natsSkipReason, TEST_NATS_URL } from '../src/bus/nats/nats-server.test-support.js';
+import { randomId } from '../src/domain/ids.js';
+import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from './support/openvpn-lab.js';
+import { createFreshPostgresDatabase, postgresSkipReason } from './support/postgres.js';
+import { SwitchboardProcess } from './support/switchboard-process.js';
+import { waitFor } from './support/app-harness.js';
+
+const skip = openvpnSkipReason() || (await postgresSkipReason()) || (await natsSkipReason());
+const DISCONNECT = 'mutation ($id: String!) { disconnectSession(input: { sessionId: $id, reason: "crash window" }) { outcome } }';
+const SESSIONS = 'query ($gw: String) { onlineSessions(first: 10, filter: { gatewayId: $gw }) { edges { node { id user { name } } } } }';
+
+describe('a replica killed after the daemon ended the session and before its commit', { skip, timeout: 180_000 }, () => {
+  const run = randomId(6);
+  const gw = `crash-${run}`;
+  const procs: SwitchboardProcess[] = [];
+  let db: { url: string; drop(): Promise<void> };
+  let sql: pg.Client;
+  let lab: OpenVpnLab;
+  let server: LabServer;
+  let victim: LabClient;
+  let bystander: LabClient;
+  let admin: string;
+  let urlA: string;
+  let urlB: string;
+  let replicaA: SwitchboardProcess;
+
+  const start = (name: string, args: string[], env: Record<string, string>) => {
+    const p = SwitchboardProcess.start(name, args, { SWITCHBOARD_NATS_URL: TEST_NATS_URL, SWITCHBOARD_NATS_PREFIX: `crash_${run}`, SWITCHBOARD_LOG_LEVEL: 'info', ...env });
+    procs.push(p);
+    return p;
+  };
+  const replica = (name: string) => start(name, ['start'], { SWITCHBOARD_PORT: '0', SWITCHBOARD_DATABASE_URL: db.url, SWITCHBOARD_DISCONNECT_TIMEOUT_MS: '20000' });
+  const listening = async (p: SwitchboardProcess) => (await p.waitForOutput(/listening on (http:\/\/\S+)\/graphql/, 60_000))[1]!;
+  const gql = async (url: string, query: string, variables: Record<string, unknown>, token: string) => {
+    const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
+    return (await res.json()) as { data?: Record<string, unknown> | null; errors?: unknown[] };
+  };
+
+  before(async () => {
+    db = await createFreshPostgresDatabase();
+    sql = new pg.Client({ connectionString: db.url });
+    await sql.connect();
+    lab = await OpenVpnLab.create();
+    // Observe mode with no periodic snapshot: the daemon's own report of the end is what B learns it from.
+    server = await lab.startServer({ proto: 'udp4', mode: 'observe', managementPassword: `pw-${run}` });
+    writeFileSync(join(lab.dir, 'gw.yaml'), JSON.stringify({ gateways: [{
+      id: gw, name: 'Crash lab', region: 'lab', protocol: 'openvpn', mode: 'observe',
+      management: server.management, managementPasswordFile: server.managementPasswordFile, snapshotIntervalSeconds: 600,
+    }] }));
+    replicaA = replica('replica A');
+    admin = (await replicaA.waitForOutput(/^\s{4}(sbt_[a-z0-9_]+)$/m, 60_000))[1]!;
+    urlA = await listening(replicaA);
+    urlB = await listening(replica('replica B'));
+    await start('agent', ['agent'], { SWITCHBOARD_CONFIG: join(lab.dir, 'gw.yaml') }).waitForOutput(/Switchboard agent agt_\w+ is reporting/, 60_000);
+    victim = await server.startClient({ user: 'mallory' });
+    bystander = await server.startClient({ user: 'alice' });
+  });
+
+  after(async () => {
+    await sql?.query('ROLLBACK').catch(() => undefined);
+    await Promise.all(procs.map((p) => p.stop()));
+    await lab?.close();
+    await sql?.end();
+    await db?.drop();
+  });
+
+  test('replica B records the executed kill as the operator\'s, with its audit rows and its event', async () => {
+    const listed = await waitFor(async () => {
+      const edges = ((await gql(urlA, SESSIONS, { gw }, admin)).data?.onlineSessions as { edges: { node: { id: string; user: { name: string } } }[] } | undefined)?.edges ?? [];
+      return edges.length === 2 ? edges.map((e) => e.node) : null;
+    }, 30_000, 'both clients listed');
+    const session = listed.find((s) => s.user.name === 'mallory')!;
+
+    // Hold the session's row: every write that ends it (A's settlement, both replicas' sync) waits.
+    await sql.query('BEGIN');
+    await sql.query('SELECT id FROM sessions WHERE id = $1 FOR NO KEY UPDATE', [session.id]);
+    const answer = gql(urlA, DISCONNECT, { id: session.id }, admin).then(() => 'answered', () => 'connection cut');
+    // The intent is durable before the gateway is asked; then the daemon halts the client.
+    await waitFor(async () => (await sql.query("SELECT 1 FROM disconnect_intents WHERE session_id = $1 AND status = 'PENDING'", [session.id])).rowCount === 1, 20_000, 'pending intent');
+    await victim.waitExited(20_000);
+
+    replicaA.kill('SIGKILL');
+    await replicaA.waitExited();
+    assert.equal(await answer, 'connection cut', 'A never answered: it died before its commit');
+    await sql.query('ROLLBACK');
+
+    const row = await waitFor(async () => {
+      const r = await sql.query('SELECT end_cause, ended_by_name, end_reason FROM sessions WHERE id = $1 AND ended_at IS NOT NULL', [session.id]);
+      return r.rows[0] as { end_cause: string; ended_by_name: string | null; end_reason: string | null } | undefined;
+    }, 30_000, 'replica B records the end');
+    assert.equal(row.end_cause, 'ADMIN_DISCONNECT');
+    assert.equal(row.ended_by_name, 'bootstrap-admin');
+    assert.equal(row.end_reason, 'crash window');
+
+    const intent = (await sql.query('SELECT id, status FROM disconnect_intents WHERE session_id = $1', [session.id])).rows as { id: string; status: string }[];
+    assert.deepEqual(intent.map((i) => i.status), ['DONE']);
+    const audit = await waitFor(async () => {
+      const r = await sql.query("SELECT outcome, actor_name, metadata FROM audit_events WHERE action = 'session.disconnect' AND target_session_id = $1 ORDER BY at", [session.id]);
+      return r.rows.length === 2 ? (r.rows as { outcome: string; actor_name: string; metadata: string | Record<string, unknown> }[]) : null;
+    }, 10_000, 'pending and settled audit rows');
+    assert.deepEqual(audit.map((a) => [a.outcome, a.actor_name]), [['PENDING', 'bootstrap-admin'], ['SUCCESS', 'bootstrap-admin']]);
+    const meta = audit.map((a) => (typeof a.metadata === 'string' ? JSON.parse(a.metadata) : a.metadata) as { intentId?: string });
+    assert.equal(meta[0]!.intentId, intent[0]!.id);
+    assert.equal(meta[1]!.intentId, intent[0]!.id);
+    const events = await sql.query("SELECT payload FROM event_outbox WHERE type = 'session.disconnected'");
+    const ours = events.rows.map((r: { payload: string }) => JSON.parse(r.payload) as { session: { id: string; endCause: string } }).filter((e) => e.session.id === session.id);
+    assert.equal(ours.length, 1, 'one session.disconnected event in the outbox');
+    assert.equal(ours[0]!.session.endCause, 'ADMIN_DISCONNECT');
+
+    // Exactly one tunnel ended: the bystander is untouched and still listed on B.
+    assert.equal(bystander.exited, false);
+    const left = ((await gql(urlB, SESSIONS, { gw }, admin)).data?.onlineSessions as { edges: { node: { user: { name: string } } }[] }).edges.map((e) => e.node.user.name);
+    assert.deepEqual(left, ['alice']);
+  });
+});
