@@ -1,0 +1,125 @@
+/**
+ * Issue 14, fault 2 under load, with real processes: replica A is `kill -9`ed in the middle of a burst
+ * of disconnects (16 real OpenVPN clients on one gateway). Whatever the moment, the record is true:
+ * every client whose tunnel the daemon ended is recorded as the operator's (ADMIN_DISCONNECT with the
+ * caller, its intent DONE, PENDING and SUCCESS audit rows, one session.disconnected event), settled by
+ * replica B from the daemon's reports where A died first; every client still connected is still
+ * online; no session is recorded as the user's own leaving.
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { natsSkipReason, TEST_NATS_URL } from '../src/bus/nats/nats-server.test-support.js';
+import { randomId } from '../src/domain/ids.js';
+import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from './support/openvpn-lab.js';
+import { createFreshPostgresDatabase, postgresSkipReason } from './support/postgres.js';
+import { SwitchboardProcess } from './support/switchboard-process.js';
+import { waitFor } from './support/app-harness.js';
+
+const skip = openvpnSkipReason() || (await postgresSkipReason()) || (await natsSkipReason());
+const DISCONNECT = 'mutation ($id: String!) { disconnectSession(input: { sessionId: $id, reason: "burst" }) { outcome } }';
+const CLIENTS = 16;
+const SESSIONS = 'query ($gw: String) { onlineSessions(first: 50, filter: { gatewayId: $gw }) { edges { node { id user { name } } } } }';
+
+describe('kill -9 of a replica in the middle of a burst of disconnects', { skip, timeout: 240_000 }, () => {
+  const run = randomId(6);
+  const gw = `burst-${run}`;
+  const procs: SwitchboardProcess[] = [];
+  const clients = new Map<string, LabClient>();
+  let db: { url: string; drop(): Promise<void> };
+  let sql: pg.Client;
+  let lab: OpenVpnLab;
+  let server: LabServer;
+  let admin: string;
+  let urlA: string;
+  let urlB: string;
+  let replicaA: SwitchboardProcess;
+
+  const start = (name: string, args: string[], env: Record<string, string>) => {
+    const p = SwitchboardProcess.start(name, args, { SWITCHBOARD_NATS_URL: TEST_NATS_URL, SWITCHBOARD_NATS_PREFIX: `burst_${run}`, SWITCHBOARD_LOG_LEVEL: 'info', ...env });
+    procs.push(p);
+    return p;
+  };
+  const replica = (name: string) => start(name, ['start'], { SWITCHBOARD_PORT: '0', SWITCHBOARD_DATABASE_URL: db.url, SWITCHBOARD_RATE_LIMIT_PER_TOKEN: '0', SWITCHBOARD_RATE_LIMIT_PER_IP: '0' });
+  const listening = async (p: SwitchboardProcess) => (await p.waitForOutput(/listening on (http:\/\/\S+)\/graphql/, 60_000))[1]!;
+  const gql = async (url: string, query: string, variables: Record<string, unknown>, token: string) => {
+    const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
+    return (await res.json()) as { data?: Record<string, unknown> | null; errors?: unknown[] };
+  };
+  const online = async (url: string) =>
+    (((await gql(url, SESSIONS, { gw }, admin)).data?.onlineSessions as { edges: { node: { id: string; user: { name: string } } }[] } | undefined)?.edges ?? []).map((e) => e.node);
+
+  before(async () => {
+    db = await createFreshPostgresDatabase();
+    sql = new pg.Client({ connectionString: db.url });
+    await sql.connect();
+    lab = await OpenVpnLab.create();
+    server = await lab.startServer({ proto: 'udp4', mode: 'observe', managementPassword: `pw-${run}` });
+    writeFileSync(join(lab.dir, 'gw.yaml'), JSON.stringify({ gateways: [{
+      id: gw, name: 'Burst lab', region: 'lab', protocol: 'openvpn', mode: 'observe',
+      management: server.management, managementPasswordFile: server.managementPasswordFile, snapshotIntervalSeconds: 2,
+    }] }));
+    replicaA = replica('replica A');
+    admin = (await replicaA.waitForOutput(/^\s{4}(sbt_[a-z0-9_]+)$/m, 60_000))[1]!;
+    urlA = await listening(replicaA);
+    urlB = await listening(replica('replica B'));
+    await start('agent', ['agent'], { SWITCHBOARD_CONFIG: join(lab.dir, 'gw.yaml') }).waitForOutput(/Switchboard agent agt_\w+ is reporting/, 60_000);
+    for (let i = 0; i < CLIENTS; i += 8) {
+      const users = Array.from({ length: Math.min(8, CLIENTS - i) }, (_, k) => `burst${i + k}`);
+      const started = await Promise.all(users.map((user) => server.startClient({ user })));
+      users.forEach((u, k) => clients.set(u, started[k]!));
+    }
+  });
+
+  after(async () => {
+    await Promise.all(procs.map((p) => p.stop()));
+    await lab?.close();
+    await sql?.end();
+    await db?.drop();
+  });
+
+  test('every executed kill is the operator\'s, with its audit rows and event; every other client is online', async () => {
+    const sessions = await waitFor(async () => {
+      const rows = await online(urlA);
+      return rows.length === CLIENTS ? rows : null;
+    }, 60_000, 'every client listed');
+    const idOf = new Map(sessions.map((s) => [s.user.name, s.id]));
+
+    // The burst goes to A; A dies once a quarter of the tunnels are down, with the rest in flight or queued.
+    const answers = sessions.map((s) => gql(urlA, DISCONNECT, { id: s.id }, admin).then(() => 'answered', () => 'cut'));
+    await waitFor(() => [...clients.values()].filter((c) => c.exited).length >= CLIENTS / 4, 60_000, 'a quarter of the tunnels ended');
+    replicaA.kill('SIGKILL');
+    await replicaA.waitExited();
+    await Promise.all(answers);
+
+    // B settles what A left: wait until the store agrees with the daemon for every client.
+    await waitFor(async () => {
+      const listed = new Set((await online(urlB)).map((s) => s.user.name));
+      return [...clients.entries()].every(([user, c]) => c.exited !== listed.has(user));
+    }, 60_000, 'replica B lists exactly the clients still connected');
+
+    const ended = [...clients.entries()].filter(([, c]) => c.exited).map(([user]) => idOf.get(user)!);
+    assert.ok(ended.length >= CLIENTS / 4);
+    const causes = await sql.query('SELECT id, end_cause, ended_by_name, end_reason FROM sessions WHERE id = ANY($1)', [ended]);
+    for (const r of causes.rows as { id: string; end_cause: string; ended_by_name: string; end_reason: string }[]) {
+      assert.deepEqual([r.end_cause, r.ended_by_name, r.end_reason], ['ADMIN_DISCONNECT', 'bootstrap-admin', 'burst'], `session ${r.id}`);
+    }
+    await waitFor(async () => {
+      const r = await sql.query("SELECT count(*)::int AS n FROM disconnect_intents WHERE session_id = ANY($1) AND status = 'DONE'", [ended]);
+      return (r.rows[0] as { n: number }).n === ended.length;
+    }, 10_000, 'every executed kill has its intent settled DONE');
+    const audit = await sql.query("SELECT target_session_id AS id, outcome FROM audit_events WHERE action = 'session.disconnect' AND target_session_id = ANY($1)", [ended]);
+    for (const id of ended) {
+      const outcomes = (audit.rows as { id: string; outcome: string }[]).filter((a) => a.id === id).map((a) => a.outcome).sort();
+      assert.deepEqual(outcomes, ['PENDING', 'SUCCESS'], `audit of ${id}`);
+    }
+    const events = await sql.query("SELECT payload FROM event_outbox WHERE type = 'session.disconnected'");
+    const endedEvents = events.rows.map((r: { payload: string }) => (JSON.parse(r.payload) as { session: { id: string; endCause: string } }).session).filter((s) => ended.includes(s.id));
+    assert.equal(endedEvents.length, ended.length, 'one event per ended session');
+    assert.ok(endedEvents.every((s) => s.endCause === 'ADMIN_DISCONNECT'));
+    const userLeft = await sql.query("SELECT count(*)::int AS n FROM sessions WHERE gateway_id = $1 AND end_cause = 'CLIENT_DISCONNECT'", [gw]);
+    assert.equal((userLeft.rows[0] as { n: number }).n, 0, 'no session recorded as the user\'s own leaving');
+  });
+});
