@@ -136,10 +136,10 @@ export class AgentLink {
         return;
       }
       case 'session.connected':
-        return this.send(adapter, { type: 'connected', session: event.session });
+        return this.send(adapter, { type: 'session.connected', session: event.session });
       case 'session.disconnected':
         return this.send(adapter, {
-          type: 'disconnected', ref: event.ref, cause: event.cause, bytesReceived: event.bytesReceived, bytesSent: event.bytesSent,
+          type: 'session.disconnected', ref: event.ref, cause: event.cause, bytesReceived: event.bytesReceived, bytesSent: event.bytesSent,
         });
       case 'link-down':
         return this.send(adapter, { type: 'link-down', error: event.error });

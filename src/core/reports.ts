@@ -87,9 +87,9 @@ export const gatewayReportSchema = z.discriminatedUnion('type', [
     type: z.literal('snapshot'), ...envelope, gateway: gatewayDescriptorSchema, daemonStartedAt: count().nullable(),
     sessions: z.array(sessionReportSchema).max(MAX_SNAPSHOT_PART_SESSIONS), part: snapshotPartSchema.optional(),
   }),
-  z.object({ type: z.literal('connected'), ...envelope, session: sessionReportSchema }),
+  z.object({ type: z.literal('session.connected'), ...envelope, session: sessionReportSchema }),
   z.object({
-    type: z.literal('disconnected'), ...envelope, ref: text(128).min(1), cause: z.enum(END_CAUSES),
+    type: z.literal('session.disconnected'), ...envelope, ref: text(128).min(1), cause: z.enum(END_CAUSES),
     bytesReceived: count().optional(), bytesSent: count().optional(),
   }),
   /** `daemonResponding`: the daemon answered its liveness probe; absent (an agent without a probe) reads as true. */

@@ -37,7 +37,7 @@ function snapshot(gatewayId: string, at: number, sessions: SessionReport[]): Gat
 }
 
 function connected(gatewayId: string, at: number, s: SessionReport): GatewayReport {
-  return { type: 'connected', gatewayId, agentId: 'agt_test', seq: ++seq, at, session: s };
+  return { type: 'session.connected', gatewayId, agentId: 'agt_test', seq: ++seq, at, session: s };
 }
 
 const refs = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}:${i}`);
@@ -90,7 +90,7 @@ describe('session sync: a snapshot larger than one chunk (SQLite)', () => {
     const kept = refs('kept', 1_000);
     const stale = refs('stale', 1_500);
     await sync.enqueue(snapshot(gw, T + 1_000, [...kept, ...stale, 'gone'].map((ref) => session(ref))));
-    await sync.enqueue({ type: 'disconnected', gatewayId: gw, agentId: 'agt_test', seq: ++seq, at: T + 1_500, ref: 'gone', cause: 'CLIENT_DISCONNECT' });
+    await sync.enqueue({ type: 'session.disconnected', gatewayId: gw, agentId: 'agt_test', seq: ++seq, at: T + 1_500, ref: 'gone', cause: 'CLIENT_DISCONNECT' });
     assert.equal((await rec.connected()).length, 2_501);
     await rec.clear();
 
@@ -153,7 +153,7 @@ describe('session sync: a snapshot larger than one chunk (SQLite)', () => {
     const sync = new SessionSync({ store, bus, logger: silentLogger });
     const rec = recorder(bus, store, gw);
     await sync.enqueue(snapshot(gw, T, [session('old')]));
-    await sync.enqueue({ type: 'disconnected', gatewayId: gw, agentId: 'agt_test', seq: ++seq, at: T + 1, ref: 'old', cause: 'CLIENT_DISCONNECT' });
+    await sync.enqueue({ type: 'session.disconnected', gatewayId: gw, agentId: 'agt_test', seq: ++seq, at: T + 1, ref: 'old', cause: 'CLIENT_DISCONNECT' });
     await rec.clear();
     const burst = refs('b', 1_200);
     // Enqueued in one tick: they wait together and are applied as runs of `connected` reports.
@@ -177,7 +177,7 @@ describe('session sync: a snapshot larger than one chunk (SQLite)', () => {
     const counting = Object.create(store, { transaction: { value: (fn: Parameters<Store['transaction']>[0]) => (transactions++, store.transaction(fn)) } }) as Store;
     const burstSync = new SessionSync({ store: counting, bus, logger: silentLogger });
     const end = (ref: string, i: number, cause: 'CLIENT_DISCONNECT' | 'ADMIN_DISCONNECT'): GatewayReport =>
-      ({ type: 'disconnected', gatewayId: gw, agentId: 'agt_test', seq: ++seq, at: T + 10 + i, ref, cause, bytesReceived: 7, bytesSent: 8 });
+      ({ type: 'session.disconnected', gatewayId: gw, agentId: 'agt_test', seq: ++seq, at: T + 10 + i, ref, cause, bytesReceived: 7, bytesSent: 8 });
     // Enqueued in one tick; the same ref twice (a repeated report) ends it once.
     await Promise.all([...leaving.map((ref, i) => burstSync.enqueue(end(ref, i, i < 100 ? 'ADMIN_DISCONNECT' : 'CLIENT_DISCONNECT'))),
       burstSync.enqueue(end('d:500', 900, 'CLIENT_DISCONNECT'))]);

@@ -81,7 +81,7 @@ describe('session sync with two replicas on one PostgreSQL database', { skip }, 
       virtualAddress6: null, connectedAt: t + 2, bytesReceived: 0, bytesSent: 0, clientVersion: null, clientPlatform: null,
     };
     const older: GatewayReport = { ...base, type: 'snapshot', at: t + 1, gateway, daemonStartedAt: t, sessions: [] };
-    const connected: GatewayReport = { ...base, type: 'connected', at: t + 2, session };
+    const connected: GatewayReport = { ...base, type: 'session.connected', at: t + 2, session };
     const newer: GatewayReport = { ...base, type: 'snapshot', at: t + 3, gateway, daemonStartedAt: t, sessions: [] };
 
     await syncA.enqueue(older);

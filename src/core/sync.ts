@@ -146,12 +146,12 @@ export class SessionSync {
     for (let i = 0; i < reports.length;) {
       let j = i;
       const type = reports[i]!.type;
-      const batchable = type === 'connected' || type === 'disconnected';
+      const batchable = type === 'session.connected' || type === 'session.disconnected';
       while (batchable && j < reports.length && j - i < MAX_CONNECTED_PER_TRANSACTION && reports[j]!.type === type) j++;
       if (j - i > 1) {
         const run = reports.slice(i, j);
-        if (type === 'connected') await this.applyConnectedRun(run as Extract<GatewayReport, { type: 'connected' }>[]);
-        else await this.applyDisconnectedRun(run as Extract<GatewayReport, { type: 'disconnected' }>[]);
+        if (type === 'session.connected') await this.applyConnectedRun(run as Extract<GatewayReport, { type: 'session.connected' }>[]);
+        else await this.applyDisconnectedRun(run as Extract<GatewayReport, { type: 'session.disconnected' }>[]);
         i = j;
       } else {
         await this.applyOne(reports[i]!);
@@ -169,7 +169,7 @@ export class SessionSync {
   }
 
   /** One multi-row insert for the run (all reports of one gateway); the rare known ref one at a time. */
-  private applyConnectedRun(run: Extract<GatewayReport, { type: 'connected' }>[]): Promise<void> {
+  private applyConnectedRun(run: Extract<GatewayReport, { type: 'session.connected' }>[]): Promise<void> {
     return this.applyRun(run, async (tx) => {
       const gatewayId = run[0]!.gatewayId;
       const gateway = await tx.gateways.findById(gatewayId);
@@ -180,7 +180,7 @@ export class SessionSync {
       const protocol = gateway.protocol;
       // The first report of a ref creates its session; a later one in the run refreshes it.
       const first = new Map<string, Session>();
-      const last = new Map<string, Extract<GatewayReport, { type: 'connected' }>>();
+      const last = new Map<string, Extract<GatewayReport, { type: 'session.connected' }>>();
       for (const r of run) {
         if (!first.has(r.session.ref)) first.set(r.session.ref, newSession(gatewayId, r.session, r.at, protocol));
         else last.set(r.session.ref, r);
@@ -205,7 +205,7 @@ export class SessionSync {
    * A run of client disconnects (a wave of admin kills echoed by the daemon, a gateway shedding
    * clients) in one transaction, like a run of connects.
    */
-  private applyDisconnectedRun(run: Extract<GatewayReport, { type: 'disconnected' }>[]): Promise<void> {
+  private applyDisconnectedRun(run: Extract<GatewayReport, { type: 'session.disconnected' }>[]): Promise<void> {
     return this.applyRun(run, async (tx) => {
       const all: SessionEvent[] = [];
       for (const r of run) all.push(...(await this.endReported(tx, r)));
@@ -222,7 +222,7 @@ export class SessionSync {
     }
   }
 
-  private async endReported(tx: StoreTx, r: Extract<GatewayReport, { type: 'disconnected' }>): Promise<SessionEvent[]> {
+  private async endReported(tx: StoreTx, r: Extract<GatewayReport, { type: 'session.disconnected' }>): Promise<SessionEvent[]> {
     const s = await tx.sessions.findByRef(r.gatewayId, r.ref);
     if (!s || s.endedAt !== null) return [];
     const finalStats = r.bytesReceived !== undefined && r.bytesSent !== undefined
@@ -254,10 +254,10 @@ export class SessionSync {
       case 'link-down':
         await store.gateways.setAgentStatus(r.gatewayId, { agentConnected: false, lastSeenAt: this.now() });
         return;
-      case 'connected':
+      case 'session.connected':
         await this.changing((tx) => this.upsertSession(tx, r.gatewayId, r.session, r.at));
         return;
-      case 'disconnected':
+      case 'session.disconnected':
         await this.changing((tx) => this.endReported(tx, r));
         return;
       case 'snapshot':

@@ -150,8 +150,8 @@ for (const kind of ['memory', 'nats'] as const) {
         ref: 'early:1', userName: 'erin', commonName: 'erin', clientAddress: null, virtualAddress: null, virtualAddress6: null,
         connectedAt: 1, bytesReceived: 0, bytesSent: 0, clientVersion: null, clientPlatform: null,
       };
-      await agentBus.publish(subjects.gatewayReport(gw3), report({ type: 'connected', session }, { gatewayId: gw3 }));
-      await agentBus.publish(subjects.gatewayReport(gw3), report({ type: 'connected', session: { ...session, ref: 'early:2' } }, { gatewayId: gw3, seq: 2 }));
+      await agentBus.publish(subjects.gatewayReport(gw3), report({ type: 'session.connected', session }, { gatewayId: gw3 }));
+      await agentBus.publish(subjects.gatewayReport(gw3), report({ type: 'session.connected', session: { ...session, ref: 'early:2' } }, { gatewayId: gw3, seq: 2 }));
       await waitFor(() => hellos.length > 0, 5000, 'a hello asks the agents for snapshots');
       off();
       await sync.idle();
