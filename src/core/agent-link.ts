@@ -6,6 +6,7 @@ import {
   blockListSchema, disconnectRequestSchema, gatewayReportSchema, MAX_SNAPSHOT_PART_SESSIONS, readWire, replicaHelloSchema, versioned,
   type DisconnectReply, type DisconnectRequest, type GatewayDescriptor, type GatewayReport,
 } from './reports.js';
+import { errorText } from '../domain/errors.js';
 
 /** Agent's slack: it answers a little before the caller's deadline, so a late SUCCESS is not lost. */
 const DEADLINE_MARGIN_MS = 100;
@@ -105,7 +106,7 @@ export class AgentLink {
         this.helloAgain = false;
         this.beat();
         await Promise.all(this.current().filter((a) => a.isConnected()).map((a) => a.snapshot().catch((e: unknown) => {
-          this.deps.logger.warn({ gatewayId: a.config.id, err: e instanceof Error ? e.message : String(e) }, 'snapshot for a replica\'s hello failed; the periodic one follows');
+          this.deps.logger.warn({ gatewayId: a.config.id, err: errorText(e) }, 'snapshot for a replica\'s hello failed; the periodic one follows');
         })));
       } while (this.helloAgain);
     } finally {
@@ -203,7 +204,7 @@ export class AgentLink {
       // The adapter knows whether the command was written: only then may the daemon still act on it.
       if (e instanceof GatewayUnavailableError) return { outcome: e.mayTakeEffect ? 'UNCONFIRMED' : 'NOT_SENT', detail: e.message };
       this.deps.logger.error({ err: e, gatewayId: adapter.config.id }, 'disconnect failed in the adapter');
-      return { outcome: 'UNCONFIRMED', detail: e instanceof Error ? e.message : String(e) };
+      return { outcome: 'UNCONFIRMED', detail: errorText(e) };
     }
   }
 }

@@ -1,7 +1,7 @@
 import type { Actor } from '../domain/actor.js';
 import type { AuditOutcome } from '../domain/audit.js';
 import { newIntentId, type DisconnectIntent } from '../domain/disconnect-intent.js';
-import { DomainError, MESSAGES, type ErrorCode } from '../domain/errors.js';
+import { DomainError, MESSAGES, type ErrorCode, errorText } from '../domain/errors.js';
 import { hasScope } from '../domain/scopes.js';
 import type { DisconnectMode, Session } from '../domain/session.js';
 import { BusTimeoutError, subjects, type Bus } from '../bus/bus.js';
@@ -157,7 +157,7 @@ export class DisconnectUseCase {
       // An answer this build cannot read came from an agent that did receive the request: it may have acted.
       return read.ok ? read.value : { outcome: 'UNCONFIRMED', detail: `unreadable reply (${read.problem}: ${read.detail})` };
     } catch (e) {
-      const detail = e instanceof Error ? e.message : String(e);
+      const detail = errorText(e);
       // No responder (or a bus that sent nothing): certainly not sent. Anything else, a timeout
       // included, may have reached the agent, which may have acted.
       return e instanceof BusTimeoutError && e.noResponders ? { outcome: 'NOT_SENT', detail } : { outcome: 'UNCONFIRMED', detail };

@@ -3,6 +3,7 @@ import type { Store } from '../store/store.js';
 import { subjectOf } from './event-outbox.js';
 import type { Logger } from './logger.js';
 import { versioned } from './reports.js';
+import { errorText } from '../domain/errors.js';
 
 export interface RelayOptions {
   /** How often the outbox is scanned when idle (ms). */
@@ -138,7 +139,7 @@ export class EventRelay {
       this.storeHealth({ ok: true });
       return value;
     } catch (e) {
-      this.storeHealth({ ok: false, detail: e instanceof Error ? e.message : String(e) });
+      this.storeHealth({ ok: false, detail: errorText(e) });
       throw e;
     } finally {
       clearTimeout(timer);

@@ -20,6 +20,7 @@ import { decodePayload, encodePayload, errorReply, replyError } from './nats-cod
 import { toConnectError } from './nats-connect-error.js';
 import { silentNatsBusLogger, watchConnection, type NatsBusLogger, type NatsBusStatus } from './nats-status.js';
 import { parseNatsUrl, scrubSecrets } from './nats-url.js';
+import { errorText } from '../../domain/errors.js';
 
 export type { NatsBusLogger, NatsBusStatus } from './nats-status.js';
 
@@ -324,8 +325,4 @@ function toBusError(e: unknown, subject: string): unknown {
   // A timeout, or the connection dropped while waiting: either way no reply came.
   if (e instanceof TimeoutError || e instanceof RequestError) return new BusTimeoutError(subject);
   return e;
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

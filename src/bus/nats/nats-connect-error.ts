@@ -1,5 +1,6 @@
 import { AuthorizationError, ConnectionError, TimeoutError, UserAuthenticationExpiredError } from '@nats-io/transport-node';
 import { scrubSecrets } from './nats-url.js';
+import { errorText } from '../../domain/errors.js';
 
 /** Why the first connection failed: wrong or missing credentials, nobody listening, or something else. */
 export type NatsConnectFailure = 'AUTHORIZATION' | 'UNREACHABLE' | 'OTHER';
@@ -23,7 +24,7 @@ export function toConnectError(
   o: { servers: string[]; auth: 'user/password' | 'token' | 'none'; secrets: Array<string | undefined> },
 ): NatsConnectError {
   const where = o.servers.join(',');
-  const cause = e instanceof Error ? e.message : String(e);
+  const cause = errorText(e);
   let reason: NatsConnectFailure = 'OTHER';
   let text = `could not connect to NATS at ${where}: ${cause}`;
   if (e instanceof AuthorizationError || e instanceof UserAuthenticationExpiredError) {

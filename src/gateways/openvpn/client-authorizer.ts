@@ -15,6 +15,7 @@ import type { OpenVpnLogger } from './log.js';
 import type { CommandReply } from './management-client.js';
 import type { Notification } from './notification-parser.js';
 import { sentUserName, userNameOf } from './session-reports.js';
+import { errorText } from '../../domain/errors.js';
 
 export class ClientAuthorizer {
   private readonly blocks = new BlockList();
@@ -63,7 +64,7 @@ export class ClientAuthorizer {
       const reply = await this.deps.command(text);
       if (!reply.ok) logger.warn({ gatewayId, cid: n.cid, reply: reply.message }, 'openvpn: client-auth refused');
     } catch (e) {
-      logger.warn({ gatewayId, cid: n.cid, err: e instanceof Error ? e.message : String(e) }, 'openvpn: client-auth not delivered');
+      logger.warn({ gatewayId, cid: n.cid, err: errorText(e) }, 'openvpn: client-auth not delivered');
     }
   }
 

@@ -12,6 +12,7 @@ import { GatewayUnavailableError } from '../adapter.js';
 import type { OpenVpnLogger } from './log.js';
 import { NotificationAssembler, type Notification } from './notification-parser.js';
 import { CommandQueue, type CommandReply } from './command-queue.js';
+import { errorText } from '../../domain/errors.js';
 
 export type { CommandReply } from './command-queue.js';
 
@@ -166,7 +167,7 @@ export class ManagementClient {
     try {
       password = (await this.options.password?.()) ?? null;
     } catch (e) {
-      return this.reset(`cannot read the management password: ${e instanceof Error ? e.message : String(e)}`);
+      return this.reset(`cannot read the management password: ${errorText(e)}`);
     }
     if (password === null) return this.reset('the daemon asks for a management password, but none is configured');
     this.socket?.write(`${password}\n`);

@@ -45,6 +45,7 @@ import { isKillableAddress, parseSessionRef } from './session-reports.js';
 import { SessionTable } from './session-table.js';
 import { parseStatus } from './status-parser.js';
 import { UdpSlotRelease } from './udp-slot-release.js';
+import { errorText } from '../../domain/errors.js';
 
 export interface OpenVpnAdapterOptions {
   logger?: OpenVpnLogger;
@@ -185,7 +186,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
       this.table.unmarkKilled(cid);
       undoBlock?.();
       // The queue says whether the kill was written (then the daemon may still run it) or not.
-      throw e instanceof GatewayUnavailableError ? e : new GatewayUnavailableError(e instanceof Error ? e.message : String(e));
+      throw e instanceof GatewayUnavailableError ? e : new GatewayUnavailableError(errorText(e));
     }
     if (!reply.ok) {
       this.table.unmarkKilled(cid);
@@ -208,7 +209,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
     try {
       await Promise.race([this.ensureInstance(), late]);
     } catch (e) {
-      throw e instanceof GatewayUnavailableError ? e : new GatewayUnavailableError(e instanceof Error ? e.message : String(e));
+      throw e instanceof GatewayUnavailableError ? e : new GatewayUnavailableError(errorText(e));
     } finally {
       clearTimeout(timer);
     }
@@ -222,7 +223,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
       await this.ensureInstance();
       await this.refresh(true);
     } catch (e) {
-      this.logger.warn({ gatewayId: this.config.id, err: e instanceof Error ? e.message : String(e) }, 'openvpn: initial snapshot failed');
+      this.logger.warn({ gatewayId: this.config.id, err: errorText(e) }, 'openvpn: initial snapshot failed');
     }
   }
 
@@ -239,7 +240,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
     if (!this.link?.connected || (!snapshot && this.polling)) return;
     if (!snapshot) this.polling = true;
     this.refresh(snapshot)
-      .catch((e: unknown) => this.logger.debug({ err: e instanceof Error ? e.message : String(e) }, 'openvpn: status poll failed'))
+      .catch((e: unknown) => this.logger.debug({ err: errorText(e) }, 'openvpn: status poll failed'))
       .finally(() => {
         if (!snapshot) this.polling = false;
       });
@@ -322,7 +323,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
         this.logger.info({ gatewayId: this.config.id, startedAt: n.state.time }, 'openvpn: new daemon instance');
         this.setInstance(n.state.time);
         this.instanceRead = Promise.resolve();
-        this.refresh(true).catch((e: unknown) => this.logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'openvpn: snapshot failed'));
+        this.refresh(true).catch((e: unknown) => this.logger.warn({ err: errorText(e) }, 'openvpn: snapshot failed'));
       }
     } else if (n.kind === 'client') {
       this.logger.debug({ event: n.event, cid: n.cid, kid: n.kid, env: n.env }, 'openvpn: client notification');
@@ -331,7 +332,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
       // `management-hold`: the daemon starts only once we are here, so no CONNECT goes unanswered.
       this.command('hold release').then(
         (r) => this.logger.info({ gatewayId: this.config.id, reply: r.message }, 'openvpn: released the daemon from hold'),
-        (e: unknown) => this.logger.warn({ gatewayId: this.config.id, err: e instanceof Error ? e.message : String(e) }, 'openvpn: hold release failed'),
+        (e: unknown) => this.logger.warn({ gatewayId: this.config.id, err: errorText(e) }, 'openvpn: hold release failed'),
       );
     }
   }

@@ -10,6 +10,7 @@
 import type { OpenVpnLogger } from './log.js';
 import type { CommandReply } from './management-client.js';
 import { parseStatus } from './status-parser.js';
+import { errorText } from '../../domain/errors.js';
 
 interface Release {
   address: string;
@@ -62,7 +63,7 @@ export class UdpSlotRelease {
         this.deps.logger.debug({ clientId: cid, address, reply: reply.message }, 'openvpn: freed the UDP instance of a killed client');
       }
     } catch (e) {
-      this.deps.logger.debug({ err: e instanceof Error ? e.message : String(e) }, 'openvpn: UDP release skipped; the daemon drops the instance by itself');
+      this.deps.logger.debug({ err: errorText(e) }, 'openvpn: UDP release skipped; the daemon drops the instance by itself');
     } finally {
       this.arm();
     }

@@ -11,6 +11,7 @@ import type { Database, DialectName } from './database.js';
 import { migrationProvider } from './migrations/migration-provider.js';
 import { StoreSetupError } from './store-setup-error.js';
 import type { StoreLogger } from './store-logger.js';
+import { errorText } from '../../domain/errors.js';
 
 /** PostgreSQL's SQLSTATE for "insufficient privilege" (also "must be owner of …"). */
 const PG_INSUFFICIENT_PRIVILEGE = '42501';
@@ -39,7 +40,7 @@ export async function migrateSchema(db: Kysely<Database>, dialect: DialectName, 
     if (dialect === 'postgres' && (error as { code?: unknown }).code === PG_INSUFFICIENT_PRIVILEGE) {
       throw new StoreSetupError(`${await notOwnerMessage(db, pending.length)} (PostgreSQL said: ${(error as Error).message})`, { cause: error });
     }
-    const detail = error instanceof Error ? error.message : String(error);
+    const detail = errorText(error);
     throw new Error(`Could not migrate the ${dialect} database: ${detail}`, { cause: error });
   }
   return applied;

@@ -3,7 +3,7 @@
  * one round trip answers both "does the database answer" and "is the schema this code's".
  */
 import { sql, type Kysely } from 'kysely';
-import { isDomainError } from '../../domain/errors.js';
+import { isDomainError, errorText } from '../../domain/errors.js';
 import type { StoreReadiness } from '../store.js';
 import type { Database, DialectName } from './database.js';
 import { migrationProvider } from './migrations/migration-provider.js';
@@ -53,7 +53,7 @@ export class StoreReadinessCheck {
 }
 
 function failure(e: unknown): StoreReadiness {
-  const message = e instanceof Error ? e.message : String(e);
+  const message = errorText(e);
   // No bookkeeping table at all: the database answers, but nothing was ever migrated into it.
   if (message.includes(MIGRATION_TABLE) && /no such table|does not exist/i.test(message)) {
     return { ok: false, check: 'migrations', detail: 'no migration applied' };
