@@ -19,7 +19,10 @@ const PG_INSUFFICIENT_PRIVILEGE = '42501';
 /**
  * Applies every migration not yet applied and returns their ids (empty when the schema was current).
  * Checking first costs one read and spares a role without DDL rights the migration lock and the
- * attempt; several processes migrating at once stay safe (the migrator takes a lock, then rechecks).
+ * attempt. Several processes migrating at once stay safe: on PostgreSQL the migrator takes a lock,
+ * then rechecks; on SQLite its lock holds within one process only, so a process that loses the race
+ * to another one migrating the same file (its DDL fails: "table … already exists") waits for the
+ * winner's commit and finds nothing left to apply.
  */
 export async function migrateSchema(db: Kysely<Database>, dialect: DialectName, logger?: StoreLogger): Promise<string[]> {
   const migrator = new Migrator({ db, provider: migrationProvider(dialect) });
@@ -28,6 +31,7 @@ export async function migrateSchema(db: Kysely<Database>, dialect: DialectName, 
   if (dialect === 'postgres') await refuseUnlessOwner(db, pending.length);
 
   const { error, results } = await migrator.migrateToLatest();
+  if (error && dialect === 'sqlite' && (await appliedByAnother(migrator))) return [];
   const applied: string[] = [];
   for (const r of results ?? []) {
     if (r.status === 'Success') {
@@ -44,6 +48,15 @@ export async function migrateSchema(db: Kysely<Database>, dialect: DialectName, 
     throw new Error(`Could not migrate the ${dialect} database: ${detail}`, { cause: error });
   }
   return applied;
+}
+
+/** SQLite: whether another process applied every migration meanwhile (waits up to 10 s for its commit). */
+async function appliedByAnother(migrator: Migrator): Promise<boolean> {
+  for (let waited = 0; waited <= 10_000; waited += 100) {
+    if ((await migrator.getMigrations()).every((m) => m.executedAt !== undefined)) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
 }
 
 /**
