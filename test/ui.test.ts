@@ -155,10 +155,12 @@ describe('operator console in a real browser, real OpenVPN gateway', { skip }, (
     assert.match(text, /alice/);
     assert.match(text, /ui test: lost laptop/);
     assert.equal(new URL(page.url()).pathname, '/audit');
-    // Filter by outcome: the disconnect is a SUCCESS, the bad sign-in never reached the trail.
+    // Filter by action: the disconnect is two rows — its intent (PENDING, written before the gateway
+    // was asked) and its settlement (SUCCESS); the bad sign-in never reached the trail.
     await page.getByLabel('Action').selectOption('session.disconnect');
     await page.getByRole('button', { name: 'Apply filters' }).click();
-    await page.getByText(/^1 event matching the filters/).waitFor();
+    await page.getByText(/^2 events matching the filters/).waitFor();
+    assert.match(await page.locator('tbody tr').nth(1).innerText(), /PENDING/);
     await shot('07-audit');
   });
 

@@ -109,6 +109,9 @@ function postgresDialect(url: string, logger?: StoreLogger): Dialect {
   const pool = new pg.Pool({ connectionString: url, types, connectionTimeoutMillis: 5_000 });
   // An idle client that loses its server emits 'error' on the pool; unhandled, it would crash the process.
   pool.on('error', (error) => logger?.error({ err: error }, 'idle PostgreSQL connection failed'));
+  // A client in use when its connection resets emits 'error' too, where the pool no longer listens:
+  // the query in flight fails with it (and the caller is told); the event itself must not crash the process.
+  pool.on('connect', (client) => client.on('error', (error) => logger?.error({ err: error }, 'PostgreSQL connection failed while in use')));
   return new PostgresDialect({ pool });
 }
 
