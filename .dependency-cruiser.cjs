@@ -14,6 +14,8 @@ const IO_NODE_MODULES = [
   'readline', 'os', 'process', 'v8', 'vm', 'sqlite', 'fs/promises', 'dns/promises', 'stream', 'timers/promises',
 ];
 const IO_PACKAGES = ['pino', 'kysely', 'pg', 'better-sqlite3', 'ws', '@nats-io/transport-node', 'graphql', 'graphql-ws', 'graphql-sse', 'graphql-http', 'yaml'];
+/** The implementations behind the ports (store.ts, bus.ts, adapter.ts): only main.ts picks them. */
+const IMPLEMENTATIONS = '^src/store/(kysely|contract)/|^src/bus/(memory|nats)/|^src/gateways/(?!adapter\\.ts$)[^/]+/';
 const escape = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
 /** A rule: files under `from` (regex on the path) may not import anything matching `to`. */
@@ -47,7 +49,7 @@ module.exports = {
       'core-ports-only',
       'core/ combines the ports (store.ts, bus.ts, adapter.ts); which implementation runs is main.ts\'s choice.',
       '^src/core/',
-      '^src/store/(kysely|contract)/|^src/bus/(memory|nats)/|^src/gateways/(?!adapter\\.ts$)[^/]+/',
+      IMPLEMENTATIONS,
     ),
     forbid('api-core-only', 'api/ calls core: never store, bus, gateways, cli, lab, config or main.', '^src/api/', '^src/(store|bus|gateways|cli|lab)/|^src/(config|main)\\.ts$'),
     forbid('lab-alone', 'lab/ runs throw-away daemons for the demo and tests: it may use domain/ and gateways/ config types only.', '^src/lab/', '^src/(core|api|store|bus|cli)/|^src/(config|main)\\.ts$'),
@@ -55,7 +57,7 @@ module.exports = {
       'config-no-up',
       'config.ts validates settings: it may use domain/ and the ports\' own constants and types, never an implementation or a layer above.',
       '^src/config\\.ts$',
-      '^src/(core|api|cli|lab)/|^src/main\\.ts$|^src/store/(kysely|contract)/|^src/bus/(memory|nats)/|^src/gateways/(?!adapter\\.ts$)[^/]+/',
+      `^src/(core|api|cli|lab)/|^src/main\\.ts$|${IMPLEMENTATIONS}`,
     ),
     forbid('main-not-cli', 'main.ts composes; cli/ calls it, never the other way.', '^src/main\\.ts$', '^src/cli/'),
     forbid('ui-public-api-only', 'The console speaks to Switchboard only through the public GraphQL API.', '^ui/', '^(src|test|bench|scripts)/'),

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { sql } from 'kysely';
 import { postgresSkipReason } from '../../test/support/postgres.js';
-import { createDatabaseRoles, databaseRolesSql, sqlStatements, type DatabaseRoles } from '../../test/support/postgres-roles.js';
+import { createDatabaseRoles, databaseRolesSql, sqlStatements, withClient, type DatabaseRoles } from '../../test/support/postgres-roles.js';
 import { makeAudit } from './contract/fixtures.js';
 import { KyselyStore, migrateDatabase, openStore, StoreSetupError } from './kysely/kysely-store.js';
 import { runtimeGrantStatements } from './kysely/runtime-grants.js';
@@ -31,16 +31,6 @@ after(async () => {
   await owner?.close();
   await roles?.drop();
 });
-
-async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
 
 /** Rejects with PostgreSQL's "insufficient privilege" (42501) and a message matching `message`. */
 async function refused(client: pg.Client, statement: string, message: RegExp): Promise<void> {

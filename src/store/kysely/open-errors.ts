@@ -5,6 +5,7 @@
  * is named by `describeTarget`, and node-postgres does not put the URL in its errors.
  */
 import { StoreSetupError } from './store-setup-error.js';
+import { errorText } from '../../domain/errors.js';
 
 /** Socket codes, said in words (Node 20 reports a refused dual-stack connect as an AggregateError without a message). */
 const NETWORK_WORDS: Record<string, string> = {
@@ -31,7 +32,7 @@ export function storeOpenError(error: unknown, store: string): StoreSetupError {
   if (error instanceof StoreSetupError) return error;
   const e = error as Error & { code?: unknown };
   const code = typeof e?.code === 'string' ? e.code : undefined;
-  const message = (e instanceof Error ? e.message : String(error)).split('\n')[0]!.trim();
+  const message = errorText(error).split('\n')[0]!.trim();
   let cause: string;
   if (code !== undefined && NETWORK_WORDS[code]) cause = `not reachable: ${NETWORK_WORDS[code]} (${code})`;
   else if (code !== undefined && PG_WORDS[code]) cause = `${PG_WORDS[code]}: ${message}`;
