@@ -7,15 +7,11 @@
  * online; no session is recorded as the user's own leaving.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
-import { natsSkipReason, TEST_NATS_URL } from '../src/bus/nats/nats-server.test-support.js';
-import { randomId } from '../src/domain/ids.js';
-import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from './support/openvpn-lab.js';
-import { createFreshPostgresDatabase, postgresSkipReason } from './support/postgres.js';
-import { SwitchboardProcess } from './support/switchboard-process.js';
+import { natsSkipReason } from '../src/bus/nats/nats-server.test-support.js';
+import { openvpnSkipReason, type LabClient } from './support/openvpn-lab.js';
+import { postgresSkipReason } from './support/postgres.js';
+import { startReplicaStack, type ReplicaStack } from './support/replica-stack.js';
 import { waitFor } from './support/app-harness.js';
 
 const skip = openvpnSkipReason() || (await postgresSkipReason()) || (await natsSkipReason());
@@ -24,63 +20,26 @@ const CLIENTS = 16;
 const SESSIONS = 'query ($gw: String) { onlineSessions(first: 50, filter: { gatewayId: $gw }) { edges { node { id user { name } } } } }';
 
 describe('kill -9 of a replica in the middle of a burst of disconnects', { skip, timeout: 240_000 }, () => {
-  const run = randomId(6);
-  const gw = `burst-${run}`;
-  const procs: SwitchboardProcess[] = [];
   const clients = new Map<string, LabClient>();
-  let db: { url: string; drop(): Promise<void> };
-  let sql: pg.Client;
-  let lab: OpenVpnLab;
-  let server: LabServer;
-  let admin: string;
-  let urlA: string;
-  let urlB: string;
-  let replicaA: SwitchboardProcess;
-
-  const start = (name: string, args: string[], env: Record<string, string>) => {
-    const p = SwitchboardProcess.start(name, args, { SWITCHBOARD_NATS_URL: TEST_NATS_URL, SWITCHBOARD_NATS_PREFIX: `burst_${run}`, SWITCHBOARD_LOG_LEVEL: 'info', ...env });
-    procs.push(p);
-    return p;
-  };
-  const replica = (name: string) => start(name, ['start'], { SWITCHBOARD_PORT: '0', SWITCHBOARD_DATABASE_URL: db.url, SWITCHBOARD_RATE_LIMIT_PER_TOKEN: '0', SWITCHBOARD_RATE_LIMIT_PER_IP: '0' });
-  const listening = async (p: SwitchboardProcess) => (await p.waitForOutput(/listening on (http:\/\/\S+)\/graphql/, 60_000))[1]!;
-  const gql = async (url: string, query: string, variables: Record<string, unknown>, token: string) => {
-    const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
-    return (await res.json()) as { data?: Record<string, unknown> | null; errors?: unknown[] };
-  };
+  let stack: ReplicaStack;
   const online = async (url: string) =>
-    (((await gql(url, SESSIONS, { gw }, admin)).data?.onlineSessions as { edges: { node: { id: string; user: { name: string } } }[] } | undefined)?.edges ?? []).map((e) => e.node);
+    (((await stack.gql(url, SESSIONS, { gw: stack.gw })).data?.onlineSessions as { edges: { node: { id: string; user: { name: string } } }[] } | undefined)?.edges ?? []).map((e) => e.node);
 
   before(async () => {
-    db = await createFreshPostgresDatabase();
-    sql = new pg.Client({ connectionString: db.url });
-    await sql.connect();
-    lab = await OpenVpnLab.create();
-    server = await lab.startServer({ proto: 'udp4', mode: 'observe', managementPassword: `pw-${run}` });
-    writeFileSync(join(lab.dir, 'gw.yaml'), JSON.stringify({ gateways: [{
-      id: gw, name: 'Burst lab', region: 'lab', protocol: 'openvpn', mode: 'observe',
-      management: server.management, managementPasswordFile: server.managementPasswordFile, snapshotIntervalSeconds: 2,
-    }] }));
-    replicaA = replica('replica A');
-    admin = (await replicaA.waitForOutput(/^\s{4}(sbt_[a-z0-9_]+)$/m, 60_000))[1]!;
-    urlA = await listening(replicaA);
-    urlB = await listening(replica('replica B'));
-    await start('agent', ['agent'], { SWITCHBOARD_CONFIG: join(lab.dir, 'gw.yaml') }).waitForOutput(/Switchboard agent agt_\w+ is reporting/, 60_000);
+    stack = await startReplicaStack({ name: 'burst', snapshotIntervalSeconds: 2, replicaEnv: { SWITCHBOARD_RATE_LIMIT_PER_TOKEN: '0', SWITCHBOARD_RATE_LIMIT_PER_IP: '0' } });
     for (let i = 0; i < CLIENTS; i += 8) {
       const users = Array.from({ length: Math.min(8, CLIENTS - i) }, (_, k) => `burst${i + k}`);
-      const started = await Promise.all(users.map((user) => server.startClient({ user })));
+      const started = await Promise.all(users.map((user) => stack.server.startClient({ user })));
       users.forEach((u, k) => clients.set(u, started[k]!));
     }
   });
 
   after(async () => {
-    await Promise.all(procs.map((p) => p.stop()));
-    await lab?.close();
-    await sql?.end();
-    await db?.drop();
+    await stack?.close();
   });
 
   test('every executed kill is the operator\'s, with its audit rows and event; every other client is online', async () => {
+    const { gw, sql, urlA, urlB, replicaA, gql } = stack;
     const sessions = await waitFor(async () => {
       const rows = await online(urlA);
       return rows.length === CLIENTS ? rows : null;
@@ -88,7 +47,7 @@ describe('kill -9 of a replica in the middle of a burst of disconnects', { skip,
     const idOf = new Map(sessions.map((s) => [s.user.name, s.id]));
 
     // The burst goes to A; A dies once a quarter of the tunnels are down, with the rest in flight or queued.
-    const answers = sessions.map((s) => gql(urlA, DISCONNECT, { id: s.id }, admin).then(() => 'answered', () => 'cut'));
+    const answers = sessions.map((s) => gql(urlA, DISCONNECT, { id: s.id }).then(() => 'answered', () => 'cut'));
     await waitFor(() => [...clients.values()].filter((c) => c.exited).length >= CLIENTS / 4, 60_000, 'a quarter of the tunnels ended');
     replicaA.kill('SIGKILL');
     await replicaA.waitExited();

@@ -8,15 +8,11 @@
  * session event in the outbox. Never as the user's own leaving, never without a trace.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
-import { natsSkipReason, TEST_NATS_URL } from '../src/bus/nats/nats-server.test-support.js';
-import { randomId } from '../src/domain/ids.js';
-import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from './support/openvpn-lab.js';
-import { createFreshPostgresDatabase, postgresSkipReason } from './support/postgres.js';
-import { SwitchboardProcess } from './support/switchboard-process.js';
+import { natsSkipReason } from '../src/bus/nats/nats-server.test-support.js';
+import { openvpnSkipReason, type LabClient } from './support/openvpn-lab.js';
+import { postgresSkipReason } from './support/postgres.js';
+import { startReplicaStack, type ReplicaStack } from './support/replica-stack.js';
 import { waitFor } from './support/app-harness.js';
 
 const skip = openvpnSkipReason() || (await postgresSkipReason()) || (await natsSkipReason());
@@ -24,63 +20,26 @@ const DISCONNECT = 'mutation ($id: String!) { disconnectSession(input: { session
 const SESSIONS = 'query ($gw: String) { onlineSessions(first: 10, filter: { gatewayId: $gw }) { edges { node { id user { name } } } } }';
 
 describe('a replica killed after the daemon ended the session and before its commit', { skip, timeout: 180_000 }, () => {
-  const run = randomId(6);
-  const gw = `crash-${run}`;
-  const procs: SwitchboardProcess[] = [];
-  let db: { url: string; drop(): Promise<void> };
-  let sql: pg.Client;
-  let lab: OpenVpnLab;
-  let server: LabServer;
+  let stack: ReplicaStack;
   let victim: LabClient;
   let bystander: LabClient;
-  let admin: string;
-  let urlA: string;
-  let urlB: string;
-  let replicaA: SwitchboardProcess;
-
-  const start = (name: string, args: string[], env: Record<string, string>) => {
-    const p = SwitchboardProcess.start(name, args, { SWITCHBOARD_NATS_URL: TEST_NATS_URL, SWITCHBOARD_NATS_PREFIX: `crash_${run}`, SWITCHBOARD_LOG_LEVEL: 'info', ...env });
-    procs.push(p);
-    return p;
-  };
-  const replica = (name: string) => start(name, ['start'], { SWITCHBOARD_PORT: '0', SWITCHBOARD_DATABASE_URL: db.url, SWITCHBOARD_DISCONNECT_TIMEOUT_MS: '20000' });
-  const listening = async (p: SwitchboardProcess) => (await p.waitForOutput(/listening on (http:\/\/\S+)\/graphql/, 60_000))[1]!;
-  const gql = async (url: string, query: string, variables: Record<string, unknown>, token: string) => {
-    const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
-    return (await res.json()) as { data?: Record<string, unknown> | null; errors?: unknown[] };
-  };
 
   before(async () => {
-    db = await createFreshPostgresDatabase();
-    sql = new pg.Client({ connectionString: db.url });
-    await sql.connect();
-    lab = await OpenVpnLab.create();
-    // Observe mode with no periodic snapshot: the daemon's own report of the end is what B learns it from.
-    server = await lab.startServer({ proto: 'udp4', mode: 'observe', managementPassword: `pw-${run}` });
-    writeFileSync(join(lab.dir, 'gw.yaml'), JSON.stringify({ gateways: [{
-      id: gw, name: 'Crash lab', region: 'lab', protocol: 'openvpn', mode: 'observe',
-      management: server.management, managementPasswordFile: server.managementPasswordFile, snapshotIntervalSeconds: 600,
-    }] }));
-    replicaA = replica('replica A');
-    admin = (await replicaA.waitForOutput(/^\s{4}(sbt_[a-z0-9_]+)$/m, 60_000))[1]!;
-    urlA = await listening(replicaA);
-    urlB = await listening(replica('replica B'));
-    await start('agent', ['agent'], { SWITCHBOARD_CONFIG: join(lab.dir, 'gw.yaml') }).waitForOutput(/Switchboard agent agt_\w+ is reporting/, 60_000);
-    victim = await server.startClient({ user: 'mallory' });
-    bystander = await server.startClient({ user: 'alice' });
+    // No periodic snapshot: the daemon's own report of the end is what B learns it from.
+    stack = await startReplicaStack({ name: 'crash', snapshotIntervalSeconds: 600, replicaEnv: { SWITCHBOARD_DISCONNECT_TIMEOUT_MS: '20000' } });
+    victim = await stack.server.startClient({ user: 'mallory' });
+    bystander = await stack.server.startClient({ user: 'alice' });
   });
 
   after(async () => {
-    await sql?.query('ROLLBACK').catch(() => undefined);
-    await Promise.all(procs.map((p) => p.stop()));
-    await lab?.close();
-    await sql?.end();
-    await db?.drop();
+    await stack?.sql.query('ROLLBACK').catch(() => undefined);
+    await stack?.close();
   });
 
   test('replica B records the executed kill as the operator\'s, with its audit rows and its event', async () => {
+    const { gw, sql, urlA, urlB, replicaA, gql } = stack;
     const listed = await waitFor(async () => {
-      const edges = ((await gql(urlA, SESSIONS, { gw }, admin)).data?.onlineSessions as { edges: { node: { id: string; user: { name: string } } }[] } | undefined)?.edges ?? [];
+      const edges = ((await gql(urlA, SESSIONS, { gw })).data?.onlineSessions as { edges: { node: { id: string; user: { name: string } } }[] } | undefined)?.edges ?? [];
       return edges.length === 2 ? edges.map((e) => e.node) : null;
     }, 30_000, 'both clients listed');
     const session = listed.find((s) => s.user.name === 'mallory')!;
@@ -88,7 +47,7 @@ describe('a replica killed after the daemon ended the session and before its com
     // Hold the session's row: every write that ends it (A's settlement, both replicas' sync) waits.
     await sql.query('BEGIN');
     await sql.query('SELECT id FROM sessions WHERE id = $1 FOR NO KEY UPDATE', [session.id]);
-    const answer = gql(urlA, DISCONNECT, { id: session.id }, admin).then(() => 'answered', () => 'connection cut');
+    const answer = gql(urlA, DISCONNECT, { id: session.id }).then(() => 'answered', () => 'connection cut');
     // The intent is durable before the gateway is asked; then the daemon halts the client.
     await waitFor(async () => (await sql.query("SELECT 1 FROM disconnect_intents WHERE session_id = $1 AND status = 'PENDING'", [session.id])).rowCount === 1, 20_000, 'pending intent');
     await victim.waitExited(20_000);
@@ -123,7 +82,7 @@ describe('a replica killed after the daemon ended the session and before its com
 
     // Exactly one tunnel ended: the bystander is untouched and still listed on B.
     assert.equal(bystander.exited, false);
-    const left = ((await gql(urlB, SESSIONS, { gw }, admin)).data?.onlineSessions as { edges: { node: { user: { name: string } } }[] }).edges.map((e) => e.node.user.name);
+    const left = ((await gql(urlB, SESSIONS, { gw })).data?.onlineSessions as { edges: { node: { user: { name: string } } }[] }).edges.map((e) => e.node.user.name);
     assert.deepEqual(left, ['alice']);
   });
 });

@@ -1,0 +1,71 @@
+/**
+ * Many hosts in one test: a fresh PostgreSQL database, a real OpenVPN daemon (observe mode, UDP) with
+ * its `switchboard agent`, and two `switchboard start` replicas on the shared NATS under a subject
+ * prefix of their own. For fault tests that kill one replica and check what the other records.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { TEST_NATS_URL } from '../../src/bus/nats/nats-server.test-support.js';
+import { randomId } from '../../src/domain/ids.js';
+import { OpenVpnLab, type LabServer } from './openvpn-lab.js';
+import { createFreshPostgresDatabase } from './postgres.js';
+import { SwitchboardProcess } from './switchboard-process.js';
+
+export interface ReplicaStack {
+  gw: string;
+  /** A connection of the test's own to the replicas' database. */
+  sql: pg.Client;
+  server: LabServer;
+  /** The bootstrap admin token. */
+  admin: string;
+  replicaA: SwitchboardProcess;
+  urlA: string;
+  urlB: string;
+  /** POST /graphql with the admin token; the parsed body. */
+  gql(url: string, query: string, variables: Record<string, unknown>): Promise<{ data?: Record<string, unknown> | null; errors?: unknown[] }>;
+  close(): Promise<void>;
+}
+
+export async function startReplicaStack(o: { name: string; snapshotIntervalSeconds: number; replicaEnv?: Record<string, string> }): Promise<ReplicaStack> {
+  const run = randomId(6);
+  const gw = `${o.name}-${run}`;
+  const procs: SwitchboardProcess[] = [];
+  const db = await createFreshPostgresDatabase();
+  const sql = new pg.Client({ connectionString: db.url });
+  await sql.connect();
+  const lab = await OpenVpnLab.create();
+  const close = async () => {
+    await Promise.all(procs.map((p) => p.stop()));
+    await lab.close();
+    await sql.end();
+    await db.drop();
+  };
+  try {
+    const server = await lab.startServer({ proto: 'udp4', mode: 'observe', managementPassword: `pw-${run}` });
+    writeFileSync(join(lab.dir, 'gw.yaml'), JSON.stringify({ gateways: [{
+      id: gw, name: `${o.name} lab`, region: 'lab', protocol: 'openvpn', mode: 'observe',
+      management: server.management, managementPasswordFile: server.managementPasswordFile, snapshotIntervalSeconds: o.snapshotIntervalSeconds,
+    }] }));
+    const start = (name: string, args: string[], env: Record<string, string>) => {
+      const p = SwitchboardProcess.start(name, args, { SWITCHBOARD_NATS_URL: TEST_NATS_URL, SWITCHBOARD_NATS_PREFIX: `${o.name}_${run}`, SWITCHBOARD_LOG_LEVEL: 'info', ...env });
+      procs.push(p);
+      return p;
+    };
+    const replica = (name: string) => start(name, ['start'], { SWITCHBOARD_PORT: '0', SWITCHBOARD_DATABASE_URL: db.url, ...o.replicaEnv });
+    const listening = async (p: SwitchboardProcess) => (await p.waitForOutput(/listening on (http:\/\/\S+)\/graphql/, 60_000))[1]!;
+    const replicaA = replica('replica A');
+    const admin = (await replicaA.waitForOutput(/^\s{4}(sbt_[a-z0-9_]+)$/m, 60_000))[1]!;
+    const urlA = await listening(replicaA);
+    const urlB = await listening(replica('replica B'));
+    await start('agent', ['agent'], { SWITCHBOARD_CONFIG: join(lab.dir, 'gw.yaml') }).waitForOutput(/Switchboard agent agt_\w+ is reporting/, 60_000);
+    const gql: ReplicaStack['gql'] = async (url, query, variables) => {
+      const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` }, body: JSON.stringify({ query, variables }) });
+      return (await res.json()) as { data?: Record<string, unknown> | null; errors?: unknown[] };
+    };
+    return { gw, sql, server, admin, replicaA, urlA, urlB, gql, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
