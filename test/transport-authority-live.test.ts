@@ -6,8 +6,6 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { createAdapter } from '../src/main.js';
 import { silentLogger } from '../src/core/logger.js';
 import { randomId } from '../src/domain/ids.js';
@@ -15,11 +13,11 @@ import { natsSkipReason, TEST_NATS_URL } from '../src/bus/nats/nats-server.test-
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from './support/openvpn-lab.js';
 import { createFreshPostgresDatabase, postgresSkipReason } from './support/postgres.js';
 import { startApp, waitFor, type AppHarness } from './support/app-harness.js';
+import { cliRevoke, mint } from './support/tokens.js';
 import { sseSubscribe, wsSubscribe } from './support/subscription-clients.js';
 import { openWsSession } from './support/ws-session.js';
 import { openStore } from '../src/store/kysely/kysely-store.js';
 
-const run = promisify(execFile);
 const EVENTS = 'subscription { sessionEvents { type session { id } } }';
 const BOUND_MS = 10_000;
 /** The token watch never re-reads on its own: whatever refuses the disconnect is the per-operation check. */
@@ -28,19 +26,6 @@ const NO_POLL_MS = 3_600_000;
 const ovpnSkip = openvpnSkipReason();
 const pgSkip = await postgresSkipReason();
 const natsSkip = await natsSkipReason();
-
-async function mint(h: AppHarness, scopes: string[], expiresIn: string | null = null): Promise<{ id: string; secret: string }> {
-  const r = await h.gql('mutation ($in: CreateTokenInput!) { createToken(input: $in) { secret token { id } } }', { in: { name: `t-${randomId(4)}`, scopes, expiresIn } });
-  const p = r.json.data?.createToken as { secret: string; token: { id: string } } | undefined;
-  if (!p) throw new Error(r.text);
-  return { id: p.token.id, secret: p.secret };
-}
-
-async function cliRevoke(databaseUrl: string, id: string): Promise<void> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SWITCHBOARD_') && !k.startsWith('NODE_TEST')) env[k] = v;
-  await run(process.execPath, ['bin/switchboard.js', 'token', 'revoke', id], { env: { ...env, SWITCHBOARD_DATABASE_URL: databaseUrl } });
-}
 
 for (const store of [{ name: 'SQLite', skip: ovpnSkip }, { name: 'PostgreSQL', skip: ovpnSkip || pgSkip }]) {
   describe(`a revoked disconnect socket cannot end a real OpenVPN session (${store.name})`, { skip: store.skip }, () => {

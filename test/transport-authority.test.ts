@@ -6,15 +6,13 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { createFreshPostgresDatabase, postgresSkipReason } from './support/postgres.js';
 import { startApp, waitFor, type AppHarness } from './support/app-harness.js';
+import { cliRevoke, mint } from './support/tokens.js';
 import { sseSubscribe, wsSubscribe } from './support/subscription-clients.js';
 import { openWsSession } from './support/ws-session.js';
 import { openStore } from '../src/store/kysely/kysely-store.js';
 
-const run = promisify(execFile);
 const EVENTS = 'subscription { sessionEvents { type session { id user { name } clientAddress } } }';
 const MINT = 'mutation ($name: String!) { createToken(input: { name: $name, scopes: ["admin"] }) { secret } }';
 /** Far longer than any test: the token watch never re-reads on its own, so only per-operation checks act. */
@@ -26,21 +24,6 @@ const STORES = [
   { name: 'SQLite', skip: false as string | false, url: async () => ({ url: undefined as string | undefined, drop: async () => {} }) },
   { name: 'PostgreSQL', skip: pgSkip, url: createFreshPostgresDatabase },
 ];
-
-/** The token's id and secret, created through the API by the bootstrap admin. */
-async function mint(h: AppHarness, scopes: string[], expiresIn: string | null = null): Promise<{ id: string; secret: string }> {
-  const r = await h.gql('mutation ($in: CreateTokenInput!) { createToken(input: $in) { secret token { id } } }', { in: { name: `t-${scopes.join('+')}`, scopes, expiresIn } });
-  const p = r.json.data?.createToken as { secret: string; token: { id: string } } | undefined;
-  if (!p) throw new Error(r.text);
-  return { id: p.token.id, secret: p.secret };
-}
-
-/** `switchboard token revoke ID` as its own process, writing the store directly. */
-async function cliRevoke(databaseUrl: string, id: string): Promise<void> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SWITCHBOARD_') && !k.startsWith('NODE_TEST')) env[k] = v;
-  await run(process.execPath, ['bin/switchboard.js', 'token', 'revoke', id], { env: { ...env, SWITCHBOARD_DATABASE_URL: databaseUrl } });
-}
 
 /** Revokes through a store connection of its own, writing no event: nothing but the row changes. */
 async function silentRevoke(databaseUrl: string, id: string): Promise<void> {
