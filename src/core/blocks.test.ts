@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createFreshPostgresDatabase, postgresSkipReason } from '../../test/support/postgres.js';
+import { databaseFor, postgresSkipReason } from '../../test/support/postgres.js';
 import { startCoreHarness, type CoreHarness } from '../../test/support/core-harness.js';
 import { waitFor } from '../../test/support/app-harness.js';
 import { isDomainError } from '../domain/errors.js';
@@ -20,12 +20,9 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     let drop: (() => Promise<void>) | undefined;
     let stopBlocks: () => void;
     before(async () => {
-      let url = 'sqlite::memory:';
-      if (dialect === 'postgres') {
-        const db = await createFreshPostgresDatabase();
-        url = db.url;
-        drop = db.drop;
-      }
+      const db = await databaseFor(dialect);
+      drop = db.drop;
+      const url = db.url;
       h = await startCoreHarness(url);
       stopBlocks = h.core.deliverBlocks();
     });

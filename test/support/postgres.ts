@@ -66,3 +66,8 @@ function redact(url: string): string {
   if (u.password) u.password = '***';
   return u.toString();
 }
+
+/** A fresh database of either dialect: SQLite in memory, or a new PostgreSQL database dropped by `drop`. */
+export async function databaseFor(dialect: 'sqlite' | 'postgres'): Promise<{ url: string; drop(): Promise<void> }> {
+  return dialect === 'postgres' ? createFreshPostgresDatabase() : { url: 'sqlite::memory:', drop: async () => {} };
+}
