@@ -78,17 +78,27 @@ export function createMetrics(o: { readiness?: () => Promise<ReadinessReport>; c
       refusals.inc({ transport, reason });
     },
     instrument(core) {
-      return Object.assign(Object.create(core) as CoreApi, {
-        async disconnect(actor: Actor, sessionId: string, options: DisconnectOptions): Promise<DisconnectResult> {
-          const started = performance.now();
-          try {
-            const result = await core.disconnect(actor, sessionId, options);
-            disconnects.observe({ gateway: result.session.gatewayId, outcome: result.outcome }, (performance.now() - started) / 1000);
-            return result;
-          } catch (e) {
-            disconnects.observe({ gateway: gatewayOf(e), outcome: outcomeOf(e) }, (performance.now() - started) / 1000);
-            throw e;
-          }
+      const disconnect = async (actor: Actor, sessionId: string, options: DisconnectOptions): Promise<DisconnectResult> => {
+        const started = performance.now();
+        try {
+          const result = await core.disconnect(actor, sessionId, options);
+          disconnects.observe({ gateway: result.session.gatewayId, outcome: result.outcome }, (performance.now() - started) / 1000);
+          return result;
+        } catch (e) {
+          disconnects.observe({ gateway: gatewayOf(e), outcome: outcomeOf(e) }, (performance.now() - started) / 1000);
+          throw e;
+        }
+      };
+      // Every other method runs on the core itself (`this` is the core, so no state can split
+      // between two objects), bound once per method rather than on every call.
+      const bound = new Map<PropertyKey, unknown>();
+      return new Proxy(core, {
+        get(target, prop) {
+          if (prop === 'disconnect') return disconnect;
+          const value: unknown = Reflect.get(target, prop, target);
+          if (typeof value !== 'function') return value;
+          if (!bound.has(prop)) bound.set(prop, value.bind(target));
+          return bound.get(prop);
         },
       });
     },
