@@ -55,10 +55,16 @@ export interface DisconnectOptions {
   blockSeconds?: number | null;
 }
 
+/**
+ * The API's answer to a disconnect (GraphQL's `DisconnectOutcome`); what the daemon confirmed is the
+ * adapter's `DisconnectConfirmation`.
+ */
+export type DisconnectOutcome = 'DISCONNECTED';
+
 export interface DisconnectResult {
   /** The session as it is now (ended). */
   session: Session;
-  outcome: 'DISCONNECTED';
+  outcome: DisconnectOutcome;
   auditEventId: string;
 }
 

@@ -50,11 +50,12 @@ export interface DisconnectCommand {
 }
 
 /**
- * `ENDED`: the daemon confirmed it ended exactly that session. `NOT_FOUND`: the daemon does not know
- * it (already gone). Anything else rejects with `GatewayUnavailableError`, which says whether the
- * native command may still take effect.
+ * What the daemon confirmed about the session a DisconnectCommand named (the adapter's vocabulary;
+ * the API's answer is core's `DisconnectOutcome`). `ENDED`: the daemon confirmed it ended exactly
+ * that session. `NOT_FOUND`: the daemon does not know it (already gone). Anything else rejects with
+ * `GatewayUnavailableError`, which says whether the native command may still take effect.
  */
-export type DisconnectOutcome = 'ENDED' | 'NOT_FOUND';
+export type DisconnectConfirmation = 'ENDED' | 'NOT_FOUND';
 
 /**
  * The daemon did not confirm. `mayTakeEffect` false: the command was certainly not handed to the
@@ -82,7 +83,7 @@ export interface GatewayAdapter {
    * While false, `disconnect` fails at once and sends nothing: a command must not queue behind a stall.
    */
   isResponding(): boolean;
-  disconnect(command: DisconnectCommand, deadlineMs: number): Promise<DisconnectOutcome>;
+  disconnect(command: DisconnectCommand, deadlineMs: number): Promise<DisconnectConfirmation>;
   /** Takes a fresh snapshot now (also taken periodically and on every reconnect). */
   snapshot(): Promise<void>;
   /**

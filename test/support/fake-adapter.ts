@@ -2,7 +2,7 @@
  * A gateway test double behind the adapter port, for API and core tests. It is never the evidence that
  * a VPN session ends: the real-OpenVPN suites are.
  */
-import type { AdapterEvent, DisconnectCommand, DisconnectOutcome, GatewayAdapter, GatewayConfig } from '../../src/gateways/adapter.js';
+import type { AdapterEvent, DisconnectCommand, DisconnectConfirmation, GatewayAdapter, GatewayConfig } from '../../src/gateways/adapter.js';
 import { GatewayUnavailableError } from '../../src/gateways/adapter.js';
 import type { SessionReport } from '../../src/domain/session.js';
 import type { BlockEntry } from '../../src/domain/block.js';
@@ -118,7 +118,7 @@ export class FakeAdapter implements GatewayAdapter {
     void this.snapshot();
   }
 
-  async disconnect(command: DisconnectCommand, deadlineMs: number): Promise<DisconnectOutcome> {
+  async disconnect(command: DisconnectCommand, deadlineMs: number): Promise<DisconnectConfirmation> {
     this.commands.push(command);
     if (this.state === 'down') throw new GatewayUnavailableError('management link is down');
     if (!this.responding) throw new GatewayUnavailableError('the daemon is not responding');
@@ -136,7 +136,7 @@ export class FakeAdapter implements GatewayAdapter {
     return this.kill(command);
   }
 
-  private kill(command: DisconnectCommand): DisconnectOutcome {
+  private kill(command: DisconnectCommand): DisconnectConfirmation {
     if (!this.sessions.delete(command.ref)) return 'NOT_FOUND';
     this.emit({ type: 'session.disconnected', ref: command.ref, cause: this.echoCause, at: Date.now() });
     return 'ENDED';

@@ -29,7 +29,7 @@
  */
 import {
   GatewayUnavailableError,
-  type AdapterEvent, type DisconnectCommand, type DisconnectOutcome, type GatewayAdapter, type GatewayConfig,
+  type AdapterEvent, type DisconnectCommand, type DisconnectConfirmation, type GatewayAdapter, type GatewayConfig,
 } from '../adapter.js';
 import type { BlockEntry } from '../../domain/block.js';
 import type { GatewayCapabilities } from '../../domain/gateway.js';
@@ -154,7 +154,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
     this.authorizer.setBlocks(blocks, lifted);
   }
 
-  async disconnect(command: DisconnectCommand, deadlineMs: number): Promise<DisconnectOutcome> {
+  async disconnect(command: DisconnectCommand, deadlineMs: number): Promise<DisconnectConfirmation> {
     const deadline = Date.now() + deadlineMs;
     const link = this.link;
     if (!link?.connected) throw new GatewayUnavailableError('the management link is down');
