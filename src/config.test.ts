@@ -80,7 +80,7 @@ test('gateway file in JSON works too', () => {
 
 for (const [label, body, expect] of [
   ['bad management address', 'gateways:\n  - {id: a, name: A, protocol: openvpn, management: "http://x"}\n', 'gateways.0.management'],
-  ['unknown protocol', 'gateways:\n  - {id: a, name: A, protocol: pptp, management: "unix:/x"}\n', 'gateways.0.protocol'],
+  ['unknown protocol', 'gateways:\n  - {id: a, name: A, protocol: pptp, management: "unix:/x"}\n', 'gateways.0.protocol: protocol must be one of openvpn'],
   ['unknown identity', 'gateways:\n  - {id: a, name: A, protocol: openvpn, management: "unix:/x", identity: password}\n', 'gateways.0.identity: identity must be certificate or username'],
   ['unknown key', 'gateways:\n  - {id: a, name: A, protocol: openvpn, management: "unix:/x", colour: red}\n', 'gateways.0'],
   ['duplicate id', 'gateways:\n  - {id: a, name: A, protocol: openvpn, management: "unix:/x"}\n  - {id: a, name: B, protocol: openvpn, management: "unix:/y"}\n', 'appears twice'],

@@ -5,9 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import type { GatewayConfig } from './gateways/adapter.js';
-import { GATEWAY_ID_PATTERN } from './domain/ids.js';
-import { GATEWAY_IDENTITIES } from './domain/gateway.js';
+import { gatewayConfigOf, gatewayEntrySchema, type GatewayConfig } from './gateways/gateway-config.js';
 import { DEFAULT_SUBJECT_PREFIX, SUBJECT_PREFIX_PATTERN } from './bus/bus.js';
 import { parseRateLimit, type RateLimit } from './domain/rate-limit.js';
 import type { ConnectionCaps } from './domain/connection-caps.js';
@@ -113,19 +111,7 @@ function read<K extends keyof typeof ENV>(env: NodeJS.ProcessEnv, key: K): z.out
   return r.data as z.output<(typeof ENV)[K]['schema']>;
 }
 
-const gatewaySchema = z.object({
-  id: z.string().regex(GATEWAY_ID_PATTERN, 'id must be lower-case letters, digits, - or _ (max 63)'),
-  name: z.string().min(1).max(100),
-  region: z.string().min(1).max(100).default('default'),
-  protocol: z.literal('openvpn'),
-  mode: z.enum(['observe', 'authorize']).default('observe'),
-  identity: z.enum(GATEWAY_IDENTITIES, { message: 'identity must be certificate or username' }).default('certificate'),
-  management: z.string().regex(/^(unix:.+|tcp:\/\/[^:/]+:\d+)$/, 'management must be unix:/path or tcp://host:port'),
-  managementPasswordFile: z.string().min(1).optional(),
-  snapshotIntervalSeconds: z.number().positive().max(3600).optional(),
-}).strict();
-
-const fileSchema = z.object({ gateways: z.array(gatewaySchema).default([]) }).strict();
+const fileSchema = z.object({ gateways: z.array(gatewayEntrySchema).default([]) }).strict();
 
 /** Reads and validates the gateway file (YAML or JSON, by content). */
 export function loadGatewayFile(path: string): GatewayConfig[] {
@@ -145,8 +131,7 @@ export function loadGatewayFile(path: string): GatewayConfig[] {
   return r.data.gateways.map((g) => {
     if (ids.has(g.id)) throw new ConfigError(`SWITCHBOARD_CONFIG: ${path}: gateway id ${g.id} appears twice`);
     ids.add(g.id);
-    const { snapshotIntervalSeconds, ...rest } = g;
-    return { ...rest, snapshotIntervalMs: snapshotIntervalSeconds ? Math.round(snapshotIntervalSeconds * 1000) : undefined };
+    return gatewayConfigOf(g);
   });
 }
 

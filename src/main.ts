@@ -15,6 +15,7 @@ import type { Bus } from './bus/bus.js';
 import { MemoryBus } from './bus/memory/memory-bus.js';
 import { connectNatsBus } from './bus/nats/nats-bus.js';
 import type { GatewayAdapter, GatewayConfig } from './gateways/adapter.js';
+import type { Protocol } from './domain/gateway.js';
 import { OpenVpnAdapter } from './gateways/openvpn/openvpn-adapter.js';
 import { AgentLink } from './core/agent-link.js';
 import { SessionSync } from './core/sync.js';
@@ -36,12 +37,25 @@ export function createLogger(level: Config['logLevel'], destination?: pino.Desti
   return pino({ level, base: { service: 'switchboard' }, redact: { paths: REDACT, censor: '[redacted]' } }, destination);
 }
 
-/** `probe`: the daemon liveness probe's interval and timeout (defaults: see daemon-probe.ts). */
+/** What an adapter is made with, besides its gateway's entry. */
+interface AdapterDeps {
+  logger: Logger;
+  /** The daemon liveness probe's interval and timeout (defaults: see each adapter). */
+  probe?: Config['daemonProbe'];
+}
+
+/**
+ * The one map from protocol to adapter, used by `switchboard start` (in-process agents) and by
+ * `switchboard agent`. A protocol added to PROTOCOLS without an entry here does not compile.
+ */
+const ADAPTERS: { [P in Protocol]: (config: Extract<GatewayConfig, { protocol: P }>, deps: AdapterDeps) => GatewayAdapter } = {
+  openvpn: (config, { logger, probe }) => new OpenVpnAdapter(config, { logger, probe }),
+};
+
+/** The adapter for a gateway entry, whatever its protocol; its log lines carry the gateway id. */
 export function createAdapter(config: GatewayConfig, logger: Logger, probe?: Config['daemonProbe']): GatewayAdapter {
-  switch (config.protocol) {
-    case 'openvpn':
-      return new OpenVpnAdapter(config, { logger: logger.child({ gatewayId: config.id }), probe });
-  }
+  const create = ADAPTERS[config.protocol] as (config: GatewayConfig, deps: AdapterDeps) => GatewayAdapter;
+  return create(config, { logger: logger.child({ gatewayId: config.id }), probe });
 }
 
 export async function openStoreFor(config: Pick<Config, 'databaseUrl'>, logger?: Logger): Promise<Store> {
@@ -192,7 +206,7 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
     const changes = diffGateways(gateways, next);
     if (inProcessAgents && !options.adapters) {
       for (const id of [...changes.removed, ...changes.changed.map((g) => g.id)]) await agents.remove(id);
-      for (const g of [...changes.changed, ...changes.added]) agents.add(createAdapter(g, logger));
+      for (const g of [...changes.changed, ...changes.added]) agents.add(createAdapter(g, logger, config.daemonProbe));
     }
     gateways = next;
     if (hasChanges(changes)) await recordReload(reloadDeps, SYSTEM_ACTOR, changes);

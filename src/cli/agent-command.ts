@@ -75,7 +75,7 @@ export async function runAgent(args: string[]): Promise<number> {
       }
       const changes = diffGateways(gateways, next);
       for (const id of [...changes.removed, ...changes.changed.map((g) => g.id)]) await link.remove(id);
-      for (const g of [...changes.changed, ...changes.added]) link.add(createAdapter(g, logger));
+      for (const g of [...changes.changed, ...changes.added]) link.add(createAdapter(g, logger, config.daemonProbe));
       gateways = next;
       logger.info({ added: changes.added.map((g) => g.id), removed: changes.removed, changed: changes.changed.map((g) => g.id) }, 'gateway file reloaded');
     });

@@ -1,3 +1,4 @@
+/** The VPN protocols Switchboard speaks (see gateways/gateway-config.ts for what adding one takes). */
 export const PROTOCOLS = ['openvpn'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
 

@@ -1,27 +1,14 @@
 /**
  * The adapter port: what an agent needs from one VPN daemon, whatever its protocol. Implementations
- * live in sibling folders (`openvpn/`). May import `domain/` only.
+ * live in sibling folders (`openvpn/`); a gateway's settings are in gateway-config.ts.
+ * May import `domain/` only.
  */
 import type { DisconnectMode, EndCause, SessionReport } from '../domain/session.js';
-import type { GatewayCapabilities, GatewayIdentity, GatewayMode, Protocol } from '../domain/gateway.js';
+import type { GatewayCapabilities } from '../domain/gateway.js';
 import type { BlockEntry } from '../domain/block.js';
+import type { GatewayConfig } from './gateway-config.js';
 
-/** What a gateway's entry in the config file says (protocol-independent part + adapter options). */
-export interface GatewayConfig {
-  id: string;
-  name: string;
-  region: string;
-  protocol: Protocol;
-  mode: GatewayMode;
-  /** Which verified identity becomes the session's user (default `certificate`). */
-  identity?: GatewayIdentity;
-  /** `unix:/path/to/mgmt.sock` or `tcp://host:port`. */
-  management: string;
-  /** File holding the management password (first line), if the daemon asks for one. */
-  managementPasswordFile?: string;
-  /** How often a full snapshot is taken, in ms (default 10 000). */
-  snapshotIntervalMs?: number;
-}
+export type { GatewayConfig, OpenVpnGatewayConfig } from './gateway-config.js';
 
 /** Something the daemon told us, already in Switchboard's words. */
 export type AdapterEvent =

@@ -15,7 +15,7 @@ import { mkdtempSync } from 'node:fs';
 import { mkdir, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { GatewayConfig } from '../gateways/adapter.js';
+import type { OpenVpnGatewayConfig } from '../gateways/adapter.js';
 import { LabPki } from './openvpn-pki.js';
 import { LabProcess, type WaitForLogOptions } from './openvpn-process.js';
 import { freePort, labSubnet } from './openvpn-ports.js';
@@ -146,7 +146,7 @@ export class LabServer {
   }
 
   /** A gateway config entry for this server (mode, management socket and password file filled in). */
-  gatewayConfig(extra: Partial<GatewayConfig> = {}): GatewayConfig {
+  gatewayConfig(extra: Partial<OpenVpnGatewayConfig> = {}): OpenVpnGatewayConfig {
     return {
       id: `gw-${this.port}`, name: `lab ${this.proto} ${this.port}`, region: 'lab', protocol: 'openvpn', mode: this.mode,
       management: this.management, managementPasswordFile: this.managementPasswordFile, ...extra,

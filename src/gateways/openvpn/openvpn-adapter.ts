@@ -29,7 +29,7 @@
  */
 import {
   GatewayUnavailableError,
-  type AdapterEvent, type DisconnectCommand, type DisconnectConfirmation, type GatewayAdapter, type GatewayConfig,
+  type AdapterEvent, type DisconnectCommand, type DisconnectConfirmation, type GatewayAdapter, type OpenVpnGatewayConfig,
 } from '../adapter.js';
 import type { BlockEntry } from '../../domain/block.js';
 import type { GatewayCapabilities } from '../../domain/gateway.js';
@@ -83,7 +83,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
   private polling = false;
   private readonly probe: DaemonProbe;
 
-  constructor(readonly config: GatewayConfig, private readonly options: OpenVpnAdapterOptions = {}) {
+  constructor(readonly config: OpenVpnGatewayConfig, private readonly options: OpenVpnAdapterOptions = {}) {
     this.logger = options.logger ?? silentOpenVpnLogger;
     const identity = config.identity ?? 'certificate';
     this.table = new SessionTable((event) => this.emit(event), config.mode === 'observe', undefined, identity);

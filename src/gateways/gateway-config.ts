@@ -1,0 +1,67 @@
+/**
+ * A gateway's entry in the gateway file: the settings every gateway has, plus the options of its
+ * protocol, validated by one schema (`gatewayEntrySchema`, a union on `protocol`). Data only: the
+ * port (adapter.ts) and config.ts read it; the adapters receive the entry of their own protocol.
+ *
+ * Adding a protocol takes one entry in each of three places, and the compiler names any one missed:
+ * its name in `PROTOCOLS` (domain/gateway.ts), its entry in `ENTRY_SCHEMAS` and the `GatewayConfig`
+ * union below, and its adapter in the factory (`ADAPTERS` in main.ts).
+ */
+import { z } from 'zod';
+import { GATEWAY_ID_PATTERN } from '../domain/ids.js';
+import { GATEWAY_IDENTITIES, type GatewayIdentity, type GatewayMode, type Protocol } from '../domain/gateway.js';
+
+/** What every gateway entry says, whatever its protocol. */
+export interface GatewayConfigBase {
+  id: string;
+  name: string;
+  region: string;
+  protocol: Protocol;
+  mode: GatewayMode;
+  /** How often a full snapshot is taken, in ms (default 10 000). */
+  snapshotIntervalMs?: number;
+}
+
+/** OpenVPN: the daemon's management interface. */
+export interface OpenVpnGatewayConfig extends GatewayConfigBase {
+  protocol: 'openvpn';
+  /** Which verified identity becomes the session's user (default `certificate`). */
+  identity?: GatewayIdentity;
+  /** `unix:/path/to/mgmt.sock` or `tcp://host:port`. */
+  management: string;
+  /** File holding the management password (first line), if the daemon asks for one. */
+  managementPasswordFile?: string;
+}
+
+/** One member per protocol. */
+export type GatewayConfig = OpenVpnGatewayConfig;
+
+const common = {
+  id: z.string().regex(GATEWAY_ID_PATTERN, 'id must be lower-case letters, digits, - or _ (max 63)'),
+  name: z.string().min(1).max(100),
+  region: z.string().min(1).max(100).default('default'),
+  mode: z.enum(['observe', 'authorize']).default('observe'),
+  snapshotIntervalSeconds: z.number().positive().max(3600).optional(),
+};
+
+/** Each protocol's entry: the common settings and its own options, nothing else (`strict`). */
+const ENTRY_SCHEMAS = {
+  openvpn: z.object({
+    ...common,
+    protocol: z.literal('openvpn'),
+    identity: z.enum(GATEWAY_IDENTITIES, { message: 'identity must be certificate or username' }).default('certificate'),
+    management: z.string().regex(/^(unix:.+|tcp:\/\/[^:/]+:\d+)$/, 'management must be unix:/path or tcp://host:port'),
+    managementPasswordFile: z.string().min(1).optional(),
+  }).strict(),
+} satisfies Record<Protocol, z.ZodObject>;
+
+/** One gateway entry of the file, any protocol. */
+export const gatewayEntrySchema = z.discriminatedUnion('protocol', [ENTRY_SCHEMAS.openvpn], {
+  error: (issue) => (issue.code === 'invalid_union' ? `protocol must be one of ${Object.keys(ENTRY_SCHEMAS).join(', ')}` : undefined),
+});
+
+/** An entry as the file has it (seconds) made into the config the adapters take (ms). */
+export function gatewayConfigOf(entry: z.output<typeof gatewayEntrySchema>): GatewayConfig {
+  const { snapshotIntervalSeconds, ...rest } = entry;
+  return { ...rest, snapshotIntervalMs: snapshotIntervalSeconds ? Math.round(snapshotIntervalSeconds * 1000) : undefined };
+}
