@@ -9,7 +9,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { FakeAdapter } from './support/fake-adapter.js';
 import type { SessionReport } from '../src/domain/session.js';
-import { startApp, waitFor, type AppHarness } from './support/app-harness.js';
+import { startApp, type AppHarness } from './support/app-harness.js';
+import { waitFor } from './support/wait.js';
 import { withoutLocations } from './support/graphql-body.js';
 
 const run = promisify(execFile);

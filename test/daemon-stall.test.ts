@@ -11,7 +11,8 @@ import { silentLogger } from '../src/core/logger.js';
 import { disconnectReplySchema, readWire, versioned } from '../src/core/reports.js';
 import { createAdapter } from '../src/main.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from './support/openvpn-lab.js';
-import { startApp, waitFor, type AppHarness } from './support/app-harness.js';
+import { startApp, type AppHarness } from './support/app-harness.js';
+import { waitFor } from './support/wait.js';
 
 const SEED = 'mutation ($id: String!) { disconnectBySessionId(onlineSessionId: $id) }';
 const GATEWAY = '{ gateways { id agentConnected daemonResponding } }';

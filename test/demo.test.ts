@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { openvpnSkipReason } from './support/openvpn-lab.js';
+import { waitFor } from './support/wait.js';
 
 test('demo: prints a working token and commands, ends a real session, tears down on SIGINT', { skip: openvpnSkipReason() }, async () => {
   const child = spawn(process.execPath, ['bin/switchboard.js', 'demo'], { env: { ...process.env, SWITCHBOARD_PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -15,11 +16,10 @@ test('demo: prints a working token and commands, ends a real session, tears down
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   try {
-    const end = Date.now() + 60_000;
-    while (!out.includes('Press Ctrl-C')) {
-      if (Date.now() > end || child.exitCode !== null) throw new Error(`demo did not come up:\n${out}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitFor(() => {
+      if (child.exitCode !== null) throw new Error(`demo exited before it came up:\n${out}`);
+      return out.includes('Press Ctrl-C');
+    }, 60_000, () => `the demo to come up:\n${out}`, 100);
     const url = /API:\s+(http:\/\/\S+\/graphql)/.exec(out)![1]!;
     const token = /Admin token:\s+(sbt_\S+)/.exec(out)![1]!;
     const sessionId = /End alice's session \((sess_[a-z0-9]{12})\)/.exec(out)![1]!;

@@ -13,7 +13,7 @@ import { natsSkipReason } from '../src/bus/nats/nats-server.test-support.js';
 import { openvpnSkipReason, type LabClient } from './support/openvpn-lab.js';
 import { postgresSkipReason } from './support/postgres.js';
 import { startReplicaStack, type ReplicaStack } from './support/replica-stack.js';
-import { waitFor } from './support/app-harness.js';
+import { waitFor } from './support/wait.js';
 
 const skip = openvpnSkipReason() || (await postgresSkipReason()) || (await natsSkipReason());
 const DISCONNECT = 'mutation ($id: String!) { disconnectSession(input: { sessionId: $id, reason: "crash window" }) { outcome } }';

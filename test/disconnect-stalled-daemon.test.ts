@@ -13,7 +13,8 @@ import { subjects } from '../src/bus/bus.js';
 import { silentLogger } from '../src/core/logger.js';
 import type { SessionEvent } from '../src/core/session-events.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from './support/openvpn-lab.js';
-import { startApp, waitFor, type AppHarness } from './support/app-harness.js';
+import { startApp, type AppHarness } from './support/app-harness.js';
+import { waitFor } from './support/wait.js';
 
 const skip = openvpnSkipReason();
 const DISCONNECT = 'mutation ($id: String!) { disconnectSession(input: { sessionId: $id, reason: "incident 14", message: "Call the help desk" }) { outcome } }';

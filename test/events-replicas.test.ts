@@ -10,7 +10,8 @@ import { randomId } from '../src/domain/ids.js';
 import { natsSkipReason, TEST_NATS_URL } from '../src/bus/nats/nats-server.test-support.js';
 import { OpenVpnLab, openvpnSkipReason, type LabServer } from './support/openvpn-lab.js';
 import { createFreshPostgresDatabase, postgresSkipReason } from './support/postgres.js';
-import { startApp, waitFor, type AppHarness } from './support/app-harness.js';
+import { startApp, type AppHarness } from './support/app-harness.js';
+import { quietPeriod, waitFor } from './support/wait.js';
 import { sseSubscribe, wsSubscribe } from './support/subscription-clients.js';
 
 const skip = openvpnSkipReason() || (await postgresSkipReason()) || (await natsSkipReason());
@@ -57,7 +58,7 @@ describe('a subscriber on replica B sees events caused through replica A', { ski
           { type: 'SESSION_DISCONNECTED', cause: 'ADMIN_DISCONNECT', actor: { name: 'bootstrap-admin' }, session: { id, user: { name: 'grace' }, gateway: { id: gw } } },
         ]);
       }
-      await new Promise((res) => setTimeout(res, 300));
+      await quietPeriod(300);
       assert.equal(ws.events.length, 2, 'each event announced once, though both replicas apply every report');
       await waitFor(() => sse.events.length === 2, 1000, 'no duplicate over SSE');
     } finally {

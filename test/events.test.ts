@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { createAdapter } from '../src/main.js';
 import { silentLogger } from '../src/core/logger.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from './support/openvpn-lab.js';
-import { startApp, waitFor, type AppHarness } from './support/app-harness.js';
+import { startApp, type AppHarness } from './support/app-harness.js';
+import { quietPeriod, waitFor } from './support/wait.js';
 import { sseSubscribe, wsSubscribe } from './support/subscription-clients.js';
 
 const skip = openvpnSkipReason();
@@ -133,7 +134,7 @@ describe('events, bulk disconnect and audit against real OpenVPN', { skip }, () 
         assert.equal(ev.session.endCause, 'ADMIN_DISCONNECT');
       }
       assert.equal((ended!.sessionEvents as { id: string }).id, (sseEnded!.sessionEvents as { id: string }).id, 'the same event on both transports');
-      await new Promise((res) => setTimeout(res, 300));
+      await quietPeriod(300);
       assert.equal(sseFrankEnds.events.length, 1, 'the SSE filter let only the disconnect through');
       assert.ok(wsOtherGateway.events.every((e) => (e.sessionEvents as { session: { gateway: { id: string } } }).session.gateway.id === gwT), 'gateway filter respected');
       assert.ok(!wsOtherGateway.events.some((e) => (e.sessionEvents as { session: { user: { name: string } } }).session.user.name === 'frank'));
@@ -174,7 +175,7 @@ describe('events, bulk disconnect and audit against real OpenVPN', { skip }, () 
       await waitFor(() => ws.closeCode !== null && sse.completed, 5000, 'both subscriptions ended');
       assert.equal(ws.closeCode, 4401);
       assert.deepEqual(sse.errors, [[{ message: 'The API token was revoked', extensions: { code: 'UNAUTHENTICATED', reason: 'TOKEN_REVOKED' } }]]);
-      await new Promise((res) => setTimeout(res, 100));
+      await quietPeriod(100);
       assert.equal(other.completed, false, "another token's subscription goes on");
       assert.equal(other.closeCode, null);
     } finally {

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createFreshPostgresDatabase, postgresSkipReason } from './support/postgres.js';
-import { startApp, waitFor, type AppHarness } from './support/app-harness.js';
+import { startApp, type AppHarness } from './support/app-harness.js';
+import { waitFor } from './support/wait.js';
 
 const run = promisify(execFile);
 const REVOKE = 'mutation ($id: String!, $force: Boolean) { revokeToken(id: $id, force: $force) { id revokedAt } }';

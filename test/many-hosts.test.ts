@@ -17,7 +17,7 @@ import type { SessionEvent } from '../src/core/session-events.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from './support/openvpn-lab.js';
 import { createFreshPostgresDatabase, postgresSkipReason } from './support/postgres.js';
 import { SwitchboardProcess } from './support/switchboard-process.js';
-import { waitFor } from './support/app-harness.js';
+import { quietPeriod, waitFor } from './support/wait.js';
 
 const LIVENESS_MS = 3000;
 const HEARTBEAT_MS = 500;
@@ -168,7 +168,7 @@ describe('many hosts: two gateways, two agents, two replicas, one PostgreSQL, NA
   });
 
   test('each session is stored once and announced once on NATS, with two replicas applying every report', async () => {
-    await new Promise((r) => setTimeout(r, 1500)); // past a periodic snapshot: a late duplicate would show
+    await quietPeriod(1500); // past a periodic snapshot: a late duplicate would show
     const stored = await sql.query<{ user_name: string; n: string }>(
       'select user_name, count(*) as n from sessions where gateway_id = any($1) group by user_name order by user_name', [[gw1, gw2]],
     );

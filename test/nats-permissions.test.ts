@@ -15,7 +15,7 @@ import { natsServerSkipReason, startNatsServer, type TestNatsServer } from '../s
 import { AgentLink } from '../src/core/agent-link.js';
 import { silentLogger } from '../src/core/logger.js';
 import { WIRE_VERSION } from '../src/core/reports.js';
-import { waitFor } from './support/app-harness.js';
+import { waitFor } from './support/wait.js';
 import { FakeAdapter } from './support/fake-adapter.js';
 import { SwitchboardProcess } from './support/switchboard-process.js';
 

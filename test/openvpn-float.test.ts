@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import { createAdapter } from '../src/main.js';
 import { silentLogger } from '../src/core/logger.js';
 import { OpenVpnLab, openvpnSkipReason, type LabMode, type LabServer } from './support/openvpn-lab.js';
-import { startApp, waitFor, type AppHarness } from './support/app-harness.js';
+import { startApp, type AppHarness } from './support/app-harness.js';
+import { waitFor } from './support/wait.js';
 import { UdpRelay } from './support/udp-relay.js';
 
 const SESSIONS = `query ($gw: String, $ip: String) { onlineSessions(first: 10, filter: { gatewayId: $gw, clientIp: $ip }) { edges { node {

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { createAdapter } from '../src/main.js';
 import { silentLogger } from '../src/core/logger.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabMode, type LabProto, type LabServer } from './support/openvpn-lab.js';
-import { startApp, waitFor, type AppHarness } from './support/app-harness.js';
+import { startApp, type AppHarness } from './support/app-harness.js';
+import { waitFor } from './support/wait.js';
 import { withoutLocations } from './support/graphql-body.js';
 
 const SEED = 'mutation disconnectBySessionId($onlineSessionId: String!) { disconnectBySessionId(onlineSessionId: $onlineSessionId) }';

@@ -22,7 +22,7 @@ import { OpenVpnLab, openvpnSkipReason, type LabServer } from './support/openvpn
 import { createFreshPostgresDatabase, postgresSkipReason } from './support/postgres.js';
 import { SwitchboardProcess } from './support/switchboard-process.js';
 import { sseSubscribe, wsSubscribe, type Collected } from './support/subscription-clients.js';
-import { waitFor } from './support/app-harness.js';
+import { waitFor } from './support/wait.js';
 
 const EVENTS = `subscription ($f: SessionEventFilter) { sessionEvents(filter: $f) { id type cause session { id user { name } } } }`;
 const skip = openvpnSkipReason() || (await postgresSkipReason()) || natsServerSkipReason();

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { natsServerSkipReason, startNatsServer, type TestNatsServer } from '../src/bus/nats/nats-server.test-support.js';
-import { startApp, waitFor, type AppHarness } from './support/app-harness.js';
+import { startApp, type AppHarness } from './support/app-harness.js';
+import { waitFor } from './support/wait.js';
 import { createFreshPostgresDatabase, postgresSkipReason } from './support/postgres.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 

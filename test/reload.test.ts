@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openStore } from '../src/store/kysely/kysely-store.js';
 import { OpenVpnLab, openvpnSkipReason, type LabServer } from './support/openvpn-lab.js';
-import { waitFor } from './support/app-harness.js';
+import { waitFor } from './support/wait.js';
 import { SwitchboardProcess } from './support/switchboard-process.js';
 
 const skip = openvpnSkipReason();

@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { ManagementStandin } from '../bench/lib/management-standin.js';
 import { silentLogger } from '../src/core/logger.js';
 import { createAdapter } from '../src/main.js';
-import { startApp, waitFor, type AppHarness } from './support/app-harness.js';
+import { startApp, type AppHarness } from './support/app-harness.js';
+import { waitFor } from './support/wait.js';
 
 const GW = 'gw-same-second';
 const dir = mkdtempSync(join(tmpdir(), 'sb-same-second-'));

@@ -13,7 +13,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { OpenVpnLab, openvpnSkipReason, type LabServer } from './support/openvpn-lab.js';
 import { reapOnExit } from '../src/lab/child-reaper.js';
-import { waitFor } from './support/app-harness.js';
+import { waitFor } from './support/wait.js';
 import { sseSubscribe, wsSubscribe } from './support/subscription-clients.js';
 import { SwitchboardProcess } from './support/switchboard-process.js';
 import { ensureBuild } from '../scripts/ensure-build.mjs';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { natsSkipReason, TEST_NATS_URL } from '../src/bus/nats/nats-server.test-support.js';
 import { randomId } from '../src/domain/ids.js';
-import { waitFor } from './support/app-harness.js';
+import { waitFor } from './support/wait.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from './support/openvpn-lab.js';
 import { createFreshPostgresDatabase, postgresSkipReason } from './support/postgres.js';
 import { SwitchboardProcess } from './support/switchboard-process.js';

@@ -7,7 +7,8 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createFreshPostgresDatabase, postgresSkipReason } from './support/postgres.js';
-import { startApp, waitFor, type AppHarness } from './support/app-harness.js';
+import { startApp, type AppHarness } from './support/app-harness.js';
+import { waitFor } from './support/wait.js';
 import { cliRevoke, mint } from './support/tokens.js';
 import { sseSubscribe, wsSubscribe } from './support/subscription-clients.js';
 import { openWsSession } from './support/ws-session.js';

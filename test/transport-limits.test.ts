@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import WebSocket from 'ws';
-import { startApp, waitFor, type AppHarness } from './support/app-harness.js';
+import { startApp, type AppHarness } from './support/app-harness.js';
+import { waitFor } from './support/wait.js';
 import { sseSubscribe, wsSubscribe } from './support/subscription-clients.js';
 import { openWsSession } from './support/ws-session.js';
 

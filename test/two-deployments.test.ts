@@ -16,7 +16,7 @@ import { AgentLink } from '../src/core/agent-link.js';
 import { silentLogger } from '../src/core/logger.js';
 import type { SessionEvent } from '../src/core/session-events.js';
 import { randomId } from '../src/domain/ids.js';
-import { waitFor } from './support/app-harness.js';
+import { waitFor } from './support/wait.js';
 import { FakeAdapter } from './support/fake-adapter.js';
 import { SwitchboardProcess } from './support/switchboard-process.js';
 

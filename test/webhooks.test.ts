@@ -8,7 +8,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FakeAdapter } from './support/fake-adapter.js';
-import { startApp, waitFor, type AppHarness } from './support/app-harness.js';
+import { startApp, type AppHarness } from './support/app-harness.js';
+import { quietPeriod, waitFor } from './support/wait.js';
 
 interface Received { headers: IncomingMessage['headers']; body: string }
 
@@ -136,7 +137,7 @@ describe('webhooks', () => {
     gw.connect('bob');
     await h.settle();
     await waitFor(async () => (await deliveries(webhook.id))[0]?.status === 'DELIVERED', 10_000, 'delivered');
-    await new Promise((r) => setTimeout(r, 400)); // several poll rounds and backoff periods: a duplicate would show
+    await quietPeriod(400); // several poll rounds and backoff periods: a duplicate would show
     assert.equal(rx.got.length, 4);
     assert.equal(new Set(rx.got.map((g) => g.body)).size, 1, 'the same body every time');
     const [d] = await deliveries(webhook.id);

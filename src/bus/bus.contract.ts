@@ -4,17 +4,16 @@
  */
 import { test as nodeTest } from 'node:test';
 import assert from 'node:assert/strict';
+import { waitFor } from '../../test/support/wait.js';
 import { BusTimeoutError, type Bus } from './bus.js';
 
-const tick = (ms = 20) => new Promise((r) => setTimeout(r, ms));
-
-async function until(check: () => boolean, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not reached');
-    await tick(5);
-  }
-}
+/**
+ * No test sleeps: `bus.flush` after a subscribe means the subscription is in place (NATS: the server
+ * answered a ping sent after it); after publishes, every message they sent has reached its handlers,
+ * so a duplicate or a stray delivery would already show. Waits for the bus itself use `waitFor`.
+ */
+const FLUSH_MS = 2000;
+const until = (check: () => boolean) => waitFor(check, 2000, 'the deliveries', 5);
 
 /** `skip`: a reason to skip every test (an implementation whose server is not reachable here). */
 export function runBusContract(name: string, open: () => Promise<Bus>, options: { skip?: string | false } = {}): void {
@@ -36,7 +35,7 @@ export function runBusContract(name: string, open: () => Promise<Bus>, options: 
       const b: number[] = [];
       bus.subscribe(`${s}.x`, (d) => void a.push((d as { n: number }).n));
       bus.subscribe(`${s}.x`, (d) => void b.push((d as { n: number }).n));
-      await tick();
+      await bus.flush(FLUSH_MS);
       for (let n = 0; n < 50; n++) await bus.publish(`${s}.x`, { n });
       await until(() => a.length === 50 && b.length === 50);
       assert.deepEqual(a, [...Array(50).keys()]);
@@ -54,12 +53,12 @@ export function runBusContract(name: string, open: () => Promise<Bus>, options: 
       const all: string[] = [];
       bus.subscribe(`${s}.gw.*.report`, (_d, subj) => void star.push(subj));
       bus.subscribe(`${s}.>`, (_d, subj) => void all.push(subj));
-      await tick();
+      await bus.flush(FLUSH_MS);
       await bus.publish(`${s}.gw.a.report`, 1);
       await bus.publish(`${s}.gw.b.report`, 2);
       await bus.publish(`${s}.gw.b.other`, 3);
       await until(() => all.length === 3);
-      await tick();
+      await bus.flush(FLUSH_MS);
       assert.deepEqual(star.sort(), [`${s}.gw.a.report`, `${s}.gw.b.report`]);
     } finally {
       await bus.close();
@@ -72,10 +71,10 @@ export function runBusContract(name: string, open: () => Promise<Bus>, options: 
       const s = unique();
       const got: number[][] = [[], [], []];
       for (const g of got) bus.subscribe(`${s}.q`, (d) => void g.push(d as number), { queue: 'workers' });
-      await tick();
+      await bus.flush(FLUSH_MS);
       for (let n = 0; n < 30; n++) await bus.publish(`${s}.q`, n);
       await until(() => got.flat().length === 30);
-      await tick(50);
+      await bus.flush(FLUSH_MS);
       assert.deepEqual(got.flat().sort((x, y) => x - y), [...Array(30).keys()]);
     } finally {
       await bus.close();
@@ -91,7 +90,7 @@ export function runBusContract(name: string, open: () => Promise<Bus>, options: 
         (d as { nested: { n: number } }).nested.n = 99;
         return { outcome: 'ENDED', echo: d };
       });
-      await tick();
+      await bus.flush(FLUSH_MS);
       const reply = (await bus.request(`${s}.kill`, sent, { timeoutMs: 1000 })) as { outcome: string; echo: typeof sent };
       assert.equal(reply.outcome, 'ENDED');
       assert.equal(reply.echo.ref, 'a');
@@ -115,7 +114,7 @@ export function runBusContract(name: string, open: () => Promise<Bus>, options: 
     try {
       const s = unique();
       bus.serve(`${s}.slow`, () => new Promise((r) => setTimeout(() => r('late'), 1000)));
-      await tick();
+      await bus.flush(FLUSH_MS);
       const err = await bus.request(`${s}.slow`, {}, { timeoutMs: 100 }).catch((e: unknown) => e);
       assert.ok(err instanceof BusTimeoutError);
       assert.equal(err.noResponders, false);
@@ -130,13 +129,13 @@ export function runBusContract(name: string, open: () => Promise<Bus>, options: 
       const s = unique();
       const got: unknown[] = [];
       const off = bus.subscribe(`${s}.u`, (d) => void got.push(d));
-      await tick();
+      await bus.flush(FLUSH_MS);
       await bus.publish(`${s}.u`, 1);
       await until(() => got.length === 1);
       off();
-      await tick();
+      await bus.flush(FLUSH_MS);
       await bus.publish(`${s}.u`, 2);
-      await tick(100);
+      await bus.flush(FLUSH_MS);
       assert.deepEqual(got, [1]);
     } finally {
       await bus.close();
@@ -150,7 +149,7 @@ export function runBusContract(name: string, open: () => Promise<Bus>, options: 
       bus.serve(`${s}.fail`, async () => {
         throw new Error('gateway on fire');
       });
-      await tick();
+      await bus.flush(FLUSH_MS);
       const err = await bus.request(`${s}.fail`, {}, { timeoutMs: 1000 }).catch((e: unknown) => e);
       assert.ok(err instanceof Error);
       assert.ok(!(err instanceof BusTimeoutError), 'an error reply is not a timeout');
@@ -179,7 +178,7 @@ export function runBusContract(name: string, open: () => Promise<Bus>, options: 
         if (d === 'throw') throw new Error('thrown, not rejected');
         return Promise.resolve('ok');
       });
-      await tick();
+      await bus.flush(FLUSH_MS);
       await bus.publish(`${s}.sync`, 1);
       await bus.publish(`${s}.async`, 2);
       await bus.publish(`${s}.sync`, 3);
@@ -203,9 +202,9 @@ export function runBusContract(name: string, open: () => Promise<Bus>, options: 
         served[i]!++;
         return d;
       }, { queue: 'agents' }));
-      await tick();
+      await bus.flush(FLUSH_MS);
       for (let n = 0; n < 20; n++) assert.equal(await bus.request(`${s}.qs`, n, { timeoutMs: 1000 }), n);
-      await tick(50);
+      await bus.flush(FLUSH_MS);
       assert.equal(served[0]! + served[1]!, 20);
     } finally {
       await bus.close();
@@ -220,7 +219,7 @@ export function runBusContract(name: string, open: () => Promise<Bus>, options: 
       const got: unknown[] = [];
       bus.subscribe(`${s}.v`, (d) => void got.push(d));
       bus.serve(`${s}.echo`, async (d) => d);
-      await tick();
+      await bus.flush(FLUSH_MS);
       for (const v of values) await bus.publish(`${s}.v`, v);
       await until(() => got.length === values.length);
       assert.deepEqual(got, values);
@@ -238,7 +237,7 @@ export function runBusContract(name: string, open: () => Promise<Bus>, options: 
     const s = unique();
     const got: unknown[] = [];
     bus.subscribe(`${s}.f`, (d) => void got.push(d));
-    await tick();
+    await bus.flush(FLUSH_MS);
     await bus.publish(`${s}.f`, 1);
     await bus.flush(2000);
     await until(() => got.length === 1);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { databaseFor, postgresSkipReason } from '../../test/support/postgres.js';
 import { startCoreHarness, type CoreHarness } from '../../test/support/core-harness.js';
-import { waitFor } from '../../test/support/app-harness.js';
+import { waitFor } from '../../test/support/wait.js';
 import { isDomainError } from '../domain/errors.js';
 
 const pgSkip = await postgresSkipReason();

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { waitFor } from '../../test/support/app-harness.js';
+import { waitFor } from '../../test/support/wait.js';
 import { createFreshPostgresDatabase, postgresSkipReason } from '../../test/support/postgres.js';
 import { twoReplicaStores } from '../../test/support/replica-stores.js';
 import { subjects, type Bus } from '../bus/bus.js';
@@ -140,7 +140,7 @@ describe('event relay: two replicas on PostgreSQL and NATS', { skip: pgSkip || n
     const hub = new SessionEventHub({ bus: busB, logger: silentLogger });
     const stream = hub.stream({ gatewayId: gw });
     try {
-      await new Promise((r) => setTimeout(r, 100)); // the subscriptions reach the server
+      await busB.flush(2000); // the subscriptions are at the server before anything is published
       for (const r of relays) r.start();
       const written = (await Promise.all([
         ...Array.from({ length: 10 }, () => commitEvents(replicas.a, gw, 3)),
@@ -169,7 +169,7 @@ describe('event relay: two replicas on PostgreSQL and NATS', { skip: pgSkip || n
     const hub = new SessionEventHub({ bus: busB, logger: silentLogger });
     const stream = hub.stream({ gatewayId: gw });
     try {
-      await new Promise((r) => setTimeout(r, 100));
+      await busB.flush(2000);
       const [event] = await commitEvents(replicas.a, gw, 1);
       // Replica A's relay, by hand: claim, publish, confirm, then it dies before markPublished.
       const now = Date.now();

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { FakeAdapter } from '../../test/support/fake-adapter.js';
+import { waitFor } from '../../test/support/wait.js';
 import { subjects, type Bus } from '../bus/bus.js';
 import { MemoryBus } from '../bus/memory/memory-bus.js';
 import { connectNatsBus } from '../bus/nats/nats-bus.js';
@@ -26,14 +27,6 @@ import { EventRelay } from './event-relay.js';
 const dir = mkdtempSync(join(tmpdir(), 'sb-snapshot-parts-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-async function until(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 const skip = await natsSkipReason();
 
 describe('a snapshot larger than a NATS message (agent and control plane over the real NATS)', { skip }, () => {
@@ -45,6 +38,11 @@ describe('a snapshot larger than a NATS message (agent and control plane over th
   let link: AgentLink;
   const gw = new FakeAdapter({ id: `gw-parts-${randomId(6)}` });
   const events: SessionEvent[] = [];
+  /** Everything in the outbox is on the bus and has reached the subscriber: a second copy would show now. */
+  const published = async () => {
+    await relay.drain();
+    await planeBus.flush(2000);
+  };
 
   before(async () => {
     agentBus = await connectNatsBus({ url: TEST_NATS_URL, name: 'snapshot-parts-agent' });
@@ -73,11 +71,11 @@ describe('a snapshot larger than a NATS message (agent and control plane over th
   test('every session of a 12,000-session snapshot is listed, each announced once', async () => {
     assert.ok(JSON.stringify([...gw.sessions.values()]).length > 2 * 1024 * 1024, 'the snapshot is far over one NATS message');
     link.start();
-    await until('12,000 sessions online', async () => (await store.sessions.countOnline({ gatewayId: gw.config.id })) === 12_000);
+    await waitFor(async () => (await store.sessions.countOnline({ gatewayId: gw.config.id })) === 12_000, 30_000, '12,000 sessions online', 50);
     await sync.idle();
     // Events travel over NATS too: wait for them, then check none came twice.
-    await until('12,000 events', async () => events.length >= 12_000);
-    await new Promise((r) => setTimeout(r, 200));
+    await waitFor(async () => events.length >= 12_000, 30_000, '12,000 events', 50);
+    await published();
     assert.equal(events.filter((e) => e.type === 'session.connected').length, 12_000);
     assert.equal(new Set(events.map((e) => e.session.ref)).size, 12_000);
   });
@@ -87,10 +85,10 @@ describe('a snapshot larger than a NATS message (agent and control plane over th
     for (const ref of gone) gw.sessions.delete(ref);
     events.length = 0;
     await gw.snapshot();
-    await until('the lacking sessions ended', async () => (await store.sessions.countOnline({ gatewayId: gw.config.id })) === 12_000 - gone.length);
+    await waitFor(async () => (await store.sessions.countOnline({ gatewayId: gw.config.id })) === 12_000 - gone.length, 30_000, 'the lacking sessions ended', 50);
     await sync.idle();
-    await until('the end events', async () => events.length >= gone.length);
-    await new Promise((r) => setTimeout(r, 200));
+    await waitFor(async () => events.length >= gone.length, 30_000, 'the end events', 50);
+    await published();
     assert.deepEqual(events.filter((e) => e.type === 'session.disconnected').map((e) => e.session.ref).sort(), [...gone].sort());
     assert.equal(events.filter((e) => e.type === 'session.connected').length, 0);
   });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { FakeAdapter } from '../../test/support/fake-adapter.js';
-import { waitFor } from '../../test/support/app-harness.js';
+import { waitFor } from '../../test/support/wait.js';
 import { subjects, type Bus } from '../bus/bus.js';
 import { MemoryBus } from '../bus/memory/memory-bus.js';
 import { connectNatsBus } from '../bus/nats/nats-bus.js';
@@ -62,7 +62,7 @@ for (const kind of ['memory', 'nats'] as const) {
       adapters[0]!.connect('alice');
       adapters[1]!.connect('carol');
       adapters[1]!.connect('dave');
-      if (kind === 'nats') await new Promise((r) => setTimeout(r, 100)); // the subscription reaches the server
+      await planeBus.flush(2000); // the sync's subscription is at the server before the agent reports
       agents = new AgentLink({ bus: agentBus, adapters, logger, heartbeatMs: 60_000 });
       agents.start();
       await waitFor(async () => (await online(gw2)).length === 2 && (await online(gw1)).length === 1, 10_000, 'both gateways listed');
@@ -145,7 +145,7 @@ for (const kind of ['memory', 'nats'] as const) {
       const gw3 = `wire3-${run}`;
       const hellos: unknown[] = [];
       const off = agentBus.subscribe(subjects.replicaHello, (d) => void hellos.push(d));
-      if (kind === 'nats') await new Promise((r) => setTimeout(r, 100));
+      await agentBus.flush(2000);
       const session = {
         ref: 'early:1', userName: 'erin', commonName: 'erin', clientAddress: null, virtualAddress: null, virtualAddress6: null,
         connectedAt: 1, bytesReceived: 0, bytesSent: 0, clientVersion: null, clientPlatform: null,
@@ -164,7 +164,7 @@ for (const kind of ['memory', 'nats'] as const) {
     test('what the agent sends fits the contract: version, envelope, and the gateway of its subject', async () => {
       const got: unknown[] = [];
       const off = planeBus.subscribe(subjects.gatewayReport(gw1), (d) => void got.push(d));
-      if (kind === 'nats') await new Promise((r) => setTimeout(r, 100));
+      await planeBus.flush(2000);
       await adapters[0]!.snapshot();
       // Heartbeats travel on the same subject and may come first: the snapshot is the one asked for.
       const r = await waitFor(() => got.find((d) => (d as { type?: string }).type === 'snapshot') as (GatewayReport & { version: number }) | undefined, 5000, 'a snapshot seen');

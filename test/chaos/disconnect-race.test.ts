@@ -14,7 +14,8 @@ import { readFileSync } from 'node:fs';
 import { createAdapter } from '../../src/main.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from '../support/openvpn-lab.js';
-import { startApp, waitFor, type AppHarness } from '../support/app-harness.js';
+import { startApp, type AppHarness } from '../support/app-harness.js';
+import { waitFor } from '../support/wait.js';
 import { assertNoSecrets } from '../support/secret-scan.js';
 
 const SEED = 'mutation disconnectBySessionId($onlineSessionId: String!) { disconnectBySessionId(onlineSessionId: $onlineSessionId) }';

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { openStore } from '../../src/store/kysely/kysely-store.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from '../support/openvpn-lab.js';
 import { SwitchboardProcess } from '../support/switchboard-process.js';
-import { waitFor } from '../support/app-harness.js';
+import { waitFor } from '../support/wait.js';
 import { assertNoSecrets } from '../support/secret-scan.js';
 
 const skip = openvpnSkipReason();

@@ -17,7 +17,7 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from '../support/openvpn-lab.js';
 import { SwitchboardProcess } from '../support/switchboard-process.js';
-import { waitFor } from '../support/app-harness.js';
+import { waitFor } from '../support/wait.js';
 import { assertNoSecrets } from '../support/secret-scan.js';
 
 const skip = openvpnSkipReason();

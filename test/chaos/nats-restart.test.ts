@@ -17,7 +17,7 @@ import { natsServerSkipReason, startNatsServer, type TestNatsServer } from '../.
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from '../support/openvpn-lab.js';
 import { createFreshPostgresDatabase, postgresSkipReason } from '../support/postgres.js';
 import { SwitchboardProcess } from '../support/switchboard-process.js';
-import { waitFor } from '../support/app-harness.js';
+import { waitFor } from '../support/wait.js';
 import { assertNoSecrets } from '../support/secret-scan.js';
 
 const skip = openvpnSkipReason() || natsServerSkipReason() || (await postgresSkipReason());

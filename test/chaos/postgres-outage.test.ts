@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { FakeAdapter } from '../support/fake-adapter.js';
-import { startApp, waitFor, type AppHarness } from '../support/app-harness.js';
+import { startApp, type AppHarness } from '../support/app-harness.js';
+import { waitFor } from '../support/wait.js';
 import { postgresSkipReason } from '../support/postgres.js';
 import { assertNoSecrets } from '../support/secret-scan.js';
 

@@ -63,14 +63,3 @@ export async function startApp(options: { adapters?: GatewayAdapter[]; env?: Rec
     close: () => app.close(),
   };
 }
-
-/** Polls `check` until it returns a truthy value (or throws after `ms`). */
-export async function waitFor<T>(check: () => Promise<T> | T, ms = 10_000, what = 'condition'): Promise<NonNullable<T>> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}

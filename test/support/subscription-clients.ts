@@ -4,6 +4,7 @@
  */
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import { waitFor } from './wait.js';
 
 export interface Collected {
   events: Record<string, unknown>[];
@@ -30,12 +31,10 @@ function collector(): Omit<Collected, 'close'> & { push(e: Record<string, unknow
       c.events.push(e);
     },
     async waitFor(n: number, ms = 15_000) {
-      const end = Date.now() + ms;
-      while (c.events.length < n) {
+      await waitFor(() => {
         if (c.errors.length > 0) throw new Error(`subscription failed: ${JSON.stringify(c.errors)}`);
-        if (Date.now() > end) throw new Error(`timed out waiting for ${n} events; got ${JSON.stringify(c.events)}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
+        return c.events.length >= n;
+      }, ms, () => `${n} events; got ${JSON.stringify(c.events)}`, 20);
       return c.events.slice(0, n);
     },
   };

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { reapOnExit } from '../../src/lab/child-reaper.js';
 import { ensureBuild } from '../../scripts/ensure-build.mjs';
+import { waitFor } from './wait.js';
 
 const BIN = fileURLToPath(new URL('../../bin/switchboard.js', import.meta.url));
 const POLL_MS = 20;
@@ -83,14 +84,11 @@ export class SwitchboardProcess {
 
   /** Resolves with the first match of `pattern` in its output; rejects on timeout or exit. */
   async waitForOutput(pattern: RegExp, timeoutMs = 20_000): Promise<RegExpExecArray> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
+    return waitFor(() => {
       const m = pattern.exec(this.text);
-      if (m) return m;
-      if (this.exited) throw new Error(`${this.name} exited before printing ${pattern}\n${this.tail()}`);
-      if (Date.now() > deadline) throw new Error(`${this.name} did not print ${pattern} in time\n${this.tail()}`);
-      await new Promise((r) => setTimeout(r, POLL_MS));
-    }
+      if (!m && this.exited) throw new Error(`${this.name} exited before printing ${pattern}\n${this.tail()}`);
+      return m;
+    }, timeoutMs, () => `${this.name} to print ${pattern}\n${this.tail()}`, POLL_MS);
   }
 
   kill(signal: NodeJS.Signals): void {

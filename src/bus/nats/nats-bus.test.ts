@@ -10,17 +10,12 @@ import { connectNatsBus, type NatsBus, type NatsBusLogger, type NatsBusStatus } 
 import { NatsConnectError } from './nats-connect-error.js';
 import { natsServerSkipReason, natsSkipReason, startNatsServer, TEST_NATS_URL, type TestNatsServer } from './nats-server.test-support.js';
 import { parseNatsUrl, scrubSecrets, scrubUrl } from './nats-url.js';
+import { waitFor } from '../../../test/support/wait.js';
 
-const tick = (ms = 20) => new Promise((r) => setTimeout(r, ms));
 const unique = () => `n${Math.random().toString(36).slice(2, 10)}`;
-
-async function until(check: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not reached');
-    await tick(5);
-  }
-}
+/** As in `bus.contract.ts`: a flush instead of a sleep, after a subscribe and before looking for strays. */
+const FLUSH_MS = 2000;
+const until = (check: () => boolean, ms = 5000) => waitFor(check, ms, 'the bus', 5);
 
 /** A logger that keeps every line as text, to prove what never reaches it. */
 function capture(): { logger: NatsBusLogger; lines: string[] } {
@@ -45,7 +40,7 @@ describe('nats bus across connections', { skip: await natsSkipReason() }, () => 
     const s = unique();
     const got: unknown[] = [];
     b.subscribe(`${s}.gw.*.report`, (d, subject) => void got.push([subject, d]));
-    await tick();
+    await b.flush(FLUSH_MS);
     await a.publish(`${s}.gw.g1.report`, { type: 'snapshot', sessions: [] });
     await until(() => got.length === 1);
     assert.deepEqual(got, [[`${s}.gw.g1.report`, { type: 'snapshot', sessions: [] }]]);
@@ -57,10 +52,12 @@ describe('nats bus across connections', { skip: await natsSkipReason() }, () => 
     const got: number[][] = [[], []];
     w1.subscribe(`${s}.work`, (d) => void got[0]!.push(d as number), { queue: 'workers' });
     w2.subscribe(`${s}.work`, (d) => void got[1]!.push(d as number), { queue: 'workers' });
-    await tick(50);
+    await Promise.all([w1.flush(FLUSH_MS), w2.flush(FLUSH_MS)]);
     for (let n = 0; n < 100; n++) await pub.publish(`${s}.work`, n);
     await until(() => got.flat().length === 100);
-    await tick(100);
+    // Every message is at the server once pub's flush returns; a second copy would reach w1 or w2 before their pong.
+    await pub.flush(FLUSH_MS);
+    await Promise.all([w1.flush(FLUSH_MS), w2.flush(FLUSH_MS)]);
     assert.deepEqual(got.flat().sort((x, y) => x - y), [...Array(100).keys()]);
     // NATS picks a member at random: all 100 on one side would mean the group is not shared.
     assert.ok(got[0]!.length > 0 && got[1]!.length > 0, `split ${got[0]!.length}/${got[1]!.length}`);
@@ -74,7 +71,7 @@ describe('nats bus across connections', { skip: await natsSkipReason() }, () => 
       if (req.ref === 'gone') throw new Error('no such client');
       return { outcome: 'ENDED', ref: req.ref };
     });
-    await tick();
+    await agent.flush(FLUSH_MS);
     assert.deepEqual(await control.request(`${s}.disconnect`, { ref: 'cid-7' }, { timeoutMs: 2000 }), { outcome: 'ENDED', ref: 'cid-7' });
     await assert.rejects(control.request(`${s}.disconnect`, { ref: 'gone' }, { timeoutMs: 2000 }), { message: 'no such client' });
   });
@@ -91,11 +88,13 @@ describe('nats bus across connections', { skip: await natsSkipReason() }, () => 
       await gate;
       return 'done';
     });
-    await tick();
+    await agent.flush(FLUSH_MS);
     const pending = control.request(`${s}.slow`, null, { timeoutMs: 10_000 });
     await until(() => started);
     const closing = agent.close();
-    await tick(50);
+    // Time for close() to drain the subscription and reach its wait for running handlers: no event
+    // marks that step, and the assertions hold (more weakly) even if the release came first.
+    await new Promise((r) => setTimeout(r, 50));
     release();
     assert.equal(await pending, 'done');
     await closing;
@@ -119,12 +118,12 @@ describe('nats bus across connections', { skip: await natsSkipReason() }, () => 
       const s = unique();
       const got: unknown[] = [];
       b.subscribe(`${s}.x`, (d) => void got.push(d));
-      await tick();
+      await b.flush(FLUSH_MS);
       raw.publish(`switchboard.${s}.x`, 'not json {'); // the bus's subjects are under its prefix
       raw.publish(`switchboard.${s}.x`, '{"ok":true}');
       await raw.flush();
       await until(() => got.length === 1);
-      await tick(50);
+      await b.flush(FLUSH_MS); // raw's flush put both at the server: the first would be delivered by now
       assert.deepEqual(got, [{ ok: true }]);
     } finally {
       await raw.close();
@@ -139,7 +138,7 @@ describe('nats bus across connections', { skip: await natsSkipReason() }, () => 
       b.serve(`${s}.svc`, async () => {
         throw new Error('line one\nline two');
       });
-      await tick();
+      await b.flush(FLUSH_MS);
       const reply = await raw.request(`switchboard.${s}.svc`, '{}', { timeout: 2000 });
       assert.equal(reply.headers?.get('Nats-Service-Error'), 'line one line two');
       assert.equal(reply.headers?.get('Nats-Service-Error-Code'), '500');
@@ -163,7 +162,7 @@ describe('nats bus authentication and reconnects', { skip: natsServerSkipReason(
   async function roundTrip(b: NatsBus): Promise<void> {
     const s = unique();
     b.serve(`${s}.ping`, async (d) => ({ pong: d }));
-    await tick();
+    await b.flush(FLUSH_MS);
     assert.deepEqual(await b.request(`${s}.ping`, 1, { timeoutMs: 2000 }), { pong: 1 });
   }
 
@@ -241,7 +240,7 @@ describe('nats bus authentication and reconnects', { skip: natsServerSkipReason(
       const got: unknown[] = [];
       b.subscribe(`${s}.after`, (d) => void got.push(d));
       b.serve(`${s}.ping`, async () => 'pong');
-      await tick();
+      await b.flush(FLUSH_MS);
 
       await first.stop();
       await until(() => statuses.includes('disconnected'));

@@ -12,6 +12,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
+import { waitFor } from '../../../test/support/wait.js';
 import { silentOpenVpnLogger } from './log.js';
 import { ManagementClient, type CommandReply } from './management-client.js';
 import type { Notification } from './notification-parser.js';
@@ -175,7 +176,7 @@ test('any interleaving of replies and notifications, cut anywhere: each command 
       assert.deepEqual(replies, steps.map((s) => s.segment.reply));
       assert.deepEqual(commandsSeen, steps.map((s) => s.segment.command));
       const expected = steps.flatMap((s) => s.expected);
-      for (let i = 0; i < 200 && received.length < expected.length; i++) await new Promise((r) => setTimeout(r, 2));
+      await waitFor(() => received.length >= expected.length, 400, 'the notifications', 2).catch(() => {}); // the assertion names what is missing
       assert.deepEqual(received, expected);
       assert.ok(!JSON.stringify(received).includes('Ⓟⓦ') && received.every((n) => n.kind !== "client" || !('password' in n.env)), 'no password survives parsing');
       assert.ok(client.connected, 'the link stayed up');

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { pino } from 'pino';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from '../../../test/support/openvpn-lab.js';
+import { waitFor } from '../../../test/support/wait.js';
 import { AdapterEventLog } from './adapter-event-log.test-support.js';
 import { silentOpenVpnLogger } from './log.js';
 import { ManagementClient } from './management-client.js';
@@ -73,7 +74,7 @@ describe('pipelined management commands against a real daemon', { skip }, () => 
     const link = new ManagementClient({ address: srv.management, logger: silentOpenVpnLogger }, { onReady: () => {}, onDown: () => {}, onNotification: () => {} });
     link.start();
     try {
-      while (!link.connected) await new Promise((r) => setTimeout(r, 10));
+      await waitFor(() => link.connected, 10_000, 'the management link', 10);
       const { rows } = parseStatus((await link.command('status 3', { timeoutMs: 5000, multiline: true })).lines);
       const cidOf = (user: string) => rows.find((r) => r.commonName === user)!.clientId;
       const victims = ['u1', 'u2', 'u3', 'u4'];

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { sql } from 'kysely';
+import { waitFor } from '../../../test/support/wait.js';
 import { openStore } from './kysely-store.js';
 import { FALLBACK_AUTOCHECKPOINT_PAGES, LOG_SIZE_LIMIT_BYTES, SqliteCheckpointer } from './sqlite-checkpointer.js';
 
@@ -24,13 +25,6 @@ function walDatabase(name: string): { db: Database.Database; path: string; write
   return { db, path, write };
 }
 
-async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
-  for (const end = Date.now() + ms; !check(); ) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe('SqliteCheckpointer: the log is copied into the file by a worker thread', () => {
   test('committed pages reach the database file without the writing connection checkpointing', async () => {
     const { db, path, write } = walDatabase('worker.db');
@@ -39,7 +33,7 @@ describe('SqliteCheckpointer: the log is copied into the file by a worker thread
       assert.equal(db.pragma('wal_autocheckpoint', { simple: true }), FALLBACK_AUTOCHECKPOINT_PAGES);
       const before = statSync(path).size;
       write();
-      await until(() => (checkpointer.stats().last?.checkpointed ?? 0) >= 400, 'a checkpoint of the rows');
+      await waitFor(() => (checkpointer.stats().last?.checkpointed ?? 0) >= 400, 10_000, 'a checkpoint of the rows');
       const { last } = checkpointer.stats();
       assert.ok(last!.log >= last!.checkpointed);
       assert.ok(statSync(path).size > before + 1_000_000, `the file grew from ${before} to ${statSync(path).size} bytes`);
@@ -61,10 +55,10 @@ describe('SqliteCheckpointer: the log is copied into the file by a worker thread
         for (let i = 0; i < 20_000; i++) insert.run('x'.repeat(1_000));
       })();
       assert.ok(statSync(`${path}-wal`).size > LOG_SIZE_LIMIT_BYTES, 'the burst made the log larger than the limit');
-      await until(() => {
+      await waitFor(() => {
         const last = checkpointer.stats().last;
         return last !== null && last.checkpointed === last.log && last.log > 4_000;
-      }, 'a complete checkpoint of the burst');
+      }, 10_000, 'a complete checkpoint of the burst');
       // The next write starts the log over, and the file is cut back to the limit.
       insert.run('y');
       assert.ok(statSync(`${path}-wal`).size <= LOG_SIZE_LIMIT_BYTES, `log file ${statSync(`${path}-wal`).size} bytes`);
@@ -95,7 +89,7 @@ describe('SqliteCheckpointer: the log is copied into the file by a worker thread
     // The writer keeps its open file; the worker, still starting, finds no file to open.
     unlinkSync(path);
     try {
-      await until(() => errors.length > 0, 'the error');
+      await waitFor(() => errors.length > 0, 10_000, 'the error');
       assert.match(errors[0]!, /checkpointer failed/);
       assert.equal(db.pragma('wal_autocheckpoint', { simple: true }), 1_000);
     } finally {
