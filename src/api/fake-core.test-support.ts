@@ -157,7 +157,7 @@ export class FakeCore implements CoreApi {
     this.sessions.set(sessionId, ended);
     const event: AuditEvent = {
       id: newAuditEventId(), at: this.now, action: 'session.disconnect', outcome: 'SUCCESS', actorTokenId: actor.tokenId, actorName: actor.name, actorIp: actor.clientIp,
-      actorUserAgent: actor.userAgent, targetSessionId: sessionId, targetUserName: s.userName, targetGatewayId: s.gatewayId, reason: options.reason ?? null,
+      actorUserAgent: actor.userAgent, requestId: actor.requestId ?? null, targetSessionId: sessionId, targetUserName: s.userName, targetGatewayId: s.gatewayId, reason: options.reason ?? null,
       errorCode: null, durationMs: 12, metadata: { mode: options.mode ?? 'HALT', message: options.message ?? null },
     };
     this.audit.push(event);

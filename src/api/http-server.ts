@@ -20,6 +20,7 @@ import { buildApiSchema } from './executable-schema.js';
 import { Admission, DEFAULT_CAPS, type ConnectionCaps } from './admission.js';
 import { createGraphqlHandler } from './graphql-handler.js';
 import { readBody } from './request-body.js';
+import { REQUEST_ID_HEADER, requestIdOf, type RequestScope } from './request-id.js';
 import { duplicateAuthorization } from './request-headers.js';
 import type { RateLimit } from './rate-limit.js';
 import { createStaticHandler, defaultUiDir } from './static-files.js';
@@ -124,7 +125,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     return send(res, errorResponse('RATE_LIMITED', `Too many requests; retry after ${retryAfterSeconds} s`, { 'retry-after': String(retryAfterSeconds) }));
   }
 
-  async function serveGraphql(req: IncomingMessage, res: ServerResponse): Promise<number> {
+  async function serveGraphql(req: IncomingMessage, res: ServerResponse, r: RequestScope): Promise<number> {
     if (duplicateAuthorization(req)) return send(res, errorResponse('BAD_REQUEST', 'Send one Authorization header, not several'));
     // The IP's bucket first, before the token is even looked at: guessing tokens costs requests too.
     const byIp = admission.byIp(req.socket.remoteAddress);
@@ -132,7 +133,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     let actor: Actor;
     try {
       const userAgent = req.headers['user-agent'] ?? null;
-      actor = await core.authenticate(bearerOf(req.headers.authorization), { clientIp: req.socket.remoteAddress ?? null, userAgent });
+      actor = await core.authenticate(bearerOf(req.headers.authorization), { clientIp: req.socket.remoteAddress ?? null, userAgent, requestId: r.requestId });
     } catch (error) {
       if (isDomainError(error) && error.code === 'UNAUTHENTICATED') {
         metrics?.countRefusal('http', 'UNAUTHENTICATED');
@@ -155,7 +156,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       // graphql-http would answer "Missing query"; say what is wrong.
       if (/^\s*\[/.test(body)) return send(res, errorResponse('BAD_REQUEST', 'Batched requests (a JSON array) are not supported; send one operation per request'));
     }
-    const context = createContext(core, actor, logger, responseMediaType(req.headers.accept));
+    const context = createContext(core, actor, r.logger, responseMediaType(req.headers.accept));
     const started = metrics ? performance.now() : 0;
     const response = await graphql({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body, raw: req, context });
     metrics?.observeOperation('http', operationLabel(context.operation), outcomeLabel(response[0]), (performance.now() - started) / 1000);
@@ -186,12 +187,12 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     return send(res, [body, report.ready ? { status: 200, statusText: 'OK', headers } : { status: 503, statusText: 'Service Unavailable', headers }]);
   }
 
-  function route(req: IncomingMessage, res: ServerResponse): Promise<number> | number {
+  function route(req: IncomingMessage, res: ServerResponse, r: RequestScope): Promise<number> | number {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    if (path === '/graphql') return serveGraphql(req, res);
-    if (path === '/graphql/stream') return sse.serve(req, res);
+    if (path === '/graphql') return serveGraphql(req, res, r);
+    if (path === '/graphql/stream') return sse.serve(req, res, r);
     if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
       return send(res, [HEALTH_BODY, { status: 200, statusText: 'OK', headers: { 'content-type': JSON_TYPE } }]);
     }
@@ -218,26 +219,30 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     res.once('close', done);
     // While draining, every response closes its connection once sent, so keep-alive sockets go too.
     if (draining) res.setHeader('connection', 'close');
+    const requestId = requestIdOf(req.headers[REQUEST_ID_HEADER]);
+    res.setHeader(REQUEST_ID_HEADER, requestId);
+    const scope: RequestScope = { requestId, logger: logger.child({ requestId }) };
+    const log = scope.logger;
     const started = logger.isLevelEnabled('debug') ? performance.now() : 0;
     const logLine = (status: number) => {
       if (status === 0) {
         // A client that went away mid-upload: worth a line for whoever debugs, not an error.
-        logger.debug({ method: req.method }, 'request aborted by the client before its body was read');
+        log.debug({ method: req.method }, 'request aborted by the client before its body was read');
         return;
       }
       if (started === 0) return;
       // Never the headers, the query string or the body: they can carry tokens.
       const q = (req.url ?? '/').indexOf('?');
       const path = q === -1 ? req.url : req.url!.slice(0, q);
-      logger.debug({ method: req.method, path, status, ms: Math.round((performance.now() - started) * 10) / 10 }, 'request');
+      log.debug({ method: req.method, path, status, ms: Math.round((performance.now() - started) * 10) / 10 }, 'request');
     };
     const fail = (error: unknown) => {
-      logger.error({ err: error, method: req.method }, 'request failed');
+      log.error({ err: error, method: req.method }, 'request failed');
       if (!res.headersSent) logLine(send(res, errorResponse('INTERNAL', INTERNAL_MESSAGE)));
       else res.destroy();
     };
     try {
-      const result = route(req, res);
+      const result = route(req, res, scope);
       if (typeof result === 'number') logLine(result);
       else result.then(logLine, fail);
     } catch (error) {

@@ -319,11 +319,16 @@ type AuditEvent {
   at: DateTime!
   """
   A stable action code: \`session.disconnect\`, \`session.bulk_disconnect\`, \`session.reconnect_blocked\`,
-  \`token.create\`, \`token.revoke\`, \`webhook.create\`, \`webhook.delete\`.
+  \`block.lift\`, \`token.create\`, \`token.revoke\`, \`webhook.create\`, \`webhook.delete\`, \`gateway.reload\`.
   """
   action: String!
   outcome: AuditOutcome!
   actor: Actor!
+  """
+  The id of the request (or WebSocket operation) that acted: the \`x-request-id\` it was answered with
+  and the \`requestId\` of its log lines. Null for work Switchboard did by itself.
+  """
+  requestId: String
   target: AuditTarget!
   reason: String
   "The error code when the action failed."
@@ -344,6 +349,8 @@ input AuditEventFilter {
   action: String
   outcome: AuditOutcome
   actorTokenId: String
+  "Events written by the request (or WebSocket operation) with this id."
+  requestId: String
   targetSessionId: String
   targetUserName: String
   targetGatewayId: String

@@ -20,12 +20,16 @@ import type { Admission } from './admission.js';
 import type { ApiContext } from './context.js';
 import { errorResponse, type ApiErrorCode } from './errors.js';
 import { readBody } from './request-body.js';
+import { REQUEST_ID_HEADER, requestIdOf, type RequestScope } from './request-id.js';
 import { duplicateAuthorization } from './request-headers.js';
 import { bearerOf, endable, formatResult, prepareDocument, streamEnd, subscriptionContext, type StreamEnd } from './subscription-support.js';
 
 export interface SseTransport {
-  /** Serves one request on the stream path; resolves with its status when the stream ends (0: the client went away first). */
-  serve(req: IncomingMessage, res: ServerResponse): Promise<number>;
+  /**
+   * Serves one request on the stream path; resolves with its status when the stream ends (0: the
+   * client went away first). `scope`: the request's id and logger (made here when not given).
+   */
+  serve(req: IncomingMessage, res: ServerResponse, scope?: RequestScope): Promise<number>;
   /** Ends every open stream (server shutdown). */
   close(): void;
 }
@@ -57,6 +61,7 @@ function coded(body: string | null, status: number): string | null {
 
 interface Pending {
   actor: Actor;
+  logger: Logger;
   end: StreamEnd;
 }
 
@@ -78,20 +83,20 @@ export function createSseTransport(o: { schema: GraphQLSchema; core: CoreApi; lo
       const document = prepareDocument(schema, params.query, params.operationName);
       // `data: null` makes it an execution result to graphql-sse, sent in the stream; without it,
       // graphql-sse took the errors for execution arguments and answered 400 "Unable to detect operation AST".
-      if (Array.isArray(document)) return { data: null, errors: formatResult({ errors: document as ExecutionResult['errors'] }, logger).errors };
+      if (Array.isArray(document)) return { data: null, errors: formatResult({ errors: document as ExecutionResult['errors'] }, pending.get(req.raw)!.logger).errors };
       return {
         schema,
         document: document as Exclude<typeof document, readonly unknown[]>,
         operationName: params.operationName,
         variableValues: params.variables,
-        contextValue: subscriptionContext(core, pending.get(req.raw)!.actor, logger),
+        contextValue: subscriptionContext(core, pending.get(req.raw)!.actor, pending.get(req.raw)!.logger),
       };
     },
     onOperation: (_ctx, req, _args, result) => {
       if (Symbol.asyncIterator in result) return endable(result as AsyncIterable<ExecutionResult>, pending.get(req.raw)!.end);
-      return formatResult(result as ExecutionResult, logger);
+      return formatResult(result as ExecutionResult, pending.get(req.raw)!.logger);
     },
-    onNext: (_ctx, _req, result) => formatResult(result as ExecutionResult, logger),
+    onNext: (_ctx, req, result) => formatResult(result as ExecutionResult, pending.get(req.raw)?.logger ?? logger),
   });
 
   function answer(res: ServerResponse, [body, init]: readonly [string | null, { status: number; headers?: Record<string, string> }]): number {
@@ -125,13 +130,16 @@ export function createSseTransport(o: { schema: GraphQLSchema; core: CoreApi; lo
   }
 
   return {
-    async serve(req, res) {
+    async serve(req, res, scope) {
+      const requestId = scope?.requestId ?? requestIdOf(req.headers[REQUEST_ID_HEADER]);
+      const log = scope?.logger ?? logger.child({ requestId });
+      if (!res.hasHeader(REQUEST_ID_HEADER)) res.setHeader(REQUEST_ID_HEADER, requestId);
       if (duplicateAuthorization(req)) return answer(res, errorResponse('BAD_REQUEST', 'Send one Authorization header, not several'));
       const byIp = admission.byIp(req.socket.remoteAddress);
       if (!byIp.ok) return answer(res, errorResponse('RATE_LIMITED', `Too many requests; retry after ${byIp.retryAfterSeconds} s`, { 'retry-after': String(byIp.retryAfterSeconds) }));
       let actor: Actor;
       try {
-        actor = await core.authenticate(bearerOf(req.headers.authorization), { clientIp: req.socket.remoteAddress ?? null, userAgent: req.headers['user-agent'] ?? null });
+        actor = await core.authenticate(bearerOf(req.headers.authorization), { clientIp: req.socket.remoteAddress ?? null, userAgent: req.headers['user-agent'] ?? null, requestId });
       } catch (error) {
         if (isDomainError(error) && error.code === 'UNAUTHENTICATED') return answer(res, errorResponse('UNAUTHENTICATED', error.message, { 'www-authenticate': 'Bearer' }));
         if (isDomainError(error) && error.code === 'STORE_UNAVAILABLE') return answer(res, errorResponse('STORE_UNAVAILABLE', error.message, { 'retry-after': '1' }));
@@ -152,7 +160,7 @@ export function createSseTransport(o: { schema: GraphQLSchema; core: CoreApi; lo
       if (release === null) return answer(res, errorResponse('TOO_MANY_STREAMS', `At most ${admission.caps.streamsPerToken} streams may be open at once per token`));
       const end = streamEnd();
       const unwatch = core.watchToken(actor, (why) => end.fire(why));
-      pending.set(req, { actor, end });
+      pending.set(req, { actor, logger: log, end });
       open.add(res);
       try {
         const response = await handler({

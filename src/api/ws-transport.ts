@@ -21,6 +21,7 @@ import { isDomainError } from '../domain/errors.js';
 import type { Admission } from './admission.js';
 import { errorBody, type ApiErrorCode } from './errors.js';
 import { duplicateAuthorization } from './request-headers.js';
+import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
 import { bearerOf, codedError, formatResult, prepareDocument, subscriptionContext } from './subscription-support.js';
 
 const PROTOCOL = 'graphql-transport-ws';
@@ -38,6 +39,11 @@ interface SocketState {
   actor: Actor;
   socket: WebSocket;
   release: () => void;
+  /** The connection's request id (its upgrade's); operation n on it is `<id>.<n>`. */
+  requestId: string;
+  operations: number;
+  /** The logger of each running operation, by graphql-ws operation id. */
+  loggers: Map<string, Logger>;
 }
 
 type Ctx = Context<Record<string, unknown> | undefined, { socket: WebSocket; request: IncomingMessage }>;
@@ -52,6 +58,14 @@ export function attachWebSocketTransport(o: { server: Server; schema: GraphQLSch
   const { core, logger, schema, admission } = o;
   const wss = new WebSocketServer({ noServer: true, maxPayload: 256 * 1024 });
   const sockets = new WeakMap<object, SocketState>();
+  /** Each upgrade's request id, from its `x-request-id` or made, echoed in the 101 answer. */
+  const upgradeIds = new WeakMap<IncomingMessage, string>();
+  wss.on('headers', (headers: string[], req: IncomingMessage) => {
+    const id = requestIdOf(req.headers[REQUEST_ID_HEADER]);
+    upgradeIds.set(req, id);
+    headers.push(`${REQUEST_ID_HEADER}: ${id}`);
+  });
+  const loggerOf = (ctx: Ctx, id: string) => sockets.get(ctx)?.loggers.get(id) ?? logger;
 
   o.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (!socket.writable) return void socket.destroy(); // refused already (too many connections)
@@ -80,9 +94,10 @@ export function attachWebSocketTransport(o: { server: Server; schema: GraphQLSch
         const payload = ctx.connectionParams ?? {};
         const token = typeof payload.token === 'string' ? payload.token : bearerOf(payload.authorization ?? payload.Authorization);
         const { request: req, socket } = ctx.extra;
+        const requestId = upgradeIds.get(req) ?? requestIdOf(undefined);
         let actor: Actor;
         try {
-          actor = await core.authenticate(token, { clientIp: req.socket.remoteAddress ?? null, userAgent: req.headers['user-agent'] ?? null });
+          actor = await core.authenticate(token, { clientIp: req.socket.remoteAddress ?? null, userAgent: req.headers['user-agent'] ?? null, requestId });
         } catch {
           return false; // graphql-ws closes with 4403 Forbidden
         }
@@ -97,15 +112,20 @@ export function attachWebSocketTransport(o: { server: Server; schema: GraphQLSch
           return false;
         }
         const unwatch = core.watchToken(actor, (end) => socket.close(CLOSE_TOKEN_ENDED, end === 'revoked' ? 'Token revoked' : 'Token expired'));
-        sockets.set(ctx, { actor, socket, release: () => (release(), unwatch()) });
+        sockets.set(ctx, { actor, socket, release: () => (release(), unwatch()), requestId, operations: 0, loggers: new Map() });
         return true;
       },
       onClose: (ctx: Ctx) => {
         sockets.get(ctx)?.release();
         sockets.delete(ctx);
       },
-      onSubscribe: async (ctx: Ctx, _id, payload) => {
+      onSubscribe: async (ctx: Ctx, id, payload) => {
         const state = sockets.get(ctx)!;
+        // Each operation is a request of its own: its id is the client's `extensions.requestId`
+        // when sane, else the connection's id and the operation's number on it.
+        const requestId = requestIdOf(payload.extensions?.requestId, `${state.requestId}.${++state.operations}`);
+        const log = logger.child({ requestId });
+        state.loggers.set(id, log);
         // graphql-ws has registered this operation already: it counts itself.
         if (Object.keys(ctx.subscriptions).length > admission.caps.subscriptionsPerSocket) {
           return [codedError('TOO_MANY_SUBSCRIPTIONS', `At most ${admission.caps.subscriptionsPerSocket} operations may run at once on one socket`)];
@@ -120,7 +140,7 @@ export function attachWebSocketTransport(o: { server: Server; schema: GraphQLSch
         const mutation = getOperationAST(prepared, payload.operationName)?.operation === 'mutation';
         let actor: Actor;
         try {
-          actor = await core.authorize(state.actor, { fresh: mutation });
+          actor = await core.authorize({ ...state.actor, requestId }, { fresh: mutation });
         } catch (error) {
           if (isDomainError(error) && error.code === 'UNAUTHENTICATED') {
             closeSoon(state.socket, CLOSE_TOKEN_ENDED, 'Token revoked or expired');
@@ -134,15 +154,19 @@ export function attachWebSocketTransport(o: { server: Server; schema: GraphQLSch
           document: prepared,
           operationName: payload.operationName,
           variableValues: payload.variables,
-          contextValue: subscriptionContext(core, actor, logger),
+          contextValue: subscriptionContext(core, actor, log),
         };
       },
-      onNext: (_ctx, _id, _payload, _args, result) => formatResult(result, logger),
+      onNext: (ctx: Ctx, id, _payload, _args, result) => formatResult(result, loggerOf(ctx, id)),
+      onComplete: (ctx: Ctx, id) => void sockets.get(ctx)?.loggers.delete(id),
       // graphql-ws's own refusals (no such operation in the document) are the client's mistake; a
       // stream whose source threw is coded as the API codes anything else.
-      onError: (_ctx, _id, _payload, errors) =>
-        errors.map((e) => (e.originalError === undefined && typeof e.extensions.code !== 'string' ? codedError('BAD_REQUEST', e.message) : e))
-          .map((e) => formatResult({ errors: [e] }, logger).errors![0]!.toJSON()),
+      onError: (ctx: Ctx, id, _payload, errors) => {
+        const log = loggerOf(ctx, id);
+        sockets.get(ctx)?.loggers.delete(id);
+        return errors.map((e) => (e.originalError === undefined && typeof e.extensions.code !== 'string' ? codedError('BAD_REQUEST', e.message) : e))
+          .map((e) => formatResult({ errors: [e] }, log).errors![0]!.toJSON());
+      },
     },
     wss,
   );

@@ -29,7 +29,7 @@ function instant(flag: string, value: string | undefined): number | undefined {
  * newest first, one JSON object per line on stdout. Reads the store directly, page by page (keyset),
  * so memory stays flat however long the trail is.
  */
-const AUDIT_USAGE = `Usage: switchboard audit export [--since ISO] [--until ISO]
+const AUDIT_USAGE = `Usage: switchboard audit export [--since ISO] [--until ISO] [--request-id ID]
 
 Commands:
   export    write audit events as JSON lines on stdout
@@ -38,7 +38,7 @@ Run 'switchboard audit export --help' for its options.`;
 
 const EXPORT = {
   name: 'audit export',
-  usage: `Usage: switchboard audit export [--since ISO] [--until ISO]
+  usage: `Usage: switchboard audit export [--since ISO] [--until ISO] [--request-id ID]
 
 Writes every audit event with since <= at < until, newest first, one JSON object per line on
 stdout, read page by page from the store (SWITCHBOARD_DATABASE_URL).
@@ -46,8 +46,9 @@ stdout, read page by page from the store (SWITCHBOARD_DATABASE_URL).
 Options:
   --since ISO    earliest time, ISO-8601 (e.g. 2026-11-01T00:00:00Z); default: the beginning
   --until ISO    end time, not included; default: now and later
+  --request-id ID  only the events of the request with this id (its x-request-id)
   -h, --help     show this help`,
-  options: { since: { type: 'string' }, until: { type: 'string' } },
+  options: { since: { type: 'string' }, until: { type: 'string' }, 'request-id': { type: 'string' } },
 } as const;
 
 export async function runAudit(args: string[], out: Writable = process.stdout): Promise<number> {
@@ -70,7 +71,7 @@ export async function runAudit(args: string[], out: Writable = process.stdout): 
   try {
     let after: string | null = null;
     for (;;) {
-      const page = await core.auditEvents(CLI_ACTOR, { first: PAGE, after, filter: { since, until } });
+      const page = await core.auditEvents(CLI_ACTOR, { first: PAGE, after, filter: { since, until, requestId: values['request-id'] } });
       const text = page.edges.map((edge) => `${auditLine(edge.node)}\n`).join('');
       // Respect back-pressure: a slow pipe must not make the whole trail pile up in memory.
       if (text !== '' && !out.write(text)) await new Promise((resolve) => out.once('drain', resolve));

@@ -85,6 +85,8 @@ export interface ViewerInfo {
 export interface RequestMeta {
   clientIp: string | null;
   userAgent: string | null;
+  /** The request's id (see api/request-id.ts), carried by the actor into logs and audit rows. */
+  requestId?: string;
 }
 
 export interface CoreApi {

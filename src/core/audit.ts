@@ -22,6 +22,7 @@ const COLUMN_BYTES = {
   actorName: 400,
   actorIp: 128,
   actorUserAgent: 512,
+  requestId: 192,
   targetSessionId: 192,
   targetUserName: 768,
   targetGatewayId: 192,
@@ -53,6 +54,7 @@ export function auditEvent(
     actorName: bounded(actor.name, COLUMN_BYTES.actorName) ?? '',
     actorIp: bounded(actor.clientIp, COLUMN_BYTES.actorIp),
     actorUserAgent: bounded(actor.userAgent, COLUMN_BYTES.actorUserAgent),
+    requestId: bounded(actor.requestId, COLUMN_BYTES.requestId),
     targetSessionId: bounded(detail.targetSessionId, COLUMN_BYTES.targetSessionId),
     targetUserName: bounded(detail.targetUserName, COLUMN_BYTES.targetUserName),
     targetGatewayId: bounded(detail.targetGatewayId, COLUMN_BYTES.targetGatewayId),
@@ -66,7 +68,7 @@ export function auditEvent(
 /** The UTF-8 size of an audit row as stored: its text columns and its metadata's JSON. */
 export function auditRowBytes(e: AuditEvent): number {
   let bytes = 64; // at, durationMs and the row's own overhead
-  for (const text of [e.id, e.action, e.outcome, e.actorTokenId, e.actorName, e.actorIp, e.actorUserAgent, e.targetSessionId, e.targetUserName, e.targetGatewayId, e.reason, e.errorCode]) {
+  for (const text of [e.id, e.action, e.outcome, e.actorTokenId, e.actorName, e.actorIp, e.actorUserAgent, e.requestId, e.targetSessionId, e.targetUserName, e.targetGatewayId, e.reason, e.errorCode]) {
     if (text !== null) bytes += Buffer.byteLength(text);
   }
   return bytes + Buffer.byteLength(JSON.stringify(e.metadata));

@@ -238,7 +238,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const s = await online('ivo');
       const old = {
         id: newIntentId(), sessionId: s.id, gatewayId: s.gatewayId, userName: s.userName, createdAt: Date.now() - 3_600_000,
-        actorTokenId: 'tok_gone', actorName: 'gone', actorIp: null, actorUserAgent: null, reason: null, message: null, mode: 'HALT' as const,
+        actorTokenId: 'tok_gone', actorName: 'gone', actorIp: null, actorUserAgent: null, actorRequestId: null, reason: null, message: null, mode: 'HALT' as const,
         blockSeconds: null, status: 'PENDING' as const, unconfirmedAt: null, settledAt: null, auditEventId: 'aud_none', settledAuditEventId: null,
       };
       assert.ok(await h.store.intents.insertIfNoPending(old));

@@ -12,7 +12,7 @@ import { settleEnded, settleUnsuccessful } from './intent-settlement.js';
 import { disconnectReplySchema, readWire, versioned, type DisconnectReply, type DisconnectRequest } from './reports.js';
 import { appendSessionEvents } from './event-outbox.js';
 import { sessionEvent } from './session-events.js';
-import type { Logger } from './logger.js';
+import { loggerFor, type Logger } from './logger.js';
 import { TransactionBatcher } from './transaction-batcher.js';
 
 export interface DisconnectDeps {
@@ -166,7 +166,7 @@ export class DisconnectUseCase {
 
   /** Asks the gateway for a new intent and settles the intent with its answer. */
   private async ask(req: Request, session: Session, intent: DisconnectIntent): Promise<DisconnectResult> {
-    const { logger } = this.deps;
+    const logger = loggerFor(this.deps.logger, req.actor);
     const reply = await this.request(session, intent);
     const now = this.now();
     const durationMs = elapsed(req.started);
@@ -233,7 +233,7 @@ export class DisconnectUseCase {
     const reply = await this.request(session, intent);
     if (reply.outcome === 'NOT_FOUND') throw new DomainError('SESSION_NOT_FOUND', MESSAGES.sessionNotFound);
     if (reply.outcome !== 'ENDED') {
-      this.deps.logger.warn({ sessionId: session.id, intentId: intent.id, detail: reply.detail }, 'disconnect sent again, still not confirmed');
+      loggerFor(this.deps.logger, req.actor).warn({ sessionId: session.id, intentId: intent.id, detail: reply.detail }, 'disconnect sent again, still not confirmed');
       throw new DomainError('GATEWAY_UNAVAILABLE', MESSAGES.disconnectPending, { extensions: { disconnect: 'UNCONFIRMED' } });
     }
     return this.confirmed(req, intent);
@@ -279,6 +279,7 @@ export class DisconnectUseCase {
     return {
       id: newIntentId(), sessionId: session.id, gatewayId: session.gatewayId, userName: session.userName, createdAt: this.now(),
       actorTokenId: actor.tokenId, actorName: actor.name, actorIp: actor.clientIp, actorUserAgent: actor.userAgent,
+      actorRequestId: actor.requestId ?? null,
       reason: req.reason, message: req.message, mode: req.mode, blockSeconds: req.blockSeconds,
       status: 'PENDING', unconfirmedAt: null, settledAt: null, auditEventId: '', settledAuditEventId: null,
     };

@@ -5,6 +5,7 @@
  * settles through one conditional update, so an intent is settled exactly once, by whoever gets
  * there first; the loser writes nothing.
  */
+import type { Actor } from '../domain/actor.js';
 import type { AuditEvent, AuditOutcome } from '../domain/audit.js';
 import type { Block } from '../domain/block.js';
 import type { DisconnectIntent, IntentStatus } from '../domain/disconnect-intent.js';
@@ -96,7 +97,10 @@ export function settlementAudit(
   at: number,
   extra: { errorCode?: string | null; durationMs?: number | null; metadata?: Record<string, unknown> },
 ): AuditEvent {
-  const actor = { tokenId: intent.actorTokenId, name: intent.actorName, clientIp: intent.actorIp, userAgent: intent.actorUserAgent, scopes: [] };
+  const actor: Actor = {
+    tokenId: intent.actorTokenId, name: intent.actorName, clientIp: intent.actorIp, userAgent: intent.actorUserAgent, scopes: [],
+    ...(intent.actorRequestId === null ? {} : { requestId: intent.actorRequestId }),
+  };
   return {
     ...auditEvent(actor, 'session.disconnect', outcome, {
       // After the intent it settles, even when another replica's clock is behind the one that recorded it.

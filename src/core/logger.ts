@@ -14,3 +14,8 @@ export const silentLogger: Logger = {
   error: () => {},
   child: () => silentLogger,
 };
+
+/** The logger for work done on behalf of `actor`: its lines carry the request's id when it has one. */
+export function loggerFor(logger: Logger, actor: { requestId?: string }): Logger {
+  return actor.requestId === undefined ? logger : logger.child({ requestId: actor.requestId });
+}

@@ -7,6 +7,11 @@ export interface Actor {
   scopes: readonly Scope[];
   clientIp: string | null;
   userAgent: string | null;
+  /**
+   * The id of the request (HTTP, SSE) or WebSocket operation acting, as its logs and audit rows
+   * carry it; absent for work Switchboard does by itself and for the CLI.
+   */
+  requestId?: string;
 }
 
 /** The actor for work Switchboard does by itself (sync, expiry), never an API caller. */

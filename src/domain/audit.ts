@@ -30,6 +30,8 @@ export interface AuditEvent {
   actorName: string;
   actorIp: string | null;
   actorUserAgent: string | null;
+  /** The request (or WebSocket operation) that acted: the id in its logs and `x-request-id` answer. */
+  requestId: string | null;
   targetSessionId: string | null;
   targetUserName: string | null;
   targetGatewayId: string | null;

@@ -27,6 +27,7 @@ export interface DisconnectIntent {
   actorName: string;
   actorIp: string | null;
   actorUserAgent: string | null;
+  actorRequestId: string | null;
   reason: string | null;
   /** Shown to the user (kept here so a late settlement announces it too). */
   message: string | null;

@@ -21,5 +21,7 @@ export const MAX_WEBHOOK_DESCRIPTION_CHARS = 500;
 export const MAX_CODE_CHARS = 64;
 /** A client IP as a filter (the longest IPv6 text with a zone is well below this). */
 export const MAX_IP_CHARS = 64;
+/** A request id (x-request-id): longer ones are replaced, so a filter this long matches nothing stored. */
+export const MAX_REQUEST_ID_CHARS = 128;
 /** An opaque page cursor (core/cursor.ts refuses longer ones with BAD_CURSOR). */
 export const MAX_CURSOR_CHARS = 200;

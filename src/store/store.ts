@@ -133,6 +133,7 @@ export interface AuditFilter {
   action?: AuditAction;
   outcome?: AuditOutcome;
   actorTokenId?: string;
+  requestId?: string;
   targetSessionId?: string;
   targetUserName?: string;
   targetGatewayId?: string;

@@ -8,6 +8,7 @@ interface AuditEventFilterInput {
   action?: string | null;
   outcome?: AuditOutcome | null;
   actorTokenId?: string | null;
+  requestId?: string | null;
   targetSessionId?: string | null;
   targetUserName?: string | null;
   targetGatewayId?: string | null;
@@ -29,6 +30,7 @@ function auditFilter(input: AuditEventFilterInput | null | undefined): AuditFilt
   }
   if (input.outcome != null) filter.outcome = input.outcome;
   if (input.actorTokenId != null) filter.actorTokenId = input.actorTokenId;
+  if (input.requestId != null) filter.requestId = input.requestId;
   if (input.targetSessionId != null) filter.targetSessionId = input.targetSessionId;
   if (input.targetUserName != null) filter.targetUserName = input.targetUserName;
   if (input.targetGatewayId != null) filter.targetGatewayId = input.targetGatewayId;

@@ -26,7 +26,7 @@ export function auditContract(ctx: ContractContext): void {
       durationMs: 1234.567,
       metadata: { mode: 'RESTART', message: 'bye', nested: { n: 1, list: [1, 'two'] } },
     });
-    const tied = [makeAudit({ at }), makeAudit({ at, outcome: 'FAILED', errorCode: 'INTERNAL', durationMs: null, actorIp: null, actorUserAgent: null, metadata: {} })];
+    const tied = [makeAudit({ at }), makeAudit({ at, outcome: 'FAILED', errorCode: 'INTERNAL', durationMs: null, actorIp: null, actorUserAgent: null, requestId: null, metadata: {} })];
     const older = makeAudit({ at: at - 1 });
     for (const e of [older, full, ...tied]) await store.audit.append(e);
     const page = await store.audit.list({ first: 3 });
@@ -44,6 +44,16 @@ export function auditContract(ctx: ContractContext): void {
     assert.equal(await store.audit.count({ targetGatewayId: gw }), 3);
     assert.equal(await store.audit.count({ targetGatewayId: gw, outcome: 'SUCCESS' }), 2);
     assert.equal(await store.audit.count({ targetGatewayId: `${gw}-none` }), 0);
+  });
+
+  test('a request id is stored and found again: every row of one request, and only those', async () => {
+    const store = ctx.store();
+    const requestId = `req-${randomId(12)}`;
+    const mine = [makeAudit({ requestId, outcome: 'PENDING' }), makeAudit({ requestId, at: T0 + 1 })];
+    for (const e of [...mine, makeAudit({ requestId: `${requestId}-other` }), makeAudit({ requestId: null })]) await store.audit.append(e);
+    const page = await store.audit.list({ first: 10, filter: { requestId } });
+    assert.deepEqual(page.rows, order(mine));
+    assert.equal(await store.audit.count({ requestId }), 2);
   });
 
   test('list pages by keyset without duplicates or gaps', async () => {

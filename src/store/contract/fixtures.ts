@@ -93,6 +93,7 @@ export function makeAudit(overrides: Partial<AuditEvent> = {}): AuditEvent {
     actorName: 'ops',
     actorIp: '198.51.100.4',
     actorUserAgent: 'curl/8.5.0',
+    requestId: 'req-7f3a9c',
     targetSessionId: null,
     targetUserName: null,
     targetGatewayId: null,

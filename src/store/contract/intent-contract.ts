@@ -7,7 +7,7 @@ import { T0, type ContractContext } from './fixtures.js';
 function makeIntent(overrides: Partial<DisconnectIntent> = {}): DisconnectIntent {
   return {
     id: newIntentId(), sessionId: newSessionId(), gatewayId: 'gw-intent', userName: 'alice', createdAt: T0,
-    actorTokenId: 'tok_abcdefghijkl', actorName: 'ops', actorIp: '203.0.113.9', actorUserAgent: 'curl/8', reason: 'incident 7',
+    actorTokenId: 'tok_abcdefghijkl', actorName: 'ops', actorIp: '203.0.113.9', actorUserAgent: 'curl/8', actorRequestId: 'req-intent-1', reason: 'incident 7',
     message: 'bye', mode: 'HALT', blockSeconds: 60, status: 'PENDING', unconfirmedAt: null, settledAt: null,
     auditEventId: newAuditEventId(), settledAuditEventId: null, ...overrides,
   };

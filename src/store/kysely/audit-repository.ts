@@ -52,6 +52,7 @@ function toRow(event: AuditEvent): Insertable<AuditEventTable> {
     actor_name: event.actorName,
     actor_ip: event.actorIp,
     actor_user_agent: event.actorUserAgent,
+    request_id: event.requestId,
     target_session_id: event.targetSessionId,
     target_user_name: event.targetUserName,
     target_gateway_id: event.targetGatewayId,
@@ -69,6 +70,7 @@ function matching(eb: ExpressionBuilder<Database, 'audit_events'>, filter: Audit
   if (filter.action !== undefined) conditions.push(eb('action', '=', filter.action));
   if (filter.outcome !== undefined) conditions.push(eb('outcome', '=', filter.outcome));
   if (filter.actorTokenId !== undefined) conditions.push(eb('actor_token_id', '=', filter.actorTokenId));
+  if (filter.requestId !== undefined) conditions.push(eb('request_id', '=', filter.requestId));
   if (filter.targetSessionId !== undefined) conditions.push(eb('target_session_id', '=', filter.targetSessionId));
   if (filter.targetUserName !== undefined) conditions.push(eb('target_user_name', '=', filter.targetUserName));
   if (filter.targetGatewayId !== undefined) conditions.push(eb('target_gateway_id', '=', filter.targetGatewayId));
@@ -87,6 +89,7 @@ function toEvent(r: Selectable<AuditEventTable>): AuditEvent {
     actorName: r.actor_name,
     actorIp: r.actor_ip,
     actorUserAgent: r.actor_user_agent,
+    requestId: r.request_id,
     targetSessionId: r.target_session_id,
     targetUserName: r.target_user_name,
     targetGatewayId: r.target_gateway_id,

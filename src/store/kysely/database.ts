@@ -85,6 +85,8 @@ export interface AuditEventTable {
   actor_name: string;
   actor_ip: string | null;
   actor_user_agent: string | null;
+  /** Added later (nullable): rows from before it have none. */
+  request_id: string | null;
   target_session_id: string | null;
   target_user_name: string | null;
   target_gateway_id: string | null;
@@ -171,6 +173,7 @@ export interface DisconnectIntentTable {
   actor_name: string;
   actor_ip: string | null;
   actor_user_agent: string | null;
+  actor_request_id: string | null;
   reason: string | null;
   message: string | null;
   mode: string;
