@@ -3,9 +3,8 @@
  * in-flight bound, multi-line commands as barriers, deadlines before and after the write, the stuck
  * watchdog. The real daemon taking pipelined commands is in openvpn-adapter-pipelining.test.ts.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { GatewayUnavailableError } from '../adapter.js';
 import { CommandQueue, type CommandReply } from './command-queue.js';
 
@@ -30,6 +29,12 @@ async function outcome(p: Promise<CommandReply>): Promise<CommandReply | string>
 /** Whether a rejected command may still take effect (it was written), or 'resolved'. */
 async function effect(p: Promise<CommandReply>): Promise<boolean | string> {
   return p.then(() => 'resolved', (e: unknown) => (e instanceof GatewayUnavailableError ? e.mayTakeEffect : String(e)));
+}
+
+/** The queue's deadlines and stuck watch run on mocked timers: `t.mock.timers.tick(ms)` moves them exactly. */
+function mockTimers(t: TestContext): (ms: number) => void {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  return (ms) => t.mock.timers.tick(ms);
 }
 
 const ok = (message: string): CommandReply => ({ ok: true, message, lines: [] });
@@ -75,12 +80,16 @@ test('a multi-line command waits for the link to be idle and holds back everythi
   ]);
 });
 
-test('a command that times out before it is written is never written; those behind it go on', async () => {
+test('a command that times out before it is written is never written; those behind it go on', async (t) => {
+  const tick = mockTimers(t);
   const { q, written, feed } = queue();
   const head = outcome(q.enqueue('client-kill 1', 1000, false));
   const barrier = effect(q.enqueue('status 3', 20, true));
   const kill = effect(q.enqueue('client-kill 2', 10, false)); // behind the barrier: unsent, expires first
   const later = outcome(q.enqueue('client-kill 3', 1000, false));
+  tick(10);
+  assert.deepEqual(written, ['client-kill 1'], 'client-kill 2 expired; the barrier still holds client-kill 3 back');
+  tick(10);
   assert.equal(await barrier, false, 'never written: cannot take effect');
   assert.equal(await kill, false, 'never written: cannot take effect');
   assert.deepEqual(written, ['client-kill 1', 'client-kill 3']);
@@ -89,11 +98,13 @@ test('a command that times out before it is written is never written; those behi
   assert.deepEqual(written, ['client-kill 1', 'client-kill 3']);
 });
 
-test('a command that times out after it was written still consumes its late reply', async () => {
+test('a command that times out after it was written still consumes its late reply', async (t) => {
+  const tick = mockTimers(t);
   const { q, written, feed } = queue();
   const slow = effect(q.enqueue('client-kill 1', 20, false));
   const next = outcome(q.enqueue('client-kill 2', 1000, false));
   const multi = outcome(q.enqueue('version', 1000, true));
+  tick(20);
   assert.equal(await slow, true, 'written and unanswered: the daemon may still run it');
   feed('SUCCESS: late 1', 'ERROR: 2');
   feed('OpenVPN Version: x', 'END');
@@ -101,32 +112,37 @@ test('a command that times out after it was written still consumes its late repl
   assert.deepEqual(written, ['client-kill 1', 'client-kill 2', 'version']);
   // A timed-out multi-line command's late reply is consumed whole as well.
   const slowStatus = outcome(q.enqueue('status 3', 20, true));
+  tick(20);
   assert.equal(await slowStatus, 'GatewayUnavailableError');
   const after = outcome(q.enqueue('pid', 1000, false));
   feed('TITLE', 'END', 'SUCCESS: pid=1');
   assert.deepEqual(await after, ok('pid=1'));
 });
 
-test('stuck: the oldest command without a reply for stuckAfterMs resets the link; any reply re-arms the watch', async () => {
+test('stuck: the oldest command without a reply for stuckAfterMs resets the link; any reply re-arms the watch', async (t) => {
+  const tick = mockTimers(t);
   const { q, stuck, feed } = queue({ stuckAfterMs: 60 });
   const replies = ['a', 'b', 'c'].map((x) => outcome(q.enqueue(x, 5000, false)));
-  await sleep(40);
+  tick(40);
   feed('SUCCESS: a');
-  await sleep(40);
+  tick(40);
   feed('SUCCESS: b');
-  assert.deepEqual(stuck, []);
-  await sleep(100);
+  assert.deepEqual(stuck, [], '80 ms after the first write, but every reply re-armed the watch');
+  tick(59);
+  assert.deepEqual(stuck, [], 'c has waited 59 ms');
+  tick(1);
   assert.deepEqual(stuck, ['c']);
   q.failAll('down');
   assert.deepEqual(await Promise.all(replies), [ok('a'), ok('b'), 'GatewayUnavailableError']);
 });
 
-test('failAll rejects written and waiting commands and stops every timer', async () => {
+test('failAll rejects written and waiting commands and stops every timer', async (t) => {
+  const tick = mockTimers(t);
   const { q, written, stuck } = queue({ maxInFlight: 1, stuckAfterMs: 30 });
   const replies = ['a', 'b'].map((x) => effect(q.enqueue(x, 50, false)));
   q.failAll('link down');
   assert.deepEqual(await Promise.all(replies), [true, false], 'a was written (may take effect), b was not');
-  await sleep(80);
+  tick(80); // past the stuck watch and both deadlines: a timer left running would fire now
   assert.deepEqual([written, stuck], [['a'], []]);
   // A stray line afterwards answers nothing.
   q.onReplyLine('SUCCESS: stray');
