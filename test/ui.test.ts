@@ -7,7 +7,6 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -16,6 +15,7 @@ import { silentLogger } from '../src/core/logger.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from './support/openvpn-lab.js';
 import { startApp, type AppHarness } from './support/app-harness.js';
 import { chromiumSkipReason, launchChromium, type Browser } from './support/browser.js';
+import { axeViolations, buildConsole, openConsolePage, signIn as signInAt } from './support/console-page.js';
 
 const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'ui');
 const GW = 'lab-ui';
@@ -32,31 +32,19 @@ describe('operator console in a real browser, real OpenVPN gateway', { skip }, (
 
   const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
   const row = (user: string) => page.locator(`tbody tr[data-user="${user}"]:not([data-state="leaving"])`);
-  async function signIn(token: string) {
-    await page.goto(`${h.url}/`);
-    await page.getByLabel('API token').fill(token);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-  }
+  const signIn = (token: string) => signInAt(page, h.url, token);
 
   before(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    // The console under test is the one in this tree: build it (about two seconds) into dist/ui.
-    execFileSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--config', 'ui/vite.config.ts', '--logLevel', 'error'], { stdio: 'inherit' });
+    buildConsole();
     lab = await OpenVpnLab.create();
     server = await lab.startServer({ proto: 'udp4', mode: 'authorize', managementPassword: 'mgmt-secret-pw' });
     const adapter = createAdapter(server.gatewayConfig({ id: GW, name: 'Lab Frankfurt', region: 'eu-lab-1', snapshotIntervalMs: 2000 }), silentLogger);
     h = await startApp({ adapters: [adapter], env: { SWITCHBOARD_DISCONNECT_TIMEOUT_MS: '3000' } });
     for (const user of ['alice', 'bob', 'carol']) clients.set(user, await server.startClient({ user }));
     browser = await launchChromium();
-    page = await browser.context.newPage();
-    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error' && !/status of (401|404)/.test(m.text())) problems.push(`console: ${m.text()}`);
-    });
     // Only the bad token's 401 is expected; any other failed request is a defect of the console.
-    page.on('response', (r) => {
-      if (r.status() >= 400 && !(r.status() === 401 && new URL(r.url()).pathname === '/graphql')) problems.push(`HTTP ${r.status()} ${r.url()}`);
-    });
+    page = await openConsolePage(browser, problems, (status, path) => status === 401 && path === '/graphql');
   });
   after(async () => {
     await browser?.close();
@@ -88,6 +76,7 @@ describe('operator console in a real browser, real OpenVPN gateway', { skip }, (
     // The token is kept for this tab only.
     assert.equal(await page.evaluate(() => sessionStorage.getItem('switchboard.token')), h.admin);
     assert.equal(await page.evaluate(() => localStorage.length), 0);
+    assert.deepEqual(await axeViolations(page), [], 'axe-core: sessions page');
     await shot('02-sessions');
   });
 
@@ -161,6 +150,7 @@ describe('operator console in a real browser, real OpenVPN gateway', { skip }, (
     await page.getByRole('button', { name: 'Apply filters' }).click();
     await page.getByText(/^2 events matching the filters/).waitFor();
     assert.match(await page.locator('tbody tr').nth(1).innerText(), /PENDING/);
+    assert.deepEqual(await axeViolations(page), [], 'axe-core: audit page');
     await shot('07-audit');
   });
 

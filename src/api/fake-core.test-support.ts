@@ -245,7 +245,7 @@ export class FakeCore implements CoreApi {
   /** Bulk disconnect is core's (tested there and end to end); the fake only checks the scope. */
   async disconnectSessions(actor: Actor, _input: BulkDisconnectInput): Promise<BulkDisconnectResult> {
     requireScope(actor, 'sessions:disconnect', MESSAGES.disconnectForbidden);
-    return { matched: 0, ended: 0, alreadyGone: 0, failed: 0, errors: [] };
+    return { matched: 0, ended: 0, alreadyGone: 0, failed: 0, errors: [], results: [] };
   }
 
   /** Live events are core's (tested end to end); the fake only checks the scope and never emits. */

@@ -80,6 +80,7 @@ export const INPUT_RULES: Readonly<Record<string, InputRule>> = {
   'DisconnectSessionInput.message': message,
   'DisconnectSessionsInput.reason': reason,
   'DisconnectSessionsInput.message': message,
+  'DisconnectSessionsInput.sessionIds': { maxItems: 500, max: MAX_ID_CHARS, kind: 'line' },
   'AuditEventFilter.action': code,
   'AuditEventFilter.actorTokenId': id,
   'AuditEventFilter.requestId': { max: MAX_REQUEST_ID_CHARS, kind: 'line' },

@@ -262,6 +262,11 @@ input DisconnectSessionInput {
 input DisconnectSessionsInput {
   "Which online sessions to end; every given field must match."
   filter: OnlineSessionFilter
+  """
+  Instead of a filter: exactly these sessions (1 to 500 ids, e.g. the rows an operator ticked). Not
+  together with \`filter\` or \`all\` (BAD_USER_INPUT). An id that is no longer online counts as already gone.
+  """
+  sessionIds: [String!]
   "Required, and must be true, to end every online session with an empty filter."
   all: Boolean = false
   reason: String
@@ -281,12 +286,36 @@ type DisconnectSessionsPayload {
   "Sessions whose disconnect failed (see errors): not sent (still online) or not confirmed (may still take effect)."
   failed: Int!
   errors: [DisconnectSessionsError!]!
+  "What happened to each matched session, in the order they were matched."
+  results: [DisconnectSessionsResult!]!
 }
 
 type DisconnectSessionsError {
   sessionId: String!
   code: String!
   message: String!
+  "For GATEWAY_UNAVAILABLE: \`NOT_SENT\` (the session is still online) or \`UNCONFIRMED\` (it may still take effect); else null."
+  disconnect: String
+}
+
+"""
+One session's outcome in a bulk disconnect. ENDED: its gateway confirmed. ALREADY_GONE: it had ended
+before its turn (SESSION_NOT_FOUND). NOT_SENT: the command never reached the daemon; the session is
+still online. UNCONFIRMED: sent but not confirmed in time; it may still take effect. FAILED: any other error.
+"""
+enum BulkDisconnectOutcome {
+  ENDED
+  ALREADY_GONE
+  NOT_SENT
+  UNCONFIRMED
+  FAILED
+}
+
+type DisconnectSessionsResult {
+  sessionId: String!
+  outcome: BulkDisconnectOutcome!
+  "The error code when it did not end; null when ENDED."
+  code: String
 }
 
 enum DisconnectOutcome {

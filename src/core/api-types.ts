@@ -24,6 +24,8 @@ export type { AuditFilter, SessionFilter, SessionEvent, SessionEventFilter, Deli
 /** A bulk disconnect: every online session matching `filter` (types here so that api-types imports no use case). */
 export interface BulkDisconnectInput {
   filter?: SessionFilter;
+  /** Exactly these sessions (chosen rows), instead of a filter; at most BULK_MAX_SESSION_IDS. */
+  sessionIds?: string[];
   /** Required to end every online session (an empty filter). */
   all?: boolean;
   reason?: string | null;
@@ -38,7 +40,18 @@ export interface BulkDisconnectResult {
   /** Matched, but gone by the time its turn came (ended by the client, another operator, a snapshot). */
   alreadyGone: number;
   failed: number;
-  errors: { sessionId: string; code: string; message: string }[];
+  errors: { sessionId: string; code: string; message: string; disconnect: string | null }[];
+  /** One entry per matched session, in the order they were matched. */
+  results: BulkDisconnectOne[];
+}
+
+/** What happened to one session of a bulk disconnect. NOT_SENT: still online; UNCONFIRMED: may still take effect. */
+export type BulkOutcome = 'ENDED' | 'ALREADY_GONE' | 'NOT_SENT' | 'UNCONFIRMED' | 'FAILED';
+export interface BulkDisconnectOne {
+  sessionId: string;
+  outcome: BulkOutcome;
+  /** The error code when it did not end (null when ENDED). */
+  code: string | null;
 }
 
 export interface Connection<T> {

@@ -2,16 +2,18 @@ import type { Actor } from '../domain/actor.js';
 import { DomainError, MESSAGES, isDomainError } from '../domain/errors.js';
 import { hasScope } from '../domain/scopes.js';
 import type { SessionFilter, Store } from '../store/store.js';
-import type { BulkDisconnectInput, BulkDisconnectResult } from './api-types.js';
+import type { BulkDisconnectInput, BulkDisconnectOne, BulkDisconnectResult } from './api-types.js';
 import { auditEvent } from './audit.js';
 import { checkDisconnectText, MAX_REASON_CHARS, type DisconnectUseCase } from './disconnect.js';
 
 /** How many sessions of one bulk request are ended at the same time. */
 export const BULK_CONCURRENCY = 16;
 const PAGE = 500;
+/** How many sessions one request may name (`sessionIds`): a page of the console at most. */
+export const BULK_MAX_SESSION_IDS = 500;
 
 /**
- * Ends every online session matching a filter. Each one goes through the single disconnect path, so
+ * Ends every online session matching a filter, or the sessions named by `sessionIds`. Each one goes through the single disconnect path, so
  * each has its own audit event and session event; one summary event records the request itself.
  */
 export async function bulkDisconnect(
@@ -20,36 +22,47 @@ export async function bulkDisconnect(
   input: BulkDisconnectInput,
 ): Promise<BulkDisconnectResult> {
   const filter = definedOnly(input.filter ?? {});
+  const sessionIds = input.sessionIds === undefined ? null : [...new Set(input.sessionIds)];
   if (!hasScope(actor.scopes, 'sessions:disconnect')) {
     // Refused requests are audited too, as a single disconnect's are.
     await deps.store.audit.append(auditEvent(actor, 'session.bulk_disconnect', 'FORBIDDEN', {
       at: deps.now(), targetUserName: filter.userName ?? null, targetGatewayId: filter.gatewayId ?? null, reason: input.reason?.slice(0, MAX_REASON_CHARS) ?? null,
-      errorCode: 'FORBIDDEN', metadata: { filter, all: input.all === true },
+      errorCode: 'FORBIDDEN', metadata: { filter, all: input.all === true, ...(sessionIds ? { sessionIds } : {}) },
     }));
     throw new DomainError('FORBIDDEN', MESSAGES.disconnectForbidden);
   }
-  if (Object.keys(filter).length === 0 && input.all !== true) {
+  if (sessionIds !== null) {
+    if (Object.keys(filter).length > 0 || input.all === true) throw new DomainError('BAD_USER_INPUT', 'Give sessionIds or a filter (or all: true), not both');
+    if (sessionIds.length === 0) throw new DomainError('BAD_USER_INPUT', 'sessionIds is empty: name at least one session');
+    if (sessionIds.length > BULK_MAX_SESSION_IDS) throw new DomainError('BAD_USER_INPUT', `sessionIds names more than ${BULK_MAX_SESSION_IDS} sessions`);
+  } else if (Object.keys(filter).length === 0 && input.all !== true) {
     throw new DomainError('BAD_USER_INPUT', 'An empty filter would end every online session; give a filter, or all: true');
   }
   // Refused once for the whole request, not once per matching session.
   checkDisconnectText(input.reason, input.message);
   const started = performance.now();
-  const ids = await matchingIds(deps.store, filter);
-  const result: BulkDisconnectResult = { matched: ids.length, ended: 0, alreadyGone: 0, failed: 0, errors: [] };
+  const ids = sessionIds ?? (await matchingIds(deps.store, filter));
+  const results: BulkDisconnectOne[] = ids.map((sessionId) => ({ sessionId, outcome: 'ENDED', code: null }));
+  const result: BulkDisconnectResult = { matched: ids.length, ended: 0, alreadyGone: 0, failed: 0, errors: [], results };
   const options = { mode: input.mode ?? 'HALT', reason: input.reason, message: input.message, blockSeconds: input.blockSeconds };
   let next = 0;
   const worker = async () => {
     while (next < ids.length) {
-      const id = ids[next++]!;
+      const one = results[next++]!;
+      const id = one.sessionId;
       try {
         await deps.disconnect.run(actor, id, options);
         result.ended += 1;
       } catch (e) {
-        if (isDomainError(e) && e.code === 'SESSION_NOT_FOUND') {
+        one.code = isDomainError(e) ? e.code : 'INTERNAL';
+        if (one.code === 'SESSION_NOT_FOUND') {
           result.alreadyGone += 1;
+          one.outcome = 'ALREADY_GONE';
         } else {
+          const disconnect = isDomainError(e) ? (e.extensions.disconnect ?? null) : null;
           result.failed += 1;
-          result.errors.push({ sessionId: id, code: isDomainError(e) ? e.code : 'INTERNAL', message: isDomainError(e) ? e.message : 'Internal error' });
+          one.outcome = disconnect === 'NOT_SENT' || disconnect === 'UNCONFIRMED' ? disconnect : 'FAILED';
+          result.errors.push({ sessionId: id, code: one.code, message: isDomainError(e) ? e.message : 'Internal error', disconnect });
         }
       }
     }
@@ -61,7 +74,7 @@ export async function bulkDisconnect(
     targetGatewayId: filter.gatewayId ?? null,
     reason: input.reason ?? null,
     durationMs: Math.round((performance.now() - started) * 1000) / 1000,
-    metadata: { filter, all: input.all === true, mode: options.mode, matched: result.matched, ended: result.ended, alreadyGone: result.alreadyGone, failed: result.failed },
+    metadata: { filter, all: input.all === true, ...(sessionIds ? { sessionIds } : {}), mode: options.mode, matched: result.matched, ended: result.ended, alreadyGone: result.alreadyGone, failed: result.failed },
   }));
   return result;
 }

@@ -5,6 +5,7 @@ import { sessionFilter, type OnlineSessionFilterInput } from './sessions.js';
 
 interface DisconnectSessionsInput {
   filter?: OnlineSessionFilterInput | null;
+  sessionIds?: string[] | null;
   all?: boolean | null;
   reason?: string | null;
   message?: string | null;
@@ -32,8 +33,10 @@ export const disconnectResolvers: ResolverMap = {
       return ctx.core.disconnect(ctx.actor, sessionId, { mode: mode ?? 'HALT', reason, message, blockSeconds });
     },
     disconnectSessions: (_root: unknown, args: { input: DisconnectSessionsInput }, ctx: ApiContext) => {
-      const { filter, all, reason, message, mode, blockSeconds } = args.input;
-      return ctx.core.disconnectSessions(ctx.actor, { filter: sessionFilter(filter), all: all === true, reason, message, mode: mode ?? 'HALT', blockSeconds });
+      const { filter, sessionIds, all, reason, message, mode, blockSeconds } = args.input;
+      return ctx.core.disconnectSessions(ctx.actor, {
+        filter: sessionFilter(filter), sessionIds: sessionIds ?? undefined, all: all === true, reason, message, mode: mode ?? 'HALT', blockSeconds,
+      });
     },
   },
 };

@@ -10,6 +10,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly status: number,
+    /** For GATEWAY_UNAVAILABLE on a disconnect: `NOT_SENT` (still online) or `UNCONFIRMED` (may still happen). */
+    readonly disconnect: string | null = null,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -18,7 +20,7 @@ export class ApiError extends Error {
 
 interface GraphqlReply<T> {
   data?: T | null;
-  errors?: { message: string; extensions?: { code?: string } }[];
+  errors?: { message: string; extensions?: { code?: string; disconnect?: string } }[];
 }
 
 /** Runs one operation with the bearer token; resolves with `data` or throws ApiError with the API's code. */
@@ -40,7 +42,7 @@ export async function gql<T>(token: string, query: string, variables?: Record<st
     throw new ApiError('INTERNAL', `Switchboard answered HTTP ${res.status} without a GraphQL body`, res.status);
   }
   const first = reply.errors?.[0];
-  if (first !== undefined) throw new ApiError(first.extensions?.code ?? 'INTERNAL', first.message, res.status);
+  if (first !== undefined) throw new ApiError(first.extensions?.code ?? 'INTERNAL', first.message, res.status, first.extensions?.disconnect ?? null);
   if (reply.data == null) throw new ApiError('INTERNAL', 'Switchboard answered without data', res.status);
   return reply.data;
 }

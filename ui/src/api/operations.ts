@@ -13,14 +13,17 @@ export interface GatewayRow {
   protocol: string;
   mode: string;
   agentConnected: boolean;
+  daemonResponding: boolean;
   lastSeenAt: string | null;
   sessionsOnline: number;
+  degradedReason: string | null;
+  warning: string | null;
 }
 
 export interface SessionRow {
   id: string;
   user: { id: string; name: string };
-  gateway: { id: string; name: string; region: string; protocol: string; mode: string; agentConnected: boolean } | null;
+  gateway: { id: string; name: string; region: string; protocol: string; mode: string; agentConnected: boolean; daemonResponding: boolean } | null;
   protocol: string;
   clientAddress: string | null;
   virtualAddress: string | null;
@@ -68,9 +71,10 @@ export interface AuditFilter {
 
 export const VIEWER = 'query Viewer { viewer { tokenId name scopes } }';
 
-export const GATEWAYS = 'query Gateways { gateways { id name region protocol mode agentConnected lastSeenAt sessionsOnline } }';
+export const GATEWAYS = `query Gateways { gateways { id name region protocol mode agentConnected daemonResponding lastSeenAt sessionsOnline
+  degradedReason warning } }`;
 
-const SESSION_FIELDS = `id user { id name } gateway { id name region protocol mode agentConnected } protocol
+const SESSION_FIELDS = `id user { id name } gateway { id name region protocol mode agentConnected daemonResponding } protocol
   clientAddress virtualAddress virtualAddress6 connectedAt bytesReceived bytesSent lastSeenAt confirmed
   client { version platform }`;
 
@@ -89,8 +93,18 @@ export const DISCONNECT_SESSION = `mutation DisconnectSession($input: Disconnect
 }`;
 
 export const DISCONNECT_SESSIONS = `mutation DisconnectSessions($input: DisconnectSessionsInput!) {
-  disconnectSessions(input: $input) { matched ended alreadyGone failed errors { sessionId code message } }
+  disconnectSessions(input: $input) { matched ended alreadyGone failed results { sessionId outcome code } }
 }`;
+
+/** One session's outcome in a bulk disconnect (the schema's BulkDisconnectOutcome). */
+export type BulkOutcome = 'ENDED' | 'ALREADY_GONE' | 'NOT_SENT' | 'UNCONFIRMED' | 'FAILED';
+export interface BulkResult {
+  matched: number;
+  ended: number;
+  alreadyGone: number;
+  failed: number;
+  results: { sessionId: string; outcome: BulkOutcome; code: string | null }[];
+}
 
 export const AUDIT_EVENTS = `query AuditEvents($first: Int!, $after: String, $filter: AuditEventFilter) {
   auditEvents(first: $first, after: $after, filter: $filter) {

@@ -5,7 +5,8 @@
  */
 import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { ApiError, explain, gql } from '../api/graphql-client.js';
-import { DISCONNECT_SESSION, DISCONNECT_SESSIONS, type DisconnectChoice, type SessionRow } from '../api/operations.js';
+import { DISCONNECT_SESSION, DISCONNECT_SESSIONS, type BulkOutcome, type BulkResult, type DisconnectChoice, type SessionRow } from '../api/operations.js';
+import { healthOf, type Health } from '../gateways/gateway-health.js';
 import { absolute, since } from '../format.js';
 import type { Auth } from '../auth/auth.js';
 
@@ -17,23 +18,38 @@ interface Outcome {
   text: string;
 }
 
-/** The words for what happened to one session. */
+/** The words for what happened to one session: the API's outcome as it is, said once. */
 export function outcomeOf(error: unknown): Outcome {
   if (error === null) return { tone: 'ok', text: 'Done: the session has ended; the client was disconnected.' };
   const code = error instanceof ApiError ? error.code : 'INTERNAL';
   if (code === 'SESSION_NOT_FOUND') return { tone: 'warn', text: 'Already gone: the session had ended before this request reached it.' };
   if (code === 'FORBIDDEN') return { tone: 'bad', text: `Not allowed: ${explain(error).replace(/^Not allowed with this token: /, '')}` };
-  if (code === 'GATEWAY_UNAVAILABLE') return { tone: 'bad', text: `Gateway unavailable: ${explain(error)} The session is still online.` };
+  if (code === 'GATEWAY_UNAVAILABLE' && error instanceof ApiError && error.disconnect === 'NOT_SENT') {
+    return { tone: 'bad', text: 'Not sent: the gateway could not be reached, so nothing was done. The session is still online.' };
+  }
+  if (code === 'GATEWAY_UNAVAILABLE') {
+    return { tone: 'warn', text: 'Not confirmed yet: the gateway did not confirm in time. The disconnect may still take effect; the audit trail records it when it does.' };
+  }
   return { tone: 'bad', text: `Failed: ${explain(error)}` };
 }
 
-export function DisconnectDialog(props: { auth: Auth; target: DisconnectTarget; onClose: (changed: boolean) => void }) {
+/** Words for each outcome of a bulk disconnect's sessions. */
+const BULK_WORDS: Record<BulkOutcome, string> = {
+  ENDED: 'ended',
+  ALREADY_GONE: 'already gone',
+  NOT_SENT: 'not sent, still online',
+  UNCONFIRMED: 'not confirmed yet, may still take effect',
+  FAILED: 'failed',
+};
+
+export function DisconnectDialog(props: { auth: Auth; target: DisconnectTarget; health: Map<string, Health>; onClose: (changed: boolean) => void }) {
   const { auth, target } = props;
   const ref = useRef<HTMLDialogElement>(null);
   const titleId = useId();
   const [choice, setChoice] = useState<DisconnectChoice>({ reason: '', message: '', mode: 'HALT', blockSeconds: null });
   const [busy, setBusy] = useState(false);
   const [outcome, setOutcome] = useState<Outcome | null>(null);
+  const [results, setResults] = useState<BulkResult['results']>([]);
   const now = Date.now();
 
   useEffect(() => {
@@ -43,6 +59,12 @@ export function DisconnectDialog(props: { auth: Auth; target: DisconnectTarget; 
 
   const sessions = target.kind === 'one' ? [target.session] : target.sessions;
   const blockable = sessions.some((s) => s.gateway?.mode === 'authorize');
+  // What an unhealthy gateway will make of this disconnect, said before it is sent.
+  const healthOfRow = (g: NonNullable<SessionRow['gateway']>) => props.health.get(g.id) ?? healthOf(g);
+  const warnings = [...new Map(sessions.filter((s) => s.gateway !== null && healthOfRow(s.gateway).disconnect !== null).map((s) => [s.gateway!.id, s.gateway!])).values()]
+    .map((g) => `${g.name}: ${healthOfRow(g).label}. ${healthOfRow(g).disconnect}`);
+  const unconfirmed = sessions.filter((s) => !s.confirmed).length;
+  const byId = new Map(sessions.map((s) => [s.id, s]));
 
   async function submit(e: FormEvent) {
     e.preventDefault();
@@ -62,31 +84,17 @@ export function DisconnectDialog(props: { auth: Auth; target: DisconnectTarget; 
           if (err instanceof ApiError && err.code === 'UNAUTHENTICATED') auth.signOut(explain(err));
           setOutcome(outcomeOf(err));
         }
-      } else if (target.kind === 'user') {
-        type Bulk = { disconnectSessions: { matched: number; ended: number; alreadyGone: number; failed: number; errors: { code: string; message: string }[] } };
+      } else {
+        // One API call either way: a user's sessions by filter, chosen rows by their ids.
+        const selector = target.kind === 'user' ? { filter: { userName: target.userName } } : { sessionIds: target.sessions.map((s) => s.id) };
         try {
-          const r = await gql<Bulk>(auth.token, DISCONNECT_SESSIONS, { input: { filter: { userName: target.userName }, ...common } });
+          const r = await gql<{ disconnectSessions: BulkResult }>(auth.token, DISCONNECT_SESSIONS, { input: { ...selector, ...common } });
           setOutcome(summary(r.disconnectSessions));
+          setResults(r.disconnectSessions.results);
         } catch (err) {
+          if (err instanceof ApiError && err.code === 'UNAUTHENTICATED') auth.signOut(explain(err));
           setOutcome(outcomeOf(err));
         }
-      } else {
-        // Chosen rows: one disconnectSession each (the bulk mutation takes a filter, not a list of ids).
-        const tally = { matched: sessions.length, ended: 0, alreadyGone: 0, failed: 0, errors: [] as { code: string; message: string }[] };
-        for (const s of sessions) {
-          try {
-            await gql(auth.token, DISCONNECT_SESSION, { input: { sessionId: s.id, ...common } });
-            tally.ended++;
-          } catch (err) {
-            const code = err instanceof ApiError ? err.code : 'INTERNAL';
-            if (code === 'SESSION_NOT_FOUND') tally.alreadyGone++;
-            else {
-              tally.failed++;
-              tally.errors.push({ code, message: outcomeOf(err).text });
-            }
-          }
-        }
-        setOutcome(summary(tally));
       }
     } finally {
       setBusy(false);
@@ -122,6 +130,12 @@ export function DisconnectDialog(props: { auth: Auth; target: DisconnectTarget; 
           </ul>
         )}
         <p className="warning">Their VPN drops at once: open connections through the tunnel break.</p>
+        {warnings.map((w) => (
+          <p key={w} className="outcome warn">{w}</p>
+        ))}
+        {unconfirmed > 0 && warnings.length === 0 && (
+          <p className="outcome warn">{unconfirmed === 1 && target.kind === 'one' ? 'This session is' : `${unconfirmed} of these sessions are`} not confirmed by its gateway: it may have ended already.</p>
+        )}
       </div>
       {outcome === null ? (
         <form onSubmit={submit} aria-describedby={`${titleId}-impact`}>
@@ -155,6 +169,11 @@ export function DisconnectDialog(props: { auth: Auth; target: DisconnectTarget; 
               />
             </>
           )}
+          {busy && target.kind !== 'one' && (
+            <p role="status" className="progress">
+              <progress aria-label="Disconnecting" /> Disconnecting {target.kind === 'user' ? `every session of ${target.userName}` : `${sessions.length} sessions`}, all at once…
+            </p>
+          )}
           <div className="actions">
             <button type="button" onClick={close} disabled={busy}>Cancel</button>
             <button type="submit" className="danger" disabled={busy}>{busy ? 'Disconnecting…' : target.kind === 'one' ? 'Disconnect' : 'Disconnect all'}</button>
@@ -163,6 +182,15 @@ export function DisconnectDialog(props: { auth: Auth; target: DisconnectTarget; 
       ) : (
         <div>
           <p role="status" className={`outcome ${outcome.tone}`}>{outcome.text}</p>
+          {results.length > 0 && (
+            <ul className="targets results" aria-label="Result for each session">
+              {results.map((r) => (
+                <li key={r.sessionId} data-outcome={r.outcome}>
+                  {byId.get(r.sessionId)?.user.name ?? 'a session'} <span className="mono small">{r.sessionId}</span>: {BULK_WORDS[r.outcome]}
+                </li>
+              ))}
+            </ul>
+          )}
           <div className="actions">
             <button type="button" className="primary" onClick={close} autoFocus>Close</button>
           </div>
@@ -178,10 +206,15 @@ function title(target: DisconnectTarget): string {
   return `Disconnect ${target.sessions.length} session${target.sessions.length === 1 ? '' : 's'}?`;
 }
 
-function summary(r: { matched: number; ended: number; alreadyGone: number; failed: number; errors: { code: string; message: string }[] }): Outcome {
+/** The counts, in words that match the per-session list: nothing is called "failed" that may still happen. */
+function summary(r: BulkResult): Outcome {
+  if (r.matched === 0) return { tone: 'warn', text: 'Already gone: no session matched; nothing was online.' };
+  const count = (o: BulkOutcome) => r.results.filter((x) => x.outcome === o).length;
   const parts = [`${r.ended} of ${r.matched} ended`];
   if (r.alreadyGone > 0) parts.push(`${r.alreadyGone} already gone`);
-  if (r.failed > 0) parts.push(`${r.failed} failed (${[...new Set(r.errors.map((e) => e.code))].join(', ')}); those are still online`);
-  if (r.matched === 0) return { tone: 'warn', text: 'Already gone: no session matched; nothing was online.' };
-  return { tone: r.failed > 0 ? 'bad' : r.ended === r.matched ? 'ok' : 'warn', text: `${r.failed === 0 ? 'Done' : 'Partly done'}: ${parts.join(', ')}.` };
+  if (count('NOT_SENT') > 0) parts.push(`${count('NOT_SENT')} not sent (still online)`);
+  if (count('UNCONFIRMED') > 0) parts.push(`${count('UNCONFIRMED')} not confirmed yet (may still take effect)`);
+  if (count('FAILED') > 0) parts.push(`${count('FAILED')} failed`);
+  const head = r.failed === 0 ? 'Done' : r.ended + r.alreadyGone === 0 ? 'Not done' : 'Partly done';
+  return { tone: r.failed > 0 ? 'bad' : r.ended === r.matched ? 'ok' : 'warn', text: `${head}: ${parts.join(', ')}.` };
 }

@@ -4,11 +4,14 @@
  */
 import type { RowSelectionState } from '@tanstack/react-table';
 import { useCallback, useEffect, useMemo, useState, type FormEvent } from 'react';
-import { gql } from '../api/graphql-client.js';
-import { GATEWAYS, type GatewayRow, type SessionFilter, type SessionRow } from '../api/operations.js';
+import type { SessionFilter, SessionRow } from '../api/operations.js';
 import { can } from '../auth/scopes.js';
-import { guarded, type Auth } from '../auth/auth.js';
+import type { Auth } from '../auth/auth.js';
+import { healthOf, type Health } from '../gateways/gateway-health.js';
+import { useGateways } from '../gateways/use-gateways.js';
 import { DisconnectDialog, type DisconnectTarget } from './disconnect-dialog.js';
+import { HealthBanner } from './health-banner.js';
+import { statusOf } from './row-status.js';
 import { SessionDetail } from './session-detail.js';
 import { SessionsTable } from './sessions-table.js';
 import { useLiveSessions } from './use-live-sessions.js';
@@ -25,16 +28,13 @@ export function SessionsPage({ auth }: { auth: Auth }) {
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
   const after = cursors[cursors.length - 1] ?? null;
   const live = useLiveSessions(auth, { filter, first, after });
-  const [gateways, setGateways] = useState<GatewayRow[]>([]);
+  const gateways = useGateways(auth).gateways ?? [];
   const [selection, setSelection] = useState<RowSelectionState>({});
   const [open, setOpen] = useState<SessionRow | null>(null);
   const [dialog, setDialog] = useState<DisconnectTarget | null>(null);
   const [now, setNow] = useState(Date.now());
   const [detailVersion, setDetailVersion] = useState(0);
 
-  useEffect(() => {
-    void guarded(auth, () => gql<{ gateways: GatewayRow[] }>(auth.token, GATEWAYS)).then((r) => r.ok && setGateways(r.value.gateways));
-  }, [auth]);
   useEffect(() => {
     const t = setInterval(() => setNow(Date.now()), 10_000);
     return () => clearInterval(t);
@@ -60,6 +60,9 @@ export function SessionsPage({ auth }: { auth: Auth }) {
   }, [live.rows, search]);
 
   const protocols = [...new Set(gateways.map((g) => g.protocol))].sort();
+  // Each gateway's health as last read (every 5 s); a row's own gateway fields until the list is in.
+  const health = useMemo(() => new Map<string, Health>(gateways.map((g) => [g.id, healthOf(g)])), [gateways]);
+  const unconfirmed = live.rows.filter((r) => r.state !== 'leaving' && statusOf(r.session, health) !== 'live').length;
   const selected = live.rows.filter((r) => selection[r.session.id] === true).map((r) => r.session);
   const onOpen = useCallback((s: SessionRow) => setOpen(s), []);
   const onDisconnect = useCallback((s: SessionRow) => setDialog({ kind: 'one', session: s }), []);
@@ -88,8 +91,9 @@ export function SessionsPage({ auth }: { auth: Auth }) {
         <p id="sessions-summary" role="status" aria-live="polite" className="summary">
           {live.total === null ? 'Loading…' : `${live.total} online${Object.keys(filter).length > 0 ? ' matching the filters' : ''}`}
           {live.total !== null && live.total > 0 ? ` · page ${page}, ${onPage} shown` : ''}
+          {unconfirmed > 0 ? `, ${unconfirmed} not confirmed` : ''}
           <span className={live.live ? 'live-dot' : 'live-dot polling'} aria-hidden="true" />{' '}
-          <span className="muted small" data-live={live.live ? 'events' : 'polling'}>{live.live ? 'live' : 'refreshing every 2 s'}</span>
+          <span className="muted small" data-live={live.live ? 'events' : 'polling'}>{live.live ? 'live updates' : 'refreshing every 2 s'}</span>
         </p>
       </div>
 
@@ -130,6 +134,8 @@ export function SessionsPage({ auth }: { auth: Auth }) {
         </div>
       </form>
 
+      <HealthBanner gateways={gateways} />
+
       {live.error !== null && <p role="alert" className="error">{live.error}</p>}
 
       {canDisconnect && selected.length > 0 && (
@@ -145,7 +151,7 @@ export function SessionsPage({ auth }: { auth: Auth }) {
           {!live.loading && shown.length === 0 ? (
             <p className="empty">{search.trim() !== '' ? 'No session on this page matches the search.' : 'No session is online' + (Object.keys(filter).length > 0 ? ' that matches the filters.' : '.')}</p>
           ) : (
-            <SessionsTable rows={shown} now={now} canDisconnect={canDisconnect} selection={selection} onSelectionChange={setSelection} onOpen={onOpen} onDisconnect={onDisconnect} openId={open?.id ?? null} />
+            <SessionsTable rows={shown} now={now} health={health} canDisconnect={canDisconnect} selection={selection} onSelectionChange={setSelection} onOpen={onOpen} onDisconnect={onDisconnect} openId={open?.id ?? null} />
           )}
           <nav className="pager" aria-label="Pages of sessions">
             <button type="button" disabled={page === 1} onClick={() => setCursors((c) => c.slice(0, -1))}>← Newer</button>
@@ -179,6 +185,7 @@ export function SessionsPage({ auth }: { auth: Auth }) {
         <DisconnectDialog
           auth={auth}
           target={dialog}
+          health={health}
           onClose={(changed) => {
             setDialog(null);
             if (changed) {

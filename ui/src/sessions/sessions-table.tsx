@@ -3,13 +3,19 @@ import { createColumnHelper, flexRender, getCoreRowModel, useReactTable, type Ro
 import { useMemo } from 'react';
 import type { SessionRow } from '../api/operations.js';
 import { absolute, bytes, since } from '../format.js';
+import type { Health } from '../gateways/gateway-health.js';
+import { statusOf, type RowStatus } from './row-status.js';
 import type { LiveRow } from './use-live-sessions.js';
+
+const STATUS_WORDS: Record<RowStatus, string> = { live: 'live', unconfirmed: 'unconfirmed', 'not-responding': 'gateway not responding', 'no-gateway': 'gateway removed' };
 
 const col = createColumnHelper<LiveRow>();
 
 export interface SessionsTableProps {
   rows: LiveRow[];
   now: number;
+  /** Each gateway's health by id, as last read. */
+  health: Map<string, Health>;
   canDisconnect: boolean;
   selection: RowSelectionState;
   onSelectionChange(next: RowSelectionState): void;
@@ -19,7 +25,7 @@ export interface SessionsTableProps {
 }
 
 export function SessionsTable(props: SessionsTableProps) {
-  const { now, canDisconnect, onOpen, onDisconnect } = props;
+  const { now, health, canDisconnect, onOpen, onDisconnect } = props;
   const columns = useMemo(() => {
     const select = col.display({
       id: 'select',
@@ -54,6 +60,15 @@ export function SessionsTable(props: SessionsTableProps) {
           </button>
         ),
       }),
+      // A display column: an accessor's value is cached per row, and health changes without the rows changing.
+      col.display({
+        id: 'status',
+        header: 'Status',
+        cell: (c) => {
+          const status = statusOf(c.row.original.session, health);
+          return <span className={`badge ${status === 'live' ? 'ok' : 'bad'}`} data-status={status}>{STATUS_WORDS[status]}</span>;
+        },
+      }),
       col.accessor((r) => r.session.gateway?.name ?? r.session.gateway?.id ?? '—', { id: 'gateway', header: 'Gateway' }),
       col.accessor((r) => r.session.gateway?.region ?? '—', { id: 'region', header: 'Region' }),
       col.accessor((r) => r.session.protocol, { id: 'protocol', header: 'Protocol' }),
@@ -84,7 +99,7 @@ export function SessionsTable(props: SessionsTableProps) {
         header: () => <span className="sr-only">Actions</span>,
         cell: (c) =>
           canDisconnect && c.row.original.state !== 'leaving' ? (
-            <button type="button" className="danger small" onClick={() => onDisconnect(c.row.original.session)} aria-label={`Disconnect ${c.row.original.session.user.name} (${c.row.original.session.id})`}>
+            <button type="button" className="danger-quiet small" onClick={() => onDisconnect(c.row.original.session)} aria-label={`Disconnect ${c.row.original.session.user.name} (${c.row.original.session.id})`}>
               Disconnect
             </button>
           ) : null,
@@ -92,7 +107,7 @@ export function SessionsTable(props: SessionsTableProps) {
     ];
     // A token that may not disconnect gets neither the checkboxes nor the actions column.
     return canDisconnect ? [select, ...rest] : rest.filter((c) => c.id !== 'actions');
-  }, [now, canDisconnect, onOpen, onDisconnect]);
+  }, [now, health, canDisconnect, onOpen, onDisconnect]);
 
   const table = useReactTable({
     data: props.rows,

@@ -1,0 +1,14 @@
+/** One word for a session row's state, from its gateway's health and the API's `confirmed`. */
+import type { SessionRow } from '../api/operations.js';
+import { healthOf, type Health } from '../gateways/gateway-health.js';
+
+export type RowStatus = 'live' | 'unconfirmed' | 'not-responding' | 'no-gateway';
+
+/** A row's status: its gateway's health first (as last read), then whether the gateway vouches for it. */
+export function statusOf(s: SessionRow, health: Map<string, Health>): RowStatus {
+  if (s.gateway === null) return 'no-gateway';
+  const h = health.get(s.gateway.id) ?? healthOf(s.gateway);
+  if (h.state === 'not-responding') return 'not-responding';
+  if (h.state === 'link-down' || !s.confirmed) return 'unconfirmed';
+  return 'live';
+}
