@@ -9,9 +9,10 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import type { AuditEvent } from '../src/domain/audit.js';
-import { startApp, waitFor, type AppHarness } from './support/app-harness.js';
+import { startApp, type AppHarness } from './support/app-harness.js';
 import { FakeAdapter } from './support/fake-adapter.js';
 import { databaseFor, postgresSkipReason } from './support/postgres.js';
+import { waitFor } from './support/wait.js';
 
 const DISCONNECT = 'mutation ($id: String!) { disconnectBySessionId(onlineSessionId: $id) }';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
