@@ -1,9 +1,10 @@
 /**
- * One `openvpn` process started by the lab: spawned in the foreground (never `--daemon`, which would
- * re-parent it), tracked by PID, its `--log` file readable and waitable.
+ * One daemon or client process started by a lab (`openvpn` unless told otherwise): spawned in the
+ * foreground (never `--daemon`, which would re-parent it), tracked by PID, its log file readable and
+ * waitable: the file it writes itself (`--log`), or its stdout and stderr sent there.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { reapOnExit } from './child-reaper.js';
 
 const POLL_MS = 20;
@@ -15,6 +16,16 @@ export interface WaitForLogOptions {
   timeoutMs?: number;
 }
 
+/** How a lab process is started, beyond its arguments. */
+export interface LabProcessOptions {
+  /** The program (default `openvpn`). */
+  command?: string;
+  /** Written to its stdin, which then stays open (e.g. a password for `--passwd-on-stdin`). */
+  stdin?: string;
+  /** Send stdout and stderr to the log file (for programs without a `--log` option). */
+  outputToLog?: boolean;
+}
+
 export class LabProcess {
   readonly pid: number;
   private readonly child: ChildProcess;
@@ -24,9 +35,19 @@ export class LabProcess {
   private hasExited = false;
   private readonly exitPromise: Promise<void>;
 
-  constructor(readonly name: string, readonly logPath: string, args: string[], cwd: string) {
-    this.child = spawn('openvpn', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
-    if (this.child.pid === undefined) throw new Error(`lab: could not start openvpn for ${name}`);
+  constructor(readonly name: string, readonly logPath: string, args: string[], cwd: string, options: LabProcessOptions = {}) {
+    const command = options.command ?? 'openvpn';
+    const out = options.outputToLog ? openSync(logPath, 'a') : 'ignore';
+    try {
+      this.child = spawn(command, args, { cwd, stdio: [options.stdin === undefined ? 'ignore' : 'pipe', out, options.outputToLog ? out : 'pipe'] });
+    } finally {
+      if (typeof out === 'number') closeSync(out);
+    }
+    if (this.child.pid === undefined) throw new Error(`lab: could not start ${command} for ${name}`);
+    if (options.stdin !== undefined) {
+      this.child.stdin?.on('error', () => undefined); // it may exit before reading
+      this.child.stdin?.write(options.stdin);
+    }
     this.pid = reapOnExit(this.child);
     this.child.stderr?.setEncoding('utf8');
     this.child.stderr?.on('data', (d: string) => {

@@ -1,0 +1,148 @@
+/**
+ * The OpenConnect adapter against a scripted occtl: the cases a real ocserv cannot be made to show on
+ * demand (a worker pid reused between two commands, a confirmation without the tunnel leaving, occtl
+ * hanging). The real-daemon behaviour is in openconnect-adapter.test.ts.
+ */
+import { afterEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { GatewayUnavailableError, type GatewayConfig } from '../adapter.js';
+import { AdapterEventLog } from '../openvpn/adapter-event-log.test-support.js';
+import { OcctlTimeoutError, type OcctlResult } from './occtl-client.js';
+import { occtlUsersJson } from './occtl-fixtures.test-support.js';
+import type { EventStreamHandlers } from './occtl-events.js';
+import { OpenConnectAdapter } from './openconnect-adapter.js';
+
+const config: GatewayConfig = { id: 'oc-unit', name: 'unit', region: 'test', protocol: 'openvpn', mode: 'observe', management: 'unix:/unused', snapshotIntervalMs: 60_000 };
+const STATUS = '{"Status":"online","Server PID":100,"raw_up_since":1796551381}';
+const A = { id: 501, user: 'alice', safeId: 'AAAAAAaaaaaaBBBBBBbbbbbbCCCC=' };
+const B = { id: 502, user: 'bob', safeId: 'BBBBBBbbbbbbCCCCCCccccccDDDD=' };
+
+/** A scripted ocserv: `users` is what it lists; every occtl command line run is recorded. */
+class ScriptedOcserv {
+  users = [A, B];
+  readonly commands: string[] = [];
+  /** Replaces the answer to a command (by its first words). */
+  override: ((args: string[]) => Promise<OcctlResult> | null) | null = null;
+  handlers: EventStreamHandlers | null = null;
+
+  readonly runner = async (args: string[]): Promise<OcctlResult> => {
+    this.commands.push(args.join(' '));
+    const custom = this.override?.(args);
+    if (custom) return custom;
+    const line = args.join(' ');
+    if (line === '-j show status') return ok(STATUS);
+    if (line === '-j show users') return ok(occtlUsersJson(...this.users));
+    const show = /^-j show id (\d+)$/.exec(line);
+    if (show) {
+      const u = this.users.filter((x) => x.id === Number(show[1]));
+      return u.length ? ok(occtlUsersJson(...u)) : { code: 2, stdout: '[\n]\n', stderr: '' };
+    }
+    const kill = /^disconnect id (\d+)$/.exec(line);
+    if (kill) {
+      const before = this.users.length;
+      this.users = this.users.filter((x) => x.id !== Number(kill[1]));
+      return this.users.length < before ? ok(`connection ID '${kill[1]}' was disconnected\n`) : { code: 1, stdout: `could not disconnect ID '${kill[1]}'\n`, stderr: '' };
+    }
+    return { code: 1, stdout: '', stderr: 'unknown command' };
+  };
+}
+
+function ok(stdout: string): OcctlResult {
+  return { code: 0, stdout, stderr: '' };
+}
+
+describe('OpenConnect adapter (scripted occtl)', () => {
+  let adapter: OpenConnectAdapter | undefined;
+  afterEach(async () => adapter?.stop());
+
+  async function linked(ocserv: ScriptedOcserv): Promise<{ adapter: OpenConnectAdapter; events: AdapterEventLog }> {
+    const events = new AdapterEventLog();
+    adapter = new OpenConnectAdapter(config, { socket: '/unused' }, {
+      runner: ocserv.runner, gonePollMs: 5, probe: { intervalMs: 60_000 },
+      eventStream: (h) => ({ start: () => { ocserv.handlers = h; queueMicrotask(() => h.onReady()); }, stop: () => h.onEnd('stopped') }),
+    });
+    adapter.start(events.push);
+    await events.waitFor('snapshot');
+    return { adapter, events };
+  }
+
+  test('a pid that now names another tunnel: nothing is sent', async () => {
+    const ocserv = new ScriptedOcserv();
+    const { adapter } = await linked(ocserv);
+    // alice's worker is gone and the OS gave its pid to a new worker, of another session.
+    ocserv.users = [{ ...A, safeId: 'ZZZZZZzzzzzzYYYYYYyyyyyyXXXX=' }, B];
+    assert.equal(await adapter.disconnect({ ref: `${A.id}:${A.safeId}`, userName: 'alice', mode: 'HALT' }, 1_000), 'NOT_FOUND');
+    assert.deepEqual(ocserv.commands.filter((c) => c.startsWith('disconnect')), []);
+    assert.equal(ocserv.users.length, 2);
+  });
+
+  test('ENDED only once ocserv confirmed and the tunnel has left the listing', async () => {
+    const ocserv = new ScriptedOcserv();
+    const { adapter } = await linked(ocserv);
+    let listedFor = 3;
+    const kept = [...ocserv.users];
+    ocserv.override = (args) => {
+      // ocserv confirms at once but lists the tunnel for three more reads.
+      if (args.join(' ') === `-j show id ${B.id}` && ocserv.commands.some((c) => c.startsWith('disconnect')) && listedFor-- > 0) return Promise.resolve(ok(occtlUsersJson(kept[1]!)));
+      return null;
+    };
+    assert.equal(await adapter.disconnect({ ref: `${B.id}:${B.safeId}`, userName: 'bob', mode: 'RESTART' }, 2_000), 'ENDED');
+    assert.equal(listedFor, -1, 'asked until it was gone');
+  });
+
+  test('confirmed but still listed at the deadline: unavailable, and it may still take effect', async () => {
+    const ocserv = new ScriptedOcserv();
+    const { adapter } = await linked(ocserv);
+    ocserv.override = (args) => (args[0] === 'disconnect' ? Promise.resolve(ok(`connection ID '${B.id}' was disconnected\n`)) : null);
+    await assert.rejects(adapter.disconnect({ ref: `${B.id}:${B.safeId}`, userName: 'bob', mode: 'HALT' }, 200),
+      (e) => e instanceof GatewayUnavailableError && e.mayTakeEffect && /still lists it/.test(e.message));
+  });
+
+  test('occtl hanging on the command: unavailable, and it may still take effect', async () => {
+    const ocserv = new ScriptedOcserv();
+    const { adapter } = await linked(ocserv);
+    ocserv.override = (args) => (args[0] === 'disconnect' ? Promise.reject(new OcctlTimeoutError(args, 100)) : null);
+    await assert.rejects(adapter.disconnect({ ref: `${B.id}:${B.safeId}`, userName: 'bob', mode: 'HALT' }, 1_000),
+      (e) => e instanceof GatewayUnavailableError && e.mayTakeEffect);
+  });
+
+  test('link down: fails at once and runs nothing', async () => {
+    const ocserv = new ScriptedOcserv();
+    const { adapter, events } = await linked(ocserv);
+    ocserv.handlers!.onEnd('events: server closed the connection');
+    await events.waitFor('link-down');
+    const before = ocserv.commands.length;
+    await assert.rejects(adapter.disconnect({ ref: `${A.id}:${A.safeId}`, userName: 'alice', mode: 'HALT' }, 1_000),
+      (e) => e instanceof GatewayUnavailableError && !e.mayTakeEffect);
+    assert.equal(ocserv.commands.slice(before).filter((c) => !c.includes('status') && !c.includes('show users')).length, 0);
+  });
+
+  test('blockSeconds is refused before anything is sent (ocserv cannot hold a block by itself)', async () => {
+    const ocserv = new ScriptedOcserv();
+    const { adapter } = await linked(ocserv);
+    assert.equal(adapter.capabilities().canBlock, false);
+    await assert.rejects(adapter.disconnect({ ref: `${A.id}:${A.safeId}`, userName: 'alice', mode: 'HALT', blockSeconds: 60 }, 1_000), GatewayUnavailableError);
+    assert.deepEqual(ocserv.commands.filter((c) => c.startsWith('disconnect')), []);
+  });
+
+  test('a new ocserv instance (another main pid) ends every tunnel of the old one as a restart', async () => {
+    const ocserv = new ScriptedOcserv();
+    const { adapter, events } = await linked(ocserv);
+    const from = events.mark();
+    ocserv.users = [];
+    ocserv.override = (args) => (args.join(' ') === '-j show status' ? Promise.resolve(ok('{"Status":"online","Server PID":200,"raw_up_since":1796551999}')) : null);
+    await adapter.snapshot();
+    assert.deepEqual(events.all('session.disconnected', from).map((e) => [e.ref, e.cause]).sort(), [[`${A.id}:${A.safeId}`, 'GATEWAY_RESTART'], [`${B.id}:${B.safeId}`, 'GATEWAY_RESTART']]);
+    assert.equal(events.all('snapshot', from).at(-1)?.daemonStartedAt, 1_796_551_999_000);
+  });
+
+  test('a garbled listing is an error, not an empty gateway', async () => {
+    const ocserv = new ScriptedOcserv();
+    const { adapter, events } = await linked(ocserv);
+    const from = events.mark();
+    ocserv.override = (args) => (args.join(' ') === '-j show users' ? Promise.resolve(ok('[\n  {\n    "ID": 5,')) : null);
+    await assert.rejects(adapter.snapshot());
+    assert.deepEqual(events.all('snapshot', from), []);
+    assert.deepEqual(events.all('session.disconnected', from), []);
+  });
+});

@@ -1,0 +1,133 @@
+/**
+ * The OpenConnect adapter against a real ocserv and real openconnect clients, each in a network
+ * namespace of its own: listing, the live event stream, ending exactly one tunnel (and nothing when
+ * the worker pid now names another), ocserv going away and coming back.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { SessionReport } from '../../domain/session.js';
+import { GatewayUnavailableError, type GatewayConfig } from '../adapter.js';
+import { OcservLab, ocservSkipReason, type OcLabClient } from '../../../test/support/ocserv-lab.js';
+import { AdapterEventLog } from '../openvpn/adapter-event-log.test-support.js';
+import { OcctlClient, processRunner } from './occtl-client.js';
+import { OpenConnectAdapter } from './openconnect-adapter.js';
+import { parseSessionRef } from './session-ref.js';
+
+const skip = ocservSkipReason();
+
+function byUser(sessions: SessionReport[], user: string): SessionReport {
+  const s = sessions.filter((x) => x.userName === user);
+  assert.equal(s.length, 1, `exactly one session of ${user}: ${JSON.stringify(sessions)}`);
+  return s[0]!;
+}
+
+async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('OpenConnect adapter against a real ocserv', { skip }, () => {
+  let lab: OcservLab;
+  let adapter: OpenConnectAdapter;
+  let occtl: OcctlClient;
+  const events = new AdapterEventLog();
+  const clients: Record<string, OcLabClient> = {};
+  const config: GatewayConfig = { id: 'oc-test', name: 'ocserv lab', region: 'lab', protocol: 'openvpn', mode: 'observe', management: 'unix:/unused', snapshotIntervalMs: 60_000 };
+
+  before(async () => {
+    lab = await OcservLab.create();
+    await lab.start();
+    for (const user of ['alice', 'bob', 'carol']) clients[user] = await lab.startClient(user);
+    occtl = new OcctlClient(processRunner(lab.target));
+    adapter = new OpenConnectAdapter(config, lab.target, { probe: { intervalMs: 500, timeoutMs: 2_000 } });
+    adapter.start(events.push);
+  });
+  after(async () => {
+    await adapter?.stop();
+    await lab?.close();
+  });
+
+  test('the first snapshot lists every tunnel from ocserv\'s own view', async () => {
+    const snap = await events.waitFor('snapshot', (e) => e.sessions.length === 3);
+    const users = await occtl.users();
+    assert.ok(snap.daemonStartedAt !== null && snap.daemonStartedAt <= Date.now());
+    for (const name of ['alice', 'bob', 'carol']) {
+      const s = byUser(snap.sessions, name);
+      const u = users.find((x) => x.userName === name)!;
+      assert.deepEqual(parseSessionRef(s.ref), { pid: u.id, safeId: u.safeId });
+      assert.match(s.clientAddress ?? '', /^10\.201\.\d\.2$/);
+      assert.match(s.virtualAddress ?? '', /^10\.94\.0\.\d+$/);
+      assert.match(s.clientVersion ?? '', /AnyConnect/);
+      assert.ok(Math.abs(s.connectedAt - Date.now()) < 60_000);
+    }
+    assert.equal(new Set(snap.sessions.map((s) => s.ref)).size, 3);
+    assert.equal(adapter.isConnected(), true);
+  });
+
+  test('ending one tunnel: ocserv confirms, it is gone, its client is told and exits; the others keep passing traffic', async () => {
+    const before = (await occtl.users()).filter((u) => u.state === 'connected');
+    const victim = before.find((u) => u.userName === 'bob')!;
+    const others = before.filter((u) => u.userName !== 'bob');
+    const from = events.mark();
+    const outcome = await adapter.disconnect({ ref: `${victim.id}:${victim.safeId}`, userName: 'bob', mode: 'HALT' }, 5_000);
+    assert.equal(outcome, 'ENDED');
+    assert.equal((await occtl.user(victim.id)), null, 'gone from the listing when the adapter says ENDED');
+    await clients.bob!.waitForLog(/Session terminated by server; exiting/);
+    await clients.bob!.waitExited();
+    const ended = await events.waitFor('session.disconnected', (e) => e.ref === `${victim.id}:${victim.safeId}`, { from });
+    assert.equal(ended.cause, 'ADMIN_DISCONNECT');
+    assert.equal(events.all('session.disconnected', from).length, 1, 'one end, the victim\'s');
+    const after = (await occtl.users()).filter((u) => u.state === 'connected');
+    assert.deepEqual(after.map((u) => [u.id, u.safeId]).sort(), others.map((u) => [u.id, u.safeId]).sort(), 'the others are untouched');
+    for (const u of others) {
+      const name = u.userName;
+      assert.equal(clients[name]!.exited, false);
+      assert.doesNotMatch(clients[name]!.log(), /terminated|exiting/);
+      await clients[name]!.sendTraffic(1000);
+      await until(`${name}'s traffic through its tunnel`, async () => ((await occtl.user(u.id))?.bytesReceived ?? 0) >= u.bytesReceived + 1000);
+    }
+  });
+
+  test('a ref that is gone, or whose worker pid now names another tunnel, ends nothing', async () => {
+    const alice = (await occtl.users()).find((u) => u.userName === 'alice')!;
+    const reused = `${alice.id}:AAAAAAAAAAAAAAAAAAAAAAAAAAA=`;
+    assert.equal(await adapter.disconnect({ ref: reused, userName: 'alice', mode: 'HALT' }, 5_000), 'NOT_FOUND');
+    assert.equal(await adapter.disconnect({ ref: `${alice.id}:${alice.safeId}`, userName: 'mallory', mode: 'HALT' }, 5_000), 'NOT_FOUND');
+    assert.equal(await adapter.disconnect({ ref: '99999999:AAAAAAAAAAAAAAAAAAAAAAAAAAA=', userName: 'x', mode: 'HALT' }, 5_000), 'NOT_FOUND');
+    assert.equal(await adapter.disconnect({ ref: 'garbage', userName: 'x', mode: 'HALT' }, 5_000), 'NOT_FOUND');
+    assert.ok(await occtl.user(alice.id), 'alice is still connected');
+    assert.equal(clients.alice!.exited, false);
+  });
+
+  test('connects and a client\'s own leaving arrive live from the event stream', async () => {
+    const from = events.mark();
+    clients.dave = await lab.startClient('dave');
+    const up = await events.waitFor('session.connected', (e) => e.session.userName === 'dave', { from });
+    assert.equal(events.all('snapshot', from).length, 0, 'from the event stream, not a listing');
+    await clients.dave.stop();
+    const down = await events.waitFor('session.disconnected', (e) => e.ref === up.session.ref, { from });
+    assert.equal(down.cause, 'CLIENT_DISCONNECT');
+  });
+
+  test('ocserv stopping: link down at once, disconnects fail fast; restarted: a new instance, old tunnels ended as its restart', async () => {
+    const before = (await occtl.users()).filter((u) => u.state === 'connected');
+    const from = events.mark();
+    await lab.stop();
+    await events.waitFor('link-down', () => true, { from });
+    assert.equal(adapter.isConnected(), false);
+    const t0 = Date.now();
+    await assert.rejects(adapter.disconnect({ ref: `${before[0]!.id}:${before[0]!.safeId}`, userName: before[0]!.userName, mode: 'HALT' }, 5_000), GatewayUnavailableError);
+    assert.ok(Date.now() - t0 < 1_000, 'fails fast');
+    const ends = events.all('session.disconnected', from);
+    assert.deepEqual(ends.map((e) => e.cause).sort(), before.map(() => 'GATEWAY_RESTART'));
+    const firstStart = events.all('snapshot').at(0)!.daemonStartedAt;
+    await lab.start();
+    const snap = await events.waitFor('snapshot', () => true, { from: events.mark() });
+    assert.notEqual(snap.daemonStartedAt, null);
+    assert.ok(snap.daemonStartedAt! >= firstStart!);
+    await until('adapter linked again', () => adapter.isConnected());
+  });
+});
