@@ -17,6 +17,7 @@ import { connectNatsBus } from './bus/nats/nats-bus.js';
 import type { GatewayAdapter, GatewayConfig } from './gateways/adapter.js';
 import type { Protocol } from './domain/gateway.js';
 import { OpenVpnAdapter } from './gateways/openvpn/openvpn-adapter.js';
+import { OpenConnectAdapter } from './gateways/openconnect/openconnect-adapter.js';
 import { AgentLink } from './core/agent-link.js';
 import { SessionSync } from './core/sync.js';
 import { ReportIntake } from './core/report-intake.js';
@@ -50,6 +51,7 @@ interface AdapterDeps {
  */
 const ADAPTERS: { [P in Protocol]: (config: Extract<GatewayConfig, { protocol: P }>, deps: AdapterDeps) => GatewayAdapter } = {
   openvpn: (config, { logger, probe }) => new OpenVpnAdapter(config, { logger, probe }),
+  openconnect: (config, { logger, probe }) => new OpenConnectAdapter(config, { logger, probe }),
 };
 
 /** The adapter for a gateway entry, whatever its protocol; its log lines carry the gateway id. */

@@ -33,8 +33,19 @@ export interface OpenVpnGatewayConfig extends GatewayConfigBase {
   managementPasswordFile?: string;
 }
 
+/** OpenConnect (ocserv): its `occtl` control socket (docs/openconnect-gateways.md). */
+export interface OpenConnectGatewayConfig extends GatewayConfigBase {
+  protocol: 'openconnect';
+  /** ocserv's `occtl-socket-file`. */
+  occtlSocket: string;
+  /** The occtl binary (default `occtl` on PATH). */
+  occtl?: string;
+  /** ocserv's network namespace, if it runs in one: occtl is run there (`ip netns exec`). */
+  netns?: string;
+}
+
 /** One member per protocol. */
-export type GatewayConfig = OpenVpnGatewayConfig;
+export type GatewayConfig = OpenVpnGatewayConfig | OpenConnectGatewayConfig;
 
 const common = {
   id: z.string().regex(GATEWAY_ID_PATTERN, 'id must be lower-case letters, digits, - or _ (max 63)'),
@@ -53,10 +64,17 @@ const ENTRY_SCHEMAS = {
     management: z.string().regex(/^(unix:.+|tcp:\/\/[^:/]+:\d+)$/, 'management must be unix:/path or tcp://host:port'),
     managementPasswordFile: z.string().min(1).optional(),
   }).strict(),
+  openconnect: z.object({
+    ...common,
+    protocol: z.literal('openconnect'),
+    occtlSocket: z.string().regex(/^\/\S+$/, 'occtlSocket must be the absolute path of ocserv\'s occtl-socket-file'),
+    occtl: z.string().regex(/^\S+$/, 'occtl must be a program name or path without spaces').optional(),
+    netns: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'netns must be a network namespace name (letters, digits, _ . -)').optional(),
+  }).strict(),
 } satisfies Record<Protocol, z.ZodObject>;
 
 /** One gateway entry of the file, any protocol. */
-export const gatewayEntrySchema = z.discriminatedUnion('protocol', [ENTRY_SCHEMAS.openvpn], {
+export const gatewayEntrySchema = z.discriminatedUnion('protocol', [ENTRY_SCHEMAS.openvpn, ENTRY_SCHEMAS.openconnect], {
   error: (issue) => (issue.code === 'invalid_union' ? `protocol must be one of ${Object.keys(ENTRY_SCHEMAS).join(', ')}` : undefined),
 });
 

@@ -23,6 +23,7 @@ import { appendFile, chmod, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { OpenConnectGatewayConfig } from '../gateways/adapter.js';
 import { LabPki } from './openvpn-pki.js';
 import { LabProcess, sleep } from './openvpn-process.js';
 
@@ -88,9 +89,14 @@ export class OcservLab {
     }
   }
 
-  /** The `occtl` target of the gateway entry for this ocserv. */
+  /** The `occtl` target (socket and namespace) of this ocserv. */
   get target(): { socket: string; netns: string } {
     return { socket: this.occtlSocket, netns: this.netns };
+  }
+
+  /** A gateway entry for this ocserv (its occtl socket and namespace filled in). */
+  gatewayConfig(extra: Partial<OpenConnectGatewayConfig> = {}): OpenConnectGatewayConfig {
+    return { id: `oc-${this.tag}`, name: `ocserv lab ${this.tag}`, region: 'lab', protocol: 'openconnect', mode: 'observe', occtlSocket: this.occtlSocket, netns: this.netns, ...extra };
   }
 
   get pid(): number | undefined {

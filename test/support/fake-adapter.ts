@@ -2,7 +2,7 @@
  * A gateway test double behind the adapter port, for API and core tests. It is never the evidence that
  * a VPN session ends: the real-OpenVPN suites are.
  */
-import type { AdapterEvent, DisconnectCommand, DisconnectConfirmation, GatewayAdapter, GatewayConfig } from '../../src/gateways/adapter.js';
+import type { AdapterEvent, DisconnectCommand, DisconnectConfirmation, GatewayAdapter, GatewayConfig, OpenVpnGatewayConfig } from '../../src/gateways/adapter.js';
 import { GatewayUnavailableError } from '../../src/gateways/adapter.js';
 import type { SessionReport } from '../../src/domain/session.js';
 import type { BlockEntry } from '../../src/domain/block.js';
@@ -31,7 +31,7 @@ export class FakeAdapter implements GatewayAdapter {
   private responding = true;
   private emit: (e: AdapterEvent) => void = () => {};
 
-  constructor(config: Partial<GatewayConfig> & { id: string }) {
+  constructor(config: Partial<OpenVpnGatewayConfig> & { id: string }) {
     this.config = { name: config.id, region: 'test', protocol: 'openvpn', mode: 'authorize', management: 'unix:/nonexistent', ...config };
   }
 

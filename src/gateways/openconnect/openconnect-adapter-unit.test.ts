@@ -5,14 +5,14 @@
  */
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GatewayUnavailableError, type GatewayConfig } from '../adapter.js';
+import { GatewayUnavailableError, type OpenConnectGatewayConfig } from '../adapter.js';
 import { AdapterEventLog } from '../openvpn/adapter-event-log.test-support.js';
 import { OcctlTimeoutError, type OcctlResult } from './occtl-client.js';
 import { occtlUsersJson } from './occtl-fixtures.test-support.js';
 import type { EventStreamHandlers } from './occtl-events.js';
 import { OpenConnectAdapter } from './openconnect-adapter.js';
 
-const config: GatewayConfig = { id: 'oc-unit', name: 'unit', region: 'test', protocol: 'openvpn', mode: 'observe', management: 'unix:/unused', snapshotIntervalMs: 60_000 };
+const config: OpenConnectGatewayConfig = { id: 'oc-unit', name: 'unit', region: 'test', protocol: 'openconnect', mode: 'observe', occtlSocket: '/unused', snapshotIntervalMs: 60_000 };
 const STATUS = '{"Status":"online","Server PID":100,"raw_up_since":1796551381}';
 const A = { id: 501, user: 'alice', safeId: 'AAAAAAaaaaaaBBBBBBbbbbbbCCCC=' };
 const B = { id: 502, user: 'bob', safeId: 'BBBBBBbbbbbbCCCCCCccccccDDDD=' };
@@ -57,7 +57,7 @@ describe('OpenConnect adapter (scripted occtl)', () => {
 
   async function linked(ocserv: ScriptedOcserv): Promise<{ adapter: OpenConnectAdapter; events: AdapterEventLog }> {
     const events = new AdapterEventLog();
-    adapter = new OpenConnectAdapter(config, { socket: '/unused' }, {
+    adapter = new OpenConnectAdapter(config, {
       runner: ocserv.runner, gonePollMs: 5, probe: { intervalMs: 60_000 },
       eventStream: (h) => ({ start: () => { ocserv.handlers = h; queueMicrotask(() => h.onReady()); }, stop: () => h.onEnd('stopped') }),
     });

@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SessionReport } from '../../domain/session.js';
-import { GatewayUnavailableError, type GatewayConfig } from '../adapter.js';
+import { GatewayUnavailableError, type OpenConnectGatewayConfig } from '../adapter.js';
 import { OcservLab, ocservSkipReason, type OcLabClient } from '../../../test/support/ocserv-lab.js';
 import { AdapterEventLog } from '../openvpn/adapter-event-log.test-support.js';
 import { OcctlClient, processRunner } from './occtl-client.js';
@@ -35,14 +35,13 @@ describe('OpenConnect adapter against a real ocserv', { skip }, () => {
   let occtl: OcctlClient;
   const events = new AdapterEventLog();
   const clients: Record<string, OcLabClient> = {};
-  const config: GatewayConfig = { id: 'oc-test', name: 'ocserv lab', region: 'lab', protocol: 'openvpn', mode: 'observe', management: 'unix:/unused', snapshotIntervalMs: 60_000 };
 
   before(async () => {
     lab = await OcservLab.create();
     await lab.start();
     for (const user of ['alice', 'bob', 'carol']) clients[user] = await lab.startClient(user);
     occtl = new OcctlClient(processRunner(lab.target));
-    adapter = new OpenConnectAdapter(config, lab.target, { probe: { intervalMs: 500, timeoutMs: 2_000 } });
+    adapter = new OpenConnectAdapter(lab.gatewayConfig({ id: 'oc-test', snapshotIntervalMs: 60_000 }), { probe: { intervalMs: 500, timeoutMs: 2_000 } });
     adapter.start(events.push);
   });
   after(async () => {

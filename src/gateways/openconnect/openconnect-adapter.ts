@@ -20,7 +20,7 @@
  */
 import {
   GatewayUnavailableError,
-  type AdapterEvent, type DisconnectCommand, type DisconnectOutcome, type GatewayAdapter, type GatewayConfig,
+  type AdapterEvent, type DisconnectCommand, type DisconnectConfirmation, type GatewayAdapter, type OpenConnectGatewayConfig,
 } from '../adapter.js';
 import type { GatewayCapabilities } from '../../domain/gateway.js';
 import { errorText } from '../../domain/errors.js';
@@ -64,9 +64,12 @@ export class OpenConnectAdapter implements GatewayAdapter {
   private startedAt: number | null = null;
   private listingChain: Promise<void> = Promise.resolve();
 
-  constructor(readonly config: GatewayConfig, readonly target: OcctlTarget, private readonly options: OpenConnectAdapterOptions = {}) {
+  private readonly target: OcctlTarget;
+
+  constructor(readonly config: OpenConnectGatewayConfig, private readonly options: OpenConnectAdapterOptions = {}) {
     this.logger = options.logger ?? silentLogger;
-    this.occtl = new OcctlClient(options.runner ?? processRunner(target), options.commandTimeoutMs ?? 5_000);
+    this.target = { socket: config.occtlSocket, binary: config.occtl, netns: config.netns };
+    this.occtl = new OcctlClient(options.runner ?? processRunner(this.target), options.commandTimeoutMs ?? 5_000);
     this.table = new OcservSessionTable((event) => this.emit(event));
     this.backoff = options.backoffMs?.initial ?? 250;
   }
@@ -113,7 +116,7 @@ export class OpenConnectAdapter implements GatewayAdapter {
     return run;
   }
 
-  async disconnect(command: DisconnectCommand, deadlineMs: number): Promise<DisconnectOutcome> {
+  async disconnect(command: DisconnectCommand, deadlineMs: number): Promise<DisconnectConfirmation> {
     const deadline = Date.now() + deadlineMs;
     if (!this.linked) throw new GatewayUnavailableError('ocserv is not reachable (its event stream is down)');
     if (!this.responding) throw new GatewayUnavailableError('ocserv is not responding (no answer to the liveness probe)');
