@@ -42,6 +42,11 @@ export interface OpenConnectGatewayConfig extends GatewayConfigBase {
   occtl?: string;
   /** ocserv's network namespace, if it runs in one: occtl is run there (`ip netns exec`). */
   netns?: string;
+  /**
+   * `authorize` mode: the file the agent writes blocks to, read by ocserv's connect-script
+   * (`bin/switchboard-ocserv-connect`), which refuses a blocked user's tunnels.
+   */
+  blockFile?: string;
 }
 
 /** One member per protocol. */
@@ -70,7 +75,11 @@ const ENTRY_SCHEMAS = {
     occtlSocket: z.string().regex(/^\/\S+$/, 'occtlSocket must be the absolute path of ocserv\'s occtl-socket-file'),
     occtl: z.string().regex(/^\S+$/, 'occtl must be a program name or path without spaces').optional(),
     netns: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'netns must be a network namespace name (letters, digits, _ . -)').optional(),
-  }).strict(),
+    blockFile: z.string().regex(/^\/\S+$/, 'blockFile must be an absolute path').optional(),
+  }).strict().refine((g) => (g.mode === 'authorize') === (g.blockFile !== undefined), {
+    message: 'an openconnect gateway in authorize mode needs blockFile (read by its connect-script), and only then has one',
+    path: ['blockFile'],
+  }),
 } satisfies Record<Protocol, z.ZodObject>;
 
 /** One gateway entry of the file, any protocol. */

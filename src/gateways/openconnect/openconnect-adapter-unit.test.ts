@@ -5,6 +5,9 @@
  */
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { GatewayUnavailableError, type OpenConnectGatewayConfig } from '../adapter.js';
 import { AdapterEventLog } from '../openvpn/adapter-event-log.test-support.js';
 import { OcctlTimeoutError, type OcctlResult } from './occtl-client.js';
@@ -47,6 +50,13 @@ class ScriptedOcserv {
   };
 }
 
+async function until_(check: () => boolean): Promise<void> {
+  for (let i = 0; !check(); i += 1) {
+    if (i > 200) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 function ok(stdout: string): OcctlResult {
   return { code: 0, stdout, stderr: '' };
 }
@@ -55,9 +65,9 @@ describe('OpenConnect adapter (scripted occtl)', () => {
   let adapter: OpenConnectAdapter | undefined;
   afterEach(async () => adapter?.stop());
 
-  async function linked(ocserv: ScriptedOcserv): Promise<{ adapter: OpenConnectAdapter; events: AdapterEventLog }> {
+  async function linked(ocserv: ScriptedOcserv, entry: Partial<OpenConnectGatewayConfig> = {}): Promise<{ adapter: OpenConnectAdapter; events: AdapterEventLog }> {
     const events = new AdapterEventLog();
-    adapter = new OpenConnectAdapter(config, {
+    adapter = new OpenConnectAdapter({ ...config, ...entry }, {
       runner: ocserv.runner, gonePollMs: 5, probe: { intervalMs: 60_000 },
       eventStream: (h) => ({ start: () => { ocserv.handlers = h; queueMicrotask(() => h.onReady()); }, stop: () => h.onEnd('stopped') }),
     });
@@ -123,6 +133,41 @@ describe('OpenConnect adapter (scripted occtl)', () => {
     assert.equal(adapter.capabilities().canBlock, false);
     await assert.rejects(adapter.disconnect({ ref: `${A.id}:${A.safeId}`, userName: 'alice', mode: 'HALT', blockSeconds: 60 }, 1_000), GatewayUnavailableError);
     assert.deepEqual(ocserv.commands.filter((c) => c.startsWith('disconnect')), []);
+  });
+
+  test('authorize mode: the block is in the file before the tunnel is ended; the control plane\'s list replaces it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-ocblk-'));
+    try {
+      const blockFile = join(dir, 'blocks');
+      const ocserv = new ScriptedOcserv();
+      let fileAtDisconnect = '';
+      ocserv.override = (args) => {
+        if (args[0] === 'disconnect') fileAtDisconnect = readFileSync(blockFile, 'utf8');
+        return null;
+      };
+      const { adapter } = await linked(ocserv, { mode: 'authorize', blockFile });
+      assert.equal(adapter.capabilities().canBlock, true);
+      const t0 = Math.floor(Date.now() / 1000);
+      assert.equal(await adapter.disconnect({ ref: `${A.id}:${A.safeId}`, userName: 'alice', mode: 'HALT', blockSeconds: 600 }, 1_000), 'ENDED');
+      const [until, name] = fileAtDisconnect.trim().split(' ');
+      assert.equal(name, 'alice');
+      assert.ok(Number(until) >= t0 + 600 && Number(until) <= t0 + 602, fileAtDisconnect);
+      adapter.setBlocks([{ userName: 'bob smith', until: Date.now() + 60_000 }], ['alice']);
+      await until_(() => readFileSync(blockFile, 'utf8').endsWith(' bob smith\n') && !readFileSync(blockFile, 'utf8').includes('alice'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a block file that cannot be written: nothing is sent, and the gateway says it cannot block', async () => {
+    const ocserv = new ScriptedOcserv();
+    const { adapter, events } = await linked(ocserv, { mode: 'authorize', blockFile: '/nonexistent-dir/blocks' });
+    await assert.rejects(adapter.disconnect({ ref: `${A.id}:${A.safeId}`, userName: 'alice', mode: 'HALT', blockSeconds: 60 }, 1_000),
+      (e) => e instanceof GatewayUnavailableError && !e.mayTakeEffect && /block file/.test(e.message));
+    assert.deepEqual(ocserv.commands.filter((c) => c.startsWith('disconnect')), []);
+    await events.waitFor('capabilities');
+    assert.equal(adapter.capabilities().canBlock, false);
+    assert.match(adapter.capabilities().warning ?? '', /ENOENT/);
   });
 
   test('a new ocserv instance (another main pid) ends every tunnel of the old one as a restart', async () => {

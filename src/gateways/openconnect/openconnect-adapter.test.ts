@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SessionReport } from '../../domain/session.js';
-import { GatewayUnavailableError, type OpenConnectGatewayConfig } from '../adapter.js';
+import { GatewayUnavailableError } from '../adapter.js';
 import { OcservLab, ocservSkipReason, type OcLabClient } from '../../../test/support/ocserv-lab.js';
 import { AdapterEventLog } from '../openvpn/adapter-event-log.test-support.js';
 import { OcctlClient, processRunner } from './occtl-client.js';

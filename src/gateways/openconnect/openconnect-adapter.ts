@@ -22,9 +22,12 @@ import {
   GatewayUnavailableError,
   type AdapterEvent, type DisconnectCommand, type DisconnectConfirmation, type GatewayAdapter, type OpenConnectGatewayConfig,
 } from '../adapter.js';
+import type { BlockEntry } from '../../domain/block.js';
 import type { GatewayCapabilities } from '../../domain/gateway.js';
 import { errorText } from '../../domain/errors.js';
+import { BlockList } from '../openvpn/block-list.js';
 import { silentOpenVpnLogger as silentLogger, type OpenVpnLogger as Logger } from '../openvpn/log.js';
+import { BlockFile, blockableUserName } from './block-file.js';
 import { OcctlClient, OcctlTimeoutError, processRunner, type OcctlRunner, type OcctlTarget } from './occtl-client.js';
 import { OcctlEventStream } from './occtl-events.js';
 import type { OcservEvent } from './occtl-output.js';
@@ -63,12 +66,18 @@ export class OpenConnectAdapter implements GatewayAdapter {
   private serverPid: number | null = null;
   private startedAt: number | null = null;
   private listingChain: Promise<void> = Promise.resolve();
+  private readonly blocks = new BlockList();
+  /** `authorize` mode: where the blocks go for ocserv's connect-script. */
+  private readonly blockFile: BlockFile | null;
+  /** The last write of the block file failed (shown as the gateway's warning). */
+  private blockFileError: string | null = null;
 
   private readonly target: OcctlTarget;
 
   constructor(readonly config: OpenConnectGatewayConfig, private readonly options: OpenConnectAdapterOptions = {}) {
     this.logger = options.logger ?? silentLogger;
     this.target = { socket: config.occtlSocket, binary: config.occtl, netns: config.netns };
+    this.blockFile = config.mode === 'authorize' && config.blockFile ? new BlockFile(config.blockFile) : null;
     this.occtl = new OcctlClient(options.runner ?? processRunner(this.target), options.commandTimeoutMs ?? 5_000);
     this.table = new OcservSessionTable((event) => this.emit(event));
     this.backoff = options.backoffMs?.initial ?? 250;
@@ -104,9 +113,34 @@ export class OpenConnectAdapter implements GatewayAdapter {
     return this.responding;
   }
 
-  /** ocserv alone cannot deny a user's reconnects; see docs/openconnect-gateways.md. */
+  /**
+   * Blocks hold only through ocserv's connect-script reading the block file (`authorize` mode with a
+   * `blockFile`); ocserv alone cannot deny one user's reconnects. See docs/openconnect-gateways.md.
+   */
   capabilities(): GatewayCapabilities {
-    return { canBlock: false, warning: null };
+    const warning = this.blockFileError ? `the block file cannot be written (${this.blockFileError}); blocks are not enforced` : null;
+    return { canBlock: this.blockFile !== null && warning === null, warning };
+  }
+
+  setBlocks(blocks: BlockEntry[], lifted?: string[]): void {
+    this.blocks.replace(blocks, lifted);
+    this.writeBlocks().catch(() => undefined);
+  }
+
+  /** Hands the blocks in force to the connect-script; a failure shows as the gateway's warning. */
+  private async writeBlocks(): Promise<void> {
+    if (!this.blockFile) return;
+    const before = this.blockFileError;
+    try {
+      await this.blockFile.write(this.blocks.entries());
+      this.blockFileError = null;
+    } catch (e) {
+      this.blockFileError = (e as NodeJS.ErrnoException).code ?? errorText(e);
+      this.logger.error({ gatewayId: this.config.id, path: this.blockFile.path, err: errorText(e) }, 'openconnect: cannot write the block file');
+      throw new GatewayUnavailableError(`the block file cannot be written (${this.blockFileError}); nothing was sent`);
+    } finally {
+      if (before !== this.blockFileError) this.emit({ type: 'capabilities' });
+    }
   }
 
   /** Reads the full listing and emits it as a snapshot (also on every link-up and periodically). */
@@ -130,23 +164,43 @@ export class OpenConnectAdapter implements GatewayAdapter {
       this.logger.warn({ ref: command.ref, expected: command.userName, found: user.userName }, 'openconnect: the tunnel belongs to another user; not disconnecting');
       return 'NOT_FOUND';
     }
+    // Block before the tunnel ends: the client may try again at once.
+    const undoBlock = command.blockSeconds ? await this.block(command.userName, command.blockSeconds) : null;
     this.table.markKilled(command.ref);
     let reply;
     try {
       reply = await this.occtl.disconnect(ref.pid, left(deadline));
     } catch (e) {
       this.table.unmarkKilled(command.ref);
+      await undoBlock?.();
       if (e instanceof OcctlTimeoutError) throw new GatewayUnavailableError(e.message, { mayTakeEffect: true });
       throw e instanceof GatewayUnavailableError ? e : new GatewayUnavailableError(errorText(e));
     }
     if (reply === 'refused') {
       // No such worker any more: it ended on its own between the check and the command.
       this.table.unmarkKilled(command.ref);
+      await undoBlock?.();
       return 'NOT_FOUND';
     }
     await this.waitGone(ref, deadline, command.ref);
-    this.logger.info({ gatewayId: this.config.id, ref: command.ref, mode: command.mode }, 'openconnect: session disconnected');
+    this.logger.info({ gatewayId: this.config.id, ref: command.ref, mode: command.mode, blockSeconds: undoBlock ? command.blockSeconds : 0 }, 'openconnect: session disconnected');
     return 'ENDED';
+  }
+
+  /** Blocks the user in the file before the disconnect; returns what undoes it should nothing be sent. */
+  private async block(userName: string, seconds: number): Promise<() => Promise<void>> {
+    if (!blockableUserName(userName)) throw new GatewayUnavailableError('this user name cannot be written to the block file; nothing was sent');
+    const undo = this.blocks.block(userName, seconds);
+    try {
+      await this.writeBlocks();
+    } catch (e) {
+      undo();
+      throw e;
+    }
+    return async () => {
+      undo();
+      await this.writeBlocks().catch(() => undefined);
+    };
   }
 
   /** Until the tunnel has left ocserv's listing; past the deadline, "may still take effect". */

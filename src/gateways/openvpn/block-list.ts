@@ -45,6 +45,12 @@ export class BlockList {
     for (const e of entries) if (e.until > now) this.until.set(e.userName, Math.max(e.until, this.until.get(e.userName) ?? 0));
   }
 
+  /** The blocks in force (for an adapter that hands them to its daemon, e.g. ocserv's connect-script). */
+  entries(): BlockEntry[] {
+    const now = this.now();
+    return [...this.until].filter(([, until]) => until > now).map(([userName, until]) => ({ userName, until }));
+  }
+
   /** Seconds left on the user's block, 0 when not blocked. Expired entries are dropped. */
   remainingSeconds(userName: string): number {
     const until = this.until.get(userName);
