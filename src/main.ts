@@ -28,7 +28,7 @@ import { WebhookDispatcher } from './core/webhook-dispatcher.js';
 import { createReadiness } from './core/readiness.js';
 import { EventRelay } from './core/event-relay.js';
 import { diffGateways, hasChanges, recordRefusedReload, recordReload, type GatewayChanges } from './core/gateway-reload.js';
-import type { Logger } from './core/logger.js';
+import type { Logger } from './domain/logger.js';
 import { createApiServer } from './api/http-server.js';
 
 /** Paths pino blanks out, whatever a caller passes it: tokens and daemon passwords never reach a log. */

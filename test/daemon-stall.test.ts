@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { subjects } from '../src/bus/bus.js';
-import { silentLogger } from '../src/core/logger.js';
+import { silentLogger } from '../src/domain/logger.js';
 import { disconnectReplySchema, readWire, versioned } from '../src/core/reports.js';
 import { createAdapter } from '../src/main.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from './support/openvpn-lab.js';

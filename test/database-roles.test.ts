@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { sql } from 'kysely';
 import { createAdapter } from '../src/main.js';
-import { silentLogger } from '../src/core/logger.js';
+import { silentLogger } from '../src/domain/logger.js';
 import { SYSTEM_ACTOR } from '../src/domain/actor.js';
 import { KyselyStore } from '../src/store/kysely/kysely-store.js';
 import { startApp, type AppHarness } from './support/app-harness.js';

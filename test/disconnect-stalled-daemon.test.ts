@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createAdapter } from '../src/main.js';
 import { subjects } from '../src/bus/bus.js';
-import { silentLogger } from '../src/core/logger.js';
+import { silentLogger } from '../src/domain/logger.js';
 import type { SessionEvent } from '../src/core/session-events.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from './support/openvpn-lab.js';
 import { startApp, type AppHarness } from './support/app-harness.js';

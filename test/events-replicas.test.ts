@@ -5,7 +5,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createAdapter } from '../src/main.js';
-import { silentLogger } from '../src/core/logger.js';
+import { silentLogger } from '../src/domain/logger.js';
 import { randomId } from '../src/domain/ids.js';
 import { natsSkipReason, TEST_NATS_URL } from '../src/bus/nats/nats-server.test-support.js';
 import { OpenVpnLab, openvpnSkipReason, type LabServer } from './support/openvpn-lab.js';

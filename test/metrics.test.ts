@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createAdapter } from '../src/main.js';
-import { silentLogger } from '../src/core/logger.js';
+import { silentLogger } from '../src/domain/logger.js';
 import { OpenVpnLab, openvpnSkipReason, type LabServer } from './support/openvpn-lab.js';
 import { startApp, type AppHarness } from './support/app-harness.js';
 import { waitFor } from './support/wait.js';

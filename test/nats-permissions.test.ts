@@ -13,7 +13,7 @@ import { BusTimeoutError, subjects } from '../src/bus/bus.js';
 import { connectNatsBus, type NatsBus } from '../src/bus/nats/nats-bus.js';
 import { natsServerSkipReason, startNatsServer, type TestNatsServer } from '../src/bus/nats/nats-server.test-support.js';
 import { AgentLink } from '../src/core/agent-link.js';
-import { silentLogger } from '../src/core/logger.js';
+import { silentLogger } from '../src/domain/logger.js';
 import { WIRE_VERSION } from '../src/core/reports.js';
 import { waitFor } from './support/wait.js';
 import { FakeAdapter } from './support/fake-adapter.js';

@@ -6,7 +6,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createAdapter } from '../src/main.js';
-import { silentLogger } from '../src/core/logger.js';
+import { silentLogger } from '../src/domain/logger.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabMode, type LabProto, type LabServer } from './support/openvpn-lab.js';
 import { startApp, type AppHarness } from './support/app-harness.js';
 import { waitFor } from './support/wait.js';

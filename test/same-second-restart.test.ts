@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManagementStandin } from '../bench/lib/management-standin.js';
-import { silentLogger } from '../src/core/logger.js';
+import { silentLogger } from '../src/domain/logger.js';
 import { createAdapter } from '../src/main.js';
 import { startApp, type AppHarness } from './support/app-harness.js';
 import { waitFor } from './support/wait.js';

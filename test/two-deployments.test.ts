@@ -13,7 +13,7 @@ import { subjects } from '../src/bus/bus.js';
 import { connectNatsBus, type NatsBus } from '../src/bus/nats/nats-bus.js';
 import { natsSkipReason, TEST_NATS_URL } from '../src/bus/nats/nats-server.test-support.js';
 import { AgentLink } from '../src/core/agent-link.js';
-import { silentLogger } from '../src/core/logger.js';
+import { silentLogger } from '../src/domain/logger.js';
 import type { SessionEvent } from '../src/core/session-events.js';
 import { randomId } from '../src/domain/ids.js';
 import { waitFor } from './support/wait.js';

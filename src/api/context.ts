@@ -2,7 +2,7 @@
  * What every resolver receives: the core, the authenticated actor, and per-request memos. One is made
  * per request, after authentication and before execution.
  */
-import type { Logger } from 'pino';
+import type { Logger } from '../domain/logger.js';
 import type { Actor } from '../domain/actor.js';
 import type { CoreApi, GatewayStatus } from '../core/api-types.js';
 import type { PreparedOperation } from './document-cache.js';

@@ -5,7 +5,7 @@
 import { STATUS_CODES } from 'node:http';
 import { GraphQLError, type ExecutionResult, type GraphQLFormattedError } from 'graphql';
 import type { Response as HandlerResponse } from 'graphql-http';
-import type { Logger } from 'pino';
+import type { Logger } from '../domain/logger.js';
 import { isDomainError, type ErrorCode } from '../domain/errors.js';
 import type { ResponseMediaType } from './context.js';
 

@@ -6,7 +6,7 @@
  */
 import { execute as graphqlExecute, type ExecutionArgs, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { compileQuery, isCompiledQuery } from 'graphql-jit';
-import type { Logger } from 'pino';
+import type { Logger } from '../domain/logger.js';
 import type { ApiContext } from './context.js';
 import type { PreparedOperation } from './document-cache.js';
 

@@ -5,7 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { createHandler, type Handler } from 'graphql-http';
-import type { Logger } from 'pino';
+import type { Logger } from '../domain/logger.js';
 import type { ApiContext } from './context.js';
 import { DocumentCache, type DocumentCacheOptions } from './document-cache.js';
 import { errorResponse, executionResponse, formatRequestError, requestErrorResponse } from './errors.js';

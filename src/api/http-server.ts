@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Response as HandlerResponse } from 'graphql-http';
-import type { Logger } from 'pino';
+import type { Logger } from '../domain/logger.js';
 import type { CoreApi } from '../core/api-types.js';
 import type { ReadinessReport } from '../core/readiness.js';
 import type { Actor } from '../domain/actor.js';

@@ -10,7 +10,7 @@
  * fail the request). Several `x-request-id` headers are one invalid value (Node joins them with ", ").
  */
 import { randomUUID } from 'node:crypto';
-import type { Logger } from 'pino';
+import type { Logger } from '../domain/logger.js';
 import { MAX_REQUEST_ID_CHARS } from '../domain/input-limits.js';
 
 export const REQUEST_ID_HEADER = 'x-request-id';

@@ -12,7 +12,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ExecutionResult, GraphQLSchema } from 'graphql';
 import { createHandler, type Response as SseResponse } from 'graphql-sse';
-import type { Logger } from 'pino';
+import type { Logger } from '../domain/logger.js';
 import type { CoreApi } from '../core/api-types.js';
 import type { Actor } from '../domain/actor.js';
 import { isDomainError } from '../domain/errors.js';

@@ -3,7 +3,7 @@
  * the API's codes, and bind each operation to the actor its connection authenticated as.
  */
 import { GraphQLError, Lexer, Source, TokenKind, getOperationAST, parse, specifiedRules, validate, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
-import type { Logger } from 'pino';
+import type { Logger } from '../domain/logger.js';
 import type { CoreApi, TokenEnd } from '../core/api-types.js';
 import type { Actor } from '../domain/actor.js';
 import { createContext, type ApiContext } from './context.js';

@@ -14,7 +14,7 @@ import { getOperationAST, type GraphQLError, type GraphQLSchema } from 'graphql'
 import type { Context } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { Logger } from 'pino';
+import type { Logger } from '../domain/logger.js';
 import type { CoreApi } from '../core/api-types.js';
 import type { Actor } from '../domain/actor.js';
 import { isDomainError } from '../domain/errors.js';

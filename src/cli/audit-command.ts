@@ -3,7 +3,7 @@ import type { Actor } from '../domain/actor.js';
 import type { AuditEvent } from '../domain/audit.js';
 import { loadConfig } from '../config.js';
 import { Switchboard } from '../core/switchboard.js';
-import { silentLogger } from '../core/logger.js';
+import { silentLogger } from '../domain/logger.js';
 import { createBus } from '../main.js';
 import { openCliStore } from './cli-store.js';
 import { parseCommand, usageError } from './command-line.js';

@@ -4,7 +4,7 @@ import { isScope, SCOPES, type Scope } from '../domain/scopes.js';
 import { parseDuration, tokenIsActive } from '../domain/token.js';
 import { loadConfig } from '../config.js';
 import { Switchboard } from '../core/switchboard.js';
-import { silentLogger } from '../core/logger.js';
+import { silentLogger } from '../domain/logger.js';
 import { createBus } from '../main.js';
 import { openCliStore } from './cli-store.js';
 import { parseCommand, usageError } from './command-line.js';

@@ -1,7 +1,7 @@
 import { randomId } from '../domain/ids.js';
 import { subjects, type Bus, type Unsubscribe } from '../bus/bus.js';
 import { GatewayUnavailableError, type AdapterEvent, type GatewayAdapter } from '../gateways/adapter.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../domain/logger.js';
 import {
   blockListSchema, disconnectRequestSchema, gatewayReportSchema, MAX_SNAPSHOT_PART_SESSIONS, readWire, replicaHelloSchema, versioned,
   type DisconnectReply, type DisconnectRequest, type GatewayDescriptor, type GatewayReport,

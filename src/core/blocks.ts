@@ -12,7 +12,7 @@ import { hasScope } from '../domain/scopes.js';
 import { reportSubjectGatewayId, subjects, type Bus, type Unsubscribe } from '../bus/bus.js';
 import type { Store } from '../store/store.js';
 import { auditEvent } from './audit.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../domain/logger.js';
 import { versioned, type BlockList } from './reports.js';
 
 export interface BlockFilter {

@@ -16,7 +16,7 @@ import { startCoreHarness, type CoreHarness } from '../../test/support/core-harn
 import { createFreshPostgresDatabase, postgresAvailable } from '../../test/support/postgres.js';
 import { subjects } from '../bus/bus.js';
 import { IntentHorizon } from './intent-horizon.js';
-import { silentLogger } from './logger.js';
+import { silentLogger } from '../domain/logger.js';
 import type { SessionEvent } from './session-events.js';
 
 const code = (e: unknown) => (e instanceof DomainError ? e.code : String(e));

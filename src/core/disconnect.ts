@@ -12,7 +12,7 @@ import { settleEnded, settleUnsuccessful } from './intent-settlement.js';
 import { disconnectReplySchema, readWire, versioned, type DisconnectReply, type DisconnectRequest } from './reports.js';
 import { appendSessionEvents } from './event-outbox.js';
 import { sessionEvent } from './session-events.js';
-import { loggerFor, type Logger } from './logger.js';
+import { loggerFor, type Logger } from '../domain/logger.js';
 import { TransactionBatcher } from './transaction-batcher.js';
 
 export interface DisconnectDeps {

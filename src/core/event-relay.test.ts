@@ -21,7 +21,7 @@ import { makeSession } from '../store/contract/fixtures.js';
 import type { Store } from '../store/store.js';
 import { appendSessionEvents, appendTokenRevoked } from './event-outbox.js';
 import { EventRelay, type StoreHealth } from './event-relay.js';
-import { silentLogger } from './logger.js';
+import { silentLogger } from '../domain/logger.js';
 import { SessionEventHub } from './session-event-stream.js';
 import { sessionEvent, type SessionEvent } from './session-events.js';
 import { versioned } from './reports.js';

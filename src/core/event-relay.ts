@@ -1,7 +1,7 @@
 import type { Bus } from '../bus/bus.js';
 import type { Store } from '../store/store.js';
 import { subjectOf } from './event-outbox.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../domain/logger.js';
 import { versioned } from './reports.js';
 import { errorText } from '../domain/errors.js';
 

@@ -1,6 +1,6 @@
 import type { Store } from '../store/store.js';
 import { settleUnsuccessful } from './intent-settlement.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../domain/logger.js';
 
 /** Intents settled per pass; a pass with a full batch runs again at once. */
 const BATCH = 100;

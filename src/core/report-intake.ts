@@ -1,5 +1,5 @@
 import { gatewayReportSchema, readWire, type GatewayReport } from './reports.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../domain/logger.js';
 
 /** Between two warnings about one gateway's dropped reports: a flood of them is counted, not logged each. */
 const WARN_EVERY_MS = 10_000;

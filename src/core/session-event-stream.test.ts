@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { subjects } from '../bus/bus.js';
 import { MemoryBus } from '../bus/memory/memory-bus.js';
 import { makeSession } from '../store/contract/fixtures.js';
-import { silentLogger } from './logger.js';
+import { silentLogger } from '../domain/logger.js';
 import { MAX_BACKLOG, SessionEventHub } from './session-event-stream.js';
 import { sessionEvent } from './session-events.js';
 import { versioned } from './reports.js';

@@ -1,7 +1,7 @@
 import { DomainError } from '../domain/errors.js';
 import { subjects, type Bus, type Unsubscribe } from '../bus/bus.js';
 import type { StoreHealth } from './event-relay.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../domain/logger.js';
 import { readWire, sessionEventSchema, tokenRevokedSchema } from './reports.js';
 import type { SessionEvent } from './session-events.js';
 

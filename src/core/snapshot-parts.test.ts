@@ -18,7 +18,7 @@ import { randomId } from '../domain/ids.js';
 import { openStore } from '../store/kysely/kysely-store.js';
 import type { Store } from '../store/store.js';
 import { AgentLink, SNAPSHOT_PART_SESSIONS } from './agent-link.js';
-import { silentLogger } from './logger.js';
+import { silentLogger } from '../domain/logger.js';
 import type { GatewayReport } from './reports.js';
 import type { SessionEvent } from './session-events.js';
 import { SessionSync } from './sync.js';

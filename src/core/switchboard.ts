@@ -17,7 +17,7 @@ import { decodeCursor, encodeCursor, pageSize } from './cursor.js';
 import { DisconnectUseCase } from './disconnect.js';
 import { appendTokenRevoked } from './event-outbox.js';
 import type { StoreHealth } from './event-relay.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../domain/logger.js';
 import type { WireStatus } from './report-intake.js';
 import { SessionEventHub, type SessionEventFilter } from './session-event-stream.js';
 import type { SessionEvent } from './session-events.js';

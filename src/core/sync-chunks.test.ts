@@ -15,7 +15,7 @@ import { MemoryBus } from '../bus/memory/memory-bus.js';
 import type { SessionReport } from '../domain/session.js';
 import { openStore } from '../store/kysely/kysely-store.js';
 import type { Store } from '../store/store.js';
-import { silentLogger } from './logger.js';
+import { silentLogger } from '../domain/logger.js';
 import type { GatewayReport } from './reports.js';
 import type { SessionEvent } from './session-events.js';
 import { EventRelay } from './event-relay.js';

@@ -11,7 +11,7 @@ import { MemoryBus } from '../bus/memory/memory-bus.js';
 import { subjects } from '../bus/bus.js';
 import type { SessionReport } from '../domain/session.js';
 import { AgentLink } from './agent-link.js';
-import { silentLogger } from './logger.js';
+import { silentLogger } from '../domain/logger.js';
 import type { GatewayReport } from './reports.js';
 import type { SessionEvent } from './session-events.js';
 import { SessionSync } from './sync.js';

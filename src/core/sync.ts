@@ -6,7 +6,7 @@ import { reportSubjectGatewayId, subjects, type Bus, type Unsubscribe } from '..
 import type { SessionEnd, SessionStats, Store, StoreTx } from '../store/store.js';
 import { SYSTEM_ACTOR } from '../domain/actor.js';
 import { auditEvent } from './audit.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../domain/logger.js';
 import { appendSessionEvents } from './event-outbox.js';
 import { settleEnded, settleUnlisted } from './intent-settlement.js';
 import { versioned, type GatewayDescriptor, type GatewayReport } from './reports.js';

@@ -25,7 +25,7 @@ import type { Actor } from '../domain/actor.js';
 import { DomainError, MESSAGES } from '../domain/errors.js';
 import { tokenIsActive } from '../domain/token.js';
 import type { TokenRepository } from '../store/store.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../domain/logger.js';
 import { readWire, tokenRevokedSchema } from './reports.js';
 
 /** Why a token stopped being valid for its open streams. */

@@ -1,7 +1,7 @@
 import { randomId } from '../domain/ids.js';
 import type { WebhookDelivery } from '../domain/webhook.js';
 import type { DeliveryUpdate, Store } from '../store/store.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../domain/logger.js';
 import { signatureHeader } from './webhook-outbox.js';
 
 export interface DispatcherOptions {

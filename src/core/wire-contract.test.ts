@@ -18,7 +18,7 @@ import { randomId } from '../domain/ids.js';
 import { openStore } from '../store/kysely/kysely-store.js';
 import type { Store } from '../store/store.js';
 import { AgentLink } from './agent-link.js';
-import type { Logger } from './logger.js';
+import { silentLogger, type Logger } from '../domain/logger.js';
 import { WIRE_VERSION, type GatewayReport } from './reports.js';
 import { Switchboard } from './switchboard.js';
 import { SessionSync } from './sync.js';
@@ -26,7 +26,7 @@ import { SessionSync } from './sync.js';
 interface Line { level: string; obj: object; msg: string }
 function recordingLogger(lines: Line[]): Logger {
   const at = (level: string) => (obj: object, msg = '') => void lines.push({ level, obj, msg });
-  const logger: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => logger };
+  const logger: Logger = { ...silentLogger, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => logger };
   return logger;
 }
 

@@ -12,7 +12,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createAdapter } from '../../src/main.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { silentLogger } from '../../src/domain/logger.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from '../support/openvpn-lab.js';
 import { startApp, type AppHarness } from '../support/app-harness.js';
 import { waitFor } from '../support/wait.js';

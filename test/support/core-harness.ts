@@ -9,7 +9,7 @@ import { Switchboard } from '../../src/core/switchboard.js';
 import { SessionSync } from '../../src/core/sync.js';
 import { AgentLink } from '../../src/core/agent-link.js';
 import { EventRelay } from '../../src/core/event-relay.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { silentLogger } from '../../src/domain/logger.js';
 import type { Actor } from '../../src/domain/actor.js';
 import type { Scope } from '../../src/domain/scopes.js';
 import { FakeAdapter } from './fake-adapter.js';

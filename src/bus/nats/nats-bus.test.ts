@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { connect } from '@nats-io/transport-node';
 import { BusTimeoutError } from '../bus.js';
-import { connectNatsBus, type NatsBus, type NatsBusLogger, type NatsBusStatus } from './nats-bus.js';
+import { connectNatsBus, type NatsBus, type NatsBusStatus } from './nats-bus.js';
+import { silentLogger, type Logger } from '../../domain/logger.js';
 import { NatsConnectError } from './nats-connect-error.js';
 import { natsServerSkipReason, natsSkipReason, startNatsServer, TEST_NATS_URL, type TestNatsServer } from './nats-server.test-support.js';
 import { parseNatsUrl, scrubSecrets, scrubUrl } from './nats-url.js';
@@ -18,10 +19,10 @@ const FLUSH_MS = 2000;
 const until = (check: () => boolean, ms = 5000) => waitFor(check, ms, 'the bus', 5);
 
 /** A logger that keeps every line as text, to prove what never reaches it. */
-function capture(): { logger: NatsBusLogger; lines: string[] } {
+function capture(): { logger: Logger; lines: string[] } {
   const lines: string[] = [];
   const at = (level: string) => (obj: object, msg?: string) => void lines.push(`${level} ${msg ?? ''} ${JSON.stringify(obj)}`);
-  return { lines, logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } };
+  return { lines, logger: { ...silentLogger, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } };
 }
 
 const open: NatsBus[] = [];

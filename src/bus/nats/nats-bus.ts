@@ -18,11 +18,12 @@ import {
 import { BusTimeoutError, DEFAULT_SUBJECT_PREFIX, SUBJECT_PREFIX_PATTERN, type Bus, type SubscribeOptions, type Unsubscribe } from '../bus.js';
 import { decodePayload, encodePayload, errorReply, replyError } from './nats-codec.js';
 import { toConnectError } from './nats-connect-error.js';
-import { silentNatsBusLogger, watchConnection, type NatsBusLogger, type NatsBusStatus } from './nats-status.js';
+import { watchConnection, type NatsBusStatus } from './nats-status.js';
+import { silentLogger, type Logger } from '../../domain/logger.js';
 import { parseNatsUrl, scrubSecrets } from './nats-url.js';
 import { errorText } from '../../domain/errors.js';
 
-export type { NatsBusLogger, NatsBusStatus } from './nats-status.js';
+export type { NatsBusStatus } from './nats-status.js';
 
 export interface NatsBusOptions {
   /** `nats://host:4222`, several separated by commas; may carry `user:pass@` or `token@` (never logged). */
@@ -32,7 +33,7 @@ export interface NatsBusOptions {
   token?: string;
   /** Client name shown in the server's monitoring pages. */
   name?: string;
-  logger?: NatsBusLogger;
+  logger?: Logger;
   /** Wait between reconnect attempts, plus a random share of as much again so replicas spread out. Default 1000. */
   reconnectWaitMs?: number;
   /** Deadline of the first connection's handshake. Default 5000. */
@@ -89,7 +90,7 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<NatsBus> 
     const auth = target.user !== undefined ? 'user/password' : target.token !== undefined ? 'token' : 'none';
     throw toConnectError(e, { servers: target.servers, auth, secrets });
   }
-  const logger = options.logger ?? silentNatsBusLogger;
+  const logger = options.logger ?? silentLogger;
   logger.info({ server: nc.getServer(), name: options.name }, 'nats bus connected');
   return new NatsBus(nc, { logger, secrets, closeGraceMs: options.closeGraceMs ?? 5000, prefix });
 }
@@ -109,7 +110,7 @@ export class NatsBus implements Bus {
 
   constructor(
     private readonly nc: NatsConnection,
-    private readonly o: { logger: NatsBusLogger; secrets: Array<string | undefined>; closeGraceMs: number; prefix: string },
+    private readonly o: { logger: Logger; secrets: Array<string | undefined>; closeGraceMs: number; prefix: string },
   ) {
     watchConnection(nc, {
       logger: o.logger,

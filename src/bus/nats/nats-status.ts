@@ -1,15 +1,6 @@
 /** The NATS connection's life, told to the logger and to whoever watches the bus's health. */
 import type { NatsConnection } from '@nats-io/transport-node';
-
-/** The logging surface the NATS bus needs; a pino logger fits it. Payloads and secrets never go through it. */
-export interface NatsBusLogger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
-export const silentNatsBusLogger: NatsBusLogger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+import type { Logger } from '../../domain/logger.js';
 
 /** Connection changes worth telling a health check or an operator about. */
 export type NatsBusStatus =
@@ -24,7 +15,7 @@ export type NatsBusStatus =
  */
 export function watchConnection(
   nc: NatsConnection,
-  o: { logger: NatsBusLogger; scrub: (text: string) => string; closing: () => boolean; report: (status: NatsBusStatus) => void },
+  o: { logger: Logger; scrub: (text: string) => string; closing: () => boolean; report: (status: NatsBusStatus) => void },
 ): void {
   const log = o.logger;
   void nc.closed().then((err) => {

@@ -11,7 +11,7 @@ import type { GatewayIdentity, GatewayMode } from '../../domain/gateway.js';
 import type { BlockEntry } from '../../domain/block.js';
 import { BlockList } from './block-list.js';
 import { clientDenyCommand } from './command-text.js';
-import type { OpenVpnLogger } from './log.js';
+import type { Logger } from '../../domain/logger.js';
 import type { CommandReply } from './management-client.js';
 import type { Notification } from './notification-parser.js';
 import { sentUserName, userNameOf } from './session-reports.js';
@@ -26,7 +26,7 @@ export class ClientAuthorizer {
       mode: GatewayMode;
       identity: GatewayIdentity;
       command(text: string): Promise<CommandReply>;
-      logger: OpenVpnLogger;
+      logger: Logger;
       /** Told of every client denied because its user is blocked (the agent audits it). */
       onDenied?(denied: { userName: string; reason: string; clientAddress: string | null }): void;
     },

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { waitFor } from '../../../test/support/wait.js';
-import { silentOpenVpnLogger } from './log.js';
+import { silentLogger } from '../../domain/logger.js';
 import { ManagementClient, type CommandReply } from './management-client.js';
 import type { Notification } from './notification-parser.js';
 
@@ -154,7 +154,7 @@ before(async () => {
   await new Promise<void>((r) => server.listen(path, r));
   let ready!: () => void;
   const up = new Promise<void>((r) => (ready = r));
-  client = new ManagementClient({ address: `unix:${path}`, logger: silentOpenVpnLogger }, { onReady: () => ready(), onDown: () => {}, onNotification: (n) => received.push(n) });
+  client = new ManagementClient({ address: `unix:${path}`, logger: silentLogger }, { onReady: () => ready(), onDown: () => {}, onNotification: (n) => received.push(n) });
   client.start();
   await up;
 });

@@ -10,7 +10,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GatewayUnavailableError } from '../adapter.js';
-import type { OpenVpnLogger } from './log.js';
+import { silentLogger, type Logger } from '../../domain/logger.js';
 import { ManagementClient, parseManagementAddress, type ManagementHandlers } from './management-client.js';
 import type { Notification } from './notification-parser.js';
 
@@ -44,7 +44,8 @@ async function fakeDaemon(script: { onConnect?(s: Socket): void; onLine(line: st
 
 function recorder() {
   const logs: string[] = [];
-  const logger: OpenVpnLogger = {
+  const logger: Logger = {
+    ...silentLogger,
     debug: (o, m) => logs.push(`${m} ${JSON.stringify(o)}`),
     info: (o, m) => logs.push(`${m} ${JSON.stringify(o)}`),
     warn: (o, m) => logs.push(`${m} ${JSON.stringify(o)}`),

@@ -9,7 +9,7 @@
  */
 import { createConnection, type Socket } from 'node:net';
 import { GatewayUnavailableError } from '../adapter.js';
-import type { OpenVpnLogger } from './log.js';
+import type { Logger } from '../../domain/logger.js';
 import { NotificationAssembler, type Notification } from './notification-parser.js';
 import { CommandQueue, type CommandReply } from './command-queue.js';
 import { errorText } from '../../domain/errors.js';
@@ -21,7 +21,7 @@ export interface ManagementClientOptions {
   address: string;
   /** Called on every connect; returns the management password, or null when none is configured. */
   password?: () => Promise<string | null>;
-  logger: OpenVpnLogger;
+  logger: Logger;
   /** How long to wait for the banner after connecting (a second client is never served). Default 5 s. */
   readyTimeoutMs?: number;
   /** Reconnect backoff: first delay and cap, in ms. Defaults 100 and 5 000. */

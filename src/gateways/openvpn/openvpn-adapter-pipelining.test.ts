@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from '../../../test/support/openvpn-lab.js';
 import { waitFor } from '../../../test/support/wait.js';
 import { AdapterEventLog } from './adapter-event-log.test-support.js';
-import { silentOpenVpnLogger } from './log.js';
+import { silentLogger } from '../../domain/logger.js';
 import { ManagementClient } from './management-client.js';
 import { OpenVpnAdapter } from './openvpn-adapter.js';
 import { parseStatus } from './status-parser.js';
@@ -71,7 +71,7 @@ describe('pipelined management commands against a real daemon', { skip }, () => 
   });
 
   test('kills in flight at once through the management client: each reply is its own command\'s', async () => {
-    const link = new ManagementClient({ address: srv.management, logger: silentOpenVpnLogger }, { onReady: () => {}, onDown: () => {}, onNotification: () => {} });
+    const link = new ManagementClient({ address: srv.management, logger: silentLogger }, { onReady: () => {}, onDown: () => {}, onNotification: () => {} });
     link.start();
     try {
       await waitFor(() => link.connected, 10_000, 'the management link', 10);

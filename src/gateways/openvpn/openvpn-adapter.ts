@@ -37,7 +37,7 @@ import { ClientAuthDetector, capabilitiesOf } from './client-auth-detector.js';
 import { ClientAuthorizer } from './client-authorizer.js';
 import { clientKillCommand } from './command-text.js';
 import { DaemonProbe, DEFAULT_PROBE } from './daemon-probe.js';
-import { silentOpenVpnLogger, type OpenVpnLogger } from './log.js';
+import { silentLogger, type Logger } from '../../domain/logger.js';
 import { ManagementClient, type CommandReply, type ManagementClientOptions } from './management-client.js';
 import { parseStateLine, type Notification } from './notification-parser.js';
 import { readPasswordFile } from './password-file.js';
@@ -48,7 +48,7 @@ import { UdpSlotRelease } from './udp-slot-release.js';
 import { errorText } from '../../domain/errors.js';
 
 export interface OpenVpnAdapterOptions {
-  logger?: OpenVpnLogger;
+  logger?: Logger;
   /** Observe mode: how often `status 3` is polled to notice sessions that ended (default 1 000 ms). */
   observePollMs?: number;
   /** Deadline of the adapter's own commands (`status`, `state`, `client-auth`…), default 5 000 ms. */
@@ -64,7 +64,7 @@ export interface OpenVpnAdapterOptions {
 type ClientNotification = Extract<Notification, { kind: 'client' }>;
 
 export class OpenVpnAdapter implements GatewayAdapter {
-  private readonly logger: OpenVpnLogger;
+  private readonly logger: Logger;
   private readonly authorizer: ClientAuthorizer;
   private readonly detector = new ClientAuthDetector();
   private emit: (event: AdapterEvent) => void = () => {};
@@ -84,7 +84,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
   private readonly probe: DaemonProbe;
 
   constructor(readonly config: OpenVpnGatewayConfig, private readonly options: OpenVpnAdapterOptions = {}) {
-    this.logger = options.logger ?? silentOpenVpnLogger;
+    this.logger = options.logger ?? silentLogger;
     const identity = config.identity ?? 'certificate';
     this.table = new SessionTable((event) => this.emit(event), config.mode === 'observe', undefined, identity);
     this.authorizer = new ClientAuthorizer({

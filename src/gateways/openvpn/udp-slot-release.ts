@@ -7,7 +7,7 @@
  * control-channel retransmit, `tls-timeout` 2 s), then kills only if the address still belongs to the
  * killed Client ID.
  */
-import type { OpenVpnLogger } from './log.js';
+import type { Logger } from '../../domain/logger.js';
 import type { CommandReply } from './management-client.js';
 import { parseStatus } from './status-parser.js';
 import { errorText } from '../../domain/errors.js';
@@ -24,7 +24,7 @@ export class UdpSlotRelease {
   constructor(
     private readonly deps: {
       command(text: string, multiline?: boolean): Promise<CommandReply>;
-      logger: OpenVpnLogger;
+      logger: Logger;
       graceMs: number;
     },
   ) {}

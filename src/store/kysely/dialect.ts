@@ -7,7 +7,7 @@ import { PostgresDialect, type Dialect } from 'kysely';
 import type { DialectName } from './database.js';
 import { SqliteCheckpointer } from './sqlite-checkpointer.js';
 import { ImmediateSqliteDialect } from './sqlite-immediate-dialect.js';
-import type { StoreLogger } from './store-logger.js';
+import type { Logger } from '../../domain/logger.js';
 
 /** Where a store lives, parsed from its URL. */
 export type DatabaseTarget = { dialect: 'sqlite'; path: string } | { dialect: 'postgres'; url: string };
@@ -44,7 +44,7 @@ export function parseDatabaseUrl(url: string): DatabaseTarget {
 export type SqliteDataVersion = () => number | null;
 
 /** Builds the Kysely dialect for a target. SQLite files get their parent directory created. */
-export function createDialect(target: DatabaseTarget, logger?: StoreLogger): { dialect: Dialect; name: DialectName; dataVersion?: SqliteDataVersion } {
+export function createDialect(target: DatabaseTarget, logger?: Logger): { dialect: Dialect; name: DialectName; dataVersion?: SqliteDataVersion } {
   if (target.dialect === 'postgres') return { dialect: postgresDialect(target.url, logger), name: 'postgres' };
   let read: SqliteDataVersion = () => null;
   const dialect = sqliteDialect(target.path, logger, (db) => {
@@ -54,7 +54,7 @@ export function createDialect(target: DatabaseTarget, logger?: StoreLogger): { d
   return { dialect, name: 'sqlite', dataVersion: () => read() };
 }
 
-function sqliteDialect(path: string, logger: StoreLogger | undefined, opened: (db: SqliteDatabase.Database) => void): Dialect {
+function sqliteDialect(path: string, logger: Logger | undefined, opened: (db: SqliteDatabase.Database) => void): Dialect {
   let checkpointer: SqliteCheckpointer | undefined;
   return new ImmediateSqliteDialect({
     database: async () => {
@@ -100,7 +100,7 @@ function cachePreparedStatements(db: SqliteDatabase.Database): void {
   }) as typeof db.prepare;
 }
 
-function postgresDialect(url: string, logger?: StoreLogger): Dialect {
+function postgresDialect(url: string, logger?: Logger): Dialect {
   // bigint columns hold milliseconds and byte counts, far below 2^53; parse them as numbers for this
   // pool only, leaving pg's global parsers alone for any other user in the process.
   const types = new pg.TypeOverrides();

@@ -18,16 +18,15 @@ import { migrateSchema } from './schema-migrator.js';
 import { KyselyOutboxRepository } from './outbox-repository.js';
 import { KyselySessionRepository } from './session-repository.js';
 import { StoreSetupError } from './store-setup-error.js';
-import type { StoreLogger } from './store-logger.js';
+import type { Logger } from '../../domain/logger.js';
 import { StoreReadinessCheck } from './store-readiness.js';
 import { KyselyTokenRepository } from './token-repository.js';
 import { KyselyWebhookRepository } from './webhook-repository.js';
 
-export type { StoreLogger } from './store-logger.js';
 export { StoreSetupError } from './store-setup-error.js';
 
 export interface OpenStoreOptions {
-  logger?: StoreLogger;
+  logger?: Logger;
   /**
    * SQLite only: cache the hottest reads between writes (see read-cache.ts). Default true; a process
    * that only reads another process's file, and benchmarks of the database itself, turn it off.
@@ -71,7 +70,7 @@ export interface MigrationReport {
  * `switchboard migrate`: brings the schema at `url` up to date as the connected role (the owner)
  * and, on PostgreSQL, grants `runtimeRole` what replicas need (runtime-grants.ts). Closes what it opened.
  */
-export async function migrateDatabase(url: string, options: { runtimeRole?: string; logger?: StoreLogger } = {}): Promise<MigrationReport> {
+export async function migrateDatabase(url: string, options: { runtimeRole?: string; logger?: Logger } = {}): Promise<MigrationReport> {
   const target = parseDatabaseUrl(url);
   if (options.runtimeRole !== undefined && target.dialect !== 'postgres') {
     throw new StoreSetupError('--runtime-role: database roles exist only on PostgreSQL; a SQLite file has no roles (see docs/security.md)');

@@ -10,7 +10,7 @@ import { Migrator, sql, type Kysely } from 'kysely';
 import type { Database, DialectName } from './database.js';
 import { migrationProvider } from './migrations/migration-provider.js';
 import { StoreSetupError } from './store-setup-error.js';
-import type { StoreLogger } from './store-logger.js';
+import type { Logger } from '../../domain/logger.js';
 import { errorText } from '../../domain/errors.js';
 
 /** PostgreSQL's SQLSTATE for "insufficient privilege" (also "must be owner of …"). */
@@ -24,7 +24,7 @@ const PG_INSUFFICIENT_PRIVILEGE = '42501';
  * to another one migrating the same file (its DDL fails: "table … already exists") waits for the
  * winner's commit and finds nothing left to apply.
  */
-export async function migrateSchema(db: Kysely<Database>, dialect: DialectName, logger?: StoreLogger): Promise<string[]> {
+export async function migrateSchema(db: Kysely<Database>, dialect: DialectName, logger?: Logger): Promise<string[]> {
   const migrator = new Migrator({ db, provider: migrationProvider(dialect) });
   const pending = (await migrator.getMigrations()).filter((m) => m.executedAt === undefined);
   if (pending.length === 0) return [];

@@ -6,6 +6,7 @@ import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { sql } from 'kysely';
 import { waitFor } from '../../../test/support/wait.js';
+import { silentLogger } from '../../domain/logger.js';
 import { openStore } from './kysely-store.js';
 import { FALLBACK_AUTOCHECKPOINT_PAGES, LOG_SIZE_LIMIT_BYTES, SqliteCheckpointer } from './sqlite-checkpointer.js';
 
@@ -85,7 +86,7 @@ describe('SqliteCheckpointer: the log is copied into the file by a worker thread
   test('a worker that cannot open the file logs the error and hands checkpoints back to SQLite', async () => {
     const { db, path } = walDatabase('gone.db');
     const errors: string[] = [];
-    const checkpointer = SqliteCheckpointer.start(db, { info: () => {}, error: (_o, msg) => errors.push(msg ?? '') });
+    const checkpointer = SqliteCheckpointer.start(db, { ...silentLogger, error: (_o, msg) => errors.push(msg ?? '') });
     // The writer keeps its open file; the worker, still starting, finds no file to open.
     unlinkSync(path);
     try {

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type SqliteDatabase from 'better-sqlite3';
-import type { StoreLogger } from './store-logger.js';
+import type { Logger } from '../../domain/logger.js';
 
 /** Milliseconds between the checkpointer's passes. */
 export const CHECKPOINT_INTERVAL_MS = 100;
@@ -73,7 +73,7 @@ export class SqliteCheckpointer {
   #stopped = false;
   readonly #exited: Promise<void>;
 
-  private constructor(private readonly worker: Worker, db: SqliteDatabase.Database, logger?: StoreLogger) {
+  private constructor(private readonly worker: Worker, db: SqliteDatabase.Database, logger?: Logger) {
     this.#exited = new Promise((resolve) => worker.once('exit', () => resolve()));
     worker.on('message', (m: CheckpointResult) => {
       this.#last = m;
@@ -89,7 +89,7 @@ export class SqliteCheckpointer {
   }
 
   /** Starts checkpointing the file `db` (a connection in WAL mode) has open. */
-  static start(db: SqliteDatabase.Database, logger?: StoreLogger, intervalMs = CHECKPOINT_INTERVAL_MS): SqliteCheckpointer {
+  static start(db: SqliteDatabase.Database, logger?: Logger, intervalMs = CHECKPOINT_INTERVAL_MS): SqliteCheckpointer {
     db.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
     db.pragma(`journal_size_limit = ${LOG_SIZE_LIMIT_BYTES}`);
     const workerData: CheckpointWorkerData = { driver: DRIVER, path: db.name, intervalMs };

@@ -7,7 +7,7 @@
  */
 import type { DatabaseConnection, Dialect, Driver, QueryResult } from 'kysely';
 import { DomainError } from '../../domain/errors.js';
-import type { StoreLogger } from './store-logger.js';
+import type { Logger } from '../../domain/logger.js';
 
 /** Socket errors that mean the database is not there (now). */
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'SQLITE_BUSY']);
@@ -26,7 +26,7 @@ export function isStoreUnavailable(error: unknown): boolean {
   return PG_MESSAGES.test(error.message);
 }
 
-function translate(error: unknown, logger: StoreLogger | undefined): unknown {
+function translate(error: unknown, logger: Logger | undefined): unknown {
   if (error instanceof DomainError || !isStoreUnavailable(error)) return error;
   const e = error as Error & { code?: unknown };
   // The cause's message names the failure, never credentials (pg does not put the URL in errors).
@@ -40,7 +40,7 @@ export interface StoreErrorSwitch {
 }
 
 /** Kysely's driver, with every failure of every call (connections, queries, transactions) translated. */
-export function withStoreErrors(dialect: Dialect, logger: StoreLogger | undefined, on: StoreErrorSwitch): Dialect {
+export function withStoreErrors(dialect: Dialect, logger: Logger | undefined, on: StoreErrorSwitch): Dialect {
   return new Proxy(dialect, {
     get(target, prop, receiver) {
       if (prop !== 'createDriver') return Reflect.get(target, prop, receiver);
