@@ -101,7 +101,7 @@ export class FakeCore implements CoreApi {
     this.calls.authenticate.push({ bearer, meta });
     const t = bearer === null ? undefined : this.tokens.get(bearer);
     if (!t || t.revokedAt !== null || (t.expiresAt !== null && t.expiresAt <= this.now)) throw new DomainError('UNAUTHENTICATED', MESSAGES.unauthenticated);
-    return { tokenId: t.id, name: t.name, scopes: t.scopes, clientIp: meta.clientIp, userAgent: meta.userAgent };
+    return { tokenId: t.id, name: t.name, scopes: t.scopes, ip: meta.ip, userAgent: meta.userAgent };
   }
 
   async authorize(actor: Actor): Promise<Actor> {
@@ -156,7 +156,7 @@ export class FakeCore implements CoreApi {
     const ended: Session = { ...s, endedAt: this.now, endCause: 'ADMIN_DISCONNECT', endedByTokenId: actor.tokenId, endedByName: actor.name, endReason: options.reason ?? null };
     this.sessions.set(sessionId, ended);
     const event: AuditEvent = {
-      id: newAuditEventId(), at: this.now, action: 'session.disconnect', outcome: 'SUCCESS', actorTokenId: actor.tokenId, actorName: actor.name, actorIp: actor.clientIp,
+      id: newAuditEventId(), at: this.now, action: 'session.disconnect', outcome: 'SUCCESS', actorTokenId: actor.tokenId, actorName: actor.name, actorIp: actor.ip,
       actorUserAgent: actor.userAgent, requestId: actor.requestId ?? null, targetSessionId: sessionId, targetUserName: s.userName, targetGatewayId: s.gatewayId, reason: options.reason ?? null,
       errorCode: null, durationMs: 12, metadata: { mode: options.mode ?? 'HALT', message: options.message ?? null },
     };

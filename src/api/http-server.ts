@@ -133,7 +133,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     let actor: Actor;
     try {
       const userAgent = req.headers['user-agent'] ?? null;
-      actor = await core.authenticate(bearerOf(req.headers.authorization), { clientIp: req.socket.remoteAddress ?? null, userAgent, requestId: r.requestId });
+      actor = await core.authenticate(bearerOf(req.headers.authorization), { ip: req.socket.remoteAddress ?? null, userAgent, requestId: r.requestId });
     } catch (error) {
       if (isDomainError(error) && error.code === 'UNAUTHENTICATED') {
         metrics?.countRefusal('http', 'UNAUTHENTICATED');
@@ -170,7 +170,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       const byIp = admission.byIp(req.socket.remoteAddress);
       if (!byIp.ok) return rateLimited(res, byIp.retryAfterSeconds);
       try {
-        await core.authenticate(bearerOf(req.headers.authorization), { clientIp: req.socket.remoteAddress ?? null, userAgent: req.headers['user-agent'] ?? null });
+        await core.authenticate(bearerOf(req.headers.authorization), { ip: req.socket.remoteAddress ?? null, userAgent: req.headers['user-agent'] ?? null });
       } catch (error) {
         if (isDomainError(error) && error.code === 'UNAUTHENTICATED') return send(res, errorResponse('UNAUTHENTICATED', error.message, { 'www-authenticate': 'Bearer' }));
         throw error;

@@ -23,7 +23,7 @@ function context() {
     reached.push(String(name));
     return name === 'sessionEvents' ? (async function* () {})() : Promise.resolve(null);
   } });
-  return { reached, ctx: { core, actor: { tokenId: 't', name: 't', scopes: ['admin'], clientIp: null, userAgent: null }, logger: null, mediaType: 'application/json', operation: null, gateway: () => Promise.resolve(null) } };
+  return { reached, ctx: { core, actor: { tokenId: 't', name: 't', scopes: ['admin'], ip: null, userAgent: null }, logger: null, mediaType: 'application/json', operation: null, gateway: () => Promise.resolve(null) } };
 }
 
 async function run(p: StringPosition, value: string, engine: 'graphql-js' | 'graphql-jit'): Promise<{ result: ExecutionResult; reached: string[] }> {

@@ -17,7 +17,7 @@ import { isDomainError } from '../domain/errors.js';
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** Who reads gateways for a scrape: it can see what `sessions:read` sees, and do nothing. */
-const SCRAPER: Actor = { tokenId: null, name: 'metrics', scopes: ['sessions:read'], clientIp: null, userAgent: null };
+const SCRAPER: Actor = { tokenId: null, name: 'metrics', scopes: ['sessions:read'], ip: null, userAgent: null };
 
 export interface Metrics {
   readonly registry: Registry;

@@ -136,7 +136,7 @@ describe('seed: disconnectBySessionId', () => {
       const before = server.core.calls.authenticate.length;
       await server.gql({ query: '{ a: gateways { id } b: gateways { id } }' }, { headers: { 'user-agent': 'probe/1' } });
       assert.equal(server.core.calls.authenticate.length, before + 1);
-      assert.deepEqual(server.core.calls.authenticate.at(-1), { bearer: server.admin, meta: { clientIp: '127.0.0.1', userAgent: 'probe/1' } });
+      assert.deepEqual(server.core.calls.authenticate.at(-1), { bearer: server.admin, meta: { ip: '127.0.0.1', userAgent: 'probe/1' } });
     });
   });
 });

@@ -139,7 +139,7 @@ export function createSseTransport(o: { schema: GraphQLSchema; core: CoreApi; lo
       if (!byIp.ok) return answer(res, errorResponse('RATE_LIMITED', `Too many requests; retry after ${byIp.retryAfterSeconds} s`, { 'retry-after': String(byIp.retryAfterSeconds) }));
       let actor: Actor;
       try {
-        actor = await core.authenticate(bearerOf(req.headers.authorization), { clientIp: req.socket.remoteAddress ?? null, userAgent: req.headers['user-agent'] ?? null, requestId });
+        actor = await core.authenticate(bearerOf(req.headers.authorization), { ip: req.socket.remoteAddress ?? null, userAgent: req.headers['user-agent'] ?? null, requestId });
       } catch (error) {
         if (isDomainError(error) && error.code === 'UNAUTHENTICATED') return answer(res, errorResponse('UNAUTHENTICATED', error.message, { 'www-authenticate': 'Bearer' }));
         if (isDomainError(error) && error.code === 'STORE_UNAVAILABLE') return answer(res, errorResponse('STORE_UNAVAILABLE', error.message, { 'retry-after': '1' }));

@@ -97,7 +97,7 @@ export function attachWebSocketTransport(o: { server: Server; schema: GraphQLSch
         const requestId = upgradeIds.get(req) ?? requestIdOf(undefined);
         let actor: Actor;
         try {
-          actor = await core.authenticate(token, { clientIp: req.socket.remoteAddress ?? null, userAgent: req.headers['user-agent'] ?? null, requestId });
+          actor = await core.authenticate(token, { ip: req.socket.remoteAddress ?? null, userAgent: req.headers['user-agent'] ?? null, requestId });
         } catch {
           return false; // graphql-ws closes with 4403 Forbidden
         }

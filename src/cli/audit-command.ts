@@ -10,7 +10,7 @@ import { parseCommand, usageError } from './command-line.js';
 import { UsageError } from './usage-error.js';
 
 const PAGE = 500;
-const CLI_ACTOR: Actor = { tokenId: null, name: 'cli:audit-export', scopes: ['audit:read'], clientIp: null, userAgent: 'switchboard-cli' };
+const CLI_ACTOR: Actor = { tokenId: null, name: 'cli:audit-export', scopes: ['audit:read'], ip: null, userAgent: 'switchboard-cli' };
 
 /** One audit event as an export line: the stored record, its time as ISO-8601 (UTC, milliseconds). */
 export function auditLine(e: AuditEvent): string {

@@ -17,7 +17,7 @@ function cliActor(): Actor {
   } catch {
     /* no passwd entry */
   }
-  return { tokenId: null, name: `cli:${who}`, scopes: ['admin'], clientIp: null, userAgent: 'switchboard-cli' };
+  return { tokenId: null, name: `cli:${who}`, scopes: ['admin'], ip: null, userAgent: 'switchboard-cli' };
 }
 
 const TOKEN_USAGE = `Usage: switchboard token <create|list|revoke> [options]

@@ -96,7 +96,7 @@ export interface ViewerInfo {
 }
 
 export interface RequestMeta {
-  clientIp: string | null;
+  ip: string | null;
   userAgent: string | null;
   /** The request's id (see api/request-id.ts), carried by the actor into logs and audit rows. */
   requestId?: string;

@@ -23,7 +23,7 @@ const HUGE = worst(MB);
 const BIG = worst(10_000);
 
 function hostileActor(): Actor {
-  return { tokenId: `tok_${HUGE}`, name: HUGE, scopes: ['sessions:read'], clientIp: HUGE, userAgent: HUGE };
+  return { tokenId: `tok_${HUGE}`, name: HUGE, scopes: ['sessions:read'], ip: HUGE, userAgent: HUGE };
 }
 
 /** Shared by every hostile event: strings and objects are only read. */
@@ -58,7 +58,7 @@ test('metadata that is too big even once bounded keeps only its keys', () => {
 });
 
 test('values the API accepts are kept whole (longest reason, user name, webhook URL and description, in 3-byte characters)', () => {
-  const actor: Actor = { tokenId: 'tok_abcdefghijkl', name: '名'.repeat(100), scopes: ['admin'], clientIp: '::ffff:127.0.0.1', userAgent: 'curl/8' };
+  const actor: Actor = { tokenId: 'tok_abcdefghijkl', name: '名'.repeat(100), scopes: ['admin'], ip: '::ffff:127.0.0.1', userAgent: 'curl/8' };
   const metadata = { url: `https://example.com/${'a'.repeat(1970)}`, description: '説'.repeat(500), message: '語'.repeat(240), filter: { userName: '人'.repeat(256), gatewayId: 'g'.repeat(63) } };
   const e = auditEvent(actor, 'webhook.create', 'SUCCESS', { at: 0, targetSessionId: 'é'.repeat(64), targetUserName: '人'.repeat(256), targetGatewayId: 'g'.repeat(63), reason: '理'.repeat(1000), metadata });
   assert.equal(e.actorName, actor.name);
@@ -124,7 +124,7 @@ for (const s of stores) {
       await h.store.transaction(async (tx) => {
         for (const e of rows) await tx.audit.append(e);
       });
-      const admin: Actor = { tokenId: 'tok_reader', name: 'reader', scopes: ['audit:read'], clientIp: null, userAgent: null };
+      const admin: Actor = { tokenId: 'tok_reader', name: 'reader', scopes: ['audit:read'], ip: null, userAgent: null };
       const page = await h.core.auditEvents(admin, { first: 500 });
       assert.equal(page.edges.length, 500);
       const bytes = page.edges.reduce((n, edge) => n + auditRowBytes(edge.node), 0);

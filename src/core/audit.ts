@@ -52,7 +52,7 @@ export function auditEvent(
     outcome,
     actorTokenId: bounded(actor.tokenId, COLUMN_BYTES.actorTokenId),
     actorName: bounded(actor.name, COLUMN_BYTES.actorName) ?? '',
-    actorIp: bounded(actor.clientIp, COLUMN_BYTES.actorIp),
+    actorIp: bounded(actor.ip, COLUMN_BYTES.actorIp),
     actorUserAgent: bounded(actor.userAgent, COLUMN_BYTES.actorUserAgent),
     requestId: bounded(actor.requestId, COLUMN_BYTES.requestId),
     targetSessionId: bounded(detail.targetSessionId, COLUMN_BYTES.targetSessionId),

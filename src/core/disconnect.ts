@@ -278,7 +278,7 @@ export class DisconnectUseCase {
     const { actor } = req;
     return {
       id: newIntentId(), sessionId: session.id, gatewayId: session.gatewayId, userName: session.userName, createdAt: this.now(),
-      actorTokenId: actor.tokenId, actorName: actor.name, actorIp: actor.clientIp, actorUserAgent: actor.userAgent,
+      actorTokenId: actor.tokenId, actorName: actor.name, actorIp: actor.ip, actorUserAgent: actor.userAgent,
       actorRequestId: actor.requestId ?? null,
       reason: req.reason, message: req.message, mode: req.mode, blockSeconds: req.blockSeconds,
       status: 'PENDING', unconfirmedAt: null, settledAt: null, auditEventId: '', settledAuditEventId: null,

@@ -98,7 +98,7 @@ export function settlementAudit(
   extra: { errorCode?: string | null; durationMs?: number | null; metadata?: Record<string, unknown> },
 ): AuditEvent {
   const actor: Actor = {
-    tokenId: intent.actorTokenId, name: intent.actorName, clientIp: intent.actorIp, userAgent: intent.actorUserAgent, scopes: [],
+    tokenId: intent.actorTokenId, name: intent.actorName, ip: intent.actorIp, userAgent: intent.actorUserAgent, scopes: [],
     ...(intent.actorRequestId === null ? {} : { requestId: intent.actorRequestId }),
   };
   return {

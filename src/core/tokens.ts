@@ -49,7 +49,7 @@ export async function authenticate(tokens: TokenRepository, bearer: string | nul
     tokens.touch(match.id, now).catch(() => {});
   }
   // A copy: the token row may be a cached, shared object (the SQLite read cache).
-  const actor: Actor = { tokenId: match.id, name: match.name, scopes: [...match.scopes], clientIp: meta.clientIp, userAgent: meta.userAgent };
+  const actor: Actor = { tokenId: match.id, name: match.name, scopes: [...match.scopes], ip: meta.ip, userAgent: meta.userAgent };
   if (meta.requestId !== undefined) actor.requestId = meta.requestId;
   return actor;
 }

@@ -46,7 +46,7 @@ for (const kind of ['memory', 'nats'] as const) {
     let core: Switchboard;
     let agents: AgentLink;
     const adapters = [new FakeAdapter({ id: gw1 }), new FakeAdapter({ id: gw2 })];
-    const reader = { tokenId: 'tok_r', name: 'reader', scopes: ['sessions:read' as const], clientIp: null, userAgent: null };
+    const reader = { tokenId: 'tok_r', name: 'reader', scopes: ['sessions:read' as const], ip: null, userAgent: null };
     const online = async (gatewayId: string) =>
       (await store.sessions.listOnline({ first: 100, after: null, filter: { gatewayId } })).rows.map((s) => s.userName).sort();
     const gatewayView = async (id: string) => (await core.gateways(reader)).find((g) => g.id === id)!;

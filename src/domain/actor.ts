@@ -5,7 +5,11 @@ export interface Actor {
   tokenId: string | null;
   name: string;
   scopes: readonly Scope[];
-  clientIp: string | null;
+  /**
+   * The API caller's address (GraphQL's `Actor.ip`, the audit's `actorIp`). The VPN client's address
+   * is the session's `clientAddress`, and its IP what the sessions' `clientIp` filter matches.
+   */
+  ip: string | null;
   userAgent: string | null;
   /**
    * The id of the request (HTTP, SSE) or WebSocket operation acting, as its logs and audit rows
@@ -15,4 +19,4 @@ export interface Actor {
 }
 
 /** The actor for work Switchboard does by itself (sync, expiry), never an API caller. */
-export const SYSTEM_ACTOR: Actor = { tokenId: null, name: 'switchboard', scopes: ['admin'], clientIp: null, userAgent: null };
+export const SYSTEM_ACTOR: Actor = { tokenId: null, name: 'switchboard', scopes: ['admin'], ip: null, userAgent: null };

@@ -53,7 +53,7 @@ export async function startCoreHarness(storeUrl: string, options: { gatewayIds?:
   await settle();
   return {
     store, bus, core, sync, agents, relay, gateways, settle,
-    actor: (scopes, name = 'tester') => ({ tokenId: `tok_${name}`, name, scopes, clientIp: '127.0.0.1', userAgent: 'test' }),
+    actor: (scopes, name = 'tester') => ({ tokenId: `tok_${name}`, name, scopes, ip: '127.0.0.1', userAgent: 'test' }),
     async close() {
       await agents.stop();
       await relay.stop();
