@@ -12,7 +12,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { createAdapter } from '../src/main.js';
-import { silentLogger } from '../src/core/logger.js';
+import { silentLogger } from '../src/domain/logger.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from './support/openvpn-lab.js';
 import { startApp, type AppHarness } from './support/app-harness.js';
 import { chromiumSkipReason, launchChromium, type Browser } from './support/browser.js';
