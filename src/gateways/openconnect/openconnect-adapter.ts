@@ -26,7 +26,7 @@ import type { BlockEntry } from '../../domain/block.js';
 import type { GatewayCapabilities } from '../../domain/gateway.js';
 import { errorText } from '../../domain/errors.js';
 import { BlockList } from '../openvpn/block-list.js';
-import { silentOpenVpnLogger as silentLogger, type OpenVpnLogger as Logger } from '../openvpn/log.js';
+import { silentLogger, type Logger } from '../../domain/logger.js';
 import { BlockFile, blockableUserName } from './block-file.js';
 import { OcctlClient, OcctlTimeoutError, processRunner, type OcctlRunner, type OcctlTarget } from './occtl-client.js';
 import { OcctlEventStream } from './occtl-events.js';
