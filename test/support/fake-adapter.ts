@@ -1,6 +1,8 @@
 /**
  * A gateway test double behind the adapter port, for API and core tests. It is never the evidence that
- * a VPN session ends: the real-OpenVPN suites are.
+ * a VPN session ends: the real-daemon suites are. It passes the adapter contract
+ * (src/gateways/adapter.contract.ts, run on it by src/gateways/adapter.test.ts), so it cannot drift
+ * from what real adapters do.
  */
 import type { AdapterEvent, DisconnectCommand, DisconnectConfirmation, GatewayAdapter, GatewayConfig, OpenVpnGatewayConfig } from '../../src/gateways/adapter.js';
 import { GatewayUnavailableError } from '../../src/gateways/adapter.js';
@@ -27,6 +29,10 @@ export class FakeAdapter implements GatewayAdapter {
   daemonStartedAt = 1_700_000_000_000;
   /** The block lists the control plane gave it, latest last. */
   readonly blockLists: { blocks: BlockEntry[]; lifted?: string[] }[] = [];
+  /** A RESTARTed client comes back by itself as a new session, as real clients do (off by default: core tests count sessions). */
+  reconnectOnRestart = false;
+  /** Users denied their return, until when (ms): set by a disconnect's `blockSeconds` and by `setBlocks`. */
+  private readonly blocked = new Map<string, number>();
   /** What the liveness probe says (see setResponding). */
   private responding = true;
   private emit: (e: AdapterEvent) => void = () => {};
@@ -51,6 +57,17 @@ export class FakeAdapter implements GatewayAdapter {
 
   setBlocks(blocks: BlockEntry[], lifted?: string[]): void {
     this.blockLists.push({ blocks, ...(lifted ? { lifted } : {}) });
+    for (const user of lifted ?? []) this.blocked.delete(user);
+    for (const b of blocks) this.blocked.set(b.userName, Math.max(b.until, this.blocked.get(b.userName) ?? 0));
+  }
+
+  /** A user tries to come back: refused (auth-denied) while blocked, else a new session. */
+  comeBack(userName: string): SessionReport | null {
+    if ((this.blocked.get(userName) ?? 0) > Date.now()) {
+      this.emit({ type: 'auth-denied', userName, reason: 'blocked by an administrator', clientAddress: null, at: Date.now() });
+      return null;
+    }
+    return this.connect(userName);
   }
 
   isConnected(): boolean {
@@ -122,6 +139,7 @@ export class FakeAdapter implements GatewayAdapter {
     this.commands.push(command);
     if (this.state === 'down') throw new GatewayUnavailableError('management link is down');
     if (!this.responding) throw new GatewayUnavailableError('the daemon is not responding');
+    if (command.blockSeconds && !this.capabilities().canBlock) throw new GatewayUnavailableError('this gateway cannot block users; nothing was sent');
     if (this.state === 'silent') {
       await new Promise((r) => setTimeout(r, deadlineMs));
       throw new GatewayUnavailableError('no answer before the deadline', { mayTakeEffect: true });
@@ -137,8 +155,12 @@ export class FakeAdapter implements GatewayAdapter {
   }
 
   private kill(command: DisconnectCommand): DisconnectConfirmation {
-    if (!this.sessions.delete(command.ref)) return 'NOT_FOUND';
+    const session = this.sessions.get(command.ref);
+    if (!session) return 'NOT_FOUND';
+    this.sessions.delete(command.ref);
+    if (command.blockSeconds) this.blocked.set(session.userName, Date.now() + command.blockSeconds * 1000);
     this.emit({ type: 'session.disconnected', ref: command.ref, cause: this.echoCause, at: Date.now() });
+    if (command.mode === 'RESTART' && this.reconnectOnRestart) setImmediate(() => this.comeBack(session.userName));
     return 'ENDED';
   }
 }

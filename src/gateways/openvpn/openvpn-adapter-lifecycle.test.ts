@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { GatewayUnavailableError } from '../adapter.js';
 import { OpenVpnLab, openvpnSkipReason, sleep, type LabClient, type LabServer } from '../../../test/support/openvpn-lab.js';
-import { AdapterEventLog } from './adapter-event-log.test-support.js';
+import { AdapterEventLog } from '../adapter-event-log.test-support.js';
 import { OpenVpnAdapter } from './openvpn-adapter.js';
 
 const skip = openvpnSkipReason();

@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import { pino } from 'pino';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from '../../../test/support/openvpn-lab.js';
 import { waitFor } from '../../../test/support/wait.js';
-import { AdapterEventLog } from './adapter-event-log.test-support.js';
+import { AdapterEventLog } from '../adapter-event-log.test-support.js';
 import { silentLogger } from '../../domain/logger.js';
 import { ManagementClient } from './management-client.js';
 import { OpenVpnAdapter } from './openvpn-adapter.js';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import type { SessionReport } from '../../domain/session.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabMode, type LabProto, type LabServer } from '../../../test/support/openvpn-lab.js';
-import { AdapterEventLog } from './adapter-event-log.test-support.js';
+import { AdapterEventLog } from '../adapter-event-log.test-support.js';
 import { OpenVpnAdapter } from './openvpn-adapter.js';
 
 const skip = openvpnSkipReason();

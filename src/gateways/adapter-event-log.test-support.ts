@@ -1,5 +1,5 @@
 /** Records what an adapter emits and lets a test wait for a particular event. */
-import type { AdapterEvent } from '../adapter.js';
+import type { AdapterEvent } from './adapter.js';
 
 type Of<T extends AdapterEvent['type']> = Extract<AdapterEvent, { type: T }>;
 
