@@ -149,7 +149,7 @@ export function adapterContract(name: string, makeHarness: () => Promise<Adapter
       const denied = await events.waitFor('auth-denied', (e) => e.userName === 'carol', { from, timeoutMs });
       assert.ok(denied.reason.length > 0);
       assert.equal(events.all('session.connected', from).filter((e) => e.session.userName === 'carol').length, 0, 'not back while blocked');
-      await waitFor(() => Date.now() > blockedUntil + 200, timeoutMs, 'the block to end', 100);
+      await waitFor(() => Date.now() > blockedUntil + 200, BLOCK_SECONDS * 1000 + timeoutMs, 'the block to end', 100);
       const mark = events.mark();
       await h.comeBack('carol');
       const back = await announced('carol', mark);
