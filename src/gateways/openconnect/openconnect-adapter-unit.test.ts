@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GatewayUnavailableError, type OpenConnectGatewayConfig } from '../adapter.js';
-import { AdapterEventLog } from '../openvpn/adapter-event-log.test-support.js';
+import { AdapterEventLog } from '../adapter-event-log.test-support.js';
 import { OcctlTimeoutError, type OcctlResult } from './occtl-client.js';
 import { occtlUsersJson } from './occtl-fixtures.test-support.js';
 import type { EventStreamHandlers } from './occtl-events.js';

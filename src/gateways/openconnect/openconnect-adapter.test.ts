@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { SessionReport } from '../../domain/session.js';
 import { GatewayUnavailableError } from '../adapter.js';
 import { OcservLab, ocservSkipReason, type OcLabClient } from '../../../test/support/ocserv-lab.js';
-import { AdapterEventLog } from '../openvpn/adapter-event-log.test-support.js';
+import { AdapterEventLog } from '../adapter-event-log.test-support.js';
 import { OcctlClient, processRunner } from './occtl-client.js';
 import { OpenConnectAdapter } from './openconnect-adapter.js';
 import { parseSessionRef } from './session-ref.js';
