@@ -97,6 +97,50 @@ describe('operator console in a real browser, real OpenVPN gateway', { skip }, (
     await page.getByText(/^3 online/).waitFor();
   });
 
+  test('find anyone: part of a name in any case, an address as shown, a select that applies at once, sort by column; all of it in the URL', async () => {
+    try {
+      await page.getByLabel('User', { exact: true }).fill('AR');
+      await page.getByLabel('User', { exact: true }).press('Enter');
+      await page.getByText('1 online matching the filters').waitFor();
+      assert.equal(await row('carol').count(), 1, '"AR" finds carol');
+      assert.equal(new URL(page.url()).searchParams.get('userNameContains'), 'AR');
+      // A reload (or a shared link) shows the same table.
+      await page.reload();
+      await page.getByText('1 online matching the filters').waitFor();
+      assert.equal(await page.getByLabel('User', { exact: true }).inputValue(), 'AR');
+      await page.getByRole('button', { name: 'Reset' }).click();
+      await page.getByText(/^3 online/).waitFor();
+
+      const shown = (await row('bob').locator('td').filter({ hasText: /^127\.0\.0\.1:\d+$/ }).innerText()).trim();
+      await page.getByLabel('Address').fill(shown);
+      await page.getByRole('button', { name: 'Apply filters' }).click();
+      await page.getByText('1 online matching the filters').waitFor();
+      assert.equal(await row('bob').count(), 1, `the client address as shown (${shown}) finds bob`);
+      await page.getByRole('button', { name: 'Reset' }).click();
+
+      await page.getByLabel('Gateway').selectOption(GW);
+      await page.waitForFunction((gw) => new URL(location.href).searchParams.get('gatewayId') === gw, GW);
+      await page.getByText('3 online matching the filters').waitFor();
+      await page.getByRole('button', { name: 'Reset' }).click();
+      await page.getByText(/^3 online$|^3 online ·/).waitFor();
+
+      const users = () => page.locator('tbody tr:not([data-state="leaving"])').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-user')));
+      const userHeader = page.getByRole('columnheader', { name: /^User/ });
+      await userHeader.getByRole('button').click();
+      await page.waitForFunction(() => document.querySelector('th[aria-sort]')?.textContent?.startsWith('User'));
+      assert.equal(await userHeader.getAttribute('aria-sort'), 'ascending');
+      await page.waitForFunction(() => [...document.querySelectorAll('tbody tr')].map((r) => r.getAttribute('data-user')).join() === 'alice,bob,carol');
+      await userHeader.getByRole('button').click();
+      await page.waitForFunction(() => [...document.querySelectorAll('tbody tr')].map((r) => r.getAttribute('data-user')).join() === 'carol,bob,alice');
+      assert.equal(new URL(page.url()).searchParams.get('sort'), 'USER.DESC');
+      assert.deepEqual(await users(), ['carol', 'bob', 'alice']);
+      await shot('03b-sorted');
+    } finally {
+      await page.goto(`${h.url}/sessions`);
+    }
+    await page.getByText(/^3 online/).waitFor();
+  });
+
   test('the detail panel shows what the API knows about a session', async () => {
     await page.getByRole('button', { name: /^Details of carol's session/ }).click();
     const panel = page.getByRole('complementary');

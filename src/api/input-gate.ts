@@ -72,6 +72,8 @@ export const INPUT_RULES: Readonly<Record<string, InputRule>> = {
   'Mutation.deleteWebhook.id': id,
   'OnlineSessionFilter.userId': id,
   'OnlineSessionFilter.userName': userName,
+  'OnlineSessionFilter.userNameContains': userName,
+  'OnlineSessionFilter.address': { max: MAX_IP_CHARS, kind: 'line' },
   'OnlineSessionFilter.gatewayId': id,
   'OnlineSessionFilter.protocol': code,
   'OnlineSessionFilter.clientIp': { max: MAX_IP_CHARS, kind: 'line' },

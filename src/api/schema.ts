@@ -11,10 +11,11 @@ scalar DateTime
 
 type Query {
   """
-  Sessions online now, newest first (by connectedAt, then id). Needs \`sessions:read\`.
-  \`first\`: 1 to 500, default 50. \`after\`: an opaque cursor from a previous page.
+  Sessions online now, newest first (by connectedAt, then id) unless \`orderBy\` says otherwise.
+  Needs \`sessions:read\`. \`first\`: 1 to 500, default 50. \`after\`: an opaque cursor from a
+  previous page of the same \`orderBy\` (another order's cursor is BAD_CURSOR).
   """
-  onlineSessions(first: Int = 50, after: String, filter: OnlineSessionFilter): SessionConnection!
+  onlineSessions(first: Int = 50, after: String, filter: OnlineSessionFilter, orderBy: SessionOrder): SessionConnection!
   "One online session, or null when it is not online (unknown or already ended). Needs \`sessions:read\`."
   onlineSession(id: String!): Session
   "Every gateway Switchboard controls. Needs \`sessions:read\`."
@@ -212,7 +213,18 @@ type Gateway {
 
 input OnlineSessionFilter {
   userId: String
+  "The user name, exactly."
   userName: String
+  """
+  Part of the user name, without regard to case (\`ali\` finds \`Alice\`). Letters are folded by the
+  database's lower(): ASCII letters only on SQLite.
+  """
+  userNameContains: String
+  """
+  An address as it is shown, exactly: the client's \`ip:port\` or \`[ipv6]:port\`, its IP alone (with or
+  without brackets), or the session's virtual IPv4 or IPv6 address.
+  """
+  address: String
   gatewayId: String
   protocol: String
   "The client's public IP, without port."
@@ -221,6 +233,28 @@ input OnlineSessionFilter {
   connectedAfter: DateTime
   "Sessions that connected before this instant (exclusive)."
   connectedBefore: DateTime
+}
+
+"What online sessions are sorted by. Ties are broken by session id, in the same direction."
+enum SessionSortField {
+  "When the session connected (the default, DESC: newest first)."
+  CONNECTED_AT
+  "The user name, without regard to case."
+  USER
+  "The gateway's id."
+  GATEWAY
+  "bytesReceived + bytesSent. Counters move: each page is sorted as it is when read."
+  TRAFFIC
+}
+
+enum SortDirection {
+  ASC
+  DESC
+}
+
+input SessionOrder {
+  field: SessionSortField!
+  direction: SortDirection = ASC
 }
 
 type PageInfo {

@@ -11,7 +11,7 @@ import type { WireStatus } from './report-intake.js';
 import type { ApiToken } from '../domain/token.js';
 import type { Scope } from '../domain/scopes.js';
 import type { DisconnectMode, Session } from '../domain/session.js';
-import type { AuditFilter, SessionFilter } from '../store/store.js';
+import type { AuditFilter, SessionFilter, SessionOrder } from '../store/store.js';
 import type { SessionEventFilter } from './session-event-stream.js';
 import type { SessionEvent } from './session-events.js';
 import type { TokenEnd } from './token-watch.js';
@@ -19,7 +19,7 @@ import type { DeliveryView, WebhookView } from './webhooks.js';
 
 /** Re-exported so `api/` can name the filters without importing the store. */
 export type { Block, BlockFilter };
-export type { AuditFilter, SessionFilter, SessionEvent, SessionEventFilter, DeliveryView, WebhookView, TokenEnd };
+export type { AuditFilter, SessionFilter, SessionOrder, SessionEvent, SessionEventFilter, DeliveryView, WebhookView, TokenEnd };
 
 /** A bulk disconnect: every online session matching `filter` (types here so that api-types imports no use case). */
 export interface BulkDisconnectInput {
@@ -118,7 +118,8 @@ export interface CoreApi {
   watchToken(actor: Actor, onEnd: (end: TokenEnd) => void): () => void;
   /** Who the actor is and what it may do; needs no scope (any authenticated token may ask). */
   whoami(actor: Actor): Promise<ViewerInfo>;
-  onlineSessions(actor: Actor, args: { first?: number | null; after?: string | null; filter?: SessionFilter }): Promise<Connection<Session>>;
+  /** `order`: default newest first; another order pages by its own cursors (BAD_CURSOR for another order's). */
+  onlineSessions(actor: Actor, args: { first?: number | null; after?: string | null; filter?: SessionFilter; order?: SessionOrder }): Promise<Connection<Session>>;
   onlineSession(actor: Actor, id: string): Promise<Session | null>;
   /** Resolves only after the gateway confirmed. SESSION_NOT_FOUND / FORBIDDEN / GATEWAY_UNAVAILABLE otherwise. */
   disconnect(actor: Actor, sessionId: string, options: DisconnectOptions): Promise<DisconnectResult>;

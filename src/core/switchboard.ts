@@ -7,13 +7,13 @@ import { refusalText, refusedCharacter } from '../domain/text.js';
 import type { Session } from '../domain/session.js';
 import { tokenIsActive, type ApiToken } from '../domain/token.js';
 import type { Bus } from '../bus/bus.js';
-import type { AuditFilter, Keyset, Page, SessionFilter, Store } from '../store/store.js';
+import type { AuditFilter, Page, SessionFilter, SessionOrder, Store } from '../store/store.js';
 import type { BulkDisconnectInput, BulkDisconnectResult, Connection, CoreApi, DisconnectOptions, DisconnectResult, GatewayStatus, GatewayView, RequestMeta, ViewerInfo } from './api-types.js';
 import { auditEvent } from './audit.js';
 import { BlockAdmin, type BlockFilter } from './blocks.js';
 import type { Block } from '../domain/block.js';
 import { bulkDisconnect } from './bulk-disconnect.js';
-import { decodeCursor, encodeCursor, pageSize } from './cursor.js';
+import { decodeCursor, decodeSortedCursor, encodeCursor, encodeSortedCursor, isNewestFirst, pageSize } from './cursor.js';
 import { DisconnectUseCase } from './disconnect.js';
 import { appendTokenRevoked } from './event-outbox.js';
 import type { StoreHealth } from './event-relay.js';
@@ -74,13 +74,18 @@ export class Switchboard implements CoreApi {
     return { tokenId: actor.tokenId, name: actor.name, scopes: [...actor.scopes] };
   }
 
-  async onlineSessions(actor: Actor, args: { first?: number | null; after?: string | null; filter?: SessionFilter }): Promise<Connection<Session>> {
+  async onlineSessions(actor: Actor, args: { first?: number | null; after?: string | null; filter?: SessionFilter; order?: SessionOrder }): Promise<Connection<Session>> {
     requireScope(actor, 'sessions:read', 'The sessions:read scope is required to list sessions');
     const first = pageSize(args.first);
-    const after = decodeCursor(args.after);
     const filter = args.filter ?? {};
-    const page = await this.o.store.sessions.listOnline({ first, after, filter });
-    return connection(page, (s) => ({ at: s.connectedAt, id: s.id }), () => this.o.store.sessions.countOnline(filter));
+    const count = () => this.o.store.sessions.countOnline(filter);
+    const order = args.order;
+    if (order === undefined || isNewestFirst(order)) {
+      const page = await this.o.store.sessions.listOnline({ first, after: decodeCursor(args.after), filter });
+      return connection(page, (s) => encodeCursor({ at: s.connectedAt, id: s.id }), count);
+    }
+    const page = await this.o.store.sessions.listOnlineSorted({ first, afterId: decodeSortedCursor(args.after, order), filter, order });
+    return connection(page, (s) => encodeSortedCursor(order, s.id), count);
   }
 
   async onlineSession(actor: Actor, id: string): Promise<Session | null> {
@@ -164,7 +169,7 @@ export class Switchboard implements CoreApi {
   async auditEvents(actor: Actor, args: { first?: number | null; after?: string | null; filter?: AuditFilter }): Promise<Connection<AuditEvent>> {
     requireScope(actor, 'audit:read', 'The audit:read scope is required to read the audit trail');
     const page = await this.o.store.audit.list({ first: pageSize(args.first), after: decodeCursor(args.after), filter: args.filter ?? {} });
-    return connection(page, (e) => ({ at: e.at, id: e.id }), () => this.o.store.audit.count(args.filter ?? {}));
+    return connection(page, (e) => encodeCursor({ at: e.at, id: e.id }), () => this.o.store.audit.count(args.filter ?? {}));
   }
 
   async createToken(actor: Actor, args: { name: string; scopes: Scope[]; expiresInMs?: number | null }): Promise<{ token: ApiToken; secret: string }> {
@@ -258,17 +263,17 @@ function requireScope(actor: Actor, scope: Scope, message: string): void {
 type Edges<T> = Omit<Connection<T>, 'totalCount'>;
 const connections = new WeakMap<Page<unknown>, Edges<unknown>>();
 
-function connection<T>(page: Page<T>, key: (row: T) => Keyset, totalCount: () => Promise<number>): Connection<T> {
+function connection<T>(page: Page<T>, cursorOf: (row: T) => string, totalCount: () => Promise<number>): Connection<T> {
   let built = connections.get(page) as Edges<T> | undefined;
   if (!built) {
-    built = buildConnection(page, key);
+    built = buildConnection(page, cursorOf);
     connections.set(page, built);
   }
   return { edges: built.edges, pageInfo: built.pageInfo, totalCount };
 }
 
-function buildConnection<T>(page: Page<T>, key: (row: T) => Keyset): Edges<T> {
-  const edges = page.rows.map((node) => ({ cursor: encodeCursor(key(node)), node }));
+function buildConnection<T>(page: Page<T>, cursorOf: (row: T) => string): Edges<T> {
+  const edges = page.rows.map((node) => ({ cursor: cursorOf(node), node }));
   return {
     edges,
     pageInfo: {

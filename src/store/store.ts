@@ -17,6 +17,13 @@ export interface Keyset {
   id: string;
 }
 
+/** What online sessions can be sorted by, besides the default newest first (CONNECTED_AT DESC). */
+export type SessionSortField = 'CONNECTED_AT' | 'USER' | 'GATEWAY' | 'TRAFFIC';
+export interface SessionOrder {
+  field: SessionSortField;
+  direction: 'ASC' | 'DESC';
+}
+
 export interface Page<T> {
   rows: T[];
   hasNextPage: boolean;
@@ -25,6 +32,10 @@ export interface Page<T> {
 export interface SessionFilter {
   userId?: string;
   userName?: string;
+  /** Case-insensitive (ASCII letters on SQLite, the database's lower() on PostgreSQL): user names containing it. */
+  userNameContains?: string;
+  /** An address as the console shows it: client `ip:port`, `[ipv6]:port`, its IP alone, or a virtual address (v4 or v6). Exact. */
+  address?: string;
   gatewayId?: string;
   protocol?: string;
   clientIp?: string;
@@ -62,6 +73,12 @@ export interface SessionRepository {
   findByRef(gatewayId: string, ref: string): Promise<Session | null>;
   /** Online sessions, newest first (connectedAt desc, id desc), strictly after `after`. */
   listOnline(args: { first: number; after?: Keyset | null; filter?: SessionFilter }): Promise<Page<Session>>;
+  /**
+   * Online sessions in `order`, ties by id in the same direction, strictly after the session
+   * `afterId` (online or ended) at its current sort value. Traffic moves, so paging by it is a
+   * snapshot of the moment each page is read.
+   */
+  listOnlineSorted(args: { first: number; afterId?: string | null; filter?: SessionFilter; order: SessionOrder }): Promise<Page<Session>>;
   countOnline(filter?: SessionFilter): Promise<number>;
   /** Every online session of one gateway (for reconciliation). */
   listOnlineByGateway(gatewayId: string): Promise<Session[]>;

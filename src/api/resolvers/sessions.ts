@@ -1,4 +1,4 @@
-import type { Connection, SessionFilter } from '../../core/api-types.js';
+import type { Connection, SessionFilter, SessionOrder } from '../../core/api-types.js';
 import type { Session } from '../../domain/session.js';
 import type { ApiContext } from '../context.js';
 import type { PageArgs, ResolverMap } from './resolver-map.js';
@@ -6,6 +6,8 @@ import type { PageArgs, ResolverMap } from './resolver-map.js';
 export interface OnlineSessionFilterInput {
   userId?: string | null;
   userName?: string | null;
+  userNameContains?: string | null;
+  address?: string | null;
   gatewayId?: string | null;
   protocol?: string | null;
   clientIp?: string | null;
@@ -19,6 +21,8 @@ export function sessionFilter(input: OnlineSessionFilterInput | null | undefined
   const filter: SessionFilter = {};
   if (input.userId != null) filter.userId = input.userId;
   if (input.userName != null) filter.userName = input.userName;
+  if (input.userNameContains != null) filter.userNameContains = input.userNameContains;
+  if (input.address != null) filter.address = input.address;
   if (input.gatewayId != null) filter.gatewayId = input.gatewayId;
   if (input.protocol != null) filter.protocol = input.protocol;
   if (input.clientIp != null) filter.clientIp = input.clientIp;
@@ -29,8 +33,8 @@ export function sessionFilter(input: OnlineSessionFilterInput | null | undefined
 
 export const sessionResolvers: ResolverMap = {
   Query: {
-    onlineSessions: (_root: unknown, args: PageArgs & { filter?: OnlineSessionFilterInput | null }, ctx: ApiContext) =>
-      ctx.core.onlineSessions(ctx.actor, { first: args.first, after: args.after, filter: sessionFilter(args.filter) }),
+    onlineSessions: (_root: unknown, args: PageArgs & { filter?: OnlineSessionFilterInput | null; orderBy?: SessionOrder | null }, ctx: ApiContext) =>
+      ctx.core.onlineSessions(ctx.actor, { first: args.first, after: args.after, filter: sessionFilter(args.filter), order: args.orderBy ?? undefined }),
     onlineSession: (_root: unknown, args: { id: string }, ctx: ApiContext) => ctx.core.onlineSession(ctx.actor, args.id),
   },
   SessionConnection: {

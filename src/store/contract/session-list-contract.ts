@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Protocol } from '../../domain/gateway.js';
 import type { Session } from '../../domain/session.js';
-import type { Keyset, SessionFilter, Store } from '../store.js';
+import type { Keyset, Page, SessionFilter, SessionOrder, Store } from '../store.js';
 import { T0, freshGateway, ids, makeSession, newestFirst, type ContractContext } from './fixtures.js';
 
 const order = (rows: Session[]) => newestFirst(rows, (s) => s.connectedAt, (s) => s.id);
@@ -159,4 +159,67 @@ export function sessionListContract(ctx: ContractContext): void {
     assert.equal(await store.sessions.countOnline({ userName }), 1);
     assert.equal(await store.sessions.countOnline(), before + 2);
   });
+
+  test('filters: userNameContains is partial and ignores case; % and _ match themselves; address matches as shown', async () => {
+    const store = ctx.store();
+    const gw = await freshGateway(store);
+    const tag = randomTag();
+    const alice = makeSession(gw, { userName: `Alice-${tag}`, clientAddress: '198.51.100.20:40001', virtualAddress: '10.9.0.2' });
+    const malik = makeSession(gw, { userName: `malik-${tag}`, clientAddress: '198.51.100.20:40002', virtualAddress: '10.9.0.3' });
+    const pct = makeSession(gw, { userName: `100%_${tag}`, clientAddress: '[2001:db8::7]:40003', virtualAddress: null, virtualAddress6: 'fd00::9' });
+    for (const x of [alice, malik, pct]) await store.sessions.insert(x);
+    const find = async (filter: SessionFilter) => ids((await store.sessions.listOnline({ first: 10, filter: { gatewayId: gw, ...filter } })).rows).sort();
+    assert.deepEqual(await find({ userNameContains: 'ALI' }), ids([alice, malik]).sort(), 'ali is in Alice and in malik');
+    assert.deepEqual(await find({ userNameContains: `alice-${tag}` }), [alice.id]);
+    assert.deepEqual(await find({ userNameContains: '%' }), [pct.id], '% is not a wildcard');
+    assert.deepEqual(await find({ userNameContains: '0_' }), [], '_ is not a wildcard');
+    assert.deepEqual(await find({ userNameContains: '%_' }), [pct.id]);
+    assert.deepEqual(await find({ address: '198.51.100.20:40002' }), [malik.id], 'ip:port as the console shows it');
+    assert.deepEqual(await find({ address: '198.51.100.20' }), ids([alice, malik]).sort(), 'the IP alone');
+    assert.deepEqual(await find({ address: '10.9.0.2' }), [alice.id], 'a virtual address');
+    assert.deepEqual(await find({ address: '[2001:db8::7]:40003' }), [pct.id]);
+    assert.deepEqual(await find({ address: '[2001:db8::7]' }), [pct.id]);
+    assert.deepEqual(await find({ address: '2001:db8::7' }), [pct.id]);
+    assert.deepEqual(await find({ address: 'fd00::9' }), [pct.id]);
+    assert.deepEqual(await find({ address: '198.51.100.2' }), [], 'exact, not a prefix');
+    assert.equal(await store.sessions.countOnline({ gatewayId: gw, userNameContains: 'ali' }), 2);
+  });
+
+  test('listOnlineSorted: by user (ignoring case), gateway and traffic, both directions, paged by id without gaps', async () => {
+    const store = ctx.store();
+    const gwA = await freshGateway(store);
+    const gwB = await freshGateway(store);
+    const tag = randomTag();
+    const specs: [string, string, number][] = [['carol', gwA, 500], ['Bob', gwB, 100], ['alice', gwA, 900], ['dave', gwB, 100], ['Eve', gwA, 0]];
+    const sessions = specs.map(([name, gw, traffic], i) => makeSession(gw, { userName: `${tag}-${name}`, bytesReceived: traffic, bytesSent: i, connectedAt: T0 + i }));
+    for (const x of sessions) await store.sessions.insert(x);
+    const filter: SessionFilter = { userNameContains: tag };
+    const pages = async (order: SessionOrder) => {
+      const seen: string[] = [];
+      let afterId: string | null = null;
+      for (let i = 0; i < 10; i++) {
+        const page: Page<Session> = await store.sessions.listOnlineSorted({ first: 2, afterId, filter, order });
+        seen.push(...page.rows.map((r) => r.userName.slice(tag.length + 1)));
+        if (!page.hasNextPage) return seen;
+        afterId = page.rows.at(-1)!.id;
+      }
+      throw new Error('never reached the last page');
+    };
+    assert.deepEqual(await pages({ field: 'USER', direction: 'ASC' }), ['alice', 'Bob', 'carol', 'dave', 'Eve']);
+    assert.deepEqual(await pages({ field: 'USER', direction: 'DESC' }), ['Eve', 'dave', 'carol', 'Bob', 'alice']);
+    assert.deepEqual(await pages({ field: 'TRAFFIC', direction: 'DESC' }), ['alice', 'carol', 'dave', 'Bob', 'Eve'], 'bytesReceived + bytesSent');
+    assert.deepEqual(await pages({ field: 'CONNECTED_AT', direction: 'ASC' }), ['carol', 'Bob', 'alice', 'dave', 'Eve']);
+    const byGateway = await pages({ field: 'GATEWAY', direction: 'ASC' });
+    const first = gwA < gwB ? ['carol', 'alice', 'Eve'] : ['Bob', 'dave'];
+    assert.deepEqual(byGateway.slice(0, first.length).sort(), first.sort(), 'one gateway, then the other');
+    // A cursor row that has ended since still places the next page.
+    const p1 = await store.sessions.listOnlineSorted({ first: 2, filter, order: { field: 'USER', direction: 'ASC' } });
+    await store.sessions.markEnded(p1.rows[1]!.id, { endedAt: T0 + 50, cause: 'CLIENT_DISCONNECT' });
+    const p2 = await store.sessions.listOnlineSorted({ first: 2, afterId: p1.rows[1]!.id, filter, order: { field: 'USER', direction: 'ASC' } });
+    assert.deepEqual(p2.rows.map((r) => r.userName.slice(tag.length + 1)), ['carol', 'dave']);
+  });
+}
+
+function randomTag(): string {
+  return `t${Math.random().toString(36).slice(2, 8)}`;
 }

@@ -21,7 +21,7 @@ import type { Gateway } from '../../domain/gateway.js';
 import type { Session } from '../../domain/session.js';
 import type { ApiToken } from '../../domain/token.js';
 import type { Webhook } from '../../domain/webhook.js';
-import type { Keyset, Page, SessionFilter } from '../store.js';
+import type { Keyset, Page, SessionFilter, SessionOrder } from '../store.js';
 import type { Database } from './database.js';
 import { KyselyGatewayRepository } from './gateway-repository.js';
 import { KyselySessionRepository } from './session-repository.js';
@@ -140,6 +140,10 @@ export class CachedSessionRepository extends KyselySessionRepository {
 
   override listOnline(args: { first: number; after?: Keyset | null; filter?: SessionFilter }): Promise<Page<Session>> {
     return this.cache.read('sessions', `list:${JSON.stringify([args.first, args.after ?? null, args.filter ?? {}])}`, () => super.listOnline(args));
+  }
+
+  override listOnlineSorted(args: { first: number; afterId?: string | null; filter?: SessionFilter; order: SessionOrder }): Promise<Page<Session>> {
+    return this.cache.read('sessions', `sorted:${JSON.stringify([args.first, args.afterId ?? null, args.filter ?? {}, args.order])}`, () => super.listOnlineSorted(args));
   }
 
   /** Also covers the counter table: triggers on `sessions` are its only writers. */

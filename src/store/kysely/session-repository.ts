@@ -1,7 +1,7 @@
 import { sql, type ExpressionBuilder, type Expression, type Kysely, type Selectable, type SqlBool } from 'kysely';
 import type { Protocol } from '../../domain/gateway.js';
 import { ipOf, type EndCause, type Session, type SessionReport } from '../../domain/session.js';
-import type { Keyset, Page, SessionEnd, SessionFilter, SessionRepository, SessionStats } from '../store.js';
+import type { Keyset, Page, SessionEnd, SessionFilter, SessionOrder, SessionRepository, SessionSortField, SessionStats } from '../store.js';
 import type { Database, DialectName, SessionTable } from './database.js';
 import { checkFirst, pageLimit, toPage } from './page.js';
 
@@ -88,6 +88,29 @@ export class KyselySessionRepository implements SessionRepository {
       .$if(!!after, (qb) => qb.where((eb) => eb(eb.refTuple('connected_at', 'id'), '<', eb.tuple(after!.at, after!.id))))
       .orderBy('connected_at', 'desc')
       .orderBy('id', 'desc')
+      .limit(pageLimit(args.first))
+      .execute();
+    return toPage(rows.map(toSession), args.first);
+  }
+
+  /**
+   * One row comparison `(sort value, id) > / < (the cursor row's sort value, its id)`, the cursor
+   * row's value read in the same statement: the cursor stays an id, whatever the sort value's size.
+   */
+  async listOnlineSorted(args: { first: number; afterId?: string | null; filter?: SessionFilter; order: SessionOrder }): Promise<Page<Session>> {
+    const { afterId, order } = args;
+    const key = SORT_KEYS[order.field];
+    const direction = order.direction === 'ASC' ? sql`asc` : sql`desc`;
+    const rows = await this.db
+      .selectFrom('sessions')
+      .selectAll()
+      .where((eb) => eb.and(onlineMatching(eb, args.filter)))
+      .$if(!!afterId, (qb) =>
+        qb.where(order.direction === 'ASC'
+          ? sql<SqlBool>`(${key}, id) > ((select ${key} from sessions where id = ${afterId}), ${afterId})`
+          : sql<SqlBool>`(${key}, id) < ((select ${key} from sessions where id = ${afterId}), ${afterId})`))
+      .orderBy(sql`${key} ${direction}`)
+      .orderBy(sql`id ${direction}`)
       .limit(pageLimit(args.first))
       .execute();
     return toPage(rows.map(toSession), args.first);
@@ -280,6 +303,19 @@ function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** The sort value of each sortable field (user names without regard to case). */
+const SORT_KEYS: Record<SessionSortField, ReturnType<typeof sql>> = {
+  CONNECTED_AT: sql`connected_at`,
+  USER: sql`lower(user_name)`,
+  GATEWAY: sql`gateway_id`,
+  TRAFFIC: sql`(bytes_received + bytes_sent)`,
+};
+
+/** `text` for a LIKE pattern with escape character `!`: its own %, _ and ! match themselves. */
+function likeEscaped(text: string): string {
+  return text.replace(/[!%_]/g, (c) => `!${c}`);
+}
+
 function onlineMatching(eb: Sessions, filter: SessionFilter | undefined): Expression<SqlBool>[] {
   return [eb('ended_at', 'is', null), ...matching(eb, filter)];
 }
@@ -290,6 +326,13 @@ function matching(eb: Sessions, filter: SessionFilter | undefined): Expression<S
   if (!filter) return conditions;
   if (filter.userId !== undefined) conditions.push(eb('user_id', '=', filter.userId));
   if (filter.userName !== undefined) conditions.push(eb('user_name', '=', filter.userName));
+  if (filter.userNameContains !== undefined) {
+    conditions.push(sql<SqlBool>`lower(user_name) like ${`%${likeEscaped(filter.userNameContains.toLowerCase())}%`} escape '!'`);
+  }
+  if (filter.address !== undefined) {
+    const a = filter.address.replace(/^\[([^\]]*)\]$/, '$1'); // "[2001:db8::1]" is shown without a port too
+    conditions.push(eb.or([eb('client_address', '=', a), eb('client_ip', '=', a), eb('virtual_address', '=', a), eb('virtual_address6', '=', a)]));
+  }
   if (filter.gatewayId !== undefined) conditions.push(eb('gateway_id', '=', filter.gatewayId));
   if (filter.protocol !== undefined) conditions.push(eb('protocol', '=', filter.protocol));
   if (filter.clientIp !== undefined) conditions.push(eb('client_ip', '=', filter.clientIp));

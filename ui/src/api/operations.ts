@@ -42,10 +42,14 @@ export interface PageInfo {
 }
 
 export interface SessionFilter {
+  /** Exact (a user's sessions, for the per-user disconnect). */
   userName?: string;
+  /** Part of the name, any case: what the User box sends. */
+  userNameContains?: string;
+  /** Client ip:port, its IP, or a virtual address, exactly as shown. */
+  address?: string;
   gatewayId?: string;
   protocol?: string;
-  clientIp?: string;
 }
 
 export interface AuditRow {
@@ -78,8 +82,8 @@ const SESSION_FIELDS = `id user { id name } gateway { id name region protocol mo
   clientAddress virtualAddress virtualAddress6 connectedAt bytesReceived bytesSent lastSeenAt confirmed
   client { version platform }`;
 
-export const ONLINE_SESSIONS = `query OnlineSessions($first: Int!, $after: String, $filter: OnlineSessionFilter) {
-  onlineSessions(first: $first, after: $after, filter: $filter) {
+export const ONLINE_SESSIONS = `query OnlineSessions($first: Int!, $after: String, $filter: OnlineSessionFilter, $orderBy: SessionOrder) {
+  onlineSessions(first: $first, after: $after, filter: $filter, orderBy: $orderBy) {
     totalCount
     pageInfo { hasNextPage endCursor }
     edges { node { ${SESSION_FIELDS} } }

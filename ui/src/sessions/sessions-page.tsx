@@ -1,6 +1,6 @@
 /**
- * Sessions: who is online now. Filters and keyset paging go to the API; the search box narrows the
- * loaded page. The table stays live (see use-live-sessions.ts).
+ * Sessions: who is online now. Filters, sort and keyset paging go to the API (so they cover every
+ * page) and live in the URL (sessions-view.ts). The table stays live (see use-live-sessions.ts).
  */
 import type { RowSelectionState } from '@tanstack/react-table';
 import { useCallback, useEffect, useMemo, useState, type FormEvent } from 'react';
@@ -15,19 +15,21 @@ import { statusOf } from './row-status.js';
 import { SessionDetail } from './session-detail.js';
 import { SessionsTable } from './sessions-table.js';
 import { useLiveSessions } from './use-live-sessions.js';
-
-const PAGE_SIZES = [25, 50, 100, 250];
+import { PAGE_SIZES, nextSort, readView, writeView, type SessionsView, type SortField } from './sessions-view.js';
 
 export function SessionsPage({ auth }: { auth: Auth }) {
   const canDisconnect = can(auth.viewer.scopes, 'sessions:disconnect');
-  const [filter, setFilter] = useState<SessionFilter>({});
-  const [draft, setDraft] = useState<SessionFilter>({});
-  const [search, setSearch] = useState('');
-  const [first, setFirst] = useState(50);
-  // Keyset paging: the cursors of the pages before this one, to go back.
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  const [view, setView] = useState<SessionsView>(() => readView(location.search));
+  const { filter, sort, first, cursors } = view;
+  const [draft, setDraft] = useState<SessionFilter>(filter);
   const after = cursors[cursors.length - 1] ?? null;
-  const live = useLiveSessions(auth, { filter, first, after });
+  const live = useLiveSessions(auth, { filter, sort, first, after });
+  // The URL follows the view (replaced, not pushed: the Back button leaves the page, as links do).
+  useEffect(() => {
+    const search = writeView(view);
+    if (search !== location.search) history.replaceState(null, '', `${location.pathname}${search}`);
+  }, [view]);
+  const show = useCallback((change: Partial<SessionsView>) => setView((v) => ({ ...v, cursors: [null], ...change })), []);
   const gateways = useGateways(auth).gateways ?? [];
   const [selection, setSelection] = useState<RowSelectionState>({});
   const [open, setOpen] = useState<SessionRow | null>(null);
@@ -50,14 +52,7 @@ export function SessionsPage({ auth }: { auth: Auth }) {
     });
   }, [live.rows]);
 
-  const shown = useMemo(() => {
-    const q = search.trim().toLowerCase();
-    if (q === '') return live.rows;
-    return live.rows.filter(({ session: s }) =>
-      [s.id, s.user.name, s.gateway?.name, s.gateway?.id, s.gateway?.region, s.clientAddress, s.virtualAddress, s.virtualAddress6, s.protocol]
-        .some((v) => v != null && v.toLowerCase().includes(q)),
-    );
-  }, [live.rows, search]);
+  const shown = live.rows;
 
   const protocols = [...new Set(gateways.map((g) => g.protocol))].sort();
   // Each gateway's health as last read (every 5 s); a row's own gateway fields until the list is in.
@@ -67,20 +62,27 @@ export function SessionsPage({ auth }: { auth: Auth }) {
   const onOpen = useCallback((s: SessionRow) => setOpen(s), []);
   const onDisconnect = useCallback((s: SessionRow) => setDialog({ kind: 'one', session: s }), []);
 
+  function applyFilter(next: SessionFilter) {
+    const clean: SessionFilter = {};
+    for (const [k, v] of Object.entries(next) as [keyof SessionFilter, string | undefined][]) if (v !== undefined && v.trim() !== '') clean[k] = v.trim();
+    show({ filter: clean });
+    setSelection({});
+  }
   function apply(e: FormEvent) {
     e.preventDefault();
-    const clean: SessionFilter = {};
-    for (const [k, v] of Object.entries(draft) as [keyof SessionFilter, string | undefined][]) if (v !== undefined && v.trim() !== '') clean[k] = v.trim();
-    setFilter(clean);
-    setCursors([null]);
-    setSelection({});
+    applyFilter(draft);
+  }
+  /** A select applies at once; the text boxes wait for Enter or the button. */
+  function choose(change: SessionFilter) {
+    const next = { ...draft, ...change };
+    setDraft(next);
+    applyFilter(next);
   }
   function reset() {
     setDraft({});
-    setFilter({});
-    setSearch('');
-    setCursors([null]);
+    show({ filter: {} });
   }
+  const onSort = useCallback((field: SortField) => setView((v) => ({ ...v, cursors: [null], sort: nextSort(v.sort, field) })), []);
 
   const page = cursors.length;
   const onPage = live.rows.filter((r) => r.state !== 'leaving').length;
@@ -100,11 +102,15 @@ export function SessionsPage({ auth }: { auth: Auth }) {
       <form className="filters" onSubmit={apply} aria-label="Filter sessions">
         <div className="field">
           <label htmlFor="f-user">User</label>
-          <input id="f-user" value={draft.userName ?? ''} onChange={(e) => setDraft({ ...draft, userName: e.target.value })} placeholder="exact name" autoComplete="off" />
+          <input id="f-user" type="search" value={draft.userNameContains ?? ''} onChange={(e) => setDraft({ ...draft, userNameContains: e.target.value })} placeholder="part of a name" autoComplete="off" />
+        </div>
+        <div className="field">
+          <label htmlFor="f-address">Address</label>
+          <input id="f-address" type="search" value={draft.address ?? ''} onChange={(e) => setDraft({ ...draft, address: e.target.value })} placeholder="ip or ip:port" autoComplete="off" />
         </div>
         <div className="field">
           <label htmlFor="f-gateway">Gateway</label>
-          <select id="f-gateway" value={draft.gatewayId ?? ''} onChange={(e) => setDraft({ ...draft, gatewayId: e.target.value })}>
+          <select id="f-gateway" value={draft.gatewayId ?? ''} onChange={(e) => choose({ gatewayId: e.target.value })}>
             <option value="">All gateways</option>
             {gateways.map((g) => (
               <option key={g.id} value={g.id}>{g.name} ({g.region})</option>
@@ -113,24 +119,16 @@ export function SessionsPage({ auth }: { auth: Auth }) {
         </div>
         <div className="field">
           <label htmlFor="f-protocol">Protocol</label>
-          <select id="f-protocol" value={draft.protocol ?? ''} onChange={(e) => setDraft({ ...draft, protocol: e.target.value })}>
+          <select id="f-protocol" value={draft.protocol ?? ''} onChange={(e) => choose({ protocol: e.target.value })}>
             <option value="">All protocols</option>
             {protocols.map((p) => (
               <option key={p} value={p}>{p}</option>
             ))}
           </select>
         </div>
-        <div className="field">
-          <label htmlFor="f-ip">Client IP</label>
-          <input id="f-ip" value={draft.clientIp ?? ''} onChange={(e) => setDraft({ ...draft, clientIp: e.target.value })} placeholder="203.0.113.7" autoComplete="off" inputMode="decimal" />
-        </div>
         <div className="field buttons">
           <button type="submit" className="primary">Apply filters</button>
           <button type="button" onClick={reset}>Reset</button>
-        </div>
-        <div className="field grow">
-          <label htmlFor="f-search">Search this page</label>
-          <input id="f-search" type="search" value={search} onChange={(e) => setSearch(e.target.value)} placeholder="user, address, session id…" />
         </div>
       </form>
 
@@ -149,17 +147,17 @@ export function SessionsPage({ auth }: { auth: Auth }) {
       <div className="split">
         <div className="main-col">
           {!live.loading && shown.length === 0 ? (
-            <p className="empty">{search.trim() !== '' ? 'No session on this page matches the search.' : 'No session is online' + (Object.keys(filter).length > 0 ? ' that matches the filters.' : '.')}</p>
+            <p className="empty">{'No session is online' + (Object.keys(filter).length > 0 ? ' that matches the filters.' : '.')}</p>
           ) : (
-            <SessionsTable rows={shown} now={now} health={health} canDisconnect={canDisconnect} selection={selection} onSelectionChange={setSelection} onOpen={onOpen} onDisconnect={onDisconnect} openId={open?.id ?? null} />
+            <SessionsTable rows={shown} now={now} health={health} sort={sort} onSort={onSort} canDisconnect={canDisconnect} selection={selection} onSelectionChange={setSelection} onOpen={onOpen} onDisconnect={onDisconnect} openId={open?.id ?? null} />
           )}
           <nav className="pager" aria-label="Pages of sessions">
-            <button type="button" disabled={page === 1} onClick={() => setCursors((c) => c.slice(0, -1))}>← Newer</button>
+            <button type="button" disabled={page === 1} onClick={() => setView((v) => ({ ...v, cursors: v.cursors.slice(0, -1) }))}>← Previous</button>
             <span>Page {page}</span>
-            <button type="button" disabled={!live.pageInfo?.hasNextPage} onClick={() => live.pageInfo?.endCursor && setCursors((c) => [...c, live.pageInfo!.endCursor])}>Older →</button>
+            <button type="button" disabled={!live.pageInfo?.hasNextPage} onClick={() => { const end = live.pageInfo?.endCursor; if (end) setView((v) => ({ ...v, cursors: [...v.cursors, end] })); }}>Next →</button>
             <label htmlFor="f-size" className="inline">
               Per page{' '}
-              <select id="f-size" value={first} onChange={(e) => { setFirst(Number(e.target.value)); setCursors([null]); }}>
+              <select id="f-size" value={first} onChange={(e) => show({ first: Number(e.target.value) })}>
                 {PAGE_SIZES.map((n) => (
                   <option key={n} value={n}>{n}</option>
                 ))}

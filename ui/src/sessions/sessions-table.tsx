@@ -5,6 +5,10 @@ import type { SessionRow } from '../api/operations.js';
 import { absolute, bytes, since } from '../format.js';
 import type { Health } from '../gateways/gateway-health.js';
 import { statusOf, type RowStatus } from './row-status.js';
+import type { SessionSort, SortField } from './sessions-view.js';
+
+/** The columns the API can sort by (so paging stays right). */
+const SORTABLE: Record<string, SortField> = { user: 'USER', gateway: 'GATEWAY', since: 'CONNECTED_AT', traffic: 'TRAFFIC' };
 import type { LiveRow } from './use-live-sessions.js';
 
 const STATUS_WORDS: Record<RowStatus, string> = { live: 'live', unconfirmed: 'unconfirmed', 'not-responding': 'gateway not responding', 'no-gateway': 'gateway removed' };
@@ -16,6 +20,8 @@ export interface SessionsTableProps {
   now: number;
   /** Each gateway's health by id, as last read. */
   health: Map<string, Health>;
+  sort: SessionSort;
+  onSort(field: SortField): void;
   canDisconnect: boolean;
   selection: RowSelectionState;
   onSelectionChange(next: RowSelectionState): void;
@@ -125,11 +131,21 @@ export function SessionsTable(props: SessionsTableProps) {
         <thead>
           {table.getHeaderGroups().map((g) => (
             <tr key={g.id}>
-              {g.headers.map((h) => (
-                <th key={h.id} scope="col" className={h.id === 'traffic' ? 'num' : undefined}>
-                  {h.isPlaceholder ? null : flexRender(h.column.columnDef.header, h.getContext())}
-                </th>
-              ))}
+              {g.headers.map((h) => {
+                const field = SORTABLE[h.id];
+                const sorted = field !== undefined && props.sort.field === field ? props.sort.direction : null;
+                const label = h.isPlaceholder ? null : flexRender(h.column.columnDef.header, h.getContext());
+                return (
+                  <th key={h.id} scope="col" className={h.id === 'traffic' ? 'num' : undefined} aria-sort={sorted === 'ASC' ? 'ascending' : sorted === 'DESC' ? 'descending' : undefined}>
+                    {field === undefined ? label : (
+                      <button type="button" className="sort" onClick={() => props.onSort(field)}>
+                        {label}
+                        <span aria-hidden="true" className="sort-mark">{sorted === 'ASC' ? ' ▲' : sorted === 'DESC' ? ' ▼' : ' ↕'}</span>
+                      </button>
+                    )}
+                  </th>
+                );
+              })}
             </tr>
           ))}
         </thead>

@@ -11,6 +11,7 @@ import { gql } from '../api/graphql-client.js';
 import { ONLINE_SESSIONS, type PageInfo, type SessionFilter, type SessionRow } from '../api/operations.js';
 import { guarded, type Auth } from '../auth/auth.js';
 import { subscribeSessionEvents } from './session-events-trigger.js';
+import type { SessionSort } from './sessions-view.js';
 
 export type RowState = 'steady' | 'new' | 'leaving';
 export interface LiveRow {
@@ -38,6 +39,7 @@ const HIGHLIGHT_MS = 1500;
 
 interface Args {
   filter: SessionFilter;
+  sort: SessionSort;
   first: number;
   after: string | null;
 }
@@ -67,7 +69,7 @@ export function useLiveSessions(auth: Auth, args: Args): LiveSessions {
   // `seen`, never against React state, which may not have re-rendered between two reads.
   const read = async () => {
     const readKey = key;
-    const r = await guarded(auth, () => gql<Reply>(auth.token, ONLINE_SESSIONS, { first: args.first, after: args.after, filter: args.filter }));
+    const r = await guarded(auth, () => gql<Reply>(auth.token, ONLINE_SESSIONS, { first: args.first, after: args.after, filter: args.filter, orderBy: args.sort }));
     // The filter or page changed while this was in flight: its answer is for a table no longer shown.
     if (readKey !== currentKey.current) return;
     setLoading(false);
