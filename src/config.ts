@@ -9,13 +9,11 @@ import { gatewayConfigOf, gatewayEntrySchema, type GatewayConfig } from './gatew
 import { DEFAULT_SUBJECT_PREFIX, SUBJECT_PREFIX_PATTERN } from './bus/bus.js';
 import { parseRateLimit, type RateLimit } from './domain/rate-limit.js';
 import type { ConnectionCaps } from './domain/connection-caps.js';
+import { ConfigError } from './config-error.js';
+import { readNatsAuth, readNatsTls, type NatsAuth, type NatsTls } from './config-nats.js';
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError };
+export type { NatsAuth, NatsTls };
 
 export interface Config {
   port: number;
@@ -23,8 +21,10 @@ export interface Config {
   databaseUrl: string;
   configFile: string | null;
   natsUrl: string | null;
-  /** NATS credentials (user/password or token), from the variables or their `_FILE` variants. */
+  /** NATS credentials: user/password, token, credentials file or NKEY seed file (one of them at most). */
   natsAuth: NatsAuth;
+  /** TLS towards NATS (CA, client certificate and key), or null when the URLs alone decide. */
+  natsTls: NatsTls | null;
   /** The deployment's namespace on NATS: every subject starts with it (`switchboard` by default). */
   natsPrefix: string;
   /** How often an agent reports that it is alive (`switchboard agent`). */
@@ -50,13 +50,6 @@ export interface Config {
   /** Webhook delivery: outbox scan interval, retry backoff (first delay, cap), when to give up, POST timeout, POSTs in flight per endpoint. */
   webhooks: { pollMs: number; backoffMs: number; backoffCapMs: number; giveUpMs: number; timeoutMs: number; concurrency: number };
   gateways: GatewayConfig[];
-}
-
-/** Credentials for NATS; at most one of user/password and token. Never logged. */
-export interface NatsAuth {
-  user?: string;
-  pass?: string;
-  token?: string;
 }
 
 const int = (min: number, max: number) => z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max));
@@ -135,42 +128,6 @@ export function loadGatewayFile(path: string): GatewayConfig[] {
   });
 }
 
-/**
- * A secret from `NAME` or from the file named by `NAME_FILE` (first line, trimmed), not both. Error
- * messages name the variable and never show the value.
- */
-function readSecret(env: NodeJS.ProcessEnv, name: string): string | undefined {
-  const direct = env[name] === '' ? undefined : env[name];
-  const file = env[`${name}_FILE`] === '' ? undefined : env[`${name}_FILE`];
-  if (direct !== undefined && file !== undefined) throw new ConfigError(`${name}: set either ${name} or ${name}_FILE, not both`);
-  if (file === undefined) return direct;
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new ConfigError(`${name}_FILE: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  const value = text.split(/\r?\n/)[0]!.trim();
-  if (value === '') throw new ConfigError(`${name}_FILE: ${file} is empty`);
-  return value;
-}
-
-function readNatsAuth(env: NodeJS.ProcessEnv): NatsAuth {
-  const user = env.SWITCHBOARD_NATS_USER === '' ? undefined : env.SWITCHBOARD_NATS_USER;
-  const pass = readSecret(env, 'SWITCHBOARD_NATS_PASSWORD');
-  const token = readSecret(env, 'SWITCHBOARD_NATS_TOKEN');
-  if (token !== undefined && (user !== undefined || pass !== undefined)) {
-    throw new ConfigError('SWITCHBOARD_NATS_TOKEN: use either a token or SWITCHBOARD_NATS_USER/SWITCHBOARD_NATS_PASSWORD, not both');
-  }
-  if (pass !== undefined && user === undefined) throw new ConfigError('SWITCHBOARD_NATS_USER: required when a NATS password is set');
-  if (user !== undefined && pass === undefined) throw new ConfigError('SWITCHBOARD_NATS_PASSWORD: required when SWITCHBOARD_NATS_USER is set');
-  const auth: NatsAuth = {};
-  if (user !== undefined) auth.user = user;
-  if (pass !== undefined) auth.pass = pass;
-  if (token !== undefined) auth.token = token;
-  return auth;
-}
-
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const configFile = read(env, 'SWITCHBOARD_CONFIG') ?? null;
   return {
@@ -180,6 +137,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     configFile,
     natsUrl: read(env, 'SWITCHBOARD_NATS_URL') ?? null,
     natsAuth: readNatsAuth(env),
+    natsTls: readNatsTls(env),
     natsPrefix: read(env, 'SWITCHBOARD_NATS_PREFIX'),
     heartbeatMs: read(env, 'SWITCHBOARD_HEARTBEAT_MS'),
     daemonProbe: { intervalMs: read(env, 'SWITCHBOARD_DAEMON_PROBE_INTERVAL_MS'), timeoutMs: read(env, 'SWITCHBOARD_DAEMON_PROBE_TIMEOUT_MS') },

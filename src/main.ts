@@ -6,7 +6,7 @@ import pino from 'pino';
 import { SYSTEM_ACTOR } from './domain/actor.js';
 import { errorText } from './domain/errors.js';
 import { loadGatewayFile, type Config } from './config.js';
-import { listenError } from './startup-error.js';
+import { listenError, StartupError } from './startup-error.js';
 import { existsSync } from 'node:fs';
 import { migrateDatabase, openStore, type MigrationReport } from './store/kysely/kysely-store.js';
 import { describeTarget, parseDatabaseUrl } from './store/kysely/dialect.js';
@@ -14,6 +14,7 @@ import type { Store } from './store/store.js';
 import type { Bus } from './bus/bus.js';
 import { MemoryBus } from './bus/memory/memory-bus.js';
 import { connectNatsBus } from './bus/nats/nats-bus.js';
+import { NatsConnectError, type NatsAuthKind } from './bus/nats/nats-connect-error.js';
 import type { GatewayAdapter, GatewayConfig } from './gateways/adapter.js';
 import type { Protocol } from './domain/gateway.js';
 import { OpenVpnAdapter } from './gateways/openvpn/openvpn-adapter.js';
@@ -82,11 +83,43 @@ export function describeStore(databaseUrl: string): { label: string; exists: boo
 
 /**
  * The in-process bus, or NATS when `SWITCHBOARD_NATS_URL` is set (many hosts). NATS fails at once
- * when unreachable or when it refuses the credentials, so a misconfigured process stops at start-up.
+ * when unreachable, when it refuses the credentials or when either side refuses a TLS certificate,
+ * with a StartupError naming the setting to fix, so a misconfigured process stops at start-up.
  */
-export async function createBus(config: Pick<Config, 'natsUrl' | 'natsAuth'> & Partial<Pick<Config, 'natsPrefix'>>, options: { logger?: Logger; name?: string } = {}): Promise<Bus> {
+export async function createBus(
+  config: Pick<Config, 'natsUrl' | 'natsAuth'> & Partial<Pick<Config, 'natsPrefix' | 'natsTls'>>,
+  options: { logger?: Logger; name?: string } = {},
+): Promise<Bus> {
   if (config.natsUrl === null) return new MemoryBus();
-  return connectNatsBus({ url: config.natsUrl, ...config.natsAuth, prefix: config.natsPrefix, logger: options.logger, name: options.name });
+  try {
+    return await connectNatsBus({ url: config.natsUrl, ...config.natsAuth, tls: config.natsTls, prefix: config.natsPrefix, logger: options.logger, name: options.name });
+  } catch (e) {
+    if (e instanceof NatsConnectError) throw new StartupError(natsSetting(e), e.message);
+    throw e;
+  }
+}
+
+const NATS_AUTH_SETTING: Record<NatsAuthKind, string> = {
+  'user/password': 'SWITCHBOARD_NATS_USER',
+  token: 'SWITCHBOARD_NATS_TOKEN',
+  'credentials file': 'SWITCHBOARD_NATS_CREDS_FILE',
+  'NKEY seed': 'SWITCHBOARD_NATS_NKEY_SEED_FILE',
+  none: 'SWITCHBOARD_NATS_URL',
+};
+
+/** The setting an operator should look at when the first connection to NATS failed. */
+function natsSetting(e: NatsConnectError): string {
+  switch (e.reason) {
+    case 'AUTHORIZATION':
+      return NATS_AUTH_SETTING[e.auth];
+    case 'TLS_SERVER_CERTIFICATE':
+      // A name the certificate does not carry is the URL's fault, an unknown signer the CA file's.
+      return /ERR_TLS_CERT_ALTNAME_INVALID/.test(e.message) ? 'SWITCHBOARD_NATS_URL' : 'SWITCHBOARD_NATS_TLS_CA_FILE';
+    case 'TLS_CLIENT_CERTIFICATE':
+      return 'SWITCHBOARD_NATS_TLS_CERT_FILE';
+    default:
+      return 'SWITCHBOARD_NATS_URL';
+  }
 }
 
 export interface RunningSwitchboard {

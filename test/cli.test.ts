@@ -11,19 +11,10 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { postgresSkipReason } from './support/postgres.js';
-import { SwitchboardProcess } from './support/switchboard-process.js';
+import { assertOneLineFailure, runToEnd as run } from './support/switchboard-process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sb-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Runs `switchboard <args>` to its end (bounded: a command that keeps running is a failure). */
-async function run(args: string[], env: Record<string, string> = {}, cwd?: string): Promise<SwitchboardProcess> {
-  const p = SwitchboardProcess.start(`switchboard ${args.join(' ')}`, args, env, { cwd });
-  const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
-  await p.waitExited();
-  clearTimeout(timer);
-  return p;
-}
 
 /** Runs the cases a few at a time: each is a whole node process, and the machine is shared. */
 async function each<T>(cases: T[], fn: (c: T) => Promise<void>, parallel = 3): Promise<void> {
@@ -39,16 +30,6 @@ async function freePort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise((resolve) => server.close(resolve));
   return port;
-}
-
-/** Asserts a start-up failure: exit 1, exactly one line on stderr matching `line`, no stack trace, no token. */
-function assertOneLineFailure(p: SwitchboardProcess, line: RegExp): void {
-  assert.equal(p.exitCode, 1, p.tail());
-  const stderr = p.stderr();
-  assert.match(stderr, /^switchboard: [^\n]+\n$/, `one line on stderr:\n${stderr}`);
-  assert.match(stderr, line);
-  assert.doesNotMatch(p.output(), /^\s+at /m, 'no stack trace');
-  assert.doesNotMatch(p.output(), /admin token was created|sbt_[a-z0-9]{8}_/, 'no bootstrap token');
 }
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;

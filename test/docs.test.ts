@@ -9,7 +9,7 @@ test('docs/api.md is current (run `npm run docs:api` after changing the schema o
 });
 
 test('every environment variable the config reads is documented in the README', () => {
-  const config = readFileSync(new URL('../src/config.ts', import.meta.url), 'utf8');
+  const config = ['config.ts', 'config-nats.ts'].map((f) => readFileSync(new URL(`../src/${f}`, import.meta.url), 'utf8')).join('\n');
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
   const vars = [...new Set(config.match(/SWITCHBOARD_[A-Z0-9_]+/g) ?? [])];
   assert.ok(vars.length > 5);

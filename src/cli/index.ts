@@ -91,10 +91,6 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`switchboard: ${e.message}\n`);
       process.exit(1);
     }
-    if (e instanceof Error && e.name === 'NatsConnectError') {
-      process.stderr.write(`switchboard: SWITCHBOARD_NATS_URL: ${e.message}\n`);
-      process.exit(1);
-    }
     process.stderr.write(`switchboard: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     process.exit(1);
   },

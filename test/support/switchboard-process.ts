@@ -3,6 +3,7 @@
  * many-hosts shape: control-plane replicas and agents, each with its own environment, tracked by
  * PID, their output kept for assertions and error messages.
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { reapOnExit } from '../../src/lab/child-reaper.js';
@@ -116,4 +117,26 @@ export class SwitchboardProcess {
   tail(lines = 20): string {
     return `--- ${this.name} (pid ${this.pid}) ---\n${this.text.trimEnd().split('\n').slice(-lines).join('\n')}`;
   }
+}
+
+/** Runs `switchboard <args>` to its end (bounded: a command that keeps running is a failure). */
+export async function runToEnd(args: string[], env: Record<string, string> = {}, cwd?: string): Promise<SwitchboardProcess> {
+  const p = SwitchboardProcess.start(`switchboard ${args.join(' ')}`, args, env, { cwd });
+  const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
+  await p.waitExited();
+  clearTimeout(timer);
+  return p;
+}
+
+/**
+ * Asserts a start-up failure: exit `exitCode` (1: the world is not as configured; 2: a setting is
+ * invalid in itself), exactly one line on stderr matching `line`, no stack trace, no token.
+ */
+export function assertOneLineFailure(p: SwitchboardProcess, line: RegExp, exitCode = 1): void {
+  assert.equal(p.exitCode, exitCode, p.tail());
+  const stderr = p.stderr();
+  assert.match(stderr, /^switchboard: [^\n]+\n$/, `one line on stderr:\n${stderr}`);
+  assert.match(stderr, line);
+  assert.doesNotMatch(p.output(), /^\s+at /m, 'no stack trace');
+  assert.doesNotMatch(p.output(), /admin token was created|sbt_[a-z0-9]{8}_/, 'no bootstrap token');
 }

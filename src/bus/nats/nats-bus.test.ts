@@ -7,9 +7,8 @@ import { after, describe, test } from 'node:test';
 import { connect } from '@nats-io/transport-node';
 import { BusTimeoutError } from '../bus.js';
 import { connectNatsBus, type NatsBus, type NatsBusStatus } from './nats-bus.js';
-import { silentLogger, type Logger } from '../../domain/logger.js';
 import { NatsConnectError } from './nats-connect-error.js';
-import { natsServerSkipReason, natsSkipReason, startNatsServer, TEST_NATS_URL, type TestNatsServer } from './nats-server.test-support.js';
+import { captureLogger as capture, natsServerSkipReason, natsSkipReason, startNatsServer, TEST_NATS_URL, type TestNatsServer } from './nats-server.test-support.js';
 import { parseNatsUrl, scrubSecrets, scrubUrl } from './nats-url.js';
 import { waitFor } from '../../../test/support/wait.js';
 
@@ -17,13 +16,6 @@ const unique = () => `n${Math.random().toString(36).slice(2, 10)}`;
 /** As in `bus.contract.ts`: a flush instead of a sleep, after a subscribe and before looking for strays. */
 const FLUSH_MS = 2000;
 const until = (check: () => boolean, ms = 5000) => waitFor(check, ms, 'the bus', 5);
-
-/** A logger that keeps every line as text, to prove what never reaches it. */
-function capture(): { logger: Logger; lines: string[] } {
-  const lines: string[] = [];
-  const at = (level: string) => (obj: object, msg?: string) => void lines.push(`${level} ${msg ?? ''} ${JSON.stringify(obj)}`);
-  return { lines, logger: { ...silentLogger, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } };
-}
 
 const open: NatsBus[] = [];
 async function bus(options: Partial<Parameters<typeof connectNatsBus>[0]> = {}): Promise<NatsBus> {

@@ -17,10 +17,12 @@ import {
 } from '@nats-io/transport-node';
 import { BusTimeoutError, DEFAULT_SUBJECT_PREFIX, SUBJECT_PREFIX_PATTERN, type Bus, type SubscribeOptions, type Unsubscribe } from '../bus.js';
 import { decodePayload, encodePayload, errorReply, replyError } from './nats-codec.js';
-import { toConnectError } from './nats-connect-error.js';
+import { credsFileAuthenticator, nkeySeedFileAuthenticator } from './nats-auth-files.js';
+import { isAuthorizationError, toConnectError, type NatsAuthKind } from './nats-connect-error.js';
+import { probeTls, type NatsTlsFiles } from './nats-tls-probe.js';
 import { watchConnection, type NatsBusStatus } from './nats-status.js';
 import { silentLogger, type Logger } from '../../domain/logger.js';
-import { parseNatsUrl, scrubSecrets } from './nats-url.js';
+import { parseNatsUrl, scrubSecrets, type NatsCredentials } from './nats-url.js';
 import { errorText } from '../../domain/errors.js';
 
 export type { NatsBusStatus } from './nats-status.js';
@@ -31,6 +33,15 @@ export interface NatsBusOptions {
   user?: string;
   pass?: string;
   token?: string;
+  /** A `.creds` file (user JWT and NKEY seed), read at each (re)connection. */
+  credsFile?: string;
+  /** A file whose first line is an NKEY user seed, read at each (re)connection. */
+  nkeySeedFile?: string;
+  /**
+   * TLS files (CA, client certificate and key), read at each (re)connection. Given (even empty), TLS
+   * is required, as with a `tls://` URL.
+   */
+  tls?: NatsTlsFiles | null;
   /** Client name shown in the server's monitoring pages. */
   name?: string;
   logger?: Logger;
@@ -54,8 +65,9 @@ export interface NatsBusOptions {
 }
 
 /**
- * Connects, or fails at once with a `NatsConnectError` (unreachable or refused credentials), so a
- * misconfigured process stops at start-up; once connected, it reconnects forever.
+ * Connects, or fails at once with a `NatsConnectError` (unreachable, refused credentials, a TLS
+ * certificate refused by either side), so a misconfigured process stops at start-up; once connected,
+ * it reconnects forever.
  */
 export async function connectNatsBus(options: NatsBusOptions): Promise<NatsBus> {
   const target = parseNatsUrl(options.url, { user: options.user, pass: options.pass, token: options.token });
@@ -77,22 +89,34 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<NatsBus> 
   if (target.user !== undefined) config.user = target.user;
   if (target.pass !== undefined) config.pass = target.pass;
   if (target.token !== undefined) config.token = target.token;
+  if (options.credsFile !== undefined) config.authenticator = credsFileAuthenticator(options.credsFile);
+  if (options.nkeySeedFile !== undefined) config.authenticator = nkeySeedFileAuthenticator(options.nkeySeedFile);
   if (options.name !== undefined) config.name = options.name;
   const prefix = options.prefix ?? DEFAULT_SUBJECT_PREFIX;
   if (!SUBJECT_PREFIX_PATTERN.test(prefix)) throw new Error(`invalid NATS subject prefix ${JSON.stringify(prefix.slice(0, 80))}`);
   // Replies of one deployment on inboxes of its own, so NATS permissions can keep deployments apart.
   config.inboxPrefix = `_INBOX_${prefix}`;
-  if (target.tls) config.tls = {};
+  const tls = options.tls ?? (target.tls ? {} : null);
+  if (tls !== null) config.tls = { ...tls };
   let nc: NatsConnection;
   try {
     nc = await connect(config);
   } catch (e) {
-    const auth = target.user !== undefined ? 'user/password' : target.token !== undefined ? 'token' : 'none';
-    throw toConnectError(e, { servers: target.servers, auth, secrets });
+    // The client cannot tell a client certificate the server refused from a timeout: ask the server.
+    const verdict = tls !== null && !isAuthorizationError(e) ? await probeTls(target.servers[0]!, tls, config.timeout!) : null;
+    throw toConnectError(e, { servers: target.servers, auth: authKind(target, options), secrets, tls: verdict });
   }
   const logger = options.logger ?? silentLogger;
   logger.info({ server: nc.getServer(), name: options.name }, 'nats bus connected');
   return new NatsBus(nc, { logger, secrets, closeGraceMs: options.closeGraceMs ?? 5000, prefix });
+}
+
+function authKind(target: NatsCredentials, options: NatsBusOptions): NatsAuthKind {
+  if (options.credsFile !== undefined) return 'credentials file';
+  if (options.nkeySeedFile !== undefined) return 'NKEY seed';
+  if (target.user !== undefined) return 'user/password';
+  if (target.token !== undefined) return 'token';
+  return 'none';
 }
 
 type Handler = (data: unknown, subject: string) => void | Promise<void>;

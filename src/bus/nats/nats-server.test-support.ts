@@ -5,6 +5,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { connectNatsBus } from './nats-bus.js';
+import { silentLogger, type Logger } from '../../domain/logger.js';
 
 export const TEST_NATS_URL = process.env.SWITCHBOARD_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
 /** The server binary, from PATH unless SWITCHBOARD_TEST_NATS_SERVER names it. */
@@ -39,6 +40,13 @@ function skipOrFail(message: string): string | false {
     return false;
   }
   return `${message}; skipping (set CI=true to make this a failure)`;
+}
+
+/** A logger that keeps every line as text, to prove what never reaches it. */
+export function captureLogger(): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const at = (level: string) => (obj: object, msg?: string) => void lines.push(`${level} ${msg ?? ''} ${JSON.stringify(obj)}`);
+  return { lines, logger: { ...silentLogger, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } };
 }
 
 export interface TestNatsServer {

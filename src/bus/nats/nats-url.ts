@@ -59,9 +59,15 @@ export function scrubUrl(text: string): string {
   return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s,]*@/gi, '$1***@');
 }
 
-/** Replaces every occurrence of each secret in `text`, and any credentials in URLs, with `***`. */
+/** An NKEY seed (`S` + the key's type + base32) and a JWT (three base64url parts, the first `{"`). */
+const KEY_MATERIAL = /\bS[A-Z][A-Z2-7]{50,}\b|\beyJ[\w-]+\.[\w-]+\.[\w-]+/g;
+
+/**
+ * Replaces every occurrence of each secret in `text`, any credentials in URLs, and anything shaped
+ * like an NKEY seed or a JWT (from credential files, whose content changes on rotation) with `***`.
+ */
 export function scrubSecrets(text: string, secrets: Array<string | undefined>): string {
-  let out = scrubUrl(text);
+  let out = scrubUrl(text).replace(KEY_MATERIAL, '***');
   for (const s of secrets) if (s) out = out.split(s).join('***');
   return out;
 }
