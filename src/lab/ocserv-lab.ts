@@ -22,6 +22,7 @@ import { chmodSync, existsSync, mkdtempSync } from 'node:fs';
 import { appendFile, chmod, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { OpenConnectGatewayConfig } from '../gateways/adapter.js';
 import { LabPki } from './openvpn-pki.js';
@@ -29,6 +30,8 @@ import { LabProcess, sleep } from './openvpn-process.js';
 
 const run = promisify(execFile);
 const PORT = 4443;
+/** The connect-script Switchboard ships for blocks (src/lab and dist/lab are both two levels below it). */
+const CONNECT_SCRIPT = fileURLToPath(new URL('../../bin/switchboard-ocserv-connect', import.meta.url));
 /** The tunnel subnet ocserv hands out; its first address is ocserv's end of every tunnel. */
 const TUNNEL_NET = '10.94.0';
 
@@ -62,22 +65,29 @@ export class OcservLab {
   private server: LabProcess | undefined;
   private readonly clients: OcLabClient[] = [];
   private readonly passwords = new Map<string, string>();
+  /**
+   * With `blocks`: the block file Switchboard writes and ocserv's connect-script reads (the shipped
+   * `bin/switchboard-ocserv-connect`, through a wrapper that names this file).
+   */
+  readonly blockFile: string | undefined;
   private starts = 0;
   private pin = '';
   private closed = false;
 
-  private constructor(readonly dir: string, readonly pki: LabPki, private readonly tag: string) {
+  private constructor(readonly dir: string, readonly pki: LabPki, private readonly tag: string, blocks: boolean) {
     this.netns = `sboc${tag}`;
     this.occtlSocket = join(dir, 'occtl.socket');
+    this.blockFile = blocks ? join(dir, 'blocks') : undefined;
   }
 
-  /** Makes the temp dir, the server certificate and ocserv's namespace. */
-  static async create(): Promise<OcservLab> {
+  /** Makes the temp dir, the server certificate and ocserv's namespace (and with `blocks`, the connect-script). */
+  static async create(options: { blocks?: boolean } = {}): Promise<OcservLab> {
     const dir = mkdtempSync(join(tmpdir(), 'sb-oc-'));
     chmodSync(dir, 0o755); // ocserv's workers run as nobody and reach the sec-mod socket in here
     const tag = randomBytes(3).toString('hex');
     try {
-      const lab = new OcservLab(dir, await LabPki.create(dir), tag);
+      const lab = new OcservLab(dir, await LabPki.create(dir), tag, options.blocks ?? false);
+      if (lab.blockFile) await writeFile(join(dir, 'connect-script.sh'), `#!/bin/sh\nexec ${CONNECT_SCRIPT} ${lab.blockFile}\n`, { mode: 0o755 });
       await chmod(lab.pki.server.key, 0o644);
       lab.pin = await publicKeyPin(lab.pki.server.cert);
       await ip('netns', 'add', lab.netns);
@@ -96,7 +106,8 @@ export class OcservLab {
 
   /** A gateway entry for this ocserv (its occtl socket and namespace filled in). */
   gatewayConfig(extra: Partial<OpenConnectGatewayConfig> = {}): OpenConnectGatewayConfig {
-    return { id: `oc-${this.tag}`, name: `ocserv lab ${this.tag}`, region: 'lab', protocol: 'openconnect', mode: 'observe', occtlSocket: this.occtlSocket, netns: this.netns, ...extra };
+    const mode = this.blockFile ? { mode: 'authorize' as const, blockFile: this.blockFile } : { mode: 'observe' as const };
+    return { id: `oc-${this.tag}`, name: `ocserv lab ${this.tag}`, region: 'lab', protocol: 'openconnect', ...mode, occtlSocket: this.occtlSocket, netns: this.netns, ...extra };
   }
 
   get pid(): number | undefined {
@@ -201,6 +212,7 @@ export class OcservLab {
       'cookie-timeout = 300', 'deny-roaming = false', 'device = vpns', 'predictable-ips = true',
       `ipv4-network = ${TUNNEL_NET}.0`, 'ipv4-netmask = 255.255.255.0', 'log-level = 2', ...extra,
     ];
+    if (this.blockFile) lines.push(`connect-script = ${join(this.dir, 'connect-script.sh')}`);
     return `${lines.join('\n')}\n`;
   }
 }
