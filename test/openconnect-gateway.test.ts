@@ -8,7 +8,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createAdapter } from '../src/main.js';
-import { silentLogger } from '../src/core/logger.js';
+import { silentLogger } from '../src/domain/logger.js';
 import { OcctlClient, processRunner } from '../src/gateways/openconnect/occtl-client.js';
 import { OcservLab, ocservSkipReason, type OcLabClient } from './support/ocserv-lab.js';
 import { startApp, type AppHarness } from './support/app-harness.js';
