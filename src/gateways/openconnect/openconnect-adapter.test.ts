@@ -111,6 +111,24 @@ describe('OpenConnect adapter against a real ocserv', { skip }, () => {
     assert.equal(down.cause, 'CLIENT_DISCONNECT');
   });
 
+  test('ocserv stalled: not responding, disconnects fail at once and send nothing; answering again: back', async () => {
+    const alice = (await occtl.users()).find((u) => u.userName === 'alice')!;
+    const from = events.mark();
+    lab.signal('SIGSTOP');
+    try {
+      await events.waitFor('responding', (e) => !e.responding, { from });
+      const t0 = Date.now();
+      await assert.rejects(adapter.disconnect({ ref: `${alice.id}:${alice.safeId}`, userName: 'alice', mode: 'HALT' }, 5_000),
+        (e) => e instanceof GatewayUnavailableError && !e.mayTakeEffect);
+      assert.ok(Date.now() - t0 < 500, 'fails at once');
+    } finally {
+      lab.signal('SIGCONT');
+    }
+    await events.waitFor('responding', (e) => e.responding, { from });
+    assert.ok(await occtl.user(alice.id), 'alice untouched');
+    assert.equal(clients.alice!.exited, false);
+  });
+
   test('ocserv stopping: link down at once, disconnects fail fast; restarted: a new instance, old tunnels ended as its restart', async () => {
     const before = (await occtl.users()).filter((u) => u.state === 'connected');
     const from = events.mark();
