@@ -11,12 +11,12 @@ import { silentLogger } from '../src/domain/logger.js';
 import { disconnectReplySchema, readWire, versioned } from '../src/core/reports.js';
 import { createAdapter } from '../src/main.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from './support/openvpn-lab.js';
+import { onlineIds } from './support/api-client.js';
 import { startApp, type AppHarness } from './support/app-harness.js';
 import { waitFor } from './support/wait.js';
 
 const SEED = 'mutation ($id: String!) { disconnectBySessionId(onlineSessionId: $id) }';
 const GATEWAY = '{ gateways { id agentConnected daemonResponding } }';
-const SESSIONS = '{ onlineSessions(first: 50) { edges { node { id user { name } gateway { id } } } } }';
 
 describe('a stalled OpenVPN daemon (SIGSTOP)', { skip: openvpnSkipReason() }, () => {
   const gw = 'ovpn-stall';
@@ -31,11 +31,7 @@ describe('a stalled OpenVPN daemon (SIGSTOP)', { skip: openvpnSkipReason() }, ()
     assert.equal(r.status, 200, r.text);
     return (r.json.data!.gateways as { id: string; agentConnected: boolean; daemonResponding: boolean }[]).find((g) => g.id === gw)!;
   };
-  const sessionOf = async (user: string) => waitFor(async () => {
-    const r = await h.gql(SESSIONS);
-    const edges = (r.json.data!.onlineSessions as { edges: { node: { id: string; user: { name: string } } }[] }).edges;
-    return edges.find((e) => e.node.user.name === user)?.node.id;
-  }, 15_000, `${user} online`);
+  const sessionOf = async (user: string) => waitFor(async () => (await onlineIds(h.gql, gw)).get(user), 15_000, `${user} online`);
 
   before(async () => {
     lab = await OpenVpnLab.create();

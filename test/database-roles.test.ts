@@ -14,6 +14,7 @@ import { createAdapter } from '../src/main.js';
 import { silentLogger } from '../src/domain/logger.js';
 import { SYSTEM_ACTOR } from '../src/domain/actor.js';
 import { KyselyStore } from '../src/store/kysely/kysely-store.js';
+import { apiClient, onlineSessions } from './support/api-client.js';
 import { startApp, type AppHarness } from './support/app-harness.js';
 import { waitFor } from './support/wait.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient } from './support/openvpn-lab.js';
@@ -113,11 +114,7 @@ describe('PostgreSQL owner and runtime roles, end to end', { skip }, () => {
       const created = await h.gql('mutation ($in: CreateWebhookInput!) { createWebhook(input: $in) { webhook { id } } }', { in: { url, events: ['SESSION_DISCONNECTED'] } }, admin);
       assert.equal(created.status, 200, created.text);
 
-      const list = async () => {
-        const r = await h.gql('query ($gw: String) { onlineSessions(first: 10, filter: { gatewayId: $gw }) { edges { node { id user { name } } } } }', { gw }, admin);
-        return (r.json.data!.onlineSessions as { edges: { node: { id: string; user: { name: string } } }[] }).edges.map((e) => e.node);
-      };
-      const session = await waitFor(async () => (await list()).find((s) => s.user.name === 'alice'), 20_000, 'alice online');
+      const session = await waitFor(async () => (await onlineSessions(apiClient(h.url, admin), gw)).find((s) => s.user.name === 'alice'), 20_000, 'alice online');
 
       const reply = await h.gql(SEED, { onlineSessionId: session.id }, admin);
       assert.deepEqual(reply.json, { data: { disconnectBySessionId: true } }, reply.text);

@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { natsSkipReason } from '../src/bus/nats/nats-server.test-support.js';
+import { ONLINE_SESSIONS, onlineRows } from './support/api-client.js';
 import { openvpnSkipReason, type LabClient } from './support/openvpn-lab.js';
 import { postgresSkipReason } from './support/postgres.js';
 import { startReplicaStack, type ReplicaStack } from './support/replica-stack.js';
@@ -17,13 +18,12 @@ import { waitFor } from './support/wait.js';
 const skip = openvpnSkipReason() || (await postgresSkipReason()) || (await natsSkipReason());
 const DISCONNECT = 'mutation ($id: String!) { disconnectSession(input: { sessionId: $id, reason: "burst" }) { outcome } }';
 const CLIENTS = 16;
-const SESSIONS = 'query ($gw: String) { onlineSessions(first: 50, filter: { gatewayId: $gw }) { edges { node { id user { name } } } } }';
 
 describe('kill -9 of a replica in the middle of a burst of disconnects', { skip, timeout: 240_000 }, () => {
   const clients = new Map<string, LabClient>();
   let stack: ReplicaStack;
   const online = async (url: string) =>
-    (((await stack.gql(url, SESSIONS, { gw: stack.gw })).data?.onlineSessions as { edges: { node: { id: string; user: { name: string } } }[] } | undefined)?.edges ?? []).map((e) => e.node);
+    onlineRows(await stack.gql(url, ONLINE_SESSIONS, { gw: stack.gw }));
 
   before(async () => {
     stack = await startReplicaStack({ name: 'burst', snapshotIntervalSeconds: 2, replicaEnv: { SWITCHBOARD_RATE_LIMIT_PER_TOKEN: '0', SWITCHBOARD_RATE_LIMIT_PER_IP: '0' } });

@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { natsSkipReason } from '../src/bus/nats/nats-server.test-support.js';
+import { ONLINE_SESSIONS, onlineRows } from './support/api-client.js';
 import { openvpnSkipReason, type LabClient } from './support/openvpn-lab.js';
 import { postgresSkipReason } from './support/postgres.js';
 import { startReplicaStack, type ReplicaStack } from './support/replica-stack.js';
@@ -17,7 +18,6 @@ import { waitFor } from './support/wait.js';
 
 const skip = openvpnSkipReason() || (await postgresSkipReason()) || (await natsSkipReason());
 const DISCONNECT = 'mutation ($id: String!) { disconnectSession(input: { sessionId: $id, reason: "crash window" }) { outcome } }';
-const SESSIONS = 'query ($gw: String) { onlineSessions(first: 10, filter: { gatewayId: $gw }) { edges { node { id user { name } } } } }';
 
 describe('a replica killed after the daemon ended the session and before its commit', { skip, timeout: 180_000 }, () => {
   let stack: ReplicaStack;
@@ -39,8 +39,8 @@ describe('a replica killed after the daemon ended the session and before its com
   test('replica B records the executed kill as the operator\'s, with its audit rows and its event', async () => {
     const { gw, sql, urlA, urlB, replicaA, gql } = stack;
     const listed = await waitFor(async () => {
-      const edges = ((await gql(urlA, SESSIONS, { gw })).data?.onlineSessions as { edges: { node: { id: string; user: { name: string } } }[] } | undefined)?.edges ?? [];
-      return edges.length === 2 ? edges.map((e) => e.node) : null;
+      const rows = onlineRows(await gql(urlA, ONLINE_SESSIONS, { gw }));
+      return rows.length === 2 ? rows : null;
     }, 30_000, 'both clients listed');
     const session = listed.find((s) => s.user.name === 'mallory')!;
 
@@ -82,7 +82,7 @@ describe('a replica killed after the daemon ended the session and before its com
 
     // Exactly one tunnel ended: the bystander is untouched and still listed on B.
     assert.equal(bystander.exited, false);
-    const left = ((await gql(urlB, SESSIONS, { gw })).data?.onlineSessions as { edges: { node: { user: { name: string } } }[] }).edges.map((e) => e.node.user.name);
+    const left = onlineRows(await gql(urlB, ONLINE_SESSIONS, { gw })).map((s) => s.user.name);
     assert.deepEqual(left, ['alice']);
   });
 });

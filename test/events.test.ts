@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { createAdapter } from '../src/main.js';
 import { silentLogger } from '../src/domain/logger.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from './support/openvpn-lab.js';
+import { onlineRows } from './support/api-client.js';
 import { startApp, type AppHarness } from './support/app-harness.js';
 import { quietPeriod, waitFor } from './support/wait.js';
 import { sseSubscribe, wsSubscribe } from './support/subscription-clients.js';
@@ -32,7 +33,7 @@ describe('events, bulk disconnect and audit against real OpenVPN', { skip }, () 
   const rows = async (gw?: string): Promise<Row[]> => {
     const r = await h.gql(SESSIONS, { gw: gw ?? null });
     assert.equal(r.status, 200, r.text);
-    return (r.json.data!.onlineSessions as { edges: { node: Row }[] }).edges.map((e) => e.node);
+    return onlineRows<Row>(r.json);
   };
   const connect = async (server: LabServer, gw: string, user: string) => {
     const client = await server.startClient({ user });

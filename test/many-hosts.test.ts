@@ -14,6 +14,7 @@ import { connectNatsBus, type NatsBus } from '../src/bus/nats/nats-bus.js';
 import { natsSkipReason, TEST_NATS_URL } from '../src/bus/nats/nats-server.test-support.js';
 import { randomId } from '../src/domain/ids.js';
 import type { SessionEvent } from '../src/core/session-events.js';
+import { gql as gqlAt, onlineRows, type Variables } from './support/api-client.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from './support/openvpn-lab.js';
 import { createFreshPostgresDatabase, postgresSkipReason } from './support/postgres.js';
 import { SwitchboardProcess } from './support/switchboard-process.js';
@@ -27,7 +28,6 @@ const SESSIONS = `query ($gw: String) { onlineSessions(first: 100, filter: { gat
   id user { name } gateway { id agentConnected } confirmed } } } }`;
 
 interface Row { id: string; user: { name: string }; gateway: { id: string; agentConnected: boolean }; confirmed: boolean }
-interface Reply { status: number; text: string; json: { data?: Record<string, unknown> | null; errors?: { extensions?: { code?: string } }[] } }
 
 test('switchboard agent without SWITCHBOARD_NATS_URL stops with a one-line message and exit code 2', async () => {
   const p = SwitchboardProcess.start('agent without NATS', ['agent'], {});
@@ -70,17 +70,11 @@ describe('many hosts: two gateways, two agents, two replicas, one PostgreSQL, NA
   });
   const listening = async (p: SwitchboardProcess) => (await p.waitForOutput(/listening on (http:\/\/\S+)\/graphql/))[1]!;
 
-  const gql = async (url: string, query: string, variables: Record<string, unknown> = {}, token = admin): Promise<Reply> => {
-    const res = await fetch(`${url}/graphql`, {
-      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }),
-    });
-    const text = await res.text();
-    return { status: res.status, text, json: JSON.parse(text) as Reply['json'] };
-  };
+  const gql = (url: string, query: string, variables?: Variables, token = admin) => gqlAt(url, token, query, variables);
   const rows = async (url: string, gw: string): Promise<Row[]> => {
     const r = await gql(url, SESSIONS, { gw });
     assert.equal(r.status, 200, r.text);
-    return (r.json.data!.onlineSessions as { edges: { node: Row }[] }).edges.map((e) => e.node);
+    return onlineRows<Row>(r.json);
   };
   const users = async (url: string, gw: string) => (await rows(url, gw)).map((r) => r.user.name).sort();
   const running = (gw: string) => [...clients.entries()].filter(([k, c]) => k.startsWith(`${gw}/`) && !c.exited).map(([k]) => k.split('/')[1]!).sort();

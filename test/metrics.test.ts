@@ -9,13 +9,13 @@ import assert from 'node:assert/strict';
 import { createAdapter } from '../src/main.js';
 import { silentLogger } from '../src/domain/logger.js';
 import { OpenVpnLab, openvpnSkipReason, type LabServer } from './support/openvpn-lab.js';
+import { ONLINE_SESSIONS, onlineSessions } from './support/api-client.js';
 import { startApp, type AppHarness } from './support/app-harness.js';
 import { waitFor } from './support/wait.js';
 
 const skip = openvpnSkipReason();
 const GW = 'ovpn-metrics';
 const SEED = 'mutation disconnectBySessionId($onlineSessionId: String!) { disconnectBySessionId(onlineSessionId: $onlineSessionId) }';
-const ONLINE = 'query ($gw: String) { onlineSessions(first: 10, filter: { gatewayId: $gw }) { edges { node { id user { name } } } } }';
 
 /** `name{labels} value` lines → value by `name{labels}` (labels as printed). */
 function parse(text: string): Map<string, number> {
@@ -47,15 +47,14 @@ describe('GET /metrics after real traffic', { skip, timeout: 120_000 }, () => {
 
   test('operations, the disconnect, sessions, the link, refusals, readiness and the process are all there', async () => {
     const rows = await waitFor(async () => {
-      const r = await h.gql(ONLINE, { gw: GW });
-      const edges = (r.json.data?.onlineSessions as { edges: { node: { id: string; user: { name: string } } }[] } | undefined)?.edges ?? [];
-      return edges.length === 2 ? edges : null;
+      const listed = await onlineSessions(h.gql, GW);
+      return listed.length === 2 ? listed : null;
     }, 30_000, 'both clients listed');
-    const alice = rows.find((e) => e.node.user.name === 'alice')!.node.id;
+    const alice = rows.find((s) => s.user.name === 'alice')!.id;
     assert.deepEqual((await h.gql(SEED, { onlineSessionId: alice })).json, { data: { disconnectBySessionId: true } });
     assert.equal((await h.gql(SEED, { onlineSessionId: 'sess_nosuchsession' })).status, 400);
-    assert.equal((await h.gql(ONLINE, { gw: GW }, 'sbt_not_a_real_token')).status, 401);
-    await waitFor(async () => ((await h.gql(ONLINE, { gw: GW })).json.data?.onlineSessions as { edges: unknown[] }).edges.length === 1, 10_000, 'alice gone');
+    assert.equal((await h.gql(ONLINE_SESSIONS, { gw: GW }, 'sbt_not_a_real_token')).status, 401);
+    await waitFor(async () => (await onlineSessions(h.gql, GW)).length === 1, 10_000, 'alice gone');
 
     const reader = await h.token(['sessions:read'], 'prometheus');
     const res = await fetch(`${h.url}/metrics`, { headers: { authorization: `Bearer ${reader}` } });

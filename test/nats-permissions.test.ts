@@ -15,6 +15,7 @@ import { natsServerSkipReason, startNatsServer, type TestNatsServer } from '../s
 import { AgentLink } from '../src/core/agent-link.js';
 import { silentLogger } from '../src/domain/logger.js';
 import { WIRE_VERSION } from '../src/core/reports.js';
+import { apiClient } from './support/api-client.js';
 import { waitFor } from './support/wait.js';
 import { FakeAdapter } from './support/fake-adapter.js';
 import { SwitchboardProcess } from './support/switchboard-process.js';
@@ -39,7 +40,6 @@ function errorLines(p: SwitchboardProcess): Array<Record<string, unknown>> {
   return p.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => Number(l.level) >= 50);
 }
 
-interface Reply { status: number; text: string; json: { data?: Record<string, unknown> | null; errors?: unknown[] } }
 
 describe('per-agent NATS permissions, as documented', { skip: natsServerSkipReason() }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'nats-perm-'));
@@ -115,11 +115,7 @@ describe('per-agent NATS permissions, as documented', { skip: natsServerSkipReas
     procs.push(replica);
     const admin = (await replica.waitForOutput(/^\s{4}(sbt_[a-z0-9_]+)$/m))[1]!;
     const url = (await replica.waitForOutput(/listening on (http:\/\/\S+)\/graphql/))[1]!;
-    const gql = async (query: string): Promise<Reply> => {
-      const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` }, body: JSON.stringify({ query }) });
-      const text = await res.text();
-      return { status: res.status, text, json: JSON.parse(text) as Reply['json'] };
-    };
+    const gql = apiClient(url, admin);
     const state = async () => {
       const r = await gql('{ gateways { id rejectedReports } onlineSessions(first: 100) { edges { node { user { name } gateway { id } } } } }');
       assert.equal(r.status, 200, r.text);

@@ -7,11 +7,11 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createAdapter } from '../src/main.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from './support/openvpn-lab.js';
+import { onlineSessions } from './support/api-client.js';
 import { startApp, type AppHarness } from './support/app-harness.js';
 import { waitFor } from './support/wait.js';
 import { createLogger } from '../src/main.js';
 
-const SESSIONS = `query ($gw: String) { onlineSessions(first: 100, filter: { gatewayId: $gw }) { edges { node { id user { name } } } } }`;
 const GATEWAYS = '{ gateways { id mode canBlock warning } }';
 const DISCONNECT = `mutation ($id: String!) { disconnectSession(input: { sessionId: $id, blockSeconds: 300 }) { outcome } }`;
 const skip = openvpnSkipReason();
@@ -33,8 +33,7 @@ describe('OpenVPN: a block the gateway cannot enforce is refused and nothing is 
     return (r.json.data!.gateways as GatewayRow[]).find((g) => g.id === id)!;
   };
   const sessionOf = (gw: string, user: string) => waitFor(async () => {
-    const r = await h.gql(SESSIONS, { gw });
-    return (r.json.data!.onlineSessions as { edges: { node: { id: string; user: { name: string } } }[] }).edges.map((e) => e.node).find((n) => n.user.name === user);
+    return (await onlineSessions(h.gql, gw)).find((n) => n.user.name === user);
   }, 15_000, `${user} online on ${gw}`);
 
   /** Refused with BLOCK_UNSUPPORTED; the client still runs and its session is still online. */

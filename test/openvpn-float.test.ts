@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { createAdapter } from '../src/main.js';
 import { silentLogger } from '../src/domain/logger.js';
 import { OpenVpnLab, openvpnSkipReason, type LabMode, type LabServer } from './support/openvpn-lab.js';
+import { onlineRows } from './support/api-client.js';
 import { startApp, type AppHarness } from './support/app-harness.js';
 import { waitFor } from './support/wait.js';
 import { UdpRelay } from './support/udp-relay.js';
@@ -31,7 +32,7 @@ describe('OpenVPN: a floating UDP client keeps its session and shows its new add
   const rows = async (gw: string, ip?: string): Promise<Row[]> => {
     const r = await h.gql(SESSIONS, { gw, ip: ip ?? null });
     assert.equal(r.status, 200, r.text);
-    return (r.json.data!.onlineSessions as { edges: { node: Row }[] }).edges.map((e) => e.node);
+    return onlineRows<Row>(r.json);
   };
 
   before(async () => {

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { createAdapter } from '../src/main.js';
 import { silentLogger } from '../src/domain/logger.js';
 import { OpenVpnLab, openvpnSkipReason, type LabServer } from './support/openvpn-lab.js';
+import { onlineRows } from './support/api-client.js';
 import { startApp, type AppHarness } from './support/app-harness.js';
 import { waitFor } from './support/wait.js';
 
@@ -32,7 +33,7 @@ describe('OpenVPN authorize gateway: the user is the verified identity', { skip,
   const rows = async (): Promise<Row[]> => {
     const r = await h.gql(SESSIONS, { gw }, admin);
     assert.equal(r.status, 200, r.text);
-    return (r.json.data!.onlineSessions as { edges: { node: Row }[] }).edges.map((e) => e.node);
+    return onlineRows<Row>(r.json);
   };
   const rowOf = (user: string) => waitFor(async () => (await rows()).find((r) => r.user.name === user), 15_000, `${user} online`);
 

@@ -22,6 +22,7 @@ import { OpenVpnLab, openvpnSkipReason, type LabServer } from './support/openvpn
 import { createFreshPostgresDatabase, postgresSkipReason } from './support/postgres.js';
 import { SwitchboardProcess } from './support/switchboard-process.js';
 import { sseSubscribe, wsSubscribe, type Collected } from './support/subscription-clients.js';
+import { gql as gqlAt, type Variables } from './support/api-client.js';
 import { waitFor } from './support/wait.js';
 
 const EVENTS = `subscription ($f: SessionEventFilter) { sessionEvents(filter: $f) { id type cause session { id user { name } } } }`;
@@ -59,12 +60,7 @@ describe('a replica killed after its commit and before its publish; a partitione
     SWITCHBOARD_WEBHOOK_POLL_MS: '100', SWITCHBOARD_WEBHOOK_BACKOFF_MS: '100',
   });
   const listening = async (p: SwitchboardProcess) => (await p.waitForOutput(/listening on (http:\/\/\S+)\/graphql/))[1]!;
-  const gql = async (url: string, query: string, variables: Record<string, unknown> = {}) => {
-    const res = await fetch(`${url}/graphql`, {
-      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` }, body: JSON.stringify({ query, variables }),
-    });
-    return { status: res.status, json: (await res.json()) as { data?: Record<string, unknown>; errors?: unknown[] } };
-  };
+  const gql = (url: string, query: string, variables?: Variables) => gqlAt(url, admin, query, variables);
 
   before(async () => {
     db = await createFreshPostgresDatabase();

@@ -7,6 +7,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeAdapter } from './support/fake-adapter.js';
+import { postGraphql } from './support/api-client.js';
 import { startApp, type AppHarness } from './support/app-harness.js';
 import { assertNoSecrets } from './support/secret-scan.js';
 
@@ -15,9 +16,7 @@ const apps: AppHarness[] = [];
 after(() => Promise.all(apps.map((a) => a.close())));
 
 async function post(h: AppHarness, token: string | null): Promise<{ status: number; retryAfter: string | null; code: string | undefined }> {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (token !== null) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(`${h.url}/graphql`, { method: 'POST', headers, body: JSON.stringify({ query: QUERY }) });
+  const res = await postGraphql(h.url, { query: QUERY }, { token });
   const json = (await res.json()) as { errors?: { extensions?: { code?: string } }[] };
   return { status: res.status, retryAfter: res.headers.get('retry-after'), code: json.errors?.[0]?.extensions?.code };
 }

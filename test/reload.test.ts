@@ -10,6 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openStore } from '../src/store/kysely/kysely-store.js';
 import { OpenVpnLab, openvpnSkipReason, type LabServer } from './support/openvpn-lab.js';
+import { gql as gqlAt } from './support/api-client.js';
 import { waitFor } from './support/wait.js';
 import { SwitchboardProcess } from './support/switchboard-process.js';
 
@@ -31,8 +32,7 @@ describe('SIGHUP reloads the gateway file', { skip, timeout: 150_000 }, () => {
     id, name: `Reload ${id}`, region: 'lab', protocol: 'openvpn', mode: 'observe', management: s.management, managementPasswordFile: s.managementPasswordFile,
   });
   async function gql<T>(query: string): Promise<T> {
-    const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query }) });
-    return ((await res.json()) as { data: T }).data;
+    return (await gqlAt(url, token, query)).json.data as T;
   }
   async function online(): Promise<{ id: string; user: { name: string }; gateway: { id: string } }[]> {
     return (await gql<{ onlineSessions: { edges: { node: { id: string; user: { name: string }; gateway: { id: string } } }[] } }>(ONLINE)).onlineSessions.edges.map((e) => e.node);

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { ManagementStandin } from '../bench/lib/management-standin.js';
 import { silentLogger } from '../src/domain/logger.js';
 import { createAdapter } from '../src/main.js';
+import { onlineIds } from './support/api-client.js';
 import { startApp, type AppHarness } from './support/app-harness.js';
 import { waitFor } from './support/wait.js';
 
@@ -23,11 +24,7 @@ const dir = mkdtempSync(join(tmpdir(), 'sb-same-second-'));
 let standin: ManagementStandin;
 let h: AppHarness;
 
-async function listed(): Promise<Map<string, string>> {
-  const r = await h.gql('query ($gw: String) { onlineSessions(first: 100, filter: { gatewayId: $gw }) { edges { node { id user { name } } } } }', { gw: GW });
-  const edges = (r.json.data?.onlineSessions as { edges: { node: { id: string; user: { name: string } } }[] } | undefined)?.edges ?? [];
-  return new Map(edges.map((e) => [e.node.user.name, e.node.id]));
-}
+const listed = () => onlineIds(h.gql, GW);
 
 before(async () => {
   standin = await ManagementStandin.start(join(dir, 'mgmt.sock'));

@@ -11,6 +11,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { apiClient, gql, onlineSessions } from './support/api-client.js';
 import { OpenVpnLab, openvpnSkipReason, type LabServer } from './support/openvpn-lab.js';
 import { reapOnExit } from '../src/lab/child-reaper.js';
 import { waitFor } from './support/wait.js';
@@ -41,11 +42,6 @@ function childrenOf(pid: number): number[] {
 function unreadByDaemon(pid: number): number {
   const lines = execFileSync('ss', ['-xnpH'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(`pid=${pid},`));
   return lines.reduce((sum, l) => sum + Number(l.trim().split(/\s+/)[2] ?? 0), 0);
-}
-
-async function gql(url: string, token: string, query: string, variables: Record<string, unknown> = {}) {
-  const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
-  return { status: res.status, json: (await res.json()) as { data?: Record<string, unknown> | null; errors?: { extensions?: { code?: string } }[] } };
 }
 
 function portRefused(url: string): Promise<boolean> {
@@ -107,15 +103,14 @@ describe('runs as a service', { skip, timeout: 180_000 }, () => {
 
     await server.startClient({ user: 'alice' }); // authorize mode: the running Switchboard lets it in
     const sessions = await waitFor(async () => {
-      const r = await gql(url, token, 'query ($gw: String) { onlineSessions(first: 10, filter: { gatewayId: $gw }) { edges { node { id } } } }', { gw: GW });
-      const edges = (r.json.data?.onlineSessions as { edges: { node: { id: string } }[] } | undefined)?.edges ?? [];
-      return edges.length === 1 ? edges : null;
+      const listed = await onlineSessions(apiClient(url, token), GW);
+      return listed.length === 1 ? listed : null;
     }, 30_000, 'alice listed');
 
     // The daemon stalls; the disconnect's client-kill waits, unread, on its management socket.
     process.kill(server.pid!, 'SIGSTOP');
     const before = unreadByDaemon(server.pid!);
-    const inFlight = gql(url, token, SEED, { onlineSessionId: sessions[0]!.node.id });
+    const inFlight = gql(url, token, SEED, { onlineSessionId: sessions[0]!.id });
     await waitFor(() => unreadByDaemon(server.pid!) > before, 10_000, 'client-kill written to the stalled daemon');
     process.kill(npm.pid!, 'SIGTERM');
 

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { natsSkipReason, TEST_NATS_URL } from '../src/bus/nats/nats-server.test-support.js';
 import { randomId } from '../src/domain/ids.js';
+import { apiClient, onlineSessions } from './support/api-client.js';
 import { waitFor } from './support/wait.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from './support/openvpn-lab.js';
 import { createFreshPostgresDatabase, postgresSkipReason } from './support/postgres.js';
@@ -37,12 +38,7 @@ describe('agents started before any replica', { skip }, () => {
   let admin = '';
 
   const users = async (): Promise<string[]> => {
-    const res = await fetch(`${url}/graphql`, {
-      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
-      body: JSON.stringify({ query: '{ onlineSessions(first: 100) { edges { node { user { name } gateway { id } } } } }' }),
-    });
-    const json = (await res.json()) as { data: { onlineSessions: { edges: { node: { user: { name: string }; gateway: { id: string } } }[] } } };
-    return json.data.onlineSessions.edges.filter((e) => e.node.gateway.id === gw).map((e) => e.node.user.name).sort();
+    return (await onlineSessions(apiClient(url, admin), gw)).map((s) => s.user.name).sort();
   };
 
   before(async () => {

@@ -12,6 +12,7 @@ import { randomId } from '../src/domain/ids.js';
 import { natsSkipReason, TEST_NATS_URL } from '../src/bus/nats/nats-server.test-support.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from './support/openvpn-lab.js';
 import { createFreshPostgresDatabase, postgresSkipReason } from './support/postgres.js';
+import { onlineIds } from './support/api-client.js';
 import { startApp, type AppHarness } from './support/app-harness.js';
 import { waitFor } from './support/wait.js';
 import { cliRevoke, mint } from './support/tokens.js';
@@ -51,11 +52,7 @@ for (const store of [{ name: 'SQLite', skip: ovpnSkip }, { name: 'PostgreSQL', s
     });
 
     test('the disconnect is refused UNAUTHENTICATED, the session stays online and its client connected', async () => {
-      const sessionId = await waitFor(async () => {
-        const r = await h.gql('query ($gw: String) { onlineSessions(filter: { gatewayId: $gw }) { edges { node { id user { name } } } } }', { gw });
-        const edges = (r.json.data?.onlineSessions as { edges: { node: { id: string; user: { name: string } } }[] } | undefined)?.edges ?? [];
-        return edges.find((e) => e.node.user.name === 'mallory')?.node.id;
-      }, BOUND_MS, 'the session to be listed');
+      const sessionId = await waitFor(async () => (await onlineIds(h.gql, gw)).get('mallory'), BOUND_MS, 'the session to be listed');
       // Revoked by another store connection that announces it nowhere (so the watch, which re-reads
       // nothing here, cannot close the socket first): on SQLite the store's cache sees the commit at
       // once; on PostgreSQL a mutation reads the token's row before it runs.

@@ -16,11 +16,11 @@ import { AgentLink } from '../src/core/agent-link.js';
 import { silentLogger } from '../src/domain/logger.js';
 import type { SessionEvent } from '../src/core/session-events.js';
 import { randomId } from '../src/domain/ids.js';
+import { gql as gqlAt, type Variables } from './support/api-client.js';
 import { waitFor } from './support/wait.js';
 import { FakeAdapter } from './support/fake-adapter.js';
 import { SwitchboardProcess } from './support/switchboard-process.js';
 
-interface Reply { status: number; text: string; json: { data?: Record<string, unknown> | null; errors?: { extensions?: { code?: string } }[] } }
 
 interface Stack {
   prefix: string;
@@ -40,13 +40,7 @@ describe('two deployments on one NATS with different prefixes', { skip: await na
   const dir = mkdtempSync(join(tmpdir(), 'two-deployments-'));
   const stacks: Record<'a' | 'b', Stack> = {} as Record<'a' | 'b', Stack>;
 
-  const gql = async (s: Stack, query: string, variables: Record<string, unknown> = {}): Promise<Reply> => {
-    const res = await fetch(`${s.url}/graphql`, {
-      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${s.admin}` }, body: JSON.stringify({ query, variables }),
-    });
-    const text = await res.text();
-    return { status: res.status, text, json: JSON.parse(text) as Reply['json'] };
-  };
+  const gql = (s: Stack, query: string, variables?: Variables) => gqlAt(s.url, s.admin, query, variables);
   const listed = async (s: Stack) => {
     const r = await gql(s, '{ gateways { id name } onlineSessions(first: 100) { edges { node { id user { name } gateway { id } } } } }');
     assert.equal(r.status, 200, r.text);

@@ -4,6 +4,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
+import { postGraphql } from '../../test/support/api-client.js';
 import { FakeCore } from './fake-core.test-support.js';
 import { createApiServer } from './http-server.js';
 
@@ -51,11 +52,7 @@ export async function startTestServer(options: { core?: FakeCore; bodyLimitBytes
     admin,
     logs,
     async gql(body, opts = {}) {
-      const token = opts.token === undefined ? admin : opts.token;
-      const headers: Record<string, string> = { 'content-type': 'application/json', ...opts.headers };
-      if (token !== null) headers.authorization = `Bearer ${token}`;
-      const res = await fetch(`${url}/graphql`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
-      return toReply(res);
+      return toReply(await postGraphql(url, body, { token: opts.token === undefined ? admin : opts.token, headers: opts.headers }));
     },
     close: () =>
       new Promise<void>((resolve, reject) => {

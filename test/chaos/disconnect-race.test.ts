@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { createAdapter } from '../../src/main.js';
 import { silentLogger } from '../../src/domain/logger.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from '../support/openvpn-lab.js';
+import { onlineIds } from '../support/api-client.js';
 import { startApp, type AppHarness } from '../support/app-harness.js';
 import { waitFor } from '../support/wait.js';
 import { assertNoSecrets } from '../support/secret-scan.js';
@@ -52,9 +53,8 @@ after(async () => {
 
 test('1,000 concurrent disconnects over 50 real sessions: each ended once, bystanders untouched, every attempt audited once', { skip, timeout: 180_000 }, async () => {
   const ids = await waitFor(async () => {
-    const r = await h.gql('query ($gw: String) { onlineSessions(first: 500, filter: { gatewayId: $gw }) { edges { node { id user { name } } } } }', { gw: GW });
-    const edges = (r.json.data?.onlineSessions as { edges: { node: { id: string; user: { name: string } } }[] } | undefined)?.edges ?? [];
-    return edges.length === TARGETS + BYSTANDERS ? new Map(edges.map((e) => [e.node.user.name, e.node.id])) : null;
+    const listed = await onlineIds(h.gql, GW);
+    return listed.size === TARGETS + BYSTANDERS ? listed : null;
   }, 30_000, 'all sessions listed');
   const targetIds = Array.from({ length: TARGETS }, (_, i) => ids.get(`target${i}`)!);
   const bystanderIds = Array.from({ length: BYSTANDERS }, (_, i) => ids.get(`bystander${i}`)!);

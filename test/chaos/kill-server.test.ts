@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openStore } from '../../src/store/kysely/kysely-store.js';
+import { apiClient, gql, onlineIds } from '../support/api-client.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from '../support/openvpn-lab.js';
 import { SwitchboardProcess } from '../support/switchboard-process.js';
 import { waitFor } from '../support/wait.js';
@@ -37,16 +38,7 @@ const start = async (name: string) => {
   return { p, url };
 };
 
-async function gql(url: string, token: string, query: string, variables: Record<string, unknown> = {}) {
-  const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
-  return { status: res.status, json: (await res.json()) as { data?: Record<string, unknown> | null; errors?: { extensions?: { code?: string } }[] } };
-}
-
-async function online(url: string, token: string): Promise<Map<string, string>> {
-  const r = await gql(url, token, 'query ($gw: String) { onlineSessions(first: 500, filter: { gatewayId: $gw }) { edges { node { id user { name } } } } }', { gw: GW });
-  const edges = (r.json.data?.onlineSessions as { edges: { node: { id: string; user: { name: string } } }[] } | undefined)?.edges ?? [];
-  return new Map(edges.map((e) => [e.node.user.name, e.node.id]));
-}
+const online = (url: string, token: string) => onlineIds(apiClient(url, token), GW);
 
 before(async () => {
   if (skip) return;

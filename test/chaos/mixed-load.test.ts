@@ -15,6 +15,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
+import { gql as gqlAt, onlineIds, type Gql } from '../support/api-client.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from '../support/openvpn-lab.js';
 import { SwitchboardProcess } from '../support/switchboard-process.js';
 import { waitFor } from '../support/wait.js';
@@ -52,17 +53,8 @@ function diagnose(user: string): string {
   }
 }
 
-async function gql(query: string, variables: Record<string, unknown> = {}) {
-  const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` }, body: JSON.stringify({ query, variables }) });
-  const text = await res.text();
-  return { status: res.status, text, json: JSON.parse(text) as { data?: Record<string, unknown> | null; errors?: unknown[] } };
-}
-
-async function onlineUsers(): Promise<Map<string, string>> {
-  const r = await gql('query ($gw: String) { onlineSessions(first: 500, filter: { gatewayId: $gw }) { edges { node { id user { name } } } } }', { gw: GW });
-  const edges = (r.json.data?.onlineSessions as { edges: { node: { id: string; user: { name: string } } }[] } | undefined)?.edges ?? [];
-  return new Map(edges.map((e) => [e.node.user.name, e.node.id]));
-}
+const gql: Gql = (query, variables) => gqlAt(url, admin, query, variables);
+const onlineUsers = () => onlineIds(gql, GW);
 
 before(async () => {
   if (skip) return;

@@ -14,6 +14,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { natsServerSkipReason, startNatsServer, type TestNatsServer } from '../../src/bus/nats/nats-server.test-support.js';
+import { apiClient, gql as gqlAt, onlineIds, type Variables } from '../support/api-client.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from '../support/openvpn-lab.js';
 import { createFreshPostgresDatabase, postgresSkipReason } from '../support/postgres.js';
 import { SwitchboardProcess } from '../support/switchboard-process.js';
@@ -32,19 +33,9 @@ let db: Awaited<ReturnType<typeof createFreshPostgresDatabase>>;
 const procs: SwitchboardProcess[] = [];
 const clients = new Map<string, LabClient>();
 
-async function gql(url: string, token: string, query: string, variables: Record<string, unknown> = {}) {
-  const res = await fetch(`${url}/graphql`, {
-    method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query, variables }), signal: AbortSignal.timeout(15_000),
-  });
-  return { status: res.status, json: (await res.json()) as { data?: Record<string, unknown> | null; errors?: { extensions?: { code?: string; disconnect?: string } }[] } };
-}
-
-async function users(url: string, token: string): Promise<Map<string, string>> {
-  const r = await gql(url, token, 'query ($gw: String) { onlineSessions(first: 100, filter: { gatewayId: $gw }) { edges { node { id user { name } } } } }', { gw: GW });
-  const edges = (r.json.data?.onlineSessions as { edges: { node: { id: string; user: { name: string } } }[] } | undefined)?.edges ?? [];
-  return new Map(edges.map((e) => [e.node.user.name, e.node.id]));
-}
+/** No request may outlast a NATS outage unanswered. */
+const gql = (url: string, token: string, query: string, variables?: Variables) => gqlAt(url, token, query, variables, { timeoutMs: 15_000 });
+const users = (url: string, token: string) => onlineIds(apiClient(url, token, { timeoutMs: 15_000 }), GW);
 
 /** Whether the replica has heard from the gateway's agent since `since` (ms). */
 async function agentHeardSince(url: string, token: string, since: number): Promise<boolean> {

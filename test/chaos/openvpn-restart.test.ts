@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { createAdapter } from '../../src/main.js';
 import { silentLogger } from '../../src/domain/logger.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from '../support/openvpn-lab.js';
+import { onlineIds } from '../support/api-client.js';
 import { startApp, type AppHarness } from '../support/app-harness.js';
 import { waitFor } from '../support/wait.js';
 
@@ -24,11 +25,7 @@ let server: LabServer;
 let h: AppHarness;
 const clients = new Map<string, LabClient>();
 
-async function listed(): Promise<Map<string, string>> {
-  const r = await h.gql('query ($gw: String) { onlineSessions(first: 100, filter: { gatewayId: $gw }) { edges { node { id user { name } } } } }', { gw: GW });
-  const edges = (r.json.data?.onlineSessions as { edges: { node: { id: string; user: { name: string } } }[] } | undefined)?.edges ?? [];
-  return new Map(edges.map((e) => [e.node.user.name, e.node.id]));
-}
+const listed = () => onlineIds(h.gql, GW);
 
 before(async () => {
   if (skip) return;

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { FakeAdapter } from '../support/fake-adapter.js';
+import { postGraphql } from '../support/api-client.js';
 import { startApp, type AppHarness } from '../support/app-harness.js';
 import { waitFor } from '../support/wait.js';
 import { postgresSkipReason } from '../support/postgres.js';
@@ -35,12 +36,7 @@ async function admin(sql: string): Promise<pg.QueryResult> {
 
 /** A POST that must answer within 15 s (a hang fails the test instead of stalling it). */
 async function post(query: string, variables?: Record<string, unknown>): Promise<{ status: number; code: string | undefined; retryAfter: string | null }> {
-  const res = await fetch(`${h.url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${h.admin}` },
-    body: JSON.stringify({ query, variables }),
-    signal: AbortSignal.timeout(15_000),
-  });
+  const res = await postGraphql(h.url, { query, variables }, { token: h.admin, timeoutMs: 15_000 });
   const json = (await res.json()) as { errors?: { extensions?: { code?: string } }[] };
   return { status: res.status, code: json.errors?.[0]?.extensions?.code, retryAfter: res.headers.get('retry-after') };
 }

@@ -8,12 +8,7 @@ import { join } from 'node:path';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger, startSwitchboard, type RunningSwitchboard } from '../../src/main.js';
 import type { GatewayAdapter } from '../../src/gateways/adapter.js';
-
-export interface Reply {
-  status: number;
-  text: string;
-  json: { data?: Record<string, unknown> | null; errors?: { message: string; path?: string[]; extensions?: { code?: string; disconnect?: string } }[] };
-}
+import { apiClient, type Gql } from './api-client.js';
 
 export interface AppHarness {
   app: RunningSwitchboard;
@@ -23,7 +18,8 @@ export interface AppHarness {
   /** The bootstrap admin token printed at first start. */
   admin: string;
   logs: string[];
-  gql(query: string, variables?: Record<string, unknown>, token?: string | null): Promise<Reply>;
+  /** As the bootstrap admin, or as `token` (null: none). */
+  gql: Gql;
   /** Creates a token through the API with the given scopes; returns its secret. */
   token(scopes: string[], name?: string): Promise<string>;
   settle(): Promise<void>;
@@ -38,14 +34,7 @@ export async function startApp(options: { adapters?: GatewayAdapter[]; env?: Rec
   const logger = createLogger('debug', { write: (line: string) => void logs.push(line) });
   let admin = '';
   const app = await startSwitchboard(config, { logger, adapters: options.adapters, onBootstrapToken: (s) => (admin = s), tokenPollMs: options.tokenPollMs });
-  const gql: AppHarness['gql'] = async (query, variables, token) => {
-    const t = token === undefined ? admin : token;
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (t !== null) headers.authorization = `Bearer ${t}`;
-    const res = await fetch(`${app.url}/graphql`, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
-    const text = await res.text();
-    return { status: res.status, text, json: JSON.parse(text) as Reply['json'] };
-  };
+  const gql = apiClient(app.url, admin);
   return {
     app, url: app.url, dir, databaseUrl, admin, logs, gql,
     async token(scopes, name = scopes.join('+') || 'none') {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { TEST_NATS_URL } from '../../src/bus/nats/nats-server.test-support.js';
 import { randomId } from '../../src/domain/ids.js';
+import { gql as gqlAt, type Reply, type Variables } from './api-client.js';
 import { OpenVpnLab, type LabServer } from './openvpn-lab.js';
 import { createFreshPostgresDatabase } from './postgres.js';
 import { SwitchboardProcess } from './switchboard-process.js';
@@ -23,7 +24,7 @@ export interface ReplicaStack {
   urlA: string;
   urlB: string;
   /** POST /graphql with the admin token; the parsed body. */
-  gql(url: string, query: string, variables: Record<string, unknown>): Promise<{ data?: Record<string, unknown> | null; errors?: unknown[] }>;
+  gql(url: string, query: string, variables: Variables): Promise<Reply['json']>;
   close(): Promise<void>;
 }
 
@@ -59,10 +60,7 @@ export async function startReplicaStack(o: { name: string; snapshotIntervalSecon
     const urlA = await listening(replicaA);
     const urlB = await listening(replica('replica B'));
     await start('agent', ['agent'], { SWITCHBOARD_CONFIG: join(lab.dir, 'gw.yaml') }).waitForOutput(/Switchboard agent agt_\w+ is reporting/, 60_000);
-    const gql: ReplicaStack['gql'] = async (url, query, variables) => {
-      const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` }, body: JSON.stringify({ query, variables }) });
-      return (await res.json()) as { data?: Record<string, unknown> | null; errors?: unknown[] };
-    };
+    const gql: ReplicaStack['gql'] = async (url, query, variables) => (await gqlAt(url, admin, query, variables)).json;
     return { gw, sql, server, admin, replicaA, urlA, urlB, gql, close };
   } catch (e) {
     await close();

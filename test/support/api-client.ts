@@ -1,0 +1,69 @@
+/**
+ * The tests' GraphQL-over-HTTP client, and the one query every suite uses to see who is online.
+ * `url` is always the server's base URL (`http://127.0.0.1:<port>`); `/graphql` is added here.
+ */
+
+export type Variables = Record<string, unknown>;
+
+/** An answer: its status, its text, and that text parsed as a GraphQL response. */
+export interface Reply {
+  status: number;
+  text: string;
+  json: { data?: Record<string, unknown> | null; errors?: { message: string; path?: string[]; extensions?: { code?: string; disconnect?: string } }[] };
+}
+
+export interface PostOptions {
+  /** A bearer token; null or absent: no authorization header. */
+  token?: string | null;
+  headers?: Record<string, string>;
+  /** Abort the request after this long (default: wait as long as the test does). */
+  timeoutMs?: number;
+}
+
+/** POST /graphql with `body` (an operation, or text sent as it is); the raw response. */
+export function postGraphql(url: string, body: unknown, options: PostOptions = {}): Promise<Response> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...options.headers };
+  if (options.token !== undefined && options.token !== null) headers.authorization = `Bearer ${options.token}`;
+  return fetch(`${url}/graphql`, {
+    method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body),
+    ...(options.timeoutMs !== undefined ? { signal: AbortSignal.timeout(options.timeoutMs) } : {}),
+  });
+}
+
+/** One GraphQL operation as `token` (null: none). Throws if the answer is not JSON, or the connection fails. */
+export async function gql(url: string, token: string | null, query: string, variables?: Variables, options: { timeoutMs?: number } = {}): Promise<Reply> {
+  const res = await postGraphql(url, { query, variables }, { token, timeoutMs: options.timeoutMs });
+  const text = await res.text();
+  return { status: res.status, text, json: JSON.parse(text) as Reply['json'] };
+}
+
+/** `gql` bound to one server and token; a call may name another token (null: none). */
+export type Gql = (query: string, variables?: Variables, token?: string | null) => Promise<Reply>;
+
+export function apiClient(url: string, token: string | null, options: { timeoutMs?: number } = {}): Gql {
+  return (query, variables, as) => gql(url, as === undefined ? token : as, query, variables, options);
+}
+
+/** Who is online on gateway `$gw`: session id and user name. */
+export const ONLINE_SESSIONS = 'query ($gw: String) { onlineSessions(first: 500, filter: { gatewayId: $gw }) { edges { node { id user { name } } } } }';
+
+export interface OnlineSession {
+  id: string;
+  user: { name: string };
+}
+
+/** The sessions an `onlineSessions` answer lists (`T`: the fields the query asked for); none if it has no data. */
+export function onlineRows<T = OnlineSession>(json: Reply['json'] | undefined): T[] {
+  const page = json?.data?.onlineSessions as { edges: { node: T }[] } | undefined;
+  return page?.edges.map((e) => e.node) ?? [];
+}
+
+/** The online sessions of gateway `gw`, asked through `call`. */
+export async function onlineSessions(call: Gql, gw: string): Promise<OnlineSession[]> {
+  return onlineRows((await call(ONLINE_SESSIONS, { gw })).json);
+}
+
+/** The same, as user name → session id. */
+export async function onlineIds(call: Gql, gw: string): Promise<Map<string, string>> {
+  return new Map((await onlineSessions(call, gw)).map((s) => [s.user.name, s.id]));
+}
