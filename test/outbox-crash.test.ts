@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { natsServerSkipReason, startNatsServer, type TestNatsServer } from '../src/bus/nats/nats-server.test-support.js';
-import { randomId } from '../src/domain/ids.js';
+import { newId, randomId } from '../src/domain/ids.js';
 import { OpenVpnLab, openvpnSkipReason, type LabServer } from './support/openvpn-lab.js';
 import { createFreshPostgresDatabase, postgresSkipReason } from './support/postgres.js';
 import { SwitchboardProcess } from './support/switchboard-process.js';
@@ -148,7 +148,7 @@ describe('a replica killed after its commit and before its publish; a partitione
     // A later event (written after it, so published after it) marks when the copy would have arrived.
     await sql.query('update event_outbox set published_at = null, claimed_until = null where id = $1', [row.id]);
     const marker = JSON.parse(row.payload) as { id: string; session: { id: string; userName: string } };
-    marker.id = `evt_${randomId(16)}`;
+    marker.id = newId('event');
     marker.session.userName = 'marker';
     await sql.query(`insert into event_outbox (id, type, at, payload, created_at) values ($1, 'session.disconnected', $2, $3, $2)`, [marker.id, Date.now(), JSON.stringify(marker)]);
     for (const sub of [ws, sse]) {

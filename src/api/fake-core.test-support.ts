@@ -8,7 +8,7 @@ import type { AuditFilter, BulkDisconnectInput, BulkDisconnectResult, SessionEve
 import type { Actor } from '../domain/actor.js';
 import type { AuditEvent } from '../domain/audit.js';
 import { DomainError, MESSAGES } from '../domain/errors.js';
-import { newAuditEventId, newSessionId, newTokenId, randomId, userIdFor } from '../domain/ids.js';
+import { newAuditEventId, newSessionId, newTokenId, newTokenSecret, userIdFor } from '../domain/ids.js';
 import { hasScope, type Scope } from '../domain/scopes.js';
 import { ipOf, type Session } from '../domain/session.js';
 import type { ApiToken } from '../domain/token.js';
@@ -72,7 +72,7 @@ export class FakeCore implements CoreApi {
 
   /** Adds a token and returns its secret, shaped like core's (`sbt_<8>_<40>`). */
   addToken(name: string, scopes: Scope[], extra: Partial<ApiToken> = {}): string {
-    const secret = `sbt_${randomId(8)}_${randomId(40)}`;
+    const secret = newTokenSecret();
     this.tokens.set(secret, {
       id: newTokenId(), name, prefix: secret.slice(0, 12), secretHash: 'x', scopes, createdAt: this.now, expiresAt: null, revokedAt: null, lastUsedAt: null, ...extra,
     });

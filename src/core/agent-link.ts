@@ -1,4 +1,4 @@
-import { randomId } from '../domain/ids.js';
+import { newId } from '../domain/ids.js';
 import { subjects, type Bus, type Unsubscribe } from '../bus/bus.js';
 import { GatewayUnavailableError, type AdapterEvent, type GatewayAdapter } from '../gateways/adapter.js';
 import type { Logger } from '../domain/logger.js';
@@ -22,7 +22,7 @@ export const SNAPSHOT_PART_SESSIONS = MAX_SNAPSHOT_PART_SESSIONS;
  * runs in-process (single host) and in `switchboard agent` (many hosts, NATS). No store, no tokens.
  */
 export class AgentLink {
-  readonly agentId = `agt_${randomId(12)}`;
+  readonly agentId = newId('agent');
   private seq = 0;
   private lastAt = 0;
   private readonly unsubscribes: Unsubscribe[] = [];
@@ -129,7 +129,7 @@ export class AgentLink {
       case 'snapshot': {
         const { sessions, daemonStartedAt } = event;
         const count = Math.max(1, Math.ceil(sessions.length / SNAPSHOT_PART_SESSIONS));
-        const id = count > 1 ? `snp_${randomId(12)}` : null;
+        const id = count > 1 ? newId('snapshot') : null;
         for (let index = 0; index < count; index++) {
           const part = sessions.slice(index * SNAPSHOT_PART_SESSIONS, (index + 1) * SNAPSHOT_PART_SESSIONS);
           this.send(adapter, { type: 'snapshot', gateway: descriptor(adapter), daemonStartedAt, sessions: part, ...(id ? { part: { id, index, count } } : {}) });

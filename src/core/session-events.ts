@@ -1,6 +1,6 @@
 import type { SessionEventType } from '../domain/event-types.js';
 import type { EndCause, Session } from '../domain/session.js';
-import { randomId } from '../domain/ids.js';
+import { newId } from '../domain/ids.js';
 
 /**
  * A change of one session. Written to the event outbox in the transaction of the change
@@ -20,7 +20,7 @@ export interface SessionEvent {
 
 export function sessionEvent(type: SessionEvent['type'], session: Session, extra: Partial<Pick<SessionEvent, 'actor' | 'reason' | 'message'>> = {}): SessionEvent {
   return {
-    id: `evt_${randomId(16)}`,
+    id: newId('event'),
     type,
     at: type === 'session.connected' ? session.connectedAt : (session.endedAt ?? Date.now()),
     session,

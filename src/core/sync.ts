@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { newSessionId, randomId, userIdFor } from '../domain/ids.js';
+import { ID_KINDS, idOf, newId, newSessionId, userIdFor } from '../domain/ids.js';
 import type { EndCause, Session, SessionReport } from '../domain/session.js';
 import type { Protocol } from '../domain/gateway.js';
 import { reportSubjectGatewayId, subjects, type Bus, type Unsubscribe } from '../bus/bus.js';
@@ -51,7 +51,7 @@ export class SessionSync {
   private readonly snapshots = new Map<string, SnapshotInProgress>();
   private readonly now: () => number;
 
-  private readonly replicaId = `rep_${randomId(12)}`;
+  private readonly replicaId = newId('replica');
   private lastHelloAt = -Infinity;
   private helloTimer: NodeJS.Timeout | null = null;
   /** Gateways whose deltas came before their first snapshot or heartbeat (logged once each). */
@@ -462,7 +462,7 @@ function yieldTurn(): Promise<void> {
 
 /** An audit id fixed by the report it records (agent run + sequence number), the same on every replica. */
 function reportAuditId(r: GatewayReport): string {
-  return `aud_${createHash('sha256').update(`${r.gatewayId}:${r.agentId}:${r.seq}`).digest('hex').slice(0, 16)}`;
+  return idOf('auditEvent', createHash('sha256').update(`${r.gatewayId}:${r.agentId}:${r.seq}`).digest('hex').slice(0, ID_KINDS.auditEvent.length));
 }
 
 interface SnapshotInProgress {

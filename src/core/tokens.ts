@@ -1,17 +1,16 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Actor } from '../domain/actor.js';
 import { DomainError, MESSAGES } from '../domain/errors.js';
-import { newTokenId, randomId } from '../domain/ids.js';
+import { newTokenId, newTokenSecret, TOKEN_SECRET_PATTERN } from '../domain/ids.js';
 import type { Scope } from '../domain/scopes.js';
 import { tokenIsActive, type ApiToken } from '../domain/token.js';
 import type { TokenRepository } from '../store/store.js';
 import type { RequestMeta } from './api-types.js';
 
 /**
- * Token string: `sbt_<8 chars>_<40 chars>`. The first 12 characters are the display prefix (stored,
- * safe to show); the store keeps only a SHA-256 of the whole string.
+ * Token string: `sbt_<8 chars>_<40 chars>` (domain/ids.ts). The first 12 characters are the display
+ * prefix (stored, safe to show); the store keeps only a SHA-256 of the whole string.
  */
-const TOKEN_PATTERN = /^sbt_[a-z0-9]{8}_[a-z0-9]{40}$/;
 const PREFIX_LENGTH = 12;
 /** last_used_at is written at most this often per token, to keep reads free of writes. */
 const TOUCH_INTERVAL_MS = 60_000;
@@ -21,7 +20,7 @@ export function hashToken(secret: string): string {
 }
 
 export function mintToken(args: { name: string; scopes: Scope[]; expiresAt: number | null; now: number }): { token: ApiToken; secret: string } {
-  const secret = `sbt_${randomId(8)}_${randomId(40)}`;
+  const secret = newTokenSecret();
   const token: ApiToken = {
     id: newTokenId(),
     name: args.name,
@@ -39,7 +38,7 @@ export function mintToken(args: { name: string; scopes: Scope[]; expiresAt: numb
 /** Bearer → Actor. Every failure is the same UNAUTHENTICATED, so a caller learns nothing from it. */
 export async function authenticate(tokens: TokenRepository, bearer: string | null, meta: RequestMeta, now: number): Promise<Actor> {
   const fail = () => new DomainError('UNAUTHENTICATED', MESSAGES.unauthenticated);
-  if (!bearer || !TOKEN_PATTERN.test(bearer)) throw fail();
+  if (!bearer || !TOKEN_SECRET_PATTERN.test(bearer)) throw fail();
   const presented = Buffer.from(hashToken(bearer), 'hex');
   const candidates = await tokens.findByPrefix(bearer.slice(0, PREFIX_LENGTH));
   const match = candidates.find((t) => timingSafeEqual(Buffer.from(t.secretHash, 'hex'), presented));

@@ -1,4 +1,4 @@
-import { randomId } from '../domain/ids.js';
+import { newId } from '../domain/ids.js';
 import type { WebhookDelivery } from '../domain/webhook.js';
 import type { DeliveryUpdate, Store } from '../store/store.js';
 import type { Logger } from '../domain/logger.js';
@@ -185,7 +185,7 @@ export class WebhookDispatcher {
     }
     const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
     const update = this.outcome(d, attempt, at, statusCode, error, hook === null || hook.deletedAt !== null);
-    await store.webhooks.recordAttempt({ id: `wha_${randomId(16)}`, deliveryId: d.id, attempt, at, statusCode, error, durationMs }, update);
+    await store.webhooks.recordAttempt({ id: newId('webhookAttempt'), deliveryId: d.id, attempt, at, statusCode, error, durationMs }, update);
     // The URL may carry a credential in its query; log only the webhook id.
     if (error !== null) logger.warn({ webhookId: d.webhookId, deliveryId: d.id, attempt, statusCode, error, status: update.status }, 'webhook delivery failed');
   }

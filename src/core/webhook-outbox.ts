@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { randomId } from '../domain/ids.js';
+import { newId } from '../domain/ids.js';
 import type { WebhookDelivery } from '../domain/webhook.js';
 import type { StoreTx } from '../store/store.js';
 import type { SessionEvent } from './session-events.js';
@@ -45,7 +45,7 @@ export async function enqueueWebhookDeliveries(tx: StoreTx, events: readonly Ses
     for (const w of hooks) {
       if (!w.events.includes(e.type)) continue;
       rows.push({
-        id: `whd_${randomId(16)}`, webhookId: w.id, eventId: e.id, eventType: e.type, payload, status: 'PENDING', attempts: 0,
+        id: newId('webhookDelivery'), webhookId: w.id, eventId: e.id, eventType: e.type, payload, status: 'PENDING', attempts: 0,
         createdAt: now, nextAttemptAt: now, deliveredAt: null, lastStatusCode: null, lastError: null,
       });
     }

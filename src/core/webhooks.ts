@@ -1,6 +1,6 @@
 import type { Actor } from '../domain/actor.js';
 import { DomainError } from '../domain/errors.js';
-import { randomId } from '../domain/ids.js';
+import { newId } from '../domain/ids.js';
 import { MAX_WEBHOOK_DESCRIPTION_CHARS, MAX_WEBHOOK_URL_CHARS } from '../domain/input-limits.js';
 import { hasScope } from '../domain/scopes.js';
 import { refusalText, refusedCharacter } from '../domain/text.js';
@@ -68,7 +68,7 @@ export class WebhookAdmin {
     const description = checkDescription(args.description);
     const now = this.deps.now();
     const webhook: Webhook = {
-      id: `whk_${randomId(12)}`, url, events: events as WebhookEventType[], description, secret: `whsec_${randomId(40)}`,
+      id: newId('webhook'), url, events: events as WebhookEventType[], description, secret: newId('webhookSecret'),
       createdAt: now, createdByName: actor.name, deletedAt: null,
     };
     await this.deps.store.transaction(async (tx) => {

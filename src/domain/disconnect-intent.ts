@@ -1,5 +1,5 @@
 import type { DisconnectMode } from './session.js';
-import { randomId } from './ids.js';
+import { newId } from './ids.js';
 
 /**
  * Where a disconnect intent stands. PENDING: recorded, the gateway may have been asked, nothing is
@@ -44,5 +44,5 @@ export interface DisconnectIntent {
 }
 
 export function newIntentId(): string {
-  return `din_${randomId(16)}`;
+  return newId('disconnectIntent');
 }

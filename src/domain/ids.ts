@@ -28,21 +28,67 @@ export function randomId(n: number): string {
   return out;
 }
 
-/** Public session id: `sess_` + 12 of [a-z0-9] (the seed's shape). Opaque, never reused. */
-export const SESSION_ID_PATTERN = /^sess_[a-z0-9]{12}$/;
+/**
+ * Every id prefix Switchboard makes, in one list: what it names, its prefix and how many random
+ * [a-z0-9] characters follow. A prefix says what an id is in a log line or a support ticket.
+ */
+export const ID_KINDS = {
+  /** Public session id (the seed's shape). Opaque, never reused. */
+  session: { prefix: 'sess_', length: 12 },
+  token: { prefix: 'tok_', length: 12 },
+  /** The secret of a token: `sbt_<8>_<40>` (see TOKEN_SECRET_PATTERN); never stored, never logged. */
+  tokenSecret: { prefix: 'sbt_', length: 8 },
+  /** A user's id is a hash of the account name (userIdFor), not random. */
+  user: { prefix: 'usr_', length: 12 },
+  auditEvent: { prefix: 'aud_', length: 16 },
+  disconnectIntent: { prefix: 'din_', length: 16 },
+  /** A SessionEvent or another event written to the outbox. */
+  event: { prefix: 'evt_', length: 16 },
+  webhook: { prefix: 'whk_', length: 12 },
+  /** A webhook's HMAC signing key. */
+  webhookSecret: { prefix: 'whsec_', length: 40 },
+  webhookDelivery: { prefix: 'whd_', length: 16 },
+  webhookAttempt: { prefix: 'wha_', length: 16 },
+  /** One run of an agent (a new one on every start). */
+  agent: { prefix: 'agt_', length: 12 },
+  /** The parts of one snapshot sent in several. */
+  snapshot: { prefix: 'snp_', length: 12 },
+  /** One control-plane replica's run. */
+  replica: { prefix: 'rep_', length: 12 },
+} as const satisfies Record<string, { prefix: string; length: number }>;
+export type IdKind = keyof typeof ID_KINDS;
+
+/** A new random id of `kind`: its prefix and its number of random characters. */
+export function newId(kind: IdKind): string {
+  const { prefix, length } = ID_KINDS[kind];
+  return `${prefix}${randomId(length)}`;
+}
+
+/** An id of `kind` whose characters are given (derived from something else, not random). */
+export function idOf(kind: IdKind, characters: string): string {
+  return `${ID_KINDS[kind].prefix}${characters}`;
+}
+
+export const SESSION_ID_PATTERN = new RegExp(`^${ID_KINDS.session.prefix}[a-z0-9]{${ID_KINDS.session.length}}$`);
 export function newSessionId(): string {
-  return `sess_${randomId(12)}`;
+  return newId('session');
 }
 export function isSessionId(value: string): boolean {
   return SESSION_ID_PATTERN.test(value);
 }
 
 export function newTokenId(): string {
-  return `tok_${randomId(12)}`;
+  return newId('token');
 }
 
 export function newAuditEventId(): string {
-  return `aud_${randomId(16)}`;
+  return newId('auditEvent');
+}
+
+/** A token's secret: `sbt_<8 chars>_<40 chars>`; its first 12 characters are the display prefix. */
+export const TOKEN_SECRET_PATTERN = new RegExp(`^${ID_KINDS.tokenSecret.prefix}[a-z0-9]{${ID_KINDS.tokenSecret.length}}_[a-z0-9]{40}$`);
+export function newTokenSecret(): string {
+  return `${newId('tokenSecret')}_${randomId(40)}`;
 }
 
 /** Gateway ids are operator-chosen slugs (or `gw_…`): lower-case letters, digits, `-` and `_`. */
@@ -50,5 +96,5 @@ export const GATEWAY_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 /** A user's id is derived from the VPN account name, so it is stable without a users table. */
 export function userIdFor(userName: string): string {
-  return `usr_${createHash('sha256').update(userName).digest('hex').slice(0, 12)}`;
+  return idOf('user', createHash('sha256').update(userName).digest('hex').slice(0, ID_KINDS.user.length));
 }

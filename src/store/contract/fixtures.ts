@@ -1,7 +1,7 @@
 /** Builders for contract tests: every id is fresh, so tests sharing one database never collide. */
 import type { AuditEvent } from '../../domain/audit.js';
 import type { Gateway } from '../../domain/gateway.js';
-import { newAuditEventId, newSessionId, newTokenId, randomId, userIdFor } from '../../domain/ids.js';
+import { newAuditEventId, newId, newSessionId, newTokenId, randomId, userIdFor } from '../../domain/ids.js';
 import type { Session } from '../../domain/session.js';
 import type { ApiToken } from '../../domain/token.js';
 import type { Webhook } from '../../domain/webhook.js';
@@ -72,7 +72,7 @@ export function makeToken(overrides: Partial<ApiToken> = {}): ApiToken {
   return {
     id: newTokenId(),
     name: `token-${randomId(6)}`,
-    prefix: `sbt_${randomId(8)}`,
+    prefix: newId('tokenSecret'),
     secretHash: randomId(64),
     scopes: ['sessions:read'],
     createdAt: T0,
@@ -116,7 +116,7 @@ export function ids(rows: { id: string }[]): string[] {
 
 export function makeWebhook(overrides: Partial<Webhook> = {}): Webhook {
   return {
-    id: `whk_${randomId(12)}`, url: 'https://hooks.example.com/in', events: ['session.connected', 'session.disconnected'],
-    description: 'ops', secret: `whsec_${randomId(32)}`, createdAt: T0, createdByName: 'ops', deletedAt: null, ...overrides,
+    id: newId('webhook'), url: 'https://hooks.example.com/in', events: ['session.connected', 'session.disconnected'],
+    description: 'ops', secret: newId('webhookSecret'), createdAt: T0, createdByName: 'ops', deletedAt: null, ...overrides,
   };
 }

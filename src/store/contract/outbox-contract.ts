@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { randomId } from '../../domain/ids.js';
+import { newId } from '../../domain/ids.js';
 import type { OutboxEvent, Store } from '../store.js';
 import type { ContractContext } from './fixtures.js';
 
 function makeEvent(createdAt: number, overrides: Partial<OutboxEvent> = {}): OutboxEvent {
-  const id = `evt_${randomId(16)}`;
+  const id = newId('event');
   return { id, type: 'session.disconnected', at: createdAt, payload: JSON.stringify({ id }), createdAt, ...overrides };
 }
 

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { randomId } from '../../domain/ids.js';
+import { newId } from '../../domain/ids.js';
 import type { WebhookDelivery } from '../../domain/webhook.js';
 import { makeWebhook, T0, type ContractContext } from './fixtures.js';
 
 function makeDelivery(webhookId: string, overrides: Partial<WebhookDelivery> = {}): WebhookDelivery {
   return {
-    id: `whd_${randomId(16)}`, webhookId, eventId: `evt_${randomId(16)}`, eventType: 'session.connected', payload: '{"x":1}',
+    id: newId('webhookDelivery'), webhookId, eventId: newId('event'), eventType: 'session.connected', payload: '{"x":1}',
     status: 'PENDING', attempts: 0, createdAt: T0, nextAttemptAt: T0, deliveredAt: null, lastStatusCode: null, lastError: null, ...overrides,
   };
 }
@@ -54,13 +54,13 @@ export function webhookContract(ctx: ContractContext): void {
 
     const first = due[0]!;
     await store.webhooks.recordAttempt(
-      { id: `wha_${randomId(16)}`, deliveryId: first.id, attempt: 1, at: now, statusCode: 500, error: 'HTTP 500', durationMs: 12.5 },
+      { id: newId('webhookAttempt'), deliveryId: first.id, attempt: 1, at: now, statusCode: 500, error: 'HTTP 500', durationMs: 12.5 },
       { status: 'PENDING', attempts: 1, nextAttemptAt: now + 1000, deliveredAt: null, lastStatusCode: 500, lastError: 'HTTP 500' },
     );
     const again = await store.webhooks.claimDue(now + 1000, now + 40_000, 10);
     assert.deepEqual(again.filter((d) => d.webhookId === w.id).map((d) => [d.id, d.attempts, d.lastStatusCode]), [[first.id, 1, 500]], 'released by the attempt, due again at its next time');
     await store.webhooks.recordAttempt(
-      { id: `wha_${randomId(16)}`, deliveryId: first.id, attempt: 2, at: now + 1000, statusCode: 204, error: null, durationMs: 3 },
+      { id: newId('webhookAttempt'), deliveryId: first.id, attempt: 2, at: now + 1000, statusCode: 204, error: null, durationMs: 3 },
       { status: 'DELIVERED', attempts: 2, nextAttemptAt: now + 1000, deliveredAt: now + 1000, lastStatusCode: 204, lastError: null },
     );
     const attempts = await store.webhooks.listAttempts([first.id]);

@@ -1,0 +1,21 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ID_KINDS, isSessionId, newId, newSessionId, newTokenSecret, TOKEN_SECRET_PATTERN, userIdFor, type IdKind } from './ids.js';
+
+test('every id kind has its own prefix, and a new id is that prefix and its number of [a-z0-9]', () => {
+  const prefixes = Object.values(ID_KINDS).map((k) => k.prefix);
+  assert.equal(new Set(prefixes).size, prefixes.length);
+  for (const kind of Object.keys(ID_KINDS) as IdKind[]) {
+    const { prefix, length } = ID_KINDS[kind];
+    assert.match(newId(kind), new RegExp(`^${prefix}[a-z0-9]{${length}}$`), kind);
+  }
+});
+
+test('a session id has the seed\'s shape, a token secret the shape authentication accepts, a user id its prefix', () => {
+  assert.match(newSessionId(), /^sess_[a-z0-9]{12}$/);
+  assert.ok(isSessionId(newSessionId()));
+  assert.ok(!isSessionId('sess_abc'));
+  assert.match(newTokenSecret(), TOKEN_SECRET_PATTERN);
+  assert.match(newTokenSecret(), /^sbt_[a-z0-9]{8}_[a-z0-9]{40}$/);
+  assert.match(userIdFor('alice'), /^usr_[0-9a-f]{12}$/);
+});
