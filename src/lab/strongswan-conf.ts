@@ -1,0 +1,118 @@
+/**
+ * The lab's strongSwan configuration files. Proposals use only the algorithms of the base and
+ * "extra" plugin packages (aes, sha2, hmac, curve25519): AES-GCM and the openssl plugin need
+ * libstrongswan-standard-plugins, which CI does not install. The syntax takes one `key = value` per
+ * line: `a = 1; b = 2` would be one value.
+ */
+
+/** An address inside the responder's protected net, owned by the responder (libipsec installs its route with it). */
+export const PROTECTED_HOST = '10.92.0.1';
+export const LAB_PSK = 'switchboard-lab-psk';
+
+/** Every charon of the lab: its own VICI socket, userspace ESP, an IKE log at level 2. */
+export function charonConf(dir: string): string {
+  return `charon {
+  load_modular = yes
+  plugins {
+    include /etc/strongswan.d/charon/*.conf
+    vici {
+      socket = unix://${dir}/charon.vici
+    }
+    kernel-libipsec {
+      load = yes
+    }
+  }
+  filelog {
+    lab {
+      path = ${dir}/charon.log
+      time_format = %T
+      default = 1
+      ike = 2
+      flush_line = yes
+    }
+  }
+  syslog {
+    daemon {
+      default = -1
+    }
+  }
+}
+`;
+}
+
+/** The responder: PSK for itself, EAP-MD5 for the peers, virtual IPs from 10.91.0.0/24. */
+export function responderSwanctlConf(users: string[]): string {
+  const eap = users.map((u) => `  eap-${u} {\n    id = ${u}\n    secret = "pw-${u}"\n  }\n`).join('');
+  return `connections {
+  rw {
+    version = 2
+    encap = yes
+    proposals = aes128-sha256-x25519
+    pools = rwpool
+    unique = never
+    local {
+      auth = psk
+      id = server.lab.test
+    }
+    remote {
+      auth = eap-md5
+      eap_id = %any
+    }
+    children {
+      net {
+        local_ts = 10.92.0.0/24
+        esp_proposals = aes128-sha256
+      }
+    }
+  }
+}
+pools {
+  rwpool {
+    addrs = 10.91.0.0/24
+  }
+}
+secrets {
+  ike-all {
+    secret = "${LAB_PSK}"
+  }
+${eap}}
+`;
+}
+
+/** Initiator `i`: IKE identity `client<i>@lab.test`, EAP identity `user<i>`. */
+export function clientSwanctlConf(i: number): string {
+  return `connections {
+  home {
+    version = 2
+    encap = yes
+    proposals = aes128-sha256-x25519
+    remote_addrs = 10.90.${i}.1
+    vips = 0.0.0.0
+    local {
+      auth = eap-md5
+      id = client${i}@lab.test
+      eap_id = user${i}
+    }
+    remote {
+      auth = psk
+      id = server.lab.test
+    }
+    children {
+      home {
+        remote_ts = 10.92.0.0/24
+        esp_proposals = aes128-sha256
+      }
+    }
+  }
+}
+secrets {
+  ike-all {
+    secret = "${LAB_PSK}"
+  }
+  eap-user${i} {
+    id = user${i}
+    secret = "pw-user${i}"
+  }
+}
+`;
+}
