@@ -73,6 +73,14 @@ test('gateway file in YAML: fields, defaults, snapshot interval in ms', () => {
   assert.equal(second.protocol === 'openvpn' && second.identity, 'certificate', 'the certificate is the identity unless the file says otherwise');
 });
 
+test('an ikev2 gateway names its VICI socket and is observed', () => {
+  const f = join(dir, 'ikev2.yaml');
+  writeFileSync(f, 'gateways:\n  - {id: ike-1, name: IKE 1, protocol: ikev2, vici: "unix:/run/charon.vici"}\n');
+  assert.deepEqual(loadConfig({ SWITCHBOARD_CONFIG: f }).gateways[0], {
+    id: 'ike-1', name: 'IKE 1', region: 'default', protocol: 'ikev2', mode: 'observe', vici: 'unix:/run/charon.vici', snapshotIntervalMs: undefined,
+  });
+});
+
 test('gateway file in JSON works too', () => {
   const f = join(dir, 'gw.json');
   writeFileSync(f, JSON.stringify({ gateways: [{ id: 'x', name: 'X', protocol: 'openvpn', management: 'unix:/tmp/x.sock' }] }));
@@ -86,6 +94,9 @@ for (const [label, body, expect] of [
   ['unknown key', 'gateways:\n  - {id: a, name: A, protocol: openvpn, management: "unix:/x", colour: red}\n', 'gateways.0'],
   ['duplicate id', 'gateways:\n  - {id: a, name: A, protocol: openvpn, management: "unix:/x"}\n  - {id: a, name: B, protocol: openvpn, management: "unix:/y"}\n', 'appears twice'],
   ['not YAML', 'gateways: [\n', 'not valid YAML'],
+  ['ikev2 without a VICI socket', 'gateways:\n  - {id: a, name: A, protocol: ikev2}\n', 'gateways.0.vici'],
+  ['ikev2 in authorize mode', 'gateways:\n  - {id: a, name: A, protocol: ikev2, vici: "unix:/x", mode: authorize}\n', 'gateways.0.mode: mode must be observe for ikev2'],
+  ['ikev2 with an OpenVPN option', 'gateways:\n  - {id: a, name: A, protocol: ikev2, vici: "unix:/x", management: "unix:/y"}\n', 'gateways.0'],
 ] as const) {
   test(`gateway file with ${label} is refused, naming the place`, () => {
     const f = join(dir, `bad-${label.replace(/\W/g, '')}.yaml`);

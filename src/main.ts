@@ -19,6 +19,7 @@ import type { GatewayAdapter, GatewayConfig } from './gateways/adapter.js';
 import type { Protocol } from './domain/gateway.js';
 import { OpenVpnAdapter } from './gateways/openvpn/openvpn-adapter.js';
 import { OpenConnectAdapter } from './gateways/openconnect/openconnect-adapter.js';
+import { Ikev2Adapter } from './gateways/ikev2/ikev2-adapter.js';
 import { AgentLink } from './core/agent-link.js';
 import { SessionSync } from './core/sync.js';
 import { ReportIntake } from './core/report-intake.js';
@@ -53,6 +54,7 @@ interface AdapterDeps {
 const ADAPTERS: { [P in Protocol]: (config: Extract<GatewayConfig, { protocol: P }>, deps: AdapterDeps) => GatewayAdapter } = {
   openvpn: (config, { logger, probe }) => new OpenVpnAdapter(config, { logger, probe }),
   openconnect: (config, { logger, probe }) => new OpenConnectAdapter(config, { logger, probe }),
+  ikev2: (config, { logger, probe }) => new Ikev2Adapter(config, { logger, probeIntervalMs: probe?.intervalMs, requestTimeoutMs: probe?.timeoutMs }),
 };
 
 /** The adapter for a gateway entry, whatever its protocol; its log lines carry the gateway id. */

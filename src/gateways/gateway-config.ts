@@ -49,8 +49,18 @@ export interface OpenConnectGatewayConfig extends GatewayConfigBase {
   blockFile?: string;
 }
 
+/** IKEv2: a strongSwan charon's VICI socket (see docs/ikev2-gateways.md). */
+export interface Ikev2GatewayConfig extends GatewayConfigBase {
+  protocol: 'ikev2';
+  /** `unix:/path/to/charon.vici`. */
+  vici: string;
+}
+
 /** One member per protocol. */
-export type GatewayConfig = OpenVpnGatewayConfig | OpenConnectGatewayConfig;
+export type GatewayConfig = OpenVpnGatewayConfig | OpenConnectGatewayConfig | Ikev2GatewayConfig;
+
+/** One member per protocol. */
+export type GatewayConfig = OpenVpnGatewayConfig | Ikev2GatewayConfig;
 
 const common = {
   id: z.string().regex(GATEWAY_ID_PATTERN, 'id must be lower-case letters, digits, - or _ (max 63)'),
@@ -80,10 +90,17 @@ const ENTRY_SCHEMAS = {
     message: 'an openconnect gateway in authorize mode needs blockFile (read by its connect-script), and only then has one',
     path: ['blockFile'],
   }),
+  ikev2: z.object({
+    ...common,
+    protocol: z.literal('ikev2'),
+    // charon cannot hand a peer's authentication to Switchboard: IKEv2 gateways are observed only.
+    mode: z.literal('observe', { message: 'mode must be observe for ikev2 (strongSwan cannot hand authentication to Switchboard)' }).default('observe'),
+    vici: z.string().regex(/^unix:.+/, 'vici must be unix:/path/to/charon.vici'),
+  }).strict(),
 } satisfies Record<Protocol, z.ZodObject>;
 
 /** One gateway entry of the file, any protocol. */
-export const gatewayEntrySchema = z.discriminatedUnion('protocol', [ENTRY_SCHEMAS.openvpn, ENTRY_SCHEMAS.openconnect], {
+export const gatewayEntrySchema = z.discriminatedUnion('protocol', [ENTRY_SCHEMAS.openvpn, ENTRY_SCHEMAS.openconnect, ENTRY_SCHEMAS.ikev2], {
   error: (issue) => (issue.code === 'invalid_union' ? `protocol must be one of ${Object.keys(ENTRY_SCHEMAS).join(', ')}` : undefined),
 });
 

@@ -79,8 +79,8 @@ ${eap}}
 `;
 }
 
-/** Initiator `i`: IKE identity `client<i>@lab.test`, EAP identity `user<i>`. */
-export function clientSwanctlConf(i: number): string {
+/** Initiator `i`: IKE identity `client<i>@lab.test`, EAP identity `user`. */
+export function clientSwanctlConf(i: number, user: string): string {
   return `connections {
   home {
     version = 2
@@ -91,7 +91,7 @@ export function clientSwanctlConf(i: number): string {
     local {
       auth = eap-md5
       id = client${i}@lab.test
-      eap_id = user${i}
+      eap_id = ${user}
     }
     remote {
       auth = psk
@@ -109,9 +109,9 @@ secrets {
   ike-all {
     secret = "${LAB_PSK}"
   }
-  eap-user${i} {
-    id = user${i}
-    secret = "pw-user${i}"
+  eap-me {
+    id = ${user}
+    secret = "pw-${user}"
   }
 }
 `;

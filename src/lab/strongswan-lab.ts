@@ -5,7 +5,8 @@
  * ESP in UDP) because kernels without ESP transforms are common on CI machines. Every process is
  * tracked by PID; namespaces (with their veths) and files are removed on `close()`.
  *
- * Peers authenticate the responder with a pre-shared key and themselves with EAP-MD5 (user `userN`),
+ * Peers authenticate the responder with a pre-shared key and themselves with EAP-MD5 (user `userN`
+ * unless told otherwise),
  * so a session's user (the EAP identity) differs from the peer's IKE identity (`clientN@lab.test`).
  *
  * ```ts
@@ -21,6 +22,7 @@ import { mkdir, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { Ikev2GatewayConfig } from '../gateways/adapter.js';
 import { LabProcess, sleep } from './openvpn-process.js';
 import { charonConf, clientSwanctlConf, responderSwanctlConf, PROTECTED_HOST } from './strongswan-conf.js';
 
@@ -31,7 +33,7 @@ export const CHARON = '/usr/lib/ipsec/charon';
 export function charonAvailable(): boolean {
   if (!existsSync(CHARON)) return false;
   try {
-    execFileSync('swanctl', ['--version'], { stdio: 'ignore' });
+    execFileSync('swanctl', ['--help'], { stdio: 'ignore' }); // --version would ask a running charon
     return true;
   } catch {
     return false;
@@ -114,13 +116,8 @@ export class LabCharon {
 
 /** An initiator: its charon, its identities and its side of the veth link. */
 export class LabClient extends LabCharon {
-  constructor(name: string, netns: string, dir: string, readonly index: number) {
+  constructor(name: string, netns: string, dir: string, readonly index: number, readonly user: string) {
     super(name, netns, dir);
-  }
-
-  /** The EAP identity: the session's user. */
-  get user(): string {
-    return `user${this.index}`;
   }
 
   /** The IKE identity. */
@@ -152,6 +149,8 @@ export class LabClient extends LabCharon {
 export interface LabOptions {
   /** How many initiators (default 3). */
   clients?: number;
+  /** Each initiator's EAP identity, the session's user (default `user<N>`); two may share one. */
+  users?: string[];
 }
 
 export class StrongSwanLab {
@@ -169,7 +168,7 @@ export class StrongSwanLab {
     const tag = Math.random().toString(36).slice(2, 8);
     const lab = new StrongSwanLab(mkdtempSync(join(tmpdir(), 'sb-ike-')), tag);
     try {
-      await lab.setUp(options.clients ?? 3);
+      await lab.setUp(options.clients ?? 3, options.users ?? []);
     } catch (e) {
       await lab.close();
       throw e;
@@ -177,13 +176,12 @@ export class StrongSwanLab {
     return lab;
   }
 
-  private async setUp(count: number): Promise<void> {
+  private async setUp(count: number, names: string[]): Promise<void> {
     const s = this.responder.netns;
     await this.netns(s);
     await ip('-n', s, 'addr', 'add', `${PROTECTED_HOST}/32`, 'dev', 'lo');
-    const users: string[] = [];
     for (let i = 1; i <= count; i++) {
-      const c = new LabClient(`client${i}`, `sb-ike-${this.tag}-c${i}`, join(this.dir, `client${i}`), i);
+      const c = new LabClient(`client${i}`, `sb-ike-${this.tag}-c${i}`, join(this.dir, `client${i}`), i, names[i - 1] ?? `user${i}`);
       await this.netns(c.netns);
       const [a, b] = [`sbi${this.tag}a${i}`, `sbi${this.tag}b${i}`];
       await ip('link', 'add', a, 'type', 'veth', 'peer', 'name', b);
@@ -193,13 +191,17 @@ export class StrongSwanLab {
       await ip('-n', s, 'link', 'set', a, 'up');
       await ip('-n', c.netns, 'addr', 'add', `${c.address}/24`, 'dev', b);
       await ip('-n', c.netns, 'link', 'set', b, 'up');
-      await this.writeConf(c.dir, clientSwanctlConf(i));
-      users.push(c.user);
+      await this.writeConf(c.dir, clientSwanctlConf(i, c.user));
       this.clients.push(c);
     }
-    await this.writeConf(this.responder.dir, responderSwanctlConf(users));
+    await this.writeConf(this.responder.dir, responderSwanctlConf([...new Set(this.clients.map((c) => c.user))]));
     await this.responder.start();
     await Promise.all(this.clients.map((c) => c.start()));
+  }
+
+  /** The Switchboard gateway entry for the responder. */
+  gatewayConfig(over: Partial<Ikev2GatewayConfig> & { id: string }): Ikev2GatewayConfig {
+    return { name: `IKEv2 lab ${over.id}`, region: 'lab', mode: 'observe', ...over, protocol: 'ikev2', vici: this.responder.vici };
   }
 
   /** Stops the responder's charon and starts a new one (its SAs are gone; the initiators do not know yet). */

@@ -17,7 +17,7 @@
  */
 import {
   GatewayUnavailableError,
-  type AdapterEvent, type DisconnectCommand, type DisconnectConfirmation, type GatewayAdapter, type GatewayConfig,
+  type AdapterEvent, type DisconnectCommand, type DisconnectConfirmation, type GatewayAdapter, type Ikev2GatewayConfig,
 } from '../adapter.js';
 import type { GatewayCapabilities } from '../../domain/gateway.js';
 import { errorText } from '../../domain/errors.js';
@@ -55,7 +55,7 @@ export class Ikev2Adapter implements GatewayAdapter {
   private backoffMs: number;
   private probing = false;
 
-  constructor(readonly config: GatewayConfig, private readonly options: Ikev2AdapterOptions = {}) {
+  constructor(readonly config: Ikev2GatewayConfig, private readonly options: Ikev2AdapterOptions = {}) {
     this.logger = options.logger ?? silentLogger;
     this.table = new IkeSessionTable((event) => this.emit(event));
     this.backoffMs = options.backoffInitialMs ?? 250;
@@ -144,7 +144,7 @@ export class Ikev2Adapter implements GatewayAdapter {
     const timeoutMs = this.options.requestTimeoutMs ?? 5_000;
     let vici: ViciConnection | null = null;
     try {
-      vici = await ViciConnection.open(this.config.management, {
+      vici = await ViciConnection.open(this.config.vici, {
         onEvent: (name, message) => this.onEvent(name, message),
         onClose: (error) => this.onClose(vici, error),
       }, timeoutMs);
