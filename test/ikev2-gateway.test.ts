@@ -7,7 +7,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createAdapter } from '../src/main.js';
-import { silentLogger } from '../src/core/logger.js';
+import { silentLogger } from '../src/domain/logger.js';
 import { StrongSwanLab, charonSkipReason, type LabClient } from './support/strongswan-lab.js';
 import { startApp, type AppHarness } from './support/app-harness.js';
 import { waitFor } from './support/wait.js';

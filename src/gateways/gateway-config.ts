@@ -59,9 +59,6 @@ export interface Ikev2GatewayConfig extends GatewayConfigBase {
 /** One member per protocol. */
 export type GatewayConfig = OpenVpnGatewayConfig | OpenConnectGatewayConfig | Ikev2GatewayConfig;
 
-/** One member per protocol. */
-export type GatewayConfig = OpenVpnGatewayConfig | Ikev2GatewayConfig;
-
 const common = {
   id: z.string().regex(GATEWAY_ID_PATTERN, 'id must be lower-case letters, digits, - or _ (max 63)'),
   name: z.string().min(1).max(100),

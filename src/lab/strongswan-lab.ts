@@ -72,7 +72,7 @@ export class LabCharon {
   async start(): Promise<void> {
     await unlink(join(this.dir, 'charon.vici')).catch(() => undefined);
     const script = `mount -t tmpfs sb-ike-run /run && STRONGSWAN_CONF=${this.dir}/strongswan.conf exec ${CHARON}`;
-    this.process = new LabProcess(this.name, this.logPath, ['netns', 'exec', this.netns, 'unshare', '-m', 'sh', '-c', script], this.dir, 'ip');
+    this.process = new LabProcess(this.name, this.logPath, ['netns', 'exec', this.netns, 'unshare', '-m', 'sh', '-c', script], this.dir, { command: 'ip' });
     for (let i = 0; !existsSync(join(this.dir, 'charon.vici')); i++) {
       if (this.process.exited || i > 200) throw new Error(`lab: charon ${this.name} did not open its VICI socket\n${this.process.tail()}`);
       await sleep(25);

@@ -21,7 +21,7 @@ import {
 } from '../adapter.js';
 import type { GatewayCapabilities } from '../../domain/gateway.js';
 import { errorText } from '../../domain/errors.js';
-import { silentOpenVpnLogger as silentLogger, type OpenVpnLogger as IkeLogger } from '../openvpn/log.js';
+import { silentLogger, type Logger } from '../../domain/logger.js';
 import { ikeSasOf, uniqueIdOf, type IkeSa } from './ike-sa.js';
 import { IkeSessionTable } from './ike-session-table.js';
 import { emptyMessage, type ViciMessage } from './vici-codec.js';
@@ -29,7 +29,7 @@ import { ViciConnection, ViciRequestError } from './vici-client.js';
 import { daemonStartedAtOf, terminateOutcome } from './vici-replies.js';
 
 export interface Ikev2AdapterOptions {
-  logger?: IkeLogger;
+  logger?: Logger;
   /** Deadline of the adapter's own requests (`list-sas`, `stats`, the probe), default 5 000 ms. */
   requestTimeoutMs?: number;
   /** Liveness probe (`version`) while connected: how often (default 2 000 ms). Its deadline is `requestTimeoutMs`. */
@@ -42,7 +42,7 @@ export interface Ikev2AdapterOptions {
 const EVENTS = ['ike-updown', 'child-updown', 'ike-rekey'] as const;
 
 export class Ikev2Adapter implements GatewayAdapter {
-  private readonly logger: IkeLogger;
+  private readonly logger: Logger;
   private readonly table: IkeSessionTable;
   private emit: (event: AdapterEvent) => void = () => {};
   private vici: ViciConnection | null = null;
