@@ -54,7 +54,7 @@ interface AdapterDeps {
 const ADAPTERS: { [P in Protocol]: (config: Extract<GatewayConfig, { protocol: P }>, deps: AdapterDeps) => GatewayAdapter } = {
   openvpn: (config, { logger, probe }) => new OpenVpnAdapter(config, { logger, probe }),
   openconnect: (config, { logger, probe }) => new OpenConnectAdapter(config, { logger, probe }),
-  ikev2: (config, { logger, probe }) => new Ikev2Adapter(config, { logger, probeIntervalMs: probe?.intervalMs, requestTimeoutMs: probe?.timeoutMs }),
+  ikev2: (config, { logger, probe }) => new Ikev2Adapter(config, { logger, probe }),
 };
 
 /** The adapter for a gateway entry, whatever its protocol; its log lines carry the gateway id. */

@@ -42,7 +42,7 @@ describe('IKEv2 gateway (strongSwan charon over VICI)', { skip }, () => {
     return (r.json.data!.onlineSessions as { edges: { node: Row }[] }).edges.map((e) => e.node);
   };
   const rowsOf = async (user: string) => (await rows()).filter((r) => r.user.name === user);
-  const rowOf = async (user: string) => waitFor(async () => (await rowsOf(user))[0], 15_000, `${user} online`);
+  const rowOf = async (user: string) => waitFor(async () => (await rowsOf(user))[0], 30_000, `${user} online`);
   const app = () => startApp({ adapters: [createAdapter(lab.gatewayConfig({ id: gw, snapshotIntervalMs: 1000 }), silentLogger)], env, databaseUrl: h?.databaseUrl });
 
   before(async () => {
@@ -58,7 +58,7 @@ describe('IKEv2 gateway (strongSwan charon over VICI)', { skip }, () => {
   });
 
   test('IKE SAs are sessions: EAP user, real address and port, virtual IP, protocol ikev2, CHILD SA bytes', async () => {
-    await waitFor(async () => (await rows()).length === 3, 15_000, 'three sessions');
+    await waitFor(async () => (await rows()).length === 3, 30_000, 'three sessions');
     for (const i of [1, 2, 3]) {
       const r = await rowOf(`user${i}`);
       assert.match(r.id, /^sess_[a-z0-9]{12}$/);
@@ -108,7 +108,7 @@ describe('IKEv2 gateway (strongSwan charon over VICI)', { skip }, () => {
 
   test('bulk by user ends every IKE SA of that user and nobody else\'s', async () => {
     await client(4).initiate(); // user2 again, from another peer (the responder allows several: unique = never)
-    await waitFor(async () => (await rowsOf('user2')).length === 2, 15_000, 'two sessions for user2');
+    await waitFor(async () => (await rowsOf('user2')).length === 2, 30_000, 'two sessions for user2');
     const r = await gql('mutation { disconnectSessions(input: { filter: { userName: "user2" } }) { matched ended failed } }');
     assert.equal(r.status, 200, r.text);
     assert.deepEqual(r.json.data!.disconnectSessions, { matched: 2, ended: 2, failed: 0 });
@@ -146,7 +146,7 @@ describe('IKEv2 gateway (strongSwan charon over VICI)', { skip }, () => {
     await waitFor(async () => (await h.app.store.sessions.findById(stale.id))?.endCause === 'GATEWAY_RESTART', 20_000, 'stale session ended with GATEWAY_RESTART');
     // The new charon's unique ids restart at 1: the new SAs must not be taken for the old sessions.
     for (const i of [1, 2]) await client(i).initiate(); // their earlier SAs were terminated; client3 still holds a stale one
-    await waitFor(async () => (await rows()).length === 2, 15_000, 'exactly the two new sessions');
+    await waitFor(async () => (await rows()).length === 2, 30_000, 'exactly the two new sessions');
     const now = await rows();
     assert.deepEqual(now.map((x) => x.user.name).sort(), ['user1', 'user2']);
     assert.ok(!now.some((x) => x.id === stale.id));

@@ -30,10 +30,10 @@ import { daemonStartedAtOf, terminateOutcome } from './vici-replies.js';
 
 export interface Ikev2AdapterOptions {
   logger?: Logger;
-  /** Deadline of the adapter's own requests (`list-sas`, `stats`, the probe), default 5 000 ms. */
+  /** Deadline of the adapter's own requests (`list-sas`, `stats`, registrations), default 10 000 ms. */
   requestTimeoutMs?: number;
-  /** Liveness probe (`version`) while connected: how often (default 2 000 ms). Its deadline is `requestTimeoutMs`. */
-  probeIntervalMs?: number;
+  /** Liveness probe (`version`) while connected: how often (default 2 000 ms) and how long an answer may take (3 000 ms). */
+  probe?: { intervalMs?: number; timeoutMs?: number };
   /** Reconnect backoff, doubling from `backoffInitialMs` (250) to `backoffMaxMs` (5 000). */
   backoffInitialMs?: number;
   backoffMaxMs?: number;
@@ -67,7 +67,7 @@ export class Ikev2Adapter implements GatewayAdapter {
     this.emit = onEvent;
     void this.connect();
     this.timers.push(setInterval(() => this.tick(), this.config.snapshotIntervalMs ?? 10_000));
-    this.timers.push(setInterval(() => this.probe(), this.options.probeIntervalMs ?? 2_000));
+    this.timers.push(setInterval(() => this.probe(), this.options.probe?.intervalMs ?? 2_000));
   }
 
   async stop(): Promise<void> {
@@ -141,7 +141,7 @@ export class Ikev2Adapter implements GatewayAdapter {
 
   private async connect(): Promise<void> {
     if (!this.running) return;
-    const timeoutMs = this.options.requestTimeoutMs ?? 5_000;
+    const timeoutMs = this.options.requestTimeoutMs ?? 10_000;
     let vici: ViciConnection | null = null;
     try {
       vici = await ViciConnection.open(this.config.vici, {
@@ -186,7 +186,7 @@ export class Ikev2Adapter implements GatewayAdapter {
 
   /** `stats` (the daemon's start time) and `list-sas`, then a snapshot from this connection. */
   private async list(vici: ViciConnection): Promise<void> {
-    const timeoutMs = this.options.requestTimeoutMs ?? 5_000;
+    const timeoutMs = this.options.requestTimeoutMs ?? 10_000;
     // The start time is read once per connection (a charon restart closes it): `uptime.since` is
     // derived from the uptime and jitters by a second between reads.
     const startedAt = this.ready ? this.daemonStartedAt : stableStart(this.daemonStartedAt, daemonStartedAtOf(await vici.command('stats', emptyMessage(), timeoutMs)));
@@ -209,7 +209,7 @@ export class Ikev2Adapter implements GatewayAdapter {
     if (!vici || vici.closed || this.probing) return;
     this.probing = true;
     // No answer in time closes the connection (see ViciConnection): disconnects then fail at once.
-    vici.command('version', emptyMessage(), this.options.requestTimeoutMs ?? 5_000)
+    vici.command('version', emptyMessage(), this.options.probe?.timeoutMs ?? 3_000)
       .catch(() => undefined)
       .finally(() => {
         this.probing = false;
