@@ -24,6 +24,12 @@ test('demo: prints a working token and commands, ends a real session, tears down
     const token = /Admin token:\s+(sbt_\S+)/.exec(out)![1]!;
     const sessionId = /End alice's session \((sess_[a-z0-9]{12})\)/.exec(out)![1]!;
     const logDir = /Client logs are in (\S+)\./.exec(out)![1]!;
+    // The console's address is printed, and it answers the console (dist/ui is built by the first start).
+    const consoleUrl = /Operator console: (http:\/\/\S+\/) /.exec(out)?.[1];
+    assert.ok(consoleUrl, `the demo prints the console's address:\n${out}`);
+    const page = await fetch(consoleUrl);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
     const call = (query: string, variables?: unknown) =>
       fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
     const list = await (await call('{ onlineSessions(first: 10) { totalCount edges { node { user { name } } } } }')).json() as { data: { onlineSessions: { totalCount: number } } };

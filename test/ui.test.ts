@@ -29,6 +29,7 @@ describe('operator console in a real browser, real OpenVPN gateway', { skip }, (
   let page: Page;
   const clients = new Map<string, LabClient>();
   const problems: string[] = [];
+  const scripts: { path: string; headers: Record<string, string> }[] = [];
 
   const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
   const row = (user: string) => page.locator(`tbody tr[data-user="${user}"]:not([data-state="leaving"])`);
@@ -45,6 +46,9 @@ describe('operator console in a real browser, real OpenVPN gateway', { skip }, (
     browser = await launchChromium();
     // Only the bad token's 401 is expected; any other failed request is a defect of the console.
     page = await openConsolePage(browser, problems, (status, path) => status === 401 && path === '/graphql');
+    page.on('response', async (r) => {
+      if (new URL(r.url()).pathname.startsWith('/assets/')) scripts.push({ path: new URL(r.url()).pathname, headers: await r.allHeaders() });
+    });
   });
   after(async () => {
     await browser?.close();
@@ -76,6 +80,11 @@ describe('operator console in a real browser, real OpenVPN gateway', { skip }, (
     // The token is kept for this tab only.
     assert.equal(await page.evaluate(() => sessionStorage.getItem('switchboard.token')), h.admin);
     assert.equal(await page.evaluate(() => localStorage.length), 0);
+    // The bundle came compressed (the build's precompressed copy), with Vary for caches.
+    const js = scripts.find((s) => s.path.endsWith('.js'));
+    assert.ok(js, 'the script was loaded');
+    assert.match(js.headers['content-encoding'] ?? '', /^(br|gzip)$/, JSON.stringify(js.headers));
+    assert.equal(js.headers.vary, 'accept-encoding');
     assert.deepEqual(await axeViolations(page), [], 'axe-core: sessions page');
     await shot('02-sessions');
   });

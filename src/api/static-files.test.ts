@@ -13,22 +13,26 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { FakeCore } from './fake-core.test-support.js';
 import { createApiServer, type ApiServer } from './http-server.js';
-import { NOT_BUILT_MESSAGE } from './static-files.js';
+import { brotliCompressSync, brotliDecompressSync, gunzipSync, gzipSync } from 'node:zlib';
+import { NOT_BUILT_MESSAGE, acceptedEncodings } from './static-files.js';
 
 interface Raw {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: string;
+  bytes: Buffer;
 }
 
 /** A raw GET: fetch would normalise `..` away before it is ever sent. */
-function get(port: number, path: string, method = 'GET'): Promise<Raw> {
+function get(port: number, path: string, method = 'GET', headers: Record<string, string> = {}): Promise<Raw> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    const req = request({ host: '127.0.0.1', port, path, method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const bytes = Buffer.concat(chunks);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: bytes.toString('utf8'), bytes });
+      });
     });
     req.on('error', reject);
     req.end();
@@ -59,6 +63,10 @@ describe('operator console files', () => {
     mkdirSync(join(ui, 'assets'), { recursive: true });
     writeFileSync(join(ui, 'index.html'), '<!doctype html><title>console</title>');
     writeFileSync(join(ui, 'assets', 'index-Ab12Cd34.js'), 'console.log(1)');
+    // As the build leaves them: a brotli and a gzip copy beside the script (made different on purpose,
+    // so the test sees which file was sent).
+    writeFileSync(join(ui, 'assets', 'index-Ab12Cd34.js.br'), brotliCompressSync('console.log("br")'));
+    writeFileSync(join(ui, 'assets', 'index-Ab12Cd34.js.gz'), gzipSync('console.log("gz")'));
     writeFileSync(join(ui, 'assets', 'index-Ef56Gh78.css'), 'body{}');
     writeFileSync(join(ui, 'robots.txt'), 'User-agent: *');
     writeFileSync(join(base, 'secret.txt'), 'TOP SECRET');
@@ -92,6 +100,39 @@ describe('operator console files', () => {
     const txt = await get(port, '/robots.txt');
     assert.equal(txt.headers['content-type'], 'text/plain; charset=utf-8');
     assert.equal(txt.headers['cache-control'], 'no-cache');
+  });
+
+  it('precompressed copies: brotli, else gzip, as Accept-Encoding allows; Vary always; identity otherwise', async () => {
+    const path = '/assets/index-Ab12Cd34.js';
+    const br = await get(port, path, 'GET', { 'accept-encoding': 'gzip, deflate, br' });
+    assert.equal(br.headers['content-encoding'], 'br');
+    assert.equal(br.headers.vary, 'accept-encoding');
+    assert.equal(br.headers['content-type'], 'text/javascript; charset=utf-8');
+    assert.equal(br.headers['cache-control'], 'public, max-age=31536000, immutable');
+    assert.equal(brotliDecompressSync(br.bytes).toString(), 'console.log("br")');
+    assert.equal(br.headers['content-length'], String(br.bytes.length));
+    const gz = await get(port, path, 'GET', { 'accept-encoding': 'gzip' });
+    assert.equal(gz.headers['content-encoding'], 'gzip');
+    assert.equal(gunzipSync(gz.bytes).toString(), 'console.log("gz")');
+    const refused = await get(port, path, 'GET', { 'accept-encoding': 'br;q=0, gzip;q=0.5' });
+    assert.equal(refused.headers['content-encoding'], 'gzip', 'q=0 refuses brotli');
+    const plain = await get(port, path);
+    assert.equal(plain.headers['content-encoding'], undefined);
+    assert.equal(plain.headers.vary, 'accept-encoding');
+    assert.equal(plain.body, 'console.log(1)');
+    // A file without copies is sent as it is, whatever the browser accepts.
+    const css = await get(port, '/assets/index-Ef56Gh78.css', 'GET', { 'accept-encoding': 'br' });
+    assert.equal(css.headers['content-encoding'], undefined);
+    assert.equal(css.body, 'body{}');
+  });
+
+  it('Accept-Encoding is read as RFC 9110 says: q-values, q=0 refusals, the wildcard', () => {
+    assert.deepEqual(acceptedEncodings('gzip, deflate, br, zstd'), ['br', 'gzip']);
+    assert.deepEqual(acceptedEncodings('GZIP'), ['gzip']);
+    assert.deepEqual(acceptedEncodings('*'), ['br', 'gzip']);
+    assert.deepEqual(acceptedEncodings('*, br;q=0'), ['gzip']);
+    assert.deepEqual(acceptedEncodings('identity'), []);
+    assert.deepEqual(acceptedEncodings(undefined), []);
   });
 
   it('HEAD answers the headers without a body', async () => {

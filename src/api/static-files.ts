@@ -25,6 +25,23 @@ const TYPES: Record<string, string> = {
   '.map': 'application/json; charset=utf-8',
 };
 
+/** Files the build precompresses (ui/vite.config.ts), and the suffix of each encoding's copy. */
+const COMPRESSIBLE = /\.(js|mjs|css|html|svg|json)$/;
+const SUFFIX = { br: 'br', gzip: 'gz' } as const;
+type Encoding = keyof typeof SUFFIX;
+
+/** The encodings of an Accept-Encoding header that we have copies in, best first (brotli, then gzip); `q=0` refuses one. */
+export function acceptedEncodings(header: string | string[] | undefined): Encoding[] {
+  const offered = new Map<string, number>();
+  for (const part of (Array.isArray(header) ? header.join(',') : (header ?? '')).split(',')) {
+    const [name, ...params] = part.trim().toLowerCase().split(';');
+    const q = params.map((p) => /^\s*q=([0-9.]+)\s*$/.exec(p)).find((m) => m !== null);
+    if (name) offered.set(name, q ? Number(q[1]) : 1);
+  }
+  const wildcard = offered.get('*');
+  return (['br', 'gzip'] as const).filter((e) => (offered.get(e) ?? wildcard ?? 0) > 0);
+}
+
 /** The console talks to /graphql on the same origin and loads nothing from anywhere else. */
 const CSP = "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
@@ -97,11 +114,23 @@ export function createStaticHandler(dir: string | null): (req: IncomingMessage, 
       fallback = true;
       if (file === null) return plain(req, res, 404, NOT_BUILT_MESSAGE);
     }
-    const body = await readFile(file);
     const type = TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
     // Vite names every file under assets/ by its content hash: a changed file is a new name.
     const hashed = !fallback && file.startsWith(join(root, 'assets') + sep);
     const headers: Record<string, string> = { 'content-type': type, 'cache-control': hashed ? 'public, max-age=31536000, immutable' : 'no-cache' };
+    // The build wrote <file>.br and <file>.gz beside each text file: send one the browser accepts.
+    let body: Buffer | null = null;
+    if (COMPRESSIBLE.test(file)) {
+      headers.vary = 'accept-encoding';
+      for (const encoding of acceptedEncodings(req.headers['accept-encoding'])) {
+        const packed = await fileAt(`${file}.${SUFFIX[encoding]}`);
+        if (packed === null) continue;
+        body = await readFile(packed);
+        headers['content-encoding'] = encoding;
+        break;
+      }
+    }
+    body ??= await readFile(file);
     if (type.startsWith('text/html')) {
       headers['content-security-policy'] = CSP;
       headers['referrer-policy'] = 'no-referrer';

@@ -2,6 +2,7 @@
  * `switchboard demo`: a real OpenVPN server with a handful of real clients on this host, Switchboard
  * attached to it, an admin token and ready-to-paste curl commands; everything torn down on Ctrl-C.
  */
+import { consoleLine } from './console-address.js';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { loadConfig } from '../config.js';
@@ -87,6 +88,7 @@ export async function runDemo(args: string[]): Promise<number> {
     const url = `${app.url}/graphql`;
     say();
     say('Switchboard is running against a real OpenVPN server with real clients.');
+    say(`  ${consoleLine(app.url)}`);
     say(`  API:          ${url}`);
     say(`  Admin token:  ${token}`);
     say();

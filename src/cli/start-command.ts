@@ -1,4 +1,5 @@
 import { loadConfig } from '../config.js';
+import { consoleLine } from './console-address.js';
 import { describeStore, startSwitchboard } from '../main.js';
 import { errorText } from '../domain/errors.js';
 import { parseCommand } from './command-line.js';
@@ -29,6 +30,7 @@ export async function runStart(args: string[]): Promise<number> {
   const config = loadConfig();
   const app = await startSwitchboard(config, { onBootstrapToken: printBootstrapToken });
   process.stderr.write(`Switchboard is listening on ${app.url}/graphql (health: ${app.url}/healthz; store: ${describeStore(config.databaseUrl).label})\n`);
+  process.stderr.write(`${consoleLine(app.url)}\n`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
