@@ -46,10 +46,10 @@ export interface BulkDisconnectResult {
 }
 
 /** What happened to one session of a bulk disconnect. NOT_SENT: still online; UNCONFIRMED: may still take effect. */
-export type BulkOutcome = 'ENDED' | 'ALREADY_GONE' | 'NOT_SENT' | 'UNCONFIRMED' | 'FAILED';
+export type BulkDisconnectOutcome = 'ENDED' | 'ALREADY_GONE' | 'NOT_SENT' | 'UNCONFIRMED' | 'FAILED';
 export interface BulkDisconnectOne {
   sessionId: string;
-  outcome: BulkOutcome;
+  outcome: BulkDisconnectOutcome;
   /** The error code when it did not end (null when ENDED). */
   code: string | null;
 }

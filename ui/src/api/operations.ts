@@ -101,13 +101,13 @@ export const DISCONNECT_SESSIONS = `mutation DisconnectSessions($input: Disconne
 }`;
 
 /** One session's outcome in a bulk disconnect (the schema's BulkDisconnectOutcome). */
-export type BulkOutcome = 'ENDED' | 'ALREADY_GONE' | 'NOT_SENT' | 'UNCONFIRMED' | 'FAILED';
+export type BulkDisconnectOutcome = 'ENDED' | 'ALREADY_GONE' | 'NOT_SENT' | 'UNCONFIRMED' | 'FAILED';
 export interface BulkResult {
   matched: number;
   ended: number;
   alreadyGone: number;
   failed: number;
-  results: { sessionId: string; outcome: BulkOutcome; code: string | null }[];
+  results: { sessionId: string; outcome: BulkDisconnectOutcome; code: string | null }[];
 }
 
 export const AUDIT_EVENTS = `query AuditEvents($first: Int!, $after: String, $filter: AuditEventFilter) {

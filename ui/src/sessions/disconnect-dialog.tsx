@@ -5,7 +5,7 @@
  */
 import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { ApiError, explain, gql } from '../api/graphql-client.js';
-import { DISCONNECT_SESSION, DISCONNECT_SESSIONS, type BulkOutcome, type BulkResult, type DisconnectChoice, type SessionRow } from '../api/operations.js';
+import { DISCONNECT_SESSION, DISCONNECT_SESSIONS, type BulkDisconnectOutcome, type BulkResult, type DisconnectChoice, type SessionRow } from '../api/operations.js';
 import { healthOf, type Health } from '../gateways/gateway-health.js';
 import { absolute, since } from '../format.js';
 import type { Auth } from '../auth/auth.js';
@@ -34,7 +34,7 @@ export function outcomeOf(error: unknown): Outcome {
 }
 
 /** Words for each outcome of a bulk disconnect's sessions. */
-const BULK_WORDS: Record<BulkOutcome, string> = {
+const BULK_WORDS: Record<BulkDisconnectOutcome, string> = {
   ENDED: 'ended',
   ALREADY_GONE: 'already gone',
   NOT_SENT: 'not sent, still online',
@@ -209,7 +209,7 @@ function title(target: DisconnectTarget): string {
 /** The counts, in words that match the per-session list: nothing is called "failed" that may still happen. */
 function summary(r: BulkResult): Outcome {
   if (r.matched === 0) return { tone: 'warn', text: 'Already gone: no session matched; nothing was online.' };
-  const count = (o: BulkOutcome) => r.results.filter((x) => x.outcome === o).length;
+  const count = (o: BulkDisconnectOutcome) => r.results.filter((x) => x.outcome === o).length;
   const parts = [`${r.ended} of ${r.matched} ended`];
   if (r.alreadyGone > 0) parts.push(`${r.alreadyGone} already gone`);
   if (count('NOT_SENT') > 0) parts.push(`${count('NOT_SENT')} not sent (still online)`);
