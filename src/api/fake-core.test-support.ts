@@ -4,7 +4,7 @@
  */
 import type { Block, BlockFilter } from '../core/api-types.js';
 import type { Connection, CoreApi, DisconnectOptions, DisconnectResult, GatewayStatus, GatewayView, RequestMeta } from '../core/api-types.js';
-import type { AuditFilter, BulkDisconnectInput, BulkDisconnectResult, SessionEvent, SessionEventFilter, SessionFilter, DeliveryView, WebhookView, ViewerInfo } from '../core/api-types.js';
+import type { AuditFilter, BulkDisconnectInput, BulkDisconnectResult, SessionEvent, SessionEventFilter, SessionFilter, DeliveryView, WebhookView, ViewerInfo, WebhookBacklog } from '../core/api-types.js';
 import type { Actor } from '../domain/actor.js';
 import type { AuditEvent } from '../domain/audit.js';
 import { DomainError, MESSAGES } from '../domain/errors.js';
@@ -272,6 +272,11 @@ export class FakeCore implements CoreApi {
 
   async webhookDeliveries(actor: Actor): Promise<DeliveryView[]> {
     requireScope(actor, 'admin');
+    return [];
+  }
+
+  async webhookBacklog(actor: Actor): Promise<WebhookBacklog[]> {
+    requireScope(actor, 'sessions:read');
     return [];
   }
 }

@@ -117,7 +117,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     { perToken: options.rateLimitPerToken ?? DEFAULT_RATE_LIMITS.perToken, perIp: options.rateLimitPerIp ?? DEFAULT_RATE_LIMITS.perIp },
     { ...DEFAULT_CAPS, ...options.caps },
   );
-  const sse = createSseTransport({ schema, core, logger, admission, bodyLimitBytes: bodyLimit });
+  const sse = createSseTransport({ schema, core, logger, admission, bodyLimitBytes: bodyLimit, metrics });
   const serveConsole = createStaticHandler(options.uiDir === undefined ? defaultUiDir() : options.uiDir);
 
   function rateLimited(res: ServerResponse, retryAfterSeconds: number): number {
@@ -251,9 +251,9 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   }
 
   const server = createServer(handle);
-  const refused = refuseConnectionsOver(server, admission.caps.connections);
+  const refused = refuseConnectionsOver(server, admission.caps.connections, () => metrics?.countRefusal('http', 'TOO_MANY_CONNECTIONS'));
   // Upgrades never reach `handle`: the plain POST path is unchanged by WebSocket support.
-  const ws = attachWebSocketTransport({ server, schema, core, logger, path: '/graphql', admission });
+  const ws = attachWebSocketTransport({ server, schema, core, logger, path: '/graphql', admission, metrics });
   return {
     server,
     handle,
@@ -291,7 +291,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
  * (a flood of idle or WebSocket connections cannot exhaust descriptors). Returns the test for a
  * refused socket, whose requests, if any arrive before it closes, must not be served.
  */
-function refuseConnectionsOver(server: Server, max: number): (socket: Socket) => boolean {
+function refuseConnectionsOver(server: Server, max: number, onRefusal: () => void): (socket: Socket) => boolean {
   let open = 0;
   const refused = new WeakSet<Socket>();
   const body = errorBody('TOO_MANY_CONNECTIONS', `The server has ${max} connections open; retry later`);
@@ -299,6 +299,7 @@ function refuseConnectionsOver(server: Server, max: number): (socket: Socket) =>
   // Before node:http's own listener, so the count is right before any request of the socket runs.
   server.prependListener('connection', (socket: Socket) => {
     if (open >= max) {
+      onRefusal();
       refused.add(socket);
       socket.end(refusal, () => socket.destroy());
       return;

@@ -1,9 +1,10 @@
 /**
  * `GET /metrics` in Prometheus text format, with prom-client. What is counted as it happens: API
  * operations (by transport, operation and outcome) and their latency, disconnects (by gateway and
- * outcome) and their latency, refusals (rate limits, caps). What is read when Prometheus scrapes:
- * sessions online, link state, last heard and wire state of every gateway (one `core.gateways` call),
- * store and bus readiness, and the process's own metrics (CPU, memory, event-loop lag, handles).
+ * outcome) and their latency, refusals (rate limits, caps), open WebSocket and SSE streams. What is
+ * read when Prometheus scrapes: sessions online, link state, daemon liveness, last heard and wire
+ * state of every gateway (one `core.gateways` call), each webhook endpoint's queue (one grouped
+ * query), store and bus readiness, and the process's own metrics (CPU, memory, event-loop lag, handles).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Kind, type DocumentNode, type OperationDefinitionNode } from 'graphql';
@@ -21,8 +22,13 @@ const SCRAPER: Actor = { tokenId: null, name: 'metrics', scopes: ['sessions:read
 
 export interface Metrics {
   readonly registry: Registry;
-  /** One API operation finished: `transport` http|ws|sse, `operation` its root fields, `outcome` OK or an error code. */
-  observeOperation(transport: string, operation: string, outcome: string, seconds: number): void;
+  /**
+   * One API operation answered: `transport` http|ws|sse, `operation` its root fields, `outcome` OK or
+   * an error code. `seconds` null: counted, not timed (a subscription, counted when it starts).
+   */
+  observeOperation(transport: string, operation: string, outcome: string, seconds: number | null): void;
+  /** One WebSocket or SSE stream opened; call the function it returns when it closes. */
+  openStream(transport: 'ws' | 'sse'): () => void;
   /** A request refused before it ran: `reason` RATE_LIMITED, TOO_MANY_STREAMS, … */
   countRefusal(transport: string, reason: string): void;
   /** The core, with every disconnect timed by gateway and outcome. */
@@ -45,18 +51,36 @@ export function createMetrics(o: { readiness?: () => Promise<ReadinessReport>; c
   const heard = gauge('switchboard_gateway_last_heard_seconds', 'Seconds since the gateway\'s agent was last heard from (absent when never).', ['gateway']);
   const degraded = gauge('switchboard_gateway_degraded', '1 when the gateway\'s reports are refused (an agent speaking another wire version).', ['gateway']);
   const rejected = gauge('switchboard_gateway_rejected_reports', 'Reports from the gateway\'s subject dropped by this replica since it started.', ['gateway']);
+  const responding = gauge('switchboard_gateway_daemon_responding', '1 when the gateway\'s daemon answers its agent\'s liveness probe (0 too while no agent holds it).', ['gateway']);
+  const queued = gauge('switchboard_webhook_queue_depth', 'Webhook deliveries waiting (PENDING) per endpoint (webhook id).', ['webhook']);
+  const queueAge = gauge('switchboard_webhook_queue_oldest_seconds', 'Age of the oldest waiting delivery per endpoint (absent when none waits).', ['webhook']);
+  const streams = gauge('switchboard_api_open_streams', 'WebSocket connections and SSE streams open on this replica.', ['transport']);
+  streams.set({ transport: 'ws' }, 0);
+  streams.set({ transport: 'sse' }, 0);
   const ready = gauge('switchboard_ready', '1 when the store, migrations and bus checks of /readyz pass.');
   const check = gauge('switchboard_readiness_check', '1 when that readiness check passes (store, migrations, bus).', ['check']);
 
   async function collectGateways(): Promise<void> {
     const now = Date.now();
-    for (const g of [online, linked, heard, degraded, rejected]) g.reset();
+    for (const g of [online, linked, responding, heard, degraded, rejected]) g.reset();
     for (const g of await o.core().gateways(SCRAPER)) {
       online.set({ gateway: g.id }, g.sessionsOnline);
       linked.set({ gateway: g.id }, g.agentConnected ? 1 : 0);
+      responding.set({ gateway: g.id }, g.daemonResponding ? 1 : 0);
       if (g.lastSeenAt !== null) heard.set({ gateway: g.id }, Math.max(0, (now - g.lastSeenAt) / 1000));
       degraded.set({ gateway: g.id }, g.degradedReason ? 1 : 0);
       rejected.set({ gateway: g.id }, g.rejectedReports ?? 0);
+    }
+  }
+
+  async function collectWebhooks(): Promise<void> {
+    const now = Date.now();
+    const backlog = await o.core().webhookBacklog(SCRAPER);
+    queued.reset();
+    queueAge.reset();
+    for (const w of backlog) {
+      queued.set({ webhook: w.webhookId }, w.pending);
+      queueAge.set({ webhook: w.webhookId }, Math.max(0, (now - w.oldestCreatedAt) / 1000));
     }
   }
 
@@ -72,7 +96,15 @@ export function createMetrics(o: { readiness?: () => Promise<ReadinessReport>; c
     registry,
     observeOperation(transport, operation, outcome, seconds) {
       operations.inc({ transport, operation, outcome });
-      latency.observe({ transport, operation, outcome }, seconds);
+      if (seconds !== null) latency.observe({ transport, operation, outcome }, seconds);
+    },
+    openStream(transport) {
+      streams.inc({ transport });
+      let open = true;
+      return () => {
+        if (open) streams.dec({ transport });
+        open = false;
+      };
     },
     countRefusal(transport, reason) {
       refusals.inc({ transport, reason });
@@ -104,7 +136,7 @@ export function createMetrics(o: { readiness?: () => Promise<ReadinessReport>; c
     },
     async serve(_req, res) {
       // A scrape never fails because one source did: what could be read is served.
-      await Promise.allSettled([collectGateways(), collectReadiness()]);
+      await Promise.allSettled([collectGateways(), collectWebhooks(), collectReadiness()]);
       const body = await registry.metrics();
       res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' }).end(body);
       return 200;
@@ -134,6 +166,13 @@ const labels = new WeakMap<DocumentNode, Map<string, string>>();
 export function outcomeLabel(body: string | null | undefined): string {
   if (!body || !body.includes('"errors"')) return 'OK';
   return /"code":"([A-Z_]{1,40})"/.exec(body)?.[1] ?? 'ERROR';
+}
+
+/** `OK`, or the first error's code of a result as the API shows it. */
+export function resultOutcome(result: { errors?: readonly { extensions?: Record<string, unknown> }[] | undefined }): string {
+  const code = result.errors?.[0]?.extensions?.code;
+  if (result.errors === undefined || result.errors.length === 0) return 'OK';
+  return typeof code === 'string' ? code : 'ERROR';
 }
 
 /** A readiness check's value: `true`/`"ok"`, or an object with `ok`. */

@@ -132,11 +132,11 @@ describe('seed: disconnectBySessionId', () => {
       });
     }
 
-    it('authenticates once per request, with the client address and user agent', async () => {
+    it('authenticates once per request, with the client address, user agent and request id', async () => {
       const before = server.core.calls.authenticate.length;
-      await server.gql({ query: '{ a: gateways { id } b: gateways { id } }' }, { headers: { 'user-agent': 'probe/1' } });
+      await server.gql({ query: '{ a: gateways { id } b: gateways { id } }' }, { headers: { 'user-agent': 'probe/1', 'x-request-id': 'probe-req-1' } });
       assert.equal(server.core.calls.authenticate.length, before + 1);
-      assert.deepEqual(server.core.calls.authenticate.at(-1), { bearer: server.admin, meta: { ip: '127.0.0.1', userAgent: 'probe/1' } });
+      assert.deepEqual(server.core.calls.authenticate.at(-1), { bearer: server.admin, meta: { ip: '127.0.0.1', userAgent: 'probe/1', requestId: 'probe-req-1' } });
     });
   });
 });

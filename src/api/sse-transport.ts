@@ -10,7 +10,7 @@
  * carrying an UNAUTHENTICATED error, then `complete`. Every error answer carries `extensions.code`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ExecutionResult, GraphQLSchema } from 'graphql';
+import type { DocumentNode, ExecutionResult, GraphQLSchema } from 'graphql';
 import { createHandler, type Response as SseResponse } from 'graphql-sse';
 import type { Logger } from '../domain/logger.js';
 import type { CoreApi } from '../core/api-types.js';
@@ -21,6 +21,7 @@ import type { ApiContext } from './context.js';
 import { errorResponse, type ApiErrorCode } from './errors.js';
 import { readBody } from './request-body.js';
 import { REQUEST_ID_HEADER, requestIdOf, type RequestScope } from './request-id.js';
+import { operationLabel, resultOutcome, type Metrics } from './metrics.js';
 import { duplicateAuthorization } from './request-headers.js';
 import { bearerOf, endable, formatResult, prepareDocument, streamEnd, subscriptionContext, type StreamEnd } from './subscription-support.js';
 
@@ -62,6 +63,9 @@ function coded(body: string | null, status: number): string | null {
 interface Pending {
   actor: Actor;
   logger: Logger;
+  started: number;
+  /** The operation's metrics label once its document is prepared. */
+  label: string;
   end: StreamEnd;
 }
 
@@ -70,8 +74,8 @@ const GOING_AWAY_RESULT = { errors: [{ message: 'The server is shutting down; re
 /** The result, then the end of the stream, in graphql-sse's event format (`event: …\ndata: …\n\n`). */
 const GOING_AWAY_EVENTS = `event: next\ndata: ${JSON.stringify(GOING_AWAY_RESULT)}\n\nevent: complete\ndata:\n\n`;
 
-export function createSseTransport(o: { schema: GraphQLSchema; core: CoreApi; logger: Logger; admission: Admission; bodyLimitBytes: number }): SseTransport {
-  const { core, logger, schema, admission } = o;
+export function createSseTransport(o: { schema: GraphQLSchema; core: CoreApi; logger: Logger; admission: Admission; bodyLimitBytes: number; metrics: Metrics | null }): SseTransport {
+  const { core, logger, schema, admission, metrics } = o;
   const pending = new WeakMap<IncomingMessage, Pending>();
   const open = new Set<ServerResponse>();
   /** Responses that became event streams (not single results): shutdown ends them in their format. */
@@ -81,9 +85,15 @@ export function createSseTransport(o: { schema: GraphQLSchema; core: CoreApi; lo
     authenticate: () => null, // distinct connections only: no reservations, no stream tokens
     onSubscribe: (req, params) => {
       const document = prepareDocument(schema, params.query, params.operationName);
+      const p = pending.get(req.raw)!;
       // `data: null` makes it an execution result to graphql-sse, sent in the stream; without it,
       // graphql-sse took the errors for execution arguments and answered 400 "Unable to detect operation AST".
-      if (Array.isArray(document)) return { data: null, errors: formatResult({ errors: document as ExecutionResult['errors'] }, pending.get(req.raw)!.logger).errors };
+      if (Array.isArray(document)) {
+        const errors = formatResult({ errors: document as ExecutionResult['errors'] }, p.logger).errors;
+        metrics?.observeOperation('sse', 'invalid', resultOutcome({ errors }), (performance.now() - p.started) / 1000);
+        return { data: null, errors };
+      }
+      p.label = operationLabel({ document: document as DocumentNode, operationName: params.operationName ?? undefined });
       return {
         schema,
         document: document as Exclude<typeof document, readonly unknown[]>,
@@ -93,8 +103,14 @@ export function createSseTransport(o: { schema: GraphQLSchema; core: CoreApi; lo
       };
     },
     onOperation: (_ctx, req, _args, result) => {
-      if (Symbol.asyncIterator in result) return endable(result as AsyncIterable<ExecutionResult>, pending.get(req.raw)!.end);
-      return formatResult(result as ExecutionResult, pending.get(req.raw)!.logger);
+      const p = pending.get(req.raw)!;
+      if (Symbol.asyncIterator in result) {
+        metrics?.observeOperation('sse', p.label, 'OK', null);
+        return endable(result as AsyncIterable<ExecutionResult>, p.end);
+      }
+      const formatted = formatResult(result as ExecutionResult, p.logger);
+      metrics?.observeOperation('sse', p.label, resultOutcome(formatted), (performance.now() - p.started) / 1000);
+      return formatted;
     },
     onNext: (_ctx, req, result) => formatResult(result as ExecutionResult, pending.get(req.raw)?.logger ?? logger),
   });
@@ -105,7 +121,8 @@ export function createSseTransport(o: { schema: GraphQLSchema; core: CoreApi; lo
     return init.status;
   }
 
-  async function stream(res: ServerResponse, [body, init]: SseResponse): Promise<number> {
+  /** Writes the response; `gone` is called when the client goes away before the stream ended. */
+  async function stream(res: ServerResponse, [body, init]: SseResponse, gone: () => void): Promise<number> {
     if (body === null || typeof body === 'string') {
       const text = coded(body, init.status);
       const headers: Record<string, string> = { ...init.headers };
@@ -114,7 +131,11 @@ export function createSseTransport(o: { schema: GraphQLSchema; core: CoreApi; lo
     }
     res.writeHead(init.status, init.statusText, { ...init.headers, 'cache-control': 'no-store' });
     streams.add(res);
-    const stop = () => void body.return(undefined);
+    // The generator is waiting for the next event, so its return() would wait too: end the source first.
+    const stop = () => {
+      gone();
+      void body.return(undefined);
+    };
     res.once('close', stop);
     try {
       for await (const chunk of body) {
@@ -125,28 +146,40 @@ export function createSseTransport(o: { schema: GraphQLSchema; core: CoreApi; lo
     } finally {
       res.off('close', stop);
     }
-    await new Promise<void>((resolve) => res.end(resolve));
+    // A response whose client went away never calls end's callback: waiting for it would keep the
+    // stream counted against its token's cap (and its token watched) for ever.
+    if (!res.destroyed && !res.closed) {
+      await new Promise<void>((resolve) => {
+        res.once('close', resolve);
+        res.end(resolve);
+      });
+    }
     return init.status;
   }
 
   return {
     async serve(req, res, scope) {
+      const started = performance.now();
+      const refuse = (code: 'RATE_LIMITED' | 'UNAUTHENTICATED' | 'TOO_MANY_STREAMS', message: string, headers?: Record<string, string>) => {
+        metrics?.countRefusal('sse', code);
+        return answer(res, errorResponse(code, message, headers));
+      };
       const requestId = scope?.requestId ?? requestIdOf(req.headers[REQUEST_ID_HEADER]);
       const log = scope?.logger ?? logger.child({ requestId });
       if (!res.hasHeader(REQUEST_ID_HEADER)) res.setHeader(REQUEST_ID_HEADER, requestId);
       if (duplicateAuthorization(req)) return answer(res, errorResponse('BAD_REQUEST', 'Send one Authorization header, not several'));
       const byIp = admission.byIp(req.socket.remoteAddress);
-      if (!byIp.ok) return answer(res, errorResponse('RATE_LIMITED', `Too many requests; retry after ${byIp.retryAfterSeconds} s`, { 'retry-after': String(byIp.retryAfterSeconds) }));
+      if (!byIp.ok) return refuse('RATE_LIMITED', `Too many requests; retry after ${byIp.retryAfterSeconds} s`, { 'retry-after': String(byIp.retryAfterSeconds) });
       let actor: Actor;
       try {
         actor = await core.authenticate(bearerOf(req.headers.authorization), { ip: req.socket.remoteAddress ?? null, userAgent: req.headers['user-agent'] ?? null, requestId });
       } catch (error) {
-        if (isDomainError(error) && error.code === 'UNAUTHENTICATED') return answer(res, errorResponse('UNAUTHENTICATED', error.message, { 'www-authenticate': 'Bearer' }));
+        if (isDomainError(error) && error.code === 'UNAUTHENTICATED') return refuse('UNAUTHENTICATED', error.message, { 'www-authenticate': 'Bearer' });
         if (isDomainError(error) && error.code === 'STORE_UNAVAILABLE') return answer(res, errorResponse('STORE_UNAVAILABLE', error.message, { 'retry-after': '1' }));
         throw error;
       }
       const byToken = admission.byToken(actor.tokenId);
-      if (!byToken.ok) return answer(res, errorResponse('RATE_LIMITED', `Too many requests; retry after ${byToken.retryAfterSeconds} s`, { 'retry-after': String(byToken.retryAfterSeconds) }));
+      if (!byToken.ok) return refuse('RATE_LIMITED', `Too many requests; retry after ${byToken.retryAfterSeconds} s`, { 'retry-after': String(byToken.retryAfterSeconds) });
       let body: string | null = null;
       if (req.method === 'POST') {
         const read = await readBody(req, o.bodyLimitBytes);
@@ -157,11 +190,12 @@ export function createSseTransport(o: { schema: GraphQLSchema; core: CoreApi; lo
         body = read;
       }
       const release = admission.openStream(actor.tokenId);
-      if (release === null) return answer(res, errorResponse('TOO_MANY_STREAMS', `At most ${admission.caps.streamsPerToken} streams may be open at once per token`));
+      if (release === null) return refuse('TOO_MANY_STREAMS', `At most ${admission.caps.streamsPerToken} streams may be open at once per token`);
       const end = streamEnd();
       const unwatch = core.watchToken(actor, (why) => end.fire(why));
-      pending.set(req, { actor, logger: log, end });
+      pending.set(req, { actor, logger: log, end, started, label: 'invalid' });
       open.add(res);
+      const closed = metrics?.openStream('sse');
       try {
         const response = await handler({
           method: req.method ?? 'GET',
@@ -171,9 +205,10 @@ export function createSseTransport(o: { schema: GraphQLSchema; core: CoreApi; lo
           raw: req,
           context: undefined,
         });
-        return await stream(res, response);
+        return await stream(res, response, () => end.gone());
       } finally {
         open.delete(res);
+        closed?.();
         unwatch();
         release();
       }

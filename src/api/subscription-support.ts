@@ -117,10 +117,16 @@ export interface StreamEnd {
   /** Resolves when `end` is set. */
   readonly ended: Promise<TokenEnd>;
   fire(end: TokenEnd): void;
+  /** Resolves when the client went away (`gone()`): the stream ends without a last result. */
+  readonly left: Promise<typeof GONE>;
+  gone(): void;
 }
+
+const GONE = Symbol('gone');
 
 export function streamEnd(): StreamEnd {
   let resolve!: (end: TokenEnd) => void;
+  let leave!: (gone: typeof GONE) => void;
   const s: StreamEnd = {
     end: null,
     ended: new Promise<TokenEnd>((r) => (resolve = r)),
@@ -129,20 +135,24 @@ export function streamEnd(): StreamEnd {
       s.end = end;
       resolve(end);
     },
+    left: new Promise((r) => (leave = r)),
+    gone: () => leave(GONE),
   };
   return s;
 }
 
 /**
  * `source`, ended by `signal`: when the token ends, one last result carrying the coded error, then the
- * end of the stream (and `return()` on the source, which releases its subscription).
+ * end of the stream (and `return()` on the source, which releases its subscription); when the client
+ * went away, the end at once — without waiting for the source's next event, which may never come.
  */
 export function endable(source: AsyncIterable<ExecutionResult>, signal: StreamEnd): AsyncGenerator<ExecutionResult> {
   const it = source[Symbol.asyncIterator]();
   return (async function* guarded() {
     try {
       for (;;) {
-        const next = await Promise.race([it.next(), signal.ended]);
+        const next = await Promise.race([it.next(), signal.ended, signal.left]);
+        if (next === GONE) return;
         if (typeof next === 'string') {
           yield { errors: [tokenEndedError(next)] };
           return;

@@ -22,6 +22,7 @@ import type { Admission } from './admission.js';
 import { errorBody, type ApiErrorCode } from './errors.js';
 import { duplicateAuthorization } from './request-headers.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
+import { operationLabel, resultOutcome, type Metrics } from './metrics.js';
 import { bearerOf, codedError, formatResult, prepareDocument, subscriptionContext } from './subscription-support.js';
 
 const PROTOCOL = 'graphql-transport-ws';
@@ -42,8 +43,17 @@ interface SocketState {
   /** The connection's request id (its upgrade's); operation n on it is `<id>.<n>`. */
   requestId: string;
   operations: number;
-  /** The logger of each running operation, by graphql-ws operation id. */
-  loggers: Map<string, Logger>;
+  /** Each running operation, by graphql-ws operation id. */
+  ops: Map<string, OperationState>;
+}
+
+interface OperationState {
+  logger: Logger;
+  started: number;
+  /** Its metrics label once it is known to run (null: refused or not yet prepared). */
+  label: string | null;
+  /** Whether it is counted already (a query or mutation at its first result, a subscription when it starts). */
+  counted: boolean;
 }
 
 type Ctx = Context<Record<string, unknown> | undefined, { socket: WebSocket; request: IncomingMessage }>;
@@ -54,8 +64,8 @@ function refuseUpgrade(socket: Duplex, status: number, code: ApiErrorCode, messa
   socket.end(`HTTP/1.1 ${status} ${status === 429 ? 'Too Many Requests' : 'Bad Request'}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncache-control: no-store\r\n${extra}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
 
-export function attachWebSocketTransport(o: { server: Server; schema: GraphQLSchema; core: CoreApi; logger: Logger; path: string; admission: Admission }): WebSocketTransport {
-  const { core, logger, schema, admission } = o;
+export function attachWebSocketTransport(o: { server: Server; schema: GraphQLSchema; core: CoreApi; logger: Logger; path: string; admission: Admission; metrics: Metrics | null }): WebSocketTransport {
+  const { core, logger, schema, admission, metrics } = o;
   const wss = new WebSocketServer({ noServer: true, maxPayload: 256 * 1024 });
   const sockets = new WeakMap<object, SocketState>();
   /** Each upgrade's request id, from its `x-request-id` or made, echoed in the 101 answer. */
@@ -65,7 +75,12 @@ export function attachWebSocketTransport(o: { server: Server; schema: GraphQLSch
     upgradeIds.set(req, id);
     headers.push(`${REQUEST_ID_HEADER}: ${id}`);
   });
-  const loggerOf = (ctx: Ctx, id: string) => sockets.get(ctx)?.loggers.get(id) ?? logger;
+  /** Counts an operation once: at its first result or error (timed), or when a subscription starts (not timed). */
+  const count = (op: OperationState | undefined, outcome: string, timed: boolean) => {
+    if (!metrics || !op || op.counted) return;
+    op.counted = true;
+    metrics.observeOperation('ws', op.label ?? 'invalid', outcome, timed ? (performance.now() - op.started) / 1000 : null);
+  };
 
   o.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (!socket.writable) return void socket.destroy(); // refused already (too many connections)
@@ -80,6 +95,7 @@ export function attachWebSocketTransport(o: { server: Server; schema: GraphQLSch
     // Every connection attempt costs the address one request, before the token is known: guessing
     // tokens over WebSockets is as slow as over HTTP.
     const byIp = admission.byIp(req.socket.remoteAddress);
+    if (!byIp.ok) metrics?.countRefusal('ws', 'RATE_LIMITED');
     if (!byIp.ok) return refuseUpgrade(socket, 429, 'RATE_LIMITED', `Too many requests; retry after ${byIp.retryAfterSeconds} s`, `retry-after: ${byIp.retryAfterSeconds}\r\n`);
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   });
@@ -99,20 +115,20 @@ export function attachWebSocketTransport(o: { server: Server; schema: GraphQLSch
         try {
           actor = await core.authenticate(token, { ip: req.socket.remoteAddress ?? null, userAgent: req.headers['user-agent'] ?? null, requestId });
         } catch {
+          metrics?.countRefusal('ws', 'UNAUTHENTICATED');
           return false; // graphql-ws closes with 4403 Forbidden
         }
-        const byToken = admission.byToken(actor.tokenId);
-        if (!byToken.ok) {
-          socket.close(CLOSE_REFUSED, 'RATE_LIMITED');
+        const refuse = (reason: 'RATE_LIMITED' | 'TOO_MANY_STREAMS') => {
+          metrics?.countRefusal('ws', reason);
+          socket.close(CLOSE_REFUSED, reason);
           return false; // graphql-ws's own close comes second and is ignored
-        }
+        };
+        if (!admission.byToken(actor.tokenId).ok) return refuse('RATE_LIMITED');
         const release = admission.openStream(actor.tokenId);
-        if (release === null) {
-          socket.close(CLOSE_REFUSED, 'TOO_MANY_STREAMS');
-          return false;
-        }
+        if (release === null) return refuse('TOO_MANY_STREAMS');
         const unwatch = core.watchToken(actor, (end) => socket.close(CLOSE_TOKEN_ENDED, end === 'revoked' ? 'Token revoked' : 'Token expired'));
-        sockets.set(ctx, { actor, socket, release: () => (release(), unwatch()), requestId, operations: 0, loggers: new Map() });
+        const closed = metrics?.openStream('ws');
+        sockets.set(ctx, { actor, socket, release: () => (release(), unwatch(), closed?.()), requestId, operations: 0, ops: new Map() });
         return true;
       },
       onClose: (ctx: Ctx) => {
@@ -125,19 +141,26 @@ export function attachWebSocketTransport(o: { server: Server; schema: GraphQLSch
         // when sane, else the connection's id and the operation's number on it.
         const requestId = requestIdOf(payload.extensions?.requestId, `${state.requestId}.${++state.operations}`);
         const log = logger.child({ requestId });
-        state.loggers.set(id, log);
+        const op: OperationState = { logger: log, started: performance.now(), label: null, counted: false };
+        state.ops.set(id, op);
         // graphql-ws has registered this operation already: it counts itself.
         if (Object.keys(ctx.subscriptions).length > admission.caps.subscriptionsPerSocket) {
+          op.counted = true;
+          metrics?.countRefusal('ws', 'TOO_MANY_SUBSCRIPTIONS');
           return [codedError('TOO_MANY_SUBSCRIPTIONS', `At most ${admission.caps.subscriptionsPerSocket} operations may run at once on one socket`)];
         }
         const limited = [admission.byIp(ctx.extra.request.socket.remoteAddress), admission.byToken(state.actor.tokenId)].find((d) => !d.ok);
         if (limited !== undefined && !limited.ok) {
+          op.counted = true;
+          metrics?.countRefusal('ws', 'RATE_LIMITED');
           return [codedError('RATE_LIMITED', `Too many requests; retry after ${limited.retryAfterSeconds} s`, { retryAfterSeconds: limited.retryAfterSeconds })];
         }
         const document = prepareDocument(schema, payload.query, payload.operationName);
         if (Array.isArray(document)) return document as GraphQLError[];
         const prepared = document as Exclude<typeof document, readonly unknown[]>;
-        const mutation = getOperationAST(prepared, payload.operationName)?.operation === 'mutation';
+        const kind = getOperationAST(prepared, payload.operationName)?.operation;
+        const mutation = kind === 'mutation';
+        op.label = operationLabel({ document: prepared, operationName: payload.operationName ?? undefined });
         let actor: Actor;
         try {
           actor = await core.authorize({ ...state.actor, requestId }, { fresh: mutation });
@@ -149,6 +172,7 @@ export function attachWebSocketTransport(o: { server: Server; schema: GraphQLSch
           if (isDomainError(error) && error.code === 'STORE_UNAVAILABLE') return [codedError('STORE_UNAVAILABLE', error.message)];
           throw error;
         }
+        if (kind === 'subscription') count(op, 'OK', false);
         return {
           schema,
           document: prepared,
@@ -157,15 +181,22 @@ export function attachWebSocketTransport(o: { server: Server; schema: GraphQLSch
           contextValue: subscriptionContext(core, actor, log),
         };
       },
-      onNext: (ctx: Ctx, id, _payload, _args, result) => formatResult(result, loggerOf(ctx, id)),
-      onComplete: (ctx: Ctx, id) => void sockets.get(ctx)?.loggers.delete(id),
+      onNext: (ctx: Ctx, id, _payload, _args, result) => {
+        const op = sockets.get(ctx)?.ops.get(id);
+        const formatted = formatResult(result, op?.logger ?? logger);
+        count(op, resultOutcome(formatted), true);
+        return formatted;
+      },
+      onComplete: (ctx: Ctx, id) => void sockets.get(ctx)?.ops.delete(id),
       // graphql-ws's own refusals (no such operation in the document) are the client's mistake; a
       // stream whose source threw is coded as the API codes anything else.
       onError: (ctx: Ctx, id, _payload, errors) => {
-        const log = loggerOf(ctx, id);
-        sockets.get(ctx)?.loggers.delete(id);
-        return errors.map((e) => (e.originalError === undefined && typeof e.extensions.code !== 'string' ? codedError('BAD_REQUEST', e.message) : e))
-          .map((e) => formatResult({ errors: [e] }, log).errors![0]!.toJSON());
+        const op = sockets.get(ctx)?.ops.get(id);
+        sockets.get(ctx)?.ops.delete(id);
+        const formatted = errors.map((e) => (e.originalError === undefined && typeof e.extensions.code !== 'string' ? codedError('BAD_REQUEST', e.message) : e))
+          .map((e) => formatResult({ errors: [e] }, op?.logger ?? logger).errors![0]!.toJSON());
+        count(op, resultOutcome({ errors: formatted }), true);
+        return formatted;
       },
     },
     wss,

@@ -11,7 +11,7 @@ import type { WireStatus } from './report-intake.js';
 import type { ApiToken } from '../domain/token.js';
 import type { Scope } from '../domain/scopes.js';
 import type { DisconnectMode, Session } from '../domain/session.js';
-import type { AuditFilter, SessionFilter, SessionOrder } from '../store/store.js';
+import type { AuditFilter, SessionFilter, SessionOrder, WebhookBacklog } from '../store/store.js';
 import type { SessionEventFilter } from './session-event-stream.js';
 import type { SessionEvent } from './session-events.js';
 import type { TokenEnd } from './token-watch.js';
@@ -19,7 +19,7 @@ import type { DeliveryView, WebhookView } from './webhooks.js';
 
 /** Re-exported so `api/` can name the filters without importing the store. */
 export type { Block, BlockFilter };
-export type { AuditFilter, SessionFilter, SessionOrder, SessionEvent, SessionEventFilter, DeliveryView, WebhookView, TokenEnd };
+export type { AuditFilter, SessionFilter, SessionOrder, WebhookBacklog, SessionEvent, SessionEventFilter, DeliveryView, WebhookView, TokenEnd };
 
 /** A bulk disconnect: every online session matching `filter` (types here so that api-types imports no use case). */
 export interface BulkDisconnectInput {
@@ -139,6 +139,11 @@ export interface CoreApi {
   deleteWebhook(actor: Actor, id: string): Promise<WebhookView>;
   /** A webhook's deliveries, newest first, each with its attempts. */
   webhookDeliveries(actor: Actor, webhookId: string, first?: number | null): Promise<DeliveryView[]>;
+  /**
+   * Each endpoint's queue (PENDING deliveries, the oldest one's creation time), for metrics. Needs
+   * `sessions:read`, the scope a metrics scraper holds: it shows webhook ids and counts, no URL.
+   */
+  webhookBacklog(actor: Actor): Promise<WebhookBacklog[]>;
   gateways(actor: Actor): Promise<GatewayView[]>;
   /** Blocks in force (a disconnect's `blockSeconds`), by gateway then user. Needs `sessions:read`. */
   blocks(actor: Actor, filter?: BlockFilter): Promise<Block[]>;

@@ -7,7 +7,7 @@ import { refusalText, refusedCharacter } from '../domain/text.js';
 import type { Session } from '../domain/session.js';
 import { tokenIsActive, type ApiToken } from '../domain/token.js';
 import type { Bus } from '../bus/bus.js';
-import type { AuditFilter, Page, SessionFilter, SessionOrder, Store } from '../store/store.js';
+import type { AuditFilter, Page, SessionFilter, SessionOrder, Store, WebhookBacklog } from '../store/store.js';
 import type { BulkDisconnectInput, BulkDisconnectResult, Connection, CoreApi, DisconnectOptions, DisconnectResult, GatewayStatus, GatewayView, RequestMeta, ViewerInfo } from './api-types.js';
 import { auditEvent } from './audit.js';
 import { BlockAdmin, type BlockFilter } from './blocks.js';
@@ -139,6 +139,11 @@ export class Switchboard implements CoreApi {
 
   webhookDeliveries(actor: Actor, webhookId: string, first?: number | null): Promise<DeliveryView[]> {
     return this.webhookAdmin.deliveries(actor, webhookId, first);
+  }
+
+  webhookBacklog(actor: Actor): Promise<WebhookBacklog[]> {
+    requireScope(actor, 'sessions:read', 'The sessions:read scope is required to read webhook queues');
+    return this.o.store.webhooks.backlog();
   }
 
   async gateways(actor: Actor): Promise<GatewayView[]> {

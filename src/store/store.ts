@@ -205,6 +205,15 @@ export interface WebhookRepository {
   listDeliveries(webhookId: string, first: number): Promise<WebhookDelivery[]>;
   /** In order of attempt. */
   listAttempts(deliveryIds: string[]): Promise<WebhookAttempt[]>;
+  /** Per webhook with PENDING deliveries (deleted ones too, until dropped): how many, and when the oldest was queued. */
+  backlog(): Promise<WebhookBacklog[]>;
+}
+
+/** One endpoint's queue: PENDING deliveries and the creation time of the oldest (ms). */
+export interface WebhookBacklog {
+  webhookId: string;
+  pending: number;
+  oldestCreatedAt: number;
 }
 
 export interface BlockRepository {

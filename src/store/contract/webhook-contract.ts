@@ -25,6 +25,20 @@ export function webhookContract(ctx: ContractContext): void {
     assert.equal((await store.webhooks.findById(w.id))?.deletedAt, T0 + 5);
   });
 
+  test('backlog: PENDING deliveries per webhook, with the oldest one\'s time; delivered and failed ones do not count', async () => {
+    const store = ctx.store();
+    const [a, b] = [makeWebhook(), makeWebhook()];
+    for (const w of [a, b]) await store.webhooks.insert(w);
+    await store.webhooks.enqueue([
+      makeDelivery(a.id, { createdAt: T0 + 30 }),
+      makeDelivery(a.id, { createdAt: T0 + 10 }),
+      makeDelivery(a.id, { status: 'DELIVERED', createdAt: T0 }),
+      makeDelivery(b.id, { status: 'FAILED', createdAt: T0 }),
+    ]);
+    const mine = (await store.webhooks.backlog()).filter((x) => x.webhookId === a.id || x.webhookId === b.id);
+    assert.deepEqual(mine, [{ webhookId: a.id, pending: 2, oldestCreatedAt: T0 + 10 }]);
+  });
+
   test('outbox rows written in a transaction that rolls back do not exist', async () => {
     const store = ctx.store();
     const w = makeWebhook();

@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { DeliveryStatus, Webhook, WebhookAttempt, WebhookDelivery, WebhookEventType } from '../../domain/webhook.js';
-import type { DeliveryUpdate, WebhookRepository } from '../store.js';
+import type { DeliveryUpdate, WebhookBacklog, WebhookRepository } from '../store.js';
 import type { Database, DialectName, WebhookDeliveryTable, WebhookTable } from './database.js';
 
 /** Webhooks, their outbox of deliveries and the attempts, over one Kysely instance or transaction. */
@@ -121,6 +121,18 @@ export class KyselyWebhookRepository implements WebhookRepository {
       .limit(first)
       .execute();
     return rows.map(toDelivery);
+  }
+
+  /** One pass over the PENDING rows, which the lane index holds (its partial condition): the backlog's size, not the table's. */
+  async backlog(): Promise<WebhookBacklog[]> {
+    const rows = await this.db
+      .selectFrom('webhook_deliveries')
+      .select((eb) => ['webhook_id', eb.fn.countAll<number | string>().as('n'), eb.fn.min('created_at').as('oldest')])
+      .where('status', '=', 'PENDING')
+      .groupBy('webhook_id')
+      .orderBy('webhook_id')
+      .execute();
+    return rows.map((r) => ({ webhookId: r.webhook_id, pending: Number(r.n), oldestCreatedAt: Number(r.oldest) }));
   }
 
   async listAttempts(deliveryIds: string[]): Promise<WebhookAttempt[]> {
