@@ -32,8 +32,10 @@ const HELLO_AGAIN_MS = 2_000;
 /**
  * Reconciles the store with what agents report. Reports of one gateway are applied strictly in order;
  * a snapshot is the truth (sessions it lacks are ended, sessions it has are created or refreshed);
- * deltas keep the store current in between. A lost delta heals at the next snapshot, and an ended
- * session never comes back to life, so no phantom survives.
+ * deltas keep the store current in between. A lost delta: the store heals at the next snapshot, and
+ * an ended session never comes back to life, so no phantom survives; the lost live event does not
+ * heal: subscribers and webhooks hear of the change only from that snapshot, late, and an end with
+ * the snapshot's time and cause (CLIENT_DISCONNECT or GATEWAY_RESTART) instead of the daemon's.
  *
  * Several replicas: every replica receives every report (no queue group, which would hand report N
  * to one replica and N+1 to another and break per-gateway order) and applies it idempotently. The
