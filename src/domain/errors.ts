@@ -4,7 +4,6 @@ export type ErrorCode =
   | 'FORBIDDEN'
   | 'UNAUTHENTICATED'
   | 'GATEWAY_UNAVAILABLE'
-  | 'GATEWAY_NOT_FOUND'
   | 'BAD_USER_INPUT'
   | 'BAD_CURSOR'
   | 'TOKEN_NOT_FOUND'
