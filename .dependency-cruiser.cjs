@@ -62,6 +62,22 @@ module.exports = {
     forbid('main-not-cli', 'main.ts composes; cli/ calls it, never the other way.', '^src/main\\.ts$', '^src/cli/'),
     forbid('ui-public-api-only', 'The console speaks to Switchboard only through the public GraphQL API.', '^ui/', '^(src|test|bench|scripts)/'),
     forbid('no-test-code-in-production', 'Production code never imports tests or test support.', '^(src|ui)/', TESTS),
+    // Test support: a *.test-support.ts file serves the tests of its own area of src/ (src/api/,
+    // src/gateways/ and below, …); what tests elsewhere need lives in test/support/ (its README).
+    {
+      name: 'test-support-stays-home',
+      comment: 'A *.test-support.ts file is for the tests of its own src/<area>/; support another area or test/ needs lives in test/support/.',
+      severity: 'error',
+      from: { path: '^src/([^/]+)/' },
+      to: { path: '\\.test-support\\.ts$', pathNot: '^src/$1/' },
+    },
+    {
+      name: 'test-support-stays-home',
+      comment: 'Outside the areas of src/ (test/, bench/, scripts/, src/*.ts) shared test support comes from test/support/, never from a *.test-support.ts file.',
+      severity: 'error',
+      from: { pathNot: '^src/[^/]+/' },
+      to: { path: '\\.test-support\\.ts$' },
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

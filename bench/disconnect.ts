@@ -9,7 +9,7 @@
 import { writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { natsSkipReason, TEST_NATS_URL } from '../src/bus/nats/nats-server.test-support.js';
+import { natsSkipReason, TEST_NATS_URL } from '../test/support/nats-server.js';
 import { randomId } from '../src/domain/ids.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from '../test/support/openvpn-lab.js';
 import { createFreshPostgresDatabase, postgresSkipReason } from '../test/support/postgres.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ConfigError, loadConfig } from './config.js';
-import { credsText, makeNatsPki, NatsOperator, nkeyUser } from './bus/nats/nats-secure.test-support.js';
+import { credsText, makeNatsPki, NatsOperator, nkeyUser } from '../test/support/nats-secure.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sb-config-nats-'));
 const pki = makeNatsPki(dir);

@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { natsSkipReason } from '../src/bus/nats/nats-server.test-support.js';
+import { natsSkipReason } from './support/nats-server.js';
 import { ONLINE_SESSIONS, onlineRows } from './support/api-client.js';
 import { openvpnSkipReason, type LabClient } from './support/openvpn-lab.js';
 import { postgresSkipReason } from './support/postgres.js';

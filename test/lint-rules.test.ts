@@ -40,6 +40,8 @@ const CASES: { rule: string; tree: Tree }[] = [
   { rule: 'main-not-cli', tree: { 'src/main.ts': "import { b } from './cli/b.js';\nexport const a = b;\n", 'src/cli/b.ts': 'export const b = 1;\n' } },
   { rule: 'ui-public-api-only', tree: { 'ui/src/a.ts': "import { b } from '../../src/domain/b.js';\nexport const a = b;\n", 'src/domain/b.ts': 'export const b = 1;\n' } },
   { rule: 'no-test-code-in-production', tree: { 'src/core/a.ts': "import { b } from './b.test-support.js';\nexport const a = b;\n", 'src/core/b.test-support.ts': 'export const b = 1;\n' } },
+  { rule: 'test-support-stays-home', tree: { 'src/core/a.test.ts': "import { b } from '../api/b.test-support.js';\nexport const a = b;\n", 'src/api/b.test-support.ts': 'export const b = 1;\n' } },
+  { rule: 'test-support-stays-home', tree: { 'src/top.test.ts': "import { b } from './core/b.test-support.js';\nexport const a = b;\n", 'src/core/b.test-support.ts': 'export const b = 1;\n' } },
   {
     rule: 'no-cycles',
     tree: {
@@ -81,6 +83,10 @@ const CLEAN: Tree = {
   'src/domain/clean-d.ts': "import { z } from 'zod';\nexport const d = z.number().parse(1);\n",
   'src/cli/clean-cli.ts': "import { a } from '../api/clean-a.js';\nimport { k } from '../store/kysely/clean-k.js';\nexport const m = [a, k];\n",
   'src/store/kysely/clean-k.ts': 'export const k = 1;\n',
+  'src/core/clean-b.test.ts': "import { f } from './clean-f.test-support.js';\nexport const t = f;\n",
+  'src/core/clean-f.test-support.ts': 'export const f = 1;\n',
+  'src/gateways/openvpn/clean-g.test.ts': "import { h } from '../clean-h.test-support.js';\nexport const g = h;\n",
+  'src/gateways/clean-h.test-support.ts': 'export const h = 1;\n',
 };
 
 describe('dependency rules (DESIGN.md arrows, cycles)', () => {

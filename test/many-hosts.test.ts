@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { subjects } from '../src/bus/bus.js';
 import { connectNatsBus, type NatsBus } from '../src/bus/nats/nats-bus.js';
-import { natsSkipReason, TEST_NATS_URL } from '../src/bus/nats/nats-server.test-support.js';
+import { natsSkipReason, TEST_NATS_URL } from './support/nats-server.js';
 import { randomId } from '../src/domain/ids.js';
 import type { SessionEvent } from '../src/core/session-events.js';
 import { gql as gqlAt, onlineRows, type Variables } from './support/api-client.js';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { BusTimeoutError, subjects } from '../src/bus/bus.js';
 import { connectNatsBus, type NatsBus } from '../src/bus/nats/nats-bus.js';
-import { natsServerSkipReason, startNatsServer, type TestNatsServer } from '../src/bus/nats/nats-server.test-support.js';
+import { natsServerSkipReason, startNatsServer, type TestNatsServer } from './support/nats-server.js';
 import { AgentLink } from '../src/core/agent-link.js';
 import { silentLogger } from '../src/domain/logger.js';
 import { WIRE_VERSION } from '../src/core/reports.js';

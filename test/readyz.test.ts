@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { natsServerSkipReason, startNatsServer, type TestNatsServer } from '../src/bus/nats/nats-server.test-support.js';
+import { natsServerSkipReason, startNatsServer, type TestNatsServer } from './support/nats-server.js';
 import { startApp, type AppHarness } from './support/app-harness.js';
 import { waitFor } from './support/wait.js';
 import { createFreshPostgresDatabase, postgresSkipReason } from './support/postgres.js';

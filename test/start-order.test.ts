@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { natsSkipReason, TEST_NATS_URL } from '../src/bus/nats/nats-server.test-support.js';
+import { natsSkipReason, TEST_NATS_URL } from './support/nats-server.js';
 import { randomId } from '../src/domain/ids.js';
 import { apiClient, onlineSessions } from './support/api-client.js';
 import { waitFor } from './support/wait.js';

@@ -13,8 +13,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { natsServerSkipReason, startNatsServer, type TestNatsServer } from '../src/bus/nats/nats-server.test-support.js';
-import { makeNatsPki, NatsOperator, tlsBlock } from '../src/bus/nats/nats-secure.test-support.js';
+import { natsServerSkipReason, startNatsServer, type TestNatsServer } from './support/nats-server.js';
+import { makeNatsPki, NatsOperator, tlsBlock } from './support/nats-secure.js';
 import { reapOnExit } from '../src/lab/child-reaper.js';
 import { ensureBuild } from '../scripts/ensure-build.mjs';
 import { createFreshPostgresDatabase, postgresSkipReason } from './support/postgres.js';

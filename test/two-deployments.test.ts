@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { subjects } from '../src/bus/bus.js';
 import { connectNatsBus, type NatsBus } from '../src/bus/nats/nats-bus.js';
-import { natsSkipReason, TEST_NATS_URL } from '../src/bus/nats/nats-server.test-support.js';
+import { natsSkipReason, TEST_NATS_URL } from './support/nats-server.js';
 import { AgentLink } from '../src/core/agent-link.js';
 import { silentLogger } from '../src/domain/logger.js';
 import type { SessionEvent } from '../src/core/session-events.js';

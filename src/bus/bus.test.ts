@@ -1,7 +1,7 @@
 import { runBusContract } from './bus.contract.js';
 import { MemoryBus } from './memory/memory-bus.js';
 import { connectNatsBus } from './nats/nats-bus.js';
-import { natsSkipReason, TEST_NATS_URL } from './nats/nats-server.test-support.js';
+import { natsSkipReason, TEST_NATS_URL } from '../../test/support/nats-server.js';
 
 runBusContract('memory', async () => new MemoryBus());
 

@@ -14,7 +14,7 @@ import { twoReplicaStores } from '../../test/support/replica-stores.js';
 import { subjects, type Bus } from '../bus/bus.js';
 import { MemoryBus } from '../bus/memory/memory-bus.js';
 import { connectNatsBus } from '../bus/nats/nats-bus.js';
-import { natsSkipReason, TEST_NATS_URL } from '../bus/nats/nats-server.test-support.js';
+import { natsSkipReason, TEST_NATS_URL } from '../../test/support/nats-server.js';
 import { randomId } from '../domain/ids.js';
 import { openStore } from '../store/kysely/kysely-store.js';
 import { makeSession } from '../store/contract/fixtures.js';

@@ -13,7 +13,7 @@ import { waitFor } from '../../test/support/wait.js';
 import { subjects, type Bus } from '../bus/bus.js';
 import { MemoryBus } from '../bus/memory/memory-bus.js';
 import { connectNatsBus } from '../bus/nats/nats-bus.js';
-import { natsSkipReason, TEST_NATS_URL } from '../bus/nats/nats-server.test-support.js';
+import { natsSkipReason, TEST_NATS_URL } from '../../test/support/nats-server.js';
 import { randomId } from '../domain/ids.js';
 import { openStore } from '../store/kysely/kysely-store.js';
 import type { Store } from '../store/store.js';

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { natsServerSkipReason, startNatsServer, type TestNatsServer } from '../../src/bus/nats/nats-server.test-support.js';
+import { natsServerSkipReason, startNatsServer, type TestNatsServer } from '../support/nats-server.js';
 import { apiClient, gql as gqlAt, onlineIds, type Variables } from '../support/api-client.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from '../support/openvpn-lab.js';
 import { createFreshPostgresDatabase, postgresSkipReason } from '../support/postgres.js';

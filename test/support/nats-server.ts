@@ -4,8 +4,8 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { connectNatsBus } from './nats-bus.js';
-import { silentLogger, type Logger } from '../../domain/logger.js';
+import { connectNatsBus } from '../../src/bus/nats/nats-bus.js';
+import { silentLogger, type Logger } from '../../src/domain/logger.js';
 
 export const TEST_NATS_URL = process.env.SWITCHBOARD_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
 /** The server binary, from PATH unless SWITCHBOARD_TEST_NATS_SERVER names it. */

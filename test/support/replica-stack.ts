@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { TEST_NATS_URL } from '../../src/bus/nats/nats-server.test-support.js';
+import { TEST_NATS_URL } from './nats-server.js';
 import { randomId } from '../../src/domain/ids.js';
 import { gql as gqlAt, type Reply, type Variables } from './api-client.js';
 import { OpenVpnLab, type LabServer } from './openvpn-lab.js';

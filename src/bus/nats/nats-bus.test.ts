@@ -8,7 +8,7 @@ import { connect } from '@nats-io/transport-node';
 import { BusTimeoutError } from '../bus.js';
 import { connectNatsBus, type NatsBus, type NatsBusStatus } from './nats-bus.js';
 import { NatsConnectError } from './nats-connect-error.js';
-import { captureLogger as capture, natsServerSkipReason, natsSkipReason, startNatsServer, TEST_NATS_URL, type TestNatsServer } from './nats-server.test-support.js';
+import { captureLogger as capture, natsServerSkipReason, natsSkipReason, startNatsServer, TEST_NATS_URL, type TestNatsServer } from '../../../test/support/nats-server.js';
 import { parseNatsUrl, scrubSecrets, scrubUrl } from './nats-url.js';
 import { waitFor } from '../../../test/support/wait.js';
 

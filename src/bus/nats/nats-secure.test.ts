@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { connectNatsBus, type NatsBus, type NatsBusOptions } from './nats-bus.js';
 import { NatsConnectError, type NatsConnectFailure } from './nats-connect-error.js';
-import { captureLogger, natsServerSkipReason, startNatsServer, type TestNatsServer } from './nats-server.test-support.js';
-import { makeNatsPki, NatsOperator, nkeyUser, tlsBlock, type NatsPki } from './nats-secure.test-support.js';
+import { captureLogger, natsServerSkipReason, startNatsServer, type TestNatsServer } from '../../../test/support/nats-server.js';
+import { makeNatsPki, NatsOperator, nkeyUser, tlsBlock, type NatsPki } from '../../../test/support/nats-secure.js';
 
 describe('nats bus with TLS, NKEYs and credentials files', { skip: natsServerSkipReason() }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'nats-secure-'));
