@@ -15,6 +15,8 @@ import { silentLogger } from '../src/domain/logger.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from './support/openvpn-lab.js';
 import { startApp, type AppHarness } from './support/app-harness.js';
 import { chromiumSkipReason, launchChromium, type Browser } from './support/browser.js';
+import { AUDIT_ACTIONS } from '../src/domain/audit.js';
+import { AUDIT_ACTIONS as UI_ACTIONS } from '../ui/src/audit/audit-actions.js';
 import { axeViolations, buildConsole, openConsolePage, signIn as signInAt } from './support/console-page.js';
 
 const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'ui');
@@ -203,6 +205,27 @@ describe('operator console in a real browser, real OpenVPN gateway', { skip }, (
     await page.getByRole('button', { name: 'Apply filters' }).click();
     await page.getByText(/^2 events matching the filters/).waitFor();
     assert.match(await page.locator('tbody tr').nth(1).innerText(), /PENDING/);
+    // Every action the API records can be chosen.
+    assert.deepEqual(await page.getByLabel('Action').locator('option:not([value=""])').allInnerTexts(), [...AUDIT_ACTIONS]);
+    assert.deepEqual([...UI_ACTIONS], [...AUDIT_ACTIONS], 'the console\'s list is the domain\'s');
+    // A row opens to everything the API has: the mode, the message, the block, the user agent, the zone.
+    await page.locator('tbody tr').first().getByRole('button', { name: /^Details/ }).click();
+    const detail = page.locator('tr.detail-row').first();
+    await detail.waitFor();
+    const details = await detail.innerText();
+    assert.match(details, /Mode \(HALT: stays down; RESTART: may reconnect\)\s+HALT/);
+    assert.match(details, /Message to the user\s+Call the helpdesk/);
+    assert.match(details, /User agent\s+Mozilla\/5\.0 .*HeadlessChrome/);
+    assert.match(details, /At\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+/);
+    assert.match(await page.locator('thead th').first().innerText(), /^WHEN \(\S+\)$/i, 'the zone is said');
+    assert.deepEqual(await axeViolations(page), [], 'axe-core: audit page with a row open');
+    await shot('07b-audit-detail');
+    // Live: an event written now appears without a reload.
+    await page.getByRole('button', { name: 'Reset' }).click();
+    await page.getByText(/events, newest first/).waitFor();
+    await h.token(['audit:read'], 'made-while-watching');
+    await page.locator('tbody tr').filter({ hasText: 'token.create' }).filter({ hasText: /SUCCESS/ }).first().waitFor({ timeout: 15_000 });
+    await page.waitForFunction(() => document.querySelector('tbody tr')?.textContent?.includes('token.create'), undefined, { timeout: 15_000 });
     assert.deepEqual(await axeViolations(page), [], 'axe-core: audit page');
     await shot('07-audit');
   });

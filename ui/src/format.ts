@@ -30,3 +30,13 @@ export function absolute(iso: string | null): string {
   const p = (n: number) => String(n).padStart(2, '0');
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
+
+/** The browser's time zone as a short name ("UTC", "CET", "GMT+1"), said next to local times. */
+export function zoneName(at: Date = new Date()): string {
+  return new Intl.DateTimeFormat(undefined, { timeZoneName: 'short' }).formatToParts(at).find((p) => p.type === 'timeZoneName')?.value ?? 'local time';
+}
+
+/** Local date and time with the zone: "2026-11-29 15:34:25 CET". */
+export function absoluteWithZone(iso: string | null): string {
+  return iso === null ? '—' : `${absolute(iso)} ${zoneName(new Date(iso))}`;
+}

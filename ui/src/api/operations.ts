@@ -62,15 +62,19 @@ export interface AuditRow {
   reason: string | null;
   errorCode: string | null;
   durationMs: number | null;
+  requestId: string | null;
   metadata: string;
 }
 
 export interface AuditFilter {
   action?: string;
   outcome?: string;
+  actorTokenId?: string;
   targetUserName?: string;
   targetSessionId?: string;
+  targetGatewayId?: string;
   since?: string;
+  until?: string;
 }
 
 export const VIEWER = 'query Viewer { viewer { tokenId name scopes } }';
@@ -115,7 +119,7 @@ export const AUDIT_EVENTS = `query AuditEvents($first: Int!, $after: String, $fi
     totalCount
     pageInfo { hasNextPage endCursor }
     edges { node { id at action outcome actor { tokenId name ip userAgent } target { sessionId userName gatewayId }
-      reason errorCode durationMs metadata } }
+      reason errorCode durationMs requestId metadata } }
   }
 }`;
 

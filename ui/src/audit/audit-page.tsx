@@ -1,17 +1,30 @@
-/** Audit: the trail of actions and their outcomes, newest first, with filters and keyset paging. */
-import { useEffect, useState, type FormEvent } from 'react';
+/**
+ * Audit: the trail of actions and their outcomes, newest first, with filters and keyset paging. Each
+ * row opens to everything the API has about it (audit-detail.tsx); new events arrive on their own
+ * (the first page is re-read every 5 s and new rows are put on top).
+ */
+import { Fragment, useEffect, useRef, useState, type FormEvent } from 'react';
 import { gql } from '../api/graphql-client.js';
 import { AUDIT_EVENTS, type AuditFilter, type AuditRow, type PageInfo } from '../api/operations.js';
-import { absolute } from '../format.js';
+import { absolute, zoneName } from '../format.js';
 import { guarded, type Auth } from '../auth/auth.js';
+import { usePoll } from '../shell/use-poll.js';
+import { AUDIT_ACTIONS, AUDIT_OUTCOMES } from './audit-actions.js';
+import { AuditDetail } from './audit-detail.js';
 
-const ACTIONS = ['session.disconnect', 'token.create', 'token.revoke'];
-const OUTCOMES = ['SUCCESS', 'NOT_FOUND', 'FORBIDDEN', 'GATEWAY_UNAVAILABLE', 'FAILED'];
 const PAGE = 50;
+export const AUDIT_POLL_MS = 5000;
 
 interface Reply {
   auditEvents: { totalCount: number; pageInfo: PageInfo; edges: { node: AuditRow }[] };
 }
+
+const TEXT_FILTERS: { key: keyof AuditFilter; label: string; placeholder?: string }[] = [
+  { key: 'actorTokenId', label: 'Actor token id', placeholder: 'tok_…' },
+  { key: 'targetUserName', label: 'User' },
+  { key: 'targetGatewayId', label: 'Gateway id' },
+  { key: 'targetSessionId', label: 'Session id', placeholder: 'sess_…' },
+];
 
 export function AuditPage({ auth }: { auth: Auth }) {
   const [draft, setDraft] = useState<AuditFilter>({});
@@ -21,11 +34,18 @@ export function AuditPage({ auth }: { auth: Auth }) {
   const [pageInfo, setPageInfo] = useState<PageInfo | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [open, setOpen] = useState<ReadonlySet<string>>(new Set());
+  const [fresh, setFresh] = useState<ReadonlySet<string>>(new Set());
+  const filterKey = useRef('');
+  filterKey.current = JSON.stringify(filter);
+  const zone = zoneName();
 
   async function load(after: string | null, f: AuditFilter) {
     setBusy(true);
+    const key = JSON.stringify(f);
     const r = await guarded(auth, () => gql<Reply>(auth.token, AUDIT_EVENTS, { first: PAGE, after, filter: f }));
     setBusy(false);
+    if (key !== filterKey.current) return;
     if (!r.ok) {
       setError(r.error);
       return;
@@ -38,19 +58,45 @@ export function AuditPage({ auth }: { auth: Auth }) {
   }
 
   useEffect(() => {
+    setRows(null);
     void load(null, filter);
     // Reload when the filter changes; `load` is re-made each render and reads nothing stale.
   }, [filter, auth.token]);
+
+  // Live: events newer than the newest shown go on top, marked a moment.
+  usePoll(async () => {
+    if (rows === null) return;
+    const key = filterKey.current;
+    const r = await guarded(auth, () => gql<Reply>(auth.token, AUDIT_EVENTS, { first: PAGE, filter }));
+    if (!r.ok || key !== filterKey.current) return;
+    setRows((old) => {
+      const known = new Set((old ?? []).map((a) => a.id));
+      const added = r.value.auditEvents.edges.map((e) => e.node).filter((a) => !known.has(a.id));
+      if (added.length === 0) return old;
+      setFresh(new Set(added.map((a) => a.id)));
+      return [...added, ...(old ?? [])];
+    });
+    setTotal(r.value.auditEvents.totalCount);
+  }, AUDIT_POLL_MS, [filter, auth.token, rows === null]);
 
   function apply(e: FormEvent) {
     e.preventDefault();
     const clean: AuditFilter = {};
     for (const [k, v] of Object.entries(draft) as [keyof AuditFilter, string | undefined][]) {
       if (v === undefined || v.trim() === '') continue;
-      clean[k] = k === 'since' ? new Date(v).toISOString() : v.trim();
+      clean[k] = k === 'since' || k === 'until' ? new Date(v).toISOString() : v.trim();
     }
     setFilter(clean);
   }
+  const toggle = (id: string) => setOpen((o) => {
+    const next = new Set(o);
+    if (!next.delete(id)) next.add(id);
+    return next;
+  });
+  const bySession = (sessionId: string) => {
+    setDraft({ targetSessionId: sessionId });
+    setFilter({ targetSessionId: sessionId });
+  };
 
   return (
     <section aria-labelledby="audit-title">
@@ -58,6 +104,7 @@ export function AuditPage({ auth }: { auth: Auth }) {
         <h1 id="audit-title">Audit trail</h1>
         <p role="status" aria-live="polite" className="summary">
           {total === null ? 'Loading…' : `${total} event${total === 1 ? '' : 's'}${Object.keys(filter).length > 0 ? ' matching the filters' : ''}, newest first`}
+          <span className="muted small"> · new events appear by themselves · times in {zone}</span>
         </p>
       </div>
       <form className="filters" onSubmit={apply} aria-label="Filter audit events">
@@ -65,32 +112,33 @@ export function AuditPage({ auth }: { auth: Auth }) {
           <label htmlFor="a-action">Action</label>
           <select id="a-action" value={draft.action ?? ''} onChange={(e) => setDraft({ ...draft, action: e.target.value })}>
             <option value="">Any action</option>
-            {ACTIONS.map((a) => <option key={a} value={a}>{a}</option>)}
+            {AUDIT_ACTIONS.map((a) => <option key={a} value={a}>{a}</option>)}
           </select>
         </div>
         <div className="field">
           <label htmlFor="a-outcome">Outcome</label>
           <select id="a-outcome" value={draft.outcome ?? ''} onChange={(e) => setDraft({ ...draft, outcome: e.target.value })}>
             <option value="">Any outcome</option>
-            {OUTCOMES.map((o) => <option key={o} value={o}>{o}</option>)}
+            {AUDIT_OUTCOMES.map((o) => <option key={o} value={o}>{o}</option>)}
           </select>
         </div>
+        {TEXT_FILTERS.map((f) => (
+          <div className="field" key={f.key}>
+            <label htmlFor={`a-${f.key}`}>{f.label}</label>
+            <input id={`a-${f.key}`} value={draft[f.key] ?? ''} onChange={(e) => setDraft({ ...draft, [f.key]: e.target.value })} placeholder={f.placeholder} autoComplete="off" />
+          </div>
+        ))}
         <div className="field">
-          <label htmlFor="a-user">User</label>
-          <input id="a-user" value={draft.targetUserName ?? ''} onChange={(e) => setDraft({ ...draft, targetUserName: e.target.value })} autoComplete="off" />
-        </div>
-        <div className="field">
-          <label htmlFor="a-session">Session id</label>
-          <input id="a-session" value={draft.targetSessionId ?? ''} onChange={(e) => setDraft({ ...draft, targetSessionId: e.target.value })} placeholder="sess_…" autoComplete="off" />
-        </div>
-        <div className="field">
-          <label htmlFor="a-since">Since</label>
+          <label htmlFor="a-since">Since ({zone})</label>
           <input id="a-since" type="datetime-local" value={draft.since ?? ''} onChange={(e) => setDraft({ ...draft, since: e.target.value })} />
+        </div>
+        <div className="field">
+          <label htmlFor="a-until">Until ({zone})</label>
+          <input id="a-until" type="datetime-local" value={draft.until ?? ''} onChange={(e) => setDraft({ ...draft, until: e.target.value })} />
         </div>
         <div className="field buttons">
           <button type="submit" className="primary">Apply filters</button>
           <button type="button" onClick={() => { setDraft({}); setFilter({}); }}>Reset</button>
-          <button type="button" onClick={() => void load(null, filter)} disabled={busy}>Refresh</button>
         </div>
       </form>
       {error !== null && <p role="alert" className="error">{error}</p>}
@@ -100,33 +148,52 @@ export function AuditPage({ auth }: { auth: Auth }) {
           <table className="data" aria-label="Audit events">
             <thead>
               <tr>
-                <th scope="col">When</th>
+                <th scope="col">When ({zone})</th>
                 <th scope="col">Action</th>
                 <th scope="col">Outcome</th>
                 <th scope="col">Actor</th>
                 <th scope="col">Target</th>
                 <th scope="col">Reason</th>
+                <th scope="col"><span className="sr-only">Details</span></th>
               </tr>
             </thead>
             <tbody>
               {rows.map((a) => (
-                <tr key={a.id} data-audit-id={a.id} data-session-id={a.target.sessionId ?? undefined}>
-                  <td><time dateTime={a.at}>{absolute(a.at)}</time></td>
-                  <td className="mono">{a.action}</td>
-                  <td>
-                    <span className={`badge ${a.outcome === 'SUCCESS' ? 'ok' : 'bad'}`}>{a.outcome}</span>
-                    {a.errorCode !== null && <span className="muted small block">{a.errorCode}</span>}
-                  </td>
-                  <td>
-                    {a.actor.name}
-                    <span className="muted small block">{[a.actor.tokenId, a.actor.ip].filter(Boolean).join(' · ')}</span>
-                  </td>
-                  <td>
-                    {a.target.userName ?? '—'}
-                    <span className="muted small block mono">{[a.target.sessionId, a.target.gatewayId].filter(Boolean).join(' · ')}</span>
-                  </td>
-                  <td>{a.reason ?? <span className="muted">—</span>}</td>
-                </tr>
+                <Fragment key={a.id}>
+                  <tr data-audit-id={a.id} data-session-id={a.target.sessionId ?? undefined} className={fresh.has(a.id) ? 'row-new' : undefined}>
+                    <td><time dateTime={a.at} title={a.at}>{absolute(a.at)}</time></td>
+                    <td className="mono">{a.action}</td>
+                    <td>
+                      <span className={`badge ${a.outcome === 'SUCCESS' ? 'ok' : 'bad'}`}>{a.outcome}</span>
+                      {a.errorCode !== null && <span className="muted small block">{a.errorCode}</span>}
+                    </td>
+                    <td>
+                      {a.actor.name}
+                      <span className="muted small block">{[a.actor.tokenId, a.actor.ip].filter(Boolean).join(' · ')}</span>
+                    </td>
+                    <td>
+                      {a.target.userName ?? '—'}
+                      <span className="muted small block mono">
+                        {a.target.sessionId !== null && (
+                          <button type="button" className="link mono" onClick={() => bySession(a.target.sessionId!)} title="Every event of this session">{a.target.sessionId}</button>
+                        )}
+                        {a.target.gatewayId !== null && ` ${a.target.gatewayId}`}
+                      </span>
+                    </td>
+                    <td className="wrap">{a.reason ?? <span className="muted">—</span>}</td>
+                    <td>
+                      <button type="button" className="small" aria-expanded={open.has(a.id)} aria-controls={`audit-${a.id}`} onClick={() => toggle(a.id)}>
+                        {open.has(a.id) ? 'Hide' : 'Details'}
+                        <span className="sr-only"> of {a.action} at {absolute(a.at)}</span>
+                      </button>
+                    </td>
+                  </tr>
+                  {open.has(a.id) && (
+                    <tr id={`audit-${a.id}`} className="detail-row">
+                      <td colSpan={7}><AuditDetail event={a} /></td>
+                    </tr>
+                  )}
+                </Fragment>
               ))}
             </tbody>
           </table>
