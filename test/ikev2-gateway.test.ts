@@ -20,12 +20,6 @@ const skip = charonSkipReason();
 
 interface Row { id: string; user: { name: string }; gateway: { id: string; protocol: string }; protocol: string; clientAddress: string; virtualAddress: string; connectedAt: string; bytesReceived: number; bytesSent: number }
 
-/** The responder's CHILD SA inbound bytes for the IKE SA(s) of `user` (real ESP it decrypted). */
-async function bytesInFor(lab: StrongSwanLab, user: string): Promise<number> {
-  const lines = (await lab.responder.listSasRaw()).filter((l) => l.includes(`remote-eap-id=${user} `));
-  return lines.reduce((sum, l) => sum + [...l.matchAll(/bytes-in=(\d+)/g)].reduce((s, m) => s + Number(m[1]), 0), 0);
-}
-
 describe('IKEv2 gateway (strongSwan charon over VICI)', { skip }, () => {
   let lab: StrongSwanLab;
   let h: AppHarness;
@@ -87,9 +81,9 @@ describe('IKEv2 gateway (strongSwan charon over VICI)', { skip }, () => {
     assert.equal((await h.app.store.sessions.findById(victim.id))!.endCause, 'ADMIN_DISCONNECT');
     for (const i of [2, 3]) {
       assert.equal(await client(i).established(), true, `client${i} still ESTABLISHED`);
-      const before = await bytesInFor(lab, `user${i}`);
+      const before = await lab.bytesInFrom(`user${i}`);
       await client(i).sendUdp(3);
-      await waitFor(async () => (await bytesInFor(lab, `user${i}`)) > before, 10_000, `client${i}'s ESP still reaches the responder`);
+      await waitFor(async () => (await lab.bytesInFrom(`user${i}`)) > before, 10_000, `client${i}'s ESP still reaches the responder`);
     }
     const after = (await rows()).filter((r) => r.user.name !== 'user1');
     assert.deepEqual(after.map((r) => [r.id, r.connectedAt]).sort(), others.map((r) => [r.id, r.connectedAt]).sort(), 'the other sessions untouched');

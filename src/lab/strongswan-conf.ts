@@ -79,8 +79,12 @@ ${eap}}
 `;
 }
 
-/** Initiator `i`: IKE identity `client<i>@lab.test`, EAP identity `user`. */
-export function clientSwanctlConf(i: number, user: string): string {
+/**
+ * Initiator `i`: IKE identity `client<i>@lab.test`, EAP identity `user`. `reconnect`: the CHILD SA's
+ * `close_action = start`, so the client comes back by itself when the gateway deletes its SA (what a
+ * phone's "VPN on demand" does); otherwise it stays down.
+ */
+export function clientSwanctlConf(i: number, user: string, reconnect = false): string {
   return `connections {
   home {
     version = 2
@@ -101,6 +105,7 @@ export function clientSwanctlConf(i: number, user: string): string {
       home {
         remote_ts = 10.92.0.0/24
         esp_proposals = aes128-sha256
+        close_action = ${reconnect ? 'start' : 'none'}
       }
     }
   }

@@ -151,6 +151,8 @@ export interface LabOptions {
   clients?: number;
   /** Each initiator's EAP identity, the session's user (default `user<N>`); two may share one. */
   users?: string[];
+  /** The EAP identities whose initiators come back by themselves when the gateway deletes their SA (`close_action = start`). */
+  reconnecting?: string[];
 }
 
 export class StrongSwanLab {
@@ -168,7 +170,7 @@ export class StrongSwanLab {
     const tag = Math.random().toString(36).slice(2, 8);
     const lab = new StrongSwanLab(mkdtempSync(join(tmpdir(), 'sb-ike-')), tag);
     try {
-      await lab.setUp(options.clients ?? 3, options.users ?? []);
+      await lab.setUp(options.clients ?? 3, options.users ?? [], new Set(options.reconnecting ?? []));
     } catch (e) {
       await lab.close();
       throw e;
@@ -176,7 +178,7 @@ export class StrongSwanLab {
     return lab;
   }
 
-  private async setUp(count: number, names: string[]): Promise<void> {
+  private async setUp(count: number, names: string[], reconnecting: Set<string>): Promise<void> {
     const s = this.responder.netns;
     await this.netns(s);
     await ip('-n', s, 'addr', 'add', `${PROTECTED_HOST}/32`, 'dev', 'lo');
@@ -191,7 +193,7 @@ export class StrongSwanLab {
       await ip('-n', s, 'link', 'set', a, 'up');
       await ip('-n', c.netns, 'addr', 'add', `${c.address}/24`, 'dev', b);
       await ip('-n', c.netns, 'link', 'set', b, 'up');
-      await this.writeConf(c.dir, clientSwanctlConf(i, c.user));
+      await this.writeConf(c.dir, clientSwanctlConf(i, c.user, reconnecting.has(c.user)));
       this.clients.push(c);
     }
     await this.writeConf(this.responder.dir, responderSwanctlConf([...new Set(this.clients.map((c) => c.user))]));
@@ -202,6 +204,15 @@ export class StrongSwanLab {
   /** The Switchboard gateway entry for the responder. */
   gatewayConfig(over: Partial<Ikev2GatewayConfig> & { id: string }): Ikev2GatewayConfig {
     return { name: `IKEv2 lab ${over.id}`, region: 'lab', mode: 'observe', ...over, protocol: 'ikev2', vici: this.responder.vici };
+  }
+
+  /**
+   * The inbound bytes of the responder's CHILD SAs under `user`'s IKE SAs: ESP it received and
+   * decrypted. 0 when there is none (or the responder does not answer).
+   */
+  async bytesInFrom(user: string): Promise<number> {
+    const lines = (await this.responder.listSasRaw().catch(() => [])).filter((l) => l.includes(`remote-eap-id=${user} `));
+    return lines.reduce((sum, l) => sum + [...l.matchAll(/bytes-in=(\d+)/g)].reduce((s, m) => s + Number(m[1]), 0), 0);
   }
 
   /** Stops the responder's charon and starts a new one (its SAs are gone; the initiators do not know yet). */

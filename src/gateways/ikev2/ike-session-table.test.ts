@@ -17,11 +17,25 @@ function table() {
 test('a list is a snapshot of the live SAs; connectedAt is fixed at first sight', () => {
   const { events, t } = table();
   t.applyList([sa({ established: '10' }), sa({ uniqueid: '3', state: 'DELETING', 'initiator-spi': '1111111111111111' })], 7);
-  const snap = events[0] as Extract<AdapterEvent, { type: 'snapshot' }>;
+  assert.deepEqual(events.map((e) => e.type), ['session.connected', 'snapshot'], 'new to the table: announced, then the snapshot');
+  const snap = events[1] as Extract<AdapterEvent, { type: 'snapshot' }>;
   assert.equal(snap.daemonStartedAt, 7);
   assert.deepEqual(snap.sessions.map((s) => [s.userName, s.connectedAt]), [['user2', NOW - 10_000]]);
   t.applyList([sa({ established: '12' })], 7);
-  assert.equal((events[1] as Extract<AdapterEvent, { type: 'snapshot' }>).sessions[0]!.connectedAt, NOW - 10_000);
+  assert.deepEqual(events.slice(2).map((e) => e.type), ['snapshot'], 'known: only the snapshot');
+  assert.equal((events[2] as Extract<AdapterEvent, { type: 'snapshot' }>).sessions[0]!.connectedAt, NOW - 10_000);
+});
+
+test('a list on the same connection ends the SAs whose down event was missed; after a reconnect it leaves that to the snapshot', () => {
+  const { events, t } = table();
+  const other = { uniqueid: '3', 'initiator-spi': '3333333333333333' };
+  t.applyList([sa(), sa(other)], 7);
+  t.applyList([sa()], 7);
+  assert.deepEqual(events.filter((e) => e.type === 'session.disconnected').map((e) => e.type === 'session.disconnected' && [e.ref.split(':')[0], e.cause]), [['3', 'CLIENT_DISCONNECT']]);
+  t.markStale();
+  const from = events.length;
+  t.applyList([], 8);
+  assert.deepEqual(events.slice(from).map((e) => e.type), ['snapshot']);
   assert.equal(t.isFresh, true);
 });
 
@@ -62,13 +76,14 @@ test('bytes of CHILD SAs that went away (rekeyed, closed) are kept: a session\'s
 test('an IKE rekey keeps the session and its ref; the new unique id is what gets terminated', () => {
   const { events, t } = table();
   t.applyList([sa({ 'child-sas': child('1', '100', '10') })], null);
+  const from = events.length;
   const fresh = sa({ uniqueid: '9', 'initiator-spi': 'aaaaaaaaaaaaaaaa', 'responder-spi': 'bbbbbbbbbbbbbbbb', 'child-sas': child('1', '100', '10') });
   t.applyRekey(sa(), fresh);
   assert.deepEqual(t.find('2:5c5333dbcbd66be6:c532429b12d945af'), { uniqueId: 9, userName: 'user2' });
   t.applyList([fresh], null);
   const last = events.at(-1) as Extract<AdapterEvent, { type: 'snapshot' }>;
   assert.deepEqual(last.sessions.map((s) => [s.ref, s.bytesReceived]), [['2:5c5333dbcbd66be6:c532429b12d945af', 100]]);
-  assert.equal(events.filter((e) => e.type !== 'snapshot').length, 0);
+  assert.equal(events.slice(from).filter((e) => e.type !== 'snapshot').length, 0, 'neither ended nor announced again');
 });
 
 test('endAll ends every session with the cause given', () => {

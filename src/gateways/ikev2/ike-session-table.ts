@@ -58,14 +58,23 @@ export class IkeSessionTable {
     this.fresh = false;
   }
 
-  /** A full `list-sas` read: replaces the table and emits a snapshot. */
+  /**
+   * A full `list-sas` read: replaces the table and emits a snapshot, after announcing the SAs that are
+   * new to the table (their `ike-updown` came while no connection listened, or has not come yet) and,
+   * when the table was read on this same connection, ending the ones whose down event was missed.
+   */
   applyList(sas: IkeSa[], daemonStartedAt: number | null): void {
     const next = new Map<number, Entry>();
     for (const sa of sas.filter(isLive)) {
       const old = this.entries.get(sa.uniqueid);
       next.set(sa.uniqueid, old && old.spis === spisOf(sa) ? this.updated(old, sa) : this.entryOf(sa));
     }
+    if (this.fresh) {
+      for (const [id, e] of [...this.entries]) if (next.get(id)?.ref !== e.ref) this.end(id, e, this.terminated.has(id) ? 'ADMIN_DISCONNECT' : 'CLIENT_DISCONNECT');
+    }
+    const known = new Set([...this.entries.values()].map((e) => e.ref));
     this.entries = next;
+    for (const e of next.values()) if (!known.has(e.ref)) this.emit({ type: 'session.connected', session: this.report(e) });
     for (const id of this.terminated) if (!next.has(id)) this.terminated.delete(id);
     this.fresh = true;
     this.emit({ type: 'snapshot', daemonStartedAt, sessions: [...next.values()].map((e) => this.report(e)) });
