@@ -86,7 +86,8 @@ for (const mode of ['authorize', 'observe'] as LabMode[]) {
       });
 
       test('the same id again: 400 SESSION_NOT_FOUND, audited', async () => {
-        const ended = (await h.app.store.sessions.listEnded({ first: 10, filter: { gatewayId: gw } })).find((s) => s.userName === 'alice')!;
+        const [done] = (await h.app.store.audit.list({ first: 1, filter: { action: 'session.disconnect', outcome: 'SUCCESS', targetGatewayId: gw, targetUserName: 'alice' } })).rows;
+        const ended = { id: done!.targetSessionId! };
         const reply = await h.gql(SEED, { onlineSessionId: ended.id });
         assert.equal(reply.status, 400);
         assert.equal(reply.json.errors?.[0]?.extensions?.code, 'SESSION_NOT_FOUND');

@@ -42,7 +42,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     test('a lone unit runs at once in its own transaction', async () => {
       const gw = await freshGateway(store);
       const s = makeSession(gw);
-      await store.sessions.insert(s);
+      await store.sessions.insertIfAbsent(s);
       begun = 0;
       const batcher = new TransactionBatcher(counting);
       assert.equal((await batcher.run((tx) => tx.sessions.markEnded(s.id, { endedAt: s.connectedAt + 1, cause: 'CLIENT_DISCONNECT' })))?.id, s.id);
@@ -53,7 +53,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     test('units that arrive while a transaction runs share the next one, each gets its own result', async () => {
       const gw = await freshGateway(store);
       const sessions = Array.from({ length: 30 }, () => makeSession(gw));
-      for (const s of sessions) await store.sessions.insert(s);
+      for (const s of sessions) await store.sessions.insertIfAbsent(s);
       begun = 0;
       const batcher = new TransactionBatcher(counting);
       const results = await Promise.all(sessions.map((s, i) =>
@@ -67,7 +67,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     test('a failing unit fails alone: the others of its batch commit, its own writes roll back', async () => {
       const gw = await freshGateway(store);
       const sessions = Array.from({ length: 6 }, () => makeSession(gw));
-      for (const s of sessions) await store.sessions.insert(s);
+      for (const s of sessions) await store.sessions.insertIfAbsent(s);
       const batcher = new TransactionBatcher(store);
       const end = (s: (typeof sessions)[number]) => (tx: StoreTx) => tx.sessions.markEnded(s.id, { endedAt: s.connectedAt + 1, cause: 'CLIENT_DISCONNECT' });
       const outcomes = await Promise.allSettled(sessions.map((s, i) => batcher.run(async (tx) => {

@@ -56,7 +56,6 @@ export interface SessionEnd {
 }
 
 export interface SessionRepository {
-  insert(session: Session): Promise<void>;
   /**
    * Inserts unless a session with the same (gatewayId, ref) exists already; true when this call
    * inserted it. Replicas that apply the same report race here, and the database picks one winner.
@@ -91,8 +90,6 @@ export interface SessionRepository {
    * disconnect (cause ADMIN_DISCONNECT, no actor yet), filling in actor and reason.
    */
   markEnded(id: string, end: SessionEnd, options?: { claimEcho?: boolean }): Promise<Session | null>;
-  /** History: ended sessions, newest end first. */
-  listEnded(args: { first: number; filter?: SessionFilter }): Promise<Session[]>;
 
   // Bulk forms for applying a gateway's snapshot or a burst of connects (`core/sync.ts`). Each takes
   // any number of rows and splits them into statements within the database's parameter limit.

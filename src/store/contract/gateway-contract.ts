@@ -86,7 +86,7 @@ export function gatewayContract(ctx: ContractContext): void {
     const quiet = await freshGateway(store);
     const idle = await freshGateway(store);
     const sessions = [makeSession(busy), makeSession(busy), makeSession(busy), makeSession(quiet), makeSession(idle)];
-    for (const s of sessions) await store.sessions.insert(s);
+    for (const s of sessions) await store.sessions.insertIfAbsent(s);
     await store.sessions.markEnded(sessions[0]!.id, { endedAt: T0 + 1, cause: 'CLIENT_DISCONNECT' });
     await store.sessions.markEnded(sessions[4]!.id, { endedAt: T0 + 1, cause: 'GATEWAY_RESTART' });
     const counts = await store.gateways.onlineCounts();

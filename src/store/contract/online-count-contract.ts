@@ -45,13 +45,13 @@ export function onlineCountContract(ctx: ContractContext): void {
     const gw = await freshGateway(store);
     const other = await freshGateway(store);
     const sessions = [makeSession(gw), makeSession(gw), makeSession(gw), makeSession(other)];
-    for (const s of sessions) await store.sessions.insert(s);
+    for (const s of sessions) await store.sessions.insertIfAbsent(s);
     await assertExact(store, [gw, other], [3, 1]);
 
     // A conflicting ref inserts nothing and counts nothing; an already ended row is not online.
     assert.equal(await store.sessions.insertIfAbsent({ ...makeSession(gw), ref: sessions[0]!.ref }), false);
     assert.equal(await store.sessions.insertIfAbsent(makeSession(gw)), true);
-    await store.sessions.insert(makeSession(gw, { endedAt: T0 + 1, endCause: 'CLIENT_DISCONNECT' }));
+    await store.sessions.insertIfAbsent(makeSession(gw, { endedAt: T0 + 1, endCause: 'CLIENT_DISCONNECT' }));
     await assertExact(store, [gw, other], [4, 1]);
 
     assert.ok(await store.sessions.markEnded(sessions[0]!.id, { endedAt: T0 + 5, cause: 'CLIENT_DISCONNECT' }));
@@ -76,10 +76,10 @@ export function onlineCountContract(ctx: ContractContext): void {
     const store = ctx.store();
     const gw = await freshGateway(store);
     const kept = [makeSession(gw), makeSession(gw)];
-    for (const s of kept) await store.sessions.insert(s);
+    for (const s of kept) await store.sessions.insertIfAbsent(s);
     await assert.rejects(
       store.transaction(async (tx) => {
-        await tx.sessions.insert(makeSession(gw));
+        await tx.sessions.insertIfAbsent(makeSession(gw));
         await tx.sessions.insertIfAbsent(makeSession(gw));
         await tx.sessions.markEnded(kept[0]!.id, { endedAt: T0 + 1, cause: 'CLIENT_DISCONNECT' });
         assert.equal(await tx.sessions.countOnline({ gatewayId: gw }), 3, 'the transaction sees its own counts');
@@ -96,7 +96,7 @@ export function onlineCountContract(ctx: ContractContext): void {
     const gw = await freshGateway(store);
     const other = await freshGateway(store);
     const [a, b, c] = [makeSession(gw), makeSession(gw), makeSession(gw, { endedAt: T0 + 1, endCause: 'CLIENT_DISCONNECT' })];
-    for (const s of [a!, b!, c!]) await store.sessions.insert(s);
+    for (const s of [a!, b!, c!]) await store.sessions.insertIfAbsent(s);
     await db.updateTable('sessions').set({ gateway_id: other }).where('id', 'in', [a!.id, c!.id]).execute();
     await assertExact(store, [gw, other], [1, 1]);
     await db.updateTable('sessions').set({ ended_at: null, end_cause: null }).where('id', '=', c!.id).execute();
@@ -109,13 +109,13 @@ export function onlineCountContract(ctx: ContractContext): void {
     const store = ctx.store();
     const gw = await freshGateway(store);
     const existing = Array.from({ length: 40 }, () => makeSession(gw));
-    for (const s of existing) await store.sessions.insert(s);
+    for (const s of existing) await store.sessions.insertIfAbsent(s);
     // Each transaction inserts 20 and ends 10 (5 of its own, 5 of the existing ones, which a plain
     // markEnded beside it races for); on PostgreSQL each runs on its own pooled connection.
     const writers = Array.from({ length: 8 }, (_, w) =>
       store.transaction(async (tx) => {
         const mine = Array.from({ length: 20 }, () => makeSession(gw));
-        for (const s of mine.slice(0, 10)) await tx.sessions.insert(s);
+        for (const s of mine.slice(0, 10)) await tx.sessions.insertIfAbsent(s);
         await sleep(5);
         for (const s of mine.slice(10)) await tx.sessions.insertIfAbsent(s);
         for (const s of mine.slice(0, 5)) await tx.sessions.markEnded(s.id, { endedAt: T0 + 1, cause: 'CLIENT_DISCONNECT' });
@@ -137,21 +137,21 @@ export function onlineCountContract(ctx: ContractContext): void {
     const store = ctx.store();
     const gw = await freshGateway(store);
     const existing = Array.from({ length: 16 }, () => makeSession(gw));
-    for (const s of existing) await store.sessions.insert(s);
+    for (const s of existing) await store.sessions.insertIfAbsent(s);
     let wrote!: () => void;
     let release!: () => void;
     const written = new Promise<void>((resolve) => (wrote = resolve));
     const released = new Promise<void>((resolve) => (release = resolve));
     // A holds a counter row of the gateway until it commits, like a long sync batch.
     const a = store.transaction(async (tx) => {
-      await tx.sessions.insert(makeSession(gw));
+      await tx.sessions.insertIfAbsent(makeSession(gw));
       wrote();
       await released;
     });
     await written;
     const beside = (async () => {
       for (const s of existing) {
-        await store.sessions.insert(makeSession(gw));
+        await store.sessions.insertIfAbsent(makeSession(gw));
         await store.sessions.markEnded(s.id, { endedAt: T0 + 1, cause: 'CLIENT_DISCONNECT' });
       }
       return 'done';

@@ -13,7 +13,7 @@ export function sessionContract(ctx: ContractContext): void {
     const store = ctx.store();
     const gw = await freshGateway(store);
     const s = makeSession(gw, { connectedAt: T0 + 1, bytesReceived: 5_000_000_000, bytesSent: 7 });
-    await store.sessions.insert(s);
+    await store.sessions.insertIfAbsent(s);
     assert.deepEqual(await store.sessions.findById(s.id), s);
     assert.deepEqual(await store.sessions.findOnline(s.id), s);
     assert.deepEqual(await store.sessions.findByRef(gw, s.ref), s);
@@ -29,9 +29,9 @@ export function sessionContract(ctx: ContractContext): void {
     const gw = await freshGateway(store);
     const other = await freshGateway(store);
     const s = makeSession(gw);
-    await store.sessions.insert(s);
-    await assert.rejects(store.sessions.insert(makeSession(gw, { ref: s.ref })));
-    await store.sessions.insert(makeSession(other, { ref: s.ref }));
+    await store.sessions.insertIfAbsent(s);
+    assert.equal(await store.sessions.insertIfAbsent(makeSession(gw, { ref: s.ref })), false);
+    await store.sessions.insertIfAbsent(makeSession(other, { ref: s.ref }));
     assert.equal((await store.sessions.findByRef(other, s.ref))?.gatewayId, other);
   });
 
@@ -56,14 +56,14 @@ export function sessionContract(ctx: ContractContext): void {
   });
 
   test('a session must belong to a known gateway (foreign key enforced)', async () => {
-    await assert.rejects(ctx.store().sessions.insert(makeSession('gw-never-registered')));
+    await assert.rejects(ctx.store().sessions.insertIfAbsent(makeSession('gw-never-registered')));
   });
 
   test('updateStats refreshes counters and last-seen of an online session only', async () => {
     const store = ctx.store();
     const gw = await freshGateway(store);
     const s = makeSession(gw);
-    await store.sessions.insert(s);
+    await store.sessions.insertIfAbsent(s);
     await store.sessions.updateStats(s.id, { bytesReceived: 4_294_967_296, bytesSent: 99, lastSeenAt: T0 + 30_000 });
     const updated = await store.sessions.findById(s.id);
     assert.equal(updated?.bytesReceived, 4_294_967_296);
@@ -79,7 +79,7 @@ export function sessionContract(ctx: ContractContext): void {
     const store = ctx.store();
     const gw = await freshGateway(store);
     const s = makeSession(gw);
-    await store.sessions.insert(s);
+    await store.sessions.insertIfAbsent(s);
     const finalStats = { bytesReceived: 5_000_000_001, bytesSent: 12, lastSeenAt: T0 + 9_000 };
     assert.ok(await store.sessions.markEnded(s.id, { endedAt: T0 + 9_000, cause: 'CLIENT_DISCONNECT', finalStats }));
     const ended = await store.sessions.findById(s.id);
@@ -93,7 +93,7 @@ export function sessionContract(ctx: ContractContext): void {
     const store = ctx.store();
     const gw = await freshGateway(store);
     const s = makeSession(gw);
-    await store.sessions.insert(s);
+    await store.sessions.insertIfAbsent(s);
     assert.ok(await store.sessions.markEnded(s.id, ADMIN_END));
     assert.equal(await store.sessions.markEnded(s.id, { endedAt: T0 + 70_000, cause: 'CLIENT_DISCONNECT' }), null);
     assert.equal(await store.sessions.markEnded('sess_doesnotexist', ADMIN_END), null);
@@ -113,7 +113,7 @@ export function sessionContract(ctx: ContractContext): void {
     const store = ctx.store();
     const gw = await freshGateway(store);
     const s = makeSession(gw);
-    await store.sessions.insert(s);
+    await store.sessions.insertIfAbsent(s);
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, i) => store.sessions.markEnded(s.id, { ...ADMIN_END, endedByName: `caller-${i}` })),
     );
@@ -128,7 +128,7 @@ export function sessionContract(ctx: ContractContext): void {
     const store = ctx.store();
     const gw = await freshGateway(store);
     const s = makeSession(gw);
-    await store.sessions.insert(s);
+    await store.sessions.insertIfAbsent(s);
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, i) => store.sessions.markEnded(s.id, { ...ADMIN_END, endedByName: `caller-${i}` }, { claimEcho: i % 2 === 0 })),
     );
@@ -139,7 +139,7 @@ export function sessionContract(ctx: ContractContext): void {
     const store = ctx.store();
     const gw = await freshGateway(store);
     const s = makeSession(gw);
-    await store.sessions.insert(s);
+    await store.sessions.insertIfAbsent(s);
     assert.ok(await store.sessions.markEnded(s.id, ECHO_END));
     // Without claimEcho an ended session stays as it is.
     assert.equal(await store.sessions.markEnded(s.id, ADMIN_END), null);
@@ -162,8 +162,8 @@ export function sessionContract(ctx: ContractContext): void {
     const gw = await freshGateway(store);
     const byClient = makeSession(gw);
     const byAdmin = makeSession(gw);
-    await store.sessions.insert(byClient);
-    await store.sessions.insert(byAdmin);
+    await store.sessions.insertIfAbsent(byClient);
+    await store.sessions.insertIfAbsent(byAdmin);
     assert.ok(await store.sessions.markEnded(byClient.id, { endedAt: T0 + 1, cause: 'CLIENT_DISCONNECT' }));
     assert.ok(await store.sessions.markEnded(byAdmin.id, ADMIN_END));
     assert.equal(await store.sessions.markEnded(byClient.id, ADMIN_END, { claimEcho: true }), null);
@@ -176,7 +176,7 @@ export function sessionContract(ctx: ContractContext): void {
     const store = ctx.store();
     const gw = await freshGateway(store);
     const s = makeSession(gw);
-    await store.sessions.insert(s);
+    await store.sessions.insertIfAbsent(s);
     assert.ok(await store.sessions.markEnded(s.id, ADMIN_END, { claimEcho: true }));
     const ended = await store.sessions.findById(s.id);
     assert.equal(ended?.endedAt, ADMIN_END.endedAt);
@@ -188,34 +188,19 @@ export function sessionContract(ctx: ContractContext): void {
     const gw = await freshGateway(store);
     const other = await freshGateway(store);
     const mine = [makeSession(gw, { connectedAt: T0 + 1 }), makeSession(gw, { connectedAt: T0 + 2 }), makeSession(gw, { connectedAt: T0 + 3 })];
-    for (const s of [...mine, makeSession(other)]) await store.sessions.insert(s);
+    for (const s of [...mine, makeSession(other)]) await store.sessions.insertIfAbsent(s);
     await store.sessions.markEnded(mine[0]!.id, { endedAt: T0 + 10, cause: 'CLIENT_DISCONNECT' });
     assert.deepEqual(new Set(ids(await store.sessions.listOnlineByGateway(gw))), new Set([mine[1]!.id, mine[2]!.id]));
   });
 
-  test('listEnded: history newest end first, filtered and limited', async () => {
-    const store = ctx.store();
-    const gw = await freshGateway(store);
-    const sessions = [0, 1, 2, 3].map((i) => makeSession(gw, { connectedAt: T0 + i }));
-    for (const s of sessions) await store.sessions.insert(s);
-    const endOrder = [2, 0, 3];
-    for (const [k, i] of endOrder.entries()) {
-      await store.sessions.markEnded(sessions[i]!.id, { endedAt: T0 + 1000 + k, cause: 'CLIENT_DISCONNECT' });
-    }
-    const all = await store.sessions.listEnded({ first: 10, filter: { gatewayId: gw } });
-    assert.deepEqual(ids(all), [sessions[3]!.id, sessions[0]!.id, sessions[2]!.id]);
-    assert.deepEqual(ids(await store.sessions.listEnded({ first: 2, filter: { gatewayId: gw } })), [sessions[3]!.id, sessions[0]!.id]);
-    const byUser = await store.sessions.listEnded({ first: 10, filter: { gatewayId: gw, userName: sessions[0]!.userName } });
-    assert.deepEqual(ids(byUser), [sessions[0]!.id]);
-  });
 
   test('insertManyIfAbsent writes the absent rows (more than one statement holds) and names only those', async () => {
     const store = ctx.store();
     const gw = await freshGateway(store);
     const taken = makeSession(gw);
     const ended = makeSession(gw);
-    await store.sessions.insert(taken);
-    await store.sessions.insert(ended);
+    await store.sessions.insertIfAbsent(taken);
+    await store.sessions.insertIfAbsent(ended);
     await store.sessions.markEnded(ended.id, { endedAt: T0 + 5, cause: 'CLIENT_DISCONNECT' });
     // 2,000 rows of 22 columns exceed one statement's parameters on either database.
     const fresh = Array.from({ length: 2_000 }, (_, i) => makeSession(gw, { ref: `bulk:${i}`, bytesReceived: 5_000_000_000 + i }));
@@ -234,7 +219,7 @@ export function sessionContract(ctx: ContractContext): void {
     const store = ctx.store();
     const gw = await freshGateway(store);
     const old = makeSession(gw, { connectedAt: T0 });
-    await store.sessions.insert(old);
+    await store.sessions.insertIfAbsent(old);
     await store.sessions.markEnded(old.id, { endedAt: T0 + 500, cause: 'GATEWAY_RESTART' });
     const late = makeSession(gw, { ref: old.ref, userName: old.userName, connectedAt: old.connectedAt });
     assert.deepEqual(await store.sessions.insertManyIfAbsent([late]), new Set());

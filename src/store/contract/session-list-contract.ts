@@ -31,7 +31,7 @@ export function sessionListContract(ctx: ContractContext): void {
     const gw = await freshGateway(store);
     // Three sessions share a connectedAt: the page order among them must still be total.
     const sessions = [5, 3, 3, 3, 9, 1].map((dt) => makeSession(gw, { connectedAt: T0 + dt }));
-    for (const s of sessions) await store.sessions.insert(s);
+    for (const s of sessions) await store.sessions.insertIfAbsent(s);
     const page = await store.sessions.listOnline({ first: 10, filter: { gatewayId: gw } });
     assert.deepEqual(ids(page.rows), ids(order(sessions)));
     assert.equal(page.hasNextPage, false);
@@ -41,7 +41,7 @@ export function sessionListContract(ctx: ContractContext): void {
     const store = ctx.store();
     const gw = await freshGateway(store);
     const sessions = [1, 2, 3, 4].map((dt) => makeSession(gw, { connectedAt: T0 + dt }));
-    for (const s of sessions) await store.sessions.insert(s);
+    for (const s of sessions) await store.sessions.insertIfAbsent(s);
     const expected = order(sessions);
     const p1 = await store.sessions.listOnline({ first: 2, filter: { gatewayId: gw } });
     assert.deepEqual(ids(p1.rows), ids(expected.slice(0, 2)));
@@ -59,7 +59,7 @@ export function sessionListContract(ctx: ContractContext): void {
     const store = ctx.store();
     const gw = await freshGateway(store);
     const sessions = [1, 2, 3, 4, 5].map((dt) => makeSession(gw, { connectedAt: T0 + dt }));
-    for (const s of sessions) await store.sessions.insert(s);
+    for (const s of sessions) await store.sessions.insertIfAbsent(s);
     const expected = order(sessions);
     const p1 = await store.sessions.listOnline({ first: 2, filter: { gatewayId: gw } });
     await store.sessions.markEnded(p1.rows[1]!.id, { endedAt: T0 + 100, cause: 'CLIENT_DISCONNECT' });
@@ -72,7 +72,7 @@ export function sessionListContract(ctx: ContractContext): void {
     const gw = await freshGateway(store);
     // 20 sessions a second apart, two of them tied on connectedAt.
     const initial = Array.from({ length: 20 }, (_, i) => makeSession(gw, { connectedAt: T0 + (i === 11 ? 10 : i) * 1000 }));
-    for (const s of initial) await store.sessions.insert(s);
+    for (const s of initial) await store.sessions.insertIfAbsent(s);
     const byAge = order(initial);
     const late: Session[] = [];
     const endedUnseen: string[] = [];
@@ -87,8 +87,8 @@ export function sessionListContract(ctx: ContractContext): void {
       endedUnseen.push(byAge[8]!.id);
       const newer = makeSession(gw, { connectedAt: T0 + 500_000 });
       const older = makeSession(gw, { connectedAt: T0 + 500 });
-      await store.sessions.insert(newer);
-      await store.sessions.insert(older);
+      await store.sessions.insertIfAbsent(newer);
+      await store.sessions.insertIfAbsent(older);
       late.push(older);
     });
 
@@ -106,7 +106,7 @@ export function sessionListContract(ctx: ContractContext): void {
     const alice2 = makeSession(other, { userName: alice.userName, userId: alice.userId, clientAddress: '[2001:db8::7]:1194', connectedAt: T0 + 2 });
     const bob = makeSession(gw, { userName: `bob-${gw}`, clientAddress: '198.51.100.10:40001', connectedAt: T0 + 3 });
     const carol = makeSession(gw, { userName: `carol-${gw}`, clientAddress: null, connectedAt: T0 + 4 });
-    for (const s of [alice, alice2, bob, carol]) await store.sessions.insert(s);
+    for (const s of [alice, alice2, bob, carol]) await store.sessions.insertIfAbsent(s);
     const mine = { gatewayId: gw };
     const list = async (filter: SessionFilter) => ids((await store.sessions.listOnline({ first: 50, filter })).rows);
 
@@ -130,7 +130,7 @@ export function sessionListContract(ctx: ContractContext): void {
     const userName = `pager-${gw}`;
     const mine = Array.from({ length: 7 }, (_, i) => makeSession(gw, { userName, connectedAt: T0 + (i % 3) }));
     const noise = Array.from({ length: 5 }, (_, i) => makeSession(gw, { connectedAt: T0 + i }));
-    for (const s of [...mine, ...noise]) await store.sessions.insert(s);
+    for (const s of [...mine, ...noise]) await store.sessions.insertIfAbsent(s);
     assert.deepEqual(ids(await readAllPages(store, 2, { gatewayId: gw, userName })), ids(order(mine)));
   });
 
@@ -144,7 +144,7 @@ export function sessionListContract(ctx: ContractContext): void {
       makeSession(gw, { userName, clientAddress: '192.0.2.1:1001', connectedAt: T0 + 2 }),
       makeSession(gw, { clientAddress: '192.0.2.2:1000', connectedAt: T0 + 3 }),
     ];
-    for (const s of sessions) await store.sessions.insert(s);
+    for (const s of sessions) await store.sessions.insertIfAbsent(s);
     assert.equal(await store.sessions.countOnline(), before + 3);
     assert.equal(await store.sessions.countOnline({ gatewayId: gw }), 3);
     assert.equal(await store.sessions.countOnline({ userName }), 2);
@@ -167,7 +167,7 @@ export function sessionListContract(ctx: ContractContext): void {
     const alice = makeSession(gw, { userName: `Alice-${tag}`, clientAddress: '198.51.100.20:40001', virtualAddress: '10.9.0.2' });
     const malik = makeSession(gw, { userName: `malik-${tag}`, clientAddress: '198.51.100.20:40002', virtualAddress: '10.9.0.3' });
     const pct = makeSession(gw, { userName: `100%_${tag}`, clientAddress: '[2001:db8::7]:40003', virtualAddress: null, virtualAddress6: 'fd00::9' });
-    for (const x of [alice, malik, pct]) await store.sessions.insert(x);
+    for (const x of [alice, malik, pct]) await store.sessions.insertIfAbsent(x);
     const find = async (filter: SessionFilter) => ids((await store.sessions.listOnline({ first: 10, filter: { gatewayId: gw, ...filter } })).rows).sort();
     assert.deepEqual(await find({ userNameContains: 'ALI' }), ids([alice, malik]).sort(), 'ali is in Alice and in malik');
     assert.deepEqual(await find({ userNameContains: `alice-${tag}` }), [alice.id]);
@@ -192,7 +192,7 @@ export function sessionListContract(ctx: ContractContext): void {
     const tag = randomTag();
     const specs: [string, string, number][] = [['carol', gwA, 500], ['Bob', gwB, 100], ['alice', gwA, 900], ['dave', gwB, 100], ['Eve', gwA, 0]];
     const sessions = specs.map(([name, gw, traffic], i) => makeSession(gw, { userName: `${tag}-${name}`, bytesReceived: traffic, bytesSent: i, connectedAt: T0 + i }));
-    for (const x of sessions) await store.sessions.insert(x);
+    for (const x of sessions) await store.sessions.insertIfAbsent(x);
     const filter: SessionFilter = { userNameContains: tag };
     const pages = async (order: SessionOrder) => {
       const seen: string[] = [];

@@ -15,7 +15,7 @@ export function transactionContract(ctx: ContractContext): void {
     const store = ctx.store();
     const gw = await freshGateway(store);
     const session = makeSession(gw);
-    await store.sessions.insert(session);
+    await store.sessions.insertIfAbsent(session);
     const event = makeAudit({ targetSessionId: session.id });
     const result = await store.transaction(async (tx) => {
       const ended = await tx.sessions.markEnded(session.id, { endedAt: T0 + 5, cause: 'ADMIN_DISCONNECT', endedByName: 'ops' });
@@ -33,14 +33,14 @@ export function transactionContract(ctx: ContractContext): void {
     const store = ctx.store();
     const gw = await freshGateway(store);
     const existing = makeSession(gw);
-    await store.sessions.insert(existing);
+    await store.sessions.insertIfAbsent(existing);
     const inserted = makeSession(gw);
     const token = makeToken();
     const event = makeAudit({ targetSessionId: existing.id });
     const boom = new Error('boom');
     await assert.rejects(
       store.transaction(async (tx) => {
-        await tx.sessions.insert(inserted);
+        await tx.sessions.insertIfAbsent(inserted);
         assert.ok(await tx.sessions.markEnded(existing.id, { endedAt: T0 + 1, cause: 'ADMIN_DISCONNECT' }));
         await tx.tokens.insert(token);
         await tx.audit.append(event);

@@ -49,7 +49,7 @@ describe('SQLite: hot reads are cached between writes, never past one', () => {
   before(async () => {
     store = await openStore(`sqlite:${join(dir, 'cache.db')}`);
     gw = await freshGateway(store);
-    await store.sessions.insert(makeSession(gw, { connectedAt: T0 }));
+    await store.sessions.insertIfAbsent(makeSession(gw, { connectedAt: T0 }));
   });
   after(() => store.close());
 
@@ -69,7 +69,7 @@ describe('SQLite: hot reads are cached between writes, never past one', () => {
   test('an insert outside a transaction is seen by the next read', async () => {
     await ids();
     const s = makeSession(gw, { connectedAt: T0 + 10 });
-    await store.sessions.insert(s);
+    await store.sessions.insertIfAbsent(s);
     assert.equal((await ids())[0], s.id);
     assert.equal(await store.sessions.countOnline({ gatewayId: gw }), 2);
   });
@@ -89,7 +89,7 @@ describe('SQLite: hot reads are cached between writes, never past one', () => {
   test('a read that started before a write is not served after it', async () => {
     const stale = store.sessions.listOnline({ first: 10, filter: { gatewayId: gw } });
     const s = makeSession(gw, { connectedAt: T0 + 30 });
-    await store.sessions.insert(s);
+    await store.sessions.insertIfAbsent(s);
     await stale;
     assert.equal((await ids())[0], s.id);
   });
@@ -192,7 +192,7 @@ test('PostgreSQL: nothing is cached (other replicas write the same rows)', { ski
   const store = await openStore(fresh.url);
   try {
     const gw = await freshGateway(store);
-    await store.sessions.insert(makeSession(gw));
+    await store.sessions.insertIfAbsent(makeSession(gw));
     const a = await store.sessions.listOnline({ first: 10, filter: { gatewayId: gw } });
     assert.notEqual(await store.sessions.listOnline({ first: 10, filter: { gatewayId: gw } }), a);
   } finally {

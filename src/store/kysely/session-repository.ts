@@ -3,7 +3,7 @@ import type { Protocol } from '../../domain/gateway.js';
 import { ipOf, type EndCause, type Session, type SessionReport } from '../../domain/session.js';
 import type { Keyset, Page, SessionEnd, SessionFilter, SessionOrder, SessionRepository, SessionSortField, SessionStats } from '../store.js';
 import type { Database, DialectName, SessionTable } from './database.js';
-import { checkFirst, pageLimit, toPage } from './page.js';
+import { pageLimit, toPage } from './page.js';
 
 type Sessions = ExpressionBuilder<Database, 'sessions'>;
 
@@ -16,10 +16,6 @@ export class KyselySessionRepository implements SessionRepository {
     private readonly db: Kysely<Database>,
     private readonly dialect: DialectName,
   ) {}
-
-  async insert(session: Session): Promise<void> {
-    await this.db.insertInto('sessions').values(toRow(session)).execute();
-  }
 
   /**
    * ON CONFLICT DO NOTHING on (gateway_id, ref): a concurrent insert of the same ref waits for the
@@ -190,19 +186,6 @@ export class KyselySessionRepository implements SessionRepository {
       .returningAll()
       .executeTakeFirst();
     return row ? toSession(row) : null;
-  }
-
-  async listEnded(args: { first: number; filter?: SessionFilter }): Promise<Session[]> {
-    const rows = await this.db
-      .selectFrom('sessions')
-      .selectAll()
-      .where('ended_at', 'is not', null)
-      .where((eb) => eb.and(matching(eb, args.filter)))
-      .orderBy('ended_at', 'desc')
-      .orderBy('id', 'desc')
-      .limit(checkFirst(args.first))
-      .execute();
-    return rows.map(toSession);
   }
 
   async listOnlineStatsByGateway(gatewayId: string): Promise<SessionStats[]> {
