@@ -145,4 +145,30 @@ describe('console: gateway health where the sessions are, truthful disconnect ou
     await shot('06-gateways');
     assert.deepEqual(problems, [], 'no script error, no unexpected failed request');
   });
+
+  test('dark mode: follows the system, the toggle overrides it, and axe finds nothing in dark either', async () => {
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.waitForFunction(() => document.documentElement.dataset.theme === 'light');
+    await page.getByLabel('Colour theme').selectOption('dark');
+    await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
+    assert.equal(await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor), 'rgb(15, 20, 25)');
+    assert.deepEqual(await axeViolations(page), [], 'axe-core: gateways page, dark');
+    await shot('07-gateways-dark');
+    await page.getByRole('link', { name: 'Sessions' }).click();
+    await row('ben').waitFor();
+    assert.deepEqual(await axeViolations(page), [], 'axe-core: sessions with banners, dark');
+    await shot('08-sessions-dark');
+    // Kept across a reload; the token is still only in this tab's sessionStorage.
+    await page.reload();
+    await row('ben').waitFor();
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark');
+    assert.deepEqual(await page.evaluate(() => Object.keys(localStorage)), ['switchboard.theme']);
+    await row('cara').getByRole('button', { name: /^Disconnect cara/ }).click();
+    assert.deepEqual(await axeViolations(page), [], 'axe-core: disconnect dialog, dark');
+    await shot('09-dialog-dark');
+    await page.keyboard.press('Escape');
+    assert.deepEqual(problems, [], 'no script error, no unexpected failed request');
+  });
 });

@@ -10,6 +10,7 @@ import { GatewaysPage } from '../gateways/gateways-page.js';
 import { SessionsPage } from '../sessions/sessions-page.js';
 import type { Auth } from '../auth/auth.js';
 import { navigate, useRoute, type Route } from './router.js';
+import { useTheme, type ThemeChoice } from './theme.js';
 
 const PAGES: { route: Route; label: string; needs: 'sessions:read' | 'audit:read' }[] = [
   { route: 'sessions', label: 'Sessions', needs: 'sessions:read' },
@@ -22,6 +23,7 @@ export function App() {
   const [restoring, setRestoring] = useState(() => loadToken() !== null);
   const [notice, setNotice] = useState<string | null>(null);
   const route = useRoute();
+  const [theme, setTheme] = useTheme();
 
   const signOut = useCallback((message?: string) => {
     clearToken();
@@ -86,6 +88,14 @@ export function App() {
               <li key={s} className="scope">{s}</li>
             ))}
           </ul>
+          <label className="theme-choice">
+            <span className="sr-only">Colour theme</span>
+            <select value={theme} onChange={(e) => setTheme(e.target.value as ThemeChoice)} aria-label="Colour theme">
+              <option value="system">System theme</option>
+              <option value="light">Light</option>
+              <option value="dark">Dark</option>
+            </select>
+          </label>
           <button type="button" onClick={() => signOut()}>Sign out</button>
         </div>
       </header>
