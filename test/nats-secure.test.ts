@@ -14,13 +14,13 @@ import { after, before, describe, test } from 'node:test';
 import { natsServerSkipReason, startNatsServer, type TestNatsServer } from './support/nats-server.js';
 import { makeNatsPki, NatsOperator, nkeyUser, tlsBlock, type NatsPki } from './support/nats-secure.js';
 import { waitFor } from './support/wait.js';
+import { apiClient, onlineRows } from './support/api-client.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from './support/openvpn-lab.js';
 import { assertOneLineFailure, runToEnd, SwitchboardProcess } from './support/switchboard-process.js';
 
 const SEED_MUTATION = 'mutation ($id: String!) { disconnectBySessionId(onlineSessionId: $id) }';
 const SESSIONS = '{ onlineSessions(first: 100) { edges { node { id user { name } } } } }';
 
-interface Reply { status: number; text: string; json: { data?: Record<string, unknown> | null; errors?: unknown[] } }
 
 describe('start and agent over NATS with mutual TLS, NKEY seeds and credentials files', { skip: openvpnSkipReason() || natsServerSkipReason() }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'sb-nats-secure-'));
@@ -87,12 +87,8 @@ describe('start and agent over NATS with mutual TLS, NKEY seeds and credentials 
     const url = (await replica.waitForOutput(/listening on (http:\/\/\S+)\/graphql/))[1]!;
     const agent = spawn(`${name} agent`, ['agent'], { SWITCHBOARD_CONFIG: gatewayFile, SWITCHBOARD_NATS_URL: natsUrl, SWITCHBOARD_HEARTBEAT_MS: '500', ...tlsEnv(), ...agentAuth });
     await agent.waitForOutput(/Switchboard agent agt_\w+ is reporting/);
-    const gql = async (query: string, variables: Record<string, unknown> = {}): Promise<Reply> => {
-      const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` }, body: JSON.stringify({ query, variables }) });
-      const text = await res.text();
-      return { status: res.status, text, json: JSON.parse(text) as Reply['json'] };
-    };
-    const sessions = async () => ((await gql(SESSIONS)).json.data?.onlineSessions as { edges: { node: { id: string; user: { name: string } } }[] }).edges.map((e) => e.node);
+    const gql = apiClient(url, admin);
+    const sessions = async () => onlineRows((await gql(SESSIONS)).json);
     const names = async () => (await sessions()).map((s) => s.user.name).sort().join(',');
     await waitFor(async () => (await names()) === listed.join(','), 20_000, `${listed.join(',')} listed through the agent's reports`);
     const target = (await sessions()).find((s) => s.user.name === user)!;

@@ -11,8 +11,9 @@ import { createAdapter } from '../src/main.js';
 import { silentLogger } from '../src/domain/logger.js';
 import { OcctlClient, processRunner } from '../src/gateways/openconnect/occtl-client.js';
 import { OcservLab, ocservSkipReason, type OcLabClient } from './support/ocserv-lab.js';
+import { onlineRows } from './support/api-client.js';
 import { startApp, type AppHarness } from './support/app-harness.js';
-import { waitFor } from './support/wait.js';
+import { quietPeriod, waitFor } from './support/wait.js';
 
 const SEED = 'mutation disconnectBySessionId($onlineSessionId: String!) { disconnectBySessionId(onlineSessionId: $onlineSessionId) }';
 const SESSIONS = `query ($gw: String) { onlineSessions(first: 100, filter: { gatewayId: $gw }) { totalCount edges { node {
@@ -39,7 +40,7 @@ describe('OpenConnect gateway (ocserv over occtl)', { skip }, () => {
   const rows = async (): Promise<Row[]> => {
     const r = await gql(SESSIONS, { gw });
     assert.equal(r.status, 200, r.text);
-    return (r.json.data!.onlineSessions as { edges: { node: Row }[] }).edges.map((e) => e.node);
+    return onlineRows<Row>(r.json);
   };
   const rowsOf = async (user: string) => (await rows()).filter((r) => r.user.name === user);
   const rowOf = async (user: string) => waitFor(async () => (await rowsOf(user))[0], 15_000, `${user} online`);
@@ -141,7 +142,7 @@ describe('OpenConnect gateway (ocserv over occtl)', { skip }, () => {
       const g = await gql('{ gateways { id agentConnected } }');
       return (g.json.data?.gateways as { id: string; agentConnected: boolean }[] | undefined)?.find((x) => x.id === gw)?.agentConnected;
     }, 10_000, 'the new agent reported');
-    await new Promise((r) => setTimeout(r, 2500)); // more snapshots (every second): none may add or end a session
+    await quietPeriod(2500); // more snapshots (every second): none may add or end a session
     await h.app.sync.idle();
     assert.deepEqual((await rows()).map((r) => r.id).sort(), before);
   });

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { waitFor } from '../../../test/support/wait.js';
 import { FakeVici, msg } from './fake-vici.test-support.js';
 import { ViciConnection, ViciRequestError, viciSocketPath } from './vici-client.js';
 import type { ViciPacket } from './vici-codec.js';
@@ -63,7 +64,7 @@ test('an answer nobody asked for, or garbage, closes the connection', async () =
   let closed = '';
   const vici = await ViciConnection.open(fake.address, { onClose: (e) => (closed = e) }, 1000);
   for (const s of fake.sockets) s.write(Buffer.from([0, 0, 0, 1, 9]));
-  while (!vici.closed) await new Promise((r) => setTimeout(r, 5));
+  await waitFor(() => vici.closed, 5000, 'the connection closed', 5);
   assert.match(closed, /unknown packet type 9/);
   await fake.close();
 });

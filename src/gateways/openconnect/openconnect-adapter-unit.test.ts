@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GatewayUnavailableError, type OpenConnectGatewayConfig } from '../adapter.js';
+import { waitFor } from '../../../test/support/wait.js';
 import { AdapterEventLog } from '../adapter-event-log.test-support.js';
 import { OcctlTimeoutError, type OcctlResult } from './occtl-client.js';
 import { occtlUsersJson } from './occtl-fixtures.test-support.js';
@@ -48,13 +49,6 @@ class ScriptedOcserv {
     }
     return { code: 1, stdout: '', stderr: 'unknown command' };
   };
-}
-
-async function until_(check: () => boolean): Promise<void> {
-  for (let i = 0; !check(); i += 1) {
-    if (i > 200) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 function ok(stdout: string): OcctlResult {
@@ -153,7 +147,7 @@ describe('OpenConnect adapter (scripted occtl)', () => {
       assert.equal(name, 'alice');
       assert.ok(Number(until) >= t0 + 600 && Number(until) <= t0 + 602, fileAtDisconnect);
       adapter.setBlocks([{ userName: 'bob smith', until: Date.now() + 60_000 }], ['alice']);
-      await until_(() => readFileSync(blockFile, 'utf8').endsWith(' bob smith\n') && !readFileSync(blockFile, 'utf8').includes('alice'));
+      await waitFor(() => readFileSync(blockFile, 'utf8').endsWith(' bob smith\n') && !readFileSync(blockFile, 'utf8').includes('alice'), 2000, 'the block file rewritten', 10);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import type { SessionReport } from '../../domain/session.js';
 import { GatewayUnavailableError } from '../adapter.js';
 import { OcservLab, ocservSkipReason, type OcLabClient } from '../../../test/support/ocserv-lab.js';
+import { waitFor } from '../../../test/support/wait.js';
 import { AdapterEventLog } from '../adapter-event-log.test-support.js';
 import { OcctlClient, processRunner } from './occtl-client.js';
 import { OpenConnectAdapter } from './openconnect-adapter.js';
@@ -19,14 +20,6 @@ function byUser(sessions: SessionReport[], user: string): SessionReport {
   const s = sessions.filter((x) => x.userName === user);
   assert.equal(s.length, 1, `exactly one session of ${user}: ${JSON.stringify(sessions)}`);
   return s[0]!;
-}
-
-async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe('OpenConnect adapter against a real ocserv', { skip }, () => {
@@ -86,7 +79,7 @@ describe('OpenConnect adapter against a real ocserv', { skip }, () => {
       assert.equal(clients[name]!.exited, false);
       assert.doesNotMatch(clients[name]!.log(), /terminated|exiting/);
       await clients[name]!.sendTraffic(1000);
-      await until(`${name}'s traffic through its tunnel`, async () => ((await occtl.user(u.id))?.bytesReceived ?? 0) >= u.bytesReceived + 1000);
+      await waitFor(async () => ((await occtl.user(u.id))?.bytesReceived ?? 0) >= u.bytesReceived + 1000, 20_000, `${name}'s traffic through its tunnel`, 50);
     }
   });
 
@@ -145,6 +138,6 @@ describe('OpenConnect adapter against a real ocserv', { skip }, () => {
     const snap = await events.waitFor('snapshot', () => true, { from: events.mark() });
     assert.notEqual(snap.daemonStartedAt, null);
     assert.ok(snap.daemonStartedAt! >= firstStart!);
-    await until('adapter linked again', () => adapter.isConnected());
+    await waitFor(() => adapter.isConnected(), 20_000, 'adapter linked again', 50);
   });
 });
