@@ -4,7 +4,7 @@
  * host, PostgreSQL, NATS) as one line naming the setting, exit 1, no stack, no token minted.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -142,6 +142,16 @@ describe('switchboard start: start-up failures are one line naming the setting, 
     ] as [string, RegExp][], async ([host, line]) => {
       assertOneLineFailure(await run(['start'], { SWITCHBOARD_DATABASE_URL: db, SWITCHBOARD_PORT: '0', SWITCHBOARD_HOST: host }), line);
     }, 2);
+  });
+
+  test('a SQLite file that cannot be created: SWITCHBOARD_DATABASE_URL named, for start and for a CLI command', async () => {
+    const blocker = join(dir, 'a-file-not-a-directory');
+    writeFileSync(blocker, '');
+    const db = join(blocker, 'switchboard.db');
+    for (const args of [['start'], ['token', 'list']]) {
+      const p = await run(args, { SWITCHBOARD_DATABASE_URL: db, SWITCHBOARD_PORT: '0' });
+      assertOneLineFailure(p, new RegExp(`^switchboard: SWITCHBOARD_DATABASE_URL: cannot open SQLite ${db.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: E[A-Z]+: `));
+    }
   });
 
   test('NATS unreachable: SWITCHBOARD_NATS_URL named', async () => {

@@ -9,6 +9,8 @@ import type { Store } from '../store/store.js';
  */
 export async function openCliStore(config: Pick<Config, 'databaseUrl'>): Promise<Store> {
   const { label, exists } = describeStore(config.databaseUrl);
+  // Said once it opened: a store that could not be opened was not "created now".
+  const store = await openStoreFor(config);
   process.stderr.write(`switchboard: store: ${label}${exists ? '' : ' (did not exist: created now, empty)'}\n`);
-  return openStoreFor(config);
+  return store;
 }

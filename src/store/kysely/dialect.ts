@@ -43,6 +43,18 @@ export function parseDatabaseUrl(url: string): DatabaseTarget {
  */
 export type SqliteDataVersion = () => number | null;
 
+/**
+ * Creates a SQLite file's directory and opens the file once, at once: a path that cannot be created
+ * or opened (a missing parent that cannot be made, a file where a directory should be, no
+ * permission) throws here, with the system's reason. Inside Kysely the same failure left every query
+ * waiting for a connection that never came, and `start` hung without a word.
+ */
+export function probeSqliteFile(path: string): void {
+  if (path === ':memory:') return;
+  mkdirSync(dirname(resolve(path)), { recursive: true });
+  new SqliteDatabase(path).close();
+}
+
 /** Builds the Kysely dialect for a target. SQLite files get their parent directory created. */
 export function createDialect(target: DatabaseTarget, logger?: Logger): { dialect: Dialect; name: DialectName; dataVersion?: SqliteDataVersion } {
   if (target.dialect === 'postgres') return { dialect: postgresDialect(target.url, logger), name: 'postgres' };

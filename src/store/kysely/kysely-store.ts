@@ -7,7 +7,7 @@ import type { Store, StoreReadiness, StoreTx } from '../store.js';
 import { KyselyAuditRepository } from './audit-repository.js';
 import { KyselyBlockRepository } from './block-repository.js';
 import type { Database, DialectName } from './database.js';
-import { createDialect, describeTarget, parseDatabaseUrl } from './dialect.js';
+import { createDialect, describeTarget, parseDatabaseUrl, probeSqliteFile } from './dialect.js';
 import { storeOpenError } from './open-errors.js';
 import { withStoreErrors } from './store-errors.js';
 import { KyselyGatewayRepository } from './gateway-repository.js';
@@ -42,6 +42,11 @@ export interface OpenStoreOptions {
  */
 export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<KyselyStore> {
   const target = parseDatabaseUrl(url);
+  try {
+    if (target.dialect === 'sqlite') probeSqliteFile(target.path);
+  } catch (error) {
+    throw storeOpenError(error, describeTarget(target));
+  }
   const { dialect, name, dataVersion } = createDialect(target, options.logger);
   // Start-up failures keep their detail (the CLI prints it); later outages answer STORE_UNAVAILABLE.
   const storeErrors = { active: false };
