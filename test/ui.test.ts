@@ -296,6 +296,33 @@ describe('operator console in a real browser, real OpenVPN gateway', { skip }, (
     assert.equal(clients.get('bob')!.exited, false, 'bob was never selected');
   });
 
+  test('tokens (admin): create with scopes and expiry, the secret shown once and working; revoke after a confirmation', async () => {
+    await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Tokens' }).click();
+    await page.getByRole('heading', { name: 'API tokens' }).waitFor();
+    await page.getByLabel('Name').fill('ui-made');
+    await page.getByRole('checkbox', { name: 'sessions:read' }).uncheck();
+    await page.getByRole('checkbox', { name: 'audit:read' }).check();
+    await page.getByLabel('Expires in').selectOption('7d');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const secret = (await page.getByLabel('The new token').innerText()).trim();
+    assert.match(secret, /^sbt_/);
+    const viewer = await h.gql('{ viewer { name scopes } }', {}, secret);
+    assert.deepEqual(viewer.json.data, { viewer: { name: 'ui-made', scopes: ['audit:read'] } });
+    const made = page.locator('tbody tr').filter({ hasText: 'ui-made' });
+    await made.waitFor();
+    assert.match(await made.innerText(), /audit:read/);
+    assert.deepEqual(await axeViolations(page), [], 'axe-core: tokens page');
+    await shot('10b-tokens');
+    await page.getByRole('button', { name: 'I have copied it' }).click();
+    assert.equal(await page.getByText(secret).count(), 0, 'the secret is gone from the page');
+    await made.getByRole('button', { name: 'Revoke ui-made…' }).click();
+    await made.getByRole('button', { name: 'Revoke', exact: true }).click();
+    await page.getByText(/^Revoked ui-made/).waitFor();
+    await page.waitForFunction(() => document.querySelector('tr[data-state="revoked"]')?.textContent?.includes('ui-made'));
+    assert.equal((await h.gql('{ viewer { name } }', {}, secret)).status, 401, 'the revoked token is refused');
+    await page.getByRole('link', { name: 'Sessions' }).click();
+  });
+
   test('a sessions:read token sees the sessions but no disconnect button, and no audit page', async () => {
     const reader = await h.token(['sessions:read'], 'read-only');
     await page.getByRole('button', { name: 'Sign out' }).click();
@@ -305,6 +332,7 @@ describe('operator console in a real browser, real OpenVPN gateway', { skip }, (
     assert.equal(await page.getByRole('button', { name: /^Disconnect/ }).count(), 0);
     assert.equal(await page.getByRole('checkbox').count(), 0);
     assert.equal(await page.getByRole('link', { name: 'Audit' }).count(), 0);
+    assert.equal(await page.getByRole('link', { name: 'Tokens' }).count(), 0);
     await page.getByRole('button', { name: /^Details of bob's session/ }).click();
     await page.getByRole('complementary').getByRole('heading', { name: /bob’s session/ }).waitFor();
     assert.equal(await page.getByRole('complementary').getByRole('button', { name: /Disconnect|All sessions/ }).count(), 0);

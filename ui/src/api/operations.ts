@@ -130,3 +130,19 @@ export interface DisconnectChoice {
   mode: 'HALT' | 'RESTART';
   blockSeconds: number | null;
 }
+
+export interface TokenRow {
+  id: string;
+  name: string;
+  prefix: string;
+  scopes: string[];
+  createdAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+  lastUsedAt: string | null;
+}
+
+const TOKEN_FIELDS = 'id name prefix scopes createdAt expiresAt revokedAt lastUsedAt';
+export const TOKENS = `query Tokens { tokens { ${TOKEN_FIELDS} } }`;
+export const CREATE_TOKEN = `mutation CreateToken($input: CreateTokenInput!) { createToken(input: $input) { secret token { ${TOKEN_FIELDS} } } }`;
+export const REVOKE_TOKEN = `mutation RevokeToken($id: String!) { revokeToken(id: $id) { ${TOKEN_FIELDS} } }`;

@@ -8,14 +8,16 @@ import { SignInPage } from '../auth/sign-in-page.js';
 import { clearToken, loadToken, saveToken } from '../auth/token-store.js';
 import { GatewaysPage } from '../gateways/gateways-page.js';
 import { SessionsPage } from '../sessions/sessions-page.js';
+import { TokensPage } from '../tokens/tokens-page.js';
 import type { Auth } from '../auth/auth.js';
 import { navigate, useRoute, type Route } from './router.js';
 import { useTheme, type ThemeChoice } from './theme.js';
 
-const PAGES: { route: Route; label: string; needs: 'sessions:read' | 'audit:read' }[] = [
+const PAGES: { route: Route; label: string; needs: 'sessions:read' | 'audit:read' | 'admin' }[] = [
   { route: 'sessions', label: 'Sessions', needs: 'sessions:read' },
   { route: 'gateways', label: 'Gateways', needs: 'sessions:read' },
   { route: 'audit', label: 'Audit', needs: 'audit:read' },
+  { route: 'tokens', label: 'Tokens', needs: 'admin' },
 ];
 
 export function App() {
@@ -104,6 +106,7 @@ export function App() {
         {shown?.route === 'sessions' && <SessionsPage auth={signedIn} />}
         {shown?.route === 'gateways' && <GatewaysPage auth={signedIn} />}
         {shown?.route === 'audit' && <AuditPage auth={signedIn} />}
+        {shown?.route === 'tokens' && <TokensPage auth={signedIn} />}
       </main>
     </div>
   );

@@ -4,8 +4,8 @@
  */
 import { useEffect, useState } from 'react';
 
-export type Route = 'sessions' | 'gateways' | 'audit';
-const ROUTES: readonly Route[] = ['sessions', 'gateways', 'audit'];
+export type Route = 'sessions' | 'gateways' | 'audit' | 'tokens';
+const ROUTES: readonly Route[] = ['sessions', 'gateways', 'audit', 'tokens'];
 
 function current(): Route {
   const name = location.pathname.replace(/^\/+|\/+$/g, '');
