@@ -21,7 +21,7 @@ import { OpenVpnAdapter } from './gateways/openvpn/openvpn-adapter.js';
 import { OpenConnectAdapter } from './gateways/openconnect/openconnect-adapter.js';
 import { Ikev2Adapter } from './gateways/ikev2/ikev2-adapter.js';
 import { AgentLink } from './core/agent-link.js';
-import { SessionSync } from './core/sync.js';
+import { SessionSync } from './core/sync/session-sync.js';
 import { ReportIntake } from './core/report-intake.js';
 import { IntentHorizon } from './core/intent-horizon.js';
 import { HeapRelease } from './heap-release.js';

@@ -21,7 +21,7 @@ import { AgentLink } from './agent-link.js';
 import { silentLogger, type Logger } from '../domain/logger.js';
 import { WIRE_VERSION, type GatewayReport } from './reports.js';
 import { Switchboard } from './switchboard.js';
-import { SessionSync } from './sync.js';
+import { SessionSync } from './sync/session-sync.js';
 
 interface Line { level: string; obj: object; msg: string }
 function recordingLogger(lines: Line[]): Logger {

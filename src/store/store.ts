@@ -91,7 +91,7 @@ export interface SessionRepository {
    */
   markEnded(id: string, end: SessionEnd, options?: { claimEcho?: boolean }): Promise<Session | null>;
 
-  // Bulk forms for applying a gateway's snapshot or a burst of connects (`core/sync.ts`). Each takes
+  // Bulk forms for applying a gateway's snapshot or a burst of connects (`core/sync/`). Each takes
   // any number of rows and splits them into statements within the database's parameter limit.
 
   /** Like `listOnlineByGateway`, only the fields that reconciliation compares (far less memory). */

@@ -6,7 +6,7 @@ import { openStore } from '../../src/store/kysely/kysely-store.js';
 import type { Store } from '../../src/store/store.js';
 import { MemoryBus } from '../../src/bus/memory/memory-bus.js';
 import { Switchboard } from '../../src/core/switchboard.js';
-import { SessionSync } from '../../src/core/sync.js';
+import { SessionSync } from '../../src/core/sync/session-sync.js';
 import { AgentLink } from '../../src/core/agent-link.js';
 import { EventRelay } from '../../src/core/event-relay.js';
 import { silentLogger } from '../../src/domain/logger.js';

@@ -4,18 +4,18 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { postgresSkipReason } from '../../test/support/postgres.js';
-import { twoReplicaStores, type ReplicaStores } from '../../test/support/replica-stores.js';
-import { FakeAdapter } from '../../test/support/fake-adapter.js';
-import { MemoryBus } from '../bus/memory/memory-bus.js';
-import { subjects } from '../bus/bus.js';
-import type { SessionReport } from '../domain/session.js';
-import { AgentLink } from './agent-link.js';
-import { silentLogger } from '../domain/logger.js';
-import type { GatewayReport } from './reports.js';
-import type { SessionEvent } from './session-events.js';
-import { SessionSync } from './sync.js';
-import { EventRelay } from './event-relay.js';
+import { postgresSkipReason } from '../../../test/support/postgres.js';
+import { twoReplicaStores, type ReplicaStores } from '../../../test/support/replica-stores.js';
+import { FakeAdapter } from '../../../test/support/fake-adapter.js';
+import { MemoryBus } from '../../bus/memory/memory-bus.js';
+import { subjects } from '../../bus/bus.js';
+import type { SessionReport } from '../../domain/session.js';
+import { AgentLink } from '../agent-link.js';
+import { silentLogger } from '../../domain/logger.js';
+import type { GatewayReport } from '../reports.js';
+import type { SessionEvent } from '../session-events.js';
+import { SessionSync } from './session-sync.js';
+import { EventRelay } from '../event-relay.js';
 
 const skip = await postgresSkipReason();
 

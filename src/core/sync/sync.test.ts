@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startCoreHarness, type CoreHarness } from '../../test/support/core-harness.js';
+import { startCoreHarness, type CoreHarness } from '../../../test/support/core-harness.js';
 
 let h: CoreHarness;
 const dbFile = join(mkdtempSync(join(tmpdir(), 'sb-sync-')), 'sync.db');

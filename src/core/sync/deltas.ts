@@ -1,0 +1,113 @@
+import type { Session, SessionReport } from '../../domain/session.js';
+import type { StoreTx } from '../../store/store.js';
+import { settleEnded } from '../intent-settlement.js';
+import type { GatewayReport } from '../reports.js';
+import { sessionEvent, type SessionEvent } from '../session-events.js';
+import { changing, newSession, type SyncDeps } from './session-rows.js';
+
+type Connected = Extract<GatewayReport, { type: 'session.connected' }>;
+type Disconnected = Extract<GatewayReport, { type: 'session.disconnected' }>;
+
+/**
+ * Applies a gateway's deltas (`session.connected`, `session.disconnected`) to the store, each change
+ * with its event in the same transaction. A known ref is refreshed, never revived once ended; a
+ * session with an operator's disconnect pending ends as that operator's. `unknownGateway` hears of a
+ * delta whose gateway has no row yet (its snapshot, asked for there, brings it).
+ */
+export class DeltaApplier {
+  constructor(private readonly deps: SyncDeps & { unknownGateway: (gatewayId: string) => void }) {}
+
+  connected(r: Connected): Promise<SessionEvent[]> {
+    return changing(this.deps, (tx) => this.upsertSession(tx, r.gatewayId, r.session, r.at));
+  }
+
+  disconnected(r: Disconnected): Promise<SessionEvent[]> {
+    return changing(this.deps, (tx) => this.endReported(tx, r));
+  }
+
+  /** One multi-row insert for the run (all reports of one gateway); the rare known ref one at a time. */
+  connectedRun(run: Connected[]): Promise<SessionEvent[]> {
+    return changing(this.deps, async (tx) => {
+      const gatewayId = run[0]!.gatewayId;
+      const gateway = await tx.gateways.findById(gatewayId);
+      if (!gateway) {
+        this.deps.unknownGateway(gatewayId);
+        return [];
+      }
+      const protocol = gateway.protocol;
+      // The first report of a ref creates its session; a later one in the run refreshes it.
+      const first = new Map<string, Session>();
+      const last = new Map<string, Connected>();
+      for (const r of run) {
+        if (!first.has(r.session.ref)) first.set(r.session.ref, newSession(gatewayId, r.session, r.at, protocol));
+        else last.set(r.session.ref, r);
+      }
+      const inserted = await tx.sessions.insertManyIfAbsent([...first.values()]);
+      const all: SessionEvent[] = [];
+      for (const s of first.values()) {
+        const later = last.get(s.ref);
+        if (inserted.has(s.id)) {
+          all.push(sessionEvent('session.connected', s));
+          if (later) await tx.sessions.updateStats(s.id, { bytesReceived: later.session.bytesReceived, bytesSent: later.session.bytesSent, lastSeenAt: later.at });
+        } else {
+          // Known already (another replica inserted it, or it ended): refresh it unless ended.
+          await this.upsertSession(tx, gatewayId, later?.session ?? s, later?.at ?? s.lastSeenAt);
+        }
+      }
+      return all;
+    });
+  }
+
+  /**
+   * A run of client disconnects (a wave of admin kills echoed by the daemon, a gateway shedding
+   * clients) in one transaction, like a run of connects.
+   */
+  disconnectedRun(run: Disconnected[]): Promise<SessionEvent[]> {
+    return changing(this.deps, async (tx) => {
+      const all: SessionEvent[] = [];
+      for (const r of run) all.push(...(await this.endReported(tx, r)));
+      return all;
+    });
+  }
+
+  private async endReported(tx: StoreTx, r: Disconnected): Promise<SessionEvent[]> {
+    const s = await tx.sessions.findByRef(r.gatewayId, r.ref);
+    if (!s || s.endedAt !== null) return [];
+    const finalStats = r.bytesReceived !== undefined && r.bytesSent !== undefined
+      ? { bytesReceived: r.bytesReceived, bytesSent: r.bytesSent, lastSeenAt: r.at }
+      : undefined;
+    const intent = await tx.intents.findPending(s.id);
+    if (intent) {
+      // An operator's disconnect is pending: this end is theirs, whatever cause the adapter gave (a
+      // kill that ran after its deadline looks like the client's own leaving). Null: the reply's
+      // settlement (or another replica's) got there first and ended it.
+      const done = await settleEnded(tx, intent, { at: r.at, now: this.deps.now(), confirmedBy: 'DAEMON_REPORT', finalStats });
+      return done?.event ? [done.event] : [];
+    }
+    // No intent pending (a kill from outside Switchboard, or one whose intent settled already and
+    // ended the session, which returned above): the report is the only word of this end.
+    const ended = await tx.sessions.markEnded(s.id, { endedAt: r.at, cause: r.cause, finalStats });
+    return ended ? [sessionEvent('session.disconnected', ended)] : [];
+  }
+
+  /** Creates the session for a ref seen for the first time; refreshes a known one; never revives an ended one. */
+  private async upsertSession(tx: StoreTx, gatewayId: string, report: SessionReport, at: number): Promise<SessionEvent[]> {
+    const existing = await tx.sessions.findByRef(gatewayId, report.ref);
+    if (existing) {
+      if (existing.endedAt === null) {
+        await tx.sessions.updateStats(existing.id, { bytesReceived: report.bytesReceived, bytesSent: report.bytesSent, lastSeenAt: at });
+      }
+      return [];
+    }
+    const gateway = await tx.gateways.findById(gatewayId);
+    if (!gateway) {
+      this.deps.unknownGateway(gatewayId);
+      return [];
+    }
+    const session = newSession(gatewayId, report, at, gateway.protocol);
+    // Another replica applying the same report may have inserted it since the lookup: only the
+    // replica whose insert wrote the row announces it.
+    if (!(await tx.sessions.insertIfAbsent(session))) return [];
+    return [sessionEvent('session.connected', session)];
+  }
+}

@@ -1,0 +1,189 @@
+import { createHash } from 'node:crypto';
+import { ID_KINDS, idOf, newId } from '../../domain/ids.js';
+import { SYSTEM_ACTOR } from '../../domain/actor.js';
+import type { Logger } from '../../domain/logger.js';
+import { reportSubjectGatewayId, subjects, type Bus, type Unsubscribe } from '../../bus/bus.js';
+import type { Store } from '../../store/store.js';
+import { auditEvent } from '../audit.js';
+import { versioned, type GatewayReport } from '../reports.js';
+import { ReportIntake } from '../report-intake.js';
+import type { SessionEvent } from '../session-events.js';
+import { DeltaApplier } from './deltas.js';
+import { ReportQueue } from './report-queue.js';
+import { SnapshotApplier } from './snapshots.js';
+
+/** Bounds one batched transaction (a run of connects or of disconnects), so it holds the (SQLite: only) connection for a short while. */
+const MAX_CONNECTED_PER_TRANSACTION = 500;
+/** Least time between two hellos sent because of deltas of an unknown gateway. */
+const HELLO_AGAIN_MS = 2_000;
+
+/**
+ * Reconciles the store with what agents report. Reports of one gateway are applied strictly in order
+ * (ReportQueue); a snapshot is the truth (SnapshotApplier: sessions it lacks are ended, sessions it
+ * has are created or refreshed); deltas keep the store current in between (DeltaApplier). A lost
+ * delta: the store heals at the next snapshot, and an ended session never comes back to life, so no
+ * phantom survives; the lost live event does not heal: subscribers and webhooks hear of the change
+ * only from that snapshot, late, and an end with the snapshot's time and cause (CLIENT_DISCONNECT or
+ * GATEWAY_RESTART) instead of the daemon's.
+ *
+ * Several replicas: every replica receives every report (no queue group, which would hand report N
+ * to one replica and N+1 to another and break per-gateway order) and applies it idempotently. The
+ * database decides which replica changed a row (`insertIfAbsent`, the conditional `markEnded`), and
+ * only that one writes the session event, into the outbox in the same transaction: each change is
+ * applied and announced once, and a replica that dies after its commit loses nothing (any replica's
+ * relay publishes the event).
+ */
+export class SessionSync {
+  private readonly queue = new ReportQueue((reports) => this.applyBatch(reports));
+  private readonly deltas: DeltaApplier;
+  private readonly snapshots: SnapshotApplier;
+  private unsubscribe: Unsubscribe | null = null;
+  private readonly now: () => number;
+
+  private readonly replicaId = newId('replica');
+  private lastHelloAt = -Infinity;
+  private helloTimer: NodeJS.Timeout | null = null;
+  /** Gateways whose deltas came before their first snapshot or heartbeat (logged once each). */
+  private readonly unknownGateways = new Set<string>();
+  /** Checks every report against the wire contract and its subject before it is applied. */
+  readonly intake: ReportIntake;
+
+  constructor(private readonly deps: { store: Store; bus: Bus; logger: Logger; now?: () => number; intake?: ReportIntake }) {
+    this.now = deps.now ?? Date.now;
+    this.intake = deps.intake ?? new ReportIntake({ logger: deps.logger, now: this.now });
+    this.deltas = new DeltaApplier({ store: deps.store, now: this.now, unknownGateway: (id) => this.unknownGateway(id) });
+    this.snapshots = new SnapshotApplier({ store: deps.store, now: this.now, logger: deps.logger });
+  }
+
+  /** Consumes every gateway's reports; each replica sees all of them (see the class comment). */
+  start(): void {
+    this.unsubscribe = this.deps.bus.subscribe(subjects.allGatewayReports, (data, subject) => {
+      const report = this.intake.read(data, reportSubjectGatewayId(subject), subject);
+      return report ? this.enqueue(report) : undefined;
+    });
+    // Agents that started before this replica: their sessions now, not at their next periodic snapshot.
+    this.sayHello();
+  }
+
+  /** Asks every agent for a heartbeat and a snapshot (subscribed already, so their answers reach this replica). */
+  private sayHello(): void {
+    this.lastHelloAt = this.now();
+    this.deps.bus.publish(subjects.replicaHello, versioned({ replicaId: this.replicaId })).catch((e: unknown) => {
+      this.deps.logger.warn({ err: e }, 'could not ask agents for snapshots; their periodic ones follow');
+    });
+  }
+
+  /**
+   * A delta of a gateway with no row yet (its agent started before any replica, and its snapshot
+   * went unheard): nothing to attach the session to. Not an error: the snapshot asked for here brings
+   * the gateway and its sessions.
+   */
+  private unknownGateway(gatewayId: string): void {
+    if (!this.unknownGateways.has(gatewayId) && this.unknownGateways.size < 10_000) {
+      this.unknownGateways.add(gatewayId);
+      this.deps.logger.info({ gatewayId }, 'report of a gateway this replica does not know yet; asking its agent for a snapshot');
+    }
+    if (this.helloTimer) return;
+    // Not more often than HELLO_AGAIN_MS: a burst of such deltas asks once.
+    const wait = Math.min(HELLO_AGAIN_MS, Math.max(0, this.lastHelloAt + HELLO_AGAIN_MS - this.now()));
+    this.helloTimer = setTimeout(() => {
+      this.helloTimer = null;
+      if (this.unsubscribe) this.sayHello();
+    }, wait);
+    this.helloTimer.unref();
+  }
+
+  stop(): void {
+    if (this.helloTimer) clearTimeout(this.helloTimer);
+    this.helloTimer = null;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+  }
+
+  /** Resolves when every report received so far has been applied (tests and shutdown use it). */
+  idle(): Promise<void> {
+    return this.queue.idle();
+  }
+
+  /**
+   * Applies `report` after every earlier report of its gateway (see ReportQueue). A run of
+   * `connected` (or `disconnected`) reports in one batch shares one transaction instead of one
+   * each; if that transaction fails, the run is retried report by report.
+   */
+  enqueue(report: GatewayReport): Promise<void> {
+    return this.queue.enqueue(report);
+  }
+
+  private async applyBatch(reports: GatewayReport[]): Promise<void> {
+    for (let i = 0; i < reports.length;) {
+      let j = i;
+      const type = reports[i]!.type;
+      const batchable = type === 'session.connected' || type === 'session.disconnected';
+      while (batchable && j < reports.length && j - i < MAX_CONNECTED_PER_TRANSACTION && reports[j]!.type === type) j++;
+      if (j - i > 1) {
+        const run = reports.slice(i, j);
+        await this.applyRun(run, () => type === 'session.connected'
+          ? this.deltas.connectedRun(run as Extract<GatewayReport, { type: 'session.connected' }>[])
+          : this.deltas.disconnectedRun(run as Extract<GatewayReport, { type: 'session.disconnected' }>[]));
+        i = j;
+      } else {
+        await this.applyOne(reports[i]!);
+        i++;
+      }
+    }
+  }
+
+  /** A run of reports in one transaction, with its events; if it fails, report by report. */
+  private async applyRun(run: GatewayReport[], apply: () => Promise<SessionEvent[]>): Promise<void> {
+    try {
+      await apply();
+    } catch {
+      for (const r of run) await this.applyOne(r);
+    }
+  }
+
+  private async applyOne(report: GatewayReport): Promise<void> {
+    try {
+      await this.apply(report);
+    } catch (e) {
+      this.deps.logger.error({ err: e, gatewayId: report.gatewayId, type: report.type }, 'applying gateway report failed');
+    }
+  }
+
+  private async apply(r: GatewayReport): Promise<void> {
+    const { store } = this.deps;
+    switch (r.type) {
+      // A gateway's last-seen time is when a replica heard its agent, by the control plane's clock:
+      // liveness is judged against that clock, so an agent host's clock skew cannot fake or hide it.
+      case 'heartbeat':
+        await store.gateways.upsert({ id: r.gatewayId, ...r.gateway });
+        await store.gateways.setAgentStatus(r.gatewayId, { agentConnected: r.linkUp, lastSeenAt: this.now(), daemonResponding: r.daemonResponding ?? true });
+        return;
+      case 'link-down':
+        await store.gateways.setAgentStatus(r.gatewayId, { agentConnected: false, lastSeenAt: this.now() });
+        return;
+      case 'session.connected':
+        await this.deltas.connected(r);
+        return;
+      case 'session.disconnected':
+        await this.deltas.disconnected(r);
+        return;
+      case 'snapshot':
+        return this.snapshots.apply(r);
+      case 'auth-denied':
+        // Every replica applies this report; the id derived from it lets exactly one row exist.
+        await store.audit.appendIfAbsent({
+          ...auditEvent(SYSTEM_ACTOR, 'session.reconnect_blocked', 'SUCCESS', {
+            at: r.at, targetUserName: r.userName, targetGatewayId: r.gatewayId, reason: r.reason, metadata: { clientAddress: r.clientAddress },
+          }),
+          id: reportAuditId(r),
+        });
+        return;
+    }
+  }
+}
+
+/** An audit id fixed by the report it records (agent run + sequence number), the same on every replica. */
+function reportAuditId(r: GatewayReport): string {
+  return idOf('auditEvent', createHash('sha256').update(`${r.gatewayId}:${r.agentId}:${r.seq}`).digest('hex').slice(0, ID_KINDS.auditEvent.length));
+}

@@ -1,0 +1,163 @@
+import type { EndCause, Session } from '../../domain/session.js';
+import type { Logger } from '../../domain/logger.js';
+import type { SessionStats } from '../../store/store.js';
+import { settleUnlisted } from '../intent-settlement.js';
+import type { GatewayDescriptor, GatewayReport } from '../reports.js';
+import { sessionEvent } from '../session-events.js';
+import { changing, newSession, type SyncDeps } from './session-rows.js';
+
+type Snapshot = Extract<GatewayReport, { type: 'snapshot' }>;
+
+/** How far ahead of a snapshot a session's last report may be and still count as newer than it. */
+const NEWER_REPORT_WINDOW_MS = 60_000;
+/** Snapshot sessions per transaction: bounds memory and how long one transaction holds the connection. */
+const SNAPSHOT_CHUNK = 1_000;
+/**
+ * A snapshot rewrites a known session's row only when its counters moved or its last-seen time is
+ * this old: an idle session's `lastSeenAt` lags by up to this much, and a periodic snapshot of idle
+ * sessions writes nothing. (Ending stale sessions compares their last-seen with the snapshot's time;
+ * a lagging value only makes that bound tighter, and rows a newer report created carry its time.)
+ */
+const STATS_REFRESH_MS = 60_000;
+
+interface SnapshotInProgress {
+  /** The parts' id ('' for a snapshot in one piece) and the index of the part expected next. */
+  id: string;
+  next: number;
+  /** The first part's time: what "seen after this snapshot" is measured against. */
+  at: number;
+  gateway: GatewayDescriptor & { id: string };
+  restarted: boolean;
+  /** Online sessions no part has listed yet, by ref. */
+  online: Map<string, SessionStats>;
+}
+
+/**
+ * Applies snapshots, whole or in parts: a snapshot is the truth (sessions it lacks are ended,
+ * sessions it has are created or refreshed). It works in transactions of SNAPSHOT_CHUNK sessions,
+ * each chunk's events written with it, the event loop yielded in between (so API requests get
+ * SQLite's one connection); then the sessions it lacks are ended, in chunks too. What that changes
+ * against one transaction:
+ * - A crash or failure midway leaves the snapshot partly applied (some sessions created or
+ *   refreshed, none of the stale ones ended yet); the next snapshot completes it.
+ * - Replicas applying the same snapshot still create and end each session once, and only the
+ *   replica whose statement changed a row announces it (multi-row `insertIfAbsent`, conditional
+ *   `markEndedMany`). Every chunk first re-upserts the gateway row, which locks it until commit:
+ *   replicas' chunks take turns, so their row locks cannot deadlock.
+ * - A delta of this gateway cannot land between chunks: one gateway's reports are applied strictly
+ *   in order (ReportQueue). Another replica's may, as they could before between two transactions;
+ *   its row changes are re-checked by the conditional statements.
+ * A large snapshot also arrives in parts (see SnapshotPart); the stale sessions are ended only after
+ * its last part, and only if every part arrived in order.
+ */
+export class SnapshotApplier {
+  /** Per gateway: a snapshot sent in parts, between its first and its last part. */
+  private readonly snapshots = new Map<string, SnapshotInProgress>();
+
+  constructor(private readonly deps: SyncDeps & { logger: Logger }) {}
+
+  async apply(r: Snapshot): Promise<void> {
+    const part = r.part ?? { id: '', index: 0, count: 1 };
+    let state: SnapshotInProgress | undefined;
+    if (part.index === 0) {
+      state = await this.begin(r, part.id);
+    } else {
+      state = this.snapshots.get(r.gatewayId);
+      if (state?.id !== part.id || state.next !== part.index) {
+        // A part went missing (the bus delivers at most once): the snapshot cannot say which
+        // sessions are gone. Its parts so far created and refreshed sessions; the next one heals.
+        // A stray part of another snapshot is dropped without abandoning the one in progress.
+        if (state?.id === part.id) this.snapshots.delete(r.gatewayId);
+        this.deps.logger.warn({ gatewayId: r.gatewayId, part: part.index, of: part.count }, 'snapshot part out of order or missing; sessions it lacks are left for the next snapshot');
+        return;
+      }
+    }
+    this.snapshots.delete(r.gatewayId);
+    await this.applySessions(r, state);
+    state.next = part.index + 1;
+    if (state.next < part.count) {
+      this.snapshots.set(r.gatewayId, state);
+      return;
+    }
+    await this.endUnlisted(state);
+  }
+
+  /** The first (or only) part: the gateway's status, restart detection, and its online sessions. */
+  private async begin(r: Snapshot, id: string): Promise<SnapshotInProgress> {
+    const gateway = { id: r.gatewayId, ...r.gateway };
+    return this.deps.store.transaction(async (tx) => {
+      const before = await tx.gateways.findById(r.gatewayId);
+      await tx.gateways.upsert(gateway);
+      await tx.gateways.setAgentStatus(r.gatewayId, { agentConnected: true, lastSeenAt: this.deps.now(), daemonStartedAt: r.daemonStartedAt });
+      return {
+        id,
+        next: 0,
+        at: r.at,
+        gateway,
+        restarted: before?.daemonStartedAt != null && r.daemonStartedAt !== null && before.daemonStartedAt !== r.daemonStartedAt,
+        online: new Map((await tx.sessions.listOnlineStatsByGateway(r.gatewayId)).map((s) => [s.ref, s])),
+      };
+    });
+  }
+
+  /** Creates the part's new sessions and refreshes its known ones, a chunk per transaction. */
+  private async applySessions(r: Snapshot, state: SnapshotInProgress): Promise<void> {
+    const { online, gateway } = state;
+    for (let i = 0; i < r.sessions.length; i += SNAPSHOT_CHUNK) {
+      const stats: SessionStats[] = [];
+      const floated: Pick<Session, 'id' | 'clientAddress'>[] = [];
+      const fresh = new Map<string, Session>();
+      for (const report of r.sessions.slice(i, i + SNAPSHOT_CHUNK)) {
+        const known = online.get(report.ref);
+        if (known) {
+          online.delete(report.ref);
+          const moved = known.bytesReceived !== report.bytesReceived || known.bytesSent !== report.bytesSent;
+          if (moved || r.at - known.lastSeenAt >= STATS_REFRESH_MS) {
+            stats.push({ ...known, bytesReceived: report.bytesReceived, bytesSent: report.bytesSent, lastSeenAt: r.at });
+          }
+          // A UDP client that floated: the same session (same ref) from a new address.
+          if (report.clientAddress !== null && report.clientAddress !== known.clientAddress) floated.push({ id: known.id, clientAddress: report.clientAddress });
+        } else if (!fresh.has(report.ref)) {
+          // New to this replica's view: created unless a row with this ref exists (ended, or another
+          // replica's), which the conflicting insert leaves as it is.
+          fresh.set(report.ref, newSession(r.gatewayId, report, r.at, r.gateway.protocol));
+        }
+      }
+      if (i > 0 || state.next > 0) await yieldTurn();
+      await changing(this.deps, async (tx) => {
+        await tx.gateways.upsert(gateway);
+        await tx.sessions.updateStatsMany(stats);
+        if (floated.length > 0) await tx.sessions.updateAddresses(floated);
+        const inserted = await tx.sessions.insertManyIfAbsent([...fresh.values()]);
+        return [...fresh.values()].filter((s) => inserted.has(s.id)).map((s) => sessionEvent('session.connected', s));
+      });
+    }
+  }
+
+  /** After the last part: the sessions no part listed have ended. */
+  private async endUnlisted(state: SnapshotInProgress): Promise<void> {
+    const { online, gateway, at } = state;
+    const cause: EndCause = state.restarted ? 'GATEWAY_RESTART' : 'CLIENT_DISCONNECT';
+    // Seen in a report newer than this snapshot (a replica that was ahead applied it first): the
+    // snapshot cannot speak for it. Agents stamp their reports with strictly increasing `at`.
+    // Bounded, so an agent whose clock stepped back cannot keep a gone session alive for long.
+    const stale = [...online.values()].filter((s) => !(s.lastSeenAt >= at && s.lastSeenAt - at < NEWER_REPORT_WINDOW_MS)).map((s) => s.id);
+    online.clear();
+    for (let i = 0; i < stale.length; i += SNAPSHOT_CHUNK) {
+      await yieldTurn();
+      await changing(this.deps, async (tx) => {
+        await tx.gateways.upsert(gateway);
+        const ids = stale.slice(i, i + SNAPSHOT_CHUNK);
+        // Sessions with a pending disconnect intent end as that operator's (or, after a restart, as one).
+        const settled = await settleUnlisted(tx, ids, { at, now: this.deps.now(), restarted: state.restarted });
+        const ended = await tx.sessions.markEndedMany(ids.filter((id) => !settled.sessionIds.has(id)), { endedAt: at, cause });
+        return [...settled.events, ...ended.map((s) => sessionEvent('session.disconnected', s))];
+      });
+    }
+  }
+}
+
+/** Lets queued I/O and timers (API requests) run before the next chunk takes the connection. */
+function yieldTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
