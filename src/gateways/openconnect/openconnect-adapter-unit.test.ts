@@ -63,6 +63,10 @@ describe('OpenConnect adapter (scripted occtl)', () => {
     const events = new AdapterEventLog();
     adapter = new OpenConnectAdapter({ ...config, ...entry }, {
       runner: ocserv.runner, gonePollMs: 5, probe: { intervalMs: 60_000 },
+      resetWorker: (pid, serverPid) => {
+        ocserv.commands.push(`kill ${pid} of ${serverPid}`);
+        ocserv.users = ocserv.users.filter((u) => u.id !== pid);
+      },
       eventStream: (h) => ({ start: () => { ocserv.handlers = h; queueMicrotask(() => h.onReady()); }, stop: () => h.onEnd('stopped') }),
     });
     adapter.start(events.push);
@@ -90,8 +94,15 @@ describe('OpenConnect adapter (scripted occtl)', () => {
       if (args.join(' ') === `-j show id ${B.id}` && ocserv.commands.some((c) => c.startsWith('disconnect')) && listedFor-- > 0) return Promise.resolve(ok(occtlUsersJson(kept[1]!)));
       return null;
     };
-    assert.equal(await adapter.disconnect({ ref: `${B.id}:${B.safeId}`, userName: 'bob', mode: 'RESTART' }, 2_000), 'ENDED');
+    assert.equal(await adapter.disconnect({ ref: `${B.id}:${B.safeId}`, userName: 'bob', mode: 'HALT' }, 2_000), 'ENDED');
     assert.equal(listedFor, -1, 'asked until it was gone');
+  });
+
+  test('RESTART kills the tunnel\'s worker (of the linked ocserv) instead of telling the client to go', async () => {
+    const ocserv = new ScriptedOcserv();
+    const { adapter } = await linked(ocserv);
+    assert.equal(await adapter.disconnect({ ref: `${B.id}:${B.safeId}`, userName: 'bob', mode: 'RESTART' }, 1_000), 'ENDED');
+    assert.deepEqual(ocserv.commands.filter((c) => c.startsWith('kill') || c.startsWith('disconnect')), [`kill ${B.id} of 100`]);
   });
 
   test('confirmed but still listed at the deadline: unavailable, and it may still take effect', async () => {

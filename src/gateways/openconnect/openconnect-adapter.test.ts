@@ -83,6 +83,20 @@ describe('OpenConnect adapter against a real ocserv', { skip }, () => {
     }
   });
 
+  test('RESTART: the client sees its connection drop and reconnects by itself, as a new session', async () => {
+    const carol = (await occtl.users()).find((u) => u.userName === 'carol')!;
+    const ref = `${carol.id}:${carol.safeId}`;
+    const from = events.mark();
+    const mark = clients.carol!.logLength();
+    assert.equal(await adapter.disconnect({ ref, userName: 'carol', mode: 'RESTART' }, 5_000), 'ENDED');
+    const back = await events.waitFor('session.connected', (e) => e.session.userName === 'carol', { from });
+    assert.notEqual(back.session.ref, ref);
+    assert.equal((await events.waitFor('session.disconnected', (e) => e.ref === ref, { from })).cause, 'ADMIN_DISCONNECT');
+    await clients.carol!.waitForLog(/CSTP connected/, { from: mark });
+    assert.equal(clients.carol!.exited, false);
+    assert.doesNotMatch(clients.carol!.log().slice(mark), /Session terminated by server/);
+  });
+
   test('a ref that is gone, or whose worker pid now names another tunnel, ends nothing', async () => {
     const alice = (await occtl.users()).find((u) => u.userName === 'alice')!;
     const reused = `${alice.id}:AAAAAAAAAAAAAAAAAAAAAAAAAAA=`;

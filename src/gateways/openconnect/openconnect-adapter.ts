@@ -4,10 +4,11 @@
  * live event stream (`show events`); a disconnect is `disconnect id <worker pid>`.
  *
  * Facts this relies on (measured against ocserv 1.1.6 and openconnect 9.01):
- * - `disconnect id N` answers in about 35 ms. ocserv tells the client the session is over
- *   (openconnect logs "Session terminated by server; exiting." and exits); the tunnel leaves the
- *   listing 90–210 ms later. ocserv has no way to ask a client to come back, so HALT and RESTART send
- *   the same command (docs/openconnect-gateways.md says what each client does).
+ * - HALT is `disconnect id N`, answered in about 35 ms: ocserv tells the client the session is over
+ *   (openconnect logs "Session terminated by server; exiting." and exits, and stays down); the tunnel
+ *   leaves the listing 90–210 ms later. ocserv has no command that lets a client come back, so
+ *   RESTART kills the tunnel's worker instead (worker-reset.ts): the client sees its connection drop
+ *   and reconnects with its cookie, as a new tunnel (docs/openconnect-gateways.md).
  * - The worker pid is reused by the OS: before the command the adapter reads `show id N` and sends
  *   nothing unless it is still the same tunnel (same safe id, same user). The window between that
  *   read and the command is one occtl round trip; a new worker would have to be given exactly that
@@ -33,6 +34,7 @@ import { OcctlEventStream } from './occtl-events.js';
 import type { OcservEvent } from './occtl-output.js';
 import { parseSessionRef, sameTunnel } from './session-ref.js';
 import { OcservSessionTable } from './session-table.js';
+import { killWorker, type WorkerReset } from './worker-reset.js';
 
 export interface OpenConnectAdapterOptions {
   logger?: Logger;
@@ -46,6 +48,8 @@ export interface OpenConnectAdapterOptions {
   probe?: { intervalMs?: number; timeoutMs?: number };
   /** How often the listing is read while a disconnect waits for the tunnel to leave it. */
   gonePollMs?: number;
+  /** RESTART: kills the tunnel's worker so its client reconnects (tests replace it; see worker-reset.ts). */
+  resetWorker?: WorkerReset;
   /** Starts the event stream (tests replace it). */
   eventStream?: (handlers: ConstructorParameters<typeof OcctlEventStream>[1]) => { start(): void; stop(): void };
 }
@@ -169,7 +173,13 @@ export class OpenConnectAdapter implements GatewayAdapter {
     this.table.markKilled(command.ref);
     let reply;
     try {
-      reply = await this.occtl.disconnect(ref.pid, left(deadline));
+      if (command.mode === 'RESTART') {
+        if (this.serverPid === null) throw new GatewayUnavailableError('the ocserv instance is not known yet; nothing was sent');
+        (this.options.resetWorker ?? killWorker)(ref.pid, this.serverPid);
+        reply = 'disconnected' as const;
+      } else {
+        reply = await this.occtl.disconnect(ref.pid, left(deadline));
+      }
     } catch (e) {
       this.table.unmarkKilled(command.ref);
       await undoBlock?.();
