@@ -4,7 +4,7 @@
  * tunnels. ocserv itself can only ban addresses, which would also lock out everyone behind the same
  * NAT, so the check is made per user by the script, against this file.
  *
- * One line per block: `<until, seconds since the epoch> <user name>`. The file is replaced whole
+ * One line per block: `<until, ms since the epoch> <user name>`. The file is replaced whole
  * (written beside it, then renamed), so the script never reads half a list. A user name holding a
  * line break cannot be written (and cannot be blocked): the adapter refuses such a block.
  */
@@ -20,7 +20,7 @@ export function blockableUserName(userName: string): boolean {
 export function blockFileText(entries: readonly BlockEntry[], now = Date.now()): string {
   return entries
     .filter((e) => e.until > now && blockableUserName(e.userName))
-    .map((e) => `${Math.ceil(e.until / 1000)} ${e.userName}\n`)
+    .map((e) => `${Math.ceil(e.until)} ${e.userName}\n`)
     .join('');
 }
 

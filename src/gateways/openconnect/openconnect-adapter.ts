@@ -29,6 +29,7 @@ import { errorText } from '../../domain/errors.js';
 import { BlockList } from '../openvpn/block-list.js';
 import { silentLogger, type Logger } from '../../domain/logger.js';
 import { BlockFile, blockableUserName } from './block-file.js';
+import { DenialLog } from './denial-log.js';
 import { OcctlClient, OcctlTimeoutError, processRunner, type OcctlRunner, type OcctlTarget } from './occtl-client.js';
 import { OcctlEventStream } from './occtl-events.js';
 import type { OcservEvent } from './occtl-output.js';
@@ -48,6 +49,8 @@ export interface OpenConnectAdapterOptions {
   probe?: { intervalMs?: number; timeoutMs?: number };
   /** How often the listing is read while a disconnect waits for the tunnel to leave it. */
   gonePollMs?: number;
+  /** Authorize mode: how often the connect-script's refusals are read (default 500 ms). */
+  denialPollMs?: number;
   /** RESTART: kills the tunnel's worker so its client reconnects (tests replace it; see worker-reset.ts). */
   resetWorker?: WorkerReset;
   /** Starts the event stream (tests replace it). */
@@ -73,6 +76,8 @@ export class OpenConnectAdapter implements GatewayAdapter {
   private readonly blocks = new BlockList();
   /** `authorize` mode: where the blocks go for ocserv's connect-script. */
   private readonly blockFile: BlockFile | null;
+  /** The connect-script's refusals (authorize mode), reported as `auth-denied`. */
+  private readonly denials: DenialLog | null;
   /** The last write of the block file failed (shown as the gateway's warning). */
   private blockFileError: string | null = null;
 
@@ -82,6 +87,7 @@ export class OpenConnectAdapter implements GatewayAdapter {
     this.logger = options.logger ?? silentLogger;
     this.target = { socket: config.occtlSocket, binary: config.occtl, netns: config.netns };
     this.blockFile = config.mode === 'authorize' && config.blockFile ? new BlockFile(config.blockFile) : null;
+    this.denials = this.blockFile ? new DenialLog(`${this.blockFile.path}.denied`) : null;
     this.occtl = new OcctlClient(options.runner ?? processRunner(this.target), options.commandTimeoutMs ?? 5_000);
     this.table = new OcservSessionTable((event) => this.emit(event));
     this.backoff = options.backoffMs?.initial ?? 250;
@@ -93,6 +99,7 @@ export class OpenConnectAdapter implements GatewayAdapter {
     this.emit = onEvent;
     this.timers.push(setInterval(() => void this.snapshot().catch((e: unknown) => this.logger.debug({ err: errorText(e) }, 'openconnect: periodic listing failed')), this.config.snapshotIntervalMs ?? 10_000));
     this.timers.push(setInterval(() => void this.probe(), this.options.probe?.intervalMs ?? 2_000));
+    if (this.denials) this.timers.push(setInterval(() => this.readDenials(), this.options.denialPollMs ?? 500));
     this.connect();
   }
 
@@ -131,6 +138,18 @@ export class OpenConnectAdapter implements GatewayAdapter {
     this.writeBlocks().catch(() => undefined);
   }
 
+  private readDenials(): void {
+    try {
+      for (const d of this.denials?.read() ?? []) {
+        const left = this.blocks.remainingSeconds(d.userName);
+        const reason = left > 0 ? `blocked by an administrator for ${left} more seconds` : 'blocked by an administrator';
+        this.emit({ type: 'auth-denied', userName: d.userName, reason, clientAddress: d.clientAddress, at: d.at });
+      }
+    } catch (e) {
+      this.logger.debug({ gatewayId: this.config.id, err: errorText(e) }, 'openconnect: could not read the connect-script\'s refusals');
+    }
+  }
+
   /** Hands the blocks in force to the connect-script; a failure shows as the gateway's warning. */
   private async writeBlocks(): Promise<void> {
     if (!this.blockFile) return;
@@ -161,15 +180,21 @@ export class OpenConnectAdapter implements GatewayAdapter {
     if (command.blockSeconds && !this.capabilities().canBlock) throw new GatewayUnavailableError('this gateway cannot block users; nothing was sent');
     const ref = parseSessionRef(command.ref);
     if (!ref || this.table.isKilled(command.ref)) return 'NOT_FOUND';
+    // Block before the tunnel ends (the client may try again at once), counted from the request.
+    const undoBlock = command.blockSeconds ? await this.block(command.userName, command.blockSeconds) : null;
     // The pid may belong to another tunnel by now: send nothing unless it is still this one.
-    const user = await this.occtl.user(ref.pid, left(deadline));
-    if (!user || !sameTunnel(ref, user)) return 'NOT_FOUND';
-    if (command.userName && user.userName !== command.userName) {
-      this.logger.warn({ ref: command.ref, expected: command.userName, found: user.userName }, 'openconnect: the tunnel belongs to another user; not disconnecting');
+    let user;
+    try {
+      user = await this.occtl.user(ref.pid, left(deadline));
+    } catch (e) {
+      await undoBlock?.();
+      throw e;
+    }
+    if (!user || !sameTunnel(ref, user) || (command.userName && user.userName !== command.userName)) {
+      if (user && sameTunnel(ref, user)) this.logger.warn({ ref: command.ref, expected: command.userName, found: user.userName }, 'openconnect: the tunnel belongs to another user; not disconnecting');
+      await undoBlock?.();
       return 'NOT_FOUND';
     }
-    // Block before the tunnel ends: the client may try again at once.
-    const undoBlock = command.blockSeconds ? await this.block(command.userName, command.blockSeconds) : null;
     this.table.markKilled(command.ref);
     let reply;
     try {
@@ -274,8 +299,13 @@ export class OpenConnectAdapter implements GatewayAdapter {
   private async onEvent(event: OcservEvent): Promise<void> {
     if (event.kind === 'disconnected') return this.table.disconnected(event.id, event.reason);
     try {
-      const user = await this.occtl.user(event.id);
-      if (user) this.table.connected(user);
+      // ocserv announces the tunnel a moment before it lists it as `connected`.
+      for (let i = 0; i < 20 && this.running; i += 1) {
+        const user = await this.occtl.user(event.id);
+        if (!user) return;
+        if (user.state === 'connected') return this.table.connected(user);
+        await sleep(100);
+      }
     } catch (e) {
       this.logger.debug({ gatewayId: this.config.id, err: errorText(e) }, 'openconnect: could not read a new tunnel; the next listing will');
     }
