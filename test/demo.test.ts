@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { openvpnSkipReason } from './support/openvpn-lab.js';
 import { waitFor } from './support/wait.js';
 
@@ -48,3 +49,43 @@ test('demo: prints a working token and commands, ends a real session, tears down
     if (child.exitCode === null) child.kill('SIGKILL');
   }
 });
+
+/** PIDs of processes whose command line names `dir` (the lab's OpenVPN server and clients do). */
+function processesUnder(dir: string): number[] {
+  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).flatMap((p) => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(dir) ? [Number(p)] : [];
+    } catch {
+      return []; // gone meanwhile
+    }
+  });
+}
+
+for (const signal of ['SIGHUP', 'SIGTERM'] as const) {
+  test(`demo: ${signal} to its process (a closed terminal, a kill) leaves nothing behind: server, clients, tun device, PKI with ca.key`, { skip: openvpnSkipReason() }, async () => {
+    const child = spawn(process.execPath, ['bin/switchboard.js', 'demo'], { env: { ...process.env, SWITCHBOARD_PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      await waitFor(() => {
+        if (child.exitCode !== null) throw new Error(`demo exited before it came up:\n${out}`);
+        return out.includes('Press Ctrl-C');
+      }, 60_000, () => `the demo to come up:\n${out}`, 100);
+      const serverDir = /Client logs are in (\S+)\./.exec(out)![1]!;
+      const labDir = dirname(serverDir);
+      const device = `sb${basename(serverDir).slice(1)}`;
+      assert.ok(existsSync(join(labDir, 'ca.key')) || readdirSync(labDir, { recursive: true }).some((f) => String(f).endsWith('ca.key')), 'the PKI with its ca.key is there while it runs');
+      assert.ok(existsSync(`/sys/class/net/${device}`), `the server's tun device ${device} exists while it runs`);
+      assert.ok(processesUnder(labDir).length >= 2, 'the OpenVPN server and clients run');
+      child.kill(signal);
+      assert.equal(await exited, 0, out);
+      assert.ok(!existsSync(labDir), 'the temporary directory (PKI, ca.key, logs) is removed');
+      assert.ok(!existsSync(`/sys/class/net/${device}`), 'the tun device is gone');
+      assert.deepEqual(processesUnder(labDir), [], 'no OpenVPN process is left');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+}

@@ -57,13 +57,16 @@ export async function runDemo(args: string[]): Promise<number> {
   const teardown = async () => {
     if (closing) return;
     closing = true;
+    // The terminal may be gone already (SIGHUP): a write to it fails, and must not stop the teardown.
+    for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
     say('\nStopping Switchboard, the OpenVPN clients and the server…');
     await app?.close().catch(() => undefined);
     await lab.close();
     say('Done; everything the demo started is gone.');
   };
-  process.on('SIGINT', () => void teardown().then(() => process.exit(0)));
-  process.on('SIGTERM', () => void teardown().then(() => process.exit(0)));
+  // However its terminal goes away — Ctrl-C (SIGINT), a closed window (SIGHUP), a kill (SIGTERM) —
+  // the demo stops its server, clients, tun devices and temporary PKI (ca.key included) first.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void teardown().then(() => process.exit(0)));
 
   try {
     say('Starting a real OpenVPN server (UDP, authorize mode) on 127.0.0.1…');
