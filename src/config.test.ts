@@ -147,3 +147,21 @@ test('webhook delivery settings: documented defaults, overridable, validated', (
   assert.equal(loadConfig({ SWITCHBOARD_WEBHOOK_BACKOFF_MS: '50' }).webhooks.backoffMs, 50);
   assert.throws(() => loadConfig({ SWITCHBOARD_WEBHOOK_TIMEOUT_MS: 'soon' }), /SWITCHBOARD_WEBHOOK_TIMEOUT_MS: must be a whole number/);
 });
+
+test('gateway file: a wireguard entry with its interface and peers; a bad key or an OpenVPN option is refused, naming the place', () => {
+  const key = 'mr6HS7sdUTLcaS4N7lYDqNbFKZEH3yhhpsrHGX/kPjE=';
+  const f = join(dir, 'wg.yaml');
+  writeFileSync(f, `gateways:\n  - {id: wg-1, name: WG 1, protocol: wireguard, interface: wg0, handshakeWindowSeconds: 240, peers: [{publicKey: "${key}", user: alice}]}\n`);
+  assert.deepEqual(loadConfig({ SWITCHBOARD_CONFIG: f }).gateways[0], {
+    id: 'wg-1', name: 'WG 1', region: 'default', protocol: 'wireguard', mode: 'observe', interface: 'wg0', handshakeWindowSeconds: 240,
+    peers: [{ publicKey: key, user: 'alice' }], snapshotIntervalMs: undefined,
+  });
+  for (const [body, expect] of [
+    [`{id: w, name: W, protocol: wireguard, interface: wg0, peers: [{publicKey: "not-a-key", user: a}]}`, 'gateways.0.peers.0.publicKey'],
+    ['{id: w, name: W, protocol: wireguard, interface: wg0, management: "unix:/x"}', 'gateways.0'],
+    ['{id: w, name: W, protocol: wireguard}', 'gateways.0.interface'],
+  ] as const) {
+    writeFileSync(f, `gateways:\n  - ${body}\n`);
+    assert.throws(() => loadConfig({ SWITCHBOARD_CONFIG: f }), (e: unknown) => e instanceof ConfigError && e.message.includes(expect));
+  }
+});

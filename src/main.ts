@@ -20,6 +20,7 @@ import type { Protocol } from './domain/gateway.js';
 import { OpenVpnAdapter } from './gateways/openvpn/openvpn-adapter.js';
 import { OpenConnectAdapter } from './gateways/openconnect/openconnect-adapter.js';
 import { Ikev2Adapter } from './gateways/ikev2/ikev2-adapter.js';
+import { WireGuardAdapter } from './gateways/wireguard/wireguard-adapter.js';
 import { AgentLink } from './core/agent-link.js';
 import { SessionSync } from './core/sync/session-sync.js';
 import { ReportIntake } from './core/report-intake.js';
@@ -55,6 +56,7 @@ const ADAPTERS: { [P in Protocol]: (config: Extract<GatewayConfig, { protocol: P
   openvpn: (config, { logger, probe }) => new OpenVpnAdapter(config, { logger, probe }),
   openconnect: (config, { logger, probe }) => new OpenConnectAdapter(config, { logger, probe }),
   ikev2: (config, { logger, probe }) => new Ikev2Adapter(config, { logger, probe }),
+  wireguard: (config, { logger }) => new WireGuardAdapter(config, { logger }),
 };
 
 /** The adapter for a gateway entry, whatever its protocol; its log lines carry the gateway id. */

@@ -286,10 +286,10 @@ input DisconnectSessionInput {
   sessionId: String!
   "Why (kept in the audit trail and on the session)."
   reason: String
-  "Shown to the user by clients that support it."
+  "Shown to the user by clients that support it (OpenVPN). A WireGuard client is not told anything: WireGuard cannot carry a message."
   message: String
   mode: DisconnectMode = HALT
-  "With HALT: refuse the same user's reconnection for this many seconds, where the gateway supports it."
+  "With HALT: refuse the same user's reconnection for this many seconds, where the gateway supports it (WireGuard: the peer is kept off the interface, then restored)."
   blockSeconds: Int
 }
 

@@ -1,5 +1,5 @@
 /** The VPN protocols Switchboard speaks (see gateways/gateway-config.ts for what adding one takes). */
-export const PROTOCOLS = ['openvpn', 'openconnect', 'ikev2'] as const;
+export const PROTOCOLS = ['openvpn', 'openconnect', 'ikev2', 'wireguard'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
 
 /** `observe`: sessions are read from the daemon. `authorize`: the agent answers every client auth. */

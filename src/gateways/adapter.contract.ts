@@ -48,13 +48,17 @@ export interface ContractOptions {
   skip?: string | false;
   /** How long a condition may take: real daemons need longer than a double (default 20 s). */
   timeoutMs?: number;
+  /** The block the contract sets: longer than it takes to see the tunnel stop and try to come back (default 3 s). */
+  blockSeconds?: number;
 }
 
-const USERS = ['alice', 'bob', 'carol'];
-const BLOCK_SECONDS = 3;
+/** The users the contract connects, in this order (a harness may prepare their credentials up front). */
+export const CONTRACT_USERS = ['alice', 'bob', 'carol'];
+const USERS = CONTRACT_USERS;
 
 export function adapterContract(name: string, makeHarness: () => Promise<AdapterHarness>, options: ContractOptions = {}): void {
   const timeoutMs = options.timeoutMs ?? 20_000;
+  const BLOCK_SECONDS = options.blockSeconds ?? 3;
   describe(`adapter contract: ${name}`, { skip: options.skip ?? false }, () => {
     let h: AdapterHarness;
     let adapter: GatewayAdapter;

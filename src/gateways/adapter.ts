@@ -8,7 +8,9 @@ import type { GatewayCapabilities } from '../domain/gateway.js';
 import type { BlockEntry } from '../domain/block.js';
 import type { GatewayConfig } from './gateway-config.js';
 
-export type { GatewayConfig, Ikev2GatewayConfig, OpenConnectGatewayConfig, OpenVpnGatewayConfig } from './gateway-config.js';
+export type {
+  GatewayConfig, Ikev2GatewayConfig, OpenConnectGatewayConfig, OpenVpnGatewayConfig, WireGuardGatewayConfig, WireGuardPeerMapping,
+} from './gateway-config.js';
 
 /** Something the daemon told us, already in Switchboard's words. */
 export type AdapterEvent =

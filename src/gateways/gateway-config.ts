@@ -56,8 +56,37 @@ export interface Ikev2GatewayConfig extends GatewayConfigBase {
   vici: string;
 }
 
+/** One WireGuard peer's user: an unmapped peer's user is its public key. */
+export interface WireGuardPeerMapping {
+  publicKey: string;
+  user: string;
+}
+
+/** WireGuard: one interface, spoken to over its UAPI control socket. */
+export interface WireGuardGatewayConfig extends GatewayConfigBase {
+  protocol: 'wireguard';
+  /** The interface name (`wg0`). */
+  interface: string;
+  /** Its UAPI socket (default `/var/run/wireguard/<interface>.sock`). */
+  socket?: string;
+  /** Which user each peer belongs to. */
+  peers: WireGuardPeerMapping[];
+  /** A peer is online while its last handshake is at most this old, in seconds (default 180). */
+  handshakeWindowSeconds?: number;
+  /** How often the interface is read for handshakes and removals, in seconds (default 1). */
+  pollIntervalSeconds?: number;
+  /**
+   * Where the agent keeps what outlives it: the full configuration of peers it holds out (blocks)
+   * and the start of each session (default `data/wireguard-<id>.json`, mode 0600).
+   */
+  stateFile?: string;
+}
+
 /** One member per protocol. */
-export type GatewayConfig = OpenVpnGatewayConfig | OpenConnectGatewayConfig | Ikev2GatewayConfig;
+export type GatewayConfig = OpenVpnGatewayConfig | OpenConnectGatewayConfig | Ikev2GatewayConfig | WireGuardGatewayConfig;
+
+/** A WireGuard key: 32 bytes, base64. */
+export const WIREGUARD_KEY_PATTERN = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw480]=$/;
 
 const common = {
   id: z.string().regex(GATEWAY_ID_PATTERN, 'id must be lower-case letters, digits, - or _ (max 63)'),
@@ -94,10 +123,23 @@ const ENTRY_SCHEMAS = {
     mode: z.literal('observe', { message: 'mode must be observe for ikev2 (strongSwan cannot hand authentication to Switchboard)' }).default('observe'),
     vici: z.string().regex(/^unix:.+/, 'vici must be unix:/path/to/charon.vici'),
   }).strict(),
+  wireguard: z.object({
+    ...common,
+    protocol: z.literal('wireguard'),
+    interface: z.string().regex(/^[A-Za-z0-9_=+.-]{1,15}$/, 'interface must be an interface name (1 to 15 letters, digits, _=+.-)'),
+    socket: z.string().min(1).optional(),
+    peers: z.array(z.object({
+      publicKey: z.string().regex(WIREGUARD_KEY_PATTERN, 'publicKey must be a WireGuard public key (44 characters of base64)'),
+      user: z.string().min(1).max(512),
+    }).strict()).default([]),
+    handshakeWindowSeconds: z.number().positive().max(86_400).optional(),
+    pollIntervalSeconds: z.number().positive().max(3600).optional(),
+    stateFile: z.string().min(1).optional(),
+  }).strict(),
 } satisfies Record<Protocol, z.ZodObject>;
 
 /** One gateway entry of the file, any protocol. */
-export const gatewayEntrySchema = z.discriminatedUnion('protocol', [ENTRY_SCHEMAS.openvpn, ENTRY_SCHEMAS.openconnect, ENTRY_SCHEMAS.ikev2], {
+export const gatewayEntrySchema = z.discriminatedUnion('protocol', [ENTRY_SCHEMAS.openvpn, ENTRY_SCHEMAS.openconnect, ENTRY_SCHEMAS.ikev2, ENTRY_SCHEMAS.wireguard], {
   error: (issue) => (issue.code === 'invalid_union' ? `protocol must be one of ${Object.keys(ENTRY_SCHEMAS).join(', ')}` : undefined),
 });
 

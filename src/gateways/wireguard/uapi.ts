@@ -1,0 +1,146 @@
+/**
+ * WireGuard's cross-platform control protocol (UAPI) on an interface's unix socket
+ * (`/var/run/wireguard/<interface>.sock`, made by wireguard-go and other userspace implementations):
+ * `get=1` reads the interface and its peers, `set=1` changes them; both answer `errno=N`.
+ *
+ * Chosen over running `wg` (measured with wireguard-go 0.0.20220316 and 50 peers: `get=1` on the
+ * socket about 2 ms, `wg show <if> dump` about 29 ms, nearly all of it starting a process; see
+ * docs/wireguard-gateways.md). Keys travel as hex here and are turned into base64 (the form `wg`,
+ * configs and operators use) at this edge. The private key is dropped while parsing; preshared keys
+ * are kept (a peer removed by a disconnect is re-added with its full configuration) and never logged.
+ */
+import { connect } from 'node:net';
+import { GatewayUnavailableError } from '../adapter.js';
+
+/** One peer as the interface reports it (keys in base64). */
+export interface WireGuardPeer {
+  publicKey: string;
+  presharedKey: string | null;
+  endpoint: string | null;
+  allowedIps: string[];
+  persistentKeepalive: number;
+  /** Ms since the epoch; 0 when the peer never completed a handshake. */
+  lastHandshakeAt: number;
+  rxBytes: number;
+  txBytes: number;
+}
+
+export interface WireGuardDevice {
+  listenPort: number | null;
+  peers: WireGuardPeer[];
+}
+
+const ZERO_KEY = '0'.repeat(64);
+
+export function hexToBase64(hex: string): string {
+  return Buffer.from(hex, 'hex').toString('base64');
+}
+
+export function base64ToHex(key: string): string {
+  return Buffer.from(key, 'base64').toString('hex');
+}
+
+/** Parses a `get=1` answer (without its `errno=` line check: see `uapiGet`). */
+export function parseDevice(text: string): WireGuardDevice {
+  const device: WireGuardDevice = { listenPort: null, peers: [] };
+  let peer: WireGuardPeer | null = null;
+  let sec = 0;
+  let nsec = 0;
+  const close = () => {
+    if (peer) peer.lastHandshakeAt = sec === 0 && nsec === 0 ? 0 : sec * 1000 + Math.floor(nsec / 1e6);
+  };
+  for (const line of text.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq <= 0) continue;
+    const key = line.slice(0, eq);
+    const value = line.slice(eq + 1);
+    if (key === 'public_key') {
+      close();
+      sec = 0;
+      nsec = 0;
+      peer = { publicKey: hexToBase64(value), presharedKey: null, endpoint: null, allowedIps: [], persistentKeepalive: 0, lastHandshakeAt: 0, rxBytes: 0, txBytes: 0 };
+      device.peers.push(peer);
+      continue;
+    }
+    if (!peer) {
+      if (key === 'listen_port') device.listenPort = Number(value);
+      continue; // private_key and the rest of the interface: not kept
+    }
+    switch (key) {
+      case 'preshared_key': peer.presharedKey = value === ZERO_KEY ? null : hexToBase64(value); break;
+      case 'endpoint': peer.endpoint = value; break;
+      case 'allowed_ip': peer.allowedIps.push(value); break;
+      case 'persistent_keepalive_interval': peer.persistentKeepalive = Number(value); break;
+      case 'last_handshake_time_sec': sec = Number(value); break;
+      case 'last_handshake_time_nsec': nsec = Number(value); break;
+      case 'rx_bytes': peer.rxBytes = Number(value); break;
+      case 'tx_bytes': peer.txBytes = Number(value); break;
+    }
+  }
+  close();
+  return device;
+}
+
+/** The `set=1` lines that remove a peer. */
+export function removePeerLines(publicKey: string): string[] {
+  return [`public_key=${base64ToHex(publicKey)}`, 'remove=true'];
+}
+
+/** The `set=1` lines that (re-)add a peer with exactly this configuration. */
+export function addPeerLines(peer: Pick<WireGuardPeer, 'publicKey' | 'presharedKey' | 'allowedIps' | 'persistentKeepalive'>): string[] {
+  return [
+    `public_key=${base64ToHex(peer.publicKey)}`,
+    `preshared_key=${peer.presharedKey ? base64ToHex(peer.presharedKey) : ZERO_KEY}`,
+    `persistent_keepalive_interval=${peer.persistentKeepalive}`,
+    'replace_allowed_ips=true',
+    ...peer.allowedIps.map((ip) => `allowed_ip=${ip}`),
+  ];
+}
+
+/**
+ * One request on a fresh connection, answered by a blank line. `written` reports whether the request
+ * left this process (then a `set` may take effect even without an answer).
+ */
+function exchange(socketPath: string, request: string, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    let written = false;
+    const socket = connect(socketPath);
+    const timer = setTimeout(() => fail(new GatewayUnavailableError(`no answer from ${socketPath} within ${timeoutMs} ms`, { mayTakeEffect: written })), timeoutMs);
+    function fail(e: Error): void {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(e);
+    }
+    socket.setEncoding('utf8');
+    socket.on('connect', () => socket.write(request, () => (written = true)));
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+      if (text.endsWith('\n\n')) {
+        clearTimeout(timer);
+        socket.end();
+        resolve(text);
+      }
+    });
+    socket.on('error', (e: NodeJS.ErrnoException) => fail(new GatewayUnavailableError(`cannot reach ${socketPath}: ${e.code ?? e.message}`, { mayTakeEffect: written })));
+    socket.on('close', () => fail(new GatewayUnavailableError(`${socketPath} closed without an answer`, { mayTakeEffect: written })));
+  });
+}
+
+function errnoOf(text: string): number {
+  const m = /(?:^|\n)errno=(-?\d+)\n/.exec(text);
+  return m ? Number(m[1]) : -1;
+}
+
+export async function uapiGet(socketPath: string, timeoutMs: number): Promise<WireGuardDevice> {
+  const text = await exchange(socketPath, 'get=1\n\n', timeoutMs);
+  const errno = errnoOf(text);
+  if (errno !== 0) throw new GatewayUnavailableError(`get=1 on ${socketPath} answered errno=${errno}`);
+  return parseDevice(text);
+}
+
+export async function uapiSet(socketPath: string, lines: string[], timeoutMs: number): Promise<void> {
+  const text = await exchange(socketPath, `set=1\n${lines.join('\n')}\n\n`, timeoutMs);
+  const errno = errnoOf(text);
+  if (errno !== 0) throw new GatewayUnavailableError(`set=1 on ${socketPath} answered errno=${errno}`, { mayTakeEffect: false });
+}
