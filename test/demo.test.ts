@@ -4,23 +4,35 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { openvpnSkipReason } from './support/openvpn-lab.js';
 import { waitFor } from './support/wait.js';
 
-test('demo: prints a working token and commands, ends a real session, tears down on SIGINT', { skip: openvpnSkipReason() }, async () => {
+/** `switchboard demo` as a user starts it: its process, its exit code, and all it printed so far. */
+function startDemo() {
   const child = spawn(process.execPath, ['bin/switchboard.js', 'demo'], { env: { ...process.env, SWITCHBOARD_PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exited, output: () => out };
+}
+
+/** Waits until the demo printed its instructions; resolves with its output then. */
+async function upAndRunning(child: ChildProcess, output: () => string): Promise<string> {
+  await waitFor(() => {
+    if (child.exitCode !== null) throw new Error(`demo exited before it came up:\n${output()}`);
+    return output().includes('Press Ctrl-C');
+  }, 60_000, () => `the demo to come up:\n${output()}`, 100);
+  return output();
+}
+
+test('demo: prints a working token and commands, ends a real session, tears down on SIGINT', { skip: openvpnSkipReason() }, async () => {
+  const { child, exited, output } = startDemo();
   try {
-    await waitFor(() => {
-      if (child.exitCode !== null) throw new Error(`demo exited before it came up:\n${out}`);
-      return out.includes('Press Ctrl-C');
-    }, 60_000, () => `the demo to come up:\n${out}`, 100);
+    const out = await upAndRunning(child, output);
     const url = /API:\s+(http:\/\/\S+\/graphql)/.exec(out)![1]!;
     const token = /Admin token:\s+(sbt_\S+)/.exec(out)![1]!;
     const sessionId = /End alice's session \((sess_[a-z0-9]{12})\)/.exec(out)![1]!;
@@ -43,7 +55,7 @@ test('demo: prints a working token and commands, ends a real session, tears down
     assert.ok(existsSync(logDir));
     child.kill('SIGINT');
     assert.equal(await exited, 0);
-    assert.ok(out.includes('everything the demo started is gone'));
+    assert.ok(output().includes('everything the demo started is gone'));
     assert.ok(!existsSync(logDir), 'temp dir removed');
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
@@ -63,16 +75,9 @@ function processesUnder(dir: string): number[] {
 
 for (const signal of ['SIGHUP', 'SIGTERM'] as const) {
   test(`demo: ${signal} to its process (a closed terminal, a kill) leaves nothing behind: server, clients, tun device, PKI with ca.key`, { skip: openvpnSkipReason() }, async () => {
-    const child = spawn(process.execPath, ['bin/switchboard.js', 'demo'], { env: { ...process.env, SWITCHBOARD_PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const { child, exited, output } = startDemo();
     try {
-      await waitFor(() => {
-        if (child.exitCode !== null) throw new Error(`demo exited before it came up:\n${out}`);
-        return out.includes('Press Ctrl-C');
-      }, 60_000, () => `the demo to come up:\n${out}`, 100);
+      const out = await upAndRunning(child, output);
       const serverDir = /Client logs are in (\S+)\./.exec(out)![1]!;
       const labDir = dirname(serverDir);
       const device = `sb${basename(serverDir).slice(1)}`;
