@@ -257,8 +257,6 @@ export interface OutboxRepository {
    * written before `unpublishedBefore` (given up). Returns how many of each were deleted.
    */
   prune(args: { publishedBefore: number; unpublishedBefore: number; limit: number }): Promise<{ published: number; unpublished: number }>;
-  /** One event with when it was published (null: not yet), or null when absent (never written, or pruned). */
-  findById(id: string): Promise<(OutboxEvent & { publishedAt: number | null }) | null>;
 }
 
 /** How an intent is settled (see DisconnectIntentRepository.settle). */

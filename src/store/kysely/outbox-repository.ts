@@ -78,13 +78,9 @@ export class KyselyOutboxRepository implements OutboxRepository {
       .executeTakeFirst();
     return { published: Number(published.numDeletedRows), unpublished: Number(unpublished.numDeletedRows) };
   }
-
-  async findById(id: string): Promise<(OutboxEvent & { publishedAt: number | null }) | null> {
-    const row = await this.db.selectFrom('event_outbox').selectAll().where('id', '=', id).executeTakeFirst();
-    return row ? { ...toEvent(row), publishedAt: row.published_at } : null;
-  }
 }
 
-function toEvent(r: Selectable<EventOutboxTable>): OutboxEvent {
+/** An outbox row as the port hands it out (also read by test support). */
+export function toEvent(r: Selectable<EventOutboxTable>): OutboxEvent {
   return { id: r.id, type: r.type as AnnouncedEventType, at: r.at, payload: r.payload, createdAt: r.created_at };
 }
