@@ -1,7 +1,8 @@
 /** The docs that are derived from code stay true: docs/api.md matches the schema and error table served. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { STATUS_BY_CODE } from '../src/api/errors.js';
 import { renderApiDoc } from '../scripts/api-doc.js';
@@ -43,4 +44,26 @@ test('command lines in the docs work from a checkout: `npx switchboard …`, nev
     });
   }
   assert.deepEqual(bare, []);
+});
+
+test('the README links every doc, and every relative link in the README and docs/ resolves, anchors included', () => {
+  const docs = ['README.md', ...readdirSync(new URL('../docs/', import.meta.url)).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+  const withoutFences = (text: string): string => text.replace(/```[\s\S]*?```/g, '');
+  const read = (path: string): string => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
+  // GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens.
+  const anchors = (path: string): Set<string> =>
+    new Set([...withoutFences(read(path)).matchAll(/^#+ (.*)$/gm)].map((m) => m[1]!.trim().toLowerCase().replace(/[^\w\- ]/g, '').replace(/ /g, '-')));
+  const broken: string[] = [];
+  for (const doc of docs) {
+    for (const [, link] of withoutFences(read(doc)).matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^(https?|mailto):/.test(link!)) continue;
+      const [file, anchor] = link!.split('#') as [string, string | undefined];
+      const target = file === '' ? doc : posix.normalize(posix.join(posix.dirname(doc), file));
+      if (!existsSync(new URL(`../${target}`, import.meta.url))) broken.push(`${doc}: ${link}`);
+      else if (anchor && target.endsWith('.md') && !anchors(target).has(anchor)) broken.push(`${doc}: ${link} (no such heading)`);
+    }
+  }
+  assert.deepEqual(broken, []);
+  const readme = read('README.md');
+  assert.deepEqual(docs.slice(1).filter((d) => !readme.includes(`](${d}`)), [], 'docs the README does not link');
 });
