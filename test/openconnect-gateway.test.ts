@@ -18,12 +18,14 @@ import { quietPeriod, waitFor } from './support/wait.js';
 const SEED = 'mutation disconnectBySessionId($onlineSessionId: String!) { disconnectBySessionId(onlineSessionId: $onlineSessionId) }';
 const SESSIONS = `query ($gw: String) { onlineSessions(first: 100, filter: { gatewayId: $gw }) { totalCount edges { node {
   id user { name } gateway { id protocol } protocol clientAddress virtualAddress connectedAt bytesReceived bytesSent client { version }
+  group device
 } } } }`;
 const skip = ocservSkipReason();
 
 interface Row {
   id: string; user: { name: string }; gateway: { id: string; protocol: string }; protocol: string; clientAddress: string; virtualAddress: string;
   connectedAt: string; bytesReceived: number; bytesSent: number; client: { version: string | null };
+  group: string | null; device: string | null;
 }
 
 describe('OpenConnect gateway (ocserv over occtl)', { skip }, () => {
@@ -58,6 +60,7 @@ describe('OpenConnect gateway (ocserv over occtl)', { skip }, () => {
     occtl = new OcctlClient(processRunner(lab.target));
     h = await app();
     token = await h.token(['admin']);
+    await lab.addUser('alice', 'engineering');
     for (const user of ['alice', 'bob', 'carol']) clients[user] = await lab.startClient(user);
   });
   after(async () => {
@@ -65,7 +68,7 @@ describe('OpenConnect gateway (ocserv over occtl)', { skip }, () => {
     await lab?.close();
   });
 
-  test('tunnels are sessions: ocserv\'s user, real address, VPN address, user agent, bytes; protocol openconnect', async () => {
+  test('tunnels are sessions: ocserv\'s user, group, tun device, real address, VPN address, user agent, bytes; protocol openconnect', async () => {
     await waitFor(async () => (await rows()).length === 3, 15_000, 'three sessions');
     for (const [i, user] of ['alice', 'bob', 'carol'].entries()) {
       const r = await rowOf(user);
@@ -74,7 +77,11 @@ describe('OpenConnect gateway (ocserv over occtl)', { skip }, () => {
       assert.match(r.virtualAddress, /^10\.94\.0\.\d+$/);
       assert.deepEqual([r.protocol, r.gateway], ['openconnect', { id: gw, protocol: 'openconnect' }]);
       assert.match(r.client.version ?? '', /^Open AnyConnect VPN Agent/);
+      assert.equal(r.group, user === 'alice' ? 'engineering' : null, `${user}'s group from ocserv's listing`);
+      assert.match(r.device ?? '', /^vpns\d+$/, `${user}'s tun device from ocserv's listing`);
     }
+    const devices = (await rows()).map((r) => r.device);
+    assert.equal(new Set(devices).size, 3, `one tun device per tunnel: ${devices.join(', ')}`);
     await passesTraffic('alice');
     await waitFor(async () => (await rowOf('alice')).bytesReceived >= 700, 10_000, 'alice\'s bytes from ocserv\'s listing');
     const gws = await gql('{ gateways { id protocol canBlock agentConnected sessionsOnline } }');

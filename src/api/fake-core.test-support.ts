@@ -91,7 +91,7 @@ export class FakeCore implements CoreApi {
       id: newSessionId(), ref: `1:${this.sessions.size}`, userName, commonName: userName, clientAddress: '203.0.113.7:51234', virtualAddress: '10.8.0.6',
       virtualAddress6: null, connectedAt: this.now - 60_000 * (this.sessions.size + 1), bytesReceived: 5_000_000_000, bytesSent: 1234, clientVersion: '2.6.9',
       clientPlatform: 'linux', gatewayId: 'gw-1', userId: userIdFor(userName), protocol: 'openvpn', lastSeenAt: this.now, endedAt: null, endCause: null,
-      endedByTokenId: null, endedByName: null, endReason: null, ...extra,
+      endedByTokenId: null, endedByName: null, endReason: null, group: null, device: null, ...extra,
     };
     this.sessions.set(s.id, s);
     return s;

@@ -80,6 +80,10 @@ type Session {
   clientAddress: String
   virtualAddress: String
   virtualAddress6: String
+  "The user's group on the gateway's daemon (OpenConnect/ocserv); null where the daemon has none."
+  group: String
+  "The tun device the tunnel runs over on the gateway host (e.g. \`vpns0\`); null if the gateway does not say."
+  device: String
   connectedAt: DateTime!
   "Bytes received from the client. A Float, because byte counters exceed 2^31 (exact up to 2^53)."
   bytesReceived: Float!

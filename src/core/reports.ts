@@ -42,6 +42,9 @@ export const sessionReportSchema = z.object({
   bytesSent: count(),
   clientVersion: optionalText(256),
   clientPlatform: optionalText(256),
+  /** Absent from older agents and from daemons without groups or a per-tunnel device. */
+  group: optionalText(512).optional(),
+  device: optionalText(64).optional(),
 });
 
 /** How an agent describes its gateway, so a control plane without the config file knows it too. */

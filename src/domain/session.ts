@@ -28,6 +28,10 @@ export interface SessionReport {
   bytesSent: number;
   clientVersion: string | null;
   clientPlatform: string | null;
+  /** The daemon's group of the user (ocserv's group); absent or null where the daemon has none. */
+  group?: string | null;
+  /** The tun/tap device the tunnel runs over on the gateway host (e.g. `vpns0`); absent or null if unknown. */
+  device?: string | null;
 }
 
 /** One tunnel of one user on one gateway, online or (when `endedAt` is set) history. */
@@ -42,6 +46,8 @@ export interface Session extends SessionReport {
   endedByTokenId: string | null;
   endedByName: string | null;
   endReason: string | null;
+  group: string | null;
+  device: string | null;
 }
 
 /** The IP part of `ip:port` or `[ipv6]:port`. */

@@ -122,13 +122,18 @@ export class OcservLab {
     return this.server?.log() ?? '';
   }
 
-  /** Adds a password user (password `pw-<name>`), read by ocserv at each login. */
-  async addUser(name: string): Promise<void> {
-    if (!/^[A-Za-z0-9._-]{1,32}$/.test(name)) throw new Error(`lab: unsupported user name ${JSON.stringify(name)}`);
+  /**
+   * Adds a password user (password `pw-<name>`), read by ocserv at each login; with `group`, the
+   * user's one group in the passwd file (ocserv then lists it as the tunnel's `Groupname`).
+   */
+  async addUser(name: string, group?: string): Promise<void> {
+    for (const word of [name, group ?? '*']) {
+      if (!/^([A-Za-z0-9._-]{1,32}|\*)$/.test(word)) throw new Error(`lab: unsupported user or group name ${JSON.stringify(word)}`);
+    }
     if (this.passwords.has(name)) return;
     const { stdout } = await run('openssl', ['passwd', '-6', `pw-${name}`]);
     this.passwords.set(name, `pw-${name}`);
-    await appendFile(join(this.dir, 'passwd'), `${name}:*:${stdout.trim()}\n`);
+    await appendFile(join(this.dir, 'passwd'), `${name}:${group ?? '*'}:${stdout.trim()}\n`);
   }
 
   /** Starts ocserv (again, after `stop()`) and waits for its control socket. */

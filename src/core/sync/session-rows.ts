@@ -46,5 +46,7 @@ export function newSession(gatewayId: string, report: SessionReport, at: number,
     endedByTokenId: null,
     endedByName: null,
     endReason: null,
+    group: report.group ?? null,
+    device: report.device ?? null,
   };
 }

@@ -51,5 +51,7 @@ export function reportOf(user: OcservUser, connectedAt = user.connectedAt): Sess
     bytesSent: user.bytesSent,
     clientVersion: user.userAgent,
     clientPlatform: null,
+    group: user.groupName,
+    device: user.device,
   };
 }

@@ -64,6 +64,8 @@ export function makeSession(gatewayId: string, overrides: Partial<Session> = {})
     endedByTokenId: null,
     endedByName: null,
     endReason: null,
+    group: null,
+    device: null,
     ...overrides,
   };
 }

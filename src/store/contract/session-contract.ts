@@ -24,6 +24,23 @@ export function sessionContract(ctx: ContractContext): void {
     assert.equal(await store.sessions.findByRef(gw, 'no-such-ref'), null);
   });
 
+  test("a session's group and tun device are stored and returned (one by one and in bulk), null when absent", async () => {
+    const store = ctx.store();
+    const gw = await freshGateway(store);
+    const one = makeSession(gw, { group: 'engineering', device: 'vpns0' });
+    const many = [makeSession(gw, { group: 'x'.repeat(512), device: 'vpns12' }), makeSession(gw)];
+    await store.sessions.insertIfAbsent(one);
+    await store.sessions.insertManyIfAbsent(many);
+    assert.deepEqual(await store.sessions.findById(one.id), one);
+    const [long, none] = await Promise.all(many.map((s) => store.sessions.findById(s.id)));
+    assert.equal(long?.group, 'x'.repeat(512));
+    assert.equal(long?.device, 'vpns12');
+    assert.equal(none?.group, null);
+    assert.equal(none?.device, null);
+    const listed = await store.sessions.listOnlineByGateway(gw);
+    assert.deepEqual(listed.find((s) => s.id === one.id), one);
+  });
+
   test('(gateway_id, ref) is unique; the same ref on another gateway is fine', async () => {
     const store = ctx.store();
     const gw = await freshGateway(store);

@@ -60,6 +60,9 @@ export interface SessionTable {
   ended_by_token_id: string | null;
   ended_by_name: string | null;
   end_reason: string | null;
+  /** The session's `group` (a reserved word in SQL, hence the column's name). */
+  group_name: string | null;
+  device: string | null;
 }
 
 export interface ApiTokenTable {

@@ -348,6 +348,8 @@ function toRow(s: Session): SessionTable {
     ended_by_token_id: s.endedByTokenId,
     ended_by_name: s.endedByName,
     end_reason: s.endReason,
+    group_name: s.group,
+    device: s.device,
   };
 }
 
@@ -374,5 +376,7 @@ function toSession(r: Selectable<SessionTable>): Session {
     endedByTokenId: r.ended_by_token_id,
     endedByName: r.ended_by_name,
     endReason: r.end_reason,
+    group: r.group_name,
+    device: r.device,
   };
 }

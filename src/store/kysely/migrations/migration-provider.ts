@@ -9,6 +9,7 @@ import * as eventOutbox from './202612060800-event-outbox.js';
 import * as daemonResponding from './202612060815-daemon-responding.js';
 import * as disconnectIntents from './202612060820-disconnect-intents.js';
 import * as requestIds from './202612061000-request-ids.js';
+import * as sessionGroupAndDevice from './202612061150-session-group-and-device.js';
 
 /** One migration file: forward only; a fix is a new file, never an edit of an applied one. */
 interface MigrationModule {
@@ -30,6 +31,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '202612060815-daemon-responding': daemonResponding,
   '202612060820-disconnect-intents': disconnectIntents,
   '202612061000-request-ids': requestIds,
+  '202612061150-session-group-and-device': sessionGroupAndDevice,
 };
 
 /**
