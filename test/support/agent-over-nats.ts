@@ -1,0 +1,49 @@
+/**
+ * The many-hosts shape in separate processes: a `switchboard start` control plane (SQLite in `dir`)
+ * and a `switchboard agent` for the gateways of `gatewayFile`, NATS between them under a prefix of
+ * their own, and a watcher collecting the session events of gateway `gatewayId` from NATS.
+ */
+import { join } from 'node:path';
+import { subjects } from '../../src/bus/bus.js';
+import { connectNatsBus, type NatsBus } from '../../src/bus/nats/nats-bus.js';
+import type { SessionEvent } from '../../src/core/session-events.js';
+import { TEST_NATS_URL } from './nats-server.js';
+import { SwitchboardProcess } from './switchboard-process.js';
+
+export interface AgentOverNats {
+  /** The control plane's GraphQL endpoint and its bootstrap admin token. */
+  url: string;
+  admin: string;
+  /** Session events of the gateway, as NATS subscribers see them. */
+  events: SessionEvent[];
+  close(): Promise<void>;
+}
+
+export async function startAgentOverNats(options: { dir: string; gatewayFile: string; gatewayId: string; prefix: string }): Promise<AgentOverNats> {
+  const procs: SwitchboardProcess[] = [];
+  const events: SessionEvent[] = [];
+  let watcher: NatsBus | undefined;
+  const close = async () => {
+    await Promise.all(procs.map((p) => p.stop()));
+    await watcher?.close();
+  };
+  try {
+    watcher = await connectNatsBus({ url: TEST_NATS_URL, prefix: options.prefix });
+    watcher.subscribe(subjects.sessionEvents, (e) => {
+      const event = e as SessionEvent;
+      if (event.session.gatewayId === options.gatewayId) events.push(event);
+    });
+    const env = { SWITCHBOARD_NATS_URL: TEST_NATS_URL, SWITCHBOARD_NATS_PREFIX: options.prefix, SWITCHBOARD_LOG_LEVEL: 'info' };
+    const control = SwitchboardProcess.start('control plane', ['start'], { ...env, SWITCHBOARD_PORT: '0', SWITCHBOARD_DATABASE_URL: join(options.dir, 'switchboard.db') });
+    procs.push(control);
+    const admin = (await control.waitForOutput(/^\s{4}(sbt_[a-z0-9_]+)$/m))[1]!;
+    const url = (await control.waitForOutput(/listening on (http:\/\/\S+)\/graphql/))[1]!;
+    const agent = SwitchboardProcess.start('agent', ['agent'], { ...env, SWITCHBOARD_CONFIG: options.gatewayFile, SWITCHBOARD_HEARTBEAT_MS: '500' });
+    procs.push(agent);
+    await agent.waitForOutput(/Switchboard agent agt_\w+ is reporting/);
+    return { url, admin, events, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
