@@ -59,8 +59,9 @@ export async function runAgent(args: string[]): Promise<number> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
-  // SIGHUP reloads the gateway file: gateways added, removed or changed without a restart. The
-  // replicas learn of it from this agent's heartbeats (a removed gateway's agent goes quiet).
+  // SIGHUP reloads the gateway file: gateways added, removed or changed without a restart. The agent
+  // has no database: it tells the replicas, per gateway on that gateway's subject, and they audit it
+  // (`gateway.reload`) and end a removed gateway's sessions as GATEWAY_REMOVED.
   let gateways = config.gateways;
   let reloading = Promise.resolve();
   process.on('SIGHUP', () => {
@@ -70,12 +71,17 @@ export async function runAgent(args: string[]): Promise<number> {
       try {
         next = loadGatewayFile(config.configFile!);
       } catch (e) {
-        logger.error({ error: errorText(e) }, 'gateway file not reloaded: the running gateways stay as they were');
+        const error = errorText(e);
+        logger.error({ error }, 'gateway file not reloaded: the running gateways stay as they were');
+        for (const g of gateways) link.reloaded(g.id, 'refused', error);
         return;
       }
       const changes = diffGateways(gateways, next);
       for (const id of [...changes.removed, ...changes.changed.map((g) => g.id)]) await link.remove(id);
       for (const g of [...changes.changed, ...changes.added]) link.add(createAdapter(g, logger, config.daemonProbe));
+      for (const id of changes.removed) link.reloaded(id, 'removed');
+      for (const g of changes.changed) link.reloaded(g.id, 'changed');
+      for (const g of changes.added) link.reloaded(g.id, 'added');
       gateways = next;
       logger.info({ added: changes.added.map((g) => g.id), removed: changes.removed, changed: changes.changed.map((g) => g.id) }, 'gateway file reloaded');
     });

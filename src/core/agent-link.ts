@@ -4,7 +4,7 @@ import { GatewayUnavailableError, type AdapterEvent, type GatewayAdapter } from 
 import type { Logger } from '../domain/logger.js';
 import {
   blockListSchema, disconnectRequestSchema, gatewayReportSchema, MAX_SNAPSHOT_PART_SESSIONS, readWire, replicaHelloSchema, versioned,
-  type DisconnectReply, type DisconnectRequest, type GatewayDescriptor, type GatewayReport,
+  type DisconnectReply, type DisconnectRequest, type GatewayDescriptor, type GatewayReloadChange, type GatewayReport,
 } from './reports.js';
 import { errorText } from '../domain/errors.js';
 
@@ -74,6 +74,14 @@ export class AgentLink {
     this.adapters.delete(id);
     served.unserve();
     await served.adapter.stop();
+  }
+
+  /**
+   * Tells the control plane what a reload of the gateway file did to one gateway (it audits it). Sent
+   * after `add` or `remove`, on the gateway's own subject, so it follows that gateway's last report.
+   */
+  reloaded(gatewayId: string, change: GatewayReloadChange, error?: string): void {
+    this.send(gatewayId, { type: 'gateway.reload', change, ...(error === undefined ? {} : { error: error.slice(0, 1000) }) });
   }
 
   /** The adapters served now. */
@@ -155,8 +163,8 @@ export class AgentLink {
     }
   }
 
-  private send(adapter: GatewayAdapter, body: DistributiveOmit<GatewayReport, 'gatewayId' | 'agentId' | 'seq' | 'at'>): void {
-    const id = adapter.config.id;
+  private send(to: GatewayAdapter | string, body: DistributiveOmit<GatewayReport, 'gatewayId' | 'agentId' | 'seq' | 'at'>): void {
+    const id = typeof to === 'string' ? to : to.config.id;
     // Strictly increasing `at`: sync compares a snapshot's time with sessions' last-seen times.
     this.lastAt = Math.max(this.now(), this.lastAt + 1);
     const report = { ...body, gatewayId: id, agentId: this.agentId, seq: ++this.seq, at: this.lastAt } as GatewayReport;

@@ -6,7 +6,9 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Actor } from '../domain/actor.js';
 import type { GatewayConfig } from '../gateways/adapter.js';
-import type { Store } from '../store/store.js';
+import { SYSTEM_ACTOR } from '../domain/actor.js';
+import type { Store, StoreTx } from '../store/store.js';
+import type { GatewayReloadChange } from './reports.js';
 import { auditEvent } from './audit.js';
 import { appendSessionEvents } from './event-outbox.js';
 import { sessionEvent } from './session-events.js';
@@ -45,13 +47,40 @@ export async function recordReload(deps: { store: Store; now: () => number }, ac
     for (const g of [...changes.added, ...changes.changed]) {
       await tx.gateways.upsert({ id: g.id, name: g.name, region: g.region, protocol: g.protocol, mode: g.mode });
     }
-    for (const id of changes.removed) {
-      const online = await tx.sessions.listOnlineByGateway(id);
-      const ended = await tx.sessions.markEndedMany(online.map((s) => s.id), { endedAt: at, cause: 'GATEWAY_REMOVED' });
-      await appendSessionEvents(tx, ended.map((s) => sessionEvent('session.disconnected', s)), at);
-      await tx.gateways.setAgentStatus(id, { agentConnected: false, lastSeenAt: at });
-    }
+    for (const id of changes.removed) await endRemovedGateway(tx, id, at);
     await tx.audit.append(auditEvent(actor, 'gateway.reload', 'SUCCESS', { at, metadata: summary(changes) }));
+  });
+}
+
+/** A removed gateway's sessions end as GATEWAY_REMOVED (each with its event) and its agent reads as gone. */
+async function endRemovedGateway(tx: StoreTx, id: string, at: number): Promise<void> {
+  const online = await tx.sessions.listOnlineByGateway(id);
+  const ended = await tx.sessions.markEndedMany(online.map((s) => s.id), { endedAt: at, cause: 'GATEWAY_REMOVED' });
+  await appendSessionEvents(tx, ended.map((s) => sessionEvent('session.disconnected', s)), at);
+  await tx.gateways.setAgentStatus(id, { agentConnected: false, lastSeenAt: at });
+}
+
+/**
+ * Records what an agent's reload did to one of its gateways (its `gateway.reload` report): a removed
+ * gateway's sessions end as at a `start` reload, and one audit row per gateway says what changed (an
+ * added or changed gateway's row comes from its agent's next heartbeat). Every replica applies the
+ * report; `auditId` (fixed by the report) lets exactly one row exist, and sessions end once.
+ */
+export async function recordAgentReload(
+  deps: { store: Store; now: () => number },
+  report: { gatewayId: string; agentId: string; change: GatewayReloadChange; error?: string | undefined },
+  auditId: string,
+): Promise<void> {
+  const at = deps.now();
+  const { gatewayId, agentId, change } = report;
+  const row = change === 'refused'
+    ? auditEvent(SYSTEM_ACTOR, 'gateway.reload', 'FAILED', { at, targetGatewayId: gatewayId, errorCode: 'BAD_CONFIG', metadata: { agentId, error: report.error ?? null } })
+    : auditEvent(SYSTEM_ACTOR, 'gateway.reload', 'SUCCESS', {
+      at, targetGatewayId: gatewayId, metadata: { agentId, ...summary({ added: [], removed: [], changed: [] }), [change]: [gatewayId] },
+    });
+  await deps.store.transaction(async (tx) => {
+    if (change === 'removed') await endRemovedGateway(tx, gatewayId, at);
+    await tx.audit.appendIfAbsent({ ...row, id: auditId });
   });
 }
 

@@ -28,6 +28,9 @@ const optionalText = (max: number) => text(max).nullable();
 /** A count of bytes or a time in ms since the epoch: a non-negative integer JSON can carry exactly. */
 const count = () => z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const gatewayId = z.string().regex(GATEWAY_ID_PATTERN);
+/** What a reload of an agent's gateway file did to one of its gateways. */
+export const GATEWAY_RELOAD_CHANGES = ['added', 'removed', 'changed', 'refused'] as const;
+export type GatewayReloadChange = (typeof GATEWAY_RELOAD_CHANGES)[number];
 
 /** What an agent reports about one live tunnel (domain's SessionReport, bounded). */
 export const sessionReportSchema = z.object({
@@ -100,6 +103,12 @@ export const gatewayReportSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('link-down'), ...envelope, error: text(1000) }),
   /** A client was refused at authentication because its user is blocked; audited as `session.reconnect_blocked`. */
   z.object({ type: z.literal('auth-denied'), ...envelope, userName: text(512), reason: text(1000), clientAddress: optionalText(128) }),
+  /**
+   * The agent reloaded its gateway file (SIGHUP) and this gateway was added, removed or changed, or
+   * (`refused`) the file did not load and this gateway runs on as it was; audited as `gateway.reload`.
+   * One report per gateway, on that gateway's own subject: a replica trusts no gateway id but the subject's.
+   */
+  z.object({ type: z.literal('gateway.reload'), ...envelope, change: z.enum(GATEWAY_RELOAD_CHANGES), error: text(1000).optional() }),
 ]);
 export type GatewayReport = z.infer<typeof gatewayReportSchema>;
 

@@ -5,6 +5,7 @@ import type { Logger } from '../../domain/logger.js';
 import { reportSubjectGatewayId, subjects, type Bus, type Unsubscribe } from '../../bus/bus.js';
 import type { Store } from '../../store/store.js';
 import { auditEvent } from '../audit.js';
+import { recordAgentReload } from '../gateway-reload.js';
 import { versioned, type GatewayReport } from '../reports.js';
 import { ReportIntake } from '../report-intake.js';
 import type { SessionEvent } from '../session-events.js';
@@ -179,6 +180,8 @@ export class SessionSync {
           id: reportAuditId(r),
         });
         return;
+      case 'gateway.reload':
+        return recordAgentReload({ store, now: this.now }, r, reportAuditId(r));
     }
   }
 }
