@@ -12,9 +12,10 @@ import { join } from 'node:path';
 import { randomId } from '../src/domain/ids.js';
 import { openStore } from '../src/store/kysely/kysely-store.js';
 import { gql as gqlAt } from './support/api-client.js';
-import { natsSkipReason, TEST_NATS_URL } from './support/nats-server.js';
+import { startAgentOverNats, type AgentOverNats } from './support/agent-over-nats.js';
+import { natsSkipReason } from './support/nats-server.js';
 import { OpenVpnLab, openvpnSkipReason, type LabServer } from './support/openvpn-lab.js';
-import { SwitchboardProcess } from './support/switchboard-process.js';
+import type { SwitchboardProcess } from './support/switchboard-process.js';
 import { waitFor } from './support/wait.js';
 
 const skip = openvpnSkipReason() || (await natsSkipReason());
@@ -33,6 +34,7 @@ describe('SIGHUP reloads the gateway file of switchboard agent', { skip, timeout
   let b: LabServer;
   let control: SwitchboardProcess;
   let agent: SwitchboardProcess;
+  let stack: AgentOverNats | undefined;
   let url: string;
   let token: string;
   let configFile: string;
@@ -62,18 +64,12 @@ describe('SIGHUP reloads the gateway file of switchboard agent', { skip, timeout
     b = await lab.startServer({ proto: 'udp4', mode: 'observe', managementPassword: 'agent-reload-b-pw' });
     await Promise.all([a.startClient({ user: 'alice' }), b.startClient({ user: 'bob' })]);
     configFile = join(lab.dir, 'gateways.json');
-    dbPath = join(lab.dir, 'agent-reload.db');
     writeFileSync(configFile, JSON.stringify({ gateways: [entry(gwA, a)] }));
-    const env = { SWITCHBOARD_NATS_URL: TEST_NATS_URL, SWITCHBOARD_NATS_PREFIX: `agentreload${run}`, SWITCHBOARD_LOG_LEVEL: 'info' };
-    control = SwitchboardProcess.start('control plane (agent reload)', ['start'], { ...env, SWITCHBOARD_PORT: '0', SWITCHBOARD_DATABASE_URL: dbPath });
-    token = (await control.waitForOutput(/^\s{4}(sbt_[a-z0-9_]+)$/m, 60_000))[1]!;
-    url = (await control.waitForOutput(/listening on (http:\/\/\S+)\/graphql/, 60_000))[1]!;
-    agent = SwitchboardProcess.start('agent (reload)', ['agent'], { ...env, SWITCHBOARD_CONFIG: configFile, SWITCHBOARD_HEARTBEAT_MS: '500' });
-    await agent.waitForOutput(/Switchboard agent agt_\w+ is reporting 1 gateway/, 60_000);
+    stack = await startAgentOverNats({ dir: lab.dir, gatewayFile: configFile, gatewayId: gwA, prefix: `agentreload${run}` });
+    ({ url, admin: token, control, agent, databasePath: dbPath } = stack);
   });
   after(async () => {
-    await agent?.stop();
-    await control?.stop();
+    await stack?.close();
     await lab?.close();
   });
 
@@ -99,6 +95,7 @@ describe('SIGHUP reloads the gateway file of switchboard agent', { skip, timeout
     assert.equal(row.outcome, 'SUCCESS');
     assert.equal((await reloads()).filter((r) => r.target.gatewayId === gwA && JSON.parse(r.metadata).removed?.includes(gwA)).length, 1, 'one row for the removal');
     assert.ok((await online()).some((s) => s.user.name === 'bob' && s.gateway.id === gwB), 'bob still on B');
+    await waitFor(() => stack!.events.some((e) => e.type === 'session.disconnected' && e.session.id === alice.id && e.cause === 'GATEWAY_REMOVED'), 10_000, 'alice\'s end announced on NATS');
     const store = await openStore(dbPath);
     try {
       assert.equal((await store.sessions.findById(alice.id))?.endCause, 'GATEWAY_REMOVED');

@@ -16,6 +16,10 @@ export interface AgentOverNats {
   admin: string;
   /** Session events of the gateway, as NATS subscribers see them. */
   events: SessionEvent[];
+  /** The two processes (to signal them or read their output) and the control plane's SQLite file. */
+  control: SwitchboardProcess;
+  agent: SwitchboardProcess;
+  databasePath: string;
   close(): Promise<void>;
 }
 
@@ -34,14 +38,15 @@ export async function startAgentOverNats(options: { dir: string; gatewayFile: st
       if (event.session.gatewayId === options.gatewayId) events.push(event);
     });
     const env = { SWITCHBOARD_NATS_URL: TEST_NATS_URL, SWITCHBOARD_NATS_PREFIX: options.prefix, SWITCHBOARD_LOG_LEVEL: 'info' };
-    const control = SwitchboardProcess.start('control plane', ['start'], { ...env, SWITCHBOARD_PORT: '0', SWITCHBOARD_DATABASE_URL: join(options.dir, 'switchboard.db') });
+    const databasePath = join(options.dir, 'switchboard.db');
+    const control = SwitchboardProcess.start('control plane', ['start'], { ...env, SWITCHBOARD_PORT: '0', SWITCHBOARD_DATABASE_URL: databasePath });
     procs.push(control);
     const admin = (await control.waitForOutput(/^\s{4}(sbt_[a-z0-9_]+)$/m))[1]!;
     const url = (await control.waitForOutput(/listening on (http:\/\/\S+)\/graphql/))[1]!;
     const agent = SwitchboardProcess.start('agent', ['agent'], { ...env, SWITCHBOARD_CONFIG: options.gatewayFile, SWITCHBOARD_HEARTBEAT_MS: '500' });
     procs.push(agent);
     await agent.waitForOutput(/Switchboard agent agt_\w+ is reporting/);
-    return { url, admin, events, close };
+    return { url, admin, events, control, agent, databasePath, close };
   } catch (e) {
     await close();
     throw e;
