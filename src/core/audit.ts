@@ -75,8 +75,9 @@ export function auditRowBytes(e: AuditEvent): number {
 }
 
 /** U+0000 (which PostgreSQL cannot store) and lone surrogates (stored as U+FFFD) become U+FFFD. */
-// eslint-disable-next-line no-control-regex -- finding U+0000 is the point
+/* eslint-disable no-control-regex -- finding U+0000 is the point */
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+/* eslint-enable no-control-regex */
 
 /** `text` made storable and cut to `maxBytes` of UTF-8 at a character boundary, with `…` when cut. */
 export function bounded(text: string | null | undefined, maxBytes: number): string | null {
