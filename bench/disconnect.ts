@@ -20,8 +20,16 @@ import { epochMs, median, percentile, round, summarize } from './lib/stats.js';
 const HALT = /Halt command was pushed by server/;
 const SEED = 'mutation ($id: String!) { disconnectBySessionId(onlineSessionId: $id) }';
 
-interface Samples { response: number[]; halt: number[] }
-interface ShapeResult { sb: Samples; raw: Samples; roundRatios: { response: number[]; halt: number[] }; unlisted: string[] }
+interface Samples {
+  response: number[];
+  halt: number[];
+}
+interface ShapeResult {
+  sb: Samples;
+  raw: Samples;
+  roundRatios: { response: number[]; halt: number[] };
+  unlisted: string[];
+}
 
 /** The client's own timestamp of its HALT line, ms since the epoch. */
 async function haltAt(client: LabClient): Promise<number> {
@@ -72,24 +80,56 @@ class RawManagement {
   }
 }
 
-async function gql(url: string, token: string, query: string, variables: Record<string, unknown> = {}): Promise<{ status: number; body: { data?: Record<string, unknown> | null; errors?: unknown[] } }> {
-  const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
-  return { status: res.status, body: (await res.json()) as { data?: Record<string, unknown> | null; errors?: unknown[] } };
+async function gql(
+  url: string,
+  token: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+): Promise<{ status: number; body: { data?: Record<string, unknown> | null; errors?: unknown[] } }> {
+  const res = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  return {
+    status: res.status,
+    body: (await res.json()) as { data?: Record<string, unknown> | null; errors?: unknown[] },
+  };
 }
 
 /** Session ids by user name for every online session of `gatewayId`. */
 async function sessionIds(url: string, token: string, gatewayId: string): Promise<Map<string, string>> {
-  const r = await gql(url, token, 'query ($gw: String) { onlineSessions(first: 500, filter: { gatewayId: $gw }) { edges { node { id user { name } } } } }', { gw: gatewayId });
-  const edges = (r.body.data?.onlineSessions as { edges: { node: { id: string; user: { name: string } } }[] } | undefined)?.edges ?? [];
+  const r = await gql(
+    url,
+    token,
+    'query ($gw: String) { onlineSessions(first: 500, filter: { gatewayId: $gw }) { edges { node { id user { name } } } } }',
+    { gw: gatewayId },
+  );
+  const edges =
+    (r.body.data?.onlineSessions as { edges: { node: { id: string; user: { name: string } } }[] } | undefined)?.edges ??
+    [];
   return new Map(edges.map((e) => [e.node.user.name, e.node.id]));
 }
 
 async function runShape(options: {
-  label: string; lab: OpenVpnLab; sbServer: LabServer; rawServer: LabServer; url: string; token: string; gatewayId: string;
-  total: number; batch: number; log: (l: string) => void;
+  label: string;
+  lab: OpenVpnLab;
+  sbServer: LabServer;
+  rawServer: LabServer;
+  url: string;
+  token: string;
+  gatewayId: string;
+  total: number;
+  batch: number;
+  log: (l: string) => void;
 }): Promise<ShapeResult> {
   const { sbServer, rawServer, url, token, gatewayId, total, batch, log } = options;
-  const result: ShapeResult = { sb: { response: [], halt: [] }, raw: { response: [], halt: [] }, roundRatios: { response: [], halt: [] }, unlisted: [] };
+  const result: ShapeResult = {
+    sb: { response: [], halt: [] },
+    raw: { response: [], halt: [] },
+    roundRatios: { response: [], halt: [] },
+    unlisted: [],
+  };
   const raw = await RawManagement.open(rawServer);
   try {
     let done = 0;
@@ -118,9 +158,17 @@ async function runShape(options: {
         await Promise.all([sbClients[i]!.stop(), rawClients[i]!.stop()]);
       }
       const status = await raw.command('status 3', true);
-      const header = status.find((l) => l.startsWith('HEADER\tCLIENT_LIST'))!.split('\t').slice(1);
+      const header = status
+        .find((l) => l.startsWith('HEADER\tCLIENT_LIST'))!
+        .split('\t')
+        .slice(1);
       const [ui, ci] = [header.indexOf('Common Name'), header.indexOf('Client ID')];
-      const cids = new Map(status.filter((l) => l.startsWith('CLIENT_LIST\t')).map((l) => l.split('\t')).map((f) => [f[ui]!, f[ci]!]));
+      const cids = new Map(
+        status
+          .filter((l) => l.startsWith('CLIENT_LIST\t'))
+          .map((l) => l.split('\t'))
+          .map((f) => [f[ui]!, f[ci]!]),
+      );
 
       const roundSb: Samples = { response: [], halt: [] };
       const roundRaw: Samples = { response: [], halt: [] };
@@ -133,7 +181,10 @@ async function runShape(options: {
             const t0 = epochMs();
             const r = await gql(url, token, SEED, { id: ids.get(users[i]!) });
             const t1 = epochMs();
-            if (r.status !== 200 || (r.body.data as { disconnectBySessionId?: boolean } | null)?.disconnectBySessionId !== true) {
+            if (
+              r.status !== 200 ||
+              (r.body.data as { disconnectBySessionId?: boolean } | null)?.disconnectBySessionId !== true
+            ) {
               throw new Error(`${options.label}: disconnect failed: ${r.status} ${JSON.stringify(r.body)}`);
             }
             const t2 = await haltAt(sbClients[i]!);
@@ -159,7 +210,9 @@ async function runShape(options: {
       result.roundRatios.response.push(median(roundSb.response) / median(roundRaw.response));
       result.roundRatios.halt.push(median(roundSb.halt) / median(roundRaw.halt));
       done += roundSb.response.length;
-      log(`disconnect ${options.label}: ${done}/${total}, round p50 response ${median(roundSb.response).toFixed(1)} ms (raw ${median(roundRaw.response).toFixed(2)} ms), HALT ${median(roundSb.halt).toFixed(1)} ms (raw ${median(roundRaw.halt).toFixed(1)} ms)`);
+      log(
+        `disconnect ${options.label}: ${done}/${total}, round p50 response ${median(roundSb.response).toFixed(1)} ms (raw ${median(roundRaw.response).toFixed(2)} ms), HALT ${median(roundSb.halt).toFixed(1)} ms (raw ${median(roundRaw.halt).toFixed(1)} ms)`,
+      );
       // Every client of the batch has been told to halt; wait until they are gone before the next batch.
       await Promise.all([...sbClients, ...rawClients].map((c) => c.waitExited(10_000)));
     }
@@ -172,7 +225,15 @@ async function runShape(options: {
 function rows(shape: string, r: ShapeResult): FigureRow[] {
   const row = (label: string, xs: number[], ratio?: number[]): FigureRow => {
     const s = summarize(xs);
-    return { label: `${shape}: ${label}`, n: s.n, 'p50 ms': round(s.p50, 2), 'p95 ms': round(s.p95, 2), 'p99 ms': round(s.p99, 2), 'max ms': round(s.max, 2), 'p50 ratio to raw (median of rounds)': ratio ? round(median(ratio), 1) : null };
+    return {
+      label: `${shape}: ${label}`,
+      n: s.n,
+      'p50 ms': round(s.p50, 2),
+      'p95 ms': round(s.p95, 2),
+      'p99 ms': round(s.p99, 2),
+      'max ms': round(s.max, 2),
+      'p50 ratio to raw (median of rounds)': ratio ? round(median(ratio), 1) : null,
+    };
   };
   return [
     row('Switchboard, HTTP response', r.sb.response, r.roundRatios.response),
@@ -183,7 +244,11 @@ function rows(shape: string, r: ShapeResult): FigureRow[] {
 }
 
 function unlistedNote(shape: string, r: ShapeResult): string[] {
-  return r.unlisted.length ? [`${shape}: ${r.unlisted.length} client(s) connected to the daemon were not listed by Switchboard within 15 s and were left out (${r.unlisted.join(', ')}). This is a finding, not noise: see the report.`] : [];
+  return r.unlisted.length
+    ? [
+        `${shape}: ${r.unlisted.length} client(s) connected to the daemon were not listed by Switchboard within 15 s and were left out (${r.unlisted.join(', ')}). This is a finding, not noise: see the report.`,
+      ]
+    : [];
 }
 
 export async function disconnect({ smoke, log }: BenchOptions): Promise<BenchResult> {
@@ -208,26 +273,58 @@ export async function disconnect({ smoke, log }: BenchOptions): Promise<BenchRes
     const rawServer = await lab.startServer({ proto: 'udp4', mode: 'observe' });
     const gatewayId = `bench-${run}`;
     const configFile = join(lab.dir, 'gateways.json');
-    writeFileSync(configFile, JSON.stringify({ gateways: [{
-      id: gatewayId, name: 'bench', region: 'lab', protocol: 'openvpn', mode: 'observe', management: sbServer.management,
-      managementPasswordFile: sbServer.managementPasswordFile, snapshotIntervalSeconds: 5,
-    }] }));
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        gateways: [
+          {
+            id: gatewayId,
+            name: 'bench',
+            region: 'lab',
+            protocol: 'openvpn',
+            mode: 'observe',
+            management: sbServer.management,
+            managementPasswordFile: sbServer.managementPasswordFile,
+            snapshotIntervalSeconds: 5,
+          },
+        ],
+      }),
+    );
 
     // Single host: one process, in-process agent, SQLite.
     const single = SwitchboardProcess.start('switchboard single host', ['start'], {
-      SWITCHBOARD_PORT: '0', SWITCHBOARD_DATABASE_URL: join(lab.dir, 'single.db'), SWITCHBOARD_CONFIG: configFile, SWITCHBOARD_LOG_LEVEL: 'warn',
+      SWITCHBOARD_PORT: '0',
+      SWITCHBOARD_DATABASE_URL: join(lab.dir, 'single.db'),
+      SWITCHBOARD_CONFIG: configFile,
+      SWITCHBOARD_LOG_LEVEL: 'warn',
     });
     procs.push(single);
     const token = (await single.waitForOutput(/^\s{4}(sbt_[a-z0-9_]+)$/m))[1]!;
     const url = (await single.waitForOutput(/listening on (http:\/\/\S+)\/graphql/))[1]!;
-    const singleResult = await runShape({ label: 'single host', lab, sbServer, rawServer, url, token, gatewayId, total, batch, log });
+    const singleResult = await runShape({
+      label: 'single host',
+      lab,
+      sbServer,
+      rawServer,
+      url,
+      token,
+      gatewayId,
+      total,
+      batch,
+      log,
+    });
     await single.stop();
     tables['Single host (switchboard start, in-process agent, SQLite)'] = rows('single host', singleResult);
     notes.push(...unlistedNote('single host', singleResult));
     const p99 = round(percentile(singleResult.sb.response, 99), 2);
     goals.push({ text: 'single host: p99 HTTP response ≤ 20 ms', figure: p99, unit: 'ms', met: p99 <= 20 });
     const p99Halt = round(percentile(singleResult.sb.halt, 99), 2);
-    goals.push({ text: 'single host: p99 until the client logs HALT ≤ 20 ms', figure: p99Halt, unit: 'ms', met: p99Halt <= 20 });
+    goals.push({
+      text: 'single host: p99 until the client logs HALT ≤ 20 ms',
+      figure: p99Halt,
+      unit: 'ms',
+      met: p99Halt <= 20,
+    });
 
     if (manyHostsSkip) {
       if (process.env.CI === 'true') throw new Error(`CI=true: ${manyHostsSkip}`);
@@ -235,21 +332,45 @@ export async function disconnect({ smoke, log }: BenchOptions): Promise<BenchRes
     } else {
       db = await createFreshPostgresDatabase();
       const replica = SwitchboardProcess.start('switchboard replica', ['start'], {
-        SWITCHBOARD_PORT: '0', SWITCHBOARD_DATABASE_URL: db.url, SWITCHBOARD_NATS_URL: TEST_NATS_URL, SWITCHBOARD_LOG_LEVEL: 'warn',
+        SWITCHBOARD_PORT: '0',
+        SWITCHBOARD_DATABASE_URL: db.url,
+        SWITCHBOARD_NATS_URL: TEST_NATS_URL,
+        SWITCHBOARD_LOG_LEVEL: 'warn',
       });
       procs.push(replica);
       const natsToken = (await replica.waitForOutput(/^\s{4}(sbt_[a-z0-9_]+)$/m))[1]!;
       const natsUrl = (await replica.waitForOutput(/listening on (http:\/\/\S+)\/graphql/))[1]!;
-      const agent = SwitchboardProcess.start('switchboard agent', ['agent'], { SWITCHBOARD_CONFIG: configFile, SWITCHBOARD_NATS_URL: TEST_NATS_URL, SWITCHBOARD_LOG_LEVEL: 'warn', SWITCHBOARD_HEARTBEAT_MS: '1000' });
+      const agent = SwitchboardProcess.start('switchboard agent', ['agent'], {
+        SWITCHBOARD_CONFIG: configFile,
+        SWITCHBOARD_NATS_URL: TEST_NATS_URL,
+        SWITCHBOARD_LOG_LEVEL: 'warn',
+        SWITCHBOARD_HEARTBEAT_MS: '1000',
+      });
       procs.push(agent);
       await agent.waitForOutput(/Switchboard agent agt_\w+ is reporting/);
-      const natsResult = await runShape({ label: 'NATS', lab, sbServer, rawServer, url: natsUrl, token: natsToken, gatewayId, total, batch, log });
+      const natsResult = await runShape({
+        label: 'NATS',
+        lab,
+        sbServer,
+        rawServer,
+        url: natsUrl,
+        token: natsToken,
+        gatewayId,
+        total,
+        batch,
+        log,
+      });
       tables['Many hosts (switchboard start + switchboard agent over NATS, PostgreSQL)'] = rows('NATS', natsResult);
       notes.push(...unlistedNote('NATS', natsResult));
       const np99 = round(percentile(natsResult.sb.response, 99), 2);
       goals.push({ text: 'over NATS: p99 HTTP response ≤ 40 ms', figure: np99, unit: 'ms', met: np99 <= 40 });
       const np99Halt = round(percentile(natsResult.sb.halt, 99), 2);
-      goals.push({ text: 'over NATS: p99 until the client logs HALT ≤ 40 ms', figure: np99Halt, unit: 'ms', met: np99Halt <= 40 });
+      goals.push({
+        text: 'over NATS: p99 until the client logs HALT ≤ 40 ms',
+        figure: np99Halt,
+        unit: 'ms',
+        met: np99Halt <= 40,
+      });
     }
   } finally {
     await Promise.all(procs.map((p) => p.stop()));
@@ -260,6 +381,8 @@ export async function disconnect({ smoke, log }: BenchOptions): Promise<BenchRes
     name: 'disconnect',
     title: 'Disconnect end to end against real OpenVPN',
     params: { disconnectsPerShape: total, batch, proto: 'udp4', mode: 'observe' },
-    tables, goals, notes,
+    tables,
+    goals,
+    notes,
   };
 }

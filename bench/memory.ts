@@ -24,31 +24,37 @@ export async function memory({ smoke, log }: BenchOptions): Promise<BenchResult>
   };
   const load = await LoadGenerator.start();
   try {
-  for (let r = 0; r < rounds; r++) {
-    for (const kind of r % 2 === 0 ? (['empty', 'loaded'] as const) : (['loaded', 'empty'] as const)) {
-      const server = await startSeededServer({ sessions: kind === 'empty' ? 0 : sessions, built });
-      try {
-        await new Promise((res) => setTimeout(res, settleMs));
-        samples[kind].settled.push(await steadyRss(server));
-        let peak = server.rss();
-        const sampler = setInterval(() => (peak = Math.max(peak, server.rss())), 50);
+    for (let r = 0; r < rounds; r++) {
+      for (const kind of r % 2 === 0 ? (['empty', 'loaded'] as const) : (['loaded', 'empty'] as const)) {
+        const server = await startSeededServer({ sessions: kind === 'empty' ? 0 : sessions, built });
         try {
-          await load.run({
-            url: server.url, connections: smoke ? 2 : 50, durationS: smoke ? 0.3 : 3, headers: { authorization: `Bearer ${server.token}` },
-            bodies: [JSON.stringify({ query: SESSIONS_QUERY, variables: { first: 500 } })], expect: '"edges"',
-          });
+          await new Promise((res) => setTimeout(res, settleMs));
+          samples[kind].settled.push(await steadyRss(server));
+          let peak = server.rss();
+          const sampler = setInterval(() => (peak = Math.max(peak, server.rss())), 50);
+          try {
+            await load.run({
+              url: server.url,
+              connections: smoke ? 2 : 50,
+              durationS: smoke ? 0.3 : 3,
+              headers: { authorization: `Bearer ${server.token}` },
+              bodies: [JSON.stringify({ query: SESSIONS_QUERY, variables: { first: 500 } })],
+              expect: '"edges"',
+            });
+          } finally {
+            clearInterval(sampler);
+          }
+          samples[kind].peak.push(Math.max(peak, server.rss()));
+          await new Promise((res) => setTimeout(res, settleMs));
+          samples[kind].afterReads.push(await steadyRss(server));
+          log(
+            `memory: round ${r + 1} ${kind}: ${(samples[kind].settled.at(-1)! / MB).toFixed(1)} MB settled, peak ${(samples[kind].peak.at(-1)! / MB).toFixed(1)} MB during reads, ${(samples[kind].afterReads.at(-1)! / MB).toFixed(1)} MB 2 s after reads`,
+          );
         } finally {
-          clearInterval(sampler);
+          await server.close();
         }
-        samples[kind].peak.push(Math.max(peak, server.rss()));
-        await new Promise((res) => setTimeout(res, settleMs));
-        samples[kind].afterReads.push(await steadyRss(server));
-        log(`memory: round ${r + 1} ${kind}: ${(samples[kind].settled.at(-1)! / MB).toFixed(1)} MB settled, peak ${(samples[kind].peak.at(-1)! / MB).toFixed(1)} MB during reads, ${(samples[kind].afterReads.at(-1)! / MB).toFixed(1)} MB 2 s after reads`);
-      } finally {
-        await server.close();
       }
     }
-  }
   } finally {
     await load.close();
   }
@@ -60,8 +66,18 @@ export async function memory({ smoke, log }: BenchOptions): Promise<BenchResult>
     params: { sessions, rounds, runtime: built ? 'compiled JavaScript (tsc), node' : 'tsx (smoke)' },
     tables: {
       'RSS, MB (median over rounds)': [
-        { label: '0 sessions (baseline)', settled: mb(samples.empty.settled), 'peak during reads': mb(samples.empty.peak), '2 s after reads': mb(samples.empty.afterReads) },
-        { label: `${sessions} sessions`, settled: mb(samples.loaded.settled), 'peak during reads': mb(samples.loaded.peak), '2 s after reads': mb(samples.loaded.afterReads) },
+        {
+          label: '0 sessions (baseline)',
+          settled: mb(samples.empty.settled),
+          'peak during reads': mb(samples.empty.peak),
+          '2 s after reads': mb(samples.empty.afterReads),
+        },
+        {
+          label: `${sessions} sessions`,
+          settled: mb(samples.loaded.settled),
+          'peak during reads': mb(samples.loaded.peak),
+          '2 s after reads': mb(samples.loaded.afterReads),
+        },
         {
           label: 'ratio',
           settled: round(median(samples.loaded.settled) / median(samples.empty.settled), 2),

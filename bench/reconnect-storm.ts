@@ -30,12 +30,34 @@ export async function reconnectStorm({ smoke, log }: BenchOptions): Promise<Benc
   const standin = await ManagementStandin.start(join(dir, 'mgmt.sock'));
   const baselineStandin = await ManagementStandin.start(join(dir, 'base.sock'));
   const configFile = join(dir, 'gateways.json');
-  writeFileSync(configFile, JSON.stringify({ gateways: [{
-    id: GW, name: 'storm', region: 'bench', protocol: 'openvpn', mode: 'authorize', management: standin.management, snapshotIntervalSeconds: 3600,
-  }] }));
-  const config = loadConfig({ SWITCHBOARD_PORT: '0', SWITCHBOARD_DATABASE_URL: join(dir, 'sb.db'), SWITCHBOARD_CONFIG: configFile, SWITCHBOARD_RATE_LIMIT_PER_TOKEN: '0', SWITCHBOARD_RATE_LIMIT_PER_IP: '0' });
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      gateways: [
+        {
+          id: GW,
+          name: 'storm',
+          region: 'bench',
+          protocol: 'openvpn',
+          mode: 'authorize',
+          management: standin.management,
+          snapshotIntervalSeconds: 3600,
+        },
+      ],
+    }),
+  );
+  const config = loadConfig({
+    SWITCHBOARD_PORT: '0',
+    SWITCHBOARD_DATABASE_URL: join(dir, 'sb.db'),
+    SWITCHBOARD_CONFIG: configFile,
+    SWITCHBOARD_RATE_LIMIT_PER_TOKEN: '0',
+    SWITCHBOARD_RATE_LIMIT_PER_IP: '0',
+  });
   let token = '';
-  const app: RunningSwitchboard = await startSwitchboard(config, { logger: createLogger('error'), onBootstrapToken: (s) => (token = s) });
+  const app: RunningSwitchboard = await startSwitchboard(config, {
+    logger: createLogger('error'),
+    onBootstrapToken: (s) => (token = s),
+  });
   const events = { connected: 0, disconnected: 0 };
   const unsubscribe = app.bus.subscribe(subjects.sessionEvents, (e) => {
     if ((e as SessionEvent).type === 'session.connected') events.connected++;
@@ -43,8 +65,12 @@ export async function reconnectStorm({ smoke, log }: BenchOptions): Promise<Benc
   });
   const visible = async (): Promise<number> => {
     const res = await fetch(`${app.url}/graphql`, {
-      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query: 'query ($gw: String) { onlineSessions(first: 1, filter: { gatewayId: $gw }) { totalCount } }', variables: { gw: GW } }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({
+        query: 'query ($gw: String) { onlineSessions(first: 1, filter: { gatewayId: $gw }) { totalCount } }',
+        variables: { gw: GW },
+      }),
     });
     const body = (await res.json()) as { data?: { onlineSessions: { totalCount: number } } };
     return body.data?.onlineSessions.totalCount ?? -1;
@@ -52,7 +78,8 @@ export async function reconnectStorm({ smoke, log }: BenchOptions): Promise<Benc
   const until = async (ok: () => boolean | Promise<boolean>, what: string, ms = 120_000): Promise<void> => {
     const end = Date.now() + ms;
     while (!(await ok())) {
-      if (Date.now() > end) throw new Error(`reconnect-storm: timed out waiting for ${what} (events ${JSON.stringify(events)})`);
+      if (Date.now() > end)
+        throw new Error(`reconnect-storm: timed out waiting for ${what} (events ${JSON.stringify(events)})`);
       await new Promise((r) => setTimeout(r, 5));
     }
   };
@@ -84,12 +111,17 @@ export async function reconnectStorm({ smoke, log }: BenchOptions): Promise<Benc
           t0 = performance.now();
           standin.addClients(n, true);
         }
-        await until(() => events.connected - before.connected >= n && events.disconnected - before.disconnected >= n, 'the events');
+        await until(
+          () => events.connected - before.connected >= n && events.disconnected - before.disconnected >= n,
+          'the events',
+        );
         times[shape].events.push(performance.now() - t0);
         await until(async () => (await visible()) === n, 'all sessions visible');
         times[shape].visible.push(performance.now() - t0);
         if (!floorFirst) times[shape].floor.push(await floor(baselineStandin, shape, n));
-        log(`reconnect-storm: round ${r + 1} ${shape}: visible after ${times[shape].visible.at(-1)!.toFixed(0)} ms, events after ${times[shape].events.at(-1)!.toFixed(0)} ms, floor ${times[shape].floor.at(-1)!.toFixed(1)} ms`);
+        log(
+          `reconnect-storm: round ${r + 1} ${shape}: visible after ${times[shape].visible.at(-1)!.toFixed(0)} ms, events after ${times[shape].events.at(-1)!.toFixed(0)} ms, floor ${times[shape].floor.at(-1)!.toFixed(1)} ms`,
+        );
       }
     }
   } finally {
@@ -113,7 +145,14 @@ export async function reconnectStorm({ smoke, log }: BenchOptions): Promise<Benc
     title: `Reconnect storm (${n} sessions after a gateway restart)`,
     params: { sessions: n, rounds, store: 'SQLite', bus: 'in-process' },
     tables: { 'Time from the restart (median over rounds)': rows },
-    goals: [{ text: `all ${n} visible in onlineSessions and their events published ≤ 2 s (worse shape)`, figure: round(worst / 1000, 2), unit: 's', met: worst <= 2000 }],
+    goals: [
+      {
+        text: `all ${n} visible in onlineSessions and their events published ≤ 2 s (worse shape)`,
+        figure: round(worst / 1000, 2),
+        unit: 's',
+        met: worst <= 2000,
+      },
+    ],
     notes: [
       '“All visible” is polled through the API (`totalCount` for the gateway) every 5 ms after the events were counted; events are counted on the bus as they are published.',
       'snapshot: timed from the restart (the link drops, the adapter reconnects after its ~100 ms backoff and reads the new instance). established: timed from the first ESTABLISHED block, after the restarted daemon was seen.',
@@ -145,7 +184,8 @@ async function floor(standin: ManagementStandin, shape: Shape, n: number): Promi
         } else if (line.startsWith('CLIENT_LIST\t') || line.startsWith('>CLIENT:ESTABLISHED')) {
           rows++;
         }
-        if (rows === n && (shape === 'established' ? line.startsWith('>CLIENT:ENV,END') : line.startsWith('END'))) resolve(performance.now() - t0);
+        if (rows === n && (shape === 'established' ? line.startsWith('>CLIENT:ENV,END') : line.startsWith('END')))
+          resolve(performance.now() - t0);
       }
     });
   });

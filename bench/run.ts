@@ -27,12 +27,28 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
  * vacuuming for a minute after, which took CPU from whatever ran next on these 2-core machines.
  */
 export const BENCHMARKS: Record<string, Benchmark> = {
-  disconnect, throughput, 'reconnect-storm': reconnectStorm, memory, 'store-scale': storeScale,
+  disconnect,
+  throughput,
+  'reconnect-storm': reconnectStorm,
+  memory,
+  'store-scale': storeScale,
 };
 
-const { values } = parseArgs({ options: { only: { type: 'string' }, smoke: { type: 'boolean', default: false }, out: { type: 'string' }, 'report-only': { type: 'boolean', default: false } } });
-const names = values['report-only'] ? [] : values.only ? values.only.split(',').map((s) => s.trim()) : Object.keys(BENCHMARKS);
-for (const n of names) if (!BENCHMARKS[n]) throw new Error(`unknown benchmark ${n}; known: ${Object.keys(BENCHMARKS).join(', ')}`);
+const { values } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    smoke: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    'report-only': { type: 'boolean', default: false },
+  },
+});
+const names = values['report-only']
+  ? []
+  : values.only
+    ? values.only.split(',').map((s) => s.trim())
+    : Object.keys(BENCHMARKS);
+for (const n of names)
+  if (!BENCHMARKS[n]) throw new Error(`unknown benchmark ${n}; known: ${Object.keys(BENCHMARKS).join(', ')}`);
 const resultsDir = values.out ?? join(ROOT, 'bench', 'results');
 mkdirSync(resultsDir, { recursive: true });
 
@@ -43,7 +59,13 @@ for (const name of names) {
   log(`${name}: start${values.smoke ? ' (smoke)' : ''}`);
   try {
     const result = await BENCHMARKS[name]!({ smoke: values.smoke, log });
-    const run: StoredRun = { ...result, date: new Date().toISOString(), smoke: values.smoke, machine: machine(), durationS: round((performance.now() - started) / 1000, 1) };
+    const run: StoredRun = {
+      ...result,
+      date: new Date().toISOString(),
+      smoke: values.smoke,
+      machine: machine(),
+      durationS: round((performance.now() - started) / 1000, 1),
+    };
     const file = join(resultsDir, `${run.date.slice(0, 10)}-${name}.json`);
     // A JSON array per day and benchmark; a run is appended, earlier runs are kept.
     const runs = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as StoredRun[]) : [];
@@ -68,12 +90,16 @@ process.exit(failed ? 1 : 0);
 function latestRuns(dir: string): StoredRun[] {
   const latest = new Map<string, StoredRun>();
   if (!existsSync(dir)) return [];
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()) {
     for (const run of JSON.parse(readFileSync(join(dir, file), 'utf8')) as StoredRun[]) {
       if (run.smoke) continue;
       const prev = latest.get(run.name);
       if (!prev || prev.date < run.date) latest.set(run.name, run);
     }
   }
-  return Object.keys(BENCHMARKS).map((n) => latest.get(n)).filter((r): r is StoredRun => r !== undefined);
+  return Object.keys(BENCHMARKS)
+    .map((n) => latest.get(n))
+    .filter((r): r is StoredRun => r !== undefined);
 }

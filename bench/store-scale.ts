@@ -27,8 +27,16 @@ interface Target {
   close(): Promise<void>;
 }
 
-type QueryName = 'first page' | 'deep cursor' | 'filter by user' | 'filter by gateway' | 'totalCount' | 'totalCount by gateway';
-const QUERIES: QueryName[] = ['first page', 'deep cursor', 'filter by user', 'filter by gateway', 'totalCount', 'totalCount by gateway'];
+type QueryName =
+  'first page' | 'deep cursor' | 'filter by user' | 'filter by gateway' | 'totalCount' | 'totalCount by gateway';
+const QUERIES: QueryName[] = [
+  'first page',
+  'deep cursor',
+  'filter by user',
+  'filter by gateway',
+  'totalCount',
+  'totalCount by gateway',
+];
 
 /** Rows 1..total; the first `online` are online, the rest ended. Ten gateways, 100 sessions per user. */
 function rowsSql(online: number, total: number, dialect: 'postgres' | 'sqlite'): string {
@@ -45,7 +53,14 @@ function rowsSql(online: number, total: number, dialect: 'postgres' | 'sqlite'):
 }
 
 async function seedGateways(store: KyselyStore): Promise<void> {
-  for (let i = 0; i < GATEWAYS; i++) await store.gateways.upsert({ id: `gw-${i}`, name: `gateway ${i}`, region: 'bench', protocol: 'openvpn', mode: 'observe' });
+  for (let i = 0; i < GATEWAYS; i++)
+    await store.gateways.upsert({
+      id: `gw-${i}`,
+      name: `gateway ${i}`,
+      region: 'bench',
+      protocol: 'openvpn',
+      mode: 'observe',
+    });
 }
 
 async function deepKeyset(store: KyselyStore, online: number): Promise<Keyset> {
@@ -68,7 +83,15 @@ async function sqliteTarget(online: number): Promise<Target> {
   db.close();
   // The database is measured, not the process's cache of online reads.
   const store = await openStore(file, { cacheReads: false });
-  return { store, online, deep: await deepKeyset(store, online), close: async () => { await store.close(); rmSync(dir, { recursive: true, force: true }); } };
+  return {
+    store,
+    online,
+    deep: await deepKeyset(store, online),
+    close: async () => {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 async function postgresTarget(online: number): Promise<Target> {
@@ -87,7 +110,15 @@ async function postgresTarget(online: number): Promise<Target> {
     await client.query('checkpoint');
     await client.end();
     const store = await openStore(fresh.url);
-    return { store, online, deep: await deepKeyset(store, online), close: async () => { await store.close(); await fresh.drop(); } };
+    return {
+      store,
+      online,
+      deep: await deepKeyset(store, online),
+      close: async () => {
+        await store.close();
+        await fresh.drop();
+      },
+    };
   } catch (e) {
     await fresh.drop();
     throw e;
@@ -98,12 +129,24 @@ async function runQuery(t: Target, q: QueryName, i: number): Promise<void> {
   const users = Math.max(1, Math.floor(t.online / SESSIONS_PER_USER));
   const s = t.store.sessions;
   switch (q) {
-    case 'first page': await s.listOnline({ first: 50 }); return;
-    case 'deep cursor': await s.listOnline({ first: 50, after: t.deep }); return;
-    case 'filter by user': await s.listOnline({ first: 50, filter: { userName: `user${(i * 7919) % users}` } }); return;
-    case 'filter by gateway': await s.listOnline({ first: 50, filter: { gatewayId: `gw-${i % GATEWAYS}` } }); return;
-    case 'totalCount': await s.countOnline(); return;
-    case 'totalCount by gateway': await s.countOnline({ gatewayId: `gw-${i % GATEWAYS}` }); return;
+    case 'first page':
+      await s.listOnline({ first: 50 });
+      return;
+    case 'deep cursor':
+      await s.listOnline({ first: 50, after: t.deep });
+      return;
+    case 'filter by user':
+      await s.listOnline({ first: 50, filter: { userName: `user${(i * 7919) % users}` } });
+      return;
+    case 'filter by gateway':
+      await s.listOnline({ first: 50, filter: { gatewayId: `gw-${i % GATEWAYS}` } });
+      return;
+    case 'totalCount':
+      await s.countOnline();
+      return;
+    case 'totalCount by gateway':
+      await s.countOnline({ gatewayId: `gw-${i % GATEWAYS}` });
+      return;
   }
 }
 
@@ -161,7 +204,9 @@ export async function storeScale({ smoke, log }: BenchOptions): Promise<BenchRes
   log(`store-scale: loading SQLite ${small} and ${sqliteN}`);
   let t0 = performance.now();
   const [sqSmall, sqLarge] = [await sqliteTarget(small), await sqliteTarget(sqliteN)];
-  notes.push(`SQLite bulk load of ${sqliteN} online + ${sqliteN / 5} ended rows: ${round((performance.now() - t0) / 1000, 1)} s.`);
+  notes.push(
+    `SQLite bulk load of ${sqliteN} online + ${sqliteN / 5} ended rows: ${round((performance.now() - t0) / 1000, 1)} s.`,
+  );
   try {
     tables[`SQLite, ${small} vs ${sqliteN} online sessions`] = await compare(sqSmall, sqLarge, rounds, perRound);
   } finally {
@@ -177,7 +222,9 @@ export async function storeScale({ smoke, log }: BenchOptions): Promise<BenchRes
       await pgSmall.close();
       throw e;
     });
-    notes.push(`PostgreSQL bulk load of ${pgN} online + ${pgN / 5} ended rows (one INSERT … SELECT generate_series, indexes in place): ${round((performance.now() - t0) / 1000, 1)} s.`);
+    notes.push(
+      `PostgreSQL bulk load of ${pgN} online + ${pgN / 5} ended rows (one INSERT … SELECT generate_series, indexes in place): ${round((performance.now() - t0) / 1000, 1)} s.`,
+    );
     try {
       const rows = await compare(pgSmall, pgLarge, rounds, perRound);
       tables[`PostgreSQL, ${small} vs ${pgN} online sessions`] = rows;
@@ -185,7 +232,12 @@ export async function storeScale({ smoke, log }: BenchOptions): Promise<BenchRes
         const p99 = row[`p99 ms @${pgN}`] as number;
         const ratio = row['p99 ratio large/small'] as number;
         goals.push({ text: `PostgreSQL ${pgN}: ${row.label} p99 ≤ 15 ms`, figure: p99, unit: 'ms', met: p99 <= 15 });
-        goals.push({ text: `PostgreSQL ${pgN}: ${row.label} p99 < 2× the 1k figure`, figure: ratio, unit: '×', met: ratio < 2 });
+        goals.push({
+          text: `PostgreSQL ${pgN}: ${row.label} p99 < 2× the 1k figure`,
+          figure: ratio,
+          unit: '×',
+          met: ratio < 2,
+        });
       }
     } finally {
       await pgSmall.close();
@@ -195,5 +247,12 @@ export async function storeScale({ smoke, log }: BenchOptions): Promise<BenchRes
     if (process.env.CI === 'true') throw new Error('CI=true but PostgreSQL is not reachable');
     notes.push('PostgreSQL was not reachable: its part was skipped.');
   }
-  return { name: 'store-scale', title: 'Scale of the store (SQLite 100k, PostgreSQL 1M online sessions)', params: { small, sqliteN, pgN, rounds, queriesPerRound: perRound }, tables, goals, notes };
+  return {
+    name: 'store-scale',
+    title: 'Scale of the store (SQLite 100k, PostgreSQL 1M online sessions)',
+    params: { small, sqliteN, pgN, rounds, queriesPerRound: perRound },
+    tables,
+    goals,
+    notes,
+  };
 }

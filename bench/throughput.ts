@@ -36,7 +36,11 @@ export async function throughput({ smoke, log }: BenchOptions): Promise<BenchRes
 
   log(`throughput: starting switchboard with ${sessions} sessions`);
   const server = await startSeededServer({ sessions });
-  const baselines = spawn(process.execPath, ['--import', 'tsx', BASELINES, server.dbPath, server.standin.path, server.token], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const baselines = spawn(
+    process.execPath,
+    ['--import', 'tsx', BASELINES, server.dbPath, server.standin.path, server.token],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const killBaselines = () => baselines.kill('SIGKILL');
   process.once('exit', killBaselines);
   const load = await LoadGenerator.start();
@@ -56,31 +60,53 @@ export async function throughput({ smoke, log }: BenchOptions): Promise<BenchRes
 
     // Every contender's reply is the same page: check once before measuring.
     const body = JSON.stringify({ query: SESSIONS_QUERY, variables: { first: 50 } });
-    const pages = await Promise.all(contenders.map(async (c) => (await fetch(url[c], { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body })).json()));
-    const ids = pages.map((p) => JSON.stringify((p as { data: { onlineSessions: { edges: { node: { id: string } }[] } } }).data.onlineSessions.edges.map((e) => e.node.id)));
-    if (new Set(ids).size !== 1) throw new Error(`the contenders disagree on the first page: ${JSON.stringify(pages).slice(0, 500)}`);
+    const pages = await Promise.all(
+      contenders.map(async (c) =>
+        (
+          await fetch(url[c], { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body })
+        ).json(),
+      ),
+    );
+    const ids = pages.map((p) =>
+      JSON.stringify(
+        (p as { data: { onlineSessions: { edges: { node: { id: string } }[] } } }).data.onlineSessions.edges.map(
+          (e) => e.node.id,
+        ),
+      ),
+    );
+    if (new Set(ids).size !== 1)
+      throw new Error(`the contenders disagree on the first page: ${JSON.stringify(pages).slice(0, 500)}`);
 
     // Distinct session ids for the disconnects, newest last so the listed first page stays put.
     const ids100k = await allSessionIds(server.gql, sessions);
     const needed = rounds * contenders.length * disconnectsPerRun;
-    if (ids100k.length < needed) throw new Error(`need ${needed} sessions for the disconnect runs, have ${ids100k.length}`);
+    if (ids100k.length < needed)
+      throw new Error(`need ${needed} sessions for the disconnect runs, have ${ids100k.length}`);
 
     /** `rounds` rounds, the contenders in a rotating order, each run logged. */
-    const interleaved = async (what: string, run: (c: Contender) => Promise<LoadResult>): Promise<Record<Contender, LoadResult[]>> => {
+    const interleaved = async (
+      what: string,
+      run: (c: Contender) => Promise<LoadResult>,
+    ): Promise<Record<Contender, LoadResult[]>> => {
       const runs: Record<Contender, LoadResult[]> = { switchboard: [], raw: [], mercurius: [] };
       for (let r = 0; r < rounds; r++) {
         for (const c of rotate(contenders, r)) {
           const res = await run(c);
           runs[c].push(res);
-          log(`throughput: round ${r + 1} ${what} ${c}: ${res.rps.toFixed(0)} req/s, p99 ${res.latency.p99} ms, errors ${res.errorBodies + res.errors}`);
+          log(
+            `throughput: round ${r + 1} ${what} ${c}: ${res.rps.toFixed(0)} req/s, p99 ${res.latency.p99} ms, errors ${res.errorBodies + res.errors}`,
+          );
         }
       }
       return runs;
     };
-    const readPage = (c: Contender) => runLoad({ url: url[c], connections, durationS, headers, bodies: [body], expect: '"edges"' });
+    const readPage = (c: Contender) =>
+      runLoad({ url: url[c], connections, durationS, headers, bodies: [body], expect: '"edges"' });
 
     // Warm-up (jit compiles after the first query; caches fill).
-    if (!smoke) for (const c of contenders) await runLoad({ url: url[c], connections, durationS: 1, headers, bodies: [body], expect: '"edges"' });
+    if (!smoke)
+      for (const c of contenders)
+        await runLoad({ url: url[c], connections, durationS: 1, headers, bodies: [body], expect: '"edges"' });
     const list = await interleaved('onlineSessions', readPage);
     // The same reads while sessions keep connecting (each one a write that clears Switchboard's
     // cached pages): what a busy gateway costs the read path. Informational, no goal.
@@ -98,38 +124,79 @@ export async function throughput({ smoke, log }: BenchOptions): Promise<BenchRes
       const slice = ids100k.slice(taken, taken + disconnectsPerRun);
       taken += disconnectsPerRun;
       const bodies = slice.map((id) => JSON.stringify({ query: DISCONNECT, variables: { id } }));
-      return runLoad({ url: url[c], connections, amount: bodies.length, headers, bodies, expect: '"disconnectBySessionId":true' });
+      return runLoad({
+        url: url[c],
+        connections,
+        amount: bodies.length,
+        headers,
+        bodies,
+        expect: '"disconnectBySessionId":true',
+      });
     });
 
-    const table = (runs: Record<Contender, LoadResult[]>): FigureRow[] => contenders.map((c) => ({
-      label: c,
-      'req/s (median)': round(median(runs[c].map((x) => x.rps)), 0),
-      'p50 ms': median(runs[c].map((x) => x.latency.p50)),
-      'p99 ms': median(runs[c].map((x) => x.latency.p99)),
-      'vs raw': c === 'raw' ? 1 : round(median(runs[c].map((x, i) => x.rps / runs.raw[i]!.rps)), 2),
-      'vs mercurius': c === 'mercurius' ? 1 : round(median(runs[c].map((x, i) => x.rps / runs.mercurius[i]!.rps)), 2),
-      'bad replies': runs[c].reduce((a, x) => a + x.errorBodies + x.errors + x.non2xx, 0),
-    }));
+    const table = (runs: Record<Contender, LoadResult[]>): FigureRow[] =>
+      contenders.map((c) => ({
+        label: c,
+        'req/s (median)': round(median(runs[c].map((x) => x.rps)), 0),
+        'p50 ms': median(runs[c].map((x) => x.latency.p50)),
+        'p99 ms': median(runs[c].map((x) => x.latency.p99)),
+        'vs raw': c === 'raw' ? 1 : round(median(runs[c].map((x, i) => x.rps / runs.raw[i]!.rps)), 2),
+        'vs mercurius': c === 'mercurius' ? 1 : round(median(runs[c].map((x, i) => x.rps / runs.mercurius[i]!.rps)), 2),
+        'bad replies': runs[c].reduce((a, x) => a + x.errorBodies + x.errors + x.non2xx, 0),
+      }));
     const listTable = table(list);
     const churnTable = table(churn);
     const killTable = table(kill);
     const sb = (t: FigureRow[], col: string) => t.find((row) => row.label === 'switchboard')![col] as number;
-    const errors = [...listTable, ...churnTable, ...killTable].reduce((a, row) => a + (row['bad replies'] as number), 0);
-    const firstError = [...Object.values(list), ...Object.values(churn), ...Object.values(kill)].flat().find((x) => x.firstError)?.firstError;
+    const errors = [...listTable, ...churnTable, ...killTable].reduce(
+      (a, row) => a + (row['bad replies'] as number),
+      0,
+    );
+    const firstError = [...Object.values(list), ...Object.values(churn), ...Object.values(kill)]
+      .flat()
+      .find((x) => x.firstError)?.firstError;
     return {
       name: 'throughput',
       title: 'API throughput (100k online sessions, 50 connections)',
-      params: { sessions, rounds, connections, durationS, disconnectsPerRun, connectsPerSecond, loadGenerator: 'autocannon 8 in a child process' },
+      params: {
+        sessions,
+        rounds,
+        connections,
+        durationS,
+        disconnectsPerRun,
+        connectsPerSecond,
+        loadGenerator: 'autocannon 8 in a child process',
+      },
       tables: {
         'onlineSessions(first: 50), all Session fields': listTable,
         [`onlineSessions(first: 50) while ${connectsPerSecond} sessions connect per second (no goal)`]: churnTable,
         'disconnectBySessionId, distinct ids': killTable,
       },
       goals: [
-        { text: 'onlineSessions ≥ 0.8× raw node:http', figure: sb(listTable, 'vs raw'), unit: '×', met: sb(listTable, 'vs raw') >= 0.8 },
-        { text: 'onlineSessions ≥ 1.0× mercurius-jit', figure: sb(listTable, 'vs mercurius'), unit: '×', met: sb(listTable, 'vs mercurius') >= 1 },
-        { text: 'disconnectBySessionId ≥ 0.8× raw node:http', figure: sb(killTable, 'vs raw'), unit: '×', met: sb(killTable, 'vs raw') >= 0.8 },
-        { text: 'disconnectBySessionId ≥ 1.0× mercurius-jit', figure: sb(killTable, 'vs mercurius'), unit: '×', met: sb(killTable, 'vs mercurius') >= 1 },
+        {
+          text: 'onlineSessions ≥ 0.8× raw node:http',
+          figure: sb(listTable, 'vs raw'),
+          unit: '×',
+          met: sb(listTable, 'vs raw') >= 0.8,
+        },
+        {
+          text: 'onlineSessions ≥ 1.0× mercurius-jit',
+          figure: sb(listTable, 'vs mercurius'),
+          unit: '×',
+          met: sb(listTable, 'vs mercurius') >= 1,
+        },
+        {
+          text: 'disconnectBySessionId ≥ 0.8× raw node:http',
+          figure: sb(killTable, 'vs raw'),
+          unit: '×',
+          met: sb(killTable, 'vs raw') >= 0.8,
+        },
+        {
+          text: 'disconnectBySessionId ≥ 1.0× mercurius-jit',
+          figure: sb(killTable, 'vs mercurius'),
+          unit: '×',
+          met: sb(killTable, 'vs mercurius') >= 1,
+        },
       ],
       notes: [
         'Switchboard runs as `switchboard start` (SQLite) in its own process; the two baselines share a second process; autocannon runs in a third.',
@@ -155,12 +222,21 @@ function rotate<T>(list: T[], r: number): T[] {
 }
 
 /** Every online session id, oldest first (pages of 500 through the API). */
-async function allSessionIds(gql: (q: string, v?: Record<string, unknown>) => Promise<{ data?: Record<string, unknown> }>, n: number): Promise<string[]> {
+async function allSessionIds(
+  gql: (q: string, v?: Record<string, unknown>) => Promise<{ data?: Record<string, unknown> }>,
+  n: number,
+): Promise<string[]> {
   const ids: string[] = [];
   let after: string | null = null;
   while (ids.length < n) {
-    const r = await gql('query ($after: String) { onlineSessions(first: 500, after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } } }', { after });
-    const c = r.data!.onlineSessions as { edges: { node: { id: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string } };
+    const r = await gql(
+      'query ($after: String) { onlineSessions(first: 500, after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } } }',
+      { after },
+    );
+    const c = r.data!.onlineSessions as {
+      edges: { node: { id: string } }[];
+      pageInfo: { hasNextPage: boolean; endCursor: string };
+    };
     ids.push(...c.edges.map((e) => e.node.id));
     if (!c.pageInfo.hasNextPage) break;
     after = c.pageInfo.endCursor;

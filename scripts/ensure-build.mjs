@@ -45,7 +45,8 @@ function lock() {
       return () => rmSync(dir, { recursive: true, force: true });
     } catch {
       // A lock older than the deadline belongs to a build that died.
-      if (Date.now() > until || Date.now() - statSync(dir, { throwIfNoEntry: false })?.mtimeMs > 120_000) rmSync(dir, { recursive: true, force: true });
+      if (Date.now() > until || Date.now() - statSync(dir, { throwIfNoEntry: false })?.mtimeMs > 120_000)
+        rmSync(dir, { recursive: true, force: true });
       else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
     }
   }
@@ -59,7 +60,12 @@ function lock() {
 export function ensureBuild({ ui = true, force = false } = {}) {
   if (!existsSync(at('src'))) return true; // an installed package ships dist/ only
   const serverStamp = at('dist', '.server-built');
-  const serverSources = () => Math.max(newest(at('src'), isSource), statSync(at('tsconfig.json')).mtimeMs, statSync(at('tsconfig.build.json')).mtimeMs);
+  const serverSources = () =>
+    Math.max(
+      newest(at('src'), isSource),
+      statSync(at('tsconfig.json')).mtimeMs,
+      statSync(at('tsconfig.build.json')).mtimeMs,
+    );
   const uiStamp = at('dist', 'ui', 'index.html');
   const uiSources = () => (existsSync(at('ui')) ? newest(at('ui'), (n) => !n.endsWith('.test.ts')) : 0);
   const fresh = () => stampOf(serverStamp) > serverSources() && (!ui || stampOf(uiStamp) > uiSources());
@@ -69,12 +75,25 @@ export function ensureBuild({ ui = true, force = false } = {}) {
     if (force || stampOf(serverStamp) <= serverSources()) {
       // The stamp carries the time the build started: a source saved during the build is newer.
       const started = Date.now() / 1000;
-      if (!run([at('node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], 'the server')) return false;
+      if (!run([at('node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], 'the server'))
+        return false;
       writeFileSync(serverStamp, 'built from src/ by scripts/ensure-build.mjs\n');
       utimesSync(serverStamp, started, started);
     }
     if (ui && (force || stampOf(uiStamp) <= uiSources())) {
-      if (!run([at('node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'ui/vite.config.ts', '--logLevel', 'warn'], 'the operator console')) {
+      if (
+        !run(
+          [
+            at('node_modules', 'vite', 'bin', 'vite.js'),
+            'build',
+            '--config',
+            'ui/vite.config.ts',
+            '--logLevel',
+            'warn',
+          ],
+          'the operator console',
+        )
+      ) {
         if (force) return false;
         process.stderr.write('switchboard: the console could not be built; the API works without it.\n');
       }

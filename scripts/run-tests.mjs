@@ -13,13 +13,23 @@ function walk(dir) {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
     // test/chaos is the slow fault suite: `npm run test:chaos` (scripts/run-chaos.mjs), not `npm test`.
-    if (statSync(p).isDirectory()) { if (p !== join('test', 'chaos')) walk(p); }
-    else if (name.endsWith('.test.ts')) files.push(p);
+    if (statSync(p).isDirectory()) {
+      if (p !== join('test', 'chaos')) walk(p);
+    } else if (name.endsWith('.test.ts')) files.push(p);
   }
 }
-for (const r of roots) { try { walk(r); } catch { /* missing root */ } }
+for (const r of roots) {
+  try {
+    walk(r);
+  } catch {
+    /* missing root */
+  }
+}
 const selected = files.filter((f) => filters.length === 0 || filters.some((x) => f.includes(x))).sort();
-if (selected.length === 0) { console.error('no test files matched'); process.exit(1); }
+if (selected.length === 0) {
+  console.error('no test files matched');
+  process.exit(1);
+}
 // Suites start `switchboard` processes, which run dist/: build it once, before any test's clock runs.
 if (!ensureBuild({ ui: true })) process.exit(1);
 
@@ -29,9 +39,14 @@ mkdirSync('test-artifacts', { recursive: true });
 const record = join('test-artifacts', 'test-durations.jsonl');
 writeFileSync(record, '');
 const args = [
-  '--import', 'tsx', '--test', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? '1'}`,
-  '--test-reporter=spec', '--test-reporter-destination=stdout',
-  '--test-reporter=./scripts/test-durations-reporter.mjs', `--test-reporter-destination=${record}`,
+  '--import',
+  'tsx',
+  '--test',
+  `--test-concurrency=${process.env.TEST_CONCURRENCY ?? '1'}`,
+  '--test-reporter=spec',
+  '--test-reporter-destination=stdout',
+  '--test-reporter=./scripts/test-durations-reporter.mjs',
+  `--test-reporter-destination=${record}`,
   ...selected,
 ];
 const child = spawn(process.execPath, args, { stdio: 'inherit' });
@@ -42,11 +57,22 @@ child.on('exit', (code, signal) => {
 
 function summarise() {
   let lines = [];
-  try { lines = readFileSync(record, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)); } catch { return; }
+  try {
+    lines = readFileSync(record, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+  } catch {
+    return;
+  }
   const files = lines.filter((l) => l.file).sort((a, b) => b.ms - a.ms);
   const counts = lines.find((l) => l.counts)?.counts;
-  writeFileSync(join('test-artifacts', 'test-durations.txt'), files.map((f) => `${(f.ms / 1000).toFixed(1).padStart(7)} s  ${relative(process.cwd(), f.file)}`).join('\n') + '\n');
+  writeFileSync(
+    join('test-artifacts', 'test-durations.txt'),
+    files.map((f) => `${(f.ms / 1000).toFixed(1).padStart(7)} s  ${relative(process.cwd(), f.file)}`).join('\n') + '\n',
+  );
   console.log(`\nslowest test files (all ${files.length} in test-artifacts/test-durations.txt):`);
-  for (const f of files.slice(0, 10)) console.log(`${(f.ms / 1000).toFixed(1).padStart(7)} s  ${relative(process.cwd(), f.file)}`);
+  for (const f of files.slice(0, 10))
+    console.log(`${(f.ms / 1000).toFixed(1).padStart(7)} s  ${relative(process.cwd(), f.file)}`);
   if (counts) console.log(`\ntests: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
 }

@@ -12,14 +12,16 @@ export default async function* durations(source) {
   const counts = { passed: 0, failed: 0, skipped: 0 };
   for await (const event of source) {
     const { data } = event;
-    if (event.type === 'test:complete' && data.file && data.name === data.file) files.set(data.file, data.details?.duration_ms ?? 0);
+    if (event.type === 'test:complete' && data.file && data.name === data.file)
+      files.set(data.file, data.details?.duration_ms ?? 0);
     if (event.type !== 'test:pass' && event.type !== 'test:fail') continue;
     if (data.details?.type !== 'suite') {
       if (data.skip || data.todo) counts.skipped++;
       else if (event.type === 'test:pass') counts.passed++;
       else counts.failed++;
     }
-    if (data.nesting === 0 && data.file) sums.set(data.file, (sums.get(data.file) ?? 0) + (data.details?.duration_ms ?? 0));
+    if (data.nesting === 0 && data.file)
+      sums.set(data.file, (sums.get(data.file) ?? 0) + (data.details?.duration_ms ?? 0));
   }
   for (const [file, ms] of files.size > 0 ? files : sums) yield `${JSON.stringify({ file, ms: Math.round(ms) })}\n`;
   yield `${JSON.stringify({ counts })}\n`;

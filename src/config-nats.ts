@@ -48,7 +48,8 @@ function readSettingFile(name: string, file: string): string {
 function readSecret(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const direct = unset(env[name]);
   const file = unset(env[`${name}_FILE`]);
-  if (direct !== undefined && file !== undefined) throw new ConfigError(`${name}: set either ${name} or ${name}_FILE, not both`);
+  if (direct !== undefined && file !== undefined)
+    throw new ConfigError(`${name}: set either ${name} or ${name}_FILE, not both`);
   if (file === undefined) return direct;
   const value = readSettingFile(`${name}_FILE`, file).split(/\r?\n/)[0]!.trim();
   if (value === '') throw new ConfigError(`${name}_FILE: ${file} is empty`);
@@ -67,8 +68,13 @@ function userSeedPublicKey(seed: string): string | null {
 
 /** Checks an NKEY seed file: its first non-empty line is a user seed. */
 function checkSeedFile(name: string, file: string): void {
-  const seed = readSettingFile(name, file).split(/\r?\n/).map((l) => l.trim()).find((l) => l !== '') ?? '';
-  if (userSeedPublicKey(seed) === null) throw new ConfigError(`${name}: ${file} does not hold an NKEY user seed (one line starting with SU)`);
+  const seed =
+    readSettingFile(name, file)
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .find((l) => l !== '') ?? '';
+  if (userSeedPublicKey(seed) === null)
+    throw new ConfigError(`${name}: ${file} does not hold an NKEY user seed (one line starting with SU)`);
 }
 
 /** The blocks of a `.creds` file, as `nsc` writes them and NATS clients read them. */
@@ -80,7 +86,9 @@ function checkCredsFile(name: string, file: string): void {
   const jwt = blocks.get('NATS USER JWT');
   const seed = blocks.get('USER NKEY SEED');
   if (jwt === undefined || seed === undefined) {
-    throw new ConfigError(`${name}: ${file} is not a NATS credentials file (a NATS USER JWT block and a USER NKEY SEED block)`);
+    throw new ConfigError(
+      `${name}: ${file} is not a NATS credentials file (a NATS USER JWT block and a USER NKEY SEED block)`,
+    );
   }
   let claims: { sub?: unknown; exp?: unknown; nats?: { type?: unknown } };
   try {
@@ -108,10 +116,15 @@ export function readNatsAuth(env: NodeJS.ProcessEnv): NatsAuth {
     ['SWITCHBOARD_NATS_TOKEN', token !== undefined],
     ['SWITCHBOARD_NATS_CREDS_FILE', credsFile !== undefined],
     ['SWITCHBOARD_NATS_NKEY_SEED_FILE', nkeySeedFile !== undefined],
-  ].filter(([, given]) => given).map(([name]) => name as string);
-  if (kinds.length > 1) throw new ConfigError(`${kinds[1]}: use one kind of NATS credentials, not ${kinds.join(' and ')}`);
-  if (pass !== undefined && user === undefined) throw new ConfigError('SWITCHBOARD_NATS_USER: required when a NATS password is set');
-  if (user !== undefined && pass === undefined) throw new ConfigError('SWITCHBOARD_NATS_PASSWORD: required when SWITCHBOARD_NATS_USER is set');
+  ]
+    .filter(([, given]) => given)
+    .map(([name]) => name as string);
+  if (kinds.length > 1)
+    throw new ConfigError(`${kinds[1]}: use one kind of NATS credentials, not ${kinds.join(' and ')}`);
+  if (pass !== undefined && user === undefined)
+    throw new ConfigError('SWITCHBOARD_NATS_USER: required when a NATS password is set');
+  if (user !== undefined && pass === undefined)
+    throw new ConfigError('SWITCHBOARD_NATS_PASSWORD: required when SWITCHBOARD_NATS_USER is set');
   if (credsFile !== undefined) checkCredsFile('SWITCHBOARD_NATS_CREDS_FILE', credsFile);
   if (nkeySeedFile !== undefined) checkSeedFile('SWITCHBOARD_NATS_NKEY_SEED_FILE', nkeySeedFile);
   const auth: NatsAuth = {};
@@ -140,7 +153,9 @@ function readPrivateKey(name: string, file: string): KeyObject {
     return createPrivateKey(text);
   } catch (e) {
     const encrypted = (e as NodeJS.ErrnoException).code === 'ERR_MISSING_PASSPHRASE';
-    throw new ConfigError(`${name}: ${file} ${encrypted ? 'is encrypted (give an unencrypted key, readable only by this service)' : 'holds no PEM private key'}`);
+    throw new ConfigError(
+      `${name}: ${file} ${encrypted ? 'is encrypted (give an unencrypted key, readable only by this service)' : 'holds no PEM private key'}`,
+    );
   }
 }
 
@@ -149,8 +164,10 @@ export function readNatsTls(env: NodeJS.ProcessEnv): NatsTls | null {
   const certFile = unset(env.SWITCHBOARD_NATS_TLS_CERT_FILE);
   const keyFile = unset(env.SWITCHBOARD_NATS_TLS_KEY_FILE);
   if (caFile === undefined && certFile === undefined && keyFile === undefined) return null;
-  if (certFile !== undefined && keyFile === undefined) throw new ConfigError('SWITCHBOARD_NATS_TLS_KEY_FILE: required when SWITCHBOARD_NATS_TLS_CERT_FILE is set');
-  if (keyFile !== undefined && certFile === undefined) throw new ConfigError('SWITCHBOARD_NATS_TLS_CERT_FILE: required when SWITCHBOARD_NATS_TLS_KEY_FILE is set');
+  if (certFile !== undefined && keyFile === undefined)
+    throw new ConfigError('SWITCHBOARD_NATS_TLS_KEY_FILE: required when SWITCHBOARD_NATS_TLS_CERT_FILE is set');
+  if (keyFile !== undefined && certFile === undefined)
+    throw new ConfigError('SWITCHBOARD_NATS_TLS_CERT_FILE: required when SWITCHBOARD_NATS_TLS_KEY_FILE is set');
   const tls: NatsTls = {};
   if (caFile !== undefined) {
     readCertificate('SWITCHBOARD_NATS_TLS_CA_FILE', caFile);
@@ -159,8 +176,14 @@ export function readNatsTls(env: NodeJS.ProcessEnv): NatsTls | null {
   if (certFile !== undefined && keyFile !== undefined) {
     const cert = readCertificate('SWITCHBOARD_NATS_TLS_CERT_FILE', certFile);
     const key = readPrivateKey('SWITCHBOARD_NATS_TLS_KEY_FILE', keyFile);
-    if (!cert.checkPrivateKey(key)) throw new ConfigError(`SWITCHBOARD_NATS_TLS_KEY_FILE: ${keyFile} is not the key of the certificate in ${certFile}`);
-    if (Date.parse(cert.validTo) <= Date.now()) throw new ConfigError(`SWITCHBOARD_NATS_TLS_CERT_FILE: the certificate in ${certFile} expired on ${new Date(cert.validTo).toISOString()}`);
+    if (!cert.checkPrivateKey(key))
+      throw new ConfigError(
+        `SWITCHBOARD_NATS_TLS_KEY_FILE: ${keyFile} is not the key of the certificate in ${certFile}`,
+      );
+    if (Date.parse(cert.validTo) <= Date.now())
+      throw new ConfigError(
+        `SWITCHBOARD_NATS_TLS_CERT_FILE: the certificate in ${certFile} expired on ${new Date(cert.validTo).toISOString()}`,
+      );
     tls.certFile = certFile;
     tls.keyFile = keyFile;
   }

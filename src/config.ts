@@ -48,17 +48,29 @@ export interface Config {
   /** Caps on WebSockets, SSE streams and connections, per replica. */
   caps: ConnectionCaps;
   /** Webhook delivery: outbox scan interval, retry backoff (first delay, cap), when to give up, POST timeout, POSTs in flight per endpoint. */
-  webhooks: { pollMs: number; backoffMs: number; backoffCapMs: number; giveUpMs: number; timeoutMs: number; concurrency: number };
+  webhooks: {
+    pollMs: number;
+    backoffMs: number;
+    backoffCapMs: number;
+    giveUpMs: number;
+    timeoutMs: number;
+    concurrency: number;
+  };
   gateways: GatewayConfig[];
 }
 
-const int = (min: number, max: number) => z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max));
+const int = (min: number, max: number) =>
+  z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max));
 
 /** `RATE` or `RATE:BURST` requests per second; `0` turns the limit off. */
 const rateLimit = () =>
   z.string().transform((v, ctx) => {
     const limit = parseRateLimit(v);
-    if (limit === null) ctx.addIssue({ code: 'custom', message: 'must be RATE or RATE:BURST (requests per second, burst), or 0 for no limit' });
+    if (limit === null)
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be RATE or RATE:BURST (requests per second, burst), or 0 for no limit',
+      });
     return limit ?? { ratePerSecond: 0, burst: 0 };
   });
 
@@ -67,13 +79,33 @@ const ENV = {
   SWITCHBOARD_PORT: { schema: int(0, 65535), default: '4000' },
   SWITCHBOARD_HOST: { schema: z.string().min(1), default: '127.0.0.1' },
   SWITCHBOARD_DATABASE_URL: {
-    schema: z.string().min(1).refine((v) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(v) || /^postgres(ql)?:\/\//i.test(v), 'must be a SQLite path (or sqlite:PATH) or a postgres:// URL'),
+    schema: z
+      .string()
+      .min(1)
+      .refine(
+        (v) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(v) || /^postgres(ql)?:\/\//i.test(v),
+        'must be a SQLite path (or sqlite:PATH) or a postgres:// URL',
+      ),
     default: 'data/switchboard.db',
   },
   SWITCHBOARD_CONFIG: { schema: z.string().min(1).optional(), default: undefined },
-  SWITCHBOARD_NATS_URL: { schema: z.string().regex(/^(nats|tls):\/\//, 'must be a nats:// or tls:// URL').optional(), default: undefined },
-  SWITCHBOARD_NATS_PREFIX: { schema: z.string().regex(SUBJECT_PREFIX_PATTERN, 'must be 1 to 64 letters, digits, - or _ (one NATS subject token)'), default: DEFAULT_SUBJECT_PREFIX },
-  SWITCHBOARD_LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info' },
+  SWITCHBOARD_NATS_URL: {
+    schema: z
+      .string()
+      .regex(/^(nats|tls):\/\//, 'must be a nats:// or tls:// URL')
+      .optional(),
+    default: undefined,
+  },
+  SWITCHBOARD_NATS_PREFIX: {
+    schema: z
+      .string()
+      .regex(SUBJECT_PREFIX_PATTERN, 'must be 1 to 64 letters, digits, - or _ (one NATS subject token)'),
+    default: DEFAULT_SUBJECT_PREFIX,
+  },
+  SWITCHBOARD_LOG_LEVEL: {
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    default: 'info',
+  },
   SWITCHBOARD_DISCONNECT_TIMEOUT_MS: { schema: int(100, 60_000), default: '5000' },
   SWITCHBOARD_SHUTDOWN_DRAIN_MS: { schema: int(0, 600_000), default: '15000' },
   SWITCHBOARD_METRICS: { schema: z.enum(['token', 'open', 'off']), default: 'token' },
@@ -100,7 +132,8 @@ function read<K extends keyof typeof ENV>(env: NodeJS.ProcessEnv, key: K): z.out
   const spec = ENV[key];
   const raw = env[key] === undefined || env[key] === '' ? spec.default : env[key];
   const r = (spec.schema as z.ZodType).safeParse(raw);
-  if (!r.success) throw new ConfigError(`${key}: ${r.error.issues[0]?.message ?? 'invalid value'} (got ${JSON.stringify(raw)})`);
+  if (!r.success)
+    throw new ConfigError(`${key}: ${r.error.issues[0]?.message ?? 'invalid value'} (got ${JSON.stringify(raw)})`);
   return r.data as z.output<(typeof ENV)[K]['schema']>;
 }
 
@@ -113,7 +146,9 @@ export function loadGatewayFile(path: string): GatewayConfig[] {
   try {
     doc = parseYaml(readFileSync(path, 'utf8')); // YAML is a superset of JSON
   } catch (e) {
-    throw new ConfigError(`SWITCHBOARD_CONFIG: ${path} is not valid YAML or JSON: ${(e as Error).message.split('\n')[0]}`);
+    throw new ConfigError(
+      `SWITCHBOARD_CONFIG: ${path} is not valid YAML or JSON: ${(e as Error).message.split('\n')[0]}`,
+    );
   }
   const r = fileSchema.safeParse(doc ?? {});
   if (!r.success) {
@@ -140,7 +175,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     natsTls: readNatsTls(env),
     natsPrefix: read(env, 'SWITCHBOARD_NATS_PREFIX'),
     heartbeatMs: read(env, 'SWITCHBOARD_HEARTBEAT_MS'),
-    daemonProbe: { intervalMs: read(env, 'SWITCHBOARD_DAEMON_PROBE_INTERVAL_MS'), timeoutMs: read(env, 'SWITCHBOARD_DAEMON_PROBE_TIMEOUT_MS') },
+    daemonProbe: {
+      intervalMs: read(env, 'SWITCHBOARD_DAEMON_PROBE_INTERVAL_MS'),
+      timeoutMs: read(env, 'SWITCHBOARD_DAEMON_PROBE_TIMEOUT_MS'),
+    },
     logLevel: read(env, 'SWITCHBOARD_LOG_LEVEL'),
     disconnectTimeoutMs: read(env, 'SWITCHBOARD_DISCONNECT_TIMEOUT_MS'),
     shutdownDrainMs: read(env, 'SWITCHBOARD_SHUTDOWN_DRAIN_MS'),

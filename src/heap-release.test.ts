@@ -12,7 +12,11 @@ function scripted(t: TestContext) {
   t.mock.timers.enable({ apis: ['setInterval'] });
   const tick = (ms: number) => t.mock.timers.tick(ms);
   const state = { used: 100 * MiB, busy: 0, collected: 0 };
-  const utilization = (previous?: EventLoopUtilization): EventLoopUtilization => ({ idle: 0, active: 0, utilization: previous ? state.busy : 0 });
+  const utilization = (previous?: EventLoopUtilization): EventLoopUtilization => ({
+    idle: 0,
+    active: 0,
+    utilization: previous ? state.busy : 0,
+  });
   const release = new HeapRelease({
     intervalMs: 10,
     growthBytes: 48 * MiB,
@@ -78,7 +82,10 @@ describe('HeapRelease', () => {
       await waitFor(() => release.collections > 0, 5000, 'a collection', 50);
       assert.ok(release.collections >= 1, 'a collection ran');
       const after = getHeapStatistics().used_heap_size;
-      assert.ok(after < before + 8 * MiB, `heap back near where it was: ${(before / MiB).toFixed(0)} → ${(grown / MiB).toFixed(0)} → ${(after / MiB).toFixed(0)} MiB`);
+      assert.ok(
+        after < before + 8 * MiB,
+        `heap back near where it was: ${(before / MiB).toFixed(0)} → ${(grown / MiB).toFixed(0)} → ${(after / MiB).toFixed(0)} MiB`,
+      );
     } finally {
       release.stop();
     }

@@ -56,7 +56,11 @@ export class HeapRelease {
       this.lastElu = now;
       const used = heapUsed();
       if (used < this.floor) this.floor = used;
-      if (busy >= (this.options.idleUtilization ?? 0.1) || used - this.floor < (this.options.growthBytes ?? 48 * 2 ** 20)) return;
+      if (
+        busy >= (this.options.idleUtilization ?? 0.1) ||
+        used - this.floor < (this.options.growthBytes ?? 48 * 2 ** 20)
+      )
+        return;
       collect();
       this.collections++;
       this.floor = heapUsed();

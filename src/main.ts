@@ -30,15 +30,34 @@ import { Switchboard } from './core/switchboard.js';
 import { WebhookDispatcher } from './core/webhook-dispatcher.js';
 import { createReadiness } from './core/readiness.js';
 import { EventRelay } from './core/event-relay.js';
-import { diffGateways, hasChanges, recordRefusedReload, recordReload, type GatewayChanges } from './core/gateway-reload.js';
+import {
+  diffGateways,
+  hasChanges,
+  recordRefusedReload,
+  recordReload,
+  type GatewayChanges,
+} from './core/gateway-reload.js';
 import type { Logger } from './domain/logger.js';
 import { createApiServer } from './api/http-server.js';
 
 /** Paths pino blanks out, whatever a caller passes it: tokens and daemon passwords never reach a log. */
-const REDACT = ['authorization', 'headers.authorization', 'req.headers.authorization', 'token', 'secret', 'password', '*.password', '*.secret', '*.token'];
+const REDACT = [
+  'authorization',
+  'headers.authorization',
+  'req.headers.authorization',
+  'token',
+  'secret',
+  'password',
+  '*.password',
+  '*.secret',
+  '*.token',
+];
 
 export function createLogger(level: Config['logLevel'], destination?: pino.DestinationStream): pino.Logger {
-  return pino({ level, base: { service: 'switchboard' }, redact: { paths: REDACT, censor: '[redacted]' } }, destination);
+  return pino(
+    { level, base: { service: 'switchboard' }, redact: { paths: REDACT, censor: '[redacted]' } },
+    destination,
+  );
 }
 
 /** What an adapter is made with, besides its gateway's entry. */
@@ -52,7 +71,9 @@ interface AdapterDeps {
  * The one map from protocol to adapter, used by `switchboard start` (in-process agents) and by
  * `switchboard agent`. A protocol added to PROTOCOLS without an entry here does not compile.
  */
-const ADAPTERS: { [P in Protocol]: (config: Extract<GatewayConfig, { protocol: P }>, deps: AdapterDeps) => GatewayAdapter } = {
+const ADAPTERS: {
+  [P in Protocol]: (config: Extract<GatewayConfig, { protocol: P }>, deps: AdapterDeps) => GatewayAdapter;
+} = {
   openvpn: (config, { logger, probe }) => new OpenVpnAdapter(config, { logger, probe }),
   openconnect: (config, { logger, probe }) => new OpenConnectAdapter(config, { logger, probe }),
   ikev2: (config, { logger, probe }) => new Ikev2Adapter(config, { logger, probe }),
@@ -70,7 +91,10 @@ export async function openStoreFor(config: Pick<Config, 'databaseUrl'>, logger?:
 }
 
 /** `switchboard migrate`: the schema brought up to date as the configured role, and the runtime role's grants. */
-export async function migrateStoreFor(config: Pick<Config, 'databaseUrl'>, options: { runtimeRole?: string; logger?: Logger } = {}): Promise<MigrationReport> {
+export async function migrateStoreFor(
+  config: Pick<Config, 'databaseUrl'>,
+  options: { runtimeRole?: string; logger?: Logger } = {},
+): Promise<MigrationReport> {
   return migrateDatabase(config.databaseUrl, options);
 }
 
@@ -96,7 +120,14 @@ export async function createBus(
 ): Promise<Bus> {
   if (config.natsUrl === null) return new MemoryBus();
   try {
-    return await connectNatsBus({ url: config.natsUrl, ...config.natsAuth, tls: config.natsTls, prefix: config.natsPrefix, logger: options.logger, name: options.name });
+    return await connectNatsBus({
+      url: config.natsUrl,
+      ...config.natsAuth,
+      tls: config.natsTls,
+      prefix: config.natsPrefix,
+      logger: options.logger,
+      name: options.name,
+    });
   } catch (e) {
     if (e instanceof NatsConnectError) throw new StartupError(natsSetting(e), e.message);
     throw e;
@@ -168,19 +199,27 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
     await store.close();
     throw e;
   }
-  for (const g of config.gateways) await store.gateways.upsert({ id: g.id, name: g.name, region: g.region, protocol: g.protocol, mode: g.mode });
+  for (const g of config.gateways)
+    await store.gateways.upsert({ id: g.id, name: g.name, region: g.region, protocol: g.protocol, mode: g.mode });
 
   const intake = new ReportIntake({ logger: logger.child({ part: 'intake' }) });
   const core = new Switchboard({
-    store, bus, logger,
+    store,
+    bus,
+    logger,
     disconnectDeadlineMs: config.disconnectTimeoutMs,
     gatewayLivenessMs: config.gatewayLivenessMs,
     wireStatus: (id) => intake.status(id),
     tokenPollMs: options.tokenPollMs,
   });
   const api = createApiServer({
-    core, logger, bodyLimitBytes: config.bodyLimitBytes, metrics: config.metrics,
-    rateLimitPerToken: config.rateLimitPerToken, rateLimitPerIp: config.rateLimitPerIp, caps: config.caps,
+    core,
+    logger,
+    bodyLimitBytes: config.bodyLimitBytes,
+    metrics: config.metrics,
+    rateLimitPerToken: config.rateLimitPerToken,
+    rateLimitPerIp: config.rateLimitPerIp,
+    caps: config.caps,
     readiness: createReadiness({ store, bus }),
   });
   // Listen before anything else starts: a taken port or a wrong host stops the process here, with
@@ -200,18 +239,34 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
   }
 
   // One relay per process: it publishes the event outbox (whichever replica wrote it) to the bus.
-  const relay = new EventRelay({ store, bus, logger: logger.child({ part: 'events' }), onStoreHealth: (h) => core.eventStoreHealth(h) });
+  const relay = new EventRelay({
+    store,
+    bus,
+    logger: logger.child({ part: 'events' }),
+    onStoreHealth: (h) => core.eventStoreHealth(h),
+  });
   relay.start();
   const sync = new SessionSync({ store, bus, logger, intake });
   sync.start();
   // Before the agents: an in-process agent gets its blocks with its first snapshot.
   const stopBlocks = core.deliverBlocks();
   const inProcessAgents = bus.kind === 'memory';
-  const adapters = options.adapters ?? (inProcessAgents ? config.gateways.map((g) => createAdapter(g, logger, config.daemonProbe)) : []);
-  const agents = new AgentLink({ bus, adapters, logger, heartbeatMs: Math.max(1000, Math.floor(config.gatewayLivenessMs / 3)) });
+  const adapters =
+    options.adapters ??
+    (inProcessAgents ? config.gateways.map((g) => createAdapter(g, logger, config.daemonProbe)) : []);
+  const agents = new AgentLink({
+    bus,
+    adapters,
+    logger,
+    heartbeatMs: Math.max(1000, Math.floor(config.gatewayLivenessMs / 3)),
+  });
   agents.start();
   // One dispatcher per process; with several replicas they split the outbox between them.
-  const webhooks = new WebhookDispatcher({ store, logger: logger.child({ part: 'webhooks' }), options: config.webhooks });
+  const webhooks = new WebhookDispatcher({
+    store,
+    logger: logger.child({ part: 'webhooks' }),
+    options: config.webhooks,
+  });
   webhooks.start();
   // Every replica sweeps; the store lets one of them settle each intent.
   const horizon = new IntentHorizon({ store, logger, horizonMs: config.disconnectHorizonMs });
@@ -220,7 +275,16 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
   const addr = api.server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `http://${host}:${addr.port}`;
-  logger.info({ url, store: store.dialect, bus: bus.kind, ...(bus.kind === 'nats' ? { natsPrefix: config.natsPrefix } : {}), gateways: adapters.length }, 'switchboard started');
+  logger.info(
+    {
+      url,
+      store: store.dialect,
+      bus: bus.kind,
+      ...(bus.kind === 'nats' ? { natsPrefix: config.natsPrefix } : {}),
+      gateways: adapters.length,
+    },
+    'switchboard started',
+  );
   const heap = new HeapRelease();
   heap.start();
 
@@ -249,7 +313,10 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
     }
     gateways = next;
     if (hasChanges(changes)) await recordReload(reloadDeps, SYSTEM_ACTOR, changes);
-    logger.info({ added: changes.added.map((g) => g.id), removed: changes.removed, changed: changes.changed.map((g) => g.id) }, 'gateway file reloaded');
+    logger.info(
+      { added: changes.added.map((g) => g.id), removed: changes.removed, changed: changes.changed.map((g) => g.id) },
+      'gateway file reloaded',
+    );
     return changes;
   }
 
@@ -268,7 +335,9 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
     await sync.idle();
     // What this process committed last is published now, if the bus lets it; else by another replica.
     await relay.stop();
-    const drained = relay.drain().catch((e: unknown) => logger.warn({ err: e }, 'events left for another replica to publish'));
+    const drained = relay
+      .drain()
+      .catch((e: unknown) => logger.warn({ err: e }, 'events left for another replica to publish'));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([drained, new Promise((resolve) => (timer = setTimeout(resolve, 3000)))]);
     clearTimeout(timer);
@@ -287,7 +356,14 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
     throw e;
   }
   return {
-    url, core, store, bus, sync, agents, relay, close,
+    url,
+    core,
+    store,
+    bus,
+    sync,
+    agents,
+    relay,
+    close,
     reloadGateways() {
       reloading = reloading.then(reload, reload);
       return reloading;

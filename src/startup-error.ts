@@ -5,7 +5,11 @@
  * exit 2.)
  */
 export class StartupError extends Error {
-  constructor(readonly setting: string, problem: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly setting: string,
+    problem: string,
+    options?: { cause?: unknown },
+  ) {
     super(`${setting}: ${problem}`, options);
     this.name = 'StartupError';
   }
@@ -17,15 +21,25 @@ export function listenError(error: unknown, host: string, port: number): Startup
   const where = `${host}:${port}`;
   switch (code) {
     case 'EADDRINUSE':
-      return new StartupError('SWITCHBOARD_PORT', `port ${port} is already in use on ${host} (EADDRINUSE)`, { cause: error });
+      return new StartupError('SWITCHBOARD_PORT', `port ${port} is already in use on ${host} (EADDRINUSE)`, {
+        cause: error,
+      });
     case 'EACCES':
-      return new StartupError('SWITCHBOARD_PORT', `not allowed to listen on port ${port} (EACCES; ports below 1024 need privileges)`, { cause: error });
+      return new StartupError(
+        'SWITCHBOARD_PORT',
+        `not allowed to listen on port ${port} (EACCES; ports below 1024 need privileges)`,
+        { cause: error },
+      );
     case 'EADDRNOTAVAIL':
-      return new StartupError('SWITCHBOARD_HOST', `${host} is not an address of this machine (EADDRNOTAVAIL)`, { cause: error });
+      return new StartupError('SWITCHBOARD_HOST', `${host} is not an address of this machine (EADDRNOTAVAIL)`, {
+        cause: error,
+      });
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
     case 'EAI_FAIL':
-      return new StartupError('SWITCHBOARD_HOST', `cannot resolve the host name ${JSON.stringify(host)} (${code})`, { cause: error });
+      return new StartupError('SWITCHBOARD_HOST', `cannot resolve the host name ${JSON.stringify(host)} (${code})`, {
+        cause: error,
+      });
     default: {
       const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
       return new StartupError('SWITCHBOARD_HOST', `cannot listen on ${where}: ${message}`, { cause: error });

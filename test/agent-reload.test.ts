@@ -20,10 +20,20 @@ import { waitFor } from './support/wait.js';
 
 const skip = openvpnSkipReason() || (await natsSkipReason());
 const ONLINE = 'query { onlineSessions(first: 50) { edges { node { id user { name } gateway { id } } } } }';
-const AUDIT = 'query { auditEvents(first: 20, filter: { action: "gateway.reload" }) { edges { node { outcome errorCode target { gatewayId } metadata } } } }';
+const AUDIT =
+  'query { auditEvents(first: 20, filter: { action: "gateway.reload" }) { edges { node { outcome errorCode target { gatewayId } metadata } } } }';
 
-interface Online { id: string; user: { name: string }; gateway: { id: string } }
-interface Reload { outcome: string; errorCode: string | null; target: { gatewayId: string | null }; metadata: string }
+interface Online {
+  id: string;
+  user: { name: string };
+  gateway: { id: string };
+}
+interface Reload {
+  outcome: string;
+  errorCode: string | null;
+  target: { gatewayId: string | null };
+  metadata: string;
+}
 
 describe('SIGHUP reloads the gateway file of switchboard agent', { skip, timeout: 180_000 }, () => {
   const run = randomId(6); // the NATS server is shared: unique subjects and gateway ids
@@ -41,22 +51,45 @@ describe('SIGHUP reloads the gateway file of switchboard agent', { skip, timeout
   let dbPath: string;
 
   const entry = (id: string, s: LabServer) => ({
-    id, name: `Agent reload ${id}`, region: 'lab', protocol: 'openvpn', mode: 'observe', management: s.management, managementPasswordFile: s.managementPasswordFile,
+    id,
+    name: `Agent reload ${id}`,
+    region: 'lab',
+    protocol: 'openvpn',
+    mode: 'observe',
+    management: s.management,
+    managementPasswordFile: s.managementPasswordFile,
   });
   async function gql<T>(query: string): Promise<T> {
     return (await gqlAt(url, token, query)).json.data as T;
   }
   async function online(): Promise<Online[]> {
-    return (await gql<{ onlineSessions: { edges: { node: Online }[] } }>(ONLINE)).onlineSessions.edges.map((e) => e.node);
+    return (await gql<{ onlineSessions: { edges: { node: Online }[] } }>(ONLINE)).onlineSessions.edges.map(
+      (e) => e.node,
+    );
   }
   async function reloads(): Promise<Reload[]> {
     return (await gql<{ auditEvents: { edges: { node: Reload }[] } }>(AUDIT)).auditEvents.edges.map((e) => e.node);
   }
   /** The audit row of one reload step of one gateway, once a replica recorded it. */
-  async function reloadRow(gatewayId: string, match: (r: Reload, metadata: Record<string, unknown>) => boolean, what: string): Promise<Reload> {
-    return waitFor(async () => (await reloads()).find((r) => r.target.gatewayId === gatewayId && match(r, JSON.parse(r.metadata) as Record<string, unknown>)), 20_000, what);
+  async function reloadRow(
+    gatewayId: string,
+    match: (r: Reload, metadata: Record<string, unknown>) => boolean,
+    what: string,
+  ): Promise<Reload> {
+    return waitFor(
+      async () =>
+        (await reloads()).find(
+          (r) => r.target.gatewayId === gatewayId && match(r, JSON.parse(r.metadata) as Record<string, unknown>),
+        ),
+      20_000,
+      what,
+    );
   }
-  const errorLines = () => agent.output().split('\n').filter((l) => l.includes('gateway file not reloaded')).length;
+  const errorLines = () =>
+    agent
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('gateway file not reloaded')).length;
 
   before(async () => {
     lab = await OpenVpnLab.create();
@@ -65,7 +98,12 @@ describe('SIGHUP reloads the gateway file of switchboard agent', { skip, timeout
     await Promise.all([a.startClient({ user: 'alice' }), b.startClient({ user: 'bob' })]);
     configFile = join(lab.dir, 'gateways.json');
     writeFileSync(configFile, JSON.stringify({ gateways: [entry(gwA, a)] }));
-    stack = await startAgentOverNats({ dir: lab.dir, gatewayFile: configFile, gatewayId: gwA, prefix: `agentreload${run}` });
+    stack = await startAgentOverNats({
+      dir: lab.dir,
+      gatewayFile: configFile,
+      gatewayId: gwA,
+      prefix: `agentreload${run}`,
+    });
     ({ url, admin: token, control, agent, databasePath: dbPath } = stack);
   });
   after(async () => {
@@ -73,29 +111,63 @@ describe('SIGHUP reloads the gateway file of switchboard agent', { skip, timeout
     await lab?.close();
   });
 
-  test('adding gateway B: B\'s client is listed, A stays, the addition is audited', async () => {
-    await waitFor(async () => (await online()).some((s) => s.user.name === 'alice' && s.gateway.id === gwA), 30_000, 'alice on A');
+  test("adding gateway B: B's client is listed, A stays, the addition is audited", async () => {
+    await waitFor(
+      async () => (await online()).some((s) => s.user.name === 'alice' && s.gateway.id === gwA),
+      30_000,
+      'alice on A',
+    );
     writeFileSync(configFile, JSON.stringify({ gateways: [entry(gwA, a), entry(gwB, b)] }));
     agent.kill('SIGHUP');
-    await waitFor(async () => (await online()).some((s) => s.user.name === 'bob' && s.gateway.id === gwB), 30_000, 'bob on B');
-    const row = await reloadRow(gwB, (_r, m) => Array.isArray(m.added) && m.added.includes(gwB), 'the addition of B audited');
+    await waitFor(
+      async () => (await online()).some((s) => s.user.name === 'bob' && s.gateway.id === gwB),
+      30_000,
+      'bob on B',
+    );
+    const row = await reloadRow(
+      gwB,
+      (_r, m) => Array.isArray(m.added) && m.added.includes(gwB),
+      'the addition of B audited',
+    );
     assert.equal(row.outcome, 'SUCCESS');
     assert.match(String(JSON.parse(row.metadata).agentId), /^agt_/, 'the row names the agent that reloaded');
-    assert.ok((await online()).some((s) => s.user.name === 'alice' && s.gateway.id === gwA), 'alice still on A');
+    assert.ok(
+      (await online()).some((s) => s.user.name === 'alice' && s.gateway.id === gwA),
+      'alice still on A',
+    );
     assert.equal(agent.running, true, 'the same agent process serves on');
   });
 
-  test('removing gateway A: A\'s session ends as GATEWAY_REMOVED, B\'s stays, audited once', async () => {
+  test("removing gateway A: A's session ends as GATEWAY_REMOVED, B's stays, audited once", async () => {
     const alice = (await online()).find((s) => s.user.name === 'alice' && s.gateway.id === gwA);
     assert.ok(alice, 'alice listed on A before the reload');
     writeFileSync(configFile, JSON.stringify({ gateways: [entry(gwB, b)] }));
     agent.kill('SIGHUP');
     await waitFor(async () => !(await online()).some((s) => s.id === alice.id), 20_000, 'alice no longer listed');
-    const row = await reloadRow(gwA, (_r, m) => Array.isArray(m.removed) && m.removed.includes(gwA), 'the removal of A audited');
+    const row = await reloadRow(
+      gwA,
+      (_r, m) => Array.isArray(m.removed) && m.removed.includes(gwA),
+      'the removal of A audited',
+    );
     assert.equal(row.outcome, 'SUCCESS');
-    assert.equal((await reloads()).filter((r) => r.target.gatewayId === gwA && JSON.parse(r.metadata).removed?.includes(gwA)).length, 1, 'one row for the removal');
-    assert.ok((await online()).some((s) => s.user.name === 'bob' && s.gateway.id === gwB), 'bob still on B');
-    await waitFor(() => stack!.events.some((e) => e.type === 'session.disconnected' && e.session.id === alice.id && e.cause === 'GATEWAY_REMOVED'), 10_000, 'alice\'s end announced on NATS');
+    assert.equal(
+      (await reloads()).filter((r) => r.target.gatewayId === gwA && JSON.parse(r.metadata).removed?.includes(gwA))
+        .length,
+      1,
+      'one row for the removal',
+    );
+    assert.ok(
+      (await online()).some((s) => s.user.name === 'bob' && s.gateway.id === gwB),
+      'bob still on B',
+    );
+    await waitFor(
+      () =>
+        stack!.events.some(
+          (e) => e.type === 'session.disconnected' && e.session.id === alice.id && e.cause === 'GATEWAY_REMOVED',
+        ),
+      10_000,
+      "alice's end announced on NATS",
+    );
     const store = await openStore(dbPath);
     try {
       assert.equal((await store.sessions.findById(alice.id))?.endCause, 'GATEWAY_REMOVED');
@@ -114,8 +186,15 @@ describe('SIGHUP reloads the gateway file of switchboard agent', { skip, timeout
     assert.equal(errorLines() - before, 1, 'one error line');
     assert.equal(agent.running, true);
     const rows = await online();
-    assert.ok(rows.some((s) => s.user.name === 'bob' && s.gateway.id === gwB), 'bob still on B');
+    assert.ok(
+      rows.some((s) => s.user.name === 'bob' && s.gateway.id === gwB),
+      'bob still on B',
+    );
     assert.ok(!rows.some((s) => s.gateway.id === gwA), 'nothing on A');
-    assert.doesNotMatch(agent.output() + control.output(), /agent-reload-a-pw|agent-reload-b-pw/, 'no daemon password in any output');
+    assert.doesNotMatch(
+      agent.output() + control.output(),
+      /agent-reload-a-pw|agent-reload-b-pw/,
+      'no daemon password in any output',
+    );
   });
 });

@@ -14,7 +14,8 @@ import { waitFor } from './support/wait.js';
 import { withoutLocations } from './support/graphql-body.js';
 
 const run = promisify(execFile);
-const SEED_MUTATION = 'mutation disconnectBySessionId($onlineSessionId: String!) { disconnectBySessionId(onlineSessionId: $onlineSessionId) }';
+const SEED_MUTATION =
+  'mutation disconnectBySessionId($onlineSessionId: String!) { disconnectBySessionId(onlineSessionId: $onlineSessionId) }';
 const gw = new FakeAdapter({ id: 'gw-test', name: 'Test gateway', region: 'eu-test' });
 let h: AppHarness;
 
@@ -41,7 +42,13 @@ describe('the seed, example by example', () => {
 
   test('400: Session not found or already disconnected', async () => {
     const expected = JSON.stringify({
-      errors: [{ message: 'Session not found or already disconnected', path: ['disconnectBySessionId'], extensions: { code: 'SESSION_NOT_FOUND' } }],
+      errors: [
+        {
+          message: 'Session not found or already disconnected',
+          path: ['disconnectBySessionId'],
+          extensions: { code: 'SESSION_NOT_FOUND' },
+        },
+      ],
       data: null,
     });
     const unknown = await h.gql(SEED_MUTATION, { onlineSessionId: 'sess_abc123xyz789' });
@@ -59,10 +66,19 @@ describe('the seed, example by example', () => {
     const reader = await h.token(['sessions:read']);
     const r = await h.gql(SEED_MUTATION, { onlineSessionId: id }, reader);
     assert.equal(r.status, 403);
-    assert.equal(canonical(r.json), JSON.stringify({
-      errors: [{ message: 'Admin access required to disconnect sessions', path: ['disconnectBySessionId'], extensions: { code: 'FORBIDDEN' } }],
-      data: null,
-    }));
+    assert.equal(
+      canonical(r.json),
+      JSON.stringify({
+        errors: [
+          {
+            message: 'Admin access required to disconnect sessions',
+            path: ['disconnectBySessionId'],
+            extensions: { code: 'FORBIDDEN' },
+          },
+        ],
+        data: null,
+      }),
+    );
     assert.ok(await h.app.store.sessions.findOnline(id), 'session untouched');
   });
 
@@ -74,7 +90,11 @@ describe('the seed, example by example', () => {
       "onlineSessionId": "${id}"
     }
   }`;
-    const res = await fetch(`${h.url}/graphql`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${h.admin}` }, body });
+    const res = await fetch(`${h.url}/graphql`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${h.admin}` },
+      body,
+    });
     assert.equal(res.status, 200);
     assert.deepEqual(await res.json(), { data: { disconnectBySessionId: true } });
   });
@@ -82,15 +102,56 @@ describe('the seed, example by example', () => {
 
 describe('scope matrix: every operation × no / malformed / unknown / revoked / expired token / each scope', () => {
   const ops: { name: string; query: string; vars?: Record<string, unknown>; allowed: string[]; okStatus: number }[] = [
-    { name: 'onlineSessions', query: '{ onlineSessions(first: 1) { totalCount } }', allowed: ['admin', 'sessions:read', 'sessions:disconnect'], okStatus: 200 },
-    { name: 'onlineSession', query: '{ onlineSession(id: "sess_000000000000") { id } }', allowed: ['admin', 'sessions:read', 'sessions:disconnect'], okStatus: 200 },
-    { name: 'gateways', query: '{ gateways { id } }', allowed: ['admin', 'sessions:read', 'sessions:disconnect'], okStatus: 200 },
-    { name: 'auditEvents', query: '{ auditEvents(first: 1) { totalCount } }', allowed: ['admin', 'audit:read'], okStatus: 200 },
+    {
+      name: 'onlineSessions',
+      query: '{ onlineSessions(first: 1) { totalCount } }',
+      allowed: ['admin', 'sessions:read', 'sessions:disconnect'],
+      okStatus: 200,
+    },
+    {
+      name: 'onlineSession',
+      query: '{ onlineSession(id: "sess_000000000000") { id } }',
+      allowed: ['admin', 'sessions:read', 'sessions:disconnect'],
+      okStatus: 200,
+    },
+    {
+      name: 'gateways',
+      query: '{ gateways { id } }',
+      allowed: ['admin', 'sessions:read', 'sessions:disconnect'],
+      okStatus: 200,
+    },
+    {
+      name: 'auditEvents',
+      query: '{ auditEvents(first: 1) { totalCount } }',
+      allowed: ['admin', 'audit:read'],
+      okStatus: 200,
+    },
     { name: 'tokens', query: '{ tokens { id } }', allowed: ['admin'], okStatus: 200 },
-    { name: 'disconnectBySessionId', query: SEED_MUTATION, vars: { onlineSessionId: 'sess_000000000000' }, allowed: ['admin', 'sessions:disconnect'], okStatus: 400 },
-    { name: 'disconnectSession', query: 'mutation { disconnectSession(input: { sessionId: "sess_000000000000" }) { outcome } }', allowed: ['admin', 'sessions:disconnect'], okStatus: 400 },
-    { name: 'createToken', query: 'mutation { createToken(input: { name: "m", scopes: ["audit:read"] }) { secret } }', allowed: ['admin'], okStatus: 200 },
-    { name: 'revokeToken', query: 'mutation { revokeToken(id: "tok_000000000000") { id } }', allowed: ['admin'], okStatus: 400 },
+    {
+      name: 'disconnectBySessionId',
+      query: SEED_MUTATION,
+      vars: { onlineSessionId: 'sess_000000000000' },
+      allowed: ['admin', 'sessions:disconnect'],
+      okStatus: 400,
+    },
+    {
+      name: 'disconnectSession',
+      query: 'mutation { disconnectSession(input: { sessionId: "sess_000000000000" }) { outcome } }',
+      allowed: ['admin', 'sessions:disconnect'],
+      okStatus: 400,
+    },
+    {
+      name: 'createToken',
+      query: 'mutation { createToken(input: { name: "m", scopes: ["audit:read"] }) { secret } }',
+      allowed: ['admin'],
+      okStatus: 200,
+    },
+    {
+      name: 'revokeToken',
+      query: 'mutation { revokeToken(id: "tok_000000000000") { id } }',
+      allowed: ['admin'],
+      okStatus: 400,
+    },
   ];
   const scopes = ['admin', 'sessions:read', 'sessions:disconnect', 'audit:read'];
   const tokens = new Map<string, string>();
@@ -98,10 +159,17 @@ describe('scope matrix: every operation × no / malformed / unknown / revoked / 
   const dead: string[] = [];
   before(async () => {
     for (const s of scopes) tokens.set(s, await h.token([s]));
-    const revoked = await h.gql('mutation { createToken(input: { name: "to-revoke", scopes: ["admin"] }) { secret token { id } } }');
+    const revoked = await h.gql(
+      'mutation { createToken(input: { name: "to-revoke", scopes: ["admin"] }) { secret token { id } } }',
+    );
     const created = revoked.json.data!.createToken as { secret: string; token: { id: string } };
-    assert.equal((await h.gql('mutation ($id: String!) { revokeToken(id: $id) { id } }', { id: created.token.id })).status, 200);
-    const expiring = await h.gql('mutation { createToken(input: { name: "to-expire", scopes: ["admin"], expiresIn: "1s" }) { secret } }');
+    assert.equal(
+      (await h.gql('mutation ($id: String!) { revokeToken(id: $id) { id } }', { id: created.token.id })).status,
+      200,
+    );
+    const expiring = await h.gql(
+      'mutation { createToken(input: { name: "to-expire", scopes: ["admin"], expiresIn: "1s" }) { secret } }',
+    );
     dead.push(created.secret, (expiring.json.data!.createToken as { secret: string }).secret);
     await new Promise((r) => setTimeout(r, 1100));
   });
@@ -130,7 +198,9 @@ describe('scope matrix: every operation × no / malformed / unknown / revoked / 
 
 describe('token lifecycle through the CLI and the API', () => {
   const cli = (args: string[]) =>
-    run(process.execPath, ['bin/switchboard.js', 'token', ...args], { env: { ...process.env, SWITCHBOARD_DATABASE_URL: h.databaseUrl } });
+    run(process.execPath, ['bin/switchboard.js', 'token', ...args], {
+      env: { ...process.env, SWITCHBOARD_DATABASE_URL: h.databaseUrl },
+    });
 
   test('create prints the token alone; it works; list shows it without the secret; revoke rejects it at once', async () => {
     const { stdout } = await cli(['create', '--name', 'ci-reader', '--scope', 'sessions:read']);
@@ -158,8 +228,16 @@ describe('token lifecycle through the CLI and the API', () => {
   });
 
   test('bad CLI input: exit code 2 and a clear message', async () => {
-    for (const args of [['create', '--name', 'x', '--scope', 'root'], ['create', '--scope', 'admin'], ['create', '--name', 'x', '--scope', 'admin', '--expires-in', 'soon'], ['revoke', 'tok_nope']]) {
-      const err = await cli(args).then(() => null, (e: { code: number; stderr: string }) => e);
+    for (const args of [
+      ['create', '--name', 'x', '--scope', 'root'],
+      ['create', '--scope', 'admin'],
+      ['create', '--name', 'x', '--scope', 'admin', '--expires-in', 'soon'],
+      ['revoke', 'tok_nope'],
+    ]) {
+      const err = await cli(args).then(
+        () => null,
+        (e: { code: number; stderr: string }) => e,
+      );
       assert.ok(err, `${args.join(' ')} fails`);
       assert.equal(err.code, 2, args.join(' '));
       // One line of refusal, after the line naming the store when the command had to open it to know.
@@ -184,12 +262,21 @@ describe('concurrency and paging through the API', () => {
       const replies = await Promise.all(Array.from({ length: n }, () => h.gql(SEED_MUTATION, { onlineSessionId: id })));
       gw.delayMs = 0;
       assert.equal(replies.filter((r) => r.status === 200 && r.json.data?.disconnectBySessionId === true).length, 1);
-      assert.equal(replies.filter((r) => r.status === 400 && r.json.errors?.[0]?.extensions?.code === 'SESSION_NOT_FOUND').length, n - 1);
+      assert.equal(
+        replies.filter((r) => r.status === 400 && r.json.errors?.[0]?.extensions?.code === 'SESSION_NOT_FOUND').length,
+        n - 1,
+      );
       assert.equal(gw.commands.length - commandsBefore, 1, 'the gateway was asked once');
-      const audit = await h.gql('query ($id: String) { auditEvents(first: 50, filter: { targetSessionId: $id }) { totalCount } }', { id });
+      const audit = await h.gql(
+        'query ($id: String) { auditEvents(first: 50, filter: { targetSessionId: $id }) { totalCount } }',
+        { id },
+      );
       // n attempts, plus the winner's intent (PENDING before the gateway was asked), settled by its SUCCESS row.
       assert.equal((audit.json.data?.auditEvents as { totalCount: number }).totalCount, n + 1);
-      const success = await h.gql('query ($id: String) { auditEvents(first: 50, filter: { targetSessionId: $id, outcome: SUCCESS }) { totalCount } }', { id });
+      const success = await h.gql(
+        'query ($id: String) { auditEvents(first: 50, filter: { targetSessionId: $id, outcome: SUCCESS }) { totalCount } }',
+        { id },
+      );
       assert.equal((success.json.data?.auditEvents as { totalCount: number }).totalCount, 1);
     });
   }
@@ -203,8 +290,14 @@ describe('concurrency and paging through the API', () => {
     let after: string | null = null;
     let round = 0;
     for (;;) {
-      const r = await h.gql('query ($after: String, $u: String) { onlineSessions(first: 7, after: $after, filter: { userName: $u }) { edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }', { after, u: user });
-      const c = r.json.data!.onlineSessions as { edges: { node: { id: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string } };
+      const r = await h.gql(
+        'query ($after: String, $u: String) { onlineSessions(first: 7, after: $after, filter: { userName: $u }) { edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }',
+        { after, u: user },
+      );
+      const c = r.json.data!.onlineSessions as {
+        edges: { node: { id: string } }[];
+        pageInfo: { hasNextPage: boolean; endCursor: string };
+      };
       seen.push(...c.edges.map((e) => e.node.id));
       // churn between pages: a new session arrives (newer, so before the cursor) and an old one leaves
       gw.connect(user);

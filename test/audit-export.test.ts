@@ -19,12 +19,14 @@ test('audit export --since --until round-trips the window, 1 200 events over thr
     const store = await openStore(db);
     const events: AuditEvent[] = [];
     for (let i = 0; i < 1300; i++) {
-      events.push(makeAudit({
-        at: T0 + Math.floor(i / 3) * 1000, // ties on `at`: the keyset must page through them
-        action: i % 2 ? 'session.disconnect' : 'token.create',
-        targetUserName: i % 5 === 0 ? `user "${i}"\n` : null,
-        metadata: { i, nested: { list: [i, 'x'] } },
-      }));
+      events.push(
+        makeAudit({
+          at: T0 + Math.floor(i / 3) * 1000, // ties on `at`: the keyset must page through them
+          action: i % 2 ? 'session.disconnect' : 'token.create',
+          targetUserName: i % 5 === 0 ? `user "${i}"\n` : null,
+          metadata: { i, nested: { list: [i, 'x'] } },
+        }),
+      );
     }
     await store.transaction(async (tx) => {
       for (const e of events) await tx.audit.append(e);
@@ -41,9 +43,14 @@ test('audit export --since --until round-trips the window, 1 200 events over thr
     await store.close();
     assert.equal(expected.length, 1200);
 
-    const p = SwitchboardProcess.start('audit export', ['audit', 'export', '--since', new Date(since).toISOString(), '--until', new Date(until).toISOString()], {
-      SWITCHBOARD_DATABASE_URL: db, SWITCHBOARD_LOG_LEVEL: 'silent',
-    });
+    const p = SwitchboardProcess.start(
+      'audit export',
+      ['audit', 'export', '--since', new Date(since).toISOString(), '--until', new Date(until).toISOString()],
+      {
+        SWITCHBOARD_DATABASE_URL: db,
+        SWITCHBOARD_LOG_LEVEL: 'silent',
+      },
+    );
     await p.waitExited();
     assert.equal(p.exitCode, 0, p.tail());
     const lines = p.stdout().trimEnd().split('\n');
@@ -54,7 +61,9 @@ test('audit export --since --until round-trips the window, 1 200 events over thr
     });
     assert.deepEqual(parsed, expected);
 
-    const bad = SwitchboardProcess.start('audit export bad', ['audit', 'export', '--since', 'yesterday'], { SWITCHBOARD_DATABASE_URL: db });
+    const bad = SwitchboardProcess.start('audit export bad', ['audit', 'export', '--since', 'yesterday'], {
+      SWITCHBOARD_DATABASE_URL: db,
+    });
     await bad.waitExited();
     assert.equal(bad.exitCode, 2);
     assert.match(bad.output(), /--since 'yesterday' is not an ISO-8601 date-time/);

@@ -32,7 +32,10 @@ interface Fixture {
 }
 
 function fill(text: string, f: Fixture): string {
-  return text.replaceAll('$SESSION_UPPER', f.sessions[0]!.toUpperCase()).replaceAll('$SESSION', f.sessions[0]!).replaceAll('$READER', f.reader);
+  return text
+    .replaceAll('$SESSION_UPPER', f.sessions[0]!.toUpperCase())
+    .replaceAll('$SESSION', f.sessions[0]!)
+    .replaceAll('$READER', f.reader);
 }
 
 /** One request exactly as the case describes it (node:http, so that no header is added behind our back). */
@@ -48,18 +51,30 @@ function send(c: BadInputCase, f: Fixture): Promise<RawReply> {
     else headers[k] = fill(v, f);
   }
   const text = c.request.body === undefined ? undefined : fill(c.request.body, f);
-  const body = c.request.bodyBase64 !== undefined ? Buffer.from(c.request.bodyBase64, 'base64') : text !== undefined ? Buffer.from(text) : undefined;
+  const body =
+    c.request.bodyBase64 !== undefined
+      ? Buffer.from(c.request.bodyBase64, 'base64')
+      : text !== undefined
+        ? Buffer.from(text)
+        : undefined;
   if (body !== undefined && !c.request.chunked) headers['content-length'] = String(body.length);
   const path = fill(c.request.path ?? '/graphql', f);
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: url.hostname, port: url.port, method: c.request.method ?? 'POST', path, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
+    const req = httpRequest(
+      { host: url.hostname, port: url.port, method: c.request.method ?? 'POST', path, headers, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+      },
+    );
     // The server may answer (413, 401) and close before the whole body is sent: that is the point.
-    req.on('error', (e: NodeJS.ErrnoException) => (e.code === 'EPIPE' || e.code === 'ECONNRESET' ? undefined : reject(e)));
+    req.on('error', (e: NodeJS.ErrnoException) =>
+      e.code === 'EPIPE' || e.code === 'ECONNRESET' ? undefined : reject(e),
+    );
     if (body === undefined) return void req.end();
     if (!c.request.chunked) return void req.end(body);
     for (let i = 0; i < body.length; i += 64 * 1024) req.write(body.subarray(i, i + 64 * 1024));
@@ -76,7 +91,8 @@ const STREAM_BODY_MAX = 200 * 1024;
  */
 function asOperation(c: BadInputCase): { op: Operation; token: 'admin' | 'reader' } | null {
   const r = c.request;
-  if (r.method !== undefined || r.path !== undefined || r.bodyBase64 !== undefined || r.chunked || r.body === undefined) return null;
+  if (r.method !== undefined || r.path !== undefined || r.bodyBase64 !== undefined || r.chunked || r.body === undefined)
+    return null;
   const headers = Object.entries(r.headers ?? {});
   const reader = headers.length === 1 && headers[0]![0] === 'authorization' && headers[0]![1] === 'Bearer $READER';
   if (headers.length > 0 && !reader) return null;
@@ -92,9 +108,13 @@ function asOperation(c: BadInputCase): { op: Operation; token: 'admin' | 'reader
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return null;
   const { query, variables, operationName } = body as Record<string, unknown>;
   if (typeof query !== 'string') return null;
-  if (variables !== undefined && (typeof variables !== 'object' || variables === null || Array.isArray(variables))) return null;
+  if (variables !== undefined && (typeof variables !== 'object' || variables === null || Array.isArray(variables)))
+    return null;
   if (operationName !== undefined && typeof operationName !== 'string') return null;
-  return { op: { query, variables: variables as Record<string, unknown> | undefined, operationName }, token: reader ? 'reader' : 'admin' };
+  return {
+    op: { query, variables: variables as Record<string, unknown> | undefined, operationName },
+    token: reader ? 'reader' : 'admin',
+  };
 }
 
 function transportsOf(c: BadInputCase): Transport[] {
@@ -110,8 +130,16 @@ async function overStream(transport: 'ws' | 'sse', f: Fixture, op: Operation, to
 }
 
 const STORES = [
-  { name: 'SQLite', database: async () => ({ url: undefined as string | undefined, drop: async () => {} }), skip: async () => false as const },
-  { name: 'PostgreSQL', database: async () => createFreshPostgresDatabase() as Promise<{ url: string | undefined; drop(): Promise<void> }>, skip: postgresSkipReason },
+  {
+    name: 'SQLite',
+    database: async () => ({ url: undefined as string | undefined, drop: async () => {} }),
+    skip: async () => false as const,
+  },
+  {
+    name: 'PostgreSQL',
+    database: async () => createFreshPostgresDatabase() as Promise<{ url: string | undefined; drop(): Promise<void> }>,
+    skip: postgresSkipReason,
+  },
 ];
 
 test('the corpus has a unique name per case and only 4xx expectations', () => {
@@ -134,88 +162,127 @@ test('every case of the input gate runs on every transport that serves it', () =
 // suites run side by side, each against its own server.
 const skips = await Promise.all(STORES.map((store) => store.skip()));
 describe('bad input on each store', { concurrency: STORES.length }, () => {
-for (const [i, store] of STORES.entries()) {
-  describe(`bad input on ${store.name}`, { skip: skips[i] || false }, () => {
-    const gw = new FakeAdapter({ id: `gw-corpus` });
-    const f = { sessions: [] as string[] } as unknown as Fixture;
-    let database: { url: string | undefined; drop(): Promise<void> };
+  for (const [i, store] of STORES.entries()) {
+    describe(`bad input on ${store.name}`, { skip: skips[i] || false }, () => {
+      const gw = new FakeAdapter({ id: `gw-corpus` });
+      const f = { sessions: [] as string[] } as unknown as Fixture;
+      let database: { url: string | undefined; drop(): Promise<void> };
 
-    before(async () => {
-      database = await store.database();
-      f.h = await startApp({ adapters: [gw], databaseUrl: database.url });
-      for (const user of ['corpus-a', 'corpus-b', 'corpus-c']) {
-        const r = gw.connect(user);
-        f.sessions.push(await waitFor(async () => (await f.h.app.store.sessions.findByRef('gw-corpus', r.ref))?.id, 5000, 'session stored'));
-      }
-      f.reader = await f.h.token(['sessions:read'], 'corpus reader');
-    });
-    after(async () => {
-      await f.h?.close();
-      await database?.drop();
-    });
-
-    for (const c of BAD_INPUT) {
-      for (const transport of transportsOf(c)) {
-        test(`${transport}: ${c.name} → ${transport === 'http' ? `${c.expect.status} ` : ''}${c.expect.code}`, async () => {
-          const onlineBefore = await f.h.app.store.sessions.countOnline({});
-          const auditBefore = await f.h.app.store.audit.count({});
-          let answer: Answer;
-          if (transport === 'http') {
-            const reply = await send(c, f);
-            assert.equal(reply.status, c.expect.status, `${c.name}: ${reply.text.slice(0, 300)}`);
-            const json = JSON.parse(reply.text) as { data?: unknown; errors?: { message: string; extensions?: { code?: string } }[] };
-            answer = { status: reply.status, code: json.errors?.[0]?.extensions?.code, message: json.errors?.[0]?.message ?? '', data: Object.values((json.data ?? {}) as Record<string, unknown>).some((v) => v !== null), closeCode: null };
-            for (const e of json.errors!) {
-              assert.ok(!/RangeError|TypeError|stack|at .+\.(ts|js):\d+/.test(e.message), `no internals in the message: ${e.message.slice(0, 200)}`);
-            }
-          } else {
-            const { op, token } = asOperation(c) ?? { op: JSON.parse(c.request.body!) as Operation, token: 'admin' as const };
-            answer = await overStream(transport, f, op, token === 'reader' ? f.reader : f.h.admin);
-            if (answer.status !== null) assert.ok(answer.status < 500, `${c.name}: status ${answer.status}`);
-          }
-          assert.equal(answer.code, c.expect.code, `${c.name} over ${transport}: ${answer.message.slice(0, 300)}`);
-          assert.ok(!answer.data, 'no data for a refused request');
-          assert.ok(!/RangeError|TypeError|\bstack\b|at .+\.(ts|js):\d+/.test(answer.message), `no internals: ${answer.message.slice(0, 200)}`);
-          assert.equal(await f.h.app.store.sessions.countOnline({}), onlineBefore, 'no session changed');
-          if (answer.message.startsWith('Argument ')) assert.equal(await f.h.app.store.audit.count({}), auditBefore, 'refused by the gate: no audit row');
-          // The server keeps serving, on the same transport.
-          const follow = transport === 'http' ? await f.h.gql(VALID.query) : null;
-          if (follow) assert.equal(follow.status, 200, follow.text);
-          else {
-            const next = await overStream(transport as 'ws' | 'sse', f, VALID, f.h.admin);
-            assert.equal(next.code, undefined, `follow-up over ${transport}: ${next.message}`);
-            assert.ok(next.data, 'the follow-up has data');
-          }
-        });
-      }
-    }
-
-    test('after the whole corpus: every session still online, no disconnect reached the gateway, the server serves', async () => {
-      for (const id of f.sessions) assert.ok(await f.h.app.store.sessions.findOnline(id), `${id} still online`);
-      assert.equal(gw.commands.length, 0, 'the gateway was never asked to disconnect anything');
-      const health = await fetch(`${f.h.url}/healthz`);
-      assert.equal(health.status, 200);
-      const r = await f.h.gql('{ onlineSessions(first: 10) { totalCount } }');
-      assert.equal(r.status, 200);
-      assert.equal((r.json.data?.onlineSessions as { totalCount: number }).totalCount, 3);
-    });
-
-    test('client mistakes log nothing at error level, and no token reaches a log', () => {
-      const errors = f.h.logs.map((l) => JSON.parse(l) as { level: number; msg?: string; err?: { stack?: string } }).filter((l) => l.level >= 50);
-      assert.deepEqual(errors.map((e) => `${e.msg} ${e.err?.stack?.split('\n')[0] ?? ''}`), []);
-      const corpusTokens = BAD_INPUT.map((c) => /^Bearer (.+)$/.exec(c.request.headers?.authorization ?? '')?.[1] ?? '').filter((t) => t.length >= 8 && t !== '$READER');
-      assertNoSecrets(f.h.logs, [f.h.admin, f.reader, ...corpusTokens], `bad-input suite (${store.name})`);
-    });
-
-    test('a valid disconnect with the longest allowed reason and message still works', async () => {
-      const r = await f.h.gql('mutation ($in: DisconnectSessionInput!) { disconnectSession(input: $in) { outcome session { endReason } } }', {
-        in: { sessionId: f.sessions[2], reason: `${'r'.repeat(499)}\n${'r'.repeat(500)}`, message: 'm'.repeat(240) },
+      before(async () => {
+        database = await store.database();
+        f.h = await startApp({ adapters: [gw], databaseUrl: database.url });
+        for (const user of ['corpus-a', 'corpus-b', 'corpus-c']) {
+          const r = gw.connect(user);
+          f.sessions.push(
+            await waitFor(
+              async () => (await f.h.app.store.sessions.findByRef('gw-corpus', r.ref))?.id,
+              5000,
+              'session stored',
+            ),
+          );
+        }
+        f.reader = await f.h.token(['sessions:read'], 'corpus reader');
       });
-      assert.equal(r.status, 200, r.text);
-      const payload = r.json.data?.disconnectSession as { outcome: string; session: { endReason: string } };
-      assert.equal(payload.outcome, 'DISCONNECTED');
-      assert.equal(payload.session.endReason.length, 1000, 'the reason is kept whole, its newline too');
+      after(async () => {
+        await f.h?.close();
+        await database?.drop();
+      });
+
+      for (const c of BAD_INPUT) {
+        for (const transport of transportsOf(c)) {
+          test(`${transport}: ${c.name} → ${transport === 'http' ? `${c.expect.status} ` : ''}${c.expect.code}`, async () => {
+            const onlineBefore = await f.h.app.store.sessions.countOnline({});
+            const auditBefore = await f.h.app.store.audit.count({});
+            let answer: Answer;
+            if (transport === 'http') {
+              const reply = await send(c, f);
+              assert.equal(reply.status, c.expect.status, `${c.name}: ${reply.text.slice(0, 300)}`);
+              const json = JSON.parse(reply.text) as {
+                data?: unknown;
+                errors?: { message: string; extensions?: { code?: string } }[];
+              };
+              answer = {
+                status: reply.status,
+                code: json.errors?.[0]?.extensions?.code,
+                message: json.errors?.[0]?.message ?? '',
+                data: Object.values((json.data ?? {}) as Record<string, unknown>).some((v) => v !== null),
+                closeCode: null,
+              };
+              for (const e of json.errors!) {
+                assert.ok(
+                  !/RangeError|TypeError|stack|at .+\.(ts|js):\d+/.test(e.message),
+                  `no internals in the message: ${e.message.slice(0, 200)}`,
+                );
+              }
+            } else {
+              const { op, token } = asOperation(c) ?? {
+                op: JSON.parse(c.request.body!) as Operation,
+                token: 'admin' as const,
+              };
+              answer = await overStream(transport, f, op, token === 'reader' ? f.reader : f.h.admin);
+              if (answer.status !== null) assert.ok(answer.status < 500, `${c.name}: status ${answer.status}`);
+            }
+            assert.equal(answer.code, c.expect.code, `${c.name} over ${transport}: ${answer.message.slice(0, 300)}`);
+            assert.ok(!answer.data, 'no data for a refused request');
+            assert.ok(
+              !/RangeError|TypeError|\bstack\b|at .+\.(ts|js):\d+/.test(answer.message),
+              `no internals: ${answer.message.slice(0, 200)}`,
+            );
+            assert.equal(await f.h.app.store.sessions.countOnline({}), onlineBefore, 'no session changed');
+            if (answer.message.startsWith('Argument '))
+              assert.equal(await f.h.app.store.audit.count({}), auditBefore, 'refused by the gate: no audit row');
+            // The server keeps serving, on the same transport.
+            const follow = transport === 'http' ? await f.h.gql(VALID.query) : null;
+            if (follow) assert.equal(follow.status, 200, follow.text);
+            else {
+              const next = await overStream(transport as 'ws' | 'sse', f, VALID, f.h.admin);
+              assert.equal(next.code, undefined, `follow-up over ${transport}: ${next.message}`);
+              assert.ok(next.data, 'the follow-up has data');
+            }
+          });
+        }
+      }
+
+      test('after the whole corpus: every session still online, no disconnect reached the gateway, the server serves', async () => {
+        for (const id of f.sessions) assert.ok(await f.h.app.store.sessions.findOnline(id), `${id} still online`);
+        assert.equal(gw.commands.length, 0, 'the gateway was never asked to disconnect anything');
+        const health = await fetch(`${f.h.url}/healthz`);
+        assert.equal(health.status, 200);
+        const r = await f.h.gql('{ onlineSessions(first: 10) { totalCount } }');
+        assert.equal(r.status, 200);
+        assert.equal((r.json.data?.onlineSessions as { totalCount: number }).totalCount, 3);
+      });
+
+      test('client mistakes log nothing at error level, and no token reaches a log', () => {
+        const errors = f.h.logs
+          .map((l) => JSON.parse(l) as { level: number; msg?: string; err?: { stack?: string } })
+          .filter((l) => l.level >= 50);
+        assert.deepEqual(
+          errors.map((e) => `${e.msg} ${e.err?.stack?.split('\n')[0] ?? ''}`),
+          [],
+        );
+        const corpusTokens = BAD_INPUT.map(
+          (c) => /^Bearer (.+)$/.exec(c.request.headers?.authorization ?? '')?.[1] ?? '',
+        ).filter((t) => t.length >= 8 && t !== '$READER');
+        assertNoSecrets(f.h.logs, [f.h.admin, f.reader, ...corpusTokens], `bad-input suite (${store.name})`);
+      });
+
+      test('a valid disconnect with the longest allowed reason and message still works', async () => {
+        const r = await f.h.gql(
+          'mutation ($in: DisconnectSessionInput!) { disconnectSession(input: $in) { outcome session { endReason } } }',
+          {
+            in: {
+              sessionId: f.sessions[2],
+              reason: `${'r'.repeat(499)}\n${'r'.repeat(500)}`,
+              message: 'm'.repeat(240),
+            },
+          },
+        );
+        assert.equal(r.status, 200, r.text);
+        const payload = r.json.data?.disconnectSession as { outcome: string; session: { endReason: string } };
+        assert.equal(payload.outcome, 'DISCONNECTED');
+        assert.equal(payload.session.endReason.length, 1000, 'the reason is kept whole, its newline too');
+      });
     });
-  });
-}
+  }
 });

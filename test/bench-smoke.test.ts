@@ -16,7 +16,11 @@ const ROOT = new URL('../', import.meta.url).pathname;
 
 function runBench(only: string[], out: string): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--smoke', '--only', only.join(','), '--out', out], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'bench/run.ts', '--smoke', '--only', only.join(','), '--out', out],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let output = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
@@ -59,7 +63,10 @@ describe('benchmarks, smoke sizes', () => {
       assert.ok(tables.length > 0 && tables.every((rows) => rows.length > 0), 'every table has rows');
       for (const rows of tables) {
         for (const row of rows) {
-          const numbers = Object.entries(row).filter(([k]) => k !== 'label').map(([, v]) => v).filter((v) => v !== null && typeof v !== 'string');
+          const numbers = Object.entries(row)
+            .filter(([k]) => k !== 'label')
+            .map(([, v]) => v)
+            .filter((v) => v !== null && typeof v !== 'string');
           assert.ok(numbers.length > 0 && numbers.every(finite), `${name} / ${row.label}: ${JSON.stringify(row)}`);
         }
       }
@@ -71,20 +78,45 @@ describe('benchmarks, smoke sizes', () => {
     });
   }
 
-  test('disconnect: both shapes timed the response and the HALT for Switchboard and the raw baseline', { skip: !withOpenvpn && 'openvpn missing' }, () => {
-    const run = runs.get('disconnect')!;
-    const rows = Object.values(run.tables).flat();
-    for (const label of ['Switchboard, HTTP response', 'raw client-kill, SUCCESS', 'Switchboard, client logs HALT', 'raw client-kill, client logs HALT']) {
-      assert.ok(rows.some((r) => r.label.endsWith(label) && (r.n as number) > 0), label);
-    }
-  });
+  test(
+    'disconnect: both shapes timed the response and the HALT for Switchboard and the raw baseline',
+    { skip: !withOpenvpn && 'openvpn missing' },
+    () => {
+      const run = runs.get('disconnect')!;
+      const rows = Object.values(run.tables).flat();
+      for (const label of [
+        'Switchboard, HTTP response',
+        'raw client-kill, SUCCESS',
+        'Switchboard, client logs HALT',
+        'raw client-kill, client logs HALT',
+      ]) {
+        assert.ok(
+          rows.some((r) => r.label.endsWith(label) && (r.n as number) > 0),
+          label,
+        );
+      }
+    },
+  );
 
   test('throughput: every contender answered without a bad reply, in each of the three tables (reads, reads under churn, disconnects)', () => {
     const tables = runs.get('throughput')!.tables;
     assert.equal(Object.keys(tables).length, 3, Object.keys(tables).join(' | '));
-    assert.ok(Object.keys(tables).some((t) => /connect per second/.test(t)), 'the churn table is there');
+    assert.ok(
+      Object.keys(tables).some((t) => /connect per second/.test(t)),
+      'the churn table is there',
+    );
     const rows = Object.values(tables).flat();
-    assert.deepEqual(rows.map((r) => r.label).sort(), ['mercurius', 'mercurius', 'mercurius', 'raw', 'raw', 'raw', 'switchboard', 'switchboard', 'switchboard']);
+    assert.deepEqual(rows.map((r) => r.label).sort(), [
+      'mercurius',
+      'mercurius',
+      'mercurius',
+      'raw',
+      'raw',
+      'raw',
+      'switchboard',
+      'switchboard',
+      'switchboard',
+    ]);
     for (const r of rows) {
       assert.equal(r['bad replies'], 0, JSON.stringify(r));
       assert.ok((r['req/s (median)'] as number) > 0);

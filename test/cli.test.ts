@@ -19,9 +19,11 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 /** Runs the cases a few at a time: each is a whole node process, and the machine is shared. */
 async function each<T>(cases: T[], fn: (c: T) => Promise<void>, parallel = 3): Promise<void> {
   const queue = [...cases];
-  await Promise.all(Array.from({ length: parallel }, async () => {
-    for (let c = queue.shift(); c !== undefined; c = queue.shift()) await fn(c);
-  }));
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      for (let c = queue.shift(); c !== undefined; c = queue.shift()) await fn(c);
+    }),
+  );
 }
 
 async function freePort(): Promise<number> {
@@ -32,7 +34,8 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
+  .version;
 
 describe('switchboard CLI conventions', () => {
   test('--help and -h on every command and subcommand print its usage, exit 0 and do nothing', async () => {
@@ -121,14 +124,27 @@ describe('switchboard start: start-up failures are one line naming the setting, 
     const { port } = holder.address() as { port: number };
     const db = join(dir, 'port-in-use.db');
     try {
-      const p = await run(['start'], { SWITCHBOARD_DATABASE_URL: db, SWITCHBOARD_PORT: String(port), SWITCHBOARD_HOST: '127.0.0.1' });
-      assertOneLineFailure(p, new RegExp(`^switchboard: SWITCHBOARD_PORT: port ${port} is already in use on 127\\.0\\.0\\.1 \\(EADDRINUSE\\)\\n$`));
+      const p = await run(['start'], {
+        SWITCHBOARD_DATABASE_URL: db,
+        SWITCHBOARD_PORT: String(port),
+        SWITCHBOARD_HOST: '127.0.0.1',
+      });
+      assertOneLineFailure(
+        p,
+        new RegExp(
+          `^switchboard: SWITCHBOARD_PORT: port ${port} is already in use on 127\\.0\\.0\\.1 \\(EADDRINUSE\\)\\n$`,
+        ),
+      );
     } finally {
       await new Promise((resolve) => holder.close(resolve));
     }
     const sqlite = new Database(db, { readonly: true });
     try {
-      assert.equal((sqlite.prepare('select count(*) as n from api_tokens').get() as { n: number }).n, 0, 'no token stored');
+      assert.equal(
+        (sqlite.prepare('select count(*) as n from api_tokens').get() as { n: number }).n,
+        0,
+        'no token stored',
+      );
     } finally {
       sqlite.close();
     }
@@ -136,12 +152,25 @@ describe('switchboard start: start-up failures are one line naming the setting, 
 
   test('a host that is not an address of this machine, and one that does not resolve: SWITCHBOARD_HOST named', async () => {
     const db = join(dir, 'bad-host.db');
-    await each([
-      ['192.0.2.123', /^switchboard: SWITCHBOARD_HOST: 192\.0\.2\.123 is not an address of this machine \(EADDRNOTAVAIL\)\n$/],
-      ['no-such-host.invalid', /^switchboard: SWITCHBOARD_HOST: cannot resolve the host name "no-such-host\.invalid" \(E[A-Z_]+\)\n$/],
-    ] as [string, RegExp][], async ([host, line]) => {
-      assertOneLineFailure(await run(['start'], { SWITCHBOARD_DATABASE_URL: db, SWITCHBOARD_PORT: '0', SWITCHBOARD_HOST: host }), line);
-    }, 2);
+    await each(
+      [
+        [
+          '192.0.2.123',
+          /^switchboard: SWITCHBOARD_HOST: 192\.0\.2\.123 is not an address of this machine \(EADDRNOTAVAIL\)\n$/,
+        ],
+        [
+          'no-such-host.invalid',
+          /^switchboard: SWITCHBOARD_HOST: cannot resolve the host name "no-such-host\.invalid" \(E[A-Z_]+\)\n$/,
+        ],
+      ] as [string, RegExp][],
+      async ([host, line]) => {
+        assertOneLineFailure(
+          await run(['start'], { SWITCHBOARD_DATABASE_URL: db, SWITCHBOARD_PORT: '0', SWITCHBOARD_HOST: host }),
+          line,
+        );
+      },
+      2,
+    );
   });
 
   test('a SQLite file that cannot be created: SWITCHBOARD_DATABASE_URL named, for start and for a CLI command', async () => {
@@ -150,40 +179,70 @@ describe('switchboard start: start-up failures are one line naming the setting, 
     const db = join(blocker, 'switchboard.db');
     for (const args of [['start'], ['token', 'list']]) {
       const p = await run(args, { SWITCHBOARD_DATABASE_URL: db, SWITCHBOARD_PORT: '0' });
-      assertOneLineFailure(p, new RegExp(`^switchboard: SWITCHBOARD_DATABASE_URL: cannot open SQLite ${db.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: E[A-Z]+: `));
+      assertOneLineFailure(
+        p,
+        new RegExp(
+          `^switchboard: SWITCHBOARD_DATABASE_URL: cannot open SQLite ${db.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: E[A-Z]+: `,
+        ),
+      );
     }
   });
 
   test('NATS unreachable: SWITCHBOARD_NATS_URL named', async () => {
     const port = await freePort();
-    const p = await run(['start'], { SWITCHBOARD_DATABASE_URL: join(dir, 'nats.db'), SWITCHBOARD_PORT: '0', SWITCHBOARD_NATS_URL: `nats://127.0.0.1:${port}` });
-    assertOneLineFailure(p, new RegExp(`^switchboard: SWITCHBOARD_NATS_URL: NATS is not reachable at nats://127\\.0\\.0\\.1:${port}`));
+    const p = await run(['start'], {
+      SWITCHBOARD_DATABASE_URL: join(dir, 'nats.db'),
+      SWITCHBOARD_PORT: '0',
+      SWITCHBOARD_NATS_URL: `nats://127.0.0.1:${port}`,
+    });
+    assertOneLineFailure(
+      p,
+      new RegExp(`^switchboard: SWITCHBOARD_NATS_URL: NATS is not reachable at nats://127\\.0\\.0\\.1:${port}`),
+    );
   });
 
   test('PostgreSQL unreachable: SWITCHBOARD_DATABASE_URL named, the password never printed', async () => {
     const port = await freePort();
-    const p = await run(['start'], { SWITCHBOARD_DATABASE_URL: `postgres://switchboard:hunter2-secret@127.0.0.1:${port}/switchboard`, SWITCHBOARD_PORT: '0' });
-    assertOneLineFailure(p, new RegExp(`^switchboard: SWITCHBOARD_DATABASE_URL: cannot open PostgreSQL postgres://switchboard:\\*\\*\\*@127\\.0\\.0\\.1:${port}/switchboard: not reachable: connection refused \\(ECONNREFUSED\\)\\n$`));
+    const p = await run(['start'], {
+      SWITCHBOARD_DATABASE_URL: `postgres://switchboard:hunter2-secret@127.0.0.1:${port}/switchboard`,
+      SWITCHBOARD_PORT: '0',
+    });
+    assertOneLineFailure(
+      p,
+      new RegExp(
+        `^switchboard: SWITCHBOARD_DATABASE_URL: cannot open PostgreSQL postgres://switchboard:\\*\\*\\*@127\\.0\\.0\\.1:${port}/switchboard: not reachable: connection refused \\(ECONNREFUSED\\)\\n$`,
+      ),
+    );
     assert.doesNotMatch(p.output(), /hunter2/);
   });
 });
 
-describe('switchboard start: PostgreSQL refusing the login or missing the database', { skip: await postgresSkipReason() }, () => {
-  const admin = new URL(process.env.SWITCHBOARD_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+describe(
+  'switchboard start: PostgreSQL refusing the login or missing the database',
+  { skip: await postgresSkipReason() },
+  () => {
+    const admin = new URL(process.env.SWITCHBOARD_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
 
-  test('an unknown role: the login was refused', async () => {
-    const url = new URL(admin);
-    url.username = `sb_nobody_${process.pid}`;
-    url.password = 'not-a-secret-that-may-print';
-    const p = await run(['start'], { SWITCHBOARD_DATABASE_URL: url.toString(), SWITCHBOARD_PORT: '0' });
-    assertOneLineFailure(p, /^switchboard: SWITCHBOARD_DATABASE_URL: cannot open PostgreSQL postgres:\/\/sb_nobody_\d+:\*\*\*@[^ ]+: the login was refused .*role "sb_nobody_\d+" does not exist\n$/);
-    assert.doesNotMatch(p.output(), /not-a-secret-that-may-print/);
-  });
+    test('an unknown role: the login was refused', async () => {
+      const url = new URL(admin);
+      url.username = `sb_nobody_${process.pid}`;
+      url.password = 'not-a-secret-that-may-print';
+      const p = await run(['start'], { SWITCHBOARD_DATABASE_URL: url.toString(), SWITCHBOARD_PORT: '0' });
+      assertOneLineFailure(
+        p,
+        /^switchboard: SWITCHBOARD_DATABASE_URL: cannot open PostgreSQL postgres:\/\/sb_nobody_\d+:\*\*\*@[^ ]+: the login was refused .*role "sb_nobody_\d+" does not exist\n$/,
+      );
+      assert.doesNotMatch(p.output(), /not-a-secret-that-may-print/);
+    });
 
-  test('a database that does not exist', async () => {
-    const url = new URL(admin);
-    url.pathname = `/sb_missing_${process.pid}`;
-    const p = await run(['start'], { SWITCHBOARD_DATABASE_URL: url.toString(), SWITCHBOARD_PORT: '0' });
-    assertOneLineFailure(p, /^switchboard: SWITCHBOARD_DATABASE_URL: cannot open PostgreSQL [^ ]+: the database does not exist: database "sb_missing_\d+" does not exist\n$/);
-  });
-});
+    test('a database that does not exist', async () => {
+      const url = new URL(admin);
+      url.pathname = `/sb_missing_${process.pid}`;
+      const p = await run(['start'], { SWITCHBOARD_DATABASE_URL: url.toString(), SWITCHBOARD_PORT: '0' });
+      assertOneLineFailure(
+        p,
+        /^switchboard: SWITCHBOARD_DATABASE_URL: cannot open PostgreSQL [^ ]+: the database does not exist: database "sb_missing_\d+" does not exist\n$/,
+      );
+    });
+  },
+);

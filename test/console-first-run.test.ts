@@ -26,14 +26,19 @@ test('the sign-in hint works as printed and the docs print the same', async () =
   assert.match(hint, /^npx switchboard token create /);
   assert.ok(readFileSync('docs/console.md', 'utf8').includes(hint), 'docs/console.md shows the same command');
   const args = hint.replace(/^npx switchboard /, '').split(' ');
-  const p = SwitchboardProcess.start('switchboard token create (the hint)', args, { SWITCHBOARD_DATABASE_URL: join(dir, 'hint.db') });
+  const p = SwitchboardProcess.start('switchboard token create (the hint)', args, {
+    SWITCHBOARD_DATABASE_URL: join(dir, 'hint.db'),
+  });
   await p.waitExited();
   assert.equal(p.exitCode, 0, p.tail());
   assert.match(p.stdout().trim(), /^sbt_[a-z0-9_]+$/, 'the token alone on stdout');
 });
 
-test('start prints the console\'s address, and it serves the console', async () => {
-  const p = SwitchboardProcess.start('switchboard start (console address)', ['start'], { SWITCHBOARD_PORT: '0', SWITCHBOARD_DATABASE_URL: join(dir, 'start.db') });
+test("start prints the console's address, and it serves the console", async () => {
+  const p = SwitchboardProcess.start('switchboard start (console address)', ['start'], {
+    SWITCHBOARD_PORT: '0',
+    SWITCHBOARD_DATABASE_URL: join(dir, 'start.db'),
+  });
   try {
     const url = (await p.waitForOutput(/Operator console: (http:\/\/\S+\/) \(sign in/, 60_000))[1]!;
     const listening = (await p.waitForOutput(/listening on (http:\/\/\S+)\/graphql/))[1]!;

@@ -29,15 +29,24 @@ describe('a stalled OpenVPN daemon (SIGSTOP)', { skip: openvpnSkipReason() }, ()
   const gateway = async () => {
     const r = await h.gql(GATEWAY);
     assert.equal(r.status, 200, r.text);
-    return (r.json.data!.gateways as { id: string; agentConnected: boolean; daemonResponding: boolean }[]).find((g) => g.id === gw)!;
+    return (r.json.data!.gateways as { id: string; agentConnected: boolean; daemonResponding: boolean }[]).find(
+      (g) => g.id === gw,
+    )!;
   };
-  const sessionOf = async (user: string) => waitFor(async () => (await onlineIds(h.gql, gw)).get(user), 15_000, `${user} online`);
+  const sessionOf = async (user: string) =>
+    waitFor(async () => (await onlineIds(h.gql, gw)).get(user), 15_000, `${user} online`);
 
   before(async () => {
     lab = await OpenVpnLab.create();
     server = await lab.startServer({ proto: 'tcp4', mode: 'authorize' });
-    const adapter = createAdapter(server.gatewayConfig({ id: gw, name: 'Stall', region: 'lab' }), silentLogger, { intervalMs: 300, timeoutMs: 700 });
-    h = await startApp({ adapters: [adapter], env: { SWITCHBOARD_DISCONNECT_TIMEOUT_MS: '2000', SWITCHBOARD_GATEWAY_LIVENESS_MS: '3000' } });
+    const adapter = createAdapter(server.gatewayConfig({ id: gw, name: 'Stall', region: 'lab' }), silentLogger, {
+      intervalMs: 300,
+      timeoutMs: 700,
+    });
+    h = await startApp({
+      adapters: [adapter],
+      env: { SWITCHBOARD_DISCONNECT_TIMEOUT_MS: '2000', SWITCHBOARD_GATEWAY_LIVENESS_MS: '3000' },
+    });
     for (const user of ['alice', 'bob']) clients.set(user, await server.startClient({ user }));
   });
   after(async () => {
@@ -57,7 +66,11 @@ describe('a stalled OpenVPN daemon (SIGSTOP)', { skip: openvpnSkipReason() }, ()
     assert.equal((await gateway()).agentConnected, true, 'the link itself is still up: only the probe tells');
 
     // The agent's own answer: the kill was not handed to the daemon.
-    const raw = await h.app.bus.request(subjects.gatewayDisconnect(gw), versioned({ ref: '0:0', userName: 'alice', mode: 'HALT', message: null, blockSeconds: null, deadlineMs: 2000 }), { timeoutMs: 3000 });
+    const raw = await h.app.bus.request(
+      subjects.gatewayDisconnect(gw),
+      versioned({ ref: '0:0', userName: 'alice', mode: 'HALT', message: null, blockSeconds: null, deadlineMs: 2000 }),
+      { timeoutMs: 3000 },
+    );
     const reply = readWire(disconnectReplySchema, raw);
     assert.ok(reply.ok);
     assert.equal(reply.value.outcome, 'NOT_SENT');

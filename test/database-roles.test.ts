@@ -23,7 +23,8 @@ import { createDatabaseRoles, type DatabaseRoles } from './support/postgres-role
 import { SwitchboardProcess } from './support/switchboard-process.js';
 
 const skip = (await postgresSkipReason()) || openvpnSkipReason();
-const SEED = 'mutation disconnectBySessionId($onlineSessionId: String!) { disconnectBySessionId(onlineSessionId: $onlineSessionId) }';
+const SEED =
+  'mutation disconnectBySessionId($onlineSessionId: String!) { disconnectBySessionId(onlineSessionId: $onlineSessionId) }';
 
 /** Runs `switchboard <args>` to its end (bounded) and returns its exit code and output. */
 async function cli(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string }> {
@@ -46,22 +47,35 @@ describe('PostgreSQL owner and runtime roles, end to end', { skip }, () => {
   test('the CLI: a replica as the runtime role refuses an unmigrated database; migrate as the owner; then the runtime role works', async () => {
     const early = await cli(['start'], { SWITCHBOARD_DATABASE_URL: roles.runtimeUrl, SWITCHBOARD_PORT: '0' });
     assert.equal(early.code, 1, early.out);
-    assert.match(early.out, new RegExp(`^switchboard: SWITCHBOARD_DATABASE_URL: the database schema needs \\d+ migrations and role "${roles.runtime}" may not apply them; run \`switchboard migrate\` as the owner role first`, 'm'));
+    assert.match(
+      early.out,
+      new RegExp(
+        `^switchboard: SWITCHBOARD_DATABASE_URL: the database schema needs \\d+ migrations and role "${roles.runtime}" may not apply them; run \`switchboard migrate\` as the owner role first`,
+        'm',
+      ),
+    );
     assert.doesNotMatch(early.out, /^\s+at /m, 'no stack trace');
     assert.doesNotMatch(early.out, /admin token was created/, 'no bootstrap token minted');
 
-    const migrate = await cli(['migrate', '--runtime-role', roles.runtime], { SWITCHBOARD_DATABASE_URL: roles.ownerUrl });
+    const migrate = await cli(['migrate', '--runtime-role', roles.runtime], {
+      SWITCHBOARD_DATABASE_URL: roles.ownerUrl,
+    });
     assert.equal(migrate.code, 0, migrate.out);
     assert.match(migrate.out, new RegExp(`migrating PostgreSQL postgres://${roles.owner}@`));
     assert.match(migrate.out, /^applied 202611291500-initial-schema$/m);
-    assert.match(migrate.out, new RegExp(`^  grant select, insert on table public\\.audit_events to ${roles.runtime};$`, 'm'));
+    assert.match(
+      migrate.out,
+      new RegExp(`^  grant select, insert on table public\\.audit_events to ${roles.runtime};$`, 'm'),
+    );
 
     const again = await cli(['migrate', '--runtime-role', roles.runtime], { SWITCHBOARD_DATABASE_URL: roles.ownerUrl });
     assert.equal(again.code, 0, again.out);
     assert.match(again.out, /^the schema is up to date$/m);
     assert.doesNotMatch(again.out, /^applied /m);
 
-    const token = await cli(['token', 'create', '--name', 'ops', '--scope', 'admin'], { SWITCHBOARD_DATABASE_URL: roles.runtimeUrl });
+    const token = await cli(['token', 'create', '--name', 'ops', '--scope', 'admin'], {
+      SWITCHBOARD_DATABASE_URL: roles.runtimeUrl,
+    });
     assert.equal(token.code, 0, token.out);
     assert.match(token.out, /^sbt_[a-z0-9]{8}_[a-z0-9]{40}$/m);
   });
@@ -78,7 +92,10 @@ describe('PostgreSQL owner and runtime roles, end to end', { skip }, () => {
     before(async () => {
       lab = await OpenVpnLab.create();
       const server = await lab.startServer({ proto: 'udp4', mode: 'authorize' });
-      const adapter = createAdapter(server.gatewayConfig({ id: gw, name: 'Roles', region: 'lab-1', snapshotIntervalMs: 2000 }), silentLogger);
+      const adapter = createAdapter(
+        server.gatewayConfig({ id: gw, name: 'Roles', region: 'lab-1', snapshotIntervalMs: 2000 }),
+        silentLogger,
+      );
       h = await startApp({
         adapters: [adapter],
         databaseUrl: roles.runtimeUrl,
@@ -111,29 +128,59 @@ describe('PostgreSQL owner and runtime roles, end to end', { skip }, () => {
       assert.equal(who.rows[0]!.role, roles.runtime, 'the server connects as the runtime role');
 
       const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
-      const created = await h.gql('mutation ($in: CreateWebhookInput!) { createWebhook(input: $in) { webhook { id } } }', { in: { url, events: ['SESSION_DISCONNECTED'] } }, admin);
+      const created = await h.gql(
+        'mutation ($in: CreateWebhookInput!) { createWebhook(input: $in) { webhook { id } } }',
+        { in: { url, events: ['SESSION_DISCONNECTED'] } },
+        admin,
+      );
       assert.equal(created.status, 200, created.text);
 
-      const session = await waitFor(async () => (await onlineSessions(apiClient(h.url, admin), gw)).find((s) => s.user.name === 'alice'), 20_000, 'alice online');
+      const session = await waitFor(
+        async () => (await onlineSessions(apiClient(h.url, admin), gw)).find((s) => s.user.name === 'alice'),
+        20_000,
+        'alice online',
+      );
 
       const reply = await h.gql(SEED, { onlineSessionId: session.id }, admin);
       assert.deepEqual(reply.json, { data: { disconnectBySessionId: true } }, reply.text);
       await alice.waitExited(10_000);
 
-      const audit = await h.gql('query ($id: String) { auditEvents(first: 5, filter: { targetSessionId: $id }) { edges { node { id action outcome } } } }', { id: session.id }, admin);
-      const events = (audit.json.data!.auditEvents as { edges: { node: { id: string; action: string; outcome: string } }[] }).edges.map((e) => e.node);
+      const audit = await h.gql(
+        'query ($id: String) { auditEvents(first: 5, filter: { targetSessionId: $id }) { edges { node { id action outcome } } } }',
+        { id: session.id },
+        admin,
+      );
+      const events = (
+        audit.json.data!.auditEvents as { edges: { node: { id: string; action: string; outcome: string } }[] }
+      ).edges.map((e) => e.node);
       // The intent (PENDING, before the gateway was asked) and its settlement, newest first.
-      assert.deepEqual(events.map((e) => [e.action, e.outcome]), [['session.disconnect', 'SUCCESS'], ['session.disconnect', 'PENDING']]);
+      assert.deepEqual(
+        events.map((e) => [e.action, e.outcome]),
+        [
+          ['session.disconnect', 'SUCCESS'],
+          ['session.disconnect', 'PENDING'],
+        ],
+      );
 
-      const delivered = await waitFor(() => deliveries.find((d) => d.includes(session.id)), 10_000, 'the webhook delivery');
+      const delivered = await waitFor(
+        () => deliveries.find((d) => d.includes(session.id)),
+        10_000,
+        'the webhook delivery',
+      );
       assert.match(delivered, /session\.disconnected/);
 
       // The role that wrote the row cannot take it back.
       const client = new pg.Client({ connectionString: roles.runtimeUrl });
       await client.connect();
       try {
-        await assert.rejects(client.query('delete from audit_events where id = $1', [events[0]!.id]), /permission denied for table audit_events/);
-        await assert.rejects(client.query('alter table audit_events disable trigger user'), /must be owner of table audit_events/);
+        await assert.rejects(
+          client.query('delete from audit_events where id = $1', [events[0]!.id]),
+          /permission denied for table audit_events/,
+        );
+        await assert.rejects(
+          client.query('alter table audit_events disable trigger user'),
+          /must be owner of table audit_events/,
+        );
         assert.equal((await client.query('select 1 from audit_events where id = $1', [events[0]!.id])).rowCount, 1);
       } finally {
         await client.end();

@@ -16,17 +16,21 @@ import { startReplicaStack, type ReplicaStack } from './support/replica-stack.js
 import { waitFor } from './support/wait.js';
 
 const skip = openvpnSkipReason() || (await postgresSkipReason()) || (await natsSkipReason());
-const DISCONNECT = 'mutation ($id: String!) { disconnectSession(input: { sessionId: $id, reason: "burst" }) { outcome } }';
+const DISCONNECT =
+  'mutation ($id: String!) { disconnectSession(input: { sessionId: $id, reason: "burst" }) { outcome } }';
 const CLIENTS = 16;
 
 describe('kill -9 of a replica in the middle of a burst of disconnects', { skip, timeout: 240_000 }, () => {
   const clients = new Map<string, LabClient>();
   let stack: ReplicaStack;
-  const online = async (url: string) =>
-    onlineRows(await stack.gql(url, ONLINE_SESSIONS, { gw: stack.gw }));
+  const online = async (url: string) => onlineRows(await stack.gql(url, ONLINE_SESSIONS, { gw: stack.gw }));
 
   before(async () => {
-    stack = await startReplicaStack({ name: 'burst', snapshotIntervalSeconds: 2, replicaEnv: { SWITCHBOARD_RATE_LIMIT_PER_TOKEN: '0', SWITCHBOARD_RATE_LIMIT_PER_IP: '0' } });
+    stack = await startReplicaStack({
+      name: 'burst',
+      snapshotIntervalSeconds: 2,
+      replicaEnv: { SWITCHBOARD_RATE_LIMIT_PER_TOKEN: '0', SWITCHBOARD_RATE_LIMIT_PER_IP: '0' },
+    });
     for (let i = 0; i < CLIENTS; i += 8) {
       const users = Array.from({ length: Math.min(8, CLIENTS - i) }, (_, k) => `burst${i + k}`);
       const started = await Promise.all(users.map((user) => stack.server.startClient({ user })));
@@ -38,47 +42,88 @@ describe('kill -9 of a replica in the middle of a burst of disconnects', { skip,
     await stack?.close();
   });
 
-  test('every executed kill is the operator\'s, with its audit rows and event; every other client is online', async () => {
+  test("every executed kill is the operator's, with its audit rows and event; every other client is online", async () => {
     const { gw, sql, urlA, urlB, replicaA, gql } = stack;
-    const sessions = await waitFor(async () => {
-      const rows = await online(urlA);
-      return rows.length === CLIENTS ? rows : null;
-    }, 60_000, 'every client listed');
+    const sessions = await waitFor(
+      async () => {
+        const rows = await online(urlA);
+        return rows.length === CLIENTS ? rows : null;
+      },
+      60_000,
+      'every client listed',
+    );
     const idOf = new Map(sessions.map((s) => [s.user.name, s.id]));
 
     // The burst goes to A; A dies once a quarter of the tunnels are down, with the rest in flight or queued.
-    const answers = sessions.map((s) => gql(urlA, DISCONNECT, { id: s.id }).then(() => 'answered', () => 'cut'));
-    await waitFor(() => [...clients.values()].filter((c) => c.exited).length >= CLIENTS / 4, 60_000, 'a quarter of the tunnels ended');
+    const answers = sessions.map((s) =>
+      gql(urlA, DISCONNECT, { id: s.id }).then(
+        () => 'answered',
+        () => 'cut',
+      ),
+    );
+    await waitFor(
+      () => [...clients.values()].filter((c) => c.exited).length >= CLIENTS / 4,
+      60_000,
+      'a quarter of the tunnels ended',
+    );
     replicaA.kill('SIGKILL');
     await replicaA.waitExited();
     await Promise.all(answers);
 
     // B settles what A left: wait until the store agrees with the daemon for every client.
-    await waitFor(async () => {
-      const listed = new Set((await online(urlB)).map((s) => s.user.name));
-      return [...clients.entries()].every(([user, c]) => c.exited !== listed.has(user));
-    }, 60_000, 'replica B lists exactly the clients still connected');
+    await waitFor(
+      async () => {
+        const listed = new Set((await online(urlB)).map((s) => s.user.name));
+        return [...clients.entries()].every(([user, c]) => c.exited !== listed.has(user));
+      },
+      60_000,
+      'replica B lists exactly the clients still connected',
+    );
 
     const ended = [...clients.entries()].filter(([, c]) => c.exited).map(([user]) => idOf.get(user)!);
     assert.ok(ended.length >= CLIENTS / 4);
-    const causes = await sql.query('SELECT id, end_cause, ended_by_name, end_reason FROM sessions WHERE id = ANY($1)', [ended]);
+    const causes = await sql.query('SELECT id, end_cause, ended_by_name, end_reason FROM sessions WHERE id = ANY($1)', [
+      ended,
+    ]);
     for (const r of causes.rows as { id: string; end_cause: string; ended_by_name: string; end_reason: string }[]) {
-      assert.deepEqual([r.end_cause, r.ended_by_name, r.end_reason], ['ADMIN_DISCONNECT', 'bootstrap-admin', 'burst'], `session ${r.id}`);
+      assert.deepEqual(
+        [r.end_cause, r.ended_by_name, r.end_reason],
+        ['ADMIN_DISCONNECT', 'bootstrap-admin', 'burst'],
+        `session ${r.id}`,
+      );
     }
-    await waitFor(async () => {
-      const r = await sql.query("SELECT count(*)::int AS n FROM disconnect_intents WHERE session_id = ANY($1) AND status = 'DONE'", [ended]);
-      return (r.rows[0] as { n: number }).n === ended.length;
-    }, 10_000, 'every executed kill has its intent settled DONE');
-    const audit = await sql.query("SELECT target_session_id AS id, outcome FROM audit_events WHERE action = 'session.disconnect' AND target_session_id = ANY($1)", [ended]);
+    await waitFor(
+      async () => {
+        const r = await sql.query(
+          "SELECT count(*)::int AS n FROM disconnect_intents WHERE session_id = ANY($1) AND status = 'DONE'",
+          [ended],
+        );
+        return (r.rows[0] as { n: number }).n === ended.length;
+      },
+      10_000,
+      'every executed kill has its intent settled DONE',
+    );
+    const audit = await sql.query(
+      "SELECT target_session_id AS id, outcome FROM audit_events WHERE action = 'session.disconnect' AND target_session_id = ANY($1)",
+      [ended],
+    );
     for (const id of ended) {
-      const outcomes = (audit.rows as { id: string; outcome: string }[]).filter((a) => a.id === id).map((a) => a.outcome).sort();
+      const outcomes = (audit.rows as { id: string; outcome: string }[])
+        .filter((a) => a.id === id)
+        .map((a) => a.outcome)
+        .sort();
       assert.deepEqual(outcomes, ['PENDING', 'SUCCESS'], `audit of ${id}`);
     }
     const events = await sql.query("SELECT payload FROM event_outbox WHERE type = 'session.disconnected'");
-    const endedEvents = events.rows.map((r: { payload: string }) => (JSON.parse(r.payload) as { session: { id: string; endCause: string } }).session).filter((s) => ended.includes(s.id));
+    const endedEvents = events.rows
+      .map((r: { payload: string }) => (JSON.parse(r.payload) as { session: { id: string; endCause: string } }).session)
+      .filter((s) => ended.includes(s.id));
     assert.equal(endedEvents.length, ended.length, 'one event per ended session');
     assert.ok(endedEvents.every((s) => s.endCause === 'ADMIN_DISCONNECT'));
-    const userLeft = await sql.query("SELECT count(*)::int AS n FROM sessions WHERE gateway_id = $1 AND end_cause = 'CLIENT_DISCONNECT'", [gw]);
-    assert.equal((userLeft.rows[0] as { n: number }).n, 0, 'no session recorded as the user\'s own leaving');
+    const userLeft = await sql.query(
+      "SELECT count(*)::int AS n FROM sessions WHERE gateway_id = $1 AND end_cause = 'CLIENT_DISCONNECT'",
+      [gw],
+    );
+    assert.equal((userLeft.rows[0] as { n: number }).n, 0, "no session recorded as the user's own leaving");
   });
 });

@@ -17,7 +17,8 @@ import { startApp, type AppHarness } from './support/app-harness.js';
 import { waitFor } from './support/wait.js';
 
 const skip = openvpnSkipReason();
-const DISCONNECT = 'mutation ($id: String!) { disconnectSession(input: { sessionId: $id, reason: "incident 14", message: "Call the help desk" }) { outcome } }';
+const DISCONNECT =
+  'mutation ($id: String!) { disconnectSession(input: { sessionId: $id, reason: "incident 14", message: "Call the help desk" }) { outcome } }';
 
 describe('a disconnect sent to a stalled OpenVPN daemon', { skip }, () => {
   let lab: OpenVpnLab;
@@ -34,7 +35,10 @@ describe('a disconnect sent to a stalled OpenVPN daemon', { skip }, () => {
     // No periodic snapshot during the test: a `status` in flight when the daemon stops would hold the
     // kill unwritten behind it (the adapter then drops it at the deadline: nothing queued to run late).
     // Authorize mode reports connects and disconnects as they happen.
-    const adapter = createAdapter(server.gatewayConfig({ id: gw, name: 'Stall', region: 'lab', snapshotIntervalMs: 600_000 }), silentLogger);
+    const adapter = createAdapter(
+      server.gatewayConfig({ id: gw, name: 'Stall', region: 'lab', snapshotIntervalMs: 600_000 }),
+      silentLogger,
+    );
     h = await startApp({ adapters: [adapter], env: { SWITCHBOARD_DISCONNECT_TIMEOUT_MS: '1500' } });
     h.app.bus.subscribe(subjects.sessionEvents, (e) => void events.push(e as SessionEvent));
     victim = await server.startClient({ user: 'mallory' });
@@ -46,8 +50,10 @@ describe('a disconnect sent to a stalled OpenVPN daemon', { skip }, () => {
     await lab?.close();
   });
 
-  test('503 UNCONFIRMED while stalled; after SIGCONT the queued kill is recorded as the operator\'s', async () => {
-    const hook = await h.gql('mutation { createWebhook(input: { url: "http://127.0.0.1:9/hook", events: [SESSION_DISCONNECTED] }) { webhook { id } } }');
+  test("503 UNCONFIRMED while stalled; after SIGCONT the queued kill is recorded as the operator's", async () => {
+    const hook = await h.gql(
+      'mutation { createWebhook(input: { url: "http://127.0.0.1:9/hook", events: [SESSION_DISCONNECTED] }) { webhook { id } } }',
+    );
     const webhookId = (hook.json.data!.createWebhook as { webhook: { id: string } }).webhook.id;
     const online = async () => (await h.app.store.sessions.listOnlineByGateway(gw)).map((s) => s);
     await waitFor(async () => (await online()).length === 2, 15_000, 'two sessions online');
@@ -64,7 +70,10 @@ describe('a disconnect sent to a stalled OpenVPN daemon', { skip }, () => {
       assert.match(error.message, /may still take effect/);
       assert.doesNotMatch(error.message, /still online/);
       const audit = await h.app.store.audit.list({ first: 10, filter: { targetSessionId: session.id } });
-      assert.deepEqual(audit.rows.map((r) => [r.outcome, r.actorName, r.reason]), [['PENDING', 'night-ops', 'incident 14']]);
+      assert.deepEqual(
+        audit.rows.map((r) => [r.outcome, r.actorName, r.reason]),
+        [['PENDING', 'night-ops', 'incident 14']],
+      );
       assert.ok(await h.app.store.sessions.findOnline(session.id), 'not recorded as ended while unconfirmed');
       assert.equal(victim.exited, false);
     } finally {
@@ -74,23 +83,48 @@ describe('a disconnect sent to a stalled OpenVPN daemon', { skip }, () => {
     // The daemon runs the kill it had queued: the client is halted, and the record is the operator's.
     await victim.waitForLog(/Call the help desk|Halt command was pushed/, { timeoutMs: 10_000 });
     await victim.waitExited(10_000);
-    const ended = await waitFor(async () => {
-      const s = await h.app.store.sessions.findById(session.id);
-      return s?.endedAt != null ? s : null;
-    }, 15_000, 'the session recorded as ended');
-    assert.deepEqual([ended.endCause, ended.endedByName, ended.endReason], ['ADMIN_DISCONNECT', 'night-ops', 'incident 14']);
+    const ended = await waitFor(
+      async () => {
+        const s = await h.app.store.sessions.findById(session.id);
+        return s?.endedAt != null ? s : null;
+      },
+      15_000,
+      'the session recorded as ended',
+    );
+    assert.deepEqual(
+      [ended.endCause, ended.endedByName, ended.endReason],
+      ['ADMIN_DISCONNECT', 'night-ops', 'incident 14'],
+    );
 
     const audit = await h.app.store.audit.list({ first: 10, filter: { targetSessionId: session.id } });
-    assert.deepEqual(audit.rows.map((r) => r.outcome), ['SUCCESS', 'PENDING'], 'pending, then settled');
+    assert.deepEqual(
+      audit.rows.map((r) => r.outcome),
+      ['SUCCESS', 'PENDING'],
+      'pending, then settled',
+    );
     const [done, pending] = audit.rows;
     assert.equal(done!.metadata.intentId, pending!.metadata.intentId);
-    assert.deepEqual([done!.actorName, done!.reason, done!.metadata.late, done!.metadata.confirmedBy], ['night-ops', 'incident 14', true, 'DAEMON_REPORT']);
+    assert.deepEqual(
+      [done!.actorName, done!.reason, done!.metadata.late, done!.metadata.confirmedBy],
+      ['night-ops', 'incident 14', true, 'DAEMON_REPORT'],
+    );
 
-    await waitFor(() => events.some((e) => e.type === 'session.disconnected' && e.session.id === session.id), 5_000, 'the event');
+    await waitFor(
+      () => events.some((e) => e.type === 'session.disconnected' && e.session.id === session.id),
+      5_000,
+      'the event',
+    );
     const mine = events.filter((e) => e.type === 'session.disconnected' && e.session.id === session.id);
-    assert.deepEqual(mine.map((e) => [e.cause, e.actor?.name, e.reason, e.message]), [['ADMIN_DISCONNECT', 'night-ops', 'incident 14', 'Call the help desk']]);
+    assert.deepEqual(
+      mine.map((e) => [e.cause, e.actor?.name, e.reason, e.message]),
+      [['ADMIN_DISCONNECT', 'night-ops', 'incident 14', 'Call the help desk']],
+    );
     const deliveries = await h.app.store.webhooks.listDeliveries(webhookId, 50);
-    assert.deepEqual(deliveries.filter((d) => d.eventId === mine[0]!.id).map((d) => d.eventType), ['session.disconnected'], 'its webhook row');
+    assert.deepEqual(
+      deliveries.filter((d) => d.eventId === mine[0]!.id).map((d) => d.eventType),
+      ['session.disconnected'],
+      'its webhook row',
+    );
 
     assert.equal(bystander.exited, false, 'the other client is untouched');
     assert.ok((await online()).some((s) => s.userName === 'alice'));

@@ -30,7 +30,11 @@ describe('a subscriber on replica B sees events caused through replica A', { ski
     lab = await OpenVpnLab.create();
     server = await lab.startServer({ proto: 'tcp4', mode: 'observe' });
     const env = { SWITCHBOARD_NATS_URL: TEST_NATS_URL };
-    a = await startApp({ databaseUrl: db.url, env, adapters: [createAdapter(server.gatewayConfig({ id: gw, snapshotIntervalMs: 2000 }), silentLogger)] });
+    a = await startApp({
+      databaseUrl: db.url,
+      env,
+      adapters: [createAdapter(server.gatewayConfig({ id: gw, snapshotIntervalMs: 2000 }), silentLogger)],
+    });
     b = await startApp({ databaseUrl: db.url, env, adapters: [] });
   });
   after(async () => {
@@ -53,10 +57,23 @@ describe('a subscriber on replica B sees events caused through replica A', { ski
       await client.waitExited(10_000);
       for (const sub of [ws, sse]) {
         const events = await sub.waitFor(2);
-        assert.deepEqual(events.map((e) => e.sessionEvents), [
-          { type: 'SESSION_CONNECTED', cause: null, actor: null, session: { id, user: { name: 'grace' }, gateway: { id: gw } } },
-          { type: 'SESSION_DISCONNECTED', cause: 'ADMIN_DISCONNECT', actor: { name: 'bootstrap-admin' }, session: { id, user: { name: 'grace' }, gateway: { id: gw } } },
-        ]);
+        assert.deepEqual(
+          events.map((e) => e.sessionEvents),
+          [
+            {
+              type: 'SESSION_CONNECTED',
+              cause: null,
+              actor: null,
+              session: { id, user: { name: 'grace' }, gateway: { id: gw } },
+            },
+            {
+              type: 'SESSION_DISCONNECTED',
+              cause: 'ADMIN_DISCONNECT',
+              actor: { name: 'bootstrap-admin' },
+              session: { id, user: { name: 'grace' }, gateway: { id: gw } },
+            },
+          ],
+        );
       }
       await quietPeriod(300);
       assert.equal(ws.events.length, 2, 'each event announced once, though both replicas apply every report');

@@ -16,7 +16,8 @@ import { startAgentOverNats, type AgentOverNats } from './support/agent-over-nat
 import { waitFor } from './support/wait.js';
 
 const skip = charonSkipReason() || (await natsSkipReason());
-const SESSIONS = 'query ($gw: String) { onlineSessions(first: 100, filter: { gatewayId: $gw }) { edges { node { id user { name } protocol } } } }';
+const SESSIONS =
+  'query ($gw: String) { onlineSessions(first: 100, filter: { gatewayId: $gw }) { edges { node { id user { name } protocol } } } }';
 
 describe('IKEv2 gateway behind switchboard agent, over NATS', { skip }, () => {
   const run = randomId(6);
@@ -33,7 +34,14 @@ describe('IKEv2 gateway behind switchboard agent, over NATS', { skip }, () => {
 
   before(async () => {
     lab = await StrongSwanLab.create({ clients: 2 });
-    writeFileSync(join(lab.dir, 'gateways.yaml'), JSON.stringify({ gateways: [{ id: gw, name: 'Lab IKEv2', protocol: 'ikev2', vici: lab.responder.vici, snapshotIntervalSeconds: 1 }] }));
+    writeFileSync(
+      join(lab.dir, 'gateways.yaml'),
+      JSON.stringify({
+        gateways: [
+          { id: gw, name: 'Lab IKEv2', protocol: 'ikev2', vici: lab.responder.vici, snapshotIntervalSeconds: 1 },
+        ],
+      }),
+    );
     sb = await startAgentOverNats({ dir: lab.dir, gatewayFile: join(lab.dir, 'gateways.yaml'), gatewayId: gw, prefix });
     for (const c of lab.clients) await c.initiate();
   });
@@ -46,14 +54,26 @@ describe('IKEv2 gateway behind switchboard agent, over NATS', { skip }, () => {
   test('the agent reports the IKE SAs; the seed mutation ends exactly one over NATS, and its event is published', async () => {
     await waitFor(async () => (await rows()).length === 2, 30_000, 'two ikev2 sessions');
     const all = await rows();
-    assert.deepEqual(all.map((r) => [r.user.name, r.protocol]).sort(), [['user1', 'ikev2'], ['user2', 'ikev2']]);
+    assert.deepEqual(all.map((r) => [r.user.name, r.protocol]).sort(), [
+      ['user1', 'ikev2'],
+      ['user2', 'ikev2'],
+    ]);
     const victim = all.find((r) => r.user.name === 'user1')!;
     const mark = lab.clients[0]!.logLength();
-    const r = await gqlAt(sb.url, sb.admin, 'mutation ($id: String!) { disconnectBySessionId(onlineSessionId: $id) }', { id: victim.id });
+    const r = await gqlAt(sb.url, sb.admin, 'mutation ($id: String!) { disconnectBySessionId(onlineSessionId: $id) }', {
+      id: victim.id,
+    });
     assert.deepEqual(r.json, { data: { disconnectBySessionId: true } }, r.text);
     await lab.clients[0]!.waitForLog(/received DELETE for IKE_SA home/, { from: mark, timeoutMs: 5000 });
     assert.equal(await lab.clients[1]!.established(), true, 'the other peer is untouched');
-    await waitFor(() => sb.events.some((e) => e.type === 'session.disconnected' && e.session.id === victim.id), 10_000, 'session.disconnected on NATS');
-    assert.deepEqual((await rows()).map((x) => x.user.name), ['user2']);
+    await waitFor(
+      () => sb.events.some((e) => e.type === 'session.disconnected' && e.session.id === victim.id),
+      10_000,
+      'session.disconnected on NATS',
+    );
+    assert.deepEqual(
+      (await rows()).map((x) => x.user.name),
+      ['user2'],
+    );
   });
 });

@@ -13,13 +13,24 @@ import { onlineRows } from './support/api-client.js';
 import { startApp, type AppHarness } from './support/app-harness.js';
 import { quietPeriod, waitFor } from './support/wait.js';
 
-const SEED = 'mutation disconnectBySessionId($onlineSessionId: String!) { disconnectBySessionId(onlineSessionId: $onlineSessionId) }';
+const SEED =
+  'mutation disconnectBySessionId($onlineSessionId: String!) { disconnectBySessionId(onlineSessionId: $onlineSessionId) }';
 const SESSIONS = `query ($gw: String) { onlineSessions(first: 100, filter: { gatewayId: $gw }) { totalCount edges { node {
   id user { name } gateway { id protocol } protocol clientAddress virtualAddress connectedAt bytesReceived bytesSent
 } } } }`;
 const skip = charonSkipReason();
 
-interface Row { id: string; user: { name: string }; gateway: { id: string; protocol: string }; protocol: string; clientAddress: string; virtualAddress: string; connectedAt: string; bytesReceived: number; bytesSent: number }
+interface Row {
+  id: string;
+  user: { name: string };
+  gateway: { id: string; protocol: string };
+  protocol: string;
+  clientAddress: string;
+  virtualAddress: string;
+  connectedAt: string;
+  bytesReceived: number;
+  bytesSent: number;
+}
 
 describe('IKEv2 gateway (strongSwan charon over VICI)', { skip }, () => {
   let lab: StrongSwanLab;
@@ -38,7 +49,12 @@ describe('IKEv2 gateway (strongSwan charon over VICI)', { skip }, () => {
   };
   const rowsOf = async (user: string) => (await rows()).filter((r) => r.user.name === user);
   const rowOf = async (user: string) => waitFor(async () => (await rowsOf(user))[0], 30_000, `${user} online`);
-  const app = () => startApp({ adapters: [createAdapter(lab.gatewayConfig({ id: gw, snapshotIntervalMs: 1000 }), silentLogger)], env, databaseUrl: h?.databaseUrl });
+  const app = () =>
+    startApp({
+      adapters: [createAdapter(lab.gatewayConfig({ id: gw, snapshotIntervalMs: 1000 }), silentLogger)],
+      env,
+      databaseUrl: h?.databaseUrl,
+    });
 
   before(async () => {
     lab = await StrongSwanLab.create({ clients: 4, users: ['user1', 'user2', 'user3', 'user2'] });
@@ -62,9 +78,17 @@ describe('IKEv2 gateway (strongSwan charon over VICI)', { skip }, () => {
       assert.deepEqual([r.protocol, r.gateway], ['ikev2', { id: gw, protocol: 'ikev2' }]);
     }
     await client(2).sendUdp(3);
-    await waitFor(async () => (await rowOf('user2')).bytesReceived > 0, 10_000, 'user2 bytes counted from its CHILD SA');
+    await waitFor(
+      async () => (await rowOf('user2')).bytesReceived > 0,
+      10_000,
+      'user2 bytes counted from its CHILD SA',
+    );
     const stored = await h.app.store.sessions.findById((await rowOf('user2')).id);
-    assert.match(stored!.clientVersion ?? '', /^IKEv2 AES_CBC-128\/HMAC_SHA2_256_128\/PRF_HMAC_SHA2_256\/CURVE_25519$/, 'algorithms kept');
+    assert.match(
+      stored!.clientVersion ?? '',
+      /^IKEv2 AES_CBC-128\/HMAC_SHA2_256_128\/PRF_HMAC_SHA2_256\/CURVE_25519$/,
+      'algorithms kept',
+    );
   });
 
   test('disconnectBySessionId ends exactly that IKE SA with a DELETE; the others stay ESTABLISHED and keep passing ESP', async () => {
@@ -78,49 +102,77 @@ describe('IKEv2 gateway (strongSwan charon over VICI)', { skip }, () => {
     await lab.responder.waitForLog(/sending DELETE for IKE_SA rw\[\d+\]/, { from: responderMark, timeoutMs: 5000 });
     await client(1).waitForLog(/received DELETE for IKE_SA home\[\d+\]/, { from: clientMark, timeoutMs: 5000 });
     assert.equal(await client(1).established(), false, "client1's charon has no IKE SA left");
-    assert.ok(!(await lab.responder.listSasRaw()).some((l) => l.includes('remote-eap-id=user1 ')), 'gone from the responder');
+    assert.ok(
+      !(await lab.responder.listSasRaw()).some((l) => l.includes('remote-eap-id=user1 ')),
+      'gone from the responder',
+    );
     assert.equal((await h.app.store.sessions.findById(victim.id))!.endCause, 'ADMIN_DISCONNECT');
     for (const i of [2, 3]) {
       assert.equal(await client(i).established(), true, `client${i} still ESTABLISHED`);
       const before = await lab.bytesInFrom(`user${i}`);
       await client(i).sendUdp(3);
-      await waitFor(async () => (await lab.bytesInFrom(`user${i}`)) > before, 10_000, `client${i}'s ESP still reaches the responder`);
+      await waitFor(
+        async () => (await lab.bytesInFrom(`user${i}`)) > before,
+        10_000,
+        `client${i}'s ESP still reaches the responder`,
+      );
     }
     const after = (await rows()).filter((r) => r.user.name !== 'user1');
-    assert.deepEqual(after.map((r) => [r.id, r.connectedAt]).sort(), others.map((r) => [r.id, r.connectedAt]).sort(), 'the other sessions untouched');
+    assert.deepEqual(
+      after.map((r) => [r.id, r.connectedAt]).sort(),
+      others.map((r) => [r.id, r.connectedAt]).sort(),
+      'the other sessions untouched',
+    );
   });
 
   test('ending a session that is already gone: SESSION_NOT_FOUND; blockSeconds: BLOCK_UNSUPPORTED and nothing sent', async () => {
     const row = await rowOf('user2');
     const mark = lab.responder.logLength();
-    const r = await gql('mutation ($id: String!) { disconnectSession(input: { sessionId: $id, blockSeconds: 60 }) { outcome } }', { id: row.id });
+    const r = await gql(
+      'mutation ($id: String!) { disconnectSession(input: { sessionId: $id, blockSeconds: 60 }) { outcome } }',
+      { id: row.id },
+    );
     assert.equal(r.json.errors?.[0]?.extensions?.code, 'BLOCK_UNSUPPORTED', r.text);
     assert.equal(await client(2).established(), true);
     assert.doesNotMatch(lab.responder.log().slice(mark), /sending DELETE/);
     const gws = await gql('{ gateways { id canBlock agentConnected } }');
-    assert.deepEqual((gws.json.data!.gateways as { id: string }[]).find((g) => g.id === gw), { id: gw, canBlock: false, agentConnected: true });
+    assert.deepEqual(
+      (gws.json.data!.gateways as { id: string }[]).find((g) => g.id === gw),
+      { id: gw, canBlock: false, agentConnected: true },
+    );
   });
 
-  test('bulk by user ends every IKE SA of that user and nobody else\'s', async () => {
+  test("bulk by user ends every IKE SA of that user and nobody else's", async () => {
     await client(4).initiate(); // user2 again, from another peer (the responder allows several: unique = never)
     await waitFor(async () => (await rowsOf('user2')).length === 2, 30_000, 'two sessions for user2');
-    const r = await gql('mutation { disconnectSessions(input: { filter: { userName: "user2" } }) { matched ended failed } }');
+    const r = await gql(
+      'mutation { disconnectSessions(input: { filter: { userName: "user2" } }) { matched ended failed } }',
+    );
     assert.equal(r.status, 200, r.text);
     assert.deepEqual(r.json.data!.disconnectSessions, { matched: 2, ended: 2, failed: 0 });
     assert.equal(await client(2).established(), false);
     assert.equal(await client(4).established(), false);
     assert.equal(await client(3).established(), true);
-    assert.deepEqual((await rows()).map((x) => x.user.name), ['user3']);
+    assert.deepEqual(
+      (await rows()).map((x) => x.user.name),
+      ['user3'],
+    );
   });
 
   test('Switchboard restarted: the same IKE SAs are the same sessions, no phantoms', async () => {
     const before = (await rows()).map((r) => r.id).sort();
     await h.close();
     h = await app();
-    await waitFor(async () => {
-      const g = await gql('{ gateways { id agentConnected } }');
-      return (g.json.data?.gateways as { id: string; agentConnected: boolean }[] | undefined)?.find((x) => x.id === gw)?.agentConnected;
-    }, 10_000, 'the new agent reported');
+    await waitFor(
+      async () => {
+        const g = await gql('{ gateways { id agentConnected } }');
+        return (g.json.data?.gateways as { id: string; agentConnected: boolean }[] | undefined)?.find(
+          (x) => x.id === gw,
+        )?.agentConnected;
+      },
+      10_000,
+      'the new agent reported',
+    );
     await quietPeriod(2500); // more snapshots (every second): none may add or end a session
     await h.app.sync.idle();
     assert.deepEqual((await rows()).map((r) => r.id).sort(), before);
@@ -130,15 +182,26 @@ describe('IKEv2 gateway (strongSwan charon over VICI)', { skip }, () => {
     const stale = await rowOf('user3');
     lab.responder.signal('SIGKILL');
     await lab.responder.stop();
-    await waitFor(async () => {
-      const g = await gql('{ gateways { id agentConnected } }');
-      return (g.json.data!.gateways as { id: string; agentConnected: boolean }[]).find((x) => x.id === gw)?.agentConnected === false;
-    }, 10_000, 'gateway shown as not connected');
+    await waitFor(
+      async () => {
+        const g = await gql('{ gateways { id agentConnected } }');
+        return (
+          (g.json.data!.gateways as { id: string; agentConnected: boolean }[]).find((x) => x.id === gw)
+            ?.agentConnected === false
+        );
+      },
+      10_000,
+      'gateway shown as not connected',
+    );
     const r = await gql(SEED, { onlineSessionId: stale.id });
     assert.equal(r.json.errors?.[0]?.extensions?.code, 'GATEWAY_UNAVAILABLE', r.text);
     assert.ok(await h.app.store.sessions.findOnline(stale.id), 'session untouched while the gateway is away');
     await lab.responder.start();
-    await waitFor(async () => (await h.app.store.sessions.findById(stale.id))?.endCause === 'GATEWAY_RESTART', 20_000, 'stale session ended with GATEWAY_RESTART');
+    await waitFor(
+      async () => (await h.app.store.sessions.findById(stale.id))?.endCause === 'GATEWAY_RESTART',
+      20_000,
+      'stale session ended with GATEWAY_RESTART',
+    );
     // The new charon's unique ids restart at 1: the new SAs must not be taken for the old sessions.
     for (const i of [1, 2]) await client(i).initiate(); // their earlier SAs were terminated; client3 still holds a stale one
     await waitFor(async () => (await rows()).length === 2, 30_000, 'exactly the two new sessions');

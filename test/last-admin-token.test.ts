@@ -17,12 +17,25 @@ const REVOKE = 'mutation ($id: String!, $force: Boolean) { revokeToken(id: $id, 
 
 const pgSkip = await postgresSkipReason();
 const STORES = [
-  { name: 'SQLite', skip: false as string | false, url: async () => ({ url: undefined as string | undefined, drop: async () => {} }) },
+  {
+    name: 'SQLite',
+    skip: false as string | false,
+    url: async () => ({ url: undefined as string | undefined, drop: async () => {} }),
+  },
   { name: 'PostgreSQL', skip: pgSkip, url: createFreshPostgresDatabase },
 ];
 
-async function mint(h: AppHarness, scopes: string[], token: string, expiresIn: string | null = null): Promise<{ id: string; secret: string }> {
-  const r = await h.gql('mutation ($in: CreateTokenInput!) { createToken(input: $in) { secret token { id } } }', { in: { name: `t-${scopes.join('+')}`, scopes, expiresIn } }, token);
+async function mint(
+  h: AppHarness,
+  scopes: string[],
+  token: string,
+  expiresIn: string | null = null,
+): Promise<{ id: string; secret: string }> {
+  const r = await h.gql(
+    'mutation ($in: CreateTokenInput!) { createToken(input: $in) { secret token { id } } }',
+    { in: { name: `t-${scopes.join('+')}`, scopes, expiresIn } },
+    token,
+  );
   const p = r.json.data?.createToken as { secret: string; token: { id: string } } | undefined;
   if (!p) throw new Error(r.text);
   return { id: p.token.id, secret: p.secret };
@@ -39,9 +52,13 @@ async function tokenId(h: AppHarness, secret: string): Promise<string> {
  */
 async function cli(databaseUrl: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SWITCHBOARD_') && !k.startsWith('NODE_TEST')) env[k] = v;
+  for (const [k, v] of Object.entries(process.env))
+    if (!k.startsWith('SWITCHBOARD_') && !k.startsWith('NODE_TEST')) env[k] = v;
   try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'token', ...args], { env: { ...env, SWITCHBOARD_DATABASE_URL: databaseUrl }, timeout: 60_000 });
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'token', ...args], {
+      env: { ...env, SWITCHBOARD_DATABASE_URL: databaseUrl },
+      timeout: 60_000,
+    });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code?: number; stdout?: string; stderr?: string };
@@ -67,7 +84,11 @@ for (const store of STORES) {
       const expired = await mint(h, ['admin'], h.admin, '1s');
       const reader = await mint(h, ['sessions:read'], h.admin);
       assert.equal((await h.gql(REVOKE, { id: reader.id })).status, 200, 'a non-admin token needs no force');
-      await waitFor(async () => (await h.gql('{ viewer { name } }', {}, expired.secret)).status === 401, 10_000, 'the 1 s admin token to expire');
+      await waitFor(
+        async () => (await h.gql('{ viewer { name } }', {}, expired.secret)).status === 401,
+        10_000,
+        'the 1 s admin token to expire',
+      );
 
       const refused = await h.gql(REVOKE, { id: bootstrap });
       assert.equal(refused.status, 409, refused.text);
@@ -75,7 +96,10 @@ for (const store of STORES) {
       assert.match(refused.json.errors![0]!.message, /last valid admin token.*force: true/);
       assert.equal((await h.gql('{ viewer { name } }')).status, 200, 'the token still works');
       const audit = await h.app.store.audit.list({ first: 1, filter: { action: 'token.revoke' } });
-      assert.deepEqual([audit.rows[0]?.outcome, audit.rows[0]?.errorCode, audit.rows[0]?.metadata.tokenId], ['FAILED', 'LAST_ADMIN_TOKEN', bootstrap]);
+      assert.deepEqual(
+        [audit.rows[0]?.outcome, audit.rows[0]?.errorCode, audit.rows[0]?.metadata.tokenId],
+        ['FAILED', 'LAST_ADMIN_TOKEN', bootstrap],
+      );
 
       // A second valid admin: no force needed to revoke either one, until one is left.
       const second = await mint(h, ['admin'], h.admin);

@@ -27,13 +27,21 @@ const SEED = 'mutation ($id: String!) { disconnectBySessionId(onlineSessionId: $
 const SESSIONS = `query ($gw: String) { onlineSessions(first: 100, filter: { gatewayId: $gw }) { edges { node {
   id user { name } gateway { id agentConnected } confirmed } } } }`;
 
-interface Row { id: string; user: { name: string }; gateway: { id: string; agentConnected: boolean }; confirmed: boolean }
+interface Row {
+  id: string;
+  user: { name: string };
+  gateway: { id: string; agentConnected: boolean };
+  confirmed: boolean;
+}
 
 test('switchboard agent without SWITCHBOARD_NATS_URL stops with a one-line message and exit code 2', async () => {
   const p = SwitchboardProcess.start('agent without NATS', ['agent'], {});
   await p.waitExited();
   assert.equal(p.exitCode, 2);
-  assert.equal(p.output(), 'switchboard: SWITCHBOARD_NATS_URL: required by switchboard agent (e.g. nats://nats.internal:4222)\n');
+  assert.equal(
+    p.output(),
+    'switchboard: SWITCHBOARD_NATS_URL: required by switchboard agent (e.g. nats://nats.internal:4222)\n',
+  );
 });
 
 const skip = openvpnSkipReason() || (await postgresSkipReason()) || (await natsSkipReason());
@@ -57,18 +65,28 @@ describe('many hosts: two gateways, two agents, two replicas, one PostgreSQL, NA
   let admin = '';
 
   const spawnProc = (name: string, args: string[], env: Record<string, string>) => {
-    const p = SwitchboardProcess.start(name, args, { SWITCHBOARD_NATS_URL: TEST_NATS_URL, SWITCHBOARD_LOG_LEVEL: 'info', ...env });
+    const p = SwitchboardProcess.start(name, args, {
+      SWITCHBOARD_NATS_URL: TEST_NATS_URL,
+      SWITCHBOARD_LOG_LEVEL: 'info',
+      ...env,
+    });
     procs.push(p);
     return p;
   };
-  const startReplica = (name: string) => spawnProc(name, ['start'], {
-    SWITCHBOARD_PORT: '0', SWITCHBOARD_DATABASE_URL: db.url, SWITCHBOARD_GATEWAY_LIVENESS_MS: String(LIVENESS_MS),
-    SWITCHBOARD_DISCONNECT_TIMEOUT_MS: String(DEADLINE_MS),
-  });
-  const startAgent = (gw: string) => spawnProc(`agent ${gw}`, ['agent'], {
-    SWITCHBOARD_CONFIG: join(lab.dir, `${gw}.yaml`), SWITCHBOARD_HEARTBEAT_MS: String(HEARTBEAT_MS),
-  });
-  const listening = async (p: SwitchboardProcess) => (await p.waitForOutput(/listening on (http:\/\/\S+)\/graphql/))[1]!;
+  const startReplica = (name: string) =>
+    spawnProc(name, ['start'], {
+      SWITCHBOARD_PORT: '0',
+      SWITCHBOARD_DATABASE_URL: db.url,
+      SWITCHBOARD_GATEWAY_LIVENESS_MS: String(LIVENESS_MS),
+      SWITCHBOARD_DISCONNECT_TIMEOUT_MS: String(DEADLINE_MS),
+    });
+  const startAgent = (gw: string) =>
+    spawnProc(`agent ${gw}`, ['agent'], {
+      SWITCHBOARD_CONFIG: join(lab.dir, `${gw}.yaml`),
+      SWITCHBOARD_HEARTBEAT_MS: String(HEARTBEAT_MS),
+    });
+  const listening = async (p: SwitchboardProcess) =>
+    (await p.waitForOutput(/listening on (http:\/\/\S+)\/graphql/))[1]!;
 
   const gql = (url: string, query: string, variables?: Variables, token = admin) => gqlAt(url, token, query, variables);
   const rows = async (url: string, gw: string): Promise<Row[]> => {
@@ -77,9 +95,17 @@ describe('many hosts: two gateways, two agents, two replicas, one PostgreSQL, NA
     return onlineRows<Row>(r.json);
   };
   const users = async (url: string, gw: string) => (await rows(url, gw)).map((r) => r.user.name).sort();
-  const running = (gw: string) => [...clients.entries()].filter(([k, c]) => k.startsWith(`${gw}/`) && !c.exited).map(([k]) => k.split('/')[1]!).sort();
+  const running = (gw: string) =>
+    [...clients.entries()]
+      .filter(([k, c]) => k.startsWith(`${gw}/`) && !c.exited)
+      .map(([k]) => k.split('/')[1]!)
+      .sort();
   const sameUsers = (url: string, gw: string, expected: string[]) =>
-    waitFor(async () => JSON.stringify(await users(url, gw)) === JSON.stringify(expected), 15_000, `${gw} on ${url} lists ${expected.join(',')}`);
+    waitFor(
+      async () => JSON.stringify(await users(url, gw)) === JSON.stringify(expected),
+      15_000,
+      `${gw} on ${url} lists ${expected.join(',')}`,
+    );
   const rowOf = async (url: string, gw: string, user: string) => {
     const row = (await rows(url, gw)).find((r) => r.user.name === user);
     assert.ok(row, `${user} is listed on ${gw}`);
@@ -92,7 +118,10 @@ describe('many hosts: two gateways, two agents, two replicas, one PostgreSQL, NA
   };
   const gatewayUp = async (url: string, gw: string) => {
     const r = await gql(url, '{ gateways { id agentConnected } }');
-    return (r.json.data?.gateways as { id: string; agentConnected: boolean }[] | undefined)?.find((g) => g.id === gw)?.agentConnected ?? null;
+    return (
+      (r.json.data?.gateways as { id: string; agentConnected: boolean }[] | undefined)?.find((g) => g.id === gw)
+        ?.agentConnected ?? null
+    );
   };
 
   before(async () => {
@@ -110,10 +139,23 @@ describe('many hosts: two gateways, two agents, two replicas, one PostgreSQL, NA
       [gw2]: await lab.startServer({ proto: 'tcp4', mode: 'authorize', managementPassword: `pw-${run}` }),
     };
     for (const [gw, server] of Object.entries(servers)) {
-      writeFileSync(join(lab.dir, `${gw}.yaml`), JSON.stringify({ gateways: [{
-        id: gw, name: `Lab ${gw}`, region: 'lab', protocol: 'openvpn', mode: server.mode,
-        management: server.management, managementPasswordFile: server.managementPasswordFile, snapshotIntervalSeconds: 1,
-      }] }));
+      writeFileSync(
+        join(lab.dir, `${gw}.yaml`),
+        JSON.stringify({
+          gateways: [
+            {
+              id: gw,
+              name: `Lab ${gw}`,
+              region: 'lab',
+              protocol: 'openvpn',
+              mode: server.mode,
+              management: server.management,
+              managementPasswordFile: server.managementPasswordFile,
+              snapshotIntervalSeconds: 1,
+            },
+          ],
+        }),
+      );
     }
     // Replica A first: it migrates the empty database and creates the bootstrap token.
     replicaA = startReplica('replica A');
@@ -121,7 +163,9 @@ describe('many hosts: two gateways, two agents, two replicas, one PostgreSQL, NA
     urlA = await listening(replicaA);
     replicaB = startReplica('replica B');
     urlB = await listening(replicaB);
-    await Promise.all([startAgent(gw1), startAgent(gw2)].map((p) => p.waitForOutput(/Switchboard agent agt_\w+ is reporting/)));
+    await Promise.all(
+      [startAgent(gw1), startAgent(gw2)].map((p) => p.waitForOutput(/Switchboard agent agt_\w+ is reporting/)),
+    );
     await Promise.all([connect(gw1, 'alice'), connect(gw1, 'bob'), connect(gw2, 'carol'), connect(gw2, 'dave')]);
   });
 
@@ -138,7 +182,8 @@ describe('many hosts: two gateways, two agents, two replicas, one PostgreSQL, NA
       await sameUsers(url, gw1, ['alice', 'bob']);
       await sameUsers(url, gw2, ['carol', 'dave']);
       for (const gw of [gw1, gw2]) {
-        for (const row of await rows(url, gw)) assert.deepEqual({ up: row.gateway.agentConnected, confirmed: row.confirmed }, { up: true, confirmed: true });
+        for (const row of await rows(url, gw))
+          assert.deepEqual({ up: row.gateway.agentConnected, confirmed: row.confirmed }, { up: true, confirmed: true });
       }
     }
     assert.match(replicaA.output(), /"bus":"nats"/);
@@ -157,24 +202,46 @@ describe('many hosts: two gateways, two agents, two replicas, one PostgreSQL, NA
     await client.waitForLog(/server-pushed-halt|Halt command was pushed by server/, { timeoutMs: 5000 });
     await client.waitExited(10_000);
     await sameUsers(urlB, gw2, ['dave']);
-    assert.ok(!clients.get(`${gw2}/dave`)!.exited && !clients.get(`${gw1}/alice`)!.exited, 'the other clients keep running');
+    assert.ok(
+      !clients.get(`${gw2}/dave`)!.exited && !clients.get(`${gw1}/alice`)!.exited,
+      'the other clients keep running',
+    );
     await sameUsers(urlB, gw1, ['alice', 'bob']);
   });
 
   test('each session is stored once and announced once on NATS, with two replicas applying every report', async () => {
     await quietPeriod(1500); // past a periodic snapshot: a late duplicate would show
     const stored = await sql.query<{ user_name: string; n: string }>(
-      'select user_name, count(*) as n from sessions where gateway_id = any($1) group by user_name order by user_name', [[gw1, gw2]],
+      'select user_name, count(*) as n from sessions where gateway_id = any($1) group by user_name order by user_name',
+      [[gw1, gw2]],
     );
-    assert.deepEqual(stored.rows.map((r) => [r.user_name, Number(r.n)]), [['alice', 1], ['bob', 1], ['carol', 1], ['dave', 1]]);
-    const connected = events.filter((e) => e.type === 'session.connected').map((e) => e.session.userName).sort();
+    assert.deepEqual(
+      stored.rows.map((r) => [r.user_name, Number(r.n)]),
+      [
+        ['alice', 1],
+        ['bob', 1],
+        ['carol', 1],
+        ['dave', 1],
+      ],
+    );
+    const connected = events
+      .filter((e) => e.type === 'session.connected')
+      .map((e) => e.session.userName)
+      .sort();
     assert.deepEqual(connected, ['alice', 'bob', 'carol', 'dave']);
     const ended = events.filter((e) => e.type === 'session.disconnected');
-    assert.deepEqual(ended.map((e) => [e.session.userName, e.cause, e.actor?.name]), [['carol', 'ADMIN_DISCONNECT', 'bootstrap-admin']]);
+    assert.deepEqual(
+      ended.map((e) => [e.session.userName, e.cause, e.actor?.name]),
+      [['carol', 'ADMIN_DISCONNECT', 'bootstrap-admin']],
+    );
   });
 
   test('a token revoked through replica A is rejected by replica B at once', async () => {
-    const created = await gql(urlA, 'mutation ($in: CreateTokenInput!) { createToken(input: $in) { secret token { id } } }', { in: { name: 'reader', scopes: ['sessions:read'] } });
+    const created = await gql(
+      urlA,
+      'mutation ($in: CreateTokenInput!) { createToken(input: $in) { secret token { id } } }',
+      { in: { name: 'reader', scopes: ['sessions:read'] } },
+    );
     const { secret, token } = created.json.data!.createToken as { secret: string; token: { id: string } };
     assert.equal((await gql(urlB, SESSIONS, { gw: gw1 }, secret)).status, 200);
     const revoked = await gql(urlA, 'mutation ($id: String!) { revokeToken(id: $id) { id } }', { id: token.id });
@@ -210,17 +277,28 @@ describe('many hosts: two gateways, two agents, two replicas, one PostgreSQL, NA
     const killed = performance.now();
     await agent1.waitExited();
     await waitFor(async () => (await gatewayUp(urlB, gw1)) === false, LIVENESS_MS * 4, 'gateway 1 shown not connected');
-    t.diagnostic(`dead agent detected after ${(performance.now() - killed).toFixed(0)} ms (liveness ${LIVENESS_MS} ms, heartbeat ${HEARTBEAT_MS} ms)`);
+    t.diagnostic(
+      `dead agent detected after ${(performance.now() - killed).toFixed(0)} ms (liveness ${LIVENESS_MS} ms, heartbeat ${HEARTBEAT_MS} ms)`,
+    );
     assert.equal(await gatewayUp(urlB, gw2), true, 'gateway 2 is unaffected');
 
     const listed = await rows(urlB, gw1);
-    assert.deepEqual(listed.map((r) => [r.user.name, r.confirmed]).sort(), [['alice', false], ['hank', false]], 'still listed, unconfirmed');
+    assert.deepEqual(
+      listed.map((r) => [r.user.name, r.confirmed]).sort(),
+      [
+        ['alice', false],
+        ['hank', false],
+      ],
+      'still listed, unconfirmed',
+    );
     assert.ok((await rows(urlB, gw2)).every((r) => r.confirmed));
 
     const alice = listed.find((r) => r.user.name === 'alice')!;
     const started = performance.now();
     const r = await gql(urlB, SEED, { id: alice.id });
-    t.diagnostic(`disconnect on a gateway without agent answered in ${(performance.now() - started).toFixed(1)} ms (deadline ${DEADLINE_MS} ms)`);
+    t.diagnostic(
+      `disconnect on a gateway without agent answered in ${(performance.now() - started).toFixed(1)} ms (deadline ${DEADLINE_MS} ms)`,
+    );
     assert.equal(r.status, 503, r.text);
     assert.equal(r.json.errors?.[0]?.extensions?.code, 'GATEWAY_UNAVAILABLE');
     assert.ok(!clients.get(`${gw1}/alice`)!.exited, 'nothing reached the daemon');
@@ -235,7 +313,10 @@ describe('many hosts: two gateways, two agents, two replicas, one PostgreSQL, NA
     const again = await rowOf(urlB, gw1, 'alice');
     assert.equal(again.id, alice.id, 'same daemon session, same id');
     assert.equal(again.confirmed, true);
-    const hank = await sql.query<{ end_cause: string | null }>('select end_cause from sessions where gateway_id = $1 and user_name = $2', [gw1, 'hank']);
+    const hank = await sql.query<{ end_cause: string | null }>(
+      'select end_cause from sessions where gateway_id = $1 and user_name = $2',
+      [gw1, 'hank'],
+    );
     assert.deepEqual(hank.rows, [{ end_cause: 'CLIENT_DISCONNECT' }]);
 
     const r = await gql(urlB, SEED, { id: alice.id });

@@ -32,14 +32,21 @@ function documentedConfig(): string {
   const agent = /\n(\s*\{ user: agent-fra-1,[\s\S]*?\n\s{4}\}\n)/.exec(block)?.[1];
   assert.ok(agent, 'the example has an agent user');
   const config = block.replace(agent, agent + agent.replaceAll('fra-1', 'fra-2'));
-  return config.replace(/\{ user: ([\w-]+), password: "[^"]*"/g, (_m, user: string) => `{ user: ${user}, password: "${PASSWORD(user)}"`);
+  return config.replace(
+    /\{ user: ([\w-]+), password: "[^"]*"/g,
+    (_m, user: string) => `{ user: ${user}, password: "${PASSWORD(user)}"`,
+  );
 }
 
 /** pino's JSON lines at error level (50) or above. */
 function errorLines(p: SwitchboardProcess): Array<Record<string, unknown>> {
-  return p.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => Number(l.level) >= 50);
+  return p
+    .output()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((l) => Number(l.level) >= 50);
 }
-
 
 describe('per-agent NATS permissions, as documented', { skip: natsServerSkipReason() }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'nats-perm-'));
@@ -67,7 +74,7 @@ describe('per-agent NATS permissions, as documented', { skip: natsServerSkipReas
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('an agent publishes only on its own gateway\'s report subject', async () => {
+  test("an agent publishes only on its own gateway's report subject", async () => {
     const control = await connectAs('control-plane');
     const agent = await connectAs('agent-fra-1');
     const seen: Array<[string, unknown]> = [];
@@ -79,12 +86,19 @@ describe('per-agent NATS permissions, as documented', { skip: natsServerSkipReas
     await agent.publish(subjects.tokenRevoked, { n: 4 });
     await agent.publish(subjects.gatewayReport('fra-1'), { n: 5 });
     // One connection's messages arrive in order: once the last is here, the refused ones would have been too.
-    await waitFor(() => seen.some(([, d]) => (d as { n?: number } | null)?.n === 5), 5000, 'the allowed report arrives');
+    await waitFor(
+      () => seen.some(([, d]) => (d as { n?: number } | null)?.n === 5),
+      5000,
+      'the allowed report arrives',
+    );
     off();
-    assert.deepEqual(seen.filter(([s]) => s !== 'nothing.here'), [['gateway.fra-1.report', { n: 5 }]]);
+    assert.deepEqual(
+      seen.filter(([s]) => s !== 'nothing.here'),
+      [['gateway.fra-1.report', { n: 5 }]],
+    );
   });
 
-  test('an agent serves only its own gateway\'s disconnect subject, and hears nothing else', async () => {
+  test("an agent serves only its own gateway's disconnect subject, and hears nothing else", async () => {
     const control = await connectAs('control-plane');
     const agent = await connectAs('agent-fra-1');
     const overheard: string[] = [];
@@ -95,21 +109,36 @@ describe('per-agent NATS permissions, as documented', { skip: natsServerSkipReas
     agent.subscribe(subjects.replicaHello, (d) => void hellos.push(d));
     agent.serve(subjects.gatewayDisconnect('fra-1'), async () => ({ served: 'fra-1' }));
     // Served in the order subscribed: an answer on fra-1 means the server has dealt with the others.
-    assert.deepEqual(await waitFor(() => control.request(subjects.gatewayDisconnect('fra-1'), {}, { timeoutMs: 1000 }).catch(() => null), 5000, 'fra-1 served'), { served: 'fra-1' });
-    const refused = await control.request(subjects.gatewayDisconnect('fra-2'), {}, { timeoutMs: 2000 }).catch((e: unknown) => e);
+    assert.deepEqual(
+      await waitFor(
+        () => control.request(subjects.gatewayDisconnect('fra-1'), {}, { timeoutMs: 1000 }).catch(() => null),
+        5000,
+        'fra-1 served',
+      ),
+      { served: 'fra-1' },
+    );
+    const refused = await control
+      .request(subjects.gatewayDisconnect('fra-2'), {}, { timeoutMs: 2000 })
+      .catch((e: unknown) => e);
     assert.ok(refused instanceof BusTimeoutError && refused.noResponders, `nobody serves fra-2: ${String(refused)}`);
     await control.publish(subjects.gatewayReport('fra-2'), { n: 1 });
     await control.publish(subjects.sessionEvents, { n: 2 });
     await control.publish(subjects.replicaHello, { n: 3 });
-    assert.deepEqual(await control.request(subjects.gatewayDisconnect('fra-1'), {}, { timeoutMs: 2000 }), { served: 'fra-1' });
-    assert.deepEqual(overheard, [], 'the agent received none of the other gateway\'s or the deployment\'s messages');
-    assert.deepEqual(hellos, [{ n: 3 }], 'but it hears the replicas\' hellos');
+    assert.deepEqual(await control.request(subjects.gatewayDisconnect('fra-1'), {}, { timeoutMs: 2000 }), {
+      served: 'fra-1',
+    });
+    assert.deepEqual(overheard, [], "the agent received none of the other gateway's or the deployment's messages");
+    assert.deepEqual(hellos, [{ n: 3 }], "but it hears the replicas' hellos");
   });
 
-  test('a report forged on the agent\'s own subject, naming another gateway, is dropped by a real replica', async () => {
+  test("a report forged on the agent's own subject, naming another gateway, is dropped by a real replica", async () => {
     const replica = SwitchboardProcess.start('replica', ['start'], {
-      SWITCHBOARD_PORT: '0', SWITCHBOARD_DATABASE_URL: join(dir, 'replica.db'), SWITCHBOARD_LOG_LEVEL: 'info',
-      SWITCHBOARD_NATS_URL: server.url, SWITCHBOARD_NATS_USER: 'control-plane', SWITCHBOARD_NATS_PASSWORD: PASSWORD('control-plane'),
+      SWITCHBOARD_PORT: '0',
+      SWITCHBOARD_DATABASE_URL: join(dir, 'replica.db'),
+      SWITCHBOARD_LOG_LEVEL: 'info',
+      SWITCHBOARD_NATS_URL: server.url,
+      SWITCHBOARD_NATS_USER: 'control-plane',
+      SWITCHBOARD_NATS_PASSWORD: PASSWORD('control-plane'),
       SWITCHBOARD_NATS_PREFIX: PREFIX,
     });
     procs.push(replica);
@@ -117,9 +146,14 @@ describe('per-agent NATS permissions, as documented', { skip: natsServerSkipReas
     const url = (await replica.waitForOutput(/listening on (http:\/\/\S+)\/graphql/))[1]!;
     const gql = apiClient(url, admin);
     const state = async () => {
-      const r = await gql('{ gateways { id rejectedReports } onlineSessions(first: 100) { edges { node { user { name } gateway { id } } } } }');
+      const r = await gql(
+        '{ gateways { id rejectedReports } onlineSessions(first: 100) { edges { node { user { name } gateway { id } } } } }',
+      );
       assert.equal(r.status, 200, r.text);
-      const data = r.json.data as { gateways: { id: string; rejectedReports: number }[]; onlineSessions: { edges: { node: { user: { name: string }; gateway: { id: string } } }[] } };
+      const data = r.json.data as {
+        gateways: { id: string; rejectedReports: number }[];
+        onlineSessions: { edges: { node: { user: { name: string }; gateway: { id: string } } }[] };
+      };
       return {
         rejected: Object.fromEntries(data.gateways.map((g) => [g.id, g.rejectedReports])),
         sessions: data.onlineSessions.edges.map((e) => `${e.node.gateway.id}/${e.node.user.name}`).sort(),
@@ -138,20 +172,47 @@ describe('per-agent NATS permissions, as documented', { skip: natsServerSkipReas
       link.start();
     }
     const genuine = ['fra-1/alice', 'fra-2/carol', 'fra-2/dave'];
-    await waitFor(async () => JSON.stringify((await state()).sessions) === JSON.stringify(genuine), 15_000, 'the genuine sessions listed');
+    await waitFor(
+      async () => JSON.stringify((await state()).sessions) === JSON.stringify(genuine),
+      15_000,
+      'the genuine sessions listed',
+    );
 
     // With its own, correctly permissioned credentials, fra-1's agent reports an empty gateway "fra-2" plus a fake session.
     await agentBuses['fra-1']!.publish(subjects.gatewayReport('fra-1'), {
-      version: WIRE_VERSION, type: 'snapshot', gatewayId: 'fra-2', agentId: 'agt_forger', seq: 1, at: Date.now(),
-      gateway: { name: 'forged', region: 'x', protocol: 'openvpn', mode: 'observe' }, daemonStartedAt: 1,
-      sessions: [{ ref: 'forged:1', userName: 'mallory', commonName: 'mallory', clientAddress: null, virtualAddress: null, virtualAddress6: null,
-        connectedAt: 1, bytesReceived: 0, bytesSent: 0, clientVersion: null, clientPlatform: null }],
+      version: WIRE_VERSION,
+      type: 'snapshot',
+      gatewayId: 'fra-2',
+      agentId: 'agt_forger',
+      seq: 1,
+      at: Date.now(),
+      gateway: { name: 'forged', region: 'x', protocol: 'openvpn', mode: 'observe' },
+      daemonStartedAt: 1,
+      sessions: [
+        {
+          ref: 'forged:1',
+          userName: 'mallory',
+          commonName: 'mallory',
+          clientAddress: null,
+          virtualAddress: null,
+          virtualAddress6: null,
+          connectedAt: 1,
+          bytesReceived: 0,
+          bytesSent: 0,
+          clientVersion: null,
+          clientPlatform: null,
+        },
+      ],
     });
     await waitFor(async () => (await state()).rejected['fra-1'] === 1, 10_000, 'the forged report counted on fra-1');
     const after = await state();
     assert.deepEqual(after.sessions, genuine, 'fra-2 keeps its sessions and no fake session is listed');
     assert.deepEqual(after.rejected, { 'fra-1': 1, 'fra-2': 0 });
-    const warn = replica.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>)
+    const warn = replica
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
       .find((l) => l.msg === 'gateway report names another gateway than its subject; dropped');
     assert.ok(warn, replica.tail());
     assert.deepEqual([warn.level, warn.gatewayId, warn.claimedGatewayId], [40, 'fra-1', 'fra-2']);
@@ -160,19 +221,40 @@ describe('per-agent NATS permissions, as documented', { skip: natsServerSkipReas
     await links[1]!.stop();
     for (const seq of [1, 2]) {
       await agentBuses['fra-2']!.publish(subjects.gatewayReport('fra-2'), {
-        version: WIRE_VERSION + 1, type: 'heartbeat', gatewayId: 'fra-2', agentId: 'agt_next', seq, at: Date.now(),
-        gateway: { name: 'fra-2', region: 'x', protocol: 'openvpn', mode: 'observe' }, linkUp: true,
+        version: WIRE_VERSION + 1,
+        type: 'heartbeat',
+        gatewayId: 'fra-2',
+        agentId: 'agt_next',
+        seq,
+        at: Date.now(),
+        gateway: { name: 'fra-2', region: 'x', protocol: 'openvpn', mode: 'observe' },
+        linkUp: true,
       });
     }
     const degraded = async () => {
       const r = await gql('{ gateways { id degradedReason rejectedReports } }');
-      return (r.json.data as { gateways: { id: string; degradedReason: string | null; rejectedReports: number }[] }).gateways.find((g) => g.id === 'fra-2')!;
+      return (
+        r.json.data as { gateways: { id: string; degradedReason: string | null; rejectedReports: number }[] }
+      ).gateways.find((g) => g.id === 'fra-2')!;
     };
-    const view = await waitFor(async () => {
-      const g = await degraded();
-      return g.rejectedReports === 2 ? g : null;
-    }, 10_000, 'fra-2 degraded');
-    assert.ok((view.degradedReason ?? '').includes(`different wire version (wire version ${WIRE_VERSION + 1}, this build speaks ${WIRE_VERSION})`), String(view.degradedReason));
-    assert.equal(errorLines(replica).filter((l) => /gateway degraded/.test(String(l.msg))).length, 1, 'one error line for the two refused reports');
+    const view = await waitFor(
+      async () => {
+        const g = await degraded();
+        return g.rejectedReports === 2 ? g : null;
+      },
+      10_000,
+      'fra-2 degraded',
+    );
+    assert.ok(
+      (view.degradedReason ?? '').includes(
+        `different wire version (wire version ${WIRE_VERSION + 1}, this build speaks ${WIRE_VERSION})`,
+      ),
+      String(view.degradedReason),
+    );
+    assert.equal(
+      errorLines(replica).filter((l) => /gateway degraded/.test(String(l.msg))).length,
+      1,
+      'one error line for the two refused reports',
+    );
   });
 });

@@ -17,9 +17,16 @@ import { startAgentOverNats, type AgentOverNats } from './support/agent-over-nat
 import { waitFor } from './support/wait.js';
 
 const skip = ocservSkipReason() || (await natsSkipReason());
-const SESSIONS = 'query ($gw: String) { onlineSessions(first: 100, filter: { gatewayId: $gw }) { edges { node { id user { name } protocol group device } } } }';
+const SESSIONS =
+  'query ($gw: String) { onlineSessions(first: 100, filter: { gatewayId: $gw }) { edges { node { id user { name } protocol group device } } } }';
 
-interface Row { id: string; user: { name: string }; protocol: string; group: string | null; device: string | null }
+interface Row {
+  id: string;
+  user: { name: string };
+  protocol: string;
+  group: string | null;
+  device: string | null;
+}
 
 describe('OpenConnect gateway behind switchboard agent, over NATS', { skip }, () => {
   const run = randomId(6);
@@ -38,7 +45,10 @@ describe('OpenConnect gateway behind switchboard agent, over NATS', { skip }, ()
   before(async () => {
     lab = await OcservLab.create();
     await lab.start();
-    writeFileSync(join(lab.dir, 'gateways.yaml'), JSON.stringify({ gateways: [{ ...lab.gatewayConfig({ id: gw }), snapshotIntervalSeconds: 1 }] }));
+    writeFileSync(
+      join(lab.dir, 'gateways.yaml'),
+      JSON.stringify({ gateways: [{ ...lab.gatewayConfig({ id: gw }), snapshotIntervalSeconds: 1 }] }),
+    );
     sb = await startAgentOverNats({ dir: lab.dir, gatewayFile: join(lab.dir, 'gateways.yaml'), gatewayId: gw, prefix });
     await lab.addUser('alice', 'engineering');
     for (const user of ['alice', 'bob']) clients[user] = await lab.startClient(user);
@@ -52,17 +62,29 @@ describe('OpenConnect gateway behind switchboard agent, over NATS', { skip }, ()
   test('the agent reports the tunnels; the seed mutation ends exactly one over NATS: its client exits, the other stays', async () => {
     await waitFor(async () => (await rows()).length === 2, 30_000, 'two openconnect sessions');
     const all = await rows();
-    assert.deepEqual(all.map((r) => [r.user.name, r.protocol, r.group]).sort(), [['alice', 'openconnect', 'engineering'], ['bob', 'openconnect', null]]);
+    assert.deepEqual(all.map((r) => [r.user.name, r.protocol, r.group]).sort(), [
+      ['alice', 'openconnect', 'engineering'],
+      ['bob', 'openconnect', null],
+    ]);
     for (const r of all) assert.match(r.device ?? '', /^vpns\d+$/);
     const victim = all.find((r) => r.user.name === 'alice')!;
-    const r = await gqlAt(sb.url, sb.admin, 'mutation ($id: String!) { disconnectBySessionId(onlineSessionId: $id) }', { id: victim.id });
+    const r = await gqlAt(sb.url, sb.admin, 'mutation ($id: String!) { disconnectBySessionId(onlineSessionId: $id) }', {
+      id: victim.id,
+    });
     assert.deepEqual(r.json, { data: { disconnectBySessionId: true } }, r.text);
     await clients.alice!.waitForLog(/Session terminated by server; exiting/, { timeoutMs: 5000 });
     await clients.alice!.waitExited(10_000);
     assert.equal(clients.bob!.exited, false, 'the other client is untouched');
     assert.doesNotMatch(clients.bob!.log(), /terminated|exiting/);
     await clients.bob!.sendTraffic(300);
-    await waitFor(() => sb.events.some((e) => e.type === 'session.disconnected' && e.session.id === victim.id), 10_000, 'session.disconnected on NATS');
-    assert.deepEqual((await rows()).map((x) => x.user.name), ['bob']);
+    await waitFor(
+      () => sb.events.some((e) => e.type === 'session.disconnected' && e.session.id === victim.id),
+      10_000,
+      'session.disconnected on NATS',
+    );
+    assert.deepEqual(
+      (await rows()).map((x) => x.user.name),
+      ['bob'],
+    );
   });
 });

@@ -15,7 +15,8 @@ import { onlineRows } from './support/api-client.js';
 import { startApp, type AppHarness } from './support/app-harness.js';
 import { quietPeriod, waitFor } from './support/wait.js';
 
-const SEED = 'mutation disconnectBySessionId($onlineSessionId: String!) { disconnectBySessionId(onlineSessionId: $onlineSessionId) }';
+const SEED =
+  'mutation disconnectBySessionId($onlineSessionId: String!) { disconnectBySessionId(onlineSessionId: $onlineSessionId) }';
 const SESSIONS = `query ($gw: String) { onlineSessions(first: 100, filter: { gatewayId: $gw }) { totalCount edges { node {
   id user { name } gateway { id protocol } protocol clientAddress virtualAddress connectedAt bytesReceived bytesSent client { version }
   group device
@@ -23,9 +24,18 @@ const SESSIONS = `query ($gw: String) { onlineSessions(first: 100, filter: { gat
 const skip = ocservSkipReason();
 
 interface Row {
-  id: string; user: { name: string }; gateway: { id: string; protocol: string }; protocol: string; clientAddress: string; virtualAddress: string;
-  connectedAt: string; bytesReceived: number; bytesSent: number; client: { version: string | null };
-  group: string | null; device: string | null;
+  id: string;
+  user: { name: string };
+  gateway: { id: string; protocol: string };
+  protocol: string;
+  clientAddress: string;
+  virtualAddress: string;
+  connectedAt: string;
+  bytesReceived: number;
+  bytesSent: number;
+  client: { version: string | null };
+  group: string | null;
+  device: string | null;
 }
 
 describe('OpenConnect gateway (ocserv over occtl)', { skip }, () => {
@@ -46,12 +56,21 @@ describe('OpenConnect gateway (ocserv over occtl)', { skip }, () => {
   };
   const rowsOf = async (user: string) => (await rows()).filter((r) => r.user.name === user);
   const rowOf = async (user: string) => waitFor(async () => (await rowsOf(user))[0], 15_000, `${user} online`);
-  const app = () => startApp({ adapters: [createAdapter(lab.gatewayConfig({ id: gw, snapshotIntervalMs: 1000 }), silentLogger)], env, databaseUrl: h?.databaseUrl });
+  const app = () =>
+    startApp({
+      adapters: [createAdapter(lab.gatewayConfig({ id: gw, snapshotIntervalMs: 1000 }), silentLogger)],
+      env,
+      databaseUrl: h?.databaseUrl,
+    });
   /** ocserv's own RX counter for the user's tunnel, after the client sent a datagram through it. */
   const passesTraffic = async (user: string) => {
     const before = (await occtl.users()).find((u) => u.userName === user)!;
     await clients[user]!.sendTraffic(700);
-    await waitFor(async () => ((await occtl.user(before.id))?.bytesReceived ?? 0) >= before.bytesReceived + 700, 10_000, `${user}'s traffic reaches ocserv`);
+    await waitFor(
+      async () => ((await occtl.user(before.id))?.bytesReceived ?? 0) >= before.bytesReceived + 700,
+      10_000,
+      `${user}'s traffic reaches ocserv`,
+    );
   };
 
   before(async () => {
@@ -68,7 +87,7 @@ describe('OpenConnect gateway (ocserv over occtl)', { skip }, () => {
     await lab?.close();
   });
 
-  test('tunnels are sessions: ocserv\'s user, group, tun device, real address, VPN address, user agent, bytes; protocol openconnect', async () => {
+  test("tunnels are sessions: ocserv's user, group, tun device, real address, VPN address, user agent, bytes; protocol openconnect", async () => {
     await waitFor(async () => (await rows()).length === 3, 15_000, 'three sessions');
     for (const [i, user] of ['alice', 'bob', 'carol'].entries()) {
       const r = await rowOf(user);
@@ -83,9 +102,16 @@ describe('OpenConnect gateway (ocserv over occtl)', { skip }, () => {
     const devices = (await rows()).map((r) => r.device);
     assert.equal(new Set(devices).size, 3, `one tun device per tunnel: ${devices.join(', ')}`);
     await passesTraffic('alice');
-    await waitFor(async () => (await rowOf('alice')).bytesReceived >= 700, 10_000, 'alice\'s bytes from ocserv\'s listing');
+    await waitFor(
+      async () => (await rowOf('alice')).bytesReceived >= 700,
+      10_000,
+      "alice's bytes from ocserv's listing",
+    );
     const gws = await gql('{ gateways { id protocol canBlock agentConnected sessionsOnline } }');
-    assert.deepEqual((gws.json.data!.gateways as { id: string }[]).find((g) => g.id === gw), { id: gw, protocol: 'openconnect', canBlock: true, agentConnected: true, sessionsOnline: 3 });
+    assert.deepEqual(
+      (gws.json.data!.gateways as { id: string }[]).find((g) => g.id === gw),
+      { id: gw, protocol: 'openconnect', canBlock: true, agentConnected: true, sessionsOnline: 3 },
+    );
   });
 
   test('disconnectBySessionId ends exactly that tunnel: its client is told and exits, the others keep passing traffic', async () => {
@@ -94,7 +120,10 @@ describe('OpenConnect gateway (ocserv over occtl)', { skip }, () => {
     const reply = await gql(SEED, { onlineSessionId: victim.id });
     assert.equal(reply.status, 200, reply.text);
     assert.deepEqual(reply.json, { data: { disconnectBySessionId: true } });
-    assert.ok(!(await occtl.users()).some((u) => u.userName === 'bob'), 'gone from ocserv\'s listing when the mutation answered true');
+    assert.ok(
+      !(await occtl.users()).some((u) => u.userName === 'bob'),
+      "gone from ocserv's listing when the mutation answered true",
+    );
     await clients.bob!.waitForLog(/Session terminated by server; exiting/, { timeoutMs: 5000 });
     await clients.bob!.waitExited(10_000);
     const ended = await h.app.store.sessions.findById(victim.id);
@@ -105,22 +134,36 @@ describe('OpenConnect gateway (ocserv over occtl)', { skip }, () => {
       await passesTraffic(user);
     }
     const after = (await rows()).filter((r) => r.user.name !== 'bob');
-    assert.deepEqual(after.map((r) => [r.id, r.connectedAt]).sort(), others.map((r) => [r.id, r.connectedAt]).sort(), 'the other sessions untouched');
-    const audit = await gql('query ($id: String) { auditEvents(filter: { targetSessionId: $id }) { edges { node { action outcome } } } }', { id: victim.id });
-    const outcomes = (audit.json.data!.auditEvents as { edges: { node: { action: string; outcome: string } }[] }).edges.map((e) => e.node.outcome);
+    assert.deepEqual(
+      after.map((r) => [r.id, r.connectedAt]).sort(),
+      others.map((r) => [r.id, r.connectedAt]).sort(),
+      'the other sessions untouched',
+    );
+    const audit = await gql(
+      'query ($id: String) { auditEvents(filter: { targetSessionId: $id }) { edges { node { action outcome } } } }',
+      { id: victim.id },
+    );
+    const outcomes = (
+      audit.json.data!.auditEvents as { edges: { node: { action: string; outcome: string } }[] }
+    ).edges.map((e) => e.node.outcome);
     assert.ok(outcomes.includes('SUCCESS'), audit.text);
     const again = await gql(SEED, { onlineSessionId: victim.id });
     assert.equal(again.json.errors?.[0]?.extensions?.code, 'SESSION_NOT_FOUND', again.text);
   });
 
-  test('blockSeconds: the user is disconnected and ocserv refuses the user\'s next tunnel; others may still connect', async () => {
+  test("blockSeconds: the user is disconnected and ocserv refuses the user's next tunnel; others may still connect", async () => {
     const victim = await rowOf('carol');
-    const r = await gql('mutation ($id: String!) { disconnectSession(input: { sessionId: $id, blockSeconds: 120, reason: "test" }) { outcome } }', { id: victim.id });
+    const r = await gql(
+      'mutation ($id: String!) { disconnectSession(input: { sessionId: $id, blockSeconds: 120, reason: "test" }) { outcome } }',
+      { id: victim.id },
+    );
     assert.equal(r.status, 200, r.text);
     assert.equal((r.json.data!.disconnectSession as { outcome: string }).outcome, 'DISCONNECTED', r.text);
     await clients.carol!.waitExited(10_000);
     const again = await lab.startClient('carol', { waitConnected: false });
-    await again.waitForLog(/Cookie was rejected by server|Failed to obtain WebVPN cookie|Login failed/, { timeoutMs: 15_000 });
+    await again.waitForLog(/Cookie was rejected by server|Failed to obtain WebVPN cookie|Login failed/, {
+      timeoutMs: 15_000,
+    });
     await again.waitExited(15_000);
     assert.match(lab.log(), /switchboard: carol is blocked until \d+/);
     assert.equal((await rowsOf('carol')).length, 0);
@@ -128,11 +171,13 @@ describe('OpenConnect gateway (ocserv over occtl)', { skip }, () => {
     await rowOf('dave');
   });
 
-  test('bulk by user ends every tunnel of that user and nobody else\'s', async () => {
+  test("bulk by user ends every tunnel of that user and nobody else's", async () => {
     clients.erin1 = await lab.startClient('erin');
     clients.erin2 = await lab.startClient('erin');
     await waitFor(async () => (await rowsOf('erin')).length === 2, 15_000, 'two sessions for erin');
-    const r = await gql('mutation { disconnectSessions(input: { filter: { userName: "erin" } }) { matched ended failed } }');
+    const r = await gql(
+      'mutation { disconnectSessions(input: { filter: { userName: "erin" } }) { matched ended failed } }',
+    );
     assert.equal(r.status, 200, r.text);
     assert.deepEqual(r.json.data!.disconnectSessions, { matched: 2, ended: 2, failed: 0 });
     await clients.erin1.waitExited(10_000);
@@ -145,10 +190,16 @@ describe('OpenConnect gateway (ocserv over occtl)', { skip }, () => {
     const before = (await rows()).map((r) => r.id).sort();
     await h.close();
     h = await app();
-    await waitFor(async () => {
-      const g = await gql('{ gateways { id agentConnected } }');
-      return (g.json.data?.gateways as { id: string; agentConnected: boolean }[] | undefined)?.find((x) => x.id === gw)?.agentConnected;
-    }, 10_000, 'the new agent reported');
+    await waitFor(
+      async () => {
+        const g = await gql('{ gateways { id agentConnected } }');
+        return (g.json.data?.gateways as { id: string; agentConnected: boolean }[] | undefined)?.find(
+          (x) => x.id === gw,
+        )?.agentConnected;
+      },
+      10_000,
+      'the new agent reported',
+    );
     await quietPeriod(2500); // more snapshots (every second): none may add or end a session
     await h.app.sync.idle();
     assert.deepEqual((await rows()).map((r) => r.id).sort(), before);
@@ -159,22 +210,36 @@ describe('OpenConnect gateway (ocserv over occtl)', { skip }, () => {
     // Killed, it says goodbye to nobody (stopped, it reports every tunnel ended, and they end at once).
     lab.signal('SIGKILL');
     await lab.stop();
-    await waitFor(async () => {
-      const g = await gql('{ gateways { id agentConnected } }');
-      return (g.json.data!.gateways as { id: string; agentConnected: boolean }[]).find((x) => x.id === gw)?.agentConnected === false;
-    }, 10_000, 'gateway shown as not connected');
+    await waitFor(
+      async () => {
+        const g = await gql('{ gateways { id agentConnected } }');
+        return (
+          (g.json.data!.gateways as { id: string; agentConnected: boolean }[]).find((x) => x.id === gw)
+            ?.agentConnected === false
+        );
+      },
+      10_000,
+      'gateway shown as not connected',
+    );
     const t0 = Date.now();
     const r = await gql(SEED, { onlineSessionId: stale.id });
     assert.equal(r.json.errors?.[0]?.extensions?.code, 'GATEWAY_UNAVAILABLE', r.text);
     assert.ok(Date.now() - t0 < 2000, `answered in ${Date.now() - t0} ms`);
     assert.ok(await h.app.store.sessions.findOnline(stale.id), 'session untouched while the gateway is away');
     await lab.start();
-    await waitFor(async () => (await h.app.store.sessions.findById(stale.id))?.endCause === 'GATEWAY_RESTART', 20_000, 'stale session ended with GATEWAY_RESTART');
+    await waitFor(
+      async () => (await h.app.store.sessions.findById(stale.id))?.endCause === 'GATEWAY_RESTART',
+      20_000,
+      'stale session ended with GATEWAY_RESTART',
+    );
     clients.frank = await lab.startClient('frank');
     await rowOf('frank');
     await new Promise((r) => setTimeout(r, 1500));
     await h.app.sync.idle();
-    const listed = (await occtl.users()).filter((u) => u.state === 'connected').map((u) => u.userName).sort();
+    const listed = (await occtl.users())
+      .filter((u) => u.state === 'connected')
+      .map((u) => u.userName)
+      .sort();
     assert.deepEqual((await rows()).map((x) => x.user.name).sort(), listed, 'exactly what the new ocserv lists');
   });
 });

@@ -7,19 +7,34 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createAdapter } from '../src/main.js';
 import { silentLogger } from '../src/domain/logger.js';
-import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabMode, type LabProto, type LabServer } from './support/openvpn-lab.js';
+import {
+  OpenVpnLab,
+  openvpnSkipReason,
+  type LabClient,
+  type LabMode,
+  type LabProto,
+  type LabServer,
+} from './support/openvpn-lab.js';
 import { onlineRows } from './support/api-client.js';
 import { startApp, type AppHarness } from './support/app-harness.js';
 import { waitFor } from './support/wait.js';
 import { withoutLocations } from './support/graphql-body.js';
 
-const SEED = 'mutation disconnectBySessionId($onlineSessionId: String!) { disconnectBySessionId(onlineSessionId: $onlineSessionId) }';
+const SEED =
+  'mutation disconnectBySessionId($onlineSessionId: String!) { disconnectBySessionId(onlineSessionId: $onlineSessionId) }';
 const SESSIONS = `query ($gw: String) { onlineSessions(first: 100, filter: { gatewayId: $gw }) { totalCount edges { node {
   id user { id name } gateway { id name region protocol } protocol clientAddress virtualAddress connectedAt lastSeenAt
 } } } }`;
 const skip = openvpnSkipReason();
 
-interface Row { id: string; user: { name: string }; gateway: { id: string; region: string }; clientAddress: string; virtualAddress: string; connectedAt: string }
+interface Row {
+  id: string;
+  user: { name: string };
+  gateway: { id: string; region: string };
+  clientAddress: string;
+  virtualAddress: string;
+  connectedAt: string;
+}
 
 for (const mode of ['authorize', 'observe'] as LabMode[]) {
   for (const proto of ['udp4', 'tcp4'] as LabProto[]) {
@@ -35,13 +50,20 @@ for (const mode of ['authorize', 'observe'] as LabMode[]) {
         assert.equal(r.status, 200, r.text);
         return onlineRows<Row>(r.json);
       };
-      const rowOf = async (user: string) => waitFor(async () => (await rows()).find((r) => r.user.name === user), 15_000, `${user} online`);
+      const rowOf = async (user: string) =>
+        waitFor(async () => (await rows()).find((r) => r.user.name === user), 15_000, `${user} online`);
 
       before(async () => {
         lab = await OpenVpnLab.create();
         server = await lab.startServer({ proto, mode, managementPassword: 'mgmt-secret-pw' });
-        const adapter = createAdapter(server.gatewayConfig({ id: gw, name: `Lab ${mode} ${proto}`, region: 'lab-1', snapshotIntervalMs: 2000 }), silentLogger);
-        h = await startApp({ adapters: [adapter], env: { SWITCHBOARD_DISCONNECT_TIMEOUT_MS: '2000', SWITCHBOARD_GATEWAY_LIVENESS_MS: '3000' } });
+        const adapter = createAdapter(
+          server.gatewayConfig({ id: gw, name: `Lab ${mode} ${proto}`, region: 'lab-1', snapshotIntervalMs: 2000 }),
+          silentLogger,
+        );
+        h = await startApp({
+          adapters: [adapter],
+          env: { SWITCHBOARD_DISCONNECT_TIMEOUT_MS: '2000', SWITCHBOARD_GATEWAY_LIVENESS_MS: '3000' },
+        });
         for (const user of ['alice', 'bob', 'carol']) clients.set(user, await server.startClient({ user }));
       });
       after(async () => {
@@ -59,7 +81,10 @@ for (const mode of ['authorize', 'observe'] as LabMode[]) {
           assert.deepEqual(r.gateway, { id: gw, name: `Lab ${mode} ${proto}`, region: 'lab-1', protocol: 'openvpn' });
         }
         const gws = await h.gql('{ gateways { id agentConnected sessionsOnline } }');
-        assert.deepEqual((gws.json.data!.gateways as unknown[]).find((g) => (g as { id: string }).id === gw), { id: gw, agentConnected: true, sessionsOnline: 3 });
+        assert.deepEqual(
+          (gws.json.data!.gateways as unknown[]).find((g) => (g as { id: string }).id === gw),
+          { id: gw, agentConnected: true, sessionsOnline: 3 },
+        );
       });
 
       test('disconnectBySessionId ends exactly that client; the others keep their sessions', async () => {
@@ -71,9 +96,17 @@ for (const mode of ['authorize', 'observe'] as LabMode[]) {
         const alice = clients.get('alice')!;
         await alice.waitForLog(/server-pushed-halt|Halt command was pushed by server/, { timeoutMs: 5000 });
         await alice.waitExited(10_000);
-        await waitFor(async () => !(await rows()).some((r) => r.id === victim.id), 5000, 'victim gone from onlineSessions');
+        await waitFor(
+          async () => !(await rows()).some((r) => r.id === victim.id),
+          5000,
+          'victim gone from onlineSessions',
+        );
         const after = (await rows()).filter((r) => r.user.name !== 'alice');
-        assert.deepEqual(after.map((r) => [r.id, r.connectedAt]).sort(), before.map((r) => [r.id, r.connectedAt]).sort(), 'same sessions (same Client IDs), same connection times');
+        assert.deepEqual(
+          after.map((r) => [r.id, r.connectedAt]).sort(),
+          before.map((r) => [r.id, r.connectedAt]).sort(),
+          'same sessions (same Client IDs), same connection times',
+        );
         for (const other of ['bob', 'carol']) {
           const c = clients.get(other)!;
           assert.equal(c.exited, false, `${other} still running`);
@@ -86,7 +119,12 @@ for (const mode of ['authorize', 'observe'] as LabMode[]) {
       });
 
       test('the same id again: 400 SESSION_NOT_FOUND, audited', async () => {
-        const [done] = (await h.app.store.audit.list({ first: 1, filter: { action: 'session.disconnect', outcome: 'SUCCESS', targetGatewayId: gw, targetUserName: 'alice' } })).rows;
+        const [done] = (
+          await h.app.store.audit.list({
+            first: 1,
+            filter: { action: 'session.disconnect', outcome: 'SUCCESS', targetGatewayId: gw, targetUserName: 'alice' },
+          })
+        ).rows;
         const ended = { id: done!.targetSessionId! };
         const reply = await h.gql(SEED, { onlineSessionId: ended.id });
         assert.equal(reply.status, 400);
@@ -102,7 +140,13 @@ for (const mode of ['authorize', 'observe'] as LabMode[]) {
         const r = await h.gql(SEED, { onlineSessionId: target.id }, reader);
         assert.equal(r.status, 403);
         assert.deepEqual(JSON.parse(withoutLocations(r.json)), {
-          errors: [{ message: 'Admin access required to disconnect sessions', path: ['disconnectBySessionId'], extensions: { code: 'FORBIDDEN' } }],
+          errors: [
+            {
+              message: 'Admin access required to disconnect sessions',
+              path: ['disconnectBySessionId'],
+              extensions: { code: 'FORBIDDEN' },
+            },
+          ],
           data: null,
         });
         assert.equal(clients.get('carol')!.exited, false);
@@ -113,10 +157,17 @@ for (const mode of ['authorize', 'observe'] as LabMode[]) {
         const old = await rowOf('bob');
         const bob = clients.get('bob')!;
         const mark = bob.logLength();
-        const r = await h.gql('mutation ($id: String!) { disconnectSession(input: { sessionId: $id, mode: RESTART, reason: "rotate" }) { outcome } }', { id: old.id });
+        const r = await h.gql(
+          'mutation ($id: String!) { disconnectSession(input: { sessionId: $id, mode: RESTART, reason: "rotate" }) { outcome } }',
+          { id: old.id },
+        );
         assert.equal(r.status, 200, r.text);
         await bob.waitConnected({ from: mark, timeoutMs: 20_000 });
-        const fresh = await waitFor(async () => (await rows()).find((x) => x.user.name === 'bob' && x.id !== old.id), 15_000, 'bob back');
+        const fresh = await waitFor(
+          async () => (await rows()).find((x) => x.user.name === 'bob' && x.id !== old.id),
+          15_000,
+          'bob back',
+        );
         assert.notEqual(fresh.id, old.id);
         assert.equal((await h.app.store.sessions.findById(old.id))!.endCause, 'ADMIN_DISCONNECT');
       });
@@ -135,10 +186,17 @@ for (const mode of ['authorize', 'observe'] as LabMode[]) {
         // before the socket closes, which is correct but leaves nothing online to test with.
         server.signal('SIGKILL');
         await server.stop();
-        await waitFor(async () => {
-          const g = await h.gql('{ gateways { id agentConnected } }');
-          return (g.json.data!.gateways as { id: string; agentConnected: boolean }[]).find((x) => x.id === gw)?.agentConnected === false;
-        }, 10_000, 'gateway shown as not connected');
+        await waitFor(
+          async () => {
+            const g = await h.gql('{ gateways { id agentConnected } }');
+            return (
+              (g.json.data!.gateways as { id: string; agentConnected: boolean }[]).find((x) => x.id === gw)
+                ?.agentConnected === false
+            );
+          },
+          10_000,
+          'gateway shown as not connected',
+        );
         const started = Date.now();
         const r = await h.gql(SEED, { onlineSessionId: carol.id });
         assert.equal(r.status, 503, r.text);
@@ -146,15 +204,22 @@ for (const mode of ['authorize', 'observe'] as LabMode[]) {
         assert.ok(Date.now() - started < 5000, 'answered within the deadline (plus slack)');
         assert.ok(await h.app.store.sessions.findOnline(carol.id), 'session untouched');
         await server.start();
-        await waitFor(async () => (await h.app.store.sessions.findById(carol.id))?.endCause === 'GATEWAY_RESTART', 20_000, 'stale session ended with GATEWAY_RESTART');
+        await waitFor(
+          async () => (await h.app.store.sessions.findById(carol.id))?.endCause === 'GATEWAY_RESTART',
+          20_000,
+          'stale session ended with GATEWAY_RESTART',
+        );
       });
 
       if (mode === 'authorize') {
-        test('blockSeconds denies the user\'s reconnects until it expires, then admits them', async () => {
+        test("blockSeconds denies the user's reconnects until it expires, then admits them", async () => {
           const erin = await server.startClient({ user: 'erin' });
           const row = await rowOf('erin');
           const blockedAt = Date.now();
-          const r = await h.gql('mutation ($id: String!) { disconnectSession(input: { sessionId: $id, mode: RESTART, blockSeconds: 4 }) { outcome } }', { id: row.id });
+          const r = await h.gql(
+            'mutation ($id: String!) { disconnectSession(input: { sessionId: $id, mode: RESTART, blockSeconds: 4 }) { outcome } }',
+            { id: row.id },
+          );
           assert.equal(r.status, 200, r.text);
           const mark = erin.logLength();
           await erin.waitForLog(/AUTH_FAILED/, { from: mark, timeoutMs: 15_000 });

@@ -21,7 +21,11 @@ const DISCONNECT = `mutation ($id: String!, $block: Int) {
 }`;
 const skip = openvpnSkipReason();
 
-interface Row { id: string; user: { name: string }; clientAddress: string }
+interface Row {
+  id: string;
+  user: { name: string };
+  clientAddress: string;
+}
 
 describe('OpenVPN authorize gateway: the user is the verified identity', { skip, timeout: 90_000 }, () => {
   let lab: OpenVpnLab;
@@ -35,7 +39,8 @@ describe('OpenVPN authorize gateway: the user is the verified identity', { skip,
     assert.equal(r.status, 200, r.text);
     return onlineRows<Row>(r.json);
   };
-  const rowOf = (user: string) => waitFor(async () => (await rows()).find((r) => r.user.name === user), 15_000, `${user} online`);
+  const rowOf = (user: string) =>
+    waitFor(async () => (await rows()).find((r) => r.user.name === user), 15_000, `${user} online`);
 
   before(async () => {
     lab = await OpenVpnLab.create();
@@ -49,7 +54,7 @@ describe('OpenVPN authorize gateway: the user is the verified identity', { skip,
     await lab?.close();
   });
 
-  test('a certificate-only client that sends another user\'s name is listed under its certificate', async () => {
+  test("a certificate-only client that sends another user's name is listed under its certificate", async () => {
     await server.startClient({ cn: 'cert-alice', user: 'client1' });
     await server.startClient({ cn: 'client1', user: 'client1' });
     const alice = await rowOf('cert-alice');
@@ -71,10 +76,20 @@ describe('OpenVPN authorize gateway: the user is the verified identity', { skip,
     assert.equal(r.status, 200, r.text);
     await victim.waitForLog(/AUTH_FAILED/, { from: mark, timeoutMs: 15_000 });
     for (const made of ['someone-else', 'admin', 'bob2']) await refused(made);
-    assert.ok(!(await rows()).some((x) => x.user.name === 'cert-bob' || ['someone-else', 'admin', 'bob2'].includes(x.user.name)));
-    const audit = await h.app.store.audit.list({ first: 20, filter: { action: 'session.reconnect_blocked', targetGatewayId: gw } });
+    assert.ok(
+      !(await rows()).some(
+        (x) => x.user.name === 'cert-bob' || ['someone-else', 'admin', 'bob2'].includes(x.user.name),
+      ),
+    );
+    const audit = await h.app.store.audit.list({
+      first: 20,
+      filter: { action: 'session.reconnect_blocked', targetGatewayId: gw },
+    });
     assert.ok(audit.rows.length >= 3, 'each refused attempt audited');
-    assert.ok(audit.rows.every((a) => a.targetUserName === 'cert-bob'), 'under the certificate\'s name');
+    assert.ok(
+      audit.rows.every((a) => a.targetUserName === 'cert-bob'),
+      "under the certificate's name",
+    );
   });
 
   /** A client with the blocked certificate and a made-up username is refused. */
@@ -84,31 +99,59 @@ describe('OpenVPN authorize gateway: the user is the verified identity', { skip,
     await liar.waitExited(15_000);
   };
 
-  test('the block is listed under the certificate\'s name', async () => {
-    const r = await h.gql(`query ($gw: String) { blocks(filter: { gatewayId: $gw }) { gatewayId gateway { id } userName until blockedBy sessionId } }`, { gw }, admin);
+  test("the block is listed under the certificate's name", async () => {
+    const r = await h.gql(
+      `query ($gw: String) { blocks(filter: { gatewayId: $gw }) { gatewayId gateway { id } userName until blockedBy sessionId } }`,
+      { gw },
+      admin,
+    );
     assert.equal(r.status, 200, r.text);
-    const blocks = r.json.data!.blocks as { gatewayId: string; gateway: { id: string }; userName: string; until: string; blockedBy: string }[];
-    assert.deepEqual(blocks.map((b) => [b.gatewayId, b.gateway.id, b.userName, b.blockedBy]), [[gw, gw, 'cert-bob', 'bootstrap-admin']]);
+    const blocks = r.json.data!.blocks as {
+      gatewayId: string;
+      gateway: { id: string };
+      userName: string;
+      until: string;
+      blockedBy: string;
+    }[];
+    assert.deepEqual(
+      blocks.map((b) => [b.gatewayId, b.gateway.id, b.userName, b.blockedBy]),
+      [[gw, gw, 'cert-bob', 'bootstrap-admin']],
+    );
     assert.ok(Date.parse(blocks[0]!.until) > Date.now() + 200_000, 'about 300 s from the disconnect');
   });
 
   test('the block survives a restart of the process that enforces it', async () => {
     await h.close();
     const adapter = createAdapter(server.gatewayConfig({ id: gw, snapshotIntervalMs: 2000 }), silentLogger);
-    h = await startApp({ adapters: [adapter], databaseUrl: h.databaseUrl, env: { SWITCHBOARD_DISCONNECT_TIMEOUT_MS: '3000' } });
+    h = await startApp({
+      adapters: [adapter],
+      databaseUrl: h.databaseUrl,
+      env: { SWITCHBOARD_DISCONNECT_TIMEOUT_MS: '3000' },
+    });
     // A client that connects while no agent holds the management link is answered by nobody: wait for the new one.
-    await waitFor(async () => {
-      const g = await h.gql('{ gateways { id agentConnected } }', {}, admin);
-      return (g.json.data?.gateways as { id: string; agentConnected: boolean }[] | undefined)?.find((x) => x.id === gw)?.agentConnected;
-    }, 15_000, 'the new agent linked');
+    await waitFor(
+      async () => {
+        const g = await h.gql('{ gateways { id agentConnected } }', {}, admin);
+        return (g.json.data?.gateways as { id: string; agentConnected: boolean }[] | undefined)?.find(
+          (x) => x.id === gw,
+        )?.agentConnected;
+      },
+      15_000,
+      'the new agent linked',
+    );
     await refused('after-restart');
     assert.ok(!(await rows()).some((x) => x.user.name === 'cert-bob'));
   });
 
   test('liftBlock lets the certificate back at once', async () => {
-    const reader = await h.gql('mutation ($in: CreateTokenInput!) { createToken(input: $in) { secret } }', { in: { name: 'reader', scopes: ['sessions:read'] } }, admin);
+    const reader = await h.gql(
+      'mutation ($in: CreateTokenInput!) { createToken(input: $in) { secret } }',
+      { in: { name: 'reader', scopes: ['sessions:read'] } },
+      admin,
+    );
     const readerToken = (reader.json.data!.createToken as { secret: string }).secret;
-    const LIFT = 'mutation ($gw: String!) { liftBlock(input: { gatewayId: $gw, userName: "cert-bob", reason: "found" }) { userName } }';
+    const LIFT =
+      'mutation ($gw: String!) { liftBlock(input: { gatewayId: $gw, userName: "cert-bob", reason: "found" }) { userName } }';
     const forbidden = await h.gql(LIFT, { gw }, readerToken);
     assert.equal(forbidden.json.errors?.[0]?.extensions?.code, 'FORBIDDEN');
     const lifted = await h.gql(LIFT, { gw }, admin);

@@ -28,7 +28,12 @@ import { waitFor } from './support/wait.js';
 const EVENTS = `subscription ($f: SessionEventFilter) { sessionEvents(filter: $f) { id type cause session { id user { name } } } }`;
 const skip = openvpnSkipReason() || (await postgresSkipReason()) || natsServerSkipReason();
 
-interface Ev { id: string; type: string; cause: string | null; session: { id: string; user: { name: string } } }
+interface Ev {
+  id: string;
+  type: string;
+  cause: string | null;
+  session: { id: string; user: { name: string } };
+}
 const eventsOf = (c: Collected) => c.events.map((e) => e.sessionEvents as Ev);
 const codesOf = (c: Collected) => JSON.stringify(c.errors);
 
@@ -55,11 +60,16 @@ describe('a replica killed after its commit and before its publish; a partitione
     procs.push(p);
     return p;
   };
-  const startReplica = (name: string, nats: TestNatsServer) => spawn(name, ['start'], {
-    SWITCHBOARD_NATS_URL: nats.url, SWITCHBOARD_PORT: '0', SWITCHBOARD_DATABASE_URL: db.url,
-    SWITCHBOARD_WEBHOOK_POLL_MS: '100', SWITCHBOARD_WEBHOOK_BACKOFF_MS: '100',
-  });
-  const listening = async (p: SwitchboardProcess) => (await p.waitForOutput(/listening on (http:\/\/\S+)\/graphql/))[1]!;
+  const startReplica = (name: string, nats: TestNatsServer) =>
+    spawn(name, ['start'], {
+      SWITCHBOARD_NATS_URL: nats.url,
+      SWITCHBOARD_PORT: '0',
+      SWITCHBOARD_DATABASE_URL: db.url,
+      SWITCHBOARD_WEBHOOK_POLL_MS: '100',
+      SWITCHBOARD_WEBHOOK_BACKOFF_MS: '100',
+    });
+  const listening = async (p: SwitchboardProcess) =>
+    (await p.waitForOutput(/listening on (http:\/\/\S+)\/graphql/))[1]!;
   const gql = (url: string, query: string, variables?: Variables) => gqlAt(url, admin, query, variables);
 
   before(async () => {
@@ -70,28 +80,48 @@ describe('a replica killed after its commit and before its publish; a partitione
     natsB = await startNatsServer();
     receiver = createServer((req, res) => {
       let body = '';
-      req.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => {
-        posts.push({ event: String(req.headers['switchboard-event']), body: JSON.parse(body) as (typeof posts)[number]['body'] });
-        res.writeHead(204).end();
-      });
+      req
+        .setEncoding('utf8')
+        .on('data', (d: string) => (body += d))
+        .on('end', () => {
+          posts.push({
+            event: String(req.headers['switchboard-event']),
+            body: JSON.parse(body) as (typeof posts)[number]['body'],
+          });
+          res.writeHead(204).end();
+        });
     });
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
     receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
     lab = await OpenVpnLab.create();
     server = await lab.startServer({ proto: 'tcp4', mode: 'observe', managementPassword: `pw-${gw}` });
-    writeFileSync(join(lab.dir, `${gw}.yaml`), JSON.stringify({ gateways: [{
-      id: gw, name: `Lab ${gw}`, region: 'lab', protocol: 'openvpn', mode: 'observe',
-      management: server.management, managementPasswordFile: server.managementPasswordFile,
-      // No periodic snapshot during the test: only kim's end may touch kim's row while the test holds it.
-      snapshotIntervalSeconds: 3600,
-    }] }));
+    writeFileSync(
+      join(lab.dir, `${gw}.yaml`),
+      JSON.stringify({
+        gateways: [
+          {
+            id: gw,
+            name: `Lab ${gw}`,
+            region: 'lab',
+            protocol: 'openvpn',
+            mode: 'observe',
+            management: server.management,
+            managementPasswordFile: server.managementPasswordFile,
+            // No periodic snapshot during the test: only kim's end may touch kim's row while the test holds it.
+            snapshotIntervalSeconds: 3600,
+          },
+        ],
+      }),
+    );
     replicaA = startReplica('replica A', natsA);
     admin = (await replicaA.waitForOutput(/^\s{4}(sbt_[a-z0-9_]+)$/m))[1]!;
     await listening(replicaA);
     replicaB = startReplica('replica B', natsB);
     urlB = await listening(replicaB);
-    await spawn(`agent ${gw}`, ['agent'], { SWITCHBOARD_NATS_URL: natsA.url, SWITCHBOARD_CONFIG: join(lab.dir, `${gw}.yaml`) })
-      .waitForOutput(/Switchboard agent agt_\w+ is reporting/);
+    await spawn(`agent ${gw}`, ['agent'], {
+      SWITCHBOARD_NATS_URL: natsA.url,
+      SWITCHBOARD_CONFIG: join(lab.dir, `${gw}.yaml`),
+    }).waitForOutput(/Switchboard agent agt_\w+ is reporting/);
   });
   after(async () => {
     for (const s of subs) await s.close().catch(() => {});
@@ -105,14 +135,29 @@ describe('a replica killed after its commit and before its publish; a partitione
   });
 
   test('the end committed by a replica that then lost its bus and was killed reaches the other replica’s subscribers once, with its id, and its webhook fires', async (t) => {
-    const hook = await gql(urlB, 'mutation ($in: CreateWebhookInput!) { createWebhook(input: $in) { webhook { id } } }', { in: { url: receiverUrl, events: ['SESSION_DISCONNECTED'] } });
+    const hook = await gql(
+      urlB,
+      'mutation ($in: CreateWebhookInput!) { createWebhook(input: $in) { webhook { id } } }',
+      { in: { url: receiverUrl, events: ['SESSION_DISCONNECTED'] } },
+    );
     assert.equal(hook.status, 200, JSON.stringify(hook.json));
-    const ws = await wsSubscribe(urlB, EVENTS, { f: { gatewayId: gw, types: ['SESSION_DISCONNECTED'] } }, { token: admin });
+    const ws = await wsSubscribe(
+      urlB,
+      EVENTS,
+      { f: { gatewayId: gw, types: ['SESSION_DISCONNECTED'] } },
+      { token: admin },
+    );
     const sse = await sseSubscribe(urlB, EVENTS, { f: { gatewayId: gw, types: ['SESSION_DISCONNECTED'] } }, admin);
     subs.push(ws, sse);
 
     const client = await server.startClient({ user: 'kim' });
-    const session = await waitFor(async () => (await sql.query<{ id: string }>('select id from sessions where gateway_id = $1 and ended_at is null', [gw])).rows[0], 20_000, 'kim online');
+    const session = await waitFor(
+      async () =>
+        (await sql.query<{ id: string }>('select id from sessions where gateway_id = $1 and ended_at is null', [gw]))
+          .rows[0],
+      20_000,
+      'kim online',
+    );
 
     // Hold kim's row: replica A's end of it will wait inside its transaction.
     const holder = new pg.Client({ connectionString: db.url });
@@ -121,8 +166,24 @@ describe('a replica killed after its commit and before its publish; a partitione
     await holder.query('begin');
     await holder.query('select id from sessions where id = $1 for update', [session.id]);
     await client.stop();
-    await waitFor(async () => (await sql.query(`select 1 from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database() and pid <> pg_backend_pid()`)).rowCount, 30_000, 'replica A waiting on the row lock').catch(async (e) => {
-      console.error((await sql.query(`select wait_event_type, state, left(query, 200) as q from pg_stat_activity where datname = current_database()`)).rows, replicaA.tail(40));
+    await waitFor(
+      async () =>
+        (
+          await sql.query(
+            `select 1 from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database() and pid <> pg_backend_pid()`,
+          )
+        ).rowCount,
+      30_000,
+      'replica A waiting on the row lock',
+    ).catch(async (e) => {
+      console.error(
+        (
+          await sql.query(
+            `select wait_event_type, state, left(query, 200) as q from pg_stat_activity where datname = current_database()`,
+          )
+        ).rows,
+        replicaA.tail(40),
+      );
       throw e;
     });
 
@@ -130,8 +191,22 @@ describe('a replica killed after its commit and before its publish; a partitione
     await natsA.stop();
     await replicaA.waitForOutput(/nats bus disconnected/);
     await holder.query('rollback');
-    const row = await waitFor(async () => (await sql.query<{ id: string; payload: string }>(`select id, payload from event_outbox where type = 'session.disconnected' and payload like $1`, [`%${session.id}%`])).rows[0], 20_000, 'the event in the outbox').catch(async (e) => {
-      console.error((await sql.query(`select id, type, published_at, left(payload, 120) as p from event_outbox`)).rows, (await sql.query('select id, ended_at, end_cause from sessions')).rows, replicaA.tail(30));
+    const row = await waitFor(
+      async () =>
+        (
+          await sql.query<{ id: string; payload: string }>(
+            `select id, payload from event_outbox where type = 'session.disconnected' and payload like $1`,
+            [`%${session.id}%`],
+          )
+        ).rows[0],
+      20_000,
+      'the event in the outbox',
+    ).catch(async (e) => {
+      console.error(
+        (await sql.query(`select id, type, published_at, left(payload, 120) as p from event_outbox`)).rows,
+        (await sql.query('select id, ended_at, end_cause from sessions')).rows,
+        replicaA.tail(30),
+      );
       throw e;
     });
     replicaA.kill('SIGKILL');
@@ -139,10 +214,18 @@ describe('a replica killed after its commit and before its publish; a partitione
 
     for (const sub of [ws, sse]) {
       const [ended] = await sub.waitFor(1, 20_000);
-      assert.deepEqual(ended!.sessionEvents, { id: row.id, type: 'SESSION_DISCONNECTED', cause: 'CLIENT_DISCONNECT', session: { id: session.id, user: { name: 'kim' } } });
+      assert.deepEqual(ended!.sessionEvents, {
+        id: row.id,
+        type: 'SESSION_DISCONNECTED',
+        cause: 'CLIENT_DISCONNECT',
+        session: { id: session.id, user: { name: 'kim' } },
+      });
     }
     const post = await waitFor(() => posts.find((p) => p.body.id === row.id), 20_000, 'the webhook POST');
-    assert.deepEqual({ event: post.event, type: post.body.type, session: post.body.session.id }, { event: 'session.disconnected', type: 'session.disconnected', session: session.id });
+    assert.deepEqual(
+      { event: post.event, type: post.body.type, session: post.body.session.id },
+      { event: 'session.disconnected', type: 'session.disconnected', session: session.id },
+    );
 
     // Published again, as a second relay would after a lease ran out: each stream still shows it once.
     // A later event (written after it, so published after it) marks when the copy would have arrived.
@@ -150,10 +233,20 @@ describe('a replica killed after its commit and before its publish; a partitione
     const marker = JSON.parse(row.payload) as { id: string; session: { id: string; userName: string } };
     marker.id = newId('event');
     marker.session.userName = 'marker';
-    await sql.query(`insert into event_outbox (id, type, at, payload, created_at) values ($1, 'session.disconnected', $2, $3, $2)`, [marker.id, Date.now(), JSON.stringify(marker)]);
+    await sql.query(
+      `insert into event_outbox (id, type, at, payload, created_at) values ($1, 'session.disconnected', $2, $3, $2)`,
+      [marker.id, Date.now(), JSON.stringify(marker)],
+    );
     for (const sub of [ws, sse]) {
       await sub.waitFor(2, 20_000);
-      assert.deepEqual(eventsOf(sub).map((e) => [e.id, e.session.user.name]), [[row.id, 'kim'], [marker.id, 'marker']], 'the copy was dropped');
+      assert.deepEqual(
+        eventsOf(sub).map((e) => [e.id, e.session.user.name]),
+        [
+          [row.id, 'kim'],
+          [marker.id, 'marker'],
+        ],
+        'the copy was dropped',
+      );
     }
     assert.equal(posts.filter((p) => p.body.id === row.id).length, 1, 'the webhook fired once');
   });

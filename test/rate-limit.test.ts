@@ -15,14 +15,20 @@ const QUERY = '{ gateways { id } }';
 const apps: AppHarness[] = [];
 after(() => Promise.all(apps.map((a) => a.close())));
 
-async function post(h: AppHarness, token: string | null): Promise<{ status: number; retryAfter: string | null; code: string | undefined }> {
+async function post(
+  h: AppHarness,
+  token: string | null,
+): Promise<{ status: number; retryAfter: string | null; code: string | undefined }> {
   const res = await postGraphql(h.url, { query: QUERY }, { token });
   const json = (await res.json()) as { errors?: { extensions?: { code?: string } }[] };
   return { status: res.status, retryAfter: res.headers.get('retry-after'), code: json.errors?.[0]?.extensions?.code };
 }
 
 test('per token: the burst passes, the next request gets 429 RATE_LIMITED with Retry-After; another token is still served', async () => {
-  const h = await startApp({ adapters: [new FakeAdapter({ id: 'gw-rl1' })], env: { SWITCHBOARD_RATE_LIMIT_PER_TOKEN: '0.001:6', SWITCHBOARD_RATE_LIMIT_PER_IP: '0' } });
+  const h = await startApp({
+    adapters: [new FakeAdapter({ id: 'gw-rl1' })],
+    env: { SWITCHBOARD_RATE_LIMIT_PER_TOKEN: '0.001:6', SWITCHBOARD_RATE_LIMIT_PER_IP: '0' },
+  });
   apps.push(h);
   const reader = await h.token(['sessions:read']); // the admin spent one request here
   for (let i = 0; i < 6; i++) assert.equal((await post(h, reader)).status, 200, `request ${i + 1} of the burst`);
@@ -36,7 +42,10 @@ test('per token: the burst passes, the next request gets 429 RATE_LIMITED with R
 });
 
 test('per IP: requests with no, garbage or unknown tokens use up the IP bucket, then even a valid token waits', async () => {
-  const h = await startApp({ adapters: [new FakeAdapter({ id: 'gw-rl2' })], env: { SWITCHBOARD_RATE_LIMIT_PER_TOKEN: '0', SWITCHBOARD_RATE_LIMIT_PER_IP: '0.001:12' } });
+  const h = await startApp({
+    adapters: [new FakeAdapter({ id: 'gw-rl2' })],
+    env: { SWITCHBOARD_RATE_LIMIT_PER_TOKEN: '0', SWITCHBOARD_RATE_LIMIT_PER_IP: '0.001:12' },
+  });
   apps.push(h);
   const guesses = [null, 'garbage', 'sbt_aaaaaaaa_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb'];
   const statuses: number[] = [];
@@ -48,6 +57,17 @@ test('per IP: requests with no, garbage or unknown tokens use up the IP bucket, 
   assert.ok(Number(guess.retryAfter) >= 1);
   const valid = await post(h, h.admin);
   assert.equal(valid.status, 429, 'the IP is limited whatever the token');
-  assert.ok(!h.logs.some((l) => (JSON.parse(l) as { level: number }).level >= 50), 'being limited is not an error of the server');
-  assertNoSecrets(h.logs, [h.admin, ...guesses.filter((g): g is string => g !== null), 'sbt_cccccccc_dddddddddddddddddddddddddddddddddddddddd'], 'rate-limit suite');
+  assert.ok(
+    !h.logs.some((l) => (JSON.parse(l) as { level: number }).level >= 50),
+    'being limited is not an error of the server',
+  );
+  assertNoSecrets(
+    h.logs,
+    [
+      h.admin,
+      ...guesses.filter((g): g is string => g !== null),
+      'sbt_cccccccc_dddddddddddddddddddddddddddddddddddddddd',
+    ],
+    'rate-limit suite',
+  );
 });

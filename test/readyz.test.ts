@@ -11,7 +11,11 @@ import { waitFor } from './support/wait.js';
 import { createFreshPostgresDatabase, postgresSkipReason } from './support/postgres.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 
-interface Ready { status: number; body: { status: string; failed: string[]; checks: Record<string, string> }; cache: string | null }
+interface Ready {
+  status: number;
+  body: { status: string; failed: string[]; checks: Record<string, string> };
+  cache: string | null;
+}
 
 async function readyz(h: AppHarness): Promise<Ready> {
   // No Authorization header: load balancers probe without a token.
@@ -38,7 +42,10 @@ describe('readyz on SQLite', () => {
 
   test('200 with every check ok, without a token, never cached; HEAD too', async () => {
     const r = await readyz(h);
-    assert.deepEqual({ status: r.status, body: r.body, cache: r.cache }, { status: 200, body: READY, cache: 'no-store' });
+    assert.deepEqual(
+      { status: r.status, body: r.body, cache: r.cache },
+      { status: 200, body: READY, cache: 'no-store' },
+    );
     const head = await fetch(`${h.url}/readyz`, { method: 'HEAD' });
     assert.equal(head.status, 200);
     assert.equal(await healthz(h), 200);
@@ -84,10 +91,14 @@ describe('readyz on PostgreSQL behind a proxy that the test cuts', { skip: pgSki
 
   test('connections reset: 503 naming the store; 200 again once it is reachable', async () => {
     proxy.refuse();
-    const down = await waitFor(async () => {
-      const r = await readyz(h);
-      return r.status === 503 ? r : null;
-    }, 15_000, 'readyz 503');
+    const down = await waitFor(
+      async () => {
+        const r = await readyz(h);
+        return r.status === 503 ? r : null;
+      },
+      15_000,
+      'readyz 503',
+    );
     assert.deepEqual(down.body.failed, ['store']);
     assert.equal(down.body.checks.migrations, 'not checked');
     assert.match(down.body.checks.store!, /^database unavailable/);
@@ -129,11 +140,19 @@ describe('readyz with NATS: a nats-server of this test, stopped and started agai
   test('200 while connected; 503 naming the bus while NATS is gone; 200 after it is back', async () => {
     assert.deepEqual((await readyz(h)).body, READY);
     await nats.stop();
-    const down = await waitFor(async () => {
-      const r = await readyz(h);
-      return r.status === 503 ? r : null;
-    }, 15_000, 'readyz 503');
-    assert.deepEqual(down.body, { status: 'not ready', failed: ['bus'], checks: { store: 'ok', migrations: 'ok', bus: 'not connected to NATS (reconnecting)' } });
+    const down = await waitFor(
+      async () => {
+        const r = await readyz(h);
+        return r.status === 503 ? r : null;
+      },
+      15_000,
+      'readyz 503',
+    );
+    assert.deepEqual(down.body, {
+      status: 'not ready',
+      failed: ['bus'],
+      checks: { store: 'ok', migrations: 'ok', bus: 'not connected to NATS (reconnecting)' },
+    });
     assert.equal(await healthz(h), 200);
     nats = await startNatsServer([], nats.port);
     await waitFor(async () => (await readyz(h)).status === 200, 20_000, 'readyz 200 after NATS is back');

@@ -39,8 +39,14 @@ async function post(h: AppHarness, body: object, headers: Record<string, string>
  * resolves with those headers and a function that runs one operation and resolves with its messages.
  */
 async function openSocket(h: AppHarness, requestId?: string) {
-  const ws = new WebSocket(`${h.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws', requestId ? { headers: { 'x-request-id': requestId } } : {});
-  const upgrade = new Promise<Record<string, string | string[] | undefined>>((resolve) => ws.once('upgrade', (res) => resolve(res.headers)));
+  const ws = new WebSocket(
+    `${h.url.replace(/^http/, 'ws')}/graphql`,
+    'graphql-transport-ws',
+    requestId ? { headers: { 'x-request-id': requestId } } : {},
+  );
+  const upgrade = new Promise<Record<string, string | string[] | undefined>>((resolve) =>
+    ws.once('upgrade', (res) => resolve(res.headers)),
+  );
   const messages: { type: string; id?: string; payload?: unknown }[] = [];
   const waiters: (() => void)[] = [];
   ws.on('message', (data) => {
@@ -58,7 +64,9 @@ async function openSocket(h: AppHarness, requestId?: string) {
     headers: await upgrade,
     async run(query: string, variables: object, extensions?: object) {
       const id = `op${++n}`;
-      ws.send(JSON.stringify({ type: 'subscribe', id, payload: { query, variables, ...(extensions ? { extensions } : {}) } }));
+      ws.send(
+        JSON.stringify({ type: 'subscribe', id, payload: { query, variables, ...(extensions ? { extensions } : {}) } }),
+      );
       await until(() => messages.some((m) => m.id === id && (m.type === 'complete' || m.type === 'error')));
       return messages.filter((m) => m.id === id);
     },
@@ -84,12 +92,20 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
 
     const online = async (user: string) => {
       const r = gw.connect(user);
-      return { ref: r.ref, id: await waitFor(async () => (await h.app.store.sessions.findByRef(gw.config.id, r.ref))?.id, 5000, 'session stored') };
+      return {
+        ref: r.ref,
+        id: await waitFor(
+          async () => (await h.app.store.sessions.findByRef(gw.config.id, r.ref))?.id,
+          5000,
+          'session stored',
+        ),
+      };
     };
-    const rowsOf = async (requestId: string): Promise<AuditEvent[]> => (await h.app.store.audit.list({ first: 50, filter: { requestId } })).rows;
+    const rowsOf = async (requestId: string): Promise<AuditEvent[]> =>
+      (await h.app.store.audit.list({ first: 50, filter: { requestId } })).rows;
     const logLines = () => h.logs.map((l) => JSON.parse(l) as LogLine);
 
-    test('HTTP: a sane id is kept and echoed; the log lines of the request, core\'s included, carry it; so do its audit rows, the later settlement included', async () => {
+    test("HTTP: a sane id is kept and echoed; the log lines of the request, core's included, carry it; so do its audit rows, the later settlement included", async () => {
       const s = await online('rid-http');
       const requestId = `ops-${randomBytes(6).toString('hex')}`;
       gw.state = 'stalled';
@@ -98,29 +114,52 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       assert.equal(r.requestId, requestId);
       // The daemon acts late; the session's end is settled from its report, as the operator's.
       gw.resume();
-      const rows = await waitFor(async () => {
-        const found = await rowsOf(requestId);
-        return found.some((e) => e.outcome === 'SUCCESS') ? found : null;
-      }, 10_000, 'the late settlement');
+      const rows = await waitFor(
+        async () => {
+          const found = await rowsOf(requestId);
+          return found.some((e) => e.outcome === 'SUCCESS') ? found : null;
+        },
+        10_000,
+        'the late settlement',
+      );
       assert.deepEqual(rows.map((e) => e.outcome).sort(), ['PENDING', 'SUCCESS']);
-      assert.ok(rows.every((e) => e.requestId === requestId && e.targetSessionId === s.id && e.action === 'session.disconnect'));
+      assert.ok(
+        rows.every((e) => e.requestId === requestId && e.targetSessionId === s.id && e.action === 'session.disconnect'),
+      );
 
       const lines = logLines();
       const mine = lines.filter((l) => l.requestId === requestId);
-      assert.ok(mine.some((l) => l.msg === 'request'), 'the request line carries the id');
-      assert.ok(mine.some((l) => l.msg.startsWith('disconnect not confirmed')), 'core\'s line about the request carries the id');
+      assert.ok(
+        mine.some((l) => l.msg === 'request'),
+        'the request line carries the id',
+      );
+      assert.ok(
+        mine.some((l) => l.msg.startsWith('disconnect not confirmed')),
+        "core's line about the request carries the id",
+      );
       const aboutIt = lines.filter((l) => l.sessionId === s.id && l.msg.startsWith('disconnect'));
-      assert.ok(aboutIt.length > 0 && aboutIt.every((l) => l.requestId === requestId), 'every disconnect line about the session names the request');
+      assert.ok(
+        aboutIt.length > 0 && aboutIt.every((l) => l.requestId === requestId),
+        'every disconnect line about the session names the request',
+      );
 
       // The API finds the rows by the id too.
-      const q = await h.gql('query ($r: String!) { auditEvents(filter: { requestId: $r }) { totalCount edges { node { requestId outcome } } } }', { r: requestId });
+      const q = await h.gql(
+        'query ($r: String!) { auditEvents(filter: { requestId: $r }) { totalCount edges { node { requestId outcome } } } }',
+        { r: requestId },
+      );
       assert.equal((q.json.data?.auditEvents as { totalCount: number }).totalCount, 2, q.text);
     });
 
     test('HTTP: a missing, malformed, too long or repeated x-request-id is replaced by a new one, never refused', async () => {
       const query = { query: '{ viewer { name } }' };
       const seen = new Set<string>();
-      for (const headers of [{} as Record<string, string>, { 'x-request-id': 'has space' }, { 'x-request-id': 'x'.repeat(129) }, { 'x-request-id': 'a\u00e9b' }]) {
+      for (const headers of [
+        {} as Record<string, string>,
+        { 'x-request-id': 'has space' },
+        { 'x-request-id': 'x'.repeat(129) },
+        { 'x-request-id': 'a\u00e9b' },
+      ]) {
         const r = await post(h, query, headers);
         assert.equal(r.status, 200, r.text);
         assert.match(r.requestId ?? '', UUID);
@@ -144,18 +183,23 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       assert.deepEqual((await rowsOf(r.requestId!)).map((e) => e.outcome).sort(), ['PENDING', 'SUCCESS']);
     });
 
-    test('SSE: the stream request\'s id is echoed and stored with what its operation wrote', async () => {
+    test("SSE: the stream request's id is echoed and stored with what its operation wrote", async () => {
       const s = await online('rid-sse');
       gw.state = 'up';
       const requestId = `sse-${randomBytes(6).toString('hex')}`;
-      const r = await post(h, { query: DISCONNECT, variables: { id: s.id } }, { accept: 'text/event-stream', 'x-request-id': requestId }, '/graphql/stream');
+      const r = await post(
+        h,
+        { query: DISCONNECT, variables: { id: s.id } },
+        { accept: 'text/event-stream', 'x-request-id': requestId },
+        '/graphql/stream',
+      );
       assert.equal(r.status, 200, r.text);
       assert.match(r.text, /"disconnectBySessionId":true/);
       assert.equal(r.requestId, requestId);
       assert.deepEqual((await rowsOf(requestId)).map((e) => e.outcome).sort(), ['PENDING', 'SUCCESS']);
     });
 
-    test('WebSocket: the upgrade\'s id is echoed; each operation has its own: the client\'s sane extensions.requestId, else <connection id>.<n>', async () => {
+    test("WebSocket: the upgrade's id is echoed; each operation has its own: the client's sane extensions.requestId, else <connection id>.<n>", async () => {
       const connectionId = `ws-${randomBytes(6).toString('hex')}`;
       const socket = await openSocket(h, connectionId);
       try {
@@ -170,11 +214,20 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         assert.match(JSON.stringify(second), /"disconnectBySessionId":true/);
         const third = await socket.run(DISCONNECT, { id: b.id }, { requestId: 'not sane!' });
         assert.match(JSON.stringify(third), /SESSION_NOT_FOUND/);
-        assert.deepEqual((await rowsOf(given)).map((e) => `${e.targetSessionId} ${e.outcome}`).sort(), [`${a.id} PENDING`, `${a.id} SUCCESS`]);
-        assert.deepEqual((await rowsOf(`${connectionId}.2`)).map((e) => `${e.targetSessionId} ${e.outcome}`).sort(), [`${b.id} PENDING`, `${b.id} SUCCESS`]);
-        const refused = await h.app.store.audit.list({ first: 10, filter: { targetSessionId: b.id, outcome: 'NOT_FOUND' } });
+        assert.deepEqual((await rowsOf(given)).map((e) => `${e.targetSessionId} ${e.outcome}`).sort(), [
+          `${a.id} PENDING`,
+          `${a.id} SUCCESS`,
+        ]);
+        assert.deepEqual((await rowsOf(`${connectionId}.2`)).map((e) => `${e.targetSessionId} ${e.outcome}`).sort(), [
+          `${b.id} PENDING`,
+          `${b.id} SUCCESS`,
+        ]);
+        const refused = await h.app.store.audit.list({
+          first: 10,
+          filter: { targetSessionId: b.id, outcome: 'NOT_FOUND' },
+        });
         assert.equal(refused.rows.length, 1);
-        assert.equal(refused.rows[0]!.requestId, `${connectionId}.3`, 'an insane id is replaced by the connection\'s');
+        assert.equal(refused.rows[0]!.requestId, `${connectionId}.3`, "an insane id is replaced by the connection's");
       } finally {
         socket.close();
       }

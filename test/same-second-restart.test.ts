@@ -29,7 +29,18 @@ const listed = () => onlineIds(h.gql, GW);
 before(async () => {
   standin = await ManagementStandin.start(join(dir, 'mgmt.sock'));
   standin.addClients(3);
-  const adapter = createAdapter({ id: GW, name: 'Same second', region: 'lab', protocol: 'openvpn', mode: 'authorize', management: standin.management, snapshotIntervalMs: 3_600_000 }, silentLogger);
+  const adapter = createAdapter(
+    {
+      id: GW,
+      name: 'Same second',
+      region: 'lab',
+      protocol: 'openvpn',
+      mode: 'authorize',
+      management: standin.management,
+      snapshotIntervalMs: 3_600_000,
+    },
+    silentLogger,
+  );
   h = await startApp({ adapters: [adapter] });
 });
 
@@ -40,10 +51,14 @@ after(async () => {
 });
 
 test('killed and restarted within the same second: old sessions end as GATEWAY_RESTART, the new ones are listed under new ids', async () => {
-  const old = await waitFor(async () => {
-    const m = await listed();
-    return m.size === 3 ? m : null;
-  }, 10_000, 'the three sessions');
+  const old = await waitFor(
+    async () => {
+      const m = await listed();
+      return m.size === 3 ? m : null;
+    },
+    10_000,
+    'the three sessions',
+  );
   const instance = standin.instance;
 
   standin.restart({ sameSecond: true });
@@ -54,10 +69,14 @@ test('killed and restarted within the same second: old sessions end as GATEWAY_R
   await waitFor(() => standin.connections > 0, 10_000, 'the adapter back on the new process');
   standin.addClients(3, true);
 
-  const fresh = await waitFor(async () => {
-    const m = await listed();
-    return m.size === 3 && [...m].every(([u, id]) => old.has(u) && old.get(u) !== id) ? m : null;
-  }, 10_000, 'the reconnected clients under new session ids');
+  const fresh = await waitFor(
+    async () => {
+      const m = await listed();
+      return m.size === 3 && [...m].every(([u, id]) => old.has(u) && old.get(u) !== id) ? m : null;
+    },
+    10_000,
+    'the reconnected clients under new session ids',
+  );
   assert.deepEqual([...fresh.keys()].sort(), [...old.keys()].sort());
   for (const [user, id] of old) {
     const s = await h.app.store.sessions.findById(id);

@@ -22,7 +22,8 @@ import { ensureBuild } from '../scripts/ensure-build.mjs';
 const skip = openvpnSkipReason();
 const ROOT = join(import.meta.dirname, '..');
 const GW = 'ovpn-drain';
-const SEED = 'mutation disconnectBySessionId($onlineSessionId: String!) { disconnectBySessionId(onlineSessionId: $onlineSessionId) }';
+const SEED =
+  'mutation disconnectBySessionId($onlineSessionId: String!) { disconnectBySessionId(onlineSessionId: $onlineSessionId) }';
 const EVENTS = 'subscription { sessionEvents { type } }';
 
 let lab: OpenVpnLab;
@@ -32,7 +33,10 @@ let env: Record<string, string>;
 /** The PIDs whose parent is `pid`. */
 function childrenOf(pid: number): number[] {
   try {
-    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
   } catch {
     return []; // pgrep exits 1 when there are none
   }
@@ -40,7 +44,9 @@ function childrenOf(pid: number): number[] {
 
 /** Bytes waiting, unread, on the daemon's unix sockets (its management connection): it is stopped. */
 function unreadByDaemon(pid: number): number {
-  const lines = execFileSync('ss', ['-xnpH'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(`pid=${pid},`));
+  const lines = execFileSync('ss', ['-xnpH'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => l.includes(`pid=${pid},`));
   return lines.reduce((sum, l) => sum + Number(l.trim().split(/\s+/)[2] ?? 0), 0);
 }
 
@@ -64,13 +70,29 @@ describe('runs as a service', { skip, timeout: 180_000 }, () => {
     // written to the stalled daemon below are the disconnect's.
     server = await lab.startServer({ proto: 'tcp4', mode: 'authorize', managementPassword: 'drain-mgmt-pw' });
     const configFile = join(lab.dir, 'gateways.json');
-    writeFileSync(configFile, JSON.stringify({ gateways: [{
-      id: GW, name: 'Drain lab', region: 'lab', protocol: 'openvpn', mode: 'authorize',
-      management: server.management, managementPasswordFile: server.managementPasswordFile, snapshotIntervalSeconds: 300,
-    }] }));
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        gateways: [
+          {
+            id: GW,
+            name: 'Drain lab',
+            region: 'lab',
+            protocol: 'openvpn',
+            mode: 'authorize',
+            management: server.management,
+            managementPasswordFile: server.managementPasswordFile,
+            snapshotIntervalSeconds: 300,
+          },
+        ],
+      }),
+    );
     env = {
-      SWITCHBOARD_PORT: '0', SWITCHBOARD_CONFIG: configFile, SWITCHBOARD_LOG_LEVEL: 'info',
-      SWITCHBOARD_DISCONNECT_TIMEOUT_MS: '2000', SWITCHBOARD_SHUTDOWN_DRAIN_MS: '20000',
+      SWITCHBOARD_PORT: '0',
+      SWITCHBOARD_CONFIG: configFile,
+      SWITCHBOARD_LOG_LEVEL: 'info',
+      SWITCHBOARD_DISCONNECT_TIMEOUT_MS: '2000',
+      SWITCHBOARD_SHUTDOWN_DRAIN_MS: '20000',
       // No liveness probe during the drain test: its `pid` writes to the stalled daemon would count as
       // the client-kill this test waits for (and the probe would soon refuse the kill altogether).
       SWITCHBOARD_DAEMON_PROBE_INTERVAL_MS: '600000',
@@ -83,7 +105,12 @@ describe('runs as a service', { skip, timeout: 180_000 }, () => {
 
   test('npm start: one compiled process; SIGTERM to npm drains a disconnect in flight, exits 0, frees the port', async () => {
     const dbPath = join(lab.dir, 'npm-start.db');
-    const childEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...env, SWITCHBOARD_DATABASE_URL: dbPath };
+    const childEnv: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      ...env,
+      SWITCHBOARD_DATABASE_URL: dbPath,
+    };
     const npm: ChildProcess = spawn('npm', ['start'], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     reapOnExit(npm);
     let out = '';
@@ -91,7 +118,9 @@ describe('runs as a service', { skip, timeout: 180_000 }, () => {
     npm.stderr!.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve) => npm.once('exit', (code) => resolve(code)));
 
-    const url = (await waitFor(() => /listening on (http:\/\/\S+)\/graphql/.exec(out), 60_000, 'npm start listening'))[1]!;
+    const url = (
+      await waitFor(() => /listening on (http:\/\/\S+)\/graphql/.exec(out), 60_000, 'npm start listening')
+    )[1]!;
     const token = (await waitFor(() => /^\s{4}(sbt_[a-z0-9_]+)$/m.exec(out), 10_000, 'bootstrap token'))[1]!;
     // npm's only child is the server itself: node running the compiled CLI, with no process of its own.
     const children = childrenOf(npm.pid!);
@@ -102,10 +131,14 @@ describe('runs as a service', { skip, timeout: 180_000 }, () => {
     assert.deepEqual(childrenOf(children[0]!), [], 'the server runs in one process');
 
     await server.startClient({ user: 'alice' }); // authorize mode: the running Switchboard lets it in
-    const sessions = await waitFor(async () => {
-      const listed = await onlineSessions(apiClient(url, token), GW);
-      return listed.length === 1 ? listed : null;
-    }, 30_000, 'alice listed');
+    const sessions = await waitFor(
+      async () => {
+        const listed = await onlineSessions(apiClient(url, token), GW);
+        return listed.length === 1 ? listed : null;
+      },
+      30_000,
+      'alice listed',
+    );
 
     // The daemon stalls; the disconnect's client-kill waits, unread, on its management socket.
     process.kill(server.pid!, 'SIGSTOP');
@@ -114,7 +147,9 @@ describe('runs as a service', { skip, timeout: 180_000 }, () => {
     await waitFor(() => unreadByDaemon(server.pid!) > before, 10_000, 'client-kill written to the stalled daemon');
     process.kill(npm.pid!, 'SIGTERM');
 
-    const reply = await inFlight.catch((e: unknown) => assert.fail(`the request in flight was cut (${String(e)}):\n${out}`)); // an answer, not a cut connection
+    const reply = await inFlight.catch((e: unknown) =>
+      assert.fail(`the request in flight was cut (${String(e)}):\n${out}`),
+    ); // an answer, not a cut connection
     assert.equal(reply.status, 503);
     assert.equal(reply.json.errors?.[0]?.extensions?.code, 'GATEWAY_UNAVAILABLE');
     assert.equal(await exited, 0, out);
@@ -125,7 +160,10 @@ describe('runs as a service', { skip, timeout: 180_000 }, () => {
   });
 
   test('SIGTERM tells WebSocket and SSE subscribers the server is going away, then exits 0', async () => {
-    const p = SwitchboardProcess.start('switchboard (streams)', ['start'], { ...env, SWITCHBOARD_DATABASE_URL: join(lab.dir, 'streams.db') });
+    const p = SwitchboardProcess.start('switchboard (streams)', ['start'], {
+      ...env,
+      SWITCHBOARD_DATABASE_URL: join(lab.dir, 'streams.db'),
+    });
     try {
       const url = (await p.waitForOutput(/listening on (http:\/\/\S+)\/graphql/, 60_000))[1]!;
       const token = (await p.waitForOutput(/^\s{4}(sbt_[a-z0-9_]+)$/m))[1]!;

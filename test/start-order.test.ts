@@ -20,7 +20,10 @@ const skip = openvpnSkipReason() || (await postgresSkipReason()) || (await natsS
 
 /** pino's levels: 50 is error, 60 fatal. */
 function errorLines(p: SwitchboardProcess): string[] {
-  return p.output().split('\n').filter((l) => l.startsWith('{') && (JSON.parse(l) as { level: number }).level >= 50);
+  return p
+    .output()
+    .split('\n')
+    .filter((l) => l.startsWith('{') && (JSON.parse(l) as { level: number }).level >= 50);
 }
 
 describe('agents started before any replica', { skip }, () => {
@@ -47,13 +50,29 @@ describe('agents started before any replica', { skip }, () => {
     server = await lab.startServer({ proto: 'udp4', mode: 'observe', managementPassword: `pw-${run}` });
     const config = join(lab.dir, `${gw}.yaml`);
     // A periodic snapshot a minute apart: only the replica's request can list the sessions soon.
-    writeFileSync(config, JSON.stringify({ gateways: [{
-      id: gw, name: 'Early', region: 'lab', protocol: 'openvpn', mode: 'observe',
-      management: server.management, managementPasswordFile: server.managementPasswordFile, snapshotIntervalSeconds: 60,
-    }] }));
+    writeFileSync(
+      config,
+      JSON.stringify({
+        gateways: [
+          {
+            id: gw,
+            name: 'Early',
+            region: 'lab',
+            protocol: 'openvpn',
+            mode: 'observe',
+            management: server.management,
+            managementPasswordFile: server.managementPasswordFile,
+            snapshotIntervalSeconds: 60,
+          },
+        ],
+      }),
+    );
     agent = SwitchboardProcess.start('agent', ['agent'], {
-      SWITCHBOARD_NATS_URL: TEST_NATS_URL, SWITCHBOARD_NATS_PREFIX: prefix, SWITCHBOARD_CONFIG: config,
-      SWITCHBOARD_HEARTBEAT_MS: '30000', SWITCHBOARD_LOG_LEVEL: 'info',
+      SWITCHBOARD_NATS_URL: TEST_NATS_URL,
+      SWITCHBOARD_NATS_PREFIX: prefix,
+      SWITCHBOARD_CONFIG: config,
+      SWITCHBOARD_HEARTBEAT_MS: '30000',
+      SWITCHBOARD_LOG_LEVEL: 'info',
     });
     procs.push(agent);
     await agent.waitForOutput(/Switchboard agent agt_\w+ is reporting/);
@@ -69,8 +88,11 @@ describe('agents started before any replica', { skip }, () => {
 
   test('the first replica lists the sessions within seconds of starting, without an error line', async (t) => {
     replica = SwitchboardProcess.start('replica', ['start'], {
-      SWITCHBOARD_PORT: '0', SWITCHBOARD_DATABASE_URL: db.url, SWITCHBOARD_NATS_URL: TEST_NATS_URL,
-      SWITCHBOARD_NATS_PREFIX: prefix, SWITCHBOARD_LOG_LEVEL: 'info',
+      SWITCHBOARD_PORT: '0',
+      SWITCHBOARD_DATABASE_URL: db.url,
+      SWITCHBOARD_NATS_URL: TEST_NATS_URL,
+      SWITCHBOARD_NATS_PREFIX: prefix,
+      SWITCHBOARD_LOG_LEVEL: 'info',
     });
     procs.push(replica);
     admin = (await replica.waitForOutput(/^\s{4}(sbt_[a-z0-9_]+)$/m))[1]!;

@@ -22,7 +22,11 @@ const CLOSE_BOUND_MS = 10_000;
 
 const pgSkip = await postgresSkipReason();
 const STORES = [
-  { name: 'SQLite', skip: false as string | false, url: async () => ({ url: undefined as string | undefined, drop: async () => {} }) },
+  {
+    name: 'SQLite',
+    skip: false as string | false,
+    url: async () => ({ url: undefined as string | undefined, drop: async () => {} }),
+  },
   { name: 'PostgreSQL', skip: pgSkip, url: createFreshPostgresDatabase },
 ];
 
@@ -43,7 +47,12 @@ async function tokenNames(h: AppHarness): Promise<string[]> {
 
 function within<T>(p: Promise<T>, what: string): Promise<T> {
   let timer!: NodeJS.Timeout;
-  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), CLOSE_BOUND_MS)))]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    p,
+    new Promise<never>(
+      (_, reject) => (timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), CLOSE_BOUND_MS)),
+    ),
+  ]).finally(() => clearTimeout(timer));
 }
 
 for (const store of STORES) {
@@ -88,7 +97,9 @@ for (const store of STORES) {
         await h.gql('mutation ($id: String!) { revokeToken(id: $id) { id } }', { id: reader.id });
         await waitFor(() => ws.closeCode !== null && sse.completed, CLOSE_BOUND_MS, 'both streams to end');
         assert.equal(ws.closeCode, 4401);
-        assert.deepEqual(sse.errors, [[{ message: 'The API token was revoked', extensions: { code: 'UNAUTHENTICATED', reason: 'TOKEN_REVOKED' } }]]);
+        assert.deepEqual(sse.errors, [
+          [{ message: 'The API token was revoked', extensions: { code: 'UNAUTHENTICATED', reason: 'TOKEN_REVOKED' } }],
+        ]);
         const again = await wsSubscribe(h.url, EVENTS, {}, { token: reader.secret });
         assert.equal(again.closeCode, 4403, 'a new socket is refused at connection_init');
         const sseAgain = await sseSubscribe(h.url, EVENTS, {}, reader.secret);
@@ -107,7 +118,9 @@ for (const store of STORES) {
         assert.equal(ws.closeCode, null, 'open while the token is valid');
         await waitFor(() => ws.closeCode !== null && sse.completed, CLOSE_BOUND_MS, 'both streams to end at expiry');
         assert.equal(ws.closeCode, 4401);
-        assert.deepEqual(sse.errors, [[{ message: 'The API token has expired', extensions: { code: 'UNAUTHENTICATED', reason: 'TOKEN_EXPIRED' } }]]);
+        assert.deepEqual(sse.errors, [
+          [{ message: 'The API token has expired', extensions: { code: 'UNAUTHENTICATED', reason: 'TOKEN_EXPIRED' } }],
+        ]);
       } finally {
         await Promise.all([ws.close(), sse.close()]);
       }
@@ -145,7 +158,11 @@ for (const store of STORES) {
         assert.equal(minted.errors?.[0]?.extensions?.code, 'UNAUTHENTICATED', JSON.stringify(minted));
         assert.equal(await within(revoked.closed, 'the socket to close'), 4401);
         // The token's expiry is judged at the operation's start.
-        await waitFor(async () => (await still.gql('{ viewer { name } }', {}, shortLived.secret)).status === 401, CLOSE_BOUND_MS, 'the token to expire');
+        await waitFor(
+          async () => (await still.gql('{ viewer { name } }', {}, shortLived.secret)).status === 401,
+          CLOSE_BOUND_MS,
+          'the token to expire',
+        );
         const r = await expiring.run(MINT, { name: 'minted-after-expiry' });
         assert.equal(r.errors?.[0]?.extensions?.code, 'UNAUTHENTICATED', JSON.stringify(r));
         assert.equal(await within(expiring.closed, 'the socket to close'), 4401);

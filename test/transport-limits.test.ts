@@ -42,14 +42,20 @@ function refusedUpgrade(url: string): Promise<{ status: number; body: string } |
 function rawRequest(url: string, head: string, body = ''): Promise<{ status: number; headers: string; body: string }> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), hostname, () => socket.end(`${head}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`));
+    const socket = connect(Number(port), hostname, () =>
+      socket.end(`${head}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`),
+    );
     let text = '';
     socket.setEncoding('utf8');
     socket.on('data', (d: string) => (text += d));
     socket.on('error', reject);
     socket.on('close', () => {
       const [headers = '', rest = ''] = text.split('\r\n\r\n');
-      resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(headers)?.[1] ?? 0), headers: headers.toLowerCase(), body: rest });
+      resolve({
+        status: Number(/^HTTP\/1\.1 (\d+)/.exec(headers)?.[1] ?? 0),
+        headers: headers.toLowerCase(),
+        body: rest,
+      });
     });
   });
 }
@@ -58,21 +64,40 @@ function rawRequest(url: string, head: string, body = ''): Promise<{ status: num
  * POSTs a chunked body of up to `totalMiB` MiB (never declaring its length), one MiB at a time,
  * until the server answers; resolves with the answer and how much was sent.
  */
-function chunkedUpload(url: string, path: string, token: string, totalMiB: number, accept = 'application/json'): Promise<{ status: number; body: string; sentMiB: number }> {
+function chunkedUpload(
+  url: string,
+  path: string,
+  token: string,
+  totalMiB: number,
+  accept = 'application/json',
+): Promise<{ status: number; body: string; sentMiB: number }> {
   return new Promise((resolve, reject) => {
     const chunk = Buffer.alloc(1024 * 1024, 0x61);
     let sent = 0;
     let answered = false;
-    const req = request(`${url}${path}`, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', accept, authorization: `Bearer ${token}`, 'transfer-encoding': 'chunked' } }, (res) => {
-      answered = true;
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => {
-        req.destroy();
-        resolve({ status: res.statusCode ?? 0, body, sentMiB: sent });
-      });
-    });
+    const req = request(
+      `${url}${path}`,
+      {
+        method: 'POST',
+        agent: false,
+        headers: {
+          'content-type': 'application/json',
+          accept,
+          authorization: `Bearer ${token}`,
+          'transfer-encoding': 'chunked',
+        },
+      },
+      (res) => {
+        answered = true;
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => {
+          req.destroy();
+          resolve({ status: res.statusCode ?? 0, body, sentMiB: sent });
+        });
+      },
+    );
     req.on('error', (e) => {
       if (!answered) reject(e);
     });
@@ -96,7 +121,7 @@ describe('rate limits count WebSocket operations and SSE requests', () => {
   });
   after(() => h?.close());
 
-  test('on one socket, the operations past the token\'s burst are refused RATE_LIMITED', async () => {
+  test("on one socket, the operations past the token's burst are refused RATE_LIMITED", async () => {
     const t = await mint(h, ['sessions:read']);
     const s = await openWsSession(h.url, t); // connection_init: 1 of 3
     try {
@@ -151,17 +176,25 @@ describe('failed authentications count on every transport', () => {
     const upgrade = await refusedUpgrade(h.url);
     assert.ok(upgrade !== 'open');
     assert.equal(upgrade.status, 429);
-    assert.equal((JSON.parse(upgrade.body) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code, 'RATE_LIMITED');
+    assert.equal(
+      (JSON.parse(upgrade.body) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code,
+      'RATE_LIMITED',
+    );
     const metrics = await fetch(`${h.url}/metrics`, { headers: { authorization: `Bearer ${guess}` } });
     assert.equal(metrics.status, 429, 'the token check of /metrics counts too');
-    assert.equal(((await metrics.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code, 'RATE_LIMITED');
+    assert.equal(
+      ((await metrics.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code,
+      'RATE_LIMITED',
+    );
   });
 });
 
 describe('caps on subscriptions per socket and streams per token', () => {
   let h: AppHarness;
   before(async () => {
-    h = await startApp({ env: { SWITCHBOARD_MAX_SUBSCRIPTIONS_PER_SOCKET: '2', SWITCHBOARD_MAX_STREAMS_PER_TOKEN: '2' } });
+    h = await startApp({
+      env: { SWITCHBOARD_MAX_SUBSCRIPTIONS_PER_SOCKET: '2', SWITCHBOARD_MAX_STREAMS_PER_TOKEN: '2' },
+    });
   });
   after(() => h?.close());
 
@@ -174,14 +207,18 @@ describe('caps on subscriptions per socket and streams per token', () => {
       const third = await s.run(EVENTS);
       assert.equal(third.errors?.[0]?.extensions?.code, 'TOO_MANY_SUBSCRIPTIONS', JSON.stringify(third));
       const viewer = await s.run('{ viewer { name } }');
-      assert.equal(viewer.errors?.[0]?.extensions?.code, 'TOO_MANY_SUBSCRIPTIONS', 'queries count while two subscriptions run');
+      assert.equal(
+        viewer.errors?.[0]?.extensions?.code,
+        'TOO_MANY_SUBSCRIPTIONS',
+        'queries count while two subscriptions run',
+      );
       assert.deepEqual(outcomes, [], 'the first two are still running');
     } finally {
       await s.dispose();
     }
   });
 
-  test('a token\'s third stream is refused: TOO_MANY_STREAMS as close 4429 and as HTTP 429; a closed one frees its place', async () => {
+  test("a token's third stream is refused: TOO_MANY_STREAMS as close 4429 and as HTTP 429; a closed one frees its place", async () => {
     const t = await mint(h, ['sessions:read']);
     const first = await wsSubscribe(h.url, EVENTS, {}, { token: t });
     const second = await sseSubscribe(h.url, EVENTS, {}, t);
@@ -190,19 +227,25 @@ describe('caps on subscriptions per socket and streams per token', () => {
       let reason = '';
       const ws = new WebSocket(`${h.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
       ws.on('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { token: t } })));
-      const code = await new Promise<number>((resolve) => ws.on('close', (c, r) => ((reason = r.toString()), resolve(c))));
+      const code = await new Promise<number>((resolve) =>
+        ws.on('close', (c, r) => ((reason = r.toString()), resolve(c))),
+      );
       assert.deepEqual([code, reason], [4429, 'TOO_MANY_STREAMS']);
       const sse = await sseSubscribe(h.url, EVENTS, {}, t);
       assert.equal(sse.status, 429);
       assert.match(String(sse.errors[0]), /"code":"TOO_MANY_STREAMS"/);
       await sse.close();
       await first.close();
-      const again = await waitFor(async () => {
-        const s = await sseSubscribe(h.url, EVENTS, {}, t);
-        if (s.status === 200) return s;
-        await s.close();
-        return null;
-      }, BOUND_MS, 'the freed place');
+      const again = await waitFor(
+        async () => {
+          const s = await sseSubscribe(h.url, EVENTS, {}, t);
+          if (s.status === 200) return s;
+          await s.close();
+          return null;
+        },
+        BOUND_MS,
+        'the freed place',
+      );
       await again.close();
     } finally {
       await Promise.all([first.close(), second.close()]);
@@ -223,9 +266,16 @@ describe('a cap on connections in total', () => {
       assert.ok(sockets.every((s) => s.acknowledged));
       const refused = await rawRequest(h.url, 'GET /healthz HTTP/1.1\r\nhost: x');
       assert.equal(refused.status, 503);
-      assert.equal((JSON.parse(refused.body) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code, 'TOO_MANY_CONNECTIONS');
+      assert.equal(
+        (JSON.parse(refused.body) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code,
+        'TOO_MANY_CONNECTIONS',
+      );
       await sockets[0]!.dispose();
-      await waitFor(async () => (await rawRequest(h.url, 'GET /healthz HTTP/1.1\r\nhost: x')).status === 200, BOUND_MS, 'a free connection');
+      await waitFor(
+        async () => (await rawRequest(h.url, 'GET /healthz HTTP/1.1\r\nhost: x')).status === 200,
+        BOUND_MS,
+        'a free connection',
+      );
     } finally {
       await Promise.all(sockets.map((s) => s.dispose()));
     }
@@ -239,7 +289,10 @@ describe('bodies and HTTP hygiene', () => {
   });
   after(() => h?.close());
 
-  for (const [path, accept] of [['/graphql', 'application/json'], ['/graphql/stream', 'text/event-stream']] as const) {
+  for (const [path, accept] of [
+    ['/graphql', 'application/json'],
+    ['/graphql/stream', 'text/event-stream'],
+  ] as const) {
     test(`a chunked upload far over the limit to ${path} gets 413 PAYLOAD_TOO_LARGE early, and the server keeps serving`, async () => {
       // The server closes the connection after its 413 while the client is still writing; the kernel
       // may then reset it before the client read the answer (HTTP/1.1's lingering-close race). Such an
@@ -253,7 +306,10 @@ describe('bodies and HTTP hygiene', () => {
       }
       assert.ok(r !== null, 'an answer arrived');
       assert.equal(r.status, 413);
-      assert.equal((JSON.parse(r.body) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code, 'PAYLOAD_TOO_LARGE');
+      assert.equal(
+        (JSON.parse(r.body) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code,
+        'PAYLOAD_TOO_LARGE',
+      );
       assert.ok(r.sentMiB < 600, `refused before the whole upload (${r.sentMiB} MiB sent)`);
       const ok = await h.gql('{ viewer { name } }');
       assert.deepEqual(ok.json, { data: { viewer: { name: 'bootstrap-admin' } } });
@@ -261,9 +317,21 @@ describe('bodies and HTTP hygiene', () => {
   }
 
   test('API answers say Cache-Control: no-store (success, refusal, SSE)', async () => {
-    const ok = await fetch(`${h.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${h.admin}` }, body: '{"query":"{ viewer { name } }"}' });
-    const refused = await fetch(`${h.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ viewer { name } }"}' });
-    const sse = await fetch(`${h.url}/graphql/stream`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${h.admin}` }, body: '{"query":"{ viewer { name } }"}' });
+    const ok = await fetch(`${h.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${h.admin}` },
+      body: '{"query":"{ viewer { name } }"}',
+    });
+    const refused = await fetch(`${h.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"query":"{ viewer { name } }"}',
+    });
+    const sse = await fetch(`${h.url}/graphql/stream`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${h.admin}` },
+      body: '{"query":"{ viewer { name } }"}',
+    });
     assert.deepEqual([ok.status, refused.status, sse.status], [200, 401, 200]);
     for (const r of [ok, refused, sse]) {
       assert.equal(r.headers.get('cache-control'), 'no-store');
@@ -273,15 +341,31 @@ describe('bodies and HTTP hygiene', () => {
 
   test('two Authorization headers are refused with 400 BAD_REQUEST on /graphql and /graphql/stream', async () => {
     for (const path of ['/graphql', '/graphql/stream']) {
-      const r = await rawRequest(h.url, `POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\naccept: text/event-stream\r\nauthorization: Bearer ${h.admin}\r\nauthorization: Bearer sbt_aaaaaaaa_${'b'.repeat(40)}`, '{"query":"{ viewer { name } }"}');
+      const r = await rawRequest(
+        h.url,
+        `POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\naccept: text/event-stream\r\nauthorization: Bearer ${h.admin}\r\nauthorization: Bearer sbt_aaaaaaaa_${'b'.repeat(40)}`,
+        '{"query":"{ viewer { name } }"}',
+      );
       assert.equal(r.status, 400, `${path}: ${r.body}`);
-      assert.equal((JSON.parse(r.body) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code, 'BAD_REQUEST');
+      assert.equal(
+        (JSON.parse(r.body) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code,
+        'BAD_REQUEST',
+      );
     }
   });
 
   test('SSE refusals of graphql-sse itself carry extensions.code', async () => {
     const post = (body: string, headers: Record<string, string> = {}) =>
-      fetch(`${h.url}/graphql/stream`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${h.admin}`, ...headers }, body });
+      fetch(`${h.url}/graphql/stream`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'text/event-stream',
+          authorization: `Bearer ${h.admin}`,
+          ...headers,
+        },
+        body,
+      });
     const cases: [Response, number, string][] = [
       [await post('{not json'), 400, 'BAD_REQUEST'],
       [await post('{"variables":{}}'), 400, 'BAD_REQUEST'],
@@ -294,13 +378,20 @@ describe('bodies and HTTP hygiene', () => {
     }
   });
 
-  test('an operationName missing from the document: BAD_USER_INPUT as over HTTP (refused before graphql-ws\'s own refusal), not logged as an error', async () => {
+  test("an operationName missing from the document: BAD_USER_INPUT as over HTTP (refused before graphql-ws's own refusal), not logged as an error", async () => {
     const r = await new Promise<unknown>((resolve) => {
       const ws = new WebSocket(`${h.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
       ws.on('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { token: h.admin } })));
       ws.on('message', (m) => {
         const msg = JSON.parse(m.toString()) as { type: string; payload?: unknown };
-        if (msg.type === 'connection_ack') ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'query A { viewer { name } }', operationName: 'B' } }));
+        if (msg.type === 'connection_ack')
+          ws.send(
+            JSON.stringify({
+              id: '1',
+              type: 'subscribe',
+              payload: { query: 'query A { viewer { name } }', operationName: 'B' },
+            }),
+          );
         if (msg.type === 'error') {
           ws.close();
           resolve(msg.payload);
@@ -315,13 +406,18 @@ describe('bodies and HTTP hygiene', () => {
     const { hostname, port } = new URL(h.url);
     await new Promise<void>((resolve) => {
       const socket = connect(Number(port), hostname, () => {
-        socket.write(`POST /graphql HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nauthorization: Bearer ${h.admin}\r\ncontent-length: 100000\r\n\r\n{"query":`);
+        socket.write(
+          `POST /graphql HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nauthorization: Bearer ${h.admin}\r\ncontent-length: 100000\r\n\r\n{"query":`,
+        );
         setImmediate(() => socket.destroy());
       });
       socket.on('close', () => resolve());
     });
     await waitFor(() => h.logs.some((l) => l.includes('request aborted by the client')), BOUND_MS, 'the debug line');
-    const line = JSON.parse(h.logs.find((l) => l.includes('request aborted by the client'))!) as { level: number; err?: unknown };
+    const line = JSON.parse(h.logs.find((l) => l.includes('request aborted by the client'))!) as {
+      level: number;
+      err?: unknown;
+    };
     assert.equal(line.level, 20);
     assert.equal(line.err, undefined);
     assert.ok(!h.logs.some((l) => (JSON.parse(l) as { level: number }).level >= 50), 'nothing at error level');

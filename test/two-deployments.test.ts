@@ -21,7 +21,6 @@ import { waitFor } from './support/wait.js';
 import { FakeAdapter } from './support/fake-adapter.js';
 import { SwitchboardProcess } from './support/switchboard-process.js';
 
-
 interface Stack {
   prefix: string;
   process: SwitchboardProcess;
@@ -42,10 +41,19 @@ describe('two deployments on one NATS with different prefixes', { skip: await na
 
   const gql = (s: Stack, query: string, variables?: Variables) => gqlAt(s.url, s.admin, query, variables);
   const listed = async (s: Stack) => {
-    const r = await gql(s, '{ gateways { id name } onlineSessions(first: 100) { edges { node { id user { name } gateway { id } } } } }');
+    const r = await gql(
+      s,
+      '{ gateways { id name } onlineSessions(first: 100) { edges { node { id user { name } gateway { id } } } } }',
+    );
     assert.equal(r.status, 200, r.text);
-    const data = r.json.data as { gateways: { id: string; name: string }[]; onlineSessions: { edges: { node: { id: string; user: { name: string }; gateway: { id: string } } }[] } };
-    return { gateways: data.gateways.map((g) => `${g.id}:${g.name}`), sessions: data.onlineSessions.edges.map((e) => ({ id: e.node.id, user: e.node.user.name })) };
+    const data = r.json.data as {
+      gateways: { id: string; name: string }[];
+      onlineSessions: { edges: { node: { id: string; user: { name: string }; gateway: { id: string } } }[] };
+    };
+    return {
+      gateways: data.gateways.map((g) => `${g.id}:${g.name}`),
+      sessions: data.onlineSessions.edges.map((e) => ({ id: e.node.id, user: e.node.user.name })),
+    };
   };
 
   const startStack = async (name: 'a' | 'b', user: string): Promise<Stack> => {
@@ -54,8 +62,12 @@ describe('two deployments on one NATS with different prefixes', { skip: await na
     const events: SessionEvent[] = [];
     watcher.subscribe(subjects.sessionEvents, (e) => void events.push(e as SessionEvent));
     const process = SwitchboardProcess.start(`deployment ${name}`, ['start'], {
-      SWITCHBOARD_PORT: '0', SWITCHBOARD_DATABASE_URL: join(dir, `${name}.db`), SWITCHBOARD_NATS_URL: TEST_NATS_URL,
-      SWITCHBOARD_NATS_PREFIX: prefix, SWITCHBOARD_LOG_LEVEL: 'info', SWITCHBOARD_DISCONNECT_TIMEOUT_MS: '2000',
+      SWITCHBOARD_PORT: '0',
+      SWITCHBOARD_DATABASE_URL: join(dir, `${name}.db`),
+      SWITCHBOARD_NATS_URL: TEST_NATS_URL,
+      SWITCHBOARD_NATS_PREFIX: prefix,
+      SWITCHBOARD_LOG_LEVEL: 'info',
+      SWITCHBOARD_DISCONNECT_TIMEOUT_MS: '2000',
     });
     const admin = (await process.waitForOutput(/^\s{4}(sbt_[a-z0-9_]+)$/m))[1]!;
     const url = (await process.waitForOutput(/listening on (http:\/\/\S+)\/graphql/))[1]!;
@@ -83,33 +95,68 @@ describe('two deployments on one NATS with different prefixes', { skip: await na
   });
 
   test('each lists only its own gateway and sessions, though the gateway ids are the same', async () => {
-    await waitFor(async () => (await listed(stacks.a)).sessions.length === 1 && (await listed(stacks.b)).sessions.length === 1, 15_000, 'each lists its session');
+    await waitFor(
+      async () => (await listed(stacks.a)).sessions.length === 1 && (await listed(stacks.b)).sessions.length === 1,
+      15_000,
+      'each lists its session',
+    );
     // A heartbeat of the other deployment's agent would rename the gateway: a few of them have passed.
     await waitFor(() => stacks.a.events.length > 0 && stacks.b.events.length > 0, 5000, 'each announced its connect');
     const [a, b] = [await listed(stacks.a), await listed(stacks.b)];
     assert.deepEqual(a.gateways, [`${gatewayId}:Gateway of a`]);
     assert.deepEqual(b.gateways, [`${gatewayId}:Gateway of b`]);
-    assert.deepEqual(a.sessions.map((s) => s.user), ['alice']);
-    assert.deepEqual(b.sessions.map((s) => s.user), ['bob']);
+    assert.deepEqual(
+      a.sessions.map((s) => s.user),
+      ['alice'],
+    );
+    assert.deepEqual(
+      b.sessions.map((s) => s.user),
+      ['bob'],
+    );
   });
 
   test('a disconnect through one reaches only its own agent; the other keeps its session; events stay in their deployment', async () => {
     const alice = (await listed(stacks.a)).sessions[0]!;
-    const r = await gql(stacks.a, 'mutation ($id: String!) { disconnectBySessionId(onlineSessionId: $id) }', { id: alice.id });
+    const r = await gql(stacks.a, 'mutation ($id: String!) { disconnectBySessionId(onlineSessionId: $id) }', {
+      id: alice.id,
+    });
     assert.deepEqual(r.json.data, { disconnectBySessionId: true }, r.text);
-    assert.deepEqual(stacks.a.adapter.commands.map((c) => c.userName), ['alice']);
-    assert.deepEqual(stacks.b.adapter.commands, [], 'deployment b\'s agent got no request');
-    await waitFor(() => stacks.a.events.some((e) => e.type === 'session.disconnected'), 5000, 'a announced the disconnect');
+    assert.deepEqual(
+      stacks.a.adapter.commands.map((c) => c.userName),
+      ['alice'],
+    );
+    assert.deepEqual(stacks.b.adapter.commands, [], "deployment b's agent got no request");
+    await waitFor(
+      () => stacks.a.events.some((e) => e.type === 'session.disconnected'),
+      5000,
+      'a announced the disconnect',
+    );
 
     // B's own disconnect of its own session: its agent, not A's, answers.
     const bob = (await listed(stacks.b)).sessions[0]!;
-    assert.deepEqual((await listed(stacks.b)).sessions.map((s) => s.user), ['bob'], 'b still lists bob');
-    const other = await gql(stacks.b, 'mutation ($id: String!) { disconnectBySessionId(onlineSessionId: $id) }', { id: alice.id });
-    assert.equal(other.json.errors?.[0]?.extensions?.code, 'SESSION_NOT_FOUND', 'a\'s session id means nothing to b');
-    const rb = await gql(stacks.b, 'mutation ($id: String!) { disconnectBySessionId(onlineSessionId: $id) }', { id: bob.id });
+    assert.deepEqual(
+      (await listed(stacks.b)).sessions.map((s) => s.user),
+      ['bob'],
+      'b still lists bob',
+    );
+    const other = await gql(stacks.b, 'mutation ($id: String!) { disconnectBySessionId(onlineSessionId: $id) }', {
+      id: alice.id,
+    });
+    assert.equal(other.json.errors?.[0]?.extensions?.code, 'SESSION_NOT_FOUND', "a's session id means nothing to b");
+    const rb = await gql(stacks.b, 'mutation ($id: String!) { disconnectBySessionId(onlineSessionId: $id) }', {
+      id: bob.id,
+    });
     assert.deepEqual(rb.json.data, { disconnectBySessionId: true }, rb.text);
-    assert.deepEqual(stacks.a.adapter.commands.map((c) => c.userName), ['alice'], 'a\'s agent got nothing more');
-    await waitFor(() => stacks.b.events.some((e) => e.type === 'session.disconnected'), 5000, 'b announced its disconnect');
+    assert.deepEqual(
+      stacks.a.adapter.commands.map((c) => c.userName),
+      ['alice'],
+      "a's agent got nothing more",
+    );
+    await waitFor(
+      () => stacks.b.events.some((e) => e.type === 'session.disconnected'),
+      5000,
+      'b announced its disconnect',
+    );
 
     const seen = (s: Stack) => s.events.map((e) => `${e.type}:${e.session.userName}`);
     assert.deepEqual(seen(stacks.a), ['session.connected:alice', 'session.disconnected:alice']);

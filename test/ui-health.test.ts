@@ -48,10 +48,21 @@ describe('console: gateway health where the sessions are, truthful disconnect ou
     killServer = await lab.startServer({ proto: 'udp4', mode: 'authorize' });
     const probe = { intervalMs: 300, timeoutMs: 700 };
     const adapters = [
-      createAdapter(stopServer.gatewayConfig({ id: STOP, name: 'Lab Stockholm', region: 'eu-north-lab' }), silentLogger, probe),
-      createAdapter(killServer.gatewayConfig({ id: KILL, name: 'Lab Kyiv', region: 'eu-east-lab' }), silentLogger, probe),
+      createAdapter(
+        stopServer.gatewayConfig({ id: STOP, name: 'Lab Stockholm', region: 'eu-north-lab' }),
+        silentLogger,
+        probe,
+      ),
+      createAdapter(
+        killServer.gatewayConfig({ id: KILL, name: 'Lab Kyiv', region: 'eu-east-lab' }),
+        silentLogger,
+        probe,
+      ),
     ];
-    h = await startApp({ adapters, env: { SWITCHBOARD_DISCONNECT_TIMEOUT_MS: '2000', SWITCHBOARD_GATEWAY_LIVENESS_MS: '3000' } });
+    h = await startApp({
+      adapters,
+      env: { SWITCHBOARD_DISCONNECT_TIMEOUT_MS: '2000', SWITCHBOARD_GATEWAY_LIVENESS_MS: '3000' },
+    });
     for (const user of ['cara', 'dan', 'eve']) clients.set(user, await stopServer.startClient({ user }));
     for (const user of ['anna', 'ben']) clients.set(user, await killServer.startClient({ user }));
     browser = await launchChromium();
@@ -84,19 +95,31 @@ describe('console: gateway health where the sessions are, truthful disconnect ou
     const line = banner().locator(`li[data-gateway-id="${STOP}"]`);
     await line.waitFor({ timeout: 20_000 });
     assert.match(await line.innerText(), /Lab Stockholm .*daemon not responding — 3 sessions affected/);
-    await page.waitForFunction(() => document.querySelectorAll('[data-status="not-responding"]').length === 3, undefined, { timeout: 10_000 });
+    await page.waitForFunction(
+      () => document.querySelectorAll('[data-status="not-responding"]').length === 3,
+      undefined,
+      { timeout: 10_000 },
+    );
     assert.equal(await statusOf('anna'), 'live', 'the other gateway is unaffected');
     await page.getByText(/3 not confirmed/).waitFor();
     await shot('02-stopped-banner');
 
-    await row('cara').getByRole('button', { name: /^Disconnect cara/ }).click();
+    await row('cara')
+      .getByRole('button', { name: /^Disconnect cara/ })
+      .click();
     const dialog = page.getByRole('dialog', { name: 'Disconnect cara?' });
-    assert.match(await dialog.innerText(), /Lab Stockholm: daemon not responding\. A disconnect is refused at once \(not sent\)/);
+    assert.match(
+      await dialog.innerText(),
+      /Lab Stockholm: daemon not responding\. A disconnect is refused at once \(not sent\)/,
+    );
     assert.deepEqual(await axeViolations(page), []);
     await dialog.getByRole('button', { name: 'Disconnect', exact: true }).click();
     const outcome = dialog.getByRole('status');
     await outcome.filter({ hasText: /^Not sent/ }).waitFor({ timeout: 10_000 });
-    assert.equal(await outcome.innerText(), 'Not sent: the gateway could not be reached, so nothing was done. The session is still online.');
+    assert.equal(
+      await outcome.innerText(),
+      'Not sent: the gateway could not be reached, so nothing was done. The session is still online.',
+    );
     assert.equal((await dialog.innerText()).match(/still online/g)?.length, 1, 'said once');
     await shot('03-not-sent');
     await dialog.getByRole('button', { name: 'Close' }).click();
@@ -113,7 +136,14 @@ describe('console: gateway health where the sessions are, truthful disconnect ou
     await many.getByRole('status').filter({ hasText: /ended/ }).waitFor({ timeout: 15_000 });
     assert.equal(await many.getByRole('status').innerText(), 'Partly done: 1 of 3 ended, 2 not sent (still online).');
     const results = many.getByRole('list', { name: 'Result for each session' }).getByRole('listitem');
-    const byOutcome = Object.fromEntries(await Promise.all((await results.all()).map(async (li) => [(await li.innerText()).split(' ')[0], await li.getAttribute('data-outcome')])));
+    const byOutcome = Object.fromEntries(
+      await Promise.all(
+        (await results.all()).map(async (li) => [
+          (await li.innerText()).split(' ')[0],
+          await li.getAttribute('data-outcome'),
+        ]),
+      ),
+    );
     assert.deepEqual(byOutcome, { anna: 'ENDED', dan: 'NOT_SENT', eve: 'NOT_SENT' });
     assert.equal(bulkRequests.length, 1, 'one API call for the chosen rows');
     assert.match(bulkRequests[0]!, /"sessionIds":\["sess_/);
@@ -153,7 +183,10 @@ describe('console: gateway health where the sessions are, truthful disconnect ou
     await page.waitForFunction(() => document.documentElement.dataset.theme === 'light');
     await page.getByLabel('Colour theme').selectOption('dark');
     await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
-    assert.equal(await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor), 'rgb(15, 20, 25)');
+    assert.equal(
+      await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor),
+      'rgb(15, 20, 25)',
+    );
     assert.deepEqual(await axeViolations(page), [], 'axe-core: gateways page, dark');
     await shot('07-gateways-dark');
     await page.getByRole('link', { name: 'Sessions' }).click();
@@ -165,7 +198,9 @@ describe('console: gateway health where the sessions are, truthful disconnect ou
     await row('ben').waitFor();
     assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark');
     assert.deepEqual(await page.evaluate(() => Object.keys(localStorage)), ['switchboard.theme']);
-    await row('cara').getByRole('button', { name: /^Disconnect cara/ }).click();
+    await row('cara')
+      .getByRole('button', { name: /^Disconnect cara/ })
+      .click();
     assert.deepEqual(await axeViolations(page), [], 'axe-core: disconnect dialog, dark');
     await shot('09-dialog-dark');
     await page.keyboard.press('Escape');

@@ -42,14 +42,18 @@ describe('operator console in a real browser, real OpenVPN gateway', { skip }, (
     buildConsole();
     lab = await OpenVpnLab.create();
     server = await lab.startServer({ proto: 'udp4', mode: 'authorize', managementPassword: 'mgmt-secret-pw' });
-    const adapter = createAdapter(server.gatewayConfig({ id: GW, name: 'Lab Frankfurt', region: 'eu-lab-1', snapshotIntervalMs: 2000 }), silentLogger);
+    const adapter = createAdapter(
+      server.gatewayConfig({ id: GW, name: 'Lab Frankfurt', region: 'eu-lab-1', snapshotIntervalMs: 2000 }),
+      silentLogger,
+    );
     h = await startApp({ adapters: [adapter], env: { SWITCHBOARD_DISCONNECT_TIMEOUT_MS: '3000' } });
     for (const user of ['alice', 'bob', 'carol']) clients.set(user, await server.startClient({ user }));
     browser = await launchChromium();
     // Only the bad token's 401 is expected; any other failed request is a defect of the console.
     page = await openConsolePage(browser, problems, (status, path) => status === 401 && path === '/graphql');
     page.on('response', async (r) => {
-      if (new URL(r.url()).pathname.startsWith('/assets/')) scripts.push({ path: new URL(r.url()).pathname, headers: await r.allHeaders() });
+      if (new URL(r.url()).pathname.startsWith('/assets/'))
+        scripts.push({ path: new URL(r.url()).pathname, headers: await r.allHeaders() });
     });
   });
   after(async () => {
@@ -61,7 +65,10 @@ describe('operator console in a real browser, real OpenVPN gateway', { skip }, (
   test('a bad token gets a clear message and stays on sign-in', async () => {
     await signIn('sb_this-is-not-a-token');
     await page.getByRole('alert').filter({ hasText: 'not accepted' }).waitFor();
-    assert.match(await page.getByRole('alert').innerText(), /This token was not accepted: it is unknown, expired or revoked/);
+    assert.match(
+      await page.getByRole('alert').innerText(),
+      /This token was not accepted: it is unknown, expired or revoked/,
+    );
     assert.equal(await page.getByRole('heading', { name: 'Sessions online' }).count(), 0);
     await shot('01-sign-in-bad-token');
   });
@@ -69,7 +76,10 @@ describe('operator console in a real browser, real OpenVPN gateway', { skip }, (
   test('sign in with an admin token: its scopes show, the real clients are listed', async () => {
     await signIn(h.admin);
     await page.getByRole('heading', { name: 'Sessions online' }).waitFor();
-    assert.deepEqual(await page.getByRole('list', { name: 'Scopes of this token' }).getByRole('listitem').allInnerTexts(), ['admin']);
+    assert.deepEqual(
+      await page.getByRole('list', { name: 'Scopes of this token' }).getByRole('listitem').allInnerTexts(),
+      ['admin'],
+    );
     for (const user of ['alice', 'bob', 'carol']) await row(user).waitFor({ timeout: 15_000 });
     const alice = row('alice');
     assert.match(await alice.innerText(), /Lab Frankfurt/);
@@ -91,13 +101,15 @@ describe('operator console in a real browser, real OpenVPN gateway', { skip }, (
     await shot('02-sessions');
   });
 
-  test('filter by user: only that user\'s session, and the total says so', async () => {
+  test("filter by user: only that user's session, and the total says so", async () => {
     try {
       await page.getByLabel('User', { exact: true }).fill('bob');
       await page.getByRole('button', { name: 'Apply filters' }).click();
       await page.getByText('1 online matching the filters').waitFor();
       // Another filter is another table: the other rows go at once (no "leaving" rows linger).
-      await page.waitForFunction(() => document.querySelectorAll('tbody tr').length === 1, undefined, { timeout: 5000 });
+      await page.waitForFunction(() => document.querySelectorAll('tbody tr').length === 1, undefined, {
+        timeout: 5000,
+      });
       assert.equal(await row('bob').count(), 1);
       assert.equal(await page.locator('tbody tr[data-state="leaving"]').count(), 0);
       await shot('03-sessions-filtered');
@@ -122,7 +134,12 @@ describe('operator console in a real browser, real OpenVPN gateway', { skip }, (
       await page.getByRole('button', { name: 'Reset' }).click();
       await page.getByText(/^3 online/).waitFor();
 
-      const shown = (await row('bob').locator('td').filter({ hasText: /^127\.0\.0\.1:\d+$/ }).innerText()).trim();
+      const shown = (
+        await row('bob')
+          .locator('td')
+          .filter({ hasText: /^127\.0\.0\.1:\d+$/ })
+          .innerText()
+      ).trim();
       await page.getByLabel('Address').fill(shown);
       await page.getByRole('button', { name: 'Apply filters' }).click();
       await page.getByText('1 online matching the filters').waitFor();
@@ -135,14 +152,25 @@ describe('operator console in a real browser, real OpenVPN gateway', { skip }, (
       await page.getByRole('button', { name: 'Reset' }).click();
       await page.getByText(/^3 online$|^3 online ·/).waitFor();
 
-      const users = () => page.locator('tbody tr:not([data-state="leaving"])').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-user')));
+      const users = () =>
+        page
+          .locator('tbody tr:not([data-state="leaving"])')
+          .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-user')));
       const userHeader = page.getByRole('columnheader', { name: /^User/ });
       await userHeader.getByRole('button').click();
       await page.waitForFunction(() => document.querySelector('th[aria-sort]')?.textContent?.startsWith('User'));
       assert.equal(await userHeader.getAttribute('aria-sort'), 'ascending');
-      await page.waitForFunction(() => [...document.querySelectorAll('tbody tr')].map((r) => r.getAttribute('data-user')).join() === 'alice,bob,carol');
+      await page.waitForFunction(
+        () =>
+          [...document.querySelectorAll('tbody tr')].map((r) => r.getAttribute('data-user')).join() ===
+          'alice,bob,carol',
+      );
       await userHeader.getByRole('button').click();
-      await page.waitForFunction(() => [...document.querySelectorAll('tbody tr')].map((r) => r.getAttribute('data-user')).join() === 'carol,bob,alice');
+      await page.waitForFunction(
+        () =>
+          [...document.querySelectorAll('tbody tr')].map((r) => r.getAttribute('data-user')).join() ===
+          'carol,bob,alice',
+      );
       assert.equal(new URL(page.url()).searchParams.get('sort'), 'USER.DESC');
       assert.deepEqual(await users(), ['carol', 'bob', 'alice']);
       await shot('03b-sorted');
@@ -167,7 +195,9 @@ describe('operator console in a real browser, real OpenVPN gateway', { skip }, (
   test('disconnect one with a reason: the row leaves without a reload, the client process exits', async () => {
     await page.evaluate(() => ((window as unknown as { noReload: boolean }).noReload = true));
     const aliceId = await row('alice').getAttribute('data-session-id');
-    await row('alice').getByRole('button', { name: /^Disconnect alice/ }).click();
+    await row('alice')
+      .getByRole('button', { name: /^Disconnect alice/ })
+      .click();
     const dialog = page.getByRole('dialog', { name: 'Disconnect alice?' });
     await dialog.waitFor();
     assert.match(await dialog.innerText(), /alice on Lab Frankfurt \(eu-lab-1\), connected for/);
@@ -182,7 +212,11 @@ describe('operator console in a real browser, real OpenVPN gateway', { skip }, (
     await dialog.getByRole('button', { name: 'Close' }).click();
     await page.locator(`tr[data-session-id="${aliceId}"]`).waitFor({ state: 'detached', timeout: 10_000 });
     await clients.get('alice')!.waitExited(10_000);
-    assert.equal(await page.evaluate(() => (window as unknown as { noReload?: boolean }).noReload), true, 'same page, no reload');
+    assert.equal(
+      await page.evaluate(() => (window as unknown as { noReload?: boolean }).noReload),
+      true,
+      'same page, no reload',
+    );
     assert.equal(clients.get('bob')!.exited, false);
     assert.equal(clients.get('carol')!.exited, false);
     await page.getByText(/^2 online/).waitFor();
@@ -206,10 +240,16 @@ describe('operator console in a real browser, real OpenVPN gateway', { skip }, (
     await page.getByText(/^2 events matching the filters/).waitFor();
     assert.match(await page.locator('tbody tr').nth(1).innerText(), /PENDING/);
     // Every action the API records can be chosen.
-    assert.deepEqual(await page.getByLabel('Action').locator('option:not([value=""])').allInnerTexts(), [...AUDIT_ACTIONS]);
-    assert.deepEqual([...UI_ACTIONS], [...AUDIT_ACTIONS], 'the console\'s list is the domain\'s');
+    assert.deepEqual(await page.getByLabel('Action').locator('option:not([value=""])').allInnerTexts(), [
+      ...AUDIT_ACTIONS,
+    ]);
+    assert.deepEqual([...UI_ACTIONS], [...AUDIT_ACTIONS], "the console's list is the domain's");
     // A row opens to everything the API has: the mode, the message, the block, the user agent, the zone.
-    await page.locator('tbody tr').first().getByRole('button', { name: /^Details/ }).click();
+    await page
+      .locator('tbody tr')
+      .first()
+      .getByRole('button', { name: /^Details/ })
+      .click();
     const detail = page.locator('tr.detail-row').first();
     await detail.waitFor();
     const details = await detail.innerText();
@@ -224,8 +264,17 @@ describe('operator console in a real browser, real OpenVPN gateway', { skip }, (
     await page.getByRole('button', { name: 'Reset' }).click();
     await page.getByText(/events, newest first/).waitFor();
     await h.token(['audit:read'], 'made-while-watching');
-    await page.locator('tbody tr').filter({ hasText: 'token.create' }).filter({ hasText: /SUCCESS/ }).first().waitFor({ timeout: 15_000 });
-    await page.waitForFunction(() => document.querySelector('tbody tr')?.textContent?.includes('token.create'), undefined, { timeout: 15_000 });
+    await page
+      .locator('tbody tr')
+      .filter({ hasText: 'token.create' })
+      .filter({ hasText: /SUCCESS/ })
+      .first()
+      .waitFor({ timeout: 15_000 });
+    await page.waitForFunction(
+      () => document.querySelector('tbody tr')?.textContent?.includes('token.create'),
+      undefined,
+      { timeout: 15_000 },
+    );
     assert.deepEqual(await axeViolations(page), [], 'axe-core: audit page');
     await shot('07-audit');
   });
@@ -254,11 +303,17 @@ describe('operator console in a real browser, real OpenVPN gateway', { skip }, (
   });
 
   test('keyboard: Enter opens the disconnect dialog, Escape cancels it and nothing is ended', async () => {
-    await row('bob').getByRole('button', { name: /^Disconnect bob/ }).focus();
+    await row('bob')
+      .getByRole('button', { name: /^Disconnect bob/ })
+      .focus();
     await page.keyboard.press('Enter');
     const dialog = page.getByRole('dialog', { name: 'Disconnect bob?' });
     await dialog.waitFor();
-    assert.equal(await dialog.getByLabel(/^Reason/).evaluate((el) => el === document.activeElement), true, 'focus moves into the dialog');
+    assert.equal(
+      await dialog.getByLabel(/^Reason/).evaluate((el) => el === document.activeElement),
+      true,
+      'focus moves into the dialog',
+    );
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'detached' });
     assert.equal(clients.get('bob')!.exited, false);
@@ -318,7 +373,9 @@ describe('operator console in a real browser, real OpenVPN gateway', { skip }, (
     await made.getByRole('button', { name: 'Revoke ui-made…' }).click();
     await made.getByRole('button', { name: 'Revoke', exact: true }).click();
     await page.getByText(/^Revoked ui-made/).waitFor();
-    await page.waitForFunction(() => document.querySelector('tr[data-state="revoked"]')?.textContent?.includes('ui-made'));
+    await page.waitForFunction(() =>
+      document.querySelector('tr[data-state="revoked"]')?.textContent?.includes('ui-made'),
+    );
     assert.equal((await h.gql('{ viewer { name } }', {}, secret)).status, 401, 'the revoked token is refused');
     await page.getByRole('link', { name: 'Sessions' }).click();
   });
@@ -328,14 +385,26 @@ describe('operator console in a real browser, real OpenVPN gateway', { skip }, (
     await page.getByRole('button', { name: 'Sign out' }).click();
     await signIn(reader);
     await row('bob').waitFor();
-    assert.deepEqual(await page.getByRole('list', { name: 'Scopes of this token' }).getByRole('listitem').allInnerTexts(), ['sessions:read']);
+    assert.deepEqual(
+      await page.getByRole('list', { name: 'Scopes of this token' }).getByRole('listitem').allInnerTexts(),
+      ['sessions:read'],
+    );
     assert.equal(await page.getByRole('button', { name: /^Disconnect/ }).count(), 0);
     assert.equal(await page.getByRole('checkbox').count(), 0);
     assert.equal(await page.getByRole('link', { name: 'Audit' }).count(), 0);
     assert.equal(await page.getByRole('link', { name: 'Tokens' }).count(), 0);
     await page.getByRole('button', { name: /^Details of bob's session/ }).click();
-    await page.getByRole('complementary').getByRole('heading', { name: /bob’s session/ }).waitFor();
-    assert.equal(await page.getByRole('complementary').getByRole('button', { name: /Disconnect|All sessions/ }).count(), 0);
+    await page
+      .getByRole('complementary')
+      .getByRole('heading', { name: /bob’s session/ })
+      .waitFor();
+    assert.equal(
+      await page
+        .getByRole('complementary')
+        .getByRole('button', { name: /Disconnect|All sessions/ })
+        .count(),
+      0,
+    );
     await shot('11-read-only');
   });
 

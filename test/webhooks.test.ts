@@ -11,7 +11,10 @@ import { FakeAdapter } from './support/fake-adapter.js';
 import { startApp, type AppHarness } from './support/app-harness.js';
 import { quietPeriod, waitFor } from './support/wait.js';
 
-interface Received { headers: IncomingMessage['headers']; body: string }
+interface Received {
+  headers: IncomingMessage['headers'];
+  body: string;
+}
 
 /** A receiver whose answer each test decides; it records every request it gets. */
 class Receiver {
@@ -67,23 +70,38 @@ describe('webhooks', () => {
   const create = async (url: string, events: string[]) => {
     const r = await h.gql(CREATE, { in: { url, events, description: 'test' } });
     assert.equal(r.status, 200, r.text);
-    return r.json.data!.createWebhook as { secret: string; webhook: { id: string; url: string; events: string[]; createdBy: string } };
+    return r.json.data!.createWebhook as {
+      secret: string;
+      webhook: { id: string; url: string; events: string[]; createdBy: string };
+    };
   };
   const deliveries = async (id: string) => {
     const r = await h.gql(DELIVERIES, { id });
     assert.equal(r.status, 200, r.text);
-    return r.json.data!.webhookDeliveries as { eventId: string; eventType: string; status: string; payload: string; attempts: { attempt: number; statusCode: number | null; error: string | null }[] }[];
+    return r.json.data!.webhookDeliveries as {
+      eventId: string;
+      eventType: string;
+      status: string;
+      payload: string;
+      attempts: { attempt: number; statusCode: number | null; error: string | null }[];
+    }[];
   };
   const deleteAll = async () => {
     const list = await h.gql('{ webhooks { id } }');
-    for (const w of list.json.data!.webhooks as { id: string }[]) await h.gql('mutation ($id: String!) { deleteWebhook(id: $id) { id } }', { id: w.id });
+    for (const w of list.json.data!.webhooks as { id: string }[])
+      await h.gql('mutation ($id: String!) { deleteWebhook(id: $id) { id } }', { id: w.id });
   };
 
   before(async () => {
     gw = new FakeAdapter({ id: 'gw-hooks' });
     h = await startApp({
       adapters: [gw],
-      env: { SWITCHBOARD_WEBHOOK_POLL_MS: '20', SWITCHBOARD_WEBHOOK_BACKOFF_MS: '50', SWITCHBOARD_WEBHOOK_BACKOFF_CAP_MS: '200', SWITCHBOARD_WEBHOOK_TIMEOUT_MS: '60000' },
+      env: {
+        SWITCHBOARD_WEBHOOK_POLL_MS: '20',
+        SWITCHBOARD_WEBHOOK_BACKOFF_MS: '50',
+        SWITCHBOARD_WEBHOOK_BACKOFF_CAP_MS: '200',
+        SWITCHBOARD_WEBHOOK_TIMEOUT_MS: '60000',
+      },
     });
   });
   after(async () => {
@@ -95,29 +113,69 @@ describe('webhooks', () => {
     const rx = await receiver();
     const { secret, webhook } = await create(rx.url, ['SESSION_CONNECTED', 'SESSION_DISCONNECTED']);
     assert.match(secret, /^whsec_[a-z0-9]{40}$/);
-    assert.deepEqual({ ...webhook, id: undefined }, { id: undefined, url: rx.url, events: ['SESSION_CONNECTED', 'SESSION_DISCONNECTED'], description: 'test', createdBy: 'bootstrap-admin' });
+    assert.deepEqual(
+      { ...webhook, id: undefined },
+      {
+        id: undefined,
+        url: rx.url,
+        events: ['SESSION_CONNECTED', 'SESSION_DISCONNECTED'],
+        description: 'test',
+        createdBy: 'bootstrap-admin',
+      },
+    );
     const report = gw.connect('alice', { clientAddress: '203.0.113.9:5000', virtualAddress: '10.8.0.9' });
     await h.settle();
     const session = (await h.app.store.sessions.findByRef('gw-hooks', report.ref))!;
-    const r = await h.gql('mutation ($id: String!) { disconnectSession(input: { sessionId: $id, reason: "abuse", message: "Contact support" }) { outcome } }', { id: session.id });
+    const r = await h.gql(
+      'mutation ($id: String!) { disconnectSession(input: { sessionId: $id, reason: "abuse", message: "Contact support" }) { outcome } }',
+      { id: session.id },
+    );
     assert.equal(r.status, 200, r.text);
     await waitFor(() => rx.got.length >= 2, 10_000, 'two deliveries');
     for (const got of rx.got) {
       assert.ok(verify(secret, String(got.headers['switchboard-signature']), got.body), 'signature verifies');
-      assert.ok(!verify('whsec_wrong', String(got.headers['switchboard-signature']), got.body), 'a wrong secret does not');
-      assert.ok(!verify(secret, String(got.headers['switchboard-signature']), got.body.replace('alice', 'mallory')), 'a changed body does not');
+      assert.ok(
+        !verify('whsec_wrong', String(got.headers['switchboard-signature']), got.body),
+        'a wrong secret does not',
+      );
+      assert.ok(
+        !verify(secret, String(got.headers['switchboard-signature']), got.body.replace('alice', 'mallory')),
+        'a changed body does not',
+      );
     }
     const bodies = rx.got.map((g) => JSON.parse(g.body) as Record<string, unknown>);
-    assert.deepEqual(bodies.map((b) => b.type), ['session.connected', 'session.disconnected']);
+    assert.deepEqual(
+      bodies.map((b) => b.type),
+      ['session.connected', 'session.disconnected'],
+    );
     const ended = bodies[1]!;
-    assert.deepEqual({ ...ended, id: undefined, at: undefined, session: { ...(ended.session as object), connectedAt: undefined, endedAt: undefined } }, {
-      id: undefined, at: undefined, type: 'session.disconnected',
-      session: {
-        id: session.id, user: { id: session.userId, name: 'alice' }, gatewayId: 'gw-hooks', clientAddress: '203.0.113.9:5000',
-        virtualAddress: '10.8.0.9', virtualAddress6: null, connectedAt: undefined, endedAt: undefined, cause: 'ADMIN_DISCONNECT',
+    assert.deepEqual(
+      {
+        ...ended,
+        id: undefined,
+        at: undefined,
+        session: { ...(ended.session as object), connectedAt: undefined, endedAt: undefined },
       },
-      actor: { tokenId: (ended.actor as { tokenId: string }).tokenId, name: 'bootstrap-admin' }, reason: 'abuse', message: 'Contact support',
-    });
+      {
+        id: undefined,
+        at: undefined,
+        type: 'session.disconnected',
+        session: {
+          id: session.id,
+          user: { id: session.userId, name: 'alice' },
+          gatewayId: 'gw-hooks',
+          clientAddress: '203.0.113.9:5000',
+          virtualAddress: '10.8.0.9',
+          virtualAddress6: null,
+          connectedAt: undefined,
+          endedAt: undefined,
+          cause: 'ADMIN_DISCONNECT',
+        },
+        actor: { tokenId: (ended.actor as { tokenId: string }).tokenId, name: 'bootstrap-admin' },
+        reason: 'abuse',
+        message: 'Contact support',
+      },
+    );
     assert.equal(rx.got[1]!.headers['switchboard-event'], 'session.disconnected');
     assert.ok(!h.logs.join('\n').includes(secret), 'the secret never reaches a log line');
     const audit = await h.app.store.audit.list({ first: 5, filter: { action: 'webhook.create' } });
@@ -141,7 +199,15 @@ describe('webhooks', () => {
     assert.equal(rx.got.length, 4);
     assert.equal(new Set(rx.got.map((g) => g.body)).size, 1, 'the same body every time');
     const [d] = await deliveries(webhook.id);
-    assert.deepEqual(d!.attempts.map((a) => [a.attempt, a.statusCode, a.error]), [[1, 503, 'HTTP 503'], [2, 503, 'HTTP 503'], [3, 503, 'HTTP 503'], [4, 200, null]]);
+    assert.deepEqual(
+      d!.attempts.map((a) => [a.attempt, a.statusCode, a.error]),
+      [
+        [1, 503, 'HTTP 503'],
+        [2, 503, 'HTTP 503'],
+        [3, 503, 'HTTP 503'],
+        [4, 200, null],
+      ],
+    );
     assert.equal(JSON.parse(d!.payload).id, d!.eventId);
     await deleteAll();
   });
@@ -158,14 +224,23 @@ describe('webhooks', () => {
     const session = (await h.app.store.sessions.findByRef('gw-hooks', report.ref))!;
     const list = await h.gql('{ onlineSessions { totalCount } }');
     assert.equal(list.status, 200, list.text);
-    const r = await h.gql('mutation ($id: String!) { disconnectBySessionId(onlineSessionId: $id) }', { id: session.id });
+    const r = await h.gql('mutation ($id: String!) { disconnectBySessionId(onlineSessionId: $id) }', {
+      id: session.id,
+    });
     assert.deepEqual(r.json, { data: { disconnectBySessionId: true } });
     assert.equal(stuck.length >= 1 && rx.got.length >= 1, true);
     const pending = await deliveries(webhook.id);
-    assert.ok(pending.some((d) => d.status === 'PENDING' && d.attempts.length === 0), 'the first delivery is still in flight (no attempt recorded)');
+    assert.ok(
+      pending.some((d) => d.status === 'PENDING' && d.attempts.length === 0),
+      'the first delivery is still in flight (no attempt recorded)',
+    );
     for (const res of stuck) res.writeHead(200).end();
     rx.answer = (_r, res) => res.writeHead(200).end();
-    await waitFor(async () => (await deliveries(webhook.id)).every((d) => d.status === 'DELIVERED'), 10_000, 'both delivered once released');
+    await waitFor(
+      async () => (await deliveries(webhook.id)).every((d) => d.status === 'DELIVERED'),
+      10_000,
+      'both delivered once released',
+    );
     await deleteAll();
   });
 
@@ -183,11 +258,16 @@ describe('webhooks', () => {
     for (const u of users.slice(1)) gw.connect(u);
     await h.settle();
     await waitFor(() => healthy.got.length >= users.length, 10_000, 'the healthy receiver got every event');
-    const names = healthy.got.map((g) => (JSON.parse(g.body) as { session: { user: { name: string } } }).session.user.name);
+    const names = healthy.got.map(
+      (g) => (JSON.parse(g.body) as { session: { user: { name: string } } }).session.user.name,
+    );
     assert.deepEqual([...names].sort(), [...users].sort(), 'each event once');
     // The order that matters: all of that happened while the hung receiver still held its first request.
     assert.equal(held[0]!.writableEnded, false, 'the first hung request is still unanswered');
-    assert.ok(!(await deliveries(hungHook.id)).some((d) => d.status === 'DELIVERED' || d.attempts.length > 0), 'no hung delivery has finished an attempt');
+    assert.ok(
+      !(await deliveries(hungHook.id)).some((d) => d.status === 'DELIVERED' || d.attempts.length > 0),
+      'no hung delivery has finished an attempt',
+    );
     // Bounded: one lane's worth of requests is open at the hung receiver (default 4 per endpoint), not one per event.
     await waitFor(() => held.length >= 4, 10_000, 'the hung lane is full');
     gw.connect('lane-after');
@@ -196,7 +276,11 @@ describe('webhooks', () => {
     assert.equal(held.length, 4, 'no more than its lane: the rest waits in the outbox');
     hung.answer = (_r, res) => res.writeHead(200).end();
     for (const res of held) res.writeHead(200).end();
-    await waitFor(async () => (await deliveries(hungHook.id)).every((d) => d.status === 'DELIVERED'), 10_000, 'the hung endpoint catches up once it answers');
+    await waitFor(
+      async () => (await deliveries(hungHook.id)).every((d) => d.status === 'DELIVERED'),
+      10_000,
+      'the hung endpoint catches up once it answers',
+    );
     assert.equal(new Set(hung.got.map((g) => g.body)).size, users.length + 1);
     await deleteAll();
   });
@@ -205,7 +289,10 @@ describe('webhooks', () => {
     const reader = await h.token(['sessions:read', 'audit:read']);
     const denied = await h.gql(CREATE, { in: { url: 'https://x.example/', events: ['SESSION_CONNECTED'] } }, reader);
     assert.equal(denied.json.errors?.[0]?.extensions?.code, 'FORBIDDEN');
-    for (const input of [{ url: 'ftp://x.example/', events: ['SESSION_CONNECTED'] }, { url: 'https://x.example/', events: [] }]) {
+    for (const input of [
+      { url: 'ftp://x.example/', events: ['SESSION_CONNECTED'] },
+      { url: 'https://x.example/', events: [] },
+    ]) {
       const bad = await h.gql(CREATE, { in: input });
       assert.equal(bad.json.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT', bad.text);
     }
@@ -231,8 +318,11 @@ describe('webhooks: what a hung receiver costs is bounded', () => {
     h = await startApp({
       adapters: [gw],
       env: {
-        SWITCHBOARD_WEBHOOK_POLL_MS: '20', SWITCHBOARD_WEBHOOK_BACKOFF_MS: '50', SWITCHBOARD_WEBHOOK_BACKOFF_CAP_MS: '100',
-        SWITCHBOARD_WEBHOOK_TIMEOUT_MS: '300', SWITCHBOARD_WEBHOOK_CONCURRENCY: '1',
+        SWITCHBOARD_WEBHOOK_POLL_MS: '20',
+        SWITCHBOARD_WEBHOOK_BACKOFF_MS: '50',
+        SWITCHBOARD_WEBHOOK_BACKOFF_CAP_MS: '100',
+        SWITCHBOARD_WEBHOOK_TIMEOUT_MS: '300',
+        SWITCHBOARD_WEBHOOK_CONCURRENCY: '1',
       },
     });
   });
@@ -249,15 +339,22 @@ describe('webhooks: what a hung receiver costs is bounded', () => {
     await h.settle();
     const rows = async () => {
       const d = await h.gql(DELIVERIES, { id });
-      return d.json.data!.webhookDeliveries as { status: string; attempts: { attempt: number; statusCode: number | null; error: string | null }[] }[];
+      return d.json.data!.webhookDeliveries as {
+        status: string;
+        attempts: { attempt: number; statusCode: number | null; error: string | null }[];
+      }[];
     };
     // Every delivery tried at least twice: the lane moved on from each hung attempt.
     let requests = 0;
-    const tried = await waitFor(async () => {
-      requests = rx.got.length; // read before the attempts: attempts only grow
-      const list = await rows();
-      return list.length === 3 && list.every((d) => d.attempts.length >= 2) ? list : null;
-    }, 20_000, 'every delivery attempted twice');
+    const tried = await waitFor(
+      async () => {
+        requests = rx.got.length; // read before the attempts: attempts only grow
+        const list = await rows();
+        return list.length === 3 && list.every((d) => d.attempts.length >= 2) ? list : null;
+      },
+      20_000,
+      'every delivery attempted twice',
+    );
     for (const d of tried) {
       assert.equal(d.status, 'PENDING', 'still retried, not given up');
       for (const a of d.attempts) assert.deepEqual([a.statusCode, a.error], [null, 'no response within 300 ms']);

@@ -53,16 +53,38 @@ const cidOf = (s: Session): number => Number(s.ref.split(':')[1]);
 const gateways = new Map((await store.gateways.list()).map((g) => [g.id, g]));
 const gatewayView = (id: string) => {
   const g = gateways.get(id);
-  return g ? { id: g.id, name: g.name, region: g.region, protocol: g.protocol, mode: g.mode, agentConnected: true, lastSeenAt: g.lastSeenAt } : null;
+  return g
+    ? {
+        id: g.id,
+        name: g.name,
+        region: g.region,
+        protocol: g.protocol,
+        mode: g.mode,
+        agentConnected: true,
+        lastSeenAt: g.lastSeenAt,
+      }
+    : null;
 };
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const cursor = (s: Session) => Buffer.from(`v1:${s.connectedAt}:${s.id}`).toString('base64url');
 const node = (s: Session) => ({
-  id: s.id, user: { id: s.userId, name: s.userName }, gateway: gatewayView(s.gatewayId), protocol: s.protocol,
-  clientAddress: s.clientAddress, virtualAddress: s.virtualAddress, virtualAddress6: s.virtualAddress6,
-  connectedAt: iso(s.connectedAt), bytesReceived: s.bytesReceived, bytesSent: s.bytesSent, lastSeenAt: iso(s.lastSeenAt),
-  confirmed: true, client: { version: s.clientVersion, platform: s.clientPlatform }, endedAt: iso(s.endedAt), endCause: s.endCause,
-  endedBy: null, endReason: s.endReason,
+  id: s.id,
+  user: { id: s.userId, name: s.userName },
+  gateway: gatewayView(s.gatewayId),
+  protocol: s.protocol,
+  clientAddress: s.clientAddress,
+  virtualAddress: s.virtualAddress,
+  virtualAddress6: s.virtualAddress6,
+  connectedAt: iso(s.connectedAt),
+  bytesReceived: s.bytesReceived,
+  bytesSent: s.bytesSent,
+  lastSeenAt: iso(s.lastSeenAt),
+  confirmed: true,
+  client: { version: s.clientVersion, platform: s.clientPlatform },
+  endedAt: iso(s.endedAt),
+  endCause: s.endCause,
+  endedBy: null,
+  endReason: s.endReason,
 });
 
 // ---- raw node:http, from memory ----
@@ -94,10 +116,17 @@ const raw = createServer((req, res) => {
         const first = Number(variables?.first ?? 50);
         const rows = all.slice(0, first + 1);
         const page = rows.slice(0, first);
-        data = { onlineSessions: {
-          edges: page.map((s) => ({ cursor: cursor(s), node: node(s) })),
-          pageInfo: { hasNextPage: rows.length > first, hasPreviousPage: false, startCursor: page[0] ? cursor(page[0]) : null, endCursor: page.at(-1) ? cursor(page.at(-1)!) : null },
-        } };
+        data = {
+          onlineSessions: {
+            edges: page.map((s) => ({ cursor: cursor(s), node: node(s) })),
+            pageInfo: {
+              hasNextPage: rows.length > first,
+              hasPreviousPage: false,
+              startCursor: page[0] ? cursor(page[0]) : null,
+              endCursor: page.at(-1) ? cursor(page.at(-1)!) : null,
+            },
+          },
+        };
       }
       const text = JSON.stringify(data === null ? { data: null, errors: [{ message: 'not found' }] } : { data });
       res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' }).end(text);
@@ -135,7 +164,12 @@ await app.register(mercurius, {
         const page = await store.sessions.listOnline({ first: args.first });
         return {
           edges: page.rows.map((s) => ({ cursor: cursor(s), node: s })),
-          pageInfo: { hasNextPage: page.hasNextPage, hasPreviousPage: false, startCursor: page.rows[0] ? cursor(page.rows[0]) : null, endCursor: page.rows.at(-1) ? cursor(page.rows.at(-1)!) : null },
+          pageInfo: {
+            hasNextPage: page.hasNextPage,
+            hasPreviousPage: false,
+            startCursor: page.rows[0] ? cursor(page.rows[0]) : null,
+            endCursor: page.rows.at(-1) ? cursor(page.rows.at(-1)!) : null,
+          },
         };
       },
     },
@@ -171,8 +205,13 @@ await app.register(mercurius, {
 await app.listen({ port: 0, host: '127.0.0.1' });
 const rawPort = (raw.address() as AddressInfo).port;
 const merPort = (app.server.address() as AddressInfo).port;
-process.stdout.write(`${JSON.stringify({ raw: `http://127.0.0.1:${rawPort}/graphql`, mercurius: `http://127.0.0.1:${merPort}/graphql` })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ raw: `http://127.0.0.1:${rawPort}/graphql`, mercurius: `http://127.0.0.1:${merPort}/graphql` })}\n`,
+);
 process.on('SIGTERM', () => {
   raw.close();
-  void app.close().then(() => store.close()).then(() => process.exit(0));
+  void app
+    .close()
+    .then(() => store.close())
+    .then(() => process.exit(0));
 });

@@ -35,10 +35,17 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 type Reply = { ready: true } | { ok: true; result: LoadResult } | { ok: false; error: string };
 
 export class LoadGenerator {
-  private constructor(private readonly child: ChildProcess, private readonly exitKill: () => void) {}
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly exitKill: () => void,
+  ) {}
 
   static async start(): Promise<LoadGenerator> {
-    const child = fork(WORKER, [], { cwd: ROOT, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(WORKER, [], {
+      cwd: ROOT,
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     const exitKill = () => child.kill('SIGKILL');
     process.once('exit', exitKill);
     await new Promise<void>((resolve, reject) => {

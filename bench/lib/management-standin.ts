@@ -18,7 +18,8 @@ export interface StandinClient {
   connectedSince: number;
 }
 
-const HEADER = 'HEADER\tCLIENT_LIST\tCommon Name\tReal Address\tVirtual Address\tVirtual IPv6 Address\tBytes Received\tBytes Sent\tConnected Since\tConnected Since (time_t)\tUsername\tClient ID\tPeer ID\tData Channel Cipher';
+const HEADER =
+  'HEADER\tCLIENT_LIST\tCommon Name\tReal Address\tVirtual Address\tVirtual IPv6 Address\tBytes Received\tBytes Sent\tConnected Since\tConnected Since (time_t)\tUsername\tClient ID\tPeer ID\tData Channel Cipher';
 
 export class ManagementStandin {
   private readonly server: Server;
@@ -68,7 +69,9 @@ export class ManagementStandin {
     for (let i = 0; i < n; i++) {
       const cid = this.nextCid++;
       const c: StandinClient = {
-        cid, user: `user${cid % 10_000}`, commonName: `cn${cid}`,
+        cid,
+        user: `user${cid % 10_000}`,
+        commonName: `cn${cid}`,
         realAddress: `10.${(cid >> 16) & 255}.${(cid >> 8) & 255}.${cid & 255}:${1024 + (cid % 60_000)}`,
         virtualAddress: `100.${64 + ((cid >> 16) & 63)}.${(cid >> 8) & 255}.${cid & 255}`,
         connectedSince: now - (n - i),
@@ -163,16 +166,25 @@ export class ManagementStandin {
     const now = Math.floor(Date.now() / 1000);
     const out = ['TITLE\tOpenVPN 2.6 stand-in', `TIME\t${new Date(now * 1000).toISOString()}\t${now}`, HEADER];
     for (const c of this.clients.values()) {
-      out.push(`CLIENT_LIST\t${c.commonName}\t${c.realAddress}\t${c.virtualAddress}\t\t1000\t2000\tx\t${c.connectedSince}\t${c.user}\t${c.cid}\t${c.cid}\tAES-256-GCM`);
+      out.push(
+        `CLIENT_LIST\t${c.commonName}\t${c.realAddress}\t${c.virtualAddress}\t\t1000\t2000\tx\t${c.connectedSince}\t${c.user}\t${c.cid}\t${c.cid}\tAES-256-GCM`,
+      );
     }
-    out.push('HEADER\tROUTING_TABLE\tVirtual Address\tCommon Name\tReal Address\tLast Ref\tLast Ref (time_t)', 'GLOBAL_STATS\tMax bcast/mcast queue length\t0', 'END', '');
+    out.push(
+      'HEADER\tROUTING_TABLE\tVirtual Address\tCommon Name\tReal Address\tLast Ref\tLast Ref (time_t)',
+      'GLOBAL_STATS\tMax bcast/mcast queue length\t0',
+      'END',
+      '',
+    );
     return out.join('\r\n');
   }
 }
 
 function establishedBlock(c: StandinClient): string {
   const [ip, port] = c.realAddress.split(':');
-  return `>CLIENT:ESTABLISHED,${c.cid}\r\n>CLIENT:ENV,common_name=${c.commonName}\r\n>CLIENT:ENV,username=${c.user}\r\n`
-    + `>CLIENT:ENV,trusted_ip=${ip}\r\n>CLIENT:ENV,trusted_port=${port}\r\n>CLIENT:ENV,ifconfig_pool_remote_ip=${c.virtualAddress}\r\n`
-    + `>CLIENT:ENV,time_unix=${c.connectedSince}\r\n>CLIENT:ENV,IV_VER=2.6.14\r\n>CLIENT:ENV,IV_PLAT=linux\r\n>CLIENT:ENV,END\r\n`;
+  return (
+    `>CLIENT:ESTABLISHED,${c.cid}\r\n>CLIENT:ENV,common_name=${c.commonName}\r\n>CLIENT:ENV,username=${c.user}\r\n` +
+    `>CLIENT:ENV,trusted_ip=${ip}\r\n>CLIENT:ENV,trusted_port=${port}\r\n>CLIENT:ENV,ifconfig_pool_remote_ip=${c.virtualAddress}\r\n` +
+    `>CLIENT:ENV,time_unix=${c.connectedSince}\r\n>CLIENT:ENV,IV_VER=2.6.14\r\n>CLIENT:ENV,IV_PLAT=linux\r\n>CLIENT:ENV,END\r\n`
+  );
 }

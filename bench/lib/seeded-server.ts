@@ -23,7 +23,10 @@ export interface SeededServer {
   dir: string;
   dbPath: string;
   standin: ManagementStandin;
-  gql(query: string, variables?: Record<string, unknown>): Promise<{ data?: Record<string, unknown>; errors?: unknown[] }>;
+  gql(
+    query: string,
+    variables?: Record<string, unknown>,
+  ): Promise<{ data?: Record<string, unknown>; errors?: unknown[] }>;
   /** Resident set size of the server process, bytes (from /proc). */
   rss(): number;
   close(): Promise<void>;
@@ -33,7 +36,19 @@ export interface SeededServer {
 export function buildServer(): string {
   const entry = join(BUILD_DIR, 'cli', 'index.js');
   try {
-    execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', BUILD_DIR, '--sourceMap', 'false'], { stdio: 'pipe' });
+    execFileSync(
+      process.execPath,
+      [
+        join(ROOT, 'node_modules/typescript/bin/tsc'),
+        '-p',
+        join(ROOT, 'tsconfig.build.json'),
+        '--outDir',
+        BUILD_DIR,
+        '--sourceMap',
+        'false',
+      ],
+      { stdio: 'pipe' },
+    );
   } catch (e) {
     // tsc exits non-zero on a type error but still emits; only a missing entry point is fatal.
     if (!existsSync(entry)) throw e;
@@ -42,34 +57,64 @@ export function buildServer(): string {
   return entry;
 }
 
-export async function startSeededServer(options: { sessions: number; built?: string; extraArgs?: string[]; env?: Record<string, string> }): Promise<SeededServer> {
+export async function startSeededServer(options: {
+  sessions: number;
+  built?: string;
+  extraArgs?: string[];
+  env?: Record<string, string>;
+}): Promise<SeededServer> {
   const dir = mkdtempSync(join(tmpdir(), 'sb-bench-'));
   const standin = await ManagementStandin.start(join(dir, 'mgmt.sock'));
   standin.addClients(options.sessions);
   const config = join(dir, 'gateways.json');
-  writeFileSync(config, JSON.stringify({ gateways: [{
-    id: GATEWAY_ID, name: 'bench gateway', region: 'bench', protocol: 'openvpn', mode: 'authorize', management: standin.management,
-    // The periodic full snapshot is measured by the reconnect-storm benchmark; here it would land
-    // inside the measured windows at random.
-    snapshotIntervalSeconds: 3600,
-  }] }));
+  writeFileSync(
+    config,
+    JSON.stringify({
+      gateways: [
+        {
+          id: GATEWAY_ID,
+          name: 'bench gateway',
+          region: 'bench',
+          protocol: 'openvpn',
+          mode: 'authorize',
+          management: standin.management,
+          // The periodic full snapshot is measured by the reconnect-storm benchmark; here it would land
+          // inside the measured windows at random.
+          snapshotIntervalSeconds: 3600,
+        },
+      ],
+    }),
+  );
   const dbPath = join(dir, 'switchboard.db');
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, SWITCHBOARD_PORT: '0', SWITCHBOARD_DATABASE_URL: dbPath, SWITCHBOARD_CONFIG: config, SWITCHBOARD_LOG_LEVEL: 'warn',
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    SWITCHBOARD_PORT: '0',
+    SWITCHBOARD_DATABASE_URL: dbPath,
+    SWITCHBOARD_CONFIG: config,
+    SWITCHBOARD_LOG_LEVEL: 'warn',
     // Rate limits are a policy, not a cost: off, so the load measures the work, not the limiter.
-    SWITCHBOARD_RATE_LIMIT_PER_TOKEN: '0', SWITCHBOARD_RATE_LIMIT_PER_IP: '0', ...options.env };
+    SWITCHBOARD_RATE_LIMIT_PER_TOKEN: '0',
+    SWITCHBOARD_RATE_LIMIT_PER_IP: '0',
+    ...options.env,
+  };
   // BENCH_CPU_PROF=<dir>: the server writes a V8 CPU profile there when it exits (see bench/profile-top.ts).
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
   const flags = [...profile, ...(options.extraArgs ?? [])];
-  const args = options.built ? [...flags, options.built, 'start'] : [...flags, '--import', 'tsx', join(ROOT, 'src', 'cli', 'index.ts'), 'start'];
+  const args = options.built
+    ? [...flags, options.built, 'start']
+    : [...flags, '--import', 'tsx', join(ROOT, 'src', 'cli', 'index.ts'), 'start'];
   const child: ChildProcess = spawn(process.execPath, args, { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (text += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (text += d));
   let exited = false;
-  const exit = new Promise<void>((resolve) => child.on('exit', () => {
-    exited = true;
-    resolve();
-  }));
+  const exit = new Promise<void>((resolve) =>
+    child.on('exit', () => {
+      exited = true;
+      resolve();
+    }),
+  );
   const kill = () => {
     if (!exited) child.kill('SIGKILL');
   };
@@ -79,7 +124,8 @@ export async function startSeededServer(options: { sessions: number; built?: str
     for (;;) {
       const m = re.exec(text);
       if (m) return m[1]!;
-      if (exited || Date.now() > end) throw new Error(`switchboard start: no ${re} (${exited ? 'exited' : 'timeout'})\n${text.slice(-2000)}`);
+      if (exited || Date.now() > end)
+        throw new Error(`switchboard start: no ${re} (${exited ? 'exited' : 'timeout'})\n${text.slice(-2000)}`);
       await new Promise((r) => setTimeout(r, 20));
     }
   };
@@ -87,11 +133,21 @@ export async function startSeededServer(options: { sessions: number; built?: str
     const token = await waitFor(/^\s{4}(sbt_[a-z0-9_]+)$/m, 30_000);
     const url = await waitFor(/listening on (http:\/\/\S+)\/graphql/, 30_000);
     const gql: SeededServer['gql'] = async (query, variables = {}) => {
-      const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
+      const res = await fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query, variables }),
+      });
       return (await res.json()) as { data?: Record<string, unknown>; errors?: unknown[] };
     };
     const server: SeededServer = {
-      url: `${url}/graphql`, token, pid: child.pid!, dir, dbPath, standin, gql,
+      url: `${url}/graphql`,
+      token,
+      pid: child.pid!,
+      dir,
+      dbPath,
+      standin,
+      gql,
       rss: () => rssOf(child.pid!),
       async close() {
         if (!exited) child.kill('SIGTERM');
@@ -106,7 +162,9 @@ export async function startSeededServer(options: { sessions: number; built?: str
     try {
       await waitForCount(server, options.sessions, 180_000);
     } catch (e) {
-      throw new Error(`${e instanceof Error ? e.message : String(e)}\n--- switchboard start (exited: ${exited}) ---\n${text.slice(-3000)}`);
+      throw new Error(
+        `${e instanceof Error ? e.message : String(e)}\n--- switchboard start (exited: ${exited}) ---\n${text.slice(-3000)}`,
+      );
     }
     return server;
   } catch (e) {
@@ -123,10 +181,13 @@ export async function waitForCount(server: Pick<SeededServer, 'gql'>, n: number,
   const end = Date.now() + ms;
   for (;;) {
     // While a large snapshot is being applied the server may not answer in time: keep asking.
-    const r = await server.gql('{ onlineSessions(first: 1) { totalCount } }').catch((e: unknown) => ({ data: undefined, errors: [String(e)] }));
+    const r = await server
+      .gql('{ onlineSessions(first: 1) { totalCount } }')
+      .catch((e: unknown) => ({ data: undefined, errors: [String(e)] }));
     const count = (r.data?.onlineSessions as { totalCount?: number } | undefined)?.totalCount;
     if (count === n) return;
-    if (Date.now() > end) throw new Error(`only ${count} of ${n} sessions visible after ${ms} ms: ${JSON.stringify(r.errors ?? '')}`);
+    if (Date.now() > end)
+      throw new Error(`only ${count} of ${n} sessions visible after ${ms} ms: ${JSON.stringify(r.errors ?? '')}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

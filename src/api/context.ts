@@ -56,11 +56,13 @@ export function createContext(core: CoreApi, actor: Actor, logger: Logger, media
  * entry of `Accept` wins; a missing header means `application/json`.
  */
 export function responseMediaType(accept: string | undefined): ResponseMediaType {
-  if (accept === undefined || accept === '' || accept === '*/*' || accept === 'application/json') return 'application/json';
+  if (accept === undefined || accept === '' || accept === '*/*' || accept === 'application/json')
+    return 'application/json';
   for (const entry of accept.replace(/\s/g, '').toLowerCase().split(',')) {
     const [type, ...params] = entry.split(';');
     const charset = params.find((p) => p.includes('charset=')) ?? 'charset=utf-8';
-    if (type === 'application/graphql-response+json' && charset === 'charset=utf-8') return 'application/graphql-response+json';
+    if (type === 'application/graphql-response+json' && charset === 'charset=utf-8')
+      return 'application/graphql-response+json';
     if (type === 'application/json' || type === 'application/*' || type === '*/*') return 'application/json';
   }
   return 'application/json';

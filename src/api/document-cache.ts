@@ -83,7 +83,9 @@ export class DocumentCache {
     if (operation === undefined) {
       const ast = getOperationAST(cached.document, operationName);
       if (ast == null) {
-        const message = operationName ? `Unknown operation named "${operationName}"` : 'The document has several operations: give an operationName';
+        const message = operationName
+          ? `Unknown operation named "${operationName}"`
+          : 'The document has several operations: give an operationName';
         return [new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' } })];
       }
       operation = { document: cached.document, operationName, kind: ast.operation, runs: 0, compiled: undefined };
@@ -98,16 +100,27 @@ export class DocumentCache {
       document = parse(query, { maxTokens: this.maxTokens });
     } catch (error) {
       // A document nested thousands of levels deep exhausts the recursive parser's stack: a limit, not a bug.
-      if (error instanceof RangeError) return [new GraphQLError('Query is too complex: nested too deeply', { extensions: { code: 'QUERY_TOO_COMPLEX' } })];
+      if (error instanceof RangeError)
+        return [
+          new GraphQLError('Query is too complex: nested too deeply', { extensions: { code: 'QUERY_TOO_COMPLEX' } }),
+        ];
       const syntax = error instanceof GraphQLError ? error : new GraphQLError(String(error));
-      return [new GraphQLError(syntax.message, { source: syntax.source, positions: syntax.positions, extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
+      return [
+        new GraphQLError(syntax.message, {
+          source: syntax.source,
+          positions: syntax.positions,
+          extensions: { code: 'GRAPHQL_PARSE_FAILED' },
+        }),
+      ];
     }
     const errors = validate(this.schema, document, this.rules);
     if (errors.length > 0) {
       return errors.map((e) => {
         if (e.extensions.code !== undefined) return e;
         // graphql-js's MaxIntrospectionDepthRule is a complexity limit like ours (limits.ts).
-        const code = e.message.startsWith('Maximum introspection depth exceeded') ? 'QUERY_TOO_COMPLEX' : 'GRAPHQL_VALIDATION_FAILED';
+        const code = e.message.startsWith('Maximum introspection depth exceeded')
+          ? 'QUERY_TOO_COMPLEX'
+          : 'GRAPHQL_VALIDATION_FAILED';
         return new GraphQLError(e.message, { nodes: e.nodes, extensions: { code } });
       });
     }

@@ -83,7 +83,10 @@ export function errorBody(code: ApiErrorCode, message: string): string {
 /** A graphql-http response tuple with a JSON error body. */
 export function errorResponse(code: ApiErrorCode, message: string, headers?: Record<string, string>): HandlerResponse {
   const status = statusOf(code);
-  return [errorBody(code, message), { status, statusText: STATUS_CODES[status] ?? '', headers: { 'content-type': JSON_TYPE, ...headers } }];
+  return [
+    errorBody(code, message),
+    { status, statusText: STATUS_CODES[status] ?? '', headers: { 'content-type': JSON_TYPE, ...headers } },
+  ];
 }
 
 function codeOf(error: { extensions?: Readonly<Record<string, unknown>> | undefined }): string | undefined {
@@ -103,16 +106,26 @@ function failedAsWhole(result: ExecutionResult): boolean {
 }
 
 /** The status shared by every error when they all carry the same known code, else undefined. */
-function sharedStatus(errors: readonly { extensions?: Readonly<Record<string, unknown>> | undefined }[]): number | undefined {
+function sharedStatus(
+  errors: readonly { extensions?: Readonly<Record<string, unknown>> | undefined }[],
+): number | undefined {
   const first = errors[0] === undefined ? undefined : codeOf(errors[0]);
   if (first === undefined || !Object.hasOwn(STATUS_BY_CODE, first)) return undefined;
   for (let i = 1; i < errors.length; i++) if (codeOf(errors[i]!) !== first) return undefined;
   return STATUS_BY_CODE[first as ApiErrorCode];
 }
 
-function respond(body: string, status: number, mediaType: ResponseMediaType, headers?: Record<string, string>): HandlerResponse {
+function respond(
+  body: string,
+  status: number,
+  mediaType: ResponseMediaType,
+  headers?: Record<string, string>,
+): HandlerResponse {
   const contentType = mediaType === 'application/json' ? JSON_TYPE : GRAPHQL_RESPONSE_TYPE;
-  return [body, { status, statusText: STATUS_CODES[status] ?? '', headers: { 'content-type': contentType, ...headers } }];
+  return [
+    body,
+    { status, statusText: STATUS_CODES[status] ?? '', headers: { 'content-type': contentType, ...headers } },
+  ];
 }
 
 /**
@@ -123,19 +136,26 @@ function respond(body: string, status: number, mediaType: ResponseMediaType, hea
  */
 export function requestErrorResponse(errors: readonly GraphQLError[], mediaType: ResponseMediaType): HandlerResponse {
   const refusal = errors.map(codeOf).find((code) => code !== undefined && REFUSAL_CODES.has(code));
-  const status = refusal !== undefined ? statusOf(refusal as ApiErrorCode) : mediaType === 'application/json' ? 200 : 400;
+  const status =
+    refusal !== undefined ? statusOf(refusal as ApiErrorCode) : mediaType === 'application/json' ? 200 : 400;
   return respond(JSON.stringify({ errors }), status, mediaType);
 }
 
 /** A formatted error of an executed operation: plain data, in GraphQLError's own key order. */
-function formatted(message: string, error: GraphQLError, code: string, more?: Readonly<Record<string, string>>): GraphQLFormattedError {
+function formatted(
+  message: string,
+  error: GraphQLError,
+  code: string,
+  more?: Readonly<Record<string, string>>,
+): GraphQLFormattedError {
   return { message, locations: error.locations, path: error.path, extensions: { code, ...more } };
 }
 
 export function mapExecutionError(error: GraphQLError, logger: Logger): GraphQLFormattedError {
   const original = error.originalError;
   // `code` first, then the error's own detail (a 503 GATEWAY_UNAVAILABLE says `disconnect: NOT_SENT | UNCONFIRMED`).
-  if (isDomainError(original) && original.code !== 'INTERNAL') return formatted(original.message, error, original.code, original.extensions);
+  if (isDomainError(original) && original.code !== 'INTERNAL')
+    return formatted(original.message, error, original.code, original.extensions);
   if (original instanceof GraphQLError && codeOf(original) !== undefined && codeOf(original) !== 'INTERNAL') {
     return formatted(original.message, error, codeOf(original)!);
   }
@@ -150,11 +170,21 @@ export function mapExecutionError(error: GraphQLError, logger: Logger): GraphQLF
  * code, the operation failed as a whole for that reason and the status says so (the seed's 400/403);
  * anything else, partial results included, is 200.
  */
-export function executionResponse(result: ExecutionResult, mediaType: ResponseMediaType, logger: Logger): HandlerResponse {
+export function executionResponse(
+  result: ExecutionResult,
+  mediaType: ResponseMediaType,
+  logger: Logger,
+): HandlerResponse {
   const errors = result.errors;
-  if (errors === undefined || errors.length === 0) return respond(JSON.stringify({ data: result.data }), 200, mediaType);
+  if (errors === undefined || errors.length === 0)
+    return respond(JSON.stringify({ data: result.data }), 200, mediaType);
   if (result.data === undefined) {
-    const shown = errors.map((e) => ({ message: e.message, locations: e.locations, path: e.path, extensions: { code: codeOf(e) ?? 'BAD_USER_INPUT' } }));
+    const shown = errors.map((e) => ({
+      message: e.message,
+      locations: e.locations,
+      path: e.path,
+      extensions: { code: codeOf(e) ?? 'BAD_USER_INPUT' },
+    }));
     return respond(JSON.stringify({ errors: shown }), mediaType === 'application/json' ? 200 : 400, mediaType);
   }
   const shown = errors.map((e) => mapExecutionError(e, logger));

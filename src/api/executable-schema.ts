@@ -1,7 +1,13 @@
 /**
  * The schema of schema.ts with its resolvers and the DateTime scalar attached, built once per server.
  */
-import { assertObjectType, assertScalarType, buildSchema, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
+import {
+  assertObjectType,
+  assertScalarType,
+  buildSchema,
+  type GraphQLFieldResolver,
+  type GraphQLSchema,
+} from 'graphql';
 import type { ResolverMap } from './resolvers/resolver-map.js';
 import { auditResolvers } from './resolvers/audit.js';
 import { disconnectResolvers } from './resolvers/disconnect.js';
@@ -18,7 +24,17 @@ import { applyInputGate } from './input-gate.js';
 import { implementDateTime } from './scalars.js';
 import { typeDefs } from './schema.js';
 
-const RESOLVERS: readonly ResolverMap[] = [sessionResolvers, disconnectResolvers, gatewayResolvers, auditResolvers, tokenResolvers, viewerResolvers, sessionEventResolvers, webhookResolvers, blockResolvers];
+const RESOLVERS: readonly ResolverMap[] = [
+  sessionResolvers,
+  disconnectResolvers,
+  gatewayResolvers,
+  auditResolvers,
+  tokenResolvers,
+  viewerResolvers,
+  sessionEventResolvers,
+  webhookResolvers,
+  blockResolvers,
+];
 
 export function buildApiSchema(): GraphQLSchema {
   const schema = buildSchema(typeDefs + eventTypeDefs + webhookTypeDefs);

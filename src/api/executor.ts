@@ -22,9 +22,15 @@ export function createExecutor(schema: GraphQLSchema, logger: Logger, options: {
     try {
       const compiled = compileQuery(schema, operation.document, operation.operationName);
       operation.compiled = isCompiledQuery(compiled) ? compiled : null;
-      logger.trace({ operationName: operation.operationName, compiled: operation.compiled !== null }, 'graphql-jit compile');
+      logger.trace(
+        { operationName: operation.operationName, compiled: operation.compiled !== null },
+        'graphql-jit compile',
+      );
     } catch (err) {
-      logger.warn({ err, operationName: operation.operationName }, 'graphql-jit could not compile an operation; using graphql-js');
+      logger.warn(
+        { err, operationName: operation.operationName },
+        'graphql-jit could not compile an operation; using graphql-js',
+      );
       operation.compiled = null;
     }
   }

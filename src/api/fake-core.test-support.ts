@@ -3,8 +3,27 @@
  * plus counters so tests can prove what was (not) called. Not a model of core's internals.
  */
 import type { Block, BlockFilter } from '../core/api-types.js';
-import type { Connection, CoreApi, DisconnectOptions, DisconnectResult, GatewayStatus, GatewayView, RequestMeta } from '../core/api-types.js';
-import type { AuditFilter, BulkDisconnectInput, BulkDisconnectResult, SessionEvent, SessionEventFilter, SessionFilter, DeliveryView, WebhookView, ViewerInfo, WebhookBacklog } from '../core/api-types.js';
+import type {
+  Connection,
+  CoreApi,
+  DisconnectOptions,
+  DisconnectResult,
+  GatewayStatus,
+  GatewayView,
+  RequestMeta,
+} from '../core/api-types.js';
+import type {
+  AuditFilter,
+  BulkDisconnectInput,
+  BulkDisconnectResult,
+  SessionEvent,
+  SessionEventFilter,
+  SessionFilter,
+  DeliveryView,
+  WebhookView,
+  ViewerInfo,
+  WebhookBacklog,
+} from '../core/api-types.js';
 import type { Actor } from '../domain/actor.js';
 import type { AuditEvent } from '../domain/audit.js';
 import { DomainError, MESSAGES } from '../domain/errors.js';
@@ -39,21 +58,35 @@ function decodeCursor(cursor: string | null | undefined): { at: number; id: stri
 
 function pageSize(first: number | null | undefined): number {
   if (first == null) return 50;
-  if (!Number.isInteger(first) || first < 1 || first > 500) throw new DomainError('BAD_USER_INPUT', 'first must be an integer from 1 to 500');
+  if (!Number.isInteger(first) || first < 1 || first > 500)
+    throw new DomainError('BAD_USER_INPUT', 'first must be an integer from 1 to 500');
   return first;
 }
 
 /** Newest first, strictly after the cursor; a Relay connection like core's. */
-function page<T>(rows: T[], keyOf: (row: T) => { at: number; id: string }, args: { first?: number | null; after?: string | null }, count: () => number): Connection<T> {
+function page<T>(
+  rows: T[],
+  keyOf: (row: T) => { at: number; id: string },
+  args: { first?: number | null; after?: string | null },
+  count: () => number,
+): Connection<T> {
   const first = pageSize(args.first);
   const after = decodeCursor(args.after);
   const sorted = [...rows].sort((a, b) => keyOf(b).at - keyOf(a).at || (keyOf(b).id < keyOf(a).id ? -1 : 1));
-  const rest = after === null ? sorted : sorted.filter((r) => keyOf(r).at < after.at || (keyOf(r).at === after.at && keyOf(r).id < after.id));
+  const rest =
+    after === null
+      ? sorted
+      : sorted.filter((r) => keyOf(r).at < after.at || (keyOf(r).at === after.at && keyOf(r).id < after.id));
   const slice = rest.slice(0, first);
   const edges = slice.map((node) => ({ cursor: encodeCursor(keyOf(node).at, keyOf(node).id), node }));
   return {
     edges,
-    pageInfo: { hasNextPage: rest.length > first, hasPreviousPage: after !== null, startCursor: edges[0]?.cursor ?? null, endCursor: edges.at(-1)?.cursor ?? null },
+    pageInfo: {
+      hasNextPage: rest.length > first,
+      hasPreviousPage: after !== null,
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges.at(-1)?.cursor ?? null,
+    },
     totalCount: async () => count(),
   };
 }
@@ -63,7 +96,14 @@ export class FakeCore implements CoreApi {
   readonly gatewayRows = new Map<string, GatewayView>();
   readonly audit: AuditEvent[] = [];
   private readonly tokens = new Map<string, ApiToken>();
-  readonly calls: FakeCalls = { authenticate: [], disconnect: [], gateway: [], onlineSessions: [], auditEvents: [], totalCount: 0 };
+  readonly calls: FakeCalls = {
+    authenticate: [],
+    disconnect: [],
+    gateway: [],
+    onlineSessions: [],
+    auditEvents: [],
+    totalCount: 0,
+  };
   /** When false, disconnects fail as the gateway not confirming in time. */
   gatewayConfirms = true;
   /** When set, onlineSessions throws it (an unexpected failure, e.g. of the database). */
@@ -74,13 +114,36 @@ export class FakeCore implements CoreApi {
   addToken(name: string, scopes: Scope[], extra: Partial<ApiToken> = {}): string {
     const secret = newTokenSecret();
     this.tokens.set(secret, {
-      id: newTokenId(), name, prefix: secret.slice(0, 12), secretHash: 'x', scopes, createdAt: this.now, expiresAt: null, revokedAt: null, lastUsedAt: null, ...extra,
+      id: newTokenId(),
+      name,
+      prefix: secret.slice(0, 12),
+      secretHash: 'x',
+      scopes,
+      createdAt: this.now,
+      expiresAt: null,
+      revokedAt: null,
+      lastUsedAt: null,
+      ...extra,
     });
     return secret;
   }
 
   addGateway(id: string, extra: Partial<GatewayView> = {}): GatewayView {
-    const g: GatewayView = { id, name: `Gateway ${id}`, region: 'eu-west', protocol: 'openvpn', mode: 'observe', agentConnected: true, lastSeenAt: this.now, daemonStartedAt: null, canBlock: false, warning: null, daemonResponding: true, sessionsOnline: 0, ...extra };
+    const g: GatewayView = {
+      id,
+      name: `Gateway ${id}`,
+      region: 'eu-west',
+      protocol: 'openvpn',
+      mode: 'observe',
+      agentConnected: true,
+      lastSeenAt: this.now,
+      daemonStartedAt: null,
+      canBlock: false,
+      warning: null,
+      daemonResponding: true,
+      sessionsOnline: 0,
+      ...extra,
+    };
     this.gatewayRows.set(id, g);
     return g;
   }
@@ -88,10 +151,30 @@ export class FakeCore implements CoreApi {
   addSession(extra: Partial<Session> = {}): Session {
     const userName = extra.userName ?? 'alice';
     const s: Session = {
-      id: newSessionId(), ref: `1:${this.sessions.size}`, userName, commonName: userName, clientAddress: '203.0.113.7:51234', virtualAddress: '10.8.0.6',
-      virtualAddress6: null, connectedAt: this.now - 60_000 * (this.sessions.size + 1), bytesReceived: 5_000_000_000, bytesSent: 1234, clientVersion: '2.6.9',
-      clientPlatform: 'linux', gatewayId: 'gw-1', userId: userIdFor(userName), protocol: 'openvpn', lastSeenAt: this.now, endedAt: null, endCause: null,
-      endedByTokenId: null, endedByName: null, endReason: null, group: null, device: null, ...extra,
+      id: newSessionId(),
+      ref: `1:${this.sessions.size}`,
+      userName,
+      commonName: userName,
+      clientAddress: '203.0.113.7:51234',
+      virtualAddress: '10.8.0.6',
+      virtualAddress6: null,
+      connectedAt: this.now - 60_000 * (this.sessions.size + 1),
+      bytesReceived: 5_000_000_000,
+      bytesSent: 1234,
+      clientVersion: '2.6.9',
+      clientPlatform: 'linux',
+      gatewayId: 'gw-1',
+      userId: userIdFor(userName),
+      protocol: 'openvpn',
+      lastSeenAt: this.now,
+      endedAt: null,
+      endCause: null,
+      endedByTokenId: null,
+      endedByName: null,
+      endReason: null,
+      group: null,
+      device: null,
+      ...extra,
     };
     this.sessions.set(s.id, s);
     return s;
@@ -100,13 +183,15 @@ export class FakeCore implements CoreApi {
   async authenticate(bearer: string | null, meta: RequestMeta): Promise<Actor> {
     this.calls.authenticate.push({ bearer, meta });
     const t = bearer === null ? undefined : this.tokens.get(bearer);
-    if (!t || t.revokedAt !== null || (t.expiresAt !== null && t.expiresAt <= this.now)) throw new DomainError('UNAUTHENTICATED', MESSAGES.unauthenticated);
+    if (!t || t.revokedAt !== null || (t.expiresAt !== null && t.expiresAt <= this.now))
+      throw new DomainError('UNAUTHENTICATED', MESSAGES.unauthenticated);
     return { tokenId: t.id, name: t.name, scopes: t.scopes, ip: meta.ip, userAgent: meta.userAgent };
   }
 
   async authorize(actor: Actor): Promise<Actor> {
     const t = [...this.tokens.values()].find((x) => x.id === actor.tokenId);
-    if (actor.tokenId !== null && (!t || t.revokedAt !== null || (t.expiresAt !== null && t.expiresAt <= this.now))) throw new DomainError('UNAUTHENTICATED', MESSAGES.unauthenticated);
+    if (actor.tokenId !== null && (!t || t.revokedAt !== null || (t.expiresAt !== null && t.expiresAt <= this.now)))
+      throw new DomainError('UNAUTHENTICATED', MESSAGES.unauthenticated);
     return actor;
   }
 
@@ -119,7 +204,10 @@ export class FakeCore implements CoreApi {
     return { tokenId: actor.tokenId, name: actor.name, scopes: [...actor.scopes] };
   }
 
-  async onlineSessions(actor: Actor, args: { first?: number | null; after?: string | null; filter?: SessionFilter }): Promise<Connection<Session>> {
+  async onlineSessions(
+    actor: Actor,
+    args: { first?: number | null; after?: string | null; filter?: SessionFilter },
+  ): Promise<Connection<Session>> {
     this.calls.onlineSessions.push(args);
     requireScope(actor, 'sessions:read');
     if (this.explode) throw this.explode;
@@ -135,10 +223,15 @@ export class FakeCore implements CoreApi {
         (f.connectedAfter === undefined || s.connectedAt >= f.connectedAfter) &&
         (f.connectedBefore === undefined || s.connectedAt < f.connectedBefore),
     );
-    return page(rows, (s) => ({ at: s.connectedAt, id: s.id }), args, () => {
-      this.calls.totalCount += 1;
-      return rows.length;
-    });
+    return page(
+      rows,
+      (s) => ({ at: s.connectedAt, id: s.id }),
+      args,
+      () => {
+        this.calls.totalCount += 1;
+        return rows.length;
+      },
+    );
   }
 
   async onlineSession(actor: Actor, id: string): Promise<Session | null> {
@@ -152,13 +245,36 @@ export class FakeCore implements CoreApi {
     requireScope(actor, 'sessions:disconnect', MESSAGES.disconnectForbidden);
     const s = this.sessions.get(sessionId);
     if (!s || s.endedAt !== null) throw new DomainError('SESSION_NOT_FOUND', MESSAGES.sessionNotFound);
-    if (!this.gatewayConfirms) throw new DomainError('GATEWAY_UNAVAILABLE', MESSAGES.disconnectUnconfirmed, { extensions: { disconnect: 'UNCONFIRMED' } });
-    const ended: Session = { ...s, endedAt: this.now, endCause: 'ADMIN_DISCONNECT', endedByTokenId: actor.tokenId, endedByName: actor.name, endReason: options.reason ?? null };
+    if (!this.gatewayConfirms)
+      throw new DomainError('GATEWAY_UNAVAILABLE', MESSAGES.disconnectUnconfirmed, {
+        extensions: { disconnect: 'UNCONFIRMED' },
+      });
+    const ended: Session = {
+      ...s,
+      endedAt: this.now,
+      endCause: 'ADMIN_DISCONNECT',
+      endedByTokenId: actor.tokenId,
+      endedByName: actor.name,
+      endReason: options.reason ?? null,
+    };
     this.sessions.set(sessionId, ended);
     const event: AuditEvent = {
-      id: newAuditEventId(), at: this.now, action: 'session.disconnect', outcome: 'SUCCESS', actorTokenId: actor.tokenId, actorName: actor.name, actorIp: actor.ip,
-      actorUserAgent: actor.userAgent, requestId: actor.requestId ?? null, targetSessionId: sessionId, targetUserName: s.userName, targetGatewayId: s.gatewayId, reason: options.reason ?? null,
-      errorCode: null, durationMs: 12, metadata: { mode: options.mode ?? 'HALT', message: options.message ?? null },
+      id: newAuditEventId(),
+      at: this.now,
+      action: 'session.disconnect',
+      outcome: 'SUCCESS',
+      actorTokenId: actor.tokenId,
+      actorName: actor.name,
+      actorIp: actor.ip,
+      actorUserAgent: actor.userAgent,
+      requestId: actor.requestId ?? null,
+      targetSessionId: sessionId,
+      targetUserName: s.userName,
+      targetGatewayId: s.gatewayId,
+      reason: options.reason ?? null,
+      errorCode: null,
+      durationMs: 12,
+      metadata: { mode: options.mode ?? 'HALT', message: options.message ?? null },
     };
     this.audit.push(event);
     return { session: ended, outcome: 'DISCONNECTED', auditEventId: event.id };
@@ -174,7 +290,11 @@ export class FakeCore implements CoreApi {
 
   async blocks(actor: Actor, filter: BlockFilter = {}): Promise<Block[]> {
     requireScope(actor, 'sessions:read');
-    return this.blockRows.filter((b) => (filter.gatewayId == null || b.gatewayId === filter.gatewayId) && (filter.userName == null || b.userName === filter.userName));
+    return this.blockRows.filter(
+      (b) =>
+        (filter.gatewayId == null || b.gatewayId === filter.gatewayId) &&
+        (filter.userName == null || b.userName === filter.userName),
+    );
   }
 
   async liftBlock(actor: Actor, input: { gatewayId: string; userName: string }): Promise<Block> {
@@ -204,7 +324,10 @@ export class FakeCore implements CoreApi {
     return this.gatewayRows.get(id)?.sessionsOnline ?? 0;
   }
 
-  async auditEvents(actor: Actor, args: { first?: number | null; after?: string | null; filter?: AuditFilter }): Promise<Connection<AuditEvent>> {
+  async auditEvents(
+    actor: Actor,
+    args: { first?: number | null; after?: string | null; filter?: AuditFilter },
+  ): Promise<Connection<AuditEvent>> {
     this.calls.auditEvents.push(args);
     requireScope(actor, 'audit:read');
     const f = args.filter ?? {};
@@ -216,12 +339,22 @@ export class FakeCore implements CoreApi {
         (f.since === undefined || e.at >= f.since) &&
         (f.until === undefined || e.at < f.until),
     );
-    return page(rows, (e) => ({ at: e.at, id: e.id }), args, () => rows.length);
+    return page(
+      rows,
+      (e) => ({ at: e.at, id: e.id }),
+      args,
+      () => rows.length,
+    );
   }
 
-  async createToken(actor: Actor, args: { name: string; scopes: Scope[]; expiresInMs?: number | null }): Promise<{ token: ApiToken; secret: string }> {
+  async createToken(
+    actor: Actor,
+    args: { name: string; scopes: Scope[]; expiresInMs?: number | null },
+  ): Promise<{ token: ApiToken; secret: string }> {
     requireScope(actor, 'admin');
-    const secret = this.addToken(args.name, args.scopes, { expiresAt: args.expiresInMs ? this.now + args.expiresInMs : null });
+    const secret = this.addToken(args.name, args.scopes, {
+      expiresAt: args.expiresInMs ? this.now + args.expiresInMs : null,
+    });
     return { token: this.tokens.get(secret)!, secret };
   }
 

@@ -37,7 +37,15 @@ export function createGraphqlHandler(options: GraphqlHandlerOptions): Handler<In
         return errorResponse('METHOD_NOT_ALLOWED', 'Mutations must be sent with POST', { allow: 'POST' });
       }
       if (operation.kind === 'subscription') {
-        return requestErrorResponse([new GraphQLError('Subscriptions are not served by POST /graphql: use a WebSocket (graphql-transport-ws) on /graphql, or Server-Sent Events on POST /graphql/stream', { extensions: { code: 'BAD_REQUEST' } })], ctx.mediaType);
+        return requestErrorResponse(
+          [
+            new GraphQLError(
+              'Subscriptions are not served by POST /graphql: use a WebSocket (graphql-transport-ws) on /graphql, or Server-Sent Events on POST /graphql/stream',
+              { extensions: { code: 'BAD_REQUEST' } },
+            ),
+          ],
+          ctx.mediaType,
+        );
       }
       ctx.operation = operation;
       return {

@@ -32,9 +32,12 @@ describe('GraphQL over HTTP', () => {
     };
     const results = await auditServer({ url: `${server.url}/graphql`, fetchFn });
     assert.ok(results.length >= 40, `only ${results.length} audits ran`);
-    const failed = results.filter((r) => r.status !== 'ok').map((r) => `${r.id} ${r.name}: ${'reason' in r ? r.reason : ''}`);
+    const failed = results
+      .filter((r) => r.status !== 'ok')
+      .map((r) => `${r.id} ${r.name}: ${'reason' in r ? r.reason : ''}`);
     assert.deepEqual(failed, []);
-    for (const level of ['MUST', 'SHOULD']) assert.ok(results.some((r) => r.name.startsWith(level) && r.status === 'ok'));
+    for (const level of ['MUST', 'SHOULD'])
+      assert.ok(results.some((r) => r.name.startsWith(level) && r.status === 'ok'));
   });
 
   it('413 PAYLOAD_TOO_LARGE for a body over the limit (declared length)', async () => {
@@ -48,7 +51,13 @@ describe('GraphQL over HTTP', () => {
     const url = new URL(`${server.url}/graphql`);
     const reply = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = request(
-        { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${server.admin}` } },
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${server.admin}` },
+        },
         (res) => {
           let body = '';
           res.setEncoding('utf8');
@@ -62,12 +71,23 @@ describe('GraphQL over HTTP', () => {
       req.end();
     });
     assert.equal(reply.status, 413);
-    assert.equal((JSON.parse(reply.body) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code, 'PAYLOAD_TOO_LARGE');
+    assert.equal(
+      (JSON.parse(reply.body) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code,
+      'PAYLOAD_TOO_LARGE',
+    );
   });
 
   it('400 BAD_REQUEST for a body that is not valid UTF-8', async () => {
-    const bytes = Buffer.concat([Buffer.from('{"query":"{ __typename }","x":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]);
-    const res = await fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${server.admin}` }, body: bytes });
+    const bytes = Buffer.concat([
+      Buffer.from('{"query":"{ __typename }","x":"'),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from('"}'),
+    ]);
+    const res = await fetch(`${server.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${server.admin}` },
+      body: bytes,
+    });
     const reply = await toReply(res);
     assert.equal(reply.status, 400);
     assertJsonError(reply, 'BAD_REQUEST');
@@ -81,19 +101,27 @@ describe('GraphQL over HTTP', () => {
   });
 
   it('415 UNSUPPORTED_MEDIA_TYPE with a JSON body for a wrong content type', async () => {
-    const reply = await server.gql('query=%7B__typename%7D', { headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const reply = await server.gql('query=%7B__typename%7D', {
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     assert.equal(reply.status, 415);
     assertJsonError(reply, 'UNSUPPORTED_MEDIA_TYPE');
   });
 
   it('400 BAD_REQUEST when variables is not an object', async () => {
-    const reply = await server.gql({ query: 'query ($id: String!) { onlineSession(id: $id) { id } }', variables: '{"id":"x"}' });
+    const reply = await server.gql({
+      query: 'query ($id: String!) { onlineSession(id: $id) { id } }',
+      variables: '{"id":"x"}',
+    });
     assert.equal(reply.status, 400);
     assertJsonError(reply, 'BAD_REQUEST');
   });
 
   it('variables that do not coerce: BAD_USER_INPUT, 400 under graphql-response+json, 200 under json (as the spec says)', async () => {
-    const body = { query: 'query ($first: Int) { onlineSessions(first: $first) { totalCount } }', variables: { first: 'ten' } };
+    const body = {
+      query: 'query ($first: Int) { onlineSessions(first: $first) { totalCount } }',
+      variables: { first: 'ten' },
+    };
     const strict = await server.gql(body, { headers: { accept: 'application/graphql-response+json' } });
     assert.equal(strict.status, 400);
     assertJsonError(strict, 'BAD_USER_INPUT');
@@ -106,7 +134,10 @@ describe('GraphQL over HTTP', () => {
 
   it('400 BAD_USER_INPUT for a DateTime variable that is not ISO-8601', async () => {
     const reply = await server.gql(
-      { query: 'query ($t: DateTime) { onlineSessions(filter: { connectedAfter: $t }) { totalCount } }', variables: { t: 'yesterday' } },
+      {
+        query: 'query ($t: DateTime) { onlineSessions(filter: { connectedAfter: $t }) { totalCount } }',
+        variables: { t: 'yesterday' },
+      },
       { headers: { accept: 'application/graphql-response+json' } },
     );
     assert.equal(reply.status, 400);
@@ -115,7 +146,9 @@ describe('GraphQL over HTTP', () => {
 
   it('GET runs queries; mutations over GET are 405 with Allow: POST and run nothing', async () => {
     const get = (query: string) =>
-      fetch(`${server.url}/graphql?query=${encodeURIComponent(query)}`, { headers: { authorization: `Bearer ${server.admin}` } }).then(toReply);
+      fetch(`${server.url}/graphql?query=${encodeURIComponent(query)}`, {
+        headers: { authorization: `Bearer ${server.admin}` },
+      }).then(toReply);
     const ok = await get('{ gateways { id } }');
     assert.equal(ok.status, 200);
     assert.deepEqual(ok.json, { data: { gateways: [] } });
@@ -128,7 +161,13 @@ describe('GraphQL over HTTP', () => {
   });
 
   it('405 METHOD_NOT_ALLOWED with a JSON body for other methods', async () => {
-    const reply = await toReply(await fetch(`${server.url}/graphql`, { method: 'PUT', headers: { authorization: `Bearer ${server.admin}` }, body: '{}' }));
+    const reply = await toReply(
+      await fetch(`${server.url}/graphql`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${server.admin}` },
+        body: '{}',
+      }),
+    );
     assert.equal(reply.status, 405);
     assertJsonError(reply, 'METHOD_NOT_ALLOWED');
   });

@@ -107,14 +107,18 @@ function send(res: ServerResponse, [body, init]: HandlerResponse): number {
 export function createApiServer(options: ApiServerOptions): ApiServer {
   const { logger } = options;
   const metricsAccess = options.metrics ?? 'token';
-  const metrics: Metrics | null = metricsAccess === 'off' ? null : createMetrics({ readiness: options.readiness, core: () => core });
+  const metrics: Metrics | null =
+    metricsAccess === 'off' ? null : createMetrics({ readiness: options.readiness, core: () => core });
   // Every transport calls the same core; with metrics on, its disconnects are timed by gateway and outcome.
   const core: CoreApi = metrics ? metrics.instrument(options.core) : options.core;
   const bodyLimit = options.bodyLimitBytes ?? 1024 * 1024;
   const schema = buildApiSchema();
   const graphql = createGraphqlHandler({ schema, logger, jit: options.jit });
   const admission = new Admission(
-    { perToken: options.rateLimitPerToken ?? DEFAULT_RATE_LIMITS.perToken, perIp: options.rateLimitPerIp ?? DEFAULT_RATE_LIMITS.perIp },
+    {
+      perToken: options.rateLimitPerToken ?? DEFAULT_RATE_LIMITS.perToken,
+      perIp: options.rateLimitPerIp ?? DEFAULT_RATE_LIMITS.perIp,
+    },
     { ...DEFAULT_CAPS, ...options.caps },
   );
   const sse = createSseTransport({ schema, core, logger, admission, bodyLimitBytes: bodyLimit, metrics });
@@ -122,24 +126,35 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
 
   function rateLimited(res: ServerResponse, retryAfterSeconds: number): number {
     metrics?.countRefusal('http', 'RATE_LIMITED');
-    return send(res, errorResponse('RATE_LIMITED', `Too many requests; retry after ${retryAfterSeconds} s`, { 'retry-after': String(retryAfterSeconds) }));
+    return send(
+      res,
+      errorResponse('RATE_LIMITED', `Too many requests; retry after ${retryAfterSeconds} s`, {
+        'retry-after': String(retryAfterSeconds),
+      }),
+    );
   }
 
   async function serveGraphql(req: IncomingMessage, res: ServerResponse, r: RequestScope): Promise<number> {
-    if (duplicateAuthorization(req)) return send(res, errorResponse('BAD_REQUEST', 'Send one Authorization header, not several'));
+    if (duplicateAuthorization(req))
+      return send(res, errorResponse('BAD_REQUEST', 'Send one Authorization header, not several'));
     // The IP's bucket first, before the token is even looked at: guessing tokens costs requests too.
     const byIp = admission.byIp(req.socket.remoteAddress);
     if (!byIp.ok) return rateLimited(res, byIp.retryAfterSeconds);
     let actor: Actor;
     try {
       const userAgent = req.headers['user-agent'] ?? null;
-      actor = await core.authenticate(bearerOf(req.headers.authorization), { ip: req.socket.remoteAddress ?? null, userAgent, requestId: r.requestId });
+      actor = await core.authenticate(bearerOf(req.headers.authorization), {
+        ip: req.socket.remoteAddress ?? null,
+        userAgent,
+        requestId: r.requestId,
+      });
     } catch (error) {
       if (isDomainError(error) && error.code === 'UNAUTHENTICATED') {
         metrics?.countRefusal('http', 'UNAUTHENTICATED');
         return send(res, errorResponse('UNAUTHENTICATED', error.message, { 'www-authenticate': 'Bearer' }));
       }
-      if (isDomainError(error) && error.code === 'STORE_UNAVAILABLE') return send(res, errorResponse('STORE_UNAVAILABLE', error.message, { 'retry-after': '1' }));
+      if (isDomainError(error) && error.code === 'STORE_UNAVAILABLE')
+        return send(res, errorResponse('STORE_UNAVAILABLE', error.message, { 'retry-after': '1' }));
       throw error;
     }
     const byToken = admission.byToken(actor.tokenId);
@@ -150,29 +165,60 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       if (typeof read !== 'string') {
         if (read.code === 'ABORTED') return 0; // nobody to answer
         // After a refused body the connection cannot be reused: the rest of it is still on the wire.
-        return send(res, errorResponse(read.code, read.message, read.code === 'PAYLOAD_TOO_LARGE' ? { connection: 'close' } : undefined));
+        return send(
+          res,
+          errorResponse(
+            read.code,
+            read.message,
+            read.code === 'PAYLOAD_TOO_LARGE' ? { connection: 'close' } : undefined,
+          ),
+        );
       }
       body = read;
       // graphql-http would answer "Missing query"; say what is wrong.
-      if (/^\s*\[/.test(body)) return send(res, errorResponse('BAD_REQUEST', 'Batched requests (a JSON array) are not supported; send one operation per request'));
+      if (/^\s*\[/.test(body))
+        return send(
+          res,
+          errorResponse(
+            'BAD_REQUEST',
+            'Batched requests (a JSON array) are not supported; send one operation per request',
+          ),
+        );
     }
     const context = createContext(core, actor, r.logger, responseMediaType(req.headers.accept));
     const started = metrics ? performance.now() : 0;
-    const response = await graphql({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body, raw: req, context });
-    metrics?.observeOperation('http', operationLabel(context.operation), outcomeLabel(response[0]), (performance.now() - started) / 1000);
+    const response = await graphql({
+      method: req.method ?? 'GET',
+      url: req.url ?? '/',
+      headers: req.headers,
+      body,
+      raw: req,
+      context,
+    });
+    metrics?.observeOperation(
+      'http',
+      operationLabel(context.operation),
+      outcomeLabel(response[0]),
+      (performance.now() - started) / 1000,
+    );
     return send(res, response);
   }
 
   async function serveMetrics(req: IncomingMessage, res: ServerResponse, m: Metrics): Promise<number> {
     if (metricsAccess === 'token') {
       // A token check like any other: one Authorization header, and guesses cost the address requests.
-      if (duplicateAuthorization(req)) return send(res, errorResponse('BAD_REQUEST', 'Send one Authorization header, not several'));
+      if (duplicateAuthorization(req))
+        return send(res, errorResponse('BAD_REQUEST', 'Send one Authorization header, not several'));
       const byIp = admission.byIp(req.socket.remoteAddress);
       if (!byIp.ok) return rateLimited(res, byIp.retryAfterSeconds);
       try {
-        await core.authenticate(bearerOf(req.headers.authorization), { ip: req.socket.remoteAddress ?? null, userAgent: req.headers['user-agent'] ?? null });
+        await core.authenticate(bearerOf(req.headers.authorization), {
+          ip: req.socket.remoteAddress ?? null,
+          userAgent: req.headers['user-agent'] ?? null,
+        });
       } catch (error) {
-        if (isDomainError(error) && error.code === 'UNAUTHENTICATED') return send(res, errorResponse('UNAUTHENTICATED', error.message, { 'www-authenticate': 'Bearer' }));
+        if (isDomainError(error) && error.code === 'UNAUTHENTICATED')
+          return send(res, errorResponse('UNAUTHENTICATED', error.message, { 'www-authenticate': 'Bearer' }));
         throw error;
       }
     }
@@ -181,10 +227,19 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
 
   async function serveReadiness(res: ServerResponse): Promise<number> {
     const report = options.readiness ? await options.readiness() : { ready: true, failed: [], checks: {} };
-    const body = JSON.stringify({ status: report.ready ? 'ready' : 'not ready', failed: report.failed, checks: report.checks });
+    const body = JSON.stringify({
+      status: report.ready ? 'ready' : 'not ready',
+      failed: report.failed,
+      checks: report.checks,
+    });
     // A probe must see the state of now, never a cached answer.
     const headers = { 'content-type': JSON_TYPE, 'cache-control': 'no-store' };
-    return send(res, [body, report.ready ? { status: 200, statusText: 'OK', headers } : { status: 503, statusText: 'Service Unavailable', headers }]);
+    return send(res, [
+      body,
+      report.ready
+        ? { status: 200, statusText: 'OK', headers }
+        : { status: 503, statusText: 'Service Unavailable', headers },
+    ]);
   }
 
   function route(req: IncomingMessage, res: ServerResponse, r: RequestScope): Promise<number> | number {
@@ -200,7 +255,8 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     if (path === '/metrics' && metrics && req.method === 'GET') return serveMetrics(req, res, metrics);
     const notFound = () => send(res, errorResponse('NOT_FOUND', `No route for ${req.method ?? 'GET'} ${path}`));
     // The operator console: its files, and index.html for its routes (GET and HEAD only).
-    if (req.method === 'GET' || req.method === 'HEAD') return serveConsole(req, res, path).then((status) => status ?? notFound());
+    if (req.method === 'GET' || req.method === 'HEAD')
+      return serveConsole(req, res, path).then((status) => status ?? notFound());
     return notFound();
   }
 
@@ -234,7 +290,10 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       // Never the headers, the query string or the body: they can carry tokens.
       const q = (req.url ?? '/').indexOf('?');
       const path = q === -1 ? req.url : req.url!.slice(0, q);
-      log.debug({ method: req.method, path, status, ms: Math.round((performance.now() - started) * 10) / 10 }, 'request');
+      log.debug(
+        { method: req.method, path, status, ms: Math.round((performance.now() - started) * 10) / 10 },
+        'request',
+      );
     };
     const fail = (error: unknown) => {
       log.error({ err: error, method: req.method }, 'request failed');
@@ -251,7 +310,9 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   }
 
   const server = createServer(handle);
-  const refused = refuseConnectionsOver(server, admission.caps.connections, () => metrics?.countRefusal('http', 'TOO_MANY_CONNECTIONS'));
+  const refused = refuseConnectionsOver(server, admission.caps.connections, () =>
+    metrics?.countRefusal('http', 'TOO_MANY_CONNECTIONS'),
+  );
   // Upgrades never reach `handle`: the plain POST path is unchanged by WebSocket support.
   const ws = attachWebSocketTransport({ server, schema, core, logger, path: '/graphql', admission, metrics });
   return {
@@ -270,7 +331,11 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       if (inflight > 0) {
         const timer = new Promise<void>((resolve) => setTimeout(resolve, deadlineMs).unref());
         await Promise.race([new Promise<void>((resolve) => (settled = resolve)), timer]);
-        if (inflight > 0) logger.warn({ requests: inflight, deadlineMs }, 'drain deadline passed: cutting the requests still in flight');
+        if (inflight > 0)
+          logger.warn(
+            { requests: inflight, deadlineMs },
+            'drain deadline passed: cutting the requests still in flight',
+          );
       }
       server.closeAllConnections();
       await closed;

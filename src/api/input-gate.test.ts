@@ -19,14 +19,35 @@ const positions = stringPositions(schema);
 /** A context whose core records the first call and answers nothing. */
 function context() {
   const reached: string[] = [];
-  const core = new Proxy({}, { get: (_t, name) => (..._args: unknown[]) => {
-    reached.push(String(name));
-    return name === 'sessionEvents' ? (async function* () {})() : Promise.resolve(null);
-  } });
-  return { reached, ctx: { core, actor: { tokenId: 't', name: 't', scopes: ['admin'], ip: null, userAgent: null }, logger: null, mediaType: 'application/json', operation: null, gateway: () => Promise.resolve(null) } };
+  const core = new Proxy(
+    {},
+    {
+      get:
+        (_t, name) =>
+        (..._args: unknown[]) => {
+          reached.push(String(name));
+          return name === 'sessionEvents' ? (async function* () {})() : Promise.resolve(null);
+        },
+    },
+  );
+  return {
+    reached,
+    ctx: {
+      core,
+      actor: { tokenId: 't', name: 't', scopes: ['admin'], ip: null, userAgent: null },
+      logger: null,
+      mediaType: 'application/json',
+      operation: null,
+      gateway: () => Promise.resolve(null),
+    },
+  };
 }
 
-async function run(p: StringPosition, value: string, engine: 'graphql-js' | 'graphql-jit'): Promise<{ result: ExecutionResult; reached: string[] }> {
+async function run(
+  p: StringPosition,
+  value: string,
+  engine: 'graphql-js' | 'graphql-jit',
+): Promise<{ result: ExecutionResult; reached: string[] }> {
   const { query, variables } = p.request(value);
   const { reached, ctx } = context();
   const document = parse(query);
@@ -59,7 +80,10 @@ test('a schema with a string argument and no rule cannot be built; nor can a rul
   const unruled = buildSchema('type Query { a(x: String): Int b(l: [Int!]): Int }');
   assert.throws(() => applyInputGate(unruled, {}), /no rule for Query\.a\.x \(max, kind\), Query\.b\.l \(maxItems\)/);
   const stale = buildSchema('type Query { a(x: Int): Int }');
-  assert.throws(() => applyInputGate(stale, { 'Query.a.y': { max: 1, kind: 'line' } }), /rules for positions the schema does not have: Query\.a\.y/);
+  assert.throws(
+    () => applyInputGate(stale, { 'Query.a.y': { max: 1, kind: 'line' } }),
+    /rules for positions the schema does not have: Query\.a\.y/,
+  );
 });
 
 const BAD: [string, (max: number) => string][] = [
@@ -81,7 +105,11 @@ for (const engine of ['graphql-js', 'graphql-jit'] as const) {
       for (const [what, make] of BAD) {
         const { result, reached } = await run(p, make(rule.max!), engine);
         const { code, message } = refusal(result);
-        assert.equal(code, rule.code ?? 'BAD_USER_INPUT', `${p.field} ${p.path} ${what}: ${JSON.stringify(result.errors)}`);
+        assert.equal(
+          code,
+          rule.code ?? 'BAD_USER_INPUT',
+          `${p.field} ${p.path} ${what}: ${JSON.stringify(result.errors)}`,
+        );
         assert.ok(message.startsWith(`Argument ${p.path} of ${p.field} `), `${p.field} ${p.path} ${what}: ${message}`);
         assert.deepEqual(reached, [], `${p.field} ${p.path} ${what}: the core was not reached`);
       }
@@ -99,12 +127,21 @@ test('names shown to people refuse bidi controls; other text does not need to', 
         assert.equal(refusal(result).code, 'BAD_USER_INPUT', `${p.path} ${escape(b)}`);
         assert.match(refusal(result).message, /bidi control/);
       } else {
-        assert.ok(!refusal(result).message.startsWith('Argument '), `${p.field} ${p.path}: ${JSON.stringify(result.errors)}`);
+        assert.ok(
+          !refusal(result).message.startsWith('Argument '),
+          `${p.field} ${p.path}: ${JSON.stringify(result.errors)}`,
+        );
         assert.ok(reached.length > 0 || result.errors !== undefined);
       }
     }
   }
-  assert.deepEqual(positions.filter((p) => INPUT_RULES[p.ruleKey]!.kind === 'name').map((p) => `${p.field} ${p.path}`).sort(), ['createToken input.name', 'createWebhook input.description']);
+  assert.deepEqual(
+    positions
+      .filter((p) => INPUT_RULES[p.ruleKey]!.kind === 'name')
+      .map((p) => `${p.field} ${p.path}`)
+      .sort(),
+    ['createToken input.name', 'createWebhook input.description'],
+  );
 });
 
 test('a reason may hold tabs and newlines; a message may not', async () => {
@@ -113,15 +150,21 @@ test('a reason may hold tabs and newlines; a message may not', async () => {
   const ok = await run(reason, 'line one\n\tline two', 'graphql-js');
   assert.deepEqual(ok.reached, ['disconnect']);
   const refused = await run(message, 'line one\nline two', 'graphql-js');
-  assert.match(refusal(refused.result).message, /^Argument input\.message of disconnectSession must not contain a control character \(U\+000A at character 9\)$/);
+  assert.match(
+    refusal(refused.result).message,
+    /^Argument input\.message of disconnectSession must not contain a control character \(U\+000A at character 9\)$/,
+  );
 });
 
-test('plain values at the cap pass the gate (to the core, or to the resolver\'s own check of what the value means)', async () => {
+test("plain values at the cap pass the gate (to the core, or to the resolver's own check of what the value means)", async () => {
   let reachedCore = 0;
   for (const p of positions) {
     const rule = INPUT_RULES[p.ruleKey]!;
     const { result, reached } = await run(p, 'x'.repeat(rule.max!), 'graphql-js');
-    assert.ok(!refusal(result).message.startsWith('Argument '), `${p.field} ${p.path}: ${JSON.stringify(result.errors)}`);
+    assert.ok(
+      !refusal(result).message.startsWith('Argument '),
+      `${p.field} ${p.path}: ${JSON.stringify(result.errors)}`,
+    );
     if (reached.length > 0) reachedCore += 1;
     else assert.equal(refusal(result).code, 'BAD_USER_INPUT', `${p.field} ${p.path}`);
   }
@@ -132,7 +175,15 @@ test('lists are capped too', async () => {
   const scopes = positions.find((p) => p.path === 'input.scopes[0]')!;
   const { query } = scopes.request('x');
   const { reached, ctx } = context();
-  const result = await execute({ schema, document: parse(query), variableValues: { v0: { name: 'n', scopes: Array.from({ length: 17 }, () => 'admin') } }, contextValue: ctx });
-  assert.match(refusal(result).message, /^Argument input\.scopes of createToken must have at most 16 items \(got 17\)$/);
+  const result = await execute({
+    schema,
+    document: parse(query),
+    variableValues: { v0: { name: 'n', scopes: Array.from({ length: 17 }, () => 'admin') } },
+    contextValue: ctx,
+  });
+  assert.match(
+    refusal(result).message,
+    /^Argument input\.scopes of createToken must have at most 16 items \(got 17\)$/,
+  );
   assert.deepEqual(reached, []);
 });

@@ -140,7 +140,8 @@ function checkFor(type: GraphQLInputType, key: string, build: Build): Check | nu
     return (value, path, field) => {
       if (value === null || value === undefined) return;
       const items = value as readonly unknown[];
-      if (items.length > maxItems) refuse(rule ?? {}, field, path, `must have at most ${maxItems} items (got ${items.length})`);
+      if (items.length > maxItems)
+        refuse(rule ?? {}, field, path, `must have at most ${maxItems} items (got ${items.length})`);
       if (item) for (let i = 0; i < items.length; i++) item(items[i], `${path}[${i}]`, field);
     };
   }
@@ -148,18 +149,22 @@ function checkFor(type: GraphQLInputType, key: string, build: Build): Check | nu
     // Built once per input type, however many positions use it; a type that refers to itself gets
     // a check that looks itself up when it runs.
     const name = nullable.name;
-    if (build.objects.has(name)) return build.objects.get(name) ?? ((value, path, field) => build.objects.get(name)?.(value, path, field));
+    if (build.objects.has(name))
+      return build.objects.get(name) ?? ((value, path, field) => build.objects.get(name)?.(value, path, field));
     build.objects.set(name, null);
     const fields: [string, Check][] = [];
     for (const f of Object.values(nullable.getFields()) as GraphQLInputField[]) {
       const check = checkFor(f.type, `${name}.${f.name}`, build);
       if (check) fields.push([f.name, check]);
     }
-    const check: Check | null = fields.length === 0 ? null : (value, path, field) => {
-      if (value === null || value === undefined) return;
-      const object = value as Record<string, unknown>;
-      for (const [fieldName, c] of fields) c(object[fieldName], `${path}.${fieldName}`, field);
-    };
+    const check: Check | null =
+      fields.length === 0
+        ? null
+        : (value, path, field) => {
+            if (value === null || value === undefined) return;
+            const object = value as Record<string, unknown>;
+            for (const [fieldName, c] of fields) c(object[fieldName], `${path}.${fieldName}`, field);
+          };
     build.objects.set(name, check);
     return check;
   }
@@ -178,7 +183,11 @@ function checkFor(type: GraphQLInputType, key: string, build: Build): Check | nu
 }
 
 /** The check of every argument of `field`, or null when none of them can hold a string or a list. */
-function fieldCheck(typeName: string, field: GraphQLField<unknown, unknown>, build: Build): ((args: Record<string, unknown>) => void) | null {
+function fieldCheck(
+  typeName: string,
+  field: GraphQLField<unknown, unknown>,
+  build: Build,
+): ((args: Record<string, unknown>) => void) | null {
   const checks: [string, Check][] = [];
   for (const arg of field.args as readonly GraphQLArgument[]) {
     const check = checkFor(arg.type, `${typeName}.${field.name}.${arg.name}`, build);
@@ -217,5 +226,6 @@ export function applyInputGate(schema: GraphQLSchema, rules: Readonly<Record<str
   }
   if (build.missing.length > 0) throw new Error(`input gate: no rule for ${build.missing.join(', ')}`);
   const unused = Object.keys(rules).filter((key) => !build.used.has(key));
-  if (unused.length > 0) throw new Error(`input gate: rules for positions the schema does not have: ${unused.join(', ')}`);
+  if (unused.length > 0)
+    throw new Error(`input gate: rules for positions the schema does not have: ${unused.join(', ')}`);
 }

@@ -14,17 +14,23 @@ const schema = buildSchema(`
 const limits: QueryLimits = { maxDepth: 5, maxAliases: 3, maxCost: 1000, maxPageSize: 100 };
 
 function errorsOf(query: string): string[] {
-  return validate(schema, parse(query), [...specifiedRules, queryLimitsRule(limits)]).map((e) => `${String(e.extensions.code)}: ${e.message}`);
+  return validate(schema, parse(query), [...specifiedRules, queryLimitsRule(limits)]).map(
+    (e) => `${String(e.extensions.code)}: ${e.message}`,
+  );
 }
 
 describe('queryLimitsRule', () => {
   it('allows depth up to the limit and refuses one more', () => {
     assert.deepEqual(errorsOf('{ node { child { child { child { id } } } } }'), []);
-    assert.deepEqual(errorsOf('{ node { child { child { child { child { id } } } } } }'), ['QUERY_TOO_COMPLEX: Query is too complex: deeper than 5 levels']);
+    assert.deepEqual(errorsOf('{ node { child { child { child { child { id } } } } } }'), [
+      'QUERY_TOO_COMPLEX: Query is too complex: deeper than 5 levels',
+    ]);
   });
 
   it('counts depth through fragments', () => {
-    const errors = errorsOf('{ node { ...A } } fragment A on Node { child { ...B } } fragment B on Node { child { child { child { id } } } }');
+    const errors = errorsOf(
+      '{ node { ...A } } fragment A on Node { child { ...B } } fragment B on Node { child { child { child { id } } } }',
+    );
     assert.deepEqual(errors, ['QUERY_TOO_COMPLEX: Query is too complex: deeper than 5 levels']);
   });
 
@@ -52,9 +58,13 @@ describe('queryLimitsRule', () => {
   });
 
   it('stops early on an exponential fragment bomb', () => {
-    const fragments = Array.from({ length: 30 }, (_, i) => `fragment F${i} on Node { ...F${i + 1} ...F${i + 1} }`).join('\n');
+    const fragments = Array.from({ length: 30 }, (_, i) => `fragment F${i} on Node { ...F${i + 1} ...F${i + 1} }`).join(
+      '\n',
+    );
     const query = `{ node { ...F0 } } ${fragments} fragment F30 on Node { id }`;
     // 2^30 expansions if walked fully; the rule must return promptly with a cost error.
-    assert.deepEqual(errorsOf(query), ['QUERY_TOO_COMPLEX: Query is too complex: costs more than 1000 (fields × first)']);
+    assert.deepEqual(errorsOf(query), [
+      'QUERY_TOO_COMPLEX: Query is too complex: costs more than 1000 (fields × first)',
+    ]);
   });
 });

@@ -23,7 +23,10 @@ describe('query limits', () => {
 
   it('refuses an alias bomb of 1000 disconnects as a whole: no disconnect is attempted', async () => {
     const id = server.core.addSession().id;
-    const fields = Array.from({ length: 1000 }, (_, i) => `d${i}: disconnectBySessionId(onlineSessionId: "${id}")`).join('\n');
+    const fields = Array.from(
+      { length: 1000 },
+      (_, i) => `d${i}: disconnectBySessionId(onlineSessionId: "${id}")`,
+    ).join('\n');
     for (const accept of ['application/json', 'application/graphql-response+json']) {
       const reply = await server.gql({ query: `mutation { ${fields} }` }, { headers: { accept } });
       assertTooComplex(reply);
@@ -48,16 +51,20 @@ describe('query limits', () => {
   });
 
   it('refuses a query whose fields × first cost too much, before calling core', async () => {
-    const node = 'id user { id name } gateway { id name region } protocol clientAddress connectedAt bytesReceived bytesSent';
+    const node =
+      'id user { id name } gateway { id name region } protocol clientAddress connectedAt bytesReceived bytesSent';
     const page = `onlineSessions(first: 500) { edges { cursor node { ${node} } } }`;
-    const reply = await server.gql({ query: `{ ${Array.from({ length: 10 }, (_, i) => `p${i}: ${page}`).join(' ')} }` });
+    const reply = await server.gql({
+      query: `{ ${Array.from({ length: 10 }, (_, i) => `p${i}: ${page}`).join(' ')} }`,
+    });
     assertTooComplex(reply);
     assert.match((reply.json as { errors: { message: string }[] }).errors[0]!.message, /costs more than/);
     assert.equal(server.core.calls.onlineSessions.length, 0);
   });
 
   it('counts a `first` given as a variable as the largest page', async () => {
-    const node = 'id user { id name } gateway { id name region protocol } protocol clientAddress virtualAddress connectedAt bytesReceived bytesSent lastSeenAt';
+    const node =
+      'id user { id name } gateway { id name region protocol } protocol clientAddress virtualAddress connectedAt bytesReceived bytesSent lastSeenAt';
     const page = `onlineSessions(first: $n) { edges { cursor node { ${node} } } }`;
     const aliased = Array.from({ length: 6 }, (_, i) => `p${i}: ${page}`).join(' ');
     const reply = await server.gql({ query: `query ($n: Int) { ${aliased} }`, variables: { n: 1 } });
@@ -68,19 +75,27 @@ describe('query limits', () => {
 
   it('allows a full page of sessions and the standard introspection query', async () => {
     const page = await server.gql({
-      query: 'query ($n: Int) { onlineSessions(first: $n) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id user { id name } gateway { id name region protocol } protocol clientAddress virtualAddress virtualAddress6 connectedAt bytesReceived bytesSent lastSeenAt client { version platform } endedAt endCause endedBy { name } endReason } } } }',
+      query:
+        'query ($n: Int) { onlineSessions(first: $n) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id user { id name } gateway { id name region protocol } protocol clientAddress virtualAddress virtualAddress6 connectedAt bytesReceived bytesSent lastSeenAt client { version platform } endedAt endCause endedBy { name } endReason } } } }',
       variables: { n: 500 },
     });
     assert.equal(page.status, 200, page.text);
     const introspection = await server.gql({ query: getIntrospectionQuery() });
     assert.equal(introspection.status, 200);
-    const types = (introspection.json as { data: { __schema: { types: { name: string }[] } } }).data.__schema.types.map((t) => t.name);
+    const types = (introspection.json as { data: { __schema: { types: { name: string }[] } } }).data.__schema.types.map(
+      (t) => t.name,
+    );
     assert.ok(types.includes('Session') && types.includes('DateTime'));
   });
 
   it('does not loop on fragment cycles (the cycle is reported as a validation error)', async () => {
-    const reply = await server.gql({ query: '{ ...A } fragment A on Query { gateways { id } ...B } fragment B on Query { ...A }' });
+    const reply = await server.gql({
+      query: '{ ...A } fragment A on Query { gateways { id } ...B } fragment B on Query { ...A }',
+    });
     assert.equal(reply.status, 200);
-    assert.match((reply.json as { errors: { message: string }[] }).errors[0]!.message, /Cannot spread fragment "A" within itself/);
+    assert.match(
+      (reply.json as { errors: { message: string }[] }).errors[0]!.message,
+      /Cannot spread fragment "A" within itself/,
+    );
   });
 });

@@ -52,7 +52,10 @@ export function queryLimitsRule(limits: QueryLimits = DEFAULT_LIMITS): Validatio
       if (walk.cost > limits.maxCost) reasons.push(`costs more than ${limits.maxCost} (fields × first)`);
       if (reasons.length > 0) {
         context.reportError(
-          new GraphQLError(`Query is too complex: ${reasons.join(', ')}`, { nodes: operation, extensions: { code: 'QUERY_TOO_COMPLEX' } }),
+          new GraphQLError(`Query is too complex: ${reasons.join(', ')}`, {
+            nodes: operation,
+            extensions: { code: 'QUERY_TOO_COMPLEX' },
+          }),
         );
       }
       return false;
@@ -87,7 +90,9 @@ function visitSelections(
         visitSelections(context, limits, operation, selection.selectionSet, type, depth + 1, next, walk, fragmentPath);
       }
     } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-      const type = selection.typeCondition ? (context.getSchema().getType(selection.typeCondition.name.value) ?? undefined) : parent;
+      const type = selection.typeCondition
+        ? (context.getSchema().getType(selection.typeCondition.name.value) ?? undefined)
+        : parent;
       visitSelections(context, limits, operation, selection.selectionSet, type, depth, multiplier, walk, fragmentPath);
     } else {
       const name = selection.name.value;
@@ -108,7 +113,12 @@ function fieldOf(parent: GraphQLNamedType | undefined, name: string): GraphQLFie
 }
 
 /** How many items a field with a `first` argument may return: its literal, default, or the maximum. */
-function pageSize(node: FieldNode, field: GraphQLField<unknown, unknown> | undefined, operation: OperationDefinitionNode, max: number): number {
+function pageSize(
+  node: FieldNode,
+  field: GraphQLField<unknown, unknown> | undefined,
+  operation: OperationDefinitionNode,
+  max: number,
+): number {
   const definition = field?.args.find((a) => a.name === 'first');
   if (definition === undefined) return 1;
   const argument = node.arguments?.find((a) => a.name.value === 'first');

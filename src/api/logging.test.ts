@@ -20,10 +20,20 @@ describe('request logging', () => {
       };
       await count(server.gql({ query: '{ gateways { id } }' }));
       await count(server.gql({ query: '{ gateways { id } }' }, { token: unknown }));
-      await count(server.gql({ query: `mutation { disconnectBySessionId(onlineSessionId: "${s.id}") }` }, { token: reader }));
-      await count(server.gql({ query: 'mutation ($n: String!) { revokeToken(id: $n) { id } }', variables: { n: reader } }));
-      await count(server.gql({ query: 'mutation { createToken(input: { name: "new", scopes: ["admin"] }) { secret } }' }));
-      await count(fetch(`${server.url}/graphql?query=${encodeURIComponent('{ gateways { id } }')}&token=${reader}`, { headers: { authorization: `Bearer ${server.admin}` } }).then(toReply));
+      await count(
+        server.gql({ query: `mutation { disconnectBySessionId(onlineSessionId: "${s.id}") }` }, { token: reader }),
+      );
+      await count(
+        server.gql({ query: 'mutation ($n: String!) { revokeToken(id: $n) { id } }', variables: { n: reader } }),
+      );
+      await count(
+        server.gql({ query: 'mutation { createToken(input: { name: "new", scopes: ["admin"] }) { secret } }' }),
+      );
+      await count(
+        fetch(`${server.url}/graphql?query=${encodeURIComponent('{ gateways { id } }')}&token=${reader}`, {
+          headers: { authorization: `Bearer ${server.admin}` },
+        }).then(toReply),
+      );
       server.core.explode = new Error('store failed');
       await count(server.gql({ query: '{ onlineSessions { totalCount } }' }));
       await count(server.gql('{ not json', { token: reader }));
@@ -36,11 +46,16 @@ describe('request logging', () => {
       }
       assert.doesNotMatch(log, /authorization/i);
       assert.doesNotMatch(log, /Bearer/);
-      const lines = server.logs.map((l) => JSON.parse(l) as { level: number; msg: string; path?: string; status?: number });
+      const lines = server.logs.map(
+        (l) => JSON.parse(l) as { level: number; msg: string; path?: string; status?: number },
+      );
       const requestLines = lines.filter((l) => l.msg === 'request');
       assert.equal(requestLines.length, requests);
       assert.ok(requestLines.every((l) => l.level === 20 && l.path === '/graphql' && typeof l.status === 'number'));
-      assert.deepEqual(requestLines.map((l) => l.status), [200, 401, 403, 400, 200, 200, 500, 400]);
+      assert.deepEqual(
+        requestLines.map((l) => l.status),
+        [200, 401, 403, 400, 200, 200, 500, 400],
+      );
     } finally {
       await server.close();
     }

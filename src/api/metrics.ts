@@ -40,25 +40,82 @@ export interface Metrics {
 export function createMetrics(o: { readiness?: () => Promise<ReadinessReport>; core: () => CoreApi }): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const operations = new Counter({ name: 'switchboard_api_operations_total', help: 'API operations by transport, operation (root fields) and outcome (OK or the first error code).', labelNames: ['transport', 'operation', 'outcome'], registers: [registry] });
-  const latency = new Histogram({ name: 'switchboard_api_operation_duration_seconds', help: 'API operation latency by transport, operation and outcome.', labelNames: ['transport', 'operation', 'outcome'], buckets: BUCKETS, registers: [registry] });
-  const refusals = new Counter({ name: 'switchboard_api_refusals_total', help: 'Requests refused before they ran, by transport and reason (RATE_LIMITED, TOO_MANY_*, UNAUTHENTICATED).', labelNames: ['transport', 'reason'], registers: [registry] });
-  const disconnects = new Histogram({ name: 'switchboard_disconnect_duration_seconds', help: 'Single-session disconnects, end to end inside the server, by gateway and outcome (DISCONNECTED or the error code, with the 503 kind).', labelNames: ['gateway', 'outcome'], buckets: BUCKETS, registers: [registry] });
+  const operations = new Counter({
+    name: 'switchboard_api_operations_total',
+    help: 'API operations by transport, operation (root fields) and outcome (OK or the first error code).',
+    labelNames: ['transport', 'operation', 'outcome'],
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: 'switchboard_api_operation_duration_seconds',
+    help: 'API operation latency by transport, operation and outcome.',
+    labelNames: ['transport', 'operation', 'outcome'],
+    buckets: BUCKETS,
+    registers: [registry],
+  });
+  const refusals = new Counter({
+    name: 'switchboard_api_refusals_total',
+    help: 'Requests refused before they ran, by transport and reason (RATE_LIMITED, TOO_MANY_*, UNAUTHENTICATED).',
+    labelNames: ['transport', 'reason'],
+    registers: [registry],
+  });
+  const disconnects = new Histogram({
+    name: 'switchboard_disconnect_duration_seconds',
+    help: 'Single-session disconnects, end to end inside the server, by gateway and outcome (DISCONNECTED or the error code, with the 503 kind).',
+    labelNames: ['gateway', 'outcome'],
+    buckets: BUCKETS,
+    registers: [registry],
+  });
 
-  const gauge = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers: [registry] });
-  const online = gauge('switchboard_gateway_sessions_online', 'Sessions online per gateway, as the store holds them.', ['gateway']);
-  const linked = gauge('switchboard_gateway_agent_connected', '1 when the gateway\'s agent holds its daemon\'s control connection and was heard from recently.', ['gateway']);
-  const heard = gauge('switchboard_gateway_last_heard_seconds', 'Seconds since the gateway\'s agent was last heard from (absent when never).', ['gateway']);
-  const degraded = gauge('switchboard_gateway_degraded', '1 when the gateway\'s reports are refused (an agent speaking another wire version).', ['gateway']);
-  const rejected = gauge('switchboard_gateway_rejected_reports', 'Reports from the gateway\'s subject dropped by this replica since it started.', ['gateway']);
-  const responding = gauge('switchboard_gateway_daemon_responding', '1 when the gateway\'s daemon answers its agent\'s liveness probe (0 too while no agent holds it).', ['gateway']);
-  const queued = gauge('switchboard_webhook_queue_depth', 'Webhook deliveries waiting (PENDING) per endpoint (webhook id).', ['webhook']);
-  const queueAge = gauge('switchboard_webhook_queue_oldest_seconds', 'Age of the oldest waiting delivery per endpoint (absent when none waits).', ['webhook']);
-  const streams = gauge('switchboard_api_open_streams', 'WebSocket connections and SSE streams open on this replica.', ['transport']);
+  const gauge = (name: string, help: string, labelNames: string[] = []) =>
+    new Gauge({ name, help, labelNames, registers: [registry] });
+  const online = gauge('switchboard_gateway_sessions_online', 'Sessions online per gateway, as the store holds them.', [
+    'gateway',
+  ]);
+  const linked = gauge(
+    'switchboard_gateway_agent_connected',
+    "1 when the gateway's agent holds its daemon's control connection and was heard from recently.",
+    ['gateway'],
+  );
+  const heard = gauge(
+    'switchboard_gateway_last_heard_seconds',
+    "Seconds since the gateway's agent was last heard from (absent when never).",
+    ['gateway'],
+  );
+  const degraded = gauge(
+    'switchboard_gateway_degraded',
+    "1 when the gateway's reports are refused (an agent speaking another wire version).",
+    ['gateway'],
+  );
+  const rejected = gauge(
+    'switchboard_gateway_rejected_reports',
+    "Reports from the gateway's subject dropped by this replica since it started.",
+    ['gateway'],
+  );
+  const responding = gauge(
+    'switchboard_gateway_daemon_responding',
+    "1 when the gateway's daemon answers its agent's liveness probe (0 too while no agent holds it).",
+    ['gateway'],
+  );
+  const queued = gauge(
+    'switchboard_webhook_queue_depth',
+    'Webhook deliveries waiting (PENDING) per endpoint (webhook id).',
+    ['webhook'],
+  );
+  const queueAge = gauge(
+    'switchboard_webhook_queue_oldest_seconds',
+    'Age of the oldest waiting delivery per endpoint (absent when none waits).',
+    ['webhook'],
+  );
+  const streams = gauge('switchboard_api_open_streams', 'WebSocket connections and SSE streams open on this replica.', [
+    'transport',
+  ]);
   streams.set({ transport: 'ws' }, 0);
   streams.set({ transport: 'sse' }, 0);
   const ready = gauge('switchboard_ready', '1 when the store, migrations and bus checks of /readyz pass.');
-  const check = gauge('switchboard_readiness_check', '1 when that readiness check passes (store, migrations, bus).', ['check']);
+  const check = gauge('switchboard_readiness_check', '1 when that readiness check passes (store, migrations, bus).', [
+    'check',
+  ]);
 
   async function collectGateways(): Promise<void> {
     const now = Date.now();
@@ -110,11 +167,18 @@ export function createMetrics(o: { readiness?: () => Promise<ReadinessReport>; c
       refusals.inc({ transport, reason });
     },
     instrument(core) {
-      const disconnect = async (actor: Actor, sessionId: string, options: DisconnectOptions): Promise<DisconnectResult> => {
+      const disconnect = async (
+        actor: Actor,
+        sessionId: string,
+        options: DisconnectOptions,
+      ): Promise<DisconnectResult> => {
         const started = performance.now();
         try {
           const result = await core.disconnect(actor, sessionId, options);
-          disconnects.observe({ gateway: result.session.gatewayId, outcome: result.outcome }, (performance.now() - started) / 1000);
+          disconnects.observe(
+            { gateway: result.session.gatewayId, outcome: result.outcome },
+            (performance.now() - started) / 1000,
+          );
           return result;
         } catch (e) {
           disconnects.observe({ gateway: gatewayOf(e), outcome: outcomeOf(e) }, (performance.now() - started) / 1000);
@@ -145,12 +209,16 @@ export function createMetrics(o: { readiness?: () => Promise<ReadinessReport>; c
 }
 
 /** Root fields of an operation, as `disconnectBySessionId` or `gateways+onlineSessions`; `invalid` when it did not parse or validate. */
-export function operationLabel(operation: { document: DocumentNode; operationName: string | undefined } | null | undefined): string {
+export function operationLabel(
+  operation: { document: DocumentNode; operationName: string | undefined } | null | undefined,
+): string {
   if (!operation) return 'invalid';
   let label = labels.get(operation.document)?.get(operation.operationName ?? '');
   if (label !== undefined) return label;
   const def = operation.document.definitions.find(
-    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && (operation.operationName === undefined || d.name?.value === operation.operationName),
+    (d): d is OperationDefinitionNode =>
+      d.kind === Kind.OPERATION_DEFINITION &&
+      (operation.operationName === undefined || d.name?.value === operation.operationName),
   );
   const fields = def?.selectionSet.selections.map((s) => (s.kind === Kind.FIELD ? s.name.value : '…')) ?? [];
   // Bounded: a label is the set of root fields (at most the schema's), never an alias or a value.
@@ -169,7 +237,9 @@ export function outcomeLabel(body: string | null | undefined): string {
 }
 
 /** `OK`, or the first error's code of a result as the API shows it. */
-export function resultOutcome(result: { errors?: readonly { extensions?: Record<string, unknown> }[] | undefined }): string {
+export function resultOutcome(result: {
+  errors?: readonly { extensions?: Record<string, unknown> }[] | undefined;
+}): string {
   const code = result.errors?.[0]?.extensions?.code;
   if (result.errors === undefined || result.errors.length === 0) return 'OK';
   return typeof code === 'string' ? code : 'ERROR';

@@ -63,23 +63,45 @@ describe('queries and mutations', () => {
 
   it('pages newest first with opaque cursors; first defaults to 50', async () => {
     for (let i = 0; i < 5; i++) server.core.addSession();
-    const query = 'query ($first: Int, $after: String) { onlineSessions(first: $first, after: $after) { edges { cursor node { id connectedAt } } pageInfo { hasNextPage endCursor } } }';
-    type Page = { onlineSessions: { edges: { cursor: string; node: { id: string; connectedAt: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string } } };
+    const query =
+      'query ($first: Int, $after: String) { onlineSessions(first: $first, after: $after) { edges { cursor node { id connectedAt } } pageInfo { hasNextPage endCursor } } }';
+    type Page = {
+      onlineSessions: {
+        edges: { cursor: string; node: { id: string; connectedAt: string } }[];
+        pageInfo: { hasNextPage: boolean; endCursor: string };
+      };
+    };
     const one = data<Page>(await server.gql({ query, variables: { first: 3 } }));
     assert.equal(one.onlineSessions.edges.length, 3);
     assert.equal(one.onlineSessions.pageInfo.hasNextPage, true);
-    const two = data<Page>(await server.gql({ query, variables: { first: 3, after: one.onlineSessions.pageInfo.endCursor } }));
+    const two = data<Page>(
+      await server.gql({ query, variables: { first: 3, after: one.onlineSessions.pageInfo.endCursor } }),
+    );
     assert.equal(two.onlineSessions.edges.length, 2);
     assert.equal(two.onlineSessions.pageInfo.hasNextPage, false);
     const times = [...one.onlineSessions.edges, ...two.onlineSessions.edges].map((e) => Date.parse(e.node.connectedAt));
-    assert.deepEqual(times, [...times].sort((a, b) => b - a));
+    assert.deepEqual(
+      times,
+      [...times].sort((a, b) => b - a),
+    );
     await server.gql({ query: '{ onlineSessions { totalCount } }' });
     assert.equal(server.core.calls.onlineSessions.at(-1)!.first, 50);
   });
 
   it('maps filters to core, DateTime strings to milliseconds', async () => {
-    const filter = { userId: 'usr_1', userName: 'bob', gatewayId: 'gw-1', protocol: 'openvpn', clientIp: '203.0.113.7', connectedAfter: '2024-05-01T10:00:00Z', connectedBefore: '2024-05-01T13:00:00+01:00' };
-    await server.gql({ query: 'query ($f: OnlineSessionFilter) { onlineSessions(filter: $f) { totalCount } }', variables: { f: filter } });
+    const filter = {
+      userId: 'usr_1',
+      userName: 'bob',
+      gatewayId: 'gw-1',
+      protocol: 'openvpn',
+      clientIp: '203.0.113.7',
+      connectedAfter: '2024-05-01T10:00:00Z',
+      connectedBefore: '2024-05-01T13:00:00+01:00',
+    };
+    await server.gql({
+      query: 'query ($f: OnlineSessionFilter) { onlineSessions(filter: $f) { totalCount } }',
+      variables: { f: filter },
+    });
     assert.deepEqual(server.core.calls.onlineSessions.at(-1)!.filter, {
       ...filter,
       connectedAfter: Date.parse('2024-05-01T10:00:00Z'),
@@ -108,11 +130,17 @@ describe('queries and mutations', () => {
 
   it('errors of different codes with data null are 200; partial results are 200', async () => {
     const auditor = server.core.addToken('auditor', ['audit:read']);
-    const mixed = await server.gql({ query: '{ onlineSession(id: "sess_aaaaaaaaaaaa") { id } auditEvents(first: 501) { edges { cursor } } }' }, { token: auditor });
+    const mixed = await server.gql(
+      { query: '{ onlineSession(id: "sess_aaaaaaaaaaaa") { id } auditEvents(first: 501) { edges { cursor } } }' },
+      { token: auditor },
+    );
     assert.equal((mixed.json as { data: unknown }).data, null);
     assert.deepEqual(codes(mixed).sort(), ['BAD_USER_INPUT', 'FORBIDDEN']);
     assert.equal(mixed.status, 200);
-    const partial = await server.gql({ query: '{ auditEvents { edges { cursor } } onlineSession(id: "sess_aaaaaaaaaaaa") { id } }' }, { token: auditor });
+    const partial = await server.gql(
+      { query: '{ auditEvents { edges { cursor } } onlineSession(id: "sess_aaaaaaaaaaaa") { id } }' },
+      { token: auditor },
+    );
     assert.equal(partial.status, 200);
     assert.deepEqual(codes(partial), ['FORBIDDEN']);
     assert.deepEqual((partial.json as { data: unknown }).data, { auditEvents: { edges: [] }, onlineSession: null });
@@ -130,24 +158,51 @@ describe('queries and mutations', () => {
 
   it('onlineSession returns the session, or null', async () => {
     const s = server.core.addSession();
-    assert.deepEqual(data(await server.gql({ query: `{ onlineSession(id: "${s.id}") { id } }` })), { onlineSession: { id: s.id } });
-    assert.deepEqual(data(await server.gql({ query: '{ onlineSession(id: "sess_zzzzzzzzzzzz") { id } }' })), { onlineSession: null });
+    assert.deepEqual(data(await server.gql({ query: `{ onlineSession(id: "${s.id}") { id } }` })), {
+      onlineSession: { id: s.id },
+    });
+    assert.deepEqual(data(await server.gql({ query: '{ onlineSession(id: "sess_zzzzzzzzzzzz") { id } }' })), {
+      onlineSession: null,
+    });
   });
 
   it('gateways lists every field', async () => {
     server.core.addGateway('gw-1', { sessionsOnline: 3, lastSeenAt: null, agentConnected: false, mode: 'authorize' });
-    assert.deepEqual(data(await server.gql({ query: '{ gateways { id name region protocol mode agentConnected lastSeenAt sessionsOnline } }' })), {
-      gateways: [{ id: 'gw-1', name: 'Gateway gw-1', region: 'eu-west', protocol: 'openvpn', mode: 'authorize', agentConnected: false, lastSeenAt: null, sessionsOnline: 3 }],
-    });
+    assert.deepEqual(
+      data(
+        await server.gql({
+          query: '{ gateways { id name region protocol mode agentConnected lastSeenAt sessionsOnline } }',
+        }),
+      ),
+      {
+        gateways: [
+          {
+            id: 'gw-1',
+            name: 'Gateway gw-1',
+            region: 'eu-west',
+            protocol: 'openvpn',
+            mode: 'authorize',
+            agentConnected: false,
+            lastSeenAt: null,
+            sessionsOnline: 3,
+          },
+        ],
+      },
+    );
   });
 
   it('disconnectSession passes reason, message, mode and blockSeconds; returns session, outcome and audit id', async () => {
     const s = server.core.addSession();
     const reply = await server.gql({
-      query: 'mutation ($in: DisconnectSessionInput!) { disconnectSession(input: $in) { outcome auditEventId session { id endedAt endCause endedBy { name } endReason } } }',
-      variables: { in: { sessionId: s.id, reason: 'stolen laptop', message: 'Call IT', mode: 'RESTART', blockSeconds: 60 } },
+      query:
+        'mutation ($in: DisconnectSessionInput!) { disconnectSession(input: $in) { outcome auditEventId session { id endedAt endCause endedBy { name } endReason } } }',
+      variables: {
+        in: { sessionId: s.id, reason: 'stolen laptop', message: 'Call IT', mode: 'RESTART', blockSeconds: 60 },
+      },
     });
-    const d = data<{ disconnectSession: { outcome: string; auditEventId: string; session: Record<string, unknown> } }>(reply);
+    const d = data<{ disconnectSession: { outcome: string; auditEventId: string; session: Record<string, unknown> } }>(
+      reply,
+    );
     assert.deepEqual(server.core.calls.disconnect.at(-1), {
       sessionId: s.id,
       options: { mode: 'RESTART', reason: 'stolen laptop', message: 'Call IT', blockSeconds: 60 },
@@ -155,7 +210,11 @@ describe('queries and mutations', () => {
     assert.equal(d.disconnectSession.outcome, 'DISCONNECTED');
     assert.equal(d.disconnectSession.auditEventId, server.core.audit.at(-1)!.id);
     assert.deepEqual(d.disconnectSession.session, {
-      id: s.id, endedAt: '2024-05-01T12:00:00.000Z', endCause: 'ADMIN_DISCONNECT', endedBy: { name: 'test admin' }, endReason: 'stolen laptop',
+      id: s.id,
+      endedAt: '2024-05-01T12:00:00.000Z',
+      endCause: 'ADMIN_DISCONNECT',
+      endedBy: { name: 'test admin' },
+      endReason: 'stolen laptop',
     });
     const halted = server.core.addSession();
     await server.gql({ query: `mutation { disconnectSession(input: { sessionId: "${halted.id}" }) { outcome } }` });
@@ -164,28 +223,57 @@ describe('queries and mutations', () => {
 
   it('auditEvents maps actor, target and metadata, and filters', async () => {
     const s = server.core.addSession({ userName: 'carol' });
-    await server.gql({ query: `mutation { disconnectSession(input: { sessionId: "${s.id}", reason: "r" }) { outcome } }` }, { headers: { 'user-agent': 'ops-cli/2' } });
+    await server.gql(
+      { query: `mutation { disconnectSession(input: { sessionId: "${s.id}", reason: "r" }) { outcome } }` },
+      { headers: { 'user-agent': 'ops-cli/2' } },
+    );
     const reply = await server.gql({
       query: `{ auditEvents(filter: { action: "session.disconnect", outcome: SUCCESS, targetSessionId: "${s.id}", since: "2024-01-01T00:00:00Z" }) {
         edges { node { id at action outcome actor { tokenId name ip userAgent } target { sessionId userName gatewayId } reason errorCode durationMs metadata } } } }`,
     });
     const d = data<{ auditEvents: { edges: { node: Record<string, unknown> }[] } }>(reply);
     const event = server.core.audit.at(-1)!;
-    assert.deepEqual(d.auditEvents.edges.map((e) => e.node), [{
-      id: event.id, at: '2024-05-01T12:00:00.000Z', action: 'session.disconnect', outcome: 'SUCCESS',
-      actor: { tokenId: event.actorTokenId, name: 'test admin', ip: '127.0.0.1', userAgent: 'ops-cli/2' },
-      target: { sessionId: s.id, userName: 'carol', gatewayId: 'gw-1' }, reason: 'r', errorCode: null, durationMs: 12,
-      metadata: JSON.stringify({ mode: 'HALT', message: null }),
-    }]);
-    assert.deepEqual(server.core.calls.auditEvents.at(-1)!.filter, { action: 'session.disconnect', outcome: 'SUCCESS', targetSessionId: s.id, since: Date.parse('2024-01-01T00:00:00Z') });
-    const badAction = await server.gql({ query: '{ auditEvents(filter: { action: "drop.tables" }) { edges { cursor } } }' });
+    assert.deepEqual(
+      d.auditEvents.edges.map((e) => e.node),
+      [
+        {
+          id: event.id,
+          at: '2024-05-01T12:00:00.000Z',
+          action: 'session.disconnect',
+          outcome: 'SUCCESS',
+          actor: { tokenId: event.actorTokenId, name: 'test admin', ip: '127.0.0.1', userAgent: 'ops-cli/2' },
+          target: { sessionId: s.id, userName: 'carol', gatewayId: 'gw-1' },
+          reason: 'r',
+          errorCode: null,
+          durationMs: 12,
+          metadata: JSON.stringify({ mode: 'HALT', message: null }),
+        },
+      ],
+    );
+    assert.deepEqual(server.core.calls.auditEvents.at(-1)!.filter, {
+      action: 'session.disconnect',
+      outcome: 'SUCCESS',
+      targetSessionId: s.id,
+      since: Date.parse('2024-01-01T00:00:00Z'),
+    });
+    const badAction = await server.gql({
+      query: '{ auditEvents(filter: { action: "drop.tables" }) { edges { cursor } } }',
+    });
     assert.equal(badAction.status, 400);
     assert.deepEqual(codes(badAction), ['BAD_USER_INPUT']);
   });
 
   it('creates, lists and revokes tokens; the new secret authenticates, the revoked one does not', async () => {
-    const created = data<{ createToken: { secret: string; token: { id: string; name: string; prefix: string; scopes: string[]; expiresAt: string } } }>(
-      await server.gql({ query: 'mutation { createToken(input: { name: "ci", scopes: ["sessions:read"], expiresIn: "30d" }) { secret token { id name prefix scopes createdAt expiresAt } } }' }),
+    const created = data<{
+      createToken: {
+        secret: string;
+        token: { id: string; name: string; prefix: string; scopes: string[]; expiresAt: string };
+      };
+    }>(
+      await server.gql({
+        query:
+          'mutation { createToken(input: { name: "ci", scopes: ["sessions:read"], expiresIn: "30d" }) { secret token { id name prefix scopes createdAt expiresAt } } }',
+      }),
     );
     const { secret, token } = created.createToken;
     assert.equal(token.name, 'ci');
@@ -200,9 +288,13 @@ describe('queries and mutations', () => {
     const again = await server.gql({ query: `mutation { revokeToken(id: "${token.id}") { id } }` });
     assert.equal(again.status, 400);
     assert.deepEqual(codes(again), ['TOKEN_NOT_FOUND']);
-    const badScope = await server.gql({ query: 'mutation { createToken(input: { name: "x", scopes: ["root"] }) { secret } }' });
+    const badScope = await server.gql({
+      query: 'mutation { createToken(input: { name: "x", scopes: ["root"] }) { secret } }',
+    });
     assert.deepEqual([badScope.status, codes(badScope)], [400, ['BAD_USER_INPUT']]);
-    const badLifetime = await server.gql({ query: 'mutation { createToken(input: { name: "x", scopes: ["admin"], expiresIn: "soon" }) { secret } }' });
+    const badLifetime = await server.gql({
+      query: 'mutation { createToken(input: { name: "x", scopes: ["admin"], expiresIn: "soon" }) { secret } }',
+    });
     assert.deepEqual([badLifetime.status, codes(badLifetime)], [400, ['BAD_USER_INPUT']]);
     const reader = server.core.addToken('reader', ['sessions:read']);
     const forbidden = await server.gql({ query: '{ tokens { id } }' }, { token: reader });
@@ -229,7 +321,10 @@ describe('graphql-jit and graphql-js give the same bytes', () => {
     const plain = await startTestServer({ core, jit: false });
     try {
       const bodies = [
-        { query: `query Page($n: Int) { onlineSessions(first: $n) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { ${SESSION_FIELDS} } } } }`, variables: { n: 20 } },
+        {
+          query: `query Page($n: Int) { onlineSessions(first: $n) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { ${SESSION_FIELDS} } } } }`,
+          variables: { n: 20 },
+        },
         { query: '{ gateways { id sessionsOnline lastSeenAt } onlineSession(id: "sess_zzzzzzzzzzzz") { id } }' },
         { query: '{ onlineSessions(after: "bad") { totalCount } }' },
       ];
@@ -248,7 +343,9 @@ describe('graphql-jit and graphql-js give the same bytes', () => {
         const got = await jit.gql(coercion, { token: jit.admin });
         assert.deepEqual([got.status, codes(got)], [expected.status, codes(expected)]);
       }
-      const compiled = jit.logs.filter((l) => l.includes('"msg":"graphql-jit compile"') && l.includes('"compiled":true'));
+      const compiled = jit.logs.filter(
+        (l) => l.includes('"msg":"graphql-jit compile"') && l.includes('"compiled":true'),
+      );
       assert.equal(compiled.length, bodies.length + 1);
       assert.equal(plain.logs.filter((l) => l.includes('graphql-jit compile')).length, 0);
     } finally {

@@ -55,7 +55,8 @@ test('parseRateLimit: RATE, RATE:BURST, 0; anything else is refused', () => {
   assert.deepEqual(parseRateLimit('200:50'), { ratePerSecond: 200, burst: 50 });
   assert.deepEqual(parseRateLimit('0'), { ratePerSecond: 0, burst: 0 });
   assert.deepEqual(parseRateLimit('0.5:3'), { ratePerSecond: 0.5, burst: 3 });
-  for (const bad of ['', 'fast', '-1', '1.', '10:0', '10:1.5', '10:', ':10', '1:2:3']) assert.equal(parseRateLimit(bad), null, bad);
+  for (const bad of ['', 'fast', '-1', '1.', '10:0', '10:1.5', '10:', ':10', '1:2:3'])
+    assert.equal(parseRateLimit(bad), null, bad);
 });
 
 test('configuration: defaults, overrides, and a clear error naming the variable', () => {
@@ -65,5 +66,8 @@ test('configuration: defaults, overrides, and a clear error naming the variable'
   const c = loadConfig({ SWITCHBOARD_RATE_LIMIT_PER_TOKEN: '5:10', SWITCHBOARD_RATE_LIMIT_PER_IP: '0' });
   assert.deepEqual(c.rateLimitPerToken, { ratePerSecond: 5, burst: 10 });
   assert.equal(c.rateLimitPerIp.ratePerSecond, 0);
-  assert.throws(() => loadConfig({ SWITCHBOARD_RATE_LIMIT_PER_IP: 'lots' }), (e: unknown) => e instanceof ConfigError && /^SWITCHBOARD_RATE_LIMIT_PER_IP: /.test(e.message));
+  assert.throws(
+    () => loadConfig({ SWITCHBOARD_RATE_LIMIT_PER_IP: 'lots' }),
+    (e: unknown) => e instanceof ConfigError && /^SWITCHBOARD_RATE_LIMIT_PER_IP: /.test(e.message),
+  );
 });

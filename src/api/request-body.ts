@@ -11,7 +11,10 @@ export type BodyProblem = { code: 'PAYLOAD_TOO_LARGE' | 'BAD_REQUEST' | 'ABORTED
 
 /** The body as text, or why it cannot be used. */
 export function readBody(req: IncomingMessage, limitBytes: number): Promise<string | BodyProblem> {
-  const tooLarge: BodyProblem = { code: 'PAYLOAD_TOO_LARGE', message: `The request body is larger than ${limitBytes} bytes` };
+  const tooLarge: BodyProblem = {
+    code: 'PAYLOAD_TOO_LARGE',
+    message: `The request body is larger than ${limitBytes} bytes`,
+  };
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limitBytes) return Promise.resolve(tooLarge);
   const aborted: BodyProblem = { code: 'ABORTED', message: 'The client closed the request before its body was read' };

@@ -23,7 +23,8 @@ const formatted = new Map<number, string>();
 const FORMATTED_MAX = 4096;
 
 export function formatDateTime(value: unknown): string {
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw new TypeError(`DateTime cannot represent ${String(value)}`);
+  if (typeof value !== 'number' || !Number.isFinite(value))
+    throw new TypeError(`DateTime cannot represent ${String(value)}`);
   let text = formatted.get(value);
   if (text === undefined) {
     text = new Date(value).toISOString();

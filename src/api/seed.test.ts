@@ -47,12 +47,21 @@ describe('seed: disconnectBySessionId', () => {
     const reply = await seedRequest(server, server.admin);
     assert.equal(reply.status, 400);
     const expected = {
-      errors: [{ message: 'Session not found or already disconnected', path: ['disconnectBySessionId'], extensions: { code: 'SESSION_NOT_FOUND' } }],
+      errors: [
+        {
+          message: 'Session not found or already disconnected',
+          path: ['disconnectBySessionId'],
+          extensions: { code: 'SESSION_NOT_FOUND' },
+        },
+      ],
       data: null,
     };
     assert.equal(canonical(reply.json), JSON.stringify(expected));
     // `locations` is there, between message and path, as graphql-js prints it.
-    assert.match(reply.text, /^\{"errors":\[\{"message":"Session not found or already disconnected","locations":\[\{"line":1,"column":\d+\}\],"path":/);
+    assert.match(
+      reply.text,
+      /^\{"errors":\[\{"message":"Session not found or already disconnected","locations":\[\{"line":1,"column":\d+\}\],"path":/,
+    );
   });
 
   it('400 SESSION_NOT_FOUND for a session that already ended', async () => {
@@ -69,7 +78,13 @@ describe('seed: disconnectBySessionId', () => {
     const reply = await seedRequest(server, reader);
     assert.equal(reply.status, 403);
     const expected = {
-      errors: [{ message: 'Admin access required to disconnect sessions', path: ['disconnectBySessionId'], extensions: { code: 'FORBIDDEN' } }],
+      errors: [
+        {
+          message: 'Admin access required to disconnect sessions',
+          path: ['disconnectBySessionId'],
+          extensions: { code: 'FORBIDDEN' },
+        },
+      ],
       data: null,
     };
     assert.equal(canonical(reply.json), JSON.stringify(expected));
@@ -101,10 +116,18 @@ describe('seed: disconnectBySessionId', () => {
     for (let i = 0; i < 3; i++) {
       const reply = await seedRequest(server, server.admin);
       assert.equal(reply.status, 400);
-      assert.match(reply.text, /^\{"errors":\[\{"message":"Session not found or already disconnected","locations":\[\{"line":1,"column":\d+\}\],"path":\["disconnectBySessionId"\],"extensions":\{"code":"SESSION_NOT_FOUND"\}\}\],"data":null\}$/);
+      assert.match(
+        reply.text,
+        /^\{"errors":\[\{"message":"Session not found or already disconnected","locations":\[\{"line":1,"column":\d+\}\],"path":\["disconnectBySessionId"\],"extensions":\{"code":"SESSION_NOT_FOUND"\}\}\],"data":null\}$/,
+      );
     }
-    const compiled = server.logs.map((l) => JSON.parse(l) as { msg: string; compiled?: boolean }).filter((l) => l.msg === 'graphql-jit compile');
-    assert.deepEqual(compiled.map((l) => l.compiled), [true]);
+    const compiled = server.logs
+      .map((l) => JSON.parse(l) as { msg: string; compiled?: boolean })
+      .filter((l) => l.msg === 'graphql-jit compile');
+    assert.deepEqual(
+      compiled.map((l) => l.compiled),
+      [true],
+    );
     server.core.addSession({ id: 'sess_abc123xyz789' });
     const ok = await seedRequest(server, server.admin);
     assert.equal(ok.text, '{"data":{"disconnectBySessionId":true}}');
@@ -126,7 +149,9 @@ describe('seed: disconnectBySessionId', () => {
         const reply = await server.gql(SEED_BODY, { token: null, headers: headers(server) });
         assert.equal(reply.status, 401);
         assert.equal(reply.headers.get('www-authenticate'), 'Bearer');
-        assert.deepEqual(reply.json, { errors: [{ message: 'A valid API token is required', extensions: { code: 'UNAUTHENTICATED' } }] });
+        assert.deepEqual(reply.json, {
+          errors: [{ message: 'A valid API token is required', extensions: { code: 'UNAUTHENTICATED' } }],
+        });
         assert.equal(server.core.calls.disconnect.length, before);
         assert.equal(server.core.sessions.get('sess_abc123xyz789')?.endedAt, null);
       });
@@ -134,9 +159,15 @@ describe('seed: disconnectBySessionId', () => {
 
     it('authenticates once per request, with the client address, user agent and request id', async () => {
       const before = server.core.calls.authenticate.length;
-      await server.gql({ query: '{ a: gateways { id } b: gateways { id } }' }, { headers: { 'user-agent': 'probe/1', 'x-request-id': 'probe-req-1' } });
+      await server.gql(
+        { query: '{ a: gateways { id } b: gateways { id } }' },
+        { headers: { 'user-agent': 'probe/1', 'x-request-id': 'probe-req-1' } },
+      );
       assert.equal(server.core.calls.authenticate.length, before + 1);
-      assert.deepEqual(server.core.calls.authenticate.at(-1), { bearer: server.admin, meta: { ip: '127.0.0.1', userAgent: 'probe/1', requestId: 'probe-req-1' } });
+      assert.deepEqual(server.core.calls.authenticate.at(-1), {
+        bearer: server.admin,
+        meta: { ip: '127.0.0.1', userAgent: 'probe/1', requestId: 'probe-req-1' },
+      });
     });
   });
 });

@@ -23,7 +23,15 @@ import { readBody } from './request-body.js';
 import { REQUEST_ID_HEADER, requestIdOf, type RequestScope } from './request-id.js';
 import { operationLabel, resultOutcome, type Metrics } from './metrics.js';
 import { duplicateAuthorization } from './request-headers.js';
-import { bearerOf, endable, formatResult, prepareDocument, streamEnd, subscriptionContext, type StreamEnd } from './subscription-support.js';
+import {
+  bearerOf,
+  endable,
+  formatResult,
+  prepareDocument,
+  streamEnd,
+  subscriptionContext,
+  type StreamEnd,
+} from './subscription-support.js';
 
 export interface SseTransport {
   /**
@@ -49,11 +57,14 @@ const CODE_BY_STATUS: Record<number, [ApiErrorCode, string]> = {
 function coded(body: string | null, status: number): string | null {
   const fallback = CODE_BY_STATUS[status];
   if (fallback === undefined || status < 400) return body;
-  if (body === null || body === '') return JSON.stringify({ errors: [{ message: fallback[1], extensions: { code: fallback[0] } }] });
+  if (body === null || body === '')
+    return JSON.stringify({ errors: [{ message: fallback[1], extensions: { code: fallback[0] } }] });
   try {
     const parsed = JSON.parse(body) as { errors?: { message?: string; extensions?: Record<string, unknown> }[] };
     if (!Array.isArray(parsed.errors)) return body;
-    parsed.errors = parsed.errors.map((e) => (typeof e.extensions?.code === 'string' ? e : { ...e, extensions: { ...e.extensions, code: fallback[0] } }));
+    parsed.errors = parsed.errors.map((e) =>
+      typeof e.extensions?.code === 'string' ? e : { ...e, extensions: { ...e.extensions, code: fallback[0] } },
+    );
     return JSON.stringify(parsed);
   } catch {
     return JSON.stringify({ errors: [{ message: body, extensions: { code: fallback[0] } }] });
@@ -70,11 +81,25 @@ interface Pending {
 }
 
 /** What a subscriber receives when the server shuts down: reconnect, possibly elsewhere. */
-const GOING_AWAY_RESULT = { errors: [{ message: 'The server is shutting down; reconnect to continue', extensions: { code: 'SHUTTING_DOWN' satisfies ApiErrorCode } }] };
+const GOING_AWAY_RESULT = {
+  errors: [
+    {
+      message: 'The server is shutting down; reconnect to continue',
+      extensions: { code: 'SHUTTING_DOWN' satisfies ApiErrorCode },
+    },
+  ],
+};
 /** The result, then the end of the stream, in graphql-sse's event format (`event: …\ndata: …\n\n`). */
 const GOING_AWAY_EVENTS = `event: next\ndata: ${JSON.stringify(GOING_AWAY_RESULT)}\n\nevent: complete\ndata:\n\n`;
 
-export function createSseTransport(o: { schema: GraphQLSchema; core: CoreApi; logger: Logger; admission: Admission; bodyLimitBytes: number; metrics: Metrics | null }): SseTransport {
+export function createSseTransport(o: {
+  schema: GraphQLSchema;
+  core: CoreApi;
+  logger: Logger;
+  admission: Admission;
+  bodyLimitBytes: number;
+  metrics: Metrics | null;
+}): SseTransport {
   const { core, logger, schema, admission, metrics } = o;
   const pending = new WeakMap<IncomingMessage, Pending>();
   const open = new Set<ServerResponse>();
@@ -93,7 +118,10 @@ export function createSseTransport(o: { schema: GraphQLSchema; core: CoreApi; lo
         metrics?.observeOperation('sse', 'invalid', resultOutcome({ errors }), (performance.now() - p.started) / 1000);
         return { data: null, errors };
       }
-      p.label = operationLabel({ document: document as DocumentNode, operationName: params.operationName ?? undefined });
+      p.label = operationLabel({
+        document: document as DocumentNode,
+        operationName: params.operationName ?? undefined,
+      });
       return {
         schema,
         document: document as Exclude<typeof document, readonly unknown[]>,
@@ -115,7 +143,10 @@ export function createSseTransport(o: { schema: GraphQLSchema; core: CoreApi; lo
     onNext: (_ctx, req, result) => formatResult(result as ExecutionResult, pending.get(req.raw)?.logger ?? logger),
   });
 
-  function answer(res: ServerResponse, [body, init]: readonly [string | null, { status: number; headers?: Record<string, string> }]): number {
+  function answer(
+    res: ServerResponse,
+    [body, init]: readonly [string | null, { status: number; headers?: Record<string, string> }],
+  ): number {
     const length = body === null ? {} : { 'content-length': String(Buffer.byteLength(body)) };
     res.writeHead(init.status, { ...init.headers, ...length, 'cache-control': 'no-store' }).end(body);
     return init.status;
@@ -160,37 +191,65 @@ export function createSseTransport(o: { schema: GraphQLSchema; core: CoreApi; lo
   return {
     async serve(req, res, scope) {
       const started = performance.now();
-      const refuse = (code: 'RATE_LIMITED' | 'UNAUTHENTICATED' | 'TOO_MANY_STREAMS', message: string, headers?: Record<string, string>) => {
+      const refuse = (
+        code: 'RATE_LIMITED' | 'UNAUTHENTICATED' | 'TOO_MANY_STREAMS',
+        message: string,
+        headers?: Record<string, string>,
+      ) => {
         metrics?.countRefusal('sse', code);
         return answer(res, errorResponse(code, message, headers));
       };
       const requestId = scope?.requestId ?? requestIdOf(req.headers[REQUEST_ID_HEADER]);
       const log = scope?.logger ?? logger.child({ requestId });
       if (!res.hasHeader(REQUEST_ID_HEADER)) res.setHeader(REQUEST_ID_HEADER, requestId);
-      if (duplicateAuthorization(req)) return answer(res, errorResponse('BAD_REQUEST', 'Send one Authorization header, not several'));
+      if (duplicateAuthorization(req))
+        return answer(res, errorResponse('BAD_REQUEST', 'Send one Authorization header, not several'));
       const byIp = admission.byIp(req.socket.remoteAddress);
-      if (!byIp.ok) return refuse('RATE_LIMITED', `Too many requests; retry after ${byIp.retryAfterSeconds} s`, { 'retry-after': String(byIp.retryAfterSeconds) });
+      if (!byIp.ok)
+        return refuse('RATE_LIMITED', `Too many requests; retry after ${byIp.retryAfterSeconds} s`, {
+          'retry-after': String(byIp.retryAfterSeconds),
+        });
       let actor: Actor;
       try {
-        actor = await core.authenticate(bearerOf(req.headers.authorization), { ip: req.socket.remoteAddress ?? null, userAgent: req.headers['user-agent'] ?? null, requestId });
+        actor = await core.authenticate(bearerOf(req.headers.authorization), {
+          ip: req.socket.remoteAddress ?? null,
+          userAgent: req.headers['user-agent'] ?? null,
+          requestId,
+        });
       } catch (error) {
-        if (isDomainError(error) && error.code === 'UNAUTHENTICATED') return refuse('UNAUTHENTICATED', error.message, { 'www-authenticate': 'Bearer' });
-        if (isDomainError(error) && error.code === 'STORE_UNAVAILABLE') return answer(res, errorResponse('STORE_UNAVAILABLE', error.message, { 'retry-after': '1' }));
+        if (isDomainError(error) && error.code === 'UNAUTHENTICATED')
+          return refuse('UNAUTHENTICATED', error.message, { 'www-authenticate': 'Bearer' });
+        if (isDomainError(error) && error.code === 'STORE_UNAVAILABLE')
+          return answer(res, errorResponse('STORE_UNAVAILABLE', error.message, { 'retry-after': '1' }));
         throw error;
       }
       const byToken = admission.byToken(actor.tokenId);
-      if (!byToken.ok) return refuse('RATE_LIMITED', `Too many requests; retry after ${byToken.retryAfterSeconds} s`, { 'retry-after': String(byToken.retryAfterSeconds) });
+      if (!byToken.ok)
+        return refuse('RATE_LIMITED', `Too many requests; retry after ${byToken.retryAfterSeconds} s`, {
+          'retry-after': String(byToken.retryAfterSeconds),
+        });
       let body: string | null = null;
       if (req.method === 'POST') {
         const read = await readBody(req, o.bodyLimitBytes);
         if (typeof read !== 'string') {
           if (read.code === 'ABORTED') return 0;
-          return answer(res, errorResponse(read.code, read.message, read.code === 'PAYLOAD_TOO_LARGE' ? { connection: 'close' } : undefined));
+          return answer(
+            res,
+            errorResponse(
+              read.code,
+              read.message,
+              read.code === 'PAYLOAD_TOO_LARGE' ? { connection: 'close' } : undefined,
+            ),
+          );
         }
         body = read;
       }
       const release = admission.openStream(actor.tokenId);
-      if (release === null) return refuse('TOO_MANY_STREAMS', `At most ${admission.caps.streamsPerToken} streams may be open at once per token`);
+      if (release === null)
+        return refuse(
+          'TOO_MANY_STREAMS',
+          `At most ${admission.caps.streamsPerToken} streams may be open at once per token`,
+        );
       const end = streamEnd();
       const unwatch = core.watchToken(actor, (why) => end.fire(why));
       pending.set(req, { actor, logger: log, end, started, label: 'invalid' });
@@ -200,7 +259,12 @@ export function createSseTransport(o: { schema: GraphQLSchema; core: CoreApi; lo
         const response = await handler({
           method: req.method ?? 'GET',
           url: req.url ?? '/',
-          headers: { get: (key: string) => { const h = req.headers[key]; return Array.isArray(h) ? h.join('\n') : h; } },
+          headers: {
+            get: (key: string) => {
+              const h = req.headers[key];
+              return Array.isArray(h) ? h.join('\n') : h;
+            },
+          },
           body,
           raw: req,
           context: undefined,

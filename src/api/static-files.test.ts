@@ -143,18 +143,30 @@ describe('operator console files', () => {
   });
 
   it('no path reaches a file outside the folder', async () => {
-    for (const path of ['/../secret.txt', '/assets/../../secret.txt', '/%2e%2e/secret.txt', '/assets/..%2f..%2fsecret.txt', '/..%5csecret.txt', '/%00', '/%E0%A4%A']) {
+    for (const path of [
+      '/../secret.txt',
+      '/assets/../../secret.txt',
+      '/%2e%2e/secret.txt',
+      '/assets/..%2f..%2fsecret.txt',
+      '/..%5csecret.txt',
+      '/%00',
+      '/%E0%A4%A',
+    ]) {
       const r = await get(port, path);
       assert.notEqual(r.status, 200, path);
       assert.doesNotMatch(r.body, /TOP SECRET/, path);
     }
   });
 
-  it('a missing file and an unknown path get the API\'s JSON 404, not index.html', async () => {
+  it("a missing file and an unknown path get the API's JSON 404, not index.html", async () => {
     for (const path of ['/assets/nope-123.js', '/nope', '/sessions/extra']) {
       const r = await get(port, path);
       assert.equal(r.status, 404, path);
-      assert.equal((JSON.parse(r.body) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code, 'NOT_FOUND', path);
+      assert.equal(
+        (JSON.parse(r.body) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code,
+        'NOT_FOUND',
+        path,
+      );
     }
   });
 

@@ -43,12 +43,14 @@ export function acceptedEncodings(header: string | string[] | undefined): Encodi
 }
 
 /** The console talks to /graphql on the same origin and loads nothing from anywhere else. */
-const CSP = "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+const CSP =
+  "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /** The console's client routes (ui/src/shell/router.ts): answered with index.html. */
 export const CONSOLE_ROUTES: readonly string[] = ['/', '/sessions', '/gateways', '/audit', '/tokens'];
 
-export const NOT_BUILT_MESSAGE = 'The operator console is not built. Run `npm run build` (it writes dist/ui), then restart Switchboard. The API is at /graphql.';
+export const NOT_BUILT_MESSAGE =
+  'The operator console is not built. Run `npm run build` (it writes dist/ui), then restart Switchboard. The API is at /graphql.';
 
 /**
  * The built console: next to the compiled server (dist/api → dist/ui) or, when running from source
@@ -67,10 +69,18 @@ export function defaultUiDir(): string | null {
  * when the path is neither a file of the console nor one of its routes. `dir` null: the console
  * routes answer NOT_BUILT_MESSAGE.
  */
-export function createStaticHandler(dir: string | null): (req: IncomingMessage, res: ServerResponse, path: string) => Promise<number | null> {
+export function createStaticHandler(
+  dir: string | null,
+): (req: IncomingMessage, res: ServerResponse, path: string) => Promise<number | null> {
   const root = dir === null ? null : resolve(dir);
 
-  function answer(req: IncomingMessage, res: ServerResponse, status: number, headers: Record<string, string>, body: Buffer | string): number {
+  function answer(
+    req: IncomingMessage,
+    res: ServerResponse,
+    status: number,
+    headers: Record<string, string>,
+    body: Buffer | string,
+  ): number {
     res.statusCode = status;
     for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
     res.setHeader('x-content-type-options', 'nosniff');
@@ -117,7 +127,10 @@ export function createStaticHandler(dir: string | null): (req: IncomingMessage, 
     const type = TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
     // Vite names every file under assets/ by its content hash: a changed file is a new name.
     const hashed = !fallback && file.startsWith(join(root, 'assets') + sep);
-    const headers: Record<string, string> = { 'content-type': type, 'cache-control': hashed ? 'public, max-age=31536000, immutable' : 'no-cache' };
+    const headers: Record<string, string> = {
+      'content-type': type,
+      'cache-control': hashed ? 'public, max-age=31536000, immutable' : 'no-cache',
+    };
     // The build wrote <file>.br and <file>.gz beside each text file: send one the browser accepts.
     let body: Buffer | null = null;
     if (COMPRESSIBLE.test(file)) {

@@ -2,7 +2,19 @@
  * What both subscription transports share: parse and validate with the API's limits, map errors to
  * the API's codes, and bind each operation to the actor its connection authenticated as.
  */
-import { GraphQLError, Lexer, Source, TokenKind, getOperationAST, parse, specifiedRules, validate, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import {
+  GraphQLError,
+  Lexer,
+  Source,
+  TokenKind,
+  getOperationAST,
+  parse,
+  specifiedRules,
+  validate,
+  type DocumentNode,
+  type ExecutionResult,
+  type GraphQLSchema,
+} from 'graphql';
 import type { Logger } from '../domain/logger.js';
 import type { CoreApi, TokenEnd } from '../core/api-types.js';
 import type { Actor } from '../domain/actor.js';
@@ -21,9 +33,19 @@ function nestingDepth(query: string, maxTokens: number): number {
   let depth = 0;
   let deepest = 0;
   try {
-    for (let n = 0, token = lexer.advance(); token.kind !== TokenKind.EOF && n < maxTokens; n++, token = lexer.advance()) {
-      if (token.kind === TokenKind.BRACE_L || token.kind === TokenKind.PAREN_L || token.kind === TokenKind.BRACKET_L) deepest = Math.max(deepest, ++depth);
-      else if (token.kind === TokenKind.BRACE_R || token.kind === TokenKind.PAREN_R || token.kind === TokenKind.BRACKET_R) depth -= 1;
+    for (
+      let n = 0, token = lexer.advance();
+      token.kind !== TokenKind.EOF && n < maxTokens;
+      n++, token = lexer.advance()
+    ) {
+      if (token.kind === TokenKind.BRACE_L || token.kind === TokenKind.PAREN_L || token.kind === TokenKind.BRACKET_L)
+        deepest = Math.max(deepest, ++depth);
+      else if (
+        token.kind === TokenKind.BRACE_R ||
+        token.kind === TokenKind.PAREN_R ||
+        token.kind === TokenKind.BRACKET_R
+      )
+        depth -= 1;
     }
   } catch {
     // A syntax error: the parser reports it.
@@ -36,9 +58,15 @@ function nestingDepth(query: string, maxTokens: number): number {
  * (document-cache.ts): a parser stack exhausted by nesting is QUERY_TOO_COMPLEX, an operation that
  * cannot be picked out of the document is BAD_USER_INPUT.
  */
-export function prepareDocument(schema: GraphQLSchema, query: string, operationName?: string | null): DocumentNode | readonly GraphQLError[] {
+export function prepareDocument(
+  schema: GraphQLSchema,
+  query: string,
+  operationName?: string | null,
+): DocumentNode | readonly GraphQLError[] {
   let document: DocumentNode;
-  const tooDeep = () => [new GraphQLError('Query is too complex: nested too deeply', { extensions: { code: 'QUERY_TOO_COMPLEX' } })];
+  const tooDeep = () => [
+    new GraphQLError('Query is too complex: nested too deeply', { extensions: { code: 'QUERY_TOO_COMPLEX' } }),
+  ];
   // Measured before parsing: whether the recursive parser's stack or its token limit gives out first
   // on a document nested thousands deep depends on the stack left, and the answer must not.
   if (nestingDepth(query, MAX_TOKENS) > MAX_NESTING) return tooDeep();
@@ -46,18 +74,26 @@ export function prepareDocument(schema: GraphQLSchema, query: string, operationN
     document = parse(query, { maxTokens: MAX_TOKENS });
   } catch (e) {
     if (e instanceof RangeError) return tooDeep();
-    return [new GraphQLError(e instanceof Error ? e.message : 'Syntax error', { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
+    return [
+      new GraphQLError(e instanceof Error ? e.message : 'Syntax error', {
+        extensions: { code: 'GRAPHQL_PARSE_FAILED' },
+      }),
+    ];
   }
   const errors = validate(schema, document, RULES);
   if (errors.length > 0) {
     return errors.map((e) => {
       if (e.extensions.code) return e;
-      const code = e.message.startsWith('Maximum introspection depth exceeded') ? 'QUERY_TOO_COMPLEX' : 'GRAPHQL_VALIDATION_FAILED';
+      const code = e.message.startsWith('Maximum introspection depth exceeded')
+        ? 'QUERY_TOO_COMPLEX'
+        : 'GRAPHQL_VALIDATION_FAILED';
       return new GraphQLError(e.message, { nodes: e.nodes, extensions: { code } });
     });
   }
   if (getOperationAST(document, operationName ?? undefined) == null) {
-    const message = operationName ? `Unknown operation named "${operationName}"` : 'The document has several operations: give an operationName';
+    const message = operationName
+      ? `Unknown operation named "${operationName}"`
+      : 'The document has several operations: give an operationName';
     return [new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' } })];
   }
   return document;
@@ -74,7 +110,10 @@ export function formatResult(result: ExecutionResult, logger: Logger): Execution
     // Already ours (an earlier hook formatted it, or validation set the code): keep it as it is.
     if (e.originalError === undefined && typeof e.extensions?.code === 'string') return e;
     const original = e.originalError;
-    if (result.data === undefined && (original === undefined || (original instanceof GraphQLError && original.extensions.code === undefined))) {
+    if (
+      result.data === undefined &&
+      (original === undefined || (original instanceof GraphQLError && original.extensions.code === undefined))
+    ) {
       return new GraphQLError(e.message, { extensions: { code: 'BAD_USER_INPUT' } });
     }
     const f = mapExecutionError(e, logger);
@@ -102,13 +141,19 @@ export function subscriptionContext(core: CoreApi, actor: Actor, logger: Logger)
 }
 
 /** One coded GraphQL error, as both transports send refusals (limits, caps, a token that ended). */
-export function codedError(code: ApiErrorCode, message: string, extensions: Record<string, unknown> = {}): GraphQLError {
+export function codedError(
+  code: ApiErrorCode,
+  message: string,
+  extensions: Record<string, unknown> = {},
+): GraphQLError {
   return new GraphQLError(message, { extensions: { code, ...extensions } });
 }
 
 /** What a stream says when its token stops being valid: UNAUTHENTICATED, with why. */
 export function tokenEndedError(end: TokenEnd): GraphQLError {
-  return codedError('UNAUTHENTICATED', end === 'revoked' ? 'The API token was revoked' : 'The API token has expired', { reason: end === 'revoked' ? 'TOKEN_REVOKED' : 'TOKEN_EXPIRED' });
+  return codedError('UNAUTHENTICATED', end === 'revoked' ? 'The API token was revoked' : 'The API token has expired', {
+    reason: end === 'revoked' ? 'TOKEN_REVOKED' : 'TOKEN_EXPIRED',
+  });
 }
 
 /** Set once by the token watch; `endable` streams end on it. */

@@ -38,7 +38,9 @@ export async function toReply(res: globalThis.Response): Promise<Reply> {
   return { status: res.status, headers: res.headers, text, json };
 }
 
-export async function startTestServer(options: { core?: FakeCore; bodyLimitBytes?: number; jit?: boolean } = {}): Promise<TestServer> {
+export async function startTestServer(
+  options: { core?: FakeCore; bodyLimitBytes?: number; jit?: boolean } = {},
+): Promise<TestServer> {
   const core = options.core ?? new FakeCore();
   const logs: string[] = [];
   const logger = pino({ level: 'trace' }, { write: (line: string) => void logs.push(line) });
@@ -52,7 +54,9 @@ export async function startTestServer(options: { core?: FakeCore; bodyLimitBytes
     admin,
     logs,
     async gql(body, opts = {}) {
-      return toReply(await postGraphql(url, body, { token: opts.token === undefined ? admin : opts.token, headers: opts.headers }));
+      return toReply(
+        await postGraphql(url, body, { token: opts.token === undefined ? admin : opts.token, headers: opts.headers }),
+      );
     },
     close: () =>
       new Promise<void>((resolve, reject) => {

@@ -61,10 +61,20 @@ type Ctx = Context<Record<string, unknown> | undefined, { socket: WebSocket; req
 /** A plain HTTP answer on the upgrade's socket, before any handshake: a coded JSON error. */
 function refuseUpgrade(socket: Duplex, status: number, code: ApiErrorCode, message: string, extra = ''): void {
   const body = errorBody(code, message);
-  socket.end(`HTTP/1.1 ${status} ${status === 429 ? 'Too Many Requests' : 'Bad Request'}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncache-control: no-store\r\n${extra}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${status === 429 ? 'Too Many Requests' : 'Bad Request'}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncache-control: no-store\r\n${extra}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
 }
 
-export function attachWebSocketTransport(o: { server: Server; schema: GraphQLSchema; core: CoreApi; logger: Logger; path: string; admission: Admission; metrics: Metrics | null }): WebSocketTransport {
+export function attachWebSocketTransport(o: {
+  server: Server;
+  schema: GraphQLSchema;
+  core: CoreApi;
+  logger: Logger;
+  path: string;
+  admission: Admission;
+  metrics: Metrics | null;
+}): WebSocketTransport {
   const { core, logger, schema, admission, metrics } = o;
   const wss = new WebSocketServer({ noServer: true, maxPayload: 256 * 1024 });
   const sockets = new WeakMap<object, SocketState>();
@@ -79,24 +89,39 @@ export function attachWebSocketTransport(o: { server: Server; schema: GraphQLSch
   const count = (op: OperationState | undefined, outcome: string, timed: boolean) => {
     if (!metrics || !op || op.counted) return;
     op.counted = true;
-    metrics.observeOperation('ws', op.label ?? 'invalid', outcome, timed ? (performance.now() - op.started) / 1000 : null);
+    metrics.observeOperation(
+      'ws',
+      op.label ?? 'invalid',
+      outcome,
+      timed ? (performance.now() - op.started) / 1000 : null,
+    );
   };
 
   o.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (!socket.writable) return void socket.destroy(); // refused already (too many connections)
     const q = (req.url ?? '/').indexOf('?');
     const path = q === -1 ? req.url : req.url!.slice(0, q);
-    const protocols = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+    const protocols = String(req.headers['sec-websocket-protocol'] ?? '')
+      .split(',')
+      .map((p) => p.trim());
     if (path !== o.path || !protocols.includes(PROTOCOL)) {
       socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       return;
     }
-    if (duplicateAuthorization(req)) return refuseUpgrade(socket, 400, 'BAD_REQUEST', 'Send one Authorization header, not several');
+    if (duplicateAuthorization(req))
+      return refuseUpgrade(socket, 400, 'BAD_REQUEST', 'Send one Authorization header, not several');
     // Every connection attempt costs the address one request, before the token is known: guessing
     // tokens over WebSockets is as slow as over HTTP.
     const byIp = admission.byIp(req.socket.remoteAddress);
     if (!byIp.ok) metrics?.countRefusal('ws', 'RATE_LIMITED');
-    if (!byIp.ok) return refuseUpgrade(socket, 429, 'RATE_LIMITED', `Too many requests; retry after ${byIp.retryAfterSeconds} s`, `retry-after: ${byIp.retryAfterSeconds}\r\n`);
+    if (!byIp.ok)
+      return refuseUpgrade(
+        socket,
+        429,
+        'RATE_LIMITED',
+        `Too many requests; retry after ${byIp.retryAfterSeconds} s`,
+        `retry-after: ${byIp.retryAfterSeconds}\r\n`,
+      );
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   });
 
@@ -108,12 +133,17 @@ export function attachWebSocketTransport(o: { server: Server; schema: GraphQLSch
       schema,
       onConnect: async (ctx: Ctx) => {
         const payload = ctx.connectionParams ?? {};
-        const token = typeof payload.token === 'string' ? payload.token : bearerOf(payload.authorization ?? payload.Authorization);
+        const token =
+          typeof payload.token === 'string' ? payload.token : bearerOf(payload.authorization ?? payload.Authorization);
         const { request: req, socket } = ctx.extra;
         const requestId = upgradeIds.get(req) ?? requestIdOf(undefined);
         let actor: Actor;
         try {
-          actor = await core.authenticate(token, { ip: req.socket.remoteAddress ?? null, userAgent: req.headers['user-agent'] ?? null, requestId });
+          actor = await core.authenticate(token, {
+            ip: req.socket.remoteAddress ?? null,
+            userAgent: req.headers['user-agent'] ?? null,
+            requestId,
+          });
         } catch {
           metrics?.countRefusal('ws', 'UNAUTHENTICATED');
           return false; // graphql-ws closes with 4403 Forbidden
@@ -126,9 +156,18 @@ export function attachWebSocketTransport(o: { server: Server; schema: GraphQLSch
         if (!admission.byToken(actor.tokenId).ok) return refuse('RATE_LIMITED');
         const release = admission.openStream(actor.tokenId);
         if (release === null) return refuse('TOO_MANY_STREAMS');
-        const unwatch = core.watchToken(actor, (end) => socket.close(CLOSE_TOKEN_ENDED, end === 'revoked' ? 'Token revoked' : 'Token expired'));
+        const unwatch = core.watchToken(actor, (end) =>
+          socket.close(CLOSE_TOKEN_ENDED, end === 'revoked' ? 'Token revoked' : 'Token expired'),
+        );
         const closed = metrics?.openStream('ws');
-        sockets.set(ctx, { actor, socket, release: () => (release(), unwatch(), closed?.()), requestId, operations: 0, ops: new Map() });
+        sockets.set(ctx, {
+          actor,
+          socket,
+          release: () => (release(), unwatch(), closed?.()),
+          requestId,
+          operations: 0,
+          ops: new Map(),
+        });
         return true;
       },
       onClose: (ctx: Ctx) => {
@@ -147,13 +186,25 @@ export function attachWebSocketTransport(o: { server: Server; schema: GraphQLSch
         if (Object.keys(ctx.subscriptions).length > admission.caps.subscriptionsPerSocket) {
           op.counted = true;
           metrics?.countRefusal('ws', 'TOO_MANY_SUBSCRIPTIONS');
-          return [codedError('TOO_MANY_SUBSCRIPTIONS', `At most ${admission.caps.subscriptionsPerSocket} operations may run at once on one socket`)];
+          return [
+            codedError(
+              'TOO_MANY_SUBSCRIPTIONS',
+              `At most ${admission.caps.subscriptionsPerSocket} operations may run at once on one socket`,
+            ),
+          ];
         }
-        const limited = [admission.byIp(ctx.extra.request.socket.remoteAddress), admission.byToken(state.actor.tokenId)].find((d) => !d.ok);
+        const limited = [
+          admission.byIp(ctx.extra.request.socket.remoteAddress),
+          admission.byToken(state.actor.tokenId),
+        ].find((d) => !d.ok);
         if (limited !== undefined && !limited.ok) {
           op.counted = true;
           metrics?.countRefusal('ws', 'RATE_LIMITED');
-          return [codedError('RATE_LIMITED', `Too many requests; retry after ${limited.retryAfterSeconds} s`, { retryAfterSeconds: limited.retryAfterSeconds })];
+          return [
+            codedError('RATE_LIMITED', `Too many requests; retry after ${limited.retryAfterSeconds} s`, {
+              retryAfterSeconds: limited.retryAfterSeconds,
+            }),
+          ];
         }
         const document = prepareDocument(schema, payload.query, payload.operationName);
         if (Array.isArray(document)) return document as GraphQLError[];
@@ -169,7 +220,8 @@ export function attachWebSocketTransport(o: { server: Server; schema: GraphQLSch
             closeSoon(state.socket, CLOSE_TOKEN_ENDED, 'Token revoked or expired');
             return [codedError('UNAUTHENTICATED', error.message)];
           }
-          if (isDomainError(error) && error.code === 'STORE_UNAVAILABLE') return [codedError('STORE_UNAVAILABLE', error.message)];
+          if (isDomainError(error) && error.code === 'STORE_UNAVAILABLE')
+            return [codedError('STORE_UNAVAILABLE', error.message)];
           throw error;
         }
         if (kind === 'subscription') count(op, 'OK', false);
@@ -193,7 +245,12 @@ export function attachWebSocketTransport(o: { server: Server; schema: GraphQLSch
       onError: (ctx: Ctx, id, _payload, errors) => {
         const op = sockets.get(ctx)?.ops.get(id);
         sockets.get(ctx)?.ops.delete(id);
-        const formatted = errors.map((e) => (e.originalError === undefined && typeof e.extensions.code !== 'string' ? codedError('BAD_REQUEST', e.message) : e))
+        const formatted = errors
+          .map((e) =>
+            e.originalError === undefined && typeof e.extensions.code !== 'string'
+              ? codedError('BAD_REQUEST', e.message)
+              : e,
+          )
           .map((e) => formatResult({ errors: [e] }, op?.logger ?? logger).errors![0]!.toJSON());
         count(op, resultOutcome({ errors: formatted }), true);
         return formatted;

@@ -75,7 +75,10 @@ export function runBusContract(name: string, open: () => Promise<Bus>, options: 
       for (let n = 0; n < 30; n++) await bus.publish(`${s}.q`, n);
       await until(() => got.flat().length === 30);
       await bus.flush(FLUSH_MS);
-      assert.deepEqual(got.flat().sort((x, y) => x - y), [...Array(30).keys()]);
+      assert.deepEqual(
+        got.flat().sort((x, y) => x - y),
+        [...Array(30).keys()],
+      );
     } finally {
       await bus.close();
     }
@@ -91,7 +94,10 @@ export function runBusContract(name: string, open: () => Promise<Bus>, options: 
         return { outcome: 'ENDED', echo: d };
       });
       await bus.flush(FLUSH_MS);
-      const reply = (await bus.request(`${s}.kill`, sent, { timeoutMs: 1000 })) as { outcome: string; echo: typeof sent };
+      const reply = (await bus.request(`${s}.kill`, sent, { timeoutMs: 1000 })) as {
+        outcome: string;
+        echo: typeof sent;
+      };
       assert.equal(reply.outcome, 'ENDED');
       assert.equal(reply.echo.ref, 'a');
       assert.equal(sent.nested.n, 1, 'the requester object is not shared with the server');
@@ -198,10 +204,16 @@ export function runBusContract(name: string, open: () => Promise<Bus>, options: 
     try {
       const s = unique();
       const served = [0, 0];
-      served.forEach((_, i) => bus.serve(`${s}.qs`, async (d) => {
-        served[i]!++;
-        return d;
-      }, { queue: 'agents' }));
+      served.forEach((_, i) =>
+        bus.serve(
+          `${s}.qs`,
+          async (d) => {
+            served[i]!++;
+            return d;
+          },
+          { queue: 'agents' },
+        ),
+      );
       await bus.flush(FLUSH_MS);
       for (let n = 0; n < 20; n++) assert.equal(await bus.request(`${s}.qs`, n, { timeoutMs: 1000 }), n);
       await bus.flush(FLUSH_MS);
@@ -215,7 +227,14 @@ export function runBusContract(name: string, open: () => Promise<Bus>, options: 
     const bus = await open();
     try {
       const s = unique();
-      const values: unknown[] = [{ a: [1, 'x', null, true], n: 1.5, nested: { deep: { ok: false } } }, 'text', 0, null, [], 'ünïcødé ✓'];
+      const values: unknown[] = [
+        { a: [1, 'x', null, true], n: 1.5, nested: { deep: { ok: false } } },
+        'text',
+        0,
+        null,
+        [],
+        'ünïcødé ✓',
+      ];
       const got: unknown[] = [];
       bus.subscribe(`${s}.v`, (d) => void got.push(d));
       bus.serve(`${s}.echo`, async (d) => d);

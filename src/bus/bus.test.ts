@@ -6,4 +6,6 @@ import { natsSkipReason, TEST_NATS_URL } from '../../test/support/nats-server.js
 runBusContract('memory', async () => new MemoryBus());
 
 // NATS: a fresh connection per test; every test uses its own subjects.
-runBusContract('nats', () => connectNatsBus({ url: TEST_NATS_URL, name: 'switchboard-bus-contract' }), { skip: await natsSkipReason() });
+runBusContract('nats', () => connectNatsBus({ url: TEST_NATS_URL, name: 'switchboard-bus-contract' }), {
+  skip: await natsSkipReason(),
+});

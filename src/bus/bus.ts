@@ -32,7 +32,11 @@ export interface Bus {
   readonly connected: boolean;
   publish(subject: string, data: unknown): Promise<void>;
   /** `subject` may end in `.>` (everything below) or contain `*` (one token), as in NATS. */
-  subscribe(subject: string, handler: (data: unknown, subject: string) => void | Promise<void>, options?: SubscribeOptions): Unsubscribe;
+  subscribe(
+    subject: string,
+    handler: (data: unknown, subject: string) => void | Promise<void>,
+    options?: SubscribeOptions,
+  ): Unsubscribe;
   request(subject: string, data: unknown, options: RequestOptions): Promise<unknown>;
   /** Serves requests on `subject`; the handler's return value (or thrown error's message) is the reply. */
   serve(subject: string, handler: (data: unknown) => Promise<unknown>, options?: SubscribeOptions): Unsubscribe;

@@ -27,17 +27,32 @@ Options:
 export async function runAgent(args: string[]): Promise<number> {
   if (parseCommand({ name: 'agent', usage: USAGE, options: {} }, args) === null) return 0;
   const config = loadConfig();
-  if (config.natsUrl === null) throw new ConfigError('SWITCHBOARD_NATS_URL: required by switchboard agent (e.g. nats://nats.internal:4222)');
-  if (config.gateways.length === 0) throw new ConfigError('SWITCHBOARD_CONFIG: switchboard agent needs a gateway file that lists at least one gateway');
+  if (config.natsUrl === null)
+    throw new ConfigError('SWITCHBOARD_NATS_URL: required by switchboard agent (e.g. nats://nats.internal:4222)');
+  if (config.gateways.length === 0)
+    throw new ConfigError('SWITCHBOARD_CONFIG: switchboard agent needs a gateway file that lists at least one gateway');
 
   const logger = createLogger(config.logLevel);
-  const bus = await createBus(config, { logger: logger.child({ part: 'bus' }), name: `switchboard-agent:${config.gateways.map((g) => g.id).join(',')}` });
+  const bus = await createBus(config, {
+    logger: logger.child({ part: 'bus' }),
+    name: `switchboard-agent:${config.gateways.map((g) => g.id).join(',')}`,
+  });
   const adapters = config.gateways.map((g) => createAdapter(g, logger, config.daemonProbe));
   const link = new AgentLink({ bus, adapters, logger, heartbeatMs: config.heartbeatMs });
   link.start();
   new HeapRelease().start();
-  logger.info({ agentId: link.agentId, gateways: config.gateways.map((g) => g.id), natsPrefix: config.natsPrefix, heartbeatMs: config.heartbeatMs }, 'switchboard agent started');
-  process.stderr.write(`Switchboard agent ${link.agentId} is reporting ${config.gateways.length} gateway(s) over NATS\n`);
+  logger.info(
+    {
+      agentId: link.agentId,
+      gateways: config.gateways.map((g) => g.id),
+      natsPrefix: config.natsPrefix,
+      heartbeatMs: config.heartbeatMs,
+    },
+    'switchboard agent started',
+  );
+  process.stderr.write(
+    `Switchboard agent ${link.agentId} is reporting ${config.gateways.length} gateway(s) over NATS\n`,
+  );
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -83,7 +98,10 @@ export async function runAgent(args: string[]): Promise<number> {
       for (const g of changes.changed) link.reloaded(g.id, 'changed');
       for (const g of changes.added) link.reloaded(g.id, 'added');
       gateways = next;
-      logger.info({ added: changes.added.map((g) => g.id), removed: changes.removed, changed: changes.changed.map((g) => g.id) }, 'gateway file reloaded');
+      logger.info(
+        { added: changes.added.map((g) => g.id), removed: changes.removed, changed: changes.changed.map((g) => g.id) },
+        'gateway file reloaded',
+      );
     });
   });
   return -1; // keep running

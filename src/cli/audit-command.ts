@@ -10,7 +10,13 @@ import { parseCommand, usageError } from './command-line.js';
 import { UsageError } from './usage-error.js';
 
 const PAGE = 500;
-const CLI_ACTOR: Actor = { tokenId: null, name: 'cli:audit-export', scopes: ['audit:read'], ip: null, userAgent: 'switchboard-cli' };
+const CLI_ACTOR: Actor = {
+  tokenId: null,
+  name: 'cli:audit-export',
+  scopes: ['audit:read'],
+  ip: null,
+  userAgent: 'switchboard-cli',
+};
 
 /** One audit event as an export line: the stored record, its time as ISO-8601 (UTC, milliseconds). */
 export function auditLine(e: AuditEvent): string {
@@ -20,7 +26,8 @@ export function auditLine(e: AuditEvent): string {
 function instant(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const ms = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : NaN;
-  if (Number.isNaN(ms)) throw new UsageError(`${flag} '${value}' is not an ISO-8601 date-time (e.g. 2026-01-31T00:00:00Z)`);
+  if (Number.isNaN(ms))
+    throw new UsageError(`${flag} '${value}' is not an ISO-8601 date-time (e.g. 2026-01-31T00:00:00Z)`);
   return ms;
 }
 
@@ -58,7 +65,8 @@ export async function runAudit(args: string[], out: Writable = process.stdout): 
     return 0;
   }
   if (sub === undefined) throw usageError('audit', 'missing command (export)');
-  if (sub !== 'export') throw usageError('audit', sub.startsWith('-') ? `unknown option '${sub}'` : `unknown command '${sub}'`);
+  if (sub !== 'export')
+    throw usageError('audit', sub.startsWith('-') ? `unknown option '${sub}'` : `unknown command '${sub}'`);
   const parsed = parseCommand(EXPORT, rest);
   if (parsed === null) return 0;
   const { values } = parsed;
@@ -67,11 +75,21 @@ export async function runAudit(args: string[], out: Writable = process.stdout): 
   const config = loadConfig();
   const store = await openCliStore(config);
   const bus = await createBus({ natsUrl: null, natsAuth: {} });
-  const core = new Switchboard({ store, bus, logger: silentLogger, disconnectDeadlineMs: config.disconnectTimeoutMs, gatewayLivenessMs: config.gatewayLivenessMs });
+  const core = new Switchboard({
+    store,
+    bus,
+    logger: silentLogger,
+    disconnectDeadlineMs: config.disconnectTimeoutMs,
+    gatewayLivenessMs: config.gatewayLivenessMs,
+  });
   try {
     let after: string | null = null;
     for (;;) {
-      const page = await core.auditEvents(CLI_ACTOR, { first: PAGE, after, filter: { since, until, requestId: values['request-id'] } });
+      const page = await core.auditEvents(CLI_ACTOR, {
+        first: PAGE,
+        after,
+        filter: { since, until, requestId: values['request-id'] },
+      });
       const text = page.edges.map((edge) => `${auditLine(edge.node)}\n`).join('');
       // Respect back-pressure: a slow pipe must not make the whole trail pile up in memory.
       if (text !== '' && !out.write(text)) await new Promise((resolve) => out.once('drain', resolve));

@@ -69,7 +69,9 @@ function describeParseError(e: Error & { code?: string }): string {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
       return `unknown option '${quoted ?? '?'}'`;
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
-      return e.message.includes('argument missing') ? `option '${quoted?.replace(/ <value>$/, '') ?? '?'}' needs a value` : e.message.split('\n')[0]!.replace(/\.$/, '');
+      return e.message.includes('argument missing')
+        ? `option '${quoted?.replace(/ <value>$/, '') ?? '?'}' needs a value`
+        : e.message.split('\n')[0]!.replace(/\.$/, '');
     default:
       return e.message.split('\n')[0]!.replace(/\.$/, '');
   }

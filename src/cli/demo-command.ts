@@ -23,9 +23,11 @@ function ensureOpenVpn(say: (line: string) => void): void {
   if (openvpnAvailable()) return;
   const root = typeof process.getuid === 'function' && process.getuid() === 0;
   if (!root || !have('apt-get', ['--version'])) {
-    throw new UsageError('the demo needs the openvpn binary: run `sudo apt-get install -y openvpn` (Debian/Ubuntu) and try again');
+    throw new UsageError(
+      'the demo needs the openvpn binary: run `sudo apt-get install -y openvpn` (Debian/Ubuntu) and try again',
+    );
   }
-  say('openvpn is not installed; installing Debian\'s package (apt-get install -y openvpn)…');
+  say("openvpn is not installed; installing Debian's package (apt-get install -y openvpn)…");
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
   execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'openvpn'], { stdio: 'inherit', env });
@@ -46,7 +48,8 @@ export async function runDemo(args: string[]): Promise<number> {
   if (parseCommand({ name: 'demo', usage: USAGE, options: {} }, args) === null) return 0;
   const say = (line = '') => process.stdout.write(`${line}\n`);
   ensureOpenVpn(say);
-  if (!have('openssl', ['version'])) throw new UsageError('the demo needs the openssl binary to make its certificates: apt-get install -y openssl');
+  if (!have('openssl', ['version']))
+    throw new UsageError('the demo needs the openssl binary to make its certificates: apt-get install -y openssl');
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     say('note: an OpenVPN server needs a tun device; without root this usually fails.');
   }
@@ -66,17 +69,29 @@ export async function runDemo(args: string[]): Promise<number> {
   };
   // However its terminal goes away — Ctrl-C (SIGINT), a closed window (SIGHUP), a kill (SIGTERM) —
   // the demo stops its server, clients, tun devices and temporary PKI (ca.key included) first.
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void teardown().then(() => process.exit(0)));
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+    process.on(signal, () => void teardown().then(() => process.exit(0)));
 
   try {
     say('Starting a real OpenVPN server (UDP, authorize mode) on 127.0.0.1…');
     const server = await lab.startServer({ proto: 'udp4', mode: 'authorize' });
     const config = {
-      ...loadConfig({ ...process.env, SWITCHBOARD_DATABASE_URL: join(lab.dir, 'demo.db'), SWITCHBOARD_LOG_LEVEL: process.env.SWITCHBOARD_LOG_LEVEL ?? 'warn' }),
-      gateways: [{
-        id: 'demo-1', name: 'Demo gateway', region: 'local', protocol: 'openvpn' as const, mode: 'authorize' as const,
-        management: server.management, snapshotIntervalMs: 5000,
-      }],
+      ...loadConfig({
+        ...process.env,
+        SWITCHBOARD_DATABASE_URL: join(lab.dir, 'demo.db'),
+        SWITCHBOARD_LOG_LEVEL: process.env.SWITCHBOARD_LOG_LEVEL ?? 'warn',
+      }),
+      gateways: [
+        {
+          id: 'demo-1',
+          name: 'Demo gateway',
+          region: 'local',
+          protocol: 'openvpn' as const,
+          mode: 'authorize' as const,
+          management: server.management,
+          snapshotIntervalMs: 5000,
+        },
+      ],
     };
     let token = '';
     app = await startSwitchboard(config, { onBootstrapToken: (s) => (token = s) });
@@ -97,11 +112,15 @@ export async function runDemo(args: string[]): Promise<number> {
     say();
     say('Who is online:');
     say(`  curl -s ${url} -H 'Content-Type: application/json' -H 'Authorization: Bearer ${token}' \\`);
-    say(`    -d '{"query":"{ onlineSessions(first: 10) { totalCount edges { node { id user { name } clientAddress virtualAddress connectedAt } } } }"}'`);
+    say(
+      `    -d '{"query":"{ onlineSessions(first: 10) { totalCount edges { node { id user { name } clientAddress virtualAddress connectedAt } } } }"}'`,
+    );
     say();
     say(`End alice's session (${first ?? 'see the list above'}) — her OpenVPN client is told to halt and exits:`);
     say(`  curl -s ${url} -H 'Content-Type: application/json' -H 'Authorization: Bearer ${token}' \\`);
-    say(`    -d '{"query":"mutation disconnectBySessionId($onlineSessionId: String!) { disconnectBySessionId(onlineSessionId: $onlineSessionId) }","variables":{"onlineSessionId":"${first ?? 'sess_…'}"}}'`);
+    say(
+      `    -d '{"query":"mutation disconnectBySessionId($onlineSessionId: String!) { disconnectBySessionId(onlineSessionId: $onlineSessionId) }","variables":{"onlineSessionId":"${first ?? 'sess_…'}"}}'`,
+    );
     say();
     say('Run the second command twice: the second answer is SESSION_NOT_FOUND (HTTP 400).');
     say(`Client logs are in ${server.dir}. Press Ctrl-C to stop everything.`);

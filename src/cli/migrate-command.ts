@@ -24,7 +24,7 @@ export async function runMigrate(args: string[]): Promise<number> {
   if (parsed === null) return 0;
   const { values } = parsed;
   const runtimeRole = values['runtime-role'];
-  if (runtimeRole === '') throw usageError('migrate', 'option \'--runtime-role\' needs a role name');
+  if (runtimeRole === '') throw usageError('migrate', "option '--runtime-role' needs a role name");
   const config = loadConfig();
   process.stderr.write(`switchboard: migrating ${describeStore(config.databaseUrl).label}\n`);
   const report = await migrateStoreFor(config, { runtimeRole });

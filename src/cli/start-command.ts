@@ -29,7 +29,9 @@ export async function runStart(args: string[]): Promise<number> {
   if (parseCommand({ name: 'start', usage: USAGE, options: {} }, args) === null) return 0;
   const config = loadConfig();
   const app = await startSwitchboard(config, { onBootstrapToken: printBootstrapToken });
-  process.stderr.write(`Switchboard is listening on ${app.url}/graphql (health: ${app.url}/healthz; store: ${describeStore(config.databaseUrl).label})\n`);
+  process.stderr.write(
+    `Switchboard is listening on ${app.url}/graphql (health: ${app.url}/healthz; store: ${describeStore(config.databaseUrl).label})\n`,
+  );
   process.stderr.write(`${consoleLine(app.url)}\n`);
   let stopping = false;
   const stop = (signal: string) => {
@@ -45,7 +47,10 @@ export async function runStart(args: string[]): Promise<number> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   // SIGHUP reloads the gateway file (added, removed or changed gateways, no restart); it never stops the server.
   process.on('SIGHUP', () => {
-    if (!stopping) void app.reloadGateways().catch((e: unknown) => process.stderr.write(`switchboard: gateway reload failed: ${errorText(e)}\n`));
+    if (!stopping)
+      void app
+        .reloadGateways()
+        .catch((e: unknown) => process.stderr.write(`switchboard: gateway reload failed: ${errorText(e)}\n`));
   });
   return -1; // keep running
 }

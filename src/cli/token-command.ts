@@ -119,7 +119,13 @@ async function withCore(fn: (core: Switchboard) => Promise<number>): Promise<num
   const config = loadConfig();
   const store = await openCliStore(config);
   const bus = await createBus({ natsUrl: null, natsAuth: {} });
-  const core = new Switchboard({ store, bus, logger: silentLogger, disconnectDeadlineMs: config.disconnectTimeoutMs, gatewayLivenessMs: config.gatewayLivenessMs });
+  const core = new Switchboard({
+    store,
+    bus,
+    logger: silentLogger,
+    disconnectDeadlineMs: config.disconnectTimeoutMs,
+    gatewayLivenessMs: config.gatewayLivenessMs,
+  });
   try {
     return await fn(core);
   } finally {
@@ -129,7 +135,11 @@ async function withCore(fn: (core: Switchboard) => Promise<number>): Promise<num
 }
 
 /** Checks `token create`'s options before anything is opened. */
-function createInput(values: { name?: string; scope?: string[]; 'expires-in'?: string }): { name: string; scopes: Scope[]; expiresInMs: number | null } {
+function createInput(values: { name?: string; scope?: string[]; 'expires-in'?: string }): {
+  name: string;
+  scopes: Scope[];
+  expiresInMs: number | null;
+} {
   const { name, scope = [], 'expires-in': expiresIn } = values;
   if (!name) throw new UsageError('token create needs --name NAME');
   if (scope.length === 0) throw new UsageError(`token create needs at least one --scope (${SCOPES.join(', ')})`);
@@ -138,7 +148,8 @@ function createInput(values: { name?: string; scope?: string[]; 'expires-in'?: s
   let expiresInMs: number | null = null;
   if (expiresIn !== undefined) {
     expiresInMs = parseDuration(expiresIn);
-    if (expiresInMs === null) throw new UsageError(`--expires-in '${expiresIn}' is not a duration like 30d, 12h, 15m or 45s`);
+    if (expiresInMs === null)
+      throw new UsageError(`--expires-in '${expiresIn}' is not a duration like 30d, 12h, 15m or 45s`);
   }
   return { name, scopes: scope as Scope[], expiresInMs };
 }
@@ -148,12 +159,23 @@ async function list(core: Switchboard): Promise<number> {
   const now = Date.now();
   const iso = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString());
   const rows = tokens.map((t) => [
-    t.id, t.name, `${t.prefix}…`, t.scopes.join(','),
+    t.id,
+    t.name,
+    `${t.prefix}…`,
+    t.scopes.join(','),
     t.revokedAt !== null ? 'revoked' : tokenIsActive(t, now) ? 'active' : 'expired',
-    iso(t.createdAt), iso(t.expiresAt), iso(t.lastUsedAt),
+    iso(t.createdAt),
+    iso(t.expiresAt),
+    iso(t.lastUsedAt),
   ]);
   const header = ['ID', 'NAME', 'PREFIX', 'SCOPES', 'STATUS', 'CREATED', 'EXPIRES', 'LAST USED'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  for (const r of [header, ...rows]) process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
+  for (const r of [header, ...rows])
+    process.stdout.write(
+      `${r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd()}\n`,
+    );
   return 0;
 }

@@ -3,8 +3,18 @@ import { subjects, type Bus, type Unsubscribe } from '../bus/bus.js';
 import { GatewayUnavailableError, type AdapterEvent, type GatewayAdapter } from '../gateways/adapter.js';
 import type { Logger } from '../domain/logger.js';
 import {
-  blockListSchema, disconnectRequestSchema, gatewayReportSchema, MAX_SNAPSHOT_PART_SESSIONS, readWire, replicaHelloSchema, versioned,
-  type DisconnectReply, type DisconnectRequest, type GatewayDescriptor, type GatewayReloadChange, type GatewayReport,
+  blockListSchema,
+  disconnectRequestSchema,
+  gatewayReportSchema,
+  MAX_SNAPSHOT_PART_SESSIONS,
+  readWire,
+  replicaHelloSchema,
+  versioned,
+  type DisconnectReply,
+  type DisconnectRequest,
+  type GatewayDescriptor,
+  type GatewayReloadChange,
+  type GatewayReport,
 } from './reports.js';
 import { errorText } from '../domain/errors.js';
 
@@ -34,7 +44,13 @@ export class AgentLink {
   private helloAgain = false;
 
   constructor(
-    private readonly deps: { bus: Bus; adapters: GatewayAdapter[]; logger: Logger; heartbeatMs?: number; now?: () => number },
+    private readonly deps: {
+      bus: Bus;
+      adapters: GatewayAdapter[];
+      logger: Logger;
+      heartbeatMs?: number;
+      now?: () => number;
+    },
   ) {}
 
   start(): void {
@@ -60,9 +76,12 @@ export class AgentLink {
     const id = adapter.config.id;
     if (this.adapters.has(id)) throw new Error(`gateway ${id} is served already`);
     const { bus } = this.deps;
-    const stops = [bus.serve(subjects.gatewayDisconnect(id), async (data) => versioned(await this.receiveDisconnect(adapter, data)))];
+    const stops = [
+      bus.serve(subjects.gatewayDisconnect(id), async (data) => versioned(await this.receiveDisconnect(adapter, data))),
+    ];
     // Before the adapter starts: its first snapshot brings the blocks back (see core/blocks.ts).
-    if (adapter.setBlocks) stops.push(bus.subscribe(subjects.gatewayBlocks(id), (data) => this.receiveBlocks(adapter, data)));
+    if (adapter.setBlocks)
+      stops.push(bus.subscribe(subjects.gatewayBlocks(id), (data) => this.receiveBlocks(adapter, data)));
     this.adapters.set(id, { adapter, unserve: () => stops.forEach((stop) => stop()) });
     adapter.start((event) => this.report(adapter, event));
   }
@@ -81,7 +100,11 @@ export class AgentLink {
    * after `add` or `remove`, on the gateway's own subject, so it follows that gateway's last report.
    */
   reloaded(gatewayId: string, change: GatewayReloadChange, error?: string): void {
-    this.send(gatewayId, { type: 'gateway.reload', change, ...(error === undefined ? {} : { error: error.slice(0, 1000) }) });
+    this.send(gatewayId, {
+      type: 'gateway.reload',
+      change,
+      ...(error === undefined ? {} : { error: error.slice(0, 1000) }),
+    });
   }
 
   /** The adapters served now. */
@@ -101,7 +124,10 @@ export class AgentLink {
   private async hello(data: unknown): Promise<void> {
     const hello = readWire(replicaHelloSchema, data);
     if (!hello.ok) {
-      this.deps.logger.warn({ problem: hello.problem, detail: hello.detail }, 'replica hello refused: it does not fit the wire contract');
+      this.deps.logger.warn(
+        { problem: hello.problem, detail: hello.detail },
+        'replica hello refused: it does not fit the wire contract',
+      );
       return;
     }
     if (this.helloRound) {
@@ -113,9 +139,18 @@ export class AgentLink {
       do {
         this.helloAgain = false;
         this.beat();
-        await Promise.all(this.current().filter((a) => a.isConnected()).map((a) => a.snapshot().catch((e: unknown) => {
-          this.deps.logger.warn({ gatewayId: a.config.id, err: errorText(e) }, 'snapshot for a replica\'s hello failed; the periodic one follows');
-        })));
+        await Promise.all(
+          this.current()
+            .filter((a) => a.isConnected())
+            .map((a) =>
+              a.snapshot().catch((e: unknown) => {
+                this.deps.logger.warn(
+                  { gatewayId: a.config.id, err: errorText(e) },
+                  "snapshot for a replica's hello failed; the periodic one follows",
+                );
+              }),
+            ),
+        );
       } while (this.helloAgain);
     } finally {
       this.helloRound = false;
@@ -129,7 +164,12 @@ export class AgentLink {
   }
 
   private heartbeatOf(adapter: GatewayAdapter): void {
-    this.send(adapter, { type: 'heartbeat', gateway: descriptor(adapter), linkUp: adapter.isConnected(), daemonResponding: adapter.isResponding() });
+    this.send(adapter, {
+      type: 'heartbeat',
+      gateway: descriptor(adapter),
+      linkUp: adapter.isConnected(),
+      daemonResponding: adapter.isResponding(),
+    });
   }
 
   private report(adapter: GatewayAdapter, event: AdapterEvent): void {
@@ -140,7 +180,13 @@ export class AgentLink {
         const id = count > 1 ? newId('snapshot') : null;
         for (let index = 0; index < count; index++) {
           const part = sessions.slice(index * SNAPSHOT_PART_SESSIONS, (index + 1) * SNAPSHOT_PART_SESSIONS);
-          this.send(adapter, { type: 'snapshot', gateway: descriptor(adapter), daemonStartedAt, sessions: part, ...(id ? { part: { id, index, count } } : {}) });
+          this.send(adapter, {
+            type: 'snapshot',
+            gateway: descriptor(adapter),
+            daemonStartedAt,
+            sessions: part,
+            ...(id ? { part: { id, index, count } } : {}),
+          });
         }
         return;
       }
@@ -148,12 +194,21 @@ export class AgentLink {
         return this.send(adapter, { type: 'session.connected', session: event.session });
       case 'session.disconnected':
         return this.send(adapter, {
-          type: 'session.disconnected', ref: event.ref, cause: event.cause, bytesReceived: event.bytesReceived, bytesSent: event.bytesSent,
+          type: 'session.disconnected',
+          ref: event.ref,
+          cause: event.cause,
+          bytesReceived: event.bytesReceived,
+          bytesSent: event.bytesSent,
         });
       case 'link-down':
         return this.send(adapter, { type: 'link-down', error: event.error });
       case 'auth-denied':
-        return this.send(adapter, { type: 'auth-denied', userName: event.userName, reason: event.reason, clientAddress: event.clientAddress });
+        return this.send(adapter, {
+          type: 'auth-denied',
+          userName: event.userName,
+          reason: event.reason,
+          clientAddress: event.clientAddress,
+        });
       case 'capabilities':
         // At once rather than at the next heartbeat: a disconnect must not ask for a block it cannot get.
         return this.heartbeatOf(adapter);
@@ -163,7 +218,10 @@ export class AgentLink {
     }
   }
 
-  private send(to: GatewayAdapter | string, body: DistributiveOmit<GatewayReport, 'gatewayId' | 'agentId' | 'seq' | 'at'>): void {
+  private send(
+    to: GatewayAdapter | string,
+    body: DistributiveOmit<GatewayReport, 'gatewayId' | 'agentId' | 'seq' | 'at'>,
+  ): void {
     const id = typeof to === 'string' ? to : to.config.id;
     // Strictly increasing `at`: sync compares a snapshot's time with sessions' last-seen times.
     this.lastAt = Math.max(this.now(), this.lastAt + 1);
@@ -172,18 +230,27 @@ export class AgentLink {
     const checked = gatewayReportSchema.safeParse(report);
     if (!checked.success) {
       const issue = checked.error.issues[0];
-      this.deps.logger.warn({ gatewayId: id, type: report.type, problem: issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid' }, 'gateway report does not fit the wire contract; not sent');
+      this.deps.logger.warn(
+        { gatewayId: id, type: report.type, problem: issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid' },
+        'gateway report does not fit the wire contract; not sent',
+      );
       return;
     }
     this.deps.bus.publish(subjects.gatewayReport(id), versioned(report)).catch((e) => {
-      this.deps.logger.warn({ err: e, gatewayId: id, type: report.type }, 'could not publish gateway report; the next snapshot heals it');
+      this.deps.logger.warn(
+        { err: e, gatewayId: id, type: report.type },
+        'could not publish gateway report; the next snapshot heals it',
+      );
     });
   }
 
   private receiveBlocks(adapter: GatewayAdapter, data: unknown): void {
     const list = readWire(blockListSchema, data);
     if (!list.ok || list.value.gatewayId !== adapter.config.id) {
-      this.deps.logger.warn({ gatewayId: adapter.config.id, detail: list.ok ? 'names another gateway' : list.detail }, 'block list refused: it does not fit the wire contract');
+      this.deps.logger.warn(
+        { gatewayId: adapter.config.id, detail: list.ok ? 'names another gateway' : list.detail },
+        'block list refused: it does not fit the wire contract',
+      );
       return;
     }
     adapter.setBlocks?.(list.value.blocks, list.value.lifted);
@@ -193,7 +260,10 @@ export class AgentLink {
   private async receiveDisconnect(adapter: GatewayAdapter, data: unknown): Promise<DisconnectReply> {
     const req = readWire(disconnectRequestSchema, data);
     if (!req.ok) {
-      this.deps.logger.warn({ gatewayId: adapter.config.id, problem: req.problem, detail: req.detail }, 'disconnect request refused: it does not fit the wire contract');
+      this.deps.logger.warn(
+        { gatewayId: adapter.config.id, problem: req.problem, detail: req.detail },
+        'disconnect request refused: it does not fit the wire contract',
+      );
       return { outcome: 'NOT_SENT', detail: `request refused by the agent: ${req.detail}` };
     }
     return this.disconnect(adapter, req.value);
@@ -201,7 +271,8 @@ export class AgentLink {
 
   private async disconnect(adapter: GatewayAdapter, req: DisconnectRequest): Promise<DisconnectReply> {
     if (!adapter.isConnected()) return { outcome: 'NOT_SENT', detail: 'the link to the daemon is down' };
-    if (!adapter.isResponding()) return { outcome: 'NOT_SENT', detail: 'the daemon is not responding (no answer to the liveness probe)' };
+    if (!adapter.isResponding())
+      return { outcome: 'NOT_SENT', detail: 'the daemon is not responding (no answer to the liveness probe)' };
     try {
       const outcome = await adapter.disconnect(
         { ref: req.ref, userName: req.userName, mode: req.mode, message: req.message, blockSeconds: req.blockSeconds },
@@ -210,7 +281,8 @@ export class AgentLink {
       return { outcome };
     } catch (e) {
       // The adapter knows whether the command was written: only then may the daemon still act on it.
-      if (e instanceof GatewayUnavailableError) return { outcome: e.mayTakeEffect ? 'UNCONFIRMED' : 'NOT_SENT', detail: e.message };
+      if (e instanceof GatewayUnavailableError)
+        return { outcome: e.mayTakeEffect ? 'UNCONFIRMED' : 'NOT_SENT', detail: e.message };
       this.deps.logger.error({ err: e, gatewayId: adapter.config.id }, 'disconnect failed in the adapter');
       return { outcome: 'UNCONFIRMED', detail: errorText(e) };
     }
@@ -222,5 +294,12 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 function descriptor(adapter: GatewayAdapter): GatewayDescriptor {
   const c = adapter.config;
   const caps = adapter.capabilities?.() ?? { canBlock: false, warning: null };
-  return { name: c.name, region: c.region, protocol: c.protocol, mode: c.mode, canBlock: caps.canBlock, warning: caps.warning };
+  return {
+    name: c.name,
+    region: c.region,
+    protocol: c.protocol,
+    mode: c.mode,
+    canBlock: caps.canBlock,
+    warning: caps.warning,
+  };
 }

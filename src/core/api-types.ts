@@ -19,7 +19,17 @@ import type { DeliveryView, WebhookView } from './webhooks.js';
 
 /** Re-exported so `api/` can name the filters without importing the store. */
 export type { Block, BlockFilter };
-export type { AuditFilter, SessionFilter, SessionOrder, WebhookBacklog, SessionEvent, SessionEventFilter, DeliveryView, WebhookView, TokenEnd };
+export type {
+  AuditFilter,
+  SessionFilter,
+  SessionOrder,
+  WebhookBacklog,
+  SessionEvent,
+  SessionEventFilter,
+  DeliveryView,
+  WebhookView,
+  TokenEnd,
+};
 
 /** A bulk disconnect: every online session matching `filter` (types here so that api-types imports no use case). */
 export interface BulkDisconnectInput {
@@ -119,7 +129,10 @@ export interface CoreApi {
   /** Who the actor is and what it may do; needs no scope (any authenticated token may ask). */
   whoami(actor: Actor): Promise<ViewerInfo>;
   /** `order`: default newest first; another order pages by its own cursors (BAD_CURSOR for another order's). */
-  onlineSessions(actor: Actor, args: { first?: number | null; after?: string | null; filter?: SessionFilter; order?: SessionOrder }): Promise<Connection<Session>>;
+  onlineSessions(
+    actor: Actor,
+    args: { first?: number | null; after?: string | null; filter?: SessionFilter; order?: SessionOrder },
+  ): Promise<Connection<Session>>;
   onlineSession(actor: Actor, id: string): Promise<Session | null>;
   /** Resolves only after the gateway confirmed. SESSION_NOT_FOUND / FORBIDDEN / GATEWAY_UNAVAILABLE otherwise. */
   disconnect(actor: Actor, sessionId: string, options: DisconnectOptions): Promise<DisconnectResult>;
@@ -134,7 +147,10 @@ export interface CoreApi {
    */
   sessionEvents(actor: Actor, filter: SessionEventFilter): AsyncIterableIterator<SessionEvent>;
   /** Webhooks (scope `admin`). The signing secret is returned once, by `createWebhook`. */
-  createWebhook(actor: Actor, args: { url: string; events: string[]; description?: string | null }): Promise<{ webhook: WebhookView; secret: string }>;
+  createWebhook(
+    actor: Actor,
+    args: { url: string; events: string[]; description?: string | null },
+  ): Promise<{ webhook: WebhookView; secret: string }>;
   webhooks(actor: Actor): Promise<WebhookView[]>;
   deleteWebhook(actor: Actor, id: string): Promise<WebhookView>;
   /** A webhook's deliveries, newest first, each with its attempts. */
@@ -157,8 +173,14 @@ export interface CoreApi {
   gatewayStatus(actor: Actor, id: string): Promise<GatewayStatus | null>;
   /** How many sessions are online on one gateway. */
   gatewaySessionsOnline(actor: Actor, id: string): Promise<number>;
-  auditEvents(actor: Actor, args: { first?: number | null; after?: string | null; filter?: AuditFilter }): Promise<Connection<AuditEvent>>;
-  createToken(actor: Actor, args: { name: string; scopes: Scope[]; expiresInMs?: number | null }): Promise<{ token: ApiToken; secret: string }>;
+  auditEvents(
+    actor: Actor,
+    args: { first?: number | null; after?: string | null; filter?: AuditFilter },
+  ): Promise<Connection<AuditEvent>>;
+  createToken(
+    actor: Actor,
+    args: { name: string; scopes: Scope[]; expiresInMs?: number | null },
+  ): Promise<{ token: ApiToken; secret: string }>;
   listTokens(actor: Actor): Promise<ApiToken[]>;
   /** `force`: needed to revoke the last valid admin token (else LAST_ADMIN_TOKEN). */
   revokeToken(actor: Actor, id: string, options?: { force?: boolean }): Promise<ApiToken>;

@@ -17,7 +17,8 @@ import { auditEvent, auditRowBytes, bounded, MAX_AUDIT_METADATA_BYTES, MAX_AUDIT
 const MB = 1024 * 1024;
 /** Four bytes of UTF-8 per character, with U+0000, a lone surrogate and quotes mixed in. */
 /** No lone surrogate (String.prototype.isWellFormed, which this TypeScript target does not type). */
-const wellFormed = (text: string) => !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text);
+const wellFormed = (text: string) =>
+  !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text);
 const worst = (n: number) => `${'😀'.repeat(n / 2)}\u0000\uD800"\\`;
 const HUGE = worst(MB);
 const BIG = worst(10_000);
@@ -36,7 +37,12 @@ const HOSTILE_METADATA = (() => {
 
 function hostileEvent() {
   return auditEvent(hostileActor(), 'session.bulk_disconnect', 'FORBIDDEN', {
-    at: Date.now(), targetSessionId: HUGE, targetUserName: HUGE, targetGatewayId: HUGE, reason: HUGE, errorCode: HUGE,
+    at: Date.now(),
+    targetSessionId: HUGE,
+    targetUserName: HUGE,
+    targetGatewayId: HUGE,
+    reason: HUGE,
+    errorCode: HUGE,
     metadata: HOSTILE_METADATA,
   });
 }
@@ -58,9 +64,27 @@ test('metadata that is too big even once bounded keeps only its keys', () => {
 });
 
 test('values the API accepts are kept whole (longest reason, user name, webhook URL and description, in 3-byte characters)', () => {
-  const actor: Actor = { tokenId: 'tok_abcdefghijkl', name: '名'.repeat(100), scopes: ['admin'], ip: '::ffff:127.0.0.1', userAgent: 'curl/8' };
-  const metadata = { url: `https://example.com/${'a'.repeat(1970)}`, description: '説'.repeat(500), message: '語'.repeat(240), filter: { userName: '人'.repeat(256), gatewayId: 'g'.repeat(63) } };
-  const e = auditEvent(actor, 'webhook.create', 'SUCCESS', { at: 0, targetSessionId: 'é'.repeat(64), targetUserName: '人'.repeat(256), targetGatewayId: 'g'.repeat(63), reason: '理'.repeat(1000), metadata });
+  const actor: Actor = {
+    tokenId: 'tok_abcdefghijkl',
+    name: '名'.repeat(100),
+    scopes: ['admin'],
+    ip: '::ffff:127.0.0.1',
+    userAgent: 'curl/8',
+  };
+  const metadata = {
+    url: `https://example.com/${'a'.repeat(1970)}`,
+    description: '説'.repeat(500),
+    message: '語'.repeat(240),
+    filter: { userName: '人'.repeat(256), gatewayId: 'g'.repeat(63) },
+  };
+  const e = auditEvent(actor, 'webhook.create', 'SUCCESS', {
+    at: 0,
+    targetSessionId: 'é'.repeat(64),
+    targetUserName: '人'.repeat(256),
+    targetGatewayId: 'g'.repeat(63),
+    reason: '理'.repeat(1000),
+    metadata,
+  });
   assert.equal(e.actorName, actor.name);
   assert.equal(e.reason, '理'.repeat(1000));
   assert.equal(e.targetUserName, '人'.repeat(256));
@@ -76,7 +100,11 @@ test('bounded cuts at a character boundary and never splits a surrogate pair', (
   for (let n = 4; n < 40; n++) assert.ok(wellFormed(bounded('😀'.repeat(20), n)!));
 });
 
-const stores: { name: string; url: () => Promise<{ url: string; drop(): Promise<void> }>; skip?: () => Promise<string | false> }[] = [
+const stores: {
+  name: string;
+  url: () => Promise<{ url: string; drop(): Promise<void> }>;
+  skip?: () => Promise<string | false>;
+}[] = [
   {
     name: 'SQLite',
     url: async () => {
@@ -111,7 +139,10 @@ for (const s of stores) {
     test('a refused bulk disconnect with a huge filter (as the core sees it, past no gate) writes one bounded row', async () => {
       const before = await h.store.audit.count({});
       const filter = { userName: HUGE, gatewayId: HUGE, clientIp: HUGE, protocol: HUGE, userId: HUGE };
-      await assert.rejects(h.core.disconnectSessions(hostileActor(), { filter, reason: HUGE, message: HUGE }), (e) => e instanceof DomainError && e.code === 'FORBIDDEN');
+      await assert.rejects(
+        h.core.disconnectSessions(hostileActor(), { filter, reason: HUGE, message: HUGE }),
+        (e) => e instanceof DomainError && e.code === 'FORBIDDEN',
+      );
       assert.equal(await h.store.audit.count({}), before + 1);
       const [row] = (await h.store.audit.list({ first: 1, filter: { outcome: 'FORBIDDEN' } })).rows;
       assert.equal(row?.action, 'session.bulk_disconnect');
@@ -120,7 +151,10 @@ for (const s of stores) {
 
     test('500 of the worst rows: a page of 500 stays under 500 × 16 KB', async () => {
       const one = hostileEvent();
-      const rows = Array.from({ length: 500 }, (_, i) => ({ ...one, id: `${one.id.slice(0, 16)}${String(i).padStart(4, '0')}` }));
+      const rows = Array.from({ length: 500 }, (_, i) => ({
+        ...one,
+        id: `${one.id.slice(0, 16)}${String(i).padStart(4, '0')}`,
+      }));
       await h.store.transaction(async (tx) => {
         for (const e of rows) await tx.audit.append(e);
       });

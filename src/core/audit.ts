@@ -43,7 +43,12 @@ export function auditEvent(
   actor: Actor,
   action: AuditAction,
   outcome: AuditOutcome,
-  detail: Partial<Pick<AuditEvent, 'targetSessionId' | 'targetUserName' | 'targetGatewayId' | 'reason' | 'errorCode' | 'durationMs' | 'metadata'>> & { at: number },
+  detail: Partial<
+    Pick<
+      AuditEvent,
+      'targetSessionId' | 'targetUserName' | 'targetGatewayId' | 'reason' | 'errorCode' | 'durationMs' | 'metadata'
+    >
+  > & { at: number },
 ): AuditEvent {
   return {
     id: newAuditEventId(),
@@ -68,7 +73,21 @@ export function auditEvent(
 /** The UTF-8 size of an audit row as stored: its text columns and its metadata's JSON. */
 export function auditRowBytes(e: AuditEvent): number {
   let bytes = 64; // at, durationMs and the row's own overhead
-  for (const text of [e.id, e.action, e.outcome, e.actorTokenId, e.actorName, e.actorIp, e.actorUserAgent, e.requestId, e.targetSessionId, e.targetUserName, e.targetGatewayId, e.reason, e.errorCode]) {
+  for (const text of [
+    e.id,
+    e.action,
+    e.outcome,
+    e.actorTokenId,
+    e.actorName,
+    e.actorIp,
+    e.actorUserAgent,
+    e.requestId,
+    e.targetSessionId,
+    e.targetUserName,
+    e.targetGatewayId,
+    e.reason,
+    e.errorCode,
+  ]) {
     if (text !== null) bytes += Buffer.byteLength(text);
   }
   return bytes + Buffer.byteLength(JSON.stringify(e.metadata));

@@ -28,7 +28,13 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
 
     it('gateways say whether they can block, as their agents report', async () => {
       const views = await h.core.gateways(h.actor(['sessions:read']));
-      assert.deepEqual(views.map((g) => [g.id, g.mode, g.canBlock]), [['gw-a', 'authorize', true], ['gw-b', 'observe', false]]);
+      assert.deepEqual(
+        views.map((g) => [g.id, g.mode, g.canBlock]),
+        [
+          ['gw-a', 'authorize', true],
+          ['gw-b', 'observe', false],
+        ],
+      );
     });
 
     it('observe gateway: refused, nothing sent, session still online, audited as REFUSED', async () => {
@@ -36,11 +42,17 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const report = observe.connect('olga');
       await h.settle();
       const s = (await h.store.sessions.findByRef('gw-b', report.ref))!;
-      await assert.rejects(h.core.disconnect(h.actor(['admin']), s.id, { blockSeconds: 60 }), (e) => isDomainError(e) && e.code === 'BLOCK_UNSUPPORTED');
+      await assert.rejects(
+        h.core.disconnect(h.actor(['admin']), s.id, { blockSeconds: 60 }),
+        (e) => isDomainError(e) && e.code === 'BLOCK_UNSUPPORTED',
+      );
       assert.equal(observe.commands.length, 0, 'no disconnect request reached the gateway');
       assert.ok(await h.store.sessions.findOnline(s.id), 'still online');
       const audit = await h.store.audit.list({ first: 5, filter: { targetSessionId: s.id } });
-      assert.deepEqual(audit.rows.map((a) => [a.action, a.outcome, a.errorCode, a.metadata.blockSeconds]), [['session.disconnect', 'REFUSED', 'BLOCK_UNSUPPORTED', 60]]);
+      assert.deepEqual(
+        audit.rows.map((a) => [a.action, a.outcome, a.errorCode, a.metadata.blockSeconds]),
+        [['session.disconnect', 'REFUSED', 'BLOCK_UNSUPPORTED', 60]],
+      );
       // Without a block the same session ends as usual.
       await h.core.disconnect(h.actor(['admin']), s.id, {});
       assert.equal(observe.commands.length, 1);

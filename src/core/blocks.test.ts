@@ -32,30 +32,47 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       await drop?.();
     });
 
-    it('a confirmed disconnect with blockSeconds is listed as a block of the session\'s user', async () => {
+    it("a confirmed disconnect with blockSeconds is listed as a block of the session's user", async () => {
       const gw = h.gateways[0]!;
       const report = gw.connect('mallory');
       await h.settle();
       const s = (await h.store.sessions.findByRef('gw-a', report.ref))!;
       const before = Date.now();
-      await h.core.disconnect(h.actor(['sessions:disconnect'], 'ops'), s.id, { blockSeconds: 600, reason: 'stolen laptop' });
+      await h.core.disconnect(h.actor(['sessions:disconnect'], 'ops'), s.id, {
+        blockSeconds: 600,
+        reason: 'stolen laptop',
+      });
       const blocks = await h.core.blocks(h.actor(['sessions:read']), { gatewayId: 'gw-a' });
       assert.equal(blocks.length, 1);
       const [b] = blocks;
-      assert.deepEqual([b!.userName, b!.blockedByName, b!.reason, b!.sessionId], ['mallory', 'ops', 'stolen laptop', s.id]);
+      assert.deepEqual(
+        [b!.userName, b!.blockedByName, b!.reason, b!.sessionId],
+        ['mallory', 'ops', 'stolen laptop', s.id],
+      );
       assert.ok(b!.until >= before + 600_000 && b!.until <= Date.now() + 600_000);
       assert.deepEqual(await h.core.blocks(h.actor(['sessions:read']), { userName: 'nobody' }), []);
       await assert.rejects(h.core.blocks(h.actor(['audit:read'])), (e) => code(e) === 'FORBIDDEN');
     });
 
-    it('each snapshot the agent sends brings it the store\'s list (so a restarted agent enforces it again)', async () => {
+    it("each snapshot the agent sends brings it the store's list (so a restarted agent enforces it again)", async () => {
       const gw = h.gateways[0]!;
       const lists = gw.blockLists.length;
       await gw.snapshot();
       await h.settle();
-      const latest = await waitFor(() => gw.blockLists.length > lists ? gw.blockLists.at(-1) : undefined, 2000, 'a block list at the agent');
-      assert.deepEqual(latest.blocks.map((b) => b.userName), ['mallory']);
-      assert.equal(h.gateways[1]!.blockLists.every((l) => l.blocks.length === 0), true, 'another gateway gets only its own');
+      const latest = await waitFor(
+        () => (gw.blockLists.length > lists ? gw.blockLists.at(-1) : undefined),
+        2000,
+        'a block list at the agent',
+      );
+      assert.deepEqual(
+        latest.blocks.map((b) => b.userName),
+        ['mallory'],
+      );
+      assert.equal(
+        h.gateways[1]!.blockLists.every((l) => l.blocks.length === 0),
+        true,
+        'another gateway gets only its own',
+      );
     });
 
     it('liftBlock: sessions:read may not (audited FORBIDDEN); sessions:disconnect may, once; the agent is told at once', async () => {
@@ -63,15 +80,27 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const target = { gatewayId: 'gw-a', userName: 'mallory' };
       await assert.rejects(h.core.liftBlock(h.actor(['sessions:read']), target), (e) => code(e) === 'FORBIDDEN');
       const lists = gw.blockLists.length;
-      const lifted = await h.core.liftBlock(h.actor(['sessions:disconnect'], 'ops2'), { ...target, reason: 'laptop found' });
+      const lifted = await h.core.liftBlock(h.actor(['sessions:disconnect'], 'ops2'), {
+        ...target,
+        reason: 'laptop found',
+      });
       assert.equal(lifted.userName, 'mallory');
-      const told = await waitFor(() => gw.blockLists.length > lists ? gw.blockLists.at(-1) : undefined, 2000, 'a block list at the agent');
+      const told = await waitFor(
+        () => (gw.blockLists.length > lists ? gw.blockLists.at(-1) : undefined),
+        2000,
+        'a block list at the agent',
+      );
       assert.deepEqual(told, { blocks: [], lifted: ['mallory'] });
-      assert.deepEqual(await h.core.blocks(h.actor(['sessions:read'])).then((all) => all.filter((b) => b.gatewayId === 'gw-a')), []);
+      assert.deepEqual(
+        await h.core.blocks(h.actor(['sessions:read'])).then((all) => all.filter((b) => b.gatewayId === 'gw-a')),
+        [],
+      );
       await assert.rejects(h.core.liftBlock(h.actor(['admin']), target), (e) => code(e) === 'BLOCK_NOT_FOUND');
       const audit = await h.store.audit.list({ first: 10, filter: { action: 'block.lift', targetGatewayId: 'gw-a' } });
       assert.deepEqual(audit.rows.map((a) => [a.outcome, a.actorName, a.reason]).reverse(), [
-        ['FORBIDDEN', 'tester', null], ['SUCCESS', 'ops2', 'laptop found'], ['NOT_FOUND', 'tester', null],
+        ['FORBIDDEN', 'tester', null],
+        ['SUCCESS', 'ops2', 'laptop found'],
+        ['NOT_FOUND', 'tester', null],
       ]);
     });
   });

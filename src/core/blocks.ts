@@ -30,7 +30,8 @@ export class BlockAdmin {
 
   /** Blocks in force. Needs `sessions:read`: they name users, as sessions do. */
   async list(actor: Actor, filter: BlockFilter = {}): Promise<Block[]> {
-    if (!hasScope(actor.scopes, 'sessions:read')) throw new DomainError('FORBIDDEN', 'The sessions:read scope is required to list blocks');
+    if (!hasScope(actor.scopes, 'sessions:read'))
+      throw new DomainError('FORBIDDEN', 'The sessions:read scope is required to list blocks');
     return this.deps.store.blocks.listActive(this.now(), definedOnly(filter));
   }
 
@@ -44,14 +45,21 @@ export class BlockAdmin {
     const reason = input.reason?.trim() || null;
     const target = { targetUserName: input.userName, targetGatewayId: input.gatewayId, reason };
     if (!hasScope(actor.scopes, 'sessions:disconnect')) {
-      await this.deps.store.audit.append(auditEvent(actor, 'block.lift', 'FORBIDDEN', { at, ...target, errorCode: 'FORBIDDEN' }));
+      await this.deps.store.audit.append(
+        auditEvent(actor, 'block.lift', 'FORBIDDEN', { at, ...target, errorCode: 'FORBIDDEN' }),
+      );
       throw new DomainError('FORBIDDEN', 'The sessions:disconnect scope is required to lift blocks');
     }
     const lifted = await this.deps.store.transaction(async (tx) => {
       const block = await tx.blocks.lift(input.gatewayId, input.userName, at);
-      await tx.audit.append(auditEvent(actor, 'block.lift', block ? 'SUCCESS' : 'NOT_FOUND', {
-        at, ...target, errorCode: block ? null : 'BLOCK_NOT_FOUND', metadata: block ? { until: block.until, blockedBy: block.blockedByName } : {},
-      }));
+      await tx.audit.append(
+        auditEvent(actor, 'block.lift', block ? 'SUCCESS' : 'NOT_FOUND', {
+          at,
+          ...target,
+          errorCode: block ? null : 'BLOCK_NOT_FOUND',
+          metadata: block ? { until: block.until, blockedBy: block.blockedByName } : {},
+        }),
+      );
       return block;
     });
     if (!lifted) throw new DomainError('BLOCK_NOT_FOUND', 'No block in force for that user on that gateway');
@@ -76,7 +84,11 @@ export class BlockAdmin {
   private async publish(gatewayId: string, lifted?: string[]): Promise<void> {
     try {
       const blocks = await this.deps.store.blocks.listActive(this.now(), { gatewayId });
-      const list: BlockList = { gatewayId, blocks: blocks.map((b) => ({ userName: b.userName, until: b.until })), ...(lifted ? { lifted } : {}) };
+      const list: BlockList = {
+        gatewayId,
+        blocks: blocks.map((b) => ({ userName: b.userName, until: b.until })),
+        ...(lifted ? { lifted } : {}),
+      };
       await this.deps.bus.publish(subjects.gatewayBlocks(gatewayId), versioned(list));
     } catch (e) {
       // The next snapshot of the gateway sends the list again.

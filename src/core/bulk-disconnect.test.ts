@@ -23,9 +23,18 @@ describe('bulk disconnect (core, SQLite, gateway doubles)', () => {
   test('an empty filter is refused unless all: true; the scope is checked first', async () => {
     await assert.rejects(h.core.disconnectSessions(admin(), {}), (e) => code(e) === 'BAD_USER_INPUT');
     await assert.rejects(h.core.disconnectSessions(admin(), { filter: {} }), (e) => code(e) === 'BAD_USER_INPUT');
-    await assert.rejects(h.core.disconnectSessions(h.actor(['sessions:read']), { filter: { userName: 'x' } }), (e) => code(e) === 'FORBIDDEN');
-    const refused = await h.store.audit.list({ first: 5, filter: { action: 'session.bulk_disconnect', outcome: 'FORBIDDEN' } });
-    assert.deepEqual(refused.rows.map((e) => [e.targetUserName, e.errorCode]), [['x', 'FORBIDDEN']]);
+    await assert.rejects(
+      h.core.disconnectSessions(h.actor(['sessions:read']), { filter: { userName: 'x' } }),
+      (e) => code(e) === 'FORBIDDEN',
+    );
+    const refused = await h.store.audit.list({
+      first: 5,
+      filter: { action: 'session.bulk_disconnect', outcome: 'FORBIDDEN' },
+    });
+    assert.deepEqual(
+      refused.rows.map((e) => [e.targetUserName, e.errorCode]),
+      [['x', 'FORBIDDEN']],
+    );
   });
 
   test('a user on three gateways: ended on two, one gateway down fails (not sent) with its error; others untouched; each audited, intent first', async () => {
@@ -34,25 +43,69 @@ describe('bulk disconnect (core, SQLite, gateway doubles)', () => {
     const other = a!.connect('alice');
     await h.settle();
     c!.state = 'down';
-    const result = await h.core.disconnectSessions(admin(), { filter: { userName: 'mallory' }, reason: 'compromised', message: 'Call the help desk' });
+    const result = await h.core.disconnectSessions(admin(), {
+      filter: { userName: 'mallory' },
+      reason: 'compromised',
+      message: 'Call the help desk',
+    });
     await h.settle();
     const failedId = (await h.store.sessions.findByRef('gw-c', mine[3]!.ref))!.id;
-    assert.deepEqual({ ...result, results: undefined }, {
-      matched: 4, ended: 3, alreadyGone: 0, failed: 1,
-      errors: [{ sessionId: failedId, code: 'GATEWAY_UNAVAILABLE', message: 'The disconnect could not be sent to the gateway; the session is still online', disconnect: 'NOT_SENT' }],
-      results: undefined,
-    });
-    assert.deepEqual(result.results.filter((r) => r.outcome !== 'ENDED'), [{ sessionId: failedId, outcome: 'NOT_SENT', code: 'GATEWAY_UNAVAILABLE' }]);
+    assert.deepEqual(
+      { ...result, results: undefined },
+      {
+        matched: 4,
+        ended: 3,
+        alreadyGone: 0,
+        failed: 1,
+        errors: [
+          {
+            sessionId: failedId,
+            code: 'GATEWAY_UNAVAILABLE',
+            message: 'The disconnect could not be sent to the gateway; the session is still online',
+            disconnect: 'NOT_SENT',
+          },
+        ],
+        results: undefined,
+      },
+    );
+    assert.deepEqual(
+      result.results.filter((r) => r.outcome !== 'ENDED'),
+      [{ sessionId: failedId, outcome: 'NOT_SENT', code: 'GATEWAY_UNAVAILABLE' }],
+    );
     assert.equal(result.results.length, 4);
     assert.ok(await h.store.sessions.findOnline(failedId), 'the failed one is still online');
-    assert.ok(await h.store.sessions.findOnline((await h.store.sessions.findByRef('gw-a', other.ref))!.id), 'alice untouched');
-    assert.deepEqual(a!.commands.map((x) => [x.userName, x.message]), [['mallory', 'Call the help desk'], ['mallory', 'Call the help desk']]);
+    assert.ok(
+      await h.store.sessions.findOnline((await h.store.sessions.findByRef('gw-a', other.ref))!.id),
+      'alice untouched',
+    );
+    assert.deepEqual(
+      a!.commands.map((x) => [x.userName, x.message]),
+      [
+        ['mallory', 'Call the help desk'],
+        ['mallory', 'Call the help desk'],
+      ],
+    );
     const audit = await h.store.audit.list({ first: 50, filter: { targetUserName: 'mallory' } });
-    const singles = audit.rows.filter((e) => e.action === 'session.disconnect').map((e) => e.outcome).sort();
-    assert.deepEqual(singles, ['GATEWAY_UNAVAILABLE', 'PENDING', 'PENDING', 'PENDING', 'PENDING', 'SUCCESS', 'SUCCESS', 'SUCCESS']);
+    const singles = audit.rows
+      .filter((e) => e.action === 'session.disconnect')
+      .map((e) => e.outcome)
+      .sort();
+    assert.deepEqual(singles, [
+      'GATEWAY_UNAVAILABLE',
+      'PENDING',
+      'PENDING',
+      'PENDING',
+      'PENDING',
+      'SUCCESS',
+      'SUCCESS',
+      'SUCCESS',
+    ]);
     const summary = audit.rows.find((e) => e.action === 'session.bulk_disconnect');
     assert.equal(summary?.outcome, 'FAILED');
-    assert.deepEqual({ matched: summary?.metadata.matched, ended: summary?.metadata.ended, failed: summary?.metadata.failed }, { matched: 4, ended: 3, failed: 1 });
+    assert.deepEqual(
+      { matched: summary?.metadata.matched, ended: summary?.metadata.ended, failed: summary?.metadata.failed },
+      { matched: 4, ended: 3, failed: 1 },
+    );
     c!.state = 'up';
   });
 
@@ -63,7 +116,10 @@ describe('bulk disconnect (core, SQLite, gateway doubles)', () => {
     await h.settle();
     a!.sessions.delete(r1.ref); // the daemon no longer knows it; the store has not heard yet
     const result = await h.core.disconnectSessions(admin(), { filter: { userName: 'trent', gatewayId: 'gw-a' } });
-    assert.deepEqual({ ...result, errors: result.errors.length, results: result.results.map((r) => r.outcome).sort() }, { matched: 2, ended: 1, alreadyGone: 1, failed: 0, errors: 0, results: ['ALREADY_GONE', 'ENDED'] });
+    assert.deepEqual(
+      { ...result, errors: result.errors.length, results: result.results.map((r) => r.outcome).sort() },
+      { matched: 2, ended: 1, alreadyGone: 1, failed: 0, errors: 0, results: ['ALREADY_GONE', 'ENDED'] },
+    );
   });
 
   test('sessionIds: exactly the chosen sessions, each with its own outcome; not together with a filter', async () => {
@@ -77,7 +133,10 @@ describe('bulk disconnect (core, SQLite, gateway doubles)', () => {
     c!.state = 'down';
     const result = await h.core.disconnectSessions(admin(), { sessionIds: [...ids, ids[0]!], reason: 'chosen rows' });
     c!.state = 'up';
-    assert.deepEqual({ matched: result.matched, ended: result.ended, alreadyGone: result.alreadyGone, failed: result.failed }, { matched: 3, ended: 1, alreadyGone: 1, failed: 1 });
+    assert.deepEqual(
+      { matched: result.matched, ended: result.ended, alreadyGone: result.alreadyGone, failed: result.failed },
+      { matched: 3, ended: 1, alreadyGone: 1, failed: 1 },
+    );
     assert.deepEqual(result.results, [
       { sessionId: ids[0], outcome: 'ENDED', code: null },
       { sessionId: ids[1], outcome: 'ALREADY_GONE', code: 'SESSION_NOT_FOUND' },
@@ -85,7 +144,10 @@ describe('bulk disconnect (core, SQLite, gateway doubles)', () => {
     ]);
     assert.ok(await h.store.sessions.findOnline(await id('gw-a', untouched.ref)), 'an unchosen session is untouched');
     assert.ok(await h.store.sessions.findOnline(ids[2]!), 'not sent: still online');
-    await assert.rejects(h.core.disconnectSessions(admin(), { sessionIds: [ids[2]!], filter: { userName: 'kim' } }), (e) => code(e) === 'BAD_USER_INPUT');
+    await assert.rejects(
+      h.core.disconnectSessions(admin(), { sessionIds: [ids[2]!], filter: { userName: 'kim' } }),
+      (e) => code(e) === 'BAD_USER_INPUT',
+    );
     await assert.rejects(h.core.disconnectSessions(admin(), { sessionIds: [] }), (e) => code(e) === 'BAD_USER_INPUT');
     const summary = (await h.store.audit.list({ first: 1, filter: { action: 'session.bulk_disconnect' } })).rows[0];
     assert.deepEqual(summary?.metadata.sessionIds, ids);

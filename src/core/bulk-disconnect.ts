@@ -25,26 +25,50 @@ export async function bulkDisconnect(
   const sessionIds = input.sessionIds === undefined ? null : [...new Set(input.sessionIds)];
   if (!hasScope(actor.scopes, 'sessions:disconnect')) {
     // Refused requests are audited too, as a single disconnect's are.
-    await deps.store.audit.append(auditEvent(actor, 'session.bulk_disconnect', 'FORBIDDEN', {
-      at: deps.now(), targetUserName: filter.userName ?? null, targetGatewayId: filter.gatewayId ?? null, reason: input.reason?.slice(0, MAX_REASON_CHARS) ?? null,
-      errorCode: 'FORBIDDEN', metadata: { filter, all: input.all === true, ...(sessionIds ? { sessionIds } : {}) },
-    }));
+    await deps.store.audit.append(
+      auditEvent(actor, 'session.bulk_disconnect', 'FORBIDDEN', {
+        at: deps.now(),
+        targetUserName: filter.userName ?? null,
+        targetGatewayId: filter.gatewayId ?? null,
+        reason: input.reason?.slice(0, MAX_REASON_CHARS) ?? null,
+        errorCode: 'FORBIDDEN',
+        metadata: { filter, all: input.all === true, ...(sessionIds ? { sessionIds } : {}) },
+      }),
+    );
     throw new DomainError('FORBIDDEN', MESSAGES.disconnectForbidden);
   }
   if (sessionIds !== null) {
-    if (Object.keys(filter).length > 0 || input.all === true) throw new DomainError('BAD_USER_INPUT', 'Give sessionIds or a filter (or all: true), not both');
-    if (sessionIds.length === 0) throw new DomainError('BAD_USER_INPUT', 'sessionIds is empty: name at least one session');
-    if (sessionIds.length > BULK_MAX_SESSION_IDS) throw new DomainError('BAD_USER_INPUT', `sessionIds names more than ${BULK_MAX_SESSION_IDS} sessions`);
+    if (Object.keys(filter).length > 0 || input.all === true)
+      throw new DomainError('BAD_USER_INPUT', 'Give sessionIds or a filter (or all: true), not both');
+    if (sessionIds.length === 0)
+      throw new DomainError('BAD_USER_INPUT', 'sessionIds is empty: name at least one session');
+    if (sessionIds.length > BULK_MAX_SESSION_IDS)
+      throw new DomainError('BAD_USER_INPUT', `sessionIds names more than ${BULK_MAX_SESSION_IDS} sessions`);
   } else if (Object.keys(filter).length === 0 && input.all !== true) {
-    throw new DomainError('BAD_USER_INPUT', 'An empty filter would end every online session; give a filter, or all: true');
+    throw new DomainError(
+      'BAD_USER_INPUT',
+      'An empty filter would end every online session; give a filter, or all: true',
+    );
   }
   // Refused once for the whole request, not once per matching session.
   checkDisconnectText(input.reason, input.message);
   const started = performance.now();
   const ids = sessionIds ?? (await matchingIds(deps.store, filter));
   const results: BulkDisconnectOne[] = ids.map((sessionId) => ({ sessionId, outcome: 'ENDED', code: null }));
-  const result: BulkDisconnectResult = { matched: ids.length, ended: 0, alreadyGone: 0, failed: 0, errors: [], results };
-  const options = { mode: input.mode ?? 'HALT', reason: input.reason, message: input.message, blockSeconds: input.blockSeconds };
+  const result: BulkDisconnectResult = {
+    matched: ids.length,
+    ended: 0,
+    alreadyGone: 0,
+    failed: 0,
+    errors: [],
+    results,
+  };
+  const options = {
+    mode: input.mode ?? 'HALT',
+    reason: input.reason,
+    message: input.message,
+    blockSeconds: input.blockSeconds,
+  };
   let next = 0;
   const worker = async () => {
     while (next < ids.length) {
@@ -62,20 +86,36 @@ export async function bulkDisconnect(
           const disconnect = isDomainError(e) ? (e.extensions.disconnect ?? null) : null;
           result.failed += 1;
           one.outcome = disconnect === 'NOT_SENT' || disconnect === 'UNCONFIRMED' ? disconnect : 'FAILED';
-          result.errors.push({ sessionId: id, code: one.code, message: isDomainError(e) ? e.message : 'Internal error', disconnect });
+          result.errors.push({
+            sessionId: id,
+            code: one.code,
+            message: isDomainError(e) ? e.message : 'Internal error',
+            disconnect,
+          });
         }
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(BULK_CONCURRENCY, ids.length) }, worker));
-  await deps.store.audit.append(auditEvent(actor, 'session.bulk_disconnect', result.failed === 0 ? 'SUCCESS' : 'FAILED', {
-    at: deps.now(),
-    targetUserName: filter.userName ?? null,
-    targetGatewayId: filter.gatewayId ?? null,
-    reason: input.reason ?? null,
-    durationMs: Math.round((performance.now() - started) * 1000) / 1000,
-    metadata: { filter, all: input.all === true, ...(sessionIds ? { sessionIds } : {}), mode: options.mode, matched: result.matched, ended: result.ended, alreadyGone: result.alreadyGone, failed: result.failed },
-  }));
+  await deps.store.audit.append(
+    auditEvent(actor, 'session.bulk_disconnect', result.failed === 0 ? 'SUCCESS' : 'FAILED', {
+      at: deps.now(),
+      targetUserName: filter.userName ?? null,
+      targetGatewayId: filter.gatewayId ?? null,
+      reason: input.reason ?? null,
+      durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+      metadata: {
+        filter,
+        all: input.all === true,
+        ...(sessionIds ? { sessionIds } : {}),
+        mode: options.mode,
+        matched: result.matched,
+        ended: result.ended,
+        alreadyGone: result.alreadyGone,
+        failed: result.failed,
+      },
+    }),
+  );
   return result;
 }
 

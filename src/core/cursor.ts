@@ -41,7 +41,10 @@ export function decodeSortedCursor(cursor: string | null | undefined, order: Ses
   const text = /^[A-Za-z0-9_-]{1,200}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
   const m = /^v2:([A-Z_]{1,20})\.(ASC|DESC):([a-z]{2,5}_[a-z0-9]{1,32})$/.exec(text);
   if (!m || m[1] !== order.field || m[2] !== order.direction) {
-    throw new DomainError('BAD_CURSOR', 'The cursor is not valid for this order; use a cursor returned by this API for the same orderBy');
+    throw new DomainError(
+      'BAD_CURSOR',
+      'The cursor is not valid for this order; use a cursor returned by this API for the same orderBy',
+    );
   }
   return m[3]!;
 }

@@ -24,15 +24,19 @@ const is503 = (kind: 'NOT_SENT' | 'UNCONFIRMED') => (e: unknown) =>
   e instanceof DomainError && e.code === 'GATEWAY_UNAVAILABLE' && e.extensions.disconnect === kind;
 /** Oldest first: the story of one session's disconnects (rows of the same millisecond: intent, then settlement, then refusals). */
 const rank = (o: string) => (o === 'PENDING' ? 0 : o === 'SUCCESS' ? 1 : 2);
-const story = (rows: AuditEvent[]) => rows.filter((r) => r.action === 'session.disconnect')
-  .sort((a, b) => a.at - b.at || rank(a.outcome) - rank(b.outcome)).map((r) => r.outcome);
+const story = (rows: AuditEvent[]) =>
+  rows
+    .filter((r) => r.action === 'session.disconnect')
+    .sort((a, b) => a.at - b.at || rank(a.outcome) - rank(b.outcome))
+    .map((r) => r.outcome);
 
 for (const dialect of ['sqlite', 'postgres'] as const) {
   describe(`disconnect use case on ${dialect}`, async () => {
     let h: CoreHarness;
     let drop: (() => Promise<void>) | undefined;
     const pgMissing = dialect === 'postgres' && !(await postgresAvailable());
-    if (pgMissing && process.env.CI === 'true') throw new Error('PostgreSQL is required in CI but not reachable on 127.0.0.1:5432');
+    if (pgMissing && process.env.CI === 'true')
+      throw new Error('PostgreSQL is required in CI but not reachable on 127.0.0.1:5432');
     const events: SessionEvent[] = [];
     let webhookId = '';
 
@@ -46,13 +50,19 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       }
       h = await startCoreHarness(url, { deadlineMs: 300 });
       h.bus.subscribe(subjects.sessionEvents, (e) => void events.push(e as SessionEvent));
-      webhookId = (await h.core.createWebhook(h.actor(['admin']), { url: 'http://127.0.0.1:9/hook', events: ['session.disconnected'] })).webhook.id;
+      webhookId = (
+        await h.core.createWebhook(h.actor(['admin']), {
+          url: 'http://127.0.0.1:9/hook',
+          events: ['session.disconnected'],
+        })
+      ).webhook.id;
     });
     after(async () => {
       await h?.close();
       await drop?.();
     });
-    const it = (name: string, fn: () => Promise<void>) => test(name, { skip: pgMissing && 'PostgreSQL not reachable' }, fn);
+    const it = (name: string, fn: () => Promise<void>) =>
+      test(name, { skip: pgMissing && 'PostgreSQL not reachable' }, fn);
 
     const online = async (userName: string, gw = 0) => {
       const report = h.gateways[gw]!.connect(userName);
@@ -61,8 +71,10 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       assert.ok(s && s.endedAt === null, 'session is online');
       return s;
     };
-    const auditOf = async (sessionId: string) => (await h.store.audit.list({ first: 50, filter: { targetSessionId: sessionId } })).rows;
-    const endedEvents = (sessionId: string) => events.filter((e) => e.type === 'session.disconnected' && e.session.id === sessionId);
+    const auditOf = async (sessionId: string) =>
+      (await h.store.audit.list({ first: 50, filter: { targetSessionId: sessionId } })).rows;
+    const endedEvents = (sessionId: string) =>
+      events.filter((e) => e.type === 'session.disconnected' && e.session.id === sessionId);
     const deliveries = async (sessionId: string) => {
       const ids = new Set(endedEvents(sessionId).map((e) => e.id));
       return (await h.store.webhooks.listDeliveries(webhookId, 500)).filter((d) => ids.has(d.eventId));
@@ -73,7 +85,10 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const admin = h.actor(['admin'], 'ops');
       const result = await h.core.disconnect(admin, s.id, { reason: 'incident 42', message: 'bye' });
       assert.equal(result.outcome, 'DISCONNECTED');
-      assert.deepEqual([result.session.endCause, result.session.endedByName, result.session.endReason], ['ADMIN_DISCONNECT', 'ops', 'incident 42']);
+      assert.deepEqual(
+        [result.session.endCause, result.session.endedByName, result.session.endReason],
+        ['ADMIN_DISCONNECT', 'ops', 'incident 42'],
+      );
       assert.equal(h.gateways[0]!.commands.at(-1)!.mode, 'HALT');
       await h.settle();
       const stored = await h.store.sessions.findById(s.id);
@@ -82,8 +97,15 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       assert.deepEqual(story(audit), ['PENDING', 'SUCCESS']);
       const [settled, pending] = audit;
       assert.equal(settled!.id, result.auditEventId);
-      assert.equal(settled!.metadata.intentId, pending!.metadata.intentId, 'the settling row names the intent of the PENDING row');
-      assert.deepEqual([pending!.actorTokenId, pending!.reason, pending!.metadata.mode, pending!.metadata.message], ['tok_ops', 'incident 42', 'HALT', 'bye']);
+      assert.equal(
+        settled!.metadata.intentId,
+        pending!.metadata.intentId,
+        'the settling row names the intent of the PENDING row',
+      );
+      assert.deepEqual(
+        [pending!.actorTokenId, pending!.reason, pending!.metadata.mode, pending!.metadata.message],
+        ['tok_ops', 'incident 42', 'HALT', 'bye'],
+      );
       const intent = await h.store.intents.findById(String(pending!.metadata.intentId));
       assert.deepEqual([intent!.status, intent!.settledAuditEventId], ['DONE', result.auditEventId]);
       await h.settle(); // the relay publishes the events from the outbox
@@ -112,7 +134,10 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         await assert.rejects(h.core.disconnect(h.actor([...scopes]), s.id, {}), (e) => code(e) === 'FORBIDDEN');
       }
       assert.ok(await h.store.sessions.findOnline(s.id));
-      assert.equal((await h.store.audit.list({ first: 10, filter: { targetSessionId: s.id, outcome: 'FORBIDDEN' } })).rows.length, 3);
+      assert.equal(
+        (await h.store.audit.list({ first: 10, filter: { targetSessionId: s.id, outcome: 'FORBIDDEN' } })).rows.length,
+        3,
+      );
       const r = await h.core.disconnect(h.actor(['sessions:disconnect']), s.id, { mode: 'RESTART' });
       assert.equal(r.session.endCause, 'ADMIN_DISCONNECT');
       assert.equal(h.gateways[0]!.commands.at(-1)!.mode, 'RESTART');
@@ -126,14 +151,20 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         // PostgreSQL text cannot hold U+0000: the write fails (input hygiene is the API's; this is the last line).
         await assert.rejects(h.core.disconnect(h.actor(['admin']), s.id, { reason: 'nul \u0000 here' }));
       }
-      await sql.raw(dialect === 'postgres'
-        ? `create function refuse_intent() returns trigger language plpgsql as $$ begin raise exception 'refused'; end $$;
+      await sql
+        .raw(
+          dialect === 'postgres'
+            ? `create function refuse_intent() returns trigger language plpgsql as $$ begin raise exception 'refused'; end $$;
            create trigger refuse_intent before insert on disconnect_intents for each row execute function refuse_intent()`
-        : `create trigger refuse_intent before insert on disconnect_intents begin select raise(abort, 'refused'); end`).execute(db);
+            : `create trigger refuse_intent before insert on disconnect_intents begin select raise(abort, 'refused'); end`,
+        )
+        .execute(db);
       try {
         await assert.rejects(h.core.disconnect(h.actor(['admin']), s.id, { reason: 'plain' }));
       } finally {
-        await sql.raw('drop trigger refuse_intent' + (dialect === 'postgres' ? ' on disconnect_intents' : '')).execute(db);
+        await sql
+          .raw('drop trigger refuse_intent' + (dialect === 'postgres' ? ' on disconnect_intents' : ''))
+          .execute(db);
       }
       assert.equal(h.gateways[0]!.commands.length, kills, 'no kill was sent');
       assert.ok(await h.store.sessions.findOnline(s.id), 'still online');
@@ -145,7 +176,10 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const s = await online('dave', 1);
       const gw = h.gateways[1]!;
       gw.state = 'down';
-      await assert.rejects(h.core.disconnect(h.actor(['admin']), s.id, {}), (e) => is503('NOT_SENT')(e) && /still online/.test((e as Error).message));
+      await assert.rejects(
+        h.core.disconnect(h.actor(['admin']), s.id, {}),
+        (e) => is503('NOT_SENT')(e) && /still online/.test((e as Error).message),
+      );
       assert.equal(gw.commands.length, 0, 'the adapter was not handed the command');
       assert.ok(await h.store.sessions.findOnline(s.id), 'still online');
       const audit = await auditOf(s.id);
@@ -174,34 +208,60 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       gw.echoCause = 'CLIENT_DISCONNECT'; // what a kill that ran after its deadline looked like
       try {
         const ops = h.actor(['admin'], 'night-ops');
-        await assert.rejects(h.core.disconnect(ops, s.id, { reason: 'stolen laptop', message: 'call us' }),
-          (e) => is503('UNCONFIRMED')(e) && /may still take effect/.test((e as Error).message) && !/still online/.test((e as Error).message));
+        await assert.rejects(
+          h.core.disconnect(ops, s.id, { reason: 'stolen laptop', message: 'call us' }),
+          (e) =>
+            is503('UNCONFIRMED')(e) &&
+            /may still take effect/.test((e as Error).message) &&
+            !/still online/.test((e as Error).message),
+        );
         assert.deepEqual(story(await auditOf(s.id)), ['PENDING'], 'the audit event stays pending');
         // Meanwhile another operator tries again: the same intent's kill is sent again (it queues too).
         const kills = gw.commands.length;
-        await assert.rejects(h.core.disconnect(h.actor(['admin'], 'day-ops'), s.id, { reason: 'ignored: joins the pending one' }), is503('UNCONFIRMED'));
+        await assert.rejects(
+          h.core.disconnect(h.actor(['admin'], 'day-ops'), s.id, { reason: 'ignored: joins the pending one' }),
+          is503('UNCONFIRMED'),
+        );
         assert.equal(gw.commands.length, kills + 1);
-        assert.equal(gw.commands.at(-1)!.message, 'call us', 'the pending intent\'s kill, not a new one');
+        assert.equal(gw.commands.at(-1)!.message, 'call us', "the pending intent's kill, not a new one");
         gw.resume(); // the daemon runs the queued kills: the first ends the session, the second finds nothing
         await h.settle();
       } finally {
         gw.echoCause = 'ADMIN_DISCONNECT';
       }
       const stored = await h.store.sessions.findById(s.id);
-      assert.deepEqual([stored!.endCause, stored!.endedByTokenId, stored!.endedByName, stored!.endReason], ['ADMIN_DISCONNECT', 'tok_night-ops', 'night-ops', 'stolen laptop']);
+      assert.deepEqual(
+        [stored!.endCause, stored!.endedByTokenId, stored!.endedByName, stored!.endReason],
+        ['ADMIN_DISCONNECT', 'tok_night-ops', 'night-ops', 'stolen laptop'],
+      );
       const audit = await auditOf(s.id);
       assert.deepEqual(story(audit), ['PENDING', 'PENDING', 'SUCCESS']);
-      assert.deepEqual(audit.filter((r) => r.outcome === 'PENDING').map((r) => [r.actorName, r.metadata.resend ?? false]).sort(), [['day-ops', true], ['night-ops', false]]);
+      assert.deepEqual(
+        audit
+          .filter((r) => r.outcome === 'PENDING')
+          .map((r) => [r.actorName, r.metadata.resend ?? false])
+          .sort(),
+        [
+          ['day-ops', true],
+          ['night-ops', false],
+        ],
+      );
       assert.equal(new Set(audit.map((r) => r.metadata.intentId)).size, 1, 'one intent');
       const done = audit.find((r) => r.outcome === 'SUCCESS')!;
-      assert.deepEqual([done.actorName, done.metadata.late, done.metadata.confirmedBy], ['night-ops', true, 'DAEMON_REPORT']);
+      assert.deepEqual(
+        [done.actorName, done.metadata.late, done.metadata.confirmedBy],
+        ['night-ops', true, 'DAEMON_REPORT'],
+      );
       await h.settle(); // the relay publishes the events from the outbox
       const disc = endedEvents(s.id);
-      assert.deepEqual(disc.map((e) => [e.cause, e.actor?.name, e.reason, e.message]), [['ADMIN_DISCONNECT', 'night-ops', 'stolen laptop', 'call us']]);
+      assert.deepEqual(
+        disc.map((e) => [e.cause, e.actor?.name, e.reason, e.message]),
+        [['ADMIN_DISCONNECT', 'night-ops', 'stolen laptop', 'call us']],
+      );
       assert.equal((await deliveries(s.id)).length, 1);
     });
 
-    it('the echo is lost: a snapshot that lacks the session settles the pending intent as the operator\'s', async () => {
+    it("the echo is lost: a snapshot that lacks the session settles the pending intent as the operator's", async () => {
       const s = await online('fay');
       const gw = h.gateways[0]!;
       gw.state = 'silent';
@@ -225,7 +285,12 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       await early.sweep();
       assert.deepEqual(story(await auditOf(s.id)), ['PENDING'], 'not yet');
       // A clock an hour ahead stands for the horizon having passed.
-      const later = new IntentHorizon({ store: h.store, logger: silentLogger, horizonMs: 60_000, now: () => Date.now() + 3_600_000 });
+      const later = new IntentHorizon({
+        store: h.store,
+        logger: silentLogger,
+        horizonMs: 60_000,
+        now: () => Date.now() + 3_600_000,
+      });
       await later.sweep();
       const audit = await auditOf(s.id);
       assert.deepEqual(story(audit), ['PENDING', 'FAILED']);
@@ -237,17 +302,36 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     it('an abandoned intent (never answered, its deadline long past: its replica died) is sent again and settled as its own', async () => {
       const s = await online('ivo');
       const old = {
-        id: newIntentId(), sessionId: s.id, gatewayId: s.gatewayId, userName: s.userName, createdAt: Date.now() - 3_600_000,
-        actorTokenId: 'tok_gone', actorName: 'gone', actorIp: null, actorUserAgent: null, actorRequestId: null, reason: null, message: null, mode: 'HALT' as const,
-        blockSeconds: null, status: 'PENDING' as const, unconfirmedAt: null, settledAt: null, auditEventId: 'aud_none', settledAuditEventId: null,
+        id: newIntentId(),
+        sessionId: s.id,
+        gatewayId: s.gatewayId,
+        userName: s.userName,
+        createdAt: Date.now() - 3_600_000,
+        actorTokenId: 'tok_gone',
+        actorName: 'gone',
+        actorIp: null,
+        actorUserAgent: null,
+        actorRequestId: null,
+        reason: null,
+        message: null,
+        mode: 'HALT' as const,
+        blockSeconds: null,
+        status: 'PENDING' as const,
+        unconfirmedAt: null,
+        settledAt: null,
+        auditEventId: 'aud_none',
+        settledAuditEventId: null,
       };
       assert.ok(await h.store.intents.insertIfNoPending(old));
       const r = await h.core.disconnect(h.actor(['admin'], 'now-ops'), s.id, {});
-      assert.equal(r.session.endedByName, 'gone', 'the end is the pending intent\'s');
+      assert.equal(r.session.endedByName, 'gone', "the end is the pending intent's");
       assert.equal((await h.store.intents.findById(old.id))!.status, 'DONE');
       const audit = await auditOf(s.id);
       assert.deepEqual(story(audit), ['PENDING', 'SUCCESS']);
-      assert.deepEqual(audit.map((r) => [r.actorName, r.metadata.intentId]).sort(), [['gone', old.id], ['now-ops', old.id]]);
+      assert.deepEqual(audit.map((r) => [r.actorName, r.metadata.intentId]).sort(), [
+        ['gone', old.id],
+        ['now-ops', old.id],
+      ]);
     });
 
     it('the daemon restarted before confirming: the session ends as GATEWAY_RESTART and the intent settles FAILED', async () => {
@@ -272,7 +356,9 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     it('20 concurrent disconnects of one session: exactly one true, the rest SESSION_NOT_FOUND, one kill, all audited', async () => {
       const s = await online('frank');
       h.gateways[0]!.delayMs = 20;
-      const results = await Promise.allSettled(Array.from({ length: 20 }, () => h.core.disconnect(h.actor(['admin']), s.id, {})));
+      const results = await Promise.allSettled(
+        Array.from({ length: 20 }, () => h.core.disconnect(h.actor(['admin']), s.id, {})),
+      );
       h.gateways[0]!.delayMs = 0;
       assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
       const rejected = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -280,12 +366,22 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       assert.ok(rejected.every((r) => code(r.reason) === 'SESSION_NOT_FOUND'));
       assert.equal(h.gateways[0]!.commands.filter((c) => c.ref === s.ref).length, 1, 'the daemon got one kill');
       const outcomes = story(await auditOf(s.id));
-      assert.deepEqual([outcomes.length, outcomes.filter((o) => o === 'SUCCESS').length, outcomes.filter((o) => o === 'PENDING').length], [21, 1, 1]);
+      assert.deepEqual(
+        [
+          outcomes.length,
+          outcomes.filter((o) => o === 'SUCCESS').length,
+          outcomes.filter((o) => o === 'PENDING').length,
+        ],
+        [21, 1, 1],
+      );
     });
 
     it('blockSeconds is validated and passed to the gateway', async () => {
       const s = await online('gina');
-      await assert.rejects(h.core.disconnect(h.actor(['admin']), s.id, { blockSeconds: -1 }), (e) => code(e) === 'BAD_USER_INPUT');
+      await assert.rejects(
+        h.core.disconnect(h.actor(['admin']), s.id, { blockSeconds: -1 }),
+        (e) => code(e) === 'BAD_USER_INPUT',
+      );
       await h.core.disconnect(h.actor(['admin']), s.id, { blockSeconds: 60 });
       assert.equal(h.gateways[0]!.commands.at(-1)!.blockSeconds, 60);
     });

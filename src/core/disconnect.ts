@@ -86,10 +86,16 @@ export class DisconnectUseCase {
 
   async run(actor: Actor, sessionId: string, options: DisconnectOptions): Promise<DisconnectResult> {
     const req: Request = {
-      actor, sessionId, mode: options.mode ?? 'HALT', reason: clip(options.reason), message: clip(options.message),
-      blockSeconds: options.blockSeconds ?? null, started: performance.now(),
+      actor,
+      sessionId,
+      mode: options.mode ?? 'HALT',
+      reason: clip(options.reason),
+      message: clip(options.message),
+      blockSeconds: options.blockSeconds ?? null,
+      started: performance.now(),
     };
-    if (!hasScope(actor.scopes, 'sessions:disconnect')) return this.refuse(req, 'FORBIDDEN', 'FORBIDDEN', MESSAGES.disconnectForbidden);
+    if (!hasScope(actor.scopes, 'sessions:disconnect'))
+      return this.refuse(req, 'FORBIDDEN', 'FORBIDDEN', MESSAGES.disconnectForbidden);
     checkDisconnectText(options.reason, options.message);
     const { blockSeconds } = req;
     if (blockSeconds !== null && (!Number.isInteger(blockSeconds) || blockSeconds < 1 || blockSeconds > 366 * 86400)) {
@@ -120,7 +126,11 @@ export class DisconnectUseCase {
       }
       const intent = this.intentFor(req, session);
       const pendingRow = auditEvent(req.actor, 'session.disconnect', 'PENDING', {
-        at: intent.createdAt, targetSessionId: session.id, targetUserName: session.userName, targetGatewayId: session.gatewayId, reason: req.reason,
+        at: intent.createdAt,
+        targetSessionId: session.id,
+        targetUserName: session.userName,
+        targetGatewayId: session.gatewayId,
+        reason: req.reason,
         metadata: { intentId: intent.id, mode: req.mode, message: req.message, blockSeconds: req.blockSeconds },
       });
       intent.auditEventId = pendingRow.id;
@@ -136,12 +146,17 @@ export class DisconnectUseCase {
       // the daemon runs, the end is recorded once, as that intent's. Still in flight: wait for it.
       const other = await this.deps.store.intents.findPending(req.sessionId);
       if (!other) continue;
-      if (other.unconfirmedAt !== null || other.createdAt <= this.now() - ABANDONED_AFTER_DEADLINES * this.deps.deadlineMs) {
+      if (
+        other.unconfirmedAt !== null ||
+        other.createdAt <= this.now() - ABANDONED_AFTER_DEADLINES * this.deps.deadlineMs
+      ) {
         return this.resend(req, session, other);
       }
       const settled = await this.waitForOther(req.sessionId, deadline);
       if (settled) continue; // it settled: the session ended (then NOT_FOUND above) or is still online (try again)
-      return this.refuse(req, 'GATEWAY_UNAVAILABLE', 'GATEWAY_UNAVAILABLE', MESSAGES.disconnectPending, session, { disconnect: 'UNCONFIRMED' });
+      return this.refuse(req, 'GATEWAY_UNAVAILABLE', 'GATEWAY_UNAVAILABLE', MESSAGES.disconnectPending, session, {
+        disconnect: 'UNCONFIRMED',
+      });
     }
   }
 
@@ -150,17 +165,29 @@ export class DisconnectUseCase {
   private async request(session: Session, intent: DisconnectIntent): Promise<DisconnectReply> {
     const { bus, deadlineMs } = this.deps;
     const request: DisconnectRequest = {
-      ref: session.ref, userName: session.userName, mode: intent.mode, message: intent.message, blockSeconds: intent.blockSeconds, deadlineMs,
+      ref: session.ref,
+      userName: session.userName,
+      mode: intent.mode,
+      message: intent.message,
+      blockSeconds: intent.blockSeconds,
+      deadlineMs,
     };
     try {
-      const read = readWire(disconnectReplySchema, await bus.request(subjects.gatewayDisconnect(session.gatewayId), versioned(request), { timeoutMs: deadlineMs }));
+      const read = readWire(
+        disconnectReplySchema,
+        await bus.request(subjects.gatewayDisconnect(session.gatewayId), versioned(request), { timeoutMs: deadlineMs }),
+      );
       // An answer this build cannot read came from an agent that did receive the request: it may have acted.
-      return read.ok ? read.value : { outcome: 'UNCONFIRMED', detail: `unreadable reply (${read.problem}: ${read.detail})` };
+      return read.ok
+        ? read.value
+        : { outcome: 'UNCONFIRMED', detail: `unreadable reply (${read.problem}: ${read.detail})` };
     } catch (e) {
       const detail = errorText(e);
       // No responder (or a bus that sent nothing): certainly not sent. Anything else, a timeout
       // included, may have reached the agent, which may have acted.
-      return e instanceof BusTimeoutError && e.noResponders ? { outcome: 'NOT_SENT', detail } : { outcome: 'UNCONFIRMED', detail };
+      return e instanceof BusTimeoutError && e.noResponders
+        ? { outcome: 'NOT_SENT', detail }
+        : { outcome: 'UNCONFIRMED', detail };
     }
   }
 
@@ -185,15 +212,27 @@ export class DisconnectUseCase {
         throw new DomainError('SESSION_NOT_FOUND', MESSAGES.sessionNotFound);
       }
       case 'NOT_SENT': {
-        logger.warn({ sessionId: session.id, gatewayId: session.gatewayId, detail: reply.detail }, 'disconnect not sent to the gateway');
-        const audited = await this.writes.run((tx) => settleUnsuccessful(tx, intent, 'NOT_SENT', { now, detail: reply.detail, durationMs }));
+        logger.warn(
+          { sessionId: session.id, gatewayId: session.gatewayId, detail: reply.detail },
+          'disconnect not sent to the gateway',
+        );
+        const audited = await this.writes.run((tx) =>
+          settleUnsuccessful(tx, intent, 'NOT_SENT', { now, detail: reply.detail, durationMs }),
+        );
         if (audited === null) return this.settledElsewhere(intent);
-        throw new DomainError('GATEWAY_UNAVAILABLE', MESSAGES.disconnectNotSent, { extensions: { disconnect: 'NOT_SENT' } });
+        throw new DomainError('GATEWAY_UNAVAILABLE', MESSAGES.disconnectNotSent, {
+          extensions: { disconnect: 'NOT_SENT' },
+        });
       }
       case 'UNCONFIRMED': {
-        logger.warn({ sessionId: session.id, gatewayId: session.gatewayId, intentId: intent.id, detail: reply.detail }, 'disconnect not confirmed; it stays pending');
+        logger.warn(
+          { sessionId: session.id, gatewayId: session.gatewayId, intentId: intent.id, detail: reply.detail },
+          'disconnect not confirmed; it stays pending',
+        );
         if (!(await this.deps.store.intents.markUnconfirmed(intent.id, now))) return this.settledElsewhere(intent);
-        throw new DomainError('GATEWAY_UNAVAILABLE', MESSAGES.disconnectUnconfirmed, { extensions: { disconnect: 'UNCONFIRMED' } });
+        throw new DomainError('GATEWAY_UNAVAILABLE', MESSAGES.disconnectUnconfirmed, {
+          extensions: { disconnect: 'UNCONFIRMED' },
+        });
       }
     }
   }
@@ -210,10 +249,14 @@ export class DisconnectUseCase {
       return { session, outcome: 'DISCONNECTED', auditEventId: now.settledAuditEventId };
     }
     if (now?.status === 'NOT_SENT') {
-      throw new DomainError('GATEWAY_UNAVAILABLE', MESSAGES.disconnectNotSent, { extensions: { disconnect: 'NOT_SENT' } });
+      throw new DomainError('GATEWAY_UNAVAILABLE', MESSAGES.disconnectNotSent, {
+        extensions: { disconnect: 'NOT_SENT' },
+      });
     }
     if (now?.status === 'PENDING') {
-      throw new DomainError('GATEWAY_UNAVAILABLE', MESSAGES.disconnectUnconfirmed, { extensions: { disconnect: 'UNCONFIRMED' } });
+      throw new DomainError('GATEWAY_UNAVAILABLE', MESSAGES.disconnectUnconfirmed, {
+        extensions: { disconnect: 'UNCONFIRMED' },
+      });
     }
     throw new DomainError('SESSION_NOT_FOUND', MESSAGES.sessionNotFound);
   }
@@ -226,15 +269,30 @@ export class DisconnectUseCase {
    */
   private async resend(req: Request, session: Session, intent: DisconnectIntent): Promise<DisconnectResult> {
     const row = auditEvent(req.actor, 'session.disconnect', 'PENDING', {
-      at: this.now(), targetSessionId: session.id, targetUserName: session.userName, targetGatewayId: session.gatewayId, reason: req.reason,
-      metadata: { intentId: intent.id, resend: true, mode: intent.mode, message: intent.message, blockSeconds: intent.blockSeconds },
+      at: this.now(),
+      targetSessionId: session.id,
+      targetUserName: session.userName,
+      targetGatewayId: session.gatewayId,
+      reason: req.reason,
+      metadata: {
+        intentId: intent.id,
+        resend: true,
+        mode: intent.mode,
+        message: intent.message,
+        blockSeconds: intent.blockSeconds,
+      },
     });
     await this.writes.run((tx) => tx.audit.append(row));
     const reply = await this.request(session, intent);
     if (reply.outcome === 'NOT_FOUND') throw new DomainError('SESSION_NOT_FOUND', MESSAGES.sessionNotFound);
     if (reply.outcome !== 'ENDED') {
-      loggerFor(this.deps.logger, req.actor).warn({ sessionId: session.id, intentId: intent.id, detail: reply.detail }, 'disconnect sent again, still not confirmed');
-      throw new DomainError('GATEWAY_UNAVAILABLE', MESSAGES.disconnectPending, { extensions: { disconnect: 'UNCONFIRMED' } });
+      loggerFor(this.deps.logger, req.actor).warn(
+        { sessionId: session.id, intentId: intent.id, detail: reply.detail },
+        'disconnect sent again, still not confirmed',
+      );
+      throw new DomainError('GATEWAY_UNAVAILABLE', MESSAGES.disconnectPending, {
+        extensions: { disconnect: 'UNCONFIRMED' },
+      });
     }
     return this.confirmed(req, intent);
   }
@@ -243,7 +301,12 @@ export class DisconnectUseCase {
   private async confirmed(req: Request, intent: DisconnectIntent): Promise<DisconnectResult> {
     const now = this.now();
     const done = await this.writes.run(async (tx) => {
-      const settled = await settleEnded(tx, intent, { at: now, now, confirmedBy: 'GATEWAY_REPLY', durationMs: elapsed(req.started) });
+      const settled = await settleEnded(tx, intent, {
+        at: now,
+        now,
+        confirmedBy: 'GATEWAY_REPLY',
+        durationMs: elapsed(req.started),
+      });
       // The event and webhook outboxes: written with the change, so they exist exactly when the change does.
       if (settled?.event) await appendSessionEvents(tx, [settled.event], now);
       return settled;
@@ -263,11 +326,21 @@ export class DisconnectUseCase {
 
   /** An attempt refused before any gateway was asked: one audit row, then the error. */
   private async refuse(
-    req: Request, outcome: AuditOutcome, code: ErrorCode, text: string, session?: Session, extensions?: Record<string, string>,
+    req: Request,
+    outcome: AuditOutcome,
+    code: ErrorCode,
+    text: string,
+    session?: Session,
+    extensions?: Record<string, string>,
   ): Promise<never> {
     const event = auditEvent(req.actor, 'session.disconnect', outcome, {
-      at: this.now(), targetSessionId: req.sessionId.slice(0, 64), targetUserName: session?.userName ?? null,
-      targetGatewayId: session?.gatewayId ?? null, reason: req.reason, errorCode: code, durationMs: elapsed(req.started),
+      at: this.now(),
+      targetSessionId: req.sessionId.slice(0, 64),
+      targetUserName: session?.userName ?? null,
+      targetGatewayId: session?.gatewayId ?? null,
+      reason: req.reason,
+      errorCode: code,
+      durationMs: elapsed(req.started),
       metadata: { mode: req.mode, message: req.message, blockSeconds: req.blockSeconds, ...extensions },
     });
     await this.writes.run((tx) => tx.audit.append(event));
@@ -277,14 +350,27 @@ export class DisconnectUseCase {
   private intentFor(req: Request, session: Session): DisconnectIntent {
     const { actor } = req;
     return {
-      id: newIntentId(), sessionId: session.id, gatewayId: session.gatewayId, userName: session.userName, createdAt: this.now(),
-      actorTokenId: actor.tokenId, actorName: actor.name, actorIp: actor.ip, actorUserAgent: actor.userAgent,
+      id: newIntentId(),
+      sessionId: session.id,
+      gatewayId: session.gatewayId,
+      userName: session.userName,
+      createdAt: this.now(),
+      actorTokenId: actor.tokenId,
+      actorName: actor.name,
+      actorIp: actor.ip,
+      actorUserAgent: actor.userAgent,
       actorRequestId: actor.requestId ?? null,
-      reason: req.reason, message: req.message, mode: req.mode, blockSeconds: req.blockSeconds,
-      status: 'PENDING', unconfirmedAt: null, settledAt: null, auditEventId: '', settledAuditEventId: null,
+      reason: req.reason,
+      message: req.message,
+      mode: req.mode,
+      blockSeconds: req.blockSeconds,
+      status: 'PENDING',
+      unconfirmedAt: null,
+      settledAt: null,
+      auditEventId: '',
+      settledAuditEventId: null,
     };
   }
-
 }
 
 function clip(text: string | null | undefined): string | null {

@@ -24,7 +24,9 @@ export interface TokenRevokedEvent {
  */
 export async function appendSessionEvents(tx: StoreTx, events: readonly SessionEvent[], now: number): Promise<void> {
   if (events.length === 0) return;
-  await tx.outbox.append(events.map((e) => ({ id: e.id, type: e.type, at: e.at, payload: JSON.stringify(e), createdAt: now })));
+  await tx.outbox.append(
+    events.map((e) => ({ id: e.id, type: e.type, at: e.at, payload: JSON.stringify(e), createdAt: now })),
+  );
   await enqueueWebhookDeliveries(tx, events, now);
 }
 

@@ -40,7 +40,9 @@ function onBus(bus: Bus, gatewayId: string): SessionEvent[] {
 }
 
 async function commitEvents(store: Store, gatewayId: string, n: number): Promise<SessionEvent[]> {
-  const events = Array.from({ length: n }, (_, i) => sessionEvent('session.connected', makeSession(gatewayId, { userName: `u${i}` })));
+  const events = Array.from({ length: n }, (_, i) =>
+    sessionEvent('session.connected', makeSession(gatewayId, { userName: `u${i}` })),
+  );
   await store.transaction((tx) => appendSessionEvents(tx, events, Date.now()));
   return events;
 }
@@ -57,15 +59,21 @@ function relayContract(name: string, open: () => Promise<Store>, skip: string | 
       try {
         const relay = new EventRelay({ store, bus, logger: silentLogger });
         const lost = sessionEvent('session.disconnected', makeSession(gw));
-        await assert.rejects(store.transaction(async (tx) => {
-          await appendSessionEvents(tx, [lost], Date.now());
-          throw new Error('rolled back');
-        }));
+        await assert.rejects(
+          store.transaction(async (tx) => {
+            await appendSessionEvents(tx, [lost], Date.now());
+            throw new Error('rolled back');
+          }),
+        );
         const events = await commitEvents(store, gw, 5);
         await store.transaction((tx) => appendTokenRevoked(tx, 'tok_relayed', Date.now()));
         await relay.drain();
         await waitFor(() => got.length === 5 && revoked.length === 1, 5000, 'events on the bus');
-        assert.deepEqual(got.map((e) => e.id), events.map((e) => e.id), 'in order, each once, the rolled-back one absent');
+        assert.deepEqual(
+          got.map((e) => e.id),
+          events.map((e) => e.id),
+          'in order, each once, the rolled-back one absent',
+        );
         assert.deepEqual(got[0], versioned(events[0]!), 'published as written, with the wire version');
         assert.equal((revoked[0] as { tokenId: string }).tokenId, 'tok_relayed');
         assert.notEqual((await readOutboxRow(store, events[4]!.id))?.publishedAt ?? null, null);
@@ -104,7 +112,10 @@ function relayContract(name: string, open: () => Promise<Store>, skip: string | 
       assert.equal(health.length, 0, 'healthy from the start: nothing to report');
       await store.close();
       await assert.rejects(relay.round());
-      assert.deepEqual(health.map((h) => h.ok), [false]);
+      assert.deepEqual(
+        health.map((h) => h.ok),
+        [false],
+      );
       await bus.close();
     });
   });
@@ -118,14 +129,18 @@ const pgDrops: (() => Promise<void>)[] = [];
 after(async () => {
   for (const d of pgDrops) await d();
 });
-relayContract('PostgreSQL', async () => {
-  if (!pgUrl) {
-    const db = await createFreshPostgresDatabase();
-    pgDrops.push(() => db.drop());
-    pgUrl = db.url;
-  }
-  return openStore(pgUrl);
-}, pgSkip);
+relayContract(
+  'PostgreSQL',
+  async () => {
+    if (!pgUrl) {
+      const db = await createFreshPostgresDatabase();
+      pgDrops.push(() => db.drop());
+      pgUrl = db.url;
+    }
+    return openStore(pgUrl);
+  },
+  pgSkip,
+);
 
 describe('event relay: two replicas on PostgreSQL and NATS', { skip: pgSkip || natsSkip }, () => {
   test('two relays racing over one outbox: every event reaches a subscriber of either replica, once', async () => {
@@ -143,10 +158,12 @@ describe('event relay: two replicas on PostgreSQL and NATS', { skip: pgSkip || n
     try {
       await busB.flush(2000); // the subscriptions are at the server before anything is published
       for (const r of relays) r.start();
-      const written = (await Promise.all([
-        ...Array.from({ length: 10 }, () => commitEvents(replicas.a, gw, 3)),
-        ...Array.from({ length: 10 }, () => commitEvents(replicas.b, gw, 3)),
-      ])).flat();
+      const written = (
+        await Promise.all([
+          ...Array.from({ length: 10 }, () => commitEvents(replicas.a, gw, 3)),
+          ...Array.from({ length: 10 }, () => commitEvents(replicas.b, gw, 3)),
+        ])
+      ).flat();
       const seen: string[] = [];
       while (seen.length < written.length) seen.push((await stream.next()).value!.id);
       assert.deepEqual(new Set(seen), new Set(written.map((e) => e.id)), 'none lost');
@@ -175,11 +192,19 @@ describe('event relay: two replicas on PostgreSQL and NATS', { skip: pgSkip || n
       // Replica A's relay, by hand: claim, publish, confirm, then it dies before markPublished.
       const now = Date.now();
       const claimed = await replicas.a.outbox.claim(now, now + 10_000, 10);
-      assert.deepEqual(claimed.map((e) => e.id), [event!.id]);
+      assert.deepEqual(
+        claimed.map((e) => e.id),
+        [event!.id],
+      );
       await busA.publish(subjects.sessionEvents, versioned(JSON.parse(claimed[0]!.payload) as object));
       await busA.flush(2000);
       // Replica B's relay, once the lease is over (its clock is moved past it, not waited for).
-      const relayB = new EventRelay({ store: replicas.b, bus: busB, logger: silentLogger, now: () => Date.now() + 10_001 });
+      const relayB = new EventRelay({
+        store: replicas.b,
+        bus: busB,
+        logger: silentLogger,
+        now: () => Date.now() + 10_001,
+      });
       assert.equal(await relayB.round(), 1, 'published again');
       await waitFor(() => raw.length === 2, 5000, 'both copies on the bus');
       assert.equal((await stream.next()).value!.id, event!.id);

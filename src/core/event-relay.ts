@@ -25,8 +25,14 @@ export interface RelayOptions {
 }
 
 export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
-  pollMs: 100, leaseMs: 10_000, batch: 500, flushTimeoutMs: 5_000, storeTimeoutMs: 5_000,
-  retentionMs: 3_600_000, giveUpMs: 24 * 3_600_000, pruneEveryMs: 60_000,
+  pollMs: 100,
+  leaseMs: 10_000,
+  batch: 500,
+  flushTimeoutMs: 5_000,
+  storeTimeoutMs: 5_000,
+  retentionMs: 3_600_000,
+  giveUpMs: 24 * 3_600_000,
+  pruneEveryMs: 60_000,
 };
 
 /** What the relay last learnt of the store: reachable, or not (with a short reason). */
@@ -59,7 +65,16 @@ export class EventRelay {
   private lastPrune = 0;
   private storeOk = true;
 
-  constructor(private readonly deps: { store: Store; bus: Bus; logger: Logger; options?: Partial<RelayOptions>; now?: () => number; onStoreHealth?: (health: StoreHealth) => void }) {
+  constructor(
+    private readonly deps: {
+      store: Store;
+      bus: Bus;
+      logger: Logger;
+      options?: Partial<RelayOptions>;
+      now?: () => number;
+      onStoreHealth?: (health: StoreHealth) => void;
+    },
+  ) {
     this.o = { ...DEFAULT_RELAY_OPTIONS, ...deps.options };
     this.now = deps.now ?? Date.now;
   }
@@ -96,7 +111,12 @@ export class EventRelay {
     if (rows.length === 0) return 0;
     for (const row of rows) await bus.publish(subjectOf(row.type), versioned(JSON.parse(row.payload) as object));
     await bus.flush(this.o.flushTimeoutMs);
-    await this.watchStore(store.outbox.markPublished(rows.map((r) => r.id), this.now()));
+    await this.watchStore(
+      store.outbox.markPublished(
+        rows.map((r) => r.id),
+        this.now(),
+      ),
+    );
     return rows.length;
   }
 
@@ -122,8 +142,18 @@ export class EventRelay {
     const now = this.now();
     if (now - this.lastPrune < this.o.pruneEveryMs) return;
     this.lastPrune = now;
-    const r = await this.watchStore(this.deps.store.outbox.prune({ publishedBefore: now - this.o.retentionMs, unpublishedBefore: now - this.o.giveUpMs, limit: 10_000 }));
-    if (r.unpublished > 0) this.deps.logger.warn({ events: r.unpublished, giveUpMs: this.o.giveUpMs }, 'events no replica could publish were given up');
+    const r = await this.watchStore(
+      this.deps.store.outbox.prune({
+        publishedBefore: now - this.o.retentionMs,
+        unpublishedBefore: now - this.o.giveUpMs,
+        limit: 10_000,
+      }),
+    );
+    if (r.unpublished > 0)
+      this.deps.logger.warn(
+        { events: r.unpublished, giveUpMs: this.o.giveUpMs },
+        'events no replica could publish were given up',
+      );
     if (r.published > 0) this.deps.logger.debug({ events: r.published }, 'published events pruned from the outbox');
   }
 
@@ -133,7 +163,10 @@ export class EventRelay {
    * a statement succeeds.
    */
   private async watchStore<T>(work: Promise<T>): Promise<T> {
-    const timer = setTimeout(() => this.storeHealth({ ok: false, detail: `the database did not answer within ${this.o.storeTimeoutMs} ms` }), this.o.storeTimeoutMs);
+    const timer = setTimeout(
+      () => this.storeHealth({ ok: false, detail: `the database did not answer within ${this.o.storeTimeoutMs} ms` }),
+      this.o.storeTimeoutMs,
+    );
     try {
       const value = await work;
       this.storeHealth({ ok: true });
@@ -150,7 +183,11 @@ export class EventRelay {
     if (health.ok === this.storeOk) return;
     this.storeOk = health.ok;
     if (health.ok) this.deps.logger.info({}, 'the database answers again; live events resume');
-    else this.deps.logger.error({ detail: health.detail }, 'the database is unavailable; live event streams on this replica end');
+    else
+      this.deps.logger.error(
+        { detail: health.detail },
+        'the database is unavailable; live event streams on this replica end',
+      );
     this.deps.onStoreHealth?.(health);
   }
 }

@@ -41,7 +41,11 @@ export function hasChanges(c: GatewayChanges): boolean {
  * touched), each with its event, and one `gateway.reload` audit row says what changed — all in one
  * transaction.
  */
-export async function recordReload(deps: { store: Store; now: () => number }, actor: Actor, changes: GatewayChanges): Promise<void> {
+export async function recordReload(
+  deps: { store: Store; now: () => number },
+  actor: Actor,
+  changes: GatewayChanges,
+): Promise<void> {
   const at = deps.now();
   await deps.store.transaction(async (tx) => {
     for (const g of [...changes.added, ...changes.changed]) {
@@ -55,8 +59,15 @@ export async function recordReload(deps: { store: Store; now: () => number }, ac
 /** A removed gateway's sessions end as GATEWAY_REMOVED (each with its event) and its agent reads as gone. */
 async function endRemovedGateway(tx: StoreTx, id: string, at: number): Promise<void> {
   const online = await tx.sessions.listOnlineByGateway(id);
-  const ended = await tx.sessions.markEndedMany(online.map((s) => s.id), { endedAt: at, cause: 'GATEWAY_REMOVED' });
-  await appendSessionEvents(tx, ended.map((s) => sessionEvent('session.disconnected', s)), at);
+  const ended = await tx.sessions.markEndedMany(
+    online.map((s) => s.id),
+    { endedAt: at, cause: 'GATEWAY_REMOVED' },
+  );
+  await appendSessionEvents(
+    tx,
+    ended.map((s) => sessionEvent('session.disconnected', s)),
+    at,
+  );
   await tx.gateways.setAgentStatus(id, { agentConnected: false, lastSeenAt: at });
 }
 
@@ -73,11 +84,19 @@ export async function recordAgentReload(
 ): Promise<void> {
   const at = deps.now();
   const { gatewayId, agentId, change } = report;
-  const row = change === 'refused'
-    ? auditEvent(SYSTEM_ACTOR, 'gateway.reload', 'FAILED', { at, targetGatewayId: gatewayId, errorCode: 'BAD_CONFIG', metadata: { agentId, error: report.error ?? null } })
-    : auditEvent(SYSTEM_ACTOR, 'gateway.reload', 'SUCCESS', {
-      at, targetGatewayId: gatewayId, metadata: { agentId, ...summary({ added: [], removed: [], changed: [] }), [change]: [gatewayId] },
-    });
+  const row =
+    change === 'refused'
+      ? auditEvent(SYSTEM_ACTOR, 'gateway.reload', 'FAILED', {
+          at,
+          targetGatewayId: gatewayId,
+          errorCode: 'BAD_CONFIG',
+          metadata: { agentId, error: report.error ?? null },
+        })
+      : auditEvent(SYSTEM_ACTOR, 'gateway.reload', 'SUCCESS', {
+          at,
+          targetGatewayId: gatewayId,
+          metadata: { agentId, ...summary({ added: [], removed: [], changed: [] }), [change]: [gatewayId] },
+        });
   await deps.store.transaction(async (tx) => {
     if (change === 'removed') await endRemovedGateway(tx, gatewayId, at);
     await tx.audit.appendIfAbsent({ ...row, id: auditId });
@@ -85,8 +104,14 @@ export async function recordAgentReload(
 }
 
 /** A reload that was refused (the file did not load): the running gateways stay as they were. */
-export async function recordRefusedReload(deps: { store: Store; now: () => number }, actor: Actor, error: string): Promise<void> {
-  await deps.store.audit.append(auditEvent(actor, 'gateway.reload', 'FAILED', { at: deps.now(), errorCode: 'BAD_CONFIG', metadata: { error } }));
+export async function recordRefusedReload(
+  deps: { store: Store; now: () => number },
+  actor: Actor,
+  error: string,
+): Promise<void> {
+  await deps.store.audit.append(
+    auditEvent(actor, 'gateway.reload', 'FAILED', { at: deps.now(), errorCode: 'BAD_CONFIG', metadata: { error } }),
+  );
 }
 
 function summary(c: GatewayChanges): Record<string, unknown> {

@@ -49,10 +49,17 @@ export class IntentHorizon {
         const due = await store.intents.listPendingBefore(this.now() - horizonMs, BATCH);
         for (const intent of due) {
           const now = this.now();
-          const id = await store.transaction((tx) => settleUnsuccessful(tx, intent, 'FAILED', {
-            now, detail: `not confirmed within the horizon (${horizonMs} ms)`,
-          }));
-          if (id) logger.warn({ intentId: intent.id, sessionId: intent.sessionId, gatewayId: intent.gatewayId }, 'disconnect intent settled as FAILED at the horizon');
+          const id = await store.transaction((tx) =>
+            settleUnsuccessful(tx, intent, 'FAILED', {
+              now,
+              detail: `not confirmed within the horizon (${horizonMs} ms)`,
+            }),
+          );
+          if (id)
+            logger.warn(
+              { intentId: intent.id, sessionId: intent.sessionId, gatewayId: intent.gatewayId },
+              'disconnect intent settled as FAILED at the horizon',
+            );
         }
         if (due.length < BATCH) return;
       }

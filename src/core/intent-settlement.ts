@@ -36,27 +36,47 @@ export type ConfirmedBy = 'GATEWAY_REPLY' | 'DAEMON_REPORT';
 export async function settleEnded(
   tx: StoreTx,
   intent: DisconnectIntent,
-  end: { at: number; now: number; confirmedBy: ConfirmedBy; finalStats?: SessionEnd['finalStats']; durationMs?: number | null },
+  end: {
+    at: number;
+    now: number;
+    confirmedBy: ConfirmedBy;
+    finalStats?: SessionEnd['finalStats'];
+    durationMs?: number | null;
+  },
 ): Promise<EndedSettlement | null> {
   const auditEventId = newAuditEventId();
-  if (!(await tx.intents.settle(intent.id, { status: 'DONE', settledAt: end.now, settledAuditEventId: auditEventId }))) return null;
+  if (!(await tx.intents.settle(intent.id, { status: 'DONE', settledAt: end.now, settledAuditEventId: auditEventId })))
+    return null;
   const ended = await tx.sessions.markEnded(
     intent.sessionId,
-    { endedAt: end.at, cause: 'ADMIN_DISCONNECT', endedByTokenId: intent.actorTokenId, endedByName: intent.actorName, endReason: intent.reason, finalStats: end.finalStats },
+    {
+      endedAt: end.at,
+      cause: 'ADMIN_DISCONNECT',
+      endedByTokenId: intent.actorTokenId,
+      endedByName: intent.actorName,
+      endReason: intent.reason,
+      finalStats: end.finalStats,
+    },
     // A daemon echo applied by an older replica (ADMIN_DISCONNECT without actor) is claimed too.
     { claimEcho: true },
   );
   // The agent blocked the user before its kill; the store keeps the block (the agents' source of truth).
   if (intent.blockSeconds !== null) await tx.blocks.put(blockOf(intent, end.at));
-  await tx.audit.append(settlementAudit(intent, auditEventId, 'SUCCESS', end.now, {
-    durationMs: end.durationMs ?? null,
-    metadata: { confirmedBy: end.confirmedBy, late: intent.unconfirmedAt !== null, endedAt: end.at },
-  }));
+  await tx.audit.append(
+    settlementAudit(intent, auditEventId, 'SUCCESS', end.now, {
+      durationMs: end.durationMs ?? null,
+      metadata: { confirmedBy: end.confirmedBy, late: intent.unconfirmedAt !== null, endedAt: end.at },
+    }),
+  );
   const session = ended ?? (await tx.sessions.findById(intent.sessionId));
   if (!session) throw new Error(`disconnect intent ${intent.id} names an unknown session`);
   // Only the statement that ended the session announces it: one event per end.
   const event = ended
-    ? sessionEvent('session.disconnected', ended, { actor: { tokenId: intent.actorTokenId, name: intent.actorName }, reason: intent.reason, message: intent.message })
+    ? sessionEvent('session.disconnected', ended, {
+        actor: { tokenId: intent.actorTokenId, name: intent.actorName },
+        reason: intent.reason,
+        message: intent.message,
+      })
     : null;
   return { session, event, auditEventId };
 }
@@ -79,13 +99,16 @@ export async function settleUnsuccessful(
   o: { now: number; detail?: string | null; durationMs?: number | null },
 ): Promise<string | null> {
   const auditEventId = newAuditEventId();
-  if (!(await tx.intents.settle(intent.id, { status, settledAt: o.now, settledAuditEventId: auditEventId }))) return null;
+  if (!(await tx.intents.settle(intent.id, { status, settledAt: o.now, settledAuditEventId: auditEventId })))
+    return null;
   const { outcome, errorCode } = AUDITED_AS[status];
-  await tx.audit.append(settlementAudit(intent, auditEventId, outcome, o.now, {
-    errorCode,
-    durationMs: o.durationMs ?? null,
-    metadata: { disconnect: status, ...(o.detail ? { detail: o.detail.slice(0, 500) } : {}) },
-  }));
+  await tx.audit.append(
+    settlementAudit(intent, auditEventId, outcome, o.now, {
+      errorCode,
+      durationMs: o.durationMs ?? null,
+      metadata: { disconnect: status, ...(o.detail ? { detail: o.detail.slice(0, 500) } : {}) },
+    }),
+  );
   return auditEventId;
 }
 
@@ -98,16 +121,30 @@ export function settlementAudit(
   extra: { errorCode?: string | null; durationMs?: number | null; metadata?: Record<string, unknown> },
 ): AuditEvent {
   const actor: Actor = {
-    tokenId: intent.actorTokenId, name: intent.actorName, ip: intent.actorIp, userAgent: intent.actorUserAgent, scopes: [],
+    tokenId: intent.actorTokenId,
+    name: intent.actorName,
+    ip: intent.actorIp,
+    userAgent: intent.actorUserAgent,
+    scopes: [],
     ...(intent.actorRequestId === null ? {} : { requestId: intent.actorRequestId }),
   };
   return {
     ...auditEvent(actor, 'session.disconnect', outcome, {
       // After the intent it settles, even when another replica's clock is behind the one that recorded it.
       at: Math.max(at, intent.createdAt + 1),
-      targetSessionId: intent.sessionId, targetUserName: intent.userName, targetGatewayId: intent.gatewayId, reason: intent.reason,
-      errorCode: extra.errorCode ?? null, durationMs: extra.durationMs ?? null,
-      metadata: { intentId: intent.id, mode: intent.mode, message: intent.message, blockSeconds: intent.blockSeconds, ...extra.metadata },
+      targetSessionId: intent.sessionId,
+      targetUserName: intent.userName,
+      targetGatewayId: intent.gatewayId,
+      reason: intent.reason,
+      errorCode: extra.errorCode ?? null,
+      durationMs: extra.durationMs ?? null,
+      metadata: {
+        intentId: intent.id,
+        mode: intent.mode,
+        message: intent.message,
+        blockSeconds: intent.blockSeconds,
+        ...extra.metadata,
+      },
     }),
     id,
   };
@@ -128,7 +165,10 @@ export async function settleUnlisted(
   const handled = new Set<string>();
   for (const intent of await tx.intents.listPendingBySessions(sessionIds)) {
     if (o.restarted) {
-      await settleUnsuccessful(tx, intent, 'FAILED', { now: o.now, detail: 'the daemon restarted before the disconnect was confirmed' });
+      await settleUnsuccessful(tx, intent, 'FAILED', {
+        now: o.now,
+        detail: 'the daemon restarted before the disconnect was confirmed',
+      });
       continue;
     }
     handled.add(intent.sessionId);
@@ -141,7 +181,13 @@ export async function settleUnlisted(
 /** The block a confirmed disconnect with `blockSeconds` leaves, keyed by the session's (verified) user, from when it ended. */
 function blockOf(intent: DisconnectIntent, at: number): Block {
   return {
-    gatewayId: intent.gatewayId, userName: intent.userName, until: at + (intent.blockSeconds ?? 0) * 1000, blockedAt: at,
-    blockedByTokenId: intent.actorTokenId, blockedByName: intent.actorName, reason: intent.reason, sessionId: intent.sessionId,
+    gatewayId: intent.gatewayId,
+    userName: intent.userName,
+    until: at + (intent.blockSeconds ?? 0) * 1000,
+    blockedAt: at,
+    blockedByTokenId: intent.actorTokenId,
+    blockedByName: intent.actorName,
+    reason: intent.reason,
+    sessionId: intent.sessionId,
   };
 }

@@ -53,7 +53,10 @@ export class ReportIntake {
   read(data: unknown, subjectGatewayId: string | null, subject: string): GatewayReport | null {
     if (subjectGatewayId === null) {
       this.counters.badSubject++;
-      this.deps.logger.warn({ subject: subject.slice(0, 200) }, 'gateway report on a subject that names no valid gateway; dropped');
+      this.deps.logger.warn(
+        { subject: subject.slice(0, 200) },
+        'gateway report on a subject that names no valid gateway; dropped',
+      );
       return null;
     }
     const r = readWire(gatewayReportSchema, data);
@@ -71,7 +74,11 @@ export class ReportIntake {
         return null;
       }
       this.counters.invalid++;
-      this.warn(state, { gatewayId: subjectGatewayId, problem: r.detail }, 'gateway report does not fit the wire contract; dropped');
+      this.warn(
+        state,
+        { gatewayId: subjectGatewayId, problem: r.detail },
+        'gateway report does not fit the wire contract; dropped',
+      );
       return null;
     }
     const report = r.value;

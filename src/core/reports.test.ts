@@ -3,13 +3,30 @@ import { test } from 'node:test';
 import { sessionReportSchema } from './reports.js';
 
 const base = {
-  ref: '1234:abcdef', userName: 'alice', commonName: null, clientAddress: null, virtualAddress: null, virtualAddress6: null,
-  connectedAt: 1, bytesReceived: 0, bytesSent: 0, clientVersion: null, clientPlatform: null,
+  ref: '1234:abcdef',
+  userName: 'alice',
+  commonName: null,
+  clientAddress: null,
+  virtualAddress: null,
+  virtualAddress6: null,
+  connectedAt: 1,
+  bytesReceived: 0,
+  bytesSent: 0,
+  clientVersion: null,
+  clientPlatform: null,
 };
 
 test('a session report may carry a group and a tun device, or (older agents) leave them out', () => {
-  assert.deepEqual(sessionReportSchema.parse({ ...base, group: 'engineering', device: 'vpns0' }), { ...base, group: 'engineering', device: 'vpns0' });
-  assert.deepEqual(sessionReportSchema.parse({ ...base, group: null, device: null }), { ...base, group: null, device: null });
+  assert.deepEqual(sessionReportSchema.parse({ ...base, group: 'engineering', device: 'vpns0' }), {
+    ...base,
+    group: 'engineering',
+    device: 'vpns0',
+  });
+  assert.deepEqual(sessionReportSchema.parse({ ...base, group: null, device: null }), {
+    ...base,
+    group: null,
+    device: null,
+  });
   assert.deepEqual(sessionReportSchema.parse(base), base);
 });
 

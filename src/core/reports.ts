@@ -68,11 +68,17 @@ export type GatewayDescriptor = z.infer<typeof gatewayDescriptorSchema>;
  * (a bus message has a size limit: NATS refuses more than 1 MB by default, about 4,000 sessions).
  * Only a snapshot whose every part arrived may end the sessions it does not list.
  */
-export const snapshotPartSchema = z.object({
-  id: text(64).min(1),
-  index: z.number().int().nonnegative().max(MAX_SNAPSHOT_PARTS - 1),
-  count: z.number().int().min(1).max(MAX_SNAPSHOT_PARTS),
-}).refine((p) => p.index < p.count, 'index must be below count');
+export const snapshotPartSchema = z
+  .object({
+    id: text(64).min(1),
+    index: z
+      .number()
+      .int()
+      .nonnegative()
+      .max(MAX_SNAPSHOT_PARTS - 1),
+    count: z.number().int().min(1).max(MAX_SNAPSHOT_PARTS),
+  })
+  .refine((p) => p.index < p.count, 'index must be below count');
 export type SnapshotPart = z.infer<typeof snapshotPartSchema>;
 
 /**
@@ -90,25 +96,50 @@ const envelope = {
 /** Agent → control plane on `subjects.gatewayReport(id)`, without its `version`. */
 export const gatewayReportSchema = z.discriminatedUnion('type', [
   z.object({
-    type: z.literal('snapshot'), ...envelope, gateway: gatewayDescriptorSchema, daemonStartedAt: count().nullable(),
-    sessions: z.array(sessionReportSchema).max(MAX_SNAPSHOT_PART_SESSIONS), part: snapshotPartSchema.optional(),
+    type: z.literal('snapshot'),
+    ...envelope,
+    gateway: gatewayDescriptorSchema,
+    daemonStartedAt: count().nullable(),
+    sessions: z.array(sessionReportSchema).max(MAX_SNAPSHOT_PART_SESSIONS),
+    part: snapshotPartSchema.optional(),
   }),
   z.object({ type: z.literal('session.connected'), ...envelope, session: sessionReportSchema }),
   z.object({
-    type: z.literal('session.disconnected'), ...envelope, ref: text(128).min(1), cause: z.enum(END_CAUSES),
-    bytesReceived: count().optional(), bytesSent: count().optional(),
+    type: z.literal('session.disconnected'),
+    ...envelope,
+    ref: text(128).min(1),
+    cause: z.enum(END_CAUSES),
+    bytesReceived: count().optional(),
+    bytesSent: count().optional(),
   }),
   /** `daemonResponding`: the daemon answered its liveness probe; absent (an agent without a probe) reads as true. */
-  z.object({ type: z.literal('heartbeat'), ...envelope, gateway: gatewayDescriptorSchema, linkUp: z.boolean(), daemonResponding: z.boolean().optional() }),
+  z.object({
+    type: z.literal('heartbeat'),
+    ...envelope,
+    gateway: gatewayDescriptorSchema,
+    linkUp: z.boolean(),
+    daemonResponding: z.boolean().optional(),
+  }),
   z.object({ type: z.literal('link-down'), ...envelope, error: text(1000) }),
   /** A client was refused at authentication because its user is blocked; audited as `session.reconnect_blocked`. */
-  z.object({ type: z.literal('auth-denied'), ...envelope, userName: text(512), reason: text(1000), clientAddress: optionalText(128) }),
+  z.object({
+    type: z.literal('auth-denied'),
+    ...envelope,
+    userName: text(512),
+    reason: text(1000),
+    clientAddress: optionalText(128),
+  }),
   /**
    * The agent reloaded its gateway file (SIGHUP) and this gateway was added, removed or changed, or
    * (`refused`) the file did not load and this gateway runs on as it was; audited as `gateway.reload`.
    * One report per gateway, on that gateway's own subject: a replica trusts no gateway id but the subject's.
    */
-  z.object({ type: z.literal('gateway.reload'), ...envelope, change: z.enum(GATEWAY_RELOAD_CHANGES), error: text(1000).optional() }),
+  z.object({
+    type: z.literal('gateway.reload'),
+    ...envelope,
+    change: z.enum(GATEWAY_RELOAD_CHANGES),
+    error: text(1000).optional(),
+  }),
 ]);
 export type GatewayReport = z.infer<typeof gatewayReportSchema>;
 
@@ -118,7 +149,12 @@ export const disconnectRequestSchema = z.object({
   userName: text(512),
   mode: z.enum(['HALT', 'RESTART']),
   message: optionalText(240),
-  blockSeconds: z.number().int().min(1).max(366 * 86_400).nullable(),
+  blockSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(366 * 86_400)
+    .nullable(),
   deadlineMs: z.number().int().min(1).max(600_000),
 });
 export type DisconnectRequest = z.infer<typeof disconnectRequestSchema>;
@@ -153,7 +189,12 @@ export const replicaHelloSchema = z.object({ replicaId: text(64).min(1) });
 export type ReplicaHello = z.infer<typeof replicaHelloSchema>;
 
 /** Relay → every replica on `subjects.tokenRevoked`: a token was revoked; end its live streams. */
-export const tokenRevokedSchema = z.object({ id: text(64).min(1), type: z.literal(TOKEN_REVOKED), at: count(), tokenId: text(64).min(1) });
+export const tokenRevokedSchema = z.object({
+  id: text(64).min(1),
+  type: z.literal(TOKEN_REVOKED),
+  at: count(),
+  tokenId: text(64).min(1),
+});
 export type TokenRevoked = z.infer<typeof tokenRevokedSchema>;
 
 /**
@@ -205,13 +246,22 @@ export type WireResult<T> =
 export function readWire<S extends z.ZodType>(schema: S, data: unknown): WireResult<z.output<S>> {
   const version = typeof data === 'object' && data !== null ? (data as { version?: unknown }).version : undefined;
   if (version !== WIRE_VERSION) {
-    return { ok: false, problem: 'unsupported-version', version: version ?? null, detail: `wire version ${describe(version)}, this build speaks ${WIRE_VERSION}` };
+    return {
+      ok: false,
+      problem: 'unsupported-version',
+      version: version ?? null,
+      detail: `wire version ${describe(version)}, this build speaks ${WIRE_VERSION}`,
+    };
   }
   const { version: _v, ...body } = data as Record<string, unknown>;
   const r = schema.safeParse(body);
   if (r.success) return { ok: true, value: r.data };
   const issue = r.error.issues[0];
-  return { ok: false, problem: 'invalid', detail: issue ? `${issue.path.join('.') || '(message)'}: ${issue.message}` : 'invalid message' };
+  return {
+    ok: false,
+    problem: 'invalid',
+    detail: issue ? `${issue.path.join('.') || '(message)'}: ${issue.message}` : 'invalid message',
+  };
 }
 
 function describe(version: unknown): string {

@@ -8,8 +8,18 @@ import { MAX_BACKLOG, SessionEventHub } from './session-event-stream.js';
 import { sessionEvent } from './session-events.js';
 import { versioned } from './reports.js';
 
-const publish = (bus: MemoryBus, type: 'session.connected' | 'session.disconnected', gatewayId: string, userName: string) =>
-  bus.publish(subjects.sessionEvents, versioned(sessionEvent(type, makeSession(gatewayId, { userName, endedAt: type === 'session.disconnected' ? 1 : null }))));
+const publish = (
+  bus: MemoryBus,
+  type: 'session.connected' | 'session.disconnected',
+  gatewayId: string,
+  userName: string,
+) =>
+  bus.publish(
+    subjects.sessionEvents,
+    versioned(
+      sessionEvent(type, makeSession(gatewayId, { userName, endedAt: type === 'session.disconnected' ? 1 : null })),
+    ),
+  );
 const settle = () => new Promise((r) => setImmediate(r));
 
 test('the hub filters per subscriber, holds one bus subscription while anyone listens, and ends a stream that falls too far behind', async () => {
@@ -24,7 +34,14 @@ test('the hub filters per subscriber, holds one bus subscription while anyone li
   const first = await bobEnds.next();
   assert.equal(first.value?.session.userName, 'bob');
   assert.equal(first.value?.type, 'session.disconnected');
-  assert.deepEqual([(await all.next()).value?.session.userName, (await all.next()).value?.session.userName, (await all.next()).value?.session.userName], ['bob', 'alice', 'bob']);
+  assert.deepEqual(
+    [
+      (await all.next()).value?.session.userName,
+      (await all.next()).value?.session.userName,
+      (await all.next()).value?.session.userName,
+    ],
+    ['bob', 'alice', 'bob'],
+  );
 
   await bobEnds.return!();
   assert.equal(hub.size, 1);
@@ -40,7 +57,10 @@ test('a token revoked anywhere ends its streams, and only its streams', async ()
   const hub = new SessionEventHub({ bus, logger: silentLogger });
   const mine = hub.stream({}, 'tok_a');
   const theirs = hub.stream({}, 'tok_b');
-  await bus.publish(subjects.tokenRevoked, versioned({ id: 'evt_revoked1', type: 'token.revoked', at: 1, tokenId: 'tok_a' }));
+  await bus.publish(
+    subjects.tokenRevoked,
+    versioned({ id: 'evt_revoked1', type: 'token.revoked', at: 1, tokenId: 'tok_a' }),
+  );
   await settle();
   assert.deepEqual(await mine.next(), { value: undefined, done: true });
   await publish(bus, 'session.connected', 'gw-1', 'carol');
@@ -83,7 +103,10 @@ test('a lost store ends every stream with STORE_UNAVAILABLE after what was queue
   assert.equal((await queued.next()).value?.session.userName, 'erin', 'events already queued are given first');
   await assert.rejects(queued.next(), (e: { code?: string }) => e.code === 'STORE_UNAVAILABLE');
   assert.deepEqual(await queued.next(), { value: undefined, done: true }, 'then the stream is over');
-  assert.throws(() => hub.stream({}), (e: { code?: string }) => e.code === 'STORE_UNAVAILABLE');
+  assert.throws(
+    () => hub.stream({}),
+    (e: { code?: string }) => e.code === 'STORE_UNAVAILABLE',
+  );
   assert.equal(hub.size, 0);
   hub.setStoreHealth({ ok: true });
   const again = hub.stream({});
@@ -101,7 +124,10 @@ test('a lost bus ends every stream with BUS_UNAVAILABLE and refuses new ones', a
   const pending = s.next();
   await bus.close(); // the in-process bus's only way to be lost; NATS: test/partitioned-replica.test.ts
   await assert.rejects(pending, (e: { code?: string }) => e.code === 'BUS_UNAVAILABLE');
-  assert.throws(() => hub.stream({}), (e: { code?: string; message?: string }) => e.code === 'BUS_UNAVAILABLE' && /message bus/.test(e.message ?? ''));
+  assert.throws(
+    () => hub.stream({}),
+    (e: { code?: string; message?: string }) => e.code === 'BUS_UNAVAILABLE' && /message bus/.test(e.message ?? ''),
+  );
 });
 
 test('a session event or revocation that does not fit the wire contract is refused; the hub keeps serving', async () => {
@@ -111,11 +137,18 @@ test('a session event or revocation that does not fit the wire contract is refus
   const event = sessionEvent('session.connected', makeSession('gw-1', { userName: 'erin' }));
   await bus.publish(subjects.sessionEvents, event); // no version
   await bus.publish(subjects.sessionEvents, { ...versioned(event), version: 99 });
-  await bus.publish(subjects.sessionEvents, versioned({ ...event, session: { ...event.session, userName: 'u'.repeat(513) } }));
+  await bus.publish(
+    subjects.sessionEvents,
+    versioned({ ...event, session: { ...event.session, userName: 'u'.repeat(513) } }),
+  );
   await bus.publish(subjects.tokenRevoked, { id: 'evt_r', type: 'token.revoked', at: 1, tokenId: 'tok_c' }); // no version
   await publish(bus, 'session.connected', 'gw-1', 'fred');
   await settle();
-  assert.equal((await all.next()).value?.session.userName, 'fred', 'only the readable event arrived, and the stream was not ended');
+  assert.equal(
+    (await all.next()).value?.session.userName,
+    'fred',
+    'only the readable event arrived, and the stream was not ended',
+  );
   await all.return!();
   await bus.close();
 });

@@ -20,13 +20,17 @@ export const MAX_BACKLOG = 1000;
  */
 export const DEDUPE_WINDOW = 10_000;
 
-export const BUS_UNAVAILABLE_MESSAGE = 'This replica lost its connection to the message bus, so live events cannot reach it; subscribe again (another replica can serve you)';
-export const STORE_UNAVAILABLE_MESSAGE = 'This replica cannot reach its database, so live events cannot reach it; subscribe again (another replica can serve you)';
+export const BUS_UNAVAILABLE_MESSAGE =
+  'This replica lost its connection to the message bus, so live events cannot reach it; subscribe again (another replica can serve you)';
+export const STORE_UNAVAILABLE_MESSAGE =
+  'This replica cannot reach its database, so live events cannot reach it; subscribe again (another replica can serve you)';
 
 export function matchesFilter(e: SessionEvent, f: SessionEventFilter): boolean {
-  return (f.gatewayId === undefined || e.session.gatewayId === f.gatewayId)
-    && (f.userName === undefined || e.session.userName === f.userName)
-    && (f.types === undefined || f.types.length === 0 || f.types.includes(e.type));
+  return (
+    (f.gatewayId === undefined || e.session.gatewayId === f.gatewayId) &&
+    (f.userName === undefined || e.session.userName === f.userName) &&
+    (f.types === undefined || f.types.length === 0 || f.types.includes(e.type))
+  );
 }
 
 /**
@@ -71,7 +75,11 @@ export class SessionEventHub {
   private failAll(): void {
     const error = this.unavailable();
     if (!error) return;
-    if (this.failers.size > 0) this.deps.logger.warn({ code: error.code, streams: this.failers.size }, 'ending live event streams: this replica cannot get events');
+    if (this.failers.size > 0)
+      this.deps.logger.warn(
+        { code: error.code, streams: this.failers.size },
+        'ending live event streams: this replica cannot get events',
+      );
     for (const fail of [...this.failers]) fail(error);
   }
 
@@ -123,7 +131,10 @@ export class SessionEventHub {
         wake = null;
         w.resolve({ value: e, done: false });
       } else if (queue.length >= MAX_BACKLOG) {
-        this.deps.logger.warn({ backlog: queue.length }, 'a session event subscriber fell too far behind; ending its stream');
+        this.deps.logger.warn(
+          { backlog: queue.length },
+          'a session event subscriber fell too far behind; ending its stream',
+        );
         finish();
       } else {
         queue.push(e);
@@ -169,7 +180,10 @@ export class SessionEventHub {
       this.deps.bus.subscribe(subjects.sessionEvents, (data) => {
         const read = readWire(sessionEventSchema, data);
         if (!read.ok) {
-          this.deps.logger.warn({ problem: read.problem, detail: read.detail }, 'session event refused: it does not fit the wire contract');
+          this.deps.logger.warn(
+            { problem: read.problem, detail: read.detail },
+            'session event refused: it does not fit the wire contract',
+          );
           return;
         }
         const event = read.value as SessionEvent;
@@ -181,7 +195,10 @@ export class SessionEventHub {
       this.deps.bus.subscribe(subjects.tokenRevoked, (data) => {
         const revoked = readWire(tokenRevokedSchema, data);
         if (!revoked.ok) {
-          this.deps.logger.warn({ problem: revoked.problem, detail: revoked.detail }, 'token revocation message refused: it does not fit the wire contract');
+          this.deps.logger.warn(
+            { problem: revoked.problem, detail: revoked.detail },
+            'token revocation message refused: it does not fit the wire contract',
+          );
           return;
         }
         for (const end of [...(this.byToken.get(revoked.value.tokenId) ?? [])]) end();

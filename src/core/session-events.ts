@@ -18,7 +18,11 @@ export interface SessionEvent {
   message: string | null;
 }
 
-export function sessionEvent(type: SessionEvent['type'], session: Session, extra: Partial<Pick<SessionEvent, 'actor' | 'reason' | 'message'>> = {}): SessionEvent {
+export function sessionEvent(
+  type: SessionEvent['type'],
+  session: Session,
+  extra: Partial<Pick<SessionEvent, 'actor' | 'reason' | 'message'>> = {},
+): SessionEvent {
   return {
     id: newId('event'),
     type,

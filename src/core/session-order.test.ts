@@ -37,16 +37,37 @@ describe('onlineSessions: orderBy pages by its own cursors; find by part of a na
     assert.deepEqual(await names({ field: 'USER', direction: 'ASC' }, 2), ['alice', 'bob', 'Carol', 'Dave', 'erin']);
     assert.deepEqual(await names({ field: 'USER', direction: 'DESC' }, 2), ['erin', 'Dave', 'Carol', 'bob', 'alice']);
     assert.equal((await names(undefined, 2)).length, 5);
-    assert.deepEqual(await names({ field: 'CONNECTED_AT', direction: 'DESC' }, 2), await names(undefined, 2), 'the default order, by its own name');
+    assert.deepEqual(
+      await names({ field: 'CONNECTED_AT', direction: 'DESC' }, 2),
+      await names(undefined, 2),
+      'the default order, by its own name',
+    );
   });
 
   test('a cursor of one order is refused by another (BAD_CURSOR)', async () => {
     const byUser = await h.core.onlineSessions(reader(), { first: 1, order: { field: 'USER', direction: 'ASC' } });
     const newest = await h.core.onlineSessions(reader(), { first: 1 });
     const code = (e: unknown) => (e instanceof DomainError ? e.code : String(e));
-    await assert.rejects(h.core.onlineSessions(reader(), { first: 1, after: byUser.pageInfo.endCursor, order: { field: 'USER', direction: 'DESC' } }), (e) => code(e) === 'BAD_CURSOR');
-    await assert.rejects(h.core.onlineSessions(reader(), { first: 1, after: byUser.pageInfo.endCursor }), (e) => code(e) === 'BAD_CURSOR');
-    await assert.rejects(h.core.onlineSessions(reader(), { first: 1, after: newest.pageInfo.endCursor, order: { field: 'TRAFFIC', direction: 'ASC' } }), (e) => code(e) === 'BAD_CURSOR');
+    await assert.rejects(
+      h.core.onlineSessions(reader(), {
+        first: 1,
+        after: byUser.pageInfo.endCursor,
+        order: { field: 'USER', direction: 'DESC' },
+      }),
+      (e) => code(e) === 'BAD_CURSOR',
+    );
+    await assert.rejects(
+      h.core.onlineSessions(reader(), { first: 1, after: byUser.pageInfo.endCursor }),
+      (e) => code(e) === 'BAD_CURSOR',
+    );
+    await assert.rejects(
+      h.core.onlineSessions(reader(), {
+        first: 1,
+        after: newest.pageInfo.endCursor,
+        order: { field: 'TRAFFIC', direction: 'ASC' },
+      }),
+      (e) => code(e) === 'BAD_CURSOR',
+    );
   });
 
   test('userNameContains ignores case; totalCount counts all pages', async () => {
@@ -54,6 +75,9 @@ describe('onlineSessions: orderBy pages by its own cursors; find by part of a na
     assert.equal(await c.totalCount(), 3, 'alice, Carol, Dave');
     const address = c.edges[0]!.node.clientAddress!;
     const byAddress = await h.core.onlineSessions(reader(), { first: 10, filter: { address } });
-    assert.deepEqual(byAddress.edges.map((e) => e.node.id), [c.edges[0]!.node.id]);
+    assert.deepEqual(
+      byAddress.edges.map((e) => e.node.id),
+      [c.edges[0]!.node.id],
+    );
   });
 });

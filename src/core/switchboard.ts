@@ -8,12 +8,30 @@ import type { Session } from '../domain/session.js';
 import { tokenIsActive, type ApiToken } from '../domain/token.js';
 import type { Bus } from '../bus/bus.js';
 import type { AuditFilter, Page, SessionFilter, SessionOrder, Store, WebhookBacklog } from '../store/store.js';
-import type { BulkDisconnectInput, BulkDisconnectResult, Connection, CoreApi, DisconnectOptions, DisconnectResult, GatewayStatus, GatewayView, RequestMeta, ViewerInfo } from './api-types.js';
+import type {
+  BulkDisconnectInput,
+  BulkDisconnectResult,
+  Connection,
+  CoreApi,
+  DisconnectOptions,
+  DisconnectResult,
+  GatewayStatus,
+  GatewayView,
+  RequestMeta,
+  ViewerInfo,
+} from './api-types.js';
 import { auditEvent } from './audit.js';
 import { BlockAdmin, type BlockFilter } from './blocks.js';
 import type { Block } from '../domain/block.js';
 import { bulkDisconnect } from './bulk-disconnect.js';
-import { decodeCursor, decodeSortedCursor, encodeCursor, encodeSortedCursor, isNewestFirst, pageSize } from './cursor.js';
+import {
+  decodeCursor,
+  decodeSortedCursor,
+  encodeCursor,
+  encodeSortedCursor,
+  isNewestFirst,
+  pageSize,
+} from './cursor.js';
 import { DisconnectUseCase } from './disconnect.js';
 import { appendTokenRevoked } from './event-outbox.js';
 import type { StoreHealth } from './event-relay.js';
@@ -51,11 +69,24 @@ export class Switchboard implements CoreApi {
 
   constructor(private readonly o: CoreOptions) {
     this.now = o.now ?? Date.now;
-    this.tokenWatch = new TokenWatch({ tokens: o.store.tokens, bus: o.bus, logger: o.logger, now: () => this.now(), cachedReads: o.store.dialect === 'sqlite', pollMs: o.tokenPollMs });
+    this.tokenWatch = new TokenWatch({
+      tokens: o.store.tokens,
+      bus: o.bus,
+      logger: o.logger,
+      now: () => this.now(),
+      cachedReads: o.store.dialect === 'sqlite',
+      pollMs: o.tokenPollMs,
+    });
     this.hub = new SessionEventHub({ bus: o.bus, logger: o.logger });
     this.blockAdmin = new BlockAdmin({ store: o.store, bus: o.bus, logger: o.logger, now: this.now });
     this.webhookAdmin = new WebhookAdmin({ store: o.store, now: this.now });
-    this.disconnectUseCase = new DisconnectUseCase({ store: o.store, bus: o.bus, logger: o.logger, deadlineMs: o.disconnectDeadlineMs, now: this.now });
+    this.disconnectUseCase = new DisconnectUseCase({
+      store: o.store,
+      bus: o.bus,
+      logger: o.logger,
+      deadlineMs: o.disconnectDeadlineMs,
+      now: this.now,
+    });
   }
 
   authenticate(bearer: string | null, meta: RequestMeta): Promise<Actor> {
@@ -74,7 +105,10 @@ export class Switchboard implements CoreApi {
     return { tokenId: actor.tokenId, name: actor.name, scopes: [...actor.scopes] };
   }
 
-  async onlineSessions(actor: Actor, args: { first?: number | null; after?: string | null; filter?: SessionFilter; order?: SessionOrder }): Promise<Connection<Session>> {
+  async onlineSessions(
+    actor: Actor,
+    args: { first?: number | null; after?: string | null; filter?: SessionFilter; order?: SessionOrder },
+  ): Promise<Connection<Session>> {
     requireScope(actor, 'sessions:read', 'The sessions:read scope is required to list sessions');
     const first = pageSize(args.first);
     const filter = args.filter ?? {};
@@ -84,7 +118,12 @@ export class Switchboard implements CoreApi {
       const page = await this.o.store.sessions.listOnline({ first, after: decodeCursor(args.after), filter });
       return connection(page, (s) => encodeCursor({ at: s.connectedAt, id: s.id }), count);
     }
-    const page = await this.o.store.sessions.listOnlineSorted({ first, afterId: decodeSortedCursor(args.after, order), filter, order });
+    const page = await this.o.store.sessions.listOnlineSorted({
+      first,
+      afterId: decodeSortedCursor(args.after, order),
+      filter,
+      order,
+    });
     return connection(page, (s) => encodeSortedCursor(order, s.id), count);
   }
 
@@ -125,7 +164,10 @@ export class Switchboard implements CoreApi {
     return this.hub.stream(filter, actor.tokenId);
   }
 
-  createWebhook(actor: Actor, args: { url: string; events: string[]; description?: string | null }): Promise<{ webhook: WebhookView; secret: string }> {
+  createWebhook(
+    actor: Actor,
+    args: { url: string; events: string[]; description?: string | null },
+  ): Promise<{ webhook: WebhookView; secret: string }> {
     return this.webhookAdmin.create(actor, args);
   }
 
@@ -171,16 +213,31 @@ export class Switchboard implements CoreApi {
     return this.o.store.sessions.countOnline({ gatewayId: id });
   }
 
-  async auditEvents(actor: Actor, args: { first?: number | null; after?: string | null; filter?: AuditFilter }): Promise<Connection<AuditEvent>> {
+  async auditEvents(
+    actor: Actor,
+    args: { first?: number | null; after?: string | null; filter?: AuditFilter },
+  ): Promise<Connection<AuditEvent>> {
     requireScope(actor, 'audit:read', 'The audit:read scope is required to read the audit trail');
-    const page = await this.o.store.audit.list({ first: pageSize(args.first), after: decodeCursor(args.after), filter: args.filter ?? {} });
-    return connection(page, (e) => encodeCursor({ at: e.at, id: e.id }), () => this.o.store.audit.count(args.filter ?? {}));
+    const page = await this.o.store.audit.list({
+      first: pageSize(args.first),
+      after: decodeCursor(args.after),
+      filter: args.filter ?? {},
+    });
+    return connection(
+      page,
+      (e) => encodeCursor({ at: e.at, id: e.id }),
+      () => this.o.store.audit.count(args.filter ?? {}),
+    );
   }
 
-  async createToken(actor: Actor, args: { name: string; scopes: Scope[]; expiresInMs?: number | null }): Promise<{ token: ApiToken; secret: string }> {
+  async createToken(
+    actor: Actor,
+    args: { name: string; scopes: Scope[]; expiresInMs?: number | null },
+  ): Promise<{ token: ApiToken; secret: string }> {
     requireScope(actor, 'admin', 'Admin access required to manage tokens');
     const name = args.name.trim();
-    if (name === '' || name.length > MAX_TOKEN_NAME_CHARS) throw new DomainError('BAD_USER_INPUT', `name must be 1 to ${MAX_TOKEN_NAME_CHARS} characters`);
+    if (name === '' || name.length > MAX_TOKEN_NAME_CHARS)
+      throw new DomainError('BAD_USER_INPUT', `name must be 1 to ${MAX_TOKEN_NAME_CHARS} characters`);
     if (args.scopes.length === 0) throw new DomainError('BAD_USER_INPUT', 'at least one scope is required');
     // Names are printed by `switchboard token list`, the console and logs: no control characters
     // (terminal escapes, forged lines), no bidi controls (one name made to read as another). The API's
@@ -192,12 +249,20 @@ export class Switchboard implements CoreApi {
       throw new DomainError('BAD_USER_INPUT', 'expiresIn must be at most 10 years (3660d)');
     }
     const now = this.now();
-    const minted = mintToken({ name, scopes: args.scopes, expiresAt: args.expiresInMs ? now + args.expiresInMs : null, now });
+    const minted = mintToken({
+      name,
+      scopes: args.scopes,
+      expiresAt: args.expiresInMs ? now + args.expiresInMs : null,
+      now,
+    });
     await this.o.store.transaction(async (tx) => {
       await tx.tokens.insert(minted.token);
-      await tx.audit.append(auditEvent(actor, 'token.create', 'SUCCESS', {
-        at: now, metadata: { tokenId: minted.token.id, name, scopes: minted.token.scopes, expiresAt: minted.token.expiresAt },
-      }));
+      await tx.audit.append(
+        auditEvent(actor, 'token.create', 'SUCCESS', {
+          at: now,
+          metadata: { tokenId: minted.token.id, name, scopes: minted.token.scopes, expiresAt: minted.token.expiresAt },
+        }),
+      );
     });
     return minted;
   }
@@ -220,11 +285,22 @@ export class Switchboard implements CoreApi {
       if (!target || target.revokedAt !== null) return null;
       const lastAdmin = isLastValidAdmin(target, await tx.tokens.list(), now);
       if (lastAdmin && options.force !== true) {
-        await tx.audit.append(auditEvent(actor, 'token.revoke', 'FAILED', { at: now, errorCode: 'LAST_ADMIN_TOKEN', metadata: { tokenId: id, name: target.name } }));
+        await tx.audit.append(
+          auditEvent(actor, 'token.revoke', 'FAILED', {
+            at: now,
+            errorCode: 'LAST_ADMIN_TOKEN',
+            metadata: { tokenId: id, name: target.name },
+          }),
+        );
         return 'last-admin' as const;
       }
       if (!(await tx.tokens.revoke(id, now))) return null;
-      await tx.audit.append(auditEvent(actor, 'token.revoke', 'SUCCESS', { at: now, metadata: lastAdmin ? { tokenId: id, lastAdminToken: true, forced: true } : { tokenId: id } }));
+      await tx.audit.append(
+        auditEvent(actor, 'token.revoke', 'SUCCESS', {
+          at: now,
+          metadata: lastAdmin ? { tokenId: id, lastAdminToken: true, forced: true } : { tokenId: id },
+        }),
+      );
       // Announced from the outbox: every replica ends the token's live subscriptions (requests are refused by the store).
       await appendTokenRevoked(tx, id, now);
       return tx.tokens.findById(id);
@@ -243,7 +319,12 @@ export class Switchboard implements CoreApi {
     const fresh = g.lastSeenAt !== null && this.now() - g.lastSeenAt <= this.o.gatewayLivenessMs;
     const agentConnected = g.agentConnected && fresh;
     // Nothing vouches for a daemon whose agent is not connected: it is not known to respond.
-    return { ...g, agentConnected, daemonResponding: g.daemonResponding && agentConnected, ...this.o.wireStatus?.(g.id) };
+    return {
+      ...g,
+      agentConnected,
+      daemonResponding: g.daemonResponding && agentConnected,
+      ...this.o.wireStatus?.(g.id),
+    };
   }
 }
 

@@ -82,7 +82,8 @@ export class TokenWatch {
     }
     const token = await this.deps.tokens.findById(actor.tokenId);
     if (token === null || !tokenIsActive(token, now)) {
-      if (known !== undefined) this.endSoon(actor.tokenId, token !== null && token.revokedAt === null ? 'expired' : 'revoked');
+      if (known !== undefined)
+        this.endSoon(actor.tokenId, token !== null && token.revokedAt === null ? 'expired' : 'revoked');
       throw unauthenticated();
     }
     return { ...actor, scopes: [...token.scopes] };
@@ -147,7 +148,11 @@ export class TokenWatch {
         const revoked = readWire(tokenRevokedSchema, data);
         // Unreadable (another replica's wire version): the poll below still finds the revocation.
         if (revoked.ok) this.end(revoked.value.tokenId, 'revoked');
-        else this.deps.logger.warn({ problem: revoked.problem, detail: revoked.detail }, 'token revocation message refused: it does not fit the wire contract');
+        else
+          this.deps.logger.warn(
+            { problem: revoked.problem, detail: revoked.detail },
+            'token revocation message refused: it does not fit the wire contract',
+          );
       });
     }
     if (this.timer === null) {

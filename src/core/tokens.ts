@@ -19,7 +19,10 @@ export function hashToken(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
 }
 
-export function mintToken(args: { name: string; scopes: Scope[]; expiresAt: number | null; now: number }): { token: ApiToken; secret: string } {
+export function mintToken(args: { name: string; scopes: Scope[]; expiresAt: number | null; now: number }): {
+  token: ApiToken;
+  secret: string;
+} {
   const secret = newTokenSecret();
   const token: ApiToken = {
     id: newTokenId(),
@@ -36,7 +39,12 @@ export function mintToken(args: { name: string; scopes: Scope[]; expiresAt: numb
 }
 
 /** Bearer → Actor. Every failure is the same UNAUTHENTICATED, so a caller learns nothing from it. */
-export async function authenticate(tokens: TokenRepository, bearer: string | null, meta: RequestMeta, now: number): Promise<Actor> {
+export async function authenticate(
+  tokens: TokenRepository,
+  bearer: string | null,
+  meta: RequestMeta,
+  now: number,
+): Promise<Actor> {
   const fail = () => new DomainError('UNAUTHENTICATED', MESSAGES.unauthenticated);
   if (!bearer || !TOKEN_SECRET_PATTERN.test(bearer)) throw fail();
   const presented = Buffer.from(hashToken(bearer), 'hex');
@@ -48,7 +56,13 @@ export async function authenticate(tokens: TokenRepository, bearer: string | nul
     tokens.touch(match.id, now).catch(() => {});
   }
   // A copy: the token row may be a cached, shared object (the SQLite read cache).
-  const actor: Actor = { tokenId: match.id, name: match.name, scopes: [...match.scopes], ip: meta.ip, userAgent: meta.userAgent };
+  const actor: Actor = {
+    tokenId: match.id,
+    name: match.name,
+    scopes: [...match.scopes],
+    ip: meta.ip,
+    userAgent: meta.userAgent,
+  };
   if (meta.requestId !== undefined) actor.requestId = meta.requestId;
   return actor;
 }

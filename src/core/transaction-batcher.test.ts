@@ -37,7 +37,8 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       await drop?.();
     });
 
-    const online = async (ids: string[]) => Promise.all(ids.map(async (id) => (await store.sessions.findOnline(id)) !== null));
+    const online = async (ids: string[]) =>
+      Promise.all(ids.map(async (id) => (await store.sessions.findOnline(id)) !== null));
 
     test('a lone unit runs at once in its own transaction', async () => {
       const gw = await freshGateway(store);
@@ -45,7 +46,14 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       await store.sessions.insertIfAbsent(s);
       begun = 0;
       const batcher = new TransactionBatcher(counting);
-      assert.equal((await batcher.run((tx) => tx.sessions.markEnded(s.id, { endedAt: s.connectedAt + 1, cause: 'CLIENT_DISCONNECT' })))?.id, s.id);
+      assert.equal(
+        (
+          await batcher.run((tx) =>
+            tx.sessions.markEnded(s.id, { endedAt: s.connectedAt + 1, cause: 'CLIENT_DISCONNECT' }),
+          )
+        )?.id,
+        s.id,
+      );
       assert.equal(begun, 1);
       assert.deepEqual(await online([s.id]), [false]);
     });
@@ -56,12 +64,23 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       for (const s of sessions) await store.sessions.insertIfAbsent(s);
       begun = 0;
       const batcher = new TransactionBatcher(counting);
-      const results = await Promise.all(sessions.map((s, i) =>
-        batcher.run(async (tx) => ((await tx.sessions.markEnded(s.id, { endedAt: s.connectedAt + 1, cause: 'CLIENT_DISCONNECT' })) ? i : -1))));
-      assert.deepEqual(results, sessions.map((_, i) => i));
+      const results = await Promise.all(
+        sessions.map((s, i) =>
+          batcher.run(async (tx) =>
+            (await tx.sessions.markEnded(s.id, { endedAt: s.connectedAt + 1, cause: 'CLIENT_DISCONNECT' })) ? i : -1,
+          ),
+        ),
+      );
+      assert.deepEqual(
+        results,
+        sessions.map((_, i) => i),
+      );
       // The first starts alone; the 29 that queued meanwhile commit together.
       assert.equal(begun, 2);
-      assert.deepEqual(await online(sessions.map((s) => s.id)), sessions.map(() => false));
+      assert.deepEqual(
+        await online(sessions.map((s) => s.id)),
+        sessions.map(() => false),
+      );
     });
 
     test('a failing unit fails alone: the others of its batch commit, its own writes roll back', async () => {
@@ -69,16 +88,27 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const sessions = Array.from({ length: 6 }, () => makeSession(gw));
       for (const s of sessions) await store.sessions.insertIfAbsent(s);
       const batcher = new TransactionBatcher(store);
-      const end = (s: (typeof sessions)[number]) => (tx: StoreTx) => tx.sessions.markEnded(s.id, { endedAt: s.connectedAt + 1, cause: 'CLIENT_DISCONNECT' });
-      const outcomes = await Promise.allSettled(sessions.map((s, i) => batcher.run(async (tx) => {
-        const ended = await end(s)(tx);
-        if (i === 3) throw new Error('unit 3 refuses');
-        return ended;
-      })));
-      assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+      const end = (s: (typeof sessions)[number]) => (tx: StoreTx) =>
+        tx.sessions.markEnded(s.id, { endedAt: s.connectedAt + 1, cause: 'CLIENT_DISCONNECT' });
+      const outcomes = await Promise.allSettled(
+        sessions.map((s, i) =>
+          batcher.run(async (tx) => {
+            const ended = await end(s)(tx);
+            if (i === 3) throw new Error('unit 3 refuses');
+            return ended;
+          }),
+        ),
+      );
+      assert.deepEqual(
+        outcomes.map((o) => o.status),
+        ['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled'],
+      );
       assert.match(String((outcomes[3] as PromiseRejectedResult).reason), /unit 3 refuses/);
       // Retried alone after the shared rollback, every other unit still ended its own session, once.
-      assert.deepEqual(outcomes.filter((o) => o.status === 'fulfilled').map((o) => o.value?.id), sessions.filter((_, i) => i !== 3).map((s) => s.id));
+      assert.deepEqual(
+        outcomes.filter((o) => o.status === 'fulfilled').map((o) => o.value?.id),
+        sessions.filter((_, i) => i !== 3).map((s) => s.id),
+      );
       assert.deepEqual(await online(sessions.map((s) => s.id)), [false, false, false, true, false, false]);
     });
   });

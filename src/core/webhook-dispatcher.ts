@@ -19,7 +19,12 @@ export interface DispatcherOptions {
 }
 
 export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
-  pollMs: 1000, backoffMs: 1000, backoffCapMs: 5 * 60_000, giveUpMs: 24 * 3600_000, timeoutMs: 10_000, concurrency: 4,
+  pollMs: 1000,
+  backoffMs: 1000,
+  backoffCapMs: 5 * 60_000,
+  giveUpMs: 24 * 3600_000,
+  timeoutMs: 10_000,
+  concurrency: 4,
 };
 
 /** Response bodies are not kept; an error text is cut to this many characters. */
@@ -61,7 +66,9 @@ export class WebhookDispatcher {
   private readonly o: DispatcherOptions;
   private readonly now: () => number;
 
-  constructor(private readonly deps: { store: Store; logger: Logger; options?: Partial<DispatcherOptions>; now?: () => number }) {
+  constructor(
+    private readonly deps: { store: Store; logger: Logger; options?: Partial<DispatcherOptions>; now?: () => number },
+  ) {
     this.o = { ...DEFAULT_DISPATCHER_OPTIONS, ...deps.options };
     this.now = deps.now ?? Date.now;
   }
@@ -85,7 +92,9 @@ export class WebhookDispatcher {
   private schedule(ms: number): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      this.running = this.round().catch((e: unknown) => this.deps.logger.error({ err: e }, 'webhook dispatch round failed'));
+      this.running = this.round().catch((e: unknown) =>
+        this.deps.logger.error({ err: e }, 'webhook dispatch round failed'),
+      );
       void this.running.then(() => this.schedule(this.o.pollMs));
     }, ms);
     this.timer.unref();
@@ -127,13 +136,18 @@ export class WebhookDispatcher {
   private begin(webhookId: string, lane: Lane, d: WebhookDelivery): void {
     lane.inflight += 1;
     const run: Promise<void> = this.deliver(d)
-      .catch((e: unknown) => this.deps.logger.error({ err: e, webhookId, deliveryId: d.id }, 'webhook delivery could not be recorded'))
+      .catch((e: unknown) =>
+        this.deps.logger.error({ err: e, webhookId, deliveryId: d.id }, 'webhook delivery could not be recorded'),
+      )
       .finally(() => {
         lane.inflight -= 1;
         this.work.delete(run);
         this.forget(webhookId, lane);
         // A slot is free: the lane's next due delivery goes now, not at the next scan.
-        if (!this.stopped) this.fill(webhookId).catch((e: unknown) => this.deps.logger.error({ err: e, webhookId }, 'webhook lane refill failed'));
+        if (!this.stopped)
+          this.fill(webhookId).catch((e: unknown) =>
+            this.deps.logger.error({ err: e, webhookId }, 'webhook lane refill failed'),
+          );
       });
     this.work.add(run);
   }
@@ -156,7 +170,10 @@ export class WebhookDispatcher {
     } else {
       const controller = new AbortController();
       this.inflight.add(controller);
-      const timer = setTimeout(() => controller.abort(new Error(`no response within ${this.o.timeoutMs} ms`)), this.o.timeoutMs);
+      const timer = setTimeout(
+        () => controller.abort(new Error(`no response within ${this.o.timeoutMs} ms`)),
+        this.o.timeoutMs,
+      );
       try {
         const t = Math.floor(at / 1000);
         const res = await fetch(hook.url, {
@@ -177,7 +194,13 @@ export class WebhookDispatcher {
         if (res.status < 200 || res.status > 299) error = `HTTP ${res.status}`;
       } catch (e) {
         const reason = controller.signal.aborted ? controller.signal.reason : e;
-        error = (reason instanceof Error ? (reason.cause instanceof Error ? `${reason.message}: ${reason.cause.message}` : reason.message) : String(reason)).slice(0, MAX_ERROR);
+        error = (
+          reason instanceof Error
+            ? reason.cause instanceof Error
+              ? `${reason.message}: ${reason.cause.message}`
+              : reason.message
+            : String(reason)
+        ).slice(0, MAX_ERROR);
       } finally {
         clearTimeout(timer);
         this.inflight.delete(controller);
@@ -185,16 +208,31 @@ export class WebhookDispatcher {
     }
     const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
     const update = this.outcome(d, attempt, at, statusCode, error, hook === null || hook.deletedAt !== null);
-    await store.webhooks.recordAttempt({ id: newId('webhookAttempt'), deliveryId: d.id, attempt, at, statusCode, error, durationMs }, update);
+    await store.webhooks.recordAttempt(
+      { id: newId('webhookAttempt'), deliveryId: d.id, attempt, at, statusCode, error, durationMs },
+      update,
+    );
     // The URL may carry a credential in its query; log only the webhook id.
-    if (error !== null) logger.warn({ webhookId: d.webhookId, deliveryId: d.id, attempt, statusCode, error, status: update.status }, 'webhook delivery failed');
+    if (error !== null)
+      logger.warn(
+        { webhookId: d.webhookId, deliveryId: d.id, attempt, statusCode, error, status: update.status },
+        'webhook delivery failed',
+      );
   }
 
-  private outcome(d: WebhookDelivery, attempt: number, at: number, statusCode: number | null, error: string | null, gone: boolean): DeliveryUpdate {
+  private outcome(
+    d: WebhookDelivery,
+    attempt: number,
+    at: number,
+    statusCode: number | null,
+    error: string | null,
+    gone: boolean,
+  ): DeliveryUpdate {
     const base = { attempts: attempt, lastStatusCode: statusCode, lastError: error };
     if (error === null) return { ...base, status: 'DELIVERED', nextAttemptAt: at, deliveredAt: at };
     const next = this.now() + backoffDelay(attempt, this.o);
-    if (gone || next - d.createdAt > this.o.giveUpMs) return { ...base, status: 'FAILED', nextAttemptAt: at, deliveredAt: null };
+    if (gone || next - d.createdAt > this.o.giveUpMs)
+      return { ...base, status: 'FAILED', nextAttemptAt: at, deliveredAt: null };
     return { ...base, status: 'PENDING', nextAttemptAt: next, deliveredAt: null };
   }
 }

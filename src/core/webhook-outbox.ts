@@ -35,7 +35,11 @@ export function webhookPayload(e: SessionEvent): string {
  * Writes one delivery per (event, subscribed webhook) with the caller's transaction: the events are
  * delivered at least once exactly when the change they report committed (the outbox pattern).
  */
-export async function enqueueWebhookDeliveries(tx: StoreTx, events: readonly SessionEvent[], now: number): Promise<void> {
+export async function enqueueWebhookDeliveries(
+  tx: StoreTx,
+  events: readonly SessionEvent[],
+  now: number,
+): Promise<void> {
   if (events.length === 0) return;
   const hooks = await tx.webhooks.listActive();
   if (hooks.length === 0) return;
@@ -45,8 +49,18 @@ export async function enqueueWebhookDeliveries(tx: StoreTx, events: readonly Ses
     for (const w of hooks) {
       if (!w.events.includes(e.type)) continue;
       rows.push({
-        id: newId('webhookDelivery'), webhookId: w.id, eventId: e.id, eventType: e.type, payload, status: 'PENDING', attempts: 0,
-        createdAt: now, nextAttemptAt: now, deliveredAt: null, lastStatusCode: null, lastError: null,
+        id: newId('webhookDelivery'),
+        webhookId: w.id,
+        eventId: e.id,
+        eventType: e.type,
+        payload,
+        status: 'PENDING',
+        attempts: 0,
+        createdAt: now,
+        nextAttemptAt: now,
+        deliveredAt: null,
+        lastStatusCode: null,
+        lastError: null,
       });
     }
   }

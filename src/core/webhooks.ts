@@ -4,7 +4,13 @@ import { newId } from '../domain/ids.js';
 import { MAX_WEBHOOK_DESCRIPTION_CHARS, MAX_WEBHOOK_URL_CHARS } from '../domain/input-limits.js';
 import { hasScope } from '../domain/scopes.js';
 import { refusalText, refusedCharacter } from '../domain/text.js';
-import { WEBHOOK_EVENT_TYPES, type Webhook, type WebhookAttempt, type WebhookDelivery, type WebhookEventType } from '../domain/webhook.js';
+import {
+  WEBHOOK_EVENT_TYPES,
+  type Webhook,
+  type WebhookAttempt,
+  type WebhookDelivery,
+  type WebhookEventType,
+} from '../domain/webhook.js';
 import type { Store } from '../store/store.js';
 import { auditEvent } from './audit.js';
 
@@ -36,7 +42,8 @@ function checkUrl(text: string): string {
   } catch {
     throw new DomainError('BAD_USER_INPUT', 'url must be an absolute http:// or https:// URL');
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new DomainError('BAD_USER_INPUT', 'url must be an absolute http:// or https:// URL');
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new DomainError('BAD_USER_INPUT', 'url must be an absolute http:// or https:// URL');
   // Percent-encoding makes the normalised form longer than the text given: both are capped.
   const normalised = url.toString();
   if (text.length > MAX_WEBHOOK_URL_CHARS || normalised.length > MAX_WEBHOOK_URL_CHARS) {
@@ -48,7 +55,8 @@ function checkUrl(text: string): string {
 /** A description shown to people: a name's characters, refused rather than cut when too long. */
 function checkDescription(text: string | null | undefined): string | null {
   const description = text?.trim() ?? '';
-  if (description.length > MAX_WEBHOOK_DESCRIPTION_CHARS) throw new DomainError('BAD_USER_INPUT', `description must be at most ${MAX_WEBHOOK_DESCRIPTION_CHARS} characters`);
+  if (description.length > MAX_WEBHOOK_DESCRIPTION_CHARS)
+    throw new DomainError('BAD_USER_INPUT', `description must be at most ${MAX_WEBHOOK_DESCRIPTION_CHARS} characters`);
   const refused = refusedCharacter(description, 'name');
   if (refused) throw new DomainError('BAD_USER_INPUT', `description ${refusalText(refused)}`);
   return description === '' ? null : description;
@@ -58,22 +66,39 @@ function checkDescription(text: string | null | undefined): string | null {
 export class WebhookAdmin {
   constructor(private readonly deps: { store: Store; now: () => number }) {}
 
-  async create(actor: Actor, args: { url: string; events: string[]; description?: string | null }): Promise<{ webhook: WebhookView; secret: string }> {
+  async create(
+    actor: Actor,
+    args: { url: string; events: string[]; description?: string | null },
+  ): Promise<{ webhook: WebhookView; secret: string }> {
     requireAdmin(actor);
     const url = checkUrl(args.url);
     const events = [...new Set(args.events)];
-    if (events.length === 0 || !events.every((e): e is WebhookEventType => (WEBHOOK_EVENT_TYPES as readonly string[]).includes(e))) {
+    if (
+      events.length === 0 ||
+      !events.every((e): e is WebhookEventType => (WEBHOOK_EVENT_TYPES as readonly string[]).includes(e))
+    ) {
       throw new DomainError('BAD_USER_INPUT', `events must be one or more of ${WEBHOOK_EVENT_TYPES.join(', ')}`);
     }
     const description = checkDescription(args.description);
     const now = this.deps.now();
     const webhook: Webhook = {
-      id: newId('webhook'), url, events: events as WebhookEventType[], description, secret: newId('webhookSecret'),
-      createdAt: now, createdByName: actor.name, deletedAt: null,
+      id: newId('webhook'),
+      url,
+      events: events as WebhookEventType[],
+      description,
+      secret: newId('webhookSecret'),
+      createdAt: now,
+      createdByName: actor.name,
+      deletedAt: null,
     };
     await this.deps.store.transaction(async (tx) => {
       await tx.webhooks.insert(webhook);
-      await tx.audit.append(auditEvent(actor, 'webhook.create', 'SUCCESS', { at: now, metadata: { webhookId: webhook.id, url, events, description } }));
+      await tx.audit.append(
+        auditEvent(actor, 'webhook.create', 'SUCCESS', {
+          at: now,
+          metadata: { webhookId: webhook.id, url, events, description },
+        }),
+      );
     });
     return { webhook: view(webhook), secret: webhook.secret };
   }
@@ -90,7 +115,9 @@ export class WebhookAdmin {
     const deleted = await this.deps.store.transaction(async (tx) => {
       if (!(await tx.webhooks.markDeleted(id, now))) return null;
       const w = await tx.webhooks.findById(id);
-      await tx.audit.append(auditEvent(actor, 'webhook.delete', 'SUCCESS', { at: now, metadata: { webhookId: id, url: w?.url ?? null } }));
+      await tx.audit.append(
+        auditEvent(actor, 'webhook.delete', 'SUCCESS', { at: now, metadata: { webhookId: id, url: w?.url ?? null } }),
+      );
       return w;
     });
     if (!deleted) throw new DomainError('WEBHOOK_NOT_FOUND', 'Webhook not found or already deleted');
@@ -100,7 +127,8 @@ export class WebhookAdmin {
   async deliveries(actor: Actor, webhookId: string, first: number | null | undefined): Promise<DeliveryView[]> {
     requireAdmin(actor);
     const n = first ?? 50;
-    if (!Number.isInteger(n) || n < 1 || n > MAX_DELIVERIES) throw new DomainError('BAD_USER_INPUT', `first must be an integer from 1 to ${MAX_DELIVERIES}`);
+    if (!Number.isInteger(n) || n < 1 || n > MAX_DELIVERIES)
+      throw new DomainError('BAD_USER_INPUT', `first must be an integer from 1 to ${MAX_DELIVERIES}`);
     const rows = await this.deps.store.webhooks.listDeliveries(webhookId, n);
     const attempts = await this.deps.store.webhooks.listAttempts(rows.map((d) => d.id));
     return rows.map((d) => ({ ...d, attemptLog: attempts.filter((a) => a.deliveryId === d.id) }));

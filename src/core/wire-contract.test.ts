@@ -23,10 +23,24 @@ import { WIRE_VERSION, type GatewayReport } from './reports.js';
 import { Switchboard } from './switchboard.js';
 import { SessionSync } from './sync/session-sync.js';
 
-interface Line { level: string; obj: object; msg: string }
+interface Line {
+  level: string;
+  obj: object;
+  msg: string;
+}
 function recordingLogger(lines: Line[]): Logger {
-  const at = (level: string) => (obj: object, msg = '') => void lines.push({ level, obj, msg });
-  const logger: Logger = { ...silentLogger, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => logger };
+  const at =
+    (level: string) =>
+    (obj: object, msg = '') =>
+      void lines.push({ level, obj, msg });
+  const logger: Logger = {
+    ...silentLogger,
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: () => logger,
+  };
   return logger;
 }
 
@@ -48,7 +62,9 @@ for (const kind of ['memory', 'nats'] as const) {
     const adapters = [new FakeAdapter({ id: gw1 }), new FakeAdapter({ id: gw2 })];
     const reader = { tokenId: 'tok_r', name: 'reader', scopes: ['sessions:read' as const], ip: null, userAgent: null };
     const online = async (gatewayId: string) =>
-      (await store.sessions.listOnline({ first: 100, after: null, filter: { gatewayId } })).rows.map((s) => s.userName).sort();
+      (await store.sessions.listOnline({ first: 100, after: null, filter: { gatewayId } })).rows
+        .map((s) => s.userName)
+        .sort();
     const gatewayView = async (id: string) => (await core.gateways(reader)).find((g) => g.id === id)!;
 
     before(async () => {
@@ -58,14 +74,25 @@ for (const kind of ['memory', 'nats'] as const) {
       const logger = recordingLogger(lines);
       sync = new SessionSync({ store, bus: planeBus, logger });
       sync.start();
-      core = new Switchboard({ store, bus: planeBus, logger, disconnectDeadlineMs: 2000, gatewayLivenessMs: 15_000, wireStatus: (id) => sync.intake.status(id) });
+      core = new Switchboard({
+        store,
+        bus: planeBus,
+        logger,
+        disconnectDeadlineMs: 2000,
+        gatewayLivenessMs: 15_000,
+        wireStatus: (id) => sync.intake.status(id),
+      });
       adapters[0]!.connect('alice');
       adapters[1]!.connect('carol');
       adapters[1]!.connect('dave');
       await planeBus.flush(2000); // the sync's subscription is at the server before the agent reports
       agents = new AgentLink({ bus: agentBus, adapters, logger, heartbeatMs: 60_000 });
       agents.start();
-      await waitFor(async () => (await online(gw2)).length === 2 && (await online(gw1)).length === 1, 10_000, 'both gateways listed');
+      await waitFor(
+        async () => (await online(gw2)).length === 2 && (await online(gw1)).length === 1,
+        10_000,
+        'both gateways listed',
+      );
     });
 
     after(async () => {
@@ -80,17 +107,38 @@ for (const kind of ['memory', 'nats'] as const) {
 
     /** A report as an agent would send it, with the envelope filled in. */
     const report = (body: Record<string, unknown>, over: Record<string, unknown> = {}) => ({
-      gatewayId: gw1, agentId: 'agt_forger', seq: 1, at: Date.now(), version: WIRE_VERSION, ...body, ...over,
+      gatewayId: gw1,
+      agentId: 'agt_forger',
+      seq: 1,
+      at: Date.now(),
+      version: WIRE_VERSION,
+      ...body,
+      ...over,
     });
-    const snapshotOf = (gatewayId: string, users: string[]) => report({
-      type: 'snapshot', gateway: { name: 'forged', region: 'x', protocol: 'openvpn', mode: 'observe' }, daemonStartedAt: 1,
-      sessions: users.map((u, i) => ({
-        ref: `forged:${i}`, userName: u, commonName: u, clientAddress: null, virtualAddress: null, virtualAddress6: null,
-        connectedAt: 1, bytesReceived: 0, bytesSent: 0, clientVersion: null, clientPlatform: null,
-      })),
-    }, { gatewayId });
+    const snapshotOf = (gatewayId: string, users: string[]) =>
+      report(
+        {
+          type: 'snapshot',
+          gateway: { name: 'forged', region: 'x', protocol: 'openvpn', mode: 'observe' },
+          daemonStartedAt: 1,
+          sessions: users.map((u, i) => ({
+            ref: `forged:${i}`,
+            userName: u,
+            commonName: u,
+            clientAddress: null,
+            virtualAddress: null,
+            virtualAddress6: null,
+            connectedAt: 1,
+            bytesReceived: 0,
+            bytesSent: 0,
+            clientVersion: null,
+            clientPlatform: null,
+          })),
+        },
+        { gatewayId },
+      );
 
-    test('a snapshot on gateway 1\'s subject whose body says gateway 2 is dropped, counted and logged at warn', async () => {
+    test("a snapshot on gateway 1's subject whose body says gateway 2 is dropped, counted and logged at warn", async () => {
       const before = sync.intake.counters.gatewayMismatch;
       await agentBus.publish(subjects.gatewayReport(gw1), snapshotOf(gw2, ['mallory']));
       await waitFor(() => sync.intake.counters.gatewayMismatch > before, 5000, 'the forged report counted');
@@ -101,41 +149,83 @@ for (const kind of ['memory', 'nats'] as const) {
       assert.equal((await gatewayView(gw2)).rejectedReports, 0);
       const warn = lines.find((l) => l.level === 'warn' && /names another gateway/.test(l.msg));
       assert.ok(warn, 'logged at warn');
-      assert.deepEqual({ ...warn.obj, rejectedReports: undefined }, { gatewayId: gw1, claimedGatewayId: gw2, type: 'snapshot', agentId: 'agt_forger', rejectedReports: undefined });
+      assert.deepEqual(
+        { ...warn.obj, rejectedReports: undefined },
+        { gatewayId: gw1, claimedGatewayId: gw2, type: 'snapshot', agentId: 'agt_forger', rejectedReports: undefined },
+      );
     });
 
     test('a report of another wire version is refused with one error line; the gateway shows degraded until a readable one arrives', async () => {
       const before = sync.intake.counters.unsupportedVersion;
-      for (const seq of [1, 2, 3]) await agentBus.publish(subjects.gatewayReport(gw2), { ...snapshotOf(gw2, []), seq, version: WIRE_VERSION + 1 });
+      for (const seq of [1, 2, 3])
+        await agentBus.publish(subjects.gatewayReport(gw2), { ...snapshotOf(gw2, []), seq, version: WIRE_VERSION + 1 });
       await waitFor(() => sync.intake.counters.unsupportedVersion === before + 3, 5000, 'three refused');
       await sync.idle();
       assert.deepEqual(await online(gw2), ['carol', 'dave'], 'the empty snapshot of another version ended nothing');
       const view = await gatewayView(gw2);
-      assert.match(view.degradedReason ?? '', new RegExp(`wire version ${WIRE_VERSION + 1}, this build speaks ${WIRE_VERSION}`));
+      assert.match(
+        view.degradedReason ?? '',
+        new RegExp(`wire version ${WIRE_VERSION + 1}, this build speaks ${WIRE_VERSION}`),
+      );
       assert.equal(view.rejectedReports, 3);
-      assert.equal(lines.filter((l) => l.level === 'error' && /gateway degraded/.test(l.msg)).length, 1, 'one line, not one per message');
+      assert.equal(
+        lines.filter((l) => l.level === 'error' && /gateway degraded/.test(l.msg)).length,
+        1,
+        'one line, not one per message',
+      );
       await adapters[1]!.snapshot(); // the genuine agent's next snapshot
       await waitFor(async () => (await gatewayView(gw2)).degradedReason === null, 5000, 'degraded cleared');
     });
 
-    test('a report without a version, or beyond the contract\'s bounds, is dropped', async () => {
+    test("a report without a version, or beyond the contract's bounds, is dropped", async () => {
       const before = { ...sync.intake.counters };
       const { version: _v, ...unversioned } = snapshotOf(gw1, []);
       await agentBus.publish(subjects.gatewayReport(gw1), unversioned);
       await agentBus.publish(subjects.gatewayReport(gw1), snapshotOf(gw1, ['x'.repeat(513)]));
       await agentBus.publish(subjects.gatewayReport(gw1), report({ type: 'link-down', error: 'e'.repeat(1001) }));
-      await agentBus.publish(subjects.gatewayReport(gw1), { ...snapshotOf(gw1, []), sessions: Array.from({ length: 1001 }, () => ({})) });
-      await waitFor(() => sync.intake.counters.invalid === before.invalid + 3 && sync.intake.counters.unsupportedVersion === before.unsupportedVersion + 1, 5000, 'all four dropped');
+      await agentBus.publish(subjects.gatewayReport(gw1), {
+        ...snapshotOf(gw1, []),
+        sessions: Array.from({ length: 1001 }, () => ({})),
+      });
+      await waitFor(
+        () =>
+          sync.intake.counters.invalid === before.invalid + 3 &&
+          sync.intake.counters.unsupportedVersion === before.unsupportedVersion + 1,
+        5000,
+        'all four dropped',
+      );
       await sync.idle();
       assert.deepEqual(await online(gw1), ['alice'], 'none of them ended or created a session');
-      assert.equal((await store.gateways.findById(gw1))!.agentConnected, true, 'the oversized link-down was not applied');
+      assert.equal(
+        (await store.gateways.findById(gw1))!.agentConnected,
+        true,
+        'the oversized link-down was not applied',
+      );
     });
 
     test('a disconnect request the agent cannot read is answered NOT_SENT and reaches no adapter', async () => {
-      const request = { ref: [...adapters[0]!.sessions.keys()][0], userName: 'alice', mode: 'HALT', message: null, blockSeconds: null, deadlineMs: 1000 };
-      const oldAgent = await planeBus.request(subjects.gatewayDisconnect(gw1), { ...request, version: WIRE_VERSION + 1 }, { timeoutMs: 2000 });
-      assert.deepEqual({ ...(oldAgent as object), detail: undefined }, { outcome: 'NOT_SENT', detail: undefined, version: WIRE_VERSION });
-      const huge = await planeBus.request(subjects.gatewayDisconnect(gw1), { ...request, message: 'm'.repeat(241), version: WIRE_VERSION }, { timeoutMs: 2000 });
+      const request = {
+        ref: [...adapters[0]!.sessions.keys()][0],
+        userName: 'alice',
+        mode: 'HALT',
+        message: null,
+        blockSeconds: null,
+        deadlineMs: 1000,
+      };
+      const oldAgent = await planeBus.request(
+        subjects.gatewayDisconnect(gw1),
+        { ...request, version: WIRE_VERSION + 1 },
+        { timeoutMs: 2000 },
+      );
+      assert.deepEqual(
+        { ...(oldAgent as object), detail: undefined },
+        { outcome: 'NOT_SENT', detail: undefined, version: WIRE_VERSION },
+      );
+      const huge = await planeBus.request(
+        subjects.gatewayDisconnect(gw1),
+        { ...request, message: 'm'.repeat(241), version: WIRE_VERSION },
+        { timeoutMs: 2000 },
+      );
       assert.equal((huge as { outcome: string }).outcome, 'NOT_SENT');
       assert.deepEqual(adapters[0]!.commands, [], 'no command reached the daemon');
       assert.deepEqual(await online(gw1), ['alice']);
@@ -147,18 +237,44 @@ for (const kind of ['memory', 'nats'] as const) {
       const off = agentBus.subscribe(subjects.replicaHello, (d) => void hellos.push(d));
       await agentBus.flush(2000);
       const session = {
-        ref: 'early:1', userName: 'erin', commonName: 'erin', clientAddress: null, virtualAddress: null, virtualAddress6: null,
-        connectedAt: 1, bytesReceived: 0, bytesSent: 0, clientVersion: null, clientPlatform: null,
+        ref: 'early:1',
+        userName: 'erin',
+        commonName: 'erin',
+        clientAddress: null,
+        virtualAddress: null,
+        virtualAddress6: null,
+        connectedAt: 1,
+        bytesReceived: 0,
+        bytesSent: 0,
+        clientVersion: null,
+        clientPlatform: null,
       };
-      await agentBus.publish(subjects.gatewayReport(gw3), report({ type: 'session.connected', session }, { gatewayId: gw3 }));
-      await agentBus.publish(subjects.gatewayReport(gw3), report({ type: 'session.connected', session: { ...session, ref: 'early:2' } }, { gatewayId: gw3, seq: 2 }));
+      await agentBus.publish(
+        subjects.gatewayReport(gw3),
+        report({ type: 'session.connected', session }, { gatewayId: gw3 }),
+      );
+      await agentBus.publish(
+        subjects.gatewayReport(gw3),
+        report({ type: 'session.connected', session: { ...session, ref: 'early:2' } }, { gatewayId: gw3, seq: 2 }),
+      );
       await waitFor(() => hellos.length > 0, 5000, 'a hello asks the agents for snapshots');
       off();
       await sync.idle();
       assert.deepEqual(await online(gw3), []);
-      assert.deepEqual(lines.filter((l) => l.level === 'error' && JSON.stringify(l.obj).includes(gw3)), [], 'no error line');
-      assert.equal(lines.filter((l) => l.level === 'info' && (l.obj as { gatewayId?: string }).gatewayId === gw3).length, 1, 'one info line');
-      assert.deepEqual({ ...(hellos[0] as object), replicaId: undefined }, { version: WIRE_VERSION, replicaId: undefined });
+      assert.deepEqual(
+        lines.filter((l) => l.level === 'error' && JSON.stringify(l.obj).includes(gw3)),
+        [],
+        'no error line',
+      );
+      assert.equal(
+        lines.filter((l) => l.level === 'info' && (l.obj as { gatewayId?: string }).gatewayId === gw3).length,
+        1,
+        'one info line',
+      );
+      assert.deepEqual(
+        { ...(hellos[0] as object), replicaId: undefined },
+        { version: WIRE_VERSION, replicaId: undefined },
+      );
     });
 
     test('what the agent sends fits the contract: version, envelope, and the gateway of its subject', async () => {
@@ -167,11 +283,18 @@ for (const kind of ['memory', 'nats'] as const) {
       await planeBus.flush(2000);
       await adapters[0]!.snapshot();
       // Heartbeats travel on the same subject and may come first: the snapshot is the one asked for.
-      const r = await waitFor(() => got.find((d) => (d as { type?: string }).type === 'snapshot') as (GatewayReport & { version: number }) | undefined, 5000, 'a snapshot seen');
+      const r = await waitFor(
+        () =>
+          got.find((d) => (d as { type?: string }).type === 'snapshot') as
+            (GatewayReport & { version: number }) | undefined,
+        5000,
+        'a snapshot seen',
+      );
       off();
       assert.equal(r.version, WIRE_VERSION);
       assert.equal(r.gatewayId, gw1);
-      for (const d of got) assert.equal((d as { version: number }).version, WIRE_VERSION, 'every report carries the version');
+      for (const d of got)
+        assert.equal((d as { version: number }).version, WIRE_VERSION, 'every report carries the version');
     });
   });
 }

@@ -17,7 +17,15 @@ export type AuditAction = (typeof AUDIT_ACTIONS)[number];
  * `PENDING`: a disconnect was recorded before its gateway was asked; a later row with the same
  * `metadata.intentId` settles it (SUCCESS, NOT_FOUND, GATEWAY_UNAVAILABLE or FAILED).
  */
-export const AUDIT_OUTCOMES = ['SUCCESS', 'NOT_FOUND', 'FORBIDDEN', 'GATEWAY_UNAVAILABLE', 'FAILED', 'REFUSED', 'PENDING'] as const;
+export const AUDIT_OUTCOMES = [
+  'SUCCESS',
+  'NOT_FOUND',
+  'FORBIDDEN',
+  'GATEWAY_UNAVAILABLE',
+  'FAILED',
+  'REFUSED',
+  'PENDING',
+] as const;
 export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
 
 /** An append-only record of one action and its outcome. Never updated, never deleted. */

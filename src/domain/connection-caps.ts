@@ -9,4 +9,8 @@ export interface ConnectionCaps {
 }
 
 /** Defaults of the caps (also those of the configuration). */
-export const DEFAULT_CAPS: Readonly<ConnectionCaps> = { subscriptionsPerSocket: 100, streamsPerToken: 100, connections: 10_000 };
+export const DEFAULT_CAPS: Readonly<ConnectionCaps> = {
+  subscriptionsPerSocket: 100,
+  streamsPerToken: 100,
+  connections: 10_000,
+};

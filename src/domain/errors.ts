@@ -38,13 +38,15 @@ export const MESSAGES = {
   sessionNotFound: 'Session not found or already disconnected',
   disconnectForbidden: 'Admin access required to disconnect sessions',
   unauthenticated: 'A valid API token is required',
-  blockUnsupported: 'This gateway cannot block reconnects (only an authorize gateway whose daemon runs management-client-auth can); nothing was done',
+  blockUnsupported:
+    'This gateway cannot block reconnects (only an authorize gateway whose daemon runs management-client-auth can); nothing was done',
   /** GATEWAY_UNAVAILABLE with `disconnect: "NOT_SENT"`: certainly never reached the daemon. */
   disconnectNotSent: 'The disconnect could not be sent to the gateway; the session is still online',
   /** GATEWAY_UNAVAILABLE with `disconnect: "UNCONFIRMED"`: it may have reached the daemon. */
   disconnectUnconfirmed: 'The gateway did not confirm the disconnect in time; it may still take effect',
   /** GATEWAY_UNAVAILABLE with `disconnect: "UNCONFIRMED"`: another disconnect of the session is unsettled. */
-  disconnectPending: 'A disconnect of this session is already under way and not yet confirmed; it may still take effect',
+  disconnectPending:
+    'A disconnect of this session is already under way and not yet confirmed; it may still take effect',
 } as const;
 
 export function isDomainError(e: unknown): e is DomainError {

@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ID_KINDS, isSessionId, newId, newSessionId, newTokenSecret, TOKEN_SECRET_PATTERN, userIdFor, type IdKind } from './ids.js';
+import {
+  ID_KINDS,
+  isSessionId,
+  newId,
+  newSessionId,
+  newTokenSecret,
+  TOKEN_SECRET_PATTERN,
+  userIdFor,
+  type IdKind,
+} from './ids.js';
 
 test('every id kind has its own prefix, and a new id is that prefix and its number of [a-z0-9]', () => {
   const prefixes = Object.values(ID_KINDS).map((k) => k.prefix);
@@ -11,7 +20,7 @@ test('every id kind has its own prefix, and a new id is that prefix and its numb
   }
 });
 
-test('a session id has the seed\'s shape, a token secret the shape authentication accepts, a user id its prefix', () => {
+test("a session id has the seed's shape, a token secret the shape authentication accepts, a user id its prefix", () => {
   assert.match(newSessionId(), /^sess_[a-z0-9]{12}$/);
   assert.ok(isSessionId(newSessionId()));
   assert.ok(!isSessionId('sess_abc'));

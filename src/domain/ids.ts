@@ -86,7 +86,9 @@ export function newAuditEventId(): string {
 }
 
 /** A token's secret: `sbt_<8 chars>_<40 chars>`; its first 12 characters are the display prefix. */
-export const TOKEN_SECRET_PATTERN = new RegExp(`^${ID_KINDS.tokenSecret.prefix}[a-z0-9]{${ID_KINDS.tokenSecret.length}}_[a-z0-9]{40}$`);
+export const TOKEN_SECRET_PATTERN = new RegExp(
+  `^${ID_KINDS.tokenSecret.prefix}[a-z0-9]{${ID_KINDS.tokenSecret.length}}_[a-z0-9]{40}$`,
+);
 export function newTokenSecret(): string {
   return `${newId('tokenSecret')}_${randomId(40)}`;
 }

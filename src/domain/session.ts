@@ -1,12 +1,7 @@
 import type { Protocol } from './gateway.js';
 
 /** Why a session ended; kept in history. */
-export const END_CAUSES = [
-  'CLIENT_DISCONNECT',
-  'ADMIN_DISCONNECT',
-  'GATEWAY_RESTART',
-  'GATEWAY_REMOVED',
-] as const;
+export const END_CAUSES = ['CLIENT_DISCONNECT', 'ADMIN_DISCONNECT', 'GATEWAY_RESTART', 'GATEWAY_REMOVED'] as const;
 export type EndCause = (typeof END_CAUSES)[number];
 
 /** HALT: the client is told to stay down. RESTART: the client may reconnect (as a new session). */

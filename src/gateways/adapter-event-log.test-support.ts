@@ -29,7 +29,13 @@ export class AdapterEventLog {
       const found = this.events.slice(options.from ?? 0).find((e): e is Of<T> => e.type === type && match(e as Of<T>));
       if (found) return found;
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no ${type} event in time; got: ${this.events.slice(-8).map((e) => JSON.stringify(e)).join('\n')}`);
+      if (left <= 0)
+        throw new Error(
+          `no ${type} event in time; got: ${this.events
+            .slice(-8)
+            .map((e) => JSON.stringify(e))
+            .join('\n')}`,
+        );
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, left);
         function done(): void {

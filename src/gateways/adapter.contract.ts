@@ -56,7 +56,11 @@ export interface ContractOptions {
 export const CONTRACT_USERS = ['alice', 'bob', 'carol'];
 const USERS = CONTRACT_USERS;
 
-export function adapterContract(name: string, makeHarness: () => Promise<AdapterHarness>, options: ContractOptions = {}): void {
+export function adapterContract(
+  name: string,
+  makeHarness: () => Promise<AdapterHarness>,
+  options: ContractOptions = {},
+): void {
   const timeoutMs = options.timeoutMs ?? 20_000;
   const BLOCK_SECONDS = options.blockSeconds ?? 3;
   describe(`adapter contract: ${name}`, { skip: options.skip ?? false }, () => {
@@ -99,7 +103,8 @@ export function adapterContract(name: string, makeHarness: () => Promise<Adapter
       const snap = await snapshot();
       assert.equal(adapter.isConnected(), true);
       assert.deepEqual(snap.sessions.map((s) => s.userName).sort(), USERS);
-      for (const user of USERS) assert.equal(snap.sessions.find((s) => s.userName === user)?.ref, sessions.get(user)!.ref);
+      for (const user of USERS)
+        assert.equal(snap.sessions.find((s) => s.userName === user)?.ref, sessions.get(user)!.ref);
       assert.equal(new Set(snap.sessions.map((s) => s.ref)).size, USERS.length, 'one ref per session');
     });
 
@@ -109,17 +114,36 @@ export function adapterContract(name: string, makeHarness: () => Promise<Adapter
       assert.equal(await adapter.disconnect({ ref: victim.ref, userName: 'alice', mode: 'HALT' }, 5000), 'ENDED');
       const gone = await events.waitFor('session.disconnected', (e) => e.ref === victim.ref, { from, timeoutMs });
       assert.equal(gone.cause, 'ADMIN_DISCONNECT');
-      await waitFor(async () => !(await clients.get('alice')!.passes()), timeoutMs, 'the disconnected client to stop passing', 100);
-      for (const user of ['bob', 'carol']) assert.equal(await clients.get(user)!.passes(), true, `${user} still passes`);
+      await waitFor(
+        async () => !(await clients.get('alice')!.passes()),
+        timeoutMs,
+        'the disconnected client to stop passing',
+        100,
+      );
+      for (const user of ['bob', 'carol'])
+        assert.equal(await clients.get(user)!.passes(), true, `${user} still passes`);
       const snap = await snapshot();
-      assert.deepEqual(snap.sessions.map((s) => [s.userName, s.ref]).sort(), ['bob', 'carol'].map((u) => [u, sessions.get(u)!.ref]));
-      assert.deepEqual(events.all('session.disconnected', from).map((e) => e.ref), [victim.ref], 'one end, of that session only');
+      assert.deepEqual(
+        snap.sessions.map((s) => [s.userName, s.ref]).sort(),
+        ['bob', 'carol'].map((u) => [u, sessions.get(u)!.ref]),
+      );
+      assert.deepEqual(
+        events.all('session.disconnected', from).map((e) => e.ref),
+        [victim.ref],
+        'one end, of that session only',
+      );
       clients.delete('alice'); // halted: she stays out (the restart below brings back the others only)
     });
 
     test('NOT_FOUND: a session already ended, and a ref the daemon never had', async () => {
-      assert.equal(await adapter.disconnect({ ref: sessions.get('alice')!.ref, userName: 'alice', mode: 'HALT' }, 5000), 'NOT_FOUND');
-      assert.equal(await adapter.disconnect({ ref: 'no-such-ref', userName: 'nobody', mode: 'HALT' }, 5000), 'NOT_FOUND');
+      assert.equal(
+        await adapter.disconnect({ ref: sessions.get('alice')!.ref, userName: 'alice', mode: 'HALT' }, 5000),
+        'NOT_FOUND',
+      );
+      assert.equal(
+        await adapter.disconnect({ ref: 'no-such-ref', userName: 'nobody', mode: 'HALT' }, 5000),
+        'NOT_FOUND',
+      );
     });
 
     test('RESTART: the client may come back at once, as a new session with a new ref', async () => {
@@ -128,7 +152,10 @@ export function adapterContract(name: string, makeHarness: () => Promise<Adapter
       assert.equal(await adapter.disconnect({ ref: bob.ref, userName: 'bob', mode: 'RESTART' }, 5000), 'ENDED');
       const back = await announced('bob', from);
       assert.notEqual(back.ref, bob.ref);
-      assert.equal((await events.waitFor('session.disconnected', (e) => e.ref === bob.ref, { from, timeoutMs })).cause, 'ADMIN_DISCONNECT');
+      assert.equal(
+        (await events.waitFor('session.disconnected', (e) => e.ref === bob.ref, { from, timeoutMs })).cause,
+        'ADMIN_DISCONNECT',
+      );
       await waitFor(() => clients.get('bob')!.passes(), timeoutMs, 'bob to pass again', 100);
       assert.equal(await clients.get('carol')!.passes(), true);
     });
@@ -137,22 +164,42 @@ export function adapterContract(name: string, makeHarness: () => Promise<Adapter
       const carol = sessions.get('carol')!;
       if (!h.canBlock) {
         assert.equal(adapter.capabilities?.().canBlock ?? false, false);
-        await assert.rejects(adapter.disconnect({ ref: carol.ref, userName: 'carol', mode: 'HALT', blockSeconds: BLOCK_SECONDS }, 5000),
-          (e: unknown) => e instanceof GatewayUnavailableError && !e.mayTakeEffect);
-        assert.ok((await snapshot()).sessions.some((s) => s.ref === carol.ref), 'the session is untouched');
+        await assert.rejects(
+          adapter.disconnect({ ref: carol.ref, userName: 'carol', mode: 'HALT', blockSeconds: BLOCK_SECONDS }, 5000),
+          (e: unknown) => e instanceof GatewayUnavailableError && !e.mayTakeEffect,
+        );
+        assert.ok(
+          (await snapshot()).sessions.some((s) => s.ref === carol.ref),
+          'the session is untouched',
+        );
         return;
       }
       assert.equal(adapter.capabilities?.().canBlock, true);
       const from = events.mark();
       const blockedUntil = Date.now() + BLOCK_SECONDS * 1000;
-      assert.equal(await adapter.disconnect({ ref: carol.ref, userName: 'carol', mode: 'HALT', blockSeconds: BLOCK_SECONDS }, 5000), 'ENDED');
+      assert.equal(
+        await adapter.disconnect(
+          { ref: carol.ref, userName: 'carol', mode: 'HALT', blockSeconds: BLOCK_SECONDS },
+          5000,
+        ),
+        'ENDED',
+      );
       // What the control plane sends once it has committed the block.
       adapter.setBlocks?.([{ userName: 'carol', until: blockedUntil }]);
-      await waitFor(async () => !(await clients.get('carol')!.passes()), timeoutMs, 'the blocked client to stop passing', 100);
+      await waitFor(
+        async () => !(await clients.get('carol')!.passes()),
+        timeoutMs,
+        'the blocked client to stop passing',
+        100,
+      );
       await h.comeBack('carol');
       const denied = await events.waitFor('auth-denied', (e) => e.userName === 'carol', { from, timeoutMs });
       assert.ok(denied.reason.length > 0);
-      assert.equal(events.all('session.connected', from).filter((e) => e.session.userName === 'carol').length, 0, 'not back while blocked');
+      assert.equal(
+        events.all('session.connected', from).filter((e) => e.session.userName === 'carol').length,
+        0,
+        'not back while blocked',
+      );
       await waitFor(() => Date.now() > blockedUntil + 200, BLOCK_SECONDS * 1000 + timeoutMs, 'the block to end', 100);
       const mark = events.mark();
       await h.comeBack('carol');
@@ -168,7 +215,10 @@ export function adapterContract(name: string, makeHarness: () => Promise<Adapter
       await events.waitFor('link-down', () => true, { from, timeoutMs });
       assert.equal(adapter.isConnected(), false);
       const t0 = Date.now();
-      await assert.rejects(adapter.disconnect({ ref: before[0]!, userName: 'bob', mode: 'HALT' }, 20_000), GatewayUnavailableError);
+      await assert.rejects(
+        adapter.disconnect({ ref: before[0]!, userName: 'bob', mode: 'HALT' }, 20_000),
+        GatewayUnavailableError,
+      );
       assert.ok(Date.now() - t0 < 10_000, 'fails fast, not at the deadline');
       from = events.mark();
       await h.startDaemon();
@@ -178,7 +228,10 @@ export function adapterContract(name: string, makeHarness: () => Promise<Adapter
       for (const s of snap.sessions) assert.ok(!before.includes(s.ref), `${s.userName} is a new session`);
       for (const ref of before) {
         const ended = events.all('session.disconnected').some((e) => e.ref === ref);
-        assert.ok(ended || snap.daemonStartedAt !== startedBefore, `the old session ${ref} ended or belongs to an instance that is gone`);
+        assert.ok(
+          ended || snap.daemonStartedAt !== startedBefore,
+          `the old session ${ref} ended or belongs to an instance that is gone`,
+        );
       }
       for (const c of clients.values()) assert.equal(await c.passes(), true, `${c.user} passes after the restart`);
     });

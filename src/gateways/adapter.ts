@@ -9,7 +9,12 @@ import type { BlockEntry } from '../domain/block.js';
 import type { GatewayConfig } from './gateway-config.js';
 
 export type {
-  GatewayConfig, Ikev2GatewayConfig, OpenConnectGatewayConfig, OpenVpnGatewayConfig, WireGuardGatewayConfig, WireGuardPeerMapping,
+  GatewayConfig,
+  Ikev2GatewayConfig,
+  OpenConnectGatewayConfig,
+  OpenVpnGatewayConfig,
+  WireGuardGatewayConfig,
+  WireGuardPeerMapping,
 } from './gateway-config.js';
 
 /** Something the daemon told us, already in Switchboard's words. */
@@ -18,7 +23,14 @@ export type AdapterEvent =
   | { type: 'snapshot'; daemonStartedAt: number | null; sessions: SessionReport[] }
   /** The event types are spelled as everywhere else (DESIGN.md's word table: one name per event type). */
   | { type: 'session.connected'; session: SessionReport }
-  | { type: 'session.disconnected'; ref: string; cause: EndCause; at: number; bytesReceived?: number; bytesSent?: number }
+  | {
+      type: 'session.disconnected';
+      ref: string;
+      cause: EndCause;
+      at: number;
+      bytesReceived?: number;
+      bytesSent?: number;
+    }
   /** The control connection dropped (the daemon stopped, or the socket broke). */
   | { type: 'link-down'; error: string }
   /** The adapter refused a client's authentication (authorize mode: a user blocked by a disconnect). */

@@ -83,7 +83,8 @@ export interface WireGuardGatewayConfig extends GatewayConfigBase {
 }
 
 /** One member per protocol. */
-export type GatewayConfig = OpenVpnGatewayConfig | OpenConnectGatewayConfig | Ikev2GatewayConfig | WireGuardGatewayConfig;
+export type GatewayConfig =
+  OpenVpnGatewayConfig | OpenConnectGatewayConfig | Ikev2GatewayConfig | WireGuardGatewayConfig;
 
 /** A WireGuard key: 32 bytes, base64. */
 export const WIREGUARD_KEY_PATTERN = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw480]=$/;
@@ -98,53 +99,95 @@ const common = {
 
 /** Each protocol's entry: the common settings and its own options, nothing else (`strict`). */
 const ENTRY_SCHEMAS = {
-  openvpn: z.object({
-    ...common,
-    protocol: z.literal('openvpn'),
-    identity: z.enum(GATEWAY_IDENTITIES, { message: 'identity must be certificate or username' }).default('certificate'),
-    management: z.string().regex(/^(unix:.+|tcp:\/\/[^:/]+:\d+)$/, 'management must be unix:/path or tcp://host:port'),
-    managementPasswordFile: z.string().min(1).optional(),
-  }).strict(),
-  openconnect: z.object({
-    ...common,
-    protocol: z.literal('openconnect'),
-    occtlSocket: z.string().regex(/^\/\S+$/, 'occtlSocket must be the absolute path of ocserv\'s occtl-socket-file'),
-    occtl: z.string().regex(/^\S+$/, 'occtl must be a program name or path without spaces').optional(),
-    netns: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'netns must be a network namespace name (letters, digits, _ . -)').optional(),
-    blockFile: z.string().regex(/^\/\S+$/, 'blockFile must be an absolute path').optional(),
-  }).strict().refine((g) => (g.mode === 'authorize') === (g.blockFile !== undefined), {
-    message: 'an openconnect gateway in authorize mode needs blockFile (read by its connect-script), and only then has one',
-    path: ['blockFile'],
-  }),
-  ikev2: z.object({
-    ...common,
-    protocol: z.literal('ikev2'),
-    // charon cannot hand a peer's authentication to Switchboard: IKEv2 gateways are observed only.
-    mode: z.literal('observe', { message: 'mode must be observe for ikev2 (strongSwan cannot hand authentication to Switchboard)' }).default('observe'),
-    vici: z.string().regex(/^unix:.+/, 'vici must be unix:/path/to/charon.vici'),
-  }).strict(),
-  wireguard: z.object({
-    ...common,
-    protocol: z.literal('wireguard'),
-    interface: z.string().regex(/^[A-Za-z0-9_=+.-]{1,15}$/, 'interface must be an interface name (1 to 15 letters, digits, _=+.-)'),
-    socket: z.string().min(1).optional(),
-    peers: z.array(z.object({
-      publicKey: z.string().regex(WIREGUARD_KEY_PATTERN, 'publicKey must be a WireGuard public key (44 characters of base64)'),
-      user: z.string().min(1).max(512),
-    }).strict()).default([]),
-    handshakeWindowSeconds: z.number().positive().max(86_400).optional(),
-    pollIntervalSeconds: z.number().positive().max(3600).optional(),
-    stateFile: z.string().min(1).optional(),
-  }).strict(),
+  openvpn: z
+    .object({
+      ...common,
+      protocol: z.literal('openvpn'),
+      identity: z
+        .enum(GATEWAY_IDENTITIES, { message: 'identity must be certificate or username' })
+        .default('certificate'),
+      management: z
+        .string()
+        .regex(/^(unix:.+|tcp:\/\/[^:/]+:\d+)$/, 'management must be unix:/path or tcp://host:port'),
+      managementPasswordFile: z.string().min(1).optional(),
+    })
+    .strict(),
+  openconnect: z
+    .object({
+      ...common,
+      protocol: z.literal('openconnect'),
+      occtlSocket: z.string().regex(/^\/\S+$/, "occtlSocket must be the absolute path of ocserv's occtl-socket-file"),
+      occtl: z.string().regex(/^\S+$/, 'occtl must be a program name or path without spaces').optional(),
+      netns: z
+        .string()
+        .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'netns must be a network namespace name (letters, digits, _ . -)')
+        .optional(),
+      blockFile: z
+        .string()
+        .regex(/^\/\S+$/, 'blockFile must be an absolute path')
+        .optional(),
+    })
+    .strict()
+    .refine((g) => (g.mode === 'authorize') === (g.blockFile !== undefined), {
+      message:
+        'an openconnect gateway in authorize mode needs blockFile (read by its connect-script), and only then has one',
+      path: ['blockFile'],
+    }),
+  ikev2: z
+    .object({
+      ...common,
+      protocol: z.literal('ikev2'),
+      // charon cannot hand a peer's authentication to Switchboard: IKEv2 gateways are observed only.
+      mode: z
+        .literal('observe', {
+          message: 'mode must be observe for ikev2 (strongSwan cannot hand authentication to Switchboard)',
+        })
+        .default('observe'),
+      vici: z.string().regex(/^unix:.+/, 'vici must be unix:/path/to/charon.vici'),
+    })
+    .strict(),
+  wireguard: z
+    .object({
+      ...common,
+      protocol: z.literal('wireguard'),
+      interface: z
+        .string()
+        .regex(/^[A-Za-z0-9_=+.-]{1,15}$/, 'interface must be an interface name (1 to 15 letters, digits, _=+.-)'),
+      socket: z.string().min(1).optional(),
+      peers: z
+        .array(
+          z
+            .object({
+              publicKey: z
+                .string()
+                .regex(WIREGUARD_KEY_PATTERN, 'publicKey must be a WireGuard public key (44 characters of base64)'),
+              user: z.string().min(1).max(512),
+            })
+            .strict(),
+        )
+        .default([]),
+      handshakeWindowSeconds: z.number().positive().max(86_400).optional(),
+      pollIntervalSeconds: z.number().positive().max(3600).optional(),
+      stateFile: z.string().min(1).optional(),
+    })
+    .strict(),
 } satisfies Record<Protocol, z.ZodObject>;
 
 /** One gateway entry of the file, any protocol. */
-export const gatewayEntrySchema = z.discriminatedUnion('protocol', [ENTRY_SCHEMAS.openvpn, ENTRY_SCHEMAS.openconnect, ENTRY_SCHEMAS.ikev2, ENTRY_SCHEMAS.wireguard], {
-  error: (issue) => (issue.code === 'invalid_union' ? `protocol must be one of ${Object.keys(ENTRY_SCHEMAS).join(', ')}` : undefined),
-});
+export const gatewayEntrySchema = z.discriminatedUnion(
+  'protocol',
+  [ENTRY_SCHEMAS.openvpn, ENTRY_SCHEMAS.openconnect, ENTRY_SCHEMAS.ikev2, ENTRY_SCHEMAS.wireguard],
+  {
+    error: (issue) =>
+      issue.code === 'invalid_union' ? `protocol must be one of ${Object.keys(ENTRY_SCHEMAS).join(', ')}` : undefined,
+  },
+);
 
 /** An entry as the file has it (seconds) made into the config the adapters take (ms). */
 export function gatewayConfigOf(entry: z.output<typeof gatewayEntrySchema>): GatewayConfig {
   const { snapshotIntervalSeconds, ...rest } = entry;
-  return { ...rest, snapshotIntervalMs: snapshotIntervalSeconds ? Math.round(snapshotIntervalSeconds * 1000) : undefined };
+  return {
+    ...rest,
+    snapshotIntervalMs: snapshotIntervalSeconds ? Math.round(snapshotIntervalSeconds * 1000) : undefined,
+  };
 }

@@ -53,7 +53,8 @@ export function ocservAvailable(): boolean {
  */
 export function ocservSkipReason(): string | false {
   if (ocservAvailable() && process.getuid?.() === 0) return false;
-  if (process.env.CI === 'true') throw new Error('CI=true but ocserv/occtl/openconnect are not installed (or not root)');
+  if (process.env.CI === 'true')
+    throw new Error('CI=true but ocserv/occtl/openconnect are not installed (or not root)');
   return 'ocserv, occtl and openconnect (and root) are needed (apt-get install ocserv openconnect); skipping real-ocserv tests';
 }
 
@@ -74,7 +75,12 @@ export class OcservLab {
   private pin = '';
   private closed = false;
 
-  private constructor(readonly dir: string, readonly pki: LabPki, private readonly tag: string, blocks: boolean) {
+  private constructor(
+    readonly dir: string,
+    readonly pki: LabPki,
+    private readonly tag: string,
+    blocks: boolean,
+  ) {
     this.netns = `sboc${tag}`;
     this.occtlSocket = join(dir, 'occtl.socket');
     this.blockFile = blocks ? join(dir, 'blocks') : undefined;
@@ -87,7 +93,10 @@ export class OcservLab {
     const tag = randomBytes(3).toString('hex');
     try {
       const lab = new OcservLab(dir, await LabPki.create(dir), tag, options.blocks ?? false);
-      if (lab.blockFile) await writeFile(join(dir, 'connect-script.sh'), `#!/bin/sh\nexec ${CONNECT_SCRIPT} ${lab.blockFile}\n`, { mode: 0o755 });
+      if (lab.blockFile)
+        await writeFile(join(dir, 'connect-script.sh'), `#!/bin/sh\nexec ${CONNECT_SCRIPT} ${lab.blockFile}\n`, {
+          mode: 0o755,
+        });
       await chmod(lab.pki.server.key, 0o644);
       lab.pin = await publicKeyPin(lab.pki.server.cert);
       await ip('netns', 'add', lab.netns);
@@ -106,8 +115,19 @@ export class OcservLab {
 
   /** A gateway entry for this ocserv (its occtl socket and namespace filled in). */
   gatewayConfig(extra: Partial<OpenConnectGatewayConfig> = {}): OpenConnectGatewayConfig {
-    const mode = this.blockFile ? { mode: 'authorize' as const, blockFile: this.blockFile } : { mode: 'observe' as const };
-    return { id: `oc-${this.tag}`, name: `ocserv lab ${this.tag}`, region: 'lab', protocol: 'openconnect', ...mode, occtlSocket: this.occtlSocket, netns: this.netns, ...extra };
+    const mode = this.blockFile
+      ? { mode: 'authorize' as const, blockFile: this.blockFile }
+      : { mode: 'observe' as const };
+    return {
+      id: `oc-${this.tag}`,
+      name: `ocserv lab ${this.tag}`,
+      region: 'lab',
+      protocol: 'openconnect',
+      ...mode,
+      occtlSocket: this.occtlSocket,
+      netns: this.netns,
+      ...extra,
+    };
   }
 
   get pid(): number | undefined {
@@ -128,7 +148,8 @@ export class OcservLab {
    */
   async addUser(name: string, group?: string): Promise<void> {
     for (const word of [name, group ?? '*']) {
-      if (!/^([A-Za-z0-9._-]{1,32}|\*)$/.test(word)) throw new Error(`lab: unsupported user or group name ${JSON.stringify(word)}`);
+      if (!/^([A-Za-z0-9._-]{1,32}|\*)$/.test(word))
+        throw new Error(`lab: unsupported user or group name ${JSON.stringify(word)}`);
     }
     if (this.passwords.has(name)) return;
     const { stdout } = await run('openssl', ['passwd', '-6', `pw-${name}`]);
@@ -144,8 +165,13 @@ export class OcservLab {
     await writeFile(join(this.dir, 'ocserv.conf'), this.config(extraConfig));
     await rm(this.occtlSocket, { force: true });
     this.starts += 1;
-    const server = new LabProcess(`ocserv#${this.starts}`, join(this.dir, `ocserv-${this.starts}.log`),
-      ['netns', 'exec', this.netns, 'ocserv', '-f', '-c', join(this.dir, 'ocserv.conf')], this.dir, { command: 'ip', outputToLog: true });
+    const server = new LabProcess(
+      `ocserv#${this.starts}`,
+      join(this.dir, `ocserv-${this.starts}.log`),
+      ['netns', 'exec', this.netns, 'ocserv', '-f', '-c', join(this.dir, 'ocserv.conf')],
+      this.dir,
+      { command: 'ip', outputToLog: true },
+    );
     this.server = server;
     try {
       await server.waitForLog(/initialized ocserv/, { timeoutMs: 15_000 });
@@ -187,10 +213,29 @@ export class OcservLab {
     const script = join(this.dir, 'client-script.sh');
     if (!existsSync(script)) await writeFile(script, CLIENT_SCRIPT, { mode: 0o755 });
     const args = [
-      'netns', 'exec', ns, 'openconnect', '--protocol=anyconnect', `--user=${user}`, '--passwd-on-stdin', '--non-inter',
-      `--servercert=${this.pin}`, '--script', script, '--interface', `oc${n}`, `https://10.201.${n}.1:${PORT}/`,
+      'netns',
+      'exec',
+      ns,
+      'openconnect',
+      '--protocol=anyconnect',
+      `--user=${user}`,
+      '--passwd-on-stdin',
+      '--non-inter',
+      `--servercert=${this.pin}`,
+      '--script',
+      script,
+      '--interface',
+      `oc${n}`,
+      `https://10.201.${n}.1:${PORT}/`,
     ];
-    const client = new OcLabClient(`client${n}-${user}`, join(this.dir, `client${n}-${user}.log`), args, this.dir, user, ns);
+    const client = new OcLabClient(
+      `client${n}-${user}`,
+      join(this.dir, `client${n}-${user}.log`),
+      args,
+      this.dir,
+      user,
+      ns,
+    );
     this.clients.push(client);
     if (options.waitConnected ?? true) await client.waitConnected();
     return client;
@@ -208,14 +253,35 @@ export class OcservLab {
 
   private config(extra: string[]): string {
     const lines = [
-      `auth = "plain[passwd=${join(this.dir, 'passwd')}]"`, `tcp-port = ${PORT}`, `udp-port = ${PORT}`,
-      'run-as-user = nobody', 'run-as-group = nogroup',
-      `socket-file = ${join(this.dir, 'ocserv-socket')}`, `occtl-socket-file = ${this.occtlSocket}`, 'use-occtl = true',
-      `pid-file = ${join(this.dir, 'ocserv.pid')}`, `server-cert = ${this.pki.server.cert}`, `server-key = ${this.pki.server.key}`,
-      'isolate-workers = false', 'max-clients = 256', 'max-same-clients = 0', 'rate-limit-ms = 0', 'max-ban-score = 0',
-      'keepalive = 32400', 'dpd = 90', 'mobile-dpd = 1800', 'try-mtu-discovery = false', 'auth-timeout = 240',
-      'cookie-timeout = 300', 'deny-roaming = false', 'device = vpns', 'predictable-ips = true',
-      `ipv4-network = ${TUNNEL_NET}.0`, 'ipv4-netmask = 255.255.255.0', 'log-level = 2', ...extra,
+      `auth = "plain[passwd=${join(this.dir, 'passwd')}]"`,
+      `tcp-port = ${PORT}`,
+      `udp-port = ${PORT}`,
+      'run-as-user = nobody',
+      'run-as-group = nogroup',
+      `socket-file = ${join(this.dir, 'ocserv-socket')}`,
+      `occtl-socket-file = ${this.occtlSocket}`,
+      'use-occtl = true',
+      `pid-file = ${join(this.dir, 'ocserv.pid')}`,
+      `server-cert = ${this.pki.server.cert}`,
+      `server-key = ${this.pki.server.key}`,
+      'isolate-workers = false',
+      'max-clients = 256',
+      'max-same-clients = 0',
+      'rate-limit-ms = 0',
+      'max-ban-score = 0',
+      'keepalive = 32400',
+      'dpd = 90',
+      'mobile-dpd = 1800',
+      'try-mtu-discovery = false',
+      'auth-timeout = 240',
+      'cookie-timeout = 300',
+      'deny-roaming = false',
+      'device = vpns',
+      'predictable-ips = true',
+      `ipv4-network = ${TUNNEL_NET}.0`,
+      'ipv4-netmask = 255.255.255.0',
+      'log-level = 2',
+      ...extra,
     ];
     if (this.blockFile) lines.push(`connect-script = ${join(this.dir, 'connect-script.sh')}`);
     return `${lines.join('\n')}\n`;
@@ -223,7 +289,14 @@ export class OcservLab {
 }
 
 export class OcLabClient extends LabProcess {
-  constructor(name: string, logPath: string, args: string[], cwd: string, readonly user: string, readonly netns: string) {
+  constructor(
+    name: string,
+    logPath: string,
+    args: string[],
+    cwd: string,
+    readonly user: string,
+    readonly netns: string,
+  ) {
     super(name, logPath, args, cwd, { command: 'ip', stdin: `pw-${user}\n`, outputToLog: true });
   }
 
@@ -255,7 +328,9 @@ async function ip(...args: string[]): Promise<void> {
 async function publicKeyPin(cert: string): Promise<string> {
   const { stdout: pem } = await run('openssl', ['x509', '-in', cert, '-noout', '-pubkey']);
   const der = await new Promise<Buffer>((resolve, reject) => {
-    const child = execFile('openssl', ['pkey', '-pubin', '-outform', 'DER'], { encoding: 'buffer' }, (e, out) => (e ? reject(e) : resolve(out)));
+    const child = execFile('openssl', ['pkey', '-pubin', '-outform', 'DER'], { encoding: 'buffer' }, (e, out) =>
+      e ? reject(e) : resolve(out),
+    );
     child.stdin?.end(pem);
   });
   return `pin-sha256:${createHash('sha256').update(der).digest('base64')}`;

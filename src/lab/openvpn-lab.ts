@@ -79,7 +79,10 @@ export class OpenVpnLab {
   private readonly servers: LabServer[] = [];
   private closed = false;
 
-  private constructor(readonly dir: string, readonly pki: LabPki) {}
+  private constructor(
+    readonly dir: string,
+    readonly pki: LabPki,
+  ) {}
 
   /** Makes the temp dir and the PKI (once per suite). */
   static async create(): Promise<OpenVpnLab> {
@@ -121,7 +124,11 @@ export class LabServer {
   private readonly clients: LabClient[] = [];
   private starts = 0;
 
-  constructor(private readonly lab: OpenVpnLab, readonly port: number, readonly options: ServerOptions) {
+  constructor(
+    private readonly lab: OpenVpnLab,
+    readonly port: number,
+    readonly options: ServerOptions,
+  ) {
     this.dir = join(lab.dir, `s${port}`);
     this.socketPath = join(this.dir, 'mgmt.sock');
     this.management = `unix:${this.socketPath}`;
@@ -148,8 +155,14 @@ export class LabServer {
   /** A gateway config entry for this server (mode, management socket and password file filled in). */
   gatewayConfig(extra: Partial<OpenVpnGatewayConfig> = {}): OpenVpnGatewayConfig {
     return {
-      id: `gw-${this.port}`, name: `lab ${this.proto} ${this.port}`, region: 'lab', protocol: 'openvpn', mode: this.mode,
-      management: this.management, managementPasswordFile: this.managementPasswordFile, ...extra,
+      id: `gw-${this.port}`,
+      name: `lab ${this.proto} ${this.port}`,
+      region: 'lab',
+      protocol: 'openvpn',
+      mode: this.mode,
+      management: this.management,
+      managementPasswordFile: this.managementPasswordFile,
+      ...extra,
     };
   }
 
@@ -173,14 +186,22 @@ export class LabServer {
   async start(): Promise<void> {
     if (this.running) throw new Error('lab: server already running');
     await mkdir(this.dir, { recursive: true });
-    if (this.managementPasswordFile) await writeFile(this.managementPasswordFile, `${this.options.managementPassword}\n`, { mode: 0o600 });
+    if (this.managementPasswordFile)
+      await writeFile(this.managementPasswordFile, `${this.options.managementPassword}\n`, { mode: 0o600 });
     await writeFile(join(this.dir, 'server.conf'), this.config());
     await unlink(this.socketPath).catch(() => undefined);
     this.starts += 1;
     const logPath = join(this.dir, `server-${this.starts}.log`);
-    this.process = new LabProcess(`server ${this.proto}/${this.mode}:${this.port}`, logPath, ['--config', 'server.conf', '--log', logPath], this.dir);
+    this.process = new LabProcess(
+      `server ${this.proto}/${this.mode}:${this.port}`,
+      logPath,
+      ['--config', 'server.conf', '--log', logPath],
+      this.dir,
+    );
     try {
-      await this.process.waitForLog(this.options.hold ? /MANAGEMENT: unix domain socket listening/ : READY, { timeoutMs: 15_000 });
+      await this.process.waitForLog(this.options.hold ? /MANAGEMENT: unix domain socket listening/ : READY, {
+        timeoutMs: 15_000,
+      });
     } catch (e) {
       await this.process.stop();
       throw e;
@@ -204,9 +225,29 @@ export class LabServer {
     const files = await this.lab.pki.client(cn);
     const name = `c${n}-${options.user ?? cn}`;
     const args = [
-      '--client', '--proto', this.proto === 'udp4' ? 'udp4' : 'tcp4-client', '--remote', '127.0.0.1', String(options.remotePort ?? this.port),
-      '--nobind', '--disable-dco', '--ca', this.lab.pki.ca, '--cert', files.cert, '--key', files.key, '--remote-cert-tls', 'server',
-      '--dev', 'null', '--ifconfig-noexec', '--route-noexec', '--verb', '3', '--machine-readable-output',
+      '--client',
+      '--proto',
+      this.proto === 'udp4' ? 'udp4' : 'tcp4-client',
+      '--remote',
+      '127.0.0.1',
+      String(options.remotePort ?? this.port),
+      '--nobind',
+      '--disable-dco',
+      '--ca',
+      this.lab.pki.ca,
+      '--cert',
+      files.cert,
+      '--key',
+      files.key,
+      '--remote-cert-tls',
+      'server',
+      '--dev',
+      'null',
+      '--ifconfig-noexec',
+      '--route-noexec',
+      '--verb',
+      '3',
+      '--machine-readable-output',
     ];
     // A well-behaved UDP client says goodbye when it quits, as real ones do by default in many configs.
     if (this.proto === 'udp4') args.push('--explicit-exit-notify', '1');
@@ -234,10 +275,23 @@ export class LabServer {
     const { proto, mode, ipv6 } = this.options;
     const [a, b] = labSubnet(this.port);
     const lines = [
-      'mode server', 'tls-server', `proto ${proto}`, 'local 127.0.0.1', `port ${this.port}`,
-      `dev ${this.device}`, 'dev-type tun', 'topology subnet', `server 198.${a}.${b}.0 255.255.255.0`,
-      `ca ${this.lab.pki.ca}`, `cert ${this.lab.pki.server.cert}`, `key ${this.lab.pki.server.key}`, 'dh none',
-      'keepalive 10 60', 'disable-dco', 'duplicate-cn', 'verb 3',
+      'mode server',
+      'tls-server',
+      `proto ${proto}`,
+      'local 127.0.0.1',
+      `port ${this.port}`,
+      `dev ${this.device}`,
+      'dev-type tun',
+      'topology subnet',
+      `server 198.${a}.${b}.0 255.255.255.0`,
+      `ca ${this.lab.pki.ca}`,
+      `cert ${this.lab.pki.server.cert}`,
+      `key ${this.lab.pki.server.key}`,
+      'dh none',
+      'keepalive 10 60',
+      'disable-dco',
+      'duplicate-cn',
+      'verb 3',
       `management ${this.socketPath} unix${this.managementPasswordFile ? ` ${this.managementPasswordFile}` : ''}`,
     ];
     if (ipv6) lines.push(`server-ipv6 fd00:5b:${this.port.toString(16)}::/64`);
@@ -248,7 +302,14 @@ export class LabServer {
 }
 
 export class LabClient extends LabProcess {
-  constructor(name: string, logPath: string, args: string[], cwd: string, readonly user: string | null, readonly cn: string) {
+  constructor(
+    name: string,
+    logPath: string,
+    args: string[],
+    cwd: string,
+    readonly user: string | null,
+    readonly cn: string,
+  ) {
     super(name, logPath, args, cwd);
   }
 

@@ -31,8 +31,21 @@ export class LabPki {
   static async create(dir: string): Promise<LabPki> {
     const pki = new LabPki(dir);
     await run('openssl', [
-      'req', '-x509', ...EC, '-keyout', join(dir, 'ca.key'), '-out', pki.ca, '-subj', '/CN=switchboard-lab-ca', '-days', '3',
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+      'req',
+      '-x509',
+      ...EC,
+      '-keyout',
+      join(dir, 'ca.key'),
+      '-out',
+      pki.ca,
+      '-subj',
+      '/CN=switchboard-lab-ca',
+      '-days',
+      '3',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
     ]);
     await pki.leaf('server', 'vpn.lab.test', 'serverAuth');
     return pki;
@@ -52,10 +65,27 @@ export class LabPki {
   private async leaf(name: string, cn: string, eku: string): Promise<CertFiles> {
     const files = { cert: join(this.dir, `${name}.crt`), key: join(this.dir, `${name}.key`) };
     await run('openssl', [
-      'req', '-x509', ...EC, '-keyout', files.key, '-out', files.cert, '-subj', `/CN=${cn}`, '-days', '3',
-      '-CA', this.ca, '-CAkey', join(this.dir, 'ca.key'),
-      '-addext', 'basicConstraints=CA:FALSE', '-addext', 'keyUsage=critical,digitalSignature,keyAgreement',
-      '-addext', `extendedKeyUsage=${eku}`,
+      'req',
+      '-x509',
+      ...EC,
+      '-keyout',
+      files.key,
+      '-out',
+      files.cert,
+      '-subj',
+      `/CN=${cn}`,
+      '-days',
+      '3',
+      '-CA',
+      this.ca,
+      '-CAkey',
+      join(this.dir, 'ca.key'),
+      '-addext',
+      'basicConstraints=CA:FALSE',
+      '-addext',
+      'keyUsage=critical,digitalSignature,keyAgreement',
+      '-addext',
+      `extendedKeyUsage=${eku}`,
     ]);
     await chmod(files.key, 0o600);
     return files;

@@ -9,7 +9,6 @@ import { reapOnExit } from './child-reaper.js';
 
 const POLL_MS = 20;
 
-
 export interface WaitForLogOptions {
   /** Only look at the log from this character offset on (see `logLength()`). */
   from?: number;
@@ -35,11 +34,20 @@ export class LabProcess {
   private hasExited = false;
   private readonly exitPromise: Promise<void>;
 
-  constructor(readonly name: string, readonly logPath: string, args: string[], cwd: string, options: LabProcessOptions = {}) {
+  constructor(
+    readonly name: string,
+    readonly logPath: string,
+    args: string[],
+    cwd: string,
+    options: LabProcessOptions = {},
+  ) {
     const command = options.command ?? 'openvpn';
     const out = options.outputToLog ? openSync(logPath, 'a') : 'ignore';
     try {
-      this.child = spawn(command, args, { cwd, stdio: [options.stdin === undefined ? 'ignore' : 'pipe', out, options.outputToLog ? out : 'pipe'] });
+      this.child = spawn(command, args, {
+        cwd,
+        stdio: [options.stdin === undefined ? 'ignore' : 'pipe', out, options.outputToLog ? out : 'pipe'],
+      });
     } finally {
       if (typeof out === 'number') closeSync(out);
     }
@@ -89,7 +97,8 @@ export class LabProcess {
       const text = this.log().slice(options.from ?? 0);
       const line = text.split('\n').find((l) => pattern.test(l));
       if (line !== undefined) return line;
-      if (exitedBefore) throw new Error(`lab: ${this.name} exited (${this.describeExit()}) before logging ${pattern}\n${this.tail()}`);
+      if (exitedBefore)
+        throw new Error(`lab: ${this.name} exited (${this.describeExit()}) before logging ${pattern}\n${this.tail()}`);
       if (Date.now() > deadline) throw new Error(`lab: ${this.name} did not log ${pattern} in time\n${this.tail()}`);
       await sleep(POLL_MS);
     }
@@ -99,7 +108,11 @@ export class LabProcess {
   async waitExited(timeoutMs = 20_000): Promise<number | null> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`lab: ${this.name} (pid ${this.pid}) still running after ${timeoutMs} ms\n${this.tail()}`)), timeoutMs);
+      timer = setTimeout(
+        () =>
+          reject(new Error(`lab: ${this.name} (pid ${this.pid}) still running after ${timeoutMs} ms\n${this.tail()}`)),
+        timeoutMs,
+      );
     });
     try {
       await Promise.race([this.exitPromise, timeout]);

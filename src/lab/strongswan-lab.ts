@@ -54,7 +54,11 @@ export function charonSkipReason(): string | false {
 export class LabCharon {
   private process: LabProcess | null = null;
 
-  constructor(readonly name: string, readonly netns: string, readonly dir: string) {}
+  constructor(
+    readonly name: string,
+    readonly netns: string,
+    readonly dir: string,
+  ) {}
 
   get vici(): string {
     return `unix:${join(this.dir, 'charon.vici')}`;
@@ -72,9 +76,16 @@ export class LabCharon {
   async start(): Promise<void> {
     await unlink(join(this.dir, 'charon.vici')).catch(() => undefined);
     const script = `mount -t tmpfs sb-ike-run /run && STRONGSWAN_CONF=${this.dir}/strongswan.conf exec ${CHARON}`;
-    this.process = new LabProcess(this.name, this.logPath, ['netns', 'exec', this.netns, 'unshare', '-m', 'sh', '-c', script], this.dir, { command: 'ip' });
+    this.process = new LabProcess(
+      this.name,
+      this.logPath,
+      ['netns', 'exec', this.netns, 'unshare', '-m', 'sh', '-c', script],
+      this.dir,
+      { command: 'ip' },
+    );
     for (let i = 0; !existsSync(join(this.dir, 'charon.vici')); i++) {
-      if (this.process.exited || i > 200) throw new Error(`lab: charon ${this.name} did not open its VICI socket\n${this.process.tail()}`);
+      if (this.process.exited || i > 200)
+        throw new Error(`lab: charon ${this.name} did not open its VICI socket\n${this.process.tail()}`);
       await sleep(25);
     }
     await this.swanctl('--load-all', '--file', join(this.dir, 'swanctl.conf'));
@@ -104,7 +115,9 @@ export class LabCharon {
 
   /** Runs `swanctl <args> --uri <this charon>`; resolves with its stdout. */
   async swanctl(...args: string[]): Promise<string> {
-    const { stdout } = await run('swanctl', [...args, '--uri', `unix://${join(this.dir, 'charon.vici')}`], { timeout: 30_000 });
+    const { stdout } = await run('swanctl', [...args, '--uri', `unix://${join(this.dir, 'charon.vici')}`], {
+      timeout: 30_000,
+    });
     return stdout;
   }
 
@@ -116,7 +129,13 @@ export class LabCharon {
 
 /** An initiator: its charon, its identities and its side of the veth link. */
 export class LabClient extends LabCharon {
-  constructor(name: string, netns: string, dir: string, readonly index: number, readonly user: string) {
+  constructor(
+    name: string,
+    netns: string,
+    dir: string,
+    readonly index: number,
+    readonly user: string,
+  ) {
     super(name, netns, dir);
   }
 
@@ -161,7 +180,10 @@ export class StrongSwanLab {
   readonly clients: LabClient[] = [];
   readonly responder: LabCharon;
 
-  private constructor(readonly dir: string, private readonly tag: string) {
+  private constructor(
+    readonly dir: string,
+    private readonly tag: string,
+  ) {
     this.responder = new LabCharon('responder', `sb-ike-${tag}-s`, join(dir, 'responder'));
   }
 
@@ -183,7 +205,13 @@ export class StrongSwanLab {
     await this.netns(s);
     await ip('-n', s, 'addr', 'add', `${PROTECTED_HOST}/32`, 'dev', 'lo');
     for (let i = 1; i <= count; i++) {
-      const c = new LabClient(`client${i}`, `sb-ike-${this.tag}-c${i}`, join(this.dir, `client${i}`), i, names[i - 1] ?? `user${i}`);
+      const c = new LabClient(
+        `client${i}`,
+        `sb-ike-${this.tag}-c${i}`,
+        join(this.dir, `client${i}`),
+        i,
+        names[i - 1] ?? `user${i}`,
+      );
       await this.netns(c.netns);
       const [a, b] = [`sbi${this.tag}a${i}`, `sbi${this.tag}b${i}`];
       await ip('link', 'add', a, 'type', 'veth', 'peer', 'name', b);
@@ -203,7 +231,14 @@ export class StrongSwanLab {
 
   /** The Switchboard gateway entry for the responder. */
   gatewayConfig(over: Partial<Ikev2GatewayConfig> & { id: string }): Ikev2GatewayConfig {
-    return { name: `IKEv2 lab ${over.id}`, region: 'lab', mode: 'observe', ...over, protocol: 'ikev2', vici: this.responder.vici };
+    return {
+      name: `IKEv2 lab ${over.id}`,
+      region: 'lab',
+      mode: 'observe',
+      ...over,
+      protocol: 'ikev2',
+      vici: this.responder.vici,
+    };
   }
 
   /**
@@ -211,7 +246,9 @@ export class StrongSwanLab {
    * decrypted. 0 when there is none (or the responder does not answer).
    */
   async bytesInFrom(user: string): Promise<number> {
-    const lines = (await this.responder.listSasRaw().catch(() => [])).filter((l) => l.includes(`remote-eap-id=${user} `));
+    const lines = (await this.responder.listSasRaw().catch(() => [])).filter((l) =>
+      l.includes(`remote-eap-id=${user} `),
+    );
     return lines.reduce((sum, l) => sum + [...l.matchAll(/bytes-in=(\d+)/g)].reduce((s, m) => s + Number(m[1]), 0), 0);
   }
 

@@ -102,7 +102,10 @@ export class WireGuardLab {
   /** Users whose keys exist, by user: their public keys. */
   private readonly reserved = new Map<string, string>();
 
-  private constructor(readonly dir: string, readonly tag: string) {
+  private constructor(
+    readonly dir: string,
+    readonly tag: string,
+  ) {
     this.serverNetns = `sbwg-${tag}-s`;
     this.interface = `wgs${tag}`;
     this.socket = join(SOCKET_DIR, `${this.interface}.sock`);
@@ -129,9 +132,17 @@ export class WireGuardLab {
   /** A gateway entry for the server interface, every lab peer mapped to its user. */
   gatewayConfig(extra: Partial<WireGuardGatewayConfig> = {}): WireGuardGatewayConfig {
     return {
-      id: `gw-wg-${this.tag}`, name: `lab wireguard ${this.tag}`, region: 'lab', protocol: 'wireguard', mode: 'authorize',
-      interface: this.interface, socket: this.socket, stateFile: join(this.dir, 'state.json'),
-      peers: [...this.reserved].map(([user, publicKey]) => ({ publicKey, user })), pollIntervalSeconds: 0.25, ...extra,
+      id: `gw-wg-${this.tag}`,
+      name: `lab wireguard ${this.tag}`,
+      region: 'lab',
+      protocol: 'wireguard',
+      mode: 'authorize',
+      interface: this.interface,
+      socket: this.socket,
+      stateFile: join(this.dir, 'state.json'),
+      peers: [...this.reserved].map(([user, publicKey]) => ({ publicKey, user })),
+      pollIntervalSeconds: 0.25,
+      ...extra,
     };
   }
 
@@ -179,7 +190,17 @@ export class WireGuardLab {
   /** Puts `peer` on the server interface with its configuration (also "behind Switchboard's back"). */
   async addPeerToServer(peer: LabPeer): Promise<void> {
     const pskFile = join(this.dir, `${peer.user}.psk`);
-    await sh(['wg', 'set', this.interface, 'peer', peer.publicKey, 'preshared-key', pskFile, 'allowed-ips', `${peer.address}/32`]);
+    await sh([
+      'wg',
+      'set',
+      this.interface,
+      'peer',
+      peer.publicKey,
+      'preshared-key',
+      pskFile,
+      'allowed-ips',
+      `${peer.address}/32`,
+    ]);
   }
 
   /**
@@ -206,8 +227,23 @@ export class WireGuardLab {
     this.processes.push(startProcess(['ip', 'netns', 'exec', netns, 'wireguard-go', '-f', ifname]));
     this.interfaces.push(ifname);
     await waitForSocket(join(SOCKET_DIR, `${ifname}.sock`));
-    await sh(['wg', 'set', ifname, 'private-key', join(this.dir, `${user}.key`), 'peer', this.serverPublicKey, 'preshared-key', join(this.dir, `${user}.psk`),
-      'endpoint', `10.78.${i}.1:${LISTEN_PORT}`, 'allowed-ips', '10.77.0.0/24', 'persistent-keepalive', '1']);
+    await sh([
+      'wg',
+      'set',
+      ifname,
+      'private-key',
+      join(this.dir, `${user}.key`),
+      'peer',
+      this.serverPublicKey,
+      'preshared-key',
+      join(this.dir, `${user}.psk`),
+      'endpoint',
+      `10.78.${i}.1:${LISTEN_PORT}`,
+      'allowed-ips',
+      '10.77.0.0/24',
+      'persistent-keepalive',
+      '1',
+    ]);
     await sh(['ip', '-n', netns, 'addr', 'add', `${peer.address}/24`, 'dev', ifname]);
     await sh(['ip', '-n', netns, 'link', 'set', ifname, 'up']);
     this.processes.push(startProcess(['ip', 'netns', 'exec', netns, 'ping', '-q', '-i', '0.5', SERVER_IP]));

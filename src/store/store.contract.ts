@@ -25,7 +25,11 @@ import type { Store } from './store.js';
  * Registers the contract suite. `open` must open the same database every time it is called (the
  * suite opens it twice to check that migrating again is harmless); the suite closes what it opens.
  */
-export function runStoreContract(name: string, open: () => Promise<Store>, options: Pick<ContractContext, 'auditRefusal' | 'ownerDb'> & { skip?: string | false } = {}): void {
+export function runStoreContract(
+  name: string,
+  open: () => Promise<Store>,
+  options: Pick<ContractContext, 'auditRefusal' | 'ownerDb'> & { skip?: string | false } = {},
+): void {
   describe(`store contract: ${name}`, { skip: options.skip ?? false }, () => {
     let store: Store | null = null;
     const ctx: ContractContext = {
@@ -46,7 +50,13 @@ export function runStoreContract(name: string, open: () => Promise<Store>, optio
 
     test('opening again runs no migration twice and keeps the data', async () => {
       const first = ctx.store();
-      await first.gateways.upsert({ id: 'gw-reopen', name: 'Reopen', region: 'r', protocol: 'openvpn', mode: 'observe' });
+      await first.gateways.upsert({
+        id: 'gw-reopen',
+        name: 'Reopen',
+        region: 'r',
+        protocol: 'openvpn',
+        mode: 'observe',
+      });
       const second = await open();
       try {
         assert.equal(second.dialect, first.dialect);
@@ -56,7 +66,10 @@ export function runStoreContract(name: string, open: () => Promise<Store>, optio
         const names = applied.rows.map((r) => r.name);
         assert.ok(names.length >= 1);
         assert.equal(new Set(names).size, names.length, 'each migration recorded once');
-        assert.ok(names.every((n) => /^\d{12}-[a-z0-9-]+$/.test(n)), 'ids are YYYYMMDDHHMM-description');
+        assert.ok(
+          names.every((n) => /^\d{12}-[a-z0-9-]+$/.test(n)),
+          'ids are YYYYMMDDHHMM-description',
+        );
       } finally {
         await second.close();
       }

@@ -28,13 +28,17 @@ runStoreContract(
   { skip: pgSkip },
 );
 
-test('postgres: bigint parsing as numbers stays on the store’s pool, not pg’s global parsers', { skip: pgSkip }, async () => {
-  fresh ??= await createFreshPostgresDatabase();
-  const store = await openStore(fresh.url);
-  try {
-    assert.equal(await store.sessions.countOnline({ gatewayId: 'gw-none' }), 0);
-    assert.equal(pg.types.getTypeParser(20, 'text')('5'), '5');
-  } finally {
-    await store.close();
-  }
-});
+test(
+  'postgres: bigint parsing as numbers stays on the store’s pool, not pg’s global parsers',
+  { skip: pgSkip },
+  async () => {
+    fresh ??= await createFreshPostgresDatabase();
+    const store = await openStore(fresh.url);
+    try {
+      assert.equal(await store.sessions.countOnline({ gatewayId: 'gw-none' }), 0);
+      assert.equal(pg.types.getTypeParser(20, 'text')('5'), '5');
+    } finally {
+      await store.close();
+    }
+  },
+);

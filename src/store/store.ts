@@ -77,12 +77,20 @@ export interface SessionRepository {
    * `afterId` (online or ended) at its current sort value. Traffic moves, so paging by it is a
    * snapshot of the moment each page is read.
    */
-  listOnlineSorted(args: { first: number; afterId?: string | null; filter?: SessionFilter; order: SessionOrder }): Promise<Page<Session>>;
+  listOnlineSorted(args: {
+    first: number;
+    afterId?: string | null;
+    filter?: SessionFilter;
+    order: SessionOrder;
+  }): Promise<Page<Session>>;
   countOnline(filter?: SessionFilter): Promise<number>;
   /** Every online session of one gateway (for reconciliation). */
   listOnlineByGateway(gatewayId: string): Promise<Session[]>;
   /** Refreshes counters and last-seen of an online session. */
-  updateStats(id: string, stats: Pick<SessionReport, 'bytesReceived' | 'bytesSent'> & { lastSeenAt: number }): Promise<void>;
+  updateStats(
+    id: string,
+    stats: Pick<SessionReport, 'bytesReceived' | 'bytesSent'> & { lastSeenAt: number },
+  ): Promise<void>;
   /**
    * Ends an online session. Returns the row as this call left it when this call ended it, null when
    * it was already ended (or does not exist): one statement, no read-back.
@@ -113,7 +121,8 @@ export interface SessionRepository {
 export type SessionStats = Pick<Session, 'id' | 'ref' | 'bytesReceived' | 'bytesSent' | 'lastSeenAt' | 'clientAddress'>;
 
 /** A gateway as the config file or an agent describes it; capabilities only from an agent. */
-export type GatewayUpsert = Pick<Gateway, 'id' | 'name' | 'region' | 'protocol' | 'mode'> & Partial<GatewayCapabilities>;
+export type GatewayUpsert = Pick<Gateway, 'id' | 'name' | 'region' | 'protocol' | 'mode'> &
+  Partial<GatewayCapabilities>;
 
 export interface GatewayRepository {
   /**
@@ -124,7 +133,15 @@ export interface GatewayRepository {
   findById(id: string): Promise<Gateway | null>;
   list(): Promise<Gateway[]>;
   /** Fields left out (`daemonStartedAt`, `daemonResponding`) keep their stored values. */
-  setAgentStatus(id: string, status: { agentConnected: boolean; lastSeenAt: number; daemonStartedAt?: number | null; daemonResponding?: boolean }): Promise<void>;
+  setAgentStatus(
+    id: string,
+    status: {
+      agentConnected: boolean;
+      lastSeenAt: number;
+      daemonStartedAt?: number | null;
+      daemonResponding?: boolean;
+    },
+  ): Promise<void>;
   /** Online session count per gateway id; a gateway with none online is absent (read it as 0). */
   onlineCounts(): Promise<Map<string, number>>;
 }
@@ -256,7 +273,11 @@ export interface OutboxRepository {
    * Deletes up to `limit` rows: published ones written before `publishedBefore`, and unpublished ones
    * written before `unpublishedBefore` (given up). Returns how many of each were deleted.
    */
-  prune(args: { publishedBefore: number; unpublishedBefore: number; limit: number }): Promise<{ published: number; unpublished: number }>;
+  prune(args: {
+    publishedBefore: number;
+    unpublishedBefore: number;
+    limit: number;
+  }): Promise<{ published: number; unpublished: number }>;
 }
 
 /** How an intent is settled (see DisconnectIntentRepository.settle). */

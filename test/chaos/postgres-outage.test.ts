@@ -35,7 +35,10 @@ async function admin(sql: string): Promise<pg.QueryResult> {
 }
 
 /** A POST that must answer within 15 s (a hang fails the test instead of stalling it). */
-async function post(query: string, variables?: Record<string, unknown>): Promise<{ status: number; code: string | undefined; retryAfter: string | null }> {
+async function post(
+  query: string,
+  variables?: Record<string, unknown>,
+): Promise<{ status: number; code: string | undefined; retryAfter: string | null }> {
   const res = await postGraphql(h.url, { query, variables }, { token: h.admin, timeoutMs: 15_000 });
   const json = (await res.json()) as { errors?: { extensions?: { code?: string } }[] };
   return { status: res.status, code: json.errors?.[0]?.extensions?.code, retryAfter: res.headers.get('retry-after') };
@@ -49,7 +52,11 @@ before(async () => {
   const url = new URL(ADMIN_URL);
   url.username = role;
   url.pathname = `/${database}`;
-  h = await startApp({ adapters: [gw], databaseUrl: url.toString(), env: { SWITCHBOARD_RATE_LIMIT_PER_TOKEN: '0', SWITCHBOARD_RATE_LIMIT_PER_IP: '0' } });
+  h = await startApp({
+    adapters: [gw],
+    databaseUrl: url.toString(),
+    env: { SWITCHBOARD_RATE_LIMIT_PER_TOKEN: '0', SWITCHBOARD_RATE_LIMIT_PER_IP: '0' },
+  });
 });
 
 after(async () => {
@@ -60,37 +67,54 @@ after(async () => {
   await admin(`drop role if exists ${role}`);
 });
 
-test('connections cut and refused: 503 STORE_UNAVAILABLE at once; allowed again: served without a restart', { skip }, async () => {
-  const first = gw.connect('before-outage');
-  await waitFor(async () => (await h.app.store.sessions.findByRef('gw-pg-chaos', first.ref)) !== null, 10_000, 'session stored');
-  const sessionId = (await h.app.store.sessions.findByRef('gw-pg-chaos', first.ref))!.id;
-  assert.equal((await post('{ onlineSessions { totalCount } }')).status, 200);
+test(
+  'connections cut and refused: 503 STORE_UNAVAILABLE at once; allowed again: served without a restart',
+  { skip },
+  async () => {
+    const first = gw.connect('before-outage');
+    await waitFor(
+      async () => (await h.app.store.sessions.findByRef('gw-pg-chaos', first.ref)) !== null,
+      10_000,
+      'session stored',
+    );
+    const sessionId = (await h.app.store.sessions.findByRef('gw-pg-chaos', first.ref))!.id;
+    assert.equal((await post('{ onlineSessions { totalCount } }')).status, 200);
 
-  await admin(`alter role ${role} connection limit 0`);
-  const killed = await admin(`select pg_terminate_backend(pid) from pg_stat_activity where usename = '${role}'`);
-  assert.ok(killed.rowCount! >= 1, 'the server had connections to cut');
+    await admin(`alter role ${role} connection limit 0`);
+    const killed = await admin(`select pg_terminate_backend(pid) from pg_stat_activity where usename = '${role}'`);
+    assert.ok(killed.rowCount! >= 1, 'the server had connections to cut');
 
-  const during = await Promise.all([
-    ...Array.from({ length: 10 }, () => post('{ onlineSessions { totalCount } }')),
-    ...Array.from({ length: 5 }, () => post('{ auditEvents(first: 5) { totalCount } }')),
-    ...Array.from({ length: 5 }, () => post('mutation ($id: String!) { disconnectBySessionId(onlineSessionId: $id) }', { id: sessionId })),
-  ]);
-  for (const r of during) {
-    assert.equal(r.status, 503, JSON.stringify(r));
-    assert.equal(r.code, 'STORE_UNAVAILABLE');
-  }
-  const during2 = gw.connect('during-outage'); // the agent's report cannot be stored now
-  assert.equal((await fetch(`${h.url}/healthz`)).status, 200, 'the process is alive and serving');
-  assert.deepEqual(gw.commands, [], 'no disconnect was sent while the store could not record it');
+    const during = await Promise.all([
+      ...Array.from({ length: 10 }, () => post('{ onlineSessions { totalCount } }')),
+      ...Array.from({ length: 5 }, () => post('{ auditEvents(first: 5) { totalCount } }')),
+      ...Array.from({ length: 5 }, () =>
+        post('mutation ($id: String!) { disconnectBySessionId(onlineSessionId: $id) }', { id: sessionId }),
+      ),
+    ]);
+    for (const r of during) {
+      assert.equal(r.status, 503, JSON.stringify(r));
+      assert.equal(r.code, 'STORE_UNAVAILABLE');
+    }
+    const during2 = gw.connect('during-outage'); // the agent's report cannot be stored now
+    assert.equal((await fetch(`${h.url}/healthz`)).status, 200, 'the process is alive and serving');
+    assert.deepEqual(gw.commands, [], 'no disconnect was sent while the store could not record it');
 
-  await admin(`alter role ${role} connection limit -1`);
-  await waitFor(async () => (await post('{ onlineSessions { totalCount } }')).status === 200, 15_000, 'served again');
-  await gw.snapshot(); // the agent's next periodic snapshot, on cue
-  await waitFor(async () => (await h.app.store.sessions.findByRef('gw-pg-chaos', during2.ref)) !== null, 10_000, 'the session from the outage is stored');
-  const ok = await post('mutation ($id: String!) { disconnectBySessionId(onlineSessionId: $id) }', { id: sessionId });
-  assert.equal(ok.status, 200, 'the disconnect works after recovery');
+    await admin(`alter role ${role} connection limit -1`);
+    await waitFor(async () => (await post('{ onlineSessions { totalCount } }')).status === 200, 15_000, 'served again');
+    await gw.snapshot(); // the agent's next periodic snapshot, on cue
+    await waitFor(
+      async () => (await h.app.store.sessions.findByRef('gw-pg-chaos', during2.ref)) !== null,
+      10_000,
+      'the session from the outage is stored',
+    );
+    const ok = await post('mutation ($id: String!) { disconnectBySessionId(onlineSessionId: $id) }', { id: sessionId });
+    assert.equal(ok.status, 200, 'the disconnect works after recovery');
 
-  const lines = h.logs.map((l) => JSON.parse(l) as { level: number; msg: string });
-  assert.ok(!lines.some((l) => l.msg === 'request failed' || l.msg === 'resolver failed'), 'no request became an internal error');
-  assertNoSecrets(h.logs, [h.admin], 'postgres outage');
-});
+    const lines = h.logs.map((l) => JSON.parse(l) as { level: number; msg: string });
+    assert.ok(
+      !lines.some((l) => l.msg === 'request failed' || l.msg === 'resolver failed'),
+      'no request became an internal error',
+    );
+    assertNoSecrets(h.logs, [h.admin], 'postgres outage');
+  },
+);

@@ -23,7 +23,12 @@ export interface AgentOverNats {
   close(): Promise<void>;
 }
 
-export async function startAgentOverNats(options: { dir: string; gatewayFile: string; gatewayId: string; prefix: string }): Promise<AgentOverNats> {
+export async function startAgentOverNats(options: {
+  dir: string;
+  gatewayFile: string;
+  gatewayId: string;
+  prefix: string;
+}): Promise<AgentOverNats> {
   const procs: SwitchboardProcess[] = [];
   const events: SessionEvent[] = [];
   let watcher: NatsBus | undefined;
@@ -37,13 +42,25 @@ export async function startAgentOverNats(options: { dir: string; gatewayFile: st
       const event = e as SessionEvent;
       if (event.session.gatewayId === options.gatewayId) events.push(event);
     });
-    const env = { SWITCHBOARD_NATS_URL: TEST_NATS_URL, SWITCHBOARD_NATS_PREFIX: options.prefix, SWITCHBOARD_LOG_LEVEL: 'info' };
+    const env = {
+      SWITCHBOARD_NATS_URL: TEST_NATS_URL,
+      SWITCHBOARD_NATS_PREFIX: options.prefix,
+      SWITCHBOARD_LOG_LEVEL: 'info',
+    };
     const databasePath = join(options.dir, 'switchboard.db');
-    const control = SwitchboardProcess.start('control plane', ['start'], { ...env, SWITCHBOARD_PORT: '0', SWITCHBOARD_DATABASE_URL: databasePath });
+    const control = SwitchboardProcess.start('control plane', ['start'], {
+      ...env,
+      SWITCHBOARD_PORT: '0',
+      SWITCHBOARD_DATABASE_URL: databasePath,
+    });
     procs.push(control);
     const admin = (await control.waitForOutput(/^\s{4}(sbt_[a-z0-9_]+)$/m))[1]!;
     const url = (await control.waitForOutput(/listening on (http:\/\/\S+)\/graphql/))[1]!;
-    const agent = SwitchboardProcess.start('agent', ['agent'], { ...env, SWITCHBOARD_CONFIG: options.gatewayFile, SWITCHBOARD_HEARTBEAT_MS: '500' });
+    const agent = SwitchboardProcess.start('agent', ['agent'], {
+      ...env,
+      SWITCHBOARD_CONFIG: options.gatewayFile,
+      SWITCHBOARD_HEARTBEAT_MS: '500',
+    });
     procs.push(agent);
     await agent.waitForOutput(/Switchboard agent agt_\w+ is reporting/);
     return { url, admin, events, control, agent, databasePath, close };

@@ -9,7 +9,10 @@ export type Variables = Record<string, unknown>;
 export interface Reply {
   status: number;
   text: string;
-  json: { data?: Record<string, unknown> | null; errors?: { message: string; path?: string[]; extensions?: { code?: string; disconnect?: string } }[] };
+  json: {
+    data?: Record<string, unknown> | null;
+    errors?: { message: string; path?: string[]; extensions?: { code?: string; disconnect?: string } }[];
+  };
 }
 
 export interface PostOptions {
@@ -25,13 +28,21 @@ export function postGraphql(url: string, body: unknown, options: PostOptions = {
   const headers: Record<string, string> = { 'content-type': 'application/json', ...options.headers };
   if (options.token !== undefined && options.token !== null) headers.authorization = `Bearer ${options.token}`;
   return fetch(`${url}/graphql`, {
-    method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body),
+    method: 'POST',
+    headers,
+    body: typeof body === 'string' ? body : JSON.stringify(body),
     ...(options.timeoutMs !== undefined ? { signal: AbortSignal.timeout(options.timeoutMs) } : {}),
   });
 }
 
 /** One GraphQL operation as `token` (null: none). Throws if the answer is not JSON, or the connection fails. */
-export async function gql(url: string, token: string | null, query: string, variables?: Variables, options: { timeoutMs?: number } = {}): Promise<Reply> {
+export async function gql(
+  url: string,
+  token: string | null,
+  query: string,
+  variables?: Variables,
+  options: { timeoutMs?: number } = {},
+): Promise<Reply> {
   const res = await postGraphql(url, { query, variables }, { token, timeoutMs: options.timeoutMs });
   const text = await res.text();
   return { status: res.status, text, json: JSON.parse(text) as Reply['json'] };
@@ -45,7 +56,8 @@ export function apiClient(url: string, token: string | null, options: { timeoutM
 }
 
 /** Who is online on gateway `$gw`: session id and user name. */
-export const ONLINE_SESSIONS = 'query ($gw: String) { onlineSessions(first: 500, filter: { gatewayId: $gw }) { edges { node { id user { name } } } } }';
+export const ONLINE_SESSIONS =
+  'query ($gw: String) { onlineSessions(first: 500, filter: { gatewayId: $gw }) { edges { node { id user { name } } } } }';
 
 export interface OnlineSession {
   id: string;

@@ -26,19 +26,39 @@ export interface AppHarness {
   close(): Promise<void>;
 }
 
-export async function startApp(options: { adapters?: GatewayAdapter[]; env?: Record<string, string>; databaseUrl?: string; tokenPollMs?: number } = {}): Promise<AppHarness> {
+export async function startApp(
+  options: {
+    adapters?: GatewayAdapter[];
+    env?: Record<string, string>;
+    databaseUrl?: string;
+    tokenPollMs?: number;
+  } = {},
+): Promise<AppHarness> {
   const dir = mkdtempSync(join(tmpdir(), 'sb-app-'));
   const databaseUrl = options.databaseUrl ?? join(dir, 'switchboard.db');
   const config: Config = loadConfig({ SWITCHBOARD_PORT: '0', SWITCHBOARD_DATABASE_URL: databaseUrl, ...options.env });
   const logs: string[] = [];
   const logger = createLogger('debug', { write: (line: string) => void logs.push(line) });
   let admin = '';
-  const app = await startSwitchboard(config, { logger, adapters: options.adapters, onBootstrapToken: (s) => (admin = s), tokenPollMs: options.tokenPollMs });
+  const app = await startSwitchboard(config, {
+    logger,
+    adapters: options.adapters,
+    onBootstrapToken: (s) => (admin = s),
+    tokenPollMs: options.tokenPollMs,
+  });
   const gql = apiClient(app.url, admin);
   return {
-    app, url: app.url, dir, databaseUrl, admin, logs, gql,
+    app,
+    url: app.url,
+    dir,
+    databaseUrl,
+    admin,
+    logs,
+    gql,
     async token(scopes, name = scopes.join('+') || 'none') {
-      const r = await gql('mutation ($in: CreateTokenInput!) { createToken(input: $in) { secret } }', { in: { name, scopes } });
+      const r = await gql('mutation ($in: CreateTokenInput!) { createToken(input: $in) { secret } }', {
+        in: { name, scopes },
+      });
       const secret = (r.json.data?.createToken as { secret?: string } | undefined)?.secret;
       if (!secret) throw new Error(`createToken failed: ${r.text}`);
       return secret;

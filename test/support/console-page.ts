@@ -11,21 +11,30 @@ import type { Browser } from './browser.js';
 
 /** Builds the console in this tree into dist/ui (about two seconds): the one under test. */
 export function buildConsole(): void {
-  execFileSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--config', 'ui/vite.config.ts', '--logLevel', 'error'], { stdio: 'inherit' });
+  execFileSync(
+    process.execPath,
+    ['node_modules/vite/bin/vite.js', 'build', '--config', 'ui/vite.config.ts', '--logLevel', 'error'],
+    { stdio: 'inherit' },
+  );
 }
 
 /**
  * A new page whose script errors, console errors and failed requests land in `problems`, except
  * HTTP answers that `expected(status, path)` allows (a bad token's 401, a refused disconnect's 503).
  */
-export async function openConsolePage(browser: Browser, problems: string[], expected: (status: number, path: string) => boolean): Promise<Page> {
+export async function openConsolePage(
+  browser: Browser,
+  problems: string[],
+  expected: (status: number, path: string) => boolean,
+): Promise<Page> {
   const page = await browser.context.newPage();
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
   page.on('console', (m) => {
     if (m.type() === 'error' && !/status of (401|404|503)/.test(m.text())) problems.push(`console: ${m.text()}`);
   });
   page.on('response', (r) => {
-    if (r.status() >= 400 && !expected(r.status(), new URL(r.url()).pathname)) problems.push(`HTTP ${r.status()} ${r.url()}`);
+    if (r.status() >= 400 && !expected(r.status(), new URL(r.url()).pathname))
+      problems.push(`HTTP ${r.status()} ${r.url()}`);
   });
   return page;
 }
@@ -46,9 +55,24 @@ const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.mi
 export async function axeViolations(page: Page): Promise<string[]> {
   await page.evaluate(AXE);
   const violations = await page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run(ctx: Document, o: object): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe;
+    const axe = (
+      window as unknown as {
+        axe: {
+          run(
+            ctx: Document,
+            o: object,
+          ): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }>;
+        };
+      }
+    ).axe;
     const r = await axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
+    return r.violations.map(
+      (v) =>
+        `${v.id} (${v.impact}): ${v.nodes
+          .slice(0, 3)
+          .map((n) => n.target.join(' '))
+          .join(' | ')}`,
+    );
   });
   return violations;
 }

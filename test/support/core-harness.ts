@@ -29,13 +29,27 @@ export interface CoreHarness {
   close(): Promise<void>;
 }
 
-export async function startCoreHarness(storeUrl: string, options: { gatewayIds?: string[]; deadlineMs?: number; prepare?: (gateways: FakeAdapter[]) => void } = {}): Promise<CoreHarness> {
+export async function startCoreHarness(
+  storeUrl: string,
+  options: { gatewayIds?: string[]; deadlineMs?: number; prepare?: (gateways: FakeAdapter[]) => void } = {},
+): Promise<CoreHarness> {
   const store = await openStore(storeUrl);
   const bus = new MemoryBus();
-  const core = new Switchboard({ store, bus, logger: silentLogger, disconnectDeadlineMs: options.deadlineMs ?? 1000, gatewayLivenessMs: 15_000 });
+  const core = new Switchboard({
+    store,
+    bus,
+    logger: silentLogger,
+    disconnectDeadlineMs: options.deadlineMs ?? 1000,
+    gatewayLivenessMs: 15_000,
+  });
   const sync = new SessionSync({ store, bus, logger: silentLogger });
   sync.start();
-  const relay = new EventRelay({ store, bus, logger: silentLogger, onStoreHealth: (health) => core.eventStoreHealth(health) });
+  const relay = new EventRelay({
+    store,
+    bus,
+    logger: silentLogger,
+    onStoreHealth: (health) => core.eventStoreHealth(health),
+  });
   relay.start();
   const gateways = (options.gatewayIds ?? ['gw-a', 'gw-b']).map((id) => new FakeAdapter({ id }));
   options.prepare?.(gateways);
@@ -52,7 +66,14 @@ export async function startCoreHarness(storeUrl: string, options: { gatewayIds?:
   };
   await settle();
   return {
-    store, bus, core, sync, agents, relay, gateways, settle,
+    store,
+    bus,
+    core,
+    sync,
+    agents,
+    relay,
+    gateways,
+    settle,
     actor: (scopes, name = 'tester') => ({ tokenId: `tok_${name}`, name, scopes, ip: '127.0.0.1', userAgent: 'test' }),
     async close() {
       await agents.stop();

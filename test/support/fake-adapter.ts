@@ -4,7 +4,14 @@
  * (src/gateways/adapter.contract.ts, run on it by src/gateways/adapter.test.ts), so it cannot drift
  * from what real adapters do.
  */
-import type { AdapterEvent, DisconnectCommand, DisconnectConfirmation, GatewayAdapter, GatewayConfig, OpenVpnGatewayConfig } from '../../src/gateways/adapter.js';
+import type {
+  AdapterEvent,
+  DisconnectCommand,
+  DisconnectConfirmation,
+  GatewayAdapter,
+  GatewayConfig,
+  OpenVpnGatewayConfig,
+} from '../../src/gateways/adapter.js';
 import { GatewayUnavailableError } from '../../src/gateways/adapter.js';
 import type { SessionReport } from '../../src/domain/session.js';
 import type { BlockEntry } from '../../src/domain/block.js';
@@ -38,7 +45,14 @@ export class FakeAdapter implements GatewayAdapter {
   private emit: (e: AdapterEvent) => void = () => {};
 
   constructor(config: Partial<OpenVpnGatewayConfig> & { id: string }) {
-    this.config = { name: config.id, region: 'test', protocol: 'openvpn', mode: 'authorize', management: 'unix:/nonexistent', ...config };
+    this.config = {
+      name: config.id,
+      region: 'test',
+      protocol: 'openvpn',
+      mode: 'authorize',
+      management: 'unix:/nonexistent',
+      ...config,
+    };
   }
 
   start(onEvent: (event: AdapterEvent) => void): void {
@@ -64,7 +78,13 @@ export class FakeAdapter implements GatewayAdapter {
   /** A user tries to come back: refused (auth-denied) while blocked, else a new session. */
   comeBack(userName: string): SessionReport | null {
     if ((this.blocked.get(userName) ?? 0) > Date.now()) {
-      this.emit({ type: 'auth-denied', userName, reason: 'blocked by an administrator', clientAddress: null, at: Date.now() });
+      this.emit({
+        type: 'auth-denied',
+        userName,
+        reason: 'blocked by an administrator',
+        clientAddress: null,
+        at: Date.now(),
+      });
       return null;
     }
     return this.connect(userName);
@@ -139,7 +159,8 @@ export class FakeAdapter implements GatewayAdapter {
     this.commands.push(command);
     if (this.state === 'down') throw new GatewayUnavailableError('management link is down');
     if (!this.responding) throw new GatewayUnavailableError('the daemon is not responding');
-    if (command.blockSeconds && !this.capabilities().canBlock) throw new GatewayUnavailableError('this gateway cannot block users; nothing was sent');
+    if (command.blockSeconds && !this.capabilities().canBlock)
+      throw new GatewayUnavailableError('this gateway cannot block users; nothing was sent');
     if (this.state === 'silent') {
       await new Promise((r) => setTimeout(r, deadlineMs));
       throw new GatewayUnavailableError('no answer before the deadline', { mayTakeEffect: true });
@@ -147,7 +168,12 @@ export class FakeAdapter implements GatewayAdapter {
     if (this.state === 'stalled') {
       const run = new Promise<void>((r) => this.stalled.push(r));
       const late = run.then(() => this.kill(command));
-      const timedOut = new Promise<never>((_, reject) => setTimeout(() => reject(new GatewayUnavailableError('no answer before the deadline', { mayTakeEffect: true })), deadlineMs));
+      const timedOut = new Promise<never>((_, reject) =>
+        setTimeout(
+          () => reject(new GatewayUnavailableError('no answer before the deadline', { mayTakeEffect: true })),
+          deadlineMs,
+        ),
+      );
       return Promise.race([late, timedOut]);
     }
     if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));

@@ -66,7 +66,10 @@ export function overWebSocket(baseUrl: string, token: string, op: Operation): Pr
       retryAttempts: 0,
       on: { closed: (e) => (closeCode = (e as { code?: number }).code ?? null) },
     });
-    const timer = setTimeout(() => finish(() => reject(new Error(`no answer over WebSocket in ${OPERATION_TIMEOUT_MS} ms`))), OPERATION_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => finish(() => reject(new Error(`no answer over WebSocket in ${OPERATION_TIMEOUT_MS} ms`))),
+      OPERATION_TIMEOUT_MS,
+    );
     const finish = (then: () => void) => {
       if (done) return;
       done = true;
@@ -75,9 +78,20 @@ export function overWebSocket(baseUrl: string, token: string, op: Operation): Pr
       then();
     };
     client.subscribe(op, {
-      next: (result) => finish(() => resolve({ status: null, ...(result.errors ? firstError(result.errors) : { code: undefined, message: '' }), data: hasData(result.data), closeCode })),
+      next: (result) =>
+        finish(() =>
+          resolve({
+            status: null,
+            ...(result.errors ? firstError(result.errors) : { code: undefined, message: '' }),
+            data: hasData(result.data),
+            closeCode,
+          }),
+        ),
       error: (e) => finish(() => resolve({ status: null, ...wsError(e), data: false, closeCode })),
-      complete: () => finish(() => resolve({ status: null, code: undefined, message: 'completed without a result', data: false, closeCode })),
+      complete: () =>
+        finish(() =>
+          resolve({ status: null, code: undefined, message: 'completed without a result', data: false, closeCode }),
+        ),
     });
   });
 }
@@ -92,7 +106,10 @@ export function overSse(baseUrl: string, token: string, op: Operation): Promise<
       headers: { authorization: `Bearer ${token}` },
       retryAttempts: 0,
     });
-    const timer = setTimeout(() => finish(() => reject(new Error(`no answer over SSE in ${OPERATION_TIMEOUT_MS} ms`))), OPERATION_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => finish(() => reject(new Error(`no answer over SSE in ${OPERATION_TIMEOUT_MS} ms`))),
+      OPERATION_TIMEOUT_MS,
+    );
     const finish = (then: () => void) => {
       if (done) return;
       done = true;
@@ -101,10 +118,26 @@ export function overSse(baseUrl: string, token: string, op: Operation): Promise<
       then();
     };
     client.subscribe(op, {
-      next: (result) => finish(() => resolve({ status: 200, ...(result.errors ? firstError(result.errors) : { code: undefined, message: '' }), data: hasData(result.data), closeCode: null })),
+      next: (result) =>
+        finish(() =>
+          resolve({
+            status: 200,
+            ...(result.errors ? firstError(result.errors) : { code: undefined, message: '' }),
+            data: hasData(result.data),
+            closeCode: null,
+          }),
+        ),
       error: (e) => {
         const response = e instanceof NetworkError ? (e.response as Response | undefined) : undefined;
-        if (!response) return finish(() => resolve({ status: null, ...(e instanceof Error ? { code: undefined, message: e.message } : firstError(e)), data: false, closeCode: null }));
+        if (!response)
+          return finish(() =>
+            resolve({
+              status: null,
+              ...(e instanceof Error ? { code: undefined, message: e.message } : firstError(e)),
+              data: false,
+              closeCode: null,
+            }),
+          );
         void response.text().then((text) => {
           let parsed: { errors?: unknown } = {};
           try {
@@ -112,10 +145,26 @@ export function overSse(baseUrl: string, token: string, op: Operation): Promise<
           } catch {
             // not JSON: no code
           }
-          finish(() => resolve({ status: response.status, ...firstError(parsed.errors ?? [{ message: text }]), data: false, closeCode: null }));
+          finish(() =>
+            resolve({
+              status: response.status,
+              ...firstError(parsed.errors ?? [{ message: text }]),
+              data: false,
+              closeCode: null,
+            }),
+          );
         });
       },
-      complete: () => finish(() => resolve({ status: 200, code: undefined, message: 'completed without a result', data: false, closeCode: null })),
+      complete: () =>
+        finish(() =>
+          resolve({
+            status: 200,
+            code: undefined,
+            message: 'completed without a result',
+            data: false,
+            closeCode: null,
+          }),
+        ),
     });
   });
 }

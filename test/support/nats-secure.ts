@@ -29,28 +29,62 @@ function openssl(dir: string, args: string[]): void {
 
 /** An EC key and a certificate for `cn`, signed by `ca` (self-signed when absent), valid for two days. */
 function certificate(dir: string, name: string, cn: string, o: { ca?: string; ext?: string } = {}): void {
-  const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-subj', `/CN=${cn}`];
+  const key = [
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    `${name}.key`,
+    '-subj',
+    `/CN=${cn}`,
+  ];
   if (o.ca === undefined) {
     openssl(dir, ['req', '-x509', ...key, '-out', `${name}.pem`, '-days', '2']);
     return;
   }
   openssl(dir, ['req', ...key, '-out', `${name}.csr`]);
   writeFileSync(join(dir, `${name}.ext`), `${o.ext ?? ''}\n`);
-  openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', `${o.ca}.pem`, '-CAkey', `${o.ca}.key`, '-CAcreateserial', '-out', `${name}.pem`, '-days', '2', '-extfile', `${name}.ext`]);
+  openssl(dir, [
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    `${o.ca}.pem`,
+    '-CAkey',
+    `${o.ca}.key`,
+    '-CAcreateserial',
+    '-out',
+    `${name}.pem`,
+    '-days',
+    '2',
+    '-extfile',
+    `${name}.ext`,
+  ]);
 }
 
 /** Makes the certificates in `dir` with `openssl`; the server's is for 127.0.0.1 and localhost. */
 export function makeNatsPki(dir: string): NatsPki {
   certificate(dir, 'ca', 'Switchboard test NATS CA');
-  certificate(dir, 'server', 'nats', { ca: 'ca', ext: 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth' });
+  certificate(dir, 'server', 'nats', {
+    ca: 'ca',
+    ext: 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth',
+  });
   certificate(dir, 'client', 'switchboard', { ca: 'ca', ext: 'extendedKeyUsage=clientAuth' });
   certificate(dir, 'stranger-ca', 'Some other CA');
   certificate(dir, 'stranger', 'switchboard', { ca: 'stranger-ca', ext: 'extendedKeyUsage=clientAuth' });
   const at = (f: string) => join(dir, f);
   return {
-    caFile: at('ca.pem'), serverCertFile: at('server.pem'), serverKeyFile: at('server.key'),
-    clientCertFile: at('client.pem'), clientKeyFile: at('client.key'),
-    strangerCaFile: at('stranger-ca.pem'), strangerCertFile: at('stranger.pem'), strangerKeyFile: at('stranger.key'),
+    caFile: at('ca.pem'),
+    serverCertFile: at('server.pem'),
+    serverKeyFile: at('server.key'),
+    clientCertFile: at('client.pem'),
+    clientKeyFile: at('client.key'),
+    strangerCaFile: at('stranger-ca.pem'),
+    strangerCertFile: at('stranger.pem'),
+    strangerKeyFile: at('stranger.key'),
   };
 }
 
@@ -70,10 +104,17 @@ export function nkeyUser(): NkeyUser {
   return { publicKey: kp.getPublicKey(), seed: new TextDecoder().decode(kp.getSeed()) };
 }
 
-const b64 = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+const b64 = (value: unknown) =>
+  Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
 
 /** A NATS JWT (v2) with `nats` claims for `subject`, signed by `issuer`. */
-function signJwt(issuer: nkeys.KeyPair, subject: string, name: string, nats: Record<string, unknown>, exp?: number): string {
+function signJwt(
+  issuer: nkeys.KeyPair,
+  subject: string,
+  name: string,
+  nats: Record<string, unknown>,
+  exp?: number,
+): string {
   const claims: Record<string, unknown> = {
     jti: randomBytes(16).toString('hex').toUpperCase(),
     iat: Math.floor(Date.now() / 1000) - 60,
@@ -91,10 +132,12 @@ const NO_LIMITS = { subs: -1, data: -1, payload: -1 };
 
 /** A `.creds` file's text, laid out as `nsc` writes it. */
 export function credsText(jwt: string, seed: string): string {
-  return `-----BEGIN NATS USER JWT-----\n${jwt}\n------END NATS USER JWT------\n\n` +
+  return (
+    `-----BEGIN NATS USER JWT-----\n${jwt}\n------END NATS USER JWT------\n\n` +
     '************************* IMPORTANT *************************\nNKEY Seed printed below can be used to sign and prove identity.\n' +
     `NKEYs are sensitive and should be treated as secrets.\n\n-----BEGIN USER NKEY SEED-----\n${seed}\n------END USER NKEY SEED------\n\n` +
-    '*************************************************************\n';
+    '*************************************************************\n'
+  );
 }
 
 /**
@@ -125,7 +168,13 @@ export class NatsOperator {
   /** A user of the account: its `.creds` text, JWT and seed. `expiresAt` in seconds since the epoch. */
   user(name: string, o: { expiresAt?: number } = {}): { creds: string; jwt: string; seed: string } {
     const kp = nkeys.createUser();
-    const jwt = signJwt(this.account, kp.getPublicKey(), name, { type: 'user', pub: {}, sub: {}, ...NO_LIMITS }, o.expiresAt);
+    const jwt = signJwt(
+      this.account,
+      kp.getPublicKey(),
+      name,
+      { type: 'user', pub: {}, sub: {}, ...NO_LIMITS },
+      o.expiresAt,
+    );
     const seed = new TextDecoder().decode(kp.getSeed());
     return { creds: credsText(jwt, seed), jwt, seed };
   }

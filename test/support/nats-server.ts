@@ -45,8 +45,12 @@ function skipOrFail(message: string): string | false {
 /** A logger that keeps every line as text, to prove what never reaches it. */
 export function captureLogger(): { logger: Logger; lines: string[] } {
   const lines: string[] = [];
-  const at = (level: string) => (obj: object, msg?: string) => void lines.push(`${level} ${msg ?? ''} ${JSON.stringify(obj)}`);
-  return { lines, logger: { ...silentLogger, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } };
+  const at = (level: string) => (obj: object, msg?: string) =>
+    void lines.push(`${level} ${msg ?? ''} ${JSON.stringify(obj)}`);
+  return {
+    lines,
+    logger: { ...silentLogger, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') },
+  };
 }
 
 export interface TestNatsServer {
@@ -63,7 +67,9 @@ export interface TestNatsServer {
  * on a port the server picks, and resolves once it listens.
  */
 export async function startNatsServer(args: string[] = [], port?: number): Promise<TestNatsServer> {
-  const child = spawn(NATS_SERVER_BIN, ['-a', '127.0.0.1', '-p', String(port ?? -1), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(NATS_SERVER_BIN, ['-a', '127.0.0.1', '-p', String(port ?? -1), ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let log = '';
   const listening = new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`nats-server did not start in time:\n${log}`)), 10_000);

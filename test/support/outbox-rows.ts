@@ -7,7 +7,10 @@ import { toEvent } from '../../src/store/kysely/outbox-repository.js';
  * or null when absent (never written, or pruned). Production never reads a row back by id (the relay
  * claims), so the store port has no such method: tests read the table directly, on SQLite and PostgreSQL.
  */
-export async function readOutboxRow(store: Store, id: string): Promise<(OutboxEvent & { publishedAt: number | null }) | null> {
+export async function readOutboxRow(
+  store: Store,
+  id: string,
+): Promise<(OutboxEvent & { publishedAt: number | null }) | null> {
   if (!(store instanceof KyselyStore)) throw new Error('readOutboxRow needs the Kysely store');
   const row = await store.db.selectFrom('event_outbox').selectAll().where('id', '=', id).executeTakeFirst();
   return row ? { ...toEvent(row), publishedAt: row.published_at } : null;

@@ -90,7 +90,9 @@ export async function createDatabaseRoles(): Promise<DatabaseRoles> {
     return u.toString();
   };
   return {
-    owner, runtime, database,
+    owner,
+    runtime,
+    database,
     ownerUrl: url(owner),
     runtimeUrl: url(runtime),
     asAdmin: (text) => withClient(url(new URL(ADMIN_URL).username), async (c) => void (await c.query(text))),

@@ -28,7 +28,11 @@ export interface ReplicaStack {
   close(): Promise<void>;
 }
 
-export async function startReplicaStack(o: { name: string; snapshotIntervalSeconds: number; replicaEnv?: Record<string, string> }): Promise<ReplicaStack> {
+export async function startReplicaStack(o: {
+  name: string;
+  snapshotIntervalSeconds: number;
+  replicaEnv?: Record<string, string>;
+}): Promise<ReplicaStack> {
   const run = randomId(6);
   const gw = `${o.name}-${run}`;
   const procs: SwitchboardProcess[] = [];
@@ -44,22 +48,45 @@ export async function startReplicaStack(o: { name: string; snapshotIntervalSecon
   };
   try {
     const server = await lab.startServer({ proto: 'udp4', mode: 'observe', managementPassword: `pw-${run}` });
-    writeFileSync(join(lab.dir, 'gw.yaml'), JSON.stringify({ gateways: [{
-      id: gw, name: `${o.name} lab`, region: 'lab', protocol: 'openvpn', mode: 'observe',
-      management: server.management, managementPasswordFile: server.managementPasswordFile, snapshotIntervalSeconds: o.snapshotIntervalSeconds,
-    }] }));
+    writeFileSync(
+      join(lab.dir, 'gw.yaml'),
+      JSON.stringify({
+        gateways: [
+          {
+            id: gw,
+            name: `${o.name} lab`,
+            region: 'lab',
+            protocol: 'openvpn',
+            mode: 'observe',
+            management: server.management,
+            managementPasswordFile: server.managementPasswordFile,
+            snapshotIntervalSeconds: o.snapshotIntervalSeconds,
+          },
+        ],
+      }),
+    );
     const start = (name: string, args: string[], env: Record<string, string>) => {
-      const p = SwitchboardProcess.start(name, args, { SWITCHBOARD_NATS_URL: TEST_NATS_URL, SWITCHBOARD_NATS_PREFIX: `${o.name}_${run}`, SWITCHBOARD_LOG_LEVEL: 'info', ...env });
+      const p = SwitchboardProcess.start(name, args, {
+        SWITCHBOARD_NATS_URL: TEST_NATS_URL,
+        SWITCHBOARD_NATS_PREFIX: `${o.name}_${run}`,
+        SWITCHBOARD_LOG_LEVEL: 'info',
+        ...env,
+      });
       procs.push(p);
       return p;
     };
-    const replica = (name: string) => start(name, ['start'], { SWITCHBOARD_PORT: '0', SWITCHBOARD_DATABASE_URL: db.url, ...o.replicaEnv });
-    const listening = async (p: SwitchboardProcess) => (await p.waitForOutput(/listening on (http:\/\/\S+)\/graphql/, 60_000))[1]!;
+    const replica = (name: string) =>
+      start(name, ['start'], { SWITCHBOARD_PORT: '0', SWITCHBOARD_DATABASE_URL: db.url, ...o.replicaEnv });
+    const listening = async (p: SwitchboardProcess) =>
+      (await p.waitForOutput(/listening on (http:\/\/\S+)\/graphql/, 60_000))[1]!;
     const replicaA = replica('replica A');
     const admin = (await replicaA.waitForOutput(/^\s{4}(sbt_[a-z0-9_]+)$/m, 60_000))[1]!;
     const urlA = await listening(replicaA);
     const urlB = await listening(replica('replica B'));
-    await start('agent', ['agent'], { SWITCHBOARD_CONFIG: join(lab.dir, 'gw.yaml') }).waitForOutput(/Switchboard agent agt_\w+ is reporting/, 60_000);
+    await start('agent', ['agent'], { SWITCHBOARD_CONFIG: join(lab.dir, 'gw.yaml') }).waitForOutput(
+      /Switchboard agent agt_\w+ is reporting/,
+      60_000,
+    );
     const gql: ReplicaStack['gql'] = async (url, query, variables) => (await gqlAt(url, admin, query, variables)).json;
     return { gw, sql, server, admin, replicaA, urlA, urlB, gql, close };
   } catch (e) {

@@ -16,8 +16,15 @@ export function assertNoSecrets(lines: string | readonly string[], secrets: read
   const all = typeof lines === 'string' ? lines.split('\n') : lines.flatMap((l) => l.split('\n'));
   const logLines = all.filter((l) => l.trimStart().startsWith('{'));
   for (const line of logLines) {
-    for (const secret of secrets) assert.ok(secret === '' || !line.includes(secret), `${where}: a secret reached a log line: ${line.slice(0, 200)}`);
-    assert.ok(!TOKEN_SHAPE.test(line), `${where}: something shaped like an API token reached a log line: ${line.slice(0, 200)}`);
+    for (const secret of secrets)
+      assert.ok(
+        secret === '' || !line.includes(secret),
+        `${where}: a secret reached a log line: ${line.slice(0, 200)}`,
+      );
+    assert.ok(
+      !TOKEN_SHAPE.test(line),
+      `${where}: something shaped like an API token reached a log line: ${line.slice(0, 200)}`,
+    );
     assert.ok(!/password=/.test(line), `${where}: a password= reached a log line: ${line.slice(0, 200)}`);
   }
 }

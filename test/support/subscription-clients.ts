@@ -31,10 +31,15 @@ function collector(): Omit<Collected, 'close'> & { push(e: Record<string, unknow
       c.events.push(e);
     },
     async waitFor(n: number, ms = 15_000) {
-      await waitFor(() => {
-        if (c.errors.length > 0) throw new Error(`subscription failed: ${JSON.stringify(c.errors)}`);
-        return c.events.length >= n;
-      }, ms, () => `${n} events; got ${JSON.stringify(c.events)}`, 20);
+      await waitFor(
+        () => {
+          if (c.errors.length > 0) throw new Error(`subscription failed: ${JSON.stringify(c.errors)}`);
+          return c.events.length >= n;
+        },
+        ms,
+        () => `${n} events; got ${JSON.stringify(c.events)}`,
+        20,
+      );
       return c.events.slice(0, n);
     },
   };
@@ -42,7 +47,12 @@ function collector(): Omit<Collected, 'close'> & { push(e: Record<string, unknow
 }
 
 /** Subscribes over WebSocket; resolves once the server acknowledged the connection (or closed it). */
-export async function wsSubscribe(baseUrl: string, query: string, variables: Record<string, unknown>, connectionParams: Record<string, unknown>): Promise<Collected> {
+export async function wsSubscribe(
+  baseUrl: string,
+  query: string,
+  variables: Record<string, unknown>,
+  connectionParams: Record<string, unknown>,
+): Promise<Collected> {
   const c = collector();
   let acked!: () => void;
   const ready = new Promise<void>((r) => (acked = r));
@@ -61,26 +71,48 @@ export async function wsSubscribe(baseUrl: string, query: string, variables: Rec
       },
     },
   });
-  client.subscribe({ query, variables }, {
-    next: (v) => (v.errors ? c.errors.push(v.errors) : c.push(v.data as Record<string, unknown>)),
-    error: (e) => c.errors.push(e instanceof Error ? e.message : e),
-    complete: () => {
-      c.completed = true;
+  client.subscribe(
+    { query, variables },
+    {
+      next: (v) => (v.errors ? c.errors.push(v.errors) : c.push(v.data as Record<string, unknown>)),
+      error: (e) => c.errors.push(e instanceof Error ? e.message : e),
+      complete: () => {
+        c.completed = true;
+      },
     },
-  });
+  );
   await ready;
   // The subscribe message is sent right after the ack; give the server a moment to register it.
   await new Promise((r) => setTimeout(r, 100));
-  return { ...c, get closeCode() { return c.closeCode; }, get completed() { return c.completed; }, close: async () => client.dispose() };
+  return {
+    ...c,
+    get closeCode() {
+      return c.closeCode;
+    },
+    get completed() {
+      return c.completed;
+    },
+    close: async () => client.dispose(),
+  };
 }
 
 /** Subscribes over SSE (distinct connection); resolves once the response headers arrived. */
-export async function sseSubscribe(baseUrl: string, query: string, variables: Record<string, unknown>, token: string | null): Promise<Collected> {
+export async function sseSubscribe(
+  baseUrl: string,
+  query: string,
+  variables: Record<string, unknown>,
+  token: string | null,
+): Promise<Collected> {
   const c = collector();
   const abort = new AbortController();
   const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'text/event-stream' };
   if (token !== null) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(`${baseUrl}/graphql/stream`, { method: 'POST', headers, body: JSON.stringify({ query, variables }), signal: abort.signal });
+  const res = await fetch(`${baseUrl}/graphql/stream`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ query, variables }),
+    signal: abort.signal,
+  });
   c.status = res.status;
   const reading = (async () => {
     if (!res.ok || !res.body) {
@@ -95,7 +127,11 @@ export async function sseSubscribe(baseUrl: string, query: string, variables: Re
         const block = buffer.slice(0, i);
         buffer = buffer.slice(i + 2);
         const event = /^event: ?(.*)$/m.exec(block)?.[1];
-        const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.replace(/^data: ?/, '')).join('\n');
+        const data = block
+          .split('\n')
+          .filter((l) => l.startsWith('data:'))
+          .map((l) => l.replace(/^data: ?/, ''))
+          .join('\n');
         if (event === 'complete') c.completed = true;
         if (event === 'next' && data) {
           const v = JSON.parse(data) as { data?: Record<string, unknown>; errors?: unknown[] };
@@ -110,8 +146,12 @@ export async function sseSubscribe(baseUrl: string, query: string, variables: Re
   await new Promise((r) => setTimeout(r, 100));
   return {
     ...c,
-    get status() { return c.status; },
-    get completed() { return c.completed; },
+    get status() {
+      return c.status;
+    },
+    get completed() {
+      return c.completed;
+    },
     close: async () => {
       abort.abort();
       await reading;

@@ -13,7 +13,6 @@ import { waitFor } from './wait.js';
 const BIN = fileURLToPath(new URL('../../bin/switchboard.js', import.meta.url));
 const POLL_MS = 20;
 
-
 /** The parent's environment without any SWITCHBOARD_* variable or test-runner marker, plus `env`. */
 function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   const base: NodeJS.ProcessEnv = {};
@@ -32,11 +31,23 @@ export class SwitchboardProcess {
   private code: number | null = null;
   private readonly exitPromise: Promise<void>;
 
-  private constructor(readonly name: string, args: string[], env: Record<string, string>, cwd?: string) {
-    this.child = spawn(process.execPath, [BIN, ...args], { env: childEnv(env), cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  private constructor(
+    readonly name: string,
+    args: string[],
+    env: Record<string, string>,
+    cwd?: string,
+  ) {
+    this.child = spawn(process.execPath, [BIN, ...args], {
+      env: childEnv(env),
+      cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     if (this.child.pid === undefined) throw new Error(`could not start ${name}`);
     this.pid = reapOnExit(this.child);
-    for (const [key, stream] of [['stdout', this.child.stdout!], ['stderr', this.child.stderr!]] as const) {
+    for (const [key, stream] of [
+      ['stdout', this.child.stdout!],
+      ['stderr', this.child.stderr!],
+    ] as const) {
       stream.setEncoding('utf8');
       stream.on('data', (d: string) => {
         this.text += d;
@@ -53,9 +64,15 @@ export class SwitchboardProcess {
   }
 
   /** Starts `switchboard <args>` with only the given SWITCHBOARD_* variables (in `cwd`, default this one). */
-  static start(name: string, args: string[], env: Record<string, string>, options: { cwd?: string } = {}): SwitchboardProcess {
+  static start(
+    name: string,
+    args: string[],
+    env: Record<string, string>,
+    options: { cwd?: string } = {},
+  ): SwitchboardProcess {
     // The command runs dist/; a build it would do first must not count against the waits below.
-    if (!ensureBuild({ ui: args[0] === 'start' })) throw new Error('dist/ could not be built (see the TypeScript errors above)');
+    if (!ensureBuild({ ui: args[0] === 'start' }))
+      throw new Error('dist/ could not be built (see the TypeScript errors above)');
     return new SwitchboardProcess(name, args, env, options.cwd);
   }
 
@@ -85,11 +102,16 @@ export class SwitchboardProcess {
 
   /** Resolves with the first match of `pattern` in its output; rejects on timeout or exit. */
   async waitForOutput(pattern: RegExp, timeoutMs = 20_000): Promise<RegExpExecArray> {
-    return waitFor(() => {
-      const m = pattern.exec(this.text);
-      if (!m && this.exited) throw new Error(`${this.name} exited before printing ${pattern}\n${this.tail()}`);
-      return m;
-    }, timeoutMs, () => `${this.name} to print ${pattern}\n${this.tail()}`, POLL_MS);
+    return waitFor(
+      () => {
+        const m = pattern.exec(this.text);
+        if (!m && this.exited) throw new Error(`${this.name} exited before printing ${pattern}\n${this.tail()}`);
+        return m;
+      },
+      timeoutMs,
+      () => `${this.name} to print ${pattern}\n${this.tail()}`,
+      POLL_MS,
+    );
   }
 
   kill(signal: NodeJS.Signals): void {
@@ -120,7 +142,11 @@ export class SwitchboardProcess {
 }
 
 /** Runs `switchboard <args>` to its end (bounded: a command that keeps running is a failure). */
-export async function runToEnd(args: string[], env: Record<string, string> = {}, cwd?: string): Promise<SwitchboardProcess> {
+export async function runToEnd(
+  args: string[],
+  env: Record<string, string> = {},
+  cwd?: string,
+): Promise<SwitchboardProcess> {
   const p = SwitchboardProcess.start(`switchboard ${args.join(' ')}`, args, env, { cwd });
   const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
   await p.waitExited();

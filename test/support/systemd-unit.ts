@@ -9,7 +9,10 @@ import { readFileSync } from 'node:fs';
 export class SystemdUnit {
   private readonly entries: Array<{ section: string; key: string; value: string }> = [];
 
-  constructor(readonly path: string, text = readFileSync(path, 'utf8')) {
+  constructor(
+    readonly path: string,
+    text = readFileSync(path, 'utf8'),
+  ) {
     let section = '';
     for (const raw of text.split('\n')) {
       const line = raw.trim();

@@ -10,7 +10,10 @@ export class UdpRelay {
   private upstream: Socket | null = null;
   private client: { address: string; port: number } | null = null;
 
-  private constructor(private readonly front: Socket, private readonly target: { host: string; port: number }) {
+  private constructor(
+    private readonly front: Socket,
+    private readonly target: { host: string; port: number },
+  ) {
     front.on('message', (msg, rinfo) => {
       this.client = { address: rinfo.address, port: rinfo.port };
       this.upstream?.send(msg, target.port, target.host);

@@ -9,7 +9,12 @@
  * `check` throws ends the wait at once. After `ms` it throws "timed out waiting for <what>"
  * (`what` may be a function, to name the state seen last).
  */
-export async function waitFor<T>(check: () => Promise<T> | T, ms = 10_000, what: string | (() => string) = 'condition', everyMs = 25): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  check: () => Promise<T> | T,
+  ms = 10_000,
+  what: string | (() => string) = 'condition',
+  everyMs = 25,
+): Promise<NonNullable<T>> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await check();

@@ -56,14 +56,17 @@ export async function openWsSession(baseUrl: string, token: string): Promise<WsS
     run(query, variables = {}) {
       return new Promise((resolve) => {
         let reply: OperationReply = {};
-        client.subscribe({ query, variables }, {
-          next: (v) => (reply = v as OperationReply),
-          error: (e) => {
-            if (Array.isArray(e)) resolve({ errors: e as OperationReply['errors'] });
-            else resolve({ closeCode: (e as { code?: number }).code ?? 0 });
+        client.subscribe(
+          { query, variables },
+          {
+            next: (v) => (reply = v as OperationReply),
+            error: (e) => {
+              if (Array.isArray(e)) resolve({ errors: e as OperationReply['errors'] });
+              else resolve({ closeCode: (e as { code?: number }).code ?? 0 });
+            },
+            complete: () => resolve(reply),
           },
-          complete: () => resolve(reply),
-        });
+        );
       });
     },
     dispose: async () => client.dispose(),

@@ -33,7 +33,11 @@ export function absolute(iso: string | null): string {
 
 /** The browser's time zone as a short name ("UTC", "CET", "GMT+1"), said next to local times. */
 export function zoneName(at: Date = new Date()): string {
-  return new Intl.DateTimeFormat(undefined, { timeZoneName: 'short' }).formatToParts(at).find((p) => p.type === 'timeZoneName')?.value ?? 'local time';
+  return (
+    new Intl.DateTimeFormat(undefined, { timeZoneName: 'short' })
+      .formatToParts(at)
+      .find((p) => p.type === 'timeZoneName')?.value ?? 'local time'
+  );
 }
 
 /** Local date and time with the zone: "2026-11-29 15:34:25 CET". */

@@ -25,7 +25,8 @@ function auditFilter(input: AuditEventFilterInput | null | undefined): AuditFilt
   if (!input) return undefined;
   const filter: AuditFilter = {};
   if (input.action != null) {
-    if (!isAuditAction(input.action)) throw new DomainError('BAD_USER_INPUT', `action must be one of ${AUDIT_ACTIONS.join(', ')}`);
+    if (!isAuditAction(input.action))
+      throw new DomainError('BAD_USER_INPUT', `action must be one of ${AUDIT_ACTIONS.join(', ')}`);
     filter.action = input.action;
   }
   if (input.outcome != null) filter.outcome = input.outcome;
@@ -48,8 +49,17 @@ export const auditResolvers: ResolverMap = {
     totalCount: (connection: Connection<AuditEvent>) => connection.totalCount(),
   },
   AuditEvent: {
-    actor: (e: AuditEvent) => ({ tokenId: e.actorTokenId, name: e.actorName, ip: e.actorIp, userAgent: e.actorUserAgent }),
-    target: (e: AuditEvent) => ({ sessionId: e.targetSessionId, userName: e.targetUserName, gatewayId: e.targetGatewayId }),
+    actor: (e: AuditEvent) => ({
+      tokenId: e.actorTokenId,
+      name: e.actorName,
+      ip: e.actorIp,
+      userAgent: e.actorUserAgent,
+    }),
+    target: (e: AuditEvent) => ({
+      sessionId: e.targetSessionId,
+      userName: e.targetUserName,
+      gatewayId: e.targetGatewayId,
+    }),
     metadata: (e: AuditEvent) => JSON.stringify(e.metadata ?? {}),
   },
 };

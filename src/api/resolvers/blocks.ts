@@ -4,11 +4,15 @@ import type { ResolverMap } from './resolver-map.js';
 
 export const blockResolvers: ResolverMap = {
   Query: {
-    blocks: (_root: unknown, args: { filter?: BlockFilter | null }, ctx: ApiContext) => ctx.core.blocks(ctx.actor, args.filter ?? {}),
+    blocks: (_root: unknown, args: { filter?: BlockFilter | null }, ctx: ApiContext) =>
+      ctx.core.blocks(ctx.actor, args.filter ?? {}),
   },
   Mutation: {
-    liftBlock: (_root: unknown, args: { input: { gatewayId: string; userName: string; reason?: string | null } }, ctx: ApiContext) =>
-      ctx.core.liftBlock(ctx.actor, args.input),
+    liftBlock: (
+      _root: unknown,
+      args: { input: { gatewayId: string; userName: string; reason?: string | null } },
+      ctx: ApiContext,
+    ) => ctx.core.liftBlock(ctx.actor, args.input),
   },
   Block: {
     gateway: (b: Block, _args: unknown, ctx: ApiContext) => ctx.gateway(b.gatewayId),

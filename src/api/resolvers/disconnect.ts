@@ -35,7 +35,13 @@ export const disconnectResolvers: ResolverMap = {
     disconnectSessions: (_root: unknown, args: { input: DisconnectSessionsInput }, ctx: ApiContext) => {
       const { filter, sessionIds, all, reason, message, mode, blockSeconds } = args.input;
       return ctx.core.disconnectSessions(ctx.actor, {
-        filter: sessionFilter(filter), sessionIds: sessionIds ?? undefined, all: all === true, reason, message, mode: mode ?? 'HALT', blockSeconds,
+        filter: sessionFilter(filter),
+        sessionIds: sessionIds ?? undefined,
+        all: all === true,
+        reason,
+        message,
+        mode: mode ?? 'HALT',
+        blockSeconds,
       });
     },
   },

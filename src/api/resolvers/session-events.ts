@@ -13,7 +13,8 @@ function eventFilter(input: SessionEventFilterInput | null | undefined): Session
   const filter: SessionEventFilter = {};
   if (input?.gatewayId != null) filter.gatewayId = input.gatewayId;
   if (input?.userName != null) filter.userName = input.userName;
-  if (input?.types != null && input.types.length > 0) filter.types = input.types.map(eventTypeOfGraphql) as SessionEvent['type'][];
+  if (input?.types != null && input.types.length > 0)
+    filter.types = input.types.map(eventTypeOfGraphql) as SessionEvent['type'][];
   return filter;
 }
 
@@ -50,7 +51,10 @@ function endWithCodedError<T>(source: AsyncIterableIterator<T>): AsyncIterableIt
 }
 
 /** Subscription root fields: graphql's `subscribe` (the event source) and `resolve` (one event). */
-export const subscriptionFields: Record<string, { subscribe: (root: unknown, args: never, ctx: ApiContext) => unknown; resolve: (event: never) => unknown }> = {
+export const subscriptionFields: Record<
+  string,
+  { subscribe: (root: unknown, args: never, ctx: ApiContext) => unknown; resolve: (event: never) => unknown }
+> = {
   sessionEvents: {
     subscribe: (_root: unknown, args: { filter?: SessionEventFilterInput | null }, ctx: ApiContext) =>
       endWithCodedError(ctx.core.sessionEvents(ctx.actor, eventFilter(args.filter))),
@@ -64,6 +68,7 @@ export const subscriptionFields: Record<string, { subscribe: (root: unknown, arg
 export const sessionEventResolvers: ResolverMap = {
   SessionEvent: {
     type: (e: SessionEvent) => graphqlEventType(e.type),
-    actor: (e: SessionEvent) => (e.actor === null ? null : { tokenId: e.actor.tokenId, name: e.actor.name, ip: null, userAgent: null }),
+    actor: (e: SessionEvent) =>
+      e.actor === null ? null : { tokenId: e.actor.tokenId, name: e.actor.name, ip: null, userAgent: null },
   },
 };

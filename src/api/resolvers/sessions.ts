@@ -33,9 +33,19 @@ export function sessionFilter(input: OnlineSessionFilterInput | null | undefined
 
 export const sessionResolvers: ResolverMap = {
   Query: {
-    onlineSessions: (_root: unknown, args: PageArgs & { filter?: OnlineSessionFilterInput | null; orderBy?: SessionOrder | null }, ctx: ApiContext) =>
-      ctx.core.onlineSessions(ctx.actor, { first: args.first, after: args.after, filter: sessionFilter(args.filter), order: args.orderBy ?? undefined }),
-    onlineSession: (_root: unknown, args: { id: string }, ctx: ApiContext) => ctx.core.onlineSession(ctx.actor, args.id),
+    onlineSessions: (
+      _root: unknown,
+      args: PageArgs & { filter?: OnlineSessionFilterInput | null; orderBy?: SessionOrder | null },
+      ctx: ApiContext,
+    ) =>
+      ctx.core.onlineSessions(ctx.actor, {
+        first: args.first,
+        after: args.after,
+        filter: sessionFilter(args.filter),
+        order: args.orderBy ?? undefined,
+      }),
+    onlineSession: (_root: unknown, args: { id: string }, ctx: ApiContext) =>
+      ctx.core.onlineSession(ctx.actor, args.id),
   },
   SessionConnection: {
     totalCount: (connection: Connection<Session>) => connection.totalCount(),
@@ -44,8 +54,10 @@ export const sessionResolvers: ResolverMap = {
     user: (s: Session) => ({ id: s.userId, name: s.userName }),
     gateway: (s: Session, _args: unknown, ctx: ApiContext) => ctx.gateway(s.gatewayId),
     // The gateway view is memoised per request, so a page of sessions costs one lookup per gateway.
-    confirmed: async (s: Session, _args: unknown, ctx: ApiContext) => s.endedAt !== null || ((await ctx.gateway(s.gatewayId))?.agentConnected ?? false),
+    confirmed: async (s: Session, _args: unknown, ctx: ApiContext) =>
+      s.endedAt !== null || ((await ctx.gateway(s.gatewayId))?.agentConnected ?? false),
     client: (s: Session) => ({ version: s.clientVersion, platform: s.clientPlatform }),
-    endedBy: (s: Session) => (s.endedByName === null ? null : { tokenId: s.endedByTokenId, name: s.endedByName, ip: null, userAgent: null }),
+    endedBy: (s: Session) =>
+      s.endedByName === null ? null : { tokenId: s.endedByTokenId, name: s.endedByName, ip: null, userAgent: null },
   },
 };

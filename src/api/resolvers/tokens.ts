@@ -12,7 +12,8 @@ interface CreateTokenInput {
 
 function scopesOf(values: string[]): Scope[] {
   const bad = values.filter((v) => !isScope(v));
-  if (bad.length > 0) throw new DomainError('BAD_USER_INPUT', `unknown scope ${bad.join(', ')}; scopes are ${SCOPES.join(', ')}`);
+  if (bad.length > 0)
+    throw new DomainError('BAD_USER_INPUT', `unknown scope ${bad.join(', ')}; scopes are ${SCOPES.join(', ')}`);
   return values as Scope[];
 }
 
@@ -30,7 +31,12 @@ export const tokenResolvers: ResolverMap = {
   },
   Mutation: {
     createToken: (_root: unknown, args: { input: CreateTokenInput }, ctx: ApiContext) =>
-      ctx.core.createToken(ctx.actor, { name: args.input.name, scopes: scopesOf(args.input.scopes), expiresInMs: lifetimeOf(args.input.expiresIn) }),
-    revokeToken: (_root: unknown, args: { id: string; force?: boolean | null }, ctx: ApiContext) => ctx.core.revokeToken(ctx.actor, args.id, { force: args.force === true }),
+      ctx.core.createToken(ctx.actor, {
+        name: args.input.name,
+        scopes: scopesOf(args.input.scopes),
+        expiresInMs: lifetimeOf(args.input.expiresIn),
+      }),
+    revokeToken: (_root: unknown, args: { id: string; force?: boolean | null }, ctx: ApiContext) =>
+      ctx.core.revokeToken(ctx.actor, args.id, { force: args.force === true }),
   },
 };

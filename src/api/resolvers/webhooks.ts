@@ -18,8 +18,13 @@ export const webhookResolvers: ResolverMap = {
   },
   Mutation: {
     createWebhook: (_root: unknown, args: { input: CreateWebhookInput }, ctx: ApiContext) =>
-      ctx.core.createWebhook(ctx.actor, { url: args.input.url, events: args.input.events.map(eventTypeOfGraphql), description: args.input.description }),
-    deleteWebhook: (_root: unknown, args: { id: string }, ctx: ApiContext) => ctx.core.deleteWebhook(ctx.actor, args.id),
+      ctx.core.createWebhook(ctx.actor, {
+        url: args.input.url,
+        events: args.input.events.map(eventTypeOfGraphql),
+        description: args.input.description,
+      }),
+    deleteWebhook: (_root: unknown, args: { id: string }, ctx: ApiContext) =>
+      ctx.core.deleteWebhook(ctx.actor, args.id),
   },
   Webhook: {
     events: (w: WebhookView) => w.events.map(graphqlEventType),

@@ -1,9 +1,17 @@
 import { BusTimeoutError, subjectMatches, type Bus, type SubscribeOptions, type Unsubscribe } from '../bus.js';
 
 type Handler = (data: unknown, subject: string) => void | Promise<void>;
-interface Sub { pattern: string; handler: Handler; queue?: string }
+interface Sub {
+  pattern: string;
+  handler: Handler;
+  queue?: string;
+}
 type Server = (data: unknown) => Promise<unknown>;
-interface Srv { pattern: string; handler: Server; queue?: string }
+interface Srv {
+  pattern: string;
+  handler: Server;
+  queue?: string;
+}
 
 /**
  * The in-process bus for a single host. Messages are delivered asynchronously (next microtask) and

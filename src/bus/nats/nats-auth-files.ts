@@ -29,7 +29,12 @@ export function credsFileAuthenticator(file: string): Authenticator {
 export function nkeySeedFileAuthenticator(file: string): Authenticator {
   const read = rereading(file);
   return nkeyAuthenticator(() => {
-    const seed = new TextDecoder().decode(read()).split(/\r?\n/).map((l) => l.trim()).find((l) => l !== '') ?? '';
+    const seed =
+      new TextDecoder()
+        .decode(read())
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .find((l) => l !== '') ?? '';
     return new TextEncoder().encode(seed);
   });
 }

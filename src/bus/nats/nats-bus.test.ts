@@ -8,7 +8,14 @@ import { connect } from '@nats-io/transport-node';
 import { BusTimeoutError } from '../bus.js';
 import { connectNatsBus, type NatsBus, type NatsBusStatus } from './nats-bus.js';
 import { NatsConnectError } from './nats-connect-error.js';
-import { captureLogger as capture, natsServerSkipReason, natsSkipReason, startNatsServer, TEST_NATS_URL, type TestNatsServer } from '../../../test/support/nats-server.js';
+import {
+  captureLogger as capture,
+  natsServerSkipReason,
+  natsSkipReason,
+  startNatsServer,
+  TEST_NATS_URL,
+  type TestNatsServer,
+} from '../../../test/support/nats-server.js';
 import { parseNatsUrl, scrubSecrets, scrubUrl } from './nats-url.js';
 import { waitFor } from '../../../test/support/wait.js';
 
@@ -51,7 +58,10 @@ describe('nats bus across connections', { skip: await natsSkipReason() }, () => 
     // Every message is at the server once pub's flush returns; a second copy would reach w1 or w2 before their pong.
     await pub.flush(FLUSH_MS);
     await Promise.all([w1.flush(FLUSH_MS), w2.flush(FLUSH_MS)]);
-    assert.deepEqual(got.flat().sort((x, y) => x - y), [...Array(100).keys()]);
+    assert.deepEqual(
+      got.flat().sort((x, y) => x - y),
+      [...Array(100).keys()],
+    );
     // NATS picks a member at random: all 100 on one side would mean the group is not shared.
     assert.ok(got[0]!.length > 0 && got[1]!.length > 0, `split ${got[0]!.length}/${got[1]!.length}`);
   });
@@ -65,8 +75,13 @@ describe('nats bus across connections', { skip: await natsSkipReason() }, () => 
       return { outcome: 'ENDED', ref: req.ref };
     });
     await agent.flush(FLUSH_MS);
-    assert.deepEqual(await control.request(`${s}.disconnect`, { ref: 'cid-7' }, { timeoutMs: 2000 }), { outcome: 'ENDED', ref: 'cid-7' });
-    await assert.rejects(control.request(`${s}.disconnect`, { ref: 'gone' }, { timeoutMs: 2000 }), { message: 'no such client' });
+    assert.deepEqual(await control.request(`${s}.disconnect`, { ref: 'cid-7' }, { timeoutMs: 2000 }), {
+      outcome: 'ENDED',
+      ref: 'cid-7',
+    });
+    await assert.rejects(control.request(`${s}.disconnect`, { ref: 'gone' }, { timeoutMs: 2000 }), {
+      message: 'no such client',
+    });
   });
 
   test('close() lets a handler that is still running answer, then serves no more', async () => {
@@ -169,7 +184,10 @@ describe('nats bus authentication and reconnects', { skip: natsServerSkipReason(
       { url: srv.url.replace('nats://', `nats://agent:${wrong}@`) },
     ];
     for (const attempt of attempts) {
-      const err = await connectNatsBus({ ...attempt, logger: log.logger }).then(() => null, (e: unknown) => e);
+      const err = await connectNatsBus({ ...attempt, logger: log.logger }).then(
+        () => null,
+        (e: unknown) => e,
+      );
       assert.ok(err instanceof NatsConnectError, String(err));
       assert.equal(err.reason, 'AUTHORIZATION');
       assert.match(err.message, /refused the connection.*credentials/i);
@@ -183,7 +201,10 @@ describe('nats bus authentication and reconnects', { skip: natsServerSkipReason(
     } finally {
       await good.close();
     }
-    const inUrl = await connectNatsBus({ url: srv.url.replace('nats://', 'nats://agent:S3cret-pass-xyz@'), logger: log.logger });
+    const inUrl = await connectNatsBus({
+      url: srv.url.replace('nats://', 'nats://agent:S3cret-pass-xyz@'),
+      logger: log.logger,
+    });
     try {
       await roundTrip(inUrl);
     } finally {
@@ -195,13 +216,22 @@ describe('nats bus authentication and reconnects', { skip: natsServerSkipReason(
 
   test('token: refused with a clear error that holds no token; accepted with the right one', async () => {
     const srv = await server(['--auth', 'T0ken-right-123']);
-    for (const options of [{ token: 'T0ken-wrong-456' }, { url: srv.url.replace('nats://', 'nats://T0ken-wrong-456@') }]) {
-      const err = await connectNatsBus({ url: srv.url, ...options }).then(() => null, (e: unknown) => e);
+    for (const options of [
+      { token: 'T0ken-wrong-456' },
+      { url: srv.url.replace('nats://', 'nats://T0ken-wrong-456@') },
+    ]) {
+      const err = await connectNatsBus({ url: srv.url, ...options }).then(
+        () => null,
+        (e: unknown) => e,
+      );
       assert.ok(err instanceof NatsConnectError, String(err));
       assert.equal(err.reason, 'AUTHORIZATION');
       assert.ok(!err.message.includes('T0ken-wrong-456'), err.message);
     }
-    for (const options of [{ token: 'T0ken-right-123' }, { url: srv.url.replace('nats://', 'nats://T0ken-right-123@') }]) {
+    for (const options of [
+      { token: 'T0ken-right-123' },
+      { url: srv.url.replace('nats://', 'nats://T0ken-right-123@') },
+    ]) {
       const good = await connectNatsBus({ url: srv.url, ...options });
       try {
         await roundTrip(good);
@@ -214,7 +244,13 @@ describe('nats bus authentication and reconnects', { skip: natsServerSkipReason(
   test('an unreachable server is a clear UNREACHABLE error that holds no password', async () => {
     const srv = await server([]);
     await srv.stop();
-    const err = await connectNatsBus({ url: srv.url.replace('nats://', 'nats://u:Hidden-pw-1@'), connectTimeoutMs: 2000 }).then(() => null, (e: unknown) => e);
+    const err = await connectNatsBus({
+      url: srv.url.replace('nats://', 'nats://u:Hidden-pw-1@'),
+      connectTimeoutMs: 2000,
+    }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     assert.ok(err instanceof NatsConnectError, String(err));
     assert.equal(err.reason, 'UNREACHABLE');
     assert.ok(!err.message.includes('Hidden-pw-1'), err.message);
@@ -272,15 +308,32 @@ describe('nats bus authentication and reconnects', { skip: natsServerSkipReason(
 describe('nats URLs and credentials', () => {
   test('credentials come out of the URL; the servers keep only scheme, host and port', () => {
     assert.deepEqual(parseNatsUrl('nats://agent:p%40ss@nats-1:4222, nats-2:4223'), {
-      servers: ['nats://nats-1:4222', 'nats://nats-2:4223'], tls: false, user: 'agent', pass: 'p@ss',
+      servers: ['nats://nats-1:4222', 'nats://nats-2:4223'],
+      tls: false,
+      user: 'agent',
+      pass: 'p@ss',
     });
-    assert.deepEqual(parseNatsUrl('tls://tok123@nats.example'), { servers: ['tls://nats.example'], tls: true, token: 'tok123' });
-    assert.deepEqual(parseNatsUrl('nats://a:b@h:1', { token: 't' }), { servers: ['nats://h:1'], tls: false, token: 't' });
+    assert.deepEqual(parseNatsUrl('tls://tok123@nats.example'), {
+      servers: ['tls://nats.example'],
+      tls: true,
+      token: 'tok123',
+    });
+    assert.deepEqual(parseNatsUrl('nats://a:b@h:1', { token: 't' }), {
+      servers: ['nats://h:1'],
+      tls: false,
+      token: 't',
+    });
   });
 
   test('scrubbing removes credentials from URLs and every given secret', () => {
-    assert.equal(scrubUrl('cannot reach nats://agent:pa/ss@h:4222, tls://tok@h2'), 'cannot reach nats://***@h:4222, tls://***@h2');
+    assert.equal(
+      scrubUrl('cannot reach nats://agent:pa/ss@h:4222, tls://tok@h2'),
+      'cannot reach nats://***@h:4222, tls://***@h2',
+    );
     assert.equal(scrubSecrets('bad password hunter2 for agent', ['hunter2', undefined]), 'bad password *** for agent');
-    assert.throws(() => parseNatsUrl('nats://agent:pw/with-slash@'), (e: Error) => !e.message.includes('with-slash'));
+    assert.throws(
+      () => parseNatsUrl('nats://agent:pw/with-slash@'),
+      (e: Error) => !e.message.includes('with-slash'),
+    );
   });
 });

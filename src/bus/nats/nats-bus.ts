@@ -15,7 +15,14 @@ import {
   type NatsConnection,
   type Subscription,
 } from '@nats-io/transport-node';
-import { BusTimeoutError, DEFAULT_SUBJECT_PREFIX, SUBJECT_PREFIX_PATTERN, type Bus, type SubscribeOptions, type Unsubscribe } from '../bus.js';
+import {
+  BusTimeoutError,
+  DEFAULT_SUBJECT_PREFIX,
+  SUBJECT_PREFIX_PATTERN,
+  type Bus,
+  type SubscribeOptions,
+  type Unsubscribe,
+} from '../bus.js';
 import { decodePayload, encodePayload, errorReply, replyError } from './nats-codec.js';
 import { credsFileAuthenticator, nkeySeedFileAuthenticator } from './nats-auth-files.js';
 import { isAuthorizationError, toConnectError, type NatsAuthKind } from './nats-connect-error.js';
@@ -93,7 +100,8 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<NatsBus> 
   if (options.nkeySeedFile !== undefined) config.authenticator = nkeySeedFileAuthenticator(options.nkeySeedFile);
   if (options.name !== undefined) config.name = options.name;
   const prefix = options.prefix ?? DEFAULT_SUBJECT_PREFIX;
-  if (!SUBJECT_PREFIX_PATTERN.test(prefix)) throw new Error(`invalid NATS subject prefix ${JSON.stringify(prefix.slice(0, 80))}`);
+  if (!SUBJECT_PREFIX_PATTERN.test(prefix))
+    throw new Error(`invalid NATS subject prefix ${JSON.stringify(prefix.slice(0, 80))}`);
   // Replies of one deployment on inboxes of its own, so NATS permissions can keep deployments apart.
   config.inboxPrefix = `_INBOX_${prefix}`;
   const tls = options.tls ?? (target.tls ? {} : null);
@@ -103,7 +111,8 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<NatsBus> 
     nc = await connect(config);
   } catch (e) {
     // The client cannot tell a client certificate the server refused from a timeout: ask the server.
-    const verdict = tls !== null && !isAuthorizationError(e) ? await probeTls(target.servers[0]!, tls, config.timeout!) : null;
+    const verdict =
+      tls !== null && !isAuthorizationError(e) ? await probeTls(target.servers[0]!, tls, config.timeout!) : null;
     throw toConnectError(e, { servers: target.servers, auth: authKind(target, options), secrets, tls: verdict });
   }
   const logger = options.logger ?? silentLogger;
@@ -169,7 +178,13 @@ export class NatsBus implements Bus {
     try {
       await Promise.race([
         this.nc.flush(),
-        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`the nats server did not answer within ${timeoutMs} ms`)), timeoutMs))),
+        new Promise<never>(
+          (_, reject) =>
+            (timer = setTimeout(
+              () => reject(new Error(`the nats server did not answer within ${timeoutMs} ms`)),
+              timeoutMs,
+            )),
+        ),
       ]);
     } finally {
       clearTimeout(timer);
@@ -257,7 +272,10 @@ export class NatsBus implements Bus {
     // A drain needs the server; while it is away (or a handler hangs), close hard after the grace period.
     let timer: NodeJS.Timeout | undefined;
     const done = await Promise.race([
-      orderly().then(() => true, () => false),
+      orderly().then(
+        () => true,
+        () => false,
+      ),
       new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), this.o.closeGraceMs))),
     ]);
     clearTimeout(timer);
@@ -345,8 +363,10 @@ export class NatsBus implements Bus {
 
 /** Client errors of a request, as the port names them. */
 function toBusError(e: unknown, subject: string): unknown {
-  if (e instanceof NoRespondersError || (e instanceof RequestError && e.isNoResponders())) return new BusTimeoutError(subject, true);
-  if (e instanceof ClosedConnectionError || e instanceof DrainingConnectionError) return new BusTimeoutError(subject, true);
+  if (e instanceof NoRespondersError || (e instanceof RequestError && e.isNoResponders()))
+    return new BusTimeoutError(subject, true);
+  if (e instanceof ClosedConnectionError || e instanceof DrainingConnectionError)
+    return new BusTimeoutError(subject, true);
   // A timeout, or the connection dropped while waiting: either way no reply came.
   if (e instanceof TimeoutError || e instanceof RequestError) return new BusTimeoutError(subject);
   return e;

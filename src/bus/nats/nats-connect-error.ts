@@ -1,4 +1,9 @@
-import { AuthorizationError, ConnectionError, TimeoutError, UserAuthenticationExpiredError } from '@nats-io/transport-node';
+import {
+  AuthorizationError,
+  ConnectionError,
+  TimeoutError,
+  UserAuthenticationExpiredError,
+} from '@nats-io/transport-node';
 import { scrubSecrets } from './nats-url.js';
 import type { TlsFailure, TlsVerdict } from './nats-tls-probe.js';
 import { errorText } from '../../domain/errors.js';

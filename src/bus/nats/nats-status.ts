@@ -15,12 +15,21 @@ export type NatsBusStatus =
  */
 export function watchConnection(
   nc: NatsConnection,
-  o: { logger: Logger; scrub: (text: string) => string; closing: () => boolean; report: (status: NatsBusStatus) => void },
+  o: {
+    logger: Logger;
+    scrub: (text: string) => string;
+    closing: () => boolean;
+    report: (status: NatsBusStatus) => void;
+  },
 ): void {
   const log = o.logger;
   void nc.closed().then((err) => {
     if (o.closing()) log.debug({}, 'nats bus closed');
-    else log.error({ err: err ? o.scrub(err.message) : undefined }, 'nats bus connection closed for good; bus messages are lost');
+    else
+      log.error(
+        { err: err ? o.scrub(err.message) : undefined },
+        'nats bus connection closed for good; bus messages are lost',
+      );
     o.report({ type: 'closed' });
   });
   const follow = async () => {
@@ -47,12 +56,20 @@ export function watchConnection(
           log.warn({}, 'nats server stopped answering pings; reconnecting');
           break;
         case 'slowConsumer':
-          log.warn({ subject: s.sub.getSubject(), pending: s.pending }, 'nats bus subscriber too slow; messages may be dropped');
+          log.warn(
+            { subject: s.sub.getSubject(), pending: s.pending },
+            'nats bus subscriber too slow; messages may be dropped',
+          );
           break;
         default:
           break; // pings, cluster updates, reconnect attempts: noise
       }
     }
   };
-  follow().catch((e: unknown) => log.warn({ err: e instanceof Error ? o.scrub(e.message) : String(e) }, 'nats bus stopped following the connection status'));
+  follow().catch((e: unknown) =>
+    log.warn(
+      { err: e instanceof Error ? o.scrub(e.message) : String(e) },
+      'nats bus stopped following the connection status',
+    ),
+  );
 }

@@ -64,7 +64,10 @@ async function handshake(host: string, port: number, tls: NatsTlsFiles, sockets:
     return { reason: 'TLS_UNAVAILABLE', detail: 'the server does not offer TLS' };
   }
   if (info.tls_verify === true && tls.certFile === undefined) {
-    return { reason: 'TLS_CLIENT_CERTIFICATE', detail: 'the server requires a client certificate and none is configured' };
+    return {
+      reason: 'TLS_CLIENT_CERTIFICATE',
+      detail: 'the server requires a client certificate and none is configured',
+    };
   }
   const options: ConnectionOptions = { socket: tcp };
   if (isIP(host) === 0) options.servername = host;
@@ -83,7 +86,17 @@ async function handshake(host: string, port: number, tls: NatsTlsFiles, sockets:
     });
     socket.once('data', () => resolve(null));
     socket.once('error', (e: NodeJS.ErrnoException) => resolve(classify(e, secured)));
-    socket.once('close', () => resolve(secured ? { reason: 'TLS_CLIENT_CERTIFICATE', detail: 'the server closed the connection after the TLS handshake (it did not accept the client certificate)' } : null));
+    socket.once('close', () =>
+      resolve(
+        secured
+          ? {
+              reason: 'TLS_CLIENT_CERTIFICATE',
+              detail:
+                'the server closed the connection after the TLS handshake (it did not accept the client certificate)',
+            }
+          : null,
+      ),
+    );
   });
 }
 
@@ -91,7 +104,8 @@ function classify(e: NodeJS.ErrnoException & { reason?: unknown }, secured: bool
   // OpenSSL's own message spans lines and names its source files; its `reason` is the readable part.
   const text = typeof e.reason === 'string' ? e.reason : errorText(e).split('\n')[0]!.trim();
   const cause = `${text}${e.code ? ` (${e.code})` : ''}`;
-  if (secured || SERVER_ALERT.test(e.code ?? '')) return { reason: 'TLS_CLIENT_CERTIFICATE', detail: `the server did not accept the client certificate: ${cause}` };
+  if (secured || SERVER_ALERT.test(e.code ?? ''))
+    return { reason: 'TLS_CLIENT_CERTIFICATE', detail: `the server did not accept the client certificate: ${cause}` };
   return { reason: 'TLS_SERVER_CERTIFICATE', detail: `the server's certificate was not accepted: ${cause}` };
 }
 

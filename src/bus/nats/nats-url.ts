@@ -27,7 +27,10 @@ export function parseNatsUrl(url: string, explicit: NatsCredentials = {}): NatsT
   const fromUrl: NatsCredentials = {};
   const servers: string[] = [];
   let tls = false;
-  for (const raw of url.split(',').map((s) => s.trim()).filter((s) => s.length > 0)) {
+  for (const raw of url
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)) {
     const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `nats://${raw}`;
     let parsed: URL;
     try {

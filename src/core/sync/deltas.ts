@@ -48,7 +48,12 @@ export class DeltaApplier {
         const later = last.get(s.ref);
         if (inserted.has(s.id)) {
           all.push(sessionEvent('session.connected', s));
-          if (later) await tx.sessions.updateStats(s.id, { bytesReceived: later.session.bytesReceived, bytesSent: later.session.bytesSent, lastSeenAt: later.at });
+          if (later)
+            await tx.sessions.updateStats(s.id, {
+              bytesReceived: later.session.bytesReceived,
+              bytesSent: later.session.bytesSent,
+              lastSeenAt: later.at,
+            });
         } else {
           // Known already (another replica inserted it, or it ended): refresh it unless ended.
           await this.upsertSession(tx, gatewayId, later?.session ?? s, later?.at ?? s.lastSeenAt);
@@ -73,15 +78,21 @@ export class DeltaApplier {
   private async endReported(tx: StoreTx, r: Disconnected): Promise<SessionEvent[]> {
     const s = await tx.sessions.findByRef(r.gatewayId, r.ref);
     if (!s || s.endedAt !== null) return [];
-    const finalStats = r.bytesReceived !== undefined && r.bytesSent !== undefined
-      ? { bytesReceived: r.bytesReceived, bytesSent: r.bytesSent, lastSeenAt: r.at }
-      : undefined;
+    const finalStats =
+      r.bytesReceived !== undefined && r.bytesSent !== undefined
+        ? { bytesReceived: r.bytesReceived, bytesSent: r.bytesSent, lastSeenAt: r.at }
+        : undefined;
     const intent = await tx.intents.findPending(s.id);
     if (intent) {
       // An operator's disconnect is pending: this end is theirs, whatever cause the adapter gave (a
       // kill that ran after its deadline looks like the client's own leaving). Null: the reply's
       // settlement (or another replica's) got there first and ended it.
-      const done = await settleEnded(tx, intent, { at: r.at, now: this.deps.now(), confirmedBy: 'DAEMON_REPORT', finalStats });
+      const done = await settleEnded(tx, intent, {
+        at: r.at,
+        now: this.deps.now(),
+        confirmedBy: 'DAEMON_REPORT',
+        finalStats,
+      });
       return done?.event ? [done.event] : [];
     }
     // No intent pending (a kill from outside Switchboard, or one whose intent settled already and
@@ -91,11 +102,20 @@ export class DeltaApplier {
   }
 
   /** Creates the session for a ref seen for the first time; refreshes a known one; never revives an ended one. */
-  private async upsertSession(tx: StoreTx, gatewayId: string, report: SessionReport, at: number): Promise<SessionEvent[]> {
+  private async upsertSession(
+    tx: StoreTx,
+    gatewayId: string,
+    report: SessionReport,
+    at: number,
+  ): Promise<SessionEvent[]> {
     const existing = await tx.sessions.findByRef(gatewayId, report.ref);
     if (existing) {
       if (existing.endedAt === null) {
-        await tx.sessions.updateStats(existing.id, { bytesReceived: report.bytesReceived, bytesSent: report.bytesSent, lastSeenAt: at });
+        await tx.sessions.updateStats(existing.id, {
+          bytesReceived: report.bytesReceived,
+          bytesSent: report.bytesSent,
+          lastSeenAt: at,
+        });
       }
       return [];
     }

@@ -49,10 +49,16 @@ export class SessionSync {
   /** Checks every report against the wire contract and its subject before it is applied. */
   readonly intake: ReportIntake;
 
-  constructor(private readonly deps: { store: Store; bus: Bus; logger: Logger; now?: () => number; intake?: ReportIntake }) {
+  constructor(
+    private readonly deps: { store: Store; bus: Bus; logger: Logger; now?: () => number; intake?: ReportIntake },
+  ) {
     this.now = deps.now ?? Date.now;
     this.intake = deps.intake ?? new ReportIntake({ logger: deps.logger, now: this.now });
-    this.deltas = new DeltaApplier({ store: deps.store, now: this.now, unknownGateway: (id) => this.unknownGateway(id) });
+    this.deltas = new DeltaApplier({
+      store: deps.store,
+      now: this.now,
+      unknownGateway: (id) => this.unknownGateway(id),
+    });
     this.snapshots = new SnapshotApplier({ store: deps.store, now: this.now, logger: deps.logger });
   }
 
@@ -82,7 +88,10 @@ export class SessionSync {
   private unknownGateway(gatewayId: string): void {
     if (!this.unknownGateways.has(gatewayId) && this.unknownGateways.size < 10_000) {
       this.unknownGateways.add(gatewayId);
-      this.deps.logger.info({ gatewayId }, 'report of a gateway this replica does not know yet; asking its agent for a snapshot');
+      this.deps.logger.info(
+        { gatewayId },
+        'report of a gateway this replica does not know yet; asking its agent for a snapshot',
+      );
     }
     if (this.helloTimer) return;
     // Not more often than HELLO_AGAIN_MS: a burst of such deltas asks once.
@@ -123,9 +132,11 @@ export class SessionSync {
       while (batchable && j < reports.length && j - i < MAX_CONNECTED_PER_TRANSACTION && reports[j]!.type === type) j++;
       if (j - i > 1) {
         const run = reports.slice(i, j);
-        await this.applyRun(run, () => type === 'session.connected'
-          ? this.deltas.connectedRun(run as Extract<GatewayReport, { type: 'session.connected' }>[])
-          : this.deltas.disconnectedRun(run as Extract<GatewayReport, { type: 'session.disconnected' }>[]));
+        await this.applyRun(run, () =>
+          type === 'session.connected'
+            ? this.deltas.connectedRun(run as Extract<GatewayReport, { type: 'session.connected' }>[])
+            : this.deltas.disconnectedRun(run as Extract<GatewayReport, { type: 'session.disconnected' }>[]),
+        );
         i = j;
       } else {
         await this.applyOne(reports[i]!);
@@ -147,7 +158,10 @@ export class SessionSync {
     try {
       await this.apply(report);
     } catch (e) {
-      this.deps.logger.error({ err: e, gatewayId: report.gatewayId, type: report.type }, 'applying gateway report failed');
+      this.deps.logger.error(
+        { err: e, gatewayId: report.gatewayId, type: report.type },
+        'applying gateway report failed',
+      );
     }
   }
 
@@ -158,7 +172,11 @@ export class SessionSync {
       // liveness is judged against that clock, so an agent host's clock skew cannot fake or hide it.
       case 'heartbeat':
         await store.gateways.upsert({ id: r.gatewayId, ...r.gateway });
-        await store.gateways.setAgentStatus(r.gatewayId, { agentConnected: r.linkUp, lastSeenAt: this.now(), daemonResponding: r.daemonResponding ?? true });
+        await store.gateways.setAgentStatus(r.gatewayId, {
+          agentConnected: r.linkUp,
+          lastSeenAt: this.now(),
+          daemonResponding: r.daemonResponding ?? true,
+        });
         return;
       case 'link-down':
         await store.gateways.setAgentStatus(r.gatewayId, { agentConnected: false, lastSeenAt: this.now() });
@@ -175,7 +193,11 @@ export class SessionSync {
         // Every replica applies this report; the id derived from it lets exactly one row exist.
         await store.audit.appendIfAbsent({
           ...auditEvent(SYSTEM_ACTOR, 'session.reconnect_blocked', 'SUCCESS', {
-            at: r.at, targetUserName: r.userName, targetGatewayId: r.gatewayId, reason: r.reason, metadata: { clientAddress: r.clientAddress },
+            at: r.at,
+            targetUserName: r.userName,
+            targetGatewayId: r.gatewayId,
+            reason: r.reason,
+            metadata: { clientAddress: r.clientAddress },
           }),
           id: reportAuditId(r),
         });
@@ -188,5 +210,11 @@ export class SessionSync {
 
 /** An audit id fixed by the report it records (agent run + sequence number), the same on every replica. */
 function reportAuditId(r: GatewayReport): string {
-  return idOf('auditEvent', createHash('sha256').update(`${r.gatewayId}:${r.agentId}:${r.seq}`).digest('hex').slice(0, ID_KINDS.auditEvent.length));
+  return idOf(
+    'auditEvent',
+    createHash('sha256')
+      .update(`${r.gatewayId}:${r.agentId}:${r.seq}`)
+      .digest('hex')
+      .slice(0, ID_KINDS.auditEvent.length),
+  );
 }

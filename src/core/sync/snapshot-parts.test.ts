@@ -69,9 +69,17 @@ describe('a snapshot larger than a NATS message (agent and control plane over th
   });
 
   test('every session of a 12,000-session snapshot is listed, each announced once', async () => {
-    assert.ok(JSON.stringify([...gw.sessions.values()]).length > 2 * 1024 * 1024, 'the snapshot is far over one NATS message');
+    assert.ok(
+      JSON.stringify([...gw.sessions.values()]).length > 2 * 1024 * 1024,
+      'the snapshot is far over one NATS message',
+    );
     link.start();
-    await waitFor(async () => (await store.sessions.countOnline({ gatewayId: gw.config.id })) === 12_000, 30_000, '12,000 sessions online', 50);
+    await waitFor(
+      async () => (await store.sessions.countOnline({ gatewayId: gw.config.id })) === 12_000,
+      30_000,
+      '12,000 sessions online',
+      50,
+    );
     await sync.idle();
     // Events travel over NATS too: wait for them, then check none came twice.
     await waitFor(async () => events.length >= 12_000, 30_000, '12,000 events', 50);
@@ -85,11 +93,22 @@ describe('a snapshot larger than a NATS message (agent and control plane over th
     for (const ref of gone) gw.sessions.delete(ref);
     events.length = 0;
     await gw.snapshot();
-    await waitFor(async () => (await store.sessions.countOnline({ gatewayId: gw.config.id })) === 12_000 - gone.length, 30_000, 'the lacking sessions ended', 50);
+    await waitFor(
+      async () => (await store.sessions.countOnline({ gatewayId: gw.config.id })) === 12_000 - gone.length,
+      30_000,
+      'the lacking sessions ended',
+      50,
+    );
     await sync.idle();
     await waitFor(async () => events.length >= gone.length, 30_000, 'the end events', 50);
     await published();
-    assert.deepEqual(events.filter((e) => e.type === 'session.disconnected').map((e) => e.session.ref).sort(), [...gone].sort());
+    assert.deepEqual(
+      events
+        .filter((e) => e.type === 'session.disconnected')
+        .map((e) => e.session.ref)
+        .sort(),
+      [...gone].sort(),
+    );
     assert.equal(events.filter((e) => e.type === 'session.connected').length, 0);
   });
 });
@@ -108,7 +127,15 @@ describe('a snapshot part lost on the way', () => {
       link.start();
       await new Promise((r) => setImmediate(r));
       const first = reports.filter((r) => r.type === 'snapshot');
-      assert.deepEqual(first.map((r) => (r.type === 'snapshot' ? [r.part?.index, r.part?.count] : [])), [[0, 4], [1, 4], [2, 4], [3, 4]]);
+      assert.deepEqual(
+        first.map((r) => (r.type === 'snapshot' ? [r.part?.index, r.part?.count] : [])),
+        [
+          [0, 4],
+          [1, 4],
+          [2, 4],
+          [3, 4],
+        ],
+      );
       const sync = new SessionSync({ store, bus, logger: silentLogger });
       for (const r of first) await sync.enqueue(r);
       assert.equal(await store.sessions.countOnline({ gatewayId: gw.config.id }), total);
@@ -125,7 +152,11 @@ describe('a snapshot part lost on the way', () => {
       const second = await snapshotParts();
       assert.equal(second.length, 2);
       await sync.enqueue(second[0]!);
-      assert.equal(await store.sessions.countOnline({ gatewayId: gw.config.id }), total, 'nothing ended on an incomplete snapshot');
+      assert.equal(
+        await store.sessions.countOnline({ gatewayId: gw.config.id }),
+        total,
+        'nothing ended on an incomplete snapshot',
+      );
       // The snapshot after it starts over with part 0; the lost part, arriving late and out of
       // place, changes nothing and does not disturb the snapshot in progress.
       const third = await snapshotParts();
@@ -133,7 +164,11 @@ describe('a snapshot part lost on the way', () => {
       await sync.enqueue(second[1]!);
       assert.equal(await store.sessions.countOnline({ gatewayId: gw.config.id }), total);
       await sync.enqueue(third[1]!);
-      assert.equal(await store.sessions.countOnline({ gatewayId: gw.config.id }), stay.length, 'a complete snapshot ends the rest');
+      assert.equal(
+        await store.sessions.countOnline({ gatewayId: gw.config.id }),
+        stay.length,
+        'a complete snapshot ends the rest',
+      );
       await link.stop();
     } finally {
       await bus.close();

@@ -68,7 +68,10 @@ export class SnapshotApplier {
         // sessions are gone. Its parts so far created and refreshed sessions; the next one heals.
         // A stray part of another snapshot is dropped without abandoning the one in progress.
         if (state?.id === part.id) this.snapshots.delete(r.gatewayId);
-        this.deps.logger.warn({ gatewayId: r.gatewayId, part: part.index, of: part.count }, 'snapshot part out of order or missing; sessions it lacks are left for the next snapshot');
+        this.deps.logger.warn(
+          { gatewayId: r.gatewayId, part: part.index, of: part.count },
+          'snapshot part out of order or missing; sessions it lacks are left for the next snapshot',
+        );
         return;
       }
     }
@@ -88,13 +91,18 @@ export class SnapshotApplier {
     return this.deps.store.transaction(async (tx) => {
       const before = await tx.gateways.findById(r.gatewayId);
       await tx.gateways.upsert(gateway);
-      await tx.gateways.setAgentStatus(r.gatewayId, { agentConnected: true, lastSeenAt: this.deps.now(), daemonStartedAt: r.daemonStartedAt });
+      await tx.gateways.setAgentStatus(r.gatewayId, {
+        agentConnected: true,
+        lastSeenAt: this.deps.now(),
+        daemonStartedAt: r.daemonStartedAt,
+      });
       return {
         id,
         next: 0,
         at: r.at,
         gateway,
-        restarted: before?.daemonStartedAt != null && r.daemonStartedAt !== null && before.daemonStartedAt !== r.daemonStartedAt,
+        restarted:
+          before?.daemonStartedAt != null && r.daemonStartedAt !== null && before.daemonStartedAt !== r.daemonStartedAt,
         online: new Map((await tx.sessions.listOnlineStatsByGateway(r.gatewayId)).map((s) => [s.ref, s])),
       };
     });
@@ -113,10 +121,16 @@ export class SnapshotApplier {
           online.delete(report.ref);
           const moved = known.bytesReceived !== report.bytesReceived || known.bytesSent !== report.bytesSent;
           if (moved || r.at - known.lastSeenAt >= STATS_REFRESH_MS) {
-            stats.push({ ...known, bytesReceived: report.bytesReceived, bytesSent: report.bytesSent, lastSeenAt: r.at });
+            stats.push({
+              ...known,
+              bytesReceived: report.bytesReceived,
+              bytesSent: report.bytesSent,
+              lastSeenAt: r.at,
+            });
           }
           // A UDP client that floated: the same session (same ref) from a new address.
-          if (report.clientAddress !== null && report.clientAddress !== known.clientAddress) floated.push({ id: known.id, clientAddress: report.clientAddress });
+          if (report.clientAddress !== null && report.clientAddress !== known.clientAddress)
+            floated.push({ id: known.id, clientAddress: report.clientAddress });
         } else if (!fresh.has(report.ref)) {
           // New to this replica's view: created unless a row with this ref exists (ended, or another
           // replica's), which the conflicting insert leaves as it is.
@@ -141,7 +155,9 @@ export class SnapshotApplier {
     // Seen in a report newer than this snapshot (a replica that was ahead applied it first): the
     // snapshot cannot speak for it. Agents stamp their reports with strictly increasing `at`.
     // Bounded, so an agent whose clock stepped back cannot keep a gone session alive for long.
-    const stale = [...online.values()].filter((s) => !(s.lastSeenAt >= at && s.lastSeenAt - at < NEWER_REPORT_WINDOW_MS)).map((s) => s.id);
+    const stale = [...online.values()]
+      .filter((s) => !(s.lastSeenAt >= at && s.lastSeenAt - at < NEWER_REPORT_WINDOW_MS))
+      .map((s) => s.id);
     online.clear();
     for (let i = 0; i < stale.length; i += SNAPSHOT_CHUNK) {
       await yieldTurn();
@@ -150,7 +166,10 @@ export class SnapshotApplier {
         const ids = stale.slice(i, i + SNAPSHOT_CHUNK);
         // Sessions with a pending disconnect intent end as that operator's (or, after a restart, as one).
         const settled = await settleUnlisted(tx, ids, { at, now: this.deps.now(), restarted: state.restarted });
-        const ended = await tx.sessions.markEndedMany(ids.filter((id) => !settled.sessionIds.has(id)), { endedAt: at, cause });
+        const ended = await tx.sessions.markEndedMany(
+          ids.filter((id) => !settled.sessionIds.has(id)),
+          { endedAt: at, cause },
+        );
         return [...settled.events, ...ended.map((s) => sessionEvent('session.disconnected', s))];
       });
     }

@@ -27,8 +27,17 @@ let seq = 0;
 
 function session(ref: string, bytes = 0): SessionReport {
   return {
-    ref, userName: `u-${ref}`, commonName: `u-${ref}`, clientAddress: '127.0.0.1:5000', virtualAddress: '10.9.0.2',
-    virtualAddress6: null, connectedAt: T, bytesReceived: bytes, bytesSent: bytes, clientVersion: null, clientPlatform: null,
+    ref,
+    userName: `u-${ref}`,
+    commonName: `u-${ref}`,
+    clientAddress: '127.0.0.1:5000',
+    virtualAddress: '10.9.0.2',
+    virtualAddress6: null,
+    connectedAt: T,
+    bytesReceived: bytes,
+    bytesSent: bytes,
+    clientVersion: null,
+    clientPlatform: null,
   };
 }
 
@@ -58,7 +67,10 @@ function recorder(bus: MemoryBus, store: Store, gatewayId: string) {
     return events.filter((e) => e.type === type).map((e) => e.session.ref);
   };
   return {
-    events, published, connected: () => of('session.connected'), disconnected: () => of('session.disconnected'),
+    events,
+    published,
+    connected: () => of('session.connected'),
+    disconnected: () => of('session.disconnected'),
     /** Forgets what was published so far (after publishing what is committed). */
     clear: async () => {
       await published();
@@ -89,18 +101,38 @@ describe('session sync: a snapshot larger than one chunk (SQLite)', () => {
     // Before: 1,500 sessions online (more than a chunk of stale ones), one more ended.
     const kept = refs('kept', 1_000);
     const stale = refs('stale', 1_500);
-    await sync.enqueue(snapshot(gw, T + 1_000, [...kept, ...stale, 'gone'].map((ref) => session(ref))));
-    await sync.enqueue({ type: 'session.disconnected', gatewayId: gw, agentId: 'agt_test', seq: ++seq, at: T + 1_500, ref: 'gone', cause: 'CLIENT_DISCONNECT' });
+    await sync.enqueue(
+      snapshot(
+        gw,
+        T + 1_000,
+        [...kept, ...stale, 'gone'].map((ref) => session(ref)),
+      ),
+    );
+    await sync.enqueue({
+      type: 'session.disconnected',
+      gatewayId: gw,
+      agentId: 'agt_test',
+      seq: ++seq,
+      at: T + 1_500,
+      ref: 'gone',
+      cause: 'CLIENT_DISCONNECT',
+    });
     assert.equal((await rec.connected()).length, 2_501);
     await rec.clear();
 
     const added = refs('new', 2_500);
     // Known sessions spread over the chunks, between new ones; the ended ref must not come back.
     const reports = [...added.slice(0, 1_200), ...kept, 'gone', ...added.slice(1_200)];
-    await sync.enqueue(snapshot(gw, T + 2_000, reports.map((ref) => session(ref, ref.startsWith('kept') ? 7 : 0))));
+    await sync.enqueue(
+      snapshot(
+        gw,
+        T + 2_000,
+        reports.map((ref) => session(ref, ref.startsWith('kept') ? 7 : 0)),
+      ),
+    );
 
-    assert.deepEqual(sorted((await rec.connected())), sorted(added), 'one session.connected per new session');
-    assert.deepEqual(sorted((await rec.disconnected())), sorted(stale), 'one session.disconnected per stale session');
+    assert.deepEqual(sorted(await rec.connected()), sorted(added), 'one session.connected per new session');
+    assert.deepEqual(sorted(await rec.disconnected()), sorted(stale), 'one session.disconnected per stale session');
     const online = await store.sessions.listOnlineByGateway(gw);
     assert.deepEqual(sorted(online.map((s) => s.ref)), sorted([...kept, ...added]));
     assert.equal(online.find((s) => s.ref === 'kept:999')?.bytesReceived, 7, 'known sessions refreshed');
@@ -110,7 +142,13 @@ describe('session sync: a snapshot larger than one chunk (SQLite)', () => {
 
     // The same snapshot again changes nothing and announces nothing.
     await rec.clear();
-    await sync.enqueue(snapshot(gw, T + 3_000, reports.map((ref) => session(ref, ref.startsWith('kept') ? 7 : 0))));
+    await sync.enqueue(
+      snapshot(
+        gw,
+        T + 3_000,
+        reports.map((ref) => session(ref, ref.startsWith('kept') ? 7 : 0)),
+      ),
+    );
     await rec.published();
     assert.deepEqual(rec.events, []);
     assert.equal(await store.sessions.countOnline({ gatewayId: gw }), 3_500);
@@ -133,9 +171,17 @@ describe('session sync: a snapshot larger than one chunk (SQLite)', () => {
     const gw = 'gw-busy';
     const sync = new SessionSync({ store, bus, logger: silentLogger });
     let done = false;
-    const applying = sync.enqueue(snapshot(gw, T, refs('r', 5_000).map((ref) => session(ref)))).then(() => {
-      done = true;
-    });
+    const applying = sync
+      .enqueue(
+        snapshot(
+          gw,
+          T,
+          refs('r', 5_000).map((ref) => session(ref)),
+        ),
+      )
+      .then(() => {
+        done = true;
+      });
     const seen: number[] = [];
     while (!done) {
       // Paced like requests from the network (SQLite queries never leave the microtask queue).
@@ -144,7 +190,10 @@ describe('session sync: a snapshot larger than one chunk (SQLite)', () => {
       if (!done) seen.push(n);
     }
     await applying;
-    assert.ok(seen.some((n) => n > 0 && n < 5_000), `a read saw the snapshot partly applied (saw ${[...new Set(seen)].join(', ')})`);
+    assert.ok(
+      seen.some((n) => n > 0 && n < 5_000),
+      `a read saw the snapshot partly applied (saw ${[...new Set(seen)].join(', ')})`,
+    );
     assert.equal(await store.sessions.countOnline({ gatewayId: gw }), 5_000);
   });
 
@@ -153,14 +202,25 @@ describe('session sync: a snapshot larger than one chunk (SQLite)', () => {
     const sync = new SessionSync({ store, bus, logger: silentLogger });
     const rec = recorder(bus, store, gw);
     await sync.enqueue(snapshot(gw, T, [session('old')]));
-    await sync.enqueue({ type: 'session.disconnected', gatewayId: gw, agentId: 'agt_test', seq: ++seq, at: T + 1, ref: 'old', cause: 'CLIENT_DISCONNECT' });
+    await sync.enqueue({
+      type: 'session.disconnected',
+      gatewayId: gw,
+      agentId: 'agt_test',
+      seq: ++seq,
+      at: T + 1,
+      ref: 'old',
+      cause: 'CLIENT_DISCONNECT',
+    });
     await rec.clear();
     const burst = refs('b', 1_200);
     // Enqueued in one tick: they wait together and are applied as runs of `connected` reports.
-    const all = [...burst.map((ref, i) => sync.enqueue(connected(gw, T + 10 + i, session(ref)))),
-      sync.enqueue(connected(gw, T + 5_000, session('b:3', 42))), sync.enqueue(connected(gw, T + 5_001, session('old')))];
+    const all = [
+      ...burst.map((ref, i) => sync.enqueue(connected(gw, T + 10 + i, session(ref)))),
+      sync.enqueue(connected(gw, T + 5_000, session('b:3', 42))),
+      sync.enqueue(connected(gw, T + 5_001, session('old'))),
+    ];
     await Promise.all(all);
-    assert.deepEqual(sorted((await rec.connected())), sorted(burst));
+    assert.deepEqual(sorted(await rec.connected()), sorted(burst));
     assert.equal((await store.sessions.findByRef(gw, 'b:3'))?.bytesReceived, 42, 'a repeated report refreshes');
     assert.notEqual((await store.sessions.findByRef(gw, 'old'))?.endedAt, null);
     assert.equal(await store.sessions.countOnline({ gatewayId: gw }), 1_200);
@@ -171,16 +231,35 @@ describe('session sync: a snapshot larger than one chunk (SQLite)', () => {
     const sync = new SessionSync({ store, bus, logger: silentLogger });
     const rec = recorder(bus, store, gw);
     const leaving = refs('d', 600);
-    await sync.enqueue(snapshot(gw, T, [...leaving, 'stay'].map((ref) => session(ref))));
+    await sync.enqueue(
+      snapshot(
+        gw,
+        T,
+        [...leaving, 'stay'].map((ref) => session(ref)),
+      ),
+    );
     await rec.clear();
     let transactions = 0;
-    const counting = Object.create(store, { transaction: { value: (fn: Parameters<Store['transaction']>[0]) => (transactions++, store.transaction(fn)) } }) as Store;
+    const counting = Object.create(store, {
+      transaction: { value: (fn: Parameters<Store['transaction']>[0]) => (transactions++, store.transaction(fn)) },
+    }) as Store;
     const burstSync = new SessionSync({ store: counting, bus, logger: silentLogger });
-    const end = (ref: string, i: number, cause: 'CLIENT_DISCONNECT' | 'ADMIN_DISCONNECT'): GatewayReport =>
-      ({ type: 'session.disconnected', gatewayId: gw, agentId: 'agt_test', seq: ++seq, at: T + 10 + i, ref, cause, bytesReceived: 7, bytesSent: 8 });
+    const end = (ref: string, i: number, cause: 'CLIENT_DISCONNECT' | 'ADMIN_DISCONNECT'): GatewayReport => ({
+      type: 'session.disconnected',
+      gatewayId: gw,
+      agentId: 'agt_test',
+      seq: ++seq,
+      at: T + 10 + i,
+      ref,
+      cause,
+      bytesReceived: 7,
+      bytesSent: 8,
+    });
     // Enqueued in one tick; the same ref twice (a repeated report) ends it once.
-    await Promise.all([...leaving.map((ref, i) => burstSync.enqueue(end(ref, i, i < 100 ? 'ADMIN_DISCONNECT' : 'CLIENT_DISCONNECT'))),
-      burstSync.enqueue(end('d:500', 900, 'CLIENT_DISCONNECT'))]);
+    await Promise.all([
+      ...leaving.map((ref, i) => burstSync.enqueue(end(ref, i, i < 100 ? 'ADMIN_DISCONNECT' : 'CLIENT_DISCONNECT'))),
+      burstSync.enqueue(end('d:500', 900, 'CLIENT_DISCONNECT')),
+    ]);
     assert.ok(transactions <= 4, `600 disconnects in ${transactions} transactions`);
     // No intent is pending here (a kill from outside Switchboard): the echo is the only word of the end.
     assert.deepEqual(sorted(await rec.disconnected()), sorted(leaving), 'every end announced once');
@@ -211,18 +290,33 @@ describe('session sync: two replicas apply the same big snapshot (PostgreSQL)', 
     const syncA = new SessionSync({ store: replicas.a, bus, logger: silentLogger });
     const syncB = new SessionSync({ store: replicas.b, bus, logger: silentLogger });
     const rec = recorder(bus, replicas.a, gw);
-    const first = snapshot(gw, T, refs('a', 3_500).map((ref) => session(ref)));
+    const first = snapshot(
+      gw,
+      T,
+      refs('a', 3_500).map((ref) => session(ref)),
+    );
     await Promise.all([syncA.enqueue(first), syncB.enqueue(first)]);
-    assert.deepEqual(sorted((await rec.connected())), sorted(refs('a', 3_500)), 'one session.connected per session, not one per replica');
+    assert.deepEqual(
+      sorted(await rec.connected()),
+      sorted(refs('a', 3_500)),
+      'one session.connected per session, not one per replica',
+    );
 
     // Then: 1,500 of them gone, 2,500 new, the rest with moved counters; both replicas at once.
     await rec.clear();
-    const second = snapshot(gw, T + 10_000, [...refs('a', 3_500).slice(1_500).map((ref) => session(ref, 5)), ...refs('b', 2_500).map((ref) => session(ref))]);
+    const second = snapshot(gw, T + 10_000, [
+      ...refs('a', 3_500)
+        .slice(1_500)
+        .map((ref) => session(ref, 5)),
+      ...refs('b', 2_500).map((ref) => session(ref)),
+    ]);
     await Promise.all([syncA.enqueue(second), syncB.enqueue(second)]);
-    assert.deepEqual(sorted((await rec.connected())), sorted(refs('b', 2_500)));
-    assert.deepEqual(sorted((await rec.disconnected())), sorted(refs('a', 3_500).slice(0, 1_500)));
+    assert.deepEqual(sorted(await rec.connected()), sorted(refs('b', 2_500)));
+    assert.deepEqual(sorted(await rec.disconnected()), sorted(refs('a', 3_500).slice(0, 1_500)));
     const online = await replicas.a.sessions.listOnlineByGateway(gw);
     assert.equal(online.length, 4_500);
-    assert.ok(online.filter((s) => s.ref.startsWith('a:')).every((s) => s.bytesReceived === 5 && s.lastSeenAt === T + 10_000));
+    assert.ok(
+      online.filter((s) => s.ref.startsWith('a:')).every((s) => s.bytesReceived === 5 && s.lastSeenAt === T + 10_000),
+    );
   });
 });

@@ -77,8 +77,17 @@ describe('session sync with two replicas on one PostgreSQL database', { skip }, 
     const base = { gatewayId: 'gw-lag', agentId: 'agt_test', seq: 0 };
     const t = Date.now();
     const session: SessionReport = {
-      ref: 'lag:1', userName: 'late', commonName: 'late', clientAddress: '127.0.0.1:5000', virtualAddress: '10.9.0.2',
-      virtualAddress6: null, connectedAt: t + 2, bytesReceived: 0, bytesSent: 0, clientVersion: null, clientPlatform: null,
+      ref: 'lag:1',
+      userName: 'late',
+      commonName: 'late',
+      clientAddress: '127.0.0.1:5000',
+      virtualAddress: '10.9.0.2',
+      virtualAddress6: null,
+      connectedAt: t + 2,
+      bytesReceived: 0,
+      bytesSent: 0,
+      clientVersion: null,
+      clientPlatform: null,
     };
     const older: GatewayReport = { ...base, type: 'snapshot', at: t + 1, gateway, daemonStartedAt: t, sessions: [] };
     const connected: GatewayReport = { ...base, type: 'session.connected', at: t + 2, session };
@@ -87,7 +96,11 @@ describe('session sync with two replicas on one PostgreSQL database', { skip }, 
     await syncA.enqueue(older);
     await syncA.enqueue(connected); // replica A is ahead
     await syncB.enqueue(older); // replica B is still applying the older snapshot
-    assert.equal((await replicas.a.sessions.findByRef('gw-lag', 'lag:1'))?.endedAt, null, 'the older snapshot cannot speak for it');
+    assert.equal(
+      (await replicas.a.sessions.findByRef('gw-lag', 'lag:1'))?.endedAt,
+      null,
+      'the older snapshot cannot speak for it',
+    );
     await syncB.enqueue(connected);
     await syncA.enqueue(newer);
     await syncB.enqueue(newer);

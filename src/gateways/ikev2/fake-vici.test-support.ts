@@ -13,7 +13,11 @@ export type FakeViciHandler = (packet: ViciPacket, socket: Socket) => ViciPacket
 export class FakeVici {
   readonly received: ViciPacket[] = [];
   readonly sockets = new Set<Socket>();
-  private constructor(private readonly server: Server, private readonly dir: string, readonly address: string) {}
+  private constructor(
+    private readonly server: Server,
+    private readonly dir: string,
+    readonly address: string,
+  ) {}
 
   static async start(handler: FakeViciHandler): Promise<FakeVici> {
     const dir = mkdtempSync(join(tmpdir(), 'sb-vici-'));
@@ -57,12 +61,37 @@ export function msg(o: Record<string, unknown>): ViciMessage {
 export function listSa(over: Record<string, unknown> = {}, conn = 'rw') {
   return msg({
     [conn]: msg({
-      uniqueid: '2', version: '2', state: 'ESTABLISHED', 'local-host': '10.90.2.1', 'local-port': '4500', 'local-id': 'server.lab.test',
-      'remote-host': '10.90.2.2', 'remote-port': '4500', 'remote-id': 'client2@lab.test', 'remote-eap-id': 'user2',
-      'initiator-spi': '5c5333dbcbd66be6', 'responder-spi': 'c532429b12d945af', 'encr-alg': 'AES_CBC', 'encr-keysize': '128',
-      'integ-alg': 'HMAC_SHA2_256_128', 'prf-alg': 'PRF_HMAC_SHA2_256', 'dh-group': 'CURVE_25519', established: '1', 'rekey-time': '13169',
+      uniqueid: '2',
+      version: '2',
+      state: 'ESTABLISHED',
+      'local-host': '10.90.2.1',
+      'local-port': '4500',
+      'local-id': 'server.lab.test',
+      'remote-host': '10.90.2.2',
+      'remote-port': '4500',
+      'remote-id': 'client2@lab.test',
+      'remote-eap-id': 'user2',
+      'initiator-spi': '5c5333dbcbd66be6',
+      'responder-spi': 'c532429b12d945af',
+      'encr-alg': 'AES_CBC',
+      'encr-keysize': '128',
+      'integ-alg': 'HMAC_SHA2_256_128',
+      'prf-alg': 'PRF_HMAC_SHA2_256',
+      'dh-group': 'CURVE_25519',
+      established: '1',
+      'rekey-time': '13169',
       'remote-vips': ['10.91.0.2', 'fd00::2'],
-      'child-sas': msg({ 'net-2': msg({ name: 'net', uniqueid: '2', reqid: '2', state: 'INSTALLED', 'bytes-in': '132', 'packets-in': '3', 'bytes-out': '216' }) }),
+      'child-sas': msg({
+        'net-2': msg({
+          name: 'net',
+          uniqueid: '2',
+          reqid: '2',
+          state: 'INSTALLED',
+          'bytes-in': '132',
+          'packets-in': '3',
+          'bytes-out': '216',
+        }),
+      }),
       ...over,
     }),
   });

@@ -107,7 +107,8 @@ export function addressOf(host: string | undefined, port: number | undefined): s
 /** Bytes of the CHILD SAs listed now, by CHILD SA unique id. */
 export function childBytes(sa: IkeSa): Map<number, { in: number; out: number }> {
   const out = new Map<number, { in: number; out: number }>();
-  for (const child of Object.values(sa['child-sas'] ?? {})) out.set(child.uniqueid, { in: child['bytes-in'] ?? 0, out: child['bytes-out'] ?? 0 });
+  for (const child of Object.values(sa['child-sas'] ?? {}))
+    out.set(child.uniqueid, { in: child['bytes-in'] ?? 0, out: child['bytes-out'] ?? 0 });
   return out;
 }
 

@@ -32,7 +32,10 @@ export class IkeSessionTable {
   private readonly terminated = new Set<number>();
   private fresh = false;
 
-  constructor(private readonly emit: (event: AdapterEvent) => void, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly emit: (event: AdapterEvent) => void,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** Whether the table reflects a `list-sas` read on the current connection. */
   get isFresh(): boolean {
@@ -41,7 +44,8 @@ export class IkeSessionTable {
 
   /** The entry a ref names, with the IKE SA's current unique id. */
   find(ref: string): { uniqueId: number; userName: string } | undefined {
-    for (const [uniqueId, e] of this.entries) if (e.ref === ref) return { uniqueId, userName: reportOf(e.sa, 0, { received: 0, sent: 0 }).userName };
+    for (const [uniqueId, e] of this.entries)
+      if (e.ref === ref) return { uniqueId, userName: reportOf(e.sa, 0, { received: 0, sent: 0 }).userName };
     return undefined;
   }
 
@@ -70,11 +74,14 @@ export class IkeSessionTable {
       next.set(sa.uniqueid, old && old.spis === spisOf(sa) ? this.updated(old, sa) : this.entryOf(sa));
     }
     if (this.fresh) {
-      for (const [id, e] of [...this.entries]) if (next.get(id)?.ref !== e.ref) this.end(id, e, this.terminated.has(id) ? 'ADMIN_DISCONNECT' : 'CLIENT_DISCONNECT');
+      for (const [id, e] of [...this.entries])
+        if (next.get(id)?.ref !== e.ref)
+          this.end(id, e, this.terminated.has(id) ? 'ADMIN_DISCONNECT' : 'CLIENT_DISCONNECT');
     }
     const known = new Set([...this.entries.values()].map((e) => e.ref));
     this.entries = next;
-    for (const e of next.values()) if (!known.has(e.ref)) this.emit({ type: 'session.connected', session: this.report(e) });
+    for (const e of next.values())
+      if (!known.has(e.ref)) this.emit({ type: 'session.connected', session: this.report(e) });
     for (const id of this.terminated) if (!next.has(id)) this.terminated.delete(id);
     this.fresh = true;
     this.emit({ type: 'snapshot', daemonStartedAt, sessions: [...next.values()].map((e) => this.report(e)) });
@@ -89,7 +96,11 @@ export class IkeSessionTable {
         this.entries.set(sa.uniqueid, e);
         this.emit({ type: 'session.connected', session: this.report(e) });
       } else if (!up && known && known.spis === spisOf(sa)) {
-        this.end(sa.uniqueid, this.updated(known, sa), this.terminated.has(sa.uniqueid) ? 'ADMIN_DISCONNECT' : 'CLIENT_DISCONNECT');
+        this.end(
+          sa.uniqueid,
+          this.updated(known, sa),
+          this.terminated.has(sa.uniqueid) ? 'ADMIN_DISCONNECT' : 'CLIENT_DISCONNECT',
+        );
       }
     }
   }
@@ -129,12 +140,26 @@ export class IkeSessionTable {
     this.entries.delete(uniqueId);
     this.terminated.delete(uniqueId);
     const r = this.report(e);
-    this.emit({ type: 'session.disconnected', ref: e.ref, cause, at: this.now(), bytesReceived: r.bytesReceived, bytesSent: r.bytesSent });
+    this.emit({
+      type: 'session.disconnected',
+      ref: e.ref,
+      cause,
+      at: this.now(),
+      bytesReceived: r.bytesReceived,
+      bytesSent: r.bytesSent,
+    });
   }
 
   private entryOf(sa: IkeSa): Entry {
     const connectedAt = this.now() - (sa.established ?? 0) * 1000;
-    return { ref: ikeSessionRef(sa), spis: spisOf(sa), sa, connectedAt, children: childBytes(sa), retired: { in: 0, out: 0 } };
+    return {
+      ref: ikeSessionRef(sa),
+      spis: spisOf(sa),
+      sa,
+      connectedAt,
+      children: childBytes(sa),
+      retired: { in: 0, out: 0 },
+    };
   }
 
   /** The entry with `sa`'s current details; CHILD SAs no longer listed have their bytes retired. */

@@ -17,7 +17,11 @@
  */
 import {
   GatewayUnavailableError,
-  type AdapterEvent, type DisconnectCommand, type DisconnectConfirmation, type GatewayAdapter, type Ikev2GatewayConfig,
+  type AdapterEvent,
+  type DisconnectCommand,
+  type DisconnectConfirmation,
+  type GatewayAdapter,
+  type Ikev2GatewayConfig,
 } from '../adapter.js';
 import type { GatewayCapabilities } from '../../domain/gateway.js';
 import { errorText } from '../../domain/errors.js';
@@ -55,7 +59,10 @@ export class Ikev2Adapter implements GatewayAdapter {
   private backoffMs: number;
   private probing = false;
 
-  constructor(readonly config: Ikev2GatewayConfig, private readonly options: Ikev2AdapterOptions = {}) {
+  constructor(
+    readonly config: Ikev2GatewayConfig,
+    private readonly options: Ikev2AdapterOptions = {},
+  ) {
     this.logger = options.logger ?? silentLogger;
     this.table = new IkeSessionTable((event) => this.emit(event));
     this.backoffMs = options.backoffInitialMs ?? 250;
@@ -103,12 +110,16 @@ export class Ikev2Adapter implements GatewayAdapter {
     const deadline = Date.now() + deadlineMs;
     const vici = this.vici;
     if (!vici || vici.closed || !this.ready) throw new GatewayUnavailableError('the VICI connection to charon is down');
-    if (command.blockSeconds) throw new GatewayUnavailableError('strongSwan gateways cannot block users; nothing was sent');
+    if (command.blockSeconds)
+      throw new GatewayUnavailableError('strongSwan gateways cannot block users; nothing was sent');
     if (uniqueIdOf(command.ref) === null) return 'NOT_FOUND';
     const known = this.table.find(command.ref);
     if (!known) return 'NOT_FOUND';
     if (command.userName && known.userName !== command.userName) {
-      this.logger.warn({ gatewayId: this.config.id, ref: command.ref }, 'ikev2: ref now belongs to another user; not terminating');
+      this.logger.warn(
+        { gatewayId: this.config.id, ref: command.ref },
+        'ikev2: ref now belongs to another user; not terminating',
+      );
       return 'NOT_FOUND';
     }
     // charon waits for the peer's answer to the DELETE up to `timeout`; our own wait is a little longer.
@@ -126,7 +137,10 @@ export class Ikev2Adapter implements GatewayAdapter {
     }
     const outcome = terminateOutcome(reply);
     if (outcome.kind === 'terminated') {
-      this.logger.info({ gatewayId: this.config.id, ref: command.ref, ikeId: known.uniqueId, mode: command.mode }, 'ikev2: IKE SA terminated');
+      this.logger.info(
+        { gatewayId: this.config.id, ref: command.ref, ikeId: known.uniqueId, mode: command.mode },
+        'ikev2: IKE SA terminated',
+      );
       return 'ENDED';
     }
     if (outcome.kind === 'not-found') {
@@ -136,7 +150,9 @@ export class Ikev2Adapter implements GatewayAdapter {
     // charon sent the DELETE but the peer did not answer in time: charon keeps retransmitting and
     // deletes the SA when the peer answers or it gives up, so the disconnect may still take effect
     // (and its end, when charon reports it, is the operator's).
-    throw new GatewayUnavailableError(`charon did not confirm the terminate: ${outcome.message}`, { mayTakeEffect: true });
+    throw new GatewayUnavailableError(`charon did not confirm the terminate: ${outcome.message}`, {
+      mayTakeEffect: true,
+    });
   }
 
   private async connect(): Promise<void> {
@@ -144,10 +160,14 @@ export class Ikev2Adapter implements GatewayAdapter {
     const timeoutMs = this.options.requestTimeoutMs ?? 10_000;
     let vici: ViciConnection | null = null;
     try {
-      vici = await ViciConnection.open(this.config.vici, {
-        onEvent: (name, message) => this.onEvent(name, message),
-        onClose: (error) => this.onClose(vici, error),
-      }, timeoutMs);
+      vici = await ViciConnection.open(
+        this.config.vici,
+        {
+          onEvent: (name, message) => this.onEvent(name, message),
+          onClose: (error) => this.onClose(vici, error),
+        },
+        timeoutMs,
+      );
       if (!this.running) {
         vici.close('the adapter stopped');
         return;
@@ -189,7 +209,9 @@ export class Ikev2Adapter implements GatewayAdapter {
     const timeoutMs = this.options.requestTimeoutMs ?? 10_000;
     // The start time is read once per connection (a charon restart closes it): `uptime.since` is
     // derived from the uptime and jitters by a second between reads.
-    const startedAt = this.ready ? this.daemonStartedAt : stableStart(this.daemonStartedAt, daemonStartedAtOf(await vici.command('stats', emptyMessage(), timeoutMs)));
+    const startedAt = this.ready
+      ? this.daemonStartedAt
+      : stableStart(this.daemonStartedAt, daemonStartedAtOf(await vici.command('stats', emptyMessage(), timeoutMs)));
     const { events } = await vici.stream('list-sas', 'list-sa', emptyMessage(), timeoutMs);
     if (vici !== this.vici || vici.closed) return;
     const sas = events.flatMap((m) => this.sasOf(m));
@@ -201,7 +223,9 @@ export class Ikev2Adapter implements GatewayAdapter {
   private tick(): void {
     const vici = this.vici;
     if (!vici || vici.closed || !this.ready) return;
-    this.list(vici).catch((e: unknown) => this.logger.debug({ gatewayId: this.config.id, err: errorText(e) }, 'ikev2: list-sas failed'));
+    this.list(vici).catch((e: unknown) =>
+      this.logger.debug({ gatewayId: this.config.id, err: errorText(e) }, 'ikev2: list-sas failed'),
+    );
   }
 
   private probe(): void {
@@ -209,7 +233,8 @@ export class Ikev2Adapter implements GatewayAdapter {
     if (!vici || vici.closed || this.probing) return;
     this.probing = true;
     // No answer in time closes the connection (see ViciConnection): disconnects then fail at once.
-    vici.command('version', emptyMessage(), this.options.probe?.timeoutMs ?? 3_000)
+    vici
+      .command('version', emptyMessage(), this.options.probe?.timeoutMs ?? 3_000)
       .catch(() => undefined)
       .finally(() => {
         this.probing = false;
@@ -235,7 +260,11 @@ export class Ikev2Adapter implements GatewayAdapter {
 
   private sasOf(message: ViciMessage): IkeSa[] {
     const { sas, invalid } = ikeSasOf(message);
-    for (const problem of invalid) this.logger.warn({ gatewayId: this.config.id, problem }, 'ikev2: charon reported an IKE SA this adapter cannot read; ignored');
+    for (const problem of invalid)
+      this.logger.warn(
+        { gatewayId: this.config.id, problem },
+        'ikev2: charon reported an IKE SA this adapter cannot read; ignored',
+      );
     return sas;
   }
 }

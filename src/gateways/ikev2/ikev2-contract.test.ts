@@ -26,13 +26,17 @@ async function ikev2Harness(): Promise<AdapterHarness> {
     } catch {
       return false; // no tunnel: no route to the protected net
     }
-    return waitFor(async () => (await bytesIn(user)) > before, 2000, 'traffic', 50).then(() => true, () => false);
+    return waitFor(async () => (await bytesIn(user)) > before, 2000, 'traffic', 50).then(
+      () => true,
+      () => false,
+    );
   };
   /** Users whose tunnel was up when the daemon was stopped. */
   let upAtStop: string[] = [];
   return {
     canBlock: false,
-    createAdapter: () => new Ikev2Adapter(lab.gatewayConfig({ id: 'ike-contract', snapshotIntervalMs: 1000 }), { logger }),
+    createAdapter: () =>
+      new Ikev2Adapter(lab.gatewayConfig({ id: 'ike-contract', snapshotIntervalMs: 1000 }), { logger }),
     async connect(user) {
       await clientOf(user).initiate();
       return { user, passes: () => passes(user) };

@@ -15,7 +15,8 @@ test('viciSocketPath accepts unix:/p, unix:///p and a plain path', () => {
 
 test('commands are answered in order; a streamed command collects its events and unregisters', async () => {
   const fake = await FakeVici.start((p): ViciPacket[] => {
-    if (p.type === 'EVENT_REGISTER' || p.type === 'EVENT_UNREGISTER') return [{ type: p.name === 'nope' ? 'EVENT_UNKNOWN' : 'EVENT_CONFIRM' }];
+    if (p.type === 'EVENT_REGISTER' || p.type === 'EVENT_UNREGISTER')
+      return [{ type: p.name === 'nope' ? 'EVENT_UNKNOWN' : 'EVENT_CONFIRM' }];
     if (p.type !== 'CMD_REQUEST') return [];
     if (p.name === 'list-sas') {
       return [
@@ -32,11 +33,18 @@ test('commands are answered in order; a streamed command collects its events and
   const vici = await ViciConnection.open(fake.address, { onEvent: (name) => events.push(name) }, 1000);
   try {
     const replies = await Promise.all(['one', 'two', 'three'].map((n) => vici.command(n)));
-    assert.deepEqual(replies.map((r) => r.echo), ['one', 'two', 'three']);
+    assert.deepEqual(
+      replies.map((r) => r.echo),
+      ['one', 'two', 'three'],
+    );
     const { events: listed } = await vici.stream('list-sas', 'list-sa');
     assert.deepEqual(plain(listed), [{ a: { uniqueid: '1' } }, { b: { uniqueid: '2' } }]);
     assert.deepEqual(events, ['ike-updown'], 'other events still reach onEvent');
-    assert.deepEqual(fake.received.map((p) => ('name' in p ? `${p.type} ${p.name}` : p.type)).slice(3), ['EVENT_REGISTER list-sa', 'CMD_REQUEST list-sas', 'EVENT_UNREGISTER list-sa']);
+    assert.deepEqual(fake.received.map((p) => ('name' in p ? `${p.type} ${p.name}` : p.type)).slice(3), [
+      'EVENT_REGISTER list-sa',
+      'CMD_REQUEST list-sas',
+      'EVENT_UNREGISTER list-sa',
+    ]);
     await assert.rejects(vici.command('unknown-cmd'), /does not know the VICI command/);
     await assert.rejects(vici.register('nope'), /does not know the VICI event/);
   } finally {
@@ -50,7 +58,10 @@ test('no answer in time closes the connection; the request was written', async (
   let closed = '';
   const vici = await ViciConnection.open(fake.address, { onClose: (e) => (closed = e) }, 1000);
   try {
-    await assert.rejects(vici.command('terminate', msg({ 'ike-id': '1' }), 50), (e) => e instanceof ViciRequestError && e.written);
+    await assert.rejects(
+      vici.command('terminate', msg({ 'ike-id': '1' }), 50),
+      (e) => e instanceof ViciRequestError && e.written,
+    );
     assert.equal(vici.closed, true);
     assert.match(closed, /did not answer within 50 ms/);
     await assert.rejects(vici.command('version'), (e) => e instanceof ViciRequestError && !e.written);
@@ -70,5 +81,8 @@ test('an answer nobody asked for, or garbage, closes the connection', async () =
 });
 
 test('connecting to a missing socket fails at once, with nothing written', async () => {
-  await assert.rejects(ViciConnection.open('unix:/nonexistent/charon.vici', {}, 1000), (e) => e instanceof ViciRequestError && !e.written && /cannot connect/.test(e.message));
+  await assert.rejects(
+    ViciConnection.open('unix:/nonexistent/charon.vici', {}, 1000),
+    (e) => e instanceof ViciRequestError && !e.written && /cannot connect/.test(e.message),
+  );
 });

@@ -18,7 +18,10 @@ export interface ViciHandlers {
 
 /** The request was not answered: `written` says whether charon may have received (and acted on) it. */
 export class ViciRequestError extends Error {
-  constructor(message: string, readonly written: boolean) {
+  constructor(
+    message: string,
+    readonly written: boolean,
+  ) {
     super(message);
     this.name = 'ViciRequestError';
   }
@@ -43,7 +46,10 @@ export class ViciConnection {
   /** Events of a streamed command in progress, collected instead of handed to `onEvent`. */
   private collecting: { event: string; into: ViciMessage[] } | null = null;
 
-  private constructor(private readonly socket: Socket, private readonly handlers: ViciHandlers) {
+  private constructor(
+    private readonly socket: Socket,
+    private readonly handlers: ViciHandlers,
+  ) {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (e) => this.close(e.message));
     socket.on('close', () => this.close('the VICI socket closed'));
@@ -75,7 +81,8 @@ export class ViciConnection {
   /** Runs command `name`; resolves with charon's response message (`CMD_UNKNOWN` rejects). */
   async command(name: string, message: ViciMessage = emptyMessage(), timeoutMs = 5_000): Promise<ViciMessage> {
     const reply = await this.exchange({ type: 'CMD_REQUEST', name, message }, 'command', timeoutMs);
-    if (reply.type !== 'CMD_RESPONSE') throw new ViciRequestError(`charon does not know the VICI command ${name}`, true);
+    if (reply.type !== 'CMD_RESPONSE')
+      throw new ViciRequestError(`charon does not know the VICI command ${name}`, true);
     return reply.message;
   }
 
@@ -83,7 +90,12 @@ export class ViciConnection {
    * A streamed command: registers `event`, runs `name`, and resolves with every `event` message that
    * came before the response, then unregisters.
    */
-  async stream(name: string, event: string, message: ViciMessage = emptyMessage(), timeoutMs = 5_000): Promise<{ response: ViciMessage; events: ViciMessage[] }> {
+  async stream(
+    name: string,
+    event: string,
+    message: ViciMessage = emptyMessage(),
+    timeoutMs = 5_000,
+  ): Promise<{ response: ViciMessage; events: ViciMessage[] }> {
     await this.register(event, timeoutMs);
     const events: ViciMessage[] = [];
     this.collecting = { event, into: events };
@@ -99,7 +111,8 @@ export class ViciConnection {
   /** Asks charon for `event` messages; rejects when charon does not know the event. */
   async register(event: string, timeoutMs = 5_000): Promise<void> {
     const reply = await this.exchange({ type: 'EVENT_REGISTER', name: event }, 'event-confirm', timeoutMs);
-    if (reply.type !== 'EVENT_CONFIRM') throw new ViciRequestError(`charon does not know the VICI event ${event}`, true);
+    if (reply.type !== 'EVENT_CONFIRM')
+      throw new ViciRequestError(`charon does not know the VICI event ${event}`, true);
   }
 
   close(error = 'closed'): void {
@@ -120,7 +133,8 @@ export class ViciConnection {
   }
 
   private send(packet: ViciPacket, expect: Pending['expect'], timeoutMs: number): Promise<ViciPacket> {
-    if (this.closedWith !== null) return Promise.reject(new ViciRequestError(`the VICI connection is closed (${this.closedWith})`, false));
+    if (this.closedWith !== null)
+      return Promise.reject(new ViciRequestError(`the VICI connection is closed (${this.closedWith})`, false));
     const frame = encodePacket(packet);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -30,7 +30,16 @@ export const VICI_MAX_FRAME = 512 * 1024;
 /** Sections nest a few levels deep in practice (list-sa: conn > child-sas > child); this bounds recursion. */
 const MAX_DEPTH = 32;
 
-const PACKET_TYPES = ['CMD_REQUEST', 'CMD_RESPONSE', 'CMD_UNKNOWN', 'EVENT_REGISTER', 'EVENT_UNREGISTER', 'EVENT_CONFIRM', 'EVENT_UNKNOWN', 'EVENT'] as const;
+const PACKET_TYPES = [
+  'CMD_REQUEST',
+  'CMD_RESPONSE',
+  'CMD_UNKNOWN',
+  'EVENT_REGISTER',
+  'EVENT_UNREGISTER',
+  'EVENT_CONFIRM',
+  'EVENT_UNKNOWN',
+  'EVENT',
+] as const;
 const NAMED = new Set<ViciPacket['type']>(['CMD_REQUEST', 'EVENT_REGISTER', 'EVENT_UNREGISTER', 'EVENT']);
 const WITH_MESSAGE = new Set<ViciPacket['type']>(['CMD_REQUEST', 'CMD_RESPONSE', 'EVENT']);
 
@@ -58,7 +67,8 @@ export function encodePacket(packet: ViciPacket): Buffer {
   if ('name' in packet) parts.push(name8(packet.name));
   if ('message' in packet) encodeMessage(packet.message, parts, 0);
   const body = Buffer.concat(parts);
-  if (body.length > VICI_MAX_FRAME) throw new ViciProtocolError(`packet of ${body.length} bytes exceeds ${VICI_MAX_FRAME}`);
+  if (body.length > VICI_MAX_FRAME)
+    throw new ViciProtocolError(`packet of ${body.length} bytes exceeds ${VICI_MAX_FRAME}`);
   const head = Buffer.alloc(4);
   head.writeUInt32BE(body.length);
   return Buffer.concat([head, body]);
@@ -83,7 +93,8 @@ function encodeMessage(message: ViciMessage, out: Buffer[], depth: number): void
 
 function name8(name: string): Buffer {
   const bytes = Buffer.from(name, 'utf8');
-  if (bytes.length === 0 || bytes.length > 255) throw new ViciProtocolError(`a name must be 1-255 bytes (got ${bytes.length})`);
+  if (bytes.length === 0 || bytes.length > 255)
+    throw new ViciProtocolError(`a name must be 1-255 bytes (got ${bytes.length})`);
   return Buffer.concat([Buffer.from([bytes.length]), bytes]);
 }
 
@@ -167,7 +178,8 @@ class Reader {
     return this.text(len, 'value');
   }
   private text(len: number, what: string): string {
-    if (this.left() < len) throw new ViciProtocolError(`truncated ${what} (${len} bytes announced, ${this.left()} left)`);
+    if (this.left() < len)
+      throw new ViciProtocolError(`truncated ${what} (${len} bytes announced, ${this.left()} left)`);
     const s = this.buf.toString('utf8', this.at, this.at + len);
     this.at += len;
     return s;

@@ -23,7 +23,8 @@ const terminateSchema = z.object({
   errmsg: z.string().optional(),
 });
 
-export type TerminateOutcome = { kind: 'terminated' } | { kind: 'not-found' } | { kind: 'unconfirmed'; message: string };
+export type TerminateOutcome =
+  { kind: 'terminated' } | { kind: 'not-found' } | { kind: 'unconfirmed'; message: string };
 
 /**
  * `terminate`'s reply: `success yes` with `terminated` ≥ 1 is a confirmed delete; no match is an SA

@@ -6,9 +6,18 @@ import { join } from 'node:path';
 import { DenialLog, parseDenialLine } from './denial-log.js';
 
 test('refusal lines: time, client address (or -), user name with spaces', () => {
-  assert.deepEqual(parseDenialLine('1796555046 192.0.2.1 alice'), { at: 1_796_555_046_000, clientAddress: '192.0.2.1', userName: 'alice' });
-  assert.deepEqual(parseDenialLine('1796555046 - bob smith'), { at: 1_796_555_046_000, clientAddress: null, userName: 'bob smith' });
-  for (const bad of ['', 'x 1.2.3.4 alice', '1796555046 1.2.3.4', '1796555046']) assert.equal(parseDenialLine(bad), null, bad);
+  assert.deepEqual(parseDenialLine('1796555046 192.0.2.1 alice'), {
+    at: 1_796_555_046_000,
+    clientAddress: '192.0.2.1',
+    userName: 'alice',
+  });
+  assert.deepEqual(parseDenialLine('1796555046 - bob smith'), {
+    at: 1_796_555_046_000,
+    clientAddress: null,
+    userName: 'bob smith',
+  });
+  for (const bad of ['', 'x 1.2.3.4 alice', '1796555046 1.2.3.4', '1796555046'])
+    assert.equal(parseDenialLine(bad), null, bad);
 });
 
 test('only what was appended since the last read, whole lines only; an emptied file starts over; older lines are not replayed', () => {
@@ -19,12 +28,21 @@ test('only what was appended since the last read, whole lines only; an emptied f
     const log = new DenialLog(path);
     assert.deepEqual(log.read(), []);
     appendFileSync(path, '2 10.0.0.2 alice\n3 10.0.0.3 bo');
-    assert.deepEqual(log.read().map((d) => d.userName), ['alice']);
+    assert.deepEqual(
+      log.read().map((d) => d.userName),
+      ['alice'],
+    );
     appendFileSync(path, 'b\n');
-    assert.deepEqual(log.read().map((d) => d.userName), ['bob']);
+    assert.deepEqual(
+      log.read().map((d) => d.userName),
+      ['bob'],
+    );
     truncateSync(path, 0);
     appendFileSync(path, '4 - carol\n');
-    assert.deepEqual(log.read().map((d) => d.userName), ['carol']);
+    assert.deepEqual(
+      log.read().map((d) => d.userName),
+      ['carol'],
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

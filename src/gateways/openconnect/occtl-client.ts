@@ -50,12 +50,18 @@ export function processRunner(target: OcctlTarget): OcctlRunner {
   return (args, timeoutMs) =>
     new Promise((resolve, reject) => {
       const [file, ...rest] = occtlArgv(target, args);
-      const child: ChildProcess = execFile(file!, rest, { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, env: { ...process.env, PAGER: 'cat' } }, (error, stdout, stderr) => {
-        clearTimeout(timer);
-        const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
-        if (code === null) return reject(new GatewayUnavailableError(`occtl could not run: ${error?.message ?? 'unknown error'}`));
-        resolve({ code, stdout, stderr });
-      });
+      const child: ChildProcess = execFile(
+        file!,
+        rest,
+        { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, env: { ...process.env, PAGER: 'cat' } },
+        (error, stdout, stderr) => {
+          clearTimeout(timer);
+          const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
+          if (code === null)
+            return reject(new GatewayUnavailableError(`occtl could not run: ${error?.message ?? 'unknown error'}`));
+          resolve({ code, stdout, stderr });
+        },
+      );
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
         reject(new OcctlTimeoutError(args, timeoutMs));
@@ -67,7 +73,10 @@ export function processRunner(target: OcctlTarget): OcctlRunner {
 export type DisconnectReply = 'disconnected' | 'refused';
 
 export class OcctlClient {
-  constructor(private readonly run: OcctlRunner, private readonly timeoutMs = 5_000) {}
+  constructor(
+    private readonly run: OcctlRunner,
+    private readonly timeoutMs = 5_000,
+  ) {}
 
   /** Every user ocserv lists, in any state. Throws when ocserv cannot be reached. */
   async users(timeoutMs = this.timeoutMs): Promise<OcservUser[]> {

@@ -24,7 +24,10 @@ export class OcctlEventStream {
   private child: ChildProcess | null = null;
   private ended = false;
 
-  constructor(private readonly target: OcctlTarget, private readonly handlers: EventStreamHandlers) {}
+  constructor(
+    private readonly target: OcctlTarget,
+    private readonly handlers: EventStreamHandlers,
+  ) {}
 
   start(): void {
     const [file, ...args] = occtlArgv(this.target, ['show', 'events'], ['stdbuf', '-oL']);
@@ -56,7 +59,9 @@ export class OcctlEventStream {
     };
     child.on('error', (e) => end(`occtl show events could not run: ${e.message}`));
     // 'close': the process has exited and its output is read to the end.
-    child.on('close', (code, signal) => end(stderr.trim().split('\n').at(-1) || `occtl show events exited (${signal ?? code})`));
+    child.on('close', (code, signal) =>
+      end(stderr.trim().split('\n').at(-1) || `occtl show events exited (${signal ?? code})`),
+    );
   }
 
   /** Ends the stream (its `onEnd` still fires once). */

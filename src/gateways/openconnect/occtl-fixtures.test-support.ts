@@ -1,7 +1,9 @@
 /** What occtl 1.1.6 prints, for unit tests of the parsers and the adapter. */
 
 /** One user as occtl 1.1.6 prints it with `-j show users` (the key "Routes" twice, as it does). */
-export function occtlUserJson(over: { id?: number; user?: string; group?: string; safeId?: string; age?: string; rx?: string; state?: string } = {}): string {
+export function occtlUserJson(
+  over: { id?: number; user?: string; group?: string; safeId?: string; age?: string; rx?: string; state?: string } = {},
+): string {
   return `  {
     "ID":  ${over.id ?? 12722},
     "Username":  ${JSON.stringify(over.user ?? 'user2')},

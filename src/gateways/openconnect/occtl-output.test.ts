@@ -4,28 +4,47 @@ import { connectedAtOf, OcctlOutputError, parseAge, parseEventLine, parseStatus,
 import { occtlUserJson } from './occtl-fixtures.test-support.js';
 
 describe('occtl output', () => {
-  test('a user row becomes a tunnel in Switchboard\'s terms', () => {
+  test("a user row becomes a tunnel in Switchboard's terms", () => {
     const now = 1_800_000_000_000;
     const [u, ...rest] = parseUsers(`[\n${occtlUserJson()}\n]\n`, now);
     assert.equal(rest.length, 0);
     assert.deepEqual(u, {
-      id: 12722, userName: 'user2', groupName: null, state: 'connected', device: 'vpns1', remoteIp: '192.0.2.7',
-      ipv4: '10.93.0.249', ipv6: null, userAgent: 'Open AnyConnect VPN Agent v9.01-3', hostname: 'laptop',
-      bytesReceived: 1200, bytesSent: 3400, connectedAt: now - 42_000, safeId: 'r19iEhajdKCCN3bYUcEZpwG2hx4=',
+      id: 12722,
+      userName: 'user2',
+      groupName: null,
+      state: 'connected',
+      device: 'vpns1',
+      remoteIp: '192.0.2.7',
+      ipv4: '10.93.0.249',
+      ipv6: null,
+      userAgent: 'Open AnyConnect VPN Agent v9.01-3',
+      hostname: 'laptop',
+      bytesReceived: 1200,
+      bytesSent: 3400,
+      connectedAt: now - 42_000,
+      safeId: 'r19iEhajdKCCN3bYUcEZpwG2hx4=',
     });
     assert.equal(parseUsers(`[\n${occtlUserJson({ group: 'staff' })}\n]`)[0]?.groupName, 'staff');
   });
 
   test('an empty listing is an empty array; anything unexpected is an error, never an empty listing', () => {
     assert.deepEqual(parseUsers('[\n]\n'), []);
-    for (const bad of ['', 'error connecting to ocserv socket', '[\n  {\n', '{}', `[\n${occtlUserJson({ rx: 'lots' })}\n]`,
-      `[\n${occtlUserJson({ safeId: 'no spaces allowed' })}\n]`, `[\n${occtlUserJson().replace('"ID":  12722', '"ID":  "12722"')}\n]`]) {
+    for (const bad of [
+      '',
+      'error connecting to ocserv socket',
+      '[\n  {\n',
+      '{}',
+      `[\n${occtlUserJson({ rx: 'lots' })}\n]`,
+      `[\n${occtlUserJson({ safeId: 'no spaces allowed' })}\n]`,
+      `[\n${occtlUserJson().replace('"ID":  12722', '"ID":  "12722"')}\n]`,
+    ]) {
       assert.throws(() => parseUsers(bad), OcctlOutputError, bad.slice(0, 40));
     }
   });
 
-  test('show status gives the instance\'s pid and exact start', () => {
-    const text = '  {\n    "Status":  "online",\n    "Server PID":  15583,\n    "Sec-mod PID":  15586,\n    "Up since":  "2026-12-06 10:03",\n    "raw_up_since":  1796551381,\n    "uptime":  0\n  }\n';
+  test("show status gives the instance's pid and exact start", () => {
+    const text =
+      '  {\n    "Status":  "online",\n    "Server PID":  15583,\n    "Sec-mod PID":  15586,\n    "Up since":  "2026-12-06 10:03",\n    "raw_up_since":  1796551381,\n    "uptime":  0\n  }\n';
     assert.deepEqual(parseStatus(text), { serverPid: 15583, startedAt: 1_796_551_381_000 });
     assert.throws(() => parseStatus('{"Status":"offline"}'), OcctlOutputError);
   });
@@ -48,12 +67,29 @@ describe('occtl output', () => {
   });
 
   test('event lines: connects and disconnects with their reason; everything else ignored', () => {
-    assert.deepEqual(parseEventLine("default: connected user 'user2' (15601) from 127.0.0.1 with IP 10.93.0.249"), { kind: 'connected', userName: 'user2', id: 15601 });
-    assert.deepEqual(parseEventLine("default: disconnect user 'user1' (15603) from 127.0.0.1 with IP 10.93.0.15 (reason: server disconnected, time:     2s)"),
-      { kind: 'disconnected', userName: 'user1', id: 15603, reason: 'server disconnected' });
-    assert.deepEqual(parseEventLine("default: connected user 'o'brien x' (7) from ::1 with IP "), { kind: 'connected', userName: "o'brien x", id: 7 });
-    for (const other of ['', "Press 'q' or CTRL+C to quit", '      id     user    vhost             ip         vpn-ip device   since    dtls-cipher    status',
-      '   24394    user3  default      127.0.0.1     10.93.0.60  vpns2     0s  (AES-256-GCM) connected', `x: connected user 'a' (1) from b with IP c${' '.repeat(3000)}`]) {
+    assert.deepEqual(parseEventLine("default: connected user 'user2' (15601) from 127.0.0.1 with IP 10.93.0.249"), {
+      kind: 'connected',
+      userName: 'user2',
+      id: 15601,
+    });
+    assert.deepEqual(
+      parseEventLine(
+        "default: disconnect user 'user1' (15603) from 127.0.0.1 with IP 10.93.0.15 (reason: server disconnected, time:     2s)",
+      ),
+      { kind: 'disconnected', userName: 'user1', id: 15603, reason: 'server disconnected' },
+    );
+    assert.deepEqual(parseEventLine("default: connected user 'o'brien x' (7) from ::1 with IP "), {
+      kind: 'connected',
+      userName: "o'brien x",
+      id: 7,
+    });
+    for (const other of [
+      '',
+      "Press 'q' or CTRL+C to quit",
+      '      id     user    vhost             ip         vpn-ip device   since    dtls-cipher    status',
+      '   24394    user3  default      127.0.0.1     10.93.0.60  vpns2     0s  (AES-256-GCM) connected',
+      `x: connected user 'a' (1) from b with IP c${' '.repeat(3000)}`,
+    ]) {
       assert.equal(parseEventLine(other), null, other.slice(0, 40));
     }
   });

@@ -19,12 +19,20 @@ import { z } from 'zod';
 /** ocserv prints `(none)` for a user without a group. */
 const NO_GROUP = '(none)';
 
-const digits = z.string().regex(/^\d{1,20}$/).transform(Number).pipe(z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER));
+const digits = z
+  .string()
+  .regex(/^\d{1,20}$/)
+  .transform(Number)
+  .pipe(z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER));
 const bounded = (max: number) => z.string().max(max);
 
 /** One user row of `-j show users` (the keys Switchboard reads; occtl prints many more). */
 const userRowSchema = z.object({
-  ID: z.number().int().positive().max(2 ** 31),
+  ID: z
+    .number()
+    .int()
+    .positive()
+    .max(2 ** 31),
   Username: bounded(512),
   Groupname: bounded(512).optional(),
   State: bounded(64),
@@ -97,7 +105,9 @@ function check<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const r = schema.safeParse(value);
   if (!r.success) {
     const issue = r.error.issues[0];
-    throw new OcctlOutputError(`occtl ${what}: unexpected shape at ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
+    throw new OcctlOutputError(
+      `occtl ${what}: unexpected shape at ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`,
+    );
   }
   return r.data;
 }
@@ -171,7 +181,8 @@ export type OcservEvent =
   | { kind: 'disconnected'; id: number; userName: string; reason: string };
 
 const CONNECTED = /^[^:]*: connected user '(.*)' \((\d{1,10})\) from \S* with IP \S*$/;
-const DISCONNECTED = /^[^:]*: disconnect user '(.*)' \((\d{1,10})\) from \S* with IP \S* \(reason: (.*), time: [^)]*\)$/;
+const DISCONNECTED =
+  /^[^:]*: disconnect user '(.*)' \((\d{1,10})\) from \S* with IP \S* \(reason: (.*), time: [^)]*\)$/;
 
 /** A line of `show events`; null for anything else (the initial table, the "Press 'q'" hint, blanks). */
 export function parseEventLine(line: string): OcservEvent | null {

@@ -34,7 +34,9 @@ describe('OpenConnect adapter against a real ocserv', { skip }, () => {
     await lab.start();
     for (const user of ['alice', 'bob', 'carol']) clients[user] = await lab.startClient(user);
     occtl = new OcctlClient(processRunner(lab.target));
-    adapter = new OpenConnectAdapter(lab.gatewayConfig({ id: 'oc-test', snapshotIntervalMs: 60_000 }), { probe: { intervalMs: 500, timeoutMs: 2_000 } });
+    adapter = new OpenConnectAdapter(lab.gatewayConfig({ id: 'oc-test', snapshotIntervalMs: 60_000 }), {
+      probe: { intervalMs: 500, timeoutMs: 2_000 },
+    });
     adapter.start(events.push);
   });
   after(async () => {
@@ -42,7 +44,7 @@ describe('OpenConnect adapter against a real ocserv', { skip }, () => {
     await lab?.close();
   });
 
-  test('the first snapshot lists every tunnel from ocserv\'s own view', async () => {
+  test("the first snapshot lists every tunnel from ocserv's own view", async () => {
     const snap = await events.waitFor('snapshot', (e) => e.sessions.length === 3);
     const users = await occtl.users();
     assert.ok(snap.daemonStartedAt !== null && snap.daemonStartedAt <= Date.now());
@@ -64,22 +66,36 @@ describe('OpenConnect adapter against a real ocserv', { skip }, () => {
     const victim = before.find((u) => u.userName === 'bob')!;
     const others = before.filter((u) => u.userName !== 'bob');
     const from = events.mark();
-    const outcome = await adapter.disconnect({ ref: `${victim.id}:${victim.safeId}`, userName: 'bob', mode: 'HALT' }, 5_000);
+    const outcome = await adapter.disconnect(
+      { ref: `${victim.id}:${victim.safeId}`, userName: 'bob', mode: 'HALT' },
+      5_000,
+    );
     assert.equal(outcome, 'ENDED');
-    assert.equal((await occtl.user(victim.id)), null, 'gone from the listing when the adapter says ENDED');
+    assert.equal(await occtl.user(victim.id), null, 'gone from the listing when the adapter says ENDED');
     await clients.bob!.waitForLog(/Session terminated by server; exiting/);
     await clients.bob!.waitExited();
-    const ended = await events.waitFor('session.disconnected', (e) => e.ref === `${victim.id}:${victim.safeId}`, { from });
+    const ended = await events.waitFor('session.disconnected', (e) => e.ref === `${victim.id}:${victim.safeId}`, {
+      from,
+    });
     assert.equal(ended.cause, 'ADMIN_DISCONNECT');
-    assert.equal(events.all('session.disconnected', from).length, 1, 'one end, the victim\'s');
+    assert.equal(events.all('session.disconnected', from).length, 1, "one end, the victim's");
     const after = (await occtl.users()).filter((u) => u.state === 'connected');
-    assert.deepEqual(after.map((u) => [u.id, u.safeId]).sort(), others.map((u) => [u.id, u.safeId]).sort(), 'the others are untouched');
+    assert.deepEqual(
+      after.map((u) => [u.id, u.safeId]).sort(),
+      others.map((u) => [u.id, u.safeId]).sort(),
+      'the others are untouched',
+    );
     for (const u of others) {
       const name = u.userName;
       assert.equal(clients[name]!.exited, false);
       assert.doesNotMatch(clients[name]!.log(), /terminated|exiting/);
       await clients[name]!.sendTraffic(1000);
-      await waitFor(async () => ((await occtl.user(u.id))?.bytesReceived ?? 0) >= u.bytesReceived + 1000, 20_000, `${name}'s traffic through its tunnel`, 50);
+      await waitFor(
+        async () => ((await occtl.user(u.id))?.bytesReceived ?? 0) >= u.bytesReceived + 1000,
+        20_000,
+        `${name}'s traffic through its tunnel`,
+        50,
+      );
     }
   });
 
@@ -91,7 +107,10 @@ describe('OpenConnect adapter against a real ocserv', { skip }, () => {
     assert.equal(await adapter.disconnect({ ref, userName: 'carol', mode: 'RESTART' }, 5_000), 'ENDED');
     const back = await events.waitFor('session.connected', (e) => e.session.userName === 'carol', { from });
     assert.notEqual(back.session.ref, ref);
-    assert.equal((await events.waitFor('session.disconnected', (e) => e.ref === ref, { from })).cause, 'ADMIN_DISCONNECT');
+    assert.equal(
+      (await events.waitFor('session.disconnected', (e) => e.ref === ref, { from })).cause,
+      'ADMIN_DISCONNECT',
+    );
     await clients.carol!.waitForLog(/CSTP connected/, { from: mark });
     assert.equal(clients.carol!.exited, false);
     assert.doesNotMatch(clients.carol!.log().slice(mark), /Session terminated by server/);
@@ -101,14 +120,20 @@ describe('OpenConnect adapter against a real ocserv', { skip }, () => {
     const alice = (await occtl.users()).find((u) => u.userName === 'alice')!;
     const reused = `${alice.id}:AAAAAAAAAAAAAAAAAAAAAAAAAAA=`;
     assert.equal(await adapter.disconnect({ ref: reused, userName: 'alice', mode: 'HALT' }, 5_000), 'NOT_FOUND');
-    assert.equal(await adapter.disconnect({ ref: `${alice.id}:${alice.safeId}`, userName: 'mallory', mode: 'HALT' }, 5_000), 'NOT_FOUND');
-    assert.equal(await adapter.disconnect({ ref: '99999999:AAAAAAAAAAAAAAAAAAAAAAAAAAA=', userName: 'x', mode: 'HALT' }, 5_000), 'NOT_FOUND');
+    assert.equal(
+      await adapter.disconnect({ ref: `${alice.id}:${alice.safeId}`, userName: 'mallory', mode: 'HALT' }, 5_000),
+      'NOT_FOUND',
+    );
+    assert.equal(
+      await adapter.disconnect({ ref: '99999999:AAAAAAAAAAAAAAAAAAAAAAAAAAA=', userName: 'x', mode: 'HALT' }, 5_000),
+      'NOT_FOUND',
+    );
     assert.equal(await adapter.disconnect({ ref: 'garbage', userName: 'x', mode: 'HALT' }, 5_000), 'NOT_FOUND');
     assert.ok(await occtl.user(alice.id), 'alice is still connected');
     assert.equal(clients.alice!.exited, false);
   });
 
-  test('connects and a client\'s own leaving arrive live from the event stream', async () => {
+  test("connects and a client's own leaving arrive live from the event stream", async () => {
     const from = events.mark();
     clients.dave = await lab.startClient('dave');
     const up = await events.waitFor('session.connected', (e) => e.session.userName === 'dave', { from });
@@ -125,8 +150,10 @@ describe('OpenConnect adapter against a real ocserv', { skip }, () => {
     try {
       await events.waitFor('responding', (e) => !e.responding, { from });
       const t0 = Date.now();
-      await assert.rejects(adapter.disconnect({ ref: `${alice.id}:${alice.safeId}`, userName: 'alice', mode: 'HALT' }, 5_000),
-        (e) => e instanceof GatewayUnavailableError && !e.mayTakeEffect);
+      await assert.rejects(
+        adapter.disconnect({ ref: `${alice.id}:${alice.safeId}`, userName: 'alice', mode: 'HALT' }, 5_000),
+        (e) => e instanceof GatewayUnavailableError && !e.mayTakeEffect,
+      );
       assert.ok(Date.now() - t0 < 500, 'fails at once');
     } finally {
       lab.signal('SIGCONT');
@@ -143,10 +170,19 @@ describe('OpenConnect adapter against a real ocserv', { skip }, () => {
     await events.waitFor('link-down', () => true, { from });
     assert.equal(adapter.isConnected(), false);
     const t0 = Date.now();
-    await assert.rejects(adapter.disconnect({ ref: `${before[0]!.id}:${before[0]!.safeId}`, userName: before[0]!.userName, mode: 'HALT' }, 5_000), GatewayUnavailableError);
+    await assert.rejects(
+      adapter.disconnect(
+        { ref: `${before[0]!.id}:${before[0]!.safeId}`, userName: before[0]!.userName, mode: 'HALT' },
+        5_000,
+      ),
+      GatewayUnavailableError,
+    );
     assert.ok(Date.now() - t0 < 1_000, 'fails fast');
     const ends = events.all('session.disconnected', from);
-    assert.deepEqual(ends.map((e) => e.cause).sort(), before.map(() => 'GATEWAY_RESTART'));
+    assert.deepEqual(
+      ends.map((e) => e.cause).sort(),
+      before.map(() => 'GATEWAY_RESTART'),
+    );
     const firstStart = events.all('snapshot').at(0)!.daemonStartedAt;
     await lab.start();
     const snap = await events.waitFor('snapshot', () => true, { from: events.mark() });

@@ -21,7 +21,11 @@
  */
 import {
   GatewayUnavailableError,
-  type AdapterEvent, type DisconnectCommand, type DisconnectConfirmation, type GatewayAdapter, type OpenConnectGatewayConfig,
+  type AdapterEvent,
+  type DisconnectCommand,
+  type DisconnectConfirmation,
+  type GatewayAdapter,
+  type OpenConnectGatewayConfig,
 } from '../adapter.js';
 import type { BlockEntry } from '../../domain/block.js';
 import type { GatewayCapabilities } from '../../domain/gateway.js';
@@ -83,7 +87,10 @@ export class OpenConnectAdapter implements GatewayAdapter {
 
   private readonly target: OcctlTarget;
 
-  constructor(readonly config: OpenConnectGatewayConfig, private readonly options: OpenConnectAdapterOptions = {}) {
+  constructor(
+    readonly config: OpenConnectGatewayConfig,
+    private readonly options: OpenConnectAdapterOptions = {},
+  ) {
     this.logger = options.logger ?? silentLogger;
     this.target = { socket: config.occtlSocket, binary: config.occtl, netns: config.netns };
     this.blockFile = config.mode === 'authorize' && config.blockFile ? new BlockFile(config.blockFile) : null;
@@ -97,7 +104,15 @@ export class OpenConnectAdapter implements GatewayAdapter {
     if (this.running) return;
     this.running = true;
     this.emit = onEvent;
-    this.timers.push(setInterval(() => void this.snapshot().catch((e: unknown) => this.logger.debug({ err: errorText(e) }, 'openconnect: periodic listing failed')), this.config.snapshotIntervalMs ?? 10_000));
+    this.timers.push(
+      setInterval(
+        () =>
+          void this.snapshot().catch((e: unknown) =>
+            this.logger.debug({ err: errorText(e) }, 'openconnect: periodic listing failed'),
+          ),
+        this.config.snapshotIntervalMs ?? 10_000,
+      ),
+    );
     this.timers.push(setInterval(() => void this.probe(), this.options.probe?.intervalMs ?? 2_000));
     if (this.denials) this.timers.push(setInterval(() => this.readDenials(), this.options.denialPollMs ?? 500));
     this.connect();
@@ -129,7 +144,9 @@ export class OpenConnectAdapter implements GatewayAdapter {
    * `blockFile`); ocserv alone cannot deny one user's reconnects. See docs/openconnect-gateways.md.
    */
   capabilities(): GatewayCapabilities {
-    const warning = this.blockFileError ? `the block file cannot be written (${this.blockFileError}); blocks are not enforced` : null;
+    const warning = this.blockFileError
+      ? `the block file cannot be written (${this.blockFileError}); blocks are not enforced`
+      : null;
     return { canBlock: this.blockFile !== null && warning === null, warning };
   }
 
@@ -142,11 +159,15 @@ export class OpenConnectAdapter implements GatewayAdapter {
     try {
       for (const d of this.denials?.read() ?? []) {
         const left = this.blocks.remainingSeconds(d.userName);
-        const reason = left > 0 ? `blocked by an administrator for ${left} more seconds` : 'blocked by an administrator';
+        const reason =
+          left > 0 ? `blocked by an administrator for ${left} more seconds` : 'blocked by an administrator';
         this.emit({ type: 'auth-denied', userName: d.userName, reason, clientAddress: d.clientAddress, at: d.at });
       }
     } catch (e) {
-      this.logger.debug({ gatewayId: this.config.id, err: errorText(e) }, 'openconnect: could not read the connect-script\'s refusals');
+      this.logger.debug(
+        { gatewayId: this.config.id, err: errorText(e) },
+        "openconnect: could not read the connect-script's refusals",
+      );
     }
   }
 
@@ -159,7 +180,10 @@ export class OpenConnectAdapter implements GatewayAdapter {
       this.blockFileError = null;
     } catch (e) {
       this.blockFileError = (e as NodeJS.ErrnoException).code ?? errorText(e);
-      this.logger.error({ gatewayId: this.config.id, path: this.blockFile.path, err: errorText(e) }, 'openconnect: cannot write the block file');
+      this.logger.error(
+        { gatewayId: this.config.id, path: this.blockFile.path, err: errorText(e) },
+        'openconnect: cannot write the block file',
+      );
       throw new GatewayUnavailableError(`the block file cannot be written (${this.blockFileError}); nothing was sent`);
     } finally {
       if (before !== this.blockFileError) this.emit({ type: 'capabilities' });
@@ -176,8 +200,10 @@ export class OpenConnectAdapter implements GatewayAdapter {
   async disconnect(command: DisconnectCommand, deadlineMs: number): Promise<DisconnectConfirmation> {
     const deadline = Date.now() + deadlineMs;
     if (!this.linked) throw new GatewayUnavailableError('ocserv is not reachable (its event stream is down)');
-    if (!this.responding) throw new GatewayUnavailableError('ocserv is not responding (no answer to the liveness probe)');
-    if (command.blockSeconds && !this.capabilities().canBlock) throw new GatewayUnavailableError('this gateway cannot block users; nothing was sent');
+    if (!this.responding)
+      throw new GatewayUnavailableError('ocserv is not responding (no answer to the liveness probe)');
+    if (command.blockSeconds && !this.capabilities().canBlock)
+      throw new GatewayUnavailableError('this gateway cannot block users; nothing was sent');
     const ref = parseSessionRef(command.ref);
     if (!ref || this.table.isKilled(command.ref)) return 'NOT_FOUND';
     // Block before the tunnel ends (the client may try again at once), counted from the request.
@@ -191,7 +217,11 @@ export class OpenConnectAdapter implements GatewayAdapter {
       throw e;
     }
     if (!user || !sameTunnel(ref, user) || (command.userName && user.userName !== command.userName)) {
-      if (user && sameTunnel(ref, user)) this.logger.warn({ ref: command.ref, expected: command.userName, found: user.userName }, 'openconnect: the tunnel belongs to another user; not disconnecting');
+      if (user && sameTunnel(ref, user))
+        this.logger.warn(
+          { ref: command.ref, expected: command.userName, found: user.userName },
+          'openconnect: the tunnel belongs to another user; not disconnecting',
+        );
       await undoBlock?.();
       return 'NOT_FOUND';
     }
@@ -199,7 +229,8 @@ export class OpenConnectAdapter implements GatewayAdapter {
     let reply;
     try {
       if (command.mode === 'RESTART') {
-        if (this.serverPid === null) throw new GatewayUnavailableError('the ocserv instance is not known yet; nothing was sent');
+        if (this.serverPid === null)
+          throw new GatewayUnavailableError('the ocserv instance is not known yet; nothing was sent');
         (this.options.resetWorker ?? killWorker)(ref.pid, this.serverPid);
         reply = 'disconnected' as const;
       } else {
@@ -218,13 +249,22 @@ export class OpenConnectAdapter implements GatewayAdapter {
       return 'NOT_FOUND';
     }
     await this.waitGone(ref, deadline, command.ref);
-    this.logger.info({ gatewayId: this.config.id, ref: command.ref, mode: command.mode, blockSeconds: undoBlock ? command.blockSeconds : 0 }, 'openconnect: session disconnected');
+    this.logger.info(
+      {
+        gatewayId: this.config.id,
+        ref: command.ref,
+        mode: command.mode,
+        blockSeconds: undoBlock ? command.blockSeconds : 0,
+      },
+      'openconnect: session disconnected',
+    );
     return 'ENDED';
   }
 
   /** Blocks the user in the file before the disconnect; returns what undoes it should nothing be sent. */
   private async block(userName: string, seconds: number): Promise<() => Promise<void>> {
-    if (!blockableUserName(userName)) throw new GatewayUnavailableError('this user name cannot be written to the block file; nothing was sent');
+    if (!blockableUserName(userName))
+      throw new GatewayUnavailableError('this user name cannot be written to the block file; nothing was sent');
     const undo = this.blocks.block(userName, seconds);
     try {
       await this.writeBlocks();
@@ -246,10 +286,16 @@ export class OpenConnectAdapter implements GatewayAdapter {
         const user = await this.occtl.user(ref.pid, left(deadline));
         still = user !== null && sameTunnel(ref, user);
       } catch (e) {
-        throw new GatewayUnavailableError(`ocserv confirmed the disconnect of ${text} but could not be asked whether it is gone: ${errorText(e)}`, { mayTakeEffect: true });
+        throw new GatewayUnavailableError(
+          `ocserv confirmed the disconnect of ${text} but could not be asked whether it is gone: ${errorText(e)}`,
+          { mayTakeEffect: true },
+        );
       }
       if (!still) return;
-      if (Date.now() >= deadline) throw new GatewayUnavailableError(`ocserv confirmed the disconnect of ${text} but still lists it`, { mayTakeEffect: true });
+      if (Date.now() >= deadline)
+        throw new GatewayUnavailableError(`ocserv confirmed the disconnect of ${text} but still lists it`, {
+          mayTakeEffect: true,
+        });
       await sleep(Math.min(this.options.gonePollMs ?? 25, left(deadline)));
     }
   }
@@ -271,7 +317,10 @@ export class OpenConnectAdapter implements GatewayAdapter {
     try {
       await this.snapshot();
     } catch (e) {
-      this.logger.warn({ gatewayId: this.config.id, err: errorText(e) }, 'openconnect: first listing failed; reconnecting');
+      this.logger.warn(
+        { gatewayId: this.config.id, err: errorText(e) },
+        'openconnect: first listing failed; reconnecting',
+      );
       stream.stop();
       return;
     }
@@ -307,7 +356,10 @@ export class OpenConnectAdapter implements GatewayAdapter {
         await sleep(100);
       }
     } catch (e) {
-      this.logger.debug({ gatewayId: this.config.id, err: errorText(e) }, 'openconnect: could not read a new tunnel; the next listing will');
+      this.logger.debug(
+        { gatewayId: this.config.id, err: errorText(e) },
+        'openconnect: could not read a new tunnel; the next listing will',
+      );
     }
   }
 
@@ -315,7 +367,10 @@ export class OpenConnectAdapter implements GatewayAdapter {
   private async readListing(): Promise<void> {
     const status = await this.occtl.status();
     if (this.serverPid !== null && status.serverPid !== this.serverPid) {
-      this.logger.info({ gatewayId: this.config.id, serverPid: status.serverPid, was: this.serverPid }, 'openconnect: new ocserv instance');
+      this.logger.info(
+        { gatewayId: this.config.id, serverPid: status.serverPid, was: this.serverPid },
+        'openconnect: new ocserv instance',
+      );
       this.table.endAll('GATEWAY_RESTART');
     }
     this.serverPid = status.serverPid;
@@ -338,7 +393,11 @@ export class OpenConnectAdapter implements GatewayAdapter {
     if (ok === this.responding) return;
     this.responding = ok;
     if (ok) this.logger.info({ gatewayId: this.config.id }, 'openconnect: ocserv answers again');
-    else this.logger.warn({ gatewayId: this.config.id }, 'openconnect: ocserv is not responding; disconnects fail at once until it answers');
+    else
+      this.logger.warn(
+        { gatewayId: this.config.id },
+        'openconnect: ocserv is not responding; disconnects fail at once until it answers',
+      );
     this.emit({ type: 'responding', responding: ok });
   }
 }

@@ -42,7 +42,12 @@ function ocservHarness(blocks: boolean): () => Promise<AdapterHarness> {
         return false;
       }
       try {
-        await waitFor(async () => ((await occtl.user(tunnel.id))?.bytesReceived ?? 0) >= tunnel.bytesReceived + 300, 3_000, 'traffic', 50);
+        await waitFor(
+          async () => ((await occtl.user(tunnel.id))?.bytesReceived ?? 0) >= tunnel.bytesReceived + 300,
+          3_000,
+          'traffic',
+          50,
+        );
         return true;
       } catch {
         return false;
@@ -51,7 +56,10 @@ function ocservHarness(blocks: boolean): () => Promise<AdapterHarness> {
     return {
       canBlock: blocks,
       createAdapter: () => {
-        adapter = new OpenConnectAdapter(lab.gatewayConfig({ snapshotIntervalMs: 60_000 }), { probe: { intervalMs: 500, timeoutMs: 3_000 }, denialPollMs: 100 });
+        adapter = new OpenConnectAdapter(lab.gatewayConfig({ snapshotIntervalMs: 60_000 }), {
+          probe: { intervalMs: 500, timeoutMs: 3_000 },
+          denialPollMs: 100,
+        });
         return adapter;
       },
       async connect(user) {
@@ -75,5 +83,8 @@ function ocservHarness(blocks: boolean): () => Promise<AdapterHarness> {
   };
 }
 
-adapterContract('OpenConnect, authorize gateway (connect-script blocks)', ocservHarness(true), { skip, timeoutMs: 30_000 });
+adapterContract('OpenConnect, authorize gateway (connect-script blocks)', ocservHarness(true), {
+  skip,
+  timeoutMs: 30_000,
+});
 adapterContract('OpenConnect, observe gateway (cannot block)', ocservHarness(false), { skip, timeoutMs: 30_000 });

@@ -23,26 +23,39 @@ test('a listing is a snapshot of the connected tunnels only, with a stable conne
   const first = snap.type === 'snapshot' ? snap.sessions[0]!.connectedAt : 0;
   t.applyListing(users({ ...A, age: '   50s' }), 5);
   const again = events.at(-1);
-  assert.equal(again?.type === 'snapshot' && again.sessions[0]!.connectedAt, first, 'the age moved; the connect time did not');
+  assert.equal(
+    again?.type === 'snapshot' && again.sessions[0]!.connectedAt,
+    first,
+    'the age moved; the connect time did not',
+  );
 });
 
-test('the client\'s own leaving is reported at once; an end without a client-side reason waits to learn whether ocserv is going', () => {
+test("the client's own leaving is reported at once; an end without a client-side reason waits to learn whether ocserv is going", () => {
   const { t, events } = table();
   t.applyListing(users(A, B), 5);
   t.disconnected(A.id, 'user disconnected');
-  assert.deepEqual(events.filter((e) => e.type === 'session.disconnected').map((e) => e.type === 'session.disconnected' && e.cause), ['CLIENT_DISCONNECT']);
+  assert.deepEqual(
+    events.filter((e) => e.type === 'session.disconnected').map((e) => e.type === 'session.disconnected' && e.cause),
+    ['CLIENT_DISCONNECT'],
+  );
   t.disconnected(B.id, 'unknown');
   assert.equal(events.filter((e) => e.type === 'session.disconnected').length, 1, 'held');
   t.daemonGoing();
-  assert.deepEqual(events.filter((e) => e.type === 'session.disconnected').map((e) => e.type === 'session.disconnected' && e.cause), ['CLIENT_DISCONNECT', 'GATEWAY_RESTART']);
+  assert.deepEqual(
+    events.filter((e) => e.type === 'session.disconnected').map((e) => e.type === 'session.disconnected' && e.cause),
+    ['CLIENT_DISCONNECT', 'GATEWAY_RESTART'],
+  );
 });
 
-test('a held end with no daemon going is the client\'s, after the hold', async () => {
+test("a held end with no daemon going is the client's, after the hold", async () => {
   const { t, events } = table(20);
   t.applyListing(users(A), 5);
   t.disconnected(A.id, 'unknown');
   await new Promise((r) => setTimeout(r, 60));
-  assert.deepEqual(events.filter((e) => e.type === 'session.disconnected').map((e) => e.type === 'session.disconnected' && e.cause), ['CLIENT_DISCONNECT']);
+  assert.deepEqual(
+    events.filter((e) => e.type === 'session.disconnected').map((e) => e.type === 'session.disconnected' && e.cause),
+    ['CLIENT_DISCONNECT'],
+  );
 });
 
 test('a tunnel the adapter ended is an admin disconnect, reported once, and not listed again', () => {
@@ -54,9 +67,17 @@ test('a tunnel the adapter ended is an admin disconnect, reported once, and not 
   assert.deepEqual(snap?.type === 'snapshot' && snap.sessions.map((s) => s.userName), ['bob']);
   t.disconnected(A.id, 'server disconnected');
   t.disconnected(A.id, 'server disconnected');
-  assert.deepEqual(events.filter((e) => e.type === 'session.disconnected').map((e) => e.type === 'session.disconnected' && [e.ref, e.cause]), [[`${A.id}:${A.safeId}`, 'ADMIN_DISCONNECT']]);
+  assert.deepEqual(
+    events
+      .filter((e) => e.type === 'session.disconnected')
+      .map((e) => e.type === 'session.disconnected' && [e.ref, e.cause]),
+    [[`${A.id}:${A.safeId}`, 'ADMIN_DISCONNECT']],
+  );
   t.markKilled(`${B.id}:${B.safeId}`);
   t.disconnected(B.id, 'server disconnected');
   t.applyListing(users(), 5);
-  assert.deepEqual(events.filter((e) => e.type === 'session.disconnected').map((e) => e.type === 'session.disconnected' && e.cause), ['ADMIN_DISCONNECT', 'ADMIN_DISCONNECT']);
+  assert.deepEqual(
+    events.filter((e) => e.type === 'session.disconnected').map((e) => e.type === 'session.disconnected' && e.cause),
+    ['ADMIN_DISCONNECT', 'ADMIN_DISCONNECT'],
+  );
 });

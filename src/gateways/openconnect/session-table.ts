@@ -27,7 +27,10 @@ export class OcservSessionTable {
   private held: Ended[] = [];
   private heldTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly emit: (event: AdapterEvent) => void, private readonly holdMs = 5_000) {}
+  constructor(
+    private readonly emit: (event: AdapterEvent) => void,
+    private readonly holdMs = 5_000,
+  ) {}
 
   get size(): number {
     return this.sessions.size;
@@ -68,7 +71,15 @@ export class OcservSessionTable {
     // Ended by the adapter and leaving the table here rather than by its disconnect event: report it now.
     const at = Date.now();
     for (const [ref, s] of this.sessions) {
-      if (this.killed.has(ref)) this.emit({ type: 'session.disconnected', ref, cause: 'ADMIN_DISCONNECT', at, bytesReceived: s.bytesReceived, bytesSent: s.bytesSent });
+      if (this.killed.has(ref))
+        this.emit({
+          type: 'session.disconnected',
+          ref,
+          cause: 'ADMIN_DISCONNECT',
+          at,
+          bytesReceived: s.bytesReceived,
+          bytesSent: s.bytesSent,
+        });
     }
     const listed = new Set(users.map(sessionRef));
     for (const ref of this.killed) if (!listed.has(ref)) this.killed.delete(ref);
@@ -93,7 +104,14 @@ export class OcservSessionTable {
     this.sessions.delete(s.ref);
     this.firstSeen.delete(s.ref);
     const admin = this.killed.delete(s.ref);
-    const event: Ended = { type: 'session.disconnected', ref: s.ref, cause: admin ? 'ADMIN_DISCONNECT' : 'CLIENT_DISCONNECT', at: Date.now(), bytesReceived: s.bytesReceived, bytesSent: s.bytesSent };
+    const event: Ended = {
+      type: 'session.disconnected',
+      ref: s.ref,
+      cause: admin ? 'ADMIN_DISCONNECT' : 'CLIENT_DISCONNECT',
+      at: Date.now(),
+      bytesReceived: s.bytesReceived,
+      bytesSent: s.bytesSent,
+    };
     if (admin || CLIENT_SIDE.has(reason)) return this.emit(event);
     this.held.push(event);
     this.heldTimer ??= setTimeout(() => this.flush(), this.holdMs);

@@ -31,13 +31,20 @@ export function processInfo(pid: number): { comm: string; ppid: number } | null 
 
 export const killWorker: WorkerReset = (pid, serverPid) => {
   const info = processInfo(pid);
-  if (!info) throw new GatewayUnavailableError(`RESTART needs the agent in ocserv's pid namespace (no process ${pid} here); nothing was sent`);
+  if (!info)
+    throw new GatewayUnavailableError(
+      `RESTART needs the agent in ocserv's pid namespace (no process ${pid} here); nothing was sent`,
+    );
   if (!info.comm.startsWith('ocserv') || info.ppid !== serverPid) {
-    throw new GatewayUnavailableError(`process ${pid} is not a worker of ocserv ${serverPid} (${info.comm}, parent ${info.ppid}); nothing was sent`);
+    throw new GatewayUnavailableError(
+      `process ${pid} is not a worker of ocserv ${serverPid} (${info.comm}, parent ${info.ppid}); nothing was sent`,
+    );
   }
   try {
     process.kill(pid, 'SIGKILL');
   } catch (e) {
-    throw new GatewayUnavailableError(`could not signal ocserv's worker ${pid} (${(e as NodeJS.ErrnoException).code ?? 'error'}); nothing was sent`);
+    throw new GatewayUnavailableError(
+      `could not signal ocserv's worker ${pid} (${(e as NodeJS.ErrnoException).code ?? 'error'}); nothing was sent`,
+    );
   }
 };

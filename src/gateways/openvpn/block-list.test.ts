@@ -16,11 +16,14 @@ test('block list: blocks count down, never shorten, and undo', () => {
   assert.equal(list.remainingSeconds('alice'), 0);
 });
 
-test('block list: the control plane\'s list replaces it, except blocks set moments ago; lifted users go at once', () => {
+test("block list: the control plane's list replaces it, except blocks set moments ago; lifted users go at once", () => {
   let now = 1_000_000;
   const list = new BlockList(() => now);
   list.block('fresh', 300);
-  list.replace([{ userName: 'stored', until: now + 60_000 }, { userName: 'expired', until: now - 1 }]);
+  list.replace([
+    { userName: 'stored', until: now + 60_000 },
+    { userName: 'expired', until: now - 1 },
+  ]);
   assert.equal(list.remainingSeconds('stored'), 60);
   assert.equal(list.remainingSeconds('expired'), 0);
   assert.equal(list.remainingSeconds('fresh'), 300, 'set by a disconnect whose commit the list may predate');

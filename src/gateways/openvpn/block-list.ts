@@ -42,7 +42,8 @@ export class BlockList {
     }
     this.until.clear();
     for (const [user, until] of kept) this.until.set(user, until);
-    for (const e of entries) if (e.until > now) this.until.set(e.userName, Math.max(e.until, this.until.get(e.userName) ?? 0));
+    for (const e of entries)
+      if (e.until > now) this.until.set(e.userName, Math.max(e.until, this.until.get(e.userName) ?? 0));
   }
 
   /** The blocks in force (for an adapter that hands them to its daemon, e.g. ocserv's connect-script). */

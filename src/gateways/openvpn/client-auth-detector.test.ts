@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ClientAuthDetector, capabilitiesOf } from './client-auth-detector.js';
 
-const client = (event: 'CONNECT' | 'ESTABLISHED' | 'DISCONNECT', cid: number, env: Record<string, string> = {}) => ({ kind: 'client' as const, event, cid, kid: event === 'CONNECT' ? 0 : null, env });
+const client = (event: 'CONNECT' | 'ESTABLISHED' | 'DISCONNECT', cid: number, env: Record<string, string> = {}) => ({
+  kind: 'client' as const,
+  event,
+  cid,
+  kid: event === 'CONNECT' ? 0 : null,
+  env,
+});
 
 test('management-client-auth is learned from the notifications, not assumed', () => {
   const d = new ClientAuthDetector();

@@ -61,10 +61,18 @@ export class ClientAuthDetector {
 export function capabilitiesOf(mode: GatewayMode, clientAuth: boolean | null): GatewayCapabilities {
   if (mode === 'authorize') {
     return clientAuth === false
-      ? { canBlock: false, warning: 'mode is authorize but the daemon does not run management-client-auth: it admits clients without asking, so users cannot be blocked (add management-client-auth to its config, or set mode: observe)' }
+      ? {
+          canBlock: false,
+          warning:
+            'mode is authorize but the daemon does not run management-client-auth: it admits clients without asking, so users cannot be blocked (add management-client-auth to its config, or set mode: observe)',
+        }
       : { canBlock: true, warning: null };
   }
   return clientAuth === true
-    ? { canBlock: false, warning: 'mode is observe but the daemon runs management-client-auth: every client is admitted and none can be blocked (set mode: authorize)' }
+    ? {
+        canBlock: false,
+        warning:
+          'mode is observe but the daemon runs management-client-auth: every client is admitted and none can be blocked (set mode: authorize)',
+      }
     : { canBlock: false, warning: null };
 }

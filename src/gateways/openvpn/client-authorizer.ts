@@ -51,10 +51,18 @@ export class ClientAuthorizer {
     const kid = n.kid ?? 0;
     let text = `client-auth-nt ${n.cid} ${kid}`;
     if (unnamed) {
-      logger.warn({ gatewayId, cid: n.cid, identity: this.deps.identity }, `openvpn: denied a client without ${unnamed}`);
+      logger.warn(
+        { gatewayId, cid: n.cid, identity: this.deps.identity },
+        `openvpn: denied a client without ${unnamed}`,
+      );
       text = clientDenyCommand(n.cid, kid, `no ${unnamed}`, `No ${unnamed}`);
     } else if (left > 0) {
-      text = clientDenyCommand(n.cid, kid, `blocked by switchboard for ${left} s`, `Access blocked by an administrator for ${left} more seconds`);
+      text = clientDenyCommand(
+        n.cid,
+        kid,
+        `blocked by switchboard for ${left} s`,
+        `Access blocked by an administrator for ${left} more seconds`,
+      );
       logger.info({ gatewayId, userName, cid: n.cid, secondsLeft: left }, 'openvpn: denied a blocked user');
       const ip = n.env.untrusted_ip ?? n.env.untrusted_ip6;
       const clientAddress = ip ? `${ip}:${n.env.untrusted_port ?? '0'}` : null;

@@ -23,12 +23,18 @@ function queue(options: { maxInFlight?: number; stuckAfterMs?: number } = {}) {
 
 /** Settles `p` into a value to compare: the reply, or the error's class name. */
 async function outcome(p: Promise<CommandReply>): Promise<CommandReply | string> {
-  return p.then((r) => r, (e: unknown) => (e instanceof Error ? e.constructor.name : String(e)));
+  return p.then(
+    (r) => r,
+    (e: unknown) => (e instanceof Error ? e.constructor.name : String(e)),
+  );
 }
 
 /** Whether a rejected command may still take effect (it was written), or 'resolved'. */
 async function effect(p: Promise<CommandReply>): Promise<boolean | string> {
-  return p.then(() => 'resolved', (e: unknown) => (e instanceof GatewayUnavailableError ? e.mayTakeEffect : String(e)));
+  return p.then(
+    () => 'resolved',
+    (e: unknown) => (e instanceof GatewayUnavailableError ? e.mayTakeEffect : String(e)),
+  );
 }
 
 /** The queue's deadlines and stuck watch run on mocked timers: `t.mock.timers.tick(ms)` moves them exactly. */
@@ -57,7 +63,10 @@ test('no more than maxInFlight are written and unanswered; the rest follow as re
   feed('SUCCESS: b', 'SUCCESS: c');
   assert.deepEqual(written, ['a', 'b', 'c', 'd', 'e']);
   feed('SUCCESS: d', 'SUCCESS: e');
-  assert.deepEqual(await Promise.all(replies), ['a', 'b', 'c', 'd', 'e'].map((x) => ok(x)));
+  assert.deepEqual(
+    await Promise.all(replies),
+    ['a', 'b', 'c', 'd', 'e'].map((x) => ok(x)),
+  );
 });
 
 test('a multi-line command waits for the link to be idle and holds back everything behind it', async () => {
@@ -76,7 +85,10 @@ test('a multi-line command waits for the link to be idle and holds back everythi
   const state = outcome(q.enqueue('state', 1000, true));
   feed('SUCCESS: 2', 'ERROR: not now');
   assert.deepEqual(await Promise.all([first, status, behind, state]), [
-    ok('1'), { ok: true, message: '', lines: ['TITLE\tx', 'CLIENT_LIST\tSUCCESS: not a reply\t7'] }, ok('2'), err('not now'),
+    ok('1'),
+    { ok: true, message: '', lines: ['TITLE\tx', 'CLIENT_LIST\tSUCCESS: not a reply\t7'] },
+    ok('2'),
+    err('not now'),
   ]);
 });
 
@@ -108,7 +120,10 @@ test('a command that times out after it was written still consumes its late repl
   assert.equal(await slow, true, 'written and unanswered: the daemon may still run it');
   feed('SUCCESS: late 1', 'ERROR: 2');
   feed('OpenVPN Version: x', 'END');
-  assert.deepEqual(await Promise.all([next, multi]), [err('2'), { ok: true, message: '', lines: ['OpenVPN Version: x'] }]);
+  assert.deepEqual(await Promise.all([next, multi]), [
+    err('2'),
+    { ok: true, message: '', lines: ['OpenVPN Version: x'] },
+  ]);
   assert.deepEqual(written, ['client-kill 1', 'client-kill 2', 'version']);
   // A timed-out multi-line command's late reply is consumed whole as well.
   const slowStatus = outcome(q.enqueue('status 3', 20, true));

@@ -62,7 +62,16 @@ export class CommandQueue {
 
   enqueue(text: string, timeoutMs: number, multiline: boolean): Promise<CommandReply> {
     return new Promise((resolve, reject) => {
-      const item: Pending = { text, multiline, lines: [], sent: false, settled: false, resolve, reject, timer: undefined };
+      const item: Pending = {
+        text,
+        multiline,
+        lines: [],
+        sent: false,
+        settled: false,
+        resolve,
+        reject,
+        timer: undefined,
+      };
       item.timer = setTimeout(() => this.expire(item, timeoutMs), timeoutMs);
       this.waiting.push(item);
       this.pump();
@@ -112,7 +121,9 @@ export class CommandQueue {
   private armStuck(): void {
     clearTimeout(this.stuckTimer);
     const head = this.inFlight[0];
-    this.stuckTimer = head ? setTimeout(() => this.io.onStuck(head.text), Math.max(this.io.stuckAfterMs, 1)) : undefined;
+    this.stuckTimer = head
+      ? setTimeout(() => this.io.onStuck(head.text), Math.max(this.io.stuckAfterMs, 1))
+      : undefined;
   }
 
   private complete(item: Pending, reply: CommandReply): void {
@@ -135,7 +146,11 @@ export class CommandQueue {
       if (i >= 0) this.waiting.splice(i, 1);
     }
     // Written and unanswered: the daemon has it and may still run it (a stalled daemon does, once resumed).
-    item.reject(new GatewayUnavailableError(`no answer to "${item.text.split(' ')[0]}" within ${timeoutMs} ms`, { mayTakeEffect: item.sent }));
+    item.reject(
+      new GatewayUnavailableError(`no answer to "${item.text.split(' ')[0]}" within ${timeoutMs} ms`, {
+        mayTakeEffect: item.sent,
+      }),
+    );
     if (!item.sent) this.pump(); // it may have been a barrier holding the commands behind it
   }
 }

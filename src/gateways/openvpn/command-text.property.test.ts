@@ -39,22 +39,46 @@ const hasControl = (text: string) => [...text].some((c) => c.charCodeAt(0) < 0x2
 const hostile = fc.oneof(
   fc.string({ maxLength: 400 }),
   fc.string({ unit: 'binary', maxLength: 400 }),
-  fc.array(fc.constantFrom('"', '\\', '\n', '\r', '\t', '\u0000', ',', ' ', 'HALT', '\nclient-kill 0 HALT\n', 'é', '🙂', '\u007f'), { maxLength: 80 }).map((p) => p.join('')),
+  fc
+    .array(
+      fc.constantFrom(
+        '"',
+        '\\',
+        '\n',
+        '\r',
+        '\t',
+        '\u0000',
+        ',',
+        ' ',
+        'HALT',
+        '\nclient-kill 0 HALT\n',
+        'é',
+        '🙂',
+        '\u007f',
+      ),
+      { maxLength: 80 },
+    )
+    .map((p) => p.join('')),
 );
 
 test('client-kill: one line, three arguments, the message reads back as MODE,text, at most 240 bytes', () => {
   fc.assert(
-    fc.property(fc.nat(), fc.constantFrom('HALT', 'RESTART') as fc.Arbitrary<'HALT' | 'RESTART'>, fc.option(hostile), (cid, mode, message) => {
-      const line = clientKillCommand(cid, mode, message);
-      assert.ok(!/[\r\n\0]/.test(line), 'one line, no NUL');
-      const args = tokenize(line);
-      assert.equal(args.length, 3, JSON.stringify(line));
-      assert.deepEqual(args.slice(0, 2), ['client-kill', String(cid)]);
-      assert.equal(args[2], killMessage(mode, message));
-      assert.ok(Buffer.byteLength(args[2]!) <= 240);
-      assert.ok(args[2] === mode || args[2]!.startsWith(`${mode},`));
-      assert.ok(!hasControl(args[2]!), 'no control character reaches the client');
-    }),
+    fc.property(
+      fc.nat(),
+      fc.constantFrom('HALT', 'RESTART') as fc.Arbitrary<'HALT' | 'RESTART'>,
+      fc.option(hostile),
+      (cid, mode, message) => {
+        const line = clientKillCommand(cid, mode, message);
+        assert.ok(!/[\r\n\0]/.test(line), 'one line, no NUL');
+        const args = tokenize(line);
+        assert.equal(args.length, 3, JSON.stringify(line));
+        assert.deepEqual(args.slice(0, 2), ['client-kill', String(cid)]);
+        assert.equal(args[2], killMessage(mode, message));
+        assert.ok(Buffer.byteLength(args[2]!) <= 240);
+        assert.ok(args[2] === mode || args[2]!.startsWith(`${mode},`));
+        assert.ok(!hasControl(args[2]!), 'no control character reaches the client');
+      },
+    ),
     { numRuns: 1000 },
   );
 });

@@ -27,7 +27,8 @@ test('client-deny has a log reason and a client reason', () => {
 test('session refs', () => {
   assert.equal(sessionRef(1795964221, 12), '1795964221:12');
   assert.deepEqual(parseSessionRef('1795964221:12'), { instanceStartedAt: 1795964221, clientId: 12 });
-  for (const bad of ['', '1795964221', '1795964221:', 'x:1', '1:2:3', '1795964221:-1']) assert.equal(parseSessionRef(bad), null, bad);
+  for (const bad of ['', '1795964221', '1795964221:', 'x:1', '1:2:3', '1795964221:-1'])
+    assert.equal(parseSessionRef(bad), null, bad);
 });
 
 test('the user is the verified identity: the common name, or a username only when the gateway trusts it', () => {

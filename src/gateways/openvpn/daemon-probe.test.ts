@@ -31,7 +31,9 @@ function scripted() {
     onChange: (r) => void changes.push(r),
   });
   return {
-    probe, sent, changes,
+    probe,
+    sent,
+    changes,
     stall: () => (answering = false),
     resume: () => {
       answering = true;

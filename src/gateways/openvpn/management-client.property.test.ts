@@ -34,40 +34,77 @@ interface Segment {
 /** A value that fits on one line: anything but CR and LF. */
 const lineText = (maxLength = 30) =>
   fc
-    .array(fc.oneof(fc.constantFrom('\t', ',', '=', '>', ':', ' ', '"', 'END', 'SUCCESS:', 'ERROR:', '>CLIENT:ENV,END', 'é', '名', '🙂'), fc.string({ maxLength: 4 })), { maxLength: maxLength / 3 })
+    .array(
+      fc.oneof(
+        fc.constantFrom(
+          '\t',
+          ',',
+          '=',
+          '>',
+          ':',
+          ' ',
+          '"',
+          'END',
+          'SUCCESS:',
+          'ERROR:',
+          '>CLIENT:ENV,END',
+          'é',
+          '名',
+          '🙂',
+        ),
+        fc.string({ maxLength: 4 }),
+      ),
+      { maxLength: maxLength / 3 },
+    )
     .map((p) => p.join('').replace(/[\r\n]/g, ' '));
 
 const cid = fc.nat(100_000);
 
 /** A notification block as the daemon sends it, with the notification the client must deliver. */
 const notification: fc.Arbitrary<{ lines: string[]; expect: Notification | null }> = fc.oneof(
-  fc.tuple(
-    fc.constantFrom('CONNECT', 'REAUTH', 'ESTABLISHED', 'DISCONNECT') as fc.Arbitrary<'CONNECT' | 'REAUTH' | 'ESTABLISHED' | 'DISCONNECT'>,
-    cid,
-    fc.nat(7),
-    fc.uniqueArray(fc.tuple(fc.stringMatching(/^[a-z_][a-z0-9_]{0,12}$/), lineText()), { selector: ([k]) => k, maxLength: 8 }),
-    lineText(),
-  ).map(([event, c, kid, env, password]) => {
-    const withKid = event === 'CONNECT' || event === 'REAUTH';
-    const lines = [`>CLIENT:${event},${c}${withKid ? `,${kid}` : ''}`];
-    const kept: Record<string, string> = {};
-    for (const [k, v] of env) {
-      if (k === 'password') continue;
-      lines.push(`>CLIENT:ENV,${k}=${v}`);
-      kept[k] = v;
-    }
-    lines.splice(1 + Math.min(env.length, 2), 0, `>CLIENT:ENV,password=Ⓟⓦ${password}`);
-    lines.push('>CLIENT:ENV,END');
-    return { lines, expect: { kind: 'client', event, cid: c, kid: withKid ? kid : null, env: kept } as Notification };
-  }),
+  fc
+    .tuple(
+      fc.constantFrom('CONNECT', 'REAUTH', 'ESTABLISHED', 'DISCONNECT') as fc.Arbitrary<
+        'CONNECT' | 'REAUTH' | 'ESTABLISHED' | 'DISCONNECT'
+      >,
+      cid,
+      fc.nat(7),
+      fc.uniqueArray(fc.tuple(fc.stringMatching(/^[a-z_][a-z0-9_]{0,12}$/), lineText()), {
+        selector: ([k]) => k,
+        maxLength: 8,
+      }),
+      lineText(),
+    )
+    .map(([event, c, kid, env, password]) => {
+      const withKid = event === 'CONNECT' || event === 'REAUTH';
+      const lines = [`>CLIENT:${event},${c}${withKid ? `,${kid}` : ''}`];
+      const kept: Record<string, string> = {};
+      for (const [k, v] of env) {
+        if (k === 'password') continue;
+        lines.push(`>CLIENT:ENV,${k}=${v}`);
+        kept[k] = v;
+      }
+      lines.splice(1 + Math.min(env.length, 2), 0, `>CLIENT:ENV,password=Ⓟⓦ${password}`);
+      lines.push('>CLIENT:ENV,END');
+      return { lines, expect: { kind: 'client', event, cid: c, kid: withKid ? kid : null, env: kept } as Notification };
+    }),
   fc.tuple(cid, fc.tuple(fc.nat(255), fc.nat(255)), fc.boolean()).map(([c, [a, b], primary]) => ({
     lines: [`>CLIENT:ADDRESS,${c},10.8.${a}.${b},${primary ? 1 : 0}`],
     expect: { kind: 'client-address', cid: c, address: `10.8.${a}.${b}`, primary } as Notification,
   })),
-  fc.tuple(fc.integer({ min: 1, max: 2_000_000_000 }), fc.constantFrom('CONNECTED', 'RECONNECTING', 'EXITING'), lineText()).map(([t, name, detail]) => {
-    const d = detail.replace(/,/g, ';');
-    return { lines: [`>STATE:${t},${name},${d},10.8.0.1,,,`], expect: { kind: 'state', state: { time: t, name, detail: d } } as Notification };
-  }),
+  fc
+    .tuple(
+      fc.integer({ min: 1, max: 2_000_000_000 }),
+      fc.constantFrom('CONNECTED', 'RECONNECTING', 'EXITING'),
+      lineText(),
+    )
+    .map(([t, name, detail]) => {
+      const d = detail.replace(/,/g, ';');
+      return {
+        lines: [`>STATE:${t},${name},${d},10.8.0.1,,,`],
+        expect: { kind: 'state', state: { time: t, name, detail: d } } as Notification,
+      };
+    }),
   fc.tuple(fc.constantFrom('LOG', 'BYTECOUNT_CLI', 'HOLD', 'INFO', 'NOTIFY'), lineText()).map(([source, text]) => ({
     lines: [`>${source}:${text}`],
     expect: { kind: 'other', source, text } as Notification,
@@ -96,19 +133,21 @@ const segment: fc.Arbitrary<Omit<Segment, 'cuts' | 'lines'> & { body: string[] }
 
 /** A segment with notifications put between its lines, and its bytes cut at random places. */
 const script = fc.array(
-  fc.tuple(segment, fc.array(fc.tuple(fc.nat(), notification), { maxLength: 5 }), fc.array(fc.nat(), { maxLength: 12 })).map(([seg, notes, cutSeeds]) => {
-    const lines = [...seg.body];
-    const expected: Notification[] = [];
-    // Insert from the last position backwards so that earlier indexes stay valid; the order of the
-    // notifications is the order they end up in the stream.
-    const placed = notes.map(([seed, n]) => ({ at: seed % lines.length, n }));
-    placed.sort((a, b) => a.at - b.at);
-    for (let i = placed.length - 1; i >= 0; i--) lines.splice(placed[i]!.at, 0, ...placed[i]!.n.lines);
-    for (const p of placed) if (p.n.expect) expected.push(p.n.expect);
-    const bytes = Buffer.byteLength(lines.map((l) => `${l}${seg.crlf ? '\r\n' : '\n'}`).join(''));
-    const cuts = [...new Set(cutSeeds.map((s) => 1 + (s % Math.max(1, bytes - 1))))].sort((a, b) => a - b);
-    return { segment: { ...seg, lines, cuts } as Segment, expected };
-  }),
+  fc
+    .tuple(segment, fc.array(fc.tuple(fc.nat(), notification), { maxLength: 5 }), fc.array(fc.nat(), { maxLength: 12 }))
+    .map(([seg, notes, cutSeeds]) => {
+      const lines = [...seg.body];
+      const expected: Notification[] = [];
+      // Insert from the last position backwards so that earlier indexes stay valid; the order of the
+      // notifications is the order they end up in the stream.
+      const placed = notes.map(([seed, n]) => ({ at: seed % lines.length, n }));
+      placed.sort((a, b) => a.at - b.at);
+      for (let i = placed.length - 1; i >= 0; i--) lines.splice(placed[i]!.at, 0, ...placed[i]!.n.lines);
+      for (const p of placed) if (p.n.expect) expected.push(p.n.expect);
+      const bytes = Buffer.byteLength(lines.map((l) => `${l}${seg.crlf ? '\r\n' : '\n'}`).join(''));
+      const cuts = [...new Set(cutSeeds.map((s) => 1 + (s % Math.max(1, bytes - 1))))].sort((a, b) => a - b);
+      return { segment: { ...seg, lines, cuts } as Segment, expected };
+    }),
   { minLength: 1, maxLength: 6 },
 );
 
@@ -154,7 +193,10 @@ before(async () => {
   await new Promise<void>((r) => server.listen(path, r));
   let ready!: () => void;
   const up = new Promise<void>((r) => (ready = r));
-  client = new ManagementClient({ address: `unix:${path}`, logger: silentLogger }, { onReady: () => ready(), onDown: () => {}, onNotification: (n) => received.push(n) });
+  client = new ManagementClient(
+    { address: `unix:${path}`, logger: silentLogger },
+    { onReady: () => ready(), onDown: () => {}, onNotification: (n) => received.push(n) },
+  );
   client.start();
   await up;
 });
@@ -172,13 +214,25 @@ test('any interleaving of replies and notifications, cut anywhere: each command 
       commandsSeen.length = 0;
       queue = steps.map((s) => s.segment);
       // All commands at once: the client must send each only after the previous reply is complete.
-      const replies = await Promise.all(steps.map((s) => client.command(s.segment.command, { timeoutMs: 5000, multiline: s.segment.multiline })));
-      assert.deepEqual(replies, steps.map((s) => s.segment.reply));
-      assert.deepEqual(commandsSeen, steps.map((s) => s.segment.command));
+      const replies = await Promise.all(
+        steps.map((s) => client.command(s.segment.command, { timeoutMs: 5000, multiline: s.segment.multiline })),
+      );
+      assert.deepEqual(
+        replies,
+        steps.map((s) => s.segment.reply),
+      );
+      assert.deepEqual(
+        commandsSeen,
+        steps.map((s) => s.segment.command),
+      );
       const expected = steps.flatMap((s) => s.expected);
       await waitFor(() => received.length >= expected.length, 400, 'the notifications', 2).catch(() => {}); // the assertion names what is missing
       assert.deepEqual(received, expected);
-      assert.ok(!JSON.stringify(received).includes('Ⓟⓦ') && received.every((n) => n.kind !== "client" || !('password' in n.env)), 'no password survives parsing');
+      assert.ok(
+        !JSON.stringify(received).includes('Ⓟⓦ') &&
+          received.every((n) => n.kind !== 'client' || !('password' in n.env)),
+        'no password survives parsing',
+      );
       assert.ok(client.connected, 'the link stayed up');
     }),
     { numRuns: 150 },

@@ -19,7 +19,10 @@ const dir = mkdtempSync(join(tmpdir(), 'sb-mc-'));
 let n = 0;
 
 /** A unix-socket server; `script` gets each connection and each line the client sends. */
-async function fakeDaemon(script: { onConnect?(s: Socket): void; onLine(line: string, s: Socket): void }): Promise<{ address: string; server: Server; sockets: Socket[] }> {
+async function fakeDaemon(script: {
+  onConnect?(s: Socket): void;
+  onLine(line: string, s: Socket): void;
+}): Promise<{ address: string; server: Server; sockets: Socket[] }> {
   const path = join(dir, `d${++n}.sock`);
   const sockets: Socket[] = [];
   const server = createServer((s) => {
@@ -57,9 +60,18 @@ function recorder() {
   const waiters: (() => void)[] = [];
   const wake = () => waiters.splice(0).forEach((w) => w());
   const handlers: ManagementHandlers = {
-    onReady: () => { readyCount += 1; wake(); },
-    onDown: (e) => { downs.push(e); wake(); },
-    onNotification: (x) => { notifications.push(x); wake(); },
+    onReady: () => {
+      readyCount += 1;
+      wake();
+    },
+    onDown: (e) => {
+      downs.push(e);
+      wake();
+    },
+    onNotification: (x) => {
+      notifications.push(x);
+      wake();
+    },
   };
   const until = async (cond: () => boolean) => {
     while (!cond()) await new Promise<void>((r) => waiters.push(r));
@@ -75,8 +87,15 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function client(address: string, r: ReturnType<typeof recorder>, extra: Partial<ConstructorParameters<typeof ManagementClient>[0]> = {}): ManagementClient {
-  const c = new ManagementClient({ address, logger: r.logger, backoffInitialMs: 20, backoffMaxMs: 50, ...extra }, r.handlers);
+function client(
+  address: string,
+  r: ReturnType<typeof recorder>,
+  extra: Partial<ConstructorParameters<typeof ManagementClient>[0]> = {},
+): ManagementClient {
+  const c = new ManagementClient(
+    { address, logger: r.logger, backoffInitialMs: 20, backoffMaxMs: 50, ...extra },
+    r.handlers,
+  );
   clients.push(c);
   c.start();
   return c;
@@ -103,7 +122,10 @@ test('answers the password prompt and never logs the password', async () => {
 });
 
 test('a rejected password is reported as link down', async () => {
-  const d = await fakeDaemon({ onConnect: (s) => s.write('ENTER PASSWORD:'), onLine: (_l, s) => s.write('ENTER PASSWORD:') });
+  const d = await fakeDaemon({
+    onConnect: (s) => s.write('ENTER PASSWORD:'),
+    onLine: (_l, s) => s.write('ENTER PASSWORD:'),
+  });
   servers.push(d.server);
   const r = recorder();
   const c = client(d.address, r, { password: async () => 'wrong' });
@@ -117,8 +139,9 @@ test('notifications between reply lines, and replies split at any byte', async (
   const d = await fakeDaemon({
     onLine: (line, s) => {
       if (line !== 'status 3') return;
-      const text = 'TITLE\tx\n>CLIENT:ESTABLISHED,5\n>CLIENT:ENV,common_name=a\n>CLIENT:ENV,password=pw\n>CLIENT:ENV,END\n'
-        + 'HEADER\tCLIENT_LIST\tClient ID\n>STATE:1,CONNECTED,SUCCESS\nCLIENT_LIST\t5\nEND\n';
+      const text =
+        'TITLE\tx\n>CLIENT:ESTABLISHED,5\n>CLIENT:ENV,common_name=a\n>CLIENT:ENV,password=pw\n>CLIENT:ENV,END\n' +
+        'HEADER\tCLIENT_LIST\tClient ID\n>STATE:1,CONNECTED,SUCCESS\nCLIENT_LIST\t5\nEND\n';
       for (const ch of text) s.write(ch);
     },
   });
@@ -165,7 +188,11 @@ test('pipelined commands: each gets its own reply, with notifications between th
       received.push(line);
       const cid = Number(line.split(' ')[1]);
       // Replies name the Client ID (the daemon's do not) so that a mismatch shows.
-      pending.push(cid % 3 === 0 ? `ERROR: no client ${cid}` : `SUCCESS: killed ${cid}\n>CLIENT:DISCONNECT,${cid}\n>CLIENT:ENV,END`);
+      pending.push(
+        cid % 3 === 0
+          ? `ERROR: no client ${cid}`
+          : `SUCCESS: killed ${cid}\n>CLIENT:DISCONNECT,${cid}\n>CLIENT:ENV,END`,
+      );
       // Answer in bursts, as the daemon does for every read of its socket.
       if (pending.length === 5 || received.length === 20) {
         s.write(`${pending.join('\n>STATE:1,CONNECTED,SUCCESS\n')}\n`);
@@ -179,10 +206,18 @@ test('pipelined commands: each gets its own reply, with notifications between th
   await r.until(() => r.ready() === 1);
   const cids = Array.from({ length: 20 }, (_, i) => i + 1);
   const replies = await Promise.all(cids.map((cid) => c.command(`client-kill ${cid} HALT`, { timeoutMs: 2000 })));
-  assert.deepEqual(replies, cids.map((cid) => (cid % 3 === 0
-    ? { ok: false, message: `no client ${cid}`, lines: [] }
-    : { ok: true, message: `killed ${cid}`, lines: [] })));
-  assert.deepEqual(r.notifications.filter((x) => x.kind === 'client').map((x) => x.cid), cids.filter((cid) => cid % 3 !== 0));
+  assert.deepEqual(
+    replies,
+    cids.map((cid) =>
+      cid % 3 === 0
+        ? { ok: false, message: `no client ${cid}`, lines: [] }
+        : { ok: true, message: `killed ${cid}`, lines: [] },
+    ),
+  );
+  assert.deepEqual(
+    r.notifications.filter((x) => x.kind === 'client').map((x) => x.cid),
+    cids.filter((cid) => cid % 3 !== 0),
+  );
   assert.equal(received.length, 20);
 });
 
@@ -197,7 +232,11 @@ test('commands after which the daemon reads extra lines are refused (they would 
 });
 
 test('link loss rejects pending commands, reports down once, and reconnects', async () => {
-  const d = await fakeDaemon({ onLine: (line, s) => { if (line === 'drop') s.destroy(); } });
+  const d = await fakeDaemon({
+    onLine: (line, s) => {
+      if (line === 'drop') s.destroy();
+    },
+  });
   servers.push(d.server);
   const r = recorder();
   const c = client(d.address, r);
@@ -212,7 +251,10 @@ test('link loss rejects pending commands, reports down once, and reconnects', as
 test('a connection that never shows the banner (another client holds the socket) is retried', async () => {
   let connections = 0;
   const d = await fakeDaemon({
-    onConnect: (s) => { connections += 1; if (connections > 1) s.write(BANNER); },
+    onConnect: (s) => {
+      connections += 1;
+      if (connections > 1) s.write(BANNER);
+    },
     onLine: () => {},
   });
   servers.push(d.server);

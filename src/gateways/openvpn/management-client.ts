@@ -78,11 +78,15 @@ export class ManagementClient {
   private closed: Promise<void> = Promise.resolve();
   private chunks = 0;
 
-  constructor(private readonly options: ManagementClientOptions, private readonly handlers: ManagementHandlers) {
+  constructor(
+    private readonly options: ManagementClientOptions,
+    private readonly handlers: ManagementHandlers,
+  ) {
     this.target = parseManagementAddress(options.address);
     this.queue = new CommandQueue({
       write: (text) => this.socket?.write(`${text}\n`),
-      onStuck: (text) => this.reset(`daemon did not answer "${text.split(' ')[0]}" for ${this.options.stuckAfterMs ?? 30_000} ms`),
+      onStuck: (text) =>
+        this.reset(`daemon did not answer "${text.split(' ')[0]}" for ${this.options.stuckAfterMs ?? 30_000} ms`),
       stuckAfterMs: options.stuckAfterMs ?? 30_000,
       maxInFlight: options.maxCommandsInFlight,
     });
@@ -116,7 +120,8 @@ export class ManagementClient {
    */
   command(text: string, options: { timeoutMs: number; multiline?: boolean }): Promise<CommandReply> {
     if (/[\r\n]/.test(text)) return Promise.reject(new Error('a management command is one line'));
-    if (READS_EXTRA_LINES.test(text)) return Promise.reject(new Error(`"${text.split(' ')[0]}" takes extra lines; not supported`));
+    if (READS_EXTRA_LINES.test(text))
+      return Promise.reject(new Error(`"${text.split(' ')[0]}" takes extra lines; not supported`));
     if (this.phase !== 'ready') return Promise.reject(new GatewayUnavailableError('the management link is down'));
     this.options.logger.debug({ command: text }, 'openvpn management command');
     return this.queue.enqueue(text, options.timeoutMs, options.multiline ?? false);

@@ -18,10 +18,21 @@ test('a >CLIENT:CONNECT block becomes one notification, without the password', (
     '>CLIENT:ENV,tls_id_0=CN=client1',
     '>CLIENT:ENV,END',
   ]);
-  assert.deepEqual(out, [{
-    kind: 'client', event: 'CONNECT', cid: 0, kid: 1,
-    env: { n_clients: '0', untrusted_ip: '127.0.0.1', common_name: 'client1', username: 'user-client1', tls_id_0: 'CN=client1' },
-  }]);
+  assert.deepEqual(out, [
+    {
+      kind: 'client',
+      event: 'CONNECT',
+      cid: 0,
+      kid: 1,
+      env: {
+        n_clients: '0',
+        untrusted_ip: '127.0.0.1',
+        common_name: 'client1',
+        username: 'user-client1',
+        tls_id_0: 'CN=client1',
+      },
+    },
+  ]);
   assert.ok(!JSON.stringify(out).includes('pass-client1'));
 });
 
@@ -52,15 +63,18 @@ test('a challenge response is never kept', () => {
 });
 
 test('>STATE and other sources', () => {
-  assert.deepEqual(feed([
-    '>STATE:1795964492,CONNECTED,SUCCESS,198.19.11.1,,,127.0.0.1,39179',
-    '>INFO:OpenVPN Management Interface Version 5 -- type \'help\' for more info',
-    '>NOTIFY:info,remote-exit,EXIT',
-  ]), [
-    { kind: 'state', state: { time: 1795964492, name: 'CONNECTED', detail: 'SUCCESS' } },
-    { kind: 'other', source: 'INFO', text: 'OpenVPN Management Interface Version 5 -- type \'help\' for more info' },
-    { kind: 'other', source: 'NOTIFY', text: 'info,remote-exit,EXIT' },
-  ]);
+  assert.deepEqual(
+    feed([
+      '>STATE:1795964492,CONNECTED,SUCCESS,198.19.11.1,,,127.0.0.1,39179',
+      ">INFO:OpenVPN Management Interface Version 5 -- type 'help' for more info",
+      '>NOTIFY:info,remote-exit,EXIT',
+    ]),
+    [
+      { kind: 'state', state: { time: 1795964492, name: 'CONNECTED', detail: 'SUCCESS' } },
+      { kind: 'other', source: 'INFO', text: "OpenVPN Management Interface Version 5 -- type 'help' for more info" },
+      { kind: 'other', source: 'NOTIFY', text: 'info,remote-exit,EXIT' },
+    ],
+  );
 });
 
 test('reset drops a half-received block; stray ENV lines are ignored', () => {
@@ -73,8 +87,16 @@ test('reset drops a half-received block; stray ENV lines are ignored', () => {
 });
 
 test('state lines', () => {
-  assert.deepEqual(parseStateLine('1795964221,CONNECTED,SUCCESS,10.77.0.1,,,127.0.0.1,11990'), { time: 1795964221, name: 'CONNECTED', detail: 'SUCCESS' });
-  assert.deepEqual(parseStateLine('1795964250,RECONNECTING,SIGUSR1,,,,,'), { time: 1795964250, name: 'RECONNECTING', detail: 'SIGUSR1' });
+  assert.deepEqual(parseStateLine('1795964221,CONNECTED,SUCCESS,10.77.0.1,,,127.0.0.1,11990'), {
+    time: 1795964221,
+    name: 'CONNECTED',
+    detail: 'SUCCESS',
+  });
+  assert.deepEqual(parseStateLine('1795964250,RECONNECTING,SIGUSR1,,,,,'), {
+    time: 1795964250,
+    name: 'RECONNECTING',
+    detail: 'SIGUSR1',
+  });
   assert.equal(parseStateLine('END'), null);
   assert.equal(parseStateLine(',CONNECTED'), null);
 });

@@ -74,7 +74,8 @@ export class NotificationAssembler {
     }
     const [event, a, b, c] = text.split(',');
     const cid = Number(a);
-    if (a === undefined || a === '' || !Number.isSafeInteger(cid)) return { kind: 'other', source: 'CLIENT', text: event ?? '' };
+    if (a === undefined || a === '' || !Number.isSafeInteger(cid))
+      return { kind: 'other', source: 'CLIENT', text: event ?? '' };
     switch (event) {
       case 'ADDRESS':
         return { kind: 'client-address', cid, address: b ?? '', primary: c === '1' };

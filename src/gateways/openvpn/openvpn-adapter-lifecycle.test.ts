@@ -8,7 +8,13 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { GatewayUnavailableError } from '../adapter.js';
-import { OpenVpnLab, openvpnSkipReason, sleep, type LabClient, type LabServer } from '../../../test/support/openvpn-lab.js';
+import {
+  OpenVpnLab,
+  openvpnSkipReason,
+  sleep,
+  type LabClient,
+  type LabServer,
+} from '../../../test/support/openvpn-lab.js';
 import { AdapterEventLog } from '../adapter-event-log.test-support.js';
 import { OpenVpnAdapter } from './openvpn-adapter.js';
 
@@ -58,7 +64,10 @@ describe('OpenVPN adapter: daemon lifecycle, blocking, management password', { s
     test('no answer before the deadline: GatewayUnavailableError, and the link keeps working', async () => {
       srv.signal('SIGSTOP');
       try {
-        await assert.rejects(adapter.disconnect({ ref: `${startedAt / 1000}:99999`, userName: 'nobody', mode: 'HALT' }, 300), GatewayUnavailableError);
+        await assert.rejects(
+          adapter.disconnect({ ref: `${startedAt / 1000}:99999`, userName: 'nobody', mode: 'HALT' }, 300),
+          GatewayUnavailableError,
+        );
       } finally {
         srv.signal('SIGCONT');
       }
@@ -66,7 +75,10 @@ describe('OpenVPN adapter: daemon lifecycle, blocking, management password', { s
       const from = events.mark();
       await adapter.snapshot();
       const snap = await events.waitFor('snapshot', () => true, { from });
-      assert.deepEqual(snap.sessions.map((s) => s.ref), [daveRef]);
+      assert.deepEqual(
+        snap.sessions.map((s) => s.ref),
+        [daveRef],
+      );
       assert.equal(adapter.isConnected(), true);
     });
 
@@ -77,10 +89,16 @@ describe('OpenVPN adapter: daemon lifecycle, blocking, management password', { s
       assert.ok(down.error.length > 0);
       // The daemon says goodbye to each client before it exits: those ends are the gateway's doing.
       const ends = events.all('session.disconnected', from);
-      assert.deepEqual(ends.map((e) => [e.ref, e.cause]), [[daveRef, 'GATEWAY_RESTART']]);
+      assert.deepEqual(
+        ends.map((e) => [e.ref, e.cause]),
+        [[daveRef, 'GATEWAY_RESTART']],
+      );
       assert.ok(events.events.indexOf(ends[0]!) < events.events.indexOf(down));
       assert.equal(adapter.isConnected(), false);
-      await assert.rejects(adapter.disconnect({ ref: daveRef, userName: 'dave', mode: 'HALT' }, 1000), GatewayUnavailableError);
+      await assert.rejects(
+        adapter.disconnect({ ref: daveRef, userName: 'dave', mode: 'HALT' }, 1000),
+        GatewayUnavailableError,
+      );
       await assert.rejects(adapter.snapshot(), GatewayUnavailableError);
     });
 
@@ -96,7 +114,11 @@ describe('OpenVPN adapter: daemon lifecycle, blocking, management password', { s
       // (the management-hold case below closes that gap). A client that connects now is a session of the new instance.
       await dave.stop();
       dave = await srv.startClient({ user: 'dave' });
-      const back = await events.waitFor('session.connected', (e) => e.session.userName === 'dave' && !e.session.ref.startsWith(`${startedAt / 1000}:`), { from });
+      const back = await events.waitFor(
+        'session.connected',
+        (e) => e.session.userName === 'dave' && !e.session.ref.startsWith(`${startedAt / 1000}:`),
+        { from },
+      );
       assert.match(back.session.ref, new RegExp(`^${snap.daemonStartedAt! / 1000}:`));
       startedAt = snap.daemonStartedAt!;
       daveRef = back.session.ref;
@@ -150,7 +172,8 @@ describe('OpenVPN adapter: daemon lifecycle, blocking, management password', { s
     let srv: LabServer;
     let adapter: OpenVpnAdapter;
     const events = new AdapterEventLog();
-    const refOf = async (user: string) => (await events.waitFor('session.connected', (e) => e.session.userName === user)).session.ref;
+    const refOf = async (user: string) =>
+      (await events.waitFor('session.connected', (e) => e.session.userName === user)).session.ref;
 
     before(async () => {
       srv = await lab.startServer({ proto: 'udp4', mode: 'authorize' });
@@ -166,10 +189,15 @@ describe('OpenVPN adapter: daemon lifecycle, blocking, management password', { s
     test('a blocked user is denied until the block ends, then admitted; other users are not affected', async () => {
       const erin = await srv.startClient({ user: 'erin' });
       const blockedAt = Date.now();
-      assert.equal(await adapter.disconnect({ ref: await refOf('erin'), userName: 'erin', mode: 'HALT', blockSeconds: 3 }, 3000), 'ENDED');
+      assert.equal(
+        await adapter.disconnect({ ref: await refOf('erin'), userName: 'erin', mode: 'HALT', blockSeconds: 3 }, 3000),
+        'ENDED',
+      );
       await erin.waitExited();
       const again = await srv.startClient({ user: 'erin', waitConnected: false });
-      await again.waitForLog(/AUTH: Received control message: AUTH_FAILED,Access blocked by an administrator for \d+ more seconds/);
+      await again.waitForLog(
+        /AUTH: Received control message: AUTH_FAILED,Access blocked by an administrator for \d+ more seconds/,
+      );
       await again.waitExited();
       assert.doesNotMatch(again.log(), /Initialization Sequence Completed/);
       await srv.startClient({ user: 'frank' }); // connects while erin is blocked
@@ -179,7 +207,13 @@ describe('OpenVPN adapter: daemon lifecycle, blocking, management password', { s
 
     test('RESTART with a block: the client is told to reconnect, is denied, and gives up', async () => {
       const gina = await srv.startClient({ user: 'gina' });
-      assert.equal(await adapter.disconnect({ ref: await refOf('gina'), userName: 'gina', mode: 'RESTART', blockSeconds: 30 }, 3000), 'ENDED');
+      assert.equal(
+        await adapter.disconnect(
+          { ref: await refOf('gina'), userName: 'gina', mode: 'RESTART', blockSeconds: 30 },
+          3000,
+        ),
+        'ENDED',
+      );
       await gina.waitForLog(/Connection reset command was pushed by server/);
       await gina.waitForLog(/AUTH_FAILED,Access blocked by an administrator/);
       await gina.waitExited();
@@ -209,7 +243,10 @@ describe('OpenVPN adapter: daemon lifecycle, blocking, management password', { s
     test('a wrong or missing password is reported, and the link stays down', async () => {
       const wrong = join(lab.dir, 'wrong.pw');
       await writeFile(wrong, 'not-the-password\n');
-      for (const [file, reason] of [[wrong, /rejected the management password/], [undefined, /none is configured/]] as const) {
+      for (const [file, reason] of [
+        [wrong, /rejected the management password/],
+        [undefined, /none is configured/],
+      ] as const) {
         const { adapter, events } = start(file);
         const down = await events.waitFor('link-down');
         assert.match(down.error, reason);
@@ -223,7 +260,10 @@ describe('OpenVPN adapter: daemon lifecycle, blocking, management password', { s
       const { adapter, events } = start(srv.managementPasswordFile);
       const snap = await events.waitFor('snapshot');
       assert.equal(adapter.isConnected(), true);
-      assert.deepEqual(snap.sessions.map((s) => s.userName), ['hank']);
+      assert.deepEqual(
+        snap.sessions.map((s) => s.userName),
+        ['hank'],
+      );
     });
   });
 

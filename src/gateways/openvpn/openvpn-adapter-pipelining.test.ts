@@ -60,7 +60,9 @@ describe('pipelined management commands against a real daemon', { skip }, () => 
   });
 
   test('several commands in one write: the daemon answers each, in order', async () => {
-    const lines = await rawExchange(srv, 'pid\nclient-kill 99999 HALT\nversion\nload-stats\n', (l) => l.some((x) => x.startsWith('SUCCESS: nclients=')));
+    const lines = await rawExchange(srv, 'pid\nclient-kill 99999 HALT\nversion\nload-stats\n', (l) =>
+      l.some((x) => x.startsWith('SUCCESS: nclients=')),
+    );
     assert.equal(lines.length, 6, lines.join('\n'));
     assert.match(lines[0]!, /^SUCCESS: pid=\d+$/);
     assert.equal(lines[1], 'ERROR: client-kill command failed');
@@ -70,8 +72,11 @@ describe('pipelined management commands against a real daemon', { skip }, () => 
     assert.match(lines[5]!, new RegExp(`^SUCCESS: nclients=${USERS.length},`));
   });
 
-  test('kills in flight at once through the management client: each reply is its own command\'s', async () => {
-    const link = new ManagementClient({ address: srv.management, logger: silentLogger }, { onReady: () => {}, onDown: () => {}, onNotification: () => {} });
+  test("kills in flight at once through the management client: each reply is its own command's", async () => {
+    const link = new ManagementClient(
+      { address: srv.management, logger: silentLogger },
+      { onReady: () => {}, onDown: () => {}, onNotification: () => {} },
+    );
     link.start();
     try {
       await waitFor(() => link.connected, 10_000, 'the management link', 10);
@@ -80,17 +85,36 @@ describe('pipelined management commands against a real daemon', { skip }, () => 
       const victims = ['u1', 'u2', 'u3', 'u4'];
       // Unknown Client IDs between the real ones, and other commands in the same stream.
       const commands: [string, boolean][] = [
-        [`client-kill ${cidOf('u1')} HALT`, false], ['client-kill 99991 HALT', false], [`client-kill ${cidOf('u2')} HALT`, false],
-        ['pid', false], [`client-kill ${cidOf('u3')} HALT`, false], ['client-kill 99992 HALT', false],
-        ['status 3', true], [`client-kill ${cidOf('u4')} HALT`, false], ['load-stats', false],
+        [`client-kill ${cidOf('u1')} HALT`, false],
+        ['client-kill 99991 HALT', false],
+        [`client-kill ${cidOf('u2')} HALT`, false],
+        ['pid', false],
+        [`client-kill ${cidOf('u3')} HALT`, false],
+        ['client-kill 99992 HALT', false],
+        ['status 3', true],
+        [`client-kill ${cidOf('u4')} HALT`, false],
+        ['load-stats', false],
       ];
-      const replies = await Promise.all(commands.map(([text, multiline]) => link.command(text, { timeoutMs: 5000, multiline })));
-      const firstLines = replies.map((r) => (r.lines.length > 0 ? r.lines[0]!.split('\t')[0] : `${r.ok ? 'SUCCESS' : 'ERROR'}: ${r.message}`));
-      assert.deepEqual(firstLines.map((l) => l!.replace(/=\d+.*$/, '=')), [
-        'SUCCESS: client-kill command succeeded', 'ERROR: client-kill command failed', 'SUCCESS: client-kill command succeeded',
-        'SUCCESS: pid=', 'SUCCESS: client-kill command succeeded', 'ERROR: client-kill command failed',
-        'TITLE', 'SUCCESS: client-kill command succeeded', 'SUCCESS: nclients=',
-      ]);
+      const replies = await Promise.all(
+        commands.map(([text, multiline]) => link.command(text, { timeoutMs: 5000, multiline })),
+      );
+      const firstLines = replies.map((r) =>
+        r.lines.length > 0 ? r.lines[0]!.split('\t')[0] : `${r.ok ? 'SUCCESS' : 'ERROR'}: ${r.message}`,
+      );
+      assert.deepEqual(
+        firstLines.map((l) => l!.replace(/=\d+.*$/, '=')),
+        [
+          'SUCCESS: client-kill command succeeded',
+          'ERROR: client-kill command failed',
+          'SUCCESS: client-kill command succeeded',
+          'SUCCESS: pid=',
+          'SUCCESS: client-kill command succeeded',
+          'ERROR: client-kill command failed',
+          'TITLE',
+          'SUCCESS: client-kill command succeeded',
+          'SUCCESS: nclients=',
+        ],
+      );
       // The status read was answered before the kill written behind it.
       const listed = parseStatus(replies[6]!.lines).rows.map((r) => r.clientId);
       assert.ok(listed.includes(cidOf('u4')) && listed.includes(cidOf('u5')));

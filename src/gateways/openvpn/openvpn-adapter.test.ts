@@ -7,7 +7,14 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import type { SessionReport } from '../../domain/session.js';
-import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabMode, type LabProto, type LabServer } from '../../../test/support/openvpn-lab.js';
+import {
+  OpenVpnLab,
+  openvpnSkipReason,
+  type LabClient,
+  type LabMode,
+  type LabProto,
+  type LabServer,
+} from '../../../test/support/openvpn-lab.js';
 import { AdapterEventLog } from '../adapter-event-log.test-support.js';
 import { OpenVpnAdapter } from './openvpn-adapter.js';
 
@@ -19,13 +26,20 @@ const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.pus
 
 /** The address the server saw the client's TLS session come from (its own log, independent of status). */
 function addressInServerLog(srv: LabServer, cn: string): string | undefined {
-  const lines = srv.log().split('\n').filter((l) => l.includes(` [${cn}] Peer Connection Initiated`));
+  const lines = srv
+    .log()
+    .split('\n')
+    .filter((l) => l.includes(` [${cn}] Peer Connection Initiated`));
   return lines.at(-1)?.split(' ')[2];
 }
 
 /** The IPv4 and IPv6 addresses the server pushed to the client (from the client's log). */
 function pushedAddresses(c: LabClient): [string | null, string | null] {
-  const push = c.log().split('\n').find((l) => l.includes('PUSH_REPLY')) ?? '';
+  const push =
+    c
+      .log()
+      .split('\n')
+      .find((l) => l.includes('PUSH_REPLY')) ?? '';
   return [/,ifconfig (\S+) /.exec(push)?.[1] ?? null, /,ifconfig-ipv6 ([^/\s]+)\//.exec(push)?.[1] ?? null];
 }
 
@@ -39,7 +53,12 @@ function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-const COMBOS: [LabMode, LabProto][] = [['authorize', 'udp4'], ['authorize', 'tcp4'], ['observe', 'udp4'], ['observe', 'tcp4']];
+const COMBOS: [LabMode, LabProto][] = [
+  ['authorize', 'udp4'],
+  ['authorize', 'tcp4'],
+  ['observe', 'udp4'],
+  ['observe', 'tcp4'],
+];
 
 describe('OpenVPN adapter against a real daemon', { skip }, () => {
   let lab: OpenVpnLab;
@@ -98,7 +117,10 @@ describe('OpenVPN adapter against a real daemon', { skip }, () => {
           // Both modes get >CLIENT:ESTABLISHED, so every session was also announced as it came up.
           // Built from the ENV block instead of the status row: the same fields must come out.
           const announced = await events.waitFor('session.connected', (e) => e.session.ref === s.ref);
-          assert.deepEqual({ ...announced.session, bytesReceived: 0, bytesSent: 0 }, { ...s, bytesReceived: 0, bytesSent: 0 });
+          assert.deepEqual(
+            { ...announced.session, bytesReceived: 0, bytesSent: 0 },
+            { ...s, bytesReceived: 0, bytesSent: 0 },
+          );
         }
         first = snap.sessions;
       });
@@ -106,16 +128,23 @@ describe('OpenVPN adapter against a real daemon', { skip }, () => {
       test('disconnect ends exactly that session: the client is told, exits, and the others stay', async (t) => {
         const alice = byUser(first, 'alice');
         const from = events.mark();
-        const others = Object.values(clients).filter((c) => c.user !== 'alice').map((c) => [c, c.logLength()] as const);
+        const others = Object.values(clients)
+          .filter((c) => c.user !== 'alice')
+          .map((c) => [c, c.logLength()] as const);
         const t0 = performance.now();
-        const outcome = await adapter.disconnect({ ref: alice.ref, userName: 'alice', mode: 'HALT', message: 'Ended by "ops" \\ bye' }, 3000);
+        const outcome = await adapter.disconnect(
+          { ref: alice.ref, userName: 'alice', mode: 'HALT', message: 'Ended by "ops" \\ bye' },
+          3000,
+        );
         const killMs = performance.now() - t0;
         assert.equal(outcome, 'ENDED');
         // At once, too: over UDP the daemon lists the killed instance for a few more seconds.
         assert.equal(await adapter.disconnect({ ref: alice.ref, userName: 'alice', mode: 'HALT' }, 3000), 'NOT_FOUND');
         await clients.alice!.waitForLog(/Halt command was pushed by server \('Ended by "ops" \\ bye'\)/);
         await clients.alice!.waitExited();
-        t.diagnostic(`client-kill round trip ${killMs.toFixed(1)} ms; victim exited ${(performance.now() - t0).toFixed(0)} ms after the call`);
+        t.diagnostic(
+          `client-kill round trip ${killMs.toFixed(1)} ms; victim exited ${(performance.now() - t0).toFixed(0)} ms after the call`,
+        );
         const snap = await snapshot();
         assert.deepEqual(snap.sessions.map((s) => s.userName).sort(), ['bob', 'carol']);
         for (const user of ['bob', 'carol']) {
@@ -125,7 +154,9 @@ describe('OpenVPN adapter against a real daemon', { skip }, () => {
         if (proto === 'udp4') {
           // The instance is freed by the adapter's `kill ip:port`, not left for the daemon's 5 s delayed exit.
           await srv.waitForLog(new RegExp(`MANAGEMENT: CMD 'kill ${escape(alice.clientAddress!)}'`));
-          await srv.waitForLog(new RegExp(`alice/${escape(alice.clientAddress!)} SIGTERM\\[soft,\\] received, client-instance exiting`));
+          await srv.waitForLog(
+            new RegExp(`alice/${escape(alice.clientAddress!)} SIGTERM\\[soft,\\] received, client-instance exiting`),
+          );
         }
         const gone = await events.waitFor('session.disconnected', (e) => e.ref === alice.ref, { from });
         assert.equal(gone.cause, 'ADMIN_DISCONNECT');
@@ -139,15 +170,26 @@ describe('OpenVPN adapter against a real daemon', { skip }, () => {
       test('the same ref again is NOT_FOUND', async () => {
         const alice = byUser(first, 'alice');
         assert.equal(await adapter.disconnect({ ref: alice.ref, userName: 'alice', mode: 'HALT' }, 3000), 'NOT_FOUND');
-        assert.equal(await adapter.disconnect({ ref: 'not-a-ref', userName: 'alice', mode: 'HALT' }, 3000), 'NOT_FOUND');
+        assert.equal(
+          await adapter.disconnect({ ref: 'not-a-ref', userName: 'alice', mode: 'HALT' }, 3000),
+          'NOT_FOUND',
+        );
       });
 
       test('RESTART: the client is told, reconnects, and comes back as a new session', async () => {
         const bob = byUser(first, 'bob');
         const from = events.mark();
         const mark = clients.bob!.logLength();
-        assert.equal(await adapter.disconnect({ ref: bob.ref, userName: 'bob', mode: 'RESTART', message: 'Please reconnect' }, 3000), 'ENDED');
-        await clients.bob!.waitForLog(/Connection reset command was pushed by server \('Please reconnect'\)/, { from: mark });
+        assert.equal(
+          await adapter.disconnect(
+            { ref: bob.ref, userName: 'bob', mode: 'RESTART', message: 'Please reconnect' },
+            3000,
+          ),
+          'ENDED',
+        );
+        await clients.bob!.waitForLog(/Connection reset command was pushed by server \('Please reconnect'\)/, {
+          from: mark,
+        });
         await clients.bob!.waitConnected({ from: mark });
         const back = await events.waitFor('session.connected', (e) => e.session.userName === 'bob', { from });
         assert.notEqual(back.session.ref, bob.ref);
@@ -162,10 +204,16 @@ describe('OpenVPN adapter against a real daemon', { skip }, () => {
         const from = events.mark();
         await clients.carol!.stop();
         // UDP: the daemon drops the instance about 5 s after the client's exit notification.
-        const gone = await events.waitFor('session.disconnected', (e) => e.ref === carol.ref, { from, timeoutMs: 20_000 });
+        const gone = await events.waitFor('session.disconnected', (e) => e.ref === carol.ref, {
+          from,
+          timeoutMs: 20_000,
+        });
         assert.equal(gone.cause, 'CLIENT_DISCONNECT');
         const snap = await snapshot();
-        assert.deepEqual(snap.sessions.map((s) => s.userName), ['bob']);
+        assert.deepEqual(
+          snap.sessions.map((s) => s.userName),
+          ['bob'],
+        );
       });
     });
   }

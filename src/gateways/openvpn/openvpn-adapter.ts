@@ -29,7 +29,11 @@
  */
 import {
   GatewayUnavailableError,
-  type AdapterEvent, type DisconnectCommand, type DisconnectConfirmation, type GatewayAdapter, type OpenVpnGatewayConfig,
+  type AdapterEvent,
+  type DisconnectCommand,
+  type DisconnectConfirmation,
+  type GatewayAdapter,
+  type OpenVpnGatewayConfig,
 } from '../adapter.js';
 import type { BlockEntry } from '../../domain/block.js';
 import type { GatewayCapabilities } from '../../domain/gateway.js';
@@ -83,22 +87,36 @@ export class OpenVpnAdapter implements GatewayAdapter {
   private polling = false;
   private readonly probe: DaemonProbe;
 
-  constructor(readonly config: OpenVpnGatewayConfig, private readonly options: OpenVpnAdapterOptions = {}) {
+  constructor(
+    readonly config: OpenVpnGatewayConfig,
+    private readonly options: OpenVpnAdapterOptions = {},
+  ) {
     this.logger = options.logger ?? silentLogger;
     const identity = config.identity ?? 'certificate';
     this.table = new SessionTable((event) => this.emit(event), config.mode === 'observe', undefined, identity);
     this.authorizer = new ClientAuthorizer({
-      gatewayId: config.id, mode: config.mode, identity, logger: this.logger, command: (text) => this.command(text),
+      gatewayId: config.id,
+      mode: config.mode,
+      identity,
+      logger: this.logger,
+      command: (text) => this.command(text),
       onDenied: (d) => this.emit({ type: 'auth-denied', ...d, at: Date.now() }),
     });
     this.probe = new DaemonProbe({
       intervalMs: options.probe?.intervalMs ?? DEFAULT_PROBE.intervalMs,
       timeoutMs: options.probe?.timeoutMs ?? DEFAULT_PROBE.timeoutMs,
-      send: (timeoutMs) => (this.link ? this.link.command('pid', { timeoutMs }) : Promise.reject(new GatewayUnavailableError('the adapter is stopped'))),
+      send: (timeoutMs) =>
+        this.link
+          ? this.link.command('pid', { timeoutMs })
+          : Promise.reject(new GatewayUnavailableError('the adapter is stopped')),
       activity: () => this.link?.received ?? 0,
       onChange: (responding) => {
         if (responding) this.logger.info({ gatewayId: this.config.id }, 'openvpn: the daemon answers again');
-        else this.logger.warn({ gatewayId: this.config.id }, 'openvpn: the daemon is not responding; disconnects fail at once until it answers');
+        else
+          this.logger.warn(
+            { gatewayId: this.config.id },
+            'openvpn: the daemon is not responding; disconnects fail at once until it answers',
+          );
         this.emit({ type: 'responding', responding });
       },
     });
@@ -114,12 +132,22 @@ export class OpenVpnAdapter implements GatewayAdapter {
     this.emit = onEvent;
     const file = this.config.managementPasswordFile;
     this.link = new ManagementClient(
-      { address: this.config.management, logger: this.logger, password: async () => (file ? readPasswordFile(file) : null), ...this.options.link },
-      { onReady: () => void this.onReady(), onDown: (error) => this.onDown(error), onNotification: (n) => this.onNotification(n) },
+      {
+        address: this.config.management,
+        logger: this.logger,
+        password: async () => (file ? readPasswordFile(file) : null),
+        ...this.options.link,
+      },
+      {
+        onReady: () => void this.onReady(),
+        onDown: (error) => this.onDown(error),
+        onNotification: (n) => this.onNotification(n),
+      },
     );
     this.link.start();
     this.timers.push(setInterval(() => this.tick(true), this.config.snapshotIntervalMs ?? 10_000));
-    if (this.config.mode === 'observe') this.timers.push(setInterval(() => this.tick(false), this.options.observePollMs ?? 1_000));
+    if (this.config.mode === 'observe')
+      this.timers.push(setInterval(() => this.tick(false), this.options.observePollMs ?? 1_000));
   }
 
   async stop(): Promise<void> {
@@ -159,7 +187,8 @@ export class OpenVpnAdapter implements GatewayAdapter {
     const link = this.link;
     if (!link?.connected) throw new GatewayUnavailableError('the management link is down');
     // A stalled daemon would run the kill whenever it resumes, long after the caller gave up: send nothing.
-    if (!this.probe.responding) throw new GatewayUnavailableError('the daemon is not responding (no answer to the liveness probe)');
+    if (!this.probe.responding)
+      throw new GatewayUnavailableError('the daemon is not responding (no answer to the liveness probe)');
     const ref = parseSessionRef(command.ref);
     if (!ref) return 'NOT_FOUND';
     await this.currentInstance(deadline);
@@ -173,7 +202,10 @@ export class OpenVpnAdapter implements GatewayAdapter {
     if (this.table.isKilled(cid)) return 'NOT_FOUND';
     const known = this.table.get(cid);
     if (known && command.userName && known.userName !== command.userName) {
-      this.logger.warn({ ref: command.ref, expected: command.userName, found: known.userName }, 'openvpn: ref now belongs to another user; not killing');
+      this.logger.warn(
+        { ref: command.ref, expected: command.userName, found: known.userName },
+        'openvpn: ref now belongs to another user; not killing',
+      );
       return 'NOT_FOUND';
     }
     // Block before the kill: a RESTARTed client is back within about a second.
@@ -181,7 +213,9 @@ export class OpenVpnAdapter implements GatewayAdapter {
     this.table.markKilled(cid);
     let reply: CommandReply;
     try {
-      reply = await link.command(clientKillCommand(cid, command.mode, command.message), { timeoutMs: Math.max(1, deadline - Date.now()) });
+      reply = await link.command(clientKillCommand(cid, command.mode, command.message), {
+        timeoutMs: Math.max(1, deadline - Date.now()),
+      });
     } catch (e) {
       this.table.unmarkKilled(cid);
       undoBlock?.();
@@ -194,7 +228,15 @@ export class OpenVpnAdapter implements GatewayAdapter {
       if (/client-kill command failed/.test(reply.message)) return 'NOT_FOUND';
       throw new GatewayUnavailableError(`the daemon refused client-kill: ${reply.message}`);
     }
-    this.logger.info({ gatewayId: this.config.id, ref: command.ref, mode: command.mode, blockSeconds: undoBlock ? command.blockSeconds : 0 }, 'openvpn: client killed');
+    this.logger.info(
+      {
+        gatewayId: this.config.id,
+        ref: command.ref,
+        mode: command.mode,
+        blockSeconds: undoBlock ? command.blockSeconds : 0,
+      },
+      'openvpn: client killed',
+    );
     const address = known?.clientAddress ?? null;
     if (this.udp === true && isKillableAddress(address)) this.release.schedule(cid, address);
     return 'ENDED';
@@ -204,7 +246,10 @@ export class OpenVpnAdapter implements GatewayAdapter {
   private async currentInstance(deadline: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new GatewayUnavailableError('the daemon instance is not known yet')), Math.max(1, deadline - Date.now()));
+      timer = setTimeout(
+        () => reject(new GatewayUnavailableError('the daemon instance is not known yet')),
+        Math.max(1, deadline - Date.now()),
+      );
     });
     try {
       await Promise.race([this.ensureInstance(), late]);
@@ -261,7 +306,10 @@ export class OpenVpnAdapter implements GatewayAdapter {
   /** The instance is known only while the daemon is `CONNECTED` (up, not (re)starting). */
   private async readInstance(): Promise<void> {
     const reply = await this.command('state', true);
-    const state = reply.lines.map(parseStateLine).filter((s) => s !== null).at(-1);
+    const state = reply.lines
+      .map(parseStateLine)
+      .filter((s) => s !== null)
+      .at(-1);
     if (state?.name !== 'CONNECTED') {
       this.setInstance(null);
       throw new GatewayUnavailableError(`the daemon is not up (state ${state?.name ?? 'unknown'})`);
@@ -270,7 +318,10 @@ export class OpenVpnAdapter implements GatewayAdapter {
     if (state.time === this.instance && pid !== null && this.pid !== null && pid !== this.pid) {
       // Killed and started again within the same second: the same instance time, another process.
       // Its Client IDs start at 0 again, so the old sessions are over: end them as the restart's.
-      this.logger.info({ gatewayId: this.config.id, startedAt: state.time, pid, was: this.pid }, 'openvpn: new daemon instance within the same second');
+      this.logger.info(
+        { gatewayId: this.config.id, startedAt: state.time, pid, was: this.pid },
+        'openvpn: new daemon instance within the same second',
+      );
       this.table.endAll('GATEWAY_RESTART');
       this.instance = null; // so that setInstance below starts the new process afresh
     }
@@ -331,8 +382,10 @@ export class OpenVpnAdapter implements GatewayAdapter {
     } else if (n.kind === 'other' && n.source === 'HOLD') {
       // `management-hold`: the daemon starts only once we are here, so no CONNECT goes unanswered.
       this.command('hold release').then(
-        (r) => this.logger.info({ gatewayId: this.config.id, reply: r.message }, 'openvpn: released the daemon from hold'),
-        (e: unknown) => this.logger.warn({ gatewayId: this.config.id, err: errorText(e) }, 'openvpn: hold release failed'),
+        (r) =>
+          this.logger.info({ gatewayId: this.config.id, reply: r.message }, 'openvpn: released the daemon from hold'),
+        (e: unknown) =>
+          this.logger.warn({ gatewayId: this.config.id, err: errorText(e) }, 'openvpn: hold release failed'),
       );
     }
   }

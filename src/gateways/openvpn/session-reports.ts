@@ -34,16 +34,25 @@ export function sentUserName(username: string | null | undefined): string | null
  * (`auth-user-pass-verify`, a plugin); a client the daemon admitted without one is known by its
  * certificate.
  */
-export function userNameOf(identity: GatewayIdentity, username: string | null | undefined, commonName: string | null | undefined): string {
+export function userNameOf(
+  identity: GatewayIdentity,
+  username: string | null | undefined,
+  commonName: string | null | undefined,
+): string {
   const sent = identity === 'username' ? sentUserName(username) : null;
-  return sent ?? (commonName ?? '');
+  return sent ?? commonName ?? '';
 }
 
 export function clientInfoOf(env: Record<string, string>): ClientInfo {
   return { version: env.IV_VER || null, platform: env.IV_PLAT || null };
 }
 
-export function reportFromRow(instanceStartedAt: number, row: StatusRow, info: ClientInfo | undefined, identity: GatewayIdentity): SessionReport {
+export function reportFromRow(
+  instanceStartedAt: number,
+  row: StatusRow,
+  info: ClientInfo | undefined,
+  identity: GatewayIdentity,
+): SessionReport {
   return {
     ref: sessionRef(instanceStartedAt, row.clientId),
     userName: userNameOf(identity, row.username, row.commonName),
@@ -60,7 +69,12 @@ export function reportFromRow(instanceStartedAt: number, row: StatusRow, info: C
 }
 
 /** From the ENV of `>CLIENT:ESTABLISHED` (the same fields a client-connect script gets). */
-export function reportFromEnv(instanceStartedAt: number, clientId: number, env: Record<string, string>, identity: GatewayIdentity): SessionReport {
+export function reportFromEnv(
+  instanceStartedAt: number,
+  clientId: number,
+  env: Record<string, string>,
+  identity: GatewayIdentity,
+): SessionReport {
   const info = clientInfoOf(env);
   const connectedAt = Number(env.time_unix);
   return {

@@ -12,19 +12,37 @@ import type { AdapterEvent } from '../adapter.js';
 import { SessionTable } from './session-table.js';
 import { parseStatus } from './status-parser.js';
 
-const HEADER = 'HEADER\tCLIENT_LIST\tCommon Name\tReal Address\tVirtual Address\tVirtual IPv6 Address\tBytes Received\tBytes Sent\tConnected Since\tConnected Since (time_t)\tUsername\tClient ID\tPeer ID\tData Channel Cipher';
-const row = (cn: string, cid: number, vaddr: string) => `CLIENT_LIST\t${cn}\t127.0.0.1:${40000 + cid}\t${vaddr}\t\t10\t20\t2026-11-29 14:25:10\t1795962310\t${cn}\t${cid}\t${cid}\tAES-256-GCM`;
+const HEADER =
+  'HEADER\tCLIENT_LIST\tCommon Name\tReal Address\tVirtual Address\tVirtual IPv6 Address\tBytes Received\tBytes Sent\tConnected Since\tConnected Since (time_t)\tUsername\tClient ID\tPeer ID\tData Channel Cipher';
+const row = (cn: string, cid: number, vaddr: string) =>
+  `CLIENT_LIST\t${cn}\t127.0.0.1:${40000 + cid}\t${vaddr}\t\t10\t20\t2026-11-29 14:25:10\t1795962310\t${cn}\t${cid}\t${cid}\tAES-256-GCM`;
 
 test('observe mode: a session announced by ESTABLISHED and listed without its address yet is not ended; one no longer listed is', () => {
   const events: AdapterEvent[] = [];
   const table = new SessionTable((e) => events.push(e), true, 0);
   const first = parseStatus([HEADER, row('alice', 0, '10.8.0.2')]);
   table.applyStatus(1795962300, first.rows, true, first.listedClientIds);
-  table.applyClient(1795962300, { kind: 'client', event: 'ESTABLISHED', cid: 1, kid: null, env: { common_name: 'bob', username: 'bob', ifconfig_pool_remote_ip: '10.8.0.3', trusted_ip: '127.0.0.1', trusted_port: '40001' } });
+  table.applyClient(1795962300, {
+    kind: 'client',
+    event: 'ESTABLISHED',
+    cid: 1,
+    kid: null,
+    env: {
+      common_name: 'bob',
+      username: 'bob',
+      ifconfig_pool_remote_ip: '10.8.0.3',
+      trusted_ip: '127.0.0.1',
+      trusted_port: '40001',
+    },
+  });
   events.length = 0;
 
   const addressless = parseStatus([HEADER, row('alice', 0, '10.8.0.2'), row('bob', 1, '')]);
-  assert.deepEqual(addressless.rows.map((r) => r.clientId), [0], 'the parser still reports only rows with an address');
+  assert.deepEqual(
+    addressless.rows.map((r) => r.clientId),
+    [0],
+    'the parser still reports only rows with an address',
+  );
   assert.deepEqual([...addressless.listedClientIds].sort(), [0, 1]);
   table.applyStatus(1795962300, addressless.rows, false, addressless.listedClientIds);
   assert.equal(events.length, 0, 'bob is listed: nothing ended');
@@ -33,7 +51,10 @@ test('observe mode: a session announced by ESTABLISHED and listed without its ad
   const gone = parseStatus([HEADER, row('alice', 0, '10.8.0.2')]);
   table.applyStatus(1795962300, gone.rows, false, gone.listedClientIds);
   assert.equal(events.length, 1);
-  assert.deepEqual({ type: events[0]!.type, ref: (events[0] as { ref: string }).ref }, { type: 'session.disconnected', ref: '1795962300:1' });
+  assert.deepEqual(
+    { type: events[0]!.type, ref: (events[0] as { ref: string }).ref },
+    { type: 'session.disconnected', ref: '1795962300:1' },
+  );
 });
 
 test('a session announced while a status read was in flight is not ended by that read; the next read decides', () => {
@@ -45,12 +66,29 @@ test('a session announced while a status read was in flight is not ended by that
 
   table.statusReadStarted();
   // The reply (without carl) is complete, but the ESTABLISHED after it in the chunk is handled first.
-  table.applyClient(1795962300, { kind: 'client', event: 'ESTABLISHED', cid: 7, kid: null, env: { common_name: 'carl', ifconfig_pool_remote_ip: '10.8.0.9' } });
-  assert.deepEqual(events.map((e) => e.type), ['session.connected']);
+  table.applyClient(1795962300, {
+    kind: 'client',
+    event: 'ESTABLISHED',
+    cid: 7,
+    kid: null,
+    env: { common_name: 'carl', ifconfig_pool_remote_ip: '10.8.0.9' },
+  });
+  assert.deepEqual(
+    events.map((e) => e.type),
+    ['session.connected'],
+  );
   table.applyStatus(1795962300, empty.rows, false, empty.listedClientIds);
-  assert.deepEqual(events.map((e) => e.type), ['session.connected'], 'the older reply cannot end carl');
+  assert.deepEqual(
+    events.map((e) => e.type),
+    ['session.connected'],
+    'the older reply cannot end carl',
+  );
 
   table.statusReadStarted();
   table.applyStatus(1795962300, empty.rows, false, empty.listedClientIds);
-  assert.deepEqual(events.map((e) => e.type), ['session.connected', 'session.disconnected'], 'a read sent after carl was announced, without carl: gone');
+  assert.deepEqual(
+    events.map((e) => e.type),
+    ['session.connected', 'session.disconnected'],
+    'a read sent after carl was announced, without carl: gone',
+  );
 });

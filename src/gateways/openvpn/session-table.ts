@@ -106,10 +106,14 @@ export class SessionTable {
   /** Applies a status read; emits a snapshot when asked or when the table was stale, else (observe mode) the deltas. */
   applyStatus(instance: number, rows: StatusRow[], emitSnapshot: boolean, listedClientIds?: ReadonlySet<number>): void {
     const listed = new Set([...rows.map((row) => row.clientId), ...(listedClientIds ?? [])]);
-    const current = new Map(rows.filter((row) => !this.killed.has(row.clientId))
-      .map((row) => [row.clientId, reportFromRow(instance, row, this.info.get(row.clientId), this.identity)]));
+    const current = new Map(
+      rows
+        .filter((row) => !this.killed.has(row.clientId))
+        .map((row) => [row.clientId, reportFromRow(instance, row, this.info.get(row.clientId), this.identity)]),
+    );
     // Announced by >CLIENT:ESTABLISHED and still listed, only without its address for a moment: not gone.
-    for (const [cid, s] of this.sessions) if (!current.has(cid) && listed.has(cid) && !this.killed.has(cid)) current.set(cid, s);
+    for (const [cid, s] of this.sessions)
+      if (!current.has(cid) && listed.has(cid) && !this.killed.has(cid)) current.set(cid, s);
     // Announced while this read was in flight: newer than the reply, kept until the next read says otherwise.
     for (const cid of this.announcedDuringRead ?? []) {
       const s = this.sessions.get(cid);
@@ -119,7 +123,10 @@ export class SessionTable {
     const wasFresh = this.fresh;
     // A UDP client that floated (the server's `float`): same Client ID, new address. A snapshot carries
     // it to the store at once rather than at the next periodic one.
-    const floated = [...current].some(([cid, s]) => { const before = this.sessions.get(cid); return before !== undefined && before.clientAddress !== s.clientAddress; });
+    const floated = [...current].some(([cid, s]) => {
+      const before = this.sessions.get(cid);
+      return before !== undefined && before.clientAddress !== s.clientAddress;
+    });
     if (wasFresh && this.diffStatus) {
       for (const [cid, s] of this.sessions) if (!current.has(cid)) this.ended(cid, s.ref, {});
       for (const [cid, s] of current) if (!this.sessions.has(cid)) this.emit({ type: 'session.connected', session: s });
@@ -128,12 +135,14 @@ export class SessionTable {
     for (const cid of this.killed.keys()) if (!listed.has(cid)) this.killed.delete(cid);
     this.sessions = current;
     this.fresh = true;
-    if (emitSnapshot || !wasFresh || floated) this.emit({ type: 'snapshot', daemonStartedAt: instance * 1000, sessions: [...current.values()] });
+    if (emitSnapshot || !wasFresh || floated)
+      this.emit({ type: 'snapshot', daemonStartedAt: instance * 1000, sessions: [...current.values()] });
   }
 
   /** `>CLIENT:` blocks: ESTABLISHED (both modes) and DISCONNECT (authorize mode only) are reported. */
   applyClient(instance: number, n: Extract<Notification, { kind: 'client' }>): void {
-    if (n.event === 'CONNECT' || n.event === 'REAUTH' || n.event === 'ESTABLISHED') this.info.set(n.cid, clientInfoOf(n.env));
+    if (n.event === 'CONNECT' || n.event === 'REAUTH' || n.event === 'ESTABLISHED')
+      this.info.set(n.cid, clientInfoOf(n.env));
     if (n.event === 'ESTABLISHED') {
       const session = reportFromEnv(instance, n.cid, n.env, this.identity);
       this.sessions.set(n.cid, session);
@@ -144,7 +153,12 @@ export class SessionTable {
       this.info.delete(n.cid);
       // Denied and half-authenticated clients were never sessions.
       if (known || this.killed.has(n.cid)) {
-        this.ended(n.cid, sessionRef(instance, n.cid), { bytesReceived: count(n.env.bytes_received), bytesSent: count(n.env.bytes_sent) }, true);
+        this.ended(
+          n.cid,
+          sessionRef(instance, n.cid),
+          { bytesReceived: count(n.env.bytes_received), bytesSent: count(n.env.bytes_sent) },
+          true,
+        );
       }
       this.killed.delete(n.cid);
     }
@@ -154,7 +168,13 @@ export class SessionTable {
     const killed = this.killed.get(cid);
     if (killed?.reported) return;
     if (killed) killed.reported = true;
-    const event: Ended = { type: 'session.disconnected', ref, cause: killed ? 'ADMIN_DISCONNECT' : 'CLIENT_DISCONNECT', at: Date.now(), ...bytes };
+    const event: Ended = {
+      type: 'session.disconnected',
+      ref,
+      cause: killed ? 'ADMIN_DISCONNECT' : 'CLIENT_DISCONNECT',
+      at: Date.now(),
+      ...bytes,
+    };
     if (killed || !hold) return this.emit(event);
     this.held.push(event);
     clearTimeout(this.heldTimer);

@@ -21,12 +21,26 @@ test('status 3: rows with a virtual address are sessions, UNDEF is no username',
   assert.equal(report.time, 1795962312);
   assert.deepEqual(report.rows, [
     {
-      commonName: 'client1', realAddress: '127.0.0.1:48286', virtualAddress: '10.9.0.3', virtualAddress6: null,
-      bytesReceived: 1971, bytesSent: 2049, connectedSince: 1795962310, username: 'alice', clientId: 0,
+      commonName: 'client1',
+      realAddress: '127.0.0.1:48286',
+      virtualAddress: '10.9.0.3',
+      virtualAddress6: null,
+      bytesReceived: 1971,
+      bytesSent: 2049,
+      connectedSince: 1795962310,
+      username: 'alice',
+      clientId: 0,
     },
     {
-      commonName: 'client2', realAddress: '127.0.0.1:49827', virtualAddress: '10.9.0.2', virtualAddress6: 'fd00::1000',
-      bytesReceived: 1957, bytesSent: 2049, connectedSince: 1795962311, username: null, clientId: 1,
+      commonName: 'client2',
+      realAddress: '127.0.0.1:49827',
+      virtualAddress: '10.9.0.2',
+      virtualAddress6: 'fd00::1000',
+      bytesReceived: 1957,
+      bytesSent: 2049,
+      connectedSince: 1795962311,
+      username: null,
+      clientId: 1,
     },
   ]);
 });
@@ -46,18 +60,27 @@ test('status 3: columns are found by header name, not position', () => {
 });
 
 test('status 3: an IPv6-only client is a session', () => {
-  const report = parseStatus([STATUS_3[2]!, 'CLIENT_LIST\tv6\t127.0.0.1:1\t\tfd00::5\t1\t2\tx\t3\tUNDEF\t4\t4\tAES-256-GCM']);
+  const report = parseStatus([
+    STATUS_3[2]!,
+    'CLIENT_LIST\tv6\t127.0.0.1:1\t\tfd00::5\t1\t2\tx\t3\tUNDEF\t4\t4\tAES-256-GCM',
+  ]);
   assert.equal(report.rows[0]?.virtualAddress, null);
   assert.equal(report.rows[0]?.virtualAddress6, 'fd00::5');
 });
 
 test('status 2 (commas) parses the same way', () => {
   const report = parseStatus(STATUS_3.map((l) => l.replaceAll('\t', ',')));
-  assert.deepEqual(report.rows.map((r) => r.clientId), [0, 1]);
+  assert.deepEqual(
+    report.rows.map((r) => r.clientId),
+    [0, 1],
+  );
 });
 
 test('status 3: no report without a Client ID column, or a row before its header', () => {
-  assert.throws(() => parseStatus(['HEADER\tCLIENT_LIST\tCommon Name\tReal Address\tVirtual Address']), StatusParseError);
+  assert.throws(
+    () => parseStatus(['HEADER\tCLIENT_LIST\tCommon Name\tReal Address\tVirtual Address']),
+    StatusParseError,
+  );
   assert.throws(() => parseStatus([STATUS_3[3]!]), StatusParseError);
 });
 

@@ -62,7 +62,8 @@ export function parseStatus(lines: readonly string[]): StatusReport {
   const rows: StatusRow[] = [];
   const listedClientIds = new Set<number>();
   for (const line of lines) {
-    const sep: string = headerSep !== null && line.startsWith(`CLIENT_LIST${headerSep}`) ? headerSep : line.includes('\t') ? '\t' : ',';
+    const sep: string =
+      headerSep !== null && line.startsWith(`CLIENT_LIST${headerSep}`) ? headerSep : line.includes('\t') ? '\t' : ',';
     const fields = line.split(sep);
     const kind = fields[0];
     if (kind === 'TIME') {
@@ -112,7 +113,9 @@ function alignFields(header: Map<string, number>, fields: string[], sep: string)
   const width = header.size;
   const extra = fields.length - width;
   if (extra <= 0) return fields;
-  const textIndexes = FREE_TEXT.map((name) => header.get(name)).filter((i): i is number => i !== undefined).sort((a, b) => a - b);
+  const textIndexes = FREE_TEXT.map((name) => header.get(name))
+    .filter((i): i is number => i !== undefined)
+    .sort((a, b) => a - b);
   const candidates: string[][] = [];
   for (const shares of distributions(extra, textIndexes.length)) {
     const aligned: string[] = [];
@@ -123,11 +126,15 @@ function alignFields(header: Map<string, number>, fields: string[], sep: string)
       aligned.push(fields.slice(p, p + take).join(sep));
       p += take;
     }
-    const wellShaped = [...header].every(([name, i]) => SHAPES[name] === undefined || SHAPES[name].test(aligned[i] ?? ''));
+    const wellShaped = [...header].every(
+      ([name, i]) => SHAPES[name] === undefined || SHAPES[name].test(aligned[i] ?? ''),
+    );
     if (wellShaped) candidates.push(aligned);
   }
   if (candidates.length !== 1) {
-    throw new StatusParseError(`status row has ${extra} field(s) more than its header and cannot be read unambiguously (client ids ${[...new Set(candidates.map((c) => c[header.get(COLUMNS.clientId)!]))].join(', ') || 'none'})`);
+    throw new StatusParseError(
+      `status row has ${extra} field(s) more than its header and cannot be read unambiguously (client ids ${[...new Set(candidates.map((c) => c[header.get(COLUMNS.clientId)!]))].join(', ') || 'none'})`,
+    );
   }
   return candidates[0]!;
 }
@@ -137,7 +144,8 @@ function distributions(total: number, parts: number): number[][] {
   if (parts === 0) return [];
   if (parts === 1) return [[total]];
   const out: number[][] = [];
-  for (let first = 0; first <= total; first++) for (const rest of distributions(total - first, parts - 1)) out.push([first, ...rest]);
+  for (let first = 0; first <= total; first++)
+    for (const rest of distributions(total - first, parts - 1)) out.push([first, ...rest]);
   return out;
 }
 
@@ -150,7 +158,8 @@ function toRow(header: Map<string, number>, fields: string[]): StatusRow | null 
   const virtualAddress6 = get(COLUMNS.virtualAddress6) || null;
   if (!virtualAddress && !virtualAddress6) return null;
   const clientId = Number(get(COLUMNS.clientId));
-  if (get(COLUMNS.clientId) === '' || !Number.isSafeInteger(clientId)) throw new StatusParseError(`bad Client ID in status row: ${fields.join(' ')}`);
+  if (get(COLUMNS.clientId) === '' || !Number.isSafeInteger(clientId))
+    throw new StatusParseError(`bad Client ID in status row: ${fields.join(' ')}`);
   const username = get(COLUMNS.username);
   return {
     commonName: get(COLUMNS.commonName),

@@ -60,10 +60,16 @@ export class UdpSlotRelease {
         // A new client could in theory reuse the address; `kill ip:port` would hit it, so check first.
         if (rows.find((r) => r.realAddress === address)?.clientId !== cid) continue;
         const reply = await this.deps.command(`kill ${address}`);
-        this.deps.logger.debug({ clientId: cid, address, reply: reply.message }, 'openvpn: freed the UDP instance of a killed client');
+        this.deps.logger.debug(
+          { clientId: cid, address, reply: reply.message },
+          'openvpn: freed the UDP instance of a killed client',
+        );
       }
     } catch (e) {
-      this.deps.logger.debug({ err: errorText(e) }, 'openvpn: UDP release skipped; the daemon drops the instance by itself');
+      this.deps.logger.debug(
+        { err: errorText(e) },
+        'openvpn: UDP release skipped; the daemon drops the instance by itself',
+      );
     } finally {
       this.arm();
     }

@@ -9,25 +9,55 @@ const PEER2 = '58402e695ba1772b1cc9309755f043251ea77fdcf10fbe63989ceb7e19321376'
 
 // The shape of wireguard-go's answer to get=1 (cross-platform UAPI, https://www.wireguard.com/xplatform/).
 const ANSWER = [
-  `private_key=${PRIVATE}`, 'listen_port=51820',
-  `public_key=${PEER1}`, `preshared_key=${PSK}`, 'protocol_version=1', 'endpoint=10.78.1.2:44101',
-  'last_handshake_time_sec=1796554992', 'last_handshake_time_nsec=103000000', 'tx_bytes=860', 'rx_bytes=1332',
-  'persistent_keepalive_interval=25', 'allowed_ip=10.77.0.2/32', 'allowed_ip=fd00::2/128',
-  `public_key=${PEER2}`, `preshared_key=${'0'.repeat(64)}`, 'protocol_version=1',
-  'last_handshake_time_sec=0', 'last_handshake_time_nsec=0', 'tx_bytes=0', 'rx_bytes=0', 'persistent_keepalive_interval=0',
-  'allowed_ip=10.77.0.3/32', 'errno=0', '', '',
+  `private_key=${PRIVATE}`,
+  'listen_port=51820',
+  `public_key=${PEER1}`,
+  `preshared_key=${PSK}`,
+  'protocol_version=1',
+  'endpoint=10.78.1.2:44101',
+  'last_handshake_time_sec=1796554992',
+  'last_handshake_time_nsec=103000000',
+  'tx_bytes=860',
+  'rx_bytes=1332',
+  'persistent_keepalive_interval=25',
+  'allowed_ip=10.77.0.2/32',
+  'allowed_ip=fd00::2/128',
+  `public_key=${PEER2}`,
+  `preshared_key=${'0'.repeat(64)}`,
+  'protocol_version=1',
+  'last_handshake_time_sec=0',
+  'last_handshake_time_nsec=0',
+  'tx_bytes=0',
+  'rx_bytes=0',
+  'persistent_keepalive_interval=0',
+  'allowed_ip=10.77.0.3/32',
+  'errno=0',
+  '',
+  '',
 ].join('\n');
 
 test('get=1: peers with base64 keys, handshake in ms, counters, allowed IPs; the private key is not kept', () => {
   const device = parseDevice(ANSWER);
   assert.equal(device.listenPort, 51820);
   assert.deepEqual(device.peers[0], {
-    publicKey: hexToBase64(PEER1), presharedKey: hexToBase64(PSK), endpoint: '10.78.1.2:44101', allowedIps: ['10.77.0.2/32', 'fd00::2/128'],
-    persistentKeepalive: 25, lastHandshakeAt: 1796554992103, rxBytes: 1332, txBytes: 860,
+    publicKey: hexToBase64(PEER1),
+    presharedKey: hexToBase64(PSK),
+    endpoint: '10.78.1.2:44101',
+    allowedIps: ['10.77.0.2/32', 'fd00::2/128'],
+    persistentKeepalive: 25,
+    lastHandshakeAt: 1796554992103,
+    rxBytes: 1332,
+    txBytes: 860,
   });
   assert.deepEqual(device.peers[1], {
-    publicKey: hexToBase64(PEER2), presharedKey: null, endpoint: null, allowedIps: ['10.77.0.3/32'],
-    persistentKeepalive: 0, lastHandshakeAt: 0, rxBytes: 0, txBytes: 0,
+    publicKey: hexToBase64(PEER2),
+    presharedKey: null,
+    endpoint: null,
+    allowedIps: ['10.77.0.3/32'],
+    persistentKeepalive: 0,
+    lastHandshakeAt: 0,
+    rxBytes: 0,
+    txBytes: 0,
   });
   const kept = JSON.stringify(device);
   assert.ok(!kept.includes(PRIVATE) && !kept.includes(hexToBase64(PRIVATE)), 'no private key');
@@ -37,8 +67,12 @@ test('set=1 lines: remove by key; re-add with exactly the configuration read', (
   const peer = parseDevice(ANSWER).peers[0]!;
   assert.deepEqual(removePeerLines(peer.publicKey), [`public_key=${PEER1}`, 'remove=true']);
   assert.deepEqual(addPeerLines(peer), [
-    `public_key=${PEER1}`, `preshared_key=${PSK}`, 'persistent_keepalive_interval=25', 'replace_allowed_ips=true',
-    'allowed_ip=10.77.0.2/32', 'allowed_ip=fd00::2/128',
+    `public_key=${PEER1}`,
+    `preshared_key=${PSK}`,
+    'persistent_keepalive_interval=25',
+    'replace_allowed_ips=true',
+    'allowed_ip=10.77.0.2/32',
+    'allowed_ip=fd00::2/128',
   ]);
   assert.equal(addPeerLines({ ...peer, presharedKey: null })[1], `preshared_key=${'0'.repeat(64)}`);
   assert.equal(base64ToHex(hexToBase64(PEER2)), PEER2);

@@ -58,7 +58,16 @@ export function parseDevice(text: string): WireGuardDevice {
       close();
       sec = 0;
       nsec = 0;
-      peer = { publicKey: hexToBase64(value), presharedKey: null, endpoint: null, allowedIps: [], persistentKeepalive: 0, lastHandshakeAt: 0, rxBytes: 0, txBytes: 0 };
+      peer = {
+        publicKey: hexToBase64(value),
+        presharedKey: null,
+        endpoint: null,
+        allowedIps: [],
+        persistentKeepalive: 0,
+        lastHandshakeAt: 0,
+        rxBytes: 0,
+        txBytes: 0,
+      };
       device.peers.push(peer);
       continue;
     }
@@ -67,14 +76,30 @@ export function parseDevice(text: string): WireGuardDevice {
       continue; // private_key and the rest of the interface: not kept
     }
     switch (key) {
-      case 'preshared_key': peer.presharedKey = value === ZERO_KEY ? null : hexToBase64(value); break;
-      case 'endpoint': peer.endpoint = value; break;
-      case 'allowed_ip': peer.allowedIps.push(value); break;
-      case 'persistent_keepalive_interval': peer.persistentKeepalive = Number(value); break;
-      case 'last_handshake_time_sec': sec = Number(value); break;
-      case 'last_handshake_time_nsec': nsec = Number(value); break;
-      case 'rx_bytes': peer.rxBytes = Number(value); break;
-      case 'tx_bytes': peer.txBytes = Number(value); break;
+      case 'preshared_key':
+        peer.presharedKey = value === ZERO_KEY ? null : hexToBase64(value);
+        break;
+      case 'endpoint':
+        peer.endpoint = value;
+        break;
+      case 'allowed_ip':
+        peer.allowedIps.push(value);
+        break;
+      case 'persistent_keepalive_interval':
+        peer.persistentKeepalive = Number(value);
+        break;
+      case 'last_handshake_time_sec':
+        sec = Number(value);
+        break;
+      case 'last_handshake_time_nsec':
+        nsec = Number(value);
+        break;
+      case 'rx_bytes':
+        peer.rxBytes = Number(value);
+        break;
+      case 'tx_bytes':
+        peer.txBytes = Number(value);
+        break;
     }
   }
   close();
@@ -87,7 +112,9 @@ export function removePeerLines(publicKey: string): string[] {
 }
 
 /** The `set=1` lines that (re-)add a peer with exactly this configuration. */
-export function addPeerLines(peer: Pick<WireGuardPeer, 'publicKey' | 'presharedKey' | 'allowedIps' | 'persistentKeepalive'>): string[] {
+export function addPeerLines(
+  peer: Pick<WireGuardPeer, 'publicKey' | 'presharedKey' | 'allowedIps' | 'persistentKeepalive'>,
+): string[] {
   return [
     `public_key=${base64ToHex(peer.publicKey)}`,
     `preshared_key=${peer.presharedKey ? base64ToHex(peer.presharedKey) : ZERO_KEY}`,
@@ -106,7 +133,15 @@ function exchange(socketPath: string, request: string, timeoutMs: number): Promi
     let text = '';
     let written = false;
     const socket = connect(socketPath);
-    const timer = setTimeout(() => fail(new GatewayUnavailableError(`no answer from ${socketPath} within ${timeoutMs} ms`, { mayTakeEffect: written })), timeoutMs);
+    const timer = setTimeout(
+      () =>
+        fail(
+          new GatewayUnavailableError(`no answer from ${socketPath} within ${timeoutMs} ms`, {
+            mayTakeEffect: written,
+          }),
+        ),
+      timeoutMs,
+    );
     function fail(e: Error): void {
       clearTimeout(timer);
       socket.destroy();
@@ -122,8 +157,14 @@ function exchange(socketPath: string, request: string, timeoutMs: number): Promi
         resolve(text);
       }
     });
-    socket.on('error', (e: NodeJS.ErrnoException) => fail(new GatewayUnavailableError(`cannot reach ${socketPath}: ${e.code ?? e.message}`, { mayTakeEffect: written })));
-    socket.on('close', () => fail(new GatewayUnavailableError(`${socketPath} closed without an answer`, { mayTakeEffect: written })));
+    socket.on('error', (e: NodeJS.ErrnoException) =>
+      fail(
+        new GatewayUnavailableError(`cannot reach ${socketPath}: ${e.code ?? e.message}`, { mayTakeEffect: written }),
+      ),
+    );
+    socket.on('close', () =>
+      fail(new GatewayUnavailableError(`${socketPath} closed without an answer`, { mayTakeEffect: written })),
+    );
   });
 }
 
@@ -142,5 +183,6 @@ export async function uapiGet(socketPath: string, timeoutMs: number): Promise<Wi
 export async function uapiSet(socketPath: string, lines: string[], timeoutMs: number): Promise<void> {
   const text = await exchange(socketPath, `set=1\n${lines.join('\n')}\n\n`, timeoutMs);
   const errno = errnoOf(text);
-  if (errno !== 0) throw new GatewayUnavailableError(`set=1 on ${socketPath} answered errno=${errno}`, { mayTakeEffect: false });
+  if (errno !== 0)
+    throw new GatewayUnavailableError(`set=1 on ${socketPath} answered errno=${errno}`, { mayTakeEffect: false });
 }

@@ -16,7 +16,11 @@
 import { statSync } from 'node:fs';
 import {
   GatewayUnavailableError,
-  type AdapterEvent, type DisconnectCommand, type DisconnectConfirmation, type GatewayAdapter, type WireGuardGatewayConfig,
+  type AdapterEvent,
+  type DisconnectCommand,
+  type DisconnectConfirmation,
+  type GatewayAdapter,
+  type WireGuardGatewayConfig,
 } from '../adapter.js';
 import type { BlockEntry } from '../../domain/block.js';
 import type { GatewayCapabilities } from '../../domain/gateway.js';
@@ -62,7 +66,10 @@ export class WireGuardAdapter implements GatewayAdapter {
   /** Reads and changes of the interface, one at a time. */
   private chain: Promise<unknown> = Promise.resolve();
 
-  constructor(readonly config: WireGuardGatewayConfig, private readonly options: WireGuardAdapterOptions = {}) {
+  constructor(
+    readonly config: WireGuardGatewayConfig,
+    private readonly options: WireGuardAdapterOptions = {},
+  ) {
     this.logger = options.logger ?? silentLogger;
     this.socket = config.socket ?? `/var/run/wireguard/${config.interface}.sock`;
     this.windowMs = (config.handshakeWindowSeconds ?? DEFAULT_HANDSHAKE_WINDOW_SECONDS) * 1000;
@@ -116,11 +123,16 @@ export class WireGuardAdapter implements GatewayAdapter {
       else if (now - held.heldAt >= UNCONFIRMED_GRACE_MS) held.until = 0;
     }
     this.save();
-    void this.serial(() => this.restoreDue()).catch((e: unknown) => this.logger.warn({ gatewayId: this.config.id, err: errorText(e) }, 'wireguard: restoring held peers failed; retried at the next poll'));
+    void this.serial(() => this.restoreDue()).catch((e: unknown) =>
+      this.logger.warn(
+        { gatewayId: this.config.id, err: errorText(e) },
+        'wireguard: restoring held peers failed; retried at the next poll',
+      ),
+    );
   }
 
   async disconnect(command: DisconnectCommand, deadlineMs: number): Promise<DisconnectConfirmation> {
-    if (!this.connected) throw new GatewayUnavailableError('the interface\'s control socket is not reachable');
+    if (!this.connected) throw new GatewayUnavailableError("the interface's control socket is not reachable");
     const deadline = this.now() + deadlineMs;
     return this.serial(async () => {
       const publicKey = command.ref.slice(0, command.ref.lastIndexOf(':'));
@@ -135,16 +147,24 @@ export class WireGuardAdapter implements GatewayAdapter {
       try {
         await uapiSet(this.socket, removePeerLines(publicKey), left());
         const back = await uapiGet(this.socket, left());
-        if (back.peers.some((p) => p.publicKey === publicKey)) throw new GatewayUnavailableError('the peer is still on the interface after its removal', { mayTakeEffect: true });
+        if (back.peers.some((p) => p.publicKey === publicKey))
+          throw new GatewayUnavailableError('the peer is still on the interface after its removal', {
+            mayTakeEffect: true,
+          });
       } catch (e) {
         if (command.blockSeconds) this.unhold(publicKey);
-        throw e instanceof GatewayUnavailableError ? e : new GatewayUnavailableError(errorText(e), { mayTakeEffect: true });
+        throw e instanceof GatewayUnavailableError
+          ? e
+          : new GatewayUnavailableError(errorText(e), { mayTakeEffect: true });
       } finally {
         this.removing.delete(publicKey);
       }
       this.end(publicKey, 'ADMIN_DISCONNECT', peer);
       if (command.mode === 'RESTART' && !command.blockSeconds) await this.restore(peer);
-      this.logger.info({ gatewayId: this.config.id, ref: command.ref, mode: command.mode, blockSeconds: command.blockSeconds ?? 0 }, 'wireguard: peer removed');
+      this.logger.info(
+        { gatewayId: this.config.id, ref: command.ref, mode: command.mode, blockSeconds: command.blockSeconds ?? 0 },
+        'wireguard: peer removed',
+      );
       return 'ENDED';
     });
   }
@@ -160,7 +180,9 @@ export class WireGuardAdapter implements GatewayAdapter {
     await this.serial(async () => {
       await this.read(snapshot);
       await this.restoreDue();
-    }).catch((e: unknown) => this.logger.debug({ gatewayId: this.config.id, err: errorText(e) }, 'wireguard: poll failed'));
+    }).catch((e: unknown) =>
+      this.logger.debug({ gatewayId: this.config.id, err: errorText(e) }, 'wireguard: poll failed'),
+    );
   }
 
   /** Reads the interface: link state, instance, re-added held peers, sessions begun and ended. */
@@ -197,7 +219,9 @@ export class WireGuardAdapter implements GatewayAdapter {
       if (!first) this.emit({ type: 'session.connected', session: this.report(peer, session) });
     }
     if (first || snapshot) {
-      const sessions = device.peers.filter((p) => this.state.sessions[p.publicKey]).map((p) => this.report(p, this.state.sessions[p.publicKey]!));
+      const sessions = device.peers
+        .filter((p) => this.state.sessions[p.publicKey])
+        .map((p) => this.report(p, this.state.sessions[p.publicKey]!));
       this.emit({ type: 'snapshot', daemonStartedAt: this.daemonStartedAt, sessions });
     }
   }
@@ -231,7 +255,13 @@ export class WireGuardAdapter implements GatewayAdapter {
     if (!session) return;
     delete this.state.sessions[publicKey];
     this.save();
-    this.emit({ type: 'session.disconnected', ref: session.ref, cause, at: this.now(), ...(peer ? { bytesReceived: peer.rxBytes, bytesSent: peer.txBytes } : {}) });
+    this.emit({
+      type: 'session.disconnected',
+      ref: session.ref,
+      cause,
+      at: this.now(),
+      ...(peer ? { bytesReceived: peer.rxBytes, bytesSent: peer.txBytes } : {}),
+    });
   }
 
   private report(peer: WireGuardPeer, session: Tracked): SessionReport {
@@ -260,8 +290,13 @@ export class WireGuardAdapter implements GatewayAdapter {
   private hold(peer: WireGuardPeer, userName: string, until: number): void {
     this.unhold(peer.publicKey);
     this.state.held.push({
-      publicKey: peer.publicKey, userName, until, heldAt: this.now(),
-      presharedKey: peer.presharedKey, allowedIps: peer.allowedIps, persistentKeepalive: peer.persistentKeepalive,
+      publicKey: peer.publicKey,
+      userName,
+      until,
+      heldAt: this.now(),
+      presharedKey: peer.presharedKey,
+      allowedIps: peer.allowedIps,
+      persistentKeepalive: peer.persistentKeepalive,
     });
     this.save();
   }
@@ -279,9 +314,15 @@ export class WireGuardAdapter implements GatewayAdapter {
       if (!peer || held.until <= now) continue;
       await uapiSet(this.socket, removePeerLines(held.publicKey), this.options.commandTimeoutMs ?? 3000);
       device.peers = device.peers.filter((p) => p !== peer);
-      this.logger.warn({ gatewayId: this.config.id, userName: held.userName }, 'wireguard: a held peer was re-added while blocked; removed again');
+      this.logger.warn(
+        { gatewayId: this.config.id, userName: held.userName },
+        'wireguard: a held peer was re-added while blocked; removed again',
+      );
       this.emit({
-        type: 'auth-denied', userName: held.userName, clientAddress: peer.endpoint, at: now,
+        type: 'auth-denied',
+        userName: held.userName,
+        clientAddress: peer.endpoint,
+        at: now,
         reason: `peer re-added while blocked for ${Math.ceil((held.until - now) / 1000)} more seconds; removed again`,
       });
     }
@@ -297,7 +338,9 @@ export class WireGuardAdapter implements GatewayAdapter {
     }
   }
 
-  private async restore(peer: Pick<HeldPeer, 'publicKey' | 'presharedKey' | 'allowedIps' | 'persistentKeepalive'>): Promise<void> {
+  private async restore(
+    peer: Pick<HeldPeer, 'publicKey' | 'presharedKey' | 'allowedIps' | 'persistentKeepalive'>,
+  ): Promise<void> {
     await uapiSet(this.socket, addPeerLines(peer), this.options.commandTimeoutMs ?? 3000);
   }
 
@@ -311,7 +354,10 @@ export class WireGuardAdapter implements GatewayAdapter {
     try {
       writeState(this.statePath, this.state);
     } catch (e) {
-      this.logger.error({ gatewayId: this.config.id, path: this.statePath, err: errorText(e) }, 'wireguard: cannot write the state file');
+      this.logger.error(
+        { gatewayId: this.config.id, path: this.statePath, err: errorText(e) },
+        'wireguard: cannot write the state file',
+      );
     }
   }
 }

@@ -7,7 +7,12 @@ import { KyselyStore } from '../kysely/kysely-store.js';
 import type { AuditFilter, Keyset } from '../store.js';
 import { T0, ids, makeAudit, newestFirst, type ContractContext } from './fixtures.js';
 
-const order = (rows: AuditEvent[]) => newestFirst(rows, (e) => e.at, (e) => e.id);
+const order = (rows: AuditEvent[]) =>
+  newestFirst(
+    rows,
+    (e) => e.at,
+    (e) => e.id,
+  );
 
 /** The audit log: append, list newest first by keyset with filters, and nothing else, ever. */
 export function auditContract(ctx: ContractContext): void {
@@ -26,7 +31,19 @@ export function auditContract(ctx: ContractContext): void {
       durationMs: 1234.567,
       metadata: { mode: 'RESTART', message: 'bye', nested: { n: 1, list: [1, 'two'] } },
     });
-    const tied = [makeAudit({ at }), makeAudit({ at, outcome: 'FAILED', errorCode: 'INTERNAL', durationMs: null, actorIp: null, actorUserAgent: null, requestId: null, metadata: {} })];
+    const tied = [
+      makeAudit({ at }),
+      makeAudit({
+        at,
+        outcome: 'FAILED',
+        errorCode: 'INTERNAL',
+        durationMs: null,
+        actorIp: null,
+        actorUserAgent: null,
+        requestId: null,
+        metadata: {},
+      }),
+    ];
     const older = makeAudit({ at: at - 1 });
     for (const e of [older, full, ...tied]) await store.audit.append(e);
     const page = await store.audit.list({ first: 3 });
@@ -40,7 +57,8 @@ export function auditContract(ctx: ContractContext): void {
   test('count applies the same filters as list', async () => {
     const store = ctx.store();
     const gw = `gw-count-${randomId(6)}`;
-    for (const outcome of ['SUCCESS', 'SUCCESS', 'NOT_FOUND'] as const) await store.audit.append(makeAudit({ targetGatewayId: gw, outcome }));
+    for (const outcome of ['SUCCESS', 'SUCCESS', 'NOT_FOUND'] as const)
+      await store.audit.append(makeAudit({ targetGatewayId: gw, outcome }));
     assert.equal(await store.audit.count({ targetGatewayId: gw }), 3);
     assert.equal(await store.audit.count({ targetGatewayId: gw, outcome: 'SUCCESS' }), 2);
     assert.equal(await store.audit.count({ targetGatewayId: `${gw}-none` }), 0);
@@ -50,7 +68,8 @@ export function auditContract(ctx: ContractContext): void {
     const store = ctx.store();
     const requestId = `req-${randomId(12)}`;
     const mine = [makeAudit({ requestId, outcome: 'PENDING' }), makeAudit({ requestId, at: T0 + 1 })];
-    for (const e of [...mine, makeAudit({ requestId: `${requestId}-other` }), makeAudit({ requestId: null })]) await store.audit.append(e);
+    for (const e of [...mine, makeAudit({ requestId: `${requestId}-other` }), makeAudit({ requestId: null })])
+      await store.audit.append(e);
     const page = await store.audit.list({ first: 10, filter: { requestId } });
     assert.deepEqual(page.rows, order(mine));
     assert.equal(await store.audit.count({ requestId }), 2);
@@ -59,7 +78,9 @@ export function auditContract(ctx: ContractContext): void {
   test('list pages by keyset without duplicates or gaps', async () => {
     const store = ctx.store();
     const gatewayId = `gw-${randomId(8)}`;
-    const events = Array.from({ length: 11 }, (_, i) => makeAudit({ at: T0 + (i % 4) * 1000, targetGatewayId: gatewayId }));
+    const events = Array.from({ length: 11 }, (_, i) =>
+      makeAudit({ at: T0 + (i % 4) * 1000, targetGatewayId: gatewayId }),
+    );
     for (const e of events) await store.audit.append(e);
     const seen: AuditEvent[] = [];
     let after: Keyset | null = null;
@@ -77,12 +98,41 @@ export function auditContract(ctx: ContractContext): void {
     const tag = randomId(8);
     const gatewayId = `gw-${tag}`;
     const base = { targetGatewayId: gatewayId };
-    const a = makeAudit({ ...base, at: T0 + 1, action: 'session.disconnect', outcome: 'SUCCESS', actorTokenId: `tok_${tag}aaaa`, targetSessionId: `sess_${tag}aaaa`, targetUserName: `alice-${tag}` });
-    const b = makeAudit({ ...base, at: T0 + 2, action: 'session.disconnect', outcome: 'NOT_FOUND', actorTokenId: `tok_${tag}bbbb`, targetSessionId: `sess_${tag}bbbb`, targetUserName: `bob-${tag}` });
-    const c = makeAudit({ ...base, at: T0 + 3, action: 'token.create', outcome: 'SUCCESS', actorTokenId: `tok_${tag}aaaa` });
-    const d = makeAudit({ ...base, at: T0 + 4, action: 'token.revoke', outcome: 'FORBIDDEN', actorTokenId: `tok_${tag}bbbb` });
+    const a = makeAudit({
+      ...base,
+      at: T0 + 1,
+      action: 'session.disconnect',
+      outcome: 'SUCCESS',
+      actorTokenId: `tok_${tag}aaaa`,
+      targetSessionId: `sess_${tag}aaaa`,
+      targetUserName: `alice-${tag}`,
+    });
+    const b = makeAudit({
+      ...base,
+      at: T0 + 2,
+      action: 'session.disconnect',
+      outcome: 'NOT_FOUND',
+      actorTokenId: `tok_${tag}bbbb`,
+      targetSessionId: `sess_${tag}bbbb`,
+      targetUserName: `bob-${tag}`,
+    });
+    const c = makeAudit({
+      ...base,
+      at: T0 + 3,
+      action: 'token.create',
+      outcome: 'SUCCESS',
+      actorTokenId: `tok_${tag}aaaa`,
+    });
+    const d = makeAudit({
+      ...base,
+      at: T0 + 4,
+      action: 'token.revoke',
+      outcome: 'FORBIDDEN',
+      actorTokenId: `tok_${tag}bbbb`,
+    });
     for (const e of [a, b, c, d]) await store.audit.append(e);
-    const list = async (filter: AuditFilter) => ids((await store.audit.list({ first: 50, filter: { ...base, ...filter } })).rows);
+    const list = async (filter: AuditFilter) =>
+      ids((await store.audit.list({ first: 50, filter: { ...base, ...filter } })).rows);
 
     assert.deepEqual(await list({}), [d.id, c.id, b.id, a.id]);
     assert.deepEqual(await list({ action: 'session.disconnect' }), [b.id, a.id]);
@@ -96,8 +146,13 @@ export function auditContract(ctx: ContractContext): void {
     assert.deepEqual(await list({ action: 'session.disconnect', outcome: 'SUCCESS' }), [a.id]);
     assert.deepEqual(await list({ actorTokenId: `tok_${tag}bbbb`, action: 'token.create' }), []);
     // Filters without the gateway, each on a value only this test used.
-    assert.deepEqual(ids((await store.audit.list({ first: 50, filter: { targetSessionId: `sess_${tag}aaaa` } })).rows), [a.id]);
-    assert.deepEqual(ids((await store.audit.list({ first: 50, filter: { targetUserName: `bob-${tag}` } })).rows), [b.id]);
+    assert.deepEqual(
+      ids((await store.audit.list({ first: 50, filter: { targetSessionId: `sess_${tag}aaaa` } })).rows),
+      [a.id],
+    );
+    assert.deepEqual(ids((await store.audit.list({ first: 50, filter: { targetUserName: `bob-${tag}` } })).rows), [
+      b.id,
+    ]);
   });
 
   test('appendIfAbsent writes an id once; a second append of it changes nothing', async () => {
@@ -105,7 +160,9 @@ export function auditContract(ctx: ContractContext): void {
     const event = makeAudit({ targetGatewayId: `gw-${randomId(8)}`, reason: 'first' });
     assert.equal(await store.audit.appendIfAbsent(event), true);
     assert.equal(await store.audit.appendIfAbsent({ ...event, reason: 'second' }), false);
-    assert.deepEqual((await store.audit.list({ first: 5, filter: { targetGatewayId: event.targetGatewayId! } })).rows, [event]);
+    assert.deepEqual((await store.audit.list({ first: 5, filter: { targetGatewayId: event.targetGatewayId! } })).rows, [
+      event,
+    ]);
   });
 
   test('the database itself refuses UPDATE and DELETE of audit events', async () => {
@@ -114,7 +171,10 @@ export function auditContract(ctx: ContractContext): void {
     const event = makeAudit({ reason: 'original', targetGatewayId: `gw-${randomId(8)}` });
     await store.audit.append(event);
     const refused = ctx.auditRefusal ?? /append-only/;
-    await assert.rejects(sql`update audit_events set reason = 'forged' where id = ${event.id}`.execute(store.db), refused);
+    await assert.rejects(
+      sql`update audit_events set reason = 'forged' where id = ${event.id}`.execute(store.db),
+      refused,
+    );
     await assert.rejects(sql`delete from audit_events where id = ${event.id}`.execute(store.db), refused);
     await assert.rejects(sql`delete from audit_events`.execute(store.db), refused);
     const [stored] = (await store.audit.list({ first: 1, filter: { targetGatewayId: event.targetGatewayId! } })).rows;

@@ -6,8 +6,15 @@ import { T0, freshGateway, type ContractContext } from './fixtures.js';
 
 function makeBlock(gatewayId: string, overrides: Partial<Block> = {}): Block {
   return {
-    gatewayId, userName: `user-${randomId(6)}`, until: T0 + 300_000, blockedAt: T0, blockedByTokenId: 'tok_abc',
-    blockedByName: 'ops', reason: 'stolen laptop', sessionId: 'sess_aaaaaaaaaaaa', ...overrides,
+    gatewayId,
+    userName: `user-${randomId(6)}`,
+    until: T0 + 300_000,
+    blockedAt: T0,
+    blockedByTokenId: 'tok_abc',
+    blockedByName: 'ops',
+    reason: 'stolen laptop',
+    sessionId: 'sess_aaaaaaaaaaaa',
+    ...overrides,
   };
 }
 
@@ -22,17 +29,34 @@ export function blockContract(ctx: ContractContext): void {
     const c = makeBlock(other, { userName: 'alice' });
     for (const x of [a, b, c]) assert.deepEqual(await store.blocks.put(x), x);
     assert.deepEqual(await store.blocks.listActive(T0, { gatewayId: gw }), [a, b]);
-    assert.deepEqual(await store.blocks.listActive(T0 + 10, { gatewayId: gw }), [a], 'bob\'s block is over at its until');
+    assert.deepEqual(
+      await store.blocks.listActive(T0 + 10, { gatewayId: gw }),
+      [a],
+      "bob's block is over at its until",
+    );
     assert.deepEqual(await store.blocks.listActive(T0, { gatewayId: gw, userName: 'alice' }), [a]);
-    const everywhere = (await store.blocks.listActive(T0, { userName: 'alice' })).filter((x) => x.gatewayId === gw || x.gatewayId === other);
-    assert.deepEqual(everywhere, [a, c].sort((x, y) => x.gatewayId.localeCompare(y.gatewayId)));
+    const everywhere = (await store.blocks.listActive(T0, { userName: 'alice' })).filter(
+      (x) => x.gatewayId === gw || x.gatewayId === other,
+    );
+    assert.deepEqual(
+      everywhere,
+      [a, c].sort((x, y) => x.gatewayId.localeCompare(y.gatewayId)),
+    );
   });
 
   test('blocks: a later put keeps the later until and takes the new blocker; an expired one is replaced', async () => {
     const store = ctx.store();
     const gw = await freshGateway(store);
     await store.blocks.put(makeBlock(gw, { userName: 'carol', until: T0 + 600_000 }));
-    const shorter = await store.blocks.put(makeBlock(gw, { userName: 'carol', until: T0 + 60_000, blockedAt: T0 + 5, blockedByName: 'second', reason: null }));
+    const shorter = await store.blocks.put(
+      makeBlock(gw, {
+        userName: 'carol',
+        until: T0 + 60_000,
+        blockedAt: T0 + 5,
+        blockedByName: 'second',
+        reason: null,
+      }),
+    );
     assert.deepEqual([shorter.until, shorter.blockedByName, shorter.reason], [T0 + 600_000, 'second', null]);
     const longer = await store.blocks.put(makeBlock(gw, { userName: 'carol', until: T0 + 900_000 }));
     assert.equal(longer.until, T0 + 900_000);
@@ -55,10 +79,13 @@ export function blockContract(ctx: ContractContext): void {
   test('blocks: written in a transaction that rolls back leave nothing', async () => {
     const store = ctx.store();
     const gw = await freshGateway(store);
-    await assert.rejects(store.transaction(async (tx) => {
-      await tx.blocks.put(makeBlock(gw, { userName: 'frank' }));
-      throw new Error('rollback');
-    }), /rollback/);
+    await assert.rejects(
+      store.transaction(async (tx) => {
+        await tx.blocks.put(makeBlock(gw, { userName: 'frank' }));
+        throw new Error('rollback');
+      }),
+      /rollback/,
+    );
     assert.deepEqual(await store.blocks.listActive(T0, { gatewayId: gw }), []);
   });
 }

@@ -27,9 +27,17 @@ export interface ContractContext {
   ownerDb?: () => Promise<MigrationDb>;
 }
 
-export function makeGateway(overrides: Partial<Gateway> = {}): Pick<Gateway, 'id' | 'name' | 'region' | 'protocol' | 'mode'> {
+export function makeGateway(
+  overrides: Partial<Gateway> = {},
+): Pick<Gateway, 'id' | 'name' | 'region' | 'protocol' | 'mode'> {
   const id = overrides.id ?? `gw-${randomId(8)}`;
-  return { id, name: overrides.name ?? `Gateway ${id}`, region: overrides.region ?? 'eu-west', protocol: 'openvpn', mode: overrides.mode ?? 'observe' };
+  return {
+    id,
+    name: overrides.name ?? `Gateway ${id}`,
+    region: overrides.region ?? 'eu-west',
+    protocol: 'openvpn',
+    mode: overrides.mode ?? 'observe',
+  };
 }
 
 /** Upserts a fresh gateway and returns its id. */
@@ -118,7 +126,14 @@ export function ids(rows: { id: string }[]): string[] {
 
 export function makeWebhook(overrides: Partial<Webhook> = {}): Webhook {
   return {
-    id: newId('webhook'), url: 'https://hooks.example.com/in', events: ['session.connected', 'session.disconnected'],
-    description: 'ops', secret: newId('webhookSecret'), createdAt: T0, createdByName: 'ops', deletedAt: null, ...overrides,
+    id: newId('webhook'),
+    url: 'https://hooks.example.com/in',
+    events: ['session.connected', 'session.disconnected'],
+    description: 'ops',
+    secret: newId('webhookSecret'),
+    createdAt: T0,
+    createdByName: 'ops',
+    deletedAt: null,
+    ...overrides,
   };
 }

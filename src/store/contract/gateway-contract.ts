@@ -18,7 +18,11 @@ export function gatewayContract(ctx: ContractContext): void {
       daemonResponding: true,
     });
 
-    await store.gateways.setAgentStatus(gateway.id, { agentConnected: true, lastSeenAt: T0 + 5, daemonStartedAt: T0 - 1000 });
+    await store.gateways.setAgentStatus(gateway.id, {
+      agentConnected: true,
+      lastSeenAt: T0 + 5,
+      daemonStartedAt: T0 - 1000,
+    });
     await store.gateways.upsert({ ...gateway, name: 'Renamed', region: 'us-east', mode: 'authorize' });
     assert.deepEqual(await store.gateways.findById(gateway.id), {
       ...gateway,
@@ -42,10 +46,21 @@ export function gatewayContract(ctx: ContractContext): void {
     assert.deepEqual(pick(await store.gateways.findById(gateway.id)), { canBlock: true, warning: null });
     await store.gateways.upsert(gateway);
     assert.deepEqual(pick(await store.gateways.findById(gateway.id)), { canBlock: true, warning: null }, 'kept');
-    await store.gateways.upsert({ ...gateway, canBlock: false, warning: 'the daemon does not run management-client-auth' });
-    assert.deepEqual(pick(await store.gateways.findById(gateway.id)), { canBlock: false, warning: 'the daemon does not run management-client-auth' });
+    await store.gateways.upsert({
+      ...gateway,
+      canBlock: false,
+      warning: 'the daemon does not run management-client-auth',
+    });
+    assert.deepEqual(pick(await store.gateways.findById(gateway.id)), {
+      canBlock: false,
+      warning: 'the daemon does not run management-client-auth',
+    });
     await store.gateways.upsert({ ...gateway, canBlock: true });
-    assert.deepEqual(pick(await store.gateways.findById(gateway.id)), { canBlock: true, warning: null }, 'a report without a warning clears it');
+    assert.deepEqual(
+      pick(await store.gateways.findById(gateway.id)),
+      { canBlock: true, warning: null },
+      'a report without a warning clears it',
+    );
   });
 
   test('setAgentStatus: daemonStartedAt left out keeps the stored value, null clears it', async () => {
@@ -66,7 +81,11 @@ export function gatewayContract(ctx: ContractContext): void {
     await store.gateways.setAgentStatus(id, { agentConnected: true, lastSeenAt: T0, daemonResponding: false });
     assert.equal((await store.gateways.findById(id))?.daemonResponding, false);
     await store.gateways.setAgentStatus(id, { agentConnected: false, lastSeenAt: T0 + 1 });
-    assert.equal((await store.gateways.findById(id))?.daemonResponding, false, 'a link-down report says nothing about the probe');
+    assert.equal(
+      (await store.gateways.findById(id))?.daemonResponding,
+      false,
+      'a link-down report says nothing about the probe',
+    );
     await store.gateways.setAgentStatus(id, { agentConnected: true, lastSeenAt: T0 + 2, daemonResponding: true });
     assert.equal((await store.gateways.findById(id))?.daemonResponding, true);
   });
@@ -96,6 +115,8 @@ export function gatewayContract(ctx: ContractContext): void {
   });
 }
 
-function pick(g: { canBlock: boolean; warning: string | null } | null): { canBlock: boolean; warning: string | null } | null {
+function pick(
+  g: { canBlock: boolean; warning: string | null } | null,
+): { canBlock: boolean; warning: string | null } | null {
   return g ? { canBlock: g.canBlock, warning: g.warning } : null;
 }

@@ -6,10 +6,26 @@ import { T0, type ContractContext } from './fixtures.js';
 
 function makeIntent(overrides: Partial<DisconnectIntent> = {}): DisconnectIntent {
   return {
-    id: newIntentId(), sessionId: newSessionId(), gatewayId: 'gw-intent', userName: 'alice', createdAt: T0,
-    actorTokenId: 'tok_abcdefghijkl', actorName: 'ops', actorIp: '203.0.113.9', actorUserAgent: 'curl/8', actorRequestId: 'req-intent-1', reason: 'incident 7',
-    message: 'bye', mode: 'HALT', blockSeconds: 60, status: 'PENDING', unconfirmedAt: null, settledAt: null,
-    auditEventId: newAuditEventId(), settledAuditEventId: null, ...overrides,
+    id: newIntentId(),
+    sessionId: newSessionId(),
+    gatewayId: 'gw-intent',
+    userName: 'alice',
+    createdAt: T0,
+    actorTokenId: 'tok_abcdefghijkl',
+    actorName: 'ops',
+    actorIp: '203.0.113.9',
+    actorUserAgent: 'curl/8',
+    actorRequestId: 'req-intent-1',
+    reason: 'incident 7',
+    message: 'bye',
+    mode: 'HALT',
+    blockSeconds: 60,
+    status: 'PENDING',
+    unconfirmedAt: null,
+    settledAt: null,
+    auditEventId: newAuditEventId(),
+    settledAuditEventId: null,
+    ...overrides,
   };
 }
 
@@ -35,7 +51,13 @@ export function intentContract(ctx: ContractContext): void {
     assert.equal(await store.intents.settle(intent.id, settlement), true);
     assert.equal(await store.intents.settle(intent.id, { ...settlement, status: 'FAILED' }), false, 'settled once');
     assert.equal(await store.intents.markUnconfirmed(intent.id, T0 + 10), false);
-    assert.deepEqual(await store.intents.findById(intent.id), { ...intent, status: 'DONE', unconfirmedAt: T0 + 5, settledAt: T0 + 9, settledAuditEventId: settlement.settledAuditEventId });
+    assert.deepEqual(await store.intents.findById(intent.id), {
+      ...intent,
+      status: 'DONE',
+      unconfirmedAt: T0 + 5,
+      settledAt: T0 + 9,
+      settledAuditEventId: settlement.settledAuditEventId,
+    });
     assert.equal(await store.intents.findPending(intent.sessionId), null);
     assert.equal(await store.intents.insertIfNoPending(makeIntent({ sessionId: intent.sessionId })), true);
   });
@@ -43,11 +65,20 @@ export function intentContract(ctx: ContractContext): void {
   test('intents: concurrent inserts for one session: exactly one wins; concurrent settles: exactly one wins', async () => {
     const store = ctx.store();
     const sessionId = newSessionId();
-    const inserted = await Promise.all(Array.from({ length: 8 }, () => store.intents.insertIfNoPending(makeIntent({ sessionId }))));
+    const inserted = await Promise.all(
+      Array.from({ length: 8 }, () => store.intents.insertIfNoPending(makeIntent({ sessionId }))),
+    );
     assert.equal(inserted.filter(Boolean).length, 1);
     const pending = (await store.intents.findPending(sessionId))!;
-    const settled = await Promise.all(Array.from({ length: 8 }, (_, i) =>
-      store.intents.settle(pending.id, { status: i % 2 ? 'DONE' : 'NOT_FOUND', settledAt: T0, settledAuditEventId: newAuditEventId() })));
+    const settled = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        store.intents.settle(pending.id, {
+          status: i % 2 ? 'DONE' : 'NOT_FOUND',
+          settledAt: T0,
+          settledAuditEventId: newAuditEventId(),
+        }),
+      ),
+    );
     assert.equal(settled.filter(Boolean).length, 1);
   });
 
@@ -58,10 +89,23 @@ export function intentContract(ctx: ContractContext): void {
     const b = makeIntent({ createdAt: base + 1 });
     const c = makeIntent({ createdAt: base + 3 });
     for (const i of [a, b, c]) await store.intents.insertIfNoPending(i);
-    await store.intents.settle(c.id, { status: 'NOT_SENT', settledAt: base + 4, settledAuditEventId: newAuditEventId() });
+    await store.intents.settle(c.id, {
+      status: 'NOT_SENT',
+      settledAt: base + 4,
+      settledAuditEventId: newAuditEventId(),
+    });
     const ids = [a.sessionId, c.sessionId, ...Array.from({ length: 2500 }, () => newSessionId())];
-    assert.deepEqual((await store.intents.listPendingBySessions(ids)).map((i) => i.id), [a.id]);
-    assert.deepEqual((await store.intents.listPendingBefore(base + 3, 10)).map((i) => i.id), [b.id, a.id]);
-    assert.deepEqual((await store.intents.listPendingBefore(base + 3, 1)).map((i) => i.id), [b.id]);
+    assert.deepEqual(
+      (await store.intents.listPendingBySessions(ids)).map((i) => i.id),
+      [a.id],
+    );
+    assert.deepEqual(
+      (await store.intents.listPendingBefore(base + 3, 10)).map((i) => i.id),
+      [b.id, a.id],
+    );
+    assert.deepEqual(
+      (await store.intents.listPendingBefore(base + 3, 1)).map((i) => i.id),
+      [b.id],
+    );
   });
 }

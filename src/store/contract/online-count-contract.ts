@@ -7,7 +7,13 @@ import type { SessionEnd, Store } from '../store.js';
 import { T0, freshGateway, makeSession, type ContractContext } from './fixtures.js';
 
 const ECHO: SessionEnd = { endedAt: T0 + 10, cause: 'ADMIN_DISCONNECT' };
-const ADMIN: SessionEnd = { endedAt: T0 + 20, cause: 'ADMIN_DISCONNECT', endedByTokenId: 'tok_aaaaaaaaaaaa', endedByName: 'ops', endReason: 'abuse' };
+const ADMIN: SessionEnd = {
+  endedAt: T0 + 20,
+  cause: 'ADMIN_DISCONNECT',
+  endedByTokenId: 'tok_aaaaaaaaaaaa',
+  endedByName: 'ops',
+  endReason: 'abuse',
+};
 
 function kysely(store: Store): KyselyStore {
   assert.ok(store instanceof KyselyStore);
@@ -17,7 +23,9 @@ function kysely(store: Store): KyselyStore {
 /** COUNT(*) over the online rows, what the counter table must always agree with. */
 async function groundTruth(store: Store, gatewayId?: string): Promise<number> {
   const where = gatewayId === undefined ? sql`` : sql`and gateway_id = ${gatewayId}`;
-  const { rows } = await sql<{ n: number | string }>`select count(*) as n from sessions where ended_at is null ${where}`.execute(kysely(store).db);
+  const { rows } = await sql<{
+    n: number | string;
+  }>`select count(*) as n from sessions where ended_at is null ${where}`.execute(kysely(store).db);
   return Number(rows[0]!.n);
 }
 
@@ -55,7 +63,10 @@ export function onlineCountContract(ctx: ContractContext): void {
     await assertExact(store, [gw, other], [4, 1]);
 
     assert.ok(await store.sessions.markEnded(sessions[0]!.id, { endedAt: T0 + 5, cause: 'CLIENT_DISCONNECT' }));
-    assert.equal(await store.sessions.markEnded(sessions[0]!.id, { endedAt: T0 + 6, cause: 'CLIENT_DISCONNECT' }), null);
+    assert.equal(
+      await store.sessions.markEnded(sessions[0]!.id, { endedAt: T0 + 6, cause: 'CLIENT_DISCONNECT' }),
+      null,
+    );
     await assertExact(store, [gw, other], [3, 1]);
 
     // The echo ends the session once; claiming it rewrites an ended row and must not count again.
@@ -95,7 +106,11 @@ export function onlineCountContract(ctx: ContractContext): void {
     const db = kysely(store).db;
     const gw = await freshGateway(store);
     const other = await freshGateway(store);
-    const [a, b, c] = [makeSession(gw), makeSession(gw), makeSession(gw, { endedAt: T0 + 1, endCause: 'CLIENT_DISCONNECT' })];
+    const [a, b, c] = [
+      makeSession(gw),
+      makeSession(gw),
+      makeSession(gw, { endedAt: T0 + 1, endCause: 'CLIENT_DISCONNECT' }),
+    ];
     for (const s of [a!, b!, c!]) await store.sessions.insertIfAbsent(s);
     await db.updateTable('sessions').set({ gateway_id: other }).where('id', 'in', [a!.id, c!.id]).execute();
     await assertExact(store, [gw, other], [1, 1]);
@@ -118,8 +133,10 @@ export function onlineCountContract(ctx: ContractContext): void {
         for (const s of mine.slice(0, 10)) await tx.sessions.insertIfAbsent(s);
         await sleep(5);
         for (const s of mine.slice(10)) await tx.sessions.insertIfAbsent(s);
-        for (const s of mine.slice(0, 5)) await tx.sessions.markEnded(s.id, { endedAt: T0 + 1, cause: 'CLIENT_DISCONNECT' });
-        for (const s of existing.slice(w * 5, w * 5 + 5)) await tx.sessions.markEnded(s.id, { endedAt: T0 + 2, cause: 'GATEWAY_RESTART' });
+        for (const s of mine.slice(0, 5))
+          await tx.sessions.markEnded(s.id, { endedAt: T0 + 1, cause: 'CLIENT_DISCONNECT' });
+        for (const s of existing.slice(w * 5, w * 5 + 5))
+          await tx.sessions.markEnded(s.id, { endedAt: T0 + 2, cause: 'GATEWAY_RESTART' });
       }),
     );
     const racers = existing.map((s) => store.sessions.markEnded(s.id, { endedAt: T0 + 3, cause: 'CLIENT_DISCONNECT' }));
@@ -128,7 +145,9 @@ export function onlineCountContract(ctx: ContractContext): void {
     await assertExact(store, [gw], [8 * 15]);
     if (store.dialect === 'postgres') {
       const { rows } = await sql<{ shards: number | string }>`
-        select count(distinct shard) as shards from session_online_counts where gateway_id = ${gw}`.execute(kysely(store).db);
+        select count(distinct shard) as shards from session_online_counts where gateway_id = ${gw}`.execute(
+        kysely(store).db,
+      );
       assert.ok(Number(rows[0]!.shards) > 1, 'concurrent writers add to different shards');
     }
   });

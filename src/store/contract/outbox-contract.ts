@@ -33,10 +33,13 @@ export function outboxContract(ctx: ContractContext): void {
     const t = 5_000_000_000_000 + Math.floor(Math.random() * 1e9);
     const lost = makeEvent(t);
     const kept = makeEvent(t, { type: 'token.revoked', payload: '{"tokenId":"tok_x","quote":"\\"é\\""}' });
-    await assert.rejects(store.transaction(async (tx) => {
-      await tx.outbox.append([lost]);
-      throw new Error('the change failed');
-    }), /the change failed/);
+    await assert.rejects(
+      store.transaction(async (tx) => {
+        await tx.outbox.append([lost]);
+        throw new Error('the change failed');
+      }),
+      /the change failed/,
+    );
     await store.transaction((tx) => tx.outbox.append([kept]));
     assert.equal(await readOutboxRow(store, lost.id), null);
     assert.deepEqual(await readOutboxRow(store, kept.id), { ...kept, publishedAt: null });
@@ -57,17 +60,32 @@ export function outboxContract(ctx: ContractContext): void {
     assert.deepEqual(new Set(claimed.map((e) => e.id)), mine, 'every row claimed');
     for (const batch of [a, b]) {
       const order = batch.filter((e) => mine.has(e.id)).map((e) => events.findIndex((x) => x.id === e.id));
-      assert.deepEqual(order, [...order].sort((x, y) => x - y), 'a batch comes in the order written');
+      assert.deepEqual(
+        order,
+        [...order].sort((x, y) => x - y),
+        'a batch comes in the order written',
+      );
     }
     assert.deepEqual(await claimMine(store, mine, t + 500, t + 2000), [], 'leased rows are skipped');
 
-    await store.outbox.markPublished(events.slice(0, 4).map((e) => e.id), t + 600);
+    await store.outbox.markPublished(
+      events.slice(0, 4).map((e) => e.id),
+      t + 600,
+    );
     assert.equal((await readOutboxRow(store, events[0]!.id))?.publishedAt, t + 600);
     // The lease of the other eight expired: claimable again (a relay that died after claiming).
     claimed = await claimMine(store, mine, t + 1001, t + 3000);
-    assert.deepEqual(claimed.map((e) => e.id), events.slice(4).map((e) => e.id), 'expired leases: claimable again, oldest first; published: never again');
+    assert.deepEqual(
+      claimed.map((e) => e.id),
+      events.slice(4).map((e) => e.id),
+      'expired leases: claimable again, oldest first; published: never again',
+    );
     await store.outbox.markPublished([...events.map((e) => e.id), 'evt_unknown'], t + 1100);
-    assert.equal((await readOutboxRow(store, events[0]!.id))?.publishedAt, t + 600, 'published once: the first time stays');
+    assert.equal(
+      (await readOutboxRow(store, events[0]!.id))?.publishedAt,
+      t + 600,
+      'published once: the first time stays',
+    );
     assert.deepEqual(await claimMine(store, mine, t + 9_000_000, t + 9_000_001), []);
   });
 
@@ -86,9 +104,17 @@ export function outboxContract(ctx: ContractContext): void {
     assert.deepEqual(r, { published: 1, unpublished: 1 });
     assert.equal(await readOutboxRow(store, oldPublished.id), null);
     assert.equal(await readOutboxRow(store, veryOldUnpublished.id), null);
-    for (const kept of [newPublished, oldUnpublished, newUnpublished]) assert.ok(await readOutboxRow(store, kept.id), 'kept');
+    for (const kept of [newPublished, oldUnpublished, newUnpublished])
+      assert.ok(await readOutboxRow(store, kept.id), 'kept');
     await store.outbox.markPublished([oldUnpublished.id, newUnpublished.id], t + 300);
-    assert.deepEqual(await store.outbox.prune({ publishedBefore: t + 1000, unpublishedBefore: t, limit: 2 }), { published: 2, unpublished: 0 }, 'at most `limit` per call');
-    assert.deepEqual(await store.outbox.prune({ publishedBefore: t + 1000, unpublishedBefore: t, limit: 2 }), { published: 1, unpublished: 0 });
+    assert.deepEqual(
+      await store.outbox.prune({ publishedBefore: t + 1000, unpublishedBefore: t, limit: 2 }),
+      { published: 2, unpublished: 0 },
+      'at most `limit` per call',
+    );
+    assert.deepEqual(await store.outbox.prune({ publishedBefore: t + 1000, unpublishedBefore: t, limit: 2 }), {
+      published: 1,
+      unpublished: 0,
+    });
   });
 }

@@ -12,13 +12,22 @@ export function readinessContract(ctx: ContractContext): void {
     assert.ok(store instanceof KyselyStore);
     // Pretend the newest migration was never applied (a replica newer than the database's schema).
     const owner = (await ctx.ownerDb?.()) ?? store.db;
-    const rows = await sql<{ name: string; timestamp: string }>`select name, timestamp from kysely_migration order by name desc`.execute(owner);
+    const rows = await sql<{
+      name: string;
+      timestamp: string;
+    }>`select name, timestamp from kysely_migration order by name desc`.execute(owner);
     const newest = rows.rows[0]!;
     await sql`delete from kysely_migration where name = ${newest.name}`.execute(owner);
     try {
-      assert.deepEqual(await store.checkReady(2_000), { ok: false, check: 'migrations', detail: `not applied: ${newest.name}` });
+      assert.deepEqual(await store.checkReady(2_000), {
+        ok: false,
+        check: 'migrations',
+        detail: `not applied: ${newest.name}`,
+      });
     } finally {
-      await sql`insert into kysely_migration (name, timestamp) values (${newest.name}, ${newest.timestamp})`.execute(owner);
+      await sql`insert into kysely_migration (name, timestamp) values (${newest.name}, ${newest.timestamp})`.execute(
+        owner,
+      );
     }
     assert.deepEqual(await store.checkReady(2_000), { ok: true });
   });

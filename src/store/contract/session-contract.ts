@@ -3,7 +3,13 @@ import { test } from 'node:test';
 import type { SessionEnd } from '../store.js';
 import { T0, freshGateway, ids, makeSession, type ContractContext } from './fixtures.js';
 
-const ADMIN_END: SessionEnd = { endedAt: T0 + 60_000, cause: 'ADMIN_DISCONNECT', endedByTokenId: 'tok_aaaaaaaaaaaa', endedByName: 'ops', endReason: 'abuse' };
+const ADMIN_END: SessionEnd = {
+  endedAt: T0 + 60_000,
+  cause: 'ADMIN_DISCONNECT',
+  endedByTokenId: 'tok_aaaaaaaaaaaa',
+  endedByName: 'ops',
+  endReason: 'abuse',
+};
 /** The daemon's echo of an admin disconnect: right cause, but nobody known to have asked for it. */
 const ECHO_END: SessionEnd = { endedAt: T0 + 59_000, cause: 'ADMIN_DISCONNECT' };
 
@@ -38,7 +44,10 @@ export function sessionContract(ctx: ContractContext): void {
     assert.equal(none?.group, null);
     assert.equal(none?.device, null);
     const listed = await store.sessions.listOnlineByGateway(gw);
-    assert.deepEqual(listed.find((s) => s.id === one.id), one);
+    assert.deepEqual(
+      listed.find((s) => s.id === one.id),
+      one,
+    );
   });
 
   test('(gateway_id, ref) is unique; the same ref on another gateway is fine', async () => {
@@ -63,7 +72,11 @@ export function sessionContract(ctx: ContractContext): void {
     assert.equal(await store.sessions.insertIfAbsent(clash), false);
     assert.equal(await store.sessions.findById(clash.id), null, 'the losing row is not written');
     assert.equal((await store.sessions.findByRef(gw, first.ref))?.id, first.id);
-    assert.equal(await store.sessions.insertIfAbsent(makeSession(other, { ref: first.ref })), true, 'same ref, other gateway');
+    assert.equal(
+      await store.sessions.insertIfAbsent(makeSession(other, { ref: first.ref })),
+      true,
+      'same ref, other gateway',
+    );
 
     const ref = `race:${first.ref}`;
     const racers = Array.from({ length: 10 }, () => makeSession(gw, { ref }));
@@ -100,9 +113,15 @@ export function sessionContract(ctx: ContractContext): void {
     const finalStats = { bytesReceived: 5_000_000_001, bytesSent: 12, lastSeenAt: T0 + 9_000 };
     assert.ok(await store.sessions.markEnded(s.id, { endedAt: T0 + 9_000, cause: 'CLIENT_DISCONNECT', finalStats }));
     const ended = await store.sessions.findById(s.id);
-    assert.deepEqual([ended?.bytesReceived, ended?.bytesSent, ended?.lastSeenAt, ended?.endedAt], [5_000_000_001, 12, T0 + 9_000, T0 + 9_000]);
+    assert.deepEqual(
+      [ended?.bytesReceived, ended?.bytesSent, ended?.lastSeenAt, ended?.endedAt],
+      [5_000_000_001, 12, T0 + 9_000, T0 + 9_000],
+    );
     const again = { bytesReceived: 1, bytesSent: 1, lastSeenAt: T0 + 10_000 };
-    assert.equal(await store.sessions.markEnded(s.id, { endedAt: T0 + 10_000, cause: 'CLIENT_DISCONNECT', finalStats: again }), null);
+    assert.equal(
+      await store.sessions.markEnded(s.id, { endedAt: T0 + 10_000, cause: 'CLIENT_DISCONNECT', finalStats: again }),
+      null,
+    );
     assert.equal((await store.sessions.findById(s.id))?.bytesReceived, 5_000_000_001);
   });
 
@@ -118,8 +137,20 @@ export function sessionContract(ctx: ContractContext): void {
     assert.equal(await store.sessions.findOnline(s.id), null);
     const ended = await store.sessions.findByRef(gw, s.ref);
     assert.deepEqual(
-      { endedAt: ended?.endedAt, endCause: ended?.endCause, by: ended?.endedByTokenId, name: ended?.endedByName, reason: ended?.endReason },
-      { endedAt: ADMIN_END.endedAt, endCause: 'ADMIN_DISCONNECT', by: 'tok_aaaaaaaaaaaa', name: 'ops', reason: 'abuse' },
+      {
+        endedAt: ended?.endedAt,
+        endCause: ended?.endCause,
+        by: ended?.endedByTokenId,
+        name: ended?.endedByName,
+        reason: ended?.endReason,
+      },
+      {
+        endedAt: ADMIN_END.endedAt,
+        endCause: 'ADMIN_DISCONNECT',
+        by: 'tok_aaaaaaaaaaaa',
+        name: 'ops',
+        reason: 'abuse',
+      },
     );
     assert.deepEqual(await store.sessions.findById(s.id), ended);
     assert.deepEqual(ids(await store.sessions.listOnlineByGateway(gw)), []);
@@ -132,7 +163,9 @@ export function sessionContract(ctx: ContractContext): void {
     const s = makeSession(gw);
     await store.sessions.insertIfAbsent(s);
     const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => store.sessions.markEnded(s.id, { ...ADMIN_END, endedByName: `caller-${i}` })),
+      Array.from({ length: 20 }, (_, i) =>
+        store.sessions.markEnded(s.id, { ...ADMIN_END, endedByName: `caller-${i}` }),
+      ),
     );
     assert.equal(results.filter(Boolean).length, 1);
     const winner = results.findIndex(Boolean);
@@ -147,7 +180,9 @@ export function sessionContract(ctx: ContractContext): void {
     const s = makeSession(gw);
     await store.sessions.insertIfAbsent(s);
     const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => store.sessions.markEnded(s.id, { ...ADMIN_END, endedByName: `caller-${i}` }, { claimEcho: i % 2 === 0 })),
+      Array.from({ length: 20 }, (_, i) =>
+        store.sessions.markEnded(s.id, { ...ADMIN_END, endedByName: `caller-${i}` }, { claimEcho: i % 2 === 0 }),
+      ),
     );
     assert.equal(results.filter(Boolean).length, 1);
   });
@@ -170,7 +205,10 @@ export function sessionContract(ctx: ContractContext): void {
     assert.equal(claimed?.endReason, 'abuse');
     assert.equal(claimed?.endedAt, ECHO_END.endedAt, 'the echo knew when the daemon dropped the client');
 
-    assert.equal(await store.sessions.markEnded(s.id, { ...ADMIN_END, endedByName: 'late' }, { claimEcho: true }), null);
+    assert.equal(
+      await store.sessions.markEnded(s.id, { ...ADMIN_END, endedByName: 'late' }, { claimEcho: true }),
+      null,
+    );
     assert.equal((await store.sessions.findById(s.id))?.endedByName, 'ops');
   });
 
@@ -184,7 +222,10 @@ export function sessionContract(ctx: ContractContext): void {
     assert.ok(await store.sessions.markEnded(byClient.id, { endedAt: T0 + 1, cause: 'CLIENT_DISCONNECT' }));
     assert.ok(await store.sessions.markEnded(byAdmin.id, ADMIN_END));
     assert.equal(await store.sessions.markEnded(byClient.id, ADMIN_END, { claimEcho: true }), null);
-    assert.equal(await store.sessions.markEnded(byAdmin.id, { ...ADMIN_END, endedByName: 'other' }, { claimEcho: true }), null);
+    assert.equal(
+      await store.sessions.markEnded(byAdmin.id, { ...ADMIN_END, endedByName: 'other' }, { claimEcho: true }),
+      null,
+    );
     assert.equal((await store.sessions.findById(byClient.id))?.endCause, 'CLIENT_DISCONNECT');
     assert.equal((await store.sessions.findById(byAdmin.id))?.endedByName, 'ops');
   });
@@ -204,12 +245,15 @@ export function sessionContract(ctx: ContractContext): void {
     const store = ctx.store();
     const gw = await freshGateway(store);
     const other = await freshGateway(store);
-    const mine = [makeSession(gw, { connectedAt: T0 + 1 }), makeSession(gw, { connectedAt: T0 + 2 }), makeSession(gw, { connectedAt: T0 + 3 })];
+    const mine = [
+      makeSession(gw, { connectedAt: T0 + 1 }),
+      makeSession(gw, { connectedAt: T0 + 2 }),
+      makeSession(gw, { connectedAt: T0 + 3 }),
+    ];
     for (const s of [...mine, makeSession(other)]) await store.sessions.insertIfAbsent(s);
     await store.sessions.markEnded(mine[0]!.id, { endedAt: T0 + 10, cause: 'CLIENT_DISCONNECT' });
     assert.deepEqual(new Set(ids(await store.sessions.listOnlineByGateway(gw))), new Set([mine[1]!.id, mine[2]!.id]));
   });
-
 
   test('insertManyIfAbsent writes the absent rows (more than one statement holds) and names only those', async () => {
     const store = ctx.store();
@@ -220,9 +264,14 @@ export function sessionContract(ctx: ContractContext): void {
     await store.sessions.insertIfAbsent(ended);
     await store.sessions.markEnded(ended.id, { endedAt: T0 + 5, cause: 'CLIENT_DISCONNECT' });
     // 2,000 rows of 22 columns exceed one statement's parameters on either database.
-    const fresh = Array.from({ length: 2_000 }, (_, i) => makeSession(gw, { ref: `bulk:${i}`, bytesReceived: 5_000_000_000 + i }));
+    const fresh = Array.from({ length: 2_000 }, (_, i) =>
+      makeSession(gw, { ref: `bulk:${i}`, bytesReceived: 5_000_000_000 + i }),
+    );
     // A late report of the ended connection (same user, same start): not a new session.
-    const clashes = [makeSession(gw, { ref: taken.ref }), makeSession(gw, { ref: ended.ref, userName: ended.userName, connectedAt: ended.connectedAt })];
+    const clashes = [
+      makeSession(gw, { ref: taken.ref }),
+      makeSession(gw, { ref: ended.ref, userName: ended.userName, connectedAt: ended.connectedAt }),
+    ];
     const inserted = await store.sessions.insertManyIfAbsent([...clashes, ...fresh]);
     assert.deepEqual(inserted, new Set(ids(fresh)));
     assert.equal(await store.sessions.countOnline({ gatewayId: gw }), 2_001);
@@ -270,8 +319,13 @@ export function sessionContract(ctx: ContractContext): void {
     // Each caller lists the refs in another order; the store must not deadlock.
     const orders = [refs, [...refs].reverse(), refs.map((_, i) => refs[(i * 7) % refs.length]!), refs];
     const callers = orders.map((order) => order.map((ref) => makeSession(gw, { ref })));
-    const results = await Promise.all(callers.map((rows) => store.transaction((tx) => tx.sessions.insertManyIfAbsent(rows))));
-    assert.equal(results.reduce((n, r) => n + r.size, 0), refs.length);
+    const results = await Promise.all(
+      callers.map((rows) => store.transaction((tx) => tx.sessions.insertManyIfAbsent(rows))),
+    );
+    assert.equal(
+      results.reduce((n, r) => n + r.size, 0),
+      refs.length,
+    );
     const stored = new Set(ids(await store.sessions.listOnlineByGateway(gw)));
     assert.deepEqual(stored, new Set(results.flatMap((r) => [...r])));
   });
@@ -284,27 +338,57 @@ export function sessionContract(ctx: ContractContext): void {
     await store.sessions.insertManyIfAbsent([...sessions, makeSession(other)]);
     await store.sessions.markEnded(sessions[0]!.id, { endedAt: T0 + 5, cause: 'CLIENT_DISCONNECT' });
     // 9,000 rows of 4 parameters: more than one statement.
-    await store.sessions.updateStatsMany(sessions.map((s, i) => ({ id: s.id, bytesReceived: 4_294_967_296 + i, bytesSent: i, lastSeenAt: T0 + 30_000 + i })));
+    await store.sessions.updateStatsMany(
+      sessions.map((s, i) => ({
+        id: s.id,
+        bytesReceived: 4_294_967_296 + i,
+        bytesSent: i,
+        lastSeenAt: T0 + 30_000 + i,
+      })),
+    );
     const stats = await store.sessions.listOnlineStatsByGateway(gw);
     assert.equal(stats.length, 8_999);
     const byId = new Map(stats.map((s) => [s.id, s]));
     assert.deepEqual(byId.get(sessions[8_999]!.id), {
-      id: sessions[8_999]!.id, ref: 's:8999', bytesReceived: 4_294_967_296 + 8_999, bytesSent: 8_999, lastSeenAt: T0 + 30_000 + 8_999, clientAddress: sessions[8_999]!.clientAddress,
+      id: sessions[8_999]!.id,
+      ref: 's:8999',
+      bytesReceived: 4_294_967_296 + 8_999,
+      bytesSent: 8_999,
+      lastSeenAt: T0 + 30_000 + 8_999,
+      clientAddress: sessions[8_999]!.clientAddress,
     });
-    assert.equal((await store.sessions.findById(sessions[0]!.id))?.bytesReceived, 0, 'an ended session keeps its counters');
+    assert.equal(
+      (await store.sessions.findById(sessions[0]!.id))?.bytesReceived,
+      0,
+      'an ended session keeps its counters',
+    );
     await store.sessions.updateStatsMany([]);
   });
 
-  test('updateAddresses: a floated client\'s new address, and its IP for the clientIp filter; ended sessions keep theirs', async () => {
+  test("updateAddresses: a floated client's new address, and its IP for the clientIp filter; ended sessions keep theirs", async () => {
     const store = ctx.store();
     const gw = await freshGateway(store);
-    const [moving, ended] = [makeSession(gw, { clientAddress: '203.0.113.5:4000' }), makeSession(gw, { clientAddress: '203.0.113.6:4000' })];
+    const [moving, ended] = [
+      makeSession(gw, { clientAddress: '203.0.113.5:4000' }),
+      makeSession(gw, { clientAddress: '203.0.113.6:4000' }),
+    ];
     await store.sessions.insertManyIfAbsent([moving!, ended!]);
     await store.sessions.markEnded(ended!.id, { endedAt: T0 + 5, cause: 'CLIENT_DISCONNECT' });
-    await store.sessions.updateAddresses([{ id: moving!.id, clientAddress: '198.51.100.9:5000' }, { id: ended!.id, clientAddress: '198.51.100.10:5000' }]);
+    await store.sessions.updateAddresses([
+      { id: moving!.id, clientAddress: '198.51.100.9:5000' },
+      { id: ended!.id, clientAddress: '198.51.100.10:5000' },
+    ]);
     assert.equal((await store.sessions.findById(moving!.id))?.clientAddress, '198.51.100.9:5000');
-    assert.deepEqual((await store.sessions.listOnline({ first: 10, filter: { gatewayId: gw, clientIp: '198.51.100.9' } })).rows.map((s) => s.id), [moving!.id]);
-    assert.deepEqual((await store.sessions.listOnline({ first: 10, filter: { gatewayId: gw, clientIp: '203.0.113.5' } })).rows, []);
+    assert.deepEqual(
+      (await store.sessions.listOnline({ first: 10, filter: { gatewayId: gw, clientIp: '198.51.100.9' } })).rows.map(
+        (s) => s.id,
+      ),
+      [moving!.id],
+    );
+    assert.deepEqual(
+      (await store.sessions.listOnline({ first: 10, filter: { gatewayId: gw, clientIp: '203.0.113.5' } })).rows,
+      [],
+    );
     assert.equal((await store.sessions.findById(ended!.id))?.clientAddress, '203.0.113.6:4000');
     await store.sessions.updateAddresses([]);
   });
@@ -318,11 +402,25 @@ export function sessionContract(ctx: ContractContext): void {
     const end: SessionEnd = { endedAt: T0 + 70_000, cause: 'GATEWAY_RESTART' };
     const first = await store.sessions.markEndedMany(ids(sessions.slice(0, 10)), end);
     assert.deepEqual(new Set(ids(first)), new Set(ids(sessions.slice(1, 10))));
-    assert.deepEqual(first.find((s) => s.id === sessions[1]!.id), { ...sessions[1]!, endedAt: end.endedAt, endCause: 'GATEWAY_RESTART' });
-    assert.equal((await store.sessions.findById(sessions[0]!.id))?.endCause, 'ADMIN_DISCONNECT', 'an ended session keeps its end');
+    assert.deepEqual(
+      first.find((s) => s.id === sessions[1]!.id),
+      { ...sessions[1]!, endedAt: end.endedAt, endCause: 'GATEWAY_RESTART' },
+    );
+    assert.equal(
+      (await store.sessions.findById(sessions[0]!.id))?.endCause,
+      'ADMIN_DISCONNECT',
+      'an ended session keeps its end',
+    );
     const rest = ids(sessions.slice(10));
-    const results = await Promise.all([0, 1, 2].map((k) => store.transaction((tx) => tx.sessions.markEndedMany(k === 1 ? [...rest].reverse() : rest, end))));
-    assert.equal(results.reduce((n, r) => n + r.length, 0), 30);
+    const results = await Promise.all(
+      [0, 1, 2].map((k) =>
+        store.transaction((tx) => tx.sessions.markEndedMany(k === 1 ? [...rest].reverse() : rest, end)),
+      ),
+    );
+    assert.equal(
+      results.reduce((n, r) => n + r.length, 0),
+      30,
+    );
     assert.deepEqual(new Set(results.flatMap(ids)), new Set(rest));
     assert.equal(await store.sessions.countOnline({ gatewayId: gw }), 0);
     assert.deepEqual(await store.sessions.markEndedMany([], end), []);

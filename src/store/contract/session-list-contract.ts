@@ -5,11 +5,21 @@ import type { Session } from '../../domain/session.js';
 import type { Keyset, Page, SessionFilter, SessionOrder, Store } from '../store.js';
 import { T0, freshGateway, ids, makeSession, newestFirst, type ContractContext } from './fixtures.js';
 
-const order = (rows: Session[]) => newestFirst(rows, (s) => s.connectedAt, (s) => s.id);
+const order = (rows: Session[]) =>
+  newestFirst(
+    rows,
+    (s) => s.connectedAt,
+    (s) => s.id,
+  );
 const keysetOf = (s: Session): Keyset => ({ at: s.connectedAt, id: s.id });
 
 /** Every page of listOnline for `filter`, following `after` cursors; `between` runs between fetches. */
-async function readAllPages(store: Store, first: number, filter: SessionFilter, between?: (page: number) => Promise<void>): Promise<Session[]> {
+async function readAllPages(
+  store: Store,
+  first: number,
+  filter: SessionFilter,
+  between?: (page: number) => Promise<void>,
+): Promise<Session[]> {
   const seen: Session[] = [];
   let after: Keyset | null = null;
   for (let page = 0; page < 1000; page++) {
@@ -71,7 +81,9 @@ export function sessionListContract(ctx: ContractContext): void {
     const store = ctx.store();
     const gw = await freshGateway(store);
     // 20 sessions a second apart, two of them tied on connectedAt.
-    const initial = Array.from({ length: 20 }, (_, i) => makeSession(gw, { connectedAt: T0 + (i === 11 ? 10 : i) * 1000 }));
+    const initial = Array.from({ length: 20 }, (_, i) =>
+      makeSession(gw, { connectedAt: T0 + (i === 11 ? 10 : i) * 1000 }),
+    );
     for (const s of initial) await store.sessions.insertIfAbsent(s);
     const byAge = order(initial);
     const late: Session[] = [];
@@ -94,7 +106,10 @@ export function sessionListContract(ctx: ContractContext): void {
 
     const seenIds = ids(seen);
     assert.equal(new Set(seenIds).size, seenIds.length, 'no session on two pages');
-    const expected = [...byAge.slice(0, 5), ...order([...byAge.slice(5).filter((s) => !endedUnseen.includes(s.id)), ...late])];
+    const expected = [
+      ...byAge.slice(0, 5),
+      ...order([...byAge.slice(5).filter((s) => !endedUnseen.includes(s.id)), ...late]),
+    ];
     assert.deepEqual(seenIds, ids(expected));
   });
 
@@ -102,8 +117,17 @@ export function sessionListContract(ctx: ContractContext): void {
     const store = ctx.store();
     const gw = await freshGateway(store);
     const other = await freshGateway(store);
-    const alice = makeSession(gw, { userName: `alice-${gw}`, clientAddress: '198.51.100.10:40000', connectedAt: T0 + 1 });
-    const alice2 = makeSession(other, { userName: alice.userName, userId: alice.userId, clientAddress: '[2001:db8::7]:1194', connectedAt: T0 + 2 });
+    const alice = makeSession(gw, {
+      userName: `alice-${gw}`,
+      clientAddress: '198.51.100.10:40000',
+      connectedAt: T0 + 1,
+    });
+    const alice2 = makeSession(other, {
+      userName: alice.userName,
+      userId: alice.userId,
+      clientAddress: '[2001:db8::7]:1194',
+      connectedAt: T0 + 2,
+    });
     const bob = makeSession(gw, { userName: `bob-${gw}`, clientAddress: '198.51.100.10:40001', connectedAt: T0 + 3 });
     const carol = makeSession(gw, { userName: `carol-${gw}`, clientAddress: null, connectedAt: T0 + 4 });
     for (const s of [alice, alice2, bob, carol]) await store.sessions.insertIfAbsent(s);
@@ -114,11 +138,23 @@ export function sessionListContract(ctx: ContractContext): void {
     assert.deepEqual(await list({ userId: alice.userId }), [alice2.id, alice.id]);
     assert.deepEqual(await list(mine), [carol.id, bob.id, alice.id]);
     assert.deepEqual(await list({ ...mine, clientIp: '198.51.100.10' }), [bob.id, alice.id]);
-    assert.deepEqual(await list({ clientIp: '2001:db8::7', userName: alice.userName }), [alice2.id], 'client IP of [v6]:port');
+    assert.deepEqual(
+      await list({ clientIp: '2001:db8::7', userName: alice.userName }),
+      [alice2.id],
+      'client IP of [v6]:port',
+    );
     assert.deepEqual(await list({ ...mine, protocol: 'openvpn' }), [carol.id, bob.id, alice.id]);
     assert.deepEqual(await list({ ...mine, protocol: 'wireguard' as Protocol }), []);
-    assert.deepEqual(await list({ ...mine, connectedAfter: T0 + 1 }), [carol.id, bob.id], 'connectedAfter is exclusive');
-    assert.deepEqual(await list({ ...mine, connectedBefore: T0 + 4 }), [bob.id, alice.id], 'connectedBefore is exclusive');
+    assert.deepEqual(
+      await list({ ...mine, connectedAfter: T0 + 1 }),
+      [carol.id, bob.id],
+      'connectedAfter is exclusive',
+    );
+    assert.deepEqual(
+      await list({ ...mine, connectedBefore: T0 + 4 }),
+      [bob.id, alice.id],
+      'connectedBefore is exclusive',
+    );
     assert.deepEqual(await list({ ...mine, connectedAfter: T0 + 1, connectedBefore: T0 + 4 }), [bob.id]);
     assert.deepEqual(await list({ ...mine, userName: alice.userName }), [alice.id]);
     assert.deepEqual(await list({ gatewayId: other, userName: bob.userName }), []);
@@ -164,12 +200,30 @@ export function sessionListContract(ctx: ContractContext): void {
     const store = ctx.store();
     const gw = await freshGateway(store);
     const tag = randomTag();
-    const alice = makeSession(gw, { userName: `Alice-${tag}`, clientAddress: '198.51.100.20:40001', virtualAddress: '10.9.0.2' });
-    const malik = makeSession(gw, { userName: `malik-${tag}`, clientAddress: '198.51.100.20:40002', virtualAddress: '10.9.0.3' });
-    const pct = makeSession(gw, { userName: `100%_${tag}`, clientAddress: '[2001:db8::7]:40003', virtualAddress: null, virtualAddress6: 'fd00::9' });
+    const alice = makeSession(gw, {
+      userName: `Alice-${tag}`,
+      clientAddress: '198.51.100.20:40001',
+      virtualAddress: '10.9.0.2',
+    });
+    const malik = makeSession(gw, {
+      userName: `malik-${tag}`,
+      clientAddress: '198.51.100.20:40002',
+      virtualAddress: '10.9.0.3',
+    });
+    const pct = makeSession(gw, {
+      userName: `100%_${tag}`,
+      clientAddress: '[2001:db8::7]:40003',
+      virtualAddress: null,
+      virtualAddress6: 'fd00::9',
+    });
     for (const x of [alice, malik, pct]) await store.sessions.insertIfAbsent(x);
-    const find = async (filter: SessionFilter) => ids((await store.sessions.listOnline({ first: 10, filter: { gatewayId: gw, ...filter } })).rows).sort();
-    assert.deepEqual(await find({ userNameContains: 'ALI' }), ids([alice, malik]).sort(), 'ali is in Alice and in malik');
+    const find = async (filter: SessionFilter) =>
+      ids((await store.sessions.listOnline({ first: 10, filter: { gatewayId: gw, ...filter } })).rows).sort();
+    assert.deepEqual(
+      await find({ userNameContains: 'ALI' }),
+      ids([alice, malik]).sort(),
+      'ali is in Alice and in malik',
+    );
     assert.deepEqual(await find({ userNameContains: `alice-${tag}` }), [alice.id]);
     assert.deepEqual(await find({ userNameContains: '%' }), [pct.id], '% is not a wildcard');
     assert.deepEqual(await find({ userNameContains: '0_' }), [], '_ is not a wildcard');
@@ -190,8 +244,16 @@ export function sessionListContract(ctx: ContractContext): void {
     const gwA = await freshGateway(store);
     const gwB = await freshGateway(store);
     const tag = randomTag();
-    const specs: [string, string, number][] = [['carol', gwA, 500], ['Bob', gwB, 100], ['alice', gwA, 900], ['dave', gwB, 100], ['Eve', gwA, 0]];
-    const sessions = specs.map(([name, gw, traffic], i) => makeSession(gw, { userName: `${tag}-${name}`, bytesReceived: traffic, bytesSent: i, connectedAt: T0 + i }));
+    const specs: [string, string, number][] = [
+      ['carol', gwA, 500],
+      ['Bob', gwB, 100],
+      ['alice', gwA, 900],
+      ['dave', gwB, 100],
+      ['Eve', gwA, 0],
+    ];
+    const sessions = specs.map(([name, gw, traffic], i) =>
+      makeSession(gw, { userName: `${tag}-${name}`, bytesReceived: traffic, bytesSent: i, connectedAt: T0 + i }),
+    );
     for (const x of sessions) await store.sessions.insertIfAbsent(x);
     const filter: SessionFilter = { userNameContains: tag };
     const pages = async (order: SessionOrder) => {
@@ -207,16 +269,34 @@ export function sessionListContract(ctx: ContractContext): void {
     };
     assert.deepEqual(await pages({ field: 'USER', direction: 'ASC' }), ['alice', 'Bob', 'carol', 'dave', 'Eve']);
     assert.deepEqual(await pages({ field: 'USER', direction: 'DESC' }), ['Eve', 'dave', 'carol', 'Bob', 'alice']);
-    assert.deepEqual(await pages({ field: 'TRAFFIC', direction: 'DESC' }), ['alice', 'carol', 'dave', 'Bob', 'Eve'], 'bytesReceived + bytesSent');
-    assert.deepEqual(await pages({ field: 'CONNECTED_AT', direction: 'ASC' }), ['carol', 'Bob', 'alice', 'dave', 'Eve']);
+    assert.deepEqual(
+      await pages({ field: 'TRAFFIC', direction: 'DESC' }),
+      ['alice', 'carol', 'dave', 'Bob', 'Eve'],
+      'bytesReceived + bytesSent',
+    );
+    assert.deepEqual(await pages({ field: 'CONNECTED_AT', direction: 'ASC' }), [
+      'carol',
+      'Bob',
+      'alice',
+      'dave',
+      'Eve',
+    ]);
     const byGateway = await pages({ field: 'GATEWAY', direction: 'ASC' });
     const first = gwA < gwB ? ['carol', 'alice', 'Eve'] : ['Bob', 'dave'];
     assert.deepEqual(byGateway.slice(0, first.length).sort(), first.sort(), 'one gateway, then the other');
     // A cursor row that has ended since still places the next page.
     const p1 = await store.sessions.listOnlineSorted({ first: 2, filter, order: { field: 'USER', direction: 'ASC' } });
     await store.sessions.markEnded(p1.rows[1]!.id, { endedAt: T0 + 50, cause: 'CLIENT_DISCONNECT' });
-    const p2 = await store.sessions.listOnlineSorted({ first: 2, afterId: p1.rows[1]!.id, filter, order: { field: 'USER', direction: 'ASC' } });
-    assert.deepEqual(p2.rows.map((r) => r.userName.slice(tag.length + 1)), ['carol', 'dave']);
+    const p2 = await store.sessions.listOnlineSorted({
+      first: 2,
+      afterId: p1.rows[1]!.id,
+      filter,
+      order: { field: 'USER', direction: 'ASC' },
+    });
+    assert.deepEqual(
+      p2.rows.map((r) => r.userName.slice(tag.length + 1)),
+      ['carol', 'dave'],
+    );
   });
 }
 

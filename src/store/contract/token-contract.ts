@@ -27,7 +27,10 @@ export function tokenContract(ctx: ContractContext): void {
     for (const t of [a, twin, other]) await store.tokens.insert(t);
     const found = await store.tokens.findByPrefix(a.prefix);
     assert.deepEqual(new Set(found.map((t) => t.id)), new Set([a.id, twin.id]));
-    assert.deepEqual(found.find((t) => t.id === a.id), a);
+    assert.deepEqual(
+      found.find((t) => t.id === a.id),
+      a,
+    );
     assert.deepEqual(await store.tokens.findByPrefix('sbt_nothere0'), []);
   });
 
@@ -40,7 +43,10 @@ export function tokenContract(ctx: ContractContext): void {
     await store.tokens.revoke(b.id, T0 + 5);
     const found = await store.tokens.findByIds([a.id, b.id, 'tok_doesnotexist']);
     assert.deepEqual(new Set(found.map((t) => t.id)), new Set([a.id, b.id]));
-    assert.deepEqual(found.find((t) => t.id === a.id), a);
+    assert.deepEqual(
+      found.find((t) => t.id === a.id),
+      a,
+    );
     assert.equal(found.find((t) => t.id === b.id)?.revokedAt, T0 + 5);
     assert.deepEqual(await store.tokens.findByIds([]), []);
   });

@@ -18,7 +18,11 @@ export function transactionContract(ctx: ContractContext): void {
     await store.sessions.insertIfAbsent(session);
     const event = makeAudit({ targetSessionId: session.id });
     const result = await store.transaction(async (tx) => {
-      const ended = await tx.sessions.markEnded(session.id, { endedAt: T0 + 5, cause: 'ADMIN_DISCONNECT', endedByName: 'ops' });
+      const ended = await tx.sessions.markEnded(session.id, {
+        endedAt: T0 + 5,
+        cause: 'ADMIN_DISCONNECT',
+        endedByName: 'ops',
+      });
       await tx.audit.append(event);
       // Reads inside the transaction see its own writes.
       assert.equal(await tx.sessions.findOnline(session.id), null);
@@ -105,7 +109,10 @@ export function transactionContract(ctx: ContractContext): void {
         }),
       ),
     );
-    assert.deepEqual(results.map((r) => r.status), tokens.map((_, i) => (i % 2 === 1 ? 'rejected' : 'fulfilled')));
+    assert.deepEqual(
+      results.map((r) => r.status),
+      tokens.map((_, i) => (i % 2 === 1 ? 'rejected' : 'fulfilled')),
+    );
     for (const [i, t] of tokens.entries()) {
       const stored = await store.tokens.findById(t.id);
       if (i % 2 === 1) assert.equal(stored, null);

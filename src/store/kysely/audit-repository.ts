@@ -13,7 +13,11 @@ export class KyselyAuditRepository implements AuditRepository {
   }
 
   async appendIfAbsent(event: AuditEvent): Promise<boolean> {
-    const r = await this.db.insertInto('audit_events').values(toRow(event)).onConflict((oc) => oc.column('id').doNothing()).executeTakeFirst();
+    const r = await this.db
+      .insertInto('audit_events')
+      .values(toRow(event))
+      .onConflict((oc) => oc.column('id').doNothing())
+      .executeTakeFirst();
     return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
   }
 
@@ -64,7 +68,10 @@ function toRow(event: AuditEvent): Insertable<AuditEventTable> {
 }
 
 /** Every set field of the filter; `since` is inclusive, `until` exclusive. */
-function matching(eb: ExpressionBuilder<Database, 'audit_events'>, filter: AuditFilter | undefined): Expression<SqlBool>[] {
+function matching(
+  eb: ExpressionBuilder<Database, 'audit_events'>,
+  filter: AuditFilter | undefined,
+): Expression<SqlBool>[] {
   const conditions: Expression<SqlBool>[] = [];
   if (!filter) return conditions;
   if (filter.action !== undefined) conditions.push(eb('action', '=', filter.action));

@@ -23,7 +23,12 @@ export class KyselyBlockRepository implements BlockRepository {
       .onConflict((oc) =>
         oc.columns(['gateway_id', 'user_name']).doUpdateSet((eb) => ({
           // max() is spelled differently on SQLite and PostgreSQL; CASE is the same on both.
-          until: eb.case().when('blocks.until', '>', eb.ref('excluded.until')).then(eb.ref('blocks.until')).else(eb.ref('excluded.until')).end(),
+          until: eb
+            .case()
+            .when('blocks.until', '>', eb.ref('excluded.until'))
+            .then(eb.ref('blocks.until'))
+            .else(eb.ref('excluded.until'))
+            .end(),
           blocked_at: eb.ref('excluded.blocked_at'),
           blocked_by_token_id: eb.ref('excluded.blocked_by_token_id'),
           blocked_by_name: eb.ref('excluded.blocked_by_name'),

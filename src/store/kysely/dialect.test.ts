@@ -13,17 +13,26 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('parseDatabaseUrl', () => {
   test('PostgreSQL URLs in both spellings', () => {
-    assert.deepEqual(parseDatabaseUrl('postgres://u:p@db:5432/sb'), { dialect: 'postgres', url: 'postgres://u:p@db:5432/sb' });
+    assert.deepEqual(parseDatabaseUrl('postgres://u:p@db:5432/sb'), {
+      dialect: 'postgres',
+      url: 'postgres://u:p@db:5432/sb',
+    });
     assert.deepEqual(parseDatabaseUrl('postgresql://db/sb'), { dialect: 'postgres', url: 'postgresql://db/sb' });
   });
 
   test('SQLite: memory, sqlite:, file:, file:// and plain paths', () => {
     assert.deepEqual(parseDatabaseUrl('sqlite::memory:'), { dialect: 'sqlite', path: ':memory:' });
-    assert.deepEqual(parseDatabaseUrl('sqlite:data/switchboard.db'), { dialect: 'sqlite', path: 'data/switchboard.db' });
+    assert.deepEqual(parseDatabaseUrl('sqlite:data/switchboard.db'), {
+      dialect: 'sqlite',
+      path: 'data/switchboard.db',
+    });
     assert.deepEqual(parseDatabaseUrl('sqlite:/var/lib/sb.db'), { dialect: 'sqlite', path: '/var/lib/sb.db' });
     assert.deepEqual(parseDatabaseUrl('sqlite:///var/lib/sb.db'), { dialect: 'sqlite', path: '/var/lib/sb.db' });
     assert.deepEqual(parseDatabaseUrl('file:./sb.db'), { dialect: 'sqlite', path: './sb.db' });
-    assert.deepEqual(parseDatabaseUrl(pathToFileURL('/var/lib/sb db.db').href), { dialect: 'sqlite', path: '/var/lib/sb db.db' });
+    assert.deepEqual(parseDatabaseUrl(pathToFileURL('/var/lib/sb db.db').href), {
+      dialect: 'sqlite',
+      path: '/var/lib/sb db.db',
+    });
     assert.deepEqual(parseDatabaseUrl('./data/switchboard.db'), { dialect: 'sqlite', path: './data/switchboard.db' });
     assert.deepEqual(parseDatabaseUrl('/abs/sb.db'), { dialect: 'sqlite', path: '/abs/sb.db' });
   });
@@ -56,7 +65,8 @@ describe('openStore on SQLite', () => {
     const store = await openStore(`sqlite:${path}`);
     try {
       assert.ok(existsSync(path));
-      const pragma = async (name: string) => (await sql<Record<string, unknown>>`select * from ${sql.raw(`pragma_${name}`)}`.execute(store.db)).rows[0];
+      const pragma = async (name: string) =>
+        (await sql<Record<string, unknown>>`select * from ${sql.raw(`pragma_${name}`)}`.execute(store.db)).rows[0];
       assert.deepEqual(await pragma('journal_mode'), { journal_mode: 'wal' });
       assert.deepEqual(await pragma('foreign_keys'), { foreign_keys: 1 });
       assert.ok(Number(Object.values((await pragma('busy_timeout')) ?? {})[0]) > 0);
@@ -78,7 +88,10 @@ describe('openStore on SQLite', () => {
         // Only a read so far: a deferred BEGIN would hold no write lock yet and let `other` write.
         assert.equal((await tx.gateways.findById('gw-lock'))?.name, 'Lock');
         // Past its busy timeout the store answers STORE_UNAVAILABLE (HTTP 503); the cause is SQLite's lock.
-        await assert.rejects(other.gateways.setAgentStatus('gw-lock', { agentConnected: true, lastSeenAt: 1 }), (e: unknown) => /locked|busy/i.test(String((e as { cause?: { message?: string } }).cause?.message ?? e)));
+        await assert.rejects(
+          other.gateways.setAgentStatus('gw-lock', { agentConnected: true, lastSeenAt: 1 }),
+          (e: unknown) => /locked|busy/i.test(String((e as { cause?: { message?: string } }).cause?.message ?? e)),
+        );
         await tx.gateways.setAgentStatus('gw-lock', { agentConnected: true, lastSeenAt: 2 });
       });
       assert.equal((await other.gateways.findById('gw-lock'))?.lastSeenAt, 2);

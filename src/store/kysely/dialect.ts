@@ -56,7 +56,10 @@ export function probeSqliteFile(path: string): void {
 }
 
 /** Builds the Kysely dialect for a target. SQLite files get their parent directory created. */
-export function createDialect(target: DatabaseTarget, logger?: Logger): { dialect: Dialect; name: DialectName; dataVersion?: SqliteDataVersion } {
+export function createDialect(
+  target: DatabaseTarget,
+  logger?: Logger,
+): { dialect: Dialect; name: DialectName; dataVersion?: SqliteDataVersion } {
   if (target.dialect === 'postgres') return { dialect: postgresDialect(target.url, logger), name: 'postgres' };
   let read: SqliteDataVersion = () => null;
   const dialect = sqliteDialect(target.path, logger, (db) => {
@@ -66,25 +69,32 @@ export function createDialect(target: DatabaseTarget, logger?: Logger): { dialec
   return { dialect, name: 'sqlite', dataVersion: () => read() };
 }
 
-function sqliteDialect(path: string, logger: Logger | undefined, opened: (db: SqliteDatabase.Database) => void): Dialect {
+function sqliteDialect(
+  path: string,
+  logger: Logger | undefined,
+  opened: (db: SqliteDatabase.Database) => void,
+): Dialect {
   let checkpointer: SqliteCheckpointer | undefined;
-  return new ImmediateSqliteDialect({
-    database: async () => {
-      if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
-      const db = new SqliteDatabase(path);
-      // WAL lets readers (another process, a backup) run beside the one writer; NORMAL sync is
-      // durable across application crashes, which is what WAL needs it for.
-      if (path !== ':memory:') db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = NORMAL');
-      db.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
-      db.pragma('foreign_keys = ON');
-      // A file's checkpoints run on another thread (an in-memory database has no log to copy).
-      if (path !== ':memory:') checkpointer = SqliteCheckpointer.start(db, logger);
-      opened(db);
-      cachePreparedStatements(db);
-      return db;
+  return new ImmediateSqliteDialect(
+    {
+      database: async () => {
+        if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
+        const db = new SqliteDatabase(path);
+        // WAL lets readers (another process, a backup) run beside the one writer; NORMAL sync is
+        // durable across application crashes, which is what WAL needs it for.
+        if (path !== ':memory:') db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = NORMAL');
+        db.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+        db.pragma('foreign_keys = ON');
+        // A file's checkpoints run on another thread (an in-memory database has no log to copy).
+        if (path !== ':memory:') checkpointer = SqliteCheckpointer.start(db, logger);
+        opened(db);
+        cachePreparedStatements(db);
+        return db;
+      },
     },
-  }, async () => checkpointer?.stop());
+    async () => checkpointer?.stop(),
+  );
 }
 
 /** How many distinct SQL texts keep their prepared statement (least recently used dropped first). */
@@ -123,7 +133,9 @@ function postgresDialect(url: string, logger?: Logger): Dialect {
   pool.on('error', (error) => logger?.error({ err: error }, 'idle PostgreSQL connection failed'));
   // A client in use when its connection resets emits 'error' too, where the pool no longer listens:
   // the query in flight fails with it (and the caller is told); the event itself must not crash the process.
-  pool.on('connect', (client) => client.on('error', (error) => logger?.error({ err: error }, 'PostgreSQL connection failed while in use')));
+  pool.on('connect', (client) =>
+    client.on('error', (error) => logger?.error({ err: error }, 'PostgreSQL connection failed while in use')),
+  );
   return new PostgresDialect({ pool });
 }
 
@@ -132,7 +144,8 @@ function postgresDialect(url: string, logger?: Logger): Dialect {
  * the current directory), or the PostgreSQL URL without its password.
  */
 export function describeTarget(target: DatabaseTarget): string {
-  if (target.dialect === 'sqlite') return target.path === ':memory:' ? 'SQLite in memory' : `SQLite ${resolve(target.path)}`;
+  if (target.dialect === 'sqlite')
+    return target.path === ':memory:' ? 'SQLite in memory' : `SQLite ${resolve(target.path)}`;
   try {
     const url = new URL(target.url);
     if (url.password) url.password = '***';

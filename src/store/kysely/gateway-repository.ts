@@ -12,7 +12,8 @@ export class KyselyGatewayRepository implements GatewayRepository {
    * the capabilities unless given (an agent's report gives them; the config file does not).
    */
   async upsert(gateway: GatewayUpsert): Promise<void> {
-    const caps = gateway.canBlock === undefined ? null : { can_block: gateway.canBlock ? 1 : 0, warning: gateway.warning ?? null };
+    const caps =
+      gateway.canBlock === undefined ? null : { can_block: gateway.canBlock ? 1 : 0, warning: gateway.warning ?? null };
     await this.db
       .insertInto('gateways')
       .values({
@@ -50,7 +51,15 @@ export class KyselyGatewayRepository implements GatewayRepository {
   }
 
   /** `daemonStartedAt` undefined keeps the stored value; null clears it. `daemonResponding` undefined keeps it. */
-  async setAgentStatus(id: string, status: { agentConnected: boolean; lastSeenAt: number; daemonStartedAt?: number | null; daemonResponding?: boolean }): Promise<void> {
+  async setAgentStatus(
+    id: string,
+    status: {
+      agentConnected: boolean;
+      lastSeenAt: number;
+      daemonStartedAt?: number | null;
+      daemonResponding?: boolean;
+    },
+  ): Promise<void> {
     await this.db
       .updateTable('gateways')
       .set({

@@ -19,7 +19,12 @@ export class KyselyIntentRepository implements DisconnectIntentRepository {
     const result = await this.db
       .insertInto('disconnect_intents')
       .values(toRow(intent))
-      .onConflict((oc) => oc.column('session_id').where(sql<boolean>`status = 'PENDING'`).doNothing())
+      .onConflict((oc) =>
+        oc
+          .column('session_id')
+          .where(sql<boolean>`status = 'PENDING'`)
+          .doNothing(),
+      )
       .executeTakeFirst();
     return Number(result.numInsertedOrUpdatedRows ?? 0n) > 0;
   }

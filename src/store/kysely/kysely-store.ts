@@ -12,7 +12,13 @@ import { storeOpenError } from './open-errors.js';
 import { withStoreErrors } from './store-errors.js';
 import { KyselyGatewayRepository } from './gateway-repository.js';
 import { KyselyIntentRepository } from './intent-repository.js';
-import { CachedGatewayRepository, CachedSessionRepository, CachedTokenRepository, CachedWebhookRepository, ReadCache } from './read-cache.js';
+import {
+  CachedGatewayRepository,
+  CachedSessionRepository,
+  CachedTokenRepository,
+  CachedWebhookRepository,
+  ReadCache,
+} from './read-cache.js';
 import { grantRuntimeRole } from './runtime-grants.js';
 import { migrateSchema } from './schema-migrator.js';
 import { KyselyOutboxRepository } from './outbox-repository.js';
@@ -51,7 +57,10 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   // Start-up failures keep their detail (the CLI prints it); later outages answer STORE_UNAVAILABLE.
   const storeErrors = { active: false };
   const cache = name === 'sqlite' && options.cacheReads !== false ? new ReadCache(dataVersion) : null;
-  const db = new Kysely<Database>({ dialect: withStoreErrors(dialect, options.logger, storeErrors), plugins: cache ? [cache.plugin()] : [] });
+  const db = new Kysely<Database>({
+    dialect: withStoreErrors(dialect, options.logger, storeErrors),
+    plugins: cache ? [cache.plugin()] : [],
+  });
   try {
     await migrateSchema(db, name, options.logger);
   } catch (error) {
@@ -75,10 +84,15 @@ export interface MigrationReport {
  * `switchboard migrate`: brings the schema at `url` up to date as the connected role (the owner)
  * and, on PostgreSQL, grants `runtimeRole` what replicas need (runtime-grants.ts). Closes what it opened.
  */
-export async function migrateDatabase(url: string, options: { runtimeRole?: string; logger?: Logger } = {}): Promise<MigrationReport> {
+export async function migrateDatabase(
+  url: string,
+  options: { runtimeRole?: string; logger?: Logger } = {},
+): Promise<MigrationReport> {
   const target = parseDatabaseUrl(url);
   if (options.runtimeRole !== undefined && target.dialect !== 'postgres') {
-    throw new StoreSetupError('--runtime-role: database roles exist only on PostgreSQL; a SQLite file has no roles (see docs/security.md)');
+    throw new StoreSetupError(
+      '--runtime-role: database roles exist only on PostgreSQL; a SQLite file has no roles (see docs/security.md)',
+    );
   }
   const { dialect, name } = createDialect(target, options.logger);
   const db = new Kysely<Database>({ dialect });
@@ -94,7 +108,12 @@ export async function migrateDatabase(url: string, options: { runtimeRole?: stri
 }
 
 /** `inTransaction`: only the webhooks' reads are cached there (see CachedWebhookRepository); the rest must see the transaction's own writes. */
-function repositories(db: Kysely<Database>, dialect: DialectName, cache: ReadCache | null, inTransaction = false): StoreTx {
+function repositories(
+  db: Kysely<Database>,
+  dialect: DialectName,
+  cache: ReadCache | null,
+  inTransaction = false,
+): StoreTx {
   const outer = cache && !inTransaction ? cache : null;
   return {
     sessions: outer ? new CachedSessionRepository(db, outer) : new KyselySessionRepository(db, dialect),
@@ -130,7 +149,16 @@ export class KyselyStore implements Store {
     readonly dialect: DialectName,
     private readonly cache: ReadCache | null = null,
   ) {
-    ({ sessions: this.sessions, gateways: this.gateways, tokens: this.tokens, audit: this.audit, webhooks: this.webhooks, blocks: this.blocks, outbox: this.outbox, intents: this.intents } = repositories(db, dialect, cache));
+    ({
+      sessions: this.sessions,
+      gateways: this.gateways,
+      tokens: this.tokens,
+      audit: this.audit,
+      webhooks: this.webhooks,
+      blocks: this.blocks,
+      outbox: this.outbox,
+      intents: this.intents,
+    } = repositories(db, dialect, cache));
     this.#readiness = new StoreReadinessCheck(db, dialect);
   }
 

@@ -36,7 +36,14 @@ export function storeOpenError(error: unknown, store: string): StoreSetupError {
   let cause: string;
   if (code !== undefined && NETWORK_WORDS[code]) cause = `not reachable: ${NETWORK_WORDS[code]} (${code})`;
   else if (code !== undefined && PG_WORDS[code]) cause = `${PG_WORDS[code]}: ${message}`;
-  else if (/timeout exceeded when trying to connect|connection timeout/i.test(message)) cause = `not reachable: no answer in time (${message})`;
-  else cause = message === '' ? (code ?? 'unknown error') : code !== undefined && !message.includes(code) ? `${message} (${code})` : message;
+  else if (/timeout exceeded when trying to connect|connection timeout/i.test(message))
+    cause = `not reachable: no answer in time (${message})`;
+  else
+    cause =
+      message === ''
+        ? (code ?? 'unknown error')
+        : code !== undefined && !message.includes(code)
+          ? `${message} (${code})`
+          : message;
   return new StoreSetupError(`SWITCHBOARD_DATABASE_URL: cannot open ${store}: ${cause}`, { cause: error });
 }

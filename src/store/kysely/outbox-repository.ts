@@ -17,9 +17,17 @@ export class KyselyOutboxRepository implements OutboxRepository {
     for (let i = 0; i < events.length; i += IDS_PER_STATEMENT) {
       await this.db
         .insertInto('event_outbox')
-        .values(events.slice(i, i + IDS_PER_STATEMENT).map((e) => ({
-          id: e.id, type: e.type, at: e.at, payload: e.payload, created_at: e.createdAt, claimed_until: null, published_at: null,
-        })))
+        .values(
+          events.slice(i, i + IDS_PER_STATEMENT).map((e) => ({
+            id: e.id,
+            type: e.type,
+            at: e.at,
+            payload: e.payload,
+            created_at: e.createdAt,
+            claimed_until: null,
+            published_at: null,
+          })),
+        )
         .execute();
     }
   }
@@ -63,17 +71,33 @@ export class KyselyOutboxRepository implements OutboxRepository {
     }
   }
 
-  async prune(args: { publishedBefore: number; unpublishedBefore: number; limit: number }): Promise<{ published: number; unpublished: number }> {
+  async prune(args: {
+    publishedBefore: number;
+    unpublishedBefore: number;
+    limit: number;
+  }): Promise<{ published: number; unpublished: number }> {
     const published = await this.db
       .deleteFrom('event_outbox')
       .where('seq', 'in', (eb) =>
-        eb.selectFrom('event_outbox').select('seq').where('created_at', '<', args.publishedBefore).where('published_at', 'is not', null).orderBy('created_at').limit(args.limit),
+        eb
+          .selectFrom('event_outbox')
+          .select('seq')
+          .where('created_at', '<', args.publishedBefore)
+          .where('published_at', 'is not', null)
+          .orderBy('created_at')
+          .limit(args.limit),
       )
       .executeTakeFirst();
     const unpublished = await this.db
       .deleteFrom('event_outbox')
       .where('seq', 'in', (eb) =>
-        eb.selectFrom('event_outbox').select('seq').where('created_at', '<', args.unpublishedBefore).where('published_at', 'is', null).orderBy('created_at').limit(args.limit),
+        eb
+          .selectFrom('event_outbox')
+          .select('seq')
+          .where('created_at', '<', args.unpublishedBefore)
+          .where('published_at', 'is', null)
+          .orderBy('created_at')
+          .limit(args.limit),
       )
       .executeTakeFirst();
     return { published: Number(published.numDeletedRows), unpublished: Number(unpublished.numDeletedRows) };

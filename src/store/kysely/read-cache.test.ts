@@ -16,7 +16,7 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 const dir = mkdtempSync(join(tmpdir(), 'switchboard-read-cache-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('ReadCache: another process\'s commits', () => {
+describe("ReadCache: another process's commits", () => {
   test('its version is read once per event-loop turn, and a change drops every cached answer', async () => {
     let version = 1;
     let checks = 0;
@@ -53,13 +53,17 @@ describe('SQLite: hot reads are cached between writes, never past one', () => {
   });
   after(() => store.close());
 
-  const ids = async (): Promise<string[]> => (await store.sessions.listOnline({ first: 10, filter: { gatewayId: gw } })).rows.map((s) => s.id);
+  const ids = async (): Promise<string[]> =>
+    (await store.sessions.listOnline({ first: 10, filter: { gatewayId: gw } })).rows.map((s) => s.id);
 
   test('a repeated read is served from the cache (the same answer object), concurrent ones share one query', async () => {
     const a = await store.sessions.listOnline({ first: 10, filter: { gatewayId: gw } });
     const b = await store.sessions.listOnline({ first: 10, filter: { gatewayId: gw } });
     assert.equal(a, b);
-    const [c, d] = await Promise.all([store.sessions.countOnline({ gatewayId: gw }), store.sessions.countOnline({ gatewayId: gw })]);
+    const [c, d] = await Promise.all([
+      store.sessions.countOnline({ gatewayId: gw }),
+      store.sessions.countOnline({ gatewayId: gw }),
+    ]);
     assert.equal(c, 1);
     assert.equal(d, 1);
     // Different arguments are different entries.
@@ -76,10 +80,13 @@ describe('SQLite: hot reads are cached between writes, never past one', () => {
 
   test('a session ended in a transaction leaves the list at commit; a rolled-back end does not', async () => {
     const [newest] = await ids();
-    await assert.rejects(store.transaction(async (tx) => {
-      await tx.sessions.markEnded(newest!, { endedAt: T0 + 20, cause: 'CLIENT_DISCONNECT' });
-      throw new Error('roll back');
-    }), /roll back/);
+    await assert.rejects(
+      store.transaction(async (tx) => {
+        await tx.sessions.markEnded(newest!, { endedAt: T0 + 20, cause: 'CLIENT_DISCONNECT' });
+        throw new Error('roll back');
+      }),
+      /roll back/,
+    );
     assert.ok((await ids()).includes(newest!));
     await store.transaction((tx) => tx.sessions.markEnded(newest!, { endedAt: T0 + 20, cause: 'CLIENT_DISCONNECT' }));
     assert.ok(!(await ids()).includes(newest!));
@@ -96,7 +103,9 @@ describe('SQLite: hot reads are cached between writes, never past one', () => {
 
   test('raw SQL (which cannot be inspected) invalidates too', async () => {
     const before = await ids();
-    await sql`update sessions set ended_at = ${T0 + 40}, end_cause = 'CLIENT_DISCONNECT' where id = ${before[0]!}`.execute(store.db);
+    await sql`update sessions set ended_at = ${T0 + 40}, end_cause = 'CLIENT_DISCONNECT' where id = ${before[0]!}`.execute(
+      store.db,
+    );
     assert.deepEqual(await ids(), before.slice(1));
   });
 
@@ -117,7 +126,9 @@ describe('SQLite: hot reads are cached between writes, never past one', () => {
     const before = await ids();
     const other = new Database(join(dir, 'cache.db'));
     try {
-      other.prepare("update sessions set ended_at = ?, end_cause = 'CLIENT_DISCONNECT' where id = ?").run(T0 + 70, before[0]!);
+      other
+        .prepare("update sessions set ended_at = ?, end_cause = 'CLIENT_DISCONNECT' where id = ?")
+        .run(T0 + 70, before[0]!);
     } finally {
       other.close();
     }
@@ -136,7 +147,17 @@ describe('SQLite: hot reads are cached between writes, never past one', () => {
   });
 
   test('tokens by prefix: cached; a revocation here is seen by the next read, one by another process (the CLI) from the next turn', async () => {
-    const token = { id: 'tok_cachetest1', name: 'cache', prefix: 'sbt_cach', secretHash: 'ab'.repeat(32), scopes: ['admin' as const], createdAt: T0, expiresAt: null, revokedAt: null, lastUsedAt: null };
+    const token = {
+      id: 'tok_cachetest1',
+      name: 'cache',
+      prefix: 'sbt_cach',
+      secretHash: 'ab'.repeat(32),
+      scopes: ['admin' as const],
+      createdAt: T0,
+      expiresAt: null,
+      revokedAt: null,
+      lastUsedAt: null,
+    };
     const second = { ...token, id: 'tok_cachetest2' };
     await store.tokens.insert(token);
     await store.tokens.insert(second);
@@ -160,12 +181,15 @@ describe('SQLite: hot reads are cached between writes, never past one', () => {
     // Read inside a transaction (what every session change does for its outbox rows): the cached list.
     assert.equal(await store.transaction((tx) => tx.webhooks.listActive()), a);
     const added = makeWebhook();
-    await assert.rejects(store.transaction(async (tx) => {
-      await tx.webhooks.insert(added);
-      // Its own uncommitted write is seen inside it...
-      assert.ok((await tx.webhooks.listActive()).some((w) => w.id === added.id));
-      throw new Error('roll back');
-    }), /roll back/);
+    await assert.rejects(
+      store.transaction(async (tx) => {
+        await tx.webhooks.insert(added);
+        // Its own uncommitted write is seen inside it...
+        assert.ok((await tx.webhooks.listActive()).some((w) => w.id === added.id));
+        throw new Error('roll back');
+      }),
+      /roll back/,
+    );
     // ...and not after the rollback, in or out of a transaction.
     assert.ok(!(await store.webhooks.listActive()).some((w) => w.id === added.id));
     assert.ok(!(await store.transaction((tx) => tx.webhooks.listActive())).some((w) => w.id === added.id));

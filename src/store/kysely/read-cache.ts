@@ -16,7 +16,16 @@
  * Concurrent identical reads share one query. A read started before a write is filed under the older
  * generation, so it cannot be served after the write even if it completes later.
  */
-import type { Kysely, KyselyPlugin, OperationNode, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
+import type {
+  Kysely,
+  KyselyPlugin,
+  OperationNode,
+  PluginTransformQueryArgs,
+  PluginTransformResultArgs,
+  QueryResult,
+  RootOperationNode,
+  UnknownRow,
+} from 'kysely';
 import type { Gateway } from '../../domain/gateway.js';
 import type { Session } from '../../domain/session.js';
 import type { ApiToken } from '../../domain/token.js';
@@ -128,22 +137,39 @@ function writtenTable(node: RootOperationNode): string | null | undefined {
 
 function tableOf(node: OperationNode | undefined): string | undefined {
   if (node?.kind === 'AliasNode') return tableOf((node as unknown as { node: OperationNode }).node);
-  if (node?.kind === 'TableNode') return (node as unknown as { table: { identifier: { name: string } } }).table.identifier.name;
+  if (node?.kind === 'TableNode')
+    return (node as unknown as { table: { identifier: { name: string } } }).table.identifier.name;
   return undefined;
 }
 
 /** The store's own (not transaction-bound) sessions repository, with its online reads cached. */
 export class CachedSessionRepository extends KyselySessionRepository {
-  constructor(db: Kysely<Database>, private readonly cache: ReadCache) {
+  constructor(
+    db: Kysely<Database>,
+    private readonly cache: ReadCache,
+  ) {
     super(db, 'sqlite');
   }
 
   override listOnline(args: { first: number; after?: Keyset | null; filter?: SessionFilter }): Promise<Page<Session>> {
-    return this.cache.read('sessions', `list:${JSON.stringify([args.first, args.after ?? null, args.filter ?? {}])}`, () => super.listOnline(args));
+    return this.cache.read(
+      'sessions',
+      `list:${JSON.stringify([args.first, args.after ?? null, args.filter ?? {}])}`,
+      () => super.listOnline(args),
+    );
   }
 
-  override listOnlineSorted(args: { first: number; afterId?: string | null; filter?: SessionFilter; order: SessionOrder }): Promise<Page<Session>> {
-    return this.cache.read('sessions', `sorted:${JSON.stringify([args.first, args.afterId ?? null, args.filter ?? {}, args.order])}`, () => super.listOnlineSorted(args));
+  override listOnlineSorted(args: {
+    first: number;
+    afterId?: string | null;
+    filter?: SessionFilter;
+    order: SessionOrder;
+  }): Promise<Page<Session>> {
+    return this.cache.read(
+      'sessions',
+      `sorted:${JSON.stringify([args.first, args.afterId ?? null, args.filter ?? {}, args.order])}`,
+      () => super.listOnlineSorted(args),
+    );
   }
 
   /** Also covers the counter table: triggers on `sessions` are its only writers. */
@@ -154,7 +180,10 @@ export class CachedSessionRepository extends KyselySessionRepository {
 
 /** Gateways by id, cached: every listed session resolves its gateway. */
 export class CachedGatewayRepository extends KyselyGatewayRepository {
-  constructor(db: Kysely<Database>, private readonly cache: ReadCache) {
+  constructor(
+    db: Kysely<Database>,
+    private readonly cache: ReadCache,
+  ) {
     super(db);
   }
 
@@ -165,7 +194,10 @@ export class CachedGatewayRepository extends KyselyGatewayRepository {
 
 /** Tokens by prefix, cached: every request is authenticated. Expiry is judged by the caller at use time. */
 export class CachedTokenRepository extends KyselyTokenRepository {
-  constructor(db: Kysely<Database>, private readonly cache: ReadCache) {
+  constructor(
+    db: Kysely<Database>,
+    private readonly cache: ReadCache,
+  ) {
     super(db);
   }
 
@@ -189,7 +221,10 @@ export class CachedTokenRepository extends KyselyTokenRepository {
 export class CachedWebhookRepository extends KyselyWebhookRepository {
   #wrote = false;
 
-  constructor(db: Kysely<Database>, private readonly cache: ReadCache) {
+  constructor(
+    db: Kysely<Database>,
+    private readonly cache: ReadCache,
+  ) {
     super(db, 'sqlite');
   }
 

@@ -59,10 +59,18 @@ export async function grantRuntimeRole(db: Kysely<Database>, role: string): Prom
            pg_has_role(r.oid, current_user, 'MEMBER') as member
     from pg_roles r where r.rolname = ${role}`.execute(db);
   const found = rows[0];
-  if (!found) throw new StoreSetupError(`--runtime-role: role "${role}" does not exist; create it first (see docs/many-hosts.md, "Database roles")`);
-  if (found.superuser) throw new StoreSetupError(`--runtime-role: role "${role}" is a superuser, which no privilege binds; use a plain role`);
+  if (!found)
+    throw new StoreSetupError(
+      `--runtime-role: role "${role}" does not exist; create it first (see docs/many-hosts.md, "Database roles")`,
+    );
+  if (found.superuser)
+    throw new StoreSetupError(
+      `--runtime-role: role "${role}" is a superuser, which no privilege binds; use a plain role`,
+    );
   if (found.owner === role || found.member) {
-    throw new StoreSetupError(`--runtime-role: role "${role}" is the owner "${found.owner}" or may act as it; the runtime role must be a separate role`);
+    throw new StoreSetupError(
+      `--runtime-role: role "${role}" is the owner "${found.owner}" or may act as it; the runtime role must be a separate role`,
+    );
   }
   const statements = runtimeGrantStatements(found.schema, role);
   await db.transaction().execute(async (trx) => {

@@ -42,7 +42,10 @@ export async function migrateSchema(db: Kysely<Database>, dialect: DialectName, 
   }
   if (error) {
     if (dialect === 'postgres' && (error as { code?: unknown }).code === PG_INSUFFICIENT_PRIVILEGE) {
-      throw new StoreSetupError(`${await notOwnerMessage(db, pending.length)} (PostgreSQL said: ${(error as Error).message})`, { cause: error });
+      throw new StoreSetupError(
+        `${await notOwnerMessage(db, pending.length)} (PostgreSQL said: ${(error as Error).message})`,
+        { cause: error },
+      );
     }
     const detail = errorText(error);
     throw new Error(`Could not migrate the ${dialect} database: ${detail}`, { cause: error });

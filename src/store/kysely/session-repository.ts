@@ -1,7 +1,16 @@
 import { sql, type ExpressionBuilder, type Expression, type Kysely, type Selectable, type SqlBool } from 'kysely';
 import type { Protocol } from '../../domain/gateway.js';
 import { ipOf, type EndCause, type Session, type SessionReport } from '../../domain/session.js';
-import type { Keyset, Page, SessionEnd, SessionFilter, SessionOrder, SessionRepository, SessionSortField, SessionStats } from '../store.js';
+import type {
+  Keyset,
+  Page,
+  SessionEnd,
+  SessionFilter,
+  SessionOrder,
+  SessionRepository,
+  SessionSortField,
+  SessionStats,
+} from '../store.js';
 import type { Database, DialectName, SessionTable } from './database.js';
 import { pageLimit, toPage } from './page.js';
 
@@ -59,7 +68,12 @@ export class KyselySessionRepository implements SessionRepository {
   }
 
   async findOnline(id: string): Promise<Session | null> {
-    const row = await this.db.selectFrom('sessions').selectAll().where('id', '=', id).where('ended_at', 'is', null).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('sessions')
+      .selectAll()
+      .where('id', '=', id)
+      .where('ended_at', 'is', null)
+      .executeTakeFirst();
     return row ? toSession(row) : null;
   }
 
@@ -81,7 +95,9 @@ export class KyselySessionRepository implements SessionRepository {
       .where((eb) => eb.and(onlineMatching(eb, args.filter)))
       // Row comparison "strictly after the last row" in (connected_at desc, id desc) order; both
       // databases turn it into a range on the index, so a page costs the same at any depth.
-      .$if(!!after, (qb) => qb.where((eb) => eb(eb.refTuple('connected_at', 'id'), '<', eb.tuple(after!.at, after!.id))))
+      .$if(!!after, (qb) =>
+        qb.where((eb) => eb(eb.refTuple('connected_at', 'id'), '<', eb.tuple(after!.at, after!.id))),
+      )
       .orderBy('connected_at', 'desc')
       .orderBy('id', 'desc')
       .limit(pageLimit(args.first))
@@ -93,7 +109,12 @@ export class KyselySessionRepository implements SessionRepository {
    * One row comparison `(sort value, id) > / < (the cursor row's sort value, its id)`, the cursor
    * row's value read in the same statement: the cursor stays an id, whatever the sort value's size.
    */
-  async listOnlineSorted(args: { first: number; afterId?: string | null; filter?: SessionFilter; order: SessionOrder }): Promise<Page<Session>> {
+  async listOnlineSorted(args: {
+    first: number;
+    afterId?: string | null;
+    filter?: SessionFilter;
+    order: SessionOrder;
+  }): Promise<Page<Session>> {
     const { afterId, order } = args;
     const key = SORT_KEYS[order.field];
     const direction = order.direction === 'ASC' ? sql`asc` : sql`desc`;
@@ -102,9 +123,12 @@ export class KyselySessionRepository implements SessionRepository {
       .selectAll()
       .where((eb) => eb.and(onlineMatching(eb, args.filter)))
       .$if(!!afterId, (qb) =>
-        qb.where(order.direction === 'ASC'
-          ? sql<SqlBool>`(${key}, id) > ((select ${key} from sessions where id = ${afterId}), ${afterId})`
-          : sql<SqlBool>`(${key}, id) < ((select ${key} from sessions where id = ${afterId}), ${afterId})`))
+        qb.where(
+          order.direction === 'ASC'
+            ? sql<SqlBool>`(${key}, id) > ((select ${key} from sessions where id = ${afterId}), ${afterId})`
+            : sql<SqlBool>`(${key}, id) < ((select ${key} from sessions where id = ${afterId}), ${afterId})`,
+        ),
+      )
       .orderBy(sql`${key} ${direction}`)
       .orderBy(sql`id ${direction}`)
       .limit(pageLimit(args.first))
@@ -146,7 +170,10 @@ export class KyselySessionRepository implements SessionRepository {
     return rows.map(toSession);
   }
 
-  async updateStats(id: string, stats: Pick<SessionReport, 'bytesReceived' | 'bytesSent'> & { lastSeenAt: number }): Promise<void> {
+  async updateStats(
+    id: string,
+    stats: Pick<SessionReport, 'bytesReceived' | 'bytesSent'> & { lastSeenAt: number },
+  ): Promise<void> {
     await this.db
       .updateTable('sessions')
       .set({ bytes_received: stats.bytesReceived, bytes_sent: stats.bytesSent, last_seen_at: stats.lastSeenAt })
@@ -169,7 +196,11 @@ export class KyselySessionRepository implements SessionRepository {
         ended_at: claimEcho ? eb.fn.coalesce('ended_at', eb.val(end.endedAt)) : end.endedAt,
         ...endColumns(end),
         ...(end.finalStats
-          ? { bytes_received: end.finalStats.bytesReceived, bytes_sent: end.finalStats.bytesSent, last_seen_at: end.finalStats.lastSeenAt }
+          ? {
+              bytes_received: end.finalStats.bytesReceived,
+              bytes_sent: end.finalStats.bytesSent,
+              last_seen_at: end.finalStats.lastSeenAt,
+            }
           : {}),
       }))
       .where('id', '=', id)
@@ -195,7 +226,14 @@ export class KyselySessionRepository implements SessionRepository {
       .where('gateway_id', '=', gatewayId)
       .where('ended_at', 'is', null)
       .execute();
-    return rows.map((r) => ({ id: r.id, ref: r.ref, bytesReceived: r.bytes_received, bytesSent: r.bytes_sent, lastSeenAt: r.last_seen_at, clientAddress: r.client_address }));
+    return rows.map((r) => ({
+      id: r.id,
+      ref: r.ref,
+      bytesReceived: r.bytes_received,
+      bytesSent: r.bytes_sent,
+      lastSeenAt: r.last_seen_at,
+      clientAddress: r.client_address,
+    }));
   }
 
   /** One UPDATE per row: a client floats rarely, so a snapshot carries few of these. */
@@ -229,7 +267,8 @@ export class KyselySessionRepository implements SessionRepository {
     }
     // Refs held by ended sessions (rare: a restart within the same second) are given way one by one.
     for (const session of sessions) {
-      if (!inserted.has(session.id) && (await this.retireEndedRef(session)) && (await this.insertOne(session))) inserted.add(session.id);
+      if (!inserted.has(session.id) && (await this.retireEndedRef(session)) && (await this.insertOne(session)))
+        inserted.add(session.id);
     }
     return inserted;
   }
@@ -245,7 +284,12 @@ export class KyselySessionRepository implements SessionRepository {
       return;
     }
     for (const part of statements(stats, 4)) {
-      const values = sql.join(part.map((s) => sql`(cast(${s.id} as text), cast(${s.bytesReceived} as bigint), cast(${s.bytesSent} as bigint), cast(${s.lastSeenAt} as bigint))`));
+      const values = sql.join(
+        part.map(
+          (s) =>
+            sql`(cast(${s.id} as text), cast(${s.bytesReceived} as bigint), cast(${s.bytesSent} as bigint), cast(${s.lastSeenAt} as bigint))`,
+        ),
+      );
       await sql`update sessions set bytes_received = v.column2, bytes_sent = v.column3, last_seen_at = v.column4
         from (values ${values}) as v where sessions.id = v.column1 and sessions.ended_at is null`.execute(this.db);
     }
@@ -270,7 +314,12 @@ export class KyselySessionRepository implements SessionRepository {
 
 /** What an end writes besides `ended_at` (and, for `markEnded`, the final counters). */
 function endColumns(end: SessionEnd) {
-  return { end_cause: end.cause, ended_by_token_id: end.endedByTokenId ?? null, ended_by_name: end.endedByName ?? null, end_reason: end.endReason ?? null };
+  return {
+    end_cause: end.cause,
+    ended_by_token_id: end.endedByTokenId ?? null,
+    ended_by_name: end.endedByName ?? null,
+    end_reason: end.endReason ?? null,
+  };
 }
 
 /** Host parameters per statement: below SQLite's 32,766 and PostgreSQL's 65,535. */
@@ -310,11 +359,20 @@ function matching(eb: Sessions, filter: SessionFilter | undefined): Expression<S
   if (filter.userId !== undefined) conditions.push(eb('user_id', '=', filter.userId));
   if (filter.userName !== undefined) conditions.push(eb('user_name', '=', filter.userName));
   if (filter.userNameContains !== undefined) {
-    conditions.push(sql<SqlBool>`lower(user_name) like ${`%${likeEscaped(filter.userNameContains.toLowerCase())}%`} escape '!'`);
+    conditions.push(
+      sql<SqlBool>`lower(user_name) like ${`%${likeEscaped(filter.userNameContains.toLowerCase())}%`} escape '!'`,
+    );
   }
   if (filter.address !== undefined) {
     const a = filter.address.replace(/^\[([^\]]*)\]$/, '$1'); // "[2001:db8::1]" is shown without a port too
-    conditions.push(eb.or([eb('client_address', '=', a), eb('client_ip', '=', a), eb('virtual_address', '=', a), eb('virtual_address6', '=', a)]));
+    conditions.push(
+      eb.or([
+        eb('client_address', '=', a),
+        eb('client_ip', '=', a),
+        eb('virtual_address', '=', a),
+        eb('virtual_address6', '=', a),
+      ]),
+    );
   }
   if (filter.gatewayId !== undefined) conditions.push(eb('gateway_id', '=', filter.gatewayId));
   if (filter.protocol !== undefined) conditions.push(eb('protocol', '=', filter.protocol));

@@ -37,7 +37,10 @@ describe('SqliteCheckpointer: the log is copied into the file by a worker thread
       await waitFor(() => (checkpointer.stats().last?.checkpointed ?? 0) >= 400, 10_000, 'a checkpoint of the rows');
       const { last } = checkpointer.stats();
       assert.ok(last!.log >= last!.checkpointed);
-      assert.ok(statSync(path).size > before + 1_000_000, `the file grew from ${before} to ${statSync(path).size} bytes`);
+      assert.ok(
+        statSync(path).size > before + 1_000_000,
+        `the file grew from ${before} to ${statSync(path).size} bytes`,
+      );
     } finally {
       await checkpointer.stop();
       db.close();
@@ -56,10 +59,14 @@ describe('SqliteCheckpointer: the log is copied into the file by a worker thread
         for (let i = 0; i < 20_000; i++) insert.run('x'.repeat(1_000));
       })();
       assert.ok(statSync(`${path}-wal`).size > LOG_SIZE_LIMIT_BYTES, 'the burst made the log larger than the limit');
-      await waitFor(() => {
-        const last = checkpointer.stats().last;
-        return last !== null && last.checkpointed === last.log && last.log > 4_000;
-      }, 10_000, 'a complete checkpoint of the burst');
+      await waitFor(
+        () => {
+          const last = checkpointer.stats().last;
+          return last !== null && last.checkpointed === last.log && last.log > 4_000;
+        },
+        10_000,
+        'a complete checkpoint of the burst',
+      );
       // The next write starts the log over, and the file is cut back to the limit.
       insert.run('y');
       assert.ok(statSync(`${path}-wal`).size <= LOG_SIZE_LIMIT_BYTES, `log file ${statSync(`${path}-wal`).size} bytes`);
@@ -103,7 +110,9 @@ describe('SqliteCheckpointer: the log is copied into the file by a worker thread
     const file = await openStore(join(dir, 'store.db'));
     const memory = await openStore('sqlite::memory:');
     try {
-      const autocheckpoint = async (s: typeof file) => (await sql<{ wal_autocheckpoint: number }>`pragma wal_autocheckpoint`.execute(s.db)).rows[0]!.wal_autocheckpoint;
+      const autocheckpoint = async (s: typeof file) =>
+        (await sql<{ wal_autocheckpoint: number }>`pragma wal_autocheckpoint`.execute(s.db)).rows[0]!
+          .wal_autocheckpoint;
       assert.equal(await autocheckpoint(file), FALLBACK_AUTOCHECKPOINT_PAGES);
       assert.equal(await autocheckpoint(memory), 1_000);
     } finally {

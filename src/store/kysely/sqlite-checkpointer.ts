@@ -18,9 +18,16 @@ export const LOG_SIZE_LIMIT_BYTES = 16 * 1024 * 1024;
 /** SQLite's default, restored if the checkpointer cannot run. */
 const SQLITE_DEFAULT_AUTOCHECKPOINT_PAGES = 1_000;
 
-interface CheckpointWorkerData { driver: string; path: string; intervalMs: number }
+interface CheckpointWorkerData {
+  driver: string;
+  path: string;
+  intervalMs: number;
+}
 /** A pass whose result changed: pages in the log, pages of it now copied into the file. */
-export interface CheckpointResult { log: number; checkpointed: number }
+export interface CheckpointResult {
+  log: number;
+  checkpointed: number;
+}
 
 /**
  * The worker: its own connection to the file, a PASSIVE checkpoint every `intervalMs` (copy the
@@ -73,7 +80,11 @@ export class SqliteCheckpointer {
   #stopped = false;
   readonly #exited: Promise<void>;
 
-  private constructor(private readonly worker: Worker, db: SqliteDatabase.Database, logger?: Logger) {
+  private constructor(
+    private readonly worker: Worker,
+    db: SqliteDatabase.Database,
+    logger?: Logger,
+  ) {
     this.#exited = new Promise((resolve) => worker.once('exit', () => resolve()));
     worker.on('message', (m: CheckpointResult) => {
       this.#last = m;

@@ -1,4 +1,11 @@
-import { CompiledQuery, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDialectConfig } from 'kysely';
+import {
+  CompiledQuery,
+  SqliteDialect,
+  SqliteDriver,
+  type DatabaseConnection,
+  type Driver,
+  type SqliteDialectConfig,
+} from 'kysely';
 
 /**
  * Kysely's SQLite dialect, except that transactions start with `BEGIN IMMEDIATE`. A deferred `BEGIN`

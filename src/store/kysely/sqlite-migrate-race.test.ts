@@ -15,24 +15,34 @@ import { openStore } from './kysely-store.js';
 const run = promisify(execFile);
 const STORE = new URL('./kysely-store.ts', import.meta.url).href;
 
-test('four processes migrating one new SQLite file at once all succeed, and the schema is whole', { timeout: 120_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'sb-migrate-race-'));
-  const file = join(dir, 'race.db');
-  try {
-    const script = `const { openStore } = await import(${JSON.stringify(STORE)}); const s = await openStore(${JSON.stringify(file)}); await s.close(); console.log('ok');`;
-    const results = await Promise.allSettled(
-      Array.from({ length: 4 }, () => run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script])),
-    );
-    for (const r of results) {
-      assert.equal(r.status, 'fulfilled', r.status === 'rejected' ? String((r.reason as { stderr?: string }).stderr ?? r.reason) : '');
-    }
-    const store = await openStore(file);
+test(
+  'four processes migrating one new SQLite file at once all succeed, and the schema is whole',
+  { timeout: 120_000 },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-migrate-race-'));
+    const file = join(dir, 'race.db');
     try {
-      assert.equal(await store.tokens.count(), 0, 'the migrated schema answers');
+      const script = `const { openStore } = await import(${JSON.stringify(STORE)}); const s = await openStore(${JSON.stringify(file)}); await s.close(); console.log('ok');`;
+      const results = await Promise.allSettled(
+        Array.from({ length: 4 }, () =>
+          run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script]),
+        ),
+      );
+      for (const r of results) {
+        assert.equal(
+          r.status,
+          'fulfilled',
+          r.status === 'rejected' ? String((r.reason as { stderr?: string }).stderr ?? r.reason) : '',
+        );
+      }
+      const store = await openStore(file);
+      try {
+        assert.equal(await store.tokens.count(), 0, 'the migrated schema answers');
+      } finally {
+        await store.close();
+      }
     } finally {
-      await store.close();
+      rmSync(dir, { recursive: true, force: true });
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  },
+);

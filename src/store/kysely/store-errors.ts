@@ -10,11 +10,22 @@ import { DomainError } from '../../domain/errors.js';
 import type { Logger } from '../../domain/logger.js';
 
 /** Socket errors that mean the database is not there (now). */
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'SQLITE_BUSY']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'SQLITE_BUSY',
+]);
 /** SQLSTATEs of a server that went away or will not take us now (class 08: connection exception). */
 const PG_CODES = new Set(['57P01', '57P02', '57P03', '53300']);
 /** node-postgres says these in plain text, without a code. */
-const PG_MESSAGES = /Connection terminated|not queryable|timeout exceeded when trying to connect|Connection ended unexpectedly/i;
+const PG_MESSAGES =
+  /Connection terminated|not queryable|timeout exceeded when trying to connect|Connection ended unexpectedly/i;
 
 export const STORE_UNAVAILABLE_MESSAGE = 'The database is unavailable; try again shortly';
 
@@ -51,7 +62,10 @@ export function withStoreErrors(dialect: Dialect, logger: Logger | undefined, on
 
 function wrapDriver(driver: Driver, translate: (e: unknown) => unknown): Driver {
   const originals = new WeakMap<DatabaseConnection, DatabaseConnection>();
-  const unwrap = (arg: unknown) => (typeof arg === 'object' && arg !== null && originals.has(arg as DatabaseConnection) ? originals.get(arg as DatabaseConnection) : arg);
+  const unwrap = (arg: unknown) =>
+    typeof arg === 'object' && arg !== null && originals.has(arg as DatabaseConnection)
+      ? originals.get(arg as DatabaseConnection)
+      : arg;
   const wrapConnection = (connection: DatabaseConnection): DatabaseConnection => {
     const wrapped: DatabaseConnection = {
       async executeQuery<R>(query: Parameters<DatabaseConnection['executeQuery']>[0]): Promise<QueryResult<R>> {
@@ -61,7 +75,10 @@ function wrapDriver(driver: Driver, translate: (e: unknown) => unknown): Driver 
           throw translate(e);
         }
       },
-      async *streamQuery<R>(query: Parameters<DatabaseConnection['streamQuery']>[0], chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
+      async *streamQuery<R>(
+        query: Parameters<DatabaseConnection['streamQuery']>[0],
+        chunkSize?: number,
+      ): AsyncIterableIterator<QueryResult<R>> {
         try {
           yield* connection.streamQuery<R>(query, chunkSize);
         } catch (e) {

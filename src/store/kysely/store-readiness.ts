@@ -19,7 +19,10 @@ export class StoreReadinessCheck {
   private inflight: Promise<string[]> | null = null;
   private expected: string[] | null = null;
 
-  constructor(private readonly db: Kysely<Database>, private readonly dialect: DialectName) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: DialectName,
+  ) {}
 
   async check(timeoutMs: number): Promise<StoreReadiness> {
     this.expected ??= Object.keys(await migrationProvider(this.dialect).getMigrations());
@@ -42,7 +45,9 @@ export class StoreReadinessCheck {
 
   private query(): Promise<string[]> {
     if (this.inflight) return this.inflight;
-    const run = sql<{ name: string }>`select name from ${sql.table(MIGRATION_TABLE)}`.execute(this.db).then((r) => r.rows.map((row) => row.name));
+    const run = sql<{ name: string }>`select name from ${sql.table(MIGRATION_TABLE)}`
+      .execute(this.db)
+      .then((r) => r.rows.map((row) => row.name));
     this.inflight = run;
     const clear = () => {
       if (this.inflight === run) this.inflight = null;
@@ -61,5 +66,9 @@ function failure(e: unknown): StoreReadiness {
   // Never the driver's whole text: an unauthenticated endpoint shows it. The code says enough.
   const cause = isDomainError(e) ? e.cause : e;
   const code = (cause as { code?: unknown } | null)?.code;
-  return { ok: false, check: 'store', detail: typeof code === 'string' ? `database unavailable (${code})` : 'database unavailable' };
+  return {
+    ok: false,
+    check: 'store',
+    detail: typeof code === 'string' ? `database unavailable (${code})` : 'database unavailable',
+  };
 }

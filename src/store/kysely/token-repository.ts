@@ -31,24 +31,41 @@ export class KyselyTokenRepository implements TokenRepository {
   }
 
   async findByPrefix(prefix: string): Promise<ApiToken[]> {
-    const rows = await this.db.selectFrom('api_tokens').selectAll().where('prefix', '=', prefix).orderBy('id').execute();
+    const rows = await this.db
+      .selectFrom('api_tokens')
+      .selectAll()
+      .where('prefix', '=', prefix)
+      .orderBy('id')
+      .execute();
     return rows.map(toToken);
   }
 
   async findByIds(ids: readonly string[]): Promise<ApiToken[]> {
     if (ids.length === 0) return [];
-    const rows = await this.db.selectFrom('api_tokens').selectAll().where('id', 'in', [...ids]).execute();
+    const rows = await this.db
+      .selectFrom('api_tokens')
+      .selectAll()
+      .where('id', 'in', [...ids])
+      .execute();
     return rows.map(toToken);
   }
 
   /** Newest first. */
   async list(): Promise<ApiToken[]> {
-    const rows = await this.db.selectFrom('api_tokens').selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').execute();
+    const rows = await this.db
+      .selectFrom('api_tokens')
+      .selectAll()
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .execute();
     return rows.map(toToken);
   }
 
   async count(): Promise<number> {
-    const row = await this.db.selectFrom('api_tokens').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const row = await this.db
+      .selectFrom('api_tokens')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
     return Number(row.n);
   }
 

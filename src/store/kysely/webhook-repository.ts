@@ -1,5 +1,11 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { DeliveryStatus, Webhook, WebhookAttempt, WebhookDelivery, WebhookEventType } from '../../domain/webhook.js';
+import type {
+  DeliveryStatus,
+  Webhook,
+  WebhookAttempt,
+  WebhookDelivery,
+  WebhookEventType,
+} from '../../domain/webhook.js';
 import type { DeliveryUpdate, WebhookBacklog, WebhookRepository } from '../store.js';
 import type { Database, DialectName, WebhookDeliveryTable, WebhookTable } from './database.js';
 
@@ -14,8 +20,14 @@ export class KyselyWebhookRepository implements WebhookRepository {
     await this.db
       .insertInto('webhooks')
       .values({
-        id: w.id, url: w.url, events: JSON.stringify(w.events), description: w.description, secret: w.secret,
-        created_at: w.createdAt, created_by_name: w.createdByName, deleted_at: w.deletedAt,
+        id: w.id,
+        url: w.url,
+        events: JSON.stringify(w.events),
+        description: w.description,
+        secret: w.secret,
+        created_at: w.createdAt,
+        created_by_name: w.createdByName,
+        deleted_at: w.deletedAt,
       })
       .execute();
   }
@@ -26,12 +38,23 @@ export class KyselyWebhookRepository implements WebhookRepository {
   }
 
   async listActive(): Promise<Webhook[]> {
-    const rows = await this.db.selectFrom('webhooks').selectAll().where('deleted_at', 'is', null).orderBy('created_at').orderBy('id').execute();
+    const rows = await this.db
+      .selectFrom('webhooks')
+      .selectAll()
+      .where('deleted_at', 'is', null)
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
     return rows.map(toWebhook);
   }
 
   async markDeleted(id: string, at: number): Promise<boolean> {
-    const r = await this.db.updateTable('webhooks').set({ deleted_at: at }).where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
+    const r = await this.db
+      .updateTable('webhooks')
+      .set({ deleted_at: at })
+      .where('id', '=', id)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
     return Number(r.numUpdatedRows) > 0;
   }
 
@@ -39,11 +62,23 @@ export class KyselyWebhookRepository implements WebhookRepository {
     if (deliveries.length === 0) return;
     await this.db
       .insertInto('webhook_deliveries')
-      .values(deliveries.map((d) => ({
-        id: d.id, webhook_id: d.webhookId, event_id: d.eventId, event_type: d.eventType, payload: d.payload, status: d.status,
-        attempts: d.attempts, created_at: d.createdAt, next_attempt_at: d.nextAttemptAt, claimed_until: null,
-        delivered_at: d.deliveredAt, last_status_code: d.lastStatusCode, last_error: d.lastError,
-      })))
+      .values(
+        deliveries.map((d) => ({
+          id: d.id,
+          webhook_id: d.webhookId,
+          event_id: d.eventId,
+          event_type: d.eventType,
+          payload: d.payload,
+          status: d.status,
+          attempts: d.attempts,
+          created_at: d.createdAt,
+          next_attempt_at: d.nextAttemptAt,
+          claimed_until: null,
+          delivered_at: d.deliveredAt,
+          last_status_code: d.lastStatusCode,
+          last_error: d.lastError,
+        })),
+      )
       .execute();
   }
 
@@ -99,13 +134,26 @@ export class KyselyWebhookRepository implements WebhookRepository {
   async recordAttempt(a: WebhookAttempt, u: DeliveryUpdate): Promise<void> {
     await this.db
       .insertInto('webhook_attempts')
-      .values({ id: a.id, delivery_id: a.deliveryId, attempt: a.attempt, at: a.at, status_code: a.statusCode, error: a.error, duration_ms: a.durationMs })
+      .values({
+        id: a.id,
+        delivery_id: a.deliveryId,
+        attempt: a.attempt,
+        at: a.at,
+        status_code: a.statusCode,
+        error: a.error,
+        duration_ms: a.durationMs,
+      })
       .execute();
     await this.db
       .updateTable('webhook_deliveries')
       .set({
-        status: u.status, attempts: u.attempts, next_attempt_at: u.nextAttemptAt, delivered_at: u.deliveredAt,
-        last_status_code: u.lastStatusCode, last_error: u.lastError, claimed_until: null,
+        status: u.status,
+        attempts: u.attempts,
+        next_attempt_at: u.nextAttemptAt,
+        delivered_at: u.deliveredAt,
+        last_status_code: u.lastStatusCode,
+        last_error: u.lastError,
+        claimed_until: null,
       })
       .where('id', '=', a.deliveryId)
       .execute();
@@ -137,24 +185,51 @@ export class KyselyWebhookRepository implements WebhookRepository {
 
   async listAttempts(deliveryIds: string[]): Promise<WebhookAttempt[]> {
     if (deliveryIds.length === 0) return [];
-    const rows = await this.db.selectFrom('webhook_attempts').selectAll().where('delivery_id', 'in', deliveryIds).orderBy('delivery_id').orderBy('attempt').execute();
+    const rows = await this.db
+      .selectFrom('webhook_attempts')
+      .selectAll()
+      .where('delivery_id', 'in', deliveryIds)
+      .orderBy('delivery_id')
+      .orderBy('attempt')
+      .execute();
     return rows.map((r) => ({
-      id: r.id, deliveryId: r.delivery_id, attempt: r.attempt, at: r.at, statusCode: r.status_code, error: r.error, durationMs: r.duration_ms,
+      id: r.id,
+      deliveryId: r.delivery_id,
+      attempt: r.attempt,
+      at: r.at,
+      statusCode: r.status_code,
+      error: r.error,
+      durationMs: r.duration_ms,
     }));
   }
 }
 
 function toWebhook(r: Selectable<WebhookTable>): Webhook {
   return {
-    id: r.id, url: r.url, events: JSON.parse(r.events) as WebhookEventType[], description: r.description, secret: r.secret,
-    createdAt: r.created_at, createdByName: r.created_by_name, deletedAt: r.deleted_at,
+    id: r.id,
+    url: r.url,
+    events: JSON.parse(r.events) as WebhookEventType[],
+    description: r.description,
+    secret: r.secret,
+    createdAt: r.created_at,
+    createdByName: r.created_by_name,
+    deletedAt: r.deleted_at,
   };
 }
 
 function toDelivery(r: Selectable<WebhookDeliveryTable>): WebhookDelivery {
   return {
-    id: r.id, webhookId: r.webhook_id, eventId: r.event_id, eventType: r.event_type as WebhookEventType, payload: r.payload,
-    status: r.status as DeliveryStatus, attempts: r.attempts, createdAt: r.created_at, nextAttemptAt: r.next_attempt_at,
-    deliveredAt: r.delivered_at, lastStatusCode: r.last_status_code, lastError: r.last_error,
+    id: r.id,
+    webhookId: r.webhook_id,
+    eventId: r.event_id,
+    eventType: r.event_type as WebhookEventType,
+    payload: r.payload,
+    status: r.status as DeliveryStatus,
+    attempts: r.attempts,
+    createdAt: r.created_at,
+    nextAttemptAt: r.next_attempt_at,
+    deliveredAt: r.delivered_at,
+    lastStatusCode: r.last_status_code,
+    lastError: r.last_error,
   };
 }

@@ -29,7 +29,11 @@ export async function gql<T>(token: string, query: string, variables?: Record<st
   try {
     res = await fetch('/graphql', {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', authorization: `Bearer ${token}` },
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/graphql-response+json, application/json',
+        authorization: `Bearer ${token}`,
+      },
       body: JSON.stringify({ query, variables }),
     });
   } catch {
@@ -42,7 +46,13 @@ export async function gql<T>(token: string, query: string, variables?: Record<st
     throw new ApiError('INTERNAL', `Switchboard answered HTTP ${res.status} without a GraphQL body`, res.status);
   }
   const first = reply.errors?.[0];
-  if (first !== undefined) throw new ApiError(first.extensions?.code ?? 'INTERNAL', first.message, res.status, first.extensions?.disconnect ?? null);
+  if (first !== undefined)
+    throw new ApiError(
+      first.extensions?.code ?? 'INTERNAL',
+      first.message,
+      res.status,
+      first.extensions?.disconnect ?? null,
+    );
   if (reply.data == null) throw new ApiError('INTERNAL', 'Switchboard answered without data', res.status);
   return reply.data;
 }

@@ -23,7 +23,15 @@ export interface GatewayRow {
 export interface SessionRow {
   id: string;
   user: { id: string; name: string };
-  gateway: { id: string; name: string; region: string; protocol: string; mode: string; agentConnected: boolean; daemonResponding: boolean } | null;
+  gateway: {
+    id: string;
+    name: string;
+    region: string;
+    protocol: string;
+    mode: string;
+    agentConnected: boolean;
+    daemonResponding: boolean;
+  } | null;
   protocol: string;
   clientAddress: string | null;
   virtualAddress: string | null;

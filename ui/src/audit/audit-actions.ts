@@ -11,4 +11,12 @@ export const AUDIT_ACTIONS = [
   'gateway.reload',
 ] as const;
 
-export const AUDIT_OUTCOMES = ['SUCCESS', 'NOT_FOUND', 'FORBIDDEN', 'GATEWAY_UNAVAILABLE', 'FAILED', 'REFUSED', 'PENDING'] as const;
+export const AUDIT_OUTCOMES = [
+  'SUCCESS',
+  'NOT_FOUND',
+  'FORBIDDEN',
+  'GATEWAY_UNAVAILABLE',
+  'FAILED',
+  'REFUSED',
+  'PENDING',
+] as const;

@@ -20,7 +20,8 @@ const LABELS: Record<string, string> = {
 function shown(key: string, value: unknown): ReactNode {
   if (value === null || value === undefined) return '—';
   // Instants in metadata are epoch milliseconds: said as times, with the zone.
-  if (typeof value === 'number' && (key.endsWith('At') || key === 'until')) return absoluteWithZone(new Date(value).toISOString());
+  if (typeof value === 'number' && (key.endsWith('At') || key === 'until'))
+    return absoluteWithZone(new Date(value).toISOString());
   if (typeof value === 'string') return value;
   return <code>{JSON.stringify(value)}</code>;
 }

@@ -64,20 +64,24 @@ export function AuditPage({ auth }: { auth: Auth }) {
   }, [filter, auth.token]);
 
   // Live: events newer than the newest shown go on top, marked a moment.
-  usePoll(async () => {
-    if (rows === null) return;
-    const key = filterKey.current;
-    const r = await guarded(auth, () => gql<Reply>(auth.token, AUDIT_EVENTS, { first: PAGE, filter }));
-    if (!r.ok || key !== filterKey.current) return;
-    setRows((old) => {
-      const known = new Set((old ?? []).map((a) => a.id));
-      const added = r.value.auditEvents.edges.map((e) => e.node).filter((a) => !known.has(a.id));
-      if (added.length === 0) return old;
-      setFresh(new Set(added.map((a) => a.id)));
-      return [...added, ...(old ?? [])];
-    });
-    setTotal(r.value.auditEvents.totalCount);
-  }, AUDIT_POLL_MS, [filter, auth.token, rows === null]);
+  usePoll(
+    async () => {
+      if (rows === null) return;
+      const key = filterKey.current;
+      const r = await guarded(auth, () => gql<Reply>(auth.token, AUDIT_EVENTS, { first: PAGE, filter }));
+      if (!r.ok || key !== filterKey.current) return;
+      setRows((old) => {
+        const known = new Set((old ?? []).map((a) => a.id));
+        const added = r.value.auditEvents.edges.map((e) => e.node).filter((a) => !known.has(a.id));
+        if (added.length === 0) return old;
+        setFresh(new Set(added.map((a) => a.id)));
+        return [...added, ...(old ?? [])];
+      });
+      setTotal(r.value.auditEvents.totalCount);
+    },
+    AUDIT_POLL_MS,
+    [filter, auth.token, rows === null],
+  );
 
   function apply(e: FormEvent) {
     e.preventDefault();
@@ -88,11 +92,12 @@ export function AuditPage({ auth }: { auth: Auth }) {
     }
     setFilter(clean);
   }
-  const toggle = (id: string) => setOpen((o) => {
-    const next = new Set(o);
-    if (!next.delete(id)) next.add(id);
-    return next;
-  });
+  const toggle = (id: string) =>
+    setOpen((o) => {
+      const next = new Set(o);
+      if (!next.delete(id)) next.add(id);
+      return next;
+    });
   const bySession = (sessionId: string) => {
     setDraft({ targetSessionId: sessionId });
     setFilter({ targetSessionId: sessionId });
@@ -103,45 +108,93 @@ export function AuditPage({ auth }: { auth: Auth }) {
       <div className="page-head">
         <h1 id="audit-title">Audit trail</h1>
         <p role="status" aria-live="polite" className="summary">
-          {total === null ? 'Loading…' : `${total} event${total === 1 ? '' : 's'}${Object.keys(filter).length > 0 ? ' matching the filters' : ''}, newest first`}
+          {total === null
+            ? 'Loading…'
+            : `${total} event${total === 1 ? '' : 's'}${Object.keys(filter).length > 0 ? ' matching the filters' : ''}, newest first`}
           <span className="muted small"> · new events appear by themselves · times in {zone}</span>
         </p>
       </div>
       <form className="filters" onSubmit={apply} aria-label="Filter audit events">
         <div className="field">
           <label htmlFor="a-action">Action</label>
-          <select id="a-action" value={draft.action ?? ''} onChange={(e) => setDraft({ ...draft, action: e.target.value })}>
+          <select
+            id="a-action"
+            value={draft.action ?? ''}
+            onChange={(e) => setDraft({ ...draft, action: e.target.value })}
+          >
             <option value="">Any action</option>
-            {AUDIT_ACTIONS.map((a) => <option key={a} value={a}>{a}</option>)}
+            {AUDIT_ACTIONS.map((a) => (
+              <option key={a} value={a}>
+                {a}
+              </option>
+            ))}
           </select>
         </div>
         <div className="field">
           <label htmlFor="a-outcome">Outcome</label>
-          <select id="a-outcome" value={draft.outcome ?? ''} onChange={(e) => setDraft({ ...draft, outcome: e.target.value })}>
+          <select
+            id="a-outcome"
+            value={draft.outcome ?? ''}
+            onChange={(e) => setDraft({ ...draft, outcome: e.target.value })}
+          >
             <option value="">Any outcome</option>
-            {AUDIT_OUTCOMES.map((o) => <option key={o} value={o}>{o}</option>)}
+            {AUDIT_OUTCOMES.map((o) => (
+              <option key={o} value={o}>
+                {o}
+              </option>
+            ))}
           </select>
         </div>
         {TEXT_FILTERS.map((f) => (
           <div className="field" key={f.key}>
             <label htmlFor={`a-${f.key}`}>{f.label}</label>
-            <input id={`a-${f.key}`} value={draft[f.key] ?? ''} onChange={(e) => setDraft({ ...draft, [f.key]: e.target.value })} placeholder={f.placeholder} autoComplete="off" />
+            <input
+              id={`a-${f.key}`}
+              value={draft[f.key] ?? ''}
+              onChange={(e) => setDraft({ ...draft, [f.key]: e.target.value })}
+              placeholder={f.placeholder}
+              autoComplete="off"
+            />
           </div>
         ))}
         <div className="field">
           <label htmlFor="a-since">Since ({zone})</label>
-          <input id="a-since" type="datetime-local" value={draft.since ?? ''} onChange={(e) => setDraft({ ...draft, since: e.target.value })} />
+          <input
+            id="a-since"
+            type="datetime-local"
+            value={draft.since ?? ''}
+            onChange={(e) => setDraft({ ...draft, since: e.target.value })}
+          />
         </div>
         <div className="field">
           <label htmlFor="a-until">Until ({zone})</label>
-          <input id="a-until" type="datetime-local" value={draft.until ?? ''} onChange={(e) => setDraft({ ...draft, until: e.target.value })} />
+          <input
+            id="a-until"
+            type="datetime-local"
+            value={draft.until ?? ''}
+            onChange={(e) => setDraft({ ...draft, until: e.target.value })}
+          />
         </div>
         <div className="field buttons">
-          <button type="submit" className="primary">Apply filters</button>
-          <button type="button" onClick={() => { setDraft({}); setFilter({}); }}>Reset</button>
+          <button type="submit" className="primary">
+            Apply filters
+          </button>
+          <button
+            type="button"
+            onClick={() => {
+              setDraft({});
+              setFilter({});
+            }}
+          >
+            Reset
+          </button>
         </div>
       </form>
-      {error !== null && <p role="alert" className="error">{error}</p>}
+      {error !== null && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
       {rows !== null && rows.length === 0 && <p className="empty">No audit event matches.</p>}
       {rows !== null && rows.length > 0 && (
         <div className="table-wrap">
@@ -154,14 +207,24 @@ export function AuditPage({ auth }: { auth: Auth }) {
                 <th scope="col">Actor</th>
                 <th scope="col">Target</th>
                 <th scope="col">Reason</th>
-                <th scope="col"><span className="sr-only">Details</span></th>
+                <th scope="col">
+                  <span className="sr-only">Details</span>
+                </th>
               </tr>
             </thead>
             <tbody>
               {rows.map((a) => (
                 <Fragment key={a.id}>
-                  <tr data-audit-id={a.id} data-session-id={a.target.sessionId ?? undefined} className={fresh.has(a.id) ? 'row-new' : undefined}>
-                    <td><time dateTime={a.at} title={a.at}>{absolute(a.at)}</time></td>
+                  <tr
+                    data-audit-id={a.id}
+                    data-session-id={a.target.sessionId ?? undefined}
+                    className={fresh.has(a.id) ? 'row-new' : undefined}
+                  >
+                    <td>
+                      <time dateTime={a.at} title={a.at}>
+                        {absolute(a.at)}
+                      </time>
+                    </td>
                     <td className="mono">{a.action}</td>
                     <td>
                       <span className={`badge ${a.outcome === 'SUCCESS' ? 'ok' : 'bad'}`}>{a.outcome}</span>
@@ -169,28 +232,48 @@ export function AuditPage({ auth }: { auth: Auth }) {
                     </td>
                     <td>
                       {a.actor.name}
-                      <span className="muted small block">{[a.actor.tokenId, a.actor.ip].filter(Boolean).join(' · ')}</span>
+                      <span className="muted small block">
+                        {[a.actor.tokenId, a.actor.ip].filter(Boolean).join(' · ')}
+                      </span>
                     </td>
                     <td>
                       {a.target.userName ?? '—'}
                       <span className="muted small block mono">
                         {a.target.sessionId !== null && (
-                          <button type="button" className="link mono" onClick={() => bySession(a.target.sessionId!)} title="Every event of this session">{a.target.sessionId}</button>
+                          <button
+                            type="button"
+                            className="link mono"
+                            onClick={() => bySession(a.target.sessionId!)}
+                            title="Every event of this session"
+                          >
+                            {a.target.sessionId}
+                          </button>
                         )}
                         {a.target.gatewayId !== null && ` ${a.target.gatewayId}`}
                       </span>
                     </td>
                     <td className="wrap">{a.reason ?? <span className="muted">—</span>}</td>
                     <td>
-                      <button type="button" className="small" aria-expanded={open.has(a.id)} aria-controls={`audit-${a.id}`} onClick={() => toggle(a.id)}>
+                      <button
+                        type="button"
+                        className="small"
+                        aria-expanded={open.has(a.id)}
+                        aria-controls={`audit-${a.id}`}
+                        onClick={() => toggle(a.id)}
+                      >
                         {open.has(a.id) ? 'Hide' : 'Details'}
-                        <span className="sr-only"> of {a.action} at {absolute(a.at)}</span>
+                        <span className="sr-only">
+                          {' '}
+                          of {a.action} at {absolute(a.at)}
+                        </span>
                       </button>
                     </td>
                   </tr>
                   {open.has(a.id) && (
                     <tr id={`audit-${a.id}`} className="detail-row">
-                      <td colSpan={7}><AuditDetail event={a} /></td>
+                      <td colSpan={7}>
+                        <AuditDetail event={a} />
+                      </td>
                     </tr>
                   )}
                 </Fragment>
@@ -201,7 +284,9 @@ export function AuditPage({ auth }: { auth: Auth }) {
       )}
       {pageInfo?.hasNextPage && (
         <nav className="pager" aria-label="More audit events">
-          <button type="button" onClick={() => void load(pageInfo.endCursor, filter)} disabled={busy}>Load older events</button>
+          <button type="button" onClick={() => void load(pageInfo.endCursor, filter)} disabled={busy}>
+            Load older events
+          </button>
         </nav>
       )}
     </section>

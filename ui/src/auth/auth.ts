@@ -10,7 +10,10 @@ export interface Auth {
 }
 
 /** Runs an API call for a page; a 401 signs out with the reason, anything else is returned as text. */
-export async function guarded<T>(auth: Auth, run: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: string; code: string }> {
+export async function guarded<T>(
+  auth: Auth,
+  run: () => Promise<T>,
+): Promise<{ ok: true; value: T } | { ok: false; error: string; code: string }> {
   try {
     return { ok: true, value: await run() };
   } catch (e) {

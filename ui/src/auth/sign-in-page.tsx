@@ -46,8 +46,12 @@ export function SignInPage(props: { onSignedIn: (token: string, viewer: Viewer) 
           autoFocus
         />
         <p id="token-help" className="muted small">
-          Create one on the server with <code className="command">npx switchboard token create --name oncall --scope sessions:disconnect --expires-in 12h</code>{' '}
-          (<code>--scope admin</code> for everything). It is kept in this browser tab only and forgotten when the tab closes.
+          Create one on the server with{' '}
+          <code className="command">
+            npx switchboard token create --name oncall --scope sessions:disconnect --expires-in 12h
+          </code>{' '}
+          (<code>--scope admin</code> for everything). It is kept in this browser tab only and forgotten when the tab
+          closes.
         </p>
         {error !== null && (
           <p id="sign-in-error" role="alert" className="error">

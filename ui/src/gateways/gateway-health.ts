@@ -19,14 +19,16 @@ export interface Health {
   disconnect: string | null;
 }
 
-type HealthFields = Pick<GatewayRow, 'agentConnected' | 'daemonResponding'> & Partial<Pick<GatewayRow, 'degradedReason'>>;
+type HealthFields = Pick<GatewayRow, 'agentConnected' | 'daemonResponding'> &
+  Partial<Pick<GatewayRow, 'degradedReason'>>;
 
 export function healthOf(g: HealthFields): Health {
   if (!g.agentConnected) {
     return {
       state: 'link-down',
       label: 'daemon link down',
-      meaning: 'Switchboard has no control connection to its daemon (the daemon stopped, or its agent is not heard from): its sessions cannot be confirmed and may have ended unseen.',
+      meaning:
+        'Switchboard has no control connection to its daemon (the daemon stopped, or its agent is not heard from): its sessions cannot be confirmed and may have ended unseen.',
       disconnect: 'A disconnect cannot be sent while the link is down; it fails and nothing changes.',
     };
   }
@@ -34,12 +36,19 @@ export function healthOf(g: HealthFields): Health {
     return {
       state: 'not-responding',
       label: 'daemon not responding',
-      meaning: 'Its daemon does not answer (stopped, hung or stuck in a slow script): the sessions listed are as last reported.',
-      disconnect: 'A disconnect is refused at once (not sent) while the daemon does not answer; the session stays online.',
+      meaning:
+        'Its daemon does not answer (stopped, hung or stuck in a slow script): the sessions listed are as last reported.',
+      disconnect:
+        'A disconnect is refused at once (not sent) while the daemon does not answer; the session stays online.',
     };
   }
   if (g.degradedReason) {
-    return { state: 'degraded', label: 'reports refused', meaning: `Its reports are refused: ${g.degradedReason}. Its sessions are not kept current.`, disconnect: null };
+    return {
+      state: 'degraded',
+      label: 'reports refused',
+      meaning: `Its reports are refused: ${g.degradedReason}. Its sessions are not kept current.`,
+      disconnect: null,
+    };
   }
   return { state: 'ok', label: 'healthy', meaning: 'Connected and responding.', disconnect: null };
 }

@@ -11,13 +11,17 @@ export function useGateways(auth: Auth): { gateways: GatewayRow[] | null; error:
   const [gateways, setGateways] = useState<GatewayRow[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [readAt, setReadAt] = useState(Date.now());
-  usePoll(async () => {
-    const r = await guarded(auth, () => gql<{ gateways: GatewayRow[] }>(auth.token, GATEWAYS));
-    setReadAt(Date.now());
-    if (r.ok) {
-      setGateways(r.value.gateways);
-      setError(null);
-    } else setError(r.error);
-  }, GATEWAYS_POLL_MS, [auth.token]);
+  usePoll(
+    async () => {
+      const r = await guarded(auth, () => gql<{ gateways: GatewayRow[] }>(auth.token, GATEWAYS));
+      setReadAt(Date.now());
+      if (r.ok) {
+        setGateways(r.value.gateways);
+        setError(null);
+      } else setError(r.error);
+    },
+    GATEWAYS_POLL_MS,
+    [auth.token],
+  );
   return { gateways, error, readAt };
 }

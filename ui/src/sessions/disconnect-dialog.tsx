@@ -5,13 +5,23 @@
  */
 import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { ApiError, explain, gql } from '../api/graphql-client.js';
-import { DISCONNECT_SESSION, DISCONNECT_SESSIONS, type BulkDisconnectOutcome, type BulkResult, type DisconnectChoice, type SessionRow } from '../api/operations.js';
+import {
+  DISCONNECT_SESSION,
+  DISCONNECT_SESSIONS,
+  type BulkDisconnectOutcome,
+  type BulkResult,
+  type DisconnectChoice,
+  type SessionRow,
+} from '../api/operations.js';
 import { healthOf, type Health } from '../gateways/gateway-health.js';
 import { absolute, since } from '../format.js';
 import type { Auth } from '../auth/auth.js';
 
 /** One session, several chosen rows, or every online session of one user (counted by the API). */
-export type DisconnectTarget = { kind: 'one'; session: SessionRow } | { kind: 'many'; sessions: SessionRow[] } | { kind: 'user'; userName: string; sessions: SessionRow[] };
+export type DisconnectTarget =
+  | { kind: 'one'; session: SessionRow }
+  | { kind: 'many'; sessions: SessionRow[] }
+  | { kind: 'user'; userName: string; sessions: SessionRow[] };
 
 interface Outcome {
   tone: 'ok' | 'warn' | 'bad';
@@ -22,13 +32,21 @@ interface Outcome {
 export function outcomeOf(error: unknown): Outcome {
   if (error === null) return { tone: 'ok', text: 'Done: the session has ended; the client was disconnected.' };
   const code = error instanceof ApiError ? error.code : 'INTERNAL';
-  if (code === 'SESSION_NOT_FOUND') return { tone: 'warn', text: 'Already gone: the session had ended before this request reached it.' };
-  if (code === 'FORBIDDEN') return { tone: 'bad', text: `Not allowed: ${explain(error).replace(/^Not allowed with this token: /, '')}` };
+  if (code === 'SESSION_NOT_FOUND')
+    return { tone: 'warn', text: 'Already gone: the session had ended before this request reached it.' };
+  if (code === 'FORBIDDEN')
+    return { tone: 'bad', text: `Not allowed: ${explain(error).replace(/^Not allowed with this token: /, '')}` };
   if (code === 'GATEWAY_UNAVAILABLE' && error instanceof ApiError && error.disconnect === 'NOT_SENT') {
-    return { tone: 'bad', text: 'Not sent: the gateway could not be reached, so nothing was done. The session is still online.' };
+    return {
+      tone: 'bad',
+      text: 'Not sent: the gateway could not be reached, so nothing was done. The session is still online.',
+    };
   }
   if (code === 'GATEWAY_UNAVAILABLE') {
-    return { tone: 'warn', text: 'Not confirmed yet: the gateway did not confirm in time. The disconnect may still take effect; the audit trail records it when it does.' };
+    return {
+      tone: 'warn',
+      text: 'Not confirmed yet: the gateway did not confirm in time. The disconnect may still take effect; the audit trail records it when it does.',
+    };
   }
   return { tone: 'bad', text: `Failed: ${explain(error)}` };
 }
@@ -42,7 +60,12 @@ const BULK_WORDS: Record<BulkDisconnectOutcome, string> = {
   FAILED: 'failed',
 };
 
-export function DisconnectDialog(props: { auth: Auth; target: DisconnectTarget; health: Map<string, Health>; onClose: (changed: boolean) => void }) {
+export function DisconnectDialog(props: {
+  auth: Auth;
+  target: DisconnectTarget;
+  health: Map<string, Health>;
+  onClose: (changed: boolean) => void;
+}) {
   const { auth, target } = props;
   const ref = useRef<HTMLDialogElement>(null);
   const titleId = useId();
@@ -61,8 +84,13 @@ export function DisconnectDialog(props: { auth: Auth; target: DisconnectTarget; 
   const blockable = sessions.some((s) => s.gateway?.mode === 'authorize');
   // What an unhealthy gateway will make of this disconnect, said before it is sent.
   const healthOfRow = (g: NonNullable<SessionRow['gateway']>) => props.health.get(g.id) ?? healthOf(g);
-  const warnings = [...new Map(sessions.filter((s) => s.gateway !== null && healthOfRow(s.gateway).disconnect !== null).map((s) => [s.gateway!.id, s.gateway!])).values()]
-    .map((g) => `${g.name}: ${healthOfRow(g).label}. ${healthOfRow(g).disconnect}`);
+  const warnings = [
+    ...new Map(
+      sessions
+        .filter((s) => s.gateway !== null && healthOfRow(s.gateway).disconnect !== null)
+        .map((s) => [s.gateway!.id, s.gateway!]),
+    ).values(),
+  ].map((g) => `${g.name}: ${healthOfRow(g).label}. ${healthOfRow(g).disconnect}`);
   const unconfirmed = sessions.filter((s) => !s.confirmed).length;
   const byId = new Map(sessions.map((s) => [s.id, s]));
 
@@ -86,9 +114,14 @@ export function DisconnectDialog(props: { auth: Auth; target: DisconnectTarget; 
         }
       } else {
         // One API call either way: a user's sessions by filter, chosen rows by their ids.
-        const selector = target.kind === 'user' ? { filter: { userName: target.userName } } : { sessionIds: target.sessions.map((s) => s.id) };
+        const selector =
+          target.kind === 'user'
+            ? { filter: { userName: target.userName } }
+            : { sessionIds: target.sessions.map((s) => s.id) };
         try {
-          const r = await gql<{ disconnectSessions: BulkResult }>(auth.token, DISCONNECT_SESSIONS, { input: { ...selector, ...common } });
+          const r = await gql<{ disconnectSessions: BulkResult }>(auth.token, DISCONNECT_SESSIONS, {
+            input: { ...selector, ...common },
+          });
           setOutcome(summary(r.disconnectSessions));
           setResults(r.disconnectSessions.results);
         } catch (err) {
@@ -107,50 +140,92 @@ export function DisconnectDialog(props: { auth: Auth; target: DisconnectTarget; 
   };
 
   return (
-    <dialog ref={ref} className="dialog" aria-labelledby={titleId} onCancel={(e) => { e.preventDefault(); if (!busy) close(); }}>
+    <dialog
+      ref={ref}
+      className="dialog"
+      aria-labelledby={titleId}
+      onCancel={(e) => {
+        e.preventDefault();
+        if (!busy) close();
+      }}
+    >
       <h2 id={titleId}>{title(target)}</h2>
       <div className="impact" id={`${titleId}-impact`}>
         {target.kind === 'one' ? (
           <p>
-            <strong>{target.session.user.name}</strong> on <strong>{target.session.gateway?.name ?? 'an unknown gateway'}</strong>
-            {target.session.gateway ? ` (${target.session.gateway.region})` : ''}, connected for {since(target.session.connectedAt, now)} (since{' '}
-            {absolute(target.session.connectedAt)}) from {target.session.clientAddress ?? 'an unknown address'}.
+            <strong>{target.session.user.name}</strong> on{' '}
+            <strong>{target.session.gateway?.name ?? 'an unknown gateway'}</strong>
+            {target.session.gateway ? ` (${target.session.gateway.region})` : ''}, connected for{' '}
+            {since(target.session.connectedAt, now)} (since {absolute(target.session.connectedAt)}) from{' '}
+            {target.session.clientAddress ?? 'an unknown address'}.
           </p>
         ) : target.kind === 'user' ? (
           <p>
-            Every session of <strong>{target.userName}</strong> online now, on every gateway{target.sessions.length > 0 ? ` (${target.sessions.length} on this page)` : ''}.
+            Every session of <strong>{target.userName}</strong> online now, on every gateway
+            {target.sessions.length > 0 ? ` (${target.sessions.length} on this page)` : ''}.
           </p>
         ) : (
           <ul className="targets">
             {target.sessions.map((s) => (
               <li key={s.id}>
-                <strong>{s.user.name}</strong> on {s.gateway?.name ?? 'unknown gateway'}, connected for {since(s.connectedAt, now)}
+                <strong>{s.user.name}</strong> on {s.gateway?.name ?? 'unknown gateway'}, connected for{' '}
+                {since(s.connectedAt, now)}
               </li>
             ))}
           </ul>
         )}
         <p className="warning">Their VPN drops at once: open connections through the tunnel break.</p>
         {warnings.map((w) => (
-          <p key={w} className="outcome warn">{w}</p>
+          <p key={w} className="outcome warn">
+            {w}
+          </p>
         ))}
         {unconfirmed > 0 && warnings.length === 0 && (
-          <p className="outcome warn">{unconfirmed === 1 && target.kind === 'one' ? 'This session is' : `${unconfirmed} of these sessions are`} not confirmed by its gateway: it may have ended already.</p>
+          <p className="outcome warn">
+            {unconfirmed === 1 && target.kind === 'one' ? 'This session is' : `${unconfirmed} of these sessions are`}{' '}
+            not confirmed by its gateway: it may have ended already.
+          </p>
         )}
       </div>
       {outcome === null ? (
         <form onSubmit={submit} aria-describedby={`${titleId}-impact`}>
           <label htmlFor={`${titleId}-reason`}>Reason (kept in the audit trail)</label>
-          <input id={`${titleId}-reason`} name="reason" value={choice.reason} onChange={(e) => setChoice({ ...choice, reason: e.target.value })} maxLength={500} autoFocus />
+          <input
+            id={`${titleId}-reason`}
+            name="reason"
+            value={choice.reason}
+            onChange={(e) => setChoice({ ...choice, reason: e.target.value })}
+            maxLength={500}
+            autoFocus
+          />
           <label htmlFor={`${titleId}-message`}>Message to the user (shown by clients that support it)</label>
-          <input id={`${titleId}-message`} name="message" value={choice.message} onChange={(e) => setChoice({ ...choice, message: e.target.value })} maxLength={500} />
+          <input
+            id={`${titleId}-message`}
+            name="message"
+            value={choice.message}
+            onChange={(e) => setChoice({ ...choice, message: e.target.value })}
+            maxLength={500}
+          />
           <fieldset>
             <legend>After the disconnect</legend>
             <label className="inline">
-              <input type="radio" name="mode" value="HALT" checked={choice.mode === 'HALT'} onChange={() => setChoice({ ...choice, mode: 'HALT' })} />
+              <input
+                type="radio"
+                name="mode"
+                value="HALT"
+                checked={choice.mode === 'HALT'}
+                onChange={() => setChoice({ ...choice, mode: 'HALT' })}
+              />
               Stay down (HALT): the client is told not to reconnect
             </label>
             <label className="inline">
-              <input type="radio" name="mode" value="RESTART" checked={choice.mode === 'RESTART'} onChange={() => setChoice({ ...choice, mode: 'RESTART', blockSeconds: null })} />
+              <input
+                type="radio"
+                name="mode"
+                value="RESTART"
+                checked={choice.mode === 'RESTART'}
+                onChange={() => setChoice({ ...choice, mode: 'RESTART', blockSeconds: null })}
+              />
               May reconnect (RESTART): the client comes back as a new session
             </label>
           </fieldset>
@@ -165,34 +240,47 @@ export function DisconnectDialog(props: { auth: Auth; target: DisconnectTarget; 
                 max={31_536_000}
                 inputMode="numeric"
                 value={choice.blockSeconds ?? ''}
-                onChange={(e) => setChoice({ ...choice, blockSeconds: e.target.value === '' ? null : Number(e.target.value) })}
+                onChange={(e) =>
+                  setChoice({ ...choice, blockSeconds: e.target.value === '' ? null : Number(e.target.value) })
+                }
               />
             </>
           )}
           {busy && target.kind !== 'one' && (
             <p role="status" className="progress">
-              <progress aria-label="Disconnecting" /> Disconnecting {target.kind === 'user' ? `every session of ${target.userName}` : `${sessions.length} sessions`}, all at once…
+              <progress aria-label="Disconnecting" /> Disconnecting{' '}
+              {target.kind === 'user' ? `every session of ${target.userName}` : `${sessions.length} sessions`}, all at
+              once…
             </p>
           )}
           <div className="actions">
-            <button type="button" onClick={close} disabled={busy}>Cancel</button>
-            <button type="submit" className="danger" disabled={busy}>{busy ? 'Disconnecting…' : target.kind === 'one' ? 'Disconnect' : 'Disconnect all'}</button>
+            <button type="button" onClick={close} disabled={busy}>
+              Cancel
+            </button>
+            <button type="submit" className="danger" disabled={busy}>
+              {busy ? 'Disconnecting…' : target.kind === 'one' ? 'Disconnect' : 'Disconnect all'}
+            </button>
           </div>
         </form>
       ) : (
         <div>
-          <p role="status" className={`outcome ${outcome.tone}`}>{outcome.text}</p>
+          <p role="status" className={`outcome ${outcome.tone}`}>
+            {outcome.text}
+          </p>
           {results.length > 0 && (
             <ul className="targets results" aria-label="Result for each session">
               {results.map((r) => (
                 <li key={r.sessionId} data-outcome={r.outcome}>
-                  {byId.get(r.sessionId)?.user.name ?? 'a session'} <span className="mono small">{r.sessionId}</span>: {BULK_WORDS[r.outcome]}
+                  {byId.get(r.sessionId)?.user.name ?? 'a session'} <span className="mono small">{r.sessionId}</span>:{' '}
+                  {BULK_WORDS[r.outcome]}
                 </li>
               ))}
             </ul>
           )}
           <div className="actions">
-            <button type="button" className="primary" onClick={close} autoFocus>Close</button>
+            <button type="button" className="primary" onClick={close} autoFocus>
+              Close
+            </button>
           </div>
         </div>
       )}

@@ -10,7 +10,8 @@ export function HealthBanner({ gateways }: { gateways: GatewayRow[] }) {
       <ul>
         {sick.map(({ g, health }) => (
           <li key={g.id} data-gateway-id={g.id} data-health={health.state}>
-            <strong>{g.name}</strong> <span className="mono small">({g.id})</span>: {health.label} — {g.sessionsOnline} session{g.sessionsOnline === 1 ? '' : 's'} affected. {health.meaning}
+            <strong>{g.name}</strong> <span className="mono small">({g.id})</span>: {health.label} — {g.sessionsOnline}{' '}
+            session{g.sessionsOnline === 1 ? '' : 's'} affected. {health.meaning}
             {health.disconnect !== null ? ` ${health.disconnect}` : ''}
           </li>
         ))}

@@ -31,7 +31,9 @@ export function SessionDetail(props: {
     setGone(false);
   }, [props.session]);
   useEffect(() => {
-    void guarded(auth, () => gql<{ onlineSession: SessionRow | null }>(auth.token, ONLINE_SESSION, { id: props.session.id })).then((r) => {
+    void guarded(auth, () =>
+      gql<{ onlineSession: SessionRow | null }>(auth.token, ONLINE_SESSION, { id: props.session.id }),
+    ).then((r) => {
       if (!r.ok) return;
       if (r.value.onlineSession === null) setGone(true);
       else setS(r.value.onlineSession);
@@ -40,8 +42,22 @@ export function SessionDetail(props: {
 
   const rows: [string, ReactNode][] = [
     ['Session id', <span className="mono">{s.id}</span>],
-    ['User', <>{s.user.name} <span className="muted mono small">{s.user.id}</span></>],
-    ['Gateway', s.gateway ? <>{s.gateway.name} <span className="muted mono small">{s.gateway.id}</span></> : 'no longer configured'],
+    [
+      'User',
+      <>
+        {s.user.name} <span className="muted mono small">{s.user.id}</span>
+      </>,
+    ],
+    [
+      'Gateway',
+      s.gateway ? (
+        <>
+          {s.gateway.name} <span className="muted mono small">{s.gateway.id}</span>
+        </>
+      ) : (
+        'no longer configured'
+      ),
+    ],
     ['Region', s.gateway?.region ?? '—'],
     ['Gateway mode', s.gateway?.mode ?? '—'],
     ['Agent', s.gateway ? (s.gateway.agentConnected ? 'connected' : 'not connected') : '—'],
@@ -49,8 +65,18 @@ export function SessionDetail(props: {
     ['Client address', <span className="mono">{s.clientAddress ?? '—'}</span>],
     ['Virtual address', <span className="mono">{s.virtualAddress ?? '—'}</span>],
     ['Virtual IPv6 address', <span className="mono">{s.virtualAddress6 ?? '—'}</span>],
-    ['Connected', <>{since(s.connectedAt, now)} ago <span className="muted small">({absolute(s.connectedAt)})</span></>],
-    ['Last reported', <>{since(s.lastSeenAt, now)} ago <span className="muted small">({absolute(s.lastSeenAt)})</span></>],
+    [
+      'Connected',
+      <>
+        {since(s.connectedAt, now)} ago <span className="muted small">({absolute(s.connectedAt)})</span>
+      </>,
+    ],
+    [
+      'Last reported',
+      <>
+        {since(s.lastSeenAt, now)} ago <span className="muted small">({absolute(s.lastSeenAt)})</span>
+      </>,
+    ],
     ['Confirmed by its gateway', s.confirmed ? 'yes' : 'no: the agent went silent; the session may have ended unseen'],
     ['Received from client', `${bytes(s.bytesReceived)} (${s.bytesReceived.toLocaleString()} bytes)`],
     ['Sent to client', `${bytes(s.bytesSent)} (${s.bytesSent.toLocaleString()} bytes)`],
@@ -64,9 +90,15 @@ export function SessionDetail(props: {
         <h2 id="detail-title" ref={heading} tabIndex={-1}>
           {s.user.name}’s session
         </h2>
-        <button type="button" onClick={props.onClose} aria-label="Close session details">✕</button>
+        <button type="button" onClick={props.onClose} aria-label="Close session details">
+          ✕
+        </button>
       </div>
-      {gone && <p role="status" className="outcome warn">This session is no longer online.</p>}
+      {gone && (
+        <p role="status" className="outcome warn">
+          This session is no longer online.
+        </p>
+      )}
       <dl>
         {rows.map(([k, v]) => (
           <div key={k} className="pair">
@@ -77,8 +109,12 @@ export function SessionDetail(props: {
       </dl>
       {props.canDisconnect && !gone && (
         <div className="actions">
-          <button type="button" className="danger" onClick={() => props.onDisconnect(s)}>Disconnect this session</button>
-          <button type="button" onClick={() => props.onDisconnectUser(s.user.name)}>All sessions of {s.user.name}…</button>
+          <button type="button" className="danger" onClick={() => props.onDisconnect(s)}>
+            Disconnect this session
+          </button>
+          <button type="button" onClick={() => props.onDisconnectUser(s.user.name)}>
+            All sessions of {s.user.name}…
+          </button>
         </div>
       )}
     </aside>

@@ -18,7 +18,12 @@ export interface EventTrigger {
  * Calls `onEvent` for every session event that may touch the filtered table, `onState(true)` once the
  * subscription is acknowledged and `onState(false)` whenever it is not (closed, refused, retrying).
  */
-export function subscribeSessionEvents(token: string, filter: SessionFilter, onEvent: () => void, onState: (live: boolean) => void): EventTrigger {
+export function subscribeSessionEvents(
+  token: string,
+  filter: SessionFilter,
+  onEvent: () => void,
+  onState: (live: boolean) => void,
+): EventTrigger {
   const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql`;
   const client: Client = createClient({
     url,

@@ -29,7 +29,10 @@ export function SessionsPage({ auth }: { auth: Auth }) {
     const search = writeView(view);
     if (search !== location.search) history.replaceState(null, '', `${location.pathname}${search}`);
   }, [view]);
-  const show = useCallback((change: Partial<SessionsView>) => setView((v) => ({ ...v, cursors: [null], ...change })), []);
+  const show = useCallback(
+    (change: Partial<SessionsView>) => setView((v) => ({ ...v, cursors: [null], ...change })),
+    [],
+  );
   const gateways = useGateways(auth).gateways ?? [];
   const [selection, setSelection] = useState<RowSelectionState>({});
   const [open, setOpen] = useState<SessionRow | null>(null);
@@ -64,7 +67,8 @@ export function SessionsPage({ auth }: { auth: Auth }) {
 
   function applyFilter(next: SessionFilter) {
     const clean: SessionFilter = {};
-    for (const [k, v] of Object.entries(next) as [keyof SessionFilter, string | undefined][]) if (v !== undefined && v.trim() !== '') clean[k] = v.trim();
+    for (const [k, v] of Object.entries(next) as [keyof SessionFilter, string | undefined][])
+      if (v !== undefined && v.trim() !== '') clean[k] = v.trim();
     show({ filter: clean });
     setSelection({});
   }
@@ -82,7 +86,10 @@ export function SessionsPage({ auth }: { auth: Auth }) {
     setDraft({});
     show({ filter: {} });
   }
-  const onSort = useCallback((field: SortField) => setView((v) => ({ ...v, cursors: [null], sort: nextSort(v.sort, field) })), []);
+  const onSort = useCallback(
+    (field: SortField) => setView((v) => ({ ...v, cursors: [null], sort: nextSort(v.sort, field) })),
+    [],
+  );
 
   const page = cursors.length;
   const onPage = live.rows.filter((r) => r.state !== 'leaving').length;
@@ -91,29 +98,49 @@ export function SessionsPage({ auth }: { auth: Auth }) {
       <div className="page-head">
         <h1 id="sessions-title">Sessions online</h1>
         <p id="sessions-summary" role="status" aria-live="polite" className="summary">
-          {live.total === null ? 'Loading…' : `${live.total} online${Object.keys(filter).length > 0 ? ' matching the filters' : ''}`}
+          {live.total === null
+            ? 'Loading…'
+            : `${live.total} online${Object.keys(filter).length > 0 ? ' matching the filters' : ''}`}
           {live.total !== null && live.total > 0 ? ` · page ${page}, ${onPage} shown` : ''}
           {unconfirmed > 0 ? `, ${unconfirmed} not confirmed` : ''}
           <span className={live.live ? 'live-dot' : 'live-dot polling'} aria-hidden="true" />{' '}
-          <span className="muted small" data-live={live.live ? 'events' : 'polling'}>{live.live ? 'live updates' : 'refreshing every 2 s'}</span>
+          <span className="muted small" data-live={live.live ? 'events' : 'polling'}>
+            {live.live ? 'live updates' : 'refreshing every 2 s'}
+          </span>
         </p>
       </div>
 
       <form className="filters" onSubmit={apply} aria-label="Filter sessions">
         <div className="field">
           <label htmlFor="f-user">User</label>
-          <input id="f-user" type="search" value={draft.userNameContains ?? ''} onChange={(e) => setDraft({ ...draft, userNameContains: e.target.value })} placeholder="part of a name" autoComplete="off" />
+          <input
+            id="f-user"
+            type="search"
+            value={draft.userNameContains ?? ''}
+            onChange={(e) => setDraft({ ...draft, userNameContains: e.target.value })}
+            placeholder="part of a name"
+            autoComplete="off"
+          />
         </div>
         <div className="field">
           <label htmlFor="f-address">Address</label>
-          <input id="f-address" type="search" value={draft.address ?? ''} onChange={(e) => setDraft({ ...draft, address: e.target.value })} placeholder="ip or ip:port" autoComplete="off" />
+          <input
+            id="f-address"
+            type="search"
+            value={draft.address ?? ''}
+            onChange={(e) => setDraft({ ...draft, address: e.target.value })}
+            placeholder="ip or ip:port"
+            autoComplete="off"
+          />
         </div>
         <div className="field">
           <label htmlFor="f-gateway">Gateway</label>
           <select id="f-gateway" value={draft.gatewayId ?? ''} onChange={(e) => choose({ gatewayId: e.target.value })}>
             <option value="">All gateways</option>
             {gateways.map((g) => (
-              <option key={g.id} value={g.id}>{g.name} ({g.region})</option>
+              <option key={g.id} value={g.id}>
+                {g.name} ({g.region})
+              </option>
             ))}
           </select>
         </div>
@@ -122,44 +149,89 @@ export function SessionsPage({ auth }: { auth: Auth }) {
           <select id="f-protocol" value={draft.protocol ?? ''} onChange={(e) => choose({ protocol: e.target.value })}>
             <option value="">All protocols</option>
             {protocols.map((p) => (
-              <option key={p} value={p}>{p}</option>
+              <option key={p} value={p}>
+                {p}
+              </option>
             ))}
           </select>
         </div>
         <div className="field buttons">
-          <button type="submit" className="primary">Apply filters</button>
-          <button type="button" onClick={reset}>Reset</button>
+          <button type="submit" className="primary">
+            Apply filters
+          </button>
+          <button type="button" onClick={reset}>
+            Reset
+          </button>
         </div>
       </form>
 
       <HealthBanner gateways={gateways} />
 
-      {live.error !== null && <p role="alert" className="error">{live.error}</p>}
+      {live.error !== null && (
+        <p role="alert" className="error">
+          {live.error}
+        </p>
+      )}
 
       {canDisconnect && selected.length > 0 && (
         <div className="bulk" role="region" aria-label="Selected sessions">
           <span>{selected.length} selected</span>
-          <button type="button" className="danger" onClick={() => setDialog({ kind: 'many', sessions: selected })}>Disconnect selected…</button>
-          <button type="button" onClick={() => setSelection({})}>Clear selection</button>
+          <button type="button" className="danger" onClick={() => setDialog({ kind: 'many', sessions: selected })}>
+            Disconnect selected…
+          </button>
+          <button type="button" onClick={() => setSelection({})}>
+            Clear selection
+          </button>
         </div>
       )}
 
       <div className="split">
         <div className="main-col">
           {!live.loading && shown.length === 0 ? (
-            <p className="empty">{'No session is online' + (Object.keys(filter).length > 0 ? ' that matches the filters.' : '.')}</p>
+            <p className="empty">
+              {'No session is online' + (Object.keys(filter).length > 0 ? ' that matches the filters.' : '.')}
+            </p>
           ) : (
-            <SessionsTable rows={shown} now={now} health={health} sort={sort} onSort={onSort} canDisconnect={canDisconnect} selection={selection} onSelectionChange={setSelection} onOpen={onOpen} onDisconnect={onDisconnect} openId={open?.id ?? null} />
+            <SessionsTable
+              rows={shown}
+              now={now}
+              health={health}
+              sort={sort}
+              onSort={onSort}
+              canDisconnect={canDisconnect}
+              selection={selection}
+              onSelectionChange={setSelection}
+              onOpen={onOpen}
+              onDisconnect={onDisconnect}
+              openId={open?.id ?? null}
+            />
           )}
           <nav className="pager" aria-label="Pages of sessions">
-            <button type="button" disabled={page === 1} onClick={() => setView((v) => ({ ...v, cursors: v.cursors.slice(0, -1) }))}>← Previous</button>
+            <button
+              type="button"
+              disabled={page === 1}
+              onClick={() => setView((v) => ({ ...v, cursors: v.cursors.slice(0, -1) }))}
+            >
+              ← Previous
+            </button>
             <span>Page {page}</span>
-            <button type="button" disabled={!live.pageInfo?.hasNextPage} onClick={() => { const end = live.pageInfo?.endCursor; if (end) setView((v) => ({ ...v, cursors: [...v.cursors, end] })); }}>Next →</button>
+            <button
+              type="button"
+              disabled={!live.pageInfo?.hasNextPage}
+              onClick={() => {
+                const end = live.pageInfo?.endCursor;
+                if (end) setView((v) => ({ ...v, cursors: [...v.cursors, end] }));
+              }}
+            >
+              Next →
+            </button>
             <label htmlFor="f-size" className="inline">
               Per page{' '}
               <select id="f-size" value={first} onChange={(e) => show({ first: Number(e.target.value) })}>
                 {PAGE_SIZES.map((n) => (
-                  <option key={n} value={n}>{n}</option>
+                  <option key={n} value={n}>
+                    {n}
+                  </option>
                 ))}
               </select>
             </label>
@@ -174,7 +246,13 @@ export function SessionsPage({ auth }: { auth: Auth }) {
             version={detailVersion}
             onClose={() => setOpen(null)}
             onDisconnect={onDisconnect}
-            onDisconnectUser={(userName) => setDialog({ kind: 'user', userName, sessions: live.rows.filter((r) => r.session.user.name === userName).map((r) => r.session) })}
+            onDisconnectUser={(userName) =>
+              setDialog({
+                kind: 'user',
+                userName,
+                sessions: live.rows.filter((r) => r.session.user.name === userName).map((r) => r.session),
+              })
+            }
           />
         )}
       </div>

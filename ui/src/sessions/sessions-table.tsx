@@ -1,5 +1,11 @@
 /** The online sessions table (TanStack Table, headless: the markup and its labels are ours). */
-import { createColumnHelper, flexRender, getCoreRowModel, useReactTable, type RowSelectionState } from '@tanstack/react-table';
+import {
+  createColumnHelper,
+  flexRender,
+  getCoreRowModel,
+  useReactTable,
+  type RowSelectionState,
+} from '@tanstack/react-table';
 import { useMemo } from 'react';
 import type { SessionRow } from '../api/operations.js';
 import { absolute, bytes, since } from '../format.js';
@@ -8,10 +14,20 @@ import { statusOf, type RowStatus } from './row-status.js';
 import type { SessionSort, SortField } from './sessions-view.js';
 
 /** The columns the API can sort by (so paging stays right). */
-const SORTABLE: Record<string, SortField> = { user: 'USER', gateway: 'GATEWAY', since: 'CONNECTED_AT', traffic: 'TRAFFIC' };
+const SORTABLE: Record<string, SortField> = {
+  user: 'USER',
+  gateway: 'GATEWAY',
+  since: 'CONNECTED_AT',
+  traffic: 'TRAFFIC',
+};
 import type { LiveRow } from './use-live-sessions.js';
 
-const STATUS_WORDS: Record<RowStatus, string> = { live: 'live', unconfirmed: 'unconfirmed', 'not-responding': 'gateway not responding', 'no-gateway': 'gateway removed' };
+const STATUS_WORDS: Record<RowStatus, string> = {
+  live: 'live',
+  unconfirmed: 'unconfirmed',
+  'not-responding': 'gateway not responding',
+  'no-gateway': 'gateway removed',
+};
 
 const col = createColumnHelper<LiveRow>();
 
@@ -61,7 +77,12 @@ export function SessionsTable(props: SessionsTableProps) {
         id: 'user',
         header: 'User',
         cell: (c) => (
-          <button type="button" className="link" onClick={() => onOpen(c.row.original.session)} aria-label={`Details of ${c.getValue()}'s session on ${c.row.original.session.gateway?.name ?? 'unknown gateway'}`}>
+          <button
+            type="button"
+            className="link"
+            onClick={() => onOpen(c.row.original.session)}
+            aria-label={`Details of ${c.getValue()}'s session on ${c.row.original.session.gateway?.name ?? 'unknown gateway'}`}
+          >
             {c.getValue()}
           </button>
         ),
@@ -72,14 +93,29 @@ export function SessionsTable(props: SessionsTableProps) {
         header: 'Status',
         cell: (c) => {
           const status = statusOf(c.row.original.session, health);
-          return <span className={`badge ${status === 'live' ? 'ok' : 'bad'}`} data-status={status}>{STATUS_WORDS[status]}</span>;
+          return (
+            <span className={`badge ${status === 'live' ? 'ok' : 'bad'}`} data-status={status}>
+              {STATUS_WORDS[status]}
+            </span>
+          );
         },
       }),
-      col.accessor((r) => r.session.gateway?.name ?? r.session.gateway?.id ?? '—', { id: 'gateway', header: 'Gateway' }),
+      col.accessor((r) => r.session.gateway?.name ?? r.session.gateway?.id ?? '—', {
+        id: 'gateway',
+        header: 'Gateway',
+      }),
       col.accessor((r) => r.session.gateway?.region ?? '—', { id: 'region', header: 'Region' }),
       col.accessor((r) => r.session.protocol, { id: 'protocol', header: 'Protocol' }),
-      col.accessor((r) => r.session.clientAddress ?? '—', { id: 'client', header: 'Client address', cell: (c) => <span className="mono">{c.getValue()}</span> }),
-      col.accessor((r) => r.session.virtualAddress ?? r.session.virtualAddress6 ?? '—', { id: 'virtual', header: 'Virtual address', cell: (c) => <span className="mono">{c.getValue()}</span> }),
+      col.accessor((r) => r.session.clientAddress ?? '—', {
+        id: 'client',
+        header: 'Client address',
+        cell: (c) => <span className="mono">{c.getValue()}</span>,
+      }),
+      col.accessor((r) => r.session.virtualAddress ?? r.session.virtualAddress6 ?? '—', {
+        id: 'virtual',
+        header: 'Virtual address',
+        cell: (c) => <span className="mono">{c.getValue()}</span>,
+      }),
       col.accessor((r) => r.session.connectedAt, {
         id: 'since',
         header: 'Connected since',
@@ -95,8 +131,12 @@ export function SessionsTable(props: SessionsTableProps) {
         header: () => <span title="↑ received from the client, ↓ sent to the client">Traffic</span>,
         cell: (c) => (
           <span>
-            <span aria-label={`received ${bytes(c.row.original.session.bytesReceived)}`}>↑ {bytes(c.row.original.session.bytesReceived)}</span>
-            <span className="block" aria-label={`sent ${bytes(c.row.original.session.bytesSent)}`}>↓ {bytes(c.row.original.session.bytesSent)}</span>
+            <span aria-label={`received ${bytes(c.row.original.session.bytesReceived)}`}>
+              ↑ {bytes(c.row.original.session.bytesReceived)}
+            </span>
+            <span className="block" aria-label={`sent ${bytes(c.row.original.session.bytesSent)}`}>
+              ↓ {bytes(c.row.original.session.bytesSent)}
+            </span>
           </span>
         ),
       }),
@@ -105,7 +145,12 @@ export function SessionsTable(props: SessionsTableProps) {
         header: () => <span className="sr-only">Actions</span>,
         cell: (c) =>
           canDisconnect && c.row.original.state !== 'leaving' ? (
-            <button type="button" className="danger-quiet small" onClick={() => onDisconnect(c.row.original.session)} aria-label={`Disconnect ${c.row.original.session.user.name} (${c.row.original.session.id})`}>
+            <button
+              type="button"
+              className="danger-quiet small"
+              onClick={() => onDisconnect(c.row.original.session)}
+              aria-label={`Disconnect ${c.row.original.session.user.name} (${c.row.original.session.id})`}
+            >
               Disconnect
             </button>
           ) : null,
@@ -122,7 +167,8 @@ export function SessionsTable(props: SessionsTableProps) {
     getCoreRowModel: getCoreRowModel(),
     enableRowSelection: (row) => canDisconnect && row.original.state !== 'leaving',
     state: { rowSelection: props.selection },
-    onRowSelectionChange: (updater) => props.onSelectionChange(typeof updater === 'function' ? updater(props.selection) : updater),
+    onRowSelectionChange: (updater) =>
+      props.onSelectionChange(typeof updater === 'function' ? updater(props.selection) : updater),
   });
 
   return (
@@ -136,11 +182,20 @@ export function SessionsTable(props: SessionsTableProps) {
                 const sorted = field !== undefined && props.sort.field === field ? props.sort.direction : null;
                 const label = h.isPlaceholder ? null : flexRender(h.column.columnDef.header, h.getContext());
                 return (
-                  <th key={h.id} scope="col" className={h.id === 'traffic' ? 'num' : undefined} aria-sort={sorted === 'ASC' ? 'ascending' : sorted === 'DESC' ? 'descending' : undefined}>
-                    {field === undefined ? label : (
+                  <th
+                    key={h.id}
+                    scope="col"
+                    className={h.id === 'traffic' ? 'num' : undefined}
+                    aria-sort={sorted === 'ASC' ? 'ascending' : sorted === 'DESC' ? 'descending' : undefined}
+                  >
+                    {field === undefined ? (
+                      label
+                    ) : (
                       <button type="button" className="sort" onClick={() => props.onSort(field)}>
                         {label}
-                        <span aria-hidden="true" className="sort-mark">{sorted === 'ASC' ? ' ▲' : sorted === 'DESC' ? ' ▼' : ' ↕'}</span>
+                        <span aria-hidden="true" className="sort-mark">
+                          {sorted === 'ASC' ? ' ▲' : sorted === 'DESC' ? ' ▼' : ' ↕'}
+                        </span>
                       </button>
                     )}
                   </th>
@@ -160,7 +215,12 @@ export function SessionsTable(props: SessionsTableProps) {
               aria-selected={row.getIsSelected() || undefined}
             >
               {row.getVisibleCells().map((cell) => (
-                <td key={cell.id} className={cell.column.id === 'traffic' ? 'num' : cell.column.id === 'actions' ? 'actions-cell' : undefined}>
+                <td
+                  key={cell.id}
+                  className={
+                    cell.column.id === 'traffic' ? 'num' : cell.column.id === 'actions' ? 'actions-cell' : undefined
+                  }
+                >
                   {flexRender(cell.column.columnDef.cell, cell.getContext())}
                 </td>
               ))}

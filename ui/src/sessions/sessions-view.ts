@@ -32,7 +32,10 @@ export function readView(search: string): SessionsView {
     if (value) filter[key] = value;
   }
   const [field, direction] = (q.get('sort') ?? '').split('.');
-  const sort: SessionSort = SORT_FIELDS.includes(field as SortField) && (direction === 'ASC' || direction === 'DESC') ? { field: field as SortField, direction } : DEFAULT_SORT;
+  const sort: SessionSort =
+    SORT_FIELDS.includes(field as SortField) && (direction === 'ASC' || direction === 'DESC')
+      ? { field: field as SortField, direction }
+      : DEFAULT_SORT;
   const first = PAGE_SIZES.includes(Number(q.get('first'))) ? Number(q.get('first')) : 50;
   const after = (q.get('after') ?? '').split('.').filter((c) => /^[A-Za-z0-9_-]{1,200}$/.test(c));
   return { filter, sort, first, cursors: [null, ...after] };
@@ -41,7 +44,8 @@ export function readView(search: string): SessionsView {
 export function writeView(view: SessionsView): string {
   const q = new URLSearchParams();
   for (const key of FILTER_KEYS) if (view.filter[key]) q.set(key, view.filter[key]!);
-  if (view.sort.field !== DEFAULT_SORT.field || view.sort.direction !== DEFAULT_SORT.direction) q.set('sort', `${view.sort.field}.${view.sort.direction}`);
+  if (view.sort.field !== DEFAULT_SORT.field || view.sort.direction !== DEFAULT_SORT.direction)
+    q.set('sort', `${view.sort.field}.${view.sort.direction}`);
   if (view.first !== 50) q.set('first', String(view.first));
   const after = view.cursors.filter((c): c is string => c !== null);
   if (after.length > 0) q.set('after', after.join('.'));
@@ -51,6 +55,7 @@ export function writeView(view: SessionsView): string {
 
 /** The next sort when a column's header is clicked: that column ascending, then descending. */
 export function nextSort(current: SessionSort, field: SortField): SessionSort {
-  if (current.field !== field) return { field, direction: field === 'CONNECTED_AT' || field === 'TRAFFIC' ? 'DESC' : 'ASC' };
+  if (current.field !== field)
+    return { field, direction: field === 'CONNECTED_AT' || field === 'TRAFFIC' ? 'DESC' : 'ASC' };
   return { field, direction: current.direction === 'ASC' ? 'DESC' : 'ASC' };
 }

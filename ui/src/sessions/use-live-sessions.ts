@@ -69,7 +69,14 @@ export function useLiveSessions(auth: Auth, args: Args): LiveSessions {
   // `seen`, never against React state, which may not have re-rendered between two reads.
   const read = async () => {
     const readKey = key;
-    const r = await guarded(auth, () => gql<Reply>(auth.token, ONLINE_SESSIONS, { first: args.first, after: args.after, filter: args.filter, orderBy: args.sort }));
+    const r = await guarded(auth, () =>
+      gql<Reply>(auth.token, ONLINE_SESSIONS, {
+        first: args.first,
+        after: args.after,
+        filter: args.filter,
+        orderBy: args.sort,
+      }),
+    );
     // The filter or page changed while this was in flight: its answer is for a table no longer shown.
     if (readKey !== currentKey.current) return;
     setLoading(false);
@@ -126,10 +133,15 @@ export function useLiveSessions(auth: Auth, args: Args): LiveSessions {
       }
       timer = setTimeout(tick, liveRef.current ? LIVE_REFRESH_MS : POLL_MS);
     };
-    const events = subscribeSessionEvents(auth.token, args.filter, () => void tick(), (up) => {
-      liveRef.current = up;
-      if (!stopped) setLive(up);
-    });
+    const events = subscribeSessionEvents(
+      auth.token,
+      args.filter,
+      () => void tick(),
+      (up) => {
+        liveRef.current = up;
+        if (!stopped) setLive(up);
+      },
+    );
     kick.current = () => void tick();
     void tick();
     return () => {
@@ -163,9 +175,16 @@ interface Leaving {
 }
 
 /** The page's rows in server order, each marked; rows that just left stay at their old place a moment. */
-function compose(sessions: SessionRow[], fresh: Map<string, number>, leaving: Map<string, Leaving>, now: number): LiveRow[] {
+function compose(
+  sessions: SessionRow[],
+  fresh: Map<string, number>,
+  leaving: Map<string, Leaving>,
+  now: number,
+): LiveRow[] {
   const out: LiveRow[] = sessions.map((s) => ({ session: s, state: (fresh.get(s.id) ?? 0) > now ? 'new' : 'steady' }));
-  const gone = [...leaving.values()].filter((l) => l.until > now && !sessions.some((s) => s.id === l.session.id)).sort((a, b) => a.index - b.index);
+  const gone = [...leaving.values()]
+    .filter((l) => l.until > now && !sessions.some((s) => s.id === l.session.id))
+    .sort((a, b) => a.index - b.index);
   for (const l of gone) out.splice(Math.min(l.index, out.length), 0, { session: l.session, state: 'leaving' });
   return out;
 }

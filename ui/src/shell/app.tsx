@@ -46,7 +46,12 @@ export function App() {
       .finally(() => setRestoring(false));
   }, [signOut]);
 
-  if (restoring) return <p className="loading" role="status">Checking your token…</p>;
+  if (restoring)
+    return (
+      <p className="loading" role="status">
+        Checking your token…
+      </p>
+    );
   if (auth === null || signedIn === null) {
     return (
       <SignInPage
@@ -65,7 +70,9 @@ export function App() {
 
   return (
     <div className="shell">
-      <a className="skip" href="#main">Skip to content</a>
+      <a className="skip" href="#main">
+        Skip to content
+      </a>
       <header className="top">
         <span className="brand">Switchboard</span>
         <nav aria-label="Pages">
@@ -87,7 +94,9 @@ export function App() {
           <span className="token-name">{auth.viewer.name}</span>
           <ul className="scopes" aria-label="Scopes of this token">
             {auth.viewer.scopes.map((s) => (
-              <li key={s} className="scope">{s}</li>
+              <li key={s} className="scope">
+                {s}
+              </li>
             ))}
           </ul>
           <label className="theme-choice">
@@ -98,11 +107,17 @@ export function App() {
               <option value="dark">Dark</option>
             </select>
           </label>
-          <button type="button" onClick={() => signOut()}>Sign out</button>
+          <button type="button" onClick={() => signOut()}>
+            Sign out
+          </button>
         </div>
       </header>
       <main id="main" tabIndex={-1}>
-        {shown === undefined && <p role="alert" className="error">This token has no scope that the console can show (it needs sessions:read or audit:read).</p>}
+        {shown === undefined && (
+          <p role="alert" className="error">
+            This token has no scope that the console can show (it needs sessions:read or audit:read).
+          </p>
+        )}
         {shown?.route === 'sessions' && <SessionsPage auth={signedIn} />}
         {shown?.route === 'gateways' && <GatewaysPage auth={signedIn} />}
         {shown?.route === 'audit' && <AuditPage auth={signedIn} />}

@@ -11,7 +11,13 @@ import { absolute, zoneName } from '../format.js';
 import { usePoll } from '../shell/use-poll.js';
 
 const SCOPES = ['admin', 'sessions:read', 'sessions:disconnect', 'audit:read'];
-const LIFETIMES = [['12h', '12 hours'], ['7d', '7 days'], ['30d', '30 days'], ['90d', '90 days'], ['', 'never expires']];
+const LIFETIMES = [
+  ['12h', '12 hours'],
+  ['7d', '7 days'],
+  ['30d', '30 days'],
+  ['90d', '90 days'],
+  ['', 'never expires'],
+];
 
 function stateOf(t: TokenRow, now: number): 'revoked' | 'expired' | 'active' {
   if (t.revokedAt !== null) return 'revoked';
@@ -39,7 +45,11 @@ export function TokensPage({ auth }: { auth: Auth }) {
   async function create(e: FormEvent) {
     e.preventDefault();
     setNotice(null);
-    const r = await guarded(auth, () => gql<{ createToken: { secret: string; token: TokenRow } }>(auth.token, CREATE_TOKEN, { input: { name: name.trim(), scopes, expiresIn: expiresIn || null } }));
+    const r = await guarded(auth, () =>
+      gql<{ createToken: { secret: string; token: TokenRow } }>(auth.token, CREATE_TOKEN, {
+        input: { name: name.trim(), scopes, expiresIn: expiresIn || null },
+      }),
+    );
     if (!r.ok) return setNotice(r.error);
     setCreated({ name: r.value.createToken.token.name, secret: r.value.createToken.secret });
     setName('');
@@ -63,13 +73,24 @@ export function TokensPage({ auth }: { auth: Auth }) {
       <form className="filters" onSubmit={create} aria-label="Create a token">
         <div className="field">
           <label htmlFor="t-name">Name</label>
-          <input id="t-name" value={name} onChange={(e) => setName(e.target.value)} maxLength={100} required autoComplete="off" />
+          <input
+            id="t-name"
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+            maxLength={100}
+            required
+            autoComplete="off"
+          />
         </div>
         <fieldset className="field scopes-choice">
           <legend>Scopes</legend>
           {SCOPES.map((s) => (
             <label key={s} className="inline">
-              <input type="checkbox" checked={scopes.includes(s)} onChange={(e) => setScopes(e.target.checked ? [...scopes, s] : scopes.filter((x) => x !== s))} />
+              <input
+                type="checkbox"
+                checked={scopes.includes(s)}
+                onChange={(e) => setScopes(e.target.checked ? [...scopes, s] : scopes.filter((x) => x !== s))}
+              />
               {s}
             </label>
           ))}
@@ -77,22 +98,40 @@ export function TokensPage({ auth }: { auth: Auth }) {
         <div className="field">
           <label htmlFor="t-expires">Expires in</label>
           <select id="t-expires" value={expiresIn} onChange={(e) => setExpiresIn(e.target.value)}>
-            {LIFETIMES.map(([v, label]) => <option key={v} value={v}>{label}</option>)}
+            {LIFETIMES.map(([v, label]) => (
+              <option key={v} value={v}>
+                {label}
+              </option>
+            ))}
           </select>
         </div>
         <div className="field buttons">
-          <button type="submit" className="primary" disabled={scopes.length === 0 || name.trim() === ''}>Create token</button>
+          <button type="submit" className="primary" disabled={scopes.length === 0 || name.trim() === ''}>
+            Create token
+          </button>
         </div>
       </form>
       {created !== null && (
         <div role="status" className="outcome ok secret-once">
           <p>Token {created.name} created. Copy it now: it is shown only once, here.</p>
-          <code className="command" aria-label="The new token">{created.secret}</code>
-          <button type="button" onClick={() => setCreated(null)}>I have copied it</button>
+          <code className="command" aria-label="The new token">
+            {created.secret}
+          </code>
+          <button type="button" onClick={() => setCreated(null)}>
+            I have copied it
+          </button>
         </div>
       )}
-      {notice !== null && <p role="status" className="outcome warn">{notice}</p>}
-      {error !== null && <p role="alert" className="error">{error}</p>}
+      {notice !== null && (
+        <p role="status" className="outcome warn">
+          {notice}
+        </p>
+      )}
+      {error !== null && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
       {tokens !== null && (
         <div className="table-wrap">
           <table className="data" aria-label="API tokens">
@@ -104,7 +143,9 @@ export function TokensPage({ auth }: { auth: Auth }) {
                 <th scope="col">Created ({zoneName()})</th>
                 <th scope="col">Expires</th>
                 <th scope="col">Last used</th>
-                <th scope="col"><span className="sr-only">Actions</span></th>
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -112,22 +153,41 @@ export function TokensPage({ auth }: { auth: Auth }) {
                 const state = stateOf(t, now);
                 return (
                   <tr key={t.id} data-token-id={t.id} data-state={state}>
-                    <th scope="row">{t.name}<span className="muted small block mono">{t.prefix}… · {t.id}</span></th>
+                    <th scope="row">
+                      {t.name}
+                      <span className="muted small block mono">
+                        {t.prefix}… · {t.id}
+                      </span>
+                    </th>
                     <td>{t.scopes.join(', ')}</td>
-                    <td><span className={`badge ${state === 'active' ? 'ok' : 'bad'}`}>{state}</span></td>
+                    <td>
+                      <span className={`badge ${state === 'active' ? 'ok' : 'bad'}`}>{state}</span>
+                    </td>
                     <td>{absolute(t.createdAt)}</td>
                     <td>{t.expiresAt === null ? 'never' : absolute(t.expiresAt)}</td>
                     <td>{absolute(t.lastUsedAt)}</td>
                     <td>
-                      {state === 'active' && (confirming === t.id ? (
-                        <span className="confirm">
-                          Revoke {t.name}?{' '}
-                          <button type="button" className="danger small" onClick={() => void revoke(t)}>Revoke</button>{' '}
-                          <button type="button" className="small" onClick={() => setConfirming(null)} autoFocus>Cancel</button>
-                        </span>
-                      ) : (
-                        <button type="button" className="danger-quiet small" onClick={() => setConfirming(t.id)} aria-label={`Revoke ${t.name}…`}>Revoke…</button>
-                      ))}
+                      {state === 'active' &&
+                        (confirming === t.id ? (
+                          <span className="confirm">
+                            Revoke {t.name}?{' '}
+                            <button type="button" className="danger small" onClick={() => void revoke(t)}>
+                              Revoke
+                            </button>{' '}
+                            <button type="button" className="small" onClick={() => setConfirming(null)} autoFocus>
+                              Cancel
+                            </button>
+                          </span>
+                        ) : (
+                          <button
+                            type="button"
+                            className="danger-quiet small"
+                            onClick={() => setConfirming(t.id)}
+                            aria-label={`Revoke ${t.name}…`}
+                          >
+                            Revoke…
+                          </button>
+                        ))}
                     </td>
                   </tr>
                 );

@@ -50,7 +50,12 @@ export async function up(db: MigrationDb, dialect: DialectName): Promise<void> {
     .execute();
 
   const online = sql<boolean>`ended_at is null`;
-  await db.schema.createIndex('sessions_online_idx').on('sessions').columns(['connected_at desc', 'id desc']).where(online).execute();
+  await db.schema
+    .createIndex('sessions_online_idx')
+    .on('sessions')
+    .columns(['connected_at desc', 'id desc'])
+    .where(online)
+    .execute();
   for (const column of ['user_id', 'user_name', 'gateway_id', 'client_ip', 'protocol']) {
     await db.schema
       .createIndex(`sessions_online_${column}_idx`)

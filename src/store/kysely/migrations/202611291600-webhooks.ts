@@ -60,5 +60,9 @@ export async function up(db: MigrationDb, dialect: DialectName): Promise<void> {
     .addColumn('error', 'text')
     .addColumn('duration_ms', 'double precision', (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('webhook_attempts_delivery_idx').on('webhook_attempts').columns(['delivery_id', 'attempt']).execute();
+  await db.schema
+    .createIndex('webhook_attempts_delivery_idx')
+    .on('webhook_attempts')
+    .columns(['delivery_id', 'attempt'])
+    .execute();
 }

@@ -115,7 +115,9 @@ async function postgresTriggers(db: MigrationDb): Promise<void> {
   // goes online or offline stages its change, and a statement trigger on the same columns folds this
   // connection's staged changes into the counters once per statement.
   await sql`
-    create table session_online_count_changes (pid integer not null, gateway_id text not null, d integer not null)`.execute(db);
+    create table session_online_count_changes (pid integer not null, gateway_id text not null, d integer not null)`.execute(
+    db,
+  );
   await sql`create index session_online_count_changes_pid_idx on session_online_count_changes (pid)`.execute(db);
   await sql`
     create function session_online_counts_stage() returns trigger language plpgsql as $$

@@ -7,7 +7,10 @@ import type { DialectName, MigrationDb } from '../database.js';
  */
 export async function up(db: MigrationDb, dialect: DialectName): Promise<void> {
   const int8 = dialect === 'postgres' ? 'bigint' : 'integer';
-  await db.schema.alterTable('gateways').addColumn('can_block', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+  await db.schema
+    .alterTable('gateways')
+    .addColumn('can_block', 'integer', (c) => c.notNull().defaultTo(0))
+    .execute();
   await db.schema.alterTable('gateways').addColumn('warning', 'text').execute();
 
   await db.schema

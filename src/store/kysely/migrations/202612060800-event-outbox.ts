@@ -11,7 +11,9 @@ export async function up(db: MigrationDb, dialect: DialectName): Promise<void> {
   const int8 = dialect === 'postgres' ? 'bigint' : 'integer';
   await db.schema
     .createTable('event_outbox')
-    .addColumn('seq', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+    .addColumn('seq', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+      dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+    )
     .addColumn('id', 'text', (c) => c.notNull().unique())
     .addColumn('type', 'text', (c) => c.notNull())
     .addColumn('at', int8, (c) => c.notNull())
@@ -21,7 +23,12 @@ export async function up(db: MigrationDb, dialect: DialectName): Promise<void> {
     .addColumn('published_at', int8)
     .execute();
   // The relays' scan: unpublished rows only, in the order they were written.
-  await db.schema.createIndex('event_outbox_unpublished_idx').on('event_outbox').column('seq').where(sql<boolean>`published_at is null`).execute();
+  await db.schema
+    .createIndex('event_outbox_unpublished_idx')
+    .on('event_outbox')
+    .column('seq')
+    .where(sql<boolean>`published_at is null`)
+    .execute();
   // Pruning: oldest rows first.
   await db.schema.createIndex('event_outbox_created_idx').on('event_outbox').column('created_at').execute();
 }

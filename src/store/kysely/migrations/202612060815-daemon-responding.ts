@@ -5,5 +5,8 @@ import type { MigrationDb } from '../database.js';
  * Existing rows read as responding: nothing said otherwise.
  */
 export async function up(db: MigrationDb): Promise<void> {
-  await db.schema.alterTable('gateways').addColumn('daemon_responding', 'integer', (c) => c.notNull().defaultTo(1)).execute();
+  await db.schema
+    .alterTable('gateways')
+    .addColumn('daemon_responding', 'integer', (c) => c.notNull().defaultTo(1))
+    .execute();
 }

@@ -45,7 +45,8 @@ export function migrationProvider(dialect: DialectName): MigrationProvider {
       const out: Record<string, Migration> = {};
       for (const [id, module] of Object.entries(MIGRATIONS)) {
         out[id] = {
-          up: (db) => (dialect === 'sqlite' ? db.transaction().execute((trx) => module.up(trx, dialect)) : module.up(db, dialect)),
+          up: (db) =>
+            dialect === 'sqlite' ? db.transaction().execute((trx) => module.up(trx, dialect)) : module.up(db, dialect),
         };
       }
       return out;
