@@ -70,6 +70,45 @@ describe('session sync with two replicas on one PostgreSQL database', { skip }, 
     assert.equal(ended.length, 5, 'one session.disconnected per ended session');
   });
 
+  test("an agent's reload removing a gateway: both replicas apply it, its sessions end once as GATEWAY_REMOVED, one audit row", async () => {
+    const syncA = new SessionSync({ store: replicas.a, bus, logger: silentLogger });
+    const syncB = new SessionSync({ store: replicas.b, bus, logger: silentLogger });
+    syncA.start();
+    syncB.start();
+    const gw = new FakeAdapter({ id: 'gw-rl' });
+    const agent = new AgentLink({ bus, adapters: [gw], logger: silentLogger, heartbeatMs: 60_000 });
+    agent.start();
+    gw.connect('ann');
+    gw.connect('ben');
+    await gw.snapshot();
+    await new Promise((r) => setImmediate(r));
+    await Promise.all([syncA.idle(), syncB.idle()]);
+    assert.equal((await replicas.a.sessions.listOnlineByGateway('gw-rl')).length, 2);
+
+    await agent.remove('gw-rl');
+    agent.reloaded('gw-rl', 'removed');
+    await new Promise((r) => setImmediate(r));
+    await Promise.all([syncA.idle(), syncB.idle()]);
+    await agent.stop();
+    syncA.stop();
+    syncB.stop();
+
+    assert.deepEqual(await replicas.a.sessions.listOnlineByGateway('gw-rl'), []);
+    const rows = (
+      await replicas.b.audit.list({ first: 10, filter: { action: 'gateway.reload', targetGatewayId: 'gw-rl' } })
+    ).rows;
+    assert.equal(rows.length, 1, 'one audit row, not one per replica');
+    assert.equal(rows[0]!.outcome, 'SUCCESS');
+    assert.deepEqual(rows[0]!.metadata, { agentId: agent.agentId, added: [], removed: ['gw-rl'], changed: [] });
+    await published();
+    const ended = events.filter((e) => e.type === 'session.disconnected' && e.session.gatewayId === 'gw-rl');
+    assert.deepEqual(
+      ended.map((e) => e.cause),
+      ['GATEWAY_REMOVED', 'GATEWAY_REMOVED'],
+      'each session announced ended once',
+    );
+  });
+
   test('a lagging replica applying an older snapshot does not end a session a newer report created', async () => {
     const syncA = new SessionSync({ store: replicas.a, bus, logger: silentLogger });
     const syncB = new SessionSync({ store: replicas.b, bus, logger: silentLogger });
