@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createAdapter } from '../src/main.js';
 import { silentLogger } from '../src/domain/logger.js';
 import { StrongSwanLab, charonSkipReason, type LabClient } from './support/strongswan-lab.js';
-import { onlineRows } from './support/api-client.js';
+import { onlineRows, agentConnected } from './support/api-client.js';
 import { startApp, type AppHarness } from './support/app-harness.js';
 import { quietPeriod, waitFor } from './support/wait.js';
 
@@ -163,16 +163,7 @@ describe('IKEv2 gateway (strongSwan charon over VICI)', { skip }, () => {
     const before = (await rows()).map((r) => r.id).sort();
     await h.close();
     h = await app();
-    await waitFor(
-      async () => {
-        const g = await gql('{ gateways { id agentConnected } }');
-        return (g.json.data?.gateways as { id: string; agentConnected: boolean }[] | undefined)?.find(
-          (x) => x.id === gw,
-        )?.agentConnected;
-      },
-      10_000,
-      'the new agent reported',
-    );
+    await waitFor(async () => (await agentConnected(gql, gw)) === true, 10_000, 'the new agent reported');
     await quietPeriod(2500); // more snapshots (every second): none may add or end a session
     await h.app.sync.idle();
     assert.deepEqual((await rows()).map((r) => r.id).sort(), before);
@@ -182,17 +173,7 @@ describe('IKEv2 gateway (strongSwan charon over VICI)', { skip }, () => {
     const stale = await rowOf('user3');
     lab.responder.signal('SIGKILL');
     await lab.responder.stop();
-    await waitFor(
-      async () => {
-        const g = await gql('{ gateways { id agentConnected } }');
-        return (
-          (g.json.data!.gateways as { id: string; agentConnected: boolean }[]).find((x) => x.id === gw)
-            ?.agentConnected === false
-        );
-      },
-      10_000,
-      'gateway shown as not connected',
-    );
+    await waitFor(async () => (await agentConnected(gql, gw)) === false, 10_000, 'gateway shown as not connected');
     const r = await gql(SEED, { onlineSessionId: stale.id });
     assert.equal(r.json.errors?.[0]?.extensions?.code, 'GATEWAY_UNAVAILABLE', r.text);
     assert.ok(await h.app.store.sessions.findOnline(stale.id), 'session untouched while the gateway is away');

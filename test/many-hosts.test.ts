@@ -14,7 +14,7 @@ import { connectNatsBus, type NatsBus } from '../src/bus/nats/nats-bus.js';
 import { natsSkipReason, TEST_NATS_URL } from './support/nats-server.js';
 import { randomId } from '../src/domain/ids.js';
 import type { SessionEvent } from '../src/core/session-events.js';
-import { gql as gqlAt, onlineRows, type Variables } from './support/api-client.js';
+import { agentConnected, gql as gqlAt, onlineRows, type Variables } from './support/api-client.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from './support/openvpn-lab.js';
 import { createFreshPostgresDatabase, postgresSkipReason } from './support/postgres.js';
 import { SwitchboardProcess } from './support/switchboard-process.js';
@@ -116,13 +116,7 @@ describe('many hosts: two gateways, two agents, two replicas, one PostgreSQL, NA
     clients.set(`${gw}/${user}`, c);
     return c;
   };
-  const gatewayUp = async (url: string, gw: string) => {
-    const r = await gql(url, '{ gateways { id agentConnected } }');
-    return (
-      (r.json.data?.gateways as { id: string; agentConnected: boolean }[] | undefined)?.find((g) => g.id === gw)
-        ?.agentConnected ?? null
-    );
-  };
+  const gatewayUp = (url: string, gw: string) => agentConnected((q) => gql(url, q), gw);
 
   before(async () => {
     db = await createFreshPostgresDatabase();

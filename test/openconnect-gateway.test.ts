@@ -11,7 +11,7 @@ import { createAdapter } from '../src/main.js';
 import { silentLogger } from '../src/domain/logger.js';
 import { OcctlClient, processRunner } from '../src/gateways/openconnect/occtl-client.js';
 import { OcservLab, ocservSkipReason, type OcLabClient } from './support/ocserv-lab.js';
-import { onlineRows } from './support/api-client.js';
+import { onlineRows, agentConnected } from './support/api-client.js';
 import { startApp, type AppHarness } from './support/app-harness.js';
 import { quietPeriod, waitFor } from './support/wait.js';
 
@@ -190,16 +190,7 @@ describe('OpenConnect gateway (ocserv over occtl)', { skip }, () => {
     const before = (await rows()).map((r) => r.id).sort();
     await h.close();
     h = await app();
-    await waitFor(
-      async () => {
-        const g = await gql('{ gateways { id agentConnected } }');
-        return (g.json.data?.gateways as { id: string; agentConnected: boolean }[] | undefined)?.find(
-          (x) => x.id === gw,
-        )?.agentConnected;
-      },
-      10_000,
-      'the new agent reported',
-    );
+    await waitFor(async () => (await agentConnected(gql, gw)) === true, 10_000, 'the new agent reported');
     await quietPeriod(2500); // more snapshots (every second): none may add or end a session
     await h.app.sync.idle();
     assert.deepEqual((await rows()).map((r) => r.id).sort(), before);
@@ -210,17 +201,7 @@ describe('OpenConnect gateway (ocserv over occtl)', { skip }, () => {
     // Killed, it says goodbye to nobody (stopped, it reports every tunnel ended, and they end at once).
     lab.signal('SIGKILL');
     await lab.stop();
-    await waitFor(
-      async () => {
-        const g = await gql('{ gateways { id agentConnected } }');
-        return (
-          (g.json.data!.gateways as { id: string; agentConnected: boolean }[]).find((x) => x.id === gw)
-            ?.agentConnected === false
-        );
-      },
-      10_000,
-      'gateway shown as not connected',
-    );
+    await waitFor(async () => (await agentConnected(gql, gw)) === false, 10_000, 'gateway shown as not connected');
     const t0 = Date.now();
     const r = await gql(SEED, { onlineSessionId: stale.id });
     assert.equal(r.json.errors?.[0]?.extensions?.code, 'GATEWAY_UNAVAILABLE', r.text);

@@ -15,7 +15,7 @@ import {
   type LabProto,
   type LabServer,
 } from './support/openvpn-lab.js';
-import { onlineRows } from './support/api-client.js';
+import { onlineRows, agentConnected } from './support/api-client.js';
 import { startApp, type AppHarness } from './support/app-harness.js';
 import { waitFor } from './support/wait.js';
 import { withoutLocations } from './support/graphql-body.js';
@@ -187,13 +187,7 @@ for (const mode of ['authorize', 'observe'] as LabMode[]) {
         server.signal('SIGKILL');
         await server.stop();
         await waitFor(
-          async () => {
-            const g = await h.gql('{ gateways { id agentConnected } }');
-            return (
-              (g.json.data!.gateways as { id: string; agentConnected: boolean }[]).find((x) => x.id === gw)
-                ?.agentConnected === false
-            );
-          },
+          async () => (await agentConnected(h.gql, gw)) === false,
           10_000,
           'gateway shown as not connected',
         );

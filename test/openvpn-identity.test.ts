@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createAdapter } from '../src/main.js';
 import { silentLogger } from '../src/domain/logger.js';
 import { OpenVpnLab, openvpnSkipReason, type LabServer } from './support/openvpn-lab.js';
-import { onlineRows } from './support/api-client.js';
+import { onlineRows, agentConnected } from './support/api-client.js';
 import { startApp, type AppHarness } from './support/app-harness.js';
 import { waitFor } from './support/wait.js';
 
@@ -130,12 +130,7 @@ describe('OpenVPN authorize gateway: the user is the verified identity', { skip,
     });
     // A client that connects while no agent holds the management link is answered by nobody: wait for the new one.
     await waitFor(
-      async () => {
-        const g = await h.gql('{ gateways { id agentConnected } }', {}, admin);
-        return (g.json.data?.gateways as { id: string; agentConnected: boolean }[] | undefined)?.find(
-          (x) => x.id === gw,
-        )?.agentConnected;
-      },
+      async () => (await agentConnected((q) => h.gql(q, {}, admin), gw)) === true,
       15_000,
       'the new agent linked',
     );

@@ -79,3 +79,10 @@ export async function onlineSessions(call: Gql, gw: string): Promise<OnlineSessi
 export async function onlineIds(call: Gql, gw: string): Promise<Map<string, string>> {
   return new Map((await onlineSessions(call, gw)).map((s) => [s.user.name, s.id]));
 }
+
+/** Whether gateway `gw`'s agent is linked, asked through `call`; null while the gateway is not listed. */
+export async function agentConnected(call: Gql, gw: string): Promise<boolean | null> {
+  const gateways = (await call('{ gateways { id agentConnected } }')).json.data?.gateways as
+    { id: string; agentConnected: boolean }[] | undefined;
+  return gateways?.find((g) => g.id === gw)?.agentConnected ?? null;
+}
