@@ -19,6 +19,7 @@ import { apiClient } from './support/api-client.js';
 import { waitFor } from './support/wait.js';
 import { FakeAdapter } from './support/fake-adapter.js';
 import { SwitchboardProcess } from './support/switchboard-process.js';
+import { sessionReport } from './support/session-report.js';
 
 const PREFIX = 'acme';
 const PASSWORD = (user: string) => `pw-${user}-7f3k`;
@@ -188,21 +189,7 @@ describe('per-agent NATS permissions, as documented', { skip: natsServerSkipReas
       at: Date.now(),
       gateway: { name: 'forged', region: 'x', protocol: 'openvpn', mode: 'observe' },
       daemonStartedAt: 1,
-      sessions: [
-        {
-          ref: 'forged:1',
-          userName: 'mallory',
-          commonName: 'mallory',
-          clientAddress: null,
-          virtualAddress: null,
-          virtualAddress6: null,
-          connectedAt: 1,
-          bytesReceived: 0,
-          bytesSent: 0,
-          clientVersion: null,
-          clientPlatform: null,
-        },
-      ],
+      sessions: [sessionReport({ ref: 'forged:1', userName: 'mallory', commonName: 'mallory' })],
     });
     await waitFor(async () => (await state()).rejected['fra-1'] === 1, 10_000, 'the forged report counted on fra-1');
     const after = await state();

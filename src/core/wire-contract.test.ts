@@ -22,6 +22,7 @@ import { silentLogger, type Logger } from '../domain/logger.js';
 import { WIRE_VERSION, type GatewayReport } from './reports.js';
 import { Switchboard } from './switchboard.js';
 import { SessionSync } from './sync/session-sync.js';
+import { sessionReport } from '../../test/support/session-report.js';
 
 interface Line {
   level: string;
@@ -121,19 +122,7 @@ for (const kind of ['memory', 'nats'] as const) {
           type: 'snapshot',
           gateway: { name: 'forged', region: 'x', protocol: 'openvpn', mode: 'observe' },
           daemonStartedAt: 1,
-          sessions: users.map((u, i) => ({
-            ref: `forged:${i}`,
-            userName: u,
-            commonName: u,
-            clientAddress: null,
-            virtualAddress: null,
-            virtualAddress6: null,
-            connectedAt: 1,
-            bytesReceived: 0,
-            bytesSent: 0,
-            clientVersion: null,
-            clientPlatform: null,
-          })),
+          sessions: users.map((u, i) => sessionReport({ ref: `forged:${i}`, userName: u, commonName: u })),
         },
         { gatewayId },
       );
@@ -236,19 +225,7 @@ for (const kind of ['memory', 'nats'] as const) {
       const hellos: unknown[] = [];
       const off = agentBus.subscribe(subjects.replicaHello, (d) => void hellos.push(d));
       await agentBus.flush(2000);
-      const session = {
-        ref: 'early:1',
-        userName: 'erin',
-        commonName: 'erin',
-        clientAddress: null,
-        virtualAddress: null,
-        virtualAddress6: null,
-        connectedAt: 1,
-        bytesReceived: 0,
-        bytesSent: 0,
-        clientVersion: null,
-        clientPlatform: null,
-      };
+      const session = sessionReport({ ref: 'early:1', userName: 'erin', commonName: 'erin' });
       await agentBus.publish(
         subjects.gatewayReport(gw3),
         report({ type: 'session.connected', session }, { gatewayId: gw3 }),
