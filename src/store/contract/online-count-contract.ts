@@ -152,6 +152,57 @@ export function onlineCountContract(ctx: ContractContext): void {
     }
   });
 
+  test('online counts: more writers of one gateway than shards hold them at once, none waits', async (t) => {
+    const first = ctx.store();
+    if (first.dialect !== 'postgres') {
+      t.skip('SQLite has one writer at a time');
+      return;
+    }
+    // Two stores, two pools of 10 connections: 20 transactions each hold a counter row of the gateway
+    // at the same time, more than its 16 shards. Before the shard rows existed up front, the 17th
+    // waited for a shard another held, and the barrier below was never reached.
+    const second = await ctx.open();
+    try {
+      const gw = await freshGateway(first);
+      const ended = makeSession(gw);
+      await first.sessions.insertIfAbsent(ended);
+      const writers = 20;
+      let arrived = 0;
+      let open!: () => void;
+      const barrier = new Promise<void>((resolve) => (open = resolve));
+      const all = Array.from({ length: writers }, (_, w) =>
+        (w % 2 === 0 ? first : second).transaction(async (tx) => {
+          await tx.sessions.insertIfAbsent(makeSession(gw));
+          if (++arrived === writers) open();
+          await barrier;
+        }),
+      );
+      const reached = await Promise.race([
+        barrier.then(() => 'all hold a counter'),
+        sleep(10_000).then(() => 'one waited'),
+      ]);
+      open(); // let them finish either way
+      const results = await Promise.allSettled(all);
+      assert.equal(reached, 'all hold a counter');
+      assert.deepEqual(
+        results.filter((r) => r.status === 'rejected'),
+        [],
+        'no writer failed',
+      );
+      await assertExact(first, [gw], [writers + 1]);
+
+      // The writers beyond the 16 shards added to spill rows; the next write folds them into a shard.
+      const spill = sql<{ n: number | string }>`
+        select count(*) as n from session_online_counts where gateway_id = ${gw} and shard >= 16`;
+      assert.ok(Number((await spill.execute(kysely(first).db)).rows[0]!.n) > 0, 'the crowd spilled');
+      assert.ok(await first.sessions.markEnded(ended.id, { endedAt: T0 + 1, cause: 'CLIENT_DISCONNECT' }));
+      assert.equal(Number((await spill.execute(kysely(first).db)).rows[0]!.n), 0, 'spill rows folded');
+      await assertExact(first, [gw], [writers]);
+    } finally {
+      await second.close();
+    }
+  });
+
   test('online counts: writes beside an open transaction of the same gateway do not wait for it', async () => {
     const store = ctx.store();
     const gw = await freshGateway(store);

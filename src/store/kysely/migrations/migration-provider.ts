@@ -10,6 +10,7 @@ import * as daemonResponding from './202612060815-daemon-responding.js';
 import * as disconnectIntents from './202612060820-disconnect-intents.js';
 import * as requestIds from './202612061000-request-ids.js';
 import * as sessionGroupAndDevice from './202612061150-session-group-and-device.js';
+import * as onlineCounterShards from './202612061300-online-counter-shards.js';
 
 /** One migration file: forward only; a fix is a new file, never an edit of an applied one. */
 interface MigrationModule {
@@ -32,6 +33,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '202612060820-disconnect-intents': disconnectIntents,
   '202612061000-request-ids': requestIds,
   '202612061150-session-group-and-device': sessionGroupAndDevice,
+  '202612061300-online-counter-shards': onlineCounterShards,
 };
 
 /**
