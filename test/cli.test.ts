@@ -176,9 +176,14 @@ describe('switchboard start: start-up failures are one line naming the setting, 
   test('a SQLite file that cannot be created: SWITCHBOARD_DATABASE_URL named, for start and for a CLI command', async () => {
     const blocker = join(dir, 'a-file-not-a-directory');
     writeFileSync(blocker, '');
-    const db = join(blocker, 'switchboard.db');
-    for (const args of [['start'], ['token', 'list']]) {
-      const p = await run(args, { SWITCHBOARD_DATABASE_URL: db, SWITCHBOARD_PORT: '0' });
+    // A file where a directory should be, and a directory that refuses new entries (Node's recursive
+    // mkdir spun forever under /proc, and `start` hung without a word).
+    for (const [db, args] of [
+      [join(blocker, 'switchboard.db'), ['start']],
+      [join(blocker, 'switchboard.db'), ['token', 'list']],
+      [`/proc/switchboard-none-${process.pid}/switchboard.db`, ['start']],
+    ] as const) {
+      const p = await run([...args], { SWITCHBOARD_DATABASE_URL: db, SWITCHBOARD_PORT: '0' });
       assertOneLineFailure(
         p,
         new RegExp(

@@ -76,6 +76,15 @@ describe('openStore on SQLite', () => {
     }
   });
 
+  test('a directory that cannot be made is an error naming the path, not a hang (under /proc)', async () => {
+    // Node's recursive mkdirSync spins forever here; the store must answer with the system's reason.
+    await assert.rejects(openStore('sqlite:/proc/switchboard-none/sub/switchboard.db'), (e: unknown) => {
+      assert.match(String((e as Error).message), /ENOENT|no such file/i);
+      assert.match(String((e as Error).message), /\/proc\/switchboard-none/);
+      return true;
+    });
+  });
+
   test('a transaction takes the write lock when it begins (BEGIN IMMEDIATE)', async () => {
     const path = join(dir, 'immediate.db');
     const mine = await openStore(path);

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import SqliteDatabase from 'better-sqlite3';
@@ -51,8 +51,29 @@ export type SqliteDataVersion = () => number | null;
  */
 export function probeSqliteFile(path: string): void {
   if (path === ':memory:') return;
-  mkdirSync(dirname(resolve(path)), { recursive: true });
+  makeDirectory(dirname(resolve(path)));
   new SqliteDatabase(path).close();
+}
+
+/**
+ * `mkdir -p`, one level at a time. Node's recursive `mkdirSync` never returns where the parent is a
+ * directory that refuses new entries with ENOENT (anything under `/proc`): `start` hung there
+ * silently. Here each level either exists, is made, or throws the system's reason for that level.
+ */
+function makeDirectory(dir: string): void {
+  if (isDirectory(dir)) return;
+  const parent = dirname(dir);
+  if (parent !== dir) makeDirectory(parent);
+  try {
+    mkdirSync(dir);
+  } catch (error) {
+    // EEXIST from a racing creator is fine; from a file where the directory should be, it is the reason.
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || !isDirectory(dir)) throw error;
+  }
+}
+
+function isDirectory(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false })?.isDirectory() === true;
 }
 
 /** Builds the Kysely dialect for a target. SQLite files get their parent directory created. */
@@ -78,7 +99,7 @@ function sqliteDialect(
   return new ImmediateSqliteDialect(
     {
       database: async () => {
-        if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
+        if (path !== ':memory:') makeDirectory(dirname(resolve(path)));
         const db = new SqliteDatabase(path);
         // WAL lets readers (another process, a backup) run beside the one writer; NORMAL sync is
         // durable across application crashes, which is what WAL needs it for.
