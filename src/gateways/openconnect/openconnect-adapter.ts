@@ -30,7 +30,7 @@ import {
 import type { BlockEntry } from '../../domain/block.js';
 import type { GatewayCapabilities } from '../../domain/gateway.js';
 import { errorText } from '../../domain/errors.js';
-import { BlockList } from '../openvpn/block-list.js';
+import { BlockList } from '../block-list.js';
 import { silentLogger, type Logger } from '../../domain/logger.js';
 import { BlockFile, blockableUserName } from './block-file.js';
 import { DenialLog } from './denial-log.js';

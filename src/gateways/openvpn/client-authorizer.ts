@@ -9,7 +9,7 @@
  */
 import type { GatewayIdentity, GatewayMode } from '../../domain/gateway.js';
 import type { BlockEntry } from '../../domain/block.js';
-import { BlockList } from './block-list.js';
+import { BlockList } from '../block-list.js';
 import { clientDenyCommand } from './command-text.js';
 import type { Logger } from '../../domain/logger.js';
 import type { CommandReply } from './management-client.js';

@@ -1,10 +1,10 @@
 /**
  * Users whose reconnects are denied for a while after an operator disconnected them with
- * `blockSeconds` (authorize mode only). The control plane's store is the source of truth: the agent
+ * `blockSeconds` (OpenVPN in authorize mode, ocserv). The control plane's store is the source of truth: the agent
  * loads this list from it at start and whenever it changes (`replace`), so a block outlives a restart
  * of the agent; a block set here by a disconnect in flight holds until the store has it.
  */
-import type { BlockEntry } from '../../domain/block.js';
+import type { BlockEntry } from '../domain/block.js';
 
 /** How long a block set here by a disconnect survives a list from the control plane that lacks it (not committed yet). */
 const UNCONFIRMED_GRACE_MS = 30_000;
