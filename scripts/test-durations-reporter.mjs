@@ -1,5 +1,5 @@
 // A node:test reporter that records how long each test file took and how many tests passed, failed
-// and were skipped, as JSON lines for scripts/run-tests.mjs to summarise once the run ends. Used
+// and were skipped (a skipped suite counts as one), as JSON lines for scripts/run-tests.mjs to summarise once the run ends. Used
 // beside the spec reporter, never instead of it.
 //
 // A file's time is its own process's, start to exit (the runner's `test:complete` for the file):
@@ -15,7 +15,11 @@ export default async function* durations(source) {
     if (event.type === 'test:complete' && data.file && data.name === data.file)
       files.set(data.file, data.details?.duration_ms ?? 0);
     if (event.type !== 'test:pass' && event.type !== 'test:fail') continue;
-    if (data.details?.type !== 'suite') {
+    // A skipped suite (`describe(…, { skip })`) runs none of its tests and reports none of them: it
+    // counts as one skipped, so the closing line never hides it.
+    if (data.details?.type === 'suite') {
+      if (data.skip || data.todo) counts.skipped++;
+    } else {
       if (data.skip || data.todo) counts.skipped++;
       else if (event.type === 'test:pass') counts.passed++;
       else counts.failed++;
