@@ -19,6 +19,7 @@ import type {
   SessionEvent,
   SessionEventFilter,
   SessionFilter,
+  SessionHistoryFilter,
   DeliveryView,
   WebhookView,
   ViewerInfo,
@@ -231,6 +232,27 @@ export class FakeCore implements CoreApi {
         this.calls.totalCount += 1;
         return rows.length;
       },
+    );
+  }
+
+  async sessionHistory(
+    actor: Actor,
+    args: { first?: number | null; after?: string | null; filter?: SessionHistoryFilter },
+  ): Promise<Connection<Session>> {
+    requireScope(actor, 'sessions:read');
+    const f = args.filter ?? {};
+    const rows = [...this.sessions.values()].filter(
+      (s) =>
+        (f.userName === undefined || s.userName.toLowerCase() === f.userName.toLowerCase()) &&
+        (f.gatewayId === undefined || s.gatewayId === f.gatewayId) &&
+        (f.sessionId === undefined || s.id === f.sessionId) &&
+        (f.ended === undefined || (s.endedAt !== null) === f.ended),
+    );
+    return page(
+      rows,
+      (s) => ({ at: s.connectedAt, id: s.id }),
+      args,
+      () => rows.length,
     );
   }
 

@@ -65,6 +65,7 @@ const enumList: InputRule = { maxItems: 16 };
 export const INPUT_RULES: Readonly<Record<string, InputRule>> = {
   'Query.onlineSessions.after': cursor,
   'Query.onlineSession.id': id,
+  'Query.sessionHistory.after': cursor,
   'Query.auditEvents.after': cursor,
   'Query.webhookDeliveries.webhookId': id,
   'Mutation.disconnectBySessionId.onlineSessionId': id,
@@ -77,6 +78,10 @@ export const INPUT_RULES: Readonly<Record<string, InputRule>> = {
   'OnlineSessionFilter.gatewayId': id,
   'OnlineSessionFilter.protocol': code,
   'OnlineSessionFilter.clientIp': { max: MAX_IP_CHARS, kind: 'line' },
+  'SessionHistoryFilter.userName': userName,
+  'SessionHistoryFilter.address': { max: MAX_IP_CHARS, kind: 'line' },
+  'SessionHistoryFilter.gatewayId': id,
+  'SessionHistoryFilter.sessionId': id,
   'DisconnectSessionInput.sessionId': id,
   'DisconnectSessionInput.reason': reason,
   'DisconnectSessionInput.message': message,

@@ -18,6 +18,14 @@ type Query {
   onlineSessions(first: Int = 50, after: String, filter: OnlineSessionFilter, orderBy: SessionOrder): SessionConnection!
   "One online session, or null when it is not online (unknown or already ended). Needs \`sessions:read\`."
   onlineSession(id: String!): Session
+  """
+  Sessions online and ended, newest first (by connectedAt, then id): a user's or an address's recent
+  history, a gateway's, one session's, or everyone's. Each ended session carries when and why it ended
+  (\`endCause\`), who ended it when an operator did (\`endedBy\`, from the disconnect's record), its
+  duration and its final traffic. Ended sessions are kept: Switchboard deletes none. Needs
+  \`sessions:read\`. \`first\`: 1 to 500, default 50. \`after\`: an opaque cursor from a previous page.
+  """
+  sessionHistory(first: Int = 50, after: String, filter: SessionHistoryFilter): SessionConnection!
   "Every gateway Switchboard controls. Needs \`sessions:read\`."
   gateways: [Gateway!]!
   """
@@ -111,6 +119,8 @@ type Session {
   endedBy: Actor
   "Null while online, or when no reason was given."
   endReason: String
+  "Seconds from connectedAt to endedAt (to now while the session is online), to the millisecond."
+  durationSeconds: Float!
 }
 
 "The VPN account a session belongs to."
@@ -237,6 +247,18 @@ input OnlineSessionFilter {
   connectedAfter: DateTime
   "Sessions that connected before this instant (exclusive)."
   connectedBefore: DateTime
+}
+
+"Which sessions a history lists; every field given must match."
+input SessionHistoryFilter {
+  "The whole user name, without regard to case (\`alice\` finds \`Alice\`; \`ali\` does not). ASCII letters only on SQLite."
+  userName: String
+  "An address as it is shown, exactly, as in OnlineSessionFilter (\`ip:port\`, the IP alone, a virtual address)."
+  address: String
+  gatewayId: String
+  sessionId: String
+  "true: ended sessions only; false: online sessions only; absent: both."
+  ended: Boolean
 }
 
 "What online sessions are sorted by. Ties are broken by session id, in the same direction."

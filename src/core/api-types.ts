@@ -11,7 +11,7 @@ import type { WireStatus } from './report-intake.js';
 import type { ApiToken } from '../domain/token.js';
 import type { Scope } from '../domain/scopes.js';
 import type { DisconnectMode, Session } from '../domain/session.js';
-import type { AuditFilter, SessionFilter, SessionOrder, WebhookBacklog } from '../store/store.js';
+import type { AuditFilter, SessionFilter, SessionHistoryFilter, SessionOrder, WebhookBacklog } from '../store/store.js';
 import type { SessionEventFilter } from './session-event-stream.js';
 import type { SessionEvent } from './session-events.js';
 import type { TokenEnd } from './token-watch.js';
@@ -22,6 +22,7 @@ export type { Block, BlockFilter };
 export type {
   AuditFilter,
   SessionFilter,
+  SessionHistoryFilter,
   SessionOrder,
   WebhookBacklog,
   SessionEvent,
@@ -134,6 +135,11 @@ export interface CoreApi {
     args: { first?: number | null; after?: string | null; filter?: SessionFilter; order?: SessionOrder },
   ): Promise<Connection<Session>>;
   onlineSession(actor: Actor, id: string): Promise<Session | null>;
+  /** Sessions online and ended, newest first (a user's, an address's…). Needs `sessions:read`. */
+  sessionHistory(
+    actor: Actor,
+    args: { first?: number | null; after?: string | null; filter?: SessionHistoryFilter },
+  ): Promise<Connection<Session>>;
   /** Resolves only after the gateway confirmed. SESSION_NOT_FOUND / FORBIDDEN / GATEWAY_UNAVAILABLE otherwise. */
   disconnect(actor: Actor, sessionId: string, options: DisconnectOptions): Promise<DisconnectResult>;
   /**

@@ -7,7 +7,15 @@ import { refusalText, refusedCharacter } from '../domain/text.js';
 import type { Session } from '../domain/session.js';
 import { tokenIsActive, type ApiToken } from '../domain/token.js';
 import type { Bus } from '../bus/bus.js';
-import type { AuditFilter, Page, SessionFilter, SessionOrder, Store, WebhookBacklog } from '../store/store.js';
+import type {
+  AuditFilter,
+  Page,
+  SessionFilter,
+  SessionHistoryFilter,
+  SessionOrder,
+  Store,
+  WebhookBacklog,
+} from '../store/store.js';
 import type {
   BulkDisconnectInput,
   BulkDisconnectResult,
@@ -130,6 +138,24 @@ export class Switchboard implements CoreApi {
   async onlineSession(actor: Actor, id: string): Promise<Session | null> {
     requireScope(actor, 'sessions:read', 'The sessions:read scope is required to read sessions');
     return this.o.store.sessions.findOnline(id);
+  }
+
+  async sessionHistory(
+    actor: Actor,
+    args: { first?: number | null; after?: string | null; filter?: SessionHistoryFilter },
+  ): Promise<Connection<Session>> {
+    requireScope(actor, 'sessions:read', 'The sessions:read scope is required to read session history');
+    const filter = args.filter ?? {};
+    const page = await this.o.store.sessions.listHistory({
+      first: pageSize(args.first),
+      after: decodeCursor(args.after),
+      filter,
+    });
+    return connection(
+      page,
+      (s) => encodeCursor({ at: s.connectedAt, id: s.id }),
+      () => this.o.store.sessions.countHistory(filter),
+    );
   }
 
   blocks(actor: Actor, filter?: BlockFilter): Promise<Block[]> {

@@ -14,6 +14,7 @@ import { onlineCountContract } from './contract/online-count-contract.js';
 import { readinessContract } from './contract/readiness-contract.js';
 import { outboxContract } from './contract/outbox-contract.js';
 import { sessionContract } from './contract/session-contract.js';
+import { sessionHistoryContract } from './contract/session-history-contract.js';
 import { sessionListContract } from './contract/session-list-contract.js';
 import { tokenContract } from './contract/token-contract.js';
 import { transactionContract } from './contract/transaction-contract.js';
@@ -78,6 +79,7 @@ export function runStoreContract(
     gatewayContract(ctx);
     sessionContract(ctx);
     sessionListContract(ctx);
+    sessionHistoryContract(ctx);
     onlineCountContract(ctx);
     tokenContract(ctx);
     auditContract(ctx);

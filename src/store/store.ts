@@ -45,6 +45,18 @@ export interface SessionFilter {
   connectedBefore?: number;
 }
 
+/** Which sessions, online and ended, a history lists; every set field must match. */
+export interface SessionHistoryFilter {
+  /** The whole user name, without regard to case (the database's lower(): ASCII letters only on SQLite). */
+  userName?: string;
+  /** As in `SessionFilter.address`: client `ip:port`, `[ipv6]:port`, its IP alone, or a virtual address. */
+  address?: string;
+  gatewayId?: string;
+  sessionId?: string;
+  /** true: ended sessions only; false: online ones only. */
+  ended?: boolean;
+}
+
 export interface SessionEnd {
   endedAt: number;
   cause: EndCause;
@@ -84,6 +96,12 @@ export interface SessionRepository {
     order: SessionOrder;
   }): Promise<Page<Session>>;
   countOnline(filter?: SessionFilter): Promise<number>;
+  /**
+   * Sessions online and ended, newest first (connectedAt desc, id desc), strictly after `after`.
+   * Ended sessions are kept: nothing deletes them, so a history reaches back to the first session.
+   */
+  listHistory(args: { first: number; after?: Keyset | null; filter?: SessionHistoryFilter }): Promise<Page<Session>>;
+  countHistory(filter?: SessionHistoryFilter): Promise<number>;
   /** Every online session of one gateway (for reconciliation). */
   listOnlineByGateway(gatewayId: string): Promise<Session[]>;
   /** Refreshes counters and last-seen of an online session. */

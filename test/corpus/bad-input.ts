@@ -182,6 +182,10 @@ export const BAD_INPUT: readonly BadInputCase[] = [
   { name: 'forged cursor with a huge timestamp', request: { body: gql(`{ auditEvents(after: "${b64('v1:99999999999999999999:aud_aaaaaaaaaaaa')}") { totalCount } }`) }, expect: { status: 400, code: 'BAD_CURSOR' } },
   { name: 'cursor that is not base64url', request: { body: gql('{ onlineSessions(after: "!!!$$$") { totalCount } }') }, expect: { status: 400, code: 'BAD_CURSOR' } },
   { name: 'cursor of 10 000 characters', request: { body: gql(`{ onlineSessions(after: "${'A'.repeat(10000)}") { totalCount } }`) }, expect: { status: 400, code: 'BAD_CURSOR' } },
+  { name: 'history: first: 0', request: { body: gql('{ sessionHistory(first: 0) { totalCount } }'), headers: READER }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'history: forged cursor carrying SQL', request: { body: gql(`{ sessionHistory(after: "${b64("v1:1:sess_a' OR '1'='1")}") { totalCount } }`), headers: READER }, expect: { status: 400, code: 'BAD_CURSOR' } },
+  { name: 'history: an address of 500 characters', request: { body: gql('query ($f: SessionHistoryFilter) { sessionHistory(filter: $f) { totalCount } }', { f: { address: '1'.repeat(500) } }), headers: READER }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'history: a user name with an escape sequence', request: { body: gql('query ($f: SessionHistoryFilter) { sessionHistory(filter: $f) { totalCount } }', { f: { userName: 'alice\u001b[2J' } }), headers: READER }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
 
   // ── ids ──────────────────────────────────────────────────────────────────────────────────────────
   { name: 'session id with SQL', request: { body: gql(DISCONNECT, { id: "sess_x' OR '1'='1'; DROP TABLE sessions; --" }) }, expect: { status: 400, code: 'SESSION_NOT_FOUND' } },

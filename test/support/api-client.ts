@@ -86,3 +86,38 @@ export async function agentConnected(call: Gql, gw: string): Promise<boolean | n
     { id: string; agentConnected: boolean }[] | undefined;
   return gateways?.find((g) => g.id === gw)?.agentConnected ?? null;
 }
+
+/** A page of session history (online and ended) matching `$f`, with what an operator reads of each. */
+export const SESSION_HISTORY = `query ($f: SessionHistoryFilter, $first: Int, $after: String) {
+  sessionHistory(filter: $f, first: $first, after: $after) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges { cursor node { id user { name } gateway { id } protocol clientAddress virtualAddress connectedAt endedAt
+      durationSeconds endCause endedBy { tokenId name } endReason bytesReceived bytesSent } }
+  }
+}`;
+
+export interface HistoryRow {
+  id: string;
+  user: { name: string };
+  gateway: { id: string } | null;
+  protocol: string;
+  clientAddress: string | null;
+  virtualAddress: string | null;
+  connectedAt: string;
+  endedAt: string | null;
+  durationSeconds: number;
+  endCause: string | null;
+  endedBy: { tokenId: string | null; name: string } | null;
+  endReason: string | null;
+  bytesReceived: number;
+  bytesSent: number;
+}
+
+/** The first page (up to 500) of history matching `filter`, asked through `call`; throws on errors. */
+export async function sessionHistory(call: Gql, filter: Variables): Promise<HistoryRow[]> {
+  const reply = await call(SESSION_HISTORY, { f: filter, first: 500 });
+  if (reply.json.errors) throw new Error(`sessionHistory failed: ${reply.text}`);
+  const page = reply.json.data?.sessionHistory as { edges: { node: HistoryRow }[] };
+  return page.edges.map((e) => e.node);
+}

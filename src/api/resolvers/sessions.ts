@@ -1,4 +1,4 @@
-import type { Connection, SessionFilter, SessionOrder } from '../../core/api-types.js';
+import type { Connection, SessionFilter, SessionHistoryFilter, SessionOrder } from '../../core/api-types.js';
 import type { Session } from '../../domain/session.js';
 import type { ApiContext } from '../context.js';
 import type { PageArgs, ResolverMap } from './resolver-map.js';
@@ -31,6 +31,25 @@ export function sessionFilter(input: OnlineSessionFilterInput | null | undefined
   return filter;
 }
 
+export interface SessionHistoryFilterInput {
+  userName?: string | null;
+  address?: string | null;
+  gatewayId?: string | null;
+  sessionId?: string | null;
+  ended?: boolean | null;
+}
+
+/** GraphQL's nulls dropped: an absent field and a null one both mean "any". */
+function historyFilter(input: SessionHistoryFilterInput | null | undefined): SessionHistoryFilter {
+  const filter: SessionHistoryFilter = {};
+  for (const key of ['userName', 'address', 'gatewayId', 'sessionId'] as const) {
+    const value = input?.[key];
+    if (value != null) filter[key] = value;
+  }
+  if (input?.ended != null) filter.ended = input.ended;
+  return filter;
+}
+
 export const sessionResolvers: ResolverMap = {
   Query: {
     onlineSessions: (
@@ -46,6 +65,8 @@ export const sessionResolvers: ResolverMap = {
       }),
     onlineSession: (_root: unknown, args: { id: string }, ctx: ApiContext) =>
       ctx.core.onlineSession(ctx.actor, args.id),
+    sessionHistory: (_root: unknown, args: PageArgs & { filter?: SessionHistoryFilterInput | null }, ctx: ApiContext) =>
+      ctx.core.sessionHistory(ctx.actor, { first: args.first, after: args.after, filter: historyFilter(args.filter) }),
   },
   SessionConnection: {
     totalCount: (connection: Connection<Session>) => connection.totalCount(),
@@ -57,6 +78,7 @@ export const sessionResolvers: ResolverMap = {
     confirmed: async (s: Session, _args: unknown, ctx: ApiContext) =>
       s.endedAt !== null || ((await ctx.gateway(s.gatewayId))?.agentConnected ?? false),
     client: (s: Session) => ({ version: s.clientVersion, platform: s.clientPlatform }),
+    durationSeconds: (s: Session) => ((s.endedAt ?? Date.now()) - s.connectedAt) / 1000,
     endedBy: (s: Session) =>
       s.endedByName === null ? null : { tokenId: s.endedByTokenId, name: s.endedByName, ip: null, userAgent: null },
   },

@@ -1,20 +1,20 @@
-import { sql, type ExpressionBuilder, type Expression, type Kysely, type Selectable, type SqlBool } from 'kysely';
-import type { Protocol } from '../../domain/gateway.js';
-import { ipOf, type EndCause, type Session, type SessionReport } from '../../domain/session.js';
+import { sql, type Expression, type Kysely, type SqlBool } from 'kysely';
+import { ipOf, type Session, type SessionReport } from '../../domain/session.js';
 import type {
   Keyset,
   Page,
   SessionEnd,
   SessionFilter,
+  SessionHistoryFilter,
   SessionOrder,
   SessionRepository,
   SessionSortField,
   SessionStats,
 } from '../store.js';
-import type { Database, DialectName, SessionTable } from './database.js';
+import type { Database, DialectName } from './database.js';
 import { pageLimit, toPage } from './page.js';
-
-type Sessions = ExpressionBuilder<Database, 'sessions'>;
+import { addressMatching, toRow, toSession, type Sessions } from './session-columns.js';
+import { countHistory, listHistory } from './session-history.js';
 
 /**
  * Sessions over one Kysely instance or transaction. Online means `ended_at IS NULL`; every online
@@ -156,6 +156,14 @@ export class KyselySessionRepository implements SessionRepository {
       .where((eb) => eb.and(onlineMatching(eb, filter)))
       .executeTakeFirstOrThrow();
     return Number(row.n);
+  }
+
+  listHistory(args: { first: number; after?: Keyset | null; filter?: SessionHistoryFilter }): Promise<Page<Session>> {
+    return listHistory(this.db, args);
+  }
+
+  countHistory(filter?: SessionHistoryFilter): Promise<number> {
+    return countHistory(this.db, filter);
   }
 
   async listOnlineByGateway(gatewayId: string): Promise<Session[]> {
@@ -363,78 +371,11 @@ function matching(eb: Sessions, filter: SessionFilter | undefined): Expression<S
       sql<SqlBool>`lower(user_name) like ${`%${likeEscaped(filter.userNameContains.toLowerCase())}%`} escape '!'`,
     );
   }
-  if (filter.address !== undefined) {
-    const a = filter.address.replace(/^\[([^\]]*)\]$/, '$1'); // "[2001:db8::1]" is shown without a port too
-    conditions.push(
-      eb.or([
-        eb('client_address', '=', a),
-        eb('client_ip', '=', a),
-        eb('virtual_address', '=', a),
-        eb('virtual_address6', '=', a),
-      ]),
-    );
-  }
+  if (filter.address !== undefined) conditions.push(addressMatching(eb, filter.address));
   if (filter.gatewayId !== undefined) conditions.push(eb('gateway_id', '=', filter.gatewayId));
   if (filter.protocol !== undefined) conditions.push(eb('protocol', '=', filter.protocol));
   if (filter.clientIp !== undefined) conditions.push(eb('client_ip', '=', filter.clientIp));
   if (filter.connectedAfter !== undefined) conditions.push(eb('connected_at', '>', filter.connectedAfter));
   if (filter.connectedBefore !== undefined) conditions.push(eb('connected_at', '<', filter.connectedBefore));
   return conditions;
-}
-
-function toRow(s: Session): SessionTable {
-  return {
-    id: s.id,
-    gateway_id: s.gatewayId,
-    ref: s.ref,
-    user_id: s.userId,
-    user_name: s.userName,
-    common_name: s.commonName,
-    client_address: s.clientAddress,
-    client_ip: ipOf(s.clientAddress),
-    virtual_address: s.virtualAddress,
-    virtual_address6: s.virtualAddress6,
-    protocol: s.protocol,
-    connected_at: s.connectedAt,
-    last_seen_at: s.lastSeenAt,
-    bytes_received: s.bytesReceived,
-    bytes_sent: s.bytesSent,
-    client_version: s.clientVersion,
-    client_platform: s.clientPlatform,
-    ended_at: s.endedAt,
-    end_cause: s.endCause,
-    ended_by_token_id: s.endedByTokenId,
-    ended_by_name: s.endedByName,
-    end_reason: s.endReason,
-    group_name: s.group,
-    device: s.device,
-  };
-}
-
-function toSession(r: Selectable<SessionTable>): Session {
-  return {
-    id: r.id,
-    gatewayId: r.gateway_id,
-    ref: r.ref,
-    userId: r.user_id,
-    userName: r.user_name,
-    commonName: r.common_name,
-    clientAddress: r.client_address,
-    virtualAddress: r.virtual_address,
-    virtualAddress6: r.virtual_address6,
-    protocol: r.protocol as Protocol,
-    connectedAt: r.connected_at,
-    lastSeenAt: r.last_seen_at,
-    bytesReceived: r.bytes_received,
-    bytesSent: r.bytes_sent,
-    clientVersion: r.client_version,
-    clientPlatform: r.client_platform,
-    endedAt: r.ended_at,
-    endCause: r.end_cause as EndCause | null,
-    endedByTokenId: r.ended_by_token_id,
-    endedByName: r.ended_by_name,
-    endReason: r.end_reason,
-    group: r.group_name,
-    device: r.device,
-  };
 }
