@@ -20,6 +20,7 @@ import { throughput } from './throughput.js';
 import { storeScale } from './store-scale.js';
 import { reconnectStorm } from './reconnect-storm.js';
 import { memory } from './memory.js';
+import { fleet } from './fleet.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 /**
@@ -32,6 +33,7 @@ export const BENCHMARKS: Record<string, Benchmark> = {
   'reconnect-storm': reconnectStorm,
   memory,
   'store-scale': storeScale,
+  fleet,
 };
 
 const { values } = parseArgs({

@@ -33,7 +33,7 @@ const finite = (x: unknown) => typeof x === 'number' && Number.isFinite(x);
 describe('benchmarks, smoke sizes', () => {
   const out = mkdtempSync(join(tmpdir(), 'sb-bench-smoke-'));
   const runs = new Map<string, StoredRun>();
-  const names = ['throughput', 'memory', 'store-scale', 'reconnect-storm'];
+  const names = ['throughput', 'memory', 'store-scale', 'reconnect-storm', 'fleet'];
   // Without openvpn the disconnect benchmark cannot run; under CI that is a failure (openvpnSkipReason throws).
   const withOpenvpn = openvpnSkipReason() === false;
   if (withOpenvpn) names.unshift('disconnect');
@@ -43,6 +43,7 @@ describe('benchmarks, smoke sizes', () => {
     const results = await Promise.all([
       ...(withOpenvpn ? [runBench(['disconnect'], out)] : []),
       runBench(['throughput', 'memory', 'store-scale', 'reconnect-storm'], out),
+      runBench(['fleet'], out),
     ]);
     outputs = results.map((r) => r.output).join('\n');
     for (const r of results) assert.equal(r.code, 0, r.output);
@@ -121,5 +122,15 @@ describe('benchmarks, smoke sizes', () => {
       assert.equal(r['bad replies'], 0, JSON.stringify(r));
       assert.ok((r['req/s (median)'] as number) > 0);
     }
+  });
+
+  test('fleet: every session listed, every disconnect settled, and the store matched every gateway after the restart', () => {
+    // The benchmark itself throws unless the store and the API list every session, every disconnect
+    // ended its session as ADMIN_DISCONNECT, and the store caught up with every gateway's change.
+    const [row] = Object.values(runs.get('fleet')!.tables).flat();
+    assert.ok(row, 'a row per size');
+    assert.equal(row.sessions, 60);
+    assert.ok((row.disconnects as number) > 0 && (row.pages as number) > 0, JSON.stringify(row));
+    assert.ok((row['restart: store matches every gateway s'] as number) > 0, JSON.stringify(row));
   });
 });

@@ -1,0 +1,379 @@
+/**
+ * Benchmark 6, fleet scale: G gateways × S sessions over NATS, two `switchboard start` replicas on one
+ * PostgreSQL database. The agents are simulated (bench/lib/fleet-agents.ts: the real AgentLink per
+ * gateway, a stand-in daemon behind it), as few processes as the size needs, speaking the real wire
+ * contract. Measured while every agent heartbeats, snapshots periodically and 1% of the sessions churn
+ * per minute: `onlineSessions` page latency and single-session disconnect latency (HTTP, one at a time,
+ * alternating the replicas), the replicas' RSS, and how long the store takes to match every gateway
+ * again after both replicas were down while every gateway changed.
+ *
+ * Sizes: `SWITCHBOARD_BENCH_FLEET_SIZES` (e.g. `100x1000,1000x100,1000x1000`, gateways×sessions); a CPU
+ * profile of each replica: `SWITCHBOARD_BENCH_FLEET_PROFILE=<dir>`.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { randomId } from '../src/domain/ids.js';
+import { gql } from '../test/support/api-client.js';
+import { natsSkipReason, TEST_NATS_URL } from '../test/support/nats-server.js';
+import { createFreshPostgresDatabase, postgresSkipReason } from '../test/support/postgres.js';
+import { SwitchboardProcess } from '../test/support/switchboard-process.js';
+import { waitFor } from '../test/support/wait.js';
+import type { FleetAgentsSpec, FleetCommand, FleetReply } from './lib/fleet-agents.js';
+import type { BenchOptions, BenchResult, FigureRow, Goal } from './lib/result.js';
+import { rssOf } from './lib/seeded-server.js';
+import { round, summarize } from './lib/stats.js';
+import { SESSIONS_QUERY } from './throughput.js';
+
+const AGENTS = fileURLToPath(new URL('./lib/fleet-agents.ts', import.meta.url));
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const MB = 2 ** 20;
+const DISCONNECT = 'mutation ($id: String!) { disconnectBySessionId(onlineSessionId: $id) }';
+/** Sessions one agents process simulates at most (its heap holds every session report). */
+const SESSIONS_PER_AGENTS_PROCESS = 500_000;
+/** Set to a directory: each replica writes a CPU profile there (`--cpu-prof`). */
+const profileDir = process.env.SWITCHBOARD_BENCH_FLEET_PROFILE;
+
+interface Size {
+  gateways: number;
+  sessions: number;
+}
+
+/** One forked agents process, one command at a time. */
+class FleetAgents {
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly exitKill: () => void,
+  ) {}
+
+  static start(): FleetAgents {
+    const child = fork(AGENTS, [], {
+      cwd: ROOT,
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const exitKill = () => child.kill('SIGKILL');
+    process.once('exit', exitKill);
+    return new FleetAgents(child, exitKill);
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  ask<T extends FleetReply['type']>(command: FleetCommand, expect: T): Promise<Extract<FleetReply, { type: T }>> {
+    return new Promise((resolve, reject) => {
+      const onExit = (code: number | null) => reject(new Error(`fleet agents exited with ${code}`));
+      this.child.once('exit', onExit);
+      this.child.once('message', (m: FleetReply) => {
+        this.child.removeListener('exit', onExit);
+        if (m.type === expect) resolve(m as Extract<FleetReply, { type: T }>);
+        else reject(new Error(`fleet agents: ${m.type === 'error' ? m.error : `unexpected ${m.type}`}`));
+      });
+      this.child.send(command);
+    });
+  }
+
+  async close(): Promise<void> {
+    process.removeListener('exit', this.exitKill);
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise((r) => this.child.once('exit', r));
+    await this.ask({ type: 'stop' }, 'stopped').catch(() => {});
+    this.child.disconnect();
+    await exited;
+  }
+}
+
+/** Peak RSS of each watched process, sampled every 200 ms. */
+class RssWatch {
+  readonly peak = new Map<string, number>();
+  private readonly timer: NodeJS.Timeout;
+  constructor(private readonly procs: () => [string, number][]) {
+    this.timer = setInterval(() => this.sample(), 200);
+  }
+  sample(): Map<string, number> {
+    const now = new Map<string, number>();
+    for (const [name, pid] of this.procs()) {
+      try {
+        const rss = rssOf(pid);
+        now.set(name, rss);
+        this.peak.set(name, Math.max(rss, this.peak.get(name) ?? 0));
+      } catch {
+        // exited between listing and reading
+      }
+    }
+    return now;
+  }
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
+
+interface SizeResult {
+  size: Size;
+  agentProcesses: number;
+  ingestS: number;
+  reads: number[];
+  disconnects: number[];
+  alreadyGone: number;
+  restartListenS: number;
+  reconcileS: number;
+  rssPeakMb: number;
+  rssSettledMb: number;
+  agentsRssMb: number;
+  churned: number;
+}
+
+async function runSize(
+  size: Size,
+  o: { smoke: boolean; log: (l: string) => void; samples: number; heartbeatMs: number; snapshotIntervalMs: number },
+): Promise<SizeResult> {
+  const { log } = o;
+  const label = `${size.gateways}x${size.sessions}`;
+  const run = randomId(6);
+  const prefix = `fleet_${run}`;
+  const total = size.gateways * size.sessions;
+  const db = await createFreshPostgresDatabase();
+  const sql = new pg.Client({ connectionString: db.url });
+  await sql.connect();
+  const replicas: SwitchboardProcess[] = [];
+  const agents: FleetAgents[] = [];
+  const watch = new RssWatch(() => [
+    ...replicas.filter((r) => r.running).map((r): [string, number] => [r.name, r.pid]),
+    ...agents.map((a, i): [string, number] => [`agents ${i}`, a.pid]),
+  ]);
+  const startReplica = (name: string) => {
+    const p = SwitchboardProcess.start(name, ['start'], {
+      SWITCHBOARD_PORT: '0',
+      SWITCHBOARD_DATABASE_URL: db.url,
+      SWITCHBOARD_NATS_URL: TEST_NATS_URL,
+      SWITCHBOARD_NATS_PREFIX: prefix,
+      SWITCHBOARD_LOG_LEVEL: 'warn',
+      // A CPU profile of each replica, written when it stops (bench/profile-top.ts summarises one).
+      ...(profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {}),
+    });
+    replicas.push(p);
+    return p;
+  };
+  const listening = async (p: SwitchboardProcess) =>
+    (await p.waitForOutput(/listening on (http:\/\/\S+)\/graphql/, 120_000))[1]!;
+  const count = async (q: string, params: unknown[] = []) => Number((await sql.query(q, params)).rows[0].n);
+  try {
+    const a = startReplica('replica A');
+    const admin = (await a.waitForOutput(/^\s{4}(sbt_[a-z0-9_]+)$/m, 60_000))[1]!;
+    let urls = [await listening(a), await listening(startReplica('replica B'))];
+
+    // The fleet comes up: every agent's heartbeat and first snapshot, until the store lists every session.
+    const processes = Math.max(1, Math.ceil(total / SESSIONS_PER_AGENTS_PROCESS));
+    const ids = Array.from({ length: size.gateways }, (_, i) => `fl-${run}-${i}`);
+    let t0 = performance.now();
+    const started = await Promise.all(
+      Array.from({ length: processes }, (_, p) => {
+        const fa = FleetAgents.start();
+        agents.push(fa);
+        const spec: FleetAgentsSpec = {
+          natsUrl: TEST_NATS_URL,
+          prefix,
+          gatewayIds: ids.filter((_, i) => i % processes === p),
+          sessionsPerGateway: size.sessions,
+          heartbeatMs: o.heartbeatMs,
+          snapshotIntervalMs: o.snapshotIntervalMs,
+        };
+        return fa.ask({ type: 'start', spec }, 'started');
+      }),
+    );
+    if (started.reduce((n, s) => n + s.sessions, 0) !== total)
+      throw new Error(`${label}: agents do not hold ${total} sessions`);
+    let online = 0;
+    await waitFor(
+      async () => (online = await count('select count(*) n from sessions where ended_at is null')) === total,
+      o.smoke ? 60_000 : 1_800_000,
+      () => `${label}: the store to list ${total} online sessions (has ${online})`,
+      500,
+    );
+    const ingestS = (performance.now() - t0) / 1000;
+    log(
+      `fleet ${label}: ${total} sessions online in the store after ${ingestS.toFixed(1)} s (${processes} agents process(es))`,
+    );
+    const listed = (await gql(urls[0]!, admin, 'query { onlineSessions(first: 1) { totalCount } }')).json.data;
+    if ((listed?.onlineSessions as { totalCount: number } | undefined)?.totalCount !== total)
+      throw new Error(`${label}: the API does not count ${total} online sessions: ${JSON.stringify(listed)}`);
+
+    // 1% of the sessions per minute leave and as many come.
+    const churnPerS = (total * 0.01) / 60;
+    await Promise.all(agents.map((fa) => fa.ask({ type: 'churn', perSecond: churnPerS / agents.length }, 'churning')));
+    const targets = (
+      await sql.query<{ id: string }>('select id from sessions where ended_at is null order by random() limit $1', [
+        o.samples,
+      ])
+    ).rows.map((r) => r.id);
+    const reads: number[] = [];
+    const disconnects: number[] = [];
+    const ended: string[] = [];
+    let alreadyGone = 0;
+    for (let i = 0; i < targets.length; i++) {
+      const url = urls[i % 2]!;
+      let t = performance.now();
+      const page = await gql(url, admin, SESSIONS_QUERY, { first: 50 });
+      reads.push(performance.now() - t);
+      if (
+        page.status !== 200 ||
+        page.json.errors ||
+        (page.json.data?.onlineSessions as { edges: unknown[] }).edges.length !== 50
+      )
+        throw new Error(`${label}: bad page: ${page.text.slice(0, 300)}`);
+      t = performance.now();
+      const r = await gql(urls[(i + 1) % 2]!, admin, DISCONNECT, { id: targets[i] });
+      const ms = performance.now() - t;
+      if (r.json.data?.disconnectBySessionId === true) {
+        disconnects.push(ms);
+        ended.push(targets[i]!);
+      } else if (r.json.errors?.[0]?.extensions?.code === 'SESSION_NOT_FOUND')
+        alreadyGone++; // churn ended it first
+      else throw new Error(`${label}: disconnect failed: ${r.text.slice(0, 300)}`);
+    }
+    // Settled: every disconnected session is ended in the store, as an administrator's disconnect.
+    const settled = await count(
+      "select count(*) n from sessions where id = any($1) and ended_at is not null and end_cause = 'ADMIN_DISCONNECT'",
+      [ended],
+    );
+    if (settled !== ended.length)
+      throw new Error(`${label}: ${ended.length - settled} disconnected session(s) not settled`);
+    log(
+      `fleet ${label}: ${reads.length} pages and ${disconnects.length} disconnects timed (${alreadyGone} already gone)`,
+    );
+
+    // Both replicas down; meanwhile every gateway changes (one client leaves, one comes), which no
+    // replica hears. Both start again: the store is right once every gateway's snapshot is applied.
+    await Promise.all(replicas.map((r) => r.stop()));
+    const changes = (await Promise.all(agents.map((fa) => fa.ask({ type: 'change-each' }, 'changed')))).flatMap(
+      (c) => c.changes,
+    );
+    t0 = performance.now();
+    const restarted = [startReplica('replica A (restarted)'), startReplica('replica B (restarted)')];
+    urls = await Promise.all(restarted.map(listening));
+    const restartListenS = (performance.now() - t0) / 1000;
+    const gws = changes.map((c) => c.gatewayId);
+    let seen = 0;
+    await waitFor(
+      async () =>
+        (seen = await count(
+          `select count(*) n from unnest($1::text[], $2::text[], $3::text[]) c(g, e, n)
+             where exists (select 1 from sessions s where s.gateway_id = c.g and s.ref = c.n)
+               and exists (select 1 from sessions s where s.gateway_id = c.g and s.ref = c.e and s.ended_at is not null)`,
+          [gws, changes.map((c) => c.endedRef), changes.map((c) => c.newRef)],
+        )) === changes.length,
+      o.smoke ? 60_000 : 600_000,
+      () => `${label}: the store to match every gateway after the restart (${seen}/${changes.length})`,
+      250,
+    );
+    const reconcileS = (performance.now() - t0) / 1000;
+    log(
+      `fleet ${label}: replicas listening ${restartListenS.toFixed(1)} s, store matches every gateway ${reconcileS.toFixed(1)} s after the restart`,
+    );
+
+    const now = watch.sample();
+    const rssSettledMb = Math.max(...restarted.map((r) => now.get(r.name) ?? 0)) / MB;
+    const rssPeakMb = Math.max(...[...watch.peak].filter(([n]) => n.startsWith('replica')).map(([, v]) => v)) / MB;
+    const agentsRssMb = Math.max(...[...watch.peak].filter(([n]) => n.startsWith('agents')).map(([, v]) => v)) / MB;
+    const stats = await Promise.all(agents.map((fa) => fa.ask({ type: 'stats' }, 'stats')));
+    return {
+      size,
+      agentProcesses: processes,
+      ingestS,
+      reads,
+      disconnects,
+      alreadyGone,
+      restartListenS,
+      reconcileS,
+      rssPeakMb,
+      rssSettledMb,
+      agentsRssMb,
+      churned: stats.reduce((n, s) => n + s.churned, 0),
+    };
+  } finally {
+    watch.stop();
+    await Promise.all(agents.map((fa) => fa.close()));
+    await Promise.all(replicas.map((r) => r.stop()));
+    await sql.end();
+    await db.drop();
+  }
+}
+
+function parseSizes(text: string): Size[] {
+  return text.split(',').map((s) => {
+    const m = /^\s*(\d+)x(\d+)\s*$/.exec(s);
+    if (!m) throw new Error(`SWITCHBOARD_BENCH_FLEET_SIZES: ${JSON.stringify(s)} is not GATEWAYSxSESSIONS`);
+    return { gateways: Number(m[1]), sessions: Number(m[2]) };
+  });
+}
+
+export async function fleet({ smoke, log }: BenchOptions): Promise<BenchResult> {
+  const skip = (await postgresSkipReason()) || (await natsSkipReason());
+  if (skip) throw new Error(skip);
+  const sizes = parseSizes(process.env.SWITCHBOARD_BENCH_FLEET_SIZES ?? (smoke ? '3x20' : '100x1000,1000x100'));
+  const o = {
+    smoke,
+    log,
+    samples: smoke ? 6 : 400,
+    heartbeatMs: smoke ? 500 : 5_000,
+    snapshotIntervalMs: 60_000,
+  };
+  const results: SizeResult[] = [];
+  for (const size of sizes) results.push(await runSize(size, o));
+
+  const rows: FigureRow[] = [];
+  const goals: Goal[] = [];
+  for (const r of results) {
+    const label = `${r.size.gateways} × ${r.size.sessions}`;
+    const reads = summarize(r.reads);
+    const disc = summarize(r.disconnects);
+    rows.push({
+      label,
+      sessions: r.size.gateways * r.size.sessions,
+      'agents processes': r.agentProcesses,
+      'initial ingestion s': round(r.ingestS, 1),
+      pages: reads.n,
+      'page p50 ms': round(reads.p50, 2),
+      'page p99 ms': round(reads.p99, 2),
+      disconnects: disc.n,
+      'disconnect p50 ms': round(disc.p50, 2),
+      'disconnect p99 ms': round(disc.p99, 2),
+      'restart: listening s': round(r.restartListenS, 1),
+      'restart: store matches every gateway s': round(r.reconcileS, 1),
+      'replica RSS peak MB': round(r.rssPeakMb, 0),
+      'replica RSS after reconcile MB': round(r.rssSettledMb, 0),
+      'agents process RSS peak MB': round(r.agentsRssMb, 0),
+    });
+    goals.push(
+      { text: `${label}: onlineSessions page p99 ≤ 15 ms`, figure: reads.p99, unit: 'ms', met: reads.p99 <= 15 },
+      { text: `${label}: disconnect p99 ≤ 40 ms`, figure: disc.p99, unit: 'ms', met: disc.p99 <= 40 },
+      {
+        text: `${label}: full reconcile after a restart ≤ 60 s`,
+        figure: round(r.reconcileS, 1),
+        unit: 's',
+        met: r.reconcileS <= 60,
+      },
+      { text: `${label}: replica RSS ≤ 1 GB`, figure: round(r.rssPeakMb, 0), unit: 'MB', met: r.rssPeakMb <= 1024 },
+    );
+  }
+  return {
+    name: 'fleet',
+    title: 'Fleet scale: gateways × sessions over NATS, two replicas on PostgreSQL',
+    params: {
+      sizes: sizes.map((s) => `${s.gateways}x${s.sessions}`).join(', '),
+      heartbeatMs: o.heartbeatMs,
+      snapshotIntervalS: o.snapshotIntervalMs / 1000,
+      churn: '1% of the sessions per minute',
+      timedPairsPerSize: o.samples,
+    },
+    tables: { 'Per size (gateways × sessions per gateway)': rows },
+    goals,
+    notes: [
+      'Agents: one real AgentLink (the code `switchboard agent` runs) per gateway, all of a process on one NATS connection, with a stand-in daemon (the FakeAdapter of the tests) behind each: every report and disconnect reply is built, validated and versioned by the product’s wire code. Up to 500,000 sessions per agents process.',
+      'Timed: one `onlineSessions(first: 50)` page (every field) then one `disconnectBySessionId` of a random online session, one request at a time from the benchmark process, alternating the two replicas, while every agent heartbeats, snapshots every 60 s and 1% of the sessions leave and as many arrive per minute. A disconnect of a session churn ended first is counted apart, not timed.',
+      'Restart: both replicas stopped; every gateway then loses one client and gains one, which no replica hears; both started again. Timed from the start until the store holds every gateway’s change (so every gateway’s snapshot has been applied), and until both listen.',
+      'RSS: /proc VmRSS of each replica, sampled every 200 ms over the whole run (peak), and once after the reconcile.',
+    ],
+  };
+}
