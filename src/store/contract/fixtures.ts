@@ -7,6 +7,7 @@ import type { ApiToken } from '../../domain/token.js';
 import type { Webhook } from '../../domain/webhook.js';
 import type { Store } from '../store.js';
 import type { MigrationDb } from '../kysely/database.js';
+import { KyselyStore } from '../kysely/kysely-store.js';
 
 /** A fixed, realistic epoch in ms (2026-01-01), far from 2^31 so 32-bit truncation would show. */
 export const T0 = 1_767_225_600_000;
@@ -136,4 +137,10 @@ export function makeWebhook(overrides: Partial<Webhook> = {}): Webhook {
     deletedAt: null,
     ...overrides,
   };
+}
+
+/** The store as the Kysely implementation, for the checks that look under the port (SQL of its own). */
+export function kysely(store: Store): KyselyStore {
+  if (!(store instanceof KyselyStore)) throw new Error('not a KyselyStore');
+  return store;
 }

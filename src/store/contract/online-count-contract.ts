@@ -2,9 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
-import { KyselyStore } from '../kysely/kysely-store.js';
 import type { SessionEnd, Store } from '../store.js';
-import { T0, freshGateway, makeSession, type ContractContext } from './fixtures.js';
+import { T0, freshGateway, kysely, makeSession, type ContractContext } from './fixtures.js';
 
 const ECHO: SessionEnd = { endedAt: T0 + 10, cause: 'ADMIN_DISCONNECT' };
 const ADMIN: SessionEnd = {
@@ -14,11 +13,6 @@ const ADMIN: SessionEnd = {
   endedByName: 'ops',
   endReason: 'abuse',
 };
-
-function kysely(store: Store): KyselyStore {
-  assert.ok(store instanceof KyselyStore);
-  return store;
-}
 
 /** COUNT(*) over the online rows, what the counter table must always agree with. */
 async function groundTruth(store: Store, gatewayId?: string): Promise<number> {

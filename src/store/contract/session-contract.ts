@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { sql } from 'kysely';
 import type { SessionEnd } from '../store.js';
-import { T0, freshGateway, ids, makeSession, type ContractContext } from './fixtures.js';
+import { T0, freshGateway, ids, kysely, makeSession, type ContractContext } from './fixtures.js';
 
 const ADMIN_END: SessionEnd = {
   endedAt: T0 + 60_000,
@@ -363,6 +364,24 @@ export function sessionContract(ctx: ContractContext): void {
       'an ended session keeps its counters',
     );
     await store.sessions.updateStatsMany([]);
+    if (store.dialect === 'postgres') {
+      // The same refresh again (another replica applying the same snapshot) writes no new row version.
+      const version = async () =>
+        (
+          await sql<{ v: string }>`select xmin::text as v from sessions where id = ${sessions[1]!.id}`.execute(
+            kysely(store).db,
+          )
+        ).rows[0]!.v;
+      const before = await version();
+      await store.sessions.updateStatsMany([
+        { id: sessions[1]!.id, bytesReceived: 4_294_967_297, bytesSent: 1, lastSeenAt: T0 + 30_001 },
+      ]);
+      assert.equal(await version(), before, 'an identical refresh leaves the row as it is');
+      await store.sessions.updateStatsMany([
+        { id: sessions[1]!.id, bytesReceived: 4_294_967_297, bytesSent: 1, lastSeenAt: T0 + 30_002 },
+      ]);
+      assert.notEqual(await version(), before, 'a newer last-seen is written');
+    }
   });
 
   test("updateAddresses: a floated client's new address, and its IP for the clientIp filter; ended sessions keep theirs", async () => {
