@@ -36,8 +36,9 @@ export class SwitchboardProcess {
     args: string[],
     env: Record<string, string>,
     cwd?: string,
+    nodeArgs: string[] = [],
   ) {
-    this.child = spawn(process.execPath, [BIN, ...args], {
+    this.child = spawn(process.execPath, [...nodeArgs, BIN, ...args], {
       env: childEnv(env),
       cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -63,17 +64,20 @@ export class SwitchboardProcess {
     });
   }
 
-  /** Starts `switchboard <args>` with only the given SWITCHBOARD_* variables (in `cwd`, default this one). */
+  /**
+   * Starts `switchboard <args>` with only the given SWITCHBOARD_* variables (in `cwd`, default this
+   * one); `nodeArgs` go to node itself (say `--cpu-prof`, which NODE_OPTIONS may not carry).
+   */
   static start(
     name: string,
     args: string[],
     env: Record<string, string>,
-    options: { cwd?: string } = {},
+    options: { cwd?: string; nodeArgs?: string[] } = {},
   ): SwitchboardProcess {
     // The command runs dist/; a build it would do first must not count against the waits below.
     if (!ensureBuild({ ui: args[0] === 'start' }))
       throw new Error('dist/ could not be built (see the TypeScript errors above)');
-    return new SwitchboardProcess(name, args, env, options.cwd);
+    return new SwitchboardProcess(name, args, env, options.cwd, options.nodeArgs);
   }
 
   /** The exit code once it has exited (null while running or when ended by a signal). */
