@@ -7,8 +7,8 @@
  * alternating the replicas), the replicas' RSS, and how long the store takes to match every gateway
  * again after both replicas were down while every gateway changed.
  *
- * Sizes: `SWITCHBOARD_BENCH_FLEET_SIZES` (e.g. `100x1000,1000x100,1000x1000`, gateways×sessions); a CPU
- * profile of each replica: `SWITCHBOARD_BENCH_FLEET_PROFILE=<dir>`.
+ * Sizes: `BENCH_FLEET_SIZES` (e.g. `100x1000,1000x100,1000x1000`, gateways×sessions); a CPU
+ * profile of each replica: `BENCH_CPU_PROF=<dir>` (as the other benchmarks).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -32,7 +32,7 @@ const DISCONNECT = 'mutation ($id: String!) { disconnectBySessionId(onlineSessio
 /** Sessions one agents process simulates at most (its heap holds every session report). */
 const SESSIONS_PER_AGENTS_PROCESS = 500_000;
 /** Set to a directory: each replica writes a CPU profile there (`--cpu-prof`). */
-const profileDir = process.env.SWITCHBOARD_BENCH_FLEET_PROFILE;
+const profileDir = process.env.BENCH_CPU_PROF;
 /** A replica writing its profile as it exits takes a while: SIGKILL would lose it. */
 const STOP_GRACE_MS = profileDir ? 120_000 : 5_000;
 
@@ -319,7 +319,7 @@ async function runSize(
 function parseSizes(text: string): Size[] {
   return text.split(',').map((s) => {
     const m = /^\s*(\d+)x(\d+)\s*$/.exec(s);
-    if (!m) throw new Error(`SWITCHBOARD_BENCH_FLEET_SIZES: ${JSON.stringify(s)} is not GATEWAYSxSESSIONS`);
+    if (!m) throw new Error(`BENCH_FLEET_SIZES: ${JSON.stringify(s)} is not GATEWAYSxSESSIONS`);
     return { gateways: Number(m[1]), sessions: Number(m[2]) };
   });
 }
@@ -327,7 +327,7 @@ function parseSizes(text: string): Size[] {
 export async function fleet({ smoke, log }: BenchOptions): Promise<BenchResult> {
   const skip = (await postgresSkipReason()) || (await natsSkipReason());
   if (skip) throw new Error(skip);
-  const sizes = parseSizes(process.env.SWITCHBOARD_BENCH_FLEET_SIZES ?? (smoke ? '3x20' : '100x1000,1000x100'));
+  const sizes = parseSizes(process.env.BENCH_FLEET_SIZES ?? (smoke ? '3x20' : '100x1000,1000x100'));
   const o = {
     smoke,
     log,

@@ -40,7 +40,7 @@ const print = (title: string, m: Map<string, number>) => {
   for (const [k, us] of [...m].sort((a, b) => b[1] - a[1]).slice(0, rows))
     console.log(`${((100 * us) / total).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(6)} ms  ${k}`);
 };
-// Inclusive time of our own code (src/): every sample counts once for each src function on its stack.
+// Inclusive time of our own code (src/, or dist/ for the compiled server): every sample counts once for each src function on its stack.
 const parent = new Map<number, number>();
 for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
 const keyOf = (n: ProfileNode) =>
@@ -50,7 +50,7 @@ profile.samples.forEach((leaf, i) => {
   const seen = new Set<string>();
   for (let id: number | undefined = leaf; id !== undefined; id = parent.get(id)) {
     const n = byId.get(id)!;
-    if (n.callFrame.url.includes('/src/')) seen.add(keyOf(n));
+    if (/\/(src|dist)\//.test(n.callFrame.url)) seen.add(keyOf(n));
   }
   for (const k of seen) inclusive.set(k, (inclusive.get(k) ?? 0) + (profile.timeDeltas[i] ?? 0));
 });

@@ -2,7 +2,7 @@
  * `npm run bench`: runs the benchmarks, appends each result to bench/results/<date>-<name>.json and
  * regenerates BENCHMARKS.md from the latest full (non-smoke) result of each benchmark.
  *
- *   npm run bench                          all five
+ *   npm run bench                          all six (fleet sizes: BENCH_FLEET_SIZES=100x1000,1000x100)
  *   npm run bench -- --only disconnect     one (comma-separated for several)
  *   npm run bench -- --smoke               tiny sizes, seconds (what `npm test` runs)
  *   npm run bench -- --out DIR             results to DIR; BENCHMARKS.md is left alone
