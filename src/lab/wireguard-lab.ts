@@ -15,7 +15,7 @@
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { rm, unlink, writeFile } from 'node:fs/promises';
+import { rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -54,6 +54,17 @@ export interface LabPeer {
   readonly address: string;
 }
 
+/** One peer of the server interface, from `wg show <interface> dump`. */
+export interface ServerPeer {
+  publicKey: string;
+  presharedKey: string | null;
+  endpoint: string | null;
+  allowedIps: string[];
+  /** Ms since the epoch (whole seconds); 0: never. */
+  lastHandshakeAt: number;
+  persistentKeepalive: number;
+}
+
 interface Running {
   child: ChildProcess;
   exited: Promise<void>;
@@ -74,16 +85,13 @@ async function sh(args: string[], input?: string): Promise<string> {
   });
 }
 
+/** Waits for wireguard-go's UAPI socket (without a process per look: the adapter under test shares this event loop). */
 async function waitForSocket(path: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    try {
-      execFileSync('test', ['-S', path]);
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 25));
-    }
+  const end = Date.now() + 30_000;
+  while (!(await stat(path).catch(() => null))?.isSocket()) {
+    if (Date.now() > end) throw new Error(`lab: ${path} did not appear`);
+    await new Promise((r) => setTimeout(r, 25));
   }
-  throw new Error(`lab: ${path} did not appear`);
 }
 
 export class WireGuardLab {
@@ -187,6 +195,22 @@ export class WireGuardLab {
     return publicKey;
   }
 
+  /** The server interface's peers as `wg show <interface> dump` lists them (what an operator would see). */
+  async serverPeers(): Promise<ServerPeer[]> {
+    const lines = (await sh(['wg', 'show', this.interface, 'dump'])).split('\n').filter(Boolean).slice(1);
+    return lines.map((line) => {
+      const [publicKey, presharedKey, endpoint, allowedIps, handshake, , , keepalive] = line.split('\t');
+      return {
+        publicKey: publicKey!,
+        presharedKey: presharedKey === '(none)' ? null : presharedKey!,
+        endpoint: endpoint === '(none)' ? null : endpoint!,
+        allowedIps: allowedIps === '(none)' ? [] : allowedIps!.split(','),
+        lastHandshakeAt: Number(handshake) * 1000,
+        persistentKeepalive: keepalive === 'off' ? 0 : Number(keepalive),
+      };
+    });
+  }
+
   /** Puts `peer` on the server interface with its configuration (also "behind Switchboard's back"). */
   async addPeerToServer(peer: LabPeer): Promise<void> {
     const pskFile = join(this.dir, `${peer.user}.psk`);
@@ -252,14 +276,20 @@ export class WireGuardLab {
   }
 
   /**
-   * Whether a TCP echo through `peer`'s tunnel comes back (three tries of up to 3 s each: a busy
+   * Whether a TCP echo through `peer`'s tunnel comes back (three tries of up to 4 s each: a busy
    * machine can be slow to start the probe; a stopped tunnel fails all three).
+   *
+   * The probe's bash runs with `--norc`: Node gives a child a socket as its stdin, and bash, seeing a
+   * socket there and SHLVL below 2 (a test runner started without a parent shell's SHLVL, as in CI or
+   * from a background job), takes itself for a remote shell and sources /etc/bash.bashrc and
+   * ~/.bashrc. A heavy ~/.bashrc (pyenv init here: 4-5 s per probe at load 24, against 50 ms with
+   * --norc) then used up every try, and a tunnel that carried traffic was reported stopped.
    */
   async passes(peer: LabPeer): Promise<boolean> {
     const probe = `exec 3<>/dev/tcp/${SERVER_IP}/${ECHO_PORT} && echo ping-${peer.user} >&3 && read -t 3 line <&3 && [ "$line" = ping-${peer.user} ]`;
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
-        await run('timeout', ['4', 'ip', 'netns', 'exec', peer.netns, 'bash', '-c', probe]);
+        await run('timeout', ['4', 'ip', 'netns', 'exec', peer.netns, 'bash', '--norc', '--noprofile', '-c', probe]);
         return true;
       } catch {
         // tried again below

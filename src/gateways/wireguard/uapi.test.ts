@@ -1,6 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { addPeerLines, base64ToHex, hexToBase64, parseDevice, removePeerLines } from './uapi.js';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { addPeerLines, base64ToHex, hexToBase64, parseDevice, removePeerLines, uapiGet } from './uapi.js';
 
 const PRIVATE = 'e84b5a6d2717c1003a13b431570353dbaca9146cf150c5f8575680feba52027a';
 const PEER1 = 'b85996fecc9c7f1fc6d2572a76eda11d59bcd20be8e543b15ce4bd85a8e75a33';
@@ -76,4 +81,41 @@ test('set=1 lines: remove by key; re-add with exactly the configuration read', (
   ]);
   assert.equal(addPeerLines({ ...peer, presharedKey: null })[1], `preshared_key=${'0'.repeat(64)}`);
   assert.equal(base64ToHex(hexToBase64(PEER2)), PEER2);
+});
+
+test('an answer that arrived while this process was stalled past the deadline is taken, not reported as no answer', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sb-uapi-'));
+  const socket = join(dir, 'wg.sock');
+  const go = join(dir, 'go');
+  const answered = join(dir, 'answered');
+  // A daemon in another process: it answers once this process is stalled (the file 'go'), then leaves
+  // the file 'answered', which this process can see while it is still stalled.
+  const daemon = spawn(process.execPath, [
+    '-e',
+    `const fs = require('fs');
+     require('net').createServer((s) => s.once('data', () => {
+       const wait = setInterval(() => {
+         if (!fs.existsSync(${JSON.stringify(go)})) return;
+         clearInterval(wait);
+         s.write('errno=0\\n\\n', () => fs.writeFileSync(${JSON.stringify(answered)}, ''));
+       }, 5);
+     })).listen(${JSON.stringify(socket)}, () => console.log('ready'));`,
+  ]);
+  t.after(() => {
+    daemon.kill();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await once(daemon.stdout!, 'data');
+  // Long enough that the stall below begins before the deadline, even on a busy machine.
+  const timeoutMs = 1000;
+  const sent = Date.now();
+  const reply = uapiGet(socket, timeoutMs);
+  await new Promise((r) => setTimeout(r, 10)); // the request is written
+  // Stalled (a busy machine, a synchronous call) in a callback after the loop's I/O phase, until the
+  // answer waits on the socket and the deadline is past: the loop's next turn runs its timers first.
+  await new Promise((r) => setImmediate(r));
+  writeFileSync(go, '');
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  while (!existsSync(answered) || Date.now() < sent + timeoutMs + 20) Atomics.wait(nap, 0, 0, 5);
+  assert.deepEqual(await reply, { listenPort: null, peers: [] });
 });

@@ -127,22 +127,31 @@ export function addPeerLines(
 /**
  * One request on a fresh connection, answered by a blank line. `written` reports whether the request
  * left this process (then a `set` may take effect even without an answer).
+ *
+ * The deadline is checked after the event loop's next I/O phase: when this process was itself
+ * stalled past the deadline, the timer and the answer are both due, and timers run first; an answer
+ * that is already waiting on the socket is taken instead of reporting the daemon silent.
  */
 function exchange(socketPath: string, request: string, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     let text = '';
     let written = false;
+    let settled = false;
     const socket = connect(socketPath);
     const timer = setTimeout(
       () =>
-        fail(
-          new GatewayUnavailableError(`no answer from ${socketPath} within ${timeoutMs} ms`, {
-            mayTakeEffect: written,
-          }),
+        setImmediate(() =>
+          fail(
+            new GatewayUnavailableError(`no answer from ${socketPath} within ${timeoutMs} ms`, {
+              mayTakeEffect: written,
+            }),
+          ),
         ),
       timeoutMs,
     );
     function fail(e: Error): void {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       socket.destroy();
       reject(e);
@@ -151,7 +160,8 @@ function exchange(socketPath: string, request: string, timeoutMs: number): Promi
     socket.on('connect', () => socket.write(request, () => (written = true)));
     socket.on('data', (chunk: string) => {
       text += chunk;
-      if (text.endsWith('\n\n')) {
+      if (text.endsWith('\n\n') && !settled) {
+        settled = true;
         clearTimeout(timer);
         socket.end();
         resolve(text);

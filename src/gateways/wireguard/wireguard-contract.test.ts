@@ -9,14 +9,7 @@ import { adapterContract, CONTRACT_USERS, type AdapterHarness } from '../adapter
 import { WireGuardAdapter } from './wireguard-adapter.js';
 import { waitFor } from '../../../test/support/wait.js';
 
-// Opt-in for now: in 2 of 5 runs on a heavily loaded machine a bystander's TCP echo failed after
-// another peer's removal and its RESTART did not come back in time (not yet explained). Run it with
-// SWITCHBOARD_TEST_WIREGUARD_CONTRACT=1 until that is understood.
-const skip =
-  wireguardSkipReason() ||
-  (process.env.SWITCHBOARD_TEST_WIREGUARD_CONTRACT === '1'
-    ? false
-    : 'flaky under load (see the comment above); set SWITCHBOARD_TEST_WIREGUARD_CONTRACT=1 to run it');
+const skip = wireguardSkipReason();
 
 adapterContract(
   'WireGuard (wireguard-go)',
