@@ -30,7 +30,12 @@ export async function openConsolePage(
   const page = await browser.context.newPage();
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
   page.on('console', (m) => {
-    if (m.type() === 'error' && !/status of (401|404|503)/.test(m.text())) problems.push(`console: ${m.text()}`);
+    if (m.type() !== 'error' || /status of (401|404|503)/.test(m.text())) return;
+    // The browser's own line for a failed request: as allowed as the response it is about.
+    const status = /status of (\d{3})/.exec(m.text());
+    const url = m.location().url;
+    if (status !== null && url !== '' && expected(Number(status[1]), new URL(url).pathname)) return;
+    problems.push(`console: ${m.text()}`);
   });
   page.on('response', (r) => {
     if (r.status() >= 400 && !expected(r.status(), new URL(r.url()).pathname))

@@ -14,7 +14,17 @@ export function bytes(n: number): string {
 
 /** "3 min", "2 h 5 min", "4 d 1 h": how long since `iso`, at `now`. */
 export function since(iso: string, now: number): string {
-  const s = Math.max(0, Math.floor((now - Date.parse(iso)) / 1000));
+  return duration(now - Date.parse(iso));
+}
+
+/** "3 min", "2 h 5 min", "4 d 1 h": how long until `iso`, at `now` ("0 s" once it has passed). */
+export function until(iso: string, now: number): string {
+  return duration(Date.parse(iso) - now);
+}
+
+/** A span of milliseconds in the largest two units, rounded down; never negative. */
+export function duration(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
   if (s < 60) return `${s} s`;
   const m = Math.floor(s / 60);
   if (m < 60) return `${m} min`;

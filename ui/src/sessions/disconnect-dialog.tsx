@@ -3,7 +3,7 @@
  * the message for the user, the mode and, where the gateway allows it, a block. Then the result, in
  * plain words: done, already gone, not allowed, gateway unavailable.
  */
-import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
+import { useId, useRef, useState, type FormEvent } from 'react';
 import { ApiError, explain, gql } from '../api/graphql-client.js';
 import {
   DISCONNECT_SESSION,
@@ -15,7 +15,10 @@ import {
 } from '../api/operations.js';
 import { healthOf, type Health } from '../gateways/gateway-health.js';
 import { absolute, since } from '../format.js';
+import { BlockDurationField } from './block-duration-field.js';
+import { blockSecondsOf, type BlockChoice } from './block-duration.js';
 import type { Auth } from '../auth/auth.js';
+import { CloseActions, Modal, ReasonField } from '../shell/modal.js';
 
 /** One session, several chosen rows, or every online session of one user (counted by the API). */
 export type DisconnectTarget =
@@ -69,16 +72,16 @@ export function DisconnectDialog(props: {
   const { auth, target } = props;
   const ref = useRef<HTMLDialogElement>(null);
   const titleId = useId();
-  const [choice, setChoice] = useState<DisconnectChoice>({ reason: '', message: '', mode: 'HALT', blockSeconds: null });
+  const [choice, setChoice] = useState<Omit<DisconnectChoice, 'blockSeconds'>>({
+    reason: '',
+    message: '',
+    mode: 'HALT',
+  });
+  const [block, setBlock] = useState<BlockChoice>({ kind: 'none' });
   const [busy, setBusy] = useState(false);
   const [outcome, setOutcome] = useState<Outcome | null>(null);
   const [results, setResults] = useState<BulkResult['results']>([]);
   const now = Date.now();
-
-  useEffect(() => {
-    const dialog = ref.current;
-    if (dialog !== null && !dialog.open) dialog.showModal();
-  }, []);
 
   const sessions = target.kind === 'one' ? [target.session] : target.sessions;
   const blockable = sessions.some((s) => s.gateway?.mode === 'authorize');
@@ -94,14 +97,17 @@ export function DisconnectDialog(props: {
   const unconfirmed = sessions.filter((s) => !s.confirmed).length;
   const byId = new Map(sessions.map((s) => [s.id, s]));
 
+  const blockSeconds = choice.mode === 'HALT' && blockable ? blockSecondsOf(block) : null;
+
   async function submit(e: FormEvent) {
     e.preventDefault();
+    if (typeof blockSeconds === 'object' && blockSeconds !== null) return;
     setBusy(true);
     const common = {
       reason: choice.reason.trim() || null,
       message: choice.message.trim() || null,
       mode: choice.mode,
-      blockSeconds: choice.mode === 'HALT' && blockable ? choice.blockSeconds : null,
+      blockSeconds,
     };
     try {
       if (target.kind === 'one') {
@@ -140,15 +146,7 @@ export function DisconnectDialog(props: {
   };
 
   return (
-    <dialog
-      ref={ref}
-      className="dialog"
-      aria-labelledby={titleId}
-      onCancel={(e) => {
-        e.preventDefault();
-        if (!busy) close();
-      }}
-    >
+    <Modal dialogRef={ref} labelledBy={titleId} busy={busy} onDismiss={close}>
       <h2 id={titleId}>{title(target)}</h2>
       <div className="impact" id={`${titleId}-impact`}>
         {target.kind === 'one' ? (
@@ -189,15 +187,7 @@ export function DisconnectDialog(props: {
       </div>
       {outcome === null ? (
         <form onSubmit={submit} aria-describedby={`${titleId}-impact`}>
-          <label htmlFor={`${titleId}-reason`}>Reason (kept in the audit trail)</label>
-          <input
-            id={`${titleId}-reason`}
-            name="reason"
-            value={choice.reason}
-            onChange={(e) => setChoice({ ...choice, reason: e.target.value })}
-            maxLength={500}
-            autoFocus
-          />
+          <ReasonField idBase={titleId} value={choice.reason} onChange={(reason) => setChoice({ ...choice, reason })} />
           <label htmlFor={`${titleId}-message`}>Message to the user (shown by clients that support it)</label>
           <input
             id={`${titleId}-message`}
@@ -224,27 +214,13 @@ export function DisconnectDialog(props: {
                 name="mode"
                 value="RESTART"
                 checked={choice.mode === 'RESTART'}
-                onChange={() => setChoice({ ...choice, mode: 'RESTART', blockSeconds: null })}
+                onChange={() => setChoice({ ...choice, mode: 'RESTART' })}
               />
               May reconnect (RESTART): the client comes back as a new session
             </label>
           </fieldset>
           {blockable && choice.mode === 'HALT' && (
-            <>
-              <label htmlFor={`${titleId}-block`}>Block reconnection for (seconds; authorize-mode gateways only)</label>
-              <input
-                id={`${titleId}-block`}
-                name="blockSeconds"
-                type="number"
-                min={1}
-                max={31_536_000}
-                inputMode="numeric"
-                value={choice.blockSeconds ?? ''}
-                onChange={(e) =>
-                  setChoice({ ...choice, blockSeconds: e.target.value === '' ? null : Number(e.target.value) })
-                }
-              />
-            </>
+            <BlockDurationField idBase={`${titleId}-block`} choice={block} onChange={setBlock} />
           )}
           {busy && target.kind !== 'one' && (
             <p role="status" className="progress">
@@ -257,7 +233,11 @@ export function DisconnectDialog(props: {
             <button type="button" onClick={close} disabled={busy}>
               Cancel
             </button>
-            <button type="submit" className="danger" disabled={busy}>
+            <button
+              type="submit"
+              className="danger"
+              disabled={busy || (typeof blockSeconds === 'object' && blockSeconds !== null)}
+            >
               {busy ? 'Disconnecting…' : target.kind === 'one' ? 'Disconnect' : 'Disconnect all'}
             </button>
           </div>
@@ -277,14 +257,10 @@ export function DisconnectDialog(props: {
               ))}
             </ul>
           )}
-          <div className="actions">
-            <button type="button" className="primary" onClick={close} autoFocus>
-              Close
-            </button>
-          </div>
+          <CloseActions onClose={close} />
         </div>
       )}
-    </dialog>
+    </Modal>
   );
 }
 

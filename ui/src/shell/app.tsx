@@ -3,6 +3,7 @@ import { useCallback, useEffect, useMemo, useState } from 'react';
 import { explain, gql } from '../api/graphql-client.js';
 import { VIEWER, type Viewer } from '../api/operations.js';
 import { AuditPage } from '../audit/audit-page.js';
+import { BlocksPage } from '../blocks/blocks-page.js';
 import { can } from '../auth/scopes.js';
 import { SignInPage } from '../auth/sign-in-page.js';
 import { clearToken, loadToken, saveToken } from '../auth/token-store.js';
@@ -16,6 +17,7 @@ import { useTheme, type ThemeChoice } from './theme.js';
 const PAGES: { route: Route; label: string; needs: 'sessions:read' | 'audit:read' | 'admin' }[] = [
   { route: 'sessions', label: 'Sessions', needs: 'sessions:read' },
   { route: 'gateways', label: 'Gateways', needs: 'sessions:read' },
+  { route: 'blocks', label: 'Blocks', needs: 'sessions:read' },
   { route: 'audit', label: 'Audit', needs: 'audit:read' },
   { route: 'tokens', label: 'Tokens', needs: 'admin' },
 ];
@@ -120,6 +122,7 @@ export function App() {
         )}
         {shown?.route === 'sessions' && <SessionsPage auth={signedIn} />}
         {shown?.route === 'gateways' && <GatewaysPage auth={signedIn} />}
+        {shown?.route === 'blocks' && <BlocksPage auth={signedIn} />}
         {shown?.route === 'audit' && <AuditPage auth={signedIn} />}
         {shown?.route === 'tokens' && <TokensPage auth={signedIn} />}
       </main>

@@ -1,11 +1,11 @@
 /**
- * A three-page router on the History API: /sessions, /gateways, /audit. The server answers every
+ * A router on the History API: /sessions, /gateways, /blocks, /audit, /tokens. The server answers every
  * client route with index.html, so a reload or a shared link lands on the same page.
  */
 import { useEffect, useState } from 'react';
 
-export type Route = 'sessions' | 'gateways' | 'audit' | 'tokens';
-const ROUTES: readonly Route[] = ['sessions', 'gateways', 'audit', 'tokens'];
+export type Route = 'sessions' | 'gateways' | 'blocks' | 'audit' | 'tokens';
+const ROUTES: readonly Route[] = ['sessions', 'gateways', 'blocks', 'audit', 'tokens'];
 
 function current(): Route {
   const name = location.pathname.replace(/^\/+|\/+$/g, '');
