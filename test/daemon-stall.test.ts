@@ -16,7 +16,16 @@ import { startApp, type AppHarness } from './support/app-harness.js';
 import { waitFor } from './support/wait.js';
 
 const SEED = 'mutation ($id: String!) { disconnectBySessionId(onlineSessionId: $id) }';
-const GATEWAY = '{ gateways { id agentConnected daemonResponding } }';
+const GATEWAY = '{ gateways { id agentConnected daemonResponding statusSince lastError lastErrorAt } }';
+
+interface GatewayStatus {
+  id: string;
+  agentConnected: boolean;
+  daemonResponding: boolean;
+  statusSince: string | null;
+  lastError: string | null;
+  lastErrorAt: string | null;
+}
 
 describe('a stalled OpenVPN daemon (SIGSTOP)', { skip: openvpnSkipReason() }, () => {
   const gw = 'ovpn-stall';
@@ -29,9 +38,7 @@ describe('a stalled OpenVPN daemon (SIGSTOP)', { skip: openvpnSkipReason() }, ()
   const gateway = async () => {
     const r = await h.gql(GATEWAY);
     assert.equal(r.status, 200, r.text);
-    return (r.json.data!.gateways as { id: string; agentConnected: boolean; daemonResponding: boolean }[]).find(
-      (g) => g.id === gw,
-    )!;
+    return (r.json.data!.gateways as GatewayStatus[]).find((g) => g.id === gw)!;
   };
   const sessionOf = async (user: string) =>
     waitFor(async () => (await onlineIds(h.gql, gw)).get(user), 15_000, `${user} online`);
@@ -58,12 +65,22 @@ describe('a stalled OpenVPN daemon (SIGSTOP)', { skip: openvpnSkipReason() }, ()
   test('responding while it answers; not responding once stopped; a disconnect then is NOT_SENT and never runs; after SIGCONT it responds and disconnects work', async () => {
     const alice = await sessionOf('alice');
     const bob = await sessionOf('bob');
-    assert.deepEqual(await gateway(), { id: gw, agentConnected: true, daemonResponding: true });
+    const healthy = await gateway();
+    assert.deepEqual(
+      { ...healthy, statusSince: healthy.statusSince !== null },
+      { id: gw, agentConnected: true, daemonResponding: true, statusSince: true, lastError: null, lastErrorAt: null },
+    );
 
     server.signal('SIGSTOP');
     stopped = true;
     await waitFor(async () => !(await gateway()).daemonResponding, 15_000, 'daemonResponding false');
-    assert.equal((await gateway()).agentConnected, true, 'the link itself is still up: only the probe tells');
+    const stalled = await gateway();
+    assert.equal(stalled.agentConnected, true, 'the link itself is still up: only the probe tells');
+    // Why and since when, for operators: the stall is the last error, and the status changed with it.
+    assert.equal(stalled.lastError, 'the daemon does not answer the liveness probe');
+    assert.ok(stalled.lastErrorAt !== null && stalled.statusSince !== null);
+    assert.ok(Date.parse(stalled.statusSince) > Date.parse(healthy.statusSince!), 'the status changed');
+    assert.ok(Date.parse(stalled.statusSince) >= Date.parse(stalled.lastErrorAt), 'not before its cause');
 
     // The agent's own answer: the kill was not handed to the daemon.
     const raw = await h.app.bus.request(
@@ -86,6 +103,10 @@ describe('a stalled OpenVPN daemon (SIGSTOP)', { skip: openvpnSkipReason() }, ()
     server.signal('SIGCONT');
     stopped = false;
     await waitFor(async () => (await gateway()).daemonResponding, 15_000, 'daemonResponding true again');
+    const resumed = await gateway();
+    assert.equal(resumed.lastError, stalled.lastError, 'the last error is kept after recovery');
+    assert.equal(resumed.lastErrorAt, stalled.lastErrorAt, 'with its time: later probes did not move it');
+    assert.ok(Date.parse(resumed.statusSince!) > Date.parse(stalled.statusSince), 'healthy since the resume');
 
     // Commands run in order: had alice's kill been queued during the stall, it would have run before bob's.
     const ok = await h.gql(SEED, { id: bob });

@@ -142,6 +142,9 @@ export class FakeCore implements CoreApi {
       canBlock: false,
       warning: null,
       daemonResponding: true,
+      statusSince: null,
+      lastError: null,
+      lastErrorAt: null,
       sessionsOnline: 0,
       ...extra,
     };

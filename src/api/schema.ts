@@ -201,7 +201,22 @@ type Gateway {
   (extensions.disconnect NOT_SENT): nothing is queued behind the stall.
   """
   daemonResponding: Boolean!
+  "When a replica last heard the gateway's agent (any report). An agent is heard while its daemon is down."
   lastSeenAt: DateTime
+  """
+  Since when \`agentConnected\` and \`daemonResponding\` have had their current values (as the control
+  plane saw them change); null until a status was first recorded. For an agent that fell silent: when
+  it was last heard.
+  """
+  statusSince: DateTime
+  """
+  The last problem with the gateway's daemon link, kept after it recovers: the link's error as its
+  agent reported it (e.g. a refused or closed control socket), \`the daemon does not answer the liveness
+  probe\`, or \`no heartbeat from its agent\`. Null if none was recorded.
+  """
+  lastError: String
+  "When \`lastError\` began; the same error repeated while the gateway stays unhealthy keeps this time."
+  lastErrorAt: DateTime
   sessionsOnline: Int!
   """
   Why this replica refuses the gateway's reports, or null when it reads them. Set when the gateway's

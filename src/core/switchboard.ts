@@ -1,6 +1,7 @@
 import type { Actor } from '../domain/actor.js';
 import type { AuditEvent } from '../domain/audit.js';
 import { DomainError } from '../domain/errors.js';
+import { GATEWAY_PROBLEM } from '../domain/gateway.js';
 import { MAX_TOKEN_NAME_CHARS } from '../domain/input-limits.js';
 import { hasScope, type Scope } from '../domain/scopes.js';
 import { refusalText, refusedCharacter } from '../domain/text.js';
@@ -344,11 +345,15 @@ export class Switchboard implements CoreApi {
   private status(g: GatewayStatus): GatewayStatus {
     const fresh = g.lastSeenAt !== null && this.now() - g.lastSeenAt <= this.o.gatewayLivenessMs;
     const agentConnected = g.agentConnected && fresh;
+    // An agent that fell silent while its link was up: the link is down since it was last heard,
+    // and that is the problem (what the store holds is as of its last report).
+    const silent = g.agentConnected && !fresh && g.lastSeenAt !== null;
     // Nothing vouches for a daemon whose agent is not connected: it is not known to respond.
     return {
       ...g,
       agentConnected,
       daemonResponding: g.daemonResponding && agentConnected,
+      ...(silent ? { statusSince: g.lastSeenAt, lastError: GATEWAY_PROBLEM.notHeard, lastErrorAt: g.lastSeenAt } : {}),
       ...this.o.wireStatus?.(g.id),
     };
   }

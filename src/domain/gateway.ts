@@ -34,7 +34,24 @@ export interface Gateway {
   warning: string | null;
   /** Whether the daemon answered its agent's liveness probe, as of the agent's last heartbeat. */
   daemonResponding: boolean;
+  /**
+   * Since when `agentConnected` and `daemonResponding` have had their current values (ms since epoch),
+   * as the control plane saw them change; null before it first recorded a status.
+   */
+  statusSince: number | null;
+  /** The last problem with the daemon's link reported for it (kept after it recovers); null if none. */
+  lastError: string | null;
+  /** When `lastError` began (ms since epoch): a repeat of the same error while it lasts keeps this time. */
+  lastErrorAt: number | null;
 }
+
+/** A gateway's `lastError` when the problem is not an error text from its daemon link. */
+export const GATEWAY_PROBLEM = {
+  /** The agent holds the link, but the daemon does not answer its liveness probe (stopped, wedged). */
+  notResponding: 'the daemon does not answer the liveness probe',
+  /** Nothing was heard from the gateway's agent within the liveness window. */
+  notHeard: 'no heartbeat from its agent',
+} as const;
 
 /** What an agent says about its gateway beyond the config file: see `Gateway.canBlock` and `warning`. */
 export type GatewayCapabilities = Pick<Gateway, 'canBlock' | 'warning'>;

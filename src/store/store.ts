@@ -150,7 +150,10 @@ export interface GatewayRepository {
   upsert(gateway: GatewayUpsert): Promise<void>;
   findById(id: string): Promise<Gateway | null>;
   list(): Promise<Gateway[]>;
-  /** Fields left out (`daemonStartedAt`, `daemonResponding`) keep their stored values. */
+  /**
+   * Fields left out (`daemonStartedAt`, `daemonResponding`) keep their stored values. `statusSince`
+   * becomes `lastSeenAt` when `agentConnected` or a given `daemonResponding` differs from the stored one.
+   */
   setAgentStatus(
     id: string,
     status: {
@@ -160,6 +163,11 @@ export interface GatewayRepository {
       daemonResponding?: boolean;
     },
   ): Promise<void>;
+  /**
+   * Records a problem with the gateway's daemon link (its `lastError`). `lastErrorAt` is `at`, unless
+   * the same error is repeated while the gateway has not been healthy since: then it keeps its first time.
+   */
+  recordError(id: string, error: string, at: number): Promise<void>;
   /** Online session count per gateway id; a gateway with none online is absent (read it as 0). */
   onlineCounts(): Promise<Map<string, number>>;
 }

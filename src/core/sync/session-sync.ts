@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { ID_KINDS, idOf, newId } from '../../domain/ids.js';
 import { SYSTEM_ACTOR } from '../../domain/actor.js';
 import type { Logger } from '../../domain/logger.js';
+import { GATEWAY_PROBLEM } from '../../domain/gateway.js';
 import { reportSubjectGatewayId, subjects, type Bus, type Unsubscribe } from '../../bus/bus.js';
 import type { Store } from '../../store/store.js';
 import { auditEvent } from '../audit.js';
@@ -172,6 +173,8 @@ export class SessionSync {
       // liveness is judged against that clock, so an agent host's clock skew cannot fake or hide it.
       case 'heartbeat':
         await store.gateways.upsert({ id: r.gatewayId, ...r.gateway });
+        if (r.linkUp && r.daemonResponding === false)
+          await store.gateways.recordError(r.gatewayId, GATEWAY_PROBLEM.notResponding, this.now());
         await store.gateways.setAgentStatus(r.gatewayId, {
           agentConnected: r.linkUp,
           lastSeenAt: this.now(),
@@ -179,6 +182,7 @@ export class SessionSync {
         });
         return;
       case 'link-down':
+        await store.gateways.recordError(r.gatewayId, r.error, this.now());
         await store.gateways.setAgentStatus(r.gatewayId, { agentConnected: false, lastSeenAt: this.now() });
         return;
       case 'session.connected':

@@ -16,6 +16,9 @@ export function gatewayContract(ctx: ContractContext): void {
       canBlock: false,
       warning: null,
       daemonResponding: true,
+      statusSince: null,
+      lastError: null,
+      lastErrorAt: null,
     });
 
     await store.gateways.setAgentStatus(gateway.id, {
@@ -35,6 +38,9 @@ export function gatewayContract(ctx: ContractContext): void {
       canBlock: false,
       warning: null,
       daemonResponding: true,
+      statusSince: T0 + 5,
+      lastError: null,
+      lastErrorAt: null,
     });
     assert.equal(await store.gateways.findById('gw-unknown'), null);
   });
@@ -88,6 +94,48 @@ export function gatewayContract(ctx: ContractContext): void {
     );
     await store.gateways.setAgentStatus(id, { agentConnected: true, lastSeenAt: T0 + 2, daemonResponding: true });
     assert.equal((await store.gateways.findById(id))?.daemonResponding, true);
+  });
+
+  test('setAgentStatus: statusSince moves only when the link state or responding changes', async () => {
+    const store = ctx.store();
+    const id = await freshGateway(store);
+    const since = async () => (await store.gateways.findById(id))?.statusSince;
+    assert.equal(await since(), null, 'nothing recorded yet');
+    await store.gateways.setAgentStatus(id, { agentConnected: true, lastSeenAt: T0, daemonResponding: true });
+    assert.equal(await since(), T0, 'the first status starts it');
+    await store.gateways.setAgentStatus(id, { agentConnected: true, lastSeenAt: T0 + 5, daemonResponding: true });
+    await store.gateways.setAgentStatus(id, { agentConnected: true, lastSeenAt: T0 + 6 });
+    assert.equal(await since(), T0, 'heartbeats that change nothing keep it');
+    await store.gateways.setAgentStatus(id, { agentConnected: true, lastSeenAt: T0 + 7, daemonResponding: false });
+    assert.equal(await since(), T0 + 7, 'the daemon stopped answering');
+    await store.gateways.setAgentStatus(id, { agentConnected: false, lastSeenAt: T0 + 8 });
+    assert.equal(await since(), T0 + 8, 'the link went down');
+    await store.gateways.setAgentStatus(id, { agentConnected: false, lastSeenAt: T0 + 9, daemonResponding: false });
+    assert.equal(await since(), T0 + 8, 'still down');
+  });
+
+  test('recordError: the last error and when it began; a repeat while unhealthy keeps its first time', async () => {
+    const store = ctx.store();
+    const id = await freshGateway(store);
+    const last = async () => {
+      const g = await store.gateways.findById(id);
+      return [g?.lastError, g?.lastErrorAt];
+    };
+    assert.deepEqual(await last(), [null, null]);
+    await store.gateways.setAgentStatus(id, { agentConnected: true, lastSeenAt: T0, daemonResponding: true });
+    await store.gateways.recordError(id, 'connect ECONNREFUSED', T0 + 1);
+    await store.gateways.setAgentStatus(id, { agentConnected: false, lastSeenAt: T0 + 1 });
+    await store.gateways.recordError(id, 'connect ECONNREFUSED', T0 + 2);
+    assert.deepEqual(await last(), ['connect ECONNREFUSED', T0 + 1], 'the same error again, still down');
+    await store.gateways.recordError(id, 'socket closed', T0 + 3);
+    assert.deepEqual(await last(), ['socket closed', T0 + 3], 'another error');
+    await store.gateways.setAgentStatus(id, { agentConnected: true, lastSeenAt: T0 + 4, daemonResponding: true });
+    assert.deepEqual(await last(), ['socket closed', T0 + 3], 'kept after recovery');
+    await store.gateways.recordError(id, 'socket closed', T0 + 5);
+    assert.deepEqual(await last(), ['socket closed', T0 + 5], 'the same error after a recovery is a new one');
+    // Text is stored as given, quotes and all (no SQL is built from it).
+    await store.gateways.recordError(id, "it's down; DROP TABLE gateways", T0 + 6);
+    assert.deepEqual(await last(), ["it's down; DROP TABLE gateways", T0 + 6]);
   });
 
   test('list returns every gateway ordered by id', async () => {

@@ -21,6 +21,11 @@ export interface GatewayTable {
   warning: string | null;
   /** 1 while the daemon answers its agent's liveness probe (as of the last heartbeat); defaults to 1. */
   daemon_responding: Generated<number>;
+  /** When agent_connected or daemon_responding last changed (ms); null until a status is first set. */
+  status_since: number | null;
+  /** The last link problem reported for the gateway, and when it began (ms). */
+  last_error: string | null;
+  last_error_at: number | null;
 }
 
 /** Users denied reconnects on a gateway until `until`; a row whose `until` has passed is not a block. */

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Gateway, GatewayMode, Protocol } from '../../domain/gateway.js';
 import type { GatewayRepository, GatewayUpsert } from '../store.js';
 import type { Database, GatewayTable } from './database.js';
@@ -50,7 +50,11 @@ export class KyselyGatewayRepository implements GatewayRepository {
     return rows.map(toGateway);
   }
 
-  /** `daemonStartedAt` undefined keeps the stored value; null clears it. `daemonResponding` undefined keeps it. */
+  /**
+   * `daemonStartedAt` undefined keeps the stored value; null clears it. `daemonResponding` undefined
+   * keeps it. `status_since` moves to `lastSeenAt` only when the link state or responding changes
+   * (compared with the stored values in the same statement, so replicas applying one report agree).
+   */
   async setAgentStatus(
     id: string,
     status: {
@@ -60,13 +64,35 @@ export class KyselyGatewayRepository implements GatewayRepository {
       daemonResponding?: boolean;
     },
   ): Promise<void> {
+    const linked = status.agentConnected ? 1 : 0;
+    const responding = status.daemonResponding === undefined ? null : status.daemonResponding ? 1 : 0;
+    const changed =
+      responding === null
+        ? sql`agent_connected <> ${linked}`
+        : sql`agent_connected <> ${linked} OR daemon_responding <> ${responding}`;
     await this.db
       .updateTable('gateways')
       .set({
-        agent_connected: status.agentConnected ? 1 : 0,
+        status_since: sql<number>`CASE WHEN status_since IS NULL OR ${changed} THEN ${status.lastSeenAt} ELSE status_since END`,
+        agent_connected: linked,
         last_seen_at: status.lastSeenAt,
         ...(status.daemonStartedAt !== undefined ? { daemon_started_at: status.daemonStartedAt } : {}),
         ...(status.daemonResponding !== undefined ? { daemon_responding: status.daemonResponding ? 1 : 0 } : {}),
+      })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  /**
+   * A problem with the gateway's daemon link. While the same error repeats and the gateway has not
+   * been healthy in between, its first time is kept: "since when" stays true across retries.
+   */
+  async recordError(id: string, error: string, at: number): Promise<void> {
+    await this.db
+      .updateTable('gateways')
+      .set({
+        last_error_at: sql<number>`CASE WHEN last_error = ${error} AND last_error_at IS NOT NULL AND NOT (agent_connected = 1 AND daemon_responding = 1) THEN last_error_at ELSE ${at} END`,
+        last_error: error,
       })
       .where('id', '=', id)
       .execute();
@@ -100,5 +126,8 @@ function toGateway(r: Selectable<GatewayTable>): Gateway {
     canBlock: r.can_block === 1,
     warning: r.warning,
     daemonResponding: r.daemon_responding === 1,
+    statusSince: r.status_since,
+    lastError: r.last_error,
+    lastErrorAt: r.last_error_at,
   };
 }

@@ -12,6 +12,7 @@ import * as requestIds from './202612061000-request-ids.js';
 import * as sessionGroupAndDevice from './202612061150-session-group-and-device.js';
 import * as onlineCounterShards from './202612061300-online-counter-shards.js';
 import * as sessionHistory from './202612061500-session-history.js';
+import * as gatewayStatusSinceAndLastError from './202612061530-gateway-status-since-and-last-error.js';
 
 /** One migration file: forward only; a fix is a new file, never an edit of an applied one. */
 interface MigrationModule {
@@ -36,6 +37,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '202612061150-session-group-and-device': sessionGroupAndDevice,
   '202612061300-online-counter-shards': onlineCounterShards,
   '202612061500-session-history': sessionHistory,
+  '202612061530-gateway-status-since-and-last-error': gatewayStatusSinceAndLastError,
 };
 
 /**
