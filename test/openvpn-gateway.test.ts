@@ -23,7 +23,7 @@ import { withoutLocations } from './support/graphql-body.js';
 const SEED =
   'mutation disconnectBySessionId($onlineSessionId: String!) { disconnectBySessionId(onlineSessionId: $onlineSessionId) }';
 const SESSIONS = `query ($gw: String) { onlineSessions(first: 100, filter: { gatewayId: $gw }) { totalCount edges { node {
-  id user { id name } gateway { id name region protocol } protocol clientAddress virtualAddress connectedAt lastSeenAt
+  id user { id name } gateway { id name region protocol } protocol transport clientAddress virtualAddress connectedAt lastSeenAt
 } } } }`;
 const skip = openvpnSkipReason();
 
@@ -33,6 +33,7 @@ interface Row {
   gateway: { id: string; region: string };
   clientAddress: string;
   virtualAddress: string;
+  transport: string | null;
   connectedAt: string;
 }
 
@@ -78,6 +79,7 @@ for (const mode of ['authorize', 'observe'] as LabMode[]) {
           assert.match(r.id, /^sess_[a-z0-9]{12}$/);
           assert.match(r.clientAddress, /^127\.0\.0\.1:\d+$/);
           assert.match(r.virtualAddress, /^198\.\d+\.\d+\.\d+$/);
+          assert.equal(r.transport, proto.startsWith('udp') ? 'UDP' : 'TCP');
           assert.deepEqual(r.gateway, { id: gw, name: `Lab ${mode} ${proto}`, region: 'lab-1', protocol: 'openvpn' });
         }
         const gws = await h.gql('{ gateways { id agentConnected sessionsOnline } }');

@@ -178,6 +178,7 @@ export class FakeCore implements CoreApi {
       endReason: null,
       group: null,
       device: null,
+      transport: null,
       ...extra,
     };
     this.sessions.set(s.id, s);

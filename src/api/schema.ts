@@ -92,6 +92,12 @@ type Session {
   group: String
   "The tun device the tunnel runs over on the gateway host (e.g. \`vpns0\`); null if the gateway does not say."
   device: String
+  """
+  What carries the tunnel between client and gateway: UDP or TCP (OpenVPN's \`proto\`; WireGuard is
+  always UDP). Null if the gateway does not say (OpenConnect, IKEv2; an OpenVPN session listed before
+  its agent saw any client's connection details on that daemon).
+  """
+  transport: Transport
   connectedAt: DateTime!
   "Bytes received from the client. A Float, because byte counters exceed 2^31 (exact up to 2^53)."
   bytesReceived: Float!
@@ -133,6 +139,12 @@ type User {
 type SessionClient {
   version: String
   platform: String
+}
+
+"A tunnel's transport between client and gateway."
+enum Transport {
+  UDP
+  TCP
 }
 
 enum EndCause {

@@ -24,3 +24,11 @@ test('group and device are bounded strings', () => {
   assert.equal(sessionReportSchema.safeParse({ ...base, device: 'd'.repeat(65) }).success, false);
   assert.equal(sessionReportSchema.safeParse({ ...base, device: 7 }).success, false);
 });
+
+test('a session report may carry its transport, UDP or TCP, or null, or (older agents) leave it out', () => {
+  for (const transport of ['UDP', 'TCP', null] as const)
+    assert.deepEqual(sessionReportSchema.parse({ ...base, transport }), { ...base, transport });
+  assert.equal(sessionReportSchema.parse(base).transport, undefined);
+  for (const transport of ['udp', 'QUIC', 1])
+    assert.equal(sessionReportSchema.safeParse({ ...base, transport }).success, false, String(transport));
+});

@@ -12,7 +12,7 @@
  */
 import { z } from 'zod';
 import { GATEWAY_ID_PATTERN } from '../domain/ids.js';
-import { END_CAUSES } from '../domain/session.js';
+import { END_CAUSES, TRANSPORTS } from '../domain/session.js';
 import { PROTOCOLS } from '../domain/gateway.js';
 import { SESSION_EVENT_TYPES, TOKEN_REVOKED } from '../domain/event-types.js';
 
@@ -48,6 +48,8 @@ export const sessionReportSchema = z.object({
   /** Absent from older agents and from daemons without groups or a per-tunnel device. */
   group: optionalText(512).optional(),
   device: optionalText(64).optional(),
+  /** Absent from older agents; null where the daemon does not say. */
+  transport: z.enum(TRANSPORTS).nullable().optional(),
 });
 
 /** How an agent describes its gateway, so a control plane without the config file knows it too. */

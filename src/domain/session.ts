@@ -4,6 +4,10 @@ import type { Protocol } from './gateway.js';
 export const END_CAUSES = ['CLIENT_DISCONNECT', 'ADMIN_DISCONNECT', 'GATEWAY_RESTART', 'GATEWAY_REMOVED'] as const;
 export type EndCause = (typeof END_CAUSES)[number];
 
+/** What carries the tunnel's packets between client and gateway. */
+export const TRANSPORTS = ['UDP', 'TCP'] as const;
+export type Transport = (typeof TRANSPORTS)[number];
+
 /** HALT: the client is told to stay down. RESTART: the client may reconnect (as a new session). */
 export type DisconnectMode = 'HALT' | 'RESTART';
 
@@ -27,6 +31,8 @@ export interface SessionReport {
   group?: string | null;
   /** The tun/tap device the tunnel runs over on the gateway host (e.g. `vpns0`); absent or null if unknown. */
   device?: string | null;
+  /** UDP or TCP between client and gateway; absent or null if the gateway does not say. */
+  transport?: Transport | null;
 }
 
 /** One tunnel of one user on one gateway, online or (when `endedAt` is set) history. */
@@ -43,6 +49,7 @@ export interface Session extends SessionReport {
   endReason: string | null;
   group: string | null;
   device: string | null;
+  transport: Transport | null;
 }
 
 /** The IP part of `ip:port` or `[ipv6]:port`. */

@@ -48,5 +48,6 @@ export function newSession(gatewayId: string, report: SessionReport, at: number,
     endReason: null,
     group: report.group ?? null,
     device: report.device ?? null,
+    transport: report.transport ?? null,
   };
 }

@@ -3,7 +3,7 @@
  * SessionReport, and builds/parses the session ref `<instance start, s>:<Client ID>`.
  */
 import type { GatewayIdentity } from '../../domain/gateway.js';
-import type { SessionReport } from '../../domain/session.js';
+import type { SessionReport, Transport } from '../../domain/session.js';
 import type { StatusRow } from './status-parser.js';
 
 /** What only the ENV blocks tell (status 3 has no client version). */
@@ -43,6 +43,15 @@ export function userNameOf(
   return sent ?? commonName ?? '';
 }
 
+/**
+ * UDP or TCP from a `>CLIENT:` ENV block's `proto_1` (the daemon's `proto`: `udp`, `udp4`, `tcp4-server`…);
+ * null when absent. One daemon instance serves one proto, so every client of it shares the answer.
+ */
+export function transportOf(env: Record<string, string>): Transport | null {
+  const proto = env.proto_1?.toLowerCase() ?? '';
+  return proto.startsWith('udp') ? 'UDP' : proto.startsWith('tcp') ? 'TCP' : null;
+}
+
 export function clientInfoOf(env: Record<string, string>): ClientInfo {
   return { version: env.IV_VER || null, platform: env.IV_PLAT || null };
 }
@@ -52,6 +61,7 @@ export function reportFromRow(
   row: StatusRow,
   info: ClientInfo | undefined,
   identity: GatewayIdentity,
+  transport: Transport | null = null,
 ): SessionReport {
   return {
     ref: sessionRef(instanceStartedAt, row.clientId),
@@ -65,6 +75,7 @@ export function reportFromRow(
     bytesSent: row.bytesSent,
     clientVersion: info?.version ?? null,
     clientPlatform: info?.platform ?? null,
+    transport,
   };
 }
 
@@ -89,6 +100,7 @@ export function reportFromEnv(
     bytesSent: 0,
     clientVersion: info.version,
     clientPlatform: info.platform,
+    transport: transportOf(env),
   };
 }
 

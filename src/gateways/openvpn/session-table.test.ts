@@ -92,3 +92,41 @@ test('a session announced while a status read was in flight is not ended by that
     'a read sent after carl was announced, without carl: gone',
   );
 });
+
+test("every session carries the daemon's transport from proto_1, also one only a status read listed; a new instance forgets it", () => {
+  const events: AdapterEvent[] = [];
+  const table = new SessionTable((e) => events.push(e), true, 0);
+  const instance = 1795962300;
+  const listed = parseStatus([HEADER, row('alice', 0, '10.8.0.2')]);
+  table.applyStatus(instance, listed.rows, true, listed.listedClientIds);
+  assert.equal(table.get(0)?.transport, null, 'no ENV seen yet: not known');
+
+  const env = {
+    common_name: 'bob',
+    ifconfig_pool_remote_ip: '10.8.0.3',
+    trusted_ip: '127.0.0.1',
+    proto_1: 'tcp4-server',
+  };
+  table.applyClient(instance, { kind: 'client', event: 'ESTABLISHED', cid: 1, kid: null, env });
+  assert.equal(table.get(1)?.transport, 'TCP');
+  const both = parseStatus([HEADER, row('alice', 0, '10.8.0.2'), row('bob', 1, '10.8.0.3')]);
+  table.applyStatus(instance, both.rows, true, both.listedClientIds);
+  assert.deepEqual(
+    [table.get(0)?.transport, table.get(1)?.transport],
+    ['TCP', 'TCP'],
+    "alice's row is the same daemon's: TCP as well",
+  );
+
+  table.reset();
+  table.applyStatus(instance + 5, listed.rows, true, listed.listedClientIds);
+  assert.equal(table.get(0)?.transport, null);
+  table.applyClient(instance + 5, {
+    kind: 'client',
+    event: 'CONNECT',
+    cid: 1,
+    kid: 0,
+    env: { ...env, proto_1: 'udp4' },
+  });
+  table.applyStatus(instance + 5, listed.rows, true, listed.listedClientIds);
+  assert.equal(table.get(0)?.transport, 'UDP');
+});

@@ -4,10 +4,17 @@
  * so there each status read also reports the difference to the previous one.
  */
 import type { GatewayIdentity } from '../../domain/gateway.js';
-import type { EndCause, SessionReport } from '../../domain/session.js';
+import type { EndCause, SessionReport, Transport } from '../../domain/session.js';
 import type { AdapterEvent } from '../adapter.js';
 import type { Notification } from './notification-parser.js';
-import { clientInfoOf, reportFromEnv, reportFromRow, sessionRef, type ClientInfo } from './session-reports.js';
+import {
+  clientInfoOf,
+  reportFromEnv,
+  reportFromRow,
+  sessionRef,
+  transportOf,
+  type ClientInfo,
+} from './session-reports.js';
 import type { StatusRow } from './status-parser.js';
 
 type Ended = Extract<AdapterEvent, { type: 'session.disconnected' }>;
@@ -18,6 +25,8 @@ export class SessionTable {
   private fresh = false;
   /** IV_VER/IV_PLAT from ENV blocks: `status 3` has no client version. */
   private readonly info = new Map<number, ClientInfo>();
+  /** The instance's UDP or TCP, from the first ENV block that says (`status 3` does not). */
+  private transport: Transport | null = null;
   /**
    * Client IDs the adapter killed: hidden from reports from the kill on (over UDP the daemon lists
    * them for seconds more), their end is an ADMIN_DISCONNECT, reported once. Forgotten once unlisted.
@@ -55,6 +64,7 @@ export class SessionTable {
     this.sessions = new Map();
     this.fresh = false;
     this.info.clear();
+    this.transport = null;
     this.killed.clear();
     this.announcedDuringRead = null;
   }
@@ -109,7 +119,10 @@ export class SessionTable {
     const current = new Map(
       rows
         .filter((row) => !this.killed.has(row.clientId))
-        .map((row) => [row.clientId, reportFromRow(instance, row, this.info.get(row.clientId), this.identity)]),
+        .map((row) => [
+          row.clientId,
+          reportFromRow(instance, row, this.info.get(row.clientId), this.identity, this.transport),
+        ]),
     );
     // Announced by >CLIENT:ESTABLISHED and still listed, only without its address for a moment: not gone.
     for (const [cid, s] of this.sessions)
@@ -141,6 +154,7 @@ export class SessionTable {
 
   /** `>CLIENT:` blocks: ESTABLISHED (both modes) and DISCONNECT (authorize mode only) are reported. */
   applyClient(instance: number, n: Extract<Notification, { kind: 'client' }>): void {
+    this.transport = transportOf(n.env) ?? this.transport;
     if (n.event === 'CONNECT' || n.event === 'REAUTH' || n.event === 'ESTABLISHED')
       this.info.set(n.cid, clientInfoOf(n.env));
     if (n.event === 'ESTABLISHED') {

@@ -279,6 +279,8 @@ export class WireGuardAdapter implements GatewayAdapter {
       bytesSent: peer.txBytes,
       clientVersion: null,
       clientPlatform: null,
+      // WireGuard has no TCP mode.
+      transport: 'UDP',
     };
   }
 

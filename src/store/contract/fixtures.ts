@@ -75,6 +75,7 @@ export function makeSession(gatewayId: string, overrides: Partial<Session> = {})
     endReason: null,
     group: null,
     device: null,
+    transport: null,
     ...overrides,
   };
 }

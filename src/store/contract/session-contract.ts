@@ -51,6 +51,24 @@ export function sessionContract(ctx: ContractContext): void {
     );
   });
 
+  test("a session's transport is stored and returned (one by one and in bulk), null when absent", async () => {
+    const store = ctx.store();
+    const gw = await freshGateway(store);
+    const [udp, tcp, none] = [
+      makeSession(gw, { transport: 'UDP' }),
+      makeSession(gw, { transport: 'TCP' }),
+      makeSession(gw),
+    ];
+    await store.sessions.insertIfAbsent(udp);
+    await store.sessions.insertManyIfAbsent([tcp, none]);
+    for (const s of [udp, tcp, none]) assert.deepEqual(await store.sessions.findById(s.id), s);
+    const listed = await store.sessions.listOnlineByGateway(gw);
+    assert.deepEqual(
+      [udp, tcp, none].map((s) => listed.find((l) => l.id === s.id)?.transport),
+      ['UDP', 'TCP', null],
+    );
+  });
+
   test('(gateway_id, ref) is unique; the same ref on another gateway is fine', async () => {
     const store = ctx.store();
     const gw = await freshGateway(store);

@@ -68,6 +68,8 @@ export interface SessionTable {
   /** The session's `group` (a reserved word in SQL, hence the column's name). */
   group_name: string | null;
   device: string | null;
+  /** `UDP`, `TCP` or null (see the domain's Transport). */
+  transport: string | null;
 }
 
 export interface ApiTokenTable {

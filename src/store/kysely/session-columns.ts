@@ -1,6 +1,6 @@
 import type { Expression, ExpressionBuilder, Selectable, SqlBool } from 'kysely';
 import type { Protocol } from '../../domain/gateway.js';
-import { ipOf, type EndCause, type Session } from '../../domain/session.js';
+import { ipOf, type EndCause, type Session, type Transport } from '../../domain/session.js';
 import type { Database, SessionTable } from './database.js';
 
 /** The sessions table in a WHERE clause. */
@@ -44,6 +44,7 @@ export function toRow(s: Session): SessionTable {
     end_reason: s.endReason,
     group_name: s.group,
     device: s.device,
+    transport: s.transport,
   };
 }
 
@@ -72,5 +73,6 @@ export function toSession(r: Selectable<SessionTable>): Session {
     endReason: r.end_reason,
     group: r.group_name,
     device: r.device,
+    transport: r.transport as Transport | null,
   };
 }
