@@ -402,9 +402,10 @@ describe('operator console in a real browser, real OpenVPN gateway', { skip }, (
     await shot('11-read-only');
   });
 
-  test('at phone width the table and the detail panel stay usable', async () => {
+  test('at phone width the open detail panel becomes a sheet over the session cards', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
-    await page.getByRole('complementary').getByRole('heading').waitFor();
+    await page.getByRole('dialog', { name: 'bob’s session' }).getByRole('heading').waitFor();
+    assert.equal(await page.locator('li.card[data-user="bob"]').count(), 1, 'the rows are cards');
     await shot('12-phone');
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     assert.ok(width <= 390, `no sideways scroll of the whole page (scrollWidth ${width})`);

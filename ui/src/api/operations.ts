@@ -33,6 +33,8 @@ export interface SessionRow {
     daemonResponding: boolean;
   } | null;
   protocol: string;
+  /** UDP or TCP between client and gateway; null where the gateway does not say. */
+  transport: 'UDP' | 'TCP' | null;
   clientAddress: string | null;
   virtualAddress: string | null;
   virtualAddress6: string | null;
@@ -91,7 +93,7 @@ export const GATEWAYS = `query Gateways { gateways { id name region protocol mod
   degradedReason warning } }`;
 
 const SESSION_FIELDS = `id user { id name } gateway { id name region protocol mode agentConnected daemonResponding } protocol
-  clientAddress virtualAddress virtualAddress6 connectedAt bytesReceived bytesSent lastSeenAt confirmed
+  transport clientAddress virtualAddress virtualAddress6 connectedAt bytesReceived bytesSent lastSeenAt confirmed
   client { version platform }`;
 
 export const ONLINE_SESSIONS = `query OnlineSessions($first: Int!, $after: String, $filter: OnlineSessionFilter, $orderBy: SessionOrder) {

@@ -12,3 +12,16 @@ export function statusOf(s: SessionRow, health: Map<string, Health>): RowStatus 
   if (h.state === 'link-down' || !s.confirmed) return 'unconfirmed';
   return 'live';
 }
+
+/** The status as the table and the cards say it. */
+export const STATUS_WORDS: Record<RowStatus, string> = {
+  live: 'live',
+  unconfirmed: 'unconfirmed',
+  'not-responding': 'gateway not responding',
+  'no-gateway': 'gateway removed',
+};
+
+/** The protocol with its transport where the gateway says it: `openvpn · UDP`. */
+export function protocolText(s: Pick<SessionRow, 'protocol' | 'transport'>): string {
+  return s.transport === null ? s.protocol : `${s.protocol} · ${s.transport}`;
+}

@@ -1,9 +1,14 @@
-/** Everything the API knows about one online session, with its disconnect actions. */
+/**
+ * Everything the API knows about one online session, with its disconnect actions: a panel beside the
+ * table, or at phone width a sheet (a modal dialog: focus stays inside, Escape closes it).
+ */
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { gql } from '../api/graphql-client.js';
 import { ONLINE_SESSION, type SessionRow } from '../api/operations.js';
 import { absolute, bytes, since } from '../format.js';
 import { guarded, type Auth } from '../auth/auth.js';
+import { trapTab } from '../shell/focus-trap.js';
+import { protocolText } from './row-status.js';
 
 export function SessionDetail(props: {
   auth: Auth;
@@ -12,6 +17,8 @@ export function SessionDetail(props: {
   canDisconnect: boolean;
   /** Bumped by the page after a disconnect: read the session again (it may have ended). */
   version: number;
+  /** Phone width: a modal sheet instead of the side panel. */
+  sheet?: boolean;
   onClose(): void;
   onDisconnect(session: SessionRow): void;
   onDisconnectUser(userName: string): void;
@@ -20,10 +27,13 @@ export function SessionDetail(props: {
   const [s, setS] = useState<SessionRow>(props.session);
   const [gone, setGone] = useState(false);
   const heading = useRef<HTMLHeadingElement>(null);
+  const sheet = useRef<HTMLDialogElement>(null);
 
   useEffect(() => {
+    const dialog = sheet.current;
+    if (dialog !== null && !dialog.open) dialog.showModal();
     heading.current?.focus();
-  }, [props.session.id]);
+  }, [props.session.id, props.sheet]);
 
   // Read the session again: the row may be a page old, and it may have ended meanwhile.
   useEffect(() => {
@@ -61,7 +71,7 @@ export function SessionDetail(props: {
     ['Region', s.gateway?.region ?? '—'],
     ['Gateway mode', s.gateway?.mode ?? '—'],
     ['Agent', s.gateway ? (s.gateway.agentConnected ? 'connected' : 'not connected') : '—'],
-    ['Protocol', s.protocol],
+    ['Protocol', protocolText(s)],
     ['Client address', <span className="mono">{s.clientAddress ?? '—'}</span>],
     ['Virtual address', <span className="mono">{s.virtualAddress ?? '—'}</span>],
     ['Virtual IPv6 address', <span className="mono">{s.virtualAddress6 ?? '—'}</span>],
@@ -84,8 +94,8 @@ export function SessionDetail(props: {
     ['Client platform', s.client.platform ?? '—'],
   ];
 
-  return (
-    <aside className="detail" aria-labelledby="detail-title">
+  const body = (
+    <>
       <div className="detail-head">
         <h2 id="detail-title" ref={heading} tabIndex={-1}>
           {s.user.name}’s session
@@ -109,7 +119,7 @@ export function SessionDetail(props: {
       </dl>
       {props.canDisconnect && !gone && (
         <div className="actions">
-          <button type="button" className="danger" onClick={() => props.onDisconnect(s)}>
+          <button type="button" className="quiet" onClick={() => props.onDisconnect(s)}>
             Disconnect this session
           </button>
           <button type="button" onClick={() => props.onDisconnectUser(s.user.name)}>
@@ -117,6 +127,25 @@ export function SessionDetail(props: {
           </button>
         </div>
       )}
+    </>
+  );
+  return props.sheet ? (
+    <dialog
+      ref={sheet}
+      className="sheet"
+      aria-labelledby="detail-title"
+      onKeyDown={trapTab}
+      onCancel={(e) => {
+        // Escape: the page closes the sheet (and returns focus to the card it came from).
+        e.preventDefault();
+        props.onClose();
+      }}
+    >
+      {body}
+    </dialog>
+  ) : (
+    <aside className="detail" aria-labelledby="detail-title">
+      {body}
     </aside>
   );
 }

@@ -1,9 +1,11 @@
 /**
  * Sessions: who is online now. Filters, sort and keyset paging go to the API (so they cover every
  * page) and live in the URL (sessions-view.ts). The table stays live (see use-live-sessions.ts).
+ * At phone width (shell/use-media.ts) the rows are cards, the filters fold behind a toggle and the
+ * details open as a sheet.
  */
 import type { RowSelectionState } from '@tanstack/react-table';
-import { useCallback, useEffect, useMemo, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import type { SessionFilter, SessionRow } from '../api/operations.js';
 import { can } from '../auth/scopes.js';
 import type { Auth } from '../auth/auth.js';
@@ -12,10 +14,24 @@ import { useGateways } from '../gateways/use-gateways.js';
 import { DisconnectDialog, type DisconnectTarget } from './disconnect-dialog.js';
 import { HealthBanner } from './health-banner.js';
 import { statusOf } from './row-status.js';
+import { PHONE, useMedia } from '../shell/use-media.js';
+import { SessionCards } from './session-cards.js';
 import { SessionDetail } from './session-detail.js';
 import { SessionsTable } from './sessions-table.js';
 import { useLiveSessions } from './use-live-sessions.js';
 import { PAGE_SIZES, nextSort, readView, writeView, type SessionsView, type SortField } from './sessions-view.js';
+
+/** At phone width there are no column headers to click: the same sorts, as one select. */
+const PHONE_SORTS: [string, string][] = [
+  ['CONNECTED_AT.DESC', 'Connected: newest first'],
+  ['CONNECTED_AT.ASC', 'Connected: oldest first'],
+  ['USER.ASC', 'User: A to Z'],
+  ['USER.DESC', 'User: Z to A'],
+  ['GATEWAY.ASC', 'Gateway: A to Z'],
+  ['GATEWAY.DESC', 'Gateway: Z to A'],
+  ['TRAFFIC.DESC', 'Traffic: most first'],
+  ['TRAFFIC.ASC', 'Traffic: least first'],
+];
 
 export function SessionsPage({ auth }: { auth: Auth }) {
   const canDisconnect = can(auth.viewer.scopes, 'sessions:disconnect');
@@ -36,6 +52,10 @@ export function SessionsPage({ auth }: { auth: Auth }) {
   const gateways = useGateways(auth).gateways ?? [];
   const [selection, setSelection] = useState<RowSelectionState>({});
   const [open, setOpen] = useState<SessionRow | null>(null);
+  const phone = useMedia(PHONE);
+  const [filtersOpen, setFiltersOpen] = useState(false);
+  /** What opened the details (a card's or a row's name): focus goes back there when they close. */
+  const opener = useRef<HTMLElement | null>(null);
   const [dialog, setDialog] = useState<DisconnectTarget | null>(null);
   const [now, setNow] = useState(Date.now());
   const [detailVersion, setDetailVersion] = useState(0);
@@ -62,7 +82,19 @@ export function SessionsPage({ auth }: { auth: Auth }) {
   const health = useMemo(() => new Map<string, Health>(gateways.map((g) => [g.id, healthOf(g)])), [gateways]);
   const unconfirmed = live.rows.filter((r) => r.state !== 'leaving' && statusOf(r.session, health) !== 'live').length;
   const selected = live.rows.filter((r) => selection[r.session.id] === true).map((r) => r.session);
-  const onOpen = useCallback((s: SessionRow) => setOpen(s), []);
+  const onOpen = useCallback((s: SessionRow) => {
+    opener.current = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+    setOpen(s);
+  }, []);
+  const closeDetail = useCallback(() => {
+    setOpen(null);
+    const back = opener.current;
+    opener.current = null;
+    // After the sheet has left the top layer; the card may have gone meanwhile (then focus stays on the page).
+    requestAnimationFrame(() => {
+      if (back?.isConnected) back.focus();
+    });
+  }, []);
   const onDisconnect = useCallback((s: SessionRow) => setDialog({ kind: 'one', session: s }), []);
 
   function applyFilter(next: SessionFilter) {
@@ -92,6 +124,18 @@ export function SessionsPage({ auth }: { auth: Auth }) {
   );
 
   const page = cursors.length;
+  const list = {
+    rows: shown,
+    now,
+    health,
+    canDisconnect,
+    selection,
+    onSelectionChange: setSelection,
+    onOpen,
+    onDisconnect,
+    openId: open?.id ?? null,
+  };
+  const activeFilters = Object.keys(filter).length;
   const onPage = live.rows.filter((r) => r.state !== 'leaving').length;
   return (
     <section aria-labelledby="sessions-title" className={open ? 'with-detail' : undefined}>
@@ -110,7 +154,28 @@ export function SessionsPage({ auth }: { auth: Auth }) {
         </p>
       </div>
 
-      <form className="filters" onSubmit={apply} aria-label="Filter sessions">
+      {phone && (
+        <button
+          type="button"
+          className="filters-toggle"
+          aria-expanded={filtersOpen}
+          aria-controls="session-filters"
+          onClick={() => setFiltersOpen((o) => !o)}
+        >
+          Filters
+          {activeFilters > 0 && <span className="count">{activeFilters} active</span>}
+          <span aria-hidden="true" className="chevron">
+            {filtersOpen ? '▴' : '▾'}
+          </span>
+        </button>
+      )}
+      <form
+        id="session-filters"
+        className="filters"
+        onSubmit={apply}
+        aria-label="Filter sessions"
+        hidden={phone && !filtersOpen}
+      >
         <div className="field">
           <label htmlFor="f-user">User</label>
           <input
@@ -155,6 +220,25 @@ export function SessionsPage({ auth }: { auth: Auth }) {
             ))}
           </select>
         </div>
+        {phone && (
+          <div className="field">
+            <label htmlFor="f-sort">Sort by</label>
+            <select
+              id="f-sort"
+              value={`${sort.field}.${sort.direction}`}
+              onChange={(e) => {
+                const [field, direction] = e.target.value.split('.') as [SortField, 'ASC' | 'DESC'];
+                show({ sort: { field, direction } });
+              }}
+            >
+              {PHONE_SORTS.map(([value, label]) => (
+                <option key={value} value={value}>
+                  {label}
+                </option>
+              ))}
+            </select>
+          </div>
+        )}
         <div className="field buttons">
           <button type="submit" className="primary">
             Apply filters
@@ -176,7 +260,7 @@ export function SessionsPage({ auth }: { auth: Auth }) {
       {canDisconnect && selected.length > 0 && (
         <div className="bulk" role="region" aria-label="Selected sessions">
           <span>{selected.length} selected</span>
-          <button type="button" className="danger" onClick={() => setDialog({ kind: 'many', sessions: selected })}>
+          <button type="button" className="quiet" onClick={() => setDialog({ kind: 'many', sessions: selected })}>
             Disconnect selected…
           </button>
           <button type="button" onClick={() => setSelection({})}>
@@ -191,20 +275,10 @@ export function SessionsPage({ auth }: { auth: Auth }) {
             <p className="empty">
               {'No session is online' + (Object.keys(filter).length > 0 ? ' that matches the filters.' : '.')}
             </p>
+          ) : phone ? (
+            <SessionCards {...list} />
           ) : (
-            <SessionsTable
-              rows={shown}
-              now={now}
-              health={health}
-              sort={sort}
-              onSort={onSort}
-              canDisconnect={canDisconnect}
-              selection={selection}
-              onSelectionChange={setSelection}
-              onOpen={onOpen}
-              onDisconnect={onDisconnect}
-              openId={open?.id ?? null}
-            />
+            <SessionsTable {...list} sort={sort} onSort={onSort} />
           )}
           <nav className="pager" aria-label="Pages of sessions">
             <button
@@ -244,7 +318,8 @@ export function SessionsPage({ auth }: { auth: Auth }) {
             now={now}
             canDisconnect={canDisconnect}
             version={detailVersion}
-            onClose={() => setOpen(null)}
+            sheet={phone}
+            onClose={closeDetail}
             onDisconnect={onDisconnect}
             onDisconnectUser={(userName) =>
               setDialog({

@@ -10,7 +10,7 @@ import { useMemo } from 'react';
 import type { SessionRow } from '../api/operations.js';
 import { absolute, bytes, since } from '../format.js';
 import type { Health } from '../gateways/gateway-health.js';
-import { statusOf, type RowStatus } from './row-status.js';
+import { protocolText, statusOf, STATUS_WORDS } from './row-status.js';
 import type { SessionSort, SortField } from './sessions-view.js';
 
 /** The columns the API can sort by (so paging stays right). */
@@ -21,13 +21,6 @@ const SORTABLE: Record<string, SortField> = {
   traffic: 'TRAFFIC',
 };
 import type { LiveRow } from './use-live-sessions.js';
-
-const STATUS_WORDS: Record<RowStatus, string> = {
-  live: 'live',
-  unconfirmed: 'unconfirmed',
-  'not-responding': 'gateway not responding',
-  'no-gateway': 'gateway removed',
-};
 
 const col = createColumnHelper<LiveRow>();
 
@@ -105,7 +98,7 @@ export function SessionsTable(props: SessionsTableProps) {
         header: 'Gateway',
       }),
       col.accessor((r) => r.session.gateway?.region ?? '—', { id: 'region', header: 'Region' }),
-      col.accessor((r) => r.session.protocol, { id: 'protocol', header: 'Protocol' }),
+      col.accessor((r) => protocolText(r.session), { id: 'protocol', header: 'Protocol' }),
       col.accessor((r) => r.session.clientAddress ?? '—', {
         id: 'client',
         header: 'Client address',
@@ -147,7 +140,7 @@ export function SessionsTable(props: SessionsTableProps) {
           canDisconnect && c.row.original.state !== 'leaving' ? (
             <button
               type="button"
-              className="danger-quiet small"
+              className="quiet small"
               onClick={() => onDisconnect(c.row.original.session)}
               aria-label={`Disconnect ${c.row.original.session.user.name} (${c.row.original.session.id})`}
             >
