@@ -225,16 +225,17 @@ describe(
       await page.getByText(/^2 online/).waitFor();
     });
 
-    test('phone: audit, gateways and tokens do not scroll sideways either, light and dark', async () => {
+    test('phone: audit, gateways, tokens and blocks do not scroll sideways either, light and dark', async () => {
       for (const theme of ['light', 'dark'] as const) {
         await setTheme(theme);
         for (const [link, heading, name] of [
           ['Audit', 'Audit trail', 'audit'],
           ['Gateways', 'Gateways', 'gateways'],
           ['Tokens', 'API tokens', 'tokens'],
+          ['Blocks', 'Blocks in force', 'blocks'],
         ] as const) {
           await goTo(link, heading);
-          await page.locator('tbody tr').first().waitFor();
+          await page.locator('tbody tr, [data-empty]').first().waitFor();
           await assertNoSidewaysScroll(`${name}, ${theme}`);
           await shot(`05-phone-${name}-${theme}`);
         }
