@@ -18,6 +18,15 @@ export type ApiContext = {
   readonly mediaType: ResponseMediaType;
   /** The operation to run, set once the document is parsed and validated (or found in the cache). */
   operation: PreparedOperation | null;
+  /** `OK` or the first error's code, once the operation ran (unset when the request was refused before). */
+  outcome: string | undefined;
+  /**
+   * The earliest `liveUntil` of the gateways this request read: after it, one of them would read as
+   * not connected, so its answer may be kept only until then (response-cache.ts).
+   */
+  liveUntil: number;
+  /** Notes a gateway's `liveUntil` (see above). */
+  sawGateway(g: GatewayStatus | null): void;
   /**
    * `core.gateway(actor, id)`, memoised for this request: a page of 500 sessions on three gateways
    * makes three lookups, and concurrent resolvers share the pending one.
@@ -27,6 +36,8 @@ export type ApiContext = {
 
 class RequestContext implements ApiContext {
   operation: PreparedOperation | null = null;
+  outcome: string | undefined = undefined;
+  liveUntil = Infinity;
   private gateways: Map<string, Promise<GatewayStatus | null>> | null = null;
 
   constructor(
@@ -40,10 +51,17 @@ class RequestContext implements ApiContext {
     this.gateways ??= new Map();
     let pending = this.gateways.get(id);
     if (pending === undefined) {
-      pending = this.core.gatewayStatus(this.actor, id);
+      pending = this.core.gatewayStatus(this.actor, id).then((g) => {
+        this.sawGateway(g);
+        return g;
+      });
       this.gateways.set(id, pending);
     }
     return pending;
+  }
+
+  sawGateway(g: GatewayStatus | null): void {
+    if (g?.liveUntil != null && g.liveUntil < this.liveUntil) this.liveUntil = g.liveUntil;
   }
 }
 

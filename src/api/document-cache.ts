@@ -25,6 +25,8 @@ export interface PreparedOperation {
   runs: number;
   /** The jit-compiled query; undefined until compiled, null when graphql-jit cannot compile it. */
   compiled: CompiledQuery | null | undefined;
+  /** Whether its answers may be kept (response-cache.ts); undefined until first asked. */
+  cacheable?: boolean;
 }
 
 interface CachedDocument {
@@ -63,6 +65,11 @@ export class DocumentCache {
 
   get size(): number {
     return this.entries.size;
+  }
+
+  /** The operation, if its document was prepared before and is still kept; never parses. */
+  peek(query: string, operationName: string | undefined): PreparedOperation | undefined {
+    return this.entries.get(query)?.operations.get(operationName ?? '');
   }
 
   /** The operation to run, or the errors that stop it (syntax, validation, limits, unknown operation). */

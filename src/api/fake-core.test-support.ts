@@ -10,6 +10,7 @@ import type {
   DisconnectResult,
   GatewayStatus,
   GatewayView,
+  ReadVersion,
   RequestMeta,
 } from '../core/api-types.js';
 import type {
@@ -110,6 +111,8 @@ export class FakeCore implements CoreApi {
   /** When set, onlineSessions throws it (an unexpected failure, e.g. of the database). */
   explode: Error | null = null;
   now = Date.parse('2024-05-01T12:00:00.000Z');
+  /** What readVersion answers (null: no version, so the API keeps no answers); a test moves it by hand. */
+  version: number | null = null;
 
   /** Adds a token and returns its secret, shaped like core's (`sbt_<8>_<40>`). */
   addToken(name: string, scopes: Scope[], extra: Partial<ApiToken> = {}): string {
@@ -191,6 +194,10 @@ export class FakeCore implements CoreApi {
     if (!t || t.revokedAt !== null || (t.expiresAt !== null && t.expiresAt <= this.now))
       throw new DomainError('UNAUTHENTICATED', MESSAGES.unauthenticated);
     return { tokenId: t.id, name: t.name, scopes: t.scopes, ip: meta.ip, userAgent: meta.userAgent };
+  }
+
+  readVersion(): ReadVersion | null {
+    return this.version === null ? null : { version: this.version, at: this.now };
   }
 
   async authorize(actor: Actor): Promise<Actor> {

@@ -7,9 +7,10 @@ import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { createHandler, type Handler } from 'graphql-http';
 import type { Logger } from '../domain/logger.js';
 import type { ApiContext } from './context.js';
-import { DocumentCache, type DocumentCacheOptions } from './document-cache.js';
+import { DocumentCache, type DocumentCacheOptions, type PreparedOperation } from './document-cache.js';
 import { errorResponse, executionResponse, formatRequestError, requestErrorResponse } from './errors.js';
 import { createExecutor } from './executor.js';
+import { resultOutcome } from './metrics.js';
 import { DEFAULT_LIMITS, queryLimitsRule, type QueryLimits } from './limits.js';
 
 export interface GraphqlHandlerOptions {
@@ -21,10 +22,30 @@ export interface GraphqlHandlerOptions {
   jit?: boolean;
 }
 
-export function createGraphqlHandler(options: GraphqlHandlerOptions): Handler<IncomingMessage, ApiContext> {
+/**
+ * The handler, and the operation a POST body names if it is valid JSON naming one that was prepared
+ * before (never parsed here: a bad document is not parsed twice).
+ */
+export type GraphqlHandler = Handler<IncomingMessage, ApiContext> & {
+  operationOf(body: string): PreparedOperation | null;
+};
+
+export function createGraphqlHandler(options: GraphqlHandlerOptions): GraphqlHandler {
   const { schema } = options;
   const cache = new DocumentCache(schema, [queryLimitsRule(options.limits ?? DEFAULT_LIMITS)], options.cache);
-  return createHandler<IncomingMessage, ApiContext, ApiContext>({
+  const operationOf = (body: string): PreparedOperation | null => {
+    let params: unknown;
+    try {
+      params = JSON.parse(body);
+    } catch {
+      return null;
+    }
+    if (typeof params !== 'object' || params === null) return null;
+    const { query, operationName } = params as { query?: unknown; operationName?: unknown };
+    if (typeof query !== 'string' || (operationName != null && typeof operationName !== 'string')) return null;
+    return cache.peek(query, operationName ?? undefined) ?? null;
+  };
+  const handler = createHandler<IncomingMessage, ApiContext, ApiContext>({
     schema,
     execute: createExecutor(schema, options.logger, { jit: options.jit }),
     // Our own parse/validate step, so that a cache hit skips both; graphql-http then only executes.
@@ -57,7 +78,11 @@ export function createGraphqlHandler(options: GraphqlHandlerOptions): Handler<In
         rootValue: undefined,
       };
     },
-    onOperation: (req, _args, result) => executionResponse(result, req.context.mediaType, req.context.logger),
+    onOperation: (req, _args, result) => {
+      req.context.outcome = resultOutcome(result);
+      return executionResponse(result, req.context.mediaType, req.context.logger);
+    },
     formatError: formatRequestError,
   });
+  return Object.assign(handler, { operationOf });
 }

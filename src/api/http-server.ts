@@ -20,6 +20,7 @@ import { buildApiSchema } from './executable-schema.js';
 import { Admission, DEFAULT_CAPS, type ConnectionCaps } from './admission.js';
 import { createGraphqlHandler } from './graphql-handler.js';
 import { readBody } from './request-body.js';
+import { isCacheableRead, ResponseCache, type CachedResponse, type Made } from './response-cache.js';
 import { REQUEST_ID_HEADER, requestIdOf, type RequestScope } from './request-id.js';
 import { duplicateAuthorization } from './request-headers.js';
 import type { RateLimit } from './rate-limit.js';
@@ -76,6 +77,16 @@ export interface ApiServer {
 const HEALTH_BODY = JSON.stringify({ status: 'ok' });
 const JSON_TYPE = 'application/json; charset=utf-8';
 
+/**
+ * The key of a request's answer (response-cache.ts): everything of the request graphql-http reads
+ * (method POST, URL, Accept, Content-Type, the body byte for byte) and the caller's scopes.
+ */
+function answerKey(req: IncomingMessage, actor: Actor, body: string): string | null {
+  if (req.method !== 'POST') return null;
+  const h = req.headers;
+  return `${actor.scopes.join(' ')}\n${req.url}\n${h.accept ?? ''}\n${h['content-type'] ?? ''}\n${body}`;
+}
+
 /** Bodies for the answers graphql-http gives without one. */
 const BODYLESS: Record<number, [ApiErrorCode, string]> = {
   405: ['METHOD_NOT_ALLOWED', 'Use GET (queries only) or POST'],
@@ -104,6 +115,16 @@ function send(res: ServerResponse, [body, init]: HandlerResponse): number {
   return init.status;
 }
 
+/** A kept answer, with the same status, headers and bytes as `send` gave it the first time. */
+function sendKept(res: ServerResponse, kept: CachedResponse): number {
+  res.statusCode = kept.status;
+  res.setHeader('cache-control', 'no-store');
+  for (const name in kept.headers) res.setHeader(name, kept.headers[name]!);
+  res.setHeader('content-length', kept.body.length);
+  res.end(kept.body);
+  return kept.status;
+}
+
 export function createApiServer(options: ApiServerOptions): ApiServer {
   const { logger } = options;
   const metricsAccess = options.metrics ?? 'token';
@@ -122,6 +143,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     { ...DEFAULT_CAPS, ...options.caps },
   );
   const sse = createSseTransport({ schema, core, logger, admission, bodyLimitBytes: bodyLimit, metrics });
+  const answers = new ResponseCache();
   const serveConsole = createStaticHandler(options.uiDir === undefined ? defaultUiDir() : options.uiDir);
 
   function rateLimited(res: ServerResponse, retryAfterSeconds: number): number {
@@ -185,22 +207,66 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
           ),
         );
     }
-    const context = createContext(core, actor, r.logger, responseMediaType(req.headers.accept));
     const started = metrics ? performance.now() : 0;
-    const response = await graphql({
-      method: req.method ?? 'GET',
-      url: req.url ?? '/',
-      headers: req.headers,
-      body,
-      raw: req,
-      context,
-    });
-    metrics?.observeOperation(
-      'http',
-      operationLabel(context.operation),
-      outcomeLabel(response[0]),
-      (performance.now() - started) / 1000,
-    );
+    // A repeated read whose answer is kept (response-cache.ts): authenticated, rate limited and
+    // read like any other request above, then answered with the kept bytes.
+    const key = body === null ? null : answerKey(req, actor, body);
+    const version = key === null ? null : core.readVersion();
+    let made: Made | null = null;
+    if (version !== null) {
+      const found = answers.find(key!, version);
+      const kept = found instanceof Promise ? await found : found;
+      if (kept) {
+        metrics?.countKeptAnswer(kept.label);
+        metrics?.observeOperation('http', kept.label, 'OK', (performance.now() - started) / 1000);
+        return sendKept(res, kept);
+      }
+      // Only a read that may be kept is made once for all: identical mutations each run.
+      if (found === undefined) {
+        const operation = graphql.operationOf(body!);
+        if (operation !== null && isCacheableRead(operation)) made = answers.making(key!, version);
+      }
+    }
+    const context = createContext(core, actor, r.logger, responseMediaType(req.headers.accept));
+    let response: HandlerResponse;
+    try {
+      response = await graphql({
+        method: req.method ?? 'GET',
+        url: req.url ?? '/',
+        headers: req.headers,
+        body,
+        raw: req,
+        context,
+      });
+    } catch (error) {
+      made?.(null, null);
+      throw error;
+    }
+    const label = operationLabel(context.operation);
+    // The body is scanned for an error code only when the result had errors (a page is 30 KB or more).
+    const outcome = context.outcome === 'OK' ? 'OK' : outcomeLabel(response[0]);
+    if (made !== null) {
+      const [text, init] = response;
+      const keep =
+        outcome === 'OK' &&
+        init.status === 200 &&
+        text !== null &&
+        context.operation !== null &&
+        isCacheableRead(context.operation);
+      made(
+        keep
+          ? {
+              body: Buffer.from(text),
+              status: init.status,
+              headers: { ...(init.headers as Record<string, string> | undefined) },
+              label,
+              validUntil: context.liveUntil,
+            }
+          : null,
+        core.readVersion(),
+      );
+    }
+    metrics?.observeOperation('http', label, outcome, (performance.now() - started) / 1000);
     return send(res, response);
   }
 

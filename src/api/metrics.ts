@@ -31,6 +31,8 @@ export interface Metrics {
   openStream(transport: 'ws' | 'sse'): () => void;
   /** A request refused before it ran: `reason` RATE_LIMITED, TOO_MANY_STREAMS, … */
   countRefusal(transport: string, reason: string): void;
+  /** An HTTP read answered with a kept answer (response-cache.ts), by operation; it counts as an operation too. */
+  countKeptAnswer(operation: string): void;
   /** The core, with every disconnect timed by gateway and outcome. */
   instrument(core: CoreApi): CoreApi;
   /** Serves the text format. */
@@ -51,6 +53,12 @@ export function createMetrics(o: { readiness?: () => Promise<ReadinessReport>; c
     help: 'API operation latency by transport, operation and outcome.',
     labelNames: ['transport', 'operation', 'outcome'],
     buckets: BUCKETS,
+    registers: [registry],
+  });
+  const keptAnswers = new Counter({
+    name: 'switchboard_api_kept_answers_total',
+    help: 'HTTP reads answered with the bytes kept from an identical read at the same version of the sessions and gateways, by operation.',
+    labelNames: ['operation'],
     registers: [registry],
   });
   const refusals = new Counter({
@@ -165,6 +173,9 @@ export function createMetrics(o: { readiness?: () => Promise<ReadinessReport>; c
     },
     countRefusal(transport, reason) {
       refusals.inc({ transport, reason });
+    },
+    countKeptAnswer(operation) {
+      keptAnswers.inc({ operation });
     },
     instrument(core) {
       const disconnect = async (

@@ -94,6 +94,20 @@ export interface DisconnectResult {
 
 export interface GatewayView extends Gateway, Partial<WireStatus> {
   sessionsOnline: number;
+  /**
+   * Until when (ms) `agentConnected` stays true if the agent is not heard from again: after it, the
+   * same row reads as not connected. null when it is false already (time alone does not change it).
+   */
+  liveUntil?: number | null;
+}
+
+/**
+ * What `CoreApi.readVersion` gives: `version` moves with every change the online sessions, their
+ * counts or the gateways could show; `at` is the core's clock now (for `GatewayView.liveUntil`).
+ */
+export interface ReadVersion {
+  version: number;
+  at: number;
 }
 
 /** A gateway as a page of sessions needs it (`Session.gateway`, `confirmed`): without the online count. */
@@ -140,6 +154,14 @@ export interface CoreApi {
     actor: Actor,
     args: { first?: number | null; after?: string | null; filter?: SessionHistoryFilter },
   ): Promise<Connection<Session>>;
+  /**
+   * The version of what `onlineSessions`, `onlineSession`, `gateways` and `gatewayStatus` answer: two
+   * equal versions (and a clock before every `liveUntil` an answer carried) mean the same answers.
+   * It moves synchronously with every write, so a change acknowledged to anyone moved it first. null
+   * where no such version exists (PostgreSQL: other replicas write unseen). Needs no actor: it tells
+   * nothing but a number.
+   */
+  readVersion(): ReadVersion | null;
   /** Resolves only after the gateway confirmed. SESSION_NOT_FOUND / FORBIDDEN / GATEWAY_UNAVAILABLE otherwise. */
   disconnect(actor: Actor, sessionId: string, options: DisconnectOptions): Promise<DisconnectResult>;
   /**

@@ -26,6 +26,7 @@ import type {
   DisconnectResult,
   GatewayStatus,
   GatewayView,
+  ReadVersion,
   RequestMeta,
   ViewerInfo,
 } from './api-types.js';
@@ -134,6 +135,11 @@ export class Switchboard implements CoreApi {
       order,
     });
     return connection(page, (s) => encodeSortedCursor(order, s.id), count);
+  }
+
+  readVersion(): ReadVersion | null {
+    const version = this.o.store.readVersion();
+    return version === null ? null : { version, at: this.now() };
   }
 
   async onlineSession(actor: Actor, id: string): Promise<Session | null> {
@@ -343,7 +349,8 @@ export class Switchboard implements CoreApi {
   }
 
   private status(g: GatewayStatus): GatewayStatus {
-    const fresh = g.lastSeenAt !== null && this.now() - g.lastSeenAt <= this.o.gatewayLivenessMs;
+    const liveUntil = g.lastSeenAt === null ? null : g.lastSeenAt + this.o.gatewayLivenessMs;
+    const fresh = liveUntil !== null && this.now() <= liveUntil;
     const agentConnected = g.agentConnected && fresh;
     // An agent that fell silent while its link was up: the link is down since it was last heard,
     // and that is the problem (what the store holds is as of its last report).
@@ -354,6 +361,8 @@ export class Switchboard implements CoreApi {
       agentConnected,
       daemonResponding: g.daemonResponding && agentConnected,
       ...(silent ? { statusSince: g.lastSeenAt, lastError: GATEWAY_PROBLEM.notHeard, lastErrorAt: g.lastSeenAt } : {}),
+      // Until then the view stays as it is without a write (then `silent` and `agentConnected` turn).
+      liveUntil: agentConnected ? liveUntil : null,
       ...this.o.wireStatus?.(g.id),
     };
   }

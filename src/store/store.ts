@@ -361,5 +361,12 @@ export interface Store extends StoreTx {
    * one query is outstanding: callers during a check that hangs share it rather than piling up.
    */
   checkReady(timeoutMs: number): Promise<StoreReadiness>;
+  /**
+   * A number that moves with every write to the sessions or the gateways, made by this process or
+   * (seen at the next read) another: equal numbers mean the online sessions, their counts and the
+   * gateways read the same. null where no such number can be had (PostgreSQL: other replicas write
+   * the same rows unseen).
+   */
+  readVersion(): number | null;
   close(): Promise<void>;
 }

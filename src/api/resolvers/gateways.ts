@@ -8,7 +8,11 @@ import type { ResolverMap } from './resolver-map.js';
  */
 export const gatewayResolvers: ResolverMap = {
   Query: {
-    gateways: (_root: unknown, _args: unknown, ctx: ApiContext) => ctx.core.gateways(ctx.actor),
+    gateways: async (_root: unknown, _args: unknown, ctx: ApiContext) => {
+      const list = await ctx.core.gateways(ctx.actor);
+      for (const g of list) ctx.sawGateway(g);
+      return list;
+    },
   },
   Gateway: {
     sessionsOnline: (g: GatewayStatus & { sessionsOnline?: number }, _args: unknown, ctx: ApiContext) =>

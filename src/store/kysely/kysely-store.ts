@@ -127,6 +127,9 @@ function repositories(
   };
 }
 
+/** What the online sessions, their counts and the gateways are read from (`readVersion`). */
+const READ_MODEL_TABLES = ['sessions', 'gateways'] as const;
+
 /** The Store port over one Kysely instance. */
 export class KyselyStore implements Store {
   readonly sessions: StoreTx['sessions'];
@@ -164,6 +167,10 @@ export class KyselyStore implements Store {
 
   checkReady(timeoutMs: number): Promise<StoreReadiness> {
     return this.#readiness.check(timeoutMs);
+  }
+
+  readVersion(): number | null {
+    return this.cache ? this.cache.version(READ_MODEL_TABLES) : null;
   }
 
   /**

@@ -38,7 +38,7 @@ import { KyselyTokenRepository } from './token-repository.js';
 import { KyselyWebhookRepository } from './webhook-repository.js';
 
 /** The tables whose reads are cached. A write to any other table leaves the cache alone. */
-type CachedTable = 'sessions' | 'gateways' | 'api_tokens' | 'webhooks';
+export type CachedTable = 'sessions' | 'gateways' | 'api_tokens' | 'webhooks';
 const CACHED: readonly CachedTable[] = ['sessions', 'gateways', 'api_tokens', 'webhooks'];
 /** Distinct entries kept per table; the oldest is dropped first. */
 const MAX_ENTRIES = 256;
@@ -61,6 +61,18 @@ export class ReadCache {
 
   /** `externalVersion`: SQLite's `data_version`, which moves when another process commits to the file. */
   constructor(private readonly externalVersion: () => number | null = () => null) {}
+
+  /**
+   * A number that moves whenever a write to one of `tables` begins or ends in this process, or another
+   * process committed to the file (checked as a read would: at the first call of each event-loop turn).
+   * Equal numbers mean nothing those tables hold changed in between.
+   */
+  version(tables: readonly CachedTable[]): number {
+    if (!this.#checkedThisTurn) this.#checkExternal();
+    let sum = 0;
+    for (const name of tables) sum += this.#tables.get(name)!.generation;
+    return sum;
+  }
 
   /** `table` changed (or may have; every table when not named): its cached answers are stale. */
   invalidate(table?: string): void {
