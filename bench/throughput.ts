@@ -108,8 +108,8 @@ export async function throughput({ smoke, log }: BenchOptions): Promise<BenchRes
       for (const c of contenders)
         await runLoad({ url: url[c], connections, durationS: 1, headers, bodies: [body], expect: '"edges"' });
     const list = await interleaved('onlineSessions', readPage);
-    // The same reads while sessions keep connecting (each one a write that clears Switchboard's
-    // cached pages): what a busy gateway costs the read path. Informational, no goal.
+    // The same reads while sessions keep connecting (each one a write that moves Switchboard's read
+    // version, so its kept answers and cached pages are made again): what a busy gateway costs the read path.
     const connectsPerSecond = smoke ? 20 : CHURN_PER_SECOND;
     const churn = await interleaved(`onlineSessions with ${connectsPerSecond} connects/s`, async (c) => {
       const timer = setInterval(() => server.standin.addClients(1, true), 1000 / connectsPerSecond);
@@ -169,15 +169,21 @@ export async function throughput({ smoke, log }: BenchOptions): Promise<BenchRes
       },
       tables: {
         'onlineSessions(first: 50), all Session fields': listTable,
-        [`onlineSessions(first: 50) while ${connectsPerSecond} sessions connect per second (no goal)`]: churnTable,
+        [`onlineSessions(first: 50) while ${connectsPerSecond} sessions connect per second`]: churnTable,
         'disconnectBySessionId, distinct ids': killTable,
       },
       goals: [
         {
-          text: 'onlineSessions ≥ 0.8× raw node:http',
+          text: 'onlineSessions ≥ 1.0× raw node:http',
           figure: sb(listTable, 'vs raw'),
           unit: '×',
-          met: sb(listTable, 'vs raw') >= 0.8,
+          met: sb(listTable, 'vs raw') >= 1,
+        },
+        {
+          text: `onlineSessions ≥ 1.0× raw node:http while ${connectsPerSecond} sessions connect per second`,
+          figure: sb(churnTable, 'vs raw'),
+          unit: '×',
+          met: sb(churnTable, 'vs raw') >= 1,
         },
         {
           text: 'onlineSessions ≥ 1.0× mercurius-jit',
@@ -202,7 +208,8 @@ export async function throughput({ smoke, log }: BenchOptions): Promise<BenchRes
         'Switchboard runs as `switchboard start` (SQLite) in its own process; the two baselines share a second process; autocannon runs in a third.',
         'raw serves the page from an in-memory sorted array and disconnects with a Map lookup plus the client-kill round trip; mercurius reads the same SQLite file through the same store code and disconnects with a store lookup plus the client-kill round trip, without writing an audit row.',
         'The 100k sessions reach Switchboard the real way: its OpenVPN adapter reads `status 3` from the management stand-in.',
-        `The churn table: the stand-in announces ${connectsPerSecond} new clients per second (\`>CLIENT:ESTABLISHED\`) during every contender's run. Switchboard stores each one, which clears its cached pages, and its first page changes; raw keeps serving the page it loaded at start (its in-memory copy is not updated), and mercurius reads the database.`,
+        "Switchboard answers a repeated read with the bytes of an identical earlier one while its read version (every write to the sessions or gateways moves it) and the gateways' liveness bounds allow; each request is still authenticated and rate limited first (docs/architecture.md, kept answers).",
+        `The churn table: the stand-in announces ${connectsPerSecond} new clients per second (\`>CLIENT:ESTABLISHED\`) during every contender's run. Switchboard stores each one, which moves its read version, and its first page changes; raw keeps serving the page it loaded at start (its in-memory copy is not updated), and mercurius reads the database.`,
         ...(errors > 0 ? [`${errors} bad replies; first: ${firstError}`] : []),
       ],
     };

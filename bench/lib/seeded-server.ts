@@ -130,8 +130,9 @@ export async function startSeededServer(options: {
     }
   };
   try {
-    const token = await waitFor(/^\s{4}(sbt_[a-z0-9_]+)$/m, 30_000);
-    const url = await waitFor(/listening on (http:\/\/\S+)\/graphql/, 30_000);
+    // Generous: on a shared machine under heavy load, loading the sources alone took over 30 s.
+    const token = await waitFor(/^\s{4}(sbt_[a-z0-9_]+)$/m, 120_000);
+    const url = await waitFor(/listening on (http:\/\/\S+)\/graphql/, 120_000);
     const gql: SeededServer['gql'] = async (query, variables = {}) => {
       const res = await fetch(`${url}/graphql`, {
         method: 'POST',
