@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { createAdapter } from '../src/main.js';
 import { silentLogger } from '../src/domain/logger.js';
 import { OpenVpnLab, openvpnSkipReason, type LabServer } from './support/openvpn-lab.js';
-import { onlineIds, sessionHistory, type Gql } from './support/api-client.js';
+import { onlineIdOf, sessionHistory, type Gql } from './support/api-client.js';
 import { startApp, type AppHarness } from './support/app-harness.js';
 import { waitFor } from './support/wait.js';
 
@@ -33,8 +33,7 @@ describe('session history with real OpenVPN clients', { skip }, () => {
       30_000,
       `${id} carried traffic`,
     );
-  const onlineId = (user: string) =>
-    waitFor(async () => (await onlineIds(h.gql, GW)).get(user), 20_000, `${user} online`);
+  const onlineId = (user: string, not?: string) => onlineIdOf(h.gql, GW, user, not);
 
   before(async () => {
     lab = await OpenVpnLab.create();
@@ -61,12 +60,7 @@ describe('session history with real OpenVPN clients', { skip }, () => {
     await waitFor(async () => (await h.app.store.sessions.findById(firstId))?.endedAt, 20_000, 'first session ended');
 
     const second = await server.startClient({ user: 'erin' });
-    const secondId = await waitFor(
-      async () =>
-        ((await onlineIds(h.gql, GW)).get('erin') ?? firstId) !== firstId && (await onlineIds(h.gql, GW)).get('erin'),
-      20_000,
-      'second session online',
-    );
+    const secondId = await onlineId('erin', firstId);
     await trafficSeen(secondId);
     const r = await h.gql(
       'mutation ($in: DisconnectSessionInput!) { disconnectSession(input: $in) { outcome } }',

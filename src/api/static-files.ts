@@ -47,7 +47,15 @@ const CSP =
   "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /** The console's client routes (ui/src/shell/router.ts): answered with index.html. */
-export const CONSOLE_ROUTES: readonly string[] = ['/', '/sessions', '/gateways', '/blocks', '/audit', '/tokens'];
+export const CONSOLE_ROUTES: readonly string[] = [
+  '/',
+  '/sessions',
+  '/gateways',
+  '/blocks',
+  '/audit',
+  '/tokens',
+  '/history',
+];
 
 export const NOT_BUILT_MESSAGE =
   'The operator console is not built. Run `npm run build` (it writes dist/ui), then restart Switchboard. The API is at /graphql.';

@@ -2,6 +2,7 @@
  * The tests' GraphQL-over-HTTP client, and the one query every suite uses to see who is online.
  * `url` is always the server's base URL (`http://127.0.0.1:<port>`); `/graphql` is added here.
  */
+import { waitFor } from './wait.js';
 
 export type Variables = Record<string, unknown>;
 
@@ -78,6 +79,18 @@ export async function onlineSessions(call: Gql, gw: string): Promise<OnlineSessi
 /** The same, as user name → session id. */
 export async function onlineIds(call: Gql, gw: string): Promise<Map<string, string>> {
   return new Map((await onlineSessions(call, gw)).map((s) => [s.user.name, s.id]));
+}
+
+/** Waits until `user` has an online session on `gw` other than `not` (a reconnect's new one); its id. */
+export function onlineIdOf(call: Gql, gw: string, user: string, not?: string): Promise<string> {
+  return waitFor(
+    async () => {
+      const id = (await onlineIds(call, gw)).get(user);
+      return id !== not ? id : undefined;
+    },
+    20_000,
+    `${user} online on ${gw}`,
+  );
 }
 
 /** Whether gateway `gw`'s agent is linked, asked through `call`; null while the gateway is not listed. */

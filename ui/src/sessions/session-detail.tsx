@@ -9,6 +9,7 @@ import { absolute, bytes, since } from '../format.js';
 import { guarded, type Auth } from '../auth/auth.js';
 import { trapTab } from '../shell/focus-trap.js';
 import { protocolText } from './row-status.js';
+import { HistoryLink } from '../history/history-link.js';
 
 export function SessionDetail(props: {
   auth: Auth;
@@ -55,7 +56,10 @@ export function SessionDetail(props: {
     [
       'User',
       <>
-        {s.user.name} <span className="muted mono small">{s.user.id}</span>
+        <HistoryLink user={s.user.name} label={`History of user ${s.user.name}`}>
+          {s.user.name}
+        </HistoryLink>{' '}
+        <span className="muted mono small">{s.user.id}</span>
       </>,
     ],
     [
@@ -72,7 +76,18 @@ export function SessionDetail(props: {
     ['Gateway mode', s.gateway?.mode ?? '—'],
     ['Agent', s.gateway ? (s.gateway.agentConnected ? 'connected' : 'not connected') : '—'],
     ['Protocol', protocolText(s)],
-    ['Client address', <span className="mono">{s.clientAddress ?? '—'}</span>],
+    [
+      'Client address',
+      <span className="mono">
+        {s.clientAddress === null ? (
+          '—'
+        ) : (
+          <HistoryLink address={s.clientAddress} label={`History of address ${s.clientAddress}`}>
+            {s.clientAddress}
+          </HistoryLink>
+        )}
+      </span>,
+    ],
     ['Virtual address', <span className="mono">{s.virtualAddress ?? '—'}</span>],
     ['Virtual IPv6 address', <span className="mono">{s.virtualAddress6 ?? '—'}</span>],
     [

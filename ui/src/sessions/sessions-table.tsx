@@ -21,6 +21,7 @@ const SORTABLE: Record<string, SortField> = {
   traffic: 'TRAFFIC',
 };
 import type { LiveRow } from './use-live-sessions.js';
+import { HistoryLink } from '../history/history-link.js';
 
 const col = createColumnHelper<LiveRow>();
 
@@ -102,7 +103,17 @@ export function SessionsTable(props: SessionsTableProps) {
       col.accessor((r) => r.session.clientAddress ?? '—', {
         id: 'client',
         header: 'Client address',
-        cell: (c) => <span className="mono">{c.getValue()}</span>,
+        cell: (c) => (
+          <span className="mono">
+            {c.row.original.session.clientAddress === null ? (
+              c.getValue()
+            ) : (
+              <HistoryLink address={c.getValue()} label={`History of address ${c.getValue()}`}>
+                {c.getValue()}
+              </HistoryLink>
+            )}
+          </span>
+        ),
       }),
       col.accessor((r) => r.session.virtualAddress ?? r.session.virtualAddress6 ?? '—', {
         id: 'virtual',

@@ -8,6 +8,7 @@ import { can } from '../auth/scopes.js';
 import { SignInPage } from '../auth/sign-in-page.js';
 import { clearToken, loadToken, saveToken } from '../auth/token-store.js';
 import { GatewaysPage } from '../gateways/gateways-page.js';
+import { HistoryPage } from '../history/history-page.js';
 import { SessionsPage } from '../sessions/sessions-page.js';
 import { TokensPage } from '../tokens/tokens-page.js';
 import type { Auth } from '../auth/auth.js';
@@ -18,6 +19,7 @@ const PAGES: { route: Route; label: string; needs: 'sessions:read' | 'audit:read
   { route: 'sessions', label: 'Sessions', needs: 'sessions:read' },
   { route: 'gateways', label: 'Gateways', needs: 'sessions:read' },
   { route: 'blocks', label: 'Blocks', needs: 'sessions:read' },
+  { route: 'history', label: 'History', needs: 'sessions:read' },
   { route: 'audit', label: 'Audit', needs: 'audit:read' },
   { route: 'tokens', label: 'Tokens', needs: 'admin' },
 ];
@@ -123,6 +125,7 @@ export function App() {
         {shown?.route === 'sessions' && <SessionsPage auth={signedIn} />}
         {shown?.route === 'gateways' && <GatewaysPage auth={signedIn} />}
         {shown?.route === 'blocks' && <BlocksPage auth={signedIn} />}
+        {shown?.route === 'history' && <HistoryPage auth={signedIn} />}
         {shown?.route === 'audit' && <AuditPage auth={signedIn} />}
         {shown?.route === 'tokens' && <TokensPage auth={signedIn} />}
       </main>

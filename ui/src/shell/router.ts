@@ -4,17 +4,18 @@
  */
 import { useEffect, useState } from 'react';
 
-export type Route = 'sessions' | 'gateways' | 'blocks' | 'audit' | 'tokens';
-const ROUTES: readonly Route[] = ['sessions', 'gateways', 'blocks', 'audit', 'tokens'];
+export type Route = 'sessions' | 'gateways' | 'blocks' | 'audit' | 'tokens' | 'history';
+const ROUTES: readonly Route[] = ['sessions', 'gateways', 'blocks', 'audit', 'tokens', 'history'];
 
 function current(): Route {
   const name = location.pathname.replace(/^\/+|\/+$/g, '');
   return (ROUTES as readonly string[]).includes(name) ? (name as Route) : 'sessions';
 }
 
-export function navigate(route: Route): void {
-  if (current() === route && location.pathname !== '/') return;
-  history.pushState(null, '', `/${route}`);
+/** Opens `route`; `search` (`?…`) carries what the page shows, e.g. History's user or address. */
+export function navigate(route: Route, search = ''): void {
+  if (current() === route && location.pathname !== '/' && location.search === search) return;
+  history.pushState(null, '', `/${route}${search}`);
   dispatchEvent(new PopStateEvent('popstate'));
 }
 
