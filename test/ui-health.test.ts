@@ -170,7 +170,30 @@ describe('console: gateway health where the sessions are, truthful disconnect ou
     assert.equal(await kyiv.getAttribute('data-health'), 'link-down');
     assert.match(await kyiv.innerText(), /daemon link down/);
     assert.doesNotMatch(await kyiv.innerText(), /connected, responding/);
-    assert.equal(await page.locator(`tr[data-gateway-id="${STOP}"]`).getAttribute('data-health'), 'not-responding');
+    const stockholm = page.locator(`tr[data-gateway-id="${STOP}"]`);
+    assert.equal(await stockholm.getAttribute('data-health'), 'not-responding');
+    // Each with its last error as the API has it, when it began and since when the status holds.
+    const api = (await h.gql('{ gateways { id statusSince lastError lastErrorAt } }')).json.data!.gateways as {
+      id: string;
+      statusSince: string;
+      lastError: string;
+      lastErrorAt: string;
+    }[];
+    const kill = api.find((g) => g.id === KILL)!;
+    const stop = api.find((g) => g.id === STOP)!;
+    assert.equal(stop.lastError, 'the daemon does not answer the liveness probe');
+    assert.ok(kill.lastError, 'the killed daemon link has an error');
+    for (const [row, g] of [
+      [kyiv, kill],
+      [stockholm, stop],
+    ] as const) {
+      await row.locator('[data-last-error]').filter({ hasText: g.lastError }).waitFor();
+      assert.equal(await row.locator('[data-last-error] time').getAttribute('datetime'), g.lastErrorAt);
+      assert.equal(await row.locator('[data-since] time').getAttribute('datetime'), g.statusSince);
+      assert.match(await row.locator('[data-since]').innerText(), /^since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+ \(/);
+      // The agent is heard (it runs in this process) while its daemon is not: said of the agent, never "connected".
+      assert.match(await row.locator('[data-agent]').innerText(), /^running, heard \d+ s ago$/);
+    }
     assert.deepEqual(await axeViolations(page), []);
     await shot('06-gateways');
     assert.deepEqual(problems, [], 'no script error, no unexpected failed request');

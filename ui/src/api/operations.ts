@@ -15,6 +15,10 @@ export interface GatewayRow {
   agentConnected: boolean;
   daemonResponding: boolean;
   lastSeenAt: string | null;
+  /** Since when agentConnected and daemonResponding have held. */
+  statusSince: string | null;
+  lastError: string | null;
+  lastErrorAt: string | null;
   sessionsOnline: number;
   degradedReason: string | null;
   warning: string | null;
@@ -90,7 +94,7 @@ export interface AuditFilter {
 export const VIEWER = 'query Viewer { viewer { tokenId name scopes } }';
 
 export const GATEWAYS = `query Gateways { gateways { id name region protocol mode agentConnected daemonResponding lastSeenAt sessionsOnline
-  degradedReason warning } }`;
+  statusSince lastError lastErrorAt degradedReason warning } }`;
 
 const SESSION_FIELDS = `id user { id name } gateway { id name region protocol mode agentConnected daemonResponding } protocol
   transport clientAddress virtualAddress virtualAddress6 connectedAt bytesReceived bytesSent lastSeenAt confirmed

@@ -1,5 +1,10 @@
-/** Gateways: each one's health (daemon link, daemon responding, refused reports), when its agent was last heard, sessions online. */
-import { absolute, since } from '../format.js';
+/**
+ * Gateways: each one's health (daemon link, daemon responding, refused reports) and since when, its
+ * last error and when it began, its agent's heartbeat, sessions online. Worded so that no two cells
+ * disagree: the agent's heartbeat is said of the agent, never of the daemon.
+ */
+import { absolute, absoluteWithZone, since } from '../format.js';
+import type { GatewayRow } from '../api/operations.js';
 import type { Auth } from '../auth/auth.js';
 import { healthOf } from './gateway-health.js';
 import { useGateways } from './use-gateways.js';
@@ -30,7 +35,8 @@ export function GatewaysPage({ auth }: { auth: Auth }) {
                 <th scope="col">Protocol</th>
                 <th scope="col">Mode</th>
                 <th scope="col">Status</th>
-                <th scope="col">Agent last heard</th>
+                <th scope="col">Last error</th>
+                <th scope="col">Agent</th>
                 <th scope="col" className="num">
                   Sessions online
                 </th>
@@ -56,22 +62,35 @@ export function GatewaysPage({ auth }: { auth: Auth }) {
                     >
                       {g.mode}
                     </td>
-                    <td className="wrap">
+                    <td className="wrap" data-status>
                       <span className={health.state === 'ok' ? 'badge ok' : 'badge bad'}>
                         {health.state === 'ok' ? 'connected, responding' : health.label}
                       </span>
+                      {g.statusSince !== null && (
+                        <div className="small" data-since>
+                          since <time dateTime={g.statusSince}>{absoluteWithZone(g.statusSince)}</time> (
+                          {since(g.statusSince, now)})
+                        </div>
+                      )}
                       {health.state !== 'ok' && <div className="small">{health.meaning}</div>}
                       {g.warning !== null && <div className="small warn-text">Warning: {g.warning}</div>}
                     </td>
-                    <td>
-                      {g.lastSeenAt === null ? (
-                        'never'
+                    <td className="wrap" data-last-error>
+                      {g.lastError === null ? (
+                        <span className="muted">none recorded</span>
                       ) : (
-                        <time dateTime={g.lastSeenAt} title={absolute(g.lastSeenAt)}>
-                          {since(g.lastSeenAt, now)} ago
-                        </time>
+                        <>
+                          {g.lastError}
+                          {g.lastErrorAt !== null && (
+                            <div className="small muted">
+                              <time dateTime={g.lastErrorAt}>{absoluteWithZone(g.lastErrorAt)}</time> (
+                              {since(g.lastErrorAt, now)} ago)
+                            </div>
+                          )}
+                        </>
                       )}
                     </td>
+                    <td data-agent>{agentText(g, now)}</td>
                     <td className="num">{g.sessionsOnline}</td>
                   </tr>
                 );
@@ -81,9 +100,21 @@ export function GatewaysPage({ auth }: { auth: Auth }) {
         </div>
       )}
       <p className="muted small">
-        “Agent last heard” is the agent’s last heartbeat: an agent can be heard while its daemon is down or not
-        answering, which the status says.
+        The status says whether Switchboard holds the daemon’s control link and the daemon answers its liveness probe,
+        and since when that is so. The last error stays after the gateway recovers, with when it began. “Agent” is the
+        agent’s heartbeat: an agent can run, and be heard, while its daemon is down or not answering.
       </p>
     </section>
   );
+}
+
+/** The server's `lastError` for an agent that fell silent (see the schema's Gateway.lastError). */
+const NOT_HEARD = 'no heartbeat from its agent';
+
+/** The agent's heartbeat, said of the agent: heard recently (even while its daemon is down), or silent since when. */
+function agentText(g: GatewayRow, now: number): string {
+  if (g.lastSeenAt === null) return 'never heard';
+  if (!g.agentConnected && g.lastError === NOT_HEARD)
+    return `silent for ${since(g.lastSeenAt, now)} (since ${absolute(g.lastSeenAt)})`;
+  return `running, heard ${since(g.lastSeenAt, now)} ago`;
 }
