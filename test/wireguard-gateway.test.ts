@@ -1,0 +1,275 @@
+/**
+ * Issue "WireGuard gateways", end to end: the whole Switchboard (store, bus, sync, in-process agent,
+ * HTTP API) on a REAL wireguard-go interface over its UAPI socket, with REAL wireguard-go clients,
+ * each in a network namespace of its own passing a TCP echo through its tunnel. One lab and one
+ * Switchboard (restarted once, on the same database and state file) for every test, in order.
+ */
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createAdapter } from '../src/main.js';
+import { silentLogger } from '../src/domain/logger.js';
+import { WireGuardLab, wireguardSkipReason, type LabPeer } from './support/wireguard-lab.js';
+import { agentConnected, onlineRows } from './support/api-client.js';
+import { startApp, type AppHarness } from './support/app-harness.js';
+import { wsSubscribe, type Collected } from './support/subscription-clients.js';
+import { quietPeriod, waitFor } from './support/wait.js';
+
+const SEED =
+  'mutation disconnectBySessionId($onlineSessionId: String!) { disconnectBySessionId(onlineSessionId: $onlineSessionId) }';
+const DISCONNECT =
+  'mutation ($in: DisconnectSessionInput!) { disconnectSession(input: $in) { outcome session { id endCause } } }';
+const SESSIONS = `query ($gw: String) { onlineSessions(first: 100, filter: { gatewayId: $gw }) { edges { node {
+  id user { name } gateway { id protocol } protocol clientAddress virtualAddress connectedAt
+} } } }`;
+const EVENTS = `subscription ($f: SessionEventFilter) { sessionEvents(filter: $f) {
+  type cause actor { name } session { id user { name } } } }`;
+const USERS = ['alice', 'bob', 'carol'];
+const skip = wireguardSkipReason();
+
+interface Row {
+  id: string;
+  user: { name: string };
+  gateway: { id: string; protocol: string };
+  protocol: string;
+  clientAddress: string;
+  virtualAddress: string;
+  connectedAt: string;
+}
+interface SessionEvent {
+  type: string;
+  cause: string | null;
+  actor: { name: string } | null;
+  session: { id: string; user: { name: string } };
+}
+
+describe('WireGuard gateway (wireguard-go over UAPI)', { skip }, () => {
+  let lab: WireGuardLab;
+  let h: AppHarness;
+  let events: Collected;
+  const peers: Record<string, LabPeer> = {};
+  /** An admin token made through the API: it outlives a restart of Switchboard. */
+  let token = '';
+  let gw = '';
+  const gql = (query: string, variables?: Record<string, unknown>) => h.gql(query, variables, token);
+  const app = () =>
+    startApp({
+      adapters: [createAdapter(lab.gatewayConfig({ snapshotIntervalMs: 1000 }), silentLogger)],
+      env: { SWITCHBOARD_DISCONNECT_TIMEOUT_MS: '3000', SWITCHBOARD_GATEWAY_LIVENESS_MS: '3000' },
+      databaseUrl: h?.databaseUrl,
+    });
+  const rows = async (): Promise<Row[]> => {
+    const r = await gql(SESSIONS, { gw });
+    assert.equal(r.status, 200, r.text);
+    return onlineRows<Row>(r.json);
+  };
+  const rowOf = (user: string, other?: (r: Row) => boolean) =>
+    waitFor(
+      async () => (await rows()).find((r) => r.user.name === user && (other ?? (() => true))(r)),
+      45_000,
+      `${user} online`,
+    );
+  const onInterface = async (user: string) =>
+    (await lab.serverPeers()).find((p) => p.publicKey === peers[user]!.publicKey);
+  const sessionEvents = () => events.events.map((e) => e.sessionEvents as SessionEvent);
+  const disconnect = async (input: Record<string, unknown>) => {
+    const r = await gql(DISCONNECT, { in: input });
+    assert.equal(r.status, 200, r.text);
+    return (r.json.data!.disconnectSession as { outcome: string }).outcome;
+  };
+
+  before(async () => {
+    lab = await WireGuardLab.create();
+    for (const user of USERS) await lab.reserve(user);
+    gw = lab.gatewayConfig().id;
+    h = await app();
+    token = await h.token(['admin']);
+    events = await wsSubscribe(h.url, EVENTS, { f: { gatewayId: gw } }, { token });
+    for (const user of USERS) peers[user] = await lab.addClient(user);
+  });
+  after(async () => {
+    await events?.close();
+    await h?.close();
+    await lab?.close();
+  });
+
+  test("peers are sessions: user, endpoint, allowed IP, protocol wireguard; each one's connect is an event", async () => {
+    await waitFor(async () => (await rows()).length === 3, 30_000, 'three sessions');
+    for (const [i, user] of USERS.entries()) {
+      const r = await rowOf(user);
+      assert.match(r.id, /^sess_[a-z0-9]{12}$/);
+      assert.match(r.clientAddress, new RegExp(`^10\\.78\\.${i + 1}\\.2:\\d+$`), `${user}'s endpoint`);
+      assert.equal(r.virtualAddress, peers[user]!.address, `${user}'s allowed IP`);
+      assert.deepEqual([r.protocol, r.gateway], ['wireguard', { id: gw, protocol: 'wireguard' }]);
+      assert.equal((await onInterface(user))?.endpoint, r.clientAddress, 'the endpoint wg shows');
+    }
+    const gws = await gql('{ gateways { id protocol canBlock agentConnected sessionsOnline } }');
+    assert.deepEqual(
+      (gws.json.data!.gateways as { id: string }[]).find((g) => g.id === gw),
+      { id: gw, protocol: 'wireguard', canBlock: true, agentConnected: true, sessionsOnline: 3 },
+    );
+    await waitFor(
+      () => sessionEvents().filter((e) => e.type === 'SESSION_CONNECTED').length === 3,
+      10_000,
+      'three connect events',
+    );
+    const connected = sessionEvents()
+      .filter((e) => e.type === 'SESSION_CONNECTED')
+      .map((e) => [e.type, e.session.user.name, e.session.id]);
+    assert.deepEqual(connected.sort(), (await rows()).map((r) => ['SESSION_CONNECTED', r.user.name, r.id]).sort());
+  });
+
+  test("disconnectBySessionId (HALT): that peer is off the interface when it answers true, its traffic stops and stays stopped; the others' never stops", async () => {
+    const victim = await rowOf('alice');
+    const others = (await rows()).filter((r) => r.user.name !== 'alice');
+    // The bystanders pass traffic all along, probed in turn while the disconnect happens.
+    let probing = true;
+    const misses: string[] = [];
+    const prober = (async () => {
+      while (probing) for (const user of ['bob', 'carol']) if (!(await lab.passes(peers[user]!))) misses.push(user);
+    })();
+    try {
+      const reply = await gql(SEED, { onlineSessionId: victim.id });
+      assert.equal(reply.status, 200, reply.text);
+      assert.deepEqual(reply.json, { data: { disconnectBySessionId: true } });
+      assert.equal(await onInterface('alice'), undefined, 'gone from the interface when the mutation answered');
+      await waitFor(async () => !(await lab.passes(peers.alice!)), 20_000, "alice's traffic to stop", 100);
+      await quietPeriod(3000); // polls and snapshots (every 250 ms, every second): none may bring her back
+      assert.equal(await lab.passes(peers.alice!), false, 'still stopped');
+      assert.equal(await onInterface('alice'), undefined, 'still off the interface');
+    } finally {
+      probing = false;
+      await prober;
+    }
+    assert.deepEqual(misses, [], 'the other peers never stopped passing');
+    assert.deepEqual(
+      (await rows()).map((r) => [r.id, r.connectedAt]).sort(),
+      others.map((r) => [r.id, r.connectedAt]).sort(),
+      'the other sessions untouched',
+    );
+    const ended = await h.app.store.sessions.findById(victim.id);
+    assert.equal(ended?.endCause, 'ADMIN_DISCONNECT');
+    const audit = await h.app.store.audit.list({ first: 10, filter: { targetSessionId: victim.id } });
+    assert.deepEqual(audit.rows.map((a) => a.outcome).sort(), ['PENDING', 'SUCCESS']);
+    await waitFor(
+      () => sessionEvents().find((e) => e.type === 'SESSION_DISCONNECTED' && e.session.id === victim.id),
+      10_000,
+      'the disconnect event',
+    );
+    const end = sessionEvents().filter((e) => e.type === 'SESSION_DISCONNECTED');
+    assert.deepEqual(
+      end.map((e) => [e.session.id, e.cause, e.actor?.name]),
+      [[victim.id, 'ADMIN_DISCONNECT', 'admin']],
+    );
+    const again = await gql(SEED, { onlineSessionId: victim.id });
+    assert.equal(again.json.errors?.[0]?.extensions?.code, 'SESSION_NOT_FOUND', again.text);
+  });
+
+  test("RESTART: the peer is back on the interface at once with its configuration; its client's next handshake is a new session", async () => {
+    const old = await rowOf('bob');
+    const before = await onInterface('bob');
+    assert.equal(await disconnect({ sessionId: old.id, mode: 'RESTART', reason: 'rotate' }), 'DISCONNECTED');
+    const back = await onInterface('bob');
+    assert.deepEqual(
+      [back?.presharedKey, back?.allowedIps, back?.persistentKeepalive],
+      [before?.presharedKey, before?.allowedIps, before?.persistentKeepalive],
+      're-added at once, as it was',
+    );
+    const fresh = await rowOf('bob', (r) => r.id !== old.id);
+    assert.equal(fresh.virtualAddress, peers.bob!.address);
+    assert.equal((await h.app.store.sessions.findById(old.id))?.endCause, 'ADMIN_DISCONNECT');
+    await waitFor(() => lab.passes(peers.bob!), 30_000, 'bob passes again', 100);
+    assert.equal(await lab.passes(peers.carol!), true, 'carol still passes');
+  });
+
+  test('blockSeconds: held out (a re-add behind its back is undone and audited), across a Switchboard restart; then restored exactly and passing again', async () => {
+    // Long enough for everything below to happen inside it on a busy machine (about 30 s at load 35).
+    const BLOCK_SECONDS = 60;
+    const victim = await rowOf('carol');
+    const before = await onInterface('carol');
+    const sessionsBefore = (await rows()).filter((r) => r.user.name !== 'carol').map((r) => r.id);
+    const until = Date.now() + BLOCK_SECONDS * 1000;
+    assert.equal(
+      await disconnect({ sessionId: victim.id, blockSeconds: BLOCK_SECONDS, reason: 'cool down' }),
+      'DISCONNECTED',
+    );
+    assert.equal(await onInterface('carol'), undefined, 'held off the interface');
+    await waitFor(async () => !(await lab.passes(peers.carol!)), 20_000, "carol's traffic to stop", 100);
+
+    // Someone puts the peer back behind Switchboard's back: it is removed again and that is audited.
+    const readded = async (n: number) => {
+      await lab.addPeerToServer(peers.carol!);
+      await waitFor(async () => !(await onInterface('carol')), 10_000, 'the re-added peer removed again', 50);
+      const audit = await waitFor(
+        async () => {
+          const r = await h.app.store.audit.list({
+            first: 10,
+            filter: { action: 'session.reconnect_blocked', targetGatewayId: gw, targetUserName: 'carol' },
+          });
+          return r.rows.length >= n ? r.rows : null;
+        },
+        10_000,
+        `${n} reconnect_blocked audit row(s)`,
+      );
+      assert.ok(Date.now() < until, 'still within the block (the machine was not too slow for this test)');
+      return audit;
+    };
+    await readded(1);
+
+    // Switchboard restarts while the block runs: same sessions, no phantom, and the block still holds.
+    await events.close();
+    await h.close();
+    h = await app();
+    await waitFor(async () => (await agentConnected(gql, gw)) === true, 15_000, 'the new agent reported');
+    await quietPeriod(2500); // more snapshots (every second): none may add or end a session
+    await h.app.sync.idle();
+    assert.deepEqual((await rows()).map((r) => r.id).sort(), sessionsBefore.sort(), 'the same sessions, no phantom');
+    const blocks = await gql('query ($gw: String) { blocks(filter: { gatewayId: $gw }) { userName } }', { gw });
+    assert.deepEqual(blocks.json.data!.blocks, [{ userName: 'carol' }], blocks.text);
+    const audit = await readded(2);
+    assert.match(audit[0]!.reason ?? '', /^peer re-added while blocked for \d+ more seconds; removed again$/);
+    // The endpoint the re-added peer had, if it got one (a peer added without one has none until it handshakes).
+    const endpoint = audit[0]!.metadata.clientAddress;
+    assert.ok(endpoint === null || /^10\.78\.3\.2:\d+$/.test(String(endpoint)), `endpoint ${String(endpoint)}`);
+
+    // The block ends: the peer is back exactly as it was, and its client's next handshake is a new session.
+    const restored = await waitFor(() => onInterface('carol'), BLOCK_SECONDS * 1000 + 20_000, 'carol restored', 250);
+    assert.ok(Date.now() >= until - 1000, 'not before the block ended');
+    assert.deepEqual(
+      [restored.presharedKey, restored.allowedIps, restored.persistentKeepalive],
+      [before?.presharedKey, before?.allowedIps, before?.persistentKeepalive],
+      'restored exactly',
+    );
+    await waitFor(() => lab.passes(peers.carol!), 45_000, 'carol passes again', 250);
+    const fresh = await rowOf('carol');
+    assert.notEqual(fresh.id, victim.id);
+  });
+
+  test('wireguard-go stopped: GATEWAY_UNAVAILABLE at once; started again: the old sessions end as GATEWAY_RESTART, the clients are new sessions, no phantom', async () => {
+    const stale = await rowOf('bob');
+    const staleIds = (await rows()).map((r) => r.id);
+    await lab.stopServer();
+    await waitFor(async () => (await agentConnected(gql, gw)) === false, 15_000, 'gateway shown as not connected');
+    const t0 = Date.now();
+    const r = await gql(SEED, { onlineSessionId: stale.id });
+    assert.equal(r.json.errors?.[0]?.extensions?.code, 'GATEWAY_UNAVAILABLE', r.text);
+    assert.ok(Date.now() - t0 < 2000, `answered in ${Date.now() - t0} ms`);
+    assert.ok(await h.app.store.sessions.findOnline(stale.id), 'session untouched while the interface is away');
+    await lab.startServer();
+    for (const id of staleIds)
+      await waitFor(
+        async () => (await h.app.store.sessions.findById(id))?.endCause === 'GATEWAY_RESTART',
+        20_000,
+        `stale session ${id} ended with GATEWAY_RESTART`,
+      );
+    // alice was halted: the restart's configuration (what was on the interface) does not bring her back.
+    for (const user of ['bob', 'carol']) await rowOf(user, (x) => !staleIds.includes(x.id));
+    await h.app.sync.idle();
+    const handshaken = (await lab.serverPeers()).filter((p) => p.lastHandshakeAt > 0).map((p) => p.publicKey);
+    assert.deepEqual(
+      (await rows()).map((x) => peers[x.user.name]!.publicKey).sort(),
+      handshaken.sort(),
+      'exactly the peers that handshook with the new instance',
+    );
+    for (const user of ['bob', 'carol']) assert.equal(await lab.passes(peers[user]!), true, `${user} passes`);
+  });
+});
