@@ -54,7 +54,8 @@ describe('switchboard CLI conventions', () => {
       [['token', 'revoke', 'tok_aaaaaaaaaaaa', '-h'], /^Usage: switchboard token revoke ID \[--force\]\n/],
       [['audit', '--help'], /^Usage: switchboard audit export/],
       [['audit', 'export', '--help'], /^Usage: switchboard audit export \[--since ISO\]/],
-      [['demo', '--help'], /^Usage: switchboard demo\n/],
+      [['demo', '--help'], /^Usage: switchboard demo \[--protocol openvpn\|wireguard\]\n/],
+      [['demo', '--protocol', 'wireguard', '--help'], /^Usage: switchboard demo \[--protocol openvpn\|wireguard\]\n/],
       [['help', 'token'], /^Usage: switchboard token <create\|list\|revoke>/],
     ];
     // Nothing may act: no store is opened (its file would appear), no server listens, no demo runs.
@@ -90,6 +91,11 @@ describe('switchboard CLI conventions', () => {
       [['audit'], /^switchboard: audit: missing command \(export\)/],
       [['audit', 'export', '--from', '2026-01-01'], /^switchboard: audit export: unknown option '--from'/],
       [['demo', '--fast'], /^switchboard: demo: unknown option '--fast'/],
+      [
+        ['demo', '--protocol', 'ipsec'],
+        /^switchboard: demo: unknown protocol 'ipsec' \(openvpn or wireguard\); see 'switchboard demo --help'\n$/,
+      ],
+      [['demo', '--protocol'], /^switchboard: demo: option '--protocol' needs a value/],
       [['launch'], /^switchboard: unknown command 'launch'; see 'switchboard --help'\n$/],
       [['--verbose'], /^switchboard: unknown option '--verbose'/],
       [['--version', 'x'], /^switchboard: --version: unexpected argument 'x'/],

@@ -19,7 +19,9 @@ Commands:
   token revoke ID [--force]     revoke a token; it is rejected at once (--force: the last admin token)
   audit export [--since ISO] [--until ISO]
                                 write audit events (since <= at < until, newest first) as JSON lines
-  demo                          run a real OpenVPN server with a few clients and Switchboard on it
+  demo [--protocol openvpn|wireguard]
+                                run a real OpenVPN (default) or WireGuard server with a few real
+                                clients on this host and Switchboard on it
   help [COMMAND]                show this help, or a command's
 
 Options:

@@ -98,6 +98,8 @@ export class WireGuardLab {
   readonly serverNetns: string;
   readonly interface: string;
   readonly socket: string;
+  /** The server's address inside the tunnels (a TCP echo listens on it). */
+  readonly serverAddress = SERVER_IP;
   private serverKey = '';
   serverPublicKey = '';
   private server: Running | null = null;
