@@ -227,7 +227,7 @@ test('webhook delivery settings: documented defaults, overridable, validated', (
   );
 });
 
-test('gateway file: a wireguard entry with its interface and peers; a bad key or an OpenVPN option is refused, naming the place', () => {
+test('gateway file: a wireguard entry with its interface, peers and control; a bad key, control or an OpenVPN option is refused, naming the place', () => {
   const key = 'mr6HS7sdUTLcaS4N7lYDqNbFKZEH3yhhpsrHGX/kPjE=';
   const f = join(dir, 'wg.yaml');
   writeFileSync(
@@ -241,10 +241,13 @@ test('gateway file: a wireguard entry with its interface and peers; a bad key or
     protocol: 'wireguard',
     mode: 'observe',
     interface: 'wg0',
+    control: 'uapi',
     handshakeWindowSeconds: 240,
     peers: [{ publicKey: key, user: 'alice' }],
     snapshotIntervalMs: undefined,
   });
+  writeFileSync(f, `gateways:\n  - {id: wg-2, name: WG 2, protocol: wireguard, interface: wg0, control: wg}\n`);
+  assert.equal((loadConfig({ SWITCHBOARD_CONFIG: f }).gateways[0] as { control?: string }).control, 'wg');
   for (const [body, expect] of [
     [
       `{id: w, name: W, protocol: wireguard, interface: wg0, peers: [{publicKey: "not-a-key", user: a}]}`,
@@ -252,6 +255,8 @@ test('gateway file: a wireguard entry with its interface and peers; a bad key or
     ],
     ['{id: w, name: W, protocol: wireguard, interface: wg0, management: "unix:/x"}', 'gateways.0'],
     ['{id: w, name: W, protocol: wireguard}', 'gateways.0.interface'],
+    ['{id: w, name: W, protocol: wireguard, interface: wg0, control: netlink}', 'control must be uapi or wg'],
+    ['{id: w, name: W, protocol: wireguard, interface: wg0, control: wg, socket: /x.sock}', 'gateways.0.socket'],
   ] as const) {
     writeFileSync(f, `gateways:\n  - ${body}\n`);
     assert.throws(

@@ -62,12 +62,21 @@ export interface WireGuardPeerMapping {
   user: string;
 }
 
-/** WireGuard: one interface, spoken to over its UAPI control socket. */
+/** How the agent speaks to a WireGuard interface (docs/wireguard-gateways.md). */
+export const WIREGUARD_CONTROLS = ['uapi', 'wg'] as const;
+
+/** WireGuard: one interface, spoken to over its UAPI control socket or with the `wg` command. */
 export interface WireGuardGatewayConfig extends GatewayConfigBase {
   protocol: 'wireguard';
   /** The interface name (`wg0`). */
   interface: string;
-  /** Its UAPI socket (default `/var/run/wireguard/<interface>.sock`). */
+  /**
+   * `uapi` (default): the interface's UAPI socket, as wireguard-go and other userspace
+   * implementations serve it. `wg`: the `wg` command, which speaks netlink to the kernel module
+   * (and the socket to userspace implementations).
+   */
+  control?: (typeof WIREGUARD_CONTROLS)[number];
+  /** Its UAPI socket with `control: uapi` (default `/var/run/wireguard/<interface>.sock`). */
   socket?: string;
   /** Which user each peer belongs to. */
   peers: WireGuardPeerMapping[];
@@ -153,6 +162,7 @@ const ENTRY_SCHEMAS = {
       interface: z
         .string()
         .regex(/^[A-Za-z0-9_=+.-]{1,15}$/, 'interface must be an interface name (1 to 15 letters, digits, _=+.-)'),
+      control: z.enum(WIREGUARD_CONTROLS, { message: 'control must be uapi or wg' }).default('uapi'),
       socket: z.string().min(1).optional(),
       peers: z
         .array(
@@ -170,7 +180,11 @@ const ENTRY_SCHEMAS = {
       pollIntervalSeconds: z.number().positive().max(3600).optional(),
       stateFile: z.string().min(1).optional(),
     })
-    .strict(),
+    .strict()
+    .refine((g) => g.control === 'uapi' || g.socket === undefined, {
+      message: 'socket is for control: uapi; with control: wg, wg finds the interface itself',
+      path: ['socket'],
+    }),
 } satisfies Record<Protocol, z.ZodObject>;
 
 /** One gateway entry of the file, any protocol. */

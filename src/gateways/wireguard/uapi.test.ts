@@ -6,6 +6,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addPeerLines, base64ToHex, hexToBase64, parseDevice, removePeerLines, uapiGet } from './uapi.js';
+import { checkedDevice } from './wireguard-control.js';
+import { GatewayUnavailableError } from '../adapter.js';
 
 const PRIVATE = 'e84b5a6d2717c1003a13b431570353dbaca9146cf150c5f8575680feba52027a';
 const PEER1 = 'b85996fecc9c7f1fc6d2572a76eda11d59bcd20be8e543b15ce4bd85a8e75a33';
@@ -118,4 +120,18 @@ test('an answer that arrived while this process was stalled past the deadline is
   const nap = new Int32Array(new SharedArrayBuffer(4));
   while (!existsSync(answered) || Date.now() < sent + timeoutMs + 20) Atomics.wait(nap, 0, 0, 5);
   assert.deepEqual(await reply, { listenPort: null, peers: [] });
+});
+
+test('get=1: an answer of another shape is an error (no value in its message), never a shorter list', () => {
+  for (const bad of [
+    ANSWER.replace('rx_bytes=1332', 'rx_bytes=lots'),
+    ANSWER.replace(`public_key=${PEER2}`, 'public_key=abcd'),
+    ANSWER.replace('allowed_ip=10.77.0.3/32', 'allowed_ip=everything'),
+  ]) {
+    assert.throws(
+      () => checkedDevice(parseDevice(bad), 'get=1'),
+      (e: unknown) =>
+        e instanceof GatewayUnavailableError && !e.message.includes(PSK) && !e.message.includes(hexToBase64(PSK)),
+    );
+  }
 });

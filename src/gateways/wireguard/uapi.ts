@@ -3,32 +3,23 @@
  * (`/var/run/wireguard/<interface>.sock`, made by wireguard-go and other userspace implementations):
  * `get=1` reads the interface and its peers, `set=1` changes them; both answer `errno=N`.
  *
- * Chosen over running `wg` (measured with wireguard-go 0.0.20220316 and 50 peers: `get=1` on the
- * socket about 2 ms, `wg show <if> dump` about 29 ms, nearly all of it starting a process; see
- * docs/wireguard-gateways.md). Keys travel as hex here and are turned into base64 (the form `wg`,
+ * The default transport (`control: uapi`; the `wg` command is wg-command.ts, measured against this in
+ * docs/wireguard-gateways.md: a read here takes a few ms, with `wg` a process start more). Keys travel
+ * as hex here and are turned into base64 (the form `wg`,
  * configs and operators use) at this edge. The private key is dropped while parsing; preshared keys
  * are kept (a peer removed by a disconnect is re-added with its full configuration) and never logged.
  */
 import { connect } from 'node:net';
 import { GatewayUnavailableError } from '../adapter.js';
-
-/** One peer as the interface reports it (keys in base64). */
-export interface WireGuardPeer {
-  publicKey: string;
-  presharedKey: string | null;
-  endpoint: string | null;
-  allowedIps: string[];
-  persistentKeepalive: number;
-  /** Ms since the epoch; 0 when the peer never completed a handshake. */
-  lastHandshakeAt: number;
-  rxBytes: number;
-  txBytes: number;
-}
-
-export interface WireGuardDevice {
-  listenPort: number | null;
-  peers: WireGuardPeer[];
-}
+import {
+  checkedDevice,
+  socketInstance,
+  type InterfaceInstance,
+  type PeerConfig,
+  type WireGuardControl,
+  type WireGuardDevice,
+  type WireGuardPeer,
+} from './wireguard-control.js';
 
 const ZERO_KEY = '0'.repeat(64);
 
@@ -112,9 +103,7 @@ export function removePeerLines(publicKey: string): string[] {
 }
 
 /** The `set=1` lines that (re-)add a peer with exactly this configuration. */
-export function addPeerLines(
-  peer: Pick<WireGuardPeer, 'publicKey' | 'presharedKey' | 'allowedIps' | 'persistentKeepalive'>,
-): string[] {
+export function addPeerLines(peer: PeerConfig): string[] {
   return [
     `public_key=${base64ToHex(peer.publicKey)}`,
     `preshared_key=${peer.presharedKey ? base64ToHex(peer.presharedKey) : ZERO_KEY}`,
@@ -187,7 +176,7 @@ export async function uapiGet(socketPath: string, timeoutMs: number): Promise<Wi
   const text = await exchange(socketPath, 'get=1\n\n', timeoutMs);
   const errno = errnoOf(text);
   if (errno !== 0) throw new GatewayUnavailableError(`get=1 on ${socketPath} answered errno=${errno}`);
-  return parseDevice(text);
+  return checkedDevice(parseDevice(text), `get=1 on ${socketPath}`);
 }
 
 export async function uapiSet(socketPath: string, lines: string[], timeoutMs: number): Promise<void> {
@@ -195,4 +184,25 @@ export async function uapiSet(socketPath: string, lines: string[], timeoutMs: nu
   const errno = errnoOf(text);
   if (errno !== 0)
     throw new GatewayUnavailableError(`set=1 on ${socketPath} answered errno=${errno}`, { mayTakeEffect: false });
+}
+
+/** The adapter's transport over the UAPI socket (`control: uapi`, the default). */
+export class UapiControl implements WireGuardControl {
+  constructor(private readonly socketPath: string) {}
+
+  read(timeoutMs: number): Promise<WireGuardDevice> {
+    return uapiGet(this.socketPath, timeoutMs);
+  }
+
+  removePeer(publicKey: string, timeoutMs: number): Promise<void> {
+    return uapiSet(this.socketPath, removePeerLines(publicKey), timeoutMs);
+  }
+
+  addPeer(peer: PeerConfig, timeoutMs: number): Promise<void> {
+    return uapiSet(this.socketPath, addPeerLines(peer), timeoutMs);
+  }
+
+  instance(): InterfaceInstance | null {
+    return socketInstance(this.socketPath);
+  }
 }

@@ -1,5 +1,6 @@
 /**
- * The WireGuard adapter: one interface, read over its UAPI socket every poll interval. WireGuard has
+ * The WireGuard adapter: one interface, read every poll interval over its UAPI socket or with `wg`
+ * (the entry's `control`; wireguard-control.ts). WireGuard has
  * no sessions and tells nobody anything, so this adapter makes them (see docs/wireguard-gateways.md):
  * - A peer is online while its last handshake is at most `handshakeWindowSeconds` old (default 180:
  *   a live peer handshakes at least every 120 s, REKEY_AFTER_TIME, plus slack). Its session begins at
@@ -10,10 +11,9 @@
  *   holds it out (persisted, with its configuration) until the block ends, then restores it exactly.
  *   A held peer that someone re-adds is removed again and reported (`auth-denied`, audited).
  * - The client is never told: WireGuard cannot carry a message.
- * - The interface instance is the socket file's inode and change time: a restarted wireguard-go makes
- *   a new socket. A new instance ends every session as GATEWAY_RESTART.
+ * - The interface instance is the socket file's inode and change time (a restarted wireguard-go makes
+ *   a new socket), or a kernel interface's index. A new instance ends every session as GATEWAY_RESTART.
  */
-import { statSync } from 'node:fs';
 import {
   GatewayUnavailableError,
   type AdapterEvent,
@@ -27,7 +27,9 @@ import type { GatewayCapabilities } from '../../domain/gateway.js';
 import type { EndCause, SessionReport } from '../../domain/session.js';
 import { errorText } from '../../domain/errors.js';
 import { silentLogger, type Logger } from '../../domain/logger.js';
-import { addPeerLines, removePeerLines, uapiGet, uapiSet, type WireGuardDevice, type WireGuardPeer } from './uapi.js';
+import { UapiControl } from './uapi.js';
+import { WgCommandControl } from './wg-command.js';
+import type { WireGuardControl, WireGuardDevice, WireGuardPeer } from './wireguard-control.js';
 import { readState, writeState, type HeldPeer, type WireGuardState } from './wireguard-state.js';
 
 export const DEFAULT_HANDSHAKE_WINDOW_SECONDS = 180;
@@ -36,7 +38,7 @@ const UNCONFIRMED_GRACE_MS = 30_000;
 
 export interface WireGuardAdapterOptions {
   logger?: Logger;
-  /** Deadline of each UAPI request of the adapter's own (reads, restores), default 3 000 ms. */
+  /** Deadline of each request of the adapter's own (reads, restores), default 3 000 ms. */
   commandTimeoutMs?: number;
   now?: () => number;
 }
@@ -48,7 +50,7 @@ interface Tracked {
 
 export class WireGuardAdapter implements GatewayAdapter {
   private readonly logger: Logger;
-  private readonly socket: string;
+  private readonly control: WireGuardControl;
   private readonly windowMs: number;
   private readonly users: Map<string, string>;
   private readonly statePath: string;
@@ -71,7 +73,10 @@ export class WireGuardAdapter implements GatewayAdapter {
     private readonly options: WireGuardAdapterOptions = {},
   ) {
     this.logger = options.logger ?? silentLogger;
-    this.socket = config.socket ?? `/var/run/wireguard/${config.interface}.sock`;
+    this.control =
+      config.control === 'wg'
+        ? new WgCommandControl(config.interface)
+        : new UapiControl(config.socket ?? `/var/run/wireguard/${config.interface}.sock`);
     this.windowMs = (config.handshakeWindowSeconds ?? DEFAULT_HANDSHAKE_WINDOW_SECONDS) * 1000;
     this.users = new Map(config.peers.map((p) => [p.publicKey, p.user]));
     this.statePath = config.stateFile ?? `data/wireguard-${config.id}.json`;
@@ -132,21 +137,21 @@ export class WireGuardAdapter implements GatewayAdapter {
   }
 
   async disconnect(command: DisconnectCommand, deadlineMs: number): Promise<DisconnectConfirmation> {
-    if (!this.connected) throw new GatewayUnavailableError("the interface's control socket is not reachable");
+    if (!this.connected) throw new GatewayUnavailableError('the interface is not reachable');
     const deadline = this.now() + deadlineMs;
     return this.serial(async () => {
       const publicKey = command.ref.slice(0, command.ref.lastIndexOf(':'));
       if (this.state.sessions[publicKey]?.ref !== command.ref) return 'NOT_FOUND';
       const left = () => Math.max(1, deadline - this.now());
-      const peer = (await uapiGet(this.socket, left())).peers.find((p) => p.publicKey === publicKey);
+      const peer = (await this.control.read(left())).peers.find((p) => p.publicKey === publicKey);
       if (!peer) return 'NOT_FOUND';
       const userName = this.userOf(publicKey);
       // Held (and saved) before it is removed: a crash in between still knows how to restore it.
       if (command.blockSeconds) this.hold(peer, userName, this.now() + command.blockSeconds * 1000);
       this.removing.add(publicKey);
       try {
-        await uapiSet(this.socket, removePeerLines(publicKey), left());
-        const back = await uapiGet(this.socket, left());
+        await this.control.removePeer(publicKey, left());
+        const back = await this.control.read(left());
         if (back.peers.some((p) => p.publicKey === publicKey))
           throw new GatewayUnavailableError('the peer is still on the interface after its removal', {
             mayTakeEffect: true,
@@ -189,7 +194,7 @@ export class WireGuardAdapter implements GatewayAdapter {
   private async read(snapshot: boolean): Promise<void> {
     let device: WireGuardDevice;
     try {
-      device = await uapiGet(this.socket, this.options.commandTimeoutMs ?? 3000);
+      device = await this.control.read(this.timeoutMs);
     } catch (e) {
       const timedOut = /no answer/.test(errorText(e));
       this.setResponding(!timedOut);
@@ -226,16 +231,12 @@ export class WireGuardAdapter implements GatewayAdapter {
     }
   }
 
-  /** A new socket file is a new interface instance: its sessions are not the old ones. */
+  /** A new socket file (or interface index) is a new interface instance: its sessions are not the old ones. */
   private checkInstance(): void {
-    let instance: string;
-    try {
-      const s = statSync(this.socket);
-      instance = `${s.ino}:${Math.floor(s.ctimeMs)}`;
-      this.daemonStartedAt = Math.floor(s.ctimeMs);
-    } catch {
-      return;
-    }
+    const now = this.control.instance();
+    if (!now) return;
+    const instance = now.id;
+    this.daemonStartedAt = now.startedAt;
     if (instance === this.instance) return;
     if (this.instance !== null || (this.state.instance !== null && this.state.instance !== instance)) {
       this.logger.info({ gatewayId: this.config.id, instance }, 'wireguard: new interface instance');
@@ -314,7 +315,7 @@ export class WireGuardAdapter implements GatewayAdapter {
     for (const held of this.state.held) {
       const peer = device.peers.find((p) => p.publicKey === held.publicKey);
       if (!peer || held.until <= now) continue;
-      await uapiSet(this.socket, removePeerLines(held.publicKey), this.options.commandTimeoutMs ?? 3000);
+      await this.control.removePeer(held.publicKey, this.timeoutMs);
       device.peers = device.peers.filter((p) => p !== peer);
       this.logger.warn(
         { gatewayId: this.config.id, userName: held.userName },
@@ -343,7 +344,12 @@ export class WireGuardAdapter implements GatewayAdapter {
   private async restore(
     peer: Pick<HeldPeer, 'publicKey' | 'presharedKey' | 'allowedIps' | 'persistentKeepalive'>,
   ): Promise<void> {
-    await uapiSet(this.socket, addPeerLines(peer), this.options.commandTimeoutMs ?? 3000);
+    await this.control.addPeer(peer, this.timeoutMs);
+  }
+
+  /** Deadline of each request of the adapter's own (reads, restores). */
+  private get timeoutMs(): number {
+    return this.options.commandTimeoutMs ?? 3000;
   }
 
   private setResponding(responding: boolean): void {
