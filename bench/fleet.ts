@@ -8,7 +8,8 @@
  * again after both replicas were down while every gateway changed.
  *
  * Sizes: `BENCH_FLEET_SIZES` (e.g. `100x1000,1000x100,1000x1000`, gateways×sessions); a CPU
- * profile of each replica: `BENCH_CPU_PROF=<dir>` (as the other benchmarks).
+ * profile of each replica: `BENCH_CPU_PROF=<dir>` (as the other benchmarks); timed page and disconnect
+ * pairs per size: `BENCH_FLEET_SAMPLES` (400).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -331,7 +332,7 @@ export async function fleet({ smoke, log }: BenchOptions): Promise<BenchResult> 
   const o = {
     smoke,
     log,
-    samples: smoke ? 6 : 400,
+    samples: smoke ? 6 : Number(process.env.BENCH_FLEET_SAMPLES ?? 400),
     heartbeatMs: smoke ? 500 : 5_000,
     snapshotIntervalMs: 60_000,
   };

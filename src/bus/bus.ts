@@ -31,7 +31,10 @@ export interface Bus {
   /** Whether messages can flow right now: false while a network bus reconnects, and after `close()`. */
   readonly connected: boolean;
   publish(subject: string, data: unknown): Promise<void>;
-  /** `subject` may end in `.>` (everything below) or contain `*` (one token), as in NATS. */
+  /**
+   * `subject` may end in `.>` (everything below) or contain `*` (one token), as in NATS. `handler`
+   * reads `data` and never changes it: on NATS the subscribers of one subject share one decoded value.
+   */
   subscribe(
     subject: string,
     handler: (data: unknown, subject: string) => void | Promise<void>,

@@ -46,6 +46,28 @@ describe('nats bus across connections', { skip: await natsSkipReason() }, () => 
     assert.deepEqual(got, [[`${s}.gw.g1.report`, { type: 'snapshot', sessions: [] }]]);
   });
 
+  test('subscribers of one subject share one NATS subscription: each message is parsed once, for all of them', async () => {
+    const [pub, sub] = [await bus(), await bus()];
+    const s = unique();
+    const [first, second, third]: unknown[][] = [[], [], []];
+    sub.subscribe(`${s}.r`, (d) => void first!.push(d));
+    const offSecond = sub.subscribe(`${s}.r`, (d) => void second!.push(d));
+    await sub.flush(FLUSH_MS);
+    await pub.publish(`${s}.r`, { n: 1 });
+    await until(() => first!.length === 1 && second!.length === 1);
+    // One decoded value handed to both (two subscriptions would have parsed two copies).
+    assert.equal(first![0], second![0]);
+    offSecond();
+    sub.subscribe(`${s}.r`, (d) => void third!.push(d));
+    await sub.flush(FLUSH_MS);
+    await pub.publish(`${s}.r`, { n: 2 });
+    await until(() => first!.length === 2 && third!.length === 1);
+    await pub.flush(FLUSH_MS);
+    await sub.flush(FLUSH_MS);
+    assert.equal(second!.length, 1, 'an unsubscribed handler hears nothing more');
+    assert.deepEqual(first, [{ n: 1 }, { n: 2 }]);
+  });
+
   test('a queue group spread over two connections gets each message once, and both share the load', async () => {
     const [pub, w1, w2] = [await bus(), await bus(), await bus()];
     const s = unique();

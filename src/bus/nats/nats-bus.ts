@@ -135,6 +135,13 @@ type Server = (data: unknown) => Promise<unknown>;
 export class NatsBus implements Bus {
   readonly kind = 'nats' as const;
   private readonly subs = new Set<Subscription>();
+  /**
+   * Subscribers without a queue group, by subject: one NATS subscription per subject, whose messages
+   * are decoded once and handed to each. Two subscriptions of one subject would have the server send
+   * every message twice and this process parse each twice: replicas subscribe twice to every gateway
+   * report (sync and blocks), and a fleet's snapshots made that parsing a fifth of a replica's CPU.
+   */
+  private readonly fanouts = new Map<string, { handlers: Set<Handler>; stop: Unsubscribe }>();
   /** Handlers still running; `close()` gives them a grace period to finish and answer. */
   private readonly inflight = new Set<Promise<void>>();
   private readonly listeners = new Set<(status: NatsBusStatus) => void>();
@@ -204,22 +211,42 @@ export class NatsBus implements Bus {
     this.nc.publish(this.full(subject), encodePayload(data));
   }
 
+  /** Handlers of one subject in this process get the same decoded value: they read it, never change it. */
   subscribe(subject: string, handler: Handler, options?: SubscribeOptions): Unsubscribe {
-    return this.listen(subject, options, (msg) => {
-      let data: unknown;
-      try {
-        data = decodePayload(msg);
-      } catch {
-        this.o.logger.warn({ subject: msg.subject }, 'nats bus message is not JSON; dropped');
-        return;
-      }
-      const relative = msg.subject.slice(this.o.prefix.length + 1);
+    if (options?.queue !== undefined) return this.listen(subject, options, (msg) => this.deliver(msg, [handler]));
+    let fanout = this.fanouts.get(subject);
+    if (!fanout) {
+      const handlers = new Set<Handler>();
+      fanout = { handlers, stop: this.listen(subject, undefined, (msg) => this.deliver(msg, [...handlers])) };
+      this.fanouts.set(subject, fanout);
+    }
+    const mine = fanout;
+    // The same function subscribed twice is two subscribers, as on the memory bus.
+    const entry: Handler = (data, relative) => handler(data, relative);
+    mine.handlers.add(entry);
+    return () => {
+      if (!mine.handlers.delete(entry) || mine.handlers.size > 0) return;
+      if (this.fanouts.get(subject) === mine) this.fanouts.delete(subject);
+      mine.stop();
+    };
+  }
+
+  private deliver(msg: Msg, handlers: Handler[]): void {
+    let data: unknown;
+    try {
+      data = decodePayload(msg);
+    } catch {
+      this.o.logger.warn({ subject: msg.subject }, 'nats bus message is not JSON; dropped');
+      return;
+    }
+    const relative = msg.subject.slice(this.o.prefix.length + 1);
+    for (const handler of handlers) {
       this.track(
         (async () => handler(data, relative))().catch((e: unknown) => {
           this.o.logger.warn({ subject: msg.subject, err: errorText(e) }, 'bus subscriber failed');
         }),
       );
-    });
+    }
   }
 
   serve(subject: string, handler: Server, options?: SubscribeOptions): Unsubscribe {
