@@ -16,6 +16,8 @@ import type { Benchmark, StoredRun } from './lib/result.js';
 import { machine, round } from './lib/stats.js';
 import { renderReport } from './lib/report.js';
 import { disconnect } from './disconnect.js';
+import { disconnectSameWork } from './disconnect-same-work.js';
+import { bulkDisconnect } from './bulk-disconnect.js';
 import { throughput } from './throughput.js';
 import { storeScale } from './store-scale.js';
 import { reconnectStorm } from './reconnect-storm.js';
@@ -30,6 +32,8 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
 export const BENCHMARKS: Record<string, Benchmark> = {
   disconnect,
   throughput,
+  'disconnect-same-work': disconnectSameWork,
+  'bulk-disconnect': bulkDisconnect,
   'reconnect-storm': reconnectStorm,
   memory,
   'store-scale': storeScale,

@@ -33,7 +33,15 @@ const finite = (x: unknown) => typeof x === 'number' && Number.isFinite(x);
 describe('benchmarks, smoke sizes', () => {
   const out = mkdtempSync(join(tmpdir(), 'sb-bench-smoke-'));
   const runs = new Map<string, StoredRun>();
-  const names = ['throughput', 'memory', 'store-scale', 'reconnect-storm', 'fleet'];
+  const names = [
+    'throughput',
+    'memory',
+    'store-scale',
+    'reconnect-storm',
+    'fleet',
+    'disconnect-same-work',
+    'bulk-disconnect',
+  ];
   // Without openvpn the disconnect benchmark cannot run; under CI that is a failure (openvpnSkipReason throws).
   const withOpenvpn = openvpnSkipReason() === false;
   if (withOpenvpn) names.unshift('disconnect');
@@ -44,6 +52,7 @@ describe('benchmarks, smoke sizes', () => {
       ...(withOpenvpn ? [runBench(['disconnect'], out)] : []),
       runBench(['throughput', 'memory', 'store-scale', 'reconnect-storm'], out),
       runBench(['fleet'], out),
+      runBench(['disconnect-same-work', 'bulk-disconnect'], out),
     ]);
     outputs = results.map((r) => r.output).join('\n');
     for (const r of results) assert.equal(r.code, 0, r.output);
@@ -98,6 +107,26 @@ describe('benchmarks, smoke sizes', () => {
       }
     },
   );
+
+  test('disconnect-same-work: Switchboard and both same-work baselines ended every session they were asked to', () => {
+    const rows = Object.values(runs.get('disconnect-same-work')!.tables).flat();
+    assert.deepEqual(
+      rows.map((r) => r.label),
+      ['switchboard', 'raw same-work', 'mercurius same-work'],
+    );
+    for (const r of rows) {
+      assert.equal(r['bad replies'], 0, JSON.stringify(r));
+      assert.ok((r['req/s (median)'] as number) > 0);
+    }
+  });
+
+  test('bulk-disconnect: one call ended every session, with its events, and the API answered meanwhile', () => {
+    const run = runs.get('bulk-disconnect')!;
+    const [e2e] = run.tables['End to end (median over rounds)']!;
+    assert.ok((e2e!['end to end ms'] as number) > 0 && (e2e!['sessions/s'] as number) > 0, JSON.stringify(e2e));
+    const during = run.tables['API meanwhile (median over rounds)']!.find((r) => r.label.includes('during'))!;
+    assert.ok((during.probes as number) > 0, JSON.stringify(during));
+  });
 
   test('throughput: every contender answered without a bad reply, in each of the three tables (reads, reads under churn, disconnects)', () => {
     const tables = runs.get('throughput')!.tables;

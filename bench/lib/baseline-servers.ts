@@ -9,12 +9,12 @@
  * Prints one JSON line `{ raw, mercurius }` with the two URLs once both listen.
  */
 import { createServer } from 'node:http';
-import { connect, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import mercurius from 'mercurius';
 import { GraphQLScalarType } from 'graphql';
 import { openStore } from '../../src/store/kysely/kysely-store.js';
+import { ManagementLink } from './management-link.js';
 import type { Session } from '../../src/domain/session.js';
 
 const [dbPath, socketPath, token] = process.argv.slice(2) as [string, string, string];
@@ -22,32 +22,6 @@ const [dbPath, socketPath, token] = process.argv.slice(2) as [string, string, st
 // exact here: off. The baseline reads the database through the same store code.
 const store = await openStore(dbPath, { cacheReads: false });
 const bearer = `Bearer ${token}`;
-
-/** One management connection; replies come in command order, so a FIFO of waiters is enough. */
-class Management {
-  private readonly socket: Socket;
-  private readonly waiting: ((line: string) => void)[] = [];
-  private buffer = '';
-  constructor(path: string) {
-    this.socket = connect(path);
-    this.socket.setEncoding('utf8');
-    this.socket.on('data', (d: string) => {
-      this.buffer += d;
-      let i: number;
-      while ((i = this.buffer.indexOf('\n')) >= 0) {
-        const line = this.buffer.slice(0, i).replace(/\r$/, '');
-        this.buffer = this.buffer.slice(i + 1);
-        if (line.startsWith('SUCCESS:') || line.startsWith('ERROR:')) this.waiting.shift()?.(line);
-      }
-    });
-  }
-  kill(cid: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      this.waiting.push((line) => resolve(line.startsWith('SUCCESS')));
-      this.socket.write(`client-kill ${cid} "HALT"\n`);
-    });
-  }
-}
 
 const cidOf = (s: Session): number => Number(s.ref.split(':')[1]);
 const gateways = new Map((await store.gateways.list()).map((g) => [g.id, g]));
@@ -92,7 +66,7 @@ const all: Session[] = [];
 for (const g of gateways.keys()) all.push(...(await store.sessions.listOnlineByGateway(g)));
 all.sort((a, b) => b.connectedAt - a.connectedAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
 const byId = new Map(all.map((s) => [s.id, s]));
-const rawLink = new Management(socketPath);
+const rawLink = new ManagementLink(socketPath);
 const raw = createServer((req, res) => {
   let body = '';
   req.setEncoding('utf8');
@@ -152,7 +126,7 @@ const schema = `
   type SessionConnection { edges: [SessionEdge!]! pageInfo: PageInfo! }
 `;
 type Ctx = { gateways?: Map<string, Promise<unknown>> };
-const merLink = new Management(socketPath);
+const merLink = new ManagementLink(socketPath);
 const app = Fastify({ logger: false });
 await app.register(mercurius, {
   schema,

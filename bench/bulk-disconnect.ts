@@ -1,0 +1,191 @@
+/**
+ * Incident-scale bulk disconnect: one `disconnectSessions` call (filter: one gateway) ends 10,000
+ * sessions of a management stand-in. Switchboard runs as `switchboard start` (SQLite) in its own
+ * process. Timed from the request until both its reply arrived and a subscriber (SSE, in this
+ * process) received all 10,000 `session.disconnected` events; the settled audit rows are counted in
+ * the database. Meanwhile a probe in its own process asks `onlineSessions(first: 50)` one request
+ * after another: its p99 during the bulk call, beside its p99 idle just before. The floor, in the
+ * same run: a raw socket client pipelining the same 10,000 `client-kill` commands to a stand-in.
+ */
+import { join } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { sseSubscribe } from '../test/support/subscription-clients.js';
+import { ManagementLink } from './lib/management-link.js';
+import { ManagementStandin } from './lib/management-standin.js';
+import { Probe } from './lib/probe.js';
+import type { BenchOptions, BenchResult, FigureRow } from './lib/result.js';
+import { GATEWAY_ID, startSeededServer, waitForCount } from './lib/seeded-server.js';
+import { median, percentile, round } from './lib/stats.js';
+import { SESSIONS_QUERY } from './throughput.js';
+
+const BULK = `mutation ($gw: String!) { disconnectSessions(input: { filter: { gatewayId: $gw }, reason: "incident" }) {
+  matched ended alreadyGone failed results { sessionId outcome code } } }`;
+
+interface BulkReply {
+  data?: {
+    disconnectSessions: {
+      matched: number;
+      ended: number;
+      alreadyGone: number;
+      failed: number;
+      results: { outcome: string }[];
+    };
+  };
+  errors?: unknown[];
+}
+
+export async function bulkDisconnect({ smoke, log }: BenchOptions): Promise<BenchResult> {
+  const n = Number(process.env.BENCH_BULK_SESSIONS) || (smoke ? 300 : 10_000);
+  const rounds = smoke ? 1 : 3;
+  const idleMs = smoke ? 300 : 2_000;
+  log(`bulk-disconnect: starting switchboard with ${n} sessions`);
+  const server = await startSeededServer({ sessions: n });
+  const floorStandin = await ManagementStandin.start(join(server.dir, 'floor.sock'));
+  const probe = await Probe.start();
+  const sub = await sseSubscribe(
+    server.url.replace(/\/graphql$/, ''),
+    'subscription ($gw: String) { sessionEvents(filter: { gatewayId: $gw, types: [SESSION_DISCONNECTED] }) { id } }',
+    { gw: GATEWAY_ID },
+    server.token,
+  );
+  const db = new SqliteDatabase(server.dbPath, { readonly: true });
+  const settledSince = db.prepare(
+    "select count(*) from audit_events where action = 'session.disconnect' and outcome = 'SUCCESS' and at >= ?",
+  );
+  const spec = {
+    url: server.url,
+    headers: { authorization: `Bearer ${server.token}` },
+    body: JSON.stringify({ query: SESSIONS_QUERY, variables: { first: 50 } }),
+    expect: '"edges"',
+  };
+  const until = async (ok: () => boolean, what: string, ms = 120_000) => {
+    const end = Date.now() + ms;
+    while (!ok()) {
+      if (Date.now() > end) throw new Error(`bulk-disconnect: timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  };
+  const rows: {
+    reply: number;
+    events: number;
+    total: number;
+    p99: number;
+    p50: number;
+    probes: number;
+    idleP99: number;
+    floor: number;
+  }[] = [];
+  try {
+    for (let r = 0; r < rounds; r++) {
+      if (r > 0) {
+        server.standin.addClients(n, true);
+        await waitForCount(server, n, 120_000);
+      }
+      // The floor: the same number of kills, pipelined on a bare socket, no records.
+      floorStandin.addClients(n);
+      const link = new ManagementLink(floorStandin.path);
+      const f0 = performance.now();
+      const killed = await Promise.all(Array.from({ length: n }, (_, i) => link.kill(r * n + i)));
+      const floor = performance.now() - f0;
+      link.close();
+      if (killed.some((k) => !k)) throw new Error('bulk-disconnect: the floor’s kills failed');
+
+      const idle = await probe.measure(spec, () => new Promise((res) => setTimeout(res, idleMs)));
+      const events0 = sub.events.length;
+      const wall0 = Date.now();
+      const t0 = performance.now();
+      let reply = 0;
+      let events = 0;
+      const { value: body, result } = await probe.measure(spec, async () => {
+        const answer = fetch(server.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${server.token}` },
+          body: JSON.stringify({ query: BULK, variables: { gw: GATEWAY_ID } }),
+        }).then(async (res) => {
+          const b = (await res.json()) as BulkReply;
+          reply = performance.now() - t0;
+          return b;
+        });
+        await until(() => sub.events.length - events0 >= n, `${n} events (have ${sub.events.length - events0})`);
+        events = performance.now() - t0;
+        return answer;
+      });
+      const out = body.data?.disconnectSessions;
+      if (!out || out.ended !== n || out.results.some((x) => x.outcome !== 'ENDED'))
+        throw new Error(`bulk-disconnect: not every session ended: ${JSON.stringify(body).slice(0, 500)}`);
+      const settled = settledSince.pluck().get(wall0) as number;
+      if (settled !== n) throw new Error(`bulk-disconnect: ${settled} settled audit rows, expected ${n}`);
+      if (result.bad > 0 || idle.result.bad > 0) throw new Error('bulk-disconnect: the probe got bad replies');
+      const ms = result.samples.map((s) => s.ms);
+      const row = {
+        reply,
+        events,
+        total: Math.max(reply, events),
+        p99: percentile(ms, 99),
+        p50: percentile(ms, 50),
+        probes: ms.length,
+        idleP99: percentile(
+          idle.result.samples.map((s) => s.ms),
+          99,
+        ),
+        floor,
+      };
+      rows.push(row);
+      log(
+        `bulk-disconnect: round ${r + 1}: ${n} ended in ${row.total.toFixed(0)} ms (reply ${reply.toFixed(0)}, events ${events.toFixed(0)}), ` +
+          `${round((n / row.total) * 1000, 0)}/s; API p99 ${row.p99.toFixed(1)} ms over ${ms.length} probes (idle ${row.idleP99.toFixed(1)} ms); floor ${floor.toFixed(0)} ms`,
+      );
+    }
+  } finally {
+    db.close();
+    await sub.close();
+    probe.close();
+    await floorStandin.close();
+    await server.close();
+  }
+  const med = (k: keyof (typeof rows)[number]) => round(median(rows.map((x) => x[k])), 1);
+  const total = med('total');
+  const table: FigureRow[] = [
+    {
+      label: `disconnectSessions, ${n} sessions of one gateway`,
+      'reply ms': med('reply'),
+      'all events ms': med('events'),
+      'end to end ms': total,
+      'sessions/s': round(median(rows.map((x) => (n / x.total) * 1000)), 0),
+      'floor ms (raw client-kill)': med('floor'),
+    },
+  ];
+  const api: FigureRow[] = [
+    {
+      label: 'onlineSessions(first: 50), idle just before',
+      'p99 ms': med('idleP99'),
+      'p50 ms': null,
+      probes: null,
+    },
+    {
+      label: 'onlineSessions(first: 50), during the bulk call',
+      'p99 ms': med('p99'),
+      'p50 ms': med('p50'),
+      probes: med('probes'),
+    },
+  ];
+  return {
+    name: 'bulk-disconnect',
+    title: `Incident-scale bulk disconnect (${n} sessions, one call)`,
+    params: { sessions: n, rounds, store: 'SQLite', idleProbeMs: idleMs },
+    tables: { 'End to end (median over rounds)': table, 'API meanwhile (median over rounds)': api },
+    goals: [
+      {
+        text: `one disconnectSessions call ends ${n} sessions end to end (reply, ${n} settled audit rows, ${n} events received) ≤ 2 s`,
+        figure: round(total / 1000, 2),
+        unit: 's',
+        met: total <= 2_000,
+      },
+    ],
+    notes: [
+      `End to end: from sending the request until both its reply arrived (every result ENDED) and an SSE subscriber had received all ${n} \`session.disconnected\` events; the ${n} SUCCESS audit rows are then counted in the database (the run fails if any is missing).`,
+      'The probe runs in its own process, one `onlineSessions(first: 50)` request (every Session field) after another; requests from just before the call until just after it count.',
+      'Each round first brings the gateway back to full strength (the stand-in announces new clients); the floor is a bare socket client writing the same number of `client-kill` commands at once to a second stand-in.',
+    ],
+  };
+}
