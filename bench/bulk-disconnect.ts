@@ -4,15 +4,19 @@
  * process. Timed from the request until both its reply arrived and a subscriber (SSE, in this
  * process) received all 10,000 `session.disconnected` events; the settled audit rows are counted in
  * the database. Meanwhile a probe in its own process asks `onlineSessions(first: 50)` one request
- * after another: its p99 during the bulk call, beside its p99 idle just before. The floor, in the
- * same run: a raw socket client pipelining the same 10,000 `client-kill` commands to a stand-in.
+ * after another: its p99 during the bulk call, beside its p99 idle just before. Baselines in the
+ * same run, before each round: the same-work baseline (lib/same-work.ts: the durable work of each
+ * disconnect and its `client-kill`, hand-written, all 10,000 at once) on a copy of the database, and
+ * the floor, a bare socket client pipelining the same 10,000 `client-kill` commands.
  */
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { sseSubscribe } from '../test/support/subscription-clients.js';
 import { ManagementLink } from './lib/management-link.js';
 import { ManagementStandin } from './lib/management-standin.js';
 import { Probe } from './lib/probe.js';
+import { SameWork } from './lib/same-work.js';
 import type { BenchOptions, BenchResult, FigureRow } from './lib/result.js';
 import { GATEWAY_ID, startSeededServer, waitForCount } from './lib/seeded-server.js';
 import { median, percentile, round } from './lib/stats.js';
@@ -74,6 +78,8 @@ export async function bulkDisconnect({ smoke, log }: BenchOptions): Promise<Benc
     probes: number;
     idleP99: number;
     floor: number;
+    sameWork: number;
+    cpu: number;
   }[] = [];
   try {
     for (let r = 0; r < rounds; r++) {
@@ -89,6 +95,24 @@ export async function bulkDisconnect({ smoke, log }: BenchOptions): Promise<Benc
       const floor = performance.now() - f0;
       link.close();
       if (killed.some((k) => !k)) throw new Error('bulk-disconnect: the floor’s kills failed');
+      // The same-work baseline: on a copy of the database as it is now, killing on a stand-in of its
+      // own that holds the same Client IDs, every disconnect at once.
+      const copy = join(server.dir, `same-work-${r}.db`);
+      db.exec(`vacuum into '${copy}'`);
+      const workStandin = await ManagementStandin.start(join(server.dir, `same-work-${r}.sock`));
+      workStandin.addClients((r + 1) * n);
+      const work = new SameWork(copy, workStandin.path);
+      const ids = new SqliteDatabase(copy, { readonly: true });
+      const online = ids.prepare('select id from sessions where ended_at is null').pluck().all() as string[];
+      ids.close();
+      const s0 = performance.now();
+      const ended = await Promise.all(online.map((id) => work.disconnect(SAME_WORK_ACTOR, id)));
+      const sameWork = performance.now() - s0;
+      await work.close();
+      await workStandin.close();
+      rmSync(copy, { force: true });
+      if (ended.filter(Boolean).length !== n)
+        throw new Error('bulk-disconnect: the same-work baseline did not end every session');
 
       const idle = await probe.measure(spec, () => new Promise((res) => setTimeout(res, idleMs)));
       const events0 = sub.events.length;
@@ -96,6 +120,7 @@ export async function bulkDisconnect({ smoke, log }: BenchOptions): Promise<Benc
       const t0 = performance.now();
       let reply = 0;
       let events = 0;
+      const cpu0 = cpuMs(server.pid);
       const { value: body, result } = await probe.measure(spec, async () => {
         const answer = fetch(server.url, {
           method: 'POST',
@@ -110,6 +135,7 @@ export async function bulkDisconnect({ smoke, log }: BenchOptions): Promise<Benc
         events = performance.now() - t0;
         return answer;
       });
+      const cpu = cpuMs(server.pid) - cpu0;
       const out = body.data?.disconnectSessions;
       if (!out || out.ended !== n || out.results.some((x) => x.outcome !== 'ENDED'))
         throw new Error(`bulk-disconnect: not every session ended: ${JSON.stringify(body).slice(0, 500)}`);
@@ -129,11 +155,13 @@ export async function bulkDisconnect({ smoke, log }: BenchOptions): Promise<Benc
           99,
         ),
         floor,
+        sameWork,
+        cpu,
       };
       rows.push(row);
       log(
         `bulk-disconnect: round ${r + 1}: ${n} ended in ${row.total.toFixed(0)} ms (reply ${reply.toFixed(0)}, events ${events.toFixed(0)}), ` +
-          `${round((n / row.total) * 1000, 0)}/s; API p99 ${row.p99.toFixed(1)} ms over ${ms.length} probes (idle ${row.idleP99.toFixed(1)} ms); floor ${floor.toFixed(0)} ms`,
+          `${round((n / row.total) * 1000, 0)}/s; API p99 ${row.p99.toFixed(1)} ms over ${ms.length} probes (idle ${row.idleP99.toFixed(1)} ms); same-work ${sameWork.toFixed(0)} ms, floor ${floor.toFixed(0)} ms; server CPU ${cpu.toFixed(0)} ms`,
       );
     }
   } finally {
@@ -152,7 +180,26 @@ export async function bulkDisconnect({ smoke, log }: BenchOptions): Promise<Benc
       'all events ms': med('events'),
       'end to end ms': total,
       'sessions/s': round(median(rows.map((x) => (n / x.total) * 1000)), 0),
-      'floor ms (raw client-kill)': med('floor'),
+      'server CPU ms': med('cpu'),
+      'vs same-work (time ratio)': round(median(rows.map((x) => x.total / x.sameWork)), 2),
+    },
+    {
+      label: `raw same-work baseline, ${n} disconnects at once`,
+      'reply ms': null,
+      'all events ms': null,
+      'end to end ms': med('sameWork'),
+      'sessions/s': round(median(rows.map((x) => (n / x.sameWork) * 1000)), 0),
+      'server CPU ms': null,
+      'vs same-work (time ratio)': 1,
+    },
+    {
+      label: `floor: ${n} client-kill pipelined on a bare socket`,
+      'reply ms': null,
+      'all events ms': null,
+      'end to end ms': med('floor'),
+      'sessions/s': round(median(rows.map((x) => (n / x.floor) * 1000)), 0),
+      'server CPU ms': null,
+      'vs same-work (time ratio)': null,
     },
   ];
   const api: FigureRow[] = [
@@ -185,7 +232,16 @@ export async function bulkDisconnect({ smoke, log }: BenchOptions): Promise<Benc
     notes: [
       `End to end: from sending the request until both its reply arrived (every result ENDED) and an SSE subscriber had received all ${n} \`session.disconnected\` events; the ${n} SUCCESS audit rows are then counted in the database (the run fails if any is missing).`,
       'The probe runs in its own process, one `onlineSessions(first: 50)` request (every Session field) after another; requests from just before the call until just after it count.',
-      'Each round first brings the gateway back to full strength (the stand-in announces new clients); the floor is a bare socket client writing the same number of `client-kill` commands at once to a second stand-in.',
+      'Each round first brings the gateway back to full strength (the stand-in announces new clients). Before Switchboard’s call, in the benchmark process: the raw same-work baseline (bench/lib/same-work.ts, the statements of each disconnect and its `client-kill`, all at once, commits shared per event-loop turn) on a copy of the database (`VACUUM INTO`) and a stand-in of its own; the floor, a bare socket client writing the same number of `client-kill` commands at once. Server CPU: user + system time of Switchboard’s process during the call (/proc), steadier than wall time on a shared machine.',
     ],
   };
+}
+
+/** The actor of the same-work baseline's rows. */
+const SAME_WORK_ACTOR = { tokenId: null, name: 'bench', ip: null, userAgent: null, scopes: [] };
+
+/** User + system CPU time of a process so far, ms (/proc/<pid>/stat, clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }

@@ -161,6 +161,7 @@ export class SameWork {
 
   async close(): Promise<void> {
     if (this.relayTimer) clearTimeout(this.relayTimer);
+    this.link.close();
     await this.checkpointer.stop();
     this.db.close();
   }
