@@ -27,6 +27,7 @@ import { ReportIntake } from './core/report-intake.js';
 import { IntentHorizon } from './core/intent-horizon.js';
 import { HeapRelease } from './heap-release.js';
 import { Switchboard } from './core/switchboard.js';
+import { SettledIntents } from './core/settled-intents.js';
 import { WebhookDispatcher } from './core/webhook-dispatcher.js';
 import { createReadiness } from './core/readiness.js';
 import { EventRelay } from './core/event-relay.js';
@@ -203,7 +204,10 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
     await store.gateways.upsert({ id: g.id, name: g.name, region: g.region, protocol: g.protocol, mode: g.mode });
 
   const intake = new ReportIntake({ logger: logger.child({ part: 'intake' }) });
+  // Sync and the disconnect use case of this process share what the daemons' reports settled.
+  const settled = new SettledIntents();
   const core = new Switchboard({
+    settled,
     store,
     bus,
     logger,
@@ -246,7 +250,7 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
     onStoreHealth: (h) => core.eventStoreHealth(h),
   });
   relay.start();
-  const sync = new SessionSync({ store, bus, logger, intake });
+  const sync = new SessionSync({ store, bus, logger, intake, settled });
   sync.start();
   // Before the agents: an in-process agent gets its blocks with its first snapshot.
   const stopBlocks = core.deliverBlocks();

@@ -115,6 +115,42 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       assert.equal((await deliveries(s.id)).length, 1, 'one webhook row for the one event');
     });
 
+    it("the daemon's report settles first: the reply takes that settlement, without settling or reading the record again", async () => {
+      const s = await online('erin');
+      const admin = h.actor(['admin'], 'ops');
+      // The reply reaches the disconnect only once sync applied the echo (committed), as under load.
+      const request = h.bus.request.bind(h.bus);
+      h.bus.request = async (...args: Parameters<typeof request>) => {
+        const reply = await request(...args);
+        await h.settle();
+        return reply;
+      };
+      const findById = h.store.intents.findById.bind(h.store.intents);
+      let readBack = 0;
+      h.store.intents.findById = (id: string) => {
+        readBack++;
+        return findById(id);
+      };
+      try {
+        const result = await h.core.disconnect(admin, s.id, { reason: 'echo first' });
+        assert.equal(readBack, 0, 'the intent was not read back: the settlement came from sync');
+        assert.equal(result.outcome, 'DISCONNECTED');
+        assert.deepEqual(
+          [result.session.endCause, result.session.endedByName, result.session.endReason],
+          ['ADMIN_DISCONNECT', 'ops', 'echo first'],
+        );
+        const audit = await auditOf(s.id);
+        assert.deepEqual(story(audit), ['PENDING', 'SUCCESS']);
+        assert.equal(audit[0]!.id, result.auditEventId, 'the answer names the row that settled the intent');
+        assert.equal(audit[0]!.metadata.confirmedBy, 'DAEMON_REPORT');
+        await h.settle();
+        assert.equal(endedEvents(s.id).length, 1, 'one event');
+      } finally {
+        h.bus.request = request;
+        h.store.intents.findById = findById;
+      }
+    });
+
     it('unknown and already ended ids: SESSION_NOT_FOUND, audited, no gateway asked', async () => {
       const s = await online('bob');
       const admin = h.actor(['admin']);

@@ -14,6 +14,7 @@ import { appendSessionEvents } from './event-outbox.js';
 import { sessionEvent } from './session-events.js';
 import { loggerFor, type Logger } from '../domain/logger.js';
 import { TransactionBatcher } from './transaction-batcher.js';
+import type { SettledIntents } from './settled-intents.js';
 
 export interface DisconnectDeps {
   store: Store;
@@ -22,6 +23,8 @@ export interface DisconnectDeps {
   /** How long the gateway has to confirm (default 5 000 ms). */
   deadlineMs: number;
   now?: () => number;
+  /** Intents that sync settled in this process from the daemon's report, for the reply to take. */
+  settled?: SettledIntents;
 }
 
 /** Longest `reason` kept in the audit trail and on the session, in characters. */
@@ -299,6 +302,9 @@ export class DisconnectUseCase {
 
   /** The daemon confirmed: one transaction ends the session as the intent's, with its audit row, event and webhook rows. */
   private async confirmed(req: Request, intent: DisconnectIntent): Promise<DisconnectResult> {
+    // The daemon's report of the end reached sync first, which settled the intent (committed): its answer.
+    const early = this.deps.settled?.take(intent.id);
+    if (early) return { session: early.session, outcome: 'DISCONNECTED', auditEventId: early.auditEventId };
     const now = this.now();
     const done = await this.writes.run(async (tx) => {
       const settled = await settleEnded(tx, intent, {

@@ -1,3 +1,4 @@
+import type { SettledIntents } from './settled-intents.js';
 import type { Actor } from '../domain/actor.js';
 import type { AuditEvent } from '../domain/audit.js';
 import { DomainError } from '../domain/errors.js';
@@ -66,6 +67,8 @@ export interface CoreOptions {
   /** How often the tokens behind open streams are re-read (default 500 ms; see token-watch.ts). */
   tokenPollMs?: number;
   now?: () => number;
+  /** Shared with this process's sync: intents settled by a daemon's report, for the disconnect waiting on the reply. */
+  settled?: SettledIntents;
 }
 
 /** The use cases behind the API, with their scope checks. */
@@ -96,6 +99,7 @@ export class Switchboard implements CoreApi {
       logger: o.logger,
       deadlineMs: o.disconnectDeadlineMs,
       now: this.now,
+      settled: o.settled,
     });
   }
 

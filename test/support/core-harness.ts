@@ -7,6 +7,7 @@ import type { Store } from '../../src/store/store.js';
 import { MemoryBus } from '../../src/bus/memory/memory-bus.js';
 import { Switchboard } from '../../src/core/switchboard.js';
 import { SessionSync } from '../../src/core/sync/session-sync.js';
+import { SettledIntents } from '../../src/core/settled-intents.js';
 import { AgentLink } from '../../src/core/agent-link.js';
 import { EventRelay } from '../../src/core/event-relay.js';
 import { silentLogger } from '../../src/domain/logger.js';
@@ -35,14 +36,17 @@ export async function startCoreHarness(
 ): Promise<CoreHarness> {
   const store = await openStore(storeUrl);
   const bus = new MemoryBus();
+  // As main.ts: sync hands the intents a daemon's report settled to the disconnect waiting on the reply.
+  const settled = new SettledIntents();
   const core = new Switchboard({
+    settled,
     store,
     bus,
     logger: silentLogger,
     disconnectDeadlineMs: options.deadlineMs ?? 1000,
     gatewayLivenessMs: 15_000,
   });
-  const sync = new SessionSync({ store, bus, logger: silentLogger });
+  const sync = new SessionSync({ store, bus, logger: silentLogger, settled });
   sync.start();
   const relay = new EventRelay({
     store,

@@ -1,6 +1,7 @@
 import type { Session, SessionReport } from '../../domain/session.js';
 import type { StoreTx } from '../../store/store.js';
-import { settleEnded } from '../intent-settlement.js';
+import { settleEnded, type EndedSettlement } from '../intent-settlement.js';
+import type { SettledIntents } from '../settled-intents.js';
 import type { GatewayReport } from '../reports.js';
 import { sessionEvent, type SessionEvent } from '../session-events.js';
 import { changing, newSession, type SyncDeps } from './session-rows.js';
@@ -15,14 +16,20 @@ type Disconnected = Extract<GatewayReport, { type: 'session.disconnected' }>;
  * delta whose gateway has no row yet (its snapshot, asked for there, brings it).
  */
 export class DeltaApplier {
-  constructor(private readonly deps: SyncDeps & { unknownGateway: (gatewayId: string) => void }) {}
+  constructor(
+    private readonly deps: SyncDeps & {
+      unknownGateway: (gatewayId: string) => void;
+      /** Told of every intent a report settled, once its transaction committed. */
+      settled?: SettledIntents;
+    },
+  ) {}
 
   connected(r: Connected): Promise<SessionEvent[]> {
     return changing(this.deps, (tx) => this.upsertSession(tx, r.gatewayId, r.session, r.at));
   }
 
   disconnected(r: Disconnected): Promise<SessionEvent[]> {
-    return changing(this.deps, (tx) => this.endReported(tx, r));
+    return this.settling((tx, settled) => this.endReported(tx, r, settled));
   }
 
   /** One multi-row insert for the run (all reports of one gateway); the rare known ref one at a time. */
@@ -68,14 +75,31 @@ export class DeltaApplier {
    * clients) in one transaction, like a run of connects.
    */
   disconnectedRun(run: Disconnected[]): Promise<SessionEvent[]> {
-    return changing(this.deps, async (tx) => {
+    return this.settling(async (tx, settled) => {
       const all: SessionEvent[] = [];
-      for (const r of run) all.push(...(await this.endReported(tx, r)));
+      for (const r of run) all.push(...(await this.endReported(tx, r, settled)));
       return all;
     });
   }
 
-  private async endReported(tx: StoreTx, r: Disconnected): Promise<SessionEvent[]> {
+  /** `changing`, then the intents it settled noted as settled (after the commit: only committed facts). */
+  private async settling(
+    fn: (tx: StoreTx, settled: [string, EndedSettlement][]) => Promise<SessionEvent[]>,
+  ): Promise<SessionEvent[]> {
+    let settled: [string, EndedSettlement][] = [];
+    const events = await changing(this.deps, (tx) => {
+      settled = []; // a transaction run again starts over
+      return fn(tx, settled);
+    });
+    for (const [intentId, s] of settled) this.deps.settled?.note(intentId, s);
+    return events;
+  }
+
+  private async endReported(
+    tx: StoreTx,
+    r: Disconnected,
+    settled: [string, EndedSettlement][],
+  ): Promise<SessionEvent[]> {
     const s = await tx.sessions.findByRef(r.gatewayId, r.ref);
     if (!s || s.endedAt !== null) return [];
     const finalStats =
@@ -93,6 +117,7 @@ export class DeltaApplier {
         confirmedBy: 'DAEMON_REPORT',
         finalStats,
       });
+      if (done) settled.push([intent.id, done]);
       return done?.event ? [done.event] : [];
     }
     // No intent pending (a kill from outside Switchboard, or one whose intent settled already and

@@ -1,3 +1,4 @@
+import type { SettledIntents } from '../settled-intents.js';
 import { createHash } from 'node:crypto';
 import { ID_KINDS, idOf, newId } from '../../domain/ids.js';
 import { SYSTEM_ACTOR } from '../../domain/actor.js';
@@ -51,7 +52,15 @@ export class SessionSync {
   readonly intake: ReportIntake;
 
   constructor(
-    private readonly deps: { store: Store; bus: Bus; logger: Logger; now?: () => number; intake?: ReportIntake },
+    private readonly deps: {
+      store: Store;
+      bus: Bus;
+      logger: Logger;
+      now?: () => number;
+      intake?: ReportIntake;
+      /** Told of every intent a daemon's report settled here (the disconnect waiting for its reply takes it). */
+      settled?: SettledIntents;
+    },
   ) {
     this.now = deps.now ?? Date.now;
     this.intake = deps.intake ?? new ReportIntake({ logger: deps.logger, now: this.now });
@@ -59,6 +68,7 @@ export class SessionSync {
       store: deps.store,
       now: this.now,
       unknownGateway: (id) => this.unknownGateway(id),
+      settled: deps.settled,
     });
     this.snapshots = new SnapshotApplier({ store: deps.store, now: this.now, logger: deps.logger });
   }
