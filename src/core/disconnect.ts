@@ -245,6 +245,9 @@ export class DisconnectUseCase {
    * first, on this or another replica): answer what the record says.
    */
   private async settledElsewhere(intent: DisconnectIntent): Promise<DisconnectResult> {
+    // Settled by this process's sync from the daemon's report: its answer, without reading it back.
+    const early = this.deps.settled?.take(intent.id);
+    if (early) return { session: early.session, outcome: 'DISCONNECTED', auditEventId: early.auditEventId };
     const { store } = this.deps;
     const now = await store.intents.findById(intent.id);
     const session = await store.sessions.findById(intent.sessionId);
@@ -302,11 +305,12 @@ export class DisconnectUseCase {
 
   /** The daemon confirmed: one transaction ends the session as the intent's, with its audit row, event and webhook rows. */
   private async confirmed(req: Request, intent: DisconnectIntent): Promise<DisconnectResult> {
-    // The daemon's report of the end reached sync first, which settled the intent (committed): its answer.
-    const early = this.deps.settled?.take(intent.id);
-    if (early) return { session: early.session, outcome: 'DISCONNECTED', auditEventId: early.auditEventId };
+    // The daemon's report of the end reached sync first, which settled the intent (committed).
+    if (this.deps.settled?.has(intent.id)) return this.settledElsewhere(intent);
     const now = this.now();
     const done = await this.writes.run(async (tx) => {
+      // Or while this waited for the connection (sync's transaction held it): nothing to write.
+      if (this.deps.settled?.has(intent.id)) return null;
       const settled = await settleEnded(tx, intent, {
         at: now,
         now,

@@ -23,6 +23,10 @@ export class SettledIntents {
     if (this.kept.size > MAX_KEPT) this.kept.delete(this.kept.keys().next().value!);
   }
 
+  has(intentId: string): boolean {
+    return this.kept.has(intentId);
+  }
+
   take(intentId: string): EndedSettlement | undefined {
     const s = this.kept.get(intentId);
     if (s) this.kept.delete(intentId);
