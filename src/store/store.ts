@@ -82,6 +82,8 @@ export interface SessionRepository {
   findOnline(id: string): Promise<Session | null>;
   /** The session (online or ended) a gateway's native ref maps to. */
   findByRef(gatewayId: string, ref: string): Promise<Session | null>;
+  /** `findByRef` for many refs of one gateway at once; refs that map to no session are left out. */
+  findByRefs(gatewayId: string, refs: readonly string[]): Promise<Session[]>;
   /** Online sessions, newest first (connectedAt desc, id desc), strictly after `after`. */
   listOnline(args: { first: number; after?: Keyset | null; filter?: SessionFilter }): Promise<Page<Session>>;
   /**

@@ -1,4 +1,5 @@
 import type { Session, SessionReport } from '../../domain/session.js';
+import type { DisconnectIntent } from '../../domain/disconnect-intent.js';
 import type { StoreTx } from '../../store/store.js';
 import { settleEnded, type EndedSettlement } from '../intent-settlement.js';
 import type { SettledIntents } from '../settled-intents.js';
@@ -76,8 +77,25 @@ export class DeltaApplier {
    */
   disconnectedRun(run: Disconnected[]): Promise<SessionEvent[]> {
     return this.settling(async (tx, settled) => {
+      // The run's sessions and their pending intents in two queries instead of two per report.
+      const sessions = new Map(
+        (
+          await tx.sessions.findByRefs(
+            run[0]!.gatewayId,
+            run.map((r) => r.ref),
+          )
+        ).map((s) => [s.ref, s]),
+      );
+      const online = [...sessions.values()].filter((s) => s.endedAt === null).map((s) => s.id);
+      const intents = new Map((await tx.intents.listPendingBySessions(online)).map((i) => [i.sessionId, i]));
       const all: SessionEvent[] = [];
-      for (const r of run) all.push(...(await this.endReported(tx, r, settled)));
+      const seen = new Set<string>();
+      for (const r of run) {
+        // A ref reported twice in one run: its second report reads what the first one wrote.
+        const known = seen.has(r.ref) ? undefined : { session: sessions.get(r.ref) ?? null, intents };
+        seen.add(r.ref);
+        all.push(...(await this.endReported(tx, r, settled, known)));
+      }
       return all;
     });
   }
@@ -95,18 +113,20 @@ export class DeltaApplier {
     return events;
   }
 
+  /** `known`: the session and the pending intents read for the whole run already (same transaction). */
   private async endReported(
     tx: StoreTx,
     r: Disconnected,
     settled: [string, EndedSettlement][],
+    known?: { session: Session | null; intents: Map<string, DisconnectIntent> },
   ): Promise<SessionEvent[]> {
-    const s = await tx.sessions.findByRef(r.gatewayId, r.ref);
+    const s = known ? known.session : await tx.sessions.findByRef(r.gatewayId, r.ref);
     if (!s || s.endedAt !== null) return [];
     const finalStats =
       r.bytesReceived !== undefined && r.bytesSent !== undefined
         ? { bytesReceived: r.bytesReceived, bytesSent: r.bytesSent, lastSeenAt: r.at }
         : undefined;
-    const intent = await tx.intents.findPending(s.id);
+    const intent = known ? (known.intents.get(s.id) ?? null) : await tx.intents.findPending(s.id);
     if (intent) {
       // An operator's disconnect is pending: this end is theirs, whatever cause the adapter gave (a
       // kill that ran after its deadline looks like the client's own leaving). Null: the reply's

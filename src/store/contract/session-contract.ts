@@ -31,6 +31,25 @@ export function sessionContract(ctx: ContractContext): void {
     assert.equal(await store.sessions.findByRef(gw, 'no-such-ref'), null);
   });
 
+  test('findByRefs: the sessions (online or ended) of the given refs of that gateway only; unknown refs left out', async () => {
+    const store = ctx.store();
+    const gw = await freshGateway(store);
+    const other = await freshGateway(store);
+    const a = makeSession(gw, { connectedAt: T0 + 1 });
+    const b = makeSession(gw, { connectedAt: T0 + 2 });
+    const elsewhere = makeSession(other, { connectedAt: T0 + 3, ref: a.ref });
+    for (const s of [a, b, elsewhere]) await store.sessions.insertIfAbsent(s);
+    await store.sessions.markEnded(b.id, ADMIN_END);
+    const found = await store.sessions.findByRefs(gw, [a.ref, b.ref, 'no-such-ref', a.ref]);
+    assert.deepEqual(found.map((s) => s.id).sort(), [a.id, b.id].sort());
+    assert.deepEqual(
+      found.find((s) => s.id === a.id),
+      a,
+    );
+    assert.equal(found.find((s) => s.id === b.id)?.endCause, 'ADMIN_DISCONNECT');
+    assert.deepEqual(await store.sessions.findByRefs(gw, []), []);
+  });
+
   test("a session's group and tun device are stored and returned (one by one and in bulk), null when absent", async () => {
     const store = ctx.store();
     const gw = await freshGateway(store);

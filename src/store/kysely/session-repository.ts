@@ -87,6 +87,20 @@ export class KyselySessionRepository implements SessionRepository {
     return row ? toSession(row) : null;
   }
 
+  async findByRefs(gatewayId: string, refs: readonly string[]): Promise<Session[]> {
+    const found: Session[] = [];
+    for (const part of statements([...new Set(refs)], 1)) {
+      const rows = await this.db
+        .selectFrom('sessions')
+        .selectAll()
+        .where('gateway_id', '=', gatewayId)
+        .where('ref', 'in', part)
+        .execute();
+      for (const r of rows) found.push(toSession(r));
+    }
+    return found;
+  }
+
   async listOnline(args: { first: number; after?: Keyset | null; filter?: SessionFilter }): Promise<Page<Session>> {
     const { after } = args;
     const rows = await this.db
