@@ -13,6 +13,7 @@ import { twoReplicaStores, type ReplicaStores } from '../../../test/support/repl
 import { subjects } from '../../bus/bus.js';
 import { MemoryBus } from '../../bus/memory/memory-bus.js';
 import type { SessionReport } from '../../domain/session.js';
+import { newIntentId } from '../../domain/disconnect-intent.js';
 import { openStore } from '../../store/kysely/kysely-store.js';
 import type { Store } from '../../store/store.js';
 import { silentLogger } from '../../domain/logger.js';
@@ -269,6 +270,81 @@ describe('session sync: a snapshot larger than one chunk (SQLite)', () => {
     assert.equal(ended?.bytesSent, 8);
     assert.equal((await store.sessions.findByRef(gw, 'd:5'))?.endCause, 'ADMIN_DISCONNECT');
     assert.equal((await store.sessions.findByRef(gw, 'stay'))?.endedAt, null);
+  });
+
+  test("a burst of echoes of operators' kills: each pending intent settles as its operator's, once, from the run's shared reads", async () => {
+    const gw = 'gw-burst-intents';
+    const sync = new SessionSync({ store, bus, logger: silentLogger });
+    const rec = recorder(bus, store, gw);
+    const killed = refs('k', 40);
+    await sync.enqueue(
+      snapshot(
+        gw,
+        T,
+        killed.map((ref) => session(ref)),
+      ),
+    );
+    await rec.clear();
+    const intents = new Map<string, string>();
+    for (const ref of killed) {
+      const s = (await store.sessions.findByRef(gw, ref))!;
+      const id = newIntentId();
+      intents.set(ref, id);
+      await store.intents.insertIfNoPending({
+        id,
+        sessionId: s.id,
+        gatewayId: gw,
+        userName: s.userName,
+        createdAt: T + 1,
+        actorTokenId: 'tok_ops',
+        actorName: 'ops',
+        actorIp: null,
+        actorUserAgent: null,
+        actorRequestId: null,
+        reason: `incident ${ref}`,
+        message: null,
+        mode: 'HALT',
+        blockSeconds: null,
+        status: 'PENDING',
+        unconfirmedAt: null,
+        settledAt: null,
+        auditEventId: `aud_pending_${ref}`,
+        settledAuditEventId: null,
+      });
+    }
+    // The replies never came (say the replica asking died): the daemon's echoes are the word of the ends.
+    await Promise.all(
+      killed.map((ref, i) =>
+        sync.enqueue({
+          type: 'session.disconnected',
+          gatewayId: gw,
+          agentId: 'agt_test',
+          seq: ++seq,
+          at: T + 10 + i,
+          ref,
+          cause: 'CLIENT_DISCONNECT',
+          bytesReceived: 70,
+          bytesSent: 80,
+        }),
+      ),
+    );
+    for (const ref of killed) {
+      const ended = (await store.sessions.findByRef(gw, ref))!;
+      assert.deepEqual(
+        [ended.endCause, ended.endedByName, ended.endReason, ended.bytesSent],
+        ['ADMIN_DISCONNECT', 'ops', `incident ${ref}`, 80],
+        ref,
+      );
+      const intent = (await store.intents.findById(intents.get(ref)!))!;
+      assert.equal(intent.status, 'DONE', ref);
+      const audit = await store.audit.list({ first: 5, filter: { targetSessionId: ended.id } });
+      assert.deepEqual(
+        audit.rows.map((r) => [r.id, r.outcome, r.metadata.confirmedBy]),
+        [[intent.settledAuditEventId, 'SUCCESS', 'DAEMON_REPORT']],
+        ref,
+      );
+    }
+    assert.deepEqual(sorted(await rec.disconnected()), sorted(killed), 'one event per end');
   });
 });
 
