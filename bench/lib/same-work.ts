@@ -24,13 +24,13 @@ import type { DisconnectIntent } from '../../src/domain/disconnect-intent.js';
 import { newAuditEventId } from '../../src/domain/ids.js';
 import { newIntentId } from '../../src/domain/disconnect-intent.js';
 import type { AuditEvent } from '../../src/domain/audit.js';
-import type { Protocol } from '../../src/domain/gateway.js';
-import type { EndCause, Session } from '../../src/domain/session.js';
 import { auditEvent } from '../../src/core/audit.js';
 import { settlementAudit } from '../../src/core/intent-settlement.js';
 import { sessionEvent } from '../../src/core/session-events.js';
 import { versioned } from '../../src/core/reports.js';
 import { SqliteCheckpointer } from '../../src/store/kysely/sqlite-checkpointer.js';
+import { toSession as rowToSession } from '../../src/store/kysely/session-columns.js';
+import type { SessionTable } from '../../src/store/kysely/database.js';
 import { ManagementLink } from './management-link.js';
 
 /** The SQL texts, as Switchboard's store compiles them (read from its statement trace). */
@@ -252,30 +252,5 @@ function auditRow(e: AuditEvent): unknown[] {
   ];
 }
 
-function toSession(r: Row): Session {
-  return {
-    id: r.id as string,
-    gatewayId: r.gateway_id as string,
-    ref: r.ref as string,
-    userId: r.user_id as string,
-    userName: r.user_name as string,
-    commonName: r.common_name as string | null,
-    clientAddress: r.client_address as string | null,
-    virtualAddress: r.virtual_address as string | null,
-    virtualAddress6: r.virtual_address6 as string | null,
-    protocol: r.protocol as Protocol,
-    connectedAt: r.connected_at as number,
-    lastSeenAt: r.last_seen_at as number,
-    bytesReceived: r.bytes_received as number,
-    bytesSent: r.bytes_sent as number,
-    clientVersion: r.client_version as string | null,
-    clientPlatform: r.client_platform as string | null,
-    endedAt: r.ended_at as number | null,
-    endCause: r.end_cause as EndCause | null,
-    endedByTokenId: r.ended_by_token_id as string | null,
-    endedByName: r.ended_by_name as string | null,
-    endReason: r.end_reason as string | null,
-    group: r.group_name as string | null,
-    device: r.device as string | null,
-  };
-}
+/** A `select *` / `returning *` row of `sessions` as the store maps it. */
+const toSession = (r: Row) => rowToSession(r as unknown as SessionTable);
