@@ -165,7 +165,7 @@ type Actor {
   userAgent: String
 }
 
-"A user denied reconnects on one gateway until a time (OpenVPN authorize gateways only)."
+"A user denied reconnects on one gateway until a time (gateways whose canBlock is true: OpenVPN in authorize mode, OpenConnect with a blockFile, WireGuard; not IKEv2)."
 type Block {
   gatewayId: String!
   "The gateway; null if it is no longer known."

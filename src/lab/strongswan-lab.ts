@@ -156,7 +156,7 @@ export class LabClient extends LabCharon {
   /** Sends `count` UDP datagrams through the tunnel to the responder's protected address. */
   async sendUdp(count = 3): Promise<void> {
     const script = `for i in $(seq 1 ${count}); do echo switchboard-lab > /dev/udp/${PROTECTED_HOST}/9; done`;
-    await run('ip', ['netns', 'exec', this.netns, 'bash', '-c', script], { timeout: 10_000 });
+    await run('ip', ['netns', 'exec', this.netns, 'bash', '--norc', '--noprofile', '-c', script], { timeout: 10_000 });
   }
 
   /** Whether this initiator's charon still has an ESTABLISHED IKE SA. */
