@@ -10,6 +10,13 @@ import type { SessionEvent } from '../../src/core/session-events.js';
 import { TEST_NATS_URL } from './nats-server.js';
 import { SwitchboardProcess } from './switchboard-process.js';
 
+/**
+ * How long each process may take to print that it is up. Both load the compiled server and connect to
+ * NATS; on a shared 2-core machine at load 30+ the agent once took over 20 s to print its line, with
+ * nothing wrong in it. A wait on a condition, not a timing assertion.
+ */
+const START_MS = 60_000;
+
 export interface AgentOverNats {
   /** The control plane's GraphQL endpoint and its bootstrap admin token. */
   url: string;
@@ -54,15 +61,15 @@ export async function startAgentOverNats(options: {
       SWITCHBOARD_DATABASE_URL: databasePath,
     });
     procs.push(control);
-    const admin = (await control.waitForOutput(/^\s{4}(sbt_[a-z0-9_]+)$/m))[1]!;
-    const url = (await control.waitForOutput(/listening on (http:\/\/\S+)\/graphql/))[1]!;
+    const admin = (await control.waitForOutput(/^\s{4}(sbt_[a-z0-9_]+)$/m, START_MS))[1]!;
+    const url = (await control.waitForOutput(/listening on (http:\/\/\S+)\/graphql/, START_MS))[1]!;
     const agent = SwitchboardProcess.start('agent', ['agent'], {
       ...env,
       SWITCHBOARD_CONFIG: options.gatewayFile,
       SWITCHBOARD_HEARTBEAT_MS: '500',
     });
     procs.push(agent);
-    await agent.waitForOutput(/Switchboard agent agt_\w+ is reporting/);
+    await agent.waitForOutput(/Switchboard agent agt_\w+ is reporting/, START_MS);
     return { url, admin, events, control, agent, databasePath, close };
   } catch (e) {
     await close();
