@@ -8,6 +8,7 @@ import { gql } from '../api/graphql-client.js';
 import { AUDIT_EVENTS, type AuditFilter, type AuditRow, type PageInfo } from '../api/operations.js';
 import { absolute, zoneName } from '../format.js';
 import { guarded, type Auth } from '../auth/auth.js';
+import { FiltersToggle, useFoldedFilters } from '../shell/folded-filters.js';
 import { usePoll } from '../shell/use-poll.js';
 import { AUDIT_ACTIONS, AUDIT_OUTCOMES } from './audit-actions.js';
 import { AuditDetail } from './audit-detail.js';
@@ -35,6 +36,7 @@ export function AuditPage({ auth }: { auth: Auth }) {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [open, setOpen] = useState<ReadonlySet<string>>(new Set());
+  const folded = useFoldedFilters();
   const [fresh, setFresh] = useState<ReadonlySet<string>>(new Set());
   const filterKey = useRef('');
   filterKey.current = JSON.stringify(filter);
@@ -114,7 +116,14 @@ export function AuditPage({ auth }: { auth: Auth }) {
           <span className="muted small"> · new events appear by themselves · times in {zone}</span>
         </p>
       </div>
-      <form className="filters" onSubmit={apply} aria-label="Filter audit events">
+      <FiltersToggle folded={folded} controls="audit-filters" active={Object.keys(filter).length} />
+      <form
+        id="audit-filters"
+        className="filters"
+        onSubmit={apply}
+        aria-label="Filter audit events"
+        hidden={folded.hidden}
+      >
         <div className="field">
           <label htmlFor="a-action">Action</label>
           <select

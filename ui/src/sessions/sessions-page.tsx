@@ -14,7 +14,7 @@ import { useGateways } from '../gateways/use-gateways.js';
 import { DisconnectDialog, type DisconnectTarget } from './disconnect-dialog.js';
 import { HealthBanner } from './health-banner.js';
 import { statusOf } from './row-status.js';
-import { PHONE, useMedia } from '../shell/use-media.js';
+import { FiltersToggle, useFoldedFilters } from '../shell/folded-filters.js';
 import { SessionCards } from './session-cards.js';
 import { SessionDetail } from './session-detail.js';
 import { SessionsTable } from './sessions-table.js';
@@ -52,8 +52,8 @@ export function SessionsPage({ auth }: { auth: Auth }) {
   const gateways = useGateways(auth).gateways ?? [];
   const [selection, setSelection] = useState<RowSelectionState>({});
   const [open, setOpen] = useState<SessionRow | null>(null);
-  const phone = useMedia(PHONE);
-  const [filtersOpen, setFiltersOpen] = useState(false);
+  const folded = useFoldedFilters();
+  const phone = folded.phone;
   /** What opened the details (a card's or a row's name): focus goes back there when they close. */
   const opener = useRef<HTMLElement | null>(null);
   const [dialog, setDialog] = useState<DisconnectTarget | null>(null);
@@ -154,27 +154,13 @@ export function SessionsPage({ auth }: { auth: Auth }) {
         </p>
       </div>
 
-      {phone && (
-        <button
-          type="button"
-          className="filters-toggle"
-          aria-expanded={filtersOpen}
-          aria-controls="session-filters"
-          onClick={() => setFiltersOpen((o) => !o)}
-        >
-          Filters
-          {activeFilters > 0 && <span className="count">{activeFilters} active</span>}
-          <span aria-hidden="true" className="chevron">
-            {filtersOpen ? '▴' : '▾'}
-          </span>
-        </button>
-      )}
+      <FiltersToggle folded={folded} controls="session-filters" active={activeFilters} />
       <form
         id="session-filters"
         className="filters"
         onSubmit={apply}
         aria-label="Filter sessions"
-        hidden={phone && !filtersOpen}
+        hidden={folded.hidden}
       >
         <div className="field">
           <label htmlFor="f-user">User</label>
