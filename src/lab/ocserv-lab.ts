@@ -307,7 +307,16 @@ export class OcLabClient extends LabProcess {
 
   /** Sends one UDP datagram through the tunnel to ocserv's end of it (counted in ocserv's RX). */
   async sendTraffic(bytes = 512): Promise<void> {
-    await run('ip', ['netns', 'exec', this.netns, 'bash', '--norc', '--noprofile', '-c', `printf '%${bytes}s' x > /dev/udp/${TUNNEL_NET}.1/9`]);
+    await run('ip', [
+      'netns',
+      'exec',
+      this.netns,
+      'bash',
+      '--norc',
+      '--noprofile',
+      '-c',
+      `printf '%${bytes}s' x > /dev/udp/${TUNNEL_NET}.1/9`,
+    ]);
   }
 }
 
