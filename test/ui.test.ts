@@ -130,7 +130,7 @@ describe('operator console in a real browser, real OpenVPN gateway', { skip }, (
           .filter({ hasText: /^127\.0\.0\.1:\d+$/ })
           .innerText()
       ).trim();
-      await page.getByLabel('Address').fill(shown);
+      await page.getByLabel('Address', { exact: true }).fill(shown);
       await page.getByRole('button', { name: 'Apply filters' }).click();
       await page.getByText('1 online matching the filters').waitFor();
       assert.equal(await row('bob').count(), 1, `the client address as shown (${shown}) finds bob`);
