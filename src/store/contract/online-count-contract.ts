@@ -146,10 +146,15 @@ export function onlineCountContract(ctx: ContractContext): void {
     }
   });
 
-  test('online counts: more writers of one gateway than shards hold them at once, none waits', async (t) => {
+  test('online counts: more writers of one gateway than shards hold them at once, none waits', async () => {
     const first = ctx.store();
     if (first.dialect !== 'postgres') {
-      t.skip('SQLite has one writer at a time');
+      // SQLite has one writer at a time: the 20 transactions queue, and the counts still come out exact.
+      const gw = await freshGateway(first);
+      await Promise.all(
+        Array.from({ length: 20 }, () => first.transaction((tx) => tx.sessions.insertIfAbsent(makeSession(gw)))),
+      );
+      await assertExact(first, [gw], [20]);
       return;
     }
     // Two stores, two pools of 10 connections: 20 transactions each hold a counter row of the gateway
