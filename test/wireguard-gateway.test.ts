@@ -19,7 +19,7 @@ const SEED =
 const DISCONNECT =
   'mutation ($in: DisconnectSessionInput!) { disconnectSession(input: $in) { outcome session { id endCause } } }';
 const SESSIONS = `query ($gw: String) { onlineSessions(first: 100, filter: { gatewayId: $gw }) { edges { node {
-  id user { name } gateway { id protocol } protocol clientAddress virtualAddress connectedAt
+  id user { name } gateway { id protocol } protocol clientAddress virtualAddress connectedAt publicKey
 } } } }`;
 const EVENTS = `subscription ($f: SessionEventFilter) { sessionEvents(filter: $f) {
   type cause actor { name } session { id user { name } } } }`;
@@ -34,6 +34,7 @@ interface Row {
   clientAddress: string;
   virtualAddress: string;
   connectedAt: string;
+  publicKey: string | null;
 }
 interface SessionEvent {
   type: string;
@@ -99,6 +100,7 @@ describe('WireGuard gateway (wireguard-go over UAPI)', { skip }, () => {
       assert.match(r.id, /^sess_[a-z0-9]{12}$/);
       assert.match(r.clientAddress, new RegExp(`^10\\.78\\.${i + 1}\\.2:\\d+$`), `${user}'s endpoint`);
       assert.equal(r.virtualAddress, peers[user]!.address, `${user}'s allowed IP`);
+      assert.equal(r.publicKey, peers[user]!.publicKey, `${user}'s public key`);
       assert.deepEqual([r.protocol, r.gateway], ['wireguard', { id: gw, protocol: 'wireguard' }]);
       assert.equal((await onInterface(user))?.endpoint, r.clientAddress, 'the endpoint wg shows');
     }

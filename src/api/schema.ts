@@ -98,6 +98,8 @@ type Session {
   its agent saw any client's connection details on that daemon).
   """
   transport: Transport
+  "A WireGuard peer's public key (base64, 44 characters); null on other protocols."
+  publicKey: String
   connectedAt: DateTime!
   "Bytes received from the client. A Float, because byte counters exceed 2^31 (exact up to 2^53)."
   bytesReceived: Float!

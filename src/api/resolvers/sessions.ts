@@ -78,6 +78,8 @@ export const sessionResolvers: ResolverMap = {
     confirmed: async (s: Session, _args: unknown, ctx: ApiContext) =>
       s.endedAt !== null || ((await ctx.gateway(s.gatewayId))?.agentConnected ?? false),
     client: (s: Session) => ({ version: s.clientVersion, platform: s.clientPlatform }),
+    // A WireGuard adapter reports the peer's public key as the session's common name.
+    publicKey: (s: Session) => (s.protocol === 'wireguard' ? s.commonName : null),
     durationSeconds: (s: Session) => ((s.endedAt ?? Date.now()) - s.connectedAt) / 1000,
     endedBy: (s: Session) =>
       s.endedByName === null ? null : { tokenId: s.endedByTokenId, name: s.endedByName, ip: null, userAgent: null },

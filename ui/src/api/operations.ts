@@ -39,6 +39,8 @@ export interface SessionRow {
   protocol: string;
   /** UDP or TCP between client and gateway; null where the gateway does not say. */
   transport: 'UDP' | 'TCP' | null;
+  /** A WireGuard peer's public key; null on other protocols. */
+  publicKey: string | null;
   clientAddress: string | null;
   virtualAddress: string | null;
   virtualAddress6: string | null;
@@ -97,7 +99,7 @@ export const GATEWAYS = `query Gateways { gateways { id name region protocol mod
   statusSince lastError lastErrorAt degradedReason warning } }`;
 
 const SESSION_FIELDS = `id user { id name } gateway { id name region protocol mode agentConnected daemonResponding } protocol
-  transport clientAddress virtualAddress virtualAddress6 connectedAt bytesReceived bytesSent lastSeenAt confirmed
+  transport publicKey clientAddress virtualAddress virtualAddress6 connectedAt bytesReceived bytesSent lastSeenAt confirmed
   client { version platform }`;
 
 export const ONLINE_SESSIONS = `query OnlineSessions($first: Int!, $after: String, $filter: OnlineSessionFilter, $orderBy: SessionOrder) {

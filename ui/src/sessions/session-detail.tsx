@@ -76,6 +76,15 @@ export function SessionDetail(props: {
     ['Gateway mode', s.gateway?.mode ?? '—'],
     ['Agent', s.gateway ? (s.gateway.agentConnected ? 'connected' : 'not connected') : '—'],
     ['Protocol', protocolText(s)],
+    ...(s.publicKey === null
+      ? []
+      : [
+          [
+            'Public key',
+            // Shortened as WireGuard tools show keys; the whole key is the title and copyable.
+            <code title={s.publicKey}>{`${s.publicKey.slice(0, 8)}…${s.publicKey.slice(-6)}`}</code>,
+          ] as [string, ReactNode],
+        ]),
     [
       'Client address',
       <span className="mono">
