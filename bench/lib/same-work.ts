@@ -29,6 +29,7 @@ import { settlementAudit } from '../../src/core/intent-settlement.js';
 import { sessionEvent } from '../../src/core/session-events.js';
 import { versioned } from '../../src/core/reports.js';
 import { SqliteCheckpointer } from '../../src/store/kysely/sqlite-checkpointer.js';
+import { tuneSqliteConnection } from '../../src/store/kysely/dialect.js';
 import { toSession as rowToSession } from '../../src/store/kysely/session-columns.js';
 import type { SessionTable } from '../../src/store/kysely/database.js';
 import { ManagementLink } from './management-link.js';
@@ -71,10 +72,7 @@ export class SameWork {
   constructor(dbPath: string, socketPath: string) {
     const db = new SqliteDatabase(dbPath);
     // The pragmas of src/store/kysely/dialect.ts, and its checkpointer.
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.pragma('busy_timeout = 5000');
-    db.pragma('foreign_keys = ON');
+    tuneSqliteConnection(db, dbPath);
     this.checkpointer = SqliteCheckpointer.start(db);
     this.db = db;
     const { markPublished: _, ...texts } = SAME_WORK_SQL;
