@@ -237,3 +237,61 @@ for (const mode of ['authorize', 'observe'] as LabMode[]) {
     });
   }
 }
+
+/**
+ * Sessions that were up before the agent attached: `status 3` and `state` say nothing of UDP or TCP
+ * (docs/openvpn-gateways.md, "Transport"), so they are stored without one, truthfully; the first
+ * client ENV block of the same daemon instance (a new client, or a renegotiation's REAUTH) says the
+ * daemon's proto, which every client of an OpenVPN 2.6 server shares, and the store fills it in.
+ */
+describe(
+  'OpenVPN sessions already up when the agent attached (observe mode: clients connect without it)',
+  { skip },
+  () => {
+    for (const proto of ['udp4', 'tcp4'] as LabProto[]) {
+      test(`${proto}: no transport until a client of the daemon says it, then the right one, same session`, async () => {
+        const lab = await OpenVpnLab.create();
+        let h: AppHarness | undefined;
+        try {
+          const server = await lab.startServer({ proto, mode: 'observe' });
+          await server.startClient({ user: 'early' });
+          const gw = `ovpn-early-${proto}`;
+          h = await startApp({
+            adapters: [
+              createAdapter(
+                server.gatewayConfig({ id: gw, name: 'Early', region: 'lab-1', snapshotIntervalMs: 2000 }),
+                silentLogger,
+              ),
+            ],
+          });
+          const app = h;
+          const rowOf = async (user: string) => {
+            const r = await app.gql(SESSIONS, { gw });
+            assert.equal(r.status, 200, r.text);
+            return onlineRows<Row>(r.json).find((s) => s.user.name === user);
+          };
+          const early = await waitFor(() => rowOf('early'), 15_000, 'the early session, from status 3');
+          assert.equal(early.transport, null, 'nothing the daemon said so far tells UDP from TCP');
+
+          await server.startClient({ user: 'late' });
+          const want = proto === 'udp4' ? 'UDP' : 'TCP';
+          const late = await waitFor(() => rowOf('late'), 15_000, 'the late session');
+          assert.equal(late.transport, want, "from the late client's ENV block");
+          const learnt = await waitFor(
+            async () => {
+              const s = await rowOf('early');
+              return s?.transport === want ? s : undefined;
+            },
+            15_000,
+            `the early session's transport ${want}`,
+          );
+          assert.equal(learnt.id, early.id, 'the same session, filled in');
+          assert.equal(learnt.connectedAt, early.connectedAt);
+        } finally {
+          await h?.close();
+          await lab.close();
+        }
+      });
+    }
+  },
+);

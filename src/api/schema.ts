@@ -94,8 +94,9 @@ type Session {
   device: String
   """
   What carries the tunnel between client and gateway: UDP or TCP (OpenVPN's \`proto\`; WireGuard is
-  always UDP). Null if the gateway does not say (OpenConnect, IKEv2; an OpenVPN session listed before
-  its agent saw any client's connection details on that daemon).
+  always UDP). Null if the gateway does not say (OpenConnect, IKEv2; an OpenVPN session that was up
+  when its agent attached, until a client of the same daemon connects or renegotiates and so says the
+  daemon's proto: see docs/openvpn-gateways.md, "Transport").
   """
   transport: Transport
   "A WireGuard peer's public key (base64, 44 characters); null on other protocols."
@@ -181,6 +182,8 @@ type Block {
   blockedBy: String!
   "The disconnect's reason, if one was given."
   reason: String
+  "The message the disconnect that set it sent the user, if one was given (see disconnectSession's message: not every client shows it)."
+  message: String
   "The session whose disconnect set it."
   sessionId: String
 }

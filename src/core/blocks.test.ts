@@ -41,13 +41,14 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       await h.core.disconnect(h.actor(['sessions:disconnect'], 'ops'), s.id, {
         blockSeconds: 600,
         reason: 'stolen laptop',
+        message: 'Call the help desk.',
       });
       const blocks = await h.core.blocks(h.actor(['sessions:read']), { gatewayId: 'gw-a' });
       assert.equal(blocks.length, 1);
       const [b] = blocks;
       assert.deepEqual(
-        [b!.userName, b!.blockedByName, b!.reason, b!.sessionId],
-        ['mallory', 'ops', 'stolen laptop', s.id],
+        [b!.userName, b!.blockedByName, b!.reason, b!.message, b!.sessionId],
+        ['mallory', 'ops', 'stolen laptop', 'Call the help desk.', s.id],
       );
       assert.ok(b!.until >= before + 600_000 && b!.until <= Date.now() + 600_000);
       assert.deepEqual(await h.core.blocks(h.actor(['sessions:read']), { userName: 'nobody' }), []);

@@ -188,6 +188,7 @@ function blockOf(intent: DisconnectIntent, at: number): Block {
     blockedByTokenId: intent.actorTokenId,
     blockedByName: intent.actorName,
     reason: intent.reason,
+    message: intent.message,
     sessionId: intent.sessionId,
   };
 }

@@ -12,6 +12,8 @@ export interface Block {
   blockedByTokenId: string | null;
   blockedByName: string;
   reason: string | null;
+  /** The message the disconnect that set it sent the user (clients that support it show it), if any. */
+  message: string | null;
   /** The session whose disconnect set it, if any. */
   sessionId: string | null;
 }

@@ -6,7 +6,7 @@ import type { ApiToken } from '../domain/token.js';
 import type { AuditEvent, AuditAction, AuditOutcome } from '../domain/audit.js';
 import type { Gateway, GatewayCapabilities } from '../domain/gateway.js';
 import type { Block } from '../domain/block.js';
-import type { EndCause, Session, SessionReport } from '../domain/session.js';
+import type { EndCause, Session, SessionReport, Transport } from '../domain/session.js';
 import type { DisconnectIntent, IntentStatus } from '../domain/disconnect-intent.js';
 import type { DeliveryStatus, Webhook, WebhookAttempt, WebhookDelivery } from '../domain/webhook.js';
 import type { AnnouncedEventType } from '../domain/event-types.js';
@@ -127,18 +127,26 @@ export interface SessionRepository {
   /** `insertIfAbsent` for many sessions: the ids of those this call inserted. */
   insertManyIfAbsent(sessions: Session[]): Promise<Set<string>>;
   /** `updateStats` for many sessions (online ones only). */
-  updateStatsMany(stats: Omit<SessionStats, 'ref' | 'clientAddress'>[]): Promise<void>;
+  updateStatsMany(stats: Omit<SessionStats, 'ref' | 'clientAddress' | 'transport'>[]): Promise<void>;
   /**
    * The client's current public address (and so its IP, which `clientIp` filters by) of online
    * sessions: a UDP client that floats keeps its session under a new address.
    */
   updateAddresses(changes: Pick<Session, 'id' | 'clientAddress'>[]): Promise<void>;
+  /**
+   * A transport learnt after the session was stored (an OpenVPN daemon tells its proto only in a
+   * client's ENV block): set on online sessions that have none yet; a known transport is never changed.
+   */
+  fillTransports(changes: { id: string; transport: Transport }[]): Promise<void>;
   /** `markEnded` (without `claimEcho`) for many sessions: those this call ended, as they are now. */
   markEndedMany(ids: string[], end: SessionEnd): Promise<Session[]>;
 }
 
-/** What a snapshot refreshes of a known session (its address, when the client floated). */
-export type SessionStats = Pick<Session, 'id' | 'ref' | 'bytesReceived' | 'bytesSent' | 'lastSeenAt' | 'clientAddress'>;
+/** What a snapshot refreshes of a known session (its address, when the client floated; its transport, once known). */
+export type SessionStats = Pick<
+  Session,
+  'id' | 'ref' | 'bytesReceived' | 'bytesSent' | 'lastSeenAt' | 'clientAddress' | 'transport'
+>;
 
 /** A gateway as the config file or an agent describes it; capabilities only from an agent. */
 export type GatewayUpsert = Pick<Gateway, 'id' | 'name' | 'region' | 'protocol' | 'mode'> &

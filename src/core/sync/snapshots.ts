@@ -1,4 +1,4 @@
-import type { EndCause, Session } from '../../domain/session.js';
+import type { EndCause, Session, Transport } from '../../domain/session.js';
 import type { Logger } from '../../domain/logger.js';
 import type { SessionStats } from '../../store/store.js';
 import { settleUnlisted } from '../intent-settlement.js';
@@ -114,6 +114,7 @@ export class SnapshotApplier {
     for (let i = 0; i < r.sessions.length; i += SNAPSHOT_CHUNK) {
       const stats: SessionStats[] = [];
       const floated: Pick<Session, 'id' | 'clientAddress'>[] = [];
+      const learnt: { id: string; transport: Transport }[] = [];
       const fresh = new Map<string, Session>();
       for (const report of r.sessions.slice(i, i + SNAPSHOT_CHUNK)) {
         const known = online.get(report.ref);
@@ -131,6 +132,10 @@ export class SnapshotApplier {
           // A UDP client that floated: the same session (same ref) from a new address.
           if (report.clientAddress !== null && report.clientAddress !== known.clientAddress)
             floated.push({ id: known.id, clientAddress: report.clientAddress });
+          // Stored before its gateway said UDP or TCP (an OpenVPN session that was up when the agent
+          // attached): the transport the agent learnt since.
+          if (report.transport != null && known.transport === null)
+            learnt.push({ id: known.id, transport: report.transport });
         } else if (!fresh.has(report.ref)) {
           // New to this replica's view: created unless a row with this ref exists (ended, or another
           // replica's), which the conflicting insert leaves as it is.
@@ -142,6 +147,7 @@ export class SnapshotApplier {
         await tx.gateways.upsert(gateway);
         await tx.sessions.updateStatsMany(stats);
         if (floated.length > 0) await tx.sessions.updateAddresses(floated);
+        if (learnt.length > 0) await tx.sessions.fillTransports(learnt);
         const inserted = await tx.sessions.insertManyIfAbsent([...fresh.values()]);
         return [...fresh.values()].filter((s) => inserted.has(s.id)).map((s) => sessionEvent('session.connected', s));
       });

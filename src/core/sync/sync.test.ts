@@ -30,6 +30,20 @@ test('a connect creates one session with a sess_ id; the snapshot that repeats i
   assert.equal(await h.store.sessions.countOnline({ gatewayId: 'gw-s' }), 1);
 });
 
+test('a transport learnt after the session was stored is filled in by the next snapshot, never changed after', async () => {
+  const r = gw().connect('frida', { transport: null });
+  await h.settle();
+  assert.equal((await byRef(r.ref))!.transport, null, 'not known when it connected');
+  r.transport = 'TCP';
+  await gw().snapshot();
+  await h.settle();
+  assert.equal((await byRef(r.ref))!.transport, 'TCP');
+  r.transport = 'UDP';
+  await gw().snapshot();
+  await h.settle();
+  assert.equal((await byRef(r.ref))!.transport, 'TCP', 'a known transport stays');
+});
+
 test('a client that quits ends its session with CLIENT_DISCONNECT', async () => {
   const r = gw().connect('bob');
   await h.settle();

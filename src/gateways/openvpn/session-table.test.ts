@@ -130,3 +130,30 @@ test("every session carries the daemon's transport from proto_1, also one only a
   table.applyStatus(instance + 5, listed.rows, true, listed.listedClientIds);
   assert.equal(table.get(0)?.transport, 'UDP');
 });
+
+test('the transport learnt after a session was listed goes out in a snapshot at the next status read, not only the periodic one', () => {
+  const events: AdapterEvent[] = [];
+  const table = new SessionTable((e) => events.push(e), false, 0);
+  const instance = 1795962300;
+  const listed = parseStatus([HEADER, row('alice', 0, '10.8.0.2')]);
+  table.applyStatus(instance, listed.rows, false, listed.listedClientIds);
+  table.applyStatus(instance, listed.rows, false, listed.listedClientIds);
+  events.length = 0;
+  table.applyStatus(instance, listed.rows, false, listed.listedClientIds);
+  assert.equal(events.length, 0, 'nothing changed: no snapshot between the periodic ones');
+
+  table.applyClient(instance, {
+    kind: 'client',
+    event: 'CONNECT',
+    cid: 1,
+    kid: 0,
+    env: { common_name: 'bob', proto_1: 'udp4' },
+  });
+  table.applyStatus(instance, listed.rows, false, listed.listedClientIds);
+  const snapshot = events.find((e) => e.type === 'snapshot');
+  assert.ok(snapshot?.type === 'snapshot', 'a snapshot at once');
+  assert.deepEqual(
+    snapshot.sessions.map((s) => [s.userName, s.transport]),
+    [['alice', 'UDP']],
+  );
+});

@@ -25,7 +25,11 @@ export class SessionTable {
   private fresh = false;
   /** IV_VER/IV_PLAT from ENV blocks: `status 3` has no client version. */
   private readonly info = new Map<number, ClientInfo>();
-  /** The instance's UDP or TCP, from the first ENV block that says (`status 3` does not). */
+  /**
+   * The instance's UDP or TCP, from the latest ENV block that says (`status 3` does not; see
+   * docs/openvpn-gateways.md, "Transport"). An OpenVPN 2.6 server listens on one socket, so every
+   * client of the instance shares it: sessions that were up when the agent attached get it too.
+   */
   private transport: Transport | null = null;
   /**
    * Client IDs the adapter killed: hidden from reports from the kill on (over UDP the daemon lists
@@ -134,11 +138,12 @@ export class SessionTable {
     }
     this.announcedDuringRead = null;
     const wasFresh = this.fresh;
-    // A UDP client that floated (the server's `float`): same Client ID, new address. A snapshot carries
-    // it to the store at once rather than at the next periodic one.
-    const floated = [...current].some(([cid, s]) => {
+    // A UDP client that floated (the server's `float`): same Client ID, new address. Or the instance's
+    // transport, learnt from a client's ENV block since the last read, for sessions listed before it.
+    // A snapshot carries either to the store at once rather than at the next periodic one.
+    const changed = [...current].some(([cid, s]) => {
       const before = this.sessions.get(cid);
-      return before !== undefined && before.clientAddress !== s.clientAddress;
+      return before !== undefined && (before.clientAddress !== s.clientAddress || before.transport !== s.transport);
     });
     if (wasFresh && this.diffStatus) {
       for (const [cid, s] of this.sessions) if (!current.has(cid)) this.ended(cid, s.ref, {});
@@ -148,7 +153,7 @@ export class SessionTable {
     for (const cid of this.killed.keys()) if (!listed.has(cid)) this.killed.delete(cid);
     this.sessions = current;
     this.fresh = true;
-    if (emitSnapshot || !wasFresh || floated)
+    if (emitSnapshot || !wasFresh || changed)
       this.emit({ type: 'snapshot', daemonStartedAt: instance * 1000, sessions: [...current.values()] });
   }
 

@@ -13,12 +13,13 @@ function makeBlock(gatewayId: string, overrides: Partial<Block> = {}): Block {
     blockedByTokenId: 'tok_abc',
     blockedByName: 'ops',
     reason: 'stolen laptop',
+    message: 'Your laptop was reported stolen: call the help desk.',
     sessionId: 'sess_aaaaaaaaaaaa',
     ...overrides,
   };
 }
 
-/** Blocks: one per (gateway, user), never shortened by a later put, listed while in force, lifted once. */
+/** Blocks: one per (gateway, user), never shortened by a later put (which brings its blocker, reason and message), listed while in force, lifted once. */
 export function blockContract(ctx: ContractContext): void {
   test('blocks: put, listActive by gateway and user, only those in force', async () => {
     const store = ctx.store();
@@ -55,9 +56,15 @@ export function blockContract(ctx: ContractContext): void {
         blockedAt: T0 + 5,
         blockedByName: 'second',
         reason: null,
+        message: 'Blocked again.',
       }),
     );
-    assert.deepEqual([shorter.until, shorter.blockedByName, shorter.reason], [T0 + 600_000, 'second', null]);
+    assert.deepEqual(
+      [shorter.until, shorter.blockedByName, shorter.reason, shorter.message],
+      [T0 + 600_000, 'second', null, 'Blocked again.'],
+    );
+    const noMessage = await store.blocks.put(makeBlock(gw, { userName: 'carol', until: T0 + 60_000, message: null }));
+    assert.equal(noMessage.message, null, 'the latest disconnect without a message leaves none');
     const longer = await store.blocks.put(makeBlock(gw, { userName: 'carol', until: T0 + 900_000 }));
     assert.equal(longer.until, T0 + 900_000);
     assert.equal((await store.blocks.listActive(T0, { gatewayId: gw })).length, 1, 'one row per (gateway, user)');

@@ -394,6 +394,7 @@ export function sessionContract(ctx: ContractContext): void {
       bytesSent: 8_999,
       lastSeenAt: T0 + 30_000 + 8_999,
       clientAddress: sessions[8_999]!.clientAddress,
+      transport: null,
     });
     assert.equal(
       (await store.sessions.findById(sessions[0]!.id))?.bytesReceived,
@@ -447,6 +448,37 @@ export function sessionContract(ctx: ContractContext): void {
     );
     assert.equal((await store.sessions.findById(ended!.id))?.clientAddress, '203.0.113.6:4000');
     await store.sessions.updateAddresses([]);
+  });
+
+  test('fillTransports: sets a transport learnt later on online sessions without one; a known one and an ended session keep theirs', async () => {
+    const store = ctx.store();
+    const gw = await freshGateway(store);
+    const [udp, tcp, known, ended] = [
+      makeSession(gw),
+      makeSession(gw),
+      makeSession(gw, { transport: 'TCP' }),
+      makeSession(gw),
+    ];
+    await store.sessions.insertManyIfAbsent([udp!, tcp!, known!, ended!]);
+    await store.sessions.markEnded(ended!.id, { endedAt: T0 + 5, cause: 'CLIENT_DISCONNECT' });
+    await store.sessions.fillTransports([
+      { id: udp!.id, transport: 'UDP' },
+      { id: tcp!.id, transport: 'TCP' },
+      { id: known!.id, transport: 'UDP' },
+      { id: ended!.id, transport: 'UDP' },
+    ]);
+    const transportOf = async (id: string) => (await store.sessions.findById(id))?.transport;
+    assert.equal(await transportOf(udp!.id), 'UDP');
+    assert.equal(await transportOf(tcp!.id), 'TCP');
+    assert.equal(await transportOf(known!.id), 'TCP', 'a known transport is never changed');
+    assert.equal(await transportOf(ended!.id), null, 'an ended session is history');
+    const stats = new Map((await store.sessions.listOnlineStatsByGateway(gw)).map((s) => [s.id, s.transport]));
+    assert.deepEqual(
+      [stats.get(udp!.id), stats.get(known!.id)],
+      ['UDP', 'TCP'],
+      'the stats a snapshot compares carry it',
+    );
+    await store.sessions.fillTransports([]);
   });
 
   test('markEndedMany ends the online ones once and returns them as ended; concurrent callers split the rows', async () => {

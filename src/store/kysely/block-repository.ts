@@ -18,6 +18,7 @@ export class KyselyBlockRepository implements BlockRepository {
         blocked_by_token_id: block.blockedByTokenId,
         blocked_by_name: block.blockedByName,
         reason: block.reason,
+        message: block.message,
         session_id: block.sessionId,
       })
       .onConflict((oc) =>
@@ -33,6 +34,7 @@ export class KyselyBlockRepository implements BlockRepository {
           blocked_by_token_id: eb.ref('excluded.blocked_by_token_id'),
           blocked_by_name: eb.ref('excluded.blocked_by_name'),
           reason: eb.ref('excluded.reason'),
+          message: eb.ref('excluded.message'),
           session_id: eb.ref('excluded.session_id'),
         })),
       )
@@ -69,6 +71,7 @@ function toBlock(r: Selectable<BlockTable>): Block {
     blockedByTokenId: r.blocked_by_token_id,
     blockedByName: r.blocked_by_name,
     reason: r.reason,
+    message: r.message,
     sessionId: r.session_id,
   };
 }

@@ -37,6 +37,8 @@ export interface BlockTable {
   blocked_by_token_id: string | null;
   blocked_by_name: string;
   reason: string | null;
+  /** The message the disconnect that set it sent the user. */
+  message: string | null;
   session_id: string | null;
 }
 

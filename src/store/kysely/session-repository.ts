@@ -1,5 +1,5 @@
 import { sql, type Expression, type Kysely, type SqlBool } from 'kysely';
-import { ipOf, type Session, type SessionReport } from '../../domain/session.js';
+import { ipOf, type Session, type SessionReport, type Transport } from '../../domain/session.js';
 import type {
   Keyset,
   Page,
@@ -244,7 +244,7 @@ export class KyselySessionRepository implements SessionRepository {
   async listOnlineStatsByGateway(gatewayId: string): Promise<SessionStats[]> {
     const rows = await this.db
       .selectFrom('sessions')
-      .select(['id', 'ref', 'bytes_received', 'bytes_sent', 'last_seen_at', 'client_address'])
+      .select(['id', 'ref', 'bytes_received', 'bytes_sent', 'last_seen_at', 'client_address', 'transport'])
       .where('gateway_id', '=', gatewayId)
       .where('ended_at', 'is', null)
       .execute();
@@ -255,6 +255,7 @@ export class KyselySessionRepository implements SessionRepository {
       bytesSent: r.bytes_sent,
       lastSeenAt: r.last_seen_at,
       clientAddress: r.client_address,
+      transport: r.transport as Transport | null,
     }));
   }
 
@@ -267,6 +268,22 @@ export class KyselySessionRepository implements SessionRepository {
         .where('id', '=', c.id)
         .where('ended_at', 'is', null)
         .execute();
+    }
+  }
+
+  /** One UPDATE per transport (two at most); a session that has one keeps it. */
+  async fillTransports(changes: { id: string; transport: Transport }[]): Promise<void> {
+    for (const transport of new Set(changes.map((c) => c.transport))) {
+      const ids = changes.filter((c) => c.transport === transport).map((c) => c.id);
+      for (const part of statements(ids.sort(compare), 1)) {
+        await this.db
+          .updateTable('sessions')
+          .set({ transport })
+          .where('id', 'in', part)
+          .where('transport', 'is', null)
+          .where('ended_at', 'is', null)
+          .execute();
+      }
     }
   }
 
@@ -302,7 +319,7 @@ export class KyselySessionRepository implements SessionRepository {
    * A row that holds these values already is left alone: every replica applies every snapshot, and
    * the second one's identical refresh would write a new version of each row (and its WAL) for nothing.
    */
-  async updateStatsMany(stats: Omit<SessionStats, 'ref' | 'clientAddress'>[]): Promise<void> {
+  async updateStatsMany(stats: Omit<SessionStats, 'ref' | 'clientAddress' | 'transport'>[]): Promise<void> {
     if (this.dialect === 'sqlite') {
       for (const s of stats) await this.updateStats(s.id, s);
       return;
