@@ -2,7 +2,7 @@
  * Issue "Operator console, second pass": blocks, in a real browser (Debian's chromium) against a REAL
  * OpenVPN server in authorize mode with REAL clients. The disconnect dialog's duration presets preview
  * when the block ends (a fixed clock just before midnight in Berlin); a block set with a preset is
- * enforced on the daemon and listed on the Blocks page with that end; Lift, by keyboard, says what
+ * enforced on the daemon and listed on the Blocks page with that end and the message the user was sent; Lift, by keyboard, says what
  * the API answered, puts the focus somewhere sensible, and the user really connects again; a lift the
  * API refuses says so; tokens without the scope see no Lift. axe-core: nothing, light and dark.
  * Screenshots go to test-artifacts/ui-blocks/.
@@ -28,6 +28,7 @@ interface ApiBlock {
   blockedAt: string;
   blockedBy: string;
   reason: string | null;
+  message: string | null;
 }
 
 describe('console: block presets, the Blocks page and Lift, real OpenVPN', { skip }, () => {
@@ -47,7 +48,7 @@ describe('console: block presets, the Blocks page and Lift, real OpenVPN', { ski
       return el === null ? null : (el.getAttribute('aria-label') ?? el.textContent ?? el.tagName);
     });
   const blocks = async (): Promise<ApiBlock[]> => {
-    const r = await h.gql('{ blocks { userName until blockedAt blockedBy reason } }');
+    const r = await h.gql('{ blocks { userName until blockedAt blockedBy reason message } }');
     return (r.json.data?.blocks as ApiBlock[] | undefined) ?? [];
   };
   const sessionId = async (user: string) => {
@@ -122,6 +123,7 @@ describe('console: block presets, the Blocks page and Lift, real OpenVPN', { ski
       .click();
     const dialog = page.getByRole('dialog', { name: 'Disconnect frank?' });
     await dialog.getByLabel(/^Reason/).fill('phishing report');
+    await dialog.getByLabel(/^Message to the user/).fill('Your account is paused: call the help desk.');
     await dialog.getByRole('radio', { name: '1 h' }).check();
     const preview = await dialog.locator('[data-block-until]').innerText();
     const [, hhmm, zone] = /^Blocked until (\d\d:\d\d) (\S+) /.exec(preview) ?? [];
@@ -135,6 +137,7 @@ describe('console: block presets, the Blocks page and Lift, real OpenVPN', { ski
     assert.ok(frank, 'the API lists the block');
     assert.equal(Date.parse(frank.until) - Date.parse(frank.blockedAt), 3600_000, 'the preset is 1 h');
     assert.equal(frank.reason, 'phishing report');
+    assert.equal(frank.message, 'Your account is paused: call the help desk.', 'the API has the message sent');
     // Enforced on the real daemon: a new client of frank's is refused.
     const refused = await server.startClient({ user: 'frank', waitConnected: false });
     await refused.waitForLog(/AUTH_FAILED/, { timeoutMs: 20_000 });
@@ -152,6 +155,12 @@ describe('console: block presets, the Blocks page and Lift, real OpenVPN', { ski
     const row = blockRow('frank');
     assert.match(await row.innerText(), /Lab Lisbon/);
     assert.match(await row.innerText(), /phishing report/);
+    assert.equal(
+      await row.locator('[data-field="message"]').innerText(),
+      '“Your account is paused: call the help desk.”',
+      'the message the user was sent',
+    );
+    assert.equal(await blockRow('gina').locator('[data-field="message"]').innerText(), 'none sent');
     assert.match(await row.innerText(), new RegExp(frank.blockedBy));
     // The page shows the API's end in local time with its zone, as the browser itself formats it.
     const untilCell = await row.locator('[data-until] time').innerText();

@@ -4,13 +4,15 @@
  * clients, at 375×812 and at desktop size, light and dark: a card per session with its gateway,
  * addresses, time, traffic, status and UDP/TCP; filters folded behind a toggle; details as a modal
  * sheet that opens in view, keeps focus and gives it back; a disconnect from a card that really ends
- * the tunnel; no page scrolls sideways; axe-core finds nothing. Screenshots go to test-artifacts/ui-phone/.
+ * the tunnel (and sets a block with a message); the Audit, Gateways, Tokens and Blocks pages as cards
+ * too, no element wider than the screen, their row actions by keyboard; no page scrolls sideways;
+ * axe-core finds nothing. Screenshots go to test-artifacts/ui-phone/.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { createAdapter } from '../src/main.js';
 import { silentLogger } from '../src/domain/logger.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from './support/openvpn-lab.js';
@@ -48,6 +50,23 @@ describe(
     const assertNoSidewaysScroll = async (where: string) => {
       const { scrollWidth, clientWidth } = await sideways();
       assert.ok(scrollWidth <= clientWidth, `${where}: the page scrolls sideways (${scrollWidth} > ${clientWidth})`);
+    };
+    /** Elements (outside screen-reader-only text, which is clipped to 1 px) wider than the viewport. */
+    const tooWide = () =>
+      page.evaluate(() => {
+        const width = document.documentElement.clientWidth;
+        return [...document.body.querySelectorAll('*')]
+          .filter((el) => el.scrollWidth > width && el.closest('.sr-only') === null)
+          .map((el) => `<${el.tagName.toLowerCase()} class="${el.className}"> ${el.scrollWidth}px`);
+      });
+    /** Tab from the top of the page until `target` has the focus: the control is reachable by keyboard. */
+    const tabTo = async (target: Locator, name: string) => {
+      await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+      for (let i = 0; i < 80; i++) {
+        await page.keyboard.press('Tab');
+        if (await target.evaluate((el) => el === document.activeElement)) return;
+      }
+      assert.fail(`${name} is not reachable with Tab`);
     };
     const setTheme = async (theme: 'light' | 'dark') => {
       await page.getByLabel('Colour theme').selectOption(theme);
@@ -198,6 +217,9 @@ describe(
       const dialog = page.getByRole('dialog', { name: 'Disconnect alice?' });
       await dialog.waitFor();
       await dialog.getByLabel(/^Reason/).fill('phone test: lost phone');
+      // A block with a message, for the Blocks page's card and its Lift… below.
+      await dialog.getByLabel(/^Message to the user/).fill('Your phone was reported lost: call the help desk.');
+      await dialog.getByRole('radio', { name: '1 h' }).check();
       const confirm = dialog.getByRole('button', { name: 'Disconnect', exact: true });
       const solid = await colours(confirm);
       assert.notEqual(solid.background, 'rgba(0, 0, 0, 0)');
@@ -225,18 +247,21 @@ describe(
       await page.getByText(/^2 online/).waitFor();
     });
 
-    test('phone: audit, gateways, tokens and blocks do not scroll sideways either, light and dark', async () => {
+    test('phone: audit, gateways, tokens and blocks are cards, no element wider than the screen, axe-core clean, light and dark', async () => {
       for (const theme of ['light', 'dark'] as const) {
         await setTheme(theme);
-        for (const [link, heading, name] of [
-          ['Audit', 'Audit trail', 'audit'],
-          ['Gateways', 'Gateways', 'gateways'],
-          ['Tokens', 'API tokens', 'tokens'],
-          ['Blocks', 'Blocks in force', 'blocks'],
+        for (const [link, heading, name, cards] of [
+          ['Audit', 'Audit trail', 'audit', 'Audit events'],
+          ['Gateways', 'Gateways', 'gateways', 'Gateways and their health'],
+          ['Tokens', 'API tokens', 'tokens', 'API tokens'],
+          ['Blocks', 'Blocks in force', 'blocks', 'Blocks in force'],
         ] as const) {
           await goTo(link, heading);
-          await page.locator('tbody tr, [data-empty]').first().waitFor();
+          await page.locator('li.card').first().waitFor();
+          assert.equal(await page.getByRole('table').count(), 0, `${name}: no table at phone width`);
+          assert.ok((await page.getByRole('list', { name: cards }).getByRole('listitem').count()) > 0);
           await assertNoSidewaysScroll(`${name}, ${theme}`);
+          assert.deepEqual(await tooWide(), [], `${name}, ${theme}: elements wider than the viewport`);
           if (name === 'audit') {
             // The audit filters fold like the sessions' ones: the first screen shows events, not fields.
             const toggle = page.getByRole('button', { name: /^Filters/ });
@@ -246,11 +271,95 @@ describe(
             assert.equal(await page.getByRole('form', { name: 'Filter audit events' }).isVisible(), true);
             await toggle.click();
           }
+          if (name === 'gateways') {
+            assert.equal(await page.locator('li.card[data-health="ok"]').count(), 2, 'both gateways, healthy');
+            assert.match(await page.locator('li.card[data-gateway-id="lab-phone-tcp"]').innerText(), /Lab Oslo/);
+          }
+          if (name === 'blocks') {
+            const alice = page.locator('li.card[data-block-user="alice"]');
+            assert.match(await alice.innerText(), /phone test: lost phone/);
+            assert.equal(
+              await alice.locator('[data-field="message"]').innerText(),
+              '“Your phone was reported lost: call the help desk.”',
+            );
+          }
+          assert.deepEqual(await axeViolations(page), [], `axe-core: ${name} at phone size, ${theme}`);
           await shot(`05-phone-${name}-${theme}`);
         }
-        await goTo('Sessions', 'Sessions online');
-        await card('bob').waitFor();
       }
+      await goTo('Sessions', 'Sessions online');
+      await card('bob').waitFor();
+    });
+
+    test('phone: the cards’ row actions work from the keyboard (audit Details and session, Revoke…, Lift…)', async () => {
+      await goTo('Audit', 'Audit trail');
+      const id = await page.locator('li.card').first().getAttribute('data-audit-id');
+      const details = page.locator(`li.card[data-audit-id="${id}"] button[aria-controls="audit-${id}"]`);
+      assert.match((await details.textContent()) ?? '', /^Details of /);
+      await tabTo(details, 'an audit card’s Details');
+      await page.keyboard.press('Enter');
+      const detail = page.locator(`li.card [id="audit-${id}"]`);
+      await detail.waitFor();
+      assert.match(await detail.innerText(), /Event id\s+/);
+      assert.equal(await details.getAttribute('aria-expanded'), 'true');
+      assert.match((await details.textContent()) ?? '', /^Hide of /);
+      assert.deepEqual(await tooWide(), [], 'audit, a card opened: elements wider than the viewport');
+      assert.deepEqual(await axeViolations(page), [], 'axe-core: an opened audit card');
+      await shot('09-phone-audit-detail');
+      await page.keyboard.press('Enter');
+      await detail.waitFor({ state: 'detached' });
+      const sessionLink = page.locator('li.card[data-session-id] button[title="Every event of this session"]').first();
+      const sessionId = (await sessionLink.innerText()).trim();
+      await tabTo(sessionLink, 'an audit card’s session');
+      await page.keyboard.press('Enter');
+      // The trail narrows to that session's story: every card shown is of it.
+      await page.waitForFunction((sid) => {
+        const cards = [...document.querySelectorAll('li.card')];
+        return cards.length > 0 && cards.every((c) => c.getAttribute('data-session-id') === sid);
+      }, sessionId);
+      assert.match(await page.getByRole('button', { name: /^Filters/ }).innerText(), /1 active/);
+
+      await goTo('Tokens', 'API tokens');
+      await page.getByLabel('Name', { exact: true }).fill('phone-test');
+      await page.getByRole('button', { name: 'Create token' }).click();
+      await page.getByLabel('The new token').waitFor();
+      assert.deepEqual(await tooWide(), [], 'tokens, the new secret shown: elements wider than the viewport');
+      await page.getByRole('button', { name: 'I have copied it' }).click();
+      const token = page.locator('li.card').filter({ hasText: 'phone-test' });
+      await token.waitFor();
+      await tabTo(token.getByRole('button', { name: 'Revoke phone-test…' }), 'Revoke… on a token card');
+      await page.keyboard.press('Enter');
+      assert.equal(
+        await page.evaluate(() => document.activeElement?.textContent),
+        'Cancel',
+        'the confirmation has the focus',
+      );
+      assert.deepEqual(await tooWide(), [], 'tokens, confirming: elements wider than the viewport');
+      await page.keyboard.press('Shift+Tab');
+      await page.keyboard.press('Enter');
+      await page.getByText(/^Revoked phone-test/).waitFor();
+      await page.locator('li.card[data-state="revoked"]').filter({ hasText: 'phone-test' }).waitFor();
+
+      await goTo('Blocks', 'Blocks in force');
+      const lift = page
+        .locator('li.card[data-block-user="alice"]')
+        .getByRole('button', { name: /^Lift the block on alice/ });
+      await tabTo(lift, 'Lift… on a block card');
+      await page.keyboard.press('Enter');
+      const dialog = page.getByRole('dialog', { name: 'Lift the block on alice?' });
+      await dialog.waitFor();
+      assert.deepEqual(await tooWide(), [], 'blocks, lift dialog: elements wider than the viewport');
+      await page.keyboard.type('phone test: found');
+      await page.keyboard.press('Enter');
+      await dialog.getByRole('status').filter({ hasText: 'Lifted: alice may connect to Lab Lisbon again.' }).waitFor();
+      await page.keyboard.press('Enter');
+      await dialog.waitFor({ state: 'detached' });
+      await page.getByText('No user is blocked right now.').waitFor();
+      const blocks = await h.gql('{ blocks { userName } }');
+      assert.deepEqual(blocks.json.data?.blocks, [], 'the API lists no block');
+
+      await goTo('Sessions', 'Sessions online');
+      await card('bob').waitFor();
     });
 
     test('phone, dark: cards and the sheet, axe-core finds nothing', async () => {

@@ -1,17 +1,19 @@
 /**
  * Audit: the trail of actions and their outcomes, newest first, with filters and keyset paging. Each
- * row opens to everything the API has about it (audit-detail.tsx); new events arrive on their own
- * (the first page is re-read every 5 s and new rows are put on top).
+ * row (a card at phone width, audit-rows.tsx) opens to everything the API has about it
+ * (audit-detail.tsx); new events arrive on their own (the first page is re-read every 5 s and new rows
+ * are put on top).
  */
-import { Fragment, useEffect, useRef, useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { gql } from '../api/graphql-client.js';
 import { AUDIT_EVENTS, type AuditFilter, type AuditRow, type PageInfo } from '../api/operations.js';
-import { absolute, zoneName } from '../format.js';
+import { zoneName } from '../format.js';
 import { guarded, type Auth } from '../auth/auth.js';
 import { FiltersToggle, useFoldedFilters } from '../shell/folded-filters.js';
+import { TextFilterFields, type TextFilterField } from '../shell/text-filter-fields.js';
 import { usePoll } from '../shell/use-poll.js';
 import { AUDIT_ACTIONS, AUDIT_OUTCOMES } from './audit-actions.js';
-import { AuditDetail } from './audit-detail.js';
+import { AuditRows } from './audit-rows.js';
 
 const PAGE = 50;
 export const AUDIT_POLL_MS = 5000;
@@ -20,7 +22,7 @@ interface Reply {
   auditEvents: { totalCount: number; pageInfo: PageInfo; edges: { node: AuditRow }[] };
 }
 
-const TEXT_FILTERS: { key: keyof AuditFilter; label: string; placeholder?: string }[] = [
+const TEXT_FILTERS: TextFilterField<keyof AuditFilter>[] = [
   { key: 'actorTokenId', label: 'Actor token id', placeholder: 'tok_…' },
   { key: 'targetUserName', label: 'User' },
   { key: 'targetGatewayId', label: 'Gateway id' },
@@ -154,18 +156,12 @@ export function AuditPage({ auth }: { auth: Auth }) {
             ))}
           </select>
         </div>
-        {TEXT_FILTERS.map((f) => (
-          <div className="field" key={f.key}>
-            <label htmlFor={`a-${f.key}`}>{f.label}</label>
-            <input
-              id={`a-${f.key}`}
-              value={draft[f.key] ?? ''}
-              onChange={(e) => setDraft({ ...draft, [f.key]: e.target.value })}
-              placeholder={f.placeholder}
-              autoComplete="off"
-            />
-          </div>
-        ))}
+        <TextFilterFields
+          fields={TEXT_FILTERS}
+          idPrefix="a"
+          values={draft}
+          onChange={(key, value) => setDraft({ ...draft, [key]: value })}
+        />
         <div className="field">
           <label htmlFor="a-since">Since ({zone})</label>
           <input
@@ -206,90 +202,15 @@ export function AuditPage({ auth }: { auth: Auth }) {
       )}
       {rows !== null && rows.length === 0 && <p className="empty">No audit event matches.</p>}
       {rows !== null && rows.length > 0 && (
-        <div className="table-wrap">
-          <table className="data" aria-label="Audit events">
-            <thead>
-              <tr>
-                <th scope="col">When ({zone})</th>
-                <th scope="col">Action</th>
-                <th scope="col">Outcome</th>
-                <th scope="col">Actor</th>
-                <th scope="col">Target</th>
-                <th scope="col">Reason</th>
-                <th scope="col">
-                  <span className="sr-only">Details</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((a) => (
-                <Fragment key={a.id}>
-                  <tr
-                    data-audit-id={a.id}
-                    data-session-id={a.target.sessionId ?? undefined}
-                    className={fresh.has(a.id) ? 'row-new' : undefined}
-                  >
-                    <td>
-                      <time dateTime={a.at} title={a.at}>
-                        {absolute(a.at)}
-                      </time>
-                    </td>
-                    <td className="mono">{a.action}</td>
-                    <td>
-                      <span className={`badge ${a.outcome === 'SUCCESS' ? 'ok' : 'bad'}`}>{a.outcome}</span>
-                      {a.errorCode !== null && <span className="muted small block">{a.errorCode}</span>}
-                    </td>
-                    <td>
-                      {a.actor.name}
-                      <span className="muted small block">
-                        {[a.actor.tokenId, a.actor.ip].filter(Boolean).join(' · ')}
-                      </span>
-                    </td>
-                    <td>
-                      {a.target.userName ?? '—'}
-                      <span className="muted small block mono">
-                        {a.target.sessionId !== null && (
-                          <button
-                            type="button"
-                            className="link mono"
-                            onClick={() => bySession(a.target.sessionId!)}
-                            title="Every event of this session"
-                          >
-                            {a.target.sessionId}
-                          </button>
-                        )}
-                        {a.target.gatewayId !== null && ` ${a.target.gatewayId}`}
-                      </span>
-                    </td>
-                    <td className="wrap">{a.reason ?? <span className="muted">—</span>}</td>
-                    <td>
-                      <button
-                        type="button"
-                        className="small"
-                        aria-expanded={open.has(a.id)}
-                        aria-controls={`audit-${a.id}`}
-                        onClick={() => toggle(a.id)}
-                      >
-                        {open.has(a.id) ? 'Hide' : 'Details'}
-                        <span className="sr-only">
-                          {' '}
-                          of {a.action} at {absolute(a.at)}
-                        </span>
-                      </button>
-                    </td>
-                  </tr>
-                  {open.has(a.id) && (
-                    <tr id={`audit-${a.id}`} className="detail-row">
-                      <td colSpan={7}>
-                        <AuditDetail event={a} />
-                      </td>
-                    </tr>
-                  )}
-                </Fragment>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <AuditRows
+          rows={rows}
+          phone={folded.phone}
+          zone={zone}
+          fresh={fresh}
+          open={open}
+          onToggle={toggle}
+          onSession={bySession}
+        />
       )}
       {pageInfo?.hasNextPage && (
         <nav className="pager" aria-label="More audit events">

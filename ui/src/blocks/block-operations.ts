@@ -8,10 +8,12 @@ export interface BlockRow {
   blockedAt: string;
   blockedBy: string;
   reason: string | null;
+  /** What the disconnect told the user. */
+  message: string | null;
   sessionId: string | null;
 }
 
-const BLOCK_FIELDS = 'gatewayId gateway { id name region } userName until blockedAt blockedBy reason sessionId';
+const BLOCK_FIELDS = 'gatewayId gateway { id name region } userName until blockedAt blockedBy reason message sessionId';
 
 export const BLOCKS = `query Blocks($filter: BlockFilter) { blocks(filter: $filter) { ${BLOCK_FIELDS} } }`;
 

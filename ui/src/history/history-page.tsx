@@ -8,6 +8,7 @@ import { gql } from '../api/graphql-client.js';
 import { guarded, type Auth } from '../auth/auth.js';
 import { absolute, bytes, duration, zoneName } from '../format.js';
 import { navigate } from '../shell/router.js';
+import { TextFilterFields, type TextFilterField } from '../shell/text-filter-fields.js';
 import { HistoryLink, historyHref, type HistoryQuery } from './history-link.js';
 import {
   END_CAUSE_WORDS,
@@ -18,10 +19,10 @@ import {
 } from './history-operations.js';
 
 const PAGE = 50;
-const TEXT_FIELDS = [
+const TEXT_FIELDS: TextFilterField<'user' | 'address'>[] = [
   { key: 'user', label: 'User', placeholder: 'alice' },
   { key: 'address', label: 'Address', placeholder: '203.0.113.7:51234 or 10.8.0.6' },
-] as const;
+];
 
 type Shown = 'all' | 'ended' | 'online';
 interface View extends HistoryQuery {
@@ -120,18 +121,12 @@ export function HistoryPage({ auth }: { auth: Auth }) {
         </p>
       </div>
       <form className="filters" onSubmit={apply} aria-label="Whose history">
-        {TEXT_FIELDS.map((f) => (
-          <div className="field" key={f.key}>
-            <label htmlFor={`h-${f.key}`}>{f.label}</label>
-            <input
-              id={`h-${f.key}`}
-              value={draft[f.key] ?? ''}
-              onChange={(e) => setDraft({ ...draft, [f.key]: e.target.value })}
-              placeholder={f.placeholder}
-              autoComplete="off"
-            />
-          </div>
-        ))}
+        <TextFilterFields
+          fields={TEXT_FIELDS}
+          idPrefix="h"
+          values={draft}
+          onChange={(key, value) => setDraft({ ...draft, [key]: value })}
+        />
         <div className="field">
           <label htmlFor="h-shown">Sessions</label>
           <select

@@ -1,14 +1,15 @@
 /**
  * Tokens (admin): every API token with its scopes, lifetime and last use; create one (the secret is
  * shown once, here); revoke one after a confirmation. The API refuses revoking the last admin token
- * (LAST_ADMIN_TOKEN), and the page says so.
+ * (LAST_ADMIN_TOKEN), and the page says so. The list is a table, or cards at phone width (token-rows.tsx).
  */
 import { useState, type FormEvent } from 'react';
 import { explain, gql } from '../api/graphql-client.js';
 import { CREATE_TOKEN, REVOKE_TOKEN, TOKENS, type TokenRow } from '../api/operations.js';
 import { guarded, type Auth } from '../auth/auth.js';
-import { absolute, zoneName } from '../format.js';
+import { PHONE, useMedia } from '../shell/use-media.js';
 import { usePoll } from '../shell/use-poll.js';
+import { TokenRows } from './token-rows.js';
 
 const SCOPES = ['admin', 'sessions:read', 'sessions:disconnect', 'audit:read'];
 const LIFETIMES = [
@@ -18,11 +19,6 @@ const LIFETIMES = [
   ['90d', '90 days'],
   ['', 'never expires'],
 ];
-
-function stateOf(t: TokenRow, now: number): 'revoked' | 'expired' | 'active' {
-  if (t.revokedAt !== null) return 'revoked';
-  return t.expiresAt !== null && Date.parse(t.expiresAt) <= now ? 'expired' : 'active';
-}
 
 export function TokensPage({ auth }: { auth: Auth }) {
   const [tokens, setTokens] = useState<TokenRow[] | null>(null);
@@ -34,6 +30,7 @@ export function TokensPage({ auth }: { auth: Auth }) {
   const [confirming, setConfirming] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const now = Date.now();
+  const phone = useMedia(PHONE);
 
   const reload = async () => {
     const r = await guarded(auth, () => gql<{ tokens: TokenRow[] }>(auth.token, TOKENS));
@@ -133,68 +130,14 @@ export function TokensPage({ auth }: { auth: Auth }) {
         </p>
       )}
       {tokens !== null && (
-        <div className="table-wrap">
-          <table className="data" aria-label="API tokens">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Scopes</th>
-                <th scope="col">State</th>
-                <th scope="col">Created ({zoneName()})</th>
-                <th scope="col">Expires</th>
-                <th scope="col">Last used</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {tokens.map((t) => {
-                const state = stateOf(t, now);
-                return (
-                  <tr key={t.id} data-token-id={t.id} data-state={state}>
-                    <th scope="row">
-                      {t.name}
-                      <span className="muted small block mono">
-                        {t.prefix}… · {t.id}
-                      </span>
-                    </th>
-                    <td>{t.scopes.join(', ')}</td>
-                    <td>
-                      <span className={`badge ${state === 'active' ? 'ok' : 'bad'}`}>{state}</span>
-                    </td>
-                    <td>{absolute(t.createdAt)}</td>
-                    <td>{t.expiresAt === null ? 'never' : absolute(t.expiresAt)}</td>
-                    <td>{absolute(t.lastUsedAt)}</td>
-                    <td>
-                      {state === 'active' &&
-                        (confirming === t.id ? (
-                          <span className="confirm">
-                            Revoke {t.name}?{' '}
-                            <button type="button" className="danger small" onClick={() => void revoke(t)}>
-                              Revoke
-                            </button>{' '}
-                            <button type="button" className="small" onClick={() => setConfirming(null)} autoFocus>
-                              Cancel
-                            </button>
-                          </span>
-                        ) : (
-                          <button
-                            type="button"
-                            className="danger-quiet small"
-                            onClick={() => setConfirming(t.id)}
-                            aria-label={`Revoke ${t.name}…`}
-                          >
-                            Revoke…
-                          </button>
-                        ))}
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+        <TokenRows
+          tokens={tokens}
+          now={now}
+          phone={phone}
+          confirming={confirming}
+          onConfirm={setConfirming}
+          onRevoke={(t) => void revoke(t)}
+        />
       )}
     </section>
   );
