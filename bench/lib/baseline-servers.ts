@@ -6,14 +6,11 @@
  * - mercurius: fastify + mercurius with `jit: 1`, the same schema subset and the same store (the
  *   Switchboard database file, read through the same store code), the disconnect as a store lookup
  *   plus the `client-kill` round trip.
- * Prints one JSON line `{ raw, mercurius }` with the two URLs once both listen.
+ * Served by baseline-http.ts, which prints the two URLs once both listen.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import Fastify from 'fastify';
-import mercurius from 'mercurius';
 import { GraphQLScalarType } from 'graphql';
 import { openStore } from '../../src/store/kysely/kysely-store.js';
+import { serveBaselines, type GraphqlBody } from './baseline-http.js';
 import { ManagementLink } from './management-link.js';
 import type { Session } from '../../src/domain/session.js';
 
@@ -67,47 +64,28 @@ for (const g of gateways.keys()) all.push(...(await store.sessions.listOnlineByG
 all.sort((a, b) => b.connectedAt - a.connectedAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
 const byId = new Map(all.map((s) => [s.id, s]));
 const rawLink = new ManagementLink(socketPath);
-const raw = createServer((req, res) => {
-  let body = '';
-  req.setEncoding('utf8');
-  req.on('data', (d: string) => (body += d));
-  req.on('end', () => {
-    void (async () => {
-      if (req.headers.authorization !== bearer) {
-        res.writeHead(401).end();
-        return;
-      }
-      const { query, variables } = JSON.parse(body) as { query: string; variables?: Record<string, unknown> };
-      let data: unknown;
-      if (query.includes('disconnectBySessionId')) {
-        const s = byId.get(String(variables?.id));
-        if (!s || !(await rawLink.kill(cidOf(s)))) data = null;
-        else {
-          byId.delete(s.id);
-          data = { disconnectBySessionId: true };
-        }
-      } else {
-        const first = Number(variables?.first ?? 50);
-        const rows = all.slice(0, first + 1);
-        const page = rows.slice(0, first);
-        data = {
-          onlineSessions: {
-            edges: page.map((s) => ({ cursor: cursor(s), node: node(s) })),
-            pageInfo: {
-              hasNextPage: rows.length > first,
-              hasPreviousPage: false,
-              startCursor: page[0] ? cursor(page[0]) : null,
-              endCursor: page.at(-1) ? cursor(page.at(-1)!) : null,
-            },
-          },
-        };
-      }
-      const text = JSON.stringify(data === null ? { data: null, errors: [{ message: 'not found' }] } : { data });
-      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' }).end(text);
-    })();
-  });
-});
-await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', () => resolve()));
+const rawAnswer = async ({ query, variables }: GraphqlBody): Promise<unknown> => {
+  if (query.includes('disconnectBySessionId')) {
+    const s = byId.get(String(variables?.id));
+    if (!s || !(await rawLink.kill(cidOf(s)))) return null;
+    byId.delete(s.id);
+    return { disconnectBySessionId: true };
+  }
+  const first = Number(variables?.first ?? 50);
+  const rows = all.slice(0, first + 1);
+  const page = rows.slice(0, first);
+  return {
+    onlineSessions: {
+      edges: page.map((s) => ({ cursor: cursor(s), node: node(s) })),
+      pageInfo: {
+        hasNextPage: rows.length > first,
+        hasPreviousPage: false,
+        startCursor: page[0] ? cursor(page[0]) : null,
+        endCursor: page.at(-1) ? cursor(page.at(-1)!) : null,
+      },
+    },
+  };
+};
 
 // ---- fastify + mercurius (jit), over the same store ----
 const schema = `
@@ -127,65 +105,51 @@ const schema = `
 `;
 type Ctx = { gateways?: Map<string, Promise<unknown>> };
 const merLink = new ManagementLink(socketPath);
-const app = Fastify({ logger: false });
-await app.register(mercurius, {
-  schema,
-  jit: 1,
-  resolvers: {
-    DateTime: new GraphQLScalarType({ name: 'DateTime', serialize: (v) => new Date(v as number).toISOString() }),
-    Query: {
-      onlineSessions: async (_root: unknown, args: { first: number }) => {
-        const page = await store.sessions.listOnline({ first: args.first });
-        return {
-          edges: page.rows.map((s) => ({ cursor: cursor(s), node: s })),
-          pageInfo: {
-            hasNextPage: page.hasNextPage,
-            hasPreviousPage: false,
-            startCursor: page.rows[0] ? cursor(page.rows[0]) : null,
-            endCursor: page.rows.at(-1) ? cursor(page.rows.at(-1)!) : null,
-          },
-        };
+await serveBaselines({
+  bearer,
+  raw: rawAnswer,
+  mercurius: {
+    schema,
+    resolvers: {
+      DateTime: new GraphQLScalarType({ name: 'DateTime', serialize: (v) => new Date(v as number).toISOString() }),
+      Query: {
+        onlineSessions: async (_root: unknown, args: { first: number }) => {
+          const page = await store.sessions.listOnline({ first: args.first });
+          return {
+            edges: page.rows.map((s) => ({ cursor: cursor(s), node: s })),
+            pageInfo: {
+              hasNextPage: page.hasNextPage,
+              hasPreviousPage: false,
+              startCursor: page.rows[0] ? cursor(page.rows[0]) : null,
+              endCursor: page.rows.at(-1) ? cursor(page.rows.at(-1)!) : null,
+            },
+          };
+        },
       },
-    },
-    Mutation: {
-      disconnectBySessionId: async (_root: unknown, args: { onlineSessionId: string }) => {
-        const s = await store.sessions.findOnline(args.onlineSessionId);
-        if (!s || !(await merLink.kill(cidOf(s)))) throw new Error('not found');
-        return true;
+      Mutation: {
+        disconnectBySessionId: async (_root: unknown, args: { onlineSessionId: string }) => {
+          const s = await store.sessions.findOnline(args.onlineSessionId);
+          if (!s || !(await merLink.kill(cidOf(s)))) throw new Error('not found');
+          return true;
+        },
       },
-    },
-    Session: {
-      user: (s: Session) => ({ id: s.userId, name: s.userName }),
-      gateway: (s: Session, _a: unknown, context: unknown) => {
-        const ctx = context as Ctx;
-        ctx.gateways ??= new Map();
-        let g = ctx.gateways.get(s.gatewayId);
-        if (!g) {
-          g = store.gateways.findById(s.gatewayId).then((row) => (row ? { ...row, agentConnected: true } : null));
-          ctx.gateways.set(s.gatewayId, g);
-        }
-        return g;
+      Session: {
+        user: (s: Session) => ({ id: s.userId, name: s.userName }),
+        gateway: (s: Session, _a: unknown, context: unknown) => {
+          const ctx = context as Ctx;
+          ctx.gateways ??= new Map();
+          let g = ctx.gateways.get(s.gatewayId);
+          if (!g) {
+            g = store.gateways.findById(s.gatewayId).then((row) => (row ? { ...row, agentConnected: true } : null));
+            ctx.gateways.set(s.gatewayId, g);
+          }
+          return g;
+        },
+        confirmed: () => true,
+        client: (s: Session) => ({ version: s.clientVersion, platform: s.clientPlatform }),
+        endedBy: () => null,
       },
-      confirmed: () => true,
-      client: (s: Session) => ({ version: s.clientVersion, platform: s.clientPlatform }),
-      endedBy: () => null,
     },
   },
-  context: (request) => {
-    if (request.headers.authorization !== bearer) throw new Error('unauthorized');
-    return {};
-  },
-});
-await app.listen({ port: 0, host: '127.0.0.1' });
-const rawPort = (raw.address() as AddressInfo).port;
-const merPort = (app.server.address() as AddressInfo).port;
-process.stdout.write(
-  `${JSON.stringify({ raw: `http://127.0.0.1:${rawPort}/graphql`, mercurius: `http://127.0.0.1:${merPort}/graphql` })}\n`,
-);
-process.on('SIGTERM', () => {
-  raw.close();
-  void app
-    .close()
-    .then(() => store.close())
-    .then(() => process.exit(0));
+  close: () => store.close(),
 });

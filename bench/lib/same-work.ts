@@ -23,8 +23,7 @@ import type { Actor } from '../../src/domain/actor.js';
 import type { DisconnectIntent } from '../../src/domain/disconnect-intent.js';
 import { newAuditEventId } from '../../src/domain/ids.js';
 import { newIntentId } from '../../src/domain/disconnect-intent.js';
-import type { AuditEvent } from '../../src/domain/audit.js';
-import { auditEvent } from '../../src/core/audit.js';
+import { auditEvent, auditRowValues } from '../../src/core/audit.js';
 import { settlementAudit } from '../../src/core/intent-settlement.js';
 import { sessionEvent } from '../../src/core/session-events.js';
 import { versioned } from '../../src/core/reports.js';
@@ -119,7 +118,7 @@ export class SameWork {
     let recorded = false;
     await this.transaction(() => {
       recorded = this.stmt.insertIntent.run(...intentRow(intent)).changes > 0;
-      if (recorded) this.stmt.insertAudit.run(...auditRow(pending));
+      if (recorded) this.stmt.insertAudit.run(...auditRowValues(pending));
     });
     if (!recorded) return false;
     if (!(await this.link.kill(Number(session.ref.split(':')[1])))) return false;
@@ -138,7 +137,7 @@ export class SameWork {
       ) as Row | undefined;
       const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
       this.stmt.insertAudit.run(
-        ...auditRow(
+        ...auditRowValues(
           settlementAudit(intent, auditEventId, 'SUCCESS', now, {
             durationMs,
             metadata: { confirmedBy: 'GATEWAY_REPLY', late: false, endedAt: now },
@@ -226,27 +225,6 @@ function intentRow(i: DisconnectIntent): unknown[] {
     i.settledAt,
     i.auditEventId,
     i.settledAuditEventId,
-  ];
-}
-
-function auditRow(e: AuditEvent): unknown[] {
-  return [
-    e.id,
-    e.at,
-    e.action,
-    e.outcome,
-    e.actorTokenId,
-    e.actorName,
-    e.actorIp,
-    e.actorUserAgent,
-    e.requestId,
-    e.targetSessionId,
-    e.targetUserName,
-    e.targetGatewayId,
-    e.reason,
-    e.errorCode,
-    e.durationMs,
-    JSON.stringify(e.metadata),
   ];
 }
 
