@@ -40,7 +40,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     const online = async (ids: string[]) =>
       Promise.all(ids.map(async (id) => (await store.sessions.findOnline(id)) !== null));
 
-    test('a lone unit runs at once in its own transaction', async () => {
+    test('a lone unit runs in its own transaction', async () => {
       const gw = await freshGateway(store);
       const s = makeSession(gw);
       await store.sessions.insertIfAbsent(s);
@@ -58,24 +58,52 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       assert.deepEqual(await online([s.id]), [false]);
     });
 
-    test('units that arrive while a transaction runs share the next one, each gets its own result', async () => {
+    const endAll = (batcher: TransactionBatcher, sessions: ReturnType<typeof makeSession>[]) =>
+      sessions.map((s, i) =>
+        batcher.run(async (tx) =>
+          (await tx.sessions.markEnded(s.id, { endedAt: s.connectedAt + 1, cause: 'CLIENT_DISCONNECT' })) ? i : -1,
+        ),
+      );
+
+    test('units of one event-loop turn share one transaction, each gets its own result', async () => {
       const gw = await freshGateway(store);
       const sessions = Array.from({ length: 30 }, () => makeSession(gw));
       for (const s of sessions) await store.sessions.insertIfAbsent(s);
       begun = 0;
       const batcher = new TransactionBatcher(counting);
-      const results = await Promise.all(
-        sessions.map((s, i) =>
-          batcher.run(async (tx) =>
-            (await tx.sessions.markEnded(s.id, { endedAt: s.connectedAt + 1, cause: 'CLIENT_DISCONNECT' })) ? i : -1,
-          ),
-        ),
-      );
+      // Each unit queued from its own microtask chain, as requests' disconnects are.
+      const results = await Promise.all(sessions.map((s) => Promise.resolve().then(() => endAll(batcher, [s])[0]!)));
       assert.deepEqual(
         results,
-        sessions.map((_, i) => i),
+        sessions.map(() => 0),
       );
-      // The first starts alone; the 29 that queued meanwhile commit together.
+      assert.equal(begun, 1);
+      assert.deepEqual(
+        await online(sessions.map((s) => s.id)),
+        sessions.map(() => false),
+      );
+    });
+
+    test('units that arrive while a transaction runs share the next one', async () => {
+      const gw = await freshGateway(store);
+      const sessions = Array.from({ length: 21 }, () => makeSession(gw));
+      for (const s of sessions) await store.sessions.insertIfAbsent(s);
+      begun = 0;
+      const batcher = new TransactionBatcher(counting);
+      let later: Promise<number>[] = [];
+      const first = await batcher.run(async (tx) => {
+        // Queued while this transaction runs: none of them joins it.
+        later = endAll(batcher, sessions.slice(1));
+        return tx.sessions.markEnded(sessions[0]!.id, {
+          endedAt: sessions[0]!.connectedAt + 1,
+          cause: 'CLIENT_DISCONNECT',
+        });
+      });
+      assert.equal(first?.id, sessions[0]!.id);
+      assert.deepEqual(
+        await Promise.all(later),
+        sessions.slice(1).map((_, i) => i),
+      );
       assert.equal(begun, 2);
       assert.deepEqual(
         await online(sessions.map((s) => s.id)),

@@ -10,10 +10,17 @@ interface Unit {
 }
 
 /**
- * Group commit: units of work that arrive while a transaction is running are run together in the
- * next one. A commit costs far more than a small write (measured on SQLite: about 450 µs for a
- * session end committed alone, 40 µs inside a shared transaction), so fifty concurrent disconnects
- * pay for one commit instead of fifty. A lone unit starts at once: nothing waits for company.
+ * Group commit: units of work that become ready in the same event-loop turn, or while a transaction
+ * is running, are run together in one transaction. A commit costs far more than a small write
+ * (measured on SQLite: about 450 µs for a session end committed alone, 40 µs inside a shared
+ * transaction), so fifty concurrent disconnects pay for one commit instead of fifty.
+ *
+ * The first unit waits for the end of its turn (`setImmediate`) before the transaction begins: on
+ * SQLite every statement runs synchronously, so a request's look-up and its transaction used to
+ * complete within the one I/O callback that read it, before the next request's bytes were even
+ * parsed, and "units that arrive while a transaction runs" were almost never more than one
+ * (measured: 1.17 transactions per disconnect at 50 concurrent requests). Waiting for the turn
+ * lets every request read in that turn join; it delays a lone unit by one turn, not by a timer.
  *
  * Each unit still sees all-or-nothing: if the shared transaction fails, every unit of it is run again
  * in a transaction of its own, so one unit's error (or a deadlock between batches) fails only that
@@ -22,13 +29,21 @@ interface Unit {
 export class TransactionBatcher {
   private queue: Unit[] = [];
   private draining = false;
+  /** A drain is due at the end of this turn. */
+  private scheduled = false;
 
   constructor(private readonly store: Store) {}
 
   run<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ fn, resolve: resolve as (value: unknown) => void, reject });
-      if (!this.draining) void this.drain();
+      // While a drain runs, it takes this unit with the next batch.
+      if (this.draining || this.scheduled) return;
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        void this.drain();
+      });
     });
   }
 
