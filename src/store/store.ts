@@ -174,6 +174,15 @@ export interface GatewayRepository {
     },
   ): Promise<void>;
   /**
+   * `upsert(gateway)` then `setAgentStatus(id, status)` in one statement (an agent's heartbeat: every
+   * replica writes one per gateway every few seconds). A gateway new to the store gets its row with
+   * this status; `daemonStartedAt` is kept.
+   */
+  recordHeartbeat(
+    gateway: GatewayUpsert,
+    status: { agentConnected: boolean; lastSeenAt: number; daemonResponding: boolean },
+  ): Promise<void>;
+  /**
    * Records a problem with the gateway's daemon link (its `lastError`). `lastErrorAt` is `at`, unless
    * the same error is repeated while the gateway has not been healthy since: then it keeps its first time.
    */

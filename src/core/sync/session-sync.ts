@@ -12,6 +12,7 @@ import { versioned, type GatewayReport } from '../reports.js';
 import { ReportIntake } from '../report-intake.js';
 import type { SessionEvent } from '../session-events.js';
 import { DeltaApplier } from './deltas.js';
+import { coalesceReports } from './coalesce.js';
 import { ReportQueue } from './report-queue.js';
 import { SnapshotApplier } from './snapshots.js';
 
@@ -129,13 +130,18 @@ export class SessionSync {
   /**
    * Applies `report` after every earlier report of its gateway (see ReportQueue). A run of
    * `connected` (or `disconnected`) reports in one batch shares one transaction instead of one
-   * each; if that transaction fails, the run is retried report by report.
+   * each; if that transaction fails, the run is retried report by report. Reports a later one of
+   * the batch makes redundant (an older snapshot, a repeated heartbeat) are skipped: see coalesceReports.
    */
   enqueue(report: GatewayReport): Promise<void> {
     return this.queue.enqueue(report);
   }
 
-  private async applyBatch(reports: GatewayReport[]): Promise<void> {
+  private async applyBatch(batch: GatewayReport[]): Promise<void> {
+    const reports = coalesceReports(
+      batch,
+      (gatewayId, startedAt) => this.snapshots.appliedRun(gatewayId) === startedAt,
+    );
     for (let i = 0; i < reports.length;) {
       let j = i;
       const type = reports[i]!.type;
@@ -181,16 +187,21 @@ export class SessionSync {
     switch (r.type) {
       // A gateway's last-seen time is when a replica heard its agent, by the control plane's clock:
       // liveness is judged against that clock, so an agent host's clock skew cannot fake or hide it.
-      case 'heartbeat':
-        await store.gateways.upsert({ id: r.gatewayId, ...r.gateway });
-        if (r.linkUp && r.daemonResponding === false)
-          await store.gateways.recordError(r.gatewayId, GATEWAY_PROBLEM.notResponding, this.now());
-        await store.gateways.setAgentStatus(r.gatewayId, {
+      case 'heartbeat': {
+        const gateway = { id: r.gatewayId, ...r.gateway };
+        const status = {
           agentConnected: r.linkUp,
           lastSeenAt: this.now(),
           daemonResponding: r.daemonResponding ?? true,
-        });
+        };
+        // The usual beat in one statement; a daemon not responding also records the error, which is
+        // judged against the status stored before this beat.
+        if (!(r.linkUp && r.daemonResponding === false)) return store.gateways.recordHeartbeat(gateway, status);
+        await store.gateways.upsert(gateway);
+        await store.gateways.recordError(r.gatewayId, GATEWAY_PROBLEM.notResponding, status.lastSeenAt);
+        await store.gateways.setAgentStatus(r.gatewayId, status);
         return;
+      }
       case 'link-down':
         await store.gateways.recordError(r.gatewayId, r.error, this.now());
         await store.gateways.setAgentStatus(r.gatewayId, { agentConnected: false, lastSeenAt: this.now() });

@@ -1,9 +1,10 @@
 import type { EndCause, Session, Transport } from '../../domain/session.js';
 import type { Logger } from '../../domain/logger.js';
-import type { SessionStats } from '../../store/store.js';
+import type { SessionStats, StoreTx } from '../../store/store.js';
+import { appendSessionEvents } from '../event-outbox.js';
 import { settleUnlisted } from '../intent-settlement.js';
 import type { GatewayDescriptor, GatewayReport } from '../reports.js';
-import { sessionEvent } from '../session-events.js';
+import { sessionEvent, type SessionEvent } from '../session-events.js';
 import { changing, newSession, type SyncDeps } from './session-rows.js';
 
 type Snapshot = Extract<GatewayReport, { type: 'snapshot' }>;
@@ -48,19 +49,31 @@ interface SnapshotInProgress {
  *   in order (ReportQueue). Another replica's may, as they could before between two transactions;
  *   its row changes are re-checked by the conditional statements.
  * A large snapshot also arrives in parts (see SnapshotPart); the stale sessions are ended only after
- * its last part, and only if every part arrived in order.
+ * its last part, and only if every part arrived in order. A snapshot of at most one chunk in one
+ * piece (every periodic snapshot of a gateway with up to SNAPSHOT_CHUNK sessions) is applied in ONE
+ * transaction instead: a fleet of a thousand such gateways sends a thousand snapshots a minute, and
+ * every replica applies each.
  */
 export class SnapshotApplier {
   /** Per gateway: a snapshot sent in parts, between its first and its last part. */
   private readonly snapshots = new Map<string, SnapshotInProgress>();
+  /** Per gateway: `daemonStartedAt` of the last snapshot this replica began applying (see coalesceReports). */
+  private readonly runs = new Map<string, number | null>();
 
   constructor(private readonly deps: SyncDeps & { logger: Logger }) {}
 
+  /** The daemon run (its `daemonStartedAt`) of the gateway's last snapshot applied here; undefined: none yet. */
+  appliedRun(gatewayId: string): number | null | undefined {
+    return this.runs.get(gatewayId);
+  }
+
   async apply(r: Snapshot): Promise<void> {
     const part = r.part ?? { id: '', index: 0, count: 1 };
+    if (part.count === 1 && r.sessions.length <= SNAPSHOT_CHUNK) return this.applyWhole(r);
     let state: SnapshotInProgress | undefined;
     if (part.index === 0) {
-      state = await this.begin(r, part.id);
+      state = await this.deps.store.transaction((tx) => this.begin(tx, r, part.id));
+      this.runs.set(r.gatewayId, r.daemonStartedAt);
     } else {
       state = this.snapshots.get(r.gatewayId);
       if (state?.id !== part.id || state.next !== part.index) {
@@ -82,104 +95,160 @@ export class SnapshotApplier {
       this.snapshots.set(r.gatewayId, state);
       return;
     }
-    await this.endUnlisted(state);
+    await this.endUnlisted(state, this.unlisted(state));
+  }
+
+  /**
+   * A snapshot in one piece of at most one chunk (a fleet's periodic snapshot of a small gateway):
+   * status, sessions and the first chunk of the ended ones in ONE transaction instead of three. Its
+   * first write, the gateway's upsert, locks the gateway's row until the commit, as each chunk's
+   * does, so replicas applying it take turns. Ended sessions beyond the first chunk (a restart of a
+   * gateway that had many more) follow in their own transactions.
+   */
+  private async applyWhole(r: Snapshot): Promise<void> {
+    this.snapshots.delete(r.gatewayId);
+    const { state, rest } = await this.deps.store.transaction(async (tx) => {
+      const state = await this.begin(tx, r, '');
+      const events = await this.writeSessions(tx, state.gateway, this.sorted(r, state, r.sessions), false);
+      const stale = this.unlisted(state);
+      events.push(...(await this.endSessions(tx, state, stale.slice(0, SNAPSHOT_CHUNK), false)));
+      await appendSessionEvents(tx, events, this.deps.now());
+      return { state, rest: stale.slice(SNAPSHOT_CHUNK) };
+    });
+    this.runs.set(r.gatewayId, r.daemonStartedAt);
+    await this.endUnlisted(state, rest);
   }
 
   /** The first (or only) part: the gateway's status, restart detection, and its online sessions. */
-  private async begin(r: Snapshot, id: string): Promise<SnapshotInProgress> {
+  private async begin(tx: StoreTx, r: Snapshot, id: string): Promise<SnapshotInProgress> {
     const gateway = { id: r.gatewayId, ...r.gateway };
-    return this.deps.store.transaction(async (tx) => {
-      const before = await tx.gateways.findById(r.gatewayId);
-      await tx.gateways.upsert(gateway);
-      await tx.gateways.setAgentStatus(r.gatewayId, {
-        agentConnected: true,
-        lastSeenAt: this.deps.now(),
-        daemonStartedAt: r.daemonStartedAt,
-      });
-      return {
-        id,
-        next: 0,
-        at: r.at,
-        gateway,
-        restarted:
-          before?.daemonStartedAt != null && r.daemonStartedAt !== null && before.daemonStartedAt !== r.daemonStartedAt,
-        online: new Map((await tx.sessions.listOnlineStatsByGateway(r.gatewayId)).map((s) => [s.ref, s])),
-      };
+    const before = await tx.gateways.findById(r.gatewayId);
+    await tx.gateways.upsert(gateway);
+    await tx.gateways.setAgentStatus(r.gatewayId, {
+      agentConnected: true,
+      lastSeenAt: this.deps.now(),
+      daemonStartedAt: r.daemonStartedAt,
     });
+    return {
+      id,
+      next: 0,
+      at: r.at,
+      gateway,
+      restarted:
+        before?.daemonStartedAt != null && r.daemonStartedAt !== null && before.daemonStartedAt !== r.daemonStartedAt,
+      online: new Map((await tx.sessions.listOnlineStatsByGateway(r.gatewayId)).map((s) => [s.ref, s])),
+    };
   }
 
   /** Creates the part's new sessions and refreshes its known ones, a chunk per transaction. */
   private async applySessions(r: Snapshot, state: SnapshotInProgress): Promise<void> {
-    const { online, gateway } = state;
     for (let i = 0; i < r.sessions.length; i += SNAPSHOT_CHUNK) {
-      const stats: SessionStats[] = [];
-      const floated: Pick<Session, 'id' | 'clientAddress'>[] = [];
-      const learnt: { id: string; transport: Transport }[] = [];
-      const fresh = new Map<string, Session>();
-      for (const report of r.sessions.slice(i, i + SNAPSHOT_CHUNK)) {
-        const known = online.get(report.ref);
-        if (known) {
-          online.delete(report.ref);
-          const moved = known.bytesReceived !== report.bytesReceived || known.bytesSent !== report.bytesSent;
-          if (moved || r.at - known.lastSeenAt >= STATS_REFRESH_MS) {
-            stats.push({
-              ...known,
-              bytesReceived: report.bytesReceived,
-              bytesSent: report.bytesSent,
-              lastSeenAt: r.at,
-            });
-          }
-          // A UDP client that floated: the same session (same ref) from a new address.
-          if (report.clientAddress !== null && report.clientAddress !== known.clientAddress)
-            floated.push({ id: known.id, clientAddress: report.clientAddress });
-          // Stored before its gateway said UDP or TCP (an OpenVPN session that was up when the agent
-          // attached): the transport the agent learnt since.
-          if (report.transport != null && known.transport === null)
-            learnt.push({ id: known.id, transport: report.transport });
-        } else if (!fresh.has(report.ref)) {
-          // New to this replica's view: created unless a row with this ref exists (ended, or another
-          // replica's), which the conflicting insert leaves as it is.
-          fresh.set(report.ref, newSession(r.gatewayId, report, r.at, r.gateway.protocol));
-        }
-      }
+      const chunk = this.sorted(r, state, r.sessions.slice(i, i + SNAPSHOT_CHUNK));
       if (i > 0 || state.next > 0) await yieldTurn();
-      await changing(this.deps, async (tx) => {
-        await tx.gateways.upsert(gateway);
-        await tx.sessions.updateStatsMany(stats);
-        if (floated.length > 0) await tx.sessions.updateAddresses(floated);
-        if (learnt.length > 0) await tx.sessions.fillTransports(learnt);
-        const inserted = await tx.sessions.insertManyIfAbsent([...fresh.values()]);
-        return [...fresh.values()].filter((s) => inserted.has(s.id)).map((s) => sessionEvent('session.connected', s));
-      });
+      await changing(this.deps, (tx) => this.writeSessions(tx, state.gateway, chunk, true));
     }
   }
 
-  /** After the last part: the sessions no part listed have ended. */
-  private async endUnlisted(state: SnapshotInProgress): Promise<void> {
-    const { online, gateway, at } = state;
-    const cause: EndCause = state.restarted ? 'GATEWAY_RESTART' : 'CLIENT_DISCONNECT';
-    // Seen in a report newer than this snapshot (a replica that was ahead applied it first): the
-    // snapshot cannot speak for it. Agents stamp their reports with strictly increasing `at`.
-    // Bounded, so an agent whose clock stepped back cannot keep a gone session alive for long.
+  /** A chunk's sessions sorted against what the store holds (taken out of `state.online` as listed). */
+  private sorted(r: Snapshot, state: SnapshotInProgress, reports: Snapshot['sessions']): SortedChunk {
+    const { online } = state;
+    const stats: SessionStats[] = [];
+    const floated: Pick<Session, 'id' | 'clientAddress'>[] = [];
+    const learnt: { id: string; transport: Transport }[] = [];
+    const fresh = new Map<string, Session>();
+    for (const report of reports) {
+      const known = online.get(report.ref);
+      if (known) {
+        online.delete(report.ref);
+        const moved = known.bytesReceived !== report.bytesReceived || known.bytesSent !== report.bytesSent;
+        if (moved || r.at - known.lastSeenAt >= STATS_REFRESH_MS) {
+          stats.push({
+            ...known,
+            bytesReceived: report.bytesReceived,
+            bytesSent: report.bytesSent,
+            lastSeenAt: r.at,
+          });
+        }
+        // A UDP client that floated: the same session (same ref) from a new address.
+        if (report.clientAddress !== null && report.clientAddress !== known.clientAddress)
+          floated.push({ id: known.id, clientAddress: report.clientAddress });
+        // Stored before its gateway said UDP or TCP (an OpenVPN session that was up when the agent
+        // attached): the transport the agent learnt since.
+        if (report.transport != null && known.transport === null)
+          learnt.push({ id: known.id, transport: report.transport });
+      } else if (!fresh.has(report.ref)) {
+        // New to this replica's view: created unless a row with this ref exists (ended, or another
+        // replica's), which the conflicting insert leaves as it is.
+        fresh.set(report.ref, newSession(r.gatewayId, report, r.at, r.gateway.protocol));
+      }
+    }
+    return { stats, floated, learnt, fresh: [...fresh.values()] };
+  }
+
+  /** `lock`: first re-upsert the gateway (its row lock orders replicas' chunks; see the class comment). */
+  private async writeSessions(
+    tx: StoreTx,
+    gateway: SnapshotInProgress['gateway'],
+    { stats, floated, learnt, fresh }: SortedChunk,
+    lock: boolean,
+  ): Promise<SessionEvent[]> {
+    if (lock) await tx.gateways.upsert(gateway);
+    await tx.sessions.updateStatsMany(stats);
+    if (floated.length > 0) await tx.sessions.updateAddresses(floated);
+    if (learnt.length > 0) await tx.sessions.fillTransports(learnt);
+    const inserted = await tx.sessions.insertManyIfAbsent(fresh);
+    return fresh.filter((s) => inserted.has(s.id)).map((s) => sessionEvent('session.connected', s));
+  }
+
+  /**
+   * The online sessions no part listed (what is left in `state.online`), but those seen in a report
+   * newer than this snapshot (a replica that was ahead applied it first): the snapshot cannot speak
+   * for them. Agents stamp their reports with strictly increasing `at`. Bounded, so an agent whose
+   * clock stepped back cannot keep a gone session alive for long.
+   */
+  private unlisted(state: SnapshotInProgress): string[] {
+    const { online, at } = state;
     const stale = [...online.values()]
       .filter((s) => !(s.lastSeenAt >= at && s.lastSeenAt - at < NEWER_REPORT_WINDOW_MS))
       .map((s) => s.id);
     online.clear();
+    return stale;
+  }
+
+  /** After the last part: the sessions no part listed have ended, a chunk per transaction. */
+  private async endUnlisted(state: SnapshotInProgress, stale: string[]): Promise<void> {
     for (let i = 0; i < stale.length; i += SNAPSHOT_CHUNK) {
       await yieldTurn();
-      await changing(this.deps, async (tx) => {
-        await tx.gateways.upsert(gateway);
-        const ids = stale.slice(i, i + SNAPSHOT_CHUNK);
-        // Sessions with a pending disconnect intent end as that operator's (or, after a restart, as one).
-        const settled = await settleUnlisted(tx, ids, { at, now: this.deps.now(), restarted: state.restarted });
-        const ended = await tx.sessions.markEndedMany(
-          ids.filter((id) => !settled.sessionIds.has(id)),
-          { endedAt: at, cause },
-        );
-        return [...settled.events, ...ended.map((s) => sessionEvent('session.disconnected', s))];
-      });
+      await changing(this.deps, (tx) => this.endSessions(tx, state, stale.slice(i, i + SNAPSHOT_CHUNK), true));
     }
   }
+
+  private async endSessions(
+    tx: StoreTx,
+    state: SnapshotInProgress,
+    ids: string[],
+    lock: boolean,
+  ): Promise<SessionEvent[]> {
+    if (ids.length === 0) return [];
+    const { at, restarted } = state;
+    if (lock) await tx.gateways.upsert(state.gateway);
+    // Sessions with a pending disconnect intent end as that operator's (or, after a restart, as one).
+    const settled = await settleUnlisted(tx, ids, { at, now: this.deps.now(), restarted });
+    const cause: EndCause = restarted ? 'GATEWAY_RESTART' : 'CLIENT_DISCONNECT';
+    const ended = await tx.sessions.markEndedMany(
+      ids.filter((id) => !settled.sessionIds.has(id)),
+      { endedAt: at, cause },
+    );
+    return [...settled.events, ...ended.map((s) => sessionEvent('session.disconnected', s))];
+  }
+}
+
+/** A chunk of a snapshot against the store: rows to refresh, addresses that moved, sessions to create. */
+interface SortedChunk {
+  stats: SessionStats[];
+  floated: Pick<Session, 'id' | 'clientAddress'>[];
+  learnt: { id: string; transport: Transport }[];
+  fresh: Session[];
 }
 
 /** Lets queued I/O and timers (API requests) run before the next chunk takes the connection. */

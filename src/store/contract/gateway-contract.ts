@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { T0, freshGateway, makeGateway, makeSession, type ContractContext } from './fixtures.js';
+import { sql } from 'kysely';
+import { T0, freshGateway, kysely, makeGateway, makeSession, type ContractContext } from './fixtures.js';
 
 /** Gateways: upsert from config, agent status, online counts. */
 export function gatewayContract(ctx: ContractContext): void {
@@ -43,6 +44,47 @@ export function gatewayContract(ctx: ContractContext): void {
       lastErrorAt: null,
     });
     assert.equal(await store.gateways.findById('gw-unknown'), null);
+  });
+
+  test('upsert of what the row holds already writes no new row version (PostgreSQL), but still locks it', async () => {
+    const store = ctx.store();
+    const gateway = { ...makeGateway(), canBlock: true, warning: null };
+    await store.gateways.upsert(gateway);
+    if (store.dialect !== 'postgres') {
+      await store.gateways.upsert(gateway);
+      assert.equal((await store.gateways.findById(gateway.id))?.canBlock, true);
+      return;
+    }
+    const db = kysely(store).db;
+    const version = async () =>
+      (await sql<{ v: string }>`select xmin::text as v from gateways where id = ${gateway.id}`.execute(db)).rows[0]!.v;
+    const before = await version();
+    await store.gateways.upsert(gateway);
+    await store.gateways.upsert({
+      id: gateway.id,
+      name: gateway.name,
+      region: gateway.region,
+      protocol: gateway.protocol,
+      mode: gateway.mode,
+    });
+    assert.equal(await version(), before, 'an identical upsert (with or without capabilities) leaves the row as it is');
+    // The row is locked all the same: a second transaction's update of it waits for the first to end.
+    let released = false;
+    let locked!: () => void;
+    const holding = new Promise<void>((r) => (locked = r));
+    const waiting = store.transaction(async (tx) => {
+      await tx.gateways.upsert(gateway);
+      locked();
+      await new Promise((r) => setTimeout(r, 200));
+      released = true;
+    });
+    await holding;
+    await store.gateways.setAgentStatus(gateway.id, { agentConnected: true, lastSeenAt: T0 });
+    assert.equal(released, true, 'the update waited for the transaction holding the row');
+    await waiting;
+    await store.gateways.upsert({ ...gateway, warning: 'changed' });
+    assert.notEqual(await version(), before, 'a changed field is written');
+    assert.equal((await store.gateways.findById(gateway.id))?.warning, 'changed');
   });
 
   test('upsert: capabilities from an agent are stored; an upsert without them (the config file) keeps them', async () => {
@@ -112,6 +154,49 @@ export function gatewayContract(ctx: ContractContext): void {
     assert.equal(await since(), T0 + 8, 'the link went down');
     await store.gateways.setAgentStatus(id, { agentConnected: false, lastSeenAt: T0 + 9, daemonResponding: false });
     assert.equal(await since(), T0 + 8, 'still down');
+  });
+
+  test('recordHeartbeat: upsert and setAgentStatus in one statement, for a new gateway and a known one', async () => {
+    const store = ctx.store();
+    const gateway = makeGateway();
+    const beat = { agentConnected: true, lastSeenAt: T0, daemonResponding: true };
+    await store.gateways.recordHeartbeat({ ...gateway, canBlock: true, warning: null }, beat);
+    assert.deepEqual(await store.gateways.findById(gateway.id), {
+      ...gateway,
+      agentConnected: true,
+      lastSeenAt: T0,
+      daemonStartedAt: null,
+      canBlock: true,
+      warning: null,
+      daemonResponding: true,
+      statusSince: T0,
+      lastError: null,
+      lastErrorAt: null,
+    });
+    await store.gateways.setAgentStatus(gateway.id, { ...beat, lastSeenAt: T0 + 1, daemonStartedAt: T0 - 9 });
+    await store.gateways.recordHeartbeat({ ...gateway, name: 'Renamed' }, { ...beat, lastSeenAt: T0 + 5 });
+    let g = await store.gateways.findById(gateway.id);
+    assert.deepEqual(
+      [g?.name, g?.canBlock, g?.daemonStartedAt, g?.lastSeenAt, g?.statusSince],
+      ['Renamed', true, T0 - 9, T0 + 5, T0],
+      'descriptor rewritten, capabilities and daemon start kept, statusSince kept while nothing changes',
+    );
+    await store.gateways.recordHeartbeat(gateway, { ...beat, lastSeenAt: T0 + 6, daemonResponding: false });
+    g = await store.gateways.findById(gateway.id);
+    assert.deepEqual([g?.daemonResponding, g?.statusSince], [false, T0 + 6], 'responding changed');
+    await store.gateways.recordHeartbeat(gateway, {
+      agentConnected: false,
+      lastSeenAt: T0 + 7,
+      daemonResponding: false,
+    });
+    g = await store.gateways.findById(gateway.id);
+    assert.deepEqual([g?.agentConnected, g?.statusSince], [false, T0 + 7], 'the link went down');
+    await store.gateways.recordHeartbeat(gateway, {
+      agentConnected: false,
+      lastSeenAt: T0 + 8,
+      daemonResponding: false,
+    });
+    assert.equal((await store.gateways.findById(gateway.id))?.statusSince, T0 + 7, 'still down');
   });
 
   test('recordError: the last error and when it began; a repeat while unhealthy keeps its first time', async () => {

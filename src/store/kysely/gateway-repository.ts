@@ -1,4 +1,11 @@
-import { sql, type Kysely, type Selectable } from 'kysely';
+import {
+  sql,
+  type ExpressionBuilder,
+  type Kysely,
+  type OnConflictUpdateDatabase,
+  type OnConflictTables,
+  type Selectable,
+} from 'kysely';
 import type { Gateway, GatewayMode, Protocol } from '../../domain/gateway.js';
 import type { GatewayRepository, GatewayUpsert } from '../store.js';
 import type { Database, GatewayTable } from './database.js';
@@ -9,32 +16,63 @@ export class KyselyGatewayRepository implements GatewayRepository {
 
   /**
    * The config file owns name, region, protocol and mode; agent status is left as it is, and so are
-   * the capabilities unless given (an agent's report gives them; the config file does not).
+   * the capabilities unless given (an agent's report gives them; the config file does not). A row
+   * that holds these values already is not rewritten (every replica upserts the gateway with every
+   * snapshot chunk it applies): on PostgreSQL it is still locked until the transaction ends, which
+   * is what orders replicas' snapshot chunks (see SnapshotApplier).
    */
   async upsert(gateway: GatewayUpsert): Promise<void> {
-    const caps =
-      gateway.canBlock === undefined ? null : { can_block: gateway.canBlock ? 1 : 0, warning: gateway.warning ?? null };
+    const caps = capabilities(gateway);
     await this.db
       .insertInto('gateways')
       .values({
-        id: gateway.id,
-        name: gateway.name,
-        region: gateway.region,
-        protocol: gateway.protocol,
-        mode: gateway.mode,
+        ...descriptorRow(gateway, caps),
         agent_connected: 0,
         last_seen_at: null,
         daemon_started_at: null,
-        can_block: caps?.can_block ?? 0,
-        warning: caps?.warning ?? null,
+      })
+      .onConflict((oc) =>
+        oc
+          .column('id')
+          .doUpdateSet((eb) => descriptorUpdate(eb, caps))
+          .where(
+            sql<boolean>`gateways.name is distinct from excluded.name or gateways.region is distinct from excluded.region
+            or gateways.protocol is distinct from excluded.protocol or gateways.mode is distinct from excluded.mode${
+              caps
+                ? sql` or gateways.can_block is distinct from excluded.can_block or gateways.warning is distinct from excluded.warning`
+                : sql``
+            }`,
+          ),
+      )
+      .execute();
+  }
+
+  async recordHeartbeat(
+    gateway: GatewayUpsert,
+    status: { agentConnected: boolean; lastSeenAt: number; daemonResponding: boolean },
+  ): Promise<void> {
+    const caps = capabilities(gateway);
+    const linked = status.agentConnected ? 1 : 0;
+    const responding = status.daemonResponding ? 1 : 0;
+    await this.db
+      .insertInto('gateways')
+      .values({
+        ...descriptorRow(gateway, caps),
+        agent_connected: linked,
+        last_seen_at: status.lastSeenAt,
+        daemon_started_at: null,
+        daemon_responding: responding,
+        status_since: status.lastSeenAt,
       })
       .onConflict((oc) =>
         oc.column('id').doUpdateSet((eb) => ({
-          name: eb.ref('excluded.name'),
-          region: eb.ref('excluded.region'),
-          protocol: eb.ref('excluded.protocol'),
-          mode: eb.ref('excluded.mode'),
-          ...(caps ? { can_block: eb.ref('excluded.can_block'), warning: eb.ref('excluded.warning') } : {}),
+          ...descriptorUpdate(eb, caps),
+          // As setAgentStatus: the stored values are the row's before this statement.
+          status_since: sql<number>`CASE WHEN gateways.status_since IS NULL OR gateways.agent_connected <> ${linked}
+            OR gateways.daemon_responding <> ${responding} THEN ${status.lastSeenAt} ELSE gateways.status_since END`,
+          agent_connected: eb.ref('excluded.agent_connected'),
+          last_seen_at: eb.ref('excluded.last_seen_at'),
+          daemon_responding: eb.ref('excluded.daemon_responding'),
         })),
       )
       .execute();
@@ -111,6 +149,41 @@ export class KyselyGatewayRepository implements GatewayRepository {
       .execute();
     return new Map(rows.map((r) => [r.gateway_id, Number(r.n)]));
   }
+}
+
+type Capabilities = { can_block: number; warning: string | null } | null;
+
+/** Capabilities as columns, or null when not given (the config file's upsert keeps the stored ones). */
+function capabilities(gateway: GatewayUpsert): Capabilities {
+  return gateway.canBlock === undefined
+    ? null
+    : { can_block: gateway.canBlock ? 1 : 0, warning: gateway.warning ?? null };
+}
+
+function descriptorRow(gateway: GatewayUpsert, caps: Capabilities) {
+  return {
+    id: gateway.id,
+    name: gateway.name,
+    region: gateway.region,
+    protocol: gateway.protocol,
+    mode: gateway.mode,
+    can_block: caps?.can_block ?? 0,
+    warning: caps?.warning ?? null,
+  };
+}
+
+/** What an upsert rewrites of an existing row: the descriptor, and the capabilities when given. */
+function descriptorUpdate(
+  eb: ExpressionBuilder<OnConflictUpdateDatabase<Database, 'gateways'>, OnConflictTables<'gateways'>>,
+  caps: Capabilities,
+) {
+  return {
+    name: eb.ref('excluded.name'),
+    region: eb.ref('excluded.region'),
+    protocol: eb.ref('excluded.protocol'),
+    mode: eb.ref('excluded.mode'),
+    ...(caps ? { can_block: eb.ref('excluded.can_block'), warning: eb.ref('excluded.warning') } : {}),
+  };
 }
 
 function toGateway(r: Selectable<GatewayTable>): Gateway {
