@@ -4,20 +4,22 @@ import { hasScope } from '../domain/scopes.js';
 import type { SessionFilter, Store } from '../store/store.js';
 import type { BulkDisconnectInput, BulkDisconnectOne, BulkDisconnectResult } from './api-types.js';
 import { auditEvent } from './audit.js';
-import { checkDisconnectText, MAX_REASON_CHARS, type DisconnectUseCase } from './disconnect.js';
+import type { Session } from '../domain/session.js';
+import { BulkChunks, type BulkChunkDeps } from './bulk-chunks.js';
+import { checkBlockSeconds, checkDisconnectText, MAX_REASON_CHARS } from './disconnect.js';
 
-/** How many sessions of one bulk request are ended at the same time. */
-export const BULK_CONCURRENCY = 16;
+/** Sessions read per page of the match. */
 const PAGE = 500;
 /** How many sessions one request may name (`sessionIds`): a page of the console at most. */
 export const BULK_MAX_SESSION_IDS = 500;
 
 /**
- * Ends every online session matching a filter, or the sessions named by `sessionIds`. Each one goes through the single disconnect path, so
- * each has its own audit event and session event; one summary event records the request itself.
+ * Ends every online session matching a filter, or the sessions named by `sessionIds`. Each one is
+ * recorded as a single disconnect is (its intent and PENDING row before its kill, its own settlement,
+ * audit row and session event), in batches (bulk-chunks.ts); one summary event records the request.
  */
 export async function bulkDisconnect(
-  deps: { store: Store; disconnect: DisconnectUseCase; now: () => number },
+  deps: BulkChunkDeps,
   actor: Actor,
   input: BulkDisconnectInput,
 ): Promise<BulkDisconnectResult> {
@@ -52,9 +54,14 @@ export async function bulkDisconnect(
   }
   // Refused once for the whole request, not once per matching session.
   checkDisconnectText(input.reason, input.message);
+  checkBlockSeconds(input.blockSeconds);
   const started = performance.now();
-  const ids = sessionIds ?? (await matchingIds(deps.store, filter));
+  const { sessions, notOnline } = sessionIds
+    ? await chosenSessions(deps.store, sessionIds)
+    : { sessions: await matchingSessions(deps.store, filter), notOnline: [] };
+  const ids = sessionIds ?? sessions.map((s) => s.id);
   const results: BulkDisconnectOne[] = ids.map((sessionId) => ({ sessionId, outcome: 'ENDED', code: null }));
+  const byId = new Map(results.map((r) => [r.sessionId, r]));
   const result: BulkDisconnectResult = {
     matched: ids.length,
     ended: 0,
@@ -69,34 +76,31 @@ export async function bulkDisconnect(
     message: input.message,
     blockSeconds: input.blockSeconds,
   };
-  let next = 0;
-  const worker = async () => {
-    while (next < ids.length) {
-      const one = results[next++]!;
-      const id = one.sessionId;
-      try {
-        await deps.disconnect.run(actor, id, options);
-        result.ended += 1;
-      } catch (e) {
-        one.code = isDomainError(e) ? e.code : 'INTERNAL';
-        if (one.code === 'SESSION_NOT_FOUND') {
-          result.alreadyGone += 1;
-          one.outcome = 'ALREADY_GONE';
-        } else {
-          const disconnect = isDomainError(e) ? (e.extensions.disconnect ?? null) : null;
-          result.failed += 1;
-          one.outcome = disconnect === 'NOT_SENT' || disconnect === 'UNCONFIRMED' ? disconnect : 'FAILED';
-          result.errors.push({
-            sessionId: id,
-            code: one.code,
-            message: isDomainError(e) ? e.message : 'Internal error',
-            disconnect,
-          });
-        }
-      }
+  // The request as each session's call records it (texts trimmed); each gets its session id and start.
+  const call = deps.disconnect.call(actor, '', options);
+  const outcome = (id: string, e: unknown) => {
+    const one = byId.get(id)!;
+    if (e === null) {
+      result.ended += 1;
+      return;
+    }
+    one.code = isDomainError(e) ? e.code : 'INTERNAL';
+    if (one.code === 'SESSION_NOT_FOUND') {
+      result.alreadyGone += 1;
+      one.outcome = 'ALREADY_GONE';
+    } else {
+      const disconnect = isDomainError(e) ? (e.extensions.disconnect ?? null) : null;
+      result.failed += 1;
+      one.outcome = disconnect === 'NOT_SENT' || disconnect === 'UNCONFIRMED' ? disconnect : 'FAILED';
+      result.errors.push({
+        sessionId: id,
+        code: one.code,
+        message: isDomainError(e) ? e.message : 'Internal error',
+        disconnect,
+      });
     }
   };
-  await Promise.all(Array.from({ length: Math.min(BULK_CONCURRENCY, ids.length) }, worker));
+  await new BulkChunks(deps, call, options, outcome).run(sessions, notOnline);
   await deps.store.audit.append(
     auditEvent(actor, 'session.bulk_disconnect', result.failed === 0 ? 'SUCCESS' : 'FAILED', {
       at: deps.now(),
@@ -119,17 +123,29 @@ export async function bulkDisconnect(
   return result;
 }
 
-/** Reads the whole match first, so sessions ended meanwhile cannot shift the pages under us. */
-async function matchingIds(store: Store, filter: SessionFilter): Promise<string[]> {
-  const ids: string[] = [];
+/** Reads the whole match first (full rows, a page at a time), so sessions ended meanwhile cannot shift the pages under us. */
+async function matchingSessions(store: Store, filter: SessionFilter): Promise<Session[]> {
+  const sessions: Session[] = [];
   let after = null;
   for (;;) {
     const page = await store.sessions.listOnline({ first: PAGE, after, filter });
-    ids.push(...page.rows.map((s) => s.id));
+    sessions.push(...page.rows);
     const last = page.rows.at(-1);
-    if (!page.hasNextPage || !last) return ids;
+    if (!page.hasNextPage || !last) return sessions;
     after = { at: last.connectedAt, id: last.id };
   }
+}
+
+/** The chosen sessions that are online, and the ids that are not (the single path refuses them, audited). */
+async function chosenSessions(store: Store, ids: string[]): Promise<{ sessions: Session[]; notOnline: string[] }> {
+  const sessions: Session[] = [];
+  const notOnline: string[] = [];
+  for (const id of ids) {
+    const s = await store.sessions.findOnline(id);
+    if (s) sessions.push(s);
+    else notOnline.push(id);
+  }
+  return { sessions, notOnline };
 }
 
 function definedOnly(filter: SessionFilter): SessionFilter {

@@ -1,5 +1,5 @@
 import type { Actor } from '../domain/actor.js';
-import type { AuditOutcome } from '../domain/audit.js';
+import type { AuditEvent, AuditOutcome } from '../domain/audit.js';
 import { newIntentId, type DisconnectIntent } from '../domain/disconnect-intent.js';
 import { DomainError, MESSAGES, type ErrorCode, errorText } from '../domain/errors.js';
 import { hasScope } from '../domain/scopes.js';
@@ -49,8 +49,15 @@ export function checkDisconnectText(reason: string | null | undefined, message: 
   }
 }
 
-/** What one call asked for, cleaned. */
-interface Request {
+/** Refuses a `blockSeconds` that is not a whole number of seconds from 1 to 366 days, with BAD_USER_INPUT. */
+export function checkBlockSeconds(blockSeconds: number | null | undefined): void {
+  if (blockSeconds != null && (!Number.isInteger(blockSeconds) || blockSeconds < 1 || blockSeconds > 366 * 86400)) {
+    throw new DomainError('BAD_USER_INPUT', 'blockSeconds must be an integer from 1 to 31622400');
+  }
+}
+
+/** What one call asked for, cleaned (a bulk request makes one per session). */
+export interface DisconnectCall {
   actor: Actor;
   sessionId: string;
   mode: DisconnectMode;
@@ -87,8 +94,9 @@ export class DisconnectUseCase {
     this.writes = new TransactionBatcher(deps.store);
   }
 
-  async run(actor: Actor, sessionId: string, options: DisconnectOptions): Promise<DisconnectResult> {
-    const req: Request = {
+  /** The call as this use case records it (texts trimmed, defaults filled in); nothing is checked here. */
+  call(actor: Actor, sessionId: string, options: DisconnectOptions): DisconnectCall {
+    return {
       actor,
       sessionId,
       mode: options.mode ?? 'HALT',
@@ -97,13 +105,14 @@ export class DisconnectUseCase {
       blockSeconds: options.blockSeconds ?? null,
       started: performance.now(),
     };
+  }
+
+  async run(actor: Actor, sessionId: string, options: DisconnectOptions): Promise<DisconnectResult> {
+    const req = this.call(actor, sessionId, options);
     if (!hasScope(actor.scopes, 'sessions:disconnect'))
       return this.refuse(req, 'FORBIDDEN', 'FORBIDDEN', MESSAGES.disconnectForbidden);
     checkDisconnectText(options.reason, options.message);
-    const { blockSeconds } = req;
-    if (blockSeconds !== null && (!Number.isInteger(blockSeconds) || blockSeconds < 1 || blockSeconds > 366 * 86400)) {
-      throw new DomainError('BAD_USER_INPUT', 'blockSeconds must be an integer from 1 to 31622400');
-    }
+    checkBlockSeconds(req.blockSeconds);
 
     for (let pending = this.inflight.get(sessionId); pending; pending = this.inflight.get(sessionId)) {
       await pending.catch(() => {});
@@ -118,7 +127,7 @@ export class DisconnectUseCase {
     }
   }
 
-  private async attempt(req: Request): Promise<DisconnectResult> {
+  private async attempt(req: DisconnectCall): Promise<DisconnectResult> {
     const deadline = performance.now() + this.deps.deadlineMs;
     for (;;) {
       const session = await this.deps.store.sessions.findOnline(req.sessionId);
@@ -127,16 +136,7 @@ export class DisconnectUseCase {
         // Before anything is asked of the gateway: a block it cannot enforce must not end the session.
         return this.refuse(req, 'REFUSED', 'BLOCK_UNSUPPORTED', MESSAGES.blockUnsupported, session);
       }
-      const intent = this.intentFor(req, session);
-      const pendingRow = auditEvent(req.actor, 'session.disconnect', 'PENDING', {
-        at: intent.createdAt,
-        targetSessionId: session.id,
-        targetUserName: session.userName,
-        targetGatewayId: session.gatewayId,
-        reason: req.reason,
-        metadata: { intentId: intent.id, mode: req.mode, message: req.message, blockSeconds: req.blockSeconds },
-      });
-      intent.auditEventId = pendingRow.id;
+      const { intent, pendingRow } = this.newIntent(req, session);
       // Durable before the gateway hears of it. A failure here throws: nothing was asked.
       const recorded = await this.writes.run(async (tx) => {
         if (!(await tx.intents.insertIfNoPending(intent))) return false;
@@ -163,9 +163,23 @@ export class DisconnectUseCase {
     }
   }
 
-  /** Asks the gateway and settles the intent with its answer. */
+  /** A new PENDING intent for the session and its PENDING audit row (to be written in one transaction, before the kill). */
+  newIntent(req: DisconnectCall, session: Session): { intent: DisconnectIntent; pendingRow: AuditEvent } {
+    const intent = this.intentFor(req, session);
+    const pendingRow = auditEvent(req.actor, 'session.disconnect', 'PENDING', {
+      at: intent.createdAt,
+      targetSessionId: session.id,
+      targetUserName: session.userName,
+      targetGatewayId: session.gatewayId,
+      reason: req.reason,
+      metadata: { intentId: intent.id, mode: req.mode, message: req.message, blockSeconds: req.blockSeconds },
+    });
+    intent.auditEventId = pendingRow.id;
+    return { intent, pendingRow };
+  }
+
   /** The intent's kill, sent to the session's gateway: the agent's reply in the agreed vocabulary. */
-  private async request(session: Session, intent: DisconnectIntent): Promise<DisconnectReply> {
+  async send(session: Session, intent: DisconnectIntent): Promise<DisconnectReply> {
     const { bus, deadlineMs } = this.deps;
     const request: DisconnectRequest = {
       ref: session.ref,
@@ -195,9 +209,21 @@ export class DisconnectUseCase {
   }
 
   /** Asks the gateway for a new intent and settles the intent with its answer. */
-  private async ask(req: Request, session: Session, intent: DisconnectIntent): Promise<DisconnectResult> {
+  private async ask(req: DisconnectCall, session: Session, intent: DisconnectIntent): Promise<DisconnectResult> {
+    return this.answer(req, session, intent, await this.send(session, intent));
+  }
+
+  /**
+   * Settles a new intent with its gateway's reply (or leaves it PENDING when unconfirmed): the
+   * disconnect's answer, or its error.
+   */
+  async answer(
+    req: DisconnectCall,
+    session: Session,
+    intent: DisconnectIntent,
+    reply: DisconnectReply,
+  ): Promise<DisconnectResult> {
     const logger = loggerFor(this.deps.logger, req.actor);
-    const reply = await this.request(session, intent);
     const now = this.now();
     const durationMs = elapsed(req.started);
     switch (reply.outcome) {
@@ -244,7 +270,7 @@ export class DisconnectUseCase {
    * The intent was settled by someone else before this call could (sync applied the daemon's report
    * first, on this or another replica): answer what the record says.
    */
-  private async settledElsewhere(intent: DisconnectIntent): Promise<DisconnectResult> {
+  async settledElsewhere(intent: DisconnectIntent): Promise<DisconnectResult> {
     // Settled by this process's sync from the daemon's report: its answer, without reading it back.
     const early = this.deps.settled?.take(intent.id);
     if (early) return { session: early.session, outcome: 'DISCONNECTED', auditEventId: early.auditEventId };
@@ -273,7 +299,7 @@ export class DisconnectUseCase {
    * one record); a NOT_FOUND leaves it to the daemon's report, since the earlier kill may be the one
    * that ended the session; anything else leaves it pending.
    */
-  private async resend(req: Request, session: Session, intent: DisconnectIntent): Promise<DisconnectResult> {
+  private async resend(req: DisconnectCall, session: Session, intent: DisconnectIntent): Promise<DisconnectResult> {
     const row = auditEvent(req.actor, 'session.disconnect', 'PENDING', {
       at: this.now(),
       targetSessionId: session.id,
@@ -289,7 +315,7 @@ export class DisconnectUseCase {
       },
     });
     await this.writes.run((tx) => tx.audit.append(row));
-    const reply = await this.request(session, intent);
+    const reply = await this.send(session, intent);
     if (reply.outcome === 'NOT_FOUND') throw new DomainError('SESSION_NOT_FOUND', MESSAGES.sessionNotFound);
     if (reply.outcome !== 'ENDED') {
       loggerFor(this.deps.logger, req.actor).warn(
@@ -304,7 +330,7 @@ export class DisconnectUseCase {
   }
 
   /** The daemon confirmed: one transaction ends the session as the intent's, with its audit row, event and webhook rows. */
-  private async confirmed(req: Request, intent: DisconnectIntent): Promise<DisconnectResult> {
+  async confirmed(req: DisconnectCall, intent: DisconnectIntent): Promise<DisconnectResult> {
     // The daemon's report of the end reached sync first, which settled the intent (committed).
     if (this.deps.settled?.has(intent.id)) return this.settledElsewhere(intent);
     const now = this.now();
@@ -336,7 +362,7 @@ export class DisconnectUseCase {
 
   /** An attempt refused before any gateway was asked: one audit row, then the error. */
   private async refuse(
-    req: Request,
+    req: DisconnectCall,
     outcome: AuditOutcome,
     code: ErrorCode,
     text: string,
@@ -357,7 +383,7 @@ export class DisconnectUseCase {
     throw new DomainError(code, text, extensions ? { extensions } : undefined);
   }
 
-  private intentFor(req: Request, session: Session): DisconnectIntent {
+  private intentFor(req: DisconnectCall, session: Session): DisconnectIntent {
     const { actor } = req;
     return {
       id: newIntentId(),
@@ -390,6 +416,7 @@ function clip(text: string | null | undefined): string | null {
   return t === '' ? null : t.slice(0, MAX_REASON_CHARS);
 }
 
-function elapsed(started: number): number {
+/** Milliseconds since `started` (a `performance.now()`), to the microsecond. */
+export function elapsed(started: number): number {
   return Math.round((performance.now() - started) * 1000) / 1000;
 }

@@ -62,23 +62,81 @@ export async function settleEnded(
   );
   // The agent blocked the user before its kill; the store keeps the block (the agents' source of truth).
   if (intent.blockSeconds !== null) await tx.blocks.put(blockOf(intent, end.at));
-  await tx.audit.append(
-    settlementAudit(intent, auditEventId, 'SUCCESS', end.now, {
-      durationMs: end.durationMs ?? null,
-      metadata: { confirmedBy: end.confirmedBy, late: intent.unconfirmedAt !== null, endedAt: end.at },
-    }),
-  );
+  await tx.audit.append(successAudit(intent, auditEventId, end, end.durationMs ?? null));
   const session = ended ?? (await tx.sessions.findById(intent.sessionId));
   if (!session) throw new Error(`disconnect intent ${intent.id} names an unknown session`);
   // Only the statement that ended the session announces it: one event per end.
-  const event = ended
-    ? sessionEvent('session.disconnected', ended, {
-        actor: { tokenId: intent.actorTokenId, name: intent.actorName },
-        reason: intent.reason,
-        message: intent.message,
-      })
-    : null;
+  const event = ended ? endedEvent(intent, ended) : null;
   return { session, event, auditEventId };
+}
+
+/** One intent whose end its gateway confirmed, for `settleEndedMany`. */
+export interface ConfirmedEnd {
+  intent: DisconnectIntent;
+  durationMs: number | null;
+}
+
+/**
+ * `settleEnded` for many intents confirmed at one time (a bulk disconnect's replies), in a handful
+ * of statements in `tx`: one conditional update settles those still PENDING, and only for those are
+ * rows written (the others were settled already, by sync from the daemon's report or by another
+ * replica, which wrote theirs); one update ends their sessions per actor and reason (a bulk request
+ * has one), with `claimEcho` as `settleEnded`; their blocks; one multi-row insert of the SUCCESS
+ * audit rows. Returns the audit row id of each intent settled here, by intent id, and the events of
+ * the sessions this call ended, for the caller to append in `tx`.
+ */
+export async function settleEndedMany(
+  tx: StoreTx,
+  confirmed: readonly ConfirmedEnd[],
+  end: { at: number; now: number; confirmedBy: ConfirmedBy },
+): Promise<{ settled: Map<string, string>; events: SessionEvent[] }> {
+  const ids = new Map(confirmed.map((c) => [c.intent.id, newAuditEventId()]));
+  const won = await tx.intents.settleMany(
+    [...ids].map(([id, settledAuditEventId]) => ({ id, settledAuditEventId })),
+    { status: 'DONE', settledAt: end.now },
+  );
+  const mine = confirmed.filter((c) => won.has(c.intent.id));
+  const byEnd = new Map<string, DisconnectIntent[]>();
+  for (const { intent } of mine) {
+    const key = JSON.stringify([intent.actorTokenId, intent.actorName, intent.reason]);
+    byEnd.set(key, [...(byEnd.get(key) ?? []), intent]);
+  }
+  const events: SessionEvent[] = [];
+  for (const intents of byEnd.values()) {
+    const { actorTokenId, actorName, reason } = intents[0]!;
+    const bySession = new Map(intents.map((i) => [i.sessionId, i]));
+    const ended = await tx.sessions.markEndedMany(
+      [...bySession.keys()],
+      { endedAt: end.at, cause: 'ADMIN_DISCONNECT', endedByTokenId: actorTokenId, endedByName: actorName, endReason: reason },
+      { claimEcho: true },
+    );
+    for (const session of ended) events.push(endedEvent(bySession.get(session.id)!, session));
+  }
+  for (const { intent } of mine) if (intent.blockSeconds !== null) await tx.blocks.put(blockOf(intent, end.at));
+  await tx.audit.appendMany(mine.map((c) => successAudit(c.intent, ids.get(c.intent.id)!, end, c.durationMs)));
+  return { settled: new Map(mine.map((c) => [c.intent.id, ids.get(c.intent.id)!])), events };
+}
+
+/** The SUCCESS row of an intent whose session ended as its disconnect. */
+function successAudit(
+  intent: DisconnectIntent,
+  id: string,
+  end: { at: number; now: number; confirmedBy: ConfirmedBy },
+  durationMs: number | null,
+): AuditEvent {
+  return settlementAudit(intent, id, 'SUCCESS', end.now, {
+    durationMs,
+    metadata: { confirmedBy: end.confirmedBy, late: intent.unconfirmedAt !== null, endedAt: end.at },
+  });
+}
+
+/** The `session.disconnected` event of a session that ended as the intent's disconnect. */
+function endedEvent(intent: DisconnectIntent, ended: Session): SessionEvent {
+  return sessionEvent('session.disconnected', ended, {
+    actor: { tokenId: intent.actorTokenId, name: intent.actorName },
+    reason: intent.reason,
+    message: intent.message,
+  });
 }
 
 /** The outcome and error code each unsuccessful settlement is audited with. */

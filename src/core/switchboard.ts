@@ -188,7 +188,11 @@ export class Switchboard implements CoreApi {
   }
 
   disconnectSessions(actor: Actor, input: BulkDisconnectInput): Promise<BulkDisconnectResult> {
-    return bulkDisconnect({ store: this.o.store, disconnect: this.disconnectUseCase, now: this.now }, actor, input);
+    return bulkDisconnect(
+      { store: this.o.store, disconnect: this.disconnectUseCase, now: this.now, settled: this.o.settled },
+      actor,
+      input,
+    );
   }
 
   /** What the event relay learns of the store: while it is unavailable, live event streams end (see SessionEventHub). */

@@ -138,8 +138,11 @@ export interface SessionRepository {
    * client's ENV block): set on online sessions that have none yet; a known transport is never changed.
    */
   fillTransports(changes: { id: string; transport: Transport }[]): Promise<void>;
-  /** `markEnded` (without `claimEcho`) for many sessions: those this call ended, as they are now. */
-  markEndedMany(ids: string[], end: SessionEnd): Promise<Session[]>;
+  /**
+   * `markEnded` for many sessions (without `finalStats`): those this call ended, as they are now.
+   * `claimEcho` as for `markEnded` (a claimed echo keeps its `endedAt`).
+   */
+  markEndedMany(ids: string[], end: SessionEnd, options?: { claimEcho?: boolean }): Promise<Session[]>;
 }
 
 /** What a snapshot refreshes of a known session (its address, when the client floated; its transport, once known). */
@@ -227,6 +230,8 @@ export interface AuditRepository {
    * several replicas record from the same report, under an id derived from that report.
    */
   appendIfAbsent(event: AuditEvent): Promise<boolean>;
+  /** `append` for many events (multi-row statements within the database's parameter limit). */
+  appendMany(events: AuditEvent[]): Promise<void>;
   list(args: { first: number; after?: Keyset | null; filter?: AuditFilter }): Promise<Page<AuditEvent>>;
   count(filter?: AuditFilter): Promise<number>;
 }
@@ -342,6 +347,11 @@ export interface DisconnectIntentRepository {
    * Replicas disconnecting the same session race here, and the database picks one winner.
    */
   insertIfNoPending(intent: DisconnectIntent): Promise<boolean>;
+  /**
+   * `insertIfNoPending` for many intents (of distinct sessions): the ids of those this call inserted;
+   * an intent whose session has a PENDING one already is not.
+   */
+  insertManyIfNoPending(intents: DisconnectIntent[]): Promise<Set<string>>;
   findById(id: string): Promise<DisconnectIntent | null>;
   /** The session's PENDING intent, if any. */
   findPending(sessionId: string): Promise<DisconnectIntent | null>;
@@ -351,6 +361,14 @@ export interface DisconnectIntentRepository {
   listPendingBefore(createdBefore: number, limit: number): Promise<DisconnectIntent[]>;
   /** PENDING → the settlement, in one conditional statement; false when it was not PENDING (any more). */
   settle(id: string, settlement: IntentSettlement): Promise<boolean>;
+  /**
+   * `settle` for many intents with one status and time, each with its own audit row id: the ids of
+   * those this call settled (the others were not PENDING any more, or do not exist).
+   */
+  settleMany(
+    intents: { id: string; settledAuditEventId: string }[],
+    settlement: Omit<IntentSettlement, 'settledAuditEventId'>,
+  ): Promise<Set<string>>;
   /** Records that the caller was answered "not confirmed"; false when it was not PENDING (any more). */
   markUnconfirmed(id: string, at: number): Promise<boolean>;
 }

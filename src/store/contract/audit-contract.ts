@@ -54,6 +54,22 @@ export function auditContract(ctx: ContractContext): void {
     assert.deepEqual(next.rows, [older]);
   });
 
+  test('appendMany: every row as append writes it, in statements within the parameter limit', async () => {
+    const store = ctx.store();
+    const gw = `gw-many-${randomId(6)}`;
+    // 2,500 rows of 16 columns: more parameters than one statement may carry on either database.
+    const events = Array.from({ length: 2500 }, (_, i) =>
+      makeAudit({ at: T0 + i, targetGatewayId: gw, metadata: { intentId: `int_${i}`, nested: { n: i } } }),
+    );
+    await store.audit.appendMany(events);
+    await store.audit.appendMany([]);
+    assert.equal(await store.audit.count({ targetGatewayId: gw }), 2500);
+    const newest = await store.audit.list({ first: 2, filter: { targetGatewayId: gw } });
+    assert.deepEqual(newest.rows, [events[2499], events[2498]]);
+    await assert.rejects(store.audit.appendMany([makeAudit(), events[0]!]), 'a duplicate id fails the whole call');
+    assert.equal(await store.audit.count({ targetGatewayId: gw }), 2500);
+  });
+
   test('count applies the same filters as list', async () => {
     const store = ctx.store();
     const gw = `gw-count-${randomId(6)}`;

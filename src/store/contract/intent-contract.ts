@@ -108,4 +108,63 @@ export function intentContract(ctx: ContractContext): void {
       [b.id],
     );
   });
+
+  test('intents: insertManyIfNoPending inserts each session's first, skips a session with one pending, splits large inserts', async () => {
+    const store = ctx.store();
+    const taken = makeIntent();
+    assert.equal(await store.intents.insertIfNoPending(taken), true);
+    const settledBefore = makeIntent();
+    await store.intents.insertIfNoPending(settledBefore);
+    await store.intents.settle(settledBefore.id, { status: 'DONE', settledAt: T0, settledAuditEventId: newAuditEventId() });
+    // 2,000 rows of 19 columns: more parameters than one statement may carry on either database.
+    const fresh = Array.from({ length: 2000 }, () => makeIntent());
+    const contested = makeIntent({ sessionId: taken.sessionId, actorName: 'second' });
+    const again = makeIntent({ sessionId: settledBefore.sessionId });
+    const inserted = await store.intents.insertManyIfNoPending([contested, ...fresh, again]);
+    assert.deepEqual(inserted, new Set([...fresh, again].map((i) => i.id)));
+    assert.equal(await store.intents.findById(contested.id), null, 'a session with a pending intent gets no second');
+    assert.deepEqual(await store.intents.findPending(taken.sessionId), taken);
+    assert.deepEqual(await store.intents.findById(fresh[1234]!.id), fresh[1234]);
+    assert.deepEqual(await store.intents.insertManyIfNoPending([]), new Set());
+  });
+
+  test('intents: settleMany settles only PENDING ones, each with its own audit row id; racing settle() wins each intent once', async () => {
+    const store = ctx.store();
+    // More than one settling statement holds (500 rows each).
+    const intents = Array.from({ length: 1200 }, () => makeIntent());
+    await store.intents.insertManyIfNoPending(intents);
+    const before = intents[7]!;
+    await store.intents.settle(before.id, { status: 'NOT_SENT', settledAt: T0, settledAuditEventId: newAuditEventId() });
+    const audit = new Map(intents.map((i) => [i.id, newAuditEventId()]));
+    const unknown = { id: newIntentId(), settledAuditEventId: newAuditEventId() };
+    const half = intents.slice(0, 600);
+    const settled = await store.intents.settleMany([...half.map((i) => ({ id: i.id, settledAuditEventId: audit.get(i.id)! })), unknown], {
+      status: 'DONE',
+      settledAt: T0 + 3,
+    });
+    assert.deepEqual(settled, new Set(half.filter((i) => i !== before).map((i) => i.id)));
+    assert.deepEqual(await store.intents.findById(half[599]!.id), {
+      ...half[599]!,
+      status: 'DONE',
+      settledAt: T0 + 3,
+      settledAuditEventId: audit.get(half[599]!.id),
+    });
+    assert.equal((await store.intents.findById(before.id))?.status, 'NOT_SENT', 'a settled intent is not settled again');
+    // The rest: one settleMany against single settles of the same intents, concurrently.
+    const rest = intents.slice(600);
+    const [many, ...singles] = await Promise.all([
+      store.transaction((tx) =>
+        tx.intents.settleMany(
+          rest.map((i) => ({ id: i.id, settledAuditEventId: audit.get(i.id)! })),
+          { status: 'DONE', settledAt: T0 + 4 },
+        ),
+      ),
+      ...rest
+        .filter((_, k) => k % 3 === 0)
+        .map((i) => store.intents.settle(i.id, { status: 'DONE', settledAt: T0 + 5, settledAuditEventId: newAuditEventId() })),
+    ]);
+    assert.equal(many.size + singles.filter(Boolean).length, rest.length, 'every intent settled exactly once');
+    assert.deepEqual(await store.intents.listPendingBySessions(intents.map((i) => i.sessionId)), []);
+    assert.deepEqual(await store.intents.settleMany([], { status: 'DONE', settledAt: T0 }), new Set());
+  });
 }

@@ -268,6 +268,30 @@ export function sessionContract(ctx: ContractContext): void {
     assert.equal((await store.sessions.findById(byAdmin.id))?.endedByName, 'ops');
   });
 
+  test('markEndedMany with claimEcho: online ones and unclaimed echoes get the actor (an echo keeps its time); other ends stay', async () => {
+    const store = ctx.store();
+    const gw = await freshGateway(store);
+    const [online, echoed, byClient, byAdmin] = Array.from({ length: 4 }, () => makeSession(gw));
+    for (const s of [online!, echoed!, byClient!, byAdmin!]) await store.sessions.insertIfAbsent(s);
+    assert.ok(await store.sessions.markEnded(echoed!.id, ECHO_END));
+    assert.ok(await store.sessions.markEnded(byClient!.id, { endedAt: T0 + 1, cause: 'CLIENT_DISCONNECT' }));
+    assert.ok(await store.sessions.markEnded(byAdmin!.id, ADMIN_END));
+    const all = [online!, echoed!, byClient!, byAdmin!].map((s) => s.id);
+    const end = { ...ADMIN_END, endedByName: 'bulk', endedAt: T0 + 90_000 };
+    assert.deepEqual(await store.sessions.markEndedMany([echoed!.id], end), [], 'without claimEcho an echo stays');
+    const claimed = await store.sessions.markEndedMany(all, end, { claimEcho: true });
+    assert.deepEqual(
+      claimed.map((s) => [s.id, s.endedAt, s.endedByName, s.endReason]).sort(),
+      [
+        [online!.id, end.endedAt, 'bulk', 'abuse'],
+        [echoed!.id, ECHO_END.endedAt, 'bulk', 'abuse'],
+      ].sort(),
+    );
+    assert.equal((await store.sessions.findById(byClient!.id))?.endCause, 'CLIENT_DISCONNECT');
+    assert.equal((await store.sessions.findById(byAdmin!.id))?.endedByName, 'ops');
+    assert.deepEqual(await store.sessions.markEndedMany(all, { ...end, endedByName: 'late' }, { claimEcho: true }), []);
+  });
+
   test('claimEcho on an online session ends it like a plain markEnded', async () => {
     const store = ctx.store();
     const gw = await freshGateway(store);

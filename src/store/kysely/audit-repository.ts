@@ -3,6 +3,7 @@ import type { AuditAction, AuditEvent, AuditOutcome } from '../../domain/audit.j
 import type { AuditFilter, AuditRepository, Keyset, Page } from '../store.js';
 import type { AuditEventTable, Database } from './database.js';
 import { pageLimit, toPage } from './page.js';
+import { statements } from './statements.js';
 
 /** The audit log over one Kysely instance or transaction: append and read, nothing else. */
 export class KyselyAuditRepository implements AuditRepository {
@@ -10,6 +11,13 @@ export class KyselyAuditRepository implements AuditRepository {
 
   async append(event: AuditEvent): Promise<void> {
     await this.db.insertInto('audit_events').values(toRow(event)).execute();
+  }
+
+  async appendMany(events: AuditEvent[]): Promise<void> {
+    const rows = events.map(toRow);
+    for (const part of statements(rows, Object.keys(rows[0] ?? {}).length)) {
+      await this.db.insertInto('audit_events').values(part).execute();
+    }
   }
 
   async appendIfAbsent(event: AuditEvent): Promise<boolean> {

@@ -1,11 +1,20 @@
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { sql, type Kysely, type OnConflictBuilder, type Selectable } from 'kysely';
 import type { DisconnectIntent, IntentStatus } from '../../domain/disconnect-intent.js';
 import type { DisconnectMode } from '../../domain/session.js';
 import type { DisconnectIntentRepository, IntentSettlement } from '../store.js';
 import type { Database, DisconnectIntentTable } from './database.js';
+import { compare, statements } from './statements.js';
 
 /** Ids per `in (...)` list: well within both databases' parameter limits. */
 const IDS_PER_STATEMENT = 1_000;
+/** Rows per `settleMany` statement: its CASE is looked through row by row, so its cost grows with the square. */
+const SETTLED_PER_STATEMENT = 500;
+/** The ON CONFLICT target of `insertIfNoPending`: the partial unique index, one PENDING intent per session. */
+const onePendingPerSession = (oc: OnConflictBuilder<Database, 'disconnect_intents'>) =>
+  oc
+    .column('session_id')
+    .where(sql<boolean>`status = 'PENDING'`)
+    .doNothing();
 
 /** Disconnect intents over one Kysely instance or transaction. */
 export class KyselyIntentRepository implements DisconnectIntentRepository {
@@ -19,14 +28,29 @@ export class KyselyIntentRepository implements DisconnectIntentRepository {
     const result = await this.db
       .insertInto('disconnect_intents')
       .values(toRow(intent))
-      .onConflict((oc) =>
-        oc
-          .column('session_id')
-          .where(sql<boolean>`status = 'PENDING'`)
-          .doNothing(),
-      )
+      .onConflict(onePendingPerSession)
       .executeTakeFirst();
     return Number(result.numInsertedOrUpdatedRows ?? 0n) > 0;
+  }
+
+  /**
+   * Multi-row `insertIfNoPending`: RETURNING names the rows this statement wrote (one whose session
+   * has a PENDING intent is skipped and not returned). Sorted by session, so concurrent callers take
+   * the index's locks in one order and wait for each other rather than deadlock.
+   */
+  async insertManyIfNoPending(intents: DisconnectIntent[]): Promise<Set<string>> {
+    const inserted = new Set<string>();
+    const rows = intents.map(toRow).sort((a, b) => compare(a.session_id, b.session_id));
+    for (const part of statements(rows, Object.keys(rows[0] ?? {}).length)) {
+      const result = await this.db
+        .insertInto('disconnect_intents')
+        .values(part)
+        .onConflict(onePendingPerSession)
+        .returning('id')
+        .execute();
+      for (const r of result) inserted.add(r.id);
+    }
+    return inserted;
   }
 
   async findById(id: string): Promise<DisconnectIntent | null> {
@@ -80,6 +104,42 @@ export class KyselyIntentRepository implements DisconnectIntentRepository {
       .where('status', '=', 'PENDING')
       .executeTakeFirst();
     return Number(result.numUpdatedRows) > 0;
+  }
+
+  /**
+   * `settle`'s conditional UPDATE for many ids, each intent's audit row id picked by a CASE on its id:
+   * RETURNING names exactly the intents this statement moved from PENDING (concurrent settlers of
+   * one intent wait for its row lock, and only the first sees it PENDING).
+   */
+  async settleMany(
+    intents: { id: string; settledAuditEventId: string }[],
+    s: Omit<IntentSettlement, 'settledAuditEventId'>,
+  ): Promise<Set<string>> {
+    const settled = new Set<string>();
+    const sorted = [...intents].sort((a, b) => compare(a.id, b.id));
+    for (const part of statements(sorted, 3, SETTLED_PER_STATEMENT)) {
+      const auditEventIds = sql.join(
+        part.map((i) => sql`when ${i.id} then ${i.settledAuditEventId}`),
+        sql` `,
+      );
+      const rows = await this.db
+        .updateTable('disconnect_intents')
+        .set({
+          status: s.status,
+          settled_at: s.settledAt,
+          settled_audit_event_id: sql<string>`case id ${auditEventIds} end`,
+        })
+        .where(
+          'id',
+          'in',
+          part.map((i) => i.id),
+        )
+        .where('status', '=', 'PENDING')
+        .returning('id')
+        .execute();
+      for (const r of rows) settled.add(r.id);
+    }
+    return settled;
   }
 
   async markUnconfirmed(id: string, at: number): Promise<boolean> {

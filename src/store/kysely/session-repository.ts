@@ -15,6 +15,7 @@ import type { Database, DialectName } from './database.js';
 import { pageLimit, toPage } from './page.js';
 import { addressMatching, toRow, toSession, type Sessions } from './session-columns.js';
 import { countHistory, listHistory } from './session-history.js';
+import { compare, statements } from './statements.js';
 
 /**
  * Sessions over one Kysely instance or transaction. Online means `ended_at IS NULL`; every online
@@ -226,16 +227,7 @@ export class KyselySessionRepository implements SessionRepository {
           : {}),
       }))
       .where('id', '=', id)
-      .where((eb) => {
-        const online = eb('ended_at', 'is', null);
-        if (!claimEcho) return online;
-        const unclaimedEcho = eb.and([
-          eb('end_cause', '=', 'ADMIN_DISCONNECT'),
-          eb('ended_by_token_id', 'is', null),
-          eb('ended_by_name', 'is', null),
-        ]);
-        return eb.or([online, unclaimedEcho]);
-      })
+      .where((eb) => endable(eb, claimEcho))
       .returningAll()
       .executeTakeFirst();
     return row ? toSession(row) : null;
@@ -340,20 +332,36 @@ export class KyselySessionRepository implements SessionRepository {
   }
 
   /** The conditional UPDATE of `markEnded`, for many ids: RETURNING names the rows this call ended. */
-  async markEndedMany(ids: string[], end: SessionEnd): Promise<Session[]> {
+  async markEndedMany(ids: string[], end: SessionEnd, options?: { claimEcho?: boolean }): Promise<Session[]> {
+    const claimEcho = options?.claimEcho === true;
     const ended: Session[] = [];
     for (const part of statements([...ids].sort(compare), 1)) {
       const rows = await this.db
         .updateTable('sessions')
-        .set({ ended_at: end.endedAt, ...endColumns(end) })
+        .set((eb) => ({
+          ended_at: claimEcho ? eb.fn.coalesce('ended_at', eb.val(end.endedAt)) : end.endedAt,
+          ...endColumns(end),
+        }))
         .where('id', 'in', part)
-        .where('ended_at', 'is', null)
+        .where((eb) => endable(eb, claimEcho))
         .returningAll()
         .execute();
       for (const r of rows) ended.push(toSession(r));
     }
     return ended;
   }
+}
+
+/** Rows an end may change: online ones; with `claimEcho`, also one ended by a daemon's echo of an admin disconnect (no actor yet). */
+function endable(eb: Sessions, claimEcho: boolean): Expression<SqlBool> {
+  const online = eb('ended_at', 'is', null);
+  if (!claimEcho) return online;
+  const unclaimedEcho = eb.and([
+    eb('end_cause', '=', 'ADMIN_DISCONNECT'),
+    eb('ended_by_token_id', 'is', null),
+    eb('ended_by_name', 'is', null),
+  ]);
+  return eb.or([online, unclaimedEcho]);
 }
 
 /** What an end writes besides `ended_at` (and, for `markEnded`, the final counters). */
@@ -364,19 +372,6 @@ function endColumns(end: SessionEnd) {
     ended_by_name: end.endedByName ?? null,
     end_reason: end.endReason ?? null,
   };
-}
-
-/** Host parameters per statement: below SQLite's 32,766 and PostgreSQL's 65,535. */
-const MAX_PARAMETERS = 30_000;
-
-/** `rows` in slices that each fit one statement of `perRow` parameters a row. */
-function* statements<T>(rows: T[], perRow: number): Generator<T[]> {
-  const size = Math.max(1, Math.floor(MAX_PARAMETERS / perRow));
-  for (let i = 0; i < rows.length; i += size) yield rows.slice(i, i + size);
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** The sort value of each sortable field (user names without regard to case). */

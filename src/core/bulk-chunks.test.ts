@@ -1,0 +1,280 @@
+/**
+ * The batched bulk path keeps the record of a single disconnect per session (docs/guarantees.md), on
+ * SQLite and PostgreSQL with gateway test doubles: intents durable before their kills, one intent
+ * per session, one settlement per intent whoever gets there first (the reply's batch, sync from the
+ * daemon's echo, another replica).
+ */
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { newIntentId, type DisconnectIntent } from '../domain/disconnect-intent.js';
+import type { Session } from '../domain/session.js';
+import { KyselyStore } from '../store/kysely/kysely-store.js';
+import { startCoreHarness, type CoreHarness } from '../../test/support/core-harness.js';
+import { createFreshPostgresDatabase, postgresSkipReason } from '../../test/support/postgres.js';
+import { subjects } from '../bus/bus.js';
+import { auditEvent } from './audit.js';
+import { appendSessionEvents } from './event-outbox.js';
+import { settleEnded } from './intent-settlement.js';
+import type { SessionEvent } from './session-events.js';
+import { BULK_CHUNK } from './bulk-chunks.js';
+
+const pgSkip = await postgresSkipReason();
+
+for (const dialect of ['sqlite', 'postgres'] as const) {
+  describe(`bulk disconnect in chunks on ${dialect}`, { skip: dialect === 'postgres' && pgSkip }, () => {
+    let h: CoreHarness;
+    let drop: (() => Promise<void>) | undefined;
+    const events: SessionEvent[] = [];
+
+    before(async () => {
+      let url = join(mkdtempSync(join(tmpdir(), 'sb-bulk-chunks-')), 'core.db');
+      if (dialect === 'postgres') {
+        const fresh = await createFreshPostgresDatabase();
+        url = fresh.url;
+        drop = fresh.drop;
+      }
+      h = await startCoreHarness(url, { deadlineMs: 300 });
+      h.bus.subscribe(subjects.sessionEvents, (e) => void events.push(e as SessionEvent));
+    });
+    after(async () => {
+      await h?.close();
+      await drop?.();
+    });
+
+    const admin = () => h.actor(['admin'], 'ops');
+    /** `n` sessions of `userName` on the first gateway, online in the store. */
+    const online = async (userName: string, n: number): Promise<Session[]> => {
+      const gw = h.gateways[0]!;
+      const refs = Array.from({ length: n }, () => gw.connect(userName).ref);
+      await h.settle();
+      const sessions = await h.store.sessions.findByRefs(gw.config.id, refs);
+      assert.equal(sessions.length, n);
+      return sessions;
+    };
+    const auditOf = async (userName: string) =>
+      (await h.store.audit.list({ first: 10_000, filter: { targetUserName: userName, action: 'session.disconnect' } }))
+        .rows;
+    const intentsOf = async (sessionId: string) =>
+      (h.store as KyselyStore).db
+        .selectFrom('disconnect_intents')
+        .select(['id', 'status'])
+        .where('session_id', '=', sessionId)
+        .execute();
+    const endedEvents = (sessionId: string) =>
+      events.filter((e) => e.type === 'session.disconnected' && e.session.id === sessionId);
+    /** Per session: its audit outcomes (sorted), its intents, its events. */
+    const recordOf = async (sessions: Session[], userName: string) => {
+      const rows = await auditOf(userName);
+      return Promise.all(
+        sessions.map(async (s) => ({
+          outcomes: rows
+            .filter((r) => r.targetSessionId === s.id)
+            .map((r) => r.outcome)
+            .sort(),
+          intents: (await intentsOf(s.id)).map((i) => i.status),
+          events: endedEvents(s.id).length,
+        })),
+      );
+    };
+
+    test('more than a chunk: every intent and its PENDING row committed before its kill; one settlement, row and event each', async () => {
+      const n = BULK_CHUNK + 100;
+      const sessions = await online('wave', n);
+      const gw = h.gateways[0]!;
+      const disconnect = gw.disconnect.bind(gw);
+      const durable: boolean[] = [];
+      gw.disconnect = async (command, deadlineMs) => {
+        const s = await h.store.sessions.findByRef(gw.config.id, command.ref);
+        const intent = s && (await h.store.intents.findPending(s.id));
+        const pendingRows = intent
+          ? (await h.store.audit.list({ first: 5, filter: { targetSessionId: s.id, outcome: 'PENDING' } })).rows
+          : [];
+        durable.push(pendingRows.some((r) => r.id === intent?.auditEventId));
+        return disconnect(command, deadlineMs);
+      };
+      try {
+        const result = await h.core.disconnectSessions(admin(), { filter: { userName: 'wave' }, reason: 'incident' });
+        assert.deepEqual(
+          { matched: result.matched, ended: result.ended, failed: result.failed, alreadyGone: result.alreadyGone },
+          { matched: n, ended: n, failed: 0, alreadyGone: 0 },
+        );
+        assert.deepEqual(new Set(result.results.map((r) => r.outcome)), new Set(['ENDED']));
+      } finally {
+        gw.disconnect = disconnect;
+      }
+      assert.equal(durable.length, n, 'one kill per session');
+      assert.ok(
+        durable.every(Boolean),
+        'every kill found its intent and PENDING row committed',
+      );
+      await h.settle();
+      const record = await recordOf(sessions, 'wave');
+      assert.deepEqual(
+        record.filter((r) => r.outcomes.join() !== 'PENDING,SUCCESS' || r.intents.join() !== 'DONE' || r.events !== 1),
+        [],
+        'each session: PENDING and SUCCESS rows, one intent DONE, one event',
+      );
+      const ended = await h.store.sessions.findById(sessions[0]!.id);
+      assert.deepEqual(
+        [ended?.endCause, ended?.endedByName, ended?.endReason],
+        ['ADMIN_DISCONNECT', 'ops', 'incident'],
+      );
+    });
+
+    test('an intent settled elsewhere between the reply and the batch (another replica) gets no second row or event', async () => {
+      const sessions = await online('race', 40);
+      const publish = h.bus.publish.bind(h.bus);
+      const request = h.bus.request.bind(h.bus);
+      // The echoes never reach this replica's sync; every other kill's end is settled by "another
+      // replica" from the daemon's report, after the reply and before the bulk's batch.
+      h.bus.publish = async (subject, data) => {
+        if (subject.endsWith('.report') && (data as { type?: string }).type === 'session.disconnected') return;
+        return publish(subject, data);
+      };
+      let k = 0;
+      const elsewhere = new Set<string>();
+      h.bus.request = async (subject, data, options) => {
+        const reply = await request(subject, data, options);
+        if (subject.endsWith('.disconnect') && k++ % 2 === 0) {
+          const s = (await h.store.sessions.findByRef(h.gateways[0]!.config.id, (data as { ref: string }).ref))!;
+          const intent = (await h.store.intents.findPending(s.id))!;
+          await h.store.transaction(async (tx) => {
+            const done = await settleEnded(tx, intent, { at: Date.now(), now: Date.now(), confirmedBy: 'DAEMON_REPORT' });
+            await appendSessionEvents(tx, done?.event ? [done.event] : [], Date.now());
+          });
+          elsewhere.add(s.id);
+        }
+        return reply;
+      };
+      try {
+        const result = await h.core.disconnectSessions(admin(), { filter: { userName: 'race' } });
+        assert.equal(result.ended, 40, 'the ones settled elsewhere are ENDED too: the record says DONE');
+      } finally {
+        h.bus.publish = publish;
+        h.bus.request = request;
+      }
+      await h.settle();
+      assert.equal(elsewhere.size, 20);
+      const record = await recordOf(sessions, 'race');
+      assert.deepEqual(
+        record.filter((r) => r.outcomes.join() !== 'PENDING,SUCCESS' || r.intents.join() !== 'DONE' || r.events !== 1),
+        [],
+        'one SUCCESS row and one event per session, whoever settled it',
+      );
+      const successes = (await auditOf('race')).filter((r) => r.outcome === 'SUCCESS');
+      assert.deepEqual(
+        new Set(successes.filter((r) => r.metadata.confirmedBy === 'DAEMON_REPORT').map((r) => r.targetSessionId)),
+        elsewhere,
+      );
+    });
+
+    test("the daemon's echo settles first (sync, this replica): the bulk takes that settlement and writes nothing more", async () => {
+      const sessions = await online('echo', 30);
+      const request = h.bus.request.bind(h.bus);
+      // Each reply reaches the bulk only once sync applied the echo (committed), as under load.
+      h.bus.request = async (subject, data, options) => {
+        const reply = await request(subject, data, options);
+        await h.settle();
+        return reply;
+      };
+      try {
+        const result = await h.core.disconnectSessions(admin(), { filter: { userName: 'echo' }, reason: 'echo' });
+        assert.equal(result.ended, 30);
+      } finally {
+        h.bus.request = request;
+      }
+      await h.settle();
+      const record = await recordOf(sessions, 'echo');
+      assert.deepEqual(
+        record.filter((r) => r.outcomes.join() !== 'PENDING,SUCCESS' || r.intents.join() !== 'DONE' || r.events !== 1),
+        [],
+      );
+      const successes = (await auditOf('echo')).filter((r) => r.outcome === 'SUCCESS');
+      assert.ok(successes.every((r) => r.metadata.confirmedBy === 'DAEMON_REPORT' && r.actorName === 'ops'));
+    });
+
+    test('a chunk whose transaction fails: no kill is sent, nothing is recorded, each session fails with the error', async () => {
+      const sessions = await online('fail', 12);
+      const kills = h.gateways[0]!.commands.length;
+      const transaction = h.store.transaction.bind(h.store);
+      // The intents insert, then the PENDING rows fail: the transaction rolls back.
+      h.store.transaction = (fn) =>
+        transaction((tx) => {
+          tx.audit.appendMany = () => Promise.reject(new Error('disk full'));
+          return fn(tx);
+        });
+      let result;
+      try {
+        result = await h.core.disconnectSessions(admin(), { filter: { userName: 'fail' } });
+      } finally {
+        h.store.transaction = transaction;
+      }
+      assert.deepEqual(
+        { ended: result.ended, failed: result.failed, codes: [...new Set(result.results.map((r) => r.code))] },
+        { ended: 0, failed: 12, codes: ['INTERNAL'] },
+      );
+      assert.equal(h.gateways[0]!.commands.length, kills, 'no gateway was asked');
+      assert.equal(await h.store.sessions.countOnline({ userName: 'fail' }), 12);
+      assert.deepEqual(await h.store.intents.listPendingBySessions(sessions.map((s) => s.id)), []);
+      assert.deepEqual(
+        (await auditOf('fail')).map((r) => r.outcome),
+        [],
+      );
+    });
+
+    test("a session whose disconnect another caller has pending gets no second intent: its kill goes out again as that intent", async () => {
+      const [mine, theirs] = await online('shared', 2);
+      // Another replica's intent for one of them, answered "not confirmed".
+      const now = Date.now();
+      const other: DisconnectIntent = {
+        id: newIntentId(),
+        sessionId: theirs!.id,
+        gatewayId: theirs!.gatewayId,
+        userName: theirs!.userName,
+        createdAt: now,
+        actorTokenId: 'tok_other',
+        actorName: 'other-replica',
+        actorIp: null,
+        actorUserAgent: null,
+        actorRequestId: null,
+        reason: 'theirs',
+        message: null,
+        mode: 'HALT',
+        blockSeconds: null,
+        status: 'PENDING',
+        unconfirmedAt: now,
+        settledAt: null,
+        auditEventId: '',
+        settledAuditEventId: null,
+      };
+      const pendingRow = auditEvent(
+        { tokenId: 'tok_other', name: 'other-replica', ip: null, userAgent: null, scopes: [] },
+        'session.disconnect',
+        'PENDING',
+        { at: now, targetSessionId: theirs!.id, targetUserName: 'shared', metadata: { intentId: other.id } },
+      );
+      other.auditEventId = pendingRow.id;
+      await h.store.transaction(async (tx) => {
+        assert.ok(await tx.intents.insertIfNoPending(other));
+        await tx.audit.append(pendingRow);
+      });
+      const result = await h.core.disconnectSessions(admin(), { filter: { userName: 'shared' }, reason: 'mine' });
+      assert.equal(result.ended, 2);
+      await h.settle();
+      assert.deepEqual(
+        (await intentsOf(theirs!.id)).map((i) => [i.id, i.status]),
+        [[other.id, 'DONE']],
+      );
+      assert.equal((await intentsOf(mine!.id)).length, 1);
+      const ended = await h.store.sessions.findById(theirs!.id);
+      assert.deepEqual([ended?.endedByName, ended?.endReason], ['other-replica', 'theirs'], "recorded as the pending intent's");
+      const rows = (await auditOf('shared')).filter((r) => r.targetSessionId === theirs!.id);
+      assert.deepEqual(rows.map((r) => r.outcome).sort(), ['PENDING', 'PENDING', 'SUCCESS']);
+      assert.ok(rows.every((r) => r.metadata.intentId === other.id), 'every row names the one intent');
+      assert.equal(endedEvents(theirs!.id).length, 1);
+    });
+  });
+}
