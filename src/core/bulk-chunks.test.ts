@@ -87,12 +87,10 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const disconnect = gw.disconnect.bind(gw);
       const durable: boolean[] = [];
       gw.disconnect = async (command, deadlineMs) => {
-        const s = await h.store.sessions.findByRef(gw.config.id, command.ref);
-        const intent = s && (await h.store.intents.findPending(s.id));
-        const pendingRows = intent
-          ? (await h.store.audit.list({ first: 5, filter: { targetSessionId: s.id, outcome: 'PENDING' } })).rows
-          : [];
-        durable.push(pendingRows.some((r) => r.id === intent?.auditEventId));
+        const s = (await h.store.sessions.findByRef(gw.config.id, command.ref))!;
+        const intent = await h.store.intents.findPending(s.id);
+        const pendingRows = await h.store.audit.list({ first: 5, filter: { targetSessionId: s.id, outcome: 'PENDING' } });
+        durable.push(intent !== null && pendingRows.rows.some((r) => r.id === intent.auditEventId));
         return disconnect(command, deadlineMs);
       };
       try {
@@ -206,12 +204,9 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
           tx.audit.appendMany = () => Promise.reject(new Error('disk full'));
           return fn(tx);
         });
-      let result;
-      try {
-        result = await h.core.disconnectSessions(admin(), { filter: { userName: 'fail' } });
-      } finally {
-        h.store.transaction = transaction;
-      }
+      const result = await h.core
+        .disconnectSessions(admin(), { filter: { userName: 'fail' } })
+        .finally(() => (h.store.transaction = transaction));
       assert.deepEqual(
         { ended: result.ended, failed: result.failed, codes: [...new Set(result.results.map((r) => r.code))] },
         { ended: 0, failed: 12, codes: ['INTERNAL'] },

@@ -187,16 +187,17 @@ export class BulkChunks {
   /** One settling transaction for a batch of confirmed ends; each is answered once it committed. */
   private async settle(batch: Confirmed[]): Promise<void> {
     const now = this.deps.now();
-    let settledHere: Map<string, string>;
+    let settledHere: Map<string, unknown>;
     try {
       settledHere = await this.deps.store.transaction(async (tx) => {
         // Settled by sync while this waited for the connection (committed): nothing to write for those.
         const fresh = batch.filter((c) => !this.deps.settled?.has(c.intent.id));
-        const { settled, events } = await settleEndedMany(
+        const settled = await settleEndedMany(
           tx,
-          fresh.map((c) => ({ intent: c.intent, durationMs: elapsed(c.call.started) })),
-          { at: now, now, confirmedBy: 'GATEWAY_REPLY' },
+          fresh.map((c) => ({ intent: c.intent, at: now, durationMs: elapsed(c.call.started) })),
+          { now, confirmedBy: 'GATEWAY_REPLY' },
         );
+        const events = [...settled.values()].flatMap((d) => (d.event ? [d.event] : []));
         await appendSessionEvents(tx, events, now);
         return settled;
       });

@@ -49,14 +49,7 @@ export async function settleEnded(
     return null;
   const ended = await tx.sessions.markEnded(
     intent.sessionId,
-    {
-      endedAt: end.at,
-      cause: 'ADMIN_DISCONNECT',
-      endedByTokenId: intent.actorTokenId,
-      endedByName: intent.actorName,
-      endReason: intent.reason,
-      finalStats: end.finalStats,
-    },
+    endOf({ intent, at: end.at, finalStats: end.finalStats }),
     // A daemon echo applied by an older replica (ADMIN_DISCONNECT without actor) is claimed too.
     { claimEcho: true },
   );
@@ -70,51 +63,76 @@ export async function settleEnded(
   return { session, event, auditEventId };
 }
 
-/** One intent whose end its gateway confirmed, for `settleEndedMany`. */
+/** One intent whose end was confirmed, for `settleEndedMany`. */
 export interface ConfirmedEnd {
   intent: DisconnectIntent;
-  durationMs: number | null;
+  /** When the end was confirmed (the reply's time, or the time of the daemon's report). */
+  at: number;
+  finalStats?: SessionEnd['finalStats'];
+  durationMs?: number | null;
 }
 
 /**
- * `settleEnded` for many intents confirmed at one time (a bulk disconnect's replies), in a handful
- * of statements in `tx`: one conditional update settles those still PENDING, and only for those are
- * rows written (the others were settled already, by sync from the daemon's report or by another
- * replica, which wrote theirs); one update ends their sessions per actor and reason (a bulk request
- * has one), with `claimEcho` as `settleEnded`; their blocks; one multi-row insert of the SUCCESS
- * audit rows. Returns the audit row id of each intent settled here, by intent id, and the events of
- * the sessions this call ended, for the caller to append in `tx`.
+ * `settleEnded` for many intents, in a handful of statements in `tx`: one conditional update settles
+ * those still PENDING, and only for those are rows written (the others were settled already, by the
+ * reply, by sync from the daemon's report or by another replica, which wrote theirs); their sessions
+ * ended (one statement for ends alike: same actor, reason and time, no final counters, as a bulk
+ * request's replies; one each otherwise), `claimEcho` as in `settleEnded`; their blocks; one
+ * multi-row insert of their SUCCESS rows. Returns what `settleEnded` would have for each intent
+ * settled here, by intent id; the caller appends the events in `tx`.
  */
 export async function settleEndedMany(
   tx: StoreTx,
   confirmed: readonly ConfirmedEnd[],
-  end: { at: number; now: number; confirmedBy: ConfirmedBy },
-): Promise<{ settled: Map<string, string>; events: SessionEvent[] }> {
+  o: { now: number; confirmedBy: ConfirmedBy },
+): Promise<Map<string, EndedSettlement>> {
   const ids = new Map(confirmed.map((c) => [c.intent.id, newAuditEventId()]));
   const won = await tx.intents.settleMany(
     [...ids].map(([id, settledAuditEventId]) => ({ id, settledAuditEventId })),
-    { status: 'DONE', settledAt: end.now },
+    { status: 'DONE', settledAt: o.now },
   );
   const mine = confirmed.filter((c) => won.has(c.intent.id));
-  const byEnd = new Map<string, DisconnectIntent[]>();
+  const ended = new Map<string, Session>();
+  const alike = new Map<string, ConfirmedEnd[]>();
+  for (const c of mine) {
+    if (c.finalStats) {
+      const row = await tx.sessions.markEnded(c.intent.sessionId, endOf(c), { claimEcho: true });
+      if (row) ended.set(row.id, row);
+      continue;
+    }
+    const key = JSON.stringify([c.intent.actorTokenId, c.intent.actorName, c.intent.reason, c.at]);
+    const group = alike.get(key);
+    if (group) group.push(c);
+    else alike.set(key, [c]);
+  }
+  for (const group of alike.values()) {
+    const sessionIds = group.map((c) => c.intent.sessionId);
+    for (const row of await tx.sessions.markEndedMany(sessionIds, endOf(group[0]!), { claimEcho: true }))
+      ended.set(row.id, row);
+  }
+  for (const c of mine) if (c.intent.blockSeconds !== null) await tx.blocks.put(blockOf(c.intent, c.at));
+  await tx.audit.appendMany(mine.map((c) => successAudit(c.intent, ids.get(c.intent.id)!, { ...o, at: c.at }, c.durationMs ?? null)));
+  const out = new Map<string, EndedSettlement>();
   for (const { intent } of mine) {
-    const key = JSON.stringify([intent.actorTokenId, intent.actorName, intent.reason]);
-    byEnd.set(key, [...(byEnd.get(key) ?? []), intent]);
+    const row = ended.get(intent.sessionId);
+    const session = row ?? (await tx.sessions.findById(intent.sessionId));
+    if (!session) throw new Error(`disconnect intent ${intent.id} names an unknown session`);
+    // Only the statement that ended the session announces it: one event per end.
+    out.set(intent.id, { session, event: row ? endedEvent(intent, row) : null, auditEventId: ids.get(intent.id)! });
   }
-  const events: SessionEvent[] = [];
-  for (const intents of byEnd.values()) {
-    const { actorTokenId, actorName, reason } = intents[0]!;
-    const bySession = new Map(intents.map((i) => [i.sessionId, i]));
-    const ended = await tx.sessions.markEndedMany(
-      [...bySession.keys()],
-      { endedAt: end.at, cause: 'ADMIN_DISCONNECT', endedByTokenId: actorTokenId, endedByName: actorName, endReason: reason },
-      { claimEcho: true },
-    );
-    for (const session of ended) events.push(endedEvent(bySession.get(session.id)!, session));
-  }
-  for (const { intent } of mine) if (intent.blockSeconds !== null) await tx.blocks.put(blockOf(intent, end.at));
-  await tx.audit.appendMany(mine.map((c) => successAudit(c.intent, ids.get(c.intent.id)!, end, c.durationMs)));
-  return { settled: new Map(mine.map((c) => [c.intent.id, ids.get(c.intent.id)!])), events };
+  return out;
+}
+
+/** The end of a session as the intent's disconnect. */
+function endOf(c: ConfirmedEnd): SessionEnd {
+  return {
+    endedAt: c.at,
+    cause: 'ADMIN_DISCONNECT',
+    endedByTokenId: c.intent.actorTokenId,
+    endedByName: c.intent.actorName,
+    endReason: c.intent.reason,
+    finalStats: c.finalStats,
+  };
 }
 
 /** The SUCCESS row of an intent whose session ended as its disconnect. */

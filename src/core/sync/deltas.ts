@@ -1,7 +1,7 @@
 import type { Session, SessionReport } from '../../domain/session.js';
 import type { DisconnectIntent } from '../../domain/disconnect-intent.js';
-import type { StoreTx } from '../../store/store.js';
-import { settleEnded, type EndedSettlement } from '../intent-settlement.js';
+import type { SessionEnd, StoreTx } from '../../store/store.js';
+import { settleEnded, settleEndedMany, type ConfirmedEnd, type EndedSettlement } from '../intent-settlement.js';
 import type { SettledIntents } from '../settled-intents.js';
 import type { GatewayReport } from '../reports.js';
 import { sessionEvent, type SessionEvent } from '../session-events.js';
@@ -88,13 +88,33 @@ export class DeltaApplier {
       );
       const online = [...sessions.values()].filter((s) => s.endedAt === null).map((s) => s.id);
       const intents = new Map((await tx.intents.listPendingBySessions(online)).map((i) => [i.sessionId, i]));
-      const all: SessionEvent[] = [];
+      // Operators' kills echoed by the daemon (a bulk disconnect's wave): their intents settle together,
+      // each end at its report's time with its final counters, as `endReported` would settle each.
+      const confirmed: ConfirmedEnd[] = [];
       const seen = new Set<string>();
       for (const r of run) {
-        // A ref reported twice in one run: its second report reads what the first one wrote.
-        const known = seen.has(r.ref) ? undefined : { session: sessions.get(r.ref) ?? null, intents };
+        const s = seen.has(r.ref) ? undefined : sessions.get(r.ref);
         seen.add(r.ref);
-        all.push(...(await this.endReported(tx, r, settled, known)));
+        const intent = s && s.endedAt === null ? intents.get(s.id) : undefined;
+        if (intent) confirmed.push({ intent, at: r.at, finalStats: finalStatsOf(r) });
+      }
+      const done = await settleEndedMany(tx, confirmed, { now: this.deps.now(), confirmedBy: 'DAEMON_REPORT' });
+      const all: SessionEvent[] = [];
+      for (const [intentId, d] of done) {
+        settled.push([intentId, d]);
+        if (d.event) all.push(d.event);
+      }
+      // Those are done (an intent settled first by the reply or another replica needs nothing more);
+      // every other report ends its session as reported, in order.
+      const handled = new Set(confirmed.map((c) => c.intent.sessionId));
+      seen.clear();
+      for (const r of run) {
+        // A ref reported twice in one run: its second report reads what the first one wrote.
+        const first = !seen.has(r.ref);
+        seen.add(r.ref);
+        const session = sessions.get(r.ref) ?? null;
+        if (first && session && handled.has(session.id)) continue;
+        all.push(...(await this.endReported(tx, r, settled, first ? { session, intents } : undefined)));
       }
       return all;
     });
@@ -122,10 +142,7 @@ export class DeltaApplier {
   ): Promise<SessionEvent[]> {
     const s = known ? known.session : await tx.sessions.findByRef(r.gatewayId, r.ref);
     if (!s || s.endedAt !== null) return [];
-    const finalStats =
-      r.bytesReceived !== undefined && r.bytesSent !== undefined
-        ? { bytesReceived: r.bytesReceived, bytesSent: r.bytesSent, lastSeenAt: r.at }
-        : undefined;
+    const finalStats = finalStatsOf(r);
     const intent = known ? (known.intents.get(s.id) ?? null) : await tx.intents.findPending(s.id);
     if (intent) {
       // An operator's disconnect is pending: this end is theirs, whatever cause the adapter gave (a
@@ -175,4 +192,11 @@ export class DeltaApplier {
     if (!(await tx.sessions.insertIfAbsent(session))) return [];
     return [sessionEvent('session.connected', session)];
   }
+}
+
+/** The daemon's last counters of an ended session, when its report carries them. */
+function finalStatsOf(r: Disconnected): SessionEnd['finalStats'] {
+  return r.bytesReceived !== undefined && r.bytesSent !== undefined
+    ? { bytesReceived: r.bytesReceived, bytesSent: r.bytesSent, lastSeenAt: r.at }
+    : undefined;
 }

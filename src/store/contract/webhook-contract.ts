@@ -50,6 +50,24 @@ export function webhookContract(ctx: ContractContext): void {
     assert.deepEqual(mine, [{ webhookId: a.id, pending: 2, oldestCreatedAt: T0 + 10 }]);
   });
 
+  test('enqueue: more rows than one statement may carry (a bulk disconnect times its webhooks) are all written', async () => {
+    const store = ctx.store();
+    const w = makeWebhook();
+    await store.webhooks.insert(w);
+    // 2,500 rows of 13 columns; delivered already, so no other test finds them due.
+    const rows = Array.from({ length: 2500 }, (_, i) =>
+      makeDelivery(w.id, { status: 'DELIVERED', createdAt: T0 + i, deliveredAt: T0 + i }),
+    );
+    await store.webhooks.enqueue(rows);
+    await store.webhooks.enqueue([]);
+    const listed = await store.webhooks.listDeliveries(w.id, 3000);
+    assert.equal(listed.length, 2500);
+    assert.deepEqual(
+      listed.find((d) => d.id === rows[2499]!.id),
+      rows[2499],
+    );
+  });
+
   test('outbox rows written in a transaction that rolls back do not exist', async () => {
     const store = ctx.store();
     const w = makeWebhook();

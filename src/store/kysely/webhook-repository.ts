@@ -8,6 +8,7 @@ import type {
 } from '../../domain/webhook.js';
 import type { DeliveryUpdate, WebhookBacklog, WebhookRepository } from '../store.js';
 import type { Database, DialectName, WebhookDeliveryTable, WebhookTable } from './database.js';
+import { statements } from './statements.js';
 
 /** Webhooks, their outbox of deliveries and the attempts, over one Kysely instance or transaction. */
 export class KyselyWebhookRepository implements WebhookRepository {
@@ -58,28 +59,26 @@ export class KyselyWebhookRepository implements WebhookRepository {
     return Number(r.numUpdatedRows) > 0;
   }
 
+  /** In statements within the parameter limit: a bulk disconnect's batch of events times every subscribed webhook. */
   async enqueue(deliveries: WebhookDelivery[]): Promise<void> {
-    if (deliveries.length === 0) return;
-    await this.db
-      .insertInto('webhook_deliveries')
-      .values(
-        deliveries.map((d) => ({
-          id: d.id,
-          webhook_id: d.webhookId,
-          event_id: d.eventId,
-          event_type: d.eventType,
-          payload: d.payload,
-          status: d.status,
-          attempts: d.attempts,
-          created_at: d.createdAt,
-          next_attempt_at: d.nextAttemptAt,
-          claimed_until: null,
-          delivered_at: d.deliveredAt,
-          last_status_code: d.lastStatusCode,
-          last_error: d.lastError,
-        })),
-      )
-      .execute();
+    const rows = deliveries.map((d) => ({
+      id: d.id,
+      webhook_id: d.webhookId,
+      event_id: d.eventId,
+      event_type: d.eventType,
+      payload: d.payload,
+      status: d.status,
+      attempts: d.attempts,
+      created_at: d.createdAt,
+      next_attempt_at: d.nextAttemptAt,
+      claimed_until: null,
+      delivered_at: d.deliveredAt,
+      last_status_code: d.lastStatusCode,
+      last_error: d.lastError,
+    }));
+    for (const part of statements(rows, Object.keys(rows[0] ?? {}).length)) {
+      await this.db.insertInto('webhook_deliveries').values(part).execute();
+    }
   }
 
   /**
