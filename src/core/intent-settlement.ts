@@ -111,7 +111,9 @@ export async function settleEndedMany(
       ended.set(row.id, row);
   }
   for (const c of mine) if (c.intent.blockSeconds !== null) await tx.blocks.put(blockOf(c.intent, c.at));
-  await tx.audit.appendMany(mine.map((c) => successAudit(c.intent, ids.get(c.intent.id)!, { ...o, at: c.at }, c.durationMs ?? null)));
+  await tx.audit.appendMany(
+    mine.map((c) => successAudit(c.intent, ids.get(c.intent.id)!, { ...o, at: c.at }, c.durationMs ?? null)),
+  );
   const out = new Map<string, EndedSettlement>();
   for (const { intent } of mine) {
     const row = ended.get(intent.sessionId);

@@ -109,13 +109,17 @@ export function intentContract(ctx: ContractContext): void {
     );
   });
 
-  test('intents: insertManyIfNoPending inserts each session's first, skips a session with one pending, splits large inserts', async () => {
+  test("intents: insertManyIfNoPending inserts each session's first, skips a session with one pending, splits large inserts", async () => {
     const store = ctx.store();
     const taken = makeIntent();
     assert.equal(await store.intents.insertIfNoPending(taken), true);
     const settledBefore = makeIntent();
     await store.intents.insertIfNoPending(settledBefore);
-    await store.intents.settle(settledBefore.id, { status: 'DONE', settledAt: T0, settledAuditEventId: newAuditEventId() });
+    await store.intents.settle(settledBefore.id, {
+      status: 'DONE',
+      settledAt: T0,
+      settledAuditEventId: newAuditEventId(),
+    });
     // 2,000 rows of 19 columns: more parameters than one statement may carry on either database.
     const fresh = Array.from({ length: 2000 }, () => makeIntent());
     const contested = makeIntent({ sessionId: taken.sessionId, actorName: 'second' });
@@ -134,14 +138,21 @@ export function intentContract(ctx: ContractContext): void {
     const intents = Array.from({ length: 1200 }, () => makeIntent());
     await store.intents.insertManyIfNoPending(intents);
     const before = intents[7]!;
-    await store.intents.settle(before.id, { status: 'NOT_SENT', settledAt: T0, settledAuditEventId: newAuditEventId() });
+    await store.intents.settle(before.id, {
+      status: 'NOT_SENT',
+      settledAt: T0,
+      settledAuditEventId: newAuditEventId(),
+    });
     const audit = new Map(intents.map((i) => [i.id, newAuditEventId()]));
     const unknown = { id: newIntentId(), settledAuditEventId: newAuditEventId() };
     const half = intents.slice(0, 600);
-    const settled = await store.intents.settleMany([...half.map((i) => ({ id: i.id, settledAuditEventId: audit.get(i.id)! })), unknown], {
-      status: 'DONE',
-      settledAt: T0 + 3,
-    });
+    const settled = await store.intents.settleMany(
+      [...half.map((i) => ({ id: i.id, settledAuditEventId: audit.get(i.id)! })), unknown],
+      {
+        status: 'DONE',
+        settledAt: T0 + 3,
+      },
+    );
     assert.deepEqual(settled, new Set(half.filter((i) => i !== before).map((i) => i.id)));
     assert.deepEqual(await store.intents.findById(half[599]!.id), {
       ...half[599]!,
@@ -149,7 +160,11 @@ export function intentContract(ctx: ContractContext): void {
       settledAt: T0 + 3,
       settledAuditEventId: audit.get(half[599]!.id),
     });
-    assert.equal((await store.intents.findById(before.id))?.status, 'NOT_SENT', 'a settled intent is not settled again');
+    assert.equal(
+      (await store.intents.findById(before.id))?.status,
+      'NOT_SENT',
+      'a settled intent is not settled again',
+    );
     // The rest: one settleMany against single settles of the same intents, concurrently.
     const rest = intents.slice(600);
     const [many, ...singles] = await Promise.all([
@@ -161,7 +176,9 @@ export function intentContract(ctx: ContractContext): void {
       ),
       ...rest
         .filter((_, k) => k % 3 === 0)
-        .map((i) => store.intents.settle(i.id, { status: 'DONE', settledAt: T0 + 5, settledAuditEventId: newAuditEventId() })),
+        .map((i) =>
+          store.intents.settle(i.id, { status: 'DONE', settledAt: T0 + 5, settledAuditEventId: newAuditEventId() }),
+        ),
     ]);
     assert.equal(many.size + singles.filter(Boolean).length, rest.length, 'every intent settled exactly once');
     assert.deepEqual(await store.intents.listPendingBySessions(intents.map((i) => i.sessionId)), []);
