@@ -7,30 +7,14 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createAdapter } from '../src/main.js';
-import { silentLogger } from '../src/domain/logger.js';
 import { OcctlClient, processRunner } from '../src/gateways/openconnect/occtl-client.js';
 import { OcservLab, ocservSkipReason, type OcLabClient } from './support/ocserv-lab.js';
-import { onlineRows, agentConnected } from './support/api-client.js';
-import { startApp, type AppHarness } from './support/app-harness.js';
+import { SESSION_FIELDS, startGatewayApp, type GatewayApp, type SessionRow } from './support/gateway-harness.js';
 import { quietPeriod, waitFor } from './support/wait.js';
 
-const SEED =
-  'mutation disconnectBySessionId($onlineSessionId: String!) { disconnectBySessionId(onlineSessionId: $onlineSessionId) }';
-const SESSIONS = `query ($gw: String) { onlineSessions(first: 100, filter: { gatewayId: $gw }) { totalCount edges { node {
-  id user { name } gateway { id protocol } protocol clientAddress virtualAddress connectedAt bytesReceived bytesSent client { version }
-  group device
-} } } }`;
 const skip = ocservSkipReason();
 
-interface Row {
-  id: string;
-  user: { name: string };
-  gateway: { id: string; protocol: string };
-  protocol: string;
-  clientAddress: string;
-  virtualAddress: string;
-  connectedAt: string;
+interface Row extends SessionRow {
   bytesReceived: number;
   bytesSent: number;
   client: { version: string | null };
@@ -40,28 +24,14 @@ interface Row {
 
 describe('OpenConnect gateway (ocserv over occtl)', { skip }, () => {
   let lab: OcservLab;
-  let h: AppHarness;
+  let sb: GatewayApp<Row>;
   let occtl: OcctlClient;
   const gw = `oc-${Math.random().toString(36).slice(2, 8)}`;
-  const env = { SWITCHBOARD_DISCONNECT_TIMEOUT_MS: '3000', SWITCHBOARD_GATEWAY_LIVENESS_MS: '3000' };
   const clients: Record<string, OcLabClient> = {};
-  /** An admin token made through the API: it outlives a restart of Switchboard (the bootstrap one is printed once). */
-  let token = '';
-  const gql = (query: string, variables?: Record<string, unknown>) => h.gql(query, variables, token);
-
-  const rows = async (): Promise<Row[]> => {
-    const r = await gql(SESSIONS, { gw });
-    assert.equal(r.status, 200, r.text);
-    return onlineRows<Row>(r.json);
-  };
-  const rowsOf = async (user: string) => (await rows()).filter((r) => r.user.name === user);
-  const rowOf = async (user: string) => waitFor(async () => (await rowsOf(user))[0], 15_000, `${user} online`);
-  const app = () =>
-    startApp({
-      adapters: [createAdapter(lab.gatewayConfig({ id: gw, snapshotIntervalMs: 1000 }), silentLogger)],
-      env,
-      databaseUrl: h?.databaseUrl,
-    });
+  const gql = (query: string, variables?: Record<string, unknown>) => sb.gql(query, variables);
+  const rows = () => sb.rows();
+  const rowsOf = (user: string) => sb.rowsOf(user);
+  const rowOf = (user: string) => sb.rowOf(user, { timeoutMs: 15_000 });
   /** ocserv's own RX counter for the user's tunnel, after the client sent a datagram through it. */
   const passesTraffic = async (user: string) => {
     const before = (await occtl.users()).find((u) => u.userName === user)!;
@@ -77,13 +47,15 @@ describe('OpenConnect gateway (ocserv over occtl)', { skip }, () => {
     lab = await OcservLab.create({ blocks: true });
     await lab.start();
     occtl = new OcctlClient(processRunner(lab.target));
-    h = await app();
-    token = await h.token(['admin']);
+    sb = await startGatewayApp<Row>({
+      gateway: lab.gatewayConfig({ id: gw }),
+      fields: `${SESSION_FIELDS} bytesReceived bytesSent client { version } group device`,
+    });
     await lab.addUser('alice', 'engineering');
-    for (const user of ['alice', 'bob', 'carol']) clients[user] = await lab.startClient(user);
+    await Promise.all(['alice', 'bob', 'carol'].map(async (user) => (clients[user] = await lab.startClient(user))));
   });
   after(async () => {
-    await h?.close();
+    await sb?.close();
     await lab?.close();
   });
 
@@ -117,7 +89,7 @@ describe('OpenConnect gateway (ocserv over occtl)', { skip }, () => {
   test('disconnectBySessionId ends exactly that tunnel: its client is told and exits, the others keep passing traffic', async () => {
     const victim = await rowOf('bob');
     const others = (await rows()).filter((r) => r.user.name !== 'bob');
-    const reply = await gql(SEED, { onlineSessionId: victim.id });
+    const reply = await sb.disconnectBySessionId(victim.id);
     assert.equal(reply.status, 200, reply.text);
     assert.deepEqual(reply.json, { data: { disconnectBySessionId: true } });
     assert.ok(
@@ -126,7 +98,7 @@ describe('OpenConnect gateway (ocserv over occtl)', { skip }, () => {
     );
     await clients.bob!.waitForLog(/Session terminated by server; exiting/, { timeoutMs: 5000 });
     await clients.bob!.waitExited(10_000);
-    const ended = await h.app.store.sessions.findById(victim.id);
+    const ended = await sb.h.app.store.sessions.findById(victim.id);
     assert.equal(ended?.endCause, 'ADMIN_DISCONNECT');
     for (const user of ['alice', 'carol']) {
       assert.equal(clients[user]!.exited, false);
@@ -147,7 +119,7 @@ describe('OpenConnect gateway (ocserv over occtl)', { skip }, () => {
       audit.json.data!.auditEvents as { edges: { node: { action: string; outcome: string } }[] }
     ).edges.map((e) => e.node.outcome);
     assert.ok(outcomes.includes('SUCCESS'), audit.text);
-    const again = await gql(SEED, { onlineSessionId: victim.id });
+    const again = await sb.disconnectBySessionId(victim.id);
     assert.equal(again.json.errors?.[0]?.extensions?.code, 'SESSION_NOT_FOUND', again.text);
   });
 
@@ -188,11 +160,7 @@ describe('OpenConnect gateway (ocserv over occtl)', { skip }, () => {
 
   test('Switchboard restarted: the same tunnels are the same sessions, no phantoms', async () => {
     const before = (await rows()).map((r) => r.id).sort();
-    await h.close();
-    h = await app();
-    await waitFor(async () => (await agentConnected(gql, gw)) === true, 10_000, 'the new agent reported');
-    await quietPeriod(2500); // more snapshots (every second): none may add or end a session
-    await h.app.sync.idle();
+    await sb.restart();
     assert.deepEqual((await rows()).map((r) => r.id).sort(), before);
   });
 
@@ -201,22 +169,13 @@ describe('OpenConnect gateway (ocserv over occtl)', { skip }, () => {
     // Killed, it says goodbye to nobody (stopped, it reports every tunnel ended, and they end at once).
     lab.signal('SIGKILL');
     await lab.stop();
-    await waitFor(async () => (await agentConnected(gql, gw)) === false, 10_000, 'gateway shown as not connected');
-    const t0 = Date.now();
-    const r = await gql(SEED, { onlineSessionId: stale.id });
-    assert.equal(r.json.errors?.[0]?.extensions?.code, 'GATEWAY_UNAVAILABLE', r.text);
-    assert.ok(Date.now() - t0 < 2000, `answered in ${Date.now() - t0} ms`);
-    assert.ok(await h.app.store.sessions.findOnline(stale.id), 'session untouched while the gateway is away');
+    await sb.unavailableFor(stale.id);
     await lab.start();
-    await waitFor(
-      async () => (await h.app.store.sessions.findById(stale.id))?.endCause === 'GATEWAY_RESTART',
-      20_000,
-      'stale session ended with GATEWAY_RESTART',
-    );
+    await sb.endedAs(stale.id, 'GATEWAY_RESTART');
     clients.frank = await lab.startClient('frank');
     await rowOf('frank');
-    await new Promise((r) => setTimeout(r, 1500));
-    await h.app.sync.idle();
+    await quietPeriod(1500); // another snapshot (every second): no phantom of the old ocserv may come back
+    await sb.h.app.sync.idle();
     const listed = (await occtl.users())
       .filter((u) => u.state === 'connected')
       .map((u) => u.userName)

@@ -6,34 +6,19 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createAdapter } from '../src/main.js';
-import { silentLogger } from '../src/domain/logger.js';
 import { WireGuardLab, wireguardSkipReason, type LabPeer } from './support/wireguard-lab.js';
-import { agentConnected, onlineRows } from './support/api-client.js';
-import { startApp, type AppHarness } from './support/app-harness.js';
+import { SESSION_FIELDS, startGatewayApp, type GatewayApp, type SessionRow } from './support/gateway-harness.js';
 import { wsSubscribe, type Collected } from './support/subscription-clients.js';
 import { quietPeriod, waitFor } from './support/wait.js';
 
-const SEED =
-  'mutation disconnectBySessionId($onlineSessionId: String!) { disconnectBySessionId(onlineSessionId: $onlineSessionId) }';
 const DISCONNECT =
   'mutation ($in: DisconnectSessionInput!) { disconnectSession(input: $in) { outcome session { id endCause } } }';
-const SESSIONS = `query ($gw: String) { onlineSessions(first: 100, filter: { gatewayId: $gw }) { edges { node {
-  id user { name } gateway { id protocol } protocol clientAddress virtualAddress connectedAt publicKey
-} } } }`;
 const EVENTS = `subscription ($f: SessionEventFilter) { sessionEvents(filter: $f) {
   type cause actor { name } session { id user { name } } } }`;
 const USERS = ['alice', 'bob', 'carol'];
 const skip = wireguardSkipReason();
 
-interface Row {
-  id: string;
-  user: { name: string };
-  gateway: { id: string; protocol: string };
-  protocol: string;
-  clientAddress: string;
-  virtualAddress: string;
-  connectedAt: string;
+interface Row extends SessionRow {
   publicKey: string | null;
 }
 interface SessionEvent {
@@ -43,57 +28,58 @@ interface SessionEvent {
   session: { id: string; user: { name: string } };
 }
 
-describe('WireGuard gateway (wireguard-go over UAPI)', { skip }, () => {
-  let lab: WireGuardLab;
-  let h: AppHarness;
-  let events: Collected;
-  const peers: Record<string, LabPeer> = {};
-  /** An admin token made through the API: it outlives a restart of Switchboard. */
-  let token = '';
-  let gw = '';
-  const gql = (query: string, variables?: Record<string, unknown>) => h.gql(query, variables, token);
-  const app = () =>
-    startApp({
-      adapters: [createAdapter(lab.gatewayConfig({ snapshotIntervalMs: 1000 }), silentLogger)],
-      env: { SWITCHBOARD_DISCONNECT_TIMEOUT_MS: '3000', SWITCHBOARD_GATEWAY_LIVENESS_MS: '3000' },
-      databaseUrl: h?.databaseUrl,
-    });
-  const rows = async (): Promise<Row[]> => {
-    const r = await gql(SESSIONS, { gw });
-    assert.equal(r.status, 200, r.text);
-    return onlineRows<Row>(r.json);
-  };
-  const rowOf = (user: string, other?: (r: Row) => boolean) =>
-    waitFor(
-      async () => (await rows()).find((r) => r.user.name === user && (other ?? (() => true))(r)),
-      45_000,
-      `${user} online`,
-    );
-  const onInterface = async (user: string) =>
-    (await lab.serverPeers()).find((p) => p.publicKey === peers[user]!.publicKey);
-  const sessionEvents = () => events.events.map((e) => e.sessionEvents as SessionEvent);
-  const disconnect = async (input: Record<string, unknown>) => {
-    const r = await gql(DISCONNECT, { in: input });
-    assert.equal(r.status, 200, r.text);
-    return (r.json.data!.disconnectSession as { outcome: string }).outcome;
-  };
+interface WireGuardGateway {
+  lab: WireGuardLab;
+  sb: GatewayApp<Row>;
+  gw: string;
+  peers: Record<string, LabPeer>;
+}
 
+/**
+ * For the describe it is called in: a lab whose clients are `USERS` (numbered in that order) and a
+ * Switchboard on its interface; `beforeClients` runs once Switchboard is up, before any client.
+ */
+function wireguardGateway(beforeClients?: (w: WireGuardGateway) => Promise<void>) {
+  const w = { peers: {} } as WireGuardGateway;
   before(async () => {
-    lab = await WireGuardLab.create();
-    for (const user of USERS) await lab.reserve(user);
-    gw = lab.gatewayConfig().id;
-    h = await app();
-    token = await h.token(['admin']);
-    events = await wsSubscribe(h.url, EVENTS, { f: { gatewayId: gw } }, { token });
-    for (const user of USERS) peers[user] = await lab.addClient(user);
+    w.lab = await WireGuardLab.create();
+    for (const user of USERS) await w.lab.reserve(user);
+    w.gw = w.lab.gatewayConfig().id;
+    w.sb = await startGatewayApp<Row>({
+      gateway: w.lab.gatewayConfig(),
+      fields: `${SESSION_FIELDS} publicKey`,
+    });
+    await beforeClients?.(w);
+    await Promise.all(USERS.map(async (user) => (w.peers[user] = await w.lab.addClient(user))));
   });
   after(async () => {
-    await events?.close();
-    await h?.close();
-    await lab?.close();
+    await w.sb?.close();
+    await w.lab?.close();
   });
+  return {
+    w,
+    rows: () => w.sb.rows(),
+    rowOf: (user: string, where?: (r: Row) => boolean) => w.sb.rowOf(user, { where, timeoutMs: 45_000 }),
+    onInterface: async (user: string) =>
+      (await w.lab.serverPeers()).find((p) => p.publicKey === w.peers[user]!.publicKey),
+    disconnect: async (input: Record<string, unknown>) => {
+      const r = await w.sb.gql(DISCONNECT, { in: input });
+      assert.equal(r.status, 200, r.text);
+      return (r.json.data!.disconnectSession as { outcome: string }).outcome;
+    },
+  };
+}
+
+describe('WireGuard gateway (wireguard-go over UAPI)', { skip }, () => {
+  let events: Collected;
+  after(() => events?.close()); // before the Switchboard it listens to closes
+  const { w, rows, rowOf, onInterface, disconnect } = wireguardGateway(async ({ sb, gw }) => {
+    events = await wsSubscribe(sb.h.url, EVENTS, { f: { gatewayId: gw } }, { token: sb.token });
+  });
+  const sessionEvents = () => events.events.map((e) => e.sessionEvents as SessionEvent);
 
   test("peers are sessions: user, endpoint, allowed IP, protocol wireguard; each one's connect is an event", async () => {
+    const { peers, sb, gw } = w;
     await waitFor(async () => (await rows()).length === 3, 30_000, 'three sessions');
     for (const [i, user] of USERS.entries()) {
       const r = await rowOf(user);
@@ -104,7 +90,7 @@ describe('WireGuard gateway (wireguard-go over UAPI)', { skip }, () => {
       assert.deepEqual([r.protocol, r.gateway], ['wireguard', { id: gw, protocol: 'wireguard' }]);
       assert.equal((await onInterface(user))?.endpoint, r.clientAddress, 'the endpoint wg shows');
     }
-    const gws = await gql('{ gateways { id protocol canBlock agentConnected sessionsOnline } }');
+    const gws = await sb.gql('{ gateways { id protocol canBlock agentConnected sessionsOnline } }');
     assert.deepEqual(
       (gws.json.data!.gateways as { id: string }[]).find((g) => g.id === gw),
       { id: gw, protocol: 'wireguard', canBlock: true, agentConnected: true, sessionsOnline: 3 },
@@ -121,6 +107,7 @@ describe('WireGuard gateway (wireguard-go over UAPI)', { skip }, () => {
   });
 
   test("disconnectBySessionId (HALT): that peer is off the interface when it answers true, its traffic stops and stays stopped; the others' never stops", async () => {
+    const { lab, peers, sb } = w;
     const victim = await rowOf('alice');
     const others = (await rows()).filter((r) => r.user.name !== 'alice');
     // The bystanders pass traffic all along, probed in turn while the disconnect happens.
@@ -130,7 +117,7 @@ describe('WireGuard gateway (wireguard-go over UAPI)', { skip }, () => {
       while (probing) for (const user of ['bob', 'carol']) if (!(await lab.passes(peers[user]!))) misses.push(user);
     })();
     try {
-      const reply = await gql(SEED, { onlineSessionId: victim.id });
+      const reply = await sb.disconnectBySessionId(victim.id);
       assert.equal(reply.status, 200, reply.text);
       assert.deepEqual(reply.json, { data: { disconnectBySessionId: true } });
       assert.equal(await onInterface('alice'), undefined, 'gone from the interface when the mutation answered');
@@ -148,9 +135,9 @@ describe('WireGuard gateway (wireguard-go over UAPI)', { skip }, () => {
       others.map((r) => [r.id, r.connectedAt]).sort(),
       'the other sessions untouched',
     );
-    const ended = await h.app.store.sessions.findById(victim.id);
+    const ended = await sb.h.app.store.sessions.findById(victim.id);
     assert.equal(ended?.endCause, 'ADMIN_DISCONNECT');
-    const audit = await h.app.store.audit.list({ first: 10, filter: { targetSessionId: victim.id } });
+    const audit = await sb.h.app.store.audit.list({ first: 10, filter: { targetSessionId: victim.id } });
     assert.deepEqual(audit.rows.map((a) => a.outcome).sort(), ['PENDING', 'SUCCESS']);
     await waitFor(
       () => sessionEvents().find((e) => e.type === 'SESSION_DISCONNECTED' && e.session.id === victim.id),
@@ -162,11 +149,12 @@ describe('WireGuard gateway (wireguard-go over UAPI)', { skip }, () => {
       end.map((e) => [e.session.id, e.cause, e.actor?.name]),
       [[victim.id, 'ADMIN_DISCONNECT', 'admin']],
     );
-    const again = await gql(SEED, { onlineSessionId: victim.id });
+    const again = await sb.disconnectBySessionId(victim.id);
     assert.equal(again.json.errors?.[0]?.extensions?.code, 'SESSION_NOT_FOUND', again.text);
   });
 
   test("RESTART: the peer is back on the interface at once with its configuration; its client's next handshake is a new session", async () => {
+    const { lab, peers, sb } = w;
     const old = await rowOf('bob');
     const before = await onInterface('bob');
     assert.equal(await disconnect({ sessionId: old.id, mode: 'RESTART', reason: 'rotate' }), 'DISCONNECTED');
@@ -178,12 +166,13 @@ describe('WireGuard gateway (wireguard-go over UAPI)', { skip }, () => {
     );
     const fresh = await rowOf('bob', (r) => r.id !== old.id);
     assert.equal(fresh.virtualAddress, peers.bob!.address);
-    assert.equal((await h.app.store.sessions.findById(old.id))?.endCause, 'ADMIN_DISCONNECT');
+    assert.equal((await sb.h.app.store.sessions.findById(old.id))?.endCause, 'ADMIN_DISCONNECT');
     await waitFor(() => lab.passes(peers.bob!), 30_000, 'bob passes again', 100);
     assert.equal(await lab.passes(peers.carol!), true, 'carol still passes');
   });
 
   test('blockSeconds: held out (a re-add behind its back is undone and audited), across a Switchboard restart; then restored exactly and passing again', async () => {
+    const { lab, peers, sb, gw } = w;
     // Long enough for everything below to happen inside it on a busy machine (about 30 s at load 35).
     const BLOCK_SECONDS = 60;
     const victim = await rowOf('carol');
@@ -203,7 +192,7 @@ describe('WireGuard gateway (wireguard-go over UAPI)', { skip }, () => {
       await waitFor(async () => !(await onInterface('carol')), 10_000, 'the re-added peer removed again', 50);
       const audit = await waitFor(
         async () => {
-          const r = await h.app.store.audit.list({
+          const r = await sb.h.app.store.audit.list({
             first: 10,
             filter: { action: 'session.reconnect_blocked', targetGatewayId: gw, targetUserName: 'carol' },
           });
@@ -219,13 +208,9 @@ describe('WireGuard gateway (wireguard-go over UAPI)', { skip }, () => {
 
     // Switchboard restarts while the block runs: same sessions, no phantom, and the block still holds.
     await events.close();
-    await h.close();
-    h = await app();
-    await waitFor(async () => (await agentConnected(gql, gw)) === true, 15_000, 'the new agent reported');
-    await quietPeriod(2500); // more snapshots (every second): none may add or end a session
-    await h.app.sync.idle();
+    await sb.restart();
     assert.deepEqual((await rows()).map((r) => r.id).sort(), sessionsBefore.sort(), 'the same sessions, no phantom');
-    const blocks = await gql('query ($gw: String) { blocks(filter: { gatewayId: $gw }) { userName } }', { gw });
+    const blocks = await sb.gql('query ($gw: String) { blocks(filter: { gatewayId: $gw }) { userName } }', { gw });
     assert.deepEqual(blocks.json.data!.blocks, [{ userName: 'carol' }], blocks.text);
     const audit = await readded(2);
     assert.match(audit[0]!.reason ?? '', /^peer re-added while blocked for \d+ more seconds; removed again$/);
@@ -247,25 +232,16 @@ describe('WireGuard gateway (wireguard-go over UAPI)', { skip }, () => {
   });
 
   test('wireguard-go stopped: GATEWAY_UNAVAILABLE at once; started again: the old sessions end as GATEWAY_RESTART, the clients are new sessions, no phantom', async () => {
+    const { lab, peers, sb } = w;
     const stale = await rowOf('bob');
     const staleIds = (await rows()).map((r) => r.id);
     await lab.stopServer();
-    await waitFor(async () => (await agentConnected(gql, gw)) === false, 15_000, 'gateway shown as not connected');
-    const t0 = Date.now();
-    const r = await gql(SEED, { onlineSessionId: stale.id });
-    assert.equal(r.json.errors?.[0]?.extensions?.code, 'GATEWAY_UNAVAILABLE', r.text);
-    assert.ok(Date.now() - t0 < 2000, `answered in ${Date.now() - t0} ms`);
-    assert.ok(await h.app.store.sessions.findOnline(stale.id), 'session untouched while the interface is away');
+    await sb.unavailableFor(stale.id);
     await lab.startServer();
-    for (const id of staleIds)
-      await waitFor(
-        async () => (await h.app.store.sessions.findById(id))?.endCause === 'GATEWAY_RESTART',
-        20_000,
-        `stale session ${id} ended with GATEWAY_RESTART`,
-      );
+    for (const id of staleIds) await sb.endedAs(id, 'GATEWAY_RESTART');
     // alice was halted: the restart's configuration (what was on the interface) does not bring her back.
     for (const user of ['bob', 'carol']) await rowOf(user, (x) => !staleIds.includes(x.id));
-    await h.app.sync.idle();
+    await sb.h.app.sync.idle();
     const handshaken = (await lab.serverPeers()).filter((p) => p.lastHandshakeAt > 0).map((p) => p.publicKey);
     assert.deepEqual(
       (await rows()).map((x) => peers[x.user.name]!.publicKey).sort(),

@@ -63,7 +63,8 @@ export function adapterContract(
 ): void {
   const timeoutMs = options.timeoutMs ?? 20_000;
   const BLOCK_SECONDS = options.blockSeconds ?? 3;
-  describe(`adapter contract: ${name}`, { skip: options.skip ?? false }, () => {
+  // In order, whatever the enclosing suite's concurrency (a test's concurrency is its parent's unless set).
+  describe(`adapter contract: ${name}`, { skip: options.skip ?? false, concurrency: 1 }, () => {
     let h: AdapterHarness;
     let adapter: GatewayAdapter;
     const events = new AdapterEventLog();

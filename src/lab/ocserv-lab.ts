@@ -65,13 +65,16 @@ export class OcservLab {
   readonly occtlSocket: string;
   private server: LabProcess | undefined;
   private readonly clients: OcLabClient[] = [];
-  private readonly passwords = new Map<string, string>();
+  /** Each user's line in the passwd file, once written (clients may start concurrently). */
+  private readonly users = new Map<string, Promise<void>>();
+  private clientScript: Promise<string> | undefined;
   /**
    * With `blocks`: the block file Switchboard writes and ocserv's connect-script reads (the shipped
    * `bin/switchboard-ocserv-connect`, through a wrapper that names this file).
    */
   readonly blockFile: string | undefined;
   private starts = 0;
+  private clientCount = 0;
   private pin = '';
   private closed = false;
 
@@ -151,10 +154,15 @@ export class OcservLab {
       if (!/^([A-Za-z0-9._-]{1,32}|\*)$/.test(word))
         throw new Error(`lab: unsupported user or group name ${JSON.stringify(word)}`);
     }
-    if (this.passwords.has(name)) return;
-    const { stdout } = await run('openssl', ['passwd', '-6', `pw-${name}`]);
-    this.passwords.set(name, `pw-${name}`);
-    await appendFile(join(this.dir, 'passwd'), `${name}:${group ?? '*'}:${stdout.trim()}\n`);
+    let added = this.users.get(name);
+    if (!added) {
+      added = (async () => {
+        const { stdout } = await run('openssl', ['passwd', '-6', `pw-${name}`]);
+        await appendFile(join(this.dir, 'passwd'), `${name}:${group ?? '*'}:${stdout.trim()}\n`);
+      })();
+      this.users.set(name, added);
+    }
+    await added;
   }
 
   /** Starts ocserv (again, after `stop()`) and waits for its control socket. */
@@ -199,8 +207,8 @@ export class OcservLab {
 
   /** Connects `user` from a namespace of its own; resolves once openconnect says the tunnel is up. */
   async startClient(user: string, options: { waitConnected?: boolean } = {}): Promise<OcLabClient> {
+    const n = ++this.clientCount; // taken at once: clients may start concurrently, numbered in call order
     await this.addUser(user);
-    const n = this.clients.length + 1;
     const ns = `${this.netns}c${n}`;
     const [inner, outer] = [`oc${this.tag}c${n}`, `oc${this.tag}s${n}`];
     await ip('netns', 'add', ns);
@@ -210,8 +218,12 @@ export class OcservLab {
     await ip('-n', this.netns, 'link', 'set', outer, 'up');
     await ip('-n', ns, 'addr', 'add', `10.201.${n}.2/24`, 'dev', inner);
     await ip('-n', ns, 'link', 'set', inner, 'up');
-    const script = join(this.dir, 'client-script.sh');
-    if (!existsSync(script)) await writeFile(script, CLIENT_SCRIPT, { mode: 0o755 });
+    this.clientScript ??= (async () => {
+      const path = join(this.dir, 'client-script.sh');
+      await writeFile(path, CLIENT_SCRIPT, { mode: 0o755 });
+      return path;
+    })();
+    const script = await this.clientScript;
     const args = [
       'netns',
       'exec',
@@ -246,7 +258,7 @@ export class OcservLab {
     this.closed = true;
     await Promise.all(this.clients.map((c) => c.stop()));
     await this.stop();
-    for (const c of this.clients) await ip('netns', 'del', c.netns).catch(() => undefined);
+    for (let n = 1; n <= this.clientCount; n++) await ip('netns', 'del', `${this.netns}c${n}`).catch(() => undefined);
     await ip('netns', 'del', this.netns).catch(() => undefined);
     await rm(this.dir, { recursive: true, force: true });
   }

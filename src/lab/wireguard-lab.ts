@@ -28,6 +28,9 @@ const SOCKET_DIR = '/var/run/wireguard';
 const SERVER_IP = '10.77.0.1';
 const ECHO_PORT = 7;
 const LISTEN_PORT = 51820;
+/** How long a probe may take to start (a busy machine), and then to see its echo come back. */
+const PROBE_START_MS = 8_000;
+const PROBE_ECHO_MS = 4_000;
 
 /** Whether wireguard-go and wg can be run here. */
 export function wireguardAvailable(): boolean {
@@ -109,6 +112,8 @@ export class WireGuardLab {
   readonly peers: LabPeer[] = [];
   /** The peers on the server interface when it stopped: put back when it starts, as a saved config would. */
   saved: string[] = [];
+  /** Clients added so far (each one's number picks its namespace, veth and addresses). */
+  private clientCount = 0;
   /** Users whose keys exist, by user: their public keys. */
   private readonly reserved = new Map<string, string>();
 
@@ -231,10 +236,11 @@ export class WireGuardLab {
 
   /**
    * A client of `user`: its own namespace and wireguard-go, a veth to the server, a preshared key, a
-   * ping through the tunnel every 0.5 s. Resolves once a TCP echo passes.
+   * ping through the tunnel every 0.5 s. Resolves once a TCP echo passes. Clients of different users
+   * may be added concurrently; each is numbered in the order of the calls.
    */
   async addClient(user: string): Promise<LabPeer> {
-    const i = this.peers.length + 1;
+    const i = ++this.clientCount; // taken at once: clients may be added concurrently
     const netns = `sbwg-${this.tag}-c${i}`;
     const ifname = `wgc${this.tag}${i}`;
     const [a, b] = [`vw${this.tag}a${i}`, `vw${this.tag}b${i}`];
@@ -278,8 +284,9 @@ export class WireGuardLab {
   }
 
   /**
-   * Whether a TCP echo through `peer`'s tunnel comes back (three tries of up to 4 s each: a busy
-   * machine can be slow to start the probe; a stopped tunnel fails all three).
+   * Whether a TCP echo through `peer`'s tunnel comes back within 4 s of the probe starting. Only a
+   * probe that ran counts: one the machine was too busy to start within 8 s is tried again (three
+   * tries in all), so a stopped tunnel is reported after one 4 s wait, not three.
    *
    * The probe's bash runs with `--norc`: Node gives a child a socket as its stdin, and bash, seeing a
    * socket there and SHLVL below 2 (a test runner started without a parent shell's SHLVL, as in CI or
@@ -288,16 +295,39 @@ export class WireGuardLab {
    * --norc) then used up every try, and a tunnel that carried traffic was reported stopped.
    */
   async passes(peer: LabPeer): Promise<boolean> {
-    const probe = `exec 3<>/dev/tcp/${SERVER_IP}/${ECHO_PORT} && echo ping-${peer.user} >&3 && read -t 3 line <&3 && [ "$line" = ping-${peer.user} ]`;
     for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        await run('timeout', ['4', 'ip', 'netns', 'exec', peer.netns, 'bash', '--norc', '--noprofile', '-c', probe]);
-        return true;
-      } catch {
-        // tried again below
-      }
+      const outcome = await this.probe(peer);
+      if (outcome !== 'not started') return outcome === 'passed';
     }
     return false;
+  }
+
+  /** One TCP echo through `peer`'s tunnel: it says when it starts, and has 4 s from then. */
+  private probe(peer: LabPeer): Promise<'passed' | 'failed' | 'not started'> {
+    const echo = `exec 3<>/dev/tcp/${SERVER_IP}/${ECHO_PORT} && echo ping-${peer.user} >&3 && read -t 4 line <&3 && [ "$line" = ping-${peer.user} ] && echo passed`;
+    const script = `echo started; ${echo}`;
+    return new Promise((resolve) => {
+      const child = spawn('ip', ['netns', 'exec', peer.netns, 'bash', '--norc', '--noprofile', '-c', script], {
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      let out = '';
+      let started = false;
+      let timer = setTimeout(() => child.kill('SIGKILL'), PROBE_START_MS);
+      child.stdout!.setEncoding('utf8');
+      child.stdout!.on('data', (d: string) => {
+        out += d;
+        if (started || !/^started$/m.test(out)) return;
+        started = true;
+        clearTimeout(timer);
+        timer = setTimeout(() => child.kill('SIGKILL'), PROBE_ECHO_MS);
+      });
+      const done = () => {
+        clearTimeout(timer);
+        resolve(/^passed$/m.test(out) ? 'passed' : started ? 'failed' : 'not started');
+      };
+      child.once('error', done);
+      child.once('close', done);
+    });
   }
 
   /** Kills every process by PID, then removes the namespaces, the sockets and the temp dir. */

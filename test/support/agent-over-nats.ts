@@ -36,6 +36,25 @@ export async function startAgentOverNats(options: {
   gatewayId: string;
   prefix: string;
 }): Promise<AgentOverNats> {
+  const control = await startControlPlaneOverNats(options);
+  return control.startAgent(options.gatewayFile);
+}
+
+/** The control plane (and the watcher) of `startAgentOverNats` alone, up; its agent starts once the gateway file is there. */
+export interface ControlPlaneOverNats {
+  startAgent(gatewayFile: string): Promise<AgentOverNats>;
+  close(): Promise<void>;
+}
+
+/**
+ * The first half of `startAgentOverNats`: the watcher and the control plane, started and listening.
+ * The control plane needs nothing of the gateway, so it may start while the gateway's lab is made.
+ */
+export async function startControlPlaneOverNats(options: {
+  dir: string;
+  gatewayId: string;
+  prefix: string;
+}): Promise<ControlPlaneOverNats> {
   const procs: SwitchboardProcess[] = [];
   const events: SessionEvent[] = [];
   let watcher: NatsBus | undefined;
@@ -63,14 +82,24 @@ export async function startAgentOverNats(options: {
     procs.push(control);
     const admin = (await control.waitForOutput(/^\s{4}(sbt_[a-z0-9_]+)$/m, START_MS))[1]!;
     const url = (await control.waitForOutput(/listening on (http:\/\/\S+)\/graphql/, START_MS))[1]!;
-    const agent = SwitchboardProcess.start('agent', ['agent'], {
-      ...env,
-      SWITCHBOARD_CONFIG: options.gatewayFile,
-      SWITCHBOARD_HEARTBEAT_MS: '500',
-    });
-    procs.push(agent);
-    await agent.waitForOutput(/Switchboard agent agt_\w+ is reporting/, START_MS);
-    return { url, admin, events, control, agent, databasePath, close };
+    return {
+      async startAgent(gatewayFile) {
+        try {
+          const agent = SwitchboardProcess.start('agent', ['agent'], {
+            ...env,
+            SWITCHBOARD_CONFIG: gatewayFile,
+            SWITCHBOARD_HEARTBEAT_MS: '500',
+          });
+          procs.push(agent);
+          await agent.waitForOutput(/Switchboard agent agt_\w+ is reporting/, START_MS);
+          return { url, admin, events, control, agent, databasePath, close };
+        } catch (e) {
+          await close();
+          throw e;
+        }
+      },
+      close,
+    };
   } catch (e) {
     await close();
     throw e;

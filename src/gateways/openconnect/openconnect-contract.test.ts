@@ -8,6 +8,7 @@
  * get back in anyway: the new ocserv knows none of the old cookies). So `startDaemon` starts each
  * stopped client again, as a supervised client (a systemd unit with `Restart=`) or its user would.
  */
+import { describe } from 'node:test';
 import type { OcLabClient } from '../../../test/support/ocserv-lab.js';
 import { OcservLab, ocservSkipReason } from '../../../test/support/ocserv-lab.js';
 import { waitFor } from '../../../test/support/wait.js';
@@ -83,8 +84,11 @@ function ocservHarness(blocks: boolean): () => Promise<AdapterHarness> {
   };
 }
 
-adapterContract('OpenConnect, authorize gateway (connect-script blocks)', ocservHarness(true), {
-  skip,
-  timeoutMs: 30_000,
+// The two gateways share nothing (a lab each: own namespaces, ocserv and clients), so they run side by side.
+describe('OpenConnect adapter contract, authorize and observe', { concurrency: true }, () => {
+  adapterContract('OpenConnect, authorize gateway (connect-script blocks)', ocservHarness(true), {
+    skip,
+    timeoutMs: 30_000,
+  });
+  adapterContract('OpenConnect, observe gateway (cannot block)', ocservHarness(false), { skip, timeoutMs: 30_000 });
 });
-adapterContract('OpenConnect, observe gateway (cannot block)', ocservHarness(false), { skip, timeoutMs: 30_000 });

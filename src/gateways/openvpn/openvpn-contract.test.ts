@@ -4,6 +4,7 @@
  * gateway with `management-hold` (it blocks, and no reconnect goes unanswered while the adapter is
  * away) and an observe gateway (it cannot block).
  */
+import { describe } from 'node:test';
 import { pino } from 'pino';
 import type { LabMode } from '../../../test/support/openvpn-lab.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient } from '../../../test/support/openvpn-lab.js';
@@ -42,5 +43,8 @@ function openVpnHarness(mode: LabMode): () => Promise<AdapterHarness> {
   };
 }
 
-adapterContract('OpenVPN, authorize gateway', openVpnHarness('authorize'), { skip, timeoutMs: 30_000 });
-adapterContract('OpenVPN, observe gateway (cannot block)', openVpnHarness('observe'), { skip, timeoutMs: 30_000 });
+// The two gateways share nothing (a lab each: own PKI, ports, tun device and clients), so they run side by side.
+describe('OpenVPN adapter contract, authorize and observe', { concurrency: true }, () => {
+  adapterContract('OpenVPN, authorize gateway', openVpnHarness('authorize'), { skip, timeoutMs: 30_000 });
+  adapterContract('OpenVPN, observe gateway (cannot block)', openVpnHarness('observe'), { skip, timeoutMs: 30_000 });
+});
