@@ -15,6 +15,7 @@ import { silentLogger } from '../../domain/logger.js';
 import { openStore } from '../../store/kysely/kysely-store.js';
 import type { Store } from '../../store/store.js';
 import type { GatewayReport } from '../reports.js';
+import { sessionReport } from './session-report.test-support.js';
 import type { SessionEvent } from '../session-events.js';
 import { coalesceReports } from './coalesce.js';
 import { SessionSync } from './session-sync.js';
@@ -25,21 +26,7 @@ const RUN = T - 3_600_000;
 let seq = 0;
 const envelope = (gatewayId: string, at: number) => ({ gatewayId, agentId: 'agt_test', seq: ++seq, at });
 
-function session(ref: string): SessionReport {
-  return {
-    ref,
-    userName: `u-${ref}`,
-    commonName: `u-${ref}`,
-    clientAddress: '127.0.0.1:5000',
-    virtualAddress: '10.9.0.2',
-    virtualAddress6: null,
-    connectedAt: T,
-    bytesReceived: 0,
-    bytesSent: 0,
-    clientVersion: null,
-    clientPlatform: null,
-  };
-}
+const session = (ref: string): SessionReport => sessionReport(ref, T);
 
 const snapshot = (gw: string, at: number, refs: string[], daemonStartedAt: number | null = RUN): GatewayReport => ({
   type: 'snapshot',

@@ -18,6 +18,7 @@ import { openStore } from '../../store/kysely/kysely-store.js';
 import type { Store } from '../../store/store.js';
 import { silentLogger } from '../../domain/logger.js';
 import type { GatewayReport } from '../reports.js';
+import { sessionReport } from './session-report.test-support.js';
 import type { SessionEvent } from '../session-events.js';
 import { EventRelay } from '../event-relay.js';
 import { SessionSync } from './session-sync.js';
@@ -26,21 +27,7 @@ const gateway = { name: 'Chunks', region: 'test', protocol: 'openvpn' as const, 
 const T = Date.now();
 let seq = 0;
 
-function session(ref: string, bytes = 0): SessionReport {
-  return {
-    ref,
-    userName: `u-${ref}`,
-    commonName: `u-${ref}`,
-    clientAddress: '127.0.0.1:5000',
-    virtualAddress: '10.9.0.2',
-    virtualAddress6: null,
-    connectedAt: T,
-    bytesReceived: bytes,
-    bytesSent: bytes,
-    clientVersion: null,
-    clientPlatform: null,
-  };
-}
+const session = (ref: string, bytes = 0): SessionReport => sessionReport(ref, T, bytes);
 
 function snapshot(gatewayId: string, at: number, sessions: SessionReport[]): GatewayReport {
   return { type: 'snapshot', gatewayId, agentId: 'agt_test', seq: ++seq, at, gateway, daemonStartedAt: T, sessions };
