@@ -7,12 +7,12 @@
  * interleave the three servers in a rotating order; each ratio is the median over rounds of the
  * per-round ratio.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import SqliteDatabase from 'better-sqlite3';
+import { BaselineProcess } from './lib/baseline-process.js';
 import { LoadGenerator, type LoadResult } from './lib/load.js';
 import { ManagementStandin } from './lib/management-standin.js';
 import type { BenchOptions, BenchResult, FigureRow } from './lib/result.js';
@@ -49,34 +49,15 @@ export async function disconnectSameWork({ smoke, log }: BenchOptions): Promise<
   // Switchboard never hears of their kills: its process does nothing while a baseline is measured.
   const baseStandin = await ManagementStandin.start(join(server.dir, 'base.sock'));
   baseStandin.addClients(sessions);
-  const baselines = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      ...(traceDir ? ['--import', SQL_TRACE] : []),
-      BASELINES,
-      server.dbPath,
-      baseStandin.path,
-      server.token,
-    ],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, ...(traceDir ? { BENCH_SQL_TRACE: traceOf('baselines') } : {}) },
-    },
+  const baselines = BaselineProcess.start(
+    'same-work baselines',
+    BASELINES,
+    [server.dbPath, baseStandin.path, server.token],
+    traceDir ? { imports: [SQL_TRACE], env: { BENCH_SQL_TRACE: traceOf('baselines') } } : {},
   );
-  const killBaselines = () => baselines.kill('SIGKILL');
-  process.once('exit', killBaselines);
   const load = await LoadGenerator.start();
   try {
-    const urls = await new Promise<{ raw: string; mercurius: string }>((resolve, reject) => {
-      let out = '';
-      baselines.stdout!.setEncoding('utf8').on('data', (d: string) => {
-        out += d;
-        if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]!) as { raw: string; mercurius: string });
-      });
-      baselines.on('exit', (code) => reject(new Error(`same-work baselines exited with ${code}`)));
-    });
+    const urls = await baselines.urls;
     const url: Record<Contender, string> = {
       switchboard: server.url,
       'raw same-work': urls.raw,
@@ -93,7 +74,7 @@ export async function disconnectSameWork({ smoke, log }: BenchOptions): Promise<
       traceDir
         ? {
             switchboard: await traceSnapshot(server.pid, traceOf('switchboard')),
-            baselines: await traceSnapshot(baselines.pid!, traceOf('baselines')),
+            baselines: await traceSnapshot(baselines.pid, traceOf('baselines')),
           }
         : null;
     const tracedBefore = await traces();
@@ -181,9 +162,7 @@ export async function disconnectSameWork({ smoke, log }: BenchOptions): Promise<
     };
   } finally {
     await load.close();
-    process.removeListener('exit', killBaselines);
-    baselines.kill('SIGTERM');
-    await new Promise((r) => (baselines.exitCode !== null ? r(null) : baselines.once('exit', r)));
+    await baselines.stop();
     await baseStandin.close();
     await server.close();
     if (traceDir) rmSync(traceDir, { recursive: true, force: true });

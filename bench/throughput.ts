@@ -6,8 +6,8 @@
  * mercurius (jit) over the same store. Rounds interleave the three servers; each figure is the median
  * over rounds of the per-round ratio.
  */
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { BaselineProcess } from './lib/baseline-process.js';
 import { LoadGenerator, type LoadResult } from './lib/load.js';
 import type { BenchOptions, BenchResult, FigureRow } from './lib/result.js';
 import { startSeededServer } from './lib/seeded-server.js';
@@ -36,24 +36,15 @@ export async function throughput({ smoke, log }: BenchOptions): Promise<BenchRes
 
   log(`throughput: starting switchboard with ${sessions} sessions`);
   const server = await startSeededServer({ sessions });
-  const baselines = spawn(
-    process.execPath,
-    ['--import', 'tsx', BASELINES, server.dbPath, server.standin.path, server.token],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const killBaselines = () => baselines.kill('SIGKILL');
-  process.once('exit', killBaselines);
+  const baselines = BaselineProcess.start('baseline servers', BASELINES, [
+    server.dbPath,
+    server.standin.path,
+    server.token,
+  ]);
   const load = await LoadGenerator.start();
   const runLoad = load.run.bind(load);
   try {
-    const urls = await new Promise<{ raw: string; mercurius: string }>((resolve, reject) => {
-      let out = '';
-      baselines.stdout!.setEncoding('utf8').on('data', (d: string) => {
-        out += d;
-        if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]!) as { raw: string; mercurius: string });
-      });
-      baselines.on('exit', (code) => reject(new Error(`baseline servers exited with ${code}`)));
-    });
+    const urls = await baselines.urls;
     const url: Record<Contender, string> = { switchboard: server.url, raw: urls.raw, mercurius: urls.mercurius };
     const headers = { authorization: `Bearer ${server.token}` };
     const contenders: Contender[] = ['switchboard', 'raw', 'mercurius'];
@@ -204,9 +195,7 @@ export async function throughput({ smoke, log }: BenchOptions): Promise<BenchRes
     };
   } finally {
     await load.close();
-    process.removeListener('exit', killBaselines);
-    baselines.kill('SIGTERM');
-    await new Promise((r) => (baselines.exitCode !== null ? r(null) : baselines.once('exit', r)));
+    await baselines.stop();
     await server.close();
   }
 }
