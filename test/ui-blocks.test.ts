@@ -191,6 +191,11 @@ describe('console: block presets, the Blocks page and Lift, real OpenVPN', { ski
     const dialog = page.getByRole('dialog', { name: 'Lift the block on frank?' });
     await dialog.waitFor();
     assert.match(await dialog.innerText(), /frank may connect to Lab Lisbon \(eu-west-lab\) again at once/);
+    assert.match(
+      await dialog.innerText(),
+      /The user was told: “Your account is paused: call the help desk\.”/,
+      'the dialog shows the message the block sent',
+    );
     assert.equal(
       await page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.name),
       'reason',

@@ -1,6 +1,6 @@
 /**
- * The confirmation before lifting a block: who may connect again, where, and what the block was;
- * a reason for the audit trail; then the API's answer as it is (lifted, no block in force, not allowed…).
+ * The confirmation before lifting a block: who may connect again, where, what the block was and what
+ * the user was told; a reason for the audit trail; then the API's answer as it is (lifted, no block in force, not allowed…).
  */
 import { useId, useRef, useState, type FormEvent } from 'react';
 import { gql } from '../api/graphql-client.js';
@@ -60,6 +60,9 @@ export function LiftDialog(props: { auth: Auth; block: BlockRow; onClose: (gone:
           Blocked by {block.blockedBy} since {absoluteWithZone(block.blockedAt)}
           {block.reason !== null ? ` (“${block.reason}”)` : ''}; it would end by itself at{' '}
           {absoluteWithZone(block.until)}, in {until(block.until, Date.now())}.
+        </p>
+        <p className="small">
+          {block.message === null ? 'No message was sent to the user.' : `The user was told: “${block.message}”`}
         </p>
       </div>
       {outcome === null ? (
