@@ -336,7 +336,25 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
     await agents.stop();
     sync.stop();
     stopBlocks();
-    await sync.idle();
+    // Reports received before the stop are applied, within the same bound as the requests: a replica
+    // that fell behind (a fleet's snapshots) would otherwise keep the shutdown waiting for minutes.
+    let reportsTimer: NodeJS.Timeout | undefined;
+    const reportsApplied = await Promise.race([
+      sync.idle().then(() => true),
+      new Promise<false>((resolve) => (reportsTimer = setTimeout(() => resolve(false), config.shutdownDrainMs))),
+    ]);
+    clearTimeout(reportsTimer);
+    if (!reportsApplied) {
+      logger.info(
+        { boundMs: config.shutdownDrainMs },
+        'gateway reports still being applied at the shutdown bound; those not started are dropped',
+      );
+      const dropped = await sync.abandon();
+      logger.warn(
+        { dropped, boundMs: config.shutdownDrainMs },
+        'gateway reports not applied before the shutdown bound; the next snapshot of each gateway brings them',
+      );
+    }
     // What this process committed last is published now, if the bus lets it; else by another replica.
     await relay.stop();
     const drained = relay

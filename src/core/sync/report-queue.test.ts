@@ -51,3 +51,33 @@ test('a gateway whose apply fails frees its slot, and its next batch still runs'
   await Promise.all([next, ...['x', 'y'].map((gw) => queue.enqueue(heartbeat(gw, 2)))]);
   assert.deepEqual(applied.sort(), ['bad:2', 'x:2', 'y:2']);
 });
+
+test('abandon: the batch applying finishes, the batches waiting are dropped (their promises resolve), and the count says how many', async () => {
+  const applied: string[] = [];
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  let started!: () => void;
+  const running = new Promise<void>((r) => (started = r));
+  const queue = new ReportQueue(async (reports) => {
+    if (reports[0]!.seq === 1) {
+      started();
+      await held;
+    }
+    for (const r of reports) applied.push(`${r.gatewayId}:${r.seq}`);
+  }, 1);
+  const first = queue.enqueue(heartbeat('a', 1));
+  await running;
+  // Waiting: a's next batch (two reports) behind its first, and b behind the only slot.
+  const waiting = [
+    queue.enqueue(heartbeat('a', 2)),
+    queue.enqueue(heartbeat('a', 3)),
+    queue.enqueue(heartbeat('b', 1)),
+  ];
+  const abandoned = queue.abandon();
+  release();
+  assert.equal(await abandoned, 3, 'three reports dropped');
+  await Promise.all([first, ...waiting]);
+  assert.deepEqual(applied, ['a:1'], 'only the batch that was applying');
+  await queue.enqueue(heartbeat('c', 1));
+  assert.deepEqual(applied, ['a:1'], 'nothing is applied after abandon');
+});

@@ -20,6 +20,9 @@ export class ReportQueue {
   /** Per gateway: the reports that arrived since its current work started, applied next as one batch. */
   private readonly waiting = new Map<string, { reports: GatewayReport[]; done: Promise<void> }>();
   private applying = 0;
+  /** Set by `abandon`: batches that have not started are dropped, not applied. */
+  private abandoned = false;
+  private dropped = 0;
   /** Gateways waiting for a slot, first come first served. */
   private readonly turns: (() => void)[] = [];
 
@@ -43,6 +46,10 @@ export class ReportQueue {
       try {
         // From here on, new reports of this gateway start the next batch.
         if (this.waiting.get(report.gatewayId) === batch) this.waiting.delete(report.gatewayId);
+        if (this.abandoned) {
+          this.dropped += batch.reports.length;
+          return;
+        }
         await this.apply(batch.reports);
       } finally {
         this.release();
@@ -62,6 +69,19 @@ export class ReportQueue {
   /** Resolves when every report enqueued so far has been applied. */
   async idle(): Promise<void> {
     await Promise.allSettled([...this.queues.values()]);
+  }
+
+  /**
+   * Shutdown under a backlog: the batches applying now finish, the ones still waiting are dropped
+   * (their enqueue promises resolve without applying them). Returns how many reports were dropped once
+   * the queue is idle. Nothing recorded is lost: a dropped report is what a `kill -9` at that moment
+   * would lose, and the gateway's next snapshot (to this replica after a restart, or to any other)
+   * brings it, a kill's end included (docs/guarantees.md).
+   */
+  async abandon(): Promise<number> {
+    this.abandoned = true;
+    await this.idle();
+    return this.dropped;
   }
 
   private slot(): Promise<void> {

@@ -127,6 +127,11 @@ export class SessionSync {
     return this.queue.idle();
   }
 
+  /** Shutdown after its bound: lets the batches applying now finish, drops the rest (see ReportQueue.abandon). */
+  abandon(): Promise<number> {
+    return this.queue.abandon();
+  }
+
   /**
    * Applies `report` after every earlier report of its gateway (see ReportQueue). A run of
    * `connected` (or `disconnected`) reports in one batch shares one transaction instead of one
