@@ -2,7 +2,8 @@
 // Runs every *.test.ts under src/ and test/ with Node's own test runner (Node 20's --test takes no globs).
 // Usage: node scripts/run-tests.mjs [path-filter ...]
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join, relative, sep } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { spawn } from 'node:child_process';
 import { ensureBuild } from './ensure-build.mjs';
 
@@ -25,7 +26,14 @@ for (const r of roots) {
     /* missing root */
   }
 }
-const selected = files.filter((f) => filters.length === 0 || filters.some((x) => f.includes(x))).sort();
+// The longest files start first, so the run does not end on one of them alone: the suites against real
+// daemons and the end-to-end suites (test/, and the adapter contracts beside their real daemon), then the
+// unit tests. Each file is a process of its own with its own resources (ports from 0, unique namespaces,
+// temp dirs, PostgreSQL databases and NATS names), so files may run side by side.
+const heavy = (f) => f.startsWith(`test${sep}`) || /-contract\.test\.ts$/.test(f);
+const selected = files
+  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
+  .sort((a, b) => Number(heavy(b)) - Number(heavy(a)) || a.localeCompare(b));
 if (selected.length === 0) {
   console.error('no test files matched');
   process.exit(1);
@@ -38,11 +46,14 @@ if (!ensureBuild({ ui: true })) process.exit(1);
 mkdirSync('test-artifacts', { recursive: true });
 const record = join('test-artifacts', 'test-durations.jsonl');
 writeFileSync(record, '');
+// Files at a time: TEST_CONCURRENCY, else 2 where there are two cores or more (most of a real-daemon
+// suite's time is waiting on the daemons' timers, not CPU).
+const concurrency = process.env.TEST_CONCURRENCY ?? String(Math.min(2, availableParallelism()));
 const args = [
   '--import',
   'tsx',
   '--test',
-  `--test-concurrency=${process.env.TEST_CONCURRENCY ?? '1'}`,
+  `--test-concurrency=${concurrency}`,
   '--test-reporter=spec',
   '--test-reporter-destination=stdout',
   '--test-reporter=./scripts/test-durations-reporter.mjs',

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createAdapter } from '../src/main.js';
 import { silentLogger } from '../src/domain/logger.js';
 import { randomId } from '../src/domain/ids.js';
-import { natsSkipReason, TEST_NATS_URL } from './support/nats-server.js';
+import { natsSkipReason, TEST_NATS_PREFIX, TEST_NATS_URL } from './support/nats-server.js';
 import { OpenVpnLab, openvpnSkipReason, type LabServer } from './support/openvpn-lab.js';
 import { createFreshPostgresDatabase, postgresSkipReason } from './support/postgres.js';
 import { startApp, type AppHarness } from './support/app-harness.js';
@@ -29,7 +29,7 @@ describe('a subscriber on replica B sees events caused through replica A', { ski
     db = await createFreshPostgresDatabase();
     lab = await OpenVpnLab.create();
     server = await lab.startServer({ proto: 'tcp4', mode: 'observe' });
-    const env = { SWITCHBOARD_NATS_URL: TEST_NATS_URL };
+    const env = { SWITCHBOARD_NATS_URL: TEST_NATS_URL, SWITCHBOARD_NATS_PREFIX: TEST_NATS_PREFIX };
     a = await startApp({
       databaseUrl: db.url,
       env,

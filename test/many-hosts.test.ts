@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { subjects } from '../src/bus/bus.js';
 import { connectNatsBus, type NatsBus } from '../src/bus/nats/nats-bus.js';
-import { natsSkipReason, TEST_NATS_URL } from './support/nats-server.js';
+import { natsSkipReason, TEST_NATS_PREFIX, TEST_NATS_URL } from './support/nats-server.js';
 import { randomId } from '../src/domain/ids.js';
 import type { SessionEvent } from '../src/core/session-events.js';
 import { agentConnected, gql as gqlAt, onlineRows, type Variables } from './support/api-client.js';
@@ -67,6 +67,7 @@ describe('many hosts: two gateways, two agents, two replicas, one PostgreSQL, NA
   const spawnProc = (name: string, args: string[], env: Record<string, string>) => {
     const p = SwitchboardProcess.start(name, args, {
       SWITCHBOARD_NATS_URL: TEST_NATS_URL,
+      SWITCHBOARD_NATS_PREFIX: TEST_NATS_PREFIX,
       SWITCHBOARD_LOG_LEVEL: 'info',
       ...env,
     });
@@ -122,7 +123,7 @@ describe('many hosts: two gateways, two agents, two replicas, one PostgreSQL, NA
     db = await createFreshPostgresDatabase();
     sql = new pg.Client({ connectionString: db.url });
     await sql.connect();
-    watcher = await connectNatsBus({ url: TEST_NATS_URL });
+    watcher = await connectNatsBus({ url: TEST_NATS_URL, prefix: TEST_NATS_PREFIX });
     watcher.subscribe(subjects.sessionEvents, (e) => {
       const event = e as SessionEvent;
       if (event.session.gatewayId === gw1 || event.session.gatewayId === gw2) events.push(event);

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createAdapter } from '../src/main.js';
 import { silentLogger } from '../src/domain/logger.js';
 import { randomId } from '../src/domain/ids.js';
-import { natsSkipReason, TEST_NATS_URL } from './support/nats-server.js';
+import { natsSkipReason, TEST_NATS_PREFIX, TEST_NATS_URL } from './support/nats-server.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from './support/openvpn-lab.js';
 import { createFreshPostgresDatabase, postgresSkipReason } from './support/postgres.js';
 import { onlineIds } from './support/api-client.js';
@@ -111,7 +111,7 @@ describe(
 
     before(async () => {
       db = await createFreshPostgresDatabase();
-      const env = { SWITCHBOARD_NATS_URL: TEST_NATS_URL };
+      const env = { SWITCHBOARD_NATS_URL: TEST_NATS_URL, SWITCHBOARD_NATS_PREFIX: TEST_NATS_PREFIX };
       a = await startApp({ databaseUrl: db.url, env });
       b = await startApp({ databaseUrl: db.url, env });
     });

@@ -15,7 +15,7 @@ import { readOutboxRow } from '../../test/support/outbox-rows.js';
 import { subjects, type Bus } from '../bus/bus.js';
 import { MemoryBus } from '../bus/memory/memory-bus.js';
 import { connectNatsBus } from '../bus/nats/nats-bus.js';
-import { natsSkipReason, TEST_NATS_URL } from '../../test/support/nats-server.js';
+import { natsSkipReason, TEST_NATS_PREFIX, TEST_NATS_URL } from '../../test/support/nats-server.js';
 import { randomId } from '../domain/ids.js';
 import { openStore } from '../store/kysely/kysely-store.js';
 import { makeSession } from '../store/contract/fixtures.js';
@@ -145,8 +145,8 @@ relayContract(
 describe('event relay: two replicas on PostgreSQL and NATS', { skip: pgSkip || natsSkip }, () => {
   test('two relays racing over one outbox: every event reaches a subscriber of either replica, once', async () => {
     const replicas = await twoReplicaStores();
-    const busA = await connectNatsBus({ url: TEST_NATS_URL, name: 'relay-test-a' });
-    const busB = await connectNatsBus({ url: TEST_NATS_URL, name: 'relay-test-b' });
+    const busA = await connectNatsBus({ url: TEST_NATS_URL, prefix: TEST_NATS_PREFIX, name: 'relay-test-a' });
+    const busB = await connectNatsBus({ url: TEST_NATS_URL, prefix: TEST_NATS_PREFIX, name: 'relay-test-b' });
     const relays = [
       new EventRelay({ store: replicas.a, bus: busA, logger: silentLogger, options: { pollMs: 5, batch: 7 } }),
       new EventRelay({ store: replicas.b, bus: busB, logger: silentLogger, options: { pollMs: 5, batch: 7 } }),
@@ -180,8 +180,8 @@ describe('event relay: two replicas on PostgreSQL and NATS', { skip: pgSkip || n
 
   test('a relay that published and died before marking: the next relay publishes again after the lease, and the stream shows it once', async () => {
     const replicas = await twoReplicaStores();
-    const busA = await connectNatsBus({ url: TEST_NATS_URL, name: 'relay-test-a' });
-    const busB = await connectNatsBus({ url: TEST_NATS_URL, name: 'relay-test-b' });
+    const busA = await connectNatsBus({ url: TEST_NATS_URL, prefix: TEST_NATS_PREFIX, name: 'relay-test-a' });
+    const busB = await connectNatsBus({ url: TEST_NATS_URL, prefix: TEST_NATS_PREFIX, name: 'relay-test-b' });
     const gw = `gw-${randomId(6)}`;
     const raw = onBus(busB, gw);
     const hub = new SessionEventHub({ bus: busB, logger: silentLogger });

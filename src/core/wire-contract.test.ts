@@ -13,7 +13,7 @@ import { waitFor } from '../../test/support/wait.js';
 import { subjects, type Bus } from '../bus/bus.js';
 import { MemoryBus } from '../bus/memory/memory-bus.js';
 import { connectNatsBus } from '../bus/nats/nats-bus.js';
-import { natsSkipReason, TEST_NATS_URL } from '../../test/support/nats-server.js';
+import { natsSkipReason, TEST_NATS_PREFIX, TEST_NATS_URL } from '../../test/support/nats-server.js';
 import { randomId } from '../domain/ids.js';
 import { openStore } from '../store/kysely/kysely-store.js';
 import type { Store } from '../store/store.js';
@@ -70,8 +70,14 @@ for (const kind of ['memory', 'nats'] as const) {
 
     before(async () => {
       store = await openStore(join(dir, 'wire.db'));
-      planeBus = kind === 'memory' ? new MemoryBus() : await connectNatsBus({ url: TEST_NATS_URL, name: 'wire-plane' });
-      agentBus = kind === 'memory' ? planeBus : await connectNatsBus({ url: TEST_NATS_URL, name: 'wire-agent' });
+      planeBus =
+        kind === 'memory'
+          ? new MemoryBus()
+          : await connectNatsBus({ url: TEST_NATS_URL, prefix: TEST_NATS_PREFIX, name: 'wire-plane' });
+      agentBus =
+        kind === 'memory'
+          ? planeBus
+          : await connectNatsBus({ url: TEST_NATS_URL, prefix: TEST_NATS_PREFIX, name: 'wire-agent' });
       const logger = recordingLogger(lines);
       sync = new SessionSync({ store, bus: planeBus, logger });
       sync.start();

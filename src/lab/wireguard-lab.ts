@@ -31,6 +31,9 @@ const LISTEN_PORT = 51820;
 /** How long a probe may take to start (a busy machine), and then to see its echo come back. */
 const PROBE_START_MS = 8_000;
 const PROBE_ECHO_MS = 4_000;
+/** Probes that ran and saw no echo before a tunnel is reported stopped, and probes tried at most. */
+const PROBE_FAILURES = 2;
+const PROBE_TRIES = 4;
 
 /** Whether wireguard-go and wg can be run here. */
 export function wireguardAvailable(): boolean {
@@ -284,9 +287,11 @@ export class WireGuardLab {
   }
 
   /**
-   * Whether a TCP echo through `peer`'s tunnel comes back within 4 s of the probe starting. Only a
-   * probe that ran counts: one the machine was too busy to start within 8 s is tried again (three
-   * tries in all), so a stopped tunnel is reported after one 4 s wait, not three.
+   * Whether a TCP echo through `peer`'s tunnel comes back: true at the first probe that sees its echo
+   * within 4 s of starting; false only once two probes that ran both saw none. One stalled echo on a
+   * loaded machine (a wireguard-go or the echo server not scheduled for a few seconds) therefore never
+   * reads as a stopped tunnel, at the price of 8 s rather than 4 s to see one that did stop. A probe
+   * the machine was too busy to start within 8 s does not count (four tries in all).
    *
    * The probe's bash runs with `--norc`: Node gives a child a socket as its stdin, and bash, seeing a
    * socket there and SHLVL below 2 (a test runner started without a parent shell's SHLVL, as in CI or
@@ -295,9 +300,11 @@ export class WireGuardLab {
    * --norc) then used up every try, and a tunnel that carried traffic was reported stopped.
    */
   async passes(peer: LabPeer): Promise<boolean> {
-    for (let attempt = 0; attempt < 3; attempt++) {
+    let failed = 0;
+    for (let attempt = 0; attempt < PROBE_TRIES && failed < PROBE_FAILURES; attempt++) {
       const outcome = await this.probe(peer);
-      if (outcome !== 'not started') return outcome === 'passed';
+      if (outcome === 'passed') return true;
+      if (outcome === 'failed') failed++;
     }
     return false;
   }

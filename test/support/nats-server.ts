@@ -3,11 +3,19 @@
  * and throw-away `nats-server` processes with their own settings (auth, restarts), stopped by PID.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { connectNatsBus } from '../../src/bus/nats/nats-bus.js';
 import { silentLogger, type Logger } from '../../src/domain/logger.js';
 
 export const TEST_NATS_URL = process.env.SWITCHBOARD_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
+/**
+ * This test process's subject prefix on the shared server (the bus's `prefix`, a process's
+ * SWITCHBOARD_NATS_PREFIX) for suites that listen on the fixed subjects (session events, gateway
+ * reports): test files that run side by side, and other runs on the same NATS, never see each other's
+ * messages. One process's buses share it, as one deployment's do.
+ */
+export const TEST_NATS_PREFIX = `test_${process.pid}_${randomBytes(3).toString('hex')}`;
 /** The server binary, from PATH unless SWITCHBOARD_TEST_NATS_SERVER names it. */
 export const NATS_SERVER_BIN = process.env.SWITCHBOARD_TEST_NATS_SERVER ?? 'nats-server';
 

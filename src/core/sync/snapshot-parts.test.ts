@@ -13,7 +13,7 @@ import { waitFor } from '../../../test/support/wait.js';
 import { subjects, type Bus } from '../../bus/bus.js';
 import { MemoryBus } from '../../bus/memory/memory-bus.js';
 import { connectNatsBus } from '../../bus/nats/nats-bus.js';
-import { natsSkipReason, TEST_NATS_URL } from '../../../test/support/nats-server.js';
+import { natsSkipReason, TEST_NATS_PREFIX, TEST_NATS_URL } from '../../../test/support/nats-server.js';
 import { randomId } from '../../domain/ids.js';
 import { openStore } from '../../store/kysely/kysely-store.js';
 import type { Store } from '../../store/store.js';
@@ -45,8 +45,8 @@ describe('a snapshot larger than a NATS message (agent and control plane over th
   };
 
   before(async () => {
-    agentBus = await connectNatsBus({ url: TEST_NATS_URL, name: 'snapshot-parts-agent' });
-    planeBus = await connectNatsBus({ url: TEST_NATS_URL, name: 'snapshot-parts-plane' });
+    agentBus = await connectNatsBus({ url: TEST_NATS_URL, prefix: TEST_NATS_PREFIX, name: 'snapshot-parts-agent' });
+    planeBus = await connectNatsBus({ url: TEST_NATS_URL, prefix: TEST_NATS_PREFIX, name: 'snapshot-parts-plane' });
     store = await openStore(`sqlite:${join(dir, 'parts.db')}`);
     sync = new SessionSync({ store, bus: planeBus, logger: silentLogger });
     sync.start();

@@ -46,7 +46,7 @@ describe('WireGuard adapter contract, once per control transport', { concurrency
           close: () => lab.close(),
         };
       },
-      // The block outlasts seeing the tunnel stop (one 4 s probe) and a try to come back: 6 s at load 20.
+      // The block outlasts seeing the tunnel stop (two 4 s probes) and a try to come back: about 10 s at load 20.
       { skip, timeoutMs: 40_000, blockSeconds: 20 },
     );
 });
