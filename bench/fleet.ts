@@ -10,7 +10,8 @@
  * Sizes: `BENCH_FLEET_SIZES` (e.g. `100x1000,1000x100,1000x1000`, gateways×sessions); a CPU
  * profile of each replica: `BENCH_CPU_PROF=<dir>` (as the other benchmarks); timed page and disconnect
  * pairs per size: `BENCH_FLEET_SAMPLES` (400); how long to wait for the reconcile after the restart before
- * failing: `BENCH_FLEET_RECONCILE_S` (600).
+ * failing: `BENCH_FLEET_RECONCILE_S` (600); where each replica's time goes during the timed requests (event-loop
+ * delay, PostgreSQL statement round trips; bench/lib/replica-probe.ts): `BENCH_REPLICA_PROBE=<dir>`.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +36,9 @@ const DISCONNECT = 'mutation ($id: String!) { disconnectBySessionId(onlineSessio
 const SESSIONS_PER_AGENTS_PROCESS = 500_000;
 /** Set to a directory: each replica writes a CPU profile there (`--cpu-prof`). */
 const profileDir = process.env.BENCH_CPU_PROF;
+/** Set to a directory: each replica records its event-loop delay and statement times there (replica-probe.ts). */
+const probeDir = process.env.BENCH_REPLICA_PROBE;
+const PROBE = fileURLToPath(new URL('./lib/replica-probe.ts', import.meta.url));
 /** A replica writing its profile as it exits takes a while: SIGKILL would lose it. */
 const STOP_GRACE_MS = profileDir ? 120_000 : 5_000;
 
@@ -159,7 +163,12 @@ async function runSize(
         SWITCHBOARD_LOG_LEVEL: 'warn',
       },
       // A CPU profile of each replica, written when it stops (bench/profile-top.ts summarises one).
-      { nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [] },
+      {
+        nodeArgs: [
+          ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+          ...(probeDir ? ['--import', 'tsx', '--import', PROBE] : []),
+        ],
+      },
     );
     replicas.push(p);
     return p;
@@ -218,6 +227,9 @@ async function runSize(
         o.samples,
       ])
     ).rows.map((r) => r.id);
+    // The probes start over here: what they write next covers the timed requests only.
+    const probe = () => probeDir && replicas.forEach((r) => r.running && process.kill(r.pid, 'SIGUSR2'));
+    probe();
     const reads: number[] = [];
     const disconnects: number[] = [];
     const ended: string[] = [];
@@ -251,6 +263,7 @@ async function runSize(
         alreadyGone++; // churn ended it first
       else failed('disconnect', r.text);
     }
+    probe();
     // Settled: every disconnected session is ended in the store, as an administrator's disconnect.
     const settled = await count(
       "select count(*) n from sessions where id = any($1) and ended_at is not null and end_cause = 'ADMIN_DISCONNECT'",

@@ -38,6 +38,8 @@ export interface FakeCalls {
   authenticate: { bearer: string | null; meta: RequestMeta }[];
   disconnect: { sessionId: string; options: DisconnectOptions }[];
   gateway: string[];
+  /** The ids of each `gatewayStatuses` call: one read per call. */
+  gatewayBatches: string[][];
   onlineSessions: { first?: number | null; after?: string | null; filter?: SessionFilter }[];
   auditEvents: { first?: number | null; after?: string | null; filter?: AuditFilter }[];
   totalCount: number;
@@ -102,6 +104,7 @@ export class FakeCore implements CoreApi {
     authenticate: [],
     disconnect: [],
     gateway: [],
+    gatewayBatches: [],
     onlineSessions: [],
     auditEvents: [],
     totalCount: 0,
@@ -343,13 +346,16 @@ export class FakeCore implements CoreApi {
     return this.gatewayRows.get(id) ?? null;
   }
 
-  async gatewayStatus(actor: Actor, id: string): Promise<GatewayStatus | null> {
-    this.calls.gateway.push(id);
+  async gatewayStatuses(actor: Actor, ids: readonly string[]): Promise<(GatewayStatus | null)[]> {
+    this.calls.gateway.push(...ids);
+    this.calls.gatewayBatches.push([...ids]);
     requireScope(actor, 'sessions:read');
-    const g = this.gatewayRows.get(id);
-    if (!g) return null;
-    const { sessionsOnline: _count, ...status } = g;
-    return status;
+    return ids.map((id) => {
+      const g = this.gatewayRows.get(id);
+      if (!g) return null;
+      const { sessionsOnline: _count, ...status } = g;
+      return status;
+    });
   }
 
   async gatewaySessionsOnline(actor: Actor, id: string): Promise<number> {

@@ -30,6 +30,7 @@ describe('queries and mutations', () => {
     server.core.sessions.clear();
     server.core.gatewayRows.clear();
     server.core.calls.gateway.length = 0;
+    server.core.calls.gatewayBatches.length = 0;
     server.core.calls.onlineSessions.length = 0;
     server.core.explode = null;
   });
@@ -146,14 +147,30 @@ describe('queries and mutations', () => {
     assert.deepEqual((partial.json as { data: unknown }).data, { auditEvents: { edges: [] }, onlineSession: null });
   });
 
-  it('looks each gateway up once per request, however many sessions are on it', async () => {
+  it('reads the gateways of a page once, in one call, however many sessions are on them', async () => {
     for (const id of ['gw-1', 'gw-2', 'gw-3']) server.core.addGateway(id);
     for (let i = 0; i < 500; i++) server.core.addSession({ gatewayId: `gw-${(i % 3) + 1}` });
-    const d = data<{ onlineSessions: { edges: { node: { gateway: { id: string } } }[] } }>(
-      await server.gql({ query: '{ onlineSessions(first: 500) { edges { node { id gateway { id name } } } } }' }),
+    const d = data<{ onlineSessions: { edges: { node: { gateway: { id: string } | null } }[] } }>(
+      await server.gql({
+        query: '{ onlineSessions(first: 500) { edges { node { id confirmed gateway { id name } } } } }',
+      }),
     );
     assert.equal(d.onlineSessions.edges.length, 500);
-    assert.deepEqual([...server.core.calls.gateway].sort(), ['gw-1', 'gw-2', 'gw-3']);
+    assert.deepEqual(
+      server.core.calls.gatewayBatches.map((ids) => [...ids].sort()),
+      [['gw-1', 'gw-2', 'gw-3']],
+    );
+    assert.deepEqual(new Set(d.onlineSessions.edges.map((e) => e.node.gateway?.id)), new Set(['gw-1', 'gw-2', 'gw-3']));
+  });
+
+  it('a page whose session names a gateway not in the store shows it as null', async () => {
+    server.core.addGateway('gw-1');
+    server.core.addSession({ gatewayId: 'gw-1' });
+    server.core.addSession({ gatewayId: 'gw-gone' });
+    const d = data<{ onlineSessions: { edges: { node: { gateway: { id: string } | null } }[] } }>(
+      await server.gql({ query: '{ onlineSessions(first: 10) { edges { node { gateway { id } } } } }' }),
+    );
+    assert.deepEqual(d.onlineSessions.edges.map((e) => e.node.gateway?.id ?? null).sort(), ['gw-1', null]);
   });
 
   it('onlineSession returns the session, or null', async () => {

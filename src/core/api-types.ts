@@ -195,10 +195,11 @@ export interface CoreApi {
   liftBlock(actor: Actor, input: { gatewayId: string; userName: string; reason?: string | null }): Promise<Block>;
   gateway(actor: Actor, id: string): Promise<GatewayView | null>;
   /**
-   * One gateway without its online count, which is a COUNT over the gateway's online sessions: a page
+   * Gateways without their online count, which is a COUNT over the gateway's online sessions: a page
    * of sessions asks for its gateways on every request and must not pay for it unless it is selected.
+   * One answer per id, in order (null: no such gateway); one store read for all of them.
    */
-  gatewayStatus(actor: Actor, id: string): Promise<GatewayStatus | null>;
+  gatewayStatuses(actor: Actor, ids: readonly string[]): Promise<(GatewayStatus | null)[]>;
   /** How many sessions are online on one gateway. */
   gatewaySessionsOnline(actor: Actor, id: string): Promise<number>;
   auditEvents(

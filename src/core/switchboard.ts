@@ -243,10 +243,13 @@ export class Switchboard implements CoreApi {
     return this.view(g, counts.get(g.id) ?? 0);
   }
 
-  async gatewayStatus(actor: Actor, id: string): Promise<GatewayStatus | null> {
+  async gatewayStatuses(actor: Actor, ids: readonly string[]): Promise<(GatewayStatus | null)[]> {
     requireScope(actor, 'sessions:read', 'The sessions:read scope is required to read gateways');
-    const g = await this.o.store.gateways.findById(id);
-    return g ? this.status(g) : null;
+    const found = new Map((await this.o.store.gateways.findByIds(ids)).map((g) => [g.id, g]));
+    return ids.map((id) => {
+      const g = found.get(id);
+      return g ? this.status(g) : null;
+    });
   }
 
   async gatewaySessionsOnline(actor: Actor, id: string): Promise<number> {

@@ -162,6 +162,8 @@ export interface GatewayRepository {
    */
   upsert(gateway: GatewayUpsert): Promise<void>;
   findById(id: string): Promise<Gateway | null>;
+  /** The gateways among `ids` that exist (any order), in one statement: a page of sessions reads its gateways so. */
+  findByIds(ids: readonly string[]): Promise<Gateway[]>;
   list(): Promise<Gateway[]>;
   /**
    * Fields left out (`daemonStartedAt`, `daemonResponding`) keep their stored values. `statusSince`

@@ -46,6 +46,22 @@ export function gatewayContract(ctx: ContractContext): void {
     assert.equal(await store.gateways.findById('gw-unknown'), null);
   });
 
+  test('findByIds returns the gateways that exist among the ids, as findById does each', async () => {
+    const store = ctx.store();
+    const [a, b] = [makeGateway(), makeGateway()];
+    await store.gateways.upsert(a);
+    await store.gateways.upsert(b);
+    await store.gateways.setAgentStatus(b.id, { agentConnected: true, lastSeenAt: T0 + 7 });
+    const found = await store.gateways.findByIds([b.id, 'gw-unknown', a.id, b.id]);
+    const byId = new Map(found.map((g) => [g.id, g]));
+    assert.deepEqual([...byId.keys()].sort(), [a.id, b.id].sort());
+    assert.deepEqual(byId.get(a.id), await store.gateways.findById(a.id));
+    assert.deepEqual(byId.get(b.id), await store.gateways.findById(b.id));
+    assert.equal(byId.get(b.id)?.lastSeenAt, T0 + 7);
+    assert.deepEqual(await store.gateways.findByIds([]), []);
+    assert.deepEqual(await store.gateways.findByIds(['gw-unknown']), []);
+  });
+
   test('upsert of what the row holds already writes no new row version (PostgreSQL), but still locks it', async () => {
     const store = ctx.store();
     const gateway = { ...makeGateway(), canBlock: true, warning: null };

@@ -9,6 +9,7 @@ import {
 import type { Gateway, GatewayMode, Protocol } from '../../domain/gateway.js';
 import type { GatewayRepository, GatewayUpsert } from '../store.js';
 import type { Database, GatewayTable } from './database.js';
+import { statements } from './statements.js';
 
 /** Gateways over one Kysely instance or transaction. */
 export class KyselyGatewayRepository implements GatewayRepository {
@@ -81,6 +82,16 @@ export class KyselyGatewayRepository implements GatewayRepository {
   async findById(id: string): Promise<Gateway | null> {
     const row = await this.db.selectFrom('gateways').selectAll().where('id', '=', id).executeTakeFirst();
     return row ? toGateway(row) : null;
+  }
+
+  async findByIds(ids: readonly string[]): Promise<Gateway[]> {
+    if (ids.length === 0) return [];
+    const found: Gateway[] = [];
+    for (const part of statements([...ids], 1)) {
+      const rows = await this.db.selectFrom('gateways').selectAll().where('id', 'in', part).execute();
+      for (const r of rows) found.push(toGateway(r));
+    }
+    return found;
   }
 
   async list(): Promise<Gateway[]> {

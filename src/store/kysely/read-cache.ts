@@ -202,6 +202,12 @@ export class CachedGatewayRepository extends KyselyGatewayRepository {
   override findById(id: string): Promise<Gateway | null> {
     return this.cache.read('gateways', `id:${id}`, () => super.findById(id));
   }
+
+  /** Each id through the cache: repeated pages find their gateways there, as single lookups do. */
+  override async findByIds(ids: readonly string[]): Promise<Gateway[]> {
+    const found = await Promise.all(ids.map((id) => this.findById(id)));
+    return found.filter((g): g is Gateway => g !== null);
+  }
 }
 
 /** Tokens by prefix, cached: every request is authenticated. Expiry is judged by the caller at use time. */

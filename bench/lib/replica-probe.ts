@@ -1,0 +1,65 @@
+/**
+ * Preload for a replica (`node --import tsx --import ./bench/lib/replica-probe.ts …`, set by the fleet
+ * benchmark when `BENCH_REPLICA_PROBE=<dir>`): where a request's time goes on a busy replica. It
+ * records the event loop's delay (`monitorEventLoopDelay`, 1 ms resolution) and the round trip of
+ * every PostgreSQL statement (pg's `Client.query`, by the statement's first words), and on SIGUSR2
+ * writes both as JSON to `<dir>/probe-<pid>-<n>.json` and starts over (the benchmark signals before
+ * and after its timed requests, so the second file covers only them).
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import pg from 'pg';
+
+const dir = process.env.BENCH_REPLICA_PROBE;
+if (dir) {
+  let loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
+  let queries = new Map<string, number[]>();
+  const client = pg.Client.prototype as unknown as { query: (...a: unknown[]) => unknown };
+  const original = client.query;
+  client.query = function (this: unknown, ...args: unknown[]) {
+    const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string } | undefined)?.text;
+    const started = performance.now();
+    const result = original.apply(this, args);
+    if (text !== undefined && result instanceof Promise) {
+      const key = text.replace(/\s+/g, ' ').slice(0, 90);
+      const record = () => {
+        const ms = performance.now() - started;
+        const list = queries.get(key);
+        if (list) list.push(ms);
+        else queries.set(key, [ms]);
+      };
+      result.then(record, record);
+    }
+    return result;
+  };
+  let n = 0;
+  const ms = (ns: number) => Math.round(ns / 1e4) / 100;
+  process.on('SIGUSR2', () => {
+    const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
+    const statements = [...queries]
+      .map(([sql, xs]) => {
+        xs.sort((a, b) => a - b);
+        const total = xs.reduce((a, b) => a + b, 0);
+        return { sql, n: xs.length, totalMs: Math.round(total), p50: pct(xs, 50), p99: pct(xs, 99), max: xs.at(-1) };
+      })
+      .sort((a, b) => b.totalMs - a.totalMs);
+    const out = {
+      loopDelayMs: {
+        p50: ms(loop.percentile(50)),
+        p90: ms(loop.percentile(90)),
+        p99: ms(loop.percentile(99)),
+        max: ms(loop.max),
+        mean: ms(loop.mean),
+      },
+      cpuMs: process.cpuUsage(),
+      statements,
+    };
+    writeFileSync(join(dir, `probe-${process.pid}-${n++}.json`), `${JSON.stringify(out, null, 1)}\n`);
+    loop.disable();
+    loop = monitorEventLoopDelay({ resolution: 1 });
+    loop.enable();
+    queries = new Map();
+  });
+}
