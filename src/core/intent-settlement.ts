@@ -76,8 +76,9 @@ export interface ConfirmedEnd {
  * `settleEnded` for many intents, in a handful of statements in `tx`: one conditional update settles
  * those still PENDING, and only for those are rows written (the others were settled already, by the
  * reply, by sync from the daemon's report or by another replica, which wrote theirs); their sessions
- * ended (one statement for ends alike: same actor, reason and time, no final counters, as a bulk
- * request's replies; one each otherwise), `claimEcho` as in `settleEnded`; their blocks; one
+ * ended (one statement for ends alike: same actor and reason, and either the same time and no
+ * final counters, as a bulk request's replies, or each its own time and counters, as a run of the
+ * daemon's reports), `claimEcho` as in `settleEnded`; their blocks; one
  * multi-row insert of their SUCCESS rows. Returns what `settleEnded` would have for each intent
  * settled here, by intent id; the caller appends the events in `tx`.
  */
@@ -93,22 +94,34 @@ export async function settleEndedMany(
   );
   const mine = confirmed.filter((c) => won.has(c.intent.id));
   const ended = new Map<string, Session>();
+  // Ends alike (same actor and reason; without counters, also the same time) share one statement.
   const alike = new Map<string, ConfirmedEnd[]>();
   for (const c of mine) {
-    if (c.finalStats) {
-      const row = await tx.sessions.markEnded(c.intent.sessionId, endOf(c), { claimEcho: true });
-      if (row) ended.set(row.id, row);
-      continue;
-    }
-    const key = JSON.stringify([c.intent.actorTokenId, c.intent.actorName, c.intent.reason, c.at]);
+    const key = JSON.stringify([
+      c.intent.actorTokenId,
+      c.intent.actorName,
+      c.intent.reason,
+      c.finalStats ? 'each' : c.at,
+    ]);
     const group = alike.get(key);
     if (group) group.push(c);
     else alike.set(key, [c]);
   }
   for (const group of alike.values()) {
-    const sessionIds = group.map((c) => c.intent.sessionId);
-    for (const row of await tx.sessions.markEndedMany(sessionIds, endOf(group[0]!), { claimEcho: true }))
-      ended.set(row.id, row);
+    const first = endOf(group[0]!);
+    const rows = group[0]!.finalStats
+      ? // A run of daemon reports: each end at its report's time with its final counters.
+        await tx.sessions.markEndedWithStats(
+          group.map((c) => ({ id: c.intent.sessionId, endedAt: c.at, finalStats: c.finalStats! })),
+          first,
+          { claimEcho: true },
+        )
+      : await tx.sessions.markEndedMany(
+          group.map((c) => c.intent.sessionId),
+          first,
+          { claimEcho: true },
+        );
+    for (const row of rows) ended.set(row.id, row);
   }
   for (const c of mine) if (c.intent.blockSeconds !== null) await tx.blocks.put(blockOf(c.intent, c.at));
   await tx.audit.appendMany(

@@ -143,6 +143,16 @@ export interface SessionRepository {
    * `claimEcho` as for `markEnded` (a claimed echo keeps its `endedAt`).
    */
   markEndedMany(ids: string[], end: SessionEnd, options?: { claimEcho?: boolean }): Promise<Session[]>;
+  /**
+   * `markEnded` with `finalStats` for many sessions (a run of daemon reports of ends): each its own
+   * `endedAt` and final counters, the rest of `end` shared; those this call ended, as they are now.
+   * `claimEcho` as for `markEnded` (a claimed echo keeps its `endedAt` and gets the counters).
+   */
+  markEndedWithStats(
+    ends: { id: string; endedAt: number; finalStats: NonNullable<SessionEnd['finalStats']> }[],
+    end: Omit<SessionEnd, 'endedAt' | 'finalStats'>,
+    options?: { claimEcho?: boolean },
+  ): Promise<Session[]>;
 }
 
 /** What a snapshot refreshes of a known session (its address, when the client floated; its transport, once known). */

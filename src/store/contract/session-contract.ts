@@ -292,6 +292,82 @@ export function sessionContract(ctx: ContractContext): void {
     assert.deepEqual(await store.sessions.markEndedMany(all, { ...end, endedByName: 'late' }, { claimEcho: true }), []);
   });
 
+  test('markEndedWithStats: each online row its own time and counters, an unclaimed echo claimed (keeps its time), other ends stay, once', async () => {
+    const store = ctx.store();
+    const gw = await freshGateway(store);
+    const sessions = Array.from({ length: 7 }, (_, i) => makeSession(gw, { ref: `w:${i}`, bytesReceived: 1 }));
+    await store.sessions.insertManyIfAbsent(sessions);
+    const [echoed, byClient, byAdmin, ...online] = sessions;
+    assert.ok(await store.sessions.markEnded(echoed!.id, ECHO_END));
+    assert.ok(await store.sessions.markEnded(byClient!.id, { endedAt: T0 + 1, cause: 'CLIENT_DISCONNECT' }));
+    assert.ok(await store.sessions.markEnded(byAdmin!.id, ADMIN_END));
+    const ends = sessions.map((s, i) => ({
+      id: s.id,
+      endedAt: T0 + 80_000 + i,
+      // Past 2^32: the counters travel as bigint on PostgreSQL.
+      finalStats: { bytesReceived: 5_000_000_000 + i, bytesSent: 100 + i, lastSeenAt: T0 + 79_000 + i },
+    }));
+    const { endedAt: _e, ...end } = { ...ADMIN_END, endedByName: 'bulk' };
+    assert.deepEqual(await store.sessions.markEndedWithStats([ends[0]!], end), [], 'without claimEcho an echo stays');
+    const got = await store.sessions.markEndedWithStats(ends, end, { claimEcho: true });
+    const expected = [echoed!, ...online].map((s) => {
+      const e = ends.find((x) => x.id === s.id)!;
+      return {
+        ...s,
+        endedAt: s === echoed ? ECHO_END.endedAt : e.endedAt,
+        endCause: 'ADMIN_DISCONNECT',
+        endedByTokenId: ADMIN_END.endedByTokenId,
+        endedByName: 'bulk',
+        endReason: 'abuse',
+        bytesReceived: e.finalStats.bytesReceived,
+        bytesSent: e.finalStats.bytesSent,
+        lastSeenAt: e.finalStats.lastSeenAt,
+      };
+    });
+    const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : 1);
+    assert.deepEqual([...got].sort(byId), expected.sort(byId));
+    assert.deepEqual(
+      [...(await Promise.all(expected.map((s) => store.sessions.findById(s.id))))].sort((a, b) => byId(a!, b!)),
+      expected,
+      'as returned, so stored',
+    );
+    assert.equal((await store.sessions.findById(byClient!.id))?.endCause, 'CLIENT_DISCONNECT');
+    assert.equal((await store.sessions.findById(byAdmin!.id))?.endedByName, 'ops');
+    assert.deepEqual(
+      await store.sessions.markEndedWithStats(ends, { ...end, endedByName: 'late' }, { claimEcho: true }),
+      [],
+    );
+    assert.deepEqual(await store.sessions.markEndedWithStats([], end), []);
+  });
+
+  test('markEndedWithStats: concurrent callers over more rows than one statement split them, each ended once', async () => {
+    const store = ctx.store();
+    const gw = await freshGateway(store);
+    const sessions = Array.from({ length: 1_203 }, (_, i) => makeSession(gw, { ref: `m:${i}` }));
+    await store.sessions.insertManyIfAbsent(sessions);
+    const ends = sessions.map((s, i) => ({
+      id: s.id,
+      endedAt: T0 + 90_000 + i,
+      finalStats: { bytesReceived: i, bytesSent: 2 * i, lastSeenAt: T0 + 89_000 + i },
+    }));
+    const end = { cause: 'CLIENT_DISCONNECT' } as const;
+    const results = await Promise.all(
+      [0, 1, 2].map((k) =>
+        store.transaction((tx) => tx.sessions.markEndedWithStats(k === 1 ? [...ends].reverse() : ends, end)),
+      ),
+    );
+    assert.equal(
+      results.reduce((n, r) => n + r.length, 0),
+      sessions.length,
+    );
+    assert.equal(await store.sessions.countOnline({ gatewayId: gw }), 0);
+    const last = await store.sessions.findById(sessions[1_202]!.id);
+    assert.deepEqual(
+      [last?.endedAt, last?.bytesReceived, last?.bytesSent, last?.lastSeenAt],
+      [T0 + 91_202, 1_202, 2_404, T0 + 90_202],
+    );
+  });
+
   test('claimEcho on an online session ends it like a plain markEnded', async () => {
     const store = ctx.store();
     const gw = await freshGateway(store);

@@ -17,6 +17,9 @@ import { addressMatching, toRow, toSession, type Sessions } from './session-colu
 import { countHistory, listHistory } from './session-history.js';
 import { compare, statements } from './statements.js';
 
+/** Rows per `markEndedWithStats` statement: its CASEs are looked through row by row, so their cost grows with the square. */
+const ENDED_WITH_STATS_PER_STATEMENT = 500;
+
 /**
  * Sessions over one Kysely instance or transaction. Online means `ended_at IS NULL`; every online
  * query carries that condition, so each can use the partial indexes of the initial migration.
@@ -350,6 +353,48 @@ export class KyselySessionRepository implements SessionRepository {
     }
     return ended;
   }
+
+  /**
+   * One conditional UPDATE per `ENDED_WITH_STATS_PER_STATEMENT` rows, each row's time and counters
+   * picked by a CASE on its id (cast: PostgreSQL would read an untyped parameter as text), instead of
+   * one `markEnded` each; RETURNING names the rows this call ended.
+   */
+  async markEndedWithStats(
+    ends: { id: string; endedAt: number; finalStats: NonNullable<SessionEnd['finalStats']> }[],
+    end: Omit<SessionEnd, 'endedAt' | 'finalStats'>,
+    options?: { claimEcho?: boolean },
+  ): Promise<Session[]> {
+    const claimEcho = options?.claimEcho === true;
+    const ended: Session[] = [];
+    const sorted = [...ends].sort((a, b) => compare(a.id, b.id));
+    for (const part of statements(sorted, 9, ENDED_WITH_STATS_PER_STATEMENT)) {
+      const byId = (value: (e: (typeof part)[number]) => number) =>
+        sql<number>`case id ${sql.join(
+          part.map((e) => sql`when ${e.id} then cast(${value(e)} as bigint)`),
+          sql` `,
+        )} end`;
+      const endedAt = byId((e) => e.endedAt);
+      const rows = await this.db
+        .updateTable('sessions')
+        .set((eb) => ({
+          ended_at: claimEcho ? eb.fn.coalesce('ended_at', endedAt) : endedAt,
+          ...endColumns(end),
+          bytes_received: byId((e) => e.finalStats.bytesReceived),
+          bytes_sent: byId((e) => e.finalStats.bytesSent),
+          last_seen_at: byId((e) => e.finalStats.lastSeenAt),
+        }))
+        .where(
+          'id',
+          'in',
+          part.map((e) => e.id),
+        )
+        .where((eb) => endable(eb, claimEcho))
+        .returningAll()
+        .execute();
+      for (const r of rows) ended.push(toSession(r));
+    }
+    return ended;
+  }
 }
 
 /** Rows an end may change: online ones; with `claimEcho`, also one ended by a daemon's echo of an admin disconnect (no actor yet). */
@@ -365,7 +410,7 @@ function endable(eb: Sessions, claimEcho: boolean): Expression<SqlBool> {
 }
 
 /** What an end writes besides `ended_at` (and, for `markEnded`, the final counters). */
-function endColumns(end: SessionEnd) {
+function endColumns(end: Pick<SessionEnd, 'cause' | 'endedByTokenId' | 'endedByName' | 'endReason'>) {
   return {
     end_cause: end.cause,
     ended_by_token_id: end.endedByTokenId ?? null,
