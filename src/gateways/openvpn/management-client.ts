@@ -151,11 +151,18 @@ export class ManagementClient {
   private onData(chunk: string): void {
     this.chunks += 1;
     this.buffer += chunk;
-    for (let nl = this.buffer.indexOf('\n'); nl >= 0; nl = this.buffer.indexOf('\n')) {
-      const line = this.buffer.slice(0, nl).replace(/\r$/, '');
-      this.buffer = this.buffer.slice(nl + 1);
-      this.onLine(line);
-      if (this.socket === null) return;
+    // The commands that the replies in this chunk let go (pipelined kills) leave in one write, not one each.
+    const socket = this.socket;
+    socket?.cork();
+    try {
+      for (let nl = this.buffer.indexOf('\n'); nl >= 0; nl = this.buffer.indexOf('\n')) {
+        const line = this.buffer.slice(0, nl).replace(/\r$/, '');
+        this.buffer = this.buffer.slice(nl + 1);
+        this.onLine(line);
+        if (this.socket === null) return;
+      }
+    } finally {
+      socket?.uncork();
     }
     // The prompt is not newline-terminated.
     if (this.phase === 'auth' && this.buffer.startsWith(PASSWORD_PROMPT)) {

@@ -78,6 +78,8 @@ export class OpenVpnAdapter implements GatewayAdapter {
   private instance: number | null = null;
   /** `instance` was read on the current link (a reconnect may have reached a new daemon). */
   private instanceRead: Promise<void> | null = null;
+  /** `instanceRead` once it resolved: a kill then goes ahead without a timer and a race of its own. */
+  private instanceReady: Promise<void> | null = null;
   /** The daemon's process id as last read (`pid`), null if it would not say. */
   private pid: number | null = null;
   private readonly table: SessionTable;
@@ -244,6 +246,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
 
   /** Waits (until `deadline`) for the instance read on this link: Client IDs of another instance must not be killed. */
   private async currentInstance(deadline: number): Promise<void> {
+    if (this.instanceRead !== null && this.instanceReady === this.instanceRead) return;
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -296,9 +299,14 @@ export class OpenVpnAdapter implements GatewayAdapter {
     if (!this.instanceRead) {
       const read = this.readInstance();
       this.instanceRead = read;
-      read.catch(() => {
-        if (this.instanceRead === read) this.instanceRead = null;
-      });
+      read.then(
+        () => {
+          if (this.instanceRead === read) this.instanceReady = read;
+        },
+        () => {
+          if (this.instanceRead === read) this.instanceRead = null;
+        },
+      );
     }
     return this.instanceRead;
   }
@@ -373,7 +381,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
       } else if (n.state.time !== this.instance) {
         this.logger.info({ gatewayId: this.config.id, startedAt: n.state.time }, 'openvpn: new daemon instance');
         this.setInstance(n.state.time);
-        this.instanceRead = Promise.resolve();
+        this.instanceRead = this.instanceReady = Promise.resolve();
         this.refresh(true).catch((e: unknown) => this.logger.warn({ err: errorText(e) }, 'openvpn: snapshot failed'));
       }
     } else if (n.kind === 'client') {
