@@ -84,9 +84,9 @@ export async function reconnectStorm({ smoke, log }: BenchOptions): Promise<Benc
     }
   };
 
-  const times: Record<Shape, { visible: number[]; events: number[]; floor: number[] }> = {
-    snapshot: { visible: [], events: [], floor: [] },
-    established: { visible: [], events: [], floor: [] },
+  const times: Record<Shape, { visible: number[]; events: number[]; floor: number[]; cpu: number[] }> = {
+    snapshot: { visible: [], events: [], floor: [], cpu: [] },
+    established: { visible: [], events: [], floor: [], cpu: [] },
   };
   try {
     // The gateway before the restart: n sessions online.
@@ -100,8 +100,10 @@ export async function reconnectStorm({ smoke, log }: BenchOptions): Promise<Benc
         if (floorFirst) times[shape].floor.push(await floor(baselineStandin, shape, n));
         const before = { ...events };
         let t0: number;
+        let cpu0: NodeJS.CpuUsage;
         if (shape === 'snapshot') {
           t0 = performance.now();
+          cpu0 = process.cpuUsage();
           standin.restart();
           standin.addClients(n);
         } else {
@@ -109,6 +111,7 @@ export async function reconnectStorm({ smoke, log }: BenchOptions): Promise<Benc
           // The daemon is back (the adapter reconnected and ended the old sessions); now the clients arrive.
           await until(() => events.disconnected - before.disconnected >= n, 'the old sessions to end');
           t0 = performance.now();
+          cpu0 = process.cpuUsage();
           standin.addClients(n, true);
         }
         await until(
@@ -118,9 +121,11 @@ export async function reconnectStorm({ smoke, log }: BenchOptions): Promise<Benc
         times[shape].events.push(performance.now() - t0);
         await until(async () => (await visible()) === n, 'all sessions visible');
         times[shape].visible.push(performance.now() - t0);
+        const cpu = process.cpuUsage(cpu0);
+        times[shape].cpu.push((cpu.user + cpu.system) / 1000);
         if (!floorFirst) times[shape].floor.push(await floor(baselineStandin, shape, n));
         log(
-          `reconnect-storm: round ${r + 1} ${shape}: visible after ${times[shape].visible.at(-1)!.toFixed(0)} ms, events after ${times[shape].events.at(-1)!.toFixed(0)} ms, floor ${times[shape].floor.at(-1)!.toFixed(1)} ms`,
+          `reconnect-storm: round ${r + 1} ${shape}: visible after ${times[shape].visible.at(-1)!.toFixed(0)} ms, events after ${times[shape].events.at(-1)!.toFixed(0)} ms, CPU ${times[shape].cpu.at(-1)!.toFixed(0)} ms, floor ${times[shape].floor.at(-1)!.toFixed(1)} ms`,
         );
       }
     }
@@ -136,6 +141,7 @@ export async function reconnectStorm({ smoke, log }: BenchOptions): Promise<Benc
     label: shape === 'snapshot' ? `restart, ${n}-row status 3` : `restart, ${n} ESTABLISHED`,
     'all visible ms': round(median(times[shape].visible), 0),
     'events published ms': round(median(times[shape].events), 0),
+    'process CPU ms': round(median(times[shape].cpu), 0),
     'floor ms (raw socket)': round(median(times[shape].floor), 1),
     'ratio to floor': round(median(times[shape].visible.map((x, i) => x / times[shape].floor[i]!)), 1),
   }));
@@ -157,6 +163,7 @@ export async function reconnectStorm({ smoke, log }: BenchOptions): Promise<Benc
       '“All visible” is polled through the API (`totalCount` for the gateway) every 5 ms after the events were counted; events are counted on the bus as they are published.',
       'snapshot: timed from the restart (the link drops, the adapter reconnects after its ~100 ms backoff and reads the new instance). established: timed from the first ESTABLISHED block, after the restarted daemon was seen.',
       'Each round ends the previous round’s sessions (GATEWAY_RESTART), so history grows by 10k rows per round.',
+      'Process CPU: user + system time of the benchmark process over the same span (all its threads: Switchboard, the management stand-in, the SQLite checkpointer), the steadier figure on a loaded machine.',
     ],
   };
 }
