@@ -148,6 +148,26 @@ export function runBusContract(name: string, open: () => Promise<Bus>, options: 
     }
   });
 
+  test(`${name}: a subscriber added after messages on its subject hears the next one`, async () => {
+    const bus = await open();
+    try {
+      const s = unique();
+      const first: unknown[] = [];
+      const later: unknown[] = [];
+      bus.subscribe(`${s}.late`, (d) => void first.push(d));
+      await bus.flush(FLUSH_MS);
+      await bus.publish(`${s}.late`, 1);
+      await until(() => first.length === 1);
+      bus.subscribe(`${s}.>`, (d) => void later.push(d));
+      await bus.flush(FLUSH_MS);
+      await bus.publish(`${s}.late`, 2);
+      await until(() => first.length === 2 && later.length === 1);
+      assert.deepEqual([first, later], [[1, 2], [2]]);
+    } finally {
+      await bus.close();
+    }
+  });
+
   test(`${name}: a server's error reaches the requester as a rejection with its message`, async () => {
     const bus = await open();
     try {

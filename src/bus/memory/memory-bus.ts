@@ -1,5 +1,8 @@
 import { BusTimeoutError, subjectMatches, type Bus, type SubscribeOptions, type Unsubscribe } from '../bus.js';
 
+/** Subjects whose matching subscriptions are kept (a fleet publishes on a few subjects per gateway). */
+const MAX_ROUTES = 10_000;
+
 type Handler = (data: unknown, subject: string) => void | Promise<void>;
 interface Sub {
   pattern: string;
@@ -23,6 +26,8 @@ export class MemoryBus implements Bus {
   private subs = new Set<Sub>();
   private servers = new Set<Srv>();
   private rr = new Map<string, number>();
+  /** Per subject published to: the matching subscriptions (plain ones, then queue groups); cleared on every (un)subscribe. */
+  private routes = new Map<string, { plain: Sub[]; groups: [string, Sub[]][] }>();
   private closed = false;
   private readonly watchers = new Set<(connected: boolean) => void>();
 
@@ -43,8 +48,7 @@ export class MemoryBus implements Bus {
 
   async publish(subject: string, data: unknown): Promise<void> {
     if (this.closed) return;
-    const targets = this.pick([...this.subs], subject);
-    for (const sub of targets) {
+    for (const sub of this.subscribersOf(subject)) {
       const copy = structuredClone(data);
       queueMicrotask(() => {
         try {
@@ -60,7 +64,11 @@ export class MemoryBus implements Bus {
   subscribe(subject: string, handler: Handler, options?: SubscribeOptions): Unsubscribe {
     const sub: Sub = { pattern: subject, handler, queue: options?.queue };
     this.subs.add(sub);
-    return () => this.subs.delete(sub);
+    this.routes.clear();
+    return () => {
+      this.subs.delete(sub);
+      this.routes.clear();
+    };
   }
 
   async request(subject: string, data: unknown, options: { timeoutMs: number }): Promise<unknown> {
@@ -88,20 +96,30 @@ export class MemoryBus implements Bus {
     if (this.closed) return;
     this.closed = true;
     this.subs.clear();
+    this.routes.clear();
     this.servers.clear();
     for (const w of [...this.watchers]) w(false);
     this.watchers.clear();
   }
 
+  /** `pick` over the subscriptions, the matching done once per subject until they change (every event is a publish). */
+  private subscribersOf(subject: string): Sub[] {
+    let route = this.routes.get(subject);
+    if (!route) {
+      route = routeOf([...this.subs], subject);
+      if (this.routes.size >= MAX_ROUTES) this.routes.clear();
+      this.routes.set(subject, route);
+    }
+    return route.groups.length === 0 ? route.plain : this.pickFrom(route);
+  }
+
   /** All plain subscribers that match, plus one member (round robin) of each matching queue group. */
   private pick<T extends { pattern: string; queue?: string }>(all: T[], subject: string): T[] {
-    const matching = all.filter((s) => subjectMatches(s.pattern, subject));
-    const out: T[] = [];
-    const groups = new Map<string, T[]>();
-    for (const s of matching) {
-      if (s.queue === undefined) out.push(s);
-      else groups.set(s.queue, [...(groups.get(s.queue) ?? []), s]);
-    }
+    return this.pickFrom(routeOf(all, subject));
+  }
+
+  private pickFrom<T>({ plain, groups }: { plain: T[]; groups: [string, T[]][] }): T[] {
+    const out = [...plain];
     for (const [q, members] of groups) {
       const n = this.rr.get(q) ?? 0;
       this.rr.set(q, n + 1);
@@ -110,4 +128,19 @@ export class MemoryBus implements Bus {
     // Request/reply: a plain server and a queue group both count; the first one wins.
     return out;
   }
+}
+
+/** The subscriptions of `all` that match `subject`: plain ones, and each queue group's members. */
+function routeOf<T extends { pattern: string; queue?: string }>(
+  all: T[],
+  subject: string,
+): { plain: T[]; groups: [string, T[]][] } {
+  const plain: T[] = [];
+  const groups = new Map<string, T[]>();
+  for (const s of all) {
+    if (!subjectMatches(s.pattern, subject)) continue;
+    if (s.queue === undefined) plain.push(s);
+    else groups.set(s.queue, [...(groups.get(s.queue) ?? []), s]);
+  }
+  return { plain, groups: [...groups] };
 }
