@@ -4,7 +4,7 @@
  * however the process that made the change fares. Callers make ONE call inside their transaction.
  */
 import { TOKEN_REVOKED, type AnnouncedEventType } from '../domain/event-types.js';
-import { newId } from '../domain/ids.js';
+import { newOrderedId } from '../domain/ids.js';
 import { subjects } from '../bus/bus.js';
 import type { StoreTx } from '../store/store.js';
 import type { SessionEvent } from './session-events.js';
@@ -32,7 +32,7 @@ export async function appendSessionEvents(tx: StoreTx, events: readonly SessionE
 
 /** A revoked token's announcement, in the transaction that revokes it: every replica ends its streams. */
 export async function appendTokenRevoked(tx: StoreTx, tokenId: string, now: number): Promise<void> {
-  const event: TokenRevokedEvent = { id: newId('event'), type: TOKEN_REVOKED, at: now, tokenId };
+  const event: TokenRevokedEvent = { id: newOrderedId('event'), type: TOKEN_REVOKED, at: now, tokenId };
   await tx.outbox.append([{ id: event.id, type: event.type, at: now, payload: JSON.stringify(event), createdAt: now }]);
 }
 

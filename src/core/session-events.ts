@@ -1,6 +1,6 @@
 import type { SessionEventType } from '../domain/event-types.js';
 import type { EndCause, Session } from '../domain/session.js';
-import { newId } from '../domain/ids.js';
+import { newOrderedId } from '../domain/ids.js';
 
 /**
  * A change of one session. Written to the event outbox in the transaction of the change
@@ -24,7 +24,7 @@ export function sessionEvent(
   extra: Partial<Pick<SessionEvent, 'actor' | 'reason' | 'message'>> = {},
 ): SessionEvent {
   return {
-    id: newId('event'),
+    id: newOrderedId('event'),
     type,
     at: type === 'session.connected' ? session.connectedAt : (session.endedAt ?? Date.now()),
     session,

@@ -4,6 +4,7 @@ import {
   ID_KINDS,
   isSessionId,
   newId,
+  newOrderedId,
   newSessionId,
   newTokenSecret,
   TOKEN_SECRET_PATTERN,
@@ -18,6 +19,16 @@ test('every id kind has its own prefix, and a new id is that prefix and its numb
     const { prefix, length } = ID_KINDS[kind];
     assert.match(newId(kind), new RegExp(`^${prefix}[a-z0-9]{${length}}$`), kind);
   }
+});
+
+test('an ordered id has the shape of its kind, sorts by its time and differs within one millisecond', () => {
+  const t = Date.UTC(2026, 11, 6, 19, 0, 0);
+  const ids = [newOrderedId('event', t), newOrderedId('event', t + 1), newOrderedId('event', t + 60_000)];
+  for (const id of ids) assert.match(id, /^evt_[a-z0-9]{16}$/);
+  assert.deepEqual([...ids].sort(), ids);
+  const sameMs = new Set(Array.from({ length: 1000 }, () => newOrderedId('event', t)));
+  assert.equal(sameMs.size, 1000);
+  assert.match(newOrderedId('event'), /^evt_[a-z0-9]{16}$/);
 });
 
 test("a session id has the seed's shape, a token secret the shape authentication accepts, a user id its prefix", () => {

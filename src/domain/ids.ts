@@ -64,6 +64,24 @@ export function newId(kind: IdKind): string {
   return `${prefix}${randomId(length)}`;
 }
 
+/** Characters of the time prefix of `newOrderedId`: base-36 milliseconds, 8 digits until the year 2059. */
+const TIME_CHARS = 8;
+const TIME_MODULUS = 36 ** TIME_CHARS;
+
+/**
+ * A new id of `kind` whose first characters grow with time (base-36 milliseconds since 1970, modulo
+ * 36^8, so they wrap in 2059) and whose other ones are random: the same shape as `newId`, and
+ * as unlikely to repeat among ids of one millisecond (16 characters of kind `event`: 8 random ones,
+ * 36^8 values a millisecond). For ids that key a b-tree written in bulk: new ids land at its end,
+ * in a few pages, not one random page each (the event outbox's id index took a dirty page per event).
+ * Not for ids whose guessing must be hard (the time prefix is known).
+ */
+export function newOrderedId(kind: IdKind, now = Date.now()): string {
+  const { prefix, length } = ID_KINDS[kind];
+  const time = (now % TIME_MODULUS).toString(36).padStart(TIME_CHARS, '0');
+  return `${prefix}${time}${randomId(length - TIME_CHARS)}`;
+}
+
 /** An id of `kind` whose characters are given (derived from something else, not random). */
 export function idOf(kind: IdKind, characters: string): string {
   return `${ID_KINDS[kind].prefix}${characters}`;
