@@ -3,14 +3,18 @@ import type { AuditAction, AuditEvent, AuditOutcome } from '../../domain/audit.j
 import type { AuditFilter, AuditRepository, Keyset, Page } from '../store.js';
 import type { AuditEventTable, Database } from './database.js';
 import { pageLimit, toPage } from './page.js';
+import { Precompiled } from './precompiled.js';
 import { statements } from './statements.js';
+
+/** One audit row (every disconnect writes two). */
+const appendOne = new Precompiled((db, row: Insertable<AuditEventTable>) => db.insertInto('audit_events').values(row));
 
 /** The audit log over one Kysely instance or transaction: append and read, nothing else. */
 export class KyselyAuditRepository implements AuditRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
   async append(event: AuditEvent): Promise<void> {
-    await this.db.insertInto('audit_events').values(toRow(event)).execute();
+    await appendOne.execute(this.db, toRow(event));
   }
 
   async appendMany(events: AuditEvent[]): Promise<void> {

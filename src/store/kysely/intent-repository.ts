@@ -3,6 +3,7 @@ import type { DisconnectIntent, IntentStatus } from '../../domain/disconnect-int
 import type { DisconnectMode } from '../../domain/session.js';
 import type { DisconnectIntentRepository, IntentSettlement } from '../store.js';
 import type { Database, DisconnectIntentTable } from './database.js';
+import { Precompiled } from './precompiled.js';
 import { compare, statements } from './statements.js';
 
 /** Ids per `in (...)` list: well within both databases' parameter limits. */
@@ -16,6 +17,11 @@ const onePendingPerSession = (oc: OnConflictBuilder<Database, 'disconnect_intent
     .where(sql<boolean>`status = 'PENDING'`)
     .doNothing();
 
+/** `insertIfNoPending`'s statement: one per disconnect. */
+const insertOne = new Precompiled((db, row: DisconnectIntentTable) =>
+  db.insertInto('disconnect_intents').values(row).onConflict(onePendingPerSession),
+);
+
 /** Disconnect intents over one Kysely instance or transaction. */
 export class KyselyIntentRepository implements DisconnectIntentRepository {
   constructor(private readonly db: Kysely<Database>) {}
@@ -25,12 +31,8 @@ export class KyselyIntentRepository implements DisconnectIntentRepository {
    * the same session waits for the other transaction, then inserts nothing.
    */
   async insertIfNoPending(intent: DisconnectIntent): Promise<boolean> {
-    const result = await this.db
-      .insertInto('disconnect_intents')
-      .values(toRow(intent))
-      .onConflict(onePendingPerSession)
-      .executeTakeFirst();
-    return Number(result.numInsertedOrUpdatedRows ?? 0n) > 0;
+    const result = await insertOne.execute(this.db, toRow(intent));
+    return Number(result.numAffectedRows ?? 0n) > 0;
   }
 
   /**

@@ -93,6 +93,16 @@ describe('SQLite: hot reads are cached between writes, never past one', () => {
     assert.equal(await store.sessions.countOnline({ gatewayId: gw }), 1);
   });
 
+  test('a session ended outside a transaction (a precompiled statement) leaves the list at once', async () => {
+    const s = makeSession(gw, { connectedAt: T0 + 30 });
+    await store.sessions.insertIfAbsent(s);
+    assert.ok((await ids()).includes(s.id));
+    const counted = await store.sessions.countOnline({ gatewayId: gw });
+    assert.ok(await store.sessions.markEnded(s.id, { endedAt: T0 + 40, cause: 'CLIENT_DISCONNECT' }));
+    assert.ok(!(await ids()).includes(s.id));
+    assert.equal(await store.sessions.countOnline({ gatewayId: gw }), counted - 1);
+  });
+
   test('a read that started before a write is not served after it', async () => {
     const stale = store.sessions.listOnline({ first: 10, filter: { gatewayId: gw } });
     const s = makeSession(gw, { connectedAt: T0 + 30 });

@@ -11,14 +11,61 @@ import type {
   SessionSortField,
   SessionStats,
 } from '../store.js';
-import type { Database, DialectName } from './database.js';
+import type { Database, DialectName, SessionTable } from './database.js';
 import { pageLimit, toPage } from './page.js';
 import { addressMatching, toRow, toSession, type Sessions } from './session-columns.js';
 import { countHistory, listHistory } from './session-history.js';
+import { Precompiled } from './precompiled.js';
 import { compare, statements } from './statements.js';
 
 /** Rows per `markEndedWithStats` statement: its CASEs are looked through row by row, so their cost grows with the square. */
 const ENDED_WITH_STATS_PER_STATEMENT = 500;
+
+/** `findOnline`: every disconnect looks its session up first. */
+const findOnlineById = new Precompiled((db, v: { id: string }) =>
+  db.selectFrom('sessions').selectAll().where('id', '=', v.id).where('ended_at', 'is', null),
+);
+
+/** The values of one `markEnded`; the counters only with final stats. */
+interface EndValues {
+  id: string;
+  endedAt: number;
+  cause: string;
+  endedByTokenId: string | null;
+  endedByName: string | null;
+  endReason: string | null;
+  bytesReceived?: number;
+  bytesSent?: number;
+  lastSeenAt?: number;
+}
+
+/** `markEnded`'s statement, per shape (claiming an echo or not, with final counters or not). */
+const MARK_ENDED = new Map<string, Precompiled<EndValues, SessionTable>>();
+function markEndedStatement(claimEcho: boolean, finalStats: boolean): Precompiled<EndValues, SessionTable> {
+  const key = `${claimEcho}:${finalStats}`;
+  let statement = MARK_ENDED.get(key);
+  if (!statement) {
+    statement = new Precompiled((db, v: EndValues) =>
+      db
+        .updateTable('sessions')
+        .set((eb) => ({
+          ended_at: claimEcho ? eb.fn.coalesce('ended_at', eb.val(v.endedAt)) : v.endedAt,
+          end_cause: v.cause,
+          ended_by_token_id: v.endedByTokenId,
+          ended_by_name: v.endedByName,
+          end_reason: v.endReason,
+          ...(finalStats
+            ? { bytes_received: v.bytesReceived!, bytes_sent: v.bytesSent!, last_seen_at: v.lastSeenAt! }
+            : {}),
+        }))
+        .where('id', '=', v.id)
+        .where((eb) => endable(eb, claimEcho))
+        .returningAll(),
+    );
+    MARK_ENDED.set(key, statement);
+  }
+  return statement;
+}
 
 /**
  * Sessions over one Kysely instance or transaction. Online means `ended_at IS NULL`; every online
@@ -72,12 +119,7 @@ export class KyselySessionRepository implements SessionRepository {
   }
 
   async findOnline(id: string): Promise<Session | null> {
-    const row = await this.db
-      .selectFrom('sessions')
-      .selectAll()
-      .where('id', '=', id)
-      .where('ended_at', 'is', null)
-      .executeTakeFirst();
+    const row = (await findOnlineById.execute(this.db, { id })).rows[0];
     return row ? toSession(row) : null;
   }
 
@@ -215,24 +257,24 @@ export class KyselySessionRepository implements SessionRepository {
    * actually dropped the client, and gains actor and reason.
    */
   async markEnded(id: string, end: SessionEnd, options?: { claimEcho?: boolean }): Promise<Session | null> {
-    const claimEcho = options?.claimEcho === true;
-    const row = await this.db
-      .updateTable('sessions')
-      .set((eb) => ({
-        ended_at: claimEcho ? eb.fn.coalesce('ended_at', eb.val(end.endedAt)) : end.endedAt,
-        ...endColumns(end),
-        ...(end.finalStats
-          ? {
-              bytes_received: end.finalStats.bytesReceived,
-              bytes_sent: end.finalStats.bytesSent,
-              last_seen_at: end.finalStats.lastSeenAt,
-            }
-          : {}),
-      }))
-      .where('id', '=', id)
-      .where((eb) => endable(eb, claimEcho))
-      .returningAll()
-      .executeTakeFirst();
+    const { finalStats } = end;
+    const values: EndValues = {
+      id,
+      endedAt: end.endedAt,
+      cause: end.cause,
+      endedByTokenId: end.endedByTokenId ?? null,
+      endedByName: end.endedByName ?? null,
+      endReason: end.endReason ?? null,
+      ...(finalStats
+        ? {
+            bytesReceived: finalStats.bytesReceived,
+            bytesSent: finalStats.bytesSent,
+            lastSeenAt: finalStats.lastSeenAt,
+          }
+        : {}),
+    };
+    const statement = markEndedStatement(options?.claimEcho === true, finalStats !== undefined && finalStats !== null);
+    const row = (await statement.execute(this.db, values)).rows[0];
     return row ? toSession(row) : null;
   }
 
