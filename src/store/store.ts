@@ -172,6 +172,13 @@ export interface GatewayRepository {
    */
   upsert(gateway: GatewayUpsert): Promise<void>;
   findById(id: string): Promise<Gateway | null>;
+  /**
+   * Records `snapshot` (an agent run and sequence number) as the gateway's last applied snapshot, unless
+   * it is already: false then (another replica applied that very snapshot and committed). Called in the
+   * snapshot's transaction after the gateway's upsert, whose row lock orders the replicas, so the second
+   * sees the first's commit. False too for a gateway with no row.
+   */
+  claimSnapshot(gatewayId: string, snapshot: string): Promise<boolean>;
   /** The gateways among `ids` that exist (any order), in one statement: a page of sessions reads its gateways so. */
   findByIds(ids: readonly string[]): Promise<Gateway[]>;
   list(): Promise<Gateway[]>;

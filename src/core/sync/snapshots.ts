@@ -104,11 +104,17 @@ export class SnapshotApplier {
    * first write, the gateway's upsert, locks the gateway's row until the commit, as each chunk's
    * does, so replicas applying it take turns. Ended sessions beyond the first chunk (a restart of a
    * gateway that had many more) follow in their own transactions.
+   *
+   * Every replica receives every snapshot: the one that gets the gateway's row lock second finds the
+   * snapshot recorded as applied (`claimSnapshot`, committed by the first) and stops there. Applying
+   * it again would change nothing (each statement is conditional) but cost the same reads and
+   * statements, a thousand rows' worth for a periodic snapshot, on every replica.
    */
   private async applyWhole(r: Snapshot): Promise<void> {
     this.snapshots.delete(r.gatewayId);
-    const { state, rest } = await this.deps.store.transaction(async (tx) => {
-      const state = await this.begin(tx, r, '');
+    const applied = await this.deps.store.transaction(async (tx) => {
+      const state = await this.begin(tx, r, '', `${r.agentId}:${r.seq}:${r.at}`);
+      if (state === null) return null;
       const events = await this.writeSessions(tx, state.gateway, this.sorted(r, state, r.sessions), false);
       const stale = this.unlisted(state);
       events.push(...(await this.endSessions(tx, state, stale.slice(0, SNAPSHOT_CHUNK), false)));
@@ -116,14 +122,21 @@ export class SnapshotApplier {
       return { state, rest: stale.slice(SNAPSHOT_CHUNK) };
     });
     this.runs.set(r.gatewayId, r.daemonStartedAt);
-    await this.endUnlisted(state, rest);
+    if (applied) await this.endUnlisted(applied.state, applied.rest);
   }
 
-  /** The first (or only) part: the gateway's status, restart detection, and its online sessions. */
-  private async begin(tx: StoreTx, r: Snapshot, id: string): Promise<SnapshotInProgress> {
+  /**
+   * The first (or only) part: the gateway's status, restart detection, and its online sessions.
+   * `claim`: the snapshot's mark (agent run, sequence number, time); null is returned, and nothing
+   * more written, when another replica applied that snapshot already.
+   */
+  private async begin(tx: StoreTx, r: Snapshot, id: string): Promise<SnapshotInProgress>;
+  private async begin(tx: StoreTx, r: Snapshot, id: string, claim: string): Promise<SnapshotInProgress | null>;
+  private async begin(tx: StoreTx, r: Snapshot, id: string, claim?: string): Promise<SnapshotInProgress | null> {
     const gateway = { id: r.gatewayId, ...r.gateway };
     const before = await tx.gateways.findById(r.gatewayId);
     await tx.gateways.upsert(gateway);
+    if (claim !== undefined && !(await tx.gateways.claimSnapshot(r.gatewayId, claim))) return null;
     await tx.gateways.setAgentStatus(r.gatewayId, {
       agentConnected: true,
       lastSeenAt: this.deps.now(),

@@ -109,6 +109,55 @@ describe('session sync with two replicas on one PostgreSQL database', { skip }, 
     );
   });
 
+  test('the replica that applies a snapshot second writes nothing for it: the first one applied it', async () => {
+    const t = Date.now();
+    const syncA = new SessionSync({ store: replicas.a, bus, logger: silentLogger, now: () => t + 10 });
+    const syncB = new SessionSync({ store: replicas.b, bus, logger: silentLogger, now: () => t + 20 });
+    const gateway = { name: 'Twice', region: 'test', protocol: 'openvpn' as const, mode: 'observe' as const };
+    const session = (ref: string, bytes: number): SessionReport => ({
+      ref,
+      userName: ref,
+      commonName: ref,
+      clientAddress: '127.0.0.1:5000',
+      virtualAddress: '10.9.0.3',
+      virtualAddress6: null,
+      connectedAt: t,
+      bytesReceived: bytes,
+      bytesSent: bytes,
+      clientVersion: null,
+      clientPlatform: null,
+    });
+    const snapshot = (seq: number, at: number, sessions: SessionReport[]): GatewayReport => ({
+      gatewayId: 'gw-twice',
+      agentId: 'agt_twice',
+      seq,
+      type: 'snapshot',
+      at,
+      gateway,
+      daemonStartedAt: t,
+      sessions,
+    });
+    const first = snapshot(1, t + 1, [session('tw:1', 5), session('tw:2', 5)]);
+    await syncA.enqueue(first);
+    // B's clock is later: had it applied the snapshot again, the gateway's last-seen time would be B's.
+    await syncB.enqueue(first);
+    assert.equal((await replicas.a.gateways.findById('gw-twice'))?.lastSeenAt, t + 10, 'status as A wrote it');
+    // The next snapshot (counters moved, one session gone) is applied by whichever replica comes first.
+    const second = snapshot(2, t + 2, [session('tw:1', 9)]);
+    await syncB.enqueue(second);
+    await syncA.enqueue(second);
+    assert.equal((await replicas.a.gateways.findById('gw-twice'))?.lastSeenAt, t + 20, 'status as B wrote it');
+    assert.equal((await replicas.a.sessions.findByRef('gw-twice', 'tw:1'))?.bytesReceived, 9);
+    assert.equal((await replicas.a.sessions.findByRef('gw-twice', 'tw:2'))?.endCause, 'CLIENT_DISCONNECT');
+    await published();
+    const mine = events.filter((e) => e.session.gatewayId === 'gw-twice');
+    assert.deepEqual(
+      mine.map((e) => `${e.type} ${e.session.ref}`).sort(),
+      ['session.connected tw:1', 'session.connected tw:2', 'session.disconnected tw:2'],
+      'each change announced once',
+    );
+  });
+
   test('a lagging replica applying an older snapshot does not end a session a newer report created', async () => {
     const syncA = new SessionSync({ store: replicas.a, bus, logger: silentLogger });
     const syncB = new SessionSync({ store: replicas.b, bus, logger: silentLogger });

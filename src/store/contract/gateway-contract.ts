@@ -46,6 +46,30 @@ export function gatewayContract(ctx: ContractContext): void {
     assert.equal(await store.gateways.findById('gw-unknown'), null);
   });
 
+  test('claimSnapshot is true once per snapshot mark of a gateway, false again and for no gateway', async () => {
+    const store = ctx.store();
+    const gateway = makeGateway();
+    await store.gateways.upsert(gateway);
+    assert.equal(await store.gateways.claimSnapshot(gateway.id, 'agt_a:1:100'), true);
+    assert.equal(await store.gateways.claimSnapshot(gateway.id, 'agt_a:1:100'), false, 'applied already');
+    assert.equal(await store.gateways.claimSnapshot(gateway.id, 'agt_a:2:200'), true);
+    assert.equal(
+      await store.gateways.claimSnapshot(gateway.id, 'agt_a:1:100'),
+      true,
+      'an older one again is not the last',
+    );
+    assert.equal(await store.gateways.claimSnapshot('gw-unknown', 'agt_a:1:100'), false);
+    // Rolled back with its transaction: the next replica applies it.
+    await assert.rejects(
+      store.transaction(async (tx) => {
+        assert.equal(await tx.gateways.claimSnapshot(gateway.id, 'agt_a:3:300'), true);
+        throw new Error('rollback');
+      }),
+      /rollback/,
+    );
+    assert.equal(await store.gateways.claimSnapshot(gateway.id, 'agt_a:3:300'), true);
+  });
+
   test('findByIds returns the gateways that exist among the ids, as findById does each', async () => {
     const store = ctx.store();
     const [a, b] = [makeGateway(), makeGateway()];

@@ -26,6 +26,8 @@ export interface GatewayTable {
   /** The last link problem reported for the gateway, and when it began (ms). */
   last_error: string | null;
   last_error_at: number | null;
+  /** The last snapshot applied (`agentId:seq:at`), see claimSnapshot; null before the first. */
+  last_snapshot: Generated<string | null>;
 }
 
 /** Users denied reconnects on a gateway until `until`; a row whose `until` has passed is not a block. */

@@ -84,6 +84,16 @@ export class KyselyGatewayRepository implements GatewayRepository {
     return row ? toGateway(row) : null;
   }
 
+  async claimSnapshot(gatewayId: string, snapshot: string): Promise<boolean> {
+    const r = await this.db
+      .updateTable('gateways')
+      .set({ last_snapshot: snapshot })
+      .where('id', '=', gatewayId)
+      .where((eb) => eb.or([eb('last_snapshot', 'is', null), eb('last_snapshot', '!=', snapshot)]))
+      .executeTakeFirst();
+    return r.numUpdatedRows > 0n;
+  }
+
   async findByIds(ids: readonly string[]): Promise<Gateway[]> {
     if (ids.length === 0) return [];
     const found: Gateway[] = [];

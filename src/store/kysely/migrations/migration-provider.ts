@@ -14,6 +14,7 @@ import * as onlineCounterShards from './202612061300-online-counter-shards.js';
 import * as sessionHistory from './202612061500-session-history.js';
 import * as gatewayStatusSinceAndLastError from './202612061530-gateway-status-since-and-last-error.js';
 import * as sessionTransport from './202612061540-session-transport.js';
+import * as gatewayLastSnapshot from './202612062000-gateway-last-snapshot.js';
 import * as blockMessage from './202612061600-block-message.js';
 
 /** One migration file: forward only; a fix is a new file, never an edit of an applied one. */
@@ -42,6 +43,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '202612061530-gateway-status-since-and-last-error': gatewayStatusSinceAndLastError,
   '202612061540-session-transport': sessionTransport,
   '202612061600-block-message': blockMessage,
+  '202612062000-gateway-last-snapshot': gatewayLastSnapshot,
 };
 
 /**
