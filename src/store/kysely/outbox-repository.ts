@@ -1,10 +1,13 @@
-import type { Kysely, Selectable } from 'kysely';
+import type { Insertable, Kysely, Selectable } from 'kysely';
 import type { AnnouncedEventType } from '../../domain/event-types.js';
 import type { OutboxEvent, OutboxRepository } from '../store.js';
 import type { Database, DialectName, EventOutboxTable } from './database.js';
+import { BulkInsert } from './bulk-insert.js';
 
 /** Ids per statement: far below SQLite's and PostgreSQL's bound-parameter limits. */
 const IDS_PER_STATEMENT = 1000;
+
+const APPEND = new BulkInsert((db, rows: Insertable<EventOutboxTable>[]) => db.insertInto('event_outbox').values(rows));
 
 /** The event outbox over one Kysely instance or transaction. */
 export class KyselyOutboxRepository implements OutboxRepository {
@@ -15,20 +18,18 @@ export class KyselyOutboxRepository implements OutboxRepository {
 
   async append(events: OutboxEvent[]): Promise<void> {
     for (let i = 0; i < events.length; i += IDS_PER_STATEMENT) {
-      await this.db
-        .insertInto('event_outbox')
-        .values(
-          events.slice(i, i + IDS_PER_STATEMENT).map((e) => ({
-            id: e.id,
-            type: e.type,
-            at: e.at,
-            payload: e.payload,
-            created_at: e.createdAt,
-            claimed_until: null,
-            published_at: null,
-          })),
-        )
-        .execute();
+      await APPEND.execute(
+        this.db,
+        events.slice(i, i + IDS_PER_STATEMENT).map((e) => ({
+          id: e.id,
+          type: e.type,
+          at: e.at,
+          payload: e.payload,
+          created_at: e.createdAt,
+          claimed_until: null,
+          published_at: null,
+        })),
+      );
     }
   }
 

@@ -12,6 +12,7 @@ import type {
   SessionStats,
 } from '../store.js';
 import type { Database, DialectName, SessionTable } from './database.js';
+import { BulkInsert } from './bulk-insert.js';
 import { pageLimit, toPage } from './page.js';
 import { addressMatching, toRow, toSession, type Sessions } from './session-columns.js';
 import { countHistory, listHistory } from './session-history.js';
@@ -66,6 +67,15 @@ function markEndedStatement(claimEcho: boolean, finalStats: boolean): Precompile
   }
   return statement;
 }
+
+/** The multi-row insert of `insertManyIfAbsent` (its text compiled once per row count). */
+const INSERT_IF_ABSENT = new BulkInsert((db, rows: SessionTable[]) =>
+  db
+    .insertInto('sessions')
+    .values(rows)
+    .onConflict((oc) => oc.columns(['gateway_id', 'ref']).doNothing())
+    .returning('id'),
+);
 
 /**
  * Sessions over one Kysely instance or transaction. Online means `ended_at IS NULL`; every online
@@ -333,13 +343,7 @@ export class KyselySessionRepository implements SessionRepository {
     const inserted = new Set<string>();
     const rows = sessions.map(toRow).sort((a, b) => compare(a.gateway_id, b.gateway_id) || compare(a.ref, b.ref));
     for (const part of statements(rows, Object.keys(rows[0] ?? {}).length)) {
-      const result = await this.db
-        .insertInto('sessions')
-        .values(part)
-        .onConflict((oc) => oc.columns(['gateway_id', 'ref']).doNothing())
-        .returning('id')
-        .execute();
-      for (const r of result) inserted.add(r.id);
+      for (const r of await INSERT_IF_ABSENT.execute(this.db, part)) inserted.add(r.id);
     }
     // Refs held by ended sessions (rare: a restart within the same second) are given way one by one.
     for (const session of sessions) {
