@@ -8,6 +8,7 @@
 import { connectNatsBus, type NatsBus } from '../../src/bus/nats/nats-bus.js';
 import { AgentLink } from '../../src/core/agent-link.js';
 import { silentLogger } from '../../src/domain/logger.js';
+import { everyIntervalSpread } from '../../src/gateways/periodic.js';
 import { FakeAdapter } from '../../test/support/fake-adapter.js';
 
 export interface FleetAgentsSpec {
@@ -103,13 +104,14 @@ async function start(spec: FleetAgentsSpec): Promise<number> {
       return outcome;
     };
     gateways.push(g);
-    // Spread over one heartbeat period, as agents started at different times are: start (first
-    // heartbeat and snapshot) and the periodic snapshots do not all fall in the same millisecond.
+    // Started within one heartbeat period (a fleet restarted at once): the starts (first heartbeat
+    // and snapshot) do not all fall in the same millisecond. The periodic snapshots are scheduled as
+    // the real adapters schedule theirs (src/gateways/periodic.ts): each at its own phase.
     const offset = Math.floor((k / n) * spec.heartbeatMs);
     timers.push(
       setTimeout(() => {
         g.link.start();
-        timers.push(setInterval(() => void adapter.snapshot(), spec.snapshotIntervalMs));
+        everyIntervalSpread(timers, spec.snapshotIntervalMs, () => void adapter.snapshot());
       }, offset),
     );
   }

@@ -31,6 +31,7 @@ import { IkeSessionTable } from './ike-session-table.js';
 import { emptyMessage, type ViciMessage } from './vici-codec.js';
 import { ViciConnection, ViciRequestError } from './vici-client.js';
 import { daemonStartedAtOf, terminateOutcome } from './vici-replies.js';
+import { everyIntervalSpread } from '../periodic.js';
 
 export interface Ikev2AdapterOptions {
   logger?: Logger;
@@ -73,7 +74,7 @@ export class Ikev2Adapter implements GatewayAdapter {
     this.running = true;
     this.emit = onEvent;
     void this.connect();
-    this.timers.push(setInterval(() => this.tick(), this.config.snapshotIntervalMs ?? 10_000));
+    everyIntervalSpread(this.timers, this.config.snapshotIntervalMs ?? 10_000, () => this.tick());
     this.timers.push(setInterval(() => this.probe(), this.options.probe?.intervalMs ?? 2_000));
   }
 

@@ -40,6 +40,7 @@ import type { OcservEvent } from './occtl-output.js';
 import { parseSessionRef, sameTunnel } from './session-ref.js';
 import { OcservSessionTable } from './session-table.js';
 import { killWorker, type WorkerReset } from './worker-reset.js';
+import { everyIntervalSpread } from '../periodic.js';
 
 export interface OpenConnectAdapterOptions {
   logger?: Logger;
@@ -104,14 +105,13 @@ export class OpenConnectAdapter implements GatewayAdapter {
     if (this.running) return;
     this.running = true;
     this.emit = onEvent;
-    this.timers.push(
-      setInterval(
-        () =>
-          void this.snapshot().catch((e: unknown) =>
-            this.logger.debug({ err: errorText(e) }, 'openconnect: periodic listing failed'),
-          ),
-        this.config.snapshotIntervalMs ?? 10_000,
-      ),
+    everyIntervalSpread(
+      this.timers,
+      this.config.snapshotIntervalMs ?? 10_000,
+      () =>
+        void this.snapshot().catch((e: unknown) =>
+          this.logger.debug({ err: errorText(e) }, 'openconnect: periodic listing failed'),
+        ),
     );
     this.timers.push(setInterval(() => void this.probe(), this.options.probe?.intervalMs ?? 2_000));
     if (this.denials) this.timers.push(setInterval(() => this.readDenials(), this.options.denialPollMs ?? 500));

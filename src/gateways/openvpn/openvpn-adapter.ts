@@ -50,6 +50,7 @@ import { SessionTable } from './session-table.js';
 import { parseStatus } from './status-parser.js';
 import { UdpSlotRelease } from './udp-slot-release.js';
 import { errorText } from '../../domain/errors.js';
+import { everyIntervalSpread } from '../periodic.js';
 
 export interface OpenVpnAdapterOptions {
   logger?: Logger;
@@ -147,7 +148,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
       },
     );
     this.link.start();
-    this.timers.push(setInterval(() => this.tick(true), this.config.snapshotIntervalMs ?? 10_000));
+    everyIntervalSpread(this.timers, this.config.snapshotIntervalMs ?? 10_000, () => this.tick(true));
     if (this.config.mode === 'observe')
       this.timers.push(setInterval(() => this.tick(false), this.options.observePollMs ?? 1_000));
   }

@@ -31,6 +31,7 @@ import { UapiControl } from './uapi.js';
 import { WgCommandControl } from './wg-command.js';
 import type { WireGuardControl, WireGuardDevice, WireGuardPeer } from './wireguard-control.js';
 import { readState, writeState, type HeldPeer, type WireGuardState } from './wireguard-state.js';
+import { everyIntervalSpread } from '../periodic.js';
 
 export const DEFAULT_HANDSHAKE_WINDOW_SECONDS = 180;
 /** A block set here by a disconnect survives a list from the control plane that lacks it for this long (its commit may be on the way). */
@@ -89,7 +90,7 @@ export class WireGuardAdapter implements GatewayAdapter {
     this.running = true;
     this.emit = onEvent;
     this.timers.push(setInterval(() => void this.poll(false), (this.config.pollIntervalSeconds ?? 1) * 1000));
-    this.timers.push(setInterval(() => void this.poll(true), this.config.snapshotIntervalMs ?? 10_000));
+    everyIntervalSpread(this.timers, this.config.snapshotIntervalMs ?? 10_000, () => void this.poll(true));
     void this.poll(true);
   }
 
