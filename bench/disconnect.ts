@@ -335,6 +335,8 @@ export async function disconnect({ smoke, log }: BenchOptions): Promise<BenchRes
         SWITCHBOARD_PORT: '0',
         SWITCHBOARD_DATABASE_URL: db.url,
         SWITCHBOARD_NATS_URL: TEST_NATS_URL,
+        // Its own subjects: another run on the same NATS (a test file, another benchmark) hears none of them.
+        SWITCHBOARD_NATS_PREFIX: `bench_disconnect_${run}`,
         SWITCHBOARD_LOG_LEVEL: 'warn',
       });
       procs.push(replica);
@@ -343,6 +345,7 @@ export async function disconnect({ smoke, log }: BenchOptions): Promise<BenchRes
       const agent = SwitchboardProcess.start('switchboard agent', ['agent'], {
         SWITCHBOARD_CONFIG: configFile,
         SWITCHBOARD_NATS_URL: TEST_NATS_URL,
+        SWITCHBOARD_NATS_PREFIX: `bench_disconnect_${run}`,
         SWITCHBOARD_LOG_LEVEL: 'warn',
         SWITCHBOARD_HEARTBEAT_MS: '1000',
       });
