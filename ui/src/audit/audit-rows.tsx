@@ -7,6 +7,7 @@ import type { AuditRow } from '../api/operations.js';
 import { absolute } from '../format.js';
 import { CardList, RecordCard } from '../shell/record-cards.js';
 import { AuditDetail } from './audit-detail.js';
+import { DataTable } from '../shell/data-table.js';
 
 export interface AuditRowsProps {
   rows: AuditRow[];
@@ -137,56 +138,44 @@ function AuditCards({ rows, zone, fresh, open, onToggle, onSession }: AuditRowsP
 
 function AuditTable({ rows, zone, fresh, open, onToggle, onSession }: AuditRowsProps) {
   return (
-    <div className="table-wrap">
-      <table className="data" aria-label="Audit events">
-        <thead>
-          <tr>
-            <th scope="col">When ({zone})</th>
-            <th scope="col">Action</th>
-            <th scope="col">Outcome</th>
-            <th scope="col">Actor</th>
-            <th scope="col">Target</th>
-            <th scope="col">Reason</th>
-            <th scope="col">
-              <span className="sr-only">Details</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map((a) => (
-            <Fragment key={a.id}>
-              <tr {...dataOf(a)} className={fresh.has(a.id) ? 'row-new' : undefined}>
-                <td>
-                  <When a={a} />
-                </td>
-                <td className="mono">{a.action}</td>
-                <td>
-                  <Outcome a={a} />
-                </td>
-                <td>
-                  <Actor a={a} />
-                </td>
-                <td>
-                  <Target a={a} onSession={onSession} />
-                </td>
-                <td className="wrap">
-                  <Reason a={a} />
-                </td>
-                <td>
-                  <DetailsButton a={a} open={open.has(a.id)} onToggle={onToggle} />
+    <DataTable
+      label="Audit events"
+      columns={[`When (${zone})`, 'Action', 'Outcome', 'Actor', 'Target', 'Reason', { label: 'Details', hidden: true }]}
+    >
+      <tbody>
+        {rows.map((a) => (
+          <Fragment key={a.id}>
+            <tr {...dataOf(a)} className={fresh.has(a.id) ? 'row-new' : undefined}>
+              <td>
+                <When a={a} />
+              </td>
+              <td className="mono">{a.action}</td>
+              <td>
+                <Outcome a={a} />
+              </td>
+              <td>
+                <Actor a={a} />
+              </td>
+              <td>
+                <Target a={a} onSession={onSession} />
+              </td>
+              <td className="wrap">
+                <Reason a={a} />
+              </td>
+              <td>
+                <DetailsButton a={a} open={open.has(a.id)} onToggle={onToggle} />
+              </td>
+            </tr>
+            {open.has(a.id) && (
+              <tr id={`audit-${a.id}`} className="detail-row">
+                <td colSpan={7}>
+                  <AuditDetail event={a} />
                 </td>
               </tr>
-              {open.has(a.id) && (
-                <tr id={`audit-${a.id}`} className="detail-row">
-                  <td colSpan={7}>
-                    <AuditDetail event={a} />
-                  </td>
-                </tr>
-              )}
-            </Fragment>
-          ))}
-        </tbody>
-      </table>
-    </div>
+            )}
+          </Fragment>
+        ))}
+      </tbody>
+    </DataTable>
   );
 }

@@ -5,6 +5,7 @@
 import { absoluteWithZone, since, until } from '../format.js';
 import { CardList, RecordCard } from '../shell/record-cards.js';
 import type { BlockRow } from './block-operations.js';
+import { DataTable } from '../shell/data-table.js';
 
 export const keyOf = (b: Pick<BlockRow, 'gatewayId' | 'userName'>) => `${b.gatewayId}\u0000${b.userName}`;
 
@@ -104,51 +105,45 @@ function BlockCards({ blocks, now, lift }: BlockRowsProps) {
 
 function BlockTable({ blocks, now, lift }: BlockRowsProps) {
   return (
-    <div className="table-wrap">
-      <table className="data" aria-labelledby="blocks-title">
-        <thead>
-          <tr>
-            <th scope="col">User</th>
-            <th scope="col">Gateway</th>
-            <th scope="col">Blocked since</th>
-            <th scope="col">Until</th>
-            <th scope="col">Set by, reason</th>
-            <th scope="col">Message to the user</th>
+    <DataTable
+      labelledBy="blocks-title"
+      columns={[
+        'User',
+        'Gateway',
+        'Blocked since',
+        'Until',
+        'Set by, reason',
+        'Message to the user',
+        !!lift && { label: 'Actions', hidden: true },
+      ]}
+    >
+      <tbody>
+        {blocks.map((b) => (
+          <tr key={keyOf(b)} data-block-user={b.userName} data-gateway-id={b.gatewayId}>
+            <th scope="row">{b.userName}</th>
+            <td>
+              <Gateway b={b} />
+            </td>
+            <td>
+              <Since b={b} now={now} />
+            </td>
+            <td data-until>
+              <Until b={b} now={now} />
+            </td>
+            <td className="wrap">
+              <SetBy b={b} />
+            </td>
+            <td className="wrap" data-field="message">
+              <Message b={b} />
+            </td>
             {lift && (
-              <th scope="col">
-                <span className="sr-only">Actions</span>
-              </th>
+              <td>
+                <LiftButton b={b} lift={lift} />
+              </td>
             )}
           </tr>
-        </thead>
-        <tbody>
-          {blocks.map((b) => (
-            <tr key={keyOf(b)} data-block-user={b.userName} data-gateway-id={b.gatewayId}>
-              <th scope="row">{b.userName}</th>
-              <td>
-                <Gateway b={b} />
-              </td>
-              <td>
-                <Since b={b} now={now} />
-              </td>
-              <td data-until>
-                <Until b={b} now={now} />
-              </td>
-              <td className="wrap">
-                <SetBy b={b} />
-              </td>
-              <td className="wrap" data-field="message">
-                <Message b={b} />
-              </td>
-              {lift && (
-                <td>
-                  <LiftButton b={b} lift={lift} />
-                </td>
-              )}
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+        ))}
+      </tbody>
+    </DataTable>
   );
 }

@@ -10,6 +10,7 @@ import { CardList, RecordCard } from '../shell/record-cards.js';
 import { PHONE, useMedia } from '../shell/use-media.js';
 import { healthOf } from './gateway-health.js';
 import { useGateways } from './use-gateways.js';
+import { DataTable } from '../shell/data-table.js';
 
 export function GatewaysPage({ auth }: { auth: Auth }) {
   const { gateways: rows, error, readAt: now } = useGateways(auth);
@@ -121,48 +122,43 @@ function GatewayCards({ rows, now }: RowsProps) {
 
 function GatewayTable({ rows, now }: RowsProps) {
   return (
-    <div className="table-wrap">
-      <table className="data">
-        <caption className="sr-only">Gateways and their health</caption>
-        <thead>
-          <tr>
-            <th scope="col">Gateway</th>
-            <th scope="col">Region</th>
-            <th scope="col">Protocol</th>
-            <th scope="col">Mode</th>
-            <th scope="col">Status</th>
-            <th scope="col">Last error</th>
-            <th scope="col">Agent</th>
-            <th scope="col" className="num">
-              Sessions online
+    <DataTable
+      caption="Gateways and their health"
+      columns={[
+        'Gateway',
+        'Region',
+        'Protocol',
+        'Mode',
+        'Status',
+        'Last error',
+        'Agent',
+        { label: 'Sessions online', numeric: true },
+      ]}
+    >
+      <tbody>
+        {rows.map((g) => (
+          <tr key={g.id} data-gateway-id={g.id} data-health={healthOf(g).state}>
+            <th scope="row">
+              {g.name}
+              <div className="muted small mono">{g.id}</div>
             </th>
+            <td>{g.region}</td>
+            <td>{g.protocol}</td>
+            <td>
+              <Mode g={g} />
+            </td>
+            <td className="wrap" data-status>
+              <Status g={g} now={now} />
+            </td>
+            <td className="wrap" data-last-error>
+              <LastError g={g} now={now} />
+            </td>
+            <td data-agent>{agentText(g, now)}</td>
+            <td className="num">{g.sessionsOnline}</td>
           </tr>
-        </thead>
-        <tbody>
-          {rows.map((g) => (
-            <tr key={g.id} data-gateway-id={g.id} data-health={healthOf(g).state}>
-              <th scope="row">
-                {g.name}
-                <div className="muted small mono">{g.id}</div>
-              </th>
-              <td>{g.region}</td>
-              <td>{g.protocol}</td>
-              <td>
-                <Mode g={g} />
-              </td>
-              <td className="wrap" data-status>
-                <Status g={g} now={now} />
-              </td>
-              <td className="wrap" data-last-error>
-                <LastError g={g} now={now} />
-              </td>
-              <td data-agent>{agentText(g, now)}</td>
-              <td className="num">{g.sessionsOnline}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+        ))}
+      </tbody>
+    </DataTable>
   );
 }
 

@@ -17,6 +17,7 @@ import {
   type HistoryPage as Page,
   type HistoryRow,
 } from './history-operations.js';
+import { DataTable } from '../shell/data-table.js';
 
 const PAGE = 50;
 const TEXT_FIELDS: TextFilterField<'user' | 'address'>[] = [
@@ -169,56 +170,54 @@ export function HistoryPage({ auth }: { auth: Auth }) {
 
 function HistoryTable({ rows }: { rows: HistoryRow[] }) {
   return (
-    <div className="table-wrap">
-      <table className="data" aria-label="Session history">
-        <thead>
-          <tr>
-            <th scope="col">User</th>
-            <th scope="col">Gateway</th>
-            <th scope="col">Client address</th>
-            <th scope="col">Virtual address</th>
-            <th scope="col">Connected</th>
-            <th scope="col">Ended</th>
-            <th scope="col">Duration</th>
-            <th scope="col">How it ended</th>
-            <th scope="col">Ended by</th>
-            <th scope="col">Received</th>
-            <th scope="col">Sent</th>
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map((s) => (
-            <tr key={s.id} data-session={s.id}>
-              <td>
-                <HistoryLink user={s.user.name} label={`History of user ${s.user.name}`}>
-                  {s.user.name}
+    <DataTable
+      label="Session history"
+      columns={[
+        'User',
+        'Gateway',
+        'Client address',
+        'Virtual address',
+        'Connected',
+        'Ended',
+        'Duration',
+        'How it ended',
+        'Ended by',
+        'Received',
+        'Sent',
+      ]}
+    >
+      <tbody>
+        {rows.map((s) => (
+          <tr key={s.id} data-session={s.id}>
+            <td>
+              <HistoryLink user={s.user.name} label={`History of user ${s.user.name}`}>
+                {s.user.name}
+              </HistoryLink>
+            </td>
+            <td>{s.gateway?.name ?? s.gateway?.id ?? '—'}</td>
+            <td className="mono">
+              {s.clientAddress === null ? (
+                '—'
+              ) : (
+                <HistoryLink address={s.clientAddress} label={`History of address ${s.clientAddress}`}>
+                  {s.clientAddress}
                 </HistoryLink>
-              </td>
-              <td>{s.gateway?.name ?? s.gateway?.id ?? '—'}</td>
-              <td className="mono">
-                {s.clientAddress === null ? (
-                  '—'
-                ) : (
-                  <HistoryLink address={s.clientAddress} label={`History of address ${s.clientAddress}`}>
-                    {s.clientAddress}
-                  </HistoryLink>
-                )}
-              </td>
-              <td className="mono">{s.virtualAddress ?? s.virtualAddress6 ?? '—'}</td>
-              <td>{absolute(s.connectedAt)}</td>
-              <td>{s.endedAt === null ? <span className="badge ok">online</span> : absolute(s.endedAt)}</td>
-              <td>{duration(s.durationSeconds * 1000)}</td>
-              <td data-cause={s.endCause ?? ''}>
-                {s.endCause === null ? '—' : (END_CAUSE_WORDS[s.endCause] ?? s.endCause)}
-                {s.endReason !== null && <span className="muted small block">“{s.endReason}”</span>}
-              </td>
-              <td>{s.endedBy?.name ?? <span className="muted">—</span>}</td>
-              <td>{bytes(s.bytesReceived)}</td>
-              <td>{bytes(s.bytesSent)}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+              )}
+            </td>
+            <td className="mono">{s.virtualAddress ?? s.virtualAddress6 ?? '—'}</td>
+            <td>{absolute(s.connectedAt)}</td>
+            <td>{s.endedAt === null ? <span className="badge ok">online</span> : absolute(s.endedAt)}</td>
+            <td>{duration(s.durationSeconds * 1000)}</td>
+            <td data-cause={s.endCause ?? ''}>
+              {s.endCause === null ? '—' : (END_CAUSE_WORDS[s.endCause] ?? s.endCause)}
+              {s.endReason !== null && <span className="muted small block">“{s.endReason}”</span>}
+            </td>
+            <td>{s.endedBy?.name ?? <span className="muted">—</span>}</td>
+            <td>{bytes(s.bytesReceived)}</td>
+            <td>{bytes(s.bytesSent)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </DataTable>
   );
 }

@@ -5,6 +5,7 @@
 import type { TokenRow } from '../api/operations.js';
 import { absolute, zoneName } from '../format.js';
 import { CardList, RecordCard } from '../shell/record-cards.js';
+import { DataTable } from '../shell/data-table.js';
 
 type TokenState = 'revoked' | 'expired' | 'active';
 
@@ -93,45 +94,41 @@ function TokenCards(props: TokenRowsProps) {
 
 function TokenTable(props: TokenRowsProps) {
   return (
-    <div className="table-wrap">
-      <table className="data" aria-label="API tokens">
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Scopes</th>
-            <th scope="col">State</th>
-            <th scope="col">Created ({zoneName()})</th>
-            <th scope="col">Expires</th>
-            <th scope="col">Last used</th>
-            <th scope="col">
-              <span className="sr-only">Actions</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {props.tokens.map((t) => {
-            const state = stateOf(t, props.now);
-            return (
-              <tr key={t.id} data-token-id={t.id} data-state={state}>
-                <th scope="row">
-                  {t.name}
-                  <span className="muted small block mono">
-                    {t.prefix}… · {t.id}
-                  </span>
-                </th>
-                <td>{t.scopes.join(', ')}</td>
-                <td>
-                  <StateBadge state={state} />
-                </td>
-                <td>{absolute(t.createdAt)}</td>
-                <td>{t.expiresAt === null ? 'never' : absolute(t.expiresAt)}</td>
-                <td>{absolute(t.lastUsedAt)}</td>
-                <td>{state === 'active' && <Revoke t={t} {...props} />}</td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
-    </div>
+    <DataTable
+      label="API tokens"
+      columns={[
+        'Name',
+        'Scopes',
+        'State',
+        `Created (${zoneName()})`,
+        'Expires',
+        'Last used',
+        { label: 'Actions', hidden: true },
+      ]}
+    >
+      <tbody>
+        {props.tokens.map((t) => {
+          const state = stateOf(t, props.now);
+          return (
+            <tr key={t.id} data-token-id={t.id} data-state={state}>
+              <th scope="row">
+                {t.name}
+                <span className="muted small block mono">
+                  {t.prefix}… · {t.id}
+                </span>
+              </th>
+              <td>{t.scopes.join(', ')}</td>
+              <td>
+                <StateBadge state={state} />
+              </td>
+              <td>{absolute(t.createdAt)}</td>
+              <td>{t.expiresAt === null ? 'never' : absolute(t.expiresAt)}</td>
+              <td>{absolute(t.lastUsedAt)}</td>
+              <td>{state === 'active' && <Revoke t={t} {...props} />}</td>
+            </tr>
+          );
+        })}
+      </tbody>
+    </DataTable>
   );
 }
