@@ -36,5 +36,6 @@ function fakeHarness(mode: GatewayMode): () => Promise<AdapterHarness> {
   };
 }
 
-adapterContract('test double of an authorize gateway', fakeHarness('authorize'), { timeoutMs: 2000 });
+// The test double answers at once: a 3 s block is long enough for it.
+adapterContract('test double of an authorize gateway', fakeHarness('authorize'), { timeoutMs: 2000, blockSeconds: 3 });
 adapterContract('test double of an observe gateway (cannot block)', fakeHarness('observe'), { timeoutMs: 2000 });

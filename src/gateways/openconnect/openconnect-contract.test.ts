@@ -87,7 +87,7 @@ function ocservHarness(blocks: boolean): () => Promise<AdapterHarness> {
 // The two gateways share nothing (a lab each: own namespaces, ocserv and clients), so they run side by side.
 describe('OpenConnect adapter contract, authorize and observe', { concurrency: true }, () => {
   // The block outlasts seeing the tunnel stop and a new client reaching the connect-script: about 4 s at
-  // load 13 (the contract's default 3 s block ran out first there, and the client was let back in).
+  // load 13 (a 3 s block ran out first there, and the client was let back in; the contract's default is 8 s).
   adapterContract('OpenConnect, authorize gateway (connect-script blocks)', ocservHarness(true), {
     skip,
     timeoutMs: 30_000,
