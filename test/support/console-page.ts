@@ -3,19 +3,20 @@
  * that records every script error and unexpected failed request, sign in, and run axe-core (the
  * accessibility engine, from node_modules) on what the page shows.
  */
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Page } from 'playwright-core';
+import { ensureBuild } from '../../scripts/ensure-build.mjs';
 import type { Browser } from './browser.js';
 
-/** Builds the console in this tree into dist/ui (about two seconds): the one under test. */
+/**
+ * Makes the console in dist/ui current with this tree's ui/ (the one under test). It goes through the
+ * same locked, freshness-checked build as `npm test` and `switchboard start`: suites run side by side,
+ * and an unconditional `vite build` empties dist/ui under a sibling suite's open page (its scripts then
+ * fail to load, and the page never renders).
+ */
 export function buildConsole(): void {
-  execFileSync(
-    process.execPath,
-    ['node_modules/vite/bin/vite.js', 'build', '--config', 'ui/vite.config.ts', '--logLevel', 'error'],
-    { stdio: 'inherit' },
-  );
+  if (!ensureBuild({ ui: true })) throw new Error('the console could not be built');
 }
 
 /**
