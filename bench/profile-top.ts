@@ -1,8 +1,10 @@
 /**
- * Summarises a V8 `.cpuprofile` (from `node --cpu-prof`): self time by function and by file.
- *   node --import tsx bench/profile-top.ts <file.cpuprofile> [rows]
+ * Summarises V8 `.cpuprofile`s (from `node --cpu-prof`): self time by function and by file, summed
+ * over every profile given (a directory stands for the `.cpuprofile`s in it, say a BENCH_CPU_PROF dir).
+ *   node --import tsx bench/profile-top.ts <file.cpuprofile | dir> ... [rows]
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 
 interface ProfileNode {
   id: number;
@@ -15,45 +17,66 @@ interface Profile {
   timeDeltas: number[];
 }
 
-const [file, rowsArg] = process.argv.slice(2);
+const args = process.argv.slice(2);
 process.stdout.on('error', () => process.exit(0)); // piped into head
-if (!file) throw new Error('usage: profile-top.ts <file.cpuprofile> [rows]');
-const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+// A last argument that is a whole number (and no file of that name) is the row count.
+const last = args.at(-1);
+const rowsArg = last !== undefined && /^\d+$/.test(last) && !exists(last) ? args.pop() : undefined;
+const files = args.flatMap((a) =>
+  statSync(a).isDirectory()
+    ? readdirSync(a)
+        .filter((f) => f.endsWith('.cpuprofile'))
+        .sort()
+        .map((f) => join(a, f))
+    : [a],
+);
+if (files.length === 0) throw new Error('usage: profile-top.ts <file.cpuprofile | dir> ... [rows]');
 const rows = Number(rowsArg ?? 25);
-const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-const self = new Map<number, number>();
-profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
-const total = [...self.values()].reduce((a, b) => a + b, 0);
+
+function exists(path: string): boolean {
+  try {
+    statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const short = (url: string) => url.replace(/^file:\/\/.*?\/(node_modules|src|bench|test)\//, '$1/') || '(native)';
+const keyOf = (n: ProfileNode) =>
+  `${n.callFrame.functionName || '(anonymous)'}  ${short(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`;
+const add = (m: Map<string, number>, k: string, us: number) => m.set(k, (m.get(k) ?? 0) + us);
 const fn = new Map<string, number>();
-const files = new Map<string, number>();
-for (const [id, us] of self) {
-  const { callFrame: c } = byId.get(id)!;
-  const key = `${c.functionName || '(anonymous)'}  ${short(c.url)}:${c.lineNumber + 1}`;
-  fn.set(key, (fn.get(key) ?? 0) + us);
-  const f = short(c.url).replace(/^(node_modules\/(@[^/]+\/)?[^/]+).*/, '$1');
-  files.set(f, (files.get(f) ?? 0) + us);
+const byFile = new Map<string, number>();
+// Inclusive time of our own code (src/, or dist/ for the compiled server): every sample counts once for each src function on its stack.
+const inclusive = new Map<string, number>();
+let total = 0;
+for (const file of files) {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  profile.samples.forEach((leaf, i) => {
+    const us = profile.timeDeltas[i] ?? 0;
+    total += us;
+    const { callFrame: c } = byId.get(leaf)!;
+    add(fn, keyOf(byId.get(leaf)!), us);
+    add(byFile, short(c.url).replace(/^(node_modules\/(@[^/]+\/)?[^/]+).*/, '$1'), us);
+    const seen = new Set<string>();
+    for (let id: number | undefined = leaf; id !== undefined; id = parent.get(id)) {
+      const n = byId.get(id)!;
+      if (/\/(src|dist)\//.test(n.callFrame.url)) seen.add(keyOf(n));
+    }
+    for (const k of seen) add(inclusive, k, us);
+  });
 }
 const print = (title: string, m: Map<string, number>) => {
-  console.log(`\n${title} (total ${(total / 1000).toFixed(0)} ms)`);
+  console.log(
+    `\n${title} (total ${(total / 1000).toFixed(0)} ms${files.length > 1 ? ` over ${files.length} profiles` : ''})`,
+  );
   for (const [k, us] of [...m].sort((a, b) => b[1] - a[1]).slice(0, rows))
     console.log(`${((100 * us) / total).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(6)} ms  ${k}`);
 };
-// Inclusive time of our own code (src/, or dist/ for the compiled server): every sample counts once for each src function on its stack.
-const parent = new Map<number, number>();
-for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-const keyOf = (n: ProfileNode) =>
-  `${n.callFrame.functionName || '(anonymous)'}  ${short(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`;
-const inclusive = new Map<string, number>();
-profile.samples.forEach((leaf, i) => {
-  const seen = new Set<string>();
-  for (let id: number | undefined = leaf; id !== undefined; id = parent.get(id)) {
-    const n = byId.get(id)!;
-    if (/\/(src|dist)\//.test(n.callFrame.url)) seen.add(keyOf(n));
-  }
-  for (const k of seen) inclusive.set(k, (inclusive.get(k) ?? 0) + (profile.timeDeltas[i] ?? 0));
-});
 print('self time by function', fn);
-print('self time by file / package', files);
+print('self time by file / package', byFile);
 print('inclusive time of src/ functions', inclusive);

@@ -45,7 +45,7 @@ export interface DatabaseRoles {
 
 /** Runs `fn` with a client connected to `url`, closed afterwards. */
 export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 20_000 });
   await client.connect();
   try {
     return await fn(client);

@@ -7,7 +7,9 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
 const ADMIN_URL = process.env.SWITCHBOARD_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const CONNECT_TIMEOUT_MS = 3_000;
+// Generous: under a loaded CI machine a first connection can take seconds; a skip or failure must mean
+// PostgreSQL is really not there.
+const CONNECT_TIMEOUT_MS = 20_000;
 
 async function withAdmin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });

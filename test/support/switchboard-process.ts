@@ -12,6 +12,9 @@ import { waitFor } from './wait.js';
 
 const BIN = fileURLToPath(new URL('../../bin/switchboard.js', import.meta.url));
 const POLL_MS = 20;
+// The default wait for a line of output (a start-up's token, its listening line): generous, as a
+// loaded CI machine (load 20+) can take well over 20 s to start a process, but bounded.
+const START_MS = 60_000;
 
 /** The parent's environment without any SWITCHBOARD_* variable or test-runner marker, plus `env`. */
 function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
@@ -105,7 +108,7 @@ export class SwitchboardProcess {
   }
 
   /** Resolves with the first match of `pattern` in its output; rejects on timeout or exit. */
-  async waitForOutput(pattern: RegExp, timeoutMs = 20_000): Promise<RegExpExecArray> {
+  async waitForOutput(pattern: RegExp, timeoutMs = START_MS): Promise<RegExpExecArray> {
     return waitFor(
       () => {
         const m = pattern.exec(this.text);
