@@ -126,8 +126,8 @@ export interface SessionRepository {
   listOnlineStatsByGateway(gatewayId: string): Promise<SessionStats[]>;
   /** `insertIfAbsent` for many sessions: the ids of those this call inserted. */
   insertManyIfAbsent(sessions: Session[]): Promise<Set<string>>;
-  /** `updateStats` for many sessions (online ones only). */
-  updateStatsMany(stats: Omit<SessionStats, 'ref' | 'clientAddress' | 'transport'>[]): Promise<void>;
+  /** `updateStats` for many sessions of one gateway (its online ones only; another gateway's rows are left as they are). */
+  updateStatsMany(gatewayId: string, stats: Omit<SessionStats, 'ref' | 'clientAddress' | 'transport'>[]): Promise<void>;
   /**
    * The client's current public address (and so its IP, which `clientIp` filters by) of online
    * sessions: a UDP client that floats keeps its session under a new address.

@@ -206,7 +206,7 @@ export class SnapshotApplier {
     lock: boolean,
   ): Promise<SessionEvent[]> {
     if (lock) await tx.gateways.upsert(gateway);
-    await tx.sessions.updateStatsMany(stats);
+    await tx.sessions.updateStatsMany(gateway.id, stats);
     if (floated.length > 0) await tx.sessions.updateAddresses(floated);
     if (learnt.length > 0) await tx.sessions.fillTransports(learnt);
     const inserted = await tx.sessions.insertManyIfAbsent(fresh);

@@ -468,22 +468,24 @@ export function sessionContract(ctx: ContractContext): void {
     assert.deepEqual(stored, new Set(results.flatMap((r) => [...r])));
   });
 
-  test('listOnlineStatsByGateway and updateStatsMany: counters and last-seen of online sessions only', async () => {
+  test("listOnlineStatsByGateway and updateStatsMany: counters and last-seen of the gateway's online sessions only", async () => {
     const store = ctx.store();
     const gw = await freshGateway(store);
     const other = await freshGateway(store);
     const sessions = Array.from({ length: 9_000 }, (_, i) => makeSession(gw, { ref: `s:${i}` }));
-    await store.sessions.insertManyIfAbsent([...sessions, makeSession(other)]);
+    const elsewhere = makeSession(other);
+    await store.sessions.insertManyIfAbsent([...sessions, elsewhere]);
     await store.sessions.markEnded(sessions[0]!.id, { endedAt: T0 + 5, cause: 'CLIENT_DISCONNECT' });
-    // 9,000 rows of 4 parameters: more than one statement.
-    await store.sessions.updateStatsMany(
-      sessions.map((s, i) => ({
+    // 9,000 rows of 4 parameters: more than one statement. A row of another gateway is not the gateway's to refresh.
+    await store.sessions.updateStatsMany(gw, [
+      ...sessions.map((s, i) => ({
         id: s.id,
         bytesReceived: 4_294_967_296 + i,
         bytesSent: i,
         lastSeenAt: T0 + 30_000 + i,
       })),
-    );
+      { id: elsewhere.id, bytesReceived: 7, bytesSent: 7, lastSeenAt: T0 + 30_000 },
+    ]);
     const stats = await store.sessions.listOnlineStatsByGateway(gw);
     assert.equal(stats.length, 8_999);
     const byId = new Map(stats.map((s) => [s.id, s]));
@@ -501,7 +503,12 @@ export function sessionContract(ctx: ContractContext): void {
       0,
       'an ended session keeps its counters',
     );
-    await store.sessions.updateStatsMany([]);
+    assert.deepEqual(
+      await store.sessions.findById(elsewhere.id),
+      elsewhere,
+      "another gateway's session is left as it was",
+    );
+    await store.sessions.updateStatsMany(gw, []);
     if (store.dialect === 'postgres') {
       // The same refresh again (another replica applying the same snapshot) writes no new row version.
       const version = async () =>
@@ -511,11 +518,11 @@ export function sessionContract(ctx: ContractContext): void {
           )
         ).rows[0]!.v;
       const before = await version();
-      await store.sessions.updateStatsMany([
+      await store.sessions.updateStatsMany(gw, [
         { id: sessions[1]!.id, bytesReceived: 4_294_967_297, bytesSent: 1, lastSeenAt: T0 + 30_001 },
       ]);
       assert.equal(await version(), before, 'an identical refresh leaves the row as it is');
-      await store.sessions.updateStatsMany([
+      await store.sessions.updateStatsMany(gw, [
         { id: sessions[1]!.id, bytesReceived: 4_294_967_297, bytesSent: 1, lastSeenAt: T0 + 30_002 },
       ]);
       assert.notEqual(await version(), before, 'a newer last-seen is written');
