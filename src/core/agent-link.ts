@@ -4,12 +4,14 @@ import { GatewayUnavailableError, type AdapterEvent, type GatewayAdapter } from 
 import type { Logger } from '../domain/logger.js';
 import {
   blockListSchema,
+  disconnectBatchRequestSchema,
   disconnectRequestSchema,
   gatewayReportSchema,
   MAX_SNAPSHOT_PART_SESSIONS,
   readWire,
   replicaHelloSchema,
   versioned,
+  type DisconnectBatchReply,
   type DisconnectReply,
   type DisconnectRequest,
   type GatewayDescriptor,
@@ -256,17 +258,32 @@ export class AgentLink {
     adapter.setBlocks?.(list.value.blocks, list.value.lifted);
   }
 
-  /** A request that does not fit the contract is answered NOT_SENT: nothing reached the daemon. */
-  private async receiveDisconnect(adapter: GatewayAdapter, data: unknown): Promise<DisconnectReply> {
-    const req = readWire(disconnectRequestSchema, data);
-    if (!req.ok) {
-      this.deps.logger.warn(
-        { gatewayId: adapter.config.id, problem: req.problem, detail: req.detail },
-        'disconnect request refused: it does not fit the wire contract',
-      );
-      return { outcome: 'NOT_SENT', detail: `request refused by the agent: ${req.detail}` };
+  /**
+   * A request that does not fit the contract is answered NOT_SENT: nothing reached the daemon. A batch
+   * of kills (it carries `kills`) gets one reply per kill, in order, once every kill was answered;
+   * a batch that does not fit is refused whole, unread, as one request this agent cannot read.
+   */
+  private async receiveDisconnect(
+    adapter: GatewayAdapter,
+    data: unknown,
+  ): Promise<DisconnectReply | DisconnectBatchReply> {
+    if (typeof data === 'object' && data !== null && 'kills' in data) {
+      const batch = readWire(disconnectBatchRequestSchema, data);
+      if (!batch.ok) return this.refused(adapter, batch);
+      const { kills, deadlineMs } = batch.value;
+      return { replies: await Promise.all(kills.map((k) => this.disconnect(adapter, { ...k, deadlineMs }))) };
     }
+    const req = readWire(disconnectRequestSchema, data);
+    if (!req.ok) return this.refused(adapter, req);
     return this.disconnect(adapter, req.value);
+  }
+
+  private refused(adapter: GatewayAdapter, req: { problem: string; detail: string }): DisconnectReply {
+    this.deps.logger.warn(
+      { gatewayId: adapter.config.id, problem: req.problem, detail: req.detail },
+      'disconnect request refused: it does not fit the wire contract',
+    );
+    return { outcome: 'NOT_SENT', detail: `request refused by the agent: ${req.detail}` };
   }
 
   private async disconnect(adapter: GatewayAdapter, req: DisconnectRequest): Promise<DisconnectReply> {

@@ -137,8 +137,12 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const elsewhere = new Set<string>();
       h.bus.request = async (subject, data, options) => {
         const reply = await request(subject, data, options);
-        if (subject.endsWith('.disconnect') && k++ % 2 === 0) {
-          const s = (await h.store.sessions.findByRef(h.gateways[0]!.config.id, (data as { ref: string }).ref))!;
+        if (!subject.endsWith('.disconnect')) return reply;
+        // One kill, or a batch of them: every other kill of the run.
+        const kills = (data as { kills?: { ref: string }[] }).kills ?? [data as { ref: string }];
+        for (const kill of kills) {
+          if (k++ % 2 !== 0) continue;
+          const s = (await h.store.sessions.findByRef(h.gateways[0]!.config.id, kill.ref))!;
           const intent = (await h.store.intents.findPending(s.id))!;
           await h.store.transaction(async (tx) => {
             const done = await settleEnded(tx, intent, {

@@ -8,8 +8,9 @@
  *    those that got in. No kill of a chunk is sent before its transaction committed; if it fails,
  *    each session of the chunk fails with its error and no gateway hears of any of them. The next
  *    chunk is recorded while this one's kills run.
- * 2. Each session's kill is still its own bus request (the wire contract is unchanged), up to
- *    `BULK_KILLS_IN_FLIGHT` at once.
+ * 2. The kills go to their gateway's agent `BULK_KILL_BATCH` to a bus request (a DisconnectBatchRequest,
+ *    one reply per kill; an agent that predates it gets them one request each), up to
+ *    `BULK_KILLS_IN_FLIGHT` at once. Each reply is then handled as its own kill's.
  * 3. Confirmed ends are settled in batches (`settleEndedMany`): one conditional update moves the
  *    batch's intents from PENDING and names those it moved; only those get their session ended, their
  *    SUCCESS row and their event here. The rest were settled by sync from the daemon's echo (or by
@@ -27,11 +28,14 @@ import { elapsed, type DisconnectCall, type DisconnectUseCase } from './disconne
 import { appendSessionEvents } from './event-outbox.js';
 import { settleEndedMany } from './intent-settlement.js';
 import type { SettledIntents } from './settled-intents.js';
+import type { DisconnectReply } from './reports.js';
 
 /** Sessions whose intents and PENDING rows one transaction records. */
 export const BULK_CHUNK = 500;
-/** Kills of one bulk request in flight at once (each its own bus request; the agent pipelines them). */
-export const BULK_KILLS_IN_FLIGHT = 64;
+/** Kills of one bulk request in flight at once (the agent pipelines them to its daemon). */
+export const BULK_KILLS_IN_FLIGHT = 100;
+/** Kills per bus request (one gateway's, a DisconnectBatchRequest): two requests in flight keep the agent's queue fed. */
+export const BULK_KILL_BATCH = 50;
 /** Sessions of one bulk request on the single path at once (those the batch does not take). */
 export const BULK_SINGLE_CONCURRENCY = 16;
 /** Most confirmed ends one settling transaction takes; more arrive while it runs, for the next one. */
@@ -85,9 +89,19 @@ export class BulkChunks {
     for (let i = 0; i < batched.length; i += BULK_CHUNK) chunks.push(batched.slice(i, i + BULK_CHUNK));
     const recorded = this.recorded(chunks);
     const worker = async () => {
-      for (let r = await recorded.next(); !r.done; r = await recorded.next()) await this.kill(r.value);
+      for (;;) {
+        const batch: Recorded[] = [];
+        while (batch.length < BULK_KILL_BATCH) {
+          const r = await recorded.next();
+          if (r.done) break;
+          batch.push(r.value);
+        }
+        if (batch.length === 0) return;
+        await Promise.all([...byGateway(batch).values()].map((kills) => this.kill(kills)));
+      }
     };
-    await Promise.all(Array.from({ length: Math.min(BULK_KILLS_IN_FLIGHT, batched.length) }, worker));
+    const workers = Math.min(BULK_KILLS_IN_FLIGHT / BULK_KILL_BATCH, Math.ceil(batched.length / BULK_KILL_BATCH));
+    await Promise.all(Array.from({ length: workers }, worker));
     await Promise.all(this.settling);
     let next = 0;
     const single = async () => {
@@ -155,9 +169,14 @@ export class BulkChunks {
     return recorded;
   }
 
-  /** The kill; a confirmation waits for the next settling batch, any other reply is settled as one disconnect's. */
-  private async kill(r: Recorded): Promise<void> {
-    const reply = await this.deps.disconnect.send(r.session, r.intent);
+  /** Kills of one gateway, one request; each reply is then handled as its own (`answered`). */
+  private async kill(kills: Recorded[]): Promise<void> {
+    const replies = await this.deps.disconnect.sendMany(kills);
+    await Promise.all(kills.map((r, i) => this.answered(r, replies[i]!)));
+  }
+
+  /** A confirmation waits for the next settling batch; any other reply is settled as one disconnect's. */
+  private async answered(r: Recorded, reply: DisconnectReply): Promise<void> {
     if (reply.outcome !== 'ENDED') {
       await this.deps.disconnect.answer(r.call, r.session, r.intent, reply).then(
         () => this.outcome(r.session.id, null),
@@ -223,4 +242,15 @@ export class BulkChunks {
     );
     c.done();
   }
+}
+
+/** Recorded kills grouped by gateway (one request each), in the order they came. */
+function byGateway(kills: Recorded[]): Map<string, Recorded[]> {
+  const groups = new Map<string, Recorded[]>();
+  for (const k of kills) {
+    const group = groups.get(k.session.gatewayId);
+    if (group) group.push(k);
+    else groups.set(k.session.gatewayId, [k]);
+  }
+  return groups;
 }

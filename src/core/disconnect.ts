@@ -9,7 +9,15 @@ import type { Store } from '../store/store.js';
 import type { DisconnectOptions, DisconnectResult } from './api-types.js';
 import { auditEvent } from './audit.js';
 import { settleEnded, settleUnsuccessful } from './intent-settlement.js';
-import { disconnectReplySchema, readWire, versioned, type DisconnectReply, type DisconnectRequest } from './reports.js';
+import {
+  disconnectBatchReplySchema,
+  disconnectReplySchema,
+  readWire,
+  versioned,
+  type DisconnectBatchRequest,
+  type DisconnectReply,
+  type DisconnectRequest,
+} from './reports.js';
 import { appendSessionEvents } from './event-outbox.js';
 import { sessionEvent } from './session-events.js';
 import { loggerFor, type Logger } from '../domain/logger.js';
@@ -33,6 +41,8 @@ export const MAX_REASON_CHARS = 1000;
 export const MAX_MESSAGE_CHARS = 240;
 /** How often a caller that found another disconnect of the session under way looks at it again. */
 const PENDING_POLL_MS = 50;
+/** How long a gateway whose agent refused a batch of kills gets its kills one request each. */
+const SINGLE_KILLS_FOR_MS = 60_000;
 /** A pending intent never answered after this many deadlines was abandoned (its replica died). */
 const ABANDONED_AFTER_DEADLINES = 3;
 
@@ -88,6 +98,11 @@ export class DisconnectUseCase {
   private readonly now: () => number;
   /** Concurrent disconnects commit together (group commit); each still commits all or nothing. */
   private readonly writes: TransactionBatcher;
+  /**
+   * Gateways whose agent refused a batch of kills unread (it predates them), with when: their kills go
+   * one by one for SINGLE_KILLS_FOR_MS, then a batch is tried again (the agent may have been upgraded).
+   */
+  private readonly singleKills = new Map<string, number>();
 
   constructor(private readonly deps: DisconnectDeps) {
     this.now = deps.now ?? Date.now;
@@ -181,14 +196,7 @@ export class DisconnectUseCase {
   /** The intent's kill, sent to the session's gateway: the agent's reply in the agreed vocabulary. */
   async send(session: Session, intent: DisconnectIntent): Promise<DisconnectReply> {
     const { bus, deadlineMs } = this.deps;
-    const request: DisconnectRequest = {
-      ref: session.ref,
-      userName: session.userName,
-      mode: intent.mode,
-      message: intent.message,
-      blockSeconds: intent.blockSeconds,
-      deadlineMs,
-    };
+    const request: DisconnectRequest = { ...killOf(session, intent), deadlineMs };
     try {
       const read = readWire(
         disconnectReplySchema,
@@ -199,13 +207,43 @@ export class DisconnectUseCase {
         ? read.value
         : { outcome: 'UNCONFIRMED', detail: `unreadable reply (${read.problem}: ${read.detail})` };
     } catch (e) {
-      const detail = errorText(e);
-      // No responder (or a bus that sent nothing): certainly not sent. Anything else, a timeout
-      // included, may have reached the agent, which may have acted.
-      return e instanceof BusTimeoutError && e.noResponders
-        ? { outcome: 'NOT_SENT', detail }
-        : { outcome: 'UNCONFIRMED', detail };
+      return unanswered(e);
     }
+  }
+
+  /**
+   * The kills of several intents of ONE gateway (at most MAX_DISCONNECT_BATCH), sent in one request:
+   * the agent's reply for each, in order, as `send` would have answered it. Each intent must be
+   * recorded (committed) before this is called, as for `send`. An agent that does not speak the batch
+   * refuses it unread (NOT_SENT: no daemon was asked), and the kills go one request each; any other
+   * failure of the request answers every kill as `send` would answer its own failure.
+   */
+  async sendMany(items: { session: Session; intent: DisconnectIntent }[]): Promise<DisconnectReply[]> {
+    const { bus, deadlineMs } = this.deps;
+    const gatewayId = items[0]!.session.gatewayId;
+    if (items.length === 1 || (this.singleKills.get(gatewayId) ?? -Infinity) > performance.now() - SINGLE_KILLS_FOR_MS)
+      return Promise.all(items.map((i) => this.send(i.session, i.intent)));
+    const request: DisconnectBatchRequest = { kills: items.map((i) => killOf(i.session, i.intent)), deadlineMs };
+    let answer: unknown;
+    try {
+      answer = await bus.request(subjects.gatewayDisconnect(gatewayId), versioned(request), { timeoutMs: deadlineMs });
+    } catch (e) {
+      const reply = unanswered(e);
+      return items.map(() => reply);
+    }
+    const read = readWire(disconnectBatchReplySchema, answer);
+    if (read.ok && read.value.replies.length === items.length) return read.value.replies;
+    // An agent that predates the batch read it as one kill it could not read, and asked no daemon.
+    const single = readWire(disconnectReplySchema, answer);
+    if (single.ok && single.value.outcome === 'NOT_SENT') {
+      this.singleKills.set(gatewayId, performance.now());
+      return Promise.all(items.map((i) => this.send(i.session, i.intent)));
+    }
+    // Any other answer came from an agent that received the kills: each may have been run.
+    const detail = read.ok
+      ? `unreadable reply (${read.value.replies.length} replies for ${items.length} kills)`
+      : `unreadable reply (${read.problem}: ${read.detail})`;
+    return items.map(() => ({ outcome: 'UNCONFIRMED', detail }));
   }
 
   /** Asks the gateway for a new intent and settles the intent with its answer. */
@@ -407,6 +445,28 @@ export class DisconnectUseCase {
       settledAuditEventId: null,
     };
   }
+}
+
+/** What the agent needs of one intent's kill. */
+function killOf(session: Session, intent: DisconnectIntent): Omit<DisconnectRequest, 'deadlineMs'> {
+  return {
+    ref: session.ref,
+    userName: session.userName,
+    mode: intent.mode,
+    message: intent.message,
+    blockSeconds: intent.blockSeconds,
+  };
+}
+
+/**
+ * A kill request that got no answer. No responder (or a bus that sent nothing): certainly not sent.
+ * Anything else, a timeout included, may have reached the agent, which may have acted.
+ */
+function unanswered(e: unknown): DisconnectReply {
+  const detail = errorText(e);
+  return e instanceof BusTimeoutError && e.noResponders
+    ? { outcome: 'NOT_SENT', detail }
+    : { outcome: 'UNCONFIRMED', detail };
 }
 
 function clip(text: string | null | undefined): string | null {

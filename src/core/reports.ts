@@ -175,6 +175,33 @@ export const disconnectReplySchema = z.discriminatedUnion('outcome', [
 export type DisconnectReply = z.infer<typeof disconnectReplySchema>;
 
 /**
+ * Kills in one DisconnectBatchRequest at most. Even at every field's bound (and JSON's escapes) a
+ * batch and its reply stay under NATS's default 1 MB message limit.
+ */
+export const MAX_DISCONNECT_BATCH = 100;
+
+/**
+ * Control plane → agent on the same `subjects.gatewayDisconnect(id)`, without its `version`: the kills
+ * of a bulk disconnect, many in one request, one deadline for all. Added in wire version 1 without
+ * changing it: an agent that predates it refuses the request as one it cannot read (`NOT_SENT`, with
+ * no daemon asked), and the control plane then sends those kills one request each.
+ */
+export const disconnectBatchRequestSchema = z.object({
+  kills: z
+    .array(disconnectRequestSchema.omit({ deadlineMs: true }))
+    .min(1)
+    .max(MAX_DISCONNECT_BATCH),
+  deadlineMs: disconnectRequestSchema.shape.deadlineMs,
+});
+export type DisconnectBatchRequest = z.infer<typeof disconnectBatchRequestSchema>;
+
+/** The agent's answer to a DisconnectBatchRequest: one DisconnectReply per kill, in the request's order. */
+export const disconnectBatchReplySchema = z.object({
+  replies: z.array(disconnectReplySchema).min(1).max(MAX_DISCONNECT_BATCH),
+});
+export type DisconnectBatchReply = z.infer<typeof disconnectBatchReplySchema>;
+
+/**
  * Control plane → agent on `subjects.gatewayBlocks(id)`: every block in force on that gateway (the
  * store is the source of truth), sent after each first snapshot part the control plane hears from the
  * gateway (so an agent gets its blocks back after a restart) and after a block is lifted (`lifted`).

@@ -19,7 +19,17 @@ import { openStore } from '../store/kysely/kysely-store.js';
 import type { Store } from '../store/store.js';
 import { AgentLink } from './agent-link.js';
 import { silentLogger, type Logger } from '../domain/logger.js';
-import { WIRE_VERSION, type GatewayReport } from './reports.js';
+import {
+  disconnectRequestSchema,
+  MAX_DISCONNECT_BATCH,
+  readWire,
+  versioned,
+  WIRE_VERSION,
+  type GatewayReport,
+} from './reports.js';
+import { DisconnectUseCase } from './disconnect.js';
+import type { Session } from '../domain/session.js';
+import type { DisconnectIntent } from '../domain/disconnect-intent.js';
 import { Switchboard } from './switchboard.js';
 import { SessionSync } from './sync/session-sync.js';
 import { sessionReport } from '../../test/support/session-report.js';
@@ -224,6 +234,113 @@ for (const kind of ['memory', 'nats'] as const) {
       assert.equal((huge as { outcome: string }).outcome, 'NOT_SENT');
       assert.deepEqual(adapters[0]!.commands, [], 'no command reached the daemon');
       assert.deepEqual(await online(gw1), ['alice']);
+    });
+
+    test('a bulk disconnect sends its kills in one batch request; the agent answers each, in order', async () => {
+      const users = Array.from({ length: 7 }, (_, i) => `batch-${i}`);
+      for (const u of users) adapters[0]!.connect(u);
+      await waitFor(async () => (await online(gw1)).length === 1 + users.length, 10_000, 'batch sessions listed');
+      const seen: unknown[] = [];
+      const request = planeBus.request.bind(planeBus);
+      planeBus.request = (subject, data, options) => {
+        if (subject === subjects.gatewayDisconnect(gw1)) seen.push(data);
+        return request(subject, data, options);
+      };
+      const commands = adapters[0]!.commands.length;
+      try {
+        const admin = { tokenId: 'tok_a', name: 'ops', scopes: ['admin' as const], ip: null, userAgent: null };
+        const result = await core.disconnectSessions(admin, { filter: { gatewayId: gw1, userName: 'batch-3' } });
+        assert.equal(result.ended, 1);
+        const all = await core.disconnectSessions(admin, { filter: { gatewayId: gw1 } });
+        assert.deepEqual([all.matched, all.ended, all.failed], [7, 7, 0]);
+      } finally {
+        planeBus.request = request;
+      }
+      // One kill alone goes as one request; the rest (alice and six batch users) in one batch of seven.
+      assert.deepEqual(
+        seen.map((d) => ((d as { kills?: unknown[] }).kills ?? [d]).length),
+        [1, 7],
+      );
+      assert.equal('ref' in (seen[0] as object), true, 'the lone kill is a plain request');
+      assert.equal((seen[1] as { version: number }).version, WIRE_VERSION);
+      assert.equal(adapters[0]!.commands.length, commands + 8, 'every kill reached the daemon once');
+      assert.deepEqual(await online(gw1), []);
+      // Straight to the agent: one reply per kill, in order; a ref the daemon does not know is NOT_FOUND.
+      const alive = adapters[0]!.connect('batch-late');
+      const reply = await planeBus.request(
+        subjects.gatewayDisconnect(gw1),
+        {
+          kills: [
+            { ref: 'gone:1', userName: 'nobody', mode: 'HALT', message: null, blockSeconds: null },
+            { ref: alive.ref, userName: 'batch-late', mode: 'HALT', message: 'bye', blockSeconds: null },
+          ],
+          deadlineMs: 1000,
+          version: WIRE_VERSION,
+        },
+        { timeoutMs: 2000 },
+      );
+      assert.deepEqual(reply, { replies: [{ outcome: 'NOT_FOUND' }, { outcome: 'ENDED' }], version: WIRE_VERSION });
+    });
+
+    test('a batch of kills the agent cannot read is refused whole, NOT_SENT, and reaches no adapter', async () => {
+      const alive = adapters[0]!.connect('batch-refused');
+      const kill = { ref: alive.ref, userName: 'batch-refused', mode: 'HALT', message: null, blockSeconds: null };
+      const commands = adapters[0]!.commands.length;
+      for (const kills of [
+        [kill, { ...kill, message: 'm'.repeat(241) }],
+        Array.from({ length: MAX_DISCONNECT_BATCH + 1 }, () => kill),
+        [],
+      ]) {
+        const reply = await planeBus.request(
+          subjects.gatewayDisconnect(gw1),
+          { kills, deadlineMs: 1000, version: WIRE_VERSION },
+          { timeoutMs: 2000 },
+        );
+        assert.equal((reply as { outcome: string }).outcome, 'NOT_SENT');
+      }
+      assert.equal(adapters[0]!.commands.length, commands, 'no command reached the daemon');
+    });
+
+    test('an agent that predates the batch refuses it unread; the kills then go one request each', async () => {
+      const gwOld = `wire-old-${run}`;
+      const heard: string[] = [];
+      // The agent as it was before the batch: one kill per request, anything else refused NOT_SENT.
+      const stop = agentBus.serve(subjects.gatewayDisconnect(gwOld), async (data) => {
+        const req = readWire(disconnectRequestSchema, data);
+        heard.push(req.ok ? req.value.ref : 'refused');
+        return versioned(
+          req.ok
+            ? { outcome: 'ENDED' }
+            : { outcome: 'NOT_SENT', detail: `request refused by the agent: ${req.detail}` },
+        );
+      });
+      await agentBus.flush(2000);
+      const use = new DisconnectUseCase({ store, bus: planeBus, logger: silentLogger, deadlineMs: 2000 });
+      const kill = (ref: string) => ({
+        session: { ref, userName: 'old', gatewayId: gwOld } as Session,
+        intent: { mode: 'HALT', message: null, blockSeconds: null } as unknown as DisconnectIntent,
+      });
+      try {
+        const replies = await use.sendMany([kill('old:1'), kill('old:2'), kill('old:3')]);
+        assert.deepEqual(replies, [{ outcome: 'ENDED' }, { outcome: 'ENDED' }, { outcome: 'ENDED' }]);
+        assert.deepEqual(heard, ['refused', 'old:1', 'old:2', 'old:3']);
+        // Known now: the next kills go one by one at once.
+        assert.deepEqual(await use.sendMany([kill('old:4'), kill('old:5')]), [
+          { outcome: 'ENDED' },
+          { outcome: 'ENDED' },
+        ]);
+        assert.deepEqual(heard.slice(4), ['old:4', 'old:5']);
+      } finally {
+        stop();
+      }
+      // No agent at all: certainly not sent, every kill.
+      const none = await use.sendMany(
+        [kill('x:1'), kill('x:2')].map((k) => ({ ...k, session: { ...k.session, gatewayId: `wire-none-${run}` } })),
+      );
+      assert.deepEqual(
+        none.map((r) => r.outcome),
+        ['NOT_SENT', 'NOT_SENT'],
+      );
     });
 
     test('a delta of a gateway no replica knows yet logs no error and asks the agents for snapshots', async () => {
