@@ -30,10 +30,25 @@ for (const r of roots) {
 // daemons and the end-to-end suites (test/, and the adapter contracts beside their real daemon), then the
 // unit tests. Each file is a process of its own with its own resources (ports from 0, unique namespaces,
 // temp dirs, PostgreSQL databases and NATS names), so files may run side by side.
+// Among those, the files a CI run (2 cores) found slowest start first, longest first: alphabetical order
+// had put the longest of all (test/wireguard-gateway) last, so a run ended on it alone.
+const SLOWEST = [
+  'test/wireguard-gateway.test.ts',
+  'test/ui-history.test.ts',
+  'test/ui.test.ts',
+  'src/gateways/wireguard/wireguard-contract.test.ts',
+  'test/cli.test.ts',
+  'test/bench-smoke.test.ts',
+  'test/openvpn-gateway.test.ts',
+  'test/nats-secure.test.ts',
+  'test/ui-blocks.test.ts',
+  'src/gateways/openconnect/openconnect-contract.test.ts',
+].map((f) => f.split('/').join(sep));
+const rank = (f) => (SLOWEST.includes(f) ? SLOWEST.indexOf(f) : SLOWEST.length);
 const heavy = (f) => f.startsWith(`test${sep}`) || /-contract\.test\.ts$/.test(f);
 const selected = files
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
-  .sort((a, b) => Number(heavy(b)) - Number(heavy(a)) || a.localeCompare(b));
+  .sort((a, b) => Number(heavy(b)) - Number(heavy(a)) || rank(a) - rank(b) || a.localeCompare(b));
 if (selected.length === 0) {
   console.error('no test files matched');
   process.exit(1);
