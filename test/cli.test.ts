@@ -11,20 +11,10 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { postgresSkipReason } from './support/postgres.js';
-import { assertOneLineFailure, runToEnd as run } from './support/switchboard-process.js';
+import { assertOneLineFailure, eachFew as each, runToEnd as run } from './support/switchboard-process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sb-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Runs the cases a few at a time: each is a whole node process, and the machine is shared. */
-async function each<T>(cases: T[], fn: (c: T) => Promise<void>, parallel = 3): Promise<void> {
-  const queue = [...cases];
-  await Promise.all(
-    Array.from({ length: parallel }, async () => {
-      for (let c = queue.shift(); c !== undefined; c = queue.shift()) await fn(c);
-    }),
-  );
-}
 
 async function freePort(): Promise<number> {
   const server = createServer();

@@ -148,6 +148,20 @@ export class SwitchboardProcess {
   }
 }
 
+/**
+ * Runs `fn` on every case, `parallel` at a time: each case is typically a whole `switchboard`
+ * process, most of whose life is waiting (a connect timeout, a refused handshake), and the machine is
+ * shared, so a few at once rather than all.
+ */
+export async function eachFew<T>(cases: T[], fn: (c: T, index: number) => Promise<void>, parallel = 3): Promise<void> {
+  const queue = [...cases.entries()];
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      for (let next = queue.shift(); next !== undefined; next = queue.shift()) await fn(next[1], next[0]);
+    }),
+  );
+}
+
 /** Runs `switchboard <args>` to its end (bounded: a command that keeps running is a failure). */
 export async function runToEnd(
   args: string[],
