@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import type { OpenVpnGatewayConfig } from '../gateways/adapter.js';
 import { LabPki } from './openvpn-pki.js';
 import { LabProcess, type WaitForLogOptions } from './openvpn-process.js';
-import { freePort, labSubnet } from './openvpn-ports.js';
+import { freeLabPort, labSubnet, releaseLabPort } from './openvpn-ports.js';
 
 export { sleep } from './openvpn-process.js';
 
@@ -98,7 +98,7 @@ export class OpenVpnLab {
 
   async startServer(options: ServerOptions): Promise<LabServer> {
     if (this.closed) throw new Error('lab: closed');
-    const port = await freePort();
+    const port = await freeLabPort();
     const server = new LabServer(this, port, options);
     this.servers.push(server);
     await server.start();
@@ -109,6 +109,7 @@ export class OpenVpnLab {
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all(this.servers.map((s) => s.stopAll()));
+    for (const s of this.servers) releaseLabPort(s.port);
     await rm(this.dir, { recursive: true, force: true });
   }
 }
