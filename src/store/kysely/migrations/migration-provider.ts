@@ -16,6 +16,7 @@ import * as gatewayStatusSinceAndLastError from './202612061530-gateway-status-s
 import * as sessionTransport from './202612061540-session-transport.js';
 import * as gatewayLastSnapshot from './202612062000-gateway-last-snapshot.js';
 import * as blockMessage from './202612061600-block-message.js';
+import * as sessionsFillfactor from './202612062230-sessions-fillfactor.js';
 
 /** One migration file: forward only; a fix is a new file, never an edit of an applied one. */
 interface MigrationModule {
@@ -44,6 +45,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '202612061540-session-transport': sessionTransport,
   '202612061600-block-message': blockMessage,
   '202612062000-gateway-last-snapshot': gatewayLastSnapshot,
+  '202612062230-sessions-fillfactor': sessionsFillfactor,
 };
 
 /**
