@@ -24,10 +24,10 @@ export interface TokenRevokedEvent {
  */
 export async function appendSessionEvents(tx: StoreTx, events: readonly SessionEvent[], now: number): Promise<void> {
   if (events.length === 0) return;
-  await tx.outbox.append(
+  const hooks = await tx.outbox.appendListingWebhooks(
     events.map((e) => ({ id: e.id, type: e.type, at: e.at, payload: JSON.stringify(e), createdAt: now })),
   );
-  await enqueueWebhookDeliveries(tx, events, now);
+  await enqueueWebhookDeliveries(tx, events, hooks, now);
 }
 
 /** A revoked token's announcement, in the transaction that revokes it: every replica ends its streams. */

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { newId } from '../domain/ids.js';
-import type { WebhookDelivery } from '../domain/webhook.js';
+import type { Webhook, WebhookDelivery } from '../domain/webhook.js';
 import type { StoreTx } from '../store/store.js';
 import type { SessionEvent } from './session-events.js';
 
@@ -34,15 +34,15 @@ export function webhookPayload(e: SessionEvent): string {
 /**
  * Writes one delivery per (event, subscribed webhook) with the caller's transaction: the events are
  * delivered at least once exactly when the change they report committed (the outbox pattern).
+ * `hooks`: the active webhooks, read in that transaction (`outbox.appendListingWebhooks`).
  */
 export async function enqueueWebhookDeliveries(
   tx: StoreTx,
   events: readonly SessionEvent[],
+  hooks: readonly Webhook[],
   now: number,
 ): Promise<void> {
-  if (events.length === 0) return;
-  const hooks = await tx.webhooks.listActive();
-  if (hooks.length === 0) return;
+  if (events.length === 0 || hooks.length === 0) return;
   const rows: WebhookDelivery[] = [];
   for (const e of events) {
     const payload = webhookPayload(e);

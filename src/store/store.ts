@@ -332,6 +332,12 @@ export interface OutboxRepository {
   /** Adds unpublished events; call it in the transaction of the change they report. */
   append(events: OutboxEvent[]): Promise<void>;
   /**
+   * `append`, then the active webhooks as `webhooks.listActive` reads them in the same transaction (a
+   * session change's webhook deliveries are written with its events). On PostgreSQL the read is part
+   * of the last insert's statement: one round trip instead of two.
+   */
+  appendListingWebhooks(events: OutboxEvent[]): Promise<Webhook[]>;
+  /**
    * Leases up to `limit` unpublished events until `leaseUntil`, in the order they were written: rows
    * another relay holds (lease not yet expired) are skipped, and no two callers get the same row.
    */

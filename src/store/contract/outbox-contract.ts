@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { newId } from '../../domain/ids.js';
 import type { OutboxEvent, Store } from '../store.js';
-import type { ContractContext } from './fixtures.js';
+import { makeWebhook, type ContractContext } from './fixtures.js';
 import { readOutboxRow } from '../../../test/support/outbox-rows.js';
 
 function makeEvent(createdAt: number, overrides: Partial<OutboxEvent> = {}): OutboxEvent {
@@ -43,6 +43,32 @@ export function outboxContract(ctx: ContractContext): void {
     await store.transaction((tx) => tx.outbox.append([kept]));
     assert.equal(await readOutboxRow(store, lost.id), null);
     assert.deepEqual(await readOutboxRow(store, kept.id), { ...kept, publishedAt: null });
+  });
+
+  test("outbox: appendListingWebhooks appends every event and returns the active webhooks as listActive reads them, its transaction's own included", async () => {
+    const store = ctx.store();
+    const t = 5_500_000_000_000 + Math.floor(Math.random() * 1e9);
+    const [kept, deleted, added] = [makeWebhook(), makeWebhook(), makeWebhook()];
+    await store.webhooks.insert(kept);
+    await store.webhooks.insert(deleted);
+    await store.webhooks.markDeleted(deleted.id, t);
+    // More events than one statement takes: the webhooks come with the last one.
+    const events = Array.from({ length: 1_001 }, (_, i) => makeEvent(t + i));
+    const { hooks, listed } = await store.transaction(async (tx) => {
+      await tx.webhooks.insert(added);
+      const hooks = await tx.outbox.appendListingWebhooks(events);
+      return { hooks, listed: await tx.webhooks.listActive() };
+    });
+    assert.deepEqual(hooks, listed);
+    const ids = new Set(hooks.map((w) => w.id));
+    assert.ok(ids.has(kept.id) && ids.has(added.id) && !ids.has(deleted.id));
+    for (const e of [events[0]!, events[1_000]!])
+      assert.deepEqual(await readOutboxRow(store, e.id), { ...e, publishedAt: null });
+    // Published, so that the claims of the tests below do not meet them first.
+    await store.outbox.markPublished(
+      events.map((e) => e.id),
+      t,
+    );
   });
 
   test('outbox: claim hands each unpublished row to one of two concurrent claimers, in written order; leases expire; published rows stay published', async () => {

@@ -115,14 +115,15 @@ function repositories(
   inTransaction = false,
 ): StoreTx {
   const outer = cache && !inTransaction ? cache : null;
+  const webhooks = cache ? new CachedWebhookRepository(db, cache) : new KyselyWebhookRepository(db, dialect);
   return {
     sessions: outer ? new CachedSessionRepository(db, outer) : new KyselySessionRepository(db, dialect),
     gateways: outer ? new CachedGatewayRepository(db, outer) : new KyselyGatewayRepository(db),
     tokens: outer ? new CachedTokenRepository(db, outer) : new KyselyTokenRepository(db),
     audit: new KyselyAuditRepository(db),
-    webhooks: cache ? new CachedWebhookRepository(db, cache) : new KyselyWebhookRepository(db, dialect),
+    webhooks,
     blocks: new KyselyBlockRepository(db),
-    outbox: new KyselyOutboxRepository(db, dialect),
+    outbox: new KyselyOutboxRepository(db, dialect, webhooks),
     intents: new KyselyIntentRepository(db),
   };
 }

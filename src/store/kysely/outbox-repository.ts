@@ -1,36 +1,51 @@
 import type { Insertable, Kysely, Selectable } from 'kysely';
 import type { AnnouncedEventType } from '../../domain/event-types.js';
-import type { OutboxEvent, OutboxRepository } from '../store.js';
+import type { Webhook } from '../../domain/webhook.js';
+import type { OutboxEvent, OutboxRepository, WebhookRepository } from '../store.js';
 import type { Database, DialectName, EventOutboxTable } from './database.js';
 import { BulkInsert } from './bulk-insert.js';
+import { toWebhook } from './webhook-repository.js';
 
 /** Ids per statement: far below SQLite's and PostgreSQL's bound-parameter limits. */
 const IDS_PER_STATEMENT = 1000;
 
 const APPEND = new BulkInsert((db, rows: Insertable<EventOutboxTable>[]) => db.insertInto('event_outbox').values(rows));
+/**
+ * PostgreSQL: the insert as a data-modifying WITH, and the active webhooks (as `listActive`) read by
+ * the same statement. Its read sees what a statement of its own right after the insert would (the
+ * transaction's writes, and what other transactions committed before the statement began).
+ */
+const APPEND_LISTING_WEBHOOKS = new BulkInsert((db, rows: Insertable<EventOutboxTable>[]) =>
+  db
+    .with('appended', (q) => q.insertInto('event_outbox').values(rows))
+    .selectFrom('webhooks')
+    .selectAll()
+    .where('deleted_at', 'is', null)
+    .orderBy('created_at')
+    .orderBy('id'),
+);
 
 /** The event outbox over one Kysely instance or transaction. */
 export class KyselyOutboxRepository implements OutboxRepository {
+  /** `webhooks`: the repository `appendListingWebhooks` reads through where one statement cannot do both (SQLite: cached). */
   constructor(
     private readonly db: Kysely<Database>,
     private readonly dialect: DialectName,
+    private readonly webhooks: WebhookRepository,
   ) {}
 
   async append(events: OutboxEvent[]): Promise<void> {
-    for (let i = 0; i < events.length; i += IDS_PER_STATEMENT) {
-      await APPEND.execute(
-        this.db,
-        events.slice(i, i + IDS_PER_STATEMENT).map((e) => ({
-          id: e.id,
-          type: e.type,
-          at: e.at,
-          payload: e.payload,
-          created_at: e.createdAt,
-          claimed_until: null,
-          published_at: null,
-        })),
-      );
+    for (let i = 0; i < events.length; i += IDS_PER_STATEMENT) await APPEND.execute(this.db, rowsOf(events, i));
+  }
+
+  async appendListingWebhooks(events: OutboxEvent[]): Promise<Webhook[]> {
+    const last = events.length === 0 ? 0 : Math.floor((events.length - 1) / IDS_PER_STATEMENT) * IDS_PER_STATEMENT;
+    if (this.dialect !== 'postgres' || events.length === 0) {
+      await this.append(events);
+      return this.webhooks.listActive();
     }
+    for (let i = 0; i < last; i += IDS_PER_STATEMENT) await APPEND.execute(this.db, rowsOf(events, i));
+    return (await APPEND_LISTING_WEBHOOKS.execute(this.db, rowsOf(events, last))).map(toWebhook);
   }
 
   /**
@@ -108,4 +123,17 @@ export class KyselyOutboxRepository implements OutboxRepository {
 /** An outbox row as the port hands it out (also read by test support). */
 export function toEvent(r: Selectable<EventOutboxTable>): OutboxEvent {
   return { id: r.id, type: r.type as AnnouncedEventType, at: r.at, payload: r.payload, createdAt: r.created_at };
+}
+
+/** Up to IDS_PER_STATEMENT events from `from`, as rows. */
+function rowsOf(events: OutboxEvent[], from: number): Insertable<EventOutboxTable>[] {
+  return events.slice(from, from + IDS_PER_STATEMENT).map((e) => ({
+    id: e.id,
+    type: e.type,
+    at: e.at,
+    payload: e.payload,
+    created_at: e.createdAt,
+    claimed_until: null,
+    published_at: null,
+  }));
 }

@@ -203,7 +203,8 @@ export class KyselyWebhookRepository implements WebhookRepository {
   }
 }
 
-function toWebhook(r: Selectable<WebhookTable>): Webhook {
+/** A `webhooks` row as the domain's Webhook. */
+export function toWebhook(r: Selectable<WebhookTable>): Webhook {
   return {
     id: r.id,
     url: r.url,
