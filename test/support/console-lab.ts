@@ -35,18 +35,21 @@ export async function startConsoleLab(options: {
 }): Promise<ConsoleLab> {
   mkdirSync(options.artifacts, { recursive: true });
   buildConsole();
-  const lab = await OpenVpnLab.create();
-  const parts: Partial<ConsoleLab> = { lab };
+  const parts: Partial<ConsoleLab> = {};
+  // The browser starts while the gateway, Switchboard and the clients do: nothing of it depends on them.
+  const launched = launchChromium().then((b) => (parts.browser = b));
+  launched.catch(() => undefined); // awaited below; a failure is reported there
   try {
+    const lab = (parts.lab = await OpenVpnLab.create());
     const server = await lab.startServer({ proto: 'udp4', mode: 'authorize', ...options.server });
     const adapter = createAdapter(server.gatewayConfig({ ...options.gateway, snapshotIntervalMs: 2000 }), silentLogger);
     parts.h = await startApp({ adapters: [adapter], env: { SWITCHBOARD_DISCONNECT_TIMEOUT_MS: '3000' } });
     const clients = new Map<string, LabClient>();
     for (const user of options.users) clients.set(user, await server.startClient({ user }));
-    parts.browser = await launchChromium();
-    const page = await openConsolePage(parts.browser, options.problems, options.expected);
-    return { ...(parts as ConsoleLab), server, clients, page, close: () => closeAll(parts) };
+    const page = await openConsolePage(await launched, options.problems, options.expected);
+    return { ...(parts as ConsoleLab), lab, server, clients, page, close: () => closeAll(parts) };
   } catch (e) {
+    await launched.catch(() => undefined); // so a browser that did start is closed too
     await closeAll(parts);
     throw e;
   }
