@@ -115,10 +115,15 @@ export class SnapshotApplier {
     const applied = await this.deps.store.transaction(async (tx) => {
       const state = await this.begin(tx, r, '', `${r.agentId}:${r.seq}:${r.at}`);
       if (state === null) return null;
-      const events = await this.writeSessions(tx, state.gateway, this.sorted(r, state, r.sessions), false);
+      const { stats, ...rest } = this.sorted(r, state, r.sessions);
+      const events = await this.writeSessions(tx, state.gateway, { stats: [], ...rest }, false);
       const stale = this.unlisted(state);
       events.push(...(await this.endSessions(tx, state, stale.slice(0, SNAPSHOT_CHUNK), false)));
       await appendSessionEvents(tx, events, this.deps.now());
+      // Last before the commit: the refresh locks up to a thousand session rows, which an operator's
+      // disconnect of one of them waits for; locked last, they are held for this statement and the
+      // commit only, not for the statements above as well.
+      await tx.sessions.updateStatsMany(state.gateway.id, stats);
       return { state, rest: stale.slice(SNAPSHOT_CHUNK) };
     });
     this.runs.set(r.gatewayId, r.daemonStartedAt);
