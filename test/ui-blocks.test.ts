@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { openvpnSkipReason, type LabClient, type LabServer } from './support/openvpn-lab.js';
 import type { AppHarness } from './support/app-harness.js';
-import { chromiumSkipReason, launchChromium } from './support/browser.js';
+import { chromiumSkipReason, launchChromium, type Browser } from './support/browser.js';
 import { axeViolations, openConsolePage, signIn } from './support/console-page.js';
 import { startConsoleLab, type ConsoleLab } from './support/console-lab.js';
 import { onlineIds } from './support/api-client.js';
@@ -57,7 +57,13 @@ describe('console: block presets, the Blocks page and Lift, real OpenVPN', { ski
     return id;
   };
 
+  // A browser of its own for the fixed-clock test (Playwright's clock is per browser context, and the
+  // other steps need the real one), started while the lab is.
+  let fixedBrowser: Promise<Browser> | undefined;
+
   before(async () => {
+    fixedBrowser = launchChromium();
+    fixedBrowser.catch(() => undefined); // awaited by the test; a failure is reported there
     stack = await startConsoleLab({
       artifacts: ARTIFACTS,
       gateway: { id: GW, name: 'Lab Lisbon', region: 'eu-west-lab' },
@@ -68,11 +74,13 @@ describe('console: block presets, the Blocks page and Lift, real OpenVPN', { ski
     });
     ({ server, h, page, clients } = stack);
   });
-  after(() => stack?.close());
+  after(async () => {
+    await fixedBrowser?.then((b) => b.close()).catch(() => undefined);
+    await stack?.close();
+  });
 
   test('presets preview when the block ends, in local time with the zone, across midnight (fixed clock, Berlin)', async () => {
-    // A browser of its own: Playwright's clock is per browser context, and the other steps need the real one.
-    const fixed = await launchChromium();
+    const fixed = await fixedBrowser!;
     const p = await openConsolePage(fixed, problems, () => false);
     try {
       const cdp = await p.context().newCDPSession(p);
