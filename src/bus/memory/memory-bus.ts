@@ -18,8 +18,9 @@ interface Srv {
 
 /**
  * The in-process bus for a single host. Messages are delivered asynchronously (next microtask) and
- * in publish order per subscriber; values are structured-cloned so no side shares mutable objects,
- * exactly as if they had crossed a wire.
+ * in publish order per subscriber; values are structured-cloned so the publisher and its receivers
+ * share no mutable object, exactly as if they had crossed a wire (the subscribers of one message share
+ * one copy, as on NATS, where they share one decoded value and never change it).
  */
 export class MemoryBus implements Bus {
   readonly kind = 'memory' as const;
@@ -48,8 +49,12 @@ export class MemoryBus implements Bus {
 
   async publish(subject: string, data: unknown): Promise<void> {
     if (this.closed) return;
-    for (const sub of this.subscribersOf(subject)) {
-      const copy = structuredClone(data);
+    const subs = this.subscribersOf(subject);
+    if (subs.length === 0) return;
+    // One copy for all its subscribers, as NATS decodes one value for them: handlers never change it
+    // (the port's contract); the copy keeps the publisher's later changes out.
+    const copy = structuredClone(data);
+    for (const sub of subs) {
       queueMicrotask(() => {
         try {
           const r = sub.handler(copy, subject);
