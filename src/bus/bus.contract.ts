@@ -45,6 +45,28 @@ export function runBusContract(name: string, open: () => Promise<Bus>, options: 
     }
   });
 
+  test(`${name}: a published value changed afterwards reaches its subscribers as it was`, async () => {
+    const bus = await open();
+    try {
+      const s = unique();
+      const got: unknown[] = [];
+      bus.subscribe(`${s}.x`, (d) => void got.push(d));
+      bus.subscribe(`${s}.x`, (d) => void got.push(d));
+      await bus.flush(FLUSH_MS);
+      const sent = { ref: 'a', nested: { n: 1 } };
+      const published = bus.publish(`${s}.x`, sent);
+      sent.nested.n = 99;
+      await published;
+      await until(() => got.length === 2);
+      assert.deepEqual(got, [
+        { ref: 'a', nested: { n: 1 } },
+        { ref: 'a', nested: { n: 1 } },
+      ]);
+    } finally {
+      await bus.close();
+    }
+  });
+
   test(`${name}: wildcards * and > match as in NATS`, async () => {
     const bus = await open();
     try {
