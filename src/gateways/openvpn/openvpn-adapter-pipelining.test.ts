@@ -11,6 +11,7 @@ import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from '.
 import { waitFor } from '../../../test/support/wait.js';
 import { AdapterEventLog } from '../adapter-event-log.test-support.js';
 import { silentLogger } from '../../domain/logger.js';
+import { DEFAULT_MAX_IN_FLIGHT } from './command-queue.js';
 import { ManagementClient } from './management-client.js';
 import { OpenVpnAdapter } from './openvpn-adapter.js';
 import { parseStatus } from './status-parser.js';
@@ -144,6 +145,33 @@ describe('pipelined management commands against a real daemon', { skip }, () => 
       assert.equal(clients.u8!.exited, false);
     } finally {
       await adapter.stop();
+    }
+  });
+
+  test('more commands at once than the default depth: each of 300 answered in order, the one real kill behind them ends its client', async () => {
+    const link = new ManagementClient(
+      { address: srv.management, logger: silentLogger },
+      { onReady: () => {}, onDown: () => {}, onNotification: () => {} },
+    );
+    link.start();
+    try {
+      await waitFor(() => link.connected, 10_000, 'the management link', 10);
+      const { rows } = parseStatus((await link.command('status 3', { timeoutMs: 5000, multiline: true })).lines);
+      const u8 = rows.find((r) => r.commonName === 'u8')!.clientId;
+      // Unknown Client IDs and pids (both one-line answers), more than twice the default depth: the link
+      // keeps DEFAULT_MAX_IN_FLIGHT of them written and unanswered, then the real kill comes last.
+      const commands = Array.from({ length: 299 }, (_, i) => (i % 2 === 0 ? `client-kill ${90_000 + i} HALT` : 'pid'));
+      commands.push(`client-kill ${u8} HALT`);
+      assert.ok(commands.length > 2 * DEFAULT_MAX_IN_FLIGHT);
+      const replies = await Promise.all(commands.map((text) => link.command(text, { timeoutMs: 20_000 })));
+      const seen = replies.map((r) => (r.ok ? 'SUCCESS' : 'ERROR') + (/^pid=\d+$/.test(r.message) ? ' pid' : ''));
+      const expected = commands.map((c, i) =>
+        c === 'pid' ? 'SUCCESS pid' : i === commands.length - 1 ? 'SUCCESS' : 'ERROR',
+      );
+      assert.deepEqual(seen, expected);
+      await clients.u8!.waitExited();
+    } finally {
+      await link.stop();
     }
   });
 });
