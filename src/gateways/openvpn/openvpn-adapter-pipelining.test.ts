@@ -45,6 +45,25 @@ async function rawExchange(srv: LabServer, text: string, isLast: (lines: string[
   }
 }
 
+/** A management client on `srv`, connected, with the daemon's status rows; stopped after `fn`. */
+async function withLink(
+  srv: LabServer,
+  fn: (link: ManagementClient, rows: ReturnType<typeof parseStatus>['rows']) => Promise<void>,
+): Promise<void> {
+  const link = new ManagementClient(
+    { address: srv.management, logger: silentLogger },
+    { onReady: () => {}, onDown: () => {}, onNotification: () => {} },
+  );
+  link.start();
+  try {
+    await waitFor(() => link.connected, 10_000, 'the management link', 10);
+    const { rows } = parseStatus((await link.command('status 3', { timeoutMs: 5000, multiline: true })).lines);
+    await fn(link, rows);
+  } finally {
+    await link.stop();
+  }
+}
+
 describe('pipelined management commands against a real daemon', { skip }, () => {
   let lab: OpenVpnLab;
   let srv: LabServer;
@@ -74,14 +93,7 @@ describe('pipelined management commands against a real daemon', { skip }, () => 
   });
 
   test("kills in flight at once through the management client: each reply is its own command's", async () => {
-    const link = new ManagementClient(
-      { address: srv.management, logger: silentLogger },
-      { onReady: () => {}, onDown: () => {}, onNotification: () => {} },
-    );
-    link.start();
-    try {
-      await waitFor(() => link.connected, 10_000, 'the management link', 10);
-      const { rows } = parseStatus((await link.command('status 3', { timeoutMs: 5000, multiline: true })).lines);
+    await withLink(srv, async (link, rows) => {
       const cidOf = (user: string) => rows.find((r) => r.commonName === user)!.clientId;
       const victims = ['u1', 'u2', 'u3', 'u4'];
       // Unknown Client IDs between the real ones, and other commands in the same stream.
@@ -121,9 +133,7 @@ describe('pipelined management commands against a real daemon', { skip }, () => 
       assert.ok(listed.includes(cidOf('u4')) && listed.includes(cidOf('u5')));
       await Promise.all(victims.map((u) => clients[u]!.waitExited()));
       for (const u of USERS.filter((x) => !victims.includes(x))) assert.equal(clients[u]!.exited, false, `${u} exited`);
-    } finally {
-      await link.stop();
-    }
+    });
   });
 
   test('disconnects at once through the adapter: ENDED for each live session, NOT_FOUND for the unknown one', async () => {
@@ -149,14 +159,7 @@ describe('pipelined management commands against a real daemon', { skip }, () => 
   });
 
   test('more commands at once than the default depth: each of 300 answered in order, the one real kill behind them ends its client', async () => {
-    const link = new ManagementClient(
-      { address: srv.management, logger: silentLogger },
-      { onReady: () => {}, onDown: () => {}, onNotification: () => {} },
-    );
-    link.start();
-    try {
-      await waitFor(() => link.connected, 10_000, 'the management link', 10);
-      const { rows } = parseStatus((await link.command('status 3', { timeoutMs: 5000, multiline: true })).lines);
+    await withLink(srv, async (link, rows) => {
       const u8 = rows.find((r) => r.commonName === 'u8')!.clientId;
       // Unknown Client IDs and pids (both one-line answers), more than twice the default depth: the link
       // keeps DEFAULT_MAX_IN_FLIGHT of them written and unanswered, then the real kill comes last.
@@ -170,8 +173,6 @@ describe('pipelined management commands against a real daemon', { skip }, () => 
       );
       assert.deepEqual(seen, expected);
       await clients.u8!.waitExited();
-    } finally {
-      await link.stop();
-    }
+    });
   });
 });
