@@ -32,24 +32,23 @@ test('clearing the timers it pushed stops it, before and after its first run', (
   mock.timers.enable({ apis: ['setTimeout', 'setInterval'] });
   try {
     let runs = 0;
-    const before: NodeJS.Timeout[] = [];
-    everyIntervalSpread(
-      before,
-      1000,
-      () => runs++,
-      () => 0,
-    );
+    /** Starts one (its first run at half an interval) and returns the timers that stop it. */
+    const start = () => {
+      const timers: NodeJS.Timeout[] = [];
+      everyIntervalSpread(
+        timers,
+        1000,
+        () => runs++,
+        () => 0,
+      );
+      return timers;
+    };
+    const before = start();
     for (const t of before) clearInterval(t);
     mock.timers.tick(5000);
     assert.equal(runs, 0, 'stopped before the first run');
 
-    const after: NodeJS.Timeout[] = [];
-    everyIntervalSpread(
-      after,
-      1000,
-      () => runs++,
-      () => 0,
-    );
+    const after = start();
     mock.timers.tick(500);
     assert.equal(runs, 1);
     for (const t of after) clearInterval(t);
