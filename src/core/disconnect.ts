@@ -221,8 +221,9 @@ export class DisconnectUseCase {
   async sendMany(items: { session: Session; intent: DisconnectIntent }[]): Promise<DisconnectReply[]> {
     const { bus, deadlineMs } = this.deps;
     const gatewayId = items[0]!.session.gatewayId;
+    const oneByOne = () => Promise.all(items.map((i) => this.send(i.session, i.intent)));
     if (items.length === 1 || (this.singleKills.get(gatewayId) ?? -Infinity) > performance.now() - SINGLE_KILLS_FOR_MS)
-      return Promise.all(items.map((i) => this.send(i.session, i.intent)));
+      return oneByOne();
     const request: DisconnectBatchRequest = { kills: items.map((i) => killOf(i.session, i.intent)), deadlineMs };
     let answer: unknown;
     try {
@@ -237,7 +238,7 @@ export class DisconnectUseCase {
     const single = readWire(disconnectReplySchema, answer);
     if (single.ok && single.value.outcome === 'NOT_SENT') {
       this.singleKills.set(gatewayId, performance.now());
-      return Promise.all(items.map((i) => this.send(i.session, i.intent)));
+      return oneByOne();
     }
     // Any other answer came from an agent that received the kills: each may have been run.
     const detail = read.ok
