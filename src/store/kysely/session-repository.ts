@@ -31,7 +31,7 @@ const findOnlineById = new Precompiled((db, v: { id: string }) =>
 interface EndValues {
   id: string;
   endedAt: number;
-  cause: string;
+  cause: SessionEnd['cause'];
   endedByTokenId: string | null;
   endedByName: string | null;
   endReason: string | null;
@@ -51,10 +51,7 @@ function markEndedStatement(claimEcho: boolean, finalStats: boolean): Precompile
         .updateTable('sessions')
         .set((eb) => ({
           ended_at: claimEcho ? eb.fn.coalesce('ended_at', eb.val(v.endedAt)) : v.endedAt,
-          end_cause: v.cause,
-          ended_by_token_id: v.endedByTokenId,
-          ended_by_name: v.endedByName,
-          end_reason: v.endReason,
+          ...endColumns(v),
           ...(finalStats
             ? { bytes_received: v.bytesReceived!, bytes_sent: v.bytesSent!, last_seen_at: v.lastSeenAt! }
             : {}),
@@ -252,12 +249,16 @@ export class KyselySessionRepository implements SessionRepository {
     id: string,
     stats: Pick<SessionReport, 'bytesReceived' | 'bytesSent'> & { lastSeenAt: number },
   ): Promise<void> {
-    await this.db
+    await this.#statsUpdate(id, stats).execute();
+  }
+
+  /** `updateStats`' statement, before it runs (`updateStatsMany` narrows it to a gateway on SQLite). */
+  #statsUpdate(id: string, stats: Pick<SessionReport, 'bytesReceived' | 'bytesSent'> & { lastSeenAt: number }) {
+    return this.db
       .updateTable('sessions')
       .set({ bytes_received: stats.bytesReceived, bytes_sent: stats.bytesSent, last_seen_at: stats.lastSeenAt })
       .where('id', '=', id)
-      .where('ended_at', 'is', null)
-      .execute();
+      .where('ended_at', 'is', null);
   }
 
   /**
@@ -359,9 +360,7 @@ export class KyselySessionRepository implements SessionRepository {
    * slower than an UPDATE per row (5 s against 0.7 s for 100k rows), so it gets one per row.
    * A row that holds these values already is left alone: every replica applies every snapshot, and
    * the second one's identical refresh would write a new version of each row (and its WAL) for nothing.
-   */
-  /**
-   * On PostgreSQL one UPDATE … FROM (VALUES …) per statement, joined to the gateway's online rows: with
+   * The PostgreSQL statement is joined to the gateway's online rows: with
    * the ids alone the planner hashed every online session of every gateway for each statement (a seq
    * scan: 0.5 s for a 1,000-row refresh among 50k sessions under load, while the snapshot's
    * transaction held the gateway's row lock); with the gateway it reads that gateway's rows by index.
@@ -371,15 +370,7 @@ export class KyselySessionRepository implements SessionRepository {
     stats: Omit<SessionStats, 'ref' | 'clientAddress' | 'transport'>[],
   ): Promise<void> {
     if (this.dialect === 'sqlite') {
-      for (const s of stats) {
-        await this.db
-          .updateTable('sessions')
-          .set({ bytes_received: s.bytesReceived, bytes_sent: s.bytesSent, last_seen_at: s.lastSeenAt })
-          .where('id', '=', s.id)
-          .where('gateway_id', '=', gatewayId)
-          .where('ended_at', 'is', null)
-          .execute();
-      }
+      for (const s of stats) await this.#statsUpdate(s.id, s).where('gateway_id', '=', gatewayId).execute();
       return;
     }
     for (const part of statements(stats, 4)) {
