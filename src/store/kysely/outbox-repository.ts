@@ -4,7 +4,7 @@ import type { Webhook } from '../../domain/webhook.js';
 import type { OutboxEvent, OutboxRepository, WebhookRepository } from '../store.js';
 import type { Database, DialectName, EventOutboxTable } from './database.js';
 import { BulkInsert } from './bulk-insert.js';
-import { toWebhook } from './webhook-repository.js';
+import { activeWebhooks, toWebhook } from './webhook-repository.js';
 
 /** Ids per statement: far below SQLite's and PostgreSQL's bound-parameter limits. */
 const IDS_PER_STATEMENT = 1000;
@@ -16,13 +16,7 @@ const APPEND = new BulkInsert((db, rows: Insertable<EventOutboxTable>[]) => db.i
  * transaction's writes, and what other transactions committed before the statement began).
  */
 const APPEND_LISTING_WEBHOOKS = new BulkInsert((db, rows: Insertable<EventOutboxTable>[]) =>
-  db
-    .with('appended', (q) => q.insertInto('event_outbox').values(rows))
-    .selectFrom('webhooks')
-    .selectAll()
-    .where('deleted_at', 'is', null)
-    .orderBy('created_at')
-    .orderBy('id'),
+  activeWebhooks(db.with('appended', (q) => q.insertInto('event_outbox').values(rows))),
 );
 
 /** The event outbox over one Kysely instance or transaction. */

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely, QueryCreator, Selectable } from 'kysely';
 import type {
   DeliveryStatus,
   Webhook,
@@ -39,14 +39,7 @@ export class KyselyWebhookRepository implements WebhookRepository {
   }
 
   async listActive(): Promise<Webhook[]> {
-    const rows = await this.db
-      .selectFrom('webhooks')
-      .selectAll()
-      .where('deleted_at', 'is', null)
-      .orderBy('created_at')
-      .orderBy('id')
-      .execute();
-    return rows.map(toWebhook);
+    return (await activeWebhooks(this.db).execute()).map(toWebhook);
   }
 
   async markDeleted(id: string, at: number): Promise<boolean> {
@@ -201,6 +194,11 @@ export class KyselyWebhookRepository implements WebhookRepository {
       durationMs: r.duration_ms,
     }));
   }
+}
+
+/** The active webhooks' rows, oldest first: `listActive`'s read, also part of the outbox's statement that appends. */
+export function activeWebhooks(db: Pick<QueryCreator<Database>, 'selectFrom'>) {
+  return db.selectFrom('webhooks').selectAll().where('deleted_at', 'is', null).orderBy('created_at').orderBy('id');
 }
 
 /** A `webhooks` row as the domain's Webhook. */
