@@ -4,7 +4,9 @@
  * effect"), the audit trail holds the attempt as PENDING; when the daemon resumes (SIGCONT) it runs
  * the queued `client-kill`, the client is halted, and the session is recorded as the operator's:
  * ADMIN_DISCONNECT with the original actor and reason, the audit event settled late, its event and
- * webhook row written. Never as the user's own leaving.
+ * webhook row written. Never as the user's own leaving. The same for a bulk disconnect, whose kills
+ * go to the agent in one batch request: each session UNCONFIRMED while stalled, each recorded as the
+ * operator's once the daemon runs the kills.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -28,6 +30,15 @@ describe('a disconnect sent to a stalled OpenVPN daemon', { skip }, () => {
   let bystander: LabClient;
   const gw = 'stall-gw';
   const events: SessionEvent[] = [];
+  const endedSession = (id: string) =>
+    waitFor(
+      async () => {
+        const s = await h.app.store.sessions.findById(id);
+        return s?.endedAt != null ? s : null;
+      },
+      15_000,
+      'the session recorded as ended',
+    );
 
   before(async () => {
     lab = await OpenVpnLab.create();
@@ -83,14 +94,7 @@ describe('a disconnect sent to a stalled OpenVPN daemon', { skip }, () => {
     // The daemon runs the kill it had queued: the client is halted, and the record is the operator's.
     await victim.waitForLog(/Call the help desk|Halt command was pushed/, { timeoutMs: 10_000 });
     await victim.waitExited(10_000);
-    const ended = await waitFor(
-      async () => {
-        const s = await h.app.store.sessions.findById(session.id);
-        return s?.endedAt != null ? s : null;
-      },
-      15_000,
-      'the session recorded as ended',
-    );
+    const ended = await endedSession(session.id);
     assert.deepEqual(
       [ended.endCause, ended.endedByName, ended.endReason],
       ['ADMIN_DISCONNECT', 'night-ops', 'incident 14'],
@@ -128,5 +132,68 @@ describe('a disconnect sent to a stalled OpenVPN daemon', { skip }, () => {
 
     assert.equal(bystander.exited, false, 'the other client is untouched');
     assert.ok((await online()).some((s) => s.userName === 'alice'));
+  });
+
+  test("a bulk's batch of kills to a stalled daemon: each UNCONFIRMED, then each recorded as the operator's", async () => {
+    const since = new Date();
+    await new Promise((r) => setTimeout(r, 1100)); // OpenVPN's connect times are whole seconds
+    const victims = await Promise.all(['trudy', 'oscar'].map((user) => server.startClient({ user })));
+    const online = () => h.app.store.sessions.listOnlineByGateway(gw);
+    await waitFor(async () => (await online()).length === 3, 15_000, 'three sessions online');
+    const ids = (await online()).filter((s) => s.userName !== 'alice').map((s) => s.id);
+    const ops = await h.token(['sessions:disconnect', 'sessions:read'], 'bulk-ops');
+    const BULK =
+      'mutation ($after: DateTime!) { disconnectSessions(input: { filter: { gatewayId: "stall-gw", connectedAfter: $after }, reason: "incident 14b" }) { matched ended failed errors { sessionId code message } } }';
+
+    server.signal('SIGSTOP');
+    try {
+      const reply = await h.gql(BULK, { after: since.toISOString() }, ops);
+      assert.equal(reply.json.errors, undefined, reply.text);
+      const result = reply.json.data!.disconnectSessions as {
+        matched: number;
+        ended: number;
+        failed: number;
+        errors: { sessionId: string; code: string; message: string }[];
+      };
+      assert.deepEqual([result.matched, result.ended, result.failed], [2, 0, 2]);
+      assert.deepEqual(result.errors.map((e) => e.sessionId).sort(), [...ids].sort());
+      for (const e of result.errors) {
+        assert.equal(e.code, 'GATEWAY_UNAVAILABLE');
+        assert.match(e.message, /may still take effect/);
+      }
+      for (const id of ids)
+        assert.ok(await h.app.store.sessions.findOnline(id), 'not recorded as ended while unconfirmed');
+    } finally {
+      server.signal('SIGCONT');
+    }
+
+    await Promise.all(victims.map((v) => v.waitExited(15_000)));
+    for (const id of ids) {
+      const ended = await endedSession(id);
+      assert.deepEqual(
+        [ended.endCause, ended.endedByName, ended.endReason],
+        ['ADMIN_DISCONNECT', 'bulk-ops', 'incident 14b'],
+      );
+      const audit = await h.app.store.audit.list({ first: 10, filter: { targetSessionId: id } });
+      assert.deepEqual(
+        audit.rows.map((r) => [r.outcome, r.actorName]),
+        [
+          ['SUCCESS', 'bulk-ops'],
+          ['PENDING', 'bulk-ops'],
+        ],
+        'pending, then settled by the daemon report',
+      );
+      await waitFor(
+        () => events.some((e) => e.type === 'session.disconnected' && e.session.id === id),
+        5_000,
+        'its event',
+      );
+      const mine = events.filter((e) => e.type === 'session.disconnected' && e.session.id === id);
+      assert.deepEqual(
+        mine.map((e) => [e.cause, e.actor?.name]),
+        [['ADMIN_DISCONNECT', 'bulk-ops']],
+      );
+    }
+    assert.equal(bystander.exited, false, 'the other client is untouched');
   });
 });
