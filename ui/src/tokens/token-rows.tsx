@@ -24,6 +24,18 @@ interface TokenRowsProps {
   onRevoke: (t: TokenRow) => void;
 }
 
+/** A token's name, with its prefix and id below it: the head of its row and of its card. */
+function TokenName({ t }: { t: TokenRow }) {
+  return (
+    <>
+      {t.name}
+      <span className="muted small block mono">
+        {t.prefix}… · {t.id}
+      </span>
+    </>
+  );
+}
+
 export function TokenRows(props: TokenRowsProps) {
   return props.phone ? <TokenCards {...props} /> : <TokenTable {...props} />;
 }
@@ -70,10 +82,7 @@ function TokenCards(props: TokenRowsProps) {
             head={
               <>
                 <span className="card-title">
-                  {t.name}
-                  <span className="muted small block mono">
-                    {t.prefix}… · {t.id}
-                  </span>
+                  <TokenName t={t} />
                 </span>
                 <StateBadge state={state} />
               </>
@@ -112,10 +121,7 @@ function TokenTable(props: TokenRowsProps) {
           return (
             <tr key={t.id} data-token-id={t.id} data-state={state}>
               <th scope="row">
-                {t.name}
-                <span className="muted small block mono">
-                  {t.prefix}… · {t.id}
-                </span>
+                <TokenName t={t} />
               </th>
               <td>{t.scopes.join(', ')}</td>
               <td>
