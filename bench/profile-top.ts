@@ -3,33 +3,15 @@
  * over every profile given (a directory stands for the `.cpuprofile`s in it, say a BENCH_CPU_PROF dir).
  *   node --import tsx bench/profile-top.ts <file.cpuprofile | dir> ... [rows]
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-interface Profile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
+import { readFileSync, statSync } from 'node:fs';
+import { add, keyOf, profileFiles, short, type Profile } from './lib/cpuprofile.js';
 
 const args = process.argv.slice(2);
 process.stdout.on('error', () => process.exit(0)); // piped into head
 // A last argument that is a whole number (and no file of that name) is the row count.
 const last = args.at(-1);
 const rowsArg = last !== undefined && /^\d+$/.test(last) && !exists(last) ? args.pop() : undefined;
-const files = args.flatMap((a) =>
-  statSync(a).isDirectory()
-    ? readdirSync(a)
-        .filter((f) => f.endsWith('.cpuprofile'))
-        .sort()
-        .map((f) => join(a, f))
-    : [a],
-);
+const files = profileFiles(args);
 if (files.length === 0) throw new Error('usage: profile-top.ts <file.cpuprofile | dir> ... [rows]');
 const rows = Number(rowsArg ?? 25);
 
@@ -42,10 +24,6 @@ function exists(path: string): boolean {
   }
 }
 
-const short = (url: string) => url.replace(/^file:\/\/.*?\/(node_modules|src|bench|test)\//, '$1/') || '(native)';
-const keyOf = (n: ProfileNode) =>
-  `${n.callFrame.functionName || '(anonymous)'}  ${short(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`;
-const add = (m: Map<string, number>, k: string, us: number) => m.set(k, (m.get(k) ?? 0) + us);
 const fn = new Map<string, number>();
 const byFile = new Map<string, number>();
 // Inclusive time of our own code (src/, or dist/ for the compiled server): every sample counts once for each src function on its stack.

@@ -1,10 +1,25 @@
-import { gatewayReportSchema, readWire, type GatewayReport } from './reports.js';
+import { z } from 'zod';
+import {
+  gatewayReportSchema,
+  MAX_SNAPSHOT_PART_SESSIONS,
+  readWire,
+  sessionReportSchema,
+  type GatewayReport,
+  type WireResult,
+} from './reports.js';
 import type { Logger } from '../domain/logger.js';
 
 /** Between two warnings about one gateway's dropped reports: a flood of them is counted, not logged each. */
 const WARN_EVERY_MS = 10_000;
 /** Gateways tracked one by one; past this many (a client inventing subjects), only the totals count. */
 const MAX_TRACKED_GATEWAYS = 10_000;
+/**
+ * Sessions of a snapshot checked in one turn of the event loop (`readSliced`): checking a part of
+ * 1,000 in one go took tens of milliseconds on a loaded replica, and every API request that arrived
+ * meanwhile waited for it.
+ */
+export const CHECK_SLICE = 100;
+const sessionsSchema = z.array(sessionReportSchema);
 
 /** What this replica thinks of one gateway's messages (the `Gateway` type shows it). */
 export interface WireStatus {
@@ -51,15 +66,54 @@ export class ReportIntake {
 
   /** The report to apply, or null when it is dropped. `subjectGatewayId`: the gateway its subject names, if any. */
   read(data: unknown, subjectGatewayId: string | null, subject: string): GatewayReport | null {
-    if (subjectGatewayId === null) {
-      this.counters.badSubject++;
-      this.deps.logger.warn(
-        { subject: subject.slice(0, 200) },
-        'gateway report on a subject that names no valid gateway; dropped',
-      );
-      return null;
+    if (subjectGatewayId === null) return this.badSubject(subject);
+    return this.judge(readWire(gatewayReportSchema, data), subjectGatewayId);
+  }
+
+  /**
+   * As `read`, but a snapshot of more than CHECK_SLICE sessions is checked CHECK_SLICE sessions per
+   * turn of the event loop (the rest of the report first): the same checks, the same verdict, and
+   * requests are served in between. Any other report is read at once (its promise settles in a
+   * microtask). Reports read this way may settle out of their arrival order: a caller that keeps a
+   * gateway's order waits for the previous report's verdict (SessionSync does).
+   */
+  async readSliced(data: unknown, subjectGatewayId: string | null, subject: string): Promise<GatewayReport | null> {
+    const sessions = manySessions(data);
+    if (subjectGatewayId === null || sessions === null) return this.read(data, subjectGatewayId, subject);
+    const head = readWire(gatewayReportSchema, { ...(data as object), sessions: [] });
+    if (!head.ok || head.value.gatewayId !== subjectGatewayId || head.value.type !== 'snapshot')
+      return this.judge(head, subjectGatewayId);
+    const checked: z.output<typeof sessionsSchema> = [];
+    for (let i = 0; i < sessions.length; i += CHECK_SLICE) {
+      await new Promise((resolve) => setImmediate(resolve));
+      const r = sessionsSchema.safeParse(sessions.slice(i, i + CHECK_SLICE));
+      if (!r.success) {
+        const issue = r.error.issues[0]!;
+        const [index, ...path] = issue.path;
+        const at = ['sessions', i + Number(index), ...path].join('.');
+        return this.judge({ ok: false, problem: 'invalid', detail: `${at}: ${issue.message}` }, subjectGatewayId);
+      }
+      for (const s of r.data) checked.push(s);
     }
-    const r = readWire(gatewayReportSchema, data);
+    return this.judge({ ok: true, value: { ...head.value, sessions: checked } }, subjectGatewayId);
+  }
+
+  /** Whether `readSliced` checks this report over several turns of the event loop (a large snapshot). */
+  sliced(data: unknown): boolean {
+    return manySessions(data) !== null;
+  }
+
+  private badSubject(subject: string): null {
+    this.counters.badSubject++;
+    this.deps.logger.warn(
+      { subject: subject.slice(0, 200) },
+      'gateway report on a subject that names no valid gateway; dropped',
+    );
+    return null;
+  }
+
+  /** The verdict on a checked report: counted and logged if refused, the report if it is to be applied. */
+  private judge(r: WireResult<GatewayReport>, subjectGatewayId: string): GatewayReport | null {
     if (!r.ok) {
       const state = this.state(subjectGatewayId);
       state.rejected++;
@@ -122,4 +176,12 @@ export class ReportIntake {
     state.lastWarnAt = now;
     this.deps.logger.warn({ ...fields, rejectedReports: state.rejected }, message);
   }
+}
+
+/** A snapshot's sessions when there are more than CHECK_SLICE of them (and not more than a part may hold); else null. */
+function manySessions(data: unknown): unknown[] | null {
+  if (typeof data !== 'object' || data === null) return null;
+  const r = data as { type?: unknown; sessions?: unknown };
+  if (r.type !== 'snapshot' || !Array.isArray(r.sessions)) return null;
+  return r.sessions.length > CHECK_SLICE && r.sessions.length <= MAX_SNAPSHOT_PART_SESSIONS ? r.sessions : null;
 }

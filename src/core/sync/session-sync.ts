@@ -39,6 +39,8 @@ const HELLO_AGAIN_MS = 2_000;
  */
 export class SessionSync {
   private readonly queue = new ReportQueue((reports) => this.applyBatch(reports));
+  /** Per gateway: the reading of its last report still being checked (see `receive`). */
+  private readonly reading = new Map<string, Promise<void>>();
   private readonly deltas: DeltaApplier;
   private readonly snapshots: SnapshotApplier;
   private unsubscribe: Unsubscribe | null = null;
@@ -76,12 +78,39 @@ export class SessionSync {
 
   /** Consumes every gateway's reports; each replica sees all of them (see the class comment). */
   start(): void {
-    this.unsubscribe = this.deps.bus.subscribe(subjects.allGatewayReports, (data, subject) => {
-      const report = this.intake.read(data, reportSubjectGatewayId(subject), subject);
-      return report ? this.enqueue(report) : undefined;
-    });
+    this.unsubscribe = this.deps.bus.subscribe(subjects.allGatewayReports, (data, subject) =>
+      this.receive(data, subject),
+    );
     // Agents that started before this replica: their sessions now, not at their next periodic snapshot.
     this.sayHello();
+  }
+
+  /**
+   * A report as it arrives: checked (ReportIntake), then queued. A large snapshot is checked a slice
+   * per turn of the event loop (`readSliced`); the gateway's reports that arrive meanwhile wait for
+   * its verdict, so they reach the queue in the order they arrived. Other reports are checked and
+   * queued at once, as they arrive.
+   */
+  private receive(data: unknown, subject: string): Promise<void> | undefined {
+    const gatewayId = reportSubjectGatewayId(subject);
+    const before = gatewayId === null ? undefined : this.reading.get(gatewayId);
+    if (before === undefined && !this.intake.sliced(data)) {
+      const report = this.intake.read(data, gatewayId, subject);
+      return report ? this.enqueue(report) : undefined;
+    }
+    const key = gatewayId!;
+    let applied: Promise<void> | undefined;
+    const read = (before ?? Promise.resolve())
+      .then(() => this.intake.readSliced(data, gatewayId, subject))
+      .then((report) => {
+        if (report) applied = this.enqueue(report);
+      })
+      .catch((e: unknown) => this.deps.logger.error({ err: e, gatewayId }, 'reading gateway report failed'))
+      .finally(() => {
+        if (this.reading.get(key) === read) this.reading.delete(key);
+      });
+    this.reading.set(key, read);
+    return read.then(() => applied);
   }
 
   /** Asks every agent for a heartbeat and a snapshot (subscribed already, so their answers reach this replica). */
@@ -123,13 +152,20 @@ export class SessionSync {
   }
 
   /** Resolves when every report received so far has been applied (tests and shutdown use it). */
-  idle(): Promise<void> {
+  async idle(): Promise<void> {
+    await this.read();
     return this.queue.idle();
   }
 
   /** Shutdown after its bound: lets the batches applying now finish, drops the rest (see ReportQueue.abandon). */
-  abandon(): Promise<number> {
+  async abandon(): Promise<number> {
+    await this.read();
     return this.queue.abandon();
+  }
+
+  /** Resolves when every report received so far has been checked (and queued, if it is to be applied). */
+  private async read(): Promise<void> {
+    while (this.reading.size > 0) await Promise.allSettled([...this.reading.values()]);
   }
 
   /**
