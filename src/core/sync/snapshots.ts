@@ -116,6 +116,9 @@ export class SnapshotApplier {
       const state = await this.begin(tx, r, '', `${r.agentId}:${r.seq}:${r.at}`);
       if (state === null) return null;
       const { stats, ...rest } = this.sorted(r, state, r.sessions);
+      // The online rows read and sorted, the statements built next: each in a turn of its own, so a
+      // request that arrives meanwhile waits for half of that work, not all of it (a thousand rows each).
+      await yieldTurn();
       const events = await this.writeSessions(tx, state.gateway, { stats: [], ...rest }, false);
       const stale = this.unlisted(state);
       events.push(...(await this.endSessions(tx, state, stale.slice(0, SNAPSHOT_CHUNK), false)));

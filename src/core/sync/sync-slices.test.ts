@@ -94,6 +94,53 @@ describe('report intake: a large snapshot checked in slices', () => {
   });
 });
 
+describe('session sync: a periodic snapshot of 1,000 sessions (one transaction, SQLite)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sb-sync-turns-'));
+  let store: Store;
+  before(async () => (store = await openStore(`sqlite:${join(dir, 'sync.db')}`)));
+  after(async () => {
+    await store?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the event loop turns between reading the online rows and writing the refresh, in the same transaction', async () => {
+    const sync = new SessionSync({ store, bus: new MemoryBus(), logger: silentLogger });
+    await sync.enqueue(snapshot('gw-turns', 1_000));
+    // SQLite answers without I/O: without a yield of its own, the apply would not let the loop turn at all.
+    const seen: { step: string; turns: number; tx: unknown }[] = [];
+    const loop = turns();
+    const transaction = store.transaction.bind(store);
+    store.transaction = ((fn: Parameters<Store['transaction']>[0]) =>
+      transaction((tx) => {
+        const { listOnlineStatsByGateway, updateStatsMany } = tx.sessions;
+        tx.sessions.listOnlineStatsByGateway = async (...a) => {
+          const rows = await listOnlineStatsByGateway.apply(tx.sessions, a);
+          seen.push({ step: 'read', turns: loop.n, tx });
+          return rows;
+        };
+        tx.sessions.updateStatsMany = (...a) => {
+          if (a[1].length > 0) seen.push({ step: 'refresh', turns: loop.n, tx });
+          return updateStatsMany.apply(tx.sessions, a);
+        };
+        return fn(tx);
+      })) as Store['transaction'];
+    try {
+      await sync.enqueue({ ...snapshot('gw-turns', 1_000), at: T + 120_000 });
+    } finally {
+      loop.stop();
+      store.transaction = transaction;
+    }
+    const [read, refresh] = seen;
+    assert.deepEqual(
+      seen.map((s) => s.step),
+      ['read', 'refresh'],
+    );
+    assert.equal(read!.tx, refresh!.tx, 'one transaction');
+    assert.ok(refresh!.turns > read!.turns, 'the loop turned in between');
+    assert.equal((await store.sessions.findByRef('gw-turns', 'r5'))?.lastSeenAt, T + 120_000);
+  });
+});
+
 /** Each store: a 1,000-session snapshot and the deltas right behind it, received over the bus. */
 function orderSuite(
   name: string,

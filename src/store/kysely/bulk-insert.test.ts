@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { sql } from 'kysely';
 import { databaseFor, postgresSkipReason } from '../../../test/support/postgres.js';
 import { freshGateway, makeSession } from '../contract/fixtures.js';
 import { BulkInsert } from './bulk-insert.js';
@@ -66,6 +67,34 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         });
         assert.equal(builds, 2);
         assert.deepEqual(await store.sessions.findById(d[1]!.id), d[1]);
+      } finally {
+        await store.close();
+        await fresh.drop();
+      }
+    });
+
+    test('values bound after the rows (tail) are bound anew on each call of the kept text', async () => {
+      const fresh = await databaseFor(dialect);
+      const store = await openStore(fresh.url);
+      try {
+        const [g1, g2] = [await freshGateway(store), await freshGateway(store)];
+        const s1 = makeSession(g1, { ref: 'x1' });
+        const s2 = makeSession(g2, { ref: 'x2' });
+        await store.sessions.insertManyIfAbsent([s1, s2]);
+        let builds = 0;
+        const update = new BulkInsert((db, rows: { id: string; sent: number }[], [gatewayId]) => {
+          builds++;
+          const values = sql.join(rows.map((r) => sql`(cast(${r.id} as text), cast(${r.sent} as bigint))`));
+          const statement = sql`update sessions set bytes_sent = v.column2 from (values ${values}) as v
+            where sessions.id = v.column1 and sessions.gateway_id = ${gatewayId}`;
+          return { compile: () => statement.compile(db) };
+        });
+        const both = (sent: number) => [s1, s2].map((s) => ({ id: s.id, sent }));
+        await update.execute(store.db, both(7), [g1]);
+        await update.execute(store.db, both(9), [g2]);
+        assert.equal(builds, 1, 'the second call compiled nothing');
+        assert.equal((await store.sessions.findById(s1.id))?.bytesSent, 7, "narrowed to the first call's gateway");
+        assert.equal((await store.sessions.findById(s2.id))?.bytesSent, 9, "and to the second call's");
       } finally {
         await store.close();
         await fresh.drop();

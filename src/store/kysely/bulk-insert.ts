@@ -5,7 +5,7 @@ import type { Database } from './database.js';
 const MAX_SHAPES = 64;
 
 /**
- * A multi-row INSERT of one shape (table, columns, clauses), its SQL text compiled once per row count
+ * A multi-row INSERT (or UPDATE … FROM (VALUES …)) of one shape (table, columns, clauses), its SQL text compiled once per row count
  * and reused with the next rows' values: the multi-row sibling of `Precompiled` (precompiled.ts),
  * whose statements have one fixed set of named values. Kysely builds a frozen node per value and compiles the tree
  * on every call: for a 1,000-row insert of sessions (25 columns) that was about a tenth of a
@@ -23,13 +23,18 @@ export class BulkInsert<Row extends object, Out> {
   /** Per database (its Kysely adapter: one per store, shared by its transactions), then per row count. */
   readonly #texts = new WeakMap<object, Map<number, { sql: string; query: RootOperationNode }>>();
 
-  constructor(private readonly build: (db: Kysely<Database>, rows: Row[]) => Compilable<Out>) {}
+  /**
+   * `build` may bind values after the rows' (`tail`, the same count on every call, say the gateway an
+   * UPDATE … FROM (VALUES …) is narrowed to): they follow the rows' values in the kept text's parameters.
+   */
+  constructor(private readonly build: (db: Kysely<Database>, rows: Row[], tail: unknown[]) => Compilable<Out>) {}
 
-  async execute(db: Kysely<Database>, rows: Row[]): Promise<Out[]> {
+  async execute(db: Kysely<Database>, rows: Row[], tail: unknown[] = []): Promise<Out[]> {
     const executor = db.getExecutor();
     let texts = this.#texts.get(executor.adapter);
     if (!texts) this.#texts.set(executor.adapter, (texts = new Map()));
-    const parameters = plainValues(rows);
+    const values = plainValues(rows);
+    const parameters = values && tail.every(plain) ? [...values, ...tail] : null;
     const text = parameters && texts.get(rows.length);
     if (text && parameters) {
       const queryId = createQueryId();
@@ -37,7 +42,7 @@ export class BulkInsert<Row extends object, Out> {
       if (executor.transformQuery(text.query, queryId) === text.query)
         return (await executor.executeQuery<Out>({ sql: text.sql, parameters, query: text.query, queryId })).rows;
     }
-    const compiled = this.build(db, rows).compile();
+    const compiled = this.build(db, rows, tail).compile();
     if (parameters && sameValues(compiled.parameters, parameters)) {
       if (texts.size >= MAX_SHAPES) texts.clear();
       texts.set(rows.length, { sql: compiled.sql, query: compiled.query });
@@ -58,11 +63,15 @@ function plainValues(rows: readonly object[]): unknown[] | null {
     for (let i = 0; i < columns.length; i++) {
       if (keys[i] !== columns[i]) return null;
       const v = (row as Record<string, unknown>)[keys[i]!];
-      if (v === undefined || (typeof v === 'object' && v !== null)) return null;
+      if (!plain(v)) return null;
       values.push(v);
     }
   }
   return values;
+}
+
+function plain(v: unknown): boolean {
+  return v !== undefined && (typeof v !== 'object' || v === null);
 }
 
 function sameValues(a: readonly unknown[], b: readonly unknown[]): boolean {
