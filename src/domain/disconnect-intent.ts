@@ -1,5 +1,5 @@
 import type { DisconnectMode } from './session.js';
-import { newId } from './ids.js';
+import { newOrderedId } from './ids.js';
 
 /**
  * Where a disconnect intent stands. PENDING: recorded, the gateway may have been asked, nothing is
@@ -43,6 +43,7 @@ export interface DisconnectIntent {
   settledAuditEventId: string | null;
 }
 
+/** Ordered, as audit event ids: a bulk inserts its intents in chunks of hundreds. */
 export function newIntentId(): string {
-  return newId('disconnectIntent');
+  return newOrderedId('disconnectIntent');
 }

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import {
   ID_KINDS,
   isSessionId,
+  newAuditEventId,
   newId,
   newOrderedId,
   newSessionId,
@@ -11,6 +12,7 @@ import {
   userIdFor,
   type IdKind,
 } from './ids.js';
+import { newIntentId } from './disconnect-intent.js';
 
 test('every id kind has its own prefix, and a new id is that prefix and its number of [a-z0-9]', () => {
   const prefixes = Object.values(ID_KINDS).map((k) => k.prefix);
@@ -29,6 +31,16 @@ test('an ordered id has the shape of its kind, sorts by its time and differs wit
   const sameMs = new Set(Array.from({ length: 1000 }, () => newOrderedId('event', t)));
   assert.equal(sameMs.size, 1000);
   assert.match(newOrderedId('event'), /^evt_[a-z0-9]{16}$/);
+});
+
+test('audit event and disconnect intent ids are ordered ids: the shape of their kind, later ones sort after', async () => {
+  const first = [newAuditEventId(), newIntentId()];
+  await new Promise((resolve) => setTimeout(resolve, 3));
+  const later = [newAuditEventId(), newIntentId()];
+  for (const [i, id] of [...first, ...later].entries())
+    assert.match(id, i % 2 === 0 ? /^aud_[a-z0-9]{16}$/ : /^din_[a-z0-9]{16}$/);
+  assert.ok(first[0]! < later[0]!, 'audit event ids grow with time');
+  assert.ok(first[1]! < later[1]!, 'disconnect intent ids grow with time');
 });
 
 test("a session id has the seed's shape, a token secret the shape authentication accepts, a user id its prefix", () => {

@@ -2,12 +2,17 @@ import type { Expression, ExpressionBuilder, Insertable, Kysely, Selectable, Sql
 import type { AuditAction, AuditEvent, AuditOutcome } from '../../domain/audit.js';
 import type { AuditFilter, AuditRepository, Keyset, Page } from '../store.js';
 import type { AuditEventTable, Database } from './database.js';
+import { BulkInsert } from './bulk-insert.js';
 import { pageLimit, toPage } from './page.js';
 import { Precompiled } from './precompiled.js';
 import { statements } from './statements.js';
 
 /** One audit row (every disconnect writes two). */
 const appendOne = new Precompiled((db, row: Insertable<AuditEventTable>) => db.insertInto('audit_events').values(row));
+/** `appendMany`'s multi-row insert (a bulk's PENDING rows, a run's SUCCESS rows): its text compiled once per row count. */
+const APPEND_MANY = new BulkInsert((db, rows: Insertable<AuditEventTable>[]) =>
+  db.insertInto('audit_events').values(rows),
+);
 
 /** The audit log over one Kysely instance or transaction: append and read, nothing else. */
 export class KyselyAuditRepository implements AuditRepository {
@@ -19,9 +24,7 @@ export class KyselyAuditRepository implements AuditRepository {
 
   async appendMany(events: AuditEvent[]): Promise<void> {
     const rows = events.map(toRow);
-    for (const part of statements(rows, Object.keys(rows[0] ?? {}).length)) {
-      await this.db.insertInto('audit_events').values(part).execute();
-    }
+    for (const part of statements(rows, Object.keys(rows[0] ?? {}).length)) await APPEND_MANY.execute(this.db, part);
   }
 
   async appendIfAbsent(event: AuditEvent): Promise<boolean> {

@@ -1,14 +1,15 @@
-import { sql, type Kysely, type OnConflictBuilder, type Selectable } from 'kysely';
+import { sql, type Compilable, type Kysely, type OnConflictBuilder, type Selectable } from 'kysely';
 import type { DisconnectIntent, IntentStatus } from '../../domain/disconnect-intent.js';
 import type { DisconnectMode } from '../../domain/session.js';
 import type { DisconnectIntentRepository, IntentSettlement } from '../store.js';
-import type { Database, DisconnectIntentTable } from './database.js';
+import type { Database, DialectName, DisconnectIntentTable } from './database.js';
+import { BulkInsert } from './bulk-insert.js';
 import { Precompiled } from './precompiled.js';
 import { compare, statements } from './statements.js';
 
 /** Ids per `in (...)` list: well within both databases' parameter limits. */
 const IDS_PER_STATEMENT = 1_000;
-/** Rows per `settleMany` statement: its CASE is looked through row by row, so its cost grows with the square. */
+/** Rows per `settleMany` statement (on PostgreSQL its CASE is looked through row by row, so its cost grows with the square). */
 const SETTLED_PER_STATEMENT = 500;
 /** The ON CONFLICT target of `insertIfNoPending`: the partial unique index, one PENDING intent per session. */
 const onePendingPerSession = (oc: OnConflictBuilder<Database, 'disconnect_intents'>) =>
@@ -22,9 +23,48 @@ const insertOne = new Precompiled((db, row: DisconnectIntentTable) =>
   db.insertInto('disconnect_intents').values(row).onConflict(onePendingPerSession),
 );
 
+/** `insertManyIfNoPending`'s multi-row insert (a bulk's chunk): its text compiled once per row count. */
+const INSERT_MANY = new BulkInsert((db, rows: DisconnectIntentTable[]) =>
+  db.insertInto('disconnect_intents').values(rows).onConflict(onePendingPerSession).returning('id'),
+);
+
+/**
+ * SQLite: `settleMany` as one statement text for any number of intents, each one's audit row id
+ * joined from a JSON array of `[id, settledAuditEventId]` (UPDATE … FROM json_each) instead of
+ * picked by a CASE: compiled and prepared once, where the CASE text was built by Kysely on every
+ * call and prepared anew for each new count.
+ */
+const SETTLE_MANY_SQLITE = new Precompiled(
+  (db, v: { settled: string; status: IntentStatus; settledAt: number }) =>
+    db
+      .updateTable('disconnect_intents')
+      .from(
+        sql<{
+          e_id: string;
+          e_audit: string;
+        }>`(select value ->> 0 as e_id, value ->> 1 as e_audit from json_each(${v.settled}))`.as('e'),
+      )
+      .set({ status: v.status, settled_at: v.settledAt, settled_audit_event_id: sql.ref<string>('e.e_audit') })
+      .whereRef('disconnect_intents.id', '=', 'e.e_id')
+      .where('status', '=', 'PENDING')
+      .returning('disconnect_intents.id') as unknown as Compilable<{ id: string }>,
+);
+
+/** SQLite: `listPendingBySessions` as one text for any number of sessions, their ids read from a JSON array (as `settleMany`). */
+const PENDING_BY_SESSIONS_SQLITE = new Precompiled((db, v: { ids: string }) =>
+  db
+    .selectFrom('disconnect_intents')
+    .selectAll()
+    .where('session_id', 'in', sql<string>`(select value from json_each(${v.ids}))`)
+    .where('status', '=', 'PENDING'),
+);
+
 /** Disconnect intents over one Kysely instance or transaction. */
 export class KyselyIntentRepository implements DisconnectIntentRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: DialectName,
+  ) {}
 
   /**
    * ON CONFLICT against the partial unique index (one PENDING per session): a concurrent insert for
@@ -44,13 +84,7 @@ export class KyselyIntentRepository implements DisconnectIntentRepository {
     const inserted = new Set<string>();
     const rows = intents.map(toRow).sort((a, b) => compare(a.session_id, b.session_id));
     for (const part of statements(rows, Object.keys(rows[0] ?? {}).length)) {
-      const result = await this.db
-        .insertInto('disconnect_intents')
-        .values(part)
-        .onConflict(onePendingPerSession)
-        .returning('id')
-        .execute();
-      for (const r of result) inserted.add(r.id);
+      for (const r of await INSERT_MANY.execute(this.db, part)) inserted.add(r.id);
     }
     return inserted;
   }
@@ -72,6 +106,13 @@ export class KyselyIntentRepository implements DisconnectIntentRepository {
 
   async listPendingBySessions(sessionIds: string[]): Promise<DisconnectIntent[]> {
     const out: DisconnectIntent[] = [];
+    if (this.dialect === 'sqlite') {
+      for (let i = 0; i < sessionIds.length; i += IDS_PER_STATEMENT) {
+        const ids = JSON.stringify(sessionIds.slice(i, i + IDS_PER_STATEMENT));
+        for (const r of (await PENDING_BY_SESSIONS_SQLITE.execute(this.db, { ids })).rows) out.push(toIntent(r));
+      }
+      return out;
+    }
     for (let i = 0; i < sessionIds.length; i += IDS_PER_STATEMENT) {
       const rows = await this.db
         .selectFrom('disconnect_intents')
@@ -119,6 +160,18 @@ export class KyselyIntentRepository implements DisconnectIntentRepository {
   ): Promise<Set<string>> {
     const settled = new Set<string>();
     const sorted = [...intents].sort((a, b) => compare(a.id, b.id));
+    if (this.dialect === 'sqlite') {
+      for (const part of statements(sorted, 1, SETTLED_PER_STATEMENT)) {
+        const json = JSON.stringify(part.map((i) => [i.id, i.settledAuditEventId]));
+        const { rows } = await SETTLE_MANY_SQLITE.execute(this.db, {
+          settled: json,
+          status: s.status,
+          settledAt: s.settledAt,
+        });
+        for (const r of rows) settled.add(r.id);
+      }
+      return settled;
+    }
     for (const part of statements(sorted, 3, SETTLED_PER_STATEMENT)) {
       const auditEventIds = sql.join(
         part.map((i) => sql`when ${i.id} then ${i.settledAuditEventId}`),

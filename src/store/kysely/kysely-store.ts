@@ -124,7 +124,7 @@ function repositories(
     webhooks,
     blocks: new KyselyBlockRepository(db),
     outbox: new KyselyOutboxRepository(db, dialect, webhooks),
-    intents: new KyselyIntentRepository(db),
+    intents: new KyselyIntentRepository(db, dialect),
   };
 }
 

@@ -1,4 +1,4 @@
-import { sql, type Expression, type Kysely, type SqlBool } from 'kysely';
+import { sql, type Compilable, type Expression, type Kysely, type SqlBool } from 'kysely';
 import { ipOf, type Session, type SessionReport, type Transport } from '../../domain/session.js';
 import type {
   Keyset,
@@ -19,12 +19,25 @@ import { countHistory, listHistory } from './session-history.js';
 import { Precompiled } from './precompiled.js';
 import { compare, statements } from './statements.js';
 
-/** Rows per `markEndedWithStats` statement: its CASEs are looked through row by row, so their cost grows with the square. */
+/** Rows per `markEndedWithStats` statement (on PostgreSQL its CASEs are looked through row by row, so their cost grows with the square). */
 const ENDED_WITH_STATS_PER_STATEMENT = 500;
 
 /** `findOnline`: every disconnect looks its session up first. */
 const findOnlineById = new Precompiled((db, v: { id: string }) =>
   db.selectFrom('sessions').selectAll().where('id', '=', v.id).where('ended_at', 'is', null),
+);
+
+/**
+ * SQLite: `findByRefs` (sync's look-up of a run of reports) as one text for any number of refs, read
+ * from a JSON array (`in (select value from json_each(?))`, the same index search as a list): compiled
+ * and prepared once, where a list was built by Kysely on every call and prepared for each new length.
+ */
+const findByRefsSqlite = new Precompiled((db, v: { gatewayId: string; refs: string }) =>
+  db
+    .selectFrom('sessions')
+    .selectAll()
+    .where('gateway_id', '=', v.gatewayId)
+    .where('ref', 'in', sql<string>`(select value from json_each(${v.refs}))`),
 );
 
 /** The values of one `markEnded`; the counters only with final stats. */
@@ -61,6 +74,53 @@ function markEndedStatement(claimEcho: boolean, finalStats: boolean): Precompile
         .returningAll(),
     );
     MARK_ENDED.set(key, statement);
+  }
+  return statement;
+}
+
+/** The values of `markEndedWithStats`'s SQLite statement: the rows' own as one JSON array of `[id, endedAt, bytesReceived, bytesSent, lastSeenAt]`. */
+interface EndsWithStats {
+  ends: string;
+  cause: SessionEnd['cause'];
+  endedByTokenId: string | null;
+  endedByName: string | null;
+  endReason: string | null;
+}
+
+/**
+ * SQLite: `markEndedWithStats` as one statement text for any number of rows, each row's time and
+ * counters joined from a JSON array on its id (UPDATE … FROM json_each) instead of picked by CASEs.
+ * The CASE texts were built by Kysely on every call (a node per row and column) and prepared anew
+ * for each new row count (a run of echoes has any length up to the management link's depth); this
+ * text is compiled and prepared once. Per claiming an echo or not.
+ */
+const MARK_ENDED_WITH_STATS_SQLITE = new Map<boolean, Precompiled<EndsWithStats, SessionTable>>();
+function markEndedWithStatsSqlite(claimEcho: boolean): Precompiled<EndsWithStats, SessionTable> {
+  let statement = MARK_ENDED_WITH_STATS_SQLITE.get(claimEcho);
+  if (!statement) {
+    statement = new Precompiled((db, v: EndsWithStats) => {
+      const endedAt = sql.ref<number>('e.e_ended_at');
+      return db
+        .updateTable('sessions')
+        .from(
+          sql<{ e_id: string; e_ended_at: number; e_received: number; e_sent: number; e_seen: number }>`(select
+            value ->> 0 as e_id, cast(value ->> 1 as integer) as e_ended_at, cast(value ->> 2 as integer) as e_received,
+            cast(value ->> 3 as integer) as e_sent, cast(value ->> 4 as integer) as e_seen from json_each(${v.ends}))`.as(
+            'e',
+          ),
+        )
+        .set((eb) => ({
+          ended_at: claimEcho ? eb.fn.coalesce('sessions.ended_at', endedAt) : endedAt,
+          ...endColumns(v),
+          bytes_received: sql.ref<number>('e.e_received'),
+          bytes_sent: sql.ref<number>('e.e_sent'),
+          last_seen_at: sql.ref<number>('e.e_seen'),
+        }))
+        .whereRef('sessions.id', '=', 'e.e_id')
+        .where((eb) => endable(eb as unknown as Sessions, claimEcho))
+        .returningAll() as unknown as Compilable<SessionTable>;
+    });
+    MARK_ENDED_WITH_STATS_SQLITE.set(claimEcho, statement);
   }
   return statement;
 }
@@ -159,6 +219,13 @@ export class KyselySessionRepository implements SessionRepository {
 
   async findByRefs(gatewayId: string, refs: readonly string[]): Promise<Session[]> {
     const found: Session[] = [];
+    if (this.dialect === 'sqlite') {
+      for (const part of statements([...new Set(refs)], 1)) {
+        const { rows } = await findByRefsSqlite.execute(this.db, { gatewayId, refs: JSON.stringify(part) });
+        for (const r of rows) found.push(toSession(r));
+      }
+      return found;
+    }
     for (const part of statements([...new Set(refs)], 1)) {
       const rows = await this.db
         .selectFrom('sessions')
@@ -289,10 +356,7 @@ export class KyselySessionRepository implements SessionRepository {
     const values: EndValues = {
       id,
       endedAt: end.endedAt,
-      cause: end.cause,
-      endedByTokenId: end.endedByTokenId ?? null,
-      endedByName: end.endedByName ?? null,
-      endReason: end.endReason ?? null,
+      ...endValues(end),
       ...(finalStats
         ? {
             bytesReceived: finalStats.bytesReceived,
@@ -427,6 +491,23 @@ export class KyselySessionRepository implements SessionRepository {
     const claimEcho = options?.claimEcho === true;
     const ended: Session[] = [];
     const sorted = [...ends].sort((a, b) => compare(a.id, b.id));
+    if (this.dialect === 'sqlite') {
+      const statement = markEndedWithStatsSqlite(claimEcho);
+      for (const part of statements(sorted, 1, ENDED_WITH_STATS_PER_STATEMENT)) {
+        const json = JSON.stringify(
+          part.map((e) => [
+            e.id,
+            e.endedAt,
+            e.finalStats.bytesReceived,
+            e.finalStats.bytesSent,
+            e.finalStats.lastSeenAt,
+          ]),
+        );
+        const { rows } = await statement.execute(this.db, { ends: json, ...endValues(end) });
+        for (const r of rows) ended.push(toSession(r));
+      }
+      return ended;
+    }
     for (const part of statements(sorted, 9, ENDED_WITH_STATS_PER_STATEMENT)) {
       const byId = (value: (e: (typeof part)[number]) => number) =>
         sql<number>`case id ${sql.join(
@@ -469,13 +550,24 @@ function endable(eb: Sessions, claimEcho: boolean): Expression<SqlBool> {
   return eb.or([online, unclaimedEcho]);
 }
 
+/** The actor and reason of an end, as named values (null where absent). */
+function endValues(end: Pick<SessionEnd, 'cause' | 'endedByTokenId' | 'endedByName' | 'endReason'>) {
+  return {
+    cause: end.cause,
+    endedByTokenId: end.endedByTokenId ?? null,
+    endedByName: end.endedByName ?? null,
+    endReason: end.endReason ?? null,
+  };
+}
+
 /** What an end writes besides `ended_at` (and, for `markEnded`, the final counters). */
 function endColumns(end: Pick<SessionEnd, 'cause' | 'endedByTokenId' | 'endedByName' | 'endReason'>) {
+  const v = endValues(end);
   return {
-    end_cause: end.cause,
-    ended_by_token_id: end.endedByTokenId ?? null,
-    ended_by_name: end.endedByName ?? null,
-    end_reason: end.endReason ?? null,
+    end_cause: v.cause,
+    ended_by_token_id: v.endedByTokenId,
+    ended_by_name: v.endedByName,
+    end_reason: v.endReason,
   };
 }
 
