@@ -81,7 +81,7 @@ export interface DisconnectCall {
  * Ends exactly one session, intent first (see docs/guarantees.md):
  * 1. scope check and lookup (refusals are audited; no gateway is asked);
  * 2. the intent is written durably (a `disconnect_intents` row and a PENDING audit row, one
- *    transaction); if that fails the caller gets the error and no gateway is asked;
+ *    all-or-nothing write); if that fails the caller gets the error and no gateway is asked;
  * 3. the session's gateway is asked, with a deadline;
  * 4. the answer settles the intent in one transaction (DONE: session ended as ADMIN_DISCONNECT with
  *    the actor, audit row, event and webhook rows; NOT_FOUND; NOT_SENT), or, when the command may
@@ -153,11 +153,7 @@ export class DisconnectUseCase {
       }
       const { intent, pendingRow } = this.newIntent(req, session);
       // Durable before the gateway hears of it. A failure here throws: nothing was asked.
-      const recorded = await this.writes.run(async (tx) => {
-        if (!(await tx.intents.insertIfNoPending(intent))) return false;
-        await tx.audit.append(pendingRow);
-        return true;
-      });
+      const recorded = await this.writes.runAtomic((tx) => tx.intents.recordIfNoPending(intent, pendingRow));
       if (recorded) return this.ask(req, session, intent);
       // Another disconnect of this session is unsettled. Answered "not confirmed" already, or
       // abandoned by its replica: send its kill again, as that same intent, so that whichever kill

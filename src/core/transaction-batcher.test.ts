@@ -88,6 +88,24 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       assert.ok(await allEnded(sessions));
     });
 
+    test('runAtomic: alone outside a transaction where transactions cost round trips (PostgreSQL), else in the group', async () => {
+      const { sessions, batcher } = await fresh(10);
+      const units = sessions.map((s) =>
+        Promise.resolve().then(() =>
+          batcher.runAtomic((tx) =>
+            tx.sessions.markEnded(s.id, { endedAt: s.connectedAt + 1, cause: 'CLIENT_DISCONNECT' }),
+          ),
+        ),
+      );
+      assert.deepEqual(
+        (await Promise.all(units)).map((row) => row?.id),
+        sessions.map((s) => s.id),
+      );
+      assert.equal(store.transactionsCostRoundTrips, dialect === 'postgres');
+      assert.equal(begun, dialect === 'postgres' ? 0 : 1);
+      assert.ok(await allEnded(sessions));
+    });
+
     test('units that arrive while a transaction runs share the next one', async () => {
       const { sessions, batcher } = await fresh(21);
       let later: Promise<number>[] = [];

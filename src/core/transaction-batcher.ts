@@ -47,6 +47,17 @@ export class TransactionBatcher {
     });
   }
 
+  /**
+   * A unit that is ONE store call all-or-nothing by itself (documented so on the port, e.g.
+   * `intents.recordIfNoPending`). Where transactions cost round trips of their own
+   * (`store.transactionsCostRoundTrips`: PostgreSQL) it runs alone, on the store, outside any
+   * transaction: one statement where BEGIN and COMMIT would add two. Elsewhere (SQLite) it joins the
+   * group commit as `run` does.
+   */
+  runAtomic<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    return this.store.transactionsCostRoundTrips ? fn(this.store) : this.run(fn);
+  }
+
   private async drain(): Promise<void> {
     this.draining = true;
     try {

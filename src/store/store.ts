@@ -373,6 +373,13 @@ export interface DisconnectIntentRepository {
    */
   insertIfNoPending(intent: DisconnectIntent): Promise<boolean>;
   /**
+   * `insertIfNoPending`, and when this call inserted the intent, its PENDING audit row: both rows or
+   * neither, in a transaction or not (a failure, or a crash, leaves neither). True when inserted; false
+   * (nothing written) when the session has a PENDING intent already. On PostgreSQL it is one statement,
+   * so outside a transaction one round trip (see `Store.transactionsCostRoundTrips`).
+   */
+  recordIfNoPending(intent: DisconnectIntent, pendingRow: AuditEvent): Promise<boolean>;
+  /**
    * `insertIfNoPending` for many intents (of distinct sessions): the ids of those this call inserted;
    * an intent whose session has a PENDING one already is not.
    */
@@ -415,6 +422,14 @@ export type StoreReadiness = { ok: true } | { ok: false; check: 'store' | 'migra
 
 export interface Store extends StoreTx {
   readonly dialect: 'sqlite' | 'postgres';
+  /**
+   * True where BEGIN and COMMIT are each a round trip to the database server (PostgreSQL: a socket
+   * write and a wait for another process, per statement): a write that ONE all-or-nothing call makes
+   * (such as `intents.recordIfNoPending`) costs least alone, outside any transaction. False where
+   * statements run in-process and a commit costs far more than they do (SQLite): concurrent writes
+   * should share a transaction (group commit).
+   */
+  readonly transactionsCostRoundTrips: boolean;
   /** Runs `fn` in one database transaction; everything it writes commits or rolls back together. */
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
   /**

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { newIntentId, type DisconnectIntent } from '../../domain/disconnect-intent.js';
 import { newAuditEventId, newSessionId } from '../../domain/ids.js';
-import { T0, type ContractContext } from './fixtures.js';
+import { T0, makeAudit, type ContractContext } from './fixtures.js';
 
 function makeIntent(overrides: Partial<DisconnectIntent> = {}): DisconnectIntent {
   return {
@@ -40,6 +40,80 @@ export function intentContract(ctx: ContractContext): void {
     const second = makeIntent({ sessionId: first.sessionId, actorName: 'other' });
     assert.equal(await store.intents.insertIfNoPending(second), false);
     assert.equal(await store.intents.findById(second.id), null);
+  });
+
+  test('intents: recordIfNoPending writes the intent and its PENDING audit row, or neither when one is pending', async () => {
+    const store = ctx.store();
+    const auditOf = async (sessionId: string) =>
+      (await store.audit.list({ first: 10, filter: { targetSessionId: sessionId } })).rows;
+    const first = makeIntent();
+    const firstRow = makeAudit({
+      id: first.auditEventId,
+      at: T0,
+      outcome: 'PENDING',
+      targetSessionId: first.sessionId,
+    });
+    assert.equal(await store.intents.recordIfNoPending(first, firstRow), true);
+    assert.deepEqual(await store.intents.findById(first.id), first);
+    assert.deepEqual(await auditOf(first.sessionId), [firstRow]);
+    // The conflict: the session's intent is pending, so neither row of the second is written.
+    const second = makeIntent({ sessionId: first.sessionId, actorName: 'other' });
+    const secondRow = makeAudit({ id: second.auditEventId, at: T0 + 1, targetSessionId: first.sessionId });
+    assert.equal(await store.intents.recordIfNoPending(second, secondRow), false);
+    assert.equal(await store.intents.findById(second.id), null);
+    assert.deepEqual(await auditOf(first.sessionId), [firstRow]);
+    // In a transaction, the same; and a rollback takes both rows back.
+    const third = makeIntent();
+    const thirdRow = makeAudit({ id: third.auditEventId, targetSessionId: third.sessionId });
+    await assert.rejects(
+      store.transaction(async (tx) => {
+        assert.equal(await tx.intents.recordIfNoPending(third, thirdRow), true);
+        assert.equal(
+          await tx.intents.recordIfNoPending(makeIntent({ sessionId: third.sessionId }), makeAudit()),
+          false,
+        );
+        throw new Error('roll back');
+      }),
+      /roll back/,
+    );
+    assert.equal(await store.intents.findById(third.id), null);
+    assert.deepEqual(await auditOf(third.sessionId), []);
+    assert.equal(await store.transaction((tx) => tx.intents.recordIfNoPending(third, thirdRow)), true);
+    assert.deepEqual(await store.intents.findPending(third.sessionId), third);
+    assert.deepEqual(await auditOf(third.sessionId), [thirdRow]);
+  });
+
+  test('intents: recordIfNoPending is all or nothing: an audit row that cannot be written leaves no intent', async () => {
+    const store = ctx.store();
+    const taken = makeAudit();
+    await store.audit.append(taken);
+    const intent = makeIntent();
+    // Same id as an existing audit row: the audit insert fails, after the intent's insert succeeded.
+    await assert.rejects(
+      store.intents.recordIfNoPending(intent, makeAudit({ id: taken.id, targetSessionId: intent.sessionId })),
+    );
+    assert.equal(await store.intents.findById(intent.id), null, 'no intent without its PENDING row');
+    assert.equal(await store.intents.findPending(intent.sessionId), null);
+    // The session is free for a disconnect afterwards.
+    const row = makeAudit({ id: intent.auditEventId, targetSessionId: intent.sessionId });
+    assert.equal(await store.intents.recordIfNoPending(intent, row), true);
+  });
+
+  test('intents: concurrent recordIfNoPending for one session: exactly one intent and one PENDING row', async () => {
+    const store = ctx.store();
+    const sessionId = newSessionId();
+    const attempts = Array.from({ length: 8 }, () => {
+      const intent = makeIntent({ sessionId });
+      return { intent, row: makeAudit({ id: intent.auditEventId, targetSessionId: sessionId }) };
+    });
+    const recorded = await Promise.all(attempts.map((a) => store.intents.recordIfNoPending(a.intent, a.row)));
+    assert.equal(recorded.filter(Boolean).length, 1);
+    const winner = attempts[recorded.indexOf(true)]!;
+    assert.deepEqual(await store.intents.findPending(sessionId), winner.intent);
+    assert.deepEqual(
+      (await store.audit.list({ first: 10, filter: { targetSessionId: sessionId } })).rows.map((r) => r.id),
+      [winner.row.id],
+    );
   });
 
   test('intents: settle and markUnconfirmed change only a PENDING intent; after settling a new one may be recorded', async () => {

@@ -19,18 +19,18 @@ export class KyselyAuditRepository implements AuditRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
   async append(event: AuditEvent): Promise<void> {
-    await appendOne.execute(this.db, toRow(event));
+    await appendOne.execute(this.db, toAuditRow(event));
   }
 
   async appendMany(events: AuditEvent[]): Promise<void> {
-    const rows = events.map(toRow);
+    const rows = events.map(toAuditRow);
     for (const part of statements(rows, Object.keys(rows[0] ?? {}).length)) await APPEND_MANY.execute(this.db, part);
   }
 
   async appendIfAbsent(event: AuditEvent): Promise<boolean> {
     const r = await this.db
       .insertInto('audit_events')
-      .values(toRow(event))
+      .values(toAuditRow(event))
       .onConflict((oc) => oc.column('id').doNothing())
       .executeTakeFirst();
     return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
@@ -61,7 +61,8 @@ export class KyselyAuditRepository implements AuditRepository {
   }
 }
 
-function toRow(event: AuditEvent): Insertable<AuditEventTable> {
+/** An audit event as its row (also written by the intent repository's combined insert). */
+export function toAuditRow(event: AuditEvent): Insertable<AuditEventTable> {
   return {
     id: event.id,
     at: event.at,

@@ -1,7 +1,9 @@
 import { sql, type Compilable, type Kysely, type OnConflictBuilder, type Selectable } from 'kysely';
+import type { AuditEvent } from '../../domain/audit.js';
 import type { DisconnectIntent, IntentStatus } from '../../domain/disconnect-intent.js';
 import type { DisconnectMode } from '../../domain/session.js';
 import type { DisconnectIntentRepository, IntentSettlement } from '../store.js';
+import { KyselyAuditRepository, toAuditRow } from './audit-repository.js';
 import type { Database, DialectName, DisconnectIntentTable } from './database.js';
 import { BulkInsert } from './bulk-insert.js';
 import { Precompiled } from './precompiled.js';
@@ -59,6 +61,41 @@ const PENDING_BY_SESSIONS_SQLITE = new Precompiled((db, v: { ids: string }) =>
     .where('status', '=', 'PENDING'),
 );
 
+/** `recordIfNoPending`'s values: the intent's columns prefixed `i_`, its audit row's `a_` (one flat, named set). */
+type RecordValues = Record<string, unknown>;
+
+/**
+ * `recordIfNoPending` on PostgreSQL, one statement: the intent's insert in a data-modifying WITH, and
+ * the audit row inserted from its RETURNING, so only when the intent was. Column order is the rows'
+ * (toRow, toAuditRow: the same keys every call).
+ */
+const insertRecorded = new Precompiled((db, v: RecordValues) => {
+  const columns = (prefix: string) =>
+    Object.entries(v)
+      .filter(([k]) => k.startsWith(prefix))
+      .map(([k, value]) => [k.slice(prefix.length), value] as const);
+  const audit = columns('a_');
+  return db
+    .with('intent', (q) =>
+      q
+        .insertInto('disconnect_intents')
+        .values(Object.fromEntries(columns('i_')) as unknown as DisconnectIntentTable)
+        .onConflict(onePendingPerSession)
+        .returning('id'),
+    )
+    .insertInto('audit_events')
+    .columns(audit.map(([k]) => k) as never)
+    .expression((eb) => eb.selectFrom('intent').select(audit.map(([k, value]) => eb.val(value).as(k))));
+});
+
+/** `recordIfNoPending`'s values for its one statement. */
+function recordValues(intent: DisconnectIntent, pendingRow: AuditEvent): RecordValues {
+  const v: RecordValues = {};
+  for (const [k, value] of Object.entries(toRow(intent))) v[`i_${k}`] = value;
+  for (const [k, value] of Object.entries(toAuditRow(pendingRow))) v[`a_${k}`] = value;
+  return v;
+}
+
 /** Disconnect intents over one Kysely instance or transaction. */
 export class KyselyIntentRepository implements DisconnectIntentRepository {
   constructor(
@@ -73,6 +110,25 @@ export class KyselyIntentRepository implements DisconnectIntentRepository {
   async insertIfNoPending(intent: DisconnectIntent): Promise<boolean> {
     const result = await insertOne.execute(this.db, toRow(intent));
     return Number(result.numAffectedRows ?? 0n) > 0;
+  }
+
+  /**
+   * PostgreSQL: one statement (`insertRecorded`), all or nothing by itself: outside a transaction one
+   * round trip where BEGIN, two inserts and COMMIT were four, and no window between the two rows
+   * (a crash or error leaves both or neither, as the transaction did). SQLite: the two inserts in
+   * the caller's transaction, or in one of their own.
+   */
+  async recordIfNoPending(intent: DisconnectIntent, pendingRow: AuditEvent): Promise<boolean> {
+    if (this.dialect === 'postgres') {
+      const result = await insertRecorded.execute(this.db, recordValues(intent, pendingRow));
+      return Number(result.numAffectedRows ?? 0n) > 0;
+    }
+    const both = async (db: Kysely<Database>) => {
+      if (!(await new KyselyIntentRepository(db, this.dialect).insertIfNoPending(intent))) return false;
+      await new KyselyAuditRepository(db).append(pendingRow);
+      return true;
+    };
+    return this.db.isTransaction ? both(this.db) : this.db.transaction().execute(both);
   }
 
   /**

@@ -141,6 +141,7 @@ export class KyselyStore implements Store {
   readonly blocks: StoreTx['blocks'];
   readonly outbox: StoreTx['outbox'];
   readonly intents: StoreTx['intents'];
+  readonly transactionsCostRoundTrips: boolean;
   #closed = false;
   readonly #readiness: StoreReadinessCheck;
 
@@ -164,6 +165,7 @@ export class KyselyStore implements Store {
       intents: this.intents,
     } = repositories(db, dialect, cache));
     this.#readiness = new StoreReadinessCheck(db, dialect);
+    this.transactionsCostRoundTrips = dialect === 'postgres';
   }
 
   checkReady(timeoutMs: number): Promise<StoreReadiness> {
