@@ -45,17 +45,19 @@ export async function settleEnded(
   },
 ): Promise<EndedSettlement | null> {
   const auditEventId = newAuditEventId();
-  if (!(await tx.intents.settle(intent.id, { status: 'DONE', settledAt: end.now, settledAuditEventId: auditEventId })))
-    return null;
-  const ended = await tx.sessions.markEnded(
+  // The settlement, the end (a daemon echo applied by an older replica, ADMIN_DISCONNECT without
+  // actor, is claimed too) and the SUCCESS row: one all-or-nothing call (one statement on PostgreSQL).
+  const settled = await tx.intents.settleDone(
+    intent.id,
+    end.now,
     intent.sessionId,
     endOf({ intent, at: end.at, finalStats: end.finalStats }),
-    // A daemon echo applied by an older replica (ADMIN_DISCONNECT without actor) is claimed too.
-    { claimEcho: true },
+    successAudit(intent, auditEventId, end, end.durationMs ?? null),
   );
+  if (!settled) return null;
+  const { ended } = settled;
   // The agent blocked the user before its kill; the store keeps the block (the agents' source of truth).
   if (intent.blockSeconds !== null) await tx.blocks.put(blockOf(intent, end.at));
-  await tx.audit.append(successAudit(intent, auditEventId, end, end.durationMs ?? null));
   const session = ended ?? (await tx.sessions.findById(intent.sessionId));
   if (!session) throw new Error(`disconnect intent ${intent.id} names an unknown session`);
   // Only the statement that ended the session announces it: one event per end.

@@ -401,6 +401,22 @@ export interface DisconnectIntentRepository {
     intents: { id: string; settledAuditEventId: string }[],
     settlement: Omit<IntentSettlement, 'settledAuditEventId'>,
   ): Promise<Set<string>>;
+  /**
+   * `settle(id, { status: 'DONE', settledAt, settledAuditEventId: successRow.id })` and, only when this
+   * call settled it, `sessions.markEnded(sessionId, end, { claimEcho: true })` and
+   * `audit.append(successRow)`: all or nothing, in a transaction or not (a failure leaves the intent
+   * PENDING, the session as it was, no row). null when the intent was not PENDING (settled elsewhere:
+   * nothing written); else `ended`, what markEnded returned (the session as this call ended it, or
+   * null when it had ended otherwise). On PostgreSQL one statement: the intent's row is locked from
+   * this statement on, not from the first of three.
+   */
+  settleDone(
+    id: string,
+    settledAt: number,
+    sessionId: string,
+    end: SessionEnd,
+    successRow: AuditEvent,
+  ): Promise<{ ended: Session | null } | null>;
   /** Records that the caller was answered "not confirmed"; false when it was not PENDING (any more). */
   markUnconfirmed(id: string, at: number): Promise<boolean>;
 }

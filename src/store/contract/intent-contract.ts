@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { newIntentId, type DisconnectIntent } from '../../domain/disconnect-intent.js';
 import { newAuditEventId, newSessionId } from '../../domain/ids.js';
-import { T0, makeAudit, type ContractContext } from './fixtures.js';
+import { T0, freshGateway, makeAudit, makeSession, type ContractContext } from './fixtures.js';
 
 function makeIntent(overrides: Partial<DisconnectIntent> = {}): DisconnectIntent {
   return {
@@ -113,6 +113,140 @@ export function intentContract(ctx: ContractContext): void {
     assert.deepEqual(
       (await store.audit.list({ first: 10, filter: { targetSessionId: sessionId } })).rows.map((r) => r.id),
       [winner.row.id],
+    );
+  });
+
+  test('intents: settleDone settles, ends the session as the actor and appends the SUCCESS row; a second call writes nothing', async () => {
+    const store = ctx.store();
+    const gw = await freshGateway(store);
+    const session = makeSession(gw);
+    await store.sessions.insertIfAbsent(session);
+    const intent = makeIntent({ sessionId: session.id, gatewayId: gw });
+    await store.intents.insertIfNoPending(intent);
+    const end = {
+      endedAt: T0 + 50,
+      cause: 'ADMIN_DISCONNECT' as const,
+      endedByTokenId: 'tok_abcdefghijkl',
+      endedByName: 'ops',
+      endReason: 'incident 7',
+    };
+    const row = makeAudit({ at: T0 + 60, targetSessionId: session.id });
+    const done = await store.intents.settleDone(intent.id, T0 + 60, session.id, end, row);
+    const now = await store.sessions.findById(session.id);
+    assert.ok(done?.ended && now);
+    assert.deepEqual(done.ended, now);
+    assert.equal(now.endedAt, T0 + 50);
+    assert.equal(now.endCause, 'ADMIN_DISCONNECT');
+    assert.equal(now.endedByName, 'ops');
+    assert.equal(now.endReason, 'incident 7');
+    assert.deepEqual(await store.intents.findById(intent.id), {
+      ...intent,
+      status: 'DONE',
+      settledAt: T0 + 60,
+      settledAuditEventId: row.id,
+    });
+    const audit = async () => (await store.audit.list({ first: 10, filter: { targetSessionId: session.id } })).rows;
+    assert.deepEqual(await audit(), [row]);
+    // Settled already (by this call, or elsewhere): nothing written.
+    const again = makeAudit({ targetSessionId: session.id });
+    assert.equal(
+      await store.intents.settleDone(intent.id, T0 + 70, session.id, { ...end, endedAt: T0 + 70 }, again),
+      null,
+    );
+    assert.deepEqual(await audit(), [row]);
+    assert.equal((await store.intents.findById(intent.id))?.settledAuditEventId, row.id);
+  });
+
+  test('intents: settleDone of an intent settled elsewhere leaves the session online; of a session ended otherwise it settles without ending it', async () => {
+    const store = ctx.store();
+    const gw = await freshGateway(store);
+    const [a, b, echo] = [makeSession(gw), makeSession(gw), makeSession(gw)];
+    for (const s of [a, b, echo]) await store.sessions.insertIfAbsent(s);
+    const end = { endedAt: T0 + 5, cause: 'ADMIN_DISCONNECT' as const, endedByTokenId: null, endedByName: 'ops' };
+    // Settled elsewhere (another replica's sync, a NOT_FOUND reply): nothing written, in a transaction too.
+    const elsewhere = makeIntent({ sessionId: a.id });
+    await store.intents.insertIfNoPending(elsewhere);
+    await store.intents.settle(elsewhere.id, {
+      status: 'NOT_FOUND',
+      settledAt: T0,
+      settledAuditEventId: newAuditEventId(),
+    });
+    const rowA = makeAudit({ targetSessionId: a.id });
+    assert.equal(await store.transaction((tx) => tx.intents.settleDone(elsewhere.id, T0 + 5, a.id, end, rowA)), null);
+    assert.equal((await store.sessions.findOnline(a.id))?.id, a.id, 'still online');
+    assert.equal((await store.intents.findById(elsewhere.id))?.status, 'NOT_FOUND');
+    assert.deepEqual((await store.audit.list({ first: 5, filter: { targetSessionId: a.id } })).rows, []);
+    // The session ended by the client first: the intent settles and its row is written, the end is the client's.
+    const late = makeIntent({ sessionId: b.id });
+    await store.intents.insertIfNoPending(late);
+    await store.sessions.markEnded(b.id, { endedAt: T0 + 2, cause: 'CLIENT_DISCONNECT' });
+    const rowB = makeAudit({ targetSessionId: b.id });
+    assert.deepEqual(await store.intents.settleDone(late.id, T0 + 5, b.id, end, rowB), { ended: null });
+    assert.equal((await store.sessions.findById(b.id))?.endCause, 'CLIENT_DISCONNECT');
+    assert.equal((await store.intents.findById(late.id))?.status, 'DONE');
+    assert.deepEqual((await store.audit.list({ first: 5, filter: { targetSessionId: b.id } })).rows, [rowB]);
+    // The daemon's echo applied first (ADMIN_DISCONNECT, no actor): claimed, its time kept, the final counters written.
+    const claimed = makeIntent({ sessionId: echo.id });
+    await store.intents.insertIfNoPending(claimed);
+    await store.sessions.markEnded(echo.id, { endedAt: T0 + 3, cause: 'ADMIN_DISCONNECT' });
+    const finalStats = { bytesReceived: 777, bytesSent: 888, lastSeenAt: T0 + 3 };
+    const done = await store.intents.settleDone(
+      claimed.id,
+      T0 + 5,
+      echo.id,
+      { ...end, endedByTokenId: 'tok_abcdefghijkl', finalStats },
+      makeAudit({ targetSessionId: echo.id }),
+    );
+    assert.ok(done?.ended);
+    assert.deepEqual(
+      [
+        done.ended.endedAt,
+        done.ended.endedByName,
+        done.ended.endedByTokenId,
+        done.ended.bytesReceived,
+        done.ended.bytesSent,
+      ],
+      [T0 + 3, 'ops', 'tok_abcdefghijkl', 777, 888],
+    );
+    assert.deepEqual(await store.sessions.findById(echo.id), done.ended);
+  });
+
+  test('intents: settleDone is all or nothing: a SUCCESS row that cannot be written leaves the intent PENDING and the session online', async () => {
+    const store = ctx.store();
+    const gw = await freshGateway(store);
+    const session = makeSession(gw);
+    await store.sessions.insertIfAbsent(session);
+    const intent = makeIntent({ sessionId: session.id });
+    await store.intents.insertIfNoPending(intent);
+    const taken = makeAudit();
+    await store.audit.append(taken);
+    const end = { endedAt: T0 + 5, cause: 'ADMIN_DISCONNECT' as const, endedByName: 'ops' };
+    await assert.rejects(store.intents.settleDone(intent.id, T0 + 5, session.id, end, makeAudit({ id: taken.id })));
+    assert.equal((await store.intents.findById(intent.id))?.status, 'PENDING');
+    assert.equal((await store.sessions.findOnline(session.id))?.id, session.id);
+    const row = makeAudit({ targetSessionId: session.id });
+    assert.ok((await store.intents.settleDone(intent.id, T0 + 5, session.id, end, row))?.ended);
+  });
+
+  test('intents: concurrent settleDone of one intent: one settles and ends, one SUCCESS row', async () => {
+    const store = ctx.store();
+    const gw = await freshGateway(store);
+    const session = makeSession(gw);
+    await store.sessions.insertIfAbsent(session);
+    const intent = makeIntent({ sessionId: session.id });
+    await store.intents.insertIfNoPending(intent);
+    const end = { endedAt: T0 + 5, cause: 'ADMIN_DISCONNECT' as const, endedByName: 'ops' };
+    const results = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        store.intents.settleDone(intent.id, T0 + 5, session.id, end, makeAudit({ targetSessionId: session.id })),
+      ),
+    );
+    assert.equal(results.filter((r) => r !== null).length, 1);
+    assert.equal(results.filter((r) => r?.ended).length, 1);
+    const rows = (await store.audit.list({ first: 10, filter: { targetSessionId: session.id } })).rows;
+    assert.deepEqual(
+      rows.map((r) => r.id),
+      [(await store.intents.findById(intent.id))!.settledAuditEventId],
     );
   });
 

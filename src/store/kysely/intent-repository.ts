@@ -1,11 +1,13 @@
 import { sql, type Compilable, type Kysely, type OnConflictBuilder, type Selectable } from 'kysely';
 import type { AuditEvent } from '../../domain/audit.js';
 import type { DisconnectIntent, IntentStatus } from '../../domain/disconnect-intent.js';
-import type { DisconnectMode } from '../../domain/session.js';
-import type { DisconnectIntentRepository, IntentSettlement } from '../store.js';
+import type { DisconnectMode, Session } from '../../domain/session.js';
+import type { DisconnectIntentRepository, IntentSettlement, SessionEnd } from '../store.js';
 import { KyselyAuditRepository, toAuditRow } from './audit-repository.js';
-import type { Database, DialectName, DisconnectIntentTable } from './database.js';
+import type { Database, DialectName, DisconnectIntentTable, SessionTable } from './database.js';
 import { BulkInsert } from './bulk-insert.js';
+import { toSession, type Sessions } from './session-columns.js';
+import { endColumns, endable, KyselySessionRepository } from './session-repository.js';
 import { Precompiled } from './precompiled.js';
 import { compare, statements } from './statements.js';
 
@@ -87,6 +89,75 @@ const insertRecorded = new Precompiled((db, v: RecordValues) => {
     .columns(audit.map(([k]) => k) as never)
     .expression((eb) => eb.selectFrom('intent').select(audit.map(([k, value]) => eb.val(value).as(k))));
 });
+
+/** The `prefix`ed values of a flat set, without their prefix (in the set's order). */
+function prefixed(v: Record<string, unknown>, prefix: string): (readonly [string, unknown])[] {
+  return Object.entries(v)
+    .filter(([k]) => k.startsWith(prefix))
+    .map(([k, value]) => [k.slice(prefix.length), value] as const);
+}
+
+/**
+ * `settleDone` on PostgreSQL, one statement per shape (with the daemon's final counters or not): the
+ * intent's conditional UPDATE in a data-modifying WITH, and the SUCCESS row's insert and the session's
+ * end (`markEnded` with claimEcho: the same SET and WHERE) each only when it returned the intent. The
+ * result: no row when the intent was not PENDING; one row with the settled id and the ended session's
+ * columns (null when the session had ended otherwise).
+ */
+const SETTLE_DONE = new Map<boolean, Precompiled<Record<string, unknown>, SessionTable & { settled_id: string }>>();
+function settleDoneStatement(finalStats: boolean) {
+  let statement = SETTLE_DONE.get(finalStats);
+  if (!statement) {
+    statement = new Precompiled((db, v: Record<string, unknown>) => {
+      const audit = prefixed(v, 'a_');
+      return db
+        .with('settled', (q) =>
+          q
+            .updateTable('disconnect_intents')
+            .set({ status: 'DONE', settled_at: v.settledAt as number, settled_audit_event_id: v.a_id as string })
+            .where('id', '=', v.id as string)
+            .where('status', '=', 'PENDING')
+            .returning('id'),
+        )
+        .with('audit', (q) =>
+          q
+            .insertInto('audit_events')
+            .columns(audit.map(([k]) => k) as never)
+            .expression((eb) => eb.selectFrom('settled').select(audit.map(([k, value]) => eb.val(value).as(k)))),
+        )
+        .with('ended', (q) =>
+          q
+            .updateTable('sessions')
+            .set((eb) => ({
+              ended_at: eb.fn.coalesce('ended_at', eb.val(v.endedAt as number)),
+              ...endColumns({
+                cause: v.cause as SessionEnd['cause'],
+                endedByTokenId: v.endedByTokenId as string | null,
+                endedByName: v.endedByName as string | null,
+                endReason: v.endReason as string | null,
+              }),
+              ...(finalStats
+                ? {
+                    bytes_received: v.bytesReceived as number,
+                    bytes_sent: v.bytesSent as number,
+                    last_seen_at: v.lastSeenAt as number,
+                  }
+                : {}),
+            }))
+            .where('id', '=', v.sessionId as string)
+            .where((eb) => endable(eb as unknown as Sessions, true))
+            .where((eb) => eb.exists(eb.selectFrom('settled').select('settled.id')))
+            .returningAll(),
+        )
+        .selectFrom('settled')
+        .leftJoin('ended', (j) => j.onTrue())
+        .selectAll('ended')
+        .select('settled.id as settled_id');
+    }) as unknown as Precompiled<Record<string, unknown>, SessionTable & { settled_id: string }>;
+    SETTLE_DONE.set(finalStats, statement);
+  }
+  return statement;
+}
 
 /** `recordIfNoPending`'s values for its one statement. */
 function recordValues(intent: DisconnectIntent, pendingRow: AuditEvent): RecordValues {
@@ -251,6 +322,55 @@ export class KyselyIntentRepository implements DisconnectIntentRepository {
       for (const r of rows) settled.add(r.id);
     }
     return settled;
+  }
+
+  /**
+   * PostgreSQL: one statement (`settleDoneStatement`), all or nothing by itself: the intent's row is
+   * locked from that statement to the commit, where the three statements held it from the first
+   * (the other replica's sync settling the same intent from the daemon's report waits for it). No
+   * window opens: the statement writes all three or nothing. SQLite: the three statements, in the
+   * caller's transaction or in one of their own.
+   */
+  async settleDone(
+    id: string,
+    settledAt: number,
+    sessionId: string,
+    end: SessionEnd,
+    successRow: AuditEvent,
+  ): Promise<{ ended: Session | null } | null> {
+    if (this.dialect === 'postgres') {
+      const { finalStats } = end;
+      const v: Record<string, unknown> = {
+        id,
+        settledAt,
+        sessionId,
+        endedAt: end.endedAt,
+        cause: end.cause,
+        endedByTokenId: end.endedByTokenId ?? null,
+        endedByName: end.endedByName ?? null,
+        endReason: end.endReason ?? null,
+        ...(finalStats
+          ? {
+              bytesReceived: finalStats.bytesReceived,
+              bytesSent: finalStats.bytesSent,
+              lastSeenAt: finalStats.lastSeenAt,
+            }
+          : {}),
+      };
+      for (const [k, value] of Object.entries(toAuditRow(successRow))) v[`a_${k}`] = value;
+      const row = (await settleDoneStatement(!!finalStats).execute(this.db, v)).rows[0];
+      if (!row) return null;
+      const { settled_id: _, ...session } = row;
+      return { ended: session.id === null ? null : toSession(session) };
+    }
+    const all = async (db: Kysely<Database>) => {
+      const settlement = { status: 'DONE' as const, settledAt, settledAuditEventId: successRow.id };
+      if (!(await new KyselyIntentRepository(db, this.dialect).settle(id, settlement))) return null;
+      const ended = await new KyselySessionRepository(db, this.dialect).markEnded(sessionId, end, { claimEcho: true });
+      await new KyselyAuditRepository(db).append(successRow);
+      return { ended };
+    };
+    return this.db.isTransaction ? all(this.db) : this.db.transaction().execute(all);
   }
 
   async markUnconfirmed(id: string, at: number): Promise<boolean> {

@@ -539,7 +539,7 @@ export class KyselySessionRepository implements SessionRepository {
 }
 
 /** Rows an end may change: online ones; with `claimEcho`, also one ended by a daemon's echo of an admin disconnect (no actor yet). */
-function endable(eb: Sessions, claimEcho: boolean): Expression<SqlBool> {
+export function endable(eb: Sessions, claimEcho: boolean): Expression<SqlBool> {
   const online = eb('ended_at', 'is', null);
   if (!claimEcho) return online;
   const unclaimedEcho = eb.and([
@@ -561,7 +561,7 @@ function endValues(end: Pick<SessionEnd, 'cause' | 'endedByTokenId' | 'endedByNa
 }
 
 /** What an end writes besides `ended_at` (and, for `markEnded`, the final counters). */
-function endColumns(end: Pick<SessionEnd, 'cause' | 'endedByTokenId' | 'endedByName' | 'endReason'>) {
+export function endColumns(end: Pick<SessionEnd, 'cause' | 'endedByTokenId' | 'endedByName' | 'endReason'>) {
   const v = endValues(end);
   return {
     end_cause: v.cause,
