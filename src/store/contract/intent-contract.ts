@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { newIntentId, type DisconnectIntent } from '../../domain/disconnect-intent.js';
 import { newAuditEventId, newSessionId } from '../../domain/ids.js';
+import type { Session } from '../../domain/session.js';
+import type { Store } from '../store.js';
 import { T0, freshGateway, makeAudit, makeSession, type ContractContext } from './fixtures.js';
 
 function makeIntent(overrides: Partial<DisconnectIntent> = {}): DisconnectIntent {
@@ -27,6 +29,16 @@ function makeIntent(overrides: Partial<DisconnectIntent> = {}): DisconnectIntent
     settledAuditEventId: null,
     ...overrides,
   };
+}
+
+/** An online session of a fresh gateway, and a PENDING intent for it. */
+async function pendingOnline(store: Store): Promise<{ session: Session; intent: DisconnectIntent }> {
+  const gw = await freshGateway(store);
+  const session = makeSession(gw);
+  await store.sessions.insertIfAbsent(session);
+  const intent = makeIntent({ sessionId: session.id, gatewayId: gw });
+  await store.intents.insertIfNoPending(intent);
+  return { session, intent };
 }
 
 /** Disconnect intents: one PENDING per session, settled exactly once by a conditional update. */
@@ -213,11 +225,7 @@ export function intentContract(ctx: ContractContext): void {
 
   test('intents: settleDone is all or nothing: a SUCCESS row that cannot be written leaves the intent PENDING and the session online', async () => {
     const store = ctx.store();
-    const gw = await freshGateway(store);
-    const session = makeSession(gw);
-    await store.sessions.insertIfAbsent(session);
-    const intent = makeIntent({ sessionId: session.id });
-    await store.intents.insertIfNoPending(intent);
+    const { session, intent } = await pendingOnline(store);
     const taken = makeAudit();
     await store.audit.append(taken);
     const end = { endedAt: T0 + 5, cause: 'ADMIN_DISCONNECT' as const, endedByName: 'ops' };
@@ -230,11 +238,7 @@ export function intentContract(ctx: ContractContext): void {
 
   test('intents: concurrent settleDone of one intent: one settles and ends, one SUCCESS row', async () => {
     const store = ctx.store();
-    const gw = await freshGateway(store);
-    const session = makeSession(gw);
-    await store.sessions.insertIfAbsent(session);
-    const intent = makeIntent({ sessionId: session.id });
-    await store.intents.insertIfNoPending(intent);
+    const { session, intent } = await pendingOnline(store);
     const end = { endedAt: T0 + 5, cause: 'ADMIN_DISCONNECT' as const, endedByName: 'ops' };
     const results = await Promise.all(
       Array.from({ length: 6 }, () =>

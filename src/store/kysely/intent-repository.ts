@@ -7,7 +7,7 @@ import { KyselyAuditRepository, toAuditRow } from './audit-repository.js';
 import type { Database, DialectName, DisconnectIntentTable, SessionTable } from './database.js';
 import { BulkInsert } from './bulk-insert.js';
 import { toSession, type Sessions } from './session-columns.js';
-import { endColumns, endable, KyselySessionRepository } from './session-repository.js';
+import { endSet, markEndedValues, endable, KyselySessionRepository, type EndValues } from './session-repository.js';
 import { Precompiled } from './precompiled.js';
 import { compare, statements } from './statements.js';
 
@@ -72,16 +72,12 @@ type RecordValues = Record<string, unknown>;
  * (toRow, toAuditRow: the same keys every call).
  */
 const insertRecorded = new Precompiled((db, v: RecordValues) => {
-  const columns = (prefix: string) =>
-    Object.entries(v)
-      .filter(([k]) => k.startsWith(prefix))
-      .map(([k, value]) => [k.slice(prefix.length), value] as const);
-  const audit = columns('a_');
+  const audit = prefixed(v, 'a_');
   return db
     .with('intent', (q) =>
       q
         .insertInto('disconnect_intents')
-        .values(Object.fromEntries(columns('i_')) as unknown as DisconnectIntentTable)
+        .values(prefixedValues(v, 'i_') as unknown as DisconnectIntentTable)
         .onConflict(onePendingPerSession)
         .returning('id'),
     )
@@ -95,6 +91,11 @@ function prefixed(v: Record<string, unknown>, prefix: string): (readonly [string
   return Object.entries(v)
     .filter(([k]) => k.startsWith(prefix))
     .map(([k, value]) => [k.slice(prefix.length), value] as const);
+}
+
+/** `prefixed` as an object. */
+function prefixedValues(v: Record<string, unknown>, prefix: string): Record<string, unknown> {
+  return Object.fromEntries(prefixed(v, prefix));
 }
 
 /**
@@ -128,23 +129,10 @@ function settleDoneStatement(finalStats: boolean) {
         .with('ended', (q) =>
           q
             .updateTable('sessions')
-            .set((eb) => ({
-              ended_at: eb.fn.coalesce('ended_at', eb.val(v.endedAt as number)),
-              ...endColumns({
-                cause: v.cause as SessionEnd['cause'],
-                endedByTokenId: v.endedByTokenId as string | null,
-                endedByName: v.endedByName as string | null,
-                endReason: v.endReason as string | null,
-              }),
-              ...(finalStats
-                ? {
-                    bytes_received: v.bytesReceived as number,
-                    bytes_sent: v.bytesSent as number,
-                    last_seen_at: v.lastSeenAt as number,
-                  }
-                : {}),
-            }))
-            .where('id', '=', v.sessionId as string)
+            .set((eb) =>
+              endSet(eb as unknown as Sessions, prefixedValues(v, 's_') as unknown as EndValues, true, finalStats),
+            )
+            .where('id', '=', v.s_id as string)
             .where((eb) => endable(eb as unknown as Sessions, true))
             .where((eb) => eb.exists(eb.selectFrom('settled').select('settled.id')))
             .returningAll(),
@@ -339,26 +327,10 @@ export class KyselyIntentRepository implements DisconnectIntentRepository {
     successRow: AuditEvent,
   ): Promise<{ ended: Session | null } | null> {
     if (this.dialect === 'postgres') {
-      const { finalStats } = end;
-      const v: Record<string, unknown> = {
-        id,
-        settledAt,
-        sessionId,
-        endedAt: end.endedAt,
-        cause: end.cause,
-        endedByTokenId: end.endedByTokenId ?? null,
-        endedByName: end.endedByName ?? null,
-        endReason: end.endReason ?? null,
-        ...(finalStats
-          ? {
-              bytesReceived: finalStats.bytesReceived,
-              bytesSent: finalStats.bytesSent,
-              lastSeenAt: finalStats.lastSeenAt,
-            }
-          : {}),
-      };
+      const v: Record<string, unknown> = { id, settledAt };
+      for (const [k, value] of Object.entries(markEndedValues(sessionId, end))) v[`s_${k}`] = value;
       for (const [k, value] of Object.entries(toAuditRow(successRow))) v[`a_${k}`] = value;
-      const row = (await settleDoneStatement(!!finalStats).execute(this.db, v)).rows[0];
+      const row = (await settleDoneStatement(!!end.finalStats).execute(this.db, v)).rows[0];
       if (!row) return null;
       const { settled_id: _, ...session } = row;
       return { ended: session.id === null ? null : toSession(session) };

@@ -41,7 +41,7 @@ const findByRefsSqlite = new Precompiled((db, v: { gatewayId: string; refs: stri
 );
 
 /** The values of one `markEnded`; the counters only with final stats. */
-interface EndValues {
+export interface EndValues {
   id: string;
   endedAt: number;
   cause: SessionEnd['cause'];
@@ -53,6 +53,28 @@ interface EndValues {
   lastSeenAt?: number;
 }
 
+/** `markEnded`'s SET (also the one-statement settlement's, intent-repository.ts). */
+export function endSet(eb: Sessions, v: EndValues, claimEcho: boolean, finalStats: boolean) {
+  return {
+    ended_at: claimEcho ? eb.fn.coalesce('ended_at', eb.val(v.endedAt)) : v.endedAt,
+    ...endColumns(v),
+    ...(finalStats ? { bytes_received: v.bytesReceived!, bytes_sent: v.bytesSent!, last_seen_at: v.lastSeenAt! } : {}),
+  };
+}
+
+/** The values of `markEnded(id, end)`'s statement. */
+export function markEndedValues(id: string, end: SessionEnd): EndValues {
+  const { finalStats } = end;
+  return {
+    id,
+    endedAt: end.endedAt,
+    ...endValues(end),
+    ...(finalStats
+      ? { bytesReceived: finalStats.bytesReceived, bytesSent: finalStats.bytesSent, lastSeenAt: finalStats.lastSeenAt }
+      : {}),
+  };
+}
+
 /** `markEnded`'s statement, per shape (claiming an echo or not, with final counters or not). */
 const MARK_ENDED = new Map<string, Precompiled<EndValues, SessionTable>>();
 function markEndedStatement(claimEcho: boolean, finalStats: boolean): Precompiled<EndValues, SessionTable> {
@@ -62,13 +84,7 @@ function markEndedStatement(claimEcho: boolean, finalStats: boolean): Precompile
     statement = new Precompiled((db, v: EndValues) =>
       db
         .updateTable('sessions')
-        .set((eb) => ({
-          ended_at: claimEcho ? eb.fn.coalesce('ended_at', eb.val(v.endedAt)) : v.endedAt,
-          ...endColumns(v),
-          ...(finalStats
-            ? { bytes_received: v.bytesReceived!, bytes_sent: v.bytesSent!, last_seen_at: v.lastSeenAt! }
-            : {}),
-        }))
+        .set((eb) => endSet(eb, v, claimEcho, finalStats))
         .where('id', '=', v.id)
         .where((eb) => endable(eb, claimEcho))
         .returningAll(),
@@ -353,18 +369,7 @@ export class KyselySessionRepository implements SessionRepository {
    */
   async markEnded(id: string, end: SessionEnd, options?: { claimEcho?: boolean }): Promise<Session | null> {
     const { finalStats } = end;
-    const values: EndValues = {
-      id,
-      endedAt: end.endedAt,
-      ...endValues(end),
-      ...(finalStats
-        ? {
-            bytesReceived: finalStats.bytesReceived,
-            bytesSent: finalStats.bytesSent,
-            lastSeenAt: finalStats.lastSeenAt,
-          }
-        : {}),
-    };
+    const values = markEndedValues(id, end);
     const statement = markEndedStatement(options?.claimEcho === true, finalStats !== undefined && finalStats !== null);
     const row = (await statement.execute(this.db, values)).rows[0];
     return row ? toSession(row) : null;
