@@ -93,6 +93,32 @@ test('a session announced while a status read was in flight is not ended by that
   );
 });
 
+test('the client version of a session announced while a status read was in flight outlives that read', () => {
+  const events: AdapterEvent[] = [];
+  const table = new SessionTable((e) => events.push(e), true, 0);
+  const empty = parseStatus([HEADER]);
+  table.applyStatus(1795962300, empty.rows, true, empty.listedClientIds);
+  table.statusReadStarted();
+  // The ESTABLISHED after the reply's END in the same chunk: handled before the reply (without carl) is applied.
+  table.applyClient(1795962300, {
+    kind: 'client',
+    event: 'ESTABLISHED',
+    cid: 7,
+    kid: null,
+    env: { common_name: 'carl', ifconfig_pool_remote_ip: '10.8.0.9', IV_VER: '2.6.14', IV_PLAT: 'linux' },
+  });
+  table.applyStatus(1795962300, empty.rows, false, empty.listedClientIds);
+  events.length = 0;
+  table.statusReadStarted();
+  const listed = parseStatus([HEADER, row('carl', 7, '10.8.0.9')]);
+  table.applyStatus(1795962300, listed.rows, true, listed.listedClientIds);
+  const snapshot = events.find((e) => e.type === 'snapshot');
+  assert.deepEqual(
+    snapshot?.sessions.map((s) => [s.userName, s.clientVersion, s.clientPlatform]),
+    [['carl', '2.6.14', 'linux']],
+  );
+});
+
 test("every session carries the daemon's transport from proto_1, also one only a status read listed; a new instance forgets it", () => {
   const events: AdapterEvent[] = [];
   const table = new SessionTable((e) => events.push(e), true, 0);

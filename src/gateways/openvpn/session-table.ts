@@ -132,7 +132,8 @@ export class SessionTable {
     for (const [cid, s] of this.sessions)
       if (!current.has(cid) && listed.has(cid) && !this.killed.has(cid)) current.set(cid, s);
     // Announced while this read was in flight: newer than the reply, kept until the next read says otherwise.
-    for (const cid of this.announcedDuringRead ?? []) {
+    const announced = this.announcedDuringRead;
+    for (const cid of announced ?? []) {
       const s = this.sessions.get(cid);
       if (s && !current.has(cid) && !this.killed.has(cid)) current.set(cid, s);
     }
@@ -149,8 +150,9 @@ export class SessionTable {
       for (const [cid, s] of this.sessions) if (!current.has(cid)) this.ended(cid, s.ref, {});
       for (const [cid, s] of current) if (!this.sessions.has(cid)) this.emit({ type: 'session.connected', session: s });
     }
-    for (const cid of this.info.keys()) if (!listed.has(cid)) this.info.delete(cid);
-    for (const cid of this.killed.keys()) if (!listed.has(cid)) this.killed.delete(cid);
+    // What the ENV blocks told of those announced during the read (their client version) is newer too.
+    for (const cid of this.info.keys()) if (!listed.has(cid) && !announced?.has(cid)) this.info.delete(cid);
+    for (const cid of this.killed.keys()) if (!listed.has(cid) && !announced?.has(cid)) this.killed.delete(cid);
     this.sessions = current;
     this.fresh = true;
     if (emitSnapshot || !wasFresh || changed)
