@@ -67,6 +67,25 @@ export function runBusContract(name: string, open: () => Promise<Bus>, options: 
     }
   });
 
+  test(`${name}: publishJson delivers the value of the text, as publish delivers the value`, async () => {
+    const bus = await open();
+    try {
+      const s = unique();
+      const got: unknown[] = [];
+      bus.subscribe(`${s}.j`, (d) => void got.push(d));
+      bus.subscribe(`${s}.j`, (d) => void got.push(d));
+      await bus.flush(FLUSH_MS);
+      const value = { id: 'evt_1', n: 2 ** 40, nested: { list: [1, 'ü', null] }, version: 1 };
+      await bus.publishJson(`${s}.j`, JSON.stringify(value));
+      await bus.publish(`${s}.j`, value);
+      await bus.publishJson(`${s}.nobody`, JSON.stringify(value));
+      await until(() => got.length === 4);
+      assert.deepEqual(got, [value, value, value, value]);
+    } finally {
+      await bus.close();
+    }
+  });
+
   test(`${name}: wildcards * and > match as in NATS`, async () => {
     const bus = await open();
     try {

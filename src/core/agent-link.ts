@@ -1,6 +1,11 @@
 import { newId } from '../domain/ids.js';
 import { subjects, type Bus, type Unsubscribe } from '../bus/bus.js';
-import { GatewayUnavailableError, type AdapterEvent, type GatewayAdapter } from '../gateways/adapter.js';
+import {
+  GatewayUnavailableError,
+  type AdapterEvent,
+  type DisconnectCommand,
+  type GatewayAdapter,
+} from '../gateways/adapter.js';
 import type { Logger } from '../domain/logger.js';
 import {
   blockListSchema,
@@ -11,12 +16,13 @@ import {
   readWire,
   replicaHelloSchema,
   versioned,
+  WIRE_VERSION,
   type DisconnectBatchReply,
   type DisconnectReply,
-  type DisconnectRequest,
   type GatewayDescriptor,
   type GatewayReloadChange,
   type GatewayReport,
+  type Versioned,
 } from './reports.js';
 import { errorText } from '../domain/errors.js';
 
@@ -227,7 +233,15 @@ export class AgentLink {
     const id = typeof to === 'string' ? to : to.config.id;
     // Strictly increasing `at`: sync compares a snapshot's time with sessions' last-seen times.
     this.lastAt = Math.max(this.now(), this.lastAt + 1);
-    const report = { ...body, gatewayId: id, agentId: this.agentId, seq: ++this.seq, at: this.lastAt } as GatewayReport;
+    // Versioned as it is made (one object, not a copy of it with the version added).
+    const report = {
+      ...body,
+      gatewayId: id,
+      agentId: this.agentId,
+      seq: ++this.seq,
+      at: this.lastAt,
+      version: WIRE_VERSION,
+    } as Versioned<GatewayReport>;
     // Checked before it leaves the process: a replica would refuse it anyway, and here the agent's log
     // says why. On the in-process bus it leaves no process: the intake it reaches checks it against the
     // same schema (and logs a refusal), so it is checked once there.
@@ -240,7 +254,7 @@ export class AgentLink {
       );
       return;
     }
-    this.deps.bus.publish(subjects.gatewayReport(id), versioned(report)).catch((e) => {
+    this.deps.bus.publish(subjects.gatewayReport(id), report).catch((e) => {
       this.deps.logger.warn(
         { err: e, gatewayId: id, type: report.type },
         'could not publish gateway report; the next snapshot heals it',
@@ -273,11 +287,12 @@ export class AgentLink {
       const batch = readWire(disconnectBatchRequestSchema, data);
       if (!batch.ok) return this.refused(adapter, batch);
       const { kills, deadlineMs } = batch.value;
-      return { replies: await Promise.all(kills.map((k) => this.disconnect(adapter, { ...k, deadlineMs }))) };
+      return { replies: await Promise.all(kills.map((k) => this.disconnect(adapter, k, deadlineMs))) };
     }
     const req = readWire(disconnectRequestSchema, data);
     if (!req.ok) return this.refused(adapter, req);
-    return this.disconnect(adapter, req.value);
+    const { deadlineMs, ...kill } = req.value;
+    return this.disconnect(adapter, kill, deadlineMs);
   }
 
   private refused(adapter: GatewayAdapter, req: { problem: string; detail: string }): DisconnectReply {
@@ -288,15 +303,17 @@ export class AgentLink {
     return { outcome: 'NOT_SENT', detail: `request refused by the agent: ${req.detail}` };
   }
 
-  private async disconnect(adapter: GatewayAdapter, req: DisconnectRequest): Promise<DisconnectReply> {
+  /** `kill`: checked against the contract (its fields, and only those, are the adapter's command). */
+  private async disconnect(
+    adapter: GatewayAdapter,
+    kill: DisconnectCommand,
+    deadlineMs: number,
+  ): Promise<DisconnectReply> {
     if (!adapter.isConnected()) return { outcome: 'NOT_SENT', detail: 'the link to the daemon is down' };
     if (!adapter.isResponding())
       return { outcome: 'NOT_SENT', detail: 'the daemon is not responding (no answer to the liveness probe)' };
     try {
-      const outcome = await adapter.disconnect(
-        { ref: req.ref, userName: req.userName, mode: req.mode, message: req.message, blockSeconds: req.blockSeconds },
-        Math.max(50, req.deadlineMs - DEADLINE_MARGIN_MS),
-      );
+      const outcome = await adapter.disconnect(kill, Math.max(50, deadlineMs - DEADLINE_MARGIN_MS));
       return { outcome };
     } catch (e) {
       // The adapter knows whether the command was written: only then may the daemon still act on it.

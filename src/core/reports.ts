@@ -261,6 +261,18 @@ export function versioned<T extends object>(body: T): Versioned<T> {
   return { ...body, version: WIRE_VERSION };
 }
 
+/**
+ * `versioned` for a message held as JSON text (an object's, as `JSON.stringify` writes it): the text of
+ * the versioned message, `version` last as `versioned` puts it, written into the text without parsing it.
+ */
+export function versionedJson(json: string): string {
+  const last = json.length - 1;
+  // `{…}` with at least one member and nothing after it (a member's value ends in `"`, `}`, `]`, a digit or a letter).
+  if (last > 1 && json.charCodeAt(0) === 123 && json.charCodeAt(last) === 125 && !/[{\s,]/.test(json[last - 1]!))
+    return `${json.slice(0, last)},"version":${WIRE_VERSION}}`;
+  return JSON.stringify(versioned(JSON.parse(json) as object));
+}
+
 /** A received message, checked: its body, or why it was refused. */
 export type WireResult<T> =
   | { ok: true; value: T }
@@ -282,15 +294,23 @@ export function readWire<S extends z.ZodType>(schema: S, data: unknown): WireRes
       detail: `wire version ${describe(version)}, this build speaks ${WIRE_VERSION}`,
     };
   }
-  const { version: _v, ...body } = data as Record<string, unknown>;
-  const r = schema.safeParse(body);
-  if (r.success) return { ok: true, value: r.data };
+  // Every message's schema is an object that leaves out keys it does not name, `version` among them:
+  // checked as it came, without a copy of it first.
+  const r = schema.safeParse(data);
+  if (r.success) return { ok: true, value: withoutVersion(r.data) };
   const issue = r.error.issues[0];
   return {
     ok: false,
     problem: 'invalid',
     detail: issue ? `${issue.path.join('.') || '(message)'}: ${issue.message}` : 'invalid message',
   };
+}
+
+/** `value` without a `version` key (a schema that kept unknown keys would have kept it). */
+function withoutVersion<T>(value: T): T {
+  if (typeof value !== 'object' || value === null || !Object.hasOwn(value, 'version')) return value;
+  const { version: _v, ...body } = value as Record<string, unknown>;
+  return body as T;
 }
 
 function describe(version: unknown): string {

@@ -53,7 +53,18 @@ export class MemoryBus implements Bus {
     if (subs.length === 0) return;
     // One copy for all its subscribers, as NATS decodes one value for them: handlers never change it
     // (the port's contract); the copy keeps the publisher's later changes out.
-    const copy = structuredClone(data);
+    this.deliver(subs, subject, structuredClone(data));
+  }
+
+  async publishJson(subject: string, json: string): Promise<void> {
+    if (this.closed) return;
+    const subs = this.subscribersOf(subject);
+    if (subs.length === 0) return;
+    // Parsed from text: a value no publisher holds, as a copy is.
+    this.deliver(subs, subject, JSON.parse(json));
+  }
+
+  private deliver(subs: Sub[], subject: string, copy: unknown): void {
     for (const sub of subs) {
       queueMicrotask(() => {
         try {

@@ -23,7 +23,7 @@ import {
   type SubscribeOptions,
   type Unsubscribe,
 } from '../bus.js';
-import { decodePayload, encodePayload, errorReply, replyError } from './nats-codec.js';
+import { decodePayload, encodeJson, encodePayload, errorReply, replyError } from './nats-codec.js';
 import { credsFileAuthenticator, nkeySeedFileAuthenticator } from './nats-auth-files.js';
 import { isAuthorizationError, toConnectError, type NatsAuthKind } from './nats-connect-error.js';
 import { probeTls, type NatsTlsFiles } from './nats-tls-probe.js';
@@ -209,6 +209,11 @@ export class NatsBus implements Bus {
     // While disconnected the client buffers, and sends on reconnect. On a connection lost for good
     // (not closed by us) it throws, and the caller hears of it.
     this.nc.publish(this.full(subject), encodePayload(data));
+  }
+
+  async publishJson(subject: string, json: string): Promise<void> {
+    if (this.closed()) return;
+    this.nc.publish(this.full(subject), encodeJson(json));
   }
 
   /** Handlers of one subject in this process get the same decoded value: they read it, never change it. */

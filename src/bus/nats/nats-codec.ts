@@ -17,6 +17,11 @@ export function encodePayload(data: unknown): Uint8Array {
   return text === undefined ? EMPTY : encoder.encode(text);
 }
 
+/** A value given as its JSON text, as `encodePayload` would have written it. */
+export function encodeJson(json: string): Uint8Array {
+  return encoder.encode(json);
+}
+
 /** The value of a message; throws a `SyntaxError` if it is not JSON. */
 export function decodePayload(msg: Msg): unknown {
   return msg.data.length === 0 ? undefined : msg.json<unknown>();

@@ -3,10 +3,10 @@
  * cannot be made to do on cue: notifications in the middle of a reply, replies split at odd bytes, a
  * reply that comes after the deadline. The real daemon is exercised in openvpn-adapter.test.ts.
  */
-import { after, test } from 'node:test';
+import { after, mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, Socket, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GatewayUnavailableError } from '../adapter.js';
@@ -219,6 +219,46 @@ test('pipelined commands: each gets its own reply, with notifications between th
     cids.filter((cid) => cid % 3 !== 0),
   );
   assert.equal(received.length, 20);
+});
+
+test('the commands of one turn leave in one write; a link lost before it fails them as possibly run, and the next link gets none', async () => {
+  const received: string[] = [];
+  const d = await fakeDaemon({
+    onLine: (line, s) => {
+      received.push(line);
+      s.write(`SUCCESS: ${line}\n`);
+    },
+  });
+  servers.push(d.server);
+  const r = recorder();
+  const c = client(d.address, r);
+  await r.until(() => r.ready() === 1);
+  const writes = mock.method(Socket.prototype, 'write');
+  try {
+    const replies = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => c.command(`client-kill ${i} HALT`, { timeoutMs: 2000 })),
+    );
+    assert.equal(replies.length, 40);
+    const ours = writes.mock.calls.filter((call) => String(call.arguments[0]).startsWith('client-kill'));
+    assert.equal(ours.length, 1, 'one write for the 40 kills');
+    assert.equal(String(ours[0]!.arguments[0]).split('\n').length, 41);
+  } finally {
+    writes.mock.restore();
+  }
+  assert.equal(received.length, 40);
+  // Handed over, then the link drops before the turn ends: possibly run (the daemon may have read it),
+  // and never written to the link that comes next.
+  const lost = c.command('client-kill 99 HALT', { timeoutMs: 2000 });
+  d.sockets[0]!.destroy();
+  const error = await lost.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  assert.ok(error instanceof GatewayUnavailableError);
+  assert.equal(error.mayTakeEffect, true);
+  await r.until(() => r.ready() === 2);
+  assert.deepEqual(await c.command('pid', { timeoutMs: 2000 }), { ok: true, message: 'pid', lines: [] });
+  assert.ok(!received.includes('client-kill 99 HALT'), 'the lost kill was not written to the new link');
 });
 
 test('commands after which the daemon reads extra lines are refused (they would swallow the commands behind them)', async () => {

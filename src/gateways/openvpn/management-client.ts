@@ -77,6 +77,8 @@ export class ManagementClient {
   private closeReason: string | null = null;
   private closed: Promise<void> = Promise.resolve();
   private chunks = 0;
+  /** Command lines handed over in this turn of the event loop, written together once it ends (see `write`). */
+  private out: { socket: Socket; text: string } | null = null;
 
   constructor(
     private readonly options: ManagementClientOptions,
@@ -84,7 +86,7 @@ export class ManagementClient {
   ) {
     this.target = parseManagementAddress(options.address);
     this.queue = new CommandQueue({
-      write: (text) => this.socket?.write(`${text}\n`),
+      write: (text) => this.write(text),
       onStuck: (text) =>
         this.reset(`daemon did not answer "${text.split(' ')[0]}" for ${this.options.stuckAfterMs ?? 30_000} ms`),
       stuckAfterMs: options.stuckAfterMs ?? 30_000,
@@ -150,25 +152,43 @@ export class ManagementClient {
 
   private onData(chunk: string): void {
     this.chunks += 1;
-    this.buffer += chunk;
-    // The commands that the replies in this chunk let go (pipelined kills) leave in one write, not one each.
-    const socket = this.socket;
-    socket?.cork();
-    try {
-      for (let nl = this.buffer.indexOf('\n'); nl >= 0; nl = this.buffer.indexOf('\n')) {
-        const line = this.buffer.slice(0, nl).replace(/\r$/, '');
-        this.buffer = this.buffer.slice(nl + 1);
-        this.onLine(line);
-        if (this.socket === null) return;
-      }
-    } finally {
-      socket?.uncork();
+    const buffer = this.buffer + chunk;
+    let start = 0;
+    for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n', start)) {
+      const end = nl > start && buffer.charCodeAt(nl - 1) === 13 ? nl - 1 : nl; // drop a `\r`
+      const line = buffer.slice(start, end);
+      start = nl + 1;
+      this.onLine(line);
+      if (this.socket === null) return;
     }
+    this.buffer = start === 0 ? buffer : buffer.slice(start);
     // The prompt is not newline-terminated.
     if (this.phase === 'auth' && this.buffer.startsWith(PASSWORD_PROMPT)) {
       this.buffer = this.buffer.slice(PASSWORD_PROMPT.length);
       void this.answerPrompt();
     }
+  }
+
+  /**
+   * Hands one command line to the socket. The lines of one turn of the event loop (a bulk's batch of
+   * kills, the pipelined kills that one chunk of replies lets go) leave in one write when it ends, not
+   * a write each. A line counts as written from here on (the queue marked it sent): a link lost before
+   * the write answers its command UNCONFIRMED, never NOT_SENT, as for any command written.
+   */
+  private write(text: string): void {
+    const socket = this.socket;
+    if (socket === null) return;
+    if (this.out !== null && this.out.socket === socket) {
+      this.out.text += `${text}\n`;
+      return;
+    }
+    const out = { socket, text: `${text}\n` };
+    this.out = out;
+    process.nextTick(() => {
+      if (this.out === out) this.out = null;
+      // The link it was meant for is gone (its commands were failed with it): nothing goes to a later one.
+      if (socket === this.socket) socket.write(out.text);
+    });
   }
 
   private async answerPrompt(): Promise<void> {

@@ -194,7 +194,8 @@ export class OpenVpnAdapter implements GatewayAdapter {
       throw new GatewayUnavailableError('the daemon is not responding (no answer to the liveness probe)');
     const ref = parseSessionRef(command.ref);
     if (!ref) return 'NOT_FOUND';
-    await this.currentInstance(deadline);
+    // Known on this link already (a bulk's every kill but the first): no wait, not even a turn of the loop.
+    if (this.instanceRead === null || this.instanceReady !== this.instanceRead) await this.currentInstance(deadline);
     if (ref.instanceStartedAt !== this.instance) return 'NOT_FOUND';
     const cid = ref.clientId;
     if (command.blockSeconds && !this.capabilities().canBlock) {
@@ -247,7 +248,6 @@ export class OpenVpnAdapter implements GatewayAdapter {
 
   /** Waits (until `deadline`) for the instance read on this link: Client IDs of another instance must not be killed. */
   private async currentInstance(deadline: number): Promise<void> {
-    if (this.instanceRead !== null && this.instanceReady === this.instanceRead) return;
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(
