@@ -84,6 +84,44 @@ function relayContract(name: string, open: () => Promise<Store>, skip: string | 
       }
     });
 
+    test("drain waits for a round the relay's own timer started: every row in the outbox is published when it returns", async () => {
+      const store = await open();
+      const bus = new MemoryBus();
+      // The timer's first round holds the rows it claimed (its flush waits) until released.
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      let flushes = 0;
+      const flush = bus.flush.bind(bus);
+      bus.flush = async () => {
+        if (flushes++ === 0) await gate;
+        return flush();
+      };
+      const gw = `gw-${randomId(6)}`;
+      const relay = new EventRelay({ store, bus, logger: silentLogger });
+      try {
+        const events = await commitEvents(store, gw, 3);
+        relay.start();
+        await waitFor(() => flushes === 1, 5000, "the timer's round holds its claimed rows");
+        let drained = false;
+        const draining = relay.drain().then(() => (drained = true));
+        await new Promise((r) => setTimeout(r, 50));
+        assert.equal(drained, false, 'drain does not return while claimed rows are unpublished');
+        release();
+        await draining;
+        for (const e of events)
+          assert.notEqual(
+            (await readOutboxRow(store, e.id))?.publishedAt ?? null,
+            null,
+            'published when drain returns',
+          );
+      } finally {
+        release();
+        await relay.stop();
+        await bus.close();
+        await store.close();
+      }
+    });
+
     test('a relay whose bus is down claims nothing; the rows wait for a relay that can publish them', async () => {
       const store = await open();
       const down = new MemoryBus();

@@ -94,9 +94,15 @@ export class EventRelay {
     await this.running?.catch(() => {});
   }
 
-  /** Publishes rounds until nothing claimable is left (tests; shutdown of a lone replica). */
+  /**
+   * Publishes rounds until nothing claimable is left (tests; shutdown of a lone replica). A round
+   * this relay's timer started holds the rows it claimed until it publishes them, so drain waits
+   * for it too: everything in the outbox when drain was called is published when it returns.
+   */
   async drain(): Promise<void> {
+    do await this.running?.catch(() => {});
     while ((await this.round()) > 0);
+    await this.running?.catch(() => {});
   }
 
   /**
