@@ -28,6 +28,7 @@ import { IntentHorizon } from './core/intent-horizon.js';
 import { HeapRelease } from './heap-release.js';
 import { Switchboard } from './core/switchboard.js';
 import { SettledIntents } from './core/settled-intents.js';
+import { KillsInFlight } from './core/kills-in-flight.js';
 import { WebhookDispatcher } from './core/webhook-dispatcher.js';
 import { createReadiness } from './core/readiness.js';
 import { EventRelay } from './core/event-relay.js';
@@ -206,8 +207,11 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
   const intake = new ReportIntake({ logger: logger.child({ part: 'intake' }) });
   // Sync and the disconnect use case of this process share what the daemons' reports settled.
   const settled = new SettledIntents();
+  // And the daemons' reports of sessions whose kill awaits its reply (the reply settles them).
+  const kills = new KillsInFlight();
   const core = new Switchboard({
     settled,
+    kills,
     store,
     bus,
     logger,
@@ -250,7 +254,7 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
     onStoreHealth: (h) => core.eventStoreHealth(h),
   });
   relay.start();
-  const sync = new SessionSync({ store, bus, logger, intake, settled });
+  const sync = new SessionSync({ store, bus, logger, intake, settled, kills });
   sync.start();
   // Before the agents: an in-process agent gets its blocks with its first snapshot.
   const stopBlocks = core.deliverBlocks();

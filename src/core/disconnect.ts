@@ -23,6 +23,8 @@ import { sessionEvent } from './session-events.js';
 import { loggerFor, type Logger } from '../domain/logger.js';
 import { TransactionBatcher } from './transaction-batcher.js';
 import type { SettledIntents } from './settled-intents.js';
+import type { KillsInFlight } from './kills-in-flight.js';
+import { finalStatsOf } from './sync/deltas.js';
 
 export interface DisconnectDeps {
   store: Store;
@@ -33,6 +35,8 @@ export interface DisconnectDeps {
   now?: () => number;
   /** Intents that sync settled in this process from the daemon's report, for the reply to take. */
   settled?: SettledIntents;
+  /** Where sync parks the daemon's report of a session whose kill awaits its reply here (see `ask`). */
+  kills?: KillsInFlight;
 }
 
 /** Longest `reason` kept in the audit trail and on the session, in characters. */
@@ -243,9 +247,39 @@ export class DisconnectUseCase {
     return items.map(() => ({ outcome: 'UNCONFIRMED', detail }));
   }
 
-  /** Asks the gateway for a new intent and settles the intent with its answer. */
+  /**
+   * Asks the gateway for a new intent and settles the intent with its answer. While the kill is in
+   * flight, sync parks the daemon's report of the session's end (KillsInFlight) instead of settling
+   * the intent from it: on the daemon's confirmation the intent settles here, at the report's time
+   * with its final counters, in this use case's single-row statements (the parked report is then
+   * dropped: it would change nothing); on any other answer the parked report is applied through sync
+   * first, and the answer handled as when sync had applied it on arrival.
+   */
   private async ask(req: DisconnectCall, session: Session, intent: DisconnectIntent): Promise<DisconnectResult> {
-    return this.answer(req, session, intent, await this.send(session, intent));
+    const kills = this.deps.kills;
+    if (!kills) return this.answer(req, session, intent, await this.send(session, intent));
+    kills.expect(session.gatewayId, session.ref);
+    let reply: DisconnectReply;
+    try {
+      reply = await this.send(session, intent);
+    } catch (e) {
+      const echo = kills.release(session.gatewayId, session.ref);
+      if (echo) await kills.apply(echo);
+      throw e;
+    }
+    const echo = kills.release(session.gatewayId, session.ref);
+    if (echo && reply.outcome === 'ENDED') {
+      try {
+        return await this.confirmed(req, intent, echo);
+      } catch (e) {
+        // The settlement failed (the store): the report's word is applied as sync would have.
+        await kills.apply(echo);
+        if (this.deps.settled?.has(intent.id)) return this.settledElsewhere(intent);
+        throw e;
+      }
+    }
+    if (echo) await kills.apply(echo);
+    return this.answer(req, session, intent, reply);
   }
 
   /**
@@ -364,8 +398,16 @@ export class DisconnectUseCase {
     return this.confirmed(req, intent);
   }
 
-  /** The daemon confirmed: one transaction ends the session as the intent's, with its audit row, event and webhook rows. */
-  async confirmed(req: DisconnectCall, intent: DisconnectIntent): Promise<DisconnectResult> {
+  /**
+   * The daemon confirmed: one transaction ends the session as the intent's, with its audit row, event
+   * and webhook rows; at the time and with the final counters of the daemon's report when `echo`
+   * (parked while the kill was in flight) carries them.
+   */
+  async confirmed(
+    req: DisconnectCall,
+    intent: DisconnectIntent,
+    echo?: Parameters<typeof finalStatsOf>[0],
+  ): Promise<DisconnectResult> {
     // The daemon's report of the end reached sync first, which settled the intent (committed).
     if (this.deps.settled?.has(intent.id)) return this.settledElsewhere(intent);
     const now = this.now();
@@ -373,10 +415,11 @@ export class DisconnectUseCase {
       // Or while this waited for the connection (sync's transaction held it): nothing to write.
       if (this.deps.settled?.has(intent.id)) return null;
       const settled = await settleEnded(tx, intent, {
-        at: now,
+        at: echo?.at ?? now,
         now,
         confirmedBy: 'GATEWAY_REPLY',
         durationMs: elapsed(req.started),
+        ...(echo ? { finalStats: finalStatsOf(echo) } : {}),
       });
       // The event and webhook outboxes: written with the change, so they exist exactly when the change does.
       if (settled?.event) await appendSessionEvents(tx, [settled.event], now);

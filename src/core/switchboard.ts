@@ -1,3 +1,4 @@
+import type { KillsInFlight } from './kills-in-flight.js';
 import type { SettledIntents } from './settled-intents.js';
 import type { Actor } from '../domain/actor.js';
 import type { AuditEvent } from '../domain/audit.js';
@@ -69,6 +70,8 @@ export interface CoreOptions {
   now?: () => number;
   /** Shared with this process's sync: intents settled by a daemon's report, for the disconnect waiting on the reply. */
   settled?: SettledIntents;
+  /** Shared with this process's sync: the daemon's reports of sessions whose kill awaits its reply here. */
+  kills?: KillsInFlight;
 }
 
 /** The use cases behind the API, with their scope checks. */
@@ -100,6 +103,7 @@ export class Switchboard implements CoreApi {
       deadlineMs: o.disconnectDeadlineMs,
       now: this.now,
       settled: o.settled,
+      kills: o.kills,
     });
   }
 

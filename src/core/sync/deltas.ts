@@ -195,7 +195,7 @@ export class DeltaApplier {
 }
 
 /** The daemon's last counters of an ended session, when its report carries them. */
-function finalStatsOf(r: Disconnected): SessionEnd['finalStats'] {
+export function finalStatsOf(r: Disconnected): SessionEnd['finalStats'] {
   return r.bytesReceived !== undefined && r.bytesSent !== undefined
     ? { bytesReceived: r.bytesReceived, bytesSent: r.bytesSent, lastSeenAt: r.at }
     : undefined;

@@ -1,4 +1,5 @@
 import type { SettledIntents } from '../settled-intents.js';
+import type { KillsInFlight } from '../kills-in-flight.js';
 import { createHash } from 'node:crypto';
 import { ID_KINDS, idOf, newId } from '../../domain/ids.js';
 import { SYSTEM_ACTOR } from '../../domain/actor.js';
@@ -63,9 +64,15 @@ export class SessionSync {
       intake?: ReportIntake;
       /** Told of every intent a daemon's report settled here (the disconnect waiting for its reply takes it). */
       settled?: SettledIntents;
+      /**
+       * Kills this process awaits the reply of: their sessions' `session.disconnected` reports are
+       * parked there for the reply to settle (see KillsInFlight), and applied here when it gives them back.
+       */
+      kills?: KillsInFlight;
     },
   ) {
     this.now = deps.now ?? Date.now;
+    deps.kills?.setApplier((r) => this.enqueue(r));
     this.intake = deps.intake ?? new ReportIntake({ logger: deps.logger, now: this.now });
     this.deltas = new DeltaApplier({
       store: deps.store,
@@ -180,7 +187,7 @@ export class SessionSync {
 
   private async applyBatch(batch: GatewayReport[]): Promise<void> {
     const reports = coalesceReports(
-      batch,
+      this.deps.kills ? this.parking(batch, this.deps.kills) : batch,
       (gatewayId, startedAt) => this.snapshots.appliedRun(gatewayId) === startedAt,
     );
     for (let i = 0; i < reports.length;) {
@@ -201,6 +208,26 @@ export class SessionSync {
         i++;
       }
     }
+  }
+
+  /**
+   * The batch without the reports parked for a kill in flight (KillsInFlight), and with parked
+   * reports put back before the first later report that depends on them: a snapshot (it would end
+   * the session itself) takes all of its gateway's, a `session.connected` or `session.disconnected`
+   * of a ref that ref's. Decided synchronously, in the gateway's order: a reply cannot release a
+   * report between its parking and this batch's application.
+   */
+  private parking(batch: GatewayReport[], kills: KillsInFlight): GatewayReport[] {
+    const out: GatewayReport[] = [];
+    for (const r of batch) {
+      if (r.type === 'session.disconnected') {
+        if (kills.park(r)) continue;
+        out.push(...kills.unpark(r.gatewayId, r.ref));
+      } else if (r.type === 'session.connected') out.push(...kills.unpark(r.gatewayId, r.session.ref));
+      else if (r.type === 'snapshot') out.push(...kills.unpark(r.gatewayId));
+      out.push(r);
+    }
+    return out;
   }
 
   /** A run of reports in one transaction, with its events; if it fails, report by report. */
