@@ -14,10 +14,11 @@ import type { AuditEvent } from '../domain/audit.js';
 import { KyselyStore } from '../store/kysely/kysely-store.js';
 import { startCoreHarness, type CoreHarness } from '../../test/support/core-harness.js';
 import { createFreshPostgresDatabase, postgresAvailable } from '../../test/support/postgres.js';
-import { subjects } from '../bus/bus.js';
+import { BusTimeoutError, subjects } from '../bus/bus.js';
 import { IntentHorizon } from './intent-horizon.js';
 import { silentLogger } from '../domain/logger.js';
 import type { SessionEvent } from './session-events.js';
+import { versioned } from './reports.js';
 
 const code = (e: unknown) => (e instanceof DomainError ? e.code : String(e));
 const is503 = (kind: 'NOT_SENT' | 'UNCONFIRMED') => (e: unknown) =>
@@ -115,16 +116,61 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       assert.equal((await deliveries(s.id)).length, 1, 'one webhook row for the one event');
     });
 
-    it("the daemon's report settles first: the reply takes that settlement, without settling or reading the record again", async () => {
+    /**
+     * The daemon's echo of the kill reaches sync before the reply (as under load): `reply` turns the
+     * real reply (the echo parked meanwhile) into the one the test wants; `between` runs after the
+     * echo reached sync, before the reply is handed back. The echo's time is returned in `echoAt`.
+     */
+    const echoFirst = (
+      reply: (real: unknown) => unknown = (real) => real,
+      between: () => Promise<void> = async () => {},
+    ) => {
+      const request = h.bus.request.bind(h.bus);
+      const seen = { echoAt: 0 };
+      const unsubscribe = h.bus.subscribe(subjects.allGatewayReports, (r) => {
+        const report = r as { type: string; at: number };
+        if (report.type === 'session.disconnected') seen.echoAt = report.at;
+      });
+      h.bus.request = async (...args: Parameters<typeof request>) => {
+        const real = await request(...args);
+        await h.settle();
+        await between();
+        await new Promise((r) => setTimeout(r, 5)); // the reply comes later than the echo
+        return reply(real);
+      };
+      return {
+        seen,
+        restore: () => {
+          h.bus.request = request;
+          unsubscribe();
+        },
+      };
+    };
+    /** The one record of an operator's disconnect: ADMIN_DISCONNECT by the actor, PENDING then SUCCESS, one event, one webhook row. */
+    const operatorsEnd = async (sessionId: string, reason: string, confirmedBy: string, endedAt: number) => {
+      const stored = (await h.store.sessions.findById(sessionId))!;
+      assert.deepEqual(
+        [stored.endCause, stored.endedByName, stored.endedByTokenId, stored.endReason, stored.endedAt],
+        ['ADMIN_DISCONNECT', 'ops', 'tok_ops', reason, endedAt],
+      );
+      const audit = await auditOf(sessionId);
+      assert.deepEqual(story(audit), ['PENDING', 'SUCCESS']);
+      assert.equal(audit[0]!.metadata.confirmedBy, confirmedBy);
+      assert.equal(audit[0]!.metadata.intentId, audit[1]!.metadata.intentId);
+      const intent = await h.store.intents.findById(audit[0]!.metadata.intentId as string);
+      assert.deepEqual([intent!.status, intent!.settledAuditEventId], ['DONE', audit[0]!.id]);
+      // The relay publishes from the outbox (under load, a pass may come after this settle's).
+      for (let i = 0; i < 50 && endedEvents(sessionId).length === 0; i++) await h.settle();
+      await h.settle();
+      assert.equal(endedEvents(sessionId).length, 1, 'one event');
+      assert.equal((await deliveries(sessionId)).length, 1, 'one webhook row');
+      return audit[0]!;
+    };
+
+    it("the daemon's report comes first: parked for the kill's reply, which settles the intent at the report's time, without reading the record back", async () => {
       const s = await online('erin');
       const admin = h.actor(['admin'], 'ops');
-      // The reply reaches the disconnect only once sync applied the echo (committed), as under load.
-      const request = h.bus.request.bind(h.bus);
-      h.bus.request = async (...args: Parameters<typeof request>) => {
-        const reply = await request(...args);
-        await h.settle();
-        return reply;
-      };
+      const { seen, restore } = echoFirst();
       const findById = h.store.intents.findById.bind(h.store.intents);
       let readBack = 0;
       h.store.intents.findById = (id: string) => {
@@ -133,22 +179,62 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       };
       try {
         const result = await h.core.disconnect(admin, s.id, { reason: 'echo first' });
-        assert.equal(readBack, 0, 'the intent was not read back: the settlement came from sync');
+        assert.equal(readBack, 0, 'the intent was not read back');
         assert.equal(result.outcome, 'DISCONNECTED');
+        assert.ok(seen.echoAt > 0, 'the daemon echoed the kill');
         assert.deepEqual(
-          [result.session.endCause, result.session.endedByName, result.session.endReason],
-          ['ADMIN_DISCONNECT', 'ops', 'echo first'],
+          [result.session.endCause, result.session.endedByName, result.session.endReason, result.session.endedAt],
+          ['ADMIN_DISCONNECT', 'ops', 'echo first', seen.echoAt],
         );
-        const audit = await auditOf(s.id);
-        assert.deepEqual(story(audit), ['PENDING', 'SUCCESS']);
-        assert.equal(audit[0]!.id, result.auditEventId, 'the answer names the row that settled the intent');
-        assert.equal(audit[0]!.metadata.confirmedBy, 'DAEMON_REPORT');
-        await h.settle();
-        assert.equal(endedEvents(s.id).length, 1, 'one event');
       } finally {
-        h.bus.request = request;
+        restore();
         h.store.intents.findById = findById;
       }
+      const row = await operatorsEnd(s.id, 'echo first', 'GATEWAY_REPLY', seen.echoAt);
+      assert.equal(row.metadata.endedAt, seen.echoAt, "the end at the daemon's report's time");
+    });
+
+    it('a parked report is applied through sync when the reply is not a confirmation: the same record as when sync applied it on arrival', async () => {
+      const admin = h.actor(['admin'], 'ops');
+      const cases: [string, (real: unknown) => unknown][] = [
+        ['unconfirmed', () => versioned({ outcome: 'UNCONFIRMED', detail: 'the agent lost the daemon' })],
+        [
+          'timed out',
+          () => {
+            throw new BusTimeoutError(subjects.gatewayDisconnect('gw-a'));
+          },
+        ],
+        ['not found', () => versioned({ outcome: 'NOT_FOUND' })],
+      ];
+      for (const [name, reply] of cases) {
+        const s = await online(`parked-${name.replace(' ', '-')}`);
+        const { seen, restore } = echoFirst(reply);
+        try {
+          const result = await h.core.disconnect(admin, s.id, { reason: name });
+          assert.equal(result.outcome, 'DISCONNECTED', `${name}: the daemon's report settled it`);
+        } finally {
+          restore();
+        }
+        assert.ok(seen.echoAt > 0);
+        await operatorsEnd(s.id, name, 'DAEMON_REPORT', seen.echoAt);
+      }
+    });
+
+    it("a snapshot after a parked report: the report is applied first, in the gateway's order, and the reply takes its settlement", async () => {
+      const s = await online('frank');
+      const admin = h.actor(['admin'], 'ops');
+      const { seen, restore } = echoFirst(undefined, async () => {
+        await h.gateways[0]!.snapshot();
+        await h.settle();
+      });
+      try {
+        const result = await h.core.disconnect(admin, s.id, { reason: 'snapshot between' });
+        assert.equal(result.outcome, 'DISCONNECTED');
+      } finally {
+        restore();
+      }
+      // Not the snapshot's end (its time, no counters): the daemon's report's, applied before it.
+      await operatorsEnd(s.id, 'snapshot between', 'DAEMON_REPORT', seen.echoAt);
     });
 
     it('unknown and already ended ids: SESSION_NOT_FOUND, audited, no gateway asked', async () => {
