@@ -8,7 +8,12 @@ import { BusTimeoutError, subjects, type Bus } from '../bus/bus.js';
 import type { Store } from '../store/store.js';
 import type { DisconnectOptions, DisconnectResult } from './api-types.js';
 import { auditEvent } from './audit.js';
-import { settleEnded, settleUnsuccessful } from './intent-settlement.js';
+import {
+  settleEndedMany,
+  settleUnsuccessful,
+  type ConfirmedEnd,
+  type EndedSettlement,
+} from './intent-settlement.js';
 import {
   disconnectBatchReplySchema,
   disconnectReplySchema,
@@ -107,6 +112,8 @@ export class DisconnectUseCase {
    * one by one for SINGLE_KILLS_FOR_MS, then a batch is tried again (the agent may have been upgraded).
    */
   private readonly singleKills = new Map<string, number>();
+  /** Confirmations waiting for their unit of the next group commit (see `confirm`). */
+  private confirming: ConfirmingBatch | null = null;
 
   constructor(private readonly deps: DisconnectDeps) {
     this.now = deps.now ?? Date.now;
@@ -410,23 +417,47 @@ export class DisconnectUseCase {
   ): Promise<DisconnectResult> {
     // The daemon's report of the end reached sync first, which settled the intent (committed).
     if (this.deps.settled?.has(intent.id)) return this.settledElsewhere(intent);
-    const now = this.now();
-    const done = await this.writes.run(async (tx) => {
-      // Or while this waited for the connection (sync's transaction held it): nothing to write.
-      if (this.deps.settled?.has(intent.id)) return null;
-      const settled = await settleEnded(tx, intent, {
-        at: echo?.at ?? now,
-        now,
-        confirmedBy: 'GATEWAY_REPLY',
-        durationMs: elapsed(req.started),
-        ...(echo ? { finalStats: finalStatsOf(echo) } : {}),
-      });
-      // The event and webhook outboxes: written with the change, so they exist exactly when the change does.
-      if (settled?.event) await appendSessionEvents(tx, [settled.event], now);
-      return settled;
+    const done = await this.confirm({
+      intent,
+      at: echo?.at ?? this.now(),
+      durationMs: elapsed(req.started),
+      ...(echo ? { finalStats: finalStatsOf(echo) } : {}),
     });
     if (!done) return this.settledElsewhere(intent);
     return { session: done.session, outcome: 'DISCONNECTED', auditEventId: done.auditEventId };
+  }
+
+  /**
+   * Settles a confirmed intent together with the other confirmations that become ready before the
+   * disconnects' next group commit: one unit of that commit settles them all in multi-row statements
+   * (`settleEndedMany`), each with its own time, counters and duration, as `settleEnded` would one by
+   * one. Null when the intent was settled already (sync, another replica).
+   */
+  private async confirm(c: ConfirmedEnd): Promise<EndedSettlement | null> {
+    let batch = this.confirming;
+    if (!batch) {
+      const items: ConfirmedEnd[] = [];
+      const open: ConfirmingBatch = { items, done: Promise.resolve(new Map()) };
+      open.done = this.writes.run(async (tx) => {
+        // The batch closes when its unit first runs; run again after a rollback, it settles the same set.
+        if (this.confirming === open) this.confirming = null;
+        // Settled by sync from the daemon's report meanwhile (committed): nothing to write.
+        const pending = items.filter((x) => !this.deps.settled?.has(x.intent.id));
+        if (pending.length === 0) return new Map<string, EndedSettlement>();
+        const now = this.now();
+        const done = await settleEndedMany(tx, pending, { now, confirmedBy: 'GATEWAY_REPLY' });
+        // The event and webhook outboxes: written with the change, so they exist exactly when the change does.
+        await appendSessionEvents(
+          tx,
+          [...done.values()].flatMap((d) => (d.event ? [d.event] : [])),
+          now,
+        );
+        return done;
+      });
+      this.confirming = batch = open;
+    }
+    batch.items.push(c);
+    return (await batch.done).get(c.intent.id) ?? null;
   }
 
   /** Polls the session's unsettled intent until it settles (true) or the deadline passes (false). */
@@ -485,6 +516,12 @@ export class DisconnectUseCase {
       settledAuditEventId: null,
     };
   }
+}
+
+/** Confirmed intents settled by one unit of a group commit, and what that unit settled. */
+interface ConfirmingBatch {
+  items: ConfirmedEnd[];
+  done: Promise<Map<string, EndedSettlement>>;
 }
 
 /** What the agent needs of one intent's kill. */
