@@ -9,6 +9,7 @@ import type { Store } from '../store/store.js';
 import type { DisconnectOptions, DisconnectResult } from './api-types.js';
 import { auditEvent } from './audit.js';
 import {
+  settleEnded,
   settleEndedMany,
   settleUnsuccessful,
   type ConfirmedEnd,
@@ -457,7 +458,21 @@ export class DisconnectUseCase {
       this.confirming = batch = open;
     }
     batch.items.push(c);
-    return (await batch.done).get(c.intent.id) ?? null;
+    let done: Map<string, EndedSettlement>;
+    try {
+      done = await batch.done;
+    } catch (e) {
+      if (batch.items.length === 1) throw e;
+      // As the group commit does with its units: one confirmation's failure fails only that one.
+      return this.writes.run(async (tx) => {
+        if (this.deps.settled?.has(c.intent.id)) return null;
+        const now = this.now();
+        const settled = await settleEnded(tx, c.intent, { ...c, now, confirmedBy: 'GATEWAY_REPLY' });
+        if (settled?.event) await appendSessionEvents(tx, [settled.event], now);
+        return settled;
+      });
+    }
+    return done.get(c.intent.id) ?? null;
   }
 
   /** Polls the session's unsettled intent until it settles (true) or the deadline passes (false). */
