@@ -57,6 +57,17 @@ test('observe mode: a session announced by ESTABLISHED and listed without its ad
   );
 });
 
+/** carl's `>CLIENT:ESTABLISHED` (cid 7, with `env` beside his name and address), handled by `table`. */
+function announceCarl(table: SessionTable, env: Record<string, string> = {}): void {
+  table.applyClient(1795962300, {
+    kind: 'client',
+    event: 'ESTABLISHED',
+    cid: 7,
+    kid: null,
+    env: { common_name: 'carl', ifconfig_pool_remote_ip: '10.8.0.9', ...env },
+  });
+}
+
 test('a session announced while a status read was in flight is not ended by that read; the next read decides', () => {
   const events: AdapterEvent[] = [];
   const table = new SessionTable((e) => events.push(e), true, 0);
@@ -66,13 +77,7 @@ test('a session announced while a status read was in flight is not ended by that
 
   table.statusReadStarted();
   // The reply (without carl) is complete, but the ESTABLISHED after it in the chunk is handled first.
-  table.applyClient(1795962300, {
-    kind: 'client',
-    event: 'ESTABLISHED',
-    cid: 7,
-    kid: null,
-    env: { common_name: 'carl', ifconfig_pool_remote_ip: '10.8.0.9' },
-  });
+  announceCarl(table);
   assert.deepEqual(
     events.map((e) => e.type),
     ['session.connected'],
@@ -100,13 +105,7 @@ test('the client version of a session announced while a status read was in fligh
   table.applyStatus(1795962300, empty.rows, true, empty.listedClientIds);
   table.statusReadStarted();
   // The ESTABLISHED after the reply's END in the same chunk: handled before the reply (without carl) is applied.
-  table.applyClient(1795962300, {
-    kind: 'client',
-    event: 'ESTABLISHED',
-    cid: 7,
-    kid: null,
-    env: { common_name: 'carl', ifconfig_pool_remote_ip: '10.8.0.9', IV_VER: '2.6.14', IV_PLAT: 'linux' },
-  });
+  announceCarl(table, { IV_VER: '2.6.14', IV_PLAT: 'linux' });
   table.applyStatus(1795962300, empty.rows, false, empty.listedClientIds);
   events.length = 0;
   table.statusReadStarted();
