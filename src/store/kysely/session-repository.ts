@@ -141,7 +141,6 @@ function markEndedWithStatsSqlite(claimEcho: boolean): Precompiled<EndsWithStats
   return statement;
 }
 
-/** The multi-row insert of `insertManyIfAbsent` (its text compiled once per row count). */
 /**
  * `updateStatsMany`'s PostgreSQL statement; its text is kept per row count (BulkInsert): a periodic
  * snapshot's 1,000 rows were 4,000 values for Kysely to wrap and compile on every call.
@@ -159,6 +158,7 @@ const STATS_MANY = new BulkInsert((db, rows: { id: string; r: number; s: number;
   return { compile: () => statement.compile(db) };
 });
 
+/** The multi-row insert of `insertManyIfAbsent` (its text compiled once per row count). */
 const INSERT_IF_ABSENT = new BulkInsert((db, rows: SessionTable[]) =>
   db
     .insertInto('sessions')
