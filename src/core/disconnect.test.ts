@@ -11,7 +11,9 @@ import { sql } from 'kysely';
 import { DomainError } from '../domain/errors.js';
 import { newIntentId } from '../domain/disconnect-intent.js';
 import type { AuditEvent } from '../domain/audit.js';
+import type { Session } from '../domain/session.js';
 import { KyselyStore } from '../store/kysely/kysely-store.js';
+import { KyselyIntentRepository } from '../store/kysely/intent-repository.js';
 import { startCoreHarness, type CoreHarness } from '../../test/support/core-harness.js';
 import { createFreshPostgresDatabase, postgresAvailable } from '../../test/support/postgres.js';
 import { BusTimeoutError, subjects } from '../bus/bus.js';
@@ -235,6 +237,63 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       }
       // Not the snapshot's end (its time, no counters): the daemon's report's, applied before it.
       await operatorsEnd(s.id, 'snapshot between', 'DAEMON_REPORT', seen.echoAt);
+    });
+
+    it("concurrent confirmations settle together, each at its own report's time; a grouped settlement that fails settles each alone", async () => {
+      const admin = h.actor(['admin'], 'ops');
+      for (const failing of [false, true]) {
+        const reason = failing ? 'grouped, failing' : 'grouped';
+        const sessions: Session[] = [];
+        for (let i = 0; i < 4; i++) sessions.push(await online(`group-${String(failing)}-${i}`));
+        // Each echo's time, by ref; every reply is held until all echoes reached sync (parked), then
+        // all are handed back in the same turn, so their confirmations meet in one group commit.
+        const echoAt = new Map<string, number>();
+        const unsubscribe = h.bus.subscribe(subjects.allGatewayReports, (r) => {
+          const report = r as { type: string; ref?: string; at: number };
+          if (report.type === 'session.disconnected') echoAt.set(report.ref!, report.at);
+        });
+        const request = h.bus.request.bind(h.bus);
+        let replied = 0;
+        let release!: () => void;
+        const all = new Promise<void>((r) => (release = r));
+        h.bus.request = async (...args: Parameters<typeof request>) => {
+          const real = await request(...args);
+          if (++replied === sessions.length) {
+            await h.settle();
+            release();
+          }
+          await all;
+          return real;
+        };
+        const settleMany = KyselyIntentRepository.prototype.settleMany;
+        let grouped = 0;
+        KyselyIntentRepository.prototype.settleMany = async function (
+          this: KyselyIntentRepository,
+          ...args: Parameters<typeof settleMany>
+        ) {
+          if (args[0].length > 1) {
+            grouped++;
+            if (failing) throw new Error('injected: the grouped settlement fails');
+          }
+          return settleMany.apply(this, args);
+        };
+        try {
+          const results = await Promise.all(sessions.map((s) => h.core.disconnect(admin, s.id, { reason })));
+          assert.deepEqual(
+            results.map((r) => r.outcome),
+            sessions.map(() => 'DISCONNECTED'),
+          );
+        } finally {
+          h.bus.request = request;
+          KyselyIntentRepository.prototype.settleMany = settleMany;
+          unsubscribe();
+        }
+        assert.ok(grouped > 0, `${reason}: the confirmations were settled in one multi-row statement`);
+        for (const s of sessions) {
+          assert.ok(echoAt.has(s.ref), `${reason}: the daemon echoed ${s.userName}'s kill`);
+          await operatorsEnd(s.id, reason, 'GATEWAY_REPLY', echoAt.get(s.ref)!);
+        }
+      }
     });
 
     it('unknown and already ended ids: SESSION_NOT_FOUND, audited, no gateway asked', async () => {
