@@ -6,7 +6,7 @@
  *   node --import tsx bench/profile-slices.ts <file.cpuprofile | dir> ... [min-ms]
  */
 import { readFileSync } from 'node:fs';
-import { add, keyOf, profileFiles, type Profile } from './lib/cpuprofile.js';
+import { add, indexProfile, keyOf, ownFrames, profileFiles, type Profile } from './lib/cpuprofile.js';
 
 const args = process.argv.slice(2);
 process.stdout.on('error', () => process.exit(0)); // piped into head
@@ -19,9 +19,8 @@ const BUCKETS = [1, 5, 10, 20, 50, 100, 200, Infinity];
 
 for (const file of files) {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const index = indexProfile(profile);
+  const { byId } = index;
   // Slices: [first sample, last sample] of each run of busy samples.
   const slices: { from: number; to: number; us: number }[] = [];
   let from = -1;
@@ -58,13 +57,7 @@ for (const file of files) {
   for (const s of longest.slice(0, 12)) {
     const own = new Map<string, number>();
     for (let i = s.from; i <= s.to; i++) {
-      const seen = new Set<string>();
-      for (let id: number | undefined = profile.samples[i]; id !== undefined; id = parent.get(id)) {
-        const n = byId.get(id)!;
-        if (/\/(src|dist)\//.test(n.callFrame.url) || n.callFrame.functionName === '(garbage collector)')
-          seen.add(keyOf(n));
-      }
-      for (const k of seen) add(own, k, profile.timeDeltas[i] ?? 0);
+      for (const k of ownFrames(index, profile.samples[i]!, true)) add(own, k, profile.timeDeltas[i] ?? 0);
     }
     const top = [...own].sort((a, b) => b[1] - a[1]).slice(0, 8);
     console.log(
@@ -80,12 +73,7 @@ for (const file of files) {
       const t = profile.timeDeltas[i] ?? 0;
       total += t;
       add(self, keyOf(byId.get(leaf)!), t);
-      const seen = new Set<string>();
-      for (let id: number | undefined = leaf; id !== undefined; id = parent.get(id)) {
-        const n = byId.get(id)!;
-        if (/\/(src|dist)\//.test(n.callFrame.url)) seen.add(keyOf(n));
-      }
-      for (const k of seen) add(inclusive, k, t);
+      for (const k of ownFrames(index, leaf)) add(inclusive, k, t);
     }
   }
   const print = (title: string, m: Map<string, number>) => {

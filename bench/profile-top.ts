@@ -4,7 +4,7 @@
  *   node --import tsx bench/profile-top.ts <file.cpuprofile | dir> ... [rows]
  */
 import { readFileSync, statSync } from 'node:fs';
-import { add, keyOf, profileFiles, short, type Profile } from './lib/cpuprofile.js';
+import { add, indexProfile, keyOf, ownFrames, profileFiles, short, type Profile } from './lib/cpuprofile.js';
 
 const args = process.argv.slice(2);
 process.stdout.on('error', () => process.exit(0)); // piped into head
@@ -31,21 +31,15 @@ const inclusive = new Map<string, number>();
 let total = 0;
 for (const file of files) {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const index = indexProfile(profile);
+  const { byId } = index;
   profile.samples.forEach((leaf, i) => {
     const us = profile.timeDeltas[i] ?? 0;
     total += us;
     const { callFrame: c } = byId.get(leaf)!;
     add(fn, keyOf(byId.get(leaf)!), us);
     add(byFile, short(c.url).replace(/^(node_modules\/(@[^/]+\/)?[^/]+).*/, '$1'), us);
-    const seen = new Set<string>();
-    for (let id: number | undefined = leaf; id !== undefined; id = parent.get(id)) {
-      const n = byId.get(id)!;
-      if (/\/(src|dist)\//.test(n.callFrame.url)) seen.add(keyOf(n));
-    }
-    for (const k of seen) add(inclusive, k, us);
+    for (const k of ownFrames(index, leaf)) add(inclusive, k, us);
   });
 }
 const print = (title: string, m: Map<string, number>) => {
