@@ -16,6 +16,15 @@ const FLUSH_MS = 2000;
 const until = (check: () => boolean) => waitFor(check, 2000, 'the deliveries', 5);
 
 /** `skip`: a reason to skip every test (an implementation whose server is not reachable here). */
+/** What two handlers of `subject` receive, both in one list (subscribed, and flushed to the server). */
+async function twoSubscribers(bus: Bus, subject: string): Promise<unknown[]> {
+  const got: unknown[] = [];
+  bus.subscribe(subject, (d) => void got.push(d));
+  bus.subscribe(subject, (d) => void got.push(d));
+  await bus.flush(FLUSH_MS);
+  return got;
+}
+
 export function runBusContract(name: string, open: () => Promise<Bus>, options: { skip?: string | false } = {}): void {
   const unique = () => `t${Math.random().toString(36).slice(2, 10)}`;
   const test = (title: string, fn: () => Promise<void>) => nodeTest(title, { skip: options.skip ?? false }, fn);
@@ -49,10 +58,7 @@ export function runBusContract(name: string, open: () => Promise<Bus>, options: 
     const bus = await open();
     try {
       const s = unique();
-      const got: unknown[] = [];
-      bus.subscribe(`${s}.x`, (d) => void got.push(d));
-      bus.subscribe(`${s}.x`, (d) => void got.push(d));
-      await bus.flush(FLUSH_MS);
+      const got = await twoSubscribers(bus, `${s}.x`);
       const sent = { ref: 'a', nested: { n: 1 } };
       const published = bus.publish(`${s}.x`, sent);
       sent.nested.n = 99;
@@ -71,10 +77,7 @@ export function runBusContract(name: string, open: () => Promise<Bus>, options: 
     const bus = await open();
     try {
       const s = unique();
-      const got: unknown[] = [];
-      bus.subscribe(`${s}.j`, (d) => void got.push(d));
-      bus.subscribe(`${s}.j`, (d) => void got.push(d));
-      await bus.flush(FLUSH_MS);
+      const got = await twoSubscribers(bus, `${s}.j`);
       const value = { id: 'evt_1', n: 2 ** 40, nested: { list: [1, 'ü', null] }, version: 1 };
       await bus.publishJson(`${s}.j`, JSON.stringify(value));
       await bus.publish(`${s}.j`, value);
