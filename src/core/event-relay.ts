@@ -1,5 +1,5 @@
 import type { Bus } from '../bus/bus.js';
-import type { Store } from '../store/store.js';
+import type { OutboxEvent, OutboxTaker, Store } from '../store/store.js';
 import { subjectOf } from './event-outbox.js';
 import type { Logger } from '../domain/logger.js';
 import { versionedJson } from './reports.js';
@@ -23,6 +23,9 @@ export interface RelayOptions {
   /** How often old rows are pruned (ms). */
   pruneEveryMs: number;
 }
+
+/** Most events held in memory as handed over; past it, rows are appended unleased and claimed. */
+const MAX_HANDED = 10_000;
 
 export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
   pollMs: 100,
@@ -53,10 +56,17 @@ export type StoreHealth = { ok: true } | { ok: false; detail: string };
  * subscribers (SessionEventHub). A relay whose bus is down claims nothing: the rows wait for a
  * replica that can publish them, rather than sitting in a disconnected client's buffer.
  *
+ * Events this process commits are not claimed: while the relay runs (and its bus is connected) the
+ * store writes them already leased to it and hands them over once their transaction committed
+ * (`Store.handOffOutbox`), so each event is written twice (appended, marked), not three times. They
+ * are published with the next round, in the order committed; a relay that dies holding them leaves
+ * them to the lease, as a claimed row. A round claims from the outbox when nothing was handed over,
+ * or every `pollMs` while events keep being handed over (other replicas' rows, expired leases).
+ *
  * Rows are pruned (by every relay, on its own timer): published ones after `retentionMs`,
  * unpublished ones after `giveUpMs` (no replica could publish them for that long; logged).
  */
-export class EventRelay {
+export class EventRelay implements OutboxTaker {
   private readonly o: RelayOptions;
   private readonly now: () => number;
   private timer: NodeJS.Timeout | null = null;
@@ -64,6 +74,9 @@ export class EventRelay {
   private stopped = true;
   private lastPrune = 0;
   private storeOk = true;
+  /** Events handed over by the store (leased to this relay), not yet in a round. */
+  private handed: OutboxEvent[] = [];
+  private lastClaim = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly deps: {
@@ -83,11 +96,17 @@ export class EventRelay {
     if (!this.stopped) return;
     this.stopped = false;
     this.lastPrune = this.now();
+    this.deps.store.handOffOutbox(this);
     this.schedule(0);
   }
 
-  /** Stops after the round in flight; rows it leaves unpublished are published by another relay (or this one, started again). */
+  /**
+   * Stops after the round in flight, and takes no more events from the store; rows it leaves
+   * unpublished (`drain` publishes those handed over) are published by another relay (or this one,
+   * started again) after their lease.
+   */
   async stop(): Promise<void> {
+    if (!this.stopped) this.deps.store.handOffOutbox(null);
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
@@ -105,15 +124,37 @@ export class EventRelay {
     await this.running?.catch(() => {});
   }
 
+  /** OutboxTaker: rows are leased to this relay while it runs, its bus is up and it holds few. */
+  leaseUntil(): number | null {
+    if (this.stopped || !this.deps.bus.connected || this.handed.length >= MAX_HANDED) return null;
+    return this.now() + this.o.leaseMs;
+  }
+
+  /** OutboxTaker: published with the next round (also after `stop`, by `drain`). */
+  take(events: OutboxEvent[]): void {
+    this.handed.push(...events);
+  }
+
   /**
-   * One round: claims up to `batch` rows, publishes them, marks them published. Returns how many were
-   * published. Throws when the store or the bus failed (the rows stay claimed until their lease ends).
+   * One round: takes up to `batch` rows handed over and claims up to `batch` (when due), publishes
+   * them, marks them published. Returns how many were published. Throws when the store or the bus
+   * failed (the rows stay leased until their lease ends).
    */
   async round(): Promise<number> {
     const { store, bus } = this.deps;
-    if (!bus.connected) return 0;
+    if (!bus.connected) {
+      // Not kept in memory while the bus is down: their lease ends, and a relay that can publishes them.
+      this.handed = [];
+      return 0;
+    }
     const now = this.now();
-    const rows = await this.watchStore(store.outbox.claim(now, now + this.o.leaseMs, this.o.batch));
+    const handed = this.handed.splice(0, this.o.batch);
+    let rows = handed;
+    if (handed.length === 0 || now - this.lastClaim >= this.o.pollMs) {
+      this.lastClaim = now;
+      const claimed = await this.watchStore(store.outbox.claim(now, now + this.o.leaseMs, this.o.batch));
+      rows = claimed.length === 0 ? handed : [...claimed, ...handed];
+    }
     if (rows.length === 0) return 0;
     // The rows' JSON goes out as text (a bus that delivers in-process parses it only for a listener).
     for (const row of rows) await bus.publishJson(subjectOf(row.type), versionedJson(row.payload));

@@ -325,6 +325,17 @@ export interface OutboxEvent {
 }
 
 /**
+ * A publisher in this process that takes the events this process's transactions append
+ * (core/event-relay.ts), so that it need not claim them from the outbox: see `Store.handOffOutbox`.
+ */
+export interface OutboxTaker {
+  /** Until when rows appended now are leased to the taker; null: not taking now (rows are appended unleased). */
+  leaseUntil(): number | null;
+  /** After the transaction that appended `events` (leased to the taker) committed, in the order appended. */
+  take(events: OutboxEvent[]): void;
+}
+
+/**
  * The event outbox: an event is written in the transaction of the change it reports, and a relay
  * publishes it afterwards (core/event-relay.ts). Rows are kept until pruned after a retention.
  */
@@ -448,6 +459,15 @@ export interface Store extends StoreTx {
   readonly transactionsCostRoundTrips: boolean;
   /** Runs `fn` in one database transaction; everything it writes commits or rolls back together. */
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  /**
+   * While `taker` is set, events appended in a transaction (`outbox.append`, `appendListingWebhooks`
+   * of a `transaction`'s `tx`) are written already leased to it until `taker.leaseUntil()` (so no relay
+   * claims them before then), and handed to `taker.take` once that transaction committed: one write
+   * less per event than a claim. A rolled-back transaction hands nothing. Appends outside a
+   * transaction, or while `leaseUntil()` is null, are written unleased. null stops handing off;
+   * transactions already begun still hand theirs to the taker they began with.
+   */
+  handOffOutbox(taker: OutboxTaker | null): void;
   /**
    * One cheap query, answered within `timeoutMs` or counted as failed: `store` when the database did
    * not answer, `migrations` when a migration this code knows is not applied. Never throws. At most

@@ -3,7 +3,7 @@
  * hosts). `openStore` is the only way in; it migrates the schema before it returns.
  */
 import { Kysely } from 'kysely';
-import type { Store, StoreReadiness, StoreTx } from '../store.js';
+import type { OutboxTaker, Store, StoreReadiness, StoreTx } from '../store.js';
 import { KyselyAuditRepository } from './audit-repository.js';
 import { KyselyBlockRepository } from './block-repository.js';
 import type { Database, DialectName } from './database.js';
@@ -21,7 +21,7 @@ import {
 } from './read-cache.js';
 import { grantRuntimeRole } from './runtime-grants.js';
 import { migrateSchema } from './schema-migrator.js';
-import { KyselyOutboxRepository } from './outbox-repository.js';
+import { KyselyOutboxRepository, type OutboxHandOff } from './outbox-repository.js';
 import { KyselySessionRepository } from './session-repository.js';
 import { StoreSetupError } from './store-setup-error.js';
 import type { Logger } from '../../domain/logger.js';
@@ -113,6 +113,7 @@ function repositories(
   dialect: DialectName,
   cache: ReadCache | null,
   inTransaction = false,
+  handOff: OutboxHandOff | null = null,
 ): StoreTx {
   const outer = cache && !inTransaction ? cache : null;
   const webhooks = cache ? new CachedWebhookRepository(db, cache) : new KyselyWebhookRepository(db, dialect);
@@ -123,7 +124,7 @@ function repositories(
     audit: new KyselyAuditRepository(db),
     webhooks,
     blocks: new KyselyBlockRepository(db),
-    outbox: new KyselyOutboxRepository(db, dialect, webhooks),
+    outbox: new KyselyOutboxRepository(db, dialect, webhooks, handOff),
     intents: new KyselyIntentRepository(db, dialect),
   };
 }
@@ -143,6 +144,7 @@ export class KyselyStore implements Store {
   readonly intents: StoreTx['intents'];
   readonly transactionsCostRoundTrips: boolean;
   #closed = false;
+  #taker: OutboxTaker | null = null;
   readonly #readiness: StoreReadinessCheck;
 
   /**
@@ -182,11 +184,27 @@ export class KyselyStore implements Store {
    * wait for it rather than slipping into it. Inside `fn`, use only `tx`: awaiting the store's own
    * repositories there would wait for the transaction itself on SQLite.
    */
-  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     // Reads inside a transaction go to the database (they must see its own writes), except the
     // active webhooks of a transaction that has not written webhooks (see CachedWebhookRepository).
     // Other reads waited for SQLite's one connection until the transaction ended.
-    return this.db.transaction().execute((trx) => fn(repositories(trx, this.dialect, this.cache, true)));
+    const handOff = this.#taker && { taker: this.#taker, leased: [] };
+    const result = await this.db
+      .transaction()
+      .execute((trx) => fn(repositories(trx, this.dialect, this.cache, true, handOff)));
+    // Committed: the events are the taker's to publish (a throw above hands nothing). The commit
+    // stands whatever the taker does; rows it fails to take wait for their lease to end.
+    if (handOff && handOff.leased.length > 0)
+      try {
+        handOff.taker.take(handOff.leased);
+      } catch {
+        // Published by any relay after the lease.
+      }
+    return result;
+  }
+
+  handOffOutbox(taker: OutboxTaker | null): void {
+    this.#taker = taker;
   }
 
   /** Closes the pool or file. Safe to call twice. */

@@ -1,7 +1,7 @@
 import type { Insertable, Kysely, Selectable } from 'kysely';
 import type { AnnouncedEventType } from '../../domain/event-types.js';
 import type { Webhook } from '../../domain/webhook.js';
-import type { OutboxEvent, OutboxRepository, WebhookRepository } from '../store.js';
+import type { OutboxEvent, OutboxRepository, OutboxTaker, WebhookRepository } from '../store.js';
 import type { Database, DialectName, EventOutboxTable } from './database.js';
 import { BulkInsert } from './bulk-insert.js';
 import { activeWebhooks, toWebhook } from './webhook-repository.js';
@@ -19,17 +19,30 @@ const APPEND_LISTING_WEBHOOKS = new BulkInsert((db, rows: Insertable<EventOutbox
   activeWebhooks(db.with('appended', (q) => q.insertInto('event_outbox').values(rows))),
 );
 
+/** A transaction's hand-off (Store.handOffOutbox): the taker it began with, and what it appended leased to it. */
+export interface OutboxHandOff {
+  taker: OutboxTaker;
+  leased: OutboxEvent[];
+}
+
 /** The event outbox over one Kysely instance or transaction. */
 export class KyselyOutboxRepository implements OutboxRepository {
-  /** `webhooks`: the repository `appendListingWebhooks` reads through where one statement cannot do both (SQLite: cached). */
+  /**
+   * `webhooks`: the repository `appendListingWebhooks` reads through where one statement cannot do both (SQLite: cached).
+   * `handOff`: in a transaction while a taker is set, where appended rows are leased to it and listed.
+   */
   constructor(
     private readonly db: Kysely<Database>,
     private readonly dialect: DialectName,
     private readonly webhooks: WebhookRepository,
+    private readonly handOff: OutboxHandOff | null = null,
   ) {}
 
   async append(events: OutboxEvent[]): Promise<void> {
-    for (let i = 0; i < events.length; i += IDS_PER_STATEMENT) await APPEND.execute(this.db, rowsOf(events, i));
+    const leaseUntil = this.leaseUntil(events);
+    for (let i = 0; i < events.length; i += IDS_PER_STATEMENT)
+      await APPEND.execute(this.db, rowsOf(events, i, leaseUntil));
+    this.leased(events, leaseUntil);
   }
 
   async appendListingWebhooks(events: OutboxEvent[]): Promise<Webhook[]> {
@@ -38,8 +51,21 @@ export class KyselyOutboxRepository implements OutboxRepository {
       await this.append(events);
       return this.webhooks.listActive();
     }
-    for (let i = 0; i < last; i += IDS_PER_STATEMENT) await APPEND.execute(this.db, rowsOf(events, i));
-    return (await APPEND_LISTING_WEBHOOKS.execute(this.db, rowsOf(events, last))).map(toWebhook);
+    const leaseUntil = this.leaseUntil(events);
+    for (let i = 0; i < last; i += IDS_PER_STATEMENT) await APPEND.execute(this.db, rowsOf(events, i, leaseUntil));
+    const hooks = await APPEND_LISTING_WEBHOOKS.execute(this.db, rowsOf(events, last, leaseUntil));
+    this.leased(events, leaseUntil);
+    return hooks.map(toWebhook);
+  }
+
+  /** The lease rows appended now are written with: the taker's, if any takes them. */
+  private leaseUntil(events: OutboxEvent[]): number | null {
+    return events.length === 0 || !this.handOff ? null : this.handOff.taker.leaseUntil();
+  }
+
+  /** Once written: listed for the taker, handed to it when the transaction commits. */
+  private leased(events: OutboxEvent[], leaseUntil: number | null): void {
+    if (leaseUntil !== null) this.handOff?.leased.push(...events);
   }
 
   /**
@@ -119,15 +145,15 @@ export function toEvent(r: Selectable<EventOutboxTable>): OutboxEvent {
   return { id: r.id, type: r.type as AnnouncedEventType, at: r.at, payload: r.payload, createdAt: r.created_at };
 }
 
-/** Up to IDS_PER_STATEMENT events from `from`, as rows. */
-function rowsOf(events: OutboxEvent[], from: number): Insertable<EventOutboxTable>[] {
+/** Up to IDS_PER_STATEMENT events from `from`, as rows (leased until `leaseUntil`, when not null). */
+function rowsOf(events: OutboxEvent[], from: number, leaseUntil: number | null): Insertable<EventOutboxTable>[] {
   return events.slice(from, from + IDS_PER_STATEMENT).map((e) => ({
     id: e.id,
     type: e.type,
     at: e.at,
     payload: e.payload,
     created_at: e.createdAt,
-    claimed_until: null,
+    claimed_until: leaseUntil,
     published_at: null,
   }));
 }
