@@ -21,7 +21,7 @@ import { openStore } from '../store/kysely/kysely-store.js';
 import { makeSession } from '../store/contract/fixtures.js';
 import type { Store } from '../store/store.js';
 import { appendSessionEvents, appendTokenRevoked } from './event-outbox.js';
-import { EventRelay, type StoreHealth } from './event-relay.js';
+import { DEFAULT_RELAY_OPTIONS, EventRelay, type StoreHealth } from './event-relay.js';
 import { silentLogger } from '../domain/logger.js';
 import { SessionEventHub } from './session-event-stream.js';
 import { sessionEvent, type SessionEvent } from './session-events.js';
@@ -45,6 +45,18 @@ async function commitEvents(store: Store, gatewayId: string, n: number): Promise
   );
   await store.transaction((tx) => appendSessionEvents(tx, events, Date.now()));
   return events;
+}
+
+/** Ids of the rows `store.outbox.claim` returns from now on. */
+function claimedIds(store: Store): string[] {
+  const ids: string[] = [];
+  const claim = store.outbox.claim.bind(store.outbox);
+  store.outbox.claim = async (...args) => {
+    const rows = await claim(...args);
+    ids.push(...rows.map((r) => r.id));
+    return rows;
+  };
+  return ids;
 }
 
 function relayContract(name: string, open: () => Promise<Store>, skip: string | false): void {
@@ -138,6 +150,144 @@ function relayContract(name: string, open: () => Promise<Store>, skip: string | 
       } finally {
         await bus.close();
         await store.close();
+      }
+    });
+
+    test('a running relay publishes what its process commits without claiming it: handed over after the commit, in order; a rolled-back change hands nothing', async () => {
+      const store = await open();
+      const bus = new MemoryBus();
+      const gw = `gw-${randomId(6)}`;
+      const got = onBus(bus, gw);
+      const claimed = claimedIds(store);
+      const relay = new EventRelay({ store, bus, logger: silentLogger, options: { pollMs: 5 } });
+      relay.start();
+      try {
+        const lost = sessionEvent('session.disconnected', makeSession(gw));
+        await assert.rejects(
+          store.transaction(async (tx) => {
+            await appendSessionEvents(tx, [lost], Date.now());
+            throw new Error('rolled back');
+          }),
+        );
+        const events = [...(await commitEvents(store, gw, 3)), ...(await commitEvents(store, gw, 2))];
+        await waitFor(() => got.length >= 5, 5000, 'events on the bus');
+        assert.deepEqual(
+          got.map((e) => e.id),
+          events.map((e) => e.id),
+          'in order, each once, the rolled-back one absent',
+        );
+        const mine = new Set(events.map((e) => e.id));
+        assert.deepEqual(
+          claimed.filter((id) => mine.has(id)),
+          [],
+          'handed over, never claimed',
+        );
+        await waitFor(
+          async () => (await readOutboxRow(store, events[4]!.id))?.publishedAt,
+          5000,
+          'marked published',
+        );
+      } finally {
+        await relay.stop();
+        await bus.close();
+        await store.close();
+      }
+    });
+
+    test('a replica that dies after its commit, holding the events it was handed: another replica publishes them once their lease ends, not before', async () => {
+      const store = await open();
+      const other = await open();
+      const bus = new MemoryBus();
+      const gw = `gw-${randomId(6)}`;
+      const got = onBus(bus, gw);
+      let clock = Date.now();
+      // The replica that dies: its relay is handed the events and never publishes them.
+      store.handOffOutbox({ leaseUntil: () => clock + DEFAULT_RELAY_OPTIONS.leaseMs, take: () => {} });
+      try {
+        const events = await commitEvents(store, gw, 3);
+        const relay = new EventRelay({ store: other, bus, logger: silentLogger, now: () => clock });
+        await relay.drain();
+        await bus.flush();
+        assert.equal(got.length, 0, 'leased to the replica that died');
+        clock += DEFAULT_RELAY_OPTIONS.leaseMs + 1;
+        await relay.drain();
+        await waitFor(() => got.length >= 3, 5000, 'published after the lease');
+        assert.deepEqual(
+          got.map((e) => e.id),
+          events.map((e) => e.id),
+        );
+      } finally {
+        store.handOffOutbox(null);
+        await bus.close();
+        await store.close();
+        await other.close();
+      }
+    });
+
+    test('a relay takes nothing while its bus is down or once it stopped: what its process commits then is claimable at once', async () => {
+      const store = await open();
+      const other = await open();
+      const down = new MemoryBus();
+      await down.close();
+      const bus = new MemoryBus();
+      const gw = `gw-${randomId(6)}`;
+      const got = onBus(bus, gw);
+      const cut = new EventRelay({ store, bus: down, logger: silentLogger });
+      cut.start();
+      const stopped = new EventRelay({ store: other, bus, logger: silentLogger });
+      stopped.start();
+      await stopped.stop();
+      try {
+        const events = [...(await commitEvents(store, gw, 2)), ...(await commitEvents(other, gw, 1))];
+        await new EventRelay({ store, bus, logger: silentLogger }).drain();
+        await waitFor(() => got.length >= 3, 5000, 'published by a relay that can');
+        assert.deepEqual(
+          got.map((e) => e.id),
+          events.map((e) => e.id),
+        );
+      } finally {
+        await cut.stop();
+        await bus.close();
+        await store.close();
+        await other.close();
+      }
+    });
+
+    test('while events keep being handed over, a relay still claims from the outbox every pollMs (rows of a replica that died)', async () => {
+      const store = await open();
+      const other = await open();
+      const bus = new MemoryBus();
+      const gw = `gw-${randomId(6)}`;
+      const got = onBus(bus, gw);
+      const clock = { now: Date.now() };
+      const relay = new EventRelay({
+        store,
+        bus,
+        logger: silentLogger,
+        options: { pollMs: 60_000 },
+        now: () => clock.now,
+      });
+      relay.start();
+      try {
+        // The first rounds claim (nothing handed over yet); the next timer's round is a minute away.
+        await relay.drain();
+        const [dead] = await commitEvents(other, gw, 1);
+        const [first] = await commitEvents(store, gw, 1);
+        assert.equal(await relay.round(), 1, 'only what was handed over: the last claim was just now');
+        clock.now += 60_000;
+        const [second] = await commitEvents(store, gw, 1);
+        assert.ok((await relay.round()) >= 2, 'the claim was due again');
+        await waitFor(() => got.length >= 3, 5000, 'events on the bus');
+        assert.deepEqual(
+          got.map((e) => e.id),
+          [first!.id, dead!.id, second!.id],
+          "claimed rows first in a round, then the ones handed over",
+        );
+      } finally {
+        await relay.stop();
+        await bus.close();
+        await store.close();
+        await other.close();
       }
     });
 

@@ -115,6 +115,53 @@ export function outboxContract(ctx: ContractContext): void {
     assert.deepEqual(await claimMine(store, mine, t + 9_000_000, t + 9_000_001), []);
   });
 
+  test('outbox: with a taker set, the events a transaction appends are written leased to it and handed to it once committed, in order; a rollback hands nothing; appends while it takes nothing, or outside a transaction, are unleased', async () => {
+    const store = ctx.store();
+    const t = 6_500_000_000_000 + Math.floor(Math.random() * 1e9);
+    const taken: { events: OutboxEvent[]; inTransaction: boolean }[] = [];
+    let inTransaction = false;
+    let leaseUntil: number | null = t + 1000;
+    store.handOffOutbox({ leaseUntil: () => leaseUntil, take: (events) => void taken.push({ events, inTransaction }) });
+    try {
+      const lost = makeEvent(t);
+      await assert.rejects(
+        store.transaction(async (tx) => {
+          await tx.outbox.append([lost]);
+          throw new Error('the change failed');
+        }),
+        /the change failed/,
+      );
+      assert.equal(taken.length, 0, 'rolled back: nothing handed over');
+      const [a, b, c] = [makeEvent(t), makeEvent(t + 1), makeEvent(t + 2)];
+      await store.transaction(async (tx) => {
+        inTransaction = true;
+        await tx.outbox.append([a]);
+        await tx.outbox.appendListingWebhooks([b, c]);
+        inTransaction = false;
+      });
+      assert.deepEqual(taken, [{ events: [a, b, c], inTransaction: false }], 'once, after the commit, in order');
+      leaseUntil = null;
+      const [d, e] = [makeEvent(t + 3), makeEvent(t + 4)];
+      await store.transaction((tx) => tx.outbox.append([d]));
+      store.handOffOutbox({ leaseUntil: () => t + 1000, take: (events) => void taken.push({ events, inTransaction }) });
+      await store.outbox.append([e]);
+      assert.equal(taken.length, 1, 'not taking, or not in a transaction: nothing handed over');
+      const mine = new Set([lost, a, b, c, d, e].map((x) => x.id));
+      assert.deepEqual(
+        (await claimMine(store, mine, t + 999, t + 5000)).map((x) => x.id),
+        [d.id, e.id],
+        'unleased rows are claimable at once; the leased ones not before their lease ends',
+      );
+      assert.deepEqual(
+        (await claimMine(store, mine, t + 1001, t + 2000)).map((x) => x.id),
+        [a.id, b.id, c.id],
+        'after the lease, claimable as any row (the taker died)',
+      );
+    } finally {
+      store.handOffOutbox(null);
+    }
+  });
+
   test('outbox: prune deletes published rows past retention and unpublished rows past the give-up horizon, nothing else', async () => {
     const store = ctx.store();
     // Far in the past, so rows of other tests (later times) are never pruned here.
