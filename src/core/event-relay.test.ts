@@ -182,11 +182,7 @@ function relayContract(name: string, open: () => Promise<Store>, skip: string | 
           [],
           'handed over, never claimed',
         );
-        await waitFor(
-          async () => (await readOutboxRow(store, events[4]!.id))?.publishedAt,
-          5000,
-          'marked published',
-        );
+        await waitFor(async () => (await readOutboxRow(store, events[4]!.id))?.publishedAt, 5000, 'marked published');
       } finally {
         await relay.stop();
         await bus.close();
@@ -281,7 +277,7 @@ function relayContract(name: string, open: () => Promise<Store>, skip: string | 
         assert.deepEqual(
           got.map((e) => e.id),
           [first!.id, dead!.id, second!.id],
-          "claimed rows first in a round, then the ones handed over",
+          'claimed rows first in a round, then the ones handed over',
         );
       } finally {
         await relay.stop();
