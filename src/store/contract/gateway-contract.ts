@@ -237,6 +237,16 @@ export function gatewayContract(ctx: ContractContext): void {
       daemonResponding: false,
     });
     assert.equal((await store.gateways.findById(gateway.id))?.statusSince, T0 + 7, 'still down');
+    // The same statement again with other capabilities and status: each call's own values are written.
+    await store.gateways.recordHeartbeat(
+      { ...gateway, canBlock: false, warning: 'mismatch' },
+      { ...beat, lastSeenAt: T0 + 9 },
+    );
+    g = await store.gateways.findById(gateway.id);
+    assert.deepEqual(
+      [g?.canBlock, g?.warning, g?.agentConnected, g?.daemonResponding, g?.lastSeenAt, g?.statusSince],
+      [false, 'mismatch', true, true, T0 + 9, T0 + 9],
+    );
   });
 
   test('recordError: the last error and when it began; a repeat while unhealthy keeps its first time', async () => {

@@ -9,6 +9,7 @@ import {
 import type { Gateway, GatewayMode, Protocol } from '../../domain/gateway.js';
 import type { GatewayRepository, GatewayUpsert } from '../store.js';
 import type { Database, GatewayTable } from './database.js';
+import { Precompiled } from './precompiled.js';
 import { statements } from './statements.js';
 
 /** Gateways over one Kysely instance or transaction. */
@@ -35,7 +36,7 @@ export class KyselyGatewayRepository implements GatewayRepository {
       .onConflict((oc) =>
         oc
           .column('id')
-          .doUpdateSet((eb) => descriptorUpdate(eb, caps))
+          .doUpdateSet((eb) => descriptorUpdate(eb, caps !== null))
           .where(
             sql<boolean>`gateways.name is distinct from excluded.name or gateways.region is distinct from excluded.region
             or gateways.protocol is distinct from excluded.protocol or gateways.mode is distinct from excluded.mode${
@@ -53,30 +54,13 @@ export class KyselyGatewayRepository implements GatewayRepository {
     status: { agentConnected: boolean; lastSeenAt: number; daemonResponding: boolean },
   ): Promise<void> {
     const caps = capabilities(gateway);
-    const linked = status.agentConnected ? 1 : 0;
-    const responding = status.daemonResponding ? 1 : 0;
-    await this.db
-      .insertInto('gateways')
-      .values({
-        ...descriptorRow(gateway, caps),
-        agent_connected: linked,
-        last_seen_at: status.lastSeenAt,
-        daemon_started_at: null,
-        daemon_responding: responding,
-        status_since: status.lastSeenAt,
-      })
-      .onConflict((oc) =>
-        oc.column('id').doUpdateSet((eb) => ({
-          ...descriptorUpdate(eb, caps),
-          // As setAgentStatus: the stored values are the row's before this statement.
-          status_since: sql<number>`CASE WHEN gateways.status_since IS NULL OR gateways.agent_connected <> ${linked}
-            OR gateways.daemon_responding <> ${responding} THEN ${status.lastSeenAt} ELSE gateways.status_since END`,
-          agent_connected: eb.ref('excluded.agent_connected'),
-          last_seen_at: eb.ref('excluded.last_seen_at'),
-          daemon_responding: eb.ref('excluded.daemon_responding'),
-        })),
-      )
-      .execute();
+    const values: HeartbeatValues = {
+      ...descriptorRow(gateway, caps),
+      agent_connected: status.agentConnected ? 1 : 0,
+      last_seen_at: status.lastSeenAt,
+      daemon_responding: status.daemonResponding ? 1 : 0,
+    };
+    await (caps ? HEARTBEAT_WITH_CAPABILITIES : HEARTBEAT).execute(this.db, values);
   }
 
   async findById(id: string): Promise<Gateway | null> {
@@ -174,6 +158,38 @@ export class KyselyGatewayRepository implements GatewayRepository {
 
 type Capabilities = { can_block: number; warning: string | null } | null;
 
+/** The values of `recordHeartbeat`'s statement. */
+type HeartbeatValues = ReturnType<typeof descriptorRow> & {
+  agent_connected: number;
+  last_seen_at: number;
+  daemon_responding: number;
+};
+
+/**
+ * `recordHeartbeat`'s upsert, the store's most frequent statement on a fleet (every agent's beat, on
+ * every replica): compiled once, with the capabilities (`caps`) or without them (left as stored).
+ */
+function heartbeatStatement(caps: boolean) {
+  return new Precompiled((db, v: HeartbeatValues) =>
+    db
+      .insertInto('gateways')
+      .values({ ...v, daemon_started_at: null, status_since: v.last_seen_at })
+      .onConflict((oc) =>
+        oc.column('id').doUpdateSet((eb) => ({
+          ...descriptorUpdate(eb, caps),
+          // As setAgentStatus: the stored values are the row's before this statement.
+          status_since: sql<number>`CASE WHEN gateways.status_since IS NULL OR gateways.agent_connected <> ${v.agent_connected}
+            OR gateways.daemon_responding <> ${v.daemon_responding} THEN ${v.last_seen_at} ELSE gateways.status_since END`,
+          agent_connected: eb.ref('excluded.agent_connected'),
+          last_seen_at: eb.ref('excluded.last_seen_at'),
+          daemon_responding: eb.ref('excluded.daemon_responding'),
+        })),
+      ),
+  );
+}
+const HEARTBEAT = heartbeatStatement(false);
+const HEARTBEAT_WITH_CAPABILITIES = heartbeatStatement(true);
+
 /** Capabilities as columns, or null when not given (the config file's upsert keeps the stored ones). */
 function capabilities(gateway: GatewayUpsert): Capabilities {
   return gateway.canBlock === undefined
@@ -196,14 +212,14 @@ function descriptorRow(gateway: GatewayUpsert, caps: Capabilities) {
 /** What an upsert rewrites of an existing row: the descriptor, and the capabilities when given. */
 function descriptorUpdate(
   eb: ExpressionBuilder<OnConflictUpdateDatabase<Database, 'gateways'>, OnConflictTables<'gateways'>>,
-  caps: Capabilities,
+  withCapabilities: boolean,
 ) {
   return {
     name: eb.ref('excluded.name'),
     region: eb.ref('excluded.region'),
     protocol: eb.ref('excluded.protocol'),
     mode: eb.ref('excluded.mode'),
-    ...(caps ? { can_block: eb.ref('excluded.can_block'), warning: eb.ref('excluded.warning') } : {}),
+    ...(withCapabilities ? { can_block: eb.ref('excluded.can_block'), warning: eb.ref('excluded.warning') } : {}),
   };
 }
 
