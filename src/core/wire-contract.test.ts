@@ -208,6 +208,33 @@ for (const kind of ['memory', 'nats'] as const) {
       );
     });
 
+    test('a snapshot checked in slices: a bad session is refused with the error naming it; one with a key the contract does not name is applied', async () => {
+      const gw3 = `wire-sliced-${run}`;
+      const users = Array.from({ length: 250 }, (_, i) => `s${i}`);
+      const before = { ...sync.intake.counters };
+      const bad = snapshotOf(gw3, users);
+      (bad as unknown as { sessions: Record<string, unknown>[] }).sessions[180]!.bytesSent = -1;
+      lines.length = 0;
+      await agentBus.publish(subjects.gatewayReport(gw3), bad);
+      await waitFor(() => sync.intake.counters.invalid === before.invalid + 1, 5000, 'the bad snapshot dropped');
+      const warn = lines.find((l) => l.level === 'warn' && /does not fit the wire contract/.test(l.msg));
+      assert.match(String((warn?.obj as { problem?: unknown }).problem), /^sessions\.180\.bytesSent: /);
+      await sync.idle();
+      assert.equal(await store.gateways.findById(gw3), null, 'nothing of it applied');
+
+      const good = snapshotOf(gw3, users);
+      (good as unknown as { sessions: Record<string, unknown>[] }).sessions[7]!.extra = 'x'.repeat(10_000);
+      await agentBus.publish(subjects.gatewayReport(gw3), good);
+      await waitFor(
+        async () => (await store.sessions.listOnlineStatsByGateway(gw3)).length === 250,
+        5000,
+        'the good snapshot applied',
+      );
+      assert.equal(sync.intake.counters.invalid, before.invalid + 1);
+      const stored = await store.sessions.findByRef(gw3, 'forged:7');
+      assert.equal(stored?.userName, 's7', 'a session with a key the contract does not name is applied, without it');
+    });
+
     test('a disconnect request the agent cannot read is answered NOT_SENT and reaches no adapter', async () => {
       const request = {
         ref: [...adapters[0]!.sessions.keys()][0],
