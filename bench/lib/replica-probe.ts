@@ -15,6 +15,7 @@ const dir = process.env.BENCH_REPLICA_PROBE;
 if (dir) {
   let loop = monitorEventLoopDelay({ resolution: 1 });
   loop.enable();
+  const stalls = stallClock();
   let queries = new Map<string, number[]>();
   const client = pg.Client.prototype as unknown as { query: (...a: unknown[]) => unknown };
   const original = client.query;
@@ -53,6 +54,7 @@ if (dir) {
         max: ms(loop.max),
         mean: ms(loop.mean),
       },
+      stalledSharePct: stalls.share(),
       cpuMs: process.cpuUsage(),
       statements,
     };
@@ -60,6 +62,41 @@ if (dir) {
     loop.disable();
     loop = monitorEventLoopDelay({ resolution: 1 });
     loop.enable();
+    stalls.reset();
     queries = new Map();
   });
+}
+
+/**
+ * The share of wall time the event loop spent in stalls of at least 10, 20 and 50 ms (a 5 ms timer's
+ * lateness, whole stalls counted). The delay histogram counts a stall once however long it lasts: a
+ * 200 ms stall is one sample among thousands of 1 ms ones, so its percentiles hide what a request
+ * arriving at a random moment meets; this share is that chance.
+ */
+function stallClock() {
+  const TICK_MS = 5;
+  const AT_LEAST = [10, 20, 50];
+  let since = performance.now();
+  let last = since;
+  let stalled = AT_LEAST.map(() => 0);
+  setInterval(() => {
+    const now = performance.now();
+    const gap = now - last;
+    last = now;
+    AT_LEAST.forEach((min, i) => {
+      if (gap >= min) stalled[i]! += gap;
+    });
+  }, TICK_MS).unref();
+  return {
+    share: () => {
+      const window = performance.now() - since;
+      return Object.fromEntries(
+        AT_LEAST.map((min, i) => [`>=${min}ms`, Math.round((10_000 * stalled[i]!) / window) / 100]),
+      );
+    },
+    reset: () => {
+      since = performance.now();
+      stalled = AT_LEAST.map(() => 0);
+    },
+  };
 }
