@@ -3,31 +3,16 @@
  * sessions that are there, not from zero.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
-import { Kysely, Migrator, sql, type Migration } from 'kysely';
-import { createFreshPostgresDatabase, postgresSkipReason } from '../../../test/support/postgres.js';
-import type { Database } from './database.js';
-import { createDialect, parseDatabaseUrl } from './dialect.js';
+import { sql } from 'kysely';
 import { openStore } from './kysely-store.js';
-import { migrationProvider } from './migrations/migration-provider.js';
+import { onBothStores, seedBefore } from './upgrade.test-support.js';
 
 const COUNTERS = '202611292000-online-counters';
 const T0 = 1_767_225_600_000;
 
 /** Migrates `url` up to, not including, the counters migration, and writes sessions the old way. */
 async function seedBeforeCounters(url: string): Promise<void> {
-  const { dialect, name } = createDialect(parseDatabaseUrl(url));
-  const db = new Kysely<Database>({ dialect });
-  try {
-    const all = await migrationProvider(name).getMigrations();
-    const earlier: Record<string, Migration> = {};
-    for (const [id, migration] of Object.entries(all)) if (id < COUNTERS) earlier[id] = migration;
-    const { error } = await new Migrator({ db, provider: { getMigrations: async () => earlier } }).migrateToLatest();
-    if (error) throw error;
-
+  await seedBefore(url, COUNTERS, async (db) => {
     for (const gw of ['gw-a', 'gw-b', 'gw-c']) {
       await db
         .insertInto('gateways')
@@ -84,9 +69,7 @@ async function seedBeforeCounters(url: string): Promise<void> {
       .execute();
     const applied = await sql<{ name: string }>`select name from kysely_migration`.execute(db);
     assert.ok(!applied.rows.some((r) => r.name === COUNTERS));
-  } finally {
-    await db.destroy();
-  }
+  });
 }
 
 async function checkUpgrade(url: string): Promise<void> {
@@ -108,22 +91,8 @@ async function checkUpgrade(url: string): Promise<void> {
   }
 }
 
-const pgSkip = await postgresSkipReason();
-
-describe('online-counters migration on a database with sessions', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'switchboard-counters-'));
-  after(() => rmSync(dir, { recursive: true, force: true }));
-
-  test('SQLite: counts start from the sessions already online', async () => {
-    await checkUpgrade(`sqlite:${join(dir, 'upgrade.db')}`);
-  });
-
-  test('PostgreSQL: counts start from the sessions already online', { skip: pgSkip }, async () => {
-    const fresh = await createFreshPostgresDatabase();
-    try {
-      await checkUpgrade(fresh.url);
-    } finally {
-      await fresh.drop();
-    }
-  });
-});
+onBothStores(
+  'online-counters migration on a database with sessions',
+  'counts start from the sessions already online',
+  checkUpgrade,
+);

@@ -17,6 +17,7 @@ import * as sessionTransport from './202612061540-session-transport.js';
 import * as gatewayLastSnapshot from './202612062000-gateway-last-snapshot.js';
 import * as blockMessage from './202612061600-block-message.js';
 import * as sessionsFillfactor from './202612062230-sessions-fillfactor.js';
+import * as intentSessionIndex from './202612071100-intent-session-index.js';
 
 /** One migration file: forward only; a fix is a new file, never an edit of an applied one. */
 interface MigrationModule {
@@ -46,6 +47,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '202612061600-block-message': blockMessage,
   '202612062000-gateway-last-snapshot': gatewayLastSnapshot,
   '202612062230-sessions-fillfactor': sessionsFillfactor,
+  '202612071100-intent-session-index': intentSessionIndex,
 };
 
 /**
