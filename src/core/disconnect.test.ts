@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import { DomainError } from '../domain/errors.js';
 import { newIntentId } from '../domain/disconnect-intent.js';
+import { newOrderedId } from '../domain/ids.js';
 import type { AuditEvent } from '../domain/audit.js';
 import type { Session } from '../domain/session.js';
 import { KyselyStore } from '../store/kysely/kysely-store.js';
@@ -85,6 +86,8 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
 
     it('confirmed: the intent is recorded first, then settled in one transaction with the end, the event and its webhook row', async () => {
       const s = await online('alice');
+      // Delivery ids are ordered ids: this one sorts between ids of the millisecond before and after.
+      const idBefore = newOrderedId('webhookDelivery', Date.now() - 1);
       const admin = h.actor(['admin'], 'ops');
       const result = await h.core.disconnect(admin, s.id, { reason: 'incident 42', message: 'bye' });
       assert.equal(result.outcome, 'DISCONNECTED');
@@ -115,7 +118,10 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const disc = endedEvents(s.id);
       assert.equal(disc.length, 1, 'exactly one disconnected event (the echo publishes none)');
       assert.deepEqual([disc[0]!.actor?.name, disc[0]!.reason, disc[0]!.message], ['ops', 'incident 42', 'bye']);
-      assert.equal((await deliveries(s.id)).length, 1, 'one webhook row for the one event');
+      const [delivery, ...more] = await deliveries(s.id);
+      assert.equal(more.length, 0, 'one webhook row for the one event');
+      const idAfter = newOrderedId('webhookDelivery', Date.now() + 1);
+      assert.ok(idBefore < delivery!.id && delivery!.id < idAfter, `${delivery!.id} is ordered by its time`);
     });
 
     /**

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { newId } from '../domain/ids.js';
+import { newWebhookDeliveryId } from '../domain/ids.js';
 import type { Webhook, WebhookDelivery } from '../domain/webhook.js';
 import type { StoreTx } from '../store/store.js';
 import type { SessionEvent } from './session-events.js';
@@ -49,7 +49,7 @@ export async function enqueueWebhookDeliveries(
     for (const w of hooks) {
       if (!w.events.includes(e.type)) continue;
       rows.push({
-        id: newId('webhookDelivery'),
+        id: newWebhookDeliveryId(),
         webhookId: w.id,
         eventId: e.id,
         eventType: e.type,

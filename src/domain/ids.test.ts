@@ -8,6 +8,7 @@ import {
   newOrderedId,
   newSessionId,
   newTokenSecret,
+  newWebhookDeliveryId,
   TOKEN_SECRET_PATTERN,
   userIdFor,
   type IdKind,
@@ -33,14 +34,15 @@ test('an ordered id has the shape of its kind, sorts by its time and differs wit
   assert.match(newOrderedId('event'), /^evt_[a-z0-9]{16}$/);
 });
 
-test('audit event and disconnect intent ids are ordered ids: the shape of their kind, later ones sort after', async () => {
-  const first = [newAuditEventId(), newIntentId()];
+test('audit event, disconnect intent and webhook delivery ids are ordered ids: the shape of their kind, later ones sort after', async () => {
+  const first = [newAuditEventId(), newIntentId(), newWebhookDeliveryId()];
   await new Promise((resolve) => setTimeout(resolve, 3));
-  const later = [newAuditEventId(), newIntentId()];
-  for (const [i, id] of [...first, ...later].entries())
-    assert.match(id, i % 2 === 0 ? /^aud_[a-z0-9]{16}$/ : /^din_[a-z0-9]{16}$/);
+  const later = [newAuditEventId(), newIntentId(), newWebhookDeliveryId()];
+  const shapes = [/^aud_[a-z0-9]{16}$/, /^din_[a-z0-9]{16}$/, /^whd_[a-z0-9]{16}$/];
+  for (const [i, id] of [...first, ...later].entries()) assert.match(id, shapes[i % 3]!);
   assert.ok(first[0]! < later[0]!, 'audit event ids grow with time');
   assert.ok(first[1]! < later[1]!, 'disconnect intent ids grow with time');
+  assert.ok(first[2]! < later[2]!, 'webhook delivery ids grow with time');
 });
 
 test("a session id has the seed's shape, a token secret the shape authentication accepts, a user id its prefix", () => {
