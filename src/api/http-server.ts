@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Response as HandlerResponse } from 'graphql-http';
-import type { Logger } from '../domain/logger.js';
+import { lazyChild, type Logger } from '../domain/logger.js';
 import type { CoreApi } from '../core/api-types.js';
 import type { ReadinessReport } from '../core/readiness.js';
 import type { Actor } from '../domain/actor.js';
@@ -343,7 +343,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     if (draining) res.setHeader('connection', 'close');
     const requestId = requestIdOf(req.headers[REQUEST_ID_HEADER]);
     res.setHeader(REQUEST_ID_HEADER, requestId);
-    const scope: RequestScope = { requestId, logger: logger.child({ requestId }) };
+    const scope: RequestScope = { requestId, logger: lazyChild(logger, { requestId }) };
     const log = scope.logger;
     const started = logger.isLevelEnabled('debug') ? performance.now() : 0;
     const logLine = (status: number) => {

@@ -212,6 +212,24 @@ export function runBusContract(name: string, open: () => Promise<Bus>, options: 
     }
   });
 
+  test(`${name}: requests follow their servers: a server stopped answers none, one served after requests answers the next`, async () => {
+    const bus = await open();
+    try {
+      const s = unique();
+      const stop = bus.serve(`${s}.gw`, async () => 'first');
+      await bus.flush(FLUSH_MS);
+      assert.equal(await bus.request(`${s}.gw`, {}, { timeoutMs: 1000 }), 'first');
+      stop();
+      await bus.flush(FLUSH_MS);
+      await assert.rejects(bus.request(`${s}.gw`, {}, { timeoutMs: 300 }), BusTimeoutError);
+      bus.serve(`${s}.*`, async () => 'second');
+      await bus.flush(FLUSH_MS);
+      assert.equal(await bus.request(`${s}.gw`, {}, { timeoutMs: 1000 }), 'second');
+    } finally {
+      await bus.close();
+    }
+  });
+
   test(`${name}: a server's error reaches the requester as a rejection with its message`, async () => {
     const bus = await open();
     try {

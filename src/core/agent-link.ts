@@ -233,15 +233,14 @@ export class AgentLink {
     const id = typeof to === 'string' ? to : to.config.id;
     // Strictly increasing `at`: sync compares a snapshot's time with sessions' last-seen times.
     this.lastAt = Math.max(this.now(), this.lastAt + 1);
-    // Versioned as it is made (one object, not a copy of it with the version added).
-    const report = {
-      ...body,
-      gatewayId: id,
-      agentId: this.agentId,
-      seq: ++this.seq,
-      at: this.lastAt,
-      version: WIRE_VERSION,
-    } as Versioned<GatewayReport>;
+    // Versioned as it is made: every caller hands a body of its own making, completed in place (the
+    // same keys in the same order as a copy `{ ...body, gatewayId, … }` would have, without the copy).
+    const report = body as Versioned<GatewayReport>;
+    report.gatewayId = id;
+    report.agentId = this.agentId;
+    report.seq = ++this.seq;
+    report.at = this.lastAt;
+    report.version = WIRE_VERSION;
     // Checked before it leaves the process: a replica would refuse it anyway, and here the agent's log
     // says why. On the in-process bus it leaves no process: the intake it reaches checks it against the
     // same schema (and logs a refusal), so it is checked once there.

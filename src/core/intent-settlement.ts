@@ -127,7 +127,14 @@ export async function settleEndedMany(
   }
   for (const c of mine) if (c.intent.blockSeconds !== null) await tx.blocks.put(blockOf(c.intent, c.at));
   await tx.audit.appendMany(
-    mine.map((c) => successAudit(c.intent, ids.get(c.intent.id)!, { ...o, at: c.at }, c.durationMs ?? null)),
+    mine.map((c) =>
+      successAudit(
+        c.intent,
+        ids.get(c.intent.id)!,
+        { now: o.now, confirmedBy: o.confirmedBy, at: c.at },
+        c.durationMs ?? null,
+      ),
+    ),
   );
   const out = new Map<string, EndedSettlement>();
   for (const { intent } of mine) {

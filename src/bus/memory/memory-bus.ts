@@ -29,6 +29,8 @@ export class MemoryBus implements Bus {
   private rr = new Map<string, number>();
   /** Per subject published to: the matching subscriptions (plain ones, then queue groups); cleared on every (un)subscribe. */
   private routes = new Map<string, { plain: Sub[]; groups: [string, Sub[]][] }>();
+  /** The same for request/reply: the servers matching a subject, until they change. */
+  private serverRoutes = new Map<string, { plain: Srv[]; groups: [string, Srv[]][] }>();
   private closed = false;
   private readonly watchers = new Set<(connected: boolean) => void>();
 
@@ -88,7 +90,7 @@ export class MemoryBus implements Bus {
   }
 
   async request(subject: string, data: unknown, options: { timeoutMs: number }): Promise<unknown> {
-    const [srv] = this.pick([...this.servers], subject);
+    const [srv] = this.serversOf(subject);
     if (!srv || this.closed) throw new BusTimeoutError(subject, true);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -105,7 +107,11 @@ export class MemoryBus implements Bus {
   serve(subject: string, handler: Server, options?: SubscribeOptions): Unsubscribe {
     const srv: Srv = { pattern: subject, handler, queue: options?.queue };
     this.servers.add(srv);
-    return () => this.servers.delete(srv);
+    this.serverRoutes.clear();
+    return () => {
+      this.servers.delete(srv);
+      this.serverRoutes.clear();
+    };
   }
 
   async close(): Promise<void> {
@@ -114,6 +120,7 @@ export class MemoryBus implements Bus {
     this.subs.clear();
     this.routes.clear();
     this.servers.clear();
+    this.serverRoutes.clear();
     for (const w of [...this.watchers]) w(false);
     this.watchers.clear();
   }
@@ -129,11 +136,18 @@ export class MemoryBus implements Bus {
     return route.groups.length === 0 ? route.plain : this.pickFrom(route);
   }
 
-  /** All plain subscribers that match, plus one member (round robin) of each matching queue group. */
-  private pick<T extends { pattern: string; queue?: string }>(all: T[], subject: string): T[] {
-    return this.pickFrom(routeOf(all, subject));
+  /** The servers of a request to `subject` (the first answers), the matching done once per subject until they change. */
+  private serversOf(subject: string): Srv[] {
+    let route = this.serverRoutes.get(subject);
+    if (!route) {
+      route = routeOf([...this.servers], subject);
+      if (this.serverRoutes.size >= MAX_ROUTES) this.serverRoutes.clear();
+      this.serverRoutes.set(subject, route);
+    }
+    return this.pickFrom(route);
   }
 
+  /** All plain matches, plus one member (round robin) of each matching queue group. */
   private pickFrom<T>({ plain, groups }: { plain: T[]; groups: [string, T[]][] }): T[] {
     const out = [...plain];
     for (const [q, members] of groups) {
