@@ -16,7 +16,7 @@ import { ManagementLink } from './lib/management-link.js';
 import { ManagementStandin } from './lib/management-standin.js';
 import { Probe } from './lib/probe.js';
 import { SameWork } from './lib/same-work.js';
-import type { BenchOptions, BenchResult, FigureRow } from './lib/result.js';
+import { COMPILED_RUNTIME, type BenchOptions, type BenchResult, type FigureRow } from './lib/result.js';
 import { GATEWAY_ID, startSeededServer, waitForCount } from './lib/seeded-server.js';
 import { median, percentile, round } from './lib/stats.js';
 import { SESSIONS_QUERY } from './throughput.js';
@@ -219,7 +219,7 @@ export async function bulkDisconnect({ smoke, log }: BenchOptions): Promise<Benc
   return {
     name: 'bulk-disconnect',
     title: `Incident-scale bulk disconnect (${n} sessions, one call)`,
-    params: { sessions: n, rounds, store: 'SQLite', idleProbeMs: idleMs },
+    params: { sessions: n, rounds, store: 'SQLite', idleProbeMs: idleMs, runtime: COMPILED_RUNTIME },
     tables: { 'End to end (median over rounds)': table, 'API meanwhile (median over rounds)': api },
     goals: [
       {

@@ -15,7 +15,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { BaselineProcess } from './lib/baseline-process.js';
 import { LoadGenerator, type LoadResult } from './lib/load.js';
 import { ManagementStandin } from './lib/management-standin.js';
-import type { BenchOptions, BenchResult, FigureRow } from './lib/result.js';
+import { COMPILED_RUNTIME, type BenchOptions, type BenchResult, type FigureRow } from './lib/result.js';
 import { startSeededServer } from './lib/seeded-server.js';
 import { writesBetween } from './lib/sql-trace.js';
 import { median, round } from './lib/stats.js';
@@ -132,7 +132,14 @@ export async function disconnectSameWork({ smoke, log }: BenchOptions): Promise<
     return {
       name: 'disconnect-same-work',
       title: 'Disconnect throughput against same-work baselines (50 connections)',
-      params: { sessions, rounds, connections, disconnectsPerRun, loadGenerator: 'autocannon 8 in a child process' },
+      params: {
+        sessions,
+        rounds,
+        connections,
+        disconnectsPerRun,
+        loadGenerator: 'autocannon 8 in a child process',
+        runtime: COMPILED_RUNTIME,
+      },
       tables: {
         'disconnectBySessionId, distinct ids, same-work baselines': table,
         ...(writes

@@ -7,8 +7,8 @@
  */
 import SqliteDatabase from 'better-sqlite3';
 import { LoadGenerator } from './lib/load.js';
-import type { BenchOptions, BenchResult } from './lib/result.js';
-import { buildServer, startSeededServer, type SeededServer } from './lib/seeded-server.js';
+import { COMPILED_RUNTIME, type BenchOptions, type BenchResult } from './lib/result.js';
+import { startSeededServer, type SeededServer } from './lib/seeded-server.js';
 import { median, round } from './lib/stats.js';
 import { SESSIONS_QUERY } from './throughput.js';
 
@@ -17,7 +17,6 @@ const MB = 2 ** 20;
 export async function memory({ smoke, log }: BenchOptions): Promise<BenchResult> {
   const sessions = smoke ? 600 : 100_000;
   const rounds = smoke ? 1 : 3;
-  const built = smoke ? undefined : buildServer();
   const settleMs = smoke ? 200 : 2000;
   const samples: Record<'empty' | 'loaded', { settled: number[]; peak: number[]; afterReads: number[] }> = {
     empty: { settled: [], peak: [], afterReads: [] },
@@ -27,7 +26,7 @@ export async function memory({ smoke, log }: BenchOptions): Promise<BenchResult>
   try {
     for (let r = 0; r < rounds; r++) {
       for (const kind of r % 2 === 0 ? (['empty', 'loaded'] as const) : (['loaded', 'empty'] as const)) {
-        const server = await startSeededServer({ sessions: kind === 'empty' ? 0 : sessions, built });
+        const server = await startSeededServer({ sessions: kind === 'empty' ? 0 : sessions });
         try {
           // The burst ends when the sessions are listed and their events are on the bus (the relay
           // publishes the outbox after the snapshot committed); settled is 2 s after that.
@@ -67,7 +66,7 @@ export async function memory({ smoke, log }: BenchOptions): Promise<BenchResult>
   return {
     name: 'memory',
     title: 'Memory: RSS of the server with 100k online sessions',
-    params: { sessions, rounds, runtime: built ? 'compiled JavaScript (tsc), node' : 'tsx (smoke)' },
+    params: { sessions, rounds, runtime: COMPILED_RUNTIME },
     tables: {
       'RSS, MB (median over rounds)': [
         {

@@ -13,19 +13,32 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { subjects } from '../src/bus/bus.js';
-import { loadConfig } from '../src/config.js';
 import type { SessionEvent } from '../src/core/session-events.js';
-import { createLogger, startSwitchboard, type RunningSwitchboard } from '../src/main.js';
+import type { RunningSwitchboard } from '../src/main.js';
+import { ensureBuild } from '../scripts/ensure-build.mjs';
 import { ManagementStandin } from './lib/management-standin.js';
-import type { BenchOptions, BenchResult, FigureRow } from './lib/result.js';
+import { COMPILED_RUNTIME, type BenchOptions, type BenchResult, type FigureRow } from './lib/result.js';
 import { median, round } from './lib/stats.js';
 
 const GW = 'gw-storm';
 type Shape = 'snapshot' | 'established';
 
+/**
+ * The server's code as `npm start` runs it: the compiled JavaScript in dist/ (rebuilt first when older
+ * than the sources), not the TypeScript sources through tsx, whose per-closure naming helper a
+ * production install does not pay.
+ */
+async function compiled(): Promise<typeof import('../src/main.js') & typeof import('../src/config.js')> {
+  if (!ensureBuild({ ui: false })) throw new Error('dist/ could not be built (see the TypeScript errors above)');
+  const dist = (path: string) => import(new URL(`../dist/${path}`, import.meta.url).href);
+  return { ...(await dist('main.js')), ...(await dist('config.js')) } as typeof import('../src/main.js') &
+    typeof import('../src/config.js');
+}
+
 export async function reconnectStorm({ smoke, log }: BenchOptions): Promise<BenchResult> {
   const n = smoke ? 300 : 10_000;
   const rounds = smoke ? 1 : 3;
+  const { createLogger, loadConfig, startSwitchboard } = await compiled();
   const dir = mkdtempSync(join(tmpdir(), 'sb-storm-'));
   const standin = await ManagementStandin.start(join(dir, 'mgmt.sock'));
   const baselineStandin = await ManagementStandin.start(join(dir, 'base.sock'));
@@ -149,7 +162,7 @@ export async function reconnectStorm({ smoke, log }: BenchOptions): Promise<Benc
   return {
     name: 'reconnect-storm',
     title: `Reconnect storm (${n} sessions after a gateway restart)`,
-    params: { sessions: n, rounds, store: 'SQLite', bus: 'in-process' },
+    params: { sessions: n, rounds, store: 'SQLite', bus: 'in-process', runtime: COMPILED_RUNTIME },
     tables: { 'Time from the restart (median over rounds)': rows },
     goals: [
       {

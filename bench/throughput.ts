@@ -9,7 +9,7 @@
 import { fileURLToPath } from 'node:url';
 import { BaselineProcess } from './lib/baseline-process.js';
 import { LoadGenerator, type LoadResult } from './lib/load.js';
-import type { BenchOptions, BenchResult, FigureRow } from './lib/result.js';
+import { COMPILED_RUNTIME, type BenchOptions, type BenchResult, type FigureRow } from './lib/result.js';
 import { startSeededServer } from './lib/seeded-server.js';
 import { median, round } from './lib/stats.js';
 
@@ -157,6 +157,7 @@ export async function throughput({ smoke, log }: BenchOptions): Promise<BenchRes
         disconnectsPerRun,
         connectsPerSecond,
         loadGenerator: 'autocannon 8 in a child process',
+        runtime: COMPILED_RUNTIME,
       },
       tables: {
         'onlineSessions(first: 50), all Session fields': listTable,

@@ -1,4 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const OUT = join(ROOT, 'bench', 'tmp', 'baselines');
 
 /** The URLs the baseline process prints as its first line (bench/lib/baseline-http.ts). */
 export interface BaselineUrls {
@@ -7,8 +13,9 @@ export interface BaselineUrls {
 }
 
 /**
- * The process that serves a benchmark's two baselines: started through tsx, killed with the benchmark
- * if it exits first, and stopped with SIGTERM.
+ * The process that serves a benchmark's two baselines: compiled JavaScript, as Switchboard's server
+ * runs (bench/lib/seeded-server.ts), so neither side pays tsx's per-closure naming helper; killed with
+ * the benchmark if it exits first, and stopped with SIGTERM.
  */
 export class BaselineProcess {
   /** The first line the baselines print; rejects if they exit before printing it. */
@@ -31,18 +38,21 @@ export class BaselineProcess {
     this.urls.catch(() => {}); // awaited by the caller; no unhandled rejection before that
   }
 
-  /** `script` run with `args`, after `imports` (each `--import`ed after tsx), with `env` added. */
+  /**
+   * `script` compiled (with what it imports) and run with `args`, after `imports` (TypeScript
+   * preloads: each `--import`ed after tsx), with `env` added.
+   */
   static start(
     what: string,
     script: string,
     args: string[],
     o: { imports?: string[]; env?: NodeJS.ProcessEnv } = {},
   ): BaselineProcess {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', ...(o.imports ?? []).flatMap((m) => ['--import', m]), script, ...args],
-      { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...o.env } },
-    );
+    const preloads = o.imports?.length ? ['--import', 'tsx', ...o.imports.flatMap((m) => ['--import', m])] : [];
+    const child = spawn(process.execPath, [...preloads, compiled(script), ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, ...o.env },
+    });
     return new BaselineProcess(child, what);
   }
 
@@ -55,4 +65,31 @@ export class BaselineProcess {
     this.child.kill('SIGTERM');
     await new Promise((r) => (this.child.exitCode !== null ? r(null) : this.child.once('exit', r)));
   }
+}
+
+/**
+ * `script` and the modules it imports compiled by tsc into a directory of its own under
+ * bench/tmp/baselines (the repository's layout; types are checked by the lint, not here); returns the
+ * compiled script's path.
+ */
+function compiled(script: string): string {
+  // One directory per script: two benchmarks compiling at once never write the same file.
+  const dir = join(OUT, relative(ROOT, script).replace(/[^a-z0-9]+/gi, '-'));
+  mkdirSync(dir, { recursive: true });
+  const config = join(dir, 'tsconfig.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      extends: join(ROOT, 'tsconfig.json'),
+      compilerOptions: { noEmit: false, rootDir: ROOT, outDir: dir, sourceMap: false },
+      include: [],
+      files: [script],
+    }),
+  );
+  execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', config, '--noCheck'], {
+    stdio: 'pipe',
+  });
+  const out = join(dir, relative(ROOT, script)).replace(/\.ts$/, '.js');
+  if (!existsSync(out)) throw new Error(`tsc produced no ${out}`);
+  return out;
 }

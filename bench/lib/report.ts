@@ -11,6 +11,9 @@ const METHOD = `## Method
   round) and the **median over rounds** taken. Absolute figures stand beside the ratios, not instead.
 - HTTP load comes from autocannon running in **its own process**; servers under load run in their own
   processes too (\`switchboard start\`, the baselines in another).
+- Every server runs **compiled JavaScript**, as a production install does: Switchboard as \`npm start\`
+  runs it (\`dist/\`, in its own process; the reconnect storm imports \`dist/\` in the benchmark's
+  process), the baselines compiled by tsc the same way. Never the TypeScript sources through tsx.
 - Percentiles are nearest-rank over all samples of a series.
 - Where real OpenVPN would need tens of thousands of client processes, a **management stand-in**
   speaks the real management protocol (greeting, \`state\`, \`status 3\` with the daemon's column

@@ -40,3 +40,6 @@ export interface BenchOptions {
 }
 
 export type Benchmark = (options: BenchOptions) => Promise<BenchResult>;
+
+/** How the server under test runs, in a benchmark's parameters: as `npm start` runs it. */
+export const COMPILED_RUNTIME = 'compiled JavaScript (dist/, as npm start runs it), node';
