@@ -13,6 +13,9 @@
  *   sync's settlement from that report races the kill's reply, and the kill -9 can land in the
  *   hand-off between them (sync settled the intent, the answer that would take it was never sent).
  *   The log line says how many ends each side settled.
+ * The storm is queued at a stopped server and the server is stopped again (SIGSTOP) the moment the
+ * store holds an end DONE, then killed: nothing is answered between seeing the trigger and the kill,
+ * on a quiet machine or a loaded one.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,7 +23,7 @@ import { writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { openStore } from '../../src/store/kysely/kysely-store.js';
-import { apiClient, gql, onlineIds } from '../support/api-client.js';
+import { apiClient, gqlSent, onlineIds } from '../support/api-client.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from '../support/openvpn-lab.js';
 import { SwitchboardProcess } from '../support/switchboard-process.js';
 import { waitFor } from '../support/wait.js';
@@ -111,40 +114,53 @@ test(
 
     const trues = new Set<string>();
     let answered = 0;
-    let killed = false;
-    // Sooner if the store holds an end settled as DONE that its caller has not heard of yet: the
-    // window after the commit (sync's from the daemon's report, or the reply's own) and before the answer.
-    const done = new Database(dbPath, { readonly: true });
-    const doneCount = done.prepare("select count(*) from disconnect_intents where status = 'DONE'").pluck();
-    let doneAtKill = 0;
-    const kill = () => {
-      if (killed) return;
-      killed = true;
-      doneAtKill = doneCount.get() as number;
-      first.p.kill('SIGKILL');
-    };
     const attempts = [...ids.values()].flatMap((id) => Array.from({ length: ATTEMPTS_PER_SESSION }, () => id));
-    const storm = attempts.map(async (id) => {
-      try {
-        const r = await gql(first.url, admin, SEED, { onlineSessionId: id });
-        if (r.status === 200 && r.json.data?.disconnectBySessionId === true) trues.add(id);
-        answered++;
-      } catch {
-        // The server died under this request: its outcome is unknown to the caller.
-      }
-      // Kill once a few disconnects have succeeded and many are still in flight.
-      if (trues.size >= 5) kill();
+    // The whole storm is queued at a stopped server (SIGSTOP), so that the test is not still sending
+    // while the server answers. Then the server runs until the store holds one more end DONE, and is
+    // stopped at once: the test polls the store without yielding, as a test process starved of CPU reads
+    // answers (or sleeps) long after they were given, and the grouped commits answer many in one turn.
+    // Stopped, it answers nothing more; the answers it gave are read, and it is killed (SIGKILL) once
+    // two callers heard `true` while kills it ordered are still unsettled. Otherwise it runs again.
+    const intents = new Database(dbPath, { readonly: true });
+    const withStatus = intents.prepare('select count(*) from disconnect_intents where status = ?').pluck();
+    const count = (status: 'DONE' | 'PENDING') => withStatus.get(status) as number;
+    await first.p.pause();
+    const storm = attempts.map((id) => {
+      const r = gqlSent(first.url, admin, SEED, { onlineSessionId: id });
+      const reply = r.reply.then(
+        (res) => {
+          if (res.status === 200 && res.json.data?.disconnectBySessionId === true) trues.add(id);
+          answered++;
+        },
+        () => {
+          // The server died under this request: its outcome is unknown to the caller.
+        },
+      );
+      return { sent: r.sent, reply };
     });
-    let over = false;
-    const finished = Promise.all(storm).then(() => (over = true));
-    while (!killed && !over) {
-      if (trues.size >= 2 && (doneCount.get() as number) > trues.size) kill();
-      else await new Promise((r) => setTimeout(r, 2));
+    await Promise.all(storm.map((x) => x.sent));
+    const finished = Promise.all(storm.map((x) => x.reply));
+    const atKill = { done: 0, pending: 0, heard: 0, steps: 0 };
+    for (let next = 1; ;) {
+      first.p.resume();
+      const held = await first.p.pauseWhen(() => count('DONE') >= next, 60_000);
+      // Read the answers it wrote before it stopped (in this process's sockets already).
+      for (let seen = -1; seen !== answered;) {
+        seen = answered;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      atKill.done = count('DONE');
+      atKill.pending = count('PENDING');
+      atKill.heard = trues.size;
+      atKill.steps++;
+      if (!held || (trues.size >= 2 && atKill.pending > 0) || atKill.done === CLIENTS) break;
+      next = atKill.done + 1;
     }
-    done.close();
+    first.p.kill('SIGKILL');
+    intents.close();
     await finished;
     await first.p.waitExited();
-    assert.ok(killed, 'the server was killed mid-storm');
+    assert.ok(atKill.pending > 0, `kills were in flight at the kill (${atKill.pending} intents PENDING)`);
     assert.ok(answered < attempts.length, `some requests were cut off (${answered} of ${attempts.length} answered)`);
     assert.ok(trues.size >= 2);
 
@@ -242,7 +258,7 @@ test(
           .all(JSON.stringify(executed)) as string[];
         const byReport = settledBy.filter((by) => by === 'DAEMON_REPORT').length;
         console.log(
-          `kill -9 with ${doneAtKill} intents DONE and ${trues.size} answered true: ${executed.length} kills ran (${trues.size} answered true, ${unanswered} unanswered; settled from the daemon's report ${byReport}, from the reply ${settledBy.length - byReport}), ${answered} of ${attempts.length} requests answered`,
+          `kill -9 after ${atKill.steps} stop(s), with ${atKill.done} intents DONE, ${atKill.pending} PENDING and ${atKill.heard} answered true: ${executed.length} kills ran (${trues.size} answered true, ${unanswered} unanswered; settled from the daemon's report ${byReport}, from the reply ${settledBy.length - byReport}), ${answered} of ${attempts.length} requests answered`,
         );
       } finally {
         raw.close();

@@ -2,6 +2,7 @@
  * The tests' GraphQL-over-HTTP client, and the one query every suite uses to see who is online.
  * `url` is always the server's base URL (`http://127.0.0.1:<port>`); `/graphql` is added here.
  */
+import { request } from 'node:http';
 import { waitFor } from './wait.js';
 
 export type Variables = Record<string, unknown>;
@@ -47,6 +48,51 @@ export async function gql(
   const res = await postGraphql(url, { query, variables }, { token, timeoutMs: options.timeoutMs });
   const text = await res.text();
   return { status: res.status, text, json: JSON.parse(text) as Reply['json'] };
+}
+
+/**
+ * `gql` over node:http on a connection of its own, which also tells when the request has been handed
+ * to the operating system (`sent`): fetch does not. For requests sent to a stopped (SIGSTOP) server,
+ * which the kernel queues for it. `reply` rejects if the connection is cut before the answer.
+ */
+export function gqlSent(
+  url: string,
+  token: string,
+  query: string,
+  variables?: Variables,
+): { sent: Promise<void>; reply: Promise<Reply> } {
+  let sent!: () => void;
+  let failed!: (e: unknown) => void;
+  const sentP = new Promise<void>((res, rej) => ((sent = res), (failed = rej)));
+  const reply = new Promise<Reply>((resolve, reject) => {
+    const req = request(`${url}/graphql`, {
+      method: 'POST',
+      agent: false,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    });
+    req.on('finish', sent);
+    req.on('error', (e) => {
+      failed(e);
+      reject(e);
+    });
+    req.on('response', (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('error', reject);
+      res.on('end', () => {
+        try {
+          resolve({ status: res.statusCode ?? 0, text, json: JSON.parse(text) as Reply['json'] });
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
+    req.end(JSON.stringify({ query, variables }));
+  });
+  // A cut before it was sent is the reply's failure too; the caller may await either.
+  sentP.catch(() => {});
+  return { sent: sentP, reply };
 }
 
 /** `gql` bound to one server and token; a call may name another token (null: none). */

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { reapOnExit } from '../../src/lab/child-reaper.js';
 import { ensureBuild } from '../../scripts/ensure-build.mjs';
@@ -127,6 +128,40 @@ export class SwitchboardProcess {
       process.kill(this.pid, signal);
     } catch {
       // raced with its exit
+    }
+  }
+
+  /**
+   * Stops it (SIGSTOP) and waits until the kernel says it is stopped: from then on it answers nothing,
+   * reads nothing and commits nothing until `resume()` (or a SIGKILL).
+   */
+  async pause(): Promise<void> {
+    this.kill('SIGSTOP');
+    await waitFor(() => this.exited || this.state() === 'T', 10_000, `${this.name} stopped`, 1);
+  }
+
+  /**
+   * Stops it (SIGSTOP) the moment `check()` holds, polling `check` without yielding to the event loop
+   * (a timer's sleep would give the process seconds under load), for at most `ms`. Whether it held.
+   */
+  async pauseWhen(check: () => boolean, ms: number): Promise<boolean> {
+    const end = Date.now() + ms;
+    while (!check()) if (Date.now() > end) return false;
+    await this.pause();
+    return true;
+  }
+
+  /** Lets a stopped process run again (SIGCONT). */
+  resume(): void {
+    this.kill('SIGCONT');
+  }
+
+  /** Its state letter from /proc (R, S, T for stopped, ...); '' once it is gone. */
+  private state(): string {
+    try {
+      return /^\d+ \(.*\) (\S)/s.exec(readFileSync(`/proc/${this.pid}/stat`, 'utf8'))?.[1] ?? '';
+    } catch {
+      return '';
     }
   }
 
