@@ -4,6 +4,12 @@ import { BusTimeoutError, subjectMatches, type Bus, type SubscribeOptions, type 
 const MAX_ROUTES = 10_000;
 
 type Handler = (data: unknown, subject: string) => void | Promise<void>;
+/** The matches of one subject: plain ones, and each queue group's members. */
+interface Route<T> {
+  plain: T[];
+  groups: [string, T[]][];
+}
+
 interface Sub {
   pattern: string;
   handler: Handler;
@@ -28,9 +34,9 @@ export class MemoryBus implements Bus {
   private servers = new Set<Srv>();
   private rr = new Map<string, number>();
   /** Per subject published to: the matching subscriptions (plain ones, then queue groups); cleared on every (un)subscribe. */
-  private routes = new Map<string, { plain: Sub[]; groups: [string, Sub[]][] }>();
+  private routes = new Map<string, Route<Sub>>();
   /** The same for request/reply: the servers matching a subject, until they change. */
-  private serverRoutes = new Map<string, { plain: Srv[]; groups: [string, Srv[]][] }>();
+  private serverRoutes = new Map<string, Route<Srv>>();
   private closed = false;
   private readonly watchers = new Set<(connected: boolean) => void>();
 
@@ -127,28 +133,17 @@ export class MemoryBus implements Bus {
 
   /** `pick` over the subscriptions, the matching done once per subject until they change (every event is a publish). */
   private subscribersOf(subject: string): Sub[] {
-    let route = this.routes.get(subject);
-    if (!route) {
-      route = routeOf([...this.subs], subject);
-      if (this.routes.size >= MAX_ROUTES) this.routes.clear();
-      this.routes.set(subject, route);
-    }
+    const route = cachedRoute(this.routes, this.subs, subject);
     return route.groups.length === 0 ? route.plain : this.pickFrom(route);
   }
 
   /** The servers of a request to `subject` (the first answers), the matching done once per subject until they change. */
   private serversOf(subject: string): Srv[] {
-    let route = this.serverRoutes.get(subject);
-    if (!route) {
-      route = routeOf([...this.servers], subject);
-      if (this.serverRoutes.size >= MAX_ROUTES) this.serverRoutes.clear();
-      this.serverRoutes.set(subject, route);
-    }
-    return this.pickFrom(route);
+    return this.pickFrom(cachedRoute(this.serverRoutes, this.servers, subject));
   }
 
   /** All plain matches, plus one member (round robin) of each matching queue group. */
-  private pickFrom<T>({ plain, groups }: { plain: T[]; groups: [string, T[]][] }): T[] {
+  private pickFrom<T>({ plain, groups }: Route<T>): T[] {
     const out = [...plain];
     for (const [q, members] of groups) {
       const n = this.rr.get(q) ?? 0;
@@ -161,10 +156,22 @@ export class MemoryBus implements Bus {
 }
 
 /** The subscriptions of `all` that match `subject`: plain ones, and each queue group's members. */
-function routeOf<T extends { pattern: string; queue?: string }>(
-  all: T[],
+/** `routeOf` over `all`, kept in `cache` (whose owner clears it whenever `all` changes). */
+function cachedRoute<T extends { pattern: string; queue?: string }>(
+  cache: Map<string, Route<T>>,
+  all: Iterable<T>,
   subject: string,
-): { plain: T[]; groups: [string, T[]][] } {
+): Route<T> {
+  let route = cache.get(subject);
+  if (!route) {
+    route = routeOf([...all], subject);
+    if (cache.size >= MAX_ROUTES) cache.clear();
+    cache.set(subject, route);
+  }
+  return route;
+}
+
+function routeOf<T extends { pattern: string; queue?: string }>(all: T[], subject: string): Route<T> {
   const plain: T[] = [];
   const groups = new Map<string, T[]>();
   for (const s of all) {
