@@ -206,17 +206,12 @@ export class DisconnectUseCase {
   /** The intent's kill, sent to the session's gateway: the agent's reply in the agreed vocabulary. */
   async send(session: Session, intent: DisconnectIntent): Promise<DisconnectReply> {
     const { bus, deadlineMs } = this.deps;
-    // Versioned as it is made: what `versioned({ ...killOf(session, intent), deadlineMs })` gives, the
-    // same keys in the same order, without two copies on every disconnect.
-    const request: Versioned<DisconnectRequest> = {
-      ref: session.ref,
-      userName: session.userName,
-      mode: intent.mode,
-      message: intent.message,
-      blockSeconds: intent.blockSeconds,
-      deadlineMs,
-      version: WIRE_VERSION,
-    };
+    // Versioned as it is made: the kill (a fresh object) completed in place with its deadline and
+    // version, the keys in the order `versioned({ ...killOf(session, intent), deadlineMs })` gives,
+    // without two copies on every disconnect.
+    const request = killOf(session, intent) as Versioned<DisconnectRequest>;
+    request.deadlineMs = deadlineMs;
+    request.version = WIRE_VERSION;
     try {
       const read = readWire(
         disconnectReplySchema,
@@ -551,7 +546,7 @@ interface ConfirmingBatch {
   done: Promise<Map<string, EndedSettlement>>;
 }
 
-/** What the agent needs of one intent's kill. */
+/** What the agent needs of one intent's kill (a new object each call): alone, with its deadline, or in a batch. */
 function killOf(session: Session, intent: DisconnectIntent): Omit<DisconnectRequest, 'deadlineMs'> {
   return {
     ref: session.ref,
