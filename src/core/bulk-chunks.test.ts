@@ -17,9 +17,11 @@ import { createFreshPostgresDatabase, postgresSkipReason } from '../../test/supp
 import { subjects } from '../bus/bus.js';
 import { auditEvent } from './audit.js';
 import { appendSessionEvents } from './event-outbox.js';
-import { settleEnded } from './intent-settlement.js';
+import { settleEnded, settleUnsuccessful } from './intent-settlement.js';
 import type { SessionEvent } from './session-events.js';
 import { BULK_CHUNK } from './bulk-chunks.js';
+import { BulkKills } from './bulk-kills.js';
+import { DeltaApplier } from './sync/deltas.js';
 
 const pgSkip = await postgresSkipReason();
 
@@ -79,6 +81,80 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
           events: endedEvents(s.id).length,
         })),
       );
+    };
+
+    /** A PENDING intent of `session` with its PENDING row, committed, as `actorName`'s replica records one. */
+    const recordIntent = async (
+      session: Session,
+      actorName: string,
+      reason: string,
+      unconfirmedAt: number | null = null,
+    ): Promise<DisconnectIntent> => {
+      const now = Date.now();
+      const intent: DisconnectIntent = {
+        id: newIntentId(),
+        sessionId: session.id,
+        gatewayId: session.gatewayId,
+        userName: session.userName,
+        createdAt: now,
+        actorTokenId: `tok_${actorName}`,
+        actorName,
+        actorIp: null,
+        actorUserAgent: null,
+        actorRequestId: null,
+        reason,
+        message: null,
+        mode: 'HALT',
+        blockSeconds: null,
+        status: 'PENDING',
+        unconfirmedAt,
+        settledAt: null,
+        auditEventId: '',
+        settledAuditEventId: null,
+      };
+      const pendingRow = auditEvent(
+        { tokenId: intent.actorTokenId, name: actorName, ip: null, userAgent: null, scopes: [] },
+        'session.disconnect',
+        'PENDING',
+        {
+          at: now,
+          targetSessionId: session.id,
+          targetUserName: session.userName,
+          targetGatewayId: session.gatewayId,
+          metadata: { intentId: intent.id },
+        },
+      );
+      intent.auditEventId = pendingRow.id;
+      await h.store.transaction(async (tx) => {
+        assert.ok(await tx.intents.insertIfNoPending(intent));
+        await tx.audit.append(pendingRow);
+      });
+      return intent;
+    };
+    /** The sessions and intents looked up in transactions (by ref; pending intents by session id) while `fn` ran. */
+    const lookUps = async <T>(fn: () => Promise<T>): Promise<{ value: T; refs: Set<string>; ids: Set<string> }> => {
+      const refs = new Set<string>();
+      const ids = new Set<string>();
+      const transaction = h.store.transaction.bind(h.store);
+      h.store.transaction = (run) =>
+        transaction((tx) => {
+          const byRefs = tx.sessions.findByRefs.bind(tx.sessions);
+          const pending = tx.intents.listPendingBySessions.bind(tx.intents);
+          tx.sessions.findByRefs = (gatewayId, r) => {
+            for (const x of r) refs.add(x);
+            return byRefs(gatewayId, r);
+          };
+          tx.intents.listPendingBySessions = (s) => {
+            for (const x of s) ids.add(x);
+            return pending(s);
+          };
+          return run(tx);
+        });
+      try {
+        return { value: await fn(), refs, ids };
+      } finally {
+        h.store.transaction = transaction;
+      }
     };
 
     test('more than a chunk: every intent and its PENDING row committed before its kill; one settlement, row and event each', async () => {
@@ -232,39 +308,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     test('a session whose disconnect another caller has pending gets no second intent: its kill goes out again as that intent', async () => {
       const [mine, theirs] = await online('shared', 2);
       // Another replica's intent for one of them, answered "not confirmed".
-      const now = Date.now();
-      const other: DisconnectIntent = {
-        id: newIntentId(),
-        sessionId: theirs!.id,
-        gatewayId: theirs!.gatewayId,
-        userName: theirs!.userName,
-        createdAt: now,
-        actorTokenId: 'tok_other',
-        actorName: 'other-replica',
-        actorIp: null,
-        actorUserAgent: null,
-        actorRequestId: null,
-        reason: 'theirs',
-        message: null,
-        mode: 'HALT',
-        blockSeconds: null,
-        status: 'PENDING',
-        unconfirmedAt: now,
-        settledAt: null,
-        auditEventId: '',
-        settledAuditEventId: null,
-      };
-      const pendingRow = auditEvent(
-        { tokenId: 'tok_other', name: 'other-replica', ip: null, userAgent: null, scopes: [] },
-        'session.disconnect',
-        'PENDING',
-        { at: now, targetSessionId: theirs!.id, targetUserName: 'shared', metadata: { intentId: other.id } },
-      );
-      other.auditEventId = pendingRow.id;
-      await h.store.transaction(async (tx) => {
-        assert.ok(await tx.intents.insertIfNoPending(other));
-        await tx.audit.append(pendingRow);
-      });
+      const other = await recordIntent(theirs!, 'other-replica', 'theirs', Date.now());
       const result = await h.core.disconnectSessions(admin(), { filter: { userName: 'shared' }, reason: 'mine' });
       assert.equal(result.ended, 2);
       await h.settle();
@@ -286,6 +330,118 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         'every row names the one intent',
       );
       assert.equal(endedEvents(theirs!.id).length, 1);
+    });
+    test("the echoes of the bulk's kills in flight settle their intents without sync looking them up", async () => {
+      const sessions = await online('known', 30);
+      const request = h.bus.request.bind(h.bus);
+      // Each reply reaches the bulk only once sync applied the echoes (committed), as under load.
+      h.bus.request = async (subject, data, options) => {
+        const reply = await request(subject, data, options);
+        await h.settle();
+        return reply;
+      };
+      const {
+        value: result,
+        refs,
+        ids,
+      } = await lookUps(() =>
+        h.core.disconnectSessions(admin(), { filter: { userName: 'known' }, reason: 'known' }),
+      ).finally(() => (h.bus.request = request));
+      assert.equal(result.ended, 30);
+      assert.deepEqual(
+        sessions.filter((s) => refs.has(s.ref) || ids.has(s.id)),
+        [],
+        'no session of the bulk looked up by ref, no pending intent looked up by session',
+      );
+      await h.settle();
+      const record = await recordOf(sessions, 'known');
+      assert.deepEqual(
+        record.filter((r) => r.outcomes.join() !== 'PENDING,SUCCESS' || r.intents.join() !== 'DONE' || r.events !== 1),
+        [],
+      );
+      const successes = (await auditOf('known')).filter((r) => r.outcome === 'SUCCESS');
+      assert.ok(successes.every((r) => r.metadata.confirmedBy === 'DAEMON_REPORT' && r.actorName === 'ops'));
+      const ended = await h.store.sessions.findById(sessions[0]!.id);
+      assert.deepEqual([ended?.endCause, ended?.endedByName, ended?.endReason], ['ADMIN_DISCONNECT', 'ops', 'known']);
+    });
+
+    test("one run of echoes: intents kept in memory, settled elsewhere meanwhile, and another replica's", async () => {
+      const [mine, doneElsewhere, failedElsewhere, theirs, nobody] = await online('mixed', 5);
+      const gatewayId = mine!.gatewayId;
+      const kept = new BulkKills();
+      const deltas = new DeltaApplier({ store: h.store, now: Date.now, unknownGateway: () => {}, bulkKills: kept });
+      const ours = await Promise.all(
+        [mine!, doneElsewhere!, failedElsewhere!].map((s) => recordIntent(s, 'ops', 'mixed')),
+      );
+      kept.sending(
+        gatewayId,
+        [mine!, doneElsewhere!, failedElsewhere!].map((s, i) => ({ ref: s.ref, intent: ours[i]! })),
+      );
+      const other = await recordIntent(theirs!, 'other-replica', 'theirs');
+      // Settled since this process kept them: the daemon's report, applied by another replica; the horizon.
+      await h.store.transaction(async (tx) => {
+        const done = await settleEnded(tx, ours[1]!, { at: Date.now(), now: Date.now(), confirmedBy: 'DAEMON_REPORT' });
+        await appendSessionEvents(tx, done?.event ? [done.event] : [], Date.now());
+        assert.ok(await settleUnsuccessful(tx, ours[2]!, 'FAILED', { now: Date.now() }));
+      });
+      const at = Date.now();
+      const report = (s: Session, cause: 'ADMIN_DISCONNECT' | 'CLIENT_DISCONNECT') => ({
+        type: 'session.disconnected' as const,
+        gatewayId,
+        agentId: 'agent-test',
+        seq: 0,
+        at,
+        ref: s.ref,
+        cause,
+        bytesReceived: 7,
+        bytesSent: 9,
+      });
+      const { value: announced, refs } = await lookUps(() =>
+        deltas.disconnectedRun([
+          report(mine!, 'ADMIN_DISCONNECT'),
+          report(doneElsewhere!, 'ADMIN_DISCONNECT'),
+          report(failedElsewhere!, 'CLIENT_DISCONNECT'),
+          report(theirs!, 'ADMIN_DISCONNECT'),
+          report(nobody!, 'CLIENT_DISCONNECT'),
+        ]),
+      );
+      assert.ok(!refs.has(mine!.ref), 'the kept intent was not looked up');
+      assert.ok(refs.has(theirs!.ref) && refs.has(nobody!.ref), 'the others were');
+      assert.equal(kept.take(gatewayId, doneElsewhere!.ref), undefined, 'every kept intent of the run was taken');
+      const intents = await Promise.all([mine!, doneElsewhere!, failedElsewhere!, theirs!].map((s) => intentsOf(s.id)));
+      assert.deepEqual(
+        intents.map((i) => i.map((x) => x.status)),
+        [['DONE'], ['DONE'], ['FAILED'], ['DONE']],
+      );
+      assert.equal(intents[3]![0]!.id, other.id);
+      const rows = await auditOf('mixed');
+      const outcomes = (s: Session) =>
+        rows
+          .filter((r) => r.targetSessionId === s.id)
+          .map((r) => r.outcome)
+          .sort();
+      assert.deepEqual(
+        [mine!, doneElsewhere!, failedElsewhere!, theirs!, nobody!].map(outcomes),
+        [['PENDING', 'SUCCESS'], ['PENDING', 'SUCCESS'], ['FAILED', 'PENDING'], ['PENDING', 'SUCCESS'], []],
+        'one settlement per intent: none settled twice',
+      );
+      const ended = await Promise.all(
+        [mine!, failedElsewhere!, theirs!, nobody!].map((s) => h.store.sessions.findById(s.id)),
+      );
+      assert.deepEqual(
+        ended.map((s) => [s?.endCause, s?.endedByName ?? null, s?.bytesSent]),
+        [
+          ['ADMIN_DISCONNECT', 'ops', 9],
+          ['CLIENT_DISCONNECT', null, 9],
+          ['ADMIN_DISCONNECT', 'other-replica', 9],
+          ['CLIENT_DISCONNECT', null, 9],
+        ],
+      );
+      assert.deepEqual(
+        announced.map((e: SessionEvent) => e.session.id).sort(),
+        [mine!, failedElsewhere!, theirs!, nobody!].map((s) => s.id).sort(),
+        'one event per end written here; none for the end another replica wrote',
+      );
     });
   });
 }

@@ -28,6 +28,7 @@ import { elapsed, type DisconnectCall, type DisconnectUseCase } from './disconne
 import { appendSessionEvents } from './event-outbox.js';
 import { settleEndedMany } from './intent-settlement.js';
 import type { SettledIntents } from './settled-intents.js';
+import type { BulkKills } from './bulk-kills.js';
 import type { DisconnectReply } from './reports.js';
 
 /** Sessions whose intents and PENDING rows one transaction records. */
@@ -47,6 +48,8 @@ export interface BulkChunkDeps {
   now: () => number;
   /** Intents that this process's sync settled from a daemon's report (shared with the single path). */
   settled?: SettledIntents;
+  /** The kills in flight, for this process's sync to settle their echoes without reading their intents. */
+  inFlight?: BulkKills;
 }
 
 /** How one session's disconnect ended: null when its gateway confirmed, else the error the single path would have thrown. */
@@ -169,9 +172,26 @@ export class BulkChunks {
     return recorded;
   }
 
-  /** Kills of one gateway, one request; each reply is then handled as its own (`answered`). */
+  /**
+   * Kills of one gateway, one request; each reply is then handled as its own (`answered`). While they
+   * are in flight, sync takes their intents from `inFlight` for the daemon's echoes (BulkKills).
+   */
   private async kill(kills: Recorded[]): Promise<void> {
-    const replies = await this.deps.disconnect.sendMany(kills);
+    const { inFlight } = this.deps;
+    const gatewayId = kills[0]!.session.gatewayId;
+    inFlight?.sending(
+      gatewayId,
+      kills.map((k) => ({ ref: k.session.ref, intent: k.intent })),
+    );
+    let replies: DisconnectReply[];
+    try {
+      replies = await this.deps.disconnect.sendMany(kills);
+    } finally {
+      inFlight?.answered(
+        gatewayId,
+        kills.map((k) => k.session.ref),
+      );
+    }
     await Promise.all(kills.map((r, i) => this.answered(r, replies[i]!)));
   }
 

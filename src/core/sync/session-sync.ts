@@ -1,5 +1,6 @@
 import type { SettledIntents } from '../settled-intents.js';
 import type { KillsInFlight } from '../kills-in-flight.js';
+import type { BulkKills } from '../bulk-kills.js';
 import { createHash } from 'node:crypto';
 import { ID_KINDS, idOf, newId } from '../../domain/ids.js';
 import { SYSTEM_ACTOR } from '../../domain/actor.js';
@@ -69,6 +70,8 @@ export class SessionSync {
        * parked there for the reply to settle (see KillsInFlight), and applied here when it gives them back.
        */
       kills?: KillsInFlight;
+      /** A bulk disconnect's kills in flight here: their echoes settle the intents kept there (see BulkKills). */
+      bulkKills?: BulkKills;
     },
   ) {
     this.now = deps.now ?? Date.now;
@@ -79,6 +82,7 @@ export class SessionSync {
       now: this.now,
       unknownGateway: (id) => this.unknownGateway(id),
       settled: deps.settled,
+      bulkKills: deps.bulkKills,
     });
     this.snapshots = new SnapshotApplier({ store: deps.store, now: this.now, logger: deps.logger });
   }
