@@ -258,7 +258,16 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
     onStoreHealth: (h) => core.eventStoreHealth(h),
   });
   relay.start();
-  const sync = new SessionSync({ store, bus, logger, intake, settled, kills, bulkKills });
+  const sync = new SessionSync({
+    store,
+    bus,
+    logger,
+    intake,
+    settled,
+    kills,
+    bulkKills,
+    gatewayLivenessMs: config.gatewayLivenessMs,
+  });
   sync.start();
   // Before the agents: an in-process agent gets its blocks with its first snapshot.
   const stopBlocks = core.deliverBlocks();
