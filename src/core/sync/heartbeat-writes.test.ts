@@ -105,12 +105,10 @@ function cases(open: () => Promise<Store[]>) {
       await r.hear(beat(id, at), at);
       last = at;
       // Just before the next beat, the longest the stored time lags.
-      for (const g of await r.shown(id, at + BEAT_MS - 1))
-        assert.equal(g?.agentConnected, true, `connected at ${at - T0}`);
+      for (const g of await r.shown(id, at + BEAT_MS - 1)) assert.equal(g?.agentConnected, true, `connected at ${at - T0}`);
     }
     assert.equal((await r.stored(id))?.lastSeenAt, last - BEAT_MS, 'the last beat was not written');
-    for (const g of await r.shown(id, last + LIVENESS_MS))
-      assert.equal(g?.agentConnected, true, 'heard within the bound');
+    for (const g of await r.shown(id, last + LIVENESS_MS)) assert.equal(g?.agentConnected, true, 'heard within the bound');
     for (const g of await r.shown(id, last + LIVENESS_MS + LAG_MS + 1)) {
       assert.equal(g?.agentConnected, false, 'silent after the bound plus the lag at the latest');
       assert.equal(g?.lastError, GATEWAY_PROBLEM.notHeard);
