@@ -218,11 +218,7 @@ type Gateway {
   (extensions.disconnect NOT_SENT): nothing is queued behind the stall.
   """
   daemonResponding: Boolean!
-  """
-  When a replica last recorded hearing the gateway's agent. An agent is heard while its daemon is down.
-  A heartbeat that changes nothing is recorded only once half of \`SWITCHBOARD_GATEWAY_LIVENESS_MS\` has
-  passed since the last one recorded, so this lags the agent's last heartbeat by up to that much.
-  """
+  "When a replica last heard the gateway's agent (any report). An agent is heard while its daemon is down."
   lastSeenAt: DateTime
   """
   Since when \`agentConnected\` and \`daemonResponding\` have had their current values (as the control
