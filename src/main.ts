@@ -258,16 +258,7 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
     onStoreHealth: (h) => core.eventStoreHealth(h),
   });
   relay.start();
-  const sync = new SessionSync({
-    store,
-    bus,
-    logger,
-    intake,
-    settled,
-    kills,
-    bulkKills,
-    gatewayLivenessMs: config.gatewayLivenessMs,
-  });
+  const sync = new SessionSync({ store, bus, logger, intake, settled, kills, bulkKills });
   sync.start();
   // Before the agents: an in-process agent gets its blocks with its first snapshot.
   const stopBlocks = core.deliverBlocks();

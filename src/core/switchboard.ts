@@ -4,7 +4,7 @@ import type { BulkKills } from './bulk-kills.js';
 import type { Actor } from '../domain/actor.js';
 import type { AuditEvent } from '../domain/audit.js';
 import { DomainError } from '../domain/errors.js';
-import { GATEWAY_PROBLEM, lastSeenLagMs } from '../domain/gateway.js';
+import { GATEWAY_PROBLEM } from '../domain/gateway.js';
 import { MAX_TOKEN_NAME_CHARS } from '../domain/input-limits.js';
 import { hasScope, type Scope } from '../domain/scopes.js';
 import { refusalText, refusedCharacter } from '../domain/text.js';
@@ -62,10 +62,7 @@ export interface CoreOptions {
   logger: Logger;
   /** How long a gateway has to confirm a disconnect. */
   disconnectDeadlineMs: number;
-  /**
-   * A gateway whose agent was not heard from for this long shows as not connected: at the latest this
-   * plus `lastSeenLagMs` of it after its last beat, the stored last-seen time lagging by up to that.
-   */
+  /** A gateway whose agent was not heard from for this long shows as not connected. */
   gatewayLivenessMs: number;
   /** This replica's view of a gateway's messages (dropped reports, an unreadable wire version). */
   wireStatus?: (gatewayId: string) => WireStatus;
@@ -376,10 +373,7 @@ export class Switchboard implements CoreApi {
   }
 
   private status(g: GatewayStatus): GatewayStatus {
-    // The stored last-seen time may lag the last beat by up to lastSeenLagMs (replicas skip beats
-    // that change nothing), so a beating agent is never shown silent.
-    const bound = this.o.gatewayLivenessMs + lastSeenLagMs(this.o.gatewayLivenessMs);
-    const liveUntil = g.lastSeenAt === null ? null : g.lastSeenAt + bound;
+    const liveUntil = g.lastSeenAt === null ? null : g.lastSeenAt + this.o.gatewayLivenessMs;
     const fresh = liveUntil !== null && this.now() <= liveUntil;
     const agentConnected = g.agentConnected && fresh;
     // An agent that fell silent while its link was up: the link is down since it was last heard,

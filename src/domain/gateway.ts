@@ -45,17 +45,6 @@ export interface Gateway {
   lastErrorAt: number | null;
 }
 
-/**
- * How far a gateway's stored `lastSeenAt` may lag the last time its agent was heard: a replica writes a
- * heartbeat that changes nothing only once its own last write of that gateway is this old (half the
- * liveness bound), instead of every beat on every replica. Readers add it to the liveness bound, so
- * a gateway whose agent beats is never shown silent for it, and one whose agent stops is shown so
- * between `livenessMs` and `livenessMs` + this after it was last heard.
- */
-export function lastSeenLagMs(livenessMs: number): number {
-  return Math.floor(livenessMs / 2);
-}
-
 /** A gateway's `lastError` when the problem is not an error text from its daemon link. */
 export const GATEWAY_PROBLEM = {
   /** The agent holds the link, but the daemon does not answer its liveness probe (stopped, wedged). */

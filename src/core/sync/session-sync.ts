@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { ID_KINDS, idOf, newId } from '../../domain/ids.js';
 import { SYSTEM_ACTOR } from '../../domain/actor.js';
 import type { Logger } from '../../domain/logger.js';
-import { GATEWAY_PROBLEM, lastSeenLagMs } from '../../domain/gateway.js';
+import { GATEWAY_PROBLEM } from '../../domain/gateway.js';
 import { reportSubjectGatewayId, subjects, type Bus, type Unsubscribe } from '../../bus/bus.js';
 import type { Store } from '../../store/store.js';
 import { auditEvent } from '../audit.js';
@@ -15,7 +15,6 @@ import { ReportIntake } from '../report-intake.js';
 import type { SessionEvent } from '../session-events.js';
 import { DeltaApplier } from './deltas.js';
 import { coalesceReports } from './coalesce.js';
-import { HeartbeatWrites } from './heartbeat-writes.js';
 import { ReportQueue } from './report-queue.js';
 import { SnapshotApplier } from './snapshots.js';
 
@@ -46,7 +45,6 @@ export class SessionSync {
   private readonly reading = new Map<string, Promise<void>>();
   private readonly deltas: DeltaApplier;
   private readonly snapshots: SnapshotApplier;
-  private readonly beats: HeartbeatWrites;
   private unsubscribe: Unsubscribe | null = null;
   private readonly now: () => number;
 
@@ -74,12 +72,6 @@ export class SessionSync {
       kills?: KillsInFlight;
       /** A bulk disconnect's kills in flight here: their echoes settle the intents kept there (see BulkKills). */
       bulkKills?: BulkKills;
-      /**
-       * The gateways' liveness bound: a heartbeat that changes nothing is written only once this
-       * replica's last write of its gateway is `lastSeenLagMs` of it old (see HeartbeatWrites).
-       * Absent: every heartbeat is written.
-       */
-      gatewayLivenessMs?: number;
     },
   ) {
     this.now = deps.now ?? Date.now;
@@ -93,7 +85,6 @@ export class SessionSync {
       bulkKills: deps.bulkKills,
     });
     this.snapshots = new SnapshotApplier({ store: deps.store, now: this.now, logger: deps.logger });
-    this.beats = new HeartbeatWrites(deps.gatewayLivenessMs === undefined ? 0 : lastSeenLagMs(deps.gatewayLivenessMs));
   }
 
   /** Consumes every gateway's reports; each replica sees all of them (see the class comment). */
@@ -268,27 +259,22 @@ export class SessionSync {
     switch (r.type) {
       // A gateway's last-seen time is when a replica heard its agent, by the control plane's clock:
       // liveness is judged against that clock, so an agent host's clock skew cannot fake or hide it.
-      // A beat that changes nothing is written only now and then (HeartbeatWrites).
       case 'heartbeat': {
-        const now = this.now();
         const gateway = { id: r.gatewayId, ...r.gateway };
-        const status = { agentConnected: r.linkUp, lastSeenAt: now, daemonResponding: r.daemonResponding ?? true };
+        const status = {
+          agentConnected: r.linkUp,
+          lastSeenAt: this.now(),
+          daemonResponding: r.daemonResponding ?? true,
+        };
         // The usual beat in one statement; a daemon not responding also records the error, which is
         // judged against the status stored before this beat.
-        if (!(r.linkUp && r.daemonResponding === false)) {
-          if (!this.beats.due(r, now)) return;
-          await store.gateways.recordHeartbeat(gateway, status);
-          this.beats.wrote(r, now);
-          return;
-        }
-        this.beats.forget(r.gatewayId);
+        if (!(r.linkUp && r.daemonResponding === false)) return store.gateways.recordHeartbeat(gateway, status);
         await store.gateways.upsert(gateway);
         await store.gateways.recordError(r.gatewayId, GATEWAY_PROBLEM.notResponding, status.lastSeenAt);
         await store.gateways.setAgentStatus(r.gatewayId, status);
         return;
       }
       case 'link-down':
-        this.beats.forget(r.gatewayId);
         await store.gateways.recordError(r.gatewayId, r.error, this.now());
         await store.gateways.setAgentStatus(r.gatewayId, { agentConnected: false, lastSeenAt: this.now() });
         return;
@@ -299,7 +285,6 @@ export class SessionSync {
         await this.deltas.disconnected(r);
         return;
       case 'snapshot':
-        this.beats.forget(r.gatewayId);
         return this.snapshots.apply(r);
       case 'auth-denied':
         // Every replica applies this report; the id derived from it lets exactly one row exist.
@@ -315,8 +300,6 @@ export class SessionSync {
         });
         return;
       case 'gateway.reload':
-        // It may write other gateways' rows than its own (added, changed, removed ones).
-        this.beats.forgetAll();
         return recordAgentReload({ store, now: this.now }, r, reportAuditId(r));
     }
   }
