@@ -155,7 +155,6 @@ export class MemoryBus implements Bus {
   }
 }
 
-/** The subscriptions of `all` that match `subject`: plain ones, and each queue group's members. */
 /** `routeOf` over `all`, kept in `cache` (whose owner clears it whenever `all` changes). */
 function cachedRoute<T extends { pattern: string; queue?: string }>(
   cache: Map<string, Route<T>>,
@@ -171,6 +170,7 @@ function cachedRoute<T extends { pattern: string; queue?: string }>(
   return route;
 }
 
+/** The subscriptions of `all` that match `subject`: plain ones, and each queue group's members. */
 function routeOf<T extends { pattern: string; queue?: string }>(all: T[], subject: string): Route<T> {
   const plain: T[] = [];
   const groups = new Map<string, T[]>();
