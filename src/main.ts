@@ -261,7 +261,7 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
   const sync = new SessionSync({ store, bus, logger, intake, settled, kills, bulkKills });
   sync.start();
   // Before the agents: an in-process agent gets its blocks with its first snapshot.
-  const stopBlocks = core.deliverBlocks();
+  const stopBlocks = core.deliverBlocks(sync);
   const inProcessAgents = bus.kind === 'memory';
   const adapters =
     options.adapters ??

@@ -24,7 +24,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       drop = db.drop;
       const url = db.url;
       h = await startCoreHarness(url);
-      stopBlocks = h.core.deliverBlocks();
+      stopBlocks = h.core.deliverBlocks(h.sync);
     });
     after(async () => {
       stopBlocks?.();

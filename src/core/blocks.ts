@@ -4,6 +4,12 @@
  * whenever the control plane hears a (first part of a) snapshot from its gateway, i.e. on every
  * (re)connect of its daemon link and every snapshot interval: a restarted agent, or a restarted
  * single-host process, enforces its blocks again before its daemon's clients can be answered.
+ *
+ * Who sends it, with several replicas: the first snapshot of an agent's run (a new `agentId` or
+ * `daemonStartedAt`) a replica hears of a gateway, every replica at once, as the snapshot arrives.
+ * Every later one of that run (a periodic snapshot, whose list only heals a lost message: the agent
+ * has its copy) only the replica that recorded the snapshot (see `snapshotApplied`), after it did:
+ * one read and one message per snapshot instead of one per replica.
  */
 import type { Actor } from '../domain/actor.js';
 import type { Block } from '../domain/block.js';
@@ -14,6 +20,14 @@ import type { Store } from '../store/store.js';
 import { auditEvent } from './audit.js';
 import type { Logger } from '../domain/logger.js';
 import { versioned, type BlockList } from './reports.js';
+import { snapshotMark } from './sync/snapshots.js';
+
+type AppliedSnapshot = { gatewayId: string; agentId: string; seq: number; at: number; part?: { index: number } };
+
+/** The replica's sync (SessionSync.onSnapshot): told after each snapshot it applied, or found applied elsewhere. */
+export interface SnapshotsApplied {
+  onSnapshot(listener: (r: AppliedSnapshot, here: boolean) => void): Unsubscribe;
+}
 
 export interface BlockFilter {
   gatewayId?: string;
@@ -22,7 +36,10 @@ export interface BlockFilter {
 
 export class BlockAdmin {
   private unsubscribe: Unsubscribe | null = null;
+  private unlisten: Unsubscribe | null = null;
   private readonly now: () => number;
+  /** Per gateway: the agent run this replica sent the list to as its snapshot arrived, and that snapshot's mark. */
+  private readonly sent = new Map<string, { run: string; mark: string }>();
 
   constructor(private readonly deps: { store: Store; bus: Bus; logger: Logger; now?: () => number }) {
     this.now = deps.now ?? Date.now;
@@ -67,21 +84,47 @@ export class BlockAdmin {
     return lifted;
   }
 
-  /** Sends a gateway's blocks to its agent: after each snapshot's first part it reports. */
-  start(): void {
+  /**
+   * Sends a gateway's blocks to its agent after each snapshot's first part it reports: at once for
+   * the first of an agent run this replica hears, else once this replica's sync recorded it (see
+   * the file comment).
+   */
+  start(sync: SnapshotsApplied): void {
+    this.unlisten = sync.onSnapshot((r, here) => this.snapshotApplied(r, here));
     this.unsubscribe = this.deps.bus.subscribe(subjects.allGatewayReports, (data, subject) => {
       const gatewayId = reportSubjectGatewayId(subject);
-      if (gatewayId === null || !isFirstSnapshotPart(data)) return;
-      return this.publish(gatewayId);
+      const first = gatewayId === null ? null : firstSnapshotPart(data);
+      if (first === null) return;
+      if (first.run !== null && this.sent.get(gatewayId!)?.run === first.run) return;
+      const sent = { run: first.run ?? '', mark: first.mark ?? '' };
+      this.sent.set(gatewayId!, sent);
+      return this.publish(gatewayId!).then((ok) => {
+        // Not sent: the next snapshot of the run is sent at once again, by every replica.
+        if (!ok && this.sent.get(gatewayId!) === sent) this.sent.delete(gatewayId!);
+      });
     });
+  }
+
+  /**
+   * Sync applied a snapshot (part), or found it applied by another replica (`here` false). The
+   * replica that recorded a snapshot's first part sends the list, unless it did as the snapshot
+   * arrived; a replica that found it recorded leaves it to that one.
+   */
+  private snapshotApplied(r: AppliedSnapshot, here: boolean): void {
+    if (!here || (r.part !== undefined && r.part.index !== 0)) return;
+    if (this.sent.get(r.gatewayId)?.mark === snapshotMark(r)) return;
+    void this.publish(r.gatewayId);
   }
 
   stop(): void {
     this.unsubscribe?.();
-    this.unsubscribe = null;
+    this.unlisten?.();
+    this.unsubscribe = this.unlisten = null;
+    this.sent.clear();
   }
 
-  private async publish(gatewayId: string, lifted?: string[]): Promise<void> {
+  /** False when the list could not be read or sent (logged). */
+  private async publish(gatewayId: string, lifted?: string[]): Promise<boolean> {
     try {
       const blocks = await this.deps.store.blocks.listActive(this.now(), { gatewayId });
       const list: BlockList = {
@@ -90,18 +133,38 @@ export class BlockAdmin {
         ...(lifted ? { lifted } : {}),
       };
       await this.deps.bus.publish(subjects.gatewayBlocks(gatewayId), versioned(list));
+      return true;
     } catch (e) {
       // The next snapshot of the gateway sends the list again.
       this.deps.logger.warn({ err: e, gatewayId }, 'could not send a gateway its blocks');
+      return false;
     }
   }
 }
 
-/** Only the subject and these two fields are read: the list sent is the store's, whatever the body says. */
-function isFirstSnapshotPart(data: unknown): boolean {
-  if (typeof data !== 'object' || data === null) return false;
-  const r = data as { type?: unknown; part?: { index?: unknown } };
-  return r.type === 'snapshot' && (r.part === undefined || r.part.index === 0);
+/**
+ * A first snapshot part's agent run and mark, null for any other report. Only the subject and these
+ * fields are read, unchecked (the list sent is the store's, whatever the body says): a run or mark
+ * that cannot be read is null, and such a snapshot is sent for at once, as a new run's.
+ */
+function firstSnapshotPart(data: unknown): { run: string | null; mark: string | null } | null {
+  if (typeof data !== 'object' || data === null) return null;
+  const r = data as {
+    type?: unknown;
+    part?: { index?: unknown };
+    agentId?: unknown;
+    daemonStartedAt?: unknown;
+    seq?: unknown;
+    at?: unknown;
+  };
+  if (r.type !== 'snapshot' || (r.part !== undefined && r.part.index !== 0)) return null;
+  if (typeof r.agentId !== 'string' || (r.daemonStartedAt !== null && typeof r.daemonStartedAt !== 'number'))
+    return { run: null, mark: null };
+  const mark =
+    typeof r.seq === 'number' && typeof r.at === 'number'
+      ? snapshotMark({ agentId: r.agentId, seq: r.seq, at: r.at })
+      : null;
+  return { run: `${r.agentId}:${String(r.daemonStartedAt)}`, mark };
 }
 
 function definedOnly(filter: BlockFilter): BlockFilter {

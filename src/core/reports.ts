@@ -204,7 +204,8 @@ export type DisconnectBatchReply = z.infer<typeof disconnectBatchReplySchema>;
 /**
  * Control plane → agent on `subjects.gatewayBlocks(id)`: every block in force on that gateway (the
  * store is the source of truth), sent after each first snapshot part the control plane hears from the
- * gateway (so an agent gets its blocks back after a restart) and after a block is lifted (`lifted`).
+ * gateway (so an agent gets its blocks back after a restart; see core/blocks.ts for which replicas
+ * send it) and after a block is lifted (`lifted`).
  */
 export const blockListSchema = z.object({
   gatewayId,

@@ -34,7 +34,7 @@ import type {
   ViewerInfo,
 } from './api-types.js';
 import { auditEvent } from './audit.js';
-import { BlockAdmin, type BlockFilter } from './blocks.js';
+import { BlockAdmin, type BlockFilter, type SnapshotsApplied } from './blocks.js';
 import type { Block } from '../domain/block.js';
 import { bulkDisconnect } from './bulk-disconnect.js';
 import {
@@ -185,8 +185,8 @@ export class Switchboard implements CoreApi {
   }
 
   /** Hands every gateway's agent its blocks (see BlockAdmin); returns the function that stops it. */
-  deliverBlocks(): () => void {
-    this.blockAdmin.start();
+  deliverBlocks(sync: SnapshotsApplied): () => void {
+    this.blockAdmin.start(sync);
     return () => this.blockAdmin.stop();
   }
 

@@ -18,6 +18,9 @@ import { coalesceReports } from './coalesce.js';
 import { ReportQueue } from './report-queue.js';
 import { SnapshotApplier } from './snapshots.js';
 
+/** See SessionSync.onSnapshot. */
+export type SnapshotListener = (r: Extract<GatewayReport, { type: 'snapshot' }>, here: boolean) => void;
+
 /** Bounds one batched transaction (a run of connects or of disconnects), so it holds the (SQLite: only) connection for a short while. */
 const MAX_CONNECTED_PER_TRANSACTION = 500;
 /** Least time between two hellos sent because of deltas of an unknown gateway. */
@@ -47,6 +50,7 @@ export class SessionSync {
   private readonly snapshots: SnapshotApplier;
   private unsubscribe: Unsubscribe | null = null;
   private readonly now: () => number;
+  private readonly snapshotListeners = new Set<SnapshotListener>();
 
   private readonly replicaId = newId('replica');
   private lastHelloAt = -Infinity;
@@ -85,6 +89,16 @@ export class SessionSync {
       bulkKills: deps.bulkKills,
     });
     this.snapshots = new SnapshotApplier({ store: deps.store, now: this.now, logger: deps.logger });
+  }
+
+  /**
+   * Tells `listener` after each snapshot (part) this replica applied, or found applied by another
+   * replica: `here` is false then (a whole snapshot's claim), and nothing was written here. A failed
+   * apply is told as applied here.
+   */
+  onSnapshot(listener: SnapshotListener): Unsubscribe {
+    this.snapshotListeners.add(listener);
+    return () => this.snapshotListeners.delete(listener);
   }
 
   /** Consumes every gateway's reports; each replica sees all of them (see the class comment). */
@@ -284,8 +298,16 @@ export class SessionSync {
       case 'session.disconnected':
         await this.deltas.disconnected(r);
         return;
-      case 'snapshot':
-        return this.snapshots.apply(r);
+      case 'snapshot': {
+        // Told even when applying failed (as if applied here): a listener errs towards acting.
+        let here = true;
+        try {
+          here = await this.snapshots.apply(r);
+        } finally {
+          for (const listener of this.snapshotListeners) listener(r, here);
+        }
+        return;
+      }
       case 'auth-denied':
         // Every replica applies this report; the id derived from it lets exactly one row exist.
         await store.audit.appendIfAbsent({

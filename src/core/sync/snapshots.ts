@@ -67,7 +67,11 @@ export class SnapshotApplier {
     return this.runs.get(gatewayId);
   }
 
-  async apply(r: Snapshot): Promise<void> {
+  /**
+   * Returns false when another replica had applied this snapshot already (a whole one's claim, see
+   * applyWhole) and nothing was written here; true otherwise.
+   */
+  async apply(r: Snapshot): Promise<boolean> {
     const part = r.part ?? { id: '', index: 0, count: 1 };
     if (part.count === 1 && r.sessions.length <= SNAPSHOT_CHUNK) return this.applyWhole(r);
     let state: SnapshotInProgress | undefined;
@@ -85,7 +89,7 @@ export class SnapshotApplier {
           { gatewayId: r.gatewayId, part: part.index, of: part.count },
           'snapshot part out of order or missing; sessions it lacks are left for the next snapshot',
         );
-        return;
+        return true;
       }
     }
     this.snapshots.delete(r.gatewayId);
@@ -93,27 +97,30 @@ export class SnapshotApplier {
     state.next = part.index + 1;
     if (state.next < part.count) {
       this.snapshots.set(r.gatewayId, state);
-      return;
+      return true;
     }
     await this.endUnlisted(state, this.unlisted(state));
+    return true;
   }
 
   /**
    * A snapshot in one piece of at most one chunk (a fleet's periodic snapshot of a small gateway):
    * status, sessions and the first chunk of the ended ones in ONE transaction instead of three. Its
-   * first write, the gateway's upsert, locks the gateway's row until the commit, as each chunk's
-   * does, so replicas applying it take turns. Ended sessions beyond the first chunk (a restart of a
+   * first write (the snapshot's claim, or for a gateway without a row yet the upsert creating it)
+   * locks the gateway's row until the commit, as each chunk's upsert does, so replicas applying it
+   * take turns. Ended sessions beyond the first chunk (a restart of a
    * gateway that had many more) follow in their own transactions.
    *
    * Every replica receives every snapshot: the one that gets the gateway's row lock second finds the
-   * snapshot recorded as applied (`claimSnapshot`, committed by the first) and stops there. Applying
+   * snapshot recorded as applied (`claimSnapshot`, committed by the first) and stops there, having
+   * read the gateway and tried the claim, nothing written (it tells so: `apply` returns false). Applying
    * it again would change nothing (each statement is conditional) but cost the same reads and
    * statements, a thousand rows' worth for a periodic snapshot, on every replica.
    */
-  private async applyWhole(r: Snapshot): Promise<void> {
+  private async applyWhole(r: Snapshot): Promise<boolean> {
     this.snapshots.delete(r.gatewayId);
     const applied = await this.deps.store.transaction(async (tx) => {
-      const state = await this.begin(tx, r, '', `${r.agentId}:${r.seq}:${r.at}`);
+      const state = await this.begin(tx, r, '', snapshotMark(r));
       if (state === null) return null;
       const { stats, ...rest } = this.sorted(r, state, r.sessions);
       // The online rows read and sorted, the statements built next: each in a turn of its own, so a
@@ -131,6 +138,7 @@ export class SnapshotApplier {
     });
     this.runs.set(r.gatewayId, r.daemonStartedAt);
     if (applied) await this.endUnlisted(applied.state, applied.rest);
+    return applied !== null;
   }
 
   /**
@@ -143,8 +151,13 @@ export class SnapshotApplier {
   private async begin(tx: StoreTx, r: Snapshot, id: string, claim?: string): Promise<SnapshotInProgress | null> {
     const gateway = { id: r.gatewayId, ...r.gateway };
     const before = await tx.gateways.findById(r.gatewayId);
+    // A known gateway's claim first: it locks the row as the upsert would (until the commit), and the
+    // replica that finds the snapshot claimed stops after it, its upsert not written. A gateway
+    // without a row yet is created first, so that there is a row to claim.
+    const claimFirst = claim !== undefined && before !== null;
+    if (claimFirst && !(await tx.gateways.claimSnapshot(r.gatewayId, claim))) return null;
     await tx.gateways.upsert(gateway);
-    if (claim !== undefined && !(await tx.gateways.claimSnapshot(r.gatewayId, claim))) return null;
+    if (claim !== undefined && !claimFirst && !(await tx.gateways.claimSnapshot(r.gatewayId, claim))) return null;
     await tx.gateways.setAgentStatus(r.gatewayId, {
       agentConnected: true,
       lastSeenAt: this.deps.now(),
@@ -270,6 +283,11 @@ interface SortedChunk {
   floated: Pick<Session, 'id' | 'clientAddress'>[];
   learnt: { id: string; transport: Transport }[];
   fresh: Session[];
+}
+
+/** A snapshot's mark, what a replica claims it by: its agent run, sequence number and time. */
+export function snapshotMark(r: { agentId: string; seq: number; at: number }): string {
+  return `${r.agentId}:${r.seq}:${r.at}`;
 }
 
 /** Lets queued I/O and timers (API requests) run before the next chunk takes the connection. */
