@@ -87,6 +87,24 @@ function answerKey(req: IncomingMessage, actor: Actor, body: string): string | n
   return `${actor.scopes.join(' ')}\n${req.url}\n${h.accept ?? ''}\n${h['content-type'] ?? ''}\n${body}`;
 }
 
+/**
+ * Headers with which graphql-http reads a POST as JSON and answers in the media type
+ * `responseMediaType` gives: such a request is run without it (`GraphqlHandler.run`).
+ */
+const PLAIN_CONTENT_TYPES: ReadonlySet<string | undefined> = new Set([
+  'application/json',
+  'application/json; charset=utf-8',
+  'application/json;charset=utf-8',
+]);
+const PLAIN_ACCEPTS: ReadonlySet<string | undefined> = new Set([
+  undefined,
+  '',
+  '*/*',
+  'application/json',
+  'application/graphql-response+json',
+  'application/graphql-response+json, application/json',
+]);
+
 /** Bodies for the answers graphql-http gives without one. */
 const BODYLESS: Record<number, [ApiErrorCode, string]> = {
   405: ['METHOD_NOT_ALLOWED', 'Use GET (queries only) or POST'],
@@ -208,9 +226,14 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
         );
     }
     const started = metrics ? performance.now() : 0;
+    // The body parsed once, for the kept answers and for execution (null: graphql-http reads it).
+    const params = body === null ? null : graphql.paramsOf(body);
+    const operation = params === null ? null : graphql.operationOf(params);
     // A repeated read whose answer is kept (response-cache.ts): authenticated, rate limited and
-    // read like any other request above, then answered with the kept bytes.
-    const key = body === null ? null : answerKey(req, actor, body);
+    // read like any other request above, then answered with the kept bytes. An operation prepared
+    // before whose answers are never kept (a mutation) has none to look for.
+    const key =
+      body === null || (operation !== null && !isCacheableRead(operation)) ? null : answerKey(req, actor, body);
     const version = key === null ? null : core.readVersion();
     let made: Made | null = null;
     if (version !== null) {
@@ -222,22 +245,23 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
         return sendKept(res, kept);
       }
       // Only a read that may be kept is made once for all: identical mutations each run.
-      if (found === undefined) {
-        const operation = graphql.operationOf(body!);
-        if (operation !== null && isCacheableRead(operation)) made = answers.making(key!, version);
-      }
+      if (found === undefined && operation !== null && isCacheableRead(operation)) made = answers.making(key!, version);
     }
     const context = createContext(core, actor, r.logger, responseMediaType(req.headers.accept));
     let response: HandlerResponse;
     try {
-      response = await graphql({
-        method: req.method ?? 'GET',
-        url: req.url ?? '/',
-        headers: req.headers,
-        body,
-        raw: req,
-        context,
-      });
+      // The plain case skips graphql-http's reading of the request: the same answer, byte for byte.
+      response =
+        params !== null && PLAIN_CONTENT_TYPES.has(req.headers['content-type']) && PLAIN_ACCEPTS.has(req.headers.accept)
+          ? await graphql.run('POST', params, context)
+          : await graphql({
+              method: req.method ?? 'GET',
+              url: req.url ?? '/',
+              headers: req.headers,
+              body,
+              raw: req,
+              context,
+            });
     } catch (error) {
       made?.(null, null);
       throw error;

@@ -7,5 +7,13 @@ import type { IncomingMessage } from 'node:http';
 
 /** True when the request carries more than one `Authorization` header. */
 export function duplicateAuthorization(req: IncomingMessage): boolean {
-  return (req.headersDistinct.authorization?.length ?? 0) > 1;
+  // The raw list (name, value, name, value…) as received: `headersDistinct` would build an array
+  // for every header of every request to count this one.
+  const raw = req.rawHeaders;
+  let seen = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 13 && name.toLowerCase() === 'authorization' && ++seen > 1) return true;
+  }
+  return false;
 }
