@@ -19,11 +19,21 @@ import { auditEvent } from './audit.js';
 import { appendSessionEvents } from './event-outbox.js';
 import { settleEnded, settleUnsuccessful } from './intent-settlement.js';
 import type { SessionEvent } from './session-events.js';
-import { BULK_CHUNK } from './bulk-chunks.js';
+import { BULK_CHUNK, BULK_KILL_BATCH, BULK_KILLS_IN_FLIGHT } from './bulk-chunks.js';
 import { BulkKills } from './bulk-kills.js';
 import { DeltaApplier } from './sync/deltas.js';
+import { MAX_DISCONNECT_BATCH } from './reports.js';
+import { DEFAULT_MAX_IN_FLIGHT } from '../gateways/openvpn/command-queue.js';
 
 const pgSkip = await postgresSkipReason();
+
+test('a bulk request of kills is one an agent accepts, and the kills in flight fit the management link', () => {
+  // A larger request is refused by every agent (NOT_SENT, unreadable), and each of its kills is sent again alone.
+  assert.ok(BULK_KILL_BATCH <= MAX_DISCONNECT_BATCH);
+  assert.equal(BULK_KILLS_IN_FLIGHT % BULK_KILL_BATCH, 0);
+  // Deeper than the link, kills wait in the agent's queue and their echoes come in runs no longer than its depth.
+  assert.ok(BULK_KILLS_IN_FLIGHT <= DEFAULT_MAX_IN_FLIGHT);
+});
 
 for (const dialect of ['sqlite', 'postgres'] as const) {
   describe(`bulk disconnect in chunks on ${dialect}`, { skip: dialect === 'postgres' && pgSkip }, () => {
