@@ -34,6 +34,7 @@ import { WebhookDispatcher } from './core/webhook-dispatcher.js';
 import { createReadiness } from './core/readiness.js';
 import { EventRelay } from './core/event-relay.js';
 import {
+  declareGateway,
   diffGateways,
   hasChanges,
   recordRefusedReload,
@@ -202,8 +203,8 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
     await store.close();
     throw e;
   }
-  for (const g of config.gateways)
-    await store.gateways.upsert({ id: g.id, name: g.name, region: g.region, protocol: g.protocol, mode: g.mode });
+  // Listed by this file: written, and back if a reload had removed it (see core/gateway-reload.ts).
+  for (const g of config.gateways) await declareGateway(store, g);
 
   const intake = new ReportIntake({ logger: logger.child({ part: 'intake' }) });
   // Sync and the disconnect use case of this process share what the daemons' reports settled.

@@ -151,6 +151,7 @@ export class FakeCore implements CoreApi {
       statusSince: null,
       lastError: null,
       lastErrorAt: null,
+      removedAt: null,
       sessionsOnline: 0,
       ...extra,
     };

@@ -40,6 +40,12 @@ export function hasChanges(c: GatewayChanges): boolean {
  * ones end as GATEWAY_REMOVED (Switchboard no longer sees or controls them; their tunnels are not
  * touched), each with its event, and one `gateway.reload` audit row says what changed — all in one
  * transaction.
+ *
+ * A removed gateway is marked so in the store (`setRemoved`), which every replica shares: it is no
+ * longer listed, and the reports of an agent that still serves it (another host's `switchboard
+ * agent`, whose own file still lists it) are ignored by every replica — its heartbeats do not show it
+ * connected again, its snapshots and deltas create no session. Only a gateway file that lists it
+ * again (this reload's `added`, or a replica's start) brings it back.
  */
 export async function recordReload(
   deps: { store: Store; now: () => number },
@@ -48,16 +54,27 @@ export async function recordReload(
 ): Promise<void> {
   const at = deps.now();
   await deps.store.transaction(async (tx) => {
-    for (const g of [...changes.added, ...changes.changed]) {
-      await tx.gateways.upsert({ id: g.id, name: g.name, region: g.region, protocol: g.protocol, mode: g.mode });
+    for (const g of [...changes.added, ...changes.changed]) await declareGateway(tx, g);
+    for (const id of changes.removed) {
+      // First: its row's lock orders this against a snapshot being applied (see SnapshotApplier.begin).
+      await tx.gateways.setRemoved(id, at);
+      await endRemovedGateway(tx, id, at);
     }
-    for (const id of changes.removed) await endRemovedGateway(tx, id, at);
     await tx.audit.append(auditEvent(actor, 'gateway.reload', 'SUCCESS', { at, metadata: summary(changes) }));
   });
 }
 
-/** A removed gateway's sessions end as GATEWAY_REMOVED (each with its event) and its agent reads as gone. */
-async function endRemovedGateway(tx: StoreTx, id: string, at: number): Promise<void> {
+/** A gateway a gateway file lists (at a start or a reload): written, and no longer removed if it was. */
+export async function declareGateway(tx: Pick<StoreTx, 'gateways'>, g: GatewayConfig): Promise<void> {
+  await tx.gateways.upsert({ id: g.id, name: g.name, region: g.region, protocol: g.protocol, mode: g.mode });
+  await tx.gateways.setRemoved(g.id, null);
+}
+
+/**
+ * A removed gateway's sessions end as GATEWAY_REMOVED (each with its event) and its agent reads as
+ * gone. Also what a snapshot of a gateway removed meanwhile does (see SnapshotApplier).
+ */
+export async function endRemovedGateway(tx: StoreTx, id: string, at: number): Promise<void> {
   const online = await tx.sessions.listOnlineByGateway(id);
   const ended = await tx.sessions.markEndedMany(
     online.map((s) => s.id),

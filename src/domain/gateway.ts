@@ -43,6 +43,12 @@ export interface Gateway {
   lastError: string | null;
   /** When `lastError` began (ms since epoch): a repeat of the same error while it lasts keeps this time. */
   lastErrorAt: number | null;
+  /**
+   * When a reload of a control plane's gateway file removed it (ms since epoch); null while it is
+   * configured or reported. A removed gateway is not listed, and its agent's reports are ignored
+   * until a gateway file lists it again (see core/gateway-reload.ts).
+   */
+  removedAt: number | null;
 }
 
 /** A gateway's `lastError` when the problem is not an error text from its daemon link. */

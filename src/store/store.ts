@@ -181,6 +181,7 @@ export interface GatewayRepository {
   claimSnapshot(gatewayId: string, snapshot: string): Promise<boolean>;
   /** The gateways among `ids` that exist (any order), in one statement: a page of sessions reads its gateways so. */
   findByIds(ids: readonly string[]): Promise<Gateway[]>;
+  /** The gateways not removed (see `setRemoved`), by id. */
   list(): Promise<Gateway[]>;
   /**
    * Fields left out (`daemonStartedAt`, `daemonResponding`) keep their stored values. `statusSince`
@@ -198,12 +199,17 @@ export interface GatewayRepository {
   /**
    * `upsert(gateway)` then `setAgentStatus(id, status)` in one statement (an agent's heartbeat: every
    * replica writes one per gateway every few seconds). A gateway new to the store gets its row with
-   * this status; `daemonStartedAt` is kept.
+   * this status; `daemonStartedAt` is kept. A removed gateway (`setRemoved`) is left as it is: false then.
    */
   recordHeartbeat(
     gateway: GatewayUpsert,
     status: { agentConnected: boolean; lastSeenAt: number; daemonResponding: boolean },
-  ): Promise<void>;
+  ): Promise<boolean>;
+  /**
+   * `at`: a reload of a control plane's gateway file removed the gateway (a time already recorded is
+   * kept); it is no longer listed, and heartbeats leave it alone. null: a gateway file lists it again.
+   */
+  setRemoved(id: string, at: number | null): Promise<void>;
   /**
    * Records a problem with the gateway's daemon link (its `lastError`). `lastErrorAt` is `at`, unless
    * the same error is repeated while the gateway has not been healthy since: then it keeps its first time.

@@ -1,3 +1,4 @@
+import type { Gateway } from '../../domain/gateway.js';
 import type { Session, SessionReport } from '../../domain/session.js';
 import type { DisconnectIntent } from '../../domain/disconnect-intent.js';
 import type { SessionEnd, StoreTx } from '../../store/store.js';
@@ -40,11 +41,8 @@ export class DeltaApplier {
   connectedRun(run: Connected[]): Promise<SessionEvent[]> {
     return changing(this.deps, async (tx) => {
       const gatewayId = run[0]!.gatewayId;
-      const gateway = await tx.gateways.findById(gatewayId);
-      if (!gateway) {
-        this.deps.unknownGateway(gatewayId);
-        return [];
-      }
+      const gateway = await this.gatewayOf(tx, gatewayId);
+      if (!gateway) return [];
       const protocol = gateway.protocol;
       // The first report of a ref creates its session; a later one in the run refreshes it.
       const first = new Map<string, Session>();
@@ -180,6 +178,18 @@ export class DeltaApplier {
     return ended ? [sessionEvent('session.disconnected', ended)] : [];
   }
 
+  /**
+   * The gateway a new session is created on; null for one with no row yet (`unknownGateway` hears of
+   * it) and for one a control plane's reload removed (its agent's reports are ignored).
+   */
+  private async gatewayOf(tx: StoreTx, gatewayId: string): Promise<Gateway | null> {
+    const gateway = await tx.gateways.findById(gatewayId);
+    if (!gateway) this.deps.unknownGateway(gatewayId);
+    else if (gateway.removedAt !== null) this.deps.removedGateway?.(gatewayId);
+    else return gateway;
+    return null;
+  }
+
   /** Creates the session for a ref seen for the first time; refreshes a known one; never revives an ended one. */
   private async upsertSession(
     tx: StoreTx,
@@ -198,11 +208,8 @@ export class DeltaApplier {
       }
       return [];
     }
-    const gateway = await tx.gateways.findById(gatewayId);
-    if (!gateway) {
-      this.deps.unknownGateway(gatewayId);
-      return [];
-    }
+    const gateway = await this.gatewayOf(tx, gatewayId);
+    if (!gateway) return [];
     const session = newSession(gatewayId, report, at, gateway.protocol);
     // Another replica applying the same report may have inserted it since the lookup: only the
     // replica whose insert wrote the row announces it.

@@ -9,6 +9,8 @@ import type { SessionEvent } from '../session-events.js';
 export interface SyncDeps {
   store: Store;
   now: () => number;
+  /** Hears of a report ignored because a reload of a control plane's gateway file removed its gateway. */
+  removedGateway?: (gatewayId: string) => void;
 }
 
 /** A transaction that changes sessions: its events (outbox and webhook rows) commit with it. */

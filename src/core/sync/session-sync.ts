@@ -57,6 +57,8 @@ export class SessionSync {
   private helloTimer: NodeJS.Timeout | null = null;
   /** Gateways whose deltas came before their first snapshot or heartbeat (logged once each). */
   private readonly unknownGateways = new Set<string>();
+  /** Removed gateways whose agent's reports this replica ignored (logged once each). */
+  private readonly removedGateways = new Set<string>();
   /** Checks every report against the wire contract and its subject before it is applied. */
   readonly intake: ReportIntake;
 
@@ -81,14 +83,16 @@ export class SessionSync {
     this.now = deps.now ?? Date.now;
     deps.kills?.setApplier((r) => this.enqueue(r));
     this.intake = deps.intake ?? new ReportIntake({ logger: deps.logger, now: this.now });
+    const removedGateway = (id: string) => this.removedGateway(id);
     this.deltas = new DeltaApplier({
       store: deps.store,
       now: this.now,
       unknownGateway: (id) => this.unknownGateway(id),
+      removedGateway,
       settled: deps.settled,
       bulkKills: deps.bulkKills,
     });
-    this.snapshots = new SnapshotApplier({ store: deps.store, now: this.now, logger: deps.logger });
+    this.snapshots = new SnapshotApplier({ store: deps.store, now: this.now, logger: deps.logger, removedGateway });
   }
 
   /**
@@ -167,6 +171,20 @@ export class SessionSync {
       if (this.unsubscribe) this.sayHello();
     }, wait);
     this.helloTimer.unref();
+  }
+
+  /**
+   * A report of a gateway a reload of a control plane's gateway file removed, from an agent that still
+   * serves it (its own file still lists it): ignored (see core/gateway-reload.ts). Logged once per
+   * gateway by each replica, as a warning: the agent's file is the one to change.
+   */
+  private removedGateway(gatewayId: string): void {
+    if (this.removedGateways.has(gatewayId) || this.removedGateways.size >= 10_000) return;
+    this.removedGateways.add(gatewayId);
+    this.deps.logger.warn(
+      { gatewayId },
+      "gateway removed from this replica's gateway file: its agent's reports are ignored (remove it from the agent's file too, or list it again here)",
+    );
   }
 
   stop(): void {
@@ -281,8 +299,12 @@ export class SessionSync {
           daemonResponding: r.daemonResponding ?? true,
         };
         // The usual beat in one statement; a daemon not responding also records the error, which is
-        // judged against the status stored before this beat.
-        if (!(r.linkUp && r.daemonResponding === false)) return store.gateways.recordHeartbeat(gateway, status);
+        // judged against the status stored before this beat. Neither writes a removed gateway.
+        if (!(r.linkUp && r.daemonResponding === false)) {
+          if (!(await store.gateways.recordHeartbeat(gateway, status))) this.removedGateway(r.gatewayId);
+          return;
+        }
+        if ((await store.gateways.findById(r.gatewayId))?.removedAt != null) return this.removedGateway(r.gatewayId);
         await store.gateways.upsert(gateway);
         await store.gateways.recordError(r.gatewayId, GATEWAY_PROBLEM.notResponding, status.lastSeenAt);
         await store.gateways.setAgentStatus(r.gatewayId, status);

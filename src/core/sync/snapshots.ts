@@ -2,6 +2,7 @@ import type { EndCause, Session, Transport } from '../../domain/session.js';
 import type { Logger } from '../../domain/logger.js';
 import type { SessionStats, StoreTx } from '../../store/store.js';
 import { appendSessionEvents } from '../event-outbox.js';
+import { endRemovedGateway } from '../gateway-reload.js';
 import { settleUnlisted } from '../intent-settlement.js';
 import type { GatewayDescriptor, GatewayReport } from '../reports.js';
 import { sessionEvent, type SessionEvent } from '../session-events.js';
@@ -59,6 +60,8 @@ export class SnapshotApplier {
   private readonly snapshots = new Map<string, SnapshotInProgress>();
   /** Per gateway: `daemonStartedAt` of the last snapshot this replica began applying (see coalesceReports). */
   private readonly runs = new Map<string, number | null>();
+  /** Gateways whose snapshot in parts is being ignored (a reload removed the gateway): the rest of its parts. */
+  private readonly ignoring = new Set<string>();
 
   constructor(private readonly deps: SyncDeps & { logger: Logger }) {}
 
@@ -69,17 +72,29 @@ export class SnapshotApplier {
 
   /**
    * Returns false when another replica had applied this snapshot already (a whole one's claim, see
-   * applyWhole) and nothing was written here; true otherwise.
+   * applyWhole) and nothing was written here, and for a gateway a reload removed (see `begin`); true otherwise.
    */
   async apply(r: Snapshot): Promise<boolean> {
     const part = r.part ?? { id: '', index: 0, count: 1 };
     if (part.count === 1 && r.sessions.length <= SNAPSHOT_CHUNK) return this.applyWhole(r);
     let state: SnapshotInProgress | undefined;
     if (part.index === 0) {
-      state = await this.deps.store.transaction((tx) => this.begin(tx, r, part.id));
+      this.ignoring.delete(r.gatewayId);
+      const begun = await this.deps.store.transaction((tx) => this.begin(tx, r, part.id));
       this.runs.set(r.gatewayId, r.daemonStartedAt);
+      if (begun === null) {
+        // Its gateway was removed: the later parts are ignored as well, without a warning each.
+        this.snapshots.delete(r.gatewayId);
+        if (part.count > 1) this.ignoring.add(r.gatewayId);
+        return false;
+      }
+      state = begun;
     } else {
       state = this.snapshots.get(r.gatewayId);
+      if (state === undefined && this.ignoring.has(r.gatewayId)) {
+        if (part.index === part.count - 1) this.ignoring.delete(r.gatewayId);
+        return false;
+      }
       if (state?.id !== part.id || state.next !== part.index) {
         // A part went missing (the bus delivers at most once): the snapshot cannot say which
         // sessions are gone. Its parts so far created and refreshed sessions; the next one heals.
@@ -144,13 +159,22 @@ export class SnapshotApplier {
   /**
    * The first (or only) part: the gateway's status, restart detection, and its online sessions.
    * `claim`: the snapshot's mark (agent run, sequence number, time); null is returned, and nothing
-   * more written, when another replica applied that snapshot already.
+   * more written, when another replica applied that snapshot already. Null too for a gateway a
+   * reload of a control plane's gateway file removed (see core/gateway-reload.ts): the snapshot is
+   * ignored, and a session still online there (created by a report applied while the removal was
+   * being recorded, or by a snapshot that read the row just before) ends as GATEWAY_REMOVED.
    */
-  private async begin(tx: StoreTx, r: Snapshot, id: string): Promise<SnapshotInProgress>;
-  private async begin(tx: StoreTx, r: Snapshot, id: string, claim: string): Promise<SnapshotInProgress | null>;
   private async begin(tx: StoreTx, r: Snapshot, id: string, claim?: string): Promise<SnapshotInProgress | null> {
     const gateway = { id: r.gatewayId, ...r.gateway };
     const before = await tx.gateways.findById(r.gatewayId);
+    if (before?.removedAt != null) {
+      // Read before any lock: a snapshot that read the row just before a removal committed is applied
+      // as before it; this next one ends what it left online.
+      this.deps.removedGateway?.(r.gatewayId);
+      if (before.agentConnected || (await tx.sessions.countOnline({ gatewayId: r.gatewayId })) > 0)
+        await endRemovedGateway(tx, r.gatewayId, this.deps.now());
+      return null;
+    }
     // A known gateway's claim first: it locks the row as the upsert would (until the commit), and the
     // replica that finds the snapshot claimed stops after it, its upsert not written. A gateway
     // without a row yet is created first, so that there is a row to claim.

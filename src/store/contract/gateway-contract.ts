@@ -20,6 +20,7 @@ export function gatewayContract(ctx: ContractContext): void {
       statusSince: null,
       lastError: null,
       lastErrorAt: null,
+      removedAt: null,
     });
 
     await store.gateways.setAgentStatus(gateway.id, {
@@ -42,6 +43,7 @@ export function gatewayContract(ctx: ContractContext): void {
       statusSince: T0 + 5,
       lastError: null,
       lastErrorAt: null,
+      removedAt: null,
     });
     assert.equal(await store.gateways.findById('gw-unknown'), null);
   });
@@ -212,6 +214,7 @@ export function gatewayContract(ctx: ContractContext): void {
       statusSince: T0,
       lastError: null,
       lastErrorAt: null,
+      removedAt: null,
     });
     await store.gateways.setAgentStatus(gateway.id, { ...beat, lastSeenAt: T0 + 1, daemonStartedAt: T0 - 9 });
     await store.gateways.recordHeartbeat({ ...gateway, name: 'Renamed' }, { ...beat, lastSeenAt: T0 + 5 });
@@ -273,13 +276,44 @@ export function gatewayContract(ctx: ContractContext): void {
     assert.deepEqual(await last(), ["it's down; DROP TABLE gateways", T0 + 6]);
   });
 
-  test('list returns every gateway ordered by id', async () => {
+  test('list returns every gateway (not removed) ordered by id', async () => {
     const store = ctx.store();
     const a = await freshGateway(store);
     const b = await freshGateway(store);
     const listed = (await store.gateways.list()).map((g) => g.id);
     assert.ok(listed.includes(a) && listed.includes(b));
     assert.deepEqual(listed, [...listed].sort());
+  });
+
+  test('setRemoved: a removed gateway is not listed and heartbeats leave it alone, until it is declared again', async () => {
+    const store = ctx.store();
+    const gateway = makeGateway();
+    const beat = { agentConnected: true, lastSeenAt: T0, daemonResponding: true };
+    assert.equal(await store.gateways.recordHeartbeat(gateway, beat), true, 'a beat of a new gateway writes it');
+    await store.gateways.setAgentStatus(gateway.id, { agentConnected: false, lastSeenAt: T0 + 1 });
+    await store.gateways.setRemoved(gateway.id, T0 + 1);
+    await store.gateways.setRemoved(gateway.id, T0 + 2);
+    assert.equal((await store.gateways.findById(gateway.id))?.removedAt, T0 + 1, 'the first removal time is kept');
+    assert.ok(!(await store.gateways.list()).some((g) => g.id === gateway.id), 'not listed');
+    assert.equal(
+      await store.gateways.recordHeartbeat({ ...gateway, name: 'Back?' }, { ...beat, lastSeenAt: T0 + 3 }),
+      false,
+    );
+    let g = await store.gateways.findById(gateway.id);
+    assert.deepEqual(
+      [g?.agentConnected, g?.lastSeenAt, g?.name, g?.statusSince],
+      [false, T0 + 1, gateway.name, T0 + 1],
+      'the beat wrote nothing',
+    );
+    assert.equal((await store.gateways.findByIds([gateway.id])).length, 1, 'still found by id (its sessions name it)');
+    await store.gateways.setRemoved(gateway.id, null);
+    assert.ok(
+      (await store.gateways.list()).some((g) => g.id === gateway.id),
+      'listed again',
+    );
+    assert.equal(await store.gateways.recordHeartbeat(gateway, { ...beat, lastSeenAt: T0 + 4 }), true);
+    g = await store.gateways.findById(gateway.id);
+    assert.deepEqual([g?.agentConnected, g?.lastSeenAt, g?.removedAt], [true, T0 + 4, null], 'beats count again');
   });
 
   test('onlineCounts: online sessions per gateway; none online means absent', async () => {

@@ -28,6 +28,8 @@ export interface GatewayTable {
   last_error_at: number | null;
   /** The last snapshot applied (`agentId:seq:at`), see claimSnapshot; null before the first. */
   last_snapshot: Generated<string | null>;
+  /** When a control plane's gateway file reload removed it (ms); null while configured or reported. */
+  removed_at: Generated<number | null>;
 }
 
 /** Users denied reconnects on a gateway until `until`; a row whose `until` has passed is not a block. */

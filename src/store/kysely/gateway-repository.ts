@@ -52,7 +52,7 @@ export class KyselyGatewayRepository implements GatewayRepository {
   async recordHeartbeat(
     gateway: GatewayUpsert,
     status: { agentConnected: boolean; lastSeenAt: number; daemonResponding: boolean },
-  ): Promise<void> {
+  ): Promise<boolean> {
     const caps = capabilities(gateway);
     const values: HeartbeatValues = {
       ...descriptorRow(gateway, caps),
@@ -60,7 +60,17 @@ export class KyselyGatewayRepository implements GatewayRepository {
       last_seen_at: status.lastSeenAt,
       daemon_responding: status.daemonResponding ? 1 : 0,
     };
-    await (caps ? HEARTBEAT_WITH_CAPABILITIES : HEARTBEAT).execute(this.db, values);
+    const r = await (caps ? HEARTBEAT_WITH_CAPABILITIES : HEARTBEAT).execute(this.db, values);
+    return (r.numAffectedRows ?? 0n) > 0n;
+  }
+
+  async setRemoved(id: string, at: number | null): Promise<void> {
+    await this.db
+      .updateTable('gateways')
+      .set({ removed_at: at })
+      .where('id', '=', id)
+      .where(at === null ? sql<boolean>`removed_at is not null` : sql<boolean>`removed_at is null`)
+      .execute();
   }
 
   async findById(id: string): Promise<Gateway | null> {
@@ -89,7 +99,12 @@ export class KyselyGatewayRepository implements GatewayRepository {
   }
 
   async list(): Promise<Gateway[]> {
-    const rows = await this.db.selectFrom('gateways').selectAll().orderBy('id').execute();
+    const rows = await this.db
+      .selectFrom('gateways')
+      .selectAll()
+      .where('removed_at', 'is', null)
+      .orderBy('id')
+      .execute();
     return rows.map(toGateway);
   }
 
@@ -175,15 +190,19 @@ function heartbeatStatement(caps: boolean) {
       .insertInto('gateways')
       .values({ ...v, daemon_started_at: null, status_since: v.last_seen_at })
       .onConflict((oc) =>
-        oc.column('id').doUpdateSet((eb) => ({
-          ...descriptorUpdate(eb, caps),
-          // As setAgentStatus: the stored values are the row's before this statement.
-          status_since: sql<number>`CASE WHEN gateways.status_since IS NULL OR gateways.agent_connected <> ${v.agent_connected}
+        oc
+          .column('id')
+          .doUpdateSet((eb) => ({
+            ...descriptorUpdate(eb, caps),
+            // As setAgentStatus: the stored values are the row's before this statement.
+            status_since: sql<number>`CASE WHEN gateways.status_since IS NULL OR gateways.agent_connected <> ${v.agent_connected}
             OR gateways.daemon_responding <> ${v.daemon_responding} THEN ${v.last_seen_at} ELSE gateways.status_since END`,
-          agent_connected: eb.ref('excluded.agent_connected'),
-          last_seen_at: eb.ref('excluded.last_seen_at'),
-          daemon_responding: eb.ref('excluded.daemon_responding'),
-        })),
+            agent_connected: eb.ref('excluded.agent_connected'),
+            last_seen_at: eb.ref('excluded.last_seen_at'),
+            daemon_responding: eb.ref('excluded.daemon_responding'),
+          }))
+          // A gateway a control plane's reload removed: its agent's beat writes nothing (see setRemoved).
+          .where(sql<boolean>`gateways.removed_at is null`),
       ),
   );
 }
@@ -239,5 +258,6 @@ function toGateway(r: Selectable<GatewayTable>): Gateway {
     statusSince: r.status_since,
     lastError: r.last_error,
     lastErrorAt: r.last_error_at,
+    removedAt: r.removed_at,
   };
 }

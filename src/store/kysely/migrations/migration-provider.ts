@@ -18,6 +18,7 @@ import * as gatewayLastSnapshot from './202612062000-gateway-last-snapshot.js';
 import * as blockMessage from './202612061600-block-message.js';
 import * as sessionsFillfactor from './202612062230-sessions-fillfactor.js';
 import * as intentSessionIndex from './202612071100-intent-session-index.js';
+import * as gatewayRemovedAt from './202612071200-gateway-removed-at.js';
 
 /** One migration file: forward only; a fix is a new file, never an edit of an applied one. */
 interface MigrationModule {
@@ -48,6 +49,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '202612062000-gateway-last-snapshot': gatewayLastSnapshot,
   '202612062230-sessions-fillfactor': sessionsFillfactor,
   '202612071100-intent-session-index': intentSessionIndex,
+  '202612071200-gateway-removed-at': gatewayRemovedAt,
 };
 
 /**
