@@ -1,5 +1,7 @@
 import { createQueryId, type Compilable, type Kysely, type RootOperationNode } from 'kysely';
 import type { Database } from './database.js';
+import { writtenTable } from './written-table.js';
+import { runDirectly } from './sqlite-direct.js';
 
 /** Row counts whose SQL text is kept per statement shape (a storm's chunks and runs have few sizes). */
 const MAX_SHAPES = 64;
@@ -21,7 +23,10 @@ const MAX_SHAPES = 64;
  */
 export class BulkInsert<Row extends object, Out> {
   /** Per database (its Kysely adapter: one per store, shared by its transactions), then per row count. */
-  readonly #texts = new WeakMap<object, Map<number, { sql: string; query: RootOperationNode }>>();
+  readonly #texts = new WeakMap<
+    object,
+    Map<number, { sql: string; query: RootOperationNode; written: string | null | undefined }>
+  >();
 
   /**
    * `build` may bind values after the rows' (`tail`, the same count on every call, say the gateway an
@@ -37,6 +42,8 @@ export class BulkInsert<Row extends object, Out> {
     const parameters = values && tail.every(plain) ? [...values, ...tail] : null;
     const text = parameters && texts.get(rows.length);
     if (text && parameters) {
+      const direct = runDirectly<Out>(db, text.sql, text.written, parameters);
+      if (direct) return direct.rows;
       const queryId = createQueryId();
       // A plugin that rewrites the tree would want other SQL than the kept text: Kysely's path then.
       if (executor.transformQuery(text.query, queryId) === text.query)
@@ -45,7 +52,7 @@ export class BulkInsert<Row extends object, Out> {
     const compiled = this.build(db, rows, tail).compile();
     if (parameters && sameValues(compiled.parameters, parameters)) {
       if (texts.size >= MAX_SHAPES) texts.clear();
-      texts.set(rows.length, { sql: compiled.sql, query: compiled.query });
+      texts.set(rows.length, { sql: compiled.sql, query: compiled.query, written: writtenTable(compiled.query) });
     }
     return (await executor.executeQuery<Out>(compiled)).rows;
   }

@@ -6,6 +6,7 @@ import pg from 'pg';
 import { PostgresDialect, type Dialect } from 'kysely';
 import type { DialectName } from './database.js';
 import { SqliteCheckpointer } from './sqlite-checkpointer.js';
+import { SqliteConnectionState } from './sqlite-direct.js';
 import { ImmediateSqliteDialect } from './sqlite-immediate-dialect.js';
 import type { Logger } from '../../domain/logger.js';
 
@@ -80,19 +81,27 @@ function isDirectory(path: string): boolean {
 export function createDialect(
   target: DatabaseTarget,
   logger?: Logger,
-): { dialect: Dialect; name: DialectName; dataVersion?: SqliteDataVersion } {
+): {
+  dialect: Dialect;
+  name: DialectName;
+  dataVersion?: SqliteDataVersion;
+  /** SQLite: its one connection, for the statements that run on it directly (sqlite-direct.ts). */
+  connection?: SqliteConnectionState;
+} {
   if (target.dialect === 'postgres') return { dialect: postgresDialect(target.url, logger), name: 'postgres' };
   let read: SqliteDataVersion = () => null;
-  const dialect = sqliteDialect(target.path, logger, (db) => {
+  const connection = new SqliteConnectionState();
+  const dialect = sqliteDialect(target.path, logger, connection, (db) => {
     const stmt = db.prepare('pragma data_version').pluck();
     read = () => stmt.get() as number;
   });
-  return { dialect, name: 'sqlite', dataVersion: () => read() };
+  return { dialect, name: 'sqlite', dataVersion: () => read(), connection };
 }
 
 function sqliteDialect(
   path: string,
   logger: Logger | undefined,
+  connection: SqliteConnectionState,
   opened: (db: SqliteDatabase.Database) => void,
 ): Dialect {
   let checkpointer: SqliteCheckpointer | undefined;
@@ -106,10 +115,12 @@ function sqliteDialect(
         if (path !== ':memory:') checkpointer = SqliteCheckpointer.start(db, logger);
         opened(db);
         cachePreparedStatements(db);
+        connection.db = db;
         return db;
       },
     },
     async () => checkpointer?.stop(),
+    connection,
   );
 }
 

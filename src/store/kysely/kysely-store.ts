@@ -9,7 +9,8 @@ import { KyselyBlockRepository } from './block-repository.js';
 import type { Database, DialectName } from './database.js';
 import { createDialect, describeTarget, parseDatabaseUrl, probeSqliteFile } from './dialect.js';
 import { storeOpenError } from './open-errors.js';
-import { withStoreErrors } from './store-errors.js';
+import { storeErrorTranslation, withStoreErrors } from './store-errors.js';
+import { runStatementsDirectly } from './sqlite-direct.js';
 import { KyselyGatewayRepository } from './gateway-repository.js';
 import { KyselyIntentRepository } from './intent-repository.js';
 import {
@@ -53,14 +54,21 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   } catch (error) {
     throw storeOpenError(error, describeTarget(target));
   }
-  const { dialect, name, dataVersion } = createDialect(target, options.logger);
+  const { dialect, name, dataVersion, connection } = createDialect(target, options.logger);
   // Start-up failures keep their detail (the CLI prints it); later outages answer STORE_UNAVAILABLE.
   const storeErrors = { active: false };
   const cache = name === 'sqlite' && options.cacheReads !== false ? new ReadCache(dataVersion) : null;
-  const db = new Kysely<Database>({
-    dialect: withStoreErrors(dialect, options.logger, storeErrors),
-    plugins: cache ? [cache.plugin()] : [],
-  });
+  const plugins = cache ? [cache.plugin()] : [];
+  const db = new Kysely<Database>({ dialect: withStoreErrors(dialect, options.logger, storeErrors), plugins });
+  if (connection) {
+    // SQLite: the precompiled statements run on the connection itself (sqlite-direct.ts).
+    runStatementsDirectly(db, {
+      connection,
+      plugins: db.getExecutor().plugins,
+      invalidate: cache && ((table) => cache.invalidate(table)),
+      translate: storeErrorTranslation(options.logger, storeErrors),
+    });
+  }
   try {
     await migrateSchema(db, name, options.logger);
   } catch (error) {

@@ -14,9 +14,14 @@
  * tree before it runs, `transformResult` after (the read cache invalidates the table a write names,
  * read-cache.ts). A plugin that rewrites the tree cannot be used with a template compiled before its
  * rewrite: the run throws instead of sending other SQL than the plugin asked for.
+ *
+ * On SQLite a run skips Kysely's executor and driver and runs on the connection itself when it may
+ * (sqlite-direct.ts): the same text and values, the read cache told of the write as its plugin is.
  */
 import { createQueryId, type Compilable, type Kysely, type QueryResult, type RootOperationNode } from 'kysely';
 import type { Database } from './database.js';
+import { writtenTable } from './written-table.js';
+import { runDirectly } from './sqlite-direct.js';
 
 /** Where the value named `name` goes, while the template is compiled. */
 class Slot {
@@ -28,6 +33,8 @@ interface Template {
   query: RootOperationNode;
   /** Each parameter: a slot (the call's value of that name) or a constant of the builder. */
   parameters: readonly unknown[];
+  /** The table the statement writes, for the direct path (null: none; undefined: any). */
+  written: string | null | undefined;
 }
 
 /**
@@ -49,12 +56,14 @@ export class Precompiled<P extends object, R> {
       template = this.#compile(db, values);
       this.#templates.set(executor.adapter, template);
     }
+    const named = values as Record<string, unknown>;
+    const parameters = template.parameters.map((p) => (p instanceof Slot ? (named[p.name] ?? null) : p));
+    const direct = runDirectly<R>(db, template.sql, template.written, parameters);
+    if (direct) return direct;
     const queryId = createQueryId();
     if (executor.transformQuery(template.query, queryId) !== template.query) {
       throw new Error('a Kysely plugin rewrote a precompiled statement; precompiled statements cannot follow rewrites');
     }
-    const named = values as Record<string, unknown>;
-    const parameters = template.parameters.map((p) => (p instanceof Slot ? (named[p.name] ?? null) : p));
     return executor.executeQuery<R>({ sql: template.sql, query: template.query, parameters, queryId });
   }
 
@@ -65,6 +74,11 @@ export class Precompiled<P extends object, R> {
     for (const name of Object.keys(values)) {
       if (!placed.has(name)) throw new Error(`precompiled statement: the value "${name}" is not a parameter`);
     }
-    return { sql: compiled.sql, query: compiled.query, parameters: compiled.parameters };
+    return {
+      sql: compiled.sql,
+      query: compiled.query,
+      parameters: compiled.parameters,
+      written: writtenTable(compiled.query),
+    };
   }
 }

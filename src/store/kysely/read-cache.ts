@@ -19,7 +19,6 @@
 import type {
   Kysely,
   KyselyPlugin,
-  OperationNode,
   PluginTransformQueryArgs,
   PluginTransformResultArgs,
   QueryResult,
@@ -32,6 +31,7 @@ import type { ApiToken } from '../../domain/token.js';
 import type { Webhook } from '../../domain/webhook.js';
 import type { Keyset, Page, SessionFilter, SessionOrder } from '../store.js';
 import type { Database } from './database.js';
+import { writtenTable } from './written-table.js';
 import { KyselyGatewayRepository } from './gateway-repository.js';
 import { KyselySessionRepository } from './session-repository.js';
 import { KyselyTokenRepository } from './token-repository.js';
@@ -129,29 +129,6 @@ export class ReadCache {
       },
     };
   }
-}
-
-/** null for a read; the table an insert, update or delete writes; undefined (any table) for raw SQL. */
-function writtenTable(node: RootOperationNode): string | null | undefined {
-  switch (node.kind) {
-    case 'SelectQueryNode':
-      return null;
-    case 'InsertQueryNode':
-      return tableOf(node.into);
-    case 'UpdateQueryNode':
-      return tableOf(node.table);
-    case 'DeleteQueryNode':
-      return node.from.froms.length === 1 ? tableOf(node.from.froms[0]) : undefined;
-    default:
-      return undefined;
-  }
-}
-
-function tableOf(node: OperationNode | undefined): string | undefined {
-  if (node?.kind === 'AliasNode') return tableOf((node as unknown as { node: OperationNode }).node);
-  if (node?.kind === 'TableNode')
-    return (node as unknown as { table: { identifier: { name: string } } }).table.identifier.name;
-  return undefined;
 }
 
 /** The store's own (not transaction-bound) sessions repository, with its online reads cached. */

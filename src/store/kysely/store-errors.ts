@@ -50,12 +50,17 @@ export interface StoreErrorSwitch {
   active: boolean;
 }
 
+/** The store's translation of a failure: `translate`'s once `on` is active, the error itself before. */
+export function storeErrorTranslation(logger: Logger | undefined, on: StoreErrorSwitch): (e: unknown) => unknown {
+  return (e: unknown) => (on.active ? translate(e, logger) : e);
+}
+
 /** Kysely's driver, with every failure of every call (connections, queries, transactions) translated. */
 export function withStoreErrors(dialect: Dialect, logger: Logger | undefined, on: StoreErrorSwitch): Dialect {
   return new Proxy(dialect, {
     get(target, prop, receiver) {
       if (prop !== 'createDriver') return Reflect.get(target, prop, receiver);
-      return () => wrapDriver(target.createDriver(), (e: unknown) => (on.active ? translate(e, logger) : e));
+      return () => wrapDriver(target.createDriver(), storeErrorTranslation(logger, on));
     },
   });
 }
