@@ -9,7 +9,7 @@
  *
  * Sizes: `BENCH_FLEET_SIZES` (e.g. `100x1000,1000x100,1000x1000`, gateways×sessions); a CPU
  * profile of each replica: `BENCH_CPU_PROF=<dir>` (as the other benchmarks); timed page and disconnect
- * pairs per size: `BENCH_FLEET_SAMPLES` (400); how long to wait for the reconcile after the restart before
+ * pairs per size: `BENCH_FLEET_SAMPLES` (1,000); how long to wait for the reconcile after the restart before
  * failing: `BENCH_FLEET_RECONCILE_S` (600); where each replica's time goes during the timed requests (event-loop
  * delay, PostgreSQL statement round trips; bench/lib/replica-probe.ts): `BENCH_REPLICA_PROBE=<dir>`.
  */
@@ -367,7 +367,7 @@ export async function fleet({ smoke, log }: BenchOptions): Promise<BenchResult> 
   const o = {
     smoke,
     log,
-    samples: smoke ? 6 : Number(process.env.BENCH_FLEET_SAMPLES ?? 400),
+    samples: smoke ? 6 : Number(process.env.BENCH_FLEET_SAMPLES ?? 1000),
     heartbeatMs: smoke ? 500 : 5_000,
     snapshotIntervalMs: 60_000,
   };
