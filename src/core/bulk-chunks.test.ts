@@ -76,8 +76,17 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         .select(['id', 'status'])
         .where('session_id', '=', sessionId)
         .execute();
-    const endedEvents = (sessionId: string) =>
-      events.filter((e) => e.type === 'session.disconnected' && e.session.id === sessionId);
+    /**
+     * A session's end events, one per event id: the relay publishes at least once (a round whose bus
+     * or store did not answer in time on a loaded machine is published again once its lease ends,
+     * under the same id, and subscribers drop the copy by id), so what must hold is one event per
+     * end, not one message. Two events of one end have two ids and still fail.
+     */
+    const endedEvents = (sessionId: string) => [
+      ...new Map(
+        events.filter((e) => e.type === 'session.disconnected' && e.session.id === sessionId).map((e) => [e.id, e]),
+      ).values(),
+    ];
     /** Per session: its audit outcomes (sorted), its intents, its events. */
     const recordOf = async (sessions: Session[], userName: string) => {
       const rows = await auditOf(userName);
