@@ -318,4 +318,30 @@ describe('many hosts: two gateways, two agents, two replicas, one PostgreSQL, NA
     assert.deepEqual(r.json.data, { disconnectBySessionId: true }, r.text);
     await clients.get(`${gw1}/alice`)!.waitExited(10_000);
   });
+
+  test('replica A dead, agent 2 killed and started again: replica B alone sends it its blocks, a blocked user stays out', async () => {
+    // A block in force at agent 2 as it runs now (gateway 2 authorizes its clients).
+    const dave = await rowOf(urlB, gw2, 'dave');
+    const others = (await users(urlB, gw2)).filter((u) => u !== 'dave');
+    const r = await gql(
+      urlB,
+      'mutation ($id: String!) { disconnectSession(input: { sessionId: $id, mode: RESTART, blockSeconds: 600 }) { outcome } }',
+      { id: dave.id },
+    );
+    assert.equal(r.status, 200, r.text);
+    await clients.get(`${gw2}/dave`)!.waitForLog(/AUTH_FAILED/, { timeoutMs: 15_000 });
+
+    // A new agent run knows no block until a replica sends the list: the first snapshot of a run is
+    // answered by every replica alive, here B alone.
+    const agent2 = procs.find((p) => p.name === `agent ${gw2}` && p.running)!;
+    agent2.kill('SIGKILL');
+    await agent2.waitExited();
+    await startAgent(gw2).waitForOutput(/Switchboard agent agt_\w+ is reporting/);
+    await waitFor(async () => (await gatewayUp(urlB, gw2)) === true, 15_000, 'gateway 2 connected again');
+    const again = await servers[gw2]!.startClient({ user: 'dave', waitConnected: false });
+    clients.set(`${gw2}/dave-again`, again);
+    await again.waitForLog(/AUTH_FAILED/, { timeoutMs: 20_000 });
+    assert.ok(!(await users(urlB, gw2)).includes('dave'), 'dave not admitted while blocked');
+    await sameUsers(urlB, gw2, others);
+  });
 });
