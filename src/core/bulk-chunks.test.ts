@@ -58,6 +58,18 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     });
 
     const admin = () => h.actor(['admin'], 'ops');
+    /** Each reply reaches the bulk only once sync applied the echoes (committed), as under load; returns the undo. */
+    const repliesAfterSync = () => {
+      const request = h.bus.request.bind(h.bus);
+      h.bus.request = async (subject, data, options) => {
+        const reply = await request(subject, data, options);
+        await h.settle();
+        return reply;
+      };
+      return () => {
+        h.bus.request = request;
+      };
+    };
     /** `n` sessions of `userName` on the first gateway, online in the store. */
     const online = async (userName: string, n: number): Promise<Session[]> => {
       const gw = h.gateways[0]!;
@@ -275,18 +287,12 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
 
     test("the daemon's echo settles first (sync, this replica): the bulk takes that settlement and writes nothing more", async () => {
       const sessions = await online('echo', 30);
-      const request = h.bus.request.bind(h.bus);
-      // Each reply reaches the bulk only once sync applied the echo (committed), as under load.
-      h.bus.request = async (subject, data, options) => {
-        const reply = await request(subject, data, options);
-        await h.settle();
-        return reply;
-      };
+      const restore = repliesAfterSync();
       try {
         const result = await h.core.disconnectSessions(admin(), { filter: { userName: 'echo' }, reason: 'echo' });
         assert.equal(result.ended, 30);
       } finally {
-        h.bus.request = request;
+        restore();
       }
       await h.settle();
       const record = await recordOf(sessions, 'echo');
@@ -352,20 +358,14 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     });
     test("the echoes of the bulk's kills in flight settle their intents without sync looking them up", async () => {
       const sessions = await online('known', 30);
-      const request = h.bus.request.bind(h.bus);
-      // Each reply reaches the bulk only once sync applied the echoes (committed), as under load.
-      h.bus.request = async (subject, data, options) => {
-        const reply = await request(subject, data, options);
-        await h.settle();
-        return reply;
-      };
+      const restore = repliesAfterSync();
       const {
         value: result,
         refs,
         ids,
       } = await lookUps(() =>
         h.core.disconnectSessions(admin(), { filter: { userName: 'known' }, reason: 'known' }),
-      ).finally(() => (h.bus.request = request));
+      ).finally(restore);
       assert.equal(result.ended, 30);
       assert.deepEqual(
         sessions.filter((s) => refs.has(s.ref) || ids.has(s.id)),
