@@ -221,7 +221,7 @@ export class StrongSwanLab {
       await ip('-n', s, 'link', 'set', a, 'up');
       await ip('-n', c.netns, 'addr', 'add', `${c.address}/24`, 'dev', b);
       await ip('-n', c.netns, 'link', 'set', b, 'up');
-      await this.writeConf(c.dir, clientSwanctlConf(i, c.user, reconnecting.has(c.user)));
+      await this.writeConf(c.dir, clientSwanctlConf(i, c.user, reconnecting.has(c.user)), reconnecting.has(c.user));
       this.clients.push(c);
     }
     await this.writeConf(this.responder.dir, responderSwanctlConf([...new Set(this.clients.map((c) => c.user))]));
@@ -239,6 +239,13 @@ export class StrongSwanLab {
       protocol: 'ikev2',
       vici: this.responder.vici,
     };
+  }
+
+  /** Whether the responder holds an ESTABLISHED IKE SA of `user` (an initiator's own view may be stale). */
+  async establishedAtResponder(user: string): Promise<boolean> {
+    return (await this.responder.listSasRaw().catch(() => [])).some(
+      (l) => l.includes(`remote-eap-id=${user} `) && l.includes('state=ESTABLISHED'),
+    );
   }
 
   /**
@@ -272,9 +279,9 @@ export class StrongSwanLab {
     await ip('-n', name, 'link', 'set', 'lo', 'up');
   }
 
-  private async writeConf(dir: string, swanctl: string): Promise<void> {
+  private async writeConf(dir: string, swanctl: string, reconnect = false): Promise<void> {
     await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, 'strongswan.conf'), charonConf(dir));
+    await writeFile(join(dir, 'strongswan.conf'), charonConf(dir, reconnect));
     await writeFile(join(dir, 'swanctl.conf'), swanctl, { mode: 0o600 });
   }
 }

@@ -49,12 +49,13 @@ async function ikev2Harness(): Promise<AdapterHarness> {
     },
     async startDaemon() {
       await lab.responder.start();
-      // bob's initiator comes back by itself (close_action = start, retrying until the gateway is up);
+      // bob's initiator comes back by itself (close_action = start, retrying until the gateway is up;
+      // dead peer detection if his new SA was made with the charon that was stopping, which then
+      // went away without a DELETE: his own charon says ESTABLISHED, so the responder is asked);
       // the others, told by the DELETE that the gateway went away, are connected again by hand.
       for (const user of upAtStop) {
-        const c = clientOf(user);
-        if (user === 'bob') await waitFor(() => c.established(), 30_000, 'bob back by himself', 100);
-        else await c.initiate();
+        if (user === 'bob') await waitFor(() => lab.establishedAtResponder('bob'), 30_000, 'bob back by himself', 100);
+        else await clientOf(user).initiate();
       }
     },
     close: () => lab.close(),
