@@ -11,9 +11,14 @@
  * profile of each replica: `BENCH_CPU_PROF=<dir>` (as the other benchmarks); timed page and disconnect
  * pairs per size: `BENCH_FLEET_SAMPLES` (1,000); how long to wait for the reconcile after the restart before
  * failing: `BENCH_FLEET_RECONCILE_S` (600); where each replica's time goes during the timed requests (event-loop
- * delay, PostgreSQL statement round trips; bench/lib/replica-probe.ts): `BENCH_REPLICA_PROBE=<dir>`.
+ * delay, PostgreSQL statement round trips; bench/lib/replica-probe.ts): `BENCH_REPLICA_PROBE=<dir>`, with
+ * `BENCH_REPLICA_KINDS=1` each replica's CPU by incoming message kind (bench/lib/replica-kinds.ts) and
+ * `BENCH_REPLICA_CPU_PROF=1` a CPU profile of the timed window only; the probe also writes the CPU the
+ * agents, this database's PostgreSQL backends and the NATS server took over that window.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { randomId } from '../src/domain/ids.js';
@@ -114,6 +119,76 @@ class RssWatch {
   }
   stop(): void {
     clearInterval(this.timer);
+  }
+}
+
+/** CPU time (ms) of a process from /proc (user + system), or 0 once it is gone. */
+function cpuMsOf(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime in clock ticks (100 Hz)
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * With BENCH_REPLICA_PROBE: the CPU the replicas' neighbours on the cores took over the timed window: the
+ * agents processes, this database's PostgreSQL backends, the NATS server (shared with anything else using
+ * it), and the whole machine (/proc/stat: busy ms of all cores).
+ */
+class CpuOfOthers {
+  private from = new Map<string, number>();
+  private t0 = 0;
+  constructor(
+    private readonly sql: pg.Client,
+    private readonly agentPids: number[],
+  ) {}
+  private async sample(): Promise<Map<string, number>> {
+    const backends = (
+      await this.sql.query<{ pid: number }>(
+        'select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()',
+      )
+    ).rows.map((r) => r.pid);
+    const nats = readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .filter((d) => {
+        try {
+          return readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'nats-server';
+        } catch {
+          return false;
+        }
+      })
+      .map(Number);
+    const all = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const busyTicks = all.reduce((a, b) => a + b, 0) - all[3]! - all[4]!; // minus idle and iowait
+    const m = new Map<string, number>([['machine busy', (busyTicks * 1000) / 100]]);
+    for (const p of this.agentPids) m.set(`agents ${p}`, cpuMsOf(p));
+    for (const p of backends) m.set(`postgres backend ${p}`, cpuMsOf(p));
+    for (const p of nats) m.set(`nats-server ${p}`, cpuMsOf(p));
+    return m;
+  }
+  async start(): Promise<void> {
+    this.from = await this.sample();
+    this.t0 = performance.now();
+  }
+  async write(file: string): Promise<void> {
+    const to = await this.sample();
+    const windowMs = performance.now() - this.t0;
+    const delta = [...to].map(([k, v]) => [k, Math.round(v - (this.from.get(k) ?? v))] as const);
+    const sum = (prefix: string) => delta.filter(([k]) => k.startsWith(prefix)).reduce((a, [, v]) => a + v, 0);
+    const perS = (ms: number) => Math.round((ms / windowMs) * 1000);
+    const out = {
+      windowMs: Math.round(windowMs),
+      cpuMsPerS: {
+        machine: perS(sum('machine')),
+        agents: perS(sum('agents')),
+        postgresBackends: perS(sum('postgres')),
+        natsServer: perS(sum('nats')),
+      },
+      each: Object.fromEntries(delta),
+    };
+    writeFileSync(file, `${JSON.stringify(out, null, 1)}\n`);
   }
 }
 
@@ -228,7 +303,14 @@ async function runSize(
       ])
     ).rows.map((r) => r.id);
     // The probes start over here: what they write next covers the timed requests only.
+    const others = probeDir
+      ? new CpuOfOthers(
+          sql,
+          agents.map((a) => a.pid),
+        )
+      : null;
     const probe = () => probeDir && replicas.forEach((r) => r.running && process.kill(r.pid, 'SIGUSR2'));
+    await others?.start();
     probe();
     const reads: number[] = [];
     const disconnects: number[] = [];
@@ -264,6 +346,7 @@ async function runSize(
       else failed('disconnect', r.text);
     }
     probe();
+    if (others && probeDir) await others.write(join(probeDir, `others-${label}-${run}.json`));
     // Settled: every disconnected session is ended in the store, as an administrator's disconnect.
     const settled = await count(
       "select count(*) n from sessions where id = any($1) and ended_at is not null and end_cause = 'ADMIN_DISCONNECT'",

@@ -4,17 +4,33 @@
  * records the event loop's delay (`monitorEventLoopDelay`, 1 ms resolution) and the round trip of
  * every PostgreSQL statement (pg's `Client.query`, by the statement's first words), and on SIGUSR2
  * writes both as JSON to `<dir>/probe-<pid>-<n>.json` and starts over (the benchmark signals before
- * and after its timed requests, so the second file covers only them).
+ * and after its timed requests, so the second file covers only them), with the process CPU of that window.
+ * `BENCH_REPLICA_KINDS=1`: that CPU by the kind of message that caused it (replica-kinds.ts).
+ * `BENCH_REPLICA_CPU_PROF=1`: a CPU profile of the window between the first two signals,
+ * `<dir>/window-<pid>.cpuprofile` (bench/profile-top.ts and profile-slices.ts read it).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { Session } from 'node:inspector';
 import pg from 'pg';
+import { startKindClock } from './replica-kinds.js';
 
 const dir = process.env.BENCH_REPLICA_PROBE;
 if (dir) {
   let loop = monitorEventLoopDelay({ resolution: 1 });
   loop.enable();
+  const kinds =
+    process.env.BENCH_REPLICA_KINDS === '1' ? startKindClock(new URL('../../dist/', import.meta.url)) : null;
+  let windowFrom = performance.now();
+  // BENCH_REPLICA_CPU_PROF=1: a CPU profile of the window between the first two signals (the timed requests).
+  const profiler = process.env.BENCH_REPLICA_CPU_PROF === '1' ? new Session() : null;
+  profiler?.connect();
+  const post = (method: string, params?: object) =>
+    new Promise<unknown>((resolve, reject) =>
+      profiler!.post(method, params ?? {}, (err, r) => (err ? reject(err) : resolve(r))),
+    );
+  let cpuFrom = process.cpuUsage();
   const stalls = stallClock();
   let queries = new Map<string, number[]>();
   const client = pg.Client.prototype as unknown as { query: (...a: unknown[]) => unknown };
@@ -38,6 +54,14 @@ if (dir) {
   let n = 0;
   const ms = (ns: number) => Math.round(ns / 1e4) / 100;
   process.on('SIGUSR2', () => {
+    if (profiler && n === 0)
+      void post('Profiler.enable')
+        .then(() => post('Profiler.setSamplingInterval', { interval: 250 }))
+        .then(() => post('Profiler.start'));
+    if (profiler && n === 1) {
+      const file = join(dir, `window-${process.pid}.cpuprofile`);
+      void post('Profiler.stop').then((r) => writeFileSync(file, JSON.stringify((r as { profile: unknown }).profile)));
+    }
     const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
     const statements = [...queries]
       .map(([sql, xs]) => {
@@ -56,6 +80,11 @@ if (dir) {
       },
       stalledSharePct: stalls.share(),
       cpuMs: process.cpuUsage(),
+      windowMs: Math.round(performance.now() - windowFrom),
+      windowCpuMs: (({ user, system }) => ({ user: Math.round(user / 1000), system: Math.round(system / 1000) }))(
+        process.cpuUsage(cpuFrom),
+      ),
+      ...(kinds ? { byKind: kinds.report(performance.now() - windowFrom) } : {}),
       statements,
     };
     writeFileSync(join(dir, `probe-${process.pid}-${n++}.json`), `${JSON.stringify(out, null, 1)}\n`);
@@ -64,6 +93,8 @@ if (dir) {
     loop.enable();
     stalls.reset();
     queries = new Map();
+    windowFrom = performance.now();
+    cpuFrom = process.cpuUsage();
   });
 }
 
