@@ -262,7 +262,15 @@ export class LabServer {
     args.push('--log', logPath);
     const client = new LabClient(name, logPath, args, this.dir, options.user ?? null, cn);
     this.clients.push(client);
-    if (options.waitConnected ?? true) await client.waitConnected();
+    if (options.waitConnected ?? true) {
+      try {
+        await client.waitConnected();
+      } catch (e) {
+        // What the server saw of it (a CONNECT nobody answered shows here, not in the client's log).
+        if (e instanceof Error) e.message += `\n${this.process?.tail() ?? '--- server not running ---'}`;
+        throw e;
+      }
+    }
     return client;
   }
 

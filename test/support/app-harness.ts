@@ -9,6 +9,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger, startSwitchboard, type RunningSwitchboard } from '../../src/main.js';
 import type { GatewayAdapter } from '../../src/gateways/adapter.js';
 import { apiClient, type Gql } from './api-client.js';
+import { waitFor } from './wait.js';
 
 export interface AppHarness {
   app: RunningSwitchboard;
@@ -32,6 +33,13 @@ export async function startApp(
     env?: Record<string, string>;
     databaseUrl?: string;
     tokenPollMs?: number;
+    /**
+     * Wait until every adapter's link to its daemon is up before returning (default true). An
+     * OpenVPN daemon in authorize mode sends a client's `>CLIENT:CONNECT` only to a management client
+     * that is linked (and past its password); one sent before is lost and the client hangs for its
+     * handshake window (60 s). Set false where a gateway is meant to be down at start.
+     */
+    linked?: boolean;
   } = {},
 ): Promise<AppHarness> {
   const dir = mkdtempSync(join(tmpdir(), 'sb-app-'));
@@ -47,6 +55,21 @@ export async function startApp(
     tokenPollMs: options.tokenPollMs,
   });
   const gql = apiClient(app.url, admin);
+  if (options.linked ?? true) {
+    const adapters = options.adapters ?? [];
+    await waitFor(
+      () => adapters.every((a) => a.isConnected()),
+      15_000,
+      () =>
+        `the link of ${adapters
+          .filter((a) => !a.isConnected())
+          .map((a) => a.config.id)
+          .join(', ')} at start (pass linked: false for a gateway meant to be down)`,
+    ).catch(async (e: unknown) => {
+      await app.close();
+      throw e;
+    });
+  }
   return {
     app,
     url: app.url,
