@@ -16,7 +16,9 @@ export const openvpnDemo: DemoBackend = {
     const lab = await OpenVpnLab.create();
     try {
       say('Starting a real OpenVPN server (UDP, authorize mode) on 127.0.0.1…');
-      const server = await lab.startServer({ proto: 'udp4', mode: 'authorize' });
+      // management-hold, as docs/openvpn-gateways.md advises: the daemon starts once Switchboard holds its
+      // management link, so no client's CONNECT goes to nobody (such a client would hang for 60 s).
+      const server = await lab.startServer({ proto: 'udp4', mode: 'authorize', hold: true });
       return {
         dir: lab.dir,
         gateway: {
