@@ -14,7 +14,7 @@ import { connectNatsBus, type NatsBus } from '../src/bus/nats/nats-bus.js';
 import { natsSkipReason, TEST_NATS_PREFIX, TEST_NATS_URL } from './support/nats-server.js';
 import { randomId } from '../src/domain/ids.js';
 import type { SessionEvent } from '../src/core/session-events.js';
-import { agentConnected, gql as gqlAt, onlineRows, type Variables } from './support/api-client.js';
+import { agentConnected, gql as gqlAt, onlineRows, waitLinked, type Variables } from './support/api-client.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from './support/openvpn-lab.js';
 import { createFreshPostgresDatabase, postgresSkipReason } from './support/postgres.js';
 import { SwitchboardProcess } from './support/switchboard-process.js';
@@ -118,6 +118,8 @@ describe('many hosts: two gateways, two agents, two replicas, one PostgreSQL, NA
     return c;
   };
   const gatewayUp = (url: string, gw: string) => agentConnected((q) => gql(url, q), gw);
+  /** Waits until `gw`'s agent holds its daemon's link (since `since`, after a restart of the agent). */
+  const linked = (url: string, gw: string, since?: number) => waitLinked((q) => gql(url, q), gw, since);
 
   before(async () => {
     db = await createFreshPostgresDatabase();
@@ -161,6 +163,8 @@ describe('many hosts: two gateways, two agents, two replicas, one PostgreSQL, NA
     await Promise.all(
       [startAgent(gw1), startAgent(gw2)].map((p) => p.waitForOutput(/Switchboard agent agt_\w+ is reporting/)),
     );
+    // Reporting is not linked: gateway 2 authorizes, and a CONNECT sent before its link would go unanswered.
+    await Promise.all([gw1, gw2].map((gw) => linked(urlA, gw)));
     await Promise.all([connect(gw1, 'alice'), connect(gw1, 'bob'), connect(gw2, 'carol'), connect(gw2, 'dave')]);
   });
 
@@ -302,8 +306,9 @@ describe('many hosts: two gateways, two agents, two replicas, one PostgreSQL, NA
   test('agent 1 returns: its snapshot reconciles (sessions confirmed again, a client that quit meanwhile is ended)', async () => {
     const alice = await rowOf(urlB, gw1, 'alice');
     await clients.get(`${gw1}/hank`)!.stop(); // quits while nobody watches gateway 1
+    const restarted = Date.now();
     await startAgent(gw1).waitForOutput(/Switchboard agent agt_\w+ is reporting/);
-    await waitFor(async () => (await gatewayUp(urlB, gw1)) === true, 15_000, 'gateway 1 connected again');
+    await linked(urlB, gw1, restarted);
     await sameUsers(urlB, gw1, ['alice']);
     const again = await rowOf(urlB, gw1, 'alice');
     assert.equal(again.id, alice.id, 'same daemon session, same id');
@@ -336,8 +341,10 @@ describe('many hosts: two gateways, two agents, two replicas, one PostgreSQL, NA
     const agent2 = procs.find((p) => p.name === `agent ${gw2}` && p.running)!;
     agent2.kill('SIGKILL');
     await agent2.waitExited();
+    // The killed agent's status reads connected until its liveness runs out: only a link up since counts.
+    const restarted = Date.now();
     await startAgent(gw2).waitForOutput(/Switchboard agent agt_\w+ is reporting/);
-    await waitFor(async () => (await gatewayUp(urlB, gw2)) === true, 15_000, 'gateway 2 connected again');
+    await linked(urlB, gw2, restarted);
     const again = await servers[gw2]!.startClient({ user: 'dave', waitConnected: false });
     clients.set(`${gw2}/dave-again`, again);
     await again.waitForLog(/AUTH_FAILED/, { timeoutMs: 20_000 });

@@ -11,7 +11,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { apiClient, gql, onlineSessions } from './support/api-client.js';
+import { apiClient, gql, onlineSessions, waitLinked } from './support/api-client.js';
 import { OpenVpnLab, openvpnSkipReason, type LabServer } from './support/openvpn-lab.js';
 import { reapOnExit } from '../src/lab/child-reaper.js';
 import { waitFor } from './support/wait.js';
@@ -130,10 +130,12 @@ describe('runs as a service', { skip, timeout: 180_000 }, () => {
     assert.doesNotMatch(cmdline, /tsx/);
     assert.deepEqual(childrenOf(children[0]!), [], 'the server runs in one process');
 
+    const api = apiClient(url, token);
+    await waitLinked(api, GW); // listening is not linked: a CONNECT sent before would go unanswered
     await server.startClient({ user: 'alice' }); // authorize mode: the running Switchboard lets it in
     const sessions = await waitFor(
       async () => {
-        const listed = await onlineSessions(apiClient(url, token), GW);
+        const listed = await onlineSessions(api, GW);
         return listed.length === 1 ? listed : null;
       },
       30_000,

@@ -23,7 +23,7 @@ import { writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { openStore } from '../../src/store/kysely/kysely-store.js';
-import { apiClient, gqlSent, onlineIds } from '../support/api-client.js';
+import { apiClient, gqlSent, onlineIds, waitLinked } from '../support/api-client.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from '../support/openvpn-lab.js';
 import { SwitchboardProcess } from '../support/switchboard-process.js';
 import { waitFor } from '../support/wait.js';
@@ -97,7 +97,9 @@ test(
   async () => {
     const first = await start('switchboard (before kill)');
     const admin = (await first.p.waitForOutput(/^\s{4}(sbt_[a-z0-9_]+)$/m, 60_000))[1]!;
-    // Authorize mode: clients get in only once Switchboard answers for the daemon.
+    // Authorize mode: clients get in only once Switchboard answers for the daemon, so they start once it
+    // holds the management link (listening is not linked: a CONNECT sent before would go unanswered).
+    await waitLinked(apiClient(first.url, admin), GW);
     for (let i = 0; i < CLIENTS; i += 10) {
       const users = Array.from({ length: Math.min(10, CLIENTS - i) }, (_, k) => `storm${i + k}`);
       const started = await Promise.all(users.map((user) => server.startClient({ user })));

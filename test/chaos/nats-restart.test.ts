@@ -14,7 +14,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { natsServerSkipReason, startNatsServer, type TestNatsServer } from '../support/nats-server.js';
-import { apiClient, gql as gqlAt, onlineIds, type Variables } from '../support/api-client.js';
+import { apiClient, gql as gqlAt, onlineIds, waitLinked, type Variables } from '../support/api-client.js';
 import { OpenVpnLab, openvpnSkipReason, type LabClient, type LabServer } from '../support/openvpn-lab.js';
 import { createFreshPostgresDatabase, postgresSkipReason } from '../support/postgres.js';
 import { SwitchboardProcess } from '../support/switchboard-process.js';
@@ -113,7 +113,9 @@ test(
     });
     procs.push(agent);
     await agent.waitForOutput(/Switchboard agent agt_\w+ is reporting/);
-    // Authorize mode: clients get in only once the agent answers for the daemon.
+    // Authorize mode: clients get in only once the agent answers for the daemon, so they start once it
+    // holds the management link (reporting is not linked: a CONNECT sent before would go unanswered).
+    await waitLinked(apiClient(urlA, admin), GW);
     for (const user of ['ann', 'ben', 'cat']) clients.set(user, await server.startClient({ user }));
     for (const url of [urlA, urlB])
       await waitFor(async () => (await users(url, admin)).size === 3, 20_000, `three sessions on ${url}`);

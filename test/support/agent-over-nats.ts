@@ -1,12 +1,14 @@
 /**
  * The many-hosts shape in separate processes: a `switchboard start` control plane (SQLite in `dir`)
  * and a `switchboard agent` for the gateways of `gatewayFile`, NATS between them under a prefix of
- * their own, and a watcher collecting the session events of gateway `gatewayId` from NATS.
+ * their own, and a watcher collecting the session events of gateway `gatewayId` from NATS. Returns
+ * once the agent holds gateway `gatewayId`'s daemon link (see `waitLinked`).
  */
 import { join } from 'node:path';
 import { subjects } from '../../src/bus/bus.js';
 import { connectNatsBus, type NatsBus } from '../../src/bus/nats/nats-bus.js';
 import type { SessionEvent } from '../../src/core/session-events.js';
+import { apiClient, waitLinked } from './api-client.js';
 import { TEST_NATS_URL } from './nats-server.js';
 import { SwitchboardProcess } from './switchboard-process.js';
 
@@ -92,6 +94,8 @@ export async function startControlPlaneOverNats(options: {
           });
           procs.push(agent);
           await agent.waitForOutput(/Switchboard agent agt_\w+ is reporting/, START_MS);
+          // Reporting is not linked: an OpenVPN authorize client started before would go unanswered.
+          await waitLinked(apiClient(url, admin), options.gatewayId);
           return { url, admin, events, control, agent, databasePath, close };
         } catch (e) {
           await close();

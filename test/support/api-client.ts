@@ -139,11 +139,44 @@ export function onlineIdOf(call: Gql, gw: string, user: string, not?: string): P
   );
 }
 
+interface GatewayLink {
+  id: string;
+  agentConnected: boolean;
+  statusSince: string | null;
+}
+
+/** Gateway `gw`'s link as the API shows it, asked through `call`; undefined while it is not listed. */
+async function gatewayLink(call: Gql, gw: string): Promise<GatewayLink | undefined> {
+  const gateways = (await call('{ gateways { id agentConnected statusSince } }')).json.data?.gateways as
+    GatewayLink[] | undefined;
+  return gateways?.find((g) => g.id === gw);
+}
+
 /** Whether gateway `gw`'s agent is linked, asked through `call`; null while the gateway is not listed. */
 export async function agentConnected(call: Gql, gw: string): Promise<boolean | null> {
-  const gateways = (await call('{ gateways { id agentConnected } }')).json.data?.gateways as
-    { id: string; agentConnected: boolean }[] | undefined;
-  return gateways?.find((g) => g.id === gw)?.agentConnected ?? null;
+  return (await gatewayLink(call, gw))?.agentConnected ?? null;
+}
+
+/**
+ * Waits until gateway `gw`'s agent holds the daemon's control connection (`agentConnected`). Start an
+ * OpenVPN client of an authorize gateway only after it: the daemon sends `>CLIENT:CONNECT` only to a
+ * linked management client, and one sent before is lost (the client hangs for its 60 s handshake
+ * window). A `switchboard` process printing that it is listening or reporting is not linked yet.
+ * After a restart of Switchboard or of the agent (same database, daemon running), pass `since`, a time
+ * (ms) before the new process started: until it is heard, the old one's status still reads connected
+ * (for the liveness window); a link up again moved `statusSince` past `since`.
+ */
+export async function waitLinked(call: Gql, gw: string, since?: number): Promise<void> {
+  let seen: GatewayLink | undefined;
+  await waitFor(
+    async () => {
+      seen = await gatewayLink(call, gw);
+      return seen?.agentConnected === true && (since === undefined || Date.parse(seen.statusSince ?? '') > since);
+    },
+    30_000,
+    () =>
+      `the link of ${gw}${since === undefined ? '' : ' since the restart'} (last seen ${JSON.stringify(seen ?? null)})`,
+  );
 }
 
 /** A page of session history (online and ended) matching `$f`, with what an operator reads of each. */

@@ -49,6 +49,8 @@ describe('OpenVPN adapter: daemon lifecycle, blocking, management password', { s
       srv = await lab.startServer({ proto: 'tcp4', mode: 'authorize' });
       adapter = new OpenVpnAdapter(srv.gatewayConfig(), { logger });
       adapter.start(events.push);
+      // Authorize: the daemon sends dave's CONNECT only to a linked management client (the first snapshot follows the link).
+      await events.waitFor('snapshot');
       dave = await srv.startClient({ user: 'dave' });
       const from = events.mark();
       await adapter.snapshot();
