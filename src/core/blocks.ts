@@ -3,7 +3,8 @@
  * that enforce them. The store is the source of truth; an agent keeps a copy, which it gets back
  * whenever the control plane hears a (first part of a) snapshot from its gateway, i.e. on every
  * (re)connect of its daemon link and every snapshot interval: a restarted agent, or a restarted
- * single-host process, enforces its blocks again before its daemon's clients can be answered.
+ * single-host process, enforces its blocks again before its daemon's clients are answered (an
+ * OpenVPN agent holds each CONNECT until the list comes, at most 10 s: client-authorizer.ts).
  *
  * Who sends it, with several replicas: the first snapshot of an agent's run (a new `agentId` or
  * `daemonStartedAt`) a replica hears of a gateway, every replica at once, as the snapshot arrives.

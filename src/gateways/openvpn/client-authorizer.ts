@@ -6,6 +6,14 @@
  * `identity: certificate` a username the client sends changes nothing, so it cannot pose as another
  * user or slip past a block. A client without that identity (no common name; with `identity:
  * username`, no username) is denied: it could not be named, listed or blocked.
+ *
+ * The blocks live in the control plane's store; this process holds a copy it gets after its link's
+ * first snapshot. Until that first list arrives (a process just started: milliseconds in one
+ * process, a round trip over NATS), a CONNECT is held, not answered: answering it from an empty list
+ * would admit a blocked user. Held ones are answered once the list comes, or after `listWaitMs`
+ * (default 10 s, inside the client's 60 s window) from what is known, with a warning: a control plane
+ * that cannot be reached does not keep every new client out. A REAUTH (a session already admitted
+ * renegotiating) is answered at once.
  */
 import type { GatewayIdentity, GatewayMode } from '../../domain/gateway.js';
 import type { BlockEntry } from '../../domain/block.js';
@@ -17,8 +25,17 @@ import type { Notification } from './notification-parser.js';
 import { sentUserName, userNameOf } from './session-reports.js';
 import { errorText } from '../../domain/errors.js';
 
+type ClientNotification = Extract<Notification, { kind: 'client' }>;
+
+/** How long a CONNECT is held for the control plane's first block list (see the file comment). */
+export const DEFAULT_LIST_WAIT_MS = 10_000;
+
 export class ClientAuthorizer {
   private readonly blocks = new BlockList();
+  /** The control plane's list came (or the wait for it ended): CONNECTs are answered at once. */
+  private listed: boolean;
+  private held: ClientNotification[] = [];
+  private listTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly deps: {
@@ -29,8 +46,12 @@ export class ClientAuthorizer {
       logger: Logger;
       /** Told of every client denied because its user is blocked (the agent audits it). */
       onDenied?(denied: { userName: string; reason: string; clientAddress: string | null }): void;
+      /** How long a CONNECT waits for the first block list (default DEFAULT_LIST_WAIT_MS). */
+      listWaitMs?: number;
     },
-  ) {}
+  ) {
+    this.listed = deps.mode !== 'authorize';
+  }
 
   /** Denies the user's reconnects for `seconds` (authorize mode only); returns an undo, or null. */
   block(userName: string, seconds: number | null | undefined): (() => void) | null {
@@ -41,9 +62,43 @@ export class ClientAuthorizer {
   /** The control plane's blocks for this gateway (see BlockList.replace). */
   setBlocks(entries: BlockEntry[], lifted?: string[]): void {
     this.blocks.replace(entries, lifted);
+    this.answerHeld();
   }
 
-  async answer(n: Extract<Notification, { kind: 'client' }>): Promise<void> {
+  /** Answers a CONNECT or REAUTH (a CONNECT is held while the first block list has not come). */
+  answer(n: ClientNotification): Promise<void> {
+    if (this.listed || n.event !== 'CONNECT') return this.decide(n);
+    this.held.push(n);
+    this.listTimer ??= setTimeout(() => {
+      this.deps.logger.warn(
+        { gatewayId: this.deps.gatewayId, waitedMs: this.listWaitMs(), held: this.held.length },
+        'openvpn: no block list from the control plane yet; answering clients without it (a blocked user may get in until it comes)',
+      );
+      this.answerHeld();
+    }, this.listWaitMs());
+    this.listTimer.unref?.();
+    return Promise.resolve();
+  }
+
+  /** The adapter stopped: held CONNECTs are left to the daemon (it drops them at the client's window). */
+  stop(): void {
+    clearTimeout(this.listTimer);
+    this.listTimer = undefined;
+    this.held = [];
+  }
+
+  private listWaitMs(): number {
+    return this.deps.listWaitMs ?? DEFAULT_LIST_WAIT_MS;
+  }
+
+  private answerHeld(): void {
+    this.listed = true;
+    clearTimeout(this.listTimer);
+    this.listTimer = undefined;
+    for (const n of this.held.splice(0)) void this.decide(n);
+  }
+
+  private async decide(n: ClientNotification): Promise<void> {
     const { logger, gatewayId, mode } = this.deps;
     const userName = userNameOf(this.deps.identity, n.env.username, n.env.common_name);
     const left = mode === 'authorize' ? this.blocks.remainingSeconds(userName) : 0;

@@ -2,7 +2,7 @@
  * The OpenVPN adapter against real daemons that stall, stop, restart, block users and ask for a
  * management password.
  */
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import {
   type LabServer,
 } from '../../../test/support/openvpn-lab.js';
 import { AdapterEventLog } from '../adapter-event-log.test-support.js';
+import { waitFor } from '../../../test/support/wait.js';
 import { OpenVpnAdapter } from './openvpn-adapter.js';
 
 const skip = openvpnSkipReason();
@@ -48,6 +49,7 @@ describe('OpenVPN adapter: daemon lifecycle, blocking, management password', { s
     before(async () => {
       srv = await lab.startServer({ proto: 'tcp4', mode: 'authorize' });
       adapter = new OpenVpnAdapter(srv.gatewayConfig(), { logger });
+      adapter.setBlocks([]); // the control plane's first list (none): CONNECTs are held until it comes
       adapter.start(events.push);
       // Authorize: the daemon sends dave's CONNECT only to a linked management client (the first snapshot follows the link).
       await events.waitFor('snapshot');
@@ -157,6 +159,7 @@ describe('OpenVPN adapter: daemon lifecycle, blocking, management password', { s
       srv = await lab.startServer({ proto: 'tcp4', mode: 'authorize', hold: true });
       const ivy = await srv.startClient({ user: 'ivy', waitConnected: false }); // retries until the daemon listens
       adapter = new OpenVpnAdapter(srv.gatewayConfig(), { logger });
+      adapter.setBlocks([]);
       adapter.start(events.push);
       await srv.waitForLog(/Initialization Sequence Completed/);
       await ivy.waitConnected();
@@ -180,6 +183,7 @@ describe('OpenVPN adapter: daemon lifecycle, blocking, management password', { s
     before(async () => {
       srv = await lab.startServer({ proto: 'udp4', mode: 'authorize' });
       adapter = new OpenVpnAdapter(srv.gatewayConfig(), { logger });
+      adapter.setBlocks([]);
       adapter.start(events.push);
       await events.waitFor('snapshot');
     });
@@ -219,6 +223,78 @@ describe('OpenVPN adapter: daemon lifecycle, blocking, management password', { s
       await gina.waitForLog(/Connection reset command was pushed by server/);
       await gina.waitForLog(/AUTH_FAILED,Access blocked by an administrator/);
       await gina.waitExited();
+    });
+  });
+
+  describe("before the control plane's first block list (authorize, udp4)", () => {
+    let srv: LabServer;
+    const adapters: OpenVpnAdapter[] = [];
+    /** An adapter as a process just started has it: linked, no block list yet. */
+    const fresh = async (listWaitMs?: number) => {
+      const events = new AdapterEventLog();
+      const adapter = new OpenVpnAdapter(srv.gatewayConfig(), { logger, blockListWaitMs: listWaitMs });
+      adapters.push(adapter);
+      adapter.start(events.push);
+      await events.waitFor('snapshot');
+      return adapter;
+    };
+    const stopAll = () => Promise.all(adapters.splice(0).map((a) => a.stop()));
+
+    before(async () => {
+      srv = await lab.startServer({ proto: 'udp4', mode: 'authorize' });
+    });
+    afterEach(stopAll); // one management client at a time: the next test's adapter links
+    after(async () => {
+      await srv?.stopAll();
+    });
+
+    /** Starts `user`'s client and resolves once the adapter has its CONNECT (log lines from then on are after `from`). */
+    const connectAsked = async (user: string) => {
+      const from = logs.length;
+      const client = await srv.startClient({ user, waitConnected: false });
+      const asked = (l: string) => l.includes('client notification') && l.includes('"event":"CONNECT"');
+      await waitFor(
+        () => logs.slice(from).some((l) => asked(l) && l.includes(`"common_name":"${user}"`)),
+        15_000,
+        `${user}'s CONNECT`,
+      );
+      return { client, from };
+    };
+    /** No answer (client-auth or client-deny) went to the daemon since `from`, and the client is not in. */
+    const unanswered = async (client: LabClient, from: number) => {
+      await sleep(300); // an answer is written in the turn the CONNECT arrives; give it far more than that
+      const answers = logs.slice(from).filter((l) => /"command":"client-(auth|deny)/.test(l));
+      assert.deepEqual(answers, [], 'answered before the block list came');
+      assert.doesNotMatch(client.log(), /Initialization Sequence Completed/, 'admitted before the block list came');
+    };
+
+    test('a CONNECT is held, not admitted from an empty list: the blocked user is denied once the list comes', async () => {
+      const adapter = await fresh();
+      const { client: mallory, from } = await connectAsked('mallory');
+      await unanswered(mallory, from);
+      adapter.setBlocks([{ userName: 'mallory', until: Date.now() + 60_000 }]);
+      await mallory.waitForLog(/AUTH_FAILED,Access blocked by an administrator/);
+      await mallory.waitExited();
+      assert.doesNotMatch(mallory.log(), /Initialization Sequence Completed/);
+    });
+
+    test('a held CONNECT of a user the list does not name is admitted when it comes', async () => {
+      const adapter = await fresh();
+      const { client: nina, from } = await connectAsked('nina');
+      await unanswered(nina, from);
+      adapter.setBlocks([{ userName: 'mallory', until: Date.now() + 60_000 }]);
+      await nina.waitConnected();
+    });
+
+    test('no list within the wait: the CONNECT is answered from what is known, with a warning', async () => {
+      const from = logs.length;
+      await fresh(1_500);
+      const oscar = await srv.startClient({ user: 'oscar' }); // resolves once connected
+      assert.ok(oscar);
+      assert.ok(
+        logs.slice(from).some((l) => /no block list from the control plane yet/.test(l)),
+        'the wait that ended without a list is logged',
+      );
     });
   });
 

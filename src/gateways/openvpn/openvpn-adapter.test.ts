@@ -87,6 +87,7 @@ describe('OpenVPN adapter against a real daemon', { skip }, () => {
         // One server of the four also hands out IPv6 addresses.
         srv = await lab.startServer({ proto, mode, ipv6: mode === 'authorize' && proto === 'tcp4' });
         adapter = new OpenVpnAdapter(srv.gatewayConfig(), { logger, observePollMs: 250 });
+        adapter.setBlocks([]); // the control plane's first list (none): CONNECTs are held until it comes
         adapter.start(events.push);
         await events.waitFor('snapshot');
         const started = await Promise.all(['alice', 'bob', 'carol'].map((user) => srv.startClient({ user })));

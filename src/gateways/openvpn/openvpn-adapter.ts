@@ -64,6 +64,8 @@ export interface OpenVpnAdapterOptions {
   link?: Pick<ManagementClientOptions, 'readyTimeoutMs' | 'backoffInitialMs' | 'backoffMaxMs' | 'stuckAfterMs'>;
   /** Liveness probe (`pid`) while linked: how often, and how long an answer may take (see daemon-probe.ts). */
   probe?: { intervalMs?: number; timeoutMs?: number };
+  /** Authorize mode: how long a CONNECT waits for the control plane's first block list (see client-authorizer.ts). */
+  blockListWaitMs?: number;
 }
 
 type ClientNotification = Extract<Notification, { kind: 'client' }>;
@@ -104,6 +106,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
       logger: this.logger,
       command: (text) => this.command(text),
       onDenied: (d) => this.emit({ type: 'auth-denied', ...d, at: Date.now() }),
+      listWaitMs: options.blockListWaitMs,
     });
     this.probe = new DaemonProbe({
       intervalMs: options.probe?.intervalMs ?? DEFAULT_PROBE.intervalMs,
@@ -155,6 +158,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
 
   async stop(): Promise<void> {
     this.probe.stop();
+    this.authorizer.stop();
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     this.release.clear();

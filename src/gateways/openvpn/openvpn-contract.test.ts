@@ -26,7 +26,11 @@ function openVpnHarness(mode: LabMode): () => Promise<AdapterHarness> {
     };
     return {
       canBlock: mode === 'authorize',
-      createAdapter: () => new OpenVpnAdapter(srv.gatewayConfig(), { logger, observePollMs: 250 }),
+      createAdapter: () => {
+        const adapter = new OpenVpnAdapter(srv.gatewayConfig(), { logger, observePollMs: 250 });
+        adapter.setBlocks([]); // the control plane's first list (none): CONNECTs are held until it comes
+        return adapter;
+      },
       async connect(user) {
         await start(user, true);
         return { user, passes: async () => latest.get(user)?.exited === false };
