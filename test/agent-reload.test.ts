@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomId } from '../src/domain/ids.js';
 import { openStore } from '../src/store/kysely/kysely-store.js';
-import { gql as gqlAt } from './support/api-client.js';
+import { agentConnected, apiClient, gql as gqlAt } from './support/api-client.js';
 import { startAgentOverNats, type AgentOverNats } from './support/agent-over-nats.js';
 import { natsSkipReason } from './support/nats-server.js';
 import { OpenVpnLab, openvpnSkipReason, type LabServer } from './support/openvpn-lab.js';
@@ -59,6 +59,7 @@ describe('SIGHUP reloads the gateway file of switchboard agent', { skip, timeout
     management: s.management,
     managementPasswordFile: s.managementPasswordFile,
   });
+  const call = (query: string) => apiClient(url, token)(query);
   async function gql<T>(query: string): Promise<T> {
     return (await gqlAt(url, token, query)).json.data as T;
   }
@@ -103,6 +104,8 @@ describe('SIGHUP reloads the gateway file of switchboard agent', { skip, timeout
       gatewayFile: configFile,
       gatewayId: gwA,
       prefix: `agentreload${run}`,
+      // An hour: a gateway the agent stopped serving reads down only because the agent said so.
+      controlEnv: { SWITCHBOARD_GATEWAY_LIVENESS_MS: '3600000' },
     });
     ({ url, admin: token, control, agent, databasePath: dbPath } = stack);
   });
@@ -168,6 +171,12 @@ describe('SIGHUP reloads the gateway file of switchboard agent', { skip, timeout
       10_000,
       "alice's end announced on NATS",
     );
+    await waitFor(
+      async () => (await agentConnected(call, gwA)) === false,
+      20_000,
+      "A's link shown down at once (the agent told it; the liveness window is an hour)",
+    );
+    assert.equal(await agentConnected(call, gwB), true, "B's link stays up");
     const store = await openStore(dbPath);
     try {
       assert.equal((await store.sessions.findById(alice.id))?.endCause, 'GATEWAY_REMOVED');

@@ -209,7 +209,10 @@ type Gateway {
   protocol: String!
   "\`observe\` (sessions are read from the daemon) or \`authorize\` (the agent answers every client auth)."
   mode: String!
-  "Whether the gateway's agent currently holds the daemon's control connection."
+  """
+  Whether the gateway's agent currently holds the daemon's control connection. An agent that stops
+  cleanly says so at once; one killed or cut off reads true until the liveness window passes.
+  """
   agentConnected: Boolean!
   """
   Whether the daemon answers its agent's liveness probe (a cheap management command every few seconds).
@@ -229,7 +232,8 @@ type Gateway {
   """
   The last problem with the gateway's daemon link, kept after it recovers: the link's error as its
   agent reported it (e.g. a refused or closed control socket), \`the daemon does not answer the liveness
-  probe\`, or \`no heartbeat from its agent\`. Null if none was recorded.
+  probe\`, \`its agent stopped\` (it said goodbye: a clean stop, or a reload removed the gateway), or
+  \`no heartbeat from its agent\` (it went silent: killed, crashed, cut off). Null if none was recorded.
   """
   lastError: String
   "When \`lastError\` began; the same error repeated while the gateway stays unhealthy keeps this time."

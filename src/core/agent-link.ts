@@ -25,6 +25,7 @@ import {
   type Versioned,
 } from './reports.js';
 import { errorText } from '../domain/errors.js';
+import { GATEWAY_PROBLEM } from '../domain/gateway.js';
 
 /** Agent's slack: it answers a little before the caller's deadline, so a late SUCCESS is not lost. */
 const DEADLINE_MARGIN_MS = 100;
@@ -94,13 +95,23 @@ export class AgentLink {
     adapter.start((event) => this.report(adapter, event));
   }
 
-  /** Stops serving a gateway (a reload removed or replaced it) and lets go of its daemon's socket. */
+  /**
+   * Stops serving a gateway (a reload removed or replaced it, or the agent stops), lets go of its
+   * daemon's socket and then says goodbye: a link-down that ends this run's reports of the gateway,
+   * so the control plane shows the link down at once instead of after the liveness window. Sent after
+   * the socket is let go of (a new agent may take the link only then) and after every earlier report
+   * (the adapter's event hook is gone, and the gateway is out of the heartbeat), before the bus closes.
+   */
   async remove(id: string): Promise<void> {
     const served = this.adapters.get(id);
     if (!served) return;
     this.adapters.delete(id);
     served.unserve();
-    await served.adapter.stop();
+    try {
+      await served.adapter.stop();
+    } finally {
+      this.send(id, { type: 'link-down', error: GATEWAY_PROBLEM.agentStopped, stopped: true });
+    }
   }
 
   /**

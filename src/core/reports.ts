@@ -122,7 +122,15 @@ export const gatewayReportSchema = z.discriminatedUnion('type', [
     linkUp: z.boolean(),
     daemonResponding: z.boolean().optional(),
   }),
-  z.object({ type: z.literal('link-down'), ...envelope, error: text(1000) }),
+  /**
+   * The daemon's link is down. `stopped`: the agent's goodbye, sent once it let go of the link because
+   * this agent run stops serving the gateway (a clean stop, a reload that removed or replaced it); no
+   * report of this run follows on this subject. A replica applies a goodbye only if this run is the one
+   * it last heard a heartbeat or snapshot from, so an old run's late goodbye does not mark a new run's
+   * link down. Absent from older agents (they said nothing when they stopped); an older replica applies
+   * a goodbye as a plain link-down.
+   */
+  z.object({ type: z.literal('link-down'), ...envelope, error: text(1000), stopped: z.literal(true).optional() }),
   /** A client was refused at authentication because its user is blocked; audited as `session.reconnect_blocked`. */
   z.object({
     type: z.literal('auth-denied'),

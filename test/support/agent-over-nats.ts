@@ -37,6 +37,8 @@ export async function startAgentOverNats(options: {
   gatewayFile: string;
   gatewayId: string;
   prefix: string;
+  /** More environment for the control plane (e.g. its SWITCHBOARD_GATEWAY_LIVENESS_MS). */
+  controlEnv?: Record<string, string>;
 }): Promise<AgentOverNats> {
   const control = await startControlPlaneOverNats(options);
   return control.startAgent(options.gatewayFile);
@@ -56,6 +58,7 @@ export async function startControlPlaneOverNats(options: {
   dir: string;
   gatewayId: string;
   prefix: string;
+  controlEnv?: Record<string, string>;
 }): Promise<ControlPlaneOverNats> {
   const procs: SwitchboardProcess[] = [];
   const events: SessionEvent[] = [];
@@ -80,6 +83,7 @@ export async function startControlPlaneOverNats(options: {
       ...env,
       SWITCHBOARD_PORT: '0',
       SWITCHBOARD_DATABASE_URL: databasePath,
+      ...options.controlEnv,
     });
     procs.push(control);
     const admin = (await control.waitForOutput(/^\s{4}(sbt_[a-z0-9_]+)$/m, START_MS))[1]!;

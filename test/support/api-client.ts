@@ -163,8 +163,8 @@ export async function agentConnected(call: Gql, gw: string): Promise<boolean | n
  * linked management client, and one sent before is lost (the client hangs for its 60 s handshake
  * window). A `switchboard` process printing that it is listening or reporting is not linked yet.
  * After a restart of Switchboard or of the agent (same database, daemon running), pass `since`, a time
- * (ms) before the new process started: until it is heard, the old one's status still reads connected
- * (for the liveness window); a link up again moved `statusSince` past `since`.
+ * (ms) before the new process started: until it is heard, the old one's status may still read connected
+ * (a killed process said no goodbye: for the liveness window); a link up again moved `statusSince` past `since`.
  */
 export async function waitLinked(call: Gql, gw: string, since?: number): Promise<void> {
   let seen: GatewayLink | undefined;

@@ -25,6 +25,8 @@ export type SnapshotListener = (r: Extract<GatewayReport, { type: 'snapshot' }>,
 const MAX_CONNECTED_PER_TRANSACTION = 500;
 /** Least time between two hellos sent because of deltas of an unknown gateway. */
 const HELLO_AGAIN_MS = 2_000;
+/** Gateways whose last agent run is tracked (`runs`); past this many, a goodbye is applied unchecked. */
+const MAX_TRACKED_RUNS = 100_000;
 
 /**
  * Reconciles the store with what agents report. Reports of one gateway are applied strictly in order
@@ -59,6 +61,11 @@ export class SessionSync {
   private readonly unknownGateways = new Set<string>();
   /** Removed gateways whose agent's reports this replica ignored (logged once each). */
   private readonly removedGateways = new Set<string>();
+  /**
+   * Per gateway: the agent run (`agentId`) of the last heartbeat, snapshot or goodbye this replica
+   * applied. A goodbye of another run is an old run's, late: the run heard since holds the link.
+   */
+  private readonly runs = new Map<string, string>();
   /** Checks every report against the wire contract and its subject before it is applied. */
   readonly intake: ReportIntake;
 
@@ -286,12 +293,26 @@ export class SessionSync {
     }
   }
 
+  /**
+   * Notes `r`'s agent run as the gateway's current one, unless `r` is a goodbye of another run than
+   * the current one: false then. Reports are applied in each gateway's order, so the current run is
+   * the one heard last; session deltas do not count (a report parked for a kill comes back late).
+   */
+  private heardRun(r: GatewayReport): boolean {
+    const current = this.runs.get(r.gatewayId);
+    if (r.type === 'link-down' && r.stopped && current !== undefined && current !== r.agentId) return false;
+    if (current !== r.agentId && (current !== undefined || this.runs.size < MAX_TRACKED_RUNS))
+      this.runs.set(r.gatewayId, r.agentId);
+    return true;
+  }
+
   private async apply(r: GatewayReport): Promise<void> {
     const { store } = this.deps;
     switch (r.type) {
       // A gateway's last-seen time is when a replica heard its agent, by the control plane's clock:
       // liveness is judged against that clock, so an agent host's clock skew cannot fake or hide it.
       case 'heartbeat': {
+        this.heardRun(r);
         const gateway = { id: r.gatewayId, ...r.gateway };
         const status = {
           agentConnected: r.linkUp,
@@ -311,6 +332,14 @@ export class SessionSync {
         return;
       }
       case 'link-down':
+        // A goodbye (the agent stopped serving the gateway) speaks only for the run that sent it.
+        if (r.stopped && !this.heardRun(r)) {
+          this.deps.logger.debug(
+            { gatewayId: r.gatewayId, agentId: r.agentId, current: this.runs.get(r.gatewayId) },
+            "an old agent run's goodbye, after a newer run was heard; ignored",
+          );
+          return;
+        }
         await store.gateways.recordError(r.gatewayId, r.error, this.now());
         await store.gateways.setAgentStatus(r.gatewayId, { agentConnected: false, lastSeenAt: this.now() });
         return;
@@ -321,6 +350,7 @@ export class SessionSync {
         await this.deltas.disconnected(r);
         return;
       case 'snapshot': {
+        this.heardRun(r);
         // Told even when applying failed (as if applied here): a listener errs towards acting.
         let here = true;
         try {

@@ -164,11 +164,15 @@ function GatewayTable({ rows, now }: RowsProps) {
 
 /** The server's `lastError` for an agent that fell silent (see the schema's Gateway.lastError). */
 const NOT_HEARD = 'no heartbeat from its agent';
+/** The server's `lastError` for an agent that said goodbye: it stopped, or a reload removed the gateway. */
+const STOPPED = 'its agent stopped';
 
-/** The agent's heartbeat, said of the agent: heard recently (even while its daemon is down), or silent since when. */
+/** The agent's heartbeat, said of the agent: heard recently (even while its daemon is down), stopped or silent since when. */
 function agentText(g: GatewayRow, now: number): string {
   if (g.lastSeenAt === null) return 'never heard';
   if (!g.agentConnected && g.lastError === NOT_HEARD)
     return `silent for ${since(g.lastSeenAt, now)} (since ${absolute(g.lastSeenAt)})`;
+  if (!g.agentConnected && g.lastError === STOPPED)
+    return `stopped ${since(g.lastSeenAt, now)} ago (at ${absolute(g.lastSeenAt)})`;
   return `running, heard ${since(g.lastSeenAt, now)} ago`;
 }
