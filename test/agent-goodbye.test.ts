@@ -21,8 +21,10 @@ import { startApp } from './support/app-harness.js';
 import { FakeAdapter } from './support/fake-adapter.js';
 import { databaseFor, postgresSkipReason } from './support/postgres.js';
 import { openStore } from '../src/store/kysely/kysely-store.js';
+import { chromiumSkipReason, launchChromium } from './support/browser.js';
+import { buildConsole, openConsolePage, signIn } from './support/console-page.js';
 
-const skip = openvpnSkipReason() || (await natsSkipReason());
+const skip = openvpnSkipReason() || (await natsSkipReason()) || chromiumSkipReason();
 
 interface Link {
   id: string;
@@ -92,6 +94,22 @@ describe('switchboard agent says goodbye when it stops', { skip, timeout: 180_00
     // The same machine's clock: the control plane recorded the change after the signal was sent.
     assert.ok(Date.parse(seen!.statusSince ?? '') >= stoppedAt, 'statusSince moved to the goodbye');
     assert.equal(seen!.lastError, GATEWAY_PROBLEM.agentStopped);
+
+    // The console says it of the agent: stopped, when; never "running".
+    buildConsole();
+    const browser = await launchChromium();
+    try {
+      const problems: string[] = [];
+      const page = await openConsolePage(browser, problems, () => false);
+      await signIn(page, stack!.url, stack!.admin);
+      await page.getByRole('link', { name: 'Gateways' }).click();
+      const agent = page.locator(`tr[data-gateway-id="${gw}"] [data-agent]`);
+      await agent.waitFor();
+      assert.match(await agent.innerText(), /^stopped \d+ s ago \(at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\)$/);
+      assert.deepEqual(problems, [], 'no script error, no failed request');
+    } finally {
+      await browser.close();
+    }
   });
 });
 
