@@ -80,7 +80,18 @@ export class ClientAuthorizer {
     return Promise.resolve();
   }
 
-  /** The adapter stopped: held CONNECTs are left to the daemon (it drops them at the client's window). */
+  /**
+   * The management link went down: held CONNECTs are dropped, not answered on a later link. A Client
+   * ID names a client of one daemon instance only; the daemon may come back as a new one, whose
+   * clients count from 0 again, and an old answer would admit whichever new client has that ID. The
+   * dropped clients are left to the daemon (it gives up on them at the end of their 60 s window, and
+   * they try again).
+   */
+  linkDown(): void {
+    this.held = [];
+  }
+
+  /** The adapter stopped: as `linkDown`, and no wait for the list runs on. */
   stop(): void {
     clearTimeout(this.listTimer);
     this.listTimer = undefined;

@@ -282,6 +282,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
 
   private onDown(error: string): void {
     this.probe.stop();
+    this.authorizer.linkDown();
     this.table.daemonGoing();
     this.table.markStale();
     this.instanceRead = null;
