@@ -12,7 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomId } from '../src/domain/ids.js';
 import { GATEWAY_PROBLEM } from '../src/domain/gateway.js';
-import { agentConnected, gql } from './support/api-client.js';
+import { agentConnected, apiClient, gatewayLink, type GatewayLink } from './support/api-client.js';
 import { startAgentOverNats, type AgentOverNats } from './support/agent-over-nats.js';
 import { natsSkipReason } from './support/nats-server.js';
 import { OpenVpnLab, openvpnSkipReason } from './support/openvpn-lab.js';
@@ -26,23 +26,13 @@ import { buildConsole, openConsolePage, signIn } from './support/console-page.js
 
 const skip = openvpnSkipReason() || (await natsSkipReason()) || chromiumSkipReason();
 
-interface Link {
-  id: string;
-  agentConnected: boolean;
-  statusSince: string | null;
-  lastError: string | null;
-}
-
 describe('switchboard agent says goodbye when it stops', { skip, timeout: 180_000 }, () => {
   const run = randomId(6); // the NATS server is shared: unique subjects and gateway ids
   const gw = `bye-${run}`;
   let lab: OpenVpnLab;
   let stack: AgentOverNats | undefined;
 
-  const link = async (): Promise<Link | undefined> => {
-    const r = await gql(stack!.url, stack!.admin, '{ gateways { id agentConnected statusSince lastError } }');
-    return (r.json.data as { gateways: Link[] }).gateways.find((g) => g.id === gw);
-  };
+  const link = () => gatewayLink(apiClient(stack!.url, stack!.admin), gw);
 
   before(async () => {
     lab = await OpenVpnLab.create();
@@ -85,7 +75,7 @@ describe('switchboard agent says goodbye when it stops', { skip, timeout: 180_00
     stack!.agent.kill('SIGTERM');
     await stack!.agent.waitExited();
     assert.equal(stack!.agent.exitCode, 0, 'a clean stop');
-    let seen: Link | undefined;
+    let seen: GatewayLink | undefined;
     await waitFor(
       async () => (seen = await link())?.agentConnected === false,
       20_000,

@@ -139,15 +139,16 @@ export function onlineIdOf(call: Gql, gw: string, user: string, not?: string): P
   );
 }
 
-interface GatewayLink {
+export interface GatewayLink {
   id: string;
   agentConnected: boolean;
   statusSince: string | null;
+  lastError: string | null;
 }
 
 /** Gateway `gw`'s link as the API shows it, asked through `call`; undefined while it is not listed. */
-async function gatewayLink(call: Gql, gw: string): Promise<GatewayLink | undefined> {
-  const gateways = (await call('{ gateways { id agentConnected statusSince } }')).json.data?.gateways as
+export async function gatewayLink(call: Gql, gw: string): Promise<GatewayLink | undefined> {
+  const gateways = (await call('{ gateways { id agentConnected statusSince lastError } }')).json.data?.gateways as
     GatewayLink[] | undefined;
   return gateways?.find((g) => g.id === gw);
 }

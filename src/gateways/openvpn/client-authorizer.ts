@@ -93,9 +93,9 @@ export class ClientAuthorizer {
 
   /** The adapter stopped: as `linkDown`, and no wait for the list runs on. */
   stop(): void {
+    this.linkDown();
     clearTimeout(this.listTimer);
     this.listTimer = undefined;
-    this.held = [];
   }
 
   private listWaitMs(): number {
