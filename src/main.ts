@@ -321,8 +321,7 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
     }
     const changes = diffGateways(gateways, next);
     if (inProcessAgents && !options.adapters) {
-      for (const id of [...changes.removed, ...changes.changed.map((g) => g.id)]) await agents.remove(id);
-      for (const g of [...changes.changed, ...changes.added]) agents.add(createAdapter(g, logger, config.daemonProbe));
+      await agents.reload(changes, (g) => createAdapter(g, logger, config.daemonProbe));
     }
     gateways = next;
     if (hasChanges(changes)) await recordReload(reloadDeps, SYSTEM_ACTOR, changes);

@@ -232,7 +232,8 @@ type Gateway {
   """
   The last problem with the gateway's daemon link, kept after it recovers: the link's error as its
   agent reported it (e.g. a refused or closed control socket), \`the daemon does not answer the liveness
-  probe\`, \`its agent stopped\` (it said goodbye: a clean stop, or a reload removed the gateway), or
+  probe\`, \`its agent stopped\` (it said goodbye: a clean stop, or a reload removed the gateway),
+  \`a reload changed the gateway; its link was made anew\` (a reload changed its settings), or
   \`no heartbeat from its agent\` (it went silent: killed, crashed, cut off). Null if none was recorded.
   """
   lastError: String

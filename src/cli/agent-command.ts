@@ -92,8 +92,7 @@ export async function runAgent(args: string[]): Promise<number> {
         return;
       }
       const changes = diffGateways(gateways, next);
-      for (const id of [...changes.removed, ...changes.changed.map((g) => g.id)]) await link.remove(id);
-      for (const g of [...changes.changed, ...changes.added]) link.add(createAdapter(g, logger, config.daemonProbe));
+      await link.reload(changes, (g) => createAdapter(g, logger, config.daemonProbe));
       for (const id of changes.removed) link.reloaded(id, 'removed');
       for (const g of changes.changed) link.reloaded(g.id, 'changed');
       for (const g of changes.added) link.reloaded(g.id, 'added');

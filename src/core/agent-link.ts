@@ -5,6 +5,7 @@ import {
   type AdapterEvent,
   type DisconnectCommand,
   type GatewayAdapter,
+  type GatewayConfig,
 } from '../gateways/adapter.js';
 import type { Logger } from '../domain/logger.js';
 import {
@@ -26,6 +27,7 @@ import {
 } from './reports.js';
 import { errorText } from '../domain/errors.js';
 import { GATEWAY_PROBLEM } from '../domain/gateway.js';
+import type { GatewayChanges } from './gateway-reload.js';
 
 /** Agent's slack: it answers a little before the caller's deadline, so a late SUCCESS is not lost. */
 const DEADLINE_MARGIN_MS = 100;
@@ -102,7 +104,7 @@ export class AgentLink {
    * the socket is let go of (a new agent may take the link only then) and after every earlier report
    * (the adapter's event hook is gone, and the gateway is out of the heartbeat), before the bus closes.
    */
-  async remove(id: string): Promise<void> {
+  async remove(id: string, why: string = GATEWAY_PROBLEM.agentStopped): Promise<void> {
     const served = this.adapters.get(id);
     if (!served) return;
     this.adapters.delete(id);
@@ -110,8 +112,19 @@ export class AgentLink {
     try {
       await served.adapter.stop();
     } finally {
-      this.send(id, { type: 'link-down', error: GATEWAY_PROBLEM.agentStopped, stopped: true });
+      this.send(id, { type: 'link-down', error: why, stopped: true });
     }
+  }
+
+  /**
+   * Applies a reload of the gateway file: removed gateways stop being served (their goodbye says the
+   * agent stopped), changed ones are served anew by a fresh adapter (their goodbye says a reload
+   * changed them, which their `lastError` keeps after the new link is up), added ones start.
+   */
+  async reload(changes: GatewayChanges, adapterFor: (gateway: GatewayConfig) => GatewayAdapter): Promise<void> {
+    for (const id of changes.removed) await this.remove(id);
+    for (const g of changes.changed) await this.remove(g.id, GATEWAY_PROBLEM.reloadChanged);
+    for (const g of [...changes.changed, ...changes.added]) this.add(adapterFor(g));
   }
 
   /**

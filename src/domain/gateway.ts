@@ -57,8 +57,10 @@ export const GATEWAY_PROBLEM = {
   notResponding: 'the daemon does not answer the liveness probe',
   /** Nothing was heard from the gateway's agent within the liveness window. */
   notHeard: 'no heartbeat from its agent',
-  /** Its agent stopped serving the gateway and said so (a clean stop, or a reload removed or replaced it). */
+  /** Its agent stopped serving the gateway and said so (a clean stop, or a reload removed it). */
   agentStopped: 'its agent stopped',
+  /** A reload changed the gateway's settings: its agent let go of the link and made it anew. */
+  reloadChanged: 'a reload changed the gateway; its link was made anew',
 } as const;
 
 /** What an agent says about its gateway beyond the config file: see `Gateway.canBlock` and `warning`. */

@@ -96,22 +96,46 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       );
     }
 
-    test("an agent's reload that removes a gateway says goodbye for that one only", async () => {
+    test("an agent's reload says goodbye for the gateways it removes and changes only, each with its reason", async () => {
       const s = await store();
       const bus = new MemoryBus();
       const sync = new SessionSync({ store: s, bus, logger: silentLogger, now });
       sync.start();
       const kept = new FakeAdapter({ id: 'bye-kept' });
       const removed = new FakeAdapter({ id: 'bye-removed' });
-      const agent = new AgentLink({ bus, adapters: [kept, removed], logger: silentLogger, heartbeatMs: 60_000 });
+      const changed = new FakeAdapter({ id: 'bye-changed' });
+      const agent = new AgentLink({
+        bus,
+        adapters: [kept, removed, changed],
+        logger: silentLogger,
+        heartbeatMs: 60_000,
+      });
       agent.start();
       await new Promise((r) => setImmediate(r));
       await sync.idle();
-      await agent.remove('bye-removed');
+      const remade = new FakeAdapter({ id: 'bye-changed', name: 'renamed' });
+      await agent.reload({ added: [], removed: ['bye-removed'], changed: [remade.config] }, () => remade);
       await new Promise((r) => setImmediate(r));
       await sync.idle();
-      assert.equal((await s.gateways.findById('bye-removed'))?.agentConnected, false);
-      assert.equal((await s.gateways.findById('bye-kept'))?.agentConnected, true);
+      const gone = await s.gateways.findById('bye-removed');
+      assert.equal(gone?.agentConnected, false);
+      assert.equal(gone?.lastError, GATEWAY_PROBLEM.agentStopped);
+      const linkedAgain = await waitFor(
+        async () => {
+          const g = await s.gateways.findById('bye-changed');
+          return g?.agentConnected ? g : null;
+        },
+        10_000,
+        'the changed gateway linked again',
+      );
+      assert.equal(
+        linkedAgain.lastError,
+        GATEWAY_PROBLEM.reloadChanged,
+        'the reload, not a stopped agent, is its last problem',
+      );
+      const untouched = await s.gateways.findById('bye-kept');
+      assert.equal(untouched?.agentConnected, true);
+      assert.equal(untouched?.lastError, null);
       await agent.stop();
       sync.stop();
       await sync.idle();
