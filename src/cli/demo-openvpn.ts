@@ -17,7 +17,8 @@ export const openvpnDemo: DemoBackend = {
     try {
       say('Starting a real OpenVPN server (UDP, authorize mode) on 127.0.0.1…');
       // management-hold, as docs/openvpn-gateways.md advises: the daemon starts once Switchboard holds its
-      // management link, so no client's CONNECT goes to nobody (such a client would hang for 60 s).
+      // management link, so no client's CONNECT goes to nobody (such a client would wait until the agent links
+      // and restarts it).
       const server = await lab.startServer({ proto: 'udp4', mode: 'authorize', hold: true });
       return {
         dir: lab.dir,

@@ -84,8 +84,8 @@ export class ClientAuthorizer {
    * The management link went down: held CONNECTs are dropped, not answered on a later link. A Client
    * ID names a client of one daemon instance only; the daemon may come back as a new one, whose
    * clients count from 0 again, and an old answer would admit whichever new client has that ID. The
-   * dropped clients are left to the daemon (it gives up on them at the end of their 60 s window, and
-   * they try again).
+   * dropped clients are left to the next link, which finds them in `status 3` and restarts them so that
+   * they ask again (lost-connect-sweep.ts).
    */
   linkDown(): void {
     this.held = [];

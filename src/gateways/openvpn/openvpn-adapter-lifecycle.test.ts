@@ -114,8 +114,9 @@ describe('OpenVPN adapter: daemon lifecycle, blocking, management password', { s
       assert.ok(snap.daemonStartedAt! > startedAt, 'a new daemonStartedAt');
       assert.equal(adapter.isConnected(), true);
       assert.equal(await adapter.disconnect({ ref: daveRef, userName: 'dave', mode: 'HALT' }, 3000), 'NOT_FOUND');
-      // dave's client may have reached the new daemon before the adapter did: its CONNECT went unanswered
-      // (the management-hold case below closes that gap). A client that connects now is a session of the new instance.
+      // dave's client may have reached the new daemon before the adapter did: its CONNECT went to no one, and the
+      // adapter restarts it once linked (openvpn-adapter-lost-connects.test.ts). A client that connects now is a
+      // session of the new instance.
       await dave.stop();
       dave = await srv.startClient({ user: 'dave' });
       const back = await events.waitFor(

@@ -18,8 +18,9 @@
  *   without a Client ID. So observe mode polls `status 3` (every `observePollMs`) and reports the
  *   sessions that vanished, plus any it missed.
  * - Authorize mode: a `>CLIENT:CONNECT` sent while no management client is connected is lost and that
- *   client hangs until its handshake window ends (60 s). Run the daemon with `management-hold` to
- *   close that gap: it then waits for the adapter, which answers `>HOLD` with `hold release`.
+ *   client would hang until its handshake window ends (60 s). At link-up such clients are found in
+ *   `status 3` and restarted, so that they ask again (lost-connect-sweep.ts). With `management-hold`
+ *   the daemon waits for the adapter at start, which answers `>HOLD` with `hold release`.
  * - `client-kill` over UDP leaves the instance in `status` for about 5 s (the daemon's delayed exit).
  *   The adapter hides killed Client IDs from its reports at once, and frees the UDP instance with
  *   `kill <ip:port>` after a grace period (see udp-slot-release.ts for why not at once). Over TCP the
@@ -45,6 +46,7 @@ import { silentLogger, type Logger } from '../../domain/logger.js';
 import { ManagementClient, type CommandReply, type ManagementClientOptions } from './management-client.js';
 import { parseStateLine, type Notification } from './notification-parser.js';
 import { readPasswordFile } from './password-file.js';
+import { LostConnectSweep } from './lost-connect-sweep.js';
 import { isKillableAddress, parseSessionRef } from './session-reports.js';
 import { SessionTable } from './session-table.js';
 import { parseStatus } from './status-parser.js';
@@ -66,6 +68,8 @@ export interface OpenVpnAdapterOptions {
   probe?: { intervalMs?: number; timeoutMs?: number };
   /** Authorize mode: how long a CONNECT waits for the control plane's first block list (see client-authorizer.ts). */
   blockListWaitMs?: number;
+  /** Authorize mode: how long a client listed at link-up without its CONNECT may take to ask before it is restarted (lost-connect-sweep.ts). */
+  lostConnectGraceMs?: number;
 }
 
 type ClientNotification = Extract<Notification, { kind: 'client' }>;
@@ -91,6 +95,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
   private refreshChain: Promise<void> = Promise.resolve();
   private polling = false;
   private readonly probe: DaemonProbe;
+  private readonly sweep: LostConnectSweep;
 
   constructor(
     readonly config: OpenVpnGatewayConfig,
@@ -126,6 +131,11 @@ export class OpenVpnAdapter implements GatewayAdapter {
         this.emit({ type: 'responding', responding });
       },
     });
+    this.sweep = new LostConnectSweep({
+      graceMs: options.lostConnectGraceMs,
+      rescan: () => this.tick(false),
+      restart: (cid) => this.restartUnasked(cid),
+    });
     this.release = new UdpSlotRelease({
       command: (text, multiline) => this.command(text, multiline),
       logger: this.logger,
@@ -159,6 +169,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
   async stop(): Promise<void> {
     this.probe.stop();
     this.authorizer.stop();
+    this.sweep.forget();
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     this.release.clear();
@@ -270,6 +281,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
 
   private async onReady(): Promise<void> {
     this.detector.linkUp(Date.now());
+    if (this.config.mode === 'authorize') this.sweep.linkUp();
     this.probe.start();
     try {
       await this.command('state on');
@@ -283,6 +295,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
   private onDown(error: string): void {
     this.probe.stop();
     this.authorizer.linkDown();
+    this.sweep.forget();
     this.table.daemonGoing();
     this.table.markStale();
     this.instanceRead = null;
@@ -374,6 +387,24 @@ export class OpenVpnAdapter implements GatewayAdapter {
     if (instance === null) throw new GatewayUnavailableError('the daemon is restarting');
     const status = parseStatus(reply.lines);
     this.table.applyStatus(instance, status.rows, emitSnapshot, status.listedClientIds);
+    // A daemon shown not to ask (no management-client-auth) authorizes by itself: its pending clients are its own.
+    if (this.detector.clientAuth !== false) {
+      const sessions = new Set(status.rows.map((row) => row.clientId));
+      this.sweep.statusRead([...status.listedClientIds].filter((cid) => !sessions.has(cid)));
+    }
+  }
+
+  /** A client whose CONNECT went to no one (see lost-connect-sweep.ts): told to reconnect and ask again. */
+  private restartUnasked(cid: number): void {
+    const gatewayId = this.config.id;
+    this.command(clientKillCommand(cid, 'RESTART', null)).then(
+      (reply) => {
+        if (reply.ok)
+          this.logger.info({ gatewayId, cid }, 'openvpn: restarted a client whose CONNECT no agent received');
+        else this.logger.debug({ gatewayId, cid, reply: reply.message }, 'openvpn: client gone before its restart');
+      },
+      (e: unknown) => this.logger.warn({ gatewayId, cid, err: errorText(e) }, 'openvpn: restart of a client failed'),
+    );
   }
 
   private onNotification(n: Notification): void {
@@ -381,6 +412,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
       // A soft restart (SIGUSR1/SIGHUP) keeps the process and this link: RECONNECTING, then CONNECTED
       // with a new time and Client IDs from 0. In between no ref is valid.
       if (n.state.name !== 'CONNECTED') {
+        this.sweep.forget(); // the clients of the instance to come ask on this link
         this.table.daemonGoing();
         this.setInstance(null);
         this.instanceRead = null;
@@ -407,6 +439,7 @@ export class OpenVpnAdapter implements GatewayAdapter {
   private onClient(n: ClientNotification): void {
     if (n.env.proto_1) this.udp = n.env.proto_1.startsWith('udp');
     if (this.detector.observe(n)) this.capabilitiesChanged();
+    this.sweep.heardOf(n.cid);
     if (n.event === 'CONNECT' || n.event === 'REAUTH') void this.authorizer.answer(n);
     if (this.instance !== null) this.table.applyClient(this.instance, n);
   }
