@@ -2,7 +2,8 @@
  * Issue "identity you can trust", with REAL OpenVPN: on an authorize gateway the session's user is
  * the identity the daemon verified (the certificate's common name), never the username a
  * certificate-only client chooses to send; a block holds against any made-up username, is listed,
- * survives a restart of the process that enforces it, and once lifted lets the user back.
+ * survives a restart of the process that enforces it (clients that connected while it was down are
+ * answered soon after it is back), and once lifted lets the user back.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -136,6 +137,29 @@ describe('OpenVPN authorize gateway: the user is the verified identity', { skip,
     );
     await refused('after-restart');
     assert.ok(!(await rows()).some((x) => x.user.name === 'cert-bob'));
+  });
+
+  test('clients that connect while the process is down are answered soon after it is back; sessions up stay', async () => {
+    const alice = await rowOf('cert-alice');
+    await h.close();
+    // No agent holds the management link: the daemon asks about these two of no one, and never asks again.
+    const nina = await server.startClient({ cn: 'cert-nina', user: 'nina', waitConnected: false });
+    const bob = await server.startClient({ cn: 'cert-bob', user: 'late', waitConnected: false });
+    await server.waitForLog(/authentication deferred for username 'nina'/);
+    await server.waitForLog(/authentication deferred for username 'late'/);
+    const adapter = createAdapter(server.gatewayConfig({ id: gw, snapshotIntervalMs: 2000 }), silentLogger);
+    h = await startApp({
+      adapters: [adapter],
+      databaseUrl: h.databaseUrl,
+      env: { SWITCHBOARD_DISCONNECT_TIMEOUT_MS: '3000' },
+    });
+    // Far less than the 60 s the daemon would leave them waiting.
+    await waitFor(async () => (await rows()).find((r) => r.user.name === 'cert-nina'), 20_000, 'cert-nina online');
+    await nina.waitConnected({ timeoutMs: 20_000 });
+    await bob.waitForLog(/AUTH_FAILED,Access blocked by an administrator/, { timeoutMs: 20_000 });
+    await bob.waitExited(15_000);
+    assert.ok(!(await rows()).some((x) => x.user.name === 'cert-bob'), 'the blocked certificate stays out');
+    assert.equal((await rows()).find((r) => r.user.name === 'cert-alice')?.id, alice.id, 'a session up keeps its id');
   });
 
   test('liftBlock lets the certificate back at once', async () => {

@@ -36,8 +36,8 @@ export async function startApp(
     /**
      * Wait until every adapter's link to its daemon is up before returning (default true). An
      * OpenVPN daemon in authorize mode sends a client's `>CLIENT:CONNECT` only to a management client
-     * that is linked (and past its password); one sent before is lost and the client hangs for its
-     * handshake window (60 s). Set false where a gateway is meant to be down at start.
+     * that is linked (and past its password); one sent before is lost, and the client waits until the
+     * adapter has linked and restarted it (2 s and more). Set false where a gateway is meant to be down at start.
      */
     linked?: boolean;
   } = {},
