@@ -1,6 +1,7 @@
 import type { Actor } from '../domain/actor.js';
 import type { AuditAction, AuditEvent, AuditOutcome } from '../domain/audit.js';
 import { newAuditEventId } from '../domain/ids.js';
+import { madeStorable } from '../domain/text.js';
 
 /**
  * The most a whole audit row takes, in UTF-8 bytes: every text column plus the metadata's JSON. The
@@ -106,17 +107,12 @@ export function auditRowBytes(e: AuditEvent): number {
   return bytes;
 }
 
-/** U+0000 (which PostgreSQL cannot store) and lone surrogates (stored as U+FFFD) become U+FFFD. */
-/* eslint-disable no-control-regex -- finding U+0000 is the point */
-const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-/* eslint-enable no-control-regex */
-
 /** `text` made storable and cut to `maxBytes` of UTF-8 at a character boundary, with `…` when cut. */
 export function bounded(text: string | null | undefined, maxBytes: number): string | null {
   if (text === null || text === undefined) return null;
   // Every UTF-16 unit is at most 3 bytes of UTF-8: short texts need no measuring.
   const head = text.length > maxBytes ? text.slice(0, maxBytes) : text;
-  const clean = head.replace(UNSTORABLE, '\uFFFD');
+  const clean = madeStorable(head);
   if (head === text && (clean.length * 3 <= maxBytes || Buffer.byteLength(clean) <= maxBytes)) return clean;
   const room = maxBytes - Buffer.byteLength(ELLIPSIS);
   let bytes = 0;

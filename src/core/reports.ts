@@ -12,6 +12,7 @@
  */
 import { z } from 'zod';
 import { GATEWAY_ID_PATTERN } from '../domain/ids.js';
+import { storable } from '../domain/text.js';
 import { END_CAUSES, TRANSPORTS } from '../domain/session.js';
 import { PROTOCOLS } from '../domain/gateway.js';
 import { SESSION_EVENT_TYPES, TOKEN_REVOKED } from '../domain/event-types.js';
@@ -23,7 +24,16 @@ export const MAX_SNAPSHOT_PART_SESSIONS = 1_000;
 /** Parts of one snapshot: 10 million sessions at most. */
 const MAX_SNAPSHOT_PARTS = 10_000;
 
-const text = (max: number) => z.string().max(max);
+/**
+ * A bounded string that every store keeps as it is: an agent is another process (or host), and a
+ * U+0000 in one user name would fail PostgreSQL's whole snapshot transaction while SQLite stored it
+ * (see domain/text.ts, `storable`). No daemon's name holds one; a message that does is not an agent's.
+ */
+const text = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .refine(storable, { message: 'must not contain U+0000 or a lone surrogate (no store keeps it as it is)' });
 const optionalText = (max: number) => text(max).nullable();
 /** A count of bytes or a time in ms since the epoch: a non-negative integer JSON can carry exactly. */
 const count = () => z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);

@@ -56,3 +56,30 @@ export function refusedCharacter(text: string, kind: TextKind): RefusedCharacter
 export function refusalText(refused: RefusedCharacter): string {
   return `must not contain a ${refused.what} (${refused.codePoint} at character ${refused.index + 1})`;
 }
+
+/**
+ * U+0000 (PostgreSQL cannot store it in text or jsonb) and lone UTF-16 surrogates (SQLite keeps their
+ * bytes as they are and gives back three U+FFFD, PostgreSQL's driver writes one U+FFFD): text that
+ * no store keeps as it is, or that the two stores keep differently.
+ */
+/* eslint-disable no-control-regex -- finding U+0000 is the point */
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/* eslint-enable no-control-regex */
+
+/** U+0000 or any surrogate: the one-class scan that clears almost every text at once. */
+/* eslint-disable no-control-regex -- finding U+0000 is the point */
+const SUSPECT = /[\u0000\uD800-\uDFFF]/;
+/* eslint-enable no-control-regex */
+
+/**
+ * Whether every store keeps `text` exactly as it is (see UNSTORABLE). Runs on every string of every
+ * agent report: a scan for one character class first, the lookarounds only where it finds one.
+ */
+export function storable(text: string): boolean {
+  return !SUSPECT.test(text) || !UNSTORABLE.test(text);
+}
+
+/** `text` with what no store keeps as it is (U+0000, lone surrogates) replaced by U+FFFD. */
+export function madeStorable(text: string): string {
+  return storable(text) ? text : text.replace(new RegExp(UNSTORABLE.source, 'g'), '\uFFFD');
+}
