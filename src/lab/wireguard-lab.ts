@@ -164,6 +164,11 @@ export class WireGuardLab {
     };
   }
 
+  /** The server's wireguard-go (`ip netns exec` execs it, so the child's PID is its own): a test can SIGSTOP it. */
+  get serverPid(): number | null {
+    return this.serverRunning ? (this.server!.child.pid ?? null) : null;
+  }
+
   get serverRunning(): boolean {
     return this.server !== null && this.server.child.exitCode === null && this.server.child.signalCode === null;
   }

@@ -1,0 +1,348 @@
+/**
+ * Law 1 on a daemon that stalls (SIGSTOP), for WireGuard, IKEv2 and OpenConnect, each with its REAL
+ * daemon and real clients, and the whole Switchboard (store, bus, sync, in-process agent, HTTP API).
+ * The OpenVPN cases are test/daemon-stall.test.ts and test/disconnect-stalled-daemon.test.ts.
+ *
+ * (a) The daemon stalls before the disconnect and the agent has noticed (its liveness probe, or for
+ *     WireGuard its poll, got no answer): the disconnect answers 503 NOT_SENT at once, nothing was
+ *     written to the daemon, and after SIGCONT the session is still online: nothing ran late.
+ * (b) The daemon stalls with the disconnect's command written and unanswered (stopped right before
+ *     the native command leaves the adapter: WireGuard's `remove` on the UAPI socket, charon's VICI
+ *     `terminate`, ocserv's `disconnect id`): 503 UNCONFIRMED ("may still take effect"), the audit
+ *     row PENDING, the session still online; after SIGCONT the daemon runs the command and the end
+ *     is recorded as the operator's (ADMIN_DISCONNECT with the actor and reason, the audit settled
+ *     late, the session.disconnected event and its webhook row); the other session is untouched.
+ * (c) Meanwhile the server answers other queries.
+ * Outcomes and orders are asserted, never durations.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { createAdapter } from '../src/main.js';
+import { subjects } from '../src/bus/bus.js';
+import { silentLogger } from '../src/domain/logger.js';
+import type { SessionEvent } from '../src/core/session-events.js';
+import type { GatewayAdapter } from '../src/gateways/adapter.js';
+import { UapiControl } from '../src/gateways/wireguard/uapi.js';
+import { ViciConnection } from '../src/gateways/ikev2/vici-client.js';
+import type { ViciPacket } from '../src/gateways/ikev2/vici-codec.js';
+import { OpenConnectAdapter } from '../src/gateways/openconnect/openconnect-adapter.js';
+import { OcctlClient, processRunner } from '../src/gateways/openconnect/occtl-client.js';
+import { WireGuardLab, wireguardSkipReason } from './support/wireguard-lab.js';
+import { StrongSwanLab, charonSkipReason } from './support/strongswan-lab.js';
+import { OcservLab, ocservSkipReason, type OcLabClient } from './support/ocserv-lab.js';
+import { startApp, type AppHarness } from './support/app-harness.js';
+import { waitFor } from './support/wait.js';
+
+const SEED = 'mutation ($id: String!) { disconnectBySessionId(onlineSessionId: $id) }';
+const DISCONNECT =
+  'mutation ($id: String!) { disconnectSession(input: { sessionId: $id, reason: "stall incident" }) { outcome } }';
+const ONLINE =
+  'query ($gw: String) { onlineSessions(first: 10, filter: { gatewayId: $gw }) { edges { node { id } } } }';
+const ENV = { SWITCHBOARD_DISCONNECT_TIMEOUT_MS: '2000', SWITCHBOARD_GATEWAY_LIVENESS_MS: '3000' };
+
+/** One protocol's lab and Switchboard, as the cases below need them. */
+interface StallRig {
+  h: AppHarness;
+  gw: string;
+  adapter: GatewayAdapter;
+  /** The daemon's PID (SIGSTOP / SIGCONT). */
+  pid: () => number;
+  /** Arms a stall: the daemon is stopped right before the next disconnect's native command is written. */
+  stallBeforeNextKill(): void;
+  /** Whether the daemon (running) still has `user`'s session; asked of the daemon itself. */
+  onDaemon(user: string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Every thread of `pid` in state T (stopped): a group stop reaches each thread on its own. */
+function allStopped(pid: number): boolean {
+  return readdirSync(`/proc/${pid}/task`).every((tid) => {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    return /^[Tt]$/.test(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]!);
+  });
+}
+
+async function stall(pid: number): Promise<void> {
+  process.kill(pid, 'SIGSTOP');
+  await waitFor(() => allStopped(pid), 10_000, `pid ${pid} stopped`, 5);
+}
+
+/** The hook the rigs call right before a native kill leaves the adapter (null: none armed). */
+let beforeKill: (() => Promise<void>) | null = null;
+const takeHook = () => {
+  const hook = beforeKill;
+  beforeKill = null;
+  return hook;
+};
+
+// WireGuard's removal and charon's terminate are written by the adapter's own transport; the test
+// stops the daemon right before either is written (the transports are per-process, so the wrap is
+// this test file's alone).
+const removePeer = UapiControl.prototype.removePeer;
+UapiControl.prototype.removePeer = async function (this: UapiControl, publicKey: string, timeoutMs: number) {
+  await takeHook()?.();
+  return removePeer.call(this, publicKey, timeoutMs);
+};
+type Send = (packet: ViciPacket, ...rest: unknown[]) => Promise<ViciPacket>;
+const vici = ViciConnection.prototype as unknown as { send: Send };
+const viciSend = vici.send;
+vici.send = async function (this: unknown, packet: ViciPacket, ...rest: unknown[]) {
+  if (packet.type === 'CMD_REQUEST' && packet.name === 'terminate') await takeHook()?.();
+  return viciSend.call(this, packet, ...rest);
+};
+
+async function wireguardRig(): Promise<StallRig> {
+  const lab = await WireGuardLab.create();
+  try {
+    for (const user of ['victim', 'bystander']) await lab.reserve(user);
+    const gw = `stall-wg-${lab.tag}`;
+    const adapter = createAdapter(lab.gatewayConfig({ id: gw, snapshotIntervalMs: 1000 }), silentLogger);
+    const h = await startApp({ adapters: [adapter], env: ENV });
+    const peers = await Promise.all(['victim', 'bystander'].map((user) => lab.addClient(user)));
+    const pid = () => lab.serverPid!;
+    return {
+      h,
+      gw,
+      adapter,
+      pid,
+      stallBeforeNextKill: () => (beforeKill = () => stall(pid())),
+      onDaemon: async (user) =>
+        (await lab.serverPeers()).some((p) => p.publicKey === peers.find((q) => q.user === user)!.publicKey),
+      close: async () => {
+        await h.close();
+        await lab.close();
+      },
+    };
+  } catch (e) {
+    await lab.close();
+    throw e;
+  }
+}
+
+async function ikev2Rig(): Promise<StallRig> {
+  const lab = await StrongSwanLab.create({ clients: 2, users: ['victim', 'bystander'] });
+  try {
+    const gw = `stall-ike-${Math.random().toString(36).slice(2, 8)}`;
+    const adapter = createAdapter(lab.gatewayConfig({ id: gw, snapshotIntervalMs: 1000 }), silentLogger, {
+      intervalMs: 300,
+      timeoutMs: 700,
+    });
+    const h = await startApp({ adapters: [adapter], env: ENV });
+    for (const c of lab.clients) await c.initiate();
+    const pid = () => lab.responder.pid!;
+    return {
+      h,
+      gw,
+      adapter,
+      pid,
+      stallBeforeNextKill: () => (beforeKill = () => stall(pid())),
+      onDaemon: (user) => lab.establishedAtResponder(user),
+      close: async () => {
+        await h.close();
+        await lab.close();
+      },
+    };
+  } catch (e) {
+    await lab.close();
+    throw e;
+  }
+}
+
+async function openconnectRig(): Promise<StallRig & { clients: Record<string, OcLabClient> }> {
+  const lab = await OcservLab.create();
+  try {
+    await lab.start();
+    const gw = `stall-oc-${Math.random().toString(36).slice(2, 8)}`;
+    const base = processRunner(lab.target);
+    const pid = () => lab.pid!;
+    // ocserv's `disconnect id` goes through a short-lived occtl: the daemon is stopped right before it runs.
+    const adapter = new OpenConnectAdapter(lab.gatewayConfig({ id: gw, snapshotIntervalMs: 1000 }), {
+      logger: silentLogger,
+      probe: { intervalMs: 300, timeoutMs: 700 },
+      runner: async (args, timeoutMs) => {
+        if (args[0] === 'disconnect') await takeHook()?.();
+        return base(args, timeoutMs);
+      },
+    });
+    const h = await startApp({ adapters: [adapter], env: ENV });
+    const clients: Record<string, OcLabClient> = {};
+    await Promise.all(['victim', 'bystander'].map(async (user) => (clients[user] = await lab.startClient(user))));
+    const occtl = new OcctlClient(base);
+    return {
+      h,
+      gw,
+      adapter,
+      pid,
+      clients,
+      stallBeforeNextKill: () => (beforeKill = () => stall(pid())),
+      onDaemon: async (user) => (await occtl.users()).some((u) => u.userName === user && u.state === 'connected'),
+      close: async () => {
+        await h.close();
+        await lab.close();
+      },
+    };
+  } catch (e) {
+    await lab.close();
+    throw e;
+  }
+}
+
+const PROTOCOLS: { name: string; skip: string | false; rig: () => Promise<StallRig> }[] = [
+  { name: 'WireGuard (wireguard-go over UAPI)', skip: wireguardSkipReason(), rig: wireguardRig },
+  { name: 'IKEv2 (strongSwan charon over VICI)', skip: charonSkipReason(), rig: ikev2Rig },
+  { name: 'OpenConnect (ocserv over occtl)', skip: ocservSkipReason(), rig: openconnectRig },
+];
+
+describe('disconnects and a stalled daemon (SIGSTOP), end to end', { concurrency: true }, () => {
+  for (const p of PROTOCOLS) {
+    describe(p.name, { skip: p.skip, concurrency: 1 }, () => {
+      let rig: StallRig;
+      let stopped: number | null = null;
+      const events: SessionEvent[] = [];
+      const sessionOf = (user: string) =>
+        waitFor(
+          async () => (await rig.h.app.store.sessions.listOnlineByGateway(rig.gw)).find((s) => s.userName === user),
+          30_000,
+          `${user} online`,
+        );
+      const stop = async () => {
+        stopped = rig.pid();
+        await stall(stopped);
+      };
+      const resume = () => {
+        if (stopped !== null) process.kill(stopped, 'SIGCONT');
+        stopped = null;
+      };
+      const ready = () => rig.adapter.isConnected() && rig.adapter.isResponding();
+      /** (c): the API answers another query while the daemon is stalled. */
+      const serves = async () => {
+        const r = await rig.h.gql(ONLINE, { gw: rig.gw });
+        assert.equal(r.status, 200, r.text);
+        const ids = (r.json.data!.onlineSessions as { edges: { node: { id: string } }[] }).edges.map((e) => e.node.id);
+        assert.equal(ids.length, 2, 'both sessions listed');
+      };
+      const auditOf = async (id: string) =>
+        (await rig.h.app.store.audit.list({ first: 10, filter: { targetSessionId: id } })).rows;
+
+      before(async () => {
+        rig = await p.rig();
+        rig.h.app.bus.subscribe(subjects.sessionEvents, (e) => void events.push(e as SessionEvent));
+      });
+      after(async () => {
+        resume();
+        beforeKill = null;
+        await rig?.close();
+      });
+
+      test('(a) stalled, and the agent noticed: NOT_SENT at once, nothing written; after SIGCONT the session is still online', async () => {
+        const victim = await sessionOf('victim');
+        await sessionOf('bystander');
+        await stop();
+        try {
+          await waitFor(() => !ready(), 20_000, 'the agent noticed the stall');
+          await serves();
+          const r = await rig.h.gql(SEED, { id: victim.id });
+          assert.equal(r.status, 503, r.text);
+          const error = r.json.errors![0]! as { message: string; extensions: { code: string; disconnect?: string } };
+          assert.deepEqual(error.extensions, { code: 'GATEWAY_UNAVAILABLE', disconnect: 'NOT_SENT' });
+          assert.deepEqual(
+            (await auditOf(victim.id)).map((a) => [a.outcome, a.metadata.disconnect ?? null]),
+            [
+              ['GATEWAY_UNAVAILABLE', 'NOT_SENT'],
+              ['PENDING', null],
+            ],
+          );
+        } finally {
+          resume();
+        }
+        await waitFor(ready, 30_000, 'the agent linked and answered again');
+        await rig.adapter.snapshot();
+        await rig.h.app.sync.idle();
+        assert.equal(await rig.onDaemon('victim'), true, 'the daemon still has the session: nothing ran late');
+        assert.ok(await rig.h.app.store.sessions.findOnline(victim.id), 'still online in the record');
+        assert.equal((await auditOf(victim.id)).length, 2, 'no late settlement');
+      });
+
+      test("(b) stalled with the kill written: 503 UNCONFIRMED, PENDING; after SIGCONT the daemon runs it and the end is the operator's", async () => {
+        const hook = await rig.h.gql(
+          'mutation { createWebhook(input: { url: "http://127.0.0.1:9/hook", events: [SESSION_DISCONNECTED] }) { webhook { id } } }',
+        );
+        const webhookId = (hook.json.data!.createWebhook as { webhook: { id: string } }).webhook.id;
+        await waitFor(ready, 30_000, 'the agent ready');
+        const victim = await sessionOf('victim');
+        const bystander = await sessionOf('bystander');
+        const ops = await rig.h.token(['sessions:disconnect', 'sessions:read'], 'night-ops');
+        const before = (await auditOf(victim.id)).length;
+
+        rig.stallBeforeNextKill();
+        try {
+          const r = await rig.h.gql(DISCONNECT, { id: victim.id }, ops);
+          assert.equal(beforeKill, null, 'the kill reached the point where it is written');
+          assert.equal(r.status, 503, r.text);
+          const error = r.json.errors![0]! as { message: string; extensions: { code: string; disconnect?: string } };
+          assert.deepEqual(error.extensions, { code: 'GATEWAY_UNAVAILABLE', disconnect: 'UNCONFIRMED' });
+          assert.match(error.message, /may still take effect/);
+          const audit = await auditOf(victim.id);
+          assert.deepEqual(
+            audit.slice(0, audit.length - before).map((a) => [a.outcome, a.actorName, a.reason]),
+            [['PENDING', 'night-ops', 'stall incident']],
+          );
+          assert.ok(await rig.h.app.store.sessions.findOnline(victim.id), 'not recorded as ended while unconfirmed');
+          await serves();
+        } finally {
+          stopped = rig.pid();
+          resume();
+        }
+
+        const ended = await waitFor(
+          async () => {
+            const s = await rig.h.app.store.sessions.findById(victim.id);
+            return s?.endedAt != null ? s : null;
+          },
+          30_000,
+          'the session recorded as ended',
+        );
+        assert.deepEqual(
+          [ended.endCause, ended.endedByName, ended.endReason],
+          ['ADMIN_DISCONNECT', 'night-ops', 'stall incident'],
+        );
+        const audit = await auditOf(victim.id);
+        const [done, pending] = audit;
+        assert.deepEqual(
+          audit.slice(0, audit.length - before).map((a) => a.outcome),
+          ['SUCCESS', 'PENDING'],
+          'pending, then settled',
+        );
+        assert.equal(done!.metadata.intentId, pending!.metadata.intentId);
+        assert.deepEqual(
+          [done!.actorName, done!.reason, done!.metadata.late, done!.metadata.confirmedBy],
+          ['night-ops', 'stall incident', true, 'DAEMON_REPORT'],
+        );
+        await waitFor(
+          () => events.some((e) => e.type === 'session.disconnected' && e.session.id === victim.id),
+          10_000,
+          'the event',
+        );
+        const mine = events.filter((e) => e.type === 'session.disconnected' && e.session.id === victim.id);
+        assert.deepEqual(
+          mine.map((e) => [e.cause, e.actor?.name, e.reason]),
+          [['ADMIN_DISCONNECT', 'night-ops', 'stall incident']],
+        );
+        const deliveries = await rig.h.app.store.webhooks.listDeliveries(webhookId, 50);
+        assert.deepEqual(
+          deliveries.filter((d) => d.eventId === mine[0]!.id).map((d) => d.eventType),
+          ['session.disconnected'],
+          'its webhook row',
+        );
+
+        await waitFor(ready, 30_000, 'the agent ready again');
+        await rig.adapter.snapshot();
+        await rig.h.app.sync.idle();
+        assert.equal(await rig.onDaemon('victim'), false, 'the daemon ended it');
+        assert.equal(await rig.onDaemon('bystander'), true, 'the other session is untouched');
+        assert.ok(await rig.h.app.store.sessions.findOnline(bystander.id), 'and online in the record');
+      });
+    });
+  }
+});
