@@ -57,8 +57,8 @@ type Mutation {
   disconnectSession(input: DisconnectSessionInput!): DisconnectSessionPayload!
   """
   Ends every online session matching a filter (a user's, a gateway's…), each one as disconnectSession
-  would, each one audited. An empty filter is refused (BAD_USER_INPUT) unless \`all: true\`. Needs
-  \`admin\` or \`sessions:disconnect\`.
+  would, each one audited. An empty filter is refused (BAD_USER_INPUT) unless \`all: true\`, and so is
+  an empty \`userNameContains\` (every user name contains it). Needs \`admin\` or \`sessions:disconnect\`.
   """
   disconnectSessions(input: DisconnectSessionsInput!): DisconnectSessionsPayload!
   "Creates an API token. The secret is returned once, here, and never again. Needs \`admin\`."
@@ -364,7 +364,7 @@ input DisconnectSessionsInput {
   together with \`filter\` or \`all\` (BAD_USER_INPUT). An id that is no longer online counts as already gone.
   """
   sessionIds: [String!]
-  "Required, and must be true, to end every online session with an empty filter."
+  "Required, and must be true, to end every online session with an empty filter (or an empty \`userNameContains\`)."
   all: Boolean = false
   reason: String
   "Shown to each user by clients that support it."

@@ -23,6 +23,11 @@ describe('bulk disconnect (core, SQLite, gateway doubles)', () => {
   test('an empty filter is refused unless all: true; the scope is checked first', async () => {
     await assert.rejects(h.core.disconnectSessions(admin(), {}), (e) => code(e) === 'BAD_USER_INPUT');
     await assert.rejects(h.core.disconnectSessions(admin(), { filter: {} }), (e) => code(e) === 'BAD_USER_INPUT');
+    for (const filter of [{ userNameContains: '' }, { userNameContains: '', gatewayId: 'gw-a' }])
+      await assert.rejects(
+        h.core.disconnectSessions(admin(), { filter }),
+        (e) => code(e) === 'BAD_USER_INPUT' && /userNameContains is empty/.test((e as Error).message),
+      );
     await assert.rejects(
       h.core.disconnectSessions(h.actor(['sessions:read']), { filter: { userName: 'x' } }),
       (e) => code(e) === 'FORBIDDEN',

@@ -46,11 +46,19 @@ export async function bulkDisconnect(
       throw new DomainError('BAD_USER_INPUT', 'sessionIds is empty: name at least one session');
     if (sessionIds.length > BULK_MAX_SESSION_IDS)
       throw new DomainError('BAD_USER_INPUT', `sessionIds names more than ${BULK_MAX_SESSION_IDS} sessions`);
-  } else if (Object.keys(filter).length === 0 && input.all !== true) {
-    throw new DomainError(
-      'BAD_USER_INPUT',
-      'An empty filter would end every online session; give a filter, or all: true',
-    );
+  } else if (input.all !== true) {
+    if (Object.keys(filter).length === 0)
+      throw new DomainError(
+        'BAD_USER_INPUT',
+        'An empty filter would end every online session; give a filter, or all: true',
+      );
+    // Every user name contains the empty string: on its own such a filter is an empty one in disguise
+    // (a script's unset variable), and with other fields it narrows nothing.
+    if (filter.userNameContains === '')
+      throw new DomainError(
+        'BAD_USER_INPUT',
+        'filter.userNameContains is empty, which every user name matches; give part of a name, or all: true',
+      );
   }
   // Refused once for the whole request, not once per matching session.
   checkDisconnectText(input.reason, input.message);
