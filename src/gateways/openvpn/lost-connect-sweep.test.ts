@@ -127,3 +127,20 @@ test('before any link (observe mode never links the sweep), status reads restart
   s.statusRead([1]);
   assert.deepEqual(restarted, []);
 });
+
+test('a CONNECT that comes for a restarted Client ID is marked so (left unanswered), until the link or instance changes', () => {
+  const { s, restarted, later } = sweep();
+  s.linkUp();
+  s.statusRead([5, 6]);
+  later(2_000);
+  s.statusRead([5, 6]);
+  assert.deepEqual(restarted, [5, 6]);
+  assert.equal(s.restarted(5), true, 'its question crossed the kill');
+  assert.equal(s.restarted(7), false, 'a client not restarted is answered');
+  s.heardOf(5);
+  assert.equal(s.restarted(5), true, 'still, once heard of');
+  s.forget(); // a soft restart: Client IDs count from 0 again
+  assert.equal(s.restarted(5), false, 'the new instance’s 5 is another client');
+  s.linkUp();
+  assert.equal(s.restarted(6), false);
+});

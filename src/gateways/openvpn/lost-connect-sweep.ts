@@ -13,7 +13,10 @@
  * and its fresh CONNECT is answered from the block list like any other (admitted about 1 s after the
  * kill, or denied). A client the daemon has told this link about (CONNECT, REAUTH, ESTABLISHED,
  * DISCONNECT) or one with an address is never picked, nor is a client created after the link came up
- * (its CONNECT comes to this link), nor anything after a soft restart on this link (`forget`).
+ * (its CONNECT comes to this link), nor anything after a soft restart on this link (`forget`). A
+ * CONNECT that still comes for a restarted Client ID (a client that was only slow, its question
+ * crossing the kill) is not answered (`restarted`): the client has been told to reconnect and asks
+ * again as a new Client ID, and admitting the old one would list a session about to go.
  */
 
 /** How long a suspect is given to show it was only slow (its CONNECT arrives) before it is restarted. */
@@ -27,6 +30,8 @@ export class LostConnectSweep {
   /** This link's sweep is done (or was never needed). */
   private done = true;
   private timer: NodeJS.Timeout | undefined;
+  /** Client IDs restarted on this link and daemon instance. */
+  private readonly restartedIds = new Set<number>();
 
   constructor(
     private readonly deps: {
@@ -46,6 +51,11 @@ export class LostConnectSweep {
     this.done = false;
   }
 
+  /** This Client ID was restarted by the sweep: a CONNECT for it is left unanswered. */
+  restarted(cid: number): boolean {
+    return this.restartedIds.has(cid);
+  }
+
   /** The daemon sent a `>CLIENT:` notification for this Client ID on the current link. */
   heardOf(cid: number): void {
     this.heard.add(cid);
@@ -54,10 +64,8 @@ export class LostConnectSweep {
 
   /** Nothing to sweep on this link: it went down, the adapter stopped, or a soft restart (whose clients all ask here). */
   forget(): void {
-    this.suspects = null;
-    this.done = true;
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    this.finish();
+    this.restartedIds.clear();
   }
 
   /**
@@ -70,7 +78,7 @@ export class LostConnectSweep {
     const now = this.now();
     const still = new Set([...pending].filter((cid) => !this.heard.has(cid)));
     if (!this.suspects) {
-      if (still.size === 0) return this.forget();
+      if (still.size === 0) return this.finish();
       this.suspects = { cids: still, at: now };
       this.timer = setTimeout(() => this.deps.rescan(), this.graceMs());
       this.timer.unref?.();
@@ -78,8 +86,18 @@ export class LostConnectSweep {
     }
     if (now - this.suspects.at < this.graceMs()) return;
     const due = [...this.suspects.cids].filter((cid) => still.has(cid));
-    this.forget();
-    for (const cid of due) this.deps.restart(cid);
+    this.finish();
+    for (const cid of due) {
+      this.restartedIds.add(cid);
+      this.deps.restart(cid);
+    }
+  }
+
+  private finish(): void {
+    this.suspects = null;
+    this.done = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   private graceMs(): number {

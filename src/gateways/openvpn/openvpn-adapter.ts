@@ -439,8 +439,13 @@ export class OpenVpnAdapter implements GatewayAdapter {
   private onClient(n: ClientNotification): void {
     if (n.env.proto_1) this.udp = n.env.proto_1.startsWith('udp');
     if (this.detector.observe(n)) this.capabilitiesChanged();
+    if (n.event === 'CONNECT' && this.sweep.restarted(n.cid))
+      this.logger.debug(
+        { gatewayId: this.config.id, cid: n.cid },
+        'openvpn: CONNECT of a client told to reconnect left unanswered (it asks again as a new client)',
+      );
+    else if (n.event === 'CONNECT' || n.event === 'REAUTH') void this.authorizer.answer(n);
     this.sweep.heardOf(n.cid);
-    if (n.event === 'CONNECT' || n.event === 'REAUTH') void this.authorizer.answer(n);
     if (this.instance !== null) this.table.applyClient(this.instance, n);
   }
 
