@@ -33,6 +33,15 @@ const MAX_ERROR = 300;
 const MAX_LANES = 1_000;
 
 /** The delay before attempt `n + 1`, after `n` failed attempts. */
+/**
+ * An error's text without the webhook's URL, which may carry a credential (in its query, or the
+ * user:password of a webhook created before such URLs were refused): fetch names the URL in some of
+ * its errors, and the text is logged and shown to every admin in the delivery's attempts.
+ */
+export function withoutUrl(text: string, url: string): string {
+  return text.replaceAll(url, '<the webhook URL>');
+}
+
 export function backoffDelay(failedAttempts: number, o: Pick<DispatcherOptions, 'backoffMs' | 'backoffCapMs'>): number {
   return Math.min(o.backoffCapMs, o.backoffMs * 2 ** Math.max(0, failedAttempts - 1));
 }
@@ -194,12 +203,13 @@ export class WebhookDispatcher {
         if (res.status < 200 || res.status > 299) error = `HTTP ${res.status}`;
       } catch (e) {
         const reason = controller.signal.aborted ? controller.signal.reason : e;
-        error = (
+        error = withoutUrl(
           reason instanceof Error
             ? reason.cause instanceof Error
               ? `${reason.message}: ${reason.cause.message}`
               : reason.message
-            : String(reason)
+            : String(reason),
+          hook.url,
         ).slice(0, MAX_ERROR);
       } finally {
         clearTimeout(timer);

@@ -44,6 +44,13 @@ function checkUrl(text: string): string {
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:')
     throw new DomainError('BAD_USER_INPUT', 'url must be an absolute http:// or https:// URL');
+  // fetch refuses a URL with credentials, so no delivery could ever be made, and its error names the
+  // whole URL, password included. Receivers check the Switchboard-Signature header instead.
+  if (url.username !== '' || url.password !== '')
+    throw new DomainError(
+      'BAD_USER_INPUT',
+      'url must not carry credentials (user:password@): no delivery could send them; check the Switchboard-Signature header instead',
+    );
   // Percent-encoding makes the normalised form longer than the text given: both are capped.
   const normalised = url.toString();
   if (text.length > MAX_WEBHOOK_URL_CHARS || normalised.length > MAX_WEBHOOK_URL_CHARS) {

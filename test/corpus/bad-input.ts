@@ -92,6 +92,8 @@ export const INPUT_GATE: readonly BadInputCase[] = [
   { name: 'webhook URL file:', request: { body: webhook('file:///etc/passwd') }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
   { name: 'webhook URL ftp:', request: { body: webhook('ftp://example.com/hook') }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
   { name: 'webhook URL data:', request: { body: webhook('data:text/plain,hello') }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'webhook URL with credentials (fetch cannot send them; its error would name the password)', request: { body: webhook('https://user:hunter2@example.com/hook') }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'webhook URL with a user name only', request: { body: webhook('https://user@example.com/hook') }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
   { name: 'webhook URL that grows past 2 000 characters once percent-encoded', request: { body: webhook(`https://example.com/${'é'.repeat(1500)}`) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
 ];
 
