@@ -422,4 +422,45 @@ describe('bodies and HTTP hygiene', () => {
     assert.equal(line.err, undefined);
     assert.ok(!h.logs.some((l) => (JSON.parse(l) as { level: number }).level >= 50), 'nothing at error level');
   });
+
+  test('a WebSocket frame over 256 KiB, before or after connection_init: closed with 1009, a debug line and no stack on stderr; the server serves', async () => {
+    const printed: unknown[][] = [];
+    const consoleError = console.error;
+    console.error = (...args: unknown[]) => void printed.push(args);
+    try {
+      for (const init of [false, true]) {
+        const code = await new Promise<number>((resolve) => {
+          const ws = new WebSocket(`${h.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
+          const big = () =>
+            ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: `#${'x'.repeat(300_000)}` } }));
+          ws.on('open', () => {
+            if (!init) return big();
+            ws.send(JSON.stringify({ type: 'connection_init', payload: { token: h.admin } }));
+          });
+          ws.on('message', (m) => {
+            if ((JSON.parse(m.toString()) as { type: string }).type === 'connection_ack') big();
+          });
+          ws.on('error', () => {});
+          ws.on('close', (c) => resolve(c));
+        });
+        assert.equal(code, 1009, `closed as too big (${init ? 'after' : 'before'} connection_init)`);
+      }
+      await waitFor(
+        () => h.logs.filter((l) => l.includes('the client sent an invalid frame')).length === 2,
+        BOUND_MS,
+        'two debug lines',
+      );
+      assert.deepEqual(printed, [], 'nothing written around the JSON log');
+      assert.ok(!h.logs.some((l) => (JSON.parse(l) as { level: number }).level >= 40), 'nothing at warn or error');
+      const session = await openWsSession(h.url, h.admin);
+      try {
+        const reply = await session.run('{ viewer { name } }');
+        assert.deepEqual(reply.data, { viewer: { name: 'bootstrap-admin' } });
+      } finally {
+        await session.dispose();
+      }
+    } finally {
+      console.error = consoleError;
+    }
+  });
 });

@@ -122,7 +122,17 @@ export function attachWebSocketTransport(o: {
         `Too many requests; retry after ${byIp.retryAfterSeconds} s`,
         `retry-after: ${byIp.retryAfterSeconds}\r\n`,
       );
-    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      wss.emit('connection', ws, req);
+      // A socket's error is the client's doing (a frame over maxPayload, broken framing): ws has
+      // closed it already with the fitting code (1009, 1002). graphql-ws's listener would write it
+      // with its stack to stderr by console.error, outside the JSON log, for anyone who can connect.
+      // One listener stays: an 'error' with none would throw.
+      ws.removeAllListeners('error');
+      ws.on('error', (err: Error & { code?: string }) =>
+        logger.debug({ code: err.code, reason: err.message }, 'websocket closed: the client sent an invalid frame'),
+      );
+    });
   });
 
   /** Closes the socket after what is queued on it (an error message) has been written. */
