@@ -29,7 +29,6 @@ import { HeapRelease } from './heap-release.js';
 import { Switchboard } from './core/switchboard.js';
 import { SettledIntents } from './core/settled-intents.js';
 import { KillsInFlight } from './core/kills-in-flight.js';
-import { BulkKills } from './core/bulk-kills.js';
 import { WebhookDispatcher } from './core/webhook-dispatcher.js';
 import { createReadiness } from './core/readiness.js';
 import { EventRelay } from './core/event-relay.js';
@@ -211,12 +210,9 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
   const settled = new SettledIntents();
   // And the daemons' reports of sessions whose kill awaits its reply (the reply settles them).
   const kills = new KillsInFlight();
-  // And the intents of a bulk disconnect's kills in flight (sync settles their echoes without reading them).
-  const bulkKills = new BulkKills();
   const core = new Switchboard({
     settled,
     kills,
-    bulkKills,
     store,
     bus,
     logger,
@@ -259,7 +255,7 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
     onStoreHealth: (h) => core.eventStoreHealth(h),
   });
   relay.start();
-  const sync = new SessionSync({ store, bus, logger, intake, settled, kills, bulkKills });
+  const sync = new SessionSync({ store, bus, logger, intake, settled, kills });
   sync.start();
   // Before the agents: an in-process agent gets its blocks with its first snapshot.
   const stopBlocks = core.deliverBlocks(sync);

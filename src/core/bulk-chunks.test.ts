@@ -20,7 +20,6 @@ import { appendSessionEvents } from './event-outbox.js';
 import { settleEnded, settleUnsuccessful } from './intent-settlement.js';
 import type { SessionEvent } from './session-events.js';
 import { BULK_CHUNK, BULK_KILL_BATCH, BULK_KILLS_IN_FLIGHT } from './bulk-chunks.js';
-import { BulkKills } from './bulk-kills.js';
 import { DeltaApplier } from './sync/deltas.js';
 import { MAX_DISCONNECT_BATCH } from './reports.js';
 import { DEFAULT_MAX_IN_FLIGHT } from '../gateways/openvpn/command-queue.js';
@@ -285,15 +284,45 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       );
     });
 
-    test("the daemon's echo settles first (sync, this replica): the bulk takes that settlement and writes nothing more", async () => {
+    /** The daemon's reports of sessions' ends carry final counters (7 received, 9 sent); their times by ref. Returns the undo. */
+    const echoesWithCounters = (times: Map<string, number>) => {
+      const publish = h.bus.publish.bind(h.bus);
+      h.bus.publish = async (subject, data) => {
+        const r = data as { type?: string; ref?: string; at?: number };
+        if (subject.endsWith('.report') && r.type === 'session.disconnected') {
+          times.set(r.ref!, r.at!);
+          return publish(subject, { ...r, bytesReceived: 7, bytesSent: 9 });
+        }
+        return publish(subject, data);
+      };
+      return () => {
+        h.bus.publish = publish;
+      };
+    };
+
+    test("the daemon's echoes come first: parked, the bulk's batches settle them at their time with their counters, sync looks nothing up", async () => {
       const sessions = await online('echo', 30);
+      const times = new Map<string, number>();
+      const undoEchoes = echoesWithCounters(times);
+      // Each reply reaches the bulk only once sync has had every echo of its kills.
       const restore = repliesAfterSync();
-      try {
-        const result = await h.core.disconnectSessions(admin(), { filter: { userName: 'echo' }, reason: 'echo' });
-        assert.equal(result.ended, 30);
-      } finally {
+      const {
+        value: result,
+        refs,
+        ids,
+      } = await lookUps(() =>
+        h.core.disconnectSessions(admin(), { filter: { userName: 'echo' }, reason: 'echo' }),
+      ).finally(() => {
         restore();
-      }
+        undoEchoes();
+      });
+      assert.equal(result.ended, 30);
+      assert.equal(times.size, 30, 'the daemon reported every end');
+      assert.deepEqual(
+        sessions.filter((s) => refs.has(s.ref) || ids.has(s.id)),
+        [],
+        'no session of the bulk looked up by ref, no pending intent looked up by session',
+      );
       await h.settle();
       const record = await recordOf(sessions, 'echo');
       assert.deepEqual(
@@ -301,7 +330,57 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         [],
       );
       const successes = (await auditOf('echo')).filter((r) => r.outcome === 'SUCCESS');
-      assert.ok(successes.every((r) => r.metadata.confirmedBy === 'DAEMON_REPORT' && r.actorName === 'ops'));
+      assert.ok(successes.every((r) => r.metadata.confirmedBy === 'GATEWAY_REPLY' && r.actorName === 'ops'));
+      const ended = await Promise.all(sessions.map((s) => h.store.sessions.findById(s.id)));
+      assert.deepEqual(
+        ended.filter(
+          (s) =>
+            s?.endCause !== 'ADMIN_DISCONNECT' ||
+            s.endedByName !== 'ops' ||
+            s.endReason !== 'echo' ||
+            s.endedAt !== times.get(s.ref) ||
+            s.bytesSent !== 9,
+        ),
+        [],
+        "each ended as the operator's, at its report's time, with its final counters",
+      );
+    });
+
+    test('a reply other than a confirmation applies the parked echo first: the end is recorded as the report says', async () => {
+      const sessions = await online('late', 12);
+      const times = new Map<string, number>();
+      const undoEchoes = echoesWithCounters(times);
+      const gw = h.gateways[0]!;
+      const disconnect = gw.disconnect.bind(gw);
+      // The daemon runs each kill (and reports the end) but its answer says the client was not found.
+      gw.disconnect = async (command, deadlineMs) => {
+        await disconnect(command, deadlineMs);
+        return 'NOT_FOUND';
+      };
+      const result = await h.core
+        .disconnectSessions(admin(), { filter: { userName: 'late' }, reason: 'late' })
+        .finally(() => {
+          gw.disconnect = disconnect;
+          undoEchoes();
+        });
+      assert.equal(
+        result.ended,
+        12,
+        "the report settled each intent first: the record says it ended as the operator's",
+      );
+      await h.settle();
+      const record = await recordOf(sessions, 'late');
+      assert.deepEqual(
+        record.filter((r) => r.outcomes.join() !== 'PENDING,SUCCESS' || r.intents.join() !== 'DONE' || r.events !== 1),
+        [],
+      );
+      const successes = (await auditOf('late')).filter((r) => r.outcome === 'SUCCESS');
+      assert.ok(successes.every((r) => r.metadata.confirmedBy === 'DAEMON_REPORT'));
+      const ended = await Promise.all(sessions.map((s) => h.store.sessions.findById(s.id)));
+      assert.deepEqual(
+        ended.filter((s) => s?.endCause !== 'ADMIN_DISCONNECT' || s.endedAt !== times.get(s.ref) || s.bytesSent !== 9),
+        [],
+      );
     });
 
     test('a chunk whose transaction fails: no kill is sent, nothing is recorded, each session fails with the error', async () => {
@@ -356,48 +435,15 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       );
       assert.equal(endedEvents(theirs!.id).length, 1);
     });
-    test("the echoes of the bulk's kills in flight settle their intents without sync looking them up", async () => {
-      const sessions = await online('known', 30);
-      const restore = repliesAfterSync();
-      const {
-        value: result,
-        refs,
-        ids,
-      } = await lookUps(() =>
-        h.core.disconnectSessions(admin(), { filter: { userName: 'known' }, reason: 'known' }),
-      ).finally(restore);
-      assert.equal(result.ended, 30);
-      assert.deepEqual(
-        sessions.filter((s) => refs.has(s.ref) || ids.has(s.id)),
-        [],
-        'no session of the bulk looked up by ref, no pending intent looked up by session',
-      );
-      await h.settle();
-      const record = await recordOf(sessions, 'known');
-      assert.deepEqual(
-        record.filter((r) => r.outcomes.join() !== 'PENDING,SUCCESS' || r.intents.join() !== 'DONE' || r.events !== 1),
-        [],
-      );
-      const successes = (await auditOf('known')).filter((r) => r.outcome === 'SUCCESS');
-      assert.ok(successes.every((r) => r.metadata.confirmedBy === 'DAEMON_REPORT' && r.actorName === 'ops'));
-      const ended = await h.store.sessions.findById(sessions[0]!.id);
-      assert.deepEqual([ended?.endCause, ended?.endedByName, ended?.endReason], ['ADMIN_DISCONNECT', 'ops', 'known']);
-    });
-
-    test("one run of echoes: intents kept in memory, settled elsewhere meanwhile, and another replica's", async () => {
+    test("one run of echoes (sync): pending intents, intents settled elsewhere before it, another replica's, none", async () => {
       const [mine, doneElsewhere, failedElsewhere, theirs, nobody] = await online('mixed', 5);
       const gatewayId = mine!.gatewayId;
-      const kept = new BulkKills();
-      const deltas = new DeltaApplier({ store: h.store, now: Date.now, unknownGateway: () => {}, bulkKills: kept });
+      const deltas = new DeltaApplier({ store: h.store, now: Date.now, unknownGateway: () => {} });
       const ours = await Promise.all(
         [mine!, doneElsewhere!, failedElsewhere!].map((s) => recordIntent(s, 'ops', 'mixed')),
       );
-      kept.sending(
-        gatewayId,
-        [mine!, doneElsewhere!, failedElsewhere!].map((s, i) => ({ ref: s.ref, intent: ours[i]! })),
-      );
       const other = await recordIntent(theirs!, 'other-replica', 'theirs');
-      // Settled since this process kept them: the daemon's report, applied by another replica; the horizon.
+      // Settled before the run: the daemon's report, applied by another replica; the horizon.
       await h.store.transaction(async (tx) => {
         const done = await settleEnded(tx, ours[1]!, { at: Date.now(), now: Date.now(), confirmedBy: 'DAEMON_REPORT' });
         await appendSessionEvents(tx, done?.event ? [done.event] : [], Date.now());
@@ -415,18 +461,13 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         bytesReceived: 7,
         bytesSent: 9,
       });
-      const { value: announced, refs } = await lookUps(() =>
-        deltas.disconnectedRun([
-          report(mine!, 'ADMIN_DISCONNECT'),
-          report(doneElsewhere!, 'ADMIN_DISCONNECT'),
-          report(failedElsewhere!, 'CLIENT_DISCONNECT'),
-          report(theirs!, 'ADMIN_DISCONNECT'),
-          report(nobody!, 'CLIENT_DISCONNECT'),
-        ]),
-      );
-      assert.ok(!refs.has(mine!.ref), 'the kept intent was not looked up');
-      assert.ok(refs.has(theirs!.ref) && refs.has(nobody!.ref), 'the others were');
-      assert.equal(kept.take(gatewayId, doneElsewhere!.ref), undefined, 'every kept intent of the run was taken');
+      const announced = await deltas.disconnectedRun([
+        report(mine!, 'ADMIN_DISCONNECT'),
+        report(doneElsewhere!, 'ADMIN_DISCONNECT'),
+        report(failedElsewhere!, 'CLIENT_DISCONNECT'),
+        report(theirs!, 'ADMIN_DISCONNECT'),
+        report(nobody!, 'CLIENT_DISCONNECT'),
+      ]);
       const intents = await Promise.all([mine!, doneElsewhere!, failedElsewhere!, theirs!].map((s) => intentsOf(s.id)));
       assert.deepEqual(
         intents.map((i) => i.map((x) => x.status)),

@@ -11,10 +11,14 @@
  * 2. The kills go to their gateway's agent `BULK_KILL_BATCH` to a bus request (a DisconnectBatchRequest,
  *    one reply per kill; an agent that predates it gets them one request each), up to
  *    `BULK_KILLS_IN_FLIGHT` at once. Each reply is then handled as its own kill's.
- * 3. Confirmed ends are settled in batches (`settleEndedMany`): one conditional update moves the
- *    batch's intents from PENDING and names those it moved; only those get their session ended, their
- *    SUCCESS row and their event here. The rest were settled by sync from the daemon's echo (or by
- *    another replica), which wrote their rows: their answer is that settlement, as for one disconnect.
+ * 3. Confirmed ends are settled in batches of `SETTLE_BATCH` (`settleEndedMany`), as one disconnect
+ *    settles its reply: the daemon's report of the end (its echo, which usually comes first) is parked
+ *    by sync while the kill is in flight and until its batch (KillsInFlight), and the end is recorded
+ *    at the report's time with its final counters (`confirmedBy: GATEWAY_REPLY`). One conditional
+ *    update moves the batch's intents from PENDING and names those it moved; only those get their
+ *    session ended, their SUCCESS row and their event here. The rest were settled meanwhile (another
+ *    replica, sync applying a parked report that a snapshot or a later report of the session
+ *    released), which wrote their rows: their answer is that settlement, as for one disconnect.
  * Replies other than a confirmation (NOT_FOUND, NOT_SENT, UNCONFIRMED), sessions whose disconnect
  * another caller has pending, and sessions the batch cannot take (a block their gateway cannot
  * enforce, an id not online) go through the single path, one at a time as before.
@@ -28,7 +32,8 @@ import { elapsed, type DisconnectCall, type DisconnectUseCase } from './disconne
 import { appendSessionEvents } from './event-outbox.js';
 import { settleEndedMany } from './intent-settlement.js';
 import type { SettledIntents } from './settled-intents.js';
-import type { BulkKills } from './bulk-kills.js';
+import type { KillsInFlight } from './kills-in-flight.js';
+import { finalStatsOf } from './sync/deltas.js';
 import type { DisconnectReply } from './reports.js';
 
 /** Sessions whose intents and PENDING rows one transaction records. */
@@ -39,7 +44,7 @@ export const BULK_KILLS_IN_FLIGHT = 100;
 export const BULK_KILL_BATCH = 50;
 /** Sessions of one bulk request on the single path at once (those the batch does not take). */
 export const BULK_SINGLE_CONCURRENCY = 16;
-/** Most confirmed ends one settling transaction takes; more arrive while it runs, for the next one. */
+/** Confirmed ends per settling transaction (the last one of a bulk takes what is left). */
 const SETTLE_BATCH = 500;
 
 export interface BulkChunkDeps {
@@ -48,8 +53,12 @@ export interface BulkChunkDeps {
   now: () => number;
   /** Intents that this process's sync settled from a daemon's report (shared with the single path). */
   settled?: SettledIntents;
-  /** The kills in flight, for this process's sync to settle their echoes without reading their intents. */
-  inFlight?: BulkKills;
+  /**
+   * Shared with this process's sync: while a kill is in flight, and until its confirmation settles,
+   * the daemon's report of that session's end is parked there (as for one disconnect) and the
+   * settling batch takes it, instead of sync settling it in a transaction of its own.
+   */
+  kills?: KillsInFlight;
 }
 
 /** How one session's disconnect ended: null when its gateway confirmed, else the error the single path would have thrown. */
@@ -71,6 +80,8 @@ export class BulkChunks {
   private readonly queue: Confirmed[] = [];
   private draining = false;
   private readonly settling: Promise<void>[] = [];
+  /** Every kill has been answered: what waits is settled now, whatever its size. */
+  private finished = false;
   /** Ids for the single path, run after the batched ones. */
   private readonly alone: string[] = [];
 
@@ -104,7 +115,13 @@ export class BulkChunks {
       }
     };
     const workers = Math.min(BULK_KILLS_IN_FLIGHT / BULK_KILL_BATCH, Math.ceil(batched.length / BULK_KILL_BATCH));
-    await Promise.all(Array.from({ length: workers }, worker));
+    try {
+      await Promise.all(Array.from({ length: workers }, worker));
+    } finally {
+      // Whatever waits is settled now (a failed request included: its confirmed neighbours stay answered).
+      this.finished = true;
+      if (!this.draining) void this.drain();
+    }
     await Promise.all(this.settling);
     let next = 0;
     const single = async () => {
@@ -173,31 +190,29 @@ export class BulkChunks {
   }
 
   /**
-   * Kills of one gateway, one request; each reply is then handled as its own (`answered`). While they
-   * are in flight, sync takes their intents from `inFlight` for the daemon's echoes (BulkKills).
+   * Kills of one gateway, one request; each reply is then handled as its own (`answered`). From before
+   * they are sent, sync parks the daemon's reports of their sessions' ends (KillsInFlight).
    */
   private async kill(kills: Recorded[]): Promise<void> {
-    const { inFlight } = this.deps;
-    const gatewayId = kills[0]!.session.gatewayId;
-    inFlight?.sending(
-      gatewayId,
-      kills.map((k) => ({ ref: k.session.ref, intent: k.intent })),
-    );
+    for (const k of kills) this.deps.kills?.expect(k.session.gatewayId, k.session.ref);
     let replies: DisconnectReply[];
     try {
       replies = await this.deps.disconnect.sendMany(kills);
-    } finally {
-      inFlight?.answered(
-        gatewayId,
-        kills.map((k) => k.session.ref),
-      );
+    } catch (e) {
+      // No answer at all: each parked report is applied as sync would have on arrival.
+      for (const k of kills) await this.applyParked(k);
+      throw e;
     }
     await Promise.all(kills.map((r, i) => this.answered(r, replies[i]!)));
   }
 
-  /** A confirmation waits for the next settling batch; any other reply is settled as one disconnect's. */
+  /**
+   * A confirmation waits for a settling batch (its parked report, if any, stays parked until then);
+   * any other reply applies the parked report first, then is settled as one disconnect's.
+   */
   private async answered(r: Recorded, reply: DisconnectReply): Promise<void> {
     if (reply.outcome !== 'ENDED') {
+      await this.applyParked(r);
       await this.deps.disconnect.answer(r.call, r.session, r.intent, reply).then(
         () => this.outcome(r.session.id, null),
         (e: unknown) => this.outcome(r.session.id, e),
@@ -206,18 +221,30 @@ export class BulkChunks {
     }
     // Sync applied the daemon's echo first and committed: that settlement is the answer.
     if (this.deps.settled?.take(r.intent.id)) {
+      this.deps.kills?.release(r.session.gatewayId, r.session.ref);
       this.outcome(r.session.id, null);
       return;
     }
     this.settling.push(new Promise<void>((done) => this.queue.push({ ...r, done })));
-    if (!this.draining) void this.drain();
+    if (!this.draining && this.queue.length >= SETTLE_BATCH) void this.drain();
   }
 
-  /** Settles batches until none is waiting (group commit: what arrives during one transaction goes in the next). */
+  /** The kill's parked report (if any), no longer parked, applied through sync in its gateway's order. */
+  private async applyParked(r: Recorded): Promise<void> {
+    const echo = this.deps.kills?.release(r.session.gatewayId, r.session.ref);
+    if (echo) await this.deps.kills!.apply(echo);
+  }
+
+  /**
+   * Settles full batches while kills are still being answered, then what is left once all are: a
+   * batch of `SETTLE_BATCH` writes each index page it touches once for more sessions than the
+   * smaller runs the replies come in (the settlement is not on the kills' path: none waits for it).
+   */
   private async drain(): Promise<void> {
     this.draining = true;
     try {
-      while (this.queue.length > 0) await this.settle(this.queue.splice(0, SETTLE_BATCH));
+      while (this.queue.length >= SETTLE_BATCH || (this.finished && this.queue.length > 0))
+        await this.settle(this.queue.splice(0, SETTLE_BATCH));
     } finally {
       this.draining = false;
     }
@@ -226,23 +253,30 @@ export class BulkChunks {
   /** One settling transaction for a batch of confirmed ends; each is answered once it committed. */
   private async settle(batch: Confirmed[]): Promise<void> {
     const now = this.deps.now();
+    // The daemon's reports of these ends, parked for this settlement: each end at its report's time with its final counters.
+    const echoes = batch.map((c) => this.deps.kills?.release(c.session.gatewayId, c.session.ref));
     let settledHere: Map<string, unknown>;
     try {
       settledHere = await this.deps.store.transaction(async (tx) => {
         // Settled by sync while this waited for the connection (committed): nothing to write for those.
-        const fresh = batch.filter((c) => !this.deps.settled?.has(c.intent.id));
-        const settled = await settleEndedMany(
-          tx,
-          fresh.map((c) => ({ intent: c.intent, at: now, durationMs: elapsed(c.call.started) })),
-          { now, confirmedBy: 'GATEWAY_REPLY' },
-        );
+        const fresh = batch.flatMap((c, i) => {
+          if (this.deps.settled?.has(c.intent.id)) return [];
+          const echo = echoes[i];
+          const durationMs = elapsed(c.call.started);
+          return [
+            echo
+              ? { intent: c.intent, at: echo.at, finalStats: finalStatsOf(echo), durationMs }
+              : { intent: c.intent, at: now, durationMs },
+          ];
+        });
+        const settled = await settleEndedMany(tx, fresh, { now, confirmedBy: 'GATEWAY_REPLY' });
         const events = [...settled.values()].flatMap((d) => (d.event ? [d.event] : []));
         await appendSessionEvents(tx, events, now);
         return settled;
       });
     } catch {
       // Each alone, as one disconnect settles (its own transaction): one bad row fails only its own session.
-      await Promise.all(batch.map((c) => this.answer(c, this.deps.disconnect.confirmed(c.call, c.intent))));
+      await Promise.all(batch.map((c, i) => this.answer(c, this.confirmedAlone(c, echoes[i]))));
       return;
     }
     await Promise.all(
@@ -253,6 +287,18 @@ export class BulkChunks {
             this.answer(c, this.deps.disconnect.settledElsewhere(c.intent)),
       ),
     );
+  }
+
+  /** As one disconnect settles its confirmation (its own transaction); a failure applies its parked report as sync would have. */
+  private async confirmedAlone(c: Confirmed, echo: Parameters<typeof finalStatsOf>[0] | undefined): Promise<unknown> {
+    try {
+      return await this.deps.disconnect.confirmed(c.call, c.intent, echo);
+    } catch (e) {
+      if (!echo) throw e;
+      await this.deps.kills!.apply(echo);
+      if (this.deps.settled?.has(c.intent.id)) return this.deps.disconnect.settledElsewhere(c.intent);
+      throw e;
+    }
   }
 
   private async answer(c: Confirmed, result: Promise<unknown>): Promise<void> {

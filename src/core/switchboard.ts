@@ -1,6 +1,5 @@
 import type { KillsInFlight } from './kills-in-flight.js';
 import type { SettledIntents } from './settled-intents.js';
-import type { BulkKills } from './bulk-kills.js';
 import type { Actor } from '../domain/actor.js';
 import type { AuditEvent } from '../domain/audit.js';
 import { DomainError } from '../domain/errors.js';
@@ -73,8 +72,6 @@ export interface CoreOptions {
   settled?: SettledIntents;
   /** Shared with this process's sync: the daemon's reports of sessions whose kill awaits its reply here. */
   kills?: KillsInFlight;
-  /** Shared with this process's sync: the intents of a bulk disconnect's kills in flight here. */
-  bulkKills?: BulkKills;
 }
 
 /** The use cases behind the API, with their scope checks. */
@@ -201,7 +198,7 @@ export class Switchboard implements CoreApi {
         disconnect: this.disconnectUseCase,
         now: this.now,
         settled: this.o.settled,
-        inFlight: this.o.bulkKills,
+        kills: this.o.kills,
       },
       actor,
       input,

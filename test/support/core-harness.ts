@@ -9,7 +9,6 @@ import { Switchboard } from '../../src/core/switchboard.js';
 import { SessionSync } from '../../src/core/sync/session-sync.js';
 import { SettledIntents } from '../../src/core/settled-intents.js';
 import { KillsInFlight } from '../../src/core/kills-in-flight.js';
-import { BulkKills } from '../../src/core/bulk-kills.js';
 import { AgentLink } from '../../src/core/agent-link.js';
 import { EventRelay } from '../../src/core/event-relay.js';
 import { silentLogger } from '../../src/domain/logger.js';
@@ -41,18 +40,16 @@ export async function startCoreHarness(
   // As main.ts: sync hands the intents a daemon's report settled to the disconnect waiting on the reply.
   const settled = new SettledIntents();
   const kills = new KillsInFlight();
-  const bulkKills = new BulkKills();
   const core = new Switchboard({
     settled,
     kills,
-    bulkKills,
     store,
     bus,
     logger: silentLogger,
     disconnectDeadlineMs: options.deadlineMs ?? 1000,
     gatewayLivenessMs: 15_000,
   });
-  const sync = new SessionSync({ store, bus, logger: silentLogger, settled, kills, bulkKills });
+  const sync = new SessionSync({ store, bus, logger: silentLogger, settled, kills });
   sync.start();
   const relay = new EventRelay({
     store,

@@ -4,7 +4,6 @@ import type { DisconnectIntent } from '../../domain/disconnect-intent.js';
 import type { SessionEnd, StoreTx } from '../../store/store.js';
 import { settleEnded, settleEndedMany, type ConfirmedEnd, type EndedSettlement } from '../intent-settlement.js';
 import type { SettledIntents } from '../settled-intents.js';
-import type { BulkKills } from '../bulk-kills.js';
 import type { GatewayReport } from '../reports.js';
 import { sessionEvent, type SessionEvent } from '../session-events.js';
 import { changing, newSession, type SyncDeps } from './session-rows.js';
@@ -24,8 +23,6 @@ export class DeltaApplier {
       unknownGateway: (gatewayId: string) => void;
       /** Told of every intent a report settled, once its transaction committed. */
       settled?: SettledIntents;
-      /** A bulk disconnect's kills in flight in this process: the intents their echoes settle. */
-      bulkKills?: BulkKills;
     },
   ) {}
 
@@ -78,24 +75,16 @@ export class DeltaApplier {
    */
   disconnectedRun(run: Disconnected[]): Promise<SessionEvent[]> {
     const gatewayId = run[0]!.gatewayId;
-    // Kills of this process's bulk disconnect in flight: their intents are known, by ref (see BulkKills).
-    const mine = new Map<string, DisconnectIntent>();
-    for (const r of run) {
-      const intent = mine.has(r.ref) ? undefined : this.deps.bulkKills?.take(gatewayId, r.ref);
-      if (intent) mine.set(r.ref, intent);
-    }
     return this.settling(async (tx, settled) => {
-      // The other reports' sessions and their pending intents in two queries instead of two per report.
-      const refs = run.filter((r) => !mine.has(r.ref)).map((r) => r.ref);
-      const sessions = new Map(
-        (refs.length > 0 ? await tx.sessions.findByRefs(gatewayId, refs) : []).map((s) => [s.ref, s]),
-      );
+      // The reports' sessions and their pending intents in two queries instead of two per report.
+      const refs = run.map((r) => r.ref);
+      const sessions = new Map((await tx.sessions.findByRefs(gatewayId, refs)).map((s) => [s.ref, s]));
       const online = [...sessions.values()].filter((s) => s.endedAt === null).map((s) => s.id);
       const intents = new Map(
         (online.length > 0 ? await tx.intents.listPendingBySessions(online) : []).map((i) => [i.sessionId, i]),
       );
-      // Operators' kills echoed by the daemon (a bulk disconnect's wave): their intents settle together,
-      // each end at its report's time with its final counters, as `endReported` would settle each.
+      // Operators' kills echoed by the daemon: their intents settle together, each end at its
+      // report's time with its final counters, as `endReported` would settle each.
       const confirmed: ConfirmedEnd[] = [];
       const seen = new Set<string>();
       for (const r of run) {
@@ -103,7 +92,7 @@ export class DeltaApplier {
         seen.add(r.ref);
         if (!first) continue;
         const s = sessions.get(r.ref);
-        const intent = mine.get(r.ref) ?? (s && s.endedAt === null ? intents.get(s.id) : undefined);
+        const intent = s && s.endedAt === null ? intents.get(s.id) : undefined;
         if (intent) confirmed.push({ intent, at: r.at, finalStats: finalStatsOf(r) });
       }
       const done = await settleEndedMany(tx, confirmed, { now: this.deps.now(), confirmedBy: 'DAEMON_REPORT' });
@@ -120,13 +109,6 @@ export class DeltaApplier {
         // A ref reported twice in one run: its second report reads what the first one wrote.
         const first = !seen.has(r.ref);
         seen.add(r.ref);
-        const own = first ? mine.get(r.ref) : undefined;
-        if (own) {
-          // An intent of this process's that was settled meanwhile (the reply, the horizon, another
-          // replica): the report is applied from the record, as any report whose intent is not known.
-          if (!done.has(own.id)) all.push(...(await this.endReported(tx, r, settled)));
-          continue;
-        }
         const session = sessions.get(r.ref) ?? null;
         if (first && session && handled.has(session.id)) continue;
         all.push(...(await this.endReported(tx, r, settled, first ? { session, intents } : undefined)));

@@ -1,6 +1,5 @@
 import type { SettledIntents } from '../settled-intents.js';
 import type { KillsInFlight } from '../kills-in-flight.js';
-import type { BulkKills } from '../bulk-kills.js';
 import { createHash } from 'node:crypto';
 import { ID_KINDS, idOf, newId } from '../../domain/ids.js';
 import { SYSTEM_ACTOR } from '../../domain/actor.js';
@@ -83,8 +82,6 @@ export class SessionSync {
        * parked there for the reply to settle (see KillsInFlight), and applied here when it gives them back.
        */
       kills?: KillsInFlight;
-      /** A bulk disconnect's kills in flight here: their echoes settle the intents kept there (see BulkKills). */
-      bulkKills?: BulkKills;
     },
   ) {
     this.now = deps.now ?? Date.now;
@@ -97,7 +94,6 @@ export class SessionSync {
       unknownGateway: (id) => this.unknownGateway(id),
       removedGateway,
       settled: deps.settled,
-      bulkKills: deps.bulkKills,
     });
     this.snapshots = new SnapshotApplier({ store: deps.store, now: this.now, logger: deps.logger, removedGateway });
   }
