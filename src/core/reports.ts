@@ -35,8 +35,16 @@ const text = (max: number) =>
     .max(max)
     .refine(storable, { message: 'must not contain U+0000 or a lone surrogate (no store keeps it as it is)' });
 const optionalText = (max: number) => text(max).nullable();
-/** A count of bytes or a time in ms since the epoch: a non-negative integer JSON can carry exactly. */
+/** A count of bytes: a non-negative integer JSON can carry exactly. */
 const count = () => z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+/**
+ * The latest instant a JavaScript Date holds (ms since the epoch, year 275760). A time past it is no
+ * instant: it cannot be written as the API's or a webhook's ISO-8601, so one such connectedAt failed
+ * the transaction of every report that carried it (its webhook payload threw).
+ */
+export const MAX_INSTANT_MS = 8.64e15;
+/** A time in ms since the epoch that a Date holds. */
+const instant = () => z.number().int().nonnegative().max(MAX_INSTANT_MS);
 const gatewayId = z.string().regex(GATEWAY_ID_PATTERN);
 /** What a reload of an agent's gateway file did to one of its gateways. */
 export const GATEWAY_RELOAD_CHANGES = ['added', 'removed', 'changed', 'refused'] as const;
@@ -50,7 +58,7 @@ export const sessionReportSchema = z.object({
   clientAddress: optionalText(128),
   virtualAddress: optionalText(128),
   virtualAddress6: optionalText(128),
-  connectedAt: count(),
+  connectedAt: instant(),
   bytesReceived: count(),
   bytesSent: count(),
   clientVersion: optionalText(256),
@@ -102,7 +110,7 @@ const envelope = {
   gatewayId,
   agentId: text(64).min(1),
   seq: count(),
-  at: count(),
+  at: instant(),
 };
 
 /** Agent → control plane on `subjects.gatewayReport(id)`, without its `version`. */
@@ -111,7 +119,7 @@ export const gatewayReportSchema = z.discriminatedUnion('type', [
     type: z.literal('snapshot'),
     ...envelope,
     gateway: gatewayDescriptorSchema,
-    daemonStartedAt: count().nullable(),
+    daemonStartedAt: instant().nullable(),
     sessions: z.array(sessionReportSchema).max(MAX_SNAPSHOT_PART_SESSIONS),
     part: snapshotPartSchema.optional(),
   }),
@@ -227,7 +235,7 @@ export type DisconnectBatchReply = z.infer<typeof disconnectBatchReplySchema>;
  */
 export const blockListSchema = z.object({
   gatewayId,
-  blocks: z.array(z.object({ userName: text(512), until: count() })).max(100_000),
+  blocks: z.array(z.object({ userName: text(512), until: instant() })).max(100_000),
   lifted: z.array(text(512)).max(100).optional(),
 });
 export type BlockList = z.infer<typeof blockListSchema>;
@@ -240,7 +248,7 @@ export type ReplicaHello = z.infer<typeof replicaHelloSchema>;
 export const tokenRevokedSchema = z.object({
   id: text(64).min(1),
   type: z.literal(TOKEN_REVOKED),
-  at: count(),
+  at: instant(),
   tokenId: text(64).min(1),
 });
 export type TokenRevoked = z.infer<typeof tokenRevokedSchema>;
@@ -252,15 +260,15 @@ export type TokenRevoked = z.infer<typeof tokenRevokedSchema>;
 export const sessionEventSchema = z.object({
   id: text(64).min(1),
   type: z.enum(SESSION_EVENT_TYPES),
-  at: count(),
+  at: instant(),
   session: z.looseObject({
     ...sessionReportSchema.shape,
     id: text(64).min(1),
     gatewayId,
     userId: text(128),
     protocol: z.enum(PROTOCOLS),
-    lastSeenAt: count(),
-    endedAt: count().nullable(),
+    lastSeenAt: instant(),
+    endedAt: instant().nullable(),
     endCause: z.enum(END_CAUSES).nullable(),
     endedByTokenId: optionalText(64),
     endedByName: optionalText(1000),

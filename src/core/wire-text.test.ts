@@ -1,9 +1,11 @@
 /**
- * Text in a gateway report that no store keeps as it is (U+0000, a lone surrogate) is refused by the
- * wire contract, on SQLite and on PostgreSQL alike, over the in-process bus and over NATS: the report
- * is dropped and counted, logged at warn with the field it was in, and the gateway's next readable
- * report is applied. Without the check PostgreSQL failed the whole snapshot's transaction (an error
- * line per snapshot, none of the gateway's sessions listed) while SQLite stored the name.
+ * What no store or serializer keeps as sent is refused by the wire contract: text with U+0000 or a
+ * lone surrogate, a time past the last instant a Date holds (no ISO-8601 can show it). The same on
+ * SQLite and on PostgreSQL, over the in-process bus and over NATS: the report is dropped and counted,
+ * logged at warn with the field it was in, and the gateway's next readable report is applied. Without
+ * the check PostgreSQL failed the whole snapshot's transaction over a NUL (an error line per
+ * snapshot, none of the gateway's sessions listed) while SQLite stored the name; and a connectedAt of
+ * 2^53 - 1 ms was stored, or failed its transaction where a webhook made a payload.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -22,7 +24,7 @@ import { silentLogger, type Logger } from '../domain/logger.js';
 import { openStore } from '../store/kysely/kysely-store.js';
 import type { Store } from '../store/store.js';
 import { ReportIntake } from './report-intake.js';
-import { WIRE_VERSION } from './reports.js';
+import { MAX_INSTANT_MS, WIRE_VERSION } from './reports.js';
 import { SessionSync } from './sync/session-sync.js';
 
 interface Line {
@@ -67,7 +69,7 @@ const GATEWAY = { name: 'gw', region: 'x', protocol: 'openvpn', mode: 'observe' 
 
 for (const s of STORES) {
   for (const b of BUSES) {
-    describe(`unstorable text from an agent (${s.name}, ${b.name} bus)`, { skip: s.skip || b.skip }, () => {
+    describe(`unstorable text and times from an agent (${s.name}, ${b.name} bus)`, { skip: s.skip || b.skip }, () => {
       const gatewayId = `wiretext-${randomId(6)}`;
       const lines: Line[] = [];
       let db: { url: string; drop(): Promise<void> };
@@ -136,6 +138,15 @@ for (const s of STORES) {
           /^session\.userName: /,
         ],
         ['U+0000 in a link-down error', { type: 'link-down', error: 'down\u0000' }, /^error: /],
+        [
+          'a connectedAt past the last instant a Date holds',
+          {
+            type: 'session.connected',
+            session: sessionReport({ ref: 'ref:t', userName: 'later', connectedAt: MAX_INSTANT_MS + 1 }),
+          },
+          /^session\.connectedAt: /,
+        ],
+        ['a snapshot at 2^53 - 1 ms', { ...snapshot(['alice', 'bob']), at: Number.MAX_SAFE_INTEGER }, /^at: /],
       ];
       (cases[2]![1] as { sessions: { clientVersion: string }[] }).sessions[1]!.clientVersion = 'v2\ud83d';
 
