@@ -6,6 +6,10 @@
  * (a) The daemon stalls before the disconnect and the agent has noticed (its liveness probe, or for
  *     WireGuard its poll, got no answer): the disconnect answers 503 NOT_SENT at once, nothing was
  *     written to the daemon, and after SIGCONT the session is still online: nothing ran late.
+ * (a') WireGuard and OpenConnect read before their command (the peer's configuration; that the
+ *     worker pid is still the same tunnel): the daemon stalls just before the disconnect, unnoticed
+ *     yet, and that read gets no answer. Nothing that ends a session was written: 503 NOT_SENT, and
+ *     after SIGCONT the session is still online.
  * (b) The daemon stalls with the disconnect's command written and unanswered (stopped right before
  *     the native command leaves the adapter: WireGuard's `remove` on the UAPI socket, charon's VICI
  *     `terminate`, ocserv's `disconnect id`): 503 UNCONFIRMED ("may still take effect"), the audit
@@ -39,7 +43,10 @@ const DISCONNECT =
   'mutation ($id: String!) { disconnectSession(input: { sessionId: $id, reason: "stall incident" }) { outcome } }';
 const ONLINE =
   'query ($gw: String) { onlineSessions(first: 10, filter: { gatewayId: $gw }) { edges { node { id } } } }';
-const ENV = { SWITCHBOARD_DISCONNECT_TIMEOUT_MS: '2000', SWITCHBOARD_GATEWAY_LIVENESS_MS: '3000' };
+const env = (disconnectTimeoutMs: number) => ({
+  SWITCHBOARD_DISCONNECT_TIMEOUT_MS: String(disconnectTimeoutMs),
+  SWITCHBOARD_GATEWAY_LIVENESS_MS: '3000',
+});
 
 /** One protocol's lab and Switchboard, as the cases below need them. */
 interface StallRig {
@@ -98,7 +105,9 @@ async function wireguardRig(): Promise<StallRig> {
     for (const user of ['victim', 'bystander']) await lab.reserve(user);
     const gw = `stall-wg-${lab.tag}`;
     const adapter = createAdapter(lab.gatewayConfig({ id: gw, snapshotIntervalMs: 1000 }), silentLogger);
-    const h = await startApp({ adapters: [adapter], env: ENV });
+    // Longer than the adapter's own reads may take (3 s): a disconnect queued behind a poll that the
+    // stall holds still gets the adapter's answer, not core's "no answer by the deadline".
+    const h = await startApp({ adapters: [adapter], env: env(5000) });
     const peers = await Promise.all(['victim', 'bystander'].map((user) => lab.addClient(user)));
     const pid = () => lab.serverPid!;
     return {
@@ -128,7 +137,7 @@ async function ikev2Rig(): Promise<StallRig> {
       intervalMs: 300,
       timeoutMs: 700,
     });
-    const h = await startApp({ adapters: [adapter], env: ENV });
+    const h = await startApp({ adapters: [adapter], env: env(2000) });
     for (const c of lab.clients) await c.initiate();
     const pid = () => lab.responder.pid!;
     return {
@@ -165,7 +174,7 @@ async function openconnectRig(): Promise<StallRig & { clients: Record<string, Oc
         return base(args, timeoutMs);
       },
     });
-    const h = await startApp({ adapters: [adapter], env: ENV });
+    const h = await startApp({ adapters: [adapter], env: env(2000) });
     const clients: Record<string, OcLabClient> = {};
     await Promise.all(['victim', 'bystander'].map(async (user) => (clients[user] = await lab.startClient(user))));
     const occtl = new OcctlClient(base);
@@ -188,10 +197,11 @@ async function openconnectRig(): Promise<StallRig & { clients: Record<string, Oc
   }
 }
 
-const PROTOCOLS: { name: string; skip: string | false; rig: () => Promise<StallRig> }[] = [
-  { name: 'WireGuard (wireguard-go over UAPI)', skip: wireguardSkipReason(), rig: wireguardRig },
-  { name: 'IKEv2 (strongSwan charon over VICI)', skip: charonSkipReason(), rig: ikev2Rig },
-  { name: 'OpenConnect (ocserv over occtl)', skip: ocservSkipReason(), rig: openconnectRig },
+/** `readsFirst`: the adapter reads the daemon before it writes its command (case a'). */
+const PROTOCOLS: { name: string; skip: string | false; readsFirst: boolean; rig: () => Promise<StallRig> }[] = [
+  { name: 'WireGuard (wireguard-go over UAPI)', skip: wireguardSkipReason(), readsFirst: true, rig: wireguardRig },
+  { name: 'IKEv2 (strongSwan charon over VICI)', skip: charonSkipReason(), readsFirst: false, rig: ikev2Rig },
+  { name: 'OpenConnect (ocserv over occtl)', skip: ocservSkipReason(), readsFirst: true, rig: openconnectRig },
 ];
 
 describe('disconnects and a stalled daemon (SIGSTOP), end to end', { concurrency: true }, () => {
@@ -263,6 +273,37 @@ describe('disconnects and a stalled daemon (SIGSTOP), end to end', { concurrency
         assert.ok(await rig.h.app.store.sessions.findOnline(victim.id), 'still online in the record');
         assert.equal((await auditOf(victim.id)).length, 2, 'no late settlement');
       });
+
+      if (p.readsFirst)
+        test("(a') stalled just before the disconnect, unnoticed: the read before the command gets no answer; NOT_SENT, and nothing runs later", async () => {
+          await waitFor(ready, 30_000, 'the agent ready');
+          const victim = await sessionOf('victim');
+          const before = (await auditOf(victim.id)).length;
+          await stop();
+          try {
+            const r = await rig.h.gql(SEED, { id: victim.id });
+            assert.equal(r.status, 503, r.text);
+            const error = r.json.errors![0]! as { extensions: { code: string; disconnect?: string } };
+            assert.deepEqual(error.extensions, { code: 'GATEWAY_UNAVAILABLE', disconnect: 'NOT_SENT' });
+            const audit = await auditOf(victim.id);
+            assert.deepEqual(
+              audit.slice(0, audit.length - before).map((a) => [a.outcome, a.metadata.disconnect ?? null]),
+              [
+                ['GATEWAY_UNAVAILABLE', 'NOT_SENT'],
+                ['PENDING', null],
+              ],
+            );
+            await serves();
+          } finally {
+            resume();
+          }
+          await waitFor(ready, 30_000, 'the agent linked and answered again');
+          await rig.adapter.snapshot();
+          await rig.h.app.sync.idle();
+          assert.equal(await rig.onDaemon('victim'), true, 'the daemon still has the session');
+          assert.ok(await rig.h.app.store.sessions.findOnline(victim.id), 'still online in the record');
+          assert.equal((await auditOf(victim.id)).length, before + 2, 'no late settlement');
+        });
 
       test("(b) stalled with the kill written: 503 UNCONFIRMED, PENDING; after SIGCONT the daemon runs it and the end is the operator's", async () => {
         const hook = await rig.h.gql(

@@ -38,10 +38,16 @@ export function occtlArgv(target: OcctlTarget, args: string[], wrapper: string[]
   return target.netns ? ['ip', 'netns', 'exec', target.netns, ...occtl] : occtl;
 }
 
-/** occtl timed out: it was killed, and a command it carried may or may not have reached ocserv. */
-export class OcctlTimeoutError extends Error {
+/**
+ * occtl timed out: it was killed, and a command it carried may or may not have reached ocserv. Only
+ * `disconnect` changes anything (a stalled ocserv may run it when it resumes: `mayTakeEffect`); a
+ * `show` that got no answer did nothing.
+ */
+export class OcctlTimeoutError extends GatewayUnavailableError {
   constructor(args: string[], timeoutMs: number) {
-    super(`occtl ${args.join(' ')} gave no answer within ${timeoutMs} ms`);
+    super(`occtl ${args.join(' ')} gave no answer within ${timeoutMs} ms`, {
+      mayTakeEffect: args[0] === 'disconnect',
+    });
     this.name = 'OcctlTimeoutError';
   }
 }

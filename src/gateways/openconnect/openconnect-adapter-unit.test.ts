@@ -170,6 +170,18 @@ describe('OpenConnect adapter (scripted occtl)', () => {
     );
   });
 
+  test('occtl hanging on the check before the command: unavailable, nothing sent, and it cannot take effect', async () => {
+    const ocserv = new ScriptedOcserv();
+    const { adapter } = await linked(ocserv);
+    ocserv.override = (args) => (args[1] === 'show' ? Promise.reject(new OcctlTimeoutError(args, 100)) : null);
+    const before = ocserv.commands.length;
+    await assert.rejects(
+      adapter.disconnect({ ref: `${B.id}:${B.safeId}`, userName: 'bob', mode: 'HALT' }, 1_000),
+      (e) => e instanceof GatewayUnavailableError && !e.mayTakeEffect,
+    );
+    assert.equal(ocserv.commands.slice(before).filter((c) => c.startsWith('disconnect')).length, 0, 'no disconnect');
+  });
+
   test('link down: fails at once and runs nothing', async () => {
     const ocserv = new ScriptedOcserv();
     const { adapter, events } = await linked(ocserv);

@@ -239,7 +239,6 @@ export class OpenConnectAdapter implements GatewayAdapter {
     } catch (e) {
       this.table.unmarkKilled(command.ref);
       await undoBlock?.();
-      if (e instanceof OcctlTimeoutError) throw new GatewayUnavailableError(e.message, { mayTakeEffect: true });
       throw e instanceof GatewayUnavailableError ? e : new GatewayUnavailableError(errorText(e));
     }
     if (reply === 'refused') {

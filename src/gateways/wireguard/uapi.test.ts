@@ -2,10 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { addPeerLines, base64ToHex, hexToBase64, parseDevice, removePeerLines, uapiGet } from './uapi.js';
+import { addPeerLines, base64ToHex, hexToBase64, parseDevice, removePeerLines, uapiGet, uapiSet } from './uapi.js';
 import { checkedDevice } from './wireguard-control.js';
 import { GatewayUnavailableError } from '../adapter.js';
 
@@ -120,6 +121,26 @@ test('an answer that arrived while this process was stalled past the deadline is
   const nap = new Int32Array(new SharedArrayBuffer(4));
   while (!existsSync(answered) || Date.now() < sent + timeoutMs + 20) Atomics.wait(nap, 0, 0, 5);
   assert.deepEqual(await reply, { listenPort: null, peers: [] });
+});
+
+test('no answer (a stalled daemon): a get cannot take effect, a written set may', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sb-uapi-'));
+  const socket = join(dir, 'wg.sock');
+  const server = createServer((s) => s.resume()); // reads the request, never answers
+  server.listen(socket);
+  await once(server, 'listening');
+  t.after(() => {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await assert.rejects(
+    uapiGet(socket, 100),
+    (e: unknown) => e instanceof GatewayUnavailableError && /no answer/.test(e.message) && !e.mayTakeEffect,
+  );
+  await assert.rejects(
+    uapiSet(socket, removePeerLines(hexToBase64(PEER1)), 100),
+    (e: unknown) => e instanceof GatewayUnavailableError && /no answer/.test(e.message) && e.mayTakeEffect,
+  );
 });
 
 test('get=1: an answer of another shape is an error (no value in its message), never a shorter list', () => {

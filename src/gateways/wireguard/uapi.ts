@@ -114,14 +114,16 @@ export function addPeerLines(peer: PeerConfig): string[] {
 }
 
 /**
- * One request on a fresh connection, answered by a blank line. `written` reports whether the request
- * left this process (then a `set` may take effect even without an answer).
+ * One request on a fresh connection, answered by a blank line. A request that `changes` the interface
+ * (a `set`) may take effect without an answer once it left this process (`written`): wireguard-go
+ * stalled (SIGSTOP) still has the connection in its socket's backlog and runs it when it resumes. A
+ * `get` changes nothing, so its failure is never "may take effect".
  *
  * The deadline is checked after the event loop's next I/O phase: when this process was itself
  * stalled past the deadline, the timer and the answer are both due, and timers run first; an answer
  * that is already waiting on the socket is taken instead of reporting the daemon silent.
  */
-function exchange(socketPath: string, request: string, timeoutMs: number): Promise<string> {
+function exchange(socketPath: string, request: string, timeoutMs: number, changes: boolean): Promise<string> {
   return new Promise((resolve, reject) => {
     let text = '';
     let written = false;
@@ -132,7 +134,7 @@ function exchange(socketPath: string, request: string, timeoutMs: number): Promi
         setImmediate(() =>
           fail(
             new GatewayUnavailableError(`no answer from ${socketPath} within ${timeoutMs} ms`, {
-              mayTakeEffect: written,
+              mayTakeEffect: changes && written,
             }),
           ),
         ),
@@ -158,11 +160,15 @@ function exchange(socketPath: string, request: string, timeoutMs: number): Promi
     });
     socket.on('error', (e: NodeJS.ErrnoException) =>
       fail(
-        new GatewayUnavailableError(`cannot reach ${socketPath}: ${e.code ?? e.message}`, { mayTakeEffect: written }),
+        new GatewayUnavailableError(`cannot reach ${socketPath}: ${e.code ?? e.message}`, {
+          mayTakeEffect: changes && written,
+        }),
       ),
     );
     socket.on('close', () =>
-      fail(new GatewayUnavailableError(`${socketPath} closed without an answer`, { mayTakeEffect: written })),
+      fail(
+        new GatewayUnavailableError(`${socketPath} closed without an answer`, { mayTakeEffect: changes && written }),
+      ),
     );
   });
 }
@@ -173,14 +179,14 @@ function errnoOf(text: string): number {
 }
 
 export async function uapiGet(socketPath: string, timeoutMs: number): Promise<WireGuardDevice> {
-  const text = await exchange(socketPath, 'get=1\n\n', timeoutMs);
+  const text = await exchange(socketPath, 'get=1\n\n', timeoutMs, false);
   const errno = errnoOf(text);
   if (errno !== 0) throw new GatewayUnavailableError(`get=1 on ${socketPath} answered errno=${errno}`);
   return checkedDevice(parseDevice(text), `get=1 on ${socketPath}`);
 }
 
 export async function uapiSet(socketPath: string, lines: string[], timeoutMs: number): Promise<void> {
-  const text = await exchange(socketPath, `set=1\n${lines.join('\n')}\n\n`, timeoutMs);
+  const text = await exchange(socketPath, `set=1\n${lines.join('\n')}\n\n`, timeoutMs, true);
   const errno = errnoOf(text);
   if (errno !== 0)
     throw new GatewayUnavailableError(`set=1 on ${socketPath} answered errno=${errno}`, { mayTakeEffect: false });

@@ -141,6 +141,8 @@ export class WireGuardAdapter implements GatewayAdapter {
     if (!this.connected) throw new GatewayUnavailableError('the interface is not reachable');
     const deadline = this.now() + deadlineMs;
     return this.serial(async () => {
+      // Queued behind a read that found the interface stalled or gone: nothing is sent.
+      if (!this.connected) throw new GatewayUnavailableError('the interface is not reachable');
       const publicKey = command.ref.slice(0, command.ref.lastIndexOf(':'));
       if (this.state.sessions[publicKey]?.ref !== command.ref) return 'NOT_FOUND';
       const left = () => Math.max(1, deadline - this.now());
