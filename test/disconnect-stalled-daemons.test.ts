@@ -16,6 +16,9 @@
  *     row PENDING, the session still online; after SIGCONT the daemon runs the command and the end
  *     is recorded as the operator's (ADMIN_DISCONNECT with the actor and reason, the audit settled
  *     late, the session.disconnected event and its webhook row); the other session is untouched.
+ *     WireGuard, whose RESTART and block are the peer's removal and its re-add: a removal that runs
+ *     late still ends in the peer back on the interface (RESTART: at the next poll; a block: when it
+ *     is lifted), never left out for good.
  * (c) Meanwhile the server answers other queries.
  * Outcomes and orders are asserted, never durations.
  */
@@ -197,11 +200,38 @@ async function openconnectRig(): Promise<StallRig & { clients: Record<string, Oc
   }
 }
 
-/** `readsFirst`: the adapter reads the daemon before it writes its command (case a'). */
-const PROTOCOLS: { name: string; skip: string | false; readsFirst: boolean; rig: () => Promise<StallRig> }[] = [
-  { name: 'WireGuard (wireguard-go over UAPI)', skip: wireguardSkipReason(), readsFirst: true, rig: wireguardRig },
-  { name: 'IKEv2 (strongSwan charon over VICI)', skip: charonSkipReason(), readsFirst: false, rig: ikev2Rig },
-  { name: 'OpenConnect (ocserv over occtl)', skip: ocservSkipReason(), readsFirst: true, rig: openconnectRig },
+/**
+ * `readsFirst`: the adapter reads the daemon before it writes its command (case a'). `reAdds`: its
+ * RESTART and block end in the adapter adding the removed peer back (WireGuard).
+ */
+const PROTOCOLS: {
+  name: string;
+  skip: string | false;
+  readsFirst: boolean;
+  reAdds: boolean;
+  rig: () => Promise<StallRig>;
+}[] = [
+  {
+    name: 'WireGuard (wireguard-go over UAPI)',
+    skip: wireguardSkipReason(),
+    readsFirst: true,
+    reAdds: true,
+    rig: wireguardRig,
+  },
+  {
+    name: 'IKEv2 (strongSwan charon over VICI)',
+    skip: charonSkipReason(),
+    readsFirst: false,
+    reAdds: false,
+    rig: ikev2Rig,
+  },
+  {
+    name: 'OpenConnect (ocserv over occtl)',
+    skip: ocservSkipReason(),
+    readsFirst: true,
+    reAdds: false,
+    rig: openconnectRig,
+  },
 ];
 
 describe('disconnects and a stalled daemon (SIGSTOP), end to end', { concurrency: true }, () => {
@@ -234,6 +264,30 @@ describe('disconnects and a stalled daemon (SIGSTOP), end to end', { concurrency
       };
       const auditOf = async (id: string) =>
         (await rig.h.app.store.audit.list({ first: 10, filter: { targetSessionId: id } })).rows;
+
+      /** Sends `mutation` for session `id` with the daemon stopped right before the kill is written: 503 UNCONFIRMED; then SIGCONT. */
+      const stalledKill = async (mutation: string, id: string, token: string) => {
+        rig.stallBeforeNextKill();
+        try {
+          const r = await rig.h.gql(mutation, { id }, token);
+          assert.equal(beforeKill, null, 'the kill reached the point where it is written');
+          assert.equal(r.status, 503, r.text);
+          const error = r.json.errors![0]! as { extensions: { code: string; disconnect?: string } };
+          assert.deepEqual(error.extensions, { code: 'GATEWAY_UNAVAILABLE', disconnect: 'UNCONFIRMED' });
+        } finally {
+          stopped = rig.pid();
+          resume();
+        }
+      };
+      const endedAsOperators = (id: string, actor: string) =>
+        waitFor(
+          async () => {
+            const s = await rig.h.app.store.sessions.findById(id);
+            return s?.endCause === 'ADMIN_DISCONNECT' && s.endedByName === actor ? s : null;
+          },
+          30_000,
+          `session ${id} ended as ${actor}'s`,
+        );
 
       before(async () => {
         rig = await p.rig();
@@ -384,6 +438,48 @@ describe('disconnects and a stalled daemon (SIGSTOP), end to end', { concurrency
         assert.equal(await rig.onDaemon('bystander'), true, 'the other session is untouched');
         assert.ok(await rig.h.app.store.sessions.findOnline(bystander.id), 'and online in the record');
       });
+
+      if (p.reAdds) {
+        test("RESTART whose removal runs late (stalled): the end is the operator's, and the peer is added back and comes back as a new session", async () => {
+          await waitFor(ready, 30_000, 'the agent ready');
+          const old = await sessionOf('bystander');
+          const ops = await rig.h.token(['sessions:disconnect'], 'restart-ops');
+          const RESTART =
+            'mutation ($id: String!) { disconnectSession(input: { sessionId: $id, mode: RESTART, reason: "rekey" }) { outcome } }';
+          await stalledKill(RESTART, old.id, ops);
+          await endedAsOperators(old.id, 'restart-ops');
+          await waitFor(() => rig.onDaemon('bystander'), 30_000, 'the peer back on the interface');
+          await waitFor(
+            async () => (await sessionOf('bystander')).id !== old.id,
+            60_000,
+            'bystander back as a new session',
+          );
+        });
+
+        test("a block whose removal runs late (stalled): the end is the operator's, the peer stays out while blocked and is added back when the block is lifted", async () => {
+          await waitFor(ready, 30_000, 'the agent ready');
+          const session = await sessionOf('bystander');
+          const ops = await rig.h.token(['admin'], 'block-ops');
+          const BLOCK =
+            'mutation ($id: String!) { disconnectSession(input: { sessionId: $id, blockSeconds: 3600, reason: "cool down" }) { outcome } }';
+          await stalledKill(BLOCK, session.id, ops);
+          await endedAsOperators(session.id, 'block-ops');
+          await waitFor(
+            async () => (await rig.h.app.store.blocks.listActive(Date.now(), { gatewayId: rig.gw })).length === 1,
+            10_000,
+            'the block recorded',
+          );
+          await rig.adapter.snapshot();
+          assert.equal(await rig.onDaemon('bystander'), false, 'held out while the block runs');
+          const lifted = await rig.h.gql(
+            'mutation ($gw: String!) { liftBlock(input: { gatewayId: $gw, userName: "bystander", reason: "done" }) { userName } }',
+            { gw: rig.gw },
+            ops,
+          );
+          assert.deepEqual(lifted.json, { data: { liftBlock: { userName: 'bystander' } } }, lifted.text);
+          await waitFor(() => rig.onDaemon('bystander'), 30_000, 'the peer back on the interface');
+        });
+      }
     });
   }
 });

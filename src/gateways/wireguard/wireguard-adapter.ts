@@ -160,10 +160,15 @@ export class WireGuardAdapter implements GatewayAdapter {
             mayTakeEffect: true,
           });
       } catch (e) {
-        if (command.blockSeconds) this.unhold(publicKey);
-        throw e instanceof GatewayUnavailableError
-          ? e
-          : new GatewayUnavailableError(errorText(e), { mayTakeEffect: true });
+        const failure =
+          e instanceof GatewayUnavailableError ? e : new GatewayUnavailableError(errorText(e), { mayTakeEffect: true });
+        // A removal that may still run (a stalled wireguard-go runs it when it resumes) must not leave
+        // the peer out for good: a block keeps its hold (restored when the block ends or is lifted), and
+        // a RESTART is held until now, so the next poll that reads the interface adds the peer back.
+        if (!failure.mayTakeEffect) {
+          if (command.blockSeconds) this.unhold(publicKey);
+        } else if (command.mode === 'RESTART' && !command.blockSeconds) this.hold(peer, userName, this.now());
+        throw failure;
       } finally {
         this.removing.delete(publicKey);
       }
