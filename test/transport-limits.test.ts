@@ -423,6 +423,40 @@ describe('bodies and HTTP hygiene', () => {
     assert.ok(!h.logs.some((l) => (JSON.parse(l) as { level: number }).level >= 50), 'nothing at error level');
   });
 
+  test('requests node:http refuses before reading them get a coded JSON error: 431 HEADERS_TOO_LARGE, 400 BAD_REQUEST; the server serves', async () => {
+    const { hostname, port } = new URL(h.url);
+    const raw = (text: string) =>
+      new Promise<string>((resolve) => {
+        const chunks: Buffer[] = [];
+        const socket = connect(Number(port), hostname, () => socket.write(text));
+        socket.on('data', (d: Buffer) => chunks.push(d));
+        socket.on('error', () => {});
+        socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      });
+    const cases: [string, number, string][] = [
+      [`GET /graphql?query=${'%20'.repeat(7000)}{viewer{name}} HTTP/1.1\r\nhost: x\r\n\r\n`, 431, 'HEADERS_TOO_LARGE'],
+      [`POST /graphql HTTP/1.1\r\nhost: x\r\nx-filler: ${'f'.repeat(20_000)}\r\n\r\n`, 431, 'HEADERS_TOO_LARGE'],
+      ['BLAH\r\n\r\n', 400, 'BAD_REQUEST'],
+      ['GET /graphql HTTP/1.1\r\nhost: x\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\n', 400, 'BAD_REQUEST'],
+    ];
+    for (const [request, status, code] of cases) {
+      const answer = await raw(request);
+      const [head = '', body = ''] = answer.split('\r\n\r\n');
+      assert.match(head, new RegExp(`^HTTP/1.1 ${status} `), answer.slice(0, 200));
+      assert.match(head, /content-type: application\/json/);
+      assert.deepEqual(
+        (JSON.parse(body) as { errors: { extensions: { code: string } }[] }).errors.map((e) => e.extensions.code),
+        [code],
+      );
+    }
+    const r = await fetch(`${h.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${h.admin}` },
+      body: JSON.stringify({ query: '{ viewer { name } }' }),
+    });
+    assert.equal(r.status, 200);
+  });
+
   test('a WebSocket frame over 256 KiB, before or after connection_init: closed with 1009, a debug line and no stack on stderr; the server serves', async () => {
     const printed: unknown[][] = [];
     const consoleError = console.error;

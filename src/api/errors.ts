@@ -25,6 +25,10 @@ export type ApiErrorCode =
   | 'TOO_MANY_SUBSCRIPTIONS'
   | 'TOO_MANY_STREAMS'
   | 'TOO_MANY_CONNECTIONS'
+  /** node:http refused the request before it was read: request line and headers over 16 KiB. */
+  | 'HEADERS_TOO_LARGE'
+  /** node:http refused the request before it was read: it did not arrive in time. */
+  | 'REQUEST_TIMEOUT'
   /** The server is shutting down: reconnect (to another replica). */
   | 'SHUTTING_DOWN';
 
@@ -56,6 +60,8 @@ export const STATUS_BY_CODE: Readonly<Record<ApiErrorCode, number>> = {
   TOO_MANY_SUBSCRIPTIONS: 429,
   TOO_MANY_STREAMS: 429,
   TOO_MANY_CONNECTIONS: 503,
+  HEADERS_TOO_LARGE: 431,
+  REQUEST_TIMEOUT: 408,
   SHUTTING_DOWN: 503,
 };
 

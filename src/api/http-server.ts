@@ -5,6 +5,7 @@
  * the body is read or anything runs.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { answerClientErrors } from './client-errors.js';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Response as HandlerResponse } from 'graphql-http';
 import { lazyChild, type Logger } from '../domain/logger.js';
@@ -400,6 +401,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   }
 
   const server = createServer(handle);
+  answerClientErrors(server);
   const refused = refuseConnectionsOver(server, admission.caps.connections, () =>
     metrics?.countRefusal('http', 'TOO_MANY_CONNECTIONS'),
   );
