@@ -9,12 +9,18 @@
  *   newline are allowed — it is only ever shown inside JSON or a text field, never as a raw line.
  * - `name`: a name shown to people (token names, webhook descriptions): as `line`, and no bidi
  *   control either (U+061C, U+200E/F, U+202A–U+202E, U+2066–U+2069), which would make one name read
- *   as another in `switchboard token list` or the console.
+ *   as another in `switchboard token list` or the console; for the same reason no invisible
+ *   character (soft hyphen U+00AD, U+180E, zero-width space U+200B, U+2060–U+2064, U+FEFF): `ad\u200Bmin`
+ *   with one inside reads as `admin`. Zero-width (non-)joiners stay: scripts and emoji need them.
  */
 export type TextKind = 'line' | 'text' | 'name';
 
 /** Characters a `name` refuses on top of a `line`'s: the Unicode bidi controls. */
 const BIDI = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/;
+/** And invisible characters that are not joiners. */
+const INVISIBLE = /[\u00AD\u180E\u200B\u2060-\u2064\uFEFF]/;
+/** Either: what a `name` refuses on top of a `line`'s. */
+const HIDDEN = new RegExp(`${BIDI.source}|${INVISIBLE.source}`);
 /** C0, DEL, C1, the line/paragraph separators and lone surrogates. */
 /* eslint-disable no-control-regex -- finding control characters is the point */
 const LINE =
@@ -31,13 +37,13 @@ export interface RefusedCharacter {
   index: number;
   /** `U+0000`, `U+202E`… */
   codePoint: string;
-  what: 'control character' | 'line separator' | 'lone surrogate' | 'bidi control';
+  what: 'control character' | 'line separator' | 'lone surrogate' | 'bidi control' | 'invisible character';
 }
 
 function describe(text: string, index: number, bidi: boolean): RefusedCharacter {
   const unit = text.charCodeAt(index);
   const codePoint = `U+${unit.toString(16).toUpperCase().padStart(4, '0')}`;
-  if (bidi) return { index, codePoint, what: 'bidi control' };
+  if (bidi) return { index, codePoint, what: INVISIBLE.test(text[index]!) ? 'invisible character' : 'bidi control' };
   if (unit >= 0xd800 && unit <= 0xdfff) return { index, codePoint, what: 'lone surrogate' };
   if (unit === 0x2028 || unit === 0x2029) return { index, codePoint, what: 'line separator' };
   return { index, codePoint, what: 'control character' };
@@ -46,7 +52,7 @@ function describe(text: string, index: number, bidi: boolean): RefusedCharacter 
 /** The first character `text` may not hold as a `kind`, or null when it is fine. */
 export function refusedCharacter(text: string, kind: TextKind): RefusedCharacter | null {
   const bad = (kind === 'text' ? TEXT : LINE).exec(text);
-  const bidi = kind === 'name' ? BIDI.exec(text) : null;
+  const bidi = kind === 'name' ? (HIDDEN.exec(text) ?? null) : null;
   if (bad && (!bidi || bad.index <= bidi.index)) return describe(text, bad.index, false);
   if (bidi) return describe(text, bidi.index, true);
   return null;

@@ -76,6 +76,8 @@ export const INPUT_GATE: readonly BadInputCase[] = [
   { name: 'token name with a right-to-left override', request: { body: gql(CREATE_TOKEN, { n: 'backup\u202Etxt.exe' }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
   { name: 'token name with a bidi isolate', request: { body: gql(CREATE_TOKEN, { n: '\u2067admin\u2069' }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
   { name: 'token name with a right-to-left mark', request: { body: gql(CREATE_TOKEN, { n: 'ops\u200F' }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'token name with a zero-width space (reads as admin)', request: { body: gql(CREATE_TOKEN, { n: 'ad\u200Bmin' }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  { name: 'webhook description with a soft hyphen', request: { body: webhook('https://example.com/hook', 'pager\u00ADduty') }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
   { name: 'webhook description with an Arabic letter mark', request: { body: webhook('https://example.com/hook', 'pager\u061Cduty') }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
   { name: 'webhook description of 501 characters', request: { body: webhook('https://example.com/hook', 'd'.repeat(501)) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
   { name: 'bulk filter of 100 000 characters', request: { body: gql(BULK, { in: { filter: { userName: 'u'.repeat(100_000) } } }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
