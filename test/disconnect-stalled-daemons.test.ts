@@ -19,6 +19,8 @@
  *     WireGuard, whose RESTART and block are the peer's removal and its re-add: a removal that runs
  *     late still ends in the peer back on the interface (RESTART: at the next poll; a block: when it
  *     is lifted), never left out for good.
+ *     Another operator's retry while the daemon is still stalled answers UNCONFIRMED too (the first kill
+ *     may still run), and the one end is recorded once, as the first operator's.
  * (c) Meanwhile the server answers other queries.
  * Outcomes and orders are asserted, never durations.
  */
@@ -385,6 +387,24 @@ describe('disconnects and a stalled daemon (SIGSTOP), end to end', { concurrency
           );
           assert.ok(await rig.h.app.store.sessions.findOnline(victim.id), 'not recorded as ended while unconfirmed');
           await serves();
+          // Another operator tries again once the agent noticed the stall: the agent sends nothing now,
+          // yet the first kill may still run, so the answer is "under way", never NOT_SENT.
+          await waitFor(() => !ready(), 20_000, 'the agent noticed the stall');
+          const again = await rig.h.gql(SEED, { id: victim.id }, await rig.h.token(['sessions:disconnect'], 'day-ops'));
+          assert.equal(again.status, 503, again.text);
+          assert.deepEqual((again.json.errors![0]! as { extensions: unknown }).extensions, {
+            code: 'GATEWAY_UNAVAILABLE',
+            disconnect: 'UNCONFIRMED',
+          });
+          const retried = await auditOf(victim.id);
+          assert.deepEqual(
+            retried.slice(0, retried.length - before).map((a) => [a.outcome, a.actorName, a.metadata.resend ?? false]),
+            [
+              ['PENDING', 'day-ops', true],
+              ['PENDING', 'night-ops', false],
+            ],
+            'the retry is one more attempt of the same intent',
+          );
         } finally {
           stopped = rig.pid();
           resume();
@@ -403,13 +423,14 @@ describe('disconnects and a stalled daemon (SIGSTOP), end to end', { concurrency
           ['ADMIN_DISCONNECT', 'night-ops', 'stall incident'],
         );
         const audit = await auditOf(victim.id);
-        const [done, pending] = audit;
+        const [done, resent, pending] = audit;
         assert.deepEqual(
           audit.slice(0, audit.length - before).map((a) => a.outcome),
-          ['SUCCESS', 'PENDING'],
-          'pending, then settled',
+          ['SUCCESS', 'PENDING', 'PENDING'],
+          'pending (twice), then settled once',
         );
         assert.equal(done!.metadata.intentId, pending!.metadata.intentId);
+        assert.equal(resent!.metadata.intentId, pending!.metadata.intentId);
         assert.deepEqual(
           [done!.actorName, done!.reason, done!.metadata.late, done!.metadata.confirmedBy],
           ['night-ops', 'stall incident', true, 'DAEMON_REPORT'],
