@@ -337,7 +337,9 @@ export class Switchboard implements CoreApi {
     const outcome = await this.o.store.transaction(async (tx) => {
       const target = await tx.tokens.findById(id);
       if (!target || target.revokedAt !== null) return null;
-      const lastAdmin = isLastValidAdmin(target, await tx.tokens.list(), now);
+      // Locked: two admins revoking each other at once on PostgreSQL both saw the other valid, and
+      // both went, leaving no admin token without \`force\`.
+      const lastAdmin = isLastValidAdmin(target, await tx.tokens.listLocked(), now);
       if (lastAdmin && options.force !== true) {
         await tx.audit.append(
           auditEvent(actor, 'token.revoke', 'FAILED', {

@@ -227,6 +227,12 @@ export interface TokenRepository {
   /** The tokens among `ids` that exist (any order): what a replica re-reads of the tokens behind its open streams. */
   findByIds(ids: readonly string[]): Promise<ApiToken[]>;
   list(): Promise<ApiToken[]>;
+  /**
+   * Every token (by id), for a transaction that decides on the whole set (is this the last admin
+   * token?): on PostgreSQL their rows stay locked until it ends, so two such transactions run one
+   * after the other and the second sees what the first wrote. SQLite's transactions already do.
+   */
+  listLocked(): Promise<ApiToken[]>;
   count(): Promise<number>;
   /** Returns false when the token does not exist or was already revoked. */
   revoke(id: string, at: number): Promise<boolean>;

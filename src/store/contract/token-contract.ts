@@ -17,6 +17,12 @@ export function tokenContract(ctx: ContractContext): void {
     assert.equal(await store.tokens.count(), before + 2);
     const listed = (await store.tokens.list()).map((t) => t.id);
     assert.ok(listed.indexOf(newer.id) < listed.indexOf(older.id), 'newest first');
+    const locked = await store.transaction((tx) => tx.tokens.listLocked());
+    assert.deepEqual(
+      locked.map((t) => t.id),
+      [...listed].sort(),
+      'listLocked: the same tokens, by id',
+    );
   });
 
   test('findByPrefix returns every token with that prefix and no other', async () => {

@@ -128,7 +128,7 @@ function repositories(
   return {
     sessions: outer ? new CachedSessionRepository(db, outer) : new KyselySessionRepository(db, dialect),
     gateways: outer ? new CachedGatewayRepository(db, outer) : new KyselyGatewayRepository(db),
-    tokens: outer ? new CachedTokenRepository(db, outer) : new KyselyTokenRepository(db),
+    tokens: outer ? new CachedTokenRepository(db, dialect, outer) : new KyselyTokenRepository(db, dialect),
     audit: new KyselyAuditRepository(db),
     webhooks,
     blocks: new KyselyBlockRepository(db),

@@ -30,7 +30,7 @@ import type { Session } from '../../domain/session.js';
 import type { ApiToken } from '../../domain/token.js';
 import type { Webhook } from '../../domain/webhook.js';
 import type { Keyset, Page, SessionFilter, SessionOrder } from '../store.js';
-import type { Database } from './database.js';
+import type { Database, DialectName } from './database.js';
 import { writtenTable } from './written-table.js';
 import { KyselyGatewayRepository } from './gateway-repository.js';
 import { KyselySessionRepository } from './session-repository.js';
@@ -191,9 +191,10 @@ export class CachedGatewayRepository extends KyselyGatewayRepository {
 export class CachedTokenRepository extends KyselyTokenRepository {
   constructor(
     db: Kysely<Database>,
+    dialect: DialectName,
     private readonly cache: ReadCache,
   ) {
-    super(db);
+    super(db, dialect);
   }
 
   override findByPrefix(prefix: string): Promise<ApiToken[]> {

@@ -2,11 +2,14 @@ import type { Kysely, Selectable } from 'kysely';
 import type { Scope } from '../../domain/scopes.js';
 import type { ApiToken } from '../../domain/token.js';
 import type { TokenRepository } from '../store.js';
-import type { ApiTokenTable, Database } from './database.js';
+import type { ApiTokenTable, Database, DialectName } from './database.js';
 
 /** API tokens over one Kysely instance or transaction. Only the hash of a secret is ever stored. */
 export class KyselyTokenRepository implements TokenRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: DialectName,
+  ) {}
 
   async insert(token: ApiToken): Promise<void> {
     await this.db
@@ -57,6 +60,16 @@ export class KyselyTokenRepository implements TokenRepository {
       .selectAll()
       .orderBy('created_at', 'desc')
       .orderBy('id', 'desc')
+      .execute();
+    return rows.map(toToken);
+  }
+
+  async listLocked(): Promise<ApiToken[]> {
+    const rows = await this.db
+      .selectFrom('api_tokens')
+      .selectAll()
+      .orderBy('id')
+      .$if(this.dialect === 'postgres', (qb) => qb.forUpdate())
       .execute();
     return rows.map(toToken);
   }
