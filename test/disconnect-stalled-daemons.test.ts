@@ -21,6 +21,8 @@
  *     is lifted), never left out for good.
  *     Another operator's retry while the daemon is still stalled answers UNCONFIRMED too (the first kill
  *     may still run), and the one end is recorded once, as the first operator's.
+ *     A bulk disconnect whose first kill meets the stall: each session's answer is what the daemon did
+ *     (NOT_SENT: still on the daemon and online after SIGCONT; UNCONFIRMED or ENDED: the operator's end).
  * (c) Meanwhile the server answers other queries.
  * Outcomes and orders are asserted, never durations.
  */
@@ -48,6 +50,8 @@ const DISCONNECT =
   'mutation ($id: String!) { disconnectSession(input: { sessionId: $id, reason: "stall incident" }) { outcome } }';
 const ONLINE =
   'query ($gw: String) { onlineSessions(first: 10, filter: { gatewayId: $gw }) { edges { node { id } } } }';
+/** The clients of the bulk case, connected only for it. */
+const BULK_USERS = ['bulk1', 'bulk2', 'bulk3'];
 const env = (disconnectTimeoutMs: number) => ({
   SWITCHBOARD_DISCONNECT_TIMEOUT_MS: String(disconnectTimeoutMs),
   SWITCHBOARD_GATEWAY_LIVENESS_MS: '3000',
@@ -62,6 +66,8 @@ interface StallRig {
   pid: () => number;
   /** Arms a stall: the daemon is stopped right before the next disconnect's native command is written. */
   stallBeforeNextKill(): void;
+  /** Connects clients of these users (of `BULK_USERS`), once the rest is up. */
+  addUsers(users: string[]): Promise<void>;
   /** Whether the daemon (running) still has `user`'s session; asked of the daemon itself. */
   onDaemon(user: string): Promise<boolean>;
   close(): Promise<void>;
@@ -107,7 +113,7 @@ vici.send = async function (this: unknown, packet: ViciPacket, ...rest: unknown[
 async function wireguardRig(): Promise<StallRig> {
   const lab = await WireGuardLab.create();
   try {
-    for (const user of ['victim', 'bystander']) await lab.reserve(user);
+    for (const user of ['victim', 'bystander', ...BULK_USERS]) await lab.reserve(user);
     const gw = `stall-wg-${lab.tag}`;
     const adapter = createAdapter(lab.gatewayConfig({ id: gw, snapshotIntervalMs: 1000 }), silentLogger);
     // Longer than the adapter's own reads may take (3 s): a disconnect queued behind a poll that the
@@ -120,6 +126,7 @@ async function wireguardRig(): Promise<StallRig> {
       gw,
       adapter,
       pid,
+      addUsers: async (users) => void peers.push(...(await Promise.all(users.map((user) => lab.addClient(user))))),
       stallBeforeNextKill: () => (beforeKill = () => stall(pid())),
       onDaemon: async (user) =>
         (await lab.serverPeers()).some((p) => p.publicKey === peers.find((q) => q.user === user)!.publicKey),
@@ -135,7 +142,8 @@ async function wireguardRig(): Promise<StallRig> {
 }
 
 async function ikev2Rig(): Promise<StallRig> {
-  const lab = await StrongSwanLab.create({ clients: 2, users: ['victim', 'bystander'] });
+  const users = ['victim', 'bystander', ...BULK_USERS];
+  const lab = await StrongSwanLab.create({ clients: users.length, users });
   try {
     const gw = `stall-ike-${Math.random().toString(36).slice(2, 8)}`;
     const adapter = createAdapter(lab.gatewayConfig({ id: gw, snapshotIntervalMs: 1000 }), silentLogger, {
@@ -143,13 +151,16 @@ async function ikev2Rig(): Promise<StallRig> {
       timeoutMs: 700,
     });
     const h = await startApp({ adapters: [adapter], env: env(2000) });
-    for (const c of lab.clients) await c.initiate();
+    for (const c of lab.clients.slice(0, 2)) await c.initiate();
     const pid = () => lab.responder.pid!;
     return {
       h,
       gw,
       adapter,
       pid,
+      addUsers: async (names) => {
+        for (const c of lab.clients.filter((c) => names.includes(c.user))) await c.initiate();
+      },
       stallBeforeNextKill: () => (beforeKill = () => stall(pid())),
       onDaemon: (user) => lab.establishedAtResponder(user),
       close: async () => {
@@ -189,6 +200,9 @@ async function openconnectRig(): Promise<StallRig & { clients: Record<string, Oc
       adapter,
       pid,
       clients,
+      addUsers: async (users) => {
+        await Promise.all(users.map(async (user) => (clients[user] = await lab.startClient(user))));
+      },
       stallBeforeNextKill: () => (beforeKill = () => stall(pid())),
       onDaemon: async (user) => (await occtl.users()).some((u) => u.userName === user && u.state === 'connected'),
       close: async () => {
@@ -501,6 +515,50 @@ describe('disconnects and a stalled daemon (SIGSTOP), end to end', { concurrency
           await waitFor(() => rig.onDaemon('bystander'), 30_000, 'the peer back on the interface');
         });
       }
+
+      test("a bulk disconnect whose first kill meets the stall: each answer is what the daemon did (NOT_SENT: still online; otherwise the operator's end)", async () => {
+        await waitFor(ready, 30_000, 'the agent ready');
+        await rig.addUsers(BULK_USERS);
+        const ids = await Promise.all(BULK_USERS.map(async (user) => (await sessionOf(user)).id));
+        const ops = await rig.h.token(['sessions:disconnect'], 'bulk-ops');
+        const BULK =
+          'mutation ($ids: [String!]) { disconnectSessions(input: { sessionIds: $ids, reason: "bulk stall" }) { matched results { sessionId outcome } } }';
+        let results: { sessionId: string; outcome: string }[];
+        rig.stallBeforeNextKill();
+        try {
+          const r = await rig.h.gql(BULK, { ids }, ops);
+          assert.equal(r.json.errors, undefined, r.text);
+          const payload = r.json.data!.disconnectSessions as { matched: number; results: typeof results };
+          results = payload.results;
+          assert.equal(payload.matched, BULK_USERS.length);
+          assert.equal(beforeKill, null, 'a kill reached the point where it is written');
+          assert.ok(
+            results.some((x) => x.outcome === 'UNCONFIRMED'),
+            `the kill written to the stalled daemon is UNCONFIRMED: ${JSON.stringify(results)}`,
+          );
+          assert.ok(
+            results.every((x) => ['ENDED', 'NOT_SENT', 'UNCONFIRMED'].includes(x.outcome)),
+            JSON.stringify(results),
+          );
+        } finally {
+          stopped = rig.pid();
+          resume();
+        }
+        await waitFor(ready, 30_000, 'the agent ready again');
+        for (const { sessionId, outcome } of results) {
+          const user = BULK_USERS[ids.indexOf(sessionId)]!;
+          if (outcome === 'NOT_SENT') continue;
+          await endedAsOperators(sessionId, 'bulk-ops');
+          assert.equal(await rig.onDaemon(user), false, `${user} (${outcome}) ended on the daemon`);
+        }
+        await rig.adapter.snapshot();
+        await rig.h.app.sync.idle();
+        for (const { sessionId } of results.filter((x) => x.outcome === 'NOT_SENT')) {
+          const user = BULK_USERS[ids.indexOf(sessionId)]!;
+          assert.equal(await rig.onDaemon(user), true, `${user} (NOT_SENT) still on the daemon: nothing ran late`);
+          assert.ok(await rig.h.app.store.sessions.findOnline(sessionId), `${user} still online in the record`);
+        }
+      });
     });
   }
 });
