@@ -6,6 +6,8 @@ export const typeDefs = /* GraphQL */ `
 """
 An instant, as an ISO-8601 string. Output is always UTC with milliseconds
 (\`2024-05-01T12:00:00.000Z\`); input accepts any ISO-8601 date-time with \`Z\` or an offset.
+A date the calendar does not have (\`2023-02-29\`, \`2024-04-31\`, month 13) or a field out of range
+is BAD_USER_INPUT naming the field; \`24:00\` is the next day's \`00:00\`; a leap second (\`:60\`) is refused.
 """
 scalar DateTime
 
