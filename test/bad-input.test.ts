@@ -197,6 +197,8 @@ describe('bad input on each store', { concurrency: STORES.length }, () => {
             if (transport === 'http') {
               const reply = await send(c, f);
               assert.equal(reply.status, c.expect.status, `${c.name}: ${reply.text.slice(0, 300)}`);
+              for (const [name, value] of Object.entries(c.expect.headers ?? {}))
+                assert.equal(reply.headers[name], value, `${c.name}: the ${name} header`);
               const json = JSON.parse(reply.text) as {
                 data?: unknown;
                 errors?: { message: string; extensions?: { code?: string } }[];

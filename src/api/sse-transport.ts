@@ -48,10 +48,26 @@ const CODE_BY_STATUS: Record<number, [ApiErrorCode, string]> = {
   400: ['BAD_REQUEST', 'Bad request'],
   404: ['NOT_FOUND', 'Not found'],
   405: ['METHOD_NOT_ALLOWED', 'Use POST'],
-  406: ['NOT_ACCEPTABLE', 'Accept text/event-stream or application/json'],
+  406: ['NOT_ACCEPTABLE', 'Accept text/event-stream'],
   409: ['BAD_REQUEST', 'Conflict'],
   415: ['UNSUPPORTED_MEDIA_TYPE', 'Send the request as JSON with Content-Type: application/json'],
 };
+
+/** The methods the stream serves: POST, and GET with the operation in the query string (EventSource). */
+const STREAM_METHODS = 'GET, POST';
+
+/**
+ * Whether an Accept header lets the answer be an event stream: none (like /graphql, no header accepts
+ * anything), or one that lists text/event-stream or a wildcard (text or any type) without q=0.
+ */
+function acceptsEventStream(accept: string | undefined): boolean {
+  if (accept === undefined || accept.trim() === '') return true;
+  return accept.split(',').some((range) => {
+    const [type = '', ...params] = range.split(';').map((part) => part.trim().toLowerCase());
+    if (type !== 'text/event-stream' && type !== 'text/*' && type !== '*/*') return false;
+    return !params.some((param) => /^q=0(\.0{0,3})?$/.test(param.replace(/\s/g, '')));
+  });
+}
 
 /** graphql-sse's plain answers with `extensions.code` on every error (its parse errors have none). */
 function coded(body: string | null, status: number): string | null {
@@ -228,6 +244,25 @@ export function createSseTransport(o: {
         return refuse('RATE_LIMITED', `Too many requests; retry after ${byToken.retryAfterSeconds} s`, {
           'retry-after': String(byToken.retryAfterSeconds),
         });
+      // graphql-sse would take any other method, or a request that does not accept an event stream,
+      // for its single-connection mode (not served here) and answer 404 or 415.
+      if (req.method !== 'POST' && req.method !== 'GET')
+        return answer(
+          res,
+          errorResponse(
+            'METHOD_NOT_ALLOWED',
+            'Use POST (or GET with the operation in the query string) with Accept: text/event-stream',
+            { allow: STREAM_METHODS },
+          ),
+        );
+      if (!acceptsEventStream(req.headers.accept))
+        return answer(
+          res,
+          errorResponse(
+            'NOT_ACCEPTABLE',
+            'Accept text/event-stream: /graphql/stream answers only as an event stream (/graphql answers JSON)',
+          ),
+        );
       let body: string | null = null;
       if (req.method === 'POST') {
         const read = await readBody(req, o.bodyLimitBytes);
@@ -261,6 +296,8 @@ export function createSseTransport(o: {
           url: req.url ?? '/',
           headers: {
             get: (key: string) => {
+              // Accepted above: an Accept without text/event-stream itself (none, */*) asks for the stream.
+              if (key === 'accept') return 'text/event-stream';
               const h = req.headers[key];
               return Array.isArray(h) ? h.join('\n') : h;
             },

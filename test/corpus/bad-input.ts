@@ -35,7 +35,8 @@ export interface BadInputCase {
     /** Send the body chunked, without Content-Length (the limit must hold while streaming). */
     chunked?: boolean;
   };
-  expect: { status: number; code: string };
+  /** `headers`: response headers the HTTP answer must carry (names in lower case). */
+  expect: { status: number; code: string; headers?: Record<string, string> };
   /** Where the case applies (default: HTTP, and WebSocket and SSE when it is one GraphQL operation). */
   transports?: readonly ('http' | 'ws' | 'sse')[];
 }
@@ -125,8 +126,15 @@ export const BAD_INPUT: readonly BadInputCase[] = [
   { name: 'huge body (2 MiB) with Content-Length', request: { body: gql(`{ gateways { id } } # ${'x'.repeat(2 * MiB)}`) }, expect: { status: 413, code: 'PAYLOAD_TOO_LARGE' } },
   { name: 'huge body (2 MiB) chunked, no Content-Length', request: { chunked: true, body: gql(`{ gateways { id } } # ${'x'.repeat(2 * MiB)}`) }, expect: { status: 413, code: 'PAYLOAD_TOO_LARGE' } },
   { name: 'huge body without a token: 401 before the body is read', request: { headers: { authorization: null }, body: 'x'.repeat(2 * MiB) }, expect: { status: 401, code: 'UNAUTHENTICATED' } },
-  { name: 'PUT', request: { method: 'PUT', body: gql('{ gateways { id } }') }, expect: { status: 405, code: 'METHOD_NOT_ALLOWED' } },
-  { name: 'DELETE', request: { method: 'DELETE' }, expect: { status: 405, code: 'METHOD_NOT_ALLOWED' } },
+  { name: 'PUT', request: { method: 'PUT', body: gql('{ gateways { id } }') }, expect: { status: 405, code: 'METHOD_NOT_ALLOWED', headers: { allow: 'GET, POST' } } },
+  { name: 'DELETE', request: { method: 'DELETE' }, expect: { status: 405, code: 'METHOD_NOT_ALLOWED', headers: { allow: 'GET, POST' } } },
+  // The SSE path refuses like /graphql (graphql-sse took these for its single-connection mode: 404, 415).
+  { name: 'DELETE on the SSE stream', request: { method: 'DELETE', path: '/graphql/stream', headers: { accept: 'text/event-stream' } }, expect: { status: 405, code: 'METHOD_NOT_ALLOWED', headers: { allow: 'GET, POST' } } },
+  { name: 'OPTIONS on the SSE stream', request: { method: 'OPTIONS', path: '/graphql/stream' }, expect: { status: 405, code: 'METHOD_NOT_ALLOWED', headers: { allow: 'GET, POST' } } },
+  { name: 'PUT on the SSE stream (a graphql-sse reservation, not served)', request: { method: 'PUT', path: '/graphql/stream', headers: { accept: 'text/event-stream' } }, expect: { status: 405, code: 'METHOD_NOT_ALLOWED', headers: { allow: 'GET, POST' } } },
+  { name: 'SSE stream asked for JSON', request: { path: '/graphql/stream', headers: { accept: 'application/json' }, body: gql('subscription { sessionEvents { type } }') }, expect: { status: 406, code: 'NOT_ACCEPTABLE' } },
+  { name: 'SSE stream refusing the event stream (q=0)', request: { path: '/graphql/stream', headers: { accept: 'text/event-stream;q=0, application/json' }, body: gql('{ gateways { id } }') }, expect: { status: 406, code: 'NOT_ACCEPTABLE' } },
+  { name: 'SSE stream over GET asked for HTML', request: { method: 'GET', path: `/graphql/stream?query=${encodeURIComponent('{ gateways { id } }')}`, headers: { accept: 'text/html' } }, expect: { status: 406, code: 'NOT_ACCEPTABLE' } },
   { name: 'mutation over GET', request: { method: 'GET', path: `/graphql?query=${encodeURIComponent('mutation { disconnectBySessionId(onlineSessionId: "$SESSION") }')}` }, expect: { status: 405, code: 'METHOD_NOT_ALLOWED' } },
   { name: 'unknown path', request: { path: '/graphql/../admin', body: '{}' }, expect: { status: 404, code: 'NOT_FOUND' } },
 
