@@ -10,6 +10,10 @@
  *     worker pid is still the same tunnel): the daemon stalls just before the disconnect, unnoticed
  *     yet, and that read gets no answer. Nothing that ends a session was written: 503 NOT_SENT, and
  *     after SIGCONT the session is still online.
+ * (a'') IKEv2 sends its requests one at a time on one VICI connection: charon stalls with a `list-sas`
+ *     in flight (written, unanswered), and a disconnect comes meanwhile, queued behind it. Its
+ *     `terminate` is not written by the deadline, so it is dropped: 503 NOT_SENT, and after SIGCONT
+ *     (the listing answered) the session is still online: the terminate never ran.
  * (b) The daemon stalls with the disconnect's command written and unanswered (stopped right before
  *     the native command leaves the adapter: WireGuard's `remove` on the UAPI socket, charon's VICI
  *     `terminate`, ocserv's `disconnect id`): 503 UNCONFIRMED ("may still take effect"), the audit
@@ -66,6 +70,8 @@ interface StallRig {
   pid: () => number;
   /** Arms a stall: the daemon is stopped right before the next disconnect's native command is written. */
   stallBeforeNextKill(): void;
+  /** IKEv2: starts a listing and resolves once the daemon is stopped right before its `list-sas` is written. */
+  stallDuringListing?(): Promise<void>;
   /** Connects clients of these users (of `BULK_USERS`), once the rest is up. */
   addUsers(users: string[]): Promise<void>;
   /** Whether the daemon (running) still has `user`'s session; asked of the daemon itself. */
@@ -93,6 +99,8 @@ const takeHook = () => {
   beforeKill = null;
   return hook;
 };
+/** The hook the IKEv2 rig calls right before a `list-sas` is written (null: none armed). */
+let beforeListing: (() => Promise<void>) | null = null;
 
 // WireGuard's removal and charon's terminate are written by the adapter's own transport; the test
 // stops the daemon right before either is written (the transports are per-process, so the wrap is
@@ -107,6 +115,11 @@ const vici = ViciConnection.prototype as unknown as { send: Send };
 const viciSend = vici.send;
 vici.send = async function (this: unknown, packet: ViciPacket, ...rest: unknown[]) {
   if (packet.type === 'CMD_REQUEST' && packet.name === 'terminate') await takeHook()?.();
+  if (packet.type === 'CMD_REQUEST' && packet.name === 'list-sas' && beforeListing) {
+    const hook = beforeListing;
+    beforeListing = null;
+    await hook();
+  }
   return viciSend.call(this, packet, ...rest);
 };
 
@@ -162,6 +175,11 @@ async function ikev2Rig(): Promise<StallRig> {
         for (const c of lab.clients.filter((c) => names.includes(c.user))) await c.initiate();
       },
       stallBeforeNextKill: () => (beforeKill = () => stall(pid())),
+      stallDuringListing: () =>
+        new Promise<void>((resolve, reject) => {
+          beforeListing = () => stall(pid()).then(resolve, reject);
+          adapter.snapshot().catch(() => undefined);
+        }),
       onDaemon: (user) => lab.establishedAtResponder(user),
       close: async () => {
         await h.close();
@@ -218,13 +236,15 @@ async function openconnectRig(): Promise<StallRig & { clients: Record<string, Oc
 
 /**
  * `readsFirst`: the adapter reads the daemon before it writes its command (case a'). `reAdds`: its
- * RESTART and block end in the adapter adding the removed peer back (WireGuard).
+ * RESTART and block end in the adapter adding the removed peer back (WireGuard). `oneAtATime`: its
+ * requests wait in line behind a listing on one connection (IKEv2, case a'').
  */
 const PROTOCOLS: {
   name: string;
   skip: string | false;
   readsFirst: boolean;
   reAdds: boolean;
+  oneAtATime: boolean;
   rig: () => Promise<StallRig>;
 }[] = [
   {
@@ -232,6 +252,7 @@ const PROTOCOLS: {
     skip: wireguardSkipReason(),
     readsFirst: true,
     reAdds: true,
+    oneAtATime: false,
     rig: wireguardRig,
   },
   {
@@ -239,6 +260,7 @@ const PROTOCOLS: {
     skip: charonSkipReason(),
     readsFirst: false,
     reAdds: false,
+    oneAtATime: true,
     rig: ikev2Rig,
   },
   {
@@ -246,6 +268,7 @@ const PROTOCOLS: {
     skip: ocservSkipReason(),
     readsFirst: true,
     reAdds: false,
+    oneAtATime: false,
     rig: openconnectRig,
   },
 ];
@@ -312,6 +335,7 @@ describe('disconnects and a stalled daemon (SIGSTOP), end to end', { concurrency
       after(async () => {
         resume();
         beforeKill = null;
+        beforeListing = null;
         await rig?.close();
       });
 
@@ -371,6 +395,38 @@ describe('disconnects and a stalled daemon (SIGSTOP), end to end', { concurrency
           await rig.adapter.snapshot();
           await rig.h.app.sync.idle();
           assert.equal(await rig.onDaemon('victim'), true, 'the daemon still has the session');
+          assert.ok(await rig.h.app.store.sessions.findOnline(victim.id), 'still online in the record');
+          assert.equal((await auditOf(victim.id)).length, before + 2, 'no late settlement');
+        });
+
+      if (p.oneAtATime)
+        test("(a'') stalled with a listing in flight, the disconnect queued behind it: its terminate not written by the deadline is dropped; NOT_SENT, and it never runs later", async () => {
+          await waitFor(ready, 30_000, 'the agent ready');
+          const victim = await sessionOf('victim');
+          const before = (await auditOf(victim.id)).length;
+          stopped = rig.pid();
+          await rig.stallDuringListing!();
+          try {
+            const r = await rig.h.gql(SEED, { id: victim.id });
+            assert.equal(r.status, 503, r.text);
+            const error = r.json.errors![0]! as { extensions: { code: string; disconnect?: string } };
+            assert.deepEqual(error.extensions, { code: 'GATEWAY_UNAVAILABLE', disconnect: 'NOT_SENT' });
+            const audit = await auditOf(victim.id);
+            assert.deepEqual(
+              audit.slice(0, audit.length - before).map((a) => [a.outcome, a.metadata.disconnect ?? null]),
+              [
+                ['GATEWAY_UNAVAILABLE', 'NOT_SENT'],
+                ['PENDING', null],
+              ],
+            );
+            await serves();
+          } finally {
+            resume();
+          }
+          await waitFor(ready, 30_000, 'the agent linked and answered again');
+          await rig.adapter.snapshot();
+          await rig.h.app.sync.idle();
+          assert.equal(await rig.onDaemon('victim'), true, 'the daemon still has the session: the terminate never ran');
           assert.ok(await rig.h.app.store.sessions.findOnline(victim.id), 'still online in the record');
           assert.equal((await auditOf(victim.id)).length, before + 2, 'no late settlement');
         });

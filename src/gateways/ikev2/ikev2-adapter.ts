@@ -59,6 +59,9 @@ export class Ikev2Adapter implements GatewayAdapter {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private backoffMs: number;
   private probing = false;
+  /** Listings run one after another (see `list`); `listings` counts those started and not finished. */
+  private listChain: Promise<unknown> = Promise.resolve();
+  private listings = 0;
 
   constructor(
     readonly config: Ikev2GatewayConfig,
@@ -205,8 +208,21 @@ export class Ikev2Adapter implements GatewayAdapter {
     this.backoffMs = Math.min(this.backoffMs * 2, this.options.backoffMaxMs ?? 5_000);
   }
 
+  /**
+   * One listing after another: charon's event registration is per connection, so a second listing
+   * whose requests queue behind a stalled one would have its `list-sa` events unregistered by the
+   * first one's end, read an empty list, and end every session.
+   */
+  private list(vici: ViciConnection): Promise<void> {
+    this.listings++;
+    const run = this.listChain.then(() => this.listOnce(vici)).finally(() => this.listings--);
+    this.listChain = run.catch(() => undefined);
+    return run;
+  }
+
   /** `stats` (the daemon's start time) and `list-sas`, then a snapshot from this connection. */
-  private async list(vici: ViciConnection): Promise<void> {
+  private async listOnce(vici: ViciConnection): Promise<void> {
+    if (vici !== this.vici || vici.closed) throw new GatewayUnavailableError('the VICI connection is down');
     const timeoutMs = this.options.requestTimeoutMs ?? 10_000;
     // The start time is read once per connection (a charon restart closes it): `uptime.since` is
     // derived from the uptime and jitters by a second between reads.
@@ -223,7 +239,7 @@ export class Ikev2Adapter implements GatewayAdapter {
 
   private tick(): void {
     const vici = this.vici;
-    if (!vici || vici.closed || !this.ready) return;
+    if (!vici || vici.closed || !this.ready || this.listings > 0) return;
     this.list(vici).catch((e: unknown) =>
       this.logger.debug({ gatewayId: this.config.id, err: errorText(e) }, 'ikev2: list-sas failed'),
     );

@@ -86,3 +86,34 @@ test('connecting to a missing socket fails at once, with nothing written', async
     (e) => e instanceof ViciRequestError && !e.written && /cannot connect/.test(e.message),
   );
 });
+
+test('a request still queued behind an unanswered one when its time is up is dropped, never written later', async () => {
+  let answerSlow: (() => void) | null = null;
+  const fake = await FakeVici.start((p): ViciPacket[] | Promise<ViciPacket[]> => {
+    if (p.type !== 'CMD_REQUEST') return [];
+    if (p.name === 'list-sas')
+      return new Promise((resolve) => (answerSlow = () => resolve([{ type: 'CMD_RESPONSE', message: msg({}) }])));
+    return [{ type: 'CMD_RESPONSE', message: msg({ echo: p.name }) }];
+  });
+  const vici = await ViciConnection.open(fake.address, {}, 1000);
+  try {
+    const slow = vici.command('list-sas', msg({}), 10_000);
+    await waitFor(() => answerSlow !== null, 5000, 'the listing written', 5);
+    await assert.rejects(
+      vici.command('terminate', msg({ 'ike-id': '1' }), 50),
+      (e) => e instanceof ViciRequestError && !e.written && /not written/.test(e.message),
+    );
+    answerSlow!();
+    await slow;
+    assert.equal((await vici.command('version')).echo, 'version', 'the connection stays in step');
+    assert.equal(vici.closed, false);
+    assert.deepEqual(
+      fake.received.filter((p) => p.type === 'CMD_REQUEST').map((p) => ('name' in p ? p.name : '')),
+      ['list-sas', 'version'],
+      'the dropped terminate never reached charon',
+    );
+  } finally {
+    vici.close();
+    await fake.close();
+  }
+});

@@ -6,6 +6,8 @@
  *
  * A request that gets no answer before its timeout leaves the connection out of step (a late answer
  * would be taken for the next request's), so a timeout closes the connection; its owner reconnects.
+ * A request's timeout runs from the call, queue included: one whose time is up before it was written
+ * is dropped unwritten (a disconnect then did not happen, and never will).
  */
 import { connect, type Socket } from 'node:net';
 import { emptyMessage, encodePacket, ViciFrameReader, type ViciMessage, type ViciPacket } from './vici-codec.js';
@@ -125,21 +127,45 @@ export class ViciConnection {
     this.handlers.onClose?.(error);
   }
 
-  /** One request and its answer, after every earlier one. */
+  /**
+   * One request and its answer, after every earlier one, within `timeoutMs` of this call. A request
+   * still queued behind an earlier one when that time is up (charon stalled on a `list-sas`) is dropped
+   * and never written: it rejects with `written` false, so nothing it asked for can happen later.
+   */
   private exchange(packet: ViciPacket, expect: Pending['expect'], timeoutMs: number): Promise<ViciPacket> {
-    const run = this.chain.then(() => this.send(packet, expect, timeoutMs));
-    this.chain = run.catch(() => undefined);
-    return run;
+    const deadline = performance.now() + timeoutMs;
+    return new Promise((resolve, reject) => {
+      let dropped = false;
+      const drop = (): void => {
+        dropped = true;
+        reject(
+          new ViciRequestError(
+            `not written: charon was still busy with an earlier request after ${timeoutMs} ms`,
+            false,
+          ),
+        );
+      };
+      const queued = setTimeout(drop, timeoutMs);
+      const run = this.chain.then(() => {
+        clearTimeout(queued);
+        if (dropped) return;
+        const left = deadline - performance.now();
+        if (left <= 0) return drop();
+        return this.send(packet, expect, left, timeoutMs).then(resolve, reject);
+      });
+      this.chain = run.catch(() => undefined);
+    });
   }
 
-  private send(packet: ViciPacket, expect: Pending['expect'], timeoutMs: number): Promise<ViciPacket> {
+  /** Writes `packet` and waits `leftMs` for its answer (`timeoutMs`: the request's whole time, for the message). */
+  private send(packet: ViciPacket, expect: Pending['expect'], leftMs: number, timeoutMs: number): Promise<ViciPacket> {
     if (this.closedWith !== null)
       return Promise.reject(new ViciRequestError(`the VICI connection is closed (${this.closedWith})`, false));
     const frame = encodePacket(packet);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.close(`charon did not answer within ${timeoutMs} ms`);
-      }, timeoutMs);
+      }, leftMs);
       this.pending = {
         expect,
         resolve: (p) => {
