@@ -373,9 +373,11 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
 
   // Only now that the API listens: the token printed is one that a running server accepts.
   try {
+    // The unlocked count spares a restart the lock; the locked check inside decides (replicas
+    // starting together on a fresh database: one of them mints it).
     if ((await store.tokens.count()) === 0) {
-      const { secret } = await core.createToken(SYSTEM_ACTOR, { name: 'bootstrap-admin', scopes: ['admin'] });
-      options.onBootstrapToken?.(secret);
+      const first = await core.createBootstrapToken(SYSTEM_ACTOR);
+      if (first !== null) options.onBootstrapToken?.(first.secret);
     }
   } catch (e) {
     await close();

@@ -288,6 +288,23 @@ export class Switchboard implements CoreApi {
     actor: Actor,
     args: { name: string; scopes: Scope[]; expiresInMs?: number | null },
   ): Promise<{ token: ApiToken; secret: string }> {
+    return (await this.insertToken(actor, args, false))!;
+  }
+
+  /**
+   * The first-start admin token (`bootstrap-admin`): created only when the store holds no token at
+   * all, checked and inserted under the token set's lock, so replicas that start together on a fresh
+   * database create one between them. Null when there already is a token (the others' answer).
+   */
+  async createBootstrapToken(actor: Actor): Promise<{ token: ApiToken; secret: string } | null> {
+    return this.insertToken(actor, { name: 'bootstrap-admin', scopes: ['admin'] }, true);
+  }
+
+  private async insertToken(
+    actor: Actor,
+    args: { name: string; scopes: Scope[]; expiresInMs?: number | null },
+    firstOnly: boolean,
+  ): Promise<{ token: ApiToken; secret: string } | null> {
     requireScope(actor, 'admin', 'Admin access required to manage tokens');
     const name = args.name.trim();
     if (name === '' || name.length > MAX_TOKEN_NAME_CHARS)
@@ -309,7 +326,11 @@ export class Switchboard implements CoreApi {
       expiresAt: args.expiresInMs ? now + args.expiresInMs : null,
       now,
     });
-    await this.o.store.transaction(async (tx) => {
+    const inserted = await this.o.store.transaction(async (tx) => {
+      if (firstOnly) {
+        await tx.tokens.lockTokenSet();
+        if ((await tx.tokens.count()) > 0) return false;
+      }
       await tx.tokens.insert(minted.token);
       await tx.audit.append(
         auditEvent(actor, 'token.create', 'SUCCESS', {
@@ -317,8 +338,9 @@ export class Switchboard implements CoreApi {
           metadata: { tokenId: minted.token.id, name, scopes: minted.token.scopes, expiresAt: minted.token.expiresAt },
         }),
       );
+      return true;
     });
-    return minted;
+    return inserted ? minted : null;
   }
 
   async listTokens(actor: Actor): Promise<ApiToken[]> {

@@ -233,6 +233,13 @@ export interface TokenRepository {
    * after the other and the second sees what the first wrote. SQLite's transactions already do.
    */
   listLocked(): Promise<ApiToken[]>;
+  /**
+   * Inside a transaction: waits until no other transaction holds the token set's lock, then holds it
+   * until this one ends, so a check of "no token yet" and the insert that follows it are one step
+   * (two replicas starting together on a fresh database mint one first token). On PostgreSQL a
+   * transaction-scoped advisory lock; SQLite's transactions already run one at a time.
+   */
+  lockTokenSet(): Promise<void>;
   count(): Promise<number>;
   /** Returns false when the token does not exist or was already revoked. */
   revoke(id: string, at: number): Promise<boolean>;

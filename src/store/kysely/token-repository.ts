@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Scope } from '../../domain/scopes.js';
 import type { ApiToken } from '../../domain/token.js';
 import type { TokenRepository } from '../store.js';
@@ -72,6 +72,11 @@ export class KyselyTokenRepository implements TokenRepository {
       .$if(this.dialect === 'postgres', (qb) => qb.forUpdate())
       .execute();
     return rows.map(toToken);
+  }
+
+  async lockTokenSet(): Promise<void> {
+    if (this.dialect !== 'postgres') return;
+    await sql`SELECT pg_advisory_xact_lock(hashtext('switchboard.api_tokens'))`.execute(this.db);
   }
 
   async count(): Promise<number> {
