@@ -342,96 +342,59 @@ describe('disconnects and a stalled daemon (SIGSTOP), end to end', { concurrency
         await rig?.close();
       });
 
-      test('(a) stalled, and the agent noticed: NOT_SENT at once, nothing written; after SIGCONT the session is still online', async () => {
+      /**
+       * A disconnect sent while `stallIt` holds the daemon: 503 NOT_SENT, audited so, the API serving;
+       * after SIGCONT the daemon still has the session and nothing is settled late (`ranLate` says why).
+       */
+      const notSentAndNeverRun = async (stallIt: () => Promise<void>, ranLate: string) => {
+        await waitFor(ready, 30_000, 'the agent ready');
         const victim = await sessionOf('victim');
-        await sessionOf('bystander');
-        await stop();
+        const before = (await auditOf(victim.id)).length;
+        await stallIt();
         try {
-          await waitFor(() => !ready(), 20_000, 'the agent noticed the stall');
-          await serves();
           const r = await rig.h.gql(SEED, { id: victim.id });
           assert.equal(r.status, 503, r.text);
-          const error = r.json.errors![0]! as { message: string; extensions: { code: string; disconnect?: string } };
+          const error = r.json.errors![0]! as { extensions: { code: string; disconnect?: string } };
           assert.deepEqual(error.extensions, { code: 'GATEWAY_UNAVAILABLE', disconnect: 'NOT_SENT' });
+          const audit = await auditOf(victim.id);
           assert.deepEqual(
-            (await auditOf(victim.id)).map((a) => [a.outcome, a.metadata.disconnect ?? null]),
+            audit.slice(0, audit.length - before).map((a) => [a.outcome, a.metadata.disconnect ?? null]),
             [
               ['GATEWAY_UNAVAILABLE', 'NOT_SENT'],
               ['PENDING', null],
             ],
           );
+          await serves();
         } finally {
           resume();
         }
         await waitFor(ready, 30_000, 'the agent linked and answered again');
         await rig.adapter.snapshot();
         await rig.h.app.sync.idle();
-        assert.equal(await rig.onDaemon('victim'), true, 'the daemon still has the session: nothing ran late');
+        assert.equal(await rig.onDaemon('victim'), true, `the daemon still has the session${ranLate}`);
         assert.ok(await rig.h.app.store.sessions.findOnline(victim.id), 'still online in the record');
-        assert.equal((await auditOf(victim.id)).length, 2, 'no late settlement');
+        assert.equal((await auditOf(victim.id)).length, before + 2, 'no late settlement');
+      };
+
+      test('(a) stalled, and the agent noticed: NOT_SENT at once, nothing written; after SIGCONT the session is still online', async () => {
+        await sessionOf('bystander');
+        await notSentAndNeverRun(async () => {
+          await stop();
+          await waitFor(() => !ready(), 20_000, 'the agent noticed the stall');
+        }, ': nothing ran late');
       });
 
       if (p.readsFirst)
         test("(a') stalled just before the disconnect, unnoticed: the read before the command gets no answer; NOT_SENT, and nothing runs later", async () => {
-          await waitFor(ready, 30_000, 'the agent ready');
-          const victim = await sessionOf('victim');
-          const before = (await auditOf(victim.id)).length;
-          await stop();
-          try {
-            const r = await rig.h.gql(SEED, { id: victim.id });
-            assert.equal(r.status, 503, r.text);
-            const error = r.json.errors![0]! as { extensions: { code: string; disconnect?: string } };
-            assert.deepEqual(error.extensions, { code: 'GATEWAY_UNAVAILABLE', disconnect: 'NOT_SENT' });
-            const audit = await auditOf(victim.id);
-            assert.deepEqual(
-              audit.slice(0, audit.length - before).map((a) => [a.outcome, a.metadata.disconnect ?? null]),
-              [
-                ['GATEWAY_UNAVAILABLE', 'NOT_SENT'],
-                ['PENDING', null],
-              ],
-            );
-            await serves();
-          } finally {
-            resume();
-          }
-          await waitFor(ready, 30_000, 'the agent linked and answered again');
-          await rig.adapter.snapshot();
-          await rig.h.app.sync.idle();
-          assert.equal(await rig.onDaemon('victim'), true, 'the daemon still has the session');
-          assert.ok(await rig.h.app.store.sessions.findOnline(victim.id), 'still online in the record');
-          assert.equal((await auditOf(victim.id)).length, before + 2, 'no late settlement');
+          await notSentAndNeverRun(stop, '');
         });
 
       if (p.oneAtATime)
         test("(a'') stalled with a listing in flight, the disconnect queued behind it: its terminate not written by the deadline is dropped; NOT_SENT, and it never runs later", async () => {
-          await waitFor(ready, 30_000, 'the agent ready');
-          const victim = await sessionOf('victim');
-          const before = (await auditOf(victim.id)).length;
-          stopped = rig.pid();
-          await rig.stallDuringListing!();
-          try {
-            const r = await rig.h.gql(SEED, { id: victim.id });
-            assert.equal(r.status, 503, r.text);
-            const error = r.json.errors![0]! as { extensions: { code: string; disconnect?: string } };
-            assert.deepEqual(error.extensions, { code: 'GATEWAY_UNAVAILABLE', disconnect: 'NOT_SENT' });
-            const audit = await auditOf(victim.id);
-            assert.deepEqual(
-              audit.slice(0, audit.length - before).map((a) => [a.outcome, a.metadata.disconnect ?? null]),
-              [
-                ['GATEWAY_UNAVAILABLE', 'NOT_SENT'],
-                ['PENDING', null],
-              ],
-            );
-            await serves();
-          } finally {
-            resume();
-          }
-          await waitFor(ready, 30_000, 'the agent linked and answered again');
-          await rig.adapter.snapshot();
-          await rig.h.app.sync.idle();
-          assert.equal(await rig.onDaemon('victim'), true, 'the daemon still has the session: the terminate never ran');
-          assert.ok(await rig.h.app.store.sessions.findOnline(victim.id), 'still online in the record');
-          assert.equal((await auditOf(victim.id)).length, before + 2, 'no late settlement');
+          await notSentAndNeverRun(async () => {
+            stopped = rig.pid();
+            await rig.stallDuringListing!();
+          }, ': the terminate never ran');
         });
 
       test("(b) stalled with the kill written: 503 UNCONFIRMED, PENDING; after SIGCONT the daemon runs it and the end is the operator's", async () => {

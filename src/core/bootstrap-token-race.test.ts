@@ -11,8 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import pg from 'pg';
-import { createFreshPostgresDatabase, postgresSkipReason } from '../../test/support/postgres.js';
-import { waitFor } from '../../test/support/wait.js';
+import { createFreshPostgresDatabase, waitForLockWaiters, postgresSkipReason } from '../../test/support/postgres.js';
 import { MemoryBus } from '../bus/memory/memory-bus.js';
 import { silentLogger } from '../domain/logger.js';
 import { openStore } from '../store/kysely/kysely-store.js';
@@ -50,14 +49,7 @@ for (const s of STORES) {
         const outcomes = Promise.all([replica().createBootstrapToken(SYSTEM), replica().createBootstrapToken(SYSTEM)]);
         if (holder) {
           // Both are inside their transactions and waiting (on the table, or one on the other's lock).
-          const waiting = async () => {
-            await holder.query('select pg_stat_clear_snapshot()');
-            const r = await holder.query<{ n: string }>(
-              `select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
-            );
-            return Number(r.rows[0]!.n);
-          };
-          await waitFor(async () => (await waiting()) === 2, 10_000, 'both first-start checks waiting');
+          await waitForLockWaiters(holder, 2, 'both first-start checks waiting');
           await holder.query('commit');
         }
         const minted = (await outcomes).filter((m) => m !== null);

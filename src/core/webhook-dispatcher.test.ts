@@ -10,10 +10,11 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { createFreshPostgresDatabase, postgresSkipReason } from '../../test/support/postgres.js';
 import { waitFor } from '../../test/support/wait.js';
-import { newId, newWebhookDeliveryId } from '../domain/ids.js';
+import { newId } from '../domain/ids.js';
 import { silentLogger, type Logger } from '../domain/logger.js';
 import { openStore } from '../store/kysely/kysely-store.js';
 import { WebhookDispatcher, withoutUrl } from './webhook-dispatcher.js';
+import { pendingDelivery } from './webhook-outbox.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'webhook-dispatcher-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -56,25 +57,9 @@ for (const s of STORES) {
           createdByName: 'old release',
           deletedAt: null,
         });
-        const deliveryId = newWebhookDeliveryId();
-        await store.transaction((tx) =>
-          tx.webhooks.enqueue([
-            {
-              id: deliveryId,
-              webhookId,
-              eventId: 'evt_test',
-              eventType: 'session.connected',
-              payload: '{}',
-              status: 'PENDING',
-              attempts: 0,
-              createdAt: now,
-              nextAttemptAt: now,
-              deliveredAt: null,
-              lastStatusCode: null,
-              lastError: null,
-            },
-          ]),
-        );
+        const queued = pendingDelivery(webhookId, { id: 'evt_test', type: 'session.connected' }, '{}', now);
+        const deliveryId = queued.id;
+        await store.transaction((tx) => tx.webhooks.enqueue([queued]));
         dispatcher.start();
         await waitFor(async () => (await store.webhooks.listAttempts([deliveryId])).length > 0, 10_000, 'an attempt');
         await dispatcher.stop();

@@ -48,23 +48,33 @@ export async function enqueueWebhookDeliveries(
     const payload = webhookPayload(e);
     for (const w of hooks) {
       if (!w.events.includes(e.type)) continue;
-      rows.push({
-        id: newWebhookDeliveryId(),
-        webhookId: w.id,
-        eventId: e.id,
-        eventType: e.type,
-        payload,
-        status: 'PENDING',
-        attempts: 0,
-        createdAt: now,
-        nextAttemptAt: now,
-        deliveredAt: null,
-        lastStatusCode: null,
-        lastError: null,
-      });
+      rows.push(pendingDelivery(w.id, e, payload, now));
     }
   }
   await tx.webhooks.enqueue(rows);
+}
+
+/** A delivery of one event to one webhook, not yet attempted: due at once. */
+export function pendingDelivery(
+  webhookId: string,
+  event: { id: string; type: WebhookDelivery['eventType'] },
+  payload: string,
+  now: number,
+): WebhookDelivery {
+  return {
+    id: newWebhookDeliveryId(),
+    webhookId,
+    eventId: event.id,
+    eventType: event.type,
+    payload,
+    status: 'PENDING',
+    attempts: 0,
+    createdAt: now,
+    nextAttemptAt: now,
+    deliveredAt: null,
+    lastStatusCode: null,
+    lastError: null,
+  };
 }
 
 /** `Switchboard-Signature` value: `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`. */

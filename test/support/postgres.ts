@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { waitFor } from './wait.js';
 
 const ADMIN_URL = process.env.SWITCHBOARD_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 // Generous: under a loaded CI machine a first connection can take seconds; a skip or failure must mean
@@ -72,4 +73,20 @@ function redact(url: string): string {
 /** A fresh database of either dialect: SQLite in memory, or a new PostgreSQL database dropped by `drop`. */
 export async function databaseFor(dialect: 'sqlite' | 'postgres'): Promise<{ url: string; drop(): Promise<void> }> {
   return dialect === 'postgres' ? createFreshPostgresDatabase() : { url: 'sqlite::memory:', drop: async () => {} };
+}
+
+/**
+ * Waits until `count` sessions of `holder`'s database wait on a lock (behind what `holder` holds in
+ * its open transaction): how a race test makes sure two transactions overlap before it lets them go.
+ * pg_stat_activity is read once per transaction unless its snapshot is cleared.
+ */
+export async function waitForLockWaiters(holder: pg.Client, count: number, what: string): Promise<void> {
+  const waiting = async () => {
+    await holder.query('select pg_stat_clear_snapshot()');
+    const r = await holder.query<{ n: string }>(
+      `select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
+    );
+    return Number(r.rows[0]!.n);
+  };
+  await waitFor(async () => (await waiting()) === count, 10_000, what);
 }
