@@ -8,6 +8,7 @@ import { absolute } from '../format.js';
 import { CardList, RecordCard } from '../shell/record-cards.js';
 import { AuditDetail } from './audit-detail.js';
 import { DataTable } from '../shell/data-table.js';
+import { Shown } from '../shell/shown-text.js';
 
 export interface AuditRowsProps {
   rows: AuditRow[];
@@ -56,7 +57,7 @@ function Target({ a, onSession }: { a: AuditRow; onSession: (sessionId: string) 
   const sessionId = a.target.sessionId;
   return (
     <>
-      {a.target.userName ?? '—'}
+      {a.target.userName === null ? '—' : <Shown text={a.target.userName} />}
       <span className="muted small block mono">
         {sessionId !== null && (
           <button

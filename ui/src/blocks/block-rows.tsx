@@ -6,6 +6,7 @@ import { absoluteWithZone, since, until } from '../format.js';
 import { CardList, RecordCard } from '../shell/record-cards.js';
 import type { BlockRow } from './block-operations.js';
 import { DataTable } from '../shell/data-table.js';
+import { Shown, shownText } from '../shell/shown-text.js';
 
 export const keyOf = (b: Pick<BlockRow, 'gatewayId' | 'userName'>) => `${b.gatewayId}\u0000${b.userName}`;
 
@@ -73,7 +74,7 @@ function LiftButton({ b, lift }: { b: BlockRow; lift: NonNullable<BlockRowsProps
       type="button"
       className="danger-quiet small"
       data-lift
-      aria-label={`Lift the block on ${b.userName} at ${b.gateway?.name ?? b.gatewayId}…`}
+      aria-label={`Lift the block on ${shownText(b.userName)} at ${b.gateway?.name ?? b.gatewayId}…`}
       onClick={(e) => lift(b, e.currentTarget)}
     >
       Lift…
@@ -88,7 +89,11 @@ function BlockCards({ blocks, now, lift }: BlockRowsProps) {
         <RecordCard
           key={keyOf(b)}
           data={{ 'data-block-user': b.userName, 'data-gateway-id': b.gatewayId }}
-          head={<span className="card-title">{b.userName}</span>}
+          head={
+            <span className="card-title">
+              <Shown text={b.userName} />
+            </span>
+          }
           facts={[
             { label: 'Gateway', value: <Gateway b={b} /> },
             { label: 'Blocked since', value: <Since b={b} now={now} /> },
@@ -120,7 +125,9 @@ function BlockTable({ blocks, now, lift }: BlockRowsProps) {
       <tbody>
         {blocks.map((b) => (
           <tr key={keyOf(b)} data-block-user={b.userName} data-gateway-id={b.gatewayId}>
-            <th scope="row">{b.userName}</th>
+            <th scope="row">
+              <Shown text={b.userName} />
+            </th>
             <td>
               <Gateway b={b} />
             </td>

@@ -8,6 +8,7 @@ import { guarded, type Auth } from '../auth/auth.js';
 import { absoluteWithZone, until } from '../format.js';
 import { CloseActions, Modal, ReasonField } from '../shell/modal.js';
 import { LIFT_BLOCK, type BlockRow } from './block-operations.js';
+import { Shown, shownText } from '../shell/shown-text.js';
 
 interface Outcome {
   tone: 'ok' | 'bad';
@@ -35,7 +36,11 @@ export function LiftDialog(props: { auth: Auth; block: BlockRow; onClose: (gone:
     );
     setBusy(false);
     if (r.ok) {
-      setOutcome({ tone: 'ok', gone: true, text: `Lifted: ${block.userName} may connect to ${gateway} again.` });
+      setOutcome({
+        tone: 'ok',
+        gone: true,
+        text: `Lifted: ${shownText(block.userName)} may connect to ${gateway} again.`,
+      });
     } else if (r.code === 'BLOCK_NOT_FOUND') {
       setOutcome({ tone: 'bad', gone: true, text: `Not lifted: ${r.error} (it had ended or was lifted already).` });
     } else {
@@ -50,10 +55,15 @@ export function LiftDialog(props: { auth: Auth; block: BlockRow; onClose: (gone:
 
   return (
     <Modal dialogRef={ref} labelledBy={titleId} busy={busy} onDismiss={close}>
-      <h2 id={titleId}>Lift the block on {block.userName}?</h2>
+      <h2 id={titleId}>
+        Lift the block on <Shown text={block.userName} />?
+      </h2>
       <div className="impact" id={`${titleId}-impact`}>
         <p>
-          <strong>{block.userName}</strong> may connect to <strong>{gateway}</strong>
+          <strong>
+            <Shown text={block.userName} />
+          </strong>{' '}
+          may connect to <strong>{gateway}</strong>
           {block.gateway ? ` (${block.gateway.region})` : ''} again at once.
         </p>
         <p className="small">

@@ -18,6 +18,7 @@ import {
   type HistoryRow,
 } from './history-operations.js';
 import { DataTable } from '../shell/data-table.js';
+import { Shown, shownText } from '../shell/shown-text.js';
 
 const PAGE = 50;
 const TEXT_FIELDS: TextFilterField<'user' | 'address'>[] = [
@@ -190,8 +191,8 @@ function HistoryTable({ rows }: { rows: HistoryRow[] }) {
         {rows.map((s) => (
           <tr key={s.id} data-session={s.id}>
             <td>
-              <HistoryLink user={s.user.name} label={`History of user ${s.user.name}`}>
-                {s.user.name}
+              <HistoryLink user={s.user.name} label={`History of user ${shownText(s.user.name)}`}>
+                <Shown text={s.user.name} />
               </HistoryLink>
             </td>
             <td>{s.gateway?.name ?? s.gateway?.id ?? '—'}</td>

@@ -19,6 +19,7 @@ import { BlockDurationField } from './block-duration-field.js';
 import { blockSecondsOf, type BlockChoice } from './block-duration.js';
 import type { Auth } from '../auth/auth.js';
 import { CloseActions, Modal, ReasonField } from '../shell/modal.js';
+import { Shown, shownText } from '../shell/shown-text.js';
 
 /** One session, several chosen rows, or every online session of one user (counted by the API). */
 export type DisconnectTarget =
@@ -151,23 +152,31 @@ export function DisconnectDialog(props: {
       <div className="impact" id={`${titleId}-impact`}>
         {target.kind === 'one' ? (
           <p>
-            <strong>{target.session.user.name}</strong> on{' '}
-            <strong>{target.session.gateway?.name ?? 'an unknown gateway'}</strong>
+            <strong>
+              <Shown text={target.session.user.name} />
+            </strong>{' '}
+            on <strong>{target.session.gateway?.name ?? 'an unknown gateway'}</strong>
             {target.session.gateway ? ` (${target.session.gateway.region})` : ''}, connected for{' '}
             {since(target.session.connectedAt, now)} (since {absolute(target.session.connectedAt)}) from{' '}
             {target.session.clientAddress ?? 'an unknown address'}.
           </p>
         ) : target.kind === 'user' ? (
           <p>
-            Every session of <strong>{target.userName}</strong> online now, on every gateway
+            Every session of{' '}
+            <strong>
+              <Shown text={target.userName} />
+            </strong>{' '}
+            online now, on every gateway
             {target.sessions.length > 0 ? ` (${target.sessions.length} on this page)` : ''}.
           </p>
         ) : (
           <ul className="targets">
             {target.sessions.map((s) => (
               <li key={s.id}>
-                <strong>{s.user.name}</strong> on {s.gateway?.name ?? 'unknown gateway'}, connected for{' '}
-                {since(s.connectedAt, now)}
+                <strong>
+                  <Shown text={s.user.name} />
+                </strong>{' '}
+                on {s.gateway?.name ?? 'unknown gateway'}, connected for {since(s.connectedAt, now)}
               </li>
             ))}
           </ul>
@@ -225,8 +234,10 @@ export function DisconnectDialog(props: {
           {busy && target.kind !== 'one' && (
             <p role="status" className="progress">
               <progress aria-label="Disconnecting" /> Disconnecting{' '}
-              {target.kind === 'user' ? `every session of ${target.userName}` : `${sessions.length} sessions`}, all at
-              once…
+              {target.kind === 'user'
+                ? `every session of ${shownText(target.userName)}`
+                : `${sessions.length} sessions`}
+              , all at once…
             </p>
           )}
           <div className="actions">
@@ -265,8 +276,8 @@ export function DisconnectDialog(props: {
 }
 
 function title(target: DisconnectTarget): string {
-  if (target.kind === 'one') return `Disconnect ${target.session.user.name}?`;
-  if (target.kind === 'user') return `Disconnect every session of ${target.userName}?`;
+  if (target.kind === 'one') return `Disconnect ${shownText(target.session.user.name)}?`;
+  if (target.kind === 'user') return `Disconnect every session of ${shownText(target.userName)}?`;
   return `Disconnect ${target.sessions.length} session${target.sessions.length === 1 ? '' : 's'}?`;
 }
 

@@ -8,6 +8,7 @@ import { absolute, bytes, since } from '../format.js';
 import { CardList, RecordCard } from '../shell/record-cards.js';
 import { protocolText, statusOf, STATUS_WORDS } from './row-status.js';
 import type { SessionsTableProps } from './sessions-table.js';
+import { Shown, shownText } from '../shell/shown-text.js';
 
 /** What the table gets, less its column headers' sorting (at phone width the sort is a select). */
 export type SessionCardsProps = Omit<SessionsTableProps, 'sort' | 'onSort'>;
@@ -36,7 +37,7 @@ export function SessionCards(props: SessionCardsProps) {
                 {canDisconnect && (
                   <input
                     type="checkbox"
-                    aria-label={`Select ${s.user.name}'s session ${s.id}`}
+                    aria-label={`Select ${shownText(s.user.name)}'s session ${s.id}`}
                     checked={selection[s.id] === true}
                     disabled={leaving}
                     onChange={(e) => toggle(s.id, e.target.checked)}
@@ -46,9 +47,9 @@ export function SessionCards(props: SessionCardsProps) {
                   type="button"
                   className="link card-user"
                   onClick={() => props.onOpen(s)}
-                  aria-label={`Details of ${s.user.name}'s session on ${s.gateway?.name ?? 'unknown gateway'}`}
+                  aria-label={`Details of ${shownText(s.user.name)}'s session on ${s.gateway?.name ?? 'unknown gateway'}`}
                 >
-                  {s.user.name}
+                  <Shown text={s.user.name} />
                 </button>
                 <span className={`badge ${status === 'live' ? 'ok' : 'bad'}`} data-status={status}>
                   {STATUS_WORDS[status]}
@@ -101,7 +102,7 @@ export function SessionCards(props: SessionCardsProps) {
                   type="button"
                   className="quiet small"
                   onClick={() => props.onDisconnect(s)}
-                  aria-label={`Disconnect ${s.user.name} (${s.id})`}
+                  aria-label={`Disconnect ${shownText(s.user.name)} (${s.id})`}
                 >
                   Disconnect
                 </button>

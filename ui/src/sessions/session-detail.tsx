@@ -10,6 +10,7 @@ import { guarded, type Auth } from '../auth/auth.js';
 import { trapTab } from '../shell/focus-trap.js';
 import { protocolText } from './row-status.js';
 import { HistoryLink } from '../history/history-link.js';
+import { Shown, shownText } from '../shell/shown-text.js';
 
 export function SessionDetail(props: {
   auth: Auth;
@@ -56,8 +57,8 @@ export function SessionDetail(props: {
     [
       'User',
       <>
-        <HistoryLink user={s.user.name} label={`History of user ${s.user.name}`}>
-          {s.user.name}
+        <HistoryLink user={s.user.name} label={`History of user ${shownText(s.user.name)}`}>
+          <Shown text={s.user.name} />
         </HistoryLink>{' '}
         <span className="muted mono small">{s.user.id}</span>
       </>,
@@ -122,7 +123,8 @@ export function SessionDetail(props: {
     <>
       <div className="detail-head">
         <h2 id="detail-title" ref={heading} tabIndex={-1}>
-          {s.user.name}’s session
+          <Shown text={s.user.name} />
+          ’s session
         </h2>
         <button type="button" onClick={props.onClose} aria-label="Close session details">
           ✕
@@ -147,7 +149,7 @@ export function SessionDetail(props: {
             Disconnect this session
           </button>
           <button type="button" onClick={() => props.onDisconnectUser(s.user.name)}>
-            All sessions of {s.user.name}…
+            All sessions of <Shown text={s.user.name} />…
           </button>
         </div>
       )}

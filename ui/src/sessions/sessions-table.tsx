@@ -22,6 +22,7 @@ const SORTABLE: Record<string, SortField> = {
 };
 import type { LiveRow } from './use-live-sessions.js';
 import { HistoryLink } from '../history/history-link.js';
+import { Shown, shownText } from '../shell/shown-text.js';
 
 const col = createColumnHelper<LiveRow>();
 
@@ -59,7 +60,7 @@ export function SessionsTable(props: SessionsTableProps) {
       cell: ({ row }) => (
         <input
           type="checkbox"
-          aria-label={`Select ${row.original.session.user.name}'s session ${row.original.session.id}`}
+          aria-label={`Select ${shownText(row.original.session.user.name)}'s session ${row.original.session.id}`}
           checked={row.getIsSelected()}
           disabled={!row.getCanSelect()}
           onChange={row.getToggleSelectedHandler()}
@@ -75,9 +76,9 @@ export function SessionsTable(props: SessionsTableProps) {
             type="button"
             className="link"
             onClick={() => onOpen(c.row.original.session)}
-            aria-label={`Details of ${c.getValue()}'s session on ${c.row.original.session.gateway?.name ?? 'unknown gateway'}`}
+            aria-label={`Details of ${shownText(c.getValue())}'s session on ${c.row.original.session.gateway?.name ?? 'unknown gateway'}`}
           >
-            {c.getValue()}
+            <Shown text={c.getValue()} />
           </button>
         ),
       }),
@@ -153,7 +154,7 @@ export function SessionsTable(props: SessionsTableProps) {
               type="button"
               className="quiet small"
               onClick={() => onDisconnect(c.row.original.session)}
-              aria-label={`Disconnect ${c.row.original.session.user.name} (${c.row.original.session.id})`}
+              aria-label={`Disconnect ${shownText(c.row.original.session.user.name)} (${c.row.original.session.id})`}
             >
               Disconnect
             </button>
