@@ -13,6 +13,7 @@
 import { z } from 'zod';
 import { GATEWAY_ID_PATTERN } from '../domain/ids.js';
 import { storable } from '../domain/text.js';
+import { MAX_USER_NAME_CHARS } from '../domain/input-limits.js';
 import { END_CAUSES, TRANSPORTS } from '../domain/session.js';
 import { PROTOCOLS } from '../domain/gateway.js';
 import { SESSION_EVENT_TYPES, TOKEN_REVOKED } from '../domain/event-types.js';
@@ -53,7 +54,7 @@ export type GatewayReloadChange = (typeof GATEWAY_RELOAD_CHANGES)[number];
 /** What an agent reports about one live tunnel (domain's SessionReport, bounded). */
 export const sessionReportSchema = z.object({
   ref: text(128).min(1),
-  userName: text(512),
+  userName: text(MAX_USER_NAME_CHARS),
   commonName: optionalText(512),
   clientAddress: optionalText(128),
   virtualAddress: optionalText(128),
@@ -153,7 +154,7 @@ export const gatewayReportSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('auth-denied'),
     ...envelope,
-    userName: text(512),
+    userName: text(MAX_USER_NAME_CHARS),
     reason: text(1000),
     clientAddress: optionalText(128),
   }),
@@ -174,7 +175,7 @@ export type GatewayReport = z.infer<typeof gatewayReportSchema>;
 /** Control plane → agent on `subjects.gatewayDisconnect(id)`, without its `version`. */
 export const disconnectRequestSchema = z.object({
   ref: text(128).min(1),
-  userName: text(512),
+  userName: text(MAX_USER_NAME_CHARS),
   mode: z.enum(['HALT', 'RESTART']),
   message: optionalText(240),
   blockSeconds: z
@@ -235,8 +236,8 @@ export type DisconnectBatchReply = z.infer<typeof disconnectBatchReplySchema>;
  */
 export const blockListSchema = z.object({
   gatewayId,
-  blocks: z.array(z.object({ userName: text(512), until: instant() })).max(100_000),
-  lifted: z.array(text(512)).max(100).optional(),
+  blocks: z.array(z.object({ userName: text(MAX_USER_NAME_CHARS), until: instant() })).max(100_000),
+  lifted: z.array(text(MAX_USER_NAME_CHARS)).max(100).optional(),
 });
 export type BlockList = z.infer<typeof blockListSchema>;
 

@@ -7,10 +7,13 @@
 /** Every id: sessions (`sess_` + 12), tokens, webhooks, audit events, gateway slugs (63 at most). */
 export const MAX_ID_CHARS = 64;
 /**
- * A VPN user's name as a filter or audit target. Certificate common names are at most 64 characters
- * (OpenVPN's TLS_USERNAME_LEN); usernames a daemon passes on are account names, far below this.
+ * A VPN user's name: the longest a gateway may report (agent reports, a WireGuard peer's `user` in the
+ * gateway file) and so the longest the API takes as a filter, a block's user or an audit target. One
+ * number for both: a name a gateway may report but the API refused could not be filtered, looked up
+ * in History, or have its block lifted. Certificate common names are at most 64 characters (OpenVPN's
+ * TLS_USERNAME_LEN); IKEv2 identities (a whole DN) and WireGuard peer names can be longer.
  */
-export const MAX_USER_NAME_CHARS = 256;
+export const MAX_USER_NAME_CHARS = 512;
 /** A token's name (shown by `switchboard token list` and the console). */
 export const MAX_TOKEN_NAME_CHARS = 100;
 /** A webhook's URL, as given and once normalised (percent-encoding can make it longer). */

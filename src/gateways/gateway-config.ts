@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import { GATEWAY_ID_PATTERN } from '../domain/ids.js';
+import { MAX_USER_NAME_CHARS } from '../domain/input-limits.js';
 import { GATEWAY_IDENTITIES, type GatewayIdentity, type GatewayMode, type Protocol } from '../domain/gateway.js';
 
 /** What every gateway entry says, whatever its protocol. */
@@ -171,7 +172,7 @@ const ENTRY_SCHEMAS = {
               publicKey: z
                 .string()
                 .regex(WIREGUARD_KEY_PATTERN, 'publicKey must be a WireGuard public key (44 characters of base64)'),
-              user: z.string().min(1).max(512),
+              user: z.string().min(1).max(MAX_USER_NAME_CHARS),
             })
             .strict(),
         )
