@@ -150,8 +150,9 @@ export class OcservLab {
    * user's one group in the passwd file (ocserv then lists it as the tunnel's `Groupname`).
    */
   async addUser(name: string, group?: string): Promise<void> {
+    // Any characters but the passwd file's `:`, a path's `/` and white space (names are in file names).
     for (const word of [name, group ?? '*']) {
-      if (!/^([A-Za-z0-9._-]{1,32}|\*)$/.test(word))
+      if (!/^([^\s:/]{1,32}|\*)$/u.test(word))
         throw new Error(`lab: unsupported user or group name ${JSON.stringify(word)}`);
     }
     let added = this.users.get(name);

@@ -8,7 +8,14 @@
  */
 import { execFile, type ChildProcess } from 'node:child_process';
 import { GatewayUnavailableError } from '../adapter.js';
-import { parseStatus, parseUsers, type OcservStatus, type OcservUser } from './occtl-output.js';
+import {
+  namesFromText,
+  namesLost,
+  parseStatus,
+  parseUsers,
+  type OcservStatus,
+  type OcservUser,
+} from './occtl-output.js';
 
 /** Where and how occtl runs (a gateway entry's `occtlSocket`, `occtl`, `netns`). */
 export interface OcctlTarget {
@@ -79,6 +86,12 @@ export function processRunner(target: OcctlTarget): OcctlRunner {
 export type DisconnectReply = 'disconnected' | 'refused';
 
 export class OcctlClient {
+  /**
+   * Names read again from the text of `show id` (see `withNames`), by `id:safeId`: a tunnel's names do
+   * not change, so each is read once. Entries of tunnels a full listing no longer shows are dropped.
+   */
+  private readonly textNames = new Map<string, Pick<OcservUser, 'userName' | 'groupName'>>();
+
   constructor(
     private readonly run: OcctlRunner,
     private readonly timeoutMs = 5_000,
@@ -88,7 +101,11 @@ export class OcctlClient {
   async users(timeoutMs = this.timeoutMs): Promise<OcservUser[]> {
     const r = await this.call(['-j', 'show', 'users'], timeoutMs);
     if (r.code !== 0 && !isEmptyList(r)) throw unreachable(r);
-    return parseUsers(r.stdout);
+    const users = parseUsers(r.stdout);
+    const listed = new Set(users.map(key));
+    for (const k of this.textNames.keys()) if (!listed.has(k)) this.textNames.delete(k);
+    const named = await Promise.all(users.map((u) => this.withNames(u, timeoutMs)));
+    return named.filter((u): u is OcservUser => u !== null);
   }
 
   /** The user with worker id `id`, or null when ocserv has none. */
@@ -96,7 +113,25 @@ export class OcctlClient {
     const r = await this.call(['-j', 'show', 'id', String(id)], timeoutMs);
     if (r.code === 2 || isEmptyList(r)) return null;
     if (r.code !== 0) throw unreachable(r);
-    return parseUsers(r.stdout).find((u) => u.id === id) ?? null;
+    const user = parseUsers(r.stdout).find((u) => u.id === id);
+    return user ? this.withNames(user, timeoutMs) : null;
+  }
+
+  /**
+   * `user` with its real names: a connected tunnel whose JSON names lost non-ASCII characters (see
+   * occtl-output.ts) has them read from the text of `show id`; null when it has gone meanwhile. Rows
+   * not connected yet are left as they are (the session table lists only connected ones).
+   */
+  private async withNames(user: OcservUser, timeoutMs: number): Promise<OcservUser | null> {
+    if (user.state !== 'connected' || !namesLost(user)) return user;
+    const known = this.textNames.get(key(user));
+    if (known) return { ...user, ...known };
+    const r = await this.call(['show', 'id', String(user.id)], timeoutMs);
+    if (r.code === 2) return null;
+    if (r.code !== 0) throw unreachable(r);
+    const named = namesFromText(r.stdout, user);
+    this.textNames.set(key(user), { userName: named.userName, groupName: named.groupName });
+    return named;
   }
 
   async status(timeoutMs = this.timeoutMs): Promise<OcservStatus> {
@@ -119,6 +154,10 @@ export class OcctlClient {
   private call(args: string[], timeoutMs: number): Promise<OcctlResult> {
     return this.run(args, Math.max(1, timeoutMs));
   }
+}
+
+function key(user: OcservUser): string {
+  return `${user.id}:${user.safeId}`;
 }
 
 /** `show users` / `show id` with nothing to list print `[` and `]` (and exit 2 for `show id`). */

@@ -1,7 +1,16 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connectedAtOf, OcctlOutputError, parseAge, parseEventLine, parseStatus, parseUsers } from './occtl-output.js';
-import { occtlUserJson } from './occtl-fixtures.test-support.js';
+import {
+  asOcctlJsonText,
+  connectedAtOf,
+  namesFromText,
+  OcctlOutputError,
+  parseAge,
+  parseEventLine,
+  parseStatus,
+  parseUsers,
+} from './occtl-output.js';
+import { occtlUserJson, occtlUsersJson } from './occtl-fixtures.test-support.js';
 
 describe('occtl output', () => {
   test("a user row becomes a tunnel in Switchboard's terms", () => {
@@ -40,6 +49,39 @@ describe('occtl output', () => {
     ]) {
       assert.throws(() => parseUsers(bad), OcctlOutputError, bad.slice(0, 40));
     }
+  });
+
+  test("names occtl's JSON garbles (each byte of a non-ASCII character is \\u00ff) are read from the text of show id", () => {
+    // What ocserv 1.1.6's occtl printed for the users jürgen and jörgen (group straße), JSON then text.
+    const json = occtlUsersJson(
+      { id: 7385, user: 'j\u00ff\u00ffrgen' },
+      { id: 7402, user: 'j\u00ff\u00ffrgen', group: 'stra\u00ff\u00ffe', safeId: 'AAAAAAAAAAAAAAAAAAAAAAAAAAA=' },
+    );
+    const [jurgen, jorgen] = parseUsers(json);
+    assert.equal(jurgen!.userName, jorgen!.userName, 'the JSON alone cannot tell them apart');
+    const text = (id: number, name: string, group: string) =>
+      `\tID: ${id}\n\tUsername: ${name}   Groupname: ${group}\n\tState: connected\n\tvhost: default\n`;
+    assert.deepEqual(
+      [
+        namesFromText(text(7385, 'jürgen', '(none)'), jurgen!),
+        namesFromText(text(7402, 'jörgen', 'straße'), jorgen!),
+      ].map((u) => [u.id, u.userName, u.groupName]),
+      [
+        [7385, 'jürgen', null],
+        [7402, 'jörgen', 'straße'],
+      ],
+    );
+    assert.equal(asOcctlJsonText('jürgen €'), 'j\u00ff\u00ffrgen \u00ff\u00ff\u00ff');
+    // A name holding the text's own separator still splits one way only.
+    const odd = parseUsers(occtlUsersJson({ id: 9, user: 'x\u00ff\u00ff   Groupname: y' }))[0]!;
+    assert.equal(namesFromText(text(9, 'xé   Groupname: y', '(none)'), odd).userName, 'xé   Groupname: y');
+    for (const [bad, row] of [
+      [text(7385, 'jürgen', '(none)'), jorgen!], // another worker under the id by now
+      [text(7402, 'jürgen', '(none)'), jorgen!], // another group
+      [text(7402, 'jxrgen', 'straße'), jorgen!], // not the JSON's name
+      ['\tID: 7402\n', jorgen!],
+    ] as const)
+      assert.throws(() => namesFromText(bad, row), OcctlOutputError);
   });
 
   test("show status gives the instance's pid and exact start", () => {

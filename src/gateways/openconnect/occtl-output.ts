@@ -13,6 +13,10 @@
  * - `RX`/`TX` are the tun device's counters, read by occtl over netlink: run occtl in ocserv's
  *   network namespace, or they read 0.
  * - JSON mode loses whether an event was a connect or a disconnect, so events are read as text.
+ * - JSON mode loses non-ASCII text: occtl escapes each byte of a UTF-8 character as `\u00ff`, so
+ *   `jürgen` and `jörgen` both read `jÿÿrgen` (ASCII, control characters, quotes and backslashes are
+ *   escaped correctly). A user or group name with a `ÿ` in it is read again from the text of
+ *   `show id N`, which prints the bytes as they are (see `namesFromText`).
  */
 import { z } from 'zod';
 
@@ -134,6 +138,51 @@ export function parseUsers(text: string, now = Date.now()): OcservUser[] {
     connectedAt: connectedAtOf(row['_Connected at'], row['Connected at'], now),
     safeId: row['Full session'],
   }));
+}
+
+/** What occtl's JSON makes of `text`: every byte of a non-ASCII character becomes U+00FF. */
+export function asOcctlJsonText(text: string): string {
+  let out = '';
+  for (const ch of text) out += ch.charCodeAt(0) < 0x80 ? ch : '\u00ff'.repeat(Buffer.byteLength(ch));
+  return out;
+}
+
+/** The JSON row's user or group name may have lost characters (it holds the marker occtl writes for them). */
+export function namesLost(user: Pick<OcservUser, 'userName' | 'groupName'>): boolean {
+  return user.userName.includes('\u00ff') || (user.groupName ?? '').includes('\u00ff');
+}
+
+const TEXT_NAMES = '\tUsername: ';
+const TEXT_GROUP = '   Groupname: ';
+
+/**
+ * The user and group names of `user` (a row of the JSON listing) as `show id N` prints them in text
+ * (`\tUsername: NAME   Groupname: GROUP`), which keeps non-ASCII characters. A name may itself hold
+ * `   Groupname: `, so every split is tried, and only one that gives back the JSON row's names (with
+ * their lost bytes) is taken. Anything else (another worker under that id by now, a name that cannot
+ * be told) is an OcctlOutputError: a session is never listed under a name ocserv does not have.
+ */
+export function namesFromText(text: string, user: OcservUser): OcservUser {
+  const lines = text.split('\n').map((l) => l.replace(/\r$/, ''));
+  const idLine = lines.find((l) => l.startsWith('\tID: '));
+  const nameLine = lines.find((l) => l.startsWith(TEXT_NAMES));
+  if (idLine?.slice('\tID: '.length).trim() !== String(user.id) || nameLine === undefined)
+    throw new OcctlOutputError(`occtl show id ${user.id}: no user of that id with its name`);
+  const rest = nameLine.slice(TEXT_NAMES.length);
+  const jsonGroup = user.groupName ?? NO_GROUP;
+  const found: { userName: string; group: string }[] = [];
+  for (let at = rest.indexOf(TEXT_GROUP); at >= 0; at = rest.indexOf(TEXT_GROUP, at + 1)) {
+    const userName = rest.slice(0, at);
+    const group = rest.slice(at + TEXT_GROUP.length);
+    if (asOcctlJsonText(userName) === user.userName && asOcctlJsonText(group) === jsonGroup)
+      found.push({ userName, group });
+  }
+  if (found.length !== 1)
+    throw new OcctlOutputError(
+      `occtl show id ${user.id}: the user name ${found.length === 0 ? 'does not match' : 'is ambiguous'} between its JSON and its text`,
+    );
+  const [{ userName, group }] = found as [{ userName: string; group: string }];
+  return { ...user, userName, groupName: group === NO_GROUP ? null : group };
 }
 
 /** `-j show status`. */

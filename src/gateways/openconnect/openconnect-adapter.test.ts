@@ -143,6 +143,40 @@ describe('OpenConnect adapter against a real ocserv', { skip }, () => {
     assert.equal(down.cause, 'CLIENT_DISCONNECT');
   });
 
+  test("non-ASCII names, which occtl's JSON garbles, are the tunnels' real ones; jürgen's disconnect ends jürgen, not jörgen", async () => {
+    // occtl -j prints both names as "j\u00ff\u00ffrgen" (each byte of ü or ö becomes \u00ff).
+    await lab.addUser('jörgen', 'straße');
+    const from = events.mark();
+    for (const name of ['jürgen', 'jörgen']) clients[name] = await lab.startClient(name);
+    const up = await Promise.all(
+      ['jürgen', 'jörgen'].map((name) =>
+        events.waitFor('session.connected', (e) => e.session.userName === name, { from }),
+      ),
+    );
+    assert.deepEqual(
+      up.map((e) => e.session.group ?? null),
+      [null, 'straße'],
+    );
+    const listed = (await occtl.users()).filter((u) => u.userName.startsWith('j'));
+    assert.deepEqual(listed.map((u) => [u.userName, u.groupName]).sort(), [
+      ['jörgen', 'straße'],
+      ['jürgen', null],
+    ]);
+    const jurgen = listed.find((u) => u.userName === 'jürgen')!;
+    assert.equal(
+      await adapter.disconnect({ ref: `${jurgen.id}:${jurgen.safeId}`, userName: 'jörgen', mode: 'HALT' }, 5_000),
+      'NOT_FOUND',
+      "a ref checked against jörgen's name does not end jürgen",
+    );
+    assert.equal(
+      await adapter.disconnect({ ref: `${jurgen.id}:${jurgen.safeId}`, userName: 'jürgen', mode: 'HALT' }, 5_000),
+      'ENDED',
+    );
+    await clients['jürgen']!.waitExited();
+    assert.equal(clients['jörgen']!.exited, false, 'jörgen is untouched');
+    await clients['jörgen']!.stop();
+  });
+
   test('ocserv stalled: not responding, disconnects fail at once and send nothing; answering again: back', async () => {
     const alice = (await occtl.users()).find((u) => u.userName === 'alice')!;
     const from = events.mark();
