@@ -15,6 +15,8 @@
  *   not happen later behind the caller's back). One that times out after it was written stays in line:
  *   its reply is read and dropped when it comes, so the replies behind it stay aligned.
  * - No reply completed for `stuckAfterMs` while something is in flight: the link is reset.
+ * - A multi-line reply past `maxReplyChars` without its `END`: the link is reset (a daemon sending
+ *   without end would otherwise fill the agent's memory within `stuckAfterMs`).
  */
 import { GatewayUnavailableError } from '../adapter.js';
 
@@ -31,6 +33,8 @@ interface Pending {
   text: string;
   multiline: boolean;
   lines: string[];
+  /** Characters of `lines` so far. */
+  chars: number;
   sent: boolean;
   /** The caller has been answered (or timed out): a late reply is read and dropped. */
   settled: boolean;
@@ -44,6 +48,10 @@ export interface CommandQueueIo {
   /** The oldest command in flight has had no reply for `stuckAfterMs`: the link should be reset. */
   onStuck(text: string): void;
   stuckAfterMs: number;
+  /** The multi-line reply to `text` ran past `maxReplyChars`: the link should be reset. */
+  onTooLong?(text: string): void;
+  /** Most characters of one multi-line reply. Default: no bound. */
+  maxReplyChars?: number;
   /**
    * Most single-line commands written and unanswered at once (default DEFAULT_MAX_IN_FLIGHT); 1 means
    * one at a time.
@@ -78,6 +86,7 @@ export class CommandQueue {
         text,
         multiline,
         lines: [],
+        chars: 0,
         sent: false,
         settled: false,
         resolve,
@@ -97,6 +106,11 @@ export class CommandQueue {
     if (!head.multiline) return this.complete(head, single(line));
     if (head.lines.length === 0 && /^(SUCCESS|ERROR):/.test(line)) return this.complete(head, single(line));
     if (line === 'END') return this.complete(head, { ok: true, message: '', lines: head.lines });
+    head.chars += line.length + 1;
+    if (head.chars > (this.io.maxReplyChars ?? Number.POSITIVE_INFINITY)) {
+      head.lines = [];
+      return this.io.onTooLong?.(head.text);
+    }
     head.lines.push(line);
   }
 

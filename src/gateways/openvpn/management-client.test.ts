@@ -271,6 +271,52 @@ test('commands after which the daemon reads extra lines are refused (they would 
   assert.deepEqual(await c.command('client-auth-nt 1 2', { timeoutMs: 1000 }), { ok: true, message: 'ok', lines: [] });
 });
 
+/**
+ * A daemon that answers `flood` by sending `unit` over and over, 4 MiB in all (64 times the bound the
+ * client is given) or until the link drops, and `ping` with one line; for the bounds on what is taken
+ * from the daemon.
+ */
+async function floodingDaemon(unit: string, first = ''): Promise<{ address: string }> {
+  const d = await fakeDaemon({
+    onLine: (line, s) => {
+      if (line === 'ping') s.write('SUCCESS: pong\n');
+      if (line !== 'flood') return;
+      s.write(first);
+      let left = 4 * 1024 * 1024;
+      const more = () => {
+        if (s.destroyed || left <= 0) return;
+        const chunk = unit.repeat(64);
+        left -= chunk.length;
+        s.write(chunk, () => setImmediate(more));
+      };
+      more();
+    },
+  });
+  servers.push(d.server);
+  return d;
+}
+
+for (const [what, unit, first, multiline, reason] of [
+  ['a line without its newline', 'x'.repeat(1024), '', false, /a line of more than 4096 characters/],
+  ['a multi-line reply without its END', 'CLIENT_LIST\tc\t1.2.3.4:5\n', '', true, /"flood" ran past 65536 characters/],
+  ['a >CLIENT: block without its ENV,END', '>CLIENT:ENV,k=v\n', '>CLIENT:CONNECT,1,0\n', false, /block ran past 65536/],
+] as const) {
+  test(`${what}, sent far past the bound: the link is reset with that reason, the command fails, the link comes back`, async () => {
+    const d = await floodingDaemon(unit, first);
+    const r = recorder();
+    const c = client(d.address, r, { maxLineChars: 4096, maxMessageChars: 65536, stuckAfterMs: 60_000 });
+    await r.until(() => r.ready() === 1);
+    await assert.rejects(c.command('flood', { timeoutMs: 5_000, multiline }), (e) => {
+      assert.ok(e instanceof GatewayUnavailableError);
+      assert.match(e.message, reason);
+      return true;
+    });
+    assert.match(r.downs[0]!, reason);
+    await r.until(() => r.ready() === 2);
+    assert.deepEqual(await c.command('ping', { timeoutMs: 5_000 }), { ok: true, message: 'pong', lines: [] });
+  });
+}
+
 test('link loss rejects pending commands, reports down once, and reconnects', async () => {
   const d = await fakeDaemon({
     onLine: (line, s) => {

@@ -10,7 +10,7 @@
 import { createConnection, type Socket } from 'node:net';
 import { GatewayUnavailableError } from '../adapter.js';
 import type { Logger } from '../../domain/logger.js';
-import { NotificationAssembler, type Notification } from './notification-parser.js';
+import { NotificationAssembler, NotificationTooLongError, type Notification } from './notification-parser.js';
 import { CommandQueue, type CommandReply } from './command-queue.js';
 import { errorText } from '../../domain/errors.js';
 
@@ -31,7 +31,21 @@ export interface ManagementClientOptions {
   stuckAfterMs?: number;
   /** Most single-line-reply commands written and unanswered at once. Default 32. */
   maxCommandsInFlight?: number;
+  /** Longest line taken from the daemon, in characters. Default MAX_LINE_CHARS. */
+  maxLineChars?: number;
+  /** Most characters of one multi-line reply or one `>CLIENT:` block. Default MAX_MESSAGE_CHARS. */
+  maxMessageChars?: number;
 }
+
+/**
+ * What the daemon may send before the link is reset as broken, so that a daemon (or whatever answers on
+ * its socket) sending without end cannot take the agent's memory, and with it every other gateway the
+ * agent serves. A line: the longest real ones are `>CLIENT:ENV` values (a username is at most a few KiB,
+ * a certificate subject less). A message: `status 3` is about 250 characters a client, so 64 Mi is
+ * some 250,000 clients.
+ */
+export const MAX_LINE_CHARS = 1024 * 1024;
+export const MAX_MESSAGE_CHARS = 64 * 1024 * 1024;
 
 export interface ManagementHandlers {
   /** The link is up and authenticated; commands may be sent. */
@@ -64,7 +78,8 @@ export function parseManagementAddress(address: string): Target {
 export class ManagementClient {
   private readonly target: Target;
   private readonly queue: CommandQueue;
-  private readonly assembler = new NotificationAssembler();
+  private readonly assembler: NotificationAssembler;
+  private readonly maxLineChars: number;
   private socket: Socket | null = null;
   private buffer = '';
   private phase: 'idle' | 'auth' | 'ready' = 'idle';
@@ -85,12 +100,18 @@ export class ManagementClient {
     private readonly handlers: ManagementHandlers,
   ) {
     this.target = parseManagementAddress(options.address);
+    this.maxLineChars = options.maxLineChars ?? MAX_LINE_CHARS;
+    const maxMessageChars = options.maxMessageChars ?? MAX_MESSAGE_CHARS;
+    this.assembler = new NotificationAssembler(maxMessageChars);
     this.queue = new CommandQueue({
       write: (text) => this.write(text),
       onStuck: (text) =>
         this.reset(`daemon did not answer "${text.split(' ')[0]}" for ${this.options.stuckAfterMs ?? 30_000} ms`),
+      onTooLong: (text) =>
+        this.reset(`the reply to "${text.split(' ')[0]}" ran past ${maxMessageChars} characters without its END`),
       stuckAfterMs: options.stuckAfterMs ?? 30_000,
       maxInFlight: options.maxCommandsInFlight,
+      maxReplyChars: maxMessageChars,
     });
   }
 
@@ -156,12 +177,14 @@ export class ManagementClient {
     let start = 0;
     for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n', start)) {
       const end = nl > start && buffer.charCodeAt(nl - 1) === 13 ? nl - 1 : nl; // drop a `\r`
+      if (end - start > this.maxLineChars) return this.lineTooLong();
       const line = buffer.slice(start, end);
       start = nl + 1;
       this.onLine(line);
-      if (this.socket === null) return;
+      if (this.socket === null || this.socket.destroyed) return;
     }
     this.buffer = start === 0 ? buffer : buffer.slice(start);
+    if (this.buffer.length > this.maxLineChars) return this.lineTooLong();
     // The prompt is not newline-terminated.
     if (this.phase === 'auth' && this.buffer.startsWith(PASSWORD_PROMPT)) {
       this.buffer = this.buffer.slice(PASSWORD_PROMPT.length);
@@ -205,10 +228,21 @@ export class ManagementClient {
     this.socket?.write(`${password}\n`);
   }
 
+  private lineTooLong(): void {
+    this.buffer = '';
+    this.reset(`the daemon sent a line of more than ${this.maxLineChars} characters`);
+  }
+
   private onLine(line: string): void {
     if (line.startsWith('>')) {
       if (this.phase === 'auth' && line.startsWith('>INFO:')) return this.becomeReady();
-      const notification = this.assembler.push(line);
+      let notification: Notification | null;
+      try {
+        notification = this.assembler.push(line);
+      } catch (e) {
+        if (e instanceof NotificationTooLongError) return this.reset(e.message);
+        throw e;
+      }
       if (notification) this.handlers.onNotification(notification);
       return;
     }

@@ -36,8 +36,21 @@ export function parseStateLine(line: string): StateLine | null {
  * Feed it every notification line in order; it returns a notification when one is complete. The
  * daemon guarantees a `>CLIENT:` header, its ENV lines and `>CLIENT:ENV,END` arrive together.
  */
+/** A `>CLIENT:` block ran past its bound without `>CLIENT:ENV,END`: the link should be reset. */
+export class NotificationTooLongError extends Error {
+  constructor(maxChars: number) {
+    super(`a >CLIENT: block ran past ${maxChars} characters without its ENV,END`);
+    this.name = 'NotificationTooLongError';
+  }
+}
+
 export class NotificationAssembler {
   private pending: Extract<Notification, { kind: 'client' }> | null = null;
+  /** Characters of the block being assembled. */
+  private pendingChars = 0;
+
+  /** `maxBlockChars`: most characters of one `>CLIENT:` block, ENV lines included. */
+  constructor(private readonly maxBlockChars = Number.POSITIVE_INFINITY) {}
 
   push(line: string): Notification | null {
     const colon = line.indexOf(':');
@@ -65,6 +78,13 @@ export class NotificationAssembler {
         this.pending = null;
         return done;
       }
+      if (this.pending) {
+        this.pendingChars += text.length;
+        if (this.pendingChars > this.maxBlockChars) {
+          this.pending = null;
+          throw new NotificationTooLongError(this.maxBlockChars);
+        }
+      }
       const eq = kv.indexOf('=');
       if (this.pending && eq > 0) {
         const key = kv.slice(0, eq);
@@ -84,10 +104,12 @@ export class NotificationAssembler {
       case 'CR_RESPONSE':
         // CR_RESPONSE's third field is the user's challenge answer: never kept.
         this.pending = { kind: 'client', event, cid, kid: Number(b), env: {} };
+        this.pendingChars = 0;
         return null;
       case 'ESTABLISHED':
       case 'DISCONNECT':
         this.pending = { kind: 'client', event, cid, kid: null, env: {} };
+        this.pendingChars = 0;
         return null;
       default:
         return { kind: 'other', source: 'CLIENT', text: event ?? '' };

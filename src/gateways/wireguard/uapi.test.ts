@@ -148,6 +148,10 @@ test('get=1: an answer of another shape is an error (no value in its message), n
     ANSWER.replace('rx_bytes=1332', 'rx_bytes=lots'),
     ANSWER.replace(`public_key=${PEER2}`, 'public_key=abcd'),
     ANSWER.replace('allowed_ip=10.77.0.3/32', 'allowed_ip=everything'),
+    // Buffer reads hex only up to a stray character and drops an odd last digit: neither is a key.
+    ANSWER.replace(`public_key=${PEER2}`, `public_key=${PEER2}zz`),
+    ANSWER.replace(`public_key=${PEER2}`, `public_key=${PEER2}5`),
+    ANSWER.replace(`preshared_key=${PSK}`, `preshared_key=${PSK}x`),
   ]) {
     assert.throws(
       () => checkedDevice(parseDevice(bad), 'get=1'),
@@ -155,4 +159,30 @@ test('get=1: an answer of another shape is an error (no value in its message), n
         e instanceof GatewayUnavailableError && !e.message.includes(PSK) && !e.message.includes(hexToBase64(PSK)),
     );
   }
+});
+
+test('an answer that runs on without its end fails with that reason, not a buffer that grows until the deadline', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sb-uapi-'));
+  const socket = join(dir, 'wg.sock');
+  const server = createServer((s) => {
+    s.on('error', () => {});
+    let left = 4 * 1024 * 1024; // 64 times the bound given below
+    const more = () => {
+      if (s.destroyed || left <= 0) return;
+      left -= 64 * 1024;
+      s.write('allowed_ip=10.77.0.2/32\n'.repeat(2731), () => setImmediate(more));
+    };
+    more();
+  });
+  server.listen(socket);
+  await once(server, 'listening');
+  t.after(() => {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await assert.rejects(
+    uapiGet(socket, 5_000, 65_536),
+    (e: unknown) =>
+      e instanceof GatewayUnavailableError && /more than 65536 characters without its end/.test(e.message),
+  );
 });

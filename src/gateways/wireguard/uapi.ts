@@ -23,8 +23,12 @@ import {
 
 const ZERO_KEY = '0'.repeat(64);
 
+/**
+ * A 32-byte key in hex (64 digits) in base64; '' for anything else, which the schema then refuses
+ * (Buffer would read only the digits before a stray character, or drop an odd last one).
+ */
 export function hexToBase64(hex: string): string {
-  return Buffer.from(hex, 'hex').toString('base64');
+  return /^[0-9a-fA-F]{64}$/.test(hex) ? Buffer.from(hex, 'hex').toString('base64') : '';
 }
 
 export function base64ToHex(key: string): string {
@@ -123,7 +127,19 @@ export function addPeerLines(peer: PeerConfig): string[] {
  * stalled past the deadline, the timer and the answer are both due, and timers run first; an answer
  * that is already waiting on the socket is taken instead of reporting the daemon silent.
  */
-function exchange(socketPath: string, request: string, timeoutMs: number, changes: boolean): Promise<string> {
+/**
+ * Most characters of an answer (a peer takes about 400): past it the exchange fails rather than fill
+ * the agent's memory until the deadline, whatever answers on the socket.
+ */
+export const MAX_UAPI_ANSWER_CHARS = 64 * 1024 * 1024;
+
+function exchange(
+  socketPath: string,
+  request: string,
+  timeoutMs: number,
+  changes: boolean,
+  maxChars = MAX_UAPI_ANSWER_CHARS,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     let text = '';
     let written = false;
@@ -151,6 +167,12 @@ function exchange(socketPath: string, request: string, timeoutMs: number, change
     socket.on('connect', () => socket.write(request, () => (written = true)));
     socket.on('data', (chunk: string) => {
       text += chunk;
+      if (text.length > maxChars && !text.endsWith('\n\n'))
+        return fail(
+          new GatewayUnavailableError(`${socketPath} answered more than ${maxChars} characters without its end`, {
+            mayTakeEffect: changes && written,
+          }),
+        );
       if (text.endsWith('\n\n') && !settled) {
         settled = true;
         clearTimeout(timer);
@@ -178,8 +200,12 @@ function errnoOf(text: string): number {
   return m ? Number(m[1]) : -1;
 }
 
-export async function uapiGet(socketPath: string, timeoutMs: number): Promise<WireGuardDevice> {
-  const text = await exchange(socketPath, 'get=1\n\n', timeoutMs, false);
+export async function uapiGet(
+  socketPath: string,
+  timeoutMs: number,
+  maxChars = MAX_UAPI_ANSWER_CHARS,
+): Promise<WireGuardDevice> {
+  const text = await exchange(socketPath, 'get=1\n\n', timeoutMs, false, maxChars);
   const errno = errnoOf(text);
   if (errno !== 0) throw new GatewayUnavailableError(`get=1 on ${socketPath} answered errno=${errno}`);
   return checkedDevice(parseDevice(text), `get=1 on ${socketPath}`);
