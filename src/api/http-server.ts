@@ -205,15 +205,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       const read = await readBody(req, bodyLimit);
       if (typeof read !== 'string') {
         if (read.code === 'ABORTED') return 0; // nobody to answer
-        // After a refused body the connection cannot be reused: the rest of it is still on the wire.
-        return send(
-          res,
-          errorResponse(
-            read.code,
-            read.message,
-            read.code === 'PAYLOAD_TOO_LARGE' ? { connection: 'close' } : undefined,
-          ),
-        );
+        return send(res, errorResponse(read.code, read.message, read.headers));
       }
       body = read;
       // graphql-http would answer "Missing query"; say what is wrong.

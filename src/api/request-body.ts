@@ -1,20 +1,41 @@
 /**
  * Reads a request body ourselves, before graphql-http or graphql-sse sees it: with a size limit
  * (checked against Content-Length first, then while streaming, so a chunked body is never buffered
- * past the limit) and as strict UTF-8. A client that goes away mid-upload is not an error of ours:
+ * past the limit) and as strict UTF-8, uncompressed (a Content-Encoding other than identity is
+ * refused with 415 before anything is read). A client that goes away mid-upload is not an error of ours:
  * it is ABORTED, for the caller to note at debug level and answer no one.
  */
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 
-export type BodyProblem = { code: 'PAYLOAD_TOO_LARGE' | 'BAD_REQUEST' | 'ABORTED'; message: string };
+export type BodyProblem = {
+  code: 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE' | 'BAD_REQUEST' | 'ABORTED';
+  message: string;
+  /** Headers of the refusal: `Connection: close` when the body was left unread on the wire. */
+  headers?: Record<string, string>;
+};
+
+/** Content codings a body may come in: none. */
+const IDENTITY = /^\s*(identity\s*)?$/i;
 
 /** The body as text, or why it cannot be used. */
 export function readBody(req: IncomingMessage, limitBytes: number): Promise<string | BodyProblem> {
+  // After a refusal the connection cannot be reused: the rest of the body is still on the wire.
+  const unread = { connection: 'close' };
   const tooLarge: BodyProblem = {
     code: 'PAYLOAD_TOO_LARGE',
     message: `The request body is larger than ${limitBytes} bytes`,
+    headers: unread,
   };
+  // A compressed body was read as it is and refused as "not valid UTF-8" (or, being ASCII, run as
+  // if it were the JSON): say what is wrong, and which coding is accepted (RFC 7694).
+  const coding = req.headers['content-encoding'];
+  if (coding !== undefined && !IDENTITY.test(coding))
+    return Promise.resolve({
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+      message: `Content-Encoding ${coding.trim().slice(0, 40)} is not accepted: send the body uncompressed`,
+      headers: { ...unread, 'accept-encoding': 'identity' },
+    });
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limitBytes) return Promise.resolve(tooLarge);
   const aborted: BodyProblem = { code: 'ABORTED', message: 'The client closed the request before its body was read' };

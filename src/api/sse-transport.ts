@@ -268,14 +268,7 @@ export function createSseTransport(o: {
         const read = await readBody(req, o.bodyLimitBytes);
         if (typeof read !== 'string') {
           if (read.code === 'ABORTED') return 0;
-          return answer(
-            res,
-            errorResponse(
-              read.code,
-              read.message,
-              read.code === 'PAYLOAD_TOO_LARGE' ? { connection: 'close' } : undefined,
-            ),
-          );
+          return answer(res, errorResponse(read.code, read.message, read.headers));
         }
         body = read;
       }

@@ -18,6 +18,7 @@
  * `legacy accept` cases). Limits (QUERY_TOO_COMPLEX) and HTTP-level refusals answer 4xx under both.
  */
 
+import { gzipSync } from 'node:zlib';
 import { buildApiSchema } from '../../src/api/executable-schema.js';
 import { INPUT_RULES } from '../../src/api/input-gate.js';
 import { stringPositions } from './string-positions.js';
@@ -135,6 +136,11 @@ export const BAD_INPUT: readonly BadInputCase[] = [
   { name: 'SSE stream asked for JSON', request: { path: '/graphql/stream', headers: { accept: 'application/json' }, body: gql('subscription { sessionEvents { type } }') }, expect: { status: 406, code: 'NOT_ACCEPTABLE' } },
   { name: 'SSE stream refusing the event stream (q=0)', request: { path: '/graphql/stream', headers: { accept: 'text/event-stream;q=0, application/json' }, body: gql('{ gateways { id } }') }, expect: { status: 406, code: 'NOT_ACCEPTABLE' } },
   { name: 'SSE stream over GET asked for HTML', request: { method: 'GET', path: `/graphql/stream?query=${encodeURIComponent('{ gateways { id } }')}`, headers: { accept: 'text/html' } }, expect: { status: 406, code: 'NOT_ACCEPTABLE' } },
+  // A compressed body is refused for what it is (it was read as is: 'not valid UTF-8', or run when it happened to be ASCII).
+  { name: 'gzip-compressed body', request: { headers: { 'content-encoding': 'gzip' }, bodyBase64: gzipSync(gql('{ gateways { id } }')).toString('base64') }, expect: { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', headers: { 'accept-encoding': 'identity' } } },
+  { name: 'gzip-compressed body on the SSE stream', request: { path: '/graphql/stream', headers: { accept: 'text/event-stream', 'content-encoding': 'gzip' }, bodyBase64: gzipSync(gql('{ gateways { id } }')).toString('base64') }, expect: { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', headers: { 'accept-encoding': 'identity' } } },
+  { name: 'a coding the body is not in (br over plain JSON)', request: { headers: { 'content-encoding': 'br' }, body: gql(DISCONNECT, { id: '$SESSION' }) }, expect: { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', headers: { 'accept-encoding': 'identity' } } },
+  { name: 'mutation over GET on the SSE stream', request: { method: 'GET', path: `/graphql/stream?query=${encodeURIComponent('mutation { disconnectBySessionId(onlineSessionId: "$SESSION") }')}`, headers: { accept: 'text/event-stream' } }, expect: { status: 405, code: 'METHOD_NOT_ALLOWED', headers: { allow: 'POST' } } },
   { name: 'mutation over GET', request: { method: 'GET', path: `/graphql?query=${encodeURIComponent('mutation { disconnectBySessionId(onlineSessionId: "$SESSION") }')}` }, expect: { status: 405, code: 'METHOD_NOT_ALLOWED' } },
   { name: 'unknown path', request: { path: '/graphql/../admin', body: '{}' }, expect: { status: 404, code: 'NOT_FOUND' } },
 
