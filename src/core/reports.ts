@@ -13,7 +13,7 @@
 import { z } from 'zod';
 import { GATEWAY_ID_PATTERN } from '../domain/ids.js';
 import { storable } from '../domain/text.js';
-import { MAX_USER_NAME_CHARS } from '../domain/input-limits.js';
+import { MAX_CLIENT_TEXT_CHARS, MAX_USER_NAME_CHARS } from '../domain/input-limits.js';
 import { END_CAUSES, TRANSPORTS } from '../domain/session.js';
 import { PROTOCOLS } from '../domain/gateway.js';
 import { SESSION_EVENT_TYPES, TOKEN_REVOKED } from '../domain/event-types.js';
@@ -62,8 +62,8 @@ export const sessionReportSchema = z.object({
   connectedAt: instant(),
   bytesReceived: count(),
   bytesSent: count(),
-  clientVersion: optionalText(256),
-  clientPlatform: optionalText(256),
+  clientVersion: optionalText(MAX_CLIENT_TEXT_CHARS),
+  clientPlatform: optionalText(MAX_CLIENT_TEXT_CHARS),
   /** Absent from older agents and from daemons without groups or a per-tunnel device. */
   group: optionalText(512).optional(),
   device: optionalText(64).optional(),

@@ -14,6 +14,8 @@ export const MAX_ID_CHARS = 64;
  * TLS_USERNAME_LEN); IKEv2 identities (a whole DN) and WireGuard peer names can be longer.
  */
 export const MAX_USER_NAME_CHARS = 512;
+/** A client's version or platform text as a gateway reports it (what the client said of itself). */
+export const MAX_CLIENT_TEXT_CHARS = 256;
 /** A token's name (shown by `switchboard token list` and the console). */
 export const MAX_TOKEN_NAME_CHARS = 100;
 /** A webhook's URL, as given and once normalised (percent-encoding can make it longer). */

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { clientDenyCommand, clientKillCommand, killMessage, quoteArg } from './command-text.js';
-import { isKillableAddress, parseSessionRef, sessionRef, userNameOf } from './session-reports.js';
+import { clientInfoOf, isKillableAddress, parseSessionRef, sessionRef, userNameOf } from './session-reports.js';
+import { sessionReportSchema } from '../../core/reports.js';
 
 test('quoteArg escapes quotes and backslashes the way the daemon unescapes them', () => {
   assert.equal(quoteArg('a "b" \\ c'), '"a \\"b\\" \\\\ c"');
@@ -47,4 +48,27 @@ test('only IPv4 ip:port can be given to `kill`', () => {
   assert.equal(isKillableAddress('127.0.0.1:5000'), true);
   assert.equal(isKillableAddress('[2001:db8::1]:5000'), false);
   assert.equal(isKillableAddress(null), false);
+});
+
+test("a client's version and platform of any length fit the wire contract, so one client cannot sink a snapshot", () => {
+  const info = clientInfoOf({ IV_VER: `2.6.${'9'.repeat(3000)}`, IV_PLAT: `${'p'.repeat(254)}😀x` });
+  assert.equal(info.version!.length, 256);
+  assert.ok(info.version!.startsWith('2.6.999') && info.version!.endsWith('…'));
+  assert.equal(info.platform, `${'p'.repeat(254)}…`, 'never half a surrogate pair');
+  assert.deepEqual(clientInfoOf({ IV_VER: '2.6.14', IV_PLAT: 'linux' }), { version: '2.6.14', platform: 'linux' });
+  assert.deepEqual(clientInfoOf({}), { version: null, platform: null });
+  const report = {
+    ref: '1:1',
+    userName: 'mallory',
+    commonName: 'mallory',
+    clientAddress: null,
+    virtualAddress: null,
+    virtualAddress6: null,
+    connectedAt: 0,
+    bytesReceived: 0,
+    bytesSent: 0,
+    clientVersion: info.version,
+    clientPlatform: info.platform,
+  };
+  assert.equal(sessionReportSchema.safeParse(report).success, true);
 });

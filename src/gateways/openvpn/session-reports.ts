@@ -5,6 +5,7 @@
 import type { GatewayIdentity } from '../../domain/gateway.js';
 import type { SessionReport, Transport } from '../../domain/session.js';
 import type { StatusRow } from './status-parser.js';
+import { MAX_CLIENT_TEXT_CHARS } from '../../domain/input-limits.js';
 
 /** What only the ENV blocks tell (status 3 has no client version). */
 export interface ClientInfo {
@@ -52,8 +53,22 @@ export function transportOf(env: Record<string, string>): Transport | null {
   return proto.startsWith('udp') ? 'UDP' : proto.startsWith('tcp') ? 'TCP' : null;
 }
 
+/**
+ * IV_VER and IV_PLAT are what the client says of itself, of any length a client cares to send; the
+ * wire contract takes MAX_CLIENT_TEXT_CHARS, and one longer value would have the agent drop the whole
+ * snapshot it is in. So a longer one is cut, and ends in `…`.
+ */
 export function clientInfoOf(env: Record<string, string>): ClientInfo {
-  return { version: env.IV_VER || null, platform: env.IV_PLAT || null };
+  return { version: clientText(env.IV_VER), platform: clientText(env.IV_PLAT) };
+}
+
+function clientText(text: string | undefined): string | null {
+  if (!text) return null;
+  if (text.length <= MAX_CLIENT_TEXT_CHARS) return text;
+  let end = MAX_CLIENT_TEXT_CHARS - 1;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end -= 1; // never half a surrogate pair
+  return `${text.slice(0, end)}…`;
 }
 
 export function reportFromRow(
