@@ -91,3 +91,13 @@ test('no list within the wait: held CONNECTs are answered from what is known, an
   assert.deepEqual(sent, ['client-auth-nt 0 0', 'client-auth-nt 1 0']);
   a.stop();
 });
+
+test('authorize mode: a user name too long to record is denied, not admitted into a session the record cannot hold', async () => {
+  const { a, sent } = authorizer();
+  a.setBlocks([]);
+  await a.answer(connect(5, 'u'.repeat(512)));
+  await a.answer(connect(6, 'u'.repeat(513)));
+  assert.equal(sent[0], 'client-auth-nt 5 0');
+  assert.match(sent[1]!, /^client-deny 6 0 "user name longer than 512 characters" "User name longer than 512/);
+  a.stop();
+});

@@ -23,6 +23,7 @@ import type { Logger } from '../../domain/logger.js';
 import type { CommandReply } from './management-client.js';
 import type { Notification } from './notification-parser.js';
 import { sentUserName, userNameOf } from './session-reports.js';
+import { MAX_USER_NAME_CHARS } from '../../domain/input-limits.js';
 import { errorText } from '../../domain/errors.js';
 
 type ClientNotification = Extract<Notification, { kind: 'client' }>;
@@ -122,6 +123,19 @@ export class ClientAuthorizer {
         `openvpn: denied a client without ${unnamed}`,
       );
       text = clientDenyCommand(n.cid, kid, `no ${unnamed}`, `No ${unnamed}`);
+    } else if (mode === 'authorize' && userName.length > MAX_USER_NAME_CHARS) {
+      // The daemon passes a username of about 1,000 characters (2.6.14, measured); a session under it
+      // would not fit an agent's report, and the agent would drop every snapshot it was in.
+      logger.warn(
+        { gatewayId, cid: n.cid, identity: this.deps.identity, length: userName.length },
+        'openvpn: denied a client whose user name is too long to record',
+      );
+      text = clientDenyCommand(
+        n.cid,
+        kid,
+        `user name longer than ${MAX_USER_NAME_CHARS} characters`,
+        `User name longer than ${MAX_USER_NAME_CHARS} characters`,
+      );
     } else if (left > 0) {
       text = clientDenyCommand(
         n.cid,

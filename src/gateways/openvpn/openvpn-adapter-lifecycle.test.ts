@@ -346,6 +346,44 @@ describe('OpenVPN adapter: daemon lifecycle, blocking, management password', { s
     });
   });
 
+  describe('identity username (authorize, tcp4): a user name too long to record', () => {
+    let srv: LabServer;
+    let adapter: OpenVpnAdapter;
+    const events = new AdapterEventLog();
+    before(async () => {
+      srv = await lab.startServer({ proto: 'tcp4', mode: 'authorize' });
+      adapter = new OpenVpnAdapter(srv.gatewayConfig({ identity: 'username' }), { logger });
+      adapter.setBlocks([]);
+      adapter.start(events.push);
+      await events.waitFor('snapshot');
+    });
+    after(async () => {
+      await adapter?.stop();
+      await srv?.stopAll();
+    });
+
+    test('is denied at once (the daemon passes 1,000 characters), and the gateway keeps its other sessions', async () => {
+      const ok = await srv.startClient({ user: 'ursula' });
+      const long = join(srv.dir, 'long-user.up');
+      await writeFile(long, `${'u'.repeat(1000)}\npw-long\n`, { mode: 0o600 });
+      const from = events.mark();
+      const c = await srv.startClient({
+        cn: 'long-user',
+        waitConnected: false,
+        extraArgs: ['--auth-user-pass', long],
+      });
+      await c.waitForLog(/AUTH_FAILED,User name longer than 512 characters/, { timeoutMs: 15_000 });
+      assert.equal(events.all('session.connected', from).length, 0, 'no session under that name');
+      await adapter.snapshot();
+      const snap = await events.waitFor('snapshot', () => true, { from });
+      assert.deepEqual(
+        snap.sessions.map((s) => s.userName),
+        ['ursula'],
+      );
+      assert.equal(ok.exited, false);
+    });
+  });
+
   test('no adapter log line carries a client or management password', () => {
     const text = logs.join('\n');
     assert.ok(text.includes('"event":"CONNECT"'), 'client CONNECT blocks were logged');
