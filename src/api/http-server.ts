@@ -202,7 +202,9 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     if (!byToken.ok) return rateLimited(res, byToken.retryAfterSeconds);
     let body: string | null = null;
     if (req.method === 'POST') {
-      const read = await readBody(req, bodyLimit);
+      // Most bodies have all arrived by now: then the text comes at once, not as a promise.
+      let read = readBody(req, bodyLimit);
+      if (read instanceof Promise) read = await read;
       if (typeof read !== 'string') {
         if (read.code === 'ABORTED') return 0; // nobody to answer
         return send(res, errorResponse(read.code, read.message, read.headers));

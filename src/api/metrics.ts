@@ -178,23 +178,26 @@ export function createMetrics(o: { readiness?: () => Promise<ReadinessReport>; c
       keptAnswers.inc({ operation });
     },
     instrument(core) {
-      const disconnect = async (
-        actor: Actor,
-        sessionId: string,
-        options: DisconnectOptions,
-      ): Promise<DisconnectResult> => {
+      // A `then` on the core's promise, not an async function awaiting it: one promise fewer per disconnect.
+      const disconnect = (actor: Actor, sessionId: string, options: DisconnectOptions): Promise<DisconnectResult> => {
         const started = performance.now();
-        try {
-          const result = await core.disconnect(actor, sessionId, options);
-          disconnects.observe(
-            { gateway: result.session.gatewayId, outcome: result.outcome },
-            (performance.now() - started) / 1000,
-          );
-          return result;
-        } catch (e) {
+        const failed = (e: unknown): never => {
           disconnects.observe({ gateway: gatewayOf(e), outcome: outcomeOf(e) }, (performance.now() - started) / 1000);
           throw e;
+        };
+        let result: Promise<DisconnectResult>;
+        try {
+          result = core.disconnect(actor, sessionId, options);
+        } catch (e) {
+          return Promise.reject(e).catch(failed);
         }
+        return result.then((r) => {
+          disconnects.observe(
+            { gateway: r.session.gatewayId, outcome: r.outcome },
+            (performance.now() - started) / 1000,
+          );
+          return r;
+        }, failed);
       };
       // Every other method runs on the core itself (`this` is the core, so no state can split
       // between two objects), bound once per method rather than on every call.

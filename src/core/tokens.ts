@@ -24,6 +24,19 @@ const sha256: (text: string) => Buffer =
     ? (text) => crypto.hash('sha256', text, 'buffer')
     : (text) => createHash('sha256').update(text).digest();
 
+/** Stored digests (hex) decoded once: the tokens' hashes, never a secret. Bounded; cleared when full. */
+const DIGESTS = new Map<string, Buffer>();
+const MAX_DIGESTS = 1000;
+function storedDigest(hex: string): Buffer {
+  let bytes = DIGESTS.get(hex);
+  if (bytes === undefined) {
+    if (DIGESTS.size >= MAX_DIGESTS) DIGESTS.clear();
+    bytes = Buffer.from(hex, 'hex');
+    DIGESTS.set(hex, bytes);
+  }
+  return bytes;
+}
+
 export function hashToken(secret: string): string {
   return sha256(secret).toString('hex');
 }
@@ -59,7 +72,7 @@ export async function authenticate(
   // The digest's bytes at once (one-shot, no hash object, no hex text to decode again).
   const presented = sha256(bearer);
   const candidates = await tokens.findByPrefix(bearer.slice(0, PREFIX_LENGTH));
-  const match = candidates.find((t) => timingSafeEqual(Buffer.from(t.secretHash, 'hex'), presented));
+  const match = candidates.find((t) => timingSafeEqual(storedDigest(t.secretHash), presented));
   if (!match || !tokenIsActive(match, now)) throw fail();
   if (match.lastUsedAt === null || now - match.lastUsedAt > TOUCH_INTERVAL_MS) {
     // Best effort: a failed touch must not fail the request.

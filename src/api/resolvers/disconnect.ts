@@ -21,13 +21,14 @@ interface DisconnectSessionInput {
   blockSeconds?: number | null;
 }
 
+/** The seed's answer once the disconnect resolved (a settled one); every failure rejects instead. */
+const confirmed = () => true;
+
 export const disconnectResolvers: ResolverMap = {
   Mutation: {
     /** The seed's mutation: true once the gateway confirmed; every failure is an error. */
-    disconnectBySessionId: async (_root: unknown, args: { onlineSessionId: string }, ctx: ApiContext) => {
-      await ctx.core.disconnect(ctx.actor, args.onlineSessionId, {});
-      return true;
-    },
+    disconnectBySessionId: (_root: unknown, args: { onlineSessionId: string }, ctx: ApiContext) =>
+      ctx.core.disconnect(ctx.actor, args.onlineSessionId, {}).then(confirmed),
     disconnectSession: (_root: unknown, args: { input: DisconnectSessionInput }, ctx: ApiContext) => {
       const { sessionId, reason, message, mode, blockSeconds } = args.input;
       return ctx.core.disconnect(ctx.actor, sessionId, { mode: mode ?? 'HALT', reason, message, blockSeconds });

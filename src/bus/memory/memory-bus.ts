@@ -1,3 +1,4 @@
+import { copyOf } from './copy.js';
 import { BusTimeoutError, subjectMatches, type Bus, type SubscribeOptions, type Unsubscribe } from '../bus.js';
 
 /** Subjects whose matching subscriptions are kept (a fleet publishes on a few subjects per gateway). */
@@ -24,7 +25,7 @@ interface Srv {
 
 /**
  * The in-process bus for a single host. Messages are delivered asynchronously (next microtask) and
- * in publish order per subscriber; values are structured-cloned so the publisher and its receivers
+ * in publish order per subscriber; values are copied (`copyOf`: what structuredClone gives) so the publisher and its receivers
  * share no mutable object, exactly as if they had crossed a wire (the subscribers of one message share
  * one copy, as on NATS, where they share one decoded value and never change it).
  */
@@ -61,7 +62,7 @@ export class MemoryBus implements Bus {
     if (subs.length === 0) return;
     // One copy for all its subscribers, as NATS decodes one value for them: handlers never change it
     // (the port's contract); the copy keeps the publisher's later changes out.
-    this.deliver(subs, subject, structuredClone(data));
+    this.deliver(subs, subject, copyOf(data));
   }
 
   async publishJson(subject: string, json: string): Promise<void> {
@@ -105,13 +106,13 @@ export class MemoryBus implements Bus {
     return new Promise((resolve, reject) => {
       const [srv] = this.serversOf(subject);
       if (!srv || this.closed) throw new BusTimeoutError(subject, true);
-      const answer = srv.handler(structuredClone(data));
+      const answer = srv.handler(copyOf(data));
       const timer = setTimeout(() => reject(new BusTimeoutError(subject)), options.timeoutMs);
       Promise.resolve(answer).then(
         (reply) => {
           clearTimeout(timer);
           try {
-            resolve(structuredClone(reply));
+            resolve(copyOf(reply));
           } catch (e) {
             reject(e);
           }
