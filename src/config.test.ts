@@ -227,6 +227,38 @@ test('webhook delivery settings: documented defaults, overridable, validated', (
   );
 });
 
+test('gateway file: text the record keeps refuses what no store keeps or what would pass for another name, naming the place and the character', () => {
+  const key = 'mr6HS7sdUTLcaS4N7lYDqNbFKZEH3yhhpsrHGX/kPjE=';
+  const f = join(dir, 'text.yaml');
+  for (const [body, expect] of [
+    // A U+0000 in a name failed the first start on PostgreSQL with the database's own words.
+    [
+      '{id: a, name: "Dead\\0x", protocol: openvpn, management: "unix:/x"}',
+      'gateways.0.name: must not contain a control character (U+0000 at character 5)',
+    ],
+    [
+      '{id: a, name: A, region: "eu\\u202Ewest", protocol: openvpn, management: "unix:/x"}',
+      'gateways.0.region: must not contain a bidi control (U+202E at character 3)',
+    ],
+    [
+      `{id: w, name: W, protocol: wireguard, interface: wg0, peers: [{publicKey: "${key}", user: "eve\\e[31m"}]}`,
+      'gateways.0.peers.0.user: must not contain a control character (U+001B at character 4)',
+    ],
+  ] as const) {
+    writeFileSync(f, `gateways:\n  - ${body}\n`);
+    assert.throws(
+      () => loadConfig({ SWITCHBOARD_CONFIG: f }),
+      (e: unknown) => e instanceof ConfigError && e.message.includes(expect),
+      expect,
+    );
+  }
+  writeFileSync(
+    f,
+    `gateways:\n  - {id: a, name: "Zürich ☂ east", region: "אירופה", protocol: openvpn, management: "unix:/x"}\n`,
+  );
+  assert.equal(loadConfig({ SWITCHBOARD_CONFIG: f }).gateways[0]!.name, 'Zürich ☂ east');
+});
+
 test('gateway file: a wireguard entry with its interface, peers and control; a bad key, control or an OpenVPN option is refused, naming the place', () => {
   const key = 'mr6HS7sdUTLcaS4N7lYDqNbFKZEH3yhhpsrHGX/kPjE=';
   const f = join(dir, 'wg.yaml');

@@ -86,15 +86,19 @@ test('a schema with a string argument and no rule cannot be built; nor can a rul
   );
 });
 
+/** Refused at every position. */
 const BAD: [string, (max: number) => string][] = [
   ['U+0000', () => 'sess_\u0000'],
-  ['ESC', () => 'a\u001b[2Jb'],
-  ['DEL', () => 'a\u007f'],
-  ['C1 (U+0085)', () => 'a\u0085'],
-  ['carriage return', () => 'a\rb'],
-  ['line separator', () => 'a\u2028b'],
   ['lone surrogate', () => 'a\uD800b'],
   ['one character over the cap', (max) => 'x'.repeat(max + 1)],
+];
+/** Refused at every position but a reported name's (which takes any name a gateway may report). */
+const CONTROL: [string, string][] = [
+  ['ESC', 'a\u001b[2Jb'],
+  ['DEL', 'a\u007f'],
+  ['C1 (U+0085)', 'a\u0085'],
+  ['carriage return', 'a\rb'],
+  ['line separator', 'a\u2028b'],
 ];
 
 for (const engine of ['graphql-js', 'graphql-jit'] as const) {
@@ -102,7 +106,8 @@ for (const engine of ['graphql-js', 'graphql-jit'] as const) {
     for (const p of positions) {
       if (engine === 'graphql-jit' && p.operation === 'subscription') continue;
       const rule = INPUT_RULES[p.ruleKey]!;
-      for (const [what, make] of BAD) {
+      const bad = rule.kind === 'reported' ? BAD : [...BAD, ...CONTROL.map(([w, v]) => [w, () => v] as const)];
+      for (const [what, make] of bad) {
         const { result, reached } = await run(p, make(rule.max!), engine);
         const { code, message } = refusal(result);
         assert.equal(
@@ -142,6 +147,26 @@ test('names shown to people refuse bidi controls and invisible characters; other
       .sort(),
     ['createToken input.name', 'createWebhook input.description'],
   );
+});
+
+test('a user name argument takes any name a gateway may report: control characters too, so every session can be named', async () => {
+  const reported = positions.filter((p) => INPUT_RULES[p.ruleKey]!.kind === 'reported');
+  assert.deepEqual(
+    [...new Set(reported.map((p) => p.ruleKey.split('.').pop()))].sort(),
+    ['targetUserName', 'userName', 'userNameContains'],
+    'only user names are reported names',
+  );
+  assert.ok(reported.length >= 8, `${reported.length} positions`);
+  for (const p of reported) {
+    for (const [what, value] of [...CONTROL, ['tab', 'a\tb'] as [string, string]]) {
+      const { result, reached } = await run(p, value, 'graphql-js');
+      assert.ok(
+        !refusal(result).message.startsWith('Argument '),
+        `${p.field} ${p.path} ${what}: ${JSON.stringify(result.errors)}`,
+      );
+      assert.ok(reached.length > 0 || result.errors !== undefined, `${p.field} ${p.path} ${what}`);
+    }
+  }
 });
 
 test('a reason may hold tabs and newlines; a message may not', async () => {

@@ -50,7 +50,8 @@ export interface InputRule {
 }
 
 const id: InputRule = { max: MAX_ID_CHARS, kind: 'line' };
-const userName: InputRule = { max: MAX_USER_NAME_CHARS, kind: 'line' };
+/** Any name a gateway may report (the wire contract's bound and characters), so every one can be named. */
+const userName: InputRule = { max: MAX_USER_NAME_CHARS, kind: 'reported' };
 const code: InputRule = { max: MAX_CODE_CHARS, kind: 'line' };
 const cursor: InputRule = { max: MAX_CURSOR_CHARS, kind: 'line', code: 'BAD_CURSOR' };
 const reason: InputRule = { max: MAX_REASON_CHARS, kind: 'text' };

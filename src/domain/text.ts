@@ -12,8 +12,13 @@
  *   as another in `switchboard token list` or the console; for the same reason no invisible
  *   character (soft hyphen U+00AD, U+180E, zero-width space U+200B, U+2060–U+2064, U+FEFF): `ad\u200Bmin`
  *   with one inside reads as `admin`. Zero-width (non-)joiners stay: scripts and emoji need them.
+ * - `reported`: a name a gateway reports (a user name): whatever every store keeps as it is (no
+ *   U+0000, no lone surrogate; see `storable`), control and bidi characters included. The record
+ *   holds the daemon's name exactly, and the API must be able to name every name the record may
+ *   hold: a block on `eve\u001b[31m` that the API refused to name could not be lifted. Such names
+ *   are only compared, never run or written as a raw line; the console shows them marked.
  */
-export type TextKind = 'line' | 'text' | 'name';
+export type TextKind = 'line' | 'text' | 'name' | 'reported';
 
 /** Characters a `name` refuses on top of a `line`'s: the Unicode bidi controls. */
 const BIDI = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/;
@@ -51,6 +56,10 @@ function describe(text: string, index: number, bidi: boolean): RefusedCharacter 
 
 /** The first character `text` may not hold as a `kind`, or null when it is fine. */
 export function refusedCharacter(text: string, kind: TextKind): RefusedCharacter | null {
+  if (kind === 'reported') {
+    const unstorable = storable(text) ? null : UNSTORABLE.exec(text);
+    return unstorable ? describe(text, unstorable.index, false) : null;
+  }
   const bad = (kind === 'text' ? TEXT : LINE).exec(text);
   const bidi = kind === 'name' ? (HIDDEN.exec(text) ?? null) : null;
   if (bad && (!bidi || bad.index <= bidi.index)) return describe(text, bad.index, false);

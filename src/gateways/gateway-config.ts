@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import { GATEWAY_ID_PATTERN } from '../domain/ids.js';
 import { MAX_USER_NAME_CHARS } from '../domain/input-limits.js';
+import { refusalText, refusedCharacter, type TextKind } from '../domain/text.js';
 import { GATEWAY_IDENTITIES, type GatewayIdentity, type GatewayMode, type Protocol } from '../domain/gateway.js';
 
 /** What every gateway entry says, whatever its protocol. */
@@ -99,10 +100,25 @@ export type GatewayConfig =
 /** A WireGuard key: 32 bytes, base64. */
 export const WIREGUARD_KEY_PATTERN = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw480]=$/;
 
+/**
+ * Text the gateway file gives and the record keeps and shows (domain/text.ts): a U+0000 in a gateway's
+ * name failed the first start on PostgreSQL with the database's own words ("invalid byte sequence for
+ * encoding UTF8: 0x00") and would have had every report of an agent refused by the wire contract.
+ */
+const configText = (max: number, kind: TextKind) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .superRefine((value, ctx) => {
+      const refused = refusedCharacter(value, kind);
+      if (refused) ctx.addIssue({ code: 'custom', message: refusalText(refused) });
+    });
+
 const common = {
   id: z.string().regex(GATEWAY_ID_PATTERN, 'id must be lower-case letters, digits, - or _ (max 63)'),
-  name: z.string().min(1).max(100),
-  region: z.string().min(1).max(100).default('default'),
+  name: configText(100, 'name'),
+  region: configText(100, 'name').default('default'),
   mode: z.enum(['observe', 'authorize']).default('observe'),
   snapshotIntervalSeconds: z.number().positive().max(3600).optional(),
 };
@@ -172,7 +188,7 @@ const ENTRY_SCHEMAS = {
               publicKey: z
                 .string()
                 .regex(WIREGUARD_KEY_PATTERN, 'publicKey must be a WireGuard public key (44 characters of base64)'),
-              user: z.string().min(1).max(MAX_USER_NAME_CHARS),
+              user: configText(MAX_USER_NAME_CHARS, 'line'),
             })
             .strict(),
         )
