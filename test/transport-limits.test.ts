@@ -354,6 +354,48 @@ describe('bodies and HTTP hygiene', () => {
     }
   });
 
+  test('two Content-Type headers, or a GET parameter given twice, are refused with 400 BAD_REQUEST on /graphql and /graphql/stream; nothing runs', async () => {
+    // Node keeps the first Content-Type, graphql-http and graphql-sse the first ?query=; a proxy may keep the last.
+    const tokens = async () => ((await h.gql('{ tokens { id } }')).json.data?.tokens as unknown[]).length;
+    const before = await tokens();
+    const create = JSON.stringify({
+      query: 'mutation { createToken(input: { name: "smuggled", scopes: ["admin"] }) { secret } }',
+    });
+    const get = (q: string) => `query=${encodeURIComponent(q)}`;
+    const cases: [string, string, string, RegExp][] = [];
+    for (const path of ['/graphql', '/graphql/stream']) {
+      const head = `host: x\r\naccept: text/event-stream, application/json\r\nauthorization: Bearer ${h.admin}`;
+      cases.push(
+        [
+          `POST ${path}`,
+          `${head}\r\ncontent-type: application/json\r\ncontent-type: text/plain`,
+          create,
+          /^Send one Content-Type header/,
+        ],
+        [
+          `GET ${path}?${get('{ viewer { name } }')}&${get('{ tokens { id } }')}`,
+          head,
+          '',
+          /^Give the query parameter once/,
+        ],
+        [
+          `GET ${path}?${get('query A { viewer { name } } query B { tokens { id } }')}&operationName=A&operationName=B`,
+          head,
+          '',
+          /^Give the operationName parameter once/,
+        ],
+      );
+    }
+    for (const [line, headers, body, message] of cases) {
+      const r = await rawRequest(h.url, `${line} HTTP/1.1\r\n${headers}`, body);
+      assert.equal(r.status, 400, `${line}: ${r.body}`);
+      const error = (JSON.parse(r.body) as { errors: { message: string; extensions: { code: string } }[] }).errors[0]!;
+      assert.equal(error.extensions.code, 'BAD_REQUEST', line);
+      assert.match(error.message, message, line);
+    }
+    assert.equal(await tokens(), before, 'no token was created');
+  });
+
   test('SSE refusals of graphql-sse itself carry extensions.code', async () => {
     const post = (body: string, headers: Record<string, string> = {}) =>
       fetch(`${h.url}/graphql/stream`, {

@@ -23,7 +23,7 @@ import { createGraphqlHandler } from './graphql-handler.js';
 import { readBody } from './request-body.js';
 import { isCacheableRead, ResponseCache, type CachedResponse, type Made } from './response-cache.js';
 import { REQUEST_ID_HEADER, requestIdOf, type RequestScope } from './request-id.js';
-import { duplicateAuthorization } from './request-headers.js';
+import { ambiguity, duplicateAuthorization } from './request-headers.js';
 import type { RateLimit } from './rate-limit.js';
 import { createStaticHandler, defaultUiDir } from './static-files.js';
 import { createSseTransport } from './sse-transport.js';
@@ -176,8 +176,8 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   }
 
   async function serveGraphql(req: IncomingMessage, res: ServerResponse, r: RequestScope): Promise<number> {
-    if (duplicateAuthorization(req))
-      return send(res, errorResponse('BAD_REQUEST', 'Send one Authorization header, not several'));
+    const ambiguous = ambiguity(req);
+    if (ambiguous !== null) return send(res, errorResponse('BAD_REQUEST', ambiguous));
     // The IP's bucket first, before the token is even looked at: guessing tokens costs requests too.
     const byIp = admission.byIp(req.socket.remoteAddress);
     if (!byIp.ok) return rateLimited(res, byIp.retryAfterSeconds);

@@ -22,7 +22,7 @@ import { errorResponse, type ApiErrorCode } from './errors.js';
 import { readBody } from './request-body.js';
 import { REQUEST_ID_HEADER, requestIdOf, type RequestScope } from './request-id.js';
 import { operationLabel, resultOutcome, type Metrics } from './metrics.js';
-import { duplicateAuthorization } from './request-headers.js';
+import { ambiguity } from './request-headers.js';
 import {
   bearerOf,
   endable,
@@ -218,8 +218,8 @@ export function createSseTransport(o: {
       const requestId = scope?.requestId ?? requestIdOf(req.headers[REQUEST_ID_HEADER]);
       const log = scope?.logger ?? logger.child({ requestId });
       if (!res.hasHeader(REQUEST_ID_HEADER)) res.setHeader(REQUEST_ID_HEADER, requestId);
-      if (duplicateAuthorization(req))
-        return answer(res, errorResponse('BAD_REQUEST', 'Send one Authorization header, not several'));
+      const ambiguous = ambiguity(req);
+      if (ambiguous !== null) return answer(res, errorResponse('BAD_REQUEST', ambiguous));
       const byIp = admission.byIp(req.socket.remoteAddress);
       if (!byIp.ok)
         return refuse('RATE_LIMITED', `Too many requests; retry after ${byIp.retryAfterSeconds} s`, {
