@@ -34,6 +34,8 @@ export type ApiContext = {
    * one store read, not 50 (on PostgreSQL, 50 round trips that took the pool's connections in turn).
    */
   gateway(id: string): Promise<GatewayStatus | null>;
+  /** Gateways already read (with a page of sessions): `gateway(id)` answers these without a read. */
+  knowGateways(statuses: readonly GatewayStatus[]): void;
 };
 
 class RequestContext implements ApiContext {
@@ -41,6 +43,7 @@ class RequestContext implements ApiContext {
   outcome: string | undefined = undefined;
   liveUntil = Infinity;
   private gateways: Map<string, Promise<GatewayStatus | null>> | null = null;
+  private known: Map<string, GatewayStatus> | null = null;
   /** The ids asked for since the last read began; read together once the current pass of resolvers ends. */
   private batch: { ids: string[]; read: Promise<(GatewayStatus | null)[]> } | null = null;
 
@@ -54,7 +57,12 @@ class RequestContext implements ApiContext {
   gateway(id: string): Promise<GatewayStatus | null> {
     this.gateways ??= new Map();
     let pending = this.gateways.get(id);
-    if (pending === undefined) {
+    const known = pending === undefined ? this.known?.get(id) : undefined;
+    if (known !== undefined) {
+      this.sawGateway(known);
+      pending = Promise.resolve(known);
+      this.gateways.set(id, pending);
+    } else if (pending === undefined) {
       const batch = (this.batch ??= this.nextBatch());
       const i = batch.ids.push(id) - 1;
       pending = batch.read.then((found) => {
@@ -65,6 +73,11 @@ class RequestContext implements ApiContext {
       this.gateways.set(id, pending);
     }
     return pending;
+  }
+
+  knowGateways(statuses: readonly GatewayStatus[]): void {
+    this.known ??= new Map();
+    for (const g of statuses) this.known.set(g.id, g);
   }
 
   /** A read that starts in a microtask, when the resolvers that run now have all asked. */

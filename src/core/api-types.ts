@@ -70,6 +70,11 @@ export interface Connection<T> {
   pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
   /** Computed only when asked for (it costs a COUNT). */
   totalCount: () => Promise<number>;
+  /**
+   * `onlineSessions` only, where the store read them with the page: the statuses of the page's
+   * gateways, so that showing them needs no second read (ApiContext.knowGateways).
+   */
+  gateways?: readonly GatewayStatus[];
 }
 
 export interface DisconnectOptions {

@@ -133,8 +133,13 @@ export class Switchboard implements CoreApi {
     const count = () => this.o.store.sessions.countOnline(filter);
     const order = args.order;
     if (order === undefined || isNewestFirst(order)) {
-      const page = await this.o.store.sessions.listOnline({ first, after: decodeCursor(args.after), filter });
-      return connection(page, (s) => encodeCursor({ at: s.connectedAt, id: s.id }), count);
+      const page = await this.o.store.sessions.listOnlineWithGateways({
+        first,
+        after: decodeCursor(args.after),
+        filter,
+      });
+      const listed = connection(page, (s) => encodeCursor({ at: s.connectedAt, id: s.id }), count);
+      return page.gateways === null ? listed : { ...listed, gateways: page.gateways.map((g) => this.status(g)) };
     }
     const page = await this.o.store.sessions.listOnlineSorted({
       first,

@@ -87,6 +87,16 @@ export interface SessionRepository {
   /** Online sessions, newest first (connectedAt desc, id desc), strictly after `after`. */
   listOnline(args: { first: number; after?: Keyset | null; filter?: SessionFilter }): Promise<Page<Session>>;
   /**
+   * `listOnline`, with the gateways of the page's sessions read in the same statement (an API page
+   * shows each session's gateway: on PostgreSQL one round trip, not two). `gateways` is null where
+   * they are read as cheaply apart (SQLite's read cache keeps pages and gateways separately).
+   */
+  listOnlineWithGateways(args: {
+    first: number;
+    after?: Keyset | null;
+    filter?: SessionFilter;
+  }): Promise<Page<Session> & { gateways: Gateway[] | null }>;
+  /**
    * Online sessions in `order`, ties by id in the same direction, strictly after the session
    * `afterId` (online or ended) at its current sort value. Traffic moves, so paging by it is a
    * snapshot of the moment each page is read.

@@ -52,17 +52,21 @@ function historyFilter(input: SessionHistoryFilterInput | null | undefined): Ses
 
 export const sessionResolvers: ResolverMap = {
   Query: {
-    onlineSessions: (
+    onlineSessions: async (
       _root: unknown,
       args: PageArgs & { filter?: OnlineSessionFilterInput | null; orderBy?: SessionOrder | null },
       ctx: ApiContext,
-    ) =>
-      ctx.core.onlineSessions(ctx.actor, {
+    ) => {
+      const listed = await ctx.core.onlineSessions(ctx.actor, {
         first: args.first,
         after: args.after,
         filter: sessionFilter(args.filter),
         order: args.orderBy ?? undefined,
-      }),
+      });
+      // Read with the page (PostgreSQL): the sessions' gateway fields need no read of their own.
+      if (listed.gateways) ctx.knowGateways(listed.gateways);
+      return listed;
+    },
     onlineSession: (_root: unknown, args: { id: string }, ctx: ApiContext) =>
       ctx.core.onlineSession(ctx.actor, args.id),
     sessionHistory: (_root: unknown, args: PageArgs & { filter?: SessionHistoryFilterInput | null }, ctx: ApiContext) =>

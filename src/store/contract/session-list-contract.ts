@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Protocol } from '../../domain/gateway.js';
+import type { Gateway, Protocol } from '../../domain/gateway.js';
+import { randomId } from '../../domain/ids.js';
 import type { Session } from '../../domain/session.js';
 import type { Keyset, Page, SessionFilter, SessionOrder, Store } from '../store.js';
 import { T0, freshGateway, ids, makeSession, newestFirst, type ContractContext } from './fixtures.js';
@@ -45,6 +46,38 @@ export function sessionListContract(ctx: ContractContext): void {
     const page = await store.sessions.listOnline({ first: 10, filter: { gatewayId: gw } });
     assert.deepEqual(ids(page.rows), ids(order(sessions)));
     assert.equal(page.hasNextPage, false);
+  });
+
+  test('listOnlineWithGateways: the page listOnline reads, with each of its gateways as findByIds reads it', async () => {
+    const store = ctx.store();
+    const [a, b, other] = [await freshGateway(store), await freshGateway(store), await freshGateway(store)];
+    await store.gateways.setAgentStatus(a, { agentConnected: true, lastSeenAt: T0 + 50, daemonStartedAt: T0 });
+    // Five sessions of this test only (its own user-name tag), newest on `other`.
+    const tag = `pg${randomId(8)}`;
+    const sessions = [a, b, a, b, other].map((gw, i) =>
+      makeSession(gw, { connectedAt: T0 + i, userName: `${tag}-${i}` }),
+    );
+    for (const s of sessions) await store.sessions.insertIfAbsent(s);
+    const newest = order(sessions);
+    const filter = { userNameContains: tag };
+    // The first page (the gateways of `other`, `b` and `a`), and the one after the newest (`b` and `a` only).
+    for (const args of [
+      { first: 3, filter },
+      { first: 3, filter, after: keysetOf(newest[0]!) },
+    ]) {
+      const listed = await store.sessions.listOnline(args);
+      assert.deepEqual(ids(listed.rows), ids(newest.slice(args.after ? 1 : 0).slice(0, 3)));
+      // On the store itself (SQLite: its read cache, gateways null) and in a transaction (on both stores).
+      const inTx = await store.transaction((tx) => tx.sessions.listOnlineWithGateways(args));
+      for (const got of [await store.sessions.listOnlineWithGateways(args), inTx]) {
+        assert.deepEqual(got.rows, listed.rows);
+        assert.equal(got.hasNextPage, true);
+      }
+      const byId = (x: Gateway, y: Gateway) => x.id.localeCompare(y.id);
+      const shown = [...new Set(listed.rows.map((s) => s.gatewayId))];
+      assert.deepEqual([...inTx.gateways!].sort(byId), (await store.gateways.findByIds(shown)).sort(byId));
+      assert.equal(inTx.gateways!.find((g) => g.id === a)?.agentConnected, true, "a's status as stored");
+    }
   });
 
   test('listOnline: hasNextPage, an exact last page, first: 0, and after the last row', async () => {

@@ -242,7 +242,7 @@ function descriptorUpdate(
   };
 }
 
-function toGateway(r: Selectable<GatewayTable>): Gateway {
+export function toGateway(r: Selectable<GatewayTable>): Gateway {
   return {
     id: r.id,
     name: r.name,

@@ -148,6 +148,22 @@ export class CachedSessionRepository extends KyselySessionRepository {
     );
   }
 
+  /**
+   * The page alone, cached as `listOnline` is (one object per generation, so the core keeps its built
+   * edges); its gateways are read apart, through the cached gateway repository.
+   */
+  override listOnlineWithGateways(args: {
+    first: number;
+    after?: Keyset | null;
+    filter?: SessionFilter;
+  }): Promise<Page<Session> & { gateways: Gateway[] | null }> {
+    return this.cache.read(
+      'sessions',
+      `listg:${JSON.stringify([args.first, args.after ?? null, args.filter ?? {}])}`,
+      async () => ({ ...(await super.listOnline(args)), gateways: null }),
+    );
+  }
+
   override listOnlineSorted(args: {
     first: number;
     afterId?: string | null;

@@ -1,4 +1,12 @@
-import { sql, type Compilable, type Expression, type Kysely, type SqlBool } from 'kysely';
+import {
+  sql,
+  type Compilable,
+  type Expression,
+  type Kysely,
+  type QueryCreator,
+  type Selectable,
+  type SqlBool,
+} from 'kysely';
 import { ipOf, type Session, type SessionReport, type Transport } from '../../domain/session.js';
 import type {
   Keyset,
@@ -11,7 +19,9 @@ import type {
   SessionSortField,
   SessionStats,
 } from '../store.js';
-import type { Database, DialectName, SessionTable } from './database.js';
+import type { Gateway } from '../../domain/gateway.js';
+import type { Database, DialectName, GatewayTable, SessionTable } from './database.js';
+import { toGateway } from './gateway-repository.js';
 import { BulkInsert } from './bulk-insert.js';
 import { pageLimit, toPage } from './page.js';
 import { addressMatching, toRow, toSession, type Sessions } from './session-columns.js';
@@ -255,21 +265,33 @@ export class KyselySessionRepository implements SessionRepository {
   }
 
   async listOnline(args: { first: number; after?: Keyset | null; filter?: SessionFilter }): Promise<Page<Session>> {
-    const { after } = args;
-    const rows = await this.db
-      .selectFrom('sessions')
-      .selectAll()
-      .where((eb) => eb.and(onlineMatching(eb, args.filter)))
-      // Row comparison "strictly after the last row" in (connected_at desc, id desc) order; both
-      // databases turn it into a range on the index, so a page costs the same at any depth.
-      .$if(!!after, (qb) =>
-        qb.where((eb) => eb(eb.refTuple('connected_at', 'id'), '<', eb.tuple(after!.at, after!.id))),
-      )
-      .orderBy('connected_at', 'desc')
-      .orderBy('id', 'desc')
-      .limit(pageLimit(args.first))
-      .execute();
+    const rows = await onlinePage(this.db, args).execute();
     return toPage(rows.map(toSession), args.first);
+  }
+
+  /** `listOnline` with a LEFT JOIN on the page's rows (no more rows read than the page). */
+  async listOnlineWithGateways(args: {
+    first: number;
+    after?: Keyset | null;
+    filter?: SessionFilter;
+  }): Promise<Page<Session> & { gateways: Gateway[] | null }> {
+    const rows = await this.db
+      .with('page', (db) => onlinePage(db, args))
+      .selectFrom('page')
+      .leftJoin('gateways as g', 'g.id', 'page.gateway_id')
+      .selectAll('page')
+      .select((eb) => GATEWAY_COLUMNS.map((c) => eb.ref(`g.${c}`).as(`g_${c}`)))
+      .orderBy('page.connected_at', 'desc')
+      .orderBy('page.id', 'desc')
+      .execute();
+    const gateways = new Map<string, Gateway>();
+    for (const r of rows) {
+      const g = r as unknown as Record<string, unknown>;
+      if (g.g_id === null || gateways.has(r.gateway_id)) continue;
+      const row = Object.fromEntries(GATEWAY_COLUMNS.map((c) => [c, g[`g_${c}`]]));
+      gateways.set(r.gateway_id, toGateway(row as unknown as Selectable<GatewayTable>));
+    }
+    return { ...toPage(rows.map(toSession), args.first), gateways: [...gateways.values()] };
   }
 
   /**
@@ -587,6 +609,47 @@ const SORT_KEYS: Record<SessionSortField, ReturnType<typeof sql>> = {
 /** `text` for a LIKE pattern with escape character `!`: its own %, _ and ! match themselves. */
 function likeEscaped(text: string): string {
   return text.replace(/[!%_]/g, (c) => `!${c}`);
+}
+
+/** The gateway columns `toGateway` reads, as `listOnlineWithGateways` selects them (`g_<column>`). */
+const GATEWAY_COLUMNS = [
+  'id',
+  'name',
+  'region',
+  'protocol',
+  'mode',
+  'agent_connected',
+  'last_seen_at',
+  'daemon_started_at',
+  'can_block',
+  'warning',
+  'daemon_responding',
+  'status_since',
+  'last_error',
+  'last_error_at',
+  'removed_at',
+] as const satisfies readonly (keyof GatewayTable)[];
+
+/** One page of online sessions, newest first (`listOnline`). */
+function onlinePage(
+  db: QueryCreator<Database>,
+  args: { first: number; after?: Keyset | null; filter?: SessionFilter },
+) {
+  const { after } = args;
+  return (
+    db
+      .selectFrom('sessions')
+      .selectAll()
+      .where((eb) => eb.and(onlineMatching(eb, args.filter)))
+      // Row comparison "strictly after the last row" in (connected_at desc, id desc) order; both
+      // databases turn it into a range on the index, so a page costs the same at any depth.
+      .$if(!!after, (qb) =>
+        qb.where((eb) => eb(eb.refTuple('connected_at', 'id'), '<', eb.tuple(after!.at, after!.id))),
+      )
+      .orderBy('connected_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(pageLimit(args.first))
+  );
 }
 
 function onlineMatching(eb: Sessions, filter: SessionFilter | undefined): Expression<SqlBool>[] {
