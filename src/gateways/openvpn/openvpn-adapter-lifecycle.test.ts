@@ -38,6 +38,24 @@ describe('OpenVPN adapter: daemon lifecycle, blocking, management password', { s
     await lab?.close();
   });
 
+  /**
+   * A lab server and an adapter on it, given the control plane's first block list (none: until it
+   * comes, CONNECTs are held), started and past its first snapshot (in authorize mode the daemon
+   * sends a CONNECT only to a linked management client; the first snapshot follows the link).
+   */
+  async function adapterOn(
+    options: Parameters<OpenVpnLab['startServer']>[0],
+    events: AdapterEventLog,
+    config?: Parameters<LabServer['gatewayConfig']>[0],
+  ): Promise<{ srv: LabServer; adapter: OpenVpnAdapter }> {
+    const srv = await lab.startServer(options);
+    const adapter = new OpenVpnAdapter(srv.gatewayConfig(config), { logger });
+    adapter.setBlocks([]);
+    adapter.start(events.push);
+    await events.waitFor('snapshot');
+    return { srv, adapter };
+  }
+
   describe('a daemon that stalls, stops and restarts (authorize, tcp4)', () => {
     let srv: LabServer;
     let adapter: OpenVpnAdapter;
@@ -47,12 +65,7 @@ describe('OpenVPN adapter: daemon lifecycle, blocking, management password', { s
     let daveRef = '';
 
     before(async () => {
-      srv = await lab.startServer({ proto: 'tcp4', mode: 'authorize' });
-      adapter = new OpenVpnAdapter(srv.gatewayConfig(), { logger });
-      adapter.setBlocks([]); // the control plane's first list (none): CONNECTs are held until it comes
-      adapter.start(events.push);
-      // Authorize: the daemon sends dave's CONNECT only to a linked management client (the first snapshot follows the link).
-      await events.waitFor('snapshot');
+      ({ srv, adapter } = await adapterOn({ proto: 'tcp4', mode: 'authorize' }, events));
       dave = await srv.startClient({ user: 'dave' });
       const from = events.mark();
       await adapter.snapshot();
@@ -182,11 +195,7 @@ describe('OpenVPN adapter: daemon lifecycle, blocking, management password', { s
       (await events.waitFor('session.connected', (e) => e.session.userName === user)).session.ref;
 
     before(async () => {
-      srv = await lab.startServer({ proto: 'udp4', mode: 'authorize' });
-      adapter = new OpenVpnAdapter(srv.gatewayConfig(), { logger });
-      adapter.setBlocks([]);
-      adapter.start(events.push);
-      await events.waitFor('snapshot');
+      ({ srv, adapter } = await adapterOn({ proto: 'udp4', mode: 'authorize' }, events));
     });
     after(async () => {
       await adapter?.stop();
@@ -351,11 +360,7 @@ describe('OpenVPN adapter: daemon lifecycle, blocking, management password', { s
     let adapter: OpenVpnAdapter;
     const events = new AdapterEventLog();
     before(async () => {
-      srv = await lab.startServer({ proto: 'tcp4', mode: 'authorize' });
-      adapter = new OpenVpnAdapter(srv.gatewayConfig({ identity: 'username' }), { logger });
-      adapter.setBlocks([]);
-      adapter.start(events.push);
-      await events.waitFor('snapshot');
+      ({ srv, adapter } = await adapterOn({ proto: 'tcp4', mode: 'authorize' }, events, { identity: 'username' }));
     });
     after(async () => {
       await adapter?.stop();

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -123,16 +123,22 @@ test('an answer that arrived while this process was stalled past the deadline is
   assert.deepEqual(await reply, { listenPort: null, peers: [] });
 });
 
-test('no answer (a stalled daemon): a get cannot take effect, a written set may', async (t) => {
+/** A stand-in daemon's UAPI socket that answers each connection with `serve`; gone after the test. */
+async function standIn(t: { after(fn: () => void): void }, serve: (s: Socket) => void): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'sb-uapi-'));
   const socket = join(dir, 'wg.sock');
-  const server = createServer((s) => s.resume()); // reads the request, never answers
+  const server = createServer(serve);
   server.listen(socket);
   await once(server, 'listening');
   t.after(() => {
     server.close();
     rmSync(dir, { recursive: true, force: true });
   });
+  return socket;
+}
+
+test('no answer (a stalled daemon): a get cannot take effect, a written set may', async (t) => {
+  const socket = await standIn(t, (s) => s.resume()); // reads the request, never answers
   await assert.rejects(
     uapiGet(socket, 100),
     (e: unknown) => e instanceof GatewayUnavailableError && /no answer/.test(e.message) && !e.mayTakeEffect,
@@ -162,9 +168,7 @@ test('get=1: an answer of another shape is an error (no value in its message), n
 });
 
 test('an answer that runs on without its end fails with that reason, not a buffer that grows until the deadline', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'sb-uapi-'));
-  const socket = join(dir, 'wg.sock');
-  const server = createServer((s) => {
+  const socket = await standIn(t, (s) => {
     s.on('error', () => {});
     let left = 4 * 1024 * 1024; // 64 times the bound given below
     const more = () => {
@@ -173,12 +177,6 @@ test('an answer that runs on without its end fails with that reason, not a buffe
       s.write('allowed_ip=10.77.0.2/32\n'.repeat(2731), () => setImmediate(more));
     };
     more();
-  });
-  server.listen(socket);
-  await once(server, 'listening');
-  t.after(() => {
-    server.close();
-    rmSync(dir, { recursive: true, force: true });
   });
   await assert.rejects(
     uapiGet(socket, 5_000, 65_536),
