@@ -16,6 +16,7 @@ import {
   MAX_SNAPSHOT_PART_SESSIONS,
   readWire,
   replicaHelloSchema,
+  unreportable,
   versioned,
   WIRE_VERSION,
   type DisconnectBatchReply,
@@ -28,7 +29,10 @@ import {
 import { errorText } from '../domain/errors.js';
 import { GATEWAY_PROBLEM } from '../domain/gateway.js';
 import type { GatewayChanges } from './gateway-reload.js';
+import type { SessionReport } from '../domain/session.js';
 
+/** Sessions left out for a name the contract cannot carry, remembered so each is logged once; cleared past this. */
+const MAX_UNREPORTABLE_LOGGED = 10_000;
 /** Agent's slack: it answers a little before the caller's deadline, so a late SUCCESS is not lost. */
 const DEADLINE_MARGIN_MS = 100;
 /**
@@ -45,6 +49,8 @@ export const SNAPSHOT_PART_SESSIONS = MAX_SNAPSHOT_PART_SESSIONS;
 export class AgentLink {
   readonly agentId = newId('agent');
   private seq = 0;
+  /** `gatewayId ref` of the sessions left out of reports (see `reportable`) already logged. */
+  private readonly unreportableLogged = new Set<string>();
   private lastAt = 0;
   private readonly unsubscribes: Unsubscribe[] = [];
   /** The gateways this link serves now, with what stops serving each one's disconnect subject. */
@@ -207,7 +213,8 @@ export class AgentLink {
   private report(adapter: GatewayAdapter, event: AdapterEvent): void {
     switch (event.type) {
       case 'snapshot': {
-        const { sessions, daemonStartedAt } = event;
+        const { daemonStartedAt } = event;
+        const sessions = this.reportable(adapter, event.sessions);
         const count = Math.max(1, Math.ceil(sessions.length / SNAPSHOT_PART_SESSIONS));
         const id = count > 1 ? newId('snapshot') : null;
         for (let index = 0; index < count; index++) {
@@ -223,6 +230,7 @@ export class AgentLink {
         return;
       }
       case 'session.connected':
+        if (this.reportable(adapter, [event.session]).length === 0) return;
         return this.send(adapter, { type: 'session.connected', session: event.session });
       case 'session.disconnected':
         return this.send(adapter, {
@@ -248,6 +256,35 @@ export class AgentLink {
         // Told at once, not at the next beat: operators see the stall within the probe's window.
         return this.heartbeatOf(adapter);
     }
+  }
+
+  /**
+   * `sessions` without those whose identity the wire contract cannot carry (`unreportable`): a report
+   * with one is refused whole, so one such session kept every snapshot of its gateway from being
+   * applied and the gateway's record went stale. It is left out instead, logged once (its ref and the
+   * name's length, never the name), and the gateway's other sessions are reported as usual. Such a
+   * session is not in the record; its name never changes while it lasts, so it never was.
+   */
+  private reportable(adapter: GatewayAdapter, sessions: SessionReport[]): SessionReport[] {
+    let kept: SessionReport[] | null = null;
+    for (let i = 0; i < sessions.length; i++) {
+      const s = sessions[i]!;
+      const why = unreportable(s);
+      if (why === null) {
+        kept?.push(s);
+        continue;
+      }
+      kept ??= sessions.slice(0, i);
+      const key = `${adapter.config.id} ${s.ref}`;
+      if (this.unreportableLogged.has(key)) continue;
+      if (this.unreportableLogged.size >= MAX_UNREPORTABLE_LOGGED) this.unreportableLogged.clear();
+      this.unreportableLogged.add(key);
+      this.deps.logger.warn(
+        { gatewayId: adapter.config.id, ref: s.ref, problem: why },
+        'a session the wire contract cannot carry is left out of the gateway reports',
+      );
+    }
+    return kept ?? sessions;
   }
 
   private send(

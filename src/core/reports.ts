@@ -51,11 +51,28 @@ const gatewayId = z.string().regex(GATEWAY_ID_PATTERN);
 export const GATEWAY_RELOAD_CHANGES = ['added', 'removed', 'changed', 'refused'] as const;
 export type GatewayReloadChange = (typeof GATEWAY_RELOAD_CHANGES)[number];
 
+/** The longest common name (a certificate's subject, an IKE identity) a session report carries. */
+export const MAX_COMMON_NAME_CHARS = 512;
+
+/**
+ * Why the wire contract cannot carry this session's identity, or null when it can. A daemon may pass
+ * a name longer than the contract's bounds (an IKEv2 certificate subject or an EAP identity a client
+ * made that long, an OpenVPN username in observe mode), and a report carrying one is refused whole.
+ * Only the length is said, never the name. A cheap check: the agent runs it on every session it reports.
+ */
+export function unreportable(s: { userName: string; commonName: string | null }): string | null {
+  if (s.userName.length > MAX_USER_NAME_CHARS)
+    return `a user name of ${s.userName.length} characters (at most ${MAX_USER_NAME_CHARS})`;
+  if (s.commonName !== null && s.commonName.length > MAX_COMMON_NAME_CHARS)
+    return `a common name of ${s.commonName.length} characters (at most ${MAX_COMMON_NAME_CHARS})`;
+  return null;
+}
+
 /** What an agent reports about one live tunnel (domain's SessionReport, bounded). */
 export const sessionReportSchema = z.object({
   ref: text(128).min(1),
   userName: text(MAX_USER_NAME_CHARS),
-  commonName: optionalText(512),
+  commonName: optionalText(MAX_COMMON_NAME_CHARS),
   clientAddress: optionalText(128),
   virtualAddress: optionalText(128),
   virtualAddress6: optionalText(128),

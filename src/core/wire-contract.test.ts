@@ -235,6 +235,34 @@ for (const kind of ['memory', 'nats'] as const) {
       assert.equal(stored?.userName, 's7', 'a session with a key the contract does not name is applied, without it');
     });
 
+    test("a session whose name the contract cannot carry is left out of the reports, logged once without its name; the gateway's snapshots still apply", async () => {
+      const gw = adapters[0]!;
+      const long = 'L'.repeat(600);
+      lines.length = 0;
+      const tall = gw.connect(long);
+      const bob = gw.connect('bob');
+      await waitFor(async () => (await online(gw1)).includes('bob'), 5000, 'bob recorded');
+      // bob leaves without a word (a lost event): only a snapshot can end him in the record, and a
+      // snapshot listing the long name was refused whole.
+      gw.sessions.delete(bob.ref);
+      await gw.snapshot();
+      await gw.snapshot();
+      await waitFor(async () => !(await online(gw1)).includes('bob'), 5000, 'the snapshot ended bob');
+      await sync.idle();
+      assert.deepEqual(await online(gw1), ['alice'], 'the long-named session is not in the record');
+      const left = lines.filter((l) => l.level === 'warn' && /contract cannot carry/.test(l.msg));
+      assert.equal(left.length, 1, 'logged once, not at every report');
+      assert.match(String((left[0]!.obj as { problem?: unknown }).problem), /user name of 600 characters/);
+      assert.equal((left[0]!.obj as { ref?: unknown }).ref, tall.ref);
+      assert.ok(!JSON.stringify(lines).includes(long), 'the name is never logged');
+      assert.deepEqual(
+        lines.filter((l) => /does not fit the wire contract/.test(l.msg)),
+        [],
+        'no report was refused',
+      );
+      gw.sessions.delete(tall.ref);
+    });
+
     test('a disconnect request the agent cannot read is answered NOT_SENT and reaches no adapter', async () => {
       const request = {
         ref: [...adapters[0]!.sessions.keys()][0],
