@@ -6,28 +6,15 @@
  * SQLite runs one transaction at a time; its pair runs as well.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import pg from 'pg';
-import { createFreshPostgresDatabase, waitForLockWaiters, postgresSkipReason } from '../../test/support/postgres.js';
+import { bothStores, waitForLockWaiters } from '../../test/support/postgres.js';
 import { MemoryBus } from '../bus/memory/memory-bus.js';
 import { silentLogger } from '../domain/logger.js';
 import { openStore } from '../store/kysely/kysely-store.js';
 import { Switchboard } from './switchboard.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'bootstrap-race-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
-const pgSkip = await postgresSkipReason();
-const STORES = [
-  {
-    name: 'SQLite',
-    skip: false as const,
-    open: async () => ({ url: `sqlite:${join(dir, 'bootstrap.db')}`, drop: async () => {} }),
-  },
-  { name: 'PostgreSQL', skip: pgSkip, open: createFreshPostgresDatabase },
-];
+const STORES = await bothStores();
 
 const SYSTEM = { tokenId: 'system', name: 'system', scopes: ['admin' as const], ip: null, userAgent: null };
 

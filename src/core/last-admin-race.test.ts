@@ -6,12 +6,9 @@
  * until both revocations wait on it. SQLite runs one transaction at a time; its pair runs as well.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import pg from 'pg';
-import { createFreshPostgresDatabase, waitForLockWaiters, postgresSkipReason } from '../../test/support/postgres.js';
+import { bothStores, waitForLockWaiters } from '../../test/support/postgres.js';
 import { MemoryBus } from '../bus/memory/memory-bus.js';
 import { isDomainError } from '../domain/errors.js';
 import { silentLogger } from '../domain/logger.js';
@@ -19,17 +16,7 @@ import type { ApiToken } from '../domain/token.js';
 import { openStore } from '../store/kysely/kysely-store.js';
 import { Switchboard } from './switchboard.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'last-admin-race-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
-const pgSkip = await postgresSkipReason();
-const STORES = [
-  {
-    name: 'SQLite',
-    skip: false as const,
-    open: async () => ({ url: `sqlite:${join(dir, 'race.db')}`, drop: async () => {} }),
-  },
-  { name: 'PostgreSQL', skip: pgSkip, open: createFreshPostgresDatabase },
-];
+const STORES = await bothStores();
 
 const admin = (id: string): ApiToken => ({
   id,

@@ -4,11 +4,8 @@
  * URLs were refused), and the error is logged and kept in the delivery's attempts.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
-import { createFreshPostgresDatabase, postgresSkipReason } from '../../test/support/postgres.js';
+import { describe, test } from 'node:test';
+import { bothStores } from '../../test/support/postgres.js';
 import { waitFor } from '../../test/support/wait.js';
 import { newId } from '../domain/ids.js';
 import { silentLogger, type Logger } from '../domain/logger.js';
@@ -16,17 +13,7 @@ import { openStore } from '../store/kysely/kysely-store.js';
 import { WebhookDispatcher, withoutUrl } from './webhook-dispatcher.js';
 import { pendingDelivery } from './webhook-outbox.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'webhook-dispatcher-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
-const pgSkip = await postgresSkipReason();
-const STORES = [
-  {
-    name: 'SQLite',
-    skip: false as const,
-    open: async () => ({ url: `sqlite:${join(dir, 'w.db')}`, drop: async () => {} }),
-  },
-  { name: 'PostgreSQL', skip: pgSkip, open: createFreshPostgresDatabase },
-];
+const STORES = await bothStores();
 
 test('withoutUrl takes out every copy of the URL and nothing else', () => {
   const url = 'https://u:p@example.com/h?t=1';

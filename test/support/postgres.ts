@@ -4,6 +4,9 @@
  * SWITCHBOARD_TEST_POSTGRES_URL to point at another admin connection.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { waitFor } from './wait.js';
 
@@ -73,6 +76,34 @@ function redact(url: string): string {
 /** A fresh database of either dialect: SQLite in memory, or a new PostgreSQL database dropped by `drop`. */
 export async function databaseFor(dialect: 'sqlite' | 'postgres'): Promise<{ url: string; drop(): Promise<void> }> {
   return dialect === 'postgres' ? createFreshPostgresDatabase() : { url: 'sqlite::memory:', drop: async () => {} };
+}
+
+/** A database of its own on one store: its URL, and `drop` to remove it. */
+export interface TestDatabase {
+  url: string;
+  drop(): Promise<void>;
+}
+
+/**
+ * The two stores a suite runs on, each `open` a database of its own: SQLite in a file of a fresh
+ * directory (a file, not `:memory:`, so that two stores opened on it, two replicas, share it; `drop`
+ * removes the directory) and PostgreSQL a fresh database. `skip` says why PostgreSQL is not there.
+ */
+export async function bothStores(): Promise<{ name: string; skip: string | false; open(): Promise<TestDatabase> }[]> {
+  return [
+    {
+      name: 'SQLite',
+      skip: false,
+      open: async () => {
+        const dir = mkdtempSync(join(tmpdir(), 'sb-store-'));
+        return {
+          url: `sqlite:${join(dir, 'switchboard.db')}`,
+          drop: async () => rmSync(dir, { recursive: true, force: true }),
+        };
+      },
+    },
+    { name: 'PostgreSQL', skip: await postgresSkipReason(), open: createFreshPostgresDatabase },
+  ];
 }
 
 /**
