@@ -74,6 +74,9 @@ const REFUSAL_CODES: ReadonlySet<string> = new Set<ApiErrorCode>(['QUERY_TOO_COM
 
 export const INTERNAL_MESSAGE = 'Internal server error';
 
+/** What every transport answers a batch (a JSON array of operations) with, code BAD_REQUEST. */
+export const BATCH_REFUSAL = 'Batched requests (a JSON array) are not supported; send one operation per request';
+
 export function statusOf(code: ApiErrorCode): number {
   return STATUS_BY_CODE[code];
 }

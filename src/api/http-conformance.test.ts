@@ -3,7 +3,10 @@
  * edges: body limit, encoding, JSON, content type, methods, variables, routes.
  */
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { auditServer } from 'graphql-http';
 import { startTestServer, toReply, type TestServer } from './test-server.test-support.js';
@@ -193,5 +196,116 @@ describe('GraphQL over HTTP', () => {
     const missing = await toReply(await fetch(`${server.url}/nope`));
     assert.equal(missing.status, 404);
     assertJsonError(missing, 'NOT_FOUND');
+  });
+});
+
+describe('every path answers every method coherently', () => {
+  let server: TestServer;
+  let ui: string;
+  before(async () => {
+    ui = mkdtempSync(join(tmpdir(), 'sb-methods-ui-'));
+    writeFileSync(join(ui, 'index.html'), '<!doctype html><title>console</title>');
+    mkdirSync(join(ui, 'assets'));
+    writeFileSync(join(ui, 'assets', 'app-1234.js'), 'console.log(1)');
+    server = await startTestServer({ uiDir: ui });
+  });
+  after(async () => {
+    await server.close();
+    rmSync(ui, { recursive: true, force: true });
+  });
+
+  /** One request exactly as given (node:http: HEAD and OPTIONS as they are, no header added). */
+  function raw(
+    method: string,
+    path: string,
+    body?: string,
+  ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
+    const url = new URL(server.url);
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${server.admin}`,
+      accept: path.startsWith('/graphql/stream') ? 'text/event-stream' : 'application/graphql-response+json',
+    };
+    if (body !== undefined) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = String(Buffer.byteLength(body));
+    }
+    return new Promise((resolve, reject) => {
+      const req = request({ host: url.hostname, port: url.port, method, path, headers, agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }),
+        );
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'];
+  const QUERY = JSON.stringify({ query: '{ __typename }' });
+  const asGet = `?query=${encodeURIComponent('{ __typename }')}`;
+  /** Each path: the methods it serves (all else is 405 with exactly this Allow); null: unknown, 404 whatever the method. */
+  const PATHS: [string, string[] | null][] = [
+    ['/graphql', ['GET', 'HEAD', 'POST']],
+    ['/graphql/stream', ['GET', 'POST']],
+    ['/healthz', ['GET', 'HEAD']],
+    ['/readyz', ['GET', 'HEAD']],
+    ['/metrics', ['GET', 'HEAD']],
+    ['/', ['GET', 'HEAD']],
+    ['/sessions', ['GET', 'HEAD']],
+    ['/assets/app-1234.js', ['GET', 'HEAD']],
+    ['/nope', null],
+    ['/graphql/', null],
+    ['/assets/missing.js', null],
+    ['/healthz/x', null],
+  ];
+
+  for (const [path, allowed] of PATHS) {
+    it(`${path}: ${allowed === null ? '404 for every method' : `${allowed.join(', ')} served, 405 with that Allow otherwise`}`, async () => {
+      for (const method of METHODS) {
+        const target = path.startsWith('/graphql') && (method === 'GET' || method === 'HEAD') ? path + asGet : path;
+        const r = await raw(method, target, method === 'POST' ? QUERY : undefined);
+        const what = `${method} ${path}: ${r.status} ${r.text.slice(0, 200)}`;
+        assert.equal(r.headers['x-content-type-options'], 'nosniff', `${what}: nosniff`);
+        if (allowed === null) {
+          assert.equal(r.status, 404, what);
+          assert.equal(r.headers.allow, undefined, what);
+        } else if (allowed.includes(method)) {
+          assert.equal(r.status, 200, what);
+          if (method === 'HEAD') assert.equal(r.text, '', `${what}: no body for HEAD`);
+        } else {
+          assert.equal(r.status, 405, what);
+          assert.equal(r.headers.allow, allowed.join(', '), `${what}: Allow`);
+          if (method !== 'HEAD') assert.match(r.text, /"code":"METHOD_NOT_ALLOWED"/, what);
+        }
+        // No CORS: nothing tells a browser another origin may read an answer.
+        assert.equal(r.headers['access-control-allow-origin'], undefined, what);
+        if (method !== 'HEAD' && (allowed === null || !allowed.includes(method)))
+          assert.match(String(r.headers['content-type']), /^application\/json/, what);
+      }
+    });
+  }
+
+  it('HEAD /graphql gives the headers GET gives, without the body, and runs no mutation', async () => {
+    const get = await raw('GET', `/graphql${asGet}`);
+    const head = await raw('HEAD', `/graphql${asGet}`);
+    assert.equal(head.status, get.status);
+    assert.equal(head.headers['content-type'], get.headers['content-type']);
+    assert.equal(head.headers['content-length'], get.headers['content-length']);
+    const before = server.core.calls.disconnect.length;
+    const mutation = await raw(
+      'HEAD',
+      `/graphql?query=${encodeURIComponent('mutation { disconnectBySessionId(onlineSessionId: "sess_a") }')}`,
+    );
+    assert.equal(mutation.status, 405);
+    assert.equal(server.core.calls.disconnect.length, before);
+  });
+
+  it('an event stream carries nosniff', async () => {
+    const r = await raw('POST', '/graphql/stream', QUERY);
+    assert.equal(r.status, 200);
+    assert.match(String(r.headers['content-type']), /^text\/event-stream/);
+    assert.equal(r.headers['x-content-type-options'], 'nosniff');
   });
 });

@@ -16,11 +16,11 @@ import { isDomainError } from '../domain/errors.js';
 import { createContext, responseMediaType } from './context.js';
 import { createMetrics, operationLabel, outcomeLabel, type Metrics } from './metrics.js';
 import { bearerOf } from './subscription-support.js';
-import { errorBody, errorResponse, INTERNAL_MESSAGE, type ApiErrorCode } from './errors.js';
+import { BATCH_REFUSAL, errorBody, errorResponse, INTERNAL_MESSAGE, type ApiErrorCode } from './errors.js';
 import { buildApiSchema } from './executable-schema.js';
 import { Admission, DEFAULT_CAPS, type ConnectionCaps } from './admission.js';
 import { createGraphqlHandler } from './graphql-handler.js';
-import { readBody } from './request-body.js';
+import { isBatch, readBody } from './request-body.js';
 import { isCacheableRead, ResponseCache, type CachedResponse, type Made } from './response-cache.js';
 import { REQUEST_ID_HEADER, requestIdOf, type RequestScope } from './request-id.js';
 import { ambiguity, duplicateAuthorization } from './request-headers.js';
@@ -211,14 +211,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       }
       body = read;
       // graphql-http would answer "Missing query"; say what is wrong.
-      if (/^\s*\[/.test(body))
-        return send(
-          res,
-          errorResponse(
-            'BAD_REQUEST',
-            'Batched requests (a JSON array) are not supported; send one operation per request',
-          ),
-        );
+      if (isBatch(body)) return send(res, errorResponse('BAD_REQUEST', BATCH_REFUSAL));
     }
     const started = metrics ? performance.now() : 0;
     // The body parsed once, for the kept answers and for execution (null: graphql-http reads it).
@@ -250,7 +243,8 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
         params !== null && PLAIN_CONTENT_TYPES.has(req.headers['content-type']) && PLAIN_ACCEPTS.has(req.headers.accept)
           ? await graphql.run('POST', params, context)
           : await graphql({
-              method: req.method ?? 'GET',
+              // HEAD is answered as GET (node:http sends no body for it).
+              method: req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET'),
               url: req.url ?? '/',
               headers: req.headers,
               body,
@@ -327,22 +321,44 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     ]);
   }
 
+  /** The methods each API path serves; a known path asked with another method is 405 with `Allow`. */
+  const methodsOf: Record<string, readonly string[]> = {
+    '/graphql': ['GET', 'HEAD', 'POST'],
+    // An event stream has no head to give without running the operation: GET and POST only.
+    '/graphql/stream': ['GET', 'POST'],
+    '/healthz': ['GET', 'HEAD'],
+    '/readyz': ['GET', 'HEAD'],
+    ...(metrics ? { '/metrics': ['GET', 'HEAD'] } : {}),
+  };
+  const notAllowed = (res: ServerResponse, method: string, path: string, allowed: readonly string[]) =>
+    send(
+      res,
+      errorResponse('METHOD_NOT_ALLOWED', `${method} is not served on ${path}: use ${allowed.join(' or ')}`, {
+        allow: allowed.join(', '),
+      }),
+    );
+
   function route(req: IncomingMessage, res: ServerResponse, r: RequestScope): Promise<number> | number {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
+    const method = req.method ?? 'GET';
+    const allowed = Object.hasOwn(methodsOf, path) ? methodsOf[path]! : null;
+    // No CORS: a preflight (OPTIONS) is refused like any other method a path does not serve.
+    if (allowed !== null && !allowed.includes(method)) return notAllowed(res, method, path, allowed);
     if (path === '/graphql') return serveGraphql(req, res, r);
     if (path === '/graphql/stream') return sse.serve(req, res, r);
-    if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
+    if (path === '/healthz')
       return send(res, [HEALTH_BODY, { status: 200, statusText: 'OK', headers: { 'content-type': JSON_TYPE } }]);
-    }
-    if (path === '/readyz' && (req.method === 'GET' || req.method === 'HEAD')) return serveReadiness(res);
-    if (path === '/metrics' && metrics && req.method === 'GET') return serveMetrics(req, res, metrics);
-    const notFound = () => send(res, errorResponse('NOT_FOUND', `No route for ${req.method ?? 'GET'} ${path}`));
+    if (path === '/readyz') return serveReadiness(res);
+    if (path === '/metrics' && metrics) return serveMetrics(req, res, metrics);
+    const notFound = () => send(res, errorResponse('NOT_FOUND', `No route for ${method} ${path}`));
     // The operator console: its files, and index.html for its routes (GET and HEAD only).
-    if (req.method === 'GET' || req.method === 'HEAD')
+    if (method === 'GET' || method === 'HEAD')
       return serveConsole(req, res, path).then((status) => status ?? notFound());
-    return notFound();
+    return serveConsole
+      .serves(path)
+      .then((served) => (served ? notAllowed(res, method, path, ['GET', 'HEAD']) : notFound()));
   }
 
   /** Requests whose response has not finished: a drain waits for them. */
@@ -362,6 +378,8 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     if (draining) res.setHeader('connection', 'close');
     const requestId = requestIdOf(req.headers[REQUEST_ID_HEADER]);
     res.setHeader(REQUEST_ID_HEADER, requestId);
+    // Every answer, JSON and event streams included: no browser may read one as anything else.
+    res.setHeader('x-content-type-options', 'nosniff');
     const scope: RequestScope = { requestId, logger: lazyChild(logger, { requestId }) };
     const log = scope.logger;
     const started = logger.isLevelEnabled('debug') ? performance.now() : 0;
@@ -446,7 +464,7 @@ function refuseConnectionsOver(server: Server, max: number, onRefusal: () => voi
   let open = 0;
   const refused = new WeakSet<Socket>();
   const body = errorBody('TOO_MANY_CONNECTIONS', `The server has ${max} connections open; retry later`);
-  const refusal = `HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-type: ${JSON_TYPE}\r\ncache-control: no-store\r\nretry-after: 1\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  const refusal = `HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-type: ${JSON_TYPE}\r\ncache-control: no-store\r\nx-content-type-options: nosniff\r\nretry-after: 1\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
   // Before node:http's own listener, so the count is right before any request of the socket runs.
   server.prependListener('connection', (socket: Socket) => {
     if (open >= max) {

@@ -91,3 +91,11 @@ function textOf(bytes: Buffer): string | BodyProblem {
     ? bytes.toString('utf8')
     : { code: 'BAD_REQUEST', message: 'The request body is not valid UTF-8' };
 }
+
+/**
+ * Whether a body is a batch (a JSON array of operations), which no transport serves: each answers
+ * BAD_REQUEST with BATCH_REFUSAL rather than a library's "Missing query".
+ */
+export function isBatch(body: string): boolean {
+  return /^\s*\[/.test(body);
+}

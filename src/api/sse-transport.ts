@@ -18,8 +18,8 @@ import type { Actor } from '../domain/actor.js';
 import { isDomainError } from '../domain/errors.js';
 import type { Admission } from './admission.js';
 import type { ApiContext } from './context.js';
-import { errorResponse, type ApiErrorCode } from './errors.js';
-import { readBody } from './request-body.js';
+import { BATCH_REFUSAL, errorResponse, type ApiErrorCode } from './errors.js';
+import { isBatch, readBody } from './request-body.js';
 import { REQUEST_ID_HEADER, requestIdOf, type RequestScope } from './request-id.js';
 import { operationLabel, resultOutcome, type Metrics } from './metrics.js';
 import { ambiguity } from './request-headers.js';
@@ -271,6 +271,8 @@ export function createSseTransport(o: {
           return answer(res, errorResponse(read.code, read.message, read.headers));
         }
         body = read;
+        // graphql-sse would answer "Missing query"; say what is wrong, as /graphql does.
+        if (isBatch(body)) return answer(res, errorResponse('BAD_REQUEST', BATCH_REFUSAL));
       }
       const release = admission.openStream(actor.tokenId);
       if (release === null)

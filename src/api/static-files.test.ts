@@ -180,8 +180,10 @@ describe('operator console files', () => {
       body: JSON.stringify({ query: '{ viewer { name scopes } }' }),
     });
     assert.deepEqual(await res.json(), { data: { viewer: { name: 'reader', scopes: ['sessions:read'] } } });
+    // The console's paths serve GET and HEAD: another method is 405 with Allow, not 404.
     const post = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST' });
-    assert.equal(post.status, 404);
+    assert.equal(post.status, 405);
+    assert.equal(post.headers.get('allow'), 'GET, HEAD');
   });
 });
 

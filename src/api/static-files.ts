@@ -77,10 +77,15 @@ export function defaultUiDir(): string | null {
  * when the path is neither a file of the console nor one of its routes. `dir` null: the console
  * routes answer NOT_BUILT_MESSAGE.
  */
-export function createStaticHandler(
-  dir: string | null,
-): (req: IncomingMessage, res: ServerResponse, path: string) => Promise<number | null> {
+export interface StaticHandler {
+  (req: IncomingMessage, res: ServerResponse, path: string): Promise<number | null>;
+  /** Whether a GET of the path is answered here (a file of the console, or one of its routes). */
+  serves(path: string): Promise<boolean>;
+}
+
+export function createStaticHandler(dir: string | null): StaticHandler {
   const root = dir === null ? null : resolve(dir);
+  const assets = root === null ? null : join(root, 'assets') + sep;
 
   function answer(
     req: IncomingMessage,
@@ -109,10 +114,10 @@ export function createStaticHandler(
     }
   }
 
-  return async (req, res, urlPath) => {
-    if (req.method !== 'GET' && req.method !== 'HEAD') return null;
+  /** The file a GET of the path answers with: `not built` for a console route without a build, null: not ours. */
+  async function locate(urlPath: string): Promise<{ file: string; fallback: boolean } | 'not built' | null> {
     const route = CONSOLE_ROUTES.includes(urlPath.length > 1 ? urlPath.replace(/\/+$/, '') : urlPath);
-    if (root === null) return route ? plain(req, res, 404, NOT_BUILT_MESSAGE) : null;
+    if (root === null) return route ? 'not built' : null;
     let decoded: string;
     try {
       decoded = decodeURIComponent(urlPath);
@@ -123,18 +128,22 @@ export function createStaticHandler(
     const target = resolve(root, `.${decoded.startsWith('/') ? decoded : `/${decoded}`}`);
     // `..` and its encodings resolve outside the folder: not ours to answer.
     if (target !== root && !target.startsWith(root + sep)) return null;
+    const file = route || target === root ? null : await fileAt(target);
+    if (file !== null) return { file, fallback: false };
+    if (!route) return null;
+    const index = await fileAt(join(root, 'index.html'));
+    return index === null ? 'not built' : { file: index, fallback: true };
+  }
 
-    let file = route || target === root ? null : await fileAt(target);
-    let fallback = false;
-    if (file === null) {
-      if (!route) return null;
-      file = await fileAt(join(root, 'index.html'));
-      fallback = true;
-      if (file === null) return plain(req, res, 404, NOT_BUILT_MESSAGE);
-    }
+  const handler = async (req: IncomingMessage, res: ServerResponse, urlPath: string): Promise<number | null> => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return null;
+    const found = await locate(urlPath);
+    if (found === null) return null;
+    if (found === 'not built') return plain(req, res, 404, NOT_BUILT_MESSAGE);
+    const { file, fallback } = found;
     const type = TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
     // Vite names every file under assets/ by its content hash: a changed file is a new name.
-    const hashed = !fallback && file.startsWith(join(root, 'assets') + sep);
+    const hashed = !fallback && assets !== null && file.startsWith(assets);
     const headers: Record<string, string> = {
       'content-type': type,
       'cache-control': hashed ? 'public, max-age=31536000, immutable' : 'no-cache',
@@ -159,4 +168,5 @@ export function createStaticHandler(
     }
     return answer(req, res, 200, headers, body);
   };
+  return Object.assign(handler, { serves: async (path: string) => (await locate(path)) !== null });
 }

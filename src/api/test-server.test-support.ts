@@ -39,12 +39,18 @@ export async function toReply(res: globalThis.Response): Promise<Reply> {
 }
 
 export async function startTestServer(
-  options: { core?: FakeCore; bodyLimitBytes?: number; jit?: boolean } = {},
+  options: { core?: FakeCore; bodyLimitBytes?: number; jit?: boolean; uiDir?: string | null } = {},
 ): Promise<TestServer> {
   const core = options.core ?? new FakeCore();
   const logs: string[] = [];
   const logger = pino({ level: 'trace' }, { write: (line: string) => void logs.push(line) });
-  const api = createApiServer({ core, logger, bodyLimitBytes: options.bodyLimitBytes, jit: options.jit });
+  const api = createApiServer({
+    core,
+    logger,
+    bodyLimitBytes: options.bodyLimitBytes,
+    jit: options.jit,
+    uiDir: options.uiDir,
+  });
   const address: AddressInfo = await api.listen('127.0.0.1', 0);
   const url = `http://127.0.0.1:${address.port}`;
   const admin = core.addToken('test admin', ['admin']);

@@ -19,7 +19,7 @@ import type { CoreApi } from '../core/api-types.js';
 import type { Actor } from '../domain/actor.js';
 import { isDomainError } from '../domain/errors.js';
 import type { Admission } from './admission.js';
-import { errorBody, type ApiErrorCode } from './errors.js';
+import { BATCH_REFUSAL, errorBody, type ApiErrorCode } from './errors.js';
 import { duplicateAuthorization } from './request-headers.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
 import { operationLabel, resultOutcome, type Metrics } from './metrics.js';
@@ -62,7 +62,7 @@ type Ctx = Context<Record<string, unknown> | undefined, { socket: WebSocket; req
 function refuseUpgrade(socket: Duplex, status: number, code: ApiErrorCode, message: string, extra = ''): void {
   const body = errorBody(code, message);
   socket.end(
-    `HTTP/1.1 ${status} ${status === 429 ? 'Too Many Requests' : 'Bad Request'}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncache-control: no-store\r\n${extra}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${status === 429 ? 'Too Many Requests' : 'Bad Request'}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncache-control: no-store\r\nx-content-type-options: nosniff\r\n${extra}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
 }
 
@@ -135,12 +135,29 @@ export function attachWebSocketTransport(o: {
     });
   });
 
+  /**
+   * graphql-ws closes the whole socket (4400 "Invalid message received") on a `subscribe` whose
+   * payload is not an object. One that is an array is a batch: it is given a stand-in payload here,
+   * which onSubscribe refuses as /graphql and /graphql/stream refuse a batch (BAD_REQUEST,
+   * BATCH_REFUSAL), the socket left open.
+   */
+  const batches = new WeakSet<object>();
+  const reviveBatch = (key: string, value: unknown): unknown => {
+    if (key !== '' || typeof value !== 'object' || value === null) return value;
+    const m = value as { type?: unknown; payload?: unknown };
+    if (m.type !== 'subscribe' || !Array.isArray(m.payload)) return value;
+    const standIn = { query: '' };
+    batches.add(standIn);
+    return { ...m, payload: standIn };
+  };
+
   /** Closes the socket after what is queued on it (an error message) has been written. */
   const closeSoon = (ws: WebSocket, code: number, reason: string) => setImmediate(() => ws.close(code, reason));
 
   useServer(
     {
       schema,
+      jsonMessageReviver: reviveBatch,
       onConnect: async (ctx: Ctx) => {
         const payload = ctx.connectionParams ?? {};
         const token =
@@ -192,6 +209,10 @@ export function attachWebSocketTransport(o: {
         const log = logger.child({ requestId });
         const op: OperationState = { logger: log, started: performance.now(), label: null, counted: false };
         state.ops.set(id, op);
+        if (batches.has(payload)) {
+          op.counted = true;
+          return [codedError('BAD_REQUEST', BATCH_REFUSAL)];
+        }
         // graphql-ws has registered this operation already: it counts itself.
         if (Object.keys(ctx.subscriptions).length > admission.caps.subscriptionsPerSocket) {
           op.counted = true;

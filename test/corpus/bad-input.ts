@@ -36,8 +36,11 @@ export interface BadInputCase {
     /** Send the body chunked, without Content-Length (the limit must hold while streaming). */
     chunked?: boolean;
   };
-  /** `headers`: response headers the HTTP answer must carry (names in lower case). */
-  expect: { status: number; code: string; headers?: Record<string, string> };
+  /**
+   * `headers`: response headers the HTTP answer must carry (names in lower case); `message`: what the
+   * first error's message must match, on every transport.
+   */
+  expect: { status: number; code: string; headers?: Record<string, string>; message?: RegExp };
   /** Where the case applies (default: HTTP, and WebSocket and SSE when it is one GraphQL operation). */
   transports?: readonly ('http' | 'ws' | 'sse')[];
 }
@@ -107,8 +110,10 @@ export const BAD_INPUT: readonly BadInputCase[] = [
   { name: 'JSON with a trailing comma', request: { body: '{"query": "{ gateways { id } }",}' }, expect: { status: 400, code: 'BAD_REQUEST' } },
   { name: 'JSON null', request: { body: 'null' }, expect: { status: 400, code: 'BAD_REQUEST' } },
   { name: 'JSON string', request: { body: '"{ gateways { id } }"' }, expect: { status: 400, code: 'BAD_REQUEST' } },
-  { name: 'batched array of operations', request: { body: `[${gql('{ gateways { id } }')},${gql(DISCONNECT, { id: '$SESSION' })}]` }, expect: { status: 400, code: 'BAD_REQUEST' } },
-  { name: 'empty batch', request: { body: '[]' }, expect: { status: 400, code: 'BAD_REQUEST' } },
+  // A batch is refused as one on every transport (SSE said "Missing query"; WebSocket closed the whole socket).
+  { name: 'batched array of operations', request: { body: `[${gql('{ gateways { id } }')},${gql(DISCONNECT, { id: '$SESSION' })}]` }, expect: { status: 400, code: 'BAD_REQUEST', message: /^Batched requests/ }, transports: ['http', 'ws', 'sse'] },
+  { name: 'empty batch', request: { body: '[]' }, expect: { status: 400, code: 'BAD_REQUEST', message: /^Batched requests/ }, transports: ['http', 'ws', 'sse'] },
+  { name: 'batch of one operation', request: { body: `[${gql('{ gateways { id } }')}]` }, expect: { status: 400, code: 'BAD_REQUEST', message: /^Batched requests/ }, transports: ['http', 'ws', 'sse'] },
   { name: 'byte order mark before JSON', request: { body: `\uFEFF${gql('{ gateways { id } }')}` }, expect: { status: 400, code: 'BAD_REQUEST' } },
   { name: 'query is not a string', request: { body: '{"query": 5}' }, expect: { status: 400, code: 'BAD_REQUEST' } },
   { name: 'variables is an array', request: { body: '{"query": "{ gateways { id } }", "variables": [1]}' }, expect: { status: 400, code: 'BAD_REQUEST' } },
@@ -127,8 +132,19 @@ export const BAD_INPUT: readonly BadInputCase[] = [
   { name: 'huge body (2 MiB) with Content-Length', request: { body: gql(`{ gateways { id } } # ${'x'.repeat(2 * MiB)}`) }, expect: { status: 413, code: 'PAYLOAD_TOO_LARGE' } },
   { name: 'huge body (2 MiB) chunked, no Content-Length', request: { chunked: true, body: gql(`{ gateways { id } } # ${'x'.repeat(2 * MiB)}`) }, expect: { status: 413, code: 'PAYLOAD_TOO_LARGE' } },
   { name: 'huge body without a token: 401 before the body is read', request: { headers: { authorization: null }, body: 'x'.repeat(2 * MiB) }, expect: { status: 401, code: 'UNAUTHENTICATED' } },
-  { name: 'PUT', request: { method: 'PUT', body: gql('{ gateways { id } }') }, expect: { status: 405, code: 'METHOD_NOT_ALLOWED', headers: { allow: 'GET, POST' } } },
-  { name: 'DELETE', request: { method: 'DELETE' }, expect: { status: 405, code: 'METHOD_NOT_ALLOWED', headers: { allow: 'GET, POST' } } },
+  { name: 'PUT', request: { method: 'PUT', body: gql('{ gateways { id } }') }, expect: { status: 405, code: 'METHOD_NOT_ALLOWED', headers: { allow: 'GET, HEAD, POST' } } },
+  { name: 'DELETE', request: { method: 'DELETE' }, expect: { status: 405, code: 'METHOD_NOT_ALLOWED', headers: { allow: 'GET, HEAD, POST' } } },
+  { name: 'PUT without a token: 405 before any token is asked for', request: { method: 'PUT', headers: { authorization: null } }, expect: { status: 405, code: 'METHOD_NOT_ALLOWED', headers: { allow: 'GET, HEAD, POST' } } },
+  // No CORS: a browser's preflight is refused like any method a path does not serve (405 with Allow, no Access-Control-*).
+  { name: 'CORS preflight on /graphql', request: { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' } }, expect: { status: 405, code: 'METHOD_NOT_ALLOWED', headers: { allow: 'GET, HEAD, POST' } } },
+  // A known path asked with a method it does not serve is 405 with Allow (it was 404, as if the path did not exist).
+  { name: 'OPTIONS on the console', request: { method: 'OPTIONS', path: '/' }, expect: { status: 405, code: 'METHOD_NOT_ALLOWED', headers: { allow: 'GET, HEAD' } } },
+  { name: 'POST to a console route', request: { path: '/sessions', body: '{}' }, expect: { status: 405, code: 'METHOD_NOT_ALLOWED', headers: { allow: 'GET, HEAD' } } },
+  { name: 'POST to /healthz', request: { path: '/healthz', body: '{}' }, expect: { status: 405, code: 'METHOD_NOT_ALLOWED', headers: { allow: 'GET, HEAD' } } },
+  { name: 'DELETE on /readyz', request: { method: 'DELETE', path: '/readyz' }, expect: { status: 405, code: 'METHOD_NOT_ALLOWED', headers: { allow: 'GET, HEAD' } } },
+  { name: 'PATCH on /metrics', request: { method: 'PATCH', path: '/metrics', body: '{}' }, expect: { status: 405, code: 'METHOD_NOT_ALLOWED', headers: { allow: 'GET, HEAD' } } },
+  { name: 'OPTIONS on an unknown path', request: { method: 'OPTIONS', path: '/admin' }, expect: { status: 404, code: 'NOT_FOUND' } },
+  { name: 'request headers over 16 KiB', request: { headers: { 'x-padding': 'p'.repeat(20 * 1024) }, body: gql('{ gateways { id } }') }, expect: { status: 431, code: 'HEADERS_TOO_LARGE' } },
   // The SSE path refuses like /graphql (graphql-sse took these for its single-connection mode: 404, 415).
   { name: 'DELETE on the SSE stream', request: { method: 'DELETE', path: '/graphql/stream', headers: { accept: 'text/event-stream' } }, expect: { status: 405, code: 'METHOD_NOT_ALLOWED', headers: { allow: 'GET, POST' } } },
   { name: 'OPTIONS on the SSE stream', request: { method: 'OPTIONS', path: '/graphql/stream' }, expect: { status: 405, code: 'METHOD_NOT_ALLOWED', headers: { allow: 'GET, POST' } } },

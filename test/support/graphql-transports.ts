@@ -168,3 +168,51 @@ export function overSse(baseUrl: string, token: string, op: Operation): Promise<
     });
   });
 }
+
+/**
+ * One `subscribe` over WebSocket with a payload as given, unchecked (graphql-ws's client refuses to
+ * send a payload that is not an operation object, a batch for one): the first `next`, `error` or the
+ * socket's close decides.
+ */
+export function overRawWebSocket(baseUrl: string, token: string, payload: unknown): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
+    let done = false;
+    const finish = (answer: Answer | Error) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      ws.close();
+      if (answer instanceof Error) reject(answer);
+      else resolve(answer);
+    };
+    const timer = setTimeout(
+      () => finish(new Error(`no answer over WebSocket in ${OPERATION_TIMEOUT_MS} ms`)),
+      OPERATION_TIMEOUT_MS,
+    );
+    ws.on('open', () =>
+      ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })),
+    );
+    ws.on('error', (e) => finish(e));
+    ws.on('close', (code, reason) =>
+      finish({ status: null, code: `CLOSE_${code}`, message: reason.toString(), data: false, closeCode: code }),
+    );
+    ws.on('message', (data) => {
+      const m = JSON.parse(String(data)) as {
+        type: string;
+        payload?: { data?: unknown; errors?: unknown } | unknown[];
+      };
+      if (m.type === 'connection_ack') ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload }));
+      else if (m.type === 'error') finish({ status: null, ...firstError(m.payload), data: false, closeCode: null });
+      else if (m.type === 'next') {
+        const result = m.payload as { data?: unknown; errors?: unknown };
+        finish({
+          status: null,
+          ...(result.errors ? firstError(result.errors) : { code: undefined, message: '' }),
+          data: hasData(result.data),
+          closeCode: null,
+        });
+      }
+    });
+  });
+}
