@@ -540,3 +540,75 @@ describe('bodies and HTTP hygiene', () => {
     }
   });
 });
+
+/** A raw graphql-transport-ws socket, acknowledged: send any message, read each answer by operation id. */
+async function rawSocket(url: string, token: string) {
+  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
+  const answers = new Map<string, { type: string; payload?: { extensions?: { code?: string }; message?: string }[] }>();
+  const waiting = new Map<string, () => void>();
+  ws.on('message', (m) => {
+    const msg = JSON.parse(m.toString()) as { id?: string; type: string; payload?: never };
+    if (msg.id === undefined) return;
+    answers.set(msg.id, msg);
+    waiting.get(msg.id)?.();
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { token } })));
+    ws.once('message', () => resolve());
+    ws.once('error', reject);
+  });
+  return {
+    ws,
+    /** Subscribes; resolves with the code of its `error`, or 'running' once no error came in `waitMs`. */
+    subscribe(id: string, query: string, waitMs = 300): Promise<string | undefined> {
+      ws.send(JSON.stringify({ id, type: 'subscribe', payload: { query } }));
+      return new Promise((resolve) => {
+        const settle = () => {
+          const a = answers.get(id);
+          resolve(a?.type === 'error' ? a.payload?.[0]?.extensions?.code : a ? a.type : 'running');
+        };
+        waiting.set(id, settle);
+        setTimeout(settle, waitMs);
+      });
+    },
+    complete: (id: string) => ws.send(JSON.stringify({ id, type: 'complete' })),
+    close: () => ws.close(),
+  };
+}
+
+describe('what one WebSocket may hold', () => {
+  let h: AppHarness;
+  before(async () => {
+    h = await startApp();
+  });
+  after(() => h?.close());
+
+  test('an operation id over 128 characters is refused BAD_REQUEST; one of 128 runs', async () => {
+    const s = await rawSocket(h.url, h.admin);
+    try {
+      assert.equal(await s.subscribe('i'.repeat(129), '{ viewer { name } }'), 'BAD_REQUEST');
+      assert.equal(await s.subscribe('i'.repeat(128), '{ viewer { name } }'), 'next');
+    } finally {
+      s.close();
+    }
+  });
+
+  test('running operations may hold 1 MiB of documents and ids per socket: past it TOO_MANY_SUBSCRIPTIONS; an ended one gives its share back', async () => {
+    const s = await rawSocket(h.url, h.admin);
+    // Each a live subscription of 250 000 characters (a comment): four fit in 1 MiB, a fifth does not.
+    const big = `subscription { sessionEvents { type } } #${'c'.repeat(250_000)}`;
+    try {
+      for (let i = 0; i < 4; i++) assert.equal(await s.subscribe(`s${i}`, big), 'running', `subscription ${i}`);
+      assert.equal(await s.subscribe('s4', big), 'TOO_MANY_SUBSCRIPTIONS');
+      assert.equal(await s.subscribe('small', '{ viewer { name } }'), 'next', 'a small operation still fits');
+      s.complete('s0');
+      await waitFor(
+        async () => (await s.subscribe(`again-${Math.random()}`, big)) === 'running',
+        BOUND_MS,
+        'room again',
+      );
+    } finally {
+      s.close();
+    }
+  });
+});

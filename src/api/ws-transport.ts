@@ -31,6 +31,15 @@ const PROTOCOL = 'graphql-transport-ws';
 export const CLOSE_TOKEN_ENDED = 4401;
 export const CLOSE_REFUSED = 4429;
 
+/** The longest operation id a socket may use (graphql-ws's clients send UUIDs, 36 characters). */
+export const MAX_OPERATION_ID = 128;
+/**
+ * What the operations running at once on one socket may hold: their ids, documents and variables
+ * (characters). A subscription keeps its message for its whole life, so without this 100 operations
+ * of 256 KiB each held some 40 MB per socket, 4 GB for one token's 100 sockets.
+ */
+export const SOCKET_HELD_CHARS = 1024 * 1024;
+
 export interface WebSocketTransport {
   /** Closes every socket (server shutdown). */
   close(): void;
@@ -45,6 +54,8 @@ interface SocketState {
   operations: number;
   /** Each running operation, by graphql-ws operation id. */
   ops: Map<string, OperationState>;
+  /** The characters the running operations hold (SOCKET_HELD_CHARS at most). */
+  held: number;
 }
 
 interface OperationState {
@@ -54,6 +65,8 @@ interface OperationState {
   label: string | null;
   /** Whether it is counted already (a query or mutation at its first result, a subscription when it starts). */
   counted: boolean;
+  /** Its share of the socket's `held`, taken once it passed the caps (0 when refused by one). */
+  size: number;
 }
 
 type Ctx = Context<Record<string, unknown> | undefined, { socket: WebSocket; request: IncomingMessage }>;
@@ -151,6 +164,14 @@ export function attachWebSocketTransport(o: {
     return { ...m, payload: standIn };
   };
 
+  /** An operation has ended: it holds nothing of its socket any more. */
+  const forget = (state: SocketState | undefined, id: string) => {
+    const op = state?.ops.get(id);
+    if (op === undefined) return;
+    state!.held -= op.size;
+    state!.ops.delete(id);
+  };
+
   /** Closes the socket after what is queued on it (an error message) has been written. */
   const closeSoon = (ws: WebSocket, code: number, reason: string) => setImmediate(() => ws.close(code, reason));
 
@@ -194,6 +215,7 @@ export function attachWebSocketTransport(o: {
           requestId,
           operations: 0,
           ops: new Map(),
+          held: 0,
         });
         return true;
       },
@@ -207,8 +229,12 @@ export function attachWebSocketTransport(o: {
         // when sane, else the connection's id and the operation's number on it.
         const requestId = requestIdOf(payload.extensions?.requestId, `${state.requestId}.${++state.operations}`);
         const log = logger.child({ requestId });
-        const op: OperationState = { logger: log, started: performance.now(), label: null, counted: false };
+        const op: OperationState = { logger: log, started: performance.now(), label: null, counted: false, size: 0 };
         state.ops.set(id, op);
+        if (id.length > MAX_OPERATION_ID) {
+          op.counted = true;
+          return [codedError('BAD_REQUEST', `An operation id is at most ${MAX_OPERATION_ID} characters`)];
+        }
         if (batches.has(payload)) {
           op.counted = true;
           return [codedError('BAD_REQUEST', BATCH_REFUSAL)];
@@ -224,6 +250,22 @@ export function attachWebSocketTransport(o: {
             ),
           ];
         }
+        const size =
+          id.length + payload.query.length + (payload.variables ? JSON.stringify(payload.variables).length : 0);
+        if (state.held + size > SOCKET_HELD_CHARS) {
+          op.counted = true;
+          metrics?.countRefusal('ws', 'TOO_MANY_SUBSCRIPTIONS');
+          return [
+            codedError(
+              'TOO_MANY_SUBSCRIPTIONS',
+              `The operations running at once on one socket may hold at most ${SOCKET_HELD_CHARS / 1024} KiB of documents, variables and ids`,
+            ),
+          ];
+        }
+        // Taken now, before anything is awaited: operations sent at once cannot all pass the check.
+        // Every end gives it back (onComplete, onError: a refusal from here on is an error).
+        op.size = size;
+        state.held += size;
         const limited = [
           admission.byIp(ctx.extra.request.socket.remoteAddress),
           admission.byToken(state.actor.tokenId),
@@ -270,12 +312,12 @@ export function attachWebSocketTransport(o: {
         count(op, resultOutcome(formatted), true);
         return formatted;
       },
-      onComplete: (ctx: Ctx, id) => void sockets.get(ctx)?.ops.delete(id),
+      onComplete: (ctx: Ctx, id) => forget(sockets.get(ctx), id),
       // graphql-ws's own refusals (no such operation in the document) are the client's mistake; a
       // stream whose source threw is coded as the API codes anything else.
       onError: (ctx: Ctx, id, _payload, errors) => {
         const op = sockets.get(ctx)?.ops.get(id);
-        sockets.get(ctx)?.ops.delete(id);
+        forget(sockets.get(ctx), id);
         const formatted = errors
           .map((e) =>
             e.originalError === undefined && typeof e.extensions.code !== 'string'
