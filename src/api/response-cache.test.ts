@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { OperationTypeNode, parse } from 'graphql';
 import { FakeCore } from './fake-core.test-support.js';
-import { isCacheableRead } from './response-cache.js';
+import { isCacheableRead, ResponseCache } from './response-cache.js';
 import { startTestServer, type Reply, type TestServer } from './test-server.test-support.js';
 
 const PAGE = {
@@ -170,5 +170,23 @@ describe('kept answers', () => {
     const before = runs();
     for (let i = 0; i < 3; i++) await server.gql(PAGE);
     assert.equal(runs(), before + 3);
+  });
+});
+
+describe('the byte bound of kept answers', () => {
+  it('counts the keys too: reads padded to 1 MB each cannot keep 256 MB of request bodies', () => {
+    const cache = new ResponseCache({ maxBytes: 4 * 1024 * 1024 });
+    const now = { version: 1, at: 0 };
+    const pad = 'p'.repeat(1_000_000);
+    for (let i = 0; i < 50; i++) {
+      const key = `${i} ${pad}`;
+      assert.equal(cache.find(key, now), undefined);
+      cache.making(key, now)(
+        { body: Buffer.from('{"data":{}}'), status: 200, headers: {}, label: 'q', validUntil: Infinity },
+        now,
+      );
+    }
+    assert.ok(cache.size <= 4, `${cache.size} answers kept with 1 MB keys under a 4 MiB bound`);
+    assert.ok(cache.size >= 1, 'the latest is kept');
   });
 });

@@ -45,7 +45,7 @@ interface Entry extends CachedResponse {
 export interface ResponseCacheOptions {
   /** Most answers kept (default 256). */
   maxEntries?: number;
-  /** Most bytes of bodies kept (default 32 MiB). */
+  /** Most bytes kept, answers' bodies and their keys (the requests' bodies) together (default 32 MiB). */
   maxBytes?: number;
 }
 
@@ -156,11 +156,12 @@ export class ResponseCache {
       const entry = made && now !== null && now.at <= made.validUntil ? made : null;
       settle(entry);
       if (entry === null || now!.version !== started.version || now!.version !== this.#version) return;
-      if (entry.body.length > this.#maxBytes) return;
+      // The key is the request's body (up to the body limit) and is kept as long as the answer: it counts.
+      if (entry.body.length + key.length > this.#maxBytes) return;
       const old = this.#entries.get(key);
       if (old !== undefined) this.#drop(key, old);
       this.#entries.set(key, entry);
-      this.#bytes += entry.body.length;
+      this.#bytes += entry.body.length + key.length;
       while (this.#entries.size > this.#maxEntries || this.#bytes > this.#maxBytes) {
         const [oldestKey, oldest] = this.#entries.entries().next().value as [string, Entry];
         this.#drop(oldestKey, oldest);
@@ -170,6 +171,6 @@ export class ResponseCache {
 
   #drop(key: string, entry: Entry): void {
     this.#entries.delete(key);
-    this.#bytes -= entry.body.length;
+    this.#bytes -= entry.body.length + key.length;
   }
 }
