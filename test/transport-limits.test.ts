@@ -612,3 +612,70 @@ describe('what one WebSocket may hold', () => {
     }
   });
 });
+
+describe('requests with an Upgrade header that is not served', () => {
+  let h: AppHarness;
+  before(async () => {
+    h = await startApp();
+  });
+  after(() => h?.close());
+
+  /** The raw answer to `head` (a request without a body), headers in lower case. */
+  function rawAnswer(head: string): Promise<{ status: number; headers: string; body: string }> {
+    const url = new URL(h.url);
+    return new Promise((resolve, reject) => {
+      const socket = connect(Number(url.port), url.hostname, () => socket.write(head));
+      let text = '';
+      socket.on('data', (d: Buffer) => (text += d.toString('utf8')));
+      socket.on('close', () => {
+        const [headers = '', body = ''] = text.split('\r\n\r\n');
+        resolve({
+          status: Number(/^HTTP\/1\.1 (\d{3})/.exec(headers)?.[1] ?? 0),
+          headers: headers.toLowerCase(),
+          body,
+        });
+      });
+      socket.on('error', reject);
+    });
+  }
+
+  const ws =
+    'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
+  const CASES: [string, string, number, string][] = [
+    [
+      'curl --http2 on /healthz (Upgrade: h2c)',
+      'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n',
+      400,
+      'BAD_REQUEST',
+    ],
+    [
+      'curl --http2 on /graphql (Upgrade: h2c)',
+      `GET /graphql?query=%7B__typename%7D HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n\r\n`,
+      400,
+      'BAD_REQUEST',
+    ],
+    [
+      'a WebSocket to an unknown path',
+      `GET /nope HTTP/1.1\r\nHost: x\r\n${ws}Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n`,
+      404,
+      'NOT_FOUND',
+    ],
+    [
+      'a WebSocket without the graphql-transport-ws subprotocol',
+      `GET /graphql HTTP/1.1\r\nHost: x\r\n${ws}\r\n`,
+      400,
+      'BAD_REQUEST',
+    ],
+  ];
+  for (const [name, head, status, code] of CASES) {
+    test(`${name}: ${status} ${code} as JSON with nosniff, not a bare status line`, async () => {
+      const a = await rawAnswer(head);
+      assert.equal(a.status, status, a.headers);
+      assert.match(a.headers, /\r\ncontent-type: application\/json; charset=utf-8\r\n/);
+      assert.match(a.headers, /\r\nx-content-type-options: nosniff\r\n/);
+      const json = JSON.parse(a.body) as { errors: { message: string; extensions: { code: string } }[] };
+      assert.equal(json.errors[0]!.extensions.code, code);
+      assert.ok(json.errors[0]!.message.length > 20, json.errors[0]!.message);
+    });
+  }
+});

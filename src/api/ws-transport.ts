@@ -8,7 +8,7 @@
  * When the token is revoked or expires the socket is closed with 4401 (reason "Token revoked" or
  * "Token expired"). Refusals on the socket as a whole close it with 4429 (reason: the code).
  */
-import type { IncomingMessage, Server } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { getOperationAST, type GraphQLError, type GraphQLSchema } from 'graphql';
 import type { Context } from 'graphql-ws';
@@ -75,7 +75,7 @@ type Ctx = Context<Record<string, unknown> | undefined, { socket: WebSocket; req
 function refuseUpgrade(socket: Duplex, status: number, code: ApiErrorCode, message: string, extra = ''): void {
   const body = errorBody(code, message);
   socket.end(
-    `HTTP/1.1 ${status} ${status === 429 ? 'Too Many Requests' : 'Bad Request'}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncache-control: no-store\r\nx-content-type-options: nosniff\r\n${extra}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncache-control: no-store\r\nx-content-type-options: nosniff\r\n${extra}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
 }
 
@@ -117,10 +117,28 @@ export function attachWebSocketTransport(o: {
     const protocols = String(req.headers['sec-websocket-protocol'] ?? '')
       .split(',')
       .map((p) => p.trim());
-    if (path !== o.path || !protocols.includes(PROTOCOL)) {
-      socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-      return;
-    }
+    // node:http hands every request with an Upgrade header here (curl --http2 sends `Upgrade: h2c`
+    // on any request): each refusal says what to do instead, coded like every other.
+    if (
+      String(req.headers.upgrade ?? '')
+        .trim()
+        .toLowerCase() !== 'websocket'
+    )
+      return refuseUpgrade(
+        socket,
+        400,
+        'BAD_REQUEST',
+        `Only an Upgrade to websocket (on ${o.path}) is served: send the request without an Upgrade header (curl: --http1.1)`,
+      );
+    if (path !== o.path)
+      return refuseUpgrade(socket, 404, 'NOT_FOUND', `No WebSocket endpoint at this path: use ${o.path}`);
+    if (!protocols.includes(PROTOCOL))
+      return refuseUpgrade(
+        socket,
+        400,
+        'BAD_REQUEST',
+        `Use the ${PROTOCOL} subprotocol (Sec-WebSocket-Protocol: ${PROTOCOL}; the graphql-ws client sends it)`,
+      );
     if (duplicateAuthorization(req))
       return refuseUpgrade(socket, 400, 'BAD_REQUEST', 'Send one Authorization header, not several');
     // Every connection attempt costs the address one request, before the token is known: guessing
