@@ -309,3 +309,36 @@ describe('every path answers every method coherently', () => {
     assert.equal(r.headers['x-content-type-options'], 'nosniff');
   });
 });
+
+describe('the absolute form of the request target', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.close());
+
+  function get(target: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
+    const url = new URL(server.url);
+    return new Promise((resolve, reject) => {
+      const req = request({ host: url.hostname, port: url.port, path: target, headers, agent: false }, (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString('utf8')));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  it('GET http://host/healthz and a query in absolute form are served as their paths (RFC 9112: a server must accept it)', async () => {
+    const health = await get(`http://switchboard.example/healthz`);
+    assert.equal(health.status, 200, health.text);
+    assert.equal(health.text, '{"status":"ok"}');
+    const query = await get(`http://switchboard.example/graphql?query=${encodeURIComponent('{ __typename }')}`, {
+      authorization: `Bearer ${server.admin}`,
+    });
+    assert.equal(query.status, 200, query.text);
+    assert.equal(query.text, '{"data":{"__typename":"Query"}}');
+    assert.equal((await get('http://switchboard.example/nope')).status, 404);
+  });
+});

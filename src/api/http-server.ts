@@ -372,6 +372,9 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
     if (refused(req.socket)) return void res.destroy();
+    // A server must accept the absolute form of the target (RFC 9112, 3.2.2): `GET http://host/healthz`
+    // is `GET /healthz` (it was 404 "No route for GET http://host/healthz").
+    if (req.url !== undefined && !req.url.startsWith('/')) req.url = originFormOf(req.url);
     inflight++;
     res.once('close', done);
     // While draining, every response closes its connection once sent, so keep-alive sockets go too.
@@ -453,6 +456,17 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
         });
       }),
   };
+}
+
+/** `http://host/path?query` as `/path?query`; anything else (`*`, garbage) as it is, for a 404. */
+function originFormOf(target: string): string {
+  if (!/^https?:\/\//i.test(target)) return target;
+  try {
+    const url = new URL(target);
+    return `${url.pathname}${url.search}`;
+  } catch {
+    return target;
+  }
 }
 
 /**
