@@ -1,5 +1,6 @@
 /** Builders for contract tests: every id is fresh, so tests sharing one database never collide. */
 import type { AuditEvent } from '../../domain/audit.js';
+import { newIntentId, type DisconnectIntent } from '../../domain/disconnect-intent.js';
 import type { Gateway } from '../../domain/gateway.js';
 import { newAuditEventId, newId, newSessionId, newTokenId, randomId, userIdFor } from '../../domain/ids.js';
 import type { Session } from '../../domain/session.js';
@@ -91,6 +92,32 @@ export function makeToken(overrides: Partial<ApiToken> = {}): ApiToken {
     expiresAt: null,
     revokedAt: null,
     lastUsedAt: null,
+    ...overrides,
+  };
+}
+
+/** A PENDING disconnect intent (of a session that need not exist: the table has no foreign key to it). */
+export function makeIntent(overrides: Partial<DisconnectIntent> = {}): DisconnectIntent {
+  return {
+    id: newIntentId(),
+    sessionId: newSessionId(),
+    gatewayId: 'gw-intent',
+    userName: 'alice',
+    createdAt: T0,
+    actorTokenId: 'tok_abcdefghijkl',
+    actorName: 'ops',
+    actorIp: '203.0.113.9',
+    actorUserAgent: 'curl/8',
+    actorRequestId: 'req-intent-1',
+    reason: 'incident 7',
+    message: 'bye',
+    mode: 'HALT',
+    blockSeconds: 60,
+    status: 'PENDING',
+    unconfirmedAt: null,
+    settledAt: null,
+    auditEventId: newAuditEventId(),
+    settledAuditEventId: null,
     ...overrides,
   };
 }

@@ -4,32 +4,7 @@ import { newIntentId, type DisconnectIntent } from '../../domain/disconnect-inte
 import { newAuditEventId, newSessionId } from '../../domain/ids.js';
 import type { Session } from '../../domain/session.js';
 import type { Store } from '../store.js';
-import { T0, freshGateway, makeAudit, makeSession, type ContractContext } from './fixtures.js';
-
-function makeIntent(overrides: Partial<DisconnectIntent> = {}): DisconnectIntent {
-  return {
-    id: newIntentId(),
-    sessionId: newSessionId(),
-    gatewayId: 'gw-intent',
-    userName: 'alice',
-    createdAt: T0,
-    actorTokenId: 'tok_abcdefghijkl',
-    actorName: 'ops',
-    actorIp: '203.0.113.9',
-    actorUserAgent: 'curl/8',
-    actorRequestId: 'req-intent-1',
-    reason: 'incident 7',
-    message: 'bye',
-    mode: 'HALT',
-    blockSeconds: 60,
-    status: 'PENDING',
-    unconfirmedAt: null,
-    settledAt: null,
-    auditEventId: newAuditEventId(),
-    settledAuditEventId: null,
-    ...overrides,
-  };
-}
+import { T0, freshGateway, makeAudit, makeIntent, makeSession, type ContractContext } from './fixtures.js';
 
 /** An online session of a fresh gateway, and a PENDING intent for it. */
 async function pendingOnline(store: Store): Promise<{ session: Session; intent: DisconnectIntent }> {

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
-import type { SessionEnd, Store } from '../store.js';
-import { T0, freshGateway, kysely, makeSession, type ContractContext } from './fixtures.js';
+import type { Session } from '../../domain/session.js';
+import type { SessionEnd, Store, StoreTx } from '../store.js';
+import { T0, freshGateway, kysely, makeAudit, makeIntent, makeSession, type ContractContext } from './fixtures.js';
 
 const ECHO: SessionEnd = { endedAt: T0 + 10, cause: 'ADMIN_DISCONNECT' };
 const ADMIN: SessionEnd = {
@@ -237,4 +238,190 @@ export function onlineCountContract(ctx: ContractContext): void {
     assert.equal(await beside, 'done');
     await assertExact(store, [gw], [17]);
   });
+
+  test('online counts stay exact under concurrent random mixes of every session write', async () => {
+    // Every statement that writes `sessions` (inserts with and without conflicts, refs given away by
+    // ended rows, ends one by one, many at once and with final counters, claimed echoes, settled
+    // intents, counter refreshes) in random mixes: alone, or several in one transaction, some rolled
+    // back, some holding their counter rows a while, from 12 concurrent workers. On PostgreSQL the
+    // shard locks, the spill rows and their fold, and the UPDATE triggers' staging by backend pid all
+    // run concurrently (a crowd holding every shard of one gateway makes writers spill); on SQLite the
+    // same mixes queue on its one writer. Then the counters must equal the online rows per gateway.
+    const first = ctx.store();
+    const postgres = first.dialect === 'postgres';
+    const stores = postgres ? [first, await ctx.open(), await ctx.open()] : [first];
+    try {
+      const gateways = [await freshGateway(first), await freshGateway(first)];
+      const random = seeded(0x5eed);
+      const pick = <T>(list: readonly T[]): T | undefined => list[Math.floor(random() * list.length)];
+      // The sessions of units that committed: what the changes and conflicting inserts aim at (never a row still
+      // uncommitted in another transaction, which would only make writers wait for each other).
+      const known: Session[] = [];
+      const some = (n: number): string[] => [
+        ...new Set(Array.from({ length: n }, () => pick(known)?.id).filter((id): id is string => id !== undefined)),
+      ];
+      type Write = (tx: StoreTx, mine: Session[]) => Promise<unknown>;
+      const inserts: Write[] = [
+        (tx, mine) => tx.sessions.insertIfAbsent(remember(mine, makeSession(pick(gateways)!))),
+        (tx, mine) =>
+          tx.sessions.insertIfAbsent(
+            remember(mine, makeSession(pick(gateways)!, { endedAt: T0 + 1, endCause: 'CLIENT_DISCONNECT' })),
+          ),
+        // A ref already taken: nothing, or (an ended row's, by a later connection) the ref given away.
+        (tx, mine) => {
+          const taken = pick(known);
+          if (!taken) return Promise.resolve();
+          const later = makeSession(taken.gatewayId, { ref: taken.ref, connectedAt: T0 + 100 });
+          return tx.sessions.insertIfAbsent(remember(mine, later));
+        },
+        (tx, mine) => {
+          const batch = Array.from({ length: 1 + Math.floor(random() * 4) }, () => makeSession(pick(gateways)!));
+          const taken = pick(known);
+          if (taken) batch.push(makeSession(taken.gatewayId, { ref: taken.ref, connectedAt: T0 + 100 }));
+          return tx.sessions.insertManyIfAbsent(batch.map((s) => remember(mine, s)));
+        },
+      ];
+      const changes: Write[] = [
+        (tx) => tx.sessions.markEnded(pick(known)?.id ?? 'none', { endedAt: T0 + 2, cause: 'CLIENT_DISCONNECT' }),
+        (tx) => tx.sessions.markEnded(pick(known)?.id ?? 'none', ECHO),
+        (tx) => tx.sessions.markEnded(pick(known)?.id ?? 'none', ADMIN, { claimEcho: true }),
+        (tx) => tx.sessions.markEndedMany(some(5), { endedAt: T0 + 3, cause: 'GATEWAY_RESTART' }),
+        (tx) => tx.sessions.markEndedMany(some(5), ADMIN, { claimEcho: true }),
+        (tx) =>
+          tx.sessions.markEndedWithStats(
+            some(5).map((id) => ({
+              id,
+              endedAt: T0 + 4,
+              finalStats: { bytesReceived: 1, bytesSent: 2, lastSeenAt: T0 },
+            })),
+            { cause: 'ADMIN_DISCONNECT' },
+            { claimEcho: random() < 0.5 },
+          ),
+        async (tx) => {
+          const session = pick(known);
+          if (!session) return;
+          const intent = makeIntent({ sessionId: session.id, gatewayId: session.gatewayId });
+          if (!(await tx.intents.insertIfNoPending(intent))) return;
+          const row = makeAudit({ outcome: 'SUCCESS', targetSessionId: session.id });
+          await tx.intents.settleDone(intent.id, T0 + 5, session.id, { ...ADMIN, endedAt: T0 + 5 }, row);
+        },
+        (tx) =>
+          tx.sessions.updateStats(pick(known)?.id ?? 'none', { bytesReceived: 3, bytesSent: 4, lastSeenAt: T0 + 6 }),
+        (tx) => {
+          const gw = pick(gateways)!;
+          const rows = known.filter((s) => s.gatewayId === gw).slice(-10);
+          return tx.sessions.updateStatsMany(
+            gw,
+            rows.map((s) => ({ id: s.id, bytesReceived: 5, bytesSent: 6, lastSeenAt: T0 + 7 })),
+          );
+        },
+      ];
+      // A unit: a few inserts (rows nobody else knows yet) and at most one write to existing rows, last,
+      // so that transactions never wait for each other in a cycle (each such statement locks its rows
+      // in id order); a few roll back, some keep their counter rows locked a while before committing.
+      const unit = async (store: Store): Promise<void> => {
+        const mine: Session[] = [];
+        const writes = [...Array.from({ length: Math.floor(random() * 3) }, () => pick(inserts)!)];
+        if (writes.length === 0 || random() < 0.6) writes.push(pick(changes)!);
+        const rollBack = random() < 0.15;
+        const hold = random() < 0.3 ? Math.floor(random() * 5) : 0;
+        const run =
+          writes.length === 1 && !rollBack && hold === 0
+            ? writes[0]!(store, mine)
+            : store.transaction(async (tx) => {
+                for (const write of writes) await write(tx, mine);
+                if (hold > 0) await sleep(hold);
+                if (rollBack) throw new RolledBack();
+              });
+        await run.catch((e: unknown) => {
+          // Rolled back on purpose, or by PostgreSQL to break a deadlock: two multi-row refreshes of
+          // one gateway's rows (in the product a snapshot's gateway row lock orders them). Either way
+          // nothing of the unit stays, and the counts must stay exact.
+          if (!(e instanceof RolledBack) && (e as { code?: unknown }).code !== '40P01') throw e;
+          mine.length = 0;
+        });
+        known.push(...mine);
+      };
+      // PostgreSQL: first a crowd of 18 transactions over the two other pools each takes a counter row
+      // of the first gateway and holds it, so that the mix's writes of that gateway find all 16 shards
+      // held and spill; halfway through the mix the crowd commits, and later writes fold the spills.
+      let release = (): void => {};
+      let crowd: Promise<unknown> = Promise.resolve();
+      if (postgres) {
+        const released = new Promise<void>((resolve) => (release = resolve));
+        let arrived = 0;
+        let allArrived = (): void => {};
+        const allHold = new Promise<void>((resolve) => (allArrived = resolve));
+        crowd = Promise.all(
+          Array.from({ length: 18 }, (_, i) =>
+            stores[1 + (i % 2)]!.transaction(async (tx) => {
+              await tx.sessions.insertIfAbsent(makeSession(gateways[0]!));
+              if (++arrived === 18) allArrived();
+              await released;
+            }),
+          ),
+        );
+        const reached = await Promise.race([allHold.then(() => 'held'), sleep(10_000).then(() => 'waited')]);
+        if (reached !== 'held') release();
+        assert.equal(reached, 'held', 'the crowd holds its counter rows at once');
+      }
+      const workers = postgres ? 12 : 6;
+      const units = postgres ? 30 : 60;
+      let done = 0;
+      let halfway = (): void => {};
+      const half = new Promise<void>((resolve) => (halfway = resolve));
+      const mix = Promise.all(
+        Array.from({ length: workers }, async () => {
+          for (let i = 0; i < units; i++) {
+            await unit(first);
+            if (++done === (workers * units) / 2) halfway();
+          }
+        }),
+      );
+      let spills = 0;
+      try {
+        await Promise.race([half, mix]);
+        if (postgres) {
+          const { rows } = await sql<{ n: number | string }>`
+            select count(*) as n from session_online_counts where gateway_id = ${gateways[0]!} and shard >= 16`.execute(
+            kysely(first).db,
+          );
+          spills = Number(rows[0]!.n);
+        }
+      } finally {
+        release();
+      }
+      if (postgres) assert.ok(spills > 0, 'writers beside the crowd spilled');
+      await Promise.all([mix, crowd]);
+      await assertExact(first, gateways);
+      assert.ok(known.length > 100, `${known.length} sessions written`);
+      if (postgres) {
+        const staged = await sql<{ n: number | string }>`
+          select count(*) as n from session_online_count_changes`.execute(kysely(first).db);
+        assert.equal(Number(staged.rows[0]!.n), 0, 'no staged change outlives its statement');
+      }
+    } finally {
+      for (const store of stores.slice(1)) await store.close();
+    }
+  });
+}
+
+/** A transaction the test rolls back on purpose. */
+class RolledBack extends Error {}
+
+/** `session`, noted as written by the current unit (known to the others once it committed). */
+function remember(mine: Session[], session: Session): Session {
+  mine.push(session);
+  return session;
+}
+
+/** A small seeded generator (mulberry32): every run draws from the same stream (how the workers interleave still varies). */
+function seeded(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
