@@ -74,6 +74,9 @@ const REFUSAL_CODES: ReadonlySet<string> = new Set<ApiErrorCode>(['QUERY_TOO_COM
 
 export const INTERNAL_MESSAGE = 'Internal server error';
 
+/** A body that is not JSON, in graphql-http's own words on /graphql: /graphql/stream says the same. */
+export const UNPARSABLE_BODY = 'Unparsable JSON body';
+
 /** What every transport answers a batch (a JSON array of operations) with, code BAD_REQUEST. */
 export const BATCH_REFUSAL = 'Batched requests (a JSON array) are not supported; send one operation per request';
 

@@ -18,8 +18,8 @@ import type { Actor } from '../domain/actor.js';
 import { isDomainError } from '../domain/errors.js';
 import type { Admission } from './admission.js';
 import type { ApiContext } from './context.js';
-import { BATCH_REFUSAL, errorResponse, type ApiErrorCode } from './errors.js';
-import { isBatch, readBody } from './request-body.js';
+import { BATCH_REFUSAL, errorResponse, UNPARSABLE_BODY, type ApiErrorCode } from './errors.js';
+import { isBatch, isJson, readBody } from './request-body.js';
 import { REQUEST_ID_HEADER, requestIdOf, type RequestScope } from './request-id.js';
 import { operationLabel, resultOutcome, type Metrics } from './metrics.js';
 import { ambiguity } from './request-headers.js';
@@ -273,6 +273,8 @@ export function createSseTransport(o: {
         body = read;
         // graphql-sse would answer "Missing query"; say what is wrong, as /graphql does.
         if (isBatch(body)) return answer(res, errorResponse('BAD_REQUEST', BATCH_REFUSAL));
+        // graphql-sse would answer JSON.parse's own words ("Unexpected end of JSON input").
+        if (!isJson(body)) return answer(res, errorResponse('BAD_REQUEST', UNPARSABLE_BODY));
       }
       const release = admission.openStream(actor.tokenId);
       if (release === null)

@@ -106,7 +106,9 @@ export const INPUT_GATE: readonly BadInputCase[] = [
 
 export const BAD_INPUT: readonly BadInputCase[] = [
   // ── the HTTP request itself ──────────────────────────────────────────────────────────────────────
-  { name: 'malformed JSON', request: { body: '{"query": ' }, expect: { status: 400, code: 'BAD_REQUEST' } },
+  { name: 'malformed JSON', request: { body: '{"query": ' }, expect: { status: 400, code: 'BAD_REQUEST', message: /^Unparsable JSON body$/ } },
+  // The same words on the SSE stream (it said JSON.parse's "Unexpected end of JSON input").
+  { name: 'malformed JSON on the SSE stream', request: { path: '/graphql/stream', headers: { accept: 'text/event-stream' }, body: '{"query": ' }, expect: { status: 400, code: 'BAD_REQUEST', message: /^Unparsable JSON body$/ } },
   { name: 'JSON with a trailing comma', request: { body: '{"query": "{ gateways { id } }",}' }, expect: { status: 400, code: 'BAD_REQUEST' } },
   { name: 'JSON null', request: { body: 'null' }, expect: { status: 400, code: 'BAD_REQUEST' } },
   { name: 'JSON string', request: { body: '"{ gateways { id } }"' }, expect: { status: 400, code: 'BAD_REQUEST' } },
