@@ -99,13 +99,3 @@ function textOf(bytes: Buffer): string | BodyProblem {
 export function isBatch(body: string): boolean {
   return /^\s*\[/.test(body);
 }
-
-/** Whether a body parses as JSON (a stream's body is parsed again by graphql-sse: streams are few). */
-export function isJson(body: string): boolean {
-  try {
-    JSON.parse(body);
-    return true;
-  } catch {
-    return false;
-  }
-}

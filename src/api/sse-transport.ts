@@ -19,7 +19,7 @@ import { isDomainError } from '../domain/errors.js';
 import type { Admission } from './admission.js';
 import type { ApiContext } from './context.js';
 import { BATCH_REFUSAL, errorResponse, UNPARSABLE_BODY, type ApiErrorCode } from './errors.js';
-import { isBatch, isJson, readBody } from './request-body.js';
+import { isBatch, readBody } from './request-body.js';
 import { REQUEST_ID_HEADER, requestIdOf, type RequestScope } from './request-id.js';
 import { operationLabel, resultOutcome, type Metrics } from './metrics.js';
 import { ambiguity } from './request-headers.js';
@@ -263,18 +263,24 @@ export function createSseTransport(o: {
             'Accept text/event-stream: /graphql/stream answers only as an event stream (/graphql answers JSON)',
           ),
         );
-      let body: string | null = null;
+      let body: (() => Record<PropertyKey, unknown>) | null = null;
       if (req.method === 'POST') {
         const read = await readBody(req, o.bodyLimitBytes);
         if (typeof read !== 'string') {
           if (read.code === 'ABORTED') return 0;
           return answer(res, errorResponse(read.code, read.message, read.headers));
         }
-        body = read;
         // graphql-sse would answer "Missing query"; say what is wrong, as /graphql does.
-        if (isBatch(body)) return answer(res, errorResponse('BAD_REQUEST', BATCH_REFUSAL));
-        // graphql-sse would answer JSON.parse's own words ("Unexpected end of JSON input").
-        if (!isJson(body)) return answer(res, errorResponse('BAD_REQUEST', UNPARSABLE_BODY));
+        if (isBatch(read)) return answer(res, errorResponse('BAD_REQUEST', BATCH_REFUSAL));
+        // Parsed by graphql-sse, once, and only if declared as JSON (any other type is its 415); a body
+        // that is not JSON is refused in /graphql's words, not JSON.parse's ("Unexpected end of JSON input").
+        body = () => {
+          try {
+            return JSON.parse(read) as Record<PropertyKey, unknown>;
+          } catch {
+            throw new Error(UNPARSABLE_BODY);
+          }
+        };
       }
       const release = admission.openStream(actor.tokenId);
       if (release === null)
