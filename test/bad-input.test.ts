@@ -280,9 +280,9 @@ describe('bad input on each store', { concurrency: STORES.length }, () => {
         const health = await fetch(`${f.h.url}/healthz`);
         assert.equal(health.status, 200);
         // totalCount reads the online counters (PostgreSQL: shard rows kept by triggers); the page reads
-        // the rows. Once (fresh-clone CI, PostgreSQL, a loaded machine) totalCount said 2 with all 3
-        // sessions online: say which side is wrong if it happens again.
-        // The counters are read again after the rows: if the two reads differ, a real change came between.
+        // the rows. A failure names which side is wrong: the counters are read again after the rows (two
+        // different reads mean a real change came between), and the rows as the database holds them.
+        // (Once totalCount said 2 with 3 sessions online: the cases ran two at a time, see above.)
         const counted = await f.h.app.store.sessions.countOnline({});
         const rows = (await f.h.app.store.sessions.listOnline({ first: 50 })).rows;
         const again = await f.h.app.store.sessions.countOnline({});
