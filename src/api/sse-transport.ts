@@ -263,7 +263,7 @@ export function createSseTransport(o: {
             'Accept text/event-stream: /graphql/stream answers only as an event stream (/graphql answers JSON)',
           ),
         );
-      let body: (() => Record<PropertyKey, unknown>) | null = null;
+      let body: (() => Record<PropertyKey, unknown> | string) | null = null;
       if (req.method === 'POST') {
         const read = await readBody(req, o.bodyLimitBytes);
         if (typeof read !== 'string') {
@@ -274,12 +274,16 @@ export function createSseTransport(o: {
         if (isBatch(read)) return answer(res, errorResponse('BAD_REQUEST', BATCH_REFUSAL));
         // Parsed by graphql-sse, once, and only if declared as JSON (any other type is its 415); a body
         // that is not JSON is refused in /graphql's words, not JSON.parse's ("Unexpected end of JSON input").
+        // JSON that is no object goes as its text, for graphql-sse to refuse in its own words ("JSON
+        // body must be an object", as /graphql says): a parsed string it would parse again.
         body = () => {
+          let data: unknown;
           try {
-            return JSON.parse(read) as Record<PropertyKey, unknown>;
+            data = JSON.parse(read);
           } catch {
             throw new Error(UNPARSABLE_BODY);
           }
+          return typeof data === 'object' && data !== null ? (data as Record<PropertyKey, unknown>) : read;
         };
       }
       const release = admission.openStream(actor.tokenId);

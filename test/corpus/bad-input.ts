@@ -109,6 +109,9 @@ export const BAD_INPUT: readonly BadInputCase[] = [
   { name: 'malformed JSON', request: { body: '{"query": ' }, expect: { status: 400, code: 'BAD_REQUEST', message: /^Unparsable JSON body$/ } },
   // The same words on the SSE stream (it said JSON.parse's "Unexpected end of JSON input").
   { name: 'malformed JSON on the SSE stream', request: { path: '/graphql/stream', headers: { accept: 'text/event-stream' }, body: '{"query": ' }, expect: { status: 400, code: 'BAD_REQUEST', message: /^Unparsable JSON body$/ } },
+  // JSON that is no object: the same words on both (a parsed string was parsed again: "Unexpected token").
+  { name: 'a JSON string as the body', request: { body: '"x"' }, expect: { status: 400, code: 'BAD_REQUEST', message: /^JSON body must be an object$/ } },
+  { name: 'a JSON string as the body on the SSE stream', request: { path: '/graphql/stream', headers: { accept: 'text/event-stream' }, body: '"x"' }, expect: { status: 400, code: 'BAD_REQUEST', message: /^JSON body must be an object$/ } },
   // …but a body not declared as JSON is refused for its type first, as on /graphql.
   { name: 'malformed text/plain body on the SSE stream', request: { path: '/graphql/stream', headers: { accept: 'text/event-stream', 'content-type': 'text/plain' }, body: '{"query": ' }, expect: { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' } },
   { name: 'JSON with a trailing comma', request: { body: '{"query": "{ gateways { id } }",}' }, expect: { status: 400, code: 'BAD_REQUEST' } },
