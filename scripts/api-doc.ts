@@ -21,7 +21,7 @@ export function renderApiDoc(): string {
 | \`POST /graphql\` | GraphQL over HTTP (\`application/json\` or \`application/graphql-response+json\`) |
 | \`GET /graphql?query=…\` | queries only (a mutation over GET is refused with 405) |
 | \`GET /graphql\` with \`Upgrade: websocket\` | subscriptions, \`graphql-transport-ws\` protocol; the token goes in \`connection_init\`'s payload as \`{ "authorization": "Bearer …" }\`; a bad token closes the socket with 4403; a token revoked or expired while the socket is open closes it with 4401 (reason \`Token revoked\` / \`Token expired\`); a refusal of the whole socket (\`TOO_MANY_STREAMS\`, \`RATE_LIMITED\`) closes it with 4429, the code as reason. Each operation is authorised and rate-limited when it starts; refusals are operation errors with \`extensions.code\` |
-| \`POST /graphql/stream\` | subscriptions over Server-Sent Events (graphql-sse, distinct connections); token in the \`Authorization\` header; a stream whose token is revoked or expires ends with a \`next\` event carrying an \`UNAUTHENTICATED\` error (\`extensions.reason\`: \`TOKEN_REVOKED\` / \`TOKEN_EXPIRED\`), then \`complete\`. \`GET /graphql/stream?query=…\` (EventSource) serves queries and subscriptions; another method is \`405 METHOD_NOT_ALLOWED\` with \`Allow: GET, POST\`, a request whose \`Accept\` excludes \`text/event-stream\` (e.g. only \`application/json\`) \`406 NOT_ACCEPTABLE\`; no \`Accept\` or \`*/*\` gets the stream |
+| \`POST /graphql/stream\` | subscriptions over Server-Sent Events (graphql-sse, distinct connections); token in the \`Authorization\` header; a stream whose token is revoked or expires ends with a \`next\` event carrying an \`UNAUTHENTICATED\` error (\`extensions.reason\`: \`TOKEN_REVOKED\` / \`TOKEN_EXPIRED\`), then \`complete\`. \`GET /graphql/stream?query=…\` (EventSource) serves queries and subscriptions; another method is \`405 METHOD_NOT_ALLOWED\` with \`Allow: GET, POST\`, a request whose \`Accept\` excludes \`text/event-stream\` (e.g. only \`application/json\`) \`406 NOT_ACCEPTABLE\`; no \`Accept\` or \`*/*\` gets the stream. A stream carries \`X-Accel-Buffering: no\` and no \`Content-Encoding\`; one whose client stops reading is closed once 1 MiB waits for it beyond the kernel's buffers |
 | \`GET /healthz\` | \`{"status":"ok"}\` |
 | \`GET /readyz\` | readiness: \`200\` or \`503\` with the checks (store, migrations, bus) |
 | \`GET /metrics\` | Prometheus metrics (any valid token; \`SWITCHBOARD_METRICS\`: \`open\` needs none, \`off\` serves none) |
@@ -29,7 +29,8 @@ export function renderApiDoc(): string {
 
 \`HEAD\` is served wherever \`GET\` is, except on \`/graphql/stream\`. A known path asked with a method it
 does not serve (\`OPTIONS\` included: there is no CORS) is \`405 METHOD_NOT_ALLOWED\` with \`Allow\`;
-an unknown path is \`404 NOT_FOUND\`. A batch (a JSON array of operations) is \`400 BAD_REQUEST\` on
+an unknown path is \`404 NOT_FOUND\`; \`OPTIONS *\` and \`CONNECT\` (this is no
+proxy) are \`405\` with \`Allow: GET, HEAD, POST\`. A batch (a JSON array of operations) is \`400 BAD_REQUEST\` on
 every transport. Every answer carries \`X-Content-Type-Options: nosniff\`.
 
 Every GraphQL request needs \`Authorization: Bearer <token>\` (see docs/tokens.md); without a valid one

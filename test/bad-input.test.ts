@@ -9,6 +9,8 @@
 import { describe, test, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
+import WebSocket from 'ws';
 import { isDeepStrictEqual } from 'node:util';
 import { FakeAdapter } from './support/fake-adapter.js';
 import { startApp, type AppHarness } from './support/app-harness.js';
@@ -180,6 +182,8 @@ describe('bad input on each store', { concurrency: STORES.length }, () => {
   for (const [i, store] of STORES.entries()) {
     describe(`bad input on ${store.name}`, { skip: skips[i] || false, concurrency: 1 }, () => {
       const gw = new FakeAdapter({ id: `gw-corpus` });
+      /** The events a slow reader's stream is sent: each of its sessions connects and quits. */
+      const slowGw = new FakeAdapter({ id: `gw-slow-reader` });
       const f = { sessions: [] as string[] } as unknown as Fixture;
       let database: { url: string | undefined; drop(): Promise<void> };
       /** Tests of this store running now: its counts of sessions and audit rows hold only one at a time. */
@@ -192,7 +196,7 @@ describe('bad input on each store', { concurrency: STORES.length }, () => {
 
       before(async () => {
         database = await store.database();
-        f.h = await startApp({ adapters: [gw], databaseUrl: database.url });
+        f.h = await startApp({ adapters: [gw, slowGw], databaseUrl: database.url });
         for (const user of ['corpus-a', 'corpus-b', 'corpus-c']) {
           const r = gw.connect(user);
           f.sessions.push(
@@ -312,6 +316,140 @@ describe('bad input on each store', { concurrency: STORES.length }, () => {
         assertNoSecrets(f.h.logs, [f.h.admin, f.reader, ...corpusTokens], `bad-input suite (${store.name})`);
       });
 
+      test('CONNECT is answered with a coded 405 and the connection closed (it was closed unanswered)', async () => {
+        const reply = await rawExchange(f.h.url, `CONNECT ${new URL(f.h.url).host} HTTP/1.1\r\nHost: x\r\n\r\n`);
+        assert.ok(reply.closed, 'the connection is closed after the answer');
+        const [head = '', body = ''] = reply.text.split('\r\n\r\n');
+        assert.match(head, /^HTTP\/1\.1 405 /, reply.text.slice(0, 300));
+        assert.match(head, /\r\nallow: GET, HEAD, POST\r\n/i);
+        assert.match(head, /\r\nx-content-type-options: nosniff\r\n/i);
+        assert.match(head, /\r\ncontent-type: application\/json/i);
+        const json = JSON.parse(body) as { errors: { extensions: { code: string } }[] };
+        assert.equal(json.errors[0]!.extensions.code, 'METHOD_NOT_ALLOWED');
+        // The server keeps serving.
+        assert.equal((await f.h.gql(VALID.query)).status, 200);
+      });
+
+      test('an SSE stream carries no Content-Encoding (graphql-sse said "none", no coding), and says not to buffer it', async () => {
+        const url = new URL(f.h.url);
+        const headers = await new Promise<Record<string, string | string[] | undefined>>((resolve, reject) => {
+          const req = httpRequest(
+            {
+              host: url.hostname,
+              port: url.port,
+              method: 'POST',
+              path: '/graphql/stream',
+              agent: false,
+              headers: {
+                'content-type': 'application/json',
+                accept: 'text/event-stream',
+                authorization: `Bearer ${f.h.admin}`,
+              },
+            },
+            (res) => {
+              assert.equal(res.statusCode, 200);
+              res.resume();
+              res.on('end', () => resolve(res.headers));
+            },
+          );
+          req.on('error', reject);
+          req.end(JSON.stringify(VALID));
+        });
+        assert.equal(headers['content-type'], 'text/event-stream; charset=utf-8');
+        assert.equal(headers['content-encoding'], undefined, 'no Content-Encoding');
+        assert.equal(headers['cache-control'], 'no-store');
+        assert.equal(headers['x-accel-buffering'], 'no');
+        assert.equal(headers['x-content-type-options'], 'nosniff');
+      });
+
+      test("an SSE stream whose client stops reading is closed and gives back its place among the token's streams", async () => {
+        const openSse = async () => {
+          const text = await (
+            await fetch(`${f.h.url}/metrics`, { headers: { authorization: `Bearer ${f.h.admin}` } })
+          ).text();
+          return Number(/^switchboard_api_open_streams\{transport="sse"\} (\d+)$/m.exec(text)?.[1] ?? NaN);
+        };
+        assert.equal(await openSse(), 0, 'no stream open before');
+        // Events of some 30 KB each (20 copies of a 1 500-byte user name), so the kernel's buffers
+        // (some MB on loopback) and the stream's own bound fill in a few hundred events.
+        const big = `slow-${'€'.repeat(500)}`;
+        const copies = Array.from({ length: 19 }, (_, i) => `u${i}: name`).join(' ');
+        const body = JSON.stringify({
+          query: `subscription { sessionEvents(filter: { gatewayId: "gw-slow-reader" }) { session { user { name ${copies} } } } }`,
+        });
+        const url = new URL(f.h.url);
+        const socket = connect(Number(url.port), url.hostname);
+        let closed = false;
+        socket.on('close', () => (closed = true));
+        socket.on('error', () => {});
+        socket.write(
+          `POST /graphql/stream HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAccept: text/event-stream\r\nAuthorization: Bearer ${f.h.admin}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+        );
+        // The stream is open once its first bytes (the status line) came; then the client reads no more.
+        const first = await new Promise<string>((resolve) => socket.once('data', (d: Buffer) => resolve(d.toString())));
+        assert.match(first, /^HTTP\/1\.1 200 /);
+        socket.pause();
+        await waitFor(async () => (await openSse()) === 1 || undefined, 10_000, 'the stream counted');
+        // Sessions connect and quit (two events each) until the stream is given up, or far past what
+        // any buffer holds (400 pairs: some 24 MB of events).
+        let pairs = 0;
+        while (pairs < 400 && (await openSse()) === 1) {
+          const reports = Array.from({ length: 10 }, () => slowGw.connect(big));
+          for (const r of reports)
+            await waitFor(
+              async () => (await f.h.app.store.sessions.findByRef('gw-slow-reader', r.ref)) ?? undefined,
+              10_000,
+              'stored',
+            );
+          for (const r of reports) slowGw.quit(r.ref);
+          await waitFor(
+            async () => (await f.h.app.store.sessions.countOnline({ gatewayId: 'gw-slow-reader' })) === 0 || undefined,
+            10_000,
+            'quit',
+          );
+          pairs += reports.length;
+        }
+        assert.equal(await openSse(), 0, `the stream was given up (after ${pairs} sessions connected and quit)`);
+        socket.destroy();
+        await waitFor(async () => closed || undefined, 5000, 'client socket closed');
+        // The token's next stream is served.
+        const next = await overSse(f.h.url, f.h.admin, VALID);
+        assert.equal(next.code, undefined, next.message);
+        assert.ok(
+          f.h.logs.some((l) => l.includes('SSE stream closed: its client stopped reading')),
+          'a warning says why',
+        );
+      });
+
+      test('a WebSocket whose client stops reading is closed and gives back its place (it answers no ping)', async () => {
+        const openWs = async () => {
+          const text = await (
+            await fetch(`${f.h.url}/metrics`, { headers: { authorization: `Bearer ${f.h.admin}` } })
+          ).text();
+          return Number(/^switchboard_api_open_streams\{transport="ws"\} (\d+)$/m.exec(text)?.[1] ?? NaN);
+        };
+        assert.equal(await openWs(), 0, 'no socket open before');
+        const ws = new WebSocket(`${f.h.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
+        const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+        ws.on('error', () => {});
+        await new Promise<void>((resolve) => ws.once('open', () => resolve()));
+        ws.send(JSON.stringify({ type: 'connection_init', payload: { token: f.h.admin } }));
+        await new Promise<void>((resolve) =>
+          ws.on('message', (m: Buffer) =>
+            (JSON.parse(m.toString()) as { type: string }).type === 'connection_ack' ? resolve() : undefined,
+          ),
+        );
+        ws.send(
+          JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription { sessionEvents { id } }' } }),
+        );
+        await waitFor(async () => (await openWs()) === 1 || undefined, 10_000, 'the socket counted');
+        // The client reads nothing more: not the server's pings either.
+        ws.pause();
+        await waitFor(async () => (await openWs()) === 0 || undefined, 90_000, 'the socket given up');
+        ws.resume();
+        await closed;
+      });
+
       test('a valid disconnect with the longest allowed reason and message still works', async () => {
         const r = await f.h.gql(
           'mutation ($in: DisconnectSessionInput!) { disconnectSession(input: $in) { outcome session { endReason } } }',
@@ -331,6 +469,26 @@ describe('bad input on each store', { concurrency: STORES.length }, () => {
     });
   }
 });
+
+/** Sends `request` on a raw socket; resolves with all the server wrote once it closed (or after 10 s). */
+function rawExchange(base: string, request: string): Promise<{ text: string; closed: boolean }> {
+  const url = new URL(base);
+  return new Promise((resolve) => {
+    const socket = connect(Number(url.port), url.hostname, () => socket.write(request));
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => (text += d));
+    socket.on('error', () => {});
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve({ text, closed: false });
+    }, 10_000);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve({ text, closed: true });
+    });
+  });
+}
 
 /** For a failure message: every session row, the counter rows and (PostgreSQL) the staged changes, as the database holds them. */
 async function counterRows(h: AppHarness): Promise<string> {

@@ -5,7 +5,7 @@
  * the body is read or anything runs.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { answerClientErrors } from './client-errors.js';
+import { answerClientErrors, SERVED_METHODS } from './client-errors.js';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Response as HandlerResponse } from 'graphql-http';
 import { lazyChild, type Logger } from '../domain/logger.js';
@@ -343,6 +343,19 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     const method = req.method ?? 'GET';
+    // The asterisk form asks about the server as a whole, and only with OPTIONS (RFC 9112, 3.2.4):
+    // OPTIONS is refused here as on every path (it was 404 "No route for OPTIONS *"), and any other
+    // method with it is a malformed request.
+    if (url === '*') {
+      if (method !== 'OPTIONS')
+        return send(res, errorResponse('BAD_REQUEST', `The request target * is only for OPTIONS, not ${method}`));
+      return send(
+        res,
+        errorResponse('METHOD_NOT_ALLOWED', `OPTIONS is not served: use ${SERVED_METHODS} on the API's paths`, {
+          allow: SERVED_METHODS,
+        }),
+      );
+    }
     const allowed = Object.hasOwn(methodsOf, path) ? methodsOf[path]! : null;
     // No CORS: a preflight (OPTIONS) is refused like any other method a path does not serve.
     if (allowed !== null && !allowed.includes(method)) return notAllowed(res, method, path, allowed);

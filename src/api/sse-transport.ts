@@ -8,6 +8,7 @@
  * (TOO_MANY_STREAMS past the cap), and has its body read here with the API's limit, chunked or not,
  * never buffering more. A stream whose token is revoked or expires ends with one last `next` event
  * carrying an UNAUTHENTICATED error, then `complete`. Every error answer carries `extensions.code`.
+ * A stream whose client stops reading is closed once STREAM_BUFFER_BYTES wait for it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DocumentNode, ExecutionResult, GraphQLSchema } from 'graphql';
@@ -52,6 +53,13 @@ const CODE_BY_STATUS: Record<number, [ApiErrorCode, string]> = {
   409: ['BAD_REQUEST', 'Conflict'],
   415: ['UNSUPPORTED_MEDIA_TYPE', 'Send the request as JSON with Content-Type: application/json'],
 };
+
+/**
+ * What one stream may hold for a client that does not read, beyond what the kernel's socket buffers
+ * take (some MB on Linux): past it the stream is closed and gives back its place among its token's
+ * streams. A client that stopped reading cannot be told why; it reconnects like after any cut.
+ */
+export const STREAM_BUFFER_BYTES = 1024 * 1024;
 
 /** The methods the stream serves: POST, and GET with the operation in the query string (EventSource). */
 const STREAM_METHODS = 'GET, POST';
@@ -169,14 +177,24 @@ export function createSseTransport(o: {
   }
 
   /** Writes the response; `gone` is called when the client goes away before the stream ended. */
-  async function stream(res: ServerResponse, [body, init]: SseResponse, gone: () => void): Promise<number> {
+  async function stream(
+    res: ServerResponse,
+    [body, init]: SseResponse,
+    gone: () => void,
+    slow: (bytes: number) => void,
+  ): Promise<number> {
     if (body === null || typeof body === 'string') {
       const text = coded(body, init.status);
       const headers: Record<string, string> = { ...init.headers };
       if (text !== body) headers['content-type'] = 'application/json; charset=utf-8';
       return answer(res, [text, { status: init.status, headers }]);
     }
-    res.writeHead(init.status, init.statusText, { ...init.headers, 'cache-control': 'no-store' });
+    // graphql-sse says `content-encoding: none` (meant to keep compressing middleware off), which is
+    // no content coding at all (RFC 9110, 8.4.1): a proxy or client may refuse the stream or take its
+    // bytes for an unknown coding. The stream is sent as it is, with no Content-Encoding; what keeps
+    // proxies from holding it back is `cache-control: no-store` and `x-accel-buffering: no` (nginx).
+    const { 'content-encoding': _none, ...headers } = init.headers ?? {};
+    res.writeHead(init.status, init.statusText, { ...headers, 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
     streams.add(res);
     // The generator is waiting for the next event, so its return() would wait too: end the source first.
     const stop = () => {
@@ -185,10 +203,18 @@ export function createSseTransport(o: {
     };
     res.once('close', stop);
     try {
+      // Every event is handed to the response as it comes (graphql-sse queues what is not taken, without
+      // bound): what the client has not read waits in the response's buffer, measured, and a client that
+      // falls STREAM_BUFFER_BYTES behind (past what the kernel holds) is cut, giving back its slot.
       for await (const chunk of body) {
         if (!res.writable) break;
-        const written = await new Promise<boolean>((resolve) => res.write(chunk, (err) => resolve(!err)));
-        if (!written) break;
+        res.write(chunk);
+        if (res.writableLength > STREAM_BUFFER_BYTES) {
+          slow(res.writableLength);
+          gone(); // the source may be waiting for its next event: end it first (see stop)
+          res.destroy();
+          break;
+        }
       }
     } finally {
       res.off('close', stop);
@@ -313,7 +339,15 @@ export function createSseTransport(o: {
           raw: req,
           context: undefined,
         });
-        return await stream(res, response, () => end.gone());
+        return await stream(
+          res,
+          response,
+          () => end.gone(),
+          (bytes) => {
+            metrics?.countRefusal('sse', 'SLOW_READER');
+            log.warn({ bufferedBytes: bytes }, 'SSE stream closed: its client stopped reading');
+          },
+        );
       } finally {
         open.delete(res);
         closed?.();

@@ -114,7 +114,13 @@ export function formatResult(result: ExecutionResult, logger: Logger): Execution
       result.data === undefined &&
       (original === undefined || (original instanceof GraphQLError && original.extensions.code === undefined))
     ) {
-      return new GraphQLError(e.message, { extensions: { code: 'BAD_USER_INPUT' } });
+      // With its place in the document, as on HTTP.
+      return new GraphQLError(e.message, {
+        nodes: e.nodes,
+        source: e.source,
+        positions: e.positions,
+        extensions: { code: 'BAD_USER_INPUT' },
+      });
     }
     const f = mapExecutionError(e, logger);
     return new GraphQLError(f.message, { path: f.path, extensions: f.extensions });

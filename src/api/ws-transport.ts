@@ -8,7 +8,7 @@
  * When the token is revoked or expires the socket is closed with 4401 (reason "Token revoked" or
  * "Token expired"). Refusals on the socket as a whole close it with 4429 (reason: the code).
  */
-import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { getOperationAST, type GraphQLError, type GraphQLSchema } from 'graphql';
 import type { Context } from 'graphql-ws';
@@ -19,7 +19,8 @@ import type { CoreApi } from '../core/api-types.js';
 import type { Actor } from '../domain/actor.js';
 import { isDomainError } from '../domain/errors.js';
 import type { Admission } from './admission.js';
-import { BATCH_REFUSAL, errorBody, type ApiErrorCode } from './errors.js';
+import { BATCH_REFUSAL, type ApiErrorCode } from './errors.js';
+import { rawRefusal } from './client-errors.js';
 import { duplicateAuthorization } from './request-headers.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
 import { operationLabel, resultOutcome, type Metrics } from './metrics.js';
@@ -39,6 +40,14 @@ export const MAX_OPERATION_ID = 128;
  * of 256 KiB each held some 40 MB per socket, 4 GB for one token's 100 sockets.
  */
 export const SOCKET_HELD_CHARS = 1024 * 1024;
+
+/**
+ * Every socket is pinged this often, and one that has not answered the ping when the next is due is
+ * cut (graphql-ws's keep-alive). A client that stops reading answers no ping: its socket, and its
+ * place among its token's streams, go within two periods (what it was sent meanwhile waits in the
+ * kernel; graphql-ws sends one message at a time and the event hub keeps at most 1 000 events).
+ */
+export const KEEP_ALIVE_MS = 12_000;
 
 export interface WebSocketTransport {
   /** Closes every socket (server shutdown). */
@@ -73,10 +82,7 @@ type Ctx = Context<Record<string, unknown> | undefined, { socket: WebSocket; req
 
 /** A plain HTTP answer on the upgrade's socket, before any handshake: a coded JSON error. */
 function refuseUpgrade(socket: Duplex, status: number, code: ApiErrorCode, message: string, extra = ''): void {
-  const body = errorBody(code, message);
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncache-control: no-store\r\nx-content-type-options: nosniff\r\n${extra}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
+  socket.end(rawRefusal(status, code, message, extra));
 }
 
 export function attachWebSocketTransport(o: {
@@ -348,6 +354,7 @@ export function attachWebSocketTransport(o: {
       },
     },
     wss,
+    KEEP_ALIVE_MS,
   );
 
   return {

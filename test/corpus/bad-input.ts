@@ -151,6 +151,9 @@ export const BAD_INPUT: readonly BadInputCase[] = [
   { name: 'DELETE on /readyz', request: { method: 'DELETE', path: '/readyz' }, expect: { status: 405, code: 'METHOD_NOT_ALLOWED', headers: { allow: 'GET, HEAD' } } },
   { name: 'PATCH on /metrics', request: { method: 'PATCH', path: '/metrics', body: '{}' }, expect: { status: 405, code: 'METHOD_NOT_ALLOWED', headers: { allow: 'GET, HEAD' } } },
   { name: 'OPTIONS on an unknown path', request: { method: 'OPTIONS', path: '/admin' }, expect: { status: 404, code: 'NOT_FOUND' } },
+  // The asterisk form is for OPTIONS only (RFC 9112, 3.2.4): refused like OPTIONS anywhere (it was 404 "No route for OPTIONS *").
+  { name: 'OPTIONS * (the asterisk form)', request: { method: 'OPTIONS', path: '*' }, expect: { status: 405, code: 'METHOD_NOT_ALLOWED', headers: { allow: 'GET, HEAD, POST' } } },
+  { name: 'GET * (the asterisk form with another method)', request: { method: 'GET', path: '*' }, expect: { status: 400, code: 'BAD_REQUEST', message: /^The request target \* is only for OPTIONS/ } },
   { name: 'request headers over 16 KiB', request: { headers: { 'x-padding': 'p'.repeat(20 * 1024) }, body: gql('{ gateways { id } }') }, expect: { status: 431, code: 'HEADERS_TOO_LARGE' } },
   // The SSE path refuses like /graphql (graphql-sse took these for its single-connection mode: 404, 415).
   { name: 'DELETE on the SSE stream', request: { method: 'DELETE', path: '/graphql/stream', headers: { accept: 'text/event-stream' } }, expect: { status: 405, code: 'METHOD_NOT_ALLOWED', headers: { allow: 'GET, POST' } } },
@@ -235,8 +238,14 @@ export const BAD_INPUT: readonly BadInputCase[] = [
   { name: 'online session id with a suffix', request: { body: gql(DISCONNECT, { id: '$SESSION\n' }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
   { name: 'online session id in upper case', request: { body: gql(DISCONNECT, { id: '$SESSION_UPPER' }) }, expect: { status: 400, code: 'SESSION_NOT_FOUND' } },
   { name: 'session id of 100 000 characters', request: { body: gql(DISCONNECT, { id: `sess_${'a'.repeat(100000)}` }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
-  { name: 'session id as a number', request: { body: gql(DISCONNECT, { id: 5 }) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
-  { name: 'session id missing', request: { body: gql(DISCONNECT, {}) }, expect: { status: 400, code: 'BAD_USER_INPUT' } },
+  // Variables that do not coerce: graphql-js's words on every transport (HTTP said graphql-jit's
+  // "Expected type String; …" once an operation was compiled, WebSocket and SSE graphql-js's).
+  { name: 'session id as a number', request: { body: gql(DISCONNECT, { id: 5 }) }, expect: { status: 400, code: 'BAD_USER_INPUT', message: /^Variable "\$id" got invalid value 5; String cannot represent a non string value: 5$/ } },
+  { name: 'session id as an object', request: { body: gql(DISCONNECT, { id: { a: 1 } }) }, expect: { status: 400, code: 'BAD_USER_INPUT', message: /^Variable "\$id" got invalid value \{ a: 1 \}; String cannot represent a non string value: \{ a: 1 \}$/ } },
+  { name: 'session id as a list', request: { body: gql(DISCONNECT, { id: ['sess_a'] }) }, expect: { status: 400, code: 'BAD_USER_INPUT', message: /^Variable "\$id" got invalid value \["sess_a"\]; String cannot represent a non string value: \["sess_a"\]$/ } },
+  { name: 'session id missing', request: { body: gql(DISCONNECT, {}) }, expect: { status: 400, code: 'BAD_USER_INPUT', message: /^Variable "\$id" of required type "String!" was not provided\.$/ } },
+  { name: 'session id null', request: { body: gql(DISCONNECT, { id: null }) }, expect: { status: 400, code: 'BAD_USER_INPUT', message: /^Variable "\$id" of non-null type "String!" must not be null\.$/ } },
+  { name: 'session filter as a number', request: { body: gql('query ($f: OnlineSessionFilter) { onlineSessions(filter: $f) { totalCount } }', { f: 5 }) }, expect: { status: 400, code: 'BAD_USER_INPUT', message: /^Variable "\$f" got invalid value 5; Expected type "OnlineSessionFilter" to be an object\.$/ } },
   { name: 'token id with SQL', request: { body: gql('mutation ($id: String!) { revokeToken(id: $id) { id } }', { id: "tok_' OR 1=1 --" }) }, expect: { status: 400, code: 'TOKEN_NOT_FOUND' } },
 
   // ── strings and other arguments ──────────────────────────────────────────────────────────────────
