@@ -363,12 +363,7 @@ describe('bad input on each store', { concurrency: STORES.length }, () => {
       });
 
       test("an SSE stream whose client stops reading is closed and gives back its place among the token's streams", async () => {
-        const openSse = async () => {
-          const text = await (
-            await fetch(`${f.h.url}/metrics`, { headers: { authorization: `Bearer ${f.h.admin}` } })
-          ).text();
-          return Number(/^switchboard_api_open_streams\{transport="sse"\} (\d+)$/m.exec(text)?.[1] ?? NaN);
-        };
+        const openSse = () => openStreams(f.h, 'sse');
         assert.equal(await openSse(), 0, 'no stream open before');
         // Events of some 30 KB each (20 copies of a 1 500-byte user name), so the kernel's buffers
         // (some MB on loopback) and the stream's own bound fill in a few hundred events.
@@ -422,12 +417,7 @@ describe('bad input on each store', { concurrency: STORES.length }, () => {
       });
 
       test('a WebSocket whose client stops reading is closed and gives back its place (it answers no ping)', async () => {
-        const openWs = async () => {
-          const text = await (
-            await fetch(`${f.h.url}/metrics`, { headers: { authorization: `Bearer ${f.h.admin}` } })
-          ).text();
-          return Number(/^switchboard_api_open_streams\{transport="ws"\} (\d+)$/m.exec(text)?.[1] ?? NaN);
-        };
+        const openWs = () => openStreams(f.h, 'ws');
         assert.equal(await openWs(), 0, 'no socket open before');
         const ws = new WebSocket(`${f.h.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
         const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
@@ -469,6 +459,14 @@ describe('bad input on each store', { concurrency: STORES.length }, () => {
     });
   }
 });
+
+/** The streams of `transport` open on the server, as its metrics say. */
+async function openStreams(h: AppHarness, transport: 'ws' | 'sse'): Promise<number> {
+  const text = await (await fetch(`${h.url}/metrics`, { headers: { authorization: `Bearer ${h.admin}` } })).text();
+  return Number(
+    new RegExp(`^switchboard_api_open_streams\\{transport="${transport}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN,
+  );
+}
 
 /** Sends `request` on a raw socket; resolves with all the server wrote once it closed (or after 10 s). */
 function rawExchange(base: string, request: string): Promise<{ text: string; closed: boolean }> {
