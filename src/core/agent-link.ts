@@ -33,6 +33,8 @@ import type { SessionReport } from '../domain/session.js';
 
 /** Sessions left out for a name the contract cannot carry, remembered so each is logged once; cleared past this. */
 const MAX_UNREPORTABLE_LOGGED = 10_000;
+/** The queue group of every agent serving a gateway's disconnect subject (see `add`). */
+export const DISCONNECT_QUEUE = 'agents';
 /** Agent's slack: it answers a little before the caller's deadline, so a late SUCCESS is not lost. */
 const DEADLINE_MARGIN_MS = 100;
 /**
@@ -93,8 +95,18 @@ export class AgentLink {
     const id = adapter.config.id;
     if (this.adapters.has(id)) throw new Error(`gateway ${id} is served already`);
     const { bus } = this.deps;
+    // One queue group: a request reaches one agent of the gateway, and its answer is that agent's. With
+    // two agents serving one gateway (a second one started by mistake), every one of them got each
+    // request and the first answer won: one without the daemon's link answered NOT_SENT ("still
+    // online") while the other's kill ran.
     const stops = [
-      bus.serve(subjects.gatewayDisconnect(id), async (data) => versioned(await this.receiveDisconnect(adapter, data))),
+      bus.serve(
+        subjects.gatewayDisconnect(id),
+        async (data) => versioned(await this.receiveDisconnect(adapter, data)),
+        {
+          queue: DISCONNECT_QUEUE,
+        },
+      ),
     ];
     // Before the adapter starts: its first snapshot brings the blocks back (see core/blocks.ts).
     if (adapter.setBlocks)

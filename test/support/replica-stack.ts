@@ -21,6 +21,13 @@ export interface ReplicaStack {
   /** The bootstrap admin token. */
   admin: string;
   replicaA: SwitchboardProcess;
+  replicaB: SwitchboardProcess;
+  /** Starts one more replica on the same database and bus; its process and GraphQL URL once it listens. */
+  startReplica(name: string): Promise<{ process: SwitchboardProcess; url: string }>;
+  /** The gateway's `switchboard agent` (the first one started). */
+  agent: SwitchboardProcess;
+  /** Starts another `switchboard agent` for the gateway and resolves once it reports. */
+  startAgent(name: string): Promise<SwitchboardProcess>;
   urlA: string;
   urlB: string;
   /** POST /graphql with the admin token; the parsed body. */
@@ -32,6 +39,12 @@ export async function startReplicaStack(o: {
   name: string;
   snapshotIntervalSeconds: number;
   replicaEnv?: Record<string, string>;
+  /** The daemon's mode; `observe` unless said. */
+  mode?: 'observe' | 'authorize';
+  /** The daemon's transport; UDP unless said. */
+  proto?: 'udp4' | 'tcp4';
+  /** The management address the agents use instead of the daemon's own socket (say, a proxy's). */
+  managementVia?: (management: string) => Promise<string>;
 }): Promise<ReplicaStack> {
   const run = randomId(6);
   const gw = `${o.name}-${run}`;
@@ -47,7 +60,8 @@ export async function startReplicaStack(o: {
     await db.drop();
   };
   try {
-    const server = await lab.startServer({ proto: 'udp4', mode: 'observe', managementPassword: `pw-${run}` });
+    const mode = o.mode ?? 'observe';
+    const server = await lab.startServer({ proto: o.proto ?? 'udp4', mode, managementPassword: `pw-${run}` });
     writeFileSync(
       join(lab.dir, 'gw.yaml'),
       JSON.stringify({
@@ -57,8 +71,8 @@ export async function startReplicaStack(o: {
             name: `${o.name} lab`,
             region: 'lab',
             protocol: 'openvpn',
-            mode: 'observe',
-            management: server.management,
+            mode,
+            management: o.managementVia ? await o.managementVia(server.management) : server.management,
             managementPasswordFile: server.managementPasswordFile,
             snapshotIntervalSeconds: o.snapshotIntervalSeconds,
           },
@@ -82,13 +96,20 @@ export async function startReplicaStack(o: {
     const replicaA = replica('replica A');
     const admin = (await replicaA.waitForOutput(/^\s{4}(sbt_[a-z0-9_]+)$/m, 60_000))[1]!;
     const urlA = await listening(replicaA);
-    const urlB = await listening(replica('replica B'));
-    await start('agent', ['agent'], { SWITCHBOARD_CONFIG: join(lab.dir, 'gw.yaml') }).waitForOutput(
-      /Switchboard agent agt_\w+ is reporting/,
-      60_000,
-    );
+    const replicaB = replica('replica B');
+    const urlB = await listening(replicaB);
+    const startReplica = async (name: string) => {
+      const process = replica(name);
+      return { process, url: await listening(process) };
+    };
+    const startAgent = async (name: string) => {
+      const agent = start(name, ['agent'], { SWITCHBOARD_CONFIG: join(lab.dir, 'gw.yaml') });
+      await agent.waitForOutput(/Switchboard agent agt_\w+ is reporting/, 60_000);
+      return agent;
+    };
+    const agent = await startAgent('agent');
     const gql: ReplicaStack['gql'] = async (url, query, variables) => (await gqlAt(url, admin, query, variables)).json;
-    return { gw, sql, server, admin, replicaA, urlA, urlB, gql, close };
+    return { gw, sql, server, admin, replicaA, replicaB, startReplica, agent, startAgent, urlA, urlB, gql, close };
   } catch (e) {
     await close();
     throw e;
