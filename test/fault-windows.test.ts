@@ -162,6 +162,31 @@ function answerOf(json: Awaited<ReturnType<ReplicaStack['gql']>>): Answer {
   return { outcome: (json.data?.disconnectSession as { outcome: string }).outcome };
 }
 
+/** A replica stack (TCP clients, a 4 s disconnect deadline) whose agents reach the daemon through a ManagementProxy. */
+async function startProxiedStack(
+  name: string,
+  mode: 'observe' | 'authorize',
+): Promise<{ stack: ReplicaStack; proxy: ManagementProxy }> {
+  let proxy: ManagementProxy | undefined;
+  const started = startReplicaStack({
+    name,
+    mode,
+    proto: 'tcp4',
+    snapshotIntervalSeconds: 600,
+    replicaEnv: { SWITCHBOARD_DISCONNECT_TIMEOUT_MS: '4000' },
+    managementVia: async (management) => {
+      proxy = new ManagementProxy(management.replace(/^unix:/, ''));
+      return proxy.start();
+    },
+  });
+  // A stack that failed to start closed its own processes; the proxy is this process's to close.
+  const stack = await started.catch(async (e: unknown) => {
+    await proxy?.close();
+    throw e;
+  });
+  return { stack, proxy: proxy! };
+}
+
 /** Waits until `users` are listed online on the gateway (by the replica at `url`); their session ids by user. */
 async function listed(stack: ReplicaStack, users: string[], url = stack.urlA): Promise<Map<string, string>> {
   return waitFor(
@@ -226,17 +251,7 @@ for (const mode of ['observe', 'authorize'] as const) {
       const clients = new Map<string, LabClient>();
 
       before(async () => {
-        stack = await startReplicaStack({
-          name: `kill_${mode}`,
-          mode,
-          proto: 'tcp4',
-          snapshotIntervalSeconds: 600,
-          replicaEnv: { SWITCHBOARD_DISCONNECT_TIMEOUT_MS: '4000' },
-          managementVia: async (management) => {
-            proxy = new ManagementProxy(management.replace(/^unix:/, ''));
-            return proxy.start();
-          },
-        });
+        ({ stack, proxy } = await startProxiedStack(`kill_${mode}`, mode));
         // Authorize mode: clients get in only once the agent holds the link and answers for the daemon.
         await waitLinked(apiClient(stack.urlA, stack.admin), stack.gw);
         for (const user of ['mallory', 'trudy', 'oscar', 'alice'])
@@ -320,16 +335,7 @@ describe('two agents serving one gateway on one prefix', { skip, timeout: 120_00
   const USERS = ['u1', 'u2', 'u3', 'u4', 'u5', 'u6'];
 
   before(async () => {
-    stack = await startReplicaStack({
-      name: 'twoagents',
-      proto: 'tcp4',
-      snapshotIntervalSeconds: 600,
-      replicaEnv: { SWITCHBOARD_DISCONNECT_TIMEOUT_MS: '4000' },
-      managementVia: async (management) => {
-        proxy = new ManagementProxy(management.replace(/^unix:/, ''));
-        return proxy.start();
-      },
-    });
+    ({ stack, proxy } = await startProxiedStack('twoagents', 'observe'));
     for (const user of USERS) clients.set(user, await stack.server.startClient({ user }));
     await listed(stack, USERS);
     // The second agent: the daemon takes one management client at a time, so it cannot link.
