@@ -2,7 +2,9 @@
  * Two deployments on the one NATS server, told apart only by SWITCHBOARD_NATS_PREFIX: each a real
  * `switchboard start` process with its own database and an agent (AgentLink on its own NATS
  * connection) for a gateway with the SAME id in both. Neither sees anything of the other: gateways,
- * sessions, disconnects, events.
+ * sessions, disconnects, events. Then the same with real processes on both sides: two replica stacks
+ * (two replicas on PostgreSQL, a `switchboard agent`, a real OpenVPN daemon each) on a nats-server of
+ * this file's own, the same gateway id in both.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,13 +13,23 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { subjects } from '../src/bus/bus.js';
 import { connectNatsBus, type NatsBus } from '../src/bus/nats/nats-bus.js';
-import { natsSkipReason, TEST_NATS_URL } from './support/nats-server.js';
+import {
+  natsServerSkipReason,
+  natsSkipReason,
+  startNatsServer,
+  TEST_NATS_URL,
+  type TestNatsServer,
+} from './support/nats-server.js';
+import { ONLINE_SESSIONS, onlineRows } from './support/api-client.js';
+import { openvpnSkipReason, type LabClient } from './support/openvpn-lab.js';
+import { postgresSkipReason } from './support/postgres.js';
+import { startReplicaStack, type ReplicaStack } from './support/replica-stack.js';
 import { AgentLink } from '../src/core/agent-link.js';
 import { silentLogger } from '../src/domain/logger.js';
 import type { SessionEvent } from '../src/core/session-events.js';
 import { randomId } from '../src/domain/ids.js';
 import { gql as gqlAt, type Variables } from './support/api-client.js';
-import { waitFor } from './support/wait.js';
+import { quietPeriod, waitFor } from './support/wait.js';
 import { FakeAdapter } from './support/fake-adapter.js';
 import { SwitchboardProcess } from './support/switchboard-process.js';
 
@@ -163,3 +175,80 @@ describe('two deployments on one NATS with different prefixes', { skip: await na
     assert.deepEqual(seen(stacks.b), ['session.connected:bob', 'session.disconnected:bob']);
   });
 });
+
+describe(
+  'two deployments with real agents and OpenVPN daemons on a private nats-server, different prefixes',
+  { skip: openvpnSkipReason() || (await postgresSkipReason()) || natsServerSkipReason(), timeout: 180_000 },
+  () => {
+    const gatewayId = `same-${randomId(6)}`; // the same gateway id in both deployments
+    let nats: TestNatsServer;
+    const stacks: ReplicaStack[] = [];
+    const clients: LabClient[] = [];
+
+    before(async () => {
+      nats = await startNatsServer();
+      // One after the other: each stack is two replicas, an agent and a daemon on a loaded machine.
+      for (const name of ['depa', 'depb']) {
+        const stack = await startReplicaStack({ name, natsUrl: nats.url, gatewayId, snapshotIntervalSeconds: 2 });
+        stacks.push(stack);
+        clients.push(await stack.server.startClient({ user: `${name}-user` }));
+      }
+    });
+
+    after(async () => {
+      await Promise.all(stacks.map((s) => s.close()));
+      await nats?.stop();
+    });
+
+    test("one's disconnect, heartbeats, snapshots and events never reach or alter the other's record", async () => {
+      const [a, b] = stacks as [ReplicaStack, ReplicaStack];
+      const online = async (s: ReplicaStack, url: string) =>
+        onlineRows(await s.gql(url, ONLINE_SESSIONS, { gw: gatewayId })).map((r) => ({ id: r.id, user: r.user.name }));
+      const own = async (s: ReplicaStack, user: string) =>
+        waitFor(
+          async () => {
+            const rows = [...(await online(s, s.urlA)), ...(await online(s, s.urlB))];
+            return rows.length === 2 && rows.every((r) => r.user === user) ? rows[0]! : null;
+          },
+          30_000,
+          `${user} listed by both replicas of its deployment, alone`,
+        );
+      const sa = await own(a, 'depa-user');
+      const sb = await own(b, 'depb-user');
+      const recordOf = async (s: ReplicaStack) => ({
+        gateways: (await s.sql.query('SELECT id, name FROM gateways ORDER BY id')).rows,
+        sessions: (await s.sql.query('SELECT id, user_name, ended_at FROM sessions ORDER BY id')).rows,
+        intents: (await s.sql.query('SELECT session_id, status FROM disconnect_intents')).rows,
+        audit: (await s.sql.query("SELECT target_session_id FROM audit_events WHERE action = 'session.disconnect'"))
+          .rows,
+        events: (await s.sql.query('SELECT type FROM event_outbox ORDER BY type')).rows,
+      });
+      const beforeB = await recordOf(b);
+      assert.deepEqual(beforeB.gateways, [{ id: gatewayId, name: 'depb lab' }]);
+
+      const r = await a.gql(
+        a.urlA,
+        'mutation ($id: String!) { disconnectSession(input: { sessionId: $id, reason: "deployment a" }) { outcome } }',
+        { id: sa.id },
+      );
+      assert.deepEqual(r.data, { disconnectSession: { outcome: 'DISCONNECTED' } }, JSON.stringify(r));
+      await clients[0]!.waitExited(20_000);
+      // Several heartbeats and periodic snapshots of both agents pass (2 s each).
+      await quietPeriod(6000);
+      assert.equal(clients[1]!.exited, false, "b's client was not killed");
+      assert.deepEqual(
+        await recordOf(b),
+        beforeB,
+        "b's record is as it was: its gateway, session, intents, audit, events",
+      );
+      assert.deepEqual(await online(b, b.urlA), [sb]);
+      assert.deepEqual(
+        (await a.sql.query('SELECT name FROM gateways')).rows,
+        [{ name: 'depa lab' }],
+        "a's gateway keeps its own name",
+      );
+      const ended = (await a.sql.query('SELECT end_cause FROM sessions WHERE id = $1', [sa.id])).rows;
+      assert.deepEqual(ended, [{ end_cause: 'ADMIN_DISCONNECT' }]);
+    });
+  },
+);

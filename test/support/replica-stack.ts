@@ -45,9 +45,13 @@ export async function startReplicaStack(o: {
   proto?: 'udp4' | 'tcp4';
   /** The management address the agents use instead of the daemon's own socket (say, a proxy's). */
   managementVia?: (management: string) => Promise<string>;
+  /** Another NATS than the shared test server (say, a private one). */
+  natsUrl?: string;
+  /** The gateway's id; `<name>-<random>` unless said. */
+  gatewayId?: string;
 }): Promise<ReplicaStack> {
   const run = randomId(6);
-  const gw = `${o.name}-${run}`;
+  const gw = o.gatewayId ?? `${o.name}-${run}`;
   const procs: SwitchboardProcess[] = [];
   const db = await createFreshPostgresDatabase();
   const sql = new pg.Client({ connectionString: db.url });
@@ -81,7 +85,7 @@ export async function startReplicaStack(o: {
     );
     const start = (name: string, args: string[], env: Record<string, string>) => {
       const p = SwitchboardProcess.start(name, args, {
-        SWITCHBOARD_NATS_URL: TEST_NATS_URL,
+        SWITCHBOARD_NATS_URL: o.natsUrl ?? TEST_NATS_URL,
         SWITCHBOARD_NATS_PREFIX: `${o.name}_${run}`,
         SWITCHBOARD_LOG_LEVEL: 'info',
         ...env,
