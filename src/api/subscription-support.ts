@@ -101,8 +101,9 @@ export function prepareDocument(
 
 /**
  * Errors of an executed operation as the API shows them: a DomainError's code, anything else INTERNAL.
- * A result without data whose errors carry no code of their own is a request that never ran (its
- * variables did not coerce): the client's mistake, BAD_USER_INPUT as on HTTP, not a fault to log.
+ * A result without data whose errors are no domain error is a request that never ran (its variables
+ * did not coerce): the client's mistake, in HTTP's words and code (BAD_USER_INPUT unless the scalar
+ * that refused it gave one), not a fault to log.
  */
 export function formatResult(result: ExecutionResult, logger: Logger): ExecutionResult {
   if (!result.errors || result.errors.length === 0) return result;
@@ -110,16 +111,19 @@ export function formatResult(result: ExecutionResult, logger: Logger): Execution
     // Already ours (an earlier hook formatted it, or validation set the code): keep it as it is.
     if (e.originalError === undefined && typeof e.extensions?.code === 'string') return e;
     const original = e.originalError;
+    // A scalar's own refusal of a variable ('DateTime must be …', coded already) is shown in the words
+    // around it ('Variable "$t" got invalid value "nope"; DateTime must be …'), as on HTTP, not alone.
+    const code = original instanceof GraphQLError ? original.extensions.code : undefined;
     if (
       result.data === undefined &&
-      (original === undefined || (original instanceof GraphQLError && original.extensions.code === undefined))
+      (original === undefined || (original instanceof GraphQLError && code !== 'INTERNAL'))
     ) {
       // With its place in the document, as on HTTP.
       return new GraphQLError(e.message, {
         nodes: e.nodes,
         source: e.source,
         positions: e.positions,
-        extensions: { code: 'BAD_USER_INPUT' },
+        extensions: { code: typeof code === 'string' ? code : 'BAD_USER_INPUT' },
       });
     }
     const f = mapExecutionError(e, logger);

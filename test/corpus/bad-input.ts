@@ -245,6 +245,9 @@ export const BAD_INPUT: readonly BadInputCase[] = [
   { name: 'session id as a list', request: { body: gql(DISCONNECT, { id: ['sess_a'] }) }, expect: { status: 400, code: 'BAD_USER_INPUT', message: /^Variable "\$id" got invalid value \["sess_a"\]; String cannot represent a non string value: \["sess_a"\]$/ } },
   { name: 'session id missing', request: { body: gql(DISCONNECT, {}) }, expect: { status: 400, code: 'BAD_USER_INPUT', message: /^Variable "\$id" of required type "String!" was not provided\.$/ } },
   { name: 'session id null', request: { body: gql(DISCONNECT, { id: null }) }, expect: { status: 400, code: 'BAD_USER_INPUT', message: /^Variable "\$id" of non-null type "String!" must not be null\.$/ } },
+  // A scalar's own refusal in the same words too (SSE and WebSocket said the scalar's message alone).
+  { name: 'DateTime variable that is not one', request: { body: gql('query ($t: DateTime) { onlineSessions(filter: { connectedAfter: $t }) { totalCount } }', { t: 'nope' }) }, expect: { status: 400, code: 'BAD_USER_INPUT', message: /^Variable "\$t" got invalid value "nope"; DateTime must be an ISO-8601 date-time/ } },
+  { name: 'DateTime variable that is a number', request: { body: gql('query ($f: AuditEventFilter) { auditEvents(filter: $f) { totalCount } }', { f: { since: 5 } }) }, expect: { status: 400, code: 'BAD_USER_INPUT', message: /^Variable "\$f" got invalid value 5 at "f\.since"; DateTime must be/ } },
   { name: 'session filter as a number', request: { body: gql('query ($f: OnlineSessionFilter) { onlineSessions(filter: $f) { totalCount } }', { f: 5 }) }, expect: { status: 400, code: 'BAD_USER_INPUT', message: /^Variable "\$f" got invalid value 5; Expected type "OnlineSessionFilter" to be an object\.$/ } },
   { name: 'token id with SQL', request: { body: gql('mutation ($id: String!) { revokeToken(id: $id) { id } }', { id: "tok_' OR 1=1 --" }) }, expect: { status: 400, code: 'TOKEN_NOT_FOUND' } },
 
