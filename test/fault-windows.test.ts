@@ -10,6 +10,9 @@
  *   agent is back the record is the operator's, with its audit rows and its event.
  * - The agent is stopped (SIGSTOP) with the request on its socket: UNCONFIRMED at the deadline; when
  *   it runs again it writes the kill, and the end is the operator's.
+ * - The agent is stopped with the request on its socket and then `kill -9`ed: UNCONFIRMED, nothing
+ *   ran, the session stays online with its intent pending; the next disconnect sends the kill again as
+ *   that same intent.
  * - The only replica is `kill -9`ed after the daemon ran the kill and before it heard the answer,
  *   then restarted: the end is the operator's.
  * - Two agents serve the same gateway on the same prefix (a second one started by mistake, or a second
@@ -254,7 +257,7 @@ for (const mode of ['observe', 'authorize'] as const) {
         ({ stack, proxy } = await startProxiedStack(`kill_${mode}`, mode));
         // Authorize mode: clients get in only once the agent holds the link and answers for the daemon.
         await waitLinked(apiClient(stack.urlA, stack.admin), stack.gw);
-        for (const user of ['mallory', 'trudy', 'oscar', 'alice'])
+        for (const user of ['mallory', 'trudy', 'oscar', 'peggy', 'alice'])
           clients.set(user, await stack.server.startClient({ user }));
       });
 
@@ -265,7 +268,7 @@ for (const mode of ['observe', 'authorize'] as const) {
       });
 
       test("the agent: never 'not sent'; once an agent is back, the end is the operator's with its audit rows and event", async () => {
-        const id = (await listed(stack, ['mallory', 'trudy', 'oscar', 'alice'])).get('mallory')!;
+        const id = (await listed(stack, ['mallory', 'trudy', 'oscar', 'peggy', 'alice'])).get('mallory')!;
         proxy.policy = { kind: 'hold' };
         proxy.arm();
         const answer = stack.gql(stack.urlA, DISCONNECT, { id });
@@ -301,6 +304,41 @@ for (const mode of ['observe', 'authorize'] as const) {
         await waitFor(() => proxy.kills > before, 20_000, 'the agent writes the kill once it runs');
         await assertOperatorsEnd(stack, id, true);
         assert.equal(clients.get('alice')!.exited, false);
+      });
+
+      test('the agent killed with the request unread: UNCONFIRMED, nothing ran, still online; the next disconnect sends it again as the same intent', async () => {
+        const id = (await listed(stack, ['peggy'])).get('peggy')!;
+        await waitLinked(apiClient(stack.urlA, stack.admin), stack.gw);
+        const before = proxy.kills;
+        await agent.pause();
+        const a = answerOf(await stack.gql(stack.urlA, DISCONNECT, { id }));
+        agent.kill('SIGKILL');
+        await agent.waitExited();
+        assert.deepEqual([a.code, a.disconnect], ['GATEWAY_UNAVAILABLE', 'UNCONFIRMED'], JSON.stringify(a));
+        agent = await stack.startAgent('agent, restarted again');
+        await waitLinked(apiClient(stack.urlA, stack.admin), stack.gw);
+        // The restarted agent's snapshot lists the session: nothing ran, and it stays online, its intent pending.
+        await quietPeriod(2000);
+        assert.equal(proxy.kills, before, 'no kill was written');
+        assert.equal(clients.get('peggy')!.exited, false);
+        assert.equal((await sessionRow(stack, id)).ended_at, null, 'still online in the record');
+        const pending = await stack.sql.query('SELECT id, status FROM disconnect_intents WHERE session_id = $1', [id]);
+        assert.deepEqual(
+          pending.rows.map((r: { status: string }) => r.status),
+          ['PENDING'],
+        );
+        // Answered "not confirmed": the next disconnect sends the kill again, as that same intent.
+        const again = answerOf(await stack.gql(stack.urlA, DISCONNECT, { id }));
+        assert.equal(again.outcome, 'DISCONNECTED', JSON.stringify(again));
+        const intents = await stack.sql.query('SELECT id, status FROM disconnect_intents WHERE session_id = $1', [id]);
+        assert.deepEqual(
+          intents.rows.map((r: { id: string; status: string }) => [r.id, r.status]),
+          [[(pending.rows[0] as { id: string }).id, 'DONE']],
+          'one intent, settled by the re-send',
+        );
+        const row = await sessionRow(stack, id);
+        assert.deepEqual([row.end_cause, row.ended_by_name], ['ADMIN_DISCONNECT', 'bootstrap-admin']);
+        assert.deepEqual(await eventsOf(stack, id), ['ADMIN_DISCONNECT'], 'one session.disconnected event');
       });
 
       test("the only replica, restarted: the end is the operator's with its audit rows and event", async () => {
