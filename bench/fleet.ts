@@ -14,7 +14,11 @@
  * delay, PostgreSQL statement round trips; bench/lib/replica-probe.ts): `BENCH_REPLICA_PROBE=<dir>`, with
  * `BENCH_REPLICA_KINDS=1` each replica's CPU by incoming message kind (bench/lib/replica-kinds.ts) and
  * `BENCH_REPLICA_CPU_PROF=1` a CPU profile of the timed window only; the probe also writes the CPU the
- * agents, this database's PostgreSQL backends and the NATS server took over that window.
+ * agents, this database's PostgreSQL backends and the NATS server took over that window. Untimed pairs
+ * before the timed ones: `BENCH_FLEET_WARMUP_S` seconds (10). A timestamped record of the timed window
+ * (each request, each replica's stalls, GC, statements and bus messages, the agents' and the machine's
+ * CPU; bench/lib/replica-timeline.ts), for `bench/timeline-slow.ts` to say what each slow request met:
+ * `BENCH_REPLICA_TIMELINE=<dir>`.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -44,6 +48,9 @@ const profileDir = process.env.BENCH_CPU_PROF;
 /** Set to a directory: each replica records its event-loop delay and statement times there (replica-probe.ts). */
 const probeDir = process.env.BENCH_REPLICA_PROBE;
 const PROBE = fileURLToPath(new URL('./lib/replica-probe.ts', import.meta.url));
+/** Set to a directory: a timestamped record of each replica's and the machine's timed window (replica-timeline.ts). */
+const timelineDir = process.env.BENCH_REPLICA_TIMELINE;
+const TIMELINE = fileURLToPath(new URL('./lib/replica-timeline.ts', import.meta.url));
 /** A replica writing its profile as it exits takes a while: SIGKILL would lose it. */
 const STOP_GRACE_MS = profileDir ? 120_000 : 5_000;
 
@@ -132,6 +139,46 @@ function cpuMsOf(pid: number): number {
   }
 }
 
+/** This database's PostgreSQL backends (but the caller's own) and the NATS server's processes. */
+async function neighbourPids(sql: pg.Client): Promise<{ backends: number[]; nats: number[] }> {
+  const backends = (
+    await sql.query<{ pid: number }>(
+      'select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()',
+    )
+  ).rows.map((r) => r.pid);
+  const nats = readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'nats-server';
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+  return { backends, nats };
+}
+
+/** Busy CPU ms of all the machine's cores so far (/proc/stat, less idle and iowait). */
+function machineBusyMs(): number {
+  const all = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return ((all.reduce((a, b) => a + b, 0) - all[3]! - all[4]!) * 1000) / 100; // clock ticks at 100 Hz
+}
+
+/** CPU ms of every process of the machine, by pid and command line. */
+function everyProcessCpu(): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const d of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ').slice(0, 100);
+      m.set(`${d} ${cmd}`, cpuMsOf(Number(d)));
+    } catch {
+      // exited between listing and reading
+    }
+  }
+  return m;
+}
+
 /**
  * With BENCH_REPLICA_PROBE: the CPU the replicas' neighbours on the cores took over the timed window: the
  * agents processes, this database's PostgreSQL backends, the NATS server (shared with anything else using
@@ -145,24 +192,8 @@ class CpuOfOthers {
     private readonly agentPids: number[],
   ) {}
   private async sample(): Promise<Map<string, number>> {
-    const backends = (
-      await this.sql.query<{ pid: number }>(
-        'select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()',
-      )
-    ).rows.map((r) => r.pid);
-    const nats = readdirSync('/proc')
-      .filter((d) => /^\d+$/.test(d))
-      .filter((d) => {
-        try {
-          return readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'nats-server';
-        } catch {
-          return false;
-        }
-      })
-      .map(Number);
-    const all = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-    const busyTicks = all.reduce((a, b) => a + b, 0) - all[3]! - all[4]!; // minus idle and iowait
-    const m = new Map<string, number>([['machine busy', (busyTicks * 1000) / 100]]);
+    const { backends, nats } = await neighbourPids(this.sql);
+    const m = new Map<string, number>([['machine busy', machineBusyMs()]]);
     for (const p of this.agentPids) m.set(`agents ${p}`, cpuMsOf(p));
     for (const p of backends) m.set(`postgres backend ${p}`, cpuMsOf(p));
     for (const p of nats) m.set(`nats-server ${p}`, cpuMsOf(p));
@@ -192,6 +223,86 @@ class CpuOfOthers {
   }
 }
 
+/**
+ * With BENCH_REPLICA_TIMELINE: the benchmark's side of the timeline (replica-timeline.ts writes the
+ * replicas'): each timed request (epoch ms, the replica asked), the CPU every 50 ms of the machine and of
+ * each process of the fleet (replicas, agents, this database's PostgreSQL backends, the NATS server), the
+ * benchmark process's own event-loop stalls, and PostgreSQL's checkpoint and vacuum counters before and
+ * after. The database logs its statements of 20 ms or more and its tables' autovacuum runs (set by
+ * runSize; read from the server's log, `BENCH_PG_LOG`, by bench/timeline-slow.ts).
+ */
+class MachineTimeline {
+  private readonly requests: [string, number, number, number][] = [];
+  private readonly samples: number[][] = [];
+  private readonly stalls: [number, number][] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private stallTimer: NodeJS.Timeout | undefined;
+  private pgBefore: unknown;
+  private processesBefore = new Map<string, number>();
+  private constructor(
+    private readonly sql: pg.Client,
+    private readonly pids: [string, number][],
+  ) {}
+
+  private static readonly PG_COUNTERS = `select (select row_to_json(b) from pg_stat_bgwriter b) bgwriter,
+     (select json_agg(json_build_object('t', relname, 'autovacuum', autovacuum_count, 'autoanalyze', autoanalyze_count,
+       'lastAutovacuum', last_autovacuum, 'lastAutoanalyze', last_autoanalyze, 'dead', n_dead_tup))
+        from pg_stat_user_tables) tables, now() at`;
+
+  static async start(sql: pg.Client, replicas: SwitchboardProcess[], agents: FleetAgents[]): Promise<MachineTimeline> {
+    const { backends, nats } = await neighbourPids(sql);
+    const pids: [string, number][] = [
+      ...replicas.filter((r) => r.running).map((r, i): [string, number] => [`replica ${i} ${r.pid}`, r.pid]),
+      ['bench', process.pid],
+      ...agents.map((a, i): [string, number] => [`agents ${i}`, a.pid]),
+      ...backends.map((p): [string, number] => [`postgres ${p}`, p]),
+      ...nats.map((p): [string, number] => [`nats ${p}`, p]),
+    ];
+    const t = new MachineTimeline(sql, pids);
+    for (const table of ['sessions', 'gateways', 'events', 'audit_events'])
+      await sql.query(`alter table ${table} set (log_autovacuum_min_duration = 0)`).catch(() => {});
+    t.pgBefore = (await sql.query(MachineTimeline.PG_COUNTERS)).rows[0];
+    t.timer = setInterval(() => {
+      t.samples.push([
+        Math.round(performance.timeOrigin + performance.now()),
+        machineBusyMs(),
+        ...pids.map(([, p]) => cpuMsOf(p)),
+      ]);
+    }, 50);
+    let last = performance.now();
+    t.processesBefore = everyProcessCpu();
+    t.stallTimer = setInterval(() => {
+      const now = performance.now();
+      if (now - last >= 5) t.stalls.push([Math.round(performance.timeOrigin + last), Math.round(now - last)]);
+      last = now;
+    }, 2);
+    return t;
+  }
+
+  request(id: string, replica: number, startedAt: number, ms: number): void {
+    this.requests.push([
+      id,
+      replica,
+      Math.round((performance.timeOrigin + startedAt) * 100) / 100,
+      Math.round(ms * 100) / 100,
+    ]);
+  }
+
+  async write(file: string): Promise<void> {
+    clearInterval(this.timer);
+    clearInterval(this.stallTimer);
+    const pgAfter = (await this.sql.query(MachineTimeline.PG_COUNTERS)).rows[0];
+    // The machine's 15 busiest processes over the window, ours or not (what "outside" was).
+    const topProcesses = [...everyProcessCpu()]
+      .map(([k, v]) => [k, Math.round(v - (this.processesBefore.get(k) ?? v))] as const)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 15);
+    const columns = ['t', 'machine busy', ...this.pids.map(([n]) => n)];
+    const { requests, samples, stalls, pgBefore } = this;
+    writeFileSync(file, JSON.stringify({ columns, requests, samples, stalls, pgBefore, pgAfter, topProcesses }));
+  }
+}
+
 interface SizeResult {
   size: Size;
   agentProcesses: number;
@@ -210,7 +321,15 @@ interface SizeResult {
 
 async function runSize(
   size: Size,
-  o: { smoke: boolean; log: (l: string) => void; samples: number; heartbeatMs: number; snapshotIntervalMs: number },
+  o: {
+    smoke: boolean;
+    log: (l: string) => void;
+    samples: number;
+    warmupS: number;
+    warmupMaxPairs: number;
+    heartbeatMs: number;
+    snapshotIntervalMs: number;
+  },
 ): Promise<SizeResult> {
   const { log } = o;
   const label = `${size.gateways}x${size.sessions}`;
@@ -220,6 +339,14 @@ async function runSize(
   const db = await createFreshPostgresDatabase();
   const sql = new pg.Client({ connectionString: db.url });
   await sql.connect();
+  // The timeline's: the database logs its statements of 20 ms or more (the replicas connect after this).
+  if (timelineDir) {
+    const name = pg.escapeIdentifier(String((await sql.query('select current_database() n')).rows[0].n));
+    await sql.query(`alter database ${name} set log_min_duration_statement = 20`);
+    // Lock waits of 10 ms or more, with who held the lock (checked for deadlock after as long).
+    await sql.query(`alter database ${name} set log_lock_waits = on`);
+    await sql.query(`alter database ${name} set deadlock_timeout = '10ms'`);
+  }
   const replicas: SwitchboardProcess[] = [];
   const agents: FleetAgents[] = [];
   const watch = new RssWatch(() => [
@@ -241,7 +368,9 @@ async function runSize(
       {
         nodeArgs: [
           ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
-          ...(probeDir ? ['--import', 'tsx', '--import', PROBE] : []),
+          ...(probeDir || timelineDir ? ['--import', 'tsx'] : []),
+          ...(probeDir ? ['--import', PROBE] : []),
+          ...(timelineDir ? ['--import', TIMELINE] : []),
         ],
       },
     );
@@ -297,21 +426,13 @@ async function runSize(
     const churn = (perSecond: number) =>
       Promise.all(agents.map((fa) => fa.ask({ type: 'churn', perSecond: perSecond / agents.length }, 'churning')));
     await churn(churnPerS);
-    const targets = (
+    // Random online sessions to disconnect: the timed ones first, then those of the warm-up.
+    const picked = (
       await sql.query<{ id: string }>('select id from sessions where ended_at is null order by random() limit $1', [
-        o.samples,
+        o.samples + o.warmupMaxPairs,
       ])
     ).rows.map((r) => r.id);
-    // The probes start over here: what they write next covers the timed requests only.
-    const others = probeDir
-      ? new CpuOfOthers(
-          sql,
-          agents.map((a) => a.pid),
-        )
-      : null;
-    const probe = () => probeDir && replicas.forEach((r) => r.running && process.kill(r.pid, 'SIGUSR2'));
-    await others?.start();
-    probe();
+    const targets = picked.slice(0, o.samples);
     const reads: number[] = [];
     const disconnects: number[] = [];
     const ended: string[] = [];
@@ -323,29 +444,75 @@ async function runSize(
       failures.push(`${what}: ${text.slice(0, 200)}`);
       if (failures.length === 1) log(`fleet ${label}: ${what} failed: ${text.slice(0, 300)}`);
     };
-    for (let i = 0; i < targets.length; i++) {
-      const url = urls[i % 2]!;
+    // One page from one replica, then one disconnect from the other; `timed` keeps their times.
+    let machine: MachineTimeline | null = null;
+    const pair = async (i: number, target: string, timed: boolean) => {
+      const id = (kind: string) => (timed ? `${kind}${i}` : `w${kind}${i}`);
       let t = performance.now();
-      const page = await gql(url, admin, SESSIONS_QUERY, { first: 50 });
+      const page = await gql(
+        urls[i % 2]!,
+        admin,
+        SESSIONS_QUERY,
+        { first: 50 },
+        { headers: { 'x-bench-id': id('p') } },
+      );
       const readMs = performance.now() - t;
+      if (timed) machine?.request(id('p'), i % 2, t, readMs);
       if (
         page.status !== 200 ||
         page.json.errors ||
         (page.json.data?.onlineSessions as { edges: unknown[] }).edges.length !== 50
       )
         failed('page', page.text);
-      else reads.push(readMs);
+      else if (timed) reads.push(readMs);
       t = performance.now();
-      const r = await gql(urls[(i + 1) % 2]!, admin, DISCONNECT, { id: targets[i] });
+      const r = await gql(
+        urls[(i + 1) % 2]!,
+        admin,
+        DISCONNECT,
+        { id: target },
+        { headers: { 'x-bench-id': id('d') } },
+      );
       const ms = performance.now() - t;
+      if (timed) machine?.request(id('d'), (i + 1) % 2, t, ms);
       if (r.json.data?.disconnectBySessionId === true) {
-        disconnects.push(ms);
-        ended.push(targets[i]!);
-      } else if (r.json.errors?.[0]?.extensions?.code === 'SESSION_NOT_FOUND')
-        alreadyGone++; // churn ended it first
-      else failed('disconnect', r.text);
-    }
+        if (timed) disconnects.push(ms);
+        ended.push(target);
+      } else if (r.json.errors?.[0]?.extensions?.code === 'SESSION_NOT_FOUND') {
+        if (timed) alreadyGone++; // churn ended it first
+      } else failed('disconnect', r.text);
+    };
+    // Warm-up, untimed: the same pairs for `warmupS` seconds. The fleet came up a moment ago (every
+    // gateway's first snapshot, 100,000 sessions written by both replicas), and the requests' own code
+    // is cold; the goal is the steady state, under heartbeats and churn (findings, eighteenth pass).
+    const warmupTargets = picked.slice(o.samples);
+    const warmupUntil = performance.now() + o.warmupS * 1000;
+    let warmupPairs = 0;
+    while (warmupPairs < warmupTargets.length && performance.now() < warmupUntil)
+      await pair(warmupPairs, warmupTargets[warmupPairs++]!, false);
+    // The probes start over here: what they write next covers the timed requests only.
+    const others = probeDir
+      ? new CpuOfOthers(
+          sql,
+          agents.map((a) => a.pid),
+        )
+      : null;
+    const probe = () =>
+      (probeDir || timelineDir) && replicas.forEach((r) => r.running && process.kill(r.pid, 'SIGUSR2'));
+    machine = timelineDir ? await MachineTimeline.start(sql, replicas, agents) : null;
+    if (timelineDir) await Promise.all(agents.map((fa) => fa.ask({ type: 'timeline' }, 'timeline')));
+    await others?.start();
     probe();
+    for (let i = 0; i < targets.length; i++) await pair(i, targets[i]!, true);
+    probe();
+    if (machine && timelineDir) {
+      await machine.write(join(timelineDir, `machine-${label}-${run}.json`));
+      await Promise.all(
+        agents.map((fa, i) =>
+          fa.ask({ type: 'timeline', file: join(timelineDir, `agents-${label}-${run}-${i}.json`) }, 'timeline'),
+        ),
+      );
+    }
     if (others && probeDir) await others.write(join(probeDir, `others-${label}-${run}.json`));
     // Settled: every disconnected session is ended in the store, as an administrator's disconnect.
     const settled = await count(
@@ -355,7 +522,7 @@ async function runSize(
     if (settled !== ended.length)
       throw new Error(`${label}: ${ended.length - settled} disconnected session(s) not settled`);
     log(
-      `fleet ${label}: ${reads.length} pages and ${disconnects.length} disconnects timed (${alreadyGone} already gone, ${failures.length} failed)`,
+      `fleet ${label}: ${reads.length} pages and ${disconnects.length} disconnects timed (${alreadyGone} already gone, ${failures.length} failed) after ${warmupPairs} untimed pairs`,
     );
 
     // Both replicas down; meanwhile every gateway changes (one client leaves, one comes), which no
@@ -451,6 +618,8 @@ export async function fleet({ smoke, log }: BenchOptions): Promise<BenchResult> 
     smoke,
     log,
     samples: smoke ? 6 : Number(process.env.BENCH_FLEET_SAMPLES ?? 1000),
+    warmupS: smoke ? 0 : Number(process.env.BENCH_FLEET_WARMUP_S ?? 10),
+    warmupMaxPairs: smoke ? 0 : 1000,
     heartbeatMs: smoke ? 500 : 5_000,
     snapshotIntervalMs: 60_000,
   };
@@ -519,7 +688,7 @@ export async function fleet({ smoke, log }: BenchOptions): Promise<BenchResult> 
     goals,
     notes: [
       'Agents: one real AgentLink (the code `switchboard agent` runs) per gateway, all of a process on one NATS connection, with a stand-in daemon (the FakeAdapter of the tests) behind each: every report and disconnect reply is built, validated and versioned by the product’s wire code. Up to 500,000 sessions per agents process.',
-      'Timed: one `onlineSessions(first: 50)` page (every field) then one `disconnectBySessionId` of a random online session, one request at a time from the benchmark process, alternating the two replicas, while every agent heartbeats, snapshots every 60 s and 1% of the sessions leave and as many arrive per minute. A disconnect of a session churn ended first is counted apart, not timed.',
+      `Timed: one \`onlineSessions(first: 50)\` page (every field) then one \`disconnectBySessionId\` of a random online session, one request at a time from the benchmark process, alternating the two replicas, while every agent heartbeats, snapshots every 60 s and 1% of the sessions leave and as many arrive per minute. A disconnect of a session churn ended first is counted apart, not timed. Before the timed pairs, the same pairs for ${o.warmupS} s, untimed (warm-up: the fleet has just come up).`,
       'Restart: both replicas stopped; every gateway then loses one client and gains one, which no replica hears; both started again. Timed from the start until the store holds every gateway’s change (so every gateway’s snapshot has been applied), and until both listen.',
       'RSS: /proc VmRSS of each replica, sampled every 200 ms over the whole run (peak), and once after the reconcile.',
       ...failureNotes,

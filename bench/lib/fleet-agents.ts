@@ -5,6 +5,7 @@
  * built, validated and versioned by the product's own code, and disconnect requests are answered by it.
  * What is simulated is only the daemon: its sessions, its periodic snapshots, clients coming and going.
  */
+import { writeFileSync } from 'node:fs';
 import { connectNatsBus, type NatsBus } from '../../src/bus/nats/nats-bus.js';
 import { AgentLink } from '../../src/core/agent-link.js';
 import { silentLogger } from '../../src/domain/logger.js';
@@ -29,6 +30,8 @@ export type FleetCommand =
   /** Every gateway: one client leaves and one comes, now (used while no replica listens). */
   | { type: 'change-each' }
   | { type: 'stats' }
+  /** Start recording this process's timeline (fleet.ts's BENCH_REPLICA_TIMELINE), or stop and write it to `file`. */
+  | { type: 'timeline'; file?: string }
   | { type: 'stop' };
 
 /** agents → bench. */
@@ -38,6 +41,7 @@ export type FleetReply =
   | { type: 'changed'; changes: { gatewayId: string; endedRef: string; newRef: string }[] }
   | { type: 'stats'; rssBytes: number; sessions: number; churned: number; disconnectsServed: number }
   | { type: 'stopped' }
+  | { type: 'timeline' }
   | { type: 'error'; error: string };
 
 interface SimGateway {
@@ -55,6 +59,37 @@ let churned = 0;
 let userSeq = 0;
 
 const send = (m: FleetReply) => process.send!(m);
+
+/**
+ * With the benchmark's BENCH_REPLICA_TIMELINE: this process's event-loop stalls (a 2 ms timer late by
+ * 5 ms or more, epoch ms, with the process CPU over the gap), each periodic snapshot's synchronous
+ * part and each disconnect the stand-in daemons served, as replica-timeline.ts records a replica's.
+ */
+const timeline = {
+  on: false,
+  stall: [] as [number, number, number][],
+  snapshot: [] as [number, number][],
+  disconnect: [] as [number, number][],
+};
+const at = () => Math.round((performance.timeOrigin + performance.now()) * 100) / 100;
+{
+  let last = performance.now();
+  let lastCpu = process.cpuUsage();
+  setInterval(() => {
+    const now = performance.now();
+    const cpu = process.cpuUsage();
+    if (timeline.on && now - last >= 5) {
+      const cpuMs = (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / 1000;
+      timeline.stall.push([
+        Math.round((performance.timeOrigin + last) * 100) / 100,
+        Math.round((performance.timeOrigin + now) * 100) / 100,
+        Math.round(cpuMs * 100) / 100,
+      ]);
+    }
+    last = now;
+    lastCpu = cpu;
+  }, 2).unref();
+}
 
 function pick<T>(xs: T[]): T {
   return xs[Math.floor(Math.random() * xs.length)]!;
@@ -98,10 +133,19 @@ async function start(spec: FleetAgentsSpec): Promise<number> {
     // The disconnect answer removes the session from the adapter: keep `refs` in step.
     const disconnect = adapter.disconnect.bind(adapter);
     adapter.disconnect = async (command, deadlineMs) => {
+      const t0 = at();
       const outcome = await disconnect(command, deadlineMs);
       const i = g.refs.indexOf(command.ref);
       if (i >= 0) g.refs.splice(i, 1);
+      if (timeline.on) timeline.disconnect.push([t0, at()]);
       return outcome;
+    };
+    const snapshot = adapter.snapshot.bind(adapter);
+    adapter.snapshot = () => {
+      const t0 = at();
+      const r = snapshot();
+      if (timeline.on) timeline.snapshot.push([t0, at()]);
+      return r;
     };
     gateways.push(g);
     // Started within one heartbeat period (a fleet restarted at once): the starts (first heartbeat
@@ -161,6 +205,13 @@ process.on('message', (m: FleetCommand) => {
           churned,
           disconnectsServed: gateways.reduce((a, g) => a + g.adapter.commands.length, 0),
         };
+      case 'timeline':
+        timeline.on = m.file === undefined;
+        if (m.file !== undefined) {
+          const { stall, snapshot, disconnect } = timeline;
+          writeFileSync(m.file, JSON.stringify({ stall, snapshot, disconnect }));
+        }
+        return { type: 'timeline' };
       case 'stop':
         await stop();
         return { type: 'stopped' };

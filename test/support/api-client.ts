@@ -43,9 +43,9 @@ export async function gql(
   token: string | null,
   query: string,
   variables?: Variables,
-  options: { timeoutMs?: number } = {},
+  options: { timeoutMs?: number; headers?: Record<string, string> } = {},
 ): Promise<Reply> {
-  const res = await postGraphql(url, { query, variables }, { token, timeoutMs: options.timeoutMs });
+  const res = await postGraphql(url, { query, variables }, { token, ...options });
   const text = await res.text();
   return { status: res.status, text, json: JSON.parse(text) as Reply['json'] };
 }
