@@ -416,6 +416,34 @@ describe('bad input on each store', { concurrency: STORES.length }, () => {
         );
       });
 
+      test('an SSE answer larger than the slow-reader bound goes whole to a client that reads', async () => {
+        // 200 sessions with 1 500-byte user names, each twenty times in the page: about 6 MB in one event,
+        // more than the kernel takes at once on loopback (about 4 MB) and the bound (1 MiB) together.
+        const big = `big-${'€'.repeat(500)}`;
+        const reports = Array.from({ length: 200 }, () => slowGw.connect(big));
+        try {
+          await waitFor(
+            async () =>
+              (await f.h.app.store.sessions.countOnline({ gatewayId: 'gw-slow-reader' })) === 200 || undefined,
+            10_000,
+            'stored',
+          );
+          const copies = Array.from({ length: 19 }, (_, i) => `u${i}: name`).join(' ');
+          const answer = await overSse(f.h.url, f.h.admin, {
+            query: `{ onlineSessions(first: 200, filter: { gatewayId: "gw-slow-reader" }) { edges { node { user { name ${copies} } } } } }`,
+          });
+          assert.equal(answer.code, undefined, answer.message);
+          assert.ok(answer.data, `the page came: ${answer.message.slice(0, 200)}`);
+        } finally {
+          for (const r of reports) slowGw.quit(r.ref);
+          await waitFor(
+            async () => (await f.h.app.store.sessions.countOnline({ gatewayId: 'gw-slow-reader' })) === 0 || undefined,
+            10_000,
+            'quit',
+          );
+        }
+      });
+
       test('a WebSocket whose client stops reading is closed and gives back its place (it answers no ping)', async () => {
         const openWs = () => openStreams(f.h, 'ws');
         assert.equal(await openWs(), 0, 'no socket open before');

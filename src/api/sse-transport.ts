@@ -56,7 +56,7 @@ const CODE_BY_STATUS: Record<number, [ApiErrorCode, string]> = {
 
 /**
  * What one stream may hold for a client that does not read, beyond what the kernel's socket buffers
- * take (some MB on Linux): past it the stream is closed and gives back its place among its token's
+ * take (some MB on Linux) and beyond its largest event: past it the stream is closed and gives back its place among its token's
  * streams. A client that stopped reading cannot be told why; it reconnects like after any cut.
  */
 export const STREAM_BUFFER_BYTES = 1024 * 1024;
@@ -205,16 +205,20 @@ export function createSseTransport(o: {
     try {
       // Every event is handed to the response as it comes (graphql-sse queues what is not taken, without
       // bound): what the client has not read waits in the response's buffer, measured, and a client that
-      // falls STREAM_BUFFER_BYTES behind (past what the kernel holds) is cut, giving back its slot.
+      // is STREAM_BUFFER_BYTES behind (past what the kernel holds, and past the largest event: one
+      // result larger than the bound, a big page, still goes whole to a client that reads) when the
+      // next event comes is cut, giving back its slot.
+      let largest = 0;
       for await (const chunk of body) {
         if (!res.writable) break;
-        res.write(chunk);
-        if (res.writableLength > STREAM_BUFFER_BYTES) {
+        largest = Math.max(largest, Buffer.byteLength(chunk));
+        if (res.writableLength > STREAM_BUFFER_BYTES + largest) {
           slow(res.writableLength);
           gone(); // the source may be waiting for its next event: end it first (see stop)
           res.destroy();
           break;
         }
+        res.write(chunk);
       }
     } finally {
       res.off('close', stop);
