@@ -154,6 +154,11 @@ function markEndedWithStatsSqlite(claimEcho: boolean): Precompiled<EndsWithStats
 /**
  * `updateStatsMany`'s PostgreSQL statement; its text is kept per row count (BulkInsert): a periodic
  * snapshot's 1,000 rows were 4,000 values for Kysely to wrap and compile on every call.
+ * Its rows are locked first, in id order (`locked`: ORDER BY is applied before FOR UPDATE), as every
+ * multi-row write to `sessions` locks them: the join alone locked them in its plan's order (the
+ * gateway index's, or the VALUES'), and another write taking two of them in the other order (a bulk
+ * end, an echo's end) deadlocked with it. The gateway is bound twice (`tail`), so the update itself
+ * still reads that gateway's rows by index.
  */
 const STATS_MANY = new BulkInsert((db, rows: { id: string; r: number; s: number; l: number }[], [gatewayId]) => {
   const values = sql.join(
@@ -161,10 +166,13 @@ const STATS_MANY = new BulkInsert((db, rows: { id: string; r: number; s: number;
       (v) => sql`(cast(${v.id} as text), cast(${v.r} as bigint), cast(${v.s} as bigint), cast(${v.l} as bigint))`,
     ),
   );
-  const statement = sql`update sessions set bytes_received = v.column2, bytes_sent = v.column3, last_seen_at = v.column4
-    from (values ${values}) as v where sessions.id = v.column1 and sessions.gateway_id = ${gatewayId}
-    and sessions.ended_at is null
-    and (sessions.bytes_received, sessions.bytes_sent, sessions.last_seen_at) is distinct from (v.column2, v.column3, v.column4)`;
+  const statement = sql`with v (id, r, s, l) as (values ${values}),
+    locked as materialized (select sessions.id from sessions join v on sessions.id = v.id
+      where sessions.gateway_id = ${gatewayId} and sessions.ended_at is null
+      and (sessions.bytes_received, sessions.bytes_sent, sessions.last_seen_at) is distinct from (v.r, v.s, v.l)
+      order by sessions.id collate "C" for update of sessions)
+    update sessions set bytes_received = v.r, bytes_sent = v.s, last_seen_at = v.l
+    from v where sessions.id = v.id and sessions.gateway_id = ${gatewayId} and sessions.id in (select id from locked)`;
   return { compile: () => statement.compile(db) };
 });
 
@@ -415,9 +423,37 @@ export class KyselySessionRepository implements SessionRepository {
     }));
   }
 
-  /** One UPDATE per row: a client floats rarely, so a snapshot carries few of these. */
+  /**
+   * Where a multi-row UPDATE of `sessions` names its rows `ids`. PostgreSQL: the rows `where` admits
+   * are locked first, in id order (a materialized WITH whose ORDER BY is applied before its FOR
+   * UPDATE, byte order as `compare`), and the UPDATE names those: left to its plan (an index scan,
+   * a bitmap heap scan in the heap's order) it locked them in any order, and two writes taking the
+   * same rows in opposite orders deadlocked (PostgreSQL aborts one after `deadlock_timeout`). A row
+   * that no longer passes `where` once its lock is granted (ended meanwhile) is skipped, as the
+   * UPDATE's own re-check skipped it. SQLite has one writer: the ids as they are.
+   */
+  #lockedFirst(
+    ids: string[],
+    where: (eb: Sessions) => Expression<SqlBool>,
+  ): { db: QueryCreator<Database>; named: Expression<SqlBool> } {
+    if (this.dialect !== 'postgres') return { db: this.db, named: sql<SqlBool>`id in (${sql.join(ids)})` };
+    const db = this.db.with(
+      (w) => w('locked').materialized(),
+      (q) =>
+        q
+          .selectFrom('sessions')
+          .select('id')
+          .where('id', 'in', ids)
+          .where(where)
+          .orderBy(sql`id collate "C"`)
+          .forUpdate(),
+    ) as unknown as QueryCreator<Database>;
+    return { db, named: sql<SqlBool>`id in (select id from locked)` };
+  }
+
+  /** One UPDATE per row, in id order (as every multi-row write locks its rows): a client floats rarely, so a snapshot carries few of these. */
   async updateAddresses(changes: Pick<Session, 'id' | 'clientAddress'>[]): Promise<void> {
-    for (const c of changes) {
+    for (const c of [...changes].sort((a, b) => compare(a.id, b.id))) {
       await this.db
         .updateTable('sessions')
         .set({ client_address: c.clientAddress, client_ip: ipOf(c.clientAddress) })
@@ -432,13 +468,9 @@ export class KyselySessionRepository implements SessionRepository {
     for (const transport of new Set(changes.map((c) => c.transport))) {
       const ids = changes.filter((c) => c.transport === transport).map((c) => c.id);
       for (const part of statements(ids.sort(compare), 1)) {
-        await this.db
-          .updateTable('sessions')
-          .set({ transport })
-          .where('id', 'in', part)
-          .where('transport', 'is', null)
-          .where('ended_at', 'is', null)
-          .execute();
+        const fillable = (eb: Sessions) => eb.and([eb('transport', 'is', null), eb('ended_at', 'is', null)]);
+        const { db, named } = this.#lockedFirst(part, fillable);
+        await db.updateTable('sessions').set({ transport }).where(named).where(fillable).execute();
       }
     }
   }
@@ -481,8 +513,11 @@ export class KyselySessionRepository implements SessionRepository {
       for (const s of stats) await this.#statsUpdate(s.id, s).where('gateway_id', '=', gatewayId).execute();
       return;
     }
-    const rows = stats.map((s) => ({ id: s.id, r: s.bytesReceived, s: s.bytesSent, l: s.lastSeenAt }));
-    for (const part of statements(rows, 4)) await STATS_MANY.execute(this.db, part, [gatewayId]);
+    // In id order, so that statements of more than one part lock their rows in that order too.
+    const rows = stats
+      .map((s) => ({ id: s.id, r: s.bytesReceived, s: s.bytesSent, l: s.lastSeenAt }))
+      .sort((a, b) => compare(a.id, b.id));
+    for (const part of statements(rows, 4)) await STATS_MANY.execute(this.db, part, [gatewayId, gatewayId]);
   }
 
   /** The conditional UPDATE of `markEnded`, for many ids: RETURNING names the rows this call ended. */
@@ -490,13 +525,14 @@ export class KyselySessionRepository implements SessionRepository {
     const claimEcho = options?.claimEcho === true;
     const ended: Session[] = [];
     for (const part of statements([...ids].sort(compare), 1)) {
-      const rows = await this.db
+      const { db, named } = this.#lockedFirst(part, (eb) => endable(eb, claimEcho));
+      const rows = await db
         .updateTable('sessions')
         .set((eb) => ({
           ended_at: claimEcho ? eb.fn.coalesce('ended_at', eb.val(end.endedAt)) : end.endedAt,
           ...endColumns(end),
         }))
-        .where('id', 'in', part)
+        .where(named)
         .where((eb) => endable(eb, claimEcho))
         .returningAll()
         .execute();
@@ -542,7 +578,11 @@ export class KyselySessionRepository implements SessionRepository {
           sql` `,
         )} end`;
       const endedAt = byId((e) => e.endedAt);
-      const rows = await this.db
+      const { db, named } = this.#lockedFirst(
+        part.map((e) => e.id),
+        (eb) => endable(eb, claimEcho),
+      );
+      const rows = await db
         .updateTable('sessions')
         .set((eb) => ({
           ended_at: claimEcho ? eb.fn.coalesce('ended_at', endedAt) : endedAt,
@@ -551,11 +591,7 @@ export class KyselySessionRepository implements SessionRepository {
           bytes_sent: byId((e) => e.finalStats.bytesSent),
           last_seen_at: byId((e) => e.finalStats.lastSeenAt),
         }))
-        .where(
-          'id',
-          'in',
-          part.map((e) => e.id),
-        )
+        .where(named)
         .where((eb) => endable(eb, claimEcho))
         .returningAll()
         .execute();
