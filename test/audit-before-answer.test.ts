@@ -232,18 +232,7 @@ for (const store of await bothStores()) {
         standin = await ManagementStandin.start(join(dir, 'mgmt.sock'));
         // A client per transport, there before the adapter links (its first status lists them).
         users = standin.addClients(TRANSPORTS.length).map((c) => c.commonName);
-        const adapter = createAdapter(
-          {
-            id: GW,
-            name: 'Audit order',
-            region: 'lab',
-            protocol: 'openvpn',
-            mode: 'authorize',
-            management: standin.management,
-            snapshotIntervalMs: 3_600_000,
-          },
-          silentLogger,
-        );
+        const adapter = createAdapter(standin.gatewayConfig({ id: GW, name: 'Audit order' }), silentLogger);
         h = await startApp({ adapters: [adapter], databaseUrl: db.url });
         if (store.name === 'PostgreSQL') {
           client = new pg.Client({ connectionString: db.url });

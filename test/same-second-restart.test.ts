@@ -29,18 +29,7 @@ const listed = () => onlineIds(h.gql, GW);
 before(async () => {
   standin = await ManagementStandin.start(join(dir, 'mgmt.sock'));
   standin.addClients(3);
-  const adapter = createAdapter(
-    {
-      id: GW,
-      name: 'Same second',
-      region: 'lab',
-      protocol: 'openvpn',
-      mode: 'authorize',
-      management: standin.management,
-      snapshotIntervalMs: 3_600_000,
-    },
-    silentLogger,
-  );
+  const adapter = createAdapter(standin.gatewayConfig({ id: GW, name: 'Same second' }), silentLogger);
   h = await startApp({ adapters: [adapter] });
 });
 

@@ -8,6 +8,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { unlink } from 'node:fs/promises';
+import type { OpenVpnGatewayConfig } from '../../src/gateways/gateway-config.js';
 
 export interface StandinClient {
   cid: number;
@@ -51,6 +52,18 @@ export class ManagementStandin {
   /** `unix:<path>`, the shape of `GatewayConfig.management`. */
   get management(): string {
     return `unix:${this.path}`;
+  }
+
+  /** A gateway on this stand-in, as a test runs one: authorize mode, no periodic snapshot for an hour. */
+  gatewayConfig(fields: Pick<OpenVpnGatewayConfig, 'id' | 'name'>): OpenVpnGatewayConfig {
+    return {
+      ...fields,
+      region: 'lab',
+      protocol: 'openvpn',
+      mode: 'authorize',
+      management: this.management,
+      snapshotIntervalMs: 3_600_000,
+    };
   }
 
   /** Management connections open now. */
