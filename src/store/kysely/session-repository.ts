@@ -154,11 +154,11 @@ function markEndedWithStatsSqlite(claimEcho: boolean): Precompiled<EndsWithStats
 /**
  * `updateStatsMany`'s PostgreSQL statement; its text is kept per row count (BulkInsert): a periodic
  * snapshot's 1,000 rows were 4,000 values for Kysely to wrap and compile on every call.
- * Its rows are locked first, in id order (`locked`: ORDER BY is applied before FOR UPDATE), as every
- * multi-row write to `sessions` locks them: the join alone locked them in its plan's order (the
- * gateway index's, or the VALUES'), and another write taking two of them in the other order (a bulk
- * end, an echo's end) deadlocked with it. The gateway is bound twice (`tail`), so the update itself
- * still reads that gateway's rows by index.
+ * Its rows are locked first, in id order (`locked`: ORDER BY is applied before the locking
+ * clause), as every multi-row write to `sessions` locks them: the join alone locked them in its
+ * plan's order (the gateway index's, or the VALUES'), and another write taking two of them in the
+ * other order (a bulk end, an echo's end) deadlocked with it. The gateway is bound twice (`tail`),
+ * so the update itself still reads that gateway's rows by index.
  */
 const STATS_MANY = new BulkInsert((db, rows: { id: string; r: number; s: number; l: number }[], [gatewayId]) => {
   const values = sql.join(
@@ -170,7 +170,7 @@ const STATS_MANY = new BulkInsert((db, rows: { id: string; r: number; s: number;
     locked as materialized (select sessions.id from sessions join v on sessions.id = v.id
       where sessions.gateway_id = ${gatewayId} and sessions.ended_at is null
       and (sessions.bytes_received, sessions.bytes_sent, sessions.last_seen_at) is distinct from (v.r, v.s, v.l)
-      order by sessions.id collate "C" for update of sessions)
+      order by sessions.id collate "C" for no key update of sessions)
     update sessions set bytes_received = v.r, bytes_sent = v.s, last_seen_at = v.l
     from v where sessions.id = v.id and sessions.gateway_id = ${gatewayId} and sessions.id in (select id from locked)`;
   return { compile: () => statement.compile(db) };
@@ -425,12 +425,13 @@ export class KyselySessionRepository implements SessionRepository {
 
   /**
    * Where a multi-row UPDATE of `sessions` names its rows `ids`. PostgreSQL: the rows `where` admits
-   * are locked first, in id order (a materialized WITH whose ORDER BY is applied before its FOR
-   * UPDATE, byte order as `compare`), and the UPDATE names those: left to its plan (an index scan,
-   * a bitmap heap scan in the heap's order) it locked them in any order, and two writes taking the
-   * same rows in opposite orders deadlocked (PostgreSQL aborts one after `deadlock_timeout`). A row
-   * that no longer passes `where` once its lock is granted (ended meanwhile) is skipped, as the
-   * UPDATE's own re-check skipped it. SQLite has one writer: the ids as they are.
+   * are locked first, in id order (a materialized WITH whose ORDER BY is applied before its FOR NO
+   * KEY UPDATE, the lock the UPDATE takes itself; byte order, as `compare`), and the UPDATE names
+   * those: left to its plan (an index scan, a bitmap heap scan in the heap's order) it locked them in
+   * any order, and two writes taking the same rows in opposite orders deadlocked (PostgreSQL aborts
+   * one after `deadlock_timeout`). A row that no longer passes `where` once its lock is granted
+   * (ended meanwhile) is skipped, as the UPDATE's own re-check skipped it. SQLite has one writer:
+   * the ids as they are.
    */
   #lockedFirst(
     ids: string[],
@@ -446,7 +447,7 @@ export class KyselySessionRepository implements SessionRepository {
           .where('id', 'in', ids)
           .where(where)
           .orderBy(sql`id collate "C"`)
-          .forUpdate(),
+          .forNoKeyUpdate(),
     ) as unknown as QueryCreator<Database>;
     return { db, named: sql<SqlBool>`id in (select id from locked)` };
   }
