@@ -27,6 +27,8 @@ export interface Config {
   natsTls: NatsTls | null;
   /** The deployment's namespace on NATS: every subject starts with it (`switchboard` by default). */
   natsPrefix: string;
+  /** Many hosts: how often each replica announces its deployment's id on the bus (see core/deployment-guard.ts). */
+  deploymentAnnounceMs: number;
   /** How often an agent reports that it is alive (`switchboard agent`). */
   heartbeatMs: number;
   /** Agents: how often each daemon is probed with a cheap command, and how long its answer may take. */
@@ -113,6 +115,7 @@ const ENV = {
   SWITCHBOARD_GATEWAY_LIVENESS_MS: { schema: int(1000, 3_600_000), default: '15000' },
   SWITCHBOARD_BODY_LIMIT_BYTES: { schema: int(1024, 64 * 1024 * 1024), default: '1048576' },
   SWITCHBOARD_HEARTBEAT_MS: { schema: int(100, 600_000), default: '5000' },
+  SWITCHBOARD_DEPLOYMENT_ANNOUNCE_MS: { schema: int(100, 600_000), default: '5000' },
   SWITCHBOARD_DAEMON_PROBE_INTERVAL_MS: { schema: int(100, 600_000), default: '2000' },
   SWITCHBOARD_DAEMON_PROBE_TIMEOUT_MS: { schema: int(100, 600_000), default: '3000' },
   SWITCHBOARD_RATE_LIMIT_PER_TOKEN: { schema: rateLimit(), default: '200:400' },
@@ -175,6 +178,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     natsTls: readNatsTls(env),
     natsPrefix: read(env, 'SWITCHBOARD_NATS_PREFIX'),
     heartbeatMs: read(env, 'SWITCHBOARD_HEARTBEAT_MS'),
+    deploymentAnnounceMs: read(env, 'SWITCHBOARD_DEPLOYMENT_ANNOUNCE_MS'),
     daemonProbe: {
       intervalMs: read(env, 'SWITCHBOARD_DAEMON_PROBE_INTERVAL_MS'),
       timeoutMs: read(env, 'SWITCHBOARD_DAEMON_PROBE_TIMEOUT_MS'),

@@ -31,6 +31,8 @@ import { SettledIntents } from './core/settled-intents.js';
 import { KillsInFlight } from './core/kills-in-flight.js';
 import { WebhookDispatcher } from './core/webhook-dispatcher.js';
 import { createReadiness } from './core/readiness.js';
+import { DeploymentGuard } from './core/deployment-guard.js';
+import { newId } from './domain/ids.js';
 import { EventRelay } from './core/event-relay.js';
 import {
   declareGateway,
@@ -205,6 +207,26 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
   // Listed by this file: written, and back if a reload had removed it (see core/gateway-reload.ts).
   for (const g of config.gateways) await declareGateway(store, g);
 
+  // Many hosts: the replicas of this deployment (one store) announce its id, so another deployment on
+  // the same NATS prefix is seen and disconnects are refused while it is (see core/deployment-guard.ts).
+  let guard: DeploymentGuard | null = null;
+  if (bus.kind === 'nats') {
+    try {
+      guard = new DeploymentGuard({
+        bus,
+        logger: logger.child({ part: 'deployment' }),
+        deploymentId: await store.deploymentId(),
+        replicaId: newId('replica'),
+        prefix: config.natsPrefix,
+        periodMs: config.deploymentAnnounceMs,
+      });
+    } catch (e) {
+      await bus.close();
+      await store.close();
+      throw e;
+    }
+  }
+  const deploymentConflict = guard ? () => guard.conflict() : undefined;
   const intake = new ReportIntake({ logger: logger.child({ part: 'intake' }) });
   // Sync and the disconnect use case of this process share what the daemons' reports settled.
   const settled = new SettledIntents();
@@ -220,6 +242,7 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
     gatewayLivenessMs: config.gatewayLivenessMs,
     wireStatus: (id) => intake.status(id),
     tokenPollMs: options.tokenPollMs,
+    deploymentConflict,
   });
   const api = createApiServer({
     core,
@@ -229,7 +252,7 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
     rateLimitPerToken: config.rateLimitPerToken,
     rateLimitPerIp: config.rateLimitPerIp,
     caps: config.caps,
-    readiness: createReadiness({ store, bus }),
+    readiness: createReadiness({ store, bus, deploymentConflict }),
   });
   // Listen before anything else starts: a taken port or a wrong host stops the process here, with
   // nothing running to undo and no bootstrap token minted whose only copy would die with it.
@@ -248,6 +271,7 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
   }
 
   // One relay per process: it publishes the event outbox (whichever replica wrote it) to the bus.
+  guard?.start();
   const relay = new EventRelay({
     store,
     bus,
@@ -289,7 +313,7 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
       url,
       store: store.dialect,
       bus: bus.kind,
-      ...(bus.kind === 'nats' ? { natsPrefix: config.natsPrefix } : {}),
+      ...(bus.kind === 'nats' ? { natsPrefix: config.natsPrefix, deploymentId: await store.deploymentId() } : {}),
       gateways: adapters.length,
     },
     'switchboard started',
@@ -338,6 +362,7 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
     await webhooks.stop();
     await horizon.stop();
     await agents.stop();
+    guard?.stop();
     sync.stop();
     stopBlocks();
     // Reports received before the stop are applied, within the same bound as the requests: a replica

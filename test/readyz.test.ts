@@ -29,7 +29,7 @@ async function healthz(h: AppHarness): Promise<number> {
   return res.status;
 }
 
-const READY = { status: 'ready', failed: [], checks: { store: 'ok', migrations: 'ok', bus: 'ok' } };
+const READY = { status: 'ready', failed: [], checks: { store: 'ok', migrations: 'ok', bus: 'ok', deployment: 'ok' } };
 
 describe('readyz on SQLite', () => {
   let h: AppHarness;
@@ -151,7 +151,7 @@ describe('readyz with NATS: a nats-server of this test, stopped and started agai
     assert.deepEqual(down.body, {
       status: 'not ready',
       failed: ['bus'],
-      checks: { store: 'ok', migrations: 'ok', bus: 'not connected to NATS (reconnecting)' },
+      checks: { store: 'ok', migrations: 'ok', bus: 'not connected to NATS (reconnecting)', deployment: 'ok' },
     });
     assert.equal(await healthz(h), 200);
     nats = await startNatsServer([], nats.port);

@@ -1,6 +1,6 @@
 /**
  * The API over node:http: `POST|GET /graphql` (GraphQL over HTTP, bearer token required),
- * `GET /healthz` (liveness: the process serves HTTP) and `GET /readyz` (readiness: store, migrations
+ * `GET /healthz` (liveness: the process serves HTTP) and `GET /readyz` (readiness: store, migrations, bus, deployment
  * and bus; no token, so load balancers can probe it). Authentication happens once per request, before
  * the body is read or anything runs.
  */

@@ -49,7 +49,8 @@ type Mutation {
   Ends one online session. Returns true only after its gateway confirmed. Needs \`admin\` (or \`sessions:disconnect\`).
   Errors: SESSION_NOT_FOUND (unknown or already ended), FORBIDDEN, GATEWAY_UNAVAILABLE (HTTP 503) with
   \`extensions.disconnect\`: \`NOT_SENT\` (never reached the daemon; the session is still online) or
-  \`UNCONFIRMED\` (not confirmed in time; it may still take effect, and is then recorded as this disconnect).
+  \`UNCONFIRMED\` (not confirmed in time; it may still take effect, and is then recorded as this disconnect);
+  DEPLOYMENT_CONFLICT (HTTP 503: another deployment announces itself on this NATS prefix; nothing was done).
   """
   disconnectBySessionId(onlineSessionId: String!): Boolean!
   """
@@ -61,6 +62,8 @@ type Mutation {
   Ends every online session matching a filter (a user's, a gateway's…), each one as disconnectSession
   would, each one audited. An empty filter is refused (BAD_USER_INPUT) unless \`all: true\`, and so is
   an empty \`userNameContains\` (every user name contains it). Needs \`admin\` or \`sessions:disconnect\`.
+  Refused whole with DEPLOYMENT_CONFLICT (HTTP 503) while another deployment announces itself on this
+  NATS prefix: no session is touched.
   """
   disconnectSessions(input: DisconnectSessionsInput!): DisconnectSessionsPayload!
   "Creates an API token. The secret is returned once, here, and never again. Needs \`admin\`."

@@ -80,6 +80,8 @@ export const subjects = {
   gatewayDisconnect: (gatewayId: string) => `gateway.${gatewayId}.disconnect`,
   /** Control plane → every agent: a replica started (or met a gateway it does not know); send a snapshot. */
   replicaHello: 'replica.hello',
+  /** Replica → every replica: the deployment it belongs to (two deployments on one prefix must not pass unseen). */
+  deploymentAnnounce: 'replica.deployment',
   /** Control plane → agent: the blocks it enforces (the whole list, see `blockListSchema`). */
   gatewayBlocks: (gatewayId: string) => `gateway.${gatewayId}.blocks`,
   /** Session events (`session.connected`, `session.disconnected`), published from the event outbox. */

@@ -7,6 +7,7 @@ import { auditEvent } from './audit.js';
 import type { Session } from '../domain/session.js';
 import { BulkChunks, type BulkChunkDeps } from './bulk-chunks.js';
 import { checkBlockSeconds, checkDisconnectText, MAX_REASON_CHARS } from './disconnect.js';
+import { conflictMessage } from './deployment-guard.js';
 
 /** Sessions read per page of the match. */
 const PAGE = 500;
@@ -63,6 +64,22 @@ export async function bulkDisconnect(
   // Refused once for the whole request, not once per matching session.
   checkDisconnectText(input.reason, input.message);
   checkBlockSeconds(input.blockSeconds);
+  const conflict = deps.disconnect.conflict();
+  if (conflict) {
+    // Before any session is read or any intent written: no agent of this prefix is known to be ours.
+    const extensions = { otherDeploymentId: conflict.otherDeploymentId };
+    await deps.store.audit.append(
+      auditEvent(actor, 'session.bulk_disconnect', 'REFUSED', {
+        at: deps.now(),
+        targetUserName: filter.userName ?? null,
+        targetGatewayId: filter.gatewayId ?? null,
+        reason: input.reason?.slice(0, MAX_REASON_CHARS) ?? null,
+        errorCode: 'DEPLOYMENT_CONFLICT',
+        metadata: { filter, all: input.all === true, ...(sessionIds ? { sessionIds } : {}), ...extensions },
+      }),
+    );
+    throw new DomainError('DEPLOYMENT_CONFLICT', conflictMessage(conflict), { extensions });
+  }
   const started = performance.now();
   const { sessions, notOnline } = sessionIds
     ? await chosenSessions(deps.store, sessionIds)

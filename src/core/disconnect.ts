@@ -33,6 +33,7 @@ import { TransactionBatcher } from './transaction-batcher.js';
 import type { SettledIntents } from './settled-intents.js';
 import type { KillsInFlight } from './kills-in-flight.js';
 import { finalStatsOf } from './sync/deltas.js';
+import { conflictMessage, type DeploymentConflict } from './deployment-guard.js';
 
 export interface DisconnectDeps {
   store: Store;
@@ -45,6 +46,8 @@ export interface DisconnectDeps {
   settled?: SettledIntents;
   /** Where sync parks the daemon's report of a session whose kill awaits its reply here (see `ask`). */
   kills?: KillsInFlight;
+  /** Another deployment heard on this bus prefix (see deployment-guard.ts): while there is one, no disconnect is sent. */
+  conflict?: () => DeploymentConflict | null;
 }
 
 /** Longest `reason` kept in the audit trail and on the session, in characters. */
@@ -123,6 +126,11 @@ export class DisconnectUseCase {
     this.writes = new TransactionBatcher(deps.store);
   }
 
+  /** Another deployment heard on this bus prefix, while disconnects are refused for it; else null. */
+  conflict(): DeploymentConflict | null {
+    return this.deps.conflict?.() ?? null;
+  }
+
   /** The call as this use case records it (texts trimmed, defaults filled in); nothing is checked here. */
   call(actor: Actor, sessionId: string, options: DisconnectOptions): DisconnectCall {
     return {
@@ -142,6 +150,12 @@ export class DisconnectUseCase {
       return this.refuse(req, 'FORBIDDEN', 'FORBIDDEN', MESSAGES.disconnectForbidden);
     checkDisconnectText(options.reason, options.message);
     checkBlockSeconds(req.blockSeconds);
+    const conflict = this.conflict();
+    if (conflict) {
+      return this.refuse(req, 'REFUSED', 'DEPLOYMENT_CONFLICT', conflictMessage(conflict), undefined, {
+        otherDeploymentId: conflict.otherDeploymentId,
+      });
+    }
 
     for (let pending = this.inflight.get(sessionId); pending; pending = this.inflight.get(sessionId)) {
       await pending.catch(() => {});

@@ -262,6 +262,17 @@ export type BlockList = z.infer<typeof blockListSchema>;
 export const replicaHelloSchema = z.object({ replicaId: text(64).min(1) });
 export type ReplicaHello = z.infer<typeof replicaHelloSchema>;
 
+/**
+ * Replica → every replica on `subjects.deploymentAnnounce`, at start and periodically: which
+ * deployment (its store's id) this replica belongs to. A replica that hears another deployment's id
+ * on its own prefix refuses disconnects (see deployment-guard.ts).
+ */
+export const deploymentAnnounceSchema = z.object({
+  deploymentId: text(64).min(1),
+  replicaId: text(64).min(1),
+});
+export type DeploymentAnnounce = z.infer<typeof deploymentAnnounceSchema>;
+
 /** Relay → every replica on `subjects.tokenRevoked`: a token was revoked; end its live streams. */
 export const tokenRevokedSchema = z.object({
   id: text(64).min(1),

@@ -45,6 +45,7 @@ import {
   pageSize,
 } from './cursor.js';
 import { DisconnectUseCase } from './disconnect.js';
+import type { DeploymentConflict } from './deployment-guard.js';
 import { appendTokenRevoked } from './event-outbox.js';
 import type { StoreHealth } from './event-relay.js';
 import type { Logger } from '../domain/logger.js';
@@ -72,6 +73,8 @@ export interface CoreOptions {
   settled?: SettledIntents;
   /** Shared with this process's sync: the daemon's reports of sessions whose kill awaits its reply here. */
   kills?: KillsInFlight;
+  /** Another deployment heard on this bus prefix (see deployment-guard.ts): disconnects are refused meanwhile. */
+  deploymentConflict?: () => DeploymentConflict | null;
 }
 
 /** The use cases behind the API, with their scope checks. */
@@ -104,6 +107,7 @@ export class Switchboard implements CoreApi {
       now: this.now,
       settled: o.settled,
       kills: o.kills,
+      conflict: o.deploymentConflict,
     });
   }
 

@@ -18,6 +18,11 @@ export type ErrorCode =
   | 'STORE_UNAVAILABLE'
   /** The message bus (NATS) cannot be reached right now (HTTP 503): live events cannot reach this replica. */
   | 'BUS_UNAVAILABLE'
+  /**
+   * Another deployment announces itself on this deployment's NATS subject prefix (HTTP 503): its agent
+   * might take a disconnect, so none is sent until it has not been heard for a while.
+   */
+  | 'DEPLOYMENT_CONFLICT'
   | 'INTERNAL';
 
 /** The one error type that crosses layers; `code` decides how it is shown to API clients. */

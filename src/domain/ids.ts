@@ -55,6 +55,8 @@ export const ID_KINDS = {
   snapshot: { prefix: 'snp_', length: 12 },
   /** One control-plane replica's run. */
   replica: { prefix: 'rep_', length: 12 },
+  /** One deployment: made once in its store, shared by all its replicas (see core/deployment-guard.ts). */
+  deployment: { prefix: 'dep_', length: 16 },
 } as const satisfies Record<string, { prefix: string; length: number }>;
 export type IdKind = keyof typeof ID_KINDS;
 

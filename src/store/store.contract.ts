@@ -62,6 +62,9 @@ export function runStoreContract(
       try {
         assert.equal(second.dialect, first.dialect);
         assert.equal((await second.gateways.findById('gw-reopen'))?.name, 'Reopen');
+        // The deployment's id, made once by the migrations: the same for every store (replica) on the database.
+        assert.match(await first.deploymentId(), /^dep_[a-z0-9]{16}$/);
+        assert.equal(await second.deploymentId(), await first.deploymentId());
         assert.ok(second instanceof KyselyStore);
         const applied = await sql<{ name: string }>`select name from kysely_migration`.execute(second.db);
         const names = applied.rows.map((r) => r.name);

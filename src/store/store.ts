@@ -510,5 +510,10 @@ export interface Store extends StoreTx {
    * the same rows unseen).
    */
   readVersion(): number | null;
+  /**
+   * The deployment's id (`dep_…`): made once when the schema was created, the same for every replica
+   * on this database, never another. Read once, then kept.
+   */
+  deploymentId(): Promise<string>;
   close(): Promise<void>;
 }

@@ -201,6 +201,12 @@ export interface DisconnectIntentTable {
   settled_audit_event_id: string | null;
 }
 
+/** One row: the deployment's id, shared by its replicas (migration 202612080130-deployment-id). */
+export interface DeploymentTable {
+  id: string;
+  created_at: number;
+}
+
 export interface Database {
   gateways: GatewayTable;
   sessions: SessionTable;
@@ -213,6 +219,7 @@ export interface Database {
   blocks: BlockTable;
   event_outbox: EventOutboxTable;
   disconnect_intents: DisconnectIntentTable;
+  deployment: DeploymentTable;
 }
 
 /** Which database a store talks to; the few places where SQL differs branch on this. */

@@ -186,6 +186,16 @@ export class KyselyStore implements Store {
     return this.cache ? this.cache.version(READ_MODEL_TABLES) : null;
   }
 
+  #deploymentId: string | null = null;
+
+  async deploymentId(): Promise<string> {
+    if (this.#deploymentId !== null) return this.#deploymentId;
+    const row = await this.db.selectFrom('deployment').select('id').orderBy('created_at').limit(1).executeTakeFirst();
+    if (!row) throw new Error('the deployment table is empty: the store was not migrated by this version');
+    this.#deploymentId = row.id;
+    return row.id;
+  }
+
   /**
    * Runs `fn` with repositories bound to one transaction; a throw rolls everything back and
    * rethrows. On SQLite the transaction holds the only connection until it ends, so other queries

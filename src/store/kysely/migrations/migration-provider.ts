@@ -19,6 +19,7 @@ import * as blockMessage from './202612061600-block-message.js';
 import * as sessionsFillfactor from './202612062230-sessions-fillfactor.js';
 import * as intentSessionIndex from './202612071100-intent-session-index.js';
 import * as gatewayRemovedAt from './202612071200-gateway-removed-at.js';
+import * as deploymentId from './202612080130-deployment-id.js';
 
 /** One migration file: forward only; a fix is a new file, never an edit of an applied one. */
 interface MigrationModule {
@@ -50,6 +51,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '202612062230-sessions-fillfactor': sessionsFillfactor,
   '202612071100-intent-session-index': intentSessionIndex,
   '202612071200-gateway-removed-at': gatewayRemovedAt,
+  '202612080130-deployment-id': deploymentId,
 };
 
 /**
