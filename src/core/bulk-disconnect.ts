@@ -26,20 +26,22 @@ export async function bulkDisconnect(
 ): Promise<BulkDisconnectResult> {
   const filter = definedOnly(input.filter ?? {});
   const sessionIds = input.sessionIds === undefined ? null : [...new Set(input.sessionIds)];
-  if (!hasScope(actor.scopes, 'sessions:disconnect')) {
-    // Refused requests are audited too, as a single disconnect's are.
+  /** Refused requests are audited too, as a single disconnect's are; then the error is thrown. */
+  const refuse = async (error: DomainError, outcome: 'FORBIDDEN' | 'REFUSED'): Promise<never> => {
     await deps.store.audit.append(
-      auditEvent(actor, 'session.bulk_disconnect', 'FORBIDDEN', {
+      auditEvent(actor, 'session.bulk_disconnect', outcome, {
         at: deps.now(),
         targetUserName: filter.userName ?? null,
         targetGatewayId: filter.gatewayId ?? null,
         reason: input.reason?.slice(0, MAX_REASON_CHARS) ?? null,
-        errorCode: 'FORBIDDEN',
-        metadata: { filter, all: input.all === true, ...(sessionIds ? { sessionIds } : {}) },
+        errorCode: error.code,
+        metadata: { filter, all: input.all === true, ...(sessionIds ? { sessionIds } : {}), ...error.extensions },
       }),
     );
-    throw new DomainError('FORBIDDEN', MESSAGES.disconnectForbidden);
-  }
+    throw error;
+  };
+  if (!hasScope(actor.scopes, 'sessions:disconnect'))
+    return refuse(new DomainError('FORBIDDEN', MESSAGES.disconnectForbidden), 'FORBIDDEN');
   if (sessionIds !== null) {
     if (Object.keys(filter).length > 0 || input.all === true)
       throw new DomainError('BAD_USER_INPUT', 'Give sessionIds or a filter (or all: true), not both');
@@ -68,17 +70,7 @@ export async function bulkDisconnect(
   if (conflict) {
     // Before any session is read or any intent written: no agent of this prefix is known to be ours.
     const extensions = { otherDeploymentId: conflict.otherDeploymentId };
-    await deps.store.audit.append(
-      auditEvent(actor, 'session.bulk_disconnect', 'REFUSED', {
-        at: deps.now(),
-        targetUserName: filter.userName ?? null,
-        targetGatewayId: filter.gatewayId ?? null,
-        reason: input.reason?.slice(0, MAX_REASON_CHARS) ?? null,
-        errorCode: 'DEPLOYMENT_CONFLICT',
-        metadata: { filter, all: input.all === true, ...(sessionIds ? { sessionIds } : {}), ...extensions },
-      }),
-    );
-    throw new DomainError('DEPLOYMENT_CONFLICT', conflictMessage(conflict), { extensions });
+    return refuse(new DomainError('DEPLOYMENT_CONFLICT', conflictMessage(conflict), { extensions }), 'REFUSED');
   }
   const started = performance.now();
   const { sessions, notOnline } = sessionIds
