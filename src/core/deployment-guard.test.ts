@@ -1,6 +1,6 @@
 /**
  * The deployment guard alone, on the in-process bus with a clock of the test's: what counts as a
- * conflict, for how long, and what is logged. The same over real NATS with whole replicas:
+ * conflict, for how long, and what is logged; and a conflict heard while a disconnect is under way. The same over real NATS with whole replicas:
  * test/deployment-conflict.test.ts.
  */
 import assert from 'node:assert/strict';
@@ -8,6 +8,9 @@ import { test } from 'node:test';
 import { subjects } from '../bus/bus.js';
 import { MemoryBus } from '../bus/memory/memory-bus.js';
 import { captureLogger } from '../../test/support/nats-server.js';
+import { startCoreHarness } from '../../test/support/core-harness.js';
+import { bothStores } from '../../test/support/postgres.js';
+import { DomainError } from '../domain/errors.js';
 import { waitFor } from '../../test/support/wait.js';
 import { CONFLICT_PERIODS, DeploymentGuard } from './deployment-guard.js';
 import { versioned } from './reports.js';
@@ -76,3 +79,54 @@ test('another deployment on the prefix is a conflict until it has not been heard
     guard.stop();
   }
 });
+
+for (const store of await bothStores()) {
+  test(
+    `${store.name}: a conflict heard after a disconnect was let in stops its kills before they leave (NOT_SENT, nothing asked)`,
+    { skip: store.skip },
+    async () => {
+      const db = await store.open();
+      // The use case asks once when a call comes in, and again before each request leaves: a conflict
+      // from the second question on is one heard while the call was under way (a bulk's later batch).
+      let asked = 0;
+      const conflict = {
+        deploymentId: 'dep_aaaaaaaaaaaaaaaa',
+        otherDeploymentId: 'dep_bbbbbbbbbbbbbbbb',
+        lastHeardAt: 0,
+      };
+      const h = await startCoreHarness(db.url, { deploymentConflict: () => (++asked >= 2 ? conflict : null) });
+      try {
+        const admin = h.actor(['admin']);
+        const alice = h.gateways[0]!.connect('alice');
+        for (const user of ['bob', 'carol']) h.gateways[1]!.connect(user);
+        await h.settle();
+        const session = (await h.store.sessions.findByRef(h.gateways[0]!.config.id, alice.ref))!;
+
+        await assert.rejects(
+          h.core.disconnect(admin, session.id, {}),
+          (e: unknown) =>
+            e instanceof DomainError && e.code === 'GATEWAY_UNAVAILABLE' && e.extensions.disconnect === 'NOT_SENT',
+        );
+        assert.ok(await h.store.sessions.findOnline(session.id), 'still online');
+        assert.equal(await h.store.intents.findPending(session.id), null, 'its intent settled as not sent');
+
+        asked = 0;
+        const bulk = await h.core.disconnectSessions(admin, { filter: { gatewayId: h.gateways[1]!.config.id } });
+        assert.deepEqual([bulk.matched, bulk.ended, bulk.failed], [2, 0, 2]);
+        assert.ok(
+          bulk.results.every((r) => r.outcome === 'NOT_SENT'),
+          JSON.stringify(bulk.results),
+        );
+        assert.deepEqual(
+          h.gateways.map((g) => g.commands),
+          [[], []],
+          'no agent was asked anything',
+        );
+        assert.equal(await h.store.sessions.countOnline(), 3);
+      } finally {
+        await h.close();
+        await db.drop();
+      }
+    },
+  );
+}

@@ -131,6 +131,16 @@ export class DisconnectUseCase {
     return this.deps.conflict?.() ?? null;
   }
 
+  /**
+   * NOT_SENT when another deployment was heard on this prefix after the call was let in (a bulk's
+   * later batches, a kill sent again): checked again just before each request leaves, as no agent of
+   * this prefix is known to be ours then. The intent settles as not sent; nothing was asked.
+   */
+  private unsentForConflict(): DisconnectReply | null {
+    const conflict = this.conflict();
+    return conflict ? { outcome: 'NOT_SENT', detail: conflictMessage(conflict) } : null;
+  }
+
   /** The call as this use case records it (texts trimmed, defaults filled in); nothing is checked here. */
   call(actor: Actor, sessionId: string, options: DisconnectOptions): DisconnectCall {
     return {
@@ -220,6 +230,8 @@ export class DisconnectUseCase {
   /** The intent's kill, sent to the session's gateway: the agent's reply in the agreed vocabulary. */
   async send(session: Session, intent: DisconnectIntent): Promise<DisconnectReply> {
     const { bus, deadlineMs } = this.deps;
+    const unsent = this.unsentForConflict();
+    if (unsent) return unsent;
     // Versioned as it is made: the kill (a fresh object) completed in place with its deadline and
     // version, the keys in the order `versioned({ ...killOf(session, intent), deadlineMs })` gives,
     // without two copies on every disconnect.
@@ -249,6 +261,8 @@ export class DisconnectUseCase {
    */
   async sendMany(items: { session: Session; intent: DisconnectIntent }[]): Promise<DisconnectReply[]> {
     const { bus, deadlineMs } = this.deps;
+    const unsent = this.unsentForConflict();
+    if (unsent) return items.map(() => unsent);
     const gatewayId = items[0]!.session.gatewayId;
     const oneByOne = () => Promise.all(items.map((i) => this.send(i.session, i.intent)));
     if (items.length === 1 || (this.singleKills.get(gatewayId) ?? -Infinity) > performance.now() - SINGLE_KILLS_FOR_MS)

@@ -5,7 +5,7 @@
 import { openStore } from '../../src/store/kysely/kysely-store.js';
 import type { Store } from '../../src/store/store.js';
 import { MemoryBus } from '../../src/bus/memory/memory-bus.js';
-import { Switchboard } from '../../src/core/switchboard.js';
+import { Switchboard, type CoreOptions } from '../../src/core/switchboard.js';
 import { SessionSync } from '../../src/core/sync/session-sync.js';
 import { SettledIntents } from '../../src/core/settled-intents.js';
 import { KillsInFlight } from '../../src/core/kills-in-flight.js';
@@ -33,7 +33,13 @@ export interface CoreHarness {
 
 export async function startCoreHarness(
   storeUrl: string,
-  options: { gatewayIds?: string[]; deadlineMs?: number; prepare?: (gateways: FakeAdapter[]) => void } = {},
+  options: {
+    gatewayIds?: string[];
+    deadlineMs?: number;
+    prepare?: (gateways: FakeAdapter[]) => void;
+    /** As main.ts passes the deployment guard's (see core/deployment-guard.ts). */
+    deploymentConflict?: CoreOptions['deploymentConflict'];
+  } = {},
 ): Promise<CoreHarness> {
   const store = await openStore(storeUrl);
   const bus = new MemoryBus();
@@ -48,6 +54,7 @@ export async function startCoreHarness(
     logger: silentLogger,
     disconnectDeadlineMs: options.deadlineMs ?? 1000,
     gatewayLivenessMs: 15_000,
+    deploymentConflict: options.deploymentConflict,
   });
   const sync = new SessionSync({ store, bus, logger: silentLogger, settled, kills });
   sync.start();
