@@ -106,7 +106,12 @@ export class DeploymentGuard {
     }
     if (read.value.deploymentId === this.o.deploymentId) return;
     const at = this.now();
+    this.conflict(); // forgets the ids not heard for CONFLICT_PERIODS periods
+    const met = !this.others.has(read.value.deploymentId);
     this.others.set(read.value.deploymentId, at);
+    // Newly met: answered at once, so the deployment that just started hears this one now, not a
+    // period later (it announced itself at start; this one's next turn may be up to a period away).
+    if (met) this.announce();
     this.log({ deploymentId: this.o.deploymentId, otherDeploymentId: read.value.deploymentId, lastHeardAt: at });
   }
 
