@@ -27,6 +27,8 @@ export interface Config {
   natsTls: NatsTls | null;
   /** The deployment's namespace on NATS: every subject starts with it (`switchboard` by default). */
   natsPrefix: string;
+  /** `switchboard agent`: the deployment it serves; kill requests of any other are refused (null: any). */
+  deploymentId: string | null;
   /** Many hosts: how often each replica announces its deployment's id on the bus (see core/deployment-guard.ts). */
   deploymentAnnounceMs: number;
   /** How often an agent reports that it is alive (`switchboard agent`). */
@@ -116,6 +118,13 @@ const ENV = {
   SWITCHBOARD_BODY_LIMIT_BYTES: { schema: int(1024, 64 * 1024 * 1024), default: '1048576' },
   SWITCHBOARD_HEARTBEAT_MS: { schema: int(100, 600_000), default: '5000' },
   SWITCHBOARD_DEPLOYMENT_ANNOUNCE_MS: { schema: int(100, 600_000), default: '5000' },
+  SWITCHBOARD_DEPLOYMENT_ID: {
+    schema: z
+      .string()
+      .regex(/^dep_[a-z0-9]{16}$/, 'must be a deployment id as a replica logs it at start (dep_ and 16 of [a-z0-9])')
+      .optional(),
+    default: undefined,
+  },
   SWITCHBOARD_DAEMON_PROBE_INTERVAL_MS: { schema: int(100, 600_000), default: '2000' },
   SWITCHBOARD_DAEMON_PROBE_TIMEOUT_MS: { schema: int(100, 600_000), default: '3000' },
   SWITCHBOARD_RATE_LIMIT_PER_TOKEN: { schema: rateLimit(), default: '200:400' },
@@ -179,6 +188,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     natsPrefix: read(env, 'SWITCHBOARD_NATS_PREFIX'),
     heartbeatMs: read(env, 'SWITCHBOARD_HEARTBEAT_MS'),
     deploymentAnnounceMs: read(env, 'SWITCHBOARD_DEPLOYMENT_ANNOUNCE_MS'),
+    deploymentId: read(env, 'SWITCHBOARD_DEPLOYMENT_ID') ?? null,
     daemonProbe: {
       intervalMs: read(env, 'SWITCHBOARD_DAEMON_PROBE_INTERVAL_MS'),
       timeoutMs: read(env, 'SWITCHBOARD_DAEMON_PROBE_TIMEOUT_MS'),

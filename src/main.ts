@@ -243,6 +243,7 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
     wireStatus: (id) => intake.status(id),
     tokenPollMs: options.tokenPollMs,
     deploymentConflict,
+    deploymentId: guard?.deploymentId,
   });
   const api = createApiServer({
     core,
@@ -290,6 +291,8 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
   const agents = new AgentLink({
     bus,
     adapters,
+    // In-process agents serve this deployment and no other.
+    deploymentId: guard?.deploymentId,
     logger,
     heartbeatMs: Math.max(1000, Math.floor(config.gatewayLivenessMs / 3)),
   });

@@ -38,7 +38,13 @@ export async function runAgent(args: string[]): Promise<number> {
     name: `switchboard-agent:${config.gateways.map((g) => g.id).join(',')}`,
   });
   const adapters = config.gateways.map((g) => createAdapter(g, logger, config.daemonProbe));
-  const link = new AgentLink({ bus, adapters, logger, heartbeatMs: config.heartbeatMs });
+  const link = new AgentLink({
+    bus,
+    adapters,
+    logger,
+    heartbeatMs: config.heartbeatMs,
+    deploymentId: config.deploymentId,
+  });
   link.start();
   new HeapRelease().start();
   logger.info(
@@ -46,6 +52,7 @@ export async function runAgent(args: string[]): Promise<number> {
       agentId: link.agentId,
       gateways: config.gateways.map((g) => g.id),
       natsPrefix: config.natsPrefix,
+      deploymentId: config.deploymentId,
       heartbeatMs: config.heartbeatMs,
     },
     'switchboard agent started',

@@ -69,6 +69,11 @@ export class AgentLink {
       logger: Logger;
       heartbeatMs?: number;
       now?: () => number;
+      /**
+       * The deployment this agent serves (SWITCHBOARD_DEPLOYMENT_ID): a kill request that names another,
+       * or none, is refused NOT_SENT unread. Unset: any request on its subjects is served.
+       */
+      deploymentId?: string | null;
     },
   ) {}
 
@@ -358,13 +363,27 @@ export class AgentLink {
     if (typeof data === 'object' && data !== null && 'kills' in data) {
       const batch = readWire(disconnectBatchRequestSchema, data);
       if (!batch.ok) return this.refused(adapter, batch);
-      const { kills, deadlineMs } = batch.value;
+      const { kills, deadlineMs, deploymentId } = batch.value;
+      const other = this.otherDeployment(adapter, deploymentId);
+      if (other) return { replies: kills.map(() => other) };
       return { replies: await Promise.all(kills.map((k) => this.disconnect(adapter, k, deadlineMs))) };
     }
     const req = readWire(disconnectRequestSchema, data);
     if (!req.ok) return this.refused(adapter, req);
-    const { deadlineMs, ...kill } = req.value;
-    return this.disconnect(adapter, kill, deadlineMs);
+    const { deadlineMs, deploymentId, ...kill } = req.value;
+    return this.otherDeployment(adapter, deploymentId) ?? this.disconnect(adapter, kill, deadlineMs);
+  }
+
+  /** NOT_SENT for a request of another deployment than the one this agent was told it serves; else null. */
+  private otherDeployment(adapter: GatewayAdapter, from: string | undefined): DisconnectReply | null {
+    const mine = this.deps.deploymentId ?? null;
+    if (mine === null || from === mine) return null;
+    const detail = `this agent serves deployment ${mine}; the request came from ${from ?? 'a replica that does not say its deployment'}`;
+    this.deps.logger.error(
+      { gatewayId: adapter.config.id, deploymentId: mine, requestDeploymentId: from ?? null },
+      'disconnect request of another deployment refused: two deployments share this NATS prefix?',
+    );
+    return { outcome: 'NOT_SENT', detail };
   }
 
   private refused(adapter: GatewayAdapter, req: { problem: string; detail: string }): DisconnectReply {

@@ -4,11 +4,14 @@
  * test/deployment-conflict.test.ts.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { subjects } from '../bus/bus.js';
 import { MemoryBus } from '../bus/memory/memory-bus.js';
 import { captureLogger } from '../../test/support/nats-server.js';
-import { startCoreHarness } from '../../test/support/core-harness.js';
+import { startCoreHarness, type CoreHarness } from '../../test/support/core-harness.js';
 import { bothStores } from '../../test/support/postgres.js';
 import { DomainError } from '../domain/errors.js';
 import { waitFor } from '../../test/support/wait.js';
@@ -87,6 +90,15 @@ test('another deployment on the prefix is a conflict until it has not been heard
   }
 });
 
+/** alice online on the first gateway, bob and carol on the second; an admin, and alice's session. */
+async function aliceBobAndCarol(h: CoreHarness) {
+  const alice = h.gateways[0]!.connect('alice');
+  for (const user of ['bob', 'carol']) h.gateways[1]!.connect(user);
+  await h.settle();
+  const session = (await h.store.sessions.findByRef(h.gateways[0]!.config.id, alice.ref))!;
+  return { admin: h.actor(['admin']), session };
+}
+
 for (const store of await bothStores()) {
   test(
     `${store.name}: a conflict heard after a disconnect was let in stops its kills before they leave (NOT_SENT, nothing asked)`,
@@ -103,11 +115,7 @@ for (const store of await bothStores()) {
       };
       const h = await startCoreHarness(db.url, { deploymentConflict: () => (++asked >= 2 ? conflict : null) });
       try {
-        const admin = h.actor(['admin']);
-        const alice = h.gateways[0]!.connect('alice');
-        for (const user of ['bob', 'carol']) h.gateways[1]!.connect(user);
-        await h.settle();
-        const session = (await h.store.sessions.findByRef(h.gateways[0]!.config.id, alice.ref))!;
+        const { admin, session } = await aliceBobAndCarol(h);
 
         await assert.rejects(
           h.core.disconnect(admin, session.id, {}),
@@ -137,3 +145,48 @@ for (const store of await bothStores()) {
     },
   );
 }
+
+test('an agent told its deployment (SWITCHBOARD_DEPLOYMENT_ID) refuses the kills of any other, or of a replica that does not say, NOT_SENT', async () => {
+  const ours = 'dep_aaaaaaaaaaaaaaaa';
+  const theirs = 'dep_bbbbbbbbbbbbbbbb';
+  for (const [from, served] of [
+    [theirs, false],
+    [undefined, false],
+    [ours, true],
+  ] as const) {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-agent-deployment-'));
+    const h = await startCoreHarness(join(dir, 'core.db'), { deploymentId: from, agentDeploymentId: ours });
+    try {
+      const { admin, session } = await aliceBobAndCarol(h);
+      const single = await h.core.disconnect(admin, session.id, {}).then(
+        () => 'ENDED',
+        (e: unknown) => (e instanceof DomainError ? (e.extensions.disconnect ?? e.code) : String(e)),
+      );
+      const bulk = await h.core.disconnectSessions(admin, { filter: { gatewayId: h.gateways[1]!.config.id } });
+      const what = `a request from ${from ?? 'a replica without an id'}`;
+      if (served) {
+        assert.equal(single, 'ENDED', what);
+        assert.equal(bulk.ended, 2, what);
+        assert.deepEqual(
+          h.gateways.map((g) => g.commands.length),
+          [1, 2],
+        );
+      } else {
+        assert.equal(single, 'NOT_SENT', what);
+        assert.ok(
+          bulk.results.every((r) => r.outcome === 'NOT_SENT'),
+          JSON.stringify(bulk.results),
+        );
+        assert.deepEqual(
+          h.gateways.map((g) => g.commands),
+          [[], []],
+          `${what}: the daemons were asked nothing`,
+        );
+        assert.equal(await h.store.sessions.countOnline(), 3);
+      }
+    } finally {
+      await h.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+});

@@ -47,6 +47,10 @@ export class DeploymentGuard {
     this.now = o.now ?? Date.now;
   }
 
+  get deploymentId(): string {
+    return this.o.deploymentId;
+  }
+
   start(): void {
     if (this.timer) return;
     this.unsubscribe = this.o.bus.subscribe(subjects.deploymentAnnounce, (data) => this.heard(data));

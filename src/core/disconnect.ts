@@ -48,6 +48,8 @@ export interface DisconnectDeps {
   kills?: KillsInFlight;
   /** Another deployment heard on this bus prefix (see deployment-guard.ts): while there is one, no disconnect is sent. */
   conflict?: () => DeploymentConflict | null;
+  /** This deployment's id, carried by every kill request (an agent told its deployment refuses others'). */
+  deploymentId?: string;
 }
 
 /** Longest `reason` kept in the audit trail and on the session, in characters. */
@@ -237,6 +239,7 @@ export class DisconnectUseCase {
     // without two copies on every disconnect.
     const request = killOf(session, intent) as Versioned<DisconnectRequest>;
     request.deadlineMs = deadlineMs;
+    if (this.deps.deploymentId !== undefined) request.deploymentId = this.deps.deploymentId;
     request.version = WIRE_VERSION;
     try {
       const read = readWire(
@@ -268,6 +271,7 @@ export class DisconnectUseCase {
     if (items.length === 1 || (this.singleKills.get(gatewayId) ?? -Infinity) > performance.now() - SINGLE_KILLS_FOR_MS)
       return oneByOne();
     const request: DisconnectBatchRequest = { kills: items.map((i) => killOf(i.session, i.intent)), deadlineMs };
+    if (this.deps.deploymentId !== undefined) request.deploymentId = this.deps.deploymentId;
     let answer: unknown;
     try {
       answer = await bus.request(subjects.gatewayDisconnect(gatewayId), versioned(request), { timeoutMs: deadlineMs });
@@ -575,7 +579,7 @@ interface ConfirmingBatch {
 }
 
 /** What the agent needs of one intent's kill (a new object each call): alone, with its deadline, or in a batch. */
-function killOf(session: Session, intent: DisconnectIntent): Omit<DisconnectRequest, 'deadlineMs'> {
+function killOf(session: Session, intent: DisconnectIntent): Omit<DisconnectRequest, 'deadlineMs' | 'deploymentId'> {
   return {
     ref: session.ref,
     userName: session.userName,

@@ -202,6 +202,12 @@ export const disconnectRequestSchema = z.object({
     .max(366 * 86_400)
     .nullable(),
   deadlineMs: z.number().int().min(1).max(600_000),
+  /**
+   * The deployment of the replica that asks (its store's id). An agent given SWITCHBOARD_DEPLOYMENT_ID
+   * refuses a request from any other (NOT_SENT). Absent from older replicas; added without raising
+   * WIRE_VERSION, as older agents leave out keys they do not know.
+   */
+  deploymentId: text(64).min(1).optional(),
 });
 export type DisconnectRequest = z.infer<typeof disconnectRequestSchema>;
 
@@ -232,10 +238,11 @@ export const MAX_DISCONNECT_BATCH = 100;
  */
 export const disconnectBatchRequestSchema = z.object({
   kills: z
-    .array(disconnectRequestSchema.omit({ deadlineMs: true }))
+    .array(disconnectRequestSchema.omit({ deadlineMs: true, deploymentId: true }))
     .min(1)
     .max(MAX_DISCONNECT_BATCH),
   deadlineMs: disconnectRequestSchema.shape.deadlineMs,
+  deploymentId: disconnectRequestSchema.shape.deploymentId,
 });
 export type DisconnectBatchRequest = z.infer<typeof disconnectBatchRequestSchema>;
 

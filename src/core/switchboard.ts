@@ -75,6 +75,8 @@ export interface CoreOptions {
   kills?: KillsInFlight;
   /** Another deployment heard on this bus prefix (see deployment-guard.ts): disconnects are refused meanwhile. */
   deploymentConflict?: () => DeploymentConflict | null;
+  /** This deployment's id (many hosts), carried by every kill request to an agent. */
+  deploymentId?: string;
 }
 
 /** The use cases behind the API, with their scope checks. */
@@ -108,6 +110,7 @@ export class Switchboard implements CoreApi {
       settled: o.settled,
       kills: o.kills,
       conflict: o.deploymentConflict,
+      deploymentId: o.deploymentId,
     });
   }
 

@@ -39,6 +39,9 @@ export async function startCoreHarness(
     prepare?: (gateways: FakeAdapter[]) => void;
     /** As main.ts passes the deployment guard's (see core/deployment-guard.ts). */
     deploymentConflict?: CoreOptions['deploymentConflict'];
+    /** The deployment id the core's kill requests carry, and the one its agents are told they serve. */
+    deploymentId?: string;
+    agentDeploymentId?: string;
   } = {},
 ): Promise<CoreHarness> {
   const store = await openStore(storeUrl);
@@ -55,6 +58,7 @@ export async function startCoreHarness(
     disconnectDeadlineMs: options.deadlineMs ?? 1000,
     gatewayLivenessMs: 15_000,
     deploymentConflict: options.deploymentConflict,
+    deploymentId: options.deploymentId,
   });
   const sync = new SessionSync({ store, bus, logger: silentLogger, settled, kills });
   sync.start();
@@ -67,7 +71,13 @@ export async function startCoreHarness(
   relay.start();
   const gateways = (options.gatewayIds ?? ['gw-a', 'gw-b']).map((id) => new FakeAdapter({ id }));
   options.prepare?.(gateways);
-  const agents = new AgentLink({ bus, adapters: gateways, logger: silentLogger, heartbeatMs: 60_000 });
+  const agents = new AgentLink({
+    bus,
+    adapters: gateways,
+    logger: silentLogger,
+    heartbeatMs: 60_000,
+    deploymentId: options.agentDeploymentId,
+  });
   agents.start();
   const settle = async () => {
     // Bus delivery is a microtask away; a few turns let every report reach the sync queue.
