@@ -227,7 +227,7 @@ export async function startSwitchboard(config: Config, options: StartOptions = {
     }
   }
   const deploymentConflict = guard ? () => guard.conflict() : undefined;
-  const intake = new ReportIntake({ logger: logger.child({ part: 'intake' }) });
+  const intake = new ReportIntake({ logger: logger.child({ part: 'intake' }), deploymentId: guard?.deploymentId });
   // Sync and the disconnect use case of this process share what the daemons' reports settled.
   const settled = new SettledIntents();
   // And the daemons' reports of sessions whose kill awaits its reply (the reply settles them).

@@ -306,7 +306,7 @@ export class AgentLink {
 
   private send(
     to: GatewayAdapter | string,
-    body: DistributiveOmit<GatewayReport, 'gatewayId' | 'agentId' | 'seq' | 'at'>,
+    body: DistributiveOmit<GatewayReport, 'gatewayId' | 'agentId' | 'seq' | 'at' | 'deploymentId'>,
   ): void {
     const id = typeof to === 'string' ? to : to.config.id;
     // Strictly increasing `at`: sync compares a snapshot's time with sessions' last-seen times.
@@ -318,6 +318,7 @@ export class AgentLink {
     report.agentId = this.agentId;
     report.seq = ++this.seq;
     report.at = this.lastAt;
+    if (this.deps.deploymentId) report.deploymentId = this.deps.deploymentId;
     report.version = WIRE_VERSION;
     // Checked before it leaves the process: a replica would refuse it anyway, and here the agent's log
     // says why. On the in-process bus it leaves no process: the intake it reaches checks it against the

@@ -190,3 +190,31 @@ test('an agent told its deployment (SWITCHBOARD_DEPLOYMENT_ID) refuses the kills
     }
   }
 });
+
+test("a replica drops the reports of an agent of another deployment; an agent's own and unstamped ones are applied", async () => {
+  const ours = 'dep_aaaaaaaaaaaaaaaa';
+  const theirs = 'dep_bbbbbbbbbbbbbbbb';
+  for (const [agent, applied] of [
+    [theirs, false],
+    [ours, true],
+    [undefined, true],
+  ] as const) {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-report-deployment-'));
+    const h = await startCoreHarness(join(dir, 'core.db'), {
+      deploymentId: ours,
+      intakeDeploymentId: ours,
+      agentDeploymentId: agent,
+    });
+    try {
+      const alice = h.gateways[0]!.connect('alice');
+      await h.settle();
+      const what = `reports of an agent of ${agent ?? 'no stated deployment'}`;
+      const recorded = await h.store.sessions.findByRef(h.gateways[0]!.config.id, alice.ref);
+      assert.equal(recorded !== null, applied, what);
+      assert.equal(h.sync.intake.counters.otherDeployment > 0, !applied, what);
+    } finally {
+      await h.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+});

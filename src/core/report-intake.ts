@@ -39,6 +39,8 @@ export interface IntakeCounters {
   invalid: number;
   /** On a subject that names no valid gateway. */
   badSubject: number;
+  /** Stamped by an agent of another deployment (two deployments on one NATS prefix). */
+  otherDeployment: number;
 }
 
 interface GatewayState {
@@ -56,11 +58,24 @@ interface GatewayState {
  * build can read arrives, so a mixed-version rolling upgrade shows instead of silently losing data.
  */
 export class ReportIntake {
-  readonly counters: IntakeCounters = { gatewayMismatch: 0, unsupportedVersion: 0, invalid: 0, badSubject: 0 };
+  readonly counters: IntakeCounters = {
+    gatewayMismatch: 0,
+    unsupportedVersion: 0,
+    invalid: 0,
+    badSubject: 0,
+    otherDeployment: 0,
+  };
   private readonly gateways = new Map<string, GatewayState>();
   private readonly now: () => number;
 
-  constructor(private readonly deps: { logger: Logger; now?: () => number }) {
+  constructor(
+    private readonly deps: {
+      logger: Logger;
+      now?: () => number;
+      /** This replica's deployment: a report stamped with another one is dropped (unstamped ones are applied). */
+      deploymentId?: string;
+    },
+  ) {
     this.now = deps.now ?? Date.now;
   }
 
@@ -144,6 +159,26 @@ export class ReportIntake {
         state,
         { gatewayId: subjectGatewayId, claimedGatewayId: report.gatewayId, type: report.type, agentId: report.agentId },
         'gateway report names another gateway than its subject; dropped',
+      );
+      return null;
+    }
+    if (
+      report.deploymentId !== undefined &&
+      this.deps.deploymentId !== undefined &&
+      report.deploymentId !== this.deps.deploymentId
+    ) {
+      const state = this.state(subjectGatewayId);
+      state.rejected++;
+      this.counters.otherDeployment++;
+      this.warn(
+        state,
+        {
+          gatewayId: subjectGatewayId,
+          deploymentId: this.deps.deploymentId,
+          reportDeploymentId: report.deploymentId,
+          agentId: report.agentId,
+        },
+        'gateway report of an agent of another deployment (two deployments on one NATS prefix?); dropped',
       );
       return null;
     }

@@ -129,6 +129,11 @@ const envelope = {
   agentId: text(64).min(1),
   seq: count(),
   at: instant(),
+  /**
+   * The deployment the agent was told it serves (SWITCHBOARD_DEPLOYMENT_ID): a replica of another
+   * deployment drops the report. Absent when the agent was not told, and from older agents.
+   */
+  deploymentId: text(64).min(1).optional(),
 };
 
 /** Agent → control plane on `subjects.gatewayReport(id)`, without its `version`. */

@@ -7,6 +7,7 @@ import type { Store } from '../../src/store/store.js';
 import { MemoryBus } from '../../src/bus/memory/memory-bus.js';
 import { Switchboard, type CoreOptions } from '../../src/core/switchboard.js';
 import { SessionSync } from '../../src/core/sync/session-sync.js';
+import { ReportIntake } from '../../src/core/report-intake.js';
 import { SettledIntents } from '../../src/core/settled-intents.js';
 import { KillsInFlight } from '../../src/core/kills-in-flight.js';
 import { AgentLink } from '../../src/core/agent-link.js';
@@ -42,6 +43,8 @@ export async function startCoreHarness(
     /** The deployment id the core's kill requests carry, and the one its agents are told they serve. */
     deploymentId?: string;
     agentDeploymentId?: string;
+    /** The deployment whose agents' reports sync applies (stamped by another: dropped); unset, all. */
+    intakeDeploymentId?: string;
   } = {},
 ): Promise<CoreHarness> {
   const store = await openStore(storeUrl);
@@ -60,7 +63,8 @@ export async function startCoreHarness(
     deploymentConflict: options.deploymentConflict,
     deploymentId: options.deploymentId,
   });
-  const sync = new SessionSync({ store, bus, logger: silentLogger, settled, kills });
+  const intake = new ReportIntake({ logger: silentLogger, deploymentId: options.intakeDeploymentId });
+  const sync = new SessionSync({ store, bus, logger: silentLogger, settled, kills, intake });
   sync.start();
   const relay = new EventRelay({
     store,
