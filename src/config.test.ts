@@ -28,6 +28,8 @@ for (const [key, value] of [
   ['SWITCHBOARD_NATS_PREFIX', 'prod.eu'],
   ['SWITCHBOARD_NATS_PREFIX', 'prod>'],
   ['SWITCHBOARD_CONFIG', join(dir, 'missing.yaml')],
+  ['SWITCHBOARD_DEPLOYMENT_ID', 'prod'],
+  ['SWITCHBOARD_DEPLOYMENT_ANNOUNCE_MS', '50'],
 ] as const) {
   test(`${key}=${value} is refused with a one-line message naming the variable`, () => {
     assert.throws(
@@ -207,6 +209,13 @@ test('SWITCHBOARD_HEARTBEAT_MS defaults to 5000 and stays under the default live
   assert.ok(c.gatewayLivenessMs <= 15_000);
   assert.ok(c.heartbeatMs * 2 < c.gatewayLivenessMs, 'one lost heartbeat does not mark a gateway down');
   assert.equal(loadConfig({ SWITCHBOARD_HEARTBEAT_MS: '250' }).heartbeatMs, 250);
+});
+
+test('the deployment settings: announce every 5 s by default; an agent serves any deployment unless told one', () => {
+  const c = loadConfig({});
+  assert.equal(c.deploymentAnnounceMs, 5000);
+  assert.equal(c.deploymentId, null);
+  assert.equal(loadConfig({ SWITCHBOARD_DEPLOYMENT_ID: 'dep_0123456789abcdef' }).deploymentId, 'dep_0123456789abcdef');
 });
 
 test('webhook delivery settings: documented defaults, overridable, validated', () => {
